@@ -1,0 +1,293 @@
+/**
+ * HTTP over undici: a timeout on every request, retries with jittered exponential
+ * back-off that honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
+ * or `insecure`), never process-wide.
+ */
+import { rootCertificates } from 'node:tls'
+import { Agent, ProxyAgent, request as undiciRequest, type Dispatcher } from 'undici'
+import type { Logger } from './logger.js'
+import { secrets } from './secrets.js'
+
+/** Options of one client. */
+export interface HttpClientOptions {
+  /** PEM of extra CA certificates to trust (added to the system ones). */
+  ca?: string
+  /** Skip TLS verification. Only for local test servers; callers warn. */
+  insecure?: boolean
+  /** Default per-request timeout in ms (default 30 s). */
+  timeoutMs?: number
+  /** Attempts after the first on 429/5xx/network errors (default 3). */
+  retries?: number
+  /** First back-off in ms (default 500); doubles each time, jittered. */
+  backoffMs?: number
+  /** Cap for one wait, including Retry-After (default 30 s). */
+  maxBackoffMs?: number
+  /** Headers sent on every request. */
+  headers?: Record<string, string>
+  logger?: Logger
+  /** Environment to read the proxy variables from (default process.env). */
+  env?: NodeJS.ProcessEnv
+  /** Sleep function; tests may speed it up. */
+  sleep?: (ms: number) => Promise<void>
+}
+
+/** One request. */
+export interface HttpRequest {
+  method?: string
+  headers?: Record<string, string>
+  body?: string | Buffer
+  /** Serialised as JSON with `Content-Type: application/json`. */
+  json?: unknown
+  timeoutMs?: number
+  /** Retry this request; default: GET, HEAD, PUT, DELETE, OPTIONS. */
+  retry?: boolean
+}
+
+/** A buffered response. */
+export interface HttpResponse {
+  url: string
+  status: number
+  headers: Record<string, string>
+  body: Buffer
+  text(): string
+  json<T = unknown>(): T
+}
+
+/** A streaming response. */
+export interface HttpStream {
+  url: string
+  status: number
+  headers: Record<string, string>
+  body: AsyncIterable<Buffer>
+  /** Abort the stream. */
+  close(): void
+}
+
+/** A request that could not get an answer (network error or timeout), after retries. */
+export class HttpError extends Error {
+  override name = 'HttpError'
+  constructor(
+    message: string,
+    readonly url: string,
+    readonly status?: number
+  ) {
+    super(message)
+  }
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'])
+
+/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
+export function bypassesProxy(url: URL, noProxy: string | undefined): boolean {
+  if (!noProxy) return false
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80')
+  for (const raw of noProxy.split(/[,\s]+/)) {
+    const entry = raw.trim().toLowerCase()
+    if (entry === '') continue
+    if (entry === '*') return true
+    const [name, entryPort] = entry.startsWith('[')
+      ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
+      : entry.split(':')
+    if (entryPort && entryPort !== port) continue
+    const bare = (name ?? '').replace(/^\*?\./, '')
+    if (host === bare || host.endsWith(`.${bare}`)) return true
+  }
+  return false
+}
+
+/** The proxy URL for a request URL, from the standard variables, or undefined. */
+export function proxyFor(url: URL, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const noProxy = env.NO_PROXY ?? env.no_proxy
+  if (bypassesProxy(url, noProxy)) return undefined
+  const value =
+    url.protocol === 'https:'
+      ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
+      : (env.HTTP_PROXY ?? env.http_proxy)
+  return value && value.trim() !== '' ? value.trim() : undefined
+}
+
+/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}
+
+function flatHeaders(
+  headers: Record<string, string | string[] | undefined>
+): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) {
+    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v
+  }
+  return out
+}
+
+/** An HTTP client with its own TLS and proxy settings. */
+export class HttpClient {
+  private readonly dispatchers = new Map<string, Dispatcher>()
+  private readonly sleep: (ms: number) => Promise<void>
+
+  constructor(readonly options: HttpClientOptions = {}) {
+    this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)))
+  }
+
+  private dispatcher(url: URL): Dispatcher {
+    const proxy = proxyFor(url, this.options.env)
+    const key = proxy ?? ''
+    let d = this.dispatchers.get(key)
+    if (!d) {
+      const tls = {
+        ...(this.options.ca ? { ca: this.options.ca } : {}),
+        ...(this.options.insecure ? { rejectUnauthorized: false } : {})
+      }
+      if (this.options.ca) {
+        // Trust the system roots as well as the private CA.
+        tls.ca = [this.options.ca, ...systemRoots()].join('\n')
+      }
+      d = proxy
+        ? new ProxyAgent({ uri: proxy, requestTls: tls, proxyTls: tls })
+        : new Agent({ connect: tls, keepAliveTimeout: 4000 })
+      this.dispatchers.set(key, d)
+    }
+    return d
+  }
+
+  private backoff(attempt: number, retryAfter?: number): number {
+    const base = this.options.backoffMs ?? 500
+    const cap = this.options.maxBackoffMs ?? 30_000
+    if (retryAfter !== undefined) return Math.min(cap, retryAfter)
+    const exp = Math.min(cap, base * 2 ** attempt)
+    return Math.round(exp / 2 + Math.random() * (exp / 2))
+  }
+
+  private prepare(req: HttpRequest): {
+    method: string
+    headers: Record<string, string>
+    body?: string | Buffer
+  } {
+    const headers: Record<string, string> = {
+      ...(this.options.headers ?? {}),
+      ...(req.headers ?? {})
+    }
+    let body = req.body
+    if (req.json !== undefined) {
+      body = JSON.stringify(req.json)
+      headers['content-type'] = 'application/json'
+    }
+    headers['user-agent'] ??= 'conveyor'
+    return { method: (req.method ?? 'GET').toUpperCase(), headers, body }
+  }
+
+  /** Send a request and buffer the answer. Retries 429/5xx and network errors when allowed. */
+  async request(target: string | URL, req: HttpRequest = {}): Promise<HttpResponse> {
+    const url = new URL(target)
+    const { method, headers, body } = this.prepare(req)
+    const retries =
+      req.retry === false
+        ? 0
+        : (req.retry ?? IDEMPOTENT.has(method))
+          ? (this.options.retries ?? 3)
+          : 0
+    const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000
+    const shown = secrets.redact(`${method} ${url.origin}${url.pathname}`)
+    for (let attempt = 0; ; attempt++) {
+      let retryAfter: number | undefined
+      let failure: string
+      try {
+        const res = await undiciRequest(url, {
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          body,
+          dispatcher: this.dispatcher(url),
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+          signal: AbortSignal.timeout(timeout)
+        })
+        const buf = Buffer.from(await res.body.arrayBuffer())
+        const response: HttpResponse = {
+          url: url.href,
+          status: res.statusCode,
+          headers: flatHeaders(res.headers),
+          body: buf,
+          text: () => buf.toString('utf8'),
+          json: <T>() => JSON.parse(buf.toString('utf8')) as T
+        }
+        if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
+          retryAfter = parseRetryAfter(response.headers['retry-after'])
+          failure = `HTTP ${res.statusCode}`
+        } else {
+          return response
+        }
+      } catch (error) {
+        const e = error as Error & { code?: string; cause?: { code?: string; message?: string } }
+        const detail =
+          e.name === 'TimeoutError' ||
+          e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+          e.code === 'UND_ERR_BODY_TIMEOUT'
+            ? `timed out after ${timeout}ms`
+            : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message)
+        failure = detail
+        if (attempt >= retries) {
+          throw new HttpError(
+            `${shown}: ${detail}${attempt > 0 ? ` (after ${attempt + 1} attempts)` : ''}`,
+            url.href
+          )
+        }
+      }
+      const wait = this.backoff(attempt, retryAfter)
+      this.options.logger?.info(
+        `${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`
+      )
+      await this.sleep(wait)
+    }
+  }
+
+  /** Open a streaming request (no retries; the caller reconnects). */
+  async stream(
+    target: string | URL,
+    req: HttpRequest & { idleTimeoutMs?: number } = {}
+  ): Promise<HttpStream> {
+    const url = new URL(target)
+    const { method, headers, body } = this.prepare(req)
+    const controller = new AbortController()
+    const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000
+    try {
+      const res = await undiciRequest(url, {
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        dispatcher: this.dispatcher(url),
+        headersTimeout: timeout,
+        bodyTimeout: req.idleTimeoutMs ?? 0,
+        signal: controller.signal
+      })
+      return {
+        url: url.href,
+        status: res.statusCode,
+        headers: flatHeaders(res.headers),
+        body: res.body as AsyncIterable<Buffer>,
+        close: () => controller.abort()
+      }
+    } catch (error) {
+      const e = error as Error & { code?: string; cause?: { code?: string } }
+      throw new HttpError(
+        `${secrets.redact(`${method} ${url.origin}${url.pathname}`)}: ${e.cause?.code ?? e.code ?? e.message}`,
+        url.href
+      )
+    }
+  }
+
+  /** Close every connection. */
+  async close(): Promise<void> {
+    await Promise.all([...this.dispatchers.values()].map(d => d.close()))
+    this.dispatchers.clear()
+  }
+}
+
+function systemRoots(): readonly string[] {
+  return rootCertificates
+}

@@ -1,0 +1,198 @@
+/**
+ * Typed, validated reading of action inputs. Every reader throws a
+ * ConfigurationError that names the input, what it got (never a secret) and what
+ * was expected. Secret inputs are registered with the secrets registry the moment
+ * they are read, before anything could print them.
+ */
+import { ConfigurationError, invalidInput } from './errors.js'
+import { parseDuration } from './duration.js'
+import { secrets } from './secrets.js'
+
+/** Where raw input strings come from. */
+export interface InputSource {
+  get(name: string): string | undefined
+}
+
+/** The runner's way: `INPUT_<NAME>` with spaces as underscores, upper-cased, hyphens kept. */
+export function envInputs(env: NodeJS.ProcessEnv = process.env): InputSource {
+  return { get: name => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] }
+}
+
+/** Inputs from a plain object; for tests. */
+export function mapInputs(values: Record<string, string>): InputSource {
+  return { get: name => values[name] }
+}
+
+interface Common {
+  required?: boolean
+  secret?: boolean
+}
+
+/** Reads and validates inputs from one source. */
+export class InputReader {
+  constructor(private readonly source: InputSource = envInputs()) {}
+
+  /** The raw value, trimmed; '' when unset. Registers secrets. */
+  raw(name: string, options: { secret?: boolean; trim?: boolean } = {}): string {
+    const value = this.source.get(name) ?? ''
+    if (options.secret) secrets.add(value)
+    return options.trim === false ? value : value.trim()
+  }
+
+  /** A string; `default` when empty; an error when required and empty. */
+  string(name: string, options: Common & { default?: string; trim?: boolean } = {}): string {
+    const value = this.raw(name, options)
+    if (value === '') {
+      if (options.required)
+        throw new ConfigurationError(`input "${name}" is required but was empty`)
+      return options.default ?? ''
+    }
+    if (!options.secret && /[\0]/.test(value)) throw invalidInput(name, value, 'no NUL characters')
+    return value
+  }
+
+  /** A string or undefined when empty. */
+  optional(name: string, options: { secret?: boolean; trim?: boolean } = {}): string | undefined {
+    const value = this.raw(name, options)
+    return value === '' ? undefined : value
+  }
+
+  /** A single-line string (no newline). */
+  line(
+    name: string,
+    options: Common & { default?: string; pattern?: RegExp; expected?: string } = {}
+  ): string {
+    const value = this.string(name, options)
+    if (/[\r\n]/.test(value)) {
+      throw invalidInput(name, value, options.expected ?? 'a single line', options)
+    }
+    if (value !== '' && options.pattern && !options.pattern.test(value)) {
+      throw invalidInput(
+        name,
+        value,
+        options.expected ?? `a value matching ${options.pattern}`,
+        options
+      )
+    }
+    return value
+  }
+
+  /** `true` or `false` (YAML 1.2 core schema spellings). */
+  boolean(name: string, defaultValue: boolean): boolean {
+    const value = this.raw(name)
+    if (value === '') return defaultValue
+    if (['true', 'True', 'TRUE'].includes(value)) return true
+    if (['false', 'False', 'FALSE'].includes(value)) return false
+    throw invalidInput(name, value, '"true" or "false"')
+  }
+
+  /** An integer within bounds. */
+  integer(name: string, options: { default: number; min?: number; max?: number }): number {
+    const value = this.raw(name)
+    if (value === '') return options.default
+    const range = `an integer${options.min !== undefined ? ` >= ${options.min}` : ''}${
+      options.max !== undefined
+        ? `${options.min !== undefined ? ' and' : ''} <= ${options.max}`
+        : ''
+    }`
+    if (!/^-?\d+$/.test(value)) throw invalidInput(name, value, range)
+    const n = Number(value)
+    if (
+      !Number.isSafeInteger(n) ||
+      (options.min !== undefined && n < options.min) ||
+      (options.max !== undefined && n > options.max)
+    ) {
+      throw invalidInput(name, value, range)
+    }
+    return n
+  }
+
+  /** One of a fixed set of values. */
+  choice<T extends string>(name: string, values: readonly T[], defaultValue: T): T {
+    const value = this.raw(name)
+    if (value === '') return defaultValue
+    if ((values as readonly string[]).includes(value)) return value as T
+    throw invalidInput(name, value, `one of ${values.map(v => `"${v}"`).join(', ')}`)
+  }
+
+  /** A duration in milliseconds: plain seconds or Go-style units. */
+  duration(
+    name: string,
+    defaultValue: string,
+    options: { min?: number; max?: number } = {}
+  ): number {
+    const value = this.raw(name) || defaultValue
+    const ms = parseDuration(value)
+    const expected = 'a duration such as "300", "90s", "5m" or "1h30m"'
+    if (ms === undefined) throw invalidInput(name, value, expected)
+    if (options.min !== undefined && ms < options.min) {
+      throw invalidInput(name, value, `${expected}, at least ${options.min / 1000}s`)
+    }
+    if (options.max !== undefined && ms > options.max) {
+      throw invalidInput(name, value, `${expected}, at most ${options.max / 1000}s`)
+    }
+    return ms
+  }
+
+  /**
+   * A list: one item per line (and, with `commas`, comma-separated on a line).
+   * Blank lines and lines starting with `#` are ignored.
+   */
+  list(name: string, options: { commas?: boolean; secret?: boolean } = {}): string[] {
+    const value = this.raw(name, options)
+    const items: string[] = []
+    for (const line of value.split(/\r?\n/)) {
+      const trimmed = line.trim()
+      if (trimmed === '' || trimmed.startsWith('#')) continue
+      const parts = options.commas ? trimmed.split(',') : [trimmed]
+      for (const part of parts) if (part.trim() !== '') items.push(part.trim())
+    }
+    return items
+  }
+
+  /** `key=value` lines (or `key: value` with `colon`). Keys must be unique. */
+  keyValues(
+    name: string,
+    options: { secret?: boolean; colon?: boolean; keyPattern?: RegExp } = {}
+  ): Map<string, string> {
+    const out = new Map<string, string>()
+    const sep = options.colon ? /[=:]/ : /=/
+    for (const item of this.list(name, { secret: options.secret })) {
+      const at = item.search(sep)
+      const key = at > 0 ? item.slice(0, at).trim() : ''
+      if (key === '') {
+        throw invalidInput(name, options.secret ? item : item, `lines of the form key=value`, {
+          secret: options.secret
+        })
+      }
+      if (options.keyPattern && !options.keyPattern.test(key)) {
+        throw invalidInput(name, key, `keys matching ${options.keyPattern}`)
+      }
+      if (out.has(key)) throw invalidInput(name, key, 'each key at most once')
+      out.set(key, item.slice(at + 1).trim())
+    }
+    return out
+  }
+
+  /** An http(s) URL. */
+  url(name: string, options: Common & { default?: string } = {}): URL | undefined {
+    const value = this.string(name, options)
+    if (value === '') return undefined
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      throw invalidInput(name, value, 'an absolute http:// or https:// URL', options)
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw invalidInput(name, value, 'an http:// or https:// URL', options)
+    }
+    if (url.username || url.password) {
+      secrets.add(decodeURIComponent(url.password))
+      throw new ConfigurationError(
+        `input "${name}": credentials in the URL are not accepted; pass them through the token or password input`
+      )
+    }
+    return url
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Outputs, state and environment through the runner's file commands, kept far below
+ * the runner's 1 MB per-job output limit: large data goes to a file under
+ * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
+ */
+import { randomUUID } from 'node:crypto'
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { secrets } from './secrets.js'
+
+/** Largest single output value we write (bytes). */
+export const MAX_OUTPUT_BYTES = 256 * 1024
+/** Largest total of all outputs of one step (bytes). */
+export const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024
+
+let totalBytes = 0
+
+function fileCommand(file: string | undefined, name: string, value: string): boolean {
+  if (!file) return false
+  let delimiter = `ghadelimiter_${randomUUID()}`
+  while (value.includes(delimiter) || name.includes(delimiter))
+    delimiter = `ghadelimiter_${randomUUID()}`
+  appendFileSync(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8')
+  return true
+}
+
+/** Thrown when an output would be too large; the caller should write a file instead. */
+export class OutputTooLargeError extends Error {
+  override name = 'OutputTooLargeError'
+}
+
+/**
+ * Set a step output. Redacts secrets. Refuses values that would bring the step
+ * near the runner's output limit.
+ */
+export function setOutput(name: string, value: string | number | boolean | object): void {
+  const text =
+    typeof value === 'string'
+      ? value
+      : typeof value === 'object'
+        ? JSON.stringify(value)
+        : String(value)
+  const safe = secrets.redact(text)
+  const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name)
+  if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
+    throw new OutputTooLargeError(
+      `output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`
+    )
+  }
+  totalBytes += bytes
+  if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
+    process.stdout.write(`output ${name}=${safe}\n`)
+  }
+}
+
+/** Reset the running output total; for tests. */
+export function resetOutputTotals(): void {
+  totalBytes = 0
+}
+
+/** Save state for the post step (read there with `getState`). */
+export function saveState(name: string, value: string): void {
+  fileCommand(process.env.GITHUB_STATE, name, value)
+}
+
+/** State saved by the main step. */
+export function getState(name: string): string {
+  return process.env[`STATE_${name}`] ?? ''
+}
+
+/** Export an environment variable to later steps. Refuses secrets. */
+export function exportVariable(name: string, value: string): void {
+  if (secrets.leaks(value)) throw new Error(`refusing to export ${name}: it holds a secret`)
+  process.env[name] = value
+  fileCommand(process.env.GITHUB_ENV, name, value)
+}
+
+/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
+export function runnerTemp(): string {
+  const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp'
+  const dir = join(base, 'conveyor')
+  mkdirSync(dir, { recursive: true })
+  return dir
+}
+
+/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
+export function writeDataFile(fileName: string, content: string | Buffer): string {
+  if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
+    throw new Error(`invalid data file name ${JSON.stringify(fileName)}`)
+  }
+  const path = join(runnerTemp(), fileName)
+  writeFileSync(path, typeof content === 'string' ? secrets.redact(content) : content, {
+    mode: 0o600
+  })
+  return path
+}

@@ -1,0 +1,41 @@
+/**
+ * The one place that turns an action's errors into a failed step, and a post step's
+ * errors into warnings. Also wires the secrets registry to the runner's masking.
+ */
+import * as core from '@actions/core'
+import { ConfigurationError, errorMessage } from './errors.js'
+import { actionsLogger, type Logger } from './logger.js'
+import { secrets } from './secrets.js'
+
+/** Connect the secrets registry to `::add-mask::`. Idempotent. */
+export function wireMasking(): void {
+  secrets.setMask(value => core.setSecret(value))
+}
+
+/**
+ * Run an action's main step: every error becomes `setFailed('<action> failed: ...')`,
+ * redacted. A ConfigurationError is the user's to fix and is printed without a stack.
+ */
+export async function runMain(action: string, main: (log: Logger) => Promise<void>): Promise<void> {
+  wireMasking()
+  const log = actionsLogger()
+  try {
+    await main(log)
+  } catch (error) {
+    if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) {
+      log.debug(error.stack)
+    }
+    core.setFailed(secrets.redact(`${action} failed: ${errorMessage(error)}`))
+  }
+}
+
+/** Run an action's post step: errors only warn, the job never fails here. */
+export async function runPost(action: string, post: (log: Logger) => Promise<void>): Promise<void> {
+  wireMasking()
+  const log = actionsLogger()
+  try {
+    await post(log)
+  } catch (error) {
+    log.warning(`${action} cleanup: ${errorMessage(error)}`)
+  }
+}
