@@ -24,19 +24,25 @@ done
 if command -v busybox >/dev/null 2>&1 && ldd "$(command -v busybox)" >/dev/null 2>&1; then
   missing+=(busybox-static)
 fi
+[ -d /run/sshd ] || mkdir -p /run/sshd 2>/dev/null || true
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 echo "setup-test-env: installing ${missing[*]}" >&2
+SUDO=()
 if [ "$(id -u)" != 0 ]; then
-  echo "setup-test-env: not root; run: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
-  exit 1
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=(sudo -n)
+  else
+    echo "setup-test-env: not root and no password-less sudo; run: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
 fi
 export DEBIAN_FRONTEND=noninteractive
-if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+if ! { "${SUDO[@]}" apt-get update -qq && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
   echo "setup-test-env: apt-get failed; run: apt-get update && apt-get install -y ${missing[*]}" >&2
   exit 1
 fi
-mkdir -p /run/sshd
+"${SUDO[@]}" mkdir -p /run/sshd
 echo "setup-test-env: installed ${missing[*]}" >&2
