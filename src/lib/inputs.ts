@@ -147,6 +147,8 @@ export class InputReader {
       const parts = options.commas ? trimmed.split(',') : [trimmed]
       for (const part of parts) if (part.trim() !== '') items.push(part.trim())
     }
+    // Each item may be printed alone later (e.g. one token of several): register it.
+    if (options.secret) for (const item of items) secrets.add(item)
     return items
   }
 
@@ -161,15 +163,18 @@ export class InputReader {
       const at = item.search(sep)
       const key = at > 0 ? item.slice(0, at).trim() : ''
       if (key === '') {
-        throw invalidInput(name, options.secret ? item : item, `lines of the form key=value`, {
+        throw invalidInput(name, item, `lines of the form key=value`, {
           secret: options.secret
         })
       }
+      const hide = { secret: options.secret }
       if (options.keyPattern && !options.keyPattern.test(key)) {
-        throw invalidInput(name, key, `keys matching ${options.keyPattern}`)
+        throw invalidInput(name, key, `keys matching ${options.keyPattern}`, hide)
       }
-      if (out.has(key)) throw invalidInput(name, key, 'each key at most once')
-      out.set(key, item.slice(at + 1).trim())
+      if (out.has(key)) throw invalidInput(name, key, 'each key at most once', hide)
+      const value = item.slice(at + 1).trim()
+      if (options.secret) secrets.add(value)
+      out.set(key, value)
     }
     return out
   }

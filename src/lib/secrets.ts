@@ -48,12 +48,18 @@ export function deriveEncodings(value: string, options: { user?: string } = {}):
     add(Buffer.from(part).toString('base64url'))
     add(encodeURIComponent(part))
     add(encodeURIComponent(part).replace(/%20/g, '+'))
+    // application/x-www-form-urlencoded (URLSearchParams) also escapes !'()~
+    add(new URLSearchParams({ s: part }).toString().slice(2))
     add(JSON.stringify(part).slice(1, -1))
     add(Buffer.from(part).toString('hex'))
     add(Buffer.from(part).toString('hex').toUpperCase())
     if (options.user !== undefined) {
-      add(b64(`${options.user}:${part}`))
-      for (const aligned of base64Alignments(`${options.user}:${part}`)) add(aligned)
+      const pair = `${options.user}:${part}`
+      add(b64(pair))
+      for (const aligned of base64Alignments(pair)) add(aligned)
+      // A base64 docker config (Kubernetes .dockerconfigjson) holds base64(base64(pair)).
+      add(b64(b64(pair)))
+      for (const aligned of base64Alignments(b64(pair))) add(aligned)
     }
   }
   return [...forms]
