@@ -134,6 +134,19 @@ export function exec(
       options.onStderr?.(c)
     })
     child.stdin.on('error', () => undefined)
+    // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
+    // can hold the output pipes open long after the child exited: stop waiting for it.
+    let drainTimer: NodeJS.Timeout | undefined
+    child.on('exit', () => {
+      drainTimer = setTimeout(
+        () => {
+          child.stdout.destroy()
+          child.stderr.destroy()
+        },
+        timedOut ? 500 : 2000
+      )
+      drainTimer.unref()
+    })
     child.on('error', error => {
       clearTimeout(timer)
       clearTimeout(killTimer)
@@ -155,6 +168,7 @@ export function exec(
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       clearTimeout(killTimer)
+      clearTimeout(drainTimer)
       const result: ExecResult = {
         code: code ?? -1,
         signal,
