@@ -4,7 +4,7 @@
  * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
  */
 import { randomUUID } from 'node:crypto'
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { secrets } from './secrets.js'
 
@@ -58,8 +58,13 @@ export function resetOutputTotals(): void {
   totalBytes = 0
 }
 
-/** Save state for the post step (read there with `getState`). */
+/**
+ * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
+ * on the runner, so a value holding a secret is refused (save a path to a 0600 file
+ * under RUNNER_TEMP instead).
+ */
 export function saveState(name: string, value: string): void {
+  if (secrets.leaks(value)) throw new Error(`refusing to save state ${name}: it holds a secret`)
   fileCommand(process.env.GITHUB_STATE, name, value)
 }
 
@@ -89,6 +94,9 @@ export function writeDataFile(fileName: string, content: string | Buffer): strin
     throw new Error(`invalid data file name ${JSON.stringify(fileName)}`)
   }
   const path = join(runnerTemp(), fileName)
+  // `mode` applies only when the file is created: tighten one that already exists
+  // before writing into it.
+  if (existsSync(path)) chmodSync(path, 0o600)
   writeFileSync(path, typeof content === 'string' ? secrets.redact(content) : content, {
     mode: 0o600
   })

@@ -1,0 +1,127 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { ConfigurationError } from '../../src/lib/errors.js'
+import { runMain, runPost, wireMasking } from '../../src/lib/run.js'
+import { secrets } from '../../src/lib/secrets.js'
+
+let written: string[] = []
+let savedExitCode: typeof process.exitCode
+
+beforeEach(() => {
+  written = []
+  savedExitCode = process.exitCode
+  process.exitCode = undefined
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written.push(String(chunk))
+    return true
+  })
+})
+afterEach(() => {
+  vi.restoreAllMocks()
+  process.exitCode = savedExitCode
+})
+
+const out = (): string => written.join('')
+
+describe('runMain', () => {
+  it('a successful main leaves the exit code alone and logs through the workflow commands', async () => {
+    await runMain('demo', async log => {
+      log.info('hello')
+      await log.group('phase one', async () =>
+        log.warning('careful', { file: 'a.yml', startLine: 3 })
+      )
+    })
+    expect(process.exitCode).toBeUndefined()
+    expect(out()).toContain('hello\n')
+    expect(out()).toContain('::group::phase one\n')
+    expect(out()).toContain('::endgroup::\n')
+    expect(out()).toContain('::warning file=a.yml,line=3::careful\n')
+  })
+
+  it('a ConfigurationError fails the step with "<action> failed: <message>" and no stack', async () => {
+    await runMain('demo', async () => {
+      throw new ConfigurationError('input "x": got "y", expected z')
+    })
+    expect(process.exitCode).toBe(1)
+    expect(out()).toContain('::error::demo failed: input "x": got "y", expected z\n')
+    expect(out()).not.toContain('::debug::')
+  })
+
+  it('another error fails the step and puts the stack in debug', async () => {
+    await runMain('demo', async () => {
+      throw new Error('boom')
+    })
+    expect(process.exitCode).toBe(1)
+    expect(out()).toContain('::error::demo failed: boom\n')
+    expect(out()).toMatch(/::debug::Error: boom%0A {4}at /)
+  })
+
+  it('a non-Error throw still fails the step', async () => {
+    await runMain('demo', async () => {
+      throw 'just a string'
+    })
+    expect(process.exitCode).toBe(1)
+    expect(out()).toContain('::error::demo failed: just a string')
+  })
+
+  it('masks secrets registered during main and redacts them from the failure', async () => {
+    const secret = 'run-secret-value-42'
+    await runMain('demo', async log => {
+      secrets.add(secret)
+      log.info(`using ${secret}`)
+      throw new Error(`server rejected ${secret} (${Buffer.from(secret).toString('base64')})`)
+    })
+    const text = out()
+    expect(text).toContain(`::add-mask::${secret}\n`)
+    expect(text).toContain(
+      `::add-mask::${Buffer.from(Buffer.from(secret).toString('base64')).toString('base64')}\n`
+    )
+    const withoutMasks = text
+      .split('\n')
+      .filter(l => !l.startsWith('::add-mask::'))
+      .join('\n')
+    expect(withoutMasks).not.toContain(secret)
+    expect(withoutMasks).toContain('using ***')
+    expect(withoutMasks).toContain('::error::demo failed: server rejected *** (***)')
+  })
+
+  it('wireMasking (re)plays every registered form through ::add-mask::', () => {
+    const early = 'early-secret-value-7'
+    secrets.add(early)
+    written = []
+    wireMasking()
+    const masks = new Set(
+      out()
+        .split('\n')
+        .filter(l => l.startsWith('::add-mask::'))
+        .map(l => l.slice('::add-mask::'.length))
+    )
+    for (const form of secrets.allForms()) expect(masks.has(form)).toBe(true)
+    expect(masks.has(early)).toBe(true)
+  })
+})
+
+describe('runPost', () => {
+  it('an error only warns, the job does not fail', async () => {
+    await runPost('demo', async () => {
+      throw new Error('could not remove /tmp/x')
+    })
+    expect(process.exitCode).toBeUndefined()
+    expect(out()).toContain('::warning::demo cleanup: could not remove /tmp/x\n')
+    expect(out()).not.toContain('::error::')
+  })
+
+  it('a post error holding a secret is redacted', async () => {
+    const secret = 'post-secret-value-9'
+    await runPost('demo', async () => {
+      secrets.add(secret)
+      throw new Error(`logout ${secret} failed`)
+    })
+    expect(out()).toContain('::warning::demo cleanup: logout *** failed')
+  })
+
+  it('a clean post writes what it logs', async () => {
+    await runPost('demo', async log => log.info('removed 2 files'))
+    expect(out()).toContain('removed 2 files\n')
+    expect(process.exitCode).toBeUndefined()
+  })
+})
