@@ -1,0 +1,314 @@
+/**
+ * One SSH release deploy to one host: a new release directory filled over SFTP,
+ * checksums verified remotely, `current` switched atomically, the script run under
+ * strict mode with secrets on stdin only, rollback on failure, old releases pruned.
+ * Never throws: the outcome is a HostResult.
+ */
+import { lstatSync, readdirSync, statSync } from 'node:fs'
+import { basename, join, resolve, sep } from 'node:path'
+import { ConfigurationError, errorMessage } from './errors.js'
+import type { Logger } from './logger.js'
+import { secrets } from './secrets.js'
+import { SshSession, mapLimit, sha256File } from './ssh-client.js'
+import type { HostKeyPolicy, HostTarget } from './ssh-hostkeys.js'
+import {
+  checksumManifest,
+  releaseFromLink,
+  releasesToPrune,
+  remoteLayout,
+  scriptProgram,
+  shellQuote,
+  switchProgram,
+  unlinkProgram
+} from './ssh-release.js'
+
+/** One file to upload. */
+export interface LocalFile {
+  /** Path inside the release, `/`-separated. */
+  path: string
+  /** Absolute local path. */
+  local: string
+  mode: number
+  size: number
+  sha256: string
+}
+
+/** What to upload: directories (parents first) and files. */
+export interface LocalTree {
+  dirs: string[]
+  files: LocalFile[]
+  /** Entries not uploaded (symlinks, sockets...), for a warning. */
+  skipped: string[]
+  bytes: number
+}
+
+/**
+ * Check that every source exists inside the workspace (no side effect); throws a
+ * ConfigurationError naming the input and the path.
+ */
+export function resolveSources(workspace: string, sources: string[], input = 'source'): string[] {
+  const root = resolve(workspace)
+  return sources.map(s => {
+    const abs = resolve(root, s)
+    if (abs !== root && !abs.startsWith(root + sep)) {
+      throw new ConfigurationError(
+        `input "${input}": ${JSON.stringify(s)} is outside the workspace ${root}`
+      )
+    }
+    const st = statSync(abs, { throwIfNoEntry: false })
+    if (!st) {
+      throw new ConfigurationError(
+        `input "${input}": ${JSON.stringify(s)} does not exist in ${root}`
+      )
+    }
+    if (!st.isFile() && !st.isDirectory()) {
+      throw new ConfigurationError(
+        `input "${input}": ${JSON.stringify(s)} is not a file or directory`
+      )
+    }
+    return abs
+  })
+}
+
+/**
+ * Walk the sources: a directory's contents go to the release root, a file goes there
+ * under its base name. Computes each file's sha256.
+ */
+export async function collectSources(sources: string[]): Promise<LocalTree> {
+  const dirs = new Set<string>()
+  const files = new Map<string, Omit<LocalFile, 'sha256'>>()
+  const skipped: string[] = []
+  const addFile = (path: string, local: string): void => {
+    if (/[\n\\]/.test(path)) {
+      throw new ConfigurationError(
+        `input "source": file name ${JSON.stringify(path)} holds a newline or backslash, which cannot be checksummed safely`
+      )
+    }
+    const st = statSync(local)
+    files.set(path, { path, local, mode: st.mode & 0o777, size: st.size })
+  }
+  const walk = (dir: string, prefix: string): void => {
+    for (const entry of readdirSync(dir).sort()) {
+      const local = join(dir, entry)
+      const path = prefix ? `${prefix}/${entry}` : entry
+      const st = lstatSync(local)
+      if (st.isDirectory()) {
+        dirs.add(path)
+        walk(local, path)
+      } else if (st.isFile()) {
+        addFile(path, local)
+      } else {
+        skipped.push(path)
+      }
+    }
+  }
+  for (const source of sources) {
+    if (statSync(source).isDirectory()) walk(source, '')
+    else addFile(basename(source), source)
+  }
+  const list = [...files.values()]
+  const hashed = await mapLimit(list, 4, async f => ({ ...f, sha256: await sha256File(f.local) }))
+  return {
+    dirs: [...dirs].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1)),
+    files: hashed,
+    skipped,
+    bytes: hashed.reduce((n, f) => n + f.size, 0)
+  }
+}
+
+/** Outcome for one host. */
+export interface HostResult {
+  host: string
+  port: number
+  status: 'deployed' | 'rolled-back' | 'failed' | 'cancelled' | 'skipped'
+  release: string
+  previous?: string
+  files: number
+  bytes: number
+  /** Exit code of the script, when it ran. */
+  exitCode?: number | null
+  pruned: string[]
+  durationMs: number
+  /** What went wrong (redacted). */
+  error?: string
+  /** Last lines of the script's output on failure (redacted). */
+  tail?: string[]
+}
+
+/** Everything one host deploy needs. */
+export interface HostDeployOptions {
+  target: HostTarget
+  username: string
+  privateKey: string
+  passphrase?: string
+  policy: HostKeyPolicy
+  /** Remote base directory. */
+  base: string
+  release: string
+  tree: LocalTree
+  script?: string
+  /** Environment for the script (secret values: sent over stdin only). */
+  env: Record<string, string>
+  keep: number
+  timeoutMs: number
+  log: Logger
+  /** Aborted when another host failed and fail-fast is on. */
+  signal?: AbortSignal
+}
+
+class Cancelled extends Error {}
+
+/** Deploy one release to one host. */
+export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
+  const started = Date.now()
+  const deadline = started + o.timeoutMs
+  const name = o.target.host.includes(':')
+    ? `[${o.target.host}]:${o.target.port}`
+    : `${o.target.host}:${o.target.port}`
+  const layout = remoteLayout(o.base, o.release)
+  const result: HostResult = {
+    host: o.target.host,
+    port: o.target.port,
+    status: 'failed',
+    release: o.release,
+    files: o.tree.files.length,
+    bytes: o.tree.bytes,
+    pruned: [],
+    durationMs: 0
+  }
+  const remaining = (): number => Math.max(1000, deadline - Date.now())
+  let phase = 'connect'
+  let session: SshSession | undefined
+  let created = false
+  let switched = false
+  let hardTimedOut = false
+  const hardTimer = setTimeout(() => {
+    hardTimedOut = true
+    session?.close()
+  }, o.timeoutMs + 15_000)
+  const checkCancel = (): void => {
+    if (o.signal?.aborted) throw new Cancelled('cancelled: another host failed (fail-fast)')
+  }
+  const run = async (command: string, what: string, stdin?: string): Promise<string> => {
+    const r = await session!.exec(command, { stdin, timeoutMs: remaining() })
+    if (r.code !== 0) {
+      const detail = (r.stderr || r.stdout).trim().split('\n').slice(-5).join(' / ')
+      throw new Error(`${what} failed (exit ${r.code ?? r.signal}): ${secrets.redact(detail)}`)
+    }
+    return r.stdout
+  }
+  try {
+    checkCancel()
+    session = await SshSession.connect({
+      host: o.target.host,
+      port: o.target.port,
+      username: o.username,
+      privateKey: o.privateKey,
+      passphrase: o.passphrase,
+      policy: o.policy,
+      readyTimeoutMs: Math.min(remaining(), 30_000),
+      log: o.log
+    })
+    o.log.info(`${name}: connected as ${o.username} (host key ${session.hostKeyFingerprint})`)
+    checkCancel()
+
+    phase = 'prepare'
+    const link = await session.readlink(layout.current)
+    result.previous = link !== undefined ? releaseFromLink(link) : undefined
+    await run(
+      `mkdir -p -- ${shellQuote(layout.releasesDir)} && mkdir -- ${shellQuote(layout.releaseDir)}`,
+      `creating ${layout.releaseDir}`
+    )
+    created = true
+
+    phase = 'upload'
+    for (const dir of o.tree.dirs) await session.mkdir(`${layout.releaseDir}/${dir}`)
+    await mapLimit(o.tree.files, 8, async f => {
+      await session!.put(f.local, `${layout.releaseDir}/${f.path}`, f.mode)
+    })
+    o.log.info(`${name}: uploaded ${o.tree.files.length} file(s), ${o.tree.bytes} bytes`)
+
+    phase = 'verify'
+    if (o.tree.files.length > 0) {
+      await run(
+        `cd -- ${shellQuote(layout.releaseDir)} && sha256sum --quiet --strict -c -`,
+        'checksum verification',
+        checksumManifest(o.tree.files)
+      )
+      o.log.info(`${name}: sha256 of ${o.tree.files.length} file(s) verified on the host`)
+    }
+    checkCancel()
+
+    phase = 'switch'
+    await run(switchProgram(layout, o.release), `switching ${layout.current}`)
+    switched = true
+    o.log.info(`${name}: ${layout.current} -> releases/${o.release}`)
+
+    if (o.script !== undefined && o.script.trim() !== '') {
+      phase = 'script'
+      const program = scriptProgram(layout, o.script, o.env, result.previous)
+      const r = await session.exec('bash -s', {
+        stdin: program,
+        timeoutMs: remaining(),
+        onLine: (line, stream) =>
+          o.log.info(`[${name}${stream === 'stderr' ? ' err' : ''}] ${line}`)
+      })
+      result.exitCode = r.code
+      if (r.code !== 0) {
+        result.tail = r.tail
+        throw new Error(
+          `the script exited with ${r.code === null ? `signal ${r.signal ?? 'unknown'}` : `code ${r.code}`}; last lines:\n${r.tail.join('\n')}`
+        )
+      }
+    }
+
+    phase = 'prune'
+    try {
+      const names = await session.readdir(layout.releasesDir)
+      const prune = releasesToPrune(names, o.keep, o.release, [o.release])
+      if (prune.length > 0) {
+        await run(
+          `rm -rf -- ${prune.map(p => shellQuote(`${layout.releasesDir}/${p}`)).join(' ')}`,
+          'pruning old releases'
+        )
+        result.pruned = prune
+        o.log.info(`${name}: pruned ${prune.length} old release(s): ${prune.join(', ')}`)
+      }
+    } catch (error) {
+      o.log.warning(`${name}: could not prune old releases: ${errorMessage(error)}`)
+    }
+    result.status = 'deployed'
+  } catch (error) {
+    const message = hardTimedOut
+      ? `timed out after ${Math.round(o.timeoutMs / 1000)}s during ${phase}`
+      : errorMessage(error)
+    result.error = secrets.redact(message)
+    result.status = error instanceof Cancelled ? 'cancelled' : 'failed'
+    if (switched && session && !hardTimedOut) {
+      try {
+        if (result.previous) {
+          await run(switchProgram(layout, result.previous), 'rollback')
+          o.log.warning(`${name}: rolled back ${layout.current} to releases/${result.previous}`)
+        } else {
+          await run(unlinkProgram(layout), 'rollback')
+          o.log.warning(`${name}: removed ${layout.current} (there was no previous release)`)
+        }
+        result.status = 'rolled-back'
+      } catch (rollbackError) {
+        result.error += `; ROLLBACK FAILED: ${secrets.redact(errorMessage(rollbackError))}`
+      }
+    }
+    if (created && session && !hardTimedOut && (result.status !== 'failed' || !switched)) {
+      try {
+        await run(`rm -rf -- ${shellQuote(layout.releaseDir)}`, 'removing the failed release')
+      } catch {
+        // best effort; the next prune removes it
+      }
+    }
+  } finally {
+    clearTimeout(hardTimer)
+    session?.close()
+    result.durationMs = Date.now() - started
+  }
+  return result
+}
