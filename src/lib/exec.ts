@@ -10,7 +10,10 @@ import { secrets } from './secrets.js'
 /** Options of one child process. */
 export interface ExecOptions {
   cwd?: string
-  /** Environment; defaults to process.env. Values here are not logged. */
+  /**
+   * Environment; defaults to process.env. Values here are not logged. `INPUT_*`
+   * variables (the action's inputs, secrets among them) are never passed on.
+   */
   env?: NodeJS.ProcessEnv
   /** Written to stdin, then stdin is closed. */
   input?: string | Buffer
@@ -97,6 +100,16 @@ export function lastLines(text: string, n: number): string {
     .join('\n')
 }
 
+/**
+ * The environment a child gets: `env` without the action's `INPUT_*` variables, which
+ * hold the raw inputs (secrets among them) and which no child needs.
+ */
+export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(env)) if (!/^INPUT_/i.test(k)) out[k] = v
+  return out
+}
+
 /** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
 export function exec(
   command: string,
@@ -110,7 +123,7 @@ export function exec(
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd,
-      env: options.env ?? process.env,
+      env: childEnv(options.env ?? process.env),
       stdio: ['pipe', 'pipe', 'pipe']
     })
     const out = new Tail(max)

@@ -51,6 +51,22 @@ describe('exec', () => {
     expect(r.stdout.trim()).toBe('/tmp bar')
   })
 
+  it('never passes the action inputs (INPUT_*) to a child, with or without env', async () => {
+    const script =
+      'console.log(Object.keys(process.env).filter(k => /^(INPUT_|KEEP)/i.test(k)).sort().join(","))'
+    const r = await exec(NODE, ['-e', script], {
+      env: { PATH: process.env.PATH, 'INPUT_REGISTRY-PASSWORD': 'pw', input_lower: 'x', KEEP: '1' }
+    })
+    expect(r.stdout.trim()).toBe('KEEP')
+    process.env.INPUT_CONVEYOR_TEST_SECRET = 'from-process-env'
+    try {
+      const d = await exec(NODE, ['-e', script])
+      expect(d.stdout.trim()).toBe('')
+    } finally {
+      delete process.env.INPUT_CONVEYOR_TEST_SECRET
+    }
+  })
+
   it('kills a process that runs past the timeout', async () => {
     const started = Date.now()
     const e = await rejection(exec('sleep', ['30'], { timeoutMs: 300 }))

@@ -1,0 +1,216 @@
+/**
+ * The runner harness end to end: the example action (test/fixtures/example-action)
+ * bundled with ncc, run on Node 24 as the runner runs it (main, then post with the
+ * saved state), with its outputs, masks, errors, summary and leak scan asserted.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { canary, findLeaks } from '../support/canary.js'
+import { ROOT, runAction, type ActionRun } from '../support/harness.js'
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64')
+
+let dir = ''
+const bundle = { main: '', post: '' }
+const runs: ActionRun[] = []
+
+/**
+ * run.channels() without the action's own process: the harness's /proc sampler counts
+ * the step's root process among the "descendants", and the runner legitimately gives
+ * that process its INPUT_* variables. Only processes the action started are channels.
+ */
+function channels(run: ActionRun): Record<string, string> {
+  const all = run.channels()
+  for (const [label, step] of [
+    ['main', run.main],
+    ['post', run.post]
+  ] as const) {
+    step?.processes.forEach((p, i) => {
+      if (p.argv[1] === bundle.main || p.argv[1] === bundle.post) {
+        delete all[`${label}.process[${i}].argv`]
+        delete all[`${label}.process[${i}].environ`]
+      }
+    })
+  }
+  return all
+}
+
+async function example(
+  inputs: Record<string, string>,
+  options: Parameters<typeof runAction>[1] = {}
+): Promise<ActionRun> {
+  const run = await runAction('example', { bundle, inputs, ...options })
+  runs.push(run)
+  return run
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'conveyor-example-bundle-'))
+  const ncc = join(ROOT, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js')
+  const fixture = join(ROOT, 'test', 'fixtures', 'example-action')
+  for (const [entry, out] of [
+    ['index.ts', 'main'],
+    ['post.ts', 'post']
+  ] as const) {
+    execFileSync(
+      process.execPath,
+      [ncc, 'build', join(fixture, entry), '-o', join(dir, out), '-q'],
+      {
+        cwd: ROOT,
+        stdio: 'pipe',
+        env: { ...process.env, NODE_OPTIONS: '' }
+      }
+    )
+    bundle[out] = join(dir, out, 'index.js')
+  }
+}, 180_000)
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true })
+  for (const run of runs) rmSync(join(run.runnerTemp, '..'), { recursive: true, force: true })
+})
+
+describe('harness: the example action end to end', () => {
+  const password = canary('PASSWORD')
+  let run: ActionRun
+
+  beforeAll(async () => {
+    run = await example(
+      { name: 'Ada Lovelace', count: '2', timeout: '1m30s', password, username: 'deploy-bot' },
+      { sampleProcesses: true }
+    )
+  }, 60_000)
+
+  it('main and post exit 0 on Node 24', () => {
+    expect(run.main.stderr).toBe('')
+    expect(run.main.code).toBe(0)
+    expect(run.post?.code).toBe(0)
+    expect(run.main.outputs['node-version']).toMatch(/^v24\./)
+    expect(run.main.errors).toEqual([])
+  })
+
+  it('outputs come back from the name<<delimiter file, typed values as strings', () => {
+    expect(run.main.outputs).toMatchObject({
+      greeting: 'hello Ada Lovelace',
+      count: '2',
+      'timeout-ms': '90000',
+      'password-length': String(password.length),
+      lines: 'first line\nsecond line',
+      echo: 'password was ***'
+    })
+  })
+
+  it('::add-mask:: covers the secret and its derived encodings before any use', () => {
+    const masks = run.main.masks
+    expect(masks).toContain(password)
+    expect(masks).toContain(b64(password))
+    expect(masks).toContain(b64(b64(password)))
+    expect(masks).toContain(encodeURIComponent(password))
+    expect(masks).toContain(Buffer.from(password).toString('hex'))
+    expect(masks).toContain(b64(`deploy-bot:${password}`))
+    // every mask comes before the first line that is not a mask
+    const lines = run.main.stdout.split('\n')
+    const firstOther = lines.findIndex(l => l !== '' && !l.startsWith('::add-mask::'))
+    const lastMask = lines.map(l => l.startsWith('::add-mask::')).lastIndexOf(true)
+    expect(lastMask).toBeLessThan(firstOther)
+  })
+
+  it('log lines holding the secret are redacted, groups and the child command are logged', () => {
+    expect(run.main.stdout).toContain('hello Ada Lovelace (2)')
+    expect(run.main.stdout).toContain('password is ***')
+    expect(run.main.stdout).toContain('basic auth is ***')
+    expect(run.main.stdout).toContain('::group::Greet')
+    expect(run.main.stdout).toMatch(/\$ \S+node -e /)
+  })
+
+  it('the post step got the state main saved and cleaned up its file', () => {
+    expect(run.main.state['started']).toBe('yes')
+    expect(run.main.state['data-file']).toBe(join(run.runnerTemp, 'conveyor', 'example.json'))
+    expect(run.post!.stdout).toContain('post: started=yes')
+    expect(run.post!.stdout).toContain(`post: removed ${run.main.state['data-file']}`)
+    expect(existsSync(run.main.state['data-file']!)).toBe(false)
+    expect(run.post!.summary).toBe('post saw started=yes\n\n')
+  })
+
+  it('the step summary is written and redacted', () => {
+    expect(run.main.summary).toContain('### Example')
+    expect(run.main.summary).toContain('| Ada Lovelace | *** |')
+  })
+
+  it('the process sampler saw the child process (stdin carried the secret, not argv)', () => {
+    const child = run.main.processes.find(p => p.argv.includes('-e'))
+    expect(child).toBeDefined()
+    expect(child!.argv.join(' ')).not.toContain(password)
+  })
+
+  it('findLeaks finds no canary in any channel, in any encoding', () => {
+    const all = channels(run)
+    expect(Object.keys(all)).toEqual(
+      expect.arrayContaining(['main.stdout', 'main.stderr', 'main.GITHUB_OUTPUT', 'post.summary'])
+    )
+    const leaks = findLeaks(all, [{ value: password, user: 'deploy-bot' }])
+    expect(
+      leaks,
+      JSON.stringify(leaks.map(l => [l.channel, l.encoding, all[l.channel]!.slice(0, 3000)]))
+    ).toEqual([])
+  })
+})
+
+describe('harness: failures', () => {
+  it.each([
+    [{ count: '9' }, 'input "count": got "9", expected an integer >= 1 and <= 5'],
+    [{ count: 'two' }, 'input "count"'],
+    [{ name: '' }, 'input "name" is required but was empty'],
+    [
+      { name: 'Robert"); DROP' },
+      'input "name": got "Robert\\"); DROP", expected letters and spaces'
+    ],
+    [{ timeout: 'soon' }, 'input "timeout"'],
+    [{ leak: 'everywhere' }, 'input "leak"'],
+    [{ username: 'Bad User' }, 'input "username"']
+  ])('bad input %j fails main with ::error:: naming the input', async (bad, message) => {
+    const password = canary('PW')
+    const run = await example({ name: 'Ada', password, ...bad })
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors).toHaveLength(1)
+    expect(run.main.errors[0]).toContain('example failed: ')
+    expect(run.main.errors[0]).toContain(message)
+    expect(run.main.outputs).toEqual({})
+    // post still runs (as on the runner) and only reports what it found
+    expect(run.post!.code).toBe(0)
+    expect(run.post!.stdout).toContain('post: started=(none)')
+    expect(findLeaks(channels(run), [{ value: password }])).toEqual([])
+  })
+
+  it('a failing post step only warns', async () => {
+    const run = await example({ name: 'Ada' }, { env: { EXAMPLE_POST_FAIL: 'true' } })
+    expect(run.main.code).toBe(0)
+    expect(run.post!.code).toBe(0)
+    expect(run.post!.warnings).toEqual(['example cleanup: cleanup went wrong'])
+  })
+
+  it('post: false skips the post step', async () => {
+    const run = await example({ name: 'Ada' }, { post: false })
+    expect(run.post).toBeUndefined()
+  })
+})
+
+describe('harness: the scanner finds a leak through a channel the registry does not cover', () => {
+  it.each([
+    ['file', /^file:.*leaked\.txt$/, 'plain'],
+    ['stderr-raw', /^main\.stderr$/, 'double-base64'],
+    ['argv', /^main\.process\[\d+\]\.argv$/, 'plain']
+  ])('leak=%s is found', async (leak, channel, encoding) => {
+    const password = canary('LEAKME')
+    const run = await example({ name: 'Ada', password, leak }, { sampleProcesses: true })
+    expect(run.main.code).toBe(0)
+    const leaks = findLeaks(channels(run), [{ value: password }])
+    expect(leaks.length).toBeGreaterThan(0)
+    expect(leaks.some(l => channel.test(l.channel) && l.encoding === encoding)).toBe(true)
+    // nothing else leaked: every hit is in the channel we leaked through
+    expect(leaks.every(l => channel.test(l.channel))).toBe(true)
+  })
+})
