@@ -1,0 +1,206 @@
+/**
+ * Inputs of `argocd-sync`, read and validated in one place before any request.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { isAbsolute, join } from 'node:path'
+import { ConfigurationError, invalidInput } from '../../lib/errors.js'
+import { InputReader } from '../../lib/inputs.js'
+import { secrets } from '../../lib/secrets.js'
+import { parseSelector } from '../../lib/argocd-select.js'
+import type { SyncRequest } from '../../lib/argocd-client.js'
+import type { WaitFor } from '../../lib/argocd.js'
+
+/** Validated inputs. */
+export interface Inputs {
+  /** Base URL without a trailing slash. */
+  server: string
+  token?: string
+  username?: string
+  password?: string
+  applications: string[]
+  selector?: string
+  appNamespace?: string
+  project?: string
+  revision?: string
+  prune: boolean
+  dryRun: boolean
+  force: boolean
+  syncOptions: string[]
+  resources: NonNullable<SyncRequest['resources']>
+  refresh?: 'normal' | 'hard'
+  waitFor: WaitFor
+  healthyStates: string[]
+  timeoutMs: number
+  degradedGraceMs: number
+  onTimeout: 'fail' | 'terminate'
+  onRunningOperation: 'wait' | 'fail' | 'terminate'
+  concurrency: number
+  ca?: string
+  insecure: boolean
+  headers: Record<string, string>
+  watch: 'stream' | 'poll'
+  pollIntervalMs: number
+}
+
+const HEALTH = ['Healthy', 'Progressing', 'Degraded', 'Suspended', 'Missing', 'Unknown']
+const FORBIDDEN_HEADERS = new Set([
+  'authorization',
+  'content-type',
+  'content-length',
+  'host',
+  'cookie'
+])
+
+/** Parse `GROUP:KIND:NAME` or `GROUP:KIND:NAMESPACE/NAME` (the argocd CLI's --resource). */
+export function parseResource(
+  text: string
+): NonNullable<SyncRequest['resources']>[number] | undefined {
+  const m = /^([^:]*):([^:/]+):(?:([^:/]+)\/)?([^:/]+)$/.exec(text.trim())
+  if (!m) return undefined
+  return { group: m[1]!, kind: m[2]!, name: m[4]!, ...(m[3] ? { namespace: m[3] } : {}) }
+}
+
+/** Read and validate every input. */
+export function getInputs(reader = new InputReader()): Inputs {
+  const serverUrl = reader.url('server', { required: true })!
+  const server = serverUrl.href.replace(/\/+$/, '').replace(/[?#].*$/, '')
+  const token = reader.optional('token', { secret: true })
+  const username = reader.optional('username')
+  const password = reader.optional('password', { secret: true })
+  if (token && (username || password)) {
+    throw new ConfigurationError(
+      'inputs "token" and "username"/"password" exclude each other: set one way to log in'
+    )
+  }
+  if (!token && !(username && password)) {
+    throw new ConfigurationError(
+      username || password
+        ? 'input "username" needs "password" and the other way round'
+        : 'no credentials: set input "token" (an Argo CD account token), or "username" and "password"'
+    )
+  }
+  // The session exchange sends user and password together: mask the pair too.
+  if (password) secrets.add(password, { user: username })
+  const applications = reader.list('applications', { commas: true })
+  const selector = reader.optional('selector')
+  if (selector !== undefined && !parseSelector(selector)) {
+    throw invalidInput(
+      'selector',
+      selector,
+      'a label selector such as "team=shop,tier in (web,api)"'
+    )
+  }
+  if (applications.length === 0 && !selector) {
+    throw new ConfigurationError(
+      'set input "applications" (names or globs) or "selector" (a label selector)'
+    )
+  }
+  for (const a of applications) {
+    if (!/^[A-Za-z0-9*?[\]{}!@+()._,-]+$/.test(a)) {
+      throw invalidInput('applications', a, 'application names or glob patterns such as "shop-*"')
+    }
+  }
+  const name = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/
+  const appNamespace =
+    reader.line('app-namespace', { pattern: name, expected: 'a Kubernetes namespace name' }) ||
+    undefined
+  const project =
+    reader.line('project', { pattern: name, expected: 'an Argo CD project name' }) || undefined
+  const revision =
+    reader.line('revision', { pattern: /^[^\s]+$/, expected: 'a commit SHA, tag or branch' }) ||
+    undefined
+  const syncOptions = reader.list('sync-options', { commas: true })
+  for (const o of syncOptions) {
+    if (!/^[A-Za-z]+=[A-Za-z0-9._-]+$/.test(o)) {
+      throw invalidInput(
+        'sync-options',
+        o,
+        'options such as "ServerSideApply=true" or "PruneLast=true"'
+      )
+    }
+  }
+  const resources = reader.list('resources').map(r => {
+    const parsed = parseResource(r)
+    if (!parsed)
+      throw invalidInput(
+        'resources',
+        r,
+        'lines of GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME (empty group for core kinds: ":Service:web")'
+      )
+    return parsed
+  })
+  const refreshRaw = reader.choice('refresh', ['none', 'normal', 'hard'] as const, 'none')
+  const healthyStates = reader.list('healthy-states', { commas: true })
+  for (const h of healthyStates) {
+    if (!HEALTH.includes(h))
+      throw invalidInput('healthy-states', h, `health states among ${HEALTH.join(', ')}`)
+  }
+  const timeoutMs = reader.duration('timeout', '10m', { min: 1000 })
+  const degradedGraceMs = reader.duration('degraded-grace', '60s', { min: 0 })
+  const pollIntervalMs = reader.duration('poll-interval', '2s', { min: 50, max: 300_000 })
+  const caRaw = reader.optional('ca-cert')
+  let ca: string | undefined
+  if (caRaw !== undefined) {
+    if (caRaw.includes('-----BEGIN CERTIFICATE-----')) ca = caRaw
+    else {
+      const path = isAbsolute(caRaw)
+        ? caRaw
+        : join(process.env.GITHUB_WORKSPACE ?? process.cwd(), caRaw)
+      if (!existsSync(path))
+        throw invalidInput('ca-cert', caRaw, 'PEM text or the path of a PEM file')
+      ca = readFileSync(path, 'utf8')
+      if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+        throw invalidInput('ca-cert', caRaw, 'a file holding PEM certificates')
+    }
+  }
+  const headerMap = reader.keyValues('headers', {
+    secret: true,
+    colon: true,
+    keyPattern: /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/
+  })
+  const headers: Record<string, string> = {}
+  for (const [k, v] of headerMap) {
+    if (FORBIDDEN_HEADERS.has(k.toLowerCase())) {
+      throw invalidInput(
+        'headers',
+        k,
+        'extra headers other than Authorization, Cookie, Host and Content-*',
+        { secret: true }
+      )
+    }
+    headers[k.toLowerCase()] = v
+  }
+  return {
+    server,
+    token,
+    username,
+    password,
+    applications,
+    selector,
+    appNamespace,
+    project,
+    revision,
+    prune: reader.boolean('prune', false),
+    dryRun: reader.boolean('dry-run', false),
+    force: reader.boolean('force', false),
+    syncOptions,
+    resources,
+    refresh: refreshRaw === 'none' ? undefined : refreshRaw,
+    waitFor: reader.choice('wait-for', ['operation', 'sync', 'health'] as const, 'health'),
+    healthyStates: healthyStates.length > 0 ? healthyStates : ['Healthy'],
+    timeoutMs,
+    degradedGraceMs,
+    onTimeout: reader.choice('on-timeout', ['fail', 'terminate'] as const, 'fail'),
+    onRunningOperation: reader.choice(
+      'on-running-operation',
+      ['wait', 'fail', 'terminate'] as const,
+      'wait'
+    ),
+    concurrency: reader.integer('concurrency', { default: 4, min: 1, max: 32 }),
+    ca,
+    insecure: reader.boolean('insecure', false),
+    headers,
+    watch: reader.choice('watch', ['stream', 'poll'] as const, 'stream'),
+    pollIntervalMs
+  }
+}

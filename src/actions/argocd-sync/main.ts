@@ -1,0 +1,213 @@
+/**
+ * `argocd-sync`: sync Argo CD applications and succeed only when the cluster runs
+ * the requested revision, synced and healthy.
+ */
+import { ArgoClient } from '../../lib/argocd-client.js'
+import {
+  isGlob,
+  parseSelector,
+  matchesSelector,
+  selectApplications
+} from '../../lib/argocd-select.js'
+import { syncApplication, type AppResult, type SyncSettings } from '../../lib/argocd-sync.js'
+import { formatDuration } from '../../lib/duration.js'
+import { ConfigurationError, errorMessage } from '../../lib/errors.js'
+import { HttpClient } from '../../lib/http.js'
+import type { Logger } from '../../lib/logger.js'
+import { setOutput } from '../../lib/outputs.js'
+import { runMain } from '../../lib/run.js'
+import { secrets } from '../../lib/secrets.js'
+import { Summary, code } from '../../lib/summary.js'
+import { getInputs, type Inputs } from './inputs.js'
+
+/** The overall result from the per-app ones. */
+export function overall(results: readonly AppResult[]): 'succeeded' | 'failed' | 'timed-out' {
+  if (results.some(r => r.result === 'failed')) return 'failed'
+  if (results.some(r => r.result === 'timed-out')) return 'timed-out'
+  return 'succeeded'
+}
+
+async function resolveApps(client: ArgoClient, inputs: Inputs, log: Logger): Promise<string[]> {
+  const scope = { appNamespace: inputs.appNamespace, project: inputs.project }
+  const needList = inputs.selector !== undefined || inputs.applications.some(isGlob)
+  if (!needList) return [...new Set(inputs.applications)]
+  const listed = await client.list({ ...scope, selector: inputs.selector })
+  // Filter again locally: a server that ignores the selector must not widen the set.
+  const requirements = inputs.selector ? parseSelector(inputs.selector)! : []
+  const apps = listed.filter(a => matchesSelector(a.metadata.labels, requirements))
+  const { names, unmatched } = selectApplications(apps, inputs.applications)
+  const where = `${inputs.selector ? ` with selector "${inputs.selector}"` : ''}${inputs.project ? ` in project "${inputs.project}"` : ''}${inputs.appNamespace ? ` in namespace "${inputs.appNamespace}"` : ''}`
+  if (names.length === 0) {
+    throw new ConfigurationError(
+      `no application matched input "applications" (${inputs.applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`
+    )
+  }
+  for (const u of unmatched)
+    log.warning(`input "applications": "${u}" matched no application${where}`)
+  return names
+}
+
+async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>
+): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return out
+}
+
+function writeSummary(results: readonly AppResult[], result: string, server: string): void {
+  const s = new Summary().heading(`Argo CD sync: ${result}`, 3)
+  s.paragraph(`Server ${code(server)}, ${results.length} application(s).`)
+  for (const r of results) {
+    const icon = r.result === 'succeeded' ? '✅' : r.result === 'failed' ? '❌' : '⏱️'
+    s.heading(`${icon} ${r.name}`, 4)
+    s.table(
+      ['result', 'phase', 'sync', 'health', 'revision', 'duration'],
+      [
+        [
+          r.result,
+          r.phase,
+          r.sync,
+          r.health,
+          r.revision ? r.revision.slice(0, 12) : '',
+          formatDuration(r.durationMs)
+        ]
+      ]
+    )
+    s.paragraph(r.message)
+    if (r.resources.length > 0) {
+      s.table(
+        ['unhealthy or failed resource'],
+        r.resources.map(x => [x])
+      )
+    }
+  }
+  s.write()
+}
+
+/** The action's entry point. */
+export async function run(): Promise<void> {
+  await runMain('argocd-sync', async log => {
+    const inputs = getInputs()
+    if (inputs.insecure) {
+      log.warning(
+        'input "insecure" is true: TLS certificates of the Argo CD server are not verified; use "ca-cert" instead'
+      )
+    }
+    const http = new HttpClient({
+      ca: inputs.ca,
+      insecure: inputs.insecure,
+      headers: inputs.headers,
+      timeoutMs: 30_000,
+      retries: 4,
+      backoffMs: Math.min(1000, inputs.pollIntervalMs),
+      maxBackoffMs: 15_000,
+      logger: log
+    })
+    const client = new ArgoClient(http, inputs.server)
+    try {
+      const version = await log.group('Preflight', async () => {
+        const v = await client.version()
+        if (inputs.token) client.setToken(inputs.token)
+        else {
+          const token = await client.login(inputs.username!, inputs.password!)
+          secrets.add(token)
+          log.info(`logged in as "${inputs.username}" (session token masked)`)
+        }
+        return v
+      })
+      log.info(`Argo CD ${version.Version ?? '(version unknown)'} at ${inputs.server}`)
+      const names = await log.group('Applications', async () => {
+        const n = await resolveApps(client, inputs, log)
+        log.info(`syncing ${n.length}: ${n.join(', ')}`)
+        return n
+      })
+      const settings: SyncSettings = {
+        scope: { appNamespace: inputs.appNamespace, project: inputs.project },
+        request: {
+          ...(inputs.revision ? { revision: inputs.revision } : {}),
+          ...(inputs.prune ? { prune: true } : {}),
+          ...(inputs.dryRun ? { dryRun: true } : {}),
+          ...(inputs.force ? { strategy: { hook: { force: true } } } : {}),
+          ...(inputs.syncOptions.length ? { syncOptions: { items: inputs.syncOptions } } : {}),
+          ...(inputs.resources.length ? { resources: inputs.resources } : {})
+        },
+        refresh: inputs.refresh,
+        waitFor: inputs.waitFor,
+        healthyStates: inputs.healthyStates,
+        timeoutMs: inputs.timeoutMs,
+        degradedGraceMs: inputs.degradedGraceMs,
+        onTimeout: inputs.onTimeout,
+        onRunningOperation: inputs.onRunningOperation,
+        watch: inputs.watch,
+        pollIntervalMs: inputs.pollIntervalMs
+      }
+      if (inputs.dryRun && inputs.waitFor !== 'operation') {
+        log.info(
+          'dry-run: waiting for the operation only (a dry run changes neither sync status nor health)'
+        )
+      }
+      const results = await log.group('Sync', () =>
+        pool(names, inputs.concurrency, async name => {
+          try {
+            const r = await syncApplication(client, name, settings, log)
+            const line = `${name}: ${r.result} (${r.phase}, ${r.sync}, ${r.health}) in ${formatDuration(r.durationMs)}: ${r.message}`
+            if (r.result === 'succeeded') log.info(line)
+            else log.error(line)
+            for (const res of r.resources) log.info(`  ${name}: ${res}`)
+            return r
+          } catch (error) {
+            if (error instanceof ConfigurationError) throw error
+            const r: AppResult = {
+              name,
+              result: 'failed',
+              phase: 'Unknown',
+              sync: 'Unknown',
+              health: 'Unknown',
+              revision: '',
+              durationMs: 0,
+              message: errorMessage(error),
+              resources: [],
+              observedBy: inputs.watch,
+              terminated: false
+            }
+            log.error(`${name}: failed: ${r.message}`)
+            return r
+          }
+        })
+      )
+      const result = overall(results)
+      const perApp: Record<string, object> = {}
+      for (const r of results) {
+        perApp[r.name] = {
+          result: r.result,
+          phase: r.phase,
+          sync: r.sync,
+          health: r.health,
+          revision: r.revision,
+          duration: formatDuration(r.durationMs),
+          durationMs: r.durationMs,
+          message: r.message
+        }
+      }
+      setOutput('applications', perApp)
+      setOutput('result', result)
+      writeSummary(results, result, inputs.server)
+      if (result !== 'succeeded') {
+        const bad = results.filter(r => r.result !== 'succeeded').map(r => `${r.name} ${r.result}`)
+        throw new Error(`${bad.join(', ')}`)
+      }
+    } finally {
+      await http.close()
+    }
+  })
+}

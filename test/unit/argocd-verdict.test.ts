@@ -1,0 +1,275 @@
+import { describe, expect, it } from 'vitest'
+import { decide, isOurOperation, type Application, type Expectation } from '../../src/lib/argocd.js'
+
+const OURS = 'a'.repeat(40)
+const OTHER = 'b'.repeat(40)
+const T0 = Date.parse('2026-01-01T10:00:00Z')
+const at = (s: number): string => new Date(T0 + s * 1000).toISOString().replace('.000Z', 'Z')
+
+const exp = (over: Partial<Expectation> = {}): Expectation => ({
+  revision: OURS,
+  requestedAt: T0 + 400,
+  waitFor: 'health',
+  healthyStates: ['Healthy'],
+  degradedGraceMs: 10_000,
+  ...over
+})
+
+interface AppOpts {
+  phase?: string
+  started?: number
+  finished?: number
+  reconciled?: number
+  opRev?: string
+  syncedRev?: string
+  liveRev?: string
+  sync?: string
+  health?: string
+  operation?: boolean
+  retryCount?: number
+  noState?: boolean
+  failedHook?: boolean
+}
+
+function app(o: AppOpts): Application {
+  return {
+    metadata: { name: 'web' },
+    ...(o.operation ? { operation: { sync: { revision: OURS } } } : {}),
+    status: {
+      sync: { status: o.sync ?? 'Synced', revision: o.liveRev ?? OURS },
+      health: { status: o.health ?? 'Healthy' },
+      reconciledAt: o.reconciled === undefined ? undefined : at(o.reconciled),
+      resources: [
+        {
+          group: 'apps',
+          kind: 'Deployment',
+          namespace: 'shop',
+          name: 'web',
+          status: 'Synced',
+          health: { status: o.health ?? 'Healthy' }
+        }
+      ],
+      operationState: o.noState
+        ? undefined
+        : {
+            operation: { sync: { revision: o.opRev ?? OURS } },
+            phase: o.phase ?? 'Succeeded',
+            message: 'msg',
+            retryCount: o.retryCount,
+            startedAt: at(o.started ?? 1),
+            finishedAt: o.finished === undefined ? undefined : at(o.finished),
+            syncResult: {
+              revision: o.syncedRev ?? o.opRev ?? OURS,
+              resources: o.failedHook
+                ? [
+                    {
+                      group: 'batch',
+                      kind: 'Job',
+                      namespace: 'shop',
+                      name: 'migrate',
+                      hookType: 'PreSync',
+                      hookPhase: 'Failed',
+                      message: 'Job has reached the specified backoff limit'
+                    }
+                  ]
+                : []
+            }
+          }
+    }
+  }
+}
+
+const done = { started: 1, finished: 2, reconciled: 3 }
+
+describe('decide (the sync verdict)', () => {
+  const cases: [
+    string,
+    AppOpts,
+    Partial<Expectation>,
+    'waiting' | 'succeeded' | 'failed',
+    RegExp,
+    number?
+  ][] = [
+    [
+      'sync requested, operationState cleared',
+      { noState: true, operation: true },
+      {},
+      'waiting',
+      /waiting for the controller/
+    ],
+    [
+      'old Succeeded operation from before our request',
+      { ...done, started: -100, finished: -99, reconciled: -50 },
+      {},
+      'waiting',
+      /our operation/
+    ],
+    ['operation of another revision', { ...done, opRev: OTHER }, {}, 'waiting', /our operation/],
+    [
+      'someone else running',
+      { phase: 'Running', started: -5, opRev: OTHER },
+      {},
+      'waiting',
+      /another operation is running/
+    ],
+    ['ours running', { phase: 'Running', started: 1 }, {}, 'waiting', /operation Running: msg/],
+    ['ours terminating', { phase: 'Terminating', started: 1 }, {}, 'waiting', /Terminating/],
+    [
+      'retrying: Running with finishedAt is not the end',
+      { phase: 'Running', started: 1, finished: 2, retryCount: 1 },
+      {},
+      'waiting',
+      /retrying \(retry 1\)/
+    ],
+    [
+      'Failed fails at once',
+      { phase: 'Failed', started: 1, finished: 2, failedHook: true },
+      {},
+      'failed',
+      /operation Failed: msg/
+    ],
+    [
+      'Error fails at once',
+      { phase: 'Error', started: 1, finished: 2 },
+      {},
+      'failed',
+      /operation Error/
+    ],
+    [
+      'Succeeded but not reconciled yet',
+      { started: 1, finished: 3, reconciled: 2 },
+      {},
+      'waiting',
+      /next reconcile/
+    ],
+    ['Succeeded, no reconciledAt', { started: 1, finished: 3 }, {}, 'waiting', /next reconcile/],
+    [
+      'Succeeded, operation still set (queued)',
+      { ...done, operation: true },
+      {},
+      'waiting',
+      /queued/
+    ],
+    [
+      'synced another revision',
+      { ...done, syncedRev: OTHER },
+      {},
+      'failed',
+      /synced revision b+, not a+/
+    ],
+    [
+      'reconciled at another revision later',
+      { ...done, liveRev: OTHER },
+      {},
+      'failed',
+      /compares against revision b+/
+    ],
+    [
+      'reconciled in the same second at another revision',
+      { started: 1, finished: 2, reconciled: 2, liveRev: OTHER },
+      {},
+      'waiting',
+      /waiting for a+/
+    ],
+    ['OutOfSync', { ...done, sync: 'OutOfSync' }, {}, 'waiting', /sync status OutOfSync/],
+    ['Progressing', { ...done, health: 'Progressing' }, {}, 'waiting', /health Progressing/],
+    ['Missing', { ...done, health: 'Missing' }, {}, 'waiting', /health Missing/],
+    ['Healthy', done, {}, 'succeeded', /Synced and Healthy/],
+    [
+      'reconciledAt equal to finishedAt is enough',
+      { started: 1, finished: 2, reconciled: 2 },
+      {},
+      'succeeded',
+      /Healthy/
+    ],
+    [
+      'Suspended not accepted by default',
+      { ...done, health: 'Suspended' },
+      {},
+      'waiting',
+      /health Suspended/
+    ],
+    [
+      'Suspended accepted when asked',
+      { ...done, health: 'Suspended' },
+      { healthyStates: ['Healthy', 'Suspended'] },
+      'succeeded',
+      /Suspended/
+    ],
+    [
+      'wait-for operation: done at Succeeded before reconcile',
+      { started: 1, finished: 3 },
+      { waitFor: 'operation' },
+      'succeeded',
+      /operation Succeeded/
+    ],
+    [
+      'wait-for sync: Degraded does not matter',
+      { ...done, health: 'Degraded' },
+      { waitFor: 'sync' },
+      'succeeded',
+      /Synced/
+    ],
+    [
+      'wait-for sync: OutOfSync waits',
+      { ...done, sync: 'OutOfSync' },
+      { waitFor: 'sync' },
+      'waiting',
+      /OutOfSync/
+    ],
+    ['Degraded within the grace', { ...done, health: 'Degraded' }, {}, 'waiting', /grace/],
+    [
+      'clock skew: startedAt a second before the request',
+      { started: -1, finished: 2, reconciled: 3 },
+      {},
+      'succeeded',
+      /Healthy/
+    ],
+    [
+      'no expected revision: any revision',
+      { ...done, opRev: OTHER, liveRev: OTHER },
+      { revision: undefined },
+      'succeeded',
+      /Healthy/
+    ]
+  ]
+  it.each(cases)('%s', (_label, opts, over, state, reason) => {
+    const v = decide(app(opts), exp(over), T0 + 5000)
+    expect(v.state).toBe(state)
+    expect(v.reason).toMatch(reason)
+  })
+
+  it('Degraded fails only after the grace period', () => {
+    const a = app({ ...done, health: 'Degraded' })
+    const first = decide(a, exp(), T0 + 5000)
+    expect(first).toMatchObject({ state: 'waiting', degraded: true })
+    expect(decide(a, exp(), T0 + 14_999, T0 + 5000).state).toBe('waiting')
+    const late = decide(a, exp(), T0 + 15_000, T0 + 5000)
+    expect(late.state).toBe('failed')
+    expect(late.reason).toMatch(/Degraded for 10s/)
+    expect(late.resources[0]).toMatch(/apps\/Deployment shop\/web Degraded/)
+  })
+
+  it('lists the failed hook of a Failed operation', () => {
+    const v = decide(
+      app({ phase: 'Failed', started: 1, finished: 2, failedHook: true }),
+      exp(),
+      T0 + 5000
+    )
+    expect(v.resources).toEqual([
+      'batch/Job shop/migrate (PreSync hook): Job has reached the specified backoff limit'
+    ])
+  })
+
+  it('marks our running operation as terminable', () => {
+    expect(decide(app({ phase: 'Running' }), exp(), T0).running).toBe(true)
+    expect(decide(app(done), exp(), T0).running).toBe(false)
+  })
+
+  it('isOurOperation compares on whole seconds', () => {
+    const state = { startedAt: at(0), operation: { sync: { revision: OURS } } }
+    expect(isOurOperation(state, exp({ requestedAt: T0 + 999, skewMs: 0 }))).toBe(true)
+    expect(isOurOperation(state, exp({ requestedAt: T0 + 1000, skewMs: 0 }))).toBe(false)
+    expect(isOurOperation(undefined, exp())).toBe(false)
+  })
+})
