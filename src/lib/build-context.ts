@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto'
 import { lstatSync, readFileSync, readdirSync, readlinkSync, existsSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 import picomatch from 'picomatch'
+import { childEnv } from './build-backends.js'
 import { exec } from './exec.js'
 
 /** One `.dockerignore` rule. */
@@ -78,7 +79,7 @@ export async function listContextFiles(
     {
       cwd: context,
       allowFailure: true,
-      env: { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
+      env: { ...childEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
     }
   ).catch(() => undefined)
   if (res && res.code === 0) {

@@ -1,0 +1,186 @@
+/**
+ * The build action's inputs, read and validated in one place before any side effect.
+ */
+import { existsSync, statSync } from 'node:fs'
+import { isAbsolute, resolve } from 'node:path'
+import { parseBuildSecret, type BackendName, type BuildSecret } from '../../lib/build-backends.js'
+import { ConfigurationError, invalidInput } from '../../lib/errors.js'
+import { isValidDigest, parseImageRef } from '../../lib/image-ref.js'
+import { InputReader } from '../../lib/inputs.js'
+import { secrets } from '../../lib/secrets.js'
+import { parseTagRules } from '../../lib/tags.js'
+
+/** Everything the action was asked to do. */
+export interface Inputs {
+  service?: string
+  config: string
+  context?: string
+  dockerfile?: string
+  image?: string
+  target?: string
+  registry?: string
+  username?: string
+  password?: string
+  caCert?: string
+  insecure: boolean
+  /** Tag rule lines (metadata-action syntax); [] means the defaults. */
+  tags: string[]
+  labels: Map<string, string>
+  buildArgs: Map<string, string>
+  secrets: BuildSecret[]
+  platforms: string[]
+  /** `registry` (per-service cache ref), `none`, or an explicit cache reference. */
+  cache: string
+  push: boolean
+  backend: BackendName | 'auto'
+  reuse: boolean
+  mode: 'build' | 'merge'
+  digests: string[]
+  resultsDir?: string
+  network?: string
+  timeoutMs: number
+}
+
+const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/
+const HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/
+
+/** Read and validate every input. */
+export function getInputs(reader = new InputReader(), env = process.env): Inputs {
+  const password = reader.optional('registry-password', { secret: true })
+  let username = reader.optional('registry-username')
+  if (password && !username) username = env.GITHUB_ACTOR || undefined
+  if (password) secrets.add(password, { user: username })
+  const mode = reader.choice('mode', ['build', 'merge'] as const, 'build')
+  const service = reader.optional('service')
+  if (service !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(service)) {
+    throw invalidInput('service', service, 'a service name (letters, digits, . _ -)')
+  }
+  const image = reader.optional('image')
+  if (image !== undefined) {
+    try {
+      const ref = parseImageRef(image)
+      if (ref.tag || ref.digest) {
+        throw new Error(
+          'give the image name without a tag or digest; tags come from the "tags" input'
+        )
+      }
+    } catch (error) {
+      throw invalidInput(
+        'image',
+        image,
+        `an image name such as ghcr.io/acme/cart (${(error as Error).message})`
+      )
+    }
+  }
+  const registry = reader
+    .optional('registry')
+    ?.replace(/^https?:\/\//, '')
+    .replace(/\/+$/, '')
+  if (registry !== undefined && !HOST.test(registry.split('/')[0]!)) {
+    throw invalidInput(
+      'registry',
+      registry,
+      'a registry host such as ghcr.io or 127.0.0.1:5000, optionally with a namespace (ghcr.io/acme)'
+    )
+  }
+  const caCert = reader.optional('registry-ca-cert', { trim: false })
+  if (caCert !== undefined && !caCert.includes('-----BEGIN CERTIFICATE-----')) {
+    throw invalidInput(
+      'registry-ca-cert',
+      caCert.slice(0, 40),
+      'the PEM text of a CA certificate (-----BEGIN CERTIFICATE-----)'
+    )
+  }
+  const tags = reader.list('tags')
+  parseTagRules(tags) // validate syntax now; values depend on the git context
+  const platforms = reader.list('platforms', { commas: true })
+  for (const p of platforms) {
+    if (!PLATFORM.test(p))
+      throw invalidInput('platforms', p, 'platforms such as linux/amd64, linux/arm64/v8')
+  }
+  const buildSecrets = reader.list('secrets').map(parseBuildSecret)
+  for (const s of buildSecrets) {
+    if (s.env !== undefined) {
+      if (env[s.env] === undefined) {
+        throw new ConfigurationError(
+          `input "secrets": id=${s.id} reads the environment variable ${s.env}, which is not set`
+        )
+      }
+      secrets.add(env[s.env])
+    }
+    if (s.src !== undefined) {
+      const path = isAbsolute(s.src) ? s.src : resolve(env.GITHUB_WORKSPACE ?? process.cwd(), s.src)
+      if (!existsSync(path) || !statSync(path).isFile()) {
+        throw new ConfigurationError(
+          `input "secrets": id=${s.id} reads the file ${s.src}, which does not exist`
+        )
+      }
+      s.src = path
+    }
+  }
+  const digests = reader.list('digests', { commas: true })
+  for (const d of digests)
+    if (!isValidDigest(d)) throw invalidInput('digests', d, 'digests such as sha256:<64 hex>')
+  if (mode === 'merge') {
+    if (digests.length === 0)
+      throw new ConfigurationError(
+        'input "digests" is required with mode: merge (one per-platform digest per line)'
+      )
+    if (image === undefined && service === undefined) {
+      throw new ConfigurationError('mode: merge needs input "image" or "service"')
+    }
+  }
+  const cache = reader.line('cache', { default: 'registry' })
+  if (cache !== 'registry' && cache !== 'none') {
+    try {
+      parseImageRef(cache)
+    } catch (error) {
+      throw invalidInput(
+        'cache',
+        cache,
+        `"registry", "none" or an image reference for the cache (${(error as Error).message})`
+      )
+    }
+  }
+  const network = reader.optional('network')
+  if (network !== undefined && !/^[a-z0-9_.:/-]+$/i.test(network)) {
+    throw invalidInput('network', network, 'a network mode such as host, none or default')
+  }
+  const inputs: Inputs = {
+    service,
+    config: reader.line('config', { default: '.github/conveyor.yml' }),
+    context: reader.optional('context'),
+    dockerfile: reader.optional('dockerfile'),
+    image,
+    target: reader.optional('target'),
+    registry,
+    username,
+    password,
+    caCert,
+    insecure: reader.boolean('registry-insecure', false),
+    tags,
+    labels: reader.keyValues('labels'),
+    buildArgs: reader.keyValues('build-args', { keyPattern: /^[A-Za-z_][A-Za-z0-9_]*$/ }),
+    secrets: buildSecrets,
+    platforms,
+    cache,
+    push: reader.boolean('push', true),
+    backend: reader.choice('backend', ['auto', 'buildx', 'docker', 'buildah'] as const, 'auto'),
+    reuse: reader.boolean('reuse', true),
+    mode,
+    digests,
+    resultsDir: reader.optional('results-dir'),
+    network,
+    timeoutMs: reader.duration('timeout', '60m', { min: 10_000 })
+  }
+  if (
+    mode === 'build' &&
+    service === undefined &&
+    (inputs.context === undefined || image === undefined)
+  ) {
+    throw new ConfigurationError(
+      'input "service" is required, or else both "context" and "image" (with "dockerfile" defaulting to <context>/Dockerfile)'
+    )
+  }
+  return inputs
+}

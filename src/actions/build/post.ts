@@ -1,0 +1,20 @@
+/**
+ * The build action's post step: removes the registry auth directory (the 0600
+ * config.json with the base64 `user:password`, and the CA) that the main step wrote
+ * under RUNNER_TEMP. That file is the only login state, so removing it logs out.
+ * Warns, never fails the job.
+ */
+import { removeAuthDir } from '../../lib/build-auth.js'
+import { getState } from '../../lib/outputs.js'
+import { runPost } from '../../lib/run.js'
+
+void runPost('build', async log => {
+  const dir = getState('auth-dir')
+  const registry = getState('registry')
+  if (!dir) {
+    log.info('no registry login to clean up')
+    return
+  }
+  if (removeAuthDir(dir)) log.info(`logged out of ${registry || 'the registry'}: removed ${dir}`)
+  else log.info(`registry auth directory ${dir} was already gone`)
+})

@@ -1,0 +1,359 @@
+/**
+ * The build action end to end with buildah against a real distribution registry
+ * (htpasswd + TLS from a test CA): a real build and push, build avoidance (no change:
+ * no build, new tags on the same digest; a changed file: a build), labels checked with
+ * skopeo, a canary password searched in every channel and in child processes' argv
+ * and environment, faults (bad login, failing RUN step, missing Dockerfile, context
+ * outside the workspace, unreachable registry) and merge mode.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { canary, findLeaks } from '../support/canary.js'
+import { ROOT, runAction, type ActionRun, type RunOptions } from '../support/harness.js'
+import { startRegistry, type TestRegistry } from '../support/registry.js'
+import {
+  isolatedBuildahEnv,
+  pushBusyboxBase,
+  writeTestAuthFile,
+  type BuildahEnv
+} from '../support/base-image.js'
+
+const PASSWORD = canary('REGPASS')
+const USER = 'ci-bot'
+const bundle = process.env.CONVEYOR_BUILD_BUNDLE
+  ? {
+      main: join(process.env.CONVEYOR_BUILD_BUNDLE, 'index.js'),
+      post: join(process.env.CONVEYOR_BUILD_BUNDLE, 'post', 'index.js')
+    }
+  : undefined
+
+let registry: TestRegistry
+let buildah: BuildahEnv
+let authFile: string
+let tmp: string
+let baseRef: string
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@e',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@e',
+      GIT_CONFIG_GLOBAL: '/dev/null'
+    }
+  }).trim()
+}
+
+/** A git workspace with one service under svc/hello. */
+function makeWorkspace(dockerfile: string): string {
+  const ws = mkdtempSync(join(tmp, 'ws-'))
+  const ctx = join(ws, 'svc', 'hello')
+  mkdirSync(ctx, { recursive: true })
+  writeFileSync(join(ctx, 'Dockerfile'), dockerfile)
+  writeFileSync(join(ctx, 'app.txt'), 'version one\n')
+  writeFileSync(join(ctx, 'README.md'), 'docs are ignored\n')
+  writeFileSync(join(ctx, '.dockerignore'), '*.md\n')
+  git(ws, 'init', '-q', '-b', 'main')
+  git(ws, 'add', '-A')
+  git(ws, 'commit', '-q', '-m', 'init')
+  return ws
+}
+
+function skopeo(...args: string[]): string {
+  return execFileSync(
+    'skopeo',
+    [args[0]!, '--authfile', authFile, '--cert-dir', registry.certDir!, ...args.slice(1)],
+    { encoding: 'utf8', env: { ...process.env, ...buildah.env } }
+  )
+}
+
+function inspect(ref: string): { Digest: string; Labels: Record<string, string> } {
+  return JSON.parse(skopeo('inspect', `docker://${ref}`)) as {
+    Digest: string
+    Labels: Record<string, string>
+  }
+}
+
+function tagsOf(repo: string): string[] {
+  return (
+    JSON.parse(skopeo('list-tags', `docker://${registry.host}/${repo}`)) as { Tags: string[] }
+  ).Tags
+}
+
+async function build(
+  workspace: string,
+  inputs: Record<string, string>,
+  options: Partial<RunOptions> = {}
+): Promise<ActionRun> {
+  return runAction('build', {
+    workspace,
+    bundle,
+    timeoutMs: 240_000,
+    sha: git(workspace, 'rev-parse', 'HEAD'),
+    event: { repository: { default_branch: 'main' } },
+    ...options,
+    env: { ...buildah.env, ...(options.env ?? {}) },
+    inputs: {
+      context: 'svc/hello',
+      'registry-username': USER,
+      'registry-password': PASSWORD,
+      'registry-ca-cert': registry.caPem!,
+      backend: 'buildah',
+      cache: 'none',
+      ...inputs
+    }
+  })
+}
+
+/**
+ * Every channel except the environment of the action's own node process, which the
+ * runner itself fills with INPUT_* (as on GitHub); its children are all checked.
+ */
+function channels(run: ActionRun): Record<string, string> {
+  const all = run.channels()
+  for (const [label, step] of [
+    ['main', run.main],
+    ['post', run.post]
+  ] as const) {
+    step?.processes.forEach((p, i) => {
+      if (p.argv[1]?.endsWith('index.js') && p.argv[0]?.endsWith('node')) {
+        delete all[`${label}.process[${i}].environ`]
+      }
+    })
+  }
+  return all
+}
+
+function expectNoLeaks(run: ActionRun): void {
+  const leaks = findLeaks(channels(run), [{ value: PASSWORD, user: USER }])
+  expect(leaks).toEqual([])
+}
+
+function expectCleanPost(run: ActionRun): void {
+  expect(run.post?.code).toBe(0)
+  const left = Object.keys(run.leftoverFiles()).filter(p => p.includes('registry-auth-'))
+  expect(left).toEqual([])
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'conveyor-build-e2e-'))
+  registry = await startRegistry({ users: { [USER]: PASSWORD } })
+  buildah = isolatedBuildahEnv()
+  authFile = writeTestAuthFile(registry.host, USER, PASSWORD)
+  baseRef = `${registry.host}/base/busybox:1`
+  pushBusyboxBase(baseRef, buildah, { authFile, certDir: registry.certDir })
+  if (!bundle) expect(existsSync(join(ROOT, 'dist', 'build', 'index.js'))).toBe(true)
+}, 180_000)
+
+afterAll(async () => {
+  await registry?.stop()
+  buildah?.cleanup()
+  rmSync(tmp, { recursive: true, force: true })
+})
+
+describe('build with buildah', () => {
+  const dockerfile = (from: string) =>
+    `FROM ${from}\nRUN echo built > /built.txt\nCOPY app.txt /app.txt\nCMD ["cat", "/app.txt"]\n`
+  let ws: string
+  let firstDigest: string
+
+  it('builds, pushes with labels and tags, writes the result file, leaks nothing', async () => {
+    ws = makeWorkspace(dockerfile(baseRef))
+    const run = await build(
+      ws,
+      { image: `${registry.host}/acme/hello`, labels: 'team=shop' },
+      { sampleProcesses: true }
+    )
+    expect(run.main.stderr + run.main.errors.join('\n')).not.toMatch(/failed/)
+    expect(run.main.code).toBe(0)
+    const out = run.main.outputs
+    expect(out.reused).toBe('false')
+    expect(out.backend).toBe('buildah')
+    expect(out.digest).toMatch(/^sha256:[a-f0-9]{64}$/)
+    const sha7 = git(ws, 'rev-parse', '--short=7', 'HEAD')
+    expect(out.tags.split('\n')).toEqual([
+      `${registry.host}/acme/hello:main`,
+      `${registry.host}/acme/hello:latest`,
+      `${registry.host}/acme/hello:sha-${sha7}`
+    ])
+    firstDigest = out.digest!
+    // What the registry really holds.
+    const img = inspect(`${registry.host}/acme/hello:main`)
+    expect(img.Digest).toBe(firstDigest)
+    expect(img.Labels['org.opencontainers.image.title']).toBe('hello')
+    expect(img.Labels['org.opencontainers.image.revision']).toBe(git(ws, 'rev-parse', 'HEAD'))
+    expect(img.Labels['org.opencontainers.image.source']).toBe('https://github.com/acme/shop')
+    expect(img.Labels.team).toBe('shop')
+    const tags = tagsOf('acme/hello')
+    expect(tags).toContain(`ctx-${out['context-hash']}`)
+    expect(inspect(`${registry.host}/acme/hello:ctx-${out['context-hash']}`).Digest).toBe(
+      firstDigest
+    )
+    // The result file for deploy.
+    const result = JSON.parse(readFileSync(out['result-file']!, 'utf8')) as Record<string, unknown>
+    expect(result).toMatchObject({ service: 'hello', digest: firstDigest, reused: false })
+    // The password: masked, in no channel, argv or environment of any child process.
+    expect(run.main.masks).toContain(PASSWORD)
+    expect(run.main.processes.some(p => p.argv[0]?.endsWith('buildah'))).toBe(true)
+    expectNoLeaks(run)
+    expectCleanPost(run)
+    expect(run.main.summary).toContain('built and pushed')
+  }, 240_000)
+
+  it('reuses the image when nothing changed: no build, new tags on the same digest', async () => {
+    const run = await build(
+      ws,
+      { image: `${registry.host}/acme/hello`, labels: 'team=shop' },
+      { ref: 'refs/tags/v1.4.2', sampleProcesses: true }
+    )
+    expect(run.main.code).toBe(0)
+    expect(run.main.outputs.reused).toBe('true')
+    expect(run.main.outputs.digest).toBe(firstDigest)
+    expect(run.main.outputs.backend).toBe('none')
+    // No buildah bud or push ran.
+    expect(run.main.processes.some(p => p.argv.includes('bud') || p.argv.includes('push'))).toBe(
+      false
+    )
+    for (const tag of ['v1.4.2', '1.4.2', '1.4']) {
+      expect(inspect(`${registry.host}/acme/hello:${tag}`).Digest).toBe(firstDigest)
+    }
+    expect(run.main.summary).toContain('reused (no build)')
+    expect(run.main.summary).toMatch(/already in the registry/)
+    expectNoLeaks(run)
+    expectCleanPost(run)
+  }, 240_000)
+
+  it('ignores a change that .dockerignore excludes, builds after a change to a context file', async () => {
+    writeFileSync(join(ws, 'svc', 'hello', 'README.md'), 'changed docs\n')
+    git(ws, 'commit', '-qam', 'docs')
+    const same = await build(ws, {
+      image: `${registry.host}/acme/hello`,
+      labels: 'team=shop',
+      tags: 'type=raw,value=docs'
+    })
+    expect(same.main.code).toBe(0)
+    expect(same.main.outputs.reused).toBe('true')
+
+    writeFileSync(join(ws, 'svc', 'hello', 'app.txt'), 'version two\n')
+    git(ws, 'commit', '-qam', 'change')
+    const run = await build(ws, {
+      image: `${registry.host}/acme/hello`,
+      labels: 'team=shop',
+      tags: 'type=sha'
+    })
+    expect(run.main.code).toBe(0)
+    expect(run.main.outputs.reused).toBe('false')
+    expect(run.main.outputs.digest).not.toBe(firstDigest)
+    expect(run.main.summary).toContain('not in the registry')
+    const sha7 = git(ws, 'rev-parse', '--short=7', 'HEAD')
+    expect(inspect(`${registry.host}/acme/hello:sha-${sha7}`).Digest).toBe(run.main.outputs.digest)
+  }, 240_000)
+
+  it('reuse: false forces a build', async () => {
+    const run = await build(ws, {
+      image: `${registry.host}/acme/hello`,
+      labels: 'team=shop',
+      tags: 'type=raw,value=forced',
+      reuse: 'false'
+    })
+    expect(run.main.code).toBe(0)
+    expect(run.main.outputs.reused).toBe('false')
+    expect(run.main.summary).toContain('reuse: false')
+  }, 240_000)
+})
+
+describe('faults', () => {
+  it('a wrong password fails the login with a 401 message and leaks nothing', async () => {
+    const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
+    const wrong = canary('WRONGPASS')
+    const run = await build(ws, {
+      image: `${registry.host}/acme/denied`,
+      'registry-password': wrong
+    })
+    expect(run.main.code).toBe(1)
+    const error = run.main.errors.join('\n')
+    expect(error).toMatch(/rejected the login of user "ci-bot" \(HTTP 401/)
+    expect(findLeaks(channels(run), [{ value: wrong, user: USER }])).toEqual([])
+    expectCleanPost(run)
+  })
+
+  it('a failing RUN step: ::error:: with its last lines, nothing pushed', async () => {
+    const ws = makeWorkspace(
+      `FROM ${baseRef}\nRUN echo first-line && echo the-last-words >&2 && exit 3\nCOPY app.txt /app.txt\n`
+    )
+    const run = await build(ws, { image: `${registry.host}/acme/broken` })
+    expect(run.main.code).toBe(1)
+    const error = run.main.errors.join('\n')
+    expect(error).toMatch(/buildah bud failed at STEP \d+\/\d+: RUN echo first-line/)
+    expect(error).toContain('the-last-words')
+    expect(tagsOf('acme/broken').length === 0).toBe(true)
+    expect(run.main.outputs.digest).toBeUndefined()
+    expectCleanPost(run)
+  }, 120_000)
+
+  it('a missing Dockerfile and a context outside the workspace are named', async () => {
+    const ws = makeWorkspace('FROM scratch\n')
+    rmSync(join(ws, 'svc', 'hello', 'Dockerfile'))
+    const missing = await build(ws, { image: `${registry.host}/acme/x` })
+    expect(missing.main.code).toBe(1)
+    expect(missing.main.errors.join('\n')).toMatch(
+      /Dockerfile "svc\/hello\/Dockerfile" does not exist/
+    )
+    const outside = await build(ws, { image: `${registry.host}/acme/x`, context: '../..' })
+    expect(outside.main.code).toBe(1)
+    expect(outside.main.errors.join('\n')).toMatch(/context "..\/.." is outside the workspace/)
+  })
+
+  it('an unreachable registry is named', async () => {
+    const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
+    const run = await build(ws, { image: '127.0.0.1:9/acme/x' })
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors.join('\n')).toMatch(
+      /registry 127\.0\.0\.1:9 unreachable: .*ECONNREFUSED/
+    )
+  }, 120_000)
+})
+
+describe('merge mode', () => {
+  it('stitches per-platform images into one OCI index', async () => {
+    const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
+    const image = `${registry.host}/acme/multi`
+    const digests: string[] = []
+    for (const platform of ['linux/amd64', 'linux/arm64']) {
+      const leg = await build(ws, {
+        image,
+        platforms: platform,
+        tags: `type=raw,value=${platform.replace('/', '-')}`
+      })
+      expect(leg.main.code).toBe(0)
+      digests.push(leg.main.outputs.digest!)
+    }
+    expect(new Set(digests).size).toBe(2)
+    const run = await build(ws, {
+      image,
+      mode: 'merge',
+      digests: digests.join('\n'),
+      tags: 'type=raw,value=multi'
+    })
+    expect(run.main.code).toBe(0)
+    const raw = JSON.parse(skopeo('inspect', '--raw', `docker://${image}:multi`)) as {
+      mediaType: string
+      manifests: { digest: string; platform: { architecture: string; os: string } }[]
+    }
+    expect(raw.mediaType).toBe('application/vnd.oci.image.index.v1+json')
+    expect(raw.manifests.map(m => `${m.platform.os}/${m.platform.architecture}`).sort()).toEqual([
+      'linux/amd64',
+      'linux/arm64'
+    ])
+    expect(raw.manifests.map(m => m.digest).sort()).toEqual([...digests].sort())
+    expect(run.main.outputs.digest).toMatch(/^sha256:/)
+    expectNoLeaks(run)
+  }, 240_000)
+})
