@@ -180,8 +180,15 @@ export class RegistryClient {
     const url = /^https?:/.test(path) ? path : `${this.scheme}://${this.host}${path}`
     let res: HttpResponse
     try {
-      const client = !this.schemeKnown && this.probe ? this.probe : this.http
-      res = await client.request(url, { method: init.method, headers, body: init.body })
+      const req = { method: init.method, headers, body: init.body }
+      if (!this.schemeKnown && this.probe) {
+        // One quick try tells whether the server speaks TLS; a 429/5xx answer is retried below.
+        res = await this.probe.request(url, req)
+        this.schemeKnown = true
+        if (res.status === 429 || res.status >= 500) res = await this.http.request(url, req)
+      } else {
+        res = await this.http.request(url, req)
+      }
     } catch (error) {
       const code = /: ([A-Z_]+)(?: \(|$)/.exec((error as Error).message)?.[1]
       if (
