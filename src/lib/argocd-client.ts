@@ -151,7 +151,23 @@ export class ArgoClient {
 
   /** `GET /api/version`: proves the base URL reaches the API. */
   async version(): Promise<{ Version?: string }> {
-    const res = await this.http.request(this.url('/api/version'), { headers: this.headers() })
+    let res: HttpResponse
+    try {
+      res = await this.http.request(this.url('/api/version'), { headers: this.headers() })
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error)
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|altnames/i.test(text)) {
+        throw new ConfigurationError(
+          `preflight: TLS verification of ${this.base} failed (${text}). Set input "ca-cert" to the PEM of the CA that signed the server certificate (or "insecure: true" for a throwaway test server)`
+        )
+      }
+      if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(text)) {
+        throw new ConfigurationError(
+          `preflight: cannot reach ${this.base} (${text}). Check input "server" and that the runner can reach it (proxy variables HTTPS_PROXY/NO_PROXY are honoured)`
+        )
+      }
+      throw error
+    }
     return this.check(res, 'preflight GET /api/version')
   }
 

@@ -168,16 +168,30 @@ class Observer {
       ended = 'deadline'
       stream.close()
     }, deadline - Date.now())
+    // Re-decide on a timer too: Degraded turns into a failure after the grace
+    // period without any new event, and a quiet stream gets a safety GET.
+    let found: Application | undefined
+    let lastApp: Application | undefined
+    const tick = setInterval(
+      () => {
+        if (lastApp && !found && stop(lastApp)) {
+          found = lastApp
+          stream.close()
+        }
+      },
+      Math.min(1000, this.s.pollIntervalMs)
+    )
     let safety: NodeJS.Timeout | undefined
-    let safetyApp: Application | undefined
     const armSafety = (): void => {
       if (safety) clearTimeout(safety)
       safety = setTimeout(() => {
         this.client.get(this.name, this.s.scope).then(
           app => {
-            safetyApp = app
-            if (stop(app)) stream.close()
-            else armSafety()
+            lastApp = app
+            if (!found && stop(app)) {
+              found = app
+              stream.close()
+            } else armSafety()
           },
           () => armSafety()
         )
@@ -193,20 +207,22 @@ class Observer {
               clearTimeout(silentTimer)
             }
             armSafety()
+            lastApp = frame.application
             if (stop(frame.application)) return { kind: 'done', app: frame.application }
           } else if (frame.kind === 'error') {
             return { kind: 'broken', why: `sent an error: ${frame.message}`, gotEvents: gotEvent }
           }
         }
       }
-      if (safetyApp && stop(safetyApp)) return { kind: 'done', app: safetyApp }
+      if (found) return { kind: 'done', app: found }
       return { kind: 'broken', why: 'ended', gotEvents: gotEvent }
     } catch (error) {
-      if (safetyApp && stop(safetyApp)) return { kind: 'done', app: safetyApp }
+      if (found) return { kind: 'done', app: found }
       if (ended === 'deadline') return { kind: 'deadline' }
       if (ended === 'silent') return { kind: 'silent' }
       return { kind: 'broken', why: `dropped (${errorMessage(error)})`, gotEvents: gotEvent }
     } finally {
+      clearInterval(tick)
       clearTimeout(silentTimer)
       clearTimeout(deadlineTimer)
       if (safety) clearTimeout(safety)

@@ -72,10 +72,12 @@ export interface SimOptions {
   stepMs?: number
   /** SSE keep-alive interval (default 1000 ms). */
   keepAliveMs?: number
-  /** Close each of the first `count` watch streams after `afterEvents` events. */
-  dropStreams?: { count: number; afterEvents: number }
-  /** Send an error chunk and end each of the first `count` streams after `afterEvents`. */
-  streamErrors?: { count: number; afterEvents: number }
+  /**
+   * Faults of the first watch streams, in order: stream i gets `kinds[i]` after
+   * `afterEvents` events: `drop` closes the connection, `error` sends an error chunk
+   * and ends the response.
+   */
+  streamFaults?: { afterEvents: number; kinds: ('drop' | 'error')[] }
   /** Steps Degraded lasts in `degraded-then-recovers` (default 4). */
   degradedSteps?: number
   /** Factor for `slow` (default 10). */
@@ -162,6 +164,16 @@ const VERSION = {
 
 const HTML =
   '<!doctype html><html lang="en"><head><meta charset="UTF-8"><title>Argo CD</title><base href="/"></head><body><noscript><p>Your browser does not support JavaScript.</p></noscript><div id="app"></div></body></html>'
+
+/** The simulator's clock: real time plus an offset that only grows (see `bumpPast`). */
+let clockOffset = 0
+function simNow(): number {
+  return Date.now() + clockOffset
+}
+/** Make the clock read at least `ms` (reconciledAt must land past finishedAt). */
+function bumpPast(ms: number): void {
+  if (simNow() < ms) clockOffset += ms - simNow()
+}
 
 function iso(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z')
@@ -330,7 +342,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
   const tokens = new Set(options.tokens ?? [])
   const sockets = new Set<Socket>()
   let streamsOpened = 0
-  const now = Date.now()
+  const now = simNow()
   for (const spec of options.apps ?? []) {
     apps.set(spec.name, {
       spec,
@@ -403,7 +415,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     const s = st.obj.status
     s.health = {
       status: health,
-      lastTransitionTime: iso(Date.now()),
+      lastTransitionTime: iso(simNow()),
       ...(message ? { message } : {})
     }
     const dep = s.resources.find(r => r.kind === 'Deployment')
@@ -437,7 +449,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
         operation: clone(op),
         phase: 'Running',
         message: 'one or more tasks are running',
-        startedAt: iso(Date.now())
+        startedAt: iso(simNow())
       }
       emit(st)
     })
@@ -458,9 +470,9 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
       later(st, step, () => {
         Object.assign(s.operationState!, {
           phase: 'Running',
-          finishedAt: iso(Date.now()),
+          finishedAt: iso(simNow()),
           retryCount: 1,
-          message: `one or more objects failed to apply, reason: Internal error occurred (retried 1 times). Retrying attempt #1 at ${new Date(Date.now() + stepMs).toISOString().slice(11, 19)}.`
+          message: `one or more objects failed to apply, reason: Internal error occurred (retried 1 times). Retrying attempt #1 at ${new Date(simNow() + stepMs).toISOString().slice(11, 19)}.`
         })
         emit(st)
       })
@@ -480,7 +492,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
         message: failed
           ? 'one or more synchronization tasks completed unsuccessfully, reason: Job has reached the specified backoff limit'
           : 'successfully synced (all tasks run)',
-        finishedAt: iso(Date.now()),
+        finishedAt: iso(simNow()),
         syncResult: {
           resources: resourceResults(st, failed),
           revision: synced,
@@ -493,8 +505,9 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     // 4. the next reconcile: reconciledAt past finishedAt, then sync and health.
     step += 1
     later(st, step, () => {
-      const finished = Date.parse(String(s.operationState!.finishedAt))
-      s.reconciledAt = iso(Math.max(Date.now(), finished + 1000))
+      // Second resolution: the reconcile after the operation reads a later second.
+      bumpPast(Date.parse(String(s.operationState!.finishedAt)) + 1000)
+      s.reconciledAt = iso(simNow())
       s.sync = {
         ...s.sync,
         status: failed ? 'OutOfSync' : 'Synced',
@@ -553,7 +566,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
       Object.assign(os, {
         phase: 'Failed',
         message: 'Operation terminated',
-        finishedAt: iso(Date.now())
+        finishedAt: iso(simNow())
       })
       delete st.obj.operation
       emit(st)
@@ -645,14 +658,9 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
         (selector ? selectorMatch(st.obj.metadata.labels, selector) : true)
     )
     let sent = 0
-    const drop =
-      options.dropStreams && index < options.dropStreams.count
-        ? options.dropStreams.afterEvents
-        : undefined
-    const errorAfter =
-      options.streamErrors && index < options.streamErrors.count
-        ? options.streamErrors.afterEvents
-        : undefined
+    const faultKind = options.streamFaults?.kinds[index]
+    const drop = faultKind === 'drop' ? options.streamFaults!.afterEvents : undefined
+    const errorAfter = faultKind === 'error' ? options.streamFaults!.afterEvents : undefined
     const cleanup: (() => void)[] = []
     const write = (text: string): void => {
       if (res.writableEnded || res.destroyed) return
@@ -823,7 +831,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
       const refresh = q.get('refresh')
       if (refresh === 'normal' || refresh === 'hard') {
         refreshes.push(`${name}:${refresh}`)
-        st.obj.status.reconciledAt = iso(Date.now())
+        st.obj.status.reconciledAt = iso(simNow())
         emit(st)
       }
       return reply(200, st.obj)

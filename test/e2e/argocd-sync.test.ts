@@ -1,0 +1,287 @@
+/**
+ * argocd-sync end to end: the committed bundle, run by the runner harness, against
+ * the Argo CD simulator, through every scenario.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { runAction, type ActionRun } from '../support/harness.js'
+import { fakeSha, startArgoSim, type ArgoSim, type SimOptions } from '../support/argocd-sim.js'
+
+const TOKEN = 'argocd-e2e-token-0123456789'
+const sims: ArgoSim[] = []
+
+async function sim(options: SimOptions): Promise<ArgoSim> {
+  const s = await startArgoSim({ tokens: [TOKEN], stepMs: 30, ...options })
+  sims.push(s)
+  return s
+}
+
+afterEach(async () => {
+  await Promise.all(sims.splice(0).map(s => s.stop()))
+})
+
+async function sync(s: ArgoSim, inputs: Record<string, string>): Promise<ActionRun> {
+  return runAction('argocd-sync', {
+    inputs: {
+      server: s.url,
+      token: TOKEN,
+      'poll-interval': '200ms',
+      timeout: '20s',
+      'degraded-grace': '2s',
+      ...inputs
+    },
+    timeoutMs: 60_000
+  })
+}
+
+interface AppOut {
+  result: string
+  phase: string
+  sync: string
+  health: string
+  revision: string
+  durationMs: number
+  message: string
+}
+const apps = (run: ActionRun): Record<string, AppOut> =>
+  JSON.parse(run.main.outputs.applications ?? '{}') as Record<string, AppOut>
+
+describe('argocd-sync scenarios', () => {
+  it('syncs a healthy app, observes it through the stream, with few API calls', async () => {
+    const s = await sim({ apps: [{ name: 'frontend' }] })
+    const run = await sync(s, {
+      applications: 'frontend',
+      revision: 'main',
+      prune: 'true',
+      'sync-options': 'ServerSideApply=true'
+    })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(run.main.outputs.result).toBe('succeeded')
+    const out = apps(run).frontend!
+    const head = fakeSha('frontend-main')
+    expect(out).toMatchObject({
+      result: 'succeeded',
+      phase: 'Succeeded',
+      sync: 'Synced',
+      health: 'Healthy',
+      revision: head
+    })
+    // The sync request carried our inputs.
+    expect(s.syncs[0]!.body).toMatchObject({
+      name: 'frontend',
+      revision: 'main',
+      prune: true,
+      syncOptions: { items: ['ServerSideApply=true'] }
+    })
+    // The app object in the sim agrees.
+    expect(s.app('frontend').status.sync.revision).toBe(head)
+    // Stream, not polling: GET + sync + stream (+ nothing else).
+    const calls = s.requests.filter(r => r.app === 'frontend').map(r => `${r.method} ${r.path}`)
+    expect(calls).toEqual([
+      'GET /api/v1/applications/frontend',
+      'POST /api/v1/applications/frontend/sync',
+      'GET /api/v1/stream/applications'
+    ])
+    expect(run.main.summary).toMatch(/### Argo CD sync: succeeded/)
+    expect(run.main.summary).toMatch(/\| succeeded \| Succeeded \| Synced \| Healthy \|/)
+  })
+
+  it('syncs several apps concurrently (globs), each with its own verdict, and fails on one failed hook', async () => {
+    const s = await sim({
+      apps: [
+        { name: 'frontend' },
+        { name: 'cart' },
+        { name: 'checkout', scenario: 'failed-hook' },
+        { name: 'payments', scenario: 'slow' },
+        { name: 'admin' }
+      ]
+    })
+    const run = await sync(s, { applications: 'frontend\nc*\npayments', concurrency: '4' })
+    expect(run.main.code).toBe(1)
+    expect(run.main.outputs.result).toBe('failed')
+    const out = apps(run)
+    expect(Object.keys(out).sort()).toEqual(['cart', 'checkout', 'frontend', 'payments'])
+    expect(out.frontend!.result).toBe('succeeded')
+    expect(out.cart!.result).toBe('succeeded')
+    expect(out.payments!.result).toBe('succeeded')
+    expect(out.checkout).toMatchObject({ result: 'failed', phase: 'Failed' })
+    expect(out.checkout!.message).toMatch(/backoff limit/)
+    expect(s.syncs.map(x => x.app)).not.toContain('admin')
+    // Concurrency: the four sync requests overlapped in time.
+    const posts = s.requests
+      .filter(r => r.method === 'POST' && r.path.endsWith('/sync'))
+      .map(r => r.at)
+    expect(Math.max(...posts) - Math.min(...posts)).toBeLessThan(1500)
+    expect(run.main.summary).toMatch(/#### ❌ checkout/)
+    expect(run.main.summary).toMatch(
+      /batch\/Job shop\/checkout-migrate \(PreSync hook\): Job has reached the specified backoff limit/
+    )
+    expect(run.main.errors.join('\n')).toMatch(/argocd-sync failed: checkout failed/)
+  })
+
+  it('selects apps by label selector', async () => {
+    const s = await sim({
+      apps: [
+        { name: 'cart', labels: { team: 'shop' } },
+        { name: 'checkout', labels: { team: 'shop' } },
+        { name: 'frontend', labels: { team: 'web' } }
+      ]
+    })
+    const run = await sync(s, { selector: 'team=shop' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(Object.keys(apps(run)).sort()).toEqual(['cart', 'checkout'])
+  })
+
+  it('accepts Degraded that recovers within the grace period', async () => {
+    const s = await sim({
+      apps: [{ name: 'cart', scenario: 'degraded-then-recovers' }],
+      degradedSteps: 10
+    })
+    const run = await sync(s, { applications: 'cart', 'degraded-grace': '3s' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(run.main.stdout).toMatch(/Degraded, within the grace period/)
+    expect(apps(run).cart!.health).toBe('Healthy')
+  })
+
+  it('fails an app that stays Degraded, only after the grace period', async () => {
+    const s = await sim({ apps: [{ name: 'cart', scenario: 'degraded' }] })
+    const run = await sync(s, { applications: 'cart', 'degraded-grace': '1500ms' })
+    expect(run.main.code).toBe(1)
+    const out = apps(run).cart!
+    expect(out).toMatchObject({ result: 'failed', health: 'Degraded' })
+    expect(out.message).toMatch(/Degraded for \d+s \(grace 2s\)/)
+    expect(out.durationMs).toBeGreaterThanOrEqual(1500)
+    // The resource tree's unhealthy pod is listed.
+    expect(run.main.summary).toMatch(
+      /Pod shop\/myapp-7dfb7d78d5-fbtpd Degraded: Back-off restarting/
+    )
+  })
+
+  it('fails when the operation synced another revision', async () => {
+    const s = await sim({ apps: [{ name: 'cart', scenario: 'wrong-revision' }] })
+    const run = await sync(s, { applications: 'cart' })
+    expect(run.main.code).toBe(1)
+    expect(apps(run).cart!.message).toMatch(/synced revision [0-9a-f]{40}, not [0-9a-f]{40}/)
+  })
+
+  it('does not stop at a retrying operation (Running with finishedAt)', async () => {
+    const s = await sim({ apps: [{ name: 'cart', scenario: 'retry-then-succeeds' }] })
+    const run = await sync(s, { applications: 'cart' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(run.main.stdout).toMatch(/attempt failed, retrying \(retry 1\)/)
+  })
+
+  it('times out on a stuck operation and terminates it when asked', async () => {
+    const s = await sim({ apps: [{ name: 'cart', scenario: 'stuck' }] })
+    const run = await sync(s, { applications: 'cart', timeout: '2s', 'on-timeout': 'terminate' })
+    expect(run.main.code).toBe(1)
+    expect(run.main.outputs.result).toBe('timed-out')
+    const out = apps(run).cart!
+    expect(out.message).toMatch(
+      /timed out after 2s; last state: operation Running.*waiting for completion of hook/
+    )
+    expect(out.message).toMatch(/the operation was terminated/)
+    expect(
+      s.requests.some(
+        r => r.method === 'DELETE' && r.path === '/api/v1/applications/cart/operation'
+      )
+    ).toBe(true)
+    await new Promise(r => setTimeout(r, 200))
+    expect(s.app('cart').status.operationState).toMatchObject({
+      phase: 'Failed',
+      message: 'Operation terminated'
+    })
+  })
+
+  it('times out on a slow app without terminating by default', async () => {
+    const s = await sim({ apps: [{ name: 'cart', scenario: 'slow' }], slowFactor: 100 })
+    const run = await sync(s, { applications: 'cart', timeout: '1s' })
+    expect(run.main.outputs.result).toBe('timed-out')
+    expect(s.requests.some(r => r.method === 'DELETE')).toBe(false)
+  })
+
+  it('rides out 429 and 502 bursts', async () => {
+    const s = await sim({
+      apps: [{ name: 'cart' }],
+      faults: [
+        {
+          status: 429,
+          times: 2,
+          retryAfter: '0',
+          match: (m, p) => m === 'POST' && p.endsWith('/sync')
+        },
+        { status: 502, times: 2, match: (m, p) => m === 'GET' && p === '/api/v1/applications/cart' }
+      ]
+    })
+    const run = await sync(s, { applications: 'cart' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(s.requests.filter(r => r.status === 429)).toHaveLength(2)
+    expect(s.requests.filter(r => r.status === 502)).toHaveLength(2)
+    expect(s.syncs.length).toBe(1)
+  })
+
+  it('waits for an operation already running, then syncs', async () => {
+    const s = await sim({
+      apps: [{ name: 'cart', runningOperation: { steps: 8, automated: true } }]
+    })
+    const run = await sync(s, { applications: 'cart' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(run.main.stdout).toMatch(/waiting for the running operation to finish/)
+    expect(s.syncs).toHaveLength(1)
+  })
+
+  it('fails on an operation already running with on-running-operation: fail', async () => {
+    const s = await sim({ apps: [{ name: 'cart', runningOperation: {} }] })
+    const run = await sync(s, { applications: 'cart', 'on-running-operation': 'fail' })
+    expect(run.main.code).toBe(1)
+    expect(apps(run).cart!.message).toMatch(/an operation is already running/)
+    expect(s.syncs).toHaveLength(0)
+  })
+
+  it('terminates an operation already running with on-running-operation: terminate', async () => {
+    const s = await sim({ apps: [{ name: 'cart', runningOperation: {} }] })
+    const run = await sync(s, { applications: 'cart', 'on-running-operation': 'terminate' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    const methods = s.requests.filter(r => r.app === 'cart').map(r => r.method)
+    expect(methods.indexOf('DELETE')).toBeLessThan(methods.indexOf('POST'))
+  })
+
+  it('retries "another operation is already in progress" when an auto-sync races', async () => {
+    const s = await sim({ apps: [{ name: 'cart', autoSyncRace: true }] })
+    const run = await sync(s, { applications: 'cart', refresh: 'hard' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(run.main.stdout).toMatch(/another operation is already in progress; retrying/)
+    expect(s.syncs.length).toBeGreaterThanOrEqual(2)
+    expect(s.refreshes).toEqual(['cart:hard'])
+  })
+
+  it('reconnects after stream drops and error chunks', async () => {
+    const s = await sim({
+      apps: [{ name: 'cart', scenario: 'slow' }],
+      slowFactor: 8,
+      streamFaults: { afterEvents: 2, kinds: ['drop', 'error'] }
+    })
+    const run = await sync(s, { applications: 'cart' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(
+      s.requests.filter(r => r.path === '/api/v1/stream/applications').length
+    ).toBeGreaterThanOrEqual(3)
+    expect(run.main.stdout).toMatch(/watch stream (dropped .*|ended); reconnecting/)
+    expect(run.main.stdout).toMatch(
+      /watch stream sent an error: transport is closing; reconnecting/
+    )
+  })
+
+  it('polls when asked (watch: poll)', async () => {
+    const s = await sim({ apps: [{ name: 'cart' }] })
+    const run = await sync(s, { applications: 'cart', watch: 'poll' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(s.requests.some(r => r.path.startsWith('/api/v1/stream'))).toBe(false)
+  })
+
+  it('waits only for the operation on dry-run', async () => {
+    const s = await sim({ apps: [{ name: 'cart' }] })
+    const run = await sync(s, { applications: 'cart', 'dry-run': 'true', force: 'true' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(s.syncs[0]!.body).toMatchObject({ dryRun: true, strategy: { hook: { force: true } } })
+  })
+})
