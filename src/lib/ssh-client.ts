@@ -297,27 +297,27 @@ export class SshSession {
         const timer =
           options.timeoutMs !== undefined
             ? setTimeout(() => {
+                // The remote process may hold its pipes open (sshd then never closes the
+                // channel): give up on it now; the caller may kill it by other means.
                 timedOut = true
                 try {
                   channel.signal('KILL')
                 } catch {
-                  // not supported: closing the channel below is enough
+                  // not supported by the server
                 }
                 channel.close()
+                reject(
+                  new SshError(
+                    'timeout',
+                    `${this.address}: command timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`
+                  )
+                )
               }, options.timeoutMs)
             : undefined
         channel.on('close', () => {
           if (timer) clearTimeout(timer)
+          if (timedOut) return
           for (const s of ['stdout', 'stderr'] as const) if (partial[s] !== '') line(partial[s], s)
-          if (timedOut) {
-            reject(
-              new SshError(
-                'timeout',
-                `${this.address}: command timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`
-              )
-            )
-            return
-          }
           resolve({ code, signal, stdout: out.stdout, stderr: out.stderr, tail })
         })
         channel.on('error', () => undefined)

@@ -9,10 +9,11 @@ import { basename, join, resolve, sep } from 'node:path'
 import { ConfigurationError, errorMessage } from './errors.js'
 import type { Logger } from './logger.js'
 import { secrets } from './secrets.js'
-import { SshSession, mapLimit, sha256File } from './ssh-client.js'
+import { SshError, SshSession, mapLimit, sha256File, type ExecResult } from './ssh-client.js'
 import type { HostKeyPolicy, HostTarget } from './ssh-hostkeys.js'
 import {
   checksumManifest,
+  killProgram,
   releaseFromLink,
   releasesToPrune,
   remoteLayout,
@@ -181,6 +182,7 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
   let session: SshSession | undefined
   let created = false
   let switched = false
+  let pidFile: string | undefined
   let hardTimedOut = false
   const hardTimer = setTimeout(() => {
     hardTimedOut = true
@@ -192,7 +194,7 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
   const run = async (command: string, what: string, stdin?: string): Promise<string> => {
     const r = await session!.exec(command, { stdin, timeoutMs: remaining() })
     if (r.code !== 0) {
-      const detail = (r.stderr || r.stdout).trim().split('\n').slice(-5).join(' / ')
+      const detail = `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-5).join(' / ')
       throw new Error(`${what} failed (exit ${r.code ?? r.signal}): ${secrets.redact(detail)}`)
     }
     return r.stdout
@@ -246,13 +248,27 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
 
     if (o.script !== undefined && o.script.trim() !== '') {
       phase = 'script'
-      const program = scriptProgram(layout, o.script, o.env, result.previous)
-      const r = await session.exec('bash -s', {
-        stdin: program,
-        timeoutMs: remaining(),
-        onLine: (line, stream) =>
-          o.log.info(`[${name}${stream === 'stderr' ? ' err' : ''}] ${line}`)
-      })
+      pidFile = `${layout.target}/.conveyor-${o.release}.pid`
+      const program = scriptProgram(layout, o.script, o.env, result.previous, pidFile)
+      let r: ExecResult
+      try {
+        r = await session.exec('bash -s', {
+          stdin: program,
+          timeoutMs: remaining(),
+          onLine: (line, stream) =>
+            o.log.info(`[${name}${stream === 'stderr' ? ' err' : ''}] ${line}`)
+        })
+      } catch (error) {
+        if (error instanceof SshError && error.kind === 'timeout') {
+          await session.exec(killProgram(pidFile), { timeoutMs: 10_000 }).catch(() => undefined)
+          pidFile = undefined
+          o.log.warning(`${name}: the script timed out and was killed`)
+          throw new Error(
+            `the script was killed: the deploy timeout of ${Math.round(o.timeoutMs / 1000)}s for this host ran out`
+          )
+        }
+        throw error
+      }
       result.exitCode = r.code
       if (r.code !== 0) {
         result.tail = r.tail
@@ -266,11 +282,15 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
     try {
       const names = await session.readdir(layout.releasesDir)
       const prune = releasesToPrune(names, o.keep, o.release, [o.release])
+      const remove = [
+        ...(pidFile ? [pidFile] : []),
+        ...prune.map(p => `${layout.releasesDir}/${p}`)
+      ]
+      pidFile = undefined
+      if (remove.length > 0) {
+        await run(`rm -rf -- ${remove.map(shellQuote).join(' ')}`, 'pruning old releases')
+      }
       if (prune.length > 0) {
-        await run(
-          `rm -rf -- ${prune.map(p => shellQuote(`${layout.releasesDir}/${p}`)).join(' ')}`,
-          'pruning old releases'
-        )
         result.pruned = prune
         o.log.info(`${name}: pruned ${prune.length} old release(s): ${prune.join(', ')}`)
       }
@@ -286,11 +306,12 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
     result.status = error instanceof Cancelled ? 'cancelled' : 'failed'
     if (switched && session && !hardTimedOut) {
       try {
+        const cleanup = pidFile ? `rm -f -- ${shellQuote(pidFile)}\n` : ''
         if (result.previous) {
-          await run(switchProgram(layout, result.previous), 'rollback')
+          await run(switchProgram(layout, result.previous) + cleanup, 'rollback')
           o.log.warning(`${name}: rolled back ${layout.current} to releases/${result.previous}`)
         } else {
-          await run(unlinkProgram(layout), 'rollback')
+          await run(unlinkProgram(layout) + cleanup, 'rollback')
           o.log.warning(`${name}: removed ${layout.current} (there was no previous release)`)
         }
         result.status = 'rolled-back'

@@ -110,7 +110,8 @@ export function scriptProgram(
   layout: RemoteLayout,
   script: string,
   env: Record<string, string>,
-  previous: string | undefined
+  previous: string | undefined,
+  pidFile?: string
 ): string {
   const vars: Record<string, string> = {
     CONVEYOR_RELEASE: layout.release,
@@ -120,6 +121,7 @@ export function scriptProgram(
   }
   return [
     'set -euo pipefail',
+    ...(pidFile ? [`echo $$ > ${shellQuote(pidFile)}`] : []),
     exportLines({ ...vars, ...env }).trimEnd(),
     `cd ${shellQuote(layout.releaseDir)}`,
     '__conveyor_script() {',
@@ -128,6 +130,24 @@ export function scriptProgram(
     ':',
     '}',
     '__conveyor_script < /dev/null',
+    ''
+  ].join('\n')
+}
+
+/**
+ * A shell program that kills the process group of the script whose bash wrote its pid
+ * to `pidFile` (a script that outlived its timeout), then removes the file.
+ */
+export function killProgram(pidFile: string): string {
+  const f = shellQuote(pidFile)
+  return [
+    `pid=$(cat ${f} 2>/dev/null || true)`,
+    'if [ -n "$pid" ]; then',
+    '  pgid=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d " " || true)',
+    '  if [ -n "$pgid" ]; then kill -KILL -- "-$pgid" 2>/dev/null || true; fi',
+    '  kill -KILL "$pid" 2>/dev/null || true',
+    'fi',
+    `rm -f ${f}`,
     ''
   ].join('\n')
 }

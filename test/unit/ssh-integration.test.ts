@@ -1,0 +1,350 @@
+/**
+ * src/lib/ssh-*.ts against a real OpenSSH server on loopback.
+ */
+import { execFileSync } from 'node:child_process'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConfigurationError } from '../../src/lib/errors.js'
+import { memoryLogger } from '../../src/lib/logger.js'
+import { secrets } from '../../src/lib/secrets.js'
+import { SshError, SshSession, parsePrivateKey } from '../../src/lib/ssh-client.js'
+import { collectSources, deployHost, type HostDeployOptions } from '../../src/lib/ssh-deploy.js'
+import { parseKnownHosts, type HostKeyPolicy } from '../../src/lib/ssh-hostkeys.js'
+import { canary } from '../support/canary.js'
+import { freePort, generateKey, startSshd, type TestSshd } from '../support/sshd.js'
+
+let sshd: TestSshd
+let work: string
+let policy: HostKeyPolicy
+
+beforeAll(async () => {
+  sshd = await startSshd({ rsaHostKey: true })
+  work = mkdtempSync(join(tmpdir(), 'conveyor-ssh-int-'))
+  policy = { knownHosts: parseKnownHosts(sshd.knownHostsLine), fingerprints: [], insecure: false }
+})
+
+afterAll(async () => {
+  await sshd?.stop()
+  if (work) rmSync(work, { recursive: true, force: true })
+})
+
+const connect = (
+  over: Partial<Parameters<typeof SshSession.connect>[0]> = {}
+): Promise<SshSession> =>
+  SshSession.connect({
+    host: sshd.host,
+    port: sshd.port,
+    username: sshd.username,
+    privateKey: sshd.userKey.privateKey,
+    policy,
+    log: memoryLogger(),
+    ...over
+  })
+
+async function sshError(promise: Promise<unknown>): Promise<SshError> {
+  try {
+    await promise
+  } catch (error) {
+    expect(error).toBeInstanceOf(SshError)
+    return error as SshError
+  }
+  throw new Error('expected an SshError')
+}
+
+describe('SshSession against sshd', () => {
+  it('connects with a pinned known_hosts line and runs a command with stdin', async () => {
+    const session = await connect()
+    try {
+      expect(session.hostKeyFingerprint).toBe(`ssh-ed25519 ${sshd.fingerprint}`)
+      const r = await session.exec('tr a-z A-Z; echo err >&2; exit 3', { stdin: 'hello\n' })
+      expect(r.code).toBe(3)
+      expect(r.stdout).toBe('HELLO\n')
+      expect(r.stderr).toBe('err\n')
+      expect(r.tail).toEqual(['HELLO', 'err'])
+    } finally {
+      session.close()
+    }
+  })
+
+  it('connects with a pinned fingerprint', async () => {
+    const session = await connect({
+      policy: { knownHosts: [], fingerprints: [sshd.fingerprint], insecure: false }
+    })
+    session.close()
+  })
+
+  it('refuses a wrong host key and names the key types the server offered', async () => {
+    const other = generateKey(join(work, 'other-host'))
+    const line = `[127.0.0.1]:${sshd.port} ${other.publicKey.split(' ').slice(0, 2).join(' ')}`
+    const error = await sshError(
+      connect({ policy: { knownHosts: parseKnownHosts(line), fingerprints: [], insecure: false } })
+    )
+    expect(error.kind).toBe('host-key')
+    expect(error.message).toContain(`host key verification failed for 127.0.0.1:${sshd.port}`)
+    expect(error.message).toContain(`the server presented a ssh-ed25519 key ${sshd.fingerprint}`)
+    expect(error.message).toContain(`known-hosts pins ssh-ed25519 ${other.fingerprint} (line 1)`)
+    expect(error.message).toMatch(/server offered host key types: .*ssh-ed25519.*rsa-sha2-512/)
+  })
+
+  it('asks for the pinned key type first (an RSA pin gets the RSA key)', async () => {
+    const rsaPub = readFileSync(join(sshd.dir, 'host_rsa.pub'), 'utf8').split(' ').slice(0, 2)
+    const line = `[127.0.0.1]:${sshd.port} ${rsaPub.join(' ')}`
+    const session = await connect({
+      policy: { knownHosts: parseKnownHosts(line), fingerprints: [], insecure: false }
+    })
+    expect(session.hostKeyFingerprint).toMatch(/^ssh-rsa SHA256:/)
+    session.close()
+  })
+
+  it('insecure mode connects and warns loudly', async () => {
+    const log = memoryLogger()
+    const session = await connect({
+      policy: { knownHosts: [], fingerprints: [], insecure: true },
+      log
+    })
+    session.close()
+    expect(log.lines.find(l => l.level === 'warning')?.message).toContain('INSECURE')
+  })
+
+  it('reports a refused key', async () => {
+    const stranger = generateKey(join(work, 'stranger'))
+    const error = await sshError(connect({ privateKey: stranger.privateKey }))
+    expect(error.kind).toBe('auth')
+    expect(error.message).toContain(`refused the key for user "${sshd.username}"`)
+  })
+
+  it('reports an unreachable host with host:port and the cause', async () => {
+    const port = await freePort()
+    const error = await sshError(connect({ port }))
+    expect(error.kind).toBe('unreachable')
+    expect(error.message).toBe(
+      `cannot reach 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`
+    )
+  })
+
+  it('times out on a server that never speaks SSH', async () => {
+    const { createServer } = await import('node:net')
+    const silent = createServer(() => undefined)
+    await new Promise<void>(r => silent.listen(0, '127.0.0.1', r))
+    const port = (silent.address() as { port: number }).port
+    try {
+      const error = await sshError(connect({ port, readyTimeoutMs: 1000 }))
+      expect(error.kind).toBe('timeout')
+      expect(error.message).toContain('timed out after 1s waiting for the SSH handshake')
+    } finally {
+      silent.close()
+    }
+  })
+
+  it('refuses to put a secret into an exec request', async () => {
+    const secret = canary('EXEC')
+    secrets.add(secret)
+    const session = await connect()
+    try {
+      await expect(session.exec(`echo ${secret}`)).rejects.toThrow('refusing to send a secret')
+    } finally {
+      session.close()
+    }
+  })
+})
+
+describe('parsePrivateKey', () => {
+  it('decrypts with the right passphrase; wrong or missing passphrase is a clear error without echo', () => {
+    const pass = 'correct horse battery'
+    const key = generateKey(join(work, 'encrypted'), { passphrase: pass })
+    expect(parsePrivateKey(key.privateKey, pass).type).toBe('ssh-ed25519')
+    const wrong = 'WRONG-passphrase-123'
+    let message = ''
+    try {
+      parsePrivateKey(key.privateKey, wrong)
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigurationError)
+      message = (error as Error).message
+    }
+    expect(message).toBe(
+      'input "passphrase": could not decrypt the private key with it (wrong passphrase?)'
+    )
+    expect(() => parsePrivateKey(key.privateKey, undefined)).toThrow(
+      'input "key": the private key is encrypted; set input "passphrase"'
+    )
+    expect(() => parsePrivateKey('not a key', undefined)).toThrow('input "key": not a private key')
+    expect(() => parsePrivateKey(key.publicKey, undefined)).toThrow('input "key"')
+  })
+
+  it('an encrypted key logs in with its passphrase', async () => {
+    const pass = 'another passphrase'
+    const key = generateKey(join(work, 'encrypted2'), { passphrase: pass })
+    sshd.authorize(key.publicKey)
+    const session = await connect({ privateKey: key.privateKey, passphrase: pass })
+    const r = await session.exec('echo ok')
+    session.close()
+    expect(r.stdout).toBe('ok\n')
+  })
+})
+
+describe('deployHost against sshd', () => {
+  let source: string
+  let n = 0
+  const release = (): string => `20260101-000000-${String(++n).padStart(3, '0')}-abc1234`
+
+  beforeAll(() => {
+    source = join(work, 'site')
+    mkdirSync(join(source, 'assets', 'img'), { recursive: true })
+    writeFileSync(join(source, 'index.html'), '<h1>hello</h1>\n')
+    writeFileSync(join(source, 'assets', 'app.js'), 'console.log(1)\n')
+    writeFileSync(join(source, 'assets', 'img', 'blob.bin'), Buffer.alloc(300_000, 7))
+    writeFileSync(join(source, 'run.sh'), '#!/bin/sh\necho run\n', { mode: 0o755 })
+  })
+
+  const options = async (
+    base: string,
+    over: Partial<HostDeployOptions> = {}
+  ): Promise<HostDeployOptions> => ({
+    target: { host: sshd.host, port: sshd.port },
+    username: sshd.username,
+    privateKey: sshd.userKey.privateKey,
+    policy,
+    base,
+    release: release(),
+    tree: await collectSources([source]),
+    env: {},
+    keep: 2,
+    timeoutMs: 60_000,
+    log: memoryLogger(),
+    ...over
+  })
+
+  it('uploads, verifies, switches atomically, keeps N, rolls back a failing script', async () => {
+    const base = join(sshd.remoteDir, 'app')
+    const first = await deployHost(
+      await options(base, { script: 'test -x run.sh; ./run.sh > ran.txt' })
+    )
+    expect(first).toMatchObject({ status: 'deployed', files: 4, exitCode: 0, pruned: [] })
+    expect(first.previous).toBeUndefined()
+    const current = join(base, 'current')
+    expect(readlinkSync(current)).toBe(`releases/${first.release}`)
+    expect(readFileSync(join(current, 'index.html'), 'utf8')).toBe('<h1>hello</h1>\n')
+    expect(
+      readFileSync(join(current, 'assets', 'img', 'blob.bin')).equals(Buffer.alloc(300_000, 7))
+    ).toBe(true)
+    expect(statSync(join(current, 'run.sh')).mode & 0o777).toBe(0o755)
+    expect(readFileSync(join(current, 'ran.txt'), 'utf8')).toBe('run\n')
+
+    const second = await deployHost(await options(base))
+    const third = await deployHost(await options(base))
+    expect(second).toMatchObject({ status: 'deployed', previous: first.release })
+    expect(third).toMatchObject({
+      status: 'deployed',
+      previous: second.release,
+      pruned: [first.release]
+    })
+    expect(readdirSync(join(base, 'releases')).sort()).toEqual([second.release, third.release])
+    expect(readlinkSync(current)).toBe(`releases/${third.release}`)
+
+    const log = memoryLogger()
+    const failing = await deployHost(
+      await options(base, {
+        script:
+          'echo "in $CONVEYOR_RELEASE, previous $CONVEYOR_PREVIOUS_RELEASE"\necho boom >&2\nexit 7',
+        log
+      })
+    )
+    expect(failing.status).toBe('rolled-back')
+    expect(failing.exitCode).toBe(7)
+    expect(failing.error).toContain('the script exited with code 7; last lines:')
+    expect(failing.error).toContain('boom')
+    expect(failing.tail).toEqual([`in ${failing.release}, previous ${third.release}`, 'boom'])
+    expect(readlinkSync(current)).toBe(`releases/${third.release}`)
+    expect(existsSync(join(base, 'releases', failing.release))).toBe(false)
+    expect(log.text()).toContain(`rolled back ${current} to releases/${third.release}`)
+    // no temp links left behind
+    expect(readdirSync(base).sort()).toEqual(['current', 'releases'])
+  })
+
+  it('a failing first deploy removes current', async () => {
+    const base = join(sshd.remoteDir, 'first-fails')
+    const r = await deployHost(await options(base, { script: 'false' }))
+    expect(r.status).toBe('rolled-back')
+    expect(r.exitCode).toBe(1)
+    expect(existsSync(join(base, 'current'))).toBe(false)
+    expect(readdirSync(join(base, 'releases'))).toEqual([])
+  })
+
+  it('a checksum mismatch fails before the switch and removes the release', async () => {
+    const base = join(sshd.remoteDir, 'checksum')
+    const ok = await deployHost(await options(base))
+    expect(ok.status).toBe('deployed')
+    const opts = await options(base)
+    opts.tree = {
+      ...opts.tree,
+      files: opts.tree.files.map((f, i) => (i === 0 ? { ...f, sha256: '0'.repeat(64) } : f))
+    }
+    const r = await deployHost(opts)
+    expect(r.status).toBe('failed')
+    expect(r.error).toMatch(/checksum verification failed \(exit 1\): .*FAILED/)
+    expect(readlinkSync(join(base, 'current'))).toBe(`releases/${ok.release}`)
+    expect(readdirSync(join(base, 'releases'))).toEqual([ok.release])
+  })
+
+  it('script timeout fails and rolls back', async () => {
+    const base = join(sshd.remoteDir, 'timeout')
+    const r = await deployHost(await options(base, { script: 'sleep 30', timeoutMs: 4000 }))
+    expect(r.status).toBe('rolled-back')
+    expect(r.error).toBe('the script was killed: the deploy timeout of 4s for this host ran out')
+    expect(r.durationMs).toBeLessThan(12_000)
+    expect(existsSync(join(base, 'current'))).toBe(false)
+    // the script's process group was killed
+    const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+    expect(ps.split('\n').filter(l => l.trim() === 'sleep 30')).toEqual([])
+    expect(readdirSync(base).filter(f => f.endsWith('.pid'))).toEqual([])
+  }, 30_000)
+
+  it('secrets reach the script through stdin only: not in remote ps, not in the exec requests', async () => {
+    const secret = canary('SSHSECRET')
+    secrets.add(secret)
+    const base = join(sshd.remoteDir, 'secrets')
+    const log = memoryLogger()
+    const script = [
+      'ps -eo args > "$CONVEYOR_TARGET/ps.txt"',
+      'printf %s "$DEPLOY_TOKEN" > "$CONVEYOR_TARGET/token.txt"',
+      'echo "token is $DEPLOY_TOKEN"'
+    ].join('\n')
+    const r = await deployHost(await options(base, { script, env: { DEPLOY_TOKEN: secret }, log }))
+    expect(r.status).toBe('deployed')
+    expect(readFileSync(join(base, 'token.txt'), 'utf8')).toBe(secret)
+    const ps = readFileSync(join(base, 'ps.txt'), 'utf8')
+    expect(ps).toContain('bash -s')
+    expect(ps).not.toContain(secret)
+    expect(log.text()).toContain('token is ***')
+    expect(log.text()).not.toContain(secret)
+  })
+
+  it('fail-fast cancellation before connecting', async () => {
+    const controller = new AbortController()
+    controller.abort()
+    const base = join(sshd.remoteDir, 'cancel')
+    const r = await deployHost(await options(base, { signal: controller.signal }))
+    expect(r.status).toBe('cancelled')
+    expect(existsSync(base)).toBe(false)
+  })
+
+  it('sha256sum agrees with the local hashes', async () => {
+    const tree = await collectSources([source])
+    const blob = tree.files.find(f => f.path === 'assets/img/blob.bin')!
+    const expected = execFileSync('sha256sum', [blob.local], { encoding: 'utf8' }).split(' ')[0]
+    expect(blob.sha256).toBe(expected)
+    expect(tree.dirs).toEqual(['assets', 'assets/img'])
+  })
+})
