@@ -302,7 +302,7 @@ jobs:
     [
       'an unpinned reusable workflow',
       good.replace(
-        /    runs-on: ubuntu-latest\n[\s\S]*$/,
+        / {4}runs-on: ubuntu-latest\n[\s\S]*$/,
         '    uses: acme/wf/.github/workflows/x.yml@main\n    permissions: {}\n'
       ),
       /not pinned by a full commit SHA/
@@ -322,7 +322,7 @@ jobs:
     const inputs = actionInputs(ROOT, name)!
     const step = (w: string): string =>
       good.replace(
-        /      - uses: actions\/checkout@[0-9a-f]+\n/,
+        / {6}- uses: actions\/checkout@[0-9a-f]+\n/,
         `      - uses: ./actions/${name}\n        with:\n${w}`
       )
     const required = Object.entries(inputs)
