@@ -662,15 +662,20 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     const drop = faultKind === 'drop' ? options.streamFaults!.afterEvents : undefined
     const errorAfter = faultKind === 'error' ? options.streamFaults!.afterEvents : undefined
     const cleanup: (() => void)[] = []
-    const write = (text: string): void => {
+    const write = (text: string, then?: () => void): void => {
       if (res.writableEnded || res.destroyed) return
-      res.write(sse ? `data: ${text}\n\n` : `${text}\n`)
+      res.write(sse ? `data: ${text}\n\n` : `${text}\n`, then)
     }
     const onEvent =
       (st: AppState) =>
       (type: string): void => {
-        write(JSON.stringify({ result: { type, application: st.obj } }))
         sent++
+        const dropNow = drop !== undefined && sent >= drop && errorAfter === undefined
+        // A server-side drop: the event goes out, then the connection is cut.
+        write(
+          JSON.stringify({ result: { type, application: st.obj } }),
+          dropNow ? () => res.socket?.destroy() : undefined
+        )
         if (errorAfter !== undefined && sent >= errorAfter) {
           write(
             JSON.stringify({
@@ -684,8 +689,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
           )
           res.end()
           done()
-        } else if (drop !== undefined && sent >= drop) {
-          res.socket?.destroy()
+        } else if (dropNow) {
           done()
         }
       }
