@@ -87,9 +87,12 @@ export function bypassesProxy(url: URL, noProxy: string | undefined): boolean {
     const entry = raw.trim().toLowerCase()
     if (entry === '') continue
     if (entry === '*') return true
+    // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
     const [name, entryPort] = entry.startsWith('[')
       ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
-      : entry.split(':')
+      : (entry.match(/:/g) ?? []).length > 1
+        ? [entry, undefined]
+        : entry.split(':')
     if (entryPort && entryPort !== port) continue
     const bare = (name ?? '').replace(/^\*?\./, '')
     if (host === bare || host.endsWith(`.${bare}`)) return true

@@ -187,13 +187,25 @@ export class InputReader {
     try {
       url = new URL(value)
     } catch {
-      throw invalidInput(name, value, 'an absolute http:// or https:// URL', options)
+      // Never echo credentials of a URL that does not parse: hide `user:pass@`.
+      const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1]
+      if (userinfo !== undefined) for (const part of userinfo.split(':')) secrets.add(part)
+      const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@')
+      throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options)
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw invalidInput(name, value, 'an http:// or https:// URL', options)
     }
     if (url.username || url.password) {
-      secrets.add(decodeURIComponent(url.password))
+      // Either part may be the credential (`https://<token>@host` puts it in the user).
+      for (const part of [url.username, url.password]) {
+        secrets.add(part)
+        try {
+          secrets.add(decodeURIComponent(part))
+        } catch {
+          // a malformed %-sequence: the raw form is registered
+        }
+      }
       throw new ConfigurationError(
         `input "${name}": credentials in the URL are not accepted; pass them through the token or password input`
       )

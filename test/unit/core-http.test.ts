@@ -483,7 +483,18 @@ describe('proxy selection', () => {
     ['https://h/x', { HTTPS_PROXY: 'http://p:1', NO_PROXY: '*' }, undefined],
     ['https://[::1]:5000/x', { HTTPS_PROXY: 'http://p:1', NO_PROXY: '[::1]' }, undefined],
     ['https://[::1]:5000/x', { HTTPS_PROXY: 'http://p:1', NO_PROXY: '[::1]:5001' }, 'http://p:1'],
-    ['https://H.Example.COM/x', { HTTPS_PROXY: 'http://p:1', NO_PROXY: 'example.com' }, undefined]
+    ['https://H.Example.COM/x', { HTTPS_PROXY: 'http://p:1', NO_PROXY: 'example.com' }, undefined],
+    [
+      'https://[::1]:5000/x',
+      { HTTPS_PROXY: 'http://p:1', NO_PROXY: 'localhost,127.0.0.1,::1' },
+      undefined
+    ],
+    ['https://[::2]/x', { HTTPS_PROXY: 'http://p:1', NO_PROXY: '::1' }, 'http://p:1'],
+    [
+      'https://localhost:5000/x',
+      { HTTPS_PROXY: 'http://p:1', NO_PROXY: 'localhost,::1' },
+      undefined
+    ]
   ])('%s with %j → %s', (url, env, expected) => {
     expect(proxyFor(new URL(url), env)).toBe(expected)
   })

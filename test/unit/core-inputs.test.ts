@@ -169,6 +169,25 @@ describe('InputReader readers', () => {
     expect(e.message).not.toContain('pa55word')
     expect(secrets.leaks('pa55word-xyz')).toBe(true)
   })
+
+  it('url: a token in the user part is registered; a malformed escape is still an input error', () => {
+    const r = reader({
+      tok: 'https://ghp_tokenInUser123@github.com/acme/x',
+      pct: 'https://user:bad%zzsecret@example.com'
+    })
+    const e = errorOf(() => r.url('tok'))
+    expect(e.message).not.toContain('ghp_tokenInUser123')
+    expect(secrets.redact('ghp_tokenInUser123')).toBe('***')
+    const e2 = errorOf(() => r.url('pct'))
+    expect(e2.message).toContain('input "pct"')
+    expect(secrets.leaks('bad%zzsecret')).toBe(true)
+    const bad = reader({ u: 'https://admin:hunter2-pw@exa mple.com/x' })
+    const e3 = errorOf(() => bad.url('u'))
+    expect(e3.message).toBe(
+      'input "u": got "https://***@exa mple.com/x", expected an absolute http:// or https:// URL'
+    )
+    expect(secrets.leaks('hunter2-pw')).toBe(true)
+  })
 })
 
 describe('secret inputs are registered on read and never echoed', () => {
