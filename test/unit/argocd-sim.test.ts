@@ -393,7 +393,7 @@ describe('argocd simulator: the operation life cycle', () => {
     expect(retry!.application.status.operationState).toMatchObject({
       phase: 'Running',
       retryCount: 1,
-      finishedAt: expect.Loose(String)
+      finishedAt: expect.any(String)
     })
   })
 
