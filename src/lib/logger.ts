@@ -25,12 +25,21 @@ export interface Logger {
   group<T>(name: string, fn: () => Promise<T>): Promise<T>
 }
 
+/**
+ * Text for a plain log line that cannot issue a workflow command: a line of untrusted
+ * text (a commit message, a tool's output) starting with `::` would otherwise be obeyed
+ * by the runner, and `::stop-commands::` would switch off every later `::add-mask::`.
+ */
+export function neutralizeCommands(text: string): string {
+  return text.replace(/^(\s*)::/gm, '$1:\u200b:')
+}
+
 /** A logger that writes workflow commands through @actions/core. */
 export function actionsLogger(): Logger {
   const r = (s: string): string => secrets.redact(s)
   return {
     debug: m => core.debug(r(m)),
-    info: m => core.info(r(m)),
+    info: m => core.info(neutralizeCommands(r(m))),
     notice: (m, p) => core.notice(r(m), p),
     warning: (m, p) => core.warning(r(m), p),
     error: (m, p) => core.error(r(m), p),
