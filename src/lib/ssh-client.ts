@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
+import './ssh-shim.js'
 import ssh2 from 'ssh2'
 import type { ClientChannel, ConnectConfig, ParsedKey, SFTPWrapper } from 'ssh2'
 import { ConfigurationError } from './errors.js'

@@ -56,6 +56,12 @@ export interface SshdOptions {
   userKeyPassphrase?: string
   /** Extra sshd_config lines. */
   extraConfig?: string[]
+  /**
+   * Run sshd in its own mount namespace where its `remoteDir` is bind-mounted over this
+   * path: two servers on one machine then have distinct files at the same remote path,
+   * like two real hosts. `remoteDir` stays the host's view of this server's files.
+   */
+  bindOver?: string
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -158,9 +164,25 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       ''
     ].join('\n')
   )
-  const child = spawn('/usr/sbin/sshd', ['-D', '-f', config, '-E', logFile], {
-    stdio: ['ignore', 'ignore', 'pipe']
-  })
+  const sshdArgs = ['-D', '-f', config, '-E', logFile]
+  const child = options.bindOver
+    ? spawn(
+        'unshare',
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'mount --bind "$1" "$2" && shift 2 && exec /usr/sbin/sshd "$@"',
+          'sh',
+          remoteDir,
+          options.bindOver,
+          ...sshdArgs
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] }
+      )
+    : spawn('/usr/sbin/sshd', sshdArgs, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()))
   try {
