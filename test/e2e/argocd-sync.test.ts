@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { runAction, type ActionRun } from '../support/harness.js'
+import { simAppsFromExamples } from '../support/argocd-examples.js'
 import { fakeSha, startArgoSim, type ArgoSim, type SimOptions } from '../support/argocd-sim.js'
 
 const TOKEN = 'argocd-e2e-token-0123456789'
@@ -129,6 +130,27 @@ describe('argocd-sync scenarios', () => {
     const run = await sync(s, { selector: 'team=shop' })
     expect(run.main.code, run.main.stdout).toBe(0)
     expect(Object.keys(apps(run)).sort()).toEqual(['cart', 'checkout'])
+  })
+
+  it('syncs the example shop (examples/argocd) by label selector and project', async () => {
+    const s = await sim({
+      apps: simAppsFromExamples({ 'shop-payments': 'degraded-then-recovers' })
+    })
+    const run = await sync(s, {
+      selector: 'app.kubernetes.io/part-of=shop',
+      project: 'shop',
+      'degraded-grace': '5s'
+    })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(Object.keys(apps(run)).sort()).toEqual([
+      'shop-cart',
+      'shop-checkout',
+      'shop-frontend',
+      'shop-payments'
+    ])
+    const list = s.requests.find(r => r.path === '/api/v1/applications')!
+    expect(list.query).toEqual({ projects: ['shop'], selector: ['app.kubernetes.io/part-of=shop'] })
+    expect(s.syncs.every(x => x.body.project === 'shop')).toBe(true)
   })
 
   it('accepts Degraded that recovers within the grace period', async () => {

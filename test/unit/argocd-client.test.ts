@@ -1,0 +1,162 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ArgoApiError, ArgoClient } from '../../src/lib/argocd-client.js'
+import { syncApplication, type SyncSettings } from '../../src/lib/argocd-sync.js'
+import { ConfigurationError } from '../../src/lib/errors.js'
+import { HttpClient } from '../../src/lib/http.js'
+import { memoryLogger } from '../../src/lib/logger.js'
+import { startArgoSim, type ArgoSim } from '../support/argocd-sim.js'
+
+const TOKEN = 'client-test-token-12345'
+const stops: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const s of stops.splice(0)) await s()
+})
+
+function clientFor(url: string): ArgoClient {
+  const h = new HttpClient({ retries: 1, backoffMs: 5, timeoutMs: 3000 })
+  stops.push(() => h.close())
+  const c = new ArgoClient(h, url)
+  c.setToken(TOKEN)
+  return c
+}
+
+async function sim(options: Parameters<typeof startArgoSim>[0] = {}): Promise<ArgoSim> {
+  const s = await startArgoSim({
+    tokens: [TOKEN],
+    stepMs: 20,
+    apps: [{ name: 'cart' }],
+    ...options
+  })
+  stops.push(() => s.stop())
+  return s
+}
+
+async function raw(status: number, type: string, body: string): Promise<string> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(status, { 'content-type': type })
+    res.end(body)
+  })
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+  stops.push(() => new Promise(r => server.close(() => r())))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+const settings = (over: Partial<SyncSettings> = {}): SyncSettings => ({
+  scope: {},
+  request: {},
+  waitFor: 'health',
+  healthyStates: ['Healthy'],
+  timeoutMs: 10_000,
+  degradedGraceMs: 1000,
+  onTimeout: 'fail',
+  onRunningOperation: 'wait',
+  watch: 'stream',
+  pollIntervalMs: 100,
+  ...over
+})
+
+describe('ArgoClient', () => {
+  it.each([
+    [
+      415,
+      'text/plain',
+      'Unsupported Media Type',
+      /415 Unsupported Media Type: the server did not accept "Content-Type: application\/json"/
+    ],
+    [200, 'text/html', '<!doctype html><html></html>', /answered with an HTML page \(status 200\)/],
+    [
+      404,
+      'text/plain',
+      '404 page not found',
+      /answered 404: input "server" does not point at an Argo CD API/
+    ],
+    [
+      401,
+      'application/json',
+      '{"error":"no session information","code":16,"message":"no session information"}',
+      /401 no session information/
+    ]
+  ])(
+    'maps HTTP %i (%s) to a message that says what to fix',
+    async (status, type, body, message) => {
+      const c = clientFor(await raw(status, type, body))
+      const error = await c.version().catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ConfigurationError)
+      expect(String(error)).toMatch(message)
+    }
+  )
+
+  it('keeps other API errors as ArgoApiError with the gRPC code', async () => {
+    const c = clientFor(
+      await raw(
+        400,
+        'application/json',
+        '{"error":"x","code":9,"message":"another operation is already in progress"}'
+      )
+    )
+    const error = (await c.sync('cart', {}, {}).catch((e: unknown) => e)) as ArgoApiError
+    expect(error).toBeInstanceOf(ArgoApiError)
+    expect([error.status, error.code]).toEqual([400, 9])
+  })
+
+  it('lists nothing when the server omits items', async () => {
+    const s = await sim()
+    expect(await clientFor(s.url).list({ selector: 'team=none' })).toEqual([])
+  })
+})
+
+describe('syncApplication (in process)', () => {
+  it('observes through SSE framing with keep-alives', async () => {
+    const s = await sim({ keepAliveMs: 20 })
+    const log = memoryLogger()
+    const r = await syncApplication(clientFor(s.url), 'cart', settings({ sse: true }), log)
+    expect(r).toMatchObject({
+      result: 'succeeded',
+      health: 'Healthy',
+      sync: 'Synced',
+      observedBy: 'stream'
+    })
+    const streams = s.requests.filter(x => x.path === '/api/v1/stream/applications')
+    expect(streams.map(x => x.headers.accept)).toEqual(['text/event-stream'])
+  })
+
+  it('polls with a bounded number of calls', async () => {
+    const s = await sim()
+    const r = await syncApplication(
+      clientFor(s.url),
+      'cart',
+      settings({ watch: 'poll', pollIntervalMs: 50 }),
+      memoryLogger()
+    )
+    expect(r.result).toBe('succeeded')
+    // One GET per interval over a ~200 ms life cycle: well under 20.
+    expect(s.callsFor('cart')).toBeLessThan(20)
+    expect(r.observedBy).toBe('poll')
+  })
+
+  it('falls back to polling when the stream stays silent (keep-alives only)', async () => {
+    // An SSE stream for an app the stream does not match sends keep-alives but no event.
+    const s = await sim({ keepAliveMs: 50 })
+    const log = memoryLogger()
+    const r = await syncApplication(
+      clientFor(s.url),
+      'cart',
+      settings({ sse: true, scope: { project: 'default' } }),
+      log
+    )
+    expect(r.result).toBe('succeeded')
+    expect(r.observedBy).toBe('stream')
+    // Now a stream that never matches: projects=other hides the app from the watch only.
+    const other = await sim({ keepAliveMs: 50, apps: [{ name: 'cart', project: 'p1' }] })
+    const c = clientFor(other.url)
+    const origWatch = c.watch.bind(c)
+    c.watch = (name, scope, o) => origWatch(name, { ...scope, project: 'elsewhere' }, o)
+    const log2 = memoryLogger()
+    const r2 = await syncApplication(c, 'cart', settings({ sse: true, pollIntervalMs: 100 }), log2)
+    expect(r2.result).toBe('succeeded')
+    expect(r2.observedBy).toBe('poll')
+    expect(log2.text()).toMatch(/the watch stream sent nothing within 1000ms/)
+  })
+})

@@ -1,0 +1,133 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { getInputs, parseResource } from '../../src/actions/argocd-sync/inputs.js'
+import { InputReader, mapInputs } from '../../src/lib/inputs.js'
+import { secrets } from '../../src/lib/secrets.js'
+
+const base = {
+  server: 'https://argocd.example.com/',
+  token: 'input-token-123456',
+  applications: 'shop-*'
+}
+const read = (values: Record<string, string>): ReturnType<typeof getInputs> =>
+  getInputs(new InputReader(mapInputs({ ...base, ...values })))
+
+describe('argocd-sync inputs', () => {
+  it('has sensible defaults', () => {
+    const i = read({})
+    expect(i).toMatchObject({
+      server: 'https://argocd.example.com',
+      applications: ['shop-*'],
+      waitFor: 'health',
+      healthyStates: ['Healthy'],
+      timeoutMs: 600_000,
+      degradedGraceMs: 60_000,
+      onTimeout: 'fail',
+      onRunningOperation: 'wait',
+      concurrency: 4,
+      watch: 'stream',
+      pollIntervalMs: 2000,
+      insecure: false,
+      refresh: undefined
+    })
+    expect(secrets.values()).toContain('input-token-123456')
+  })
+
+  it.each([
+    ['timeout', '300', 300_000],
+    ['timeout', '90s', 90_000],
+    ['timeout', '5m', 300_000],
+    ['timeout', '1h30m', 5_400_000],
+    ['degraded-grace', '0', 0]
+  ])('%s %j is %d ms', (name, value, ms) => {
+    const i = read({ [name]: value })
+    expect(name === 'timeout' ? i.timeoutMs : i.degradedGraceMs).toBe(ms)
+  })
+
+  it.each([
+    [{ timeout: '0' }, /input "timeout": got "0", expected a duration .* at least 1s/],
+    [{ timeout: 'forever' }, /input "timeout": got "forever"/],
+    [
+      { 'wait-for': 'healthy' },
+      /input "wait-for": got "healthy", expected one of "operation", "sync", "health"/
+    ],
+    [{ 'healthy-states': 'Healthy,Fine' }, /input "healthy-states": got "Fine"/],
+    [
+      { applications: '', selector: '' },
+      /set input "applications" \(names or globs\) or "selector"/
+    ],
+    [{ selector: 'a in b' }, /input "selector": got "a in b"/],
+    [{ token: '', username: 'u' }, /"username" needs "password"/],
+    [{ token: '' }, /no credentials/],
+    [{ username: 'u', password: 'secret-password' }, /exclude each other/],
+    [
+      { resources: 'Deployment' },
+      /input "resources": got "Deployment", expected lines of GROUP:KIND:NAME/
+    ],
+    [{ 'sync-options': 'ServerSideApply' }, /input "sync-options"/],
+    [{ headers: 'Authorization: Bearer x' }, /input "headers": got a value of 13 characters/],
+    [{ server: 'ftp://argocd' }, /input "server"/],
+    [
+      { 'ca-cert': 'missing.pem' },
+      /input "ca-cert": got "missing.pem", expected PEM text or the path/
+    ],
+    [{ concurrency: '0' }, /input "concurrency"/],
+    [{ refresh: 'soft' }, /input "refresh"/]
+  ])('rejects %j', (values, message) => {
+    expect(() => read(values as Record<string, string>)).toThrow(message)
+  })
+
+  it('never echoes a secret header value or password in an error', () => {
+    expect(() => read({ headers: 'X-Secret' })).toThrow(/got a value of 8 characters/)
+  })
+
+  it('parses resources, sync options, headers, ca-cert from a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'argocd-inputs-'))
+    writeFileSync(
+      join(dir, 'ca.pem'),
+      '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
+    )
+    process.env.GITHUB_WORKSPACE = dir
+    try {
+      const i = read({
+        resources: 'apps:Deployment:shop/web\n:Service:web',
+        'sync-options': 'ServerSideApply=true, PruneLast=true',
+        headers: 'CF-Access-Client-Id: id.access\nCF-Access-Client-Secret=s3cr3t-value',
+        'ca-cert': 'ca.pem',
+        refresh: 'hard',
+        'healthy-states': 'Healthy, Suspended'
+      })
+      expect(i.resources).toEqual([
+        { group: 'apps', kind: 'Deployment', namespace: 'shop', name: 'web' },
+        { group: '', kind: 'Service', name: 'web' }
+      ])
+      expect(i.syncOptions).toEqual(['ServerSideApply=true', 'PruneLast=true'])
+      expect(i.headers).toEqual({
+        'cf-access-client-id': 'id.access',
+        'cf-access-client-secret': 's3cr3t-value'
+      })
+      expect(secrets.values()).toContain('s3cr3t-value')
+      expect(i.ca).toContain('BEGIN CERTIFICATE')
+      expect(i.refresh).toBe('hard')
+      expect(i.healthyStates).toEqual(['Healthy', 'Suspended'])
+    } finally {
+      delete process.env.GITHUB_WORKSPACE
+    }
+  })
+
+  it('registers the password with its user pair', () => {
+    read({ token: '', username: 'deployer', password: 'pw-for-the-pair' })
+    expect(secrets.redact(Buffer.from('deployer:pw-for-the-pair').toString('base64'))).toBe('***')
+  })
+
+  it.each([
+    ['apps:Deployment:web', { group: 'apps', kind: 'Deployment', name: 'web' }],
+    [':ConfigMap:ns/cm', { group: '', kind: 'ConfigMap', namespace: 'ns', name: 'cm' }],
+    ['apps:Deployment', undefined],
+    ['a:b:c:d', undefined]
+  ])('parseResource(%j)', (text, want) => {
+    expect(parseResource(text)).toEqual(want)
+  })
+})
