@@ -14,6 +14,7 @@ import type { HostKeyPolicy, HostTarget } from './ssh-hostkeys.js'
 import {
   checksumManifest,
   killProgram,
+  linkProgram,
   releaseFromLink,
   releasesToPrune,
   remoteLayout,
@@ -159,6 +160,9 @@ export interface HostDeployOptions {
 
 class Cancelled extends Error {}
 
+/** Time allowed for a rollback or cleanup command after the deploy timeout ran out. */
+const CLEANUP_TIMEOUT_MS = 30_000
+
 /** Deploy one release to one host. */
 export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
   const started = Date.now()
@@ -183,16 +187,25 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
   let created = false
   let switched = false
   let pidFile: string | undefined
+  let previousLink: string | undefined
   let hardTimedOut = false
-  const hardTimer = setTimeout(() => {
-    hardTimedOut = true
-    session?.close()
-  }, o.timeoutMs + 15_000)
+  const hardTimer = setTimeout(
+    () => {
+      hardTimedOut = true
+      session?.close()
+    },
+    o.timeoutMs + 2 * CLEANUP_TIMEOUT_MS
+  )
   const checkCancel = (): void => {
     if (o.signal?.aborted) throw new Cancelled('cancelled: another host failed (fail-fast)')
   }
-  const run = async (command: string, what: string, stdin?: string): Promise<string> => {
-    const r = await session!.exec(command, { stdin, timeoutMs: remaining() })
+  const run = async (
+    command: string,
+    what: string,
+    stdin?: string,
+    timeoutMs = remaining()
+  ): Promise<string> => {
+    const r = await session!.exec(command, { stdin, timeoutMs })
     if (r.code !== 0) {
       const detail = `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-5).join(' / ')
       throw new Error(`${what} failed (exit ${r.code ?? r.signal}): ${secrets.redact(detail)}`)
@@ -215,8 +228,8 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
     checkCancel()
 
     phase = 'prepare'
-    const link = await session.readlink(layout.current)
-    result.previous = link !== undefined ? releaseFromLink(link) : undefined
+    previousLink = await session.readlink(layout.current)
+    result.previous = previousLink !== undefined ? releaseFromLink(previousLink) : undefined
     await run(
       `mkdir -p -- ${shellQuote(layout.releasesDir)} && mkdir -- ${shellQuote(layout.releaseDir)}`,
       `creating ${layout.releaseDir}`
@@ -260,7 +273,9 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
         })
       } catch (error) {
         if (error instanceof SshError && error.kind === 'timeout') {
-          await session.exec(killProgram(pidFile), { timeoutMs: 10_000 }).catch(() => undefined)
+          await session
+            .exec(killProgram(pidFile), { timeoutMs: CLEANUP_TIMEOUT_MS })
+            .catch(() => undefined)
           pidFile = undefined
           o.log.warning(`${name}: the script timed out and was killed`)
           throw new Error(
@@ -307,11 +322,12 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
     if (switched && session && !hardTimedOut) {
       try {
         const cleanup = pidFile ? `rm -f -- ${shellQuote(pidFile)}\n` : ''
-        if (result.previous) {
-          await run(switchProgram(layout, result.previous) + cleanup, 'rollback')
-          o.log.warning(`${name}: rolled back ${layout.current} to releases/${result.previous}`)
+        if (previousLink !== undefined) {
+          const program = linkProgram(layout, previousLink) + cleanup
+          await run(program, 'rollback', undefined, CLEANUP_TIMEOUT_MS)
+          o.log.warning(`${name}: rolled back ${layout.current} to ${previousLink}`)
         } else {
-          await run(unlinkProgram(layout) + cleanup, 'rollback')
+          await run(unlinkProgram(layout) + cleanup, 'rollback', undefined, CLEANUP_TIMEOUT_MS)
           o.log.warning(`${name}: removed ${layout.current} (there was no previous release)`)
         }
         result.status = 'rolled-back'
@@ -321,7 +337,8 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
     }
     if (created && session && !hardTimedOut && (result.status !== 'failed' || !switched)) {
       try {
-        await run(`rm -rf -- ${shellQuote(layout.releaseDir)}`, 'removing the failed release')
+        const program = `rm -rf -- ${shellQuote(layout.releaseDir)}`
+        await run(program, 'removing the failed release', undefined, CLEANUP_TIMEOUT_MS)
       } catch {
         // best effort; the next prune removes it
       }

@@ -79,10 +79,15 @@ export function remoteLayout(target: string, release: string): RemoteLayout {
  * symlink renamed over the old one (`mv -T` is one rename(2)).
  */
 export function switchProgram(layout: RemoteLayout, release: string): string {
-  const tmp = `${layout.target}/.current-${release}-${process.pid}`
+  return linkProgram(layout, `releases/${release}`)
+}
+
+/** Point `current` atomically at `linkTarget` exactly as given (a rollback restores the old link). */
+export function linkProgram(layout: RemoteLayout, linkTarget: string): string {
+  const tmp = `${layout.target}/.current-${layout.release}-${process.pid}`
   return [
     'set -eu',
-    `ln -sfn ${shellQuote(`releases/${release}`)} ${shellQuote(tmp)}`,
+    `ln -sfn ${shellQuote(linkTarget)} ${shellQuote(tmp)}`,
     `mv -fT ${shellQuote(tmp)} ${shellQuote(layout.current)}`,
     ''
   ].join('\n')

@@ -11,6 +11,7 @@ import {
   readlinkSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync
 } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -280,6 +281,20 @@ describe('deployHost against sshd', () => {
     expect(r.exitCode).toBe(1)
     expect(existsSync(join(base, 'current'))).toBe(false)
     expect(readdirSync(join(base, 'releases'))).toEqual([])
+  })
+
+  it('rollback restores a current link that pointed outside releases/ exactly', async () => {
+    const base = join(sshd.remoteDir, 'foreign')
+    mkdirSync(join(base, 'manual'), { recursive: true })
+    symlinkSync(join(base, 'manual'), join(base, 'current'))
+    const r = await deployHost(await options(base, { script: 'exit 2' }))
+    expect(r.status).toBe('rolled-back')
+    expect(r.previous).toBeUndefined()
+    expect(readlinkSync(join(base, 'current'))).toBe(join(base, 'manual'))
+    const ok = await deployHost(await options(base, { keep: 1 }))
+    expect(ok.status).toBe('deployed')
+    // foreign directories are never pruned
+    expect(readdirSync(base).sort()).toEqual(['current', 'manual', 'releases'])
   })
 
   it('a checksum mismatch fails before the switch and removes the release', async () => {
