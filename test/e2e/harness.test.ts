@@ -5,6 +5,8 @@
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -195,6 +197,85 @@ describe('harness: failures', () => {
   it('post: false skips the post step', async () => {
     const run = await example({ name: 'Ada' }, { post: false })
     expect(run.post).toBeUndefined()
+  })
+})
+
+describe('harness: failure paths leak nothing either', () => {
+  let server: http.Server
+  let base = ''
+  const seen: string[] = []
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      seen.push(req.headers.authorization ?? '')
+      if (req.url === '/slow') return void setTimeout(() => res.end('late'), 5000)
+      if (req.url === '/ok') return void res.end('fine')
+      // A server that quotes the credentials it rejected, in several encodings.
+      const auth = req.headers.authorization ?? ''
+      const token = auth.replace(/^Bearer /, '')
+      res.writeHead(500, { 'content-type': 'application/json' })
+      res.end(
+        JSON.stringify({
+          error: `bad token ${token}`,
+          b64: Buffer.from(token).toString('base64'),
+          hex: Buffer.from(token).toString('hex')
+        })
+      )
+    })
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise(r => server.close(r))
+  })
+
+  it('a child that prints the secret and fails: the error quotes it redacted', async () => {
+    const password = canary('CHILDFAIL')
+    const run = await example({ name: 'Ada', password, child: 'fail' }, { sampleProcesses: true })
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors[0]).toMatch(
+      /^example failed: .* exited with code 3:\nlogin failed for \*\*\*$/
+    )
+    expect(run.post!.stdout).toContain('post: removed')
+    expect(findLeaks(channels(run), [{ value: password }])).toEqual([])
+  })
+
+  it('a child that hangs is killed at the timeout input', async () => {
+    const password = canary('CHILDHANG')
+    const started = Date.now()
+    const run = await example({ name: 'Ada', password, child: 'hang', timeout: '1s' })
+    expect(Date.now() - started).toBeLessThan(20_000)
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors[0]).toContain('timed out after 1s')
+    expect(findLeaks(channels(run), [{ value: password }])).toEqual([])
+  })
+
+  it('a server 500 that echoes the token in several encodings: nothing leaks', async () => {
+    const password = canary('HTTP500')
+    seen.length = 0
+    const run = await example({ name: 'Ada', password, url: `${base}/fail` })
+    expect(seen).toEqual([`Bearer ${password}`, `Bearer ${password}`]) // retried once
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors[0]).toContain('server said 500')
+    expect(run.main.errors[0]).toContain('bad token ***')
+    expect(run.main.stdout).toContain('HTTP 500; retrying')
+    expect(findLeaks(channels(run), [{ value: password }])).toEqual([])
+  })
+
+  it('a server that does not answer in time: a clear timeout, nothing leaks', async () => {
+    const password = canary('HTTPSLOW')
+    const run = await example({ name: 'Ada', password, url: `${base}/slow`, timeout: '1s' })
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors[0]).toMatch(
+      /GET http:\/\/127\.0\.0\.1:\d+\/slow: timed out after 1000ms/
+    )
+    expect(findLeaks(channels(run), [{ value: password }])).toEqual([])
+  })
+
+  it('a server that answers: the status becomes an output', async () => {
+    const run = await example({ name: 'Ada', password: canary('HTTPOK'), url: `${base}/ok` })
+    expect(run.main.code).toBe(0)
+    expect(run.main.outputs['http-status']).toBe('200')
   })
 })
 
