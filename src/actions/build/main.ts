@@ -14,7 +14,8 @@ import {
   detectBackend,
   localImageDigest,
   runBuild,
-  type BackendName
+  type BackendName,
+  type Detection
 } from '../../lib/build-backends.js'
 import { hashBuildInputs } from '../../lib/build-context.js'
 import { baseImages, resolveBaseDigests } from '../../lib/build-dockerfile.js'
@@ -431,12 +432,16 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
   saveState(State.AuthDir, auth.dir)
   saveState(State.Registry, host)
 
-  const detection = await log.group('Choose the backend', async () => {
-    const d = await detectBackend(inputs.backend, env)
-    log.info(`backend: ${d.backend} (${d.why})`)
-    return d
-  })
-  const backend = detection.backend
+  // The builder is only needed to build (or to read a local base image): detect it lazily,
+  // so that a promotion of an unchanged image starts no builder process at all.
+  let detection: Detection | undefined
+  const chooseBackend = async (): Promise<Detection> => {
+    if (!detection) {
+      detection = await detectBackend(inputs.backend, env)
+      log.info(`backend: ${detection.backend} (${detection.why})`)
+    }
+    return detection
+  }
 
   const dockerfileText = readFileSync(target.dockerfile, 'utf8')
   const labels = computeLabels(
@@ -476,7 +481,10 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
           ca: inputs.caCert,
           insecure: inputs.insecure
         },
-        { logger: log, local: ref => localImageDigest(backend, ref, env) }
+        {
+          logger: log,
+          local: async ref => localImageDigest((await chooseBackend()).backend, ref, env)
+        }
       )
       for (const b of bases.resolved) log.info(`base image ${b.ref}: ${b.digest}`)
       for (const b of bases.unresolved)
@@ -505,12 +513,11 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
       why = 'a base image digest is unknown, so unchanged inputs cannot be proven'
     else if (!inputs.push) why = 'push: false (build only)'
     else {
-      const existing = await log.group(`Look for ${image.name}:${ctxTag}`, () =>
-        client.headManifest(image.repository, ctxTag)
+      // One GET by tag: the manifest's exact bytes, or nothing.
+      const manifest = await log.group(`Look for ${image.name}:${ctxTag}`, () =>
+        client.getManifest(image.repository, ctxTag)
       )
-      if (existing) {
-        const manifest = await client.getManifest(image.repository, existing.digest)
-        if (!manifest) throw new Error(`${image.name}@${existing.digest} vanished while reading it`)
+      if (manifest) {
         await log.group('Promote the existing image (no build)', () =>
           putTags(client, image.repository, manifest, tags, log)
         )
@@ -539,6 +546,7 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
       why = `no image for these inputs yet (${ctxTag} not in the registry)`
     }
     log.info(`building: ${why}`)
+    const { backend, buildkit } = await chooseBackend()
 
     const cacheRef =
       inputs.cache === 'none'
@@ -576,7 +584,7 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
             digestFile: `${work}-digest`,
             readFile: p => (existsSync(p) ? readFileSync(p, 'utf8') : undefined)
           },
-          detection.buildkit
+          buildkit
         )
       )
     } catch (error) {

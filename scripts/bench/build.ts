@@ -1,0 +1,212 @@
+/**
+ * Build avoidance benchmark: 20 services, all unchanged after a first build. Time to
+ * promote all 20 with new tags by build avoidance (the action finds `ctx-<hash>` and
+ * PUTs manifests) versus a cached rebuild of all 20 with buildah (`reuse: false`,
+ * warm layer cache, blobs already in the registry), and the bytes each moves between
+ * the action and the registry (counted by a TCP relay in front of a real TLS +
+ * htpasswd registry). Every leg runs the committed bundle through the runner harness.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import type { Bench, BenchRow } from './types.js'
+import { runAction } from '../../test/support/harness.js'
+import { startRegistry } from '../../test/support/registry.js'
+import {
+  isolatedBuildahEnv,
+  pushBusyboxBase,
+  writeTestAuthFile
+} from '../../test/support/base-image.js'
+
+const SERVICES = 20
+
+/** A TCP relay that counts bytes both ways. */
+async function countingRelay(
+  targetPort: number
+): Promise<{ port: number; bytes(): number; reset(): void; close(): Promise<void> }> {
+  let total = 0
+  const sockets = new Set<Socket>()
+  const server: Server = createServer(client => {
+    const upstream = connect(targetPort, '127.0.0.1')
+    sockets.add(client)
+    sockets.add(upstream)
+    client.on('data', (c: Buffer) => (total += c.length))
+    upstream.on('data', (c: Buffer) => (total += c.length))
+    client.pipe(upstream)
+    upstream.pipe(client)
+    const end = (): void => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    client.on('error', end)
+    upstream.on('error', end)
+    client.on('close', end)
+    upstream.on('close', end)
+  })
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+  const addr = server.address()
+  return {
+    port: typeof addr === 'object' && addr ? addr.port : 0,
+    bytes: () => total,
+    reset: () => (total = 0),
+    close: () =>
+      new Promise<void>(r => {
+        for (const s of sockets) s.destroy()
+        server.close(() => r())
+      })
+  }
+}
+
+function mb(n: number): string {
+  return `${(n / 1024 / 1024).toFixed(2)} MB`
+}
+
+/** The benchmark. */
+export const bench: Bench = async log => {
+  const password = `bench-${randomBytes(8).toString('hex')}`
+  const registry = await startRegistry({ users: { bench: password } })
+  const buildah = isolatedBuildahEnv()
+  const relay = await countingRelay(registry.port)
+  const tmp = mkdtempSync(join(tmpdir(), 'conveyor-bench-build-'))
+  const bundleDir = process.env.CONVEYOR_BUILD_BUNDLE
+  const bundle = bundleDir
+    ? { main: join(bundleDir, 'index.js'), post: join(bundleDir, 'post', 'index.js') }
+    : undefined
+  try {
+    const authFile = writeTestAuthFile(registry.host, 'bench', password)
+    const base = `${registry.host}/base/busybox:1`
+    pushBusyboxBase(base, buildah, { authFile, certDir: registry.certDir })
+    // The services: each a RUN step and 512 KiB of its own content.
+    const ws = join(tmp, 'ws')
+    const host = `127.0.0.1:${relay.port}`
+    for (let i = 1; i <= SERVICES; i++) {
+      const dir = join(ws, 'services', `svc${String(i).padStart(2, '0')}`)
+      mkdirSync(dir, { recursive: true })
+      writeFileSync(
+        join(dir, 'Dockerfile'),
+        `FROM ${host}/base/busybox:1\nRUN echo built > /built\nCOPY . /app\n`
+      )
+      writeFileSync(join(dir, 'payload.bin'), randomBytes(512 * 1024))
+    }
+    execFileSync('git', ['init', '-q'], { cwd: ws })
+    const names = Array.from({ length: SERVICES }, (_, i) => `svc${String(i + 1).padStart(2, '0')}`)
+    interface Leg {
+      reused: boolean
+      /** From the action's first line of output to its last: its own work, without Node start-up. */
+      workMs: number
+    }
+    const leg = async (name: string, tag: string, reuse: boolean): Promise<Leg> => {
+      const chunks: { t: number; len: number }[] = []
+      const run = await runAction('build', {
+        workspace: ws,
+        bundle,
+        env: buildah.env,
+        timeoutMs: 170_000,
+        post: true,
+        onStdout: chunk => chunks.push({ t: Date.now(), len: chunk.length }),
+        inputs: {
+          context: `services/${name}`,
+          image: `${host}/bench/${name}`,
+          'registry-username': 'bench',
+          'registry-password': password,
+          'registry-ca-cert': registry.caPem!,
+          backend: 'buildah',
+          cache: 'none',
+          tags: `type=raw,value=${tag}`,
+          reuse: String(reuse)
+        }
+      })
+      if (run.main.code !== 0) {
+        throw new Error(
+          `${name} (${tag}) failed: ${run.main.errors.join('\n')}\n${run.main.stdout.slice(-2000)}`
+        )
+      }
+      // The main step's chunks come first (then the post step's): find main's last one.
+      let seen = 0
+      let lastMain = chunks[0]?.t ?? 0
+      for (const c of chunks) {
+        if (seen >= run.main.stdout.length) break
+        seen += c.len
+        lastMain = c.t
+      }
+      return { reused: run.main.outputs.reused === 'true', workMs: lastMain - (chunks[0]?.t ?? 0) }
+    }
+    const phase = async (
+      tag: string,
+      reuse: boolean,
+      parallel = 1
+    ): Promise<{ ms: number; workMs: number; bytes: number; reused: number }> => {
+      relay.reset()
+      const started = Date.now()
+      let reused = 0
+      let workMs = 0
+      const queue = [...names]
+      await Promise.all(
+        Array.from({ length: parallel }, async () => {
+          for (let name = queue.shift(); name; name = queue.shift()) {
+            const r = await leg(name, tag, reuse)
+            if (r.reused) reused++
+            workMs += r.workMs
+          }
+        })
+      )
+      return { ms: Date.now() - started, workMs, bytes: relay.bytes(), reused }
+    }
+    const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
+    // The first build is not measured: two legs at a time to save time.
+    const first = await phase('first', true, 2)
+    log(`first build of ${SERVICES} services: ${s(first.ms)}, ${mb(first.bytes)}`)
+    const promote = await phase('promoted', true)
+    log(
+      `promotion by build avoidance: ${s(promote.ms)} wall (${s(promote.workMs)} in the action), ${mb(promote.bytes)}, ${promote.reused}/${SERVICES} reused`
+    )
+    const rebuild = await phase('rebuilt', false)
+    log(
+      `cached rebuild (buildah, reuse: false): ${s(rebuild.ms)} wall (${s(rebuild.workMs)} in the action), ${mb(rebuild.bytes)}`
+    )
+    if (promote.reused !== SERVICES || rebuild.reused !== 0) {
+      throw new Error(
+        `expected ${SERVICES} reused promotions and 0 reused rebuilds, got ${promote.reused} and ${rebuild.reused}`
+      )
+    }
+    const wallRatio = promote.ms / rebuild.ms
+    const workRatio = promote.workMs / rebuild.workMs
+    const rows: BenchRow[] = [
+      {
+        scenario: `build: promote ${SERVICES} unchanged services by build avoidance (action work, without Node start-up)`,
+        figure: s(promote.workMs),
+        baseline: `cached buildah rebuild ${s(rebuild.workMs)}`,
+        ratio: Number(workRatio.toFixed(4)),
+        target: '< 5%',
+        met: workRatio < 0.05
+      },
+      {
+        scenario: `build: promote ${SERVICES} unchanged services (wall time, main + post steps, sequential)`,
+        figure: s(promote.ms),
+        baseline: `cached buildah rebuild ${s(rebuild.ms)}`,
+        ratio: Number(wallRatio.toFixed(4)),
+        target: '< 5%',
+        met: wallRatio < 0.05
+      },
+      {
+        scenario: `build: bytes moved to/from the registry for ${SERVICES} services`,
+        figure: mb(promote.bytes),
+        baseline: `cached rebuild ${mb(rebuild.bytes)} (first build ${mb(first.bytes)})`,
+        ratio: Number((promote.bytes / rebuild.bytes).toFixed(4)),
+        target: 'no layer transfer (< 64 KiB per service)',
+        met: promote.bytes < 64 * 1024 * SERVICES
+      }
+    ]
+    return rows
+  } finally {
+    await relay.close()
+    await registry.stop()
+    buildah.cleanup()
+    rmSync(tmp, { recursive: true, force: true })
+  }
+}
