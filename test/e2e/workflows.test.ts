@@ -27,23 +27,34 @@ type Parse = (source: string, name: string) => string[]
  * Node refuses; a load hook adds `type: 'json'` for that package only.
  */
 function allowParserJson(): void {
-  const hooks = (module as unknown as { registerHooks?: (h: unknown) => void }).registerHooks
-  if (!hooks) throw new Error('node:module registerHooks is missing: run the tests on Node 24')
-  hooks({
-    load(
-      url: string,
-      context: { importAttributes?: Record<string, string> },
-      next: (url: string, context: unknown) => unknown
-    ) {
-      if (url.endsWith('.json') && url.includes('/@actions/workflow-parser/')) {
-        return next(url, {
-          ...context,
-          importAttributes: { ...context.importAttributes, type: 'json' }
-        })
-      }
-      return next(url, context)
-    }
-  })
+  const addJson = (url: string, context: { importAttributes?: Record<string, string> }) =>
+    url.endsWith('.json') && url.includes('/@actions/workflow-parser/')
+      ? { ...context, importAttributes: { ...context.importAttributes, type: 'json' } }
+      : context
+  const m = module as unknown as {
+    registerHooks?: (hooks: unknown) => void
+    register?: (specifier: string) => void
+  }
+  if (m.registerHooks) {
+    m.registerHooks({
+      load: (
+        url: string,
+        context: { importAttributes?: Record<string, string> },
+        next: (url: string, context: unknown) => unknown
+      ) => next(url, addJson(url, context))
+    })
+    return
+  }
+  // Node 20: the asynchronous hooks API, from a data: URL module.
+  m.register?.(
+    `data:text/javascript,${encodeURIComponent(
+      'export async function load(url, context, next) {' +
+        "  if (url.endsWith('.json') && url.includes('/@actions/workflow-parser/'))" +
+        "    return next(url, { ...context, importAttributes: { ...context.importAttributes, type: 'json' } });" +
+        '  return next(url, context);' +
+        '}'
+    )}`
+  )
 }
 
 let makeLinter: () => Promise<Lint>
