@@ -125,6 +125,8 @@ export interface HostResult {
   status: 'deployed' | 'rolled-back' | 'failed' | 'cancelled' | 'skipped'
   release: string
   previous?: string
+  /** Type and SHA256 fingerprint of the host key that was verified. */
+  hostKey?: string
   files: number
   bytes: number
   /** Exit code of the script, when it ran. */
@@ -224,6 +226,7 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
       readyTimeoutMs: Math.min(remaining(), 30_000),
       log: o.log
     })
+    result.hostKey = session.hostKeyFingerprint
     o.log.info(`${name}: connected as ${o.username} (host key ${session.hostKeyFingerprint})`)
     checkCancel()
 
@@ -269,7 +272,7 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
           stdin: program,
           timeoutMs: remaining(),
           onLine: (line, stream) =>
-            o.log.info(`[${name}${stream === 'stderr' ? ' err' : ''}] ${line}`)
+            o.log.info(secrets.redact(`[${name}${stream === 'stderr' ? ' err' : ''}] ${line}`))
         })
       } catch (error) {
         if (error instanceof SshError && error.kind === 'timeout') {

@@ -82,6 +82,7 @@ interface HostOutput {
   status: string
   release: string
   previous: string | null
+  hostKey: string | null
   files: number
   exitCode: number | null
   pruned: string[]
@@ -129,6 +130,10 @@ describe('deploy ssh', () => {
         [web2.port, 'deployed', 2, 0]
       ])
       expect(out[0]!.previous).toBe(i === 1 ? null : releases[i - 2])
+      expect(out.map(h => h.hostKey)).toEqual([
+        `ssh-ed25519 ${web1.fingerprint}`,
+        `ssh-ed25519 ${web2.fingerprint}`
+      ])
       expect(run.main.stdout).toContain(`deployed ${release}`)
       expect(run.main.summary).toContain(`| 127.0.0.1:${web1.port} | deployed |`)
       expect(run.main.summary).toContain(`| 127.0.0.1:${web2.port} | deployed |`)

@@ -117,7 +117,11 @@ describe('getSshInputs', () => {
     [{ username: 'a;b' }, 'input "username"'],
     [{ key: '' }, 'input "key" is required'],
     [{ key: 'garbage' }, 'input "key": not a private key'],
-    [{ 'known-hosts': '' }, "ssh mode needs the hosts' keys pinned"],
+    [{ 'known-hosts': '' }, 'ssh mode needs the hosts\' keys pinned: set input "known-hosts"'],
+    [
+      { 'known-hosts': `@cert-authority *.example.com ssh-ed25519 ${ED}` },
+      '@cert-authority lines are not supported'
+    ],
     [
       { 'known-hosts': `web1 ssh-ed25519 ${ED}\n\nweb2 ssh-ed25519` },
       'input "known-hosts", line 3'

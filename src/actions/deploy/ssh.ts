@@ -100,8 +100,11 @@ export function getSshInputs(
   const fingerprints = parseFingerprints(reader.list('fingerprints'))
   const insecure = reader.boolean('insecure-skip-host-key', false)
   if (!insecure && knownHosts.filter(e => !e.marker).length === 0 && fingerprints.length === 0) {
+    const ca = knownHosts.some(e => e.marker === 'cert-authority')
+      ? ' (@cert-authority lines are not supported: pin the host keys themselves)'
+      : ''
     throw new ConfigurationError(
-      'ssh mode needs the hosts\' keys pinned: set input "known-hosts" (lines as "ssh-keyscan -p <port> <host>" prints them, verified out of band) or "fingerprints" (SHA256:... lines); "insecure-skip-host-key: true" skips the check and is unsafe'
+      `ssh mode needs the hosts' keys pinned${ca}: set input "known-hosts" (lines as "ssh-keyscan -p <port> <host>" prints them, verified out of band) or "fingerprints" (SHA256:... lines); "insecure-skip-host-key: true" skips the check and is unsafe`
     )
   }
 
@@ -230,6 +233,7 @@ export async function runSshMode(reader: InputReader, log: Logger): Promise<void
       status: r.status,
       release: r.release,
       previous: r.previous ?? null,
+      hostKey: r.hostKey ?? null,
       files: r.files,
       bytes: r.bytes,
       exitCode: r.exitCode ?? null,
