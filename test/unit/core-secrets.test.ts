@@ -78,6 +78,37 @@ describe('secrets registry: every encoding is redacted', () => {
     }
   )
 
+  it('random secrets (ASCII and multi-byte UTF-8, 6..64 bytes) in random base64 text', () => {
+    const alphabet = 'abcXYZ019-_/+=:@ éü中🔑'
+    for (let trial = 0; trial < 200; trial++) {
+      const { reg } = registry()
+      const chars = [...alphabet]
+      let secret = ''
+      while (Buffer.byteLength(secret) < 6 + (trial % 58)) {
+        secret += chars[randomBytes(1)[0]! % chars.length]
+      }
+      if (secret.trim().length < MIN_SECRET_LENGTH) continue
+      reg.add(secret)
+      const whole = Buffer.concat([
+        randomBytes(trial % 7),
+        Buffer.from(secret),
+        randomBytes(trial % 3)
+      ])
+      const encoded = b64(whole)
+      expect(reg.leaks(encoded), `${JSON.stringify(secret)} at ${trial % 7}`).toBe(true)
+      const redacted = reg.redact(encoded)
+      for (const f of encodingsOf(secret).base64!) expect(redacted).not.toContain(f)
+      for (const text of [
+        JSON.stringify({ secret }),
+        encodeURIComponent(secret),
+        Buffer.from(secret).toString('hex'),
+        b64(b64(secret))
+      ]) {
+        expect(reg.redact(text)).not.toContain(text.length > 8 ? text.slice(2, -2) : text)
+      }
+    }
+  })
+
   it('base64Alignments gives the secret-only characters at each offset', () => {
     const secret = 'abcdefghijkl'
     const forms = base64Alignments(secret)
