@@ -71150,8 +71150,13 @@ function resultOf(name, app, result, message, started, revision, observedBy, res
         terminated: false
     };
 }
-/** Sync one application and wait for its verdict. Never throws for an app-level failure. */
-async function syncApplication(client, name, s, log) {
+/**
+ * Sync one application and wait for its verdict. Failures of the app (Failed,
+ * Degraded, timeout) are results; API errors throw.
+ */
+async function syncApplication(client, name, s, log, 
+/** The app as a preflight already fetched it (with the refresh); fetched here otherwise. */
+initial) {
     const started = Date.now();
     const deadline = started + s.timeoutMs;
     const observer = new Observer(client, name, s, log);
@@ -71179,7 +71184,7 @@ async function syncApplication(client, name, s, log) {
         return r;
     };
     // 1. Current state (refreshing first when asked).
-    last = await client.get(name, s.scope, s.refresh);
+    last = initial ?? (await client.get(name, s.scope, s.refresh));
     log.info(`${tag} ${stateLine(last)}; live revision ${last.status?.sync?.revision ?? 'unknown'}`);
     // 2. An operation already running.
     if (operationInProgress(last)) {
@@ -71347,9 +71352,12 @@ function bypassesProxy(url, noProxy) {
             continue;
         if (entry === '*')
             return true;
+        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
         const [name, entryPort] = entry.startsWith('[')
             ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
-            : entry.split(':');
+            : (entry.match(/:/g) ?? []).length > 1
+                ? [entry, undefined]
+                : entry.split(':');
         if (entryPort && entryPort !== port)
             continue;
         const bare = (name ?? '').replace(/^\*?\./, '');
@@ -74587,12 +74595,20 @@ function getIDToken(aud) {
  */
 
 
+/**
+ * Text for a plain log line that cannot issue a workflow command: a line of untrusted
+ * text (a commit message, a tool's output) starting with `::` would otherwise be obeyed
+ * by the runner, and `::stop-commands::` would switch off every later `::add-mask::`.
+ */
+function neutralizeCommands(text) {
+    return text.replace(/^(\s*)::/gm, '$1:\u200b:');
+}
 /** A logger that writes workflow commands through @actions/core. */
 function logger_actionsLogger() {
     const r = (s) => secrets_secrets.redact(s);
     return {
         debug: m => core_debug(r(m)),
-        info: m => info(r(m)),
+        info: m => info(neutralizeCommands(r(m))),
         notice: (m, p) => notice(r(m), p),
         warning: (m, p) => warning(r(m), p),
         error: (m, p) => error(r(m), p),
@@ -74921,13 +74937,28 @@ class InputReader {
             url = new URL(value);
         }
         catch {
-            throw invalidInput(name, value, 'an absolute http:// or https:// URL', options);
+            // Never echo credentials of a URL that does not parse: hide `user:pass@`.
+            const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
+            if (userinfo !== undefined)
+                for (const part of userinfo.split(':'))
+                    secrets_secrets.add(part);
+            const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
+            throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
         }
         if (url.protocol !== 'https:' && url.protocol !== 'http:') {
             throw invalidInput(name, value, 'an http:// or https:// URL', options);
         }
         if (url.username || url.password) {
-            secrets_secrets.add(decodeURIComponent(url.password));
+            // Either part may be the credential (`https://<token>@host` puts it in the user).
+            for (const part of [url.username, url.password]) {
+                secrets_secrets.add(part);
+                try {
+                    secrets_secrets.add(decodeURIComponent(part));
+                }
+                catch {
+                    // a malformed %-sequence: the raw form is registered
+                }
+            }
             throw new ConfigurationError(`input "${name}": credentials in the URL are not accepted; pass them through the token or password input`);
         }
         return url;
@@ -75100,23 +75131,41 @@ function overall(results) {
         return 'timed-out';
     return 'succeeded';
 }
+/**
+ * The applications to sync, each fetched once (with the refresh when asked) before
+ * any sync starts, so a wrong name fails the step before anything changed.
+ */
 async function resolveApps(client, inputs, log) {
     const scope = { appNamespace: inputs.appNamespace, project: inputs.project };
     const needList = inputs.selector !== undefined || inputs.applications.some(isGlob);
-    if (!needList)
-        return [...new Set(inputs.applications)];
-    const listed = await client.list({ ...scope, selector: inputs.selector });
-    // Filter again locally: a server that ignores the selector must not widen the set.
-    const requirements = inputs.selector ? parseSelector(inputs.selector) : [];
-    const apps = listed.filter(a => matchesSelector(a.metadata.labels, requirements));
-    const { names, unmatched } = selectApplications(apps, inputs.applications);
-    const where = `${inputs.selector ? ` with selector "${inputs.selector}"` : ''}${inputs.project ? ` in project "${inputs.project}"` : ''}${inputs.appNamespace ? ` in namespace "${inputs.appNamespace}"` : ''}`;
-    if (names.length === 0) {
-        throw new ConfigurationError(`no application matched input "applications" (${inputs.applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`);
+    let names = [...new Set(inputs.applications)];
+    if (needList) {
+        const listed = await client.list({ ...scope, selector: inputs.selector });
+        // Filter again locally: a server that ignores the selector must not widen the set.
+        const requirements = inputs.selector ? parseSelector(inputs.selector) : [];
+        const apps = listed.filter(a => matchesSelector(a.metadata.labels, requirements));
+        const chosen = selectApplications(apps, inputs.applications);
+        const where = `${inputs.selector ? ` with selector "${inputs.selector}"` : ''}${inputs.project ? ` in project "${inputs.project}"` : ''}${inputs.appNamespace ? ` in namespace "${inputs.appNamespace}"` : ''}`;
+        if (chosen.names.length === 0) {
+            throw new ConfigurationError(`no application matched input "applications" (${inputs.applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`);
+        }
+        for (const u of chosen.unmatched) {
+            log.warning(`input "applications": "${u}" matched no application${where}`);
+        }
+        names = chosen.names;
     }
-    for (const u of unmatched)
-        log.warning(`input "applications": "${u}" matched no application${where}`);
-    return names;
+    const fetched = await pool(names, inputs.concurrency, async (name) => {
+        try {
+            return { name, app: await client.get(name, scope, inputs.refresh) };
+        }
+        catch (error) {
+            return { name, error: errors_errorMessage(error) };
+        }
+    });
+    const errors = fetched.filter(f => f.error !== undefined).map(f => f.error);
+    if (errors.length > 0)
+        throw new ConfigurationError(errors.join('\n'));
+    return new Map(fetched.map(f => [f.name, f.app]));
 }
 async function pool(items, limit, fn) {
     const out = new Array(items.length);
@@ -75184,11 +75233,12 @@ async function run() {
                 return v;
             });
             log.info(`Argo CD ${version.Version ?? '(version unknown)'} at ${inputs.server}`);
-            const names = await log.group('Applications', async () => {
-                const n = await resolveApps(client, inputs, log);
-                log.info(`syncing ${n.length}: ${n.join(', ')}`);
-                return n;
+            const initial = await log.group('Applications', async () => {
+                const found = await resolveApps(client, inputs, log);
+                log.info(`syncing ${found.size}: ${[...found.keys()].join(', ')}`);
+                return found;
             });
+            const names = [...initial.keys()];
             const settings = {
                 scope: { appNamespace: inputs.appNamespace, project: inputs.project },
                 request: {
@@ -75214,7 +75264,7 @@ async function run() {
             }
             const results = await log.group('Sync', () => pool(names, inputs.concurrency, async (name) => {
                 try {
-                    const r = await syncApplication(client, name, settings, log);
+                    const r = await syncApplication(client, name, settings, log, initial.get(name));
                     const line = `${name}: ${r.result} (${r.phase}, ${r.sync}, ${r.health}) in ${formatDuration(r.durationMs)}: ${r.message}`;
                     if (r.result === 'succeeded')
                         log.info(line);
@@ -75225,8 +75275,8 @@ async function run() {
                     return r;
                 }
                 catch (error) {
-                    if (error instanceof ConfigurationError)
-                        throw error;
+                    // One app's API error (even a permission problem) is that app's failure;
+                    // the others run to their own verdicts.
                     const r = {
                         name,
                         result: 'failed',
@@ -75262,8 +75312,10 @@ async function run() {
             setOutput('result', result);
             writeSummary(results, result, inputs.server);
             if (result !== 'succeeded') {
-                const bad = results.filter(r => r.result !== 'succeeded').map(r => `${r.name} ${r.result}`);
-                throw new Error(`${bad.join(', ')}`);
+                const bad = results
+                    .filter(r => r.result !== 'succeeded')
+                    .map(r => `${r.name} ${r.result}: ${r.message}`);
+                throw new Error(bad.join('; '));
             }
         }
         finally {

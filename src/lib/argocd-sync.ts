@@ -265,12 +265,17 @@ function resultOf(
   }
 }
 
-/** Sync one application and wait for its verdict. Never throws for an app-level failure. */
+/**
+ * Sync one application and wait for its verdict. Failures of the app (Failed,
+ * Degraded, timeout) are results; API errors throw.
+ */
 export async function syncApplication(
   client: ArgoClient,
   name: string,
   s: SyncSettings,
-  log: Logger
+  log: Logger,
+  /** The app as a preflight already fetched it (with the refresh); fetched here otherwise. */
+  initial?: Application
 ): Promise<AppResult> {
   const started = Date.now()
   const deadline = started + s.timeoutMs
@@ -303,7 +308,7 @@ export async function syncApplication(
   }
 
   // 1. Current state (refreshing first when asked).
-  last = await client.get(name, s.scope, s.refresh)
+  last = initial ?? (await client.get(name, s.scope, s.refresh))
   log.info(`${tag} ${stateLine(last)}; live revision ${last.status?.sync?.revision ?? 'unknown'}`)
 
   // 2. An operation already running.

@@ -243,7 +243,7 @@ describe('argocd-sync scenarios', () => {
 
   it('waits for an operation already running, then syncs', async () => {
     const s = await sim({
-      apps: [{ name: 'cart', runningOperation: { steps: 8, automated: true } }]
+      apps: [{ name: 'cart', runningOperation: { steps: 40, automated: true } }]
     })
     const run = await sync(s, { applications: 'cart' })
     expect(run.main.code, run.main.stdout).toBe(0)

@@ -146,7 +146,7 @@ describe('syncApplication (in process)', () => {
       settings({ sse: true, scope: { project: 'default' } }),
       log
     )
-    expect(r.result).toBe('succeeded')
+    expect(r.result, log.text()).toBe('succeeded')
     expect(r.observedBy).toBe('stream')
     // Now a stream that never matches: projects=other hides the app from the watch only.
     const other = await sim({ keepAliveMs: 50, apps: [{ name: 'cart', project: 'p1' }] })
@@ -155,7 +155,7 @@ describe('syncApplication (in process)', () => {
     c.watch = (name, scope, o) => origWatch(name, { ...scope, project: 'elsewhere' }, o)
     const log2 = memoryLogger()
     const r2 = await syncApplication(c, 'cart', settings({ sse: true, pollIntervalMs: 100 }), log2)
-    expect(r2.result).toBe('succeeded')
+    expect(r2.result, log2.text()).toBe('succeeded')
     expect(r2.observedBy).toBe('poll')
     expect(log2.text()).toMatch(/the watch stream sent nothing within 1000ms/)
   })

@@ -10,6 +10,7 @@ import {
   selectApplications
 } from '../../lib/argocd-select.js'
 import { syncApplication, type AppResult, type SyncSettings } from '../../lib/argocd-sync.js'
+import type { Application } from '../../lib/argocd.js'
 import { formatDuration } from '../../lib/duration.js'
 import { ConfigurationError, errorMessage } from '../../lib/errors.js'
 import { HttpClient } from '../../lib/http.js'
@@ -27,24 +28,45 @@ export function overall(results: readonly AppResult[]): 'succeeded' | 'failed' |
   return 'succeeded'
 }
 
-async function resolveApps(client: ArgoClient, inputs: Inputs, log: Logger): Promise<string[]> {
+/**
+ * The applications to sync, each fetched once (with the refresh when asked) before
+ * any sync starts, so a wrong name fails the step before anything changed.
+ */
+async function resolveApps(
+  client: ArgoClient,
+  inputs: Inputs,
+  log: Logger
+): Promise<Map<string, Application>> {
   const scope = { appNamespace: inputs.appNamespace, project: inputs.project }
   const needList = inputs.selector !== undefined || inputs.applications.some(isGlob)
-  if (!needList) return [...new Set(inputs.applications)]
-  const listed = await client.list({ ...scope, selector: inputs.selector })
-  // Filter again locally: a server that ignores the selector must not widen the set.
-  const requirements = inputs.selector ? parseSelector(inputs.selector)! : []
-  const apps = listed.filter(a => matchesSelector(a.metadata.labels, requirements))
-  const { names, unmatched } = selectApplications(apps, inputs.applications)
-  const where = `${inputs.selector ? ` with selector "${inputs.selector}"` : ''}${inputs.project ? ` in project "${inputs.project}"` : ''}${inputs.appNamespace ? ` in namespace "${inputs.appNamespace}"` : ''}`
-  if (names.length === 0) {
-    throw new ConfigurationError(
-      `no application matched input "applications" (${inputs.applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`
-    )
+  let names = [...new Set(inputs.applications)]
+  if (needList) {
+    const listed = await client.list({ ...scope, selector: inputs.selector })
+    // Filter again locally: a server that ignores the selector must not widen the set.
+    const requirements = inputs.selector ? parseSelector(inputs.selector)! : []
+    const apps = listed.filter(a => matchesSelector(a.metadata.labels, requirements))
+    const chosen = selectApplications(apps, inputs.applications)
+    const where = `${inputs.selector ? ` with selector "${inputs.selector}"` : ''}${inputs.project ? ` in project "${inputs.project}"` : ''}${inputs.appNamespace ? ` in namespace "${inputs.appNamespace}"` : ''}`
+    if (chosen.names.length === 0) {
+      throw new ConfigurationError(
+        `no application matched input "applications" (${inputs.applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`
+      )
+    }
+    for (const u of chosen.unmatched) {
+      log.warning(`input "applications": "${u}" matched no application${where}`)
+    }
+    names = chosen.names
   }
-  for (const u of unmatched)
-    log.warning(`input "applications": "${u}" matched no application${where}`)
-  return names
+  const fetched = await pool(names, inputs.concurrency, async name => {
+    try {
+      return { name, app: await client.get(name, scope, inputs.refresh) }
+    } catch (error) {
+      return { name, error: errorMessage(error) }
+    }
+  })
+  const errors = fetched.filter(f => f.error !== undefined).map(f => f.error!)
+  if (errors.length > 0) throw new ConfigurationError(errors.join('\n'))
+  return new Map(fetched.map(f => [f.name, f.app!]))
 }
 
 async function pool<T, R>(
@@ -126,11 +148,12 @@ export async function run(): Promise<void> {
         return v
       })
       log.info(`Argo CD ${version.Version ?? '(version unknown)'} at ${inputs.server}`)
-      const names = await log.group('Applications', async () => {
-        const n = await resolveApps(client, inputs, log)
-        log.info(`syncing ${n.length}: ${n.join(', ')}`)
-        return n
+      const initial = await log.group('Applications', async () => {
+        const found = await resolveApps(client, inputs, log)
+        log.info(`syncing ${found.size}: ${[...found.keys()].join(', ')}`)
+        return found
       })
+      const names = [...initial.keys()]
       const settings: SyncSettings = {
         scope: { appNamespace: inputs.appNamespace, project: inputs.project },
         request: {
@@ -159,14 +182,15 @@ export async function run(): Promise<void> {
       const results = await log.group('Sync', () =>
         pool(names, inputs.concurrency, async name => {
           try {
-            const r = await syncApplication(client, name, settings, log)
+            const r = await syncApplication(client, name, settings, log, initial.get(name))
             const line = `${name}: ${r.result} (${r.phase}, ${r.sync}, ${r.health}) in ${formatDuration(r.durationMs)}: ${r.message}`
             if (r.result === 'succeeded') log.info(line)
             else log.error(line)
             for (const res of r.resources) log.info(`  ${name}: ${res}`)
             return r
           } catch (error) {
-            if (error instanceof ConfigurationError) throw error
+            // One app's API error (even a permission problem) is that app's failure;
+            // the others run to their own verdicts.
             const r: AppResult = {
               name,
               result: 'failed',
@@ -203,8 +227,10 @@ export async function run(): Promise<void> {
       setOutput('result', result)
       writeSummary(results, result, inputs.server)
       if (result !== 'succeeded') {
-        const bad = results.filter(r => r.result !== 'succeeded').map(r => `${r.name} ${r.result}`)
-        throw new Error(`${bad.join(', ')}`)
+        const bad = results
+          .filter(r => r.result !== 'succeeded')
+          .map(r => `${r.name} ${r.result}: ${r.message}`)
+        throw new Error(bad.join('; '))
       }
     } finally {
       await http.close()
