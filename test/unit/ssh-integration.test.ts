@@ -1,7 +1,7 @@
 /**
  * src/lib/ssh-*.ts against a real OpenSSH server on loopback.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import {
   existsSync,
   mkdirSync,
@@ -272,6 +272,33 @@ describe('deployHost against sshd', () => {
     expect(log.text()).toContain(`rolled back ${current} to releases/${third.release}`)
     // no temp links left behind
     expect(readdirSync(base).sort()).toEqual(['current', 'releases'])
+  })
+
+  it('the switch is atomic: a reader never sees current missing or half-switched', async () => {
+    const base = join(sshd.remoteDir, 'atomic')
+    const first = await deployHost(await options(base))
+    expect(first.status).toBe('deployed')
+    const seen = join(work, 'atomic-reads.txt')
+    const reader = spawn(
+      'bash',
+      [
+        '-c',
+        'while :; do cat "$1/current/index.html" 2>/dev/null || echo MISSING; done > "$2"',
+        'x',
+        base,
+        seen
+      ],
+      { stdio: 'ignore' }
+    )
+    try {
+      for (let i = 0; i < 3; i++)
+        expect((await deployHost(await options(base))).status).toBe('deployed')
+    } finally {
+      reader.kill('SIGKILL')
+    }
+    const reads = readFileSync(seen, 'utf8').trim().split('\n')
+    expect(reads.length).toBeGreaterThan(50)
+    expect(reads.filter(l => l !== '<h1>hello</h1>')).toEqual([])
   })
 
   it('a failing first deploy removes current', async () => {
