@@ -184,6 +184,22 @@ describe('parsePrivateKey', () => {
     expect(() => parsePrivateKey(key.publicKey, undefined)).toThrow('input "key"')
   })
 
+  it.each([
+    ['rsa', []],
+    ['ecdsa', []],
+    ['rsa', ['-m', 'PEM']]
+  ] as const)('logs in with a %s user key %j', async (type, extra) => {
+    const path = join(work, `user-${type}-${extra.length}`)
+    execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-f', path, ...extra], {
+      stdio: 'pipe'
+    })
+    sshd.authorize(readFileSync(`${path}.pub`, 'utf8'))
+    const session = await connect({ privateKey: readFileSync(path, 'utf8') })
+    const r = await session.exec('echo ok')
+    session.close()
+    expect(r.stdout).toBe('ok\n')
+  })
+
   it('an encrypted key logs in with its passphrase', async () => {
     const pass = 'another passphrase'
     const key = generateKey(join(work, 'encrypted2'), { passphrase: pass })
