@@ -161,6 +161,41 @@ describe('harness: the example action end to end', () => {
   })
 })
 
+describe('harness: the runner context', () => {
+  it('passes the event, sha, ref, repository, workspace, RUNNER_TEMP and env overrides', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'conveyor-example-ws-'))
+    try {
+      const run = await example(
+        { name: 'Ada' },
+        {
+          eventName: 'pull_request',
+          event: { action: 'synchronize', number: 7 },
+          sha: 'a'.repeat(40),
+          ref: 'refs/pull/7/merge',
+          repository: 'octo/repo',
+          workspace,
+          env: { EXAMPLE_EXTRA: 'x y', HOME: undefined }
+        }
+      )
+      expect(run.main.code).toBe(0)
+      expect(JSON.parse(run.main.outputs['context']!)).toEqual({
+        eventName: 'pull_request',
+        eventAction: 'synchronize',
+        sha: 'a'.repeat(40),
+        ref: 'refs/pull/7/merge',
+        repository: 'octo/repo',
+        cwd: workspace,
+        workspace,
+        runnerTemp: run.runnerTemp,
+        extra: 'x y',
+        hasHome: false
+      })
+    } finally {
+      rmSync(workspace, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('harness: failures', () => {
   it.each([
     [{ count: '9' }, 'input "count": got "9", expected an integer >= 1 and <= 5'],
