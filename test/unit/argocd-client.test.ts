@@ -15,7 +15,7 @@ afterEach(async () => {
 })
 
 function clientFor(url: string): ArgoClient {
-  const h = new HttpClient({ retries: 1, backoffMs: 5, timeoutMs: 3000 })
+  const h = new HttpClient({ retries: 1, backoffMs: 5, timeoutMs: 15_000 })
   stops.push(() => h.close())
   const c = new ArgoClient(h, url)
   c.setToken(TOKEN)
@@ -48,7 +48,8 @@ const settings = (over: Partial<SyncSettings> = {}): SyncSettings => ({
   request: {},
   waitFor: 'health',
   healthyStates: ['Healthy'],
-  timeoutMs: 10_000,
+  // Generous: two shared cores under the whole suite; the life cycle itself takes ~0.2 s.
+  timeoutMs: 30_000,
   degradedGraceMs: 1000,
   onTimeout: 'fail',
   onRunningOperation: 'wait',
@@ -112,7 +113,7 @@ describe('syncApplication (in process)', () => {
     const s = await sim({ keepAliveMs: 20 })
     const log = memoryLogger()
     const r = await syncApplication(clientFor(s.url), 'cart', settings({ sse: true }), log)
-    expect(r).toMatchObject({
+    expect(r, log.text()).toMatchObject({
       result: 'succeeded',
       health: 'Healthy',
       sync: 'Synced',
@@ -124,13 +125,14 @@ describe('syncApplication (in process)', () => {
 
   it('polls with a bounded number of calls', async () => {
     const s = await sim()
+    const log = memoryLogger()
     const r = await syncApplication(
       clientFor(s.url),
       'cart',
       settings({ watch: 'poll', pollIntervalMs: 50 }),
-      memoryLogger()
+      log
     )
-    expect(r.result).toBe('succeeded')
+    expect(r.result, log.text()).toBe('succeeded')
     // One GET per interval over a ~200 ms life cycle: well under 20.
     expect(s.callsFor('cart')).toBeLessThan(20)
     expect(r.observedBy).toBe('poll')
