@@ -2,6 +2,9 @@
  * argocd-sync end to end: preflight messages, auth, TLS, extra headers, a buffering
  * proxy, and canary secrets absent from every channel.
  */
+import http from 'node:http'
+import net from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { canary, findLeaks } from '../support/canary.js'
 import { runAction, type ActionRun } from '../support/harness.js'
@@ -26,10 +29,44 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
+/** A minimal forward proxy (CONNECT tunnels), recording the targets it was asked for. */
+async function forwardProxy(): Promise<{ url: string; targets: string[] }> {
+  const targets: string[] = []
+  const sockets = new Set<net.Socket>()
+  const server = http.createServer((_req, res) => {
+    res.writeHead(405)
+    res.end()
+  })
+  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    targets.push(req.url ?? '')
+    const [host, port] = (req.url ?? '').split(':')
+    const upstream = net.connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+      upstream.write(head)
+      upstream.pipe(client)
+      client.pipe(upstream)
+    })
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('error', () => undefined)
+      s.on('close', () => sockets.delete(s))
+    }
+  })
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+  cleanups.push(
+    () =>
+      new Promise<void>(r => {
+        for (const s of sockets) s.destroy()
+        server.close(() => r())
+      })
+  )
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, targets }
+}
+
 function sync(
   server: string,
   inputs: Record<string, string>,
-  extra: { sampleProcesses?: boolean } = {}
+  extra: { sampleProcesses?: boolean; env?: Record<string, string> } = {}
 ): Promise<ActionRun> {
   return runAction('argocd-sync', {
     inputs: {
@@ -130,6 +167,26 @@ describe('argocd-sync transport', () => {
       r => r.method === 'GET' && r.path === '/api/v1/applications/cart'
     )
     expect(gets.length).toBeGreaterThanOrEqual(2)
+  })
+
+  it('goes through the proxy from HTTPS_PROXY, stream included, unless NO_PROXY says otherwise', async () => {
+    const s = await sim({ tls: true })
+    const proxy = await forwardProxy()
+    const host = new URL(s.url).host
+    const run = await sync(s.url, { 'ca-cert': s.ca! }, { env: { HTTPS_PROXY: proxy.url } })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    // At least two tunnels: the API calls and the long-lived watch stream.
+    expect(proxy.targets.length).toBeGreaterThanOrEqual(2)
+    expect(new Set(proxy.targets)).toEqual(new Set([host]))
+    expect(s.requests.some(r => r.path === '/api/v1/stream/applications')).toBe(true)
+    const before = proxy.targets.length
+    const direct = await sync(
+      s.url,
+      { 'ca-cert': s.ca! },
+      { env: { HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' } }
+    )
+    expect(direct.main.code, direct.main.stdout).toBe(0)
+    expect(proxy.targets.length).toBe(before)
   })
 
   it('trusts a private CA from ca-cert, fails without it, and warns on insecure', async () => {
