@@ -112,6 +112,8 @@ export async function resolveBaseDigests(
     logger?: Logger
     local?: (ref: string) => Promise<string | undefined>
     timeoutMs?: number
+    /** Clients to use (and not close) for some registries. */
+    clients?: ReadonlyMap<string, RegistryClient>
   } = {}
 ): Promise<BaseResolution> {
   const result: BaseResolution = { resolved: [], unresolved: [] }
@@ -136,7 +138,7 @@ export async function resolveBaseDigests(
           : parsed.repository
       let reason = ''
       if (registry !== 'localhost') {
-        let client = clients.get(registry)
+        let client = options.clients?.get(registry) ?? clients.get(registry)
         if (!client) {
           const mine = registry === own.host
           client = new RegistryClient({

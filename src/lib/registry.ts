@@ -265,9 +265,11 @@ export class RegistryClient {
   }
 
   private async authHeader(scope: string | undefined): Promise<string | undefined> {
-    if (this.authScheme === 'basic') return this.basicHeader()
     if (this.authScheme === 'bearer') return `Bearer ${await this.token(scope)}`
-    return undefined
+    if (this.authScheme === 'none') return undefined
+    // Basic, or not known yet: the credentials go along at once, which saves the 401
+    // round trip on Basic registries; a Bearer registry answers with its challenge.
+    return this.basicHeader()
   }
 
   /** Send with authentication: learn the scheme from a 401 challenge, then retry once. */
@@ -277,10 +279,10 @@ export class RegistryClient {
     scope: string | undefined,
     what: string
   ): Promise<HttpResponse> {
-    let res = await this.send(path, { ...init, auth: await this.authHeader(scope) })
+    const auth = await this.authHeader(scope)
+    let res = await this.send(path, { ...init, auth })
     if (res.status === 401) {
       const challenge = parseChallenge(res.headers['www-authenticate'])
-      const before = this.authScheme
       if (challenge?.scheme === 'bearer') {
         this.authScheme = 'bearer'
         this.bearer = challenge
@@ -290,10 +292,9 @@ export class RegistryClient {
           ...init,
           auth: `Bearer ${await this.token(challenge.params.scope ?? scope)}`
         })
-      } else if (challenge?.scheme === 'basic' && before !== 'basic' && this.basicHeader()) {
-        this.authScheme = 'basic'
-        res = await this.send(path, { ...init, auth: this.basicHeader() })
       }
+    } else if (this.authScheme === undefined && auth?.startsWith('Basic ')) {
+      this.authScheme = 'basic'
     }
     if (res.status === 401) throw this.authError(401, what)
     if (res.status === 403) throw this.authError(403, what)

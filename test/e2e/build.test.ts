@@ -9,10 +9,13 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { gunzipSync } from 'node:zlib'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { canary, findLeaks } from '../support/canary.js'
 import { ROOT, runAction, type ActionRun, type RunOptions } from '../support/harness.js'
+import { startFaultProxy } from '../support/fault-proxy.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import {
   isolatedBuildahEnv,
@@ -69,8 +72,15 @@ function makeWorkspace(dockerfile: string): string {
 function skopeo(...args: string[]): string {
   return execFileSync(
     'skopeo',
-    [args[0]!, '--authfile', authFile, '--cert-dir', registry.certDir!, ...args.slice(1)],
-    { encoding: 'utf8', env: { ...process.env, ...buildah.env } }
+    [
+      args[0]!,
+      '--authfile',
+      authFile,
+      args[0] === 'copy' ? '--src-cert-dir' : '--cert-dir',
+      registry.certDir!,
+      ...args.slice(1)
+    ],
+    { encoding: 'utf8', stdio: 'pipe', env: { ...process.env, ...buildah.env } }
   )
 }
 
@@ -82,9 +92,14 @@ function inspect(ref: string): { Digest: string; Labels: Record<string, string> 
 }
 
 function tagsOf(repo: string): string[] {
-  return (
-    JSON.parse(skopeo('list-tags', `docker://${registry.host}/${repo}`)) as { Tags: string[] }
-  ).Tags
+  try {
+    const out = skopeo('list-tags', `docker://${registry.host}/${repo}`)
+    return (JSON.parse(out) as { Tags: string[] }).Tags
+  } catch (error) {
+    // An unknown repository: nothing was ever pushed to it.
+    if (/404/.test(String((error as { stderr?: string }).stderr))) return []
+    throw error
+  }
 }
 
 async function build(
@@ -356,4 +371,85 @@ describe('merge mode', () => {
     expect(run.main.outputs.digest).toMatch(/^sha256:/)
     expectNoLeaks(run)
   }, 240_000)
+})
+
+describe('more paths', () => {
+  it('push: false builds without pushing or writing a result file', async () => {
+    const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
+    const run = await build(ws, { image: `${registry.host}/acme/local-only`, push: 'false' })
+    expect(run.main.code).toBe(0)
+    expect(run.main.outputs.reused).toBe('false')
+    expect(run.main.outputs['result-file']).toBe('')
+    expect(run.main.outputs.digest).toMatch(/^sha256:[a-f0-9]{64}$/)
+    expect(run.main.summary).toContain('built (not pushed)')
+    expect(tagsOf('acme/local-only')).toEqual([])
+  })
+
+  it('a BuildKit secret reaches RUN but never the layers or the logs', async () => {
+    const token = canary('BUILDSECRET')
+    const ws = makeWorkspace(
+      `FROM ${baseRef}\nRUN --mount=type=secret,id=tok test "$(wc -c < /run/secrets/tok)" -gt 20 && echo had-secret > /proof\n`
+    )
+    const image = `${registry.host}/acme/secretive`
+    const run = await build(
+      ws,
+      { image, secrets: 'id=tok,env=BUILD_TOKEN', tags: 'type=raw,value=s' },
+      { env: { BUILD_TOKEN: token }, sampleProcesses: true }
+    )
+    expect(run.main.errors).toEqual([])
+    expect(run.main.code).toBe(0)
+    expect(run.main.masks).toContain(token)
+    const out = join(tmp, 'secretive-layers')
+    skopeo('copy', `docker://${image}:s`, `dir:${out}`)
+    const layers = readdirSync(out)
+      .filter(f => /^[a-f0-9]{64}$/.test(f))
+      .map(f => readFileSync(join(out, f)))
+      .map(b => (b[0] === 0x1f && b[1] === 0x8b ? gunzipSync(b) : b))
+    const all = Buffer.concat(layers).toString('latin1')
+    expect(all).toContain('had-secret')
+    expect(all).not.toContain(token)
+    // Not in any log, output, summary or argv (the builder's environment carries it by design).
+    const ch = channels(run)
+    for (const key of Object.keys(ch)) if (key.endsWith('.environ')) delete ch[key]
+    expect(findLeaks(ch, [{ value: token }])).toEqual([])
+  }, 120_000)
+
+  it('a tag the registry rejects fails the step, and no ctx tag promises a complete image', async () => {
+    const proxy = await startFaultProxy(registry.url, {
+      ca: registry.caPem,
+      rules: [
+        {
+          match: r => r.method === 'PUT' && r.url.endsWith('/manifests/rejected'),
+          fault: {
+            kind: 'status',
+            status: 400,
+            body: JSON.stringify({
+              errors: [{ code: 'TAG_INVALID', message: 'tag not allowed here' }]
+            })
+          }
+        }
+      ]
+    })
+    try {
+      const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
+      const host = `127.0.0.1:${proxy.port}`
+      const run = await build(ws, {
+        image: `${host}/acme/half`,
+        'registry-insecure': 'true',
+        'registry-ca-cert': '',
+        tags: 'type=raw,value=fine\ntype=raw,value=rejected'
+      })
+      expect(run.main.code).toBe(1)
+      expect(run.main.errors.join('\n')).toMatch(
+        /PUT acme\/half:rejected.*HTTP 400: TAG_INVALID tag not allowed here/
+      )
+      expect(run.main.outputs.digest).toBeUndefined()
+      expect(run.main.outputs['result-file']).toBeUndefined()
+      const tags = tagsOf('acme/half')
+      expect(tags).toContain('fine')
+      expect(tags.some(t => t.startsWith('ctx-'))).toBe(false)
+    } finally {
+      await proxy.close()
+    }
+  }, 120_000)
 })

@@ -457,17 +457,11 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
 
   const client = openRegistry(inputs, host, log)
   try {
-    if (inputs.push || inputs.reuse) {
+    if (inputs.push) {
+      // Fail fast on a bad login or an unreachable registry, before hashing or building.
       await log.group(`Log in to ${host}`, async () => {
-        try {
-          const { authScheme } = await client.ping()
-          log.info(`registry ${client.host} answers (${authScheme} authentication)`)
-        } catch (error) {
-          if (inputs.push) throw error
-          log.warning(
-            `registry ${host} not usable, build avoidance is off: ${(error as Error).message}`
-          )
-        }
+        const { authScheme } = await client.ping()
+        log.info(`registry ${client.host} answers (${authScheme} authentication)`)
       })
     }
     const hashing = await log.group('Hash the build inputs', async () => {
@@ -483,7 +477,9 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
         },
         {
           logger: log,
-          local: async ref => localImageDigest((await chooseBackend()).backend, ref, env)
+          local: async ref => localImageDigest((await chooseBackend()).backend, ref, env),
+          // Base images in our own registry reuse the logged-in client.
+          clients: new Map([[host, client]])
         }
       )
       for (const b of bases.resolved) log.info(`base image ${b.ref}: ${b.digest}`)

@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { getInputs } from '../../src/actions/build/inputs.js'
+import { ConfigurationError } from '../../src/lib/errors.js'
+import { InputReader, mapInputs } from '../../src/lib/inputs.js'
+import { secrets } from '../../src/lib/secrets.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'conveyor-build-inputs-'))
+writeFileSync(join(dir, 'npmrc'), 'x')
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const read = (values: Record<string, string>, env: NodeJS.ProcessEnv = {}) =>
+  getInputs(new InputReader(mapInputs(values)), { GITHUB_WORKSPACE: dir, ...env })
+
+describe('build inputs', () => {
+  it('defaults', () => {
+    const i = read({ service: 'cart' })
+    expect(i).toMatchObject({
+      service: 'cart',
+      config: '.github/conveyor.yml',
+      insecure: false,
+      tags: [],
+      platforms: [],
+      cache: 'registry',
+      push: true,
+      backend: 'auto',
+      reuse: true,
+      mode: 'build',
+      timeoutMs: 3_600_000
+    })
+  })
+
+  it('reads everything and registers the password with its user pair', () => {
+    const password = 'hunter2-but-longer'
+    const i = read(
+      {
+        context: 'svc/a',
+        image: 'ghcr.io/acme/a',
+        'registry-password': password,
+        tags: 'type=sha\ntype=raw,value=v1',
+        labels: 'team=shop',
+        'build-args': 'A=1\nB=two words',
+        secrets: 'id=npm,env=NPM_TOKEN\nid=rc,src=npmrc',
+        platforms: 'linux/amd64,linux/arm64',
+        backend: 'buildah',
+        reuse: 'false',
+        network: 'host'
+      },
+      { GITHUB_ACTOR: 'octocat', NPM_TOKEN: 'npm-token-value-123' }
+    )
+    expect(i.username).toBe('octocat')
+    expect(i.buildArgs.get('B')).toBe('two words')
+    expect(i.secrets).toEqual([
+      { id: 'npm', env: 'NPM_TOKEN', src: undefined },
+      { id: 'rc', env: undefined, src: join(dir, 'npmrc') }
+    ])
+    expect(i.platforms).toEqual(['linux/amd64', 'linux/arm64'])
+    const pair = Buffer.from(`octocat:${password}`).toString('base64')
+    expect(secrets.redact(`${password} ${pair}`)).toBe('*** ***')
+    // The value of an env secret is masked too.
+    expect(secrets.redact('npm-token-value-123')).toBe('***')
+  })
+
+  const bad: [string, Record<string, string>, RegExp][] = [
+    ['nothing to build', {}, /"service" is required, or else both "context" and "image"/],
+    ['image with a tag', { context: '.', image: 'ghcr.io/a/b:1' }, /input "image".*without a tag/],
+    ['upper-case image', { context: '.', image: 'ghcr.io/A/b' }, /input "image"/],
+    ['bad service name', { service: '../etc' }, /input "service"/],
+    ['bad platform', { service: 'a', platforms: 'amd64' }, /input "platforms": got "amd64"/],
+    ['bad backend', { service: 'a', backend: 'kaniko' }, /input "backend": got "kaniko"/],
+    ['bad tag rule', { service: 'a', tags: 'type=nope' }, /input "tags" line 1/],
+    ['secret value inline', { service: 'a', secrets: 'id=x,value=abc' }, /input "secrets"/],
+    [
+      'missing env secret',
+      { service: 'a', secrets: 'id=x,env=NOT_SET_ANYWHERE' },
+      /NOT_SET_ANYWHERE, which is not set/
+    ],
+    [
+      'missing file secret',
+      { service: 'a', secrets: 'id=x,src=nope.txt' },
+      /nope.txt, which does not exist/
+    ],
+    ['not a PEM', { service: 'a', 'registry-ca-cert': 'hello' }, /input "registry-ca-cert"/],
+    [
+      'merge without digests',
+      { service: 'a', mode: 'merge' },
+      /"digests" is required with mode: merge/
+    ],
+    ['bad digest', { service: 'a', mode: 'merge', digests: 'sha256:xyz' }, /input "digests"/],
+    ['bad cache ref', { service: 'a', cache: 'Not A Ref' }, /input "cache"/],
+    ['bad build-arg key', { service: 'a', 'build-args': '1A=x' }, /input "build-args"/],
+    ['bad registry', { service: 'a', registry: 'a b' }, /input "registry"/],
+    ['bad network', { service: 'a', network: 'host;rm' }, /input "network"/]
+  ]
+  it.each(bad)('%s', (_name, values, message) => {
+    expect(() => read(values)).toThrow(ConfigurationError)
+    expect(() => read(values)).toThrow(message)
+  })
+
+  it('never echoes the password in an error', () => {
+    const secret = 'do-not-print-me-42'
+    try {
+      read({ 'registry-password': secret, context: '.', image: 'BAD IMAGE' })
+      expect.unreachable()
+    } catch (error) {
+      expect((error as Error).message).not.toContain(secret)
+    }
+  })
+})
