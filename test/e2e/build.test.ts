@@ -453,3 +453,28 @@ describe('more paths', () => {
     }
   }, 120_000)
 })
+
+describe('registry cache', () => {
+  it('cache: registry pushes layers to <image>-buildcache and a fresh builder pulls them', async () => {
+    const ws = makeWorkspace(`FROM ${baseRef}\nRUN echo expensive > /step\nCOPY app.txt /app.txt\n`)
+    const image = `${registry.host}/acme/cached`
+    const first = await build(ws, { image, cache: 'registry', tags: 'type=raw,value=one' })
+    expect(first.main.errors).toEqual([])
+    expect(first.main.code).toBe(0)
+    expect(first.main.summary).toContain(`${image}-buildcache`)
+    expect(tagsOf('acme/cached-buildcache').length).toBeGreaterThan(0)
+    // A fresh runner: empty local storage, so only the registry cache can help.
+    const fresh = isolatedBuildahEnv()
+    try {
+      const second = await build(
+        ws,
+        { image, cache: 'registry', tags: 'type=raw,value=two', reuse: 'false' },
+        { env: fresh.env }
+      )
+      expect(second.main.code).toBe(0)
+      expect(second.main.stdout).toMatch(/Cache pulled from remote|Using cache/)
+    } finally {
+      fresh.cleanup()
+    }
+  }, 180_000)
+})
