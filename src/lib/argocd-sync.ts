@@ -53,7 +53,10 @@ export interface AppResult {
   phase: string
   sync: string
   health: string
+  /** The revision Argo CD reports the app synced to (what the cluster runs). */
   revision: string
+  /** The revision our sync asked for (resolved by the server), when known. */
+  requested: string
   durationMs: number
   message: string
   /** Failed or unhealthy resources. */
@@ -256,7 +259,8 @@ function resultOf(
     phase: s.operationState?.phase ?? 'None',
     sync: s.sync?.status ?? 'Unknown',
     health: s.health?.status ?? 'Unknown',
-    revision: s.sync?.revision ?? revision ?? '',
+    revision: s.sync?.revision ?? '',
+    requested: revision ?? '',
     durationMs: Date.now() - started,
     message,
     resources,

@@ -36,6 +36,7 @@ async function sync(s: ArgoSim, inputs: Record<string, string>): Promise<ActionR
 
 interface AppOut {
   result: string
+  requested: string
   phase: string
   sync: string
   health: string
@@ -64,7 +65,8 @@ describe('argocd-sync scenarios', () => {
       phase: 'Succeeded',
       sync: 'Synced',
       health: 'Healthy',
-      revision: head
+      revision: head,
+      requested: head
     })
     // The sync request carried our inputs.
     expect(s.syncs[0]!.body).toMatchObject({
@@ -182,7 +184,9 @@ describe('argocd-sync scenarios', () => {
     const s = await sim({ apps: [{ name: 'cart', scenario: 'wrong-revision' }] })
     const run = await sync(s, { applications: 'cart' })
     expect(run.main.code).toBe(1)
-    expect(apps(run).cart!.message).toMatch(/synced revision [0-9a-f]{40}, not [0-9a-f]{40}/)
+    const out = apps(run).cart!
+    expect(out.message).toMatch(/synced revision [0-9a-f]{40}, not [0-9a-f]{40}/)
+    expect(out.requested).toBe(fakeSha('cart-HEAD'))
   })
 
   it('does not stop at a retrying operation (Running with finishedAt)', async () => {

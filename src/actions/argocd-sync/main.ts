@@ -198,6 +198,7 @@ export async function run(): Promise<void> {
               sync: 'Unknown',
               health: 'Unknown',
               revision: '',
+              requested: '',
               durationMs: 0,
               message: errorMessage(error),
               resources: [],
@@ -218,6 +219,7 @@ export async function run(): Promise<void> {
           sync: r.sync,
           health: r.health,
           revision: r.revision,
+          requested: r.requested,
           duration: formatDuration(r.durationMs),
           durationMs: r.durationMs,
           message: r.message
