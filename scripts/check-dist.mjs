@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /* global process, console */
 // Rebuilds every bundle in a temporary copy of the repository (src, actions, scripts,
-// package.json, package-lock.json, tsconfig.json and node_modules) and compares it byte
-// for byte with dist/. Exits 1 and lists the differing files on any difference.
+// test, package.json, package-lock.json, tsconfig.json, *.config.ts and node_modules) and
+// compares it byte for byte with dist/. Exits 1 and lists the differing files on any difference.
 //
 // Usage: node scripts/check-dist.mjs [--head] [--twice] [--root <dir>] [--keep]
 //   --head   check the last commit (git archive HEAD) instead of the working tree
@@ -23,7 +23,18 @@ import {
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 
-const INPUTS = ['src', 'actions', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.json']
+// What the build reads. ncc's TypeScript loader type-checks the whole tsconfig program
+// (src, test, scripts, *.config.ts), so a copy without test/ would fail where the real
+// build passes: test/ and the root *.config.ts files are copied too.
+const INPUTS = [
+  'src',
+  'actions',
+  'scripts',
+  'test',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json'
+]
 
 /** Every file under `dir`: relative path → Buffer. */
 export function readTree(dir) {
@@ -97,12 +108,21 @@ function linkNodeModules(from, to) {
 function buildCopy(root, head) {
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-check-dist-'))
   if (head) {
-    const tar = execFileSync('git', ['-C', root, 'archive', '--format=tar', 'HEAD', ...INPUTS], {
-      maxBuffer: 512 * 1024 * 1024
-    })
+    const top = execFileSync('git', ['-C', root, 'ls-tree', '--name-only', 'HEAD'], {
+      encoding: 'utf8'
+    }).split('\n')
+    const paths = top.filter(p => INPUTS.includes(p) || /\.config\.ts$/.test(p))
+    const tar = execFileSync(
+      'git',
+      ['-C', root, 'archive', '--format=tar', 'HEAD', '--', ...paths],
+      {
+        maxBuffer: 512 * 1024 * 1024
+      }
+    )
     execFileSync('tar', ['-x', '-C', dir], { input: tar })
   } else {
-    for (const name of INPUTS) {
+    const configs = readdirSync(root).filter(f => /\.config\.ts$/.test(f))
+    for (const name of [...INPUTS, ...configs]) {
       const from = join(root, name)
       if (existsSync(from)) cpSync(from, join(dir, name), { recursive: true })
     }
