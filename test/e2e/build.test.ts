@@ -478,3 +478,54 @@ describe('registry cache', () => {
     }
   }, 180_000)
 })
+
+describe('registry faults on the promotion path', () => {
+  it('retries 5xx and 429, and tells a 403 (no push permission) from a 401', async () => {
+    const proxy = await startFaultProxy(registry.url, { ca: registry.caPem })
+    try {
+      const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
+      const image = `127.0.0.1:${proxy.port}/acme/flaky`
+      const inputs = { image, 'registry-insecure': 'true', 'registry-ca-cert': '' }
+      const first = await build(ws, { ...inputs, tags: 'type=raw,value=a' })
+      expect(first.main.code).toBe(0)
+
+      proxy.setRules([
+        {
+          match: r => r.method === 'GET' && r.url.includes('/manifests/ctx-'),
+          times: 2,
+          fault: { kind: 'status', status: 503 }
+        },
+        {
+          match: r => r.method === 'PUT' && r.url.includes('/manifests/'),
+          times: 1,
+          fault: { kind: 'status', status: 429, retryAfter: '1' }
+        }
+      ])
+      const flaky = await build(ws, { ...inputs, tags: 'type=raw,value=b' })
+      expect(flaky.main.code).toBe(0)
+      expect(flaky.main.outputs.reused).toBe('true')
+      expect(flaky.main.outputs.digest).toBe(first.main.outputs.digest)
+      expect(flaky.main.stdout).toMatch(/HTTP 503; retrying in/)
+      expect(flaky.main.stdout).toMatch(/HTTP 429; retrying in 1\.0s/)
+
+      proxy.setRules([
+        {
+          match: r => r.method === 'PUT' && r.url.includes('/manifests/'),
+          fault: {
+            kind: 'status',
+            status: 403,
+            body: JSON.stringify({ errors: [{ code: 'DENIED', message: 'denied' }] })
+          }
+        }
+      ])
+      const denied = await build(ws, { ...inputs, tags: 'type=raw,value=c' })
+      expect(denied.main.code).toBe(1)
+      expect(denied.main.errors.join('\n')).toMatch(
+        /user "ci-bot" is logged in but not allowed to push to acme\/flaky \(HTTP 403\)/
+      )
+      expect(denied.main.outputs.reused).toBeUndefined()
+    } finally {
+      await proxy.close()
+    }
+  }, 180_000)
+})
