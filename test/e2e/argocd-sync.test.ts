@@ -304,6 +304,47 @@ describe('argocd-sync scenarios', () => {
     expect(s.requests.some(r => r.path.startsWith('/api/v1/stream'))).toBe(false)
   })
 
+  it('targets apps in another namespace (app-namespace) and syncs only the listed resources', async () => {
+    const s = await sim({ apps: [{ name: 'cart', namespace: 'team-a' }] })
+    const run = await sync(s, {
+      applications: 'cart',
+      'app-namespace': 'team-a',
+      resources: 'apps:Deployment:shop/cart\n:Service:cart'
+    })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(s.syncs[0]!.body).toMatchObject({
+      appNamespace: 'team-a',
+      resources: [
+        { group: 'apps', kind: 'Deployment', namespace: 'shop', name: 'cart' },
+        { group: '', kind: 'Service', name: 'cart' }
+      ]
+    })
+    const stream = s.requests.find(r => r.path === '/api/v1/stream/applications')!
+    expect(stream.query).toEqual({ name: ['cart'], appNamespace: ['team-a'] })
+    const wrong = await sync(s, { applications: 'cart' })
+    expect(wrong.main.errors.join()).toMatch(/set input "app-namespace" if it lives outside/)
+  })
+
+  it('accepts Suspended only when healthy-states says so', async () => {
+    const s = await sim({ apps: [{ name: 'canary', scenario: 'suspended' }] })
+    const strict = await sync(s, { applications: 'canary', timeout: '1500ms' })
+    expect(strict.main.outputs.result).toBe('timed-out')
+    expect(apps(strict).canary!.message).toMatch(/health Suspended/)
+    const run = await sync(s, { applications: 'canary', 'healthy-states': 'Healthy,Suspended' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(apps(run).canary!.health).toBe('Suspended')
+  })
+
+  it.each([
+    ['operation', /operation Succeeded/],
+    ['sync', /^Synced$/]
+  ])('wait-for %s stops at that level even when health never comes', async (waitFor, message) => {
+    const s = await sim({ apps: [{ name: 'cart', scenario: 'degraded' }] })
+    const run = await sync(s, { applications: 'cart', 'wait-for': waitFor, 'degraded-grace': '0' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    expect(apps(run).cart!.message).toMatch(message)
+  })
+
   it('waits only for the operation on dry-run', async () => {
     const s = await sim({ apps: [{ name: 'cart' }] })
     const run = await sync(s, { applications: 'cart', 'dry-run': 'true', force: 'true' })

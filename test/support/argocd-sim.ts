@@ -33,6 +33,7 @@ export type Scenario =
   | 'wrong-revision'
   | 'retry-then-succeeds'
   | 'missing-health'
+  | 'suspended'
 
 /** One app of the simulator. */
 export interface SimAppSpec {
@@ -550,6 +551,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     }
     later(st, step, () => {
       if (scenario === 'missing-health') setHealth(st, 'Missing')
+      else if (scenario === 'suspended') setHealth(st, 'Suspended')
       else setHealth(st, 'Healthy')
       emit(st)
       final(st)
@@ -611,9 +613,14 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     return undefined
   }
 
-  const visible = (st: AppState | undefined, q: URLSearchParams): boolean => {
+  /**
+   * Whether a request's scope shows the app. Routes naming one app (GET, sync, the
+   * watch by name) default `appNamespace` to the control plane namespace `argocd`;
+   * the list spans every namespace unless one is given.
+   */
+  const visible = (st: AppState | undefined, q: URLSearchParams, named = true): boolean => {
     if (!st) return false
-    const ns = q.get('appNamespace')
+    const ns = q.get('appNamespace') || (named ? 'argocd' : undefined)
     if (ns && ns !== st.obj.metadata.namespace) return false
     const projects = [...q.getAll('project'), ...q.getAll('projects')]
     if (projects.length > 0 && !projects.includes(st.obj.spec.project)) return false
@@ -653,7 +660,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     const selector = q.get('selector')
     const targets = [...apps.values()].filter(
       st =>
-        visible(st, q) &&
+        visible(st, q, Boolean(name)) &&
         (name ? st.spec.name === name : true) &&
         (selector ? selectorMatch(st.obj.metadata.labels, selector) : true)
     )
@@ -807,7 +814,8 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
       const selector = q.get('selector')
       const items = [...apps.values()]
         .filter(
-          st => visible(st, q) && (!selector || selectorMatch(st.obj.metadata.labels, selector))
+          st =>
+            visible(st, q, false) && (!selector || selectorMatch(st.obj.metadata.labels, selector))
         )
         .filter(st => !q.get('name') || st.spec.name === q.get('name'))
         .map(st => st.obj)
