@@ -174,6 +174,16 @@ describe('argocd simulator: replay against the captured responses', () => {
     expect(notIn(shape(body.operation), shape(roadie.operation))).toEqual([])
   })
 
+  it('the resource tree has the captured field set and types', async () => {
+    const s = await sim()
+    const res = await call(s, '/api/v1/applications/cart/resource-tree')
+    expect(res.status).toBe(200)
+    const captured = shape(ref('captured_resource-tree-myapp.json'))
+    const got = shape(res.json())
+    expect(notIn(captured, got)).toEqual([])
+    expect(notIn(got, captured)).toEqual([])
+  })
+
   it('the stream sends the captured NDJSON event shape, ADDED first', async () => {
     const s = await sim()
     const { text } = await watch(s, 'name=cart&appNamespace=argocd', {
