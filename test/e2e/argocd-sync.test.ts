@@ -121,6 +121,16 @@ describe('argocd-sync scenarios', () => {
     expect(run.main.errors.join('\n')).toMatch(/argocd-sync failed: checkout failed/)
   })
 
+  it('syncs one app at a time with concurrency 1', async () => {
+    const s = await sim({ apps: [{ name: 'cart' }, { name: 'checkout' }] })
+    const run = await sync(s, { applications: 'cart,checkout', concurrency: '1' })
+    expect(run.main.code, run.main.stdout).toBe(0)
+    const posts = s.requests.filter(r => r.method === 'POST' && r.path.endsWith('/sync'))
+    expect(posts.map(p => p.app)).toEqual(['cart', 'checkout'])
+    // The second sync starts only after the first app reached its final state.
+    expect(posts[1]!.at).toBeGreaterThanOrEqual(s.finalAt.get('cart')!)
+  })
+
   it('selects apps by label selector', async () => {
     const s = await sim({
       apps: [
