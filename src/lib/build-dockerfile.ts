@@ -6,7 +6,7 @@
  */
 import { parseImageRef } from './image-ref.js'
 import type { Logger } from './logger.js'
-import { RegistryClient } from './registry.js'
+import { RegistryAuthError, RegistryClient } from './registry.js'
 
 /** Join continuation lines and drop comments. */
 function instructions(text: string): string[] {
@@ -161,6 +161,8 @@ export async function resolveBaseDigests(
           }
           reason = 'not found in the registry'
         } catch (error) {
+          // Our own registry refusing the login is fatal, not a base image to skip.
+          if (error instanceof RegistryAuthError && registry === own.host) throw error
           reason = (error as Error).message
         }
       } else {

@@ -457,13 +457,9 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
 
   const client = openRegistry(inputs, host, log)
   try {
-    if (inputs.push) {
-      // Fail fast on a bad login or an unreachable registry, before hashing or building.
-      await log.group(`Log in to ${host}`, async () => {
-        const { authScheme } = await client.ping()
-        log.info(`registry ${client.host} answers (${authScheme} authentication)`)
-      })
-    }
+    // The first registry call (a base image in our registry, or the ctx tag lookup) also
+    // checks the login; without one, an explicit ping does before a long build.
+    let loginChecked = false
     const hashing = await log.group('Hash the build inputs', async () => {
       const refs = baseImages(dockerfileText, target.buildArgs)
       const bases = await resolveBaseDigests(
@@ -513,6 +509,7 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
       const manifest = await log.group(`Look for ${image.name}:${ctxTag}`, () =>
         client.getManifest(image.repository, ctxTag)
       )
+      loginChecked = true
       if (manifest) {
         await log.group('Promote the existing image (no build)', () =>
           putTags(client, image.repository, manifest, tags, log)
@@ -542,6 +539,13 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
       why = `no image for these inputs yet (${ctxTag} not in the registry)`
     }
     log.info(`building: ${why}`)
+    if (inputs.push && !loginChecked) {
+      // Fail fast on a bad login or an unreachable registry, before a long build.
+      await log.group(`Log in to ${host}`, async () => {
+        const { authScheme } = await client.ping()
+        log.info(`registry ${client.host} answers (${authScheme} authentication)`)
+      })
+    }
     const { backend, buildkit } = await chooseBackend()
 
     const cacheRef =
