@@ -75221,6 +75221,7 @@ async function run() {
             logger: log
         });
         const client = new ArgoClient(http, inputs.server);
+        let resultSet = false;
         try {
             const version = await log.group('Preflight', async () => {
                 const v = await client.version();
@@ -75313,6 +75314,7 @@ async function run() {
             }
             setOutput('applications', perApp);
             setOutput('result', result);
+            resultSet = true;
             writeSummary(results, result, inputs.server);
             if (result !== 'succeeded') {
                 const bad = results
@@ -75320,6 +75322,12 @@ async function run() {
                     .map(r => `${r.name} ${r.result}: ${r.message}`);
                 throw new Error(bad.join('; '));
             }
+        }
+        catch (error) {
+            // Later steps can branch on `result` even when no app got as far as a verdict.
+            if (!resultSet)
+                setOutput('result', 'failed');
+            throw error;
         }
         finally {
             await http.close();

@@ -105,6 +105,7 @@ describe('argocd-sync preflight and errors', () => {
     const s = await sim({})
     const run = await sync(`${s.url}/applications`, {})
     expect(run.main.code).toBe(1)
+    expect(run.main.outputs.result).toBe('failed')
     expect(failure(run)).toMatch(
       /answered with an HTML page \(status 200\), not the Argo CD API. Set input "server" to the Argo CD base URL/
     )

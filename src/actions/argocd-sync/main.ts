@@ -136,6 +136,7 @@ export async function run(): Promise<void> {
       logger: log
     })
     const client = new ArgoClient(http, inputs.server)
+    let resultSet = false
     try {
       const version = await log.group('Preflight', async () => {
         const v = await client.version()
@@ -227,6 +228,7 @@ export async function run(): Promise<void> {
       }
       setOutput('applications', perApp)
       setOutput('result', result)
+      resultSet = true
       writeSummary(results, result, inputs.server)
       if (result !== 'succeeded') {
         const bad = results
@@ -234,6 +236,10 @@ export async function run(): Promise<void> {
           .map(r => `${r.name} ${r.result}: ${r.message}`)
         throw new Error(bad.join('; '))
       }
+    } catch (error) {
+      // Later steps can branch on `result` even when no app got as far as a verdict.
+      if (!resultSet) setOutput('result', 'failed')
+      throw error
     } finally {
       await http.close()
     }
