@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { decide, isOurOperation, type Application, type Expectation } from '../../src/lib/argocd.js'
 
@@ -271,5 +273,83 @@ describe('decide (the sync verdict)', () => {
     expect(isOurOperation(state, exp({ requestedAt: T0 + 999, skewMs: 0 }))).toBe(true)
     expect(isOurOperation(state, exp({ requestedAt: T0 + 1000, skewMs: 0 }))).toBe(false)
     expect(isOurOperation(undefined, exp())).toBe(false)
+  })
+})
+
+describe('decide on the captured Application objects', () => {
+  const REF = join(import.meta.dirname, '..', 'fixtures', 'argocd', 'reference')
+  const load = (f: string): Application =>
+    JSON.parse(readFileSync(join(REF, f), 'utf8')) as Application
+  const MYAPP = '39313e1c4af397986a5e1bbb53bde6fef15d6a50'
+  const streamed = (
+    JSON.parse(readFileSync(join(REF, 'captured_stream-applications-myapp.json'), 'utf8')) as {
+      result: { application: Application }
+    }[]
+  ).map(e => e.result.application)
+  const cases: [string, Application, Partial<Expectation>, string, RegExp][] = [
+    [
+      'captured GET, our sync',
+      load('captured_get-application-myapp.json'),
+      { revision: MYAPP, requestedAt: Date.parse('2025-08-13T07:52:13Z') },
+      'succeeded',
+      /Synced and Healthy/
+    ],
+    [
+      'captured GET, an older operation than our request',
+      load('captured_get-application-myapp.json'),
+      { revision: MYAPP, requestedAt: Date.parse('2025-09-04T02:16:00Z') },
+      'waiting',
+      /waiting for our operation to start/
+    ],
+    [
+      'captured GET, another revision asked',
+      load('captured_get-application-myapp.json'),
+      { revision: 'c'.repeat(40), requestedAt: Date.parse('2025-08-13T07:52:13Z') },
+      'waiting',
+      /our operation/
+    ],
+    [
+      'captured stream MODIFIED event',
+      streamed[1]!,
+      { revision: MYAPP, requestedAt: Date.parse('2025-08-13T07:52:13Z') },
+      'succeeded',
+      /Healthy/
+    ],
+    [
+      'roadie sync response: operation set, state cleared',
+      load('roadie_sync-response.json'),
+      {
+        revision: '38554e11dbe1d68790c9f0567eaf31dedd4c3638',
+        requestedAt: Date.parse('2022-04-12T15:54:28Z')
+      },
+      'waiting',
+      /waiting for the controller to start it/
+    ],
+    [
+      'diff-cache: reconciled in the same second at another revision',
+      load('argo-cd_controller-testdata-diff-cache.json'),
+      {
+        revision: 'ea8759964626a583667a2bfd08f334ec2070040a',
+        requestedAt: Date.parse('2024-03-05T07:33:03Z')
+      },
+      'waiting',
+      /reconciled at revision rev1/
+    ],
+    [
+      'diff-cache: wait-for operation',
+      load('argo-cd_controller-testdata-diff-cache.json'),
+      {
+        revision: 'ea8759964626a583667a2bfd08f334ec2070040a',
+        requestedAt: Date.parse('2024-03-05T07:33:03Z'),
+        waitFor: 'operation'
+      },
+      'succeeded',
+      /operation Succeeded/
+    ]
+  ]
+  it.each(cases)('%s', (_label, app, over, state, reason) => {
+    const v = decide(app, exp(over), Date.now())
+    expect(v.state).toBe(state)
+    expect(v.reason).toMatch(reason)
   })
 })
