@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global process, console */
 // Rebuilds every bundle in a temporary copy of the repository (src, actions, scripts,
 // test, package.json, package-lock.json, tsconfig.json, *.config.ts and node_modules) and
 // compares it byte for byte with dist/. Exits 1 and lists the differing files on any difference.

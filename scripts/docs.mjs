@@ -7,7 +7,6 @@
 //   --root   the repository root (default: this script's repository)
 //
 // Text outside the `<!-- start x -->` / `<!-- end x -->` markers is kept as written.
-/* global process, console */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'

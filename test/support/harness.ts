@@ -96,6 +96,8 @@ export function parseFileCommands(text: string): Record<string, string> {
 /** argv and environment of one process the step started, read from /proc. */
 export interface ProcessSample {
   pid: number
+  /** The step's own node process, whose environment the runner fills with INPUT_*. */
+  root: boolean
   argv: string[]
   environ: string
 }
@@ -126,6 +128,8 @@ export interface ActionRun {
   workspace: string
   /** Every file left under RUNNER_TEMP after the post step: path → content. */
   leftoverFiles(): Record<string, string>
+  /** Every file in the workspace except git's object store: path → content. */
+  workspaceFiles(): Record<string, string>
   /** Every text the run produced, by channel name, for leak scans. */
   channels(): Record<string, string>
 }
@@ -185,7 +189,8 @@ function sample(root: number, seen: Map<string, ProcessSample>): void {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
       const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').replace(/\0/g, '\n')
       const key = `${pid}:${argv.join(' ')}`
-      if (!seen.has(key) && argv.length > 0) seen.set(key, { pid, argv, environ })
+      if (!seen.has(key) && argv.length > 0)
+        seen.set(key, { pid, root: pid === root, argv, environ })
     } catch {
       // gone
     }
@@ -247,7 +252,7 @@ function walk(dir: string, out: Record<string, string>, skip: Set<string>): void
   if (!existsSync(dir)) return
   for (const entry of readdirSync(dir)) {
     const path = join(dir, entry)
-    if (skip.has(path)) continue
+    if (skip.has(path) || skip.has(entry)) continue
     const st = statSync(path, { throwIfNoEntry: false })
     if (!st) continue
     if (st.isDirectory()) walk(path, out, skip)
@@ -339,12 +344,18 @@ export async function runAction(name: string, options: RunOptions = {}): Promise
     walk(runnerTemp, out, new Set())
     return out
   }
+  const workspaceFiles = (): Record<string, string> => {
+    const out: Record<string, string> = {}
+    walk(workspace, out, new Set([join(workspace, '.git', 'objects'), 'node_modules']))
+    return out
+  }
   return {
     main,
     post,
     runnerTemp,
     workspace,
     leftoverFiles,
+    workspaceFiles,
     channels: () => {
       const ch: Record<string, string> = {}
       const steps: [string, StepResult | undefined][] = [
@@ -365,10 +376,13 @@ export async function runAction(name: string, options: RunOptions = {}): Promise
         ch[`${label}.summary`] = s.summary
         s.processes.forEach((p, i) => {
           ch[`${label}.process[${i}].argv`] = p.argv.join(' ')
-          ch[`${label}.process[${i}].environ`] = p.environ
+          // The step's own environment holds INPUT_* as the runner set it: not a leak.
+          if (!p.root) ch[`${label}.process[${i}].environ`] = p.environ
         })
       }
       for (const [path, content] of Object.entries(leftoverFiles())) ch[`file:${path}`] = content
+      for (const [path, content] of Object.entries(workspaceFiles()))
+        ch[`workspace:${path}`] = content
       return ch
     }
   }
