@@ -529,3 +529,36 @@ describe('registry faults on the promotion path', () => {
     }
   }, 180_000)
 })
+
+describe('services from the services file', () => {
+  it('builds a service by name with its build args and default image; an unknown name lists the known ones', async () => {
+    const ws = makeWorkspace(
+      `FROM ${baseRef}\nARG FLAVOR\nRUN echo "$FLAVOR" > /flavor\nCOPY app.txt /app.txt\n`
+    )
+    mkdirSync(join(ws, '.github'), { recursive: true })
+    writeFileSync(
+      join(ws, '.github', 'conveyor.yml'),
+      [
+        `defaults: { registry: '${registry.host}/acme' }`,
+        'services:',
+        '  hello:',
+        '    path: svc/hello',
+        '    build-args: { FLAVOR: slim }',
+        ''
+      ].join('\n')
+    )
+    git(ws, 'add', '-A')
+    git(ws, 'commit', '-qm', 'config')
+    const run = await build(ws, { service: 'hello', context: '', tags: 'type=raw,value=svc' })
+    expect(run.main.errors).toEqual([])
+    expect(run.main.code).toBe(0)
+    expect(run.main.outputs.image).toBe(`${registry.host}/acme/hello`)
+    expect(run.main.stdout).toContain('FLAVOR=slim')
+    expect(inspect(`${registry.host}/acme/hello:svc`).Digest).toBe(run.main.outputs.digest)
+
+    const unknown = await build(ws, { service: 'nope', context: '' })
+    expect(unknown.main.code).toBe(1)
+    expect(unknown.main.errors.join('\n')).toMatch(/nope/)
+    expect(unknown.main.errors.join('\n')).toMatch(/hello/)
+  }, 180_000)
+})
