@@ -71072,14 +71072,23 @@ class Observer {
             }
         }, Math.min(1000, this.s.pollIntervalMs));
         let safety;
+        let frozen = false;
         const armSafety = () => {
             if (safety)
                 clearTimeout(safety);
             safety = setTimeout(() => {
                 this.client.get(this.name, this.s.scope).then(app => {
+                    const streamed = lastApp?.metadata.resourceVersion;
+                    const stale = streamed !== undefined && app.metadata.resourceVersion !== streamed;
                     lastApp = app;
                     if (!found && stop(app)) {
                         found = app;
+                        stream.close();
+                    }
+                    else if (stale) {
+                        // The app changed but the stream did not say so: it is dead without
+                        // having closed (a NAT or proxy dropped it). Reconnect.
+                        frozen = true;
                         stream.close();
                     }
                     else
@@ -71117,6 +71126,9 @@ class Observer {
                 return { kind: 'deadline' };
             if (ended === 'silent')
                 return { kind: 'silent' };
+            if (frozen) {
+                return { kind: 'broken', why: 'fell silent while the app changed', gotEvents: gotEvent };
+            }
             return { kind: 'broken', why: `dropped (${errors_errorMessage(error)})`, gotEvents: gotEvent };
         }
         finally {

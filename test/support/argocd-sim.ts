@@ -76,9 +76,10 @@ export interface SimOptions {
   /**
    * Faults of the first watch streams, in order: stream i gets `kinds[i]` after
    * `afterEvents` events: `drop` closes the connection, `error` sends an error chunk
-   * and ends the response.
+   * and ends the response, `freeze` keeps the connection open but sends nothing more
+   * (a connection silently lost in a NAT or a proxy).
    */
-  streamFaults?: { afterEvents: number; kinds: ('drop' | 'error')[] }
+  streamFaults?: { afterEvents: number; kinds: ('drop' | 'error' | 'freeze')[] }
   /** Steps Degraded lasts in `degraded-then-recovers` (default 4). */
   degradedSteps?: number
   /** Factor for `slow` (default 10). */
@@ -668,6 +669,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     const faultKind = options.streamFaults?.kinds[index]
     const drop = faultKind === 'drop' ? options.streamFaults!.afterEvents : undefined
     const errorAfter = faultKind === 'error' ? options.streamFaults!.afterEvents : undefined
+    const freezeAfter = faultKind === 'freeze' ? options.streamFaults!.afterEvents : undefined
     const cleanup: (() => void)[] = []
     const write = (text: string, then?: () => void): void => {
       if (res.writableEnded || res.destroyed) return
@@ -676,6 +678,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     const onEvent =
       (st: AppState) =>
       (type: string): void => {
+        if (freezeAfter !== undefined && sent >= freezeAfter) return
         sent++
         const dropNow = drop !== undefined && sent >= drop && errorAfter === undefined
         // A server-side drop: the event goes out, then the connection is cut.

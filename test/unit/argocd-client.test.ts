@@ -123,6 +123,19 @@ describe('syncApplication (in process)', () => {
     expect(streams.map(x => x.headers.accept)).toEqual(['text/event-stream'])
   })
 
+  it('reconnects when the stream freezes while the app changes (safety GET)', async () => {
+    const s = await sim({
+      apps: [{ name: 'cart', scenario: 'slow' }],
+      slowFactor: 10,
+      streamFaults: { afterEvents: 2, kinds: ['freeze'] }
+    })
+    const log = memoryLogger()
+    const r = await syncApplication(clientFor(s.url), 'cart', settings({ safetyPollMs: 200 }), log)
+    expect(r.result, log.text()).toBe('succeeded')
+    expect(log.text()).toMatch(/watch stream fell silent while the app changed; reconnecting/)
+    expect(s.requests.filter(x => x.path === '/api/v1/stream/applications')).toHaveLength(2)
+  })
+
   it('polls with a bounded number of calls', async () => {
     const s = await sim()
     const log = memoryLogger()
