@@ -87511,7 +87511,7 @@ function parseFile(text, file) {
     const loc = new Located(file, lines);
     if (doc.errors.length > 0) {
         const e = doc.errors[0];
-        const where = e.linePos ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
+        const where = loc.pos(e.pos[0]);
         throw new errors_ConfigurationError(`${file}${where}: not valid YAML: ${e.message.split('\n')[0]}`);
     }
     const p = new Parser(loc);
