@@ -220,6 +220,9 @@ describe('build with buildah', () => {
     expectNoLeaks(run)
     expectCleanPost(run)
     expect(run.main.summary).toContain('built and pushed')
+    expect(run.main.summary).toMatch(/\| Size \| \d+(\.\d)? (B|KiB|MiB) \|/)
+    expect(run.main.summary).toMatch(/\| Duration \| \d+\.\d s \|/)
+    expect(run.main.summary).toContain(firstDigest)
   }, 240_000)
 
   it('reuses the image when nothing changed: no build, new tags on the same digest', async () => {
@@ -376,8 +379,15 @@ describe('merge mode', () => {
 describe('more paths', () => {
   it('push: false builds without pushing or writing a result file', async () => {
     const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
-    const run = await build(ws, { image: `${registry.host}/acme/local-only`, push: 'false' })
+    // auto, with no docker daemon reachable: buildah, and the log says why.
+    const run = await build(
+      ws,
+      { image: `${registry.host}/acme/local-only`, push: 'false', backend: 'auto' },
+      { env: { DOCKER_HOST: `unix://${join(tmp, 'no-docker.sock')}` } }
+    )
     expect(run.main.code).toBe(0)
+    expect(run.main.stdout).toContain('backend: buildah (no docker daemon; buildah is installed)')
+    expect(run.main.outputs.backend).toBe('buildah')
     expect(run.main.outputs.reused).toBe('false')
     expect(run.main.outputs['result-file']).toBe('')
     expect(run.main.outputs.digest).toMatch(/^sha256:[a-f0-9]{64}$/)
