@@ -19,11 +19,12 @@ interface Sample {
 /** One action run syncing every app; returns verdict latencies and the sim. */
 async function once(
   watch: 'stream' | 'poll',
-  pollInterval: string | undefined
+  pollInterval: string | undefined,
+  stepMs = 150
 ): Promise<{ samples: Sample[]; sim: ArgoSim; code: number }> {
   const sim = await startArgoSim({
     tokens: [TOKEN],
-    stepMs: 150,
+    stepMs,
     apps: APPS.map(name => ({ name }))
   })
   const seen = new Map<string, number>()
@@ -90,12 +91,18 @@ export const bench: Bench = async log => {
     met: sMax <= 500
   })
 
-  // Through polling, at the default poll interval (2 s).
-  const poll = await once('poll', undefined)
-  if (poll.code !== 0) throw new Error(`argocd bench: polling run failed (exit ${poll.code})`)
-  const pLat = poll.samples.map(s => s.latencyMs)
+  // Through polling, at the default poll interval (2 s): three runs with different
+  // step lengths, so the final change lands at different points of the poll cycle.
+  const pLat: number[] = []
+  const pollCalls: number[] = []
+  for (let i = 0; i < 3; i++) {
+    const poll = await once('poll', undefined, [150, 260, 370][i])
+    if (poll.code !== 0) throw new Error(`argocd bench: polling run ${i} failed (exit ${poll.code})`)
+    pLat.push(...poll.samples.map(s => s.latencyMs))
+    for (const app of APPS) pollCalls.push(poll.sim.callsFor(app))
+    log(`argocd poll run ${i + 1}: ${poll.samples.map(s => `${s.app} ${s.latencyMs}ms`).join(', ')}`)
+  }
   const pMax = Math.max(...pLat)
-  log(`argocd poll run: ${poll.samples.map(s => `${s.app} ${s.latencyMs}ms`).join(', ')}`)
   rows.push({
     scenario: `argocd-sync: final state change → verdict via polling (default 2 s interval, ${pLat.length} apps)`,
     figure: `median ${median(pLat)} ms, max ${pMax} ms`,
@@ -104,7 +111,6 @@ export const bench: Bench = async log => {
     target: '<= 1 poll interval (max)',
     met: pMax <= 2000 + 100
   })
-  const pollCalls = APPS.map(app => poll.sim.callsFor(app))
 
   const maxCalls = Math.max(...calls)
   rows.push({
