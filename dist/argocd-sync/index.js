@@ -71141,7 +71141,7 @@ class Observer {
         }
     }
 }
-function isBusy(error) {
+function isFailedPrecondition(error) {
     return (error instanceof ArgoApiError &&
         (error.code === GrpcCode.FailedPrecondition ||
             /another operation is already in progress/i.test(error.message)));
@@ -71207,7 +71207,15 @@ initial) {
         }
         if (s.onRunningOperation === 'terminate') {
             log.info(`${tag} terminating the running operation (${what})`);
-            await client.terminate(name, s.scope);
+            try {
+                await client.terminate(name, s.scope);
+            }
+            catch (error) {
+                // It may have finished in the meantime: "No operation is in progress".
+                if (!isFailedPrecondition(error))
+                    throw error;
+                log.info(`${tag} the operation ended before it could be terminated`);
+            }
         }
         else {
             log.info(`${tag} waiting for the running operation to finish (${what})`);
@@ -71233,7 +71241,7 @@ initial) {
             break;
         }
         catch (error) {
-            if (!isBusy(error))
+            if (!isFailedPrecondition(error))
                 throw error;
             const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5));
             if (Date.now() + wait >= deadline) {

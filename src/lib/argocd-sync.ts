@@ -245,7 +245,7 @@ class Observer {
   }
 }
 
-function isBusy(error: unknown): boolean {
+function isFailedPrecondition(error: unknown): boolean {
   return (
     error instanceof ArgoApiError &&
     (error.code === GrpcCode.FailedPrecondition ||
@@ -338,7 +338,13 @@ export async function syncApplication(
     }
     if (s.onRunningOperation === 'terminate') {
       log.info(`${tag} terminating the running operation (${what})`)
-      await client.terminate(name, s.scope)
+      try {
+        await client.terminate(name, s.scope)
+      } catch (error) {
+        // It may have finished in the meantime: "No operation is in progress".
+        if (!isFailedPrecondition(error)) throw error
+        log.info(`${tag} the operation ended before it could be terminated`)
+      }
     } else {
       log.info(`${tag} waiting for the running operation to finish (${what})`)
     }
@@ -366,7 +372,7 @@ export async function syncApplication(
       log.info(`${tag} sync requested${revision ? ` at revision ${revision}` : ''}`)
       break
     } catch (error) {
-      if (!isBusy(error)) throw error
+      if (!isFailedPrecondition(error)) throw error
       const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5))
       if (Date.now() + wait >= deadline) {
         return finish('timed-out', `another operation kept the application busy until the timeout`)

@@ -136,6 +136,21 @@ describe('syncApplication (in process)', () => {
     expect(s.requests.filter(x => x.path === '/api/v1/stream/applications')).toHaveLength(2)
   })
 
+  it('goes on when the running operation ends before it could be terminated', async () => {
+    const s = await sim({ apps: [{ name: 'cart', runningOperation: { steps: 2 } }] })
+    const c = clientFor(s.url)
+    const terminate = c.terminate.bind(c)
+    c.terminate = async (name, scope) => {
+      await new Promise(r => setTimeout(r, 300))
+      return terminate(name, scope)
+    }
+    const log = memoryLogger()
+    const r = await syncApplication(c, 'cart', settings({ onRunningOperation: 'terminate' }), log)
+    expect(r.result, log.text()).toBe('succeeded')
+    expect(log.text()).toMatch(/the operation ended before it could be terminated/)
+    expect(s.requests.find(x => x.method === 'DELETE')!.status).toBe(400)
+  })
+
   it('polls with a bounded number of calls', async () => {
     const s = await sim()
     const log = memoryLogger()
