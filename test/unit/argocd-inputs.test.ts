@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -89,6 +89,7 @@ describe('argocd-sync inputs', () => {
       join(dir, 'ca.pem'),
       '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
     )
+    const saved = process.env.GITHUB_WORKSPACE
     process.env.GITHUB_WORKSPACE = dir
     try {
       const i = read({
@@ -113,7 +114,9 @@ describe('argocd-sync inputs', () => {
       expect(i.refresh).toBe('hard')
       expect(i.healthyStates).toEqual(['Healthy', 'Suspended'])
     } finally {
-      delete process.env.GITHUB_WORKSPACE
+      if (saved === undefined) delete process.env.GITHUB_WORKSPACE
+      else process.env.GITHUB_WORKSPACE = saved
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 
