@@ -1,0 +1,208 @@
+/**
+ * `plan`: which services changed between a base and the head, as a build matrix,
+ * with the reason for every selection. Pure git; a token only for the opt-in
+ * base-from-last-success.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { join, posix } from 'node:path'
+import { ConfigurationError, errorMessage } from '../../lib/errors.js'
+import { git } from '../../lib/git.js'
+import type { Logger } from '../../lib/logger.js'
+import { setOutput, writeDataFile } from '../../lib/outputs.js'
+import { chooseBase, type BaseDecision } from '../../lib/plan-base.js'
+import { diffArgs, parseNameStatus, type Change } from '../../lib/plan-diff.js'
+import { PlanRepo, resolveBase, type ResolvedBase } from '../../lib/plan-git.js'
+import { lastSuccessfulSha } from '../../lib/plan-last-success.js'
+import { selectAll, selectServices, type Selection } from '../../lib/plan-select.js'
+import { buildMatrix, planSummary } from '../../lib/plan-summary.js'
+import { runMain } from '../../lib/run.js'
+import {
+  discoverServices,
+  loadServices,
+  parseServices,
+  type Service,
+  type ServicesConfig
+} from '../../lib/services.js'
+import { getInputs, type Inputs } from './inputs.js'
+
+function readEvent(): Record<string, unknown> {
+  const path = process.env.GITHUB_EVENT_PATH
+  if (!path || !existsSync(path)) return {}
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown
+    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {}
+  } catch {
+    return {}
+  }
+}
+
+/** The services as they were at `sha` (to tell which were deleted); undefined when unreadable. */
+async function servicesAt(
+  repo: PlanRepo,
+  sha: string,
+  config: ServicesConfig,
+  inputs: Inputs,
+  log: Logger
+): Promise<Service[] | undefined> {
+  const listDockerfiles = async (): Promise<string[]> => {
+    const r = await git(['ls-tree', '-r', '-z', '--name-only', sha], {
+      cwd: repo.cwd,
+      maxOutputBytes: 1 << 30
+    })
+    return r.stdout.split('\0').filter(f => posix.basename(f) === 'Dockerfile')
+  }
+  try {
+    const shown = await git(['cat-file', 'blob', `${sha}:${inputs.config}`], {
+      cwd: repo.cwd,
+      allowFailure: true
+    })
+    if (shown.code === 0) {
+      let needed = false
+      const first = parseServices(shown.stdout, inputs.config, () => {
+        needed = true
+        return []
+      })
+      if (!needed) return first.services
+      const files = await listDockerfiles()
+      return parseServices(shown.stdout, inputs.config, d => discoverServices(files, d)).services
+    }
+    return discoverServices(await listDockerfiles(), config.defaults)
+  } catch (error) {
+    log.info(
+      `the services at the base ${sha.slice(0, 12)} could not be read (${errorMessage(error)}); deletions are judged by the head alone`
+    )
+    return undefined
+  }
+}
+
+/** Run the plan action. */
+export async function run(): Promise<void> {
+  await runMain('plan', async log => {
+    const inputs = getInputs()
+    const wd = inputs.workingDirectory
+    const repo = new PlanRepo(wd, log)
+    const top = await git(['rev-parse', '--show-prefix'], { cwd: wd, allowFailure: true })
+    if (top.code !== 0) {
+      throw new ConfigurationError(
+        `input "working-directory": ${wd} is not a git repository (run actions/checkout first)`
+      )
+    }
+    const config = await log.group('Load the services', async () => {
+      const c = await loadServices({
+        workspace: wd,
+        config: inputs.config,
+        requireFile: inputs.requireConfig
+      })
+      log.info(
+        `${c.services.length} service(s) ${c.file ? `from ${c.file}` : 'discovered from Dockerfiles'}: ${c.services.map(s => s.name).join(', ')}`
+      )
+      return c
+    })
+    const decision: BaseDecision = chooseBase({
+      eventName: process.env.GITHUB_EVENT_NAME ?? '',
+      event: readEvent(),
+      ref: process.env.GITHUB_REF ?? '',
+      sha: process.env.GITHUB_SHA ?? '',
+      inputBase: inputs.base,
+      tags: inputs.tags,
+      baseFromLastSuccess: inputs.baseFromLastSuccess
+    })
+    const { head, resolved } = await log.group('Choose the base', async () => {
+      log.info(`rule: ${decision.base.why}`)
+      let head = decision.head && !/^0+$/.test(decision.head) ? decision.head : 'HEAD'
+      const sha = await repo.ensureCommit(head)
+      if (!sha) {
+        if (head !== 'HEAD')
+          throw new ConfigurationError(
+            `the head commit ${head} is neither in the workspace nor on origin`
+          )
+        throw new ConfigurationError('the workspace has no commit (run actions/checkout first)')
+      }
+      head = sha
+      const resolved: ResolvedBase = await resolveBase(repo, decision, head, () =>
+        lastSuccessfulSha({
+          apiUrl: process.env.GITHUB_API_URL ?? 'https://api.github.com',
+          repository: process.env.GITHUB_REPOSITORY ?? '',
+          workflowRef: process.env.GITHUB_WORKFLOW_REF,
+          runId: process.env.GITHUB_RUN_ID,
+          branch: decision.base.kind === 'last-success' ? decision.base.branch : undefined,
+          token: inputs.token ?? '',
+          log
+        })
+      )
+      log.info(resolved.kind === 'commit' ? `base ${resolved.sha} (${resolved.why})` : resolved.why)
+      return { head, resolved }
+    })
+    let changes: Change[] = []
+    let selection: Selection
+    const deleted: string[] = []
+    if (resolved.kind === 'commit') {
+      changes = await log.group('Diff', async () => {
+        const args = diffArgs(resolved.sha, head)
+        if (top.stdout.trim() !== '') args.splice(args.indexOf('-M'), 0, '--relative')
+        const r = await git(args, { cwd: wd, maxOutputBytes: 1 << 30, timeoutMs: 10 * 60_000 })
+        if (r.truncated) throw new Error('git diff output exceeded 1 GiB')
+        const c = parseNameStatus(r.stdout)
+        log.info(
+          `${c.length} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)}`
+        )
+        return c
+      })
+      selection = selectServices(config, changes)
+      // Deleted services: gone from the services at the head, or their Dockerfile is.
+      const configChanged = changes.some(c => c.path === inputs.config || c.from === inputs.config)
+      if (configChanged || changes.some(c => c.status === 'D' || c.status === 'R')) {
+        const before = await servicesAt(repo, resolved.sha, config, inputs, log)
+        const now = new Set(config.services.map(s => s.name))
+        for (const s of before ?? []) if (!now.has(s.name)) deleted.push(s.name)
+      }
+    } else if (resolved.kind === 'all') {
+      selection = selectAll(config, resolved.why)
+    } else {
+      selection = { selected: [], reasons: new Map(), files: 0 }
+    }
+    for (const name of [...selection.selected]) {
+      const s = config.services.find(x => x.name === name)!
+      if (!existsSync(join(wd, s.dockerfile))) {
+        log.warning(
+          `service ${name}: ${s.dockerfile} does not exist at the head; reported in "deleted", not built`
+        )
+        deleted.push(name)
+      }
+    }
+    if (deleted.length > 0)
+      selection.selected = selection.selected.filter(n => !deleted.includes(n))
+    const matrix = buildMatrix(config, selection, inputs.maxJobs)
+    for (const e of matrix.include) log.info(`${e.service}: ${e.reasons.join('; ')}`)
+    if (selection.selected.length === 0) log.info('no service selected')
+    const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_')
+    const changedFilesPath = writeDataFile(
+      `plan-changed-files-${suffix}.json`,
+      JSON.stringify(
+        changes.map(c =>
+          c.from !== undefined
+            ? { status: c.status, path: c.path, from: c.from }
+            : { status: c.status, path: c.path }
+        )
+      )
+    )
+    setOutput('matrix', matrix)
+    setOutput('services', selection.selected)
+    setOutput('count', selection.selected.length)
+    setOutput('has-changes', resolved.kind === 'all' || changes.length > 0)
+    setOutput('base', resolved.kind === 'commit' ? resolved.sha : '')
+    setOutput('head', head)
+    setOutput('changed-files-path', changedFilesPath)
+    setOutput('deleted', [...new Set(deleted)])
+    planSummary({
+      config,
+      selection,
+      deleted: [...new Set(deleted)],
+      base: resolved.kind === 'commit' ? resolved.sha : undefined,
+      head,
+      why: resolved.why,
+      changedFiles: changes.length,
+      changedFilesPath
+    }).write()
+  })
+}
