@@ -4,6 +4,8 @@
  * polling (default poll interval), and the API calls per application synced.
  * Runs the committed bundle through the runner harness against the simulator.
  */
+import { rmSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { runAction } from '../../test/support/harness.js'
 import { startArgoSim, type ArgoSim } from '../../test/support/argocd-sim.js'
 import type { Bench, BenchRow } from './types.js'
@@ -55,6 +57,7 @@ async function once(
       app,
       latencyMs: (seen.get(app) ?? Number.NaN) - (sim.finalAt.get(app) ?? Number.NaN)
     }))
+    rmSync(dirname(run.runnerTemp), { recursive: true, force: true })
     return { samples, sim, code: run.main.code }
   } finally {
     await sim.stop()

@@ -5,6 +5,8 @@
 import http from 'node:http'
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
+import { rmSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { canary, findLeaks } from '../support/canary.js'
 import { runAction, type ActionRun } from '../support/harness.js'
@@ -28,6 +30,12 @@ async function sim(options: SimOptions): Promise<ArgoSim> {
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
+
+/** Remove the harness's temp dir of a run after the test. */
+function track(run: ActionRun): ActionRun {
+  cleanups.push(async () => rmSync(dirname(run.runnerTemp), { recursive: true, force: true }))
+  return run
+}
 
 /** A minimal forward proxy (CONNECT tunnels), recording the targets it was asked for. */
 async function forwardProxy(): Promise<{ url: string; targets: string[] }> {
@@ -63,23 +71,25 @@ async function forwardProxy(): Promise<{ url: string; targets: string[] }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, targets }
 }
 
-function sync(
+async function sync(
   server: string,
   inputs: Record<string, string>,
   extra: { sampleProcesses?: boolean; env?: Record<string, string> } = {}
 ): Promise<ActionRun> {
-  return runAction('argocd-sync', {
-    inputs: {
-      server,
-      token: TOKEN,
-      applications: 'cart',
-      'poll-interval': '200ms',
-      timeout: '20s',
-      ...inputs
-    },
-    timeoutMs: 60_000,
-    ...extra
-  })
+  return track(
+    await runAction('argocd-sync', {
+      inputs: {
+        server,
+        token: TOKEN,
+        applications: 'cart',
+        'poll-interval': '200ms',
+        timeout: '20s',
+        ...inputs
+      },
+      timeoutMs: 60_000,
+      ...extra
+    })
+  )
 }
 
 const failure = (run: ActionRun): string => run.main.errors.join('\n')

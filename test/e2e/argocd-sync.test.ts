@@ -2,6 +2,8 @@
  * argocd-sync end to end: the committed bundle, run by the runner harness, against
  * the Argo CD simulator, through every scenario.
  */
+import { rmSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { runAction, type ActionRun } from '../support/harness.js'
 import { simAppsFromExamples } from '../support/argocd-examples.js'
@@ -16,12 +18,17 @@ async function sim(options: SimOptions): Promise<ArgoSim> {
   return s
 }
 
+const runs: ActionRun[] = []
+
 afterEach(async () => {
   await Promise.all(sims.splice(0).map(s => s.stop()))
+  // The harness makes one temp dir per run (runner temp, workspace, file commands).
+  for (const run of runs.splice(0))
+    rmSync(dirname(run.runnerTemp), { recursive: true, force: true })
 })
 
 async function sync(s: ArgoSim, inputs: Record<string, string>): Promise<ActionRun> {
-  return runAction('argocd-sync', {
+  const run = await runAction('argocd-sync', {
     inputs: {
       server: s.url,
       token: TOKEN,
@@ -32,6 +39,8 @@ async function sync(s: ArgoSim, inputs: Record<string, string>): Promise<ActionR
     },
     timeoutMs: 60_000
   })
+  runs.push(run)
+  return run
 }
 
 interface AppOut {
