@@ -88344,15 +88344,17 @@ function humanBytes(n) {
         return `${(n / 1024).toFixed(1)} KiB`;
     return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
-/** PUT one manifest under every tag; ends with a check that each tag points at it. */
+/** PUT one manifest under every tag at once (putManifest checks the digest each tag got). */
 async function putTags(client, repository, manifest, tags, log) {
-    for (const tag of tags) {
-        const digest = await client.putManifest(repository, tag, manifest.body, manifest.mediaType);
-        if (digest !== manifest.digest) {
-            throw new Error(`tag ${tag} was stored as ${digest}, expected ${manifest.digest}`);
-        }
-        log.info(`tagged ${repository}:${tag} -> ${digest}`);
-    }
+    // The tags are independent: PUT them at once; every one must land.
+    const results = await Promise.allSettled(tags.map(tag => client.putManifest(repository, tag, manifest.body, manifest.mediaType)));
+    results.forEach((r, i) => {
+        if (r.status === 'fulfilled')
+            log.info(`tagged ${repository}:${tags[i]} -> ${r.value}`);
+    });
+    const failed = results.find(r => r.status === 'rejected');
+    if (failed)
+        throw failed.reason;
 }
 function openRegistry(inputs, host, log) {
     if (inputs.insecure) {
@@ -88630,6 +88632,9 @@ async function build(inputs, gh, log) {
             });
         }
         const { backend, buildkit } = await chooseBackend();
+        if (inputs.caCert && backend !== 'buildah') {
+            log.warning(`registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${host}/ca.crt, or the buildkitd config of the builder)`);
+        }
         const cacheRef = inputs.cache === 'none'
             ? undefined
             : inputs.cache === 'registry'

@@ -117,7 +117,8 @@ export const bench: Bench = async log => {
           'registry-ca-cert': registry.caPem!,
           backend: 'buildah',
           cache: 'none',
-          tags: `type=raw,value=${tag}`,
+          // Three tags per leg, like the defaults on a branch push (branch, latest, sha).
+          tags: `type=raw,value=${tag}\ntype=raw,value=${tag}-latest\ntype=sha,prefix=${tag}-`,
           reuse: String(reuse)
         }
       })
