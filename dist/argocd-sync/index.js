@@ -75180,12 +75180,17 @@ async function resolveApps(client, inputs, log) {
             return { name, app: await client.get(name, scope, inputs.refresh) };
         }
         catch (error) {
-            return { name, error: errors_errorMessage(error) };
+            return { name, error: error instanceof Error ? error : new Error(String(error)) };
         }
     });
     const errors = fetched.filter(f => f.error !== undefined).map(f => f.error);
-    if (errors.length > 0)
-        throw new ConfigurationError(errors.join('\n'));
+    if (errors.length > 0) {
+        const text = errors.map(e => e.message).join('\n');
+        // A user mistake (wrong name, RBAC) or a server/network failure: keep the kind.
+        if (errors.every(e => e instanceof ConfigurationError))
+            throw new ConfigurationError(text);
+        throw new Error(text);
+    }
     return new Map(fetched.map(f => [f.name, f.app]));
 }
 async function pool(items, limit, fn) {
@@ -75216,7 +75221,7 @@ function writeSummary(results, result, server) {
                 formatDuration(r.durationMs)
             ]
         ]);
-        s.paragraph(r.message);
+        s.paragraph(inline(r.message));
         if (r.resources.length > 0) {
             s.table(['unhealthy or failed resource'], r.resources.map(x => [x]));
         }

@@ -18,7 +18,7 @@ import type { Logger } from '../../lib/logger.js'
 import { setOutput } from '../../lib/outputs.js'
 import { runMain } from '../../lib/run.js'
 import { secrets } from '../../lib/secrets.js'
-import { Summary, code } from '../../lib/summary.js'
+import { Summary, code, inline } from '../../lib/summary.js'
 import { getInputs, type Inputs } from './inputs.js'
 
 /** The overall result from the per-app ones. */
@@ -61,11 +61,16 @@ async function resolveApps(
     try {
       return { name, app: await client.get(name, scope, inputs.refresh) }
     } catch (error) {
-      return { name, error: errorMessage(error) }
+      return { name, error: error instanceof Error ? error : new Error(String(error)) }
     }
   })
   const errors = fetched.filter(f => f.error !== undefined).map(f => f.error!)
-  if (errors.length > 0) throw new ConfigurationError(errors.join('\n'))
+  if (errors.length > 0) {
+    const text = errors.map(e => e.message).join('\n')
+    // A user mistake (wrong name, RBAC) or a server/network failure: keep the kind.
+    if (errors.every(e => e instanceof ConfigurationError)) throw new ConfigurationError(text)
+    throw new Error(text)
+  }
   return new Map(fetched.map(f => [f.name, f.app!]))
 }
 
@@ -105,7 +110,7 @@ function writeSummary(results: readonly AppResult[], result: string, server: str
         ]
       ]
     )
-    s.paragraph(r.message)
+    s.paragraph(inline(r.message))
     if (r.resources.length > 0) {
       s.table(
         ['unhealthy or failed resource'],
