@@ -10,7 +10,7 @@ import type { Logger } from '../../lib/logger.js'
 import { setOutput } from '../../lib/outputs.js'
 import { secrets } from '../../lib/secrets.js'
 import { Summary, code } from '../../lib/summary.js'
-import { parsePrivateKey } from '../../lib/ssh-client.js'
+import { mapLimit, parsePrivateKey } from '../../lib/ssh-client.js'
 import {
   collectSources,
   deployHost,
@@ -45,6 +45,9 @@ export interface SshInputs {
   failFast: boolean
   timeoutMs: number
 }
+
+/** Hosts deployed at the same time in parallel mode. */
+export const MAX_PARALLEL_HOSTS = 16
 
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
 const RESERVED_ENV = /^(CONVEYOR_|BASH|SHELLOPTS$|PATH$|HOME$|IFS$|PS4$|SHELL$|USER$)/
@@ -202,7 +205,7 @@ export async function runSshMode(reader: InputReader, log: Logger): Promise<void
   const results = await log.group(
     `Deploying release ${release} to ${inputs.hosts.length} host(s)${inputs.parallel ? ' in parallel' : ''}`,
     async () => {
-      if (inputs.parallel) return Promise.all(inputs.hosts.map(deployOne))
+      if (inputs.parallel) return mapLimit(inputs.hosts, MAX_PARALLEL_HOSTS, deployOne)
       const out: HostResult[] = []
       for (const target of inputs.hosts) {
         if (controller.signal.aborted) {
