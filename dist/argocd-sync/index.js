@@ -70461,6 +70461,9 @@ class ArgoClient {
                 throw new ConfigurationError(`${what}: Argo CD rejected the credentials (401 ${detail || 'Unauthenticated'}). ` +
                     `Check input "token" (expired or revoked? it must be an account token with the apiKey capability) or "username"/"password"`);
             case 403:
+                if (/sync window/i.test(detail)) {
+                    throw new ConfigurationError(`${what}: ${detail} (403). A deny sync window of the project blocks manual syncs now: wait for the window to close, or allow manual syncs in it (manualSync: true)`);
+                }
                 throw new ConfigurationError(`${what}: permission denied for ${app} (403${detail ? `: ${detail}` : ''}). ` +
                     (scope.app && !scope.project
                         ? `Argo CD answers 403 both when the application does not exist and when the account may not see it: check the name${scope.appNamespace ? ` and app-namespace "${scope.appNamespace}"` : ' (and set input "app-namespace" if it lives outside the control plane namespace)'}, set input "project" to get a clear "not found", and check the account's RBAC (applications, get and sync)`

@@ -121,6 +121,11 @@ export class ArgoClient {
             `Check input "token" (expired or revoked? it must be an account token with the apiKey capability) or "username"/"password"`
         )
       case 403:
+        if (/sync window/i.test(detail)) {
+          throw new ConfigurationError(
+            `${what}: ${detail} (403). A deny sync window of the project blocks manual syncs now: wait for the window to close, or allow manual syncs in it (manualSync: true)`
+          )
+        }
         throw new ConfigurationError(
           `${what}: permission denied for ${app} (403${detail ? `: ${detail}` : ''}). ` +
             (scope.app && !scope.project

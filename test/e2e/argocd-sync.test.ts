@@ -316,6 +316,18 @@ describe('argocd-sync scenarios', () => {
     )
   })
 
+  it('reports a deny sync window instead of blaming RBAC, and still syncs the other apps', async () => {
+    const s = await sim({ apps: [{ name: 'cart', syncWindow: true }, { name: 'checkout' }] })
+    const run = await sync(s, { applications: 'cart,checkout' })
+    expect(run.main.code).toBe(1)
+    const out = apps(run)
+    expect(out.cart!.message).toMatch(
+      /Cannot sync: Blocked by sync window \(403\). A deny sync window/
+    )
+    expect(out.cart!.message).not.toMatch(/RBAC/)
+    expect(out.checkout!.result).toBe('succeeded')
+  })
+
   it('polls when asked (watch: poll)', async () => {
     const s = await sim({ apps: [{ name: 'cart' }] })
     const run = await sync(s, { applications: 'cart', watch: 'poll' })

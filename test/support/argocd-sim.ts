@@ -48,6 +48,8 @@ export interface SimAppSpec {
   runningOperation?: { steps?: number; automated?: boolean }
   /** The first sync POST races an auto-sync that starts just before it. */
   autoSyncRace?: boolean
+  /** A deny sync window blocks manual syncs (403 on POST .../sync). */
+  syncWindow?: boolean
 }
 
 /** An injected fault: the next `times` API requests (matching) answer `status`. */
@@ -871,6 +873,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     if (sub === '/sync' && req.method === 'POST') {
       const b = safeJson(body)
       syncs.push({ app: name, body: b })
+      if (st.spec.syncWindow) return err(7, 'Cannot sync: Blocked by sync window')
       if (st.spec.autoSyncRace && !st.raced) {
         st.raced = true
         startOperation(name, { steps: 2, automated: true })
