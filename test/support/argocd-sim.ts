@@ -358,7 +358,6 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     })
   }
 
-  const key = (name: string): string => name
   const emit = (st: AppState, type = 'MODIFIED'): void => {
     const md = st.obj.metadata as Record<string, unknown>
     md.resourceVersion = String(Number(md.resourceVersion ?? 0) + 1)
@@ -832,7 +831,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     if (!appMatch) return err(5, 'Not Found')
     const name = decodeURIComponent(appMatch[1]!)
     const sub = appMatch[2] ?? ''
-    const st = apps.get(key(name))
+    const st = apps.get(name)
     const project = q.get('project') ?? (sub === '/sync' ? safeJson(body).project : undefined)
     const appNamespace =
       q.get('appNamespace') ?? (sub === '/sync' ? safeJson(body).appNamespace : undefined)
