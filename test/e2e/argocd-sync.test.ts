@@ -381,5 +381,7 @@ describe('argocd-sync scenarios', () => {
     const run = await sync(s, { applications: 'cart', 'dry-run': 'true', force: 'true' })
     expect(run.main.code, run.main.stdout).toBe(0)
     expect(s.syncs[0]!.body).toMatchObject({ dryRun: true, strategy: { hook: { force: true } } })
+    // Nothing was applied: the live revision is still the old one.
+    expect(s.app('cart').status.sync.revision).toBe(fakeSha('cart-old'))
   })
 })

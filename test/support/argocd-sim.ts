@@ -507,6 +507,16 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     })
     // 4. the next reconcile: reconciledAt past finishedAt, then sync and health.
     step += 1
+    if ((op.sync as { dryRun?: boolean }).dryRun && !failed) {
+      // A dry run applies nothing: the reconcile finds the live state unchanged.
+      later(st, step, () => {
+        bumpPast(Date.parse(String(s.operationState!.finishedAt)) + 1000)
+        s.reconciledAt = iso(simNow())
+        emit(st)
+        final(st)
+      })
+      return
+    }
     later(st, step, () => {
       // Second resolution: the reconcile after the operation reads a later second.
       bumpPast(Date.parse(String(s.operationState!.finishedAt)) + 1000)
