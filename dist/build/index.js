@@ -88344,17 +88344,15 @@ function humanBytes(n) {
         return `${(n / 1024).toFixed(1)} KiB`;
     return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
-/** PUT one manifest under every tag at once (putManifest checks the digest each tag got). */
+/**
+ * PUT one manifest under every tag, one after the other on the same connection (in
+ * parallel each PUT would pay its own TLS handshake). putManifest checks the digest.
+ */
 async function putTags(client, repository, manifest, tags, log) {
-    // The tags are independent: PUT them at once; every one must land.
-    const results = await Promise.allSettled(tags.map(tag => client.putManifest(repository, tag, manifest.body, manifest.mediaType)));
-    results.forEach((r, i) => {
-        if (r.status === 'fulfilled')
-            log.info(`tagged ${repository}:${tags[i]} -> ${r.value}`);
-    });
-    const failed = results.find(r => r.status === 'rejected');
-    if (failed)
-        throw failed.reason;
+    for (const tag of tags) {
+        const digest = await client.putManifest(repository, tag, manifest.body, manifest.mediaType);
+        log.info(`tagged ${repository}:${tag} -> ${digest}`);
+    }
 }
 function openRegistry(inputs, host, log) {
     if (inputs.insecure) {
