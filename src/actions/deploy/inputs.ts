@@ -1,0 +1,241 @@
+/**
+ * The deploy action's GitOps inputs, read and validated in one place before any side
+ * effect (reading the result files and the services file is not one).
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { isAbsolute, join, posix, resolve } from 'node:path'
+import picomatch from 'picomatch'
+import { readBuildResult, type BuildResult } from '../../lib/build-result.js'
+import {
+  parseTarget,
+  safeRelPath,
+  updatesFromImages,
+  updatesFromResults,
+  type ImageUpdate,
+  type SourceInfo,
+  type Target
+} from '../../lib/deploy-targets.js'
+import type { AuthScheme } from '../../lib/deploy-git.js'
+import { ConfigurationError, errorMessage, invalidInput } from '../../lib/errors.js'
+import { InputReader } from '../../lib/inputs.js'
+import type { Logger } from '../../lib/logger.js'
+import { secrets } from '../../lib/secrets.js'
+import { DEFAULT_CONFIG, loadServices, type Service } from '../../lib/services.js'
+
+/** Everything GitOps mode was asked to do. */
+export interface Inputs {
+  /** The clone URL (no credentials). */
+  url: string
+  /** `owner/name` when known (for the REST API). */
+  slug?: string
+  ref?: string
+  path: string
+  token?: string
+  tokenAuth: AuthScheme
+  updates: ImageUpdate[]
+  targets: Target[]
+  commitMessage?: string
+  pullRequest: boolean
+  pullRequestBranch?: string
+  labels: string[]
+  dryRun: boolean
+  maxAttempts: number
+  author: { name: string; email: string }
+  environment?: string
+  apiUrl: string
+  runUrl?: string
+}
+
+const SLUG = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/
+const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/+-]+(?<![./])$/
+
+/** The clone URL and owner/name of the `repository` input. */
+export function parseRepository(
+  value: string,
+  serverUrl = 'https://github.com'
+): { url: string; slug?: string } {
+  if (SLUG.test(value) && !value.includes('..')) {
+    return {
+      url: `${serverUrl.replace(/\/+$/, '')}/${value.replace(/\.git$/, '')}.git`,
+      slug: value.replace(/\.git$/, '')
+    }
+  }
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw invalidInput('repository', value, 'owner/name or an https://, ssh:// or file:// URL')
+  }
+  if (!['https:', 'http:', 'ssh:', 'file:'].includes(url.protocol)) {
+    throw invalidInput('repository', value, 'owner/name or an https://, ssh:// or file:// URL')
+  }
+  if (url.password || (url.username && url.protocol !== 'ssh:')) {
+    for (const part of [url.username, url.password]) secrets.add(decodeURIComponent(part))
+    throw new ConfigurationError(
+      'input "repository": credentials in the URL are not accepted; pass the token through the "token" input'
+    )
+  }
+  if (url.search || url.hash) throw invalidInput('repository', value, 'a URL without ? or #')
+  const m = /^\/([^/]+)\/([^/]+?)(?:\.git)?\/?$/.exec(url.pathname)
+  const slug = url.protocol.startsWith('http') && m ? `${m[1]}/${m[2]}` : undefined
+  return { url: url.toString(), slug }
+}
+
+function resultFiles(spec: string, workspace: string): string[] {
+  const full = isAbsolute(spec) ? spec : resolve(workspace, spec)
+  if (existsSync(full) && statSync(full).isDirectory()) {
+    return readdirSync(full)
+      .filter(f => f.endsWith('.json'))
+      .sort()
+      .map(f => join(full, f))
+  }
+  if (existsSync(full)) return [full]
+  const scan = picomatch.scan(full)
+  if (!scan.isGlob || !existsSync(scan.base)) {
+    throw invalidInput('results', spec, 'a directory of build result files or a glob matching them')
+  }
+  const match = picomatch(full, { dot: true })
+  const out: string[] = []
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (match(p)) out.push(p)
+    }
+  }
+  walk(scan.base)
+  return out.sort()
+}
+
+/** Read and validate every GitOps input. */
+export async function getInputs(
+  reader = new InputReader(),
+  log?: Logger,
+  env: NodeJS.ProcessEnv = process.env
+): Promise<Inputs> {
+  const token = reader.optional('token', { secret: true })
+  if (token) secrets.add(token, { user: 'x-access-token' })
+  const workspace = env.GITHUB_WORKSPACE || process.cwd()
+  const serverUrl = env.GITHUB_SERVER_URL || 'https://github.com'
+  const repository = reader.line('repository', { required: true })
+  const { url, slug } = parseRepository(repository, serverUrl)
+  let ref = reader.line('ref') || undefined
+  if (ref) {
+    ref = ref.replace(/^refs\/heads\//, '')
+    if (!BRANCH.test(ref)) throw invalidInput('ref', ref, 'a branch name of the config repository')
+  }
+  const pathInput = reader.line('path', { default: '.' })
+  const path = safeRelPath(pathInput)
+  if (!path) throw invalidInput('path', pathInput, 'a directory inside the config repository')
+  const tokenAuth = reader.choice('token-auth', ['basic', 'bearer'] as const, 'basic')
+  const targets = reader.list('targets').map(l => parseTarget(l))
+  const commitMessage = reader.optional('commit-message', { trim: false })
+  const pullRequest = reader.boolean('pull-request', false)
+  const environment = reader.line('environment') || undefined
+  if (environment && !/^[A-Za-z0-9._-]+$/.test(environment)) {
+    throw invalidInput('environment', environment, 'letters, digits, ".", "_" and "-"')
+  }
+  const prBranch = reader.line('pull-request-branch') || undefined
+  if (prBranch && !BRANCH.test(prBranch)) {
+    throw invalidInput('pull-request-branch', prBranch, 'a valid branch name')
+  }
+  const labels = reader.list('labels', { commas: true })
+  const dryRun = reader.boolean('dry-run', false)
+  const maxAttempts = reader.integer('max-attempts', { default: 20, min: 1, max: 100 })
+  const allowPartial = reader.boolean('allow-partial', false)
+  const author = {
+    name: reader.line('author-name', { default: 'conveyor[bot]' }),
+    email: reader.line('author-email', { default: 'conveyor[bot]@users.noreply.github.com' })
+  }
+  if (!/^[^<>\s@]+@[^<>\s@]+$/.test(author.email)) {
+    throw invalidInput('author-email', author.email, 'an e-mail address')
+  }
+  if (pullRequest && !slug) {
+    throw new ConfigurationError(
+      'input "pull-request": needs "repository" as owner/name or an https:// URL of a GitHub repository'
+    )
+  }
+  if (pullRequest && !token) {
+    throw new ConfigurationError('input "pull-request": needs "token" (pull-requests: write)')
+  }
+  const imagesLines = reader.list('images')
+  const resultsSpec = reader.line('results') || undefined
+  if (imagesLines.length > 0 && resultsSpec) {
+    throw new ConfigurationError('inputs "images" and "results": set one of them, not both')
+  }
+  if (imagesLines.length === 0 && !resultsSpec) {
+    throw new ConfigurationError(
+      'input "images" or "results" is required: name=reference lines, or the directory of build result files'
+    )
+  }
+  const configInput = reader.line('config', { default: DEFAULT_CONFIG })
+  let services: Service[] = []
+  const configPath = isAbsolute(configInput) ? configInput : join(workspace, configInput)
+  if (existsSync(configPath)) {
+    services = (await loadServices({ workspace, config: configInput })).services
+  }
+  const runUrl =
+    env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
+      ? `${serverUrl}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+      : undefined
+  let updates: ImageUpdate[]
+  if (resultsSpec) {
+    const files = resultFiles(resultsSpec, workspace)
+    if (files.length === 0) {
+      throw invalidInput('results', resultsSpec, 'at least one build result file (*.json)')
+    }
+    const results: BuildResult[] = []
+    const bad: string[] = []
+    for (const f of files) {
+      try {
+        results.push(readBuildResult(f))
+      } catch (error) {
+        bad.push(`${posix.basename(f)}: ${errorMessage(error)}`)
+      }
+    }
+    if (bad.length > 0 && !allowPartial) {
+      throw new ConfigurationError(
+        `input "results": ${bad.length} of ${files.length} result file(s) are unusable, so nothing is deployed (allow-partial: true deploys the rest): ${bad.join('; ')}`
+      )
+    }
+    for (const b of bad) log?.warning(`skipping a build result (allow-partial): ${b}`)
+    if (results.length === 0)
+      throw new ConfigurationError('input "results": no usable build result')
+    updates = updatesFromResults(results, services)
+  } else {
+    const source: SourceInfo | undefined = env.GITHUB_SHA
+      ? {
+          repository: env.GITHUB_REPOSITORY ?? 'unknown',
+          sha: env.GITHUB_SHA,
+          runUrl
+        }
+      : undefined
+    updates = updatesFromImages(imagesLines, services, source)
+  }
+  if (targets.length === 0 && updates.some(u => u.targets.length === 0)) {
+    const missing = updates.filter(u => u.targets.length === 0).map(u => u.service)
+    throw new ConfigurationError(
+      `input "targets" is required for ${missing.join(', ')}: kustomize:<dir>, manifests:<glob> or helm:<file>:<key> lines (or deploy: in the services file)`
+    )
+  }
+  return {
+    url,
+    slug,
+    ref,
+    path,
+    token,
+    tokenAuth,
+    updates,
+    targets,
+    commitMessage,
+    pullRequest,
+    pullRequestBranch: prBranch,
+    labels,
+    dryRun,
+    maxAttempts,
+    author,
+    environment,
+    apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
+    runUrl
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * The config repository clone: shallow fetches, commits, pushes. The token reaches
+ * git only as an `http.extraheader` through `--config-env` (an environment variable
+ * name on the command line, the value in the child's environment): never in a URL,
+ * argv, `.git/config` or a log.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { ConfigurationError } from './errors.js'
+import { git, type GitOptions } from './git.js'
+import type { ExecResult } from './exec.js'
+import type { Logger } from './logger.js'
+import { secrets } from './secrets.js'
+
+const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER'
+
+/** How the token goes over HTTP. */
+export type AuthScheme = 'basic' | 'bearer'
+
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+export function authHeader(token: string, scheme: AuthScheme = 'basic'): string {
+  secrets.add(token, { user: 'x-access-token' })
+  if (scheme === 'bearer') return `AUTHORIZATION: bearer ${token}`
+  const encoded = Buffer.from(`x-access-token:${token}`).toString('base64')
+  secrets.add(encoded)
+  return `AUTHORIZATION: basic ${encoded}`
+}
+
+/** Who commits. */
+export interface Identity {
+  name: string
+  email: string
+}
+
+/** A result of a push. */
+export type PushResult =
+  { ok: true } | { ok: false; kind: 'rejected' | 'permission' | 'auth' | 'other'; message: string }
+
+/** Classify a failed `git push` from its stderr. */
+export function classifyPush(stderr: string): Exclude<PushResult, { ok: true }> {
+  const message = stderr.trim().split('\n').slice(-6).join('\n')
+  if (
+    /\b403\b|permission to .* denied|write access|not allowed to push|protected branch/i.test(
+      stderr
+    )
+  ) {
+    return { ok: false, kind: 'permission', message }
+  }
+  if (/\b401\b|authentication failed|could not read username|invalid credentials/i.test(stderr)) {
+    return { ok: false, kind: 'auth', message }
+  }
+  if (/hook declined/i.test(stderr)) return { ok: false, kind: 'other', message }
+  if (
+    /non-fast-forward|fetch first|\[rejected\]|failed to lock|cannot lock ref|failed to update ref|incorrect old value|remote rejected|stale info/i.test(
+      stderr
+    )
+  ) {
+    return { ok: false, kind: 'rejected', message }
+  }
+  return { ok: false, kind: 'other', message }
+}
+
+/** A working clone of the config repository. */
+export class ConfigRepo {
+  constructor(
+    readonly dir: string,
+    readonly url: string,
+    private readonly header: string | undefined,
+    readonly identity: Identity,
+    private readonly logger: Logger
+  ) {}
+
+  /** Run git with the auth header (when any) passed through the environment. */
+  run(args: readonly string[], options: Partial<GitOptions> = {}): Promise<ExecResult> {
+    const argv = this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`, ...args] : [...args]
+    return git(argv, {
+      cwd: this.dir,
+      isolated: true,
+      timeoutMs: 300_000,
+      ...options,
+      env: {
+        GIT_AUTHOR_NAME: this.identity.name,
+        GIT_AUTHOR_EMAIL: this.identity.email,
+        GIT_COMMITTER_NAME: this.identity.name,
+        GIT_COMMITTER_EMAIL: this.identity.email,
+        GIT_LFS_SKIP_SMUDGE: '1',
+        ...(this.header ? { [HEADER_ENV]: this.header } : {}),
+        ...options.env
+      }
+    })
+  }
+
+  private async text(args: readonly string[]): Promise<string> {
+    return (await this.run(args)).stdout.trim()
+  }
+
+  /** An empty repository with `origin`. */
+  async init(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true })
+    await this.run(['init', '-q', '-b', 'conveyor-work', '.'])
+    await this.run(['remote', 'add', 'origin', this.url])
+  }
+
+  /** The remote's default branch (from `ls-remote --symref`). */
+  async defaultBranch(): Promise<string> {
+    const r = await this.run(['ls-remote', '--symref', 'origin', 'HEAD'], { allowFailure: true })
+    if (r.code !== 0) throw this.remoteError(r.stderr, 'read')
+    const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout)
+    if (!m)
+      throw new ConfigurationError(
+        `the config repository has no default branch (is it empty?); set "ref"`
+      )
+    return m[1]!
+  }
+
+  /** Whether a branch exists on the remote. */
+  async remoteBranchExists(branch: string): Promise<boolean> {
+    const r = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
+      allowFailure: true
+    })
+    if (r.code !== 0) throw this.remoteError(r.stderr, 'read')
+    return r.stdout.trim() !== ''
+  }
+
+  /** Fetch `branch` shallowly and check it out as the work branch; returns the tip sha. */
+  async fetchAndReset(branch: string, depth: number): Promise<string> {
+    const r = await this.run(
+      [
+        'fetch',
+        '-q',
+        '--no-tags',
+        `--depth=${depth}`,
+        'origin',
+        `+refs/heads/${branch}:refs/remotes/origin/${branch}`
+      ],
+      { allowFailure: true }
+    )
+    if (r.code !== 0) {
+      if (/couldn't find remote ref|not our ref/i.test(r.stderr)) {
+        throw new ConfigurationError(
+          `input "ref": branch ${JSON.stringify(branch)} does not exist in the config repository`
+        )
+      }
+      throw this.remoteError(r.stderr, 'read')
+    }
+    await this.run(['checkout', '-q', '-f', '-B', 'conveyor-work', `refs/remotes/origin/${branch}`])
+    await this.run(['clean', '-q', '-fdx'])
+    return this.text(['rev-parse', 'HEAD'])
+  }
+
+  /** `git log` of the fetched history, for the deploy records. */
+  async log(depth: number): Promise<string> {
+    return (await this.run(['log', `-n${depth}`, '--format=%H%x1f%B%x1e', 'HEAD'])).stdout
+  }
+
+  /** Write planned files, stage them; returns the staged diff. */
+  async stage(files: Map<string, string>): Promise<string> {
+    for (const [rel, content] of files) {
+      const full = join(this.dir, rel)
+      mkdirSync(dirname(full), { recursive: true })
+      writeFileSync(full, content)
+    }
+    await this.run(['add', '--', ...files.keys()])
+    return (await this.run(['diff', '--cached', '--no-color', '--no-ext-diff'])).stdout
+  }
+
+  /** Commit the staged change with `message` (over stdin); returns the sha. */
+  async commit(message: string): Promise<string> {
+    await this.run(['commit', '-q', '--no-verify', '--cleanup=verbatim', '-F', '-'], {
+      input: message
+    })
+    return this.text(['rev-parse', 'HEAD'])
+  }
+
+  /** Push HEAD to `branch`. */
+  async push(branch: string): Promise<PushResult> {
+    const r = await this.run(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`], {
+      allowFailure: true
+    })
+    if (r.code === 0) return { ok: true }
+    const res = classifyPush(`${r.stdout}\n${r.stderr}`)
+    this.logger.debug(`push refused: ${res.message}`)
+    return res
+  }
+
+  /** An error for a remote that failed to answer. */
+  remoteError(stderr: string, what: 'read' | 'write'): Error {
+    const tail = stderr.trim().split('\n').slice(-3).join(' ')
+    if (/\b403\b/.test(stderr)) {
+      return new ConfigurationError(
+        `the config repository refused the token (HTTP 403): it has no ${what} permission. ${tail}`
+      )
+    }
+    if (/\b401\b|authentication failed|could not read username/i.test(stderr)) {
+      return new ConfigurationError(
+        `the config repository asked for credentials and the token was not accepted (input "token"). ${tail}`
+      )
+    }
+    if (
+      /not found|does not appear to be a git repository|repository .* not found|\b404\b/i.test(
+        stderr
+      )
+    ) {
+      return new ConfigurationError(
+        `input "repository": the config repository was not found. ${tail}`
+      )
+    }
+    return new Error(`git could not ${what} the config repository: ${tail}`)
+  }
+}
+
+/**
+ * How `ours` relates to `theirs` in the source repository at `dir`: 'older' when ours
+ * is an ancestor of theirs, 'newer' when the reverse, 'unknown' when git cannot tell.
+ */
+export async function sourceAncestry(
+  dir: string | undefined,
+  ours: string,
+  theirs: string
+): Promise<'same' | 'older' | 'newer' | 'diverged' | 'unknown'> {
+  if (ours === theirs) return 'same'
+  if (!dir) return 'unknown'
+  const probe = async (a: string, b: string): Promise<number> =>
+    (await git(['merge-base', '--is-ancestor', a, b], { cwd: dir, allowFailure: true })).code
+  const a = await probe(ours, theirs)
+  if (a === 0) return 'older'
+  if (a !== 1) return 'unknown'
+  const b = await probe(theirs, ours)
+  if (b === 0) return 'newer'
+  return b === 1 ? 'diverged' : 'unknown'
+}
