@@ -40409,8 +40409,11 @@ class PlanRepo {
         });
         return r.code === 0 ? r.stdout.trim() : undefined;
     }
-    /** Fetch refspecs from origin, blob-less; `depth` deepens (or shallows) from their tips. */
-    async fetch(specs, depth) {
+    /**
+     * Fetch refspecs from origin, blob-less. `depth` limits new refs; `deepen` extends
+     * the shallow boundary (`--depth` does not deepen reliably once a sha is wanted).
+     */
+    async fetch(specs, depth, deepen) {
         if (!(await this.origin()))
             return false;
         const args = [
@@ -40423,8 +40426,9 @@ class PlanRepo {
             '--quiet'
         ];
         // Never make a full clone shallow: --depth only where the repository already is.
-        if (depth !== undefined && (this.shallow ?? (await this.isShallow())))
-            args.push(`--depth=${depth}`);
+        if ((depth ?? deepen) !== undefined && (this.shallow ?? (await this.isShallow()))) {
+            args.push(deepen !== undefined ? `--deepen=${deepen}` : `--depth=${depth}`);
+        }
         args.push('origin', ...specs);
         this.fetches.push(args.slice(2).join(' '));
         this.log.info(`git ${args.slice(2).join(' ')}`);
@@ -40475,6 +40479,8 @@ class PlanRepo {
      * by doubling depth until one appears or the cap is reached.
      */
     async mergeBase(a, b, refetch) {
+        // Depth 32, 64, 128, ... from each tip, one fetch per tip: git 2.39 does not deepen
+        // every want of a multi-want fetch (nor a sha no ref reaches, with --deepen).
         for (let depth = FIRST_DEPTH;; depth *= 2) {
             const r = await git(['merge-base', a, b], { cwd: this.cwd, allowFailure: true });
             if (r.code === 0)
@@ -40482,11 +40488,12 @@ class PlanRepo {
             if (!(await this.isShallow()))
                 return undefined;
             if (depth > this.maxDepth) {
-                this.log.warning(`no merge base of ${a.slice(0, 12)} and ${b.slice(0, 12)} within ${this.maxDepth} commits`);
+                this.log.warning(`no merge base of ${a.slice(0, 12)} and ${b.slice(0, 12)} within ${this.maxDepth} commits of history`);
                 return undefined;
             }
-            if (!(await this.fetch(refetch, depth)))
-                return undefined;
+            for (const spec of refetch)
+                if (!(await this.fetch([spec], depth)))
+                    return undefined;
         }
     }
     /** Whether `a` is an ancestor of `b` (both here). */
@@ -40606,7 +40613,7 @@ async function resolveBase(repo, decision, head, lastSuccess) {
         }
         case 'previous-tag': {
             const tags = `+refs/tags/*:refs/tags/*`;
-            for (let depth = FIRST_DEPTH;; depth *= 2) {
+            for (let depth = FIRST_DEPTH, first = true;; depth *= 2, first = false) {
                 const r = await git(['describe', '--tags', '--abbrev=0', '--exclude', choice.tag, `${head}^`], { cwd: repo.cwd, allowFailure: true });
                 if (r.code === 0) {
                     const prev = r.stdout.trim();
@@ -40619,7 +40626,7 @@ async function resolveBase(repo, decision, head, lastSuccess) {
                 // Fetch tags (and deepen) once even in a full clone: checkout fetches no tags.
                 if (!shallow && depth > FIRST_DEPTH)
                     break;
-                if (!(await repo.fetch([headSpec, tags], depth)))
+                if (!(await repo.fetch([headSpec, tags], first ? depth : undefined, first ? undefined : depth)))
                     break;
             }
             return { kind: 'all', why: `${choice.why}: no earlier tag: every service` };
