@@ -261,6 +261,13 @@ function walk(dir: string, out: Record<string, string>, skip: Set<string>): void
   }
 }
 
+const tempDirs: string[] = []
+// Remove every run's temp dirs when the test process ends (CONVEYOR_KEEP_TMP=1 keeps them).
+process.once('exit', () => {
+  if (process.env.CONVEYOR_KEEP_TMP) return
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
+
 /** Whether an action declares a post step. */
 export function hasPost(name: string): boolean {
   const file = join(ROOT, 'actions', name, 'action.yml')
@@ -275,6 +282,7 @@ export function hasPost(name: string): boolean {
  */
 export async function runAction(name: string, options: RunOptions = {}): Promise<ActionRun> {
   const base = mkdtempSync(join(tmpdir(), `conveyor-${name}-`))
+  tempDirs.push(base)
   const runnerTemp = options.runnerTemp ?? join(base, 'runner-temp')
   const workspace = options.workspace ?? join(base, 'workspace')
   const cmdDir = join(base, 'file-commands')
