@@ -241,7 +241,7 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
 
     phase = 'upload'
     for (const dir of o.tree.dirs) await session.mkdir(`${layout.releaseDir}/${dir}`)
-    await mapLimit(o.tree.files, 8, async f => {
+    await mapLimit(o.tree.files, 16, async f => {
       await session!.put(f.local, `${layout.releaseDir}/${f.path}`, f.mode)
     })
     o.log.info(`${name}: uploaded ${o.tree.files.length} file(s), ${o.tree.bytes} bytes`)
