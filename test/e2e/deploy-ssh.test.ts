@@ -2,6 +2,7 @@
  * The deploy action in SSH mode, end to end: the committed bundle (dist/deploy) run
  * through the runner harness against real OpenSSH servers on loopback.
  */
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   existsSync,
@@ -210,10 +211,30 @@ describe('deploy ssh', () => {
       'echo "double: $(printf %s "$DEPLOY_TOKEN" | base64 -w0 | base64 -w0)"',
       'echo "hex: $(printf %s "$DEPLOY_TOKEN" | od -An -tx1 | tr -d " \\n")"'
     ].join('\n')
-    const run = await deploy(
-      { target, env: 'DEPLOY_TOKEN', script, key: key.privateKey, passphrase },
-      { env: { DEPLOY_TOKEN: secret }, sampleProcesses: true }
+    // every process on this machine (sshd and its sessions included) sampled for the whole run
+    const sampled = join(web1.dir, 'all-processes.txt')
+    const sampler = spawn(
+      'bash',
+      ['-c', 'while :; do ps -eo args; sleep 0.02; done > "$1"', 'x', sampled],
+      {
+        stdio: 'ignore'
+      }
     )
+    let run: ActionRun
+    try {
+      run = await deploy(
+        { target, env: 'DEPLOY_TOKEN', script, key: key.privateKey, passphrase },
+        { env: { DEPLOY_TOKEN: secret }, sampleProcesses: true }
+      )
+    } finally {
+      sampler.kill('SIGKILL')
+    }
+    const allProcesses = readFileSync(sampled, 'utf8')
+    expect(allProcesses).toContain('sshd')
+    expect(allProcesses).toContain('bash -s')
+    expect(
+      findLeaks({ 'all processes': allProcesses }, [{ value: secret }, { value: passphrase }])
+    ).toEqual([])
     expect(failure(run)).toBe('')
     expect(run.main.code).toBe(0)
     // the script saw the value
