@@ -82210,9 +82210,9 @@ function writeAuthDir(base, options) {
 }
 /** Remove an auth directory (the post step's logout). Returns whether something was removed. */
 function removeAuthDir(dir) {
-    if (!dir || !existsSync(dir))
+    if (!dir || !(0,external_node_fs_namespaceObject.existsSync)(dir))
         return false;
-    rmSync(dir, { recursive: true, force: true });
+    (0,external_node_fs_namespaceObject.rmSync)(dir, { recursive: true, force: true });
     return true;
 }
 
@@ -88729,6 +88729,9 @@ async function build(inputs, gh, log) {
     }
     finally {
         await client.close();
+        // The credentials live only as long as the build: remove them now; the post step
+        // is the safety net for a main step that was killed.
+        removeAuthDir(auth.dir);
     }
 }
 /** The action's entry point. */

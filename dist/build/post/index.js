@@ -31978,8 +31978,8 @@ async function runPost(action, post) {
 /**
  * The build action's post step: removes the registry auth directory (the 0600
  * config.json with the base64 `user:password`, and the CA) that the main step wrote
- * under RUNNER_TEMP. That file is the only login state, so removing it logs out.
- * Warns, never fails the job.
+ * under RUNNER_TEMP, when the main step could not (it removes it itself when it ends).
+ * That file is the only login state, so removing it logs out. Warns, never fails the job.
  */
 
 
@@ -31994,6 +31994,6 @@ void runPost('build', async (log) => {
     if (removeAuthDir(dir))
         log.info(`logged out of ${registry || 'the registry'}: removed ${dir}`);
     else
-        log.info(`registry auth directory ${dir} was already gone`);
+        log.info(`registry login for ${registry || 'the registry'} already removed by the main step`);
 });
 

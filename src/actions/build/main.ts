@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
-import { writeAuthDir, type AuthDir } from '../../lib/build-auth.js'
+import { removeAuthDir, writeAuthDir, type AuthDir } from '../../lib/build-auth.js'
 import {
   BuildFailedError,
   cacheRefFor,
@@ -656,6 +656,9 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
     })
   } finally {
     await client.close()
+    // The credentials live only as long as the build: remove them now; the post step
+    // is the safety net for a main step that was killed.
+    removeAuthDir(auth.dir)
   }
 }
 
