@@ -88633,7 +88633,12 @@ async function build(inputs, gh, log) {
         if (inputs.caCert && backend !== 'buildah') {
             log.warning(`registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${host}/ca.crt, or the buildkitd config of the builder)`);
         }
-        const cacheRef = inputs.cache === 'none'
+        // The classic docker builder has no registry cache: say so rather than pretend.
+        const classic = backend === 'docker' && !buildkit;
+        if (classic && inputs.cache !== 'none') {
+            log.info('cache: the classic docker builder (no buildx) has no registry cache; building without');
+        }
+        const cacheRef = inputs.cache === 'none' || classic
             ? undefined
             : inputs.cache === 'registry'
                 ? cacheRefFor(backend, image.name)

@@ -553,8 +553,15 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
       )
     }
 
+    // The classic docker builder has no registry cache: say so rather than pretend.
+    const classic = backend === 'docker' && !buildkit
+    if (classic && inputs.cache !== 'none') {
+      log.info(
+        'cache: the classic docker builder (no buildx) has no registry cache; building without'
+      )
+    }
     const cacheRef =
-      inputs.cache === 'none'
+      inputs.cache === 'none' || classic
         ? undefined
         : inputs.cache === 'registry'
           ? cacheRefFor(backend, image.name)
