@@ -13,6 +13,7 @@ import { SshError, SshSession, mapLimit, sha256File, type ExecResult } from './s
 import type { HostKeyPolicy, HostTarget } from './ssh-hostkeys.js'
 import {
   checksumManifest,
+  checksumProblems,
   killProgram,
   linkProgram,
   releaseFromLink,
@@ -21,7 +22,8 @@ import {
   scriptProgram,
   shellQuote,
   switchProgram,
-  unlinkProgram
+  unlinkProgram,
+  verifyCommand
 } from './ssh-release.js'
 
 /** One file to upload. */
@@ -248,11 +250,19 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
 
     phase = 'verify'
     if (o.tree.files.length > 0) {
-      await run(
-        `cd -- ${shellQuote(layout.releaseDir)} && sha256sum --quiet --strict -c -`,
-        'checksum verification',
-        checksumManifest(o.tree.files)
-      )
+      const r = await session.exec(verifyCommand(layout), {
+        stdin: checksumManifest(o.tree.files),
+        timeoutMs: remaining(),
+        tailLines: 0
+      })
+      if (r.code !== 0) {
+        const problems = checksumProblems(`${r.stdout}\n${r.stderr}`)
+        throw new Error(
+          `checksum verification failed (exit ${r.code ?? r.signal}): ${secrets.redact(
+            problems.slice(0, 5).join(' / ')
+          )}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`
+        )
+      }
       o.log.info(`${name}: sha256 of ${o.tree.files.length} file(s) verified on the host`)
     }
     checkCancel()

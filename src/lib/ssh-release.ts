@@ -157,6 +157,22 @@ export function killProgram(pidFile: string): string {
   ].join('\n')
 }
 
+/**
+ * The command that checks the manifest (on stdin) inside the release: GNU or BusyBox
+ * `sha256sum -c`, or `shasum -a 256 -c` where there is no sha256sum (BSD, macOS).
+ */
+export function verifyCommand(layout: RemoteLayout): string {
+  return `cd -- ${shellQuote(layout.releaseDir)} && if command -v sha256sum >/dev/null 2>&1; then sha256sum -c -; else shasum -a 256 -c -; fi`
+}
+
+/** The lines of a checksum run that report a problem (not `<path>: OK`). */
+export function checksumProblems(output: string): string[] {
+  return output
+    .split('\n')
+    .map(l => l.trim())
+    .filter(l => l !== '' && !/: OK$/.test(l))
+}
+
 /** Lines for `sha256sum -c` (`<hex>  ./<path>`); paths are relative with `/` separators. */
 export function checksumManifest(files: { path: string; sha256: string }[]): string {
   return files.map(f => `${f.sha256}  ./${f.path}\n`).join('')

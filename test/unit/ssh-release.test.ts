@@ -1,8 +1,13 @@
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import {
   RELEASE_NAME_RE,
   checksumManifest,
+  checksumProblems,
   exportLines,
   releaseFromLink,
   releaseName,
@@ -10,7 +15,8 @@ import {
   remoteLayout,
   scriptProgram,
   shellQuote,
-  switchProgram
+  switchProgram,
+  verifyCommand
 } from '../../src/lib/ssh-release.js'
 
 describe('releaseName', () => {
@@ -58,9 +64,9 @@ describe('releasesToPrune', () => {
 })
 
 describe('shell quoting and programs', () => {
-  const sh = (program: string, env: Record<string, string> = {}): string =>
-    execFileSync('bash', ['-s'], {
-      input: program,
+  const sh = (program: string, env: Record<string, string> = {}, stdin?: string): string =>
+    execFileSync('bash', stdin === undefined ? ['-s'] : ['-c', program], {
+      input: stdin ?? program,
       encoding: 'utf8',
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH, ...env }
@@ -102,6 +108,39 @@ describe('shell quoting and programs', () => {
     expect(p).toMatch(/ln -sfn releases\/R '\/srv\/my app\/\.current-R-\d+'/)
     expect(p).toMatch(/mv -fT '\/srv\/my app\/\.current-R-\d+' '\/srv\/my app\/current'/)
   })
+  it('verifyCommand checks a manifest from stdin; checksumProblems keeps the failures', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conveyor-verify-'))
+    try {
+      mkdirSync(join(dir, 'a b'))
+      writeFileSync(join(dir, 'a b', 'x.txt'), 'x')
+      writeFileSync(join(dir, 'y'), 'y')
+      const sha = (t: string): string => createHash('sha256').update(t).digest('hex')
+      const layout = { ...remoteLayout('/', 'R'), releaseDir: dir }
+      const good = checksumManifest([
+        { path: 'a b/x.txt', sha256: sha('x') },
+        { path: 'y', sha256: sha('y') }
+      ])
+      expect(sh(verifyCommand(layout), {}, good)).toContain('./y: OK')
+      const bad = checksumManifest([
+        { path: 'a b/x.txt', sha256: sha('x') },
+        { path: 'y', sha256: sha('tampered') }
+      ])
+      let output = ''
+      try {
+        sh(verifyCommand(layout), {}, bad)
+      } catch (error) {
+        const e = error as { stdout: string; stderr: string; status: number }
+        expect(e.status).toBe(1)
+        output = `${e.stdout}\n${e.stderr}`
+      }
+      const problems = checksumProblems(output)
+      expect(problems[0]).toBe('./y: FAILED')
+      expect(problems.some(p => p.includes('a b/x.txt'))).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('checksumManifest is sha256sum -c format', () => {
     expect(checksumManifest([{ path: 'a/b c.txt', sha256: 'ab'.repeat(32) }])).toBe(
       `${'ab'.repeat(32)}  ./a/b c.txt\n`
