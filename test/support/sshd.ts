@@ -106,7 +106,7 @@ function waitForPort(port: number, child: ChildProcess, logFile: string): Promis
   const deadline = Date.now() + 15_000
   return new Promise((resolve, reject) => {
     const attempt = (): void => {
-      if (child.exitCode !== null) {
+      if (child.exitCode !== null || child.pid === undefined) {
         const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''
         reject(new Error(`sshd exited with code ${child.exitCode}: ${log}`))
         return
@@ -132,6 +132,10 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   const remoteDir = join(dir, 'remote')
   mkdirSync(remoteDir)
   mkdirSync('/run/sshd', { recursive: true })
+  if (!existsSync('/usr/sbin/sshd')) {
+    rmSync(dir, { recursive: true, force: true })
+    throw new Error('/usr/sbin/sshd is missing: apt-get install openssh-server')
+  }
   const hostKey = generateKey(join(dir, 'host_ed25519'), { comment: 'host' })
   const hostKeys = [hostKey.path]
   if (options.rsaHostKey) hostKeys.push(generateKey(join(dir, 'host_rsa'), { type: 'rsa' }).path)
@@ -185,6 +189,9 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     : spawn('/usr/sbin/sshd', sshdArgs, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()))
+  child.on('error', error => {
+    stderr += `${error.message}: is openssh-server installed? (apt-get install openssh-server)\n`
+  })
   try {
     await waitForPort(port, child, logFile)
   } catch (error) {
