@@ -95,24 +95,34 @@ export function makeRepo(files: Record<string, string> = {}, branch = 'main'): T
 
 /**
  * A workspace as actions/checkout leaves it: depth 1 at `sha`, detached, the checked
- * out branch (if any) as the only remote-tracking ref, no tags.
+ * out branch (if any) as the only remote-tracking ref, no tags. `sparse` (patterns,
+ * as actions/checkout's sparse-checkout input) makes a blob-less sparse checkout, for
+ * huge trees.
  */
-export function checkoutLike(repo: TestRepo, sha: string, branch?: string, depth = 1): string {
+export function checkoutLike(
+  repo: TestRepo,
+  sha: string,
+  branch?: string,
+  options: { depth?: number; sparse?: string[] } = {}
+): string {
   const ws = join(tempDir('conveyor-ws-'), 'ws')
   mkdirSync(ws)
   sh(ws, ['init', '-q'])
   sh(ws, ['remote', 'add', 'origin', repo.url])
   const dest = branch ? `refs/remotes/origin/${branch}` : 'refs/remotes/pull/merge'
+  const filter = options.sparse ? ['--filter=blob:none'] : []
   sh(ws, [
     '-c',
     'protocol.version=2',
     'fetch',
     '-q',
     '--no-tags',
-    `--depth=${depth}`,
+    ...filter,
+    `--depth=${options.depth ?? 1}`,
     'origin',
     `+${sha}:${dest}`
   ])
+  if (options.sparse) sh(ws, ['sparse-checkout', 'set', '--no-cone', ...options.sparse])
   sh(ws, ['checkout', '-q', '--detach', sha])
   return ws
 }
