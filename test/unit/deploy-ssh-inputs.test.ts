@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { getSshInputs, summaryOf } from '../../src/actions/deploy/ssh.js'
+import { getSshInputs, hostLabel, summaryOf } from '../../src/actions/deploy/ssh.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
 import { InputReader, mapInputs } from '../../src/lib/inputs.js'
 import { secrets } from '../../src/lib/secrets.js'
@@ -161,6 +161,16 @@ describe('getSshInputs', () => {
 
   it('insecure-skip-host-key allows no pins', () => {
     expect(read({ 'known-hosts': '', 'insecure-skip-host-key': 'true' }).policy.insecure).toBe(true)
+  })
+})
+
+describe('hostLabel', () => {
+  it.each([
+    [{ host: 'web1', port: 22 }, 'web1:22'],
+    [{ host: '10.0.0.1', port: 2222 }, '10.0.0.1:2222'],
+    [{ host: 'fe80::1', port: 22 }, '[fe80::1]:22']
+  ])('%j -> %s', (target, label) => {
+    expect(hostLabel(target)).toBe(label)
   })
 })
 

@@ -142,13 +142,20 @@ export function getSshInputs(
   }
 }
 
+/** `host:port`, `[v6]:port` for IPv6 addresses. */
+export function hostLabel(target: HostTarget): string {
+  return target.host.includes(':')
+    ? `[${target.host}]:${target.port}`
+    : `${target.host}:${target.port}`
+}
+
 /** The summary table of per-host results. */
 export function summaryOf(release: string, target: string, results: HostResult[]): Summary {
   const summary = new Summary().heading(`SSH deploy of release ${code(release)} to ${code(target)}`)
   summary.table(
     ['Host', 'Status', 'Previous', 'Files', 'Script exit', 'Pruned', 'Duration', 'Detail'],
     results.map(r => [
-      `${r.host}:${r.port}`,
+      hostLabel(r),
       r.status,
       r.previous ?? '',
       `${r.files} (${r.bytes} B)`,
@@ -197,7 +204,7 @@ export async function runSshMode(reader: InputReader, log: Logger): Promise<void
       signal: controller.signal
     }).then(r => {
       if (r.status !== 'deployed' && r.status !== 'cancelled') {
-        log.error(`${r.host}:${r.port}: ${r.status}: ${r.error ?? ''}`)
+        log.error(`${hostLabel(r)}: ${r.status}: ${r.error ?? ''}`)
         if (inputs.failFast) controller.abort()
       }
       return r
@@ -250,7 +257,7 @@ export async function runSshMode(reader: InputReader, log: Logger): Promise<void
   if (failed.length > 0) {
     const first = failed.find(r => r.status !== 'cancelled' && r.status !== 'skipped') ?? failed[0]!
     throw new Error(
-      `${failed.length} of ${results.length} host(s) not deployed; ${first.host}:${first.port} ${first.status}: ${first.error ?? ''}`
+      `${failed.length} of ${results.length} host(s) not deployed; ${hostLabel(first)} ${first.status}: ${first.error ?? ''}`
     )
   }
   log.info(`release ${release} deployed to ${results.length} host(s)`)
