@@ -301,7 +301,13 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
       if (r.code !== 0) {
         result.tail = r.tail
         throw new Error(
-          `the script exited with ${r.code === null ? `signal ${r.signal ?? 'unknown'}` : `code ${r.code}`}; last lines:\n${r.tail.join('\n')}`
+          `the script ${
+            r.code !== null
+              ? `exited with code ${r.code}`
+              : r.signal
+                ? `was killed by signal ${r.signal}`
+                : 'ended without an exit status (connection lost?)'
+          }; last lines:\n${r.tail.join('\n')}`
         )
       }
     }

@@ -317,6 +317,14 @@ describe('deployHost against sshd', () => {
     expect(reads.filter(l => l !== '<h1>hello</h1>')).toEqual([])
   })
 
+  it('a script killed by a signal fails and says so', async () => {
+    const base = join(sshd.remoteDir, 'signal')
+    const r = await deployHost(await options(base, { script: 'echo before\nkill -KILL $$' }))
+    expect(r.status).toBe('rolled-back')
+    expect(r.exitCode).toBeNull()
+    expect(r.error).toBe('the script was killed by signal SIGKILL; last lines:\nbefore')
+  })
+
   it('a failing first deploy removes current', async () => {
     const base = join(sshd.remoteDir, 'first-fails')
     const r = await deployHost(await options(base, { script: 'false' }))
