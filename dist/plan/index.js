@@ -40304,7 +40304,8 @@ function chooseBase(ctx) {
  */
 /** Parse `git diff --name-status -z` output. Pure. */
 function parseNameStatus(out) {
-    const parts = out.split('\0');
+    // Every field ends with NUL: drop the last one, so a missing field is undefined.
+    const parts = (out.endsWith('\0') ? out.slice(0, -1) : out).split('\0');
     const changes = [];
     let i = 0;
     while (i < parts.length) {
@@ -40995,7 +40996,10 @@ function reasonCells(r) {
         case 'dependency':
             return ['', `depends-on ${r.on}${r.via.length > 1 ? ` (chain ${r.via.join(' → ')})` : ''}`];
         default:
-            return [`${code(r.file)}${r.files > 1 ? ` +${r.files - 1} more` : ''}`, r.rule];
+            return [
+                `${code(r.file).replace(/\|/g, '\\|')}${r.files > 1 ? ` +${r.files - 1} more` : ''}`,
+                r.rule
+            ];
     }
 }
 /** The step summary of a plan. */
@@ -44120,19 +44124,20 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
 const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Levenshtein distance (small strings). */
+/** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
 function editDistance(a, b) {
-    const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
     for (let i = 1; i <= a.length; i++) {
-        let diag = prev[0];
-        prev[0] = i;
         for (let j = 1; j <= b.length; j++) {
-            const up = prev[j];
-            prev[j] = Math.min(up + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-            diag = up;
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            let v = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+                v = Math.min(v, d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
         }
     }
-    return prev[b.length];
+    return d[a.length][b.length];
 }
 /** The closest candidate to `word`, when it is close enough to be a likely typo. */
 function didYouMean(word, candidates) {
@@ -44146,7 +44151,8 @@ function didYouMean(word, candidates) {
             best = c;
         }
     }
-    return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+    const limit = Math.max(1, Math.floor(word.length / 3));
+    return best !== undefined && bestD <= limit && bestD < word.length ? best : undefined;
 }
 /** Normalise a repo-relative path: posix, no `./`, no trailing slash, `.` for the root. */
 function normalizeRelPath(value) {

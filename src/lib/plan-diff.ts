@@ -18,7 +18,8 @@ export interface Change {
 
 /** Parse `git diff --name-status -z` output. Pure. */
 export function parseNameStatus(out: string): Change[] {
-  const parts = out.split('\0')
+  // Every field ends with NUL: drop the last one, so a missing field is undefined.
+  const parts = (out.endsWith('\0') ? out.slice(0, -1) : out).split('\0')
   const changes: Change[] = []
   let i = 0
   while (i < parts.length) {

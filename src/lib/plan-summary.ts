@@ -95,7 +95,10 @@ function reasonCells(r: Reason): [string, string] {
     case 'dependency':
       return ['', `depends-on ${r.on}${r.via.length > 1 ? ` (chain ${r.via.join(' → ')})` : ''}`]
     default:
-      return [`${code(r.file)}${r.files > 1 ? ` +${r.files - 1} more` : ''}`, r.rule]
+      return [
+        `${code(r.file).replace(/\|/g, '\\|')}${r.files > 1 ? ` +${r.files - 1} more` : ''}`,
+        r.rule
+      ]
   }
 }
 

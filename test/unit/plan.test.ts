@@ -1,0 +1,421 @@
+import { describe, expect, it } from 'vitest'
+import { globSet, inDir } from '../../src/lib/glob.js'
+import {
+  chooseBase,
+  isZeroSha,
+  type BaseContext,
+  type BaseChoice
+} from '../../src/lib/plan-base.js'
+import { parseNameStatus, touchedPaths, type Change } from '../../src/lib/plan-diff.js'
+import { reasonText, selectAll, selectServices } from '../../src/lib/plan-select.js'
+import { buildMatrix, mermaidGraph, planSummary } from '../../src/lib/plan-summary.js'
+import { parseServices } from '../../src/lib/services.js'
+import { getInputs } from '../../src/actions/plan/inputs.js'
+import { InputReader, mapInputs } from '../../src/lib/inputs.js'
+
+const Z = '0'.repeat(40)
+const A = 'a'.repeat(40)
+const B = 'b'.repeat(40)
+const C = 'c'.repeat(40)
+const repo = { default_branch: 'main' }
+
+describe('chooseBase: the base table', () => {
+  const base = (o: Partial<BaseContext>): BaseContext => ({
+    eventName: 'push',
+    event: {},
+    ref: 'refs/heads/main',
+    sha: B,
+    tags: 'all',
+    baseFromLastSuccess: false,
+    ...o
+  })
+  const rows: [string, Partial<BaseContext>, Partial<BaseChoice>, string?][] = [
+    [
+      'push to a branch',
+      { event: { ref: 'refs/heads/main', before: A, after: B, repository: repo } },
+      { kind: 'before', before: A, branch: 'main', defaultBranch: 'main' }
+    ],
+    [
+      'push creating a branch',
+      {
+        ref: 'refs/heads/f',
+        event: { ref: 'refs/heads/f', before: Z, after: B, repository: repo }
+      },
+      { kind: 'merge-base', branch: 'main' }
+    ],
+    [
+      'first push of the default branch',
+      { event: { ref: 'refs/heads/main', before: Z, after: B, repository: repo } },
+      { kind: 'all' }
+    ],
+    [
+      'push creating a branch, default unknown',
+      { ref: 'refs/heads/f', event: { ref: 'refs/heads/f', before: Z, after: B } },
+      { kind: 'merge-base', branch: '' }
+    ],
+    [
+      'branch deletion',
+      { event: { ref: 'refs/heads/f', before: A, after: Z, deleted: true } },
+      { kind: 'none' }
+    ],
+    [
+      'tag push (tags: all)',
+      { ref: 'refs/tags/v1', event: { ref: 'refs/tags/v1', before: Z, after: B } },
+      { kind: 'all' }
+    ],
+    [
+      'tag push (tags: changed)',
+      { ref: 'refs/tags/v1', tags: 'changed', event: { ref: 'refs/tags/v1', before: Z, after: B } },
+      { kind: 'previous-tag', tag: 'v1' }
+    ],
+    [
+      'pull_request',
+      {
+        eventName: 'pull_request',
+        sha: C,
+        event: { pull_request: { head: { sha: A }, base: { ref: 'main', sha: B } } }
+      },
+      { kind: 'merge-base', branch: 'main' },
+      A
+    ],
+    [
+      'pull_request_target',
+      {
+        eventName: 'pull_request_target',
+        event: { pull_request: { head: { sha: A }, base: { ref: 'release/1', sha: B } } }
+      },
+      { kind: 'merge-base', branch: 'release/1' },
+      A
+    ],
+    ['pull_request without base', { eventName: 'pull_request', event: {} }, { kind: 'all' }],
+    [
+      'merge_group',
+      { eventName: 'merge_group', event: { merge_group: { base_sha: A, head_sha: C } } },
+      { kind: 'commit', sha: A },
+      C
+    ],
+    ['workflow_dispatch', { eventName: 'workflow_dispatch' }, { kind: 'all' }],
+    ['schedule', { eventName: 'schedule' }, { kind: 'all' }],
+    ['workflow_run', { eventName: 'workflow_run' }, { kind: 'all' }],
+    [
+      'schedule, last success opt-in',
+      { eventName: 'schedule', baseFromLastSuccess: true },
+      { kind: 'last-success', branch: 'main' }
+    ],
+    [
+      'repository_dispatch, last success',
+      { eventName: 'repository_dispatch', baseFromLastSuccess: true, ref: 'refs/tags/x' },
+      { kind: 'last-success', branch: undefined }
+    ],
+    [
+      'input base on push',
+      { inputBase: 'v1.2.0', event: { ref: 'refs/heads/main', before: A, after: B } },
+      { kind: 'ref', ref: 'v1.2.0' }
+    ],
+    [
+      'input base on pull_request',
+      {
+        eventName: 'pull_request',
+        inputBase: A,
+        event: { pull_request: { head: { sha: C }, base: { ref: 'main' } } }
+      },
+      { kind: 'ref', ref: A },
+      C
+    ],
+    [
+      'input base on a tag push',
+      { inputBase: A, ref: 'refs/tags/v1', event: { ref: 'refs/tags/v1', before: Z, after: B } },
+      { kind: 'ref', ref: A }
+    ]
+  ]
+  it.each(rows)('%s', (_name, ctx, want, head = B) => {
+    const d = chooseBase(base(ctx))
+    expect(d.base).toMatchObject(want)
+    expect(d.head).toBe(head)
+    expect(d.base.why.length).toBeGreaterThan(5)
+  })
+
+  it('isZeroSha', () => {
+    expect(isZeroSha(Z)).toBe(true)
+    expect(isZeroSha('0'.repeat(64))).toBe(true)
+    expect(isZeroSha(undefined)).toBe(true)
+    expect(isZeroSha(A)).toBe(false)
+  })
+})
+
+describe('parseNameStatus', () => {
+  it.each<[string, string, Change[]]>([
+    ['empty', '', []],
+    [
+      'add, modify, delete',
+      'A\0a b\0M\0"q"\0D\0-x\0',
+      [
+        { status: 'A', path: 'a b' },
+        { status: 'M', path: '"q"' },
+        { status: 'D', path: '-x' }
+      ]
+    ],
+    [
+      'rename and copy',
+      'R100\0old\nname\0new name\0C075\0s\0t\0',
+      [
+        { status: 'R', path: 'new name', from: 'old\nname', score: 100 },
+        { status: 'C', path: 't', from: 's', score: 75 }
+      ]
+    ],
+    ['type change, unicode', 'T\0ünï/名\0', [{ status: 'T', path: 'ünï/名' }]]
+  ])('%s', (_n, out, want) => {
+    expect(parseNameStatus(out)).toEqual(want)
+  })
+
+  it('refuses truncated output', () => {
+    expect(() => parseNameStatus('R100\0only-one\0')).toThrow(/truncated/)
+    expect(() => parseNameStatus('M')).toThrow(/truncated/)
+  })
+
+  it('touchedPaths gives both sides of a rename', () => {
+    expect(touchedPaths({ status: 'R', path: 'b', from: 'a' })).toEqual(['a', 'b'])
+    expect(touchedPaths({ status: 'M', path: 'b' })).toEqual(['b'])
+  })
+})
+
+describe('globs', () => {
+  it.each<[string[], string, boolean]>([
+    [['protos/**'], 'protos/a/b.proto', true],
+    [['protos/**'], 'protosx/a', false],
+    [['**/*.md'], '.github/README.md', true],
+    [['**/*.md'], 'a/.hidden/x.md', true],
+    [['libs/money'], 'libs/money/x.go', true],
+    [['libs/money/'], 'libs/money/x.go', true],
+    [['libs/money'], 'libs/moneybags/x', false],
+    [['./libs/*.go'], 'libs/a.go', true],
+    [['*.go'], 'a/b.go', false],
+    [['a b/**'], 'a b/c', true]
+  ])('%j matches %j: %s', (patterns, file, want) => {
+    expect(globSet(patterns).test(file)).toBe(want)
+  })
+
+  it('inDir', () => {
+    expect(inDir('a/b', 'a')).toBe(true)
+    expect(inDir('ab/c', 'a')).toBe(false)
+    expect(inDir('x', '.')).toBe(true)
+  })
+})
+
+const config = parseServices(
+  [
+    "global: ['protos/**', '.github/conveyor.yml']",
+    'services:',
+    '  frontend: { path: web, depends-on: [checkout] }',
+    "  cart: { path: services/cart, paths: ['libs/money/**'], ignore: ['**/*.md', 'services/cart/docs/**'] }",
+    "  checkout: { path: services/checkout, dockerfile: docker/checkout.Dockerfile, paths: ['libs/money/**'], depends-on: [payments] }",
+    '  payments: { path: services/payments }',
+    '  admin: { path: admin, depends-on: [frontend] }'
+  ].join('\n'),
+  '.github/conveyor.yml'
+)
+const change = (path: string, status = 'M', from?: string): Change =>
+  from ? { status, path, from } : { status, path }
+
+describe('selectServices', () => {
+  const rows: [string, Change[], string[]][] = [
+    ['nothing', [], []],
+    ['unrelated file', [change('README.md')], []],
+    ['own path', [change('services/cart/main.go')], ['cart']],
+    ['ignored file', [change('services/cart/README.md'), change('services/cart/docs/x.txt')], []],
+    [
+      'dockerfile outside path',
+      [change('docker/checkout.Dockerfile')],
+      ['frontend', 'checkout', 'admin']
+    ],
+    ['paths glob', [change('libs/money/a.go')], ['frontend', 'cart', 'checkout', 'admin']],
+    [
+      'transitive depends-on',
+      [change('services/payments/p.go')],
+      ['frontend', 'checkout', 'payments', 'admin']
+    ],
+    ['global', [change('protos/x.proto')], ['frontend', 'cart', 'checkout', 'payments', 'admin']],
+    [
+      'the services file is global here',
+      [change('.github/conveyor.yml')],
+      ['frontend', 'cart', 'checkout', 'payments', 'admin']
+    ],
+    [
+      'rename across services',
+      [change('services/payments/x', 'R', 'services/cart/x')],
+      ['frontend', 'cart', 'checkout', 'payments', 'admin']
+    ],
+    ['deletion selects', [change('web/index.html', 'D')], ['frontend', 'admin']],
+    ['prefix is not a dir', [change('services/cartography/x')], []]
+  ]
+  it.each(rows)('%s', (_n, changes, want) => {
+    expect(selectServices(config, changes).selected).toEqual(want)
+  })
+
+  it('records the file, rule and count; dependencies with their chain', () => {
+    const s = selectServices(config, [
+      change('services/payments/a.go'),
+      change('services/payments/b.go'),
+      change('libs/money/m.go')
+    ])
+    expect(s.reasons.get('payments')).toEqual([
+      { kind: 'file', file: 'services/payments/a.go', rule: 'path services/payments/', files: 2 }
+    ])
+    expect(s.reasons.get('cart')).toEqual([
+      { kind: 'file', file: 'libs/money/m.go', rule: 'paths libs/money/**', files: 1 }
+    ])
+    // checkout is selected by its own paths rule, not as a dependency.
+    expect(s.reasons.get('checkout')!.map(r => r.kind)).toEqual(['file'])
+    expect(s.reasons.get('admin')).toEqual([
+      { kind: 'dependency', on: 'frontend', via: ['checkout', 'frontend'] }
+    ])
+    expect(reasonText(s.reasons.get('payments')![0]!)).toBe(
+      'path services/payments/: "services/payments/a.go" (+1 more)'
+    )
+    expect(reasonText(s.reasons.get('admin')![0]!)).toBe(
+      'depends on frontend (chain checkout -> frontend)'
+    )
+    expect(s.files).toBe(3)
+  })
+
+  it('selectAll', () => {
+    const s = selectAll(config, 'tag push')
+    expect(s.selected).toHaveLength(5)
+    expect(reasonText(s.reasons.get('cart')![0]!)).toBe('tag push')
+  })
+
+  it('reasonText keeps entries short', () => {
+    const long = `services/cart/${'x'.repeat(300)}`
+    expect(
+      reasonText({ kind: 'file', file: long, rule: 'path services/cart/', files: 1 }).length
+    ).toBe(120)
+  })
+})
+
+describe('buildMatrix', () => {
+  it('the empty matrix is valid', () => {
+    expect(buildMatrix(config, selectServices(config, []), 256)).toEqual({ include: [] })
+  })
+
+  it('256 legs stay far below the output cap', () => {
+    const names = Array.from({ length: 256 }, (_, i) => `service-with-a-long-name-${i}`)
+    const big = parseServices(
+      `defaults: { registry: registry.example.com/some/long/namespace }\nservices:\n${names
+        .map(n => `  ${n}: { path: services/${n}, platforms: [linux/amd64, linux/arm64] }`)
+        .join('\n')}\n`,
+      'f.yml'
+    )
+    const sel = selectServices(
+      big,
+      names.map(n => change(`services/${n}/${'deep/'.repeat(10)}file.go`))
+    )
+    const json = JSON.stringify(buildMatrix(big, sel, 256))
+    expect(Buffer.byteLength(json)).toBeLessThan(256 * 1024)
+  })
+
+  it('past max-jobs: an error that says how to split', () => {
+    const sel = selectAll(config, 'all')
+    expect(() => buildMatrix(config, sel, 4)).toThrow(
+      /5 services are selected but input "max-jobs" allows 4 matrix jobs \(raise it up to 256, GitHub's limit per matrix, or split\): split the services across several services files .* 2 files of at most 4 services/
+    )
+  })
+
+  it('entries carry what a build leg needs', () => {
+    const m = buildMatrix(
+      config,
+      selectServices(config, [change('docker/checkout.Dockerfile')]),
+      256
+    )
+    expect(m.include[1]).toEqual({
+      service: 'checkout',
+      path: 'services/checkout',
+      context: 'services/checkout',
+      dockerfile: 'docker/checkout.Dockerfile',
+      image: 'checkout',
+      platforms: 'linux/amd64',
+      'cache-scope': 'checkout',
+      reasons: ['dockerfile docker/checkout.Dockerfile: "docker/checkout.Dockerfile"']
+    })
+  })
+})
+
+describe('summary', () => {
+  it('a Mermaid graph with dependency edges and the selected services highlighted', () => {
+    const g = mermaidGraph(config, new Set(['cart']))
+    expect(g.split('\n')).toEqual(
+      expect.arrayContaining([
+        'flowchart LR',
+        '  s_frontend["frontend"]',
+        '  s_frontend --> s_checkout',
+        '  s_admin --> s_frontend',
+        '  class s_cart selected',
+        '  class s_frontend,s_checkout,s_payments,s_admin skipped'
+      ])
+    )
+  })
+
+  it('a table with file and rule, the base, and file names that cannot break the table', () => {
+    const sel = selectServices(config, [
+      change('services/cart/a|b\nc.go'),
+      change('services/payments/p')
+    ])
+    const md = planSummary({
+      config,
+      selection: sel,
+      deleted: ['old'],
+      base: A,
+      head: B,
+      why: 'push to main: the commit before the push',
+      changedFiles: 2
+    }).toString()
+    expect(md).toContain('### plan: 5 of 5 services selected')
+    expect(md).toContain(
+      `Compared \`${A.slice(0, 12)}\`…\`${B.slice(0, 12)}\`: push to main: the commit before the push. 2 changed file(s).`
+    )
+    expect(md).toContain('| **cart** | `services/cart/a\\|b c.go` | path services/cart/ |')
+    expect(md).toContain(
+      '| **admin** |   | depends-on frontend (chain payments → checkout → frontend) |'
+    )
+    expect(md).toContain('Deleted services (not built): `old`')
+    expect(md).toContain('```mermaid')
+  })
+})
+
+describe('plan inputs', () => {
+  const read = (values: Record<string, string>) =>
+    getInputs(new InputReader(mapInputs(values)), '/tmp')
+  it('defaults', () => {
+    expect(read({})).toEqual({
+      config: '.github/conveyor.yml',
+      requireConfig: false,
+      base: undefined,
+      workingDirectory: '/tmp',
+      tags: 'all',
+      maxJobs: 256,
+      baseFromLastSuccess: false,
+      token: undefined
+    })
+  })
+  it.each<[Record<string, string>, RegExp]>([
+    [{ tags: 'some' }, /input "tags": got "some", expected one of "all", "changed"/],
+    [{ 'max-jobs': '0' }, /input "max-jobs": got "0"/],
+    [{ 'max-jobs': '257' }, /input "max-jobs": got "257"/],
+    [
+      { base: '--upload-pack=x' },
+      /input "base": got "--upload-pack=x", expected a commit sha, branch or tag name/
+    ],
+    [{ base: 'a b' }, /input "base"/],
+    [{ config: '../x.yml' }, /input "config": got "..\/x.yml"/],
+    [
+      { 'working-directory': 'does/not/exist' },
+      /input "working-directory": got "does\/not\/exist", expected an existing directory/
+    ],
+    [{ 'base-from-last-success': 'true' }, /needs input "token"/],
+    [{ 'base-from-last-success': 'yes' }, /input "base-from-last-success": got "yes"/]
+  ])('%j', (values, re) => {
+    expect(() => read(values)).toThrow(re)
+  })
+  it('a non-default config must exist', () => {
+    expect(read({ config: 'ci/services.yml' }).requireConfig).toBe(true)
+  })
+})
