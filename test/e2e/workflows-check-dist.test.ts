@@ -93,7 +93,7 @@ beforeAll(() => {
 
 afterAll(() => rmSync(repo, { recursive: true, force: true }))
 
-describe('check-dist', () => {
+describe('check-dist', { timeout: 240_000 }, () => {
   it('passes when dist/ is a fresh build, and two builds are byte-identical', () => {
     const r = checkDist('--twice')
     expect(r.out).toContain('check-dist: 4 files in dist/ equal a fresh build')
