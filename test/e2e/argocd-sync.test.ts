@@ -265,8 +265,9 @@ describe('argocd-sync scenarios', () => {
   })
 
   it('waits for an operation already running, then syncs', async () => {
+    // Long enough (150 steps x 30 ms) to still be running when a busy machine has started the bundle.
     const s = await sim({
-      apps: [{ name: 'cart', runningOperation: { steps: 40, automated: true } }]
+      apps: [{ name: 'cart', runningOperation: { steps: 150, automated: true } }]
     })
     const run = await sync(s, { applications: 'cart' })
     expect(run.main.code, run.main.stdout).toBe(0)
