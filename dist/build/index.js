@@ -82520,7 +82520,14 @@ function buildahRegistryFlags(spec) {
 }
 /** `buildah bud` argv. Several platforms build into a manifest list named `spec.ref`. */
 function buildahBudArgv(spec) {
-    const argv = ['bud', '--file', spec.dockerfile, '--layers', '--iidfile', spec.idFile];
+    // Several platforms build a manifest list: no single image ID to write, and buildah's
+    // layer cache (1.28) mixes up the platforms of identical steps, so no layer cache then.
+    const single = spec.platforms.length <= 1;
+    const argv = ['bud', '--file', spec.dockerfile];
+    if (single)
+        argv.push('--layers', '--iidfile', spec.idFile);
+    else
+        argv.push('--layers=false');
     argv.push(...buildahRegistryFlags(spec));
     if (spec.target)
         argv.push('--target', spec.target);
@@ -82530,7 +82537,7 @@ function buildahBudArgv(spec) {
         argv.push('--network', spec.network);
     argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
     argv.push(...secretFlags(spec.secrets));
-    if (spec.cacheRef) {
+    if (spec.cacheRef && single) {
         // buildah's cache is a repository of its own (one tag per layer key).
         argv.push('--cache-from', spec.cacheRef);
         if (spec.push)
@@ -87365,19 +87372,20 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
 const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Levenshtein distance (small strings). */
+/** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
 function editDistance(a, b) {
-    const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
     for (let i = 1; i <= a.length; i++) {
-        let diag = prev[0];
-        prev[0] = i;
         for (let j = 1; j <= b.length; j++) {
-            const up = prev[j];
-            prev[j] = Math.min(up + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-            diag = up;
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            let v = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+                v = Math.min(v, d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
         }
     }
-    return prev[b.length];
+    return d[a.length][b.length];
 }
 /** The closest candidate to `word`, when it is close enough to be a likely typo. */
 function didYouMean(word, candidates) {
@@ -87391,7 +87399,8 @@ function didYouMean(word, candidates) {
             best = c;
         }
     }
-    return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+    const limit = Math.max(1, Math.floor(word.length / 3));
+    return best !== undefined && bestD <= limit && bestD < word.length ? best : undefined;
 }
 /** Normalise a repo-relative path: posix, no `./`, no trailing slash, `.` for the root. */
 function normalizeRelPath(value) {

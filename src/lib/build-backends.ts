@@ -155,14 +155,19 @@ function buildahRegistryFlags(spec: BuildSpec): string[] {
 
 /** `buildah bud` argv. Several platforms build into a manifest list named `spec.ref`. */
 export function buildahBudArgv(spec: BuildSpec): string[] {
-  const argv = ['bud', '--file', spec.dockerfile, '--layers', '--iidfile', spec.idFile]
+  // Several platforms build a manifest list: no single image ID to write, and buildah's
+  // layer cache (1.28) mixes up the platforms of identical steps, so no layer cache then.
+  const single = spec.platforms.length <= 1
+  const argv = ['bud', '--file', spec.dockerfile]
+  if (single) argv.push('--layers', '--iidfile', spec.idFile)
+  else argv.push('--layers=false')
   argv.push(...buildahRegistryFlags(spec))
   if (spec.target) argv.push('--target', spec.target)
   if (spec.platforms.length > 0) argv.push('--platform', spec.platforms.join(','))
   if (spec.network) argv.push('--network', spec.network)
   argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels))
   argv.push(...secretFlags(spec.secrets))
-  if (spec.cacheRef) {
+  if (spec.cacheRef && single) {
     // buildah's cache is a repository of its own (one tag per layer key).
     argv.push('--cache-from', spec.cacheRef)
     if (spec.push) argv.push('--cache-to', spec.cacheRef)

@@ -575,3 +575,28 @@ describe('services from the services file', () => {
     expect(unknown.main.errors.join('\n')).toMatch(/hello/)
   }, 180_000)
 })
+
+describe('several platforms in one leg', () => {
+  it('buildah builds a manifest list and pushes it as one index; a rerun reuses it', async () => {
+    const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
+    const image = `${registry.host}/acme/both`
+    const run = await build(ws, {
+      image,
+      platforms: 'linux/amd64,linux/arm64',
+      tags: 'type=raw,value=both'
+    })
+    expect(run.main.errors).toEqual([])
+    expect(run.main.code).toBe(0)
+    const raw = JSON.parse(skopeo('inspect', '--raw', `docker://${image}:both`)) as {
+      manifests: { platform: { architecture: string } }[]
+    }
+    expect(raw.manifests.map(m => m.platform.architecture).sort()).toEqual(['amd64', 'arm64'])
+    const again = await build(ws, {
+      image,
+      platforms: 'linux/amd64,linux/arm64',
+      tags: 'type=raw,value=again'
+    })
+    expect(again.main.outputs.reused).toBe('true')
+    expect(again.main.outputs.digest).toBe(run.main.outputs.digest)
+  }, 180_000)
+})

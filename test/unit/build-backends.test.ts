@@ -152,6 +152,10 @@ describe('buildah argv', () => {
     expect(buildahBudArgv(s)).toEqual(
       expect.arrayContaining(['--manifest', 'ghcr.io/acme/cart:main', '--tls-verify=false'])
     )
+    expect(buildahBudArgv(s)).not.toContain('--iidfile')
+    expect(buildahBudArgv(s)).not.toContain('--layers')
+    expect(buildahBudArgv(s)).toContain('--layers=false')
+    expect(buildahBudArgv(s)).not.toContain('--cache-from')
     expect(buildahPushArgv(s, '/rt/digest').slice(0, 3)).toEqual(['manifest', 'push', '--all'])
   })
   it('push writes the digest file and targets docker://', () => {
