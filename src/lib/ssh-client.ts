@@ -24,7 +24,7 @@ const { Client, utils } = ssh2
 
 /** Why an SSH operation failed. */
 export type SshErrorKind =
-  'unreachable' | 'host-key' | 'auth' | 'timeout' | 'exec' | 'sftp' | 'protocol'
+  'unreachable' | 'host-key' | 'auth' | 'timeout' | 'exec' | 'sftp' | 'protocol' | 'cancelled'
 
 /** An SSH failure with a kind and a message fit for the user (never a secret). */
 export class SshError extends Error {
@@ -100,6 +100,8 @@ export interface ConnectOptions {
   /** Handshake and authentication timeout (ms). */
   readyTimeoutMs?: number
   log: Logger
+  /** Aborting gives up connecting (fail-fast after another host failed). */
+  signal?: AbortSignal
 }
 
 /** The result of one remote command. */
@@ -181,15 +183,24 @@ export class SshSession {
     }
     return new Promise<SshSession>((resolve, reject) => {
       let settled = false
+      const onAbort = (): void =>
+        fail(new SshError('cancelled', `${address}: connecting cancelled: another host failed`))
       const fail = (error: SshError): void => {
         if (settled) return
         settled = true
-        client.end()
+        options.signal?.removeEventListener('abort', onAbort)
+        client.destroy()
         reject(error)
       }
+      if (options.signal?.aborted) {
+        onAbort()
+        return
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
       client.once('ready', () => {
         if (settled) return
         settled = true
+        options.signal?.removeEventListener('abort', onAbort)
         if (options.policy.insecure) {
           log.warning(
             `INSECURE: the host key of ${address} (${presented ?? 'unknown'}) was not verified (insecure-skip-host-key: true); anyone on the network path could impersonate this host and receive your files and secrets. Pin it with known-hosts or fingerprints.`

@@ -226,7 +226,8 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
       passphrase: o.passphrase,
       policy: o.policy,
       readyTimeoutMs: Math.min(remaining(), 30_000),
-      log: o.log
+      log: o.log,
+      signal: o.signal
     })
     result.hostKey = session.hostKeyFingerprint
     o.log.info(`${name}: connected as ${o.username} (host key ${session.hostKeyFingerprint})`)
@@ -337,7 +338,9 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
       ? `timed out after ${Math.round(o.timeoutMs / 1000)}s during ${phase}`
       : errorMessage(error)
     result.error = secrets.redact(message)
-    result.status = error instanceof Cancelled ? 'cancelled' : 'failed'
+    const cancelled =
+      error instanceof Cancelled || (error instanceof SshError && error.kind === 'cancelled')
+    result.status = cancelled ? 'cancelled' : 'failed'
     if (switched && session && !hardTimedOut) {
       try {
         const cleanup = pidFile ? `rm -f -- ${shellQuote(pidFile)}\n` : ''

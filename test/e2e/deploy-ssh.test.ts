@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { createServer, type AddressInfo } from 'node:net'
 import {
   existsSync,
   mkdirSync,
@@ -266,6 +267,25 @@ describe('deploy ssh', () => {
     expect(failure(run)).toContain(`cannot reach 127.0.0.1:${dead}: connect ECONNREFUSED`)
     expect(hostsOf(run).map(h => h.status)).toEqual(['failed', 'deployed'])
     expect(existsSync(join(target, 'current'))).toBe(true)
+  })
+
+  it('in parallel with fail-fast, a failure cancels a host still connecting', async () => {
+    const target = join(web1.remoteDir, 'parallel-fail-fast')
+    const dead = await freePort()
+    // a host that accepts TCP but never speaks SSH: without cancellation it would hang
+    const silent = createServer(() => undefined)
+    await new Promise<void>(r => silent.listen(0, '127.0.0.1', r))
+    const port = (silent.address() as AddressInfo).port
+    try {
+      const run = await deploy({ target, hosts: `127.0.0.1:${port}\n127.0.0.1:${dead}` })
+      expect(run.main.code).toBe(1)
+      expect(hostsOf(run).map(h => h.status)).toEqual(['cancelled', 'failed'])
+      expect(hostsOf(run)[0]!.error).toContain('connecting cancelled: another host failed')
+      expect(run.main.durationMs).toBeLessThan(20_000)
+      expect(failure(run)).toContain(`cannot reach 127.0.0.1:${dead}`)
+    } finally {
+      silent.close()
+    }
   })
 
   it('in sequence with fail-fast, hosts after a failure are skipped', async () => {

@@ -149,6 +149,23 @@ describe('SshSession against sshd', () => {
     }
   })
 
+  it('an abort signal cancels connecting', async () => {
+    const { createServer } = await import('node:net')
+    const silent = createServer(() => undefined)
+    await new Promise<void>(r => silent.listen(0, '127.0.0.1', r))
+    const port = (silent.address() as { port: number }).port
+    try {
+      const controller = new AbortController()
+      setTimeout(() => controller.abort(), 200)
+      const started = Date.now()
+      const error = await sshError(connect({ port, signal: controller.signal }))
+      expect(error.kind).toBe('cancelled')
+      expect(Date.now() - started).toBeLessThan(5000)
+    } finally {
+      silent.close()
+    }
+  })
+
   it('refuses to put a secret into an exec request', async () => {
     const secret = canary('EXEC')
     secrets.add(secret)
