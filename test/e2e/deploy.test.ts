@@ -203,6 +203,41 @@ describe('deploy gitops over file://', () => {
   })
 })
 
+describe('deploy gitops: a push storm that outlasts the attempts', () => {
+  it('re-applies on every new tip, then fails printing the diff so nothing is lost', async () => {
+    const repo = makeConfigRemote()
+    // A pre-receive hook that moves main under every push: each one loses the race.
+    const hook = join(repo.origin, 'hooks', 'pre-receive')
+    writeFileSync(
+      hook,
+      [
+        '#!/bin/sh',
+        'unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES',
+        'tip=$(git rev-parse refs/heads/main)',
+        'new=$(GIT_AUTHOR_NAME=storm GIT_AUTHOR_EMAIL=s@x GIT_COMMITTER_NAME=storm GIT_COMMITTER_EMAIL=s@x git commit-tree -p "$tip" -m storm "$tip^{tree}")',
+        'git update-ref refs/heads/main "$new" "$tip"',
+        ''
+      ].join('\n'),
+      { mode: 0o755 }
+    )
+    const count = remoteCount(repo)
+    const run = await deploy({
+      repository: repo.url,
+      images: 'cart=ghcr.io/acme/shop-cart:7.7.7',
+      targets: 'kustomize:overlays/prod',
+      'max-attempts': '3'
+    })
+    expect(run.main.code).toBe(1)
+    const error = run.main.errors.join('\n')
+    expect(error).toMatch(/rejected 3 times/)
+    expect(error).toContain('+    newTag: 7.7.7')
+    expect(run.main.stdout).toMatch(/attempt 3: main at/)
+    // Three pushes, three storm commits; ours never landed.
+    expect(remoteCount(repo)).toBe(count + 3)
+    expect(remoteFile(repo, 'overlays/prod/kustomization.yaml')).toContain('newTag: 2.0.1')
+  })
+})
+
 describe('deploy gitops: monotonic guard', () => {
   it('refuses to roll back to an older source commit (merge-base on the source checkout)', async () => {
     const repo = makeConfigRemote()
