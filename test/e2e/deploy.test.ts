@@ -133,6 +133,51 @@ describe('deploy gitops over file://', () => {
     )
   })
 
+  it('takes per-service targets from the services file deploy: key', async () => {
+    const repo = makeConfigRemote()
+    const ws = tempDir()
+    mkdirSync(join(ws, '.github'))
+    writeFileSync(
+      join(ws, '.github', 'conveyor.yml'),
+      [
+        'defaults:',
+        '  registry: ghcr.io/acme',
+        'services:',
+        '  cart:',
+        '    path: services/cart',
+        '    image: ghcr.io/acme/shop-cart',
+        '    deploy:',
+        '      kustomize: overlays/prod',
+        '  frontend:',
+        '    path: services/frontend',
+        '    image: ghcr.io/acme/shop-frontend',
+        '    deploy:',
+        '      helm-values: helm/values-prod.yaml',
+        '      key: frontend.image',
+        ''
+      ].join('\n')
+    )
+    const run = await deploy(
+      {
+        repository: repo.url,
+        images: 'cart=ghcr.io/acme/shop-cart:2.2.0\nfrontend=ghcr.io/acme/shop-frontend:1.7.0'
+      },
+      { workspace: ws }
+    )
+    expect(run.main.errors).toEqual([])
+    expect(run.main.code).toBe(0)
+    expect(remoteFile(repo, 'overlays/prod/kustomization.yaml')).toContain(
+      '- name: ghcr.io/acme/shop-cart\n    newTag: 2.2.0\n'
+    )
+    // Only frontend's Helm key changed: cart has no Helm target of its own.
+    const helm = remoteFile(repo, 'helm/values-prod.yaml')
+    expect(helm).toContain(
+      'repository: ghcr.io/acme/shop-frontend   # the storefront\n    tag: "1.7.0"'
+    )
+    expect(helm).toContain('image: ghcr.io/acme/shop-cart:2.0.1')
+    expect(remoteFile(repo, 'overlays/prod/kustomization.yaml')).toContain('newTag: "1.4.2"')
+  })
+
   it('dry-run pushes nothing and puts the unified diff in the summary', async () => {
     const repo = makeConfigRemote()
     const tip = sh(repo.origin, ['rev-parse', 'main'])
