@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import prettier from 'eslint-config-prettier'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'examples/**', 'bench/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'examples/**', 'bench/**', 'coverage/**', '.tmp/**', 'test/fixtures/**/*.json'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
