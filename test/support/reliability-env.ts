@@ -1,0 +1,184 @@
+/**
+ * Helpers of the reliability and security suites: a TCP sink that counts every
+ * connection (any protocol: HTTP, git smart HTTP, SSH), snapshots of directories that
+ * must stay untouched, a PATH with a `sudo` that records its calls, and the leak
+ * table. Plain functions, no test framework imports.
+ */
+import { createHash } from 'node:crypto'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from 'node:fs'
+import { createServer, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import type { Leak } from './canary.js'
+
+/** A TCP listener that accepts, records and closes every connection. */
+export interface Sink {
+  host: string
+  port: number
+  /** Connections accepted so far. */
+  connections(): number
+  close(): Promise<void>
+}
+
+/** Start a sink on 127.0.0.1 and a free port. */
+export async function startSink(): Promise<Sink> {
+  let count = 0
+  const sockets = new Set<Socket>()
+  const server: Server = createServer(socket => {
+    count++
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => undefined)
+    socket.destroy()
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  return {
+    host: `127.0.0.1:${port}`,
+    port,
+    connections: () => count,
+    close: () =>
+      new Promise<void>(resolve => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      })
+  }
+}
+
+const made: string[] = []
+
+/** A fresh empty temp dir, removed by `removeTempDirs`. */
+export function emptyDir(prefix = 'conveyor-rel-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  made.push(dir)
+  return dir
+}
+
+/** Remove every dir made by `emptyDir`. */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true })
+}
+
+/** Relative path → sha256 of the content (directories end with '/'), git's object store skipped. */
+export function snapshot(
+  dir: string,
+  base = dir,
+  out: Record<string, string> = {}
+): Record<string, string> {
+  if (!existsSync(dir)) return out
+  for (const entry of readdirSync(dir)) {
+    const full = join(dir, entry)
+    const rel = relative(base, full)
+    if (rel === join('.git', 'objects')) continue
+    const st = statSync(full, { throwIfNoEntry: false })
+    if (!st) continue
+    if (st.isDirectory()) {
+      out[`${rel}/`] = ''
+      snapshot(full, base, out)
+    } else if (rel === join('.git', 'config')) {
+      // plan's documented blob-less fetch marks origin as a promisor remote; that is
+      // fetch state, not a change the suites look for.
+      out[rel] = readFileSync(full, 'utf8')
+        .split('\n')
+        .filter(
+          l =>
+            !/^\s*(promisor|partialclonefilter|partialclone|repositoryformatversion)\s*=/.test(l) &&
+            l !== '[extensions]'
+        )
+        .join('\n')
+    } else {
+      out[rel] = createHash('sha256').update(readFileSync(full)).digest('hex')
+    }
+  }
+  return out
+}
+
+/** A directory to put first in PATH: `sudo` there appends its argv to `log` and fails. */
+export function fakeSudo(): { bin: string; log: string } {
+  const bin = emptyDir('conveyor-rel-sudo-')
+  const log = join(bin, 'sudo.log')
+  writeFileSync(join(bin, 'sudo'), `#!/bin/sh\necho "sudo $*" >> '${log}'\nexit 1\n`)
+  chmodSync(join(bin, 'sudo'), 0o755)
+  return { bin, log }
+}
+
+/** The calls the fake sudo recorded. */
+export function sudoCalls(log: string): string[] {
+  return existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []
+}
+
+/** Every encoding name the canary scan reports. */
+export const ENCODINGS = [
+  'plain',
+  'base64',
+  'double-base64',
+  'url',
+  'json-escaped',
+  'hex',
+  'user:secret-base64'
+] as const
+
+/** The channel family of a channel name (`main.process[3].argv` → `process.argv`). */
+export function channelFamily(channel: string): string {
+  if (channel.startsWith('file:')) return 'RUNNER_TEMP files'
+  if (channel.startsWith('workspace:')) return 'workspace files'
+  if (channel.startsWith('remote:')) return 'pushed commits'
+  if (channel.startsWith('server:')) return 'server bodies'
+  const m = /^(?:main|post)\.(process\[\d+\]\.)?(.+)$/.exec(channel)
+  if (!m) return channel
+  return m[1] ? `child ${m[2]}` : m[2]!
+}
+
+/** One scanned scenario: which action, which channel families were present, what leaked. */
+export interface LeakRow {
+  action: string
+  scenario: string
+  families: Set<string>
+  leaks: Leak[]
+}
+
+/** A Markdown table action × channel × encoding with hit counts. */
+export function leakTable(rows: LeakRow[]): string {
+  const byAction = new Map<string, { families: Set<string>; scenarios: number; leaks: Leak[] }>()
+  for (const row of rows) {
+    const entry = byAction.get(row.action) ?? { families: new Set(), scenarios: 0, leaks: [] }
+    entry.scenarios++
+    for (const f of row.families) entry.families.add(f)
+    entry.leaks.push(...row.leaks)
+    byAction.set(row.action, entry)
+  }
+  const lines = [
+    `| action | channel | scenarios | ${ENCODINGS.join(' | ')} |`,
+    `|---|---|---|${ENCODINGS.map(() => '---').join('|')}|`
+  ]
+  for (const [action, entry] of [...byAction.entries()].sort()) {
+    for (const family of [...entry.families].sort()) {
+      const hits = ENCODINGS.map(
+        enc =>
+          entry.leaks.filter(l => channelFamily(l.channel) === family && l.encoding === enc).length
+      )
+      lines.push(`| ${action} | ${family} | ${entry.scenarios} | ${hits.join(' | ')} |`)
+    }
+  }
+  return lines.join('\n') + '\n'
+}
+
+/** Write `text` to `<root>/.tmp/<name>` and return the path. */
+export function writeReport(root: string, name: string, text: string): string {
+  const dir = join(root, '.tmp')
+  mkdirSync(dir, { recursive: true })
+  const path = join(dir, name)
+  writeFileSync(path, text)
+  return path
+}
