@@ -102388,6 +102388,9 @@ var __webpack_exports__ = {};
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
 ;// CONCATENATED MODULE: ./src/lib/errors.ts
 /**
  * Errors a user can fix: a bad input, a bad services file, a server that says
@@ -102417,521 +102420,6 @@ function errors_errorMessage(error) {
     return String(error);
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/lib/secrets.ts
-/**
- * The one registry of every secret the action knows: inputs declared secret, tokens
- * received at run time and values derived from them. Each secret is masked together
- * with the encodings the runner does not mask by itself (CVE-2025-30066 leaked double
- * base64), and `redact()` scrubs anything the action writes itself.
- */
-/** Values shorter than this are not masked: masking "a" would garble every log line. */
-const MIN_SECRET_LENGTH = 4;
-const b64 = (s) => Buffer.from(s).toString('base64');
-/**
- * The base64 forms of `value` as it can appear inside a longer encoded string: at
- * each of the three byte alignments, the part of the encoding that depends only on
- * the secret's own bytes.
- */
-function base64Alignments(value) {
-    const bytes = Buffer.from(value, 'utf8');
-    const out = [];
-    for (let offset = 0; offset < 3; offset++) {
-        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
-        const encoded = b64(padded);
-        // Characters fully determined by the secret: skip those touching the padding
-        // prefix and the last (possibly partial) group.
-        const start = offset === 0 ? 0 : Math.ceil((offset * 8) / 6);
-        const end = Math.floor(((offset + bytes.length) * 8) / 6);
-        const core = encoded.slice(start, end);
-        if (core.length >= MIN_SECRET_LENGTH)
-            out.push(core);
-    }
-    return out;
-}
-/** Every encoding of one secret value that we mask and scan for. */
-function deriveEncodings(value, options = {}) {
-    const forms = new Set();
-    const add = (s) => {
-        if (s.length >= MIN_SECRET_LENGTH)
-            forms.add(s);
-    };
-    const parts = [value, ...value.split(/\r?\n/).map(line => line.trim())];
-    for (const part of parts) {
-        if (part.length < MIN_SECRET_LENGTH)
-            continue;
-        add(part);
-        add(b64(part));
-        for (const aligned of base64Alignments(part))
-            add(aligned);
-        add(b64(b64(part)));
-        for (const aligned of base64Alignments(b64(part)))
-            add(aligned);
-        add(Buffer.from(part).toString('base64url'));
-        add(encodeURIComponent(part));
-        add(encodeURIComponent(part).replace(/%20/g, '+'));
-        // application/x-www-form-urlencoded (URLSearchParams) also escapes !'()~
-        add(new URLSearchParams({ s: part }).toString().slice(2));
-        add(JSON.stringify(part).slice(1, -1));
-        add(Buffer.from(part).toString('hex'));
-        add(Buffer.from(part).toString('hex').toUpperCase());
-        if (options.user !== undefined) {
-            const pair = `${options.user}:${part}`;
-            add(b64(pair));
-            for (const aligned of base64Alignments(pair))
-                add(aligned);
-            // A base64 docker config (Kubernetes .dockerconfigjson) holds base64(base64(pair)).
-            add(b64(b64(pair)));
-            for (const aligned of base64Alignments(b64(pair)))
-                add(aligned);
-        }
-    }
-    return [...forms];
-}
-/** A registry of secrets and their derived forms. */
-class SecretRegistry {
-    mask;
-    forms = new Set();
-    originals = new Set();
-    sorted = [];
-    constructor(mask = () => undefined) {
-        this.mask = mask;
-    }
-    /** Route future and already registered masks to `mask`. */
-    setMask(mask) {
-        this.mask = mask;
-        for (const form of this.forms)
-            mask(form);
-    }
-    /**
-     * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
-     * docker auth files). Empty and very short values are ignored.
-     */
-    add(value, options = {}) {
-        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
-            return;
-        this.originals.add(value);
-        let added = false;
-        for (const form of deriveEncodings(value, options)) {
-            if (this.forms.has(form))
-                continue;
-            this.forms.add(form);
-            this.mask(form);
-            added = true;
-        }
-        if (added)
-            this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
-    }
-    /** The secrets as registered (not the derived forms). */
-    values() {
-        return [...this.originals];
-    }
-    /** Every form that is masked and scanned for. */
-    allForms() {
-        return [...this.sorted];
-    }
-    /** Replace every registered form in `text` with `***`. */
-    redact(text) {
-        let out = text;
-        for (const form of this.sorted) {
-            if (out.includes(form))
-                out = out.split(form).join('***');
-        }
-        return out;
-    }
-    /** The first registered form found in `text`, or undefined. Never log the result. */
-    find(text) {
-        return this.sorted.find(form => text.includes(form));
-    }
-    /** Whether any registered form occurs in `text`. */
-    leaks(text) {
-        return this.find(text) !== undefined;
-    }
-}
-/** The process-wide registry every module of an action uses. */
-const secrets_secrets = new SecretRegistry();
-
-;// CONCATENATED MODULE: ./src/lib/exec.ts
-/**
- * Child processes over argv arrays only (no shell), with stdin, a timeout, and
- * captured output bounded in size. The command line is logged with every registered
- * secret redacted; arguments marked secret are never logged at all.
- */
-
-
-/** A process that failed: its message carries the last lines of stderr, redacted. */
-class ExecError extends Error {
-    result;
-    name = 'ExecError';
-    constructor(message, result) {
-        super(message);
-        this.result = result;
-    }
-}
-/** The command line as it may be shown: secret args hidden, secrets redacted. */
-function displayCommand(command, args, secretArgs = []) {
-    const shown = args.map((a, i) => secretArgs.includes(i) ? '***' : /[\s"'$`\\]/.test(a) || a === '' ? JSON.stringify(a) : a);
-    return secrets_secrets.redact([command, ...shown].join(' '));
-}
-class Tail {
-    max;
-    chunks = [];
-    size = 0;
-    truncated = false;
-    constructor(max) {
-        this.max = max;
-    }
-    push(chunk) {
-        this.chunks.push(chunk);
-        this.size += chunk.length;
-        while (this.size > this.max && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-            this.truncated = true;
-        }
-        if (this.size > this.max) {
-            const only = this.chunks[0];
-            this.chunks = [only.subarray(only.length - this.max)];
-            this.size = this.max;
-            this.truncated = true;
-        }
-    }
-    text() {
-        return Buffer.concat(this.chunks).toString('utf8');
-    }
-}
-/** The last `n` non-empty lines of a text. */
-function lastLines(text, n) {
-    return text
-        .split(/\r?\n/)
-        .filter(l => l.trim() !== '')
-        .slice(-n)
-        .join('\n');
-}
-/**
- * The environment a child gets: `env` without the action's `INPUT_*` variables, which
- * hold the raw inputs (secrets among them) and which no child needs.
- */
-function childEnv(env = process.env) {
-    const out = {};
-    for (const [k, v] of Object.entries(env))
-        if (!/^INPUT_/i.test(k))
-            out[k] = v;
-    return out;
-}
-/** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
-function exec_exec(command, args, options = {}) {
-    const max = options.maxOutputBytes ?? 4 * 1024 * 1024;
-    const shown = displayCommand(command, args, options.secretArgs);
-    options.logger?.info(`$ ${shown}`);
-    const started = Date.now();
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
-            cwd: options.cwd,
-            env: childEnv(options.env ?? process.env),
-            stdio: ['pipe', 'pipe', 'pipe']
-        });
-        const out = new Tail(max);
-        const err = new Tail(max);
-        let timedOut = false;
-        let killTimer;
-        const timer = options.timeoutMs !== undefined
-            ? setTimeout(() => {
-                timedOut = true;
-                child.kill('SIGTERM');
-                killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
-            }, options.timeoutMs)
-            : undefined;
-        child.stdout.on('data', (c) => {
-            out.push(c);
-            options.onStdout?.(c);
-        });
-        child.stderr.on('data', (c) => {
-            err.push(c);
-            options.onStderr?.(c);
-        });
-        child.stdin.on('error', () => undefined);
-        // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
-        // can hold the output pipes open long after the child exited: stop waiting for it.
-        let drainTimer;
-        child.on('exit', () => {
-            drainTimer = setTimeout(() => {
-                child.stdout.destroy();
-                child.stderr.destroy();
-            }, timedOut ? 500 : 2000);
-            drainTimer.unref();
-        });
-        child.on('error', error => {
-            clearTimeout(timer);
-            clearTimeout(killTimer);
-            const code = error.code;
-            const why = code === 'ENOENT' ? `${command}: command not found` : `${command}: ${error.message}`;
-            reject(new ExecError(why, {
-                code: -1,
-                signal: null,
-                stdout: '',
-                stderr: '',
-                truncated: false,
-                timedOut: false,
-                durationMs: Date.now() - started
-            }));
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            clearTimeout(killTimer);
-            clearTimeout(drainTimer);
-            const result = {
-                code: code ?? -1,
-                signal,
-                stdout: out.text(),
-                stderr: err.text(),
-                truncated: out.truncated || err.truncated,
-                timedOut,
-                durationMs: Date.now() - started
-            };
-            if ((result.code !== 0 || timedOut) && !options.allowFailure) {
-                const why = timedOut
-                    ? `timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`
-                    : signal
-                        ? `killed by ${signal}`
-                        : `exited with code ${result.code}`;
-                const tail = lastLines(result.stderr || result.stdout, 20);
-                reject(new ExecError(secrets_secrets.redact(`${shown} ${why}${tail ? `:\n${tail}` : ''}`), result));
-                return;
-            }
-            resolve(result);
-        });
-        if (options.input !== undefined)
-            child.stdin.end(options.input);
-        else
-            child.stdin.end();
-    });
-}
-
-;// CONCATENATED MODULE: ./src/lib/git.ts
-/**
- * Running git: argv arrays only, never a prompt, a stable locale, and no user or
- * system configuration leaking in unless asked. Tokens reach git through the
- * environment (`--config-env`), never argv.
- */
-
-/** The environment git runs with. */
-function gitEnv(extra = {}, isolated = false) {
-    const env = {
-        ...process.env,
-        GIT_TERMINAL_PROMPT: '0',
-        GIT_ASKPASS: '',
-        SSH_ASKPASS: '',
-        GCM_INTERACTIVE: 'never',
-        LC_ALL: 'C',
-        LANG: 'C'
-    };
-    if (isolated) {
-        env.GIT_CONFIG_NOSYSTEM = '1';
-        env.GIT_CONFIG_GLOBAL = '/dev/null';
-    }
-    return { ...env, ...extra };
-}
-/** Run `git <args>` in `cwd`. Throws ExecError (with stderr's tail) on failure. */
-function git(args, options) {
-    const { env, isolated, ...rest } = options;
-    return exec_exec('git', args, { ...rest, env: gitEnv(env, isolated) });
-}
-/** Trimmed stdout of `git <args>`. */
-async function gitText(args, options) {
-    return (await git(args, options)).stdout.trim();
-}
-
-;// CONCATENATED MODULE: ./src/lib/deploy-git.ts
-/**
- * The config repository clone: shallow fetches, commits, pushes. The token reaches
- * git only as an `http.extraheader` through `--config-env` (an environment variable
- * name on the command line, the value in the child's environment): never in a URL,
- * argv, `.git/config` or a log.
- */
-
-
-
-
-
-const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
-/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
-function authHeader(token, scheme = 'basic') {
-    secrets_secrets.add(token, { user: 'x-access-token' });
-    if (scheme === 'bearer')
-        return `AUTHORIZATION: bearer ${token}`;
-    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
-    secrets_secrets.add(encoded);
-    return `AUTHORIZATION: basic ${encoded}`;
-}
-/** Classify a failed `git push` from its stderr. */
-function classifyPush(stderr) {
-    const message = stderr.trim().split('\n').slice(-6).join('\n');
-    if (/\b403\b|permission to .* denied|write access|not allowed to push|protected branch/i.test(stderr)) {
-        return { ok: false, kind: 'permission', message };
-    }
-    if (/\b401\b|authentication failed|could not read username|invalid credentials/i.test(stderr)) {
-        return { ok: false, kind: 'auth', message };
-    }
-    if (/hook declined/i.test(stderr))
-        return { ok: false, kind: 'other', message };
-    if (/non-fast-forward|fetch first|\[rejected\]|failed to lock|cannot lock ref|failed to update ref|incorrect old value|remote rejected|stale info/i.test(stderr)) {
-        return { ok: false, kind: 'rejected', message };
-    }
-    return { ok: false, kind: 'other', message };
-}
-/** A working clone of the config repository. */
-class ConfigRepo {
-    dir;
-    url;
-    header;
-    identity;
-    logger;
-    constructor(dir, url, header, identity, logger) {
-        this.dir = dir;
-        this.url = url;
-        this.header = header;
-        this.identity = identity;
-        this.logger = logger;
-    }
-    /** Run git with the auth header (when any) passed through the environment. */
-    run(args, options = {}) {
-        const argv = this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`, ...args] : [...args];
-        return git(argv, {
-            cwd: this.dir,
-            isolated: true,
-            timeoutMs: 300_000,
-            ...options,
-            env: {
-                GIT_AUTHOR_NAME: this.identity.name,
-                GIT_AUTHOR_EMAIL: this.identity.email,
-                GIT_COMMITTER_NAME: this.identity.name,
-                GIT_COMMITTER_EMAIL: this.identity.email,
-                GIT_LFS_SKIP_SMUDGE: '1',
-                ...(this.header ? { [HEADER_ENV]: this.header } : {}),
-                ...options.env
-            }
-        });
-    }
-    async text(args) {
-        return (await this.run(args)).stdout.trim();
-    }
-    /** An empty repository with `origin`. */
-    async init() {
-        (0,external_node_fs_namespaceObject.mkdirSync)(this.dir, { recursive: true });
-        await this.run(['init', '-q', '-b', 'conveyor-work', '.']);
-        await this.run(['remote', 'add', 'origin', this.url]);
-    }
-    /** The remote's default branch (from `ls-remote --symref`). */
-    async defaultBranch() {
-        const r = await this.run(['ls-remote', '--symref', 'origin', 'HEAD'], { allowFailure: true });
-        if (r.code !== 0)
-            throw this.remoteError(r.stderr, 'read');
-        const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout);
-        if (!m)
-            throw new errors_ConfigurationError(`the config repository has no default branch (is it empty?); set "ref"`);
-        return m[1];
-    }
-    /** Whether a branch exists on the remote. */
-    async remoteBranchExists(branch) {
-        const r = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
-            allowFailure: true
-        });
-        if (r.code !== 0)
-            throw this.remoteError(r.stderr, 'read');
-        return r.stdout.trim() !== '';
-    }
-    /** Fetch `branch` shallowly and check it out as the work branch; returns the tip sha. */
-    async fetchAndReset(branch, depth) {
-        const r = await this.run([
-            'fetch',
-            '-q',
-            '--no-tags',
-            `--depth=${depth}`,
-            'origin',
-            `+refs/heads/${branch}:refs/remotes/origin/${branch}`
-        ], { allowFailure: true });
-        if (r.code !== 0) {
-            if (/couldn't find remote ref|not our ref/i.test(r.stderr)) {
-                throw new errors_ConfigurationError(`input "ref": branch ${JSON.stringify(branch)} does not exist in the config repository`);
-            }
-            throw this.remoteError(r.stderr, 'read');
-        }
-        await this.run(['checkout', '-q', '-f', '-B', 'conveyor-work', `refs/remotes/origin/${branch}`]);
-        await this.run(['clean', '-q', '-fdx']);
-        return this.text(['rev-parse', 'HEAD']);
-    }
-    /** `git log` of the fetched history, for the deploy records. */
-    async log(depth) {
-        return (await this.run(['log', `-n${depth}`, '--format=%H%x1f%B%x1e', 'HEAD'])).stdout;
-    }
-    /** Write planned files, stage them; returns the staged diff. */
-    async stage(files) {
-        for (const [rel, content] of files) {
-            const full = (0,external_node_path_.join)(this.dir, rel);
-            (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_.dirname)(full), { recursive: true });
-            (0,external_node_fs_namespaceObject.writeFileSync)(full, content);
-        }
-        await this.run(['add', '--', ...files.keys()]);
-        return (await this.run(['diff', '--cached', '--no-color', '--no-ext-diff'])).stdout;
-    }
-    /** Commit the staged change with `message` (over stdin); returns the sha. */
-    async commit(message) {
-        await this.run(['commit', '-q', '--no-verify', '--cleanup=verbatim', '-F', '-'], {
-            input: message
-        });
-        return this.text(['rev-parse', 'HEAD']);
-    }
-    /** Push HEAD to `branch`. */
-    async push(branch) {
-        const r = await this.run(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`], {
-            allowFailure: true
-        });
-        if (r.code === 0)
-            return { ok: true };
-        const res = classifyPush(`${r.stdout}\n${r.stderr}`);
-        this.logger.debug(`push refused: ${res.message}`);
-        return res;
-    }
-    /** An error for a remote that failed to answer. */
-    remoteError(stderr, what) {
-        const tail = stderr.trim().split('\n').slice(-3).join(' ');
-        if (/\b403\b/.test(stderr)) {
-            return new errors_ConfigurationError(`the config repository refused the token (HTTP 403): it has no ${what} permission. ${tail}`);
-        }
-        if (/\b401\b|authentication failed|could not read username/i.test(stderr)) {
-            return new errors_ConfigurationError(`the config repository asked for credentials and the token was not accepted (input "token"). ${tail}`);
-        }
-        if (/not found|does not appear to be a git repository|repository .* not found|\b404\b/i.test(stderr)) {
-            return new errors_ConfigurationError(`input "repository": the config repository was not found. ${tail}`);
-        }
-        return new Error(`git could not ${what} the config repository: ${tail}`);
-    }
-}
-/**
- * How `ours` relates to `theirs` in the source repository at `dir`: 'older' when ours
- * is an ancestor of theirs, 'newer' when the reverse, 'unknown' when git cannot tell.
- */
-async function sourceAncestry(dir, ours, theirs) {
-    if (ours === theirs)
-        return 'same';
-    if (!dir)
-        return 'unknown';
-    const probe = async (a, b) => (await git(['merge-base', '--is-ancestor', a, b], { cwd: dir, allowFailure: true })).code;
-    const a = await probe(ours, theirs);
-    if (a === 0)
-        return 'older';
-    if (a !== 1)
-        return 'unknown';
-    const b = await probe(theirs, ours);
-    if (b === 0)
-        return 'newer';
-    return b === 1 ? 'diverged' : 'unknown';
-}
-
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
 ;// CONCATENATED MODULE: ./src/lib/image-ref.ts
 /**
  * Container image references as the distribution spec and kustomize read them:
@@ -103556,13 +103044,545 @@ function planEdits(root, updates, targets) {
     }
     return { files: ws.result(), changes };
 }
-/** The list of repo-relative paths a planned edit would read (for sparse checkouts). */
-function targetPaths(targets) {
-    return targets.map(t => t.kind === 'kustomize'
-        ? t.dir
-        : t.kind === 'helm'
-            ? t.file
-            : posix.dirname(t.glob.split('*')[0]));
+/**
+ * Sparse-checkout patterns (no-cone, rooted) covering every file the targets can
+ * touch under `path`, or undefined when the whole tree is needed.
+ */
+function sparsePatterns(path, targets) {
+    if (targets.length === 0)
+        return undefined;
+    const prefix = path === '.' ? '' : `${path}/`;
+    const out = new Set();
+    for (const t of targets) {
+        if (t.kind === 'kustomize')
+            out.add(`/${prefix}${t.dir === '.' ? '' : `${t.dir}/`}*`);
+        else if (t.kind === 'helm')
+            out.add(`/${prefix}${t.file}`);
+        else
+            out.add(`/${prefix}${t.glob}`);
+    }
+    return [...out];
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/lib/secrets.ts
+/**
+ * The one registry of every secret the action knows: inputs declared secret, tokens
+ * received at run time and values derived from them. Each secret is masked together
+ * with the encodings the runner does not mask by itself (CVE-2025-30066 leaked double
+ * base64), and `redact()` scrubs anything the action writes itself.
+ */
+/** Values shorter than this are not masked: masking "a" would garble every log line. */
+const MIN_SECRET_LENGTH = 4;
+const b64 = (s) => Buffer.from(s).toString('base64');
+/**
+ * The base64 forms of `value` as it can appear inside a longer encoded string: at
+ * each of the three byte alignments, the part of the encoding that depends only on
+ * the secret's own bytes.
+ */
+function base64Alignments(value) {
+    const bytes = Buffer.from(value, 'utf8');
+    const out = [];
+    for (let offset = 0; offset < 3; offset++) {
+        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
+        const encoded = b64(padded);
+        // Characters fully determined by the secret: skip those touching the padding
+        // prefix and the last (possibly partial) group.
+        const start = offset === 0 ? 0 : Math.ceil((offset * 8) / 6);
+        const end = Math.floor(((offset + bytes.length) * 8) / 6);
+        const core = encoded.slice(start, end);
+        if (core.length >= MIN_SECRET_LENGTH)
+            out.push(core);
+    }
+    return out;
+}
+/** Every encoding of one secret value that we mask and scan for. */
+function deriveEncodings(value, options = {}) {
+    const forms = new Set();
+    const add = (s) => {
+        if (s.length >= MIN_SECRET_LENGTH)
+            forms.add(s);
+    };
+    const parts = [value, ...value.split(/\r?\n/).map(line => line.trim())];
+    for (const part of parts) {
+        if (part.length < MIN_SECRET_LENGTH)
+            continue;
+        add(part);
+        add(b64(part));
+        for (const aligned of base64Alignments(part))
+            add(aligned);
+        add(b64(b64(part)));
+        for (const aligned of base64Alignments(b64(part)))
+            add(aligned);
+        add(Buffer.from(part).toString('base64url'));
+        add(encodeURIComponent(part));
+        add(encodeURIComponent(part).replace(/%20/g, '+'));
+        // application/x-www-form-urlencoded (URLSearchParams) also escapes !'()~
+        add(new URLSearchParams({ s: part }).toString().slice(2));
+        add(JSON.stringify(part).slice(1, -1));
+        add(Buffer.from(part).toString('hex'));
+        add(Buffer.from(part).toString('hex').toUpperCase());
+        if (options.user !== undefined) {
+            const pair = `${options.user}:${part}`;
+            add(b64(pair));
+            for (const aligned of base64Alignments(pair))
+                add(aligned);
+            // A base64 docker config (Kubernetes .dockerconfigjson) holds base64(base64(pair)).
+            add(b64(b64(pair)));
+            for (const aligned of base64Alignments(b64(pair)))
+                add(aligned);
+        }
+    }
+    return [...forms];
+}
+/** A registry of secrets and their derived forms. */
+class SecretRegistry {
+    mask;
+    forms = new Set();
+    originals = new Set();
+    sorted = [];
+    constructor(mask = () => undefined) {
+        this.mask = mask;
+    }
+    /** Route future and already registered masks to `mask`. */
+    setMask(mask) {
+        this.mask = mask;
+        for (const form of this.forms)
+            mask(form);
+    }
+    /**
+     * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
+     * docker auth files). Empty and very short values are ignored.
+     */
+    add(value, options = {}) {
+        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
+            return;
+        this.originals.add(value);
+        let added = false;
+        for (const form of deriveEncodings(value, options)) {
+            if (this.forms.has(form))
+                continue;
+            this.forms.add(form);
+            this.mask(form);
+            added = true;
+        }
+        if (added)
+            this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
+    }
+    /** The secrets as registered (not the derived forms). */
+    values() {
+        return [...this.originals];
+    }
+    /** Every form that is masked and scanned for. */
+    allForms() {
+        return [...this.sorted];
+    }
+    /** Replace every registered form in `text` with `***`. */
+    redact(text) {
+        let out = text;
+        for (const form of this.sorted) {
+            if (out.includes(form))
+                out = out.split(form).join('***');
+        }
+        return out;
+    }
+    /** The first registered form found in `text`, or undefined. Never log the result. */
+    find(text) {
+        return this.sorted.find(form => text.includes(form));
+    }
+    /** Whether any registered form occurs in `text`. */
+    leaks(text) {
+        return this.find(text) !== undefined;
+    }
+}
+/** The process-wide registry every module of an action uses. */
+const secrets_secrets = new SecretRegistry();
+
+;// CONCATENATED MODULE: ./src/lib/exec.ts
+/**
+ * Child processes over argv arrays only (no shell), with stdin, a timeout, and
+ * captured output bounded in size. The command line is logged with every registered
+ * secret redacted; arguments marked secret are never logged at all.
+ */
+
+
+/** A process that failed: its message carries the last lines of stderr, redacted. */
+class ExecError extends Error {
+    result;
+    name = 'ExecError';
+    constructor(message, result) {
+        super(message);
+        this.result = result;
+    }
+}
+/** The command line as it may be shown: secret args hidden, secrets redacted. */
+function displayCommand(command, args, secretArgs = []) {
+    const shown = args.map((a, i) => secretArgs.includes(i) ? '***' : /[\s"'$`\\]/.test(a) || a === '' ? JSON.stringify(a) : a);
+    return secrets_secrets.redact([command, ...shown].join(' '));
+}
+class Tail {
+    max;
+    chunks = [];
+    size = 0;
+    truncated = false;
+    constructor(max) {
+        this.max = max;
+    }
+    push(chunk) {
+        this.chunks.push(chunk);
+        this.size += chunk.length;
+        while (this.size > this.max && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+            this.truncated = true;
+        }
+        if (this.size > this.max) {
+            const only = this.chunks[0];
+            this.chunks = [only.subarray(only.length - this.max)];
+            this.size = this.max;
+            this.truncated = true;
+        }
+    }
+    text() {
+        return Buffer.concat(this.chunks).toString('utf8');
+    }
+}
+/** The last `n` non-empty lines of a text. */
+function lastLines(text, n) {
+    return text
+        .split(/\r?\n/)
+        .filter(l => l.trim() !== '')
+        .slice(-n)
+        .join('\n');
+}
+/**
+ * The environment a child gets: `env` without the action's `INPUT_*` variables, which
+ * hold the raw inputs (secrets among them) and which no child needs.
+ */
+function childEnv(env = process.env) {
+    const out = {};
+    for (const [k, v] of Object.entries(env))
+        if (!/^INPUT_/i.test(k))
+            out[k] = v;
+    return out;
+}
+/** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
+function exec_exec(command, args, options = {}) {
+    const max = options.maxOutputBytes ?? 4 * 1024 * 1024;
+    const shown = displayCommand(command, args, options.secretArgs);
+    options.logger?.info(`$ ${shown}`);
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
+            cwd: options.cwd,
+            env: childEnv(options.env ?? process.env),
+            stdio: ['pipe', 'pipe', 'pipe']
+        });
+        const out = new Tail(max);
+        const err = new Tail(max);
+        let timedOut = false;
+        let killTimer;
+        const timer = options.timeoutMs !== undefined
+            ? setTimeout(() => {
+                timedOut = true;
+                child.kill('SIGTERM');
+                killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
+            }, options.timeoutMs)
+            : undefined;
+        child.stdout.on('data', (c) => {
+            out.push(c);
+            options.onStdout?.(c);
+        });
+        child.stderr.on('data', (c) => {
+            err.push(c);
+            options.onStderr?.(c);
+        });
+        child.stdin.on('error', () => undefined);
+        // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
+        // can hold the output pipes open long after the child exited: stop waiting for it.
+        let drainTimer;
+        child.on('exit', () => {
+            drainTimer = setTimeout(() => {
+                child.stdout.destroy();
+                child.stderr.destroy();
+            }, timedOut ? 500 : 2000);
+            drainTimer.unref();
+        });
+        child.on('error', error => {
+            clearTimeout(timer);
+            clearTimeout(killTimer);
+            const code = error.code;
+            const why = code === 'ENOENT' ? `${command}: command not found` : `${command}: ${error.message}`;
+            reject(new ExecError(why, {
+                code: -1,
+                signal: null,
+                stdout: '',
+                stderr: '',
+                truncated: false,
+                timedOut: false,
+                durationMs: Date.now() - started
+            }));
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            clearTimeout(killTimer);
+            clearTimeout(drainTimer);
+            const result = {
+                code: code ?? -1,
+                signal,
+                stdout: out.text(),
+                stderr: err.text(),
+                truncated: out.truncated || err.truncated,
+                timedOut,
+                durationMs: Date.now() - started
+            };
+            if ((result.code !== 0 || timedOut) && !options.allowFailure) {
+                const why = timedOut
+                    ? `timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`
+                    : signal
+                        ? `killed by ${signal}`
+                        : `exited with code ${result.code}`;
+                const tail = lastLines(result.stderr || result.stdout, 20);
+                reject(new ExecError(secrets_secrets.redact(`${shown} ${why}${tail ? `:\n${tail}` : ''}`), result));
+                return;
+            }
+            resolve(result);
+        });
+        if (options.input !== undefined)
+            child.stdin.end(options.input);
+        else
+            child.stdin.end();
+    });
+}
+
+;// CONCATENATED MODULE: ./src/lib/git.ts
+/**
+ * Running git: argv arrays only, never a prompt, a stable locale, and no user or
+ * system configuration leaking in unless asked. Tokens reach git through the
+ * environment (`--config-env`), never argv.
+ */
+
+/** The environment git runs with. */
+function gitEnv(extra = {}, isolated = false) {
+    const env = {
+        ...process.env,
+        GIT_TERMINAL_PROMPT: '0',
+        GIT_ASKPASS: '',
+        SSH_ASKPASS: '',
+        GCM_INTERACTIVE: 'never',
+        LC_ALL: 'C',
+        LANG: 'C'
+    };
+    if (isolated) {
+        env.GIT_CONFIG_NOSYSTEM = '1';
+        env.GIT_CONFIG_GLOBAL = '/dev/null';
+    }
+    return { ...env, ...extra };
+}
+/** Run `git <args>` in `cwd`. Throws ExecError (with stderr's tail) on failure. */
+function git(args, options) {
+    const { env, isolated, ...rest } = options;
+    return exec_exec('git', args, { ...rest, env: gitEnv(env, isolated) });
+}
+/** Trimmed stdout of `git <args>`. */
+async function gitText(args, options) {
+    return (await git(args, options)).stdout.trim();
+}
+
+;// CONCATENATED MODULE: ./src/lib/deploy-git.ts
+/**
+ * The config repository clone: shallow fetches, commits, pushes. The token reaches
+ * git only as an `http.extraheader` through `--config-env` (an environment variable
+ * name on the command line, the value in the child's environment): never in a URL,
+ * argv, `.git/config` or a log.
+ */
+
+
+
+
+
+const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+function authHeader(token, scheme = 'basic') {
+    secrets_secrets.add(token, { user: 'x-access-token' });
+    if (scheme === 'bearer')
+        return `AUTHORIZATION: bearer ${token}`;
+    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
+    secrets_secrets.add(encoded);
+    return `AUTHORIZATION: basic ${encoded}`;
+}
+/** Classify a failed `git push` from its stderr. */
+function classifyPush(stderr) {
+    const message = stderr.trim().split('\n').slice(-6).join('\n');
+    if (/\b403\b|permission to .* denied|write access|not allowed to push|protected branch/i.test(stderr)) {
+        return { ok: false, kind: 'permission', message };
+    }
+    if (/\b401\b|authentication failed|could not read username|invalid credentials/i.test(stderr)) {
+        return { ok: false, kind: 'auth', message };
+    }
+    if (/hook declined/i.test(stderr))
+        return { ok: false, kind: 'other', message };
+    if (/non-fast-forward|fetch first|\[rejected\]|failed to lock|cannot lock ref|failed to update ref|incorrect old value|remote rejected|stale info/i.test(stderr)) {
+        return { ok: false, kind: 'rejected', message };
+    }
+    return { ok: false, kind: 'other', message };
+}
+/** A working clone of the config repository. */
+class ConfigRepo {
+    dir;
+    url;
+    header;
+    identity;
+    logger;
+    constructor(dir, url, header, identity, logger) {
+        this.dir = dir;
+        this.url = url;
+        this.header = header;
+        this.identity = identity;
+        this.logger = logger;
+    }
+    /** Run git with the auth header (when any) passed through the environment. */
+    run(args, options = {}) {
+        const argv = this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`, ...args] : [...args];
+        return git(argv, {
+            cwd: this.dir,
+            isolated: true,
+            timeoutMs: 300_000,
+            ...options,
+            env: {
+                GIT_AUTHOR_NAME: this.identity.name,
+                GIT_AUTHOR_EMAIL: this.identity.email,
+                GIT_COMMITTER_NAME: this.identity.name,
+                GIT_COMMITTER_EMAIL: this.identity.email,
+                GIT_LFS_SKIP_SMUDGE: '1',
+                ...(this.header ? { [HEADER_ENV]: this.header } : {}),
+                ...options.env
+            }
+        });
+    }
+    async text(args) {
+        return (await this.run(args)).stdout.trim();
+    }
+    partial = false;
+    /**
+     * An empty repository with `origin`. With `sparse` patterns (gitignore style, rooted)
+     * only those paths are checked out and blobs are fetched lazily (`blob:none`).
+     */
+    async init(sparse) {
+        (0,external_node_fs_namespaceObject.mkdirSync)(this.dir, { recursive: true });
+        await this.run(['init', '-q', '-b', 'conveyor-work', '.']);
+        await this.run(['remote', 'add', 'origin', this.url]);
+        if (sparse && sparse.length > 0) {
+            await this.run(['sparse-checkout', 'set', '--no-cone', '--', ...sparse]);
+            this.partial = true;
+        }
+    }
+    /** The remote's default branch (from `ls-remote --symref`). */
+    async defaultBranch() {
+        const r = await this.run(['ls-remote', '--symref', 'origin', 'HEAD'], { allowFailure: true });
+        if (r.code !== 0)
+            throw this.remoteError(r.stderr, 'read');
+        const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout);
+        if (!m)
+            throw new errors_ConfigurationError(`the config repository has no default branch (is it empty?); set "ref"`);
+        return m[1];
+    }
+    /** Whether a branch exists on the remote. */
+    async remoteBranchExists(branch) {
+        const r = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
+            allowFailure: true
+        });
+        if (r.code !== 0)
+            throw this.remoteError(r.stderr, 'read');
+        return r.stdout.trim() !== '';
+    }
+    /** Fetch `branch` shallowly and check it out as the work branch; returns the tip sha. */
+    async fetchAndReset(branch, depth) {
+        const r = await this.run([
+            'fetch',
+            '-q',
+            '--no-tags',
+            `--depth=${depth}`,
+            ...(this.partial ? ['--filter=blob:none'] : []),
+            'origin',
+            `+refs/heads/${branch}:refs/remotes/origin/${branch}`
+        ], { allowFailure: true });
+        if (r.code !== 0) {
+            if (/couldn't find remote ref|not our ref/i.test(r.stderr)) {
+                throw new errors_ConfigurationError(`input "ref": branch ${JSON.stringify(branch)} does not exist in the config repository`);
+            }
+            throw this.remoteError(r.stderr, 'read');
+        }
+        await this.run(['checkout', '-q', '-f', '-B', 'conveyor-work', `refs/remotes/origin/${branch}`]);
+        await this.run(['clean', '-q', '-fdx']);
+        return this.text(['rev-parse', 'HEAD']);
+    }
+    /** `git log` of the fetched history, for the deploy records. */
+    async log(depth) {
+        return (await this.run(['log', `-n${depth}`, '--format=%H%x1f%B%x1e', 'HEAD'])).stdout;
+    }
+    /** Write planned files, stage them; returns the staged diff. */
+    async stage(files) {
+        for (const [rel, content] of files) {
+            const full = (0,external_node_path_.join)(this.dir, rel);
+            (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_.dirname)(full), { recursive: true });
+            (0,external_node_fs_namespaceObject.writeFileSync)(full, content);
+        }
+        await this.run(['add', '--', ...files.keys()]);
+        return (await this.run(['diff', '--cached', '--no-color', '--no-ext-diff'])).stdout;
+    }
+    /** Commit the staged change with `message` (over stdin); returns the sha. */
+    async commit(message) {
+        await this.run(['commit', '-q', '--no-verify', '--cleanup=verbatim', '-F', '-'], {
+            input: message
+        });
+        return this.text(['rev-parse', 'HEAD']);
+    }
+    /** Push HEAD to `branch`. */
+    async push(branch) {
+        const r = await this.run(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`], {
+            allowFailure: true
+        });
+        if (r.code === 0)
+            return { ok: true };
+        const res = classifyPush(`${r.stdout}\n${r.stderr}`);
+        this.logger.debug(`push refused: ${res.message}`);
+        return res;
+    }
+    /** An error for a remote that failed to answer. */
+    remoteError(stderr, what) {
+        const tail = stderr.trim().split('\n').slice(-3).join(' ');
+        if (/\b403\b/.test(stderr)) {
+            return new errors_ConfigurationError(`the config repository refused the token (HTTP 403): it has no ${what} permission. ${tail}`);
+        }
+        if (/\b401\b|authentication failed|could not read username/i.test(stderr)) {
+            return new errors_ConfigurationError(`the config repository asked for credentials and the token was not accepted (input "token"). ${tail}`);
+        }
+        if (/not found|does not appear to be a git repository|repository .* not found|\b404\b/i.test(stderr)) {
+            return new errors_ConfigurationError(`input "repository": the config repository was not found. ${tail}`);
+        }
+        return new Error(`git could not ${what} the config repository: ${tail}`);
+    }
+}
+/**
+ * How `ours` relates to `theirs` in the source repository at `dir`: 'older' when ours
+ * is an ancestor of theirs, 'newer' when the reverse, 'unknown' when git cannot tell.
+ */
+async function sourceAncestry(dir, ours, theirs) {
+    if (ours === theirs)
+        return 'same';
+    if (!dir)
+        return 'unknown';
+    const probe = async (a, b) => (await git(['merge-base', '--is-ancestor', a, b], { cwd: dir, allowFailure: true })).code;
+    const a = await probe(ours, theirs);
+    if (a === 0)
+        return 'older';
+    if (a !== 1)
+        return 'unknown';
+    const b = await probe(theirs, ours);
+    if (b === 0)
+        return 'newer';
+    return b === 1 ? 'diverged' : 'unknown';
 }
 
 ;// CONCATENATED MODULE: ./src/lib/deploy-message.ts
@@ -107934,19 +107954,20 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
 const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Levenshtein distance (small strings). */
+/** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
 function editDistance(a, b) {
-    const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
     for (let i = 1; i <= a.length; i++) {
-        let diag = prev[0];
-        prev[0] = i;
         for (let j = 1; j <= b.length; j++) {
-            const up = prev[j];
-            prev[j] = Math.min(up + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-            diag = up;
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            let v = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+                v = Math.min(v, d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
         }
     }
-    return prev[b.length];
+    return d[a.length][b.length];
 }
 /** The closest candidate to `word`, when it is close enough to be a likely typo. */
 function didYouMean(word, candidates) {
@@ -107960,7 +107981,8 @@ function didYouMean(word, candidates) {
             best = c;
         }
     }
-    return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+    const limit = Math.max(1, Math.floor(word.length / 3));
+    return best !== undefined && bestD <= limit && bestD < word.length ? best : undefined;
 }
 /** Normalise a repo-relative path: posix, no `./`, no trailing slash, `.` for the root. */
 function normalizeRelPath(value) {
@@ -108929,17 +108951,25 @@ class SshSession {
         };
         return new Promise((resolve, reject) => {
             let settled = false;
+            const onAbort = () => fail(new SshError('cancelled', `${address}: connecting cancelled: another host failed`));
             const fail = (error) => {
                 if (settled)
                     return;
                 settled = true;
-                client.end();
+                options.signal?.removeEventListener('abort', onAbort);
+                client.destroy();
                 reject(error);
             };
+            if (options.signal?.aborted) {
+                onAbort();
+                return;
+            }
+            options.signal?.addEventListener('abort', onAbort, { once: true });
             client.once('ready', () => {
                 if (settled)
                     return;
                 settled = true;
+                options.signal?.removeEventListener('abort', onAbort);
                 if (options.policy.insecure) {
                     log.warning(`INSECURE: the host key of ${address} (${presented ?? 'unknown'}) was not verified (insecure-skip-host-key: true); anyone on the network path could impersonate this host and receive your files and secrets. Pin it with known-hosts or fingerprints.`);
                 }
@@ -109259,6 +109289,20 @@ function killProgram(pidFile) {
         ''
     ].join('\n');
 }
+/**
+ * The command that checks the manifest (on stdin) inside the release: GNU or BusyBox
+ * `sha256sum -c`, or `shasum -a 256 -c` where there is no sha256sum (BSD, macOS).
+ */
+function verifyCommand(layout) {
+    return `cd -- ${shellQuote(layout.releaseDir)} && if command -v sha256sum >/dev/null 2>&1; then sha256sum -c -; else shasum -a 256 -c -; fi`;
+}
+/** The lines of a checksum run that report a problem (not `<path>: OK`). */
+function checksumProblems(output) {
+    return output
+        .split('\n')
+        .map(l => l.trim())
+        .filter(l => l !== '' && !/: OK$/.test(l));
+}
 /** Lines for `sha256sum -c` (`<hex>  ./<path>`); paths are relative with `/` separators. */
 function checksumManifest(files) {
     return files.map(f => `${f.sha256}  ./${f.path}\n`).join('');
@@ -109401,7 +109445,8 @@ async function deployHost(o) {
             passphrase: o.passphrase,
             policy: o.policy,
             readyTimeoutMs: Math.min(remaining(), 30_000),
-            log: o.log
+            log: o.log,
+            signal: o.signal
         });
         result.hostKey = session.hostKeyFingerprint;
         o.log.info(`${name}: connected as ${o.username} (host key ${session.hostKeyFingerprint})`);
@@ -109414,13 +109459,21 @@ async function deployHost(o) {
         phase = 'upload';
         for (const dir of o.tree.dirs)
             await session.mkdir(`${layout.releaseDir}/${dir}`);
-        await mapLimit(o.tree.files, 8, async (f) => {
+        await mapLimit(o.tree.files, 16, async (f) => {
             await session.put(f.local, `${layout.releaseDir}/${f.path}`, f.mode);
         });
         o.log.info(`${name}: uploaded ${o.tree.files.length} file(s), ${o.tree.bytes} bytes`);
         phase = 'verify';
         if (o.tree.files.length > 0) {
-            await run(`cd -- ${shellQuote(layout.releaseDir)} && sha256sum --quiet --strict -c -`, 'checksum verification', checksumManifest(o.tree.files));
+            const r = await session.exec(verifyCommand(layout), {
+                stdin: checksumManifest(o.tree.files),
+                timeoutMs: remaining(),
+                tailLines: 0
+            });
+            if (r.code !== 0) {
+                const problems = checksumProblems(`${r.stdout}\n${r.stderr}`);
+                throw new Error(`checksum verification failed (exit ${r.code ?? r.signal}): ${secrets_secrets.redact(problems.slice(0, 5).join(' / '))}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`);
+            }
             o.log.info(`${name}: sha256 of ${o.tree.files.length} file(s) verified on the host`);
         }
         checkCancel();
@@ -109454,7 +109507,11 @@ async function deployHost(o) {
             result.exitCode = r.code;
             if (r.code !== 0) {
                 result.tail = r.tail;
-                throw new Error(`the script exited with ${r.code === null ? `signal ${r.signal ?? 'unknown'}` : `code ${r.code}`}; last lines:\n${r.tail.join('\n')}`);
+                throw new Error(`the script ${r.code !== null
+                    ? `exited with code ${r.code}`
+                    : r.signal
+                        ? `was killed by signal ${r.signal}`
+                        : 'ended without an exit status (connection lost?)'}; last lines:\n${r.tail.join('\n')}`);
             }
         }
         phase = 'prune';
@@ -109484,7 +109541,8 @@ async function deployHost(o) {
             ? `timed out after ${Math.round(o.timeoutMs / 1000)}s during ${phase}`
             : errors_errorMessage(error);
         result.error = secrets_secrets.redact(message);
-        result.status = error instanceof Cancelled ? 'cancelled' : 'failed';
+        const cancelled = error instanceof Cancelled || (error instanceof SshError && error.kind === 'cancelled');
+        result.status = cancelled ? 'cancelled' : 'failed';
         if (switched && session && !hardTimedOut) {
             try {
                 const cleanup = pidFile ? `rm -f -- ${shellQuote(pidFile)}\n` : '';
@@ -109618,11 +109676,17 @@ function getSshInputs(reader, environment = process.env, workspace = process.env
         timeoutMs
     };
 }
+/** `host:port`, `[v6]:port` for IPv6 addresses. */
+function hostLabel(target) {
+    return target.host.includes(':')
+        ? `[${target.host}]:${target.port}`
+        : `${target.host}:${target.port}`;
+}
 /** The summary table of per-host results. */
 function summaryOf(release, target, results) {
     const summary = new summary_Summary().heading(`SSH deploy of release ${code(release)} to ${code(target)}`);
     summary.table(['Host', 'Status', 'Previous', 'Files', 'Script exit', 'Pruned', 'Duration', 'Detail'], results.map(r => [
-        `${r.host}:${r.port}`,
+        hostLabel(r),
         r.status,
         r.previous ?? '',
         `${r.files} (${r.bytes} B)`,
@@ -109666,7 +109730,7 @@ async function runSshMode(reader, log) {
         signal: controller.signal
     }).then(r => {
         if (r.status !== 'deployed' && r.status !== 'cancelled') {
-            log.error(`${r.host}:${r.port}: ${r.status}: ${r.error ?? ''}`);
+            log.error(`${hostLabel(r)}: ${r.status}: ${r.error ?? ''}`);
             if (inputs.failFast)
                 controller.abort();
         }
@@ -109714,7 +109778,7 @@ async function runSshMode(reader, log) {
     const failed = results.filter(r => r.status !== 'deployed');
     if (failed.length > 0) {
         const first = failed.find(r => r.status !== 'cancelled' && r.status !== 'skipped') ?? failed[0];
-        throw new Error(`${failed.length} of ${results.length} host(s) not deployed; ${first.host}:${first.port} ${first.status}: ${first.error ?? ''}`);
+        throw new Error(`${failed.length} of ${results.length} host(s) not deployed; ${hostLabel(first)} ${first.status}: ${first.error ?? ''}`);
     }
     log.info(`release ${release} deployed to ${results.length} host(s)`);
 }
@@ -109725,6 +109789,7 @@ async function runSshMode(reader, log) {
  * in-place YAML edits, race-safe pushes, monotonic guard, leak scan, optional pull
  * request) or upload and run a release over SSH (mode ssh, in ./ssh.ts).
  */
+
 
 
 
@@ -109815,7 +109880,11 @@ async function runGitOps(reader, log) {
     try {
         const repo = new ConfigRepo((0,external_node_path_.join)(dir, 'repo'), inputs.url, header, inputs.author, log);
         const base = await log.group('Config repository', async () => {
-            await repo.init();
+            const all = [...inputs.targets, ...inputs.updates.flatMap(u => u.targets)];
+            const sparse = sparsePatterns(inputs.path, all);
+            await repo.init(sparse);
+            if (sparse)
+                log.info(`sparse checkout: ${sparse.join(' ')}`);
             const b = inputs.ref ?? (await repo.defaultBranch());
             log.info(`${inputs.slug ?? inputs.url} branch ${b}`);
             return b;

@@ -310,13 +310,18 @@ export function planEdits(
   return { files: ws.result(), changes }
 }
 
-/** The list of repo-relative paths a planned edit would read (for sparse checkouts). */
-export function targetPaths(targets: readonly Target[]): string[] {
-  return targets.map(t =>
-    t.kind === 'kustomize'
-      ? t.dir
-      : t.kind === 'helm'
-        ? t.file
-        : posix.dirname(t.glob.split('*')[0]!)
-  )
+/**
+ * Sparse-checkout patterns (no-cone, rooted) covering every file the targets can
+ * touch under `path`, or undefined when the whole tree is needed.
+ */
+export function sparsePatterns(path: string, targets: readonly Target[]): string[] | undefined {
+  if (targets.length === 0) return undefined
+  const prefix = path === '.' ? '' : `${path}/`
+  const out = new Set<string>()
+  for (const t of targets) {
+    if (t.kind === 'kustomize') out.add(`/${prefix}${t.dir === '.' ? '' : `${t.dir}/`}*`)
+    else if (t.kind === 'helm') out.add(`/${prefix}${t.file}`)
+    else out.add(`/${prefix}${t.glob}`)
+  }
+  return [...out]
 }

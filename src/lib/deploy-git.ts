@@ -94,11 +94,20 @@ export class ConfigRepo {
     return (await this.run(args)).stdout.trim()
   }
 
-  /** An empty repository with `origin`. */
-  async init(): Promise<void> {
+  private partial = false
+
+  /**
+   * An empty repository with `origin`. With `sparse` patterns (gitignore style, rooted)
+   * only those paths are checked out and blobs are fetched lazily (`blob:none`).
+   */
+  async init(sparse?: readonly string[]): Promise<void> {
     mkdirSync(this.dir, { recursive: true })
     await this.run(['init', '-q', '-b', 'conveyor-work', '.'])
     await this.run(['remote', 'add', 'origin', this.url])
+    if (sparse && sparse.length > 0) {
+      await this.run(['sparse-checkout', 'set', '--no-cone', '--', ...sparse])
+      this.partial = true
+    }
   }
 
   /** The remote's default branch (from `ls-remote --symref`). */
@@ -130,6 +139,7 @@ export class ConfigRepo {
         '-q',
         '--no-tags',
         `--depth=${depth}`,
+        ...(this.partial ? ['--filter=blob:none'] : []),
         'origin',
         `+refs/heads/${branch}:refs/remotes/origin/${branch}`
       ],

@@ -50,6 +50,7 @@ describe('deploy gitops over file://', () => {
     expect(run.main.errors).toEqual([])
     expect(run.main.code).toBe(0)
     expect(run.main.outputs.result).toBe('pushed')
+    expect(run.main.stdout).toContain('sparse checkout: /overlays/prod/*')
     const after = remoteFile(repo, 'overlays/prod/kustomization.yaml')
     expect(after).toBe(before.replace("newTag: '1.10'", "newTag: '1.11'"))
     expect(run.main.outputs.commit).toBe(sh(repo.origin, ['rev-parse', 'main']))

@@ -14,6 +14,7 @@ import {
   renderTemplate,
   TRAILER
 } from '../../src/lib/deploy-message.js'
+import { sparsePatterns } from '../../src/lib/deploy-edit.js'
 import { backoffDelay } from '../../src/lib/deploy-push.js'
 import { scanOutgoing } from '../../src/lib/deploy-scan.js'
 import {
@@ -67,6 +68,20 @@ describe('parseTarget', () => {
       { kind: 'kustomize', dir: 'apps/cart' },
       { kind: 'helm', file: 'values.yaml', key: 'cart.image' }
     ])
+  })
+})
+
+describe('sparsePatterns', () => {
+  it('covers every target under the path, rooted', () => {
+    expect(
+      sparsePatterns('envs', [
+        { kind: 'kustomize', dir: 'overlays/prod' },
+        { kind: 'helm', file: 'values.yaml', key: 'image' },
+        { kind: 'manifests', glob: 'apps/**/*.yaml' }
+      ])
+    ).toEqual(['/envs/overlays/prod/*', '/envs/values.yaml', '/envs/apps/**/*.yaml'])
+    expect(sparsePatterns('.', [{ kind: 'kustomize', dir: '.' }])).toEqual(['/*'])
+    expect(sparsePatterns('.', [])).toBeUndefined()
   })
 })
 

@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { sparsePatterns } from '../../lib/deploy-edit.js'
 import { authHeader, ConfigRepo } from '../../lib/deploy-git.js'
 import type { UpdateRow } from '../../lib/deploy-message.js'
 import { deployGitOps, type DeployOutcome } from '../../lib/deploy-push.js'
@@ -109,7 +110,10 @@ async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
   try {
     const repo = new ConfigRepo(join(dir, 'repo'), inputs.url, header, inputs.author, log)
     const base = await log.group('Config repository', async () => {
-      await repo.init()
+      const all = [...inputs.targets, ...inputs.updates.flatMap(u => u.targets)]
+      const sparse = sparsePatterns(inputs.path, all)
+      await repo.init(sparse)
+      if (sparse) log.info(`sparse checkout: ${sparse.join(' ')}`)
       const b = inputs.ref ?? (await repo.defaultBranch())
       log.info(`${inputs.slug ?? inputs.url} branch ${b}`)
       return b
