@@ -5,7 +5,7 @@
  * nothing, so the push loop can re-apply it on a fresh tip.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { join, posix } from 'node:path'
+import { join } from 'node:path'
 import picomatch from 'picomatch'
 import type { Scalar, YAMLMap, YAMLSeq } from 'yaml'
 import { ConfigurationError } from './errors.js'
