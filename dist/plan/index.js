@@ -40702,26 +40702,44 @@ function isGlob(pattern) {
     return picomatch_default().scan(pattern).isGlob;
 }
 /**
- * Compile patterns. A pattern without glob syntax matches that file and, like a
- * directory, everything below it; a trailing `/` means the same.
+ * Compile one pattern. A pattern without glob syntax matches that file and, like a
+ * directory, everything below it; a trailing `/` means the same. A glob's literal
+ * directory prefix is checked with `startsWith` before its regular expression runs,
+ * so most files cost one string comparison.
  */
+function compileGlob(pattern) {
+    const clean = pattern.replace(/^\.\//, '');
+    if (!isGlob(clean)) {
+        const dir = clean.replace(/\/+$/, '');
+        const prefix = `${dir}/`;
+        return { pattern, match: f => f === dir || f.startsWith(prefix) };
+    }
+    const m = picomatch_default()(clean, { dot: true });
+    const scan = picomatch_default().scan(clean);
+    const base = scan.base;
+    if (scan.negated || base === '' || base === '.')
+        return { pattern, match: f => m(f) };
+    const prefix = `${base}/`;
+    if (clean === `${base}/**`) {
+        return { pattern, match: f => f.startsWith(prefix) || f === base, dirPrefix: prefix };
+    }
+    return { pattern, match: f => f.startsWith(prefix) && m(f) };
+}
+/** Compile patterns: `test(file)` is true when any matches. */
 function globSet(patterns) {
-    const matchers = patterns.map(p => {
-        const clean = p.replace(/^\.\//, '');
-        if (!isGlob(clean)) {
-            const dir = clean.replace(/\/+$/, '');
-            return (f) => f === dir || f.startsWith(`${dir}/`);
-        }
-        const m = picomatch_default()(clean, { dot: true });
-        return (f) => m(f);
-    });
+    const globs = patterns.map(compileGlob);
     return {
         patterns,
-        test: file => matchers.some(m => m(file)),
+        test: file => {
+            for (const g of globs)
+                if (g.match(file))
+                    return true;
+            return false;
+        },
         which: file => {
-            for (let i = 0; i < matchers.length; i++)
-                if (matchers[i](file))
-                    return patterns[i];
+            for (const g of globs)
+                if (g.match(file))
+                    return g.pattern;
             return undefined;
         }
     };
@@ -40737,24 +40755,64 @@ function inDir(file, dir) {
  * and a list of changes in, the selection with its reasons out.
  */
 
-
 function compile(s) {
-    return { service: s, paths: globSet(s.paths), ignore: globSet(s.ignore) };
+    const root = s.path === '.' || s.path === '';
+    const paths = s.paths.map(p => ({ glob: compileGlob(p), rule: `paths ${p}` }));
+    const ignore = s.ignore.map(compileGlob);
+    const slash = s.dockerfile.lastIndexOf('/');
+    return {
+        service: s,
+        prefix: root ? undefined : `${s.path}/`,
+        pathRule: `path ${root ? '(repository root)' : `${s.path}/`}`,
+        dockerRule: `dockerfile ${s.dockerfile}`,
+        dockerDir: slash < 0 ? '' : s.dockerfile.slice(0, slash + 1),
+        paths,
+        filePaths: paths.filter(p => p.glob.dirPrefix === undefined),
+        ignore,
+        fileIgnore: ignore.filter(g => g.dirPrefix === undefined),
+        hits: new Map()
+    };
+}
+function ruleOf(c, file) {
+    for (const g of c.ignore)
+        if (g.match(file))
+            return undefined;
+    if (c.prefix === undefined || file.startsWith(c.prefix) || file === c.service.path) {
+        return c.pathRule;
+    }
+    if (file === c.service.dockerfile)
+        return c.dockerRule;
+    for (const p of c.paths)
+        if (p.glob.match(file))
+            return p.rule;
+    return undefined;
+}
+/**
+ * What a directory alone decides for a service (`dir` ends with `/`): ignored, a
+ * rule, or nothing yet (file-name globs still to test).
+ */
+function dirVerdict(c, dir) {
+    for (const g of c.ignore)
+        if (g.dirPrefix !== undefined && dir.startsWith(g.dirPrefix))
+            return { ignored: true };
+    if (c.prefix === undefined || dir.startsWith(c.prefix))
+        return { ignored: false, rule: c.pathRule };
+    for (const p of c.paths) {
+        if (p.glob.dirPrefix !== undefined && dir.startsWith(p.glob.dirPrefix))
+            return { ignored: false, rule: p.rule };
+    }
+    return { ignored: false };
 }
 /** The rule of a service that `file` matches, or undefined (ignore wins). */
-function matchRule(c, file) {
-    const comp = 'service' in c ? c : compile(c);
-    const s = comp.service;
-    if (comp.ignore.test(file))
-        return undefined;
-    if (inDir(file, s.path))
-        return `path ${s.path === '.' ? '(repository root)' : `${s.path}/`}`;
-    if (file === s.dockerfile)
-        return `dockerfile ${s.dockerfile}`;
-    const g = comp.paths.which(file);
-    if (g !== undefined)
-        return `paths ${g}`;
-    return undefined;
+function matchRule(service, file) {
+    return ruleOf(compile(service), file);
+}
+function hit(c, kind, file, rule) {
+    const r = c.hits.get(rule);
+    if (r)
+        r.files++;
+    else
+        c.hits.set(rule, { kind, file, rule, files: 1 });
 }
 /** Every service selected: for a plan with no base. */
 function selectAll(config, why) {
@@ -40770,39 +40828,85 @@ function selectAll(config, why) {
  */
 function selectServices(config, changes) {
     const compiled = config.services.map(compile);
-    const global = globSet(config.global);
-    const reasons = new Map();
-    const byRule = new Map();
-    const add = (name, kind, file, rule) => {
-        let rules = byRule.get(name);
-        if (!rules)
-            byRule.set(name, (rules = new Map()));
-        const key = `${kind}\0${rule}`;
-        const r = rules.get(key);
-        if (r)
-            r.files++;
-        else
-            rules.set(key, { kind, file, rule, files: 1 });
-    };
+    const global = config.global.map(g => ({ glob: compileGlob(g), rule: `global ${g}` }));
+    const fileGlobal = global.filter(g => g.glob.dirPrefix === undefined);
     let files = 0;
-    for (const change of changes) {
-        for (const file of touchedPaths(change)) {
-            files++;
-            const g = global.which(file);
-            if (g !== undefined) {
-                for (const c of compiled)
-                    add(c.service.name, 'global', file, `global ${g}`);
-                continue;
+    // git lists files sorted, so a directory's files come together: what the directory
+    // alone decides is worked out once per directory, and only file-name globs per file.
+    let lastDir;
+    let dirGlobal;
+    let verdicts = [];
+    let dockerDirHere = [];
+    const visit = (file) => {
+        files++;
+        const dir = file.slice(0, file.lastIndexOf('/') + 1);
+        if (dir !== lastDir) {
+            lastDir = dir;
+            dirGlobal = undefined;
+            for (const g of global) {
+                if (g.glob.dirPrefix !== undefined && dir.startsWith(g.glob.dirPrefix)) {
+                    dirGlobal = g.rule;
+                    break;
+                }
             }
-            for (const c of compiled) {
-                const rule = matchRule(c, file);
-                if (rule !== undefined)
-                    add(c.service.name, 'file', file, rule);
+            verdicts = compiled.map(c => dirVerdict(c, dir));
+            dockerDirHere = compiled.map(c => c.dockerDir === dir);
+        }
+        let globalRule = dirGlobal;
+        if (globalRule === undefined) {
+            for (const g of fileGlobal) {
+                if (g.glob.match(file)) {
+                    globalRule = g.rule;
+                    break;
+                }
             }
         }
+        if (globalRule !== undefined) {
+            for (const c of compiled)
+                hit(c, 'global', file, globalRule);
+            return;
+        }
+        for (let i = 0; i < compiled.length; i++) {
+            const c = compiled[i];
+            const v = verdicts[i];
+            if (v.ignored)
+                continue;
+            let rule;
+            if (dockerDirHere[i])
+                rule = ruleOf(c, file);
+            else {
+                let ignored = false;
+                for (const g of c.fileIgnore) {
+                    if (g.match(file)) {
+                        ignored = true;
+                        break;
+                    }
+                }
+                if (ignored)
+                    continue;
+                rule = v.rule;
+                if (rule === undefined) {
+                    for (const p of c.filePaths) {
+                        if (p.glob.match(file)) {
+                            rule = p.rule;
+                            break;
+                        }
+                    }
+                }
+            }
+            if (rule !== undefined)
+                hit(c, 'file', file, rule);
+        }
+    };
+    for (const change of changes) {
+        if (change.from !== undefined && change.from !== change.path)
+            visit(change.from);
+        visit(change.path);
     }
-    for (const [name, rules] of byRule)
-        reasons.set(name, [...rules.values()]);
+    const reasons = new Map();
+    for (const c of compiled)
+        if (c.hits.size > 0)
+            reasons.set(c.service.name, [...c.hits.values()]);
     // depends-on, transitively: a service is selected when anything it depends on is.
     const dependents = new Map();
     for (const s of config.services) {
@@ -44893,6 +44997,9 @@ function getInputs(reader = new InputReader(), workspace = process.env.GITHUB_WO
 
 
 
+/** Characters JSON must escape in a string (the rest, non-ASCII included, go as they are). */
+// eslint-disable-next-line no-control-regex -- exactly the characters JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
 function readEvent() {
     const path = process.env.GITHUB_EVENT_PATH;
     if (!path || !(0,external_node_fs_namespaceObject.existsSync)(path))
@@ -45034,9 +45141,12 @@ async function run() {
         if (selection.selected.length === 0)
             log.info('no service selected');
         const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_');
-        const changedFilesPath = writeDataFile(`plan-changed-files-${suffix}.json`, JSON.stringify(changes.map(c => c.from !== undefined
-            ? { status: c.status, path: c.path, from: c.from }
-            : { status: c.status, path: c.path })));
+        // One JSON object per line of the array: built as text, no intermediate objects.
+        const q = (p) => (NEEDS_ESCAPE.test(p) ? JSON.stringify(p) : `"${p}"`);
+        const lines = changes.map(c => c.from !== undefined
+            ? `{"status":"${c.status}","path":${q(c.path)},"from":${q(c.from)}}`
+            : `{"status":"${c.status}","path":${q(c.path)}}`);
+        const changedFilesPath = writeDataFile(`plan-changed-files-${suffix}.json`, lines.length > 0 ? `[\n${lines.join(',\n')}\n]\n` : '[]\n');
         setOutput('matrix', matrix);
         setOutput('services', selection.selected);
         setOutput('count', selection.selected.length);

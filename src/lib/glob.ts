@@ -17,25 +17,53 @@ export function isGlob(pattern: string): boolean {
   return picomatch.scan(pattern).isGlob
 }
 
+/** One compiled pattern. */
+export interface Glob {
+  pattern: string
+  /** Whether `file` matches. */
+  match(file: string): boolean
+  /**
+   * For `<literal dir>/**` patterns, whose verdict depends only on a file's directory:
+   * the directory prefix (with a trailing `/`) every matching file starts with.
+   */
+  dirPrefix?: string
+}
+
 /**
- * Compile patterns. A pattern without glob syntax matches that file and, like a
- * directory, everything below it; a trailing `/` means the same.
+ * Compile one pattern. A pattern without glob syntax matches that file and, like a
+ * directory, everything below it; a trailing `/` means the same. A glob's literal
+ * directory prefix is checked with `startsWith` before its regular expression runs,
+ * so most files cost one string comparison.
  */
+export function compileGlob(pattern: string): Glob {
+  const clean = pattern.replace(/^\.\//, '')
+  if (!isGlob(clean)) {
+    const dir = clean.replace(/\/+$/, '')
+    const prefix = `${dir}/`
+    return { pattern, match: f => f === dir || f.startsWith(prefix) }
+  }
+  const m = picomatch(clean, { dot: true })
+  const scan = picomatch.scan(clean)
+  const base = scan.base
+  if (scan.negated || base === '' || base === '.') return { pattern, match: f => m(f) }
+  const prefix = `${base}/`
+  if (clean === `${base}/**`) {
+    return { pattern, match: f => f.startsWith(prefix) || f === base, dirPrefix: prefix }
+  }
+  return { pattern, match: f => f.startsWith(prefix) && m(f) }
+}
+
+/** Compile patterns: `test(file)` is true when any matches. */
 export function globSet(patterns: readonly string[]): GlobSet {
-  const matchers = patterns.map(p => {
-    const clean = p.replace(/^\.\//, '')
-    if (!isGlob(clean)) {
-      const dir = clean.replace(/\/+$/, '')
-      return (f: string): boolean => f === dir || f.startsWith(`${dir}/`)
-    }
-    const m = picomatch(clean, { dot: true })
-    return (f: string): boolean => m(f)
-  })
+  const globs = patterns.map(compileGlob)
   return {
     patterns,
-    test: file => matchers.some(m => m(file)),
+    test: file => {
+      for (const g of globs) if (g.match(file)) return true
+      return false
+    },
     which: file => {
-      for (let i = 0; i < matchers.length; i++) if (matchers[i]!(file)) return patterns[i]
+      for (const g of globs) if (g.match(file)) return g.pattern
       return undefined
     }
   }

@@ -2,8 +2,8 @@
  * Which services a set of changed files selects, and why. Pure: a services config
  * and a list of changes in, the selection with its reasons out.
  */
-import { globSet, inDir, type GlobSet } from './glob.js'
-import { touchedPaths, type Change } from './plan-diff.js'
+import { compileGlob, type Glob } from './glob.js'
+import type { Change } from './plan-diff.js'
 import type { Service, ServicesConfig } from './services.js'
 
 /** Why a service was selected. */
@@ -22,26 +22,79 @@ export interface Selection {
   files: number
 }
 
+type Hit = Reason & { kind: 'file' | 'global' }
+
+/** A service's selection rules, compiled once: rule texts are built here, not per file. */
 interface Compiled {
   service: Service
-  paths: GlobSet
-  ignore: GlobSet
+  /** `<path>/`, or undefined for the repository root (every file). */
+  prefix: string | undefined
+  pathRule: string
+  dockerRule: string
+  /** The Dockerfile's directory with a trailing `/`: files there are never memoised. */
+  dockerDir: string
+  paths: { glob: Glob; rule: string }[]
+  /** The `paths` globs whose verdict depends on the file name, not only its directory. */
+  filePaths: { glob: Glob; rule: string }[]
+  ignore: Glob[]
+  fileIgnore: Glob[]
+  hits: Map<string, Hit>
 }
 
 function compile(s: Service): Compiled {
-  return { service: s, paths: globSet(s.paths), ignore: globSet(s.ignore) }
+  const root = s.path === '.' || s.path === ''
+  const paths = s.paths.map(p => ({ glob: compileGlob(p), rule: `paths ${p}` }))
+  const ignore = s.ignore.map(compileGlob)
+  const slash = s.dockerfile.lastIndexOf('/')
+  return {
+    service: s,
+    prefix: root ? undefined : `${s.path}/`,
+    pathRule: `path ${root ? '(repository root)' : `${s.path}/`}`,
+    dockerRule: `dockerfile ${s.dockerfile}`,
+    dockerDir: slash < 0 ? '' : s.dockerfile.slice(0, slash + 1),
+    paths,
+    filePaths: paths.filter(p => p.glob.dirPrefix === undefined),
+    ignore,
+    fileIgnore: ignore.filter(g => g.dirPrefix === undefined),
+    hits: new Map()
+  }
+}
+
+function ruleOf(c: Compiled, file: string): string | undefined {
+  for (const g of c.ignore) if (g.match(file)) return undefined
+  if (c.prefix === undefined || file.startsWith(c.prefix) || file === c.service.path) {
+    return c.pathRule
+  }
+  if (file === c.service.dockerfile) return c.dockerRule
+  for (const p of c.paths) if (p.glob.match(file)) return p.rule
+  return undefined
+}
+
+/**
+ * What a directory alone decides for a service (`dir` ends with `/`): ignored, a
+ * rule, or nothing yet (file-name globs still to test).
+ */
+function dirVerdict(c: Compiled, dir: string): { ignored: boolean; rule?: string } {
+  for (const g of c.ignore)
+    if (g.dirPrefix !== undefined && dir.startsWith(g.dirPrefix)) return { ignored: true }
+  if (c.prefix === undefined || dir.startsWith(c.prefix))
+    return { ignored: false, rule: c.pathRule }
+  for (const p of c.paths) {
+    if (p.glob.dirPrefix !== undefined && dir.startsWith(p.glob.dirPrefix))
+      return { ignored: false, rule: p.rule }
+  }
+  return { ignored: false }
 }
 
 /** The rule of a service that `file` matches, or undefined (ignore wins). */
-export function matchRule(c: Compiled | Service, file: string): string | undefined {
-  const comp = 'service' in c ? c : compile(c)
-  const s = comp.service
-  if (comp.ignore.test(file)) return undefined
-  if (inDir(file, s.path)) return `path ${s.path === '.' ? '(repository root)' : `${s.path}/`}`
-  if (file === s.dockerfile) return `dockerfile ${s.dockerfile}`
-  const g = comp.paths.which(file)
-  if (g !== undefined) return `paths ${g}`
-  return undefined
+export function matchRule(service: Service, file: string): string | undefined {
+  return ruleOf(compile(service), file)
+}
+
+function hit(c: Compiled, kind: 'file' | 'global', file: string, rule: string): void {
+  const r = c.hits.get(rule)
+  if (r) r.files++
+  else c.hits.set(rule, { kind, file, rule, files: 1 })
 }
 
 /** Every service selected: for a plan with no base. */
@@ -58,33 +111,77 @@ export function selectAll(config: ServicesConfig, why: string): Selection {
  */
 export function selectServices(config: ServicesConfig, changes: readonly Change[]): Selection {
   const compiled = config.services.map(compile)
-  const global = globSet(config.global)
-  const reasons = new Map<string, Reason[]>()
-  const byRule = new Map<string, Map<string, Reason & { kind: 'file' | 'global' }>>()
-  const add = (name: string, kind: 'file' | 'global', file: string, rule: string): void => {
-    let rules = byRule.get(name)
-    if (!rules) byRule.set(name, (rules = new Map()))
-    const key = `${kind}\0${rule}`
-    const r = rules.get(key)
-    if (r) r.files++
-    else rules.set(key, { kind, file, rule, files: 1 })
-  }
+  const global = config.global.map(g => ({ glob: compileGlob(g), rule: `global ${g}` }))
+  const fileGlobal = global.filter(g => g.glob.dirPrefix === undefined)
   let files = 0
-  for (const change of changes) {
-    for (const file of touchedPaths(change)) {
-      files++
-      const g = global.which(file)
-      if (g !== undefined) {
-        for (const c of compiled) add(c.service.name, 'global', file, `global ${g}`)
-        continue
+  // git lists files sorted, so a directory's files come together: what the directory
+  // alone decides is worked out once per directory, and only file-name globs per file.
+  let lastDir: string | undefined
+  let dirGlobal: string | undefined
+  let verdicts: { ignored: boolean; rule?: string }[] = []
+  let dockerDirHere: boolean[] = []
+  const visit = (file: string): void => {
+    files++
+    const dir = file.slice(0, file.lastIndexOf('/') + 1)
+    if (dir !== lastDir) {
+      lastDir = dir
+      dirGlobal = undefined
+      for (const g of global) {
+        if (g.glob.dirPrefix !== undefined && dir.startsWith(g.glob.dirPrefix)) {
+          dirGlobal = g.rule
+          break
+        }
       }
-      for (const c of compiled) {
-        const rule = matchRule(c, file)
-        if (rule !== undefined) add(c.service.name, 'file', file, rule)
+      verdicts = compiled.map(c => dirVerdict(c, dir))
+      dockerDirHere = compiled.map(c => c.dockerDir === dir)
+    }
+    let globalRule = dirGlobal
+    if (globalRule === undefined) {
+      for (const g of fileGlobal) {
+        if (g.glob.match(file)) {
+          globalRule = g.rule
+          break
+        }
       }
     }
+    if (globalRule !== undefined) {
+      for (const c of compiled) hit(c, 'global', file, globalRule)
+      return
+    }
+    for (let i = 0; i < compiled.length; i++) {
+      const c = compiled[i]!
+      const v = verdicts[i]!
+      if (v.ignored) continue
+      let rule: string | undefined
+      if (dockerDirHere[i]) rule = ruleOf(c, file)
+      else {
+        let ignored = false
+        for (const g of c.fileIgnore) {
+          if (g.match(file)) {
+            ignored = true
+            break
+          }
+        }
+        if (ignored) continue
+        rule = v.rule
+        if (rule === undefined) {
+          for (const p of c.filePaths) {
+            if (p.glob.match(file)) {
+              rule = p.rule
+              break
+            }
+          }
+        }
+      }
+      if (rule !== undefined) hit(c, 'file', file, rule)
+    }
   }
-  for (const [name, rules] of byRule) reasons.set(name, [...rules.values()])
+  for (const change of changes) {
+    if (change.from !== undefined && change.from !== change.path) visit(change.from)
+    visit(change.path)
+  }
+  const reasons = new Map<string, Reason[]>()
+  for (const c of compiled) if (c.hits.size > 0) reasons.set(c.service.name, [...c.hits.values()])
   // depends-on, transitively: a service is selected when anything it depends on is.
   const dependents = new Map<string, string[]>()
   for (const s of config.services) {

@@ -7,7 +7,7 @@ import {
   type BaseChoice
 } from '../../src/lib/plan-base.js'
 import { parseNameStatus, touchedPaths, type Change } from '../../src/lib/plan-diff.js'
-import { reasonText, selectAll, selectServices } from '../../src/lib/plan-select.js'
+import { matchRule, reasonText, selectAll, selectServices } from '../../src/lib/plan-select.js'
 import { buildMatrix, mermaidGraph, planSummary } from '../../src/lib/plan-summary.js'
 import { parseServices } from '../../src/lib/services.js'
 import { getInputs } from '../../src/actions/plan/inputs.js'
@@ -276,6 +276,57 @@ describe('selectServices', () => {
       'depends on frontend (chain checkout -> frontend)'
     )
     expect(s.files).toBe(3)
+  })
+
+  it('the per-directory shortcut agrees with matching every file on its own (random trees)', () => {
+    let seed = 42
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed % n
+    }
+    const dirs = ['a', 'a/b', 'a/b/c', 'libs/x', 'libs', 'docs', 'a/docs', '.github', 'z']
+    const names = ['f.go', 'README.md', 'Dockerfile', 'x.proto', '.env', 'b']
+    for (let round = 0; round < 40; round++) {
+      const pick = <T>(xs: T[]): T => xs[rnd(xs.length)]!
+      const globs = [
+        '**/*.md',
+        'libs/**',
+        'libs/x/**',
+        '*.proto',
+        '**/x.proto',
+        'a/b',
+        'docs/**',
+        '.github/**',
+        'a/**/f.go'
+      ]
+      const text = [
+        `global: [${rnd(3) === 0 ? `'${pick(globs)}'` : ''}]`,
+        'services:',
+        ...['s1', 's2', 's3'].map(
+          n =>
+            `  ${n}: { path: ${pick(dirs)}, dockerfile: ${pick(dirs)}/Dockerfile, paths: ['${pick(globs)}'], ignore: [${rnd(2) ? `'${pick(globs)}'` : ''}] }`
+        )
+      ].join('\n')
+      const cfg = parseServices(text, 'f.yml')
+      const files = [
+        ...new Set(Array.from({ length: 30 }, () => `${pick(dirs)}/${pick(names)}`))
+      ].sort()
+      const changes = files.map(f => change(f))
+      const fast = selectServices(cfg, changes)
+      const global = globSet(cfg.global)
+      const naive = cfg.services
+        .filter(sv => files.some(f => global.test(f) || matchRule(sv, f) !== undefined))
+        .map(sv => sv.name)
+      expect(fast.selected, text).toEqual(naive)
+      for (const sv of cfg.services) {
+        const count = files.filter(f => global.test(f) || matchRule(sv, f) !== undefined).length
+        const got = (fast.reasons.get(sv.name) ?? []).reduce(
+          (n, r) => n + ('files' in r ? r.files : 0),
+          0
+        )
+        expect(got, `${sv.name} in\n${text}`).toBe(count)
+      }
+    }
   })
 
   it('selectAll', () => {

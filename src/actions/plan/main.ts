@@ -25,6 +25,10 @@ import {
 } from '../../lib/services.js'
 import { getInputs, type Inputs } from './inputs.js'
 
+/** Characters JSON must escape in a string (the rest, non-ASCII included, go as they are). */
+// eslint-disable-next-line no-control-regex -- exactly the characters JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/
+
 function readEvent(): Record<string, unknown> {
   const path = process.env.GITHUB_EVENT_PATH
   if (!path || !existsSync(path)) return {}
@@ -176,15 +180,16 @@ export async function run(): Promise<void> {
     for (const e of matrix.include) log.info(`${e.service}: ${e.reasons.join('; ')}`)
     if (selection.selected.length === 0) log.info('no service selected')
     const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_')
+    // One JSON object per line of the array: built as text, no intermediate objects.
+    const q = (p: string): string => (NEEDS_ESCAPE.test(p) ? JSON.stringify(p) : `"${p}"`)
+    const lines = changes.map(c =>
+      c.from !== undefined
+        ? `{"status":"${c.status}","path":${q(c.path)},"from":${q(c.from)}}`
+        : `{"status":"${c.status}","path":${q(c.path)}}`
+    )
     const changedFilesPath = writeDataFile(
       `plan-changed-files-${suffix}.json`,
-      JSON.stringify(
-        changes.map(c =>
-          c.from !== undefined
-            ? { status: c.status, path: c.path, from: c.from }
-            : { status: c.status, path: c.path }
-        )
-      )
+      lines.length > 0 ? `[\n${lines.join(',\n')}\n]\n` : '[]\n'
     )
     setOutput('matrix', matrix)
     setOutput('services', selection.selected)
