@@ -134,6 +134,7 @@ export function channelFamily(channel: string): string {
   if (channel.startsWith('file:')) return 'RUNNER_TEMP files'
   if (channel.startsWith('workspace:')) return 'workspace files'
   if (channel.startsWith('remote:')) return 'pushed commits'
+  if (channel.startsWith('server:remote file')) return 'remote host files'
   if (channel.startsWith('server:')) return 'server bodies'
   const m = /^(?:main|post)\.(process\[\d+\]\.)?(.+)$/.exec(channel)
   if (!m) return channel
