@@ -82680,7 +82680,8 @@ function pickBackend(present) {
 }
 /** Detect the backends present (the I/O side of `pickBackend`). */
 async function detectBackend(wanted, env) {
-    const buildx = await works('docker', ['buildx', 'version'], env);
+    // buildah needs no docker at all; every other choice depends on the buildx plugin.
+    const buildx = wanted !== 'buildah' && (await works('docker', ['buildx', 'version'], env));
     if (wanted === 'buildx' && !buildx) {
         throw new errors_ConfigurationError('input "backend": got "buildx", but `docker buildx version` fails here; install the buildx plugin (docker/setup-buildx-action) or use backend auto');
     }
@@ -87094,6 +87095,11 @@ function parseTagRules(lines) {
             return;
         const attrs = {};
         if (!/^type\s*=/.test(text)) {
+            // A bare line is a raw tag as written: it must already be a valid tag (a YAML list
+            // item such as "- type: raw" is a mistake, not something to sanitise).
+            if (!isValidTag(text)) {
+                throw lineError(line, text, 'type=<kind>,... or a valid tag ([A-Za-z0-9_.-], up to 128)');
+            }
             attrs.type = 'raw';
             attrs.value = text;
         }
@@ -87132,6 +87138,18 @@ function parseTagRules(lines) {
         }
         if (type === 'sha' && attrs.format && !['short', 'long'].includes(attrs.format)) {
             throw lineError(line, text, 'type=sha with format=short or format=long');
+        }
+        for (const [key, value] of Object.entries(attrs)) {
+            for (const m of value.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+                const name = m[1].split(/\s+/)[0];
+                const known = ['branch', 'tag', 'sha', 'base_ref', 'is_default_branch', 'date'];
+                const pattern = type === 'semver' && key === 'pattern'
+                    ? ['version', 'major', 'minor', 'patch', 'raw']
+                    : [];
+                if (![...known, ...pattern].includes(name)) {
+                    throw lineError(line, text, `known expressions only ({{${[...known, ...pattern].join('}}, {{')}}})`);
+                }
+            }
         }
         if (attrs.priority !== undefined && !/^\d+$/.test(attrs.priority)) {
             throw lineError(line, text, 'priority= as a whole number');
@@ -88089,7 +88107,10 @@ const inputs_HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
 /** Read and validate every input. */
 function getInputs(reader = new InputReader(), env = process.env) {
     const password = reader.optional('registry-password', { secret: true });
-    let username = reader.optional('registry-username');
+    let username = reader.line('registry-username', {
+        pattern: /^[^\s:]+$/,
+        expected: 'a user name without spaces or colons'
+    }) || undefined;
     if (password && !username)
         username = env.GITHUB_ACTOR || undefined;
     if (password)
@@ -88108,7 +88129,11 @@ function getInputs(reader = new InputReader(), env = process.env) {
             }
         }
         catch (error) {
-            throw invalidInput('image', image, `an image name such as ghcr.io/acme/cart (${error.message})`);
+            // The parser's message quotes the whole value: keep only its reason, shortened.
+            const reason = error.message
+                .replace(/^image reference "(?:[^"\\]|\\.)*": /s, '')
+                .slice(0, 200);
+            throw invalidInput('image', image, `an image name such as ghcr.io/acme/cart (${reason})`);
         }
     }
     const registry = reader

@@ -352,7 +352,8 @@ export async function detectBackend(
   wanted: BackendName | 'auto',
   env: NodeJS.ProcessEnv
 ): Promise<Detection> {
-  const buildx = await works('docker', ['buildx', 'version'], env)
+  // buildah needs no docker at all; every other choice depends on the buildx plugin.
+  const buildx = wanted !== 'buildah' && (await works('docker', ['buildx', 'version'], env))
   if (wanted === 'buildx' && !buildx) {
     throw new ConfigurationError(
       'input "backend": got "buildx", but `docker buildx version` fails here; install the buildx plugin (docker/setup-buildx-action) or use backend auto'

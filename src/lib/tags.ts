@@ -104,6 +104,11 @@ export function parseTagRules(lines: readonly string[]): TagRule[] {
     if (text === '' || text.startsWith('#')) return
     const attrs: Record<string, string> = {}
     if (!/^type\s*=/.test(text)) {
+      // A bare line is a raw tag as written: it must already be a valid tag (a YAML list
+      // item such as "- type: raw" is a mistake, not something to sanitise).
+      if (!isValidTag(text)) {
+        throw lineError(line, text, 'type=<kind>,... or a valid tag ([A-Za-z0-9_.-], up to 128)')
+      }
       attrs.type = 'raw'
       attrs.value = text
     } else {
@@ -139,6 +144,23 @@ export function parseTagRules(lines: readonly string[]): TagRule[] {
     }
     if (type === 'sha' && attrs.format && !['short', 'long'].includes(attrs.format)) {
       throw lineError(line, text, 'type=sha with format=short or format=long')
+    }
+    for (const [key, value] of Object.entries(attrs)) {
+      for (const m of value.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+        const name = m[1]!.split(/\s+/)[0]!
+        const known = ['branch', 'tag', 'sha', 'base_ref', 'is_default_branch', 'date']
+        const pattern =
+          type === 'semver' && key === 'pattern'
+            ? ['version', 'major', 'minor', 'patch', 'raw']
+            : []
+        if (![...known, ...pattern].includes(name)) {
+          throw lineError(
+            line,
+            text,
+            `known expressions only ({{${[...known, ...pattern].join('}}, {{')}}})`
+          )
+        }
+      }
     }
     if (attrs.priority !== undefined && !/^\d+$/.test(attrs.priority)) {
       throw lineError(line, text, 'priority= as a whole number')

@@ -92,11 +92,35 @@ describe('build inputs', () => {
     ['bad cache ref', { service: 'a', cache: 'Not A Ref' }, /input "cache"/],
     ['bad build-arg key', { service: 'a', 'build-args': '1A=x' }, /input "build-args"/],
     ['bad registry', { service: 'a', registry: 'a b' }, /input "registry"/],
-    ['bad network', { service: 'a', network: 'host;rm' }, /input "network"/]
+    ['bad network', { service: 'a', network: 'host;rm' }, /input "network"/],
+    [
+      'user name with a newline',
+      { service: 'a', 'registry-username': 'ci\nadmin' },
+      /input "registry-username"/
+    ],
+    [
+      'user name with a colon',
+      { service: 'a', 'registry-username': 'ci:x' },
+      /input "registry-username"/
+    ]
   ]
   it.each(bad)('%s', (_name, values, message) => {
     expect(() => read(values)).toThrow(ConfigurationError)
     expect(() => read(values)).toThrow(message)
+  })
+
+  it('a huge image name gives a short error', () => {
+    const huge = `ghcr.io/acme/${'a'.repeat(100_000)}`
+    let message = ''
+    try {
+      read({ context: '.', image: huge })
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toMatch(
+      /^input "image": got ".*… \(100013 characters\)", expected an image name/
+    )
+    expect(message.length).toBeLessThan(600)
   })
 
   it('never echoes the password in an error', () => {

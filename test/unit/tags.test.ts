@@ -138,7 +138,18 @@ describe('bad rules are ConfigurationErrors naming the line', () => {
     ['unknown attribute', ['type=sha,colour=red'], /attributes of type=sha/],
     ['bad sha format', ['type=sha,format=medium'], /format=short or format=long/],
     ['bad priority', ['type=raw,value=a,priority=high'], /priority= as a whole number/],
-    ['second line', ['type=raw,value=a', 'type=what'], /line 2/]
+    ['second line', ['type=raw,value=a', 'type=what'], /line 2/],
+    [
+      'a bare line that is no tag (a YAML list item)',
+      ['- type: raw'],
+      /line 1: got "- type: raw", expected type=<kind>/
+    ],
+    ['an unknown expression', ['type=raw,value={{ evil }}'], /known expressions only/],
+    [
+      'a semver placeholder outside semver',
+      ['type=raw,value={{version}}'],
+      /known expressions only/
+    ]
   ]
   it.each(cases)('%s', (_name, rules, message) => {
     expect(() => parseTagRules(rules)).toThrow(ConfigurationError)

@@ -47,7 +47,11 @@ const HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/
 /** Read and validate every input. */
 export function getInputs(reader = new InputReader(), env = process.env): Inputs {
   const password = reader.optional('registry-password', { secret: true })
-  let username = reader.optional('registry-username')
+  let username =
+    reader.line('registry-username', {
+      pattern: /^[^\s:]+$/,
+      expected: 'a user name without spaces or colons'
+    }) || undefined
   if (password && !username) username = env.GITHUB_ACTOR || undefined
   if (password) secrets.add(password, { user: username })
   const mode = reader.choice('mode', ['build', 'merge'] as const, 'build')
@@ -65,11 +69,11 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
         )
       }
     } catch (error) {
-      throw invalidInput(
-        'image',
-        image,
-        `an image name such as ghcr.io/acme/cart (${(error as Error).message})`
-      )
+      // The parser's message quotes the whole value: keep only its reason, shortened.
+      const reason = (error as Error).message
+        .replace(/^image reference "(?:[^"\\]|\\.)*": /s, '')
+        .slice(0, 200)
+      throw invalidInput('image', image, `an image name such as ghcr.io/acme/cart (${reason})`)
     }
   }
   const registry = reader
