@@ -103487,14 +103487,14 @@ class ConfigRepo {
             throw new errors_ConfigurationError(`the config repository has no default branch (is it empty?); set "ref"`);
         return m[1];
     }
-    /** Whether a branch exists on the remote. */
-    async remoteBranchExists(branch) {
+    /** The sha of a branch on the remote, or undefined when it does not exist. */
+    async remoteTip(branch) {
         const r = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
             allowFailure: true
         });
         if (r.code !== 0)
             throw this.remoteError(r.stderr, 'read');
-        return r.stdout.trim() !== '';
+        return r.stdout.trim().split(/\s+/)[0] || undefined;
     }
     /** Fetch `branch` shallowly and check it out as the work branch; returns the tip sha. */
     async fetchAndReset(branch, depth) {
@@ -103538,9 +103538,13 @@ class ConfigRepo {
         });
         return this.text(['rev-parse', 'HEAD']);
     }
-    /** Push HEAD to `branch`. */
-    async push(branch) {
-        const r = await this.run(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`], {
+    /**
+     * Push HEAD to `branch`. With `lease` (the sha the branch must still have), the push
+     * replaces the branch even when it is not a fast-forward, and only then.
+     */
+    async push(branch, lease) {
+        const force = lease ? [`--force-with-lease=refs/heads/${branch}:${lease}`] : [];
+        const r = await this.run(['push', '--porcelain', ...force, 'origin', `HEAD:refs/heads/${branch}`], {
             allowFailure: true
         });
         if (r.code === 0)
@@ -103835,11 +103839,25 @@ async function deployGitOps(opts) {
     let lastDiff = '';
     let lastReason = '';
     for (let attempt = 1; attempt <= opts.maxAttempts; attempt++) {
-        const from = opts.startFromPushBranch &&
-            opts.pushBranch !== opts.base &&
-            (await opts.repo.remoteBranchExists(opts.pushBranch))
-            ? opts.pushBranch
-            : opts.base;
+        // Pull request mode: keep building on the branch while its pull request is open;
+        // once it was merged or closed, start again from the base and replace the branch
+        // (with a lease on the sha we saw, so a concurrent run is not overwritten).
+        let from = opts.base;
+        let lease;
+        if (opts.startFromPushBranch && opts.pushBranch !== opts.base) {
+            const prTip = await opts.repo.remoteTip(opts.pushBranch);
+            if (prTip) {
+                const open = opts.pullRequestOpen ? await opts.pullRequestOpen() : true;
+                if (open)
+                    from = opts.pushBranch;
+                else {
+                    lease = prTip;
+                    if (attempt === 1) {
+                        opts.log.info(`${opts.pushBranch} has no open pull request: starting it again from ${opts.base}`);
+                    }
+                }
+            }
+        }
         const tip = await opts.repo.fetchAndReset(from, depth);
         opts.log.info(`attempt ${attempt}: ${from} at ${tip.slice(0, 12)}`);
         const { allowed, skipped } = await guard(opts, depth);
@@ -103890,7 +103908,7 @@ async function deployGitOps(opts) {
             };
         }
         pushes++;
-        const pushed = await opts.repo.push(opts.pushBranch);
+        const pushed = await opts.repo.push(opts.pushBranch, lease);
         if (pushed.ok) {
             opts.log.info(`pushed ${commit.slice(0, 12)} to ${opts.pushBranch}`);
             return {
@@ -109893,6 +109911,9 @@ async function runGitOps(reader, log) {
             ? (inputs.pullRequestBranch ?? `conveyor/deploy/${inputs.environment ?? base}`)
             : base;
         const text = inputs.pullRequest ? prText(inputs, base) : undefined;
+        const api = inputs.pullRequest && inputs.slug && inputs.token
+            ? new GitHubApi(inputs.apiUrl, ...inputs.slug.split('/'), inputs.token, log)
+            : undefined;
         const outcome = await log.group('Edit, commit and push', () => deployGitOps({
             repo,
             base,
@@ -109908,12 +109929,13 @@ async function runGitOps(reader, log) {
             dryRun: inputs.dryRun,
             sourceDir: source,
             prText: text,
+            pullRequestOpen: api
+                ? async () => (await api.findOpen(pushBranch, base)) !== undefined
+                : undefined,
             log
         }));
         let prUrl = '';
-        if (inputs.pullRequest && outcome.status === 'pushed' && inputs.slug && inputs.token && text) {
-            const [owner, name] = inputs.slug.split('/');
-            const api = new GitHubApi(inputs.apiUrl, owner, name, inputs.token, log);
+        if (api && outcome.status === 'pushed' && text) {
             const { title, body } = text(outcome.rows);
             const { pr, created } = await log.group('Pull request', () => api.upsert(pushBranch, base, title, body, inputs.labels));
             prUrl = pr.html_url;

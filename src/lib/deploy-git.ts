@@ -122,13 +122,13 @@ export class ConfigRepo {
     return m[1]!
   }
 
-  /** Whether a branch exists on the remote. */
-  async remoteBranchExists(branch: string): Promise<boolean> {
+  /** The sha of a branch on the remote, or undefined when it does not exist. */
+  async remoteTip(branch: string): Promise<string | undefined> {
     const r = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
       allowFailure: true
     })
     if (r.code !== 0) throw this.remoteError(r.stderr, 'read')
-    return r.stdout.trim() !== ''
+    return r.stdout.trim().split(/\s+/)[0] || undefined
   }
 
   /** Fetch `branch` shallowly and check it out as the work branch; returns the tip sha. */
@@ -182,11 +182,18 @@ export class ConfigRepo {
     return this.text(['rev-parse', 'HEAD'])
   }
 
-  /** Push HEAD to `branch`. */
-  async push(branch: string): Promise<PushResult> {
-    const r = await this.run(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`], {
-      allowFailure: true
-    })
+  /**
+   * Push HEAD to `branch`. With `lease` (the sha the branch must still have), the push
+   * replaces the branch even when it is not a fast-forward, and only then.
+   */
+  async push(branch: string, lease?: string): Promise<PushResult> {
+    const force = lease ? [`--force-with-lease=refs/heads/${branch}:${lease}`] : []
+    const r = await this.run(
+      ['push', '--porcelain', ...force, 'origin', `HEAD:refs/heads/${branch}`],
+      {
+        allowFailure: true
+      }
+    )
     if (r.code === 0) return { ok: true }
     const res = classifyPush(`${r.stdout}\n${r.stderr}`)
     this.logger.debug(`push refused: ${res.message}`)

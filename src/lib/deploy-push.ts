@@ -43,6 +43,8 @@ export interface DeployOptions {
   depth?: number
   /** Local checkout of the source repository, for `git merge-base --is-ancestor`. */
   sourceDir?: string
+  /** Whether the pull request of pushBranch is open (pull request mode). */
+  pullRequestOpen?: () => Promise<boolean>
   /** Extra text that leaves with the change (pull request title and body). */
   prText?: (rows: UpdateRow[]) => { title: string; body: string }
   log: Logger
@@ -99,12 +101,26 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
   let lastDiff = ''
   let lastReason = ''
   for (let attempt = 1; attempt <= opts.maxAttempts; attempt++) {
-    const from =
-      opts.startFromPushBranch &&
-      opts.pushBranch !== opts.base &&
-      (await opts.repo.remoteBranchExists(opts.pushBranch))
-        ? opts.pushBranch
-        : opts.base
+    // Pull request mode: keep building on the branch while its pull request is open;
+    // once it was merged or closed, start again from the base and replace the branch
+    // (with a lease on the sha we saw, so a concurrent run is not overwritten).
+    let from = opts.base
+    let lease: string | undefined
+    if (opts.startFromPushBranch && opts.pushBranch !== opts.base) {
+      const prTip = await opts.repo.remoteTip(opts.pushBranch)
+      if (prTip) {
+        const open = opts.pullRequestOpen ? await opts.pullRequestOpen() : true
+        if (open) from = opts.pushBranch
+        else {
+          lease = prTip
+          if (attempt === 1) {
+            opts.log.info(
+              `${opts.pushBranch} has no open pull request: starting it again from ${opts.base}`
+            )
+          }
+        }
+      }
+    }
     const tip = await opts.repo.fetchAndReset(from, depth)
     opts.log.info(`attempt ${attempt}: ${from} at ${tip.slice(0, 12)}`)
     const { allowed, skipped } = await guard(opts, depth)
@@ -156,7 +172,7 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
       }
     }
     pushes++
-    const pushed = await opts.repo.push(opts.pushBranch)
+    const pushed = await opts.repo.push(opts.pushBranch, lease)
     if (pushed.ok) {
       opts.log.info(`pushed ${commit.slice(0, 12)} to ${opts.pushBranch}`)
       return {

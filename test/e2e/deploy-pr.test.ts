@@ -98,6 +98,7 @@ describe('deploy gitops: pull request mode', () => {
       'POST /repos/acme/shop-config/pulls 201',
       'POST /repos/acme/shop-config/issues/1/labels 200',
       'GET /repos/acme/shop-config/pulls 200',
+      'GET /repos/acme/shop-config/pulls 200',
       'PATCH /repos/acme/shop-config/pulls/1 200',
       'POST /repos/acme/shop-config/issues/1/labels 200'
     ])
@@ -108,5 +109,21 @@ describe('deploy gitops: pull request mode', () => {
     for (const run of [first, second]) {
       expect(findLeaks(run.channels(), [{ value: TOKEN, user: 'x-access-token' }])).toEqual([])
     }
+
+    // The pull request is closed without merging: the next run starts the branch again
+    // from main (replacing it under a lease) and opens a new pull request.
+    sim.pulls[0]!.state = 'closed'
+    const third = await deployPr('checkout=ghcr.io/acme/shop-checkout:1.12')
+    expect(third.main.errors).toEqual([])
+    expect(third.main.code).toBe(0)
+    expect(third.main.outputs['pull-request-url']).toBe(
+      'https://github.com/acme/shop-config/pull/2'
+    )
+    expect(sh(repo.origin, ['rev-parse', 'conveyor/deploy/prod~1'])).toBe(base)
+    const again = sh(repo.origin, ['show', 'conveyor/deploy/prod:overlays/prod/kustomization.yaml'])
+    expect(again).toContain("newTag: '1.12'")
+    expect(again).not.toContain('newTag: 2.1.0')
+    expect(sim.pulls.map(p => p.state)).toEqual(['closed', 'open'])
+    expect(sim.violations).toEqual([])
   }, 120_000)
 })

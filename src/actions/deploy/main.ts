@@ -122,6 +122,15 @@ async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
       ? (inputs.pullRequestBranch ?? `conveyor/deploy/${inputs.environment ?? base}`)
       : base
     const text = inputs.pullRequest ? prText(inputs, base) : undefined
+    const api =
+      inputs.pullRequest && inputs.slug && inputs.token
+        ? new GitHubApi(
+            inputs.apiUrl,
+            ...(inputs.slug.split('/') as [string, string]),
+            inputs.token,
+            log
+          )
+        : undefined
     const outcome = await log.group('Edit, commit and push', () =>
       deployGitOps({
         repo,
@@ -138,13 +147,14 @@ async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
         dryRun: inputs.dryRun,
         sourceDir: source,
         prText: text,
+        pullRequestOpen: api
+          ? async () => (await api.findOpen(pushBranch, base)) !== undefined
+          : undefined,
         log
       })
     )
     let prUrl = ''
-    if (inputs.pullRequest && outcome.status === 'pushed' && inputs.slug && inputs.token && text) {
-      const [owner, name] = inputs.slug.split('/') as [string, string]
-      const api = new GitHubApi(inputs.apiUrl, owner, name, inputs.token, log)
+    if (api && outcome.status === 'pushed' && text) {
       const { title, body } = text(outcome.rows)
       const { pr, created } = await log.group('Pull request', () =>
         api.upsert(pushBranch, base, title, body, inputs.labels)
