@@ -11,15 +11,16 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  rmSync,
   writeFileSync
 } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { canary, findLeaks } from '../support/canary.js'
 import { ROOT, runAction, type ActionRun } from '../support/harness.js'
 import { freePort, generateKey, startSshd, type TestSshd } from '../support/sshd.js'
 
-const BUNDLE = process.env.CONVEYOR_DEPLOY_SSH_BUNDLE ?? join(ROOT, 'dist', 'deploy', 'index.js')
+const BUNDLE = join(ROOT, 'dist', 'deploy', 'index.js')
 
 let web1: TestSshd
 let web2: TestSshd
@@ -32,8 +33,11 @@ beforeAll(async () => {
   web2.authorize(web1.userKey.publicKey)
 })
 
+const harnessDirs: string[] = []
+
 afterAll(async () => {
   await Promise.all([web1?.stop(), web2?.stop()])
+  for (const dir of harnessDirs) rmSync(dir, { recursive: true, force: true })
 })
 
 let runs = 0
@@ -55,7 +59,7 @@ function deploy(
     sampleProcesses?: boolean
   } = {}
 ): Promise<ActionRun> {
-  return runAction('deploy', {
+  const run = runAction('deploy', {
     bundle: { main: BUNDLE },
     inputs: {
       mode: 'ssh',
@@ -76,6 +80,9 @@ function deploy(
     sampleProcesses: options.sampleProcesses,
     timeoutMs: 90_000
   })
+  // the harness's temp dir (runner temp, file commands): removed after all tests
+  void run.then(r => harnessDirs.push(dirname(r.runnerTemp)))
+  return run
 }
 
 interface HostOutput {
