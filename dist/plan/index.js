@@ -44938,22 +44938,31 @@ class InputReader {
 
 
 
+/** Longest accepted `config` path and `base` ref (git's own limits are far above any real one). */
+const MAX_PATH = 1024;
+const MAX_REF = 256;
+/** What git refuses in a ref name (and `-`-led values, options to git, are refused apart). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+const BAD_REF = /[\s\x00-\x1f\x7f~^:?*[\\]|\.\./;
 /** Read and validate every input. `workspace` is GITHUB_WORKSPACE. */
 function getInputs(reader = new InputReader(), workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()) {
     const token = reader.optional('token', { secret: true });
     const configRaw = reader.line('config', { default: DEFAULT_CONFIG });
     const config = normalizeRelPath(configRaw);
-    if (config === undefined || config === '.') {
+    if (config === undefined || config === '.' || configRaw.length > MAX_PATH) {
         throw invalidInput('config', configRaw, 'a path of the services file relative to the working directory, inside it');
     }
     const base = reader.line('base') || undefined;
-    if (base !== undefined && (base.startsWith('-') || /\s|\.\.|[~^:?*[\\]/.test(base))) {
+    if (base !== undefined && (base.length > MAX_REF || base.startsWith('-') || BAD_REF.test(base))) {
         throw invalidInput('base', base, 'a commit sha, branch or tag name');
     }
     const wd = reader.line('working-directory', { default: '.' });
     const workingDirectory = (0,external_node_path_namespaceObject.isAbsolute)(wd) ? wd : (0,external_node_path_namespaceObject.resolve)(workspace, wd);
     if (!(0,external_node_fs_namespaceObject.existsSync)(workingDirectory) || !(0,external_node_fs_namespaceObject.statSync)(workingDirectory).isDirectory()) {
         throw invalidInput('working-directory', wd, 'an existing directory (the repository checkout)');
+    }
+    if (config !== DEFAULT_CONFIG && !(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(workingDirectory, config))) {
+        throw invalidInput('config', configRaw, `the path of an existing services file, relative to the working directory ${workingDirectory}`);
     }
     const tags = reader.choice('tags', ['all', 'changed'], 'all');
     const maxJobs = reader.integer('max-jobs', {

@@ -328,7 +328,10 @@ describe('plan: bad services files fail with file:line:col and the key', () => {
     const repo = monorepo()
     const p = await planPush(repo, repo.sha(), { config: 'ci/services.yml' })
     expect(p.code).toBe(1)
-    expect(p.error).toMatch(/services file "ci\/services\.yml" does not exist/)
+    expect(p.error).toMatch(
+      /input "config": got "ci\/services\.yml", expected the path of an existing services file/
+    )
+    expect(p.run.main.stdout).not.toMatch(/git fetch/)
   })
 
   it('the working-directory input: a checkout in a subdirectory', async () => {

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { globSet, inDir } from '../../src/lib/glob.js'
 import {
@@ -466,7 +469,36 @@ describe('plan inputs', () => {
   ])('%j', (values, re) => {
     expect(() => read(values)).toThrow(re)
   })
-  it('a non-default config must exist', () => {
-    expect(read({ config: 'ci/services.yml' }).requireConfig).toBe(true)
+  it('a non-default config must exist; huge values are cut in the message', () => {
+    expect(() => read({ config: 'ci/services.yml' })).toThrow(
+      /^input "config": got "ci\/services.yml", expected the path of an existing services file, relative to the working directory \/tmp$/
+    )
+    const dir = mkdtempSync(join(tmpdir(), 'conveyor-plan-inputs-'))
+    try {
+      mkdirSync(join(dir, 'ci'))
+      writeFileSync(join(dir, 'ci', 'services.yml'), 'services: {}\n')
+      const got = read({ config: './ci/services.yml', 'working-directory': dir })
+      expect(got).toMatchObject({
+        config: 'ci/services.yml',
+        requireConfig: true,
+        workingDirectory: dir
+      })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+  it.each([
+    ['config', 'x/'.repeat(600) + 'a.yml'],
+    ['base', 'a'.repeat(300)],
+    ['base', 'main\u0007']
+  ])('%s: a huge or control-character value is refused, shown short', (name, value) => {
+    let message = ''
+    try {
+      read({ [name]: value })
+    } catch (e) {
+      message = (e as Error).message
+    }
+    expect(message).toMatch(new RegExp(`^input "${name}": got `))
+    expect(message.length).toBeLessThan(400)
   })
 })
