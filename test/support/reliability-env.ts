@@ -183,3 +183,75 @@ export function writeReport(root: string, name: string, text: string): string {
   writeFileSync(path, text)
   return path
 }
+
+/**
+ * A reverse proxy that buffers the Argo CD watch stream (`/api/v1/stream/...`) until
+ * the upstream ends it, as some corporate proxies do, and passes everything else
+ * through. fault-proxy.ts has the same `buffer` fault but leaves an unhandled
+ * ECONNRESET when the client gives up on a stream that never ends; this one swallows
+ * it (the client giving up is the expected end here).
+ */
+export async function startBufferingProxy(target: string): Promise<{
+  url: string
+  buffered(): number
+  close(): Promise<void>
+}> {
+  const http = await import('node:http')
+  const upstream = new URL(target)
+  let buffered = 0
+  const sockets = new Set<Socket>()
+  const server = http.createServer((req, res) => {
+    const up = http.request(
+      {
+        hostname: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host }
+      },
+      upRes => {
+        upRes.on('error', () => undefined)
+        if (!req.url?.startsWith('/api/v1/stream')) {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers)
+          upRes.pipe(res)
+          return
+        }
+        buffered++
+        const chunks: Buffer[] = []
+        upRes.on('data', (c: Buffer) => chunks.push(c))
+        upRes.on('end', () => {
+          const headers = { ...upRes.headers }
+          delete headers['transfer-encoding']
+          const body = Buffer.concat(chunks)
+          res.writeHead(upRes.statusCode ?? 502, {
+            ...headers,
+            'content-length': String(body.length)
+          })
+          res.end(body)
+        })
+      }
+    )
+    up.on('error', () => {
+      if (!res.headersSent) res.writeHead(502)
+      res.end()
+    })
+    res.on('close', () => up.destroy())
+    req.pipe(up)
+  })
+  server.on('connection', s => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  return {
+    url: `http://127.0.0.1:${port}`,
+    buffered: () => buffered,
+    close: () =>
+      new Promise<void>(resolve => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      })
+  }
+}
