@@ -29375,7 +29375,7 @@ module.exports = {
 
 
 
-const binding = __nccwpck_require__(5243);
+const binding = __nccwpck_require__(7318);
 
 module.exports = binding.getCPUInfo;
 
@@ -42913,7 +42913,7 @@ let AESGCMDecipher;
 let ChaChaPolyDecipher;
 let GenericDecipher;
 try {
-  binding = __nccwpck_require__(8440);
+  binding = __nccwpck_require__(490);
   ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,
      AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);
 } catch {}
@@ -93429,17 +93429,19 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5243:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+/***/ 7318:
+/***/ ((module) => {
 
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)(__nccwpck_require__.ab + "build/Release/cpufeatures.node")
+module.exports = eval("require")("../build/Release/cpufeatures.node");
+
 
 /***/ }),
 
-/***/ 8440:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+/***/ 490:
+/***/ ((module) => {
 
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)(__nccwpck_require__.ab + "lib/protocol/crypto/build/Release/sshcrypto.node")
+module.exports = eval("require")("./crypto/build/Release/sshcrypto.node");
+
 
 /***/ }),
 
@@ -103496,6 +103498,24 @@ class ConfigRepo {
             throw this.remoteError(r.stderr, 'read');
         return r.stdout.trim().split(/\s+/)[0] || undefined;
     }
+    /** Fetch `branch` shallowly into refs/remotes/origin/<branch> without checking it out. */
+    async fetchOnly(branch, depth) {
+        const r = await this.run([
+            'fetch',
+            '-q',
+            '--no-tags',
+            `--depth=${depth}`,
+            ...(this.partial ? ['--filter=blob:none'] : []),
+            'origin',
+            `+refs/heads/${branch}:refs/remotes/origin/${branch}`
+        ], { allowFailure: true });
+        if (r.code !== 0)
+            throw this.remoteError(r.stderr, 'read');
+    }
+    /** `git log` of HEAD's commits not in `base` (at most `max`), for deploy records. */
+    async logRange(base, max) {
+        return (await this.run(['log', `-n${max}`, '--format=%H%x1f%B%x1e', `${base}..HEAD`])).stdout;
+    }
     /** Fetch `branch` shallowly and check it out as the work branch; returns the tip sha. */
     async fetchAndReset(branch, depth) {
         const r = await this.run([
@@ -103596,7 +103616,8 @@ const TRAILER = {
     commit: 'Conveyor-Source-Commit',
     time: 'Conveyor-Source-Time',
     services: 'Conveyor-Services',
-    run: 'Conveyor-Run'
+    run: 'Conveyor-Run',
+    update: 'Conveyor-Update'
 };
 /** The default commit message template. */
 const DEFAULT_TEMPLATE = `deploy{environment_suffix}: {title}
@@ -103662,6 +103683,7 @@ function commitMessage(options) {
         .trimEnd();
     const trailers = [
         `${TRAILER.services}: ${rows.map(r => r.service).join(', ')}`,
+        ...rows.map(r => `${TRAILER.update}: ${r.service} ${r.old ?? '-'} -> ${r.new}`),
         ...(source
             ? [
                 `${TRAILER.repository}: ${source.repository}`,
@@ -103694,7 +103716,14 @@ function parseDeployLog(log) {
         const services = t.get(TRAILER.services);
         if (!services)
             continue;
+        const updates = [];
+        for (const line of body.split('\n')) {
+            const m = /^Conveyor-Update:\s*(\S+) (\S+) -> (\S+)\s*$/.exec(line.trim());
+            if (m)
+                updates.push({ service: m[1], ...(m[2] !== '-' ? { old: m[2] } : {}), new: m[3] });
+        }
         out.push({
+            ...(updates.length > 0 ? { updates } : {}),
             commit: commit.trim(),
             services: services
                 .split(',')
@@ -103740,6 +103769,34 @@ function guardVerdict(service, source, record, ancestry) {
         };
     }
     return { allow: true, reason: 'not older by commit time', record };
+}
+/**
+ * The rows of a whole pull request branch: the updates recorded by its earlier commits
+ * (newest first) merged with this run's rows; per service, the first old and the
+ * latest new.
+ */
+function branchRows(earlier, current) {
+    const out = new Map();
+    for (const rec of [...earlier].reverse()) {
+        for (const u of rec.updates ?? []) {
+            const prev = out.get(u.service);
+            out.set(u.service, {
+                service: u.service,
+                old: prev ? prev.old : u.old,
+                new: u.new,
+                files: prev?.files ?? []
+            });
+        }
+    }
+    for (const r of current) {
+        const prev = out.get(r.service);
+        out.set(r.service, {
+            ...r,
+            old: prev ? prev.old : r.old,
+            files: [...new Set([...(prev?.files ?? []), ...r.files])]
+        });
+    }
+    return [...out.values()];
 }
 
 ;// CONCATENATED MODULE: ./src/lib/deploy-scan.ts
@@ -103844,12 +103901,16 @@ async function deployGitOps(opts) {
         // (with a lease on the sha we saw, so a concurrent run is not overwritten).
         let from = opts.base;
         let lease;
+        let earlierOnBranch = false;
         if (opts.startFromPushBranch && opts.pushBranch !== opts.base) {
             const prTip = await opts.repo.remoteTip(opts.pushBranch);
             if (prTip) {
                 const open = opts.pullRequestOpen ? await opts.pullRequestOpen() : true;
-                if (open)
+                if (open) {
                     from = opts.pushBranch;
+                    await opts.repo.fetchOnly(opts.base, depth);
+                    earlierOnBranch = true;
+                }
                 else {
                     lease = prTip;
                     if (attempt === 1) {
@@ -103890,13 +103951,19 @@ async function deployGitOps(opts) {
             runUrl: opts.runUrl,
             environment: opts.environment
         });
-        const pr = opts.prText?.(rows);
+        // The pull request text covers the whole branch, not only this run.
+        const earlier = earlierOnBranch
+            ? parseDeployLog(await opts.repo.logRange(`refs/remotes/origin/${opts.base}`, depth))
+            : [];
+        const allRows = branchRows(earlier, rows);
+        const pr = opts.prText?.(allRows);
         assertNoLeak({ files, diff, message, branch: opts.pushBranch, prTitle: pr?.title, prBody: pr?.body }, secrets_secrets);
         const commit = await opts.repo.commit(message);
         const changedFiles = [...files.keys()];
         if (opts.dryRun) {
             return {
                 status: 'dry-run',
+                branchRows: allRows,
                 commit,
                 rows,
                 changedFiles,
@@ -103913,6 +103980,7 @@ async function deployGitOps(opts) {
             opts.log.info(`pushed ${commit.slice(0, 12)} to ${opts.pushBranch}`);
             return {
                 status: 'pushed',
+                branchRows: allRows,
                 commit,
                 rows,
                 changedFiles,
@@ -109936,7 +110004,7 @@ async function runGitOps(reader, log) {
         }));
         let prUrl = '';
         if (api && outcome.status === 'pushed' && text) {
-            const { title, body } = text(outcome.rows);
+            const { title, body } = text(outcome.branchRows ?? outcome.rows);
             const { pr, created } = await log.group('Pull request', () => api.upsert(pushBranch, base, title, body, inputs.labels));
             prUrl = pr.html_url;
             log.info(`${created ? 'opened' : 'updated'} pull request #${pr.number}: ${pr.html_url}`);

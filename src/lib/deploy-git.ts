@@ -131,6 +131,28 @@ export class ConfigRepo {
     return r.stdout.trim().split(/\s+/)[0] || undefined
   }
 
+  /** Fetch `branch` shallowly into refs/remotes/origin/<branch> without checking it out. */
+  async fetchOnly(branch: string, depth: number): Promise<void> {
+    const r = await this.run(
+      [
+        'fetch',
+        '-q',
+        '--no-tags',
+        `--depth=${depth}`,
+        ...(this.partial ? ['--filter=blob:none'] : []),
+        'origin',
+        `+refs/heads/${branch}:refs/remotes/origin/${branch}`
+      ],
+      { allowFailure: true }
+    )
+    if (r.code !== 0) throw this.remoteError(r.stderr, 'read')
+  }
+
+  /** `git log` of HEAD's commits not in `base` (at most `max`), for deploy records. */
+  async logRange(base: string, max: number): Promise<string> {
+    return (await this.run(['log', `-n${max}`, '--format=%H%x1f%B%x1e', `${base}..HEAD`])).stdout
+  }
+
   /** Fetch `branch` shallowly and check it out as the work branch; returns the tip sha. */
   async fetchAndReset(branch: string, depth: number): Promise<string> {
     const r = await this.run(

@@ -12,7 +12,8 @@ export const TRAILER = {
   commit: 'Conveyor-Source-Commit',
   time: 'Conveyor-Source-Time',
   services: 'Conveyor-Services',
-  run: 'Conveyor-Run'
+  run: 'Conveyor-Run',
+  update: 'Conveyor-Update'
 } as const
 
 /** The default commit message template. */
@@ -100,6 +101,7 @@ export function commitMessage(options: {
     .trimEnd()
   const trailers = [
     `${TRAILER.services}: ${rows.map(r => r.service).join(', ')}`,
+    ...rows.map(r => `${TRAILER.update}: ${r.service} ${r.old ?? '-'} -> ${r.new}`),
     ...(source
       ? [
           `${TRAILER.repository}: ${source.repository}`,
@@ -119,6 +121,8 @@ export interface DeployRecord {
   repository?: string
   sha?: string
   time?: string
+  /** Per service: the reference before and after, from `Conveyor-Update` trailers. */
+  updates?: { service: string; old?: string; new: string }[]
 }
 
 /** Parse the trailers of a commit message (the last paragraph's `Key: value` lines). */
@@ -140,7 +144,13 @@ export function parseDeployLog(log: string): DeployRecord[] {
     const t = parseTrailers(body)
     const services = t.get(TRAILER.services)
     if (!services) continue
+    const updates: NonNullable<DeployRecord['updates']> = []
+    for (const line of body.split('\n')) {
+      const m = /^Conveyor-Update:\s*(\S+) (\S+) -> (\S+)\s*$/.exec(line.trim())
+      if (m) updates.push({ service: m[1]!, ...(m[2] !== '-' ? { old: m[2] } : {}), new: m[3]! })
+    }
     out.push({
+      ...(updates.length > 0 ? { updates } : {}),
       commit: commit.trim(),
       services: services
         .split(',')
@@ -200,4 +210,36 @@ export function guardVerdict(
     }
   }
   return { allow: true, reason: 'not older by commit time', record }
+}
+
+/**
+ * The rows of a whole pull request branch: the updates recorded by its earlier commits
+ * (newest first) merged with this run's rows; per service, the first old and the
+ * latest new.
+ */
+export function branchRows(
+  earlier: readonly DeployRecord[],
+  current: readonly UpdateRow[]
+): UpdateRow[] {
+  const out = new Map<string, UpdateRow>()
+  for (const rec of [...earlier].reverse()) {
+    for (const u of rec.updates ?? []) {
+      const prev = out.get(u.service)
+      out.set(u.service, {
+        service: u.service,
+        old: prev ? prev.old : u.old,
+        new: u.new,
+        files: prev?.files ?? []
+      })
+    }
+  }
+  for (const r of current) {
+    const prev = out.get(r.service)
+    out.set(r.service, {
+      ...r,
+      old: prev ? prev.old : r.old,
+      files: [...new Set([...(prev?.files ?? []), ...r.files])]
+    })
+  }
+  return [...out.values()]
 }

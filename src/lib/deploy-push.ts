@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { ConfigurationError } from './errors.js'
 import { planEdits } from './deploy-edit.js'
 import {
+  branchRows,
   commitMessage,
   guardVerdict,
   parseDeployLog,
@@ -58,6 +59,8 @@ export interface DeployOutcome {
   status: 'pushed' | 'no-op' | 'dry-run'
   commit?: string
   rows: UpdateRow[]
+  /** Pull request mode: the rows of the whole branch (earlier runs included). */
+  branchRows?: UpdateRow[]
   changedFiles: string[]
   diff: string
   message?: string
@@ -106,12 +109,16 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
     // (with a lease on the sha we saw, so a concurrent run is not overwritten).
     let from = opts.base
     let lease: string | undefined
+    let earlierOnBranch = false
     if (opts.startFromPushBranch && opts.pushBranch !== opts.base) {
       const prTip = await opts.repo.remoteTip(opts.pushBranch)
       if (prTip) {
         const open = opts.pullRequestOpen ? await opts.pullRequestOpen() : true
-        if (open) from = opts.pushBranch
-        else {
+        if (open) {
+          from = opts.pushBranch
+          await opts.repo.fetchOnly(opts.base, depth)
+          earlierOnBranch = true
+        } else {
           lease = prTip
           if (attempt === 1) {
             opts.log.info(
@@ -151,7 +158,12 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
       runUrl: opts.runUrl,
       environment: opts.environment
     })
-    const pr = opts.prText?.(rows)
+    // The pull request text covers the whole branch, not only this run.
+    const earlier = earlierOnBranch
+      ? parseDeployLog(await opts.repo.logRange(`refs/remotes/origin/${opts.base}`, depth))
+      : []
+    const allRows = branchRows(earlier, rows)
+    const pr = opts.prText?.(allRows)
     assertNoLeak(
       { files, diff, message, branch: opts.pushBranch, prTitle: pr?.title, prBody: pr?.body },
       secrets
@@ -161,6 +173,7 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
     if (opts.dryRun) {
       return {
         status: 'dry-run',
+        branchRows: allRows,
         commit,
         rows,
         changedFiles,
@@ -177,6 +190,7 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
       opts.log.info(`pushed ${commit.slice(0, 12)} to ${opts.pushBranch}`)
       return {
         status: 'pushed',
+        branchRows: allRows,
         commit,
         rows,
         changedFiles,

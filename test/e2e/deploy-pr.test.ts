@@ -85,7 +85,14 @@ describe('deploy gitops: pull request mode', () => {
       'https://github.com/acme/shop-config/pull/1'
     )
     expect(sim.pulls).toHaveLength(1)
-    expect(sim.pulls[0]!.title).toBe('deploy(prod): frontend')
+    // Title and body cover the whole branch: both services.
+    expect(sim.pulls[0]!.title).toBe('deploy(prod): cart, frontend')
+    expect(sim.pulls[0]!.body).toContain(
+      '| cart | ghcr.io/acme/shop-cart:2.0.1 | ghcr.io/acme/shop-cart:2.1.0 |'
+    )
+    expect(sim.pulls[0]!.body).toContain(
+      '| frontend | ghcr.io/acme/shop-frontend:1.4.2 | ghcr.io/acme/shop-frontend:1.6.0 |'
+    )
     const file = sh(repo.origin, ['show', 'conveyor/deploy/prod:overlays/prod/kustomization.yaml'])
     expect(file).toContain('newTag: 2.1.0')
     expect(file).toContain('newTag: "1.6.0"')
@@ -124,6 +131,7 @@ describe('deploy gitops: pull request mode', () => {
     expect(again).toContain("newTag: '1.12'")
     expect(again).not.toContain('newTag: 2.1.0')
     expect(sim.pulls.map(p => p.state)).toEqual(['closed', 'open'])
+    expect(sim.pulls[1]!.title).toBe('deploy(prod): checkout')
     expect(sim.violations).toEqual([])
   }, 120_000)
 })

@@ -51,6 +51,8 @@ describe('deploy gitops over file://', () => {
     expect(run.main.code).toBe(0)
     expect(run.main.outputs.result).toBe('pushed')
     expect(run.main.stdout).toContain('sparse checkout: /overlays/prod/*')
+    // The clone under RUNNER_TEMP is gone.
+    expect(Object.keys(run.leftoverFiles()).filter(f => /\/deploy-[^/]+\//.test(f))).toEqual([])
     const after = remoteFile(repo, 'overlays/prod/kustomization.yaml')
     expect(after).toBe(before.replace("newTag: '1.10'", "newTag: '1.11'"))
     expect(run.main.outputs.commit).toBe(sh(repo.origin, ['rev-parse', 'main']))

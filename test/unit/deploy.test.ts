@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { parseRepository } from '../../src/actions/deploy/inputs.js'
 import { classifyPush, authHeader } from '../../src/lib/deploy-git.js'
 import {
+  branchRows,
   commitMessage,
   guardVerdict,
   parseDeployLog,
@@ -220,6 +221,31 @@ describe('commit message and trailers', () => {
         time: 't2'
       },
       { commit: 'c0', services: ['cart'], repository: 'acme/shop', sha: 's0', time: undefined }
+    ])
+  })
+})
+
+describe('branchRows', () => {
+  it('merges the updates recorded on a pull request branch with this run: first old, latest new', () => {
+    const msg = (rows: { service: string; old?: string; new: string; files: string[] }[]): string =>
+      commitMessage({ rows })
+    const log = [
+      `c2\x1f${msg([{ service: 'cart', old: 'c:2', new: 'c:3', files: ['k.yaml'] }])}\x1e`,
+      `\nc1\x1f${msg([
+        { service: 'cart', old: 'c:1', new: 'c:2', files: ['k.yaml'] },
+        { service: 'web', new: 'w:1', files: ['k.yaml'] }
+      ])}\x1e`
+    ].join('')
+    const earlier = parseDeployLog(log)
+    expect(earlier[1]!.updates).toEqual([
+      { service: 'cart', old: 'c:1', new: 'c:2' },
+      { service: 'web', new: 'w:1' }
+    ])
+    expect(
+      branchRows(earlier, [{ service: 'web', old: 'w:1', new: 'w:2', files: ['v.yaml'] }])
+    ).toEqual([
+      { service: 'cart', old: 'c:1', new: 'c:3', files: [] },
+      { service: 'web', old: undefined, new: 'w:2', files: ['v.yaml'] }
     ])
   })
 })

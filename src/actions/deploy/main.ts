@@ -155,7 +155,7 @@ async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
     )
     let prUrl = ''
     if (api && outcome.status === 'pushed' && text) {
-      const { title, body } = text(outcome.rows)
+      const { title, body } = text(outcome.branchRows ?? outcome.rows)
       const { pr, created } = await log.group('Pull request', () =>
         api.upsert(pushBranch, base, title, body, inputs.labels)
       )
