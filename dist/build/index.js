@@ -88104,6 +88104,18 @@ class InputReader {
 
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
 const inputs_HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
+/**
+ * The services file path, confined to the workspace: it is read and parse errors quote
+ * it, so a path such as ../../etc/passwd must never get that far.
+ */
+function workspacePath(config, env) {
+    const workspace = (0,external_node_path_.resolve)(env.GITHUB_WORKSPACE ?? process.cwd());
+    const rel = (0,external_node_path_.relative)(workspace, (0,external_node_path_.resolve)(workspace, config));
+    if (rel === '' || rel === '..' || rel.startsWith(`..${external_node_path_.sep}`) || (0,external_node_path_.isAbsolute)(rel)) {
+        throw invalidInput('config', config, 'a file path inside the workspace');
+    }
+    return rel.split(external_node_path_.sep).join('/');
+}
 /** Read and validate every input. */
 function getInputs(reader = new InputReader(), env = process.env) {
     const password = reader.optional('registry-password', { secret: true });
@@ -88196,7 +88208,7 @@ function getInputs(reader = new InputReader(), env = process.env) {
     }
     const inputs = {
         service,
-        config: reader.line('config', { default: '.github/conveyor.yml' }),
+        config: workspacePath(reader.line('config', { default: '.github/conveyor.yml' }), env),
         context: reader.optional('context'),
         dockerfile: reader.optional('dockerfile'),
         image,
@@ -88307,10 +88319,15 @@ function withRegistry(image, registry) {
         return image;
     return `${registry}/${image}`;
 }
+/** Load the services file, which must not lead out of the workspace through a symlink. */
+async function services(inputs, gh) {
+    insideWorkspace(gh.workspace, inputs.config, 'config');
+    return loadServices({ workspace: gh.workspace, config: inputs.config });
+}
 async function resolveTarget(inputs, gh, log) {
     let target;
     if (inputs.service !== undefined) {
-        const config = await loadServices({ workspace: gh.workspace, config: inputs.config });
+        const config = await services(inputs, gh);
         const svc = findService(config, inputs.service);
         log.info(`service ${svc.name}: context ${svc.context}, dockerfile ${svc.dockerfile}`);
         target = {
@@ -88406,7 +88423,7 @@ async function merge(inputs, gh, log) {
     let imageName = inputs.image;
     let service = inputs.service;
     if (inputs.service !== undefined && inputs.image === undefined) {
-        const config = await loadServices({ workspace: gh.workspace, config: inputs.config });
+        const config = await services(inputs, gh);
         imageName = findService(config, inputs.service).image;
     }
     const image = parseImageRef(withRegistry(imageName, inputs.registry));

@@ -68,6 +68,9 @@ function mb(n: number): string {
 
 /** The benchmark. */
 export const bench: Bench = async log => {
+  // A bench must end within 3 minutes; on a machine loaded by other work the rebuilds
+  // are cut short at this deadline and the rows say how many services were measured.
+  const deadline = Date.now() + 165_000
   const password = `bench-${randomBytes(8).toString('hex')}`
   const registry = await startRegistry({ users: { bench: password } })
   const buildah = isolatedBuildahEnv()
@@ -170,7 +173,11 @@ export const bench: Bench = async log => {
     // machine falls on both alike: promote svcNN (no change), then rebuild it (reuse: false).
     const promote = { ms: 0, workMs: 0, bytes: 0, reused: 0 }
     const rebuild = { ms: 0, workMs: 0, bytes: 0, reused: 0 }
+    let measured = 0
     for (const name of names) {
+      const perPair = measured > 0 ? (promote.ms + rebuild.ms) / measured : 0
+      if (measured >= 3 && Date.now() + 1.3 * perPair > deadline) break
+      measured++
       for (const [acc, tag, reuse] of [
         [promote, 'promoted', true],
         [rebuild, 'rebuilt', false]
@@ -185,21 +192,22 @@ export const bench: Bench = async log => {
       }
     }
     log(
-      `promotion by build avoidance: ${s(promote.ms)} wall (${s(promote.workMs)} in the action), ${mb(promote.bytes)}, ${promote.reused}/${SERVICES} reused`
+      `promotion by build avoidance: ${s(promote.ms)} wall (${s(promote.workMs)} in the action), ${mb(promote.bytes)}, ${promote.reused}/${measured} reused`
     )
     log(
       `cached rebuild (buildah, reuse: false): ${s(rebuild.ms)} wall (${s(rebuild.workMs)} in the action), ${mb(rebuild.bytes)}`
     )
-    if (promote.reused !== SERVICES || rebuild.reused !== 0) {
+    if (promote.reused !== measured || rebuild.reused !== 0) {
       throw new Error(
-        `expected ${SERVICES} reused promotions and 0 reused rebuilds, got ${promote.reused} and ${rebuild.reused}`
+        `expected ${measured} reused promotions and 0 reused rebuilds, got ${promote.reused} and ${rebuild.reused}`
       )
     }
+    const of = measured === SERVICES ? `${SERVICES}` : `${measured} of ${SERVICES} (time limit)`
     const wallRatio = promote.ms / rebuild.ms
     const workRatio = promote.workMs / rebuild.workMs
     const rows: BenchRow[] = [
       {
-        scenario: `build: promote ${SERVICES} unchanged services by build avoidance (action work, without Node start-up)`,
+        scenario: `build: promote ${of} unchanged services by build avoidance (action work, without Node start-up)`,
         figure: s(promote.workMs),
         baseline: `cached buildah rebuild ${s(rebuild.workMs)}`,
         ratio: Number(workRatio.toFixed(4)),
@@ -207,7 +215,7 @@ export const bench: Bench = async log => {
         met: workRatio < 0.05
       },
       {
-        scenario: `build: promote ${SERVICES} unchanged services (wall time, main + post steps, sequential)`,
+        scenario: `build: promote ${of} unchanged services (wall time, main + post steps, sequential)`,
         figure: s(promote.ms),
         baseline: `cached buildah rebuild ${s(rebuild.ms)}`,
         ratio: Number(wallRatio.toFixed(4)),
@@ -215,12 +223,12 @@ export const bench: Bench = async log => {
         met: wallRatio < 0.05
       },
       {
-        scenario: `build: bytes moved to/from the registry for ${SERVICES} services`,
+        scenario: `build: bytes moved to/from the registry for ${of} services`,
         figure: mb(promote.bytes),
         baseline: `cached rebuild ${mb(rebuild.bytes)} (first build ${mb(first.bytes)})`,
         ratio: Number((promote.bytes / rebuild.bytes).toFixed(4)),
         target: 'no layer transfer (< 64 KiB per service)',
-        met: promote.bytes < 64 * 1024 * SERVICES
+        met: promote.bytes < 64 * 1024 * measured
       }
     ]
     return rows

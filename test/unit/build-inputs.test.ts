@@ -94,6 +94,12 @@ describe('build inputs', () => {
     ['bad registry', { service: 'a', registry: 'a b' }, /input "registry"/],
     ['bad network', { service: 'a', network: 'host;rm' }, /input "network"/],
     [
+      'config outside the workspace',
+      { service: 'a', config: '../../../../etc/passwd' },
+      /input "config": got "..\/..\/..\/..\/etc\/passwd", expected a file path inside the workspace/
+    ],
+    ['config absolute elsewhere', { service: 'a', config: '/etc/passwd' }, /input "config"/],
+    [
       'user name with a newline',
       { service: 'a', 'registry-username': 'ci\nadmin' },
       /input "registry-username"/

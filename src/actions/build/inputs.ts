@@ -2,7 +2,7 @@
  * The build action's inputs, read and validated in one place before any side effect.
  */
 import { existsSync, statSync } from 'node:fs'
-import { isAbsolute, resolve } from 'node:path'
+import { isAbsolute, relative, resolve, sep } from 'node:path'
 import { parseBuildSecret, type BackendName, type BuildSecret } from '../../lib/build-backends.js'
 import { ConfigurationError, invalidInput } from '../../lib/errors.js'
 import { isValidDigest, parseImageRef } from '../../lib/image-ref.js'
@@ -43,6 +43,19 @@ export interface Inputs {
 
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/
 const HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/
+
+/**
+ * The services file path, confined to the workspace: it is read and parse errors quote
+ * it, so a path such as ../../etc/passwd must never get that far.
+ */
+function workspacePath(config: string, env: NodeJS.ProcessEnv): string {
+  const workspace = resolve(env.GITHUB_WORKSPACE ?? process.cwd())
+  const rel = relative(workspace, resolve(workspace, config))
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw invalidInput('config', config, 'a file path inside the workspace')
+  }
+  return rel.split(sep).join('/')
+}
 
 /** Read and validate every input. */
 export function getInputs(reader = new InputReader(), env = process.env): Inputs {
@@ -152,7 +165,7 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
   }
   const inputs: Inputs = {
     service,
-    config: reader.line('config', { default: '.github/conveyor.yml' }),
+    config: workspacePath(reader.line('config', { default: '.github/conveyor.yml' }), env),
     context: reader.optional('context'),
     dockerfile: reader.optional('dockerfile'),
     image,

@@ -35,7 +35,7 @@ import {
 import { runMain } from '../../lib/run.js'
 import { code, Summary } from '../../lib/summary.js'
 import { computeTags, contextTag, type TagContext } from '../../lib/tags.js'
-import { findService, loadServices } from '../../lib/services.js'
+import { findService, loadServices, type ServicesConfig } from '../../lib/services.js'
 import { getInputs, type Inputs } from './inputs.js'
 
 /** State keys shared with the post step. */
@@ -115,10 +115,16 @@ function withRegistry(image: string, registry: string | undefined): string {
   return `${registry}/${image}`
 }
 
+/** Load the services file, which must not lead out of the workspace through a symlink. */
+async function services(inputs: Inputs, gh: GitHubContext): Promise<ServicesConfig> {
+  insideWorkspace(gh.workspace, inputs.config, 'config')
+  return loadServices({ workspace: gh.workspace, config: inputs.config })
+}
+
 async function resolveTarget(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<Target> {
   let target: Target
   if (inputs.service !== undefined) {
-    const config = await loadServices({ workspace: gh.workspace, config: inputs.config })
+    const config = await services(inputs, gh)
     const svc = findService(config, inputs.service)
     log.info(`service ${svc.name}: context ${svc.context}, dockerfile ${svc.dockerfile}`)
     target = {
@@ -241,7 +247,7 @@ async function merge(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
   let imageName = inputs.image
   let service = inputs.service
   if (inputs.service !== undefined && inputs.image === undefined) {
-    const config = await loadServices({ workspace: gh.workspace, config: inputs.config })
+    const config = await services(inputs, gh)
     imageName = findService(config, inputs.service).image
   }
   const image = parseImageRef(withRegistry(imageName!, inputs.registry))
