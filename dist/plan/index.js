@@ -45031,7 +45031,7 @@ async function servicesAt(repo, sha, config, inputs, log) {
         return r.stdout.split('\0').filter(f => external_node_path_namespaceObject.posix.basename(f) === 'Dockerfile');
     };
     try {
-        const shown = await git(['cat-file', 'blob', `${sha}:${inputs.config}`], {
+        const shown = await git(['cat-file', 'blob', `${sha}:./${inputs.config}`], {
             cwd: repo.cwd,
             allowFailure: true
         });
@@ -45052,6 +45052,14 @@ async function servicesAt(repo, sha, config, inputs, log) {
         log.info(`the services at the base ${sha.slice(0, 12)} could not be read (${errors_errorMessage(error)}); deletions are judged by the head alone`);
         return undefined;
     }
+}
+/** Whether `path` (relative to `cwd`) is a file in commit `sha`'s tree (no blob is fetched). */
+async function inTree(cwd, sha, path) {
+    const r = await git(['ls-tree', '--name-only', sha, '--', `./${path}`], {
+        cwd,
+        allowFailure: true
+    });
+    return r.code === 0 && r.stdout.trim() !== '';
 }
 /** Run the plan action. */
 async function run() {
@@ -45137,7 +45145,8 @@ async function run() {
         }
         for (const name of [...selection.selected]) {
             const s = config.services.find(x => x.name === name);
-            if (!(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(wd, s.dockerfile))) {
+            // Not in the workspace (maybe a sparse checkout): ask the head's tree.
+            if (!(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(wd, s.dockerfile)) && !(await inTree(wd, head, s.dockerfile))) {
                 log.warning(`service ${name}: ${s.dockerfile} does not exist at the head; reported in "deleted", not built`);
                 deleted.push(name);
             }

@@ -137,6 +137,47 @@ describe('plan: what changed', () => {
     expect(p.services).toEqual(['checkout'])
   })
 
+  it('a sparse checkout without the Dockerfiles: services are not mistaken for deleted', async () => {
+    const repo = monorepo()
+    const before = repo.sha()
+    const after = repo.commit({ 'services/cart/x.go': 'x' })
+    repo.push('main')
+    const ws = checkoutLike(repo, after, 'main', { sparse: ['/.github/'] })
+    const run = await runAction('plan', {
+      workspace: ws,
+      eventName: 'push',
+      event: pushEvent({ ref: 'refs/heads/main', before, after }),
+      sha: after
+    })
+    expect(run.main.code, run.main.errors.join('\n')).toBe(0)
+    expect(JSON.parse(run.main.outputs.services!)).toEqual(['cart'])
+    expect(run.main.outputs.deleted).toBe('[]')
+  })
+
+  it('a deleted service in a working-directory subdirectory', async () => {
+    const repo = makeRepo({
+      'shop/.github/conveyor.yml': CONFIG,
+      ...Object.fromEntries(ALL.map(s => [`shop/services/${s}/Dockerfile`, 'FROM scratch\n']))
+    })
+    repo.push('main')
+    const before = repo.sha()
+    const config = CONFIG.replace(/ {2}cart:\n(?: {4}.*\n)+/, '')
+    expect(config).not.toMatch(/^ {2}cart:/m)
+    const after = repo.commit({ 'shop/services/cart': null, 'shop/.github/conveyor.yml': config })
+    repo.push('main')
+    const ws = checkoutLike(repo, after, 'main')
+    const run = await runAction('plan', {
+      workspace: ws,
+      eventName: 'push',
+      event: pushEvent({ ref: 'refs/heads/main', before, after }),
+      sha: after,
+      inputs: { 'working-directory': 'shop' }
+    })
+    expect(run.main.code, run.main.errors.join('\n')).toBe(0)
+    expect(run.main.outputs.deleted).toBe('["cart"]')
+    expect(run.main.outputs.services).toBe('[]')
+  })
+
   it('file names with spaces, quotes, newlines, non-ASCII and a leading dash', async () => {
     const repo = monorepo()
     const before = repo.sha()

@@ -56,7 +56,7 @@ async function servicesAt(
     return r.stdout.split('\0').filter(f => posix.basename(f) === 'Dockerfile')
   }
   try {
-    const shown = await git(['cat-file', 'blob', `${sha}:${inputs.config}`], {
+    const shown = await git(['cat-file', 'blob', `${sha}:./${inputs.config}`], {
       cwd: repo.cwd,
       allowFailure: true
     })
@@ -77,6 +77,15 @@ async function servicesAt(
     )
     return undefined
   }
+}
+
+/** Whether `path` (relative to `cwd`) is a file in commit `sha`'s tree (no blob is fetched). */
+async function inTree(cwd: string, sha: string, path: string): Promise<boolean> {
+  const r = await git(['ls-tree', '--name-only', sha, '--', `./${path}`], {
+    cwd,
+    allowFailure: true
+  })
+  return r.code === 0 && r.stdout.trim() !== ''
 }
 
 /** Run the plan action. */
@@ -167,7 +176,8 @@ export async function run(): Promise<void> {
     }
     for (const name of [...selection.selected]) {
       const s = config.services.find(x => x.name === name)!
-      if (!existsSync(join(wd, s.dockerfile))) {
+      // Not in the workspace (maybe a sparse checkout): ask the head's tree.
+      if (!existsSync(join(wd, s.dockerfile)) && !(await inTree(wd, head, s.dockerfile))) {
         log.warning(
           `service ${name}: ${s.dockerfile} does not exist at the head; reported in "deleted", not built`
         )
