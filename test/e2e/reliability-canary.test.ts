@@ -33,6 +33,7 @@ import {
   emptyDir,
   leakTable,
   removeTempDirs,
+  sampleAllArgv,
   writeReport,
   type LeakRow
 } from '../support/reliability-env.js'
@@ -419,10 +420,18 @@ describe('deploy (ssh)', () => {
   }
 
   it('success: uploads, runs the script with the env secret', async () => {
-    const run = await deploy({})
+    // Every command line on the machine while it runs: the remote shell under sshd is
+    // no descendant of the step, and remote `ps` must not show the secrets either.
+    const ps = sampleAllArgv()
+    const run = await deploy({ script: 'test -n "$APP_SECRET"; sleep 0.3; echo deployed' })
+    const argv = ps.stop()
     expect(run.main.code, run.main.errors.join('\n')).toBe(0)
     expect(run.main.stdout).toContain('deployed')
-    expect(scan('deploy', 'ssh success', run, canaries, remoteFiles())).toEqual([])
+    expect(argv.some(a => a.includes('sleep 0.3') || a.startsWith('sshd'))).toBe(true)
+    const psChannel = { 'server:ps argv (whole machine)': argv.join('\n') }
+    expect(
+      scan('deploy', 'ssh success', run, canaries, { ...remoteFiles(), ...psChannel })
+    ).toEqual([])
   })
 
   it('bad input with the secrets set', async () => {

@@ -135,6 +135,7 @@ export function channelFamily(channel: string): string {
   if (channel.startsWith('workspace:')) return 'workspace files'
   if (channel.startsWith('remote:')) return 'pushed commits'
   if (channel.startsWith('server:remote file')) return 'remote host files'
+  if (channel.startsWith('server:ps argv')) return 'machine-wide ps argv'
   if (channel.startsWith('server:')) return 'server bodies'
   const m = /^(?:main|post)\.(process\[\d+\]\.)?(.+)$/.exec(channel)
   if (!m) return channel
@@ -149,27 +150,29 @@ export interface LeakRow {
   leaks: Leak[]
 }
 
-/** A Markdown table action × channel × encoding with hit counts. */
+/**
+ * A Markdown table action × channel × encoding with hit counts; `runs` is how many
+ * scanned runs of the action had that channel.
+ */
 export function leakTable(rows: LeakRow[]): string {
-  const byAction = new Map<string, { families: Set<string>; scenarios: number; leaks: Leak[] }>()
+  const byAction = new Map<string, { runs: Map<string, number>; leaks: Leak[] }>()
   for (const row of rows) {
-    const entry = byAction.get(row.action) ?? { families: new Set(), scenarios: 0, leaks: [] }
-    entry.scenarios++
-    for (const f of row.families) entry.families.add(f)
+    const entry = byAction.get(row.action) ?? { runs: new Map<string, number>(), leaks: [] }
+    for (const f of row.families) entry.runs.set(f, (entry.runs.get(f) ?? 0) + 1)
     entry.leaks.push(...row.leaks)
     byAction.set(row.action, entry)
   }
   const lines = [
-    `| action | channel | scenarios | ${ENCODINGS.join(' | ')} |`,
+    `| action | channel | runs | ${ENCODINGS.join(' | ')} |`,
     `|---|---|---|${ENCODINGS.map(() => '---').join('|')}|`
   ]
   for (const [action, entry] of [...byAction.entries()].sort()) {
-    for (const family of [...entry.families].sort()) {
+    for (const [family, runs] of [...entry.runs.entries()].sort()) {
       const hits = ENCODINGS.map(
         enc =>
           entry.leaks.filter(l => channelFamily(l.channel) === family && l.encoding === enc).length
       )
-      lines.push(`| ${action} | ${family} | ${entry.scenarios} | ${hits.join(' | ')} |`)
+      lines.push(`| ${action} | ${family} | ${runs} | ${hits.join(' | ')} |`)
     }
   }
   return lines.join('\n') + '\n'
@@ -253,5 +256,34 @@ export async function startBufferingProxy(target: string): Promise<{
         for (const s of sockets) s.destroy()
         server.close(() => resolve())
       })
+  }
+}
+
+/**
+ * Sample the argv of every process on the machine (what `ps` shows any user) every
+ * `intervalMs` until `stop()`: catches secrets on the command lines of processes the
+ * action did not start itself, such as a remote shell under sshd.
+ */
+export function sampleAllArgv(intervalMs = 15): { stop(): string[] } {
+  const seen = new Set<string>()
+  const tick = (): void => {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue
+      try {
+        const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim()
+        if (argv) seen.add(argv)
+      } catch {
+        // the process ended meanwhile
+      }
+    }
+  }
+  tick()
+  const timer = setInterval(tick, intervalMs)
+  return {
+    stop: () => {
+      clearInterval(timer)
+      tick()
+      return [...seen]
+    }
   }
 }
