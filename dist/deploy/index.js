@@ -102963,7 +102963,7 @@ function listFiles(root, dir = '', out = []) {
     }
     return out;
 }
-function editManifests(ws, glob, update, out) {
+function editManifests(ws, glob, update, out, imagePaths) {
     const match = picomatch_default()(glob, { dot: true });
     const files = listFiles(ws.root)
         .filter(f => match(f) && /\.ya?ml$/.test(f))
@@ -102974,33 +102974,33 @@ function editManifests(ws, glob, update, out) {
     let found = 0;
     for (const rel of files) {
         const ed = ws.editor(rel, `target manifests:${glob}`);
+        const consider = (img) => {
+            const text = scalarText(img);
+            if (!text)
+                return;
+            let name;
+            try {
+                name = parseImageRef(text).name;
+            }
+            catch {
+                return;
+            }
+            if (!matchesUpdate(name, update))
+                return;
+            found++;
+            if (ed.setScalar(img, update.ref)) {
+                const line = ed.lineOf(img.range[0]);
+                out.push({ service: update.service, file: rel, line, old: text, new: update.ref });
+            }
+        };
         const visit = (node) => {
             if ((0,dist/* isMap */.jh)(node)) {
                 for (const pair of node.items) {
                     const key = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : '';
                     if (CONTAINER_KEYS.has(key) && (0,dist/* isSeq */.oP)(pair.value)) {
-                        for (const c of pair.value.items) {
-                            if (!(0,dist/* isMap */.jh)(c))
-                                continue;
-                            const img = c.get('image', true);
-                            const text = scalarText(img);
-                            if (!text)
-                                continue;
-                            let name;
-                            try {
-                                name = parseImageRef(text).name;
-                            }
-                            catch {
-                                continue;
-                            }
-                            if (!matchesUpdate(name, update))
-                                continue;
-                            found++;
-                            if (ed.setScalar(img, update.ref)) {
-                                const line = ed.lineOf(img.range[0]);
-                                out.push({ service: update.service, file: rel, line, old: text, new: update.ref });
-                            }
-                        }
+                        for (const c of pair.value.items)
+                            if ((0,dist/* isMap */.jh)(c))
+                                consider(c.get('image', true));
                     }
                     else
                         visit(pair.value);
@@ -103010,8 +103010,15 @@ function editManifests(ws, glob, update, out) {
                 for (const item of node.items)
                     visit(item);
         };
-        for (const doc of ed.docs)
+        ed.docs.forEach((doc, i) => {
             visit(doc.contents);
+            // Extra dotted paths for custom resources that hold an image elsewhere.
+            for (const path of imagePaths) {
+                const node = ed.get(i, path);
+                if ((0,dist/* isScalar */.jn)(node))
+                    consider(node);
+            }
+        });
     }
     if (found === 0) {
         throw new errors_ConfigurationError(`target manifests:${glob}: no container uses the image of ${update.service} (${update.names.join(', ')}) in ${files.length} file(s)`);
@@ -103021,7 +103028,8 @@ function editManifests(ws, glob, update, out) {
  * Plan every update against the files under `root`. Updates with their own targets
  * use those, the others use `targets`.
  */
-function planEdits(root, updates, targets) {
+function planEdits(root, updates, targets, options = {}) {
+    const imagePaths = (options.imagePaths ?? []).map(p => p.split('.'));
     const ws = new Workspace(root);
     const changes = [];
     for (const update of updates) {
@@ -103033,7 +103041,7 @@ function planEdits(root, updates, targets) {
             if (t.kind === 'kustomize')
                 editKustomize(ws, t.dir, update, changes);
             else if (t.kind === 'manifests')
-                editManifests(ws, t.glob, update, changes);
+                editManifests(ws, t.glob, update, changes, imagePaths);
             else {
                 if (t.name !== undefined && !matchesUpdate(t.name, update))
                     continue;
@@ -103925,7 +103933,7 @@ async function deployGitOps(opts) {
         for (const s of skipped)
             if (attempt === 1)
                 opts.log.notice(s.reason);
-        const plan = planEdits(root, allowed, opts.targets);
+        const plan = planEdits(root, allowed, opts.targets, { imagePaths: opts.imagePaths });
         const rel = (f) => (opts.path === '.' ? f : `${opts.path}/${f}`);
         const files = new Map([...plan.files].map(([f, c]) => [rel(f), c]));
         const rows = updateRows(allowed, plan.changes).map(r => ({ ...r, files: r.files.map(rel) }));
@@ -108600,6 +108608,12 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         throw invalidInput('path', pathInput, 'a directory inside the config repository');
     const tokenAuth = reader.choice('token-auth', ['basic', 'bearer'], 'basic');
     const targets = reader.list('targets').map(l => parseTarget(l));
+    const imagePaths = reader.list('manifest-image-paths');
+    for (const p of imagePaths) {
+        if (!/^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/.test(p)) {
+            throw invalidInput('manifest-image-paths', p, 'dotted keys such as spec.image');
+        }
+    }
     const commitMessage = reader.optional('commit-message', { trim: false });
     const pullRequest = reader.boolean('pull-request', false);
     const environment = reader.line('environment') || undefined;
@@ -108692,6 +108706,7 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         tokenAuth,
         updates,
         targets,
+        imagePaths,
         commitMessage,
         pullRequest,
         pullRequestBranch: prBranch,
@@ -109990,6 +110005,7 @@ async function runGitOps(reader, log) {
             path: inputs.path,
             updates: inputs.updates,
             targets: inputs.targets,
+            imagePaths: inputs.imagePaths,
             template: inputs.commitMessage,
             runUrl: inputs.runUrl,
             environment: inputs.environment,

@@ -226,7 +226,13 @@ function listFiles(root: string, dir = '', out: string[] = []): string[] {
   return out
 }
 
-function editManifests(ws: Workspace, glob: string, update: ImageUpdate, out: EditChange[]): void {
+function editManifests(
+  ws: Workspace,
+  glob: string,
+  update: ImageUpdate,
+  out: EditChange[],
+  imagePaths: readonly string[][]
+): void {
   const match = picomatch(glob, { dot: true })
   const files = listFiles(ws.root)
     .filter(f => match(f) && /\.ya?ml$/.test(f))
@@ -239,34 +245,40 @@ function editManifests(ws: Workspace, glob: string, update: ImageUpdate, out: Ed
   let found = 0
   for (const rel of files) {
     const ed = ws.editor(rel, `target manifests:${glob}`)
+    const consider = (img: unknown): void => {
+      const text = scalarText(img)
+      if (!text) return
+      let name: string
+      try {
+        name = parseImageRef(text).name
+      } catch {
+        return
+      }
+      if (!matchesUpdate(name, update)) return
+      found++
+      if (ed.setScalar(img as Scalar, update.ref)) {
+        const line = ed.lineOf((img as Scalar).range![0])
+        out.push({ service: update.service, file: rel, line, old: text, new: update.ref })
+      }
+    }
     const visit = (node: unknown): void => {
       if (isMap(node)) {
         for (const pair of node.items) {
           const key = isScalar(pair.key) ? String(pair.key.value) : ''
           if (CONTAINER_KEYS.has(key) && isSeq(pair.value)) {
-            for (const c of pair.value.items) {
-              if (!isMap(c)) continue
-              const img = c.get('image', true)
-              const text = scalarText(img)
-              if (!text) continue
-              let name: string
-              try {
-                name = parseImageRef(text).name
-              } catch {
-                continue
-              }
-              if (!matchesUpdate(name, update)) continue
-              found++
-              if (ed.setScalar(img as Scalar, update.ref)) {
-                const line = ed.lineOf((img as Scalar).range![0])
-                out.push({ service: update.service, file: rel, line, old: text, new: update.ref })
-              }
-            }
+            for (const c of pair.value.items) if (isMap(c)) consider(c.get('image', true))
           } else visit(pair.value)
         }
       } else if (isSeq(node)) for (const item of node.items) visit(item)
     }
-    for (const doc of ed.docs) visit(doc.contents)
+    ed.docs.forEach((doc, i) => {
+      visit(doc.contents)
+      // Extra dotted paths for custom resources that hold an image elsewhere.
+      for (const path of imagePaths) {
+        const node = ed.get(i, path)
+        if (isScalar(node)) consider(node)
+      }
+    })
   }
   if (found === 0) {
     throw new ConfigurationError(
@@ -282,8 +294,10 @@ function editManifests(ws: Workspace, glob: string, update: ImageUpdate, out: Ed
 export function planEdits(
   root: string,
   updates: readonly ImageUpdate[],
-  targets: readonly Target[]
+  targets: readonly Target[],
+  options: { imagePaths?: readonly string[] } = {}
 ): EditPlan {
+  const imagePaths = (options.imagePaths ?? []).map(p => p.split('.'))
   const ws = new Workspace(root)
   const changes: EditChange[] = []
   for (const update of updates) {
@@ -295,7 +309,7 @@ export function planEdits(
     }
     for (const t of list) {
       if (t.kind === 'kustomize') editKustomize(ws, t.dir, update, changes)
-      else if (t.kind === 'manifests') editManifests(ws, t.glob, update, changes)
+      else if (t.kind === 'manifests') editManifests(ws, t.glob, update, changes, imagePaths)
       else {
         if (t.name !== undefined && !matchesUpdate(t.name, update)) continue
         if (t.name === undefined && update.targets.length === 0 && updates.length > 1) {

@@ -3,7 +3,7 @@
  * string), style preservation, key insertion and removal, and golden files for
  * realistic kustomize overlays, Helm values with anchors and multi-document manifests.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -211,5 +211,31 @@ describe('golden files: only the changed scalars move', () => {
     expect(plan.changes.map(c => c.line)).toEqual([12, 15, 33, 43, 55])
     // The ConfigMap's look-alike value is not a container image.
     expect(out).toContain('  image: ghcr.io/acme/shop-cart:2.0.1   # not a container: untouched')
+  })
+})
+
+describe('manifests: extra image paths for custom resources', () => {
+  it('edits spec.image of a custom resource only when asked', () => {
+    const d = workdir()
+    const src = [
+      'apiVersion: serving.acme.dev/v1',
+      'kind: Function',
+      'metadata: {name: fn}',
+      'spec:',
+      '  image: ghcr.io/acme/fn:1.0.0 # built by Conveyor',
+      '  note: ghcr.io/acme/fn:1.0.0',
+      ''
+    ].join('\n')
+    writeFileSync(join(d, 'fn.yaml'), src)
+    const updates = updatesFromImages(['fn=ghcr.io/acme/fn:1.1.0'], [], undefined)
+    expect(() => planEdits(d, updates, [parseTarget('manifests:*.yaml')])).toThrow(
+      /no container uses the image of fn/
+    )
+    const plan = planEdits(d, updates, [parseTarget('manifests:*.yaml')], {
+      imagePaths: ['spec.image']
+    })
+    expect(plan.files.get('fn.yaml')).toBe(
+      src.replace('image: ghcr.io/acme/fn:1.0.0', 'image: ghcr.io/acme/fn:1.1.0')
+    )
   })
 })

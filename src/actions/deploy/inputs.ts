@@ -34,6 +34,7 @@ export interface Inputs {
   tokenAuth: AuthScheme
   updates: ImageUpdate[]
   targets: Target[]
+  imagePaths: string[]
   commitMessage?: string
   pullRequest: boolean
   pullRequestBranch?: string
@@ -129,6 +130,12 @@ export async function getInputs(
   if (!path) throw invalidInput('path', pathInput, 'a directory inside the config repository')
   const tokenAuth = reader.choice('token-auth', ['basic', 'bearer'] as const, 'basic')
   const targets = reader.list('targets').map(l => parseTarget(l))
+  const imagePaths = reader.list('manifest-image-paths')
+  for (const p of imagePaths) {
+    if (!/^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/.test(p)) {
+      throw invalidInput('manifest-image-paths', p, 'dotted keys such as spec.image')
+    }
+  }
   const commitMessage = reader.optional('commit-message', { trim: false })
   const pullRequest = reader.boolean('pull-request', false)
   const environment = reader.line('environment') || undefined
@@ -227,6 +234,7 @@ export async function getInputs(
     tokenAuth,
     updates,
     targets,
+    imagePaths,
     commitMessage,
     pullRequest,
     pullRequestBranch: prBranch,

@@ -140,6 +140,7 @@ async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
         path: inputs.path,
         updates: inputs.updates,
         targets: inputs.targets,
+        imagePaths: inputs.imagePaths,
         template: inputs.commitMessage,
         runUrl: inputs.runUrl,
         environment: inputs.environment,
