@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startArgoSim, type ArgoSim } from '../support/argocd-sim.js'
 import { isolatedBuildahEnv, type BuildahEnv } from '../support/base-image.js'
+import { canary, findLeaks } from '../support/canary.js'
 import { makeConfigRemote } from '../support/git-http.js'
 import { checkoutLike, cleanup, makeRepo, pushEvent, sh } from '../support/gitrepo.js'
 import { ROOT, node24, runAction, type ActionRun, type RunOptions } from '../support/harness.js'
@@ -267,6 +268,34 @@ describe('symlinks do not lead an action outside its paths', () => {
       expect(readFileSync(join(victim, 'kustomization.yaml'), 'utf8')).toBe(original)
       expect(run.main.code).toBe(1)
       expect(run.main.errors.join('\n')).toMatch(/symlink|outside/i)
+    }
+  )
+
+  // BUG plan-config-symlink (security): plan follows a services file that is a symlink
+  // out of the checkout, and its parse error quotes the content. A pull request that
+  // adds `.github/conveyor.yml -> /proc/self/environ` makes plan print its own
+  // environment in the ::error:: (here a canary ACTIONS_RUNTIME_TOKEN, which the runner
+  // does not mask for this step). build already refuses the same symlink ("config ...
+  // is outside the workspace"). Expected: refuse it likewise, and never quote more
+  // than a short prefix of a file in a parse error.
+  it.fails(
+    'BUG plan-config-symlink: a services file symlinked to /proc/self/environ is refused',
+    async () => {
+      const secret = canary('RUNTIME')
+      const repo = makeRepo({ 'src/cart/Dockerfile': 'FROM scratch\n' })
+      mkdirSync(join(repo.dir, '.github'), { recursive: true })
+      symlinkSync('/proc/self/environ', join(repo.dir, '.github', 'conveyor.yml'))
+      sh(repo.dir, ['add', '-A'])
+      sh(repo.dir, ['commit', '-qm', 'symlinked services file'])
+      repo.push('main')
+      const run = await runAction('plan', {
+        workspace: checkoutLike(repo, repo.sha(), 'main'),
+        sha: repo.sha(),
+        env: { ACTIONS_RUNTIME_TOKEN: secret }
+      })
+      expect(run.main.code).toBe(1)
+      expect(findLeaks(run.channels(), [{ value: secret }])).toEqual([])
+      expect(run.main.errors.join('\n')).toMatch(/outside|symlink/i)
     }
   )
 
