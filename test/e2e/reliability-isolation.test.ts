@@ -299,6 +299,47 @@ describe('symlinks do not lead an action outside its paths', () => {
     }
   )
 
+  it('build refuses a Dockerfile symlinked out of the workspace', async () => {
+    const ws = emptyDir('conveyor-rel-symdf-')
+    mkdirSync(join(ws, 'svc'))
+    writeFileSync(join(ws, 'svc', 'a.txt'), 'a\n')
+    symlinkSync('/etc/passwd', join(ws, 'svc', 'Dockerfile'))
+    sh(ws, ['init', '-q', '-b', 'main'])
+    sh(ws, ['add', '-A'])
+    sh(ws, ['commit', '-qm', 'symlink'])
+    const run = await runAction('build', {
+      workspace: ws,
+      inputs: {
+        context: 'svc',
+        image: '127.0.0.1:1/acme/x',
+        'registry-insecure': 'true',
+        backend: 'buildah',
+        cache: 'none',
+        push: 'false'
+      }
+    })
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors.join('\n')).toMatch(/dockerfile "svc\/Dockerfile" is outside/)
+    expect(run.main.stdout).not.toContain('root:x:0:0')
+  })
+
+  it('argocd-sync: a ca-cert path symlinked to /etc/passwd is rejected without echoing it', async () => {
+    const ws = emptyDir('conveyor-rel-symca-')
+    symlinkSync('/etc/passwd', join(ws, 'ca.pem'))
+    const run = await runAction('argocd-sync', {
+      workspace: ws,
+      inputs: {
+        server: 'https://127.0.0.1:1',
+        token: 'unused-token-123',
+        applications: 'shop',
+        'ca-cert': 'ca.pem'
+      }
+    })
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors.join('\n')).toMatch(/input "ca-cert"/)
+    expect(run.main.stdout + run.main.stderr).not.toContain('root:x:0:0')
+  })
+
   it('build refuses a context that is a symlink out of the workspace', async () => {
     const ws = emptyDir('conveyor-rel-symws-')
     symlinkSync('/etc', join(ws, 'svc'))
