@@ -100,6 +100,7 @@ describe('build with docker (classic builder)', () => {
     const env = { DOCKER_HOST: dockerd.host }
     const first = await runAction('build', {
       workspace: ws,
+      runnerTemp: mkdtempSync(join(tmp, 'runner-temp-')),
       bundle,
       inputs,
       env,
@@ -130,6 +131,7 @@ describe('build with docker (classic builder)', () => {
 
     const second = await runAction('build', {
       workspace: ws,
+      runnerTemp: mkdtempSync(join(tmp, 'runner-temp-')),
       bundle,
       inputs: { ...inputs, tags: 'type=raw,value=second' },
       env,
@@ -143,6 +145,7 @@ describe('build with docker (classic builder)', () => {
     // A different build arg is a different input: a build.
     const third = await runAction('build', {
       workspace: ws,
+      runnerTemp: mkdtempSync(join(tmp, 'runner-temp-')),
       bundle,
       inputs: { ...inputs, 'build-args': 'GREETING=bye', tags: 'type=raw,value=third' },
       env,
@@ -161,6 +164,7 @@ describe('build with docker (classic builder)', () => {
     )
     const run = await runAction('build', {
       workspace: ws,
+      runnerTemp: mkdtempSync(join(tmp, 'runner-temp-')),
       bundle,
       inputs: {
         context: '.',

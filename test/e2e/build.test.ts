@@ -109,6 +109,8 @@ async function build(
 ): Promise<ActionRun> {
   return runAction('build', {
     workspace,
+    // Inside our temp dir, so that afterAll removes it.
+    runnerTemp: mkdtempSync(join(tmp, 'runner-temp-')),
     bundle,
     timeoutMs: 240_000,
     sha: git(workspace, 'rev-parse', 'HEAD'),
