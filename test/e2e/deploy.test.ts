@@ -381,6 +381,14 @@ describe('deploy gitops: monotonic guard', () => {
         createdAt: '2026-11-20T10:00:00Z'
       })
     )
+    const missing = await deploy({
+      repository: repo.url,
+      results: join(results, 'frontend.json'),
+      targets: 'kustomize:overlays/prod',
+      'expected-services': '["frontend", "payments"]'
+    })
+    expect(missing.main.code).toBe(1)
+    expect(missing.main.errors.join('\n')).toMatch(/no build result for payments/)
     const strict = await deploy({
       repository: repo.url,
       results,

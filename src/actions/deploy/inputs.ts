@@ -108,6 +108,32 @@ function resultFiles(spec: string, workspace: string): string[] {
   return out.sort()
 }
 
+/** The `expected-services` input: a JSON array (plan's `services` output) or a list. */
+export function expectedServices(raw: string): string[] {
+  const text = raw.trim()
+  if (text === '') return []
+  if (text.startsWith('[')) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw invalidInput(
+        'expected-services',
+        text,
+        'a JSON array of service names or one name per line'
+      )
+    }
+    if (!Array.isArray(parsed) || parsed.some(x => typeof x !== 'string')) {
+      throw invalidInput('expected-services', text, 'a JSON array of service names')
+    }
+    return parsed as string[]
+  }
+  return text
+    .split(/[\n,]/)
+    .map(x => x.trim())
+    .filter(x => x !== '' && !x.startsWith('#'))
+}
+
 /** Read and validate every GitOps input. */
 export async function getInputs(
   reader = new InputReader(),
@@ -205,6 +231,15 @@ export async function getInputs(
         `input "results": ${bad.length} of ${files.length} result file(s) are unusable, so nothing is deployed (allow-partial: true deploys the rest): ${bad.join('; ')}`
       )
     }
+    const expected = expectedServices(reader.raw('expected-services'))
+    const have = new Set(results.map(r => r.service))
+    const missing = expected.filter(s => !have.has(s))
+    if (missing.length > 0 && !allowPartial) {
+      throw new ConfigurationError(
+        `input "results": no build result for ${missing.join(', ')} (expected-services lists ${expected.length}); nothing is deployed from a partial set unless allow-partial: true`
+      )
+    }
+    for (const m of missing) log?.warning(`no build result for ${m} (allow-partial): not deployed`)
     for (const b of bad) log?.warning(`skipping a build result (allow-partial): ${b}`)
     if (results.length === 0)
       throw new ConfigurationError('input "results": no usable build result')
