@@ -70,10 +70,19 @@ beforeAll(async () => {
 }, 180_000)
 
 afterAll(async () => {
-  await dockerd?.stop()
-  await registry?.stop()
-  buildah?.cleanup()
-  rmSync(tmp, { recursive: true, force: true })
+  // Each step on its own: one failing must not leave the others running.
+  const steps = [
+    () => dockerd?.stop(),
+    () => registry?.stop(),
+    () => buildah?.cleanup(),
+    () => rmSync(tmp, { recursive: true, force: true })
+  ]
+  const failures: unknown[] = []
+  for (const step of steps)
+    await Promise.resolve()
+      .then(step)
+      .catch(e => failures.push(e))
+  if (failures.length > 0) throw failures[0]
 })
 
 describe('build with docker (classic builder)', () => {
