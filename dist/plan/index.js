@@ -40714,15 +40714,15 @@ function compileGlob(pattern) {
         const prefix = `${dir}/`;
         return { pattern, match: f => f === dir || f.startsWith(prefix) };
     }
-    const m = picomatch_default()(clean, { dot: true });
     const scan = picomatch_default().scan(clean);
     const base = scan.base;
-    if (scan.negated || base === '' || base === '.')
-        return { pattern, match: f => m(f) };
     const prefix = `${base}/`;
-    if (clean === `${base}/**`) {
+    if (!scan.negated && base !== '' && base !== '.' && clean === `${base}/**`) {
         return { pattern, match: f => f.startsWith(prefix) || f === base, dirPrefix: prefix };
     }
+    const m = picomatch_default()(clean, { dot: true });
+    if (scan.negated || base === '' || base === '.')
+        return { pattern, match: f => m(f) };
     return { pattern, match: f => f.startsWith(prefix) && m(f) };
 }
 /** Compile patterns: `test(file)` is true when any matches. */
@@ -40807,12 +40807,12 @@ function dirVerdict(c, dir) {
 function matchRule(service, file) {
     return ruleOf(compile(service), file);
 }
-function hit(c, kind, file, rule) {
+function hit(c, kind, file, rule, n) {
     const r = c.hits.get(rule);
     if (r)
-        r.files++;
+        r.files += n;
     else
-        c.hits.set(rule, { kind, file, rule, files: 1 });
+        c.hits.set(rule, { kind, file, rule, files: n });
 }
 /** Every service selected: for a plan with no base. */
 function selectAll(config, why) {
@@ -40830,28 +40830,39 @@ function selectServices(config, changes) {
     const compiled = config.services.map(compile);
     const global = config.global.map(g => ({ glob: compileGlob(g), rule: `global ${g}` }));
     const fileGlobal = global.filter(g => g.glob.dirPrefix === undefined);
-    let files = 0;
+    // Both sides of a rename, in git's (sorted) order.
+    const paths = [];
+    for (const change of changes) {
+        if (change.from !== undefined && change.from !== change.path)
+            paths.push(change.from);
+        paths.push(change.path);
+    }
     // git lists files sorted, so a directory's files come together: what the directory
-    // alone decides is worked out once per directory, and only file-name globs per file.
-    let lastDir;
+    // alone decides is worked out once per directory. When no file-name glob can change
+    // that verdict, the directory's files are only counted; otherwise each is matched.
     let dirGlobal;
     let verdicts = [];
     let dockerDirHere = [];
-    const visit = (file) => {
-        files++;
-        const dir = file.slice(0, file.lastIndexOf('/') + 1);
-        if (dir !== lastDir) {
-            lastDir = dir;
-            dirGlobal = undefined;
-            for (const g of global) {
-                if (g.glob.dirPrefix !== undefined && dir.startsWith(g.glob.dirPrefix)) {
-                    dirGlobal = g.rule;
-                    break;
-                }
+    let countable = false;
+    const enter = (dir) => {
+        dirGlobal = undefined;
+        for (const g of global) {
+            if (g.glob.dirPrefix !== undefined && dir.startsWith(g.glob.dirPrefix)) {
+                dirGlobal = g.rule;
+                break;
             }
-            verdicts = compiled.map(c => dirVerdict(c, dir));
-            dockerDirHere = compiled.map(c => c.dockerDir === dir);
         }
+        verdicts = compiled.map(c => dirVerdict(c, dir));
+        dockerDirHere = compiled.map(c => c.dockerDir === dir);
+        countable =
+            dirGlobal !== undefined ||
+                (fileGlobal.length === 0 &&
+                    compiled.every((c, i) => !dockerDirHere[i] &&
+                        (verdicts[i].ignored ||
+                            (c.fileIgnore.length === 0 &&
+                                (verdicts[i].rule !== undefined || c.filePaths.length === 0)))));
+    };
+    const matchFile = (file) => {
         let globalRule = dirGlobal;
         if (globalRule === undefined) {
             for (const g of fileGlobal) {
@@ -40863,7 +40874,7 @@ function selectServices(config, changes) {
         }
         if (globalRule !== undefined) {
             for (const c of compiled)
-                hit(c, 'global', file, globalRule);
+                hit(c, 'global', file, globalRule, 1);
             return;
         }
         for (let i = 0; i < compiled.length; i++) {
@@ -40895,14 +40906,41 @@ function selectServices(config, changes) {
                 }
             }
             if (rule !== undefined)
-                hit(c, 'file', file, rule);
+                hit(c, 'file', file, rule, 1);
         }
     };
-    for (const change of changes) {
-        if (change.from !== undefined && change.from !== change.path)
-            visit(change.from);
-        visit(change.path);
+    let lastDir;
+    for (let i = 0; i < paths.length;) {
+        const file = paths[i];
+        const dir = file.slice(0, file.lastIndexOf('/') + 1);
+        if (dir !== lastDir) {
+            lastDir = dir;
+            enter(dir);
+        }
+        if (!countable) {
+            matchFile(file);
+            i++;
+            continue;
+        }
+        // Count the run of files directly in this directory.
+        let j = i + 1;
+        while (j < paths.length) {
+            const f = paths[j];
+            if (!f.startsWith(dir) || f.indexOf('/', dir.length) !== -1)
+                break;
+            j++;
+        }
+        for (let k = 0; k < compiled.length; k++) {
+            const c = compiled[k];
+            if (dirGlobal !== undefined)
+                hit(c, 'global', file, dirGlobal, j - i);
+            else if (!verdicts[k].ignored && verdicts[k].rule !== undefined) {
+                hit(c, 'file', file, verdicts[k].rule, j - i);
+            }
+        }
+        i = j;
     }
+    const files = paths.length;
     const reasons = new Map();
     for (const c of compiled)
         if (c.hits.size > 0)
@@ -45122,11 +45160,14 @@ async function run() {
                 const r = await git(args, { cwd: wd, maxOutputBytes: 1 << 30, timeoutMs: 10 * 60_000 });
                 if (r.truncated)
                     throw new Error('git diff output exceeded 1 GiB');
+                const parsed = Date.now();
                 const c = parseNameStatus(r.stdout);
-                log.info(`${c.length} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)}`);
+                log.info(`${c.length} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff ${r.durationMs} ms, parsed in ${Date.now() - parsed} ms)`);
                 return c;
             });
+            const selecting = Date.now();
             selection = selectServices(config, changes);
+            log.debug(`selection over ${selection.files} path(s) took ${Date.now() - selecting} ms`);
             // Deleted services: gone from the services at the head, or their Dockerfile is.
             const configChanged = changes.some(c => c.path === inputs.config || c.from === inputs.config);
             if (configChanged || changes.some(c => c.status === 'D' || c.status === 'R')) {

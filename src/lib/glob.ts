@@ -42,14 +42,14 @@ export function compileGlob(pattern: string): Glob {
     const prefix = `${dir}/`
     return { pattern, match: f => f === dir || f.startsWith(prefix) }
   }
-  const m = picomatch(clean, { dot: true })
   const scan = picomatch.scan(clean)
   const base = scan.base
-  if (scan.negated || base === '' || base === '.') return { pattern, match: f => m(f) }
   const prefix = `${base}/`
-  if (clean === `${base}/**`) {
+  if (!scan.negated && base !== '' && base !== '.' && clean === `${base}/**`) {
     return { pattern, match: f => f.startsWith(prefix) || f === base, dirPrefix: prefix }
   }
+  const m = picomatch(clean, { dot: true })
+  if (scan.negated || base === '' || base === '.') return { pattern, match: f => m(f) }
   return { pattern, match: f => f.startsWith(prefix) && m(f) }
 }
 

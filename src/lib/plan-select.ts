@@ -91,10 +91,10 @@ export function matchRule(service: Service, file: string): string | undefined {
   return ruleOf(compile(service), file)
 }
 
-function hit(c: Compiled, kind: 'file' | 'global', file: string, rule: string): void {
+function hit(c: Compiled, kind: 'file' | 'global', file: string, rule: string, n: number): void {
   const r = c.hits.get(rule)
-  if (r) r.files++
-  else c.hits.set(rule, { kind, file, rule, files: 1 })
+  if (r) r.files += n
+  else c.hits.set(rule, { kind, file, rule, files: n })
 }
 
 /** Every service selected: for a plan with no base. */
@@ -113,28 +113,41 @@ export function selectServices(config: ServicesConfig, changes: readonly Change[
   const compiled = config.services.map(compile)
   const global = config.global.map(g => ({ glob: compileGlob(g), rule: `global ${g}` }))
   const fileGlobal = global.filter(g => g.glob.dirPrefix === undefined)
-  let files = 0
+  // Both sides of a rename, in git's (sorted) order.
+  const paths: string[] = []
+  for (const change of changes) {
+    if (change.from !== undefined && change.from !== change.path) paths.push(change.from)
+    paths.push(change.path)
+  }
   // git lists files sorted, so a directory's files come together: what the directory
-  // alone decides is worked out once per directory, and only file-name globs per file.
-  let lastDir: string | undefined
+  // alone decides is worked out once per directory. When no file-name glob can change
+  // that verdict, the directory's files are only counted; otherwise each is matched.
   let dirGlobal: string | undefined
   let verdicts: { ignored: boolean; rule?: string }[] = []
   let dockerDirHere: boolean[] = []
-  const visit = (file: string): void => {
-    files++
-    const dir = file.slice(0, file.lastIndexOf('/') + 1)
-    if (dir !== lastDir) {
-      lastDir = dir
-      dirGlobal = undefined
-      for (const g of global) {
-        if (g.glob.dirPrefix !== undefined && dir.startsWith(g.glob.dirPrefix)) {
-          dirGlobal = g.rule
-          break
-        }
+  let countable = false
+  const enter = (dir: string): void => {
+    dirGlobal = undefined
+    for (const g of global) {
+      if (g.glob.dirPrefix !== undefined && dir.startsWith(g.glob.dirPrefix)) {
+        dirGlobal = g.rule
+        break
       }
-      verdicts = compiled.map(c => dirVerdict(c, dir))
-      dockerDirHere = compiled.map(c => c.dockerDir === dir)
     }
+    verdicts = compiled.map(c => dirVerdict(c, dir))
+    dockerDirHere = compiled.map(c => c.dockerDir === dir)
+    countable =
+      dirGlobal !== undefined ||
+      (fileGlobal.length === 0 &&
+        compiled.every(
+          (c, i) =>
+            !dockerDirHere[i] &&
+            (verdicts[i]!.ignored ||
+              (c.fileIgnore.length === 0 &&
+                (verdicts[i]!.rule !== undefined || c.filePaths.length === 0)))
+        ))
+  }
+  const matchFile = (file: string): void => {
     let globalRule = dirGlobal
     if (globalRule === undefined) {
       for (const g of fileGlobal) {
@@ -145,7 +158,7 @@ export function selectServices(config: ServicesConfig, changes: readonly Change[
       }
     }
     if (globalRule !== undefined) {
-      for (const c of compiled) hit(c, 'global', file, globalRule)
+      for (const c of compiled) hit(c, 'global', file, globalRule, 1)
       return
     }
     for (let i = 0; i < compiled.length; i++) {
@@ -173,13 +186,39 @@ export function selectServices(config: ServicesConfig, changes: readonly Change[
           }
         }
       }
-      if (rule !== undefined) hit(c, 'file', file, rule)
+      if (rule !== undefined) hit(c, 'file', file, rule, 1)
     }
   }
-  for (const change of changes) {
-    if (change.from !== undefined && change.from !== change.path) visit(change.from)
-    visit(change.path)
+  let lastDir: string | undefined
+  for (let i = 0; i < paths.length;) {
+    const file = paths[i]!
+    const dir = file.slice(0, file.lastIndexOf('/') + 1)
+    if (dir !== lastDir) {
+      lastDir = dir
+      enter(dir)
+    }
+    if (!countable) {
+      matchFile(file)
+      i++
+      continue
+    }
+    // Count the run of files directly in this directory.
+    let j = i + 1
+    while (j < paths.length) {
+      const f = paths[j]!
+      if (!f.startsWith(dir) || f.indexOf('/', dir.length) !== -1) break
+      j++
+    }
+    for (let k = 0; k < compiled.length; k++) {
+      const c = compiled[k]!
+      if (dirGlobal !== undefined) hit(c, 'global', file, dirGlobal, j - i)
+      else if (!verdicts[k]!.ignored && verdicts[k]!.rule !== undefined) {
+        hit(c, 'file', file, verdicts[k]!.rule!, j - i)
+      }
+    }
+    i = j
   }
+  const files = paths.length
   const reasons = new Map<string, Reason[]>()
   for (const c of compiled) if (c.hits.size > 0) reasons.set(c.service.name, [...c.hits.values()])
   // depends-on, transitively: a service is selected when anything it depends on is.

@@ -289,7 +289,7 @@ describe('selectServices', () => {
     }
     const dirs = ['a', 'a/b', 'a/b/c', 'libs/x', 'libs', 'docs', 'a/docs', '.github', 'z']
     const names = ['f.go', 'README.md', 'Dockerfile', 'x.proto', '.env', 'b']
-    for (let round = 0; round < 40; round++) {
+    for (let round = 0; round < 300; round++) {
       const pick = <T>(xs: T[]): T => xs[rnd(xs.length)]!
       const globs = [
         '**/*.md',

@@ -155,13 +155,16 @@ export async function run(): Promise<void> {
         if (top.stdout.trim() !== '') args.splice(args.indexOf('-M'), 0, '--relative')
         const r = await git(args, { cwd: wd, maxOutputBytes: 1 << 30, timeoutMs: 10 * 60_000 })
         if (r.truncated) throw new Error('git diff output exceeded 1 GiB')
+        const parsed = Date.now()
         const c = parseNameStatus(r.stdout)
         log.info(
-          `${c.length} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)}`
+          `${c.length} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff ${r.durationMs} ms, parsed in ${Date.now() - parsed} ms)`
         )
         return c
       })
+      const selecting = Date.now()
       selection = selectServices(config, changes)
+      log.debug(`selection over ${selection.files} path(s) took ${Date.now() - selecting} ms`)
       // Deleted services: gone from the services at the head, or their Dockerfile is.
       const configChanged = changes.some(c => c.path === inputs.config || c.from === inputs.config)
       if (configChanged || changes.some(c => c.status === 'D' || c.status === 'R')) {
