@@ -103890,6 +103890,10 @@ async function guard(opts, depth) {
         const verdict = guardVerdict(u.service, u.source, record, ancestry);
         if (verdict.allow)
             allowed.push(u);
+        else if (opts.allowRollback) {
+            opts.log.warning(`allow-rollback: deploying anyway: ${verdict.reason}`);
+            allowed.push(u);
+        }
         else
             skipped.push(verdict);
     }
@@ -108651,6 +108655,7 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
     const dryRun = reader.boolean('dry-run', false);
     const maxAttempts = reader.integer('max-attempts', { default: 20, min: 1, max: 100 });
     const allowPartial = reader.boolean('allow-partial', false);
+    const allowRollback = reader.boolean('allow-rollback', false);
     const author = {
         name: reader.line('author-name', { default: 'conveyor[bot]' }),
         email: reader.line('author-email', { default: 'conveyor[bot]@users.noreply.github.com' })
@@ -108738,6 +108743,7 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         updates,
         targets,
         imagePaths,
+        allowRollback,
         commitMessage,
         pullRequest,
         pullRequestBranch: prBranch,
@@ -110037,6 +110043,7 @@ async function runGitOps(reader, log) {
             updates: inputs.updates,
             targets: inputs.targets,
             imagePaths: inputs.imagePaths,
+            allowRollback: inputs.allowRollback,
             template: inputs.commitMessage,
             runUrl: inputs.runUrl,
             environment: inputs.environment,

@@ -35,6 +35,8 @@ export interface DeployOptions {
   path: string
   updates: ImageUpdate[]
   targets: Target[]
+  /** Deploy even when the guard sees a rollback (a deliberate one). */
+  allowRollback?: boolean
   /** Extra dotted paths of images in manifests (custom resources). */
   imagePaths?: string[]
   template?: string
@@ -92,7 +94,10 @@ async function guard(
         : 'unknown'
     const verdict = guardVerdict(u.service, u.source, record, ancestry)
     if (verdict.allow) allowed.push(u)
-    else skipped.push(verdict)
+    else if (opts.allowRollback) {
+      opts.log.warning(`allow-rollback: deploying anyway: ${verdict.reason}`)
+      allowed.push(u)
+    } else skipped.push(verdict)
   }
   return { allowed, skipped }
 }

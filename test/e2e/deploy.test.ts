@@ -317,6 +317,20 @@ describe('deploy gitops: monotonic guard', () => {
     expect(second.main.notices.join('\n')).toMatch(/refusing to roll back/)
     expect(remoteCount(repo)).toBe(count)
     expect(remoteFile(repo, 'overlays/prod/kustomization.yaml')).toContain('newTag: new')
+    // A deliberate rollback goes through with allow-rollback, and warns.
+    const forced = await deploy(
+      {
+        repository: repo.url,
+        images: 'cart=ghcr.io/acme/shop-cart:old',
+        targets: 'kustomize:overlays/prod',
+        'allow-rollback': 'true'
+      },
+      { workspace: source.dir, sha: older, env }
+    )
+    expect(forced.main.code).toBe(0)
+    expect(forced.main.outputs.result).toBe('pushed')
+    expect(forced.main.warnings.join('\n')).toMatch(/allow-rollback: deploying anyway/)
+    expect(remoteFile(repo, 'overlays/prod/kustomization.yaml')).toContain('newTag: old')
   })
 
   it('without a source checkout, compares the commit times recorded in the trailers', async () => {

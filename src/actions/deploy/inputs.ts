@@ -35,6 +35,7 @@ export interface Inputs {
   updates: ImageUpdate[]
   targets: Target[]
   imagePaths: string[]
+  allowRollback: boolean
   commitMessage?: string
   pullRequest: boolean
   pullRequestBranch?: string
@@ -176,6 +177,7 @@ export async function getInputs(
   const dryRun = reader.boolean('dry-run', false)
   const maxAttempts = reader.integer('max-attempts', { default: 20, min: 1, max: 100 })
   const allowPartial = reader.boolean('allow-partial', false)
+  const allowRollback = reader.boolean('allow-rollback', false)
   const author = {
     name: reader.line('author-name', { default: 'conveyor[bot]' }),
     email: reader.line('author-email', { default: 'conveyor[bot]@users.noreply.github.com' })
@@ -270,6 +272,7 @@ export async function getInputs(
     updates,
     targets,
     imagePaths,
+    allowRollback,
     commitMessage,
     pullRequest,
     pullRequestBranch: prBranch,

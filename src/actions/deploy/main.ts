@@ -141,6 +141,7 @@ async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
         updates: inputs.updates,
         targets: inputs.targets,
         imagePaths: inputs.imagePaths,
+        allowRollback: inputs.allowRollback,
         template: inputs.commitMessage,
         runUrl: inputs.runUrl,
         environment: inputs.environment,
