@@ -153,15 +153,15 @@ const cases: Record<Action, Case[]> = {
     c('working-directory with a newline', 'working-directory', { 'working-directory': 'a\nb' }),
     c('config traversal', 'config', { config: PASSWD }),
     c('config with a newline', 'config', { config: '.github/conveyor.yml\nx' }),
-    // BUG plan-config-huge: the error says 'services file "<the whole value>" does not
+    // Regression, fixed bug plan-config-huge (found by this suite); it was: the error says 'services file "<the whole value>" does not
     // exist' - it does not name the input and echoes all 120 KiB (quote() is not used).
-    c('config huge', 'config', { config: MB }, 'plan-config-huge'),
+    c('config huge', 'config', { config: MB }),
     c('base option injection', 'base', { base: '--upload-pack=touch /tmp/pwned' }),
     c('base with a newline', 'base', { base: 'main\nHEAD' }),
     c('base that does not resolve', 'base', { base: 'no-such-ref-anywhere' }),
-    // BUG plan-base-huge: no length check; the value goes into git's argv and the step
+    // Regression, fixed bug plan-base-huge (found by this suite); it was: no length check; the value goes into git's argv and the step
     // fails with "plan failed: spawn E2BIG", naming no input.
-    c('base huge', 'base', { base: MB }, 'plan-base-huge'),
+    c('base huge', 'base', { base: MB }),
     c('base with a NUL-like control', 'base', { base: 'main\u0007' }),
     c('tags huge', 'tags', { tags: MB })
   ],
@@ -183,9 +183,9 @@ const cases: Record<Action, Case[]> = {
     c('image upper case', 'image', { image: `${'127.0.0.1:1'}/Acme/X` }),
     c('image with a newline', 'image', { image: 'ghcr.io/acme/x\nghcr.io/evil/y' }),
     c('image with a tag', 'image', { image: 'ghcr.io/acme/x:1' }),
-    // BUG build-image-huge: the image-name error appends the parser's message, which
+    // Regression, fixed bug build-image-huge (found by this suite); it was: the image-name error appends the parser's message, which
     // holds the whole value: a 120 KiB ::error:: line.
-    c('image huge', 'image', { image: `ghcr.io/acme/${'a'.repeat(HUGE)}` }, 'build-image-huge'),
+    c('image huge', 'image', { image: `ghcr.io/acme/${'a'.repeat(HUGE)}` }),
     c('neither service nor context', ['service', 'context', 'image'], {
       context: '',
       image: ''
@@ -194,14 +194,9 @@ const cases: Record<Action, Case[]> = {
     c('service with a newline', 'service', { service: 'cart\nweb', context: '', image: '' }),
     c('service path traversal', 'service', { service: '../../etc', context: '', image: '' }),
     c('tags unknown type', 'tags', { tags: 'type=bogus,value=1' }),
-    // BUG build-tags-late: a line without type= is taken as a raw tag, and "- type: raw"
+    // Regression, fixed bug build-tags-late (found by this suite); it was: a line without type= is taken as a raw tag, and "- type: raw"
     // (never a valid tag) is not rejected before the registry is contacted.
-    c(
-      'tags YAML injection',
-      'tags',
-      { tags: 'type=raw,value={{ evil }}\n- type: raw' },
-      'build-tags-late'
-    ),
+    c('tags YAML injection', 'tags', { tags: 'type=raw,value={{ evil }}\n- type: raw' }),
     c('labels without =', 'labels', { labels: 'novalue' }),
     c('build-args without a name', 'build-args', { 'build-args': '=x' }),
     c('secrets missing env/src', 'secrets', { secrets: 'id=npm' }),
@@ -210,24 +205,16 @@ const cases: Record<Action, Case[]> = {
     c('cache reference malformed', 'cache', { cache: 'Bad Ref!!' }),
     c('registry-ca-cert not a PEM', 'registry-ca-cert', { 'registry-ca-cert': 'not a pem' }),
     c('registry not a host', 'registry', { registry: 'not a host!/acme' }),
-    // BUG build-username-newline: registry-username is read with optional(), not line():
+    // Regression, fixed bug build-username-newline (found by this suite); it was: registry-username is read with optional(), not line():
     // a multi-line user name reaches the registry login.
-    c(
-      'registry-username with a newline',
-      'registry-username',
-      { 'registry-username': 'ci\nadmin' },
-      'build-username-newline'
-    ),
+    c('registry-username with a newline', 'registry-username', {
+      'registry-username': 'ci\nadmin'
+    }),
     // results-dir is a path the user gives the action to write to: no traversal case.
     c('network with a newline', 'network', { network: 'host\nnone' }),
-    // BUG build-config-traversal (security): "config" is not confined to the workspace;
+    // Regression, fixed bug build-config-traversal (found by this suite; security); it was: "config" is not confined to the workspace;
     // a path to /etc/passwd makes the ::error:: print the file's content.
-    c(
-      'config traversal',
-      'config',
-      { service: 'cart', context: '', image: '', config: PASSWD },
-      'build-config-traversal'
-    )
+    c('config traversal', 'config', { service: 'cart', context: '', image: '', config: PASSWD })
   ],
   'deploy-gitops': [
     c('mode not a choice', 'mode', { mode: 'ftp' }),
