@@ -19,7 +19,7 @@ import {
   parseDockerignore,
   type HashInputs
 } from '../../src/lib/build-context.js'
-import { baseImages } from '../../src/lib/build-dockerfile.js'
+import { baseImages, resolveBaseDigests } from '../../src/lib/build-dockerfile.js'
 import { computeLabels } from '../../src/lib/labels.js'
 import { secrets } from '../../src/lib/secrets.js'
 
@@ -216,5 +216,33 @@ describe('labels', () => {
       'org.opencontainers.image.version': '1.2.3',
       team: 'shop'
     })
+  })
+})
+
+describe('base image digests', () => {
+  const own = { host: '127.0.0.1:9' }
+  it('takes a pinned digest as is, asks the builder for local images, names what it cannot resolve', async () => {
+    const pinned = `alpine@sha256:${'a'.repeat(64)}`
+    const asked: string[] = []
+    const r = await resolveBaseDigests(
+      [pinned, 'localhost/base:1', '127.0.0.1:9/team/app:2'],
+      own,
+      {
+        timeoutMs: 2000,
+        local: async ref => {
+          asked.push(ref)
+          return ref === 'localhost/base:1' ? `sha256:${'b'.repeat(64)}` : undefined
+        }
+      }
+    )
+    expect(r.resolved).toEqual([
+      { ref: pinned, digest: `sha256:${'a'.repeat(64)}` },
+      { ref: 'localhost/base:1', digest: `sha256:${'b'.repeat(64)}` }
+    ])
+    expect(r.unresolved).toHaveLength(1)
+    expect(r.unresolved[0]!.ref).toBe('127.0.0.1:9/team/app:2')
+    expect(r.unresolved[0]!.reason).toMatch(/unreachable/)
+    // The pinned one needed neither the network nor the builder.
+    expect(asked).toEqual(['localhost/base:1', '127.0.0.1:9/team/app:2'])
   })
 })
