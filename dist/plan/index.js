@@ -45201,11 +45201,15 @@ async function run() {
             log.info('no service selected');
         const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_');
         // One JSON object per line of the array: built as text, no intermediate objects.
+        const listing = Date.now();
         const q = (p) => (NEEDS_ESCAPE.test(p) ? JSON.stringify(p) : `"${p}"`);
         const lines = changes.map(c => c.from !== undefined
             ? `{"status":"${c.status}","path":${q(c.path)},"from":${q(c.from)}}`
             : `{"status":"${c.status}","path":${q(c.path)}}`);
+        log.debug(`changed-files list built in ${Date.now() - listing} ms`);
+        const writing = Date.now();
         const changedFilesPath = writeDataFile(`plan-changed-files-${suffix}.json`, lines.length > 0 ? `[\n${lines.join(',\n')}\n]\n` : '[]\n');
+        log.debug(`changed-files list written in ${Date.now() - writing} ms`);
         setOutput('matrix', matrix);
         setOutput('services', selection.selected);
         setOutput('count', selection.selected.length);
