@@ -7,7 +7,8 @@
  * left under RUNNER_TEMP after the post step, no operation left running unless asked.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { request } from 'node:https'
 import { basename, dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,7 +21,13 @@ import { startGitHubSim, type GitHubSim } from '../support/github-sim.js'
 import { cleanup, sh, type TestRepo } from '../support/gitrepo.js'
 import { runAction, type ActionRun } from '../support/harness.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
-import { emptyDir, removeTempDirs, startBufferingProxy } from '../support/reliability-env.js'
+import {
+  emptyDir,
+  removeTempDirs,
+  startBufferingProxy,
+  startCuttingTcpProxy
+} from '../support/reliability-env.js'
+import { startSshd, type TestSshd } from '../support/sshd.js'
 
 afterAll(() => {
   cleanup()
@@ -466,5 +473,70 @@ describe('deploy gitops: GitHub API faults (pull-request mode)', () => {
     }
     expect(gh.violations).toEqual([])
     expectNoStrayCredentials(run, [{ value: TOKEN }])
+  })
+})
+
+describe('deploy ssh: the connection dies in the middle of the upload', () => {
+  let sshd: TestSshd
+  beforeAll(async () => {
+    sshd = await startSshd()
+  })
+  afterAll(async () => {
+    await sshd?.stop()
+  })
+
+  const deploy = (port: number, version: string, timeoutMs = 90_000) => {
+    const ws = emptyDir('conveyor-rel-cut-ws-')
+    mkdirSync(join(ws, 'site'))
+    writeFileSync(join(ws, 'site', 'index.html'), `<h1>${version}</h1>\n`)
+    // Incompressible bulk, so the cut lands inside the upload.
+    writeFileSync(join(ws, 'site', 'bulk.bin'), randomBytes(512 * 1024))
+    return runAction('deploy', {
+      workspace: ws,
+      sha: version.padEnd(40, '0'),
+      timeoutMs,
+      inputs: {
+        mode: 'ssh',
+        hosts: `127.0.0.1:${port}`,
+        username: sshd.username,
+        key: sshd.userKey.privateKey,
+        // Pinned by fingerprint: the proxy's port differs from the server's.
+        fingerprints: sshd.fingerprint,
+        source: 'site',
+        target: join(sshd.remoteDir, 'app'),
+        script: 'true',
+        timeout: '10s'
+      }
+    })
+  }
+
+  let cut: ActionRun | undefined
+
+  it('after a cut upload, `current` still points at the previous, complete release', async () => {
+    const first = await deploy(sshd.port, 'a1')
+    expect(first.main.code, first.main.errors.join('\n')).toBe(0)
+    const current = join(sshd.remoteDir, 'app', 'current')
+    const before = readlinkSync(current)
+    expect(readFileSync(join(current, 'index.html'), 'utf8')).toBe('<h1>a1</h1>\n')
+    const proxy = await startCuttingTcpProxy(sshd.port, 128 * 1024)
+    try {
+      cut = await deploy(proxy.port, 'b2', 30_000)
+      expect(proxy.cuts()).toBeGreaterThan(0)
+    } finally {
+      await proxy.close()
+    }
+    expect(readlinkSync(current)).toBe(before)
+    expect(readFileSync(join(current, 'index.html'), 'utf8')).toBe('<h1>a1</h1>\n')
+    expect(readFileSync(join(current, 'bulk.bin')).length).toBe(512 * 1024)
+  }, 90_000)
+
+  // BUG deploy-ssh-hang-on-cut: when the TCP connection dies in the middle of the SFTP
+  // upload, the step never ends: its per-host `timeout` (10s here) does not fire and
+  // the harness kills it (exit -1) after 30 s. On GitHub it would hang until the job's
+  // timeout (6 h by default).
+  it.fails('BUG deploy-ssh-hang-on-cut: the cut upload fails the step within its timeout', () => {
+    expect(cut, 'the run above happened').toBeDefined()
+    expect(cut!.main.code, 'exit code (-1: killed by the harness after 30 s)').toBe(1)
+    expect(cut!.main.errors.join('\n')).toMatch(/127\.0\.0\.1/)
   })
 })

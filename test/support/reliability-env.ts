@@ -287,3 +287,50 @@ export function sampleAllArgv(intervalMs = 15): { stop(): string[] } {
     }
   }
 }
+
+/**
+ * A TCP proxy to `port` on 127.0.0.1 that cuts each connection (both ways) once the
+ * client has sent `cutAfterBytes` bytes: a network that dies in the middle of an SSH
+ * upload. `cutAfterBytes: Infinity` forwards everything.
+ */
+export async function startCuttingTcpProxy(
+  port: number,
+  cutAfterBytes: number
+): Promise<{ port: number; cuts(): number; close(): Promise<void> }> {
+  const { connect } = await import('node:net')
+  let cuts = 0
+  const sockets = new Set<Socket>()
+  const server = createServer(client => {
+    const upstream = connect(port, '127.0.0.1')
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => undefined)
+    }
+    let sent = 0
+    client.on('data', (chunk: Buffer) => {
+      sent += chunk.length
+      if (sent > cutAfterBytes) {
+        cuts++
+        client.destroy()
+        upstream.destroy()
+        return
+      }
+      upstream.write(chunk)
+    })
+    upstream.pipe(client)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    cuts: () => cuts,
+    close: () =>
+      new Promise<void>(resolve => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      })
+  }
+}
