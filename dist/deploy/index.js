@@ -102567,9 +102567,12 @@ class YamlEditor {
     docs;
     lines = new dist/* LineCounter */.HN();
     splices = [];
+    /** The file's line ending, used for inserted lines (CRLF files stay CRLF). */
+    eol;
     constructor(source, file = '<yaml>') {
         this.source = source;
         this.file = file;
+        this.eol = /\r\n/.test(source) ? '\r\n' : '\n';
         this.docs = (0,dist/* parseAllDocuments */.hR)(source, { lineCounter: this.lines, keepSourceTokens: false });
         for (const doc of this.docs) {
             if (doc.errors.length > 0) {
@@ -102665,8 +102668,8 @@ class YamlEditor {
         const col = this.column(keyNode.range[0]);
         const lastValue = (last.value ?? last.key);
         const at = this.nextLineStart(lastValue.range[1] - 1);
-        const nl = at === this.source.length && !this.source.endsWith('\n') ? '\n' : '';
-        this.splices.push({ start: at, end: at, text: `${nl}${' '.repeat(col)}${text}\n` });
+        const nl = at === this.source.length && !this.source.endsWith('\n') ? this.eol : '';
+        this.splices.push({ start: at, end: at, text: `${nl}${' '.repeat(col)}${text}${this.eol}` });
     }
     /** Remove the line(s) of `key` from a block map. */
     deleteKey(map, key) {
@@ -102706,9 +102709,9 @@ class YamlEditor {
         const col = this.column(dash);
         const last = seq.items[seq.items.length - 1];
         const at = this.nextLineStart(last.range[1] - 1);
-        const nl = at === this.source.length && !this.source.endsWith('\n') ? '\n' : '';
+        const nl = at === this.source.length && !this.source.endsWith('\n') ? this.eol : '';
         const pad = ' '.repeat(col);
-        const text = pairs.map((p, i) => `${pad}${i === 0 ? '- ' : '  '}${p}\n`).join('');
+        const text = pairs.map((p, i) => `${pad}${i === 0 ? '- ' : '  '}${p}${this.eol}`).join('');
         this.splices.push({ start: at, end: at, text: `${nl}${text}` });
     }
     /** Append raw lines at the end of a document (before the next document marker). */
@@ -102721,8 +102724,8 @@ class YamlEditor {
             : this.lineStart(end) === end
                 ? end
                 : this.nextLineStart(end);
-        const nl = at > 0 && this.source[at - 1] !== '\n' ? '\n' : '';
-        this.splices.push({ start: at, end: at, text: `${nl}${text}` });
+        const nl = at > 0 && this.source[at - 1] !== '\n' ? this.eol : '';
+        this.splices.push({ start: at, end: at, text: `${nl}${text.replace(/\r?\n/g, this.eol)}` });
     }
     /** Whether any edit is pending. */
     get changed() {
@@ -102730,7 +102733,11 @@ class YamlEditor {
     }
     /** The edited source. */
     toString() {
-        const sorted = [...this.splices].sort((a, b) => b.start - a.start || b.end - a.end);
+        // Last position first; at one position the later edit first, so edits made in
+        // order end up in that order.
+        const sorted = this.splices
+            .map((s, i) => ({ ...s, i }))
+            .sort((a, b) => b.start - a.start || b.end - a.end || b.i - a.i);
         let out = this.source;
         let limit = Infinity;
         for (const s of sorted) {

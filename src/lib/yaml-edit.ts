@@ -70,11 +70,14 @@ export class YamlEditor {
   readonly docs: Document.Parsed[]
   readonly lines = new LineCounter()
   private readonly splices: Splice[] = []
+  /** The file's line ending, used for inserted lines (CRLF files stay CRLF). */
+  readonly eol: string
 
   constructor(
     readonly source: string,
     readonly file = '<yaml>'
   ) {
+    this.eol = /\r\n/.test(source) ? '\r\n' : '\n'
     this.docs = parseAllDocuments(source, { lineCounter: this.lines, keepSourceTokens: false })
     for (const doc of this.docs) {
       if (doc.errors.length > 0) {
@@ -174,8 +177,8 @@ export class YamlEditor {
     const col = this.column(keyNode.range[0])
     const lastValue = (last.value ?? last.key) as YamlNode
     const at = this.nextLineStart(lastValue.range![1] - 1)
-    const nl = at === this.source.length && !this.source.endsWith('\n') ? '\n' : ''
-    this.splices.push({ start: at, end: at, text: `${nl}${' '.repeat(col)}${text}\n` })
+    const nl = at === this.source.length && !this.source.endsWith('\n') ? this.eol : ''
+    this.splices.push({ start: at, end: at, text: `${nl}${' '.repeat(col)}${text}${this.eol}` })
   }
 
   /** Remove the line(s) of `key` from a block map. */
@@ -216,9 +219,9 @@ export class YamlEditor {
     const col = this.column(dash)
     const last = seq.items[seq.items.length - 1] as YamlNode
     const at = this.nextLineStart(last.range![1] - 1)
-    const nl = at === this.source.length && !this.source.endsWith('\n') ? '\n' : ''
+    const nl = at === this.source.length && !this.source.endsWith('\n') ? this.eol : ''
     const pad = ' '.repeat(col)
-    const text = pairs.map((p, i) => `${pad}${i === 0 ? '- ' : '  '}${p}\n`).join('')
+    const text = pairs.map((p, i) => `${pad}${i === 0 ? '- ' : '  '}${p}${this.eol}`).join('')
     this.splices.push({ start: at, end: at, text: `${nl}${text}` })
   }
 
@@ -233,8 +236,8 @@ export class YamlEditor {
         : this.lineStart(end) === end
           ? end
           : this.nextLineStart(end)
-    const nl = at > 0 && this.source[at - 1] !== '\n' ? '\n' : ''
-    this.splices.push({ start: at, end: at, text: `${nl}${text}` })
+    const nl = at > 0 && this.source[at - 1] !== '\n' ? this.eol : ''
+    this.splices.push({ start: at, end: at, text: `${nl}${text.replace(/\r?\n/g, this.eol)}` })
   }
 
   /** Whether any edit is pending. */
@@ -244,7 +247,11 @@ export class YamlEditor {
 
   /** The edited source. */
   toString(): string {
-    const sorted = [...this.splices].sort((a, b) => b.start - a.start || b.end - a.end)
+    // Last position first; at one position the later edit first, so edits made in
+    // order end up in that order.
+    const sorted = this.splices
+      .map((s, i) => ({ ...s, i }))
+      .sort((a, b) => b.start - a.start || b.end - a.end || b.i - a.i)
     let out = this.source
     let limit = Infinity
     for (const s of sorted) {

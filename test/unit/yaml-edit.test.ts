@@ -239,3 +239,22 @@ describe('manifests: extra image paths for custom resources', () => {
     )
   })
 })
+
+describe('line endings', () => {
+  it('keeps a CRLF file CRLF when inserting and removing lines', () => {
+    const src = 'images:\r\n- name: a # c\r\n  newTag: "1"\r\n  digest: sha256:00\r\n'
+    const ed = new YamlEditor(src)
+    const seq = ed.get(0, ['images']) as YAMLSeq
+    ed.deleteKey(seq.items[0] as YAMLMap, 'digest')
+    ed.setKey(seq.items[0] as YAMLMap, 'newName', 'b')
+    ed.appendMapItem(seq, [
+      ['name', 'c'],
+      ['newTag', '2']
+    ])
+    const out = ed.toString()
+    expect(out).toBe(
+      'images:\r\n- name: a # c\r\n  newTag: "1"\r\n  newName: b\r\n- name: c\r\n  newTag: "2"\r\n'
+    )
+    expect(out.replace(/\r\n/g, '')).not.toContain('\n')
+  })
+})
