@@ -258,3 +258,27 @@ describe('line endings', () => {
     expect(out.replace(/\r\n/g, '')).not.toContain('\n')
   })
 })
+
+describe('kustomize images: created when missing', () => {
+  it.each([
+    [
+      'no images key',
+      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - a.yaml\n',
+      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - a.yaml\nimages:\n- name: "ghcr.io/acme/cart"\n  newTag: "1.10"\n'
+    ],
+    [
+      'an empty flow list',
+      'kind: Kustomization\nimages: [] # none yet\n',
+      'kind: Kustomization\nimages: [{name: ghcr.io/acme/cart, newTag: "1.10"}] # none yet\n'
+    ]
+  ])('%s', (_name, src, expected) => {
+    const d = workdir()
+    writeFileSync(join(d, 'kustomization.yaml'), src)
+    const plan = planEdits(d, updatesFromImages(['cart=ghcr.io/acme/cart:1.10'], [], undefined), [
+      parseTarget('kustomize:.')
+    ])
+    expect(plan.files.get('kustomization.yaml')).toBe(expected)
+    const images = (parse(expected) as { images: { newTag: string }[] }).images
+    expect(images[0]!.newTag).toBe('1.10')
+  })
+})
