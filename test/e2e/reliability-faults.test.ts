@@ -25,9 +25,10 @@ import {
   emptyDir,
   removeTempDirs,
   startBufferingProxy,
-  startCuttingTcpProxy
+  startCuttingTcpProxy,
+  startSilentServer
 } from '../support/reliability-env.js'
-import { startSshd, type TestSshd } from '../support/sshd.js'
+import { generateKey, startSshd, type TestSshd } from '../support/sshd.js'
 
 afterAll(() => {
   cleanup()
@@ -539,4 +540,83 @@ describe('deploy ssh: the connection dies in the middle of the upload', () => {
     expect(cut!.main.code, 'exit code (-1: killed by the harness after 30 s)').toBe(1)
     expect(cut!.main.errors.join('\n')).toMatch(/127\.0\.0\.1/)
   })
+})
+
+describe.concurrent('a server that accepts and never answers: every action ends on its own', () => {
+  let silent: { port: number; close(): Promise<void> }
+  beforeAll(async () => {
+    silent = await startSilentServer()
+  })
+  afterAll(async () => {
+    await silent?.close()
+  })
+  /** The harness kills a step after this long; a step that ends by itself is faster. */
+  const KILL_MS = 40_000
+
+  it('deploy ssh: fails within its timeout', async () => {
+    const ws = emptyDir('conveyor-rel-silent-ssh-')
+    mkdirSync(join(ws, 'site'))
+    writeFileSync(join(ws, 'site', 'index.html'), 'x\n')
+    const key = generateKey(join(emptyDir(), 'id'))
+    const run = await runAction('deploy', {
+      workspace: ws,
+      timeoutMs: KILL_MS,
+      inputs: {
+        mode: 'ssh',
+        hosts: `127.0.0.1:${silent.port}`,
+        username: 'deploy',
+        key: key.privateKey,
+        fingerprints: key.fingerprint,
+        source: 'site',
+        target: '/srv/app',
+        script: 'true',
+        timeout: '5s'
+      }
+    })
+    expect(run.main.code).toBe(1)
+    expect(run.main.durationMs).toBeLessThan(20_000)
+    expect(run.main.errors.join('\n')).toMatch(new RegExp(`127\\.0\\.0\\.1:${silent.port}`))
+  }, 60_000)
+
+  // BUG argocd-silent-server-hang: with timeout: 5s, a server that accepts the
+  // connection and never answers keeps the step running past 40 s (killed by the
+  // harness, exit -1): the preflight request is not bounded by a short timeout.
+  it.fails(
+    'BUG argocd-silent-server-hang: argocd-sync fails within a bounded time',
+    async () => {
+      const run = await runAction('argocd-sync', {
+        timeoutMs: KILL_MS,
+        inputs: {
+          server: `http://127.0.0.1:${silent.port}`,
+          token: 'silent-token-123',
+          applications: 'shop',
+          timeout: '5s'
+        }
+      })
+      expect(run.main.code, 'exit code (-1: killed by the harness)').toBe(1)
+      expect(run.main.errors.join('\n')).toMatch(/127\.0\.0\.1/)
+    },
+    60_000
+  )
+
+  // BUG deploy-gitops-silent-remote-hang: git talks to a remote that never answers with
+  // no time limit (no http.lowSpeedLimit/lowSpeedTime, no exec timeout): the step runs
+  // until it is killed (here after 40 s; on GitHub until the job times out).
+  it.fails(
+    'BUG deploy-gitops-silent-remote-hang: deploy gitops fails within a bounded time',
+    async () => {
+      const run = await runAction('deploy', {
+        timeoutMs: KILL_MS,
+        inputs: {
+          repository: `http://127.0.0.1:${silent.port}/config.git`,
+          token: 'silent-token-123',
+          images: 'checkout=ghcr.io/acme/shop-checkout:1.0.0',
+          targets: 'kustomize:overlays/prod'
+        }
+      })
+      expect(run.main.code, 'exit code (-1: killed by the harness)').toBe(1)
+      expect(run.main.errors.join('\n')).toMatch(/127\.0\.0\.1/)
+    },
+    60_000
+  )
 })
