@@ -18,7 +18,7 @@ import { canary, findLeaks } from '../support/canary.js'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js'
 import { makeConfigRemote, startGitHttp, type GitHttpServer } from '../support/git-http.js'
 import { startGitHubSim, type GitHubSim } from '../support/github-sim.js'
-import { cleanup, sh, type TestRepo } from '../support/gitrepo.js'
+import { checkoutLike, cleanup, makeRepo, sh, type TestRepo } from '../support/gitrepo.js'
 import { runAction, type ActionRun } from '../support/harness.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import {
@@ -576,6 +576,50 @@ describe.concurrent('a server that accepts and never answers: every action ends 
     expect(run.main.code).toBe(1)
     expect(run.main.durationMs).toBeLessThan(20_000)
     expect(run.main.errors.join('\n')).toMatch(new RegExp(`127\\.0\\.0\\.1:${silent.port}`))
+  }, 60_000)
+
+  it('build: the registry check gives up and names the registry', async () => {
+    const ws = emptyDir('conveyor-rel-silent-build-')
+    mkdirSync(join(ws, 'svc'))
+    writeFileSync(join(ws, 'svc', 'Dockerfile'), 'FROM scratch\nCOPY a.txt /a.txt\n')
+    writeFileSync(join(ws, 'svc', 'a.txt'), 'a\n')
+    sh(ws, ['init', '-q', '-b', 'main'])
+    sh(ws, ['add', '-A'])
+    sh(ws, ['commit', '-qm', 'init'])
+    const run = await runAction('build', {
+      workspace: ws,
+      timeoutMs: KILL_MS,
+      inputs: {
+        context: 'svc',
+        image: `127.0.0.1:${silent.port}/acme/x`,
+        'registry-insecure': 'true',
+        backend: 'buildah',
+        cache: 'none'
+      }
+    })
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors.join('\n')).toMatch(
+      new RegExp(`registry 127\\.0\\.0\\.1:${silent.port} unreachable`)
+    )
+  }, 60_000)
+
+  it('plan: base-from-last-success against a silent API warns and plans every service', async () => {
+    const repo = makeRepo({ 'src/cart/Dockerfile': 'FROM scratch\n' })
+    repo.push('main')
+    const run = await runAction('plan', {
+      workspace: checkoutLike(repo, repo.sha(), 'main'),
+      sha: repo.sha(),
+      eventName: 'schedule',
+      timeoutMs: KILL_MS,
+      inputs: { 'base-from-last-success': 'true', token: 'silent-token-123' },
+      env: {
+        GITHUB_API_URL: `http://127.0.0.1:${silent.port}`,
+        GITHUB_WORKFLOW_REF: 'acme/shop/.github/workflows/ci.yml@refs/heads/main'
+      }
+    })
+    expect(run.main.code, run.main.errors.join('\n')).toBe(0)
+    expect(run.main.warnings.join('\n')).toMatch(/base-from-last-success: .*timeout/)
+    expect(run.main.outputs.services).toBe('["cart"]')
   }, 60_000)
 
   // BUG argocd-silent-server-hang: with timeout: 5s, a server that accepts the
