@@ -34,6 +34,7 @@ import {
   leakTable,
   removeTempDirs,
   sampleAllArgv,
+  startSilentServer,
   writeReport,
   type LeakRow
 } from '../support/reliability-env.js'
@@ -197,6 +198,28 @@ describe('plan', () => {
     expect(scan('plan', 'server 500', run, [{ value: TOKEN }], proxyBodies(proxy))).toEqual([])
   })
 
+  it('API never answers (timeout)', async () => {
+    const silent = await startSilentServer()
+    try {
+      const run = await runAction('plan', {
+        workspace: checkoutLike(repo, repo.sha(), 'main'),
+        sha: repo.sha(),
+        eventName: 'schedule',
+        inputs: { 'base-from-last-success': 'true', token: TOKEN },
+        env: {
+          GITHUB_API_URL: `http://127.0.0.1:${silent.port}`,
+          GITHUB_WORKFLOW_REF: 'acme/shop/.github/workflows/ci.yml@refs/heads/main'
+        },
+        sampleProcesses: true,
+        timeoutMs: 60_000
+      })
+      expect(run.main.warnings.join('\n')).toMatch(/timeout/)
+      expect(scan('plan', 'timeout', run, [{ value: TOKEN }])).toEqual([])
+    } finally {
+      await silent.close()
+    }
+  }, 60_000)
+
   it('API connection dropped', async () => {
     proxy.setRules([{ fault: { kind: 'drop' } }])
     const run = await plan({})
@@ -279,6 +302,18 @@ describe('build', () => {
     expect(run.main.code).toBe(1)
     expect(scan('build', 'server 500', run, canaries, proxyBodies(proxy))).toEqual([])
   }, 180_000)
+
+  it('registry never answers (timeout)', async () => {
+    const silent = await startSilentServer()
+    try {
+      const run = await build({ image: `127.0.0.1:${silent.port}/acme/canary` })
+      expect(run.main.code).toBe(1)
+      expect(run.main.errors.join('\n')).toMatch(/unreachable/)
+      expect(scan('build', 'timeout', run, canaries)).toEqual([])
+    } finally {
+      await silent.close()
+    }
+  }, 60_000)
 
   it('registry drops every connection', async () => {
     proxy.setRules([{ fault: { kind: 'drop' } }])
