@@ -57,6 +57,17 @@ export async function startFaultProxy(
   const counts = new Map<FaultRule, number>()
   const sockets = new Set<import('node:net').Socket>()
 
+  /** The whole body of a stream, or undefined when it was aborted (a client or upstream gone). */
+  const readAll = async (stream: AsyncIterable<unknown>): Promise<Buffer | undefined> => {
+    const chunks: Buffer[] = []
+    try {
+      for await (const c of stream) chunks.push(c as Buffer)
+    } catch {
+      return undefined
+    }
+    return Buffer.concat(chunks)
+  }
+
   const pickFault = (req: http.IncomingMessage): Fault | undefined => {
     for (const rule of state.rules) {
       const info = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }
@@ -70,9 +81,8 @@ export async function startFaultProxy(
   }
 
   const server = http.createServer(async (req, res) => {
-    const chunks: Buffer[] = []
-    for await (const c of req) chunks.push(c as Buffer)
-    const body = Buffer.concat(chunks)
+    const body = await readAll(req)
+    if (body === undefined) return void req.socket.destroy()
     const fault = pickFault(req)
     const seen: SeenRequest = {
       method: req.method ?? 'GET',
@@ -117,9 +127,8 @@ export async function startFaultProxy(
             outHeaders[key] = v.split(upstream.origin).join(`http://127.0.0.1:${port}`)
         }
         if (fault?.kind === 'truncate') {
-          const all: Buffer[] = []
-          for await (const c of upRes) all.push(c as Buffer)
-          const full = Buffer.concat(all)
+          const full = await readAll(upRes)
+          if (full === undefined) return void res.socket?.destroy()
           res.writeHead(upRes.statusCode ?? 502, {
             ...outHeaders,
             'content-length': String(full.length)
@@ -129,10 +138,9 @@ export async function startFaultProxy(
           return
         }
         if (fault?.kind === 'buffer') {
-          const all: Buffer[] = []
-          for await (const c of upRes) all.push(c as Buffer)
+          const full = await readAll(upRes)
+          if (full === undefined) return void res.socket?.destroy()
           delete outHeaders['transfer-encoding']
-          const full = Buffer.concat(all)
           res.writeHead(upRes.statusCode ?? 502, {
             ...outHeaders,
             'content-length': String(full.length)
