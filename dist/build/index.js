@@ -82295,7 +82295,8 @@ function exec_exec(command, args, options = {}) {
         const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
             cwd: options.cwd,
             env: childEnv(options.env ?? process.env),
-            stdio: ['pipe', 'pipe', 'pipe']
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(options.signal ? { signal: options.signal } : {})
         });
         const out = new Tail(max);
         const err = new Tail(max);
@@ -82331,7 +82332,11 @@ function exec_exec(command, args, options = {}) {
             clearTimeout(timer);
             clearTimeout(killTimer);
             const code = error.code;
-            const why = code === 'ENOENT' ? `${command}: command not found` : `${command}: ${error.message}`;
+            const why = code === 'ENOENT'
+                ? `${command}: command not found`
+                : code === 'ABORT_ERR'
+                    ? `${command}: aborted`
+                    : `${command}: ${error.message}`;
             reject(new ExecError(why, {
                 code: -1,
                 signal: null,
@@ -83872,6 +83877,20 @@ function runnerTemp() {
 }
 /** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
 function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. Each string piece is redacted on its own: write whole records.
+ */
+function openDataFile(fileName) {
     if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
         throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
     }
@@ -83880,10 +83899,22 @@ function writeDataFile(fileName, content) {
     // before writing into it.
     if (existsSync(path))
         chmodSync(path, 0o600);
-    writeFileSync(path, typeof content === 'string' ? secrets.redact(content) : content, {
-        mode: 0o600
-    });
-    return path;
+    let fd = openSync(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            const bytes = typeof content === 'string' ? Buffer.from(secrets.redact(content), 'utf8') : content;
+            for (let done = 0; done < bytes.length;)
+                done += writeSync(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                closeSync(fd);
+            fd = undefined;
+        }
+    };
 }
 
 ;// CONCATENATED MODULE: external "os"

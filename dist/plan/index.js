@@ -39964,7 +39964,8 @@ function exec_exec(command, args, options = {}) {
         const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
             cwd: options.cwd,
             env: childEnv(options.env ?? process.env),
-            stdio: ['pipe', 'pipe', 'pipe']
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(options.signal ? { signal: options.signal } : {})
         });
         const out = new Tail(max);
         const err = new Tail(max);
@@ -40000,7 +40001,11 @@ function exec_exec(command, args, options = {}) {
             clearTimeout(timer);
             clearTimeout(killTimer);
             const code = error.code;
-            const why = code === 'ENOENT' ? `${command}: command not found` : `${command}: ${error.message}`;
+            const why = code === 'ENOENT'
+                ? `${command}: command not found`
+                : code === 'ABORT_ERR'
+                    ? `${command}: aborted`
+                    : `${command}: ${error.message}`;
             reject(new ExecError(why, {
                 code: -1,
                 signal: null,
@@ -40161,6 +40166,20 @@ function runnerTemp() {
 }
 /** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
 function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. Each string piece is redacted on its own: write whole records.
+ */
+function openDataFile(fileName) {
     if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
         throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
     }
@@ -40169,10 +40188,22 @@ function writeDataFile(fileName, content) {
     // before writing into it.
     if ((0,external_node_fs_namespaceObject.existsSync)(path))
         (0,external_node_fs_namespaceObject.chmodSync)(path, 0o600);
-    (0,external_node_fs_namespaceObject.writeFileSync)(path, typeof content === 'string' ? secrets_secrets.redact(content) : content, {
-        mode: 0o600
-    });
-    return path;
+    let fd = (0,external_node_fs_namespaceObject.openSync)(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            const bytes = typeof content === 'string' ? Buffer.from(secrets_secrets.redact(content), 'utf8') : content;
+            for (let done = 0; done < bytes.length;)
+                done += (0,external_node_fs_namespaceObject.writeSync)(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                (0,external_node_fs_namespaceObject.closeSync)(fd);
+            fd = undefined;
+        }
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/lib/plan-base.ts
@@ -40296,47 +40327,104 @@ function chooseBase(ctx) {
     }
 }
 
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 ;// CONCATENATED MODULE: ./src/lib/plan-diff.ts
 /**
  * The changed files between two commits, from `git diff --name-status -z -M`: NUL
  * separated, so names with spaces, quotes, newlines, non-ASCII or a leading `-` come
  * through byte for byte.
  */
-/** Parse `git diff --name-status -z` output. Pure. */
-function parseNameStatus(out) {
-    // Every field ends with NUL: drop the last one, so a missing field is undefined.
-    const parts = (out.endsWith('\0') ? out.slice(0, -1) : out).split('\0');
-    const changes = [];
-    let i = 0;
-    while (i < parts.length) {
-        const head = parts[i];
-        if (head === '') {
-            i++;
-            continue;
-        }
-        const status = head[0];
-        if (status === 'R' || status === 'C') {
-            const from = parts[i + 1];
-            const to = parts[i + 2];
-            if (from === undefined || to === undefined)
-                throw new Error(`truncated git diff output at ${JSON.stringify(head)}`);
-            const score = Number(head.slice(1));
-            changes.push({
-                status,
-                path: to,
-                from,
-                ...(Number.isFinite(score) && head.length > 1 ? { score } : {})
-            });
-            i += 3;
-        }
-        else {
-            const path = parts[i + 1];
-            if (path === undefined)
-                throw new Error(`truncated git diff output at ${JSON.stringify(head)}`);
-            changes.push({ status, path });
-            i += 2;
+
+/**
+ * `git diff --name-status -z` output parsed as it arrives: `push()` each chunk of
+ * stdout (a record may span chunks, a character too), then `end()`. Records go to
+ * the sink as soon as they are complete, so the work overlaps git's own.
+ */
+class NameStatusParser {
+    sink;
+    decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    rest = '';
+    head;
+    from;
+    /** Fields still expected for the record in `head`. */
+    need = 0;
+    /** Records parsed so far. */
+    count = 0;
+    constructor(sink) {
+        this.sink = sink;
+    }
+    push(chunk) {
+        const fields = (this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk))).split('\0');
+        // The last field has no NUL yet: it continues in the next chunk.
+        this.rest = fields.pop();
+        let i = 0;
+        // Finish a record the previous chunk began.
+        while (this.head !== undefined && i < fields.length)
+            this.field(fields[i++]);
+        // Whole records, the common ones (status and one path) without a call per field.
+        const n = fields.length;
+        while (i < n) {
+            const head = fields[i];
+            if (head === '') {
+                i++;
+                continue;
+            }
+            const c = head.charCodeAt(0);
+            if (c !== 82 /* R */ && c !== 67 /* C */ && i + 1 < n) {
+                this.count++;
+                this.sink(head[0], fields[i + 1]);
+                i += 2;
+                continue;
+            }
+            // A rename or copy (three fields), or a record the next chunk completes.
+            this.field(fields[i++]);
+            while (this.head !== undefined && i < n)
+                this.field(fields[i++]);
         }
     }
+    /** The output ended: a field without its NUL still counts; a cut record throws. */
+    end() {
+        const tail = this.rest + this.decoder.end();
+        this.rest = '';
+        if (tail !== '')
+            this.field(tail);
+        if (this.head !== undefined)
+            throw new Error(`truncated git diff output at ${JSON.stringify(this.head)}`);
+    }
+    field(f) {
+        if (this.head === undefined) {
+            if (f === '')
+                return;
+            this.head = f;
+            this.need = f[0] === 'R' || f[0] === 'C' ? 2 : 1;
+            return;
+        }
+        if (this.need === 2) {
+            this.from = f;
+            this.need = 1;
+            return;
+        }
+        const head = this.head;
+        const from = this.from;
+        this.head = this.from = undefined;
+        this.count++;
+        if (from === undefined)
+            this.sink(head[0], f);
+        else {
+            const score = Number(head.slice(1));
+            this.sink(head[0], f, from, Number.isFinite(score) && head.length > 1 ? score : undefined);
+        }
+    }
+}
+/** Parse `git diff --name-status -z` output. Pure. */
+function parseNameStatus(out) {
+    const changes = [];
+    const parser = new NameStatusParser((status, path, from, score) => changes.push(from === undefined
+        ? { status, path }
+        : { status, path, from, ...(score !== undefined ? { score } : {}) }));
+    parser.push(out);
+    parser.end();
     return changes;
 }
 /** Every path a change touches: both sides of a rename. */
@@ -40361,6 +40449,73 @@ function diffArgs(base, head) {
         head,
         '--'
     ];
+}
+/** Characters JSON must escape in a string (the rest, non-ASCII included, go as they are). */
+// eslint-disable-next-line no-control-regex -- exactly the characters JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
+/** The same, but NUL (our separator while batching). */
+// eslint-disable-next-line no-control-regex -- exactly the characters JSON escapes
+const NEEDS_ESCAPE_BUT_NUL = /["\\\u0001-\u001f\u2028\u2029]/;
+/** A path as a JSON string. */
+function plan_diff_quote(p) {
+    return NEEDS_ESCAPE.test(p) ? JSON.stringify(p) : `"${p}"`;
+}
+/**
+ * The changed-files list (a JSON array, one object per line: `status`, `path`, and
+ * `from` for renames and copies), built as text while git lists the changes and
+ * handed to `out` piece by piece (whole records each). Runs of records with one
+ * status (git lists a directory's files together, usually alike) are joined
+ * natively: no object, and almost no string, per record.
+ */
+class ChangedFilesJson {
+    out;
+    runStatus = '';
+    run = [];
+    count = 0;
+    constructor(out) {
+        this.out = out;
+    }
+    add(status, path, from) {
+        if (from !== undefined) {
+            this.flush();
+            this.out(`${this.count++ === 0 ? '[\n' : ',\n'}{"status":"${status}","path":${plan_diff_quote(path)},"from":${plan_diff_quote(from)}}`);
+            return;
+        }
+        if (status !== this.runStatus || this.run.length === 4096) {
+            this.flush();
+            this.runStatus = status;
+        }
+        this.run.push(path);
+    }
+    /** Close the array. */
+    end() {
+        this.flush();
+        this.out(this.count === 0 ? '[]\n' : '\n]\n');
+    }
+    flush() {
+        const run = this.run;
+        if (run.length === 0)
+            return;
+        const open = `{"status":"${this.runStatus}","path":`;
+        const first = this.count === 0 ? '[\n' : ',\n';
+        this.count += run.length;
+        this.run = [];
+        const raw = run.join('\0');
+        if (!NEEDS_ESCAPE_BUT_NUL.test(raw)) {
+            this.out(`${first}${open}"${raw.replaceAll('\0', `"},\n${open}"`)}"}`);
+            return;
+        }
+        this.out(`${first}${run.map(p => `${open}${plan_diff_quote(p)}}`).join(',\n')}`);
+    }
+}
+/** The whole changed-files list of `changes` as one text. */
+function changedFilesJson(changes) {
+    let text = '';
+    const json = new ChangedFilesJson(t => (text += t));
+    for (const c of changes)
+        json.add(c.status, c.path, c.from);
+    json.end();
+    return text;
 }
 
 ;// CONCATENATED MODULE: ./src/lib/plan-git.ts
@@ -40827,45 +40982,124 @@ function selectAll(config, why) {
  * `depends-on`, transitively.
  */
 function selectServices(config, changes) {
-    const compiled = config.services.map(compile);
-    const global = config.global.map(g => ({ glob: compileGlob(g), rule: `global ${g}` }));
-    const fileGlobal = global.filter(g => g.glob.dirPrefix === undefined);
+    const selector = new ServiceSelector(config);
     // Both sides of a rename, in git's (sorted) order.
-    const paths = [];
     for (const change of changes) {
         if (change.from !== undefined && change.from !== change.path)
-            paths.push(change.from);
-        paths.push(change.path);
+            selector.add(change.from);
+        selector.add(change.path);
     }
-    // git lists files sorted, so a directory's files come together: what the directory
-    // alone decides is worked out once per directory. When no file-name glob can change
-    // that verdict, the directory's files are only counted; otherwise each is matched.
-    let dirGlobal;
-    let verdicts = [];
-    let dockerDirHere = [];
-    let countable = false;
-    const enter = (dir) => {
-        dirGlobal = undefined;
-        for (const g of global) {
+    return selector.finish();
+}
+/**
+ * The selection, fed one changed path at a time (while git is still listing them),
+ * then `finish()`ed. The same verdicts as `selectServices`.
+ *
+ * git lists files sorted, so a directory's files come together: what the directory
+ * alone decides is worked out once per directory. When no file-name glob can change
+ * that verdict, the directory's files are only counted; otherwise each is matched.
+ */
+class ServiceSelector {
+    config;
+    compiled;
+    global;
+    fileGlobal;
+    dirGlobal;
+    verdicts = [];
+    dockerDirHere = [];
+    countable = false;
+    lastDir;
+    /** The first file of the counted run in the current directory, and its length. */
+    runFile = '';
+    run = 0;
+    files = 0;
+    constructor(config) {
+        this.config = config;
+        this.compiled = config.services.map(compile);
+        this.global = config.global.map(g => ({ glob: compileGlob(g), rule: `global ${g}` }));
+        this.fileGlobal = this.global.filter(g => g.glob.dirPrefix === undefined);
+    }
+    /** One changed path (both sides of a rename are added separately). */
+    add(file) {
+        this.files++;
+        const last = this.lastDir;
+        // Still in the same directory (the common case): no new string.
+        if (last === undefined || !file.startsWith(last) || file.indexOf('/', last.length) !== -1) {
+            const dir = file.slice(0, file.lastIndexOf('/') + 1);
+            this.flush();
+            this.lastDir = dir;
+            this.enter(dir);
+        }
+        if (!this.countable)
+            this.matchFile(file);
+        else if (this.run++ === 0)
+            this.runFile = file;
+    }
+    /** The selection of every path added, with `depends-on` applied. */
+    finish() {
+        this.flush();
+        const { config } = this;
+        const reasons = new Map();
+        for (const c of this.compiled)
+            if (c.hits.size > 0)
+                reasons.set(c.service.name, [...c.hits.values()]);
+        // depends-on, transitively: a service is selected when anything it depends on is.
+        const dependents = new Map();
+        for (const s of config.services) {
+            for (const d of s.dependsOn)
+                dependents.set(d, [...(dependents.get(d) ?? []), s.name]);
+        }
+        const queue = [...reasons.keys()].map(n => ({ name: n, via: [] }));
+        while (queue.length > 0) {
+            const { name, via } = queue.shift();
+            for (const dep of dependents.get(name) ?? []) {
+                if (reasons.has(dep))
+                    continue;
+                const chain = [...via, name];
+                reasons.set(dep, [{ kind: 'dependency', on: name, via: chain }]);
+                queue.push({ name: dep, via: chain });
+            }
+        }
+        const selected = config.services.map(s => s.name).filter(n => reasons.has(n));
+        return { selected, reasons, files: this.files };
+    }
+    /** Record the counted run of files of the current directory. */
+    flush() {
+        if (this.run === 0)
+            return;
+        const n = this.run;
+        for (let k = 0; k < this.compiled.length; k++) {
+            const c = this.compiled[k];
+            const v = this.verdicts[k];
+            if (this.dirGlobal !== undefined)
+                hit(c, 'global', this.runFile, this.dirGlobal, n);
+            else if (!v.ignored && v.rule !== undefined)
+                hit(c, 'file', this.runFile, v.rule, n);
+        }
+        this.run = 0;
+    }
+    enter(dir) {
+        this.dirGlobal = undefined;
+        for (const g of this.global) {
             if (g.glob.dirPrefix !== undefined && dir.startsWith(g.glob.dirPrefix)) {
-                dirGlobal = g.rule;
+                this.dirGlobal = g.rule;
                 break;
             }
         }
-        verdicts = compiled.map(c => dirVerdict(c, dir));
-        dockerDirHere = compiled.map(c => c.dockerDir === dir);
-        countable =
-            dirGlobal !== undefined ||
-                (fileGlobal.length === 0 &&
-                    compiled.every((c, i) => !dockerDirHere[i] &&
+        const verdicts = (this.verdicts = this.compiled.map(c => dirVerdict(c, dir)));
+        const dockerDirHere = (this.dockerDirHere = this.compiled.map(c => c.dockerDir === dir));
+        this.countable =
+            this.dirGlobal !== undefined ||
+                (this.fileGlobal.length === 0 &&
+                    this.compiled.every((c, i) => !dockerDirHere[i] &&
                         (verdicts[i].ignored ||
                             (c.fileIgnore.length === 0 &&
                                 (verdicts[i].rule !== undefined || c.filePaths.length === 0)))));
-    };
-    const matchFile = (file) => {
-        let globalRule = dirGlobal;
+    }
+    matchFile(file) {
+        let globalRule = this.dirGlobal;
         if (globalRule === undefined) {
-            for (const g of fileGlobal) {
+            for (const g of this.fileGlobal) {
                 if (g.glob.match(file)) {
                     globalRule = g.rule;
                     break;
@@ -40873,17 +41107,17 @@ function selectServices(config, changes) {
             }
         }
         if (globalRule !== undefined) {
-            for (const c of compiled)
+            for (const c of this.compiled)
                 hit(c, 'global', file, globalRule, 1);
             return;
         }
-        for (let i = 0; i < compiled.length; i++) {
-            const c = compiled[i];
-            const v = verdicts[i];
+        for (let i = 0; i < this.compiled.length; i++) {
+            const c = this.compiled[i];
+            const v = this.verdicts[i];
             if (v.ignored)
                 continue;
             let rule;
-            if (dockerDirHere[i])
+            if (this.dockerDirHere[i])
                 rule = ruleOf(c, file);
             else {
                 let ignored = false;
@@ -40908,62 +41142,7 @@ function selectServices(config, changes) {
             if (rule !== undefined)
                 hit(c, 'file', file, rule, 1);
         }
-    };
-    let lastDir;
-    for (let i = 0; i < paths.length;) {
-        const file = paths[i];
-        const dir = file.slice(0, file.lastIndexOf('/') + 1);
-        if (dir !== lastDir) {
-            lastDir = dir;
-            enter(dir);
-        }
-        if (!countable) {
-            matchFile(file);
-            i++;
-            continue;
-        }
-        // Count the run of files directly in this directory.
-        let j = i + 1;
-        while (j < paths.length) {
-            const f = paths[j];
-            if (!f.startsWith(dir) || f.indexOf('/', dir.length) !== -1)
-                break;
-            j++;
-        }
-        for (let k = 0; k < compiled.length; k++) {
-            const c = compiled[k];
-            if (dirGlobal !== undefined)
-                hit(c, 'global', file, dirGlobal, j - i);
-            else if (!verdicts[k].ignored && verdicts[k].rule !== undefined) {
-                hit(c, 'file', file, verdicts[k].rule, j - i);
-            }
-        }
-        i = j;
     }
-    const files = paths.length;
-    const reasons = new Map();
-    for (const c of compiled)
-        if (c.hits.size > 0)
-            reasons.set(c.service.name, [...c.hits.values()]);
-    // depends-on, transitively: a service is selected when anything it depends on is.
-    const dependents = new Map();
-    for (const s of config.services) {
-        for (const d of s.dependsOn)
-            dependents.set(d, [...(dependents.get(d) ?? []), s.name]);
-    }
-    const queue = [...reasons.keys()].map(n => ({ name: n, via: [] }));
-    while (queue.length > 0) {
-        const { name, via } = queue.shift();
-        for (const dep of dependents.get(name) ?? []) {
-            if (reasons.has(dep))
-                continue;
-            const chain = [...via, name];
-            reasons.set(dep, [{ kind: 'dependency', on: name, via: chain }]);
-            queue.push({ name: dep, via: chain });
-        }
-    }
-    const selected = config.services.map(s => s.name).filter(n => reasons.has(n));
-    return { selected, reasons, files };
 }
 /** One short line for a reason (matrix entries and logs). */
 function reasonText(r, max = 120) {
@@ -45044,9 +45223,8 @@ function getInputs(reader = new InputReader(), workspace = process.env.GITHUB_WO
 
 
 
-/** Characters JSON must escape in a string (the rest, non-ASCII included, go as they are). */
-// eslint-disable-next-line no-control-regex -- exactly the characters JSON escapes
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
+/** The most diff output a plan reads. */
+const MAX_DIFF_BYTES = 1 << 30;
 function readEvent() {
     const path = process.env.GITHUB_EVENT_PATH;
     if (!path || !(0,external_node_fs_namespaceObject.existsSync)(path))
@@ -45099,6 +45277,74 @@ async function inTree(cwd, sha, path) {
     });
     return r.code === 0 && r.stdout.trim() !== '';
 }
+/**
+ * Start `git diff` between base and head. Its output is parsed, listed as JSON and,
+ * once the services are known, selected while git is still writing it.
+ */
+function startDiff(cwd, base, head, relative, configPath, list) {
+    const args = diffArgs(base, head);
+    if (relative)
+        args.splice(args.indexOf('-M'), 0, '--relative');
+    const json = new ChangedFilesJson(text => list.write(text));
+    let selector;
+    /** Paths seen before the services were loaded. */
+    const early = [];
+    let configChanged = false;
+    let removals = false;
+    const parser = new NameStatusParser((status, path, from) => {
+        if (from !== undefined && from !== path) {
+            if (selector)
+                selector.add(from);
+            else
+                early.push(from);
+        }
+        if (selector)
+            selector.add(path);
+        else
+            early.push(path);
+        json.add(status, path, from);
+        if (status === 'D' || status === 'R')
+            removals = true;
+        if (path === configPath || from === configPath)
+            configChanged = true;
+    });
+    let bytes = 0;
+    const abort = new AbortController();
+    const running = git(args, {
+        cwd,
+        maxOutputBytes: 64 * 1024,
+        timeoutMs: 10 * 60_000,
+        signal: abort.signal,
+        onStdout: chunk => {
+            bytes += chunk.length;
+            if (bytes <= MAX_DIFF_BYTES)
+                parser.push(chunk);
+        }
+    });
+    // Failures surface in finish(); an aborted diff is nobody's concern.
+    running.catch(() => undefined);
+    return {
+        abort: () => abort.abort(),
+        async finish(config) {
+            selector = new ServiceSelector(config);
+            for (const p of early)
+                selector.add(p);
+            early.length = 0;
+            const r = await running;
+            if (bytes > MAX_DIFF_BYTES)
+                throw new Error('git diff output exceeded 1 GiB');
+            parser.end();
+            json.end();
+            return {
+                count: parser.count,
+                selection: selector.finish(),
+                configChanged,
+                removals,
+                durationMs: r.durationMs
+            };
+        }
+    };
+}
 /** Run the plan action. */
 async function run() {
     await runMain('plan', async (log) => {
@@ -45109,15 +45355,6 @@ async function run() {
         if (top.code !== 0) {
             throw new errors_ConfigurationError(`input "working-directory": ${wd} is not a git repository (run actions/checkout first)`);
         }
-        const config = await log.group('Load the services', async () => {
-            const c = await loadServices({
-                workspace: wd,
-                config: inputs.config,
-                requireFile: inputs.requireConfig
-            });
-            log.info(`${c.services.length} service(s) ${c.file ? `from ${c.file}` : 'discovered from Dockerfiles'}: ${c.services.map(s => s.name).join(', ')}`);
-            return c;
-        });
         const decision = chooseBase({
             eventName: process.env.GITHUB_EVENT_NAME ?? '',
             event: readEvent(),
@@ -45149,28 +45386,44 @@ async function run() {
             log.info(resolved.kind === 'commit' ? `base ${resolved.sha} (${resolved.why})` : resolved.why);
             return { head, resolved };
         });
-        let changes = [];
-        let selection;
-        const deleted = [];
-        if (resolved.kind === 'commit') {
-            changes = await log.group('Diff', async () => {
-                const args = diffArgs(resolved.sha, head);
-                if (top.stdout.trim() !== '')
-                    args.splice(args.indexOf('-M'), 0, '--relative');
-                const r = await git(args, { cwd: wd, maxOutputBytes: 1 << 30, timeoutMs: 10 * 60_000 });
-                if (r.truncated)
-                    throw new Error('git diff output exceeded 1 GiB');
-                const parsed = Date.now();
-                const c = parseNameStatus(r.stdout);
-                log.info(`${c.length} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff ${r.durationMs} ms, parsed in ${Date.now() - parsed} ms)`);
+        // The diff starts before the services are loaded: git works out the change (for a
+        // large one, tens of milliseconds before its first line) while this process parses
+        // and validates the services file.
+        const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_');
+        const list = openDataFile(`plan-changed-files-${suffix}.json`);
+        const diff = resolved.kind === 'commit'
+            ? startDiff(wd, resolved.sha, head, top.stdout.trim() !== '', inputs.config, list)
+            : undefined;
+        let config;
+        try {
+            config = await log.group('Load the services', async () => {
+                const c = await loadServices({
+                    workspace: wd,
+                    config: inputs.config,
+                    requireFile: inputs.requireConfig
+                });
+                log.info(`${c.services.length} service(s) ${c.file ? `from ${c.file}` : 'discovered from Dockerfiles'}: ${c.services.map(s => s.name).join(', ')}`);
                 return c;
             });
-            const selecting = Date.now();
-            selection = selectServices(config, changes);
-            log.debug(`selection over ${selection.files} path(s) took ${Date.now() - selecting} ms`);
+        }
+        catch (error) {
+            diff?.abort();
+            list.close();
+            throw error;
+        }
+        let changeCount = 0;
+        let selection;
+        const deleted = [];
+        if (diff && resolved.kind === 'commit') {
+            const d = await log.group('Diff', async () => {
+                const d = await diff.finish(config);
+                log.info(`${d.count} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff, parsed and selected in ${d.durationMs} ms)`);
+                return d;
+            });
+            changeCount = d.count;
+            selection = d.selection;
             // Deleted services: gone from the services at the head, or their Dockerfile is.
-            const configChanged = changes.some(c => c.path === inputs.config || c.from === inputs.config);
-            if (configChanged || changes.some(c => c.status === 'D' || c.status === 'R')) {
+            if (d.configChanged || d.removals) {
                 const before = await servicesAt(repo, resolved.sha, config, inputs, log);
                 const now = new Set(config.services.map(s => s.name));
                 for (const s of before ?? [])
@@ -45179,9 +45432,11 @@ async function run() {
             }
         }
         else if (resolved.kind === 'all') {
+            list.write('[]\n');
             selection = selectAll(config, resolved.why);
         }
         else {
+            list.write('[]\n');
             selection = { selected: [], reasons: new Map(), files: 0 };
         }
         for (const name of [...selection.selected]) {
@@ -45199,21 +45454,12 @@ async function run() {
             log.info(`${e.service}: ${e.reasons.join('; ')}`);
         if (selection.selected.length === 0)
             log.info('no service selected');
-        const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_');
-        // One JSON object per line of the array: built as text, no intermediate objects.
-        const listing = Date.now();
-        const q = (p) => (NEEDS_ESCAPE.test(p) ? JSON.stringify(p) : `"${p}"`);
-        const lines = changes.map(c => c.from !== undefined
-            ? `{"status":"${c.status}","path":${q(c.path)},"from":${q(c.from)}}`
-            : `{"status":"${c.status}","path":${q(c.path)}}`);
-        log.debug(`changed-files list built in ${Date.now() - listing} ms`);
-        const writing = Date.now();
-        const changedFilesPath = writeDataFile(`plan-changed-files-${suffix}.json`, lines.length > 0 ? `[\n${lines.join(',\n')}\n]\n` : '[]\n');
-        log.debug(`changed-files list written in ${Date.now() - writing} ms`);
+        list.close();
+        const changedFilesPath = list.path;
         setOutput('matrix', matrix);
         setOutput('services', selection.selected);
         setOutput('count', selection.selected.length);
-        setOutput('has-changes', resolved.kind === 'all' || changes.length > 0);
+        setOutput('has-changes', resolved.kind === 'all' || changeCount > 0);
         setOutput('base', resolved.kind === 'commit' ? resolved.sha : '');
         setOutput('head', head);
         setOutput('changed-files-path', changedFilesPath);
@@ -45225,7 +45471,7 @@ async function run() {
             base: resolved.kind === 'commit' ? resolved.sha : undefined,
             head,
             why: resolved.why,
-            changedFiles: changes.length,
+            changedFiles: changeCount,
             changedFilesPath
         }).write();
     });

@@ -30,6 +30,8 @@ export interface ExecOptions {
   /** Called with every chunk of stdout (for progress). */
   onStdout?: (chunk: Buffer) => void
   onStderr?: (chunk: Buffer) => void
+  /** Kill the process (SIGTERM) when this aborts; the promise then rejects. */
+  signal?: AbortSignal
 }
 
 /** What a finished process left. */
@@ -124,7 +126,8 @@ export function exec(
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: childEnv(options.env ?? process.env),
-      stdio: ['pipe', 'pipe', 'pipe']
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.signal ? { signal: options.signal } : {})
     })
     const out = new Tail(max)
     const err = new Tail(max)
@@ -165,7 +168,11 @@ export function exec(
       clearTimeout(killTimer)
       const code = (error as NodeJS.ErrnoException).code
       const why =
-        code === 'ENOENT' ? `${command}: command not found` : `${command}: ${error.message}`
+        code === 'ENOENT'
+          ? `${command}: command not found`
+          : code === 'ABORT_ERR'
+            ? `${command}: aborted`
+            : `${command}: ${error.message}`
       reject(
         new ExecError(why, {
           code: -1,

@@ -4,7 +4,15 @@
  * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
  */
 import { randomUUID } from 'node:crypto'
-import { appendFileSync, chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  writeSync
+} from 'node:fs'
 import { join } from 'node:path'
 import { secrets } from './secrets.js'
 
@@ -90,6 +98,27 @@ export function runnerTemp(): string {
 
 /** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
 export function writeDataFile(fileName: string, content: string | Buffer): string {
+  const file = openDataFile(fileName)
+  try {
+    file.write(content)
+  } finally {
+    file.close()
+  }
+  return file.path
+}
+
+/** A data file under RUNNER_TEMP written piece by piece (each piece redacted). */
+export interface DataFile {
+  readonly path: string
+  write(content: string | Buffer): void
+  close(): void
+}
+
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. Each string piece is redacted on its own: write whole records.
+ */
+export function openDataFile(fileName: string): DataFile {
   if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
     throw new Error(`invalid data file name ${JSON.stringify(fileName)}`)
   }
@@ -97,8 +126,18 @@ export function writeDataFile(fileName: string, content: string | Buffer): strin
   // `mode` applies only when the file is created: tighten one that already exists
   // before writing into it.
   if (existsSync(path)) chmodSync(path, 0o600)
-  writeFileSync(path, typeof content === 'string' ? secrets.redact(content) : content, {
-    mode: 0o600
-  })
-  return path
+  let fd: number | undefined = openSync(path, 'w', 0o600)
+  return {
+    path,
+    write(content) {
+      if (fd === undefined) throw new Error(`data file ${fileName} is closed`)
+      const bytes =
+        typeof content === 'string' ? Buffer.from(secrets.redact(content), 'utf8') : content
+      for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done)
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd)
+      fd = undefined
+    }
+  }
 }

@@ -3,6 +3,7 @@
  * separated, so names with spaces, quotes, newlines, non-ASCII or a leading `-` come
  * through byte for byte.
  */
+import { StringDecoder } from 'node:string_decoder'
 
 /** One changed file. */
 export interface Change {
@@ -16,40 +17,101 @@ export interface Change {
   score?: number
 }
 
-/** Parse `git diff --name-status -z` output. Pure. */
-export function parseNameStatus(out: string): Change[] {
-  // Every field ends with NUL: drop the last one, so a missing field is undefined.
-  const parts = (out.endsWith('\0') ? out.slice(0, -1) : out).split('\0')
-  const changes: Change[] = []
-  let i = 0
-  while (i < parts.length) {
-    const head = parts[i]!
-    if (head === '') {
-      i++
-      continue
-    }
-    const status = head[0]!
-    if (status === 'R' || status === 'C') {
-      const from = parts[i + 1]
-      const to = parts[i + 2]
-      if (from === undefined || to === undefined)
-        throw new Error(`truncated git diff output at ${JSON.stringify(head)}`)
-      const score = Number(head.slice(1))
-      changes.push({
-        status,
-        path: to,
-        from,
-        ...(Number.isFinite(score) && head.length > 1 ? { score } : {})
-      })
-      i += 3
-    } else {
-      const path = parts[i + 1]
-      if (path === undefined)
-        throw new Error(`truncated git diff output at ${JSON.stringify(head)}`)
-      changes.push({ status, path })
-      i += 2
+/** Receives each change in git's order; `from` only for renames and copies. */
+export type ChangeSink = (status: string, path: string, from?: string, score?: number) => void
+
+/**
+ * `git diff --name-status -z` output parsed as it arrives: `push()` each chunk of
+ * stdout (a record may span chunks, a character too), then `end()`. Records go to
+ * the sink as soon as they are complete, so the work overlaps git's own.
+ */
+export class NameStatusParser {
+  private readonly decoder = new StringDecoder('utf8')
+  private rest = ''
+  private head: string | undefined
+  private from: string | undefined
+  /** Fields still expected for the record in `head`. */
+  private need = 0
+  /** Records parsed so far. */
+  count = 0
+
+  constructor(private readonly sink: ChangeSink) {}
+
+  push(chunk: Buffer | string): void {
+    const fields = (
+      this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk))
+    ).split('\0')
+    // The last field has no NUL yet: it continues in the next chunk.
+    this.rest = fields.pop()!
+    let i = 0
+    // Finish a record the previous chunk began.
+    while (this.head !== undefined && i < fields.length) this.field(fields[i++]!)
+    // Whole records, the common ones (status and one path) without a call per field.
+    const n = fields.length
+    while (i < n) {
+      const head = fields[i]!
+      if (head === '') {
+        i++
+        continue
+      }
+      const c = head.charCodeAt(0)
+      if (c !== 82 /* R */ && c !== 67 /* C */ && i + 1 < n) {
+        this.count++
+        this.sink(head[0]!, fields[i + 1]!)
+        i += 2
+        continue
+      }
+      // A rename or copy (three fields), or a record the next chunk completes.
+      this.field(fields[i++]!)
+      while (this.head !== undefined && i < n) this.field(fields[i++]!)
     }
   }
+
+  /** The output ended: a field without its NUL still counts; a cut record throws. */
+  end(): void {
+    const tail = this.rest + this.decoder.end()
+    this.rest = ''
+    if (tail !== '') this.field(tail)
+    if (this.head !== undefined)
+      throw new Error(`truncated git diff output at ${JSON.stringify(this.head)}`)
+  }
+
+  private field(f: string): void {
+    if (this.head === undefined) {
+      if (f === '') return
+      this.head = f
+      this.need = f[0] === 'R' || f[0] === 'C' ? 2 : 1
+      return
+    }
+    if (this.need === 2) {
+      this.from = f
+      this.need = 1
+      return
+    }
+    const head = this.head
+    const from = this.from
+    this.head = this.from = undefined
+    this.count++
+    if (from === undefined) this.sink(head[0]!, f)
+    else {
+      const score = Number(head.slice(1))
+      this.sink(head[0]!, f, from, Number.isFinite(score) && head.length > 1 ? score : undefined)
+    }
+  }
+}
+
+/** Parse `git diff --name-status -z` output. Pure. */
+export function parseNameStatus(out: string): Change[] {
+  const changes: Change[] = []
+  const parser = new NameStatusParser((status, path, from, score) =>
+    changes.push(
+      from === undefined
+        ? { status, path }
+        : { status, path, from, ...(score !== undefined ? { score } : {}) }
+    )
+  )
+  parser.push(out)
+  parser.end()
   return changes
 }
 
@@ -76,4 +138,76 @@ export function diffArgs(base: string, head: string): string[] {
     head,
     '--'
   ]
+}
+
+/** Characters JSON must escape in a string (the rest, non-ASCII included, go as they are). */
+// eslint-disable-next-line no-control-regex -- exactly the characters JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/
+/** The same, but NUL (our separator while batching). */
+// eslint-disable-next-line no-control-regex -- exactly the characters JSON escapes
+const NEEDS_ESCAPE_BUT_NUL = /["\\\u0001-\u001f\u2028\u2029]/
+
+/** A path as a JSON string. */
+function quote(p: string): string {
+  return NEEDS_ESCAPE.test(p) ? JSON.stringify(p) : `"${p}"`
+}
+
+/**
+ * The changed-files list (a JSON array, one object per line: `status`, `path`, and
+ * `from` for renames and copies), built as text while git lists the changes and
+ * handed to `out` piece by piece (whole records each). Runs of records with one
+ * status (git lists a directory's files together, usually alike) are joined
+ * natively: no object, and almost no string, per record.
+ */
+export class ChangedFilesJson {
+  private runStatus = ''
+  private run: string[] = []
+  private count = 0
+
+  constructor(private readonly out: (text: string) => void) {}
+
+  add(status: string, path: string, from?: string): void {
+    if (from !== undefined) {
+      this.flush()
+      this.out(
+        `${this.count++ === 0 ? '[\n' : ',\n'}{"status":"${status}","path":${quote(path)},"from":${quote(from)}}`
+      )
+      return
+    }
+    if (status !== this.runStatus || this.run.length === 4096) {
+      this.flush()
+      this.runStatus = status
+    }
+    this.run.push(path)
+  }
+
+  /** Close the array. */
+  end(): void {
+    this.flush()
+    this.out(this.count === 0 ? '[]\n' : '\n]\n')
+  }
+
+  private flush(): void {
+    const run = this.run
+    if (run.length === 0) return
+    const open = `{"status":"${this.runStatus}","path":`
+    const first = this.count === 0 ? '[\n' : ',\n'
+    this.count += run.length
+    this.run = []
+    const raw = run.join('\0')
+    if (!NEEDS_ESCAPE_BUT_NUL.test(raw)) {
+      this.out(`${first}${open}"${raw.replaceAll('\0', `"},\n${open}"`)}"}`)
+      return
+    }
+    this.out(`${first}${run.map(p => `${open}${quote(p)}}`).join(',\n')}`)
+  }
+}
+
+/** The whole changed-files list of `changes` as one text. */
+export function changedFilesJson(changes: readonly Change[]): string {
+  let text = ''
+  const json = new ChangedFilesJson(t => (text += t))
+  for (const c of changes) json.add(c.status, c.path, c.from)
+  json.end()
+  return text
 }

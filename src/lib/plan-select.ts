@@ -110,36 +110,111 @@ export function selectAll(config: ServicesConfig, why: string): Selection {
  * `depends-on`, transitively.
  */
 export function selectServices(config: ServicesConfig, changes: readonly Change[]): Selection {
-  const compiled = config.services.map(compile)
-  const global = config.global.map(g => ({ glob: compileGlob(g), rule: `global ${g}` }))
-  const fileGlobal = global.filter(g => g.glob.dirPrefix === undefined)
+  const selector = new ServiceSelector(config)
   // Both sides of a rename, in git's (sorted) order.
-  const paths: string[] = []
   for (const change of changes) {
-    if (change.from !== undefined && change.from !== change.path) paths.push(change.from)
-    paths.push(change.path)
+    if (change.from !== undefined && change.from !== change.path) selector.add(change.from)
+    selector.add(change.path)
   }
-  // git lists files sorted, so a directory's files come together: what the directory
-  // alone decides is worked out once per directory. When no file-name glob can change
-  // that verdict, the directory's files are only counted; otherwise each is matched.
-  let dirGlobal: string | undefined
-  let verdicts: { ignored: boolean; rule?: string }[] = []
-  let dockerDirHere: boolean[] = []
-  let countable = false
-  const enter = (dir: string): void => {
-    dirGlobal = undefined
-    for (const g of global) {
+  return selector.finish()
+}
+
+/**
+ * The selection, fed one changed path at a time (while git is still listing them),
+ * then `finish()`ed. The same verdicts as `selectServices`.
+ *
+ * git lists files sorted, so a directory's files come together: what the directory
+ * alone decides is worked out once per directory. When no file-name glob can change
+ * that verdict, the directory's files are only counted; otherwise each is matched.
+ */
+export class ServiceSelector {
+  private readonly compiled: Compiled[]
+  private readonly global: { glob: Glob; rule: string }[]
+  private readonly fileGlobal: { glob: Glob; rule: string }[]
+  private dirGlobal: string | undefined
+  private verdicts: { ignored: boolean; rule?: string }[] = []
+  private dockerDirHere: boolean[] = []
+  private countable = false
+  private lastDir: string | undefined
+  /** The first file of the counted run in the current directory, and its length. */
+  private runFile = ''
+  private run = 0
+  private files = 0
+
+  constructor(private readonly config: ServicesConfig) {
+    this.compiled = config.services.map(compile)
+    this.global = config.global.map(g => ({ glob: compileGlob(g), rule: `global ${g}` }))
+    this.fileGlobal = this.global.filter(g => g.glob.dirPrefix === undefined)
+  }
+
+  /** One changed path (both sides of a rename are added separately). */
+  add(file: string): void {
+    this.files++
+    const last = this.lastDir
+    // Still in the same directory (the common case): no new string.
+    if (last === undefined || !file.startsWith(last) || file.indexOf('/', last.length) !== -1) {
+      const dir = file.slice(0, file.lastIndexOf('/') + 1)
+      this.flush()
+      this.lastDir = dir
+      this.enter(dir)
+    }
+    if (!this.countable) this.matchFile(file)
+    else if (this.run++ === 0) this.runFile = file
+  }
+
+  /** The selection of every path added, with `depends-on` applied. */
+  finish(): Selection {
+    this.flush()
+    const { config } = this
+    const reasons = new Map<string, Reason[]>()
+    for (const c of this.compiled)
+      if (c.hits.size > 0) reasons.set(c.service.name, [...c.hits.values()])
+    // depends-on, transitively: a service is selected when anything it depends on is.
+    const dependents = new Map<string, string[]>()
+    for (const s of config.services) {
+      for (const d of s.dependsOn) dependents.set(d, [...(dependents.get(d) ?? []), s.name])
+    }
+    const queue = [...reasons.keys()].map(n => ({ name: n, via: [] as string[] }))
+    while (queue.length > 0) {
+      const { name, via } = queue.shift()!
+      for (const dep of dependents.get(name) ?? []) {
+        if (reasons.has(dep)) continue
+        const chain = [...via, name]
+        reasons.set(dep, [{ kind: 'dependency', on: name, via: chain }])
+        queue.push({ name: dep, via: chain })
+      }
+    }
+    const selected = config.services.map(s => s.name).filter(n => reasons.has(n))
+    return { selected, reasons, files: this.files }
+  }
+
+  /** Record the counted run of files of the current directory. */
+  private flush(): void {
+    if (this.run === 0) return
+    const n = this.run
+    for (let k = 0; k < this.compiled.length; k++) {
+      const c = this.compiled[k]!
+      const v = this.verdicts[k]!
+      if (this.dirGlobal !== undefined) hit(c, 'global', this.runFile, this.dirGlobal, n)
+      else if (!v.ignored && v.rule !== undefined) hit(c, 'file', this.runFile, v.rule, n)
+    }
+    this.run = 0
+  }
+
+  private enter(dir: string): void {
+    this.dirGlobal = undefined
+    for (const g of this.global) {
       if (g.glob.dirPrefix !== undefined && dir.startsWith(g.glob.dirPrefix)) {
-        dirGlobal = g.rule
+        this.dirGlobal = g.rule
         break
       }
     }
-    verdicts = compiled.map(c => dirVerdict(c, dir))
-    dockerDirHere = compiled.map(c => c.dockerDir === dir)
-    countable =
-      dirGlobal !== undefined ||
-      (fileGlobal.length === 0 &&
-        compiled.every(
+    const verdicts = (this.verdicts = this.compiled.map(c => dirVerdict(c, dir)))
+    const dockerDirHere = (this.dockerDirHere = this.compiled.map(c => c.dockerDir === dir))
+    this.countable =
+      this.dirGlobal !== undefined ||
+      (this.fileGlobal.length === 0 &&
+        this.compiled.every(
           (c, i) =>
             !dockerDirHere[i] &&
             (verdicts[i]!.ignored ||
@@ -147,10 +222,11 @@ export function selectServices(config: ServicesConfig, changes: readonly Change[
                 (verdicts[i]!.rule !== undefined || c.filePaths.length === 0)))
         ))
   }
-  const matchFile = (file: string): void => {
-    let globalRule = dirGlobal
+
+  private matchFile(file: string): void {
+    let globalRule = this.dirGlobal
     if (globalRule === undefined) {
-      for (const g of fileGlobal) {
+      for (const g of this.fileGlobal) {
         if (g.glob.match(file)) {
           globalRule = g.rule
           break
@@ -158,15 +234,15 @@ export function selectServices(config: ServicesConfig, changes: readonly Change[
       }
     }
     if (globalRule !== undefined) {
-      for (const c of compiled) hit(c, 'global', file, globalRule, 1)
+      for (const c of this.compiled) hit(c, 'global', file, globalRule, 1)
       return
     }
-    for (let i = 0; i < compiled.length; i++) {
-      const c = compiled[i]!
-      const v = verdicts[i]!
+    for (let i = 0; i < this.compiled.length; i++) {
+      const c = this.compiled[i]!
+      const v = this.verdicts[i]!
       if (v.ignored) continue
       let rule: string | undefined
-      if (dockerDirHere[i]) rule = ruleOf(c, file)
+      if (this.dockerDirHere[i]) rule = ruleOf(c, file)
       else {
         let ignored = false
         for (const g of c.fileIgnore) {
@@ -189,55 +265,6 @@ export function selectServices(config: ServicesConfig, changes: readonly Change[
       if (rule !== undefined) hit(c, 'file', file, rule, 1)
     }
   }
-  let lastDir: string | undefined
-  for (let i = 0; i < paths.length;) {
-    const file = paths[i]!
-    const dir = file.slice(0, file.lastIndexOf('/') + 1)
-    if (dir !== lastDir) {
-      lastDir = dir
-      enter(dir)
-    }
-    if (!countable) {
-      matchFile(file)
-      i++
-      continue
-    }
-    // Count the run of files directly in this directory.
-    let j = i + 1
-    while (j < paths.length) {
-      const f = paths[j]!
-      if (!f.startsWith(dir) || f.indexOf('/', dir.length) !== -1) break
-      j++
-    }
-    for (let k = 0; k < compiled.length; k++) {
-      const c = compiled[k]!
-      if (dirGlobal !== undefined) hit(c, 'global', file, dirGlobal, j - i)
-      else if (!verdicts[k]!.ignored && verdicts[k]!.rule !== undefined) {
-        hit(c, 'file', file, verdicts[k]!.rule!, j - i)
-      }
-    }
-    i = j
-  }
-  const files = paths.length
-  const reasons = new Map<string, Reason[]>()
-  for (const c of compiled) if (c.hits.size > 0) reasons.set(c.service.name, [...c.hits.values()])
-  // depends-on, transitively: a service is selected when anything it depends on is.
-  const dependents = new Map<string, string[]>()
-  for (const s of config.services) {
-    for (const d of s.dependsOn) dependents.set(d, [...(dependents.get(d) ?? []), s.name])
-  }
-  const queue = [...reasons.keys()].map(n => ({ name: n, via: [] as string[] }))
-  while (queue.length > 0) {
-    const { name, via } = queue.shift()!
-    for (const dep of dependents.get(name) ?? []) {
-      if (reasons.has(dep)) continue
-      const chain = [...via, name]
-      reasons.set(dep, [{ kind: 'dependency', on: name, via: chain }])
-      queue.push({ name: dep, via: chain })
-    }
-  }
-  const selected = config.services.map(s => s.name).filter(n => reasons.has(n))
-  return { selected, reasons, files }
 }
 
 /** One short line for a reason (matrix entries and logs). */

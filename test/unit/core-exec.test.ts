@@ -67,6 +67,15 @@ describe('exec', () => {
     }
   })
 
+  it('kills a process when its abort signal fires, and says so', async () => {
+    const started = Date.now()
+    const abort = new AbortController()
+    setTimeout(() => abort.abort(), 100)
+    const e = await rejection(exec('sleep', ['30'], { signal: abort.signal }))
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect(e.message).toBe('sleep: aborted')
+  })
+
   it('kills a process that runs past the timeout', async () => {
     const started = Date.now()
     const e = await rejection(exec('sleep', ['30'], { timeoutMs: 300 }))

@@ -12,6 +12,7 @@ import {
   runnerTemp,
   saveState,
   setOutput,
+  openDataFile,
   writeDataFile
 } from '../../src/lib/outputs.js'
 import { secrets } from '../../src/lib/secrets.js'
@@ -140,6 +141,20 @@ describe('data files under RUNNER_TEMP', () => {
     expect(readFileSync(p, 'utf8')).toBe('{"token":"***"}')
     const b = writeDataFile('blob.bin', Buffer.from([0, 1, 2]))
     expect([...readFileSync(b)]).toEqual([0, 1, 2])
+  })
+
+  it('openDataFile writes piece by piece, each redacted, mode 0600, and refuses after close', () => {
+    secrets.add('piece-secret-xyz')
+    const f = openDataFile('pieces.json')
+    f.write('[\n"piece-secret-xyz"')
+    f.write(Buffer.from(',\n"ok"'))
+    f.write('\n]\n')
+    f.close()
+    expect(f.path).toBe(join(dir, 'temp', 'conveyor', 'pieces.json'))
+    expect(statSync(f.path).mode & 0o777).toBe(0o600)
+    expect(readFileSync(f.path, 'utf8')).toBe('[\n"***",\n"ok"\n]\n')
+    expect(() => f.write('more')).toThrow(/closed/)
+    expect(() => openDataFile('../escape')).toThrow(/invalid data file name/)
   })
 
   it('writeDataFile tightens an existing file to 0600', () => {

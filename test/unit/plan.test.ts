@@ -9,7 +9,14 @@ import {
   type BaseContext,
   type BaseChoice
 } from '../../src/lib/plan-base.js'
-import { parseNameStatus, touchedPaths, type Change } from '../../src/lib/plan-diff.js'
+import {
+  ChangedFilesJson,
+  NameStatusParser,
+  changedFilesJson,
+  parseNameStatus,
+  touchedPaths,
+  type Change
+} from '../../src/lib/plan-diff.js'
 import { matchRule, reasonText, selectAll, selectServices } from '../../src/lib/plan-select.js'
 import { buildMatrix, mermaidGraph, planSummary } from '../../src/lib/plan-summary.js'
 import { parseServices } from '../../src/lib/services.js'
@@ -146,6 +153,60 @@ describe('chooseBase: the base table', () => {
   })
 })
 
+describe('the changed-files JSON list', () => {
+  /** The list as the obvious code would write it. */
+  const reference = (changes: Change[]): string =>
+    changes.length === 0
+      ? '[]\n'
+      : `[\n${changes
+          .map(c =>
+            JSON.stringify(
+              c.from !== undefined
+                ? { status: c.status, path: c.path, from: c.from }
+                : { status: c.status, path: c.path }
+            )
+          )
+          .join(',\n')}\n]\n`
+
+  it.each<[string, Change[]]>([
+    ['empty', []],
+    ['one', [{ status: 'A', path: 'a' }]],
+    [
+      'mixed statuses, renames, names JSON must escape',
+      [
+        { status: 'A', path: 'a b' },
+        { status: 'A', path: 'quote "x"' },
+        { status: 'A', path: 'back\\slash' },
+        { status: 'M', path: 'new\nline' },
+        { status: 'M', path: 'tab\there' },
+        { status: 'R', path: 'to "q"', from: 'from\u2028' },
+        { status: 'M', path: 'ünï/名' },
+        { status: 'D', path: '-x' },
+        { status: 'C', path: 't', from: 's' },
+        { status: 'D', path: 'y' }
+      ]
+    ],
+    [
+      'a run longer than a batch',
+      Array.from({ length: 9000 }, (_, i) => ({ status: i < 8500 ? 'A' : 'M', path: `d/${i}` }))
+    ]
+  ])('%s: the same text as JSON.stringify per record, and valid JSON', (_n, changes) => {
+    const text = changedFilesJson(changes)
+    expect(text).toBe(reference(changes))
+    expect(JSON.parse(text)).toHaveLength(changes.length)
+  })
+
+  it('hands out whole records only', () => {
+    const pieces: string[] = []
+    const json = new ChangedFilesJson(t => pieces.push(t))
+    for (let i = 0; i < 5000; i++) json.add('A', `f${i}`)
+    json.add('R', 'b', 'a')
+    json.end()
+    expect(pieces.length).toBeGreaterThan(2)
+    for (const p of pieces.slice(0, -1)) expect(p).toMatch(/^(\[|,)\n\{.*\}$/s)
+  })
+})
+
 describe('parseNameStatus', () => {
   it.each<[string, string, Change[]]>([
     ['empty', '', []],
@@ -174,6 +235,30 @@ describe('parseNameStatus', () => {
   it('refuses truncated output', () => {
     expect(() => parseNameStatus('R100\0only-one\0')).toThrow(/truncated/)
     expect(() => parseNameStatus('M')).toThrow(/truncated/)
+  })
+
+  it('gives the same changes however the output is cut into chunks, inside a character too', () => {
+    const out = 'A\0a b\0R087\0ünï/名\0x/名\0M\0"q"\0C100\0s\0t\0D\0-x\0T\0€\0'
+    const bytes = Buffer.from(out, 'utf8')
+    const want = parseNameStatus(out)
+    expect(want).toHaveLength(6)
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      for (const step of [1, 3, 7]) {
+        const got: Change[] = []
+        const parser = new NameStatusParser((status, path, from, score) =>
+          got.push(
+            from === undefined
+              ? { status, path }
+              : { status, path, from, ...(score !== undefined ? { score } : {}) }
+          )
+        )
+        parser.push(bytes.subarray(0, cut))
+        for (let i = cut; i < bytes.length; i += step) parser.push(bytes.subarray(i, i + step))
+        parser.end()
+        expect(got, `cut at ${cut}, then ${step}-byte chunks`).toEqual(want)
+        expect(parser.count).toBe(6)
+      }
+    }
   })
 
   it('touchedPaths gives both sides of a rename', () => {

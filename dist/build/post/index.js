@@ -28886,6 +28886,20 @@ function runnerTemp() {
 }
 /** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
 function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. Each string piece is redacted on its own: write whole records.
+ */
+function openDataFile(fileName) {
     if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
         throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
     }
@@ -28894,10 +28908,22 @@ function writeDataFile(fileName, content) {
     // before writing into it.
     if (existsSync(path))
         chmodSync(path, 0o600);
-    writeFileSync(path, typeof content === 'string' ? secrets.redact(content) : content, {
-        mode: 0o600
-    });
-    return path;
+    let fd = openSync(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            const bytes = typeof content === 'string' ? Buffer.from(secrets.redact(content), 'utf8') : content;
+            for (let done = 0; done < bytes.length;)
+                done += writeSync(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                closeSync(fd);
+            fd = undefined;
+        }
+    };
 }
 
 ;// CONCATENATED MODULE: external "os"

@@ -8,12 +8,12 @@ import { join, posix } from 'node:path'
 import { ConfigurationError, errorMessage } from '../../lib/errors.js'
 import { git } from '../../lib/git.js'
 import type { Logger } from '../../lib/logger.js'
-import { setOutput, writeDataFile } from '../../lib/outputs.js'
+import { openDataFile, setOutput, type DataFile } from '../../lib/outputs.js'
 import { chooseBase, type BaseDecision } from '../../lib/plan-base.js'
-import { diffArgs, parseNameStatus, type Change } from '../../lib/plan-diff.js'
+import { ChangedFilesJson, NameStatusParser, diffArgs } from '../../lib/plan-diff.js'
 import { PlanRepo, resolveBase, type ResolvedBase } from '../../lib/plan-git.js'
 import { lastSuccessfulSha } from '../../lib/plan-last-success.js'
-import { selectAll, selectServices, type Selection } from '../../lib/plan-select.js'
+import { ServiceSelector, selectAll, type Selection } from '../../lib/plan-select.js'
 import { buildMatrix, planSummary } from '../../lib/plan-summary.js'
 import { runMain } from '../../lib/run.js'
 import {
@@ -25,9 +25,8 @@ import {
 } from '../../lib/services.js'
 import { getInputs, type Inputs } from './inputs.js'
 
-/** Characters JSON must escape in a string (the rest, non-ASCII included, go as they are). */
-// eslint-disable-next-line no-control-regex -- exactly the characters JSON escapes
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/
+/** The most diff output a plan reads. */
+const MAX_DIFF_BYTES = 1 << 30
 
 function readEvent(): Record<string, unknown> {
   const path = process.env.GITHUB_EVENT_PATH
@@ -88,6 +87,85 @@ async function inTree(cwd: string, sha: string, path: string): Promise<boolean> 
   return r.code === 0 && r.stdout.trim() !== ''
 }
 
+/** A diff under way: what it found, once `finish()`ed with the services. */
+interface RunningDiff {
+  finish(config: ServicesConfig): Promise<{
+    count: number
+    selection: Selection
+    configChanged: boolean
+    removals: boolean
+    durationMs: number
+  }>
+  /** Stop git (the plan failed before it needed the diff). */
+  abort(): void
+}
+
+/**
+ * Start `git diff` between base and head. Its output is parsed, listed as JSON and,
+ * once the services are known, selected while git is still writing it.
+ */
+function startDiff(
+  cwd: string,
+  base: string,
+  head: string,
+  relative: boolean,
+  configPath: string,
+  list: DataFile
+): RunningDiff {
+  const args = diffArgs(base, head)
+  if (relative) args.splice(args.indexOf('-M'), 0, '--relative')
+  const json = new ChangedFilesJson(text => list.write(text))
+  let selector: ServiceSelector | undefined
+  /** Paths seen before the services were loaded. */
+  const early: string[] = []
+  let configChanged = false
+  let removals = false
+  const parser = new NameStatusParser((status, path, from) => {
+    if (from !== undefined && from !== path) {
+      if (selector) selector.add(from)
+      else early.push(from)
+    }
+    if (selector) selector.add(path)
+    else early.push(path)
+    json.add(status, path, from)
+    if (status === 'D' || status === 'R') removals = true
+    if (path === configPath || from === configPath) configChanged = true
+  })
+  let bytes = 0
+  const abort = new AbortController()
+  const running = git(args, {
+    cwd,
+    maxOutputBytes: 64 * 1024,
+    timeoutMs: 10 * 60_000,
+    signal: abort.signal,
+    onStdout: chunk => {
+      bytes += chunk.length
+      if (bytes <= MAX_DIFF_BYTES) parser.push(chunk)
+    }
+  })
+  // Failures surface in finish(); an aborted diff is nobody's concern.
+  running.catch(() => undefined)
+  return {
+    abort: () => abort.abort(),
+    async finish(config) {
+      selector = new ServiceSelector(config)
+      for (const p of early) selector.add(p)
+      early.length = 0
+      const r = await running
+      if (bytes > MAX_DIFF_BYTES) throw new Error('git diff output exceeded 1 GiB')
+      parser.end()
+      json.end()
+      return {
+        count: parser.count,
+        selection: selector.finish(),
+        configChanged,
+        removals,
+        durationMs: r.durationMs
+      }
+    }
+  }
+}
+
 /** Run the plan action. */
 export async function run(): Promise<void> {
   await runMain('plan', async log => {
@@ -100,17 +178,6 @@ export async function run(): Promise<void> {
         `input "working-directory": ${wd} is not a git repository (run actions/checkout first)`
       )
     }
-    const config = await log.group('Load the services', async () => {
-      const c = await loadServices({
-        workspace: wd,
-        config: inputs.config,
-        requireFile: inputs.requireConfig
-      })
-      log.info(
-        `${c.services.length} service(s) ${c.file ? `from ${c.file}` : 'discovered from Dockerfiles'}: ${c.services.map(s => s.name).join(', ')}`
-      )
-      return c
-    })
     const decision: BaseDecision = chooseBase({
       eventName: process.env.GITHUB_EVENT_NAME ?? '',
       event: readEvent(),
@@ -146,35 +213,57 @@ export async function run(): Promise<void> {
       log.info(resolved.kind === 'commit' ? `base ${resolved.sha} (${resolved.why})` : resolved.why)
       return { head, resolved }
     })
-    let changes: Change[] = []
-    let selection: Selection
-    const deleted: string[] = []
-    if (resolved.kind === 'commit') {
-      changes = await log.group('Diff', async () => {
-        const args = diffArgs(resolved.sha, head)
-        if (top.stdout.trim() !== '') args.splice(args.indexOf('-M'), 0, '--relative')
-        const r = await git(args, { cwd: wd, maxOutputBytes: 1 << 30, timeoutMs: 10 * 60_000 })
-        if (r.truncated) throw new Error('git diff output exceeded 1 GiB')
-        const parsed = Date.now()
-        const c = parseNameStatus(r.stdout)
+    // The diff starts before the services are loaded: git works out the change (for a
+    // large one, tens of milliseconds before its first line) while this process parses
+    // and validates the services file.
+    const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_')
+    const list = openDataFile(`plan-changed-files-${suffix}.json`)
+    const diff =
+      resolved.kind === 'commit'
+        ? startDiff(wd, resolved.sha, head, top.stdout.trim() !== '', inputs.config, list)
+        : undefined
+    let config: ServicesConfig
+    try {
+      config = await log.group('Load the services', async () => {
+        const c = await loadServices({
+          workspace: wd,
+          config: inputs.config,
+          requireFile: inputs.requireConfig
+        })
         log.info(
-          `${c.length} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff ${r.durationMs} ms, parsed in ${Date.now() - parsed} ms)`
+          `${c.services.length} service(s) ${c.file ? `from ${c.file}` : 'discovered from Dockerfiles'}: ${c.services.map(s => s.name).join(', ')}`
         )
         return c
       })
-      const selecting = Date.now()
-      selection = selectServices(config, changes)
-      log.debug(`selection over ${selection.files} path(s) took ${Date.now() - selecting} ms`)
+    } catch (error) {
+      diff?.abort()
+      list.close()
+      throw error
+    }
+    let changeCount = 0
+    let selection: Selection
+    const deleted: string[] = []
+    if (diff && resolved.kind === 'commit') {
+      const d = await log.group('Diff', async () => {
+        const d = await diff.finish(config)
+        log.info(
+          `${d.count} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff, parsed and selected in ${d.durationMs} ms)`
+        )
+        return d
+      })
+      changeCount = d.count
+      selection = d.selection
       // Deleted services: gone from the services at the head, or their Dockerfile is.
-      const configChanged = changes.some(c => c.path === inputs.config || c.from === inputs.config)
-      if (configChanged || changes.some(c => c.status === 'D' || c.status === 'R')) {
+      if (d.configChanged || d.removals) {
         const before = await servicesAt(repo, resolved.sha, config, inputs, log)
         const now = new Set(config.services.map(s => s.name))
         for (const s of before ?? []) if (!now.has(s.name)) deleted.push(s.name)
       }
     } else if (resolved.kind === 'all') {
+      list.write('[]\n')
       selection = selectAll(config, resolved.why)
     } else {
+      list.write('[]\n')
       selection = { selected: [], reasons: new Map(), files: 0 }
     }
     for (const name of [...selection.selected]) {
@@ -192,26 +281,12 @@ export async function run(): Promise<void> {
     const matrix = buildMatrix(config, selection, inputs.maxJobs)
     for (const e of matrix.include) log.info(`${e.service}: ${e.reasons.join('; ')}`)
     if (selection.selected.length === 0) log.info('no service selected')
-    const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_')
-    // One JSON object per line of the array: built as text, no intermediate objects.
-    const listing = Date.now()
-    const q = (p: string): string => (NEEDS_ESCAPE.test(p) ? JSON.stringify(p) : `"${p}"`)
-    const lines = changes.map(c =>
-      c.from !== undefined
-        ? `{"status":"${c.status}","path":${q(c.path)},"from":${q(c.from)}}`
-        : `{"status":"${c.status}","path":${q(c.path)}}`
-    )
-    log.debug(`changed-files list built in ${Date.now() - listing} ms`)
-    const writing = Date.now()
-    const changedFilesPath = writeDataFile(
-      `plan-changed-files-${suffix}.json`,
-      lines.length > 0 ? `[\n${lines.join(',\n')}\n]\n` : '[]\n'
-    )
-    log.debug(`changed-files list written in ${Date.now() - writing} ms`)
+    list.close()
+    const changedFilesPath = list.path
     setOutput('matrix', matrix)
     setOutput('services', selection.selected)
     setOutput('count', selection.selected.length)
-    setOutput('has-changes', resolved.kind === 'all' || changes.length > 0)
+    setOutput('has-changes', resolved.kind === 'all' || changeCount > 0)
     setOutput('base', resolved.kind === 'commit' ? resolved.sha : '')
     setOutput('head', head)
     setOutput('changed-files-path', changedFilesPath)
@@ -223,7 +298,7 @@ export async function run(): Promise<void> {
       base: resolved.kind === 'commit' ? resolved.sha : undefined,
       head,
       why: resolved.why,
-      changedFiles: changes.length,
+      changedFiles: changeCount,
       changedFilesPath
     }).write()
   })
