@@ -71421,6 +71421,7 @@ function flatHeaders(headers) {
 class http_HttpClient {
     options;
     dispatchers = new Map();
+    secureContext;
     sleep;
     constructor(options = {}) {
         this.options = options;
@@ -71431,17 +71432,18 @@ class http_HttpClient {
         const key = proxy ?? '';
         let d = this.dispatchers.get(key);
         if (!d) {
+            // A private CA is trusted next to the system roots. The TLS context is built once
+            // per client: given as \`ca\`, every new connection would parse the ~150 roots again.
+            this.secureContext ??= this.options.ca
+                ? (0,external_node_tls_.createSecureContext)({ ca: [this.options.ca, ...systemRoots()] })
+                : undefined;
             const tls = {
-                ...(this.options.ca ? { ca: this.options.ca } : {}),
+                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
                 ...(this.options.insecure ? { rejectUnauthorized: false } : {})
             };
-            if (this.options.ca) {
-                // Trust the system roots as well as the private CA.
-                tls.ca = [this.options.ca, ...systemRoots()].join('\n');
-            }
             d = proxy
                 ? new undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
-                : new undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
+                : new undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000, allowH2: this.options.http2 === true });
             this.dispatchers.set(key, d);
         }
         return d;

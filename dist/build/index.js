@@ -82818,6 +82818,23 @@ async function contextFiles(context) {
 /** The hash of a context directory's files plus the other inputs. Returns hex and the file count. */
 async function hashBuildInputs(context, inputs) {
     const { files, git } = await contextFiles(context);
+    // The files first (the slow part), then every line in its fixed order.
+    const fileLines = [];
+    let bytes = 0;
+    for (const file of files) {
+        const full = (0,external_node_path_.join)(context, file);
+        const st = (0,external_node_fs_namespaceObject.lstatSync)(full);
+        if (st.isSymbolicLink()) {
+            fileLines.push(['link', file, (0,external_node_fs_namespaceObject.readlinkSync)(full)]);
+        }
+        else if (st.isFile()) {
+            const content = (0,external_node_fs_namespaceObject.readFileSync)(full);
+            bytes += content.length;
+            const mode = st.mode & 0o111 ? 'x' : '-';
+            fileLines.push(['file', file, mode, (0,external_node_crypto_.createHash)('sha256').update(content).digest('hex')]);
+        }
+    }
+    const baseDigests = await inputs.baseDigests;
     const h = (0,external_node_crypto_.createHash)('sha256');
     const line = (...parts) => {
         h.update(parts.join('\0'));
@@ -82833,22 +82850,10 @@ async function hashBuildInputs(context, inputs) {
     for (const [k, v] of [...(inputs.labels ?? new Map())].sort(([a], [b]) => a < b ? -1 : 1)) {
         line('label', k, v);
     }
-    for (const b of inputs.baseDigests)
+    for (const b of baseDigests)
         line('base', b.ref, b.digest);
-    let bytes = 0;
-    for (const file of files) {
-        const full = (0,external_node_path_.join)(context, file);
-        const st = (0,external_node_fs_namespaceObject.lstatSync)(full);
-        if (st.isSymbolicLink()) {
-            line('link', file, (0,external_node_fs_namespaceObject.readlinkSync)(full));
-        }
-        else if (st.isFile()) {
-            const content = (0,external_node_fs_namespaceObject.readFileSync)(full);
-            bytes += content.length;
-            const mode = st.mode & 0o111 ? 'x' : '-';
-            line('file', file, mode, (0,external_node_crypto_.createHash)('sha256').update(content).digest('hex'));
-        }
-    }
+    for (const l of fileLines)
+        line(...l);
     return { hash: h.digest('hex'), files: files.length, bytes, git };
 }
 
@@ -83025,6 +83030,7 @@ function flatHeaders(headers) {
 class http_HttpClient {
     options;
     dispatchers = new Map();
+    secureContext;
     sleep;
     constructor(options = {}) {
         this.options = options;
@@ -83035,17 +83041,18 @@ class http_HttpClient {
         const key = proxy ?? '';
         let d = this.dispatchers.get(key);
         if (!d) {
+            // A private CA is trusted next to the system roots. The TLS context is built once
+            // per client: given as \`ca\`, every new connection would parse the ~150 roots again.
+            this.secureContext ??= this.options.ca
+                ? (0,external_node_tls_.createSecureContext)({ ca: [this.options.ca, ...systemRoots()] })
+                : undefined;
             const tls = {
-                ...(this.options.ca ? { ca: this.options.ca } : {}),
+                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
                 ...(this.options.insecure ? { rejectUnauthorized: false } : {})
             };
-            if (this.options.ca) {
-                // Trust the system roots as well as the private CA.
-                tls.ca = [this.options.ca, ...systemRoots()].join('\n');
-            }
             d = proxy
                 ? new undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
-                : new undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
+                : new undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000, allowH2: this.options.http2 === true });
             this.dispatchers.set(key, d);
         }
         return d;
@@ -83272,7 +83279,8 @@ class RegistryClient {
             retries: options.retries,
             backoffMs: options.backoffMs,
             sleep: options.sleep,
-            logger: options.logger
+            logger: options.logger,
+            http2: true
         });
         this.probe = options.insecure
             ? new http_HttpClient({ insecure: true, timeoutMs: options.timeoutMs ?? 30_000, retries: 0 })
@@ -83671,7 +83679,13 @@ async function resolveBaseDigests(refs, own, options = {}) {
                     clients.set(registry, client);
                 }
                 try {
-                    const info = await client.headManifest(repository, parsed.tag ?? 'latest');
+                    // undici closes the connection after a HEAD: on our own registry, whose
+                    // connection the calls that follow reuse, a GET (a manifest is a few KB) is
+                    // cheaper. Elsewhere a HEAD, which Docker Hub does not count as a pull.
+                    const reference = parsed.tag ?? 'latest';
+                    const info = registry === own.host
+                        ? await client.getManifest(repository, reference)
+                        : await client.headManifest(repository, reference);
                     if (info) {
                         result.resolved.push({ ref, digest: info.digest });
                         continue;
@@ -88427,14 +88441,19 @@ function humanBytes(n) {
     return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 /**
- * PUT one manifest under every tag, one after the other on the same connection (in
- * parallel each PUT would pay its own TLS handshake). putManifest checks the digest.
+ * PUT one manifest under every tag, all at once (each tag costs the registry a round
+ * trip; the TLS context is shared, so extra connections are cheap). putManifest
+ * checks the digest. Logged in tag order; the first failure is thrown once all ended.
  */
 async function putTags(client, repository, manifest, tags, log) {
-    for (const tag of tags) {
-        const digest = await client.putManifest(repository, tag, manifest.body, manifest.mediaType);
-        log.info(`tagged ${repository}:${tag} -> ${digest}`);
-    }
+    const results = await Promise.allSettled(tags.map(tag => client.putManifest(repository, tag, manifest.body, manifest.mediaType)));
+    results.forEach((r, i) => {
+        if (r.status === 'fulfilled')
+            log.info(`tagged ${repository}:${tags[i]} -> ${r.value}`);
+    });
+    const failed = results.find(r => r.status === 'rejected');
+    if (failed)
+        throw failed.reason;
 }
 function openRegistry(inputs, host, log) {
     if (inputs.insecure) {
@@ -88639,7 +88658,8 @@ async function build(inputs, gh, log) {
         let loginChecked = false;
         const hashing = await log.group('Hash the build inputs', async () => {
             const refs = baseImages(dockerfileText, target.buildArgs);
-            const bases = await resolveBaseDigests(refs, {
+            // The base images are looked up while the context's files are read and hashed.
+            const resolving = resolveBaseDigests(refs, {
                 host,
                 username: inputs.username,
                 password: inputs.password,
@@ -88651,18 +88671,23 @@ async function build(inputs, gh, log) {
                 // Base images in our own registry reuse the logged-in client.
                 clients: new Map([[host, client]])
             });
-            for (const b of bases.resolved)
-                log.info(`base image ${b.ref}: ${b.digest}`);
-            for (const b of bases.unresolved)
-                log.warning(`base image ${b.ref}: digest unknown (${b.reason}); build avoidance is off for this build`);
+            const baseDigests = resolving.then(b => b.resolved);
+            // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
+            resolving.catch(() => undefined);
+            baseDigests.catch(() => undefined);
             const h = await hashBuildInputs(target.context, {
                 dockerfileContent: dockerfileText,
                 buildArgs: target.buildArgs,
                 target: target.target,
                 platforms: target.platforms,
                 labels: inputs.labels,
-                baseDigests: bases.resolved
+                baseDigests
             });
+            const bases = await resolving;
+            for (const b of bases.resolved)
+                log.info(`base image ${b.ref}: ${b.digest}`);
+            for (const b of bases.unresolved)
+                log.warning(`base image ${b.ref}: digest unknown (${b.reason}); build avoidance is off for this build`);
             log.info(`content hash ${h.hash} over ${h.files} files (${h.bytes} bytes, ${h.git ? 'git-tracked and untracked-not-ignored' : 'all files'}, honouring .dockerignore)`);
             return { ...h, trustworthy: bases.unresolved.length === 0 };
         });

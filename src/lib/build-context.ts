@@ -111,8 +111,12 @@ export interface HashInputs {
   platforms: readonly string[]
   /** User labels (not the per-run ones). */
   labels?: ReadonlyMap<string, string>
-  /** Base image reference → digest, in Dockerfile order. */
-  baseDigests: readonly { ref: string; digest: string }[]
+  /**
+   * Base image reference → digest, in Dockerfile order; a promise lets the lookup run
+   * while the context's files are read and hashed.
+   */
+  baseDigests:
+    readonly { ref: string; digest: string }[] | Promise<readonly { ref: string; digest: string }[]>
 }
 
 /** The hash of a context directory's files plus the other inputs. Returns hex and the file count. */
@@ -121,6 +125,22 @@ export async function hashBuildInputs(
   inputs: HashInputs
 ): Promise<{ hash: string; files: number; bytes: number; git: boolean }> {
   const { files, git } = await contextFiles(context)
+  // The files first (the slow part), then every line in its fixed order.
+  const fileLines: string[][] = []
+  let bytes = 0
+  for (const file of files) {
+    const full = join(context, file)
+    const st = lstatSync(full)
+    if (st.isSymbolicLink()) {
+      fileLines.push(['link', file, readlinkSync(full)])
+    } else if (st.isFile()) {
+      const content = readFileSync(full)
+      bytes += content.length
+      const mode = st.mode & 0o111 ? 'x' : '-'
+      fileLines.push(['file', file, mode, createHash('sha256').update(content).digest('hex')])
+    }
+  }
+  const baseDigests = await inputs.baseDigests
   const h = createHash('sha256')
   const line = (...parts: string[]): void => {
     h.update(parts.join('\0'))
@@ -138,19 +158,7 @@ export async function hashBuildInputs(
   )) {
     line('label', k, v)
   }
-  for (const b of inputs.baseDigests) line('base', b.ref, b.digest)
-  let bytes = 0
-  for (const file of files) {
-    const full = join(context, file)
-    const st = lstatSync(full)
-    if (st.isSymbolicLink()) {
-      line('link', file, readlinkSync(full))
-    } else if (st.isFile()) {
-      const content = readFileSync(full)
-      bytes += content.length
-      const mode = st.mode & 0o111 ? 'x' : '-'
-      line('file', file, mode, createHash('sha256').update(content).digest('hex'))
-    }
-  }
+  for (const b of baseDigests) line('base', b.ref, b.digest)
+  for (const l of fileLines) line(...l)
   return { hash: h.digest('hex'), files: files.length, bytes, git }
 }

@@ -154,7 +154,14 @@ export async function resolveBaseDigests(
           clients.set(registry, client)
         }
         try {
-          const info = await client.headManifest(repository, parsed.tag ?? 'latest')
+          // undici closes the connection after a HEAD: on our own registry, whose
+          // connection the calls that follow reuse, a GET (a manifest is a few KB) is
+          // cheaper. Elsewhere a HEAD, which Docker Hub does not count as a pull.
+          const reference = parsed.tag ?? 'latest'
+          const info =
+            registry === own.host
+              ? await client.getManifest(repository, reference)
+              : await client.headManifest(repository, reference)
           if (info) {
             result.resolved.push({ ref, digest: info.digest })
             continue

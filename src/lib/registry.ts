@@ -153,7 +153,8 @@ export class RegistryClient {
       retries: options.retries,
       backoffMs: options.backoffMs,
       sleep: options.sleep,
-      logger: options.logger
+      logger: options.logger,
+      http2: true
     })
     this.probe = options.insecure
       ? new HttpClient({ insecure: true, timeoutMs: options.timeoutMs ?? 30_000, retries: 0 })

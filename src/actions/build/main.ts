@@ -200,8 +200,9 @@ function humanBytes(n: number | undefined): string {
 }
 
 /**
- * PUT one manifest under every tag, one after the other on the same connection (in
- * parallel each PUT would pay its own TLS handshake). putManifest checks the digest.
+ * PUT one manifest under every tag, all at once (each tag costs the registry a round
+ * trip; the TLS context is shared, so extra connections are cheap). putManifest
+ * checks the digest. Logged in tag order; the first failure is thrown once all ended.
  */
 async function putTags(
   client: RegistryClient,
@@ -210,10 +211,14 @@ async function putTags(
   tags: readonly string[],
   log: Logger
 ): Promise<void> {
-  for (const tag of tags) {
-    const digest = await client.putManifest(repository, tag, manifest.body, manifest.mediaType)
-    log.info(`tagged ${repository}:${tag} -> ${digest}`)
-  }
+  const results = await Promise.allSettled(
+    tags.map(tag => client.putManifest(repository, tag, manifest.body, manifest.mediaType))
+  )
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') log.info(`tagged ${repository}:${tags[i]} -> ${r.value}`)
+  })
+  const failed = results.find(r => r.status === 'rejected')
+  if (failed) throw failed.reason
 }
 
 interface Outcome {
@@ -468,7 +473,8 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
     let loginChecked = false
     const hashing = await log.group('Hash the build inputs', async () => {
       const refs = baseImages(dockerfileText, target.buildArgs)
-      const bases = await resolveBaseDigests(
+      // The base images are looked up while the context's files are read and hashed.
+      const resolving = resolveBaseDigests(
         refs,
         {
           host,
@@ -484,19 +490,24 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
           clients: new Map([[host, client]])
         }
       )
-      for (const b of bases.resolved) log.info(`base image ${b.ref}: ${b.digest}`)
-      for (const b of bases.unresolved)
-        log.warning(
-          `base image ${b.ref}: digest unknown (${b.reason}); build avoidance is off for this build`
-        )
+      const baseDigests = resolving.then(b => b.resolved)
+      // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
+      resolving.catch(() => undefined)
+      baseDigests.catch(() => undefined)
       const h = await hashBuildInputs(target.context, {
         dockerfileContent: dockerfileText,
         buildArgs: target.buildArgs,
         target: target.target,
         platforms: target.platforms,
         labels: inputs.labels,
-        baseDigests: bases.resolved
+        baseDigests
       })
+      const bases = await resolving
+      for (const b of bases.resolved) log.info(`base image ${b.ref}: ${b.digest}`)
+      for (const b of bases.unresolved)
+        log.warning(
+          `base image ${b.ref}: digest unknown (${b.reason}); build avoidance is off for this build`
+        )
       log.info(
         `content hash ${h.hash} over ${h.files} files (${h.bytes} bytes, ${h.git ? 'git-tracked and untracked-not-ignored' : 'all files'}, honouring .dockerignore)`
       )
