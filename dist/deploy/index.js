@@ -104139,7 +104139,13 @@ class http_HttpClient {
             };
             d = proxy
                 ? new undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
-                : new undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000, allowH2: this.options.http2 === true });
+                : new undici/* Agent */.g6({
+                    connect: tls,
+                    keepAliveTimeout: 4000,
+                    // One connection per origin: HTTP/2 multiplexes every request over it (a
+                    // pool would open more while the first is still connecting).
+                    ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
+                });
             this.dispatchers.set(key, d);
         }
         return d;

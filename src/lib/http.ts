@@ -160,7 +160,13 @@ export class HttpClient {
       }
       d = proxy
         ? new ProxyAgent({ uri: proxy, requestTls: tls, proxyTls: tls })
-        : new Agent({ connect: tls, keepAliveTimeout: 4000, allowH2: this.options.http2 === true })
+        : new Agent({
+            connect: tls,
+            keepAliveTimeout: 4000,
+            // One connection per origin: HTTP/2 multiplexes every request over it (a
+            // pool would open more while the first is still connecting).
+            ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
+          })
       this.dispatchers.set(key, d)
     }
     return d

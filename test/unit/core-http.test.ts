@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
+import http2 from 'node:http2'
 import https from 'node:https'
 import net, { type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -408,6 +409,37 @@ describe('TLS and proxies', () => {
   it('refuses a certificate from an unknown CA', async () => {
     const e = await rejection(client().request(`${httpsBase}/a`))
     expect(e.message).toMatch(/CERT|certificate|SELF_SIGNED|UNABLE_TO_VERIFY/i)
+  })
+
+  it('with http2, requests (HEAD and parallel PUTs too) share one TLS connection', async () => {
+    const sessions: string[] = []
+    const h2 = http2.createSecureServer(
+      {
+        key: readFileSync(join(dir, 'server.key')),
+        cert: readFileSync(join(dir, 'server.crt')),
+        allowHTTP1: true
+      },
+      (req, res) => res.writeHead(200).end(`v${req.httpVersion} ${req.method} ${req.url}`)
+    )
+    h2.on('session', () => sessions.push('session'))
+    const port = await listen(h2)
+    try {
+      const c = client({ ca: caPem, http2: true })
+      const head = await c.request(`https://127.0.0.1:${port}/h`, { method: 'HEAD' })
+      expect(head.status).toBe(200)
+      const puts = await Promise.all(
+        ['a', 'b', 'c'].map(t =>
+          c.request(`https://127.0.0.1:${port}/${t}`, { method: 'PUT', body: t })
+        )
+      )
+      expect(puts.map(r => r.text())).toEqual(['v2.0 PUT /a', 'v2.0 PUT /b', 'v2.0 PUT /c'])
+      expect(sessions).toHaveLength(1)
+      // Without the option: HTTP/1.1, and a new connection after every HEAD.
+      const plain = await client({ ca: caPem }).request(`https://127.0.0.1:${port}/p`)
+      expect(plain.text()).toBe('v1.1 GET /p')
+    } finally {
+      await new Promise(r => h2.close(r))
+    }
   })
 
   it('trusts a private CA given to one client only (never process-wide)', async () => {
