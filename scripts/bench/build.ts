@@ -31,6 +31,10 @@ async function countingRelay(
   const sockets = new Set<Socket>()
   const server: Server = createServer(client => {
     const upstream = connect(targetPort, '127.0.0.1')
+    // No Nagle on a relay: it would hold back small writes (HTTP/2 frames, a request's
+    // last bytes) for the peer's delayed ACK, adding ~40 ms stalls no real network has.
+    client.setNoDelay(true)
+    upstream.setNoDelay(true)
     sockets.add(client)
     sockets.add(upstream)
     client.on('data', (c: Buffer) => (total += c.length))
