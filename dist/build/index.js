@@ -82943,8 +82943,9 @@ var external_node_tls_ = __nccwpck_require__(1692);
 var undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./src/lib/http.ts
 /**
- * HTTP over undici: a timeout on every request, retries with jittered exponential
- * back-off that honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
+ * retries cannot outlast it), retries with jittered exponential back-off that
+ * honour `Retry-After` on 429 and 5xx, the standard proxy variables
  * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
  * or `insecure`), never process-wide.
  */
@@ -82955,12 +82956,39 @@ var undici = __nccwpck_require__(6752);
 class HttpError extends Error {
     url;
     status;
+    timeout;
     name = 'HttpError';
-    constructor(message, url, status) {
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
         super(message);
         this.url = url;
         this.status = status;
+        this.timeout = timeout;
     }
+}
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
 }
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
@@ -83066,7 +83094,10 @@ class http_HttpClient {
         headers['user-agent'] ??= 'conveyor';
         return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
     }
-    /** Send a request and buffer the answer. Retries 429/5xx and network errors when allowed. */
+    /**
+     * Send a request and buffer the answer. Retries 429/5xx and network errors when
+     * allowed, never past `req.deadline`.
+     */
     async request(target, req = {}) {
         const url = new URL(target);
         const { method, headers, body } = this.prepare(req);
@@ -83077,18 +83108,25 @@ class http_HttpClient {
                 : 0;
         const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
         const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
         for (let attempt = 0;; attempt++) {
+            const limit = attemptTimeout(timeout, req.deadline);
+            if (limit.ms <= 0) {
+                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
+            }
             let retryAfter;
             let failure;
+            let lastResponse;
+            let timedOut;
             try {
                 const res = await (0,undici/* request */.Em)(url, {
                     method: method,
                     headers,
                     body,
                     dispatcher: this.dispatcher(url),
-                    headersTimeout: timeout,
-                    bodyTimeout: timeout,
-                    signal: AbortSignal.timeout(timeout)
+                    headersTimeout: limit.ms,
+                    bodyTimeout: limit.ms,
+                    signal: AbortSignal.timeout(limit.ms)
                 });
                 const buf = Buffer.from(await res.body.arrayBuffer());
                 const response = {
@@ -83102,6 +83140,7 @@ class http_HttpClient {
                 if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
                     retryAfter = parseRetryAfter(response.headers['retry-after']);
                     failure = `HTTP ${res.statusCode}`;
+                    lastResponse = response;
                 }
                 else {
                     return response;
@@ -83109,34 +83148,53 @@ class http_HttpClient {
             }
             catch (error) {
                 const e = error;
-                const detail = e.name === 'TimeoutError' ||
-                    e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-                    e.code === 'UND_ERR_BODY_TIMEOUT'
-                    ? `timed out after ${timeout}ms`
+                if (isTimeout(e))
+                    timedOut = limit.byDeadline ? 'deadline' : 'request';
+                const detail = timedOut
+                    ? timedOutText(limit)
                     : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
                 failure = detail;
-                if (attempt >= retries) {
-                    throw new HttpError(`${shown}: ${detail}${attempt > 0 ? ` (after ${attempt + 1} attempts)` : ''}`, url.href);
+                if (attempt >= retries || timedOut === 'deadline') {
+                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
                 }
             }
             const wait = this.backoff(attempt, retryAfter);
+            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
+                // No time for another attempt: the last answer, or the last failure.
+                if (lastResponse)
+                    return lastResponse;
+                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
+            }
             this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
             await this.sleep(wait);
         }
     }
-    /** Open a streaming request (no retries; the caller reconnects). */
+    /**
+     * Open a streaming request (no retries; the caller reconnects). The wait for the
+     * response headers, the connection included, is bounded by `timeoutMs` and
+     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
+     */
     async stream(target, req = {}) {
         const url = new URL(target);
         const { method, headers, body } = this.prepare(req);
         const controller = new AbortController();
-        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
+        if (limit.ms <= 0) {
+            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
+        }
+        let timedOut = false;
+        const openTimer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+        }, limit.ms);
         try {
             const res = await (0,undici/* request */.Em)(url, {
                 method: method,
                 headers,
                 body,
                 dispatcher: this.dispatcher(url),
-                headersTimeout: timeout,
+                headersTimeout: limit.ms,
                 bodyTimeout: req.idleTimeoutMs ?? 0,
                 signal: controller.signal
             });
@@ -83150,7 +83208,11 @@ class http_HttpClient {
         }
         catch (error) {
             const e = error;
-            throw new HttpError(`${secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`)}: ${e.cause?.code ?? e.code ?? e.message}`, url.href);
+            const late = timedOut || isTimeout(e);
+            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
+        }
+        finally {
+            clearTimeout(openTimer);
         }
     }
     /** Close every connection. */
