@@ -74930,6 +74930,7 @@ class summary_Summary {
 
 
 
+
 /** The runner's way: `INPUT_<NAME>` with spaces as underscores, upper-cased, hyphens kept. */
 function envInputs(env = process.env) {
     return { get: name => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] };
@@ -74938,6 +74939,38 @@ function envInputs(env = process.env) {
 function mapInputs(values) {
     return { get: name => values[name] };
 }
+/**
+ * Parse every PEM block of `pem` as an X.509 certificate, so a CA input that holds no
+ * (valid) certificate fails before the first connection, not at it. Throws a
+ * ConfigurationError naming `input`; `got` says what was given (a quoted path, or
+ * the length of an inline text), since the text itself is never echoed: a mistaken
+ * paste could be a private key.
+ */
+function parseCertificates(input, pem, got) {
+    const wrong = (why = '') => new ConfigurationError(`input "${input}": got ${got}${why}, expected PEM certificate(s) ("-----BEGIN CERTIFICATE-----" blocks)`);
+    const blocks = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+    const begins = pem.match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0;
+    if (blocks.length === 0)
+        throw wrong(begins > 0 ? ' (a PEM block without its END line)' : '');
+    if (begins !== blocks.length)
+        throw wrong(' (a PEM block without its END line)');
+    const certificates = [];
+    for (const [i, block] of blocks.entries()) {
+        const type = block[1];
+        if (type !== 'CERTIFICATE')
+            throw wrong(` (holding a "${type}" block)`);
+        try {
+            certificates.push(new external_node_crypto_.X509Certificate(block[0]));
+        }
+        catch (error) {
+            throw wrong(` (certificate ${i + 1} of ${blocks.length} does not parse: ${errors_errorMessage(error)})`);
+        }
+    }
+    return certificates;
+}
+/** The longest host name DNS allows (RFC 1035), and one label of it. */
+const MAX_HOST = 253;
+const MAX_LABEL = 63;
 /** Reads and validates inputs from one source. */
 class InputReader {
     source;
@@ -75079,26 +75112,40 @@ class InputReader {
         }
         return out;
     }
-    /** An http(s) URL. */
+    /**
+     * An http(s) URL with a host name DNS can hold, without credentials. A value the
+     * URL parser would silently change (inner whitespace or control characters, which
+     * it drops) is refused. Values in errors are shortened.
+     */
     url(name, options = {}) {
         const value = this.string(name, options);
         if (value === '')
             return undefined;
+        // Never echo credentials of a URL that gets refused: hide `user:pass@`.
+        const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
+        if (userinfo !== undefined)
+            for (const part of userinfo.split(':'))
+                secrets_secrets.add(part);
+        const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
         let url;
         try {
             url = new URL(value);
         }
         catch {
-            // Never echo credentials of a URL that does not parse: hide `user:pass@`.
-            const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
-            if (userinfo !== undefined)
-                for (const part of userinfo.split(':'))
-                    secrets_secrets.add(part);
-            const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
             throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
         }
+        if (/[\s\p{Cc}]/u.test(value)) {
+            throw invalidInput(name, shown, 'one URL without spaces or control characters', options);
+        }
         if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-            throw invalidInput(name, value, 'an http:// or https:// URL', options);
+            throw invalidInput(name, shown, 'an http:// or https:// URL', options);
+        }
+        const host = url.hostname.replace(/\.$/, '');
+        if (!host.startsWith('[')) {
+            const long = host.split('.').find(label => label.length > MAX_LABEL);
+            if (host.length > MAX_HOST || long !== undefined) {
+                throw invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
+            }
         }
         if (url.username || url.password) {
             // Either part may be the credential (`https://<token>@host` puts it in the user).
@@ -75145,7 +75192,10 @@ function parseResource(text) {
 /** Read and validate every input. */
 function getInputs(reader = new InputReader()) {
     const serverUrl = reader.url('server', { required: true });
-    const server = serverUrl.href.replace(/\/+$/, '').replace(/[?#].*$/, '');
+    if (serverUrl.search !== '' || serverUrl.hash !== '' || /[?#]/.test(serverUrl.href)) {
+        throw invalidInput('server', serverUrl.href, 'the Argo CD base URL without a ?query or #fragment (e.g. https://argocd.example.com)');
+    }
+    const server = serverUrl.href.replace(/\/+$/, '');
     const token = reader.optional('token', { secret: true });
     const username = reader.optional('username');
     const password = reader.optional('password', { secret: true });
@@ -75203,8 +75253,10 @@ function getInputs(reader = new InputReader()) {
     const caRaw = reader.optional('ca-cert');
     let ca;
     if (caRaw !== undefined) {
-        if (caRaw.includes('-----BEGIN CERTIFICATE-----'))
+        if (caRaw.includes('-----BEGIN ')) {
             ca = caRaw;
+            parseCertificates('ca-cert', ca, `a PEM text of ${ca.length} characters`);
+        }
         else {
             const path = (0,external_node_path_.isAbsolute)(caRaw)
                 ? caRaw
@@ -75212,8 +75264,7 @@ function getInputs(reader = new InputReader()) {
             if (!(0,external_node_fs_namespaceObject.existsSync)(path))
                 throw invalidInput('ca-cert', caRaw, 'PEM text or the path of a PEM file');
             ca = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-            if (!ca.includes('-----BEGIN CERTIFICATE-----'))
-                throw invalidInput('ca-cert', caRaw, 'a file holding PEM certificates');
+            parseCertificates('ca-cert', ca, `the file ${quote(caRaw)}`);
         }
     }
     const headerMap = reader.keyValues('headers', {
