@@ -70226,6 +70226,10 @@ function errors_errorMessage(error) {
     return String(error);
 }
 
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(1692);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./src/lib/secrets.ts
 /**
  * The one registry of every secret the action knows: inputs declared secret, tokens
@@ -70359,6 +70363,298 @@ class SecretRegistry {
 /** The process-wide registry every module of an action uses. */
 const secrets_secrets = new SecretRegistry();
 
+;// CONCATENATED MODULE: ./src/lib/http.ts
+/**
+ * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
+ * retries cannot outlast it), retries with jittered exponential back-off that
+ * honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
+ * or `insecure`), never process-wide.
+ */
+
+
+
+/** A request that could not get an answer (network error or timeout), after retries. */
+class HttpError extends Error {
+    url;
+    status;
+    timeout;
+    name = 'HttpError';
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
+        super(message);
+        this.url = url;
+        this.status = status;
+        this.timeout = timeout;
+    }
+}
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
+}
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
+function bypassesProxy(url, noProxy) {
+    if (!noProxy)
+        return false;
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    for (const raw of noProxy.split(/[,\s]+/)) {
+        const entry = raw.trim().toLowerCase();
+        if (entry === '')
+            continue;
+        if (entry === '*')
+            return true;
+        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
+        const [name, entryPort] = entry.startsWith('[')
+            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
+            : (entry.match(/:/g) ?? []).length > 1
+                ? [entry, undefined]
+                : entry.split(':');
+        if (entryPort && entryPort !== port)
+            continue;
+        const bare = (name ?? '').replace(/^\*?\./, '');
+        if (host === bare || host.endsWith(`.${bare}`))
+            return true;
+    }
+    return false;
+}
+/** The proxy URL for a request URL, from the standard variables, or undefined. */
+function proxyFor(url, env = process.env) {
+    const noProxy = env.NO_PROXY ?? env.no_proxy;
+    if (bypassesProxy(url, noProxy))
+        return undefined;
+    const value = url.protocol === 'https:'
+        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
+        : (env.HTTP_PROXY ?? env.http_proxy);
+    return value && value.trim() !== '' ? value.trim() : undefined;
+}
+/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
+function parseRetryAfter(value, now = Date.now()) {
+    if (!value)
+        return undefined;
+    if (/^\d+$/.test(value.trim()))
+        return Number(value.trim()) * 1000;
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+function flatHeaders(headers) {
+    const out = {};
+    for (const [k, v] of Object.entries(headers)) {
+        if (v !== undefined)
+            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    return out;
+}
+/** An HTTP client with its own TLS and proxy settings. */
+class http_HttpClient {
+    options;
+    dispatchers = new Map();
+    secureContext;
+    sleep;
+    constructor(options = {}) {
+        this.options = options;
+        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
+    }
+    dispatcher(url) {
+        const proxy = proxyFor(url, this.options.env);
+        const key = proxy ?? '';
+        let d = this.dispatchers.get(key);
+        if (!d) {
+            // A private CA is trusted next to the system roots. The TLS context is built once
+            // per client: given as \`ca\`, every new connection would parse the ~150 roots again.
+            this.secureContext ??= this.options.ca
+                ? (0,external_node_tls_.createSecureContext)({ ca: [this.options.ca, ...systemRoots()] })
+                : undefined;
+            const tls = {
+                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
+                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
+            };
+            d = proxy
+                ? new undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
+                : new undici/* Agent */.g6({
+                    connect: tls,
+                    keepAliveTimeout: 4000,
+                    // One connection per origin: HTTP/2 multiplexes every request over it (a
+                    // pool would open more while the first is still connecting).
+                    ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
+                });
+            this.dispatchers.set(key, d);
+        }
+        return d;
+    }
+    backoff(attempt, retryAfter) {
+        const base = this.options.backoffMs ?? 500;
+        const cap = this.options.maxBackoffMs ?? 30_000;
+        if (retryAfter !== undefined)
+            return Math.min(cap, retryAfter);
+        const exp = Math.min(cap, base * 2 ** attempt);
+        return Math.round(exp / 2 + Math.random() * (exp / 2));
+    }
+    prepare(req) {
+        const headers = {
+            ...(this.options.headers ?? {}),
+            ...(req.headers ?? {})
+        };
+        let body = req.body;
+        if (req.json !== undefined) {
+            body = JSON.stringify(req.json);
+            headers['content-type'] = 'application/json';
+        }
+        headers['user-agent'] ??= 'conveyor';
+        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
+    }
+    /**
+     * Send a request and buffer the answer. Retries 429/5xx and network errors when
+     * allowed, never past `req.deadline`.
+     */
+    async request(target, req = {}) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const retries = req.retry === false
+            ? 0
+            : (req.retry ?? IDEMPOTENT.has(method))
+                ? (this.options.retries ?? 3)
+                : 0;
+        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
+        for (let attempt = 0;; attempt++) {
+            const limit = attemptTimeout(timeout, req.deadline);
+            if (limit.ms <= 0) {
+                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
+            }
+            let retryAfter;
+            let failure;
+            let lastResponse;
+            let timedOut;
+            try {
+                const res = await (0,undici/* request */.Em)(url, {
+                    method: method,
+                    headers,
+                    body,
+                    dispatcher: this.dispatcher(url),
+                    headersTimeout: limit.ms,
+                    bodyTimeout: limit.ms,
+                    signal: AbortSignal.timeout(limit.ms)
+                });
+                const buf = Buffer.from(await res.body.arrayBuffer());
+                const response = {
+                    url: url.href,
+                    status: res.statusCode,
+                    headers: flatHeaders(res.headers),
+                    body: buf,
+                    text: () => buf.toString('utf8'),
+                    json: () => JSON.parse(buf.toString('utf8'))
+                };
+                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
+                    retryAfter = parseRetryAfter(response.headers['retry-after']);
+                    failure = `HTTP ${res.statusCode}`;
+                    lastResponse = response;
+                }
+                else {
+                    return response;
+                }
+            }
+            catch (error) {
+                const e = error;
+                if (isTimeout(e))
+                    timedOut = limit.byDeadline ? 'deadline' : 'request';
+                const detail = timedOut
+                    ? timedOutText(limit)
+                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
+                failure = detail;
+                if (attempt >= retries || timedOut === 'deadline') {
+                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
+                }
+            }
+            const wait = this.backoff(attempt, retryAfter);
+            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
+                // No time for another attempt: the last answer, or the last failure.
+                if (lastResponse)
+                    return lastResponse;
+                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
+            }
+            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
+            await this.sleep(wait);
+        }
+    }
+    /**
+     * Open a streaming request (no retries; the caller reconnects). The wait for the
+     * response headers, the connection included, is bounded by `timeoutMs` and
+     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
+     */
+    async stream(target, req = {}) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const controller = new AbortController();
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
+        if (limit.ms <= 0) {
+            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
+        }
+        let timedOut = false;
+        const openTimer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+        }, limit.ms);
+        try {
+            const res = await (0,undici/* request */.Em)(url, {
+                method: method,
+                headers,
+                body,
+                dispatcher: this.dispatcher(url),
+                headersTimeout: limit.ms,
+                bodyTimeout: req.idleTimeoutMs ?? 0,
+                signal: controller.signal
+            });
+            return {
+                url: url.href,
+                status: res.statusCode,
+                headers: flatHeaders(res.headers),
+                body: res.body,
+                close: () => controller.abort()
+            };
+        }
+        catch (error) {
+            const e = error;
+            const late = timedOut || isTimeout(e);
+            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
+        }
+        finally {
+            clearTimeout(openTimer);
+        }
+    }
+    /** Close every connection. */
+    async close() {
+        await Promise.all([...this.dispatchers.values()].map(d => d.close()));
+        this.dispatchers.clear();
+    }
+}
+function systemRoots() {
+    return external_node_tls_.rootCertificates;
+}
+
 ;// CONCATENATED MODULE: ./src/lib/argocd-client.ts
 /**
  * A small Argo CD REST client over HttpClient: version preflight, session login,
@@ -70367,6 +70663,7 @@ const secrets_secrets = new SecretRegistry();
  * (wrong base URL, an access proxy's login page), and 401/403/404/415 become
  * messages that say what to fix.
  */
+
 
 
 /** gRPC codes the Argo CD API puts in `code`. */
@@ -70410,17 +70707,31 @@ function errorBody(res) {
 class ArgoClient {
     http;
     base;
+    deadline;
     token;
     constructor(http, 
     /** The server base URL without a trailing slash (may carry a root path). */
-    base) {
+    base, 
+    /** A time (ms since the epoch) no request of this client may outlast. */
+    deadline) {
         this.http = http;
         this.base = base;
+        this.deadline = deadline;
     }
     /** Use a bearer token from now on (registers it as a secret). */
     setToken(token) {
         secrets_secrets.add(token);
         this.token = token;
+    }
+    /**
+     * The same client with another deadline: every request it sends, retries included,
+     * ends by then. A view: the rest (token, connections) is read through to this one.
+     */
+    withDeadline(deadline) {
+        return Object.create(this, { deadline: { value: deadline } });
+    }
+    send(url, req = {}) {
+        return this.http.request(url, { deadline: this.deadline, ...req });
     }
     url(path, query = {}) {
         const url = new URL(`${this.base}${path}`);
@@ -70482,7 +70793,7 @@ class ArgoClient {
     async version() {
         let res;
         try {
-            res = await this.http.request(this.url('/api/version'), { headers: this.headers() });
+            res = await this.send(this.url('/api/version'), { headers: this.headers() });
         }
         catch (error) {
             const text = error instanceof Error ? error.message : String(error);
@@ -70492,13 +70803,16 @@ class ArgoClient {
             if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(text)) {
                 throw new ConfigurationError(`preflight: cannot reach ${this.base} (${text}). Check input "server" and that the runner can reach it (proxy variables HTTPS_PROXY/NO_PROXY are honoured)`);
             }
+            if (error instanceof HttpError && error.timeout !== undefined) {
+                throw new Error(`preflight: no answer from ${this.base} (${text}). Check input "server" and that the Argo CD API (or a proxy in front of it) answers the runner`);
+            }
             throw error;
         }
         return this.check(res, 'preflight GET /api/version');
     }
     /** `POST /api/v1/session`: exchange username and password for a session token. */
     async login(username, password) {
-        const res = await this.http.request(this.url('/api/v1/session'), {
+        const res = await this.send(this.url('/api/v1/session'), {
             method: 'POST',
             json: { username, password },
             headers: { accept: 'application/json' },
@@ -70515,7 +70829,7 @@ class ArgoClient {
     }
     /** `GET /api/v1/applications/{name}`, optionally refreshing first. */
     async get(name, scope, refresh) {
-        const res = await this.http.request(this.url(`/api/v1/applications/${encodeURIComponent(name)}`, {
+        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}`, {
             appNamespace: scope.appNamespace,
             project: scope.project,
             refresh
@@ -70524,7 +70838,7 @@ class ArgoClient {
     }
     /** `GET /api/v1/applications` filtered by selector and project. */
     async list(scope) {
-        const res = await this.http.request(this.url('/api/v1/applications', {
+        const res = await this.send(this.url('/api/v1/applications', {
             appNamespace: scope.appNamespace,
             projects: scope.project,
             selector: scope.selector
@@ -70537,7 +70851,7 @@ class ArgoClient {
      * and the server's `Date` (ms) when it answered.
      */
     async sync(name, scope, body) {
-        const res = await this.http.request(this.url(`/api/v1/applications/${encodeURIComponent(name)}/sync`), {
+        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}/sync`), {
             method: 'POST',
             headers: this.headers(),
             json: { name, ...scope, ...body },
@@ -70551,7 +70865,7 @@ class ArgoClient {
     }
     /** `DELETE /api/v1/applications/{name}/operation`: terminate the running operation. */
     async terminate(name, scope) {
-        const res = await this.http.request(this.url(`/api/v1/applications/${encodeURIComponent(name)}/operation`, {
+        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}/operation`, {
             appNamespace: scope.appNamespace,
             project: scope.project
         }), { method: 'DELETE', headers: this.headers() });
@@ -70559,7 +70873,7 @@ class ArgoClient {
     }
     /** `GET /api/v1/applications/{name}/resource-tree`. */
     async resourceTree(name, scope) {
-        const res = await this.http.request(this.url(`/api/v1/applications/${encodeURIComponent(name)}/resource-tree`, {
+        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}/resource-tree`, {
             appNamespace: scope.appNamespace,
             project: scope.project
         }), { headers: this.headers() });
@@ -70579,7 +70893,8 @@ class ArgoClient {
                 ...this.headers(),
                 accept: options.sse ? 'text/event-stream' : 'application/json'
             },
-            timeoutMs: options.openTimeoutMs
+            timeoutMs: options.openTimeoutMs,
+            deadline: this.deadline
         });
         if (stream.status !== 200) {
             stream.close();
@@ -70971,11 +71286,14 @@ class StreamDecoder {
 
 
 
+
 /** How long the stream may stay silent at first before we call it buffered. */
 function firstEventWaitMs(pollIntervalMs) {
     return Math.max(1000, Math.min(10_000, Math.round(pollIntervalMs * 2.5)));
 }
 const sleep = (ms) => new Promise(r => setTimeout(r, Math.max(0, ms)));
+/** The time the report (resource tree) and the terminate after a timeout may take. */
+const CLEANUP_MS = 10_000;
 /** Watches one app and calls `onApp` with each new state until it returns true. */
 class Observer {
     client;
@@ -71025,7 +71343,15 @@ class Observer {
     }
     async poll(stop, deadline) {
         for (;;) {
-            const app = await this.client.get(this.name, this.s.scope);
+            let app;
+            try {
+                app = await this.client.get(this.name, this.s.scope);
+            }
+            catch (error) {
+                if (isDeadlineError(error))
+                    return undefined;
+                throw error;
+            }
             if (stop(app))
                 return app;
             const wait = Math.min(this.s.pollIntervalMs, deadline - Date.now());
@@ -71047,7 +71373,7 @@ class Observer {
         catch (error) {
             if (error instanceof ConfigurationError)
                 throw error;
-            if (Date.now() >= deadline)
+            if (Date.now() >= deadline || isDeadlineError(error))
                 return { kind: 'deadline' };
             if (Date.now() - opened >= firstWait * 0.9)
                 return { kind: 'silent' };
@@ -71168,22 +71494,32 @@ function resultOf(name, app, result, message, started, revision, observedBy, res
 }
 /**
  * Sync one application and wait for its verdict. Failures of the app (Failed,
- * Degraded, timeout) are results; API errors throw.
+ * Degraded, timeout) are results; API errors throw. Every request ends by the
+ * app's deadline (`timeoutMs` from the start): one that runs into it makes the
+ * result "timed-out". The report and the terminate after a timeout get
+ * `cleanupMs` of their own.
  */
 async function syncApplication(client, name, s, log, 
 /** The app as a preflight already fetched it (with the refresh); fetched here otherwise. */
 initial) {
     const started = Date.now();
     const deadline = started + s.timeoutMs;
-    const observer = new Observer(client, name, s, log);
+    const api = client.withDeadline(deadline);
+    let afterwards;
+    const cleanup = () => (afterwards ??= client.withDeadline(Math.max(deadline, Date.now() + (s.cleanupMs ?? CLEANUP_MS))));
+    const observer = new Observer(api, name, s, log);
     const tag = `[${name}]`;
     let last;
     let revision = s.request.revision;
+    let verdict;
+    let lastReason = '';
+    /** Sent the sync request without knowing whether the server acted on it. */
+    let syncUnanswered = false;
     const finish = async (result, message, resources = []) => {
         const r = resultOf(name, last, result, message, started, revision, observer.mode, resources);
         if (result !== 'succeeded') {
             try {
-                const tree = await client.resourceTree(name, s.scope);
+                const tree = await cleanup().resourceTree(name, s.scope);
                 for (const n of tree.nodes ?? []) {
                     const h = n.health?.status;
                     if (h && h !== 'Healthy') {
@@ -71199,106 +71535,132 @@ initial) {
         }
         return r;
     };
-    // 1. Current state (refreshing first when asked).
-    last = initial ?? (await client.get(name, s.scope, s.refresh));
-    log.info(`${tag} ${stateLine(last)}; live revision ${last.status?.sync?.revision ?? 'unknown'}`);
-    // 2. An operation already running.
-    if (operationInProgress(last)) {
-        const what = last.status?.operationState?.message ?? last.status?.operationState?.phase ?? 'requested';
-        if (s.onRunningOperation === 'fail') {
-            return finish('failed', `an operation is already running (${what}); on-running-operation is "fail"`);
-        }
-        if (s.onRunningOperation === 'terminate') {
-            log.info(`${tag} terminating the running operation (${what})`);
+    /** The timeout verdict: the last state, and the terminate when asked. */
+    const timedOut = async (what) => {
+        if (syncUnanswered && s.onTimeout === 'terminate') {
+            // The server may have started our operation without answering: look.
             try {
-                await client.terminate(name, s.scope);
+                last = await cleanup().get(name, s.scope);
             }
             catch (error) {
-                // It may have finished in the meantime: "No operation is in progress".
+                log.debug(`${tag} state after the timeout unavailable: ${errors_errorMessage(error)}`);
+            }
+        }
+        const message = `timed out after ${Math.round(s.timeoutMs / 1000)}s${what ? ` (${what})` : ''}; last state: ${last ? stateLine(last) : 'unknown'}${lastReason ? ` (${lastReason})` : ''}`;
+        const result = await finish('timed-out', message, verdict?.resources ?? []);
+        if (s.onTimeout === 'terminate' && last && operationInProgress(last)) {
+            try {
+                await cleanup().terminate(name, s.scope);
+                result.terminated = true;
+                result.message += '; the operation was terminated';
+            }
+            catch (error) {
+                result.message += `; terminating the operation failed: ${errors_errorMessage(error)}`;
+            }
+        }
+        return result;
+    };
+    try {
+        return await observe();
+    }
+    catch (error) {
+        // A request that ran into the deadline: the app timed out, the API did not fail.
+        if (isDeadlineError(error))
+            return timedOut(errors_errorMessage(error));
+        throw error;
+    }
+    async function observe() {
+        // 1. Current state (refreshing first when asked).
+        last = initial ?? (await api.get(name, s.scope, s.refresh));
+        log.info(`${tag} ${stateLine(last)}; live revision ${last.status?.sync?.revision ?? 'unknown'}`);
+        // 2. An operation already running.
+        if (operationInProgress(last)) {
+            const what = last.status?.operationState?.message ?? last.status?.operationState?.phase ?? 'requested';
+            if (s.onRunningOperation === 'fail') {
+                return finish('failed', `an operation is already running (${what}); on-running-operation is "fail"`);
+            }
+            if (s.onRunningOperation === 'terminate') {
+                log.info(`${tag} terminating the running operation (${what})`);
+                try {
+                    await api.terminate(name, s.scope);
+                }
+                catch (error) {
+                    // It may have finished in the meantime: "No operation is in progress".
+                    if (!isFailedPrecondition(error))
+                        throw error;
+                    log.info(`${tag} the operation ended before it could be terminated`);
+                }
+            }
+            else {
+                log.info(`${tag} waiting for the running operation to finish (${what})`);
+            }
+            const idle = await observer.until(app => {
+                last = app;
+                return !operationInProgress(app);
+            }, deadline);
+            if (!idle)
+                return finish('timed-out', `timed out waiting for the running operation to finish (${stateLine(last)})`);
+        }
+        // 3. Request the sync, retrying while another operation holds the app.
+        let requestedAt = 0;
+        for (let attempt = 0;; attempt++) {
+            const before = Date.now();
+            try {
+                syncUnanswered = true;
+                const { app, serverDate } = await api.sync(name, s.scope, s.request);
+                syncUnanswered = false;
+                last = app;
+                requestedAt = Math.min(before, serverDate ?? before);
+                revision =
+                    app.operation?.sync?.revision || app.operation?.sync?.revisions?.[0] || s.request.revision;
+                log.info(`${tag} sync requested${revision ? ` at revision ${revision}` : ''}`);
+                break;
+            }
+            catch (error) {
+                if (!(error instanceof ArgoApiError))
+                    throw error;
+                syncUnanswered = false;
                 if (!isFailedPrecondition(error))
                     throw error;
-                log.info(`${tag} the operation ended before it could be terminated`);
+                const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5));
+                if (Date.now() + wait >= deadline) {
+                    return finish('timed-out', `another operation kept the application busy until the timeout`);
+                }
+                log.info(`${tag} another operation is already in progress; retrying the sync in ${wait}ms`);
+                await sleep(wait);
             }
         }
-        else {
-            log.info(`${tag} waiting for the running operation to finish (${what})`);
-        }
-        const idle = await observer.until(app => {
+        // 4. Observe until the verdict.
+        const exp = {
+            revision,
+            requestedAt,
+            waitFor: s.request.dryRun ? 'operation' : s.waitFor,
+            healthyStates: s.healthyStates,
+            degradedGraceMs: s.degradedGraceMs
+        };
+        let degradedSince;
+        const final = await observer.until(app => {
             last = app;
-            return !operationInProgress(app);
+            const now = Date.now();
+            verdict = decide(app, exp, now, degradedSince);
+            if (verdict.degraded)
+                degradedSince ??= now;
+            else
+                degradedSince = undefined;
+            if (verdict.reason !== lastReason) {
+                lastReason = verdict.reason;
+                log.info(`${tag} ${verdict.reason}`);
+            }
+            return verdict.state !== 'waiting';
         }, deadline);
-        if (!idle)
-            return finish('timed-out', `timed out waiting for the running operation to finish (${stateLine(last)})`);
-    }
-    // 3. Request the sync, retrying while another operation holds the app.
-    let requestedAt = 0;
-    for (let attempt = 0;; attempt++) {
-        const before = Date.now();
-        try {
-            const { app, serverDate } = await client.sync(name, s.scope, s.request);
-            last = app;
-            requestedAt = Math.min(before, serverDate ?? before);
-            revision =
-                app.operation?.sync?.revision || app.operation?.sync?.revisions?.[0] || s.request.revision;
-            log.info(`${tag} sync requested${revision ? ` at revision ${revision}` : ''}`);
-            break;
+        if (final && verdict && verdict.state === 'succeeded') {
+            return finish('succeeded', verdict.reason, unhealthyResources(final));
         }
-        catch (error) {
-            if (!isFailedPrecondition(error))
-                throw error;
-            const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5));
-            if (Date.now() + wait >= deadline) {
-                return finish('timed-out', `another operation kept the application busy until the timeout`);
-            }
-            log.info(`${tag} another operation is already in progress; retrying the sync in ${wait}ms`);
-            await sleep(wait);
+        if (final && verdict && verdict.state === 'failed') {
+            return finish('failed', verdict.reason, verdict.resources);
         }
+        return timedOut();
     }
-    // 4. Observe until the verdict.
-    const exp = {
-        revision,
-        requestedAt,
-        waitFor: s.request.dryRun ? 'operation' : s.waitFor,
-        healthyStates: s.healthyStates,
-        degradedGraceMs: s.degradedGraceMs
-    };
-    let verdict;
-    let degradedSince;
-    let lastReason = '';
-    const final = await observer.until(app => {
-        last = app;
-        const now = Date.now();
-        verdict = decide(app, exp, now, degradedSince);
-        if (verdict.degraded)
-            degradedSince ??= now;
-        else
-            degradedSince = undefined;
-        if (verdict.reason !== lastReason) {
-            lastReason = verdict.reason;
-            log.info(`${tag} ${verdict.reason}`);
-        }
-        return verdict.state !== 'waiting';
-    }, deadline);
-    if (final && verdict && verdict.state === 'succeeded') {
-        return finish('succeeded', verdict.reason, unhealthyResources(final));
-    }
-    if (final && verdict && verdict.state === 'failed') {
-        return finish('failed', verdict.reason, verdict.resources);
-    }
-    // Timed out.
-    const message = `timed out after ${Math.round(s.timeoutMs / 1000)}s; last state: ${last ? stateLine(last) : 'unknown'}${lastReason ? ` (${lastReason})` : ''}`;
-    const result = await finish('timed-out', message, verdict?.resources ?? []);
-    if (s.onTimeout === 'terminate' && last && operationInProgress(last)) {
-        try {
-            await client.terminate(name, s.scope);
-            result.terminated = true;
-            result.message += '; the operation was terminated';
-        }
-        catch (error) {
-            result.message += `; terminating the operation failed: ${errors_errorMessage(error)}`;
-        }
-    }
-    return result;
 }
 
 ;// CONCATENATED MODULE: ./src/lib/duration.ts
@@ -71336,240 +71698,6 @@ function formatDuration(ms) {
     if (minutes < 60)
         return `${minutes}m${String(seconds).padStart(2, '0')}s`;
     return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
-}
-
-// EXTERNAL MODULE: external "node:tls"
-var external_node_tls_ = __nccwpck_require__(1692);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./src/lib/http.ts
-/**
- * HTTP over undici: a timeout on every request, retries with jittered exponential
- * back-off that honour `Retry-After` on 429 and 5xx, the standard proxy variables
- * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
- * or `insecure`), never process-wide.
- */
-
-
-
-/** A request that could not get an answer (network error or timeout), after retries. */
-class HttpError extends Error {
-    url;
-    status;
-    name = 'HttpError';
-    constructor(message, url, status) {
-        super(message);
-        this.url = url;
-        this.status = status;
-    }
-}
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
-function bypassesProxy(url, noProxy) {
-    if (!noProxy)
-        return false;
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    for (const raw of noProxy.split(/[,\s]+/)) {
-        const entry = raw.trim().toLowerCase();
-        if (entry === '')
-            continue;
-        if (entry === '*')
-            return true;
-        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
-        const [name, entryPort] = entry.startsWith('[')
-            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
-            : (entry.match(/:/g) ?? []).length > 1
-                ? [entry, undefined]
-                : entry.split(':');
-        if (entryPort && entryPort !== port)
-            continue;
-        const bare = (name ?? '').replace(/^\*?\./, '');
-        if (host === bare || host.endsWith(`.${bare}`))
-            return true;
-    }
-    return false;
-}
-/** The proxy URL for a request URL, from the standard variables, or undefined. */
-function proxyFor(url, env = process.env) {
-    const noProxy = env.NO_PROXY ?? env.no_proxy;
-    if (bypassesProxy(url, noProxy))
-        return undefined;
-    const value = url.protocol === 'https:'
-        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
-        : (env.HTTP_PROXY ?? env.http_proxy);
-    return value && value.trim() !== '' ? value.trim() : undefined;
-}
-/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
-function parseRetryAfter(value, now = Date.now()) {
-    if (!value)
-        return undefined;
-    if (/^\d+$/.test(value.trim()))
-        return Number(value.trim()) * 1000;
-    const at = Date.parse(value);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-function flatHeaders(headers) {
-    const out = {};
-    for (const [k, v] of Object.entries(headers)) {
-        if (v !== undefined)
-            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-    }
-    return out;
-}
-/** An HTTP client with its own TLS and proxy settings. */
-class http_HttpClient {
-    options;
-    dispatchers = new Map();
-    secureContext;
-    sleep;
-    constructor(options = {}) {
-        this.options = options;
-        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
-    }
-    dispatcher(url) {
-        const proxy = proxyFor(url, this.options.env);
-        const key = proxy ?? '';
-        let d = this.dispatchers.get(key);
-        if (!d) {
-            // A private CA is trusted next to the system roots. The TLS context is built once
-            // per client: given as \`ca\`, every new connection would parse the ~150 roots again.
-            this.secureContext ??= this.options.ca
-                ? (0,external_node_tls_.createSecureContext)({ ca: [this.options.ca, ...systemRoots()] })
-                : undefined;
-            const tls = {
-                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
-                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
-            };
-            d = proxy
-                ? new undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
-                : new undici/* Agent */.g6({
-                    connect: tls,
-                    keepAliveTimeout: 4000,
-                    // One connection per origin: HTTP/2 multiplexes every request over it (a
-                    // pool would open more while the first is still connecting).
-                    ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
-                });
-            this.dispatchers.set(key, d);
-        }
-        return d;
-    }
-    backoff(attempt, retryAfter) {
-        const base = this.options.backoffMs ?? 500;
-        const cap = this.options.maxBackoffMs ?? 30_000;
-        if (retryAfter !== undefined)
-            return Math.min(cap, retryAfter);
-        const exp = Math.min(cap, base * 2 ** attempt);
-        return Math.round(exp / 2 + Math.random() * (exp / 2));
-    }
-    prepare(req) {
-        const headers = {
-            ...(this.options.headers ?? {}),
-            ...(req.headers ?? {})
-        };
-        let body = req.body;
-        if (req.json !== undefined) {
-            body = JSON.stringify(req.json);
-            headers['content-type'] = 'application/json';
-        }
-        headers['user-agent'] ??= 'conveyor';
-        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
-    }
-    /** Send a request and buffer the answer. Retries 429/5xx and network errors when allowed. */
-    async request(target, req = {}) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const retries = req.retry === false
-            ? 0
-            : (req.retry ?? IDEMPOTENT.has(method))
-                ? (this.options.retries ?? 3)
-                : 0;
-        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        for (let attempt = 0;; attempt++) {
-            let retryAfter;
-            let failure;
-            try {
-                const res = await (0,undici/* request */.Em)(url, {
-                    method: method,
-                    headers,
-                    body,
-                    dispatcher: this.dispatcher(url),
-                    headersTimeout: timeout,
-                    bodyTimeout: timeout,
-                    signal: AbortSignal.timeout(timeout)
-                });
-                const buf = Buffer.from(await res.body.arrayBuffer());
-                const response = {
-                    url: url.href,
-                    status: res.statusCode,
-                    headers: flatHeaders(res.headers),
-                    body: buf,
-                    text: () => buf.toString('utf8'),
-                    json: () => JSON.parse(buf.toString('utf8'))
-                };
-                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
-                    retryAfter = parseRetryAfter(response.headers['retry-after']);
-                    failure = `HTTP ${res.statusCode}`;
-                }
-                else {
-                    return response;
-                }
-            }
-            catch (error) {
-                const e = error;
-                const detail = e.name === 'TimeoutError' ||
-                    e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-                    e.code === 'UND_ERR_BODY_TIMEOUT'
-                    ? `timed out after ${timeout}ms`
-                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
-                failure = detail;
-                if (attempt >= retries) {
-                    throw new HttpError(`${shown}: ${detail}${attempt > 0 ? ` (after ${attempt + 1} attempts)` : ''}`, url.href);
-                }
-            }
-            const wait = this.backoff(attempt, retryAfter);
-            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
-            await this.sleep(wait);
-        }
-    }
-    /** Open a streaming request (no retries; the caller reconnects). */
-    async stream(target, req = {}) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const controller = new AbortController();
-        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
-        try {
-            const res = await (0,undici/* request */.Em)(url, {
-                method: method,
-                headers,
-                body,
-                dispatcher: this.dispatcher(url),
-                headersTimeout: timeout,
-                bodyTimeout: req.idleTimeoutMs ?? 0,
-                signal: controller.signal
-            });
-            return {
-                url: url.href,
-                status: res.statusCode,
-                headers: flatHeaders(res.headers),
-                body: res.body,
-                close: () => controller.abort()
-            };
-        }
-        catch (error) {
-            const e = error;
-            throw new HttpError(`${secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`)}: ${e.cause?.code ?? e.code ?? e.message}`, url.href);
-        }
-    }
-    /** Close every connection. */
-    async close() {
-        await Promise.all([...this.dispatchers.values()].map(d => d.close()));
-        this.dispatchers.clear();
-    }
-}
-function systemRoots() {
-    return external_node_tls_.rootCertificates;
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -74836,6 +74964,7 @@ class summary_Summary {
 
 
 
+
 /** The runner's way: `INPUT_<NAME>` with spaces as underscores, upper-cased, hyphens kept. */
 function envInputs(env = process.env) {
     return { get: name => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] };
@@ -74844,6 +74973,38 @@ function envInputs(env = process.env) {
 function mapInputs(values) {
     return { get: name => values[name] };
 }
+/**
+ * Parse every PEM block of `pem` as an X.509 certificate, so a CA input that holds no
+ * (valid) certificate fails before the first connection, not at it. Throws a
+ * ConfigurationError naming `input`; `got` says what was given (a quoted path, or
+ * the length of an inline text), since the text itself is never echoed: a mistaken
+ * paste could be a private key.
+ */
+function parseCertificates(input, pem, got) {
+    const wrong = (why = '') => new ConfigurationError(`input "${input}": got ${got}${why}, expected PEM certificate(s) ("-----BEGIN CERTIFICATE-----" blocks)`);
+    const blocks = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+    const begins = pem.match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0;
+    if (blocks.length === 0)
+        throw wrong(begins > 0 ? ' (a PEM block without its END line)' : '');
+    if (begins !== blocks.length)
+        throw wrong(' (a PEM block without its END line)');
+    const certificates = [];
+    for (const [i, block] of blocks.entries()) {
+        const type = block[1];
+        if (type !== 'CERTIFICATE')
+            throw wrong(` (holding a "${type}" block)`);
+        try {
+            certificates.push(new external_node_crypto_.X509Certificate(block[0]));
+        }
+        catch (error) {
+            throw wrong(` (certificate ${i + 1} of ${blocks.length} does not parse: ${errors_errorMessage(error)})`);
+        }
+    }
+    return certificates;
+}
+/** The longest host name DNS allows (RFC 1035), and one label of it. */
+const MAX_HOST = 253;
+const MAX_LABEL = 63;
 /** Reads and validates inputs from one source. */
 class InputReader {
     source;
@@ -74985,26 +75146,40 @@ class InputReader {
         }
         return out;
     }
-    /** An http(s) URL. */
+    /**
+     * An http(s) URL with a host name DNS can hold, without credentials. A value the
+     * URL parser would silently change (inner whitespace or control characters, which
+     * it drops) is refused. Values in errors are shortened.
+     */
     url(name, options = {}) {
         const value = this.string(name, options);
         if (value === '')
             return undefined;
+        // Never echo credentials of a URL that gets refused: hide `user:pass@`.
+        const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
+        if (userinfo !== undefined)
+            for (const part of userinfo.split(':'))
+                secrets_secrets.add(part);
+        const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
         let url;
         try {
             url = new URL(value);
         }
         catch {
-            // Never echo credentials of a URL that does not parse: hide `user:pass@`.
-            const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
-            if (userinfo !== undefined)
-                for (const part of userinfo.split(':'))
-                    secrets_secrets.add(part);
-            const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
             throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
         }
+        if (/[\s\p{Cc}]/u.test(value)) {
+            throw invalidInput(name, shown, 'one URL without spaces or control characters', options);
+        }
         if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-            throw invalidInput(name, value, 'an http:// or https:// URL', options);
+            throw invalidInput(name, shown, 'an http:// or https:// URL', options);
+        }
+        const host = url.hostname.replace(/\.$/, '');
+        if (!host.startsWith('[')) {
+            const long = host.split('.').find(label => label.length > MAX_LABEL);
+            if (host.length > MAX_HOST || long !== undefined) {
+                throw invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
+            }
         }
         if (url.username || url.password) {
             // Either part may be the credential (`https://<token>@host` puts it in the user).
@@ -75051,7 +75226,10 @@ function parseResource(text) {
 /** Read and validate every input. */
 function getInputs(reader = new InputReader()) {
     const serverUrl = reader.url('server', { required: true });
-    const server = serverUrl.href.replace(/\/+$/, '').replace(/[?#].*$/, '');
+    if (serverUrl.search !== '' || serverUrl.hash !== '' || /[?#]/.test(serverUrl.href)) {
+        throw invalidInput('server', serverUrl.href, 'the Argo CD base URL without a ?query or #fragment (e.g. https://argocd.example.com)');
+    }
+    const server = serverUrl.href.replace(/\/+$/, '');
     const token = reader.optional('token', { secret: true });
     const username = reader.optional('username');
     const password = reader.optional('password', { secret: true });
@@ -75109,8 +75287,10 @@ function getInputs(reader = new InputReader()) {
     const caRaw = reader.optional('ca-cert');
     let ca;
     if (caRaw !== undefined) {
-        if (caRaw.includes('-----BEGIN CERTIFICATE-----'))
+        if (caRaw.includes('-----BEGIN ')) {
             ca = caRaw;
+            parseCertificates('ca-cert', ca, `a PEM text of ${ca.length} characters`);
+        }
         else {
             const path = (0,external_node_path_.isAbsolute)(caRaw)
                 ? caRaw
@@ -75118,8 +75298,7 @@ function getInputs(reader = new InputReader()) {
             if (!(0,external_node_fs_namespaceObject.existsSync)(path))
                 throw invalidInput('ca-cert', caRaw, 'PEM text or the path of a PEM file');
             ca = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-            if (!ca.includes('-----BEGIN CERTIFICATE-----'))
-                throw invalidInput('ca-cert', caRaw, 'a file holding PEM certificates');
+            parseCertificates('ca-cert', ca, `the file ${quote(caRaw)}`);
         }
     }
     const headerMap = reader.keyValues('headers', {
@@ -75282,7 +75461,10 @@ async function run() {
             maxBackoffMs: 15_000,
             logger: log
         });
-        const client = new ArgoClient(http, inputs.server);
+        // The preflight and the lookup of the applications end within `timeout` too
+        // (a server that accepts connections and never answers); each app's sync then
+        // gets its own `timeout`.
+        const client = new ArgoClient(http, inputs.server, Date.now() + inputs.timeoutMs);
         let resultSet = false;
         try {
             const version = await log.group('Preflight', async () => {

@@ -82953,8 +82953,9 @@ var external_node_tls_ = __nccwpck_require__(1692);
 var undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./src/lib/http.ts
 /**
- * HTTP over undici: a timeout on every request, retries with jittered exponential
- * back-off that honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
+ * retries cannot outlast it), retries with jittered exponential back-off that
+ * honour `Retry-After` on 429 and 5xx, the standard proxy variables
  * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
  * or `insecure`), never process-wide.
  */
@@ -82965,12 +82966,39 @@ var undici = __nccwpck_require__(6752);
 class HttpError extends Error {
     url;
     status;
+    timeout;
     name = 'HttpError';
-    constructor(message, url, status) {
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
         super(message);
         this.url = url;
         this.status = status;
+        this.timeout = timeout;
     }
+}
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
 }
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
@@ -83084,7 +83112,10 @@ class http_HttpClient {
         headers['user-agent'] ??= 'conveyor';
         return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
     }
-    /** Send a request and buffer the answer. Retries 429/5xx and network errors when allowed. */
+    /**
+     * Send a request and buffer the answer. Retries 429/5xx and network errors when
+     * allowed, never past `req.deadline`.
+     */
     async request(target, req = {}) {
         const url = new URL(target);
         const { method, headers, body } = this.prepare(req);
@@ -83095,18 +83126,25 @@ class http_HttpClient {
                 : 0;
         const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
         const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
         for (let attempt = 0;; attempt++) {
+            const limit = attemptTimeout(timeout, req.deadline);
+            if (limit.ms <= 0) {
+                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
+            }
             let retryAfter;
             let failure;
+            let lastResponse;
+            let timedOut;
             try {
                 const res = await (0,undici/* request */.Em)(url, {
                     method: method,
                     headers,
                     body,
                     dispatcher: this.dispatcher(url),
-                    headersTimeout: timeout,
-                    bodyTimeout: timeout,
-                    signal: AbortSignal.timeout(timeout)
+                    headersTimeout: limit.ms,
+                    bodyTimeout: limit.ms,
+                    signal: AbortSignal.timeout(limit.ms)
                 });
                 const buf = Buffer.from(await res.body.arrayBuffer());
                 const response = {
@@ -83120,6 +83158,7 @@ class http_HttpClient {
                 if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
                     retryAfter = parseRetryAfter(response.headers['retry-after']);
                     failure = `HTTP ${res.statusCode}`;
+                    lastResponse = response;
                 }
                 else {
                     return response;
@@ -83127,34 +83166,53 @@ class http_HttpClient {
             }
             catch (error) {
                 const e = error;
-                const detail = e.name === 'TimeoutError' ||
-                    e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-                    e.code === 'UND_ERR_BODY_TIMEOUT'
-                    ? `timed out after ${timeout}ms`
+                if (isTimeout(e))
+                    timedOut = limit.byDeadline ? 'deadline' : 'request';
+                const detail = timedOut
+                    ? timedOutText(limit)
                     : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
                 failure = detail;
-                if (attempt >= retries) {
-                    throw new HttpError(`${shown}: ${detail}${attempt > 0 ? ` (after ${attempt + 1} attempts)` : ''}`, url.href);
+                if (attempt >= retries || timedOut === 'deadline') {
+                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
                 }
             }
             const wait = this.backoff(attempt, retryAfter);
+            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
+                // No time for another attempt: the last answer, or the last failure.
+                if (lastResponse)
+                    return lastResponse;
+                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
+            }
             this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
             await this.sleep(wait);
         }
     }
-    /** Open a streaming request (no retries; the caller reconnects). */
+    /**
+     * Open a streaming request (no retries; the caller reconnects). The wait for the
+     * response headers, the connection included, is bounded by `timeoutMs` and
+     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
+     */
     async stream(target, req = {}) {
         const url = new URL(target);
         const { method, headers, body } = this.prepare(req);
         const controller = new AbortController();
-        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
+        if (limit.ms <= 0) {
+            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
+        }
+        let timedOut = false;
+        const openTimer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+        }, limit.ms);
         try {
             const res = await (0,undici/* request */.Em)(url, {
                 method: method,
                 headers,
                 body,
                 dispatcher: this.dispatcher(url),
-                headersTimeout: timeout,
+                headersTimeout: limit.ms,
                 bodyTimeout: req.idleTimeoutMs ?? 0,
                 signal: controller.signal
             });
@@ -83168,7 +83226,11 @@ class http_HttpClient {
         }
         catch (error) {
             const e = error;
-            throw new HttpError(`${secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`)}: ${e.cause?.code ?? e.code ?? e.message}`, url.href);
+            const late = timedOut || isTimeout(e);
+            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
+        }
+        finally {
+            clearTimeout(openTimer);
         }
     }
     /** Close every connection. */
@@ -87954,6 +88016,7 @@ function formatDuration(ms) {
 
 
 
+
 /** The runner's way: `INPUT_<NAME>` with spaces as underscores, upper-cased, hyphens kept. */
 function envInputs(env = process.env) {
     return { get: name => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] };
@@ -87962,6 +88025,38 @@ function envInputs(env = process.env) {
 function mapInputs(values) {
     return { get: name => values[name] };
 }
+/**
+ * Parse every PEM block of `pem` as an X.509 certificate, so a CA input that holds no
+ * (valid) certificate fails before the first connection, not at it. Throws a
+ * ConfigurationError naming `input`; `got` says what was given (a quoted path, or
+ * the length of an inline text), since the text itself is never echoed: a mistaken
+ * paste could be a private key.
+ */
+function parseCertificates(input, pem, got) {
+    const wrong = (why = '') => new errors_ConfigurationError(`input "${input}": got ${got}${why}, expected PEM certificate(s) ("-----BEGIN CERTIFICATE-----" blocks)`);
+    const blocks = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+    const begins = pem.match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0;
+    if (blocks.length === 0)
+        throw wrong(begins > 0 ? ' (a PEM block without its END line)' : '');
+    if (begins !== blocks.length)
+        throw wrong(' (a PEM block without its END line)');
+    const certificates = [];
+    for (const [i, block] of blocks.entries()) {
+        const type = block[1];
+        if (type !== 'CERTIFICATE')
+            throw wrong(` (holding a "${type}" block)`);
+        try {
+            certificates.push(new external_node_crypto_.X509Certificate(block[0]));
+        }
+        catch (error) {
+            throw wrong(` (certificate ${i + 1} of ${blocks.length} does not parse: ${errors_errorMessage(error)})`);
+        }
+    }
+    return certificates;
+}
+/** The longest host name DNS allows (RFC 1035), and one label of it. */
+const MAX_HOST = 253;
+const MAX_LABEL = 63;
 /** Reads and validates inputs from one source. */
 class InputReader {
     source;
@@ -88103,26 +88198,40 @@ class InputReader {
         }
         return out;
     }
-    /** An http(s) URL. */
+    /**
+     * An http(s) URL with a host name DNS can hold, without credentials. A value the
+     * URL parser would silently change (inner whitespace or control characters, which
+     * it drops) is refused. Values in errors are shortened.
+     */
     url(name, options = {}) {
         const value = this.string(name, options);
         if (value === '')
             return undefined;
+        // Never echo credentials of a URL that gets refused: hide `user:pass@`.
+        const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
+        if (userinfo !== undefined)
+            for (const part of userinfo.split(':'))
+                secrets_secrets.add(part);
+        const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
         let url;
         try {
             url = new URL(value);
         }
         catch {
-            // Never echo credentials of a URL that does not parse: hide `user:pass@`.
-            const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
-            if (userinfo !== undefined)
-                for (const part of userinfo.split(':'))
-                    secrets_secrets.add(part);
-            const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
             throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
         }
+        if (/[\s\p{Cc}]/u.test(value)) {
+            throw invalidInput(name, shown, 'one URL without spaces or control characters', options);
+        }
         if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-            throw invalidInput(name, value, 'an http:// or https:// URL', options);
+            throw invalidInput(name, shown, 'an http:// or https:// URL', options);
+        }
+        const host = url.hostname.replace(/\.$/, '');
+        if (!host.startsWith('[')) {
+            const long = host.split('.').find(label => label.length > MAX_LABEL);
+            if (host.length > MAX_HOST || long !== undefined) {
+                throw invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
+            }
         }
         if (url.username || url.password) {
             // Either part may be the credential (`https://<token>@host` puts it in the user).
@@ -88207,8 +88316,8 @@ function getInputs(reader = new InputReader(), env = process.env) {
         throw invalidInput('registry', registry, 'a registry host such as ghcr.io or 127.0.0.1:5000, optionally with a namespace (ghcr.io/acme)');
     }
     const caCert = reader.optional('registry-ca-cert', { trim: false });
-    if (caCert !== undefined && !caCert.includes('-----BEGIN CERTIFICATE-----')) {
-        throw invalidInput('registry-ca-cert', caCert.slice(0, 40), 'the PEM text of a CA certificate (-----BEGIN CERTIFICATE-----)');
+    if (caCert !== undefined) {
+        parseCertificates('registry-ca-cert', caCert, `a text of ${caCert.length} characters`);
     }
     const tags = reader.list('tags');
     parseTagRules(tags); // validate syntax now; values depend on the git context

@@ -44958,6 +44958,7 @@ function formatDuration(ms) {
 
 
 
+
 /** The runner's way: `INPUT_<NAME>` with spaces as underscores, upper-cased, hyphens kept. */
 function envInputs(env = process.env) {
     return { get: name => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] };
@@ -44966,6 +44967,38 @@ function envInputs(env = process.env) {
 function mapInputs(values) {
     return { get: name => values[name] };
 }
+/**
+ * Parse every PEM block of `pem` as an X.509 certificate, so a CA input that holds no
+ * (valid) certificate fails before the first connection, not at it. Throws a
+ * ConfigurationError naming `input`; `got` says what was given (a quoted path, or
+ * the length of an inline text), since the text itself is never echoed: a mistaken
+ * paste could be a private key.
+ */
+function parseCertificates(input, pem, got) {
+    const wrong = (why = '') => new ConfigurationError(`input "${input}": got ${got}${why}, expected PEM certificate(s) ("-----BEGIN CERTIFICATE-----" blocks)`);
+    const blocks = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+    const begins = pem.match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0;
+    if (blocks.length === 0)
+        throw wrong(begins > 0 ? ' (a PEM block without its END line)' : '');
+    if (begins !== blocks.length)
+        throw wrong(' (a PEM block without its END line)');
+    const certificates = [];
+    for (const [i, block] of blocks.entries()) {
+        const type = block[1];
+        if (type !== 'CERTIFICATE')
+            throw wrong(` (holding a "${type}" block)`);
+        try {
+            certificates.push(new X509Certificate(block[0]));
+        }
+        catch (error) {
+            throw wrong(` (certificate ${i + 1} of ${blocks.length} does not parse: ${errorMessage(error)})`);
+        }
+    }
+    return certificates;
+}
+/** The longest host name DNS allows (RFC 1035), and one label of it. */
+const MAX_HOST = 253;
+const MAX_LABEL = 63;
 /** Reads and validates inputs from one source. */
 class InputReader {
     source;
@@ -45107,26 +45140,40 @@ class InputReader {
         }
         return out;
     }
-    /** An http(s) URL. */
+    /**
+     * An http(s) URL with a host name DNS can hold, without credentials. A value the
+     * URL parser would silently change (inner whitespace or control characters, which
+     * it drops) is refused. Values in errors are shortened.
+     */
     url(name, options = {}) {
         const value = this.string(name, options);
         if (value === '')
             return undefined;
+        // Never echo credentials of a URL that gets refused: hide `user:pass@`.
+        const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
+        if (userinfo !== undefined)
+            for (const part of userinfo.split(':'))
+                secrets_secrets.add(part);
+        const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
         let url;
         try {
             url = new URL(value);
         }
         catch {
-            // Never echo credentials of a URL that does not parse: hide `user:pass@`.
-            const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
-            if (userinfo !== undefined)
-                for (const part of userinfo.split(':'))
-                    secrets_secrets.add(part);
-            const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
             throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
         }
+        if (/[\s\p{Cc}]/u.test(value)) {
+            throw invalidInput(name, shown, 'one URL without spaces or control characters', options);
+        }
         if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-            throw invalidInput(name, value, 'an http:// or https:// URL', options);
+            throw invalidInput(name, shown, 'an http:// or https:// URL', options);
+        }
+        const host = url.hostname.replace(/\.$/, '');
+        if (!host.startsWith('[')) {
+            const long = host.split('.').find(label => label.length > MAX_LABEL);
+            if (host.length > MAX_HOST || long !== undefined) {
+                throw invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
+            }
         }
         if (url.username || url.password) {
             // Either part may be the credential (`https://<token>@host` puts it in the user).

@@ -6,7 +6,13 @@
  * messages that say what to fix.
  */
 import { ConfigurationError } from './errors.js'
-import type { HttpClient, HttpResponse, HttpStream } from './http.js'
+import {
+  HttpError,
+  type HttpClient,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpStream
+} from './http.js'
 import type { Application } from './argocd.js'
 import { secrets } from './secrets.js'
 
@@ -71,13 +77,27 @@ export class ArgoClient {
   constructor(
     private readonly http: HttpClient,
     /** The server base URL without a trailing slash (may carry a root path). */
-    readonly base: string
+    readonly base: string,
+    /** A time (ms since the epoch) no request of this client may outlast. */
+    readonly deadline?: number
   ) {}
 
   /** Use a bearer token from now on (registers it as a secret). */
   setToken(token: string): void {
     secrets.add(token)
     this.token = token
+  }
+
+  /**
+   * The same client with another deadline: every request it sends, retries included,
+   * ends by then. A view: the rest (token, connections) is read through to this one.
+   */
+  withDeadline(deadline: number): ArgoClient {
+    return Object.create(this, { deadline: { value: deadline } }) as ArgoClient
+  }
+
+  private send(url: string, req: HttpRequest = {}): Promise<HttpResponse> {
+    return this.http.request(url, { deadline: this.deadline, ...req })
   }
 
   private url(path: string, query: Record<string, string | string[] | undefined> = {}): string {
@@ -158,7 +178,7 @@ export class ArgoClient {
   async version(): Promise<{ Version?: string }> {
     let res: HttpResponse
     try {
-      res = await this.http.request(this.url('/api/version'), { headers: this.headers() })
+      res = await this.send(this.url('/api/version'), { headers: this.headers() })
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error)
       if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|altnames/i.test(text)) {
@@ -171,6 +191,11 @@ export class ArgoClient {
           `preflight: cannot reach ${this.base} (${text}). Check input "server" and that the runner can reach it (proxy variables HTTPS_PROXY/NO_PROXY are honoured)`
         )
       }
+      if (error instanceof HttpError && error.timeout !== undefined) {
+        throw new Error(
+          `preflight: no answer from ${this.base} (${text}). Check input "server" and that the Argo CD API (or a proxy in front of it) answers the runner`
+        )
+      }
       throw error
     }
     return this.check(res, 'preflight GET /api/version')
@@ -178,7 +203,7 @@ export class ArgoClient {
 
   /** `POST /api/v1/session`: exchange username and password for a session token. */
   async login(username: string, password: string): Promise<string> {
-    const res = await this.http.request(this.url('/api/v1/session'), {
+    const res = await this.send(this.url('/api/v1/session'), {
       method: 'POST',
       json: { username, password },
       headers: { accept: 'application/json' },
@@ -198,7 +223,7 @@ export class ArgoClient {
 
   /** `GET /api/v1/applications/{name}`, optionally refreshing first. */
   async get(name: string, scope: AppScope, refresh?: 'normal' | 'hard'): Promise<Application> {
-    const res = await this.http.request(
+    const res = await this.send(
       this.url(`/api/v1/applications/${encodeURIComponent(name)}`, {
         appNamespace: scope.appNamespace,
         project: scope.project,
@@ -211,7 +236,7 @@ export class ArgoClient {
 
   /** `GET /api/v1/applications` filtered by selector and project. */
   async list(scope: AppScope & { selector?: string }): Promise<Application[]> {
-    const res = await this.http.request(
+    const res = await this.send(
       this.url('/api/v1/applications', {
         appNamespace: scope.appNamespace,
         projects: scope.project,
@@ -232,17 +257,14 @@ export class ArgoClient {
     scope: AppScope,
     body: SyncRequest
   ): Promise<{ app: Application; serverDate?: number }> {
-    const res = await this.http.request(
-      this.url(`/api/v1/applications/${encodeURIComponent(name)}/sync`),
-      {
-        method: 'POST',
-        headers: this.headers(),
-        json: { name, ...scope, ...body },
-        // 429 and 5xx before the server acted are safe to retry; a duplicate sync
-        // while ours runs answers "another operation is already in progress".
-        retry: true
-      }
-    )
+    const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}/sync`), {
+      method: 'POST',
+      headers: this.headers(),
+      json: { name, ...scope, ...body },
+      // 429 and 5xx before the server acted are safe to retry; a duplicate sync
+      // while ours runs answers "another operation is already in progress".
+      retry: true
+    })
     const app = this.check<Application>(res, `sync "${name}"`, { ...scope, app: name })
     const date = Date.parse(res.headers.date ?? '')
     return { app, serverDate: Number.isNaN(date) ? undefined : date }
@@ -250,7 +272,7 @@ export class ArgoClient {
 
   /** `DELETE /api/v1/applications/{name}/operation`: terminate the running operation. */
   async terminate(name: string, scope: AppScope): Promise<void> {
-    const res = await this.http.request(
+    const res = await this.send(
       this.url(`/api/v1/applications/${encodeURIComponent(name)}/operation`, {
         appNamespace: scope.appNamespace,
         project: scope.project
@@ -273,7 +295,7 @@ export class ArgoClient {
       health?: { status?: string; message?: string }
     }[]
   }> {
-    const res = await this.http.request(
+    const res = await this.send(
       this.url(`/api/v1/applications/${encodeURIComponent(name)}/resource-tree`, {
         appNamespace: scope.appNamespace,
         project: scope.project
@@ -303,7 +325,8 @@ export class ArgoClient {
           ...this.headers(),
           accept: options.sse ? 'text/event-stream' : 'application/json'
         },
-        timeoutMs: options.openTimeoutMs
+        timeoutMs: options.openTimeoutMs,
+        deadline: this.deadline
       }
     )
     if (stream.status !== 200) {

@@ -24,6 +24,7 @@ import {
 } from './argocd.js'
 import { StreamDecoder } from './argocd-stream.js'
 import { ConfigurationError, errorMessage } from './errors.js'
+import { isDeadlineError } from './http.js'
 import type { Logger } from './logger.js'
 
 /** How to sync and when to call it done. */
@@ -43,6 +44,8 @@ export interface SyncSettings {
   sse?: boolean
   /** A GET while streaming after this long without events (default 30 s). */
   safetyPollMs?: number
+  /** The time the report and the terminate after a timeout may take (default {@link CLEANUP_MS}). */
+  cleanupMs?: number
 }
 
 /** The outcome for one application. */
@@ -72,6 +75,9 @@ export function firstEventWaitMs(pollIntervalMs: number): number {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, Math.max(0, ms)))
+
+/** The time the report (resource tree) and the terminate after a timeout may take. */
+export const CLEANUP_MS = 10_000
 
 type Stop = (app: Application) => boolean
 
@@ -126,7 +132,13 @@ class Observer {
 
   private async poll(stop: Stop, deadline: number): Promise<Application | undefined> {
     for (;;) {
-      const app = await this.client.get(this.name, this.s.scope)
+      let app: Application
+      try {
+        app = await this.client.get(this.name, this.s.scope)
+      } catch (error) {
+        if (isDeadlineError(error)) return undefined
+        throw error
+      }
       if (stop(app)) return app
       const wait = Math.min(this.s.pollIntervalMs, deadline - Date.now())
       if (wait <= 0) return undefined
@@ -153,7 +165,7 @@ class Observer {
       })
     } catch (error) {
       if (error instanceof ConfigurationError) throw error
-      if (Date.now() >= deadline) return { kind: 'deadline' }
+      if (Date.now() >= deadline || isDeadlineError(error)) return { kind: 'deadline' }
       if (Date.now() - opened >= firstWait * 0.9) return { kind: 'silent' }
       return { kind: 'broken', why: errorMessage(error), gotEvents: false }
     }
@@ -282,7 +294,10 @@ function resultOf(
 
 /**
  * Sync one application and wait for its verdict. Failures of the app (Failed,
- * Degraded, timeout) are results; API errors throw.
+ * Degraded, timeout) are results; API errors throw. Every request ends by the
+ * app's deadline (`timeoutMs` from the start): one that runs into it makes the
+ * result "timed-out". The report and the terminate after a timeout get
+ * `cleanupMs` of their own.
  */
 export async function syncApplication(
   client: ArgoClient,
@@ -294,10 +309,20 @@ export async function syncApplication(
 ): Promise<AppResult> {
   const started = Date.now()
   const deadline = started + s.timeoutMs
-  const observer = new Observer(client, name, s, log)
+  const api = client.withDeadline(deadline)
+  let afterwards: ArgoClient | undefined
+  const cleanup = (): ArgoClient =>
+    (afterwards ??= client.withDeadline(
+      Math.max(deadline, Date.now() + (s.cleanupMs ?? CLEANUP_MS))
+    ))
+  const observer = new Observer(api, name, s, log)
   const tag = `[${name}]`
   let last: Application | undefined
   let revision: string | undefined = s.request.revision
+  let verdict: Verdict | undefined
+  let lastReason = ''
+  /** Sent the sync request without knowing whether the server acted on it. */
+  let syncUnanswered = false
 
   const finish = async (
     result: AppResult['result'],
@@ -307,7 +332,7 @@ export async function syncApplication(
     const r = resultOf(name, last, result, message, started, revision, observer.mode, resources)
     if (result !== 'succeeded') {
       try {
-        const tree = await client.resourceTree(name, s.scope)
+        const tree = await cleanup().resourceTree(name, s.scope)
         for (const n of tree.nodes ?? []) {
           const h = n.health?.status
           if (h && h !== 'Healthy') {
@@ -322,107 +347,134 @@ export async function syncApplication(
     return r
   }
 
-  // 1. Current state (refreshing first when asked).
-  last = initial ?? (await client.get(name, s.scope, s.refresh))
-  log.info(`${tag} ${stateLine(last)}; live revision ${last.status?.sync?.revision ?? 'unknown'}`)
-
-  // 2. An operation already running.
-  if (operationInProgress(last)) {
-    const what =
-      last.status?.operationState?.message ?? last.status?.operationState?.phase ?? 'requested'
-    if (s.onRunningOperation === 'fail') {
-      return finish(
-        'failed',
-        `an operation is already running (${what}); on-running-operation is "fail"`
-      )
-    }
-    if (s.onRunningOperation === 'terminate') {
-      log.info(`${tag} terminating the running operation (${what})`)
+  /** The timeout verdict: the last state, and the terminate when asked. */
+  const timedOut = async (what?: string): Promise<AppResult> => {
+    if (syncUnanswered && s.onTimeout === 'terminate') {
+      // The server may have started our operation without answering: look.
       try {
-        await client.terminate(name, s.scope)
+        last = await cleanup().get(name, s.scope)
       } catch (error) {
-        // It may have finished in the meantime: "No operation is in progress".
+        log.debug(`${tag} state after the timeout unavailable: ${errorMessage(error)}`)
+      }
+    }
+    const message = `timed out after ${Math.round(s.timeoutMs / 1000)}s${what ? ` (${what})` : ''}; last state: ${last ? stateLine(last) : 'unknown'}${lastReason ? ` (${lastReason})` : ''}`
+    const result = await finish('timed-out', message, verdict?.resources ?? [])
+    if (s.onTimeout === 'terminate' && last && operationInProgress(last)) {
+      try {
+        await cleanup().terminate(name, s.scope)
+        result.terminated = true
+        result.message += '; the operation was terminated'
+      } catch (error) {
+        result.message += `; terminating the operation failed: ${errorMessage(error)}`
+      }
+    }
+    return result
+  }
+
+  try {
+    return await observe()
+  } catch (error) {
+    // A request that ran into the deadline: the app timed out, the API did not fail.
+    if (isDeadlineError(error)) return timedOut(errorMessage(error))
+    throw error
+  }
+
+  async function observe(): Promise<AppResult> {
+    // 1. Current state (refreshing first when asked).
+    last = initial ?? (await api.get(name, s.scope, s.refresh))
+    log.info(`${tag} ${stateLine(last)}; live revision ${last.status?.sync?.revision ?? 'unknown'}`)
+
+    // 2. An operation already running.
+    if (operationInProgress(last)) {
+      const what =
+        last.status?.operationState?.message ?? last.status?.operationState?.phase ?? 'requested'
+      if (s.onRunningOperation === 'fail') {
+        return finish(
+          'failed',
+          `an operation is already running (${what}); on-running-operation is "fail"`
+        )
+      }
+      if (s.onRunningOperation === 'terminate') {
+        log.info(`${tag} terminating the running operation (${what})`)
+        try {
+          await api.terminate(name, s.scope)
+        } catch (error) {
+          // It may have finished in the meantime: "No operation is in progress".
+          if (!isFailedPrecondition(error)) throw error
+          log.info(`${tag} the operation ended before it could be terminated`)
+        }
+      } else {
+        log.info(`${tag} waiting for the running operation to finish (${what})`)
+      }
+      const idle = await observer.until(app => {
+        last = app
+        return !operationInProgress(app)
+      }, deadline)
+      if (!idle)
+        return finish(
+          'timed-out',
+          `timed out waiting for the running operation to finish (${stateLine(last)})`
+        )
+    }
+
+    // 3. Request the sync, retrying while another operation holds the app.
+    let requestedAt = 0
+    for (let attempt = 0; ; attempt++) {
+      const before = Date.now()
+      try {
+        syncUnanswered = true
+        const { app, serverDate } = await api.sync(name, s.scope, s.request)
+        syncUnanswered = false
+        last = app
+        requestedAt = Math.min(before, serverDate ?? before)
+        revision =
+          app.operation?.sync?.revision || app.operation?.sync?.revisions?.[0] || s.request.revision
+        log.info(`${tag} sync requested${revision ? ` at revision ${revision}` : ''}`)
+        break
+      } catch (error) {
+        if (!(error instanceof ArgoApiError)) throw error
+        syncUnanswered = false
         if (!isFailedPrecondition(error)) throw error
-        log.info(`${tag} the operation ended before it could be terminated`)
+        const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5))
+        if (Date.now() + wait >= deadline) {
+          return finish(
+            'timed-out',
+            `another operation kept the application busy until the timeout`
+          )
+        }
+        log.info(`${tag} another operation is already in progress; retrying the sync in ${wait}ms`)
+        await sleep(wait)
       }
-    } else {
-      log.info(`${tag} waiting for the running operation to finish (${what})`)
     }
-    const idle = await observer.until(app => {
+
+    // 4. Observe until the verdict.
+    const exp: Expectation = {
+      revision,
+      requestedAt,
+      waitFor: s.request.dryRun ? 'operation' : s.waitFor,
+      healthyStates: s.healthyStates,
+      degradedGraceMs: s.degradedGraceMs
+    }
+    let degradedSince: number | undefined
+    const final = await observer.until(app => {
       last = app
-      return !operationInProgress(app)
+      const now = Date.now()
+      verdict = decide(app, exp, now, degradedSince)
+      if (verdict.degraded) degradedSince ??= now
+      else degradedSince = undefined
+      if (verdict.reason !== lastReason) {
+        lastReason = verdict.reason
+        log.info(`${tag} ${verdict.reason}`)
+      }
+      return verdict.state !== 'waiting'
     }, deadline)
-    if (!idle)
-      return finish(
-        'timed-out',
-        `timed out waiting for the running operation to finish (${stateLine(last)})`
-      )
-  }
 
-  // 3. Request the sync, retrying while another operation holds the app.
-  let requestedAt = 0
-  for (let attempt = 0; ; attempt++) {
-    const before = Date.now()
-    try {
-      const { app, serverDate } = await client.sync(name, s.scope, s.request)
-      last = app
-      requestedAt = Math.min(before, serverDate ?? before)
-      revision =
-        app.operation?.sync?.revision || app.operation?.sync?.revisions?.[0] || s.request.revision
-      log.info(`${tag} sync requested${revision ? ` at revision ${revision}` : ''}`)
-      break
-    } catch (error) {
-      if (!isFailedPrecondition(error)) throw error
-      const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5))
-      if (Date.now() + wait >= deadline) {
-        return finish('timed-out', `another operation kept the application busy until the timeout`)
-      }
-      log.info(`${tag} another operation is already in progress; retrying the sync in ${wait}ms`)
-      await sleep(wait)
+    if (final && verdict && verdict.state === 'succeeded') {
+      return finish('succeeded', verdict.reason, unhealthyResources(final))
     }
-  }
-
-  // 4. Observe until the verdict.
-  const exp: Expectation = {
-    revision,
-    requestedAt,
-    waitFor: s.request.dryRun ? 'operation' : s.waitFor,
-    healthyStates: s.healthyStates,
-    degradedGraceMs: s.degradedGraceMs
-  }
-  let verdict: Verdict | undefined
-  let degradedSince: number | undefined
-  let lastReason = ''
-  const final = await observer.until(app => {
-    last = app
-    const now = Date.now()
-    verdict = decide(app, exp, now, degradedSince)
-    if (verdict.degraded) degradedSince ??= now
-    else degradedSince = undefined
-    if (verdict.reason !== lastReason) {
-      lastReason = verdict.reason
-      log.info(`${tag} ${verdict.reason}`)
+    if (final && verdict && verdict.state === 'failed') {
+      return finish('failed', verdict.reason, verdict.resources)
     }
-    return verdict.state !== 'waiting'
-  }, deadline)
-
-  if (final && verdict && verdict.state === 'succeeded') {
-    return finish('succeeded', verdict.reason, unhealthyResources(final))
+    return timedOut()
   }
-  if (final && verdict && verdict.state === 'failed') {
-    return finish('failed', verdict.reason, verdict.resources)
-  }
-  // Timed out.
-  const message = `timed out after ${Math.round(s.timeoutMs / 1000)}s; last state: ${last ? stateLine(last) : 'unknown'}${lastReason ? ` (${lastReason})` : ''}`
-  const result = await finish('timed-out', message, verdict?.resources ?? [])
-  if (s.onTimeout === 'terminate' && last && operationInProgress(last)) {
-    try {
-      await client.terminate(name, s.scope)
-      result.terminated = true
-      result.message += '; the operation was terminated'
-    } catch (error) {
-      result.message += `; terminating the operation failed: ${errorMessage(error)}`
-    }
-  }
-  return result
 }

@@ -1,6 +1,7 @@
 /**
- * HTTP over undici: a timeout on every request, retries with jittered exponential
- * back-off that honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
+ * retries cannot outlast it), retries with jittered exponential back-off that
+ * honour `Retry-After` on 429 and 5xx, the standard proxy variables
  * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
  * or `insecure`), never process-wide.
  */
@@ -45,6 +46,11 @@ export interface HttpRequest {
   /** Serialised as JSON with `Content-Type: application/json`. */
   json?: unknown
   timeoutMs?: number
+  /**
+   * A time (ms since the epoch) the request must not outlast: each attempt's timeout
+   * is the smaller of `timeoutMs` and the time left, and no retry starts after it.
+   */
+  deadline?: number
   /** Retry this request; default: GET, HEAD, PUT, DELETE, OPTIONS. */
   retry?: boolean
 }
@@ -75,10 +81,45 @@ export class HttpError extends Error {
   constructor(
     message: string,
     readonly url: string,
-    readonly status?: number
+    readonly status?: number,
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    readonly timeout?: 'request' | 'deadline'
   ) {
     super(message)
   }
+}
+
+/** Whether an error is a request that ran out of the caller's deadline. */
+export function isDeadlineError(error: unknown): boolean {
+  return error instanceof HttpError && error.timeout === 'deadline'
+}
+
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+export function attemptTimeout(
+  timeoutMs: number,
+  deadline: number | undefined,
+  now = Date.now()
+): { ms: number; byDeadline: boolean } {
+  if (deadline === undefined || deadline - now >= timeoutMs) {
+    return { ms: timeoutMs, byDeadline: false }
+  }
+  return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true }
+}
+
+function timedOutText(limit: { ms: number; byDeadline: boolean }): string {
+  return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`
+}
+
+function isTimeout(e: Error & { code?: string }): boolean {
+  return (
+    e.name === 'TimeoutError' ||
+    e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    e.code === 'UND_ERR_BODY_TIMEOUT' ||
+    e.code === 'UND_ERR_CONNECT_TIMEOUT'
+  )
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'])
@@ -198,7 +239,10 @@ export class HttpClient {
     return { method: (req.method ?? 'GET').toUpperCase(), headers, body }
   }
 
-  /** Send a request and buffer the answer. Retries 429/5xx and network errors when allowed. */
+  /**
+   * Send a request and buffer the answer. Retries 429/5xx and network errors when
+   * allowed, never past `req.deadline`.
+   */
   async request(target: string | URL, req: HttpRequest = {}): Promise<HttpResponse> {
     const url = new URL(target)
     const { method, headers, body } = this.prepare(req)
@@ -210,18 +254,31 @@ export class HttpClient {
           : 0
     const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000
     const shown = secrets.redact(`${method} ${url.origin}${url.pathname}`)
+    const attempts = (attempt: number): string =>
+      attempt > 0 ? ` (after ${attempt + 1} attempts)` : ''
     for (let attempt = 0; ; attempt++) {
+      const limit = attemptTimeout(timeout, req.deadline)
+      if (limit.ms <= 0) {
+        throw new HttpError(
+          `${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`,
+          url.href,
+          undefined,
+          'deadline'
+        )
+      }
       let retryAfter: number | undefined
       let failure: string
+      let lastResponse: HttpResponse | undefined
+      let timedOut: HttpError['timeout']
       try {
         const res = await undiciRequest(url, {
           method: method as Dispatcher.HttpMethod,
           headers,
           body,
           dispatcher: this.dispatcher(url),
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
-          signal: AbortSignal.timeout(timeout)
+          headersTimeout: limit.ms,
+          bodyTimeout: limit.ms,
+          signal: AbortSignal.timeout(limit.ms)
         })
         const buf = Buffer.from(await res.body.arrayBuffer())
         const response: HttpResponse = {
@@ -235,26 +292,37 @@ export class HttpClient {
         if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
           retryAfter = parseRetryAfter(response.headers['retry-after'])
           failure = `HTTP ${res.statusCode}`
+          lastResponse = response
         } else {
           return response
         }
       } catch (error) {
         const e = error as Error & { code?: string; cause?: { code?: string; message?: string } }
-        const detail =
-          e.name === 'TimeoutError' ||
-          e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-          e.code === 'UND_ERR_BODY_TIMEOUT'
-            ? `timed out after ${timeout}ms`
-            : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message)
+        if (isTimeout(e)) timedOut = limit.byDeadline ? 'deadline' : 'request'
+        const detail = timedOut
+          ? timedOutText(limit)
+          : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message)
         failure = detail
-        if (attempt >= retries) {
+        if (attempt >= retries || timedOut === 'deadline') {
           throw new HttpError(
-            `${shown}: ${detail}${attempt > 0 ? ` (after ${attempt + 1} attempts)` : ''}`,
-            url.href
+            `${shown}: ${detail}${attempts(attempt)}`,
+            url.href,
+            undefined,
+            timedOut
           )
         }
       }
       const wait = this.backoff(attempt, retryAfter)
+      if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
+        // No time for another attempt: the last answer, or the last failure.
+        if (lastResponse) return lastResponse
+        throw new HttpError(
+          `${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`,
+          url.href,
+          undefined,
+          timedOut ?? 'deadline'
+        )
+      }
       this.options.logger?.info(
         `${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`
       )
@@ -262,7 +330,11 @@ export class HttpClient {
     }
   }
 
-  /** Open a streaming request (no retries; the caller reconnects). */
+  /**
+   * Open a streaming request (no retries; the caller reconnects). The wait for the
+   * response headers, the connection included, is bounded by `timeoutMs` and
+   * `deadline`; `idleTimeoutMs` bounds a silence in the body.
+   */
   async stream(
     target: string | URL,
     req: HttpRequest & { idleTimeoutMs?: number } = {}
@@ -270,14 +342,28 @@ export class HttpClient {
     const url = new URL(target)
     const { method, headers, body } = this.prepare(req)
     const controller = new AbortController()
-    const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000
+    const shown = secrets.redact(`${method} ${url.origin}${url.pathname}`)
+    const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline)
+    if (limit.ms <= 0) {
+      throw new HttpError(
+        `${shown}: not sent, the time limit ran out`,
+        url.href,
+        undefined,
+        'deadline'
+      )
+    }
+    let timedOut = false
+    const openTimer = setTimeout(() => {
+      timedOut = true
+      controller.abort()
+    }, limit.ms)
     try {
       const res = await undiciRequest(url, {
         method: method as Dispatcher.HttpMethod,
         headers,
         body,
         dispatcher: this.dispatcher(url),
-        headersTimeout: timeout,
+        headersTimeout: limit.ms,
         bodyTimeout: req.idleTimeoutMs ?? 0,
         signal: controller.signal
       })
@@ -290,10 +376,15 @@ export class HttpClient {
       }
     } catch (error) {
       const e = error as Error & { code?: string; cause?: { code?: string } }
+      const late = timedOut || isTimeout(e)
       throw new HttpError(
-        `${secrets.redact(`${method} ${url.origin}${url.pathname}`)}: ${e.cause?.code ?? e.code ?? e.message}`,
-        url.href
+        `${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`,
+        url.href,
+        undefined,
+        late ? (limit.byDeadline ? 'deadline' : 'request') : undefined
       )
+    } finally {
+      clearTimeout(openTimer)
     }
   }
 

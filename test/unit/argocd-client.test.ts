@@ -1,8 +1,9 @@
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import net, { type AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ArgoApiError, ArgoClient } from '../../src/lib/argocd-client.js'
 import { syncApplication, type SyncSettings } from '../../src/lib/argocd-sync.js'
+import type { Application } from '../../src/lib/argocd.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
 import { HttpClient } from '../../src/lib/http.js'
 import { memoryLogger } from '../../src/lib/logger.js'
@@ -150,6 +151,83 @@ describe('syncApplication (in process)', () => {
     expect(log.text()).toMatch(/the operation ended before it could be terminated/)
     expect(s.requests.find(x => x.method === 'DELETE')!.status).toBe(400)
   })
+
+  it('a server that stops answering: every step ends by the timeout, as "timed-out"', async () => {
+    const sockets = new Set<net.Socket>()
+    const silent = net.createServer(socket => {
+      sockets.add(socket)
+      socket.on('error', () => undefined)
+    })
+    await new Promise<void>(r => silent.listen(0, '127.0.0.1', r))
+    stops.push(async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise(r => silent.close(r))
+    })
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
+    const quick = settings({ timeoutMs: 1000, cleanupMs: 300, onTimeout: 'terminate' })
+    const app: Application = {
+      metadata: { name: 'cart' },
+      status: { sync: { status: 'OutOfSync' }, health: { status: 'Healthy' } }
+    }
+    for (const [what, initial, request] of [
+      ['the first GET', undefined, 'GET'],
+      ['the sync request', app, 'POST']
+    ] as const) {
+      const log = memoryLogger()
+      const started = Date.now()
+      const r = await syncApplication(clientFor(url), 'cart', quick, log, initial)
+      const took = Date.now() - started
+      expect(r.result, `${what}: ${r.message}`).toBe('timed-out')
+      expect(r.message).toMatch(
+        new RegExp(
+          `^timed out after 1s \\(${request} ${url}/api/v1/applications/cart\\S*: timed out after \\d+ms \\(the time limit ran out\\)\\)`
+        )
+      )
+      // The timeout, then at most the cleanup time (resource tree, terminate), plus slack.
+      expect(took, what).toBeGreaterThanOrEqual(900)
+      expect(took, what).toBeLessThan(1000 + 300 + 1500)
+    }
+  })
+
+  it.each(['poll', 'stream'] as const)(
+    'a server that answers the sync, then nothing: %s ends by the timeout',
+    async watch => {
+      const hanging = new Set<http.ServerResponse>()
+      const server = http.createServer((req, res) => {
+        if (req.method === 'POST') {
+          res.writeHead(200, { 'content-type': 'application/json' })
+          res.end(
+            JSON.stringify({
+              metadata: { name: 'cart' },
+              operation: { sync: { revision: 'a'.repeat(40) } },
+              status: { sync: { status: 'OutOfSync' }, health: { status: 'Healthy' } }
+            })
+          )
+        } else hanging.add(res)
+      })
+      await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+      stops.push(async () => {
+        for (const res of hanging) res.destroy()
+        server.closeAllConnections()
+        await new Promise(r => server.close(r))
+      })
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const log = memoryLogger()
+      const started = Date.now()
+      const r = await syncApplication(
+        clientFor(url),
+        'cart',
+        settings({ timeoutMs: 1500, cleanupMs: 300, watch, pollIntervalMs: 100 }),
+        log,
+        { metadata: { name: 'cart' }, status: { sync: { status: 'OutOfSync' } } }
+      )
+      const took = Date.now() - started
+      expect(r.result, log.text()).toBe('timed-out')
+      expect(r.message).toMatch(/^timed out after 2s; last state: /)
+      expect(took).toBeGreaterThanOrEqual(1400)
+      expect(took).toBeLessThan(1500 + 300 + 1500)
+    }
+  )
 
   it('polls with a bounded number of calls', async () => {
     const s = await sim()

@@ -1,10 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { getInputs, parseResource } from '../../src/actions/argocd-sync/inputs.js'
 import { InputReader, mapInputs } from '../../src/lib/inputs.js'
 import { secrets } from '../../src/lib/secrets.js'
+
+/** A throwaway self-signed CA certificate (public; its key was never kept). */
+const CA = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'tls', 'test-ca.pem'), 'utf8')
+const NOT_A_CERT = '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----'
 
 const base = {
   server: 'https://argocd.example.com/',
@@ -73,10 +77,58 @@ describe('argocd-sync inputs', () => {
       { 'ca-cert': 'missing.pem' },
       /input "ca-cert": got "missing.pem", expected PEM text or the path/
     ],
+    [
+      { 'ca-cert': NOT_A_CERT },
+      /input "ca-cert": got a PEM text of 61 characters \(certificate 1 of 1 does not parse: .*\), expected PEM certificate/
+    ],
+    [
+      {
+        'ca-cert': '-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----'
+      },
+      /input "ca-cert": got a PEM text of \d+ characters \(holding a "OPENSSH PRIVATE KEY" block\)/
+    ],
+    [{ server: 'https://argocd.example.com/?x=1' }, /input "server": .*without a \?query/],
+    [{ server: 'https://argocd.example.com/#top' }, /input "server": .*or #fragment/],
+    [{ server: 'https://argocd.example.com/?' }, /input "server": .*without a \?query/],
+    [{ server: `https://${'a'.repeat(300)}.example` }, /input "server": .*at most 253 characters/],
+    [{ server: 'https://a.example\nhttps://b.example' }, /input "server": .*without spaces/],
     [{ concurrency: '0' }, /input "concurrency"/],
     [{ refresh: 'soft' }, /input "refresh"/]
   ])('rejects %j', (values, message) => {
     expect(() => read(values as Record<string, string>)).toThrow(message)
+  })
+
+  it('accepts an inline PEM certificate; refuses a file that holds none without echoing it', () => {
+    expect(read({ 'ca-cert': CA }).ca).toBe(CA.trim())
+    const dir = mkdtempSync(join(tmpdir(), 'argocd-inputs-'))
+    writeFileSync(join(dir, 'bad.pem'), `${NOT_A_CERT}\n`)
+    writeFileSync(join(dir, 'text.pem'), 'root:x:0:0:root:/root:/bin/bash\n')
+    const saved = process.env.GITHUB_WORKSPACE
+    process.env.GITHUB_WORKSPACE = dir
+    try {
+      expect(() => read({ 'ca-cert': 'bad.pem' })).toThrow(
+        /input "ca-cert": got the file "bad.pem" \(certificate 1 of 1 does not parse/
+      )
+      expect(() => read({ 'ca-cert': 'text.pem' })).toThrow(
+        /^input "ca-cert": got the file "text.pem", expected PEM certificate\(s\)/
+      )
+    } finally {
+      if (saved === undefined) delete process.env.GITHUB_WORKSPACE
+      else process.env.GITHUB_WORKSPACE = saved
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('shows a huge server value shortened', () => {
+    const huge = `https://${'a'.repeat(120 * 1024)}.example`
+    let message = ''
+    try {
+      read({ server: huge })
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toMatch(/^input "server": got "https:\/\/a+… \(122896 characters\)"/)
+    expect(message.length).toBeLessThan(400)
   })
 
   it('never echoes a secret header value or password in an error', () => {
@@ -85,10 +137,7 @@ describe('argocd-sync inputs', () => {
 
   it('parses resources, sync options, headers, ca-cert from a file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'argocd-inputs-'))
-    writeFileSync(
-      join(dir, 'ca.pem'),
-      '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
-    )
+    writeFileSync(join(dir, 'ca.pem'), CA)
     const saved = process.env.GITHUB_WORKSPACE
     process.env.GITHUB_WORKSPACE = dir
     try {

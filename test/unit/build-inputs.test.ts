@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -15,6 +15,14 @@ const read = (values: Record<string, string>, env: NodeJS.ProcessEnv = {}) =>
   getInputs(new InputReader(mapInputs(values)), { GITHUB_WORKSPACE: dir, ...env })
 
 describe('build inputs', () => {
+  it('accepts the PEM text of a CA certificate for registry-ca-cert', () => {
+    const ca = readFileSync(
+      join(import.meta.dirname, '..', 'fixtures', 'tls', 'test-ca.pem'),
+      'utf8'
+    )
+    expect(read({ service: 'cart', 'registry-ca-cert': ca }).caCert).toBe(ca)
+  })
+
   it('defaults', () => {
     const i = read({ service: 'cart' })
     expect(i).toMatchObject({
@@ -83,6 +91,14 @@ describe('build inputs', () => {
       /nope.txt, which does not exist/
     ],
     ['not a PEM', { service: 'a', 'registry-ca-cert': 'hello' }, /input "registry-ca-cert"/],
+    [
+      'a PEM block holding no certificate',
+      {
+        service: 'a',
+        'registry-ca-cert': '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----'
+      },
+      /input "registry-ca-cert": got a text of 61 characters \(certificate 1 of 1 does not parse/
+    ],
     [
       'merge without digests',
       { service: 'a', mode: 'merge' },

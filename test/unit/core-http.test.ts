@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   HttpClient,
   HttpError,
+  attemptTimeout,
   bypassesProxy,
+  isDeadlineError,
   parseRetryAfter,
   proxyFor
 } from '../../src/lib/http.js'
@@ -288,6 +290,108 @@ describe('HttpClient against a local server', () => {
     ).rejects.toThrow()
     expect(Date.now() - started).toBeLessThan(3000)
     await rejection(client().stream('http://127.0.0.1:1/x'))
+  })
+})
+
+describe('HttpClient deadlines', () => {
+  // A server that accepts connections and never answers (a black-holed service).
+  const sockets = new Set<net.Socket>()
+  const silent = net.createServer(socket => {
+    sockets.add(socket)
+    socket.on('error', () => undefined)
+  })
+  const s = scripted()
+  const server = http.createServer(s.handle)
+  let quiet = ''
+  let base = ''
+  const clients: HttpClient[] = []
+  const client = (o: ConstructorParameters<typeof HttpClient>[0] = {}): HttpClient => {
+    const c = new HttpClient({ env: {}, ...o })
+    clients.push(c)
+    return c
+  }
+  beforeAll(async () => {
+    quiet = `http://127.0.0.1:${await listen(silent)}`
+    base = `http://127.0.0.1:${await listen(server)}`
+  })
+  afterAll(async () => {
+    await Promise.all(clients.map(c => c.close()))
+    for (const socket of sockets) socket.destroy()
+    await new Promise(r => silent.close(r))
+    server.closeAllConnections()
+    await new Promise(r => server.close(r))
+  })
+
+  it('attemptTimeout: the smaller of the timeout and the time left', () => {
+    expect(attemptTimeout(30_000, undefined, 0)).toEqual({ ms: 30_000, byDeadline: false })
+    expect(attemptTimeout(30_000, 50_000, 0)).toEqual({ ms: 30_000, byDeadline: false })
+    expect(attemptTimeout(30_000, 5000, 0)).toEqual({ ms: 5000, byDeadline: true })
+    expect(attemptTimeout(30_000, 5000, 6000)).toEqual({ ms: 0, byDeadline: true })
+  })
+
+  it('cuts the attempt at the deadline and retries no more (a server that never answers)', async () => {
+    const started = Date.now()
+    const e = await rejection(
+      client({ retries: 4, timeoutMs: 30_000 }).request(`${quiet}/api/version`, {
+        deadline: started + 600
+      })
+    )
+    const took = Date.now() - started
+    expect(took).toBeGreaterThanOrEqual(500)
+    expect(took).toBeLessThan(2000)
+    expect(e.message).toMatch(
+      new RegExp(`^GET ${quiet}/api/version: timed out after \\d+ms \\(the time limit ran out\\)$`)
+    )
+    expect(e.timeout).toBe('deadline')
+    expect(isDeadlineError(e)).toBe(true)
+  })
+
+  it('its own timeout is a request timeout, not the deadline', async () => {
+    const e = await rejection(
+      client({ retries: 0, timeoutMs: 300 }).request(`${quiet}/x`, {
+        deadline: Date.now() + 60_000
+      })
+    )
+    expect(e.message).toContain('timed out after 300ms')
+    expect(e.message).not.toContain('time limit')
+    expect(e.timeout).toBe('request')
+    expect(isDeadlineError(e)).toBe(false)
+  })
+
+  it('does not sleep into the deadline: the last 5xx answer comes back in time', async () => {
+    s.routes.set('/busy', [status(503)])
+    const started = Date.now()
+    const res = await client({ retries: 10, backoffMs: 300 }).request(`${base}/busy`, {
+      deadline: started + 1000
+    })
+    expect(res.status).toBe(503)
+    expect(Date.now() - started).toBeLessThan(1000)
+    const hits = s.hits.get('/busy')!.length
+    expect(hits).toBeGreaterThanOrEqual(1)
+    expect(hits).toBeLessThan(5)
+  })
+
+  it('sends nothing once the deadline has passed', async () => {
+    s.routes.set('/late', [ok])
+    const e = await rejection(client().request(`${base}/late`, { deadline: Date.now() - 1 }))
+    expect(e.message).toBe(`GET ${base}/late: not sent, the time limit ran out`)
+    expect(isDeadlineError(e)).toBe(true)
+    expect(s.hits.get('/late')).toBeUndefined()
+  })
+
+  it('stream: the wait for the headers is bounded by the timeout and the deadline', async () => {
+    let started = Date.now()
+    const e = await rejection(client().stream(`${quiet}/watch`, { timeoutMs: 400 }))
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(e.message).toBe(`GET ${quiet}/watch: timed out after 400ms`)
+    expect(e.timeout).toBe('request')
+    started = Date.now()
+    const d = await rejection(
+      client().stream(`${quiet}/watch`, { timeoutMs: 30_000, deadline: started + 400 })
+    )
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(d.message).toMatch(/timed out after \d+ms \(the time limit ran out\)/)
+    expect(isDeadlineError(d)).toBe(true)
   })
 })
 

@@ -1,7 +1,12 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigurationError } from '../../src/lib/errors.js'
-import { InputReader, envInputs, mapInputs } from '../../src/lib/inputs.js'
+import { InputReader, envInputs, mapInputs, parseCertificates } from '../../src/lib/inputs.js'
 import { secrets } from '../../src/lib/secrets.js'
+
+/** A throwaway self-signed CA certificate (public; its key was never kept). */
+const CA = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'tls', 'test-ca.pem'), 'utf8')
 
 const reader = (values: Record<string, string>): InputReader => new InputReader(mapInputs(values))
 
@@ -187,6 +192,67 @@ describe('InputReader readers', () => {
       'input "u": got "https://***@exa mple.com/x", expected an absolute http:// or https:// URL'
     )
     expect(secrets.leaks('hunter2-pw')).toBe(true)
+  })
+
+  it('url: a host name DNS can hold, and nothing the parser would silently drop', () => {
+    const label = 'a'.repeat(63)
+    const fits = `https://${[label, label, label, 'b'.repeat(61)].join('.')}`
+    expect(new URL(fits).hostname).toHaveLength(253)
+    const r = reader({
+      fits,
+      long: `${fits}c`,
+      label: `https://${'a'.repeat(64)}.example`,
+      huge: `https://${'a'.repeat(120 * 1024)}.example`,
+      v6: 'http://[::1]:8080',
+      nl: 'https://a.example\nhttps://b.example',
+      tab: 'https://a.exa\tmple'
+    })
+    expect(r.url('fits')!.hostname).toHaveLength(253)
+    expect(r.url('v6')!.hostname).toBe('[::1]')
+    expect(errorOf(() => r.url('long')).message).toMatch(
+      /^input "long": got ".*", expected a URL whose host name has at most 253 characters.*got a host of 254/
+    )
+    expect(errorOf(() => r.url('label')).message).toMatch(/at most 63 between dots/)
+    const huge = errorOf(() => r.url('huge')).message
+    expect(huge).toMatch(/^input "huge": got "https:\/\/aaa.*… \(122896 characters\)", expected/)
+    expect(huge.length).toBeLessThan(400)
+    expect(errorOf(() => r.url('nl')).message).toMatch(
+      /input "nl": .*expected one URL without spaces or control characters/
+    )
+    expect(errorOf(() => r.url('tab')).message).toMatch(/without spaces or control characters/)
+  })
+})
+
+describe('parseCertificates', () => {
+  it('parses every certificate of a bundle, text between blocks allowed', () => {
+    const certs = parseCertificates('ca', `# ours\n${CA}\nsecond:\n${CA}`, 'x')
+    expect(certs).toHaveLength(2)
+    expect(certs[0]!.subject).toContain('Conveyor Unit Test CA')
+  })
+
+  it.each([
+    ['no PEM block', 'just text', /got T, expected PEM certificate\(s\)/],
+    [
+      'a block that does not parse',
+      '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----',
+      /got T \(certificate 1 of 1 does not parse: .+\), expected PEM certificate/
+    ],
+    [
+      'a second block that does not parse',
+      `${CA}-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n`,
+      /certificate 2 of 2 does not parse/
+    ],
+    [
+      'a private key',
+      '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG-secret-key-body\n-----END PRIVATE KEY-----',
+      /got T \(holding a "PRIVATE KEY" block\)/
+    ],
+    ['a block without END', `${CA}-----BEGIN CERTIFICATE-----\nMIIB`, /without its END line/]
+  ])('refuses %s, naming the input, never echoing the text', (_, pem, message) => {
+    const e = errorOf(() => parseCertificates('ca-input', pem, 'T'))
+    expect(e.message).toMatch(/^input "ca-input": /)
+    expect(e.message).toMatch(message)
+    expect(e.message).not.toMatch(/garbage|secret-key-body|MIIB/)
   })
 })
 

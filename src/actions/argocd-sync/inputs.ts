@@ -3,8 +3,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
-import { ConfigurationError, invalidInput } from '../../lib/errors.js'
-import { InputReader } from '../../lib/inputs.js'
+import { ConfigurationError, invalidInput, quote } from '../../lib/errors.js'
+import { InputReader, parseCertificates } from '../../lib/inputs.js'
 import { secrets } from '../../lib/secrets.js'
 import { parseSelector } from '../../lib/argocd-select.js'
 import type { SyncRequest } from '../../lib/argocd-client.js'
@@ -63,7 +63,14 @@ export function parseResource(
 /** Read and validate every input. */
 export function getInputs(reader = new InputReader()): Inputs {
   const serverUrl = reader.url('server', { required: true })!
-  const server = serverUrl.href.replace(/\/+$/, '').replace(/[?#].*$/, '')
+  if (serverUrl.search !== '' || serverUrl.hash !== '' || /[?#]/.test(serverUrl.href)) {
+    throw invalidInput(
+      'server',
+      serverUrl.href,
+      'the Argo CD base URL without a ?query or #fragment (e.g. https://argocd.example.com)'
+    )
+  }
+  const server = serverUrl.href.replace(/\/+$/, '')
   const token = reader.optional('token', { secret: true })
   const username = reader.optional('username')
   const password = reader.optional('password', { secret: true })
@@ -141,16 +148,17 @@ export function getInputs(reader = new InputReader()): Inputs {
   const caRaw = reader.optional('ca-cert')
   let ca: string | undefined
   if (caRaw !== undefined) {
-    if (caRaw.includes('-----BEGIN CERTIFICATE-----')) ca = caRaw
-    else {
+    if (caRaw.includes('-----BEGIN ')) {
+      ca = caRaw
+      parseCertificates('ca-cert', ca, `a PEM text of ${ca.length} characters`)
+    } else {
       const path = isAbsolute(caRaw)
         ? caRaw
         : join(process.env.GITHUB_WORKSPACE ?? process.cwd(), caRaw)
       if (!existsSync(path))
         throw invalidInput('ca-cert', caRaw, 'PEM text or the path of a PEM file')
       ca = readFileSync(path, 'utf8')
-      if (!ca.includes('-----BEGIN CERTIFICATE-----'))
-        throw invalidInput('ca-cert', caRaw, 'a file holding PEM certificates')
+      parseCertificates('ca-cert', ca, `the file ${quote(caRaw)}`)
     }
   }
   const headerMap = reader.keyValues('headers', {

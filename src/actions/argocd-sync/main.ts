@@ -140,7 +140,10 @@ export async function run(): Promise<void> {
       maxBackoffMs: 15_000,
       logger: log
     })
-    const client = new ArgoClient(http, inputs.server)
+    // The preflight and the lookup of the applications end within `timeout` too
+    // (a server that accepts connections and never answers); each app's sync then
+    // gets its own `timeout`.
+    const client = new ArgoClient(http, inputs.server, Date.now() + inputs.timeoutMs)
     let resultSet = false
     try {
       const version = await log.group('Preflight', async () => {

@@ -6,7 +6,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path'
 import { parseBuildSecret, type BackendName, type BuildSecret } from '../../lib/build-backends.js'
 import { ConfigurationError, invalidInput } from '../../lib/errors.js'
 import { isValidDigest, parseImageRef } from '../../lib/image-ref.js'
-import { InputReader } from '../../lib/inputs.js'
+import { InputReader, parseCertificates } from '../../lib/inputs.js'
 import { secrets } from '../../lib/secrets.js'
 import { parseTagRules } from '../../lib/tags.js'
 
@@ -101,12 +101,8 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
     )
   }
   const caCert = reader.optional('registry-ca-cert', { trim: false })
-  if (caCert !== undefined && !caCert.includes('-----BEGIN CERTIFICATE-----')) {
-    throw invalidInput(
-      'registry-ca-cert',
-      caCert.slice(0, 40),
-      'the PEM text of a CA certificate (-----BEGIN CERTIFICATE-----)'
-    )
+  if (caCert !== undefined) {
+    parseCertificates('registry-ca-cert', caCert, `a text of ${caCert.length} characters`)
   }
   const tags = reader.list('tags')
   parseTagRules(tags) // validate syntax now; values depend on the git context
