@@ -109037,13 +109037,22 @@ function algorithmsFor(keyType) {
     ];
     return supported.includes(keyType) ? [keyType] : [];
 }
-/** A connected, authenticated SSH session. */
+/**
+ * A connected, authenticated SSH session. Every operation ends: it rejects with kind
+ * `unreachable` as soon as the connection closes, ends or fails (ssh2 leaves some
+ * callbacks, e.g. of `fastPut`, uncalled then), and with kind `timeout` after its
+ * `timeoutMs`.
+ */
 class SshSession {
     client;
     host;
     port;
     hostKeyFingerprint;
     sftpPromise;
+    /** Why the connection is gone, once it is. */
+    lost;
+    /** Rejecters of the operations in flight. */
+    pending = new Set();
     constructor(client, host, port, 
     /** Fingerprint of the verified host key. */
     hostKeyFingerprint) {
@@ -109051,6 +109060,70 @@ class SshSession {
         this.host = host;
         this.port = port;
         this.hostKeyFingerprint = hostKeyFingerprint;
+        client.on('error', (error) => this.lose(`the connection broke (${secrets_secrets.redact(error.message)})`));
+        client.on('end', () => this.lose('the connection was lost (ended by the server or the network)'));
+        client.on('close', () => this.lose('the connection was lost'));
+    }
+    /** Mark the connection gone and reject every operation in flight. */
+    lose(reason) {
+        this.lost ??= reason;
+        for (const reject of [...this.pending])
+            reject();
+    }
+    /**
+     * Run one operation bounded by the connection's life and `timeoutMs`: `start` gets
+     * settle functions that do nothing once the operation was rejected; `onTimeout` runs
+     * before the timeout rejection (to stop what the operation started).
+     */
+    bounded(what, timeoutMs, start, onTimeout, timeoutMessage = `${what} timed out after ${Math.round((timeoutMs ?? 0) / 1000)}s`) {
+        return new Promise((resolve, reject) => {
+            let done = false;
+            let timer;
+            const settle = () => {
+                if (done)
+                    return false;
+                done = true;
+                this.pending.delete(onLost);
+                if (timer)
+                    clearTimeout(timer);
+                return true;
+            };
+            const onLost = () => {
+                if (settle())
+                    reject(new SshError('unreachable', `${this.address}: ${what} failed: ${this.lost ?? ''}`));
+            };
+            if (this.lost !== undefined) {
+                onLost();
+                return;
+            }
+            this.pending.add(onLost);
+            if (timeoutMs !== undefined) {
+                timer = setTimeout(() => {
+                    if (!settle())
+                        return;
+                    try {
+                        onTimeout?.();
+                    }
+                    catch {
+                        // best effort
+                    }
+                    reject(new SshError('timeout', `${this.address}: ${timeoutMessage}`));
+                }, timeoutMs);
+            }
+            try {
+                start(value => {
+                    if (settle())
+                        resolve(value);
+                }, error => {
+                    if (settle())
+                        reject(error);
+                });
+            }
+            catch (error) {
+                if (settle())
+                    reject(new SshError('protocol', `${this.address}: ${what}: ${secrets_secrets.redact(error.message)}`));
+            }
+        });
     }
     /** `host:port` for messages. */
     get address() {
@@ -109158,7 +109231,9 @@ class SshSession {
     }
     /**
      * Run one command. `command` goes into the SSH exec request (visible in the
-     * remote `ps`), so it must never hold a secret: send those on `stdin`.
+     * remote `ps`), so it must never hold a secret: send those on `stdin`. Rejects when
+     * the connection is lost or `timeoutMs` runs out (the command is then signalled and
+     * its channel closed).
      */
     exec(command, options = {}) {
         if (secrets_secrets.leaks(command)) {
@@ -109166,18 +109241,31 @@ class SshSession {
         }
         const maxOutput = options.maxOutput ?? 1024 * 1024;
         const tailLines = options.tailLines ?? 20;
-        return new Promise((resolve, reject) => {
-            this.client.exec(command, (error, channel) => {
+        let channel;
+        const stop = () => {
+            // The remote process may hold its pipes open (sshd then never closes the
+            // channel): give up on it now; the caller may kill it by other means.
+            try {
+                channel?.signal('KILL');
+            }
+            catch {
+                // not supported by the server
+            }
+            channel?.close();
+        };
+        const seconds = Math.round((options.timeoutMs ?? 0) / 1000);
+        return this.bounded('command', options.timeoutMs, (resolve, reject) => {
+            this.client.exec(command, (error, opened) => {
                 if (error) {
                     reject(new SshError('exec', `${this.address}: could not start a command: ${error.message}`));
                     return;
                 }
+                channel = opened;
                 const out = { stdout: '', stderr: '' };
                 const partial = { stdout: '', stderr: '' };
                 const tail = [];
                 let code = null;
                 let signal;
-                let timedOut = false;
                 const line = (text, stream) => {
                     tail.push(secrets_secrets.redact(text));
                     if (tail.length > tailLines)
@@ -109193,48 +109281,29 @@ class SshSession {
                     for (const l of lines)
                         line(l.replace(/\r$/, ''), stream);
                 };
-                channel.on('data', onData('stdout'));
-                channel.stderr.on('data', onData('stderr'));
-                channel.on('exit', (c, s) => {
+                opened.on('data', onData('stdout'));
+                opened.stderr.on('data', onData('stderr'));
+                opened.on('exit', (c, s) => {
                     code = c;
                     signal = s ?? undefined;
                 });
-                const timer = options.timeoutMs !== undefined
-                    ? setTimeout(() => {
-                        // The remote process may hold its pipes open (sshd then never closes the
-                        // channel): give up on it now; the caller may kill it by other means.
-                        timedOut = true;
-                        try {
-                            channel.signal('KILL');
-                        }
-                        catch {
-                            // not supported by the server
-                        }
-                        channel.close();
-                        reject(new SshError('timeout', `${this.address}: command timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`));
-                    }, options.timeoutMs)
-                    : undefined;
-                channel.on('close', () => {
-                    if (timer)
-                        clearTimeout(timer);
-                    if (timedOut)
-                        return;
+                opened.on('close', () => {
                     for (const s of ['stdout', 'stderr'])
                         if (partial[s] !== '')
                             line(partial[s], s);
                     resolve({ code, signal, stdout: out.stdout, stderr: out.stderr, tail });
                 });
-                channel.on('error', () => undefined);
+                opened.on('error', () => undefined);
                 if (options.stdin !== undefined)
-                    channel.end(options.stdin);
+                    opened.end(options.stdin);
                 else
-                    channel.end();
+                    opened.end();
             });
-        });
+        }, stop, `command timed out after ${seconds}s`);
     }
     /** The session's SFTP channel (opened once). */
-    sftp() {
-        this.sftpPromise ??= new Promise((resolve, reject) => {
+    sftp(options = {}) {
+        this.sftpPromise ??= this.bounded('opening SFTP', options.timeoutMs, (resolve, reject) => {
             this.client.sftp((error, sftp) => {
                 if (error)
                     reject(new SshError('sftp', `${this.address}: could not open SFTP: ${error.message}`));
@@ -109244,40 +109313,49 @@ class SshSession {
         });
         return this.sftpPromise;
     }
+    /** One SFTP request, bounded like every operation. */
+    async sftpCall(what, options, start) {
+        const started = Date.now();
+        const sftp = await this.sftp(options);
+        const left = options.timeoutMs !== undefined
+            ? Math.max(0, options.timeoutMs - (Date.now() - started))
+            : undefined;
+        return this.bounded(what, left, (resolve, reject) => start(sftp, resolve, reject), undefined, `${what} timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`);
+    }
     /** Create a remote directory (its parent must exist). */
-    async mkdir(path, mode = 0o755) {
-        const sftp = await this.sftp();
-        await new Promise((resolve, reject) => sftp.mkdir(path, { mode }, error => error
+    mkdir(path, mode = 0o755, options = {}) {
+        return this.sftpCall(`mkdir ${path}`, options, (sftp, resolve, reject) => sftp.mkdir(path, { mode }, error => error
             ? reject(new SshError('sftp', `${this.address}: mkdir ${path}: ${error.message}`))
             : resolve()));
     }
     /** Upload one local file to `remote` with `mode`. */
-    async put(local, remote, mode) {
-        const sftp = await this.sftp();
-        await new Promise((resolve, reject) => sftp.fastPut(local, remote, { mode, concurrency: 8 }, error => error
+    put(local, remote, mode, options = {}) {
+        return this.sftpCall(`upload ${remote}`, options, (sftp, resolve, reject) => sftp.fastPut(local, remote, { mode, concurrency: 8 }, error => error
             ? reject(new SshError('sftp', `${this.address}: upload ${remote}: ${error.message}`))
             : resolve()));
     }
     /** Write `content` to a new remote file created with `mode` (e.g. 0600). */
-    async writeFile(remote, content, mode) {
-        const sftp = await this.sftp();
-        await new Promise((resolve, reject) => sftp.writeFile(remote, content, { mode, flag: 'wx' }, error => error
+    writeFile(remote, content, mode, options = {}) {
+        return this.sftpCall(`write ${remote}`, options, (sftp, resolve, reject) => sftp.writeFile(remote, content, { mode, flag: 'wx' }, error => error
             ? reject(new SshError('sftp', `${this.address}: write ${remote}: ${error.message}`))
             : resolve()));
     }
     /** Names in a remote directory, or [] when it does not exist. */
-    async readdir(path) {
-        const sftp = await this.sftp();
-        return new Promise(resolve => sftp.readdir(path, (error, list) => resolve(error ? [] : list.map(e => e.filename))));
+    readdir(path, options = {}) {
+        return this.sftpCall(`readdir ${path}`, options, (sftp, resolve) => sftp.readdir(path, (error, list) => resolve(error ? [] : list.map(e => e.filename))));
     }
     /** The target of a remote symlink, or undefined. */
-    async readlink(path) {
-        const sftp = await this.sftp();
-        return new Promise(resolve => sftp.readlink(path, (error, target) => resolve(error ? undefined : target)));
+    readlink(path, options = {}) {
+        return this.sftpCall(`readlink ${path}`, options, (sftp, resolve) => sftp.readlink(path, (error, target) => resolve(error ? undefined : target)));
     }
-    /** Close the connection. */
+    /** Close the connection (gracefully). */
     close() {
         this.client.end();
+    }
+    /** Drop the connection now and reject every operation in flight. */
+    destroy(reason = 'the connection was dropped') {
+        this.lose(reason);
+        this.client.destroy();
     }
 }
 /** sha256 (hex) of a local file, streamed. */
@@ -109556,17 +109634,25 @@ async function deployHost(o) {
         pruned: [],
         durationMs: 0
     };
-    const remaining = () => Math.max(1000, deadline - Date.now());
     let phase = 'connect';
+    /** Time left for the next operation; throws once the host's timeout ran out. */
+    const remaining = () => {
+        const left = deadline - Date.now();
+        if (left <= 0) {
+            throw new SshError('timeout', `${name}: timed out after ${Math.round(o.timeoutMs / 1000)}s during ${phase}`);
+        }
+        return left;
+    };
     let session;
     let created = false;
     let switched = false;
     let pidFile;
     let previousLink;
     let hardTimedOut = false;
+    // The backstop: every operation below is bounded, this ends whatever was not.
     const hardTimer = setTimeout(() => {
         hardTimedOut = true;
-        session?.close();
+        session?.destroy(`timed out after ${Math.round(o.timeoutMs / 1000)}s`);
     }, o.timeoutMs + 2 * CLEANUP_TIMEOUT_MS);
     const checkCancel = () => {
         if (o.signal?.aborted)
@@ -109597,15 +109683,18 @@ async function deployHost(o) {
         o.log.info(`${name}: connected as ${o.username} (host key ${session.hostKeyFingerprint})`);
         checkCancel();
         phase = 'prepare';
-        previousLink = await session.readlink(layout.current);
+        previousLink = await session.readlink(layout.current, { timeoutMs: remaining() });
         result.previous = previousLink !== undefined ? releaseFromLink(previousLink) : undefined;
         await run(`mkdir -p -- ${shellQuote(layout.releasesDir)} && mkdir -- ${shellQuote(layout.releaseDir)}`, `creating ${layout.releaseDir}`);
         created = true;
         phase = 'upload';
-        for (const dir of o.tree.dirs)
-            await session.mkdir(`${layout.releaseDir}/${dir}`);
+        for (const dir of o.tree.dirs) {
+            await session.mkdir(`${layout.releaseDir}/${dir}`, 0o755, { timeoutMs: remaining() });
+        }
         await mapLimit(o.tree.files, 16, async (f) => {
-            await session.put(f.local, `${layout.releaseDir}/${f.path}`, f.mode);
+            await session.put(f.local, `${layout.releaseDir}/${f.path}`, f.mode, {
+                timeoutMs: remaining()
+            });
         });
         o.log.info(`${name}: uploaded ${o.tree.files.length} file(s), ${o.tree.bytes} bytes`);
         phase = 'verify';
@@ -109630,11 +109719,12 @@ async function deployHost(o) {
             phase = 'script';
             pidFile = `${layout.target}/.conveyor-${o.release}.pid`;
             const program = scriptProgram(layout, o.script, o.env, result.previous, pidFile);
+            const timeoutMs = remaining();
             let r;
             try {
                 r = await session.exec('bash -s', {
                     stdin: program,
-                    timeoutMs: remaining(),
+                    timeoutMs,
                     onLine: (line, stream) => o.log.info(secrets_secrets.redact(`[${name}${stream === 'stderr' ? ' err' : ''}] ${line}`))
                 });
             }
@@ -109661,7 +109751,7 @@ async function deployHost(o) {
         }
         phase = 'prune';
         try {
-            const names = await session.readdir(layout.releasesDir);
+            const names = await session.readdir(layout.releasesDir, { timeoutMs: remaining() });
             const prune = releasesToPrune(names, o.keep, o.release, [o.release]);
             const remove = [
                 ...(pidFile ? [pidFile] : []),

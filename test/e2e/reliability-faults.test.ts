@@ -531,11 +531,11 @@ describe('deploy ssh: the connection dies in the middle of the upload', () => {
     expect(readFileSync(join(current, 'bulk.bin')).length).toBe(512 * 1024)
   }, 90_000)
 
-  // BUG deploy-ssh-hang-on-cut: when the TCP connection dies in the middle of the SFTP
-  // upload, the step never ends: its per-host `timeout` (10s here) does not fire and
-  // the harness kills it (exit -1) after 30 s. On GitHub it would hang until the job's
-  // timeout (6 h by default).
-  it.fails('BUG deploy-ssh-hang-on-cut: the cut upload fails the step within its timeout', () => {
+  // Regression, fixed bug deploy-ssh-hang-on-cut (found by this suite); it was: when the TCP
+  // connection dies in the middle of the SFTP upload, the step never ends: its per-host
+  // `timeout` (10s here) does not fire and the harness kills it (exit -1) after 30 s. On
+  // GitHub it would hang until the job's timeout (6 h by default).
+  it('the cut upload fails the step within its timeout', () => {
     expect(cut, 'the run above happened').toBeDefined()
     expect(cut!.main.code, 'exit code (-1: killed by the harness after 30 s)').toBe(1)
     expect(cut!.main.errors.join('\n')).toMatch(/127\.0\.0\.1/)
