@@ -103418,7 +103418,47 @@ async function gitText(args, options) {
 
 
 
+
 const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** Default time limit of one git command (the `timeout` input's default). */
+const DEFAULT_GIT_TIMEOUT_MS = 10 * 60_000;
+/** A transfer below this many bytes per second... */
+const LOW_SPEED_LIMIT = 1000;
+/** ...for this many seconds (at most; never more than the command's time limit) fails. */
+const LOW_SPEED_TIME_S = 30;
+/**
+ * The `-c` options that make git's HTTP transport give up on a remote that accepts
+ * the connection and then stops answering (or never starts): below
+ * `LOW_SPEED_LIMIT` bytes/s for `LOW_SPEED_TIME_S` seconds, or the time limit if
+ * shorter.
+ */
+function lowSpeedArgs(timeoutMs) {
+    const seconds = lowSpeedSeconds(timeoutMs);
+    return ['-c', `http.lowSpeedLimit=${LOW_SPEED_LIMIT}`, '-c', `http.lowSpeedTime=${seconds}`];
+}
+/** The `http.lowSpeedTime` for a command time limit. */
+function lowSpeedSeconds(timeoutMs) {
+    return Math.max(1, Math.min(LOW_SPEED_TIME_S, Math.floor(timeoutMs / 1000)));
+}
+/**
+ * The remote of a clone URL as shown in messages: `host[:port]` for network URLs
+ * (no user name, path or query), the path for `file://`. Never holds a credential.
+ */
+function remoteLabel(url) {
+    try {
+        const u = new URL(url);
+        if (u.protocol === 'file:')
+            return decodeURIComponent(u.pathname);
+        return u.host || url;
+    }
+    catch {
+        return 'the remote';
+    }
+}
+/** Whether git's stderr says the HTTP transport gave up on a silent or stalled remote. */
+function isStalled(stderr) {
+    return /operation too slow|curl 28|timed out|timeout was reached/i.test(stderr);
+}
 /** The `http.extraheader` value for a token; registers the derived forms as secrets. */
 function authHeader(token, scheme = 'basic') {
     secrets_secrets.add(token, { user: 'x-access-token' });
@@ -103451,20 +103491,39 @@ class ConfigRepo {
     header;
     identity;
     logger;
-    constructor(dir, url, header, identity, logger) {
+    timeoutMs;
+    constructor(dir, url, header, identity, logger, 
+    /**
+     * Time limit of each git command; the HTTP transport also gives up earlier on a
+     * remote that stops answering (see `lowSpeedArgs`).
+     */
+    timeoutMs = DEFAULT_GIT_TIMEOUT_MS) {
         this.dir = dir;
         this.url = url;
         this.header = header;
         this.identity = identity;
         this.logger = logger;
+        this.timeoutMs = timeoutMs;
     }
-    /** Run git with the auth header (when any) passed through the environment. */
+    /** `host[:port]` (or the path) of the remote, for messages. */
+    get remote() {
+        return remoteLabel(this.url);
+    }
+    /**
+     * Run git with the auth header (when any) passed through the environment. Every
+     * command is bounded, not only fetch, push and ls-remote: in a partial clone,
+     * checkout and diff fetch missing blobs from the remote too.
+     */
     run(args, options = {}) {
-        const argv = this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`, ...args] : [...args];
+        const argv = [
+            ...(this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`] : []),
+            ...lowSpeedArgs(this.timeoutMs),
+            ...args
+        ];
         return git(argv, {
             cwd: this.dir,
             isolated: true,
-            timeoutMs: 300_000,
+            timeoutMs: this.timeoutMs,
             ...options,
             env: {
                 GIT_AUTHOR_NAME: this.identity.name,
@@ -103497,8 +103556,8 @@ class ConfigRepo {
     /** The remote's default branch (from `ls-remote --symref`). */
     async defaultBranch() {
         const r = await this.run(['ls-remote', '--symref', 'origin', 'HEAD'], { allowFailure: true });
-        if (r.code !== 0)
-            throw this.remoteError(r.stderr, 'read');
+        if (r.code !== 0 || r.timedOut)
+            throw this.remoteError(r, 'read');
         const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout);
         if (!m)
             throw new errors_ConfigurationError(`the config repository has no default branch (is it empty?); set "ref"`);
@@ -103509,8 +103568,8 @@ class ConfigRepo {
         const r = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
             allowFailure: true
         });
-        if (r.code !== 0)
-            throw this.remoteError(r.stderr, 'read');
+        if (r.code !== 0 || r.timedOut)
+            throw this.remoteError(r, 'read');
         return r.stdout.trim().split(/\s+/)[0] || undefined;
     }
     /** Fetch `branch` shallowly into refs/remotes/origin/<branch> without checking it out. */
@@ -103524,8 +103583,8 @@ class ConfigRepo {
             'origin',
             `+refs/heads/${branch}:refs/remotes/origin/${branch}`
         ], { allowFailure: true });
-        if (r.code !== 0)
-            throw this.remoteError(r.stderr, 'read');
+        if (r.code !== 0 || r.timedOut)
+            throw this.remoteError(r, 'read');
     }
     /** `git log` of HEAD's commits not in `base` (at most `max`), for deploy records. */
     async logRange(base, max) {
@@ -103542,11 +103601,11 @@ class ConfigRepo {
             'origin',
             `+refs/heads/${branch}:refs/remotes/origin/${branch}`
         ], { allowFailure: true });
-        if (r.code !== 0) {
-            if (/couldn't find remote ref|not our ref/i.test(r.stderr)) {
+        if (r.code !== 0 || r.timedOut) {
+            if (!r.timedOut && /couldn't find remote ref|not our ref/i.test(r.stderr)) {
                 throw new errors_ConfigurationError(`input "ref": branch ${JSON.stringify(branch)} does not exist in the config repository`);
             }
-            throw this.remoteError(r.stderr, 'read');
+            throw this.remoteError(r, 'read');
         }
         await this.run(['checkout', '-q', '-f', '-B', 'conveyor-work', `refs/remotes/origin/${branch}`]);
         await this.run(['clean', '-q', '-fdx']);
@@ -103582,15 +103641,25 @@ class ConfigRepo {
         const r = await this.run(['push', '--porcelain', ...force, 'origin', `HEAD:refs/heads/${branch}`], {
             allowFailure: true
         });
-        if (r.code === 0)
+        if (r.code === 0 && !r.timedOut)
             return { ok: true };
+        if (r.timedOut || isStalled(r.stderr)) {
+            return { ok: false, kind: 'other', message: this.remoteError(r, 'write').message };
+        }
         const res = classifyPush(`${r.stdout}\n${r.stderr}`);
         this.logger.debug(`push refused: ${res.message}`);
         return res;
     }
-    /** An error for a remote that failed to answer. */
-    remoteError(stderr, what) {
-        const tail = stderr.trim().split('\n').slice(-3).join(' ');
+    /** An error for a remote that failed to answer; names the remote, never the token. */
+    remoteError(r, what) {
+        const stderr = r.stderr;
+        const tail = secrets_secrets.redact(lastLines(stderr, 3).split('\n').join(' '));
+        if (r.timedOut) {
+            return new Error(`git could not ${what} the config repository at ${this.remote}: no complete answer within ${Math.round(this.timeoutMs / 1000)}s (input "timeout"), so git was stopped. ${tail}`.trim());
+        }
+        if (isStalled(stderr)) {
+            return new Error(`git could not ${what} the config repository at ${this.remote}: the server stopped answering (less than ${LOW_SPEED_LIMIT} bytes/s for ${lowSpeedSeconds(this.timeoutMs)}s). ${tail}`);
+        }
         if (/\b403\b/.test(stderr)) {
             return new errors_ConfigurationError(`the config repository refused the token (HTTP 403): it has no ${what} permission. ${tail}`);
         }
@@ -103600,7 +103669,7 @@ class ConfigRepo {
         if (/not found|does not appear to be a git repository|repository .* not found|\b404\b/i.test(stderr)) {
             return new errors_ConfigurationError(`input "repository": the config repository was not found. ${tail}`);
         }
-        return new Error(`git could not ${what} the config repository: ${tail}`);
+        return new Error(`git could not ${what} the config repository at ${this.remote}: ${tail}`);
     }
 }
 /**
@@ -108661,6 +108730,7 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
     const labels = reader.list('labels', { commas: true });
     const dryRun = reader.boolean('dry-run', false);
     const maxAttempts = reader.integer('max-attempts', { default: 20, min: 1, max: 100 });
+    const timeoutMs = reader.duration('timeout', '10m', { min: 5_000 });
     const allowPartial = reader.boolean('allow-partial', false);
     const allowRollback = reader.boolean('allow-rollback', false);
     const author = {
@@ -108759,6 +108829,7 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         maxAttempts,
         author,
         environment,
+        timeoutMs,
         apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
         runUrl
     };
@@ -110113,7 +110184,7 @@ async function runGitOps(reader, log) {
     const header = inputs.token ? authHeader(inputs.token, inputs.tokenAuth) : undefined;
     const dir = (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_.join)(runnerTemp(), 'deploy-'));
     try {
-        const repo = new ConfigRepo((0,external_node_path_.join)(dir, 'repo'), inputs.url, header, inputs.author, log);
+        const repo = new ConfigRepo((0,external_node_path_.join)(dir, 'repo'), inputs.url, header, inputs.author, log, inputs.timeoutMs);
         const base = await log.group('Config repository', async () => {
             const all = [...inputs.targets, ...inputs.updates.flatMap(u => u.targets)];
             const sparse = sparsePatterns(inputs.path, all);

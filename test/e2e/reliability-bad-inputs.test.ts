@@ -253,6 +253,8 @@ const cases: Record<Action, Case[]> = {
     c('max-attempts zero', 'max-attempts', { 'max-attempts': '0' }),
     c('max-attempts not a number', 'max-attempts', { 'max-attempts': 'many' }),
     c('max-attempts out of range', 'max-attempts', { 'max-attempts': '100000' }),
+    c('timeout not a duration', 'timeout', { timeout: 'forever' }),
+    c('timeout below the minimum', 'timeout', { timeout: '1s' }),
     c('author-email with a newline', 'author-email', { 'author-email': 'a@b\nSigned-off-by: x' }),
     c('author-name with a newline', 'author-name', { 'author-name': 'bot\nevil' }),
     c('environment with a newline', 'environment', { environment: 'prod\nstaging' }),

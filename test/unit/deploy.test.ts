@@ -5,7 +5,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseRepository } from '../../src/actions/deploy/inputs.js'
-import { classifyPush, authHeader } from '../../src/lib/deploy-git.js'
+import {
+  ConfigRepo,
+  authHeader,
+  classifyPush,
+  isStalled,
+  lowSpeedArgs,
+  remoteLabel
+} from '../../src/lib/deploy-git.js'
 import {
   branchRows,
   commitMessage,
@@ -25,6 +32,7 @@ import {
   updatesFromResults
 } from '../../src/lib/deploy-targets.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
+import { memoryLogger } from '../../src/lib/logger.js'
 import { SecretRegistry, secrets } from '../../src/lib/secrets.js'
 import type { Service } from '../../src/lib/services.js'
 
@@ -311,6 +319,59 @@ describe('classifyPush', () => {
     ['fatal: the remote end hung up unexpectedly', 'other']
   ])('%j → %s', (stderr, kind) => {
     expect(classifyPush(stderr).kind).toBe(kind)
+  })
+})
+
+describe('git network bounds', () => {
+  it('lowSpeedArgs: 1000 bytes/s for 30 s, or the time limit when shorter', () => {
+    expect(lowSpeedArgs(600_000)).toEqual([
+      '-c',
+      'http.lowSpeedLimit=1000',
+      '-c',
+      'http.lowSpeedTime=30'
+    ])
+    expect(lowSpeedArgs(8_000)[3]).toBe('http.lowSpeedTime=8')
+    expect(lowSpeedArgs(200)[3]).toBe('http.lowSpeedTime=1')
+  })
+  it.each([
+    ['https://github.com/acme/config.git', 'github.com'],
+    ['http://127.0.0.1:8080/config.git', '127.0.0.1:8080'],
+    ['ssh://git@git.example.com:2222/acme/config.git', 'git.example.com:2222'],
+    ['file:///srv/git/config.git', '/srv/git/config.git']
+  ])('remoteLabel(%s) = %s', (url, label) => {
+    expect(remoteLabel(url)).toBe(label)
+  })
+  it('isStalled recognises the HTTP transport giving up', () => {
+    expect(
+      isStalled(
+        "fatal: unable to access 'http://h/c.git/': Operation too slow. Less than 1000 bytes/sec transferred the last 30 seconds"
+      )
+    ).toBe(true)
+    expect(isStalled('error: RPC failed; curl 28 Operation timed out')).toBe(true)
+    expect(isStalled('fatal: repository not found')).toBe(false)
+  })
+  it('remoteError names the remote host and the limit, never the token', () => {
+    const token = 'ghs_remoteErrorToken0123456789'
+    const repo = new ConfigRepo(
+      '/nonexistent',
+      'http://127.0.0.1:9/config.git',
+      authHeader(token),
+      { name: 'n', email: 'n@e' },
+      memoryLogger(),
+      20_000
+    )
+    const timedOut = repo.remoteError({ stderr: '', timedOut: true }, 'read').message
+    expect(timedOut).toBe(
+      'git could not read the config repository at 127.0.0.1:9: no complete answer within 20s (input "timeout"), so git was stopped.'
+    )
+    const slow = repo.remoteError(
+      { stderr: `fatal: Operation too slow (${token})`, timedOut: false },
+      'write'
+    ).message
+    expect(slow).toMatch(
+      /^git could not write the config repository at 127\.0\.0\.1:9: the server stopped answering \(less than 1000 bytes\/s for 20s\)/
+    )
+    expect(slow).not.toContain(token)
   })
 })
 

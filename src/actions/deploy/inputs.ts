@@ -44,6 +44,8 @@ export interface Inputs {
   maxAttempts: number
   author: { name: string; email: string }
   environment?: string
+  /** Time limit of each git command on the config repository (input `timeout`). */
+  timeoutMs: number
   apiUrl: string
   runUrl?: string
 }
@@ -176,6 +178,7 @@ export async function getInputs(
   const labels = reader.list('labels', { commas: true })
   const dryRun = reader.boolean('dry-run', false)
   const maxAttempts = reader.integer('max-attempts', { default: 20, min: 1, max: 100 })
+  const timeoutMs = reader.duration('timeout', '10m', { min: 5_000 })
   const allowPartial = reader.boolean('allow-partial', false)
   const allowRollback = reader.boolean('allow-rollback', false)
   const author = {
@@ -281,6 +284,7 @@ export async function getInputs(
     maxAttempts,
     author,
     environment,
+    timeoutMs,
     apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
     runUrl
   }

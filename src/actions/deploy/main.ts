@@ -108,7 +108,14 @@ async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
   const header = inputs.token ? authHeader(inputs.token, inputs.tokenAuth) : undefined
   const dir = mkdtempSync(join(runnerTemp(), 'deploy-'))
   try {
-    const repo = new ConfigRepo(join(dir, 'repo'), inputs.url, header, inputs.author, log)
+    const repo = new ConfigRepo(
+      join(dir, 'repo'),
+      inputs.url,
+      header,
+      inputs.author,
+      log,
+      inputs.timeoutMs
+    )
     const base = await log.group('Config repository', async () => {
       const all = [...inputs.targets, ...inputs.updates.flatMap(u => u.targets)]
       const sparse = sparsePatterns(inputs.path, all)
