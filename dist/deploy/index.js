@@ -102393,6 +102393,58 @@ var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./node_modules/picomatch/index.js
 var picomatch = __nccwpck_require__(4006);
 var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/lib/confine.ts
+/**
+ * Keeping paths inside a root directory (the workspace, a config repository clone):
+ * resolve a user-given path with its symlinks and tell whether it stays inside, and
+ * find a symlink on the way to a path, for the places that edit files and must never
+ * follow one.
+ */
+
+
+/** Whether `path` (absolute) is `root` or below it, lexically. */
+function isWithin(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
+}
+/**
+ * `path` (relative to `root`, or absolute) resolved with every symlink on the way,
+ * or undefined when it leads outside `root` (itself resolved). The deepest existing
+ * ancestor is resolved when the path does not exist yet.
+ */
+function resolveWithin(root, path) {
+    const realRoot = (0,external_node_fs_namespaceObject.realpathSync)((0,external_node_path_.resolve)(root));
+    let existing = (0,external_node_path_.resolve)(realRoot, path);
+    const rest = [];
+    while (!(0,external_node_fs_namespaceObject.existsSync)(existing)) {
+        const parent = (0,external_node_path_.resolve)(existing, '..');
+        if (parent === existing)
+            break;
+        rest.unshift(existing.slice(parent.length).replace(/^[/\\]+/, ''));
+        existing = parent;
+    }
+    const real = (0,external_node_path_.join)((0,external_node_fs_namespaceObject.existsSync)(existing) ? (0,external_node_fs_namespaceObject.realpathSync)(existing) : existing, ...rest);
+    return isWithin(realRoot, real) ? real : undefined;
+}
+/**
+ * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
+ * a symbolic link, as a path relative to `root` with `/` separators; undefined when
+ * there is none (entries that do not exist end the walk).
+ */
+function symlinkOnPath(root, rel) {
+    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+        current = (0,external_node_path_.join)(current, parts[i]);
+        const st = (0,external_node_fs_namespaceObject.lstatSync)(current, { throwIfNoEntry: false });
+        if (!st)
+            return undefined;
+        if (st.isSymbolicLink())
+            return parts.slice(0, i + 1).join('/');
+    }
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/lib/errors.ts
 /**
  * Errors a user can fix: a bad input, a bad services file, a server that says
@@ -102775,23 +102827,48 @@ function scalarText(node) {
 
 
 
+
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 const CONTAINER_KEYS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
 /** Whether an image name written in a target denotes the update's image. */
 function matchesUpdate(name, update) {
     return update.names.some(n => n === name || sameImageName(n, name));
 }
+/**
+ * Refuse `full` (a path under the clone `within`) when it is, or goes through, a
+ * symbolic link, or lies outside the clone: editing through a link would rewrite a
+ * file elsewhere (anything the runner's user can write) and commit nothing.
+ */
+function assertNoSymlink(within, full, what) {
+    const rel = (0,external_node_path_.relative)(within, full);
+    if (!isWithin(within, full)) {
+        throw new errors_ConfigurationError(`${what}: ${rel} is outside the config repository`);
+    }
+    const link = symlinkOnPath(within, rel);
+    if (link !== undefined) {
+        throw new errors_ConfigurationError(`${what}: ${link} in the config repository is a symbolic link; deploy edits only regular files inside the clone (a link may lead outside it), so nothing was changed. Replace the link with the file or point the target at the real path.`);
+    }
+}
+/** Whether a path exists, without following a final symlink. */
+function present(path) {
+    return (0,external_node_fs_namespaceObject.lstatSync)(path, { throwIfNoEntry: false }) !== undefined;
+}
 class Workspace {
     root;
+    within;
     editors = new Map();
-    constructor(root) {
+    constructor(root, 
+    /** The clone that every edited file must be a regular file of. */
+    within) {
         this.root = root;
+        this.within = within;
     }
     editor(rel, what) {
         let e = this.editors.get(rel);
         if (!e) {
             const full = (0,external_node_path_.join)(this.root, rel);
-            if (!(0,external_node_fs_namespaceObject.existsSync)(full) || !(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
+            assertNoSymlink(this.within, full, what);
+            if (!present(full) || !(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
                 throw new errors_ConfigurationError(`${what}: file ${rel} does not exist in the config repository`);
             }
             try {
@@ -102817,7 +102894,8 @@ class Workspace {
 function kustomizationFile(ws, dir) {
     for (const name of KUSTOMIZATION_FILES) {
         const rel = dir === '.' ? name : `${dir}/${name}`;
-        if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(ws.root, rel)))
+        assertNoSymlink(ws.within, (0,external_node_path_.join)(ws.root, dir), `target kustomize:${dir}`);
+        if (present((0,external_node_path_.join)(ws.root, rel)))
             return rel;
     }
     throw new errors_ConfigurationError(`target kustomize:${dir}: no kustomization.yaml in ${dir} of the config repository`);
@@ -102958,7 +103036,8 @@ function editHelm(ws, target, update, out) {
         });
     }
 }
-function listFiles(root, dir = '', out = []) {
+/** Regular files under `root` (relative, `/`-separated); symlinks are not followed. */
+function listFiles(root, dir = '', out = { files: [], links: [] }) {
     for (const entry of (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
         if (entry.name === '.git')
             continue;
@@ -102966,15 +103045,19 @@ function listFiles(root, dir = '', out = []) {
         if (entry.isDirectory())
             listFiles(root, rel, out);
         else if (entry.isFile())
-            out.push(rel);
+            out.files.push(rel);
+        else if (entry.isSymbolicLink())
+            out.links.push(rel);
     }
     return out;
 }
 function editManifests(ws, glob, update, out, imagePaths) {
     const match = picomatch_default()(glob, { dot: true });
-    const files = listFiles(ws.root)
-        .filter(f => match(f) && /\.ya?ml$/.test(f))
-        .sort();
+    const listed = listFiles(ws.root);
+    const link = listed.links.find(f => match(f) && /\.ya?ml$/.test(f));
+    if (link !== undefined)
+        assertNoSymlink(ws.within, (0,external_node_path_.join)(ws.root, link), `target manifests:${glob}`);
+    const files = listed.files.filter(f => match(f) && /\.ya?ml$/.test(f)).sort();
     if (files.length === 0) {
         throw new errors_ConfigurationError(`target manifests:${glob}: no YAML file matches in the config repository`);
     }
@@ -103033,11 +103116,15 @@ function editManifests(ws, glob, update, out, imagePaths) {
 }
 /**
  * Plan every update against the files under `root`. Updates with their own targets
- * use those, the others use `targets`.
+ * use those, the others use `targets`. Every file read for editing must be a regular
+ * file of the clone `within` (default `root`) reached without a symlink.
  */
 function planEdits(root, updates, targets, options = {}) {
     const imagePaths = (options.imagePaths ?? []).map(p => p.split('.'));
-    const ws = new Workspace(root);
+    const within = options.within ?? root;
+    if (root !== within)
+        assertNoSymlink(within, root, 'input "path"');
+    const ws = new Workspace(root, within);
     const changes = [];
     for (const update of updates) {
         const list = update.targets.length > 0 ? update.targets : targets;
@@ -103419,6 +103506,7 @@ async function gitText(args, options) {
 
 
 
+
 const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
 /** Default time limit of one git command (the `timeout` input's default). */
 const DEFAULT_GIT_TIMEOUT_MS = 10 * 60_000;
@@ -103619,6 +103707,11 @@ class ConfigRepo {
     async stage(files) {
         for (const [rel, content] of files) {
             const full = (0,external_node_path_.join)(this.dir, rel);
+            // planEdits refused these already; never write through a link all the same.
+            const link = symlinkOnPath(this.dir, rel);
+            if (link !== undefined) {
+                throw new errors_ConfigurationError(`${link} in the config repository is a symbolic link; deploy does not write through it`);
+            }
             (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_.dirname)(full), { recursive: true });
             (0,external_node_fs_namespaceObject.writeFileSync)(full, content);
         }
@@ -104013,7 +104106,10 @@ async function deployGitOps(opts) {
         for (const s of skipped)
             if (attempt === 1)
                 opts.log.notice(s.reason);
-        const plan = planEdits(root, allowed, opts.targets, { imagePaths: opts.imagePaths });
+        const plan = planEdits(root, allowed, opts.targets, {
+            imagePaths: opts.imagePaths,
+            within: opts.repo.dir
+        });
         const rel = (f) => (opts.path === '.' ? f : `${opts.path}/${f}`);
         const files = new Map([...plan.files].map(([f, c]) => [rel(f), c]));
         const rows = updateRows(allowed, plan.changes).map(r => ({ ...r, files: r.files.map(rel) }));
@@ -109615,16 +109711,18 @@ function checksumManifest(files) {
 
 
 
+
 /**
- * Check that every source exists inside the workspace (no side effect); throws a
- * ConfigurationError naming the input and the path.
+ * Check that every source exists inside the workspace, symlinks resolved (no side
+ * effect); throws a ConfigurationError naming the input and the path. Returns the
+ * absolute paths.
  */
 function resolveSources(workspace, sources, input = 'source') {
     const root = (0,external_node_path_.resolve)(workspace);
     return sources.map(s => {
         const abs = (0,external_node_path_.resolve)(root, s);
-        if (abs !== root && !abs.startsWith(root + external_node_path_.sep)) {
-            throw new errors_ConfigurationError(`input "${input}": ${JSON.stringify(s)} is outside the workspace ${root}`);
+        if (resolveWithin(root, s) === undefined) {
+            throw new errors_ConfigurationError(`input "${input}": ${quote(s)} is outside the workspace ${root} (symlinks resolved)`);
         }
         const st = (0,external_node_fs_namespaceObject.statSync)(abs, { throwIfNoEntry: false });
         if (!st) {

@@ -6,6 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { symlinkOnPath } from './confine.js'
 import { ConfigurationError } from './errors.js'
 import { git, type GitOptions } from './git.js'
 import { lastLines, type ExecResult } from './exec.js'
@@ -250,6 +251,13 @@ export class ConfigRepo {
   async stage(files: Map<string, string>): Promise<string> {
     for (const [rel, content] of files) {
       const full = join(this.dir, rel)
+      // planEdits refused these already; never write through a link all the same.
+      const link = symlinkOnPath(this.dir, rel)
+      if (link !== undefined) {
+        throw new ConfigurationError(
+          `${link} in the config repository is a symbolic link; deploy does not write through it`
+        )
+      }
       mkdirSync(dirname(full), { recursive: true })
       writeFileSync(full, content)
     }

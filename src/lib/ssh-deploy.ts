@@ -5,8 +5,9 @@
  * Never throws: the outcome is a HostResult.
  */
 import { lstatSync, readdirSync, statSync } from 'node:fs'
-import { basename, join, resolve, sep } from 'node:path'
-import { ConfigurationError, errorMessage } from './errors.js'
+import { basename, join, resolve } from 'node:path'
+import { resolveWithin } from './confine.js'
+import { ConfigurationError, errorMessage, quote } from './errors.js'
 import type { Logger } from './logger.js'
 import { secrets } from './secrets.js'
 import { SshError, SshSession, mapLimit, sha256File, type ExecResult } from './ssh-client.js'
@@ -47,16 +48,17 @@ export interface LocalTree {
 }
 
 /**
- * Check that every source exists inside the workspace (no side effect); throws a
- * ConfigurationError naming the input and the path.
+ * Check that every source exists inside the workspace, symlinks resolved (no side
+ * effect); throws a ConfigurationError naming the input and the path. Returns the
+ * absolute paths.
  */
 export function resolveSources(workspace: string, sources: string[], input = 'source'): string[] {
   const root = resolve(workspace)
   return sources.map(s => {
     const abs = resolve(root, s)
-    if (abs !== root && !abs.startsWith(root + sep)) {
+    if (resolveWithin(root, s) === undefined) {
       throw new ConfigurationError(
-        `input "${input}": ${JSON.stringify(s)} is outside the workspace ${root}`
+        `input "${input}": ${quote(s)} is outside the workspace ${root} (symlinks resolved)`
       )
     }
     const st = statSync(abs, { throwIfNoEntry: false })
