@@ -102393,58 +102393,6 @@ var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./node_modules/picomatch/index.js
 var picomatch = __nccwpck_require__(4006);
 var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ./src/lib/confine.ts
-/**
- * Keeping paths inside a root directory (the workspace, a config repository clone):
- * resolve a user-given path with its symlinks and tell whether it stays inside, and
- * find a symlink on the way to a path, for the places that edit files and must never
- * follow one.
- */
-
-
-/** Whether `path` (absolute) is `root` or below it, lexically. */
-function isWithin(root, path) {
-    const rel = (0,external_node_path_.relative)(root, path);
-    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
-}
-/**
- * `path` (relative to `root`, or absolute) resolved with every symlink on the way,
- * or undefined when it leads outside `root` (itself resolved). The deepest existing
- * ancestor is resolved when the path does not exist yet.
- */
-function resolveWithin(root, path) {
-    const realRoot = (0,external_node_fs_namespaceObject.realpathSync)((0,external_node_path_.resolve)(root));
-    let existing = (0,external_node_path_.resolve)(realRoot, path);
-    const rest = [];
-    while (!(0,external_node_fs_namespaceObject.existsSync)(existing)) {
-        const parent = (0,external_node_path_.resolve)(existing, '..');
-        if (parent === existing)
-            break;
-        rest.unshift(existing.slice(parent.length).replace(/^[/\\]+/, ''));
-        existing = parent;
-    }
-    const real = (0,external_node_path_.join)((0,external_node_fs_namespaceObject.existsSync)(existing) ? (0,external_node_fs_namespaceObject.realpathSync)(existing) : existing, ...rest);
-    return isWithin(realRoot, real) ? real : undefined;
-}
-/**
- * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
- * a symbolic link, as a path relative to `root` with `/` separators; undefined when
- * there is none (entries that do not exist end the walk).
- */
-function symlinkOnPath(root, rel) {
-    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
-    let current = root;
-    for (let i = 0; i < parts.length; i++) {
-        current = (0,external_node_path_.join)(current, parts[i]);
-        const st = (0,external_node_fs_namespaceObject.lstatSync)(current, { throwIfNoEntry: false });
-        if (!st)
-            return undefined;
-        if (st.isSymbolicLink())
-            return parts.slice(0, i + 1).join('/');
-    }
-    return undefined;
-}
-
 ;// CONCATENATED MODULE: ./src/lib/errors.ts
 /**
  * Errors a user can fix: a bad input, a bad services file, a server that says
@@ -102472,6 +102420,74 @@ function errors_errorMessage(error) {
     if (error instanceof Error)
         return error.message;
     return String(error);
+}
+
+;// CONCATENATED MODULE: ./src/lib/confine.ts
+/**
+ * Paths a user (or a pull request) controls, confined to a root directory (the
+ * workspace, or plan's working directory). Symlinks are resolved with `realpath`
+ * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
+ * cannot make an action read, and print, a file outside the checkout.
+ */
+
+
+
+/** Whether `path` is `root` or below it (both absolute and already resolved). */
+function isWithin(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
+}
+/**
+ * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
+ * For a path that does not exist, its deepest existing ancestor is resolved and the
+ * rest appended, so a link in a parent directory still counts.
+ */
+function realPath(root, path) {
+    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
+    const rest = [];
+    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
+        const parent = (0,external_node_path_.dirname)(head);
+        if (parent === head)
+            break;
+        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
+        head = parent;
+    }
+    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
+    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
+}
+/**
+ * `path` resolved through its symlinks, when it stays inside `root`; else a
+ * ConfigurationError naming the input. `rootName` says what the root is in the message
+ * (`the workspace`, `the working directory`); `hint` is appended.
+ */
+function confinedPath(root, path, options) {
+    const realRoot = realPath(root, root);
+    const real = realPath(root, path);
+    if (!isWithin(realRoot, real)) {
+        // Lexically inside: only a symlink leads out.
+        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
+        throw new errors_ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+    }
+    return real;
+}
+/**
+ * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
+ * a symbolic link, as a path relative to `root` with `/` separators; undefined when
+ * there is none (an entry that does not exist ends the walk). For code that writes
+ * files and must never follow a link, even one that leads back inside `root`.
+ */
+function symlinkOnPath(root, rel) {
+    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+        current = (0,external_node_path_.join)(current, parts[i]);
+        const st = (0,external_node_fs_namespaceObject.lstatSync)(current, { throwIfNoEntry: false });
+        if (!st)
+            return undefined;
+        if (st.isSymbolicLink())
+            return parts.slice(0, i + 1).join('/');
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/lib/image-ref.ts
@@ -108113,6 +108129,26 @@ function serviceTargets(service) {
     }
     return out;
 }
+/**
+ * The longest `images` line: a name, `=`, and a reference (at most 255 characters of
+ * name, 128 of tag and a sha512 digest), with room to spare.
+ */
+const MAX_IMAGES_LINE = 1024;
+/**
+ * `message` with every double-quoted string longer than `max` characters cut to a
+ * prefix: for messages that quote what a user or a file supplied, in full.
+ */
+function shortenQuotes(message, max = 60) {
+    return message.replace(/"(?:[^"\\]|\\.)*"/gs, q => q.length > max + 2 ? `${q.slice(0, max + 1)}… (${q.length - 2} characters)"` : q);
+}
+/**
+ * A parser message fit to append to an error that already quotes the value: without
+ * the leading `image reference "<value>": `, every quoted string shortened, and the
+ * whole bounded (the parser quotes the value and its parts in full).
+ */
+function reasonOf(message) {
+    return shortenQuotes(message.replace(/^image reference "(?:[^"\\]|\\.)*":? ?/s, '')).slice(0, 300);
+}
 function parseRef(input, line, ref) {
     try {
         const parsed = parseImageRef(ref);
@@ -108121,12 +108157,21 @@ function parseRef(input, line, ref) {
         return parsed;
     }
     catch (error) {
-        throw invalidInput(input, line, `name=reference with a reference such as app:1.2, app@sha256:... or both (${error.message})`);
+        const reason = reasonOf(error.message);
+        throw invalidInput(input, line, `name=reference with a reference such as app:1.2, app@sha256:... or both${reason ? ` (${reason})` : ''}`);
+    }
+}
+/** Refuse an `images` line longer than MAX_IMAGES_LINE (the error shows a prefix). */
+function checkImagesLine(line) {
+    if (line.length > MAX_IMAGES_LINE) {
+        throw invalidInput('images', line, `name=reference lines of at most ${MAX_IMAGES_LINE} characters (image names have at most 255, tags 128)`);
     }
 }
 /** Parse the `images` lines into updates; services give names and targets. */
 function updatesFromImages(lines, services, source) {
     const out = [];
+    for (const line of lines)
+        checkImagesLine(line);
     for (const line of lines) {
         const eq = line.indexOf('=');
         const name = eq > 0 ? line.slice(0, eq).trim() : '';
@@ -108704,6 +108749,7 @@ function findService(config, name) {
 
 
 
+
 const SLUG = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/+-]+(?<![./])$/;
 /** The clone URL and owner/name of the `repository` input. */
@@ -108843,6 +108889,8 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         throw new errors_ConfigurationError('input "pull-request": needs "token" (pull-requests: write)');
     }
     const imagesLines = reader.list('images');
+    for (const line of imagesLines)
+        checkImagesLine(line);
     const resultsSpec = reader.line('results') || undefined;
     if (imagesLines.length > 0 && resultsSpec) {
         throw new errors_ConfigurationError('inputs "images" and "results": set one of them, not both');
@@ -108851,10 +108899,24 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         throw new errors_ConfigurationError('input "images" or "results" is required: name=reference lines, or the directory of build result files');
     }
     const configInput = reader.line('config', { default: DEFAULT_CONFIG });
+    // Confined before it is read: a path (or a checked-in symlink) out of the workspace
+    // would make a parse error print whatever file it names.
+    const configPath = confinedPath(workspace, configInput, { input: 'input "config":' });
     let services = [];
-    const configPath = (0,external_node_path_.isAbsolute)(configInput) ? configInput : (0,external_node_path_.join)(workspace, configInput);
     if ((0,external_node_fs_namespaceObject.existsSync)(configPath)) {
-        services = (await loadServices({ workspace, config: configInput })).services;
+        if (!(0,external_node_fs_namespaceObject.statSync)(configPath).isFile()) {
+            throw invalidInput('config', configInput, 'a services file (a regular file)');
+        }
+        try {
+            const rel = (0,external_node_path_.relative)((0,external_node_fs_namespaceObject.realpathSync)(workspace), configPath);
+            services = (await loadServices({ workspace, config: rel })).services;
+        }
+        catch (error) {
+            // Never more than a short prefix of what the file holds.
+            if (error instanceof errors_ConfigurationError)
+                throw new errors_ConfigurationError(shortenQuotes(error.message));
+            throw error;
+        }
     }
     const runUrl = env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
         ? `${serverUrl}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
@@ -109720,10 +109782,8 @@ function checksumManifest(files) {
 function resolveSources(workspace, sources, input = 'source') {
     const root = (0,external_node_path_.resolve)(workspace);
     return sources.map(s => {
+        confinedPath(root, s, { input: `input "${input}":` });
         const abs = (0,external_node_path_.resolve)(root, s);
-        if (resolveWithin(root, s) === undefined) {
-            throw new errors_ConfigurationError(`input "${input}": ${quote(s)} is outside the workspace ${root} (symlinks resolved)`);
-        }
         const st = (0,external_node_fs_namespaceObject.statSync)(abs, { throwIfNoEntry: false });
         if (!st) {
             throw new errors_ConfigurationError(`input "${input}": ${JSON.stringify(s)} does not exist in ${root}`);

@@ -6,8 +6,8 @@
  */
 import { lstatSync, readdirSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import { resolveWithin } from './confine.js'
-import { ConfigurationError, errorMessage, quote } from './errors.js'
+import { confinedPath } from './confine.js'
+import { ConfigurationError, errorMessage } from './errors.js'
 import type { Logger } from './logger.js'
 import { secrets } from './secrets.js'
 import { SshError, SshSession, mapLimit, sha256File, type ExecResult } from './ssh-client.js'
@@ -55,12 +55,8 @@ export interface LocalTree {
 export function resolveSources(workspace: string, sources: string[], input = 'source'): string[] {
   const root = resolve(workspace)
   return sources.map(s => {
+    confinedPath(root, s, { input: `input "${input}":` })
     const abs = resolve(root, s)
-    if (resolveWithin(root, s) === undefined) {
-      throw new ConfigurationError(
-        `input "${input}": ${quote(s)} is outside the workspace ${root} (symlinks resolved)`
-      )
-    }
     const st = statSync(abs, { throwIfNoEntry: false })
     if (!st) {
       throw new ConfigurationError(

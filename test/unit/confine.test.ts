@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isWithin, resolveWithin, symlinkOnPath } from '../../src/lib/confine.js'
+import { confinedPath, isWithin, symlinkOnPath } from '../../src/lib/confine.js'
+import { ConfigurationError } from '../../src/lib/errors.js'
 
 let dir: string
 let root: string
@@ -31,19 +32,20 @@ describe('isWithin', () => {
   })
 })
 
-describe('resolveWithin', () => {
+describe('confinedPath', () => {
+  const confined = (p: string): string => confinedPath(root, p, { input: 'input "x":' })
   it('resolves paths inside, symlinks included', () => {
-    expect(resolveWithin(root, 'a/b/f.yaml')).toBe(join(root, 'a', 'b', 'f.yaml'))
-    expect(resolveWithin(root, 'a/inner/f.yaml')).toBe(join(root, 'a', 'b', 'f.yaml'))
-    expect(resolveWithin(root, 'a/new/file')).toBe(join(root, 'a', 'new', 'file'))
+    expect(confined('a/b/f.yaml')).toBe(join(root, 'a', 'b', 'f.yaml'))
+    expect(confined('a/inner/f.yaml')).toBe(join(root, 'a', 'b', 'f.yaml'))
+    expect(confined('a/new/file')).toBe(join(root, 'a', 'new', 'file'))
   })
-  it('refuses traversal, absolute paths and symlinks out', () => {
-    expect(resolveWithin(root, '../outside.txt')).toBeUndefined()
-    expect(resolveWithin(root, '/etc/passwd')).toBeUndefined()
-    expect(resolveWithin(root, 'a/out.txt')).toBeUndefined()
-    expect(resolveWithin(root, 'up/outside.txt')).toBeUndefined()
-    expect(resolveWithin(root, 'up/not-yet/x')).toBeUndefined()
-  })
+  it.each(['../outside.txt', '/etc/passwd', 'a/out.txt', 'up/outside.txt', 'up/not-yet/x'])(
+    'refuses %s',
+    p => {
+      expect(() => confined(p)).toThrow(ConfigurationError)
+      expect(() => confined(p)).toThrow(/^input "x": ".*" is outside the workspace /)
+    }
+  )
 })
 
 describe('symlinkOnPath', () => {

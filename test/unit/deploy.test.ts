@@ -3,8 +3,11 @@
  * commit message and trailers, the monotonic guard's verdicts, push error classes,
  * the leak scan, and the back-off.
  */
-import { afterEach, describe, expect, it } from 'vitest'
-import { parseRepository } from '../../src/actions/deploy/inputs.js'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { getInputs, parseRepository } from '../../src/actions/deploy/inputs.js'
 import {
   ConfigRepo,
   authHeader,
@@ -32,6 +35,7 @@ import {
   updatesFromResults
 } from '../../src/lib/deploy-targets.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
+import { InputReader, mapInputs } from '../../src/lib/inputs.js'
 import { memoryLogger } from '../../src/lib/logger.js'
 import { SecretRegistry, secrets } from '../../src/lib/secrets.js'
 import type { Service } from '../../src/lib/services.js'
@@ -111,6 +115,25 @@ describe('updates', () => {
       expect(() => updatesFromImages([line], [], undefined)).toThrow(/input "images"/)
     }
   )
+
+  it('a huge or malformed line is refused with a bounded message', () => {
+    const huge = `cart=ghcr.io/acme/cart:${'1'.repeat(120 * 1024)}`
+    expect(() => updatesFromImages([huge], [], undefined)).toThrow(
+      /^input "images": got "cart=ghcr\.io\/acme\/cart:1+… \(122903 characters\)", expected name=reference lines of at most 1024 characters/
+    )
+    const long = `cart=ghcr.io/acme/cart:${'1'.repeat(900)}`
+    let message = ''
+    try {
+      updatesFromImages([long], [], undefined)
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toMatch(/^input "images": got .*\(invalid tag "1+… \(900 characters\)"\)$/)
+    expect(message.length).toBeLessThan(500)
+    expect(() => updatesFromImages(['cart=app:1 x'], [], undefined)).toThrow(
+      /\(contains whitespace\)$/
+    )
+  })
 
   it('rejects a name given twice', () => {
     expect(() => updatesFromImages(['a=x:1', 'a=x:2'], [], undefined)).toThrow(/each name once/)
@@ -450,5 +473,68 @@ describe('backoffDelay', () => {
       expect(d9).toBeGreaterThanOrEqual(1500)
       expect(d9).toBeLessThanOrEqual(3000)
     }
+  })
+})
+
+describe('getInputs: the services file', () => {
+  const base = {
+    repository: 'acme/config',
+    images: 'cart=ghcr.io/acme/cart:1.2.3',
+    targets: 'kustomize:overlays/prod'
+  }
+  const ws = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'conveyor-deploy-inputs-'))
+    made.push(dir)
+    return dir
+  }
+  const made: string[] = []
+  afterAll(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true })
+  })
+  const read = (workspace: string, over: Record<string, string>) =>
+    getInputs(new InputReader(mapInputs({ ...base, ...over })), undefined, {
+      GITHUB_WORKSPACE: workspace
+    })
+
+  it.each([
+    ['a traversal', `${'../'.repeat(12)}etc/passwd`],
+    ['an absolute path outside', '/etc/passwd']
+  ])('refuses %s before reading it', async (_why, config) => {
+    await expect(read(ws(), { config })).rejects.toThrow(
+      /^input "config": ".*etc\/passwd" is outside the workspace /
+    )
+  })
+
+  it('refuses a services file symlinked out of the workspace', async () => {
+    const dir = ws()
+    mkdirSync(join(dir, '.github'))
+    symlinkSync('/etc/passwd', join(dir, '.github', 'conveyor.yml'))
+    await expect(read(dir, {})).rejects.toThrow(
+      /^input "config": "\.github\/conveyor\.yml" is outside the workspace .* \(through a symlink\)$/
+    )
+  })
+
+  it('quotes at most a short prefix of the file in a parse error', async () => {
+    const dir = ws()
+    mkdirSync(join(dir, '.github'))
+    writeFileSync(join(dir, '.github', 'conveyor.yml'), `${'x'.repeat(5000)}\n`)
+    const error = await read(dir, {}).then(
+      () => undefined,
+      (e: unknown) => e as Error
+    )
+    expect(error).toBeInstanceOf(ConfigurationError)
+    expect(error!.message).toContain('.github/conveyor.yml')
+    expect(error!.message.length).toBeLessThan(300)
+  })
+
+  it('reads a services file inside the workspace', async () => {
+    const dir = ws()
+    mkdirSync(join(dir, '.github'))
+    writeFileSync(
+      join(dir, '.github', 'conveyor.yml'),
+      'services:\n  cart:\n    path: src/cart\n    deploy: { kustomize: overlays/cart }\n'
+    )
+    const inputs = await read(dir, { targets: '' })
+    expect(inputs.updates[0]!.targets).toEqual([{ kind: 'kustomize', dir: 'overlays/cart' }])
   })
 })
