@@ -103561,7 +103561,7 @@ function remoteLabel(url) {
 }
 /** Whether git's stderr says the HTTP transport gave up on a silent or stalled remote. */
 function isStalled(stderr) {
-    return /operation too slow|curl 28|timed out|timeout was reached/i.test(stderr);
+    return /operation too slow|timed out|timeout was reached/i.test(stderr);
 }
 /** The `http.extraheader` value for a token; registers the derived forms as secrets. */
 function authHeader(token, scheme = 'basic') {
@@ -103790,7 +103790,13 @@ async function sourceAncestry(dir, ours, theirs) {
         return 'same';
     if (!dir)
         return 'unknown';
-    const probe = async (a, b) => (await git(['merge-base', '--is-ancestor', a, b], { cwd: dir, allowFailure: true })).code;
+    const probe = async (a, b) => (await git(['merge-base', '--is-ancestor', a, b], {
+        cwd: dir,
+        allowFailure: true,
+        // Local only, bounded: a partial checkout must not fetch from its remote here.
+        timeoutMs: 60_000,
+        env: { GIT_NO_LAZY_FETCH: '1' }
+    })).code;
     const a = await probe(ours, theirs);
     if (a === 0)
         return 'older';
@@ -110289,9 +110295,12 @@ async function fillSourceTimes(inputs, dir) {
         if (!u.source)
             continue;
         if (dir) {
+            // Local only: a partial checkout must not fetch from its remote here, unbounded.
             const r = await git(['show', '-s', '--format=%cI', u.source.sha], {
                 cwd: dir,
-                allowFailure: true
+                allowFailure: true,
+                timeoutMs: 60_000,
+                env: { GIT_NO_LAZY_FETCH: '1' }
             });
             if (r.code === 0 && r.stdout.trim()) {
                 u.source.time = r.stdout.trim();

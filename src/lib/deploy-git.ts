@@ -55,7 +55,7 @@ export function remoteLabel(url: string): string {
 
 /** Whether git's stderr says the HTTP transport gave up on a silent or stalled remote. */
 export function isStalled(stderr: string): boolean {
-  return /operation too slow|curl 28|timed out|timeout was reached/i.test(stderr)
+  return /operation too slow|timed out|timeout was reached/i.test(stderr)
 }
 
 /** How the token goes over HTTP. */
@@ -343,7 +343,15 @@ export async function sourceAncestry(
   if (ours === theirs) return 'same'
   if (!dir) return 'unknown'
   const probe = async (a: string, b: string): Promise<number> =>
-    (await git(['merge-base', '--is-ancestor', a, b], { cwd: dir, allowFailure: true })).code
+    (
+      await git(['merge-base', '--is-ancestor', a, b], {
+        cwd: dir,
+        allowFailure: true,
+        // Local only, bounded: a partial checkout must not fetch from its remote here.
+        timeoutMs: 60_000,
+        env: { GIT_NO_LAZY_FETCH: '1' }
+      })
+    ).code
   const a = await probe(ours, theirs)
   if (a === 0) return 'older'
   if (a !== 1) return 'unknown'
