@@ -102422,6 +102422,74 @@ function errors_errorMessage(error) {
     return String(error);
 }
 
+;// CONCATENATED MODULE: ./src/lib/confine.ts
+/**
+ * Paths a user (or a pull request) controls, confined to a root directory (the
+ * workspace, or plan's working directory). Symlinks are resolved with `realpath`
+ * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
+ * cannot make an action read, and print, a file outside the checkout.
+ */
+
+
+
+/** Whether `path` is `root` or below it (both absolute and already resolved). */
+function isWithin(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
+}
+/**
+ * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
+ * For a path that does not exist, its deepest existing ancestor is resolved and the
+ * rest appended, so a link in a parent directory still counts.
+ */
+function realPath(root, path) {
+    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
+    const rest = [];
+    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
+        const parent = (0,external_node_path_.dirname)(head);
+        if (parent === head)
+            break;
+        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
+        head = parent;
+    }
+    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
+    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
+}
+/**
+ * `path` resolved through its symlinks, when it stays inside `root`; else a
+ * ConfigurationError naming the input. `rootName` says what the root is in the message
+ * (`the workspace`, `the working directory`); `hint` is appended.
+ */
+function confinedPath(root, path, options) {
+    const realRoot = realPath(root, root);
+    const real = realPath(root, path);
+    if (!isWithin(realRoot, real)) {
+        // Lexically inside: only a symlink leads out.
+        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
+        throw new errors_ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+    }
+    return real;
+}
+/**
+ * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
+ * a symbolic link, as a path relative to `root` with `/` separators; undefined when
+ * there is none (an entry that does not exist ends the walk). For code that writes
+ * files and must never follow a link, even one that leads back inside `root`.
+ */
+function symlinkOnPath(root, rel) {
+    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+        current = (0,external_node_path_.join)(current, parts[i]);
+        const st = (0,external_node_fs_namespaceObject.lstatSync)(current, { throwIfNoEntry: false });
+        if (!st)
+            return undefined;
+        if (st.isSymbolicLink())
+            return parts.slice(0, i + 1).join('/');
+    }
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/lib/image-ref.ts
 /**
  * Container image references as the distribution spec and kustomize read them:
@@ -102775,23 +102843,48 @@ function scalarText(node) {
 
 
 
+
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 const CONTAINER_KEYS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
 /** Whether an image name written in a target denotes the update's image. */
 function matchesUpdate(name, update) {
     return update.names.some(n => n === name || sameImageName(n, name));
 }
+/**
+ * Refuse `full` (a path under the clone `within`) when it is, or goes through, a
+ * symbolic link, or lies outside the clone: editing through a link would rewrite a
+ * file elsewhere (anything the runner's user can write) and commit nothing.
+ */
+function assertNoSymlink(within, full, what) {
+    const rel = (0,external_node_path_.relative)(within, full);
+    if (!isWithin(within, full)) {
+        throw new errors_ConfigurationError(`${what}: ${rel} is outside the config repository`);
+    }
+    const link = symlinkOnPath(within, rel);
+    if (link !== undefined) {
+        throw new errors_ConfigurationError(`${what}: ${link} in the config repository is a symbolic link; deploy edits only regular files inside the clone (a link may lead outside it), so nothing was changed. Replace the link with the file or point the target at the real path.`);
+    }
+}
+/** Whether a path exists, without following a final symlink. */
+function present(path) {
+    return (0,external_node_fs_namespaceObject.lstatSync)(path, { throwIfNoEntry: false }) !== undefined;
+}
 class Workspace {
     root;
+    within;
     editors = new Map();
-    constructor(root) {
+    constructor(root, 
+    /** The clone that every edited file must be a regular file of. */
+    within) {
         this.root = root;
+        this.within = within;
     }
     editor(rel, what) {
         let e = this.editors.get(rel);
         if (!e) {
             const full = (0,external_node_path_.join)(this.root, rel);
-            if (!(0,external_node_fs_namespaceObject.existsSync)(full) || !(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
+            assertNoSymlink(this.within, full, what);
+            if (!present(full) || !(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
                 throw new errors_ConfigurationError(`${what}: file ${rel} does not exist in the config repository`);
             }
             try {
@@ -102817,7 +102910,8 @@ class Workspace {
 function kustomizationFile(ws, dir) {
     for (const name of KUSTOMIZATION_FILES) {
         const rel = dir === '.' ? name : `${dir}/${name}`;
-        if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(ws.root, rel)))
+        assertNoSymlink(ws.within, (0,external_node_path_.join)(ws.root, dir), `target kustomize:${dir}`);
+        if (present((0,external_node_path_.join)(ws.root, rel)))
             return rel;
     }
     throw new errors_ConfigurationError(`target kustomize:${dir}: no kustomization.yaml in ${dir} of the config repository`);
@@ -102958,7 +103052,8 @@ function editHelm(ws, target, update, out) {
         });
     }
 }
-function listFiles(root, dir = '', out = []) {
+/** Regular files under `root` (relative, `/`-separated); symlinks are not followed. */
+function listFiles(root, dir = '', out = { files: [], links: [] }) {
     for (const entry of (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
         if (entry.name === '.git')
             continue;
@@ -102966,15 +103061,19 @@ function listFiles(root, dir = '', out = []) {
         if (entry.isDirectory())
             listFiles(root, rel, out);
         else if (entry.isFile())
-            out.push(rel);
+            out.files.push(rel);
+        else if (entry.isSymbolicLink())
+            out.links.push(rel);
     }
     return out;
 }
 function editManifests(ws, glob, update, out, imagePaths) {
     const match = picomatch_default()(glob, { dot: true });
-    const files = listFiles(ws.root)
-        .filter(f => match(f) && /\.ya?ml$/.test(f))
-        .sort();
+    const listed = listFiles(ws.root);
+    const link = listed.links.find(f => match(f) && /\.ya?ml$/.test(f));
+    if (link !== undefined)
+        assertNoSymlink(ws.within, (0,external_node_path_.join)(ws.root, link), `target manifests:${glob}`);
+    const files = listed.files.filter(f => match(f) && /\.ya?ml$/.test(f)).sort();
     if (files.length === 0) {
         throw new errors_ConfigurationError(`target manifests:${glob}: no YAML file matches in the config repository`);
     }
@@ -103033,11 +103132,15 @@ function editManifests(ws, glob, update, out, imagePaths) {
 }
 /**
  * Plan every update against the files under `root`. Updates with their own targets
- * use those, the others use `targets`.
+ * use those, the others use `targets`. Every file read for editing must be a regular
+ * file of the clone `within` (default `root`) reached without a symlink.
  */
 function planEdits(root, updates, targets, options = {}) {
     const imagePaths = (options.imagePaths ?? []).map(p => p.split('.'));
-    const ws = new Workspace(root);
+    const within = options.within ?? root;
+    if (root !== within)
+        assertNoSymlink(within, root, 'input "path"');
+    const ws = new Workspace(root, within);
     const changes = [];
     for (const update of updates) {
         const list = update.targets.length > 0 ? update.targets : targets;
@@ -103423,7 +103526,48 @@ async function gitText(args, options) {
 
 
 
+
+
 const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** Default time limit of one git command (the `timeout` input's default). */
+const DEFAULT_GIT_TIMEOUT_MS = 10 * 60_000;
+/** A transfer below this many bytes per second... */
+const LOW_SPEED_LIMIT = 1000;
+/** ...for this many seconds (at most; never more than the command's time limit) fails. */
+const LOW_SPEED_TIME_S = 30;
+/**
+ * The `-c` options that make git's HTTP transport give up on a remote that accepts
+ * the connection and then stops answering (or never starts): below
+ * `LOW_SPEED_LIMIT` bytes/s for `LOW_SPEED_TIME_S` seconds, or the time limit if
+ * shorter.
+ */
+function lowSpeedArgs(timeoutMs) {
+    const seconds = lowSpeedSeconds(timeoutMs);
+    return ['-c', `http.lowSpeedLimit=${LOW_SPEED_LIMIT}`, '-c', `http.lowSpeedTime=${seconds}`];
+}
+/** The `http.lowSpeedTime` for a command time limit. */
+function lowSpeedSeconds(timeoutMs) {
+    return Math.max(1, Math.min(LOW_SPEED_TIME_S, Math.floor(timeoutMs / 1000)));
+}
+/**
+ * The remote of a clone URL as shown in messages: `host[:port]` for network URLs
+ * (no user name, path or query), the path for `file://`. Never holds a credential.
+ */
+function remoteLabel(url) {
+    try {
+        const u = new URL(url);
+        if (u.protocol === 'file:')
+            return decodeURIComponent(u.pathname);
+        return u.host || url;
+    }
+    catch {
+        return 'the remote';
+    }
+}
+/** Whether git's stderr says the HTTP transport gave up on a silent or stalled remote. */
+function isStalled(stderr) {
+    return /operation too slow|timed out|timeout was reached/i.test(stderr);
+}
 /** The `http.extraheader` value for a token; registers the derived forms as secrets. */
 function authHeader(token, scheme = 'basic') {
     secrets_secrets.add(token, { user: 'x-access-token' });
@@ -103456,20 +103600,39 @@ class ConfigRepo {
     header;
     identity;
     logger;
-    constructor(dir, url, header, identity, logger) {
+    timeoutMs;
+    constructor(dir, url, header, identity, logger, 
+    /**
+     * Time limit of each git command; the HTTP transport also gives up earlier on a
+     * remote that stops answering (see `lowSpeedArgs`).
+     */
+    timeoutMs = DEFAULT_GIT_TIMEOUT_MS) {
         this.dir = dir;
         this.url = url;
         this.header = header;
         this.identity = identity;
         this.logger = logger;
+        this.timeoutMs = timeoutMs;
     }
-    /** Run git with the auth header (when any) passed through the environment. */
+    /** `host[:port]` (or the path) of the remote, for messages. */
+    get remote() {
+        return remoteLabel(this.url);
+    }
+    /**
+     * Run git with the auth header (when any) passed through the environment. Every
+     * command is bounded, not only fetch, push and ls-remote: in a partial clone,
+     * checkout and diff fetch missing blobs from the remote too.
+     */
     run(args, options = {}) {
-        const argv = this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`, ...args] : [...args];
+        const argv = [
+            ...(this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`] : []),
+            ...lowSpeedArgs(this.timeoutMs),
+            ...args
+        ];
         return git(argv, {
             cwd: this.dir,
             isolated: true,
-            timeoutMs: 300_000,
+            timeoutMs: this.timeoutMs,
             ...options,
             env: {
                 GIT_AUTHOR_NAME: this.identity.name,
@@ -103502,8 +103665,8 @@ class ConfigRepo {
     /** The remote's default branch (from `ls-remote --symref`). */
     async defaultBranch() {
         const r = await this.run(['ls-remote', '--symref', 'origin', 'HEAD'], { allowFailure: true });
-        if (r.code !== 0)
-            throw this.remoteError(r.stderr, 'read');
+        if (r.code !== 0 || r.timedOut)
+            throw this.remoteError(r, 'read');
         const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout);
         if (!m)
             throw new errors_ConfigurationError(`the config repository has no default branch (is it empty?); set "ref"`);
@@ -103514,8 +103677,8 @@ class ConfigRepo {
         const r = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
             allowFailure: true
         });
-        if (r.code !== 0)
-            throw this.remoteError(r.stderr, 'read');
+        if (r.code !== 0 || r.timedOut)
+            throw this.remoteError(r, 'read');
         return r.stdout.trim().split(/\s+/)[0] || undefined;
     }
     /** Fetch `branch` shallowly into refs/remotes/origin/<branch> without checking it out. */
@@ -103529,8 +103692,8 @@ class ConfigRepo {
             'origin',
             `+refs/heads/${branch}:refs/remotes/origin/${branch}`
         ], { allowFailure: true });
-        if (r.code !== 0)
-            throw this.remoteError(r.stderr, 'read');
+        if (r.code !== 0 || r.timedOut)
+            throw this.remoteError(r, 'read');
     }
     /** `git log` of HEAD's commits not in `base` (at most `max`), for deploy records. */
     async logRange(base, max) {
@@ -103547,11 +103710,11 @@ class ConfigRepo {
             'origin',
             `+refs/heads/${branch}:refs/remotes/origin/${branch}`
         ], { allowFailure: true });
-        if (r.code !== 0) {
-            if (/couldn't find remote ref|not our ref/i.test(r.stderr)) {
+        if (r.code !== 0 || r.timedOut) {
+            if (!r.timedOut && /couldn't find remote ref|not our ref/i.test(r.stderr)) {
                 throw new errors_ConfigurationError(`input "ref": branch ${JSON.stringify(branch)} does not exist in the config repository`);
             }
-            throw this.remoteError(r.stderr, 'read');
+            throw this.remoteError(r, 'read');
         }
         await this.run(['checkout', '-q', '-f', '-B', 'conveyor-work', `refs/remotes/origin/${branch}`]);
         await this.run(['clean', '-q', '-fdx']);
@@ -103565,6 +103728,11 @@ class ConfigRepo {
     async stage(files) {
         for (const [rel, content] of files) {
             const full = (0,external_node_path_.join)(this.dir, rel);
+            // planEdits refused these already; never write through a link all the same.
+            const link = symlinkOnPath(this.dir, rel);
+            if (link !== undefined) {
+                throw new errors_ConfigurationError(`${link} in the config repository is a symbolic link; deploy does not write through it`);
+            }
             (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_.dirname)(full), { recursive: true });
             (0,external_node_fs_namespaceObject.writeFileSync)(full, content);
         }
@@ -103587,15 +103755,25 @@ class ConfigRepo {
         const r = await this.run(['push', '--porcelain', ...force, 'origin', `HEAD:refs/heads/${branch}`], {
             allowFailure: true
         });
-        if (r.code === 0)
+        if (r.code === 0 && !r.timedOut)
             return { ok: true };
+        if (r.timedOut || isStalled(r.stderr)) {
+            return { ok: false, kind: 'other', message: this.remoteError(r, 'write').message };
+        }
         const res = classifyPush(`${r.stdout}\n${r.stderr}`);
         this.logger.debug(`push refused: ${res.message}`);
         return res;
     }
-    /** An error for a remote that failed to answer. */
-    remoteError(stderr, what) {
-        const tail = stderr.trim().split('\n').slice(-3).join(' ');
+    /** An error for a remote that failed to answer; names the remote, never the token. */
+    remoteError(r, what) {
+        const stderr = r.stderr;
+        const tail = secrets_secrets.redact(lastLines(stderr, 3).split('\n').join(' '));
+        if (r.timedOut) {
+            return new Error(`git could not ${what} the config repository at ${this.remote}: no complete answer within ${Math.round(this.timeoutMs / 1000)}s (input "timeout"), so git was stopped. ${tail}`.trim());
+        }
+        if (isStalled(stderr)) {
+            return new Error(`git could not ${what} the config repository at ${this.remote}: the server stopped answering (less than ${LOW_SPEED_LIMIT} bytes/s for ${lowSpeedSeconds(this.timeoutMs)}s). ${tail}`);
+        }
         if (/\b403\b/.test(stderr)) {
             return new errors_ConfigurationError(`the config repository refused the token (HTTP 403): it has no ${what} permission. ${tail}`);
         }
@@ -103605,7 +103783,7 @@ class ConfigRepo {
         if (/not found|does not appear to be a git repository|repository .* not found|\b404\b/i.test(stderr)) {
             return new errors_ConfigurationError(`input "repository": the config repository was not found. ${tail}`);
         }
-        return new Error(`git could not ${what} the config repository: ${tail}`);
+        return new Error(`git could not ${what} the config repository at ${this.remote}: ${tail}`);
     }
 }
 /**
@@ -103617,7 +103795,13 @@ async function sourceAncestry(dir, ours, theirs) {
         return 'same';
     if (!dir)
         return 'unknown';
-    const probe = async (a, b) => (await git(['merge-base', '--is-ancestor', a, b], { cwd: dir, allowFailure: true })).code;
+    const probe = async (a, b) => (await git(['merge-base', '--is-ancestor', a, b], {
+        cwd: dir,
+        allowFailure: true,
+        // Local only, bounded: a partial checkout must not fetch from its remote here.
+        timeoutMs: 60_000,
+        env: { GIT_NO_LAZY_FETCH: '1' }
+    })).code;
     const a = await probe(ours, theirs);
     if (a === 0)
         return 'older';
@@ -103949,7 +104133,10 @@ async function deployGitOps(opts) {
         for (const s of skipped)
             if (attempt === 1)
                 opts.log.notice(s.reason);
-        const plan = planEdits(root, allowed, opts.targets, { imagePaths: opts.imagePaths });
+        const plan = planEdits(root, allowed, opts.targets, {
+            imagePaths: opts.imagePaths,
+            within: opts.repo.dir
+        });
         const rel = (f) => (opts.path === '.' ? f : `${opts.path}/${f}`);
         const files = new Map([...plan.files].map(([f, c]) => [rel(f), c]));
         const rows = updateRows(allowed, plan.changes).map(r => ({ ...r, files: r.files.map(rel) }));
@@ -108096,6 +108283,26 @@ function serviceTargets(service) {
     }
     return out;
 }
+/**
+ * The longest `images` line: a name, `=`, and a reference (at most 255 characters of
+ * name, 128 of tag and a sha512 digest), with room to spare.
+ */
+const MAX_IMAGES_LINE = 1024;
+/**
+ * `message` with every double-quoted string longer than `max` characters cut to a
+ * prefix: for messages that quote what a user or a file supplied, in full.
+ */
+function shortenQuotes(message, max = 60) {
+    return message.replace(/"(?:[^"\\]|\\.)*"/gs, q => q.length > max + 2 ? `${q.slice(0, max + 1)}… (${q.length - 2} characters)"` : q);
+}
+/**
+ * A parser message fit to append to an error that already quotes the value: without
+ * the leading `image reference "<value>": `, every quoted string shortened, and the
+ * whole bounded (the parser quotes the value and its parts in full).
+ */
+function reasonOf(message) {
+    return shortenQuotes(message.replace(/^image reference "(?:[^"\\]|\\.)*":? ?/s, '')).slice(0, 300);
+}
 function parseRef(input, line, ref) {
     try {
         const parsed = parseImageRef(ref);
@@ -108104,12 +108311,21 @@ function parseRef(input, line, ref) {
         return parsed;
     }
     catch (error) {
-        throw invalidInput(input, line, `name=reference with a reference such as app:1.2, app@sha256:... or both (${error.message})`);
+        const reason = reasonOf(error.message);
+        throw invalidInput(input, line, `name=reference with a reference such as app:1.2, app@sha256:... or both${reason ? ` (${reason})` : ''}`);
+    }
+}
+/** Refuse an `images` line longer than MAX_IMAGES_LINE (the error shows a prefix). */
+function checkImagesLine(line) {
+    if (line.length > MAX_IMAGES_LINE) {
+        throw invalidInput('images', line, `name=reference lines of at most ${MAX_IMAGES_LINE} characters (image names have at most 255, tags 128)`);
     }
 }
 /** Parse the `images` lines into updates; services give names and targets. */
 function updatesFromImages(lines, services, source) {
     const out = [];
+    for (const line of lines)
+        checkImagesLine(line);
     for (const line of lines) {
         const eq = line.indexOf('=');
         const name = eq > 0 ? line.slice(0, eq).trim() : '';
@@ -108687,6 +108903,7 @@ function findService(config, name) {
 
 
 
+
 const SLUG = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/+-]+(?<![./])$/;
 /** The clone URL and owner/name of the `repository` input. */
@@ -108809,6 +109026,7 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
     const labels = reader.list('labels', { commas: true });
     const dryRun = reader.boolean('dry-run', false);
     const maxAttempts = reader.integer('max-attempts', { default: 20, min: 1, max: 100 });
+    const timeoutMs = reader.duration('timeout', '10m', { min: 5_000 });
     const allowPartial = reader.boolean('allow-partial', false);
     const allowRollback = reader.boolean('allow-rollback', false);
     const author = {
@@ -108825,6 +109043,8 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         throw new errors_ConfigurationError('input "pull-request": needs "token" (pull-requests: write)');
     }
     const imagesLines = reader.list('images');
+    for (const line of imagesLines)
+        checkImagesLine(line);
     const resultsSpec = reader.line('results') || undefined;
     if (imagesLines.length > 0 && resultsSpec) {
         throw new errors_ConfigurationError('inputs "images" and "results": set one of them, not both');
@@ -108833,10 +109053,24 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         throw new errors_ConfigurationError('input "images" or "results" is required: name=reference lines, or the directory of build result files');
     }
     const configInput = reader.line('config', { default: DEFAULT_CONFIG });
+    // Confined before it is read: a path (or a checked-in symlink) out of the workspace
+    // would make a parse error print whatever file it names.
+    const configPath = confinedPath(workspace, configInput, { input: 'input "config":' });
     let services = [];
-    const configPath = (0,external_node_path_.isAbsolute)(configInput) ? configInput : (0,external_node_path_.join)(workspace, configInput);
     if ((0,external_node_fs_namespaceObject.existsSync)(configPath)) {
-        services = (await loadServices({ workspace, config: configInput })).services;
+        if (!(0,external_node_fs_namespaceObject.statSync)(configPath).isFile()) {
+            throw invalidInput('config', configInput, 'a services file (a regular file)');
+        }
+        try {
+            const rel = (0,external_node_path_.relative)((0,external_node_fs_namespaceObject.realpathSync)(workspace), configPath);
+            services = (await loadServices({ workspace, config: rel })).services;
+        }
+        catch (error) {
+            // Never more than a short prefix of what the file holds.
+            if (error instanceof errors_ConfigurationError)
+                throw new errors_ConfigurationError(shortenQuotes(error.message));
+            throw error;
+        }
     }
     const runUrl = env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
         ? `${serverUrl}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
@@ -108907,6 +109141,7 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         maxAttempts,
         author,
         environment,
+        timeoutMs,
         apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
         runUrl
     };
@@ -109185,13 +109420,22 @@ function algorithmsFor(keyType) {
     ];
     return supported.includes(keyType) ? [keyType] : [];
 }
-/** A connected, authenticated SSH session. */
+/**
+ * A connected, authenticated SSH session. Every operation ends: it rejects with kind
+ * `unreachable` as soon as the connection closes, ends or fails (ssh2 leaves some
+ * callbacks, e.g. of `fastPut`, uncalled then), and with kind `timeout` after its
+ * `timeoutMs`.
+ */
 class SshSession {
     client;
     host;
     port;
     hostKeyFingerprint;
     sftpPromise;
+    /** Why the connection is gone, once it is. */
+    lost;
+    /** Rejecters of the operations in flight. */
+    pending = new Set();
     constructor(client, host, port, 
     /** Fingerprint of the verified host key. */
     hostKeyFingerprint) {
@@ -109199,6 +109443,70 @@ class SshSession {
         this.host = host;
         this.port = port;
         this.hostKeyFingerprint = hostKeyFingerprint;
+        client.on('error', (error) => this.lose(`the connection broke (${secrets_secrets.redact(error.message)})`));
+        client.on('end', () => this.lose('the connection was lost (ended by the server or the network)'));
+        client.on('close', () => this.lose('the connection was lost'));
+    }
+    /** Mark the connection gone and reject every operation in flight. */
+    lose(reason) {
+        this.lost ??= reason;
+        for (const reject of [...this.pending])
+            reject();
+    }
+    /**
+     * Run one operation bounded by the connection's life and `timeoutMs`: `start` gets
+     * settle functions that do nothing once the operation was rejected; `onTimeout` runs
+     * before the timeout rejection (to stop what the operation started).
+     */
+    bounded(what, timeoutMs, start, onTimeout, timeoutMessage = `${what} timed out after ${Math.round((timeoutMs ?? 0) / 1000)}s`) {
+        return new Promise((resolve, reject) => {
+            let done = false;
+            let timer;
+            const settle = () => {
+                if (done)
+                    return false;
+                done = true;
+                this.pending.delete(onLost);
+                if (timer)
+                    clearTimeout(timer);
+                return true;
+            };
+            const onLost = () => {
+                if (settle())
+                    reject(new SshError('unreachable', `${this.address}: ${what} failed: ${this.lost ?? ''}`));
+            };
+            if (this.lost !== undefined) {
+                onLost();
+                return;
+            }
+            this.pending.add(onLost);
+            if (timeoutMs !== undefined) {
+                timer = setTimeout(() => {
+                    if (!settle())
+                        return;
+                    try {
+                        onTimeout?.();
+                    }
+                    catch {
+                        // best effort
+                    }
+                    reject(new SshError('timeout', `${this.address}: ${timeoutMessage}`));
+                }, timeoutMs);
+            }
+            try {
+                start(value => {
+                    if (settle())
+                        resolve(value);
+                }, error => {
+                    if (settle())
+                        reject(error);
+                });
+            }
+            catch (error) {
+                if (settle())
+                    reject(new SshError('protocol', `${this.address}: ${what}: ${secrets_secrets.redact(error.message)}`));
+            }
+        });
     }
     /** `host:port` for messages. */
     get address() {
@@ -109306,7 +109614,9 @@ class SshSession {
     }
     /**
      * Run one command. `command` goes into the SSH exec request (visible in the
-     * remote `ps`), so it must never hold a secret: send those on `stdin`.
+     * remote `ps`), so it must never hold a secret: send those on `stdin`. Rejects when
+     * the connection is lost or `timeoutMs` runs out (the command is then signalled and
+     * its channel closed).
      */
     exec(command, options = {}) {
         if (secrets_secrets.leaks(command)) {
@@ -109314,18 +109624,31 @@ class SshSession {
         }
         const maxOutput = options.maxOutput ?? 1024 * 1024;
         const tailLines = options.tailLines ?? 20;
-        return new Promise((resolve, reject) => {
-            this.client.exec(command, (error, channel) => {
+        let channel;
+        const stop = () => {
+            // The remote process may hold its pipes open (sshd then never closes the
+            // channel): give up on it now; the caller may kill it by other means.
+            try {
+                channel?.signal('KILL');
+            }
+            catch {
+                // not supported by the server
+            }
+            channel?.close();
+        };
+        const seconds = Math.round((options.timeoutMs ?? 0) / 1000);
+        return this.bounded('command', options.timeoutMs, (resolve, reject) => {
+            this.client.exec(command, (error, opened) => {
                 if (error) {
                     reject(new SshError('exec', `${this.address}: could not start a command: ${error.message}`));
                     return;
                 }
+                channel = opened;
                 const out = { stdout: '', stderr: '' };
                 const partial = { stdout: '', stderr: '' };
                 const tail = [];
                 let code = null;
                 let signal;
-                let timedOut = false;
                 const line = (text, stream) => {
                     tail.push(secrets_secrets.redact(text));
                     if (tail.length > tailLines)
@@ -109341,48 +109664,29 @@ class SshSession {
                     for (const l of lines)
                         line(l.replace(/\r$/, ''), stream);
                 };
-                channel.on('data', onData('stdout'));
-                channel.stderr.on('data', onData('stderr'));
-                channel.on('exit', (c, s) => {
+                opened.on('data', onData('stdout'));
+                opened.stderr.on('data', onData('stderr'));
+                opened.on('exit', (c, s) => {
                     code = c;
                     signal = s ?? undefined;
                 });
-                const timer = options.timeoutMs !== undefined
-                    ? setTimeout(() => {
-                        // The remote process may hold its pipes open (sshd then never closes the
-                        // channel): give up on it now; the caller may kill it by other means.
-                        timedOut = true;
-                        try {
-                            channel.signal('KILL');
-                        }
-                        catch {
-                            // not supported by the server
-                        }
-                        channel.close();
-                        reject(new SshError('timeout', `${this.address}: command timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`));
-                    }, options.timeoutMs)
-                    : undefined;
-                channel.on('close', () => {
-                    if (timer)
-                        clearTimeout(timer);
-                    if (timedOut)
-                        return;
+                opened.on('close', () => {
                     for (const s of ['stdout', 'stderr'])
                         if (partial[s] !== '')
                             line(partial[s], s);
                     resolve({ code, signal, stdout: out.stdout, stderr: out.stderr, tail });
                 });
-                channel.on('error', () => undefined);
+                opened.on('error', () => undefined);
                 if (options.stdin !== undefined)
-                    channel.end(options.stdin);
+                    opened.end(options.stdin);
                 else
-                    channel.end();
+                    opened.end();
             });
-        });
+        }, stop, `command timed out after ${seconds}s`);
     }
     /** The session's SFTP channel (opened once). */
-    sftp() {
-        this.sftpPromise ??= new Promise((resolve, reject) => {
+    sftp(options = {}) {
+        this.sftpPromise ??= this.bounded('opening SFTP', options.timeoutMs, (resolve, reject) => {
             this.client.sftp((error, sftp) => {
                 if (error)
                     reject(new SshError('sftp', `${this.address}: could not open SFTP: ${error.message}`));
@@ -109392,40 +109696,49 @@ class SshSession {
         });
         return this.sftpPromise;
     }
+    /** One SFTP request, bounded like every operation. */
+    async sftpCall(what, options, start) {
+        const started = Date.now();
+        const sftp = await this.sftp(options);
+        const left = options.timeoutMs !== undefined
+            ? Math.max(0, options.timeoutMs - (Date.now() - started))
+            : undefined;
+        return this.bounded(what, left, (resolve, reject) => start(sftp, resolve, reject), undefined, `${what} timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`);
+    }
     /** Create a remote directory (its parent must exist). */
-    async mkdir(path, mode = 0o755) {
-        const sftp = await this.sftp();
-        await new Promise((resolve, reject) => sftp.mkdir(path, { mode }, error => error
+    mkdir(path, mode = 0o755, options = {}) {
+        return this.sftpCall(`mkdir ${path}`, options, (sftp, resolve, reject) => sftp.mkdir(path, { mode }, error => error
             ? reject(new SshError('sftp', `${this.address}: mkdir ${path}: ${error.message}`))
             : resolve()));
     }
     /** Upload one local file to `remote` with `mode`. */
-    async put(local, remote, mode) {
-        const sftp = await this.sftp();
-        await new Promise((resolve, reject) => sftp.fastPut(local, remote, { mode, concurrency: 8 }, error => error
+    put(local, remote, mode, options = {}) {
+        return this.sftpCall(`upload ${remote}`, options, (sftp, resolve, reject) => sftp.fastPut(local, remote, { mode, concurrency: 8 }, error => error
             ? reject(new SshError('sftp', `${this.address}: upload ${remote}: ${error.message}`))
             : resolve()));
     }
     /** Write `content` to a new remote file created with `mode` (e.g. 0600). */
-    async writeFile(remote, content, mode) {
-        const sftp = await this.sftp();
-        await new Promise((resolve, reject) => sftp.writeFile(remote, content, { mode, flag: 'wx' }, error => error
+    writeFile(remote, content, mode, options = {}) {
+        return this.sftpCall(`write ${remote}`, options, (sftp, resolve, reject) => sftp.writeFile(remote, content, { mode, flag: 'wx' }, error => error
             ? reject(new SshError('sftp', `${this.address}: write ${remote}: ${error.message}`))
             : resolve()));
     }
     /** Names in a remote directory, or [] when it does not exist. */
-    async readdir(path) {
-        const sftp = await this.sftp();
-        return new Promise(resolve => sftp.readdir(path, (error, list) => resolve(error ? [] : list.map(e => e.filename))));
+    readdir(path, options = {}) {
+        return this.sftpCall(`readdir ${path}`, options, (sftp, resolve) => sftp.readdir(path, (error, list) => resolve(error ? [] : list.map(e => e.filename))));
     }
     /** The target of a remote symlink, or undefined. */
-    async readlink(path) {
-        const sftp = await this.sftp();
-        return new Promise(resolve => sftp.readlink(path, (error, target) => resolve(error ? undefined : target)));
+    readlink(path, options = {}) {
+        return this.sftpCall(`readlink ${path}`, options, (sftp, resolve) => sftp.readlink(path, (error, target) => resolve(error ? undefined : target)));
     }
-    /** Close the connection. */
+    /** Close the connection (gracefully). */
     close() {
         this.client.end();
+    }
+    /** Drop the connection now and reject every operation in flight. */
+    destroy(reason = 'the connection was dropped') {
+        this.lose(reason);
+        this.client.destroy();
     }
 }
 /** sha256 (hex) of a local file, streamed. */
@@ -109614,17 +109927,17 @@ function checksumManifest(files) {
 
 
 
+
 /**
- * Check that every source exists inside the workspace (no side effect); throws a
- * ConfigurationError naming the input and the path.
+ * Check that every source exists inside the workspace, symlinks resolved (no side
+ * effect); throws a ConfigurationError naming the input and the path. Returns the
+ * absolute paths.
  */
 function resolveSources(workspace, sources, input = 'source') {
     const root = (0,external_node_path_.resolve)(workspace);
     return sources.map(s => {
+        confinedPath(root, s, { input: `input "${input}":` });
         const abs = (0,external_node_path_.resolve)(root, s);
-        if (abs !== root && !abs.startsWith(root + external_node_path_.sep)) {
-            throw new errors_ConfigurationError(`input "${input}": ${JSON.stringify(s)} is outside the workspace ${root}`);
-        }
         const st = (0,external_node_fs_namespaceObject.statSync)(abs, { throwIfNoEntry: false });
         if (!st) {
             throw new errors_ConfigurationError(`input "${input}": ${JSON.stringify(s)} does not exist in ${root}`);
@@ -109704,17 +110017,25 @@ async function deployHost(o) {
         pruned: [],
         durationMs: 0
     };
-    const remaining = () => Math.max(1000, deadline - Date.now());
     let phase = 'connect';
+    /** Time left for the next operation; throws once the host's timeout ran out. */
+    const remaining = () => {
+        const left = deadline - Date.now();
+        if (left <= 0) {
+            throw new SshError('timeout', `${name}: timed out after ${Math.round(o.timeoutMs / 1000)}s during ${phase}`);
+        }
+        return left;
+    };
     let session;
     let created = false;
     let switched = false;
     let pidFile;
     let previousLink;
     let hardTimedOut = false;
+    // The backstop: every operation below is bounded, this ends whatever was not.
     const hardTimer = setTimeout(() => {
         hardTimedOut = true;
-        session?.close();
+        session?.destroy(`timed out after ${Math.round(o.timeoutMs / 1000)}s`);
     }, o.timeoutMs + 2 * CLEANUP_TIMEOUT_MS);
     const checkCancel = () => {
         if (o.signal?.aborted)
@@ -109745,15 +110066,18 @@ async function deployHost(o) {
         o.log.info(`${name}: connected as ${o.username} (host key ${session.hostKeyFingerprint})`);
         checkCancel();
         phase = 'prepare';
-        previousLink = await session.readlink(layout.current);
+        previousLink = await session.readlink(layout.current, { timeoutMs: remaining() });
         result.previous = previousLink !== undefined ? releaseFromLink(previousLink) : undefined;
         await run(`mkdir -p -- ${shellQuote(layout.releasesDir)} && mkdir -- ${shellQuote(layout.releaseDir)}`, `creating ${layout.releaseDir}`);
         created = true;
         phase = 'upload';
-        for (const dir of o.tree.dirs)
-            await session.mkdir(`${layout.releaseDir}/${dir}`);
+        for (const dir of o.tree.dirs) {
+            await session.mkdir(`${layout.releaseDir}/${dir}`, 0o755, { timeoutMs: remaining() });
+        }
         await mapLimit(o.tree.files, 16, async (f) => {
-            await session.put(f.local, `${layout.releaseDir}/${f.path}`, f.mode);
+            await session.put(f.local, `${layout.releaseDir}/${f.path}`, f.mode, {
+                timeoutMs: remaining()
+            });
         });
         o.log.info(`${name}: uploaded ${o.tree.files.length} file(s), ${o.tree.bytes} bytes`);
         phase = 'verify';
@@ -109778,11 +110102,12 @@ async function deployHost(o) {
             phase = 'script';
             pidFile = `${layout.target}/.conveyor-${o.release}.pid`;
             const program = scriptProgram(layout, o.script, o.env, result.previous, pidFile);
+            const timeoutMs = remaining();
             let r;
             try {
                 r = await session.exec('bash -s', {
                     stdin: program,
-                    timeoutMs: remaining(),
+                    timeoutMs,
                     onLine: (line, stream) => o.log.info(secrets_secrets.redact(`[${name}${stream === 'stderr' ? ' err' : ''}] ${line}`))
                 });
             }
@@ -109809,7 +110134,7 @@ async function deployHost(o) {
         }
         phase = 'prune';
         try {
-            const names = await session.readdir(layout.releasesDir);
+            const names = await session.readdir(layout.releasesDir, { timeoutMs: remaining() });
             const prune = releasesToPrune(names, o.keep, o.release, [o.release]);
             const remove = [
                 ...(pidFile ? [pidFile] : []),
@@ -110118,9 +110443,12 @@ async function fillSourceTimes(inputs, dir) {
         if (!u.source)
             continue;
         if (dir) {
+            // Local only: a partial checkout must not fetch from its remote here, unbounded.
             const r = await git(['show', '-s', '--format=%cI', u.source.sha], {
                 cwd: dir,
-                allowFailure: true
+                allowFailure: true,
+                timeoutMs: 60_000,
+                env: { GIT_NO_LAZY_FETCH: '1' }
             });
             if (r.code === 0 && r.stdout.trim()) {
                 u.source.time = r.stdout.trim();
@@ -110171,7 +110499,7 @@ async function runGitOps(reader, log) {
     const header = inputs.token ? authHeader(inputs.token, inputs.tokenAuth) : undefined;
     const dir = (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_.join)(runnerTemp(), 'deploy-'));
     try {
-        const repo = new ConfigRepo((0,external_node_path_.join)(dir, 'repo'), inputs.url, header, inputs.author, log);
+        const repo = new ConfigRepo((0,external_node_path_.join)(dir, 'repo'), inputs.url, header, inputs.author, log, inputs.timeoutMs);
         const base = await log.group('Config repository', async () => {
             const all = [...inputs.targets, ...inputs.updates.flatMap(u => u.targets)];
             const sparse = sparsePatterns(inputs.path, all);

@@ -4,10 +4,11 @@
  * files and returns their new contents and the old → new of every update; it writes
  * nothing, so the push loop can re-apply it on a fresh tip.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
 import picomatch from 'picomatch'
 import type { Scalar, YAMLMap, YAMLSeq } from 'yaml'
+import { isWithin, symlinkOnPath } from './confine.js'
 import { ConfigurationError } from './errors.js'
 import { formatImageRef, parseImageRef, sameImageName, type ImageRef } from './image-ref.js'
 import type { ImageUpdate, Target } from './deploy-targets.js'
@@ -39,15 +40,43 @@ export function matchesUpdate(name: string, update: ImageUpdate): boolean {
   return update.names.some(n => n === name || sameImageName(n, name))
 }
 
+/**
+ * Refuse `full` (a path under the clone `within`) when it is, or goes through, a
+ * symbolic link, or lies outside the clone: editing through a link would rewrite a
+ * file elsewhere (anything the runner's user can write) and commit nothing.
+ */
+export function assertNoSymlink(within: string, full: string, what: string): void {
+  const rel = relative(within, full)
+  if (!isWithin(within, full)) {
+    throw new ConfigurationError(`${what}: ${rel} is outside the config repository`)
+  }
+  const link = symlinkOnPath(within, rel)
+  if (link !== undefined) {
+    throw new ConfigurationError(
+      `${what}: ${link} in the config repository is a symbolic link; deploy edits only regular files inside the clone (a link may lead outside it), so nothing was changed. Replace the link with the file or point the target at the real path.`
+    )
+  }
+}
+
+/** Whether a path exists, without following a final symlink. */
+function present(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined
+}
+
 class Workspace {
   private readonly editors = new Map<string, YamlEditor>()
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    /** The clone that every edited file must be a regular file of. */
+    readonly within: string
+  ) {}
 
   editor(rel: string, what: string): YamlEditor {
     let e = this.editors.get(rel)
     if (!e) {
       const full = join(this.root, rel)
-      if (!existsSync(full) || !statSync(full).isFile()) {
+      assertNoSymlink(this.within, full, what)
+      if (!present(full) || !statSync(full).isFile()) {
         throw new ConfigurationError(`${what}: file ${rel} does not exist in the config repository`)
       }
       try {
@@ -73,7 +102,8 @@ class Workspace {
 function kustomizationFile(ws: Workspace, dir: string): string {
   for (const name of KUSTOMIZATION_FILES) {
     const rel = dir === '.' ? name : `${dir}/${name}`
-    if (existsSync(join(ws.root, rel))) return rel
+    assertNoSymlink(ws.within, join(ws.root, dir), `target kustomize:${dir}`)
+    if (present(join(ws.root, rel))) return rel
   }
   throw new ConfigurationError(
     `target kustomize:${dir}: no kustomization.yaml in ${dir} of the config repository`
@@ -216,12 +246,18 @@ function editHelm(
   }
 }
 
-function listFiles(root: string, dir = '', out: string[] = []): string[] {
+/** Regular files under `root` (relative, `/`-separated); symlinks are not followed. */
+function listFiles(
+  root: string,
+  dir = '',
+  out: { files: string[]; links: string[] } = { files: [], links: [] }
+): { files: string[]; links: string[] } {
   for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
     if (entry.name === '.git') continue
     const rel = dir === '' ? entry.name : `${dir}/${entry.name}`
     if (entry.isDirectory()) listFiles(root, rel, out)
-    else if (entry.isFile()) out.push(rel)
+    else if (entry.isFile()) out.files.push(rel)
+    else if (entry.isSymbolicLink()) out.links.push(rel)
   }
   return out
 }
@@ -234,9 +270,11 @@ function editManifests(
   imagePaths: readonly string[][]
 ): void {
   const match = picomatch(glob, { dot: true })
-  const files = listFiles(ws.root)
-    .filter(f => match(f) && /\.ya?ml$/.test(f))
-    .sort()
+  const listed = listFiles(ws.root)
+  const link = listed.links.find(f => match(f) && /\.ya?ml$/.test(f))
+  if (link !== undefined)
+    assertNoSymlink(ws.within, join(ws.root, link), `target manifests:${glob}`)
+  const files = listed.files.filter(f => match(f) && /\.ya?ml$/.test(f)).sort()
   if (files.length === 0) {
     throw new ConfigurationError(
       `target manifests:${glob}: no YAML file matches in the config repository`
@@ -289,16 +327,19 @@ function editManifests(
 
 /**
  * Plan every update against the files under `root`. Updates with their own targets
- * use those, the others use `targets`.
+ * use those, the others use `targets`. Every file read for editing must be a regular
+ * file of the clone `within` (default `root`) reached without a symlink.
  */
 export function planEdits(
   root: string,
   updates: readonly ImageUpdate[],
   targets: readonly Target[],
-  options: { imagePaths?: readonly string[] } = {}
+  options: { imagePaths?: readonly string[]; within?: string } = {}
 ): EditPlan {
   const imagePaths = (options.imagePaths ?? []).map(p => p.split('.'))
-  const ws = new Workspace(root)
+  const within = options.within ?? root
+  if (root !== within) assertNoSymlink(within, root, 'input "path"')
+  const ws = new Workspace(root, within)
   const changes: EditChange[] = []
   for (const update of updates) {
     const list = update.targets.length > 0 ? update.targets : targets

@@ -6,13 +6,57 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { symlinkOnPath } from './confine.js'
 import { ConfigurationError } from './errors.js'
 import { git, type GitOptions } from './git.js'
-import type { ExecResult } from './exec.js'
+import { lastLines, type ExecResult } from './exec.js'
 import type { Logger } from './logger.js'
 import { secrets } from './secrets.js'
 
 const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER'
+
+/** Default time limit of one git command (the `timeout` input's default). */
+export const DEFAULT_GIT_TIMEOUT_MS = 10 * 60_000
+
+/** A transfer below this many bytes per second... */
+export const LOW_SPEED_LIMIT = 1000
+/** ...for this many seconds (at most; never more than the command's time limit) fails. */
+export const LOW_SPEED_TIME_S = 30
+
+/**
+ * The `-c` options that make git's HTTP transport give up on a remote that accepts
+ * the connection and then stops answering (or never starts): below
+ * `LOW_SPEED_LIMIT` bytes/s for `LOW_SPEED_TIME_S` seconds, or the time limit if
+ * shorter.
+ */
+export function lowSpeedArgs(timeoutMs: number): string[] {
+  const seconds = lowSpeedSeconds(timeoutMs)
+  return ['-c', `http.lowSpeedLimit=${LOW_SPEED_LIMIT}`, '-c', `http.lowSpeedTime=${seconds}`]
+}
+
+/** The `http.lowSpeedTime` for a command time limit. */
+function lowSpeedSeconds(timeoutMs: number): number {
+  return Math.max(1, Math.min(LOW_SPEED_TIME_S, Math.floor(timeoutMs / 1000)))
+}
+
+/**
+ * The remote of a clone URL as shown in messages: `host[:port]` for network URLs
+ * (no user name, path or query), the path for `file://`. Never holds a credential.
+ */
+export function remoteLabel(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.protocol === 'file:') return decodeURIComponent(u.pathname)
+    return u.host || url
+  } catch {
+    return 'the remote'
+  }
+}
+
+/** Whether git's stderr says the HTTP transport gave up on a silent or stalled remote. */
+export function isStalled(stderr: string): boolean {
+  return /operation too slow|timed out|timeout was reached/i.test(stderr)
+}
 
 /** How the token goes over HTTP. */
 export type AuthScheme = 'basic' | 'bearer'
@@ -67,16 +111,34 @@ export class ConfigRepo {
     readonly url: string,
     private readonly header: string | undefined,
     readonly identity: Identity,
-    private readonly logger: Logger
+    private readonly logger: Logger,
+    /**
+     * Time limit of each git command; the HTTP transport also gives up earlier on a
+     * remote that stops answering (see `lowSpeedArgs`).
+     */
+    readonly timeoutMs = DEFAULT_GIT_TIMEOUT_MS
   ) {}
 
-  /** Run git with the auth header (when any) passed through the environment. */
+  /** `host[:port]` (or the path) of the remote, for messages. */
+  get remote(): string {
+    return remoteLabel(this.url)
+  }
+
+  /**
+   * Run git with the auth header (when any) passed through the environment. Every
+   * command is bounded, not only fetch, push and ls-remote: in a partial clone,
+   * checkout and diff fetch missing blobs from the remote too.
+   */
   run(args: readonly string[], options: Partial<GitOptions> = {}): Promise<ExecResult> {
-    const argv = this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`, ...args] : [...args]
+    const argv = [
+      ...(this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`] : []),
+      ...lowSpeedArgs(this.timeoutMs),
+      ...args
+    ]
     return git(argv, {
       cwd: this.dir,
       isolated: true,
-      timeoutMs: 300_000,
+      timeoutMs: this.timeoutMs,
       ...options,
       env: {
         GIT_AUTHOR_NAME: this.identity.name,
@@ -113,7 +175,7 @@ export class ConfigRepo {
   /** The remote's default branch (from `ls-remote --symref`). */
   async defaultBranch(): Promise<string> {
     const r = await this.run(['ls-remote', '--symref', 'origin', 'HEAD'], { allowFailure: true })
-    if (r.code !== 0) throw this.remoteError(r.stderr, 'read')
+    if (r.code !== 0 || r.timedOut) throw this.remoteError(r, 'read')
     const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout)
     if (!m)
       throw new ConfigurationError(
@@ -127,7 +189,7 @@ export class ConfigRepo {
     const r = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
       allowFailure: true
     })
-    if (r.code !== 0) throw this.remoteError(r.stderr, 'read')
+    if (r.code !== 0 || r.timedOut) throw this.remoteError(r, 'read')
     return r.stdout.trim().split(/\s+/)[0] || undefined
   }
 
@@ -145,7 +207,7 @@ export class ConfigRepo {
       ],
       { allowFailure: true }
     )
-    if (r.code !== 0) throw this.remoteError(r.stderr, 'read')
+    if (r.code !== 0 || r.timedOut) throw this.remoteError(r, 'read')
   }
 
   /** `git log` of HEAD's commits not in `base` (at most `max`), for deploy records. */
@@ -167,13 +229,13 @@ export class ConfigRepo {
       ],
       { allowFailure: true }
     )
-    if (r.code !== 0) {
-      if (/couldn't find remote ref|not our ref/i.test(r.stderr)) {
+    if (r.code !== 0 || r.timedOut) {
+      if (!r.timedOut && /couldn't find remote ref|not our ref/i.test(r.stderr)) {
         throw new ConfigurationError(
           `input "ref": branch ${JSON.stringify(branch)} does not exist in the config repository`
         )
       }
-      throw this.remoteError(r.stderr, 'read')
+      throw this.remoteError(r, 'read')
     }
     await this.run(['checkout', '-q', '-f', '-B', 'conveyor-work', `refs/remotes/origin/${branch}`])
     await this.run(['clean', '-q', '-fdx'])
@@ -189,6 +251,13 @@ export class ConfigRepo {
   async stage(files: Map<string, string>): Promise<string> {
     for (const [rel, content] of files) {
       const full = join(this.dir, rel)
+      // planEdits refused these already; never write through a link all the same.
+      const link = symlinkOnPath(this.dir, rel)
+      if (link !== undefined) {
+        throw new ConfigurationError(
+          `${link} in the config repository is a symbolic link; deploy does not write through it`
+        )
+      }
       mkdirSync(dirname(full), { recursive: true })
       writeFileSync(full, content)
     }
@@ -216,15 +285,29 @@ export class ConfigRepo {
         allowFailure: true
       }
     )
-    if (r.code === 0) return { ok: true }
+    if (r.code === 0 && !r.timedOut) return { ok: true }
+    if (r.timedOut || isStalled(r.stderr)) {
+      return { ok: false, kind: 'other', message: this.remoteError(r, 'write').message }
+    }
     const res = classifyPush(`${r.stdout}\n${r.stderr}`)
     this.logger.debug(`push refused: ${res.message}`)
     return res
   }
 
-  /** An error for a remote that failed to answer. */
-  remoteError(stderr: string, what: 'read' | 'write'): Error {
-    const tail = stderr.trim().split('\n').slice(-3).join(' ')
+  /** An error for a remote that failed to answer; names the remote, never the token. */
+  remoteError(r: Pick<ExecResult, 'stderr' | 'timedOut'>, what: 'read' | 'write'): Error {
+    const stderr = r.stderr
+    const tail = secrets.redact(lastLines(stderr, 3).split('\n').join(' '))
+    if (r.timedOut) {
+      return new Error(
+        `git could not ${what} the config repository at ${this.remote}: no complete answer within ${Math.round(this.timeoutMs / 1000)}s (input "timeout"), so git was stopped. ${tail}`.trim()
+      )
+    }
+    if (isStalled(stderr)) {
+      return new Error(
+        `git could not ${what} the config repository at ${this.remote}: the server stopped answering (less than ${LOW_SPEED_LIMIT} bytes/s for ${lowSpeedSeconds(this.timeoutMs)}s). ${tail}`
+      )
+    }
     if (/\b403\b/.test(stderr)) {
       return new ConfigurationError(
         `the config repository refused the token (HTTP 403): it has no ${what} permission. ${tail}`
@@ -244,7 +327,7 @@ export class ConfigRepo {
         `input "repository": the config repository was not found. ${tail}`
       )
     }
-    return new Error(`git could not ${what} the config repository: ${tail}`)
+    return new Error(`git could not ${what} the config repository at ${this.remote}: ${tail}`)
   }
 }
 
@@ -260,7 +343,15 @@ export async function sourceAncestry(
   if (ours === theirs) return 'same'
   if (!dir) return 'unknown'
   const probe = async (a: string, b: string): Promise<number> =>
-    (await git(['merge-base', '--is-ancestor', a, b], { cwd: dir, allowFailure: true })).code
+    (
+      await git(['merge-base', '--is-ancestor', a, b], {
+        cwd: dir,
+        allowFailure: true,
+        // Local only, bounded: a partial checkout must not fetch from its remote here.
+        timeoutMs: 60_000,
+        env: { GIT_NO_LAZY_FETCH: '1' }
+      })
+    ).code
   const a = await probe(ours, theirs)
   if (a === 0) return 'older'
   if (a !== 1) return 'unknown'

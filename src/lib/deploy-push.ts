@@ -139,7 +139,10 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
     opts.log.info(`attempt ${attempt}: ${from} at ${tip.slice(0, 12)}`)
     const { allowed, skipped } = await guard(opts, depth)
     for (const s of skipped) if (attempt === 1) opts.log.notice(s.reason)
-    const plan = planEdits(root, allowed, opts.targets, { imagePaths: opts.imagePaths })
+    const plan = planEdits(root, allowed, opts.targets, {
+      imagePaths: opts.imagePaths,
+      within: opts.repo.dir
+    })
     const rel = (f: string): string => (opts.path === '.' ? f : `${opts.path}/${f}`)
     const files = new Map([...plan.files].map(([f, c]) => [rel(f), c]))
     const rows = updateRows(allowed, plan.changes).map(r => ({ ...r, files: r.files.map(rel) }))

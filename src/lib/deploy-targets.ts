@@ -95,16 +95,53 @@ export function serviceTargets(service: Service): Target[] {
   return out
 }
 
+/**
+ * The longest `images` line: a name, `=`, and a reference (at most 255 characters of
+ * name, 128 of tag and a sha512 digest), with room to spare.
+ */
+export const MAX_IMAGES_LINE = 1024
+
+/**
+ * `message` with every double-quoted string longer than `max` characters cut to a
+ * prefix: for messages that quote what a user or a file supplied, in full.
+ */
+export function shortenQuotes(message: string, max = 60): string {
+  return message.replace(/"(?:[^"\\]|\\.)*"/gs, q =>
+    q.length > max + 2 ? `${q.slice(0, max + 1)}… (${q.length - 2} characters)"` : q
+  )
+}
+
+/**
+ * A parser message fit to append to an error that already quotes the value: without
+ * the leading `image reference "<value>": `, every quoted string shortened, and the
+ * whole bounded (the parser quotes the value and its parts in full).
+ */
+function reasonOf(message: string): string {
+  return shortenQuotes(message.replace(/^image reference "(?:[^"\\]|\\.)*":? ?/s, '')).slice(0, 300)
+}
+
 function parseRef(input: string, line: string, ref: string): ImageRef {
   try {
     const parsed = parseImageRef(ref)
     if (!parsed.tag && !parsed.digest) throw new Error('it has neither a tag nor a digest')
     return parsed
   } catch (error) {
+    const reason = reasonOf((error as Error).message)
     throw invalidInput(
       input,
       line,
-      `name=reference with a reference such as app:1.2, app@sha256:... or both (${(error as Error).message})`
+      `name=reference with a reference such as app:1.2, app@sha256:... or both${reason ? ` (${reason})` : ''}`
+    )
+  }
+}
+
+/** Refuse an `images` line longer than MAX_IMAGES_LINE (the error shows a prefix). */
+export function checkImagesLine(line: string): void {
+  if (line.length > MAX_IMAGES_LINE) {
+    throw invalidInput(
+      'images',
+      line,
+      `name=reference lines of at most ${MAX_IMAGES_LINE} characters (image names have at most 255, tags 128)`
     )
   }
 }
@@ -116,6 +153,7 @@ export function updatesFromImages(
   source: SourceInfo | undefined
 ): ImageUpdate[] {
   const out: ImageUpdate[] = []
+  for (const line of lines) checkImagesLine(line)
   for (const line of lines) {
     const eq = line.indexOf('=')
     const name = eq > 0 ? line.slice(0, eq).trim() : ''

@@ -5,7 +5,8 @@
  * Never throws: the outcome is a HostResult.
  */
 import { lstatSync, readdirSync, statSync } from 'node:fs'
-import { basename, join, resolve, sep } from 'node:path'
+import { basename, join, resolve } from 'node:path'
+import { confinedPath } from './confine.js'
 import { ConfigurationError, errorMessage } from './errors.js'
 import type { Logger } from './logger.js'
 import { secrets } from './secrets.js'
@@ -47,18 +48,15 @@ export interface LocalTree {
 }
 
 /**
- * Check that every source exists inside the workspace (no side effect); throws a
- * ConfigurationError naming the input and the path.
+ * Check that every source exists inside the workspace, symlinks resolved (no side
+ * effect); throws a ConfigurationError naming the input and the path. Returns the
+ * absolute paths.
  */
 export function resolveSources(workspace: string, sources: string[], input = 'source'): string[] {
   const root = resolve(workspace)
   return sources.map(s => {
+    confinedPath(root, s, { input: `input "${input}":` })
     const abs = resolve(root, s)
-    if (abs !== root && !abs.startsWith(root + sep)) {
-      throw new ConfigurationError(
-        `input "${input}": ${JSON.stringify(s)} is outside the workspace ${root}`
-      )
-    }
     const st = statSync(abs, { throwIfNoEntry: false })
     if (!st) {
       throw new ConfigurationError(
@@ -185,18 +183,29 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
     pruned: [],
     durationMs: 0
   }
-  const remaining = (): number => Math.max(1000, deadline - Date.now())
   let phase = 'connect'
+  /** Time left for the next operation; throws once the host's timeout ran out. */
+  const remaining = (): number => {
+    const left = deadline - Date.now()
+    if (left <= 0) {
+      throw new SshError(
+        'timeout',
+        `${name}: timed out after ${Math.round(o.timeoutMs / 1000)}s during ${phase}`
+      )
+    }
+    return left
+  }
   let session: SshSession | undefined
   let created = false
   let switched = false
   let pidFile: string | undefined
   let previousLink: string | undefined
   let hardTimedOut = false
+  // The backstop: every operation below is bounded, this ends whatever was not.
   const hardTimer = setTimeout(
     () => {
       hardTimedOut = true
-      session?.close()
+      session?.destroy(`timed out after ${Math.round(o.timeoutMs / 1000)}s`)
     },
     o.timeoutMs + 2 * CLEANUP_TIMEOUT_MS
   )
@@ -234,7 +243,7 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
     checkCancel()
 
     phase = 'prepare'
-    previousLink = await session.readlink(layout.current)
+    previousLink = await session.readlink(layout.current, { timeoutMs: remaining() })
     result.previous = previousLink !== undefined ? releaseFromLink(previousLink) : undefined
     await run(
       `mkdir -p -- ${shellQuote(layout.releasesDir)} && mkdir -- ${shellQuote(layout.releaseDir)}`,
@@ -243,9 +252,13 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
     created = true
 
     phase = 'upload'
-    for (const dir of o.tree.dirs) await session.mkdir(`${layout.releaseDir}/${dir}`)
+    for (const dir of o.tree.dirs) {
+      await session.mkdir(`${layout.releaseDir}/${dir}`, 0o755, { timeoutMs: remaining() })
+    }
     await mapLimit(o.tree.files, 16, async f => {
-      await session!.put(f.local, `${layout.releaseDir}/${f.path}`, f.mode)
+      await session!.put(f.local, `${layout.releaseDir}/${f.path}`, f.mode, {
+        timeoutMs: remaining()
+      })
     })
     o.log.info(`${name}: uploaded ${o.tree.files.length} file(s), ${o.tree.bytes} bytes`)
 
@@ -277,11 +290,12 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
       phase = 'script'
       pidFile = `${layout.target}/.conveyor-${o.release}.pid`
       const program = scriptProgram(layout, o.script, o.env, result.previous, pidFile)
+      const timeoutMs = remaining()
       let r: ExecResult
       try {
         r = await session.exec('bash -s', {
           stdin: program,
-          timeoutMs: remaining(),
+          timeoutMs,
           onLine: (line, stream) =>
             o.log.info(secrets.redact(`[${name}${stream === 'stderr' ? ' err' : ''}] ${line}`))
         })
@@ -315,7 +329,7 @@ export async function deployHost(o: HostDeployOptions): Promise<HostResult> {
 
     phase = 'prune'
     try {
-      const names = await session.readdir(layout.releasesDir)
+      const names = await session.readdir(layout.releasesDir, { timeoutMs: remaining() })
       const prune = releasesToPrune(names, o.keep, o.release, [o.release])
       const remove = [
         ...(pidFile ? [pidFile] : []),

@@ -236,14 +236,9 @@ const cases: Record<Action, Case[]> = {
     c('images without =', 'images', { images: 'ghcr.io/acme/cart:1' }),
     c('images bad reference', 'images', { images: 'cart=Bad Ref!!' }),
     c('images YAML injection', 'images', { images: 'cart=ghcr.io/acme/cart:1\n  newName: evil' }),
-    // BUG deploy-images-huge: the reference error echoes the whole value (twice): a
-    // 240 KiB ::error:: line.
-    c(
-      'images huge',
-      'images',
-      { images: `cart=ghcr.io/acme/cart:${'1'.repeat(HUGE)}` },
-      'deploy-images-huge'
-    ),
+    // Regression, fixed bug deploy-images-huge (found by this suite); it was: the reference error
+    // echoes the whole value (twice): a 240 KiB ::error:: line.
+    c('images huge', 'images', { images: `cart=ghcr.io/acme/cart:${'1'.repeat(HUGE)}` }),
     c('targets unknown kind', 'targets', { targets: 'terraform:main.tf' }),
     c('targets traversal', 'targets', { targets: 'kustomize:../../etc' }),
     c('targets helm without key', 'targets', { targets: 'helm:values.yaml' }),
@@ -253,6 +248,8 @@ const cases: Record<Action, Case[]> = {
     c('max-attempts zero', 'max-attempts', { 'max-attempts': '0' }),
     c('max-attempts not a number', 'max-attempts', { 'max-attempts': 'many' }),
     c('max-attempts out of range', 'max-attempts', { 'max-attempts': '100000' }),
+    c('timeout not a duration', 'timeout', { timeout: 'forever' }),
+    c('timeout below the minimum', 'timeout', { timeout: '1s' }),
     c('author-email with a newline', 'author-email', { 'author-email': 'a@b\nSigned-off-by: x' }),
     c('author-name with a newline', 'author-name', { 'author-name': 'bot\nevil' }),
     c('environment with a newline', 'environment', { environment: 'prod\nstaging' }),
@@ -260,11 +257,11 @@ const cases: Record<Action, Case[]> = {
       'pull-request': 'true',
       'pull-request-branch': 'bad..branch'
     }),
-    // BUG deploy-config-traversal (security): "config" is not confined to the workspace
+    // Regression, fixed bug deploy-config-traversal (found by this suite; security); it was: "config" is not confined to the workspace
     // and is read only after the config repository was cloned; a path to /etc/passwd
     // makes the ::error:: print the file's whole content ("expected a mapping, got
-    // string "root:x:0:0:...").
-    c('config traversal', 'config', { config: PASSWD }, 'deploy-config-traversal')
+    // string "root:x:0:0:..."). getInputs now confines it (symlinks resolved) before reading.
+    c('config traversal', 'config', { config: PASSWD })
   ],
   'deploy-ssh': [
     c('hosts missing', 'hosts', { hosts: '' }),

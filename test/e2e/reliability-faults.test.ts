@@ -531,11 +531,11 @@ describe('deploy ssh: the connection dies in the middle of the upload', () => {
     expect(readFileSync(join(current, 'bulk.bin')).length).toBe(512 * 1024)
   }, 90_000)
 
-  // BUG deploy-ssh-hang-on-cut: when the TCP connection dies in the middle of the SFTP
-  // upload, the step never ends: its per-host `timeout` (10s here) does not fire and
-  // the harness kills it (exit -1) after 30 s. On GitHub it would hang until the job's
-  // timeout (6 h by default).
-  it.fails('BUG deploy-ssh-hang-on-cut: the cut upload fails the step within its timeout', () => {
+  // Regression, fixed bug deploy-ssh-hang-on-cut (found by this suite); it was: when the TCP
+  // connection dies in the middle of the SFTP upload, the step never ends: its per-host
+  // `timeout` (10s here) does not fire and the harness kills it (exit -1) after 30 s. On
+  // GitHub it would hang until the job's timeout (6 h by default).
+  it('the cut upload fails the step within its timeout', () => {
     expect(cut, 'the run above happened').toBeDefined()
     expect(cut!.main.code, 'exit code (-1: killed by the harness after 30 s)').toBe(1)
     expect(cut!.main.errors.join('\n')).toMatch(/127\.0\.0\.1/)
@@ -643,24 +643,21 @@ describe.concurrent('a server that accepts and never answers: every action ends 
     )
   }, 60_000)
 
-  // BUG deploy-gitops-silent-remote-hang: git talks to a remote that never answers with
-  // no time limit (no http.lowSpeedLimit/lowSpeedTime, no exec timeout): the step runs
-  // until it is killed (here after 40 s; on GitHub until the job times out).
-  it.fails(
-    'BUG deploy-gitops-silent-remote-hang: deploy gitops fails within a bounded time',
-    async () => {
-      const run = await runAction('deploy', {
-        timeoutMs: KILL_MS,
-        inputs: {
-          repository: `http://127.0.0.1:${silent.port}/config.git`,
-          token: 'silent-token-123',
-          images: 'checkout=ghcr.io/acme/shop-checkout:1.0.0',
-          targets: 'kustomize:overlays/prod'
-        }
-      })
-      expect(run.main.code, 'exit code (-1: killed by the harness)').toBe(1)
-      expect(run.main.errors.join('\n')).toMatch(/127\.0\.0\.1/)
-    },
-    60_000
-  )
+  // Regression, fixed bug deploy-gitops-silent-remote-hang (found by this suite); it was: git
+  // talks to a remote that never answers with no time limit (no http.lowSpeedLimit/
+  // lowSpeedTime, no exec timeout): the step runs until it is killed (here after 40 s; on
+  // GitHub until the job times out).
+  it('deploy gitops fails within a bounded time', async () => {
+    const run = await runAction('deploy', {
+      timeoutMs: KILL_MS,
+      inputs: {
+        repository: `http://127.0.0.1:${silent.port}/config.git`,
+        token: 'silent-token-123',
+        images: 'checkout=ghcr.io/acme/shop-checkout:1.0.0',
+        targets: 'kustomize:overlays/prod'
+      }
+    })
+    expect(run.main.code, 'exit code (-1: killed by the harness)').toBe(1)
+    expect(run.main.errors.join('\n')).toMatch(/127\.0\.0\.1/)
+  }, 60_000)
 })

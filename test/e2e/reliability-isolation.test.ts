@@ -237,39 +237,35 @@ describe('no sudo, no writes to HOME or TMPDIR', () => {
 })
 
 describe('symlinks do not lead an action outside its paths', () => {
-  // BUG deploy-symlink-write (security): a config repository whose
-  // overlays/prod/kustomization.yaml is a symlink to a file outside the clone makes
-  // deploy rewrite THAT file (here a temp "victim"; on a runner any file the user can
-  // write), then fail with a confusing "git commit ... nothing to commit". A malicious
-  // or careless commit to the config repo is enough. Expected: refuse symlinked
-  // targets (or any path resolving outside the clone) before editing, naming the path.
-  it.fails(
-    'BUG deploy-symlink-write: a symlinked target file is refused, the file outside untouched',
-    async () => {
-      const victim = emptyDir('conveyor-rel-victim-')
-      const original = 'images:\n- name: ghcr.io/acme/shop-checkout\n  newTag: "1.0"\n'
-      writeFileSync(join(victim, 'kustomization.yaml'), original)
-      const repo = makeRepo({ 'README.md': 'config\n' })
-      mkdirSync(join(repo.dir, 'overlays', 'prod'), { recursive: true })
-      symlinkSync(
-        join(victim, 'kustomization.yaml'),
-        join(repo.dir, 'overlays', 'prod', 'kustomization.yaml')
-      )
-      sh(repo.dir, ['add', '-A'])
-      sh(repo.dir, ['commit', '-qm', 'symlinked overlay'])
-      repo.push('main')
-      const run = await runAction('deploy', {
-        inputs: {
-          repository: repo.url,
-          images: 'checkout=ghcr.io/acme/shop-checkout:7.7.7',
-          targets: 'kustomize:overlays/prod'
-        }
-      })
-      expect(readFileSync(join(victim, 'kustomization.yaml'), 'utf8')).toBe(original)
-      expect(run.main.code).toBe(1)
-      expect(run.main.errors.join('\n')).toMatch(/symlink|outside/i)
-    }
-  )
+  // Regression, fixed bug deploy-symlink-write (found by this suite; security); it was: a
+  // config repository whose overlays/prod/kustomization.yaml is a symlink to a file
+  // outside the clone makes deploy rewrite THAT file (here a temp "victim"; on a runner
+  // any file the user can write), then fail with a confusing "git commit ... nothing to
+  // commit". A malicious or careless commit to the config repo is enough.
+  it('a symlinked target file is refused, the file outside untouched', async () => {
+    const victim = emptyDir('conveyor-rel-victim-')
+    const original = 'images:\n- name: ghcr.io/acme/shop-checkout\n  newTag: "1.0"\n'
+    writeFileSync(join(victim, 'kustomization.yaml'), original)
+    const repo = makeRepo({ 'README.md': 'config\n' })
+    mkdirSync(join(repo.dir, 'overlays', 'prod'), { recursive: true })
+    symlinkSync(
+      join(victim, 'kustomization.yaml'),
+      join(repo.dir, 'overlays', 'prod', 'kustomization.yaml')
+    )
+    sh(repo.dir, ['add', '-A'])
+    sh(repo.dir, ['commit', '-qm', 'symlinked overlay'])
+    repo.push('main')
+    const run = await runAction('deploy', {
+      inputs: {
+        repository: repo.url,
+        images: 'checkout=ghcr.io/acme/shop-checkout:7.7.7',
+        targets: 'kustomize:overlays/prod'
+      }
+    })
+    expect(readFileSync(join(victim, 'kustomization.yaml'), 'utf8')).toBe(original)
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors.join('\n')).toMatch(/symlink|outside/i)
+  })
 
   // BUG plan-config-symlink (security): plan follows a services file that is a symlink
   // out of the checkout, and its parse error quotes the content. A pull request that

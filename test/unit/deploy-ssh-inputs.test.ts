@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -25,6 +25,8 @@ beforeAll(() => {
   mkdirSync(join(workspace, 'site'), { recursive: true })
   writeFileSync(join(workspace, 'site', 'index.html'), 'x')
   writeFileSync(join(workspace, 'app.tar'), 'x')
+  // A symlink out of the workspace.
+  symlinkSync(dir, join(workspace, 'escape'))
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -130,6 +132,7 @@ describe('getSshInputs', () => {
     [{ 'insecure-skip-host-key': 'yes' }, 'input "insecure-skip-host-key"'],
     [{ source: 'missing' }, 'input "source": "missing" does not exist'],
     [{ source: '../outside' }, 'is outside the workspace'],
+    [{ source: 'escape' }, 'input "source": "escape" is outside the workspace'],
     [{ target: '' }, 'input "target" is required'],
     [
       { target: 'relative/dir' },

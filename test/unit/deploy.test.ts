@@ -3,9 +3,19 @@
  * commit message and trailers, the monotonic guard's verdicts, push error classes,
  * the leak scan, and the back-off.
  */
-import { afterEach, describe, expect, it } from 'vitest'
-import { parseRepository } from '../../src/actions/deploy/inputs.js'
-import { classifyPush, authHeader } from '../../src/lib/deploy-git.js'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { getInputs, parseRepository } from '../../src/actions/deploy/inputs.js'
+import {
+  ConfigRepo,
+  authHeader,
+  classifyPush,
+  isStalled,
+  lowSpeedArgs,
+  remoteLabel
+} from '../../src/lib/deploy-git.js'
 import {
   branchRows,
   commitMessage,
@@ -25,6 +35,8 @@ import {
   updatesFromResults
 } from '../../src/lib/deploy-targets.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
+import { InputReader, mapInputs } from '../../src/lib/inputs.js'
+import { memoryLogger } from '../../src/lib/logger.js'
 import { SecretRegistry, secrets } from '../../src/lib/secrets.js'
 import type { Service } from '../../src/lib/services.js'
 
@@ -103,6 +115,25 @@ describe('updates', () => {
       expect(() => updatesFromImages([line], [], undefined)).toThrow(/input "images"/)
     }
   )
+
+  it('a huge or malformed line is refused with a bounded message', () => {
+    const huge = `cart=ghcr.io/acme/cart:${'1'.repeat(120 * 1024)}`
+    expect(() => updatesFromImages([huge], [], undefined)).toThrow(
+      /^input "images": got "cart=ghcr\.io\/acme\/cart:1+… \(122903 characters\)", expected name=reference lines of at most 1024 characters/
+    )
+    const long = `cart=ghcr.io/acme/cart:${'1'.repeat(900)}`
+    let message = ''
+    try {
+      updatesFromImages([long], [], undefined)
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toMatch(/^input "images": got .*\(invalid tag "1+… \(900 characters\)"\)$/)
+    expect(message.length).toBeLessThan(500)
+    expect(() => updatesFromImages(['cart=app:1 x'], [], undefined)).toThrow(
+      /\(contains whitespace\)$/
+    )
+  })
 
   it('rejects a name given twice', () => {
     expect(() => updatesFromImages(['a=x:1', 'a=x:2'], [], undefined)).toThrow(/each name once/)
@@ -314,6 +345,59 @@ describe('classifyPush', () => {
   })
 })
 
+describe('git network bounds', () => {
+  it('lowSpeedArgs: 1000 bytes/s for 30 s, or the time limit when shorter', () => {
+    expect(lowSpeedArgs(600_000)).toEqual([
+      '-c',
+      'http.lowSpeedLimit=1000',
+      '-c',
+      'http.lowSpeedTime=30'
+    ])
+    expect(lowSpeedArgs(8_000)[3]).toBe('http.lowSpeedTime=8')
+    expect(lowSpeedArgs(200)[3]).toBe('http.lowSpeedTime=1')
+  })
+  it.each([
+    ['https://github.com/acme/config.git', 'github.com'],
+    ['http://127.0.0.1:8080/config.git', '127.0.0.1:8080'],
+    ['ssh://git@git.example.com:2222/acme/config.git', 'git.example.com:2222'],
+    ['file:///srv/git/config.git', '/srv/git/config.git']
+  ])('remoteLabel(%s) = %s', (url, label) => {
+    expect(remoteLabel(url)).toBe(label)
+  })
+  it('isStalled recognises the HTTP transport giving up', () => {
+    expect(
+      isStalled(
+        "fatal: unable to access 'http://h/c.git/': Operation too slow. Less than 1000 bytes/sec transferred the last 30 seconds"
+      )
+    ).toBe(true)
+    expect(isStalled('error: RPC failed; curl 28 Operation timed out')).toBe(true)
+    expect(isStalled('fatal: repository not found')).toBe(false)
+  })
+  it('remoteError names the remote host and the limit, never the token', () => {
+    const token = 'ghs_remoteErrorToken0123456789'
+    const repo = new ConfigRepo(
+      '/nonexistent',
+      'http://127.0.0.1:9/config.git',
+      authHeader(token),
+      { name: 'n', email: 'n@e' },
+      memoryLogger(),
+      20_000
+    )
+    const timedOut = repo.remoteError({ stderr: '', timedOut: true }, 'read').message
+    expect(timedOut).toBe(
+      'git could not read the config repository at 127.0.0.1:9: no complete answer within 20s (input "timeout"), so git was stopped.'
+    )
+    const slow = repo.remoteError(
+      { stderr: `fatal: Operation too slow (${token})`, timedOut: false },
+      'write'
+    ).message
+    expect(slow).toMatch(
+      /^git could not write the config repository at 127\.0\.0\.1:9: the server stopped answering \(less than 1000 bytes\/s for 20s\)/
+    )
+    expect(slow).not.toContain(token)
+  })
+})
+
 describe('authHeader', () => {
   it('basic uses x-access-token:<token> and registers every derived form', () => {
     const token = 'ghs_0123456789abcdefXYZ'
@@ -389,5 +473,68 @@ describe('backoffDelay', () => {
       expect(d9).toBeGreaterThanOrEqual(1500)
       expect(d9).toBeLessThanOrEqual(3000)
     }
+  })
+})
+
+describe('getInputs: the services file', () => {
+  const base = {
+    repository: 'acme/config',
+    images: 'cart=ghcr.io/acme/cart:1.2.3',
+    targets: 'kustomize:overlays/prod'
+  }
+  const ws = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'conveyor-deploy-inputs-'))
+    made.push(dir)
+    return dir
+  }
+  const made: string[] = []
+  afterAll(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true })
+  })
+  const read = (workspace: string, over: Record<string, string>) =>
+    getInputs(new InputReader(mapInputs({ ...base, ...over })), undefined, {
+      GITHUB_WORKSPACE: workspace
+    })
+
+  it.each([
+    ['a traversal', `${'../'.repeat(12)}etc/passwd`],
+    ['an absolute path outside', '/etc/passwd']
+  ])('refuses %s before reading it', async (_why, config) => {
+    await expect(read(ws(), { config })).rejects.toThrow(
+      /^input "config": ".*etc\/passwd" is outside the workspace /
+    )
+  })
+
+  it('refuses a services file symlinked out of the workspace', async () => {
+    const dir = ws()
+    mkdirSync(join(dir, '.github'))
+    symlinkSync('/etc/passwd', join(dir, '.github', 'conveyor.yml'))
+    await expect(read(dir, {})).rejects.toThrow(
+      /^input "config": "\.github\/conveyor\.yml" is outside the workspace .* \(through a symlink\)$/
+    )
+  })
+
+  it('quotes at most a short prefix of the file in a parse error', async () => {
+    const dir = ws()
+    mkdirSync(join(dir, '.github'))
+    writeFileSync(join(dir, '.github', 'conveyor.yml'), `${'x'.repeat(5000)}\n`)
+    const error = await read(dir, {}).then(
+      () => undefined,
+      (e: unknown) => e as Error
+    )
+    expect(error).toBeInstanceOf(ConfigurationError)
+    expect(error!.message).toContain('.github/conveyor.yml')
+    expect(error!.message.length).toBeLessThan(300)
+  })
+
+  it('reads a services file inside the workspace', async () => {
+    const dir = ws()
+    mkdirSync(join(dir, '.github'))
+    writeFileSync(
+      join(dir, '.github', 'conveyor.yml'),
+      'services:\n  cart:\n    path: src/cart\n    deploy: { kustomize: overlays/cart }\n'
+    )
+    const inputs = await read(dir, { targets: '' })
+    expect(inputs.updates[0]!.targets).toEqual([{ kind: 'kustomize', dir: 'overlays/cart' }])
   })
 })

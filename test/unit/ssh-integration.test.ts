@@ -14,6 +14,8 @@ import {
   symlinkSync,
   writeFileSync
 } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { connect as tcpConnect, createServer as createTcpServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -24,6 +26,7 @@ import { SshError, SshSession, parsePrivateKey } from '../../src/lib/ssh-client.
 import { collectSources, deployHost, type HostDeployOptions } from '../../src/lib/ssh-deploy.js'
 import { parseKnownHosts, type HostKeyPolicy } from '../../src/lib/ssh-hostkeys.js'
 import { canary } from '../support/canary.js'
+import { startCuttingTcpProxy } from '../support/reliability-env.js'
 import { freePort, generateKey, startSshd, type TestSshd } from '../support/sshd.js'
 
 let sshd: TestSshd
@@ -40,6 +43,45 @@ afterAll(async () => {
   await sshd?.stop()
   if (work) rmSync(work, { recursive: true, force: true })
 })
+
+/**
+ * A TCP proxy to `port` that forwards both ways until the client has sent
+ * `stallAfterBytes`, then forwards nothing more and keeps the connection open: a
+ * network path that goes silent.
+ */
+async function startStallingTcpProxy(
+  port: number,
+  stallAfterBytes: number
+): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server = createTcpServer(client => {
+    const upstream = tcpConnect(port, '127.0.0.1')
+    let sent = 0
+    let stalled = false
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => undefined)
+    }
+    client.on('data', (chunk: Buffer) => {
+      sent += chunk.length
+      if (sent > stallAfterBytes) stalled = true
+      if (!stalled) upstream.write(chunk)
+    })
+    upstream.on('data', (chunk: Buffer) => {
+      if (!stalled) client.write(chunk)
+    })
+  })
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () =>
+      new Promise<void>(r => {
+        for (const s of sockets) s.destroy()
+        server.close(() => r())
+      })
+  }
+}
 
 const connect = (
   over: Partial<Parameters<typeof SshSession.connect>[0]> = {}
@@ -163,6 +205,62 @@ describe('SshSession against sshd', () => {
       expect(Date.now() - started).toBeLessThan(5000)
     } finally {
       silent.close()
+    }
+  })
+
+  it('a connection cut in the middle of an upload rejects it at once, and every later operation', async () => {
+    const proxy = await startCuttingTcpProxy(sshd.port, 96 * 1024)
+    const base = join(sshd.remoteDir, 'cut-session')
+    mkdirSync(base, { recursive: true })
+    const bulk = join(work, 'cut.bin')
+    writeFileSync(bulk, randomBytes(512 * 1024))
+    const session = await connect({
+      port: proxy.port,
+      policy: { knownHosts: [], fingerprints: [sshd.fingerprint], insecure: false }
+    })
+    try {
+      const started = Date.now()
+      const error = await sshError(session.put(bulk, join(base, 'cut.bin'), 0o644))
+      expect(proxy.cuts()).toBeGreaterThan(0)
+      expect(error.kind).toBe('unreachable')
+      expect(error.message).toMatch(
+        new RegExp(`^127\\.0\\.0\\.1:${proxy.port}: upload .*cut\\.bin failed: the connection`)
+      )
+      expect(Date.now() - started).toBeLessThan(5000)
+      const later = await sshError(session.exec('true', { timeoutMs: 60_000 }))
+      expect(later.kind).toBe('unreachable')
+      expect((await sshError(session.readlink(join(base, 'current')))).kind).toBe('unreachable')
+    } finally {
+      session.close()
+      await proxy.close()
+    }
+  })
+
+  it('an upload over a connection that stops answering rejects after its timeout', async () => {
+    const proxy = await startStallingTcpProxy(sshd.port, 96 * 1024)
+    const base = join(sshd.remoteDir, 'stall-session')
+    mkdirSync(base, { recursive: true })
+    const bulk = join(work, 'stall.bin')
+    writeFileSync(bulk, randomBytes(512 * 1024))
+    const session = await connect({
+      port: proxy.port,
+      policy: { knownHosts: [], fingerprints: [sshd.fingerprint], insecure: false }
+    })
+    try {
+      const started = Date.now()
+      const error = await sshError(
+        session.put(bulk, join(base, 'stall.bin'), 0o644, { timeoutMs: 1500 })
+      )
+      expect(error.kind).toBe('timeout')
+      expect(error.message).toMatch(/: upload .*stall\.bin timed out after 2s$/)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1400)
+      expect(Date.now() - started).toBeLessThan(5000)
+      const exec = await sshError(session.exec('true', { timeoutMs: 1000 }))
+      expect(exec.kind).toBe('timeout')
+      expect(exec.message).toMatch(/: command timed out after 1s$/)
+    } finally {
+      session.destroy()
+      await proxy.close()
     }
   })
 

@@ -3,7 +3,15 @@
  * string), style preservation, key insertion and removal, and golden files for
  * realistic kustomize overlays, Helm values with anchors and multi-document manifests.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -280,5 +288,93 @@ describe('kustomize images: created when missing', () => {
     expect(plan.files.get('kustomization.yaml')).toBe(expected)
     const images = (parse(expected) as { images: { newTag: string }[] }).images
     expect(images[0]!.newTag).toBe('1.10')
+  })
+})
+
+describe('planEdits never edits through a symlink', () => {
+  const updates = updatesFromImages(['cart=ghcr.io/acme/cart:2.0.0'], [], undefined)
+  const kustomization = 'images:\n- name: ghcr.io/acme/cart\n  newTag: "1.0"\n'
+  const values = 'image:\n  tag: "1.0"\n'
+  const manifest =
+    'apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: c\n    image: ghcr.io/acme/cart:1.0\n'
+
+  /** A clone with `name` in it linking to `outside/<name>`; returns both dirs. */
+  function linked(name: string, content: string, linkDir = false) {
+    const clone = workdir()
+    const outside = workdir()
+    writeFileSync(join(outside, name.split('/').pop()!), content)
+    const parts = name.split('/')
+    if (linkDir) {
+      mkdirSync(join(clone, ...parts.slice(0, -2)), { recursive: true })
+      symlinkSync(outside, join(clone, ...parts.slice(0, -1)))
+    } else {
+      mkdirSync(join(clone, ...parts.slice(0, -1)), { recursive: true })
+      symlinkSync(join(outside, parts.at(-1)!), join(clone, ...parts))
+    }
+    return { clone, outside }
+  }
+
+  it.each([
+    [
+      'kustomize file',
+      'overlays/prod/kustomization.yaml',
+      kustomization,
+      'kustomize:overlays/prod',
+      false,
+      'overlays/prod/kustomization.yaml'
+    ],
+    [
+      'kustomize directory',
+      'overlays/prod/kustomization.yaml',
+      kustomization,
+      'kustomize:overlays/prod',
+      true,
+      'overlays/prod'
+    ],
+    [
+      'helm values file',
+      'charts/values.yaml',
+      values,
+      'helm:charts/values.yaml:image.tag',
+      false,
+      'charts/values.yaml'
+    ],
+    [
+      'helm values directory',
+      'charts/values.yaml',
+      values,
+      'helm:charts/values.yaml:image.tag',
+      true,
+      'charts'
+    ],
+    ['manifests file', 'apps/pod.yaml', manifest, 'manifests:apps/*.yaml', false, 'apps/pod.yaml']
+  ])(
+    '%s: refused, naming the link, the file outside untouched',
+    (_n, name, content, target, linkDir, shown) => {
+      const { clone, outside } = linked(name, content, linkDir)
+      expect(() => planEdits(clone, updates, [parseTarget(target)])).toThrow(
+        new RegExp(`${shown.replace(/\./g, '\\.')} in the config repository is a symbolic link`)
+      )
+      expect(readFileSync(join(outside, name.split('/').pop()!), 'utf8')).toBe(content)
+    }
+  )
+
+  it('a "path" that is a symlink is refused', () => {
+    const clone = workdir()
+    const outside = workdir()
+    writeFileSync(join(outside, 'kustomization.yaml'), kustomization)
+    symlinkSync(outside, join(clone, 'deploy'))
+    expect(() =>
+      planEdits(join(clone, 'deploy'), updates, [parseTarget('kustomize:.')], { within: clone })
+    ).toThrow(/input "path": deploy in the config repository is a symbolic link/)
+  })
+
+  it('a symlink elsewhere in the clone does not matter', () => {
+    const clone = workdir()
+    mkdirSync(join(clone, 'k'))
+    writeFileSync(join(clone, 'k', 'kustomization.yaml'), kustomization)
+    symlinkSync('/etc/passwd', join(clone, 'k', 'README.md'))
+    const plan = planEdits(clone, updates, [parseTarget('kustomize:k')])
+    expect(plan.files.get('k/kustomization.yaml')).toContain('newTag: "2.0.0"')
   })
 })

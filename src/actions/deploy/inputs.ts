@@ -2,12 +2,15 @@
  * The deploy action's GitOps inputs, read and validated in one place before any side
  * effect (reading the result files and the services file is not one).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs'
-import { isAbsolute, join, posix, resolve } from 'node:path'
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs'
+import { isAbsolute, join, posix, relative, resolve } from 'node:path'
 import picomatch from 'picomatch'
 import { readBuildResult, type BuildResult } from '../../lib/build-result.js'
+import { confinedPath } from '../../lib/confine.js'
 import {
+  checkImagesLine,
   parseTarget,
+  shortenQuotes,
   safeRelPath,
   updatesFromImages,
   updatesFromResults,
@@ -44,6 +47,8 @@ export interface Inputs {
   maxAttempts: number
   author: { name: string; email: string }
   environment?: string
+  /** Time limit of each git command on the config repository (input `timeout`). */
+  timeoutMs: number
   apiUrl: string
   runUrl?: string
 }
@@ -176,6 +181,7 @@ export async function getInputs(
   const labels = reader.list('labels', { commas: true })
   const dryRun = reader.boolean('dry-run', false)
   const maxAttempts = reader.integer('max-attempts', { default: 20, min: 1, max: 100 })
+  const timeoutMs = reader.duration('timeout', '10m', { min: 5_000 })
   const allowPartial = reader.boolean('allow-partial', false)
   const allowRollback = reader.boolean('allow-rollback', false)
   const author = {
@@ -194,6 +200,7 @@ export async function getInputs(
     throw new ConfigurationError('input "pull-request": needs "token" (pull-requests: write)')
   }
   const imagesLines = reader.list('images')
+  for (const line of imagesLines) checkImagesLine(line)
   const resultsSpec = reader.line('results') || undefined
   if (imagesLines.length > 0 && resultsSpec) {
     throw new ConfigurationError('inputs "images" and "results": set one of them, not both')
@@ -204,10 +211,23 @@ export async function getInputs(
     )
   }
   const configInput = reader.line('config', { default: DEFAULT_CONFIG })
+  // Confined before it is read: a path (or a checked-in symlink) out of the workspace
+  // would make a parse error print whatever file it names.
+  const configPath = confinedPath(workspace, configInput, { input: 'input "config":' })
   let services: Service[] = []
-  const configPath = isAbsolute(configInput) ? configInput : join(workspace, configInput)
   if (existsSync(configPath)) {
-    services = (await loadServices({ workspace, config: configInput })).services
+    if (!statSync(configPath).isFile()) {
+      throw invalidInput('config', configInput, 'a services file (a regular file)')
+    }
+    try {
+      const rel = relative(realpathSync(workspace), configPath)
+      services = (await loadServices({ workspace, config: rel })).services
+    } catch (error) {
+      // Never more than a short prefix of what the file holds.
+      if (error instanceof ConfigurationError)
+        throw new ConfigurationError(shortenQuotes(error.message))
+      throw error
+    }
   }
   const runUrl =
     env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
@@ -281,6 +301,7 @@ export async function getInputs(
     maxAttempts,
     author,
     environment,
+    timeoutMs,
     apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
     runUrl
   }

@@ -42,9 +42,12 @@ async function fillSourceTimes(inputs: Inputs, dir: string | undefined): Promise
   for (const u of inputs.updates) {
     if (!u.source) continue
     if (dir) {
+      // Local only: a partial checkout must not fetch from its remote here, unbounded.
       const r = await git(['show', '-s', '--format=%cI', u.source.sha], {
         cwd: dir,
-        allowFailure: true
+        allowFailure: true,
+        timeoutMs: 60_000,
+        env: { GIT_NO_LAZY_FETCH: '1' }
       })
       if (r.code === 0 && r.stdout.trim()) {
         u.source.time = r.stdout.trim()
@@ -108,7 +111,14 @@ async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
   const header = inputs.token ? authHeader(inputs.token, inputs.tokenAuth) : undefined
   const dir = mkdtempSync(join(runnerTemp(), 'deploy-'))
   try {
-    const repo = new ConfigRepo(join(dir, 'repo'), inputs.url, header, inputs.author, log)
+    const repo = new ConfigRepo(
+      join(dir, 'repo'),
+      inputs.url,
+      header,
+      inputs.author,
+      log,
+      inputs.timeoutMs
+    )
     const base = await log.group('Config repository', async () => {
       const all = [...inputs.targets, ...inputs.updates.flatMap(u => u.targets)]
       const sparse = sparsePatterns(inputs.path, all)
