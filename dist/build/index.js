@@ -2061,7 +2061,7 @@ module.exports = {
 
 
 const diagnosticsChannel = __nccwpck_require__(3053)
-const util = __nccwpck_require__(7975)
+const util = __nccwpck_require__(356)
 
 const undiciDebugLog = util.debuglog('undici')
 const fetchDebuglog = util.debuglog('fetch')
@@ -3430,7 +3430,7 @@ const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
 const { Blob } = __nccwpck_require__(4573)
-const nodeUtil = __nccwpck_require__(7975)
+const nodeUtil = __nccwpck_require__(356)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
 const { InvalidArgumentError } = __nccwpck_require__(8091)
@@ -10579,7 +10579,7 @@ module.exports = MockAgent
 
 
 
-const { promisify } = __nccwpck_require__(7975)
+const { promisify } = __nccwpck_require__(356)
 const Client = __nccwpck_require__(3069)
 const { buildMockDispatch } = __nccwpck_require__(1725)
 const {
@@ -10894,7 +10894,7 @@ module.exports.MockScope = MockScope
 
 
 
-const { promisify } = __nccwpck_require__(7975)
+const { promisify } = __nccwpck_require__(356)
 const Pool = __nccwpck_require__(7404)
 const { buildMockDispatch } = __nccwpck_require__(1725)
 const {
@@ -11004,7 +11004,7 @@ const {
   types: {
     isPromise
   }
-} = __nccwpck_require__(7975)
+} = __nccwpck_require__(356)
 
 function matchValue (match, value) {
   if (typeof match === 'string') {
@@ -17061,7 +17061,7 @@ const { kEnumerableProperty } = __nccwpck_require__(1544)
 const { FileLike, isFileLike } = __nccwpck_require__(1506)
 const { webidl } = __nccwpck_require__(253)
 const { File: NativeFile } = __nccwpck_require__(4573)
-const nodeUtil = __nccwpck_require__(7975)
+const nodeUtil = __nccwpck_require__(356)
 
 /** @type {globalThis['File']} */
 const File = globalThis.File ?? NativeFile
@@ -17372,7 +17372,7 @@ const {
 } = __nccwpck_require__(4296)
 const { webidl } = __nccwpck_require__(253)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(7975)
+const util = __nccwpck_require__(356)
 
 const kHeadersMap = Symbol('headers map')
 const kHeadersSortedMap = Symbol('headers map sorted')
@@ -20338,7 +20338,7 @@ const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(
 const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(3676)
 const { FinalizationRegistry } = __nccwpck_require__(933)()
 const util = __nccwpck_require__(1544)
-const nodeUtil = __nccwpck_require__(7975)
+const nodeUtil = __nccwpck_require__(356)
 const {
   isValidHTTPToken,
   sameOrigin,
@@ -21379,7 +21379,7 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(3676)
 const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(8900)
 const util = __nccwpck_require__(1544)
-const nodeUtil = __nccwpck_require__(7975)
+const nodeUtil = __nccwpck_require__(356)
 const { kEnumerableProperty } = util
 const {
   isValidReasonPhrase,
@@ -21401,7 +21401,7 @@ const { FormData } = __nccwpck_require__(9662)
 const { URLSerializer } = __nccwpck_require__(980)
 const { kConstruct } = __nccwpck_require__(9411)
 const assert = __nccwpck_require__(4589)
-const { types } = __nccwpck_require__(7975)
+const { types } = __nccwpck_require__(356)
 
 const textEncoder = new TextEncoder('utf-8')
 
@@ -23648,7 +23648,7 @@ module.exports = {
 
 
 
-const { types, inspect } = __nccwpck_require__(7975)
+const { types, inspect } = __nccwpck_require__(356)
 const { markAsUncloneable } = __nccwpck_require__(5919)
 const { toUSVString } = __nccwpck_require__(1544)
 
@@ -25110,7 +25110,7 @@ const {
 const { ProgressEvent } = __nccwpck_require__(2981)
 const { getEncoding } = __nccwpck_require__(5207)
 const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(980)
-const { types } = __nccwpck_require__(7975)
+const { types } = __nccwpck_require__(356)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
 
@@ -27517,7 +27517,7 @@ const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_req
 const { ByteParser } = __nccwpck_require__(4588)
 const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(1544)
 const { getGlobalDispatcher } = __nccwpck_require__(5837)
-const { types } = __nccwpck_require__(7975)
+const { types } = __nccwpck_require__(356)
 const { ErrorEvent, CloseEvent } = __nccwpck_require__(44)
 const { SendQueue } = __nccwpck_require__(228)
 
@@ -30734,7 +30734,7 @@ class Comparator {
 
 module.exports = Comparator
 
-const parseOptions = __nccwpck_require__(356)
+const parseOptions = __nccwpck_require__(5594)
 const { safeRe: re, t } = __nccwpck_require__(5471)
 const cmp = __nccwpck_require__(8646)
 const debug = __nccwpck_require__(1159)
@@ -30969,7 +30969,7 @@ module.exports = Range
 const LRU = __nccwpck_require__(1383)
 const cache = new LRU()
 
-const parseOptions = __nccwpck_require__(356)
+const parseOptions = __nccwpck_require__(5594)
 const Comparator = __nccwpck_require__(9379)
 const debug = __nccwpck_require__(1159)
 const SemVer = __nccwpck_require__(7163)
@@ -31337,7 +31337,7 @@ const debug = __nccwpck_require__(1159)
 const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(5101)
 const { safeRe: re, t } = __nccwpck_require__(5471)
 
-const parseOptions = __nccwpck_require__(356)
+const parseOptions = __nccwpck_require__(5594)
 const { compareIdentifiers } = __nccwpck_require__(3348)
 
 const isPrereleaseIdentifier = (prerelease, identifier) => {
@@ -32517,7 +32517,7 @@ module.exports = LRUCache
 
 /***/ }),
 
-/***/ 356:
+/***/ 5594:
 /***/ ((module) => {
 
 
@@ -37037,7 +37037,7 @@ module.exports = {
 
 
 const diagnosticsChannel = __nccwpck_require__(3053)
-const util = __nccwpck_require__(7975)
+const util = __nccwpck_require__(356)
 
 const undiciDebugLog = util.debuglog('undici')
 const fetchDebuglog = util.debuglog('fetch')
@@ -38249,7 +38249,7 @@ module.exports = Request
 const { EventEmitter } = __nccwpck_require__(8474)
 const { Buffer } = __nccwpck_require__(4573)
 const { InvalidArgumentError, Socks5ProxyError } = __nccwpck_require__(8707)
-const { debuglog } = __nccwpck_require__(7975)
+const { debuglog } = __nccwpck_require__(356)
 const { parseAddress } = __nccwpck_require__(1732)
 
 const debug = debuglog('undici:socks5')
@@ -45554,7 +45554,7 @@ const { Socks5Client, STATES } = __nccwpck_require__(8082)
 const { kDispatch, kClose, kDestroy } = __nccwpck_require__(6443)
 const Pool = __nccwpck_require__(628)
 const buildConnector = __nccwpck_require__(9136)
-const { debuglog } = __nccwpck_require__(7975)
+const { debuglog } = __nccwpck_require__(356)
 
 const debug = debuglog('undici:socks5-proxy')
 
@@ -52226,7 +52226,7 @@ module.exports.MockCallHistoryLog = MockCallHistoryLog
 
 
 
-const { promisify } = __nccwpck_require__(7975)
+const { promisify } = __nccwpck_require__(356)
 const Client = __nccwpck_require__(3701)
 const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
@@ -52553,7 +52553,7 @@ module.exports.MockScope = MockScope
 
 
 
-const { promisify } = __nccwpck_require__(7975)
+const { promisify } = __nccwpck_require__(356)
 const Pool = __nccwpck_require__(628)
 const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
@@ -52682,7 +52682,7 @@ const {
   types: {
     isPromise
   }
-} = __nccwpck_require__(7975)
+} = __nccwpck_require__(356)
 const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 function matchValue (match, value) {
@@ -61360,7 +61360,7 @@ module.exports = {
 const { iteratorMixin } = __nccwpck_require__(3168)
 const { kEnumerableProperty } = __nccwpck_require__(3440)
 const { webidl } = __nccwpck_require__(7879)
-const nodeUtil = __nccwpck_require__(7975)
+const nodeUtil = __nccwpck_require__(356)
 
 // https://xhr.spec.whatwg.org/#formdata
 class FormData {
@@ -61681,7 +61681,7 @@ const {
 } = __nccwpck_require__(3168)
 const { webidl } = __nccwpck_require__(7879)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(7975)
+const util = __nccwpck_require__(356)
 
 /**
  * @param {number} code
@@ -64821,7 +64821,7 @@ module.exports = {
 const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(4492)
 const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
 const util = __nccwpck_require__(3440)
-const nodeUtil = __nccwpck_require__(7975)
+const nodeUtil = __nccwpck_require__(356)
 const {
   isValidHTTPToken,
   sameOrigin,
@@ -65941,7 +65941,7 @@ module.exports = {
 const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
 const { extractBody, cloneBody, mixinBody, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
 const util = __nccwpck_require__(3440)
-const nodeUtil = __nccwpck_require__(7975)
+const nodeUtil = __nccwpck_require__(356)
 const { kEnumerableProperty } = util
 const {
   isValidReasonPhrase,
@@ -68680,7 +68680,7 @@ module.exports = {
 
 
 const assert = __nccwpck_require__(4589)
-const { types, inspect } = __nccwpck_require__(7975)
+const { types, inspect } = __nccwpck_require__(356)
 const { runtimeFeatures } = __nccwpck_require__(313)
 
 const UNDEFINED = 1
@@ -73314,7 +73314,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
 
 /***/ }),
 
-/***/ 7975:
+/***/ 356:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
@@ -82847,6 +82847,55 @@ async function hashBuildInputs(context, inputs) {
     return { hash: h.digest('hex'), files: files.length, bytes, git };
 }
 
+;// CONCATENATED MODULE: ./src/lib/confine.ts
+/**
+ * Paths a user (or a pull request) controls, confined to a root directory (the
+ * workspace, or plan's working directory). Symlinks are resolved with `realpath`
+ * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
+ * cannot make an action read, and print, a file outside the checkout.
+ */
+
+
+
+/** Whether `path` is `root` or below it (both absolute and already resolved). */
+function isWithin(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
+}
+/**
+ * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
+ * For a path that does not exist, its deepest existing ancestor is resolved and the
+ * rest appended, so a link in a parent directory still counts.
+ */
+function realPath(root, path) {
+    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
+    const rest = [];
+    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
+        const parent = (0,external_node_path_.dirname)(head);
+        if (parent === head)
+            break;
+        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
+        head = parent;
+    }
+    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
+    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
+}
+/**
+ * `path` resolved through its symlinks, when it stays inside `root`; else a
+ * ConfigurationError naming the input. `rootName` says what the root is in the message
+ * (`the workspace`, `the working directory`); `hint` is appended.
+ */
+function confinedPath(root, path, options) {
+    const realRoot = realPath(root, root);
+    const real = realPath(root, path);
+    if (!isWithin(realRoot, real)) {
+        // Lexically inside: only a symlink leads out.
+        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
+        throw new errors_ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+    }
+    return real;
+}
+
 ;// CONCATENATED MODULE: ./src/lib/image-ref.ts
 /**
  * Container image references as the distribution spec and kustomize read them:
@@ -87363,6 +87412,7 @@ async function gitText(args, options) {
 
 
 
+
 /** The default services file path. */
 const DEFAULT_CONFIG = '.github/conveyor.yml';
 /** Platforms when neither the service nor the defaults name any. */
@@ -87390,6 +87440,24 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
 const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The most of a value from the file an error shows. Errors quote what they found, and
+ * what they found is whatever the file holds: never more than a short prefix of it.
+ */
+const SHOWN = 60;
+/** A value from the file, quoted and cut to a short prefix. */
+function show(value) {
+    return quote(value, SHOWN);
+}
+/** `text` cut to `max` characters. */
+function shorten(text, max) {
+    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}
+/** A key path for an error: as written when short and printable, else quoted and cut. */
+function showKey(key) {
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key);
+}
 /** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
 function editDistance(a, b) {
     const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
@@ -87407,6 +87475,9 @@ function editDistance(a, b) {
 }
 /** The closest candidate to `word`, when it is close enough to be a likely typo. */
 function didYouMean(word, candidates) {
+    // A typo of a short name is short: no quadratic work on a huge word.
+    if (word.length > 2 * SHOWN)
+        return undefined;
     const norm = (s) => s.toLowerCase().replace(/[-_]/g, '');
     let best;
     let bestD = Infinity;
@@ -87447,7 +87518,7 @@ class Located {
     }
     at(node, key, message) {
         const where = node?.range ? this.pos(node.range[0]) : '';
-        return new errors_ConfigurationError(`${this.file}${where}: ${key ? `${key}: ` : ''}${message}`.replace(/: $/, ''));
+        return new errors_ConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''));
     }
     pos(offset) {
         const p = this.lines.linePos(offset);
@@ -87471,7 +87542,7 @@ function describe(node) {
         const v = node.value;
         if (v === null)
             return 'nothing (null)';
-        return `${typeof v} ${JSON.stringify(v)}`;
+        return `${typeof v} ${typeof v === 'string' ? show(v) : shorten(String(v), SHOWN)}`;
     }
     return 'an unexpected value';
 }
@@ -87491,7 +87562,7 @@ class Parser {
             if (!allowed.includes(k)) {
                 const hint = didYouMean(k, allowed);
                 const path = key ? `${key}.${k}` : k;
-                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${JSON.stringify(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`);
+                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${show(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`);
             }
         }
         return pairs;
@@ -87504,7 +87575,7 @@ class Parser {
         if (value.trim() === '')
             throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got an empty string`);
         if (pattern && !pattern.test(value)) {
-            throw this.loc.at(node, key, `got ${JSON.stringify(value)}, expected ${expected ?? pattern.source}`);
+            throw this.loc.at(node, key, `got ${show(value)}, expected ${expected ?? pattern.source}`);
         }
         return value;
     }
@@ -87512,7 +87583,7 @@ class Parser {
         const value = this.string(node, key, undefined, 'a repository-relative path');
         const n = normalizeRelPath(value);
         if (n === undefined) {
-            throw this.loc.at(node, key, `got ${JSON.stringify(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
+            throw this.loc.at(node, key, `got ${show(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
         }
         return n;
     }
@@ -87526,7 +87597,7 @@ class Parser {
     glob = (n, k) => {
         const value = this.string(n, k, undefined, 'a glob pattern');
         if (value.startsWith('/') || value.includes('\\')) {
-            throw this.loc.at(n, k, `got ${JSON.stringify(value)}, expected a glob relative to the repository root with "/" separators`);
+            throw this.loc.at(n, k, `got ${show(value)}, expected a glob relative to the repository root with "/" separators`);
         }
         return value;
     };
@@ -87539,7 +87610,7 @@ function parseFile(text, file) {
     if (doc.errors.length > 0) {
         const e = doc.errors[0];
         const where = loc.pos(e.pos[0]);
-        throw new errors_ConfigurationError(`${file}${where}: not valid YAML: ${e.message.split('\n')[0]}`);
+        throw new errors_ConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`);
     }
     const p = new Parser(loc);
     const root = doc.contents;
@@ -87559,7 +87630,7 @@ function parseFile(text, file) {
                     const r = p.string(dv, 'defaults.registry', undefined, 'a registry and optional namespace such as "ghcr.io/acme"');
                     const clean = r.replace(/\/+$/, '');
                     if (!IMAGE_RE.test(clean)) {
-                        throw loc.at(dv, 'defaults.registry', `got ${JSON.stringify(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`);
+                        throw loc.at(dv, 'defaults.registry', `got ${show(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`);
                     }
                     out.defaults.registry = clean;
                 }
@@ -87586,7 +87657,7 @@ function parseService(p, pair, defaults) {
     const name = keyOf(pair);
     const key = `services.${name}`;
     if (!NAME_RE.test(name)) {
-        throw p.loc.at(keyNode(pair), key, `service name ${JSON.stringify(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`);
+        throw p.loc.at(keyNode(pair), key, `service name ${show(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`);
     }
     const v = pair.value;
     const pairs = v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null) ? undefined : p.map(v, key, SERVICE_KEYS);
@@ -87688,7 +87759,7 @@ function checkDependencies(services, where = () => '') {
         s.dependsOn.forEach((d, i) => {
             if (!byName.has(d)) {
                 const hint = didYouMean(d, [...byName.keys()]);
-                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${JSON.stringify(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`);
+                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`);
             }
             if (d === s.name) {
                 throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: a service cannot depend on itself (cycle ${s.name} -> ${s.name})`);
@@ -87767,10 +87838,10 @@ function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] 
         const name = path === '.' ? rootName : external_node_path_.posix.basename(path);
         const clash = found.get(name);
         if (clash) {
-            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${JSON.stringify(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
+            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
         }
         if (!NAME_RE.test(name)) {
-            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${JSON.stringify(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
+            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
         }
         found.set(name, {
             name,
@@ -87812,18 +87883,27 @@ async function listDockerfiles(workspace) {
 }
 /**
  * Load the services: the file when it exists (or `requireFile`), else every
- * Dockerfile in the workspace.
+ * Dockerfile in the workspace. The file must be a regular file inside the workspace
+ * once symlinks are resolved (`rootName` names that directory in the error), so a
+ * checked-in link to `/proc/self/environ` or `/etc/passwd` is refused, not read.
  */
 async function loadServices(options) {
     const config = options.config?.trim() || DEFAULT_CONFIG;
-    const full = (0,external_node_path_.isAbsolute)(config) ? config : (0,external_node_path_.join)(options.workspace, config);
     const rel = (0,external_node_path_.isAbsolute)(config)
         ? external_node_path_.posix.relative(options.workspace, config) || config
         : (normalizeRelPath(config) ?? config);
+    const full = confinedPath(options.workspace, config, {
+        input: 'config',
+        rootName: options.rootName,
+        hint: 'the services file must be a file of the checkout'
+    });
     const rootName = (0,external_node_path_.basename)(options.workspace).toLowerCase() || 'app';
     let dockerfiles;
     const discover = async () => (dockerfiles ??= await listDockerfiles(options.workspace));
     if ((0,external_node_fs_namespaceObject.existsSync)(full)) {
+        if (!(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
+            throw new errors_ConfigurationError(`services file ${quote(rel)} is not a regular file`);
+        }
         const text = (0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8');
         // Discovery only runs when the file has no `services` key.
         let needed = false;
@@ -87837,7 +87917,7 @@ async function loadServices(options) {
         return parseServices(text, rel, defaults => discoverServices(files, defaults, rootName));
     }
     if (options.requireFile) {
-        throw new errors_ConfigurationError(`services file ${JSON.stringify(rel)} does not exist in ${options.workspace}`);
+        throw new errors_ConfigurationError(`services file ${quote(rel)} does not exist in ${options.workspace}`);
     }
     const defaults = { platforms: [...DEFAULT_PLATFORMS] };
     const services = discoverServices(await discover(), defaults, rootName);
@@ -87853,7 +87933,7 @@ function findService(config, name) {
     const from = config.file
         ? `services file ${config.file}`
         : 'the Dockerfiles found (no services file)';
-    throw new errors_ConfigurationError(`unknown service ${JSON.stringify(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
+    throw new errors_ConfigurationError(`unknown service ${show(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
 }
 
 ;// CONCATENATED MODULE: ./src/lib/duration.ts
@@ -88102,6 +88182,7 @@ class InputReader {
 
 
 
+
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
 const inputs_HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
 /**
@@ -88110,8 +88191,9 @@ const inputs_HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
  */
 function workspacePath(config, env) {
     const workspace = (0,external_node_path_.resolve)(env.GITHUB_WORKSPACE ?? process.cwd());
-    const rel = (0,external_node_path_.relative)(workspace, (0,external_node_path_.resolve)(workspace, config));
-    if (rel === '' || rel === '..' || rel.startsWith(`..${external_node_path_.sep}`) || (0,external_node_path_.isAbsolute)(rel)) {
+    const full = (0,external_node_path_.resolve)(workspace, config);
+    const rel = (0,external_node_path_.relative)(workspace, full);
+    if (rel === '' || !isWithin(workspace, full)) {
         throw invalidInput('config', config, 'a file path inside the workspace');
     }
     return rel.split(external_node_path_.sep).join('/');
@@ -88265,6 +88347,7 @@ function getInputs(reader = new InputReader(), env = process.env) {
 
 
 
+
 /** State keys shared with the post step. */
 var State;
 (function (State) {
@@ -88302,16 +88385,12 @@ function githubContext(env = process.env) {
         workspace: (0,external_node_path_.resolve)(env.GITHUB_WORKSPACE ?? process.cwd())
     };
 }
-/** A path inside the workspace, or a ConfigurationError naming the input. */
+/** A path inside the workspace (symlinks resolved), or a ConfigurationError naming the input. */
 function insideWorkspace(workspace, path, input) {
-    const abs = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(workspace, path);
-    const real = (0,external_node_fs_namespaceObject.existsSync)(abs) ? (0,external_node_fs_namespaceObject.realpathSync)(abs) : abs;
-    const root = (0,external_node_fs_namespaceObject.realpathSync)(workspace);
-    const rel = (0,external_node_path_.relative)(root, real);
-    if (rel.startsWith('..') || (0,external_node_path_.isAbsolute)(rel) || rel.split(external_node_path_.sep)[0] === '..') {
-        throw new errors_ConfigurationError(`${input} ${JSON.stringify(path)} is outside the workspace ${root}; builds may only read the checked-out repository`);
-    }
-    return real;
+    return confinedPath(workspace, path, {
+        input,
+        hint: 'builds may only read the checked-out repository'
+    });
 }
 function withRegistry(image, registry) {
     const parsed = parseImageRef(image);
@@ -88319,9 +88398,8 @@ function withRegistry(image, registry) {
         return image;
     return `${registry}/${image}`;
 }
-/** Load the services file, which must not lead out of the workspace through a symlink. */
+/** Load the services file; loadServices refuses one that leads out of the workspace. */
 async function services(inputs, gh) {
-    insideWorkspace(gh.workspace, inputs.config, 'config');
     return loadServices({ workspace: gh.workspace, config: inputs.config });
 }
 async function resolveTarget(inputs, gh, log) {
