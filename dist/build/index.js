@@ -2061,7 +2061,7 @@ module.exports = {
 
 
 const diagnosticsChannel = __nccwpck_require__(3053)
-const util = __nccwpck_require__(356)
+const util = __nccwpck_require__(7975)
 
 const undiciDebugLog = util.debuglog('undici')
 const fetchDebuglog = util.debuglog('fetch')
@@ -3430,7 +3430,7 @@ const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
 const { Blob } = __nccwpck_require__(4573)
-const nodeUtil = __nccwpck_require__(356)
+const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
 const { InvalidArgumentError } = __nccwpck_require__(8091)
@@ -10579,7 +10579,7 @@ module.exports = MockAgent
 
 
 
-const { promisify } = __nccwpck_require__(356)
+const { promisify } = __nccwpck_require__(7975)
 const Client = __nccwpck_require__(3069)
 const { buildMockDispatch } = __nccwpck_require__(1725)
 const {
@@ -10894,7 +10894,7 @@ module.exports.MockScope = MockScope
 
 
 
-const { promisify } = __nccwpck_require__(356)
+const { promisify } = __nccwpck_require__(7975)
 const Pool = __nccwpck_require__(7404)
 const { buildMockDispatch } = __nccwpck_require__(1725)
 const {
@@ -11004,7 +11004,7 @@ const {
   types: {
     isPromise
   }
-} = __nccwpck_require__(356)
+} = __nccwpck_require__(7975)
 
 function matchValue (match, value) {
   if (typeof match === 'string') {
@@ -17061,7 +17061,7 @@ const { kEnumerableProperty } = __nccwpck_require__(1544)
 const { FileLike, isFileLike } = __nccwpck_require__(1506)
 const { webidl } = __nccwpck_require__(253)
 const { File: NativeFile } = __nccwpck_require__(4573)
-const nodeUtil = __nccwpck_require__(356)
+const nodeUtil = __nccwpck_require__(7975)
 
 /** @type {globalThis['File']} */
 const File = globalThis.File ?? NativeFile
@@ -17372,7 +17372,7 @@ const {
 } = __nccwpck_require__(4296)
 const { webidl } = __nccwpck_require__(253)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(356)
+const util = __nccwpck_require__(7975)
 
 const kHeadersMap = Symbol('headers map')
 const kHeadersSortedMap = Symbol('headers map sorted')
@@ -20338,7 +20338,7 @@ const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(
 const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(3676)
 const { FinalizationRegistry } = __nccwpck_require__(933)()
 const util = __nccwpck_require__(1544)
-const nodeUtil = __nccwpck_require__(356)
+const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
@@ -21379,7 +21379,7 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(3676)
 const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(8900)
 const util = __nccwpck_require__(1544)
-const nodeUtil = __nccwpck_require__(356)
+const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
   isValidReasonPhrase,
@@ -21401,7 +21401,7 @@ const { FormData } = __nccwpck_require__(9662)
 const { URLSerializer } = __nccwpck_require__(980)
 const { kConstruct } = __nccwpck_require__(9411)
 const assert = __nccwpck_require__(4589)
-const { types } = __nccwpck_require__(356)
+const { types } = __nccwpck_require__(7975)
 
 const textEncoder = new TextEncoder('utf-8')
 
@@ -23648,7 +23648,7 @@ module.exports = {
 
 
 
-const { types, inspect } = __nccwpck_require__(356)
+const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
 const { toUSVString } = __nccwpck_require__(1544)
 
@@ -25110,7 +25110,7 @@ const {
 const { ProgressEvent } = __nccwpck_require__(2981)
 const { getEncoding } = __nccwpck_require__(5207)
 const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(980)
-const { types } = __nccwpck_require__(356)
+const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
 
@@ -27517,7 +27517,7 @@ const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_req
 const { ByteParser } = __nccwpck_require__(4588)
 const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(1544)
 const { getGlobalDispatcher } = __nccwpck_require__(5837)
-const { types } = __nccwpck_require__(356)
+const { types } = __nccwpck_require__(7975)
 const { ErrorEvent, CloseEvent } = __nccwpck_require__(44)
 const { SendQueue } = __nccwpck_require__(228)
 
@@ -30734,7 +30734,7 @@ class Comparator {
 
 module.exports = Comparator
 
-const parseOptions = __nccwpck_require__(5594)
+const parseOptions = __nccwpck_require__(356)
 const { safeRe: re, t } = __nccwpck_require__(5471)
 const cmp = __nccwpck_require__(8646)
 const debug = __nccwpck_require__(1159)
@@ -30969,7 +30969,7 @@ module.exports = Range
 const LRU = __nccwpck_require__(1383)
 const cache = new LRU()
 
-const parseOptions = __nccwpck_require__(5594)
+const parseOptions = __nccwpck_require__(356)
 const Comparator = __nccwpck_require__(9379)
 const debug = __nccwpck_require__(1159)
 const SemVer = __nccwpck_require__(7163)
@@ -31337,7 +31337,7 @@ const debug = __nccwpck_require__(1159)
 const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(5101)
 const { safeRe: re, t } = __nccwpck_require__(5471)
 
-const parseOptions = __nccwpck_require__(5594)
+const parseOptions = __nccwpck_require__(356)
 const { compareIdentifiers } = __nccwpck_require__(3348)
 
 const isPrereleaseIdentifier = (prerelease, identifier) => {
@@ -32517,7 +32517,7 @@ module.exports = LRUCache
 
 /***/ }),
 
-/***/ 5594:
+/***/ 356:
 /***/ ((module) => {
 
 
@@ -37037,7 +37037,7 @@ module.exports = {
 
 
 const diagnosticsChannel = __nccwpck_require__(3053)
-const util = __nccwpck_require__(356)
+const util = __nccwpck_require__(7975)
 
 const undiciDebugLog = util.debuglog('undici')
 const fetchDebuglog = util.debuglog('fetch')
@@ -38249,7 +38249,7 @@ module.exports = Request
 const { EventEmitter } = __nccwpck_require__(8474)
 const { Buffer } = __nccwpck_require__(4573)
 const { InvalidArgumentError, Socks5ProxyError } = __nccwpck_require__(8707)
-const { debuglog } = __nccwpck_require__(356)
+const { debuglog } = __nccwpck_require__(7975)
 const { parseAddress } = __nccwpck_require__(1732)
 
 const debug = debuglog('undici:socks5')
@@ -45554,7 +45554,7 @@ const { Socks5Client, STATES } = __nccwpck_require__(8082)
 const { kDispatch, kClose, kDestroy } = __nccwpck_require__(6443)
 const Pool = __nccwpck_require__(628)
 const buildConnector = __nccwpck_require__(9136)
-const { debuglog } = __nccwpck_require__(356)
+const { debuglog } = __nccwpck_require__(7975)
 
 const debug = debuglog('undici:socks5-proxy')
 
@@ -52226,7 +52226,7 @@ module.exports.MockCallHistoryLog = MockCallHistoryLog
 
 
 
-const { promisify } = __nccwpck_require__(356)
+const { promisify } = __nccwpck_require__(7975)
 const Client = __nccwpck_require__(3701)
 const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
@@ -52553,7 +52553,7 @@ module.exports.MockScope = MockScope
 
 
 
-const { promisify } = __nccwpck_require__(356)
+const { promisify } = __nccwpck_require__(7975)
 const Pool = __nccwpck_require__(628)
 const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
@@ -52682,7 +52682,7 @@ const {
   types: {
     isPromise
   }
-} = __nccwpck_require__(356)
+} = __nccwpck_require__(7975)
 const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 function matchValue (match, value) {
@@ -61360,7 +61360,7 @@ module.exports = {
 const { iteratorMixin } = __nccwpck_require__(3168)
 const { kEnumerableProperty } = __nccwpck_require__(3440)
 const { webidl } = __nccwpck_require__(7879)
-const nodeUtil = __nccwpck_require__(356)
+const nodeUtil = __nccwpck_require__(7975)
 
 // https://xhr.spec.whatwg.org/#formdata
 class FormData {
@@ -61681,7 +61681,7 @@ const {
 } = __nccwpck_require__(3168)
 const { webidl } = __nccwpck_require__(7879)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(356)
+const util = __nccwpck_require__(7975)
 
 /**
  * @param {number} code
@@ -64821,7 +64821,7 @@ module.exports = {
 const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(4492)
 const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
 const util = __nccwpck_require__(3440)
-const nodeUtil = __nccwpck_require__(356)
+const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
@@ -65941,7 +65941,7 @@ module.exports = {
 const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
 const { extractBody, cloneBody, mixinBody, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
 const util = __nccwpck_require__(3440)
-const nodeUtil = __nccwpck_require__(356)
+const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
   isValidReasonPhrase,
@@ -68680,7 +68680,7 @@ module.exports = {
 
 
 const assert = __nccwpck_require__(4589)
-const { types, inspect } = __nccwpck_require__(356)
+const { types, inspect } = __nccwpck_require__(7975)
 const { runtimeFeatures } = __nccwpck_require__(313)
 
 const UNDEFINED = 1
@@ -73314,7 +73314,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
 
 /***/ }),
 
-/***/ 356:
+/***/ 7975:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
@@ -82216,6 +82216,106 @@ function removeAuthDir(dir) {
     return true;
 }
 
+;// CONCATENATED MODULE: ./src/lib/build-push-retry.ts
+/** Failures a retry cannot fix: credentials, permissions, a rejected name or manifest. */
+const PERMANENT = [
+    /\b(?:StatusCode|status code|status):? 40[13]\b|\b40[13] (?:Unauthorized|Forbidden)\b/i,
+    /\bunauthorized\b|authentication required|\bdenied\b|insufficient_scope|\bforbidden\b/i,
+    /\b(?:MANIFEST|TAG|NAME|DIGEST|BLOB|SIZE)_(?:INVALID|UNKNOWN)\b/,
+    /\b(?:manifest|tag|name|digest) (?:invalid|unknown)\b|\btag rejected\b|\bimmutable\b/i,
+    /x509:|certificate (?:signed by unknown|is not valid|has expired)|no such host/i
+];
+/** Failures of the registry or the network that a later attempt may not meet. */
+const TRANSIENT = [
+    [
+        /\b(?:StatusCode|status code|status):? 429\b|\b429 Too Many Requests\b|toomanyrequests/i,
+        'HTTP 429'
+    ],
+    [/\b(?:StatusCode|status code|status):? (5\d\d)\b/i, 'HTTP $1'],
+    [
+        /\b(5\d\d) (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)\b/i,
+        'HTTP $1'
+    ],
+    [/connection reset by peer/i, 'connection reset by peer'],
+    [/broken pipe/i, 'broken pipe'],
+    [/connection refused/i, 'connection refused'],
+    [/i\/o timeout|TLS handshake timeout|timeout awaiting response headers/i, 'a network timeout'],
+    [/Client\.Timeout exceeded|context deadline exceeded/i, 'a network timeout'],
+    [/unexpected EOF|:\s*EOF\s*$/im, 'the connection closed early (EOF)'],
+    [/server sent GOAWAY|use of closed network connection/i, 'the connection closed early']
+];
+/**
+ * Whether a failed push is worth another attempt, from the tool's output. A permanent
+ * marker anywhere (401/403, a rejected tag or manifest, a TLS or DNS error) wins over a
+ * transient one. Pure.
+ */
+function classifyPushFailure(output) {
+    for (const re of PERMANENT) {
+        const m = re.exec(output);
+        if (m)
+            return { transient: false, reason: m[0] };
+    }
+    for (const [re, reason] of TRANSIENT) {
+        const m = re.exec(output);
+        if (m) {
+            const after = /retry[- ]after:?\s*(\d{1,4})\s*s?\b/i.exec(output);
+            return {
+                transient: true,
+                reason: reason.replace('$1', m[1] ?? ''),
+                retryAfterMs: after ? Number(after[1]) * 1000 : undefined
+            };
+        }
+    }
+    return { transient: false, reason: 'not a transient registry error' };
+}
+/** The default policy: 3 attempts, waiting about 2 s, then 4 s. */
+const PUSH_RETRY = { attempts: 3, delayMs: 2000, maxDelayMs: 30_000 };
+/**
+ * The wait before attempt `attempt + 1` (attempt counts from 1): exponential with
+ * ±25 % jitter, at least what the registry asked for, never above the cap. Pure
+ * given `random`.
+ */
+function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
+    const exp = policy.delayMs * 2 ** (attempt - 1);
+    const jittered = Math.round(exp * (0.75 + random() * 0.5));
+    return Math.min(policy.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0));
+}
+/**
+ * Run `attempt` until it succeeds, fails for a reason that is not transient, or the
+ * attempts or the time run out. `failure` reads a thrown error (undefined: not a tool
+ * failure, rethrown as is). Every retry is logged as a warning that says why and when.
+ * The error of the last attempt is thrown, with the number of attempts noted by
+ * `exhausted` when the budget ran out.
+ */
+async function withPushRetry(what, attempt, options) {
+    const policy = options.policy ?? PUSH_RETRY;
+    const now = options.now ?? Date.now;
+    const sleep = options.sleep ?? ((ms) => new Promise(r => setTimeout(r, ms)));
+    const deadline = options.timeoutMs !== undefined ? now() + options.timeoutMs : undefined;
+    for (let n = 1;; n++) {
+        try {
+            return await attempt(deadline !== undefined ? Math.max(1, deadline - now()) : undefined);
+        }
+        catch (error) {
+            const f = options.failure(error);
+            if (!f || f.timedOut)
+                throw error;
+            const c = classifyPushFailure(f.output);
+            if (!c.transient)
+                throw error;
+            if (n >= policy.attempts)
+                throw options.exhausted(error, n, c.reason);
+            const wait = pushRetryDelay(policy, n, c.retryAfterMs, options.random);
+            // A wait that leaves no time for the push itself is no retry.
+            if (deadline !== undefined && now() + wait + 1000 > deadline) {
+                throw options.exhausted(error, n, `${c.reason}, and the time limit is near`);
+            }
+            options.logger.warning(`${what} failed with a transient registry error (${c.reason}); retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${policy.attempts})`);
+            await sleep(wait);
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/lib/exec.ts
@@ -82414,6 +82514,7 @@ function errors_errorMessage(error) {
  */
 
 
+
 /**
  * The environment for builder processes: the action's own minus every `INPUT_*`
  * variable (the runner puts secret inputs there) and the runner's request tokens.
@@ -82584,14 +82685,18 @@ function failingStep(log, max = 15) {
 class BuildFailedError extends Error {
     step;
     tail;
+    attempt;
     name = 'BuildFailedError';
-    constructor(message, step, tail) {
+    constructor(message, step, tail, 
+    /** The tool's whole output and whether our time limit ended it (for the push retry). */
+    attempt = { output: tail, timedOut: false }) {
         super(message);
         this.step = step;
         this.tail = tail;
+        this.attempt = attempt;
     }
 }
-async function run(runner, command, argv, what) {
+async function run(runner, command, argv, what, timeoutMs = runner.timeoutMs) {
     let log = '';
     const collect = (c) => {
         const text = c.toString('utf8');
@@ -82604,7 +82709,7 @@ async function run(runner, command, argv, what) {
         await exec_exec(command, argv, {
             env: runner.env,
             logger: runner.logger,
-            timeoutMs: runner.timeoutMs,
+            timeoutMs,
             onStdout: collect,
             onStderr: collect
         });
@@ -82612,13 +82717,68 @@ async function run(runner, command, argv, what) {
     catch (error) {
         if (error instanceof ExecError) {
             const { step, tail } = failingStep(log || error.result.stderr);
-            throw new BuildFailedError(`${what} failed${step ? ` at ${step}` : ''} (${command} exited with code ${error.result.code})`, step, tail);
+            throw new BuildFailedError(`${what} failed${step ? ` at ${step}` : ''} (${command} exited with code ${error.result.code})`, step, tail, { output: log || error.result.stderr, timedOut: error.result.timedOut });
         }
         throw error;
     }
     return log;
 }
-/** Build (and push when asked) with a backend. */
+/**
+ * The part of a `docker buildx build` log that tells why its push failed, or '' when
+ * the build failed elsewhere. BuildKit pushes inside the build (`exporting to image`,
+ * `exporting cache`), so only an error of those steps may retry the command; an error
+ * of any build step never does. Pure.
+ */
+function buildxPushError(log) {
+    const names = new Map();
+    const failed = [];
+    let solve = '';
+    for (const line of log.split(/\r?\n/)) {
+        const m = /^#(\d+) (.*)$/.exec(line);
+        if (m) {
+            if (!names.has(m[1]))
+                names.set(m[1], m[2]);
+            if (m[2].startsWith('ERROR:'))
+                failed.push({ name: names.get(m[1]), line: m[2] });
+        }
+        else if (line.startsWith('ERROR: failed to solve:'))
+            solve = line;
+    }
+    const exporting = (name) => /^(?:exporting|pushing|writing|naming)\b/.test(name);
+    if (failed.length > 0) {
+        if (!failed.every(f => exporting(f.name)))
+            return '';
+        return [...failed.map(f => f.line), solve].filter(Boolean).join('\n');
+    }
+    return /failed to push|exporting (?:to image|cache)/.test(solve) ? solve : '';
+}
+/**
+ * Run a command that pushes, again on a transient registry failure (build-push-retry.ts).
+ * `pushOutput` picks the part of a failed attempt's output that is about the push.
+ */
+function pushing(r, command, argv, what, pushOutput = log => log) {
+    return withPushRetry(what, remaining => run(r, command, argv, what, remaining), {
+        logger: r.logger,
+        policy: r.pushRetry,
+        timeoutMs: r.timeoutMs,
+        sleep: r.sleep,
+        failure: error => error instanceof BuildFailedError
+            ? { output: pushOutput(error.attempt.output), timedOut: error.attempt.timedOut }
+            : undefined,
+        exhausted: (error, attempts, reason) => {
+            const e = error;
+            return new BuildFailedError(`${e.message}; gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} (${reason})`, e.step, e.tail, e.attempt);
+        }
+    });
+}
+/**
+ * Build (and push when asked) with a backend. A push that fails for a transient
+ * registry reason (429, 5xx, a dropped or timed-out connection) is run again, within
+ * `pushRetry` and `timeoutMs`: `buildah push` and `docker push` alone, never the build.
+ * `docker buildx build --push` pushes inside the build, so there the whole command runs
+ * again, but only when the failing step is the export (BuildKit's cache makes the
+ * second run a cache hit up to the push).
+ */
 async function runBuild(backend, spec, runner, files, buildkit = false) {
     const env = {
         ...runner.env,
@@ -82628,7 +82788,11 @@ async function runBuild(backend, spec, runner, files, buildkit = false) {
     };
     const r = { ...runner, env };
     if (backend === 'buildx') {
-        const log = await run(r, 'docker', buildxArgv(spec), 'docker buildx build');
+        const argv = buildxArgv(spec);
+        const what = 'docker buildx build';
+        const log = spec.push
+            ? await pushing(r, 'docker', argv, what, buildxPushError)
+            : await run(r, 'docker', argv, what);
         const meta = files.readFile(spec.idFile);
         let digest;
         try {
@@ -82646,7 +82810,7 @@ async function runBuild(backend, spec, runner, files, buildkit = false) {
         let log = await run(r, 'docker', dockerArgv(spec, buildkit), 'docker build');
         const imageId = files.readFile(spec.idFile)?.trim();
         if (spec.push)
-            log += await run(r, 'docker', dockerPushArgv(spec.ref), 'docker push');
+            log += await pushing(r, 'docker', dockerPushArgv(spec.ref), 'docker push');
         const digest = /digest: (sha256:[a-f0-9]{64})/.exec(log)?.[1];
         return { digest: spec.push ? digest : undefined, imageId, log };
     }
@@ -82654,7 +82818,7 @@ async function runBuild(backend, spec, runner, files, buildkit = false) {
     const imageId = files.readFile(spec.idFile)?.trim();
     let digest;
     if (spec.push) {
-        log += await run(r, 'buildah', buildahPushArgv(spec, files.digestFile), 'buildah push');
+        log += await pushing(r, 'buildah', buildahPushArgv(spec, files.digestFile), 'buildah push');
         digest = files.readFile(files.digestFile)?.trim();
     }
     return { digest, imageId, log };
