@@ -82216,6 +82216,106 @@ function removeAuthDir(dir) {
     return true;
 }
 
+;// CONCATENATED MODULE: ./src/lib/build-push-retry.ts
+/** Failures a retry cannot fix: credentials, permissions, a rejected name or manifest. */
+const PERMANENT = [
+    /\b(?:StatusCode|status code|status):? 40[13]\b|\b40[13] (?:Unauthorized|Forbidden)\b/i,
+    /\bunauthorized\b|authentication required|\bdenied\b|insufficient_scope|\bforbidden\b/i,
+    /\b(?:MANIFEST|TAG|NAME|DIGEST|BLOB|SIZE)_(?:INVALID|UNKNOWN)\b/,
+    /\b(?:manifest|tag|name|digest) (?:invalid|unknown)\b|\btag rejected\b|\bimmutable\b/i,
+    /x509:|certificate (?:signed by unknown|is not valid|has expired)|no such host/i
+];
+/** Failures of the registry or the network that a later attempt may not meet. */
+const TRANSIENT = [
+    [
+        /\b(?:StatusCode|status code|status):? 429\b|\b429 Too Many Requests\b|toomanyrequests/i,
+        'HTTP 429'
+    ],
+    [/\b(?:StatusCode|status code|status):? (5\d\d)\b/i, 'HTTP $1'],
+    [
+        /\b(5\d\d) (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)\b/i,
+        'HTTP $1'
+    ],
+    [/connection reset by peer/i, 'connection reset by peer'],
+    [/broken pipe/i, 'broken pipe'],
+    [/connection refused/i, 'connection refused'],
+    [/i\/o timeout|TLS handshake timeout|timeout awaiting response headers/i, 'a network timeout'],
+    [/Client\.Timeout exceeded|context deadline exceeded/i, 'a network timeout'],
+    [/unexpected EOF|:\s*EOF\s*$/im, 'the connection closed early (EOF)'],
+    [/server sent GOAWAY|use of closed network connection/i, 'the connection closed early']
+];
+/**
+ * Whether a failed push is worth another attempt, from the tool's output. A permanent
+ * marker anywhere (401/403, a rejected tag or manifest, a TLS or DNS error) wins over a
+ * transient one. Pure.
+ */
+function classifyPushFailure(output) {
+    for (const re of PERMANENT) {
+        const m = re.exec(output);
+        if (m)
+            return { transient: false, reason: m[0] };
+    }
+    for (const [re, reason] of TRANSIENT) {
+        const m = re.exec(output);
+        if (m) {
+            const after = /retry[- ]after:?\s*(\d{1,4})\s*s?\b/i.exec(output);
+            return {
+                transient: true,
+                reason: reason.replace('$1', m[1] ?? ''),
+                retryAfterMs: after ? Number(after[1]) * 1000 : undefined
+            };
+        }
+    }
+    return { transient: false, reason: 'not a transient registry error' };
+}
+/** The default policy: 3 attempts, waiting about 2 s, then 4 s. */
+const PUSH_RETRY = { attempts: 3, delayMs: 2000, maxDelayMs: 30_000 };
+/**
+ * The wait before attempt `attempt + 1` (attempt counts from 1): exponential with
+ * ±25 % jitter, at least what the registry asked for, never above the cap. Pure
+ * given `random`.
+ */
+function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
+    const exp = policy.delayMs * 2 ** (attempt - 1);
+    const jittered = Math.round(exp * (0.75 + random() * 0.5));
+    return Math.min(policy.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0));
+}
+/**
+ * Run `attempt` until it succeeds, fails for a reason that is not transient, or the
+ * attempts or the time run out. `failure` reads a thrown error (undefined: not a tool
+ * failure, rethrown as is). Every retry is logged as a warning that says why and when.
+ * The error of the last attempt is thrown, with the number of attempts noted by
+ * `exhausted` when the budget ran out.
+ */
+async function withPushRetry(what, attempt, options) {
+    const policy = options.policy ?? PUSH_RETRY;
+    const now = options.now ?? Date.now;
+    const sleep = options.sleep ?? ((ms) => new Promise(r => setTimeout(r, ms)));
+    const deadline = options.timeoutMs !== undefined ? now() + options.timeoutMs : undefined;
+    for (let n = 1;; n++) {
+        try {
+            return await attempt(deadline !== undefined ? Math.max(1, deadline - now()) : undefined);
+        }
+        catch (error) {
+            const f = options.failure(error);
+            if (!f || f.timedOut)
+                throw error;
+            const c = classifyPushFailure(f.output);
+            if (!c.transient)
+                throw error;
+            if (n >= policy.attempts)
+                throw options.exhausted(error, n, c.reason);
+            const wait = pushRetryDelay(policy, n, c.retryAfterMs, options.random);
+            // A wait that leaves no time for the push itself is no retry.
+            if (deadline !== undefined && now() + wait + 1000 > deadline) {
+                throw options.exhausted(error, n, `${c.reason}, and the time limit is near`);
+            }
+            options.logger.warning(`${what} failed with a transient registry error (${c.reason}); retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${policy.attempts})`);
+            await sleep(wait);
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/lib/exec.ts
@@ -82419,6 +82519,7 @@ function errors_errorMessage(error) {
  */
 
 
+
 /**
  * The environment for builder processes: the action's own minus every `INPUT_*`
  * variable (the runner puts secret inputs there) and the runner's request tokens.
@@ -82589,14 +82690,18 @@ function failingStep(log, max = 15) {
 class BuildFailedError extends Error {
     step;
     tail;
+    attempt;
     name = 'BuildFailedError';
-    constructor(message, step, tail) {
+    constructor(message, step, tail, 
+    /** The tool's whole output and whether our time limit ended it (for the push retry). */
+    attempt = { output: tail, timedOut: false }) {
         super(message);
         this.step = step;
         this.tail = tail;
+        this.attempt = attempt;
     }
 }
-async function run(runner, command, argv, what) {
+async function run(runner, command, argv, what, timeoutMs = runner.timeoutMs) {
     let log = '';
     const collect = (c) => {
         const text = c.toString('utf8');
@@ -82609,7 +82714,7 @@ async function run(runner, command, argv, what) {
         await exec_exec(command, argv, {
             env: runner.env,
             logger: runner.logger,
-            timeoutMs: runner.timeoutMs,
+            timeoutMs,
             onStdout: collect,
             onStderr: collect
         });
@@ -82617,13 +82722,68 @@ async function run(runner, command, argv, what) {
     catch (error) {
         if (error instanceof ExecError) {
             const { step, tail } = failingStep(log || error.result.stderr);
-            throw new BuildFailedError(`${what} failed${step ? ` at ${step}` : ''} (${command} exited with code ${error.result.code})`, step, tail);
+            throw new BuildFailedError(`${what} failed${step ? ` at ${step}` : ''} (${command} exited with code ${error.result.code})`, step, tail, { output: log || error.result.stderr, timedOut: error.result.timedOut });
         }
         throw error;
     }
     return log;
 }
-/** Build (and push when asked) with a backend. */
+/**
+ * The part of a `docker buildx build` log that tells why its push failed, or '' when
+ * the build failed elsewhere. BuildKit pushes inside the build (`exporting to image`,
+ * `exporting cache`), so only an error of those steps may retry the command; an error
+ * of any build step never does. Pure.
+ */
+function buildxPushError(log) {
+    const names = new Map();
+    const failed = [];
+    let solve = '';
+    for (const line of log.split(/\r?\n/)) {
+        const m = /^#(\d+) (.*)$/.exec(line);
+        if (m) {
+            if (!names.has(m[1]))
+                names.set(m[1], m[2]);
+            if (m[2].startsWith('ERROR:'))
+                failed.push({ name: names.get(m[1]), line: m[2] });
+        }
+        else if (line.startsWith('ERROR: failed to solve:'))
+            solve = line;
+    }
+    const exporting = (name) => /^(?:exporting|pushing|writing|naming)\b/.test(name);
+    if (failed.length > 0) {
+        if (!failed.every(f => exporting(f.name)))
+            return '';
+        return [...failed.map(f => f.line), solve].filter(Boolean).join('\n');
+    }
+    return /failed to push|exporting (?:to image|cache)/.test(solve) ? solve : '';
+}
+/**
+ * Run a command that pushes, again on a transient registry failure (build-push-retry.ts).
+ * `pushOutput` picks the part of a failed attempt's output that is about the push.
+ */
+function pushing(r, command, argv, what, pushOutput = log => log) {
+    return withPushRetry(what, remaining => run(r, command, argv, what, remaining), {
+        logger: r.logger,
+        policy: r.pushRetry,
+        timeoutMs: r.timeoutMs,
+        sleep: r.sleep,
+        failure: error => error instanceof BuildFailedError
+            ? { output: pushOutput(error.attempt.output), timedOut: error.attempt.timedOut }
+            : undefined,
+        exhausted: (error, attempts, reason) => {
+            const e = error;
+            return new BuildFailedError(`${e.message}; gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} (${reason})`, e.step, e.tail, e.attempt);
+        }
+    });
+}
+/**
+ * Build (and push when asked) with a backend. A push that fails for a transient
+ * registry reason (429, 5xx, a dropped or timed-out connection) is run again, within
+ * `pushRetry` and `timeoutMs`: `buildah push` and `docker push` alone, never the build.
+ * `docker buildx build --push` pushes inside the build, so there the whole command runs
+ * again, but only when the failing step is the export (BuildKit's cache makes the
+ * second run a cache hit up to the push).
+ */
 async function runBuild(backend, spec, runner, files, buildkit = false) {
     const env = {
         ...runner.env,
@@ -82633,7 +82793,11 @@ async function runBuild(backend, spec, runner, files, buildkit = false) {
     };
     const r = { ...runner, env };
     if (backend === 'buildx') {
-        const log = await run(r, 'docker', buildxArgv(spec), 'docker buildx build');
+        const argv = buildxArgv(spec);
+        const what = 'docker buildx build';
+        const log = spec.push
+            ? await pushing(r, 'docker', argv, what, buildxPushError)
+            : await run(r, 'docker', argv, what);
         const meta = files.readFile(spec.idFile);
         let digest;
         try {
@@ -82651,7 +82815,7 @@ async function runBuild(backend, spec, runner, files, buildkit = false) {
         let log = await run(r, 'docker', dockerArgv(spec, buildkit), 'docker build');
         const imageId = files.readFile(spec.idFile)?.trim();
         if (spec.push)
-            log += await run(r, 'docker', dockerPushArgv(spec.ref), 'docker push');
+            log += await pushing(r, 'docker', dockerPushArgv(spec.ref), 'docker push');
         const digest = /digest: (sha256:[a-f0-9]{64})/.exec(log)?.[1];
         return { digest: spec.push ? digest : undefined, imageId, log };
     }
@@ -82659,7 +82823,7 @@ async function runBuild(backend, spec, runner, files, buildkit = false) {
     const imageId = files.readFile(spec.idFile)?.trim();
     let digest;
     if (spec.push) {
-        log += await run(r, 'buildah', buildahPushArgv(spec, files.digestFile), 'buildah push');
+        log += await pushing(r, 'buildah', buildahPushArgv(spec, files.digestFile), 'buildah push');
         digest = files.readFile(files.digestFile)?.trim();
     }
     return { digest, imageId, log };
@@ -82855,6 +83019,74 @@ async function hashBuildInputs(context, inputs) {
     for (const l of fileLines)
         line(...l);
     return { hash: h.digest('hex'), files: files.length, bytes, git };
+}
+
+;// CONCATENATED MODULE: ./src/lib/confine.ts
+/**
+ * Paths a user (or a pull request) controls, confined to a root directory (the
+ * workspace, or plan's working directory). Symlinks are resolved with `realpath`
+ * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
+ * cannot make an action read, and print, a file outside the checkout.
+ */
+
+
+
+/** Whether `path` is `root` or below it (both absolute and already resolved). */
+function isWithin(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
+}
+/**
+ * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
+ * For a path that does not exist, its deepest existing ancestor is resolved and the
+ * rest appended, so a link in a parent directory still counts.
+ */
+function realPath(root, path) {
+    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
+    const rest = [];
+    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
+        const parent = (0,external_node_path_.dirname)(head);
+        if (parent === head)
+            break;
+        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
+        head = parent;
+    }
+    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
+    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
+}
+/**
+ * `path` resolved through its symlinks, when it stays inside `root`; else a
+ * ConfigurationError naming the input. `rootName` says what the root is in the message
+ * (`the workspace`, `the working directory`); `hint` is appended.
+ */
+function confinedPath(root, path, options) {
+    const realRoot = realPath(root, root);
+    const real = realPath(root, path);
+    if (!isWithin(realRoot, real)) {
+        // Lexically inside: only a symlink leads out.
+        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
+        throw new errors_ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+    }
+    return real;
+}
+/**
+ * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
+ * a symbolic link, as a path relative to `root` with `/` separators; undefined when
+ * there is none (an entry that does not exist ends the walk). For code that writes
+ * files and must never follow a link, even one that leads back inside `root`.
+ */
+function symlinkOnPath(root, rel) {
+    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+        current = join(current, parts[i]);
+        const st = lstatSync(current, { throwIfNoEntry: false });
+        if (!st)
+            return undefined;
+        if (st.isSymbolicLink())
+            return parts.slice(0, i + 1).join('/');
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/lib/image-ref.ts
@@ -87476,6 +87708,7 @@ async function gitText(args, options) {
 
 
 
+
 /** The default services file path. */
 const DEFAULT_CONFIG = '.github/conveyor.yml';
 /** Platforms when neither the service nor the defaults name any. */
@@ -87503,6 +87736,24 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
 const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The most of a value from the file an error shows. Errors quote what they found, and
+ * what they found is whatever the file holds: never more than a short prefix of it.
+ */
+const SHOWN = 60;
+/** A value from the file, quoted and cut to a short prefix. */
+function show(value) {
+    return quote(value, SHOWN);
+}
+/** `text` cut to `max` characters. */
+function shorten(text, max) {
+    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}
+/** A key path for an error: as written when short and printable, else quoted and cut. */
+function showKey(key) {
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key);
+}
 /** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
 function editDistance(a, b) {
     const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
@@ -87520,6 +87771,9 @@ function editDistance(a, b) {
 }
 /** The closest candidate to `word`, when it is close enough to be a likely typo. */
 function didYouMean(word, candidates) {
+    // A typo of a short name is short: no quadratic work on a huge word.
+    if (word.length > 2 * SHOWN)
+        return undefined;
     const norm = (s) => s.toLowerCase().replace(/[-_]/g, '');
     let best;
     let bestD = Infinity;
@@ -87560,7 +87814,7 @@ class Located {
     }
     at(node, key, message) {
         const where = node?.range ? this.pos(node.range[0]) : '';
-        return new errors_ConfigurationError(`${this.file}${where}: ${key ? `${key}: ` : ''}${message}`.replace(/: $/, ''));
+        return new errors_ConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''));
     }
     pos(offset) {
         const p = this.lines.linePos(offset);
@@ -87584,7 +87838,7 @@ function describe(node) {
         const v = node.value;
         if (v === null)
             return 'nothing (null)';
-        return `${typeof v} ${JSON.stringify(v)}`;
+        return `${typeof v} ${typeof v === 'string' ? show(v) : shorten(String(v), SHOWN)}`;
     }
     return 'an unexpected value';
 }
@@ -87604,7 +87858,7 @@ class Parser {
             if (!allowed.includes(k)) {
                 const hint = didYouMean(k, allowed);
                 const path = key ? `${key}.${k}` : k;
-                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${JSON.stringify(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`);
+                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${show(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`);
             }
         }
         return pairs;
@@ -87617,7 +87871,7 @@ class Parser {
         if (value.trim() === '')
             throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got an empty string`);
         if (pattern && !pattern.test(value)) {
-            throw this.loc.at(node, key, `got ${JSON.stringify(value)}, expected ${expected ?? pattern.source}`);
+            throw this.loc.at(node, key, `got ${show(value)}, expected ${expected ?? pattern.source}`);
         }
         return value;
     }
@@ -87625,7 +87879,7 @@ class Parser {
         const value = this.string(node, key, undefined, 'a repository-relative path');
         const n = normalizeRelPath(value);
         if (n === undefined) {
-            throw this.loc.at(node, key, `got ${JSON.stringify(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
+            throw this.loc.at(node, key, `got ${show(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
         }
         return n;
     }
@@ -87639,7 +87893,7 @@ class Parser {
     glob = (n, k) => {
         const value = this.string(n, k, undefined, 'a glob pattern');
         if (value.startsWith('/') || value.includes('\\')) {
-            throw this.loc.at(n, k, `got ${JSON.stringify(value)}, expected a glob relative to the repository root with "/" separators`);
+            throw this.loc.at(n, k, `got ${show(value)}, expected a glob relative to the repository root with "/" separators`);
         }
         return value;
     };
@@ -87652,7 +87906,7 @@ function parseFile(text, file) {
     if (doc.errors.length > 0) {
         const e = doc.errors[0];
         const where = loc.pos(e.pos[0]);
-        throw new errors_ConfigurationError(`${file}${where}: not valid YAML: ${e.message.split('\n')[0]}`);
+        throw new errors_ConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`);
     }
     const p = new Parser(loc);
     const root = doc.contents;
@@ -87672,7 +87926,7 @@ function parseFile(text, file) {
                     const r = p.string(dv, 'defaults.registry', undefined, 'a registry and optional namespace such as "ghcr.io/acme"');
                     const clean = r.replace(/\/+$/, '');
                     if (!IMAGE_RE.test(clean)) {
-                        throw loc.at(dv, 'defaults.registry', `got ${JSON.stringify(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`);
+                        throw loc.at(dv, 'defaults.registry', `got ${show(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`);
                     }
                     out.defaults.registry = clean;
                 }
@@ -87699,7 +87953,7 @@ function parseService(p, pair, defaults) {
     const name = keyOf(pair);
     const key = `services.${name}`;
     if (!NAME_RE.test(name)) {
-        throw p.loc.at(keyNode(pair), key, `service name ${JSON.stringify(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`);
+        throw p.loc.at(keyNode(pair), key, `service name ${show(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`);
     }
     const v = pair.value;
     const pairs = v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null) ? undefined : p.map(v, key, SERVICE_KEYS);
@@ -87801,7 +88055,7 @@ function checkDependencies(services, where = () => '') {
         s.dependsOn.forEach((d, i) => {
             if (!byName.has(d)) {
                 const hint = didYouMean(d, [...byName.keys()]);
-                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${JSON.stringify(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`);
+                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`);
             }
             if (d === s.name) {
                 throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: a service cannot depend on itself (cycle ${s.name} -> ${s.name})`);
@@ -87880,10 +88134,10 @@ function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] 
         const name = path === '.' ? rootName : external_node_path_.posix.basename(path);
         const clash = found.get(name);
         if (clash) {
-            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${JSON.stringify(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
+            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
         }
         if (!NAME_RE.test(name)) {
-            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${JSON.stringify(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
+            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
         }
         found.set(name, {
             name,
@@ -87925,18 +88179,27 @@ async function listDockerfiles(workspace) {
 }
 /**
  * Load the services: the file when it exists (or `requireFile`), else every
- * Dockerfile in the workspace.
+ * Dockerfile in the workspace. The file must be a regular file inside the workspace
+ * once symlinks are resolved (`rootName` names that directory in the error), so a
+ * checked-in link to `/proc/self/environ` or `/etc/passwd` is refused, not read.
  */
 async function loadServices(options) {
     const config = options.config?.trim() || DEFAULT_CONFIG;
-    const full = (0,external_node_path_.isAbsolute)(config) ? config : (0,external_node_path_.join)(options.workspace, config);
     const rel = (0,external_node_path_.isAbsolute)(config)
         ? external_node_path_.posix.relative(options.workspace, config) || config
         : (normalizeRelPath(config) ?? config);
+    const full = confinedPath(options.workspace, config, {
+        input: 'config',
+        rootName: options.rootName,
+        hint: 'the services file must be a file of the checkout'
+    });
     const rootName = (0,external_node_path_.basename)(options.workspace).toLowerCase() || 'app';
     let dockerfiles;
     const discover = async () => (dockerfiles ??= await listDockerfiles(options.workspace));
     if ((0,external_node_fs_namespaceObject.existsSync)(full)) {
+        if (!(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
+            throw new errors_ConfigurationError(`services file ${quote(rel)} is not a regular file`);
+        }
         const text = (0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8');
         // Discovery only runs when the file has no `services` key.
         let needed = false;
@@ -87950,7 +88213,7 @@ async function loadServices(options) {
         return parseServices(text, rel, defaults => discoverServices(files, defaults, rootName));
     }
     if (options.requireFile) {
-        throw new errors_ConfigurationError(`services file ${JSON.stringify(rel)} does not exist in ${options.workspace}`);
+        throw new errors_ConfigurationError(`services file ${quote(rel)} does not exist in ${options.workspace}`);
     }
     const defaults = { platforms: [...DEFAULT_PLATFORMS] };
     const services = discoverServices(await discover(), defaults, rootName);
@@ -87966,7 +88229,7 @@ function findService(config, name) {
     const from = config.file
         ? `services file ${config.file}`
         : 'the Dockerfiles found (no services file)';
-    throw new errors_ConfigurationError(`unknown service ${JSON.stringify(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
+    throw new errors_ConfigurationError(`unknown service ${show(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
 }
 
 ;// CONCATENATED MODULE: ./src/lib/duration.ts
@@ -88262,6 +88525,7 @@ class InputReader {
 
 
 
+
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
 const inputs_HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
 /**
@@ -88270,8 +88534,9 @@ const inputs_HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
  */
 function workspacePath(config, env) {
     const workspace = (0,external_node_path_.resolve)(env.GITHUB_WORKSPACE ?? process.cwd());
-    const rel = (0,external_node_path_.relative)(workspace, (0,external_node_path_.resolve)(workspace, config));
-    if (rel === '' || rel === '..' || rel.startsWith(`..${external_node_path_.sep}`) || (0,external_node_path_.isAbsolute)(rel)) {
+    const full = (0,external_node_path_.resolve)(workspace, config);
+    const rel = (0,external_node_path_.relative)(workspace, full);
+    if (rel === '' || !isWithin(workspace, full)) {
         throw invalidInput('config', config, 'a file path inside the workspace');
     }
     return rel.split(external_node_path_.sep).join('/');
@@ -88425,6 +88690,7 @@ function getInputs(reader = new InputReader(), env = process.env) {
 
 
 
+
 /** State keys shared with the post step. */
 var State;
 (function (State) {
@@ -88462,16 +88728,12 @@ function githubContext(env = process.env) {
         workspace: (0,external_node_path_.resolve)(env.GITHUB_WORKSPACE ?? process.cwd())
     };
 }
-/** A path inside the workspace, or a ConfigurationError naming the input. */
+/** A path inside the workspace (symlinks resolved), or a ConfigurationError naming the input. */
 function insideWorkspace(workspace, path, input) {
-    const abs = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(workspace, path);
-    const real = (0,external_node_fs_namespaceObject.existsSync)(abs) ? (0,external_node_fs_namespaceObject.realpathSync)(abs) : abs;
-    const root = (0,external_node_fs_namespaceObject.realpathSync)(workspace);
-    const rel = (0,external_node_path_.relative)(root, real);
-    if (rel.startsWith('..') || (0,external_node_path_.isAbsolute)(rel) || rel.split(external_node_path_.sep)[0] === '..') {
-        throw new errors_ConfigurationError(`${input} ${JSON.stringify(path)} is outside the workspace ${root}; builds may only read the checked-out repository`);
-    }
-    return real;
+    return confinedPath(workspace, path, {
+        input,
+        hint: 'builds may only read the checked-out repository'
+    });
 }
 function withRegistry(image, registry) {
     const parsed = parseImageRef(image);
@@ -88479,9 +88741,8 @@ function withRegistry(image, registry) {
         return image;
     return `${registry}/${image}`;
 }
-/** Load the services file, which must not lead out of the workspace through a symlink. */
+/** Load the services file; loadServices refuses one that leads out of the workspace. */
 async function services(inputs, gh) {
-    insideWorkspace(gh.workspace, inputs.config, 'config');
     return loadServices({ workspace: gh.workspace, config: inputs.config });
 }
 async function resolveTarget(inputs, gh, log) {

@@ -108396,6 +108396,7 @@ function safeParse(ref) {
 
 
 
+
 /** The default services file path. */
 const DEFAULT_CONFIG = '.github/conveyor.yml';
 /** Platforms when neither the service nor the defaults name any. */
@@ -108423,6 +108424,24 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
 const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The most of a value from the file an error shows. Errors quote what they found, and
+ * what they found is whatever the file holds: never more than a short prefix of it.
+ */
+const SHOWN = 60;
+/** A value from the file, quoted and cut to a short prefix. */
+function show(value) {
+    return quote(value, SHOWN);
+}
+/** `text` cut to `max` characters. */
+function shorten(text, max) {
+    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}
+/** A key path for an error: as written when short and printable, else quoted and cut. */
+function showKey(key) {
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key);
+}
 /** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
 function editDistance(a, b) {
     const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
@@ -108440,6 +108459,9 @@ function editDistance(a, b) {
 }
 /** The closest candidate to `word`, when it is close enough to be a likely typo. */
 function didYouMean(word, candidates) {
+    // A typo of a short name is short: no quadratic work on a huge word.
+    if (word.length > 2 * SHOWN)
+        return undefined;
     const norm = (s) => s.toLowerCase().replace(/[-_]/g, '');
     let best;
     let bestD = Infinity;
@@ -108480,7 +108502,7 @@ class Located {
     }
     at(node, key, message) {
         const where = node?.range ? this.pos(node.range[0]) : '';
-        return new errors_ConfigurationError(`${this.file}${where}: ${key ? `${key}: ` : ''}${message}`.replace(/: $/, ''));
+        return new errors_ConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''));
     }
     pos(offset) {
         const p = this.lines.linePos(offset);
@@ -108504,7 +108526,7 @@ function describe(node) {
         const v = node.value;
         if (v === null)
             return 'nothing (null)';
-        return `${typeof v} ${JSON.stringify(v)}`;
+        return `${typeof v} ${typeof v === 'string' ? show(v) : shorten(String(v), SHOWN)}`;
     }
     return 'an unexpected value';
 }
@@ -108524,7 +108546,7 @@ class Parser {
             if (!allowed.includes(k)) {
                 const hint = didYouMean(k, allowed);
                 const path = key ? `${key}.${k}` : k;
-                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${JSON.stringify(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`);
+                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${show(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`);
             }
         }
         return pairs;
@@ -108537,7 +108559,7 @@ class Parser {
         if (value.trim() === '')
             throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got an empty string`);
         if (pattern && !pattern.test(value)) {
-            throw this.loc.at(node, key, `got ${JSON.stringify(value)}, expected ${expected ?? pattern.source}`);
+            throw this.loc.at(node, key, `got ${show(value)}, expected ${expected ?? pattern.source}`);
         }
         return value;
     }
@@ -108545,7 +108567,7 @@ class Parser {
         const value = this.string(node, key, undefined, 'a repository-relative path');
         const n = normalizeRelPath(value);
         if (n === undefined) {
-            throw this.loc.at(node, key, `got ${JSON.stringify(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
+            throw this.loc.at(node, key, `got ${show(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
         }
         return n;
     }
@@ -108559,7 +108581,7 @@ class Parser {
     glob = (n, k) => {
         const value = this.string(n, k, undefined, 'a glob pattern');
         if (value.startsWith('/') || value.includes('\\')) {
-            throw this.loc.at(n, k, `got ${JSON.stringify(value)}, expected a glob relative to the repository root with "/" separators`);
+            throw this.loc.at(n, k, `got ${show(value)}, expected a glob relative to the repository root with "/" separators`);
         }
         return value;
     };
@@ -108572,7 +108594,7 @@ function parseFile(text, file) {
     if (doc.errors.length > 0) {
         const e = doc.errors[0];
         const where = loc.pos(e.pos[0]);
-        throw new errors_ConfigurationError(`${file}${where}: not valid YAML: ${e.message.split('\n')[0]}`);
+        throw new errors_ConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`);
     }
     const p = new Parser(loc);
     const root = doc.contents;
@@ -108592,7 +108614,7 @@ function parseFile(text, file) {
                     const r = p.string(dv, 'defaults.registry', undefined, 'a registry and optional namespace such as "ghcr.io/acme"');
                     const clean = r.replace(/\/+$/, '');
                     if (!IMAGE_RE.test(clean)) {
-                        throw loc.at(dv, 'defaults.registry', `got ${JSON.stringify(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`);
+                        throw loc.at(dv, 'defaults.registry', `got ${show(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`);
                     }
                     out.defaults.registry = clean;
                 }
@@ -108619,7 +108641,7 @@ function parseService(p, pair, defaults) {
     const name = keyOf(pair);
     const key = `services.${name}`;
     if (!NAME_RE.test(name)) {
-        throw p.loc.at(keyNode(pair), key, `service name ${JSON.stringify(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`);
+        throw p.loc.at(keyNode(pair), key, `service name ${show(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`);
     }
     const v = pair.value;
     const pairs = v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null) ? undefined : p.map(v, key, SERVICE_KEYS);
@@ -108721,7 +108743,7 @@ function checkDependencies(services, where = () => '') {
         s.dependsOn.forEach((d, i) => {
             if (!byName.has(d)) {
                 const hint = didYouMean(d, [...byName.keys()]);
-                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${JSON.stringify(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`);
+                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`);
             }
             if (d === s.name) {
                 throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: a service cannot depend on itself (cycle ${s.name} -> ${s.name})`);
@@ -108800,10 +108822,10 @@ function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] 
         const name = path === '.' ? rootName : external_node_path_.posix.basename(path);
         const clash = found.get(name);
         if (clash) {
-            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${JSON.stringify(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
+            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
         }
         if (!NAME_RE.test(name)) {
-            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${JSON.stringify(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
+            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
         }
         found.set(name, {
             name,
@@ -108845,18 +108867,27 @@ async function listDockerfiles(workspace) {
 }
 /**
  * Load the services: the file when it exists (or `requireFile`), else every
- * Dockerfile in the workspace.
+ * Dockerfile in the workspace. The file must be a regular file inside the workspace
+ * once symlinks are resolved (`rootName` names that directory in the error), so a
+ * checked-in link to `/proc/self/environ` or `/etc/passwd` is refused, not read.
  */
 async function loadServices(options) {
     const config = options.config?.trim() || DEFAULT_CONFIG;
-    const full = (0,external_node_path_.isAbsolute)(config) ? config : (0,external_node_path_.join)(options.workspace, config);
     const rel = (0,external_node_path_.isAbsolute)(config)
         ? external_node_path_.posix.relative(options.workspace, config) || config
         : (normalizeRelPath(config) ?? config);
+    const full = confinedPath(options.workspace, config, {
+        input: 'config',
+        rootName: options.rootName,
+        hint: 'the services file must be a file of the checkout'
+    });
     const rootName = (0,external_node_path_.basename)(options.workspace).toLowerCase() || 'app';
     let dockerfiles;
     const discover = async () => (dockerfiles ??= await listDockerfiles(options.workspace));
     if ((0,external_node_fs_namespaceObject.existsSync)(full)) {
+        if (!(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
+            throw new errors_ConfigurationError(`services file ${quote(rel)} is not a regular file`);
+        }
         const text = (0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8');
         // Discovery only runs when the file has no `services` key.
         let needed = false;
@@ -108870,7 +108901,7 @@ async function loadServices(options) {
         return parseServices(text, rel, defaults => discoverServices(files, defaults, rootName));
     }
     if (options.requireFile) {
-        throw new errors_ConfigurationError(`services file ${JSON.stringify(rel)} does not exist in ${options.workspace}`);
+        throw new errors_ConfigurationError(`services file ${quote(rel)} does not exist in ${options.workspace}`);
     }
     const defaults = { platforms: [...DEFAULT_PLATFORMS] };
     const services = discoverServices(await discover(), defaults, rootName);
@@ -108886,7 +108917,7 @@ function findService(config, name) {
     const from = config.file
         ? `services file ${config.file}`
         : 'the Dockerfiles found (no services file)';
-    throw new ConfigurationError(`unknown service ${JSON.stringify(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
+    throw new ConfigurationError(`unknown service ${show(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
 }
 
 ;// CONCATENATED MODULE: ./src/actions/deploy/inputs.ts

@@ -6,6 +6,7 @@
  * Credentials reach every builder through a 0600 auth file (see build-auth.ts),
  * never argv.
  */
+import { withPushRetry, type AttemptFailure, type PushRetryPolicy } from './build-push-retry.js'
 import { exec, ExecError, lastLines } from './exec.js'
 import { ConfigurationError } from './errors.js'
 import type { Logger } from './logger.js'
@@ -214,7 +215,11 @@ export function failingStep(log: string, max = 15): { step?: string; tail: strin
 export interface BackendRunner {
   logger: Logger
   env: NodeJS.ProcessEnv
+  /** Limit of the build command, and of the push with all its retries. */
   timeoutMs?: number
+  /** Retries of a push that failed for a transient registry reason (default PUSH_RETRY). */
+  pushRetry?: PushRetryPolicy
+  sleep?: (ms: number) => Promise<void>
 }
 
 /** A build's outcome. */
@@ -232,7 +237,9 @@ export class BuildFailedError extends Error {
   constructor(
     message: string,
     readonly step: string | undefined,
-    readonly tail: string
+    readonly tail: string,
+    /** The tool's whole output and whether our time limit ended it (for the push retry). */
+    readonly attempt: AttemptFailure = { output: tail, timedOut: false }
   ) {
     super(message)
   }
@@ -242,7 +249,8 @@ async function run(
   runner: BackendRunner,
   command: string,
   argv: string[],
-  what: string
+  what: string,
+  timeoutMs = runner.timeoutMs
 ): Promise<string> {
   let log = ''
   const collect = (c: Buffer): void => {
@@ -254,7 +262,7 @@ async function run(
     await exec(command, argv, {
       env: runner.env,
       logger: runner.logger,
-      timeoutMs: runner.timeoutMs,
+      timeoutMs,
       onStdout: collect,
       onStderr: collect
     })
@@ -264,7 +272,8 @@ async function run(
       throw new BuildFailedError(
         `${what} failed${step ? ` at ${step}` : ''} (${command} exited with code ${error.result.code})`,
         step,
-        tail
+        tail,
+        { output: log || error.result.stderr, timedOut: error.result.timedOut }
       )
     }
     throw error
@@ -272,7 +281,71 @@ async function run(
   return log
 }
 
-/** Build (and push when asked) with a backend. */
+/**
+ * The part of a `docker buildx build` log that tells why its push failed, or '' when
+ * the build failed elsewhere. BuildKit pushes inside the build (`exporting to image`,
+ * `exporting cache`), so only an error of those steps may retry the command; an error
+ * of any build step never does. Pure.
+ */
+export function buildxPushError(log: string): string {
+  const names = new Map<string, string>()
+  const failed: { name: string; line: string }[] = []
+  let solve = ''
+  for (const line of log.split(/\r?\n/)) {
+    const m = /^#(\d+) (.*)$/.exec(line)
+    if (m) {
+      if (!names.has(m[1]!)) names.set(m[1]!, m[2]!)
+      if (m[2]!.startsWith('ERROR:')) failed.push({ name: names.get(m[1]!)!, line: m[2]! })
+    } else if (line.startsWith('ERROR: failed to solve:')) solve = line
+  }
+  const exporting = (name: string): boolean => /^(?:exporting|pushing|writing|naming)\b/.test(name)
+  if (failed.length > 0) {
+    if (!failed.every(f => exporting(f.name))) return ''
+    return [...failed.map(f => f.line), solve].filter(Boolean).join('\n')
+  }
+  return /failed to push|exporting (?:to image|cache)/.test(solve) ? solve : ''
+}
+
+/**
+ * Run a command that pushes, again on a transient registry failure (build-push-retry.ts).
+ * `pushOutput` picks the part of a failed attempt's output that is about the push.
+ */
+function pushing(
+  r: BackendRunner,
+  command: string,
+  argv: string[],
+  what: string,
+  pushOutput: (log: string) => string = log => log
+): Promise<string> {
+  return withPushRetry(what, remaining => run(r, command, argv, what, remaining), {
+    logger: r.logger,
+    policy: r.pushRetry,
+    timeoutMs: r.timeoutMs,
+    sleep: r.sleep,
+    failure: error =>
+      error instanceof BuildFailedError
+        ? { output: pushOutput(error.attempt.output), timedOut: error.attempt.timedOut }
+        : undefined,
+    exhausted: (error, attempts, reason) => {
+      const e = error as BuildFailedError
+      return new BuildFailedError(
+        `${e.message}; gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} (${reason})`,
+        e.step,
+        e.tail,
+        e.attempt
+      )
+    }
+  })
+}
+
+/**
+ * Build (and push when asked) with a backend. A push that fails for a transient
+ * registry reason (429, 5xx, a dropped or timed-out connection) is run again, within
+ * `pushRetry` and `timeoutMs`: `buildah push` and `docker push` alone, never the build.
+ * `docker buildx build --push` pushes inside the build, so there the whole command runs
+ * again, but only when the failing step is the export (BuildKit's cache makes the
+ * second run a cache hit up to the push).
+ */
 export async function runBuild(
   backend: BackendName,
   spec: BuildSpec,
@@ -288,7 +361,11 @@ export async function runBuild(
   }
   const r = { ...runner, env }
   if (backend === 'buildx') {
-    const log = await run(r, 'docker', buildxArgv(spec), 'docker buildx build')
+    const argv = buildxArgv(spec)
+    const what = 'docker buildx build'
+    const log = spec.push
+      ? await pushing(r, 'docker', argv, what, buildxPushError)
+      : await run(r, 'docker', argv, what)
     const meta = files.readFile(spec.idFile)
     let digest: string | undefined
     try {
@@ -304,7 +381,7 @@ export async function runBuild(
     env.DOCKER_BUILDKIT = buildkit ? '1' : '0'
     let log = await run(r, 'docker', dockerArgv(spec, buildkit), 'docker build')
     const imageId = files.readFile(spec.idFile)?.trim()
-    if (spec.push) log += await run(r, 'docker', dockerPushArgv(spec.ref), 'docker push')
+    if (spec.push) log += await pushing(r, 'docker', dockerPushArgv(spec.ref), 'docker push')
     const digest = /digest: (sha256:[a-f0-9]{64})/.exec(log)?.[1]
     return { digest: spec.push ? digest : undefined, imageId, log }
   }
@@ -312,7 +389,7 @@ export async function runBuild(
   const imageId = files.readFile(spec.idFile)?.trim()
   let digest: string | undefined
   if (spec.push) {
-    log += await run(r, 'buildah', buildahPushArgv(spec, files.digestFile), 'buildah push')
+    log += await pushing(r, 'buildah', buildahPushArgv(spec, files.digestFile), 'buildah push')
     digest = files.readFile(files.digestFile)?.trim()
   }
   return { digest, imageId, log }

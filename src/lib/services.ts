@@ -4,7 +4,7 @@
  * directory holding a Dockerfile. Parsing and discovery are pure; reading the file
  * and listing the workspace sit at the edges.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, isAbsolute, join, posix } from 'node:path'
 import {
   isMap,
@@ -16,7 +16,8 @@ import {
   type Pair,
   type YAMLMap
 } from 'yaml'
-import { ConfigurationError } from './errors.js'
+import { confinedPath } from './confine.js'
+import { ConfigurationError, quote } from './errors.js'
 import { git } from './git.js'
 
 /** Where a service's new image reference goes in the config repository. */
@@ -85,6 +86,28 @@ const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/
 const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/
 const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
 
+/**
+ * The most of a value from the file an error shows. Errors quote what they found, and
+ * what they found is whatever the file holds: never more than a short prefix of it.
+ */
+const SHOWN = 60
+
+/** A value from the file, quoted and cut to a short prefix. */
+function show(value: string): string {
+  return quote(value, SHOWN)
+}
+
+/** `text` cut to `max` characters. */
+function shorten(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text
+}
+
+/** A key path for an error: as written when short and printable, else quoted and cut. */
+function showKey(key: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key)
+}
+
 /** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
 export function editDistance(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
@@ -105,6 +128,8 @@ export function editDistance(a: string, b: string): number {
 
 /** The closest candidate to `word`, when it is close enough to be a likely typo. */
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  // A typo of a short name is short: no quadratic work on a huge word.
+  if (word.length > 2 * SHOWN) return undefined
   const norm = (s: string): string => s.toLowerCase().replace(/[-_]/g, '')
   let best: string | undefined
   let bestD = Infinity
@@ -147,7 +172,7 @@ class Located {
   at(node: YamlNode | null | undefined, key: string, message: string): ConfigurationError {
     const where = node?.range ? this.pos(node.range[0]) : ''
     return new ConfigurationError(
-      `${this.file}${where}: ${key ? `${key}: ` : ''}${message}`.replace(/: $/, '')
+      `${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, '')
     )
   }
 
@@ -172,7 +197,7 @@ function describe(node: unknown): string {
   if (isScalar(node)) {
     const v = node.value
     if (v === null) return 'nothing (null)'
-    return `${typeof v} ${JSON.stringify(v)}`
+    return `${typeof v} ${typeof v === 'string' ? show(v) : shorten(String(v), SHOWN)}`
   }
   return 'an unexpected value'
 }
@@ -194,7 +219,7 @@ class Parser {
         throw this.loc.at(
           keyNode(pair) ?? node,
           path,
-          `unknown key ${JSON.stringify(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`
+          `unknown key ${show(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`
         )
       }
     }
@@ -214,11 +239,7 @@ class Parser {
     if (value.trim() === '')
       throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got an empty string`)
     if (pattern && !pattern.test(value)) {
-      throw this.loc.at(
-        node,
-        key,
-        `got ${JSON.stringify(value)}, expected ${expected ?? pattern.source}`
-      )
+      throw this.loc.at(node, key, `got ${show(value)}, expected ${expected ?? pattern.source}`)
     }
     return value
   }
@@ -230,7 +251,7 @@ class Parser {
       throw this.loc.at(
         node,
         key,
-        `got ${JSON.stringify(value)}, expected a path relative to the repository root, inside it, with "/" separators`
+        `got ${show(value)}, expected a path relative to the repository root, inside it, with "/" separators`
       )
     }
     return n
@@ -252,7 +273,7 @@ class Parser {
       throw this.loc.at(
         n,
         k,
-        `got ${JSON.stringify(value)}, expected a glob relative to the repository root with "/" separators`
+        `got ${show(value)}, expected a glob relative to the repository root with "/" separators`
       )
     }
     return value
@@ -276,7 +297,9 @@ function parseFile(text: string, file: string): Parsed {
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!
     const where = loc.pos(e.pos[0])
-    throw new ConfigurationError(`${file}${where}: not valid YAML: ${e.message.split('\n')[0]}`)
+    throw new ConfigurationError(
+      `${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`
+    )
   }
   const p = new Parser(loc)
   const root = doc.contents as YamlNode | null
@@ -302,7 +325,7 @@ function parseFile(text: string, file: string): Parsed {
             throw loc.at(
               dv,
               'defaults.registry',
-              `got ${JSON.stringify(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`
+              `got ${show(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`
             )
           }
           out.defaults.registry = clean
@@ -344,7 +367,7 @@ function parseService(
     throw p.loc.at(
       keyNode(pair),
       key,
-      `service name ${JSON.stringify(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`
+      `service name ${show(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`
     )
   }
   const v = pair.value as YamlNode | null
@@ -474,7 +497,7 @@ export function checkDependencies(
       if (!byName.has(d)) {
         const hint = didYouMean(d, [...byName.keys()])
         throw new ConfigurationError(
-          `${where(s.name, i)}services.${s.name}.depends-on: unknown service ${JSON.stringify(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`
+          `${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`
         )
       }
       if (d === s.name) {
@@ -563,12 +586,12 @@ export function discoverServices(
     const clash = found.get(name)
     if (clash) {
       throw new ConfigurationError(
-        `two Dockerfiles would make a service named ${JSON.stringify(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`
+        `two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`
       )
     }
     if (!NAME_RE.test(name)) {
       throw new ConfigurationError(
-        `${dockerfile}: the directory name ${JSON.stringify(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`
+        `${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`
       )
     }
     found.set(name, {
@@ -614,23 +637,33 @@ export async function listDockerfiles(workspace: string): Promise<string[]> {
 
 /**
  * Load the services: the file when it exists (or `requireFile`), else every
- * Dockerfile in the workspace.
+ * Dockerfile in the workspace. The file must be a regular file inside the workspace
+ * once symlinks are resolved (`rootName` names that directory in the error), so a
+ * checked-in link to `/proc/self/environ` or `/etc/passwd` is refused, not read.
  */
 export async function loadServices(options: {
   workspace: string
   config?: string
   requireFile?: boolean
+  rootName?: string
 }): Promise<ServicesConfig> {
   const config = options.config?.trim() || DEFAULT_CONFIG
-  const full = isAbsolute(config) ? config : join(options.workspace, config)
   const rel = isAbsolute(config)
     ? posix.relative(options.workspace, config) || config
     : (normalizeRelPath(config) ?? config)
+  const full = confinedPath(options.workspace, config, {
+    input: 'config',
+    rootName: options.rootName,
+    hint: 'the services file must be a file of the checkout'
+  })
   const rootName = basename(options.workspace).toLowerCase() || 'app'
   let dockerfiles: string[] | undefined
   const discover = async (): Promise<string[]> =>
     (dockerfiles ??= await listDockerfiles(options.workspace))
   if (existsSync(full)) {
+    if (!statSync(full).isFile()) {
+      throw new ConfigurationError(`services file ${quote(rel)} is not a regular file`)
+    }
     const text = readFileSync(full, 'utf8')
     // Discovery only runs when the file has no `services` key.
     let needed = false
@@ -644,7 +677,7 @@ export async function loadServices(options: {
   }
   if (options.requireFile) {
     throw new ConfigurationError(
-      `services file ${JSON.stringify(rel)} does not exist in ${options.workspace}`
+      `services file ${quote(rel)} does not exist in ${options.workspace}`
     )
   }
   const defaults = { platforms: [...DEFAULT_PLATFORMS] }
@@ -662,6 +695,6 @@ export function findService(config: ServicesConfig, name: string): Service {
     ? `services file ${config.file}`
     : 'the Dockerfiles found (no services file)'
   throw new ConfigurationError(
-    `unknown service ${JSON.stringify(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`
+    `unknown service ${show(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`
   )
 }

@@ -159,27 +159,34 @@ describe('build: registry faults', () => {
     expectNoStrayCredentials(run, [{ value: PASSWORD, user: USER }])
   }, 180_000)
 
-  // BUG build-push-429: one transient 429 (Retry-After: 1) on a manifest PUT during the
-  // push fails the step: "buildah push failed (buildah exited with code 125) ...
-  // uploading manifest a ...: StatusCode: 429". buildah does not retry it and the action
-  // does not retry the push (its own HTTP client does retry 429 on the promotion path).
-  it.fails(
-    'BUG build-push-429: one 429 with Retry-After on the push, then success: succeeds',
-    async () => {
-      proxy.setRules([
-        {
-          match: r => r.method === 'PUT' && r.url.includes('/manifests/'),
-          times: 1,
-          fault: { kind: 'status', status: 429, retryAfter: '1' }
-        }
-      ])
-      const run = await build('acme/retry-push', { tags: 'type=raw,value=a', reuse: 'false' })
-      expect(proxy.seen.filter(r => r.status === 429).length).toBe(1)
-      expect(run.main.code, run.main.errors.join('\n')).toBe(0)
-      expect(await expectNoDanglingTags('acme/retry-push')).toContain('a')
-    },
-    180_000
-  )
+  // Regression, fixed bug build-push-429 (found by this suite); it was: one transient 429
+  // (Retry-After: 1) on a manifest PUT during the push failed the step: "buildah push
+  // failed (buildah exited with code 125) ... uploading manifest a ...: StatusCode: 429".
+  // buildah does not retry it and the action did not retry the push (its own HTTP client
+  // does retry 429 on the promotion path). Now the action runs the push again.
+  it('Regression, fixed bug build-push-429 (found by this suite): one 429 with Retry-After on the push, then success: succeeds', async () => {
+    proxy.setRules([
+      {
+        match: r => r.method === 'PUT' && r.url.includes('/manifests/'),
+        times: 1,
+        fault: { kind: 'status', status: 429, retryAfter: '1' }
+      }
+    ])
+    // proxy.seen holds the requests of every test so far: count only this build's.
+    const from = proxy.seen.length
+    const run = await build('acme/retry-push', { tags: 'type=raw,value=a', reuse: 'false' })
+    expect(proxy.seen.slice(from).filter(r => r.status === 429).length).toBe(1)
+    expect(run.main.code, run.main.errors.join('\n')).toBe(0)
+    expect(run.main.stdout).toMatch(
+      /buildah push failed with a transient registry error \(HTTP 429\); retrying in \d+\.\ds \(attempt 2 of 3\)/
+    )
+    expect(run.main.errors).toEqual([])
+    expect(run.main.outputs.digest).toMatch(/^sha256:/)
+    const tags = await expectNoDanglingTags('acme/retry-push')
+    expect(tags).toContain('a')
+    expect(tags.some(t => t.startsWith('ctx-'))).toBe(true)
+    expectNoStrayCredentials(run, [{ value: PASSWORD, user: USER }])
+  }, 180_000)
 
   it('persistent 503 on manifests: fails clearly, no tag points at a missing manifest, no ctx tag', async () => {
     proxy.setRules([

@@ -10,6 +10,7 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
+  rmSync,
   symlinkSync,
   writeFileSync
 } from 'node:fs'
@@ -267,33 +268,60 @@ describe('symlinks do not lead an action outside its paths', () => {
     expect(run.main.errors.join('\n')).toMatch(/symlink|outside/i)
   })
 
-  // BUG plan-config-symlink (security): plan follows a services file that is a symlink
-  // out of the checkout, and its parse error quotes the content. A pull request that
-  // adds `.github/conveyor.yml -> /proc/self/environ` makes plan print its own
-  // environment in the ::error:: (here a canary ACTIONS_RUNTIME_TOKEN, which the runner
-  // does not mask for this step). build already refuses the same symlink ("config ...
-  // is outside the workspace"). Expected: refuse it likewise, and never quote more
-  // than a short prefix of a file in a parse error.
-  it.fails(
-    'BUG plan-config-symlink: a services file symlinked to /proc/self/environ is refused',
-    async () => {
-      const secret = canary('RUNTIME')
-      const repo = makeRepo({ 'src/cart/Dockerfile': 'FROM scratch\n' })
-      mkdirSync(join(repo.dir, '.github'), { recursive: true })
-      symlinkSync('/proc/self/environ', join(repo.dir, '.github', 'conveyor.yml'))
-      sh(repo.dir, ['add', '-A'])
-      sh(repo.dir, ['commit', '-qm', 'symlinked services file'])
-      repo.push('main')
-      const run = await runAction('plan', {
-        workspace: checkoutLike(repo, repo.sha(), 'main'),
-        sha: repo.sha(),
-        env: { ACTIONS_RUNTIME_TOKEN: secret }
-      })
-      expect(run.main.code).toBe(1)
-      expect(findLeaks(run.channels(), [{ value: secret }])).toEqual([])
-      expect(run.main.errors.join('\n')).toMatch(/outside|symlink/i)
-    }
-  )
+  // Regression, fixed bug plan-config-symlink (found by this suite; security); it was: plan
+  // follows a services file that is a symlink out of the checkout, and its parse error
+  // quotes the content. A pull request that adds `.github/conveyor.yml -> /proc/self/environ`
+  // made plan print its own environment in the ::error:: (here a canary
+  // ACTIONS_RUNTIME_TOKEN, which the runner does not mask for this step), while build
+  // already refused the same symlink ("config ... is outside the workspace"). Now both
+  // refuse it through one helper, and a parse error quotes only a short prefix of a file.
+  it('Regression, fixed bug plan-config-symlink (found by this suite): a services file symlinked to /proc/self/environ is refused', async () => {
+    const secret = canary('RUNTIME')
+    const repo = makeRepo({ 'src/cart/Dockerfile': 'FROM scratch\n' })
+    mkdirSync(join(repo.dir, '.github'), { recursive: true })
+    symlinkSync('/proc/self/environ', join(repo.dir, '.github', 'conveyor.yml'))
+    sh(repo.dir, ['add', '-A'])
+    sh(repo.dir, ['commit', '-qm', 'symlinked services file'])
+    repo.push('main')
+    const run = await runAction('plan', {
+      workspace: checkoutLike(repo, repo.sha(), 'main'),
+      sha: repo.sha(),
+      env: { ACTIONS_RUNTIME_TOKEN: secret }
+    })
+    expect(run.main.code).toBe(1)
+    expect(findLeaks(run.channels(), [{ value: secret }])).toEqual([])
+    expect(run.main.errors.join('\n')).toMatch(/outside|symlink/i)
+  })
+
+  it('plan never follows a services file that is a symlink (mode 120000) at the base commit', async () => {
+    const secret = canary('RUNTIME')
+    const repo = makeRepo({ 'src/cart/Dockerfile': 'FROM scratch\n' })
+    mkdirSync(join(repo.dir, '.github'), { recursive: true })
+    symlinkSync('/proc/self/environ', join(repo.dir, '.github', 'conveyor.yml'))
+    sh(repo.dir, ['add', '-A'])
+    sh(repo.dir, ['commit', '-qm', 'symlinked services file'])
+    const before = repo.sha()
+    rmSync(join(repo.dir, '.github', 'conveyor.yml'))
+    const after = repo.commit({
+      '.github/conveyor.yml': 'services:\n  cart: { path: src/cart }\n',
+      'src/cart/main.go': 'package cart\n'
+    })
+    repo.push('main')
+    const run = await runAction('plan', {
+      workspace: checkoutLike(repo, after, 'main'),
+      sha: after,
+      eventName: 'push',
+      event: pushEvent({ ref: 'refs/heads/main', before, after }),
+      env: { ACTIONS_RUNTIME_TOKEN: secret }
+    })
+    expect(run.main.code, run.main.errors.join('\n')).toBe(0)
+    expect(run.main.outputs.base).toBe(before)
+    expect(JSON.parse(run.main.outputs.services!)).toEqual(['cart'])
+    expect(run.main.stdout).toMatch(
+      /services file at the base \w+ is not a regular file \(mode 120000/
+    )
+    expect(findLeaks(run.channels(), [{ value: secret }])).toEqual([])
+  })
 
   it('build refuses a Dockerfile symlinked out of the workspace', async () => {
     const ws = emptyDir('conveyor-rel-symdf-')

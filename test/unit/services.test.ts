@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execFileSync } from 'node:child_process'
@@ -236,6 +236,25 @@ describe('parseServices: errors name file, line, column and key', () => {
   })
 })
 
+describe('parseServices: errors quote only a short prefix of the file', () => {
+  const secret = 'S3CRET'.repeat(40)
+  it.each([
+    ['a scalar document', `TOKEN=${secret}\0HOME=/root\0`],
+    ['a huge unknown key', `${secret}: 1\n`],
+    ['a huge service name', `services:\n  "bad name ${secret}": { path: a }\n`],
+    ['a huge value', `services:\n  a: { path: a, image: "Up ${secret}" }\n`],
+    ['a huge unknown key of a service', `services:\n  a: { path: a, ${secret}: 1 }\n`],
+    ['a huge dependency', `services:\n  a: { path: a, depends-on: [x${secret}] }\n`],
+    ['bad YAML in a huge line', `services: [${secret}\n`]
+  ])('%s', (_name, text) => {
+    const message = errorOf(() => parse(text))
+    expect(message.length).toBeLessThan(400)
+    expect(message).not.toContain(secret.slice(0, 80))
+    // eslint-disable-next-line no-control-regex -- no raw control character reaches the log
+    expect(message).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)
+  })
+})
+
 describe('helpers', () => {
   it.each([
     ['', '', 0],
@@ -369,6 +388,45 @@ describe('loadServices', () => {
     await expect(
       loadServices({ workspace: d, config: 'ci/s.yml', requireFile: true })
     ).rejects.toThrow(/services file "ci\/s\.yml" does not exist/)
+  })
+
+  it('refuses a services file symlinked out of the workspace, without reading it', async () => {
+    const outside = tree({ 'secret.yml': 'TOKEN=s3cr3t-value\n' })
+    const d = tree({ 'svc/Dockerfile': 'FROM scratch' })
+    mkdirSync(join(d, '.github'))
+    symlinkSync(join(outside, 'secret.yml'), join(d, '.github', 'conveyor.yml'))
+    const error = await loadServices({ workspace: d }).then(
+      () => undefined,
+      (e: unknown) => e as Error
+    )
+    expect(error).toBeInstanceOf(ConfigurationError)
+    expect(error!.message).toMatch(
+      /^config "\.github\/conveyor\.yml" is outside the workspace .* \(through a symlink\)/
+    )
+    expect(error!.message).not.toContain('s3cr3t')
+  })
+
+  it('refuses a services file under a symlinked directory, and /proc/self/environ', async () => {
+    const d = tree({})
+    symlinkSync('/proc/self', join(d, '.github'))
+    await expect(
+      loadServices({ workspace: d, config: '.github/environ', rootName: 'the working directory' })
+    ).rejects.toThrow(/^config "\.github\/environ" is outside the working directory /)
+  })
+
+  it('follows a symlink that stays inside the workspace', async () => {
+    const d = tree({ 'ci/real.yml': 'services:\n  a: { path: a }\n' })
+    mkdirSync(join(d, '.github'))
+    symlinkSync('../ci/real.yml', join(d, '.github', 'conveyor.yml'))
+    const c = await loadServices({ workspace: d })
+    expect(c.services.map(s => s.name)).toEqual(['a'])
+  })
+
+  it('refuses a services file that is not a regular file', async () => {
+    const d = tree({ '.github/conveyor.yml/x': '' })
+    await expect(loadServices({ workspace: d })).rejects.toThrow(
+      /services file "\.github\/conveyor\.yml" is not a regular file/
+    )
   })
 
   it('errors carry the configured path', async () => {

@@ -4,6 +4,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { isAbsolute, relative, resolve, sep } from 'node:path'
 import { parseBuildSecret, type BackendName, type BuildSecret } from '../../lib/build-backends.js'
+import { isWithin } from '../../lib/confine.js'
 import { ConfigurationError, invalidInput } from '../../lib/errors.js'
 import { isValidDigest, parseImageRef } from '../../lib/image-ref.js'
 import { InputReader, parseCertificates } from '../../lib/inputs.js'
@@ -50,8 +51,9 @@ const HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/
  */
 function workspacePath(config: string, env: NodeJS.ProcessEnv): string {
   const workspace = resolve(env.GITHUB_WORKSPACE ?? process.cwd())
-  const rel = relative(workspace, resolve(workspace, config))
-  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+  const full = resolve(workspace, config)
+  const rel = relative(workspace, full)
+  if (rel === '' || !isWithin(workspace, full)) {
     throw invalidInput('config', config, 'a file path inside the workspace')
   }
   return rel.split(sep).join('/')

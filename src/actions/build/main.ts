@@ -4,8 +4,8 @@
  * at all: the new tags are PUT onto that manifest through the registry API. In
  * `merge` mode it stitches per-platform digests into one OCI index.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
-import { isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
 import { removeAuthDir, writeAuthDir, type AuthDir } from '../../lib/build-auth.js'
 import {
   BuildFailedError,
@@ -18,6 +18,7 @@ import {
   type Detection
 } from '../../lib/build-backends.js'
 import { hashBuildInputs } from '../../lib/build-context.js'
+import { confinedPath } from '../../lib/confine.js'
 import { baseImages, resolveBaseDigests } from '../../lib/build-dockerfile.js'
 import { writeBuildResult, type BuildResult, RESULT_VERSION } from '../../lib/build-result.js'
 import { ConfigurationError } from '../../lib/errors.js'
@@ -95,18 +96,12 @@ function githubContext(env = process.env): GitHubContext {
   }
 }
 
-/** A path inside the workspace, or a ConfigurationError naming the input. */
+/** A path inside the workspace (symlinks resolved), or a ConfigurationError naming the input. */
 function insideWorkspace(workspace: string, path: string, input: string): string {
-  const abs = isAbsolute(path) ? path : resolve(workspace, path)
-  const real = existsSync(abs) ? realpathSync(abs) : abs
-  const root = realpathSync(workspace)
-  const rel = relative(root, real)
-  if (rel.startsWith('..') || isAbsolute(rel) || rel.split(sep)[0] === '..') {
-    throw new ConfigurationError(
-      `${input} ${JSON.stringify(path)} is outside the workspace ${root}; builds may only read the checked-out repository`
-    )
-  }
-  return real
+  return confinedPath(workspace, path, {
+    input,
+    hint: 'builds may only read the checked-out repository'
+  })
 }
 
 function withRegistry(image: string, registry: string | undefined): string {
@@ -115,9 +110,8 @@ function withRegistry(image: string, registry: string | undefined): string {
   return `${registry}/${image}`
 }
 
-/** Load the services file, which must not lead out of the workspace through a symlink. */
+/** Load the services file; loadServices refuses one that leads out of the workspace. */
 async function services(inputs: Inputs, gh: GitHubContext): Promise<ServicesConfig> {
-  insideWorkspace(gh.workspace, inputs.config, 'config')
   return loadServices({ workspace: gh.workspace, config: inputs.config })
 }
 

@@ -55,10 +55,24 @@ async function servicesAt(
     return r.stdout.split('\0').filter(f => posix.basename(f) === 'Dockerfile')
   }
   try {
-    const shown = await git(['cat-file', 'blob', `${sha}:./${inputs.config}`], {
+    // What the tree holds at that path: only a regular file is read. A symlink
+    // (mode 120000) is never followed, and its target text is not parsed either.
+    const entry = await git(['ls-tree', '-z', sha, '--', `./${inputs.config}`], {
       cwd: repo.cwd,
       allowFailure: true
     })
+    const tab = entry.stdout.indexOf('\t')
+    const [mode, type, oid] = entry.stdout.slice(0, Math.max(0, tab)).split(' ')
+    if (entry.code === 0 && tab > 0 && !(type === 'blob' && /^1006[0-7]{2}$/.test(mode ?? ''))) {
+      log.info(
+        `the services file at the base ${sha.slice(0, 12)} is not a regular file (mode ${mode}, ${type}); not read, deletions are judged by the head alone`
+      )
+      return undefined
+    }
+    const shown =
+      entry.code === 0 && tab > 0
+        ? await git(['cat-file', 'blob', oid!], { cwd: repo.cwd, allowFailure: true })
+        : { code: 1, stdout: '' }
     if (shown.code === 0) {
       let needed = false
       const first = parseServices(shown.stdout, inputs.config, () => {
@@ -228,7 +242,8 @@ export async function run(): Promise<void> {
         const c = await loadServices({
           workspace: wd,
           config: inputs.config,
-          requireFile: inputs.requireConfig
+          requireFile: inputs.requireConfig,
+          rootName: 'the working directory'
         })
         log.info(
           `${c.services.length} service(s) ${c.file ? `from ${c.file}` : 'discovered from Dockerfiles'}: ${c.services.map(s => s.name).join(', ')}`
