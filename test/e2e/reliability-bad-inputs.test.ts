@@ -40,17 +40,19 @@ const canaries = [
 const HUGE = 120 * 1024
 const MB = 'x'.repeat(HUGE)
 
-let planRepo: TestRepo
+/** The plan's repository, made anew for every case: cases run concurrently, and a plan
+ * that fetches from origin writes the workspace's .git/config, which another case's
+ * "workspace untouched" check would see. */
+const planFiles = {
+  'src/cart/Dockerfile': 'FROM scratch\n',
+  'src/web/Dockerfile': 'FROM scratch\n'
+}
 let buildRepo: TestRepo
 let sshKey: string
 const KNOWN =
   '[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'
 
 beforeAll(async () => {
-  planRepo = makeRepo({
-    'src/cart/Dockerfile': 'FROM scratch\n',
-    'src/web/Dockerfile': 'FROM scratch\n'
-  })
   buildRepo = makeRepo({ 'svc/Dockerfile': 'FROM scratch\nCOPY a /a\n', 'svc/a': 'a\n' })
   sshKey = generateKey(join(emptyDir(), 'id'), { passphrase: PASSPHRASE }).privateKey
 })
@@ -363,7 +365,7 @@ async function runCase(action: Action, overrides: Record<string, string | undefi
   }
   const home = emptyDir('conveyor-rel-home-')
   const tmp = emptyDir('conveyor-rel-tmpdir-')
-  const repo = action === 'plan' ? planRepo : action === 'build' ? buildRepo : undefined
+  const repo = action === 'plan' ? makeRepo(planFiles) : action === 'build' ? buildRepo : undefined
   let workspace = repo?.dir
   if (action === 'deploy-ssh') {
     workspace = emptyDir('conveyor-rel-ws-')
