@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
-import { confinedPath, isWithin, realPath } from '../../src/lib/confine.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { confinedPath, isWithin, realPath, symlinkOnPath } from '../../src/lib/confine.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
 
 describe('isWithin', () => {
@@ -70,5 +70,39 @@ describe('confinedPath', () => {
 
   it('a dangling link is judged by where it sits (nothing to read there)', () => {
     expect(realPath(ws, 'dangling')).toBe(join(ws, 'dangling'))
+  })
+})
+
+describe('links through directories', () => {
+  let dir: string
+  let root: string
+  beforeAll(() => {
+    dir = realpathSync(mkdtempSync(join(tmpdir(), 'conveyor-confine-dirs-')))
+    root = join(dir, 'root')
+    mkdirSync(join(root, 'a', 'b'), { recursive: true })
+    writeFileSync(join(root, 'a', 'b', 'f.yaml'), 'x')
+    writeFileSync(join(dir, 'outside.txt'), 'secret')
+    symlinkSync(join(dir, 'outside.txt'), join(root, 'a', 'out.txt'))
+    symlinkSync('b', join(root, 'a', 'inner'))
+    symlinkSync(dir, join(root, 'up'))
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('confinedPath follows a directory link that stays inside, and a path not there yet', () => {
+    const confined = (p: string): string => confinedPath(root, p, { input: 'input "x":' })
+    expect(confined('a/inner/f.yaml')).toBe(join(root, 'a', 'b', 'f.yaml'))
+    expect(confined('a/new/file')).toBe(join(root, 'a', 'new', 'file'))
+    for (const p of ['a/out.txt', 'up/outside.txt', 'up/not-yet/x']) {
+      expect(() => confined(p)).toThrow(ConfigurationError)
+      expect(() => confined(p)).toThrow(/^input "x": ".*" is outside the workspace /)
+    }
+  })
+
+  it('symlinkOnPath names the first link on the way, even one that stays inside', () => {
+    expect(symlinkOnPath(root, 'a/b/f.yaml')).toBeUndefined()
+    expect(symlinkOnPath(root, 'a/out.txt')).toBe('a/out.txt')
+    expect(symlinkOnPath(root, 'a/inner/f.yaml')).toBe('a/inner')
+    expect(symlinkOnPath(root, './up/x')).toBe('up')
+    expect(symlinkOnPath(root, 'missing/x')).toBeUndefined()
   })
 })
