@@ -40355,40 +40355,59 @@ class NameStatusParser {
         this.sink = sink;
     }
     push(chunk) {
-        const fields = (this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk))).split('\0');
-        // The last field has no NUL yet: it continues in the next chunk.
-        this.rest = fields.pop();
+        const text = this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
         let i = 0;
         // Finish a record the previous chunk began.
-        while (this.head !== undefined && i < fields.length)
-            this.field(fields[i++]);
-        // Whole records, the common ones (status and one path) without a call per field.
-        const n = fields.length;
-        while (i < n) {
-            const head = fields[i];
-            if (head === '') {
+        i = this.fields(text, i);
+        for (;;) {
+            const end = text.indexOf('\0', i);
+            if (end < 0)
+                break;
+            if (end === i) {
                 i++;
                 continue;
             }
-            const c = head.charCodeAt(0);
-            if (c !== 82 /* R */ && c !== 67 /* C */ && i + 1 < n) {
+            const c = text.charCodeAt(i);
+            if (end === i + 1 && c !== 82 /* R */ && c !== 67 /* C */) {
+                // The common record, a status letter and one path: only the path becomes a string.
+                const pathEnd = text.indexOf('\0', end + 1);
+                if (pathEnd < 0)
+                    break;
                 this.count++;
-                this.sink(head[0], fields[i + 1]);
-                i += 2;
+                this.sink(text[i], text.slice(end + 1, pathEnd));
+                i = pathEnd + 1;
                 continue;
             }
-            // A rename or copy (three fields), or a record the next chunk completes.
-            this.field(fields[i++]);
-            while (this.head !== undefined && i < n)
-                this.field(fields[i++]);
+            // A rename or copy (three fields), or a status with a score.
+            this.field(text.slice(i, end));
+            i = this.fields(text, end + 1);
+            if (this.head !== undefined)
+                break;
         }
+        // What follows the last whole record or field waits for the next chunk.
+        this.rest = text.slice(i);
+    }
+    /** Feed fields from `i` while a record is open; returns where it stopped. */
+    fields(text, i) {
+        while (this.head !== undefined) {
+            const end = text.indexOf('\0', i);
+            if (end < 0)
+                break;
+            this.field(text.slice(i, end));
+            i = end + 1;
+        }
+        return i;
     }
     /** The output ended: a field without its NUL still counts; a cut record throws. */
     end() {
         const tail = this.rest + this.decoder.end();
         this.rest = '';
-        if (tail !== '')
-            this.field(tail);
+        // Whole fields may wait here too; a last field without its NUL still counts.
+        const fields = tail === '' ? [] : tail.split('\0');
+        if (fields[fields.length - 1] === '')
+            fields.pop();
+        for (const f of fields)
+            this.field(f);
         if (this.head !== undefined)
             throw new Error(`truncated git diff output at ${JSON.stringify(this.head)}`);
     }

@@ -235,6 +235,11 @@ describe('parseNameStatus', () => {
   it('refuses truncated output', () => {
     expect(() => parseNameStatus('R100\0only-one\0')).toThrow(/truncated/)
     expect(() => parseNameStatus('M')).toThrow(/truncated/)
+    expect(() => parseNameStatus('A\0a\0M\0')).toThrow(/truncated/)
+    expect(parseNameStatus('A\0a\0M\0b')).toEqual([
+      { status: 'A', path: 'a' },
+      { status: 'M', path: 'b' }
+    ])
   })
 
   it('gives the same changes however the output is cut into chunks, inside a character too', () => {
