@@ -40527,15 +40527,6 @@ class ChangedFilesJson {
         this.out(`${first}${run.map(p => `${open}${plan_diff_quote(p)}}`).join(',\n')}`);
     }
 }
-/** The whole changed-files list of `changes` as one text. */
-function changedFilesJson(changes) {
-    let text = '';
-    const json = new ChangedFilesJson(t => (text += t));
-    for (const c of changes)
-        json.add(c.status, c.path, c.from);
-    json.end();
-    return text;
-}
 
 ;// CONCATENATED MODULE: ./src/lib/plan-git.ts
 /**

@@ -19,7 +19,13 @@ import { ROOT, node24 } from '../../test/support/harness.js'
 
 const SIZES = [1_000, 10_000, 40_000]
 const RUNS = 5
-const DORNY_MIRROR = '/work/.mirror/dorny+paths-filter/repo'
+/**
+ * A git directory of dorny/paths-filter (its committed bundle is read from HEAD):
+ * CONVEYOR_PATHS_FILTER_GIT_DIR, else a mirror beside this repository.
+ */
+const DORNY_MIRROR =
+  process.env.CONVEYOR_PATHS_FILTER_GIT_DIR ??
+  join(ROOT, '..', '.mirror', 'dorny+paths-filter', 'repo')
 
 /** One point of the chart the reliability helper draws (bench/plan-time.svg). */
 export interface PlanPoint {

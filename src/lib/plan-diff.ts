@@ -217,12 +217,3 @@ export class ChangedFilesJson {
     this.out(`${first}${run.map(p => `${open}${quote(p)}}`).join(',\n')}`)
   }
 }
-
-/** The whole changed-files list of `changes` as one text. */
-export function changedFilesJson(changes: readonly Change[]): string {
-  let text = ''
-  const json = new ChangedFilesJson(t => (text += t))
-  for (const c of changes) json.add(c.status, c.path, c.from)
-  json.end()
-  return text
-}

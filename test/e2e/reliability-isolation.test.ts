@@ -20,7 +20,14 @@ import { startArgoSim, type ArgoSim } from '../support/argocd-sim.js'
 import { isolatedBuildahEnv, type BuildahEnv } from '../support/base-image.js'
 import { canary, findLeaks } from '../support/canary.js'
 import { makeConfigRemote } from '../support/git-http.js'
-import { checkoutLike, cleanup, makeRepo, pushEvent, sh } from '../support/gitrepo.js'
+import {
+  checkoutLike,
+  cleanup,
+  makeRepo,
+  pushEvent,
+  sh,
+  type TestRepo
+} from '../support/gitrepo.js'
 import { ROOT, node24, runAction, type ActionRun, type RunOptions } from '../support/harness.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 import {
@@ -237,6 +244,16 @@ describe('no sudo, no writes to HOME or TMPDIR', () => {
   })
 })
 
+/** A repository whose committed services file is a symlink to /proc/self/environ. */
+function symlinkedConfigRepo(): TestRepo {
+  const repo = makeRepo({ 'src/cart/Dockerfile': 'FROM scratch\n' })
+  mkdirSync(join(repo.dir, '.github'), { recursive: true })
+  symlinkSync('/proc/self/environ', join(repo.dir, '.github', 'conveyor.yml'))
+  sh(repo.dir, ['add', '-A'])
+  sh(repo.dir, ['commit', '-qm', 'symlinked services file'])
+  return repo
+}
+
 describe('symlinks do not lead an action outside its paths', () => {
   // Regression, fixed bug deploy-symlink-write (found by this suite; security); it was: a
   // config repository whose overlays/prod/kustomization.yaml is a symlink to a file
@@ -277,11 +294,7 @@ describe('symlinks do not lead an action outside its paths', () => {
   // refuse it through one helper, and a parse error quotes only a short prefix of a file.
   it('Regression, fixed bug plan-config-symlink (found by this suite): a services file symlinked to /proc/self/environ is refused', async () => {
     const secret = canary('RUNTIME')
-    const repo = makeRepo({ 'src/cart/Dockerfile': 'FROM scratch\n' })
-    mkdirSync(join(repo.dir, '.github'), { recursive: true })
-    symlinkSync('/proc/self/environ', join(repo.dir, '.github', 'conveyor.yml'))
-    sh(repo.dir, ['add', '-A'])
-    sh(repo.dir, ['commit', '-qm', 'symlinked services file'])
+    const repo = symlinkedConfigRepo()
     repo.push('main')
     const run = await runAction('plan', {
       workspace: checkoutLike(repo, repo.sha(), 'main'),
@@ -295,11 +308,7 @@ describe('symlinks do not lead an action outside its paths', () => {
 
   it('plan never follows a services file that is a symlink (mode 120000) at the base commit', async () => {
     const secret = canary('RUNTIME')
-    const repo = makeRepo({ 'src/cart/Dockerfile': 'FROM scratch\n' })
-    mkdirSync(join(repo.dir, '.github'), { recursive: true })
-    symlinkSync('/proc/self/environ', join(repo.dir, '.github', 'conveyor.yml'))
-    sh(repo.dir, ['add', '-A'])
-    sh(repo.dir, ['commit', '-qm', 'symlinked services file'])
+    const repo = symlinkedConfigRepo()
     const before = repo.sha()
     rmSync(join(repo.dir, '.github', 'conveyor.yml'))
     const after = repo.commit({

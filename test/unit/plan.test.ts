@@ -12,7 +12,6 @@ import {
 import {
   ChangedFilesJson,
   NameStatusParser,
-  changedFilesJson,
   parseNameStatus,
   touchedPaths,
   type Change
@@ -152,6 +151,15 @@ describe('chooseBase: the base table', () => {
     expect(isZeroSha(A)).toBe(false)
   })
 })
+
+/** The whole changed-files list of `changes` as one text. */
+export function changedFilesJson(changes: readonly Change[]): string {
+  let text = ''
+  const json = new ChangedFilesJson(t => (text += t))
+  for (const c of changes) json.add(c.status, c.path, c.from)
+  json.end()
+  return text
+}
 
 describe('the changed-files JSON list', () => {
   /** The list as the obvious code would write it. */

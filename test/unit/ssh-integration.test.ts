@@ -208,16 +208,25 @@ describe('SshSession against sshd', () => {
     }
   })
 
-  it('a connection cut in the middle of an upload rejects it at once, and every later operation', async () => {
-    const proxy = await startCuttingTcpProxy(sshd.port, 96 * 1024)
-    const base = join(sshd.remoteDir, 'cut-session')
+  /** A remote directory, 512 KiB to upload, and a session through the proxy on `port`. */
+  const uploadSetup = async (
+    port: number,
+    name: string
+  ): Promise<{ base: string; bulk: string; session: Awaited<ReturnType<typeof connect>> }> => {
+    const base = join(sshd.remoteDir, `${name}-session`)
     mkdirSync(base, { recursive: true })
-    const bulk = join(work, 'cut.bin')
+    const bulk = join(work, `${name}.bin`)
     writeFileSync(bulk, randomBytes(512 * 1024))
     const session = await connect({
-      port: proxy.port,
+      port,
       policy: { knownHosts: [], fingerprints: [sshd.fingerprint], insecure: false }
     })
+    return { base, bulk, session }
+  }
+
+  it('a connection cut in the middle of an upload rejects it at once, and every later operation', async () => {
+    const proxy = await startCuttingTcpProxy(sshd.port, 96 * 1024)
+    const { base, bulk, session } = await uploadSetup(proxy.port, 'cut')
     try {
       const started = Date.now()
       const error = await sshError(session.put(bulk, join(base, 'cut.bin'), 0o644))
@@ -238,14 +247,7 @@ describe('SshSession against sshd', () => {
 
   it('an upload over a connection that stops answering rejects after its timeout', async () => {
     const proxy = await startStallingTcpProxy(sshd.port, 96 * 1024)
-    const base = join(sshd.remoteDir, 'stall-session')
-    mkdirSync(base, { recursive: true })
-    const bulk = join(work, 'stall.bin')
-    writeFileSync(bulk, randomBytes(512 * 1024))
-    const session = await connect({
-      port: proxy.port,
-      policy: { knownHosts: [], fingerprints: [sshd.fingerprint], insecure: false }
-    })
+    const { base, bulk, session } = await uploadSetup(proxy.port, 'stall')
     try {
       const started = Date.now()
       const error = await sshError(
