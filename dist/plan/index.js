@@ -40337,12 +40337,27 @@ const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRe
  */
 
 /**
+ * A run of the records git writes most: status A, D, M or T and one path of at least
+ * two characters, none of which JSON escapes. In such a run a field of one character
+ * is a status, never a path, so the run can be handled by native string operations
+ * (`split`, `join`, `includes`) instead of record by record.
+ */
+// eslint-disable-next-line no-control-regex -- NUL separates fields; JSON escapes the rest
+const SIMPLE_RUN = /(?:[ADMT]\0[^\0"\\\u0001-\u001f\u2028\u2029]{2,}\0)+/y;
+/** Every NUL (two per record of a simple run). */
+const NUL = /\0/g;
+/** Records parsed one by one, after a chunk position where no simple run starts. */
+const SLOW_RECORDS = 32;
+/**
  * `git diff --name-status -z` output parsed as it arrives: `push()` each chunk of
  * stdout (a record may span chunks, a character too), then `end()`. Records go to
- * the sink as soon as they are complete, so the work overlaps git's own.
+ * the sink as soon as they are complete, so the work overlaps git's own. Given a
+ * `runs` sink, runs of simple records go there whole instead (a 40,000-file change
+ * is then a few dozen calls, not 40,000).
  */
 class NameStatusParser {
     sink;
+    runs;
     decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
     rest = '';
     head;
@@ -40351,15 +40366,29 @@ class NameStatusParser {
     need = 0;
     /** Records parsed so far. */
     count = 0;
-    constructor(sink) {
+    constructor(sink, runs) {
         this.sink = sink;
+        this.runs = runs;
     }
     push(chunk) {
         const text = this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
-        let i = 0;
         // Finish a record the previous chunk began.
-        i = this.fields(text, i);
+        let i = this.fields(text, 0);
+        /** Records to parse one by one before looking for a run again. */
+        let slow = 0;
         for (;;) {
+            if (this.runs !== undefined && slow === 0 && this.head === undefined) {
+                SIMPLE_RUN.lastIndex = i;
+                const run = SIMPLE_RUN.exec(text)?.[0];
+                if (run !== undefined) {
+                    const records = run.match(NUL).length / 2;
+                    this.count += records;
+                    this.runs(run, records);
+                    i += run.length;
+                }
+                // After a run: the one record that ended it. Nowhere near one: a few.
+                slow = run !== undefined ? 1 : SLOW_RECORDS;
+            }
             const end = text.indexOf('\0', i);
             if (end < 0)
                 break;
@@ -40376,6 +40405,8 @@ class NameStatusParser {
                 this.count++;
                 this.sink(text[i], text.slice(end + 1, pathEnd));
                 i = pathEnd + 1;
+                if (slow > 0)
+                    slow--;
                 continue;
             }
             // A rename or copy (three fields), or a status with a score.
@@ -40383,6 +40414,8 @@ class NameStatusParser {
             i = this.fields(text, end + 1);
             if (this.head !== undefined)
                 break;
+            if (slow > 0)
+                slow--;
         }
         // What follows the last whole record or field waits for the next chunk.
         this.rest = text.slice(i);
@@ -40475,6 +40508,8 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
 /** The same, but NUL (our separator while batching). */
 // eslint-disable-next-line no-control-regex -- exactly the characters JSON escapes
 const NEEDS_ESCAPE_BUT_NUL = /["\\\u0001-\u001f\u2028\u2029]/;
+/** The statuses of a simple run (`SIMPLE_RUN`). */
+const RUN_STATUSES = ['A', 'D', 'M', 'T'];
 /** A path as a JSON string. */
 function plan_diff_quote(p) {
     return NEEDS_ESCAPE.test(p) ? JSON.stringify(p) : `"${p}"`;
@@ -40506,6 +40541,24 @@ class ChangedFilesJson {
         }
         this.run.push(path);
     }
+    /**
+     * A run of `records` simple records as git wrote them (see `RunSink`): each status
+     * is the only one-character field, so replacing `\0<status>\0` turns the run into
+     * JSON with a native split and join per status present.
+     */
+    addRun(run, records) {
+        this.flush();
+        // A NUL before every status, and none after the last path.
+        let text = `\0${run.slice(0, -1)}`;
+        for (const status of RUN_STATUSES) {
+            const sep = `\0${status}\0`;
+            if (text.includes(sep))
+                text = text.split(sep).join(`"},\n{"status":"${status}","path":"`);
+        }
+        // The text now opens with the `"},\n` that closes no record.
+        this.out(`${this.count === 0 ? '[\n' : ',\n'}${text.slice(4)}"}`);
+        this.count += records;
+    }
     /** Close the array. */
     end() {
         this.flush();
@@ -40536,6 +40589,8 @@ class ChangedFilesJson {
  */
 
 
+/** A full commit sha (SHA-1 or SHA-256). */
+const FULL_SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/i;
 /** The first depth tried, and the cap. */
 const FIRST_DEPTH = 32;
 const MAX_DEPTH = 8192;
@@ -40548,6 +40603,8 @@ class PlanRepo {
     hasOrigin;
     /** Fetches made (for the summary and tests). */
     fetches = [];
+    /** Lookups of full shas: under way, or found to name a commit here. */
+    found = new Map();
     constructor(cwd, log, maxDepth = MAX_DEPTH) {
         this.cwd = cwd;
         this.log = log;
@@ -40567,8 +40624,25 @@ class PlanRepo {
         this.hasOrigin ??= await this.ok(['remote', 'get-url', 'origin']);
         return this.hasOrigin;
     }
-    /** The commit a ref or sha names locally, or undefined. */
+    /**
+     * The commit a ref or sha names locally, or undefined. Lookups of one full sha
+     * share their answer when it is a commit (what a ref names can move; the commit a
+     * sha names cannot); a miss is asked again, as a fetch may have brought it since.
+     */
     async commit(ref) {
+        if (!FULL_SHA.test(ref))
+            return this.lookup(ref);
+        let pending = this.found.get(ref);
+        if (!pending) {
+            pending = this.lookup(ref);
+            this.found.set(ref, pending);
+        }
+        const sha = await pending;
+        if (!sha && this.found.get(ref) === pending)
+            this.found.delete(ref);
+        return sha;
+    }
+    async lookup(ref) {
         const r = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], {
             cwd: this.cwd,
             allowFailure: true
@@ -40609,7 +40683,7 @@ class PlanRepo {
         const have = await this.commit(sha);
         if (have)
             return have;
-        if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(sha))
+        if (!FULL_SHA.test(sha))
             return undefined;
         await this.fetch([sha], depth);
         return this.commit(sha);
@@ -40686,7 +40760,7 @@ async function resolveBase(repo, decision, head, lastSuccess) {
             const ref = choice.ref;
             let sha = await repo.commit(ref);
             if (!sha) {
-                if (/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(ref))
+                if (FULL_SHA.test(ref))
                     sha = await repo.ensureCommit(ref);
                 else {
                     const name = ref.replace(/^refs\/heads\//, '').replace(/^origin\//, '');
@@ -41002,6 +41076,19 @@ function selectServices(config, changes) {
     return selector.finish();
 }
 /**
+ * How a `<dir>/**` glob's directory stands to the files under `prefix`: it covers them
+ * all, lies inside (covers some), or is apart (covers none).
+ */
+function relation(dir, prefix) {
+    if (prefix.startsWith(dir))
+        return 'covers';
+    return dir.startsWith(prefix) ? 'inside' : 'apart';
+}
+/** Every NUL. */
+const plan_select_NUL = /\0/g;
+/** Runs with fewer records than this are matched path by path, not split further. */
+const SMALL_RUN = 16;
+/**
  * The selection, fed one changed path at a time (while git is still listing them),
  * then `finish()`ed. The same verdicts as `selectServices`.
  *
@@ -41023,6 +41110,7 @@ class ServiceSelector {
     runFile = '';
     run = 0;
     files = 0;
+    subtrees = new Map();
     constructor(config) {
         this.config = config;
         this.compiled = config.services.map(compile);
@@ -41044,6 +41132,71 @@ class ServiceSelector {
             this.matchFile(file);
         else if (this.run++ === 0)
             this.runFile = file;
+    }
+    /**
+     * The paths `items[from]`, `items[from + step]`, …: the same as `add` for each, with
+     * the common case (one more file of a directory whose files are only counted)
+     * decided in this loop.
+     */
+    addAll(items, from = 0, step = 1) {
+        for (let k = from; k < items.length; k += step) {
+            const file = items[k];
+            const last = this.lastDir;
+            if (this.countable &&
+                last !== undefined &&
+                file.startsWith(last) &&
+                file.indexOf('/', last.length) === -1) {
+                this.files++;
+                if (this.run++ === 0)
+                    this.runFile = file;
+            }
+            else
+                this.add(file);
+        }
+    }
+    /**
+     * A run of `records` records as `git diff --name-status -z` writes them (status
+     * `A`, `D`, `M` or `T`, and a path of at least two characters: `<status>\0<path>\0`
+     * each), the same as `add` for each path in order. When all its paths lie under one
+     * directory prefix whose verdict is the same for every file below it (counted
+     * natively, so git's order does not matter), they are counted at once; otherwise the
+     * run is halved, and small runs go path by path.
+     */
+    addRun(run, records) {
+        const first = run.slice(2, run.indexOf('\0', 2));
+        if (records > 1) {
+            const last = run.slice(run.lastIndexOf('\0', run.length - 2) + 1, -1);
+            const max = Math.min(first.length, last.length);
+            let n = 0;
+            while (n < max && first.charCodeAt(n) === last.charCodeAt(n))
+                n++;
+            const prefix = first.slice(0, first.lastIndexOf('/', n - 1) + 1);
+            const verdict = this.subtree(prefix);
+            if (verdict && (prefix === '' || run.split(`\0${prefix}`).length - 1 === records)) {
+                this.countAll(first, records, verdict);
+                return;
+            }
+        }
+        else {
+            const verdict = this.subtree(first.slice(0, first.lastIndexOf('/') + 1));
+            if (verdict) {
+                this.countAll(first, 1, verdict);
+                return;
+            }
+        }
+        // Halve at a record boundary: the field after a NUL is a status when it is one
+        // character long (paths in a run have at least two).
+        let cut = records < SMALL_RUN ? -1 : run.indexOf('\0', run.length >> 1);
+        while (cut >= 0 && cut < run.length - 1 && run.charCodeAt(cut + 2) !== 0)
+            cut = run.indexOf('\0', cut + 1);
+        if (cut < 0 || cut >= run.length - 1) {
+            this.addAll(run.split('\0'), 1, 2);
+            return;
+        }
+        const left = run.slice(0, cut + 1);
+        const leftRecords = left.match(plan_select_NUL).length / 2;
+        this.addRun(left, leftRecords);
+        this.addRun(run.slice(cut + 1), records - leftRecords);
     }
     /** The selection of every path added, with `depends-on` applied. */
     finish() {
@@ -41072,6 +41225,98 @@ class ServiceSelector {
         }
         const selected = config.services.map(s => s.name).filter(n => reasons.has(n));
         return { selected, reasons, files: this.files };
+    }
+    /** `records` files from `first` on, all under a prefix with this verdict. */
+    countAll(first, records, verdict) {
+        this.flush();
+        this.lastDir = undefined;
+        this.files += records;
+        if (verdict.global !== undefined) {
+            for (const c of this.compiled)
+                hit(c, 'global', first, verdict.global, records);
+            return;
+        }
+        for (let k = 0; k < this.compiled.length; k++) {
+            const rule = verdict.rules[k];
+            if (rule !== undefined)
+                hit(this.compiled[k], 'file', first, rule, records);
+        }
+    }
+    /**
+     * The verdict every file under `prefix` (a directory with its `/`, or '' for the
+     * root) gets from the rules `enter` and `matchFile` apply, or null when files there
+     * may get different ones. Cached per prefix.
+     */
+    subtree(prefix) {
+        let v = this.subtrees.get(prefix);
+        if (v === undefined) {
+            v = this.judgeSubtree(prefix);
+            this.subtrees.set(prefix, v);
+        }
+        return v;
+    }
+    judgeSubtree(prefix) {
+        // The first global `<dir>/**` covering a directory wins, before any file glob.
+        for (const g of this.global) {
+            const dir = g.glob.dirPrefix;
+            if (dir === undefined)
+                continue;
+            const r = relation(dir, prefix);
+            if (r === 'covers')
+                return { global: g.rule };
+            if (r === 'inside')
+                return null;
+        }
+        if (this.fileGlobal.length > 0)
+            return null;
+        const rules = [];
+        for (const c of this.compiled) {
+            let ignored = false;
+            let partly = false;
+            for (const g of c.ignore) {
+                if (g.dirPrefix === undefined)
+                    continue;
+                const r = relation(g.dirPrefix, prefix);
+                if (r === 'covers')
+                    ignored = true;
+                else if (r === 'inside')
+                    partly = true;
+            }
+            if (ignored) {
+                rules.push(undefined);
+                continue;
+            }
+            if (partly)
+                return null;
+            let rule;
+            if (c.prefix === undefined || prefix.startsWith(c.prefix))
+                rule = c.pathRule;
+            else if (c.prefix.startsWith(prefix))
+                return null;
+            // The Dockerfile, when under the prefix, has its own rule.
+            else if (c.dockerDir.startsWith(prefix))
+                return null;
+            else {
+                // The first `<dir>/**` of `paths` covering a directory gives its rule.
+                for (const p of c.paths) {
+                    if (p.glob.dirPrefix === undefined)
+                        continue;
+                    const r = relation(p.glob.dirPrefix, prefix);
+                    if (r === 'covers') {
+                        rule = p.rule;
+                        break;
+                    }
+                    if (r === 'inside')
+                        return null;
+                }
+                if (rule === undefined && c.filePaths.length > 0)
+                    return null;
+            }
+            if (rule !== undefined && c.fileIgnore.length > 0)
+                return null;
+            rules.push(rule);
+        }
+        return { rules };
     }
     /** Record the counted run of files of the current directory. */
     flush() {
@@ -45448,31 +45693,46 @@ async function inTree(cwd, sha, path) {
  * Start `git diff` between base and head. Its output is parsed, listed as JSON and,
  * once the services are known, selected while git is still writing it.
  */
-function startDiff(cwd, base, head, relative, configPath, list) {
+function startDiff(cwd, base, head, relative, configPath, listName) {
+    const list = openDataFile(listName);
     const args = diffArgs(base, head);
     if (relative)
         args.splice(args.indexOf('-M'), 0, '--relative');
     const json = new ChangedFilesJson(text => list.write(text));
     let selector;
-    /** Paths seen before the services were loaded. */
+    /** What git listed before the services were loaded, for the selector once it is. */
     const early = [];
     let configChanged = false;
     let removals = false;
     const parser = new NameStatusParser((status, path, from) => {
-        if (from !== undefined && from !== path) {
-            if (selector)
+        const renamed = from !== undefined && from !== path;
+        if (selector) {
+            if (renamed)
                 selector.add(from);
-            else
-                early.push(from);
-        }
-        if (selector)
             selector.add(path);
+        }
         else
-            early.push(path);
+            early.push(s => {
+                if (renamed)
+                    s.add(from);
+                s.add(path);
+            });
         json.add(status, path, from);
         if (status === 'D' || status === 'R')
             removals = true;
         if (path === configPath || from === configPath)
+            configChanged = true;
+    }, (run, records) => {
+        if (selector)
+            selector.addRun(run, records);
+        else
+            early.push(s => s.addRun(run, records));
+        json.addRun(run, records);
+        // In a run a one-character field is a status and a longer one a path, so a
+        // whole field between NULs is found exactly.
+        if (run.startsWith('D\0') || run.includes('\0D\0'))
+            removals = true;
+        if (configPath.length > 1 && run.includes(`\0${configPath}\0`))
             configChanged = true;
     });
     let bytes = 0;
@@ -45483,6 +45743,9 @@ function startDiff(cwd, base, head, relative, configPath, list) {
         timeoutMs: 10 * 60_000,
         signal: abort.signal,
         onStdout: chunk => {
+            // What a stopped git still had in the pipe goes nowhere.
+            if (abort.signal.aborted)
+                return;
             bytes += chunk.length;
             if (bytes <= MAX_DIFF_BYTES)
                 parser.push(chunk);
@@ -45491,13 +45754,26 @@ function startDiff(cwd, base, head, relative, configPath, list) {
     // Failures surface in finish(); an aborted diff is nobody's concern.
     running.catch(() => undefined);
     return {
-        abort: () => abort.abort(),
+        base,
+        head,
+        list,
+        abort: () => {
+            abort.abort();
+            list.close();
+        },
         async finish(config) {
             selector = new ServiceSelector(config);
-            for (const p of early)
-                selector.add(p);
+            for (const replay of early)
+                replay(selector);
             early.length = 0;
-            const r = await running;
+            let r;
+            try {
+                r = await running;
+            }
+            catch (error) {
+                list.close();
+                throw error;
+            }
             if (bytes > MAX_DIFF_BYTES)
                 throw new Error('git diff output exceeded 1 GiB');
             parser.end();
@@ -45512,16 +45788,32 @@ function startDiff(cwd, base, head, relative, configPath, list) {
         }
     };
 }
+/**
+ * The diff from the base a push or merge group names, started as soon as that base
+ * and the head are found here (no fetch is made for it); undefined for other events,
+ * or when either commit is missing.
+ */
+async function speculativeDiff(repo, decision, top, configPath, listName) {
+    const b = decision.base;
+    const guess = b.kind === 'before' ? b.before : b.kind === 'commit' ? b.sha : undefined;
+    if (!guess || !FULL_SHA.test(guess) || !FULL_SHA.test(decision.head))
+        return undefined;
+    const [prefix, base, head] = await Promise.all([
+        top,
+        repo.commit(guess),
+        repo.commit(decision.head)
+    ]);
+    if (prefix.code !== 0 || !base || !head)
+        return undefined;
+    return startDiff(repo.cwd, base, head, prefix.stdout.trim() !== '', configPath, listName);
+}
 /** Run the plan action. */
 async function run() {
     await runMain('plan', async (log) => {
         const inputs = getInputs();
         const wd = inputs.workingDirectory;
         const repo = new PlanRepo(wd, log);
-        const top = await git(['rev-parse', '--show-prefix'], { cwd: wd, allowFailure: true });
-        if (top.code !== 0) {
-            throw new errors_ConfigurationError(`input "working-directory": ${wd} is not a git repository (run actions/checkout first)`);
-        }
+        const topRun = git(['rev-parse', '--show-prefix'], { cwd: wd, allowFailure: true });
         const decision = chooseBase({
             eventName: process.env.GITHUB_EVENT_NAME ?? '',
             event: readEvent(),
@@ -45531,63 +45823,102 @@ async function run() {
             tags: inputs.tags,
             baseFromLastSuccess: inputs.baseFromLastSuccess
         });
-        const { head, resolved } = await log.group('Choose the base', async () => {
-            log.info(`rule: ${decision.base.why}`);
-            let head = decision.head && !/^0+$/.test(decision.head) ? decision.head : 'HEAD';
-            const sha = await repo.ensureCommit(head);
-            if (!sha) {
-                if (head !== 'HEAD')
-                    throw new errors_ConfigurationError(`the head commit ${head} is neither in the workspace nor on origin`);
-                throw new errors_ConfigurationError('the workspace has no commit (run actions/checkout first)');
-            }
-            head = sha;
-            const resolved = await resolveBase(repo, decision, head, () => lastSuccessfulSha({
-                apiUrl: process.env.GITHUB_API_URL ?? 'https://api.github.com',
-                repository: process.env.GITHUB_REPOSITORY ?? '',
-                workflowRef: process.env.GITHUB_WORKFLOW_REF,
-                runId: process.env.GITHUB_RUN_ID,
-                branch: decision.base.kind === 'last-success' ? decision.base.branch : undefined,
-                token: inputs.token ?? '',
-                log
-            }));
-            log.info(resolved.kind === 'commit' ? `base ${resolved.sha} (${resolved.why})` : resolved.why);
-            return { head, resolved };
-        });
-        // The diff starts before the services are loaded: git works out the change (for a
-        // large one, tens of milliseconds before its first line) while this process parses
-        // and validates the services file.
         const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_');
-        const list = openDataFile(`plan-changed-files-${suffix}.json`);
-        const diff = resolved.kind === 'commit'
-            ? startDiff(wd, resolved.sha, head, top.stdout.trim() !== '', inputs.config, list)
-            : undefined;
+        const listName = `plan-changed-files-${suffix}.json`;
+        // A push names its likely base (`before`), a merge group its base_sha: when that
+        // commit and the head are already here, git starts on the diff at once, while the
+        // base is confirmed; a different base discards it. The services file is read
+        // meanwhile too (its errors wait their turn).
+        const early = speculativeDiff(repo, decision, topRun, inputs.config, listName);
+        early.catch(() => undefined);
+        const services = loadServices({
+            workspace: wd,
+            config: inputs.config,
+            requireFile: inputs.requireConfig,
+            rootName: 'the working directory'
+        });
+        services.catch(() => undefined);
+        let diff;
+        let guessed;
         let config;
+        let head;
+        let resolved;
         try {
+            const top = await topRun;
+            if (top.code !== 0) {
+                throw new errors_ConfigurationError(`input "working-directory": ${wd} is not a git repository (run actions/checkout first)`);
+            }
+            ;
+            ({ head, resolved } = await log.group('Choose the base', async () => {
+                log.info(`rule: ${decision.base.why}`);
+                let head = decision.head && !/^0+$/.test(decision.head) ? decision.head : 'HEAD';
+                const sha = await repo.ensureCommit(head);
+                if (!sha) {
+                    if (head !== 'HEAD')
+                        throw new errors_ConfigurationError(`the head commit ${head} is neither in the workspace nor on origin`);
+                    throw new errors_ConfigurationError('the workspace has no commit (run actions/checkout first)');
+                }
+                head = sha;
+                const resolved = await resolveBase(repo, decision, head, () => lastSuccessfulSha({
+                    apiUrl: process.env.GITHUB_API_URL ?? 'https://api.github.com',
+                    repository: process.env.GITHUB_REPOSITORY ?? '',
+                    workflowRef: process.env.GITHUB_WORKFLOW_REF,
+                    runId: process.env.GITHUB_RUN_ID,
+                    branch: decision.base.kind === 'last-success' ? decision.base.branch : undefined,
+                    token: inputs.token ?? '',
+                    log
+                }));
+                log.info(resolved.kind === 'commit' ? `base ${resolved.sha} (${resolved.why})` : resolved.why);
+                return { head, resolved };
+            }));
+            guessed = await early;
+            if (guessed &&
+                resolved.kind === 'commit' &&
+                guessed.base === resolved.sha &&
+                guessed.head === head)
+                diff = guessed;
+            else {
+                guessed?.abort();
+                // Started before the services are loaded: git works out the change (for a large
+                // one, tens of milliseconds before its first line) while they are.
+                if (resolved.kind === 'commit')
+                    diff = startDiff(wd, resolved.sha, head, top.stdout.trim() !== '', inputs.config, listName);
+            }
             config = await log.group('Load the services', async () => {
-                const c = await loadServices({
-                    workspace: wd,
-                    config: inputs.config,
-                    requireFile: inputs.requireConfig,
-                    rootName: 'the working directory'
-                });
+                const c = await services;
                 log.info(`${c.services.length} service(s) ${c.file ? `from ${c.file}` : 'discovered from Dockerfiles'}: ${c.services.map(s => s.name).join(', ')}`);
                 return c;
             });
         }
         catch (error) {
             diff?.abort();
-            list.close();
+            (await early.catch(() => undefined))?.abort();
             throw error;
         }
         let changeCount = 0;
         let selection;
         const deleted = [];
+        let list;
         if (diff && resolved.kind === 'commit') {
             const d = await log.group('Diff', async () => {
-                const d = await diff.finish(config);
-                log.info(`${d.count} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff, parsed and selected in ${d.durationMs} ms)`);
+                let d;
+                try {
+                    d = await diff.finish(config);
+                }
+                catch (error) {
+                    if (diff !== guessed)
+                        throw error;
+                    // The diff begun early failed (the base may have needed objects fetched since):
+                    // once more, now that the base is confirmed.
+                    log.info(`the early diff failed (${errors_errorMessage(error)}); diffing again`);
+                    const top = await topRun;
+                    diff = startDiff(wd, resolved.sha, head, top.stdout.trim() !== '', inputs.config, listName);
+                    d = await diff.finish(config);
+                }
+                log.info(`${d.count} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff, parsed and selected in ${d.durationMs} ms${diff === guessed ? ', begun while the base was confirmed' : ''})`);
                 return d;
             });
+            list = diff.list;
             changeCount = d.count;
             selection = d.selection;
             // Deleted services: gone from the services at the head, or their Dockerfile is.
@@ -45600,10 +45931,12 @@ async function run() {
             }
         }
         else if (resolved.kind === 'all') {
+            list = openDataFile(listName);
             list.write('[]\n');
             selection = selectAll(config, resolved.why);
         }
         else {
+            list = openDataFile(listName);
             list.write('[]\n');
             selection = { selected: [], reasons: new Map(), files: 0 };
         }

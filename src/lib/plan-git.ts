@@ -8,6 +8,9 @@ import { git, gitText } from './git.js'
 import type { Logger } from './logger.js'
 import type { BaseChoice, BaseDecision } from './plan-base.js'
 
+/** A full commit sha (SHA-1 or SHA-256). */
+export const FULL_SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/i
+
 /** The first depth tried, and the cap. */
 export const FIRST_DEPTH = 32
 export const MAX_DEPTH = 8192
@@ -24,6 +27,8 @@ export class PlanRepo {
   private hasOrigin?: boolean
   /** Fetches made (for the summary and tests). */
   readonly fetches: string[] = []
+  /** Lookups of full shas: under way, or found to name a commit here. */
+  private readonly found = new Map<string, Promise<string | undefined>>()
 
   constructor(
     readonly cwd: string,
@@ -49,8 +54,24 @@ export class PlanRepo {
     return this.hasOrigin
   }
 
-  /** The commit a ref or sha names locally, or undefined. */
+  /**
+   * The commit a ref or sha names locally, or undefined. Lookups of one full sha
+   * share their answer when it is a commit (what a ref names can move; the commit a
+   * sha names cannot); a miss is asked again, as a fetch may have brought it since.
+   */
   async commit(ref: string): Promise<string | undefined> {
+    if (!FULL_SHA.test(ref)) return this.lookup(ref)
+    let pending = this.found.get(ref)
+    if (!pending) {
+      pending = this.lookup(ref)
+      this.found.set(ref, pending)
+    }
+    const sha = await pending
+    if (!sha && this.found.get(ref) === pending) this.found.delete(ref)
+    return sha
+  }
+
+  private async lookup(ref: string): Promise<string | undefined> {
     const r = await git(
       ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`],
       {
@@ -93,7 +114,7 @@ export class PlanRepo {
   async ensureCommit(sha: string, depth = 1): Promise<string | undefined> {
     const have = await this.commit(sha)
     if (have) return have
-    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(sha)) return undefined
+    if (!FULL_SHA.test(sha)) return undefined
     await this.fetch([sha], depth)
     return this.commit(sha)
   }
@@ -175,7 +196,7 @@ export async function resolveBase(
       const ref = choice.ref
       let sha = await repo.commit(ref)
       if (!sha) {
-        if (/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(ref)) sha = await repo.ensureCommit(ref)
+        if (FULL_SHA.test(ref)) sha = await repo.ensureCommit(ref)
         else {
           const name = ref.replace(/^refs\/heads\//, '').replace(/^origin\//, '')
           if (ref.startsWith('refs/tags/')) {

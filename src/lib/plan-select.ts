@@ -120,6 +120,27 @@ export function selectServices(config: ServicesConfig, changes: readonly Change[
 }
 
 /**
+ * What every file under a directory prefix gets, when that is the same for all of
+ * them: a global rule (every service), or per service its rule or none.
+ */
+type SubtreeVerdict = { global: string } | { global?: undefined; rules: (string | undefined)[] }
+
+/**
+ * How a `<dir>/**` glob's directory stands to the files under `prefix`: it covers them
+ * all, lies inside (covers some), or is apart (covers none).
+ */
+function relation(dir: string, prefix: string): 'covers' | 'inside' | 'apart' {
+  if (prefix.startsWith(dir)) return 'covers'
+  return dir.startsWith(prefix) ? 'inside' : 'apart'
+}
+
+/** Every NUL. */
+const NUL = /\0/g
+
+/** Runs with fewer records than this are matched path by path, not split further. */
+const SMALL_RUN = 16
+
+/**
  * The selection, fed one changed path at a time (while git is still listing them),
  * then `finish()`ed. The same verdicts as `selectServices`.
  *
@@ -140,6 +161,7 @@ export class ServiceSelector {
   private runFile = ''
   private run = 0
   private files = 0
+  private readonly subtrees = new Map<string, SubtreeVerdict | null>()
 
   constructor(private readonly config: ServicesConfig) {
     this.compiled = config.services.map(compile)
@@ -160,6 +182,70 @@ export class ServiceSelector {
     }
     if (!this.countable) this.matchFile(file)
     else if (this.run++ === 0) this.runFile = file
+  }
+
+  /**
+   * The paths `items[from]`, `items[from + step]`, …: the same as `add` for each, with
+   * the common case (one more file of a directory whose files are only counted)
+   * decided in this loop.
+   */
+  addAll(items: readonly string[], from = 0, step = 1): void {
+    for (let k = from; k < items.length; k += step) {
+      const file = items[k]!
+      const last = this.lastDir
+      if (
+        this.countable &&
+        last !== undefined &&
+        file.startsWith(last) &&
+        file.indexOf('/', last.length) === -1
+      ) {
+        this.files++
+        if (this.run++ === 0) this.runFile = file
+      } else this.add(file)
+    }
+  }
+
+  /**
+   * A run of `records` records as `git diff --name-status -z` writes them (status
+   * `A`, `D`, `M` or `T`, and a path of at least two characters: `<status>\0<path>\0`
+   * each), the same as `add` for each path in order. When all its paths lie under one
+   * directory prefix whose verdict is the same for every file below it (counted
+   * natively, so git's order does not matter), they are counted at once; otherwise the
+   * run is halved, and small runs go path by path.
+   */
+  addRun(run: string, records: number): void {
+    const first = run.slice(2, run.indexOf('\0', 2))
+    if (records > 1) {
+      const last = run.slice(run.lastIndexOf('\0', run.length - 2) + 1, -1)
+      const max = Math.min(first.length, last.length)
+      let n = 0
+      while (n < max && first.charCodeAt(n) === last.charCodeAt(n)) n++
+      const prefix = first.slice(0, first.lastIndexOf('/', n - 1) + 1)
+      const verdict = this.subtree(prefix)
+      if (verdict && (prefix === '' || run.split(`\0${prefix}`).length - 1 === records)) {
+        this.countAll(first, records, verdict)
+        return
+      }
+    } else {
+      const verdict = this.subtree(first.slice(0, first.lastIndexOf('/') + 1))
+      if (verdict) {
+        this.countAll(first, 1, verdict)
+        return
+      }
+    }
+    // Halve at a record boundary: the field after a NUL is a status when it is one
+    // character long (paths in a run have at least two).
+    let cut = records < SMALL_RUN ? -1 : run.indexOf('\0', run.length >> 1)
+    while (cut >= 0 && cut < run.length - 1 && run.charCodeAt(cut + 2) !== 0)
+      cut = run.indexOf('\0', cut + 1)
+    if (cut < 0 || cut >= run.length - 1) {
+      this.addAll(run.split('\0'), 1, 2)
+      return
+    }
+    const left = run.slice(0, cut + 1)
+    const leftRecords = left.match(NUL)!.length / 2
+    this.addRun(left, leftRecords)
+    this.addRun(run.slice(cut + 1), records - leftRecords)
   }
 
   /** The selection of every path added, with `depends-on` applied. */
@@ -186,6 +272,84 @@ export class ServiceSelector {
     }
     const selected = config.services.map(s => s.name).filter(n => reasons.has(n))
     return { selected, reasons, files: this.files }
+  }
+
+  /** `records` files from `first` on, all under a prefix with this verdict. */
+  private countAll(first: string, records: number, verdict: SubtreeVerdict): void {
+    this.flush()
+    this.lastDir = undefined
+    this.files += records
+    if (verdict.global !== undefined) {
+      for (const c of this.compiled) hit(c, 'global', first, verdict.global, records)
+      return
+    }
+    for (let k = 0; k < this.compiled.length; k++) {
+      const rule = verdict.rules[k]
+      if (rule !== undefined) hit(this.compiled[k]!, 'file', first, rule, records)
+    }
+  }
+
+  /**
+   * The verdict every file under `prefix` (a directory with its `/`, or '' for the
+   * root) gets from the rules `enter` and `matchFile` apply, or null when files there
+   * may get different ones. Cached per prefix.
+   */
+  private subtree(prefix: string): SubtreeVerdict | null {
+    let v = this.subtrees.get(prefix)
+    if (v === undefined) {
+      v = this.judgeSubtree(prefix)
+      this.subtrees.set(prefix, v)
+    }
+    return v
+  }
+
+  private judgeSubtree(prefix: string): SubtreeVerdict | null {
+    // The first global `<dir>/**` covering a directory wins, before any file glob.
+    for (const g of this.global) {
+      const dir = g.glob.dirPrefix
+      if (dir === undefined) continue
+      const r = relation(dir, prefix)
+      if (r === 'covers') return { global: g.rule }
+      if (r === 'inside') return null
+    }
+    if (this.fileGlobal.length > 0) return null
+    const rules: (string | undefined)[] = []
+    for (const c of this.compiled) {
+      let ignored = false
+      let partly = false
+      for (const g of c.ignore) {
+        if (g.dirPrefix === undefined) continue
+        const r = relation(g.dirPrefix, prefix)
+        if (r === 'covers') ignored = true
+        else if (r === 'inside') partly = true
+      }
+      if (ignored) {
+        rules.push(undefined)
+        continue
+      }
+      if (partly) return null
+      let rule: string | undefined
+      if (c.prefix === undefined || prefix.startsWith(c.prefix)) rule = c.pathRule
+      else if (c.prefix.startsWith(prefix)) return null
+      // The Dockerfile, when under the prefix, has its own rule.
+      else if (c.dockerDir.startsWith(prefix)) return null
+      else {
+        // The first `<dir>/**` of `paths` covering a directory gives its rule.
+        for (const p of c.paths) {
+          if (p.glob.dirPrefix === undefined) continue
+          const r = relation(p.glob.dirPrefix, prefix)
+          if (r === 'covers') {
+            rule = p.rule
+            break
+          }
+          if (r === 'inside') return null
+        }
+        if (rule === undefined && c.filePaths.length > 0) return null
+      }
+      if (rule !== undefined && c.fileIgnore.length > 0) return null
+      rules.push(rule)
+    }
+    return { rules }
   }
 
   /** Record the counted run of files of the current directory. */

@@ -182,6 +182,53 @@ describe('plan: the base table', () => {
     expect(p.services).toEqual(['frontend'])
   })
 
+  it('a push whose `before` is already here: the diff begins while the base is confirmed', async () => {
+    const repo = monorepo()
+    const before = repo.sha()
+    const after = repo.commit({
+      'services/cart/cart.go': 'package cart // new\n',
+      'services/cart/docs/a b.md': 'x\n'
+    })
+    repo.push('main')
+    const ws = checkoutLike(repo, after, 'main', { depth: 2 })
+    const p = ok(
+      await plan(ws, { event: pushEvent({ ref: 'refs/heads/main', before, after }), sha: after })
+    )
+    expect(p.base).toBe(before)
+    expect(p.stdout).toContain('begun while the base was confirmed')
+    expect(p.services).toEqual(['cart'])
+    expect(p.changed).toEqual([
+      { status: 'A', path: 'services/cart/cart.go' },
+      { status: 'A', path: 'services/cart/docs/a b.md' }
+    ])
+  })
+
+  it('a force push whose old commit is still here: the diff begun from `before` is dropped for the merge base', async () => {
+    const repo = monorepo()
+    const c0 = repo.sha()
+    const old = repo.commit({ 'services/cart/cart.go': 'package cart // old\n' })
+    repo.push('main')
+    // A tag keeps the dropped commit in every clone.
+    repo.git('tag', 'keep', old)
+    repo.git('push', '-q', 'origin', 'refs/tags/keep')
+    repo.git('reset', '-q', '--hard', c0)
+    const now = repo.commit({ 'services/frontend/index.html': '<h1>shop</h1>\n' })
+    repo.git('push', '-q', '--force', 'origin', 'HEAD:refs/heads/main')
+    const ws = fullClone(repo, now)
+    expect(sh(ws, ['cat-file', '-t', old])).toBe('commit')
+    const p = ok(
+      await plan(ws, {
+        event: pushEvent({ ref: 'refs/heads/main', before: old, after: now, forced: true }),
+        sha: now
+      })
+    )
+    expect(p.base).toBe(c0)
+    expect(p.stdout).not.toContain('begun while the base was confirmed')
+    // `old..now` would list cart's file as changed (deleted); the merge base does not.
+    expect(p.services).toEqual(['frontend'])
+    expect(p.changed).toEqual([{ status: 'A', path: 'services/frontend/index.html' }])
+  })
+
   it('a new branch: the merge base with the default branch, deepening past 100 commits', async () => {
     const repo = monorepo()
     const c0 = repo.sha()

@@ -16,7 +16,13 @@ import {
   touchedPaths,
   type Change
 } from '../../src/lib/plan-diff.js'
-import { matchRule, reasonText, selectAll, selectServices } from '../../src/lib/plan-select.js'
+import {
+  ServiceSelector,
+  matchRule,
+  reasonText,
+  selectAll,
+  selectServices
+} from '../../src/lib/plan-select.js'
 import { buildMatrix, mermaidGraph, planSummary } from '../../src/lib/plan-summary.js'
 import { parseServices } from '../../src/lib/services.js'
 import { getInputs } from '../../src/actions/plan/inputs.js'
@@ -274,6 +280,82 @@ describe('parseNameStatus', () => {
     }
   })
 
+  it('hands runs of simple records over whole: the same changes, count and JSON as record by record (random outputs, random cuts)', () => {
+    let seed = 7
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      // The high bits: an LCG's low bits repeat with a short period.
+      return Math.floor((seed / 2 ** 31) * n)
+    }
+    const names = [
+      'a/x.txt',
+      'a/b/y.go',
+      'b',
+      'A',
+      'D',
+      'M',
+      'q"uote',
+      'back\\slash',
+      'new\nline',
+      'tab\tx',
+      'sep\u2028x',
+      'ünï/名',
+      '名',
+      '-dash',
+      'd/e/f/g.md'
+    ]
+    for (let round = 0; round < 200; round++) {
+      const records: string[] = []
+      for (let i = 0, n = 1 + rnd(40); i < n; i++) {
+        const path = rnd(3) === 0 ? names[rnd(names.length)]! : `dir${rnd(3)}/f${i}.txt`
+        const kind = rnd(12)
+        if (kind === 0) records.push(`R${rnd(101)}\0old${i}\0${path}\0`)
+        else if (kind === 1) records.push(`C075\0${path}\0copy${i}\0`)
+        else if (kind === 2) records.push(`${'UX'[rnd(2)]}\0${path}\0`)
+        else records.push(`${'ADMT'[rnd(4)]}\0${path}\0`)
+      }
+      const out = records.join('')
+      const want = parseNameStatus(out)
+      const bytes = Buffer.from(out, 'utf8')
+      const got: Change[] = []
+      let runs = 0
+      let json = ''
+      const list = new ChangedFilesJson(t => (json += t))
+      const parser = new NameStatusParser(
+        (status, path, from, score) => {
+          got.push(
+            from === undefined
+              ? { status, path }
+              : { status, path, from, ...(score !== undefined ? { score } : {}) }
+          )
+          list.add(status, path, from)
+        },
+        (run, n) => {
+          runs++
+          const fields = run.split('\0')
+          expect(fields.length, JSON.stringify(run)).toBe(2 * n + 1)
+          for (let k = 0; k < fields.length - 1; k += 2) {
+            expect(fields[k]).toMatch(/^[ADMT]$/)
+            expect(fields[k + 1]!.length).toBeGreaterThan(1)
+            got.push({ status: fields[k]!, path: fields[k + 1]! })
+          }
+          list.addRun(run, n)
+        }
+      )
+      for (let i = 0; i < bytes.length;) {
+        const step = 1 + rnd(rnd(2) ? 8 : 200)
+        parser.push(bytes.subarray(i, i + step))
+        i += step
+      }
+      parser.end()
+      list.end()
+      expect(got, JSON.stringify(out)).toEqual(want)
+      expect(parser.count).toBe(want.length)
+      expect(json).toBe(changedFilesJson(want))
+      if (round === 0) expect(runs).toBeGreaterThan(0)
+    }
+  })
+
   it('touchedPaths gives both sides of a rename', () => {
     expect(touchedPaths({ status: 'R', path: 'b', from: 'a' })).toEqual(['a', 'b'])
     expect(touchedPaths({ status: 'M', path: 'b' })).toEqual(['b'])
@@ -427,6 +509,61 @@ describe('selectServices', () => {
         )
         expect(got, `${sv.name} in\n${text}`).toBe(count)
       }
+    }
+  })
+
+  it('whole runs give the same selection, reasons, first files and counts as path by path (random trees, any order)', () => {
+    let seed = 99
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      // The high bits: an LCG's low bits repeat with a short period.
+      return Math.floor((seed / 2 ** 31) * n)
+    }
+    const pick = <T>(xs: T[]): T => xs[rnd(xs.length)]!
+    // Few directories, nested: runs often span a directory and its subdirectories.
+    const dirs = ['a', 'a/b', 'a/b/c', 'libs/x', 'libs', 'z', 'z/y']
+    const names = ['f.go', 'README.md', 'Dockerfile', 'x.proto', '.env', 'bb', 'b']
+    // Mostly `<dir>/**` globs (which runs can count at once), some globs on file names.
+    const dirGlobs = ['libs/**', 'libs/x/**', 'z/y/**', 'z/**', 'a/b/**', 'a/**', 'a/b/c/**']
+    const fileGlobs = ['**/*.md', '*.proto', '**/x.proto', 'a/b', 'a/**/f.go']
+    const glob = (): string => (rnd(4) === 0 ? pick(fileGlobs) : pick(dirGlobs))
+    const some = (): string => (rnd(2) ? `'${glob()}'` : '')
+    for (let round = 0; round < 2000; round++) {
+      const text = [
+        `global: [${rnd(3) === 0 ? `'${glob()}'` : ''}]`,
+        'services:',
+        ...['s1', 's2', 's3'].map(
+          n =>
+            `  ${n}: { path: ${pick(dirs)}, ${rnd(3) === 0 ? `dockerfile: ${pick(dirs)}/Dockerfile, ` : ''}paths: [${some()}], ignore: [${some()}] }`
+        )
+      ].join('\n')
+      const cfg = parseServices(text, 'f.yml')
+      // Clusters of files in a few directories (runs under one prefix), in git's order
+      // or not.
+      const cluster: string[] = []
+      for (let c = 0, n = 1 + rnd(6); c < n; c++) {
+        const dir = pick(dirs)
+        for (let f = 0, m = 1 + rnd(60); f < m; f++)
+          cluster.push(`${dir}/${pick(names)}${rnd(2) ? '' : rnd(40)}`)
+      }
+      const files = [...new Set(cluster)]
+      if (rnd(3) > 0) files.sort()
+      const byPath = new ServiceSelector(cfg)
+      for (const f of files) byPath.add(f)
+      const byRun = new ServiceSelector(cfg)
+      for (let i = 0; i < files.length;) {
+        const n = 1 + rnd(rnd(2) ? 4 : 120)
+        const part = files.slice(i, i + n)
+        if (rnd(4) === 0) for (const f of part) byRun.add(f)
+        else
+          byRun.addRun(part.map(f => `${pick(['A', 'D', 'M', 'T'])}\0${f}\0`).join(''), part.length)
+        i += n
+      }
+      const want = byPath.finish()
+      const got = byRun.finish()
+      expect(got.selected, text).toEqual(want.selected)
+      expect([...got.reasons], `${text}\n${files.join('\n')}`).toEqual([...want.reasons])
+      expect(got.files).toBe(files.length)
     }
   })
 

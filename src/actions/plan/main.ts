@@ -11,7 +11,7 @@ import type { Logger } from '../../lib/logger.js'
 import { openDataFile, setOutput, type DataFile } from '../../lib/outputs.js'
 import { chooseBase, type BaseDecision } from '../../lib/plan-base.js'
 import { ChangedFilesJson, NameStatusParser, diffArgs } from '../../lib/plan-diff.js'
-import { PlanRepo, resolveBase, type ResolvedBase } from '../../lib/plan-git.js'
+import { FULL_SHA, PlanRepo, resolveBase, type ResolvedBase } from '../../lib/plan-git.js'
 import { lastSuccessfulSha } from '../../lib/plan-last-success.js'
 import { ServiceSelector, selectAll, type Selection } from '../../lib/plan-select.js'
 import { buildMatrix, planSummary } from '../../lib/plan-summary.js'
@@ -103,6 +103,10 @@ async function inTree(cwd: string, sha: string, path: string): Promise<boolean> 
 
 /** A diff under way: what it found, once `finish()`ed with the services. */
 interface RunningDiff {
+  readonly base: string
+  readonly head: string
+  /** The changed-files list it writes. */
+  readonly list: DataFile
   finish(config: ServicesConfig): Promise<{
     count: number
     selection: Selection
@@ -110,7 +114,7 @@ interface RunningDiff {
     removals: boolean
     durationMs: number
   }>
-  /** Stop git (the plan failed before it needed the diff). */
+  /** Stop git and close the list (the plan failed, or chose another base). */
   abort(): void
 }
 
@@ -124,27 +128,42 @@ function startDiff(
   head: string,
   relative: boolean,
   configPath: string,
-  list: DataFile
+  listName: string
 ): RunningDiff {
+  const list = openDataFile(listName)
   const args = diffArgs(base, head)
   if (relative) args.splice(args.indexOf('-M'), 0, '--relative')
   const json = new ChangedFilesJson(text => list.write(text))
   let selector: ServiceSelector | undefined
-  /** Paths seen before the services were loaded. */
-  const early: string[] = []
+  /** What git listed before the services were loaded, for the selector once it is. */
+  const early: ((s: ServiceSelector) => void)[] = []
   let configChanged = false
   let removals = false
-  const parser = new NameStatusParser((status, path, from) => {
-    if (from !== undefined && from !== path) {
-      if (selector) selector.add(from)
-      else early.push(from)
+  const parser = new NameStatusParser(
+    (status, path, from) => {
+      const renamed = from !== undefined && from !== path
+      if (selector) {
+        if (renamed) selector.add(from)
+        selector.add(path)
+      } else
+        early.push(s => {
+          if (renamed) s.add(from)
+          s.add(path)
+        })
+      json.add(status, path, from)
+      if (status === 'D' || status === 'R') removals = true
+      if (path === configPath || from === configPath) configChanged = true
+    },
+    (run, records) => {
+      if (selector) selector.addRun(run, records)
+      else early.push(s => s.addRun(run, records))
+      json.addRun(run, records)
+      // In a run a one-character field is a status and a longer one a path, so a
+      // whole field between NULs is found exactly.
+      if (run.startsWith('D\0') || run.includes('\0D\0')) removals = true
+      if (configPath.length > 1 && run.includes(`\0${configPath}\0`)) configChanged = true
     }
-    if (selector) selector.add(path)
-    else early.push(path)
-    json.add(status, path, from)
-    if (status === 'D' || status === 'R') removals = true
-    if (path === configPath || from === configPath) configChanged = true
-  })
+  )
   let bytes = 0
   const abort = new AbortController()
   const running = git(args, {
@@ -153,6 +172,8 @@ function startDiff(
     timeoutMs: 10 * 60_000,
     signal: abort.signal,
     onStdout: chunk => {
+      // What a stopped git still had in the pipe goes nowhere.
+      if (abort.signal.aborted) return
       bytes += chunk.length
       if (bytes <= MAX_DIFF_BYTES) parser.push(chunk)
     }
@@ -160,12 +181,24 @@ function startDiff(
   // Failures surface in finish(); an aborted diff is nobody's concern.
   running.catch(() => undefined)
   return {
-    abort: () => abort.abort(),
+    base,
+    head,
+    list,
+    abort: () => {
+      abort.abort()
+      list.close()
+    },
     async finish(config) {
       selector = new ServiceSelector(config)
-      for (const p of early) selector.add(p)
+      for (const replay of early) replay(selector)
       early.length = 0
-      const r = await running
+      let r
+      try {
+        r = await running
+      } catch (error) {
+        list.close()
+        throw error
+      }
       if (bytes > MAX_DIFF_BYTES) throw new Error('git diff output exceeded 1 GiB')
       parser.end()
       json.end()
@@ -180,18 +213,37 @@ function startDiff(
   }
 }
 
+/**
+ * The diff from the base a push or merge group names, started as soon as that base
+ * and the head are found here (no fetch is made for it); undefined for other events,
+ * or when either commit is missing.
+ */
+async function speculativeDiff(
+  repo: PlanRepo,
+  decision: BaseDecision,
+  top: Promise<{ code: number; stdout: string }>,
+  configPath: string,
+  listName: string
+): Promise<RunningDiff | undefined> {
+  const b = decision.base
+  const guess = b.kind === 'before' ? b.before : b.kind === 'commit' ? b.sha : undefined
+  if (!guess || !FULL_SHA.test(guess) || !FULL_SHA.test(decision.head)) return undefined
+  const [prefix, base, head] = await Promise.all([
+    top,
+    repo.commit(guess),
+    repo.commit(decision.head)
+  ])
+  if (prefix.code !== 0 || !base || !head) return undefined
+  return startDiff(repo.cwd, base, head, prefix.stdout.trim() !== '', configPath, listName)
+}
+
 /** Run the plan action. */
 export async function run(): Promise<void> {
   await runMain('plan', async log => {
     const inputs = getInputs()
     const wd = inputs.workingDirectory
     const repo = new PlanRepo(wd, log)
-    const top = await git(['rev-parse', '--show-prefix'], { cwd: wd, allowFailure: true })
-    if (top.code !== 0) {
-      throw new ConfigurationError(
-        `input "working-directory": ${wd} is not a git repository (run actions/checkout first)`
-      )
-    }
+    const topRun = git(['rev-parse', '--show-prefix'], { cwd: wd, allowFailure: true })
     const decision: BaseDecision = chooseBase({
       eventName: process.env.GITHUB_EVENT_NAME ?? '',
       event: readEvent(),
@@ -201,50 +253,85 @@ export async function run(): Promise<void> {
       tags: inputs.tags,
       baseFromLastSuccess: inputs.baseFromLastSuccess
     })
-    const { head, resolved } = await log.group('Choose the base', async () => {
-      log.info(`rule: ${decision.base.why}`)
-      let head = decision.head && !/^0+$/.test(decision.head) ? decision.head : 'HEAD'
-      const sha = await repo.ensureCommit(head)
-      if (!sha) {
-        if (head !== 'HEAD')
-          throw new ConfigurationError(
-            `the head commit ${head} is neither in the workspace nor on origin`
-          )
-        throw new ConfigurationError('the workspace has no commit (run actions/checkout first)')
-      }
-      head = sha
-      const resolved: ResolvedBase = await resolveBase(repo, decision, head, () =>
-        lastSuccessfulSha({
-          apiUrl: process.env.GITHUB_API_URL ?? 'https://api.github.com',
-          repository: process.env.GITHUB_REPOSITORY ?? '',
-          workflowRef: process.env.GITHUB_WORKFLOW_REF,
-          runId: process.env.GITHUB_RUN_ID,
-          branch: decision.base.kind === 'last-success' ? decision.base.branch : undefined,
-          token: inputs.token ?? '',
-          log
-        })
-      )
-      log.info(resolved.kind === 'commit' ? `base ${resolved.sha} (${resolved.why})` : resolved.why)
-      return { head, resolved }
-    })
-    // The diff starts before the services are loaded: git works out the change (for a
-    // large one, tens of milliseconds before its first line) while this process parses
-    // and validates the services file.
     const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_')
-    const list = openDataFile(`plan-changed-files-${suffix}.json`)
-    const diff =
-      resolved.kind === 'commit'
-        ? startDiff(wd, resolved.sha, head, top.stdout.trim() !== '', inputs.config, list)
-        : undefined
+    const listName = `plan-changed-files-${suffix}.json`
+    // A push names its likely base (`before`), a merge group its base_sha: when that
+    // commit and the head are already here, git starts on the diff at once, while the
+    // base is confirmed; a different base discards it. The services file is read
+    // meanwhile too (its errors wait their turn).
+    const early = speculativeDiff(repo, decision, topRun, inputs.config, listName)
+    early.catch(() => undefined)
+    const services = loadServices({
+      workspace: wd,
+      config: inputs.config,
+      requireFile: inputs.requireConfig,
+      rootName: 'the working directory'
+    })
+    services.catch(() => undefined)
+    let diff: RunningDiff | undefined
+    let guessed: RunningDiff | undefined
     let config: ServicesConfig
+    let head: string
+    let resolved: ResolvedBase
     try {
+      const top = await topRun
+      if (top.code !== 0) {
+        throw new ConfigurationError(
+          `input "working-directory": ${wd} is not a git repository (run actions/checkout first)`
+        )
+      }
+      ;({ head, resolved } = await log.group('Choose the base', async () => {
+        log.info(`rule: ${decision.base.why}`)
+        let head = decision.head && !/^0+$/.test(decision.head) ? decision.head : 'HEAD'
+        const sha = await repo.ensureCommit(head)
+        if (!sha) {
+          if (head !== 'HEAD')
+            throw new ConfigurationError(
+              `the head commit ${head} is neither in the workspace nor on origin`
+            )
+          throw new ConfigurationError('the workspace has no commit (run actions/checkout first)')
+        }
+        head = sha
+        const resolved: ResolvedBase = await resolveBase(repo, decision, head, () =>
+          lastSuccessfulSha({
+            apiUrl: process.env.GITHUB_API_URL ?? 'https://api.github.com',
+            repository: process.env.GITHUB_REPOSITORY ?? '',
+            workflowRef: process.env.GITHUB_WORKFLOW_REF,
+            runId: process.env.GITHUB_RUN_ID,
+            branch: decision.base.kind === 'last-success' ? decision.base.branch : undefined,
+            token: inputs.token ?? '',
+            log
+          })
+        )
+        log.info(
+          resolved.kind === 'commit' ? `base ${resolved.sha} (${resolved.why})` : resolved.why
+        )
+        return { head, resolved }
+      }))
+      guessed = await early
+      if (
+        guessed &&
+        resolved.kind === 'commit' &&
+        guessed.base === resolved.sha &&
+        guessed.head === head
+      )
+        diff = guessed
+      else {
+        guessed?.abort()
+        // Started before the services are loaded: git works out the change (for a large
+        // one, tens of milliseconds before its first line) while they are.
+        if (resolved.kind === 'commit')
+          diff = startDiff(
+            wd,
+            resolved.sha,
+            head,
+            top.stdout.trim() !== '',
+            inputs.config,
+            listName
+          )
+      }
       config = await log.group('Load the services', async () => {
-        const c = await loadServices({
-          workspace: wd,
-          config: inputs.config,
-          requireFile: inputs.requireConfig,
-          rootName: 'the working directory'
-        })
+        const c = await services
         log.info(
           `${c.services.length} service(s) ${c.file ? `from ${c.file}` : 'discovered from Dockerfiles'}: ${c.services.map(s => s.name).join(', ')}`
         )
@@ -252,20 +339,40 @@ export async function run(): Promise<void> {
       })
     } catch (error) {
       diff?.abort()
-      list.close()
+      ;(await early.catch(() => undefined))?.abort()
       throw error
     }
     let changeCount = 0
     let selection: Selection
     const deleted: string[] = []
+    let list: DataFile
     if (diff && resolved.kind === 'commit') {
       const d = await log.group('Diff', async () => {
-        const d = await diff.finish(config)
+        let d
+        try {
+          d = await diff!.finish(config)
+        } catch (error) {
+          if (diff !== guessed) throw error
+          // The diff begun early failed (the base may have needed objects fetched since):
+          // once more, now that the base is confirmed.
+          log.info(`the early diff failed (${errorMessage(error)}); diffing again`)
+          const top = await topRun
+          diff = startDiff(
+            wd,
+            resolved.sha,
+            head,
+            top.stdout.trim() !== '',
+            inputs.config,
+            listName
+          )
+          d = await diff.finish(config)
+        }
         log.info(
-          `${d.count} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff, parsed and selected in ${d.durationMs} ms)`
+          `${d.count} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff, parsed and selected in ${d.durationMs} ms${diff === guessed ? ', begun while the base was confirmed' : ''})`
         )
         return d
       })
+      list = diff.list
       changeCount = d.count
       selection = d.selection
       // Deleted services: gone from the services at the head, or their Dockerfile is.
@@ -275,9 +382,11 @@ export async function run(): Promise<void> {
         for (const s of before ?? []) if (!now.has(s.name)) deleted.push(s.name)
       }
     } else if (resolved.kind === 'all') {
+      list = openDataFile(listName)
       list.write('[]\n')
       selection = selectAll(config, resolved.why)
     } else {
+      list = openDataFile(listName)
       list.write('[]\n')
       selection = { selected: [], reasons: new Map(), files: 0 }
     }
