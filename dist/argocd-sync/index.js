@@ -71816,8 +71816,20 @@ function openDataFile(fileName) {
         write(content) {
             if (fd === undefined)
                 throw new Error(`data file ${fileName} is closed`);
-            const bytes = typeof content === 'string' ? Buffer.from(secrets.redact(content), 'utf8') : content;
-            for (let done = 0; done < bytes.length;)
+            let bytes;
+            let done = 0;
+            if (typeof content === 'string') {
+                // A string goes to the file as it is encoded (no Buffer of it first); what a
+                // short write leaves is written from its bytes.
+                const text = secrets.redact(content);
+                done = writeSync(fd, text);
+                if (done === Buffer.byteLength(text))
+                    return;
+                bytes = Buffer.from(text, 'utf8');
+            }
+            else
+                bytes = content;
+            while (done < bytes.length)
                 done += writeSync(fd, bytes, done);
         },
         close() {

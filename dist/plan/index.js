@@ -40194,8 +40194,20 @@ function openDataFile(fileName) {
         write(content) {
             if (fd === undefined)
                 throw new Error(`data file ${fileName} is closed`);
-            const bytes = typeof content === 'string' ? Buffer.from(secrets_secrets.redact(content), 'utf8') : content;
-            for (let done = 0; done < bytes.length;)
+            let bytes;
+            let done = 0;
+            if (typeof content === 'string') {
+                // A string goes to the file as it is encoded (no Buffer of it first); what a
+                // short write leaves is written from its bytes.
+                const text = secrets_secrets.redact(content);
+                done = (0,external_node_fs_namespaceObject.writeSync)(fd, text);
+                if (done === Buffer.byteLength(text))
+                    return;
+                bytes = Buffer.from(text, 'utf8');
+            }
+            else
+                bytes = content;
+            while (done < bytes.length)
                 done += (0,external_node_fs_namespaceObject.writeSync)(fd, bytes, done);
         },
         close() {
@@ -40344,8 +40356,6 @@ const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRe
  */
 // eslint-disable-next-line no-control-regex -- NUL separates fields; JSON escapes the rest
 const SIMPLE_RUN = /(?:[ADMT]\0[^\0"\\\u0001-\u001f\u2028\u2029]{2,}\0)+/y;
-/** Every NUL (two per record of a simple run). */
-const NUL = /\0/g;
 /** Records parsed one by one, after a chunk position where no simple run starts. */
 const SLOW_RECORDS = 32;
 /**
@@ -40381,9 +40391,7 @@ class NameStatusParser {
                 SIMPLE_RUN.lastIndex = i;
                 const run = SIMPLE_RUN.exec(text)?.[0];
                 if (run !== undefined) {
-                    const records = run.match(NUL).length / 2;
-                    this.count += records;
-                    this.runs(run, records);
+                    this.count += this.runs(run);
                     i += run.length;
                 }
                 // After a run: the one record that ended it. Nowhere near one: a few.
@@ -40542,22 +40550,27 @@ class ChangedFilesJson {
         this.run.push(path);
     }
     /**
-     * A run of `records` simple records as git wrote them (see `RunSink`): each status
-     * is the only one-character field, so replacing `\0<status>\0` turns the run into
-     * JSON with a native split and join per status present.
+     * A run of simple records as git wrote them (see `RunSink`); returns how many it
+     * held. Each status is the only one-character field, so replacing `\0<status>\0`
+     * turns the run into JSON with a native split and join per status present.
      */
-    addRun(run, records) {
+    addRun(run) {
         this.flush();
         // A NUL before every status, and none after the last path.
         let text = `\0${run.slice(0, -1)}`;
+        let records = 0;
         for (const status of RUN_STATUSES) {
             const sep = `\0${status}\0`;
-            if (text.includes(sep))
-                text = text.split(sep).join(`"},\n{"status":"${status}","path":"`);
+            if (!text.includes(sep))
+                continue;
+            const paths = text.split(sep);
+            records += paths.length - 1;
+            text = paths.join(`"},\n{"status":"${status}","path":"`);
         }
         // The text now opens with the `"},\n` that closes no record.
         this.out(`${this.count === 0 ? '[\n' : ',\n'}${text.slice(4)}"}`);
         this.count += records;
+        return records;
     }
     /** Close the array. */
     end() {
@@ -41085,7 +41098,7 @@ function relation(dir, prefix) {
     return dir.startsWith(prefix) ? 'inside' : 'apart';
 }
 /** Every NUL. */
-const plan_select_NUL = /\0/g;
+const NUL = /\0/g;
 /** Runs with fewer records than this are matched path by path, not split further. */
 const SMALL_RUN = 16;
 /**
@@ -41194,7 +41207,7 @@ class ServiceSelector {
             return;
         }
         const left = run.slice(0, cut + 1);
-        const leftRecords = left.match(plan_select_NUL).length / 2;
+        const leftRecords = left.match(NUL).length / 2;
         this.addRun(left, leftRecords);
         this.addRun(run.slice(cut + 1), records - leftRecords);
     }
@@ -45722,18 +45735,19 @@ function startDiff(cwd, base, head, relative, configPath, listName) {
             removals = true;
         if (path === configPath || from === configPath)
             configChanged = true;
-    }, (run, records) => {
+    }, run => {
+        const records = json.addRun(run);
         if (selector)
             selector.addRun(run, records);
         else
             early.push(s => s.addRun(run, records));
-        json.addRun(run, records);
         // In a run a one-character field is a status and a longer one a path, so a
         // whole field between NULs is found exactly.
         if (run.startsWith('D\0') || run.includes('\0D\0'))
             removals = true;
         if (configPath.length > 1 && run.includes(`\0${configPath}\0`))
             configChanged = true;
+        return records;
     });
     let bytes = 0;
     const abort = new AbortController();

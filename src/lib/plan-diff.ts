@@ -21,10 +21,11 @@ export interface Change {
 export type ChangeSink = (status: string, path: string, from?: string, score?: number) => void
 
 /**
- * Receives a run of `records` simple records (see `SIMPLE_RUN`) as git wrote them:
- * `<status>\0<path>\0` each.
+ * Receives a run of simple records (see `SIMPLE_RUN`) as git wrote them,
+ * `<status>\0<path>\0` each, and returns how many it holds (its consumers split it
+ * anyway: `ChangedFilesJson.addRun` counts them).
  */
-export type RunSink = (run: string, records: number) => void
+export type RunSink = (run: string) => number
 
 /**
  * A run of the records git writes most: status A, D, M or T and one path of at least
@@ -34,9 +35,6 @@ export type RunSink = (run: string, records: number) => void
  */
 // eslint-disable-next-line no-control-regex -- NUL separates fields; JSON escapes the rest
 const SIMPLE_RUN = /(?:[ADMT]\0[^\0"\\\u0001-\u001f\u2028\u2029]{2,}\0)+/y
-
-/** Every NUL (two per record of a simple run). */
-const NUL = /\0/g
 
 /** Records parsed one by one, after a chunk position where no simple run starts. */
 const SLOW_RECORDS = 32
@@ -74,9 +72,7 @@ export class NameStatusParser {
         SIMPLE_RUN.lastIndex = i
         const run = SIMPLE_RUN.exec(text)?.[0]
         if (run !== undefined) {
-          const records = run.match(NUL)!.length / 2
-          this.count += records
-          this.runs(run, records)
+          this.count += this.runs(run)
           i += run.length
         }
         // After a run: the one record that ended it. Nowhere near one: a few.
@@ -241,21 +237,26 @@ export class ChangedFilesJson {
   }
 
   /**
-   * A run of `records` simple records as git wrote them (see `RunSink`): each status
-   * is the only one-character field, so replacing `\0<status>\0` turns the run into
-   * JSON with a native split and join per status present.
+   * A run of simple records as git wrote them (see `RunSink`); returns how many it
+   * held. Each status is the only one-character field, so replacing `\0<status>\0`
+   * turns the run into JSON with a native split and join per status present.
    */
-  addRun(run: string, records: number): void {
+  addRun(run: string): number {
     this.flush()
     // A NUL before every status, and none after the last path.
     let text = `\0${run.slice(0, -1)}`
+    let records = 0
     for (const status of RUN_STATUSES) {
       const sep = `\0${status}\0`
-      if (text.includes(sep)) text = text.split(sep).join(`"},\n{"status":"${status}","path":"`)
+      if (!text.includes(sep)) continue
+      const paths = text.split(sep)
+      records += paths.length - 1
+      text = paths.join(`"},\n{"status":"${status}","path":"`)
     }
     // The text now opens with the `"},\n` that closes no record.
     this.out(`${this.count === 0 ? '[\n' : ',\n'}${text.slice(4)}"}`)
     this.count += records
+    return records
   }
 
   /** Close the array. */
