@@ -22,10 +22,10 @@ export type ChangeSink = (status: string, path: string, from?: string, score?: n
 
 /**
  * Receives a run of simple records (see `SIMPLE_RUN`) as git wrote them,
- * `<status>\0<path>\0` each, and returns how many it holds (its consumers split it
- * anyway: `ChangedFilesJson.addRun` counts them).
+ * `<status>\0<path>\0` each, with `status` when all have that one, and returns how
+ * many it holds (its consumers split it anyway: `ChangedFilesJson.addRun` counts them).
  */
-export type RunSink = (run: string) => number
+export type RunSink = (run: string, status?: string) => number
 
 /**
  * A run of the records git writes most: status A, D, M or T and one path of at least
@@ -35,6 +35,17 @@ export type RunSink = (run: string) => number
  */
 // eslint-disable-next-line no-control-regex -- NUL separates fields; JSON escapes the rest
 const SIMPLE_RUN = /(?:[ADMT]\0[^\0"\\\u0001-\u001f\u2028\u2029]{2,}\0)+/y
+
+/** The same, of one status (git lists a directory's files together, mostly alike). */
+const ONE_STATUS_RUN: Record<string, RegExp> = Object.fromEntries(
+  [...'ADMT'].map(s => [
+    s,
+    new RegExp(`(?:${s}\\0[^\\0"\\\\\\u0001-\\u001f\\u2028\\u2029]{2,}\\0)+`, 'y')
+  ])
+)
+
+/** A run of one status shorter than this is taken with the mixed ones that follow. */
+const ONE_STATUS_MIN = 4096
 
 /** Records parsed one by one, after a chunk position where no simple run starts. */
 const SLOW_RECORDS = 32
@@ -69,12 +80,21 @@ export class NameStatusParser {
     let slow = 0
     for (;;) {
       if (this.runs !== undefined && slow === 0 && this.head === undefined) {
-        SIMPLE_RUN.lastIndex = i
-        const run = SIMPLE_RUN.exec(text)?.[0]
-        if (run !== undefined) {
-          this.count += this.runs(run)
-          i += run.length
+        const status = text[i]!
+        const one = ONE_STATUS_RUN[status]
+        let run: string | undefined
+        if (one) {
+          one.lastIndex = i
+          run = one.exec(text)?.[0]
         }
+        if (run !== undefined && run.length >= ONE_STATUS_MIN) {
+          this.count += this.runs(run, status)
+        } else {
+          SIMPLE_RUN.lastIndex = i
+          run = SIMPLE_RUN.exec(text)?.[0]
+          if (run !== undefined) this.count += this.runs(run)
+        }
+        if (run !== undefined) i += run.length
         // After a run: the one record that ended it. Nowhere near one: a few.
         slow = run !== undefined ? 1 : SLOW_RECORDS
       }
@@ -237,24 +257,25 @@ export class ChangedFilesJson {
   }
 
   /**
-   * A run of simple records as git wrote them (see `RunSink`); returns how many it
-   * held. Each status is the only one-character field, so replacing `\0<status>\0`
-   * turns the run into JSON with a native split and join per status present.
+   * A run of simple records as git wrote them (see `RunSink`), all of status `one`
+   * when given; returns how many it held. Each status is the only one-character field,
+   * so replacing `\0<status>\0` turns the run into JSON with a native split and join
+   * per status present.
    */
-  addRun(run: string): number {
+  addRun(run: string, one?: string): number {
     this.flush()
-    // A NUL before every status, and none after the last path.
-    let text = `\0${run.slice(0, -1)}`
-    let records = 0
-    for (const status of RUN_STATUSES) {
-      const sep = `\0${status}\0`
-      if (!text.includes(sep)) continue
-      const paths = text.split(sep)
+    // Every status but the first follows a NUL; the first record and the last NUL stay.
+    let text = run
+    let records = 1
+    for (const status of one !== undefined ? [one] : RUN_STATUSES) {
+      const paths = text.split(`\0${status}\0`)
+      if (paths.length === 1) continue
       records += paths.length - 1
       text = paths.join(`"},\n{"status":"${status}","path":"`)
     }
-    // The text now opens with the `"},\n` that closes no record.
-    this.out(`${this.count === 0 ? '[\n' : ',\n'}${text.slice(4)}"}`)
+    this.out(
+      `${this.count === 0 ? '[\n' : ',\n'}{"status":"${run[0]}","path":"${text.slice(2, -1)}"}`
+    )
     this.count += records
     return records
   }

@@ -304,9 +304,15 @@ describe('parseNameStatus', () => {
       '-dash',
       'd/e/f/g.md'
     ]
+    let oneStatus = 0
     for (let round = 0; round < 200; round++) {
       const records: string[] = []
       for (let i = 0, n = 1 + rnd(40); i < n; i++) {
+        // Now and then a long stretch of one status, as a directory of new files gives.
+        if (rnd(30) === 0) {
+          const status = 'ADMT'[rnd(4)]!
+          for (let k = 0; k < 300; k++) records.push(`${status}\0many/file ${i} ${k}.txt\0`)
+        }
         const path = rnd(3) === 0 ? names[rnd(names.length)]! : `dir${rnd(3)}/f${i}.txt`
         const kind = rnd(12)
         if (kind === 0) records.push(`R${rnd(101)}\0old${i}\0${path}\0`)
@@ -317,6 +323,8 @@ describe('parseNameStatus', () => {
       const out = records.join('')
       const want = parseNameStatus(out)
       const bytes = Buffer.from(out, 'utf8')
+      // In small chunks, or (as git's pipe mostly gives) large ones.
+      const whole = rnd(3) === 0
       const got: Change[] = []
       let runs = 0
       let json = ''
@@ -330,22 +338,23 @@ describe('parseNameStatus', () => {
           )
           list.add(status, path, from)
         },
-        run => {
+        (run, status) => {
           runs++
           const fields = run.split('\0')
           expect(fields.pop()).toBe('')
           for (let k = 0; k < fields.length; k += 2) {
-            expect(fields[k]).toMatch(/^[ADMT]$/)
+            expect(fields[k]).toMatch(status ?? /^[ADMT]$/)
             expect(fields[k + 1]!.length).toBeGreaterThan(1)
             got.push({ status: fields[k]!, path: fields[k + 1]! })
           }
-          const n = list.addRun(run)
+          if (status !== undefined) oneStatus++
+          const n = list.addRun(run, status)
           expect(n).toBe(fields.length / 2)
           return n
         }
       )
       for (let i = 0; i < bytes.length;) {
-        const step = 1 + rnd(rnd(2) ? 8 : 200)
+        const step = whole ? bytes.length : 1 + rnd(rnd(2) ? 8 : 200)
         parser.push(bytes.subarray(i, i + step))
         i += step
       }
@@ -356,6 +365,7 @@ describe('parseNameStatus', () => {
       expect(json).toBe(changedFilesJson(want))
       if (round === 0) expect(runs).toBeGreaterThan(0)
     }
+    expect(oneStatus).toBeGreaterThan(10)
   })
 
   it('touchedPaths gives both sides of a rename', () => {

@@ -154,13 +154,14 @@ function startDiff(
       if (status === 'D' || status === 'R') removals = true
       if (path === configPath || from === configPath) configChanged = true
     },
-    run => {
-      const records = json.addRun(run)
+    (run, status) => {
+      const records = json.addRun(run, status)
       if (selector) selector.addRun(run, records)
       else early.push(s => s.addRun(run, records))
       // In a run a one-character field is a status and a longer one a path, so a
       // whole field between NULs is found exactly.
-      if (run.startsWith('D\0') || run.includes('\0D\0')) removals = true
+      if (status !== undefined ? status === 'D' : run.startsWith('D\0') || run.includes('\0D\0'))
+        removals = true
       if (configPath.length > 1 && run.includes(`\0${configPath}\0`)) configChanged = true
       return records
     }
