@@ -70466,11 +70466,23 @@ function flatHeaders(headers) {
     }
     return out;
 }
+/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
+const UNVERIFIED = new Set([
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'CERT_UNTRUSTED'
+]);
 /** An HTTP client with its own TLS and proxy settings. */
 class http_HttpClient {
     options;
     dispatchers = new Map();
+    /** Dispatchers given up by `widenTrust`, closed with the client. */
+    retired = [];
     secureContext;
+    /** Whether the system roots are trusted next to `ca`. */
+    withRoots = false;
     sleep;
     constructor(options = {}) {
         this.options = options;
@@ -70481,10 +70493,15 @@ class http_HttpClient {
         const key = proxy ?? '';
         let d = this.dispatchers.get(key);
         if (!d) {
-            // A private CA is trusted next to the system roots. The TLS context is built once
-            // per client: given as \`ca\`, every new connection would parse the ~150 roots again.
+            // A private CA is trusted alone until a server's chain turns out to end at a
+            // public root (see `widenTrust`). The TLS context is built once per client: given
+            // as \`ca\`, every new connection would parse the certificates again.
             this.secureContext ??= this.options.ca
-                ? (0,external_node_tls_.createSecureContext)({ ca: [this.options.ca, ...systemRoots()] })
+                ? (0,external_node_tls_.createSecureContext)({
+                    ca: this.withRoots
+                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
+                        : this.options.ca
+                })
                 : undefined;
             const tls = {
                 ...(this.secureContext ? { secureContext: this.secureContext } : {}),
@@ -70539,6 +70556,7 @@ class http_HttpClient {
         const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
         const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
         const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
+        let widened = false;
         for (let attempt = 0;; attempt++) {
             const limit = attemptTimeout(timeout, req.deadline);
             if (limit.ms <= 0) {
@@ -70578,6 +70596,12 @@ class http_HttpClient {
             }
             catch (error) {
                 const e = error;
+                if (!widened && this.widenTrust(e)) {
+                    // The same attempt again, now with the system roots trusted too.
+                    widened = true;
+                    attempt--;
+                    continue;
+                }
                 if (isTimeout(e))
                     timedOut = limit.byDeadline ? 'deadline' : 'request';
                 const detail = timedOut
@@ -70604,7 +70628,10 @@ class http_HttpClient {
      * response headers, the connection included, is bounded by `timeoutMs` and
      * `deadline`; `idleTimeoutMs` bounds a silence in the body.
      */
-    async stream(target, req = {}) {
+    stream(target, req = {}) {
+        return this.openStream(target, req, false);
+    }
+    async openStream(target, req, widened) {
         const url = new URL(target);
         const { method, headers, body } = this.prepare(req);
         const controller = new AbortController();
@@ -70638,6 +70665,10 @@ class http_HttpClient {
         }
         catch (error) {
             const e = error;
+            if (!widened && !timedOut && this.widenTrust(e)) {
+                clearTimeout(openTimer);
+                return this.openStream(target, req, true);
+            }
             const late = timedOut || isTimeout(e);
             throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
         }
@@ -70645,14 +70676,30 @@ class http_HttpClient {
             clearTimeout(openTimer);
         }
     }
+    /**
+     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
+     * try once more: the system roots are then trusted next to it. A private CA alone is
+     * what almost every server given one needs, and parsing the ~150 roots besides it
+     * costs about 10 ms per client.
+     */
+    widenTrust(error) {
+        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
+            return false;
+        if (!this.withRoots) {
+            this.withRoots = true;
+            this.secureContext = undefined;
+            this.retired.push(...this.dispatchers.values());
+            this.dispatchers.clear();
+        }
+        return true;
+    }
     /** Close every connection. */
     async close() {
-        await Promise.all([...this.dispatchers.values()].map(d => d.close()));
+        const all = [...this.dispatchers.values(), ...this.retired];
         this.dispatchers.clear();
+        this.retired.length = 0;
+        await Promise.all(all.map(d => d.close()));
     }
-}
-function systemRoots() {
-    return external_node_tls_.rootCertificates;
 }
 
 ;// CONCATENATED MODULE: ./src/lib/argocd-client.ts

@@ -12,8 +12,16 @@ import { secrets } from './secrets.js'
 
 /** Options of one client. */
 export interface HttpClientOptions {
-  /** PEM of extra CA certificates to trust (added to the system ones). */
+  /**
+   * PEM of extra CA certificates to trust, with the system ones: alone at first, the
+   * system roots added once a server's chain needs them.
+   */
   ca?: string
+  /**
+   * The public roots trusted next to `ca` once a server's chain needs them (default:
+   * Node's bundled roots; tests give their own).
+   */
+  roots?: readonly string[]
   /** Skip TLS verification. Only for local test servers; callers warn. */
   insecure?: boolean
   /** Default per-request timeout in ms (default 30 s). */
@@ -175,10 +183,23 @@ function flatHeaders(
   return out
 }
 
+/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
+const UNVERIFIED = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_UNTRUSTED'
+])
+
 /** An HTTP client with its own TLS and proxy settings. */
 export class HttpClient {
   private readonly dispatchers = new Map<string, Dispatcher>()
+  /** Dispatchers given up by `widenTrust`, closed with the client. */
+  private readonly retired: Dispatcher[] = []
   private secureContext: SecureContext | undefined
+  /** Whether the system roots are trusted next to `ca`. */
+  private withRoots = false
   private readonly sleep: (ms: number) => Promise<void>
 
   constructor(readonly options: HttpClientOptions = {}) {
@@ -190,10 +211,15 @@ export class HttpClient {
     const key = proxy ?? ''
     let d = this.dispatchers.get(key)
     if (!d) {
-      // A private CA is trusted next to the system roots. The TLS context is built once
-      // per client: given as \`ca\`, every new connection would parse the ~150 roots again.
+      // A private CA is trusted alone until a server's chain turns out to end at a
+      // public root (see `widenTrust`). The TLS context is built once per client: given
+      // as \`ca\`, every new connection would parse the certificates again.
       this.secureContext ??= this.options.ca
-        ? createSecureContext({ ca: [this.options.ca, ...systemRoots()] })
+        ? createSecureContext({
+            ca: this.withRoots
+              ? [this.options.ca, ...(this.options.roots ?? rootCertificates)]
+              : this.options.ca
+          })
         : undefined
       const tls = {
         ...(this.secureContext ? { secureContext: this.secureContext } : {}),
@@ -256,6 +282,7 @@ export class HttpClient {
     const shown = secrets.redact(`${method} ${url.origin}${url.pathname}`)
     const attempts = (attempt: number): string =>
       attempt > 0 ? ` (after ${attempt + 1} attempts)` : ''
+    let widened = false
     for (let attempt = 0; ; attempt++) {
       const limit = attemptTimeout(timeout, req.deadline)
       if (limit.ms <= 0) {
@@ -298,6 +325,12 @@ export class HttpClient {
         }
       } catch (error) {
         const e = error as Error & { code?: string; cause?: { code?: string; message?: string } }
+        if (!widened && this.widenTrust(e)) {
+          // The same attempt again, now with the system roots trusted too.
+          widened = true
+          attempt--
+          continue
+        }
         if (isTimeout(e)) timedOut = limit.byDeadline ? 'deadline' : 'request'
         const detail = timedOut
           ? timedOutText(limit)
@@ -335,9 +368,17 @@ export class HttpClient {
    * response headers, the connection included, is bounded by `timeoutMs` and
    * `deadline`; `idleTimeoutMs` bounds a silence in the body.
    */
-  async stream(
+  stream(
     target: string | URL,
     req: HttpRequest & { idleTimeoutMs?: number } = {}
+  ): Promise<HttpStream> {
+    return this.openStream(target, req, false)
+  }
+
+  private async openStream(
+    target: string | URL,
+    req: HttpRequest & { idleTimeoutMs?: number },
+    widened: boolean
   ): Promise<HttpStream> {
     const url = new URL(target)
     const { method, headers, body } = this.prepare(req)
@@ -376,6 +417,10 @@ export class HttpClient {
       }
     } catch (error) {
       const e = error as Error & { code?: string; cause?: { code?: string } }
+      if (!widened && !timedOut && this.widenTrust(e)) {
+        clearTimeout(openTimer)
+        return this.openStream(target, req, true)
+      }
       const late = timedOut || isTimeout(e)
       throw new HttpError(
         `${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`,
@@ -388,13 +433,28 @@ export class HttpClient {
     }
   }
 
+  /**
+   * Whether `error` is a handshake that `ca` alone could not verify, for a request to
+   * try once more: the system roots are then trusted next to it. A private CA alone is
+   * what almost every server given one needs, and parsing the ~150 roots besides it
+   * costs about 10 ms per client.
+   */
+  private widenTrust(error: Error & { code?: string; cause?: { code?: string } }): boolean {
+    if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? '')) return false
+    if (!this.withRoots) {
+      this.withRoots = true
+      this.secureContext = undefined
+      this.retired.push(...this.dispatchers.values())
+      this.dispatchers.clear()
+    }
+    return true
+  }
+
   /** Close every connection. */
   async close(): Promise<void> {
-    await Promise.all([...this.dispatchers.values()].map(d => d.close()))
+    const all = [...this.dispatchers.values(), ...this.retired]
     this.dispatchers.clear()
+    this.retired.length = 0
+    await Promise.all(all.map(d => d.close()))
   }
-}
-
-function systemRoots(): readonly string[] {
-  return rootCertificates
 }

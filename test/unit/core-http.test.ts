@@ -398,6 +398,8 @@ describe('HttpClient deadlines', () => {
 describe('TLS and proxies', () => {
   let dir = ''
   let caPem = ''
+  /** A CA that signed nothing here. */
+  let otherCaPem = ''
   let httpsServer: https.Server
   let httpsBase = ''
   let proxy: http.Server
@@ -463,6 +465,22 @@ describe('TLS and proxies', () => {
       'server.crt'
     )
     caPem = readFileSync(join(dir, 'ca.crt'), 'utf8')
+    run(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Conveyor Other CA',
+      '-keyout',
+      'other.key',
+      '-out',
+      'other.crt'
+    )
+    otherCaPem = readFileSync(join(dir, 'other.crt'), 'utf8')
     httpsServer = https.createServer(
       { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) },
       (req, res) => res.writeHead(200).end(`tls ${req.url}`)
@@ -508,6 +526,26 @@ describe('TLS and proxies', () => {
     await new Promise(r => httpsServer?.close(r))
     await new Promise(r => proxy?.close(r))
     rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('a private CA is trusted alone first; a chain ending at a system root is trusted on a second handshake', async () => {
+    // Here the server's CA plays a system root: the private CA given is another one.
+    const c = client({ ca: otherCaPem, roots: [caPem] })
+    expect((await c.request(`${httpsBase}/root`)).text()).toBe('tls /root')
+    expect((await c.request(`${httpsBase}/again`)).text()).toBe('tls /again')
+    const st = await c.stream(`${httpsBase}/streamed`)
+    let text = ''
+    for await (const chunk of st.body) text += chunk.toString()
+    expect(text).toBe('tls /streamed')
+    // A stream is the first request of another client: the same second handshake.
+    const s2 = await client({ ca: otherCaPem, roots: [caPem] }).stream(`${httpsBase}/first`)
+    for await (const chunk of s2.body) void chunk
+    expect(s2.status).toBe(200)
+    // Neither the private CA nor the roots: refused, with the handshake's reason.
+    const e = await rejection(client({ ca: otherCaPem, roots: [] }).request(`${httpsBase}/no`))
+    expect(e.message).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER|SELF_SIGNED/)
+    const es = await rejection(client({ ca: otherCaPem, roots: [] }).stream(`${httpsBase}/no`))
+    expect(es.message).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER|SELF_SIGNED/)
   })
 
   it('refuses a certificate from an unknown CA', async () => {
