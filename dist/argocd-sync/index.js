@@ -14,7 +14,7 @@ const BalancedPool = __nccwpck_require__(8973)
 const Agent = __nccwpck_require__(6261)
 const ProxyAgent = __nccwpck_require__(9848)
 const EnvHttpProxyAgent = __nccwpck_require__(7897)
-const RetryAgent = __nccwpck_require__(9501)
+const RetryAgent = __nccwpck_require__(1882)
 const errors = __nccwpck_require__(8091)
 const util = __nccwpck_require__(1544)
 const { InvalidArgumentError } = errors
@@ -8666,7 +8666,7 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 9501:
+/***/ 1882:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -31995,7 +31995,7 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 1882:
+/***/ 9501:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -32121,7 +32121,7 @@ module.exports = upgrade
 module.exports.request = __nccwpck_require__(4043)
 module.exports.stream = __nccwpck_require__(3560)
 module.exports.pipeline = __nccwpck_require__(6862)
-module.exports.upgrade = __nccwpck_require__(1882)
+module.exports.upgrade = __nccwpck_require__(9501)
 module.exports.connect = __nccwpck_require__(2279)
 
 
@@ -70197,1696 +70197,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /************************************************************************/
 var __webpack_exports__ = {};
 
-;// CONCATENATED MODULE: ./src/lib/errors.ts
-/**
- * Errors a user can fix: a bad input, a bad services file, a server that says
- * the credentials are wrong. The top-level wrapper prints their message alone,
- * without a stack trace, since the stack would not help the user.
- */
-class ConfigurationError extends Error {
-    name = 'ConfigurationError';
-}
-/** Quote a value for an error message, shortened so a huge input cannot flood the log. */
-function quote(value, max = 120) {
-    const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
-    return JSON.stringify(shown);
-}
-/**
- * A ConfigurationError for an input: names the input, what it got and what was expected.
- * With `secret: true` the value is never shown, only its length.
- */
-function invalidInput(input, got, expected, options = {}) {
-    const shown = options.secret ? `a value of ${got.length} characters` : quote(got);
-    return new ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
-}
-/** The message of anything thrown. */
-function errors_errorMessage(error) {
-    if (error instanceof Error)
-        return error.message;
-    return String(error);
-}
-
-// EXTERNAL MODULE: external "node:tls"
-var external_node_tls_ = __nccwpck_require__(1692);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./src/lib/secrets.ts
-/**
- * The one registry of every secret the action knows: inputs declared secret, tokens
- * received at run time and values derived from them. Each secret is masked together
- * with the encodings the runner does not mask by itself (CVE-2025-30066 leaked double
- * base64), and `redact()` scrubs anything the action writes itself.
- */
-/** Values shorter than this are not masked: masking "a" would garble every log line. */
-const MIN_SECRET_LENGTH = 4;
-const b64 = (s) => Buffer.from(s).toString('base64');
-/**
- * The base64 forms of `value` as it can appear inside a longer encoded string: at
- * each of the three byte alignments, the part of the encoding that depends only on
- * the secret's own bytes.
- */
-function base64Alignments(value) {
-    const bytes = Buffer.from(value, 'utf8');
-    const out = [];
-    for (let offset = 0; offset < 3; offset++) {
-        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
-        const encoded = b64(padded);
-        // Characters fully determined by the secret: skip those touching the padding
-        // prefix and the last (possibly partial) group.
-        const start = offset === 0 ? 0 : Math.ceil((offset * 8) / 6);
-        const end = Math.floor(((offset + bytes.length) * 8) / 6);
-        const core = encoded.slice(start, end);
-        if (core.length >= MIN_SECRET_LENGTH)
-            out.push(core);
-    }
-    return out;
-}
-/** Every encoding of one secret value that we mask and scan for. */
-function deriveEncodings(value, options = {}) {
-    const forms = new Set();
-    const add = (s) => {
-        if (s.length >= MIN_SECRET_LENGTH)
-            forms.add(s);
-    };
-    const parts = [value, ...value.split(/\r?\n/).map(line => line.trim())];
-    for (const part of parts) {
-        if (part.length < MIN_SECRET_LENGTH)
-            continue;
-        add(part);
-        add(b64(part));
-        for (const aligned of base64Alignments(part))
-            add(aligned);
-        add(b64(b64(part)));
-        for (const aligned of base64Alignments(b64(part)))
-            add(aligned);
-        add(Buffer.from(part).toString('base64url'));
-        add(encodeURIComponent(part));
-        add(encodeURIComponent(part).replace(/%20/g, '+'));
-        // application/x-www-form-urlencoded (URLSearchParams) also escapes !'()~
-        add(new URLSearchParams({ s: part }).toString().slice(2));
-        add(JSON.stringify(part).slice(1, -1));
-        add(Buffer.from(part).toString('hex'));
-        add(Buffer.from(part).toString('hex').toUpperCase());
-        if (options.user !== undefined) {
-            const pair = `${options.user}:${part}`;
-            add(b64(pair));
-            for (const aligned of base64Alignments(pair))
-                add(aligned);
-            // A base64 docker config (Kubernetes .dockerconfigjson) holds base64(base64(pair)).
-            add(b64(b64(pair)));
-            for (const aligned of base64Alignments(b64(pair)))
-                add(aligned);
-        }
-    }
-    return [...forms];
-}
-/** A registry of secrets and their derived forms. */
-class SecretRegistry {
-    mask;
-    forms = new Set();
-    originals = new Set();
-    sorted = [];
-    constructor(mask = () => undefined) {
-        this.mask = mask;
-    }
-    /** Route future and already registered masks to `mask`. */
-    setMask(mask) {
-        this.mask = mask;
-        for (const form of this.forms)
-            mask(form);
-    }
-    /**
-     * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
-     * docker auth files). Empty and very short values are ignored.
-     */
-    add(value, options = {}) {
-        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
-            return;
-        this.originals.add(value);
-        let added = false;
-        for (const form of deriveEncodings(value, options)) {
-            if (this.forms.has(form))
-                continue;
-            this.forms.add(form);
-            this.mask(form);
-            added = true;
-        }
-        if (added)
-            this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
-    }
-    /** The secrets as registered (not the derived forms). */
-    values() {
-        return [...this.originals];
-    }
-    /** Every form that is masked and scanned for. */
-    allForms() {
-        return [...this.sorted];
-    }
-    /** Replace every registered form in `text` with `***`. */
-    redact(text) {
-        let out = text;
-        for (const form of this.sorted) {
-            if (out.includes(form))
-                out = out.split(form).join('***');
-        }
-        return out;
-    }
-    /** The first registered form found in `text`, or undefined. Never log the result. */
-    find(text) {
-        return this.sorted.find(form => text.includes(form));
-    }
-    /** Whether any registered form occurs in `text`. */
-    leaks(text) {
-        return this.find(text) !== undefined;
-    }
-}
-/** The process-wide registry every module of an action uses. */
-const secrets_secrets = new SecretRegistry();
-
-;// CONCATENATED MODULE: ./src/lib/http.ts
-/**
- * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
- * retries cannot outlast it), retries with jittered exponential back-off that
- * honour `Retry-After` on 429 and 5xx, the standard proxy variables
- * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
- * or `insecure`), never process-wide.
- */
-
-
-
-/** A request that could not get an answer (network error or timeout), after retries. */
-class HttpError extends Error {
-    url;
-    status;
-    timeout;
-    name = 'HttpError';
-    constructor(message, url, status, 
-    /**
-     * Set when no (complete) answer came in time: within the request's own timeout,
-     * or before the caller's deadline.
-     */
-    timeout) {
-        super(message);
-        this.url = url;
-        this.status = status;
-        this.timeout = timeout;
-    }
-}
-/** Whether an error is a request that ran out of the caller's deadline. */
-function isDeadlineError(error) {
-    return error instanceof HttpError && error.timeout === 'deadline';
-}
-/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
-function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
-    if (deadline === undefined || deadline - now >= timeoutMs) {
-        return { ms: timeoutMs, byDeadline: false };
-    }
-    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
-}
-function timedOutText(limit) {
-    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
-}
-function isTimeout(e) {
-    return (e.name === 'TimeoutError' ||
-        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-        e.code === 'UND_ERR_BODY_TIMEOUT' ||
-        e.code === 'UND_ERR_CONNECT_TIMEOUT');
-}
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
-function bypassesProxy(url, noProxy) {
-    if (!noProxy)
-        return false;
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    for (const raw of noProxy.split(/[,\s]+/)) {
-        const entry = raw.trim().toLowerCase();
-        if (entry === '')
-            continue;
-        if (entry === '*')
-            return true;
-        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
-        const [name, entryPort] = entry.startsWith('[')
-            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
-            : (entry.match(/:/g) ?? []).length > 1
-                ? [entry, undefined]
-                : entry.split(':');
-        if (entryPort && entryPort !== port)
-            continue;
-        const bare = (name ?? '').replace(/^\*?\./, '');
-        if (host === bare || host.endsWith(`.${bare}`))
-            return true;
-    }
-    return false;
-}
-/** The proxy URL for a request URL, from the standard variables, or undefined. */
-function proxyFor(url, env = process.env) {
-    const noProxy = env.NO_PROXY ?? env.no_proxy;
-    if (bypassesProxy(url, noProxy))
-        return undefined;
-    const value = url.protocol === 'https:'
-        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
-        : (env.HTTP_PROXY ?? env.http_proxy);
-    return value && value.trim() !== '' ? value.trim() : undefined;
-}
-/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
-function parseRetryAfter(value, now = Date.now()) {
-    if (!value)
-        return undefined;
-    if (/^\d+$/.test(value.trim()))
-        return Number(value.trim()) * 1000;
-    const at = Date.parse(value);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-function flatHeaders(headers) {
-    const out = {};
-    for (const [k, v] of Object.entries(headers)) {
-        if (v !== undefined)
-            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-    }
-    return out;
-}
-/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
-const UNVERIFIED = new Set([
-    'UNABLE_TO_GET_ISSUER_CERT',
-    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'SELF_SIGNED_CERT_IN_CHAIN',
-    'CERT_UNTRUSTED'
-]);
-/** An HTTP client with its own TLS and proxy settings. */
-class http_HttpClient {
-    options;
-    dispatchers = new Map();
-    /** Dispatchers given up by `widenTrust`, closed with the client. */
-    retired = [];
-    secureContext;
-    /** Whether the system roots are trusted next to `ca`. */
-    withRoots = false;
-    sleep;
-    constructor(options = {}) {
-        this.options = options;
-        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
-    }
-    dispatcher(url) {
-        const proxy = proxyFor(url, this.options.env);
-        const key = proxy ?? '';
-        let d = this.dispatchers.get(key);
-        if (!d) {
-            // A private CA is trusted alone until a server's chain turns out to end at a
-            // public root (see `widenTrust`). The TLS context is built once per client: given
-            // as \`ca\`, every new connection would parse the certificates again.
-            this.secureContext ??= this.options.ca
-                ? (0,external_node_tls_.createSecureContext)({
-                    ca: this.withRoots
-                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
-                        : this.options.ca
-                })
-                : undefined;
-            const tls = {
-                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
-                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
-            };
-            d = proxy
-                ? new undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
-                : new undici/* Agent */.g6({
-                    connect: tls,
-                    keepAliveTimeout: 4000,
-                    // One connection per origin: HTTP/2 multiplexes every request over it (a
-                    // pool would open more while the first is still connecting).
-                    ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
-                });
-            this.dispatchers.set(key, d);
-        }
-        return d;
-    }
-    backoff(attempt, retryAfter) {
-        const base = this.options.backoffMs ?? 500;
-        const cap = this.options.maxBackoffMs ?? 30_000;
-        if (retryAfter !== undefined)
-            return Math.min(cap, retryAfter);
-        const exp = Math.min(cap, base * 2 ** attempt);
-        return Math.round(exp / 2 + Math.random() * (exp / 2));
-    }
-    prepare(req) {
-        const headers = {
-            ...(this.options.headers ?? {}),
-            ...(req.headers ?? {})
-        };
-        let body = req.body;
-        if (req.json !== undefined) {
-            body = JSON.stringify(req.json);
-            headers['content-type'] = 'application/json';
-        }
-        headers['user-agent'] ??= 'conveyor';
-        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
-    }
-    /**
-     * Send a request and buffer the answer. Retries 429/5xx and network errors when
-     * allowed, never past `req.deadline`.
-     */
-    async request(target, req = {}) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const retries = req.retry === false
-            ? 0
-            : (req.retry ?? IDEMPOTENT.has(method))
-                ? (this.options.retries ?? 3)
-                : 0;
-        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
-        let widened = false;
-        for (let attempt = 0;; attempt++) {
-            const limit = attemptTimeout(timeout, req.deadline);
-            if (limit.ms <= 0) {
-                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
-            }
-            let retryAfter;
-            let failure;
-            let lastResponse;
-            let timedOut;
-            try {
-                const res = await (0,undici/* request */.Em)(url, {
-                    method: method,
-                    headers,
-                    body,
-                    dispatcher: this.dispatcher(url),
-                    headersTimeout: limit.ms,
-                    bodyTimeout: limit.ms,
-                    signal: AbortSignal.timeout(limit.ms)
-                });
-                const buf = Buffer.from(await res.body.arrayBuffer());
-                const response = {
-                    url: url.href,
-                    status: res.statusCode,
-                    headers: flatHeaders(res.headers),
-                    body: buf,
-                    text: () => buf.toString('utf8'),
-                    json: () => JSON.parse(buf.toString('utf8'))
-                };
-                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
-                    retryAfter = parseRetryAfter(response.headers['retry-after']);
-                    failure = `HTTP ${res.statusCode}`;
-                    lastResponse = response;
-                }
-                else {
-                    return response;
-                }
-            }
-            catch (error) {
-                const e = error;
-                if (!widened && this.widenTrust(e)) {
-                    // The same attempt again, now with the system roots trusted too.
-                    widened = true;
-                    attempt--;
-                    continue;
-                }
-                if (isTimeout(e))
-                    timedOut = limit.byDeadline ? 'deadline' : 'request';
-                const detail = timedOut
-                    ? timedOutText(limit)
-                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
-                failure = detail;
-                if (attempt >= retries || timedOut === 'deadline') {
-                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
-                }
-            }
-            const wait = this.backoff(attempt, retryAfter);
-            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
-                // No time for another attempt: the last answer, or the last failure.
-                if (lastResponse)
-                    return lastResponse;
-                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
-            }
-            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
-            await this.sleep(wait);
-        }
-    }
-    /**
-     * Open a streaming request (no retries; the caller reconnects). The wait for the
-     * response headers, the connection included, is bounded by `timeoutMs` and
-     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
-     */
-    stream(target, req = {}) {
-        return this.openStream(target, req, false);
-    }
-    async openStream(target, req, widened) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const controller = new AbortController();
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
-        if (limit.ms <= 0) {
-            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
-        }
-        let timedOut = false;
-        const openTimer = setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-        }, limit.ms);
-        try {
-            const res = await (0,undici/* request */.Em)(url, {
-                method: method,
-                headers,
-                body,
-                dispatcher: this.dispatcher(url),
-                headersTimeout: limit.ms,
-                bodyTimeout: req.idleTimeoutMs ?? 0,
-                signal: controller.signal
-            });
-            return {
-                url: url.href,
-                status: res.statusCode,
-                headers: flatHeaders(res.headers),
-                body: res.body,
-                close: () => controller.abort()
-            };
-        }
-        catch (error) {
-            const e = error;
-            if (!widened && !timedOut && this.widenTrust(e)) {
-                clearTimeout(openTimer);
-                return this.openStream(target, req, true);
-            }
-            const late = timedOut || isTimeout(e);
-            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
-        }
-        finally {
-            clearTimeout(openTimer);
-        }
-    }
-    /**
-     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
-     * try once more: the system roots are then trusted next to it. A private CA alone is
-     * what almost every server given one needs, and parsing the ~150 roots besides it
-     * costs about 10 ms per client.
-     */
-    widenTrust(error) {
-        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
-            return false;
-        if (!this.withRoots) {
-            this.withRoots = true;
-            this.secureContext = undefined;
-            this.retired.push(...this.dispatchers.values());
-            this.dispatchers.clear();
-        }
-        return true;
-    }
-    /** Close every connection. */
-    async close() {
-        const all = [...this.dispatchers.values(), ...this.retired];
-        this.dispatchers.clear();
-        this.retired.length = 0;
-        await Promise.all(all.map(d => d.close()));
-    }
-}
-
-;// CONCATENATED MODULE: ./src/lib/argocd-client.ts
-/**
- * A small Argo CD REST client over HttpClient: version preflight, session login,
- * applications (get, list, sync, terminate, resource tree) and the watch stream.
- * Answers are checked for the mistakes users make: an HTML page instead of the API
- * (wrong base URL, an access proxy's login page), and 401/403/404/415 become
- * messages that say what to fix.
- */
-
-
-
-/** gRPC codes the Argo CD API puts in `code`. */
-const GrpcCode = {
-    InvalidArgument: 3,
-    NotFound: 5,
-    PermissionDenied: 7,
-    FailedPrecondition: 9,
-    Unauthenticated: 16
-};
-/** An API answer that is an error the caller may handle (retry, report). */
-class ArgoApiError extends Error {
-    status;
-    code;
-    serverMessage;
-    name = 'ArgoApiError';
-    constructor(message, status, code, serverMessage) {
-        super(message);
-        this.status = status;
-        this.code = code;
-        this.serverMessage = serverMessage;
-    }
-}
-/** Whether a response is an HTML page (the web UI, a login page), not the API. */
-function isHtml(res) {
-    const type = res.headers['content-type'] ?? '';
-    if (type.includes('text/html'))
-        return true;
-    return /^\s*<(!doctype|html|head|body)/i.test(res.body.subarray(0, 200).toString('utf8'));
-}
-function errorBody(res) {
-    try {
-        const body = res.json();
-        return { code: body.code, message: body.message ?? body.error ?? '' };
-    }
-    catch {
-        return { message: res.text().slice(0, 200).trim() };
-    }
-}
-/** Argo CD over REST. */
-class ArgoClient {
-    http;
-    base;
-    deadline;
-    token;
-    constructor(http, 
-    /** The server base URL without a trailing slash (may carry a root path). */
-    base, 
-    /** A time (ms since the epoch) no request of this client may outlast. */
-    deadline) {
-        this.http = http;
-        this.base = base;
-        this.deadline = deadline;
-    }
-    /** Use a bearer token from now on (registers it as a secret). */
-    setToken(token) {
-        secrets_secrets.add(token);
-        this.token = token;
-    }
-    /**
-     * The same client with another deadline: every request it sends, retries included,
-     * ends by then. A view: the rest (token, connections) is read through to this one.
-     */
-    withDeadline(deadline) {
-        return Object.create(this, { deadline: { value: deadline } });
-    }
-    send(url, req = {}) {
-        return this.http.request(url, { deadline: this.deadline, ...req });
-    }
-    url(path, query = {}) {
-        const url = new URL(`${this.base}${path}`);
-        for (const [k, v] of Object.entries(query)) {
-            if (v === undefined || v === '')
-                continue;
-            for (const item of Array.isArray(v) ? v : [v])
-                url.searchParams.append(k, item);
-        }
-        return url.href;
-    }
-    headers() {
-        const h = { accept: 'application/json' };
-        if (this.token)
-            h.authorization = `Bearer ${this.token}`;
-        return h;
-    }
-    /** Map a non-2xx or HTML answer to an error; return the parsed JSON otherwise. */
-    check(res, what, scope = {}) {
-        if (isHtml(res)) {
-            throw new ConfigurationError(`${what}: ${this.base} answered with an HTML page (status ${res.status}), not the Argo CD API. ` +
-                `Set input "server" to the Argo CD base URL (e.g. https://argocd.example.com, plus the root path if the server runs with --rootpath), ` +
-                `and if an access proxy (Cloudflare Access, an SSO gateway) sits in front of it, pass its credentials through input "headers"`);
-        }
-        if (res.status >= 200 && res.status < 300) {
-            try {
-                return res.json();
-            }
-            catch {
-                throw new ArgoApiError(`${what}: the answer is not JSON`, res.status, undefined, '');
-            }
-        }
-        const body = errorBody(res);
-        const detail = secrets_secrets.redact(body.message);
-        const app = scope.app ? `application "${scope.app}"` : 'the request';
-        switch (res.status) {
-            case 401:
-                throw new ConfigurationError(`${what}: Argo CD rejected the credentials (401 ${detail || 'Unauthenticated'}). ` +
-                    `Check input "token" (expired or revoked? it must be an account token with the apiKey capability) or "username"/"password"`);
-            case 403:
-                if (/sync window/i.test(detail)) {
-                    throw new ConfigurationError(`${what}: ${detail} (403). A deny sync window of the project blocks manual syncs now: wait for the window to close, or allow manual syncs in it (manualSync: true)`);
-                }
-                throw new ConfigurationError(`${what}: permission denied for ${app} (403${detail ? `: ${detail}` : ''}). ` +
-                    (scope.app && !scope.project
-                        ? `Argo CD answers 403 both when the application does not exist and when the account may not see it: check the name${scope.appNamespace ? ` and app-namespace "${scope.appNamespace}"` : ' (and set input "app-namespace" if it lives outside the control plane namespace)'}, set input "project" to get a clear "not found", and check the account's RBAC (applications, get and sync)`
-                        : `Check the account's RBAC policy (applications, get and sync${scope.project ? ` in project "${scope.project}"` : ''})`));
-            case 404:
-                if (scope.app) {
-                    throw new ConfigurationError(`${what}: ${app} not found${scope.project ? ` in project "${scope.project}"` : ''}${scope.appNamespace ? ` in namespace "${scope.appNamespace}"` : ''} (${detail || 'NotFound'}). Check input "applications", "project" and "app-namespace"`);
-                }
-                throw new ConfigurationError(`${what}: ${res.url.replace(/\?.*$/, '')} answered 404: input "server" does not point at an Argo CD API (it should be the base URL, without /api or /applications)`);
-            case 415:
-                throw new ConfigurationError(`${what}: 415 Unsupported Media Type: the server did not accept "Content-Type: application/json"; a proxy in front of Argo CD may rewrite request headers`);
-        }
-        throw new ArgoApiError(`${what}: HTTP ${res.status}${body.code !== undefined ? ` (code ${body.code})` : ''}: ${detail || 'no message'}`, res.status, body.code, detail);
-    }
-    /** `GET /api/version`: proves the base URL reaches the API. */
-    async version() {
-        let res;
-        try {
-            res = await this.send(this.url('/api/version'), { headers: this.headers() });
-        }
-        catch (error) {
-            const text = error instanceof Error ? error.message : String(error);
-            if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|altnames/i.test(text)) {
-                throw new ConfigurationError(`preflight: TLS verification of ${this.base} failed (${text}). Set input "ca-cert" to the PEM of the CA that signed the server certificate (or "insecure: true" for a throwaway test server)`);
-            }
-            if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(text)) {
-                throw new ConfigurationError(`preflight: cannot reach ${this.base} (${text}). Check input "server" and that the runner can reach it (proxy variables HTTPS_PROXY/NO_PROXY are honoured)`);
-            }
-            if (error instanceof HttpError && error.timeout !== undefined) {
-                throw new Error(`preflight: no answer from ${this.base} (${text}). Check input "server" and that the Argo CD API (or a proxy in front of it) answers the runner`);
-            }
-            throw error;
-        }
-        return this.check(res, 'preflight GET /api/version');
-    }
-    /** `POST /api/v1/session`: exchange username and password for a session token. */
-    async login(username, password) {
-        const res = await this.send(this.url('/api/v1/session'), {
-            method: 'POST',
-            json: { username, password },
-            headers: { accept: 'application/json' },
-            retry: true
-        });
-        if (res.status === 401 || res.status === 403) {
-            throw new ConfigurationError(`login: Argo CD rejected username "${username}" and the password (${res.status}). Check inputs "username" and "password", or use "token"`);
-        }
-        const body = this.check(res, 'login POST /api/v1/session');
-        if (!body.token)
-            throw new ArgoApiError('login: the answer holds no token', res.status, undefined, '');
-        this.setToken(body.token);
-        return body.token;
-    }
-    /** `GET /api/v1/applications/{name}`, optionally refreshing first. */
-    async get(name, scope, refresh) {
-        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}`, {
-            appNamespace: scope.appNamespace,
-            project: scope.project,
-            refresh
-        }), { headers: this.headers() });
-        return this.check(res, `GET application "${name}"`, { ...scope, app: name });
-    }
-    /** `GET /api/v1/applications` filtered by selector and project. */
-    async list(scope) {
-        const res = await this.send(this.url('/api/v1/applications', {
-            appNamespace: scope.appNamespace,
-            projects: scope.project,
-            selector: scope.selector
-        }), { headers: this.headers() });
-        const body = this.check(res, 'list applications', scope);
-        return body.items ?? [];
-    }
-    /**
-     * `POST /api/v1/applications/{name}/sync`. Returns the app with `operation` set
-     * and the server's `Date` (ms) when it answered.
-     */
-    async sync(name, scope, body) {
-        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}/sync`), {
-            method: 'POST',
-            headers: this.headers(),
-            json: { name, ...scope, ...body },
-            // 429 and 5xx before the server acted are safe to retry; a duplicate sync
-            // while ours runs answers "another operation is already in progress".
-            retry: true
-        });
-        const app = this.check(res, `sync "${name}"`, { ...scope, app: name });
-        const date = Date.parse(res.headers.date ?? '');
-        return { app, serverDate: Number.isNaN(date) ? undefined : date };
-    }
-    /** `DELETE /api/v1/applications/{name}/operation`: terminate the running operation. */
-    async terminate(name, scope) {
-        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}/operation`, {
-            appNamespace: scope.appNamespace,
-            project: scope.project
-        }), { method: 'DELETE', headers: this.headers() });
-        this.check(res, `terminate the operation of "${name}"`, { ...scope, app: name });
-    }
-    /** `GET /api/v1/applications/{name}/resource-tree`. */
-    async resourceTree(name, scope) {
-        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}/resource-tree`, {
-            appNamespace: scope.appNamespace,
-            project: scope.project
-        }), { headers: this.headers() });
-        return this.check(res, `resource tree of "${name}"`, { ...scope, app: name });
-    }
-    /**
-     * Open `GET /api/v1/stream/applications?name=...`. `openTimeoutMs` bounds the wait
-     * for the response headers (a buffering proxy never sends them).
-     */
-    async watch(name, scope, options) {
-        const stream = await this.http.stream(this.url('/api/v1/stream/applications', {
-            name,
-            appNamespace: scope.appNamespace,
-            projects: scope.project
-        }), {
-            headers: {
-                ...this.headers(),
-                accept: options.sse ? 'text/event-stream' : 'application/json'
-            },
-            timeoutMs: options.openTimeoutMs,
-            deadline: this.deadline
-        });
-        if (stream.status !== 200) {
-            stream.close();
-            throw new ArgoApiError(`watch "${name}": HTTP ${stream.status}`, stream.status, undefined, '');
-        }
-        const type = stream.headers['content-type'] ?? '';
-        if (type.includes('text/html')) {
-            stream.close();
-            throw new ArgoApiError(`watch "${name}": HTML instead of a stream`, 200, undefined, '');
-        }
-        return stream;
-    }
-}
-
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ./src/lib/argocd-select.ts
-/**
- * Which Argo CD applications an `argocd-sync` run means: exact names, glob
- * patterns (picomatch, `*` within a name), and a label selector. Pure.
- */
-
-/** Whether a pattern has glob syntax (anything but a plain name). */
-function isGlob(pattern) {
-    return picomatch_default().scan(pattern).isGlob;
-}
-/**
- * Parse a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`). Returns undefined
- * when it does not parse.
- */
-function parseSelector(selector) {
-    const out = [];
-    const parts = [];
-    let depth = 0;
-    let current = '';
-    for (const ch of selector) {
-        if (ch === '(')
-            depth++;
-        if (ch === ')')
-            depth--;
-        if (ch === ',' && depth === 0) {
-            parts.push(current);
-            current = '';
-        }
-        else
-            current += ch;
-    }
-    parts.push(current);
-    const key = '[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?';
-    for (const raw of parts) {
-        const p = raw.trim();
-        if (p === '')
-            return undefined;
-        let m;
-        if ((m = new RegExp(`^(${key})\\s*(==|=|!=)\\s*([A-Za-z0-9._-]*)$`).exec(p))) {
-            out.push({ key: m[1], op: m[3] === '!=' ? '!=' : '=', values: [m[4]] });
-        }
-        else if ((m = new RegExp(`^(${key})\\s+(in|notin)\\s*\\(([^)]*)\\)$`).exec(p))) {
-            const values = m[4].split(',').map(v => v.trim());
-            out.push({ key: m[1], op: m[3], values });
-        }
-        else if ((m = new RegExp(`^!\\s*(${key})$`).exec(p))) {
-            out.push({ key: m[1], op: '!exists', values: [] });
-        }
-        else if ((m = new RegExp(`^(${key})$`).exec(p))) {
-            out.push({ key: m[1], op: 'exists', values: [] });
-        }
-        else
-            return undefined;
-    }
-    return out;
-}
-/** Whether labels satisfy every requirement. */
-function matchesSelector(labels, requirements) {
-    const l = labels ?? {};
-    return requirements.every(r => {
-        const has = Object.prototype.hasOwnProperty.call(l, r.key);
-        const v = l[r.key];
-        switch (r.op) {
-            case '=':
-                return has && v === r.values[0];
-            case '!=':
-                return !has || v !== r.values[0];
-            case 'in':
-                return has && r.values.includes(v);
-            case 'notin':
-                return !has || !r.values.includes(v);
-            case 'exists':
-                return has;
-            case '!exists':
-                return !has;
-        }
-    });
-}
-/**
- * The names to sync from a listed set of applications: those matching any pattern
- * (all when no pattern is given). Sorted, unique. Also returns the patterns that
- * matched nothing, so the caller can say so.
- */
-function selectApplications(apps, patterns) {
-    const names = apps.map(a => a.metadata.name);
-    if (patterns.length === 0)
-        return { names: [...new Set(names)].sort(), unmatched: [] };
-    const chosen = new Set();
-    const unmatched = [];
-    for (const pattern of patterns) {
-        const test = isGlob(pattern) ? picomatch_default()(pattern, { dot: true }) : (n) => n === pattern;
-        const hits = names.filter(n => test(n));
-        if (hits.length === 0)
-            unmatched.push(pattern);
-        for (const h of hits)
-            chosen.add(h);
-    }
-    return { names: [...chosen].sort(), unmatched };
-}
-
-;// CONCATENATED MODULE: ./src/lib/argocd.ts
-/**
- * Argo CD Application objects as the REST API returns them (only the fields we
- * read), and the pure verdict that decides, from one Application object, whether
- * our sync is done, failed or still to wait for. No I/O here.
- */
-const RUNNING = new Set(['Running', 'Terminating']);
-const FAILED = new Set(['Failed', 'Error']);
-/** Parse an Argo CD timestamp (RFC 3339) to ms, or undefined. */
-function parseTime(value) {
-    if (!value)
-        return undefined;
-    const t = Date.parse(value);
-    return Number.isNaN(t) ? undefined : t;
-}
-/** `group/kind namespace/name` for a resource, as people read it. */
-function resourceLabel(r) {
-    const kind = r.group ? `${r.group}/${r.kind ?? '?'}` : (r.kind ?? '?');
-    return `${kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name ?? '?'}`;
-}
-/** Resources of a finished operation that failed (sync or hook). */
-function failedResources(app) {
-    const out = [];
-    for (const r of app.status?.operationState?.syncResult?.resources ?? []) {
-        const hookFailed = r.hookPhase && FAILED.has(r.hookPhase);
-        if (r.status === 'SyncFailed' || hookFailed) {
-            const hook = r.hookType ? ` (${r.hookType} hook)` : '';
-            out.push(`${resourceLabel(r)}${hook}: ${r.message ?? r.status ?? r.hookPhase}`);
-        }
-    }
-    return out;
-}
-/** Resources whose health is not Healthy (and not absent), or that are OutOfSync. */
-function unhealthyResources(app) {
-    const out = [];
-    for (const r of app.status?.resources ?? []) {
-        const health = r.health?.status;
-        const bad = health !== undefined && health !== 'Healthy';
-        const outOfSync = r.status === 'OutOfSync';
-        if (bad || outOfSync) {
-            const parts = [bad ? health : undefined, outOfSync ? 'OutOfSync' : undefined];
-            const message = r.health?.message ? `: ${r.health.message}` : '';
-            out.push(`${resourceLabel(r)} ${parts.filter(Boolean).join(', ')}${message}`);
-        }
-    }
-    return out;
-}
-/** The revision an operation ran or asked for (first source of a multi-source app). */
-function opRevision(op) {
-    return op?.sync?.revision || op?.sync?.revisions?.[0];
-}
-/** Whether `operationState` belongs to the sync we requested. */
-function isOurOperation(state, exp) {
-    if (!state)
-        return false;
-    const started = parseTime(state.startedAt);
-    if (started === undefined)
-        return false;
-    // Second resolution on the server, ms on our side: compare on whole seconds.
-    const skew = exp.skewMs ?? 1000;
-    if (started < Math.floor(exp.requestedAt / 1000) * 1000 - skew)
-        return false;
-    const rev = opRevision(state.operation);
-    if (exp.revision && rev && rev !== exp.revision)
-        return false;
-    return true;
-}
-function waiting(reason, extra = {}) {
-    return { state: 'waiting', reason, degraded: false, running: false, resources: [], ...extra };
-}
-/**
- * Decide from one Application object whether our sync is done.
- *
- * `degradedSince` is when the caller first saw Degraded in an unbroken run (or
- * undefined); `now` is the caller's clock.
- */
-function decide(app, exp, now, degradedSince) {
-    const status = app.status ?? {};
-    const state = status.operationState;
-    if (!isOurOperation(state, exp) || !state) {
-        if (app.operation)
-            return waiting('sync requested, waiting for the controller to start it');
-        if (state && RUNNING.has(state.phase ?? '')) {
-            return waiting(`another operation is running: ${state.message ?? state.phase}`);
-        }
-        return waiting('waiting for our operation to start');
-    }
-    const phase = state.phase ?? 'Unknown';
-    const message = state.message ?? '';
-    if (RUNNING.has(phase)) {
-        if (phase === 'Running' && state.finishedAt) {
-            return waiting(`attempt failed, retrying (retry ${state.retryCount ?? '?'}): ${message || 'no message'}`, { running: true });
-        }
-        return waiting(`operation ${phase}${message ? `: ${message}` : ''}`, { running: true });
-    }
-    if (FAILED.has(phase)) {
-        return {
-            state: 'failed',
-            reason: `operation ${phase}: ${message || 'no message'}`,
-            degraded: false,
-            running: false,
-            resources: failedResources(app)
-        };
-    }
-    if (phase !== 'Succeeded')
-        return waiting(`operation phase ${phase}`);
-    if (app.operation)
-        return waiting('operation finished, another one is queued');
-    const synced = state.syncResult?.revision || state.syncResult?.revisions?.[0];
-    if (exp.revision && synced && synced !== exp.revision) {
-        return {
-            state: 'failed',
-            reason: `the operation synced revision ${synced}, not ${exp.revision}`,
-            degraded: false,
-            running: false,
-            resources: []
-        };
-    }
-    if (exp.waitFor === 'operation')
-        return done(app, `operation Succeeded: ${message}`);
-    const finished = parseTime(state.finishedAt) ?? 0;
-    const reconciled = parseTime(status.reconciledAt);
-    if (reconciled === undefined || reconciled < finished) {
-        return waiting('operation Succeeded, waiting for the next reconcile');
-    }
-    const liveRev = status.sync?.revision || status.sync?.revisions?.[0];
-    if (exp.revision && liveRev !== exp.revision) {
-        if (reconciled > finished) {
-            return {
-                state: 'failed',
-                reason: `Argo CD now compares against revision ${liveRev ?? '(none)'}, not ${exp.revision}: a newer commit landed, or targetRevision does not point at our revision`,
-                degraded: false,
-                running: false,
-                resources: unhealthyResources(app)
-            };
-        }
-        return waiting(`reconciled at revision ${liveRev ?? '(none)'}, waiting for ${exp.revision}`);
-    }
-    const sync = status.sync?.status ?? 'Unknown';
-    if (sync !== 'Synced') {
-        return waiting(`sync status ${sync}`, { resources: unhealthyResources(app) });
-    }
-    if (exp.waitFor === 'sync')
-        return done(app, 'Synced');
-    const health = status.health?.status ?? 'Unknown';
-    if (exp.healthyStates.includes(health))
-        return done(app, `Synced and ${health}`);
-    if (health === 'Degraded') {
-        const since = degradedSince ?? now;
-        if (now - since >= exp.degradedGraceMs) {
-            return {
-                state: 'failed',
-                reason: `Degraded for ${Math.round((now - since) / 1000)}s (grace ${Math.round(exp.degradedGraceMs / 1000)}s)${status.health?.message ? `: ${status.health.message}` : ''}`,
-                degraded: true,
-                running: false,
-                resources: unhealthyResources(app)
-            };
-        }
-        return waiting('Degraded, within the grace period', {
-            degraded: true,
-            resources: unhealthyResources(app)
-        });
-    }
-    return waiting(`health ${health}`, { resources: unhealthyResources(app) });
-}
-function done(app, reason) {
-    return {
-        state: 'succeeded',
-        reason,
-        degraded: false,
-        running: false,
-        resources: unhealthyResources(app)
-    };
-}
-/** Whether an operation (anyone's) is running or requested on the app. */
-function operationInProgress(app) {
-    if (app.operation)
-        return true;
-    return RUNNING.has(app.status?.operationState?.phase ?? '');
-}
-/** The one-line state of an app, for logs: `Running/OutOfSync/Progressing`. */
-function stateLine(app) {
-    const s = app.status ?? {};
-    return `operation ${s.operationState?.phase ?? 'none'}, ${s.sync?.status ?? 'Unknown'}, ${s.health?.status ?? 'Unknown'}`;
-}
-
-;// CONCATENATED MODULE: ./src/lib/argocd-stream.ts
-function frameOf(text) {
-    let value;
-    try {
-        value = JSON.parse(text);
-    }
-    catch {
-        return { kind: 'invalid', text: text.slice(0, 200) };
-    }
-    const obj = value;
-    if (obj?.result?.application?.metadata) {
-        return {
-            kind: 'event',
-            type: obj.result.type ?? 'MODIFIED',
-            application: obj.result.application
-        };
-    }
-    if (obj?.error) {
-        return {
-            kind: 'error',
-            code: obj.error.grpc_code ?? obj.error.code,
-            httpCode: obj.error.http_code,
-            message: obj.error.message ?? 'stream error'
-        };
-    }
-    return { kind: 'invalid', text: text.slice(0, 200) };
-}
-/** An incremental decoder for NDJSON and SSE framing (detected per line). */
-class StreamDecoder {
-    buffer = '';
-    data = [];
-    /** Feed a chunk; returns the complete frames it finished. */
-    push(chunk) {
-        this.buffer += chunk;
-        const frames = [];
-        let at = this.buffer.indexOf('\n');
-        while (at >= 0) {
-            const line = this.buffer.slice(0, at).replace(/\r$/, '');
-            this.buffer = this.buffer.slice(at + 1);
-            this.line(line, frames);
-            at = this.buffer.indexOf('\n');
-        }
-        return frames;
-    }
-    /** Flush at the end of the stream (a last line without a newline). */
-    end() {
-        const frames = [];
-        if (this.buffer !== '')
-            this.line(this.buffer, frames);
-        this.buffer = '';
-        this.line('', frames);
-        return frames;
-    }
-    line(line, frames) {
-        if (line === '') {
-            if (this.data.length > 0)
-                frames.push(frameOf(this.data.join('\n')));
-            this.data = [];
-            return;
-        }
-        if (line.startsWith(':')) {
-            frames.push({ kind: 'keepalive' });
-            return;
-        }
-        if (line.startsWith('data:')) {
-            this.data.push(line.slice(5).replace(/^ /, ''));
-            return;
-        }
-        if (/^(event|id|retry):/.test(line))
-            return;
-        if (line.trim() === '')
-            return;
-        frames.push(frameOf(line));
-    }
-}
-
-;// CONCATENATED MODULE: ./src/lib/argocd-sync.ts
-/**
- * Syncing one Argo CD application to the end: handle an operation already running,
- * request the sync (retrying "another operation is already in progress"), then
- * observe the app through the watch stream (reconnecting after drops, falling back
- * to polling when a proxy buffers the stream) until the pure verdict says done,
- * failed, or the deadline passes.
- */
-
-
-
-
-
-/** How long the stream may stay silent at first before we call it buffered. */
-function firstEventWaitMs(pollIntervalMs) {
-    return Math.max(1000, Math.min(10_000, Math.round(pollIntervalMs * 2.5)));
-}
-const sleep = (ms) => new Promise(r => setTimeout(r, Math.max(0, ms)));
-/** The time the report (resource tree) and the terminate after a timeout may take. */
-const CLEANUP_MS = 10_000;
-/** Watches one app and calls `onApp` with each new state until it returns true. */
-class Observer {
-    client;
-    name;
-    s;
-    log;
-    mode;
-    warned = false;
-    constructor(client, name, s, log) {
-        this.client = client;
-        this.name = name;
-        this.s = s;
-        this.log = log;
-        this.mode = s.watch;
-    }
-    /** Observe until `stop` returns true (returns the last app) or the deadline (undefined). */
-    async until(stop, deadline) {
-        let failures = 0;
-        while (Date.now() < deadline) {
-            if (this.mode === 'poll')
-                return this.poll(stop, deadline);
-            const outcome = await this.streamOnce(stop, deadline);
-            if (outcome.kind === 'done')
-                return outcome.app;
-            if (outcome.kind === 'deadline')
-                return undefined;
-            if (outcome.kind === 'silent') {
-                this.fallback(`the watch stream sent nothing within ${firstEventWaitMs(this.s.pollIntervalMs)}ms (a proxy buffering it?)`);
-                continue;
-            }
-            failures = outcome.gotEvents ? 1 : failures + 1;
-            if (failures >= 4) {
-                this.fallback(`the watch stream failed ${failures} times in a row (${outcome.why})`);
-                continue;
-            }
-            this.log.info(`[${this.name}] watch stream ${outcome.why}; reconnecting`);
-            await sleep(Math.min(2000, 100 * 2 ** failures));
-        }
-        return undefined;
-    }
-    fallback(why) {
-        this.mode = 'poll';
-        if (!this.warned) {
-            this.warned = true;
-            this.log.warning(`[${this.name}] ${why}; falling back to polling every ${this.s.pollIntervalMs}ms`);
-        }
-    }
-    async poll(stop, deadline) {
-        for (;;) {
-            let app;
-            try {
-                app = await this.client.get(this.name, this.s.scope);
-            }
-            catch (error) {
-                if (isDeadlineError(error))
-                    return undefined;
-                throw error;
-            }
-            if (stop(app))
-                return app;
-            const wait = Math.min(this.s.pollIntervalMs, deadline - Date.now());
-            if (wait <= 0)
-                return undefined;
-            await sleep(wait);
-        }
-    }
-    async streamOnce(stop, deadline) {
-        const firstWait = firstEventWaitMs(this.s.pollIntervalMs);
-        const opened = Date.now();
-        let stream;
-        try {
-            stream = await this.client.watch(this.name, this.s.scope, {
-                sse: this.s.sse,
-                openTimeoutMs: Math.min(firstWait, Math.max(1, deadline - Date.now()))
-            });
-        }
-        catch (error) {
-            if (error instanceof ConfigurationError)
-                throw error;
-            if (Date.now() >= deadline || isDeadlineError(error))
-                return { kind: 'deadline' };
-            if (Date.now() - opened >= firstWait * 0.9)
-                return { kind: 'silent' };
-            return { kind: 'broken', why: errors_errorMessage(error), gotEvents: false };
-        }
-        let gotEvent = false;
-        let ended;
-        const decoder = new StreamDecoder();
-        const silentTimer = setTimeout(() => {
-            ended = 'silent';
-            stream.close();
-        }, Math.max(0, firstWait - (Date.now() - opened)));
-        const deadlineTimer = setTimeout(() => {
-            ended = 'deadline';
-            stream.close();
-        }, deadline - Date.now());
-        // Re-decide on a timer too: Degraded turns into a failure after the grace
-        // period without any new event, and a quiet stream gets a safety GET.
-        let found;
-        let lastApp;
-        const tick = setInterval(() => {
-            if (lastApp && !found && stop(lastApp)) {
-                found = lastApp;
-                stream.close();
-            }
-        }, Math.min(1000, this.s.pollIntervalMs));
-        let safety;
-        let frozen = false;
-        const armSafety = () => {
-            if (safety)
-                clearTimeout(safety);
-            safety = setTimeout(() => {
-                this.client.get(this.name, this.s.scope).then(app => {
-                    const streamed = lastApp?.metadata.resourceVersion;
-                    const stale = streamed !== undefined && app.metadata.resourceVersion !== streamed;
-                    lastApp = app;
-                    if (!found && stop(app)) {
-                        found = app;
-                        stream.close();
-                    }
-                    else if (stale) {
-                        // The app changed but the stream did not say so: it is dead without
-                        // having closed (a NAT or proxy dropped it). Reconnect.
-                        frozen = true;
-                        stream.close();
-                    }
-                    else
-                        armSafety();
-                }, () => armSafety());
-            }, this.s.safetyPollMs ?? 30_000);
-        };
-        armSafety();
-        try {
-            for await (const chunk of stream.body) {
-                for (const frame of decoder.push(chunk.toString('utf8'))) {
-                    if (frame.kind === 'event') {
-                        if (!gotEvent) {
-                            gotEvent = true;
-                            clearTimeout(silentTimer);
-                        }
-                        armSafety();
-                        lastApp = frame.application;
-                        if (stop(frame.application))
-                            return { kind: 'done', app: frame.application };
-                    }
-                    else if (frame.kind === 'error') {
-                        return { kind: 'broken', why: `sent an error: ${frame.message}`, gotEvents: gotEvent };
-                    }
-                }
-            }
-            if (found)
-                return { kind: 'done', app: found };
-            return { kind: 'broken', why: 'ended', gotEvents: gotEvent };
-        }
-        catch (error) {
-            if (found)
-                return { kind: 'done', app: found };
-            if (ended === 'deadline')
-                return { kind: 'deadline' };
-            if (ended === 'silent')
-                return { kind: 'silent' };
-            if (frozen) {
-                return { kind: 'broken', why: 'fell silent while the app changed', gotEvents: gotEvent };
-            }
-            return { kind: 'broken', why: `dropped (${errors_errorMessage(error)})`, gotEvents: gotEvent };
-        }
-        finally {
-            clearInterval(tick);
-            clearTimeout(silentTimer);
-            clearTimeout(deadlineTimer);
-            if (safety)
-                clearTimeout(safety);
-            stream.close();
-        }
-    }
-}
-function isFailedPrecondition(error) {
-    return (error instanceof ArgoApiError &&
-        (error.code === GrpcCode.FailedPrecondition ||
-            /another operation is already in progress/i.test(error.message)));
-}
-function resultOf(name, app, result, message, started, revision, observedBy, resources) {
-    const s = app?.status ?? {};
-    return {
-        name,
-        result,
-        phase: s.operationState?.phase ?? 'None',
-        sync: s.sync?.status ?? 'Unknown',
-        health: s.health?.status ?? 'Unknown',
-        revision: s.sync?.revision ?? '',
-        requested: revision ?? '',
-        durationMs: Date.now() - started,
-        message,
-        resources,
-        observedBy,
-        terminated: false
-    };
-}
-/**
- * Sync one application and wait for its verdict. Failures of the app (Failed,
- * Degraded, timeout) are results; API errors throw. Every request ends by the
- * app's deadline (`timeoutMs` from the start): one that runs into it makes the
- * result "timed-out". The report and the terminate after a timeout get
- * `cleanupMs` of their own.
- */
-async function syncApplication(client, name, s, log, 
-/** The app as a preflight already fetched it (with the refresh); fetched here otherwise. */
-initial) {
-    const started = Date.now();
-    const deadline = started + s.timeoutMs;
-    const api = client.withDeadline(deadline);
-    let afterwards;
-    const cleanup = () => (afterwards ??= client.withDeadline(Math.max(deadline, Date.now() + (s.cleanupMs ?? CLEANUP_MS))));
-    const observer = new Observer(api, name, s, log);
-    const tag = `[${name}]`;
-    let last;
-    let revision = s.request.revision;
-    let verdict;
-    let lastReason = '';
-    /** Sent the sync request without knowing whether the server acted on it. */
-    let syncUnanswered = false;
-    const finish = async (result, message, resources = []) => {
-        const r = resultOf(name, last, result, message, started, revision, observer.mode, resources);
-        if (result !== 'succeeded') {
-            try {
-                const tree = await cleanup().resourceTree(name, s.scope);
-                for (const n of tree.nodes ?? []) {
-                    const h = n.health?.status;
-                    if (h && h !== 'Healthy') {
-                        const line = `${n.group ? `${n.group}/` : ''}${n.kind} ${n.namespace ? `${n.namespace}/` : ''}${n.name} ${h}${n.health?.message ? `: ${n.health.message}` : ''}`;
-                        if (!r.resources.includes(line))
-                            r.resources.push(line);
-                    }
-                }
-            }
-            catch (error) {
-                log.debug(`${tag} resource tree unavailable: ${errors_errorMessage(error)}`);
-            }
-        }
-        return r;
-    };
-    /** The timeout verdict: the last state, and the terminate when asked. */
-    const timedOut = async (what) => {
-        if (syncUnanswered && s.onTimeout === 'terminate') {
-            // The server may have started our operation without answering: look.
-            try {
-                last = await cleanup().get(name, s.scope);
-            }
-            catch (error) {
-                log.debug(`${tag} state after the timeout unavailable: ${errors_errorMessage(error)}`);
-            }
-        }
-        const message = `timed out after ${Math.round(s.timeoutMs / 1000)}s${what ? ` (${what})` : ''}; last state: ${last ? stateLine(last) : 'unknown'}${lastReason ? ` (${lastReason})` : ''}`;
-        const result = await finish('timed-out', message, verdict?.resources ?? []);
-        if (s.onTimeout === 'terminate' && last && operationInProgress(last)) {
-            try {
-                await cleanup().terminate(name, s.scope);
-                result.terminated = true;
-                result.message += '; the operation was terminated';
-            }
-            catch (error) {
-                result.message += `; terminating the operation failed: ${errors_errorMessage(error)}`;
-            }
-        }
-        return result;
-    };
-    try {
-        return await observe();
-    }
-    catch (error) {
-        // A request that ran into the deadline: the app timed out, the API did not fail.
-        if (isDeadlineError(error))
-            return timedOut(errors_errorMessage(error));
-        throw error;
-    }
-    async function observe() {
-        // 1. Current state (refreshing first when asked).
-        last = initial ?? (await api.get(name, s.scope, s.refresh));
-        log.info(`${tag} ${stateLine(last)}; live revision ${last.status?.sync?.revision ?? 'unknown'}`);
-        // 2. An operation already running.
-        if (operationInProgress(last)) {
-            const what = last.status?.operationState?.message ?? last.status?.operationState?.phase ?? 'requested';
-            if (s.onRunningOperation === 'fail') {
-                return finish('failed', `an operation is already running (${what}); on-running-operation is "fail"`);
-            }
-            if (s.onRunningOperation === 'terminate') {
-                log.info(`${tag} terminating the running operation (${what})`);
-                try {
-                    await api.terminate(name, s.scope);
-                }
-                catch (error) {
-                    // It may have finished in the meantime: "No operation is in progress".
-                    if (!isFailedPrecondition(error))
-                        throw error;
-                    log.info(`${tag} the operation ended before it could be terminated`);
-                }
-            }
-            else {
-                log.info(`${tag} waiting for the running operation to finish (${what})`);
-            }
-            const idle = await observer.until(app => {
-                last = app;
-                return !operationInProgress(app);
-            }, deadline);
-            if (!idle)
-                return finish('timed-out', `timed out waiting for the running operation to finish (${stateLine(last)})`);
-        }
-        // 3. Request the sync, retrying while another operation holds the app.
-        let requestedAt = 0;
-        for (let attempt = 0;; attempt++) {
-            const before = Date.now();
-            try {
-                syncUnanswered = true;
-                const { app, serverDate } = await api.sync(name, s.scope, s.request);
-                syncUnanswered = false;
-                last = app;
-                requestedAt = Math.min(before, serverDate ?? before);
-                revision =
-                    app.operation?.sync?.revision || app.operation?.sync?.revisions?.[0] || s.request.revision;
-                log.info(`${tag} sync requested${revision ? ` at revision ${revision}` : ''}`);
-                break;
-            }
-            catch (error) {
-                if (!(error instanceof ArgoApiError))
-                    throw error;
-                syncUnanswered = false;
-                if (!isFailedPrecondition(error))
-                    throw error;
-                const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5));
-                if (Date.now() + wait >= deadline) {
-                    return finish('timed-out', `another operation kept the application busy until the timeout`);
-                }
-                log.info(`${tag} another operation is already in progress; retrying the sync in ${wait}ms`);
-                await sleep(wait);
-            }
-        }
-        // 4. Observe until the verdict.
-        const exp = {
-            revision,
-            requestedAt,
-            waitFor: s.request.dryRun ? 'operation' : s.waitFor,
-            healthyStates: s.healthyStates,
-            degradedGraceMs: s.degradedGraceMs
-        };
-        let degradedSince;
-        const final = await observer.until(app => {
-            last = app;
-            const now = Date.now();
-            verdict = decide(app, exp, now, degradedSince);
-            if (verdict.degraded)
-                degradedSince ??= now;
-            else
-                degradedSince = undefined;
-            if (verdict.reason !== lastReason) {
-                lastReason = verdict.reason;
-                log.info(`${tag} ${verdict.reason}`);
-            }
-            return verdict.state !== 'waiting';
-        }, deadline);
-        if (final && verdict && verdict.state === 'succeeded') {
-            return finish('succeeded', verdict.reason, unhealthyResources(final));
-        }
-        if (final && verdict && verdict.state === 'failed') {
-            return finish('failed', verdict.reason, verdict.resources);
-        }
-        return timedOut();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/lib/duration.ts
-/**
- * Durations as every duration input of the toolkit accepts them: plain seconds
- * (`300`, `1.5`) or Go-style units (`90s`, `5m`, `1h30m`, `250ms`).
- */
-const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-/** Parse a duration to milliseconds, or undefined when it is not one. */
-function parseDuration(text) {
-    const s = text.trim();
-    if (s === '')
-        return undefined;
-    if (/^\d+(\.\d+)?$/.test(s))
-        return Math.round(Number(s) * 1000);
-    const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
-    let total = 0;
-    let matched = 0;
-    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-        total += Number(m[1]) * (UNITS[m[2] ?? 's'] ?? 0);
-        matched = re.lastIndex;
-    }
-    if (matched !== s.length || matched === 0)
-        return undefined;
-    return Math.round(total);
-}
-/** Format milliseconds for people: `850ms`, `12.3s`, `4m05s`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)}s`;
-    const minutes = Math.floor(ms / 60_000);
-    const seconds = Math.round((ms % 60_000) / 1000);
-    if (minutes < 60)
-        return `${minutes}m${String(seconds).padStart(2, '0')}s`;
-    return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: ./src/lib/outputs.ts
-/**
- * Outputs, state and environment through the runner's file commands, kept far below
- * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
- */
-
-
-
-
-/** Largest single output value we write (bytes). */
-const MAX_OUTPUT_BYTES = 256 * 1024;
-/** Largest total of all outputs of one step (bytes). */
-const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
-let totalBytes = 0;
-function fileCommand(file, name, value) {
-    if (!file)
-        return false;
-    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    while (value.includes(delimiter) || name.includes(delimiter))
-        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
-    return true;
-}
-/** Thrown when an output would be too large; the caller should write a file instead. */
-class OutputTooLargeError extends Error {
-    name = 'OutputTooLargeError';
-}
-/**
- * Set a step output. Redacts secrets. Refuses values that would bring the step
- * near the runner's output limit.
- */
-function setOutput(name, value) {
-    const text = typeof value === 'string'
-        ? value
-        : typeof value === 'object'
-            ? JSON.stringify(value)
-            : String(value);
-    const safe = secrets_secrets.redact(text);
-    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
-    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
-        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
-    }
-    totalBytes += bytes;
-    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
-        process.stdout.write(`output ${name}=${safe}\n`);
-    }
-}
-/** Reset the running output total; for tests. */
-function resetOutputTotals() {
-    totalBytes = 0;
-}
-/**
- * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
- * on the runner, so a value holding a secret is refused (save a path to a 0600 file
- * under RUNNER_TEMP instead).
- */
-function saveState(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to save state ${name}: it holds a secret`);
-    fileCommand(process.env.GITHUB_STATE, name, value);
-}
-/** State saved by the main step. */
-function getState(name) {
-    return process.env[`STATE_${name}`] ?? '';
-}
-/** Export an environment variable to later steps. Refuses secrets. */
-function exportVariable(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to export ${name}: it holds a secret`);
-    process.env[name] = value;
-    fileCommand(process.env.GITHUB_ENV, name, value);
-}
-/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
-function runnerTemp() {
-    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
-    const dir = join(base, 'conveyor');
-    mkdirSync(dir, { recursive: true });
-    return dir;
-}
-/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
-function writeDataFile(fileName, content) {
-    const file = openDataFile(fileName);
-    try {
-        file.write(content);
-    }
-    finally {
-        file.close();
-    }
-    return file.path;
-}
-/**
- * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. Each string piece is redacted on its own: write whole records.
- */
-function openDataFile(fileName) {
-    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
-        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
-    }
-    const path = join(runnerTemp(), fileName);
-    // `mode` applies only when the file is created: tighten one that already exists
-    // before writing into it.
-    if (existsSync(path))
-        chmodSync(path, 0o600);
-    let fd = openSync(path, 'w', 0o600);
-    return {
-        path,
-        write(content) {
-            if (fd === undefined)
-                throw new Error(`data file ${fileName} is closed`);
-            let bytes;
-            let done = 0;
-            if (typeof content === 'string') {
-                // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes.
-                const text = secrets.redact(content);
-                done = writeSync(fd, text);
-                if (done === Buffer.byteLength(text))
-                    return;
-                bytes = Buffer.from(text, 'utf8');
-            }
-            else
-                bytes = content;
-            while (done < bytes.length)
-                done += writeSync(fd, bytes, done);
-        },
-        close() {
-            if (fd !== undefined)
-                closeSync(fd);
-            fd = undefined;
-        }
-    };
-}
-
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -72156,7 +70466,7 @@ class DecodedURL extends URL {
 // EXTERNAL MODULE: ./node_modules/tunnel/index.js
 var node_modules_tunnel = __nccwpck_require__(770);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/node_modules/undici/index.js
-var node_modules_undici = __nccwpck_require__(3368);
+var undici = __nccwpck_require__(3368);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
@@ -74553,7 +72863,7 @@ var ExitCode;
  * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function core_exportVariable(name, val) {
+function exportVariable(name, val) {
     const convertedVal = toCommandValue(val);
     process.env[name] = convertedVal;
     const filePath = process.env['GITHUB_ENV'] || '';
@@ -74672,7 +72982,7 @@ function getBooleanInput(name, options) {
  * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function core_setOutput(name, value) {
+function setOutput(name, value) {
     const filePath = process.env['GITHUB_OUTPUT'] || '';
     if (filePath) {
         return issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
@@ -74794,7 +73104,7 @@ function group(name, fn) {
  * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function core_saveState(name, value) {
+function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
         return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
@@ -74807,7 +73117,7 @@ function core_saveState(name, value) {
  * @param     name     name of the state to get
  * @returns   string
  */
-function core_getState(name) {
+function getState(name) {
     return process.env[`STATE_${name}`] || '';
 }
 function getIDToken(aud) {
@@ -74832,6 +73142,168 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/lib/errors.ts
+/**
+ * Errors a user can fix: a bad input, a bad services file, a server that says
+ * the credentials are wrong. The top-level wrapper prints their message alone,
+ * without a stack trace, since the stack would not help the user.
+ */
+class ConfigurationError extends Error {
+    name = 'ConfigurationError';
+}
+/** Quote a value for an error message, shortened so a huge input cannot flood the log. */
+function quote(value, max = 120) {
+    const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
+    return JSON.stringify(shown);
+}
+/**
+ * A ConfigurationError for an input: names the input, what it got and what was expected.
+ * With `secret: true` the value is never shown, only its length.
+ */
+function invalidInput(input, got, expected, options = {}) {
+    const shown = options.secret ? `a value of ${got.length} characters` : quote(got);
+    return new ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
+}
+/** The message of anything thrown. */
+function errors_errorMessage(error) {
+    if (error instanceof Error)
+        return error.message;
+    return String(error);
+}
+
+;// CONCATENATED MODULE: ./src/lib/secrets.ts
+/**
+ * The one registry of every secret the action knows: inputs declared secret, tokens
+ * received at run time and values derived from them. Each secret is masked together
+ * with the encodings the runner does not mask by itself (CVE-2025-30066 leaked double
+ * base64), and `redact()` scrubs anything the action writes itself.
+ */
+/** Values shorter than this are not masked: masking "a" would garble every log line. */
+const MIN_SECRET_LENGTH = 4;
+const b64 = (s) => Buffer.from(s).toString('base64');
+/**
+ * The base64 forms of `value` as it can appear inside a longer encoded string: at
+ * each of the three byte alignments, the part of the encoding that depends only on
+ * the secret's own bytes.
+ */
+function base64Alignments(value) {
+    const bytes = Buffer.from(value, 'utf8');
+    const out = [];
+    for (let offset = 0; offset < 3; offset++) {
+        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
+        const encoded = b64(padded);
+        // Characters fully determined by the secret: skip those touching the padding
+        // prefix and the last (possibly partial) group.
+        const start = offset === 0 ? 0 : Math.ceil((offset * 8) / 6);
+        const end = Math.floor(((offset + bytes.length) * 8) / 6);
+        const core = encoded.slice(start, end);
+        if (core.length >= MIN_SECRET_LENGTH)
+            out.push(core);
+    }
+    return out;
+}
+/** Every encoding of one secret value that we mask and scan for. */
+function deriveEncodings(value, options = {}) {
+    const forms = new Set();
+    const add = (s) => {
+        if (s.length >= MIN_SECRET_LENGTH)
+            forms.add(s);
+    };
+    const parts = [value, ...value.split(/\r?\n/).map(line => line.trim())];
+    for (const part of parts) {
+        if (part.length < MIN_SECRET_LENGTH)
+            continue;
+        add(part);
+        add(b64(part));
+        for (const aligned of base64Alignments(part))
+            add(aligned);
+        add(b64(b64(part)));
+        for (const aligned of base64Alignments(b64(part)))
+            add(aligned);
+        add(Buffer.from(part).toString('base64url'));
+        add(encodeURIComponent(part));
+        add(encodeURIComponent(part).replace(/%20/g, '+'));
+        // application/x-www-form-urlencoded (URLSearchParams) also escapes !'()~
+        add(new URLSearchParams({ s: part }).toString().slice(2));
+        add(JSON.stringify(part).slice(1, -1));
+        add(Buffer.from(part).toString('hex'));
+        add(Buffer.from(part).toString('hex').toUpperCase());
+        if (options.user !== undefined) {
+            const pair = `${options.user}:${part}`;
+            add(b64(pair));
+            for (const aligned of base64Alignments(pair))
+                add(aligned);
+            // A base64 docker config (Kubernetes .dockerconfigjson) holds base64(base64(pair)).
+            add(b64(b64(pair)));
+            for (const aligned of base64Alignments(b64(pair)))
+                add(aligned);
+        }
+    }
+    return [...forms];
+}
+/** A registry of secrets and their derived forms. */
+class SecretRegistry {
+    mask;
+    forms = new Set();
+    originals = new Set();
+    sorted = [];
+    constructor(mask = () => undefined) {
+        this.mask = mask;
+    }
+    /** Route future and already registered masks to `mask`. */
+    setMask(mask) {
+        this.mask = mask;
+        for (const form of this.forms)
+            mask(form);
+    }
+    /**
+     * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
+     * docker auth files). Empty and very short values are ignored.
+     */
+    add(value, options = {}) {
+        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
+            return;
+        this.originals.add(value);
+        let added = false;
+        for (const form of deriveEncodings(value, options)) {
+            if (this.forms.has(form))
+                continue;
+            this.forms.add(form);
+            this.mask(form);
+            added = true;
+        }
+        if (added)
+            this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
+    }
+    /** The secrets as registered (not the derived forms). */
+    values() {
+        return [...this.originals];
+    }
+    /** Every form that is masked and scanned for. */
+    allForms() {
+        return [...this.sorted];
+    }
+    /** Replace every registered form in `text` with `***`. */
+    redact(text) {
+        let out = text;
+        for (const form of this.sorted) {
+            if (out.includes(form))
+                out = out.split(form).join('***');
+        }
+        return out;
+    }
+    /** The first registered form found in `text`, or undefined. Never log the result. */
+    find(text) {
+        return this.sorted.find(form => text.includes(form));
+    }
+    /** Whether any registered form occurs in `text`. */
+    leaks(text) {
+        return this.find(text) !== undefined;
+    }
+}
+/** The process-wide registry every module of an action uses. */
+const secrets_secrets = new SecretRegistry();
+
 ;// CONCATENATED MODULE: ./src/lib/logger.ts
 /**
  * The logger every library function takes as an argument, so tests need no module
@@ -74930,6 +73402,1550 @@ async function runPost(action, post) {
     catch (error) {
         log.warning(`${action} cleanup: ${errorMessage(error)}`);
     }
+}
+/**
+ * End the process once stdout and stderr have taken everything written to them. An
+ * action's entry point calls this when its step is done: nothing still pending (a
+ * keep-alive socket, a child's pipe, a garbage collection the heap began) can then
+ * hold the step open, or add its teardown to the step's time (about 15 ms after a
+ * large plan). The exit code is the one the step set.
+ */
+function endProcess() {
+    let pending = 2;
+    const flushed = () => {
+        if (--pending === 0)
+            process.exit();
+    };
+    process.stdout.write('', flushed);
+    process.stderr.write('', flushed);
+}
+
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(1692);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var node_modules_undici = __nccwpck_require__(6752);
+;// CONCATENATED MODULE: ./src/lib/http.ts
+/**
+ * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
+ * retries cannot outlast it), retries with jittered exponential back-off that
+ * honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
+ * or `insecure`), never process-wide.
+ */
+
+
+
+/** A request that could not get an answer (network error or timeout), after retries. */
+class HttpError extends Error {
+    url;
+    status;
+    timeout;
+    name = 'HttpError';
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
+        super(message);
+        this.url = url;
+        this.status = status;
+        this.timeout = timeout;
+    }
+}
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
+}
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
+function bypassesProxy(url, noProxy) {
+    if (!noProxy)
+        return false;
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    for (const raw of noProxy.split(/[,\s]+/)) {
+        const entry = raw.trim().toLowerCase();
+        if (entry === '')
+            continue;
+        if (entry === '*')
+            return true;
+        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
+        const [name, entryPort] = entry.startsWith('[')
+            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
+            : (entry.match(/:/g) ?? []).length > 1
+                ? [entry, undefined]
+                : entry.split(':');
+        if (entryPort && entryPort !== port)
+            continue;
+        const bare = (name ?? '').replace(/^\*?\./, '');
+        if (host === bare || host.endsWith(`.${bare}`))
+            return true;
+    }
+    return false;
+}
+/** The proxy URL for a request URL, from the standard variables, or undefined. */
+function proxyFor(url, env = process.env) {
+    const noProxy = env.NO_PROXY ?? env.no_proxy;
+    if (bypassesProxy(url, noProxy))
+        return undefined;
+    const value = url.protocol === 'https:'
+        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
+        : (env.HTTP_PROXY ?? env.http_proxy);
+    return value && value.trim() !== '' ? value.trim() : undefined;
+}
+/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
+function parseRetryAfter(value, now = Date.now()) {
+    if (!value)
+        return undefined;
+    if (/^\d+$/.test(value.trim()))
+        return Number(value.trim()) * 1000;
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+function flatHeaders(headers) {
+    const out = {};
+    for (const [k, v] of Object.entries(headers)) {
+        if (v !== undefined)
+            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    return out;
+}
+/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
+const UNVERIFIED = new Set([
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'CERT_UNTRUSTED'
+]);
+/** An HTTP client with its own TLS and proxy settings. */
+class http_HttpClient {
+    options;
+    dispatchers = new Map();
+    /** Dispatchers given up by `widenTrust`, closed with the client. */
+    retired = [];
+    secureContext;
+    /** Whether the system roots are trusted next to `ca`. */
+    withRoots = false;
+    sleep;
+    constructor(options = {}) {
+        this.options = options;
+        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
+    }
+    dispatcher(url) {
+        const proxy = proxyFor(url, this.options.env);
+        const key = proxy ?? '';
+        let d = this.dispatchers.get(key);
+        if (!d) {
+            // A private CA is trusted alone until a server's chain turns out to end at a
+            // public root (see `widenTrust`). The TLS context is built once per client: given
+            // as \`ca\`, every new connection would parse the certificates again.
+            this.secureContext ??= this.options.ca
+                ? (0,external_node_tls_.createSecureContext)({
+                    ca: this.withRoots
+                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
+                        : this.options.ca
+                })
+                : undefined;
+            const tls = {
+                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
+                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
+            };
+            d = proxy
+                ? new node_modules_undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
+                : new node_modules_undici/* Agent */.g6({
+                    connect: tls,
+                    keepAliveTimeout: 4000,
+                    // One connection per origin: HTTP/2 multiplexes every request over it (a
+                    // pool would open more while the first is still connecting).
+                    ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
+                });
+            this.dispatchers.set(key, d);
+        }
+        return d;
+    }
+    backoff(attempt, retryAfter) {
+        const base = this.options.backoffMs ?? 500;
+        const cap = this.options.maxBackoffMs ?? 30_000;
+        if (retryAfter !== undefined)
+            return Math.min(cap, retryAfter);
+        const exp = Math.min(cap, base * 2 ** attempt);
+        return Math.round(exp / 2 + Math.random() * (exp / 2));
+    }
+    prepare(req) {
+        const headers = {
+            ...(this.options.headers ?? {}),
+            ...(req.headers ?? {})
+        };
+        let body = req.body;
+        if (req.json !== undefined) {
+            body = JSON.stringify(req.json);
+            headers['content-type'] = 'application/json';
+        }
+        headers['user-agent'] ??= 'conveyor';
+        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
+    }
+    /**
+     * Send a request and buffer the answer. Retries 429/5xx and network errors when
+     * allowed, never past `req.deadline`.
+     */
+    async request(target, req = {}) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const retries = req.retry === false
+            ? 0
+            : (req.retry ?? IDEMPOTENT.has(method))
+                ? (this.options.retries ?? 3)
+                : 0;
+        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
+        let widened = false;
+        for (let attempt = 0;; attempt++) {
+            const limit = attemptTimeout(timeout, req.deadline);
+            if (limit.ms <= 0) {
+                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
+            }
+            let retryAfter;
+            let failure;
+            let lastResponse;
+            let timedOut;
+            try {
+                const res = await (0,node_modules_undici/* request */.Em)(url, {
+                    method: method,
+                    headers,
+                    body,
+                    dispatcher: this.dispatcher(url),
+                    headersTimeout: limit.ms,
+                    bodyTimeout: limit.ms,
+                    signal: AbortSignal.timeout(limit.ms)
+                });
+                const buf = Buffer.from(await res.body.arrayBuffer());
+                const response = {
+                    url: url.href,
+                    status: res.statusCode,
+                    headers: flatHeaders(res.headers),
+                    body: buf,
+                    text: () => buf.toString('utf8'),
+                    json: () => JSON.parse(buf.toString('utf8'))
+                };
+                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
+                    retryAfter = parseRetryAfter(response.headers['retry-after']);
+                    failure = `HTTP ${res.statusCode}`;
+                    lastResponse = response;
+                }
+                else {
+                    return response;
+                }
+            }
+            catch (error) {
+                const e = error;
+                if (!widened && this.widenTrust(e)) {
+                    // The same attempt again, now with the system roots trusted too.
+                    widened = true;
+                    attempt--;
+                    continue;
+                }
+                if (isTimeout(e))
+                    timedOut = limit.byDeadline ? 'deadline' : 'request';
+                const detail = timedOut
+                    ? timedOutText(limit)
+                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
+                failure = detail;
+                if (attempt >= retries || timedOut === 'deadline') {
+                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
+                }
+            }
+            const wait = this.backoff(attempt, retryAfter);
+            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
+                // No time for another attempt: the last answer, or the last failure.
+                if (lastResponse)
+                    return lastResponse;
+                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
+            }
+            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
+            await this.sleep(wait);
+        }
+    }
+    /**
+     * Open a streaming request (no retries; the caller reconnects). The wait for the
+     * response headers, the connection included, is bounded by `timeoutMs` and
+     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
+     */
+    stream(target, req = {}) {
+        return this.openStream(target, req, false);
+    }
+    async openStream(target, req, widened) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const controller = new AbortController();
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
+        if (limit.ms <= 0) {
+            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
+        }
+        let timedOut = false;
+        const openTimer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+        }, limit.ms);
+        try {
+            const res = await (0,node_modules_undici/* request */.Em)(url, {
+                method: method,
+                headers,
+                body,
+                dispatcher: this.dispatcher(url),
+                headersTimeout: limit.ms,
+                bodyTimeout: req.idleTimeoutMs ?? 0,
+                signal: controller.signal
+            });
+            return {
+                url: url.href,
+                status: res.statusCode,
+                headers: flatHeaders(res.headers),
+                body: res.body,
+                close: () => controller.abort()
+            };
+        }
+        catch (error) {
+            const e = error;
+            if (!widened && !timedOut && this.widenTrust(e)) {
+                clearTimeout(openTimer);
+                return this.openStream(target, req, true);
+            }
+            const late = timedOut || isTimeout(e);
+            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
+        }
+        finally {
+            clearTimeout(openTimer);
+        }
+    }
+    /**
+     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
+     * try once more: the system roots are then trusted next to it. A private CA alone is
+     * what almost every server given one needs, and parsing the ~150 roots besides it
+     * costs about 10 ms per client.
+     */
+    widenTrust(error) {
+        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
+            return false;
+        if (!this.withRoots) {
+            this.withRoots = true;
+            this.secureContext = undefined;
+            this.retired.push(...this.dispatchers.values());
+            this.dispatchers.clear();
+        }
+        return true;
+    }
+    /** Close every connection. */
+    async close() {
+        const all = [...this.dispatchers.values(), ...this.retired];
+        this.dispatchers.clear();
+        this.retired.length = 0;
+        await Promise.all(all.map(d => d.close()));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lib/argocd-client.ts
+/**
+ * A small Argo CD REST client over HttpClient: version preflight, session login,
+ * applications (get, list, sync, terminate, resource tree) and the watch stream.
+ * Answers are checked for the mistakes users make: an HTML page instead of the API
+ * (wrong base URL, an access proxy's login page), and 401/403/404/415 become
+ * messages that say what to fix.
+ */
+
+
+
+/** gRPC codes the Argo CD API puts in `code`. */
+const GrpcCode = {
+    InvalidArgument: 3,
+    NotFound: 5,
+    PermissionDenied: 7,
+    FailedPrecondition: 9,
+    Unauthenticated: 16
+};
+/** An API answer that is an error the caller may handle (retry, report). */
+class ArgoApiError extends Error {
+    status;
+    code;
+    serverMessage;
+    name = 'ArgoApiError';
+    constructor(message, status, code, serverMessage) {
+        super(message);
+        this.status = status;
+        this.code = code;
+        this.serverMessage = serverMessage;
+    }
+}
+/** Whether a response is an HTML page (the web UI, a login page), not the API. */
+function isHtml(res) {
+    const type = res.headers['content-type'] ?? '';
+    if (type.includes('text/html'))
+        return true;
+    return /^\s*<(!doctype|html|head|body)/i.test(res.body.subarray(0, 200).toString('utf8'));
+}
+function errorBody(res) {
+    try {
+        const body = res.json();
+        return { code: body.code, message: body.message ?? body.error ?? '' };
+    }
+    catch {
+        return { message: res.text().slice(0, 200).trim() };
+    }
+}
+/** Argo CD over REST. */
+class ArgoClient {
+    http;
+    base;
+    deadline;
+    token;
+    constructor(http, 
+    /** The server base URL without a trailing slash (may carry a root path). */
+    base, 
+    /** A time (ms since the epoch) no request of this client may outlast. */
+    deadline) {
+        this.http = http;
+        this.base = base;
+        this.deadline = deadline;
+    }
+    /** Use a bearer token from now on (registers it as a secret). */
+    setToken(token) {
+        secrets_secrets.add(token);
+        this.token = token;
+    }
+    /**
+     * The same client with another deadline: every request it sends, retries included,
+     * ends by then. A view: the rest (token, connections) is read through to this one.
+     */
+    withDeadline(deadline) {
+        return Object.create(this, { deadline: { value: deadline } });
+    }
+    send(url, req = {}) {
+        return this.http.request(url, { deadline: this.deadline, ...req });
+    }
+    url(path, query = {}) {
+        const url = new URL(`${this.base}${path}`);
+        for (const [k, v] of Object.entries(query)) {
+            if (v === undefined || v === '')
+                continue;
+            for (const item of Array.isArray(v) ? v : [v])
+                url.searchParams.append(k, item);
+        }
+        return url.href;
+    }
+    headers() {
+        const h = { accept: 'application/json' };
+        if (this.token)
+            h.authorization = `Bearer ${this.token}`;
+        return h;
+    }
+    /** Map a non-2xx or HTML answer to an error; return the parsed JSON otherwise. */
+    check(res, what, scope = {}) {
+        if (isHtml(res)) {
+            throw new ConfigurationError(`${what}: ${this.base} answered with an HTML page (status ${res.status}), not the Argo CD API. ` +
+                `Set input "server" to the Argo CD base URL (e.g. https://argocd.example.com, plus the root path if the server runs with --rootpath), ` +
+                `and if an access proxy (Cloudflare Access, an SSO gateway) sits in front of it, pass its credentials through input "headers"`);
+        }
+        if (res.status >= 200 && res.status < 300) {
+            try {
+                return res.json();
+            }
+            catch {
+                throw new ArgoApiError(`${what}: the answer is not JSON`, res.status, undefined, '');
+            }
+        }
+        const body = errorBody(res);
+        const detail = secrets_secrets.redact(body.message);
+        const app = scope.app ? `application "${scope.app}"` : 'the request';
+        switch (res.status) {
+            case 401:
+                throw new ConfigurationError(`${what}: Argo CD rejected the credentials (401 ${detail || 'Unauthenticated'}). ` +
+                    `Check input "token" (expired or revoked? it must be an account token with the apiKey capability) or "username"/"password"`);
+            case 403:
+                if (/sync window/i.test(detail)) {
+                    throw new ConfigurationError(`${what}: ${detail} (403). A deny sync window of the project blocks manual syncs now: wait for the window to close, or allow manual syncs in it (manualSync: true)`);
+                }
+                throw new ConfigurationError(`${what}: permission denied for ${app} (403${detail ? `: ${detail}` : ''}). ` +
+                    (scope.app && !scope.project
+                        ? `Argo CD answers 403 both when the application does not exist and when the account may not see it: check the name${scope.appNamespace ? ` and app-namespace "${scope.appNamespace}"` : ' (and set input "app-namespace" if it lives outside the control plane namespace)'}, set input "project" to get a clear "not found", and check the account's RBAC (applications, get and sync)`
+                        : `Check the account's RBAC policy (applications, get and sync${scope.project ? ` in project "${scope.project}"` : ''})`));
+            case 404:
+                if (scope.app) {
+                    throw new ConfigurationError(`${what}: ${app} not found${scope.project ? ` in project "${scope.project}"` : ''}${scope.appNamespace ? ` in namespace "${scope.appNamespace}"` : ''} (${detail || 'NotFound'}). Check input "applications", "project" and "app-namespace"`);
+                }
+                throw new ConfigurationError(`${what}: ${res.url.replace(/\?.*$/, '')} answered 404: input "server" does not point at an Argo CD API (it should be the base URL, without /api or /applications)`);
+            case 415:
+                throw new ConfigurationError(`${what}: 415 Unsupported Media Type: the server did not accept "Content-Type: application/json"; a proxy in front of Argo CD may rewrite request headers`);
+        }
+        throw new ArgoApiError(`${what}: HTTP ${res.status}${body.code !== undefined ? ` (code ${body.code})` : ''}: ${detail || 'no message'}`, res.status, body.code, detail);
+    }
+    /** `GET /api/version`: proves the base URL reaches the API. */
+    async version() {
+        let res;
+        try {
+            res = await this.send(this.url('/api/version'), { headers: this.headers() });
+        }
+        catch (error) {
+            const text = error instanceof Error ? error.message : String(error);
+            if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|altnames/i.test(text)) {
+                throw new ConfigurationError(`preflight: TLS verification of ${this.base} failed (${text}). Set input "ca-cert" to the PEM of the CA that signed the server certificate (or "insecure: true" for a throwaway test server)`);
+            }
+            if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(text)) {
+                throw new ConfigurationError(`preflight: cannot reach ${this.base} (${text}). Check input "server" and that the runner can reach it (proxy variables HTTPS_PROXY/NO_PROXY are honoured)`);
+            }
+            if (error instanceof HttpError && error.timeout !== undefined) {
+                throw new Error(`preflight: no answer from ${this.base} (${text}). Check input "server" and that the Argo CD API (or a proxy in front of it) answers the runner`);
+            }
+            throw error;
+        }
+        return this.check(res, 'preflight GET /api/version');
+    }
+    /** `POST /api/v1/session`: exchange username and password for a session token. */
+    async login(username, password) {
+        const res = await this.send(this.url('/api/v1/session'), {
+            method: 'POST',
+            json: { username, password },
+            headers: { accept: 'application/json' },
+            retry: true
+        });
+        if (res.status === 401 || res.status === 403) {
+            throw new ConfigurationError(`login: Argo CD rejected username "${username}" and the password (${res.status}). Check inputs "username" and "password", or use "token"`);
+        }
+        const body = this.check(res, 'login POST /api/v1/session');
+        if (!body.token)
+            throw new ArgoApiError('login: the answer holds no token', res.status, undefined, '');
+        this.setToken(body.token);
+        return body.token;
+    }
+    /** `GET /api/v1/applications/{name}`, optionally refreshing first. */
+    async get(name, scope, refresh) {
+        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}`, {
+            appNamespace: scope.appNamespace,
+            project: scope.project,
+            refresh
+        }), { headers: this.headers() });
+        return this.check(res, `GET application "${name}"`, { ...scope, app: name });
+    }
+    /** `GET /api/v1/applications` filtered by selector and project. */
+    async list(scope) {
+        const res = await this.send(this.url('/api/v1/applications', {
+            appNamespace: scope.appNamespace,
+            projects: scope.project,
+            selector: scope.selector
+        }), { headers: this.headers() });
+        const body = this.check(res, 'list applications', scope);
+        return body.items ?? [];
+    }
+    /**
+     * `POST /api/v1/applications/{name}/sync`. Returns the app with `operation` set
+     * and the server's `Date` (ms) when it answered.
+     */
+    async sync(name, scope, body) {
+        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}/sync`), {
+            method: 'POST',
+            headers: this.headers(),
+            json: { name, ...scope, ...body },
+            // 429 and 5xx before the server acted are safe to retry; a duplicate sync
+            // while ours runs answers "another operation is already in progress".
+            retry: true
+        });
+        const app = this.check(res, `sync "${name}"`, { ...scope, app: name });
+        const date = Date.parse(res.headers.date ?? '');
+        return { app, serverDate: Number.isNaN(date) ? undefined : date };
+    }
+    /** `DELETE /api/v1/applications/{name}/operation`: terminate the running operation. */
+    async terminate(name, scope) {
+        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}/operation`, {
+            appNamespace: scope.appNamespace,
+            project: scope.project
+        }), { method: 'DELETE', headers: this.headers() });
+        this.check(res, `terminate the operation of "${name}"`, { ...scope, app: name });
+    }
+    /** `GET /api/v1/applications/{name}/resource-tree`. */
+    async resourceTree(name, scope) {
+        const res = await this.send(this.url(`/api/v1/applications/${encodeURIComponent(name)}/resource-tree`, {
+            appNamespace: scope.appNamespace,
+            project: scope.project
+        }), { headers: this.headers() });
+        return this.check(res, `resource tree of "${name}"`, { ...scope, app: name });
+    }
+    /**
+     * Open `GET /api/v1/stream/applications?name=...`. `openTimeoutMs` bounds the wait
+     * for the response headers (a buffering proxy never sends them).
+     */
+    async watch(name, scope, options) {
+        const stream = await this.http.stream(this.url('/api/v1/stream/applications', {
+            name,
+            appNamespace: scope.appNamespace,
+            projects: scope.project
+        }), {
+            headers: {
+                ...this.headers(),
+                accept: options.sse ? 'text/event-stream' : 'application/json'
+            },
+            timeoutMs: options.openTimeoutMs,
+            deadline: this.deadline
+        });
+        if (stream.status !== 200) {
+            stream.close();
+            throw new ArgoApiError(`watch "${name}": HTTP ${stream.status}`, stream.status, undefined, '');
+        }
+        const type = stream.headers['content-type'] ?? '';
+        if (type.includes('text/html')) {
+            stream.close();
+            throw new ArgoApiError(`watch "${name}": HTML instead of a stream`, 200, undefined, '');
+        }
+        return stream;
+    }
+}
+
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/lib/argocd-select.ts
+/**
+ * Which Argo CD applications an `argocd-sync` run means: exact names, glob
+ * patterns (picomatch, `*` within a name), and a label selector. Pure.
+ */
+
+/** Whether a pattern has glob syntax (anything but a plain name). */
+function isGlob(pattern) {
+    return picomatch_default().scan(pattern).isGlob;
+}
+/**
+ * Parse a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`). Returns undefined
+ * when it does not parse.
+ */
+function parseSelector(selector) {
+    const out = [];
+    const parts = [];
+    let depth = 0;
+    let current = '';
+    for (const ch of selector) {
+        if (ch === '(')
+            depth++;
+        if (ch === ')')
+            depth--;
+        if (ch === ',' && depth === 0) {
+            parts.push(current);
+            current = '';
+        }
+        else
+            current += ch;
+    }
+    parts.push(current);
+    const key = '[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?';
+    for (const raw of parts) {
+        const p = raw.trim();
+        if (p === '')
+            return undefined;
+        let m;
+        if ((m = new RegExp(`^(${key})\\s*(==|=|!=)\\s*([A-Za-z0-9._-]*)$`).exec(p))) {
+            out.push({ key: m[1], op: m[3] === '!=' ? '!=' : '=', values: [m[4]] });
+        }
+        else if ((m = new RegExp(`^(${key})\\s+(in|notin)\\s*\\(([^)]*)\\)$`).exec(p))) {
+            const values = m[4].split(',').map(v => v.trim());
+            out.push({ key: m[1], op: m[3], values });
+        }
+        else if ((m = new RegExp(`^!\\s*(${key})$`).exec(p))) {
+            out.push({ key: m[1], op: '!exists', values: [] });
+        }
+        else if ((m = new RegExp(`^(${key})$`).exec(p))) {
+            out.push({ key: m[1], op: 'exists', values: [] });
+        }
+        else
+            return undefined;
+    }
+    return out;
+}
+/** Whether labels satisfy every requirement. */
+function matchesSelector(labels, requirements) {
+    const l = labels ?? {};
+    return requirements.every(r => {
+        const has = Object.prototype.hasOwnProperty.call(l, r.key);
+        const v = l[r.key];
+        switch (r.op) {
+            case '=':
+                return has && v === r.values[0];
+            case '!=':
+                return !has || v !== r.values[0];
+            case 'in':
+                return has && r.values.includes(v);
+            case 'notin':
+                return !has || !r.values.includes(v);
+            case 'exists':
+                return has;
+            case '!exists':
+                return !has;
+        }
+    });
+}
+/**
+ * The names to sync from a listed set of applications: those matching any pattern
+ * (all when no pattern is given). Sorted, unique. Also returns the patterns that
+ * matched nothing, so the caller can say so.
+ */
+function selectApplications(apps, patterns) {
+    const names = apps.map(a => a.metadata.name);
+    if (patterns.length === 0)
+        return { names: [...new Set(names)].sort(), unmatched: [] };
+    const chosen = new Set();
+    const unmatched = [];
+    for (const pattern of patterns) {
+        const test = isGlob(pattern) ? picomatch_default()(pattern, { dot: true }) : (n) => n === pattern;
+        const hits = names.filter(n => test(n));
+        if (hits.length === 0)
+            unmatched.push(pattern);
+        for (const h of hits)
+            chosen.add(h);
+    }
+    return { names: [...chosen].sort(), unmatched };
+}
+
+;// CONCATENATED MODULE: ./src/lib/argocd.ts
+/**
+ * Argo CD Application objects as the REST API returns them (only the fields we
+ * read), and the pure verdict that decides, from one Application object, whether
+ * our sync is done, failed or still to wait for. No I/O here.
+ */
+const RUNNING = new Set(['Running', 'Terminating']);
+const FAILED = new Set(['Failed', 'Error']);
+/** Parse an Argo CD timestamp (RFC 3339) to ms, or undefined. */
+function parseTime(value) {
+    if (!value)
+        return undefined;
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? undefined : t;
+}
+/** `group/kind namespace/name` for a resource, as people read it. */
+function resourceLabel(r) {
+    const kind = r.group ? `${r.group}/${r.kind ?? '?'}` : (r.kind ?? '?');
+    return `${kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name ?? '?'}`;
+}
+/** Resources of a finished operation that failed (sync or hook). */
+function failedResources(app) {
+    const out = [];
+    for (const r of app.status?.operationState?.syncResult?.resources ?? []) {
+        const hookFailed = r.hookPhase && FAILED.has(r.hookPhase);
+        if (r.status === 'SyncFailed' || hookFailed) {
+            const hook = r.hookType ? ` (${r.hookType} hook)` : '';
+            out.push(`${resourceLabel(r)}${hook}: ${r.message ?? r.status ?? r.hookPhase}`);
+        }
+    }
+    return out;
+}
+/** Resources whose health is not Healthy (and not absent), or that are OutOfSync. */
+function unhealthyResources(app) {
+    const out = [];
+    for (const r of app.status?.resources ?? []) {
+        const health = r.health?.status;
+        const bad = health !== undefined && health !== 'Healthy';
+        const outOfSync = r.status === 'OutOfSync';
+        if (bad || outOfSync) {
+            const parts = [bad ? health : undefined, outOfSync ? 'OutOfSync' : undefined];
+            const message = r.health?.message ? `: ${r.health.message}` : '';
+            out.push(`${resourceLabel(r)} ${parts.filter(Boolean).join(', ')}${message}`);
+        }
+    }
+    return out;
+}
+/** The revision an operation ran or asked for (first source of a multi-source app). */
+function opRevision(op) {
+    return op?.sync?.revision || op?.sync?.revisions?.[0];
+}
+/** Whether `operationState` belongs to the sync we requested. */
+function isOurOperation(state, exp) {
+    if (!state)
+        return false;
+    const started = parseTime(state.startedAt);
+    if (started === undefined)
+        return false;
+    // Second resolution on the server, ms on our side: compare on whole seconds.
+    const skew = exp.skewMs ?? 1000;
+    if (started < Math.floor(exp.requestedAt / 1000) * 1000 - skew)
+        return false;
+    const rev = opRevision(state.operation);
+    if (exp.revision && rev && rev !== exp.revision)
+        return false;
+    return true;
+}
+function waiting(reason, extra = {}) {
+    return { state: 'waiting', reason, degraded: false, running: false, resources: [], ...extra };
+}
+/**
+ * Decide from one Application object whether our sync is done.
+ *
+ * `degradedSince` is when the caller first saw Degraded in an unbroken run (or
+ * undefined); `now` is the caller's clock.
+ */
+function decide(app, exp, now, degradedSince) {
+    const status = app.status ?? {};
+    const state = status.operationState;
+    if (!isOurOperation(state, exp) || !state) {
+        if (app.operation)
+            return waiting('sync requested, waiting for the controller to start it');
+        if (state && RUNNING.has(state.phase ?? '')) {
+            return waiting(`another operation is running: ${state.message ?? state.phase}`);
+        }
+        return waiting('waiting for our operation to start');
+    }
+    const phase = state.phase ?? 'Unknown';
+    const message = state.message ?? '';
+    if (RUNNING.has(phase)) {
+        if (phase === 'Running' && state.finishedAt) {
+            return waiting(`attempt failed, retrying (retry ${state.retryCount ?? '?'}): ${message || 'no message'}`, { running: true });
+        }
+        return waiting(`operation ${phase}${message ? `: ${message}` : ''}`, { running: true });
+    }
+    if (FAILED.has(phase)) {
+        return {
+            state: 'failed',
+            reason: `operation ${phase}: ${message || 'no message'}`,
+            degraded: false,
+            running: false,
+            resources: failedResources(app)
+        };
+    }
+    if (phase !== 'Succeeded')
+        return waiting(`operation phase ${phase}`);
+    if (app.operation)
+        return waiting('operation finished, another one is queued');
+    const synced = state.syncResult?.revision || state.syncResult?.revisions?.[0];
+    if (exp.revision && synced && synced !== exp.revision) {
+        return {
+            state: 'failed',
+            reason: `the operation synced revision ${synced}, not ${exp.revision}`,
+            degraded: false,
+            running: false,
+            resources: []
+        };
+    }
+    if (exp.waitFor === 'operation')
+        return done(app, `operation Succeeded: ${message}`);
+    const finished = parseTime(state.finishedAt) ?? 0;
+    const reconciled = parseTime(status.reconciledAt);
+    if (reconciled === undefined || reconciled < finished) {
+        return waiting('operation Succeeded, waiting for the next reconcile');
+    }
+    const liveRev = status.sync?.revision || status.sync?.revisions?.[0];
+    if (exp.revision && liveRev !== exp.revision) {
+        if (reconciled > finished) {
+            return {
+                state: 'failed',
+                reason: `Argo CD now compares against revision ${liveRev ?? '(none)'}, not ${exp.revision}: a newer commit landed, or targetRevision does not point at our revision`,
+                degraded: false,
+                running: false,
+                resources: unhealthyResources(app)
+            };
+        }
+        return waiting(`reconciled at revision ${liveRev ?? '(none)'}, waiting for ${exp.revision}`);
+    }
+    const sync = status.sync?.status ?? 'Unknown';
+    if (sync !== 'Synced') {
+        return waiting(`sync status ${sync}`, { resources: unhealthyResources(app) });
+    }
+    if (exp.waitFor === 'sync')
+        return done(app, 'Synced');
+    const health = status.health?.status ?? 'Unknown';
+    if (exp.healthyStates.includes(health))
+        return done(app, `Synced and ${health}`);
+    if (health === 'Degraded') {
+        const since = degradedSince ?? now;
+        if (now - since >= exp.degradedGraceMs) {
+            return {
+                state: 'failed',
+                reason: `Degraded for ${Math.round((now - since) / 1000)}s (grace ${Math.round(exp.degradedGraceMs / 1000)}s)${status.health?.message ? `: ${status.health.message}` : ''}`,
+                degraded: true,
+                running: false,
+                resources: unhealthyResources(app)
+            };
+        }
+        return waiting('Degraded, within the grace period', {
+            degraded: true,
+            resources: unhealthyResources(app)
+        });
+    }
+    return waiting(`health ${health}`, { resources: unhealthyResources(app) });
+}
+function done(app, reason) {
+    return {
+        state: 'succeeded',
+        reason,
+        degraded: false,
+        running: false,
+        resources: unhealthyResources(app)
+    };
+}
+/** Whether an operation (anyone's) is running or requested on the app. */
+function operationInProgress(app) {
+    if (app.operation)
+        return true;
+    return RUNNING.has(app.status?.operationState?.phase ?? '');
+}
+/** The one-line state of an app, for logs: `Running/OutOfSync/Progressing`. */
+function stateLine(app) {
+    const s = app.status ?? {};
+    return `operation ${s.operationState?.phase ?? 'none'}, ${s.sync?.status ?? 'Unknown'}, ${s.health?.status ?? 'Unknown'}`;
+}
+
+;// CONCATENATED MODULE: ./src/lib/argocd-stream.ts
+function frameOf(text) {
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch {
+        return { kind: 'invalid', text: text.slice(0, 200) };
+    }
+    const obj = value;
+    if (obj?.result?.application?.metadata) {
+        return {
+            kind: 'event',
+            type: obj.result.type ?? 'MODIFIED',
+            application: obj.result.application
+        };
+    }
+    if (obj?.error) {
+        return {
+            kind: 'error',
+            code: obj.error.grpc_code ?? obj.error.code,
+            httpCode: obj.error.http_code,
+            message: obj.error.message ?? 'stream error'
+        };
+    }
+    return { kind: 'invalid', text: text.slice(0, 200) };
+}
+/** An incremental decoder for NDJSON and SSE framing (detected per line). */
+class StreamDecoder {
+    buffer = '';
+    data = [];
+    /** Feed a chunk; returns the complete frames it finished. */
+    push(chunk) {
+        this.buffer += chunk;
+        const frames = [];
+        let at = this.buffer.indexOf('\n');
+        while (at >= 0) {
+            const line = this.buffer.slice(0, at).replace(/\r$/, '');
+            this.buffer = this.buffer.slice(at + 1);
+            this.line(line, frames);
+            at = this.buffer.indexOf('\n');
+        }
+        return frames;
+    }
+    /** Flush at the end of the stream (a last line without a newline). */
+    end() {
+        const frames = [];
+        if (this.buffer !== '')
+            this.line(this.buffer, frames);
+        this.buffer = '';
+        this.line('', frames);
+        return frames;
+    }
+    line(line, frames) {
+        if (line === '') {
+            if (this.data.length > 0)
+                frames.push(frameOf(this.data.join('\n')));
+            this.data = [];
+            return;
+        }
+        if (line.startsWith(':')) {
+            frames.push({ kind: 'keepalive' });
+            return;
+        }
+        if (line.startsWith('data:')) {
+            this.data.push(line.slice(5).replace(/^ /, ''));
+            return;
+        }
+        if (/^(event|id|retry):/.test(line))
+            return;
+        if (line.trim() === '')
+            return;
+        frames.push(frameOf(line));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lib/argocd-sync.ts
+/**
+ * Syncing one Argo CD application to the end: handle an operation already running,
+ * request the sync (retrying "another operation is already in progress"), then
+ * observe the app through the watch stream (reconnecting after drops, falling back
+ * to polling when a proxy buffers the stream) until the pure verdict says done,
+ * failed, or the deadline passes.
+ */
+
+
+
+
+
+/** How long the stream may stay silent at first before we call it buffered. */
+function firstEventWaitMs(pollIntervalMs) {
+    return Math.max(1000, Math.min(10_000, Math.round(pollIntervalMs * 2.5)));
+}
+const sleep = (ms) => new Promise(r => setTimeout(r, Math.max(0, ms)));
+/** The time the report (resource tree) and the terminate after a timeout may take. */
+const CLEANUP_MS = 10_000;
+/** Watches one app and calls `onApp` with each new state until it returns true. */
+class Observer {
+    client;
+    name;
+    s;
+    log;
+    mode;
+    warned = false;
+    constructor(client, name, s, log) {
+        this.client = client;
+        this.name = name;
+        this.s = s;
+        this.log = log;
+        this.mode = s.watch;
+    }
+    /** Observe until `stop` returns true (returns the last app) or the deadline (undefined). */
+    async until(stop, deadline) {
+        let failures = 0;
+        while (Date.now() < deadline) {
+            if (this.mode === 'poll')
+                return this.poll(stop, deadline);
+            const outcome = await this.streamOnce(stop, deadline);
+            if (outcome.kind === 'done')
+                return outcome.app;
+            if (outcome.kind === 'deadline')
+                return undefined;
+            if (outcome.kind === 'silent') {
+                this.fallback(`the watch stream sent nothing within ${firstEventWaitMs(this.s.pollIntervalMs)}ms (a proxy buffering it?)`);
+                continue;
+            }
+            failures = outcome.gotEvents ? 1 : failures + 1;
+            if (failures >= 4) {
+                this.fallback(`the watch stream failed ${failures} times in a row (${outcome.why})`);
+                continue;
+            }
+            this.log.info(`[${this.name}] watch stream ${outcome.why}; reconnecting`);
+            await sleep(Math.min(2000, 100 * 2 ** failures));
+        }
+        return undefined;
+    }
+    fallback(why) {
+        this.mode = 'poll';
+        if (!this.warned) {
+            this.warned = true;
+            this.log.warning(`[${this.name}] ${why}; falling back to polling every ${this.s.pollIntervalMs}ms`);
+        }
+    }
+    async poll(stop, deadline) {
+        for (;;) {
+            let app;
+            try {
+                app = await this.client.get(this.name, this.s.scope);
+            }
+            catch (error) {
+                if (isDeadlineError(error))
+                    return undefined;
+                throw error;
+            }
+            if (stop(app))
+                return app;
+            const wait = Math.min(this.s.pollIntervalMs, deadline - Date.now());
+            if (wait <= 0)
+                return undefined;
+            await sleep(wait);
+        }
+    }
+    async streamOnce(stop, deadline) {
+        const firstWait = firstEventWaitMs(this.s.pollIntervalMs);
+        const opened = Date.now();
+        let stream;
+        try {
+            stream = await this.client.watch(this.name, this.s.scope, {
+                sse: this.s.sse,
+                openTimeoutMs: Math.min(firstWait, Math.max(1, deadline - Date.now()))
+            });
+        }
+        catch (error) {
+            if (error instanceof ConfigurationError)
+                throw error;
+            if (Date.now() >= deadline || isDeadlineError(error))
+                return { kind: 'deadline' };
+            if (Date.now() - opened >= firstWait * 0.9)
+                return { kind: 'silent' };
+            return { kind: 'broken', why: errors_errorMessage(error), gotEvents: false };
+        }
+        let gotEvent = false;
+        let ended;
+        const decoder = new StreamDecoder();
+        const silentTimer = setTimeout(() => {
+            ended = 'silent';
+            stream.close();
+        }, Math.max(0, firstWait - (Date.now() - opened)));
+        const deadlineTimer = setTimeout(() => {
+            ended = 'deadline';
+            stream.close();
+        }, deadline - Date.now());
+        // Re-decide on a timer too: Degraded turns into a failure after the grace
+        // period without any new event, and a quiet stream gets a safety GET.
+        let found;
+        let lastApp;
+        const tick = setInterval(() => {
+            if (lastApp && !found && stop(lastApp)) {
+                found = lastApp;
+                stream.close();
+            }
+        }, Math.min(1000, this.s.pollIntervalMs));
+        let safety;
+        let frozen = false;
+        const armSafety = () => {
+            if (safety)
+                clearTimeout(safety);
+            safety = setTimeout(() => {
+                this.client.get(this.name, this.s.scope).then(app => {
+                    const streamed = lastApp?.metadata.resourceVersion;
+                    const stale = streamed !== undefined && app.metadata.resourceVersion !== streamed;
+                    lastApp = app;
+                    if (!found && stop(app)) {
+                        found = app;
+                        stream.close();
+                    }
+                    else if (stale) {
+                        // The app changed but the stream did not say so: it is dead without
+                        // having closed (a NAT or proxy dropped it). Reconnect.
+                        frozen = true;
+                        stream.close();
+                    }
+                    else
+                        armSafety();
+                }, () => armSafety());
+            }, this.s.safetyPollMs ?? 30_000);
+        };
+        armSafety();
+        try {
+            for await (const chunk of stream.body) {
+                for (const frame of decoder.push(chunk.toString('utf8'))) {
+                    if (frame.kind === 'event') {
+                        if (!gotEvent) {
+                            gotEvent = true;
+                            clearTimeout(silentTimer);
+                        }
+                        armSafety();
+                        lastApp = frame.application;
+                        if (stop(frame.application))
+                            return { kind: 'done', app: frame.application };
+                    }
+                    else if (frame.kind === 'error') {
+                        return { kind: 'broken', why: `sent an error: ${frame.message}`, gotEvents: gotEvent };
+                    }
+                }
+            }
+            if (found)
+                return { kind: 'done', app: found };
+            return { kind: 'broken', why: 'ended', gotEvents: gotEvent };
+        }
+        catch (error) {
+            if (found)
+                return { kind: 'done', app: found };
+            if (ended === 'deadline')
+                return { kind: 'deadline' };
+            if (ended === 'silent')
+                return { kind: 'silent' };
+            if (frozen) {
+                return { kind: 'broken', why: 'fell silent while the app changed', gotEvents: gotEvent };
+            }
+            return { kind: 'broken', why: `dropped (${errors_errorMessage(error)})`, gotEvents: gotEvent };
+        }
+        finally {
+            clearInterval(tick);
+            clearTimeout(silentTimer);
+            clearTimeout(deadlineTimer);
+            if (safety)
+                clearTimeout(safety);
+            stream.close();
+        }
+    }
+}
+function isFailedPrecondition(error) {
+    return (error instanceof ArgoApiError &&
+        (error.code === GrpcCode.FailedPrecondition ||
+            /another operation is already in progress/i.test(error.message)));
+}
+function resultOf(name, app, result, message, started, revision, observedBy, resources) {
+    const s = app?.status ?? {};
+    return {
+        name,
+        result,
+        phase: s.operationState?.phase ?? 'None',
+        sync: s.sync?.status ?? 'Unknown',
+        health: s.health?.status ?? 'Unknown',
+        revision: s.sync?.revision ?? '',
+        requested: revision ?? '',
+        durationMs: Date.now() - started,
+        message,
+        resources,
+        observedBy,
+        terminated: false
+    };
+}
+/**
+ * Sync one application and wait for its verdict. Failures of the app (Failed,
+ * Degraded, timeout) are results; API errors throw. Every request ends by the
+ * app's deadline (`timeoutMs` from the start): one that runs into it makes the
+ * result "timed-out". The report and the terminate after a timeout get
+ * `cleanupMs` of their own.
+ */
+async function syncApplication(client, name, s, log, 
+/** The app as a preflight already fetched it (with the refresh); fetched here otherwise. */
+initial) {
+    const started = Date.now();
+    const deadline = started + s.timeoutMs;
+    const api = client.withDeadline(deadline);
+    let afterwards;
+    const cleanup = () => (afterwards ??= client.withDeadline(Math.max(deadline, Date.now() + (s.cleanupMs ?? CLEANUP_MS))));
+    const observer = new Observer(api, name, s, log);
+    const tag = `[${name}]`;
+    let last;
+    let revision = s.request.revision;
+    let verdict;
+    let lastReason = '';
+    /** Sent the sync request without knowing whether the server acted on it. */
+    let syncUnanswered = false;
+    const finish = async (result, message, resources = []) => {
+        const r = resultOf(name, last, result, message, started, revision, observer.mode, resources);
+        if (result !== 'succeeded') {
+            try {
+                const tree = await cleanup().resourceTree(name, s.scope);
+                for (const n of tree.nodes ?? []) {
+                    const h = n.health?.status;
+                    if (h && h !== 'Healthy') {
+                        const line = `${n.group ? `${n.group}/` : ''}${n.kind} ${n.namespace ? `${n.namespace}/` : ''}${n.name} ${h}${n.health?.message ? `: ${n.health.message}` : ''}`;
+                        if (!r.resources.includes(line))
+                            r.resources.push(line);
+                    }
+                }
+            }
+            catch (error) {
+                log.debug(`${tag} resource tree unavailable: ${errors_errorMessage(error)}`);
+            }
+        }
+        return r;
+    };
+    /** The timeout verdict: the last state, and the terminate when asked. */
+    const timedOut = async (what) => {
+        if (syncUnanswered && s.onTimeout === 'terminate') {
+            // The server may have started our operation without answering: look.
+            try {
+                last = await cleanup().get(name, s.scope);
+            }
+            catch (error) {
+                log.debug(`${tag} state after the timeout unavailable: ${errors_errorMessage(error)}`);
+            }
+        }
+        const message = `timed out after ${Math.round(s.timeoutMs / 1000)}s${what ? ` (${what})` : ''}; last state: ${last ? stateLine(last) : 'unknown'}${lastReason ? ` (${lastReason})` : ''}`;
+        const result = await finish('timed-out', message, verdict?.resources ?? []);
+        if (s.onTimeout === 'terminate' && last && operationInProgress(last)) {
+            try {
+                await cleanup().terminate(name, s.scope);
+                result.terminated = true;
+                result.message += '; the operation was terminated';
+            }
+            catch (error) {
+                result.message += `; terminating the operation failed: ${errors_errorMessage(error)}`;
+            }
+        }
+        return result;
+    };
+    try {
+        return await observe();
+    }
+    catch (error) {
+        // A request that ran into the deadline: the app timed out, the API did not fail.
+        if (isDeadlineError(error))
+            return timedOut(errors_errorMessage(error));
+        throw error;
+    }
+    async function observe() {
+        // 1. Current state (refreshing first when asked).
+        last = initial ?? (await api.get(name, s.scope, s.refresh));
+        log.info(`${tag} ${stateLine(last)}; live revision ${last.status?.sync?.revision ?? 'unknown'}`);
+        // 2. An operation already running.
+        if (operationInProgress(last)) {
+            const what = last.status?.operationState?.message ?? last.status?.operationState?.phase ?? 'requested';
+            if (s.onRunningOperation === 'fail') {
+                return finish('failed', `an operation is already running (${what}); on-running-operation is "fail"`);
+            }
+            if (s.onRunningOperation === 'terminate') {
+                log.info(`${tag} terminating the running operation (${what})`);
+                try {
+                    await api.terminate(name, s.scope);
+                }
+                catch (error) {
+                    // It may have finished in the meantime: "No operation is in progress".
+                    if (!isFailedPrecondition(error))
+                        throw error;
+                    log.info(`${tag} the operation ended before it could be terminated`);
+                }
+            }
+            else {
+                log.info(`${tag} waiting for the running operation to finish (${what})`);
+            }
+            const idle = await observer.until(app => {
+                last = app;
+                return !operationInProgress(app);
+            }, deadline);
+            if (!idle)
+                return finish('timed-out', `timed out waiting for the running operation to finish (${stateLine(last)})`);
+        }
+        // 3. Request the sync, retrying while another operation holds the app.
+        let requestedAt = 0;
+        for (let attempt = 0;; attempt++) {
+            const before = Date.now();
+            try {
+                syncUnanswered = true;
+                const { app, serverDate } = await api.sync(name, s.scope, s.request);
+                syncUnanswered = false;
+                last = app;
+                requestedAt = Math.min(before, serverDate ?? before);
+                revision =
+                    app.operation?.sync?.revision || app.operation?.sync?.revisions?.[0] || s.request.revision;
+                log.info(`${tag} sync requested${revision ? ` at revision ${revision}` : ''}`);
+                break;
+            }
+            catch (error) {
+                if (!(error instanceof ArgoApiError))
+                    throw error;
+                syncUnanswered = false;
+                if (!isFailedPrecondition(error))
+                    throw error;
+                const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5));
+                if (Date.now() + wait >= deadline) {
+                    return finish('timed-out', `another operation kept the application busy until the timeout`);
+                }
+                log.info(`${tag} another operation is already in progress; retrying the sync in ${wait}ms`);
+                await sleep(wait);
+            }
+        }
+        // 4. Observe until the verdict.
+        const exp = {
+            revision,
+            requestedAt,
+            waitFor: s.request.dryRun ? 'operation' : s.waitFor,
+            healthyStates: s.healthyStates,
+            degradedGraceMs: s.degradedGraceMs
+        };
+        let degradedSince;
+        const final = await observer.until(app => {
+            last = app;
+            const now = Date.now();
+            verdict = decide(app, exp, now, degradedSince);
+            if (verdict.degraded)
+                degradedSince ??= now;
+            else
+                degradedSince = undefined;
+            if (verdict.reason !== lastReason) {
+                lastReason = verdict.reason;
+                log.info(`${tag} ${verdict.reason}`);
+            }
+            return verdict.state !== 'waiting';
+        }, deadline);
+        if (final && verdict && verdict.state === 'succeeded') {
+            return finish('succeeded', verdict.reason, unhealthyResources(final));
+        }
+        if (final && verdict && verdict.state === 'failed') {
+            return finish('failed', verdict.reason, verdict.resources);
+        }
+        return timedOut();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lib/duration.ts
+/**
+ * Durations as every duration input of the toolkit accepts them: plain seconds
+ * (`300`, `1.5`) or Go-style units (`90s`, `5m`, `1h30m`, `250ms`).
+ */
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Parse a duration to milliseconds, or undefined when it is not one. */
+function parseDuration(text) {
+    const s = text.trim();
+    if (s === '')
+        return undefined;
+    if (/^\d+(\.\d+)?$/.test(s))
+        return Math.round(Number(s) * 1000);
+    const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
+    let total = 0;
+    let matched = 0;
+    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+        total += Number(m[1]) * (UNITS[m[2] ?? 's'] ?? 0);
+        matched = re.lastIndex;
+    }
+    if (matched !== s.length || matched === 0)
+        return undefined;
+    return Math.round(total);
+}
+/** Format milliseconds for people: `850ms`, `12.3s`, `4m05s`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)}s`;
+    const minutes = Math.floor(ms / 60_000);
+    const seconds = Math.round((ms % 60_000) / 1000);
+    if (minutes < 60)
+        return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+    return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: ./src/lib/outputs.ts
+/**
+ * Outputs, state and environment through the runner's file commands, kept far below
+ * the runner's 1 MB per-job output limit: large data goes to a file under
+ * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
+ */
+
+
+
+
+/** Largest single output value we write (bytes). */
+const MAX_OUTPUT_BYTES = 256 * 1024;
+/** Largest total of all outputs of one step (bytes). */
+const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
+let totalBytes = 0;
+function fileCommand(file, name, value) {
+    if (!file)
+        return false;
+    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    while (value.includes(delimiter) || name.includes(delimiter))
+        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
+    return true;
+}
+/** Thrown when an output would be too large; the caller should write a file instead. */
+class OutputTooLargeError extends Error {
+    name = 'OutputTooLargeError';
+}
+/**
+ * Set a step output. Redacts secrets. Refuses values that would bring the step
+ * near the runner's output limit.
+ */
+function outputs_setOutput(name, value) {
+    const text = typeof value === 'string'
+        ? value
+        : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value);
+    const safe = secrets_secrets.redact(text);
+    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
+    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
+        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
+    }
+    totalBytes += bytes;
+    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
+        process.stdout.write(`output ${name}=${safe}\n`);
+    }
+}
+/** Reset the running output total; for tests. */
+function resetOutputTotals() {
+    totalBytes = 0;
+}
+/**
+ * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
+ * on the runner, so a value holding a secret is refused (save a path to a 0600 file
+ * under RUNNER_TEMP instead).
+ */
+function outputs_saveState(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to save state ${name}: it holds a secret`);
+    fileCommand(process.env.GITHUB_STATE, name, value);
+}
+/** State saved by the main step. */
+function outputs_getState(name) {
+    return process.env[`STATE_${name}`] ?? '';
+}
+/** Export an environment variable to later steps. Refuses secrets. */
+function outputs_exportVariable(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to export ${name}: it holds a secret`);
+    process.env[name] = value;
+    fileCommand(process.env.GITHUB_ENV, name, value);
+}
+/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
+function runnerTemp() {
+    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
+    const dir = join(base, 'conveyor');
+    mkdirSync(dir, { recursive: true });
+    return dir;
+}
+/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
+function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. Each string piece is redacted on its own: write whole records.
+ */
+function openDataFile(fileName) {
+    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
+        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
+    }
+    const path = join(runnerTemp(), fileName);
+    // `mode` applies only when the file is created: tighten one that already exists
+    // before writing into it.
+    if (existsSync(path))
+        chmodSync(path, 0o600);
+    let fd = openSync(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            let bytes;
+            let done = 0;
+            if (typeof content === 'string') {
+                // A string goes to the file as it is encoded (no Buffer of it first); what a
+                // short write leaves is written from its bytes.
+                const text = secrets.redact(content);
+                done = writeSync(fd, text);
+                if (done === Buffer.byteLength(text))
+                    return;
+                bytes = Buffer.from(text, 'utf8');
+            }
+            else
+                bytes = content;
+            while (done < bytes.length)
+                done += writeSync(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                closeSync(fd);
+            fd = undefined;
+        }
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/lib/summary.ts
@@ -75615,8 +75631,8 @@ async function run() {
                     message: r.message
                 };
             }
-            setOutput('applications', perApp);
-            setOutput('result', result);
+            outputs_setOutput('applications', perApp);
+            outputs_setOutput('result', result);
             resultSet = true;
             writeSummary(results, result, inputs.server);
             if (result !== 'succeeded') {
@@ -75629,7 +75645,7 @@ async function run() {
         catch (error) {
             // Later steps can branch on `result` even when no app got as far as a verdict.
             if (!resultSet)
-                setOutput('result', 'failed');
+                outputs_setOutput('result', 'failed');
             throw error;
         }
         finally {
@@ -75640,5 +75656,7 @@ async function run() {
 
 ;// CONCATENATED MODULE: ./src/actions/argocd-sync/index.ts
 
-void run();
+
+// Once the step is done, the process ends (nothing pending may hold it open).
+void run().then(endProcess);
 

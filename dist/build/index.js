@@ -14,7 +14,7 @@ const BalancedPool = __nccwpck_require__(8973)
 const Agent = __nccwpck_require__(6261)
 const ProxyAgent = __nccwpck_require__(9848)
 const EnvHttpProxyAgent = __nccwpck_require__(7897)
-const RetryAgent = __nccwpck_require__(9501)
+const RetryAgent = __nccwpck_require__(1882)
 const errors = __nccwpck_require__(8091)
 const util = __nccwpck_require__(1544)
 const { InvalidArgumentError } = errors
@@ -8666,7 +8666,7 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 9501:
+/***/ 1882:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -35234,7 +35234,7 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 1882:
+/***/ 9501:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -35360,7 +35360,7 @@ module.exports = upgrade
 module.exports.request = __nccwpck_require__(4043)
 module.exports.stream = __nccwpck_require__(3560)
 module.exports.pipeline = __nccwpck_require__(6862)
-module.exports.upgrade = __nccwpck_require__(1882)
+module.exports.upgrade = __nccwpck_require__(9501)
 module.exports.connect = __nccwpck_require__(2279)
 
 
@@ -82017,2279 +82017,6 @@ exports.visitAsync = visitAsync;
 /************************************************************************/
 var __webpack_exports__ = {};
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/lib/secrets.ts
-/**
- * The one registry of every secret the action knows: inputs declared secret, tokens
- * received at run time and values derived from them. Each secret is masked together
- * with the encodings the runner does not mask by itself (CVE-2025-30066 leaked double
- * base64), and `redact()` scrubs anything the action writes itself.
- */
-/** Values shorter than this are not masked: masking "a" would garble every log line. */
-const MIN_SECRET_LENGTH = 4;
-const b64 = (s) => Buffer.from(s).toString('base64');
-/**
- * The base64 forms of `value` as it can appear inside a longer encoded string: at
- * each of the three byte alignments, the part of the encoding that depends only on
- * the secret's own bytes.
- */
-function base64Alignments(value) {
-    const bytes = Buffer.from(value, 'utf8');
-    const out = [];
-    for (let offset = 0; offset < 3; offset++) {
-        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
-        const encoded = b64(padded);
-        // Characters fully determined by the secret: skip those touching the padding
-        // prefix and the last (possibly partial) group.
-        const start = offset === 0 ? 0 : Math.ceil((offset * 8) / 6);
-        const end = Math.floor(((offset + bytes.length) * 8) / 6);
-        const core = encoded.slice(start, end);
-        if (core.length >= MIN_SECRET_LENGTH)
-            out.push(core);
-    }
-    return out;
-}
-/** Every encoding of one secret value that we mask and scan for. */
-function deriveEncodings(value, options = {}) {
-    const forms = new Set();
-    const add = (s) => {
-        if (s.length >= MIN_SECRET_LENGTH)
-            forms.add(s);
-    };
-    const parts = [value, ...value.split(/\r?\n/).map(line => line.trim())];
-    for (const part of parts) {
-        if (part.length < MIN_SECRET_LENGTH)
-            continue;
-        add(part);
-        add(b64(part));
-        for (const aligned of base64Alignments(part))
-            add(aligned);
-        add(b64(b64(part)));
-        for (const aligned of base64Alignments(b64(part)))
-            add(aligned);
-        add(Buffer.from(part).toString('base64url'));
-        add(encodeURIComponent(part));
-        add(encodeURIComponent(part).replace(/%20/g, '+'));
-        // application/x-www-form-urlencoded (URLSearchParams) also escapes !'()~
-        add(new URLSearchParams({ s: part }).toString().slice(2));
-        add(JSON.stringify(part).slice(1, -1));
-        add(Buffer.from(part).toString('hex'));
-        add(Buffer.from(part).toString('hex').toUpperCase());
-        if (options.user !== undefined) {
-            const pair = `${options.user}:${part}`;
-            add(b64(pair));
-            for (const aligned of base64Alignments(pair))
-                add(aligned);
-            // A base64 docker config (Kubernetes .dockerconfigjson) holds base64(base64(pair)).
-            add(b64(b64(pair)));
-            for (const aligned of base64Alignments(b64(pair)))
-                add(aligned);
-        }
-    }
-    return [...forms];
-}
-/** A registry of secrets and their derived forms. */
-class SecretRegistry {
-    mask;
-    forms = new Set();
-    originals = new Set();
-    sorted = [];
-    constructor(mask = () => undefined) {
-        this.mask = mask;
-    }
-    /** Route future and already registered masks to `mask`. */
-    setMask(mask) {
-        this.mask = mask;
-        for (const form of this.forms)
-            mask(form);
-    }
-    /**
-     * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
-     * docker auth files). Empty and very short values are ignored.
-     */
-    add(value, options = {}) {
-        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
-            return;
-        this.originals.add(value);
-        let added = false;
-        for (const form of deriveEncodings(value, options)) {
-            if (this.forms.has(form))
-                continue;
-            this.forms.add(form);
-            this.mask(form);
-            added = true;
-        }
-        if (added)
-            this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
-    }
-    /** The secrets as registered (not the derived forms). */
-    values() {
-        return [...this.originals];
-    }
-    /** Every form that is masked and scanned for. */
-    allForms() {
-        return [...this.sorted];
-    }
-    /** Replace every registered form in `text` with `***`. */
-    redact(text) {
-        let out = text;
-        for (const form of this.sorted) {
-            if (out.includes(form))
-                out = out.split(form).join('***');
-        }
-        return out;
-    }
-    /** The first registered form found in `text`, or undefined. Never log the result. */
-    find(text) {
-        return this.sorted.find(form => text.includes(form));
-    }
-    /** Whether any registered form occurs in `text`. */
-    leaks(text) {
-        return this.find(text) !== undefined;
-    }
-}
-/** The process-wide registry every module of an action uses. */
-const secrets_secrets = new SecretRegistry();
-
-;// CONCATENATED MODULE: ./src/lib/build-auth.ts
-/**
- * Registry credentials for the builders without argv: a docker-style `config.json`
- * (`{"auths":{"<host>":{"auth":"<base64 user:password>"}}}`, mode 0600, in a 0700
- * directory under RUNNER_TEMP) that docker, buildx, buildah and skopeo all read
- * (`DOCKER_CONFIG`, `--authfile`, `REGISTRY_AUTH_FILE`). The base64 pair is a derived
- * secret: it is registered before the file is written, and the post step removes the
- * directory. A private CA goes into `certs/ca.crt` of the same directory.
- */
-
-
-
-
-/** The registry key docker uses in `auths` for a host (Docker Hub's is a URL). */
-function authKey(registry) {
-    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
-        ? 'https://index.docker.io/v1/'
-        : registry;
-}
-/** The config.json text for one registry login. Registers the derived secret first. */
-function authConfigJson(registry, username, password) {
-    secrets_secrets.add(password, { user: username });
-    const auth = Buffer.from(`${username}:${password}`).toString('base64');
-    secrets_secrets.add(auth);
-    return JSON.stringify({ auths: { [authKey(registry)]: { auth } } }, null, 2) + '\n';
-}
-/** Create the 0700 directory with the 0600 auth file (and the CA) under `base`. */
-function writeAuthDir(base, options) {
-    const dir = (0,external_node_path_.join)(base, `registry-auth-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true, mode: 0o700 });
-    (0,external_node_fs_namespaceObject.chmodSync)(dir, 0o700);
-    const out = { dir };
-    const file = (0,external_node_path_.join)(dir, 'config.json');
-    if (options.password) {
-        (0,external_node_fs_namespaceObject.writeFileSync)(file, authConfigJson(options.registry, options.username ?? '', options.password), {
-            mode: 0o600
-        });
-        (0,external_node_fs_namespaceObject.chmodSync)(file, 0o600);
-        out.configFile = file;
-    }
-    else {
-        // An empty config keeps the builders away from the user's ~/.docker credentials helpers.
-        (0,external_node_fs_namespaceObject.writeFileSync)(file, '{"auths":{}}\n', { mode: 0o600 });
-    }
-    if (options.caPem) {
-        const certDir = (0,external_node_path_.join)(dir, 'certs');
-        (0,external_node_fs_namespaceObject.mkdirSync)(certDir, { mode: 0o700 });
-        (0,external_node_fs_namespaceObject.writeFileSync)((0,external_node_path_.join)(certDir, 'ca.crt'), options.caPem);
-        out.certDir = certDir;
-    }
-    return out;
-}
-/** Remove an auth directory (the post step's logout). Returns whether something was removed. */
-function removeAuthDir(dir) {
-    if (!dir || !(0,external_node_fs_namespaceObject.existsSync)(dir))
-        return false;
-    (0,external_node_fs_namespaceObject.rmSync)(dir, { recursive: true, force: true });
-    return true;
-}
-
-;// CONCATENATED MODULE: ./src/lib/build-push-retry.ts
-/** Failures a retry cannot fix: credentials, permissions, a rejected name or manifest. */
-const PERMANENT = [
-    /\b(?:StatusCode|status code|status):? 40[13]\b|\b40[13] (?:Unauthorized|Forbidden)\b/i,
-    /\bunauthorized\b|authentication required|\bdenied\b|insufficient_scope|\bforbidden\b/i,
-    /\b(?:MANIFEST|TAG|NAME|DIGEST|BLOB|SIZE)_(?:INVALID|UNKNOWN)\b/,
-    /\b(?:manifest|tag|name|digest) (?:invalid|unknown)\b|\btag rejected\b|\bimmutable\b/i,
-    /x509:|certificate (?:signed by unknown|is not valid|has expired)|no such host/i
-];
-/** Failures of the registry or the network that a later attempt may not meet. */
-const TRANSIENT = [
-    [
-        /\b(?:StatusCode|status code|status):? 429\b|\b429 Too Many Requests\b|toomanyrequests/i,
-        'HTTP 429'
-    ],
-    [/\b(?:StatusCode|status code|status):? (5\d\d)\b/i, 'HTTP $1'],
-    [
-        /\b(5\d\d) (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)\b/i,
-        'HTTP $1'
-    ],
-    [/connection reset by peer/i, 'connection reset by peer'],
-    [/broken pipe/i, 'broken pipe'],
-    [/connection refused/i, 'connection refused'],
-    [/i\/o timeout|TLS handshake timeout|timeout awaiting response headers/i, 'a network timeout'],
-    [/Client\.Timeout exceeded|context deadline exceeded/i, 'a network timeout'],
-    [/unexpected EOF|:\s*EOF\s*$/im, 'the connection closed early (EOF)'],
-    [/server sent GOAWAY|use of closed network connection/i, 'the connection closed early']
-];
-/**
- * Whether a failed push is worth another attempt, from the tool's output. A permanent
- * marker anywhere (401/403, a rejected tag or manifest, a TLS or DNS error) wins over a
- * transient one. Pure.
- */
-function classifyPushFailure(output) {
-    for (const re of PERMANENT) {
-        const m = re.exec(output);
-        if (m)
-            return { transient: false, reason: m[0] };
-    }
-    for (const [re, reason] of TRANSIENT) {
-        const m = re.exec(output);
-        if (m) {
-            const after = /retry[- ]after:?\s*(\d{1,4})\s*s?\b/i.exec(output);
-            return {
-                transient: true,
-                reason: reason.replace('$1', m[1] ?? ''),
-                retryAfterMs: after ? Number(after[1]) * 1000 : undefined
-            };
-        }
-    }
-    return { transient: false, reason: 'not a transient registry error' };
-}
-/** The default policy: 3 attempts, waiting about 2 s, then 4 s. */
-const PUSH_RETRY = { attempts: 3, delayMs: 2000, maxDelayMs: 30_000 };
-/**
- * The wait before attempt `attempt + 1` (attempt counts from 1): exponential with
- * ±25 % jitter, at least what the registry asked for, never above the cap. Pure
- * given `random`.
- */
-function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
-    const exp = policy.delayMs * 2 ** (attempt - 1);
-    const jittered = Math.round(exp * (0.75 + random() * 0.5));
-    return Math.min(policy.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0));
-}
-/**
- * Run `attempt` until it succeeds, fails for a reason that is not transient, or the
- * attempts or the time run out. `failure` reads a thrown error (undefined: not a tool
- * failure, rethrown as is). Every retry is logged as a warning that says why and when.
- * The error of the last attempt is thrown, with the number of attempts noted by
- * `exhausted` when the budget ran out.
- */
-async function withPushRetry(what, attempt, options) {
-    const policy = options.policy ?? PUSH_RETRY;
-    const now = options.now ?? Date.now;
-    const sleep = options.sleep ?? ((ms) => new Promise(r => setTimeout(r, ms)));
-    const deadline = options.timeoutMs !== undefined ? now() + options.timeoutMs : undefined;
-    for (let n = 1;; n++) {
-        try {
-            return await attempt(deadline !== undefined ? Math.max(1, deadline - now()) : undefined);
-        }
-        catch (error) {
-            const f = options.failure(error);
-            if (!f || f.timedOut)
-                throw error;
-            const c = classifyPushFailure(f.output);
-            if (!c.transient)
-                throw error;
-            if (n >= policy.attempts)
-                throw options.exhausted(error, n, c.reason);
-            const wait = pushRetryDelay(policy, n, c.retryAfterMs, options.random);
-            // A wait that leaves no time for the push itself is no retry.
-            if (deadline !== undefined && now() + wait + 1000 > deadline) {
-                throw options.exhausted(error, n, `${c.reason}, and the time limit is near`);
-            }
-            options.logger.warning(`${what} failed with a transient registry error (${c.reason}); retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${policy.attempts})`);
-            await sleep(wait);
-        }
-    }
-}
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/lib/exec.ts
-/**
- * Child processes over argv arrays only (no shell), with stdin, a timeout, and
- * captured output bounded in size. The command line is logged with every registered
- * secret redacted; arguments marked secret are never logged at all.
- */
-
-
-/** A process that failed: its message carries the last lines of stderr, redacted. */
-class ExecError extends Error {
-    result;
-    name = 'ExecError';
-    constructor(message, result) {
-        super(message);
-        this.result = result;
-    }
-}
-/** The command line as it may be shown: secret args hidden, secrets redacted. */
-function displayCommand(command, args, secretArgs = []) {
-    const shown = args.map((a, i) => secretArgs.includes(i) ? '***' : /[\s"'$`\\]/.test(a) || a === '' ? JSON.stringify(a) : a);
-    return secrets_secrets.redact([command, ...shown].join(' '));
-}
-class Tail {
-    max;
-    chunks = [];
-    size = 0;
-    truncated = false;
-    constructor(max) {
-        this.max = max;
-    }
-    push(chunk) {
-        this.chunks.push(chunk);
-        this.size += chunk.length;
-        while (this.size > this.max && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-            this.truncated = true;
-        }
-        if (this.size > this.max) {
-            const only = this.chunks[0];
-            this.chunks = [only.subarray(only.length - this.max)];
-            this.size = this.max;
-            this.truncated = true;
-        }
-    }
-    text() {
-        return Buffer.concat(this.chunks).toString('utf8');
-    }
-}
-/** The last `n` non-empty lines of a text. */
-function lastLines(text, n) {
-    return text
-        .split(/\r?\n/)
-        .filter(l => l.trim() !== '')
-        .slice(-n)
-        .join('\n');
-}
-/**
- * The environment a child gets: `env` without the action's `INPUT_*` variables, which
- * hold the raw inputs (secrets among them) and which no child needs.
- */
-function childEnv(env = process.env) {
-    const out = {};
-    for (const [k, v] of Object.entries(env))
-        if (!/^INPUT_/i.test(k))
-            out[k] = v;
-    return out;
-}
-/** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
-function exec_exec(command, args, options = {}) {
-    const max = options.maxOutputBytes ?? 4 * 1024 * 1024;
-    const shown = displayCommand(command, args, options.secretArgs);
-    options.logger?.info(`$ ${shown}`);
-    const started = Date.now();
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
-            cwd: options.cwd,
-            env: childEnv(options.env ?? process.env),
-            stdio: ['pipe', 'pipe', 'pipe'],
-            ...(options.signal ? { signal: options.signal } : {})
-        });
-        const out = new Tail(max);
-        const err = new Tail(max);
-        let timedOut = false;
-        let killTimer;
-        const timer = options.timeoutMs !== undefined
-            ? setTimeout(() => {
-                timedOut = true;
-                child.kill('SIGTERM');
-                killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
-            }, options.timeoutMs)
-            : undefined;
-        child.stdout.on('data', (c) => {
-            out.push(c);
-            options.onStdout?.(c);
-        });
-        child.stderr.on('data', (c) => {
-            err.push(c);
-            options.onStderr?.(c);
-        });
-        child.stdin.on('error', () => undefined);
-        // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
-        // can hold the output pipes open long after the child exited: stop waiting for it.
-        let drainTimer;
-        child.on('exit', () => {
-            drainTimer = setTimeout(() => {
-                child.stdout.destroy();
-                child.stderr.destroy();
-            }, timedOut ? 500 : 2000);
-            drainTimer.unref();
-        });
-        child.on('error', error => {
-            clearTimeout(timer);
-            clearTimeout(killTimer);
-            const code = error.code;
-            const why = code === 'ENOENT'
-                ? `${command}: command not found`
-                : code === 'ABORT_ERR'
-                    ? `${command}: aborted`
-                    : `${command}: ${error.message}`;
-            reject(new ExecError(why, {
-                code: -1,
-                signal: null,
-                stdout: '',
-                stderr: '',
-                truncated: false,
-                timedOut: false,
-                durationMs: Date.now() - started
-            }));
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            clearTimeout(killTimer);
-            clearTimeout(drainTimer);
-            const result = {
-                code: code ?? -1,
-                signal,
-                stdout: out.text(),
-                stderr: err.text(),
-                truncated: out.truncated || err.truncated,
-                timedOut,
-                durationMs: Date.now() - started
-            };
-            if ((result.code !== 0 || timedOut) && !options.allowFailure) {
-                const why = timedOut
-                    ? `timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`
-                    : signal
-                        ? `killed by ${signal}`
-                        : `exited with code ${result.code}`;
-                const tail = lastLines(result.stderr || result.stdout, 20);
-                reject(new ExecError(secrets_secrets.redact(`${shown} ${why}${tail ? `:\n${tail}` : ''}`), result));
-                return;
-            }
-            resolve(result);
-        });
-        if (options.input !== undefined)
-            child.stdin.end(options.input);
-        else
-            child.stdin.end();
-    });
-}
-
-;// CONCATENATED MODULE: ./src/lib/errors.ts
-/**
- * Errors a user can fix: a bad input, a bad services file, a server that says
- * the credentials are wrong. The top-level wrapper prints their message alone,
- * without a stack trace, since the stack would not help the user.
- */
-class errors_ConfigurationError extends Error {
-    name = 'ConfigurationError';
-}
-/** Quote a value for an error message, shortened so a huge input cannot flood the log. */
-function quote(value, max = 120) {
-    const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
-    return JSON.stringify(shown);
-}
-/**
- * A ConfigurationError for an input: names the input, what it got and what was expected.
- * With `secret: true` the value is never shown, only its length.
- */
-function invalidInput(input, got, expected, options = {}) {
-    const shown = options.secret ? `a value of ${got.length} characters` : quote(got);
-    return new errors_ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
-}
-/** The message of anything thrown. */
-function errors_errorMessage(error) {
-    if (error instanceof Error)
-        return error.message;
-    return String(error);
-}
-
-;// CONCATENATED MODULE: ./src/lib/build-backends.ts
-/**
- * The image builders behind one interface: `docker buildx build`, plain `docker build`
- * (BuildKit when the buildx plugin is there, the classic builder otherwise) and
- * `buildah bud`. Each command line is built by a pure function (unit-tested); the
- * I/O (running it, detecting what is installed) sits at the end of this file.
- * Credentials reach every builder through a 0600 auth file (see build-auth.ts),
- * never argv.
- */
-
-
-
-/**
- * The environment for builder processes: the action's own minus every `INPUT_*`
- * variable (the runner puts secret inputs there) and the runner's request tokens.
- */
-function build_backends_childEnv(env = process.env) {
-    const out = {};
-    for (const [k, v] of Object.entries(env)) {
-        if (/^INPUT_/i.test(k))
-            continue;
-        if (['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN'].includes(k))
-            continue;
-        out[k] = v;
-    }
-    return out;
-}
-/** Parse the `secrets` input's items (`id=x,env=Y` / `id=x,src=path`). */
-function parseBuildSecret(item) {
-    const fields = new Map();
-    for (const part of item.split(',')) {
-        const at = part.indexOf('=');
-        if (at <= 0)
-            break;
-        fields.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
-    }
-    const id = fields.get('id');
-    const env = fields.get('env');
-    const src = fields.get('src') ?? fields.get('source');
-    const keys = [...fields.keys()].filter(k => !['id', 'env', 'src', 'source', 'type'].includes(k));
-    if (!id || !/^[A-Za-z0-9_.-]+$/.test(id) || (!env && !src) || (env && src) || keys.length > 0) {
-        throw new errors_ConfigurationError(`input "secrets": got ${JSON.stringify(item)}, expected "id=<name>,env=<VARIABLE>" or "id=<name>,src=<file>" (the value itself never goes in this input)`);
-    }
-    if (env && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
-        throw new errors_ConfigurationError(`input "secrets": got env=${JSON.stringify(env)}, expected an environment variable name`);
-    }
-    return { id, env, src };
-}
-const pairs = (flag, items) => items.flatMap(([k, v]) => [flag, `${k}=${v}`]);
-const secretFlags = (secrets) => secrets.flatMap(s => ['--secret', s.env ? `id=${s.id},env=${s.env}` : `id=${s.id},src=${s.src}`]);
-/** `docker buildx build` argv (after `docker`). Pushes itself with `--push`. */
-function buildxArgv(spec) {
-    const argv = ['buildx', 'build', '--file', spec.dockerfile, '--progress', 'plain'];
-    if (spec.target)
-        argv.push('--target', spec.target);
-    if (spec.platforms.length > 0)
-        argv.push('--platform', spec.platforms.join(','));
-    if (spec.network)
-        argv.push('--network', spec.network);
-    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
-    argv.push(...secretFlags(spec.secrets));
-    argv.push('--tag', spec.ref);
-    if (spec.cacheRef) {
-        argv.push('--cache-from', `type=registry,ref=${spec.cacheRef}`);
-        if (spec.push)
-            argv.push('--cache-to', `type=registry,ref=${spec.cacheRef},mode=max`);
-    }
-    // No attestation manifests: the pushed digest is the image (or platform index) itself.
-    argv.push('--provenance=false', '--sbom=false', '--metadata-file', spec.idFile);
-    if (spec.push)
-        argv.push('--push');
-    else if (spec.platforms.length <= 1)
-        argv.push('--load');
-    argv.push(spec.context);
-    return argv;
-}
-/** `docker build` argv (after `docker`); `buildkit` says whether BuildKit features may be used. */
-function dockerArgv(spec, buildkit) {
-    if (spec.platforms.length > 1) {
-        throw new errors_ConfigurationError(`input "platforms": plain docker build builds one platform, got ${spec.platforms.join(', ')}; use backend buildx or buildah, or one platform per leg and mode: merge`);
-    }
-    if (!buildkit && spec.secrets.length > 0) {
-        throw new errors_ConfigurationError('input "secrets": the classic docker builder (no buildx plugin) cannot pass BuildKit secrets; use backend buildah or install docker buildx');
-    }
-    const argv = ['build', '--file', spec.dockerfile, '--iidfile', spec.idFile];
-    if (spec.target)
-        argv.push('--target', spec.target);
-    // The classic builder builds for the daemon's platform only.
-    if (buildkit && spec.platforms.length === 1)
-        argv.push('--platform', spec.platforms[0]);
-    if (spec.network)
-        argv.push('--network', spec.network);
-    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
-    if (buildkit)
-        argv.push(...secretFlags(spec.secrets));
-    if (spec.cacheRef && buildkit) {
-        argv.push('--cache-from', spec.cacheRef, '--build-arg', 'BUILDKIT_INLINE_CACHE=1');
-    }
-    argv.push('--tag', spec.ref, spec.context);
-    return argv;
-}
-/** `docker push` argv. */
-function dockerPushArgv(ref) {
-    return ['push', ref];
-}
-/** Flags buildah shares between bud and push: auth file, CA dir, TLS verification. */
-function buildahRegistryFlags(spec) {
-    const flags = [];
-    if (spec.authDir)
-        flags.push('--authfile', `${spec.authDir}/config.json`);
-    if (spec.certDir)
-        flags.push('--cert-dir', spec.certDir);
-    if (spec.insecure)
-        flags.push('--tls-verify=false');
-    return flags;
-}
-/** `buildah bud` argv. Several platforms build into a manifest list named `spec.ref`. */
-function buildahBudArgv(spec) {
-    // Several platforms build a manifest list: no single image ID to write, and buildah's
-    // layer cache (1.28) mixes up the platforms of identical steps, so no layer cache then.
-    const single = spec.platforms.length <= 1;
-    const argv = ['bud', '--file', spec.dockerfile];
-    if (single)
-        argv.push('--layers', '--iidfile', spec.idFile);
-    else
-        argv.push('--layers=false');
-    argv.push(...buildahRegistryFlags(spec));
-    if (spec.target)
-        argv.push('--target', spec.target);
-    if (spec.platforms.length > 0)
-        argv.push('--platform', spec.platforms.join(','));
-    if (spec.network)
-        argv.push('--network', spec.network);
-    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
-    argv.push(...secretFlags(spec.secrets));
-    if (spec.cacheRef && single) {
-        // buildah's cache is a repository of its own (one tag per layer key).
-        argv.push('--cache-from', spec.cacheRef);
-        if (spec.push)
-            argv.push('--cache-to', spec.cacheRef);
-    }
-    if (spec.platforms.length > 1)
-        argv.push('--manifest', spec.ref);
-    else
-        argv.push('--tag', spec.ref);
-    argv.push(spec.context);
-    return argv;
-}
-/** `buildah push` (or `manifest push --all` for several platforms) argv. */
-function buildahPushArgv(spec, digestFile) {
-    const flags = [...buildahRegistryFlags(spec), '--digestfile', digestFile];
-    return spec.platforms.length > 1
-        ? ['manifest', 'push', '--all', ...flags, spec.ref, `docker://${spec.ref}`]
-        : ['push', ...flags, spec.ref, `docker://${spec.ref}`];
-}
-/** The registry cache reference of an image for a backend (per service, never shared). */
-function cacheRefFor(backend, image) {
-    return backend === 'buildah' ? `${image}-buildcache` : `${image}:buildcache`;
-}
-/**
- * The failing step of a build log and the lines after it (at most `max`), for an
- * `::error::` annotation. Understands buildah (`STEP 2/3: RUN`), classic docker
- * (`Step 2/3 : RUN`) and BuildKit plain progress (`#7 [2/3] RUN`).
- */
-function failingStep(log, max = 15) {
-    const lines = log.split(/\r?\n/).filter(l => l.trim() !== '');
-    let at = -1;
-    for (let i = lines.length - 1; i >= 0; i--) {
-        if (/^(STEP \d+\/\d+: |Step \d+\/\d+ : |#\d+ \[[^\]]*\d+\/\d+\] )/.test(lines[i])) {
-            at = i;
-            break;
-        }
-    }
-    if (at < 0)
-        return { tail: lastLines(log, max) };
-    const after = lines.slice(at + 1);
-    return { step: lines[at], tail: after.slice(-max).join('\n') };
-}
-/** A build that failed: names the failing step and carries its last lines. */
-class BuildFailedError extends Error {
-    step;
-    tail;
-    attempt;
-    name = 'BuildFailedError';
-    constructor(message, step, tail, 
-    /** The tool's whole output and whether our time limit ended it (for the push retry). */
-    attempt = { output: tail, timedOut: false }) {
-        super(message);
-        this.step = step;
-        this.tail = tail;
-        this.attempt = attempt;
-    }
-}
-async function run(runner, command, argv, what, timeoutMs = runner.timeoutMs) {
-    let log = '';
-    const collect = (c) => {
-        const text = c.toString('utf8');
-        log += text;
-        for (const line of text.split(/\r?\n/))
-            if (line.trim() !== '')
-                runner.logger.info(line);
-    };
-    try {
-        await exec_exec(command, argv, {
-            env: runner.env,
-            logger: runner.logger,
-            timeoutMs,
-            onStdout: collect,
-            onStderr: collect
-        });
-    }
-    catch (error) {
-        if (error instanceof ExecError) {
-            const { step, tail } = failingStep(log || error.result.stderr);
-            throw new BuildFailedError(`${what} failed${step ? ` at ${step}` : ''} (${command} exited with code ${error.result.code})`, step, tail, { output: log || error.result.stderr, timedOut: error.result.timedOut });
-        }
-        throw error;
-    }
-    return log;
-}
-/**
- * The part of a `docker buildx build` log that tells why its push failed, or '' when
- * the build failed elsewhere. BuildKit pushes inside the build (`exporting to image`,
- * `exporting cache`), so only an error of those steps may retry the command; an error
- * of any build step never does. Pure.
- */
-function buildxPushError(log) {
-    const names = new Map();
-    const failed = [];
-    let solve = '';
-    for (const line of log.split(/\r?\n/)) {
-        const m = /^#(\d+) (.*)$/.exec(line);
-        if (m) {
-            if (!names.has(m[1]))
-                names.set(m[1], m[2]);
-            if (m[2].startsWith('ERROR:'))
-                failed.push({ name: names.get(m[1]), line: m[2] });
-        }
-        else if (line.startsWith('ERROR: failed to solve:'))
-            solve = line;
-    }
-    const exporting = (name) => /^(?:exporting|pushing|writing|naming)\b/.test(name);
-    if (failed.length > 0) {
-        if (!failed.every(f => exporting(f.name)))
-            return '';
-        return [...failed.map(f => f.line), solve].filter(Boolean).join('\n');
-    }
-    return /failed to push|exporting (?:to image|cache)/.test(solve) ? solve : '';
-}
-/**
- * Run a command that pushes, again on a transient registry failure (build-push-retry.ts).
- * `pushOutput` picks the part of a failed attempt's output that is about the push.
- */
-function pushing(r, command, argv, what, pushOutput = log => log) {
-    return withPushRetry(what, remaining => run(r, command, argv, what, remaining), {
-        logger: r.logger,
-        policy: r.pushRetry,
-        timeoutMs: r.timeoutMs,
-        sleep: r.sleep,
-        failure: error => error instanceof BuildFailedError
-            ? { output: pushOutput(error.attempt.output), timedOut: error.attempt.timedOut }
-            : undefined,
-        exhausted: (error, attempts, reason) => {
-            const e = error;
-            return new BuildFailedError(`${e.message}; gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} (${reason})`, e.step, e.tail, e.attempt);
-        }
-    });
-}
-/**
- * Build (and push when asked) with a backend. A push that fails for a transient
- * registry reason (429, 5xx, a dropped or timed-out connection) is run again, within
- * `pushRetry` and `timeoutMs`: `buildah push` and `docker push` alone, never the build.
- * `docker buildx build --push` pushes inside the build, so there the whole command runs
- * again, but only when the failing step is the export (BuildKit's cache makes the
- * second run a cache hit up to the push).
- */
-async function runBuild(backend, spec, runner, files, buildkit = false) {
-    const env = {
-        ...runner.env,
-        ...(spec.authDir
-            ? { DOCKER_CONFIG: spec.authDir, REGISTRY_AUTH_FILE: `${spec.authDir}/config.json` }
-            : {})
-    };
-    const r = { ...runner, env };
-    if (backend === 'buildx') {
-        const argv = buildxArgv(spec);
-        const what = 'docker buildx build';
-        const log = spec.push
-            ? await pushing(r, 'docker', argv, what, buildxPushError)
-            : await run(r, 'docker', argv, what);
-        const meta = files.readFile(spec.idFile);
-        let digest;
-        try {
-            digest = meta
-                ? JSON.parse(meta)['containerimage.digest']
-                : undefined;
-        }
-        catch {
-            digest = undefined;
-        }
-        return { digest: spec.push ? digest : undefined, imageId: digest, log };
-    }
-    if (backend === 'docker') {
-        env.DOCKER_BUILDKIT = buildkit ? '1' : '0';
-        let log = await run(r, 'docker', dockerArgv(spec, buildkit), 'docker build');
-        const imageId = files.readFile(spec.idFile)?.trim();
-        if (spec.push)
-            log += await pushing(r, 'docker', dockerPushArgv(spec.ref), 'docker push');
-        const digest = /digest: (sha256:[a-f0-9]{64})/.exec(log)?.[1];
-        return { digest: spec.push ? digest : undefined, imageId, log };
-    }
-    let log = await run(r, 'buildah', buildahBudArgv(spec), 'buildah bud');
-    const imageId = files.readFile(spec.idFile)?.trim();
-    let digest;
-    if (spec.push) {
-        log += await pushing(r, 'buildah', buildahPushArgv(spec, files.digestFile), 'buildah push');
-        digest = files.readFile(files.digestFile)?.trim();
-    }
-    return { digest, imageId, log };
-}
-async function works(command, argv, env) {
-    try {
-        const res = await exec_exec(command, argv, { env, allowFailure: true, timeoutMs: 20_000 });
-        return res.code === 0;
-    }
-    catch {
-        return false;
-    }
-}
-/** Pure: the backend `auto` picks from what is present: buildx > docker > buildah. */
-function pickBackend(present) {
-    if (present.buildx)
-        return { backend: 'buildx', why: 'docker buildx is available' };
-    if (present.docker)
-        return { backend: 'docker', why: 'a docker daemon answers but the buildx plugin is missing' };
-    if (present.buildah)
-        return { backend: 'buildah', why: 'no docker daemon; buildah is installed' };
-    return { why: 'none of docker buildx, docker (with a daemon) or buildah was found' };
-}
-/** Detect the backends present (the I/O side of `pickBackend`). */
-async function detectBackend(wanted, env) {
-    // buildah needs no docker at all; every other choice depends on the buildx plugin.
-    const buildx = wanted !== 'buildah' && (await works('docker', ['buildx', 'version'], env));
-    if (wanted === 'buildx' && !buildx) {
-        throw new errors_ConfigurationError('input "backend": got "buildx", but `docker buildx version` fails here; install the buildx plugin (docker/setup-buildx-action) or use backend auto');
-    }
-    if (wanted !== 'auto' && wanted !== 'buildx') {
-        const command = wanted === 'docker' ? ['docker', 'version'] : ['buildah', 'version'];
-        if (!(await works(command[0], command.slice(1), env))) {
-            throw new errors_ConfigurationError(`input "backend": got "${wanted}", but \`${command.join(' ')}\` fails here${wanted === 'docker' ? ' (is the daemon running? DOCKER_HOST?)' : ''}`);
-        }
-        return { backend: wanted, why: 'chosen by the backend input', buildkit: buildx };
-    }
-    if (wanted === 'buildx')
-        return { backend: 'buildx', why: 'chosen by the backend input', buildkit: true };
-    const docker = !buildx && (await works('docker', ['version'], env));
-    const buildah = !buildx && !docker && (await works('buildah', ['version'], env));
-    const pick = pickBackend({ buildx, docker, buildah });
-    if (!pick.backend)
-        throw new errors_ConfigurationError(`backend auto: ${pick.why}`);
-    return { backend: pick.backend, why: pick.why, buildkit: buildx };
-}
-/** The digest (or ID) of a local image, for base images that live only in the builder. */
-async function localImageDigest(backend, ref, env) {
-    const [cmd, argv] = backend === 'buildah'
-        ? ['buildah', ['inspect', '--type', 'image', '--format', '{{.FromImageID}}', ref]]
-        : ['docker', ['image', 'inspect', '--format', '{{.Id}}', ref]];
-    const res = await exec_exec(cmd, argv, { env, allowFailure: true, timeoutMs: 20_000 });
-    const id = res.stdout.trim();
-    if (res.code !== 0 || id === '')
-        return undefined;
-    return id.startsWith('sha256:') ? id : `sha256:${id}`;
-}
-
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ./src/lib/build-context.ts
-/**
- * The content hash of a service's build inputs, the key of build avoidance: the
- * context's files (git-tracked and untracked-but-not-ignored when the context is in a
- * git work tree, every file otherwise) minus what `.dockerignore` excludes, the
- * Dockerfile, build args, target, platforms, user labels and the digests of the base
- * images. Per-run labels (created, revision) are left out on purpose: they would
- * make every hash unique.
- */
-
-
-
-
-
-
-/** Parse `.dockerignore` text the way moby's patternmatcher reads it. */
-function parseDockerignore(text) {
-    const rules = [];
-    for (const raw of text.split(/\r?\n/)) {
-        let line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            continue;
-        let negate = false;
-        if (line.startsWith('!')) {
-            negate = true;
-            line = line.slice(1).trim();
-        }
-        // filepath.Clean, and a leading slash means the context root.
-        line = line
-            .replace(/\\/g, '/')
-            .replace(/\/+/g, '/')
-            .replace(/^(\.\/)+/, '')
-            .replace(/^\/+/, '')
-            .replace(/\/$/, '');
-        if (line === '' || line === '.')
-            continue;
-        const isMatch = picomatch_default()(line, { dot: true, nobrace: true, noextglob: true });
-        rules.push({ pattern: line, negate, match: isMatch });
-    }
-    return rules;
-}
-/**
- * Whether a context-relative path is excluded: the last rule matching the path or
- * one of its parent directories decides (a `!` rule re-includes).
- */
-function isIgnored(path, rules) {
-    const parts = path.split('/');
-    const candidates = [];
-    for (let i = 1; i <= parts.length; i++)
-        candidates.push(parts.slice(0, i).join('/'));
-    let ignored = false;
-    for (const rule of rules) {
-        if (candidates.some(c => rule.match(c)))
-            ignored = !rule.negate;
-    }
-    return ignored;
-}
-function walk(root, dir, out) {
-    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true })) {
-        if (entry.name === '.git' && dir === root)
-            continue;
-        const full = (0,external_node_path_.join)(dir, entry.name);
-        if (entry.isDirectory())
-            walk(root, full, out);
-        else
-            out.push((0,external_node_path_.relative)(root, full).split(external_node_path_.sep).join('/'));
-    }
-}
-/** The context's candidate files: from git when it is a work tree, else a directory walk. */
-async function listContextFiles(context) {
-    const res = await exec_exec('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '.'], {
-        cwd: context,
-        allowFailure: true,
-        env: { ...build_backends_childEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
-    }).catch(() => undefined);
-    if (res && res.code === 0) {
-        const files = [...new Set(res.stdout.split('\0').filter(f => f !== ''))];
-        // Tracked files deleted in the work tree are not part of the context.
-        return { files: files.filter(f => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(context, f))), git: true };
-    }
-    const files = [];
-    walk(context, context, files);
-    return { files, git: false };
-}
-/** The files of a context that the builder sees, sorted, honouring `.dockerignore`. */
-async function contextFiles(context) {
-    const listed = await listContextFiles(context);
-    const ignoreFile = (0,external_node_path_.join)(context, '.dockerignore');
-    const rules = (0,external_node_fs_namespaceObject.existsSync)(ignoreFile) ? parseDockerignore((0,external_node_fs_namespaceObject.readFileSync)(ignoreFile, 'utf8')) : [];
-    const files = listed.files
-        .filter(f => !isIgnored(f, rules))
-        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return { files, git: listed.git };
-}
-/** The hash of a context directory's files plus the other inputs. Returns hex and the file count. */
-async function hashBuildInputs(context, inputs) {
-    const { files, git } = await contextFiles(context);
-    // The files first (the slow part), then every line in its fixed order.
-    const fileLines = [];
-    let bytes = 0;
-    for (const file of files) {
-        const full = (0,external_node_path_.join)(context, file);
-        const st = (0,external_node_fs_namespaceObject.lstatSync)(full);
-        if (st.isSymbolicLink()) {
-            fileLines.push(['link', file, (0,external_node_fs_namespaceObject.readlinkSync)(full)]);
-        }
-        else if (st.isFile()) {
-            const content = (0,external_node_fs_namespaceObject.readFileSync)(full);
-            bytes += content.length;
-            const mode = st.mode & 0o111 ? 'x' : '-';
-            fileLines.push(['file', file, mode, (0,external_node_crypto_.createHash)('sha256').update(content).digest('hex')]);
-        }
-    }
-    const baseDigests = await inputs.baseDigests;
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    const line = (...parts) => {
-        h.update(parts.join('\0'));
-        h.update('\n');
-    };
-    line('conveyor-build-inputs', 'v1');
-    line('dockerfile', (0,external_node_crypto_.createHash)('sha256').update(inputs.dockerfileContent).digest('hex'));
-    line('target', inputs.target ?? '');
-    line('platforms', [...inputs.platforms].sort().join(','));
-    const args = inputs.buildArgs instanceof Map ? [...inputs.buildArgs] : Object.entries(inputs.buildArgs);
-    for (const [k, v] of args.sort(([a], [b]) => (a < b ? -1 : 1)))
-        line('arg', k, v);
-    for (const [k, v] of [...(inputs.labels ?? new Map())].sort(([a], [b]) => a < b ? -1 : 1)) {
-        line('label', k, v);
-    }
-    for (const b of baseDigests)
-        line('base', b.ref, b.digest);
-    for (const l of fileLines)
-        line(...l);
-    return { hash: h.digest('hex'), files: files.length, bytes, git };
-}
-
-;// CONCATENATED MODULE: ./src/lib/confine.ts
-/**
- * Paths a user (or a pull request) controls, confined to a root directory (the
- * workspace, or plan's working directory). Symlinks are resolved with `realpath`
- * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
- * cannot make an action read, and print, a file outside the checkout.
- */
-
-
-
-/** Whether `path` is `root` or below it (both absolute and already resolved). */
-function isWithin(root, path) {
-    const rel = (0,external_node_path_.relative)(root, path);
-    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
-}
-/**
- * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
- * For a path that does not exist, its deepest existing ancestor is resolved and the
- * rest appended, so a link in a parent directory still counts.
- */
-function realPath(root, path) {
-    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
-    const rest = [];
-    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
-        const parent = (0,external_node_path_.dirname)(head);
-        if (parent === head)
-            break;
-        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
-        head = parent;
-    }
-    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
-    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
-}
-/**
- * `path` resolved through its symlinks, when it stays inside `root`; else a
- * ConfigurationError naming the input. `rootName` says what the root is in the message
- * (`the workspace`, `the working directory`); `hint` is appended.
- */
-function confinedPath(root, path, options) {
-    const realRoot = realPath(root, root);
-    const real = realPath(root, path);
-    if (!isWithin(realRoot, real)) {
-        // Lexically inside: only a symlink leads out.
-        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
-        throw new errors_ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
-    }
-    return real;
-}
-/**
- * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
- * a symbolic link, as a path relative to `root` with `/` separators; undefined when
- * there is none (an entry that does not exist ends the walk). For code that writes
- * files and must never follow a link, even one that leads back inside `root`.
- */
-function symlinkOnPath(root, rel) {
-    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
-    let current = root;
-    for (let i = 0; i < parts.length; i++) {
-        current = join(current, parts[i]);
-        const st = lstatSync(current, { throwIfNoEntry: false });
-        if (!st)
-            return undefined;
-        if (st.isSymbolicLink())
-            return parts.slice(0, i + 1).join('/');
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/lib/image-ref.ts
-/**
- * Container image references as the distribution spec and kustomize read them:
- * `[registry[:port]/]repository[:tag][@digest]`. A first path component is a registry
- * only when it has a dot or a port or is `localhost`, so `host:5000/team/app:1.2` and
- * `team/app:1.2` both parse right.
- */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
-/** Whether `tag` is a valid tag. */
-function isValidTag(tag) {
-    return TAG.test(tag);
-}
-/** Whether `digest` is a valid digest (`sha256:<64 hex>` and other algorithms). */
-function isValidDigest(digest) {
-    return (DIGEST.test(digest) && (!digest.startsWith('sha256:') || /^sha256:[a-f0-9]{64}$/.test(digest)));
-}
-/** Whether the first path component names a registry. */
-function isRegistry(component) {
-    return (component === 'localhost' ||
-        component.includes('.') ||
-        component.includes(':') ||
-        component.startsWith('['));
-}
-/** Parse a reference; throws an Error saying what is wrong. */
-function parseImageRef(reference) {
-    const ref = reference.trim();
-    if (ref === '')
-        throw new Error('empty image reference');
-    if (/\s/.test(ref))
-        throw new Error(`image reference ${JSON.stringify(ref)} contains whitespace`);
-    let rest = ref;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!isValidDigest(digest))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid digest ${JSON.stringify(digest)}`);
-    }
-    let tag;
-    const lastSlash = rest.lastIndexOf('/');
-    const colon = rest.lastIndexOf(':');
-    if (colon > lastSlash) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-        if (!isValidTag(tag))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid tag ${JSON.stringify(tag)}`);
-    }
-    const parts = rest.split('/');
-    let registry;
-    if (parts.length > 1 && isRegistry(parts[0])) {
-        registry = parts.shift();
-        if (!HOST.test(registry))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid registry ${JSON.stringify(registry)}`);
-    }
-    if (parts.length === 0 || parts.some(p => !COMPONENT.test(p))) {
-        throw new Error(`image reference ${JSON.stringify(ref)}: invalid repository ${JSON.stringify(parts.join('/'))} (lower-case letters, digits and separators . _ - only)`);
-    }
-    const repository = parts.join('/');
-    if (rest.length > 255)
-        throw new Error(`image reference ${JSON.stringify(ref)}: name longer than 255 characters`);
-    return {
-        registry,
-        repository,
-        name: registry ? `${registry}/${repository}` : repository,
-        tag,
-        digest
-    };
-}
-/** Format a reference from its parts. */
-function formatImageRef(ref) {
-    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}
-/**
- * Whether two names denote the same image, the way kustomize matches `images[].name`:
- * exact name equality, with Docker Hub's implicit `docker.io/` and `library/` folded.
- */
-function sameImageName(a, b) {
-    const norm = (n) => {
-        let s = n.replace(/^(?:index\.)?docker\.io\//, '');
-        if (!s.includes('/'))
-            s = `library/${s}`;
-        return s;
-    };
-    return norm(a) === norm(b);
-}
-
-// EXTERNAL MODULE: external "node:tls"
-var external_node_tls_ = __nccwpck_require__(1692);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./src/lib/http.ts
-/**
- * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
- * retries cannot outlast it), retries with jittered exponential back-off that
- * honour `Retry-After` on 429 and 5xx, the standard proxy variables
- * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
- * or `insecure`), never process-wide.
- */
-
-
-
-/** A request that could not get an answer (network error or timeout), after retries. */
-class HttpError extends Error {
-    url;
-    status;
-    timeout;
-    name = 'HttpError';
-    constructor(message, url, status, 
-    /**
-     * Set when no (complete) answer came in time: within the request's own timeout,
-     * or before the caller's deadline.
-     */
-    timeout) {
-        super(message);
-        this.url = url;
-        this.status = status;
-        this.timeout = timeout;
-    }
-}
-/** Whether an error is a request that ran out of the caller's deadline. */
-function isDeadlineError(error) {
-    return error instanceof HttpError && error.timeout === 'deadline';
-}
-/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
-function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
-    if (deadline === undefined || deadline - now >= timeoutMs) {
-        return { ms: timeoutMs, byDeadline: false };
-    }
-    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
-}
-function timedOutText(limit) {
-    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
-}
-function isTimeout(e) {
-    return (e.name === 'TimeoutError' ||
-        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-        e.code === 'UND_ERR_BODY_TIMEOUT' ||
-        e.code === 'UND_ERR_CONNECT_TIMEOUT');
-}
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
-function bypassesProxy(url, noProxy) {
-    if (!noProxy)
-        return false;
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    for (const raw of noProxy.split(/[,\s]+/)) {
-        const entry = raw.trim().toLowerCase();
-        if (entry === '')
-            continue;
-        if (entry === '*')
-            return true;
-        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
-        const [name, entryPort] = entry.startsWith('[')
-            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
-            : (entry.match(/:/g) ?? []).length > 1
-                ? [entry, undefined]
-                : entry.split(':');
-        if (entryPort && entryPort !== port)
-            continue;
-        const bare = (name ?? '').replace(/^\*?\./, '');
-        if (host === bare || host.endsWith(`.${bare}`))
-            return true;
-    }
-    return false;
-}
-/** The proxy URL for a request URL, from the standard variables, or undefined. */
-function proxyFor(url, env = process.env) {
-    const noProxy = env.NO_PROXY ?? env.no_proxy;
-    if (bypassesProxy(url, noProxy))
-        return undefined;
-    const value = url.protocol === 'https:'
-        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
-        : (env.HTTP_PROXY ?? env.http_proxy);
-    return value && value.trim() !== '' ? value.trim() : undefined;
-}
-/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
-function parseRetryAfter(value, now = Date.now()) {
-    if (!value)
-        return undefined;
-    if (/^\d+$/.test(value.trim()))
-        return Number(value.trim()) * 1000;
-    const at = Date.parse(value);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-function flatHeaders(headers) {
-    const out = {};
-    for (const [k, v] of Object.entries(headers)) {
-        if (v !== undefined)
-            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-    }
-    return out;
-}
-/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
-const UNVERIFIED = new Set([
-    'UNABLE_TO_GET_ISSUER_CERT',
-    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'SELF_SIGNED_CERT_IN_CHAIN',
-    'CERT_UNTRUSTED'
-]);
-/** An HTTP client with its own TLS and proxy settings. */
-class http_HttpClient {
-    options;
-    dispatchers = new Map();
-    /** Dispatchers given up by `widenTrust`, closed with the client. */
-    retired = [];
-    secureContext;
-    /** Whether the system roots are trusted next to `ca`. */
-    withRoots = false;
-    sleep;
-    constructor(options = {}) {
-        this.options = options;
-        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
-    }
-    dispatcher(url) {
-        const proxy = proxyFor(url, this.options.env);
-        const key = proxy ?? '';
-        let d = this.dispatchers.get(key);
-        if (!d) {
-            // A private CA is trusted alone until a server's chain turns out to end at a
-            // public root (see `widenTrust`). The TLS context is built once per client: given
-            // as \`ca\`, every new connection would parse the certificates again.
-            this.secureContext ??= this.options.ca
-                ? (0,external_node_tls_.createSecureContext)({
-                    ca: this.withRoots
-                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
-                        : this.options.ca
-                })
-                : undefined;
-            const tls = {
-                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
-                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
-            };
-            d = proxy
-                ? new undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
-                : new undici/* Agent */.g6({
-                    connect: tls,
-                    keepAliveTimeout: 4000,
-                    // One connection per origin: HTTP/2 multiplexes every request over it (a
-                    // pool would open more while the first is still connecting).
-                    ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
-                });
-            this.dispatchers.set(key, d);
-        }
-        return d;
-    }
-    backoff(attempt, retryAfter) {
-        const base = this.options.backoffMs ?? 500;
-        const cap = this.options.maxBackoffMs ?? 30_000;
-        if (retryAfter !== undefined)
-            return Math.min(cap, retryAfter);
-        const exp = Math.min(cap, base * 2 ** attempt);
-        return Math.round(exp / 2 + Math.random() * (exp / 2));
-    }
-    prepare(req) {
-        const headers = {
-            ...(this.options.headers ?? {}),
-            ...(req.headers ?? {})
-        };
-        let body = req.body;
-        if (req.json !== undefined) {
-            body = JSON.stringify(req.json);
-            headers['content-type'] = 'application/json';
-        }
-        headers['user-agent'] ??= 'conveyor';
-        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
-    }
-    /**
-     * Send a request and buffer the answer. Retries 429/5xx and network errors when
-     * allowed, never past `req.deadline`.
-     */
-    async request(target, req = {}) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const retries = req.retry === false
-            ? 0
-            : (req.retry ?? IDEMPOTENT.has(method))
-                ? (this.options.retries ?? 3)
-                : 0;
-        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
-        let widened = false;
-        for (let attempt = 0;; attempt++) {
-            const limit = attemptTimeout(timeout, req.deadline);
-            if (limit.ms <= 0) {
-                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
-            }
-            let retryAfter;
-            let failure;
-            let lastResponse;
-            let timedOut;
-            try {
-                const res = await (0,undici/* request */.Em)(url, {
-                    method: method,
-                    headers,
-                    body,
-                    dispatcher: this.dispatcher(url),
-                    headersTimeout: limit.ms,
-                    bodyTimeout: limit.ms,
-                    signal: AbortSignal.timeout(limit.ms)
-                });
-                const buf = Buffer.from(await res.body.arrayBuffer());
-                const response = {
-                    url: url.href,
-                    status: res.statusCode,
-                    headers: flatHeaders(res.headers),
-                    body: buf,
-                    text: () => buf.toString('utf8'),
-                    json: () => JSON.parse(buf.toString('utf8'))
-                };
-                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
-                    retryAfter = parseRetryAfter(response.headers['retry-after']);
-                    failure = `HTTP ${res.statusCode}`;
-                    lastResponse = response;
-                }
-                else {
-                    return response;
-                }
-            }
-            catch (error) {
-                const e = error;
-                if (!widened && this.widenTrust(e)) {
-                    // The same attempt again, now with the system roots trusted too.
-                    widened = true;
-                    attempt--;
-                    continue;
-                }
-                if (isTimeout(e))
-                    timedOut = limit.byDeadline ? 'deadline' : 'request';
-                const detail = timedOut
-                    ? timedOutText(limit)
-                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
-                failure = detail;
-                if (attempt >= retries || timedOut === 'deadline') {
-                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
-                }
-            }
-            const wait = this.backoff(attempt, retryAfter);
-            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
-                // No time for another attempt: the last answer, or the last failure.
-                if (lastResponse)
-                    return lastResponse;
-                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
-            }
-            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
-            await this.sleep(wait);
-        }
-    }
-    /**
-     * Open a streaming request (no retries; the caller reconnects). The wait for the
-     * response headers, the connection included, is bounded by `timeoutMs` and
-     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
-     */
-    stream(target, req = {}) {
-        return this.openStream(target, req, false);
-    }
-    async openStream(target, req, widened) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const controller = new AbortController();
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
-        if (limit.ms <= 0) {
-            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
-        }
-        let timedOut = false;
-        const openTimer = setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-        }, limit.ms);
-        try {
-            const res = await (0,undici/* request */.Em)(url, {
-                method: method,
-                headers,
-                body,
-                dispatcher: this.dispatcher(url),
-                headersTimeout: limit.ms,
-                bodyTimeout: req.idleTimeoutMs ?? 0,
-                signal: controller.signal
-            });
-            return {
-                url: url.href,
-                status: res.statusCode,
-                headers: flatHeaders(res.headers),
-                body: res.body,
-                close: () => controller.abort()
-            };
-        }
-        catch (error) {
-            const e = error;
-            if (!widened && !timedOut && this.widenTrust(e)) {
-                clearTimeout(openTimer);
-                return this.openStream(target, req, true);
-            }
-            const late = timedOut || isTimeout(e);
-            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
-        }
-        finally {
-            clearTimeout(openTimer);
-        }
-    }
-    /**
-     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
-     * try once more: the system roots are then trusted next to it. A private CA alone is
-     * what almost every server given one needs, and parsing the ~150 roots besides it
-     * costs about 10 ms per client.
-     */
-    widenTrust(error) {
-        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
-            return false;
-        if (!this.withRoots) {
-            this.withRoots = true;
-            this.secureContext = undefined;
-            this.retired.push(...this.dispatchers.values());
-            this.dispatchers.clear();
-        }
-        return true;
-    }
-    /** Close every connection. */
-    async close() {
-        const all = [...this.dispatchers.values(), ...this.retired];
-        this.dispatchers.clear();
-        this.retired.length = 0;
-        await Promise.all(all.map(d => d.close()));
-    }
-}
-
-;// CONCATENATED MODULE: ./src/lib/registry.ts
-/**
- * A client of the OCI distribution spec (the registry HTTP API) over src/lib/http.ts:
- * ping, the `WWW-Authenticate` Bearer and Basic token flows, manifests (HEAD, GET, PUT)
- * with the OCI and Docker media types, tag listing and blob existence. Enough to
- * re-tag an image without moving a layer and to stitch an index from per-platform
- * manifests. Every token a registry returns is registered as a secret at once.
- */
-
-
-
-
-/** The manifest media types we read and write. */
-const MediaTypes = {
-    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-    ociIndex: 'application/vnd.oci.image.index.v1+json',
-    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json'
-};
-/** `Accept` for manifest requests: every type we understand. */
-const MANIFEST_ACCEPT = Object.values(MediaTypes).join(', ');
-/** Whether a media type is an index (multi-platform list). */
-function isIndexType(mediaType) {
-    return mediaType === MediaTypes.ociIndex || mediaType === MediaTypes.dockerList;
-}
-/** `sha256:<hex>` of some bytes. */
-function sha256Digest(data) {
-    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(data).digest('hex')}`;
-}
-/** A registry answer we cannot go on with (not an authentication problem). */
-class RegistryError extends Error {
-    status;
-    code;
-    name = 'RegistryError';
-    constructor(message, status, code) {
-        super(message);
-        this.status = status;
-        this.code = code;
-    }
-}
-/** 401 (the login failed) or 403 (logged in, but not allowed): the user's to fix. */
-class RegistryAuthError extends errors_ConfigurationError {
-    status;
-    name = 'RegistryAuthError';
-    constructor(message, status) {
-        super(message);
-        this.status = status;
-    }
-}
-/** Parse a `WWW-Authenticate` header (first challenge; quoted and bare params). */
-function parseChallenge(header) {
-    if (!header)
-        return undefined;
-    const m = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s*(.*)$/s.exec(header);
-    if (!m)
-        return undefined;
-    const params = {};
-    const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?/g;
-    for (const p of m[2].matchAll(re)) {
-        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
-    }
-    return { scheme: m[1].toLowerCase(), params };
-}
-/** The API host of a registry name: Docker Hub's names map to registry-1.docker.io. */
-function apiHost(registry) {
-    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
-        ? 'registry-1.docker.io'
-        : registry;
-}
-const TLS_MISMATCH = new Set([
-    'EPROTO',
-    'ERR_SSL_WRONG_VERSION_NUMBER',
-    'ECONNRESET',
-    'UND_ERR_SOCKET',
-    'ERR_SSL_PACKET_LENGTH_TOO_LONG'
-]);
-/** A distribution-spec client for one registry. */
-class RegistryClient {
-    options;
-    host;
-    stats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
-    http;
-    /** Without retries: finds out quickly whether an insecure registry speaks TLS. */
-    probe;
-    scheme = 'https';
-    schemeKnown = false;
-    authScheme;
-    bearer;
-    tokens = new Map();
-    constructor(options) {
-        this.options = options;
-        this.host = apiHost(options.registry);
-        if (options.password)
-            secrets_secrets.add(options.password, { user: options.username });
-        if (options.username && options.password) {
-            secrets_secrets.add(Buffer.from(`${options.username}:${options.password}`).toString('base64'));
-        }
-        this.http = new http_HttpClient({
-            ca: options.ca,
-            insecure: options.insecure,
-            timeoutMs: options.timeoutMs ?? 30_000,
-            retries: options.retries,
-            backoffMs: options.backoffMs,
-            sleep: options.sleep,
-            logger: options.logger,
-            http2: true
-        });
-        this.probe = options.insecure
-            ? new http_HttpClient({ insecure: true, timeoutMs: options.timeoutMs ?? 30_000, retries: 0 })
-            : undefined;
-    }
-    /** Base URL of the API (`https://host/v2/`), once the scheme is known. */
-    get baseUrl() {
-        return `${this.scheme}://${this.host}/v2/`;
-    }
-    basicHeader() {
-        const { username, password } = this.options;
-        if (!username && !password)
-            return undefined;
-        return `Basic ${Buffer.from(`${username ?? ''}:${password ?? ''}`).toString('base64')}`;
-    }
-    async send(path, init) {
-        const headers = { ...(init.headers ?? {}) };
-        if (init.auth)
-            headers.authorization = init.auth;
-        const url = /^https?:/.test(path) ? path : `${this.scheme}://${this.host}${path}`;
-        let res;
-        try {
-            const req = { method: init.method, headers, body: init.body };
-            if (!this.schemeKnown && this.probe) {
-                // One quick try tells whether the server speaks TLS; a 429/5xx answer is retried below.
-                res = await this.probe.request(url, req);
-                this.schemeKnown = true;
-                if (res.status === 429 || res.status >= 500)
-                    res = await this.http.request(url, req);
-            }
-            else {
-                res = await this.http.request(url, req);
-            }
-        }
-        catch (error) {
-            const code = /: ([A-Z_]+)(?: \(|$)/.exec(error.message)?.[1];
-            if (!this.schemeKnown &&
-                this.options.insecure &&
-                this.scheme === 'https' &&
-                code &&
-                TLS_MISMATCH.has(code)) {
-                this.options.logger?.info(`${this.host} does not speak TLS; using plain HTTP (insecure)`);
-                this.scheme = 'http';
-                this.schemeKnown = true;
-                return this.send(path, init);
-            }
-            if (error instanceof HttpError) {
-                throw new RegistryError(`registry ${this.host} unreachable: ${error.message}`);
-            }
-            throw error;
-        }
-        this.schemeKnown = true;
-        this.stats.requests++;
-        this.stats.bytesSent += init.body?.length ?? 0;
-        this.stats.bytesReceived += res.body.length;
-        return res;
-    }
-    /** Fetch (and cache) a Bearer token for a scope, with Basic credentials when we have them. */
-    async token(scope) {
-        const key = scope ?? '';
-        const cached = this.tokens.get(key);
-        if (cached)
-            return cached;
-        const challenge = this.bearer;
-        const realm = challenge.params.realm;
-        if (!realm)
-            throw new RegistryError(`registry ${this.host}: Bearer challenge without a realm`);
-        const url = new URL(realm);
-        if (challenge.params.service)
-            url.searchParams.set('service', challenge.params.service);
-        if (scope)
-            url.searchParams.set('scope', scope);
-        const basic = this.basicHeader();
-        const res = await this.send(url.href, { auth: basic });
-        if (res.status === 401 || res.status === 403) {
-            throw this.authError(res.status, 'token request');
-        }
-        if (res.status !== 200) {
-            throw new RegistryError(`registry ${this.host}: token service ${url.origin} answered HTTP ${res.status}`, res.status);
-        }
-        let token;
-        try {
-            const body = res.json();
-            token = body.token ?? body.access_token;
-        }
-        catch {
-            token = undefined;
-        }
-        if (!token)
-            throw new RegistryError(`registry ${this.host}: token service returned no token`);
-        secrets_secrets.add(token);
-        this.tokens.set(key, token);
-        return token;
-    }
-    authError(status, what) {
-        const who = this.options.username ? `user "${this.options.username}"` : 'anonymous access';
-        if (status === 401) {
-            return new RegistryAuthError(`registry ${this.host} rejected the login of ${who} (HTTP 401 on ${what}): check registry-username and registry-password`, 401);
-        }
-        return new RegistryAuthError(`registry ${this.host}: ${who} is logged in but not allowed to ${what} (HTTP 403): grant push/pull permission on the repository (for GHCR: permissions: packages: write)`, 403);
-    }
-    async authHeader(scope) {
-        if (this.authScheme === 'bearer')
-            return `Bearer ${await this.token(scope)}`;
-        if (this.authScheme === 'none')
-            return undefined;
-        // Basic, or not known yet: the credentials go along at once, which saves the 401
-        // round trip on Basic registries; a Bearer registry answers with its challenge.
-        return this.basicHeader();
-    }
-    /** Send with authentication: learn the scheme from a 401 challenge, then retry once. */
-    async call(path, init, scope, what) {
-        const auth = await this.authHeader(scope);
-        let res = await this.send(path, { ...init, auth });
-        if (res.status === 401) {
-            const challenge = parseChallenge(res.headers['www-authenticate']);
-            if (challenge?.scheme === 'bearer') {
-                this.authScheme = 'bearer';
-                this.bearer = challenge;
-                // A scope we did not ask for (the challenge names one): use the registry's.
-                this.tokens.delete(scope ?? '');
-                res = await this.send(path, {
-                    ...init,
-                    auth: `Bearer ${await this.token(challenge.params.scope ?? scope)}`
-                });
-            }
-        }
-        else if (this.authScheme === undefined && auth?.startsWith('Basic ')) {
-            this.authScheme = 'basic';
-        }
-        if (res.status === 401)
-            throw this.authError(401, what);
-        if (res.status === 403)
-            throw this.authError(403, what);
-        return res;
-    }
-    scope(repository, action) {
-        return `repository:${repository}:${action}`;
-    }
-    /** Check the API answers and the credentials work (`GET /v2/`). */
-    async ping() {
-        const res = await this.call('/v2/', {}, undefined, 'login');
-        if (res.status !== 200) {
-            throw new RegistryError(`registry ${this.host}: GET /v2/ answered HTTP ${res.status}; is this a container registry?`, res.status);
-        }
-        this.authScheme ??= 'none';
-        return { authScheme: this.authScheme };
-    }
-    fail(res, what) {
-        let code;
-        let detail = '';
-        try {
-            const body = res.json();
-            code = body.errors?.[0]?.code;
-            detail = body.errors?.map(e => `${e.code ?? ''} ${e.message ?? ''}`.trim()).join('; ') ?? '';
-        }
-        catch {
-            detail = res.text().slice(0, 200);
-        }
-        throw new RegistryError(secrets_secrets.redact(`registry ${this.host}: ${what} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`), res.status, code);
-    }
-    /** Describe a manifest by tag or digest; undefined when it does not exist. */
-    async headManifest(repository, reference) {
-        const what = `read ${repository}:${reference}`;
-        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } }, this.scope(repository, 'pull'), what);
-        if (res.status === 404)
-            return undefined;
-        if (res.status !== 200)
-            this.fail(res, `HEAD ${repository}:${reference}`);
-        const digest = res.headers['docker-content-digest'];
-        if (!digest) {
-            // Some registries omit the header on HEAD; GET and hash instead.
-            const m = await this.getManifest(repository, reference);
-            return m && { digest: m.digest, mediaType: m.mediaType, size: m.size };
-        }
-        return {
-            digest,
-            mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(),
-            size: Number(res.headers['content-length'] ?? 0)
-        };
-    }
-    /** Fetch a manifest's exact bytes; undefined when it does not exist. */
-    async getManifest(repository, reference) {
-        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT } }, this.scope(repository, 'pull'), `read ${repository}:${reference}`);
-        if (res.status === 404)
-            return undefined;
-        if (res.status !== 200)
-            this.fail(res, `GET manifest ${repository}:${reference}`);
-        const digest = sha256Digest(res.body);
-        if (reference.startsWith('sha256:') && reference !== digest) {
-            throw new RegistryError(`registry ${this.host}: manifest ${repository}@${reference} has digest ${digest}`);
-        }
-        let mediaType = (res.headers['content-type'] ?? '').split(';')[0].trim();
-        try {
-            mediaType = res.json().mediaType ?? mediaType;
-        }
-        catch {
-            // keep the header's
-        }
-        return { digest, mediaType, size: res.body.length, body: res.body };
-    }
-    /**
-     * Store a manifest under a tag (or its digest). Returns the digest the registry
-     * reports, checked against the bytes sent.
-     */
-    async putManifest(repository, reference, body, mediaType) {
-        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { method: 'PUT', headers: { 'content-type': mediaType }, body }, this.scope(repository, 'pull,push'), `push to ${repository}`);
-        if (res.status !== 201 && res.status !== 200) {
-            this.fail(res, `PUT ${repository}:${reference} (tag rejected?)`);
-        }
-        const digest = sha256Digest(body);
-        const reported = res.headers['docker-content-digest'];
-        if (reported && reported !== digest) {
-            throw new RegistryError(`registry ${this.host}: stored ${repository}:${reference} as ${reported}, expected ${digest}`);
-        }
-        return digest;
-    }
-    /** Every tag of a repository (follows `Link` pagination); [] when the repository is unknown. */
-    async listTags(repository) {
-        const out = [];
-        let path = `/v2/${repository}/tags/list?n=1000`;
-        for (let page = 0; path && page < 100; page++) {
-            const res = await this.call(path, {}, this.scope(repository, 'pull'), `list tags of ${repository}`);
-            if (res.status === 404)
-                return out;
-            if (res.status !== 200)
-                this.fail(res, `list tags of ${repository}`);
-            out.push(...(res.json().tags ?? []));
-            const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.link ?? '')?.[1];
-            path = next
-                ? new URL(next, `${this.scheme}://${this.host}`).pathname +
-                    new URL(next, `${this.scheme}://${this.host}`).search
-                : undefined;
-        }
-        return out;
-    }
-    /** Whether a blob exists in a repository. */
-    async blobExists(repository, digest) {
-        const res = await this.call(`/v2/${repository}/blobs/${digest}`, { method: 'HEAD' }, this.scope(repository, 'pull'), `read ${repository}`);
-        if (res.status === 404)
-            return false;
-        if (res.status === 200 || res.status === 307 || res.status === 302)
-            return true;
-        this.fail(res, `HEAD blob ${repository}@${digest}`);
-    }
-    /** A small blob's bytes (image configs); follows one redirect without credentials. */
-    async getBlob(repository, digest) {
-        let res = await this.call(`/v2/${repository}/blobs/${digest}`, {}, this.scope(repository, 'pull'), `read ${repository}`);
-        if ([301, 302, 303, 307, 308].includes(res.status) && res.headers.location) {
-            res = await this.send(new URL(res.headers.location, this.baseUrl).href, {});
-        }
-        if (res.status !== 200)
-            this.fail(res, `GET blob ${repository}@${digest}`);
-        if (sha256Digest(res.body) !== digest) {
-            throw new RegistryError(`registry ${this.host}: blob ${digest} does not match its digest`);
-        }
-        return res.body;
-    }
-    /** Close connections. */
-    async close() {
-        await Promise.all([this.http.close(), this.probe?.close()]);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/lib/build-dockerfile.ts
-/**
- * The external images a Dockerfile builds on (`FROM`, `COPY --from=<image>`), with
- * `ARG` defaults and build args substituted, stage names and `scratch` left out; and
- * the resolution of each to a digest, so that a new base image changes the content
- * hash of the build inputs.
- */
-
-
-/** Join continuation lines and drop comments. */
-function instructions(text) {
-    const out = [];
-    let cur = '';
-    for (const raw of text.split(/\r?\n/)) {
-        const line = raw.replace(/\s+$/, '');
-        if (cur === '' && /^\s*#/.test(line))
-            continue;
-        if (line.endsWith('\\')) {
-            cur += line.slice(0, -1) + ' ';
-            continue;
-        }
-        cur += line;
-        if (cur.trim() !== '')
-            out.push(cur.trim());
-        cur = '';
-    }
-    if (cur.trim() !== '')
-        out.push(cur.trim());
-    return out;
-}
-function substitute(text, vars) {
-    return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?([-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_m, braced, op, word, bare) => {
-        const name = (braced ?? bare);
-        const value = vars.get(name);
-        if (op === '-')
-            return value !== undefined && value !== '' ? value : (word ?? '');
-        if (op === '+')
-            return value !== undefined && value !== '' ? (word ?? '') : '';
-        return value ?? '';
-    });
-}
-/**
- * The external image references of a Dockerfile, in order, without duplicates.
- * `buildArgs` override `ARG` defaults declared before the first `FROM`.
- */
-function baseImages(dockerfile, buildArgs = new Map()) {
-    const args = buildArgs instanceof Map ? buildArgs : new Map(Object.entries(buildArgs));
-    const globals = new Map();
-    const stages = new Set();
-    const out = [];
-    const add = (ref) => {
-        const r = ref.trim();
-        if (r === '' || r.toLowerCase() === 'scratch' || stages.has(r.toLowerCase()))
-            return;
-        if (!out.includes(r))
-            out.push(r);
-    };
-    let seenFrom = false;
-    for (const ins of instructions(dockerfile)) {
-        const m = /^([A-Za-z]+)\s+(.*)$/s.exec(ins);
-        if (!m)
-            continue;
-        const keyword = m[1].toUpperCase();
-        const rest = m[2];
-        if (keyword === 'ARG' && !seenFrom) {
-            for (const decl of rest.split(/\s+/)) {
-                const at = decl.indexOf('=');
-                const name = at >= 0 ? decl.slice(0, at) : decl;
-                const def = at >= 0 ? decl.slice(at + 1).replace(/^"(.*)"$/, '$1') : undefined;
-                const value = args.get(name) ?? def;
-                if (value !== undefined)
-                    globals.set(name, value);
-            }
-        }
-        else if (keyword === 'FROM') {
-            seenFrom = true;
-            const words = rest.split(/\s+/).filter(w => !w.startsWith('--'));
-            const image = substitute(words[0] ?? '', globals);
-            add(image);
-            if (words[1]?.toUpperCase() === 'AS' && words[2])
-                stages.add(words[2].toLowerCase());
-        }
-        else if (keyword === 'COPY' || keyword === 'ADD') {
-            const from = /--from=(\S+)/.exec(rest)?.[1];
-            if (from && !/^\d+$/.test(from))
-                add(substitute(from, globals));
-        }
-    }
-    return out;
-}
-/**
- * Resolve each base image to a digest: the digest written in the reference, else the
- * registry's answer (our own registry with its credentials, others anonymously),
- * else `local(ref)` (the backend's local image store).
- */
-async function resolveBaseDigests(refs, own, options = {}) {
-    const result = { resolved: [], unresolved: [] };
-    const clients = new Map();
-    try {
-        for (const ref of refs) {
-            let parsed;
-            try {
-                parsed = parseImageRef(ref);
-            }
-            catch (error) {
-                result.unresolved.push({ ref, reason: error.message });
-                continue;
-            }
-            if (parsed.digest) {
-                result.resolved.push({ ref, digest: parsed.digest });
-                continue;
-            }
-            const registry = parsed.registry ?? 'docker.io';
-            const repository = !parsed.registry && !parsed.repository.includes('/')
-                ? `library/${parsed.repository}`
-                : parsed.repository;
-            let reason = '';
-            if (registry !== 'localhost') {
-                let client = options.clients?.get(registry) ?? clients.get(registry);
-                if (!client) {
-                    const mine = registry === own.host;
-                    client = new RegistryClient({
-                        registry,
-                        username: mine ? own.username : undefined,
-                        password: mine ? own.password : undefined,
-                        ca: mine ? own.ca : undefined,
-                        insecure: mine ? own.insecure : undefined,
-                        retries: 1,
-                        timeoutMs: options.timeoutMs ?? 10_000,
-                        logger: options.logger
-                    });
-                    clients.set(registry, client);
-                }
-                try {
-                    // undici closes the connection after a HEAD: on our own registry, whose
-                    // connection the calls that follow reuse, a GET (a manifest is a few KB) is
-                    // cheaper. Elsewhere a HEAD, which Docker Hub does not count as a pull.
-                    const reference = parsed.tag ?? 'latest';
-                    const info = registry === own.host
-                        ? await client.getManifest(repository, reference)
-                        : await client.headManifest(repository, reference);
-                    if (info) {
-                        result.resolved.push({ ref, digest: info.digest });
-                        continue;
-                    }
-                    reason = 'not found in the registry';
-                }
-                catch (error) {
-                    // Our own registry refusing the login is fatal, not a base image to skip.
-                    if (error instanceof RegistryAuthError && registry === own.host)
-                        throw error;
-                    reason = error.message;
-                }
-            }
-            else {
-                reason = 'a local image';
-            }
-            const local = await options.local?.(ref).catch(() => undefined);
-            if (local)
-                result.resolved.push({ ref, digest: local });
-            else
-                result.unresolved.push({ ref, reason });
-        }
-    }
-    finally {
-        await Promise.all([...clients.values()].map(c => c.close()));
-    }
-    return result;
-}
-
-;// CONCATENATED MODULE: ./src/lib/build-result.ts
-/**
- * The build result file: one JSON per matrix leg, written by `build` and collected by
- * `deploy`, because matrix job outputs overwrite each other (actions/runner#1835).
- *
- * Convention: build writes `<RUNNER_TEMP>/conveyor/results/<service>.json` and sets the
- * output `result-file`; workflows upload it as the artifact `conveyor-result-<service>`
- * and download all of them (pattern `conveyor-result-*`, merge-multiple) into one
- * directory that deploy's `results` input points at.
- */
-
-
-
-/** The schema version written into every result. */
-const RESULT_VERSION = 1;
-const build_result_DIGEST = /^sha256:[a-f0-9]{64}$/;
-/** Validate a parsed result; `where` names the file or leg in errors. */
-function validateBuildResult(value, where) {
-    const fail = (what) => {
-        throw new ConfigurationError(`build result ${where}: ${what}`);
-    };
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-        fail('expected a JSON object');
-    const v = value;
-    if (v.version !== RESULT_VERSION)
-        fail(`expected "version": ${RESULT_VERSION}, got ${JSON.stringify(v.version)}`);
-    for (const key of ['service', 'image', 'digest', 'createdAt']) {
-        if (typeof v[key] !== 'string' || v[key] === '')
-            fail(`"${key}" must be a non-empty string`);
-    }
-    if (!build_result_DIGEST.test(v.digest))
-        fail(`"digest" must look like sha256:<64 hex>, got ${JSON.stringify(v.digest)}`);
-    if (!Array.isArray(v.tags) || v.tags.some(t => typeof t !== 'string'))
-        fail('"tags" must be an array of strings');
-    if (!Array.isArray(v.platforms) || v.platforms.some(t => typeof t !== 'string')) {
-        fail('"platforms" must be an array of strings');
-    }
-    if (typeof v.reused !== 'boolean')
-        fail('"reused" must be true or false');
-    const s = v.source;
-    if (typeof s !== 'object' ||
-        s === null ||
-        typeof s.sha !== 'string' ||
-        typeof s.repository !== 'string') {
-        fail('"source" must be an object with "repository" and "sha"');
-    }
-    return v;
-}
-/** Write a result file into `dir` (created), named after the service. Returns its path. */
-function writeBuildResult(dir, result) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(result.service)) {
-        throw new Error(`service name ${JSON.stringify(result.service)} cannot name a result file`);
-    }
-    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
-    const path = (0,external_node_path_.join)(dir, `${result.service}.json`);
-    (0,external_node_fs_namespaceObject.writeFileSync)(path, JSON.stringify(result, null, 2) + '\n');
-    return path;
-}
-/** Read and validate one result file. */
-function readBuildResult(path) {
-    let parsed;
-    try {
-        parsed = JSON.parse(readFileSync(path, 'utf8'));
-    }
-    catch (error) {
-        throw new ConfigurationError(`build result ${path}: not valid JSON (${error.message})`);
-    }
-    return validateBuildResult(parsed, path);
-}
-
-;// CONCATENATED MODULE: ./src/lib/labels.ts
-/**
- * The OCI labels of a service's image (`org.opencontainers.image.*`): title, source,
- * revision, created, version, url, plus the user's labels, which win. Pure.
- */
-/** The label set: standard labels first, user labels (`key=value`) override them. */
-function computeLabels(ctx, user = new Map()) {
-    const labels = new Map();
-    const set = (k, v) => {
-        if (v !== undefined && v !== '')
-            labels.set(`org.opencontainers.image.${k}`, v);
-    };
-    set('title', ctx.service);
-    set('description', ctx.description);
-    set('url', ctx.sourceUrl);
-    set('source', ctx.sourceUrl);
-    set('revision', ctx.revision);
-    set('created', ctx.created);
-    set('version', ctx.version);
-    for (const [k, v] of user)
-        labels.set(k, v);
-    return labels;
-}
-
-;// CONCATENATED MODULE: ./src/lib/outputs.ts
-/**
- * Outputs, state and environment through the runner's file commands, kept far below
- * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
- */
-
-
-
-
-/** Largest single output value we write (bytes). */
-const MAX_OUTPUT_BYTES = 256 * 1024;
-/** Largest total of all outputs of one step (bytes). */
-const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
-let totalBytes = 0;
-function fileCommand(file, name, value) {
-    if (!file)
-        return false;
-    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    while (value.includes(delimiter) || name.includes(delimiter))
-        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
-    return true;
-}
-/** Thrown when an output would be too large; the caller should write a file instead. */
-class OutputTooLargeError extends Error {
-    name = 'OutputTooLargeError';
-}
-/**
- * Set a step output. Redacts secrets. Refuses values that would bring the step
- * near the runner's output limit.
- */
-function setOutput(name, value) {
-    const text = typeof value === 'string'
-        ? value
-        : typeof value === 'object'
-            ? JSON.stringify(value)
-            : String(value);
-    const safe = secrets_secrets.redact(text);
-    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
-    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
-        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
-    }
-    totalBytes += bytes;
-    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
-        process.stdout.write(`output ${name}=${safe}\n`);
-    }
-}
-/** Reset the running output total; for tests. */
-function resetOutputTotals() {
-    totalBytes = 0;
-}
-/**
- * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
- * on the runner, so a value holding a secret is refused (save a path to a 0600 file
- * under RUNNER_TEMP instead).
- */
-function saveState(name, value) {
-    if (secrets_secrets.leaks(value))
-        throw new Error(`refusing to save state ${name}: it holds a secret`);
-    fileCommand(process.env.GITHUB_STATE, name, value);
-}
-/** State saved by the main step. */
-function getState(name) {
-    return process.env[`STATE_${name}`] ?? '';
-}
-/** Export an environment variable to later steps. Refuses secrets. */
-function exportVariable(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to export ${name}: it holds a secret`);
-    process.env[name] = value;
-    fileCommand(process.env.GITHUB_ENV, name, value);
-}
-/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
-function runnerTemp() {
-    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
-    const dir = (0,external_node_path_.join)(base, 'conveyor');
-    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
-    return dir;
-}
-/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
-function writeDataFile(fileName, content) {
-    const file = openDataFile(fileName);
-    try {
-        file.write(content);
-    }
-    finally {
-        file.close();
-    }
-    return file.path;
-}
-/**
- * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. Each string piece is redacted on its own: write whole records.
- */
-function openDataFile(fileName) {
-    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
-        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
-    }
-    const path = join(runnerTemp(), fileName);
-    // `mode` applies only when the file is created: tighten one that already exists
-    // before writing into it.
-    if (existsSync(path))
-        chmodSync(path, 0o600);
-    let fd = openSync(path, 'w', 0o600);
-    return {
-        path,
-        write(content) {
-            if (fd === undefined)
-                throw new Error(`data file ${fileName} is closed`);
-            let bytes;
-            let done = 0;
-            if (typeof content === 'string') {
-                // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes.
-                const text = secrets.redact(content);
-                done = writeSync(fd, text);
-                if (done === Buffer.byteLength(text))
-                    return;
-                bytes = Buffer.from(text, 'utf8');
-            }
-            else
-                bytes = content;
-            while (done < bytes.length)
-                done += writeSync(fd, bytes, done);
-        },
-        close() {
-            if (fd !== undefined)
-                closeSync(fd);
-            fd = undefined;
-        }
-    };
-}
-
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -84559,7 +82286,7 @@ class DecodedURL extends URL {
 // EXTERNAL MODULE: ./node_modules/tunnel/index.js
 var node_modules_tunnel = __nccwpck_require__(770);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/node_modules/undici/index.js
-var node_modules_undici = __nccwpck_require__(3368);
+var undici = __nccwpck_require__(3368);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
@@ -84611,10 +82338,10 @@ var Headers;
     Headers["Accept"] = "accept";
     Headers["ContentType"] = "content-type";
 })(Headers || (Headers = {}));
-var lib_MediaTypes;
+var MediaTypes;
 (function (MediaTypes) {
     MediaTypes["ApplicationJson"] = "application/json";
-})(lib_MediaTypes || (lib_MediaTypes = {}));
+})(MediaTypes || (MediaTypes = {}));
 /**
  * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
  * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
@@ -84765,7 +82492,7 @@ class lib_HttpClient {
      */
     getJson(requestUrl_1) {
         return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, lib_MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
             const res = yield this.get(requestUrl, additionalHeaders);
             return this._processResponse(res, this.requestOptions);
         });
@@ -84773,9 +82500,9 @@ class lib_HttpClient {
     postJson(requestUrl_1, obj_1) {
         return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
             const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, lib_MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
             additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, lib_MediaTypes.ApplicationJson);
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
             const res = yield this.post(requestUrl, data, additionalHeaders);
             return this._processResponse(res, this.requestOptions);
         });
@@ -84783,9 +82510,9 @@ class lib_HttpClient {
     putJson(requestUrl_1, obj_1) {
         return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
             const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, lib_MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
             additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, lib_MediaTypes.ApplicationJson);
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
             const res = yield this.put(requestUrl, data, additionalHeaders);
             return this._processResponse(res, this.requestOptions);
         });
@@ -84793,9 +82520,9 @@ class lib_HttpClient {
     patchJson(requestUrl_1, obj_1) {
         return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
             const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, lib_MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
             additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, lib_MediaTypes.ApplicationJson);
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
             const res = yield this.patch(requestUrl, data, additionalHeaders);
             return this._processResponse(res, this.requestOptions);
         });
@@ -86794,7 +84521,7 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  * @param     options            optional exec options.  See ExecOptions
  * @returns   Promise<number>    exit code
  */
-function lib_exec_exec(commandLine, args, options) {
+function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
         const commandArgs = tr.argStringToArray(commandLine);
         if (commandArgs.length === 0) {
@@ -86840,7 +84567,7 @@ function getExecOutput(commandLine, args, options) {
             }
         };
         const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield lib_exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
         //flush any remaining characters
         stdout += stdoutDecoder.end();
         stderr += stderrDecoder.end();
@@ -86956,7 +84683,7 @@ var ExitCode;
  * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function core_exportVariable(name, val) {
+function exportVariable(name, val) {
     const convertedVal = toCommandValue(val);
     process.env[name] = convertedVal;
     const filePath = process.env['GITHUB_ENV'] || '';
@@ -87075,7 +84802,7 @@ function getBooleanInput(name, options) {
  * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function core_setOutput(name, value) {
+function setOutput(name, value) {
     const filePath = process.env['GITHUB_OUTPUT'] || '';
     if (filePath) {
         return issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
@@ -87197,7 +84924,7 @@ function group(name, fn) {
  * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function core_saveState(name, value) {
+function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
         return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
@@ -87210,7 +84937,7 @@ function core_saveState(name, value) {
  * @param     name     name of the state to get
  * @returns   string
  */
-function core_getState(name) {
+function getState(name) {
     return process.env[`STATE_${name}`] || '';
 }
 function getIDToken(aud) {
@@ -87235,6 +84962,168 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/lib/errors.ts
+/**
+ * Errors a user can fix: a bad input, a bad services file, a server that says
+ * the credentials are wrong. The top-level wrapper prints their message alone,
+ * without a stack trace, since the stack would not help the user.
+ */
+class errors_ConfigurationError extends Error {
+    name = 'ConfigurationError';
+}
+/** Quote a value for an error message, shortened so a huge input cannot flood the log. */
+function quote(value, max = 120) {
+    const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
+    return JSON.stringify(shown);
+}
+/**
+ * A ConfigurationError for an input: names the input, what it got and what was expected.
+ * With `secret: true` the value is never shown, only its length.
+ */
+function invalidInput(input, got, expected, options = {}) {
+    const shown = options.secret ? `a value of ${got.length} characters` : quote(got);
+    return new errors_ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
+}
+/** The message of anything thrown. */
+function errors_errorMessage(error) {
+    if (error instanceof Error)
+        return error.message;
+    return String(error);
+}
+
+;// CONCATENATED MODULE: ./src/lib/secrets.ts
+/**
+ * The one registry of every secret the action knows: inputs declared secret, tokens
+ * received at run time and values derived from them. Each secret is masked together
+ * with the encodings the runner does not mask by itself (CVE-2025-30066 leaked double
+ * base64), and `redact()` scrubs anything the action writes itself.
+ */
+/** Values shorter than this are not masked: masking "a" would garble every log line. */
+const MIN_SECRET_LENGTH = 4;
+const b64 = (s) => Buffer.from(s).toString('base64');
+/**
+ * The base64 forms of `value` as it can appear inside a longer encoded string: at
+ * each of the three byte alignments, the part of the encoding that depends only on
+ * the secret's own bytes.
+ */
+function base64Alignments(value) {
+    const bytes = Buffer.from(value, 'utf8');
+    const out = [];
+    for (let offset = 0; offset < 3; offset++) {
+        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
+        const encoded = b64(padded);
+        // Characters fully determined by the secret: skip those touching the padding
+        // prefix and the last (possibly partial) group.
+        const start = offset === 0 ? 0 : Math.ceil((offset * 8) / 6);
+        const end = Math.floor(((offset + bytes.length) * 8) / 6);
+        const core = encoded.slice(start, end);
+        if (core.length >= MIN_SECRET_LENGTH)
+            out.push(core);
+    }
+    return out;
+}
+/** Every encoding of one secret value that we mask and scan for. */
+function deriveEncodings(value, options = {}) {
+    const forms = new Set();
+    const add = (s) => {
+        if (s.length >= MIN_SECRET_LENGTH)
+            forms.add(s);
+    };
+    const parts = [value, ...value.split(/\r?\n/).map(line => line.trim())];
+    for (const part of parts) {
+        if (part.length < MIN_SECRET_LENGTH)
+            continue;
+        add(part);
+        add(b64(part));
+        for (const aligned of base64Alignments(part))
+            add(aligned);
+        add(b64(b64(part)));
+        for (const aligned of base64Alignments(b64(part)))
+            add(aligned);
+        add(Buffer.from(part).toString('base64url'));
+        add(encodeURIComponent(part));
+        add(encodeURIComponent(part).replace(/%20/g, '+'));
+        // application/x-www-form-urlencoded (URLSearchParams) also escapes !'()~
+        add(new URLSearchParams({ s: part }).toString().slice(2));
+        add(JSON.stringify(part).slice(1, -1));
+        add(Buffer.from(part).toString('hex'));
+        add(Buffer.from(part).toString('hex').toUpperCase());
+        if (options.user !== undefined) {
+            const pair = `${options.user}:${part}`;
+            add(b64(pair));
+            for (const aligned of base64Alignments(pair))
+                add(aligned);
+            // A base64 docker config (Kubernetes .dockerconfigjson) holds base64(base64(pair)).
+            add(b64(b64(pair)));
+            for (const aligned of base64Alignments(b64(pair)))
+                add(aligned);
+        }
+    }
+    return [...forms];
+}
+/** A registry of secrets and their derived forms. */
+class SecretRegistry {
+    mask;
+    forms = new Set();
+    originals = new Set();
+    sorted = [];
+    constructor(mask = () => undefined) {
+        this.mask = mask;
+    }
+    /** Route future and already registered masks to `mask`. */
+    setMask(mask) {
+        this.mask = mask;
+        for (const form of this.forms)
+            mask(form);
+    }
+    /**
+     * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
+     * docker auth files). Empty and very short values are ignored.
+     */
+    add(value, options = {}) {
+        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
+            return;
+        this.originals.add(value);
+        let added = false;
+        for (const form of deriveEncodings(value, options)) {
+            if (this.forms.has(form))
+                continue;
+            this.forms.add(form);
+            this.mask(form);
+            added = true;
+        }
+        if (added)
+            this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
+    }
+    /** The secrets as registered (not the derived forms). */
+    values() {
+        return [...this.originals];
+    }
+    /** Every form that is masked and scanned for. */
+    allForms() {
+        return [...this.sorted];
+    }
+    /** Replace every registered form in `text` with `***`. */
+    redact(text) {
+        let out = text;
+        for (const form of this.sorted) {
+            if (out.includes(form))
+                out = out.split(form).join('***');
+        }
+        return out;
+    }
+    /** The first registered form found in `text`, or undefined. Never log the result. */
+    find(text) {
+        return this.sorted.find(form => text.includes(form));
+    }
+    /** Whether any registered form occurs in `text`. */
+    leaks(text) {
+        return this.find(text) !== undefined;
+    }
+}
+/** The process-wide registry every module of an action uses. */
+const secrets_secrets = new SecretRegistry();
+
 ;// CONCATENATED MODULE: ./src/lib/logger.ts
 /**
  * The logger every library function takes as an argument, so tests need no module
@@ -87333,6 +85222,2133 @@ async function runPost(action, post) {
     catch (error) {
         log.warning(`${action} cleanup: ${errorMessage(error)}`);
     }
+}
+/**
+ * End the process once stdout and stderr have taken everything written to them. An
+ * action's entry point calls this when its step is done: nothing still pending (a
+ * keep-alive socket, a child's pipe, a garbage collection the heap began) can then
+ * hold the step open, or add its teardown to the step's time (about 15 ms after a
+ * large plan). The exit code is the one the step set.
+ */
+function endProcess() {
+    let pending = 2;
+    const flushed = () => {
+        if (--pending === 0)
+            process.exit();
+    };
+    process.stdout.write('', flushed);
+    process.stderr.write('', flushed);
+}
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/lib/build-auth.ts
+/**
+ * Registry credentials for the builders without argv: a docker-style `config.json`
+ * (`{"auths":{"<host>":{"auth":"<base64 user:password>"}}}`, mode 0600, in a 0700
+ * directory under RUNNER_TEMP) that docker, buildx, buildah and skopeo all read
+ * (`DOCKER_CONFIG`, `--authfile`, `REGISTRY_AUTH_FILE`). The base64 pair is a derived
+ * secret: it is registered before the file is written, and the post step removes the
+ * directory. A private CA goes into `certs/ca.crt` of the same directory.
+ */
+
+
+
+
+/** The registry key docker uses in `auths` for a host (Docker Hub's is a URL). */
+function authKey(registry) {
+    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
+        ? 'https://index.docker.io/v1/'
+        : registry;
+}
+/** The config.json text for one registry login. Registers the derived secret first. */
+function authConfigJson(registry, username, password) {
+    secrets_secrets.add(password, { user: username });
+    const auth = Buffer.from(`${username}:${password}`).toString('base64');
+    secrets_secrets.add(auth);
+    return JSON.stringify({ auths: { [authKey(registry)]: { auth } } }, null, 2) + '\n';
+}
+/** Create the 0700 directory with the 0600 auth file (and the CA) under `base`. */
+function writeAuthDir(base, options) {
+    const dir = (0,external_node_path_.join)(base, `registry-auth-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true, mode: 0o700 });
+    (0,external_node_fs_namespaceObject.chmodSync)(dir, 0o700);
+    const out = { dir };
+    const file = (0,external_node_path_.join)(dir, 'config.json');
+    if (options.password) {
+        (0,external_node_fs_namespaceObject.writeFileSync)(file, authConfigJson(options.registry, options.username ?? '', options.password), {
+            mode: 0o600
+        });
+        (0,external_node_fs_namespaceObject.chmodSync)(file, 0o600);
+        out.configFile = file;
+    }
+    else {
+        // An empty config keeps the builders away from the user's ~/.docker credentials helpers.
+        (0,external_node_fs_namespaceObject.writeFileSync)(file, '{"auths":{}}\n', { mode: 0o600 });
+    }
+    if (options.caPem) {
+        const certDir = (0,external_node_path_.join)(dir, 'certs');
+        (0,external_node_fs_namespaceObject.mkdirSync)(certDir, { mode: 0o700 });
+        (0,external_node_fs_namespaceObject.writeFileSync)((0,external_node_path_.join)(certDir, 'ca.crt'), options.caPem);
+        out.certDir = certDir;
+    }
+    return out;
+}
+/** Remove an auth directory (the post step's logout). Returns whether something was removed. */
+function removeAuthDir(dir) {
+    if (!dir || !(0,external_node_fs_namespaceObject.existsSync)(dir))
+        return false;
+    (0,external_node_fs_namespaceObject.rmSync)(dir, { recursive: true, force: true });
+    return true;
+}
+
+;// CONCATENATED MODULE: ./src/lib/build-push-retry.ts
+/** Failures a retry cannot fix: credentials, permissions, a rejected name or manifest. */
+const PERMANENT = [
+    /\b(?:StatusCode|status code|status):? 40[13]\b|\b40[13] (?:Unauthorized|Forbidden)\b/i,
+    /\bunauthorized\b|authentication required|\bdenied\b|insufficient_scope|\bforbidden\b/i,
+    /\b(?:MANIFEST|TAG|NAME|DIGEST|BLOB|SIZE)_(?:INVALID|UNKNOWN)\b/,
+    /\b(?:manifest|tag|name|digest) (?:invalid|unknown)\b|\btag rejected\b|\bimmutable\b/i,
+    /x509:|certificate (?:signed by unknown|is not valid|has expired)|no such host/i
+];
+/** Failures of the registry or the network that a later attempt may not meet. */
+const TRANSIENT = [
+    [
+        /\b(?:StatusCode|status code|status):? 429\b|\b429 Too Many Requests\b|toomanyrequests/i,
+        'HTTP 429'
+    ],
+    [/\b(?:StatusCode|status code|status):? (5\d\d)\b/i, 'HTTP $1'],
+    [
+        /\b(5\d\d) (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)\b/i,
+        'HTTP $1'
+    ],
+    [/connection reset by peer/i, 'connection reset by peer'],
+    [/broken pipe/i, 'broken pipe'],
+    [/connection refused/i, 'connection refused'],
+    [/i\/o timeout|TLS handshake timeout|timeout awaiting response headers/i, 'a network timeout'],
+    [/Client\.Timeout exceeded|context deadline exceeded/i, 'a network timeout'],
+    [/unexpected EOF|:\s*EOF\s*$/im, 'the connection closed early (EOF)'],
+    [/server sent GOAWAY|use of closed network connection/i, 'the connection closed early']
+];
+/**
+ * Whether a failed push is worth another attempt, from the tool's output. A permanent
+ * marker anywhere (401/403, a rejected tag or manifest, a TLS or DNS error) wins over a
+ * transient one. Pure.
+ */
+function classifyPushFailure(output) {
+    for (const re of PERMANENT) {
+        const m = re.exec(output);
+        if (m)
+            return { transient: false, reason: m[0] };
+    }
+    for (const [re, reason] of TRANSIENT) {
+        const m = re.exec(output);
+        if (m) {
+            const after = /retry[- ]after:?\s*(\d{1,4})\s*s?\b/i.exec(output);
+            return {
+                transient: true,
+                reason: reason.replace('$1', m[1] ?? ''),
+                retryAfterMs: after ? Number(after[1]) * 1000 : undefined
+            };
+        }
+    }
+    return { transient: false, reason: 'not a transient registry error' };
+}
+/** The default policy: 3 attempts, waiting about 2 s, then 4 s. */
+const PUSH_RETRY = { attempts: 3, delayMs: 2000, maxDelayMs: 30_000 };
+/**
+ * The wait before attempt `attempt + 1` (attempt counts from 1): exponential with
+ * ±25 % jitter, at least what the registry asked for, never above the cap. Pure
+ * given `random`.
+ */
+function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
+    const exp = policy.delayMs * 2 ** (attempt - 1);
+    const jittered = Math.round(exp * (0.75 + random() * 0.5));
+    return Math.min(policy.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0));
+}
+/**
+ * Run `attempt` until it succeeds, fails for a reason that is not transient, or the
+ * attempts or the time run out. `failure` reads a thrown error (undefined: not a tool
+ * failure, rethrown as is). Every retry is logged as a warning that says why and when.
+ * The error of the last attempt is thrown, with the number of attempts noted by
+ * `exhausted` when the budget ran out.
+ */
+async function withPushRetry(what, attempt, options) {
+    const policy = options.policy ?? PUSH_RETRY;
+    const now = options.now ?? Date.now;
+    const sleep = options.sleep ?? ((ms) => new Promise(r => setTimeout(r, ms)));
+    const deadline = options.timeoutMs !== undefined ? now() + options.timeoutMs : undefined;
+    for (let n = 1;; n++) {
+        try {
+            return await attempt(deadline !== undefined ? Math.max(1, deadline - now()) : undefined);
+        }
+        catch (error) {
+            const f = options.failure(error);
+            if (!f || f.timedOut)
+                throw error;
+            const c = classifyPushFailure(f.output);
+            if (!c.transient)
+                throw error;
+            if (n >= policy.attempts)
+                throw options.exhausted(error, n, c.reason);
+            const wait = pushRetryDelay(policy, n, c.retryAfterMs, options.random);
+            // A wait that leaves no time for the push itself is no retry.
+            if (deadline !== undefined && now() + wait + 1000 > deadline) {
+                throw options.exhausted(error, n, `${c.reason}, and the time limit is near`);
+            }
+            options.logger.warning(`${what} failed with a transient registry error (${c.reason}); retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${policy.attempts})`);
+            await sleep(wait);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/lib/exec.ts
+/**
+ * Child processes over argv arrays only (no shell), with stdin, a timeout, and
+ * captured output bounded in size. The command line is logged with every registered
+ * secret redacted; arguments marked secret are never logged at all.
+ */
+
+
+/** A process that failed: its message carries the last lines of stderr, redacted. */
+class ExecError extends Error {
+    result;
+    name = 'ExecError';
+    constructor(message, result) {
+        super(message);
+        this.result = result;
+    }
+}
+/** The command line as it may be shown: secret args hidden, secrets redacted. */
+function displayCommand(command, args, secretArgs = []) {
+    const shown = args.map((a, i) => secretArgs.includes(i) ? '***' : /[\s"'$`\\]/.test(a) || a === '' ? JSON.stringify(a) : a);
+    return secrets_secrets.redact([command, ...shown].join(' '));
+}
+class Tail {
+    max;
+    chunks = [];
+    size = 0;
+    truncated = false;
+    constructor(max) {
+        this.max = max;
+    }
+    push(chunk) {
+        this.chunks.push(chunk);
+        this.size += chunk.length;
+        while (this.size > this.max && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+            this.truncated = true;
+        }
+        if (this.size > this.max) {
+            const only = this.chunks[0];
+            this.chunks = [only.subarray(only.length - this.max)];
+            this.size = this.max;
+            this.truncated = true;
+        }
+    }
+    text() {
+        return Buffer.concat(this.chunks).toString('utf8');
+    }
+}
+/** The last `n` non-empty lines of a text. */
+function lastLines(text, n) {
+    return text
+        .split(/\r?\n/)
+        .filter(l => l.trim() !== '')
+        .slice(-n)
+        .join('\n');
+}
+/**
+ * The environment a child gets: `env` without the action's `INPUT_*` variables, which
+ * hold the raw inputs (secrets among them) and which no child needs.
+ */
+function childEnv(env = process.env) {
+    const out = {};
+    for (const [k, v] of Object.entries(env))
+        if (!/^INPUT_/i.test(k))
+            out[k] = v;
+    return out;
+}
+/** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
+function lib_exec_exec(command, args, options = {}) {
+    const max = options.maxOutputBytes ?? 4 * 1024 * 1024;
+    const shown = displayCommand(command, args, options.secretArgs);
+    options.logger?.info(`$ ${shown}`);
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
+            cwd: options.cwd,
+            env: childEnv(options.env ?? process.env),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(options.signal ? { signal: options.signal } : {})
+        });
+        const out = new Tail(max);
+        const err = new Tail(max);
+        let timedOut = false;
+        let killTimer;
+        const timer = options.timeoutMs !== undefined
+            ? setTimeout(() => {
+                timedOut = true;
+                child.kill('SIGTERM');
+                killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
+            }, options.timeoutMs)
+            : undefined;
+        child.stdout.on('data', (c) => {
+            out.push(c);
+            options.onStdout?.(c);
+        });
+        child.stderr.on('data', (c) => {
+            err.push(c);
+            options.onStderr?.(c);
+        });
+        child.stdin.on('error', () => undefined);
+        // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
+        // can hold the output pipes open long after the child exited: stop waiting for it.
+        let drainTimer;
+        child.on('exit', () => {
+            drainTimer = setTimeout(() => {
+                child.stdout.destroy();
+                child.stderr.destroy();
+            }, timedOut ? 500 : 2000);
+            drainTimer.unref();
+        });
+        child.on('error', error => {
+            clearTimeout(timer);
+            clearTimeout(killTimer);
+            const code = error.code;
+            const why = code === 'ENOENT'
+                ? `${command}: command not found`
+                : code === 'ABORT_ERR'
+                    ? `${command}: aborted`
+                    : `${command}: ${error.message}`;
+            reject(new ExecError(why, {
+                code: -1,
+                signal: null,
+                stdout: '',
+                stderr: '',
+                truncated: false,
+                timedOut: false,
+                durationMs: Date.now() - started
+            }));
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            clearTimeout(killTimer);
+            clearTimeout(drainTimer);
+            const result = {
+                code: code ?? -1,
+                signal,
+                stdout: out.text(),
+                stderr: err.text(),
+                truncated: out.truncated || err.truncated,
+                timedOut,
+                durationMs: Date.now() - started
+            };
+            if ((result.code !== 0 || timedOut) && !options.allowFailure) {
+                const why = timedOut
+                    ? `timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`
+                    : signal
+                        ? `killed by ${signal}`
+                        : `exited with code ${result.code}`;
+                const tail = lastLines(result.stderr || result.stdout, 20);
+                reject(new ExecError(secrets_secrets.redact(`${shown} ${why}${tail ? `:\n${tail}` : ''}`), result));
+                return;
+            }
+            resolve(result);
+        });
+        if (options.input !== undefined)
+            child.stdin.end(options.input);
+        else
+            child.stdin.end();
+    });
+}
+
+;// CONCATENATED MODULE: ./src/lib/build-backends.ts
+/**
+ * The image builders behind one interface: `docker buildx build`, plain `docker build`
+ * (BuildKit when the buildx plugin is there, the classic builder otherwise) and
+ * `buildah bud`. Each command line is built by a pure function (unit-tested); the
+ * I/O (running it, detecting what is installed) sits at the end of this file.
+ * Credentials reach every builder through a 0600 auth file (see build-auth.ts),
+ * never argv.
+ */
+
+
+
+/**
+ * The environment for builder processes: the action's own minus every `INPUT_*`
+ * variable (the runner puts secret inputs there) and the runner's request tokens.
+ */
+function build_backends_childEnv(env = process.env) {
+    const out = {};
+    for (const [k, v] of Object.entries(env)) {
+        if (/^INPUT_/i.test(k))
+            continue;
+        if (['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN'].includes(k))
+            continue;
+        out[k] = v;
+    }
+    return out;
+}
+/** Parse the `secrets` input's items (`id=x,env=Y` / `id=x,src=path`). */
+function parseBuildSecret(item) {
+    const fields = new Map();
+    for (const part of item.split(',')) {
+        const at = part.indexOf('=');
+        if (at <= 0)
+            break;
+        fields.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
+    }
+    const id = fields.get('id');
+    const env = fields.get('env');
+    const src = fields.get('src') ?? fields.get('source');
+    const keys = [...fields.keys()].filter(k => !['id', 'env', 'src', 'source', 'type'].includes(k));
+    if (!id || !/^[A-Za-z0-9_.-]+$/.test(id) || (!env && !src) || (env && src) || keys.length > 0) {
+        throw new errors_ConfigurationError(`input "secrets": got ${JSON.stringify(item)}, expected "id=<name>,env=<VARIABLE>" or "id=<name>,src=<file>" (the value itself never goes in this input)`);
+    }
+    if (env && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
+        throw new errors_ConfigurationError(`input "secrets": got env=${JSON.stringify(env)}, expected an environment variable name`);
+    }
+    return { id, env, src };
+}
+const pairs = (flag, items) => items.flatMap(([k, v]) => [flag, `${k}=${v}`]);
+const secretFlags = (secrets) => secrets.flatMap(s => ['--secret', s.env ? `id=${s.id},env=${s.env}` : `id=${s.id},src=${s.src}`]);
+/** `docker buildx build` argv (after `docker`). Pushes itself with `--push`. */
+function buildxArgv(spec) {
+    const argv = ['buildx', 'build', '--file', spec.dockerfile, '--progress', 'plain'];
+    if (spec.target)
+        argv.push('--target', spec.target);
+    if (spec.platforms.length > 0)
+        argv.push('--platform', spec.platforms.join(','));
+    if (spec.network)
+        argv.push('--network', spec.network);
+    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
+    argv.push(...secretFlags(spec.secrets));
+    argv.push('--tag', spec.ref);
+    if (spec.cacheRef) {
+        argv.push('--cache-from', `type=registry,ref=${spec.cacheRef}`);
+        if (spec.push)
+            argv.push('--cache-to', `type=registry,ref=${spec.cacheRef},mode=max`);
+    }
+    // No attestation manifests: the pushed digest is the image (or platform index) itself.
+    argv.push('--provenance=false', '--sbom=false', '--metadata-file', spec.idFile);
+    if (spec.push)
+        argv.push('--push');
+    else if (spec.platforms.length <= 1)
+        argv.push('--load');
+    argv.push(spec.context);
+    return argv;
+}
+/** `docker build` argv (after `docker`); `buildkit` says whether BuildKit features may be used. */
+function dockerArgv(spec, buildkit) {
+    if (spec.platforms.length > 1) {
+        throw new errors_ConfigurationError(`input "platforms": plain docker build builds one platform, got ${spec.platforms.join(', ')}; use backend buildx or buildah, or one platform per leg and mode: merge`);
+    }
+    if (!buildkit && spec.secrets.length > 0) {
+        throw new errors_ConfigurationError('input "secrets": the classic docker builder (no buildx plugin) cannot pass BuildKit secrets; use backend buildah or install docker buildx');
+    }
+    const argv = ['build', '--file', spec.dockerfile, '--iidfile', spec.idFile];
+    if (spec.target)
+        argv.push('--target', spec.target);
+    // The classic builder builds for the daemon's platform only.
+    if (buildkit && spec.platforms.length === 1)
+        argv.push('--platform', spec.platforms[0]);
+    if (spec.network)
+        argv.push('--network', spec.network);
+    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
+    if (buildkit)
+        argv.push(...secretFlags(spec.secrets));
+    if (spec.cacheRef && buildkit) {
+        argv.push('--cache-from', spec.cacheRef, '--build-arg', 'BUILDKIT_INLINE_CACHE=1');
+    }
+    argv.push('--tag', spec.ref, spec.context);
+    return argv;
+}
+/** `docker push` argv. */
+function dockerPushArgv(ref) {
+    return ['push', ref];
+}
+/** Flags buildah shares between bud and push: auth file, CA dir, TLS verification. */
+function buildahRegistryFlags(spec) {
+    const flags = [];
+    if (spec.authDir)
+        flags.push('--authfile', `${spec.authDir}/config.json`);
+    if (spec.certDir)
+        flags.push('--cert-dir', spec.certDir);
+    if (spec.insecure)
+        flags.push('--tls-verify=false');
+    return flags;
+}
+/** `buildah bud` argv. Several platforms build into a manifest list named `spec.ref`. */
+function buildahBudArgv(spec) {
+    // Several platforms build a manifest list: no single image ID to write, and buildah's
+    // layer cache (1.28) mixes up the platforms of identical steps, so no layer cache then.
+    const single = spec.platforms.length <= 1;
+    const argv = ['bud', '--file', spec.dockerfile];
+    if (single)
+        argv.push('--layers', '--iidfile', spec.idFile);
+    else
+        argv.push('--layers=false');
+    argv.push(...buildahRegistryFlags(spec));
+    if (spec.target)
+        argv.push('--target', spec.target);
+    if (spec.platforms.length > 0)
+        argv.push('--platform', spec.platforms.join(','));
+    if (spec.network)
+        argv.push('--network', spec.network);
+    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
+    argv.push(...secretFlags(spec.secrets));
+    if (spec.cacheRef && single) {
+        // buildah's cache is a repository of its own (one tag per layer key).
+        argv.push('--cache-from', spec.cacheRef);
+        if (spec.push)
+            argv.push('--cache-to', spec.cacheRef);
+    }
+    if (spec.platforms.length > 1)
+        argv.push('--manifest', spec.ref);
+    else
+        argv.push('--tag', spec.ref);
+    argv.push(spec.context);
+    return argv;
+}
+/** `buildah push` (or `manifest push --all` for several platforms) argv. */
+function buildahPushArgv(spec, digestFile) {
+    const flags = [...buildahRegistryFlags(spec), '--digestfile', digestFile];
+    return spec.platforms.length > 1
+        ? ['manifest', 'push', '--all', ...flags, spec.ref, `docker://${spec.ref}`]
+        : ['push', ...flags, spec.ref, `docker://${spec.ref}`];
+}
+/** The registry cache reference of an image for a backend (per service, never shared). */
+function cacheRefFor(backend, image) {
+    return backend === 'buildah' ? `${image}-buildcache` : `${image}:buildcache`;
+}
+/**
+ * The failing step of a build log and the lines after it (at most `max`), for an
+ * `::error::` annotation. Understands buildah (`STEP 2/3: RUN`), classic docker
+ * (`Step 2/3 : RUN`) and BuildKit plain progress (`#7 [2/3] RUN`).
+ */
+function failingStep(log, max = 15) {
+    const lines = log.split(/\r?\n/).filter(l => l.trim() !== '');
+    let at = -1;
+    for (let i = lines.length - 1; i >= 0; i--) {
+        if (/^(STEP \d+\/\d+: |Step \d+\/\d+ : |#\d+ \[[^\]]*\d+\/\d+\] )/.test(lines[i])) {
+            at = i;
+            break;
+        }
+    }
+    if (at < 0)
+        return { tail: lastLines(log, max) };
+    const after = lines.slice(at + 1);
+    return { step: lines[at], tail: after.slice(-max).join('\n') };
+}
+/** A build that failed: names the failing step and carries its last lines. */
+class BuildFailedError extends Error {
+    step;
+    tail;
+    attempt;
+    name = 'BuildFailedError';
+    constructor(message, step, tail, 
+    /** The tool's whole output and whether our time limit ended it (for the push retry). */
+    attempt = { output: tail, timedOut: false }) {
+        super(message);
+        this.step = step;
+        this.tail = tail;
+        this.attempt = attempt;
+    }
+}
+async function run(runner, command, argv, what, timeoutMs = runner.timeoutMs) {
+    let log = '';
+    const collect = (c) => {
+        const text = c.toString('utf8');
+        log += text;
+        for (const line of text.split(/\r?\n/))
+            if (line.trim() !== '')
+                runner.logger.info(line);
+    };
+    try {
+        await lib_exec_exec(command, argv, {
+            env: runner.env,
+            logger: runner.logger,
+            timeoutMs,
+            onStdout: collect,
+            onStderr: collect
+        });
+    }
+    catch (error) {
+        if (error instanceof ExecError) {
+            const { step, tail } = failingStep(log || error.result.stderr);
+            throw new BuildFailedError(`${what} failed${step ? ` at ${step}` : ''} (${command} exited with code ${error.result.code})`, step, tail, { output: log || error.result.stderr, timedOut: error.result.timedOut });
+        }
+        throw error;
+    }
+    return log;
+}
+/**
+ * The part of a `docker buildx build` log that tells why its push failed, or '' when
+ * the build failed elsewhere. BuildKit pushes inside the build (`exporting to image`,
+ * `exporting cache`), so only an error of those steps may retry the command; an error
+ * of any build step never does. Pure.
+ */
+function buildxPushError(log) {
+    const names = new Map();
+    const failed = [];
+    let solve = '';
+    for (const line of log.split(/\r?\n/)) {
+        const m = /^#(\d+) (.*)$/.exec(line);
+        if (m) {
+            if (!names.has(m[1]))
+                names.set(m[1], m[2]);
+            if (m[2].startsWith('ERROR:'))
+                failed.push({ name: names.get(m[1]), line: m[2] });
+        }
+        else if (line.startsWith('ERROR: failed to solve:'))
+            solve = line;
+    }
+    const exporting = (name) => /^(?:exporting|pushing|writing|naming)\b/.test(name);
+    if (failed.length > 0) {
+        if (!failed.every(f => exporting(f.name)))
+            return '';
+        return [...failed.map(f => f.line), solve].filter(Boolean).join('\n');
+    }
+    return /failed to push|exporting (?:to image|cache)/.test(solve) ? solve : '';
+}
+/**
+ * Run a command that pushes, again on a transient registry failure (build-push-retry.ts).
+ * `pushOutput` picks the part of a failed attempt's output that is about the push.
+ */
+function pushing(r, command, argv, what, pushOutput = log => log) {
+    return withPushRetry(what, remaining => run(r, command, argv, what, remaining), {
+        logger: r.logger,
+        policy: r.pushRetry,
+        timeoutMs: r.timeoutMs,
+        sleep: r.sleep,
+        failure: error => error instanceof BuildFailedError
+            ? { output: pushOutput(error.attempt.output), timedOut: error.attempt.timedOut }
+            : undefined,
+        exhausted: (error, attempts, reason) => {
+            const e = error;
+            return new BuildFailedError(`${e.message}; gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} (${reason})`, e.step, e.tail, e.attempt);
+        }
+    });
+}
+/**
+ * Build (and push when asked) with a backend. A push that fails for a transient
+ * registry reason (429, 5xx, a dropped or timed-out connection) is run again, within
+ * `pushRetry` and `timeoutMs`: `buildah push` and `docker push` alone, never the build.
+ * `docker buildx build --push` pushes inside the build, so there the whole command runs
+ * again, but only when the failing step is the export (BuildKit's cache makes the
+ * second run a cache hit up to the push).
+ */
+async function runBuild(backend, spec, runner, files, buildkit = false) {
+    const env = {
+        ...runner.env,
+        ...(spec.authDir
+            ? { DOCKER_CONFIG: spec.authDir, REGISTRY_AUTH_FILE: `${spec.authDir}/config.json` }
+            : {})
+    };
+    const r = { ...runner, env };
+    if (backend === 'buildx') {
+        const argv = buildxArgv(spec);
+        const what = 'docker buildx build';
+        const log = spec.push
+            ? await pushing(r, 'docker', argv, what, buildxPushError)
+            : await run(r, 'docker', argv, what);
+        const meta = files.readFile(spec.idFile);
+        let digest;
+        try {
+            digest = meta
+                ? JSON.parse(meta)['containerimage.digest']
+                : undefined;
+        }
+        catch {
+            digest = undefined;
+        }
+        return { digest: spec.push ? digest : undefined, imageId: digest, log };
+    }
+    if (backend === 'docker') {
+        env.DOCKER_BUILDKIT = buildkit ? '1' : '0';
+        let log = await run(r, 'docker', dockerArgv(spec, buildkit), 'docker build');
+        const imageId = files.readFile(spec.idFile)?.trim();
+        if (spec.push)
+            log += await pushing(r, 'docker', dockerPushArgv(spec.ref), 'docker push');
+        const digest = /digest: (sha256:[a-f0-9]{64})/.exec(log)?.[1];
+        return { digest: spec.push ? digest : undefined, imageId, log };
+    }
+    let log = await run(r, 'buildah', buildahBudArgv(spec), 'buildah bud');
+    const imageId = files.readFile(spec.idFile)?.trim();
+    let digest;
+    if (spec.push) {
+        log += await pushing(r, 'buildah', buildahPushArgv(spec, files.digestFile), 'buildah push');
+        digest = files.readFile(files.digestFile)?.trim();
+    }
+    return { digest, imageId, log };
+}
+async function works(command, argv, env) {
+    try {
+        const res = await lib_exec_exec(command, argv, { env, allowFailure: true, timeoutMs: 20_000 });
+        return res.code === 0;
+    }
+    catch {
+        return false;
+    }
+}
+/** Pure: the backend `auto` picks from what is present: buildx > docker > buildah. */
+function pickBackend(present) {
+    if (present.buildx)
+        return { backend: 'buildx', why: 'docker buildx is available' };
+    if (present.docker)
+        return { backend: 'docker', why: 'a docker daemon answers but the buildx plugin is missing' };
+    if (present.buildah)
+        return { backend: 'buildah', why: 'no docker daemon; buildah is installed' };
+    return { why: 'none of docker buildx, docker (with a daemon) or buildah was found' };
+}
+/** Detect the backends present (the I/O side of `pickBackend`). */
+async function detectBackend(wanted, env) {
+    // buildah needs no docker at all; every other choice depends on the buildx plugin.
+    const buildx = wanted !== 'buildah' && (await works('docker', ['buildx', 'version'], env));
+    if (wanted === 'buildx' && !buildx) {
+        throw new errors_ConfigurationError('input "backend": got "buildx", but `docker buildx version` fails here; install the buildx plugin (docker/setup-buildx-action) or use backend auto');
+    }
+    if (wanted !== 'auto' && wanted !== 'buildx') {
+        const command = wanted === 'docker' ? ['docker', 'version'] : ['buildah', 'version'];
+        if (!(await works(command[0], command.slice(1), env))) {
+            throw new errors_ConfigurationError(`input "backend": got "${wanted}", but \`${command.join(' ')}\` fails here${wanted === 'docker' ? ' (is the daemon running? DOCKER_HOST?)' : ''}`);
+        }
+        return { backend: wanted, why: 'chosen by the backend input', buildkit: buildx };
+    }
+    if (wanted === 'buildx')
+        return { backend: 'buildx', why: 'chosen by the backend input', buildkit: true };
+    const docker = !buildx && (await works('docker', ['version'], env));
+    const buildah = !buildx && !docker && (await works('buildah', ['version'], env));
+    const pick = pickBackend({ buildx, docker, buildah });
+    if (!pick.backend)
+        throw new errors_ConfigurationError(`backend auto: ${pick.why}`);
+    return { backend: pick.backend, why: pick.why, buildkit: buildx };
+}
+/** The digest (or ID) of a local image, for base images that live only in the builder. */
+async function localImageDigest(backend, ref, env) {
+    const [cmd, argv] = backend === 'buildah'
+        ? ['buildah', ['inspect', '--type', 'image', '--format', '{{.FromImageID}}', ref]]
+        : ['docker', ['image', 'inspect', '--format', '{{.Id}}', ref]];
+    const res = await lib_exec_exec(cmd, argv, { env, allowFailure: true, timeoutMs: 20_000 });
+    const id = res.stdout.trim();
+    if (res.code !== 0 || id === '')
+        return undefined;
+    return id.startsWith('sha256:') ? id : `sha256:${id}`;
+}
+
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/lib/build-context.ts
+/**
+ * The content hash of a service's build inputs, the key of build avoidance: the
+ * context's files (git-tracked and untracked-but-not-ignored when the context is in a
+ * git work tree, every file otherwise) minus what `.dockerignore` excludes, the
+ * Dockerfile, build args, target, platforms, user labels and the digests of the base
+ * images. Per-run labels (created, revision) are left out on purpose: they would
+ * make every hash unique.
+ */
+
+
+
+
+
+
+/** Parse `.dockerignore` text the way moby's patternmatcher reads it. */
+function parseDockerignore(text) {
+    const rules = [];
+    for (const raw of text.split(/\r?\n/)) {
+        let line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        let negate = false;
+        if (line.startsWith('!')) {
+            negate = true;
+            line = line.slice(1).trim();
+        }
+        // filepath.Clean, and a leading slash means the context root.
+        line = line
+            .replace(/\\/g, '/')
+            .replace(/\/+/g, '/')
+            .replace(/^(\.\/)+/, '')
+            .replace(/^\/+/, '')
+            .replace(/\/$/, '');
+        if (line === '' || line === '.')
+            continue;
+        const isMatch = picomatch_default()(line, { dot: true, nobrace: true, noextglob: true });
+        rules.push({ pattern: line, negate, match: isMatch });
+    }
+    return rules;
+}
+/**
+ * Whether a context-relative path is excluded: the last rule matching the path or
+ * one of its parent directories decides (a `!` rule re-includes).
+ */
+function isIgnored(path, rules) {
+    const parts = path.split('/');
+    const candidates = [];
+    for (let i = 1; i <= parts.length; i++)
+        candidates.push(parts.slice(0, i).join('/'));
+    let ignored = false;
+    for (const rule of rules) {
+        if (candidates.some(c => rule.match(c)))
+            ignored = !rule.negate;
+    }
+    return ignored;
+}
+function walk(root, dir, out) {
+    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true })) {
+        if (entry.name === '.git' && dir === root)
+            continue;
+        const full = (0,external_node_path_.join)(dir, entry.name);
+        if (entry.isDirectory())
+            walk(root, full, out);
+        else
+            out.push((0,external_node_path_.relative)(root, full).split(external_node_path_.sep).join('/'));
+    }
+}
+/** The context's candidate files: from git when it is a work tree, else a directory walk. */
+async function listContextFiles(context) {
+    const res = await lib_exec_exec('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '.'], {
+        cwd: context,
+        allowFailure: true,
+        env: { ...build_backends_childEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
+    }).catch(() => undefined);
+    if (res && res.code === 0) {
+        const files = [...new Set(res.stdout.split('\0').filter(f => f !== ''))];
+        // Tracked files deleted in the work tree are not part of the context.
+        return { files: files.filter(f => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(context, f))), git: true };
+    }
+    const files = [];
+    walk(context, context, files);
+    return { files, git: false };
+}
+/** The files of a context that the builder sees, sorted, honouring `.dockerignore`. */
+async function contextFiles(context) {
+    const listed = await listContextFiles(context);
+    const ignoreFile = (0,external_node_path_.join)(context, '.dockerignore');
+    const rules = (0,external_node_fs_namespaceObject.existsSync)(ignoreFile) ? parseDockerignore((0,external_node_fs_namespaceObject.readFileSync)(ignoreFile, 'utf8')) : [];
+    const files = listed.files
+        .filter(f => !isIgnored(f, rules))
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return { files, git: listed.git };
+}
+/** The hash of a context directory's files plus the other inputs. Returns hex and the file count. */
+async function hashBuildInputs(context, inputs) {
+    const { files, git } = await contextFiles(context);
+    // The files first (the slow part), then every line in its fixed order.
+    const fileLines = [];
+    let bytes = 0;
+    for (const file of files) {
+        const full = (0,external_node_path_.join)(context, file);
+        const st = (0,external_node_fs_namespaceObject.lstatSync)(full);
+        if (st.isSymbolicLink()) {
+            fileLines.push(['link', file, (0,external_node_fs_namespaceObject.readlinkSync)(full)]);
+        }
+        else if (st.isFile()) {
+            const content = (0,external_node_fs_namespaceObject.readFileSync)(full);
+            bytes += content.length;
+            const mode = st.mode & 0o111 ? 'x' : '-';
+            fileLines.push(['file', file, mode, (0,external_node_crypto_.createHash)('sha256').update(content).digest('hex')]);
+        }
+    }
+    const baseDigests = await inputs.baseDigests;
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    const line = (...parts) => {
+        h.update(parts.join('\0'));
+        h.update('\n');
+    };
+    line('conveyor-build-inputs', 'v1');
+    line('dockerfile', (0,external_node_crypto_.createHash)('sha256').update(inputs.dockerfileContent).digest('hex'));
+    line('target', inputs.target ?? '');
+    line('platforms', [...inputs.platforms].sort().join(','));
+    const args = inputs.buildArgs instanceof Map ? [...inputs.buildArgs] : Object.entries(inputs.buildArgs);
+    for (const [k, v] of args.sort(([a], [b]) => (a < b ? -1 : 1)))
+        line('arg', k, v);
+    for (const [k, v] of [...(inputs.labels ?? new Map())].sort(([a], [b]) => a < b ? -1 : 1)) {
+        line('label', k, v);
+    }
+    for (const b of baseDigests)
+        line('base', b.ref, b.digest);
+    for (const l of fileLines)
+        line(...l);
+    return { hash: h.digest('hex'), files: files.length, bytes, git };
+}
+
+;// CONCATENATED MODULE: ./src/lib/confine.ts
+/**
+ * Paths a user (or a pull request) controls, confined to a root directory (the
+ * workspace, or plan's working directory). Symlinks are resolved with `realpath`
+ * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
+ * cannot make an action read, and print, a file outside the checkout.
+ */
+
+
+
+/** Whether `path` is `root` or below it (both absolute and already resolved). */
+function isWithin(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
+}
+/**
+ * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
+ * For a path that does not exist, its deepest existing ancestor is resolved and the
+ * rest appended, so a link in a parent directory still counts.
+ */
+function realPath(root, path) {
+    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
+    const rest = [];
+    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
+        const parent = (0,external_node_path_.dirname)(head);
+        if (parent === head)
+            break;
+        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
+        head = parent;
+    }
+    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
+    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
+}
+/**
+ * `path` resolved through its symlinks, when it stays inside `root`; else a
+ * ConfigurationError naming the input. `rootName` says what the root is in the message
+ * (`the workspace`, `the working directory`); `hint` is appended.
+ */
+function confinedPath(root, path, options) {
+    const realRoot = realPath(root, root);
+    const real = realPath(root, path);
+    if (!isWithin(realRoot, real)) {
+        // Lexically inside: only a symlink leads out.
+        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
+        throw new errors_ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+    }
+    return real;
+}
+/**
+ * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
+ * a symbolic link, as a path relative to `root` with `/` separators; undefined when
+ * there is none (an entry that does not exist ends the walk). For code that writes
+ * files and must never follow a link, even one that leads back inside `root`.
+ */
+function symlinkOnPath(root, rel) {
+    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+        current = join(current, parts[i]);
+        const st = lstatSync(current, { throwIfNoEntry: false });
+        if (!st)
+            return undefined;
+        if (st.isSymbolicLink())
+            return parts.slice(0, i + 1).join('/');
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/lib/image-ref.ts
+/**
+ * Container image references as the distribution spec and kustomize read them:
+ * `[registry[:port]/]repository[:tag][@digest]`. A first path component is a registry
+ * only when it has a dot or a port or is `localhost`, so `host:5000/team/app:1.2` and
+ * `team/app:1.2` both parse right.
+ */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
+/** Whether `tag` is a valid tag. */
+function isValidTag(tag) {
+    return TAG.test(tag);
+}
+/** Whether `digest` is a valid digest (`sha256:<64 hex>` and other algorithms). */
+function isValidDigest(digest) {
+    return (DIGEST.test(digest) && (!digest.startsWith('sha256:') || /^sha256:[a-f0-9]{64}$/.test(digest)));
+}
+/** Whether the first path component names a registry. */
+function isRegistry(component) {
+    return (component === 'localhost' ||
+        component.includes('.') ||
+        component.includes(':') ||
+        component.startsWith('['));
+}
+/** Parse a reference; throws an Error saying what is wrong. */
+function parseImageRef(reference) {
+    const ref = reference.trim();
+    if (ref === '')
+        throw new Error('empty image reference');
+    if (/\s/.test(ref))
+        throw new Error(`image reference ${JSON.stringify(ref)} contains whitespace`);
+    let rest = ref;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!isValidDigest(digest))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid digest ${JSON.stringify(digest)}`);
+    }
+    let tag;
+    const lastSlash = rest.lastIndexOf('/');
+    const colon = rest.lastIndexOf(':');
+    if (colon > lastSlash) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!isValidTag(tag))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid tag ${JSON.stringify(tag)}`);
+    }
+    const parts = rest.split('/');
+    let registry;
+    if (parts.length > 1 && isRegistry(parts[0])) {
+        registry = parts.shift();
+        if (!HOST.test(registry))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid registry ${JSON.stringify(registry)}`);
+    }
+    if (parts.length === 0 || parts.some(p => !COMPONENT.test(p))) {
+        throw new Error(`image reference ${JSON.stringify(ref)}: invalid repository ${JSON.stringify(parts.join('/'))} (lower-case letters, digits and separators . _ - only)`);
+    }
+    const repository = parts.join('/');
+    if (rest.length > 255)
+        throw new Error(`image reference ${JSON.stringify(ref)}: name longer than 255 characters`);
+    return {
+        registry,
+        repository,
+        name: registry ? `${registry}/${repository}` : repository,
+        tag,
+        digest
+    };
+}
+/** Format a reference from its parts. */
+function formatImageRef(ref) {
+    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+/**
+ * Whether two names denote the same image, the way kustomize matches `images[].name`:
+ * exact name equality, with Docker Hub's implicit `docker.io/` and `library/` folded.
+ */
+function sameImageName(a, b) {
+    const norm = (n) => {
+        let s = n.replace(/^(?:index\.)?docker\.io\//, '');
+        if (!s.includes('/'))
+            s = `library/${s}`;
+        return s;
+    };
+    return norm(a) === norm(b);
+}
+
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(1692);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var node_modules_undici = __nccwpck_require__(6752);
+;// CONCATENATED MODULE: ./src/lib/http.ts
+/**
+ * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
+ * retries cannot outlast it), retries with jittered exponential back-off that
+ * honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
+ * or `insecure`), never process-wide.
+ */
+
+
+
+/** A request that could not get an answer (network error or timeout), after retries. */
+class HttpError extends Error {
+    url;
+    status;
+    timeout;
+    name = 'HttpError';
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
+        super(message);
+        this.url = url;
+        this.status = status;
+        this.timeout = timeout;
+    }
+}
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
+}
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
+function bypassesProxy(url, noProxy) {
+    if (!noProxy)
+        return false;
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    for (const raw of noProxy.split(/[,\s]+/)) {
+        const entry = raw.trim().toLowerCase();
+        if (entry === '')
+            continue;
+        if (entry === '*')
+            return true;
+        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
+        const [name, entryPort] = entry.startsWith('[')
+            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
+            : (entry.match(/:/g) ?? []).length > 1
+                ? [entry, undefined]
+                : entry.split(':');
+        if (entryPort && entryPort !== port)
+            continue;
+        const bare = (name ?? '').replace(/^\*?\./, '');
+        if (host === bare || host.endsWith(`.${bare}`))
+            return true;
+    }
+    return false;
+}
+/** The proxy URL for a request URL, from the standard variables, or undefined. */
+function proxyFor(url, env = process.env) {
+    const noProxy = env.NO_PROXY ?? env.no_proxy;
+    if (bypassesProxy(url, noProxy))
+        return undefined;
+    const value = url.protocol === 'https:'
+        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
+        : (env.HTTP_PROXY ?? env.http_proxy);
+    return value && value.trim() !== '' ? value.trim() : undefined;
+}
+/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
+function parseRetryAfter(value, now = Date.now()) {
+    if (!value)
+        return undefined;
+    if (/^\d+$/.test(value.trim()))
+        return Number(value.trim()) * 1000;
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+function flatHeaders(headers) {
+    const out = {};
+    for (const [k, v] of Object.entries(headers)) {
+        if (v !== undefined)
+            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    return out;
+}
+/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
+const UNVERIFIED = new Set([
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'CERT_UNTRUSTED'
+]);
+/** An HTTP client with its own TLS and proxy settings. */
+class http_HttpClient {
+    options;
+    dispatchers = new Map();
+    /** Dispatchers given up by `widenTrust`, closed with the client. */
+    retired = [];
+    secureContext;
+    /** Whether the system roots are trusted next to `ca`. */
+    withRoots = false;
+    sleep;
+    constructor(options = {}) {
+        this.options = options;
+        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
+    }
+    dispatcher(url) {
+        const proxy = proxyFor(url, this.options.env);
+        const key = proxy ?? '';
+        let d = this.dispatchers.get(key);
+        if (!d) {
+            // A private CA is trusted alone until a server's chain turns out to end at a
+            // public root (see `widenTrust`). The TLS context is built once per client: given
+            // as \`ca\`, every new connection would parse the certificates again.
+            this.secureContext ??= this.options.ca
+                ? (0,external_node_tls_.createSecureContext)({
+                    ca: this.withRoots
+                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
+                        : this.options.ca
+                })
+                : undefined;
+            const tls = {
+                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
+                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
+            };
+            d = proxy
+                ? new node_modules_undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
+                : new node_modules_undici/* Agent */.g6({
+                    connect: tls,
+                    keepAliveTimeout: 4000,
+                    // One connection per origin: HTTP/2 multiplexes every request over it (a
+                    // pool would open more while the first is still connecting).
+                    ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
+                });
+            this.dispatchers.set(key, d);
+        }
+        return d;
+    }
+    backoff(attempt, retryAfter) {
+        const base = this.options.backoffMs ?? 500;
+        const cap = this.options.maxBackoffMs ?? 30_000;
+        if (retryAfter !== undefined)
+            return Math.min(cap, retryAfter);
+        const exp = Math.min(cap, base * 2 ** attempt);
+        return Math.round(exp / 2 + Math.random() * (exp / 2));
+    }
+    prepare(req) {
+        const headers = {
+            ...(this.options.headers ?? {}),
+            ...(req.headers ?? {})
+        };
+        let body = req.body;
+        if (req.json !== undefined) {
+            body = JSON.stringify(req.json);
+            headers['content-type'] = 'application/json';
+        }
+        headers['user-agent'] ??= 'conveyor';
+        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
+    }
+    /**
+     * Send a request and buffer the answer. Retries 429/5xx and network errors when
+     * allowed, never past `req.deadline`.
+     */
+    async request(target, req = {}) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const retries = req.retry === false
+            ? 0
+            : (req.retry ?? IDEMPOTENT.has(method))
+                ? (this.options.retries ?? 3)
+                : 0;
+        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
+        let widened = false;
+        for (let attempt = 0;; attempt++) {
+            const limit = attemptTimeout(timeout, req.deadline);
+            if (limit.ms <= 0) {
+                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
+            }
+            let retryAfter;
+            let failure;
+            let lastResponse;
+            let timedOut;
+            try {
+                const res = await (0,node_modules_undici/* request */.Em)(url, {
+                    method: method,
+                    headers,
+                    body,
+                    dispatcher: this.dispatcher(url),
+                    headersTimeout: limit.ms,
+                    bodyTimeout: limit.ms,
+                    signal: AbortSignal.timeout(limit.ms)
+                });
+                const buf = Buffer.from(await res.body.arrayBuffer());
+                const response = {
+                    url: url.href,
+                    status: res.statusCode,
+                    headers: flatHeaders(res.headers),
+                    body: buf,
+                    text: () => buf.toString('utf8'),
+                    json: () => JSON.parse(buf.toString('utf8'))
+                };
+                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
+                    retryAfter = parseRetryAfter(response.headers['retry-after']);
+                    failure = `HTTP ${res.statusCode}`;
+                    lastResponse = response;
+                }
+                else {
+                    return response;
+                }
+            }
+            catch (error) {
+                const e = error;
+                if (!widened && this.widenTrust(e)) {
+                    // The same attempt again, now with the system roots trusted too.
+                    widened = true;
+                    attempt--;
+                    continue;
+                }
+                if (isTimeout(e))
+                    timedOut = limit.byDeadline ? 'deadline' : 'request';
+                const detail = timedOut
+                    ? timedOutText(limit)
+                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
+                failure = detail;
+                if (attempt >= retries || timedOut === 'deadline') {
+                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
+                }
+            }
+            const wait = this.backoff(attempt, retryAfter);
+            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
+                // No time for another attempt: the last answer, or the last failure.
+                if (lastResponse)
+                    return lastResponse;
+                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
+            }
+            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
+            await this.sleep(wait);
+        }
+    }
+    /**
+     * Open a streaming request (no retries; the caller reconnects). The wait for the
+     * response headers, the connection included, is bounded by `timeoutMs` and
+     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
+     */
+    stream(target, req = {}) {
+        return this.openStream(target, req, false);
+    }
+    async openStream(target, req, widened) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const controller = new AbortController();
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
+        if (limit.ms <= 0) {
+            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
+        }
+        let timedOut = false;
+        const openTimer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+        }, limit.ms);
+        try {
+            const res = await (0,node_modules_undici/* request */.Em)(url, {
+                method: method,
+                headers,
+                body,
+                dispatcher: this.dispatcher(url),
+                headersTimeout: limit.ms,
+                bodyTimeout: req.idleTimeoutMs ?? 0,
+                signal: controller.signal
+            });
+            return {
+                url: url.href,
+                status: res.statusCode,
+                headers: flatHeaders(res.headers),
+                body: res.body,
+                close: () => controller.abort()
+            };
+        }
+        catch (error) {
+            const e = error;
+            if (!widened && !timedOut && this.widenTrust(e)) {
+                clearTimeout(openTimer);
+                return this.openStream(target, req, true);
+            }
+            const late = timedOut || isTimeout(e);
+            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
+        }
+        finally {
+            clearTimeout(openTimer);
+        }
+    }
+    /**
+     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
+     * try once more: the system roots are then trusted next to it. A private CA alone is
+     * what almost every server given one needs, and parsing the ~150 roots besides it
+     * costs about 10 ms per client.
+     */
+    widenTrust(error) {
+        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
+            return false;
+        if (!this.withRoots) {
+            this.withRoots = true;
+            this.secureContext = undefined;
+            this.retired.push(...this.dispatchers.values());
+            this.dispatchers.clear();
+        }
+        return true;
+    }
+    /** Close every connection. */
+    async close() {
+        const all = [...this.dispatchers.values(), ...this.retired];
+        this.dispatchers.clear();
+        this.retired.length = 0;
+        await Promise.all(all.map(d => d.close()));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lib/registry.ts
+/**
+ * A client of the OCI distribution spec (the registry HTTP API) over src/lib/http.ts:
+ * ping, the `WWW-Authenticate` Bearer and Basic token flows, manifests (HEAD, GET, PUT)
+ * with the OCI and Docker media types, tag listing and blob existence. Enough to
+ * re-tag an image without moving a layer and to stitch an index from per-platform
+ * manifests. Every token a registry returns is registered as a secret at once.
+ */
+
+
+
+
+/** The manifest media types we read and write. */
+const registry_MediaTypes = {
+    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+    ociIndex: 'application/vnd.oci.image.index.v1+json',
+    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json'
+};
+/** `Accept` for manifest requests: every type we understand. */
+const MANIFEST_ACCEPT = Object.values(registry_MediaTypes).join(', ');
+/** Whether a media type is an index (multi-platform list). */
+function isIndexType(mediaType) {
+    return mediaType === registry_MediaTypes.ociIndex || mediaType === registry_MediaTypes.dockerList;
+}
+/** `sha256:<hex>` of some bytes. */
+function sha256Digest(data) {
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(data).digest('hex')}`;
+}
+/** A registry answer we cannot go on with (not an authentication problem). */
+class RegistryError extends Error {
+    status;
+    code;
+    name = 'RegistryError';
+    constructor(message, status, code) {
+        super(message);
+        this.status = status;
+        this.code = code;
+    }
+}
+/** 401 (the login failed) or 403 (logged in, but not allowed): the user's to fix. */
+class RegistryAuthError extends errors_ConfigurationError {
+    status;
+    name = 'RegistryAuthError';
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+    }
+}
+/** Parse a `WWW-Authenticate` header (first challenge; quoted and bare params). */
+function parseChallenge(header) {
+    if (!header)
+        return undefined;
+    const m = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s*(.*)$/s.exec(header);
+    if (!m)
+        return undefined;
+    const params = {};
+    const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?/g;
+    for (const p of m[2].matchAll(re)) {
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+    }
+    return { scheme: m[1].toLowerCase(), params };
+}
+/** The API host of a registry name: Docker Hub's names map to registry-1.docker.io. */
+function apiHost(registry) {
+    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
+        ? 'registry-1.docker.io'
+        : registry;
+}
+const TLS_MISMATCH = new Set([
+    'EPROTO',
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+    'ECONNRESET',
+    'UND_ERR_SOCKET',
+    'ERR_SSL_PACKET_LENGTH_TOO_LONG'
+]);
+/** A distribution-spec client for one registry. */
+class RegistryClient {
+    options;
+    host;
+    stats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
+    http;
+    /** Without retries: finds out quickly whether an insecure registry speaks TLS. */
+    probe;
+    scheme = 'https';
+    schemeKnown = false;
+    authScheme;
+    bearer;
+    tokens = new Map();
+    constructor(options) {
+        this.options = options;
+        this.host = apiHost(options.registry);
+        if (options.password)
+            secrets_secrets.add(options.password, { user: options.username });
+        if (options.username && options.password) {
+            secrets_secrets.add(Buffer.from(`${options.username}:${options.password}`).toString('base64'));
+        }
+        this.http = new http_HttpClient({
+            ca: options.ca,
+            insecure: options.insecure,
+            timeoutMs: options.timeoutMs ?? 30_000,
+            retries: options.retries,
+            backoffMs: options.backoffMs,
+            sleep: options.sleep,
+            logger: options.logger,
+            http2: true
+        });
+        this.probe = options.insecure
+            ? new http_HttpClient({ insecure: true, timeoutMs: options.timeoutMs ?? 30_000, retries: 0 })
+            : undefined;
+    }
+    /** Base URL of the API (`https://host/v2/`), once the scheme is known. */
+    get baseUrl() {
+        return `${this.scheme}://${this.host}/v2/`;
+    }
+    basicHeader() {
+        const { username, password } = this.options;
+        if (!username && !password)
+            return undefined;
+        return `Basic ${Buffer.from(`${username ?? ''}:${password ?? ''}`).toString('base64')}`;
+    }
+    async send(path, init) {
+        const headers = { ...(init.headers ?? {}) };
+        if (init.auth)
+            headers.authorization = init.auth;
+        const url = /^https?:/.test(path) ? path : `${this.scheme}://${this.host}${path}`;
+        let res;
+        try {
+            const req = { method: init.method, headers, body: init.body };
+            if (!this.schemeKnown && this.probe) {
+                // One quick try tells whether the server speaks TLS; a 429/5xx answer is retried below.
+                res = await this.probe.request(url, req);
+                this.schemeKnown = true;
+                if (res.status === 429 || res.status >= 500)
+                    res = await this.http.request(url, req);
+            }
+            else {
+                res = await this.http.request(url, req);
+            }
+        }
+        catch (error) {
+            const code = /: ([A-Z_]+)(?: \(|$)/.exec(error.message)?.[1];
+            if (!this.schemeKnown &&
+                this.options.insecure &&
+                this.scheme === 'https' &&
+                code &&
+                TLS_MISMATCH.has(code)) {
+                this.options.logger?.info(`${this.host} does not speak TLS; using plain HTTP (insecure)`);
+                this.scheme = 'http';
+                this.schemeKnown = true;
+                return this.send(path, init);
+            }
+            if (error instanceof HttpError) {
+                throw new RegistryError(`registry ${this.host} unreachable: ${error.message}`);
+            }
+            throw error;
+        }
+        this.schemeKnown = true;
+        this.stats.requests++;
+        this.stats.bytesSent += init.body?.length ?? 0;
+        this.stats.bytesReceived += res.body.length;
+        return res;
+    }
+    /** Fetch (and cache) a Bearer token for a scope, with Basic credentials when we have them. */
+    async token(scope) {
+        const key = scope ?? '';
+        const cached = this.tokens.get(key);
+        if (cached)
+            return cached;
+        const challenge = this.bearer;
+        const realm = challenge.params.realm;
+        if (!realm)
+            throw new RegistryError(`registry ${this.host}: Bearer challenge without a realm`);
+        const url = new URL(realm);
+        if (challenge.params.service)
+            url.searchParams.set('service', challenge.params.service);
+        if (scope)
+            url.searchParams.set('scope', scope);
+        const basic = this.basicHeader();
+        const res = await this.send(url.href, { auth: basic });
+        if (res.status === 401 || res.status === 403) {
+            throw this.authError(res.status, 'token request');
+        }
+        if (res.status !== 200) {
+            throw new RegistryError(`registry ${this.host}: token service ${url.origin} answered HTTP ${res.status}`, res.status);
+        }
+        let token;
+        try {
+            const body = res.json();
+            token = body.token ?? body.access_token;
+        }
+        catch {
+            token = undefined;
+        }
+        if (!token)
+            throw new RegistryError(`registry ${this.host}: token service returned no token`);
+        secrets_secrets.add(token);
+        this.tokens.set(key, token);
+        return token;
+    }
+    authError(status, what) {
+        const who = this.options.username ? `user "${this.options.username}"` : 'anonymous access';
+        if (status === 401) {
+            return new RegistryAuthError(`registry ${this.host} rejected the login of ${who} (HTTP 401 on ${what}): check registry-username and registry-password`, 401);
+        }
+        return new RegistryAuthError(`registry ${this.host}: ${who} is logged in but not allowed to ${what} (HTTP 403): grant push/pull permission on the repository (for GHCR: permissions: packages: write)`, 403);
+    }
+    async authHeader(scope) {
+        if (this.authScheme === 'bearer')
+            return `Bearer ${await this.token(scope)}`;
+        if (this.authScheme === 'none')
+            return undefined;
+        // Basic, or not known yet: the credentials go along at once, which saves the 401
+        // round trip on Basic registries; a Bearer registry answers with its challenge.
+        return this.basicHeader();
+    }
+    /** Send with authentication: learn the scheme from a 401 challenge, then retry once. */
+    async call(path, init, scope, what) {
+        const auth = await this.authHeader(scope);
+        let res = await this.send(path, { ...init, auth });
+        if (res.status === 401) {
+            const challenge = parseChallenge(res.headers['www-authenticate']);
+            if (challenge?.scheme === 'bearer') {
+                this.authScheme = 'bearer';
+                this.bearer = challenge;
+                // A scope we did not ask for (the challenge names one): use the registry's.
+                this.tokens.delete(scope ?? '');
+                res = await this.send(path, {
+                    ...init,
+                    auth: `Bearer ${await this.token(challenge.params.scope ?? scope)}`
+                });
+            }
+        }
+        else if (this.authScheme === undefined && auth?.startsWith('Basic ')) {
+            this.authScheme = 'basic';
+        }
+        if (res.status === 401)
+            throw this.authError(401, what);
+        if (res.status === 403)
+            throw this.authError(403, what);
+        return res;
+    }
+    scope(repository, action) {
+        return `repository:${repository}:${action}`;
+    }
+    /** Check the API answers and the credentials work (`GET /v2/`). */
+    async ping() {
+        const res = await this.call('/v2/', {}, undefined, 'login');
+        if (res.status !== 200) {
+            throw new RegistryError(`registry ${this.host}: GET /v2/ answered HTTP ${res.status}; is this a container registry?`, res.status);
+        }
+        this.authScheme ??= 'none';
+        return { authScheme: this.authScheme };
+    }
+    fail(res, what) {
+        let code;
+        let detail = '';
+        try {
+            const body = res.json();
+            code = body.errors?.[0]?.code;
+            detail = body.errors?.map(e => `${e.code ?? ''} ${e.message ?? ''}`.trim()).join('; ') ?? '';
+        }
+        catch {
+            detail = res.text().slice(0, 200);
+        }
+        throw new RegistryError(secrets_secrets.redact(`registry ${this.host}: ${what} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`), res.status, code);
+    }
+    /** Describe a manifest by tag or digest; undefined when it does not exist. */
+    async headManifest(repository, reference) {
+        const what = `read ${repository}:${reference}`;
+        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } }, this.scope(repository, 'pull'), what);
+        if (res.status === 404)
+            return undefined;
+        if (res.status !== 200)
+            this.fail(res, `HEAD ${repository}:${reference}`);
+        const digest = res.headers['docker-content-digest'];
+        if (!digest) {
+            // Some registries omit the header on HEAD; GET and hash instead.
+            const m = await this.getManifest(repository, reference);
+            return m && { digest: m.digest, mediaType: m.mediaType, size: m.size };
+        }
+        return {
+            digest,
+            mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(),
+            size: Number(res.headers['content-length'] ?? 0)
+        };
+    }
+    /** Fetch a manifest's exact bytes; undefined when it does not exist. */
+    async getManifest(repository, reference) {
+        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT } }, this.scope(repository, 'pull'), `read ${repository}:${reference}`);
+        if (res.status === 404)
+            return undefined;
+        if (res.status !== 200)
+            this.fail(res, `GET manifest ${repository}:${reference}`);
+        const digest = sha256Digest(res.body);
+        if (reference.startsWith('sha256:') && reference !== digest) {
+            throw new RegistryError(`registry ${this.host}: manifest ${repository}@${reference} has digest ${digest}`);
+        }
+        let mediaType = (res.headers['content-type'] ?? '').split(';')[0].trim();
+        try {
+            mediaType = res.json().mediaType ?? mediaType;
+        }
+        catch {
+            // keep the header's
+        }
+        return { digest, mediaType, size: res.body.length, body: res.body };
+    }
+    /**
+     * Store a manifest under a tag (or its digest). Returns the digest the registry
+     * reports, checked against the bytes sent.
+     */
+    async putManifest(repository, reference, body, mediaType) {
+        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { method: 'PUT', headers: { 'content-type': mediaType }, body }, this.scope(repository, 'pull,push'), `push to ${repository}`);
+        if (res.status !== 201 && res.status !== 200) {
+            this.fail(res, `PUT ${repository}:${reference} (tag rejected?)`);
+        }
+        const digest = sha256Digest(body);
+        const reported = res.headers['docker-content-digest'];
+        if (reported && reported !== digest) {
+            throw new RegistryError(`registry ${this.host}: stored ${repository}:${reference} as ${reported}, expected ${digest}`);
+        }
+        return digest;
+    }
+    /** Every tag of a repository (follows `Link` pagination); [] when the repository is unknown. */
+    async listTags(repository) {
+        const out = [];
+        let path = `/v2/${repository}/tags/list?n=1000`;
+        for (let page = 0; path && page < 100; page++) {
+            const res = await this.call(path, {}, this.scope(repository, 'pull'), `list tags of ${repository}`);
+            if (res.status === 404)
+                return out;
+            if (res.status !== 200)
+                this.fail(res, `list tags of ${repository}`);
+            out.push(...(res.json().tags ?? []));
+            const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.link ?? '')?.[1];
+            path = next
+                ? new URL(next, `${this.scheme}://${this.host}`).pathname +
+                    new URL(next, `${this.scheme}://${this.host}`).search
+                : undefined;
+        }
+        return out;
+    }
+    /** Whether a blob exists in a repository. */
+    async blobExists(repository, digest) {
+        const res = await this.call(`/v2/${repository}/blobs/${digest}`, { method: 'HEAD' }, this.scope(repository, 'pull'), `read ${repository}`);
+        if (res.status === 404)
+            return false;
+        if (res.status === 200 || res.status === 307 || res.status === 302)
+            return true;
+        this.fail(res, `HEAD blob ${repository}@${digest}`);
+    }
+    /** A small blob's bytes (image configs); follows one redirect without credentials. */
+    async getBlob(repository, digest) {
+        let res = await this.call(`/v2/${repository}/blobs/${digest}`, {}, this.scope(repository, 'pull'), `read ${repository}`);
+        if ([301, 302, 303, 307, 308].includes(res.status) && res.headers.location) {
+            res = await this.send(new URL(res.headers.location, this.baseUrl).href, {});
+        }
+        if (res.status !== 200)
+            this.fail(res, `GET blob ${repository}@${digest}`);
+        if (sha256Digest(res.body) !== digest) {
+            throw new RegistryError(`registry ${this.host}: blob ${digest} does not match its digest`);
+        }
+        return res.body;
+    }
+    /** Close connections. */
+    async close() {
+        await Promise.all([this.http.close(), this.probe?.close()]);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lib/build-dockerfile.ts
+/**
+ * The external images a Dockerfile builds on (`FROM`, `COPY --from=<image>`), with
+ * `ARG` defaults and build args substituted, stage names and `scratch` left out; and
+ * the resolution of each to a digest, so that a new base image changes the content
+ * hash of the build inputs.
+ */
+
+
+/** Join continuation lines and drop comments. */
+function instructions(text) {
+    const out = [];
+    let cur = '';
+    for (const raw of text.split(/\r?\n/)) {
+        const line = raw.replace(/\s+$/, '');
+        if (cur === '' && /^\s*#/.test(line))
+            continue;
+        if (line.endsWith('\\')) {
+            cur += line.slice(0, -1) + ' ';
+            continue;
+        }
+        cur += line;
+        if (cur.trim() !== '')
+            out.push(cur.trim());
+        cur = '';
+    }
+    if (cur.trim() !== '')
+        out.push(cur.trim());
+    return out;
+}
+function substitute(text, vars) {
+    return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?([-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_m, braced, op, word, bare) => {
+        const name = (braced ?? bare);
+        const value = vars.get(name);
+        if (op === '-')
+            return value !== undefined && value !== '' ? value : (word ?? '');
+        if (op === '+')
+            return value !== undefined && value !== '' ? (word ?? '') : '';
+        return value ?? '';
+    });
+}
+/**
+ * The external image references of a Dockerfile, in order, without duplicates.
+ * `buildArgs` override `ARG` defaults declared before the first `FROM`.
+ */
+function baseImages(dockerfile, buildArgs = new Map()) {
+    const args = buildArgs instanceof Map ? buildArgs : new Map(Object.entries(buildArgs));
+    const globals = new Map();
+    const stages = new Set();
+    const out = [];
+    const add = (ref) => {
+        const r = ref.trim();
+        if (r === '' || r.toLowerCase() === 'scratch' || stages.has(r.toLowerCase()))
+            return;
+        if (!out.includes(r))
+            out.push(r);
+    };
+    let seenFrom = false;
+    for (const ins of instructions(dockerfile)) {
+        const m = /^([A-Za-z]+)\s+(.*)$/s.exec(ins);
+        if (!m)
+            continue;
+        const keyword = m[1].toUpperCase();
+        const rest = m[2];
+        if (keyword === 'ARG' && !seenFrom) {
+            for (const decl of rest.split(/\s+/)) {
+                const at = decl.indexOf('=');
+                const name = at >= 0 ? decl.slice(0, at) : decl;
+                const def = at >= 0 ? decl.slice(at + 1).replace(/^"(.*)"$/, '$1') : undefined;
+                const value = args.get(name) ?? def;
+                if (value !== undefined)
+                    globals.set(name, value);
+            }
+        }
+        else if (keyword === 'FROM') {
+            seenFrom = true;
+            const words = rest.split(/\s+/).filter(w => !w.startsWith('--'));
+            const image = substitute(words[0] ?? '', globals);
+            add(image);
+            if (words[1]?.toUpperCase() === 'AS' && words[2])
+                stages.add(words[2].toLowerCase());
+        }
+        else if (keyword === 'COPY' || keyword === 'ADD') {
+            const from = /--from=(\S+)/.exec(rest)?.[1];
+            if (from && !/^\d+$/.test(from))
+                add(substitute(from, globals));
+        }
+    }
+    return out;
+}
+/**
+ * Resolve each base image to a digest: the digest written in the reference, else the
+ * registry's answer (our own registry with its credentials, others anonymously),
+ * else `local(ref)` (the backend's local image store).
+ */
+async function resolveBaseDigests(refs, own, options = {}) {
+    const result = { resolved: [], unresolved: [] };
+    const clients = new Map();
+    try {
+        for (const ref of refs) {
+            let parsed;
+            try {
+                parsed = parseImageRef(ref);
+            }
+            catch (error) {
+                result.unresolved.push({ ref, reason: error.message });
+                continue;
+            }
+            if (parsed.digest) {
+                result.resolved.push({ ref, digest: parsed.digest });
+                continue;
+            }
+            const registry = parsed.registry ?? 'docker.io';
+            const repository = !parsed.registry && !parsed.repository.includes('/')
+                ? `library/${parsed.repository}`
+                : parsed.repository;
+            let reason = '';
+            if (registry !== 'localhost') {
+                let client = options.clients?.get(registry) ?? clients.get(registry);
+                if (!client) {
+                    const mine = registry === own.host;
+                    client = new RegistryClient({
+                        registry,
+                        username: mine ? own.username : undefined,
+                        password: mine ? own.password : undefined,
+                        ca: mine ? own.ca : undefined,
+                        insecure: mine ? own.insecure : undefined,
+                        retries: 1,
+                        timeoutMs: options.timeoutMs ?? 10_000,
+                        logger: options.logger
+                    });
+                    clients.set(registry, client);
+                }
+                try {
+                    // undici closes the connection after a HEAD: on our own registry, whose
+                    // connection the calls that follow reuse, a GET (a manifest is a few KB) is
+                    // cheaper. Elsewhere a HEAD, which Docker Hub does not count as a pull.
+                    const reference = parsed.tag ?? 'latest';
+                    const info = registry === own.host
+                        ? await client.getManifest(repository, reference)
+                        : await client.headManifest(repository, reference);
+                    if (info) {
+                        result.resolved.push({ ref, digest: info.digest });
+                        continue;
+                    }
+                    reason = 'not found in the registry';
+                }
+                catch (error) {
+                    // Our own registry refusing the login is fatal, not a base image to skip.
+                    if (error instanceof RegistryAuthError && registry === own.host)
+                        throw error;
+                    reason = error.message;
+                }
+            }
+            else {
+                reason = 'a local image';
+            }
+            const local = await options.local?.(ref).catch(() => undefined);
+            if (local)
+                result.resolved.push({ ref, digest: local });
+            else
+                result.unresolved.push({ ref, reason });
+        }
+    }
+    finally {
+        await Promise.all([...clients.values()].map(c => c.close()));
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/lib/build-result.ts
+/**
+ * The build result file: one JSON per matrix leg, written by `build` and collected by
+ * `deploy`, because matrix job outputs overwrite each other (actions/runner#1835).
+ *
+ * Convention: build writes `<RUNNER_TEMP>/conveyor/results/<service>.json` and sets the
+ * output `result-file`; workflows upload it as the artifact `conveyor-result-<service>`
+ * and download all of them (pattern `conveyor-result-*`, merge-multiple) into one
+ * directory that deploy's `results` input points at.
+ */
+
+
+
+/** The schema version written into every result. */
+const RESULT_VERSION = 1;
+const build_result_DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** Validate a parsed result; `where` names the file or leg in errors. */
+function validateBuildResult(value, where) {
+    const fail = (what) => {
+        throw new ConfigurationError(`build result ${where}: ${what}`);
+    };
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+        fail('expected a JSON object');
+    const v = value;
+    if (v.version !== RESULT_VERSION)
+        fail(`expected "version": ${RESULT_VERSION}, got ${JSON.stringify(v.version)}`);
+    for (const key of ['service', 'image', 'digest', 'createdAt']) {
+        if (typeof v[key] !== 'string' || v[key] === '')
+            fail(`"${key}" must be a non-empty string`);
+    }
+    if (!build_result_DIGEST.test(v.digest))
+        fail(`"digest" must look like sha256:<64 hex>, got ${JSON.stringify(v.digest)}`);
+    if (!Array.isArray(v.tags) || v.tags.some(t => typeof t !== 'string'))
+        fail('"tags" must be an array of strings');
+    if (!Array.isArray(v.platforms) || v.platforms.some(t => typeof t !== 'string')) {
+        fail('"platforms" must be an array of strings');
+    }
+    if (typeof v.reused !== 'boolean')
+        fail('"reused" must be true or false');
+    const s = v.source;
+    if (typeof s !== 'object' ||
+        s === null ||
+        typeof s.sha !== 'string' ||
+        typeof s.repository !== 'string') {
+        fail('"source" must be an object with "repository" and "sha"');
+    }
+    return v;
+}
+/** Write a result file into `dir` (created), named after the service. Returns its path. */
+function writeBuildResult(dir, result) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(result.service)) {
+        throw new Error(`service name ${JSON.stringify(result.service)} cannot name a result file`);
+    }
+    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
+    const path = (0,external_node_path_.join)(dir, `${result.service}.json`);
+    (0,external_node_fs_namespaceObject.writeFileSync)(path, JSON.stringify(result, null, 2) + '\n');
+    return path;
+}
+/** Read and validate one result file. */
+function readBuildResult(path) {
+    let parsed;
+    try {
+        parsed = JSON.parse(readFileSync(path, 'utf8'));
+    }
+    catch (error) {
+        throw new ConfigurationError(`build result ${path}: not valid JSON (${error.message})`);
+    }
+    return validateBuildResult(parsed, path);
+}
+
+;// CONCATENATED MODULE: ./src/lib/labels.ts
+/**
+ * The OCI labels of a service's image (`org.opencontainers.image.*`): title, source,
+ * revision, created, version, url, plus the user's labels, which win. Pure.
+ */
+/** The label set: standard labels first, user labels (`key=value`) override them. */
+function computeLabels(ctx, user = new Map()) {
+    const labels = new Map();
+    const set = (k, v) => {
+        if (v !== undefined && v !== '')
+            labels.set(`org.opencontainers.image.${k}`, v);
+    };
+    set('title', ctx.service);
+    set('description', ctx.description);
+    set('url', ctx.sourceUrl);
+    set('source', ctx.sourceUrl);
+    set('revision', ctx.revision);
+    set('created', ctx.created);
+    set('version', ctx.version);
+    for (const [k, v] of user)
+        labels.set(k, v);
+    return labels;
+}
+
+;// CONCATENATED MODULE: ./src/lib/outputs.ts
+/**
+ * Outputs, state and environment through the runner's file commands, kept far below
+ * the runner's 1 MB per-job output limit: large data goes to a file under
+ * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
+ */
+
+
+
+
+/** Largest single output value we write (bytes). */
+const MAX_OUTPUT_BYTES = 256 * 1024;
+/** Largest total of all outputs of one step (bytes). */
+const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
+let totalBytes = 0;
+function fileCommand(file, name, value) {
+    if (!file)
+        return false;
+    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    while (value.includes(delimiter) || name.includes(delimiter))
+        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
+    return true;
+}
+/** Thrown when an output would be too large; the caller should write a file instead. */
+class OutputTooLargeError extends Error {
+    name = 'OutputTooLargeError';
+}
+/**
+ * Set a step output. Redacts secrets. Refuses values that would bring the step
+ * near the runner's output limit.
+ */
+function outputs_setOutput(name, value) {
+    const text = typeof value === 'string'
+        ? value
+        : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value);
+    const safe = secrets_secrets.redact(text);
+    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
+    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
+        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
+    }
+    totalBytes += bytes;
+    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
+        process.stdout.write(`output ${name}=${safe}\n`);
+    }
+}
+/** Reset the running output total; for tests. */
+function resetOutputTotals() {
+    totalBytes = 0;
+}
+/**
+ * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
+ * on the runner, so a value holding a secret is refused (save a path to a 0600 file
+ * under RUNNER_TEMP instead).
+ */
+function outputs_saveState(name, value) {
+    if (secrets_secrets.leaks(value))
+        throw new Error(`refusing to save state ${name}: it holds a secret`);
+    fileCommand(process.env.GITHUB_STATE, name, value);
+}
+/** State saved by the main step. */
+function outputs_getState(name) {
+    return process.env[`STATE_${name}`] ?? '';
+}
+/** Export an environment variable to later steps. Refuses secrets. */
+function outputs_exportVariable(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to export ${name}: it holds a secret`);
+    process.env[name] = value;
+    fileCommand(process.env.GITHUB_ENV, name, value);
+}
+/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
+function runnerTemp() {
+    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
+    const dir = (0,external_node_path_.join)(base, 'conveyor');
+    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
+    return dir;
+}
+/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
+function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. Each string piece is redacted on its own: write whole records.
+ */
+function openDataFile(fileName) {
+    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
+        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
+    }
+    const path = join(runnerTemp(), fileName);
+    // `mode` applies only when the file is created: tighten one that already exists
+    // before writing into it.
+    if (existsSync(path))
+        chmodSync(path, 0o600);
+    let fd = openSync(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            let bytes;
+            let done = 0;
+            if (typeof content === 'string') {
+                // A string goes to the file as it is encoded (no Buffer of it first); what a
+                // short write leaves is written from its bytes.
+                const text = secrets.redact(content);
+                done = writeSync(fd, text);
+                if (done === Buffer.byteLength(text))
+                    return;
+                bytes = Buffer.from(text, 'utf8');
+            }
+            else
+                bytes = content;
+            while (done < bytes.length)
+                done += writeSync(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                closeSync(fd);
+            fd = undefined;
+        }
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/lib/summary.ts
@@ -87748,7 +87764,7 @@ function gitEnv(extra = {}, isolated = false) {
 /** Run `git <args>` in `cwd`. Throws ExecError (with stderr's tail) on failure. */
 function git(args, options) {
     const { env, isolated, ...rest } = options;
-    return exec_exec('git', args, { ...rest, env: gitEnv(env, isolated) });
+    return lib_exec_exec('git', args, { ...rest, env: gitEnv(env, isolated) });
 }
 /** Trimmed stdout of `git <args>`. */
 async function gitText(args, options) {
@@ -88965,11 +88981,11 @@ async function merge(inputs, gh, log) {
                 }
             }
         });
-        const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: entries }));
+        const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: registry_MediaTypes.ociIndex, manifests: entries }));
         const index = {
             body,
             digest: sha256Digest(body),
-            mediaType: MediaTypes.ociIndex,
+            mediaType: registry_MediaTypes.ociIndex,
             size: body.length
         };
         await log.group('Push the index', () => putTags(client, image.repository, index, tags, log));
@@ -89011,13 +89027,13 @@ function finish(inputs, gh, log, r) {
         resultFile = writeBuildResult(dir, result);
         log.info(`result file: ${resultFile}`);
     }
-    setOutput('image', r.image);
-    setOutput('digest', o.digest);
-    setOutput('tags', r.tags.join('\n'));
-    setOutput('reused', o.reused);
-    setOutput('backend', o.backend ?? (o.reused ? 'none' : ''));
-    setOutput('context-hash', o.contextHash ?? '');
-    setOutput('result-file', resultFile);
+    outputs_setOutput('image', r.image);
+    outputs_setOutput('digest', o.digest);
+    outputs_setOutput('tags', r.tags.join('\n'));
+    outputs_setOutput('reused', o.reused);
+    outputs_setOutput('backend', o.backend ?? (o.reused ? 'none' : ''));
+    outputs_setOutput('context-hash', o.contextHash ?? '');
+    outputs_setOutput('result-file', resultFile);
     const seconds = ((Date.now() - r.started) / 1000).toFixed(1);
     const verdict = o.reused
         ? 'reused (no build)'
@@ -89066,8 +89082,8 @@ async function build(inputs, gh, log) {
         password: inputs.password,
         caPem: inputs.caCert
     });
-    saveState(State.AuthDir, auth.dir);
-    saveState(State.Registry, host);
+    outputs_saveState(State.AuthDir, auth.dir);
+    outputs_saveState(State.Registry, host);
     // The builder is only needed to build (or to read a local base image): detect it lazily,
     // so that a promotion of an unchanged image starts no builder process at all.
     let detection;
@@ -89295,5 +89311,7 @@ async function main_run() {
 
 ;// CONCATENATED MODULE: ./src/actions/build/index.ts
 
-void main_run();
+
+// Once the step is done, the process ends (nothing pending may hold it open).
+void main_run().then(endProcess);
 

@@ -7,14 +7,14 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 var __webpack_unused_export__;
 
 
-const Client = __nccwpck_require__(5450)
+const Client = __nccwpck_require__(3069)
 const Dispatcher = __nccwpck_require__(2091)
 const Pool = __nccwpck_require__(7404)
 const BalancedPool = __nccwpck_require__(8973)
 const Agent = __nccwpck_require__(6261)
 const ProxyAgent = __nccwpck_require__(9848)
 const EnvHttpProxyAgent = __nccwpck_require__(7897)
-const RetryAgent = __nccwpck_require__(9501)
+const RetryAgent = __nccwpck_require__(1882)
 const errors = __nccwpck_require__(8091)
 const util = __nccwpck_require__(1544)
 const { InvalidArgumentError } = errors
@@ -4154,7 +4154,7 @@ const { InvalidArgumentError } = __nccwpck_require__(8091)
 const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(9411)
 const DispatcherBase = __nccwpck_require__(4745)
 const Pool = __nccwpck_require__(7404)
-const Client = __nccwpck_require__(5450)
+const Client = __nccwpck_require__(3069)
 const util = __nccwpck_require__(1544)
 const createRedirectInterceptor = __nccwpck_require__(1676)
 
@@ -6820,7 +6820,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 5450:
+/***/ 3069:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -8283,7 +8283,7 @@ const {
   kAddClient,
   kGetDispatcher
 } = __nccwpck_require__(3272)
-const Client = __nccwpck_require__(5450)
+const Client = __nccwpck_require__(3069)
 const {
   InvalidArgumentError
 } = __nccwpck_require__(8091)
@@ -8397,7 +8397,7 @@ const Pool = __nccwpck_require__(7404)
 const DispatcherBase = __nccwpck_require__(4745)
 const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8091)
 const buildConnector = __nccwpck_require__(2296)
-const Client = __nccwpck_require__(5450)
+const Client = __nccwpck_require__(3069)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -8666,7 +8666,7 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 9501:
+/***/ 1882:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10580,7 +10580,7 @@ module.exports = MockAgent
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(5450)
+const Client = __nccwpck_require__(3069)
 const { buildMockDispatch } = __nccwpck_require__(1725)
 const {
   kDispatches,
@@ -55531,7 +55531,7 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 1882:
+/***/ 9501:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -55657,7 +55657,7 @@ module.exports = upgrade
 module.exports.request = __nccwpck_require__(6424)
 module.exports.stream = __nccwpck_require__(3560)
 module.exports.pipeline = __nccwpck_require__(6862)
-module.exports.upgrade = __nccwpck_require__(1882)
+module.exports.upgrade = __nccwpck_require__(9501)
 module.exports.connect = __nccwpck_require__(2279)
 
 
@@ -97291,7 +97291,7 @@ exports.toJS = toJS;
 var resolveBlockScalar = __nccwpck_require__(8913);
 var resolveFlowScalar = __nccwpck_require__(6842);
 var errors = __nccwpck_require__(1464);
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(5450);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -99809,7 +99809,7 @@ exports.seq = seq;
 
 
 
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(5450);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -100174,7 +100174,7 @@ exports.getTags = getTags;
 
 var node_buffer = __nccwpck_require__(181);
 var Scalar = __nccwpck_require__(3301);
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(5450);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -101100,7 +101100,7 @@ exports.foldFlowLines = foldFlowLines;
 var anchors = __nccwpck_require__(1596);
 var identity = __nccwpck_require__(1127);
 var stringifyComment = __nccwpck_require__(9799);
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(5450);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -101711,7 +101711,7 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 3069:
+/***/ 5450:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -102386,2702 +102386,6 @@ module.exports = {"rE":"1.17.0"};
 /************************************************************************/
 var __webpack_exports__ = {};
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ./src/lib/errors.ts
-/**
- * Errors a user can fix: a bad input, a bad services file, a server that says
- * the credentials are wrong. The top-level wrapper prints their message alone,
- * without a stack trace, since the stack would not help the user.
- */
-class errors_ConfigurationError extends Error {
-    name = 'ConfigurationError';
-}
-/** Quote a value for an error message, shortened so a huge input cannot flood the log. */
-function quote(value, max = 120) {
-    const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
-    return JSON.stringify(shown);
-}
-/**
- * A ConfigurationError for an input: names the input, what it got and what was expected.
- * With `secret: true` the value is never shown, only its length.
- */
-function invalidInput(input, got, expected, options = {}) {
-    const shown = options.secret ? `a value of ${got.length} characters` : quote(got);
-    return new errors_ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
-}
-/** The message of anything thrown. */
-function errors_errorMessage(error) {
-    if (error instanceof Error)
-        return error.message;
-    return String(error);
-}
-
-;// CONCATENATED MODULE: ./src/lib/confine.ts
-/**
- * Paths a user (or a pull request) controls, confined to a root directory (the
- * workspace, or plan's working directory). Symlinks are resolved with `realpath`
- * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
- * cannot make an action read, and print, a file outside the checkout.
- */
-
-
-
-/** Whether `path` is `root` or below it (both absolute and already resolved). */
-function isWithin(root, path) {
-    const rel = (0,external_node_path_.relative)(root, path);
-    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
-}
-/**
- * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
- * For a path that does not exist, its deepest existing ancestor is resolved and the
- * rest appended, so a link in a parent directory still counts.
- */
-function realPath(root, path) {
-    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
-    const rest = [];
-    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
-        const parent = (0,external_node_path_.dirname)(head);
-        if (parent === head)
-            break;
-        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
-        head = parent;
-    }
-    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
-    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
-}
-/**
- * `path` resolved through its symlinks, when it stays inside `root`; else a
- * ConfigurationError naming the input. `rootName` says what the root is in the message
- * (`the workspace`, `the working directory`); `hint` is appended.
- */
-function confinedPath(root, path, options) {
-    const realRoot = realPath(root, root);
-    const real = realPath(root, path);
-    if (!isWithin(realRoot, real)) {
-        // Lexically inside: only a symlink leads out.
-        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
-        throw new errors_ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
-    }
-    return real;
-}
-/**
- * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
- * a symbolic link, as a path relative to `root` with `/` separators; undefined when
- * there is none (an entry that does not exist ends the walk). For code that writes
- * files and must never follow a link, even one that leads back inside `root`.
- */
-function symlinkOnPath(root, rel) {
-    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
-    let current = root;
-    for (let i = 0; i < parts.length; i++) {
-        current = (0,external_node_path_.join)(current, parts[i]);
-        const st = (0,external_node_fs_namespaceObject.lstatSync)(current, { throwIfNoEntry: false });
-        if (!st)
-            return undefined;
-        if (st.isSymbolicLink())
-            return parts.slice(0, i + 1).join('/');
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/lib/image-ref.ts
-/**
- * Container image references as the distribution spec and kustomize read them:
- * `[registry[:port]/]repository[:tag][@digest]`. A first path component is a registry
- * only when it has a dot or a port or is `localhost`, so `host:5000/team/app:1.2` and
- * `team/app:1.2` both parse right.
- */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
-/** Whether `tag` is a valid tag. */
-function isValidTag(tag) {
-    return TAG.test(tag);
-}
-/** Whether `digest` is a valid digest (`sha256:<64 hex>` and other algorithms). */
-function isValidDigest(digest) {
-    return (DIGEST.test(digest) && (!digest.startsWith('sha256:') || /^sha256:[a-f0-9]{64}$/.test(digest)));
-}
-/** Whether the first path component names a registry. */
-function isRegistry(component) {
-    return (component === 'localhost' ||
-        component.includes('.') ||
-        component.includes(':') ||
-        component.startsWith('['));
-}
-/** Parse a reference; throws an Error saying what is wrong. */
-function parseImageRef(reference) {
-    const ref = reference.trim();
-    if (ref === '')
-        throw new Error('empty image reference');
-    if (/\s/.test(ref))
-        throw new Error(`image reference ${JSON.stringify(ref)} contains whitespace`);
-    let rest = ref;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!isValidDigest(digest))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid digest ${JSON.stringify(digest)}`);
-    }
-    let tag;
-    const lastSlash = rest.lastIndexOf('/');
-    const colon = rest.lastIndexOf(':');
-    if (colon > lastSlash) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-        if (!isValidTag(tag))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid tag ${JSON.stringify(tag)}`);
-    }
-    const parts = rest.split('/');
-    let registry;
-    if (parts.length > 1 && isRegistry(parts[0])) {
-        registry = parts.shift();
-        if (!HOST.test(registry))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid registry ${JSON.stringify(registry)}`);
-    }
-    if (parts.length === 0 || parts.some(p => !COMPONENT.test(p))) {
-        throw new Error(`image reference ${JSON.stringify(ref)}: invalid repository ${JSON.stringify(parts.join('/'))} (lower-case letters, digits and separators . _ - only)`);
-    }
-    const repository = parts.join('/');
-    if (rest.length > 255)
-        throw new Error(`image reference ${JSON.stringify(ref)}: name longer than 255 characters`);
-    return {
-        registry,
-        repository,
-        name: registry ? `${registry}/${repository}` : repository,
-        tag,
-        digest
-    };
-}
-/** Format a reference from its parts. */
-function formatImageRef(ref) {
-    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}
-/**
- * Whether two names denote the same image, the way kustomize matches `images[].name`:
- * exact name equality, with Docker Hub's implicit `docker.io/` and `library/` folded.
- */
-function sameImageName(a, b) {
-    const norm = (n) => {
-        let s = n.replace(/^(?:index\.)?docker\.io\//, '');
-        if (!s.includes('/'))
-            s = `library/${s}`;
-        return s;
-    };
-    return norm(a) === norm(b);
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/lib/yaml-edit.ts
-/**
- * In-place YAML edits on top of `yaml`'s source ranges: a change replaces only the
- * bytes of the scalar it touches (or inserts / removes whole lines for a new or
- * dropped key), so comments, key order, quoting style, anchors, blank lines, document
- * markers and the other documents of a multi-document file survive byte for byte.
- * Values YAML 1.1 would read as something other than a string (`1.10`, `yes`, `on`,
- * `0o7`, ...) are written quoted.
- */
-
-const BOOL_NULL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~)$/;
-const NUMBERISH = /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?$/;
-const SEXAGESIMAL = /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/;
-const PLAIN_SAFE = /^[A-Za-z0-9_/][A-Za-z0-9_./@:+=-]*$/;
-/**
- * Whether `value` must be quoted to stay a string under both YAML 1.1 and 1.2 readers
- * (Helm's and kustomize's YAML libraries differ on `1.10`, `yes`, `on`, `0o7`, ...).
- */
-function needsQuoting(value) {
-    if (value === '' || !PLAIN_SAFE.test(value) || value.endsWith(':'))
-        return true;
-    if (BOOL_NULL.test(value) || NUMBERISH.test(value) || SEXAGESIMAL.test(value))
-        return true;
-    if (/^0[xXoObB]/.test(value) || /^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$/.test(value))
-        return true;
-    if (/^\d{4}-\d\d?-\d\d?/.test(value))
-        return true;
-    for (const version of ['1.1', '1.2']) {
-        try {
-            if ((0,dist/* parse */.qg)(value, { version }) !== value)
-                return true;
-        }
-        catch {
-            return true;
-        }
-    }
-    return false;
-}
-/** The source text of a string scalar in a given style. */
-function formatScalar(value, style) {
-    if (style === 'QUOTE_SINGLE' && !/[\n\\]/.test(value))
-        return `'${value.replace(/'/g, "''")}'`;
-    if (style === 'QUOTE_DOUBLE' || style === 'QUOTE_SINGLE')
-        return JSON.stringify(value);
-    return needsQuoting(value) ? JSON.stringify(value) : value;
-}
-/** A YAML file being edited: read through the parsed documents, write by splices. */
-class YamlEditor {
-    source;
-    file;
-    docs;
-    lines = new dist/* LineCounter */.HN();
-    splices = [];
-    /** The file's line ending, used for inserted lines (CRLF files stay CRLF). */
-    eol;
-    constructor(source, file = '<yaml>') {
-        this.source = source;
-        this.file = file;
-        this.eol = /\r\n/.test(source) ? '\r\n' : '\n';
-        this.docs = (0,dist/* parseAllDocuments */.hR)(source, { lineCounter: this.lines, keepSourceTokens: false });
-        for (const doc of this.docs) {
-            if (doc.errors.length > 0) {
-                const e = doc.errors[0];
-                const at = e.linePos?.[0];
-                throw new Error(`${file}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML: ${e.message.split('\n')[0]}`);
-            }
-        }
-    }
-    /** 1-based line of a source offset. */
-    lineOf(offset) {
-        return this.lines.linePos(offset).line;
-    }
-    /** The node an alias points to, or the node itself. */
-    resolve(node, doc) {
-        return (0,dist/* isAlias */.Vj)(node) ? node.resolve(doc) : node;
-    }
-    /** The node at `path` in document `docIndex`, or undefined. */
-    get(docIndex, path) {
-        const doc = this.docs[docIndex];
-        if (!doc)
-            return undefined;
-        let node = doc.contents;
-        for (const seg of path) {
-            node = this.resolve(node, doc);
-            if (typeof seg === 'number' && (0,dist/* isSeq */.oP)(node))
-                node = node.items[seg];
-            else if (typeof seg === 'string' && (0,dist/* isMap */.jh)(node))
-                node = this.pairOf(node, seg)?.value;
-            else
-                return undefined;
-        }
-        return this.resolve(node, doc);
-    }
-    /** The pair of `map` with the string key `key`. */
-    pairOf(map, key) {
-        return map.items.find(p => (0,dist/* isScalar */.jn)(p.key) && String(p.key.value) === key);
-    }
-    /** Replace the text of a scalar node, keeping its quoting style when possible. */
-    setScalar(node, value) {
-        if (!node.range)
-            throw new Error(`${this.file}: scalar without a source range`);
-        if (node.value === value && typeof node.value === 'string')
-            return false;
-        let style = node.type;
-        if (style === 'BLOCK_FOLDED' || style === 'BLOCK_LITERAL')
-            style = 'QUOTE_DOUBLE';
-        this.splices.push({
-            start: node.range[0],
-            end: node.range[1],
-            text: formatScalar(value, style)
-        });
-        return true;
-    }
-    lineStart(offset) {
-        return this.source.lastIndexOf('\n', offset - 1) + 1;
-    }
-    nextLineStart(offset) {
-        const nl = this.source.indexOf('\n', offset);
-        return nl < 0 ? this.source.length : nl + 1;
-    }
-    column(offset) {
-        return offset - this.lineStart(offset);
-    }
-    /** Set `key` of a map to a string: update the scalar or insert a new line. */
-    setKey(map, key, value) {
-        const pair = this.pairOf(map, key);
-        if (pair) {
-            if (!(0,dist/* isScalar */.jn)(pair.value)) {
-                throw new Error(`${this.file}: key "${key}" does not hold a scalar`);
-            }
-            return this.setScalar(pair.value, value);
-        }
-        this.insertKey(map, key, value);
-        return true;
-    }
-    /** Insert `key: value` at the end of a map (block or flow). */
-    insertKey(map, key, value) {
-        const text = `${formatScalar(key, 'PLAIN')}: ${formatScalar(value, 'PLAIN')}`;
-        if (!map.range)
-            throw new Error(`${this.file}: map without a source range`);
-        if (map.flow) {
-            const close = this.source.lastIndexOf('}', map.range[1]);
-            const sep = map.items.length > 0 ? ', ' : '';
-            this.splices.push({ start: close, end: close, text: `${sep}${text}` });
-            return;
-        }
-        const first = map.items[0];
-        const last = map.items[map.items.length - 1];
-        const keyNode = first?.key;
-        if (!first || !last || !keyNode?.range)
-            throw new Error(`${this.file}: cannot add to an empty map`);
-        const col = this.column(keyNode.range[0]);
-        const lastValue = (last.value ?? last.key);
-        const at = this.nextLineStart(lastValue.range[1] - 1);
-        const nl = at === this.source.length && !this.source.endsWith('\n') ? this.eol : '';
-        this.splices.push({ start: at, end: at, text: `${nl}${' '.repeat(col)}${text}${this.eol}` });
-    }
-    /** Remove the line(s) of `key` from a block map. */
-    deleteKey(map, key) {
-        const pair = this.pairOf(map, key);
-        if (!pair)
-            return false;
-        const k = pair.key;
-        const v = (pair.value ?? pair.key);
-        if (map.flow || map.items.length === 1) {
-            throw new Error(`${this.file}: cannot remove "${key}" from this map in place`);
-        }
-        const start = this.lineStart(k.range[0]);
-        if (this.source.slice(start, k.range[0]).trim() !== '') {
-            // `- key: value` opens a sequence item: blank the pair by moving the next key up.
-            const next = map.items[map.items.indexOf(pair) + 1];
-            if (!next)
-                throw new Error(`${this.file}: cannot remove "${key}" in place`);
-            const nk = next.key;
-            this.splices.push({ start: k.range[0], end: nk.range[0], text: '' });
-            return true;
-        }
-        this.splices.push({ start, end: this.nextLineStart(v.range[1] - 1), text: '' });
-        return true;
-    }
-    /** Append a map item (`- k: v` lines) to a block or flow sequence. */
-    appendMapItem(seq, entries) {
-        if (!seq.range)
-            throw new Error(`${this.file}: sequence without a source range`);
-        const pairs = entries.map(([k, v]) => `${formatScalar(k, 'PLAIN')}: ${formatScalar(v, 'PLAIN')}`);
-        if (seq.flow) {
-            const close = this.source.lastIndexOf(']', seq.range[1]);
-            const sep = seq.items.length > 0 ? ', ' : '';
-            this.splices.push({ start: close, end: close, text: `${sep}{${pairs.join(', ')}}` });
-            return;
-        }
-        const dash = this.source.lastIndexOf('-', seq.items[0].range[0]);
-        const col = this.column(dash);
-        const last = seq.items[seq.items.length - 1];
-        const at = this.nextLineStart(last.range[1] - 1);
-        const nl = at === this.source.length && !this.source.endsWith('\n') ? this.eol : '';
-        const pad = ' '.repeat(col);
-        const text = pairs.map((p, i) => `${pad}${i === 0 ? '- ' : '  '}${p}${this.eol}`).join('');
-        this.splices.push({ start: at, end: at, text: `${nl}${text}` });
-    }
-    /** Append raw lines at the end of a document (before the next document marker). */
-    appendToDocument(docIndex, text) {
-        const doc = this.docs[docIndex];
-        const contents = doc.contents;
-        const end = contents?.range ? contents.range[2] : doc.range[1];
-        const at = end >= this.source.length
-            ? this.source.length
-            : this.lineStart(end) === end
-                ? end
-                : this.nextLineStart(end);
-        const nl = at > 0 && this.source[at - 1] !== '\n' ? this.eol : '';
-        this.splices.push({ start: at, end: at, text: `${nl}${text.replace(/\r?\n/g, this.eol)}` });
-    }
-    /** Whether any edit is pending. */
-    get changed() {
-        return this.splices.length > 0;
-    }
-    /** The edited source. */
-    toString() {
-        // Last position first; at one position the later edit first, so edits made in
-        // order end up in that order.
-        const sorted = this.splices
-            .map((s, i) => ({ ...s, i }))
-            .sort((a, b) => b.start - a.start || b.end - a.end || b.i - a.i);
-        let out = this.source;
-        let limit = Infinity;
-        for (const s of sorted) {
-            if (s.end > limit)
-                throw new Error(`${this.file}: overlapping edits`);
-            out = out.slice(0, s.start) + s.text + out.slice(s.end);
-            limit = s.start;
-        }
-        return out;
-    }
-}
-/** Whether a node is a scalar holding a string (or a plain number-like value). */
-function scalarText(node) {
-    if (!(0,dist/* isScalar */.jn)(node))
-        return undefined;
-    const v = node.value;
-    if (typeof v === 'string')
-        return v;
-    if (typeof v === 'number' || typeof v === 'boolean')
-        return node.source ?? String(v);
-    return undefined;
-}
-
-
-;// CONCATENATED MODULE: ./src/lib/deploy-edit.ts
-/**
- * The GitOps edits: kustomize `images:` entries, Helm values keys and the container
- * images of raw manifests, patched in place with YamlEditor. `planEdits` reads the
- * files and returns their new contents and the old → new of every update; it writes
- * nothing, so the push loop can re-apply it on a fresh tip.
- */
-
-
-
-
-
-
-
-const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
-const CONTAINER_KEYS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
-/** Whether an image name written in a target denotes the update's image. */
-function matchesUpdate(name, update) {
-    return update.names.some(n => n === name || sameImageName(n, name));
-}
-/**
- * Refuse `full` (a path under the clone `within`) when it is, or goes through, a
- * symbolic link, or lies outside the clone: editing through a link would rewrite a
- * file elsewhere (anything the runner's user can write) and commit nothing.
- */
-function assertNoSymlink(within, full, what) {
-    const rel = (0,external_node_path_.relative)(within, full);
-    if (!isWithin(within, full)) {
-        throw new errors_ConfigurationError(`${what}: ${rel} is outside the config repository`);
-    }
-    const link = symlinkOnPath(within, rel);
-    if (link !== undefined) {
-        throw new errors_ConfigurationError(`${what}: ${link} in the config repository is a symbolic link; deploy edits only regular files inside the clone (a link may lead outside it), so nothing was changed. Replace the link with the file or point the target at the real path.`);
-    }
-}
-/** Whether a path exists, without following a final symlink. */
-function present(path) {
-    return (0,external_node_fs_namespaceObject.lstatSync)(path, { throwIfNoEntry: false }) !== undefined;
-}
-class Workspace {
-    root;
-    within;
-    editors = new Map();
-    constructor(root, 
-    /** The clone that every edited file must be a regular file of. */
-    within) {
-        this.root = root;
-        this.within = within;
-    }
-    editor(rel, what) {
-        let e = this.editors.get(rel);
-        if (!e) {
-            const full = (0,external_node_path_.join)(this.root, rel);
-            assertNoSymlink(this.within, full, what);
-            if (!present(full) || !(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
-                throw new errors_ConfigurationError(`${what}: file ${rel} does not exist in the config repository`);
-            }
-            try {
-                e = new YamlEditor((0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8'), rel);
-            }
-            catch (error) {
-                throw new errors_ConfigurationError(error.message);
-            }
-            this.editors.set(rel, e);
-        }
-        return e;
-    }
-    result() {
-        const out = new Map();
-        for (const [rel, e] of this.editors) {
-            const text = e.toString();
-            if (text !== e.source)
-                out.set(rel, text);
-        }
-        return out;
-    }
-}
-function kustomizationFile(ws, dir) {
-    for (const name of KUSTOMIZATION_FILES) {
-        const rel = dir === '.' ? name : `${dir}/${name}`;
-        assertNoSymlink(ws.within, (0,external_node_path_.join)(ws.root, dir), `target kustomize:${dir}`);
-        if (present((0,external_node_path_.join)(ws.root, rel)))
-            return rel;
-    }
-    throw new errors_ConfigurationError(`target kustomize:${dir}: no kustomization.yaml in ${dir} of the config repository`);
-}
-function refOfEntry(entry) {
-    const get = (k) => scalarText(entry.get(k, true));
-    const name = get('newName') ?? get('name') ?? '';
-    return formatImageRef({ name, tag: get('newTag'), digest: get('digest') });
-}
-function editKustomize(ws, dir, update, out) {
-    const rel = kustomizationFile(ws, dir);
-    const ed = ws.editor(rel, `target kustomize:${dir}`);
-    const doc = ed.docs[0];
-    const root = doc?.contents;
-    if (!doc || !(0,dist/* isMap */.jh)(root))
-        throw new errors_ConfigurationError(`${rel}: expected a kustomization map`);
-    const images = ed.get(0, ['images']);
-    const p = update.parsed;
-    const entries = (0,dist/* isSeq */.oP)(images) ? images.items.filter(dist/* isMap */.jh) : [];
-    const entry = entries.find(e => {
-        const name = scalarText(e.get('name', true));
-        const newName = scalarText(e.get('newName', true));
-        return (name && matchesUpdate(name, update)) || (newName && matchesUpdate(newName, update));
-    });
-    if (!entry) {
-        const fields = [['name', p.name]];
-        if (p.tag)
-            fields.push(['newTag', p.tag]);
-        if (p.digest)
-            fields.push(['digest', p.digest]);
-        if ((0,dist/* isSeq */.oP)(images) && (images.items.length > 0 || images.flow)) {
-            ed.appendMapItem(images, fields);
-        }
-        else if (images === undefined ||
-            images === null ||
-            ((0,dist/* isScalar */.jn)(images) && images.value === null)) {
-            if (ed.pairOf(root, 'images')) {
-                throw new errors_ConfigurationError(`${rel}: "images:" is empty; write "images: []" or list one entry`);
-            }
-            const lines = fields.map(([k, v], i) => `${i === 0 ? '- ' : '  '}${k}: ${JSON.stringify(v)}`);
-            ed.appendToDocument(0, `images:\n${lines.join('\n')}\n`);
-        }
-        else {
-            throw new errors_ConfigurationError(`${rel}: "images" must be a list`);
-        }
-        out.push({
-            service: update.service,
-            file: rel,
-            line: ed.lineOf(root.range[1]),
-            new: update.ref
-        });
-        return;
-    }
-    const old = refOfEntry(entry);
-    const name = scalarText(entry.get('name', true)) ?? '';
-    const line = ed.lineOf(entry.range[0]);
-    let changed = false;
-    if (entry.has('newName'))
-        changed = ed.setKey(entry, 'newName', p.name) || changed;
-    else if (!sameImageName(name, p.name))
-        changed = ed.setKey(entry, 'newName', p.name) || changed;
-    if (p.tag)
-        changed = ed.setKey(entry, 'newTag', p.tag) || changed;
-    else if (entry.has('newTag'))
-        changed = ed.deleteKey(entry, 'newTag') || changed;
-    if (p.digest)
-        changed = ed.setKey(entry, 'digest', p.digest) || changed;
-    else if (entry.has('digest'))
-        changed = ed.deleteKey(entry, 'digest') || changed;
-    if (changed)
-        out.push({ service: update.service, file: rel, line, old, new: update.ref });
-}
-function helmPart(key, p, ref, where) {
-    const last = key.split('.').pop().toLowerCase();
-    if (last.endsWith('tag')) {
-        if (!p.tag)
-            throw new errors_ConfigurationError(`${where}: the key takes a tag but ${ref} has none`);
-        return p.tag;
-    }
-    if (last.endsWith('repository'))
-        return p.name;
-    if (last.endsWith('digest')) {
-        if (!p.digest)
-            throw new errors_ConfigurationError(`${where}: the key takes a digest but ${ref} has none`);
-        return p.digest;
-    }
-    return ref;
-}
-function editHelm(ws, target, update, out) {
-    const where = `target helm:${target.file}:${target.key}`;
-    const ed = ws.editor(target.file, where);
-    const path = target.key.split('.');
-    const node = ed.get(0, path);
-    if (node === undefined) {
-        throw new errors_ConfigurationError(`${target.file}: key ${target.key} does not exist (${where})`);
-    }
-    const p = update.parsed;
-    if ((0,dist/* isMap */.jh)(node)) {
-        // `image: {repository, tag}`: set the parts present.
-        const old = formatImageRef({
-            name: scalarText(node.get('repository', true)) ?? '',
-            tag: scalarText(node.get('tag', true)),
-            digest: scalarText(node.get('digest', true))
-        });
-        let changed = false;
-        if (!node.has('repository') && !node.has('tag')) {
-            throw new errors_ConfigurationError(`${target.file}: key ${target.key} is a map without repository or tag`);
-        }
-        if (node.has('repository'))
-            changed = ed.setKey(node, 'repository', p.name) || changed;
-        if (node.has('tag') || p.tag)
-            changed = ed.setKey(node, 'tag', p.tag ?? '') || changed;
-        if (node.has('digest'))
-            changed = ed.setKey(node, 'digest', p.digest ?? '') || changed;
-        if (changed) {
-            out.push({
-                service: update.service,
-                file: target.file,
-                line: ed.lineOf(node.range[0]),
-                old,
-                new: update.ref
-            });
-        }
-        return;
-    }
-    if (!(0,dist/* isScalar */.jn)(node)) {
-        throw new errors_ConfigurationError(`${target.file}: key ${target.key} holds a list, expected a string`);
-    }
-    const value = helmPart(target.key, p, update.ref, where);
-    const old = scalarText(node);
-    if (ed.setScalar(node, value)) {
-        out.push({
-            service: update.service,
-            file: target.file,
-            line: ed.lineOf(node.range[0]),
-            old,
-            new: value
-        });
-    }
-}
-/** Regular files under `root` (relative, `/`-separated); symlinks are not followed. */
-function listFiles(root, dir = '', out = { files: [], links: [] }) {
-    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
-        if (entry.name === '.git')
-            continue;
-        const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
-        if (entry.isDirectory())
-            listFiles(root, rel, out);
-        else if (entry.isFile())
-            out.files.push(rel);
-        else if (entry.isSymbolicLink())
-            out.links.push(rel);
-    }
-    return out;
-}
-function editManifests(ws, glob, update, out, imagePaths) {
-    const match = picomatch_default()(glob, { dot: true });
-    const listed = listFiles(ws.root);
-    const link = listed.links.find(f => match(f) && /\.ya?ml$/.test(f));
-    if (link !== undefined)
-        assertNoSymlink(ws.within, (0,external_node_path_.join)(ws.root, link), `target manifests:${glob}`);
-    const files = listed.files.filter(f => match(f) && /\.ya?ml$/.test(f)).sort();
-    if (files.length === 0) {
-        throw new errors_ConfigurationError(`target manifests:${glob}: no YAML file matches in the config repository`);
-    }
-    let found = 0;
-    for (const rel of files) {
-        const ed = ws.editor(rel, `target manifests:${glob}`);
-        const consider = (img) => {
-            const text = scalarText(img);
-            if (!text)
-                return;
-            let name;
-            try {
-                name = parseImageRef(text).name;
-            }
-            catch {
-                return;
-            }
-            if (!matchesUpdate(name, update))
-                return;
-            found++;
-            if (ed.setScalar(img, update.ref)) {
-                const line = ed.lineOf(img.range[0]);
-                out.push({ service: update.service, file: rel, line, old: text, new: update.ref });
-            }
-        };
-        const visit = (node) => {
-            if ((0,dist/* isMap */.jh)(node)) {
-                for (const pair of node.items) {
-                    const key = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : '';
-                    if (CONTAINER_KEYS.has(key) && (0,dist/* isSeq */.oP)(pair.value)) {
-                        for (const c of pair.value.items)
-                            if ((0,dist/* isMap */.jh)(c))
-                                consider(c.get('image', true));
-                    }
-                    else
-                        visit(pair.value);
-                }
-            }
-            else if ((0,dist/* isSeq */.oP)(node))
-                for (const item of node.items)
-                    visit(item);
-        };
-        ed.docs.forEach((doc, i) => {
-            visit(doc.contents);
-            // Extra dotted paths for custom resources that hold an image elsewhere.
-            for (const path of imagePaths) {
-                const node = ed.get(i, path);
-                if ((0,dist/* isScalar */.jn)(node))
-                    consider(node);
-            }
-        });
-    }
-    if (found === 0) {
-        throw new errors_ConfigurationError(`target manifests:${glob}: no container uses the image of ${update.service} (${update.names.join(', ')}) in ${files.length} file(s)`);
-    }
-}
-/**
- * Plan every update against the files under `root`. Updates with their own targets
- * use those, the others use `targets`. Every file read for editing must be a regular
- * file of the clone `within` (default `root`) reached without a symlink.
- */
-function planEdits(root, updates, targets, options = {}) {
-    const imagePaths = (options.imagePaths ?? []).map(p => p.split('.'));
-    const within = options.within ?? root;
-    if (root !== within)
-        assertNoSymlink(within, root, 'input "path"');
-    const ws = new Workspace(root, within);
-    const changes = [];
-    for (const update of updates) {
-        const list = update.targets.length > 0 ? update.targets : targets;
-        if (list.length === 0) {
-            throw new errors_ConfigurationError(`no target for ${update.service}: set the "targets" input or deploy: in the services file`);
-        }
-        for (const t of list) {
-            if (t.kind === 'kustomize')
-                editKustomize(ws, t.dir, update, changes);
-            else if (t.kind === 'manifests')
-                editManifests(ws, t.glob, update, changes, imagePaths);
-            else {
-                if (t.name !== undefined && !matchesUpdate(t.name, update))
-                    continue;
-                if (t.name === undefined && update.targets.length === 0 && updates.length > 1) {
-                    throw new errors_ConfigurationError(`target helm:${t.file}:${t.key} takes one image but ${updates.length} are deployed: add =<name> to say which`);
-                }
-                editHelm(ws, t, update, changes);
-            }
-        }
-    }
-    return { files: ws.result(), changes };
-}
-/**
- * Sparse-checkout patterns (no-cone, rooted) covering every file the targets can
- * touch under `path`, or undefined when the whole tree is needed.
- */
-function sparsePatterns(path, targets) {
-    if (targets.length === 0)
-        return undefined;
-    const prefix = path === '.' ? '' : `${path}/`;
-    const out = new Set();
-    for (const t of targets) {
-        if (t.kind === 'kustomize')
-            out.add(`/${prefix}${t.dir === '.' ? '' : `${t.dir}/`}*`);
-        else if (t.kind === 'helm')
-            out.add(`/${prefix}${t.file}`);
-        else
-            out.add(`/${prefix}${t.glob}`);
-    }
-    return [...out];
-}
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/lib/secrets.ts
-/**
- * The one registry of every secret the action knows: inputs declared secret, tokens
- * received at run time and values derived from them. Each secret is masked together
- * with the encodings the runner does not mask by itself (CVE-2025-30066 leaked double
- * base64), and `redact()` scrubs anything the action writes itself.
- */
-/** Values shorter than this are not masked: masking "a" would garble every log line. */
-const MIN_SECRET_LENGTH = 4;
-const b64 = (s) => Buffer.from(s).toString('base64');
-/**
- * The base64 forms of `value` as it can appear inside a longer encoded string: at
- * each of the three byte alignments, the part of the encoding that depends only on
- * the secret's own bytes.
- */
-function base64Alignments(value) {
-    const bytes = Buffer.from(value, 'utf8');
-    const out = [];
-    for (let offset = 0; offset < 3; offset++) {
-        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
-        const encoded = b64(padded);
-        // Characters fully determined by the secret: skip those touching the padding
-        // prefix and the last (possibly partial) group.
-        const start = offset === 0 ? 0 : Math.ceil((offset * 8) / 6);
-        const end = Math.floor(((offset + bytes.length) * 8) / 6);
-        const core = encoded.slice(start, end);
-        if (core.length >= MIN_SECRET_LENGTH)
-            out.push(core);
-    }
-    return out;
-}
-/** Every encoding of one secret value that we mask and scan for. */
-function deriveEncodings(value, options = {}) {
-    const forms = new Set();
-    const add = (s) => {
-        if (s.length >= MIN_SECRET_LENGTH)
-            forms.add(s);
-    };
-    const parts = [value, ...value.split(/\r?\n/).map(line => line.trim())];
-    for (const part of parts) {
-        if (part.length < MIN_SECRET_LENGTH)
-            continue;
-        add(part);
-        add(b64(part));
-        for (const aligned of base64Alignments(part))
-            add(aligned);
-        add(b64(b64(part)));
-        for (const aligned of base64Alignments(b64(part)))
-            add(aligned);
-        add(Buffer.from(part).toString('base64url'));
-        add(encodeURIComponent(part));
-        add(encodeURIComponent(part).replace(/%20/g, '+'));
-        // application/x-www-form-urlencoded (URLSearchParams) also escapes !'()~
-        add(new URLSearchParams({ s: part }).toString().slice(2));
-        add(JSON.stringify(part).slice(1, -1));
-        add(Buffer.from(part).toString('hex'));
-        add(Buffer.from(part).toString('hex').toUpperCase());
-        if (options.user !== undefined) {
-            const pair = `${options.user}:${part}`;
-            add(b64(pair));
-            for (const aligned of base64Alignments(pair))
-                add(aligned);
-            // A base64 docker config (Kubernetes .dockerconfigjson) holds base64(base64(pair)).
-            add(b64(b64(pair)));
-            for (const aligned of base64Alignments(b64(pair)))
-                add(aligned);
-        }
-    }
-    return [...forms];
-}
-/** A registry of secrets and their derived forms. */
-class SecretRegistry {
-    mask;
-    forms = new Set();
-    originals = new Set();
-    sorted = [];
-    constructor(mask = () => undefined) {
-        this.mask = mask;
-    }
-    /** Route future and already registered masks to `mask`. */
-    setMask(mask) {
-        this.mask = mask;
-        for (const form of this.forms)
-            mask(form);
-    }
-    /**
-     * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
-     * docker auth files). Empty and very short values are ignored.
-     */
-    add(value, options = {}) {
-        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
-            return;
-        this.originals.add(value);
-        let added = false;
-        for (const form of deriveEncodings(value, options)) {
-            if (this.forms.has(form))
-                continue;
-            this.forms.add(form);
-            this.mask(form);
-            added = true;
-        }
-        if (added)
-            this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
-    }
-    /** The secrets as registered (not the derived forms). */
-    values() {
-        return [...this.originals];
-    }
-    /** Every form that is masked and scanned for. */
-    allForms() {
-        return [...this.sorted];
-    }
-    /** Replace every registered form in `text` with `***`. */
-    redact(text) {
-        let out = text;
-        for (const form of this.sorted) {
-            if (out.includes(form))
-                out = out.split(form).join('***');
-        }
-        return out;
-    }
-    /** The first registered form found in `text`, or undefined. Never log the result. */
-    find(text) {
-        return this.sorted.find(form => text.includes(form));
-    }
-    /** Whether any registered form occurs in `text`. */
-    leaks(text) {
-        return this.find(text) !== undefined;
-    }
-}
-/** The process-wide registry every module of an action uses. */
-const secrets_secrets = new SecretRegistry();
-
-;// CONCATENATED MODULE: ./src/lib/exec.ts
-/**
- * Child processes over argv arrays only (no shell), with stdin, a timeout, and
- * captured output bounded in size. The command line is logged with every registered
- * secret redacted; arguments marked secret are never logged at all.
- */
-
-
-/** A process that failed: its message carries the last lines of stderr, redacted. */
-class ExecError extends Error {
-    result;
-    name = 'ExecError';
-    constructor(message, result) {
-        super(message);
-        this.result = result;
-    }
-}
-/** The command line as it may be shown: secret args hidden, secrets redacted. */
-function displayCommand(command, args, secretArgs = []) {
-    const shown = args.map((a, i) => secretArgs.includes(i) ? '***' : /[\s"'$`\\]/.test(a) || a === '' ? JSON.stringify(a) : a);
-    return secrets_secrets.redact([command, ...shown].join(' '));
-}
-class Tail {
-    max;
-    chunks = [];
-    size = 0;
-    truncated = false;
-    constructor(max) {
-        this.max = max;
-    }
-    push(chunk) {
-        this.chunks.push(chunk);
-        this.size += chunk.length;
-        while (this.size > this.max && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-            this.truncated = true;
-        }
-        if (this.size > this.max) {
-            const only = this.chunks[0];
-            this.chunks = [only.subarray(only.length - this.max)];
-            this.size = this.max;
-            this.truncated = true;
-        }
-    }
-    text() {
-        return Buffer.concat(this.chunks).toString('utf8');
-    }
-}
-/** The last `n` non-empty lines of a text. */
-function lastLines(text, n) {
-    return text
-        .split(/\r?\n/)
-        .filter(l => l.trim() !== '')
-        .slice(-n)
-        .join('\n');
-}
-/**
- * The environment a child gets: `env` without the action's `INPUT_*` variables, which
- * hold the raw inputs (secrets among them) and which no child needs.
- */
-function childEnv(env = process.env) {
-    const out = {};
-    for (const [k, v] of Object.entries(env))
-        if (!/^INPUT_/i.test(k))
-            out[k] = v;
-    return out;
-}
-/** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
-function exec_exec(command, args, options = {}) {
-    const max = options.maxOutputBytes ?? 4 * 1024 * 1024;
-    const shown = displayCommand(command, args, options.secretArgs);
-    options.logger?.info(`$ ${shown}`);
-    const started = Date.now();
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
-            cwd: options.cwd,
-            env: childEnv(options.env ?? process.env),
-            stdio: ['pipe', 'pipe', 'pipe'],
-            ...(options.signal ? { signal: options.signal } : {})
-        });
-        const out = new Tail(max);
-        const err = new Tail(max);
-        let timedOut = false;
-        let killTimer;
-        const timer = options.timeoutMs !== undefined
-            ? setTimeout(() => {
-                timedOut = true;
-                child.kill('SIGTERM');
-                killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
-            }, options.timeoutMs)
-            : undefined;
-        child.stdout.on('data', (c) => {
-            out.push(c);
-            options.onStdout?.(c);
-        });
-        child.stderr.on('data', (c) => {
-            err.push(c);
-            options.onStderr?.(c);
-        });
-        child.stdin.on('error', () => undefined);
-        // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
-        // can hold the output pipes open long after the child exited: stop waiting for it.
-        let drainTimer;
-        child.on('exit', () => {
-            drainTimer = setTimeout(() => {
-                child.stdout.destroy();
-                child.stderr.destroy();
-            }, timedOut ? 500 : 2000);
-            drainTimer.unref();
-        });
-        child.on('error', error => {
-            clearTimeout(timer);
-            clearTimeout(killTimer);
-            const code = error.code;
-            const why = code === 'ENOENT'
-                ? `${command}: command not found`
-                : code === 'ABORT_ERR'
-                    ? `${command}: aborted`
-                    : `${command}: ${error.message}`;
-            reject(new ExecError(why, {
-                code: -1,
-                signal: null,
-                stdout: '',
-                stderr: '',
-                truncated: false,
-                timedOut: false,
-                durationMs: Date.now() - started
-            }));
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            clearTimeout(killTimer);
-            clearTimeout(drainTimer);
-            const result = {
-                code: code ?? -1,
-                signal,
-                stdout: out.text(),
-                stderr: err.text(),
-                truncated: out.truncated || err.truncated,
-                timedOut,
-                durationMs: Date.now() - started
-            };
-            if ((result.code !== 0 || timedOut) && !options.allowFailure) {
-                const why = timedOut
-                    ? `timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`
-                    : signal
-                        ? `killed by ${signal}`
-                        : `exited with code ${result.code}`;
-                const tail = lastLines(result.stderr || result.stdout, 20);
-                reject(new ExecError(secrets_secrets.redact(`${shown} ${why}${tail ? `:\n${tail}` : ''}`), result));
-                return;
-            }
-            resolve(result);
-        });
-        if (options.input !== undefined)
-            child.stdin.end(options.input);
-        else
-            child.stdin.end();
-    });
-}
-
-;// CONCATENATED MODULE: ./src/lib/git.ts
-/**
- * Running git: argv arrays only, never a prompt, a stable locale, and no user or
- * system configuration leaking in unless asked. Tokens reach git through the
- * environment (`--config-env`), never argv.
- */
-
-/** The environment git runs with. */
-function gitEnv(extra = {}, isolated = false) {
-    const env = {
-        ...process.env,
-        GIT_TERMINAL_PROMPT: '0',
-        GIT_ASKPASS: '',
-        SSH_ASKPASS: '',
-        GCM_INTERACTIVE: 'never',
-        LC_ALL: 'C',
-        LANG: 'C'
-    };
-    if (isolated) {
-        env.GIT_CONFIG_NOSYSTEM = '1';
-        env.GIT_CONFIG_GLOBAL = '/dev/null';
-    }
-    return { ...env, ...extra };
-}
-/** Run `git <args>` in `cwd`. Throws ExecError (with stderr's tail) on failure. */
-function git(args, options) {
-    const { env, isolated, ...rest } = options;
-    return exec_exec('git', args, { ...rest, env: gitEnv(env, isolated) });
-}
-/** Trimmed stdout of `git <args>`. */
-async function gitText(args, options) {
-    return (await git(args, options)).stdout.trim();
-}
-
-;// CONCATENATED MODULE: ./src/lib/deploy-git.ts
-/**
- * The config repository clone: shallow fetches, commits, pushes. The token reaches
- * git only as an `http.extraheader` through `--config-env` (an environment variable
- * name on the command line, the value in the child's environment): never in a URL,
- * argv, `.git/config` or a log.
- */
-
-
-
-
-
-
-
-const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
-/** Default time limit of one git command (the `timeout` input's default). */
-const DEFAULT_GIT_TIMEOUT_MS = 10 * 60_000;
-/** A transfer below this many bytes per second... */
-const LOW_SPEED_LIMIT = 1000;
-/** ...for this many seconds (at most; never more than the command's time limit) fails. */
-const LOW_SPEED_TIME_S = 30;
-/**
- * The `-c` options that make git's HTTP transport give up on a remote that accepts
- * the connection and then stops answering (or never starts): below
- * `LOW_SPEED_LIMIT` bytes/s for `LOW_SPEED_TIME_S` seconds, or the time limit if
- * shorter.
- */
-function lowSpeedArgs(timeoutMs) {
-    const seconds = lowSpeedSeconds(timeoutMs);
-    return ['-c', `http.lowSpeedLimit=${LOW_SPEED_LIMIT}`, '-c', `http.lowSpeedTime=${seconds}`];
-}
-/** The `http.lowSpeedTime` for a command time limit. */
-function lowSpeedSeconds(timeoutMs) {
-    return Math.max(1, Math.min(LOW_SPEED_TIME_S, Math.floor(timeoutMs / 1000)));
-}
-/**
- * The remote of a clone URL as shown in messages: `host[:port]` for network URLs
- * (no user name, path or query), the path for `file://`. Never holds a credential.
- */
-function remoteLabel(url) {
-    try {
-        const u = new URL(url);
-        if (u.protocol === 'file:')
-            return decodeURIComponent(u.pathname);
-        return u.host || url;
-    }
-    catch {
-        return 'the remote';
-    }
-}
-/** Whether git's stderr says the HTTP transport gave up on a silent or stalled remote. */
-function isStalled(stderr) {
-    return /operation too slow|timed out|timeout was reached/i.test(stderr);
-}
-/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
-function authHeader(token, scheme = 'basic') {
-    secrets_secrets.add(token, { user: 'x-access-token' });
-    if (scheme === 'bearer')
-        return `AUTHORIZATION: bearer ${token}`;
-    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
-    secrets_secrets.add(encoded);
-    return `AUTHORIZATION: basic ${encoded}`;
-}
-/** Classify a failed `git push` from its stderr. */
-function classifyPush(stderr) {
-    const message = stderr.trim().split('\n').slice(-6).join('\n');
-    if (/\b403\b|permission to .* denied|write access|not allowed to push|protected branch/i.test(stderr)) {
-        return { ok: false, kind: 'permission', message };
-    }
-    if (/\b401\b|authentication failed|could not read username|invalid credentials/i.test(stderr)) {
-        return { ok: false, kind: 'auth', message };
-    }
-    if (/hook declined/i.test(stderr))
-        return { ok: false, kind: 'other', message };
-    if (/non-fast-forward|fetch first|\[rejected\]|failed to lock|cannot lock ref|failed to update ref|incorrect old value|remote rejected|stale info/i.test(stderr)) {
-        return { ok: false, kind: 'rejected', message };
-    }
-    return { ok: false, kind: 'other', message };
-}
-/** A working clone of the config repository. */
-class ConfigRepo {
-    dir;
-    url;
-    header;
-    identity;
-    logger;
-    timeoutMs;
-    constructor(dir, url, header, identity, logger, 
-    /**
-     * Time limit of each git command; the HTTP transport also gives up earlier on a
-     * remote that stops answering (see `lowSpeedArgs`).
-     */
-    timeoutMs = DEFAULT_GIT_TIMEOUT_MS) {
-        this.dir = dir;
-        this.url = url;
-        this.header = header;
-        this.identity = identity;
-        this.logger = logger;
-        this.timeoutMs = timeoutMs;
-    }
-    /** `host[:port]` (or the path) of the remote, for messages. */
-    get remote() {
-        return remoteLabel(this.url);
-    }
-    /**
-     * Run git with the auth header (when any) passed through the environment. Every
-     * command is bounded, not only fetch, push and ls-remote: in a partial clone,
-     * checkout and diff fetch missing blobs from the remote too.
-     */
-    run(args, options = {}) {
-        const argv = [
-            ...(this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`] : []),
-            ...lowSpeedArgs(this.timeoutMs),
-            ...args
-        ];
-        return git(argv, {
-            cwd: this.dir,
-            isolated: true,
-            timeoutMs: this.timeoutMs,
-            ...options,
-            env: {
-                GIT_AUTHOR_NAME: this.identity.name,
-                GIT_AUTHOR_EMAIL: this.identity.email,
-                GIT_COMMITTER_NAME: this.identity.name,
-                GIT_COMMITTER_EMAIL: this.identity.email,
-                GIT_LFS_SKIP_SMUDGE: '1',
-                ...(this.header ? { [HEADER_ENV]: this.header } : {}),
-                ...options.env
-            }
-        });
-    }
-    async text(args) {
-        return (await this.run(args)).stdout.trim();
-    }
-    partial = false;
-    /**
-     * An empty repository with `origin`. With `sparse` patterns (gitignore style, rooted)
-     * only those paths are checked out and blobs are fetched lazily (`blob:none`).
-     */
-    async init(sparse) {
-        (0,external_node_fs_namespaceObject.mkdirSync)(this.dir, { recursive: true });
-        await this.run(['init', '-q', '-b', 'conveyor-work', '.']);
-        await this.run(['remote', 'add', 'origin', this.url]);
-        if (sparse && sparse.length > 0) {
-            await this.run(['sparse-checkout', 'set', '--no-cone', '--', ...sparse]);
-            this.partial = true;
-        }
-    }
-    /** The remote's default branch (from `ls-remote --symref`). */
-    async defaultBranch() {
-        const r = await this.run(['ls-remote', '--symref', 'origin', 'HEAD'], { allowFailure: true });
-        if (r.code !== 0 || r.timedOut)
-            throw this.remoteError(r, 'read');
-        const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout);
-        if (!m)
-            throw new errors_ConfigurationError(`the config repository has no default branch (is it empty?); set "ref"`);
-        return m[1];
-    }
-    /** The sha of a branch on the remote, or undefined when it does not exist. */
-    async remoteTip(branch) {
-        const r = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
-            allowFailure: true
-        });
-        if (r.code !== 0 || r.timedOut)
-            throw this.remoteError(r, 'read');
-        return r.stdout.trim().split(/\s+/)[0] || undefined;
-    }
-    /** Fetch `branch` shallowly into refs/remotes/origin/<branch> without checking it out. */
-    async fetchOnly(branch, depth) {
-        const r = await this.run([
-            'fetch',
-            '-q',
-            '--no-tags',
-            `--depth=${depth}`,
-            ...(this.partial ? ['--filter=blob:none'] : []),
-            'origin',
-            `+refs/heads/${branch}:refs/remotes/origin/${branch}`
-        ], { allowFailure: true });
-        if (r.code !== 0 || r.timedOut)
-            throw this.remoteError(r, 'read');
-    }
-    /** `git log` of HEAD's commits not in `base` (at most `max`), for deploy records. */
-    async logRange(base, max) {
-        return (await this.run(['log', `-n${max}`, '--format=%H%x1f%B%x1e', `${base}..HEAD`])).stdout;
-    }
-    /** Fetch `branch` shallowly and check it out as the work branch; returns the tip sha. */
-    async fetchAndReset(branch, depth) {
-        const r = await this.run([
-            'fetch',
-            '-q',
-            '--no-tags',
-            `--depth=${depth}`,
-            ...(this.partial ? ['--filter=blob:none'] : []),
-            'origin',
-            `+refs/heads/${branch}:refs/remotes/origin/${branch}`
-        ], { allowFailure: true });
-        if (r.code !== 0 || r.timedOut) {
-            if (!r.timedOut && /couldn't find remote ref|not our ref/i.test(r.stderr)) {
-                throw new errors_ConfigurationError(`input "ref": branch ${JSON.stringify(branch)} does not exist in the config repository`);
-            }
-            throw this.remoteError(r, 'read');
-        }
-        await this.run(['checkout', '-q', '-f', '-B', 'conveyor-work', `refs/remotes/origin/${branch}`]);
-        await this.run(['clean', '-q', '-fdx']);
-        return this.text(['rev-parse', 'HEAD']);
-    }
-    /** `git log` of the fetched history, for the deploy records. */
-    async log(depth) {
-        return (await this.run(['log', `-n${depth}`, '--format=%H%x1f%B%x1e', 'HEAD'])).stdout;
-    }
-    /** Write planned files, stage them; returns the staged diff. */
-    async stage(files) {
-        for (const [rel, content] of files) {
-            const full = (0,external_node_path_.join)(this.dir, rel);
-            // planEdits refused these already; never write through a link all the same.
-            const link = symlinkOnPath(this.dir, rel);
-            if (link !== undefined) {
-                throw new errors_ConfigurationError(`${link} in the config repository is a symbolic link; deploy does not write through it`);
-            }
-            (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_.dirname)(full), { recursive: true });
-            (0,external_node_fs_namespaceObject.writeFileSync)(full, content);
-        }
-        await this.run(['add', '--', ...files.keys()]);
-        return (await this.run(['diff', '--cached', '--no-color', '--no-ext-diff'])).stdout;
-    }
-    /** Commit the staged change with `message` (over stdin); returns the sha. */
-    async commit(message) {
-        await this.run(['commit', '-q', '--no-verify', '--cleanup=verbatim', '-F', '-'], {
-            input: message
-        });
-        return this.text(['rev-parse', 'HEAD']);
-    }
-    /**
-     * Push HEAD to `branch`. With `lease` (the sha the branch must still have), the push
-     * replaces the branch even when it is not a fast-forward, and only then.
-     */
-    async push(branch, lease) {
-        const force = lease ? [`--force-with-lease=refs/heads/${branch}:${lease}`] : [];
-        const r = await this.run(['push', '--porcelain', ...force, 'origin', `HEAD:refs/heads/${branch}`], {
-            allowFailure: true
-        });
-        if (r.code === 0 && !r.timedOut)
-            return { ok: true };
-        if (r.timedOut || isStalled(r.stderr)) {
-            return { ok: false, kind: 'other', message: this.remoteError(r, 'write').message };
-        }
-        const res = classifyPush(`${r.stdout}\n${r.stderr}`);
-        this.logger.debug(`push refused: ${res.message}`);
-        return res;
-    }
-    /** An error for a remote that failed to answer; names the remote, never the token. */
-    remoteError(r, what) {
-        const stderr = r.stderr;
-        const tail = secrets_secrets.redact(lastLines(stderr, 3).split('\n').join(' '));
-        if (r.timedOut) {
-            return new Error(`git could not ${what} the config repository at ${this.remote}: no complete answer within ${Math.round(this.timeoutMs / 1000)}s (input "timeout"), so git was stopped. ${tail}`.trim());
-        }
-        if (isStalled(stderr)) {
-            return new Error(`git could not ${what} the config repository at ${this.remote}: the server stopped answering (less than ${LOW_SPEED_LIMIT} bytes/s for ${lowSpeedSeconds(this.timeoutMs)}s). ${tail}`);
-        }
-        if (/\b403\b/.test(stderr)) {
-            return new errors_ConfigurationError(`the config repository refused the token (HTTP 403): it has no ${what} permission. ${tail}`);
-        }
-        if (/\b401\b|authentication failed|could not read username/i.test(stderr)) {
-            return new errors_ConfigurationError(`the config repository asked for credentials and the token was not accepted (input "token"). ${tail}`);
-        }
-        if (/not found|does not appear to be a git repository|repository .* not found|\b404\b/i.test(stderr)) {
-            return new errors_ConfigurationError(`input "repository": the config repository was not found. ${tail}`);
-        }
-        return new Error(`git could not ${what} the config repository at ${this.remote}: ${tail}`);
-    }
-}
-/**
- * How `ours` relates to `theirs` in the source repository at `dir`: 'older' when ours
- * is an ancestor of theirs, 'newer' when the reverse, 'unknown' when git cannot tell.
- */
-async function sourceAncestry(dir, ours, theirs) {
-    if (ours === theirs)
-        return 'same';
-    if (!dir)
-        return 'unknown';
-    const probe = async (a, b) => (await git(['merge-base', '--is-ancestor', a, b], {
-        cwd: dir,
-        allowFailure: true,
-        // Local only, bounded: a partial checkout must not fetch from its remote here.
-        timeoutMs: 60_000,
-        env: { GIT_NO_LAZY_FETCH: '1' }
-    })).code;
-    const a = await probe(ours, theirs);
-    if (a === 0)
-        return 'older';
-    if (a !== 1)
-        return 'unknown';
-    const b = await probe(theirs, ours);
-    if (b === 0)
-        return 'newer';
-    return b === 1 ? 'diverged' : 'unknown';
-}
-
-;// CONCATENATED MODULE: ./src/lib/deploy-message.ts
-/** Trailer keys. */
-const TRAILER = {
-    repository: 'Conveyor-Source-Repository',
-    commit: 'Conveyor-Source-Commit',
-    time: 'Conveyor-Source-Time',
-    services: 'Conveyor-Services',
-    run: 'Conveyor-Run',
-    update: 'Conveyor-Update'
-};
-/** The default commit message template. */
-const DEFAULT_TEMPLATE = `deploy{environment_suffix}: {title}
-
-{changes}
-
-Source: {source_repository}@{source_commit}
-Run: {run_url}`;
-/** Collapse edit changes into one row per service. */
-function updateRows(updates, changes) {
-    const rows = [];
-    for (const u of updates) {
-        const mine = changes.filter(c => c.service === u.service);
-        if (mine.length === 0)
-            continue;
-        rows.push({
-            service: u.service,
-            old: mine.find(c => c.old !== undefined)?.old,
-            new: u.ref,
-            files: [...new Set(mine.map(c => c.file))]
-        });
-    }
-    return rows;
-}
-const deploy_message_short = (ref) => {
-    if (!ref)
-        return '(none)';
-    const at = ref.indexOf('@');
-    const base = at >= 0 ? ref.slice(0, at) : ref;
-    const digest = at >= 0
-        ? ref
-            .slice(at + 1)
-            .replace(/^sha256:/, '')
-            .slice(0, 12)
-        : '';
-    const slash = base.lastIndexOf('/');
-    const tail = base.slice(slash + 1);
-    return digest ? `${tail}@${digest}` : tail;
-};
-/** Fill a `{placeholder}` template. Unknown placeholders are left as written. */
-function renderTemplate(template, values) {
-    return template.replace(/\{([a-z_]+)\}/g, (m, k) => values[k] ?? m);
-}
-/** The commit message: the rendered template plus the trailers. */
-function commitMessage(options) {
-    const { rows, source } = options;
-    const title = rows.length === 1
-        ? `${rows[0].service} ${deploy_message_short(rows[0].old)} → ${deploy_message_short(rows[0].new)}`
-        : `${rows.length} services (${rows.map(r => r.service).join(', ')})`;
-    const values = {
-        title,
-        services: rows.map(r => r.service).join(', '),
-        changes: rows.map(r => `- ${r.service}: ${r.old ?? '(none)'} → ${r.new}`).join('\n'),
-        source_repository: source?.repository ?? 'unknown',
-        source_commit: source?.sha ?? 'unknown',
-        short_sha: source?.sha.slice(0, 7) ?? 'unknown',
-        run_url: options.runUrl ?? source?.runUrl ?? 'unknown',
-        environment: options.environment ?? '',
-        environment_suffix: options.environment ? `(${options.environment})` : ''
-    };
-    const body = renderTemplate(options.template || DEFAULT_TEMPLATE, values)
-        .replace(/\r\n/g, '\n')
-        .trimEnd();
-    const trailers = [
-        `${TRAILER.services}: ${rows.map(r => r.service).join(', ')}`,
-        ...rows.map(r => `${TRAILER.update}: ${r.service} ${r.old ?? '-'} -> ${r.new}`),
-        ...(source
-            ? [
-                `${TRAILER.repository}: ${source.repository}`,
-                `${TRAILER.commit}: ${source.sha}`,
-                ...(source.time ? [`${TRAILER.time}: ${source.time}`] : [])
-            ]
-            : []),
-        ...(options.runUrl ? [`${TRAILER.run}: ${options.runUrl}`] : [])
-    ];
-    return `${body}\n\n${trailers.join('\n')}\n`;
-}
-/** Parse the trailers of a commit message (the last paragraph's `Key: value` lines). */
-function parseTrailers(message) {
-    const out = new Map();
-    for (const line of message.split('\n')) {
-        const m = /^(Conveyor-[A-Za-z-]+):\s*(.*)$/.exec(line.trim());
-        if (m)
-            out.set(m[1], m[2].trim());
-    }
-    return out;
-}
-/** Deploy records from `git log --format=%H%x1f%B%x1e` output, newest first. */
-function parseDeployLog(log) {
-    const out = [];
-    for (const chunk of log.split('\x1e')) {
-        const [commit, body] = chunk.replace(/^\n+/, '').split('\x1f');
-        if (!commit || body === undefined)
-            continue;
-        const t = parseTrailers(body);
-        const services = t.get(TRAILER.services);
-        if (!services)
-            continue;
-        const updates = [];
-        for (const line of body.split('\n')) {
-            const m = /^Conveyor-Update:\s*(\S+) (\S+) -> (\S+)\s*$/.exec(line.trim());
-            if (m)
-                updates.push({ service: m[1], ...(m[2] !== '-' ? { old: m[2] } : {}), new: m[3] });
-        }
-        out.push({
-            ...(updates.length > 0 ? { updates } : {}),
-            commit: commit.trim(),
-            services: services
-                .split(',')
-                .map(s => s.trim())
-                .filter(Boolean),
-            repository: t.get(TRAILER.repository),
-            sha: t.get(TRAILER.commit),
-            time: t.get(TRAILER.time)
-        });
-    }
-    return out;
-}
-/**
- * Whether deploying `source` for `service` may proceed, given the newest record of that
- * service. `ancestry` says how our commit relates to the recorded one; without it the
- * recorded commit times decide.
- */
-function guardVerdict(service, source, record, ancestry) {
-    if (!source || !record?.sha)
-        return { allow: true, reason: 'no earlier deploy recorded', record };
-    if (record.repository && source.repository && record.repository !== source.repository) {
-        return { allow: true, reason: `last deploy came from ${record.repository}`, record };
-    }
-    if (ancestry === 'same' || record.sha === source.sha) {
-        return { allow: true, reason: 'same source commit', record };
-    }
-    if (ancestry === 'older') {
-        return {
-            allow: false,
-            reason: `${service} already runs an image built from ${record.sha.slice(0, 12)}, a descendant of ${source.sha.slice(0, 12)}; refusing to roll back`,
-            record
-        };
-    }
-    if (ancestry === 'newer')
-        return { allow: true, reason: 'newer source commit', record };
-    const ours = source.time ? Date.parse(source.time) : NaN;
-    const theirs = record.time ? Date.parse(record.time) : NaN;
-    if (!Number.isNaN(ours) && !Number.isNaN(theirs) && theirs > ours) {
-        return {
-            allow: false,
-            reason: `${service} already runs an image from ${record.sha.slice(0, 12)} (${record.time}), newer than ${source.sha.slice(0, 12)} (${source.time}); refusing to roll back`,
-            record
-        };
-    }
-    return { allow: true, reason: 'not older by commit time', record };
-}
-/**
- * The rows of a whole pull request branch: the updates recorded by its earlier commits
- * (newest first) merged with this run's rows; per service, the first old and the
- * latest new.
- */
-function branchRows(earlier, current) {
-    const out = new Map();
-    for (const rec of [...earlier].reverse()) {
-        for (const u of rec.updates ?? []) {
-            const prev = out.get(u.service);
-            out.set(u.service, {
-                service: u.service,
-                old: prev ? prev.old : u.old,
-                new: u.new,
-                files: prev?.files ?? []
-            });
-        }
-    }
-    for (const r of current) {
-        const prev = out.get(r.service);
-        out.set(r.service, {
-            ...r,
-            old: prev ? prev.old : r.old,
-            files: [...new Set([...(prev?.files ?? []), ...r.files])]
-        });
-    }
-    return [...out.values()];
-}
-
-;// CONCATENATED MODULE: ./src/lib/deploy-scan.ts
-/**
- * The pre-push leak scan: everything that would leave the runner with a push or a pull
- * request (the diff, the full content of every changed file, the file paths, the commit
- * message, the branch name, the pull request's title and body) is searched for every
- * registered secret in every derived encoding. A hit names where, never what.
- */
-
-function linesWith(text, registry) {
-    const out = [];
-    text.split('\n').forEach((line, i) => {
-        if (registry.leaks(line))
-            out.push(i + 1);
-    });
-    // A form spanning a line break still leaks: report the text as a whole.
-    if (out.length === 0 && registry.leaks(text))
-        out.push(0);
-    return out;
-}
-/** Every hit in the outgoing change. Pure. */
-function scanOutgoing(out, registry) {
-    const hits = [];
-    const add = (where, text) => {
-        if (text === undefined)
-            return;
-        for (const line of linesWith(text, registry))
-            hits.push({ where, ...(line > 0 ? { line } : {}) });
-    };
-    for (const [file, content] of out.files) {
-        if (registry.leaks(file))
-            hits.push({ where: 'a changed file path' });
-        add(`file ${registry.leaks(file) ? '(a path holding a secret)' : file}`, content);
-    }
-    add('diff', out.diff);
-    add('commit message', out.message);
-    add('branch name', out.branch);
-    add('pull request title', out.prTitle);
-    add('pull request body', out.prBody);
-    return hits;
-}
-/** Throw when the outgoing change holds a secret, naming each place. */
-function assertNoLeak(out, registry) {
-    const hits = scanOutgoing(out, registry);
-    if (hits.length === 0)
-        return;
-    const shown = hits
-        .slice(0, 10)
-        .map(h => `${h.where}${h.line !== undefined ? ` line ${h.line}` : ''}`)
-        .join('; ');
-    throw new errors_ConfigurationError(`refusing to push: the outgoing change holds a registered secret (in any encoding) at ${shown}${hits.length > 10 ? ` and ${hits.length - 10} more` : ''}. Nothing was pushed.`);
-}
-
-;// CONCATENATED MODULE: ./src/lib/deploy-push.ts
-/**
- * The GitOps write loop: fetch the tip, let the monotonic guard drop rollbacks, plan and
- * write the edits, commit, scan, push. A rejected push fetches the new tip, resets to
- * it and RE-APPLIES the edit (never a textual rebase), with bounded attempts and
- * jittered exponential back-off.
- */
-
-
-
-
-
-
-
-/** Jittered exponential back-off for attempt n (0-based). */
-function backoffDelay(attempt, base = 200, cap = 3000) {
-    const exp = Math.min(cap, base * 2 ** attempt);
-    return Math.round(exp / 2 + Math.random() * (exp / 2));
-}
-async function guard(opts, depth) {
-    const records = parseDeployLog(await opts.repo.log(depth));
-    const allowed = [];
-    const skipped = [];
-    for (const u of opts.updates) {
-        const record = records.find(r => r.services.includes(u.service));
-        const ancestry = u.source && record?.sha
-            ? await sourceAncestry(opts.sourceDir, u.source.sha, record.sha)
-            : 'unknown';
-        const verdict = guardVerdict(u.service, u.source, record, ancestry);
-        if (verdict.allow)
-            allowed.push(u);
-        else if (opts.allowRollback) {
-            opts.log.warning(`allow-rollback: deploying anyway: ${verdict.reason}`);
-            allowed.push(u);
-        }
-        else
-            skipped.push(verdict);
-    }
-    return { allowed, skipped };
-}
-/** Run the loop. Throws ConfigurationError for user mistakes and for an outlasted storm. */
-async function deployGitOps(opts) {
-    const depth = opts.depth ?? 50;
-    const sleep = opts.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
-    const root = (0,external_node_path_.join)(opts.repo.dir, opts.path);
-    let pushes = 0;
-    let lastDiff = '';
-    let lastReason = '';
-    for (let attempt = 1; attempt <= opts.maxAttempts; attempt++) {
-        // Pull request mode: keep building on the branch while its pull request is open;
-        // once it was merged or closed, start again from the base and replace the branch
-        // (with a lease on the sha we saw, so a concurrent run is not overwritten).
-        let from = opts.base;
-        let lease;
-        let earlierOnBranch = false;
-        if (opts.startFromPushBranch && opts.pushBranch !== opts.base) {
-            const prTip = await opts.repo.remoteTip(opts.pushBranch);
-            if (prTip) {
-                const open = opts.pullRequestOpen ? await opts.pullRequestOpen() : true;
-                if (open) {
-                    from = opts.pushBranch;
-                    await opts.repo.fetchOnly(opts.base, depth);
-                    earlierOnBranch = true;
-                }
-                else {
-                    lease = prTip;
-                    if (attempt === 1) {
-                        opts.log.info(`${opts.pushBranch} has no open pull request: starting it again from ${opts.base}`);
-                    }
-                }
-            }
-        }
-        const tip = await opts.repo.fetchAndReset(from, depth);
-        opts.log.info(`attempt ${attempt}: ${from} at ${tip.slice(0, 12)}`);
-        const { allowed, skipped } = await guard(opts, depth);
-        for (const s of skipped)
-            if (attempt === 1)
-                opts.log.notice(s.reason);
-        const plan = planEdits(root, allowed, opts.targets, {
-            imagePaths: opts.imagePaths,
-            within: opts.repo.dir
-        });
-        const rel = (f) => (opts.path === '.' ? f : `${opts.path}/${f}`);
-        const files = new Map([...plan.files].map(([f, c]) => [rel(f), c]));
-        const rows = updateRows(allowed, plan.changes).map(r => ({ ...r, files: r.files.map(rel) }));
-        if (files.size === 0) {
-            opts.log.info('the config repository already holds these images: nothing to commit');
-            return {
-                status: 'no-op',
-                rows: [],
-                changedFiles: [],
-                diff: '',
-                skipped,
-                attempts: attempt,
-                pushes
-            };
-        }
-        const diff = await opts.repo.stage(files);
-        lastDiff = diff;
-        const source = allowed.find(u => u.source)?.source;
-        const message = commitMessage({
-            template: opts.template,
-            rows,
-            source,
-            runUrl: opts.runUrl,
-            environment: opts.environment
-        });
-        // The pull request text covers the whole branch, not only this run.
-        const earlier = earlierOnBranch
-            ? parseDeployLog(await opts.repo.logRange(`refs/remotes/origin/${opts.base}`, depth))
-            : [];
-        const allRows = branchRows(earlier, rows);
-        const pr = opts.prText?.(allRows);
-        assertNoLeak({ files, diff, message, branch: opts.pushBranch, prTitle: pr?.title, prBody: pr?.body }, secrets_secrets);
-        const commit = await opts.repo.commit(message);
-        const changedFiles = [...files.keys()];
-        if (opts.dryRun) {
-            return {
-                status: 'dry-run',
-                branchRows: allRows,
-                commit,
-                rows,
-                changedFiles,
-                diff,
-                message,
-                skipped,
-                attempts: attempt,
-                pushes
-            };
-        }
-        pushes++;
-        const pushed = await opts.repo.push(opts.pushBranch, lease);
-        if (pushed.ok) {
-            opts.log.info(`pushed ${commit.slice(0, 12)} to ${opts.pushBranch}`);
-            return {
-                status: 'pushed',
-                branchRows: allRows,
-                commit,
-                rows,
-                changedFiles,
-                diff,
-                message,
-                skipped,
-                attempts: attempt,
-                pushes
-            };
-        }
-        if (pushed.kind === 'permission') {
-            throw new errors_ConfigurationError(`the token may read the config repository but not push to ${opts.pushBranch} (permission denied): grant it contents: write. Git said: ${pushed.message}\nThe change that was not pushed:\n${diff}`);
-        }
-        if (pushed.kind === 'auth') {
-            throw new errors_ConfigurationError(`the config repository did not accept the token for a push: ${pushed.message}`);
-        }
-        if (pushed.kind === 'other') {
-            throw new Error(`git push failed: ${pushed.message}\nThe change that was not pushed:\n${diff}`);
-        }
-        lastReason = pushed.message;
-        if (attempt < opts.maxAttempts) {
-            const wait = backoffDelay(attempt - 1, opts.backoffMs ?? 200);
-            opts.log.info(`push rejected (the branch moved); re-applying on the new tip in ${wait} ms`);
-            await sleep(wait);
-        }
-    }
-    throw new errors_ConfigurationError(`the push to ${opts.pushBranch} was rejected ${opts.maxAttempts} times (other pushes kept moving the branch; raise max-attempts). Last refusal: ${lastReason}\nThe change that was not pushed:\n${lastDiff}`);
-}
-
-// EXTERNAL MODULE: external "node:tls"
-var external_node_tls_ = __nccwpck_require__(1692);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(4371);
-;// CONCATENATED MODULE: ./src/lib/http.ts
-/**
- * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
- * retries cannot outlast it), retries with jittered exponential back-off that
- * honour `Retry-After` on 429 and 5xx, the standard proxy variables
- * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
- * or `insecure`), never process-wide.
- */
-
-
-
-/** A request that could not get an answer (network error or timeout), after retries. */
-class HttpError extends Error {
-    url;
-    status;
-    timeout;
-    name = 'HttpError';
-    constructor(message, url, status, 
-    /**
-     * Set when no (complete) answer came in time: within the request's own timeout,
-     * or before the caller's deadline.
-     */
-    timeout) {
-        super(message);
-        this.url = url;
-        this.status = status;
-        this.timeout = timeout;
-    }
-}
-/** Whether an error is a request that ran out of the caller's deadline. */
-function isDeadlineError(error) {
-    return error instanceof HttpError && error.timeout === 'deadline';
-}
-/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
-function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
-    if (deadline === undefined || deadline - now >= timeoutMs) {
-        return { ms: timeoutMs, byDeadline: false };
-    }
-    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
-}
-function timedOutText(limit) {
-    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
-}
-function isTimeout(e) {
-    return (e.name === 'TimeoutError' ||
-        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-        e.code === 'UND_ERR_BODY_TIMEOUT' ||
-        e.code === 'UND_ERR_CONNECT_TIMEOUT');
-}
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
-function bypassesProxy(url, noProxy) {
-    if (!noProxy)
-        return false;
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    for (const raw of noProxy.split(/[,\s]+/)) {
-        const entry = raw.trim().toLowerCase();
-        if (entry === '')
-            continue;
-        if (entry === '*')
-            return true;
-        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
-        const [name, entryPort] = entry.startsWith('[')
-            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
-            : (entry.match(/:/g) ?? []).length > 1
-                ? [entry, undefined]
-                : entry.split(':');
-        if (entryPort && entryPort !== port)
-            continue;
-        const bare = (name ?? '').replace(/^\*?\./, '');
-        if (host === bare || host.endsWith(`.${bare}`))
-            return true;
-    }
-    return false;
-}
-/** The proxy URL for a request URL, from the standard variables, or undefined. */
-function proxyFor(url, env = process.env) {
-    const noProxy = env.NO_PROXY ?? env.no_proxy;
-    if (bypassesProxy(url, noProxy))
-        return undefined;
-    const value = url.protocol === 'https:'
-        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
-        : (env.HTTP_PROXY ?? env.http_proxy);
-    return value && value.trim() !== '' ? value.trim() : undefined;
-}
-/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
-function parseRetryAfter(value, now = Date.now()) {
-    if (!value)
-        return undefined;
-    if (/^\d+$/.test(value.trim()))
-        return Number(value.trim()) * 1000;
-    const at = Date.parse(value);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-function flatHeaders(headers) {
-    const out = {};
-    for (const [k, v] of Object.entries(headers)) {
-        if (v !== undefined)
-            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-    }
-    return out;
-}
-/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
-const UNVERIFIED = new Set([
-    'UNABLE_TO_GET_ISSUER_CERT',
-    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'SELF_SIGNED_CERT_IN_CHAIN',
-    'CERT_UNTRUSTED'
-]);
-/** An HTTP client with its own TLS and proxy settings. */
-class http_HttpClient {
-    options;
-    dispatchers = new Map();
-    /** Dispatchers given up by `widenTrust`, closed with the client. */
-    retired = [];
-    secureContext;
-    /** Whether the system roots are trusted next to `ca`. */
-    withRoots = false;
-    sleep;
-    constructor(options = {}) {
-        this.options = options;
-        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
-    }
-    dispatcher(url) {
-        const proxy = proxyFor(url, this.options.env);
-        const key = proxy ?? '';
-        let d = this.dispatchers.get(key);
-        if (!d) {
-            // A private CA is trusted alone until a server's chain turns out to end at a
-            // public root (see `widenTrust`). The TLS context is built once per client: given
-            // as \`ca\`, every new connection would parse the certificates again.
-            this.secureContext ??= this.options.ca
-                ? (0,external_node_tls_.createSecureContext)({
-                    ca: this.withRoots
-                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
-                        : this.options.ca
-                })
-                : undefined;
-            const tls = {
-                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
-                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
-            };
-            d = proxy
-                ? new undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
-                : new undici/* Agent */.g6({
-                    connect: tls,
-                    keepAliveTimeout: 4000,
-                    // One connection per origin: HTTP/2 multiplexes every request over it (a
-                    // pool would open more while the first is still connecting).
-                    ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
-                });
-            this.dispatchers.set(key, d);
-        }
-        return d;
-    }
-    backoff(attempt, retryAfter) {
-        const base = this.options.backoffMs ?? 500;
-        const cap = this.options.maxBackoffMs ?? 30_000;
-        if (retryAfter !== undefined)
-            return Math.min(cap, retryAfter);
-        const exp = Math.min(cap, base * 2 ** attempt);
-        return Math.round(exp / 2 + Math.random() * (exp / 2));
-    }
-    prepare(req) {
-        const headers = {
-            ...(this.options.headers ?? {}),
-            ...(req.headers ?? {})
-        };
-        let body = req.body;
-        if (req.json !== undefined) {
-            body = JSON.stringify(req.json);
-            headers['content-type'] = 'application/json';
-        }
-        headers['user-agent'] ??= 'conveyor';
-        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
-    }
-    /**
-     * Send a request and buffer the answer. Retries 429/5xx and network errors when
-     * allowed, never past `req.deadline`.
-     */
-    async request(target, req = {}) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const retries = req.retry === false
-            ? 0
-            : (req.retry ?? IDEMPOTENT.has(method))
-                ? (this.options.retries ?? 3)
-                : 0;
-        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
-        let widened = false;
-        for (let attempt = 0;; attempt++) {
-            const limit = attemptTimeout(timeout, req.deadline);
-            if (limit.ms <= 0) {
-                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
-            }
-            let retryAfter;
-            let failure;
-            let lastResponse;
-            let timedOut;
-            try {
-                const res = await (0,undici/* request */.Em)(url, {
-                    method: method,
-                    headers,
-                    body,
-                    dispatcher: this.dispatcher(url),
-                    headersTimeout: limit.ms,
-                    bodyTimeout: limit.ms,
-                    signal: AbortSignal.timeout(limit.ms)
-                });
-                const buf = Buffer.from(await res.body.arrayBuffer());
-                const response = {
-                    url: url.href,
-                    status: res.statusCode,
-                    headers: flatHeaders(res.headers),
-                    body: buf,
-                    text: () => buf.toString('utf8'),
-                    json: () => JSON.parse(buf.toString('utf8'))
-                };
-                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
-                    retryAfter = parseRetryAfter(response.headers['retry-after']);
-                    failure = `HTTP ${res.statusCode}`;
-                    lastResponse = response;
-                }
-                else {
-                    return response;
-                }
-            }
-            catch (error) {
-                const e = error;
-                if (!widened && this.widenTrust(e)) {
-                    // The same attempt again, now with the system roots trusted too.
-                    widened = true;
-                    attempt--;
-                    continue;
-                }
-                if (isTimeout(e))
-                    timedOut = limit.byDeadline ? 'deadline' : 'request';
-                const detail = timedOut
-                    ? timedOutText(limit)
-                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
-                failure = detail;
-                if (attempt >= retries || timedOut === 'deadline') {
-                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
-                }
-            }
-            const wait = this.backoff(attempt, retryAfter);
-            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
-                // No time for another attempt: the last answer, or the last failure.
-                if (lastResponse)
-                    return lastResponse;
-                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
-            }
-            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
-            await this.sleep(wait);
-        }
-    }
-    /**
-     * Open a streaming request (no retries; the caller reconnects). The wait for the
-     * response headers, the connection included, is bounded by `timeoutMs` and
-     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
-     */
-    stream(target, req = {}) {
-        return this.openStream(target, req, false);
-    }
-    async openStream(target, req, widened) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const controller = new AbortController();
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
-        if (limit.ms <= 0) {
-            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
-        }
-        let timedOut = false;
-        const openTimer = setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-        }, limit.ms);
-        try {
-            const res = await (0,undici/* request */.Em)(url, {
-                method: method,
-                headers,
-                body,
-                dispatcher: this.dispatcher(url),
-                headersTimeout: limit.ms,
-                bodyTimeout: req.idleTimeoutMs ?? 0,
-                signal: controller.signal
-            });
-            return {
-                url: url.href,
-                status: res.statusCode,
-                headers: flatHeaders(res.headers),
-                body: res.body,
-                close: () => controller.abort()
-            };
-        }
-        catch (error) {
-            const e = error;
-            if (!widened && !timedOut && this.widenTrust(e)) {
-                clearTimeout(openTimer);
-                return this.openStream(target, req, true);
-            }
-            const late = timedOut || isTimeout(e);
-            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
-        }
-        finally {
-            clearTimeout(openTimer);
-        }
-    }
-    /**
-     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
-     * try once more: the system roots are then trusted next to it. A private CA alone is
-     * what almost every server given one needs, and parsing the ~150 roots besides it
-     * costs about 10 ms per client.
-     */
-    widenTrust(error) {
-        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
-            return false;
-        if (!this.withRoots) {
-            this.withRoots = true;
-            this.secureContext = undefined;
-            this.retired.push(...this.dispatchers.values());
-            this.dispatchers.clear();
-        }
-        return true;
-    }
-    /** Close every connection. */
-    async close() {
-        const all = [...this.dispatchers.values(), ...this.retired];
-        this.dispatchers.clear();
-        this.retired.length = 0;
-        await Promise.all(all.map(d => d.close()));
-    }
-}
-
-;// CONCATENATED MODULE: ./src/lib/github-api.ts
-/**
- * A small GitHub REST client over HttpClient for what deploy needs: find, open or update
- * the pull request of a branch and label it. Errors name the route and status, never
- * the token.
- */
-
-
-
-/** A GitHub REST API client for one repository. */
-class GitHubApi {
-    apiUrl;
-    owner;
-    repo;
-    http;
-    constructor(apiUrl, owner, repo, token, log) {
-        this.apiUrl = apiUrl;
-        this.owner = owner;
-        this.repo = repo;
-        secrets_secrets.add(token);
-        this.http = new http_HttpClient({
-            timeoutMs: 30_000,
-            retries: 3,
-            logger: log,
-            headers: {
-                authorization: `Bearer ${token}`,
-                accept: 'application/vnd.github+json',
-                'x-github-api-version': '2022-11-28'
-            }
-        });
-    }
-    url(path, query = {}) {
-        const u = new URL(`${this.apiUrl.replace(/\/+$/, '')}/repos/${this.owner}/${this.repo}${path}`);
-        for (const [k, v] of Object.entries(query))
-            u.searchParams.set(k, v);
-        return u;
-    }
-    check(res, what) {
-        if (res.status >= 200 && res.status < 300)
-            return res;
-        let detail = '';
-        try {
-            detail = (res.json().message ?? '').slice(0, 300);
-        }
-        catch {
-            detail = res.text().slice(0, 200);
-        }
-        const msg = secrets_secrets.redact(`${what}: HTTP ${res.status}${detail ? ` (${detail})` : ''}`);
-        if (res.status === 401 || res.status === 403 || res.status === 404 || res.status === 422) {
-            const hint = res.status === 403 || res.status === 404
-                ? '; the token needs pull-requests: write on the config repository'
-                : '';
-            throw new errors_ConfigurationError(`${msg}${hint}`);
-        }
-        throw new Error(msg);
-    }
-    /** The open pull request from `head` into `base`, if any. */
-    async findOpen(head, base) {
-        const res = this.check(await this.http.request(this.url('/pulls', { head: `${this.owner}:${head}`, base, state: 'open' })), 'list pull requests');
-        return res.json()[0];
-    }
-    /** Open a pull request. */
-    async create(head, base, title, body) {
-        const res = await this.http.request(this.url('/pulls'), {
-            method: 'POST',
-            json: { title, head, base, body },
-            retry: false
-        });
-        return this.check(res, 'open pull request').json();
-    }
-    /** Update title and body. */
-    async update(number, title, body) {
-        const res = await this.http.request(this.url(`/pulls/${number}`), {
-            method: 'PATCH',
-            json: { title, body },
-            retry: false
-        });
-        return this.check(res, `update pull request #${number}`).json();
-    }
-    /** Add labels (creating them on the fly, as GitHub does). */
-    async addLabels(number, labels) {
-        if (labels.length === 0)
-            return;
-        const res = await this.http.request(this.url(`/issues/${number}/labels`), {
-            method: 'POST',
-            json: { labels },
-            retry: false
-        });
-        this.check(res, `label pull request #${number}`);
-    }
-    /** Open or update the pull request of `head`; returns it and whether it was new. */
-    async upsert(head, base, title, body, labels) {
-        const existing = await this.findOpen(head, base);
-        const pr = existing
-            ? await this.update(existing.number, title, body)
-            : await this.create(head, base, title, body);
-        await this.addLabels(pr.number, labels);
-        return { pr, created: !existing };
-    }
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/lib/duration.ts
-/**
- * Durations as every duration input of the toolkit accepts them: plain seconds
- * (`300`, `1.5`) or Go-style units (`90s`, `5m`, `1h30m`, `250ms`).
- */
-const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-/** Parse a duration to milliseconds, or undefined when it is not one. */
-function parseDuration(text) {
-    const s = text.trim();
-    if (s === '')
-        return undefined;
-    if (/^\d+(\.\d+)?$/.test(s))
-        return Math.round(Number(s) * 1000);
-    const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
-    let total = 0;
-    let matched = 0;
-    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-        total += Number(m[1]) * (UNITS[m[2] ?? 's'] ?? 0);
-        matched = re.lastIndex;
-    }
-    if (matched !== s.length || matched === 0)
-        return undefined;
-    return Math.round(total);
-}
-/** Format milliseconds for people: `850ms`, `12.3s`, `4m05s`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)}s`;
-    const minutes = Math.floor(ms / 60_000);
-    const seconds = Math.round((ms % 60_000) / 1000);
-    if (minutes < 60)
-        return `${minutes}m${String(seconds).padStart(2, '0')}s`;
-    return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
-}
-
-;// CONCATENATED MODULE: ./src/lib/inputs.ts
-/**
- * Typed, validated reading of action inputs. Every reader throws a
- * ConfigurationError that names the input, what it got (never a secret) and what
- * was expected. Secret inputs are registered with the secrets registry the moment
- * they are read, before anything could print them.
- */
-
-
-
-
-/** The runner's way: `INPUT_<NAME>` with spaces as underscores, upper-cased, hyphens kept. */
-function envInputs(env = process.env) {
-    return { get: name => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] };
-}
-/** Inputs from a plain object; for tests. */
-function mapInputs(values) {
-    return { get: name => values[name] };
-}
-/**
- * Parse every PEM block of `pem` as an X.509 certificate, so a CA input that holds no
- * (valid) certificate fails before the first connection, not at it. Throws a
- * ConfigurationError naming `input`; `got` says what was given (a quoted path, or
- * the length of an inline text), since the text itself is never echoed: a mistaken
- * paste could be a private key.
- */
-function parseCertificates(input, pem, got) {
-    const wrong = (why = '') => new ConfigurationError(`input "${input}": got ${got}${why}, expected PEM certificate(s) ("-----BEGIN CERTIFICATE-----" blocks)`);
-    const blocks = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
-    const begins = pem.match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0;
-    if (blocks.length === 0)
-        throw wrong(begins > 0 ? ' (a PEM block without its END line)' : '');
-    if (begins !== blocks.length)
-        throw wrong(' (a PEM block without its END line)');
-    const certificates = [];
-    for (const [i, block] of blocks.entries()) {
-        const type = block[1];
-        if (type !== 'CERTIFICATE')
-            throw wrong(` (holding a "${type}" block)`);
-        try {
-            certificates.push(new X509Certificate(block[0]));
-        }
-        catch (error) {
-            throw wrong(` (certificate ${i + 1} of ${blocks.length} does not parse: ${errorMessage(error)})`);
-        }
-    }
-    return certificates;
-}
-/** The longest host name DNS allows (RFC 1035), and one label of it. */
-const MAX_HOST = 253;
-const MAX_LABEL = 63;
-/** Reads and validates inputs from one source. */
-class InputReader {
-    source;
-    constructor(source = envInputs()) {
-        this.source = source;
-    }
-    /** The raw value, trimmed; '' when unset. Registers secrets. */
-    raw(name, options = {}) {
-        const value = this.source.get(name) ?? '';
-        if (options.secret)
-            secrets_secrets.add(value);
-        return options.trim === false ? value : value.trim();
-    }
-    /** A string; `default` when empty; an error when required and empty. */
-    string(name, options = {}) {
-        const value = this.raw(name, options);
-        if (value === '') {
-            if (options.required)
-                throw new errors_ConfigurationError(`input "${name}" is required but was empty`);
-            return options.default ?? '';
-        }
-        if (!options.secret && /[\0]/.test(value))
-            throw invalidInput(name, value, 'no NUL characters');
-        return value;
-    }
-    /** A string or undefined when empty. */
-    optional(name, options = {}) {
-        const value = this.raw(name, options);
-        return value === '' ? undefined : value;
-    }
-    /** A single-line string (no newline). */
-    line(name, options = {}) {
-        const value = this.string(name, options);
-        if (/[\r\n]/.test(value)) {
-            throw invalidInput(name, value, options.expected ?? 'a single line', options);
-        }
-        if (value !== '' && options.pattern && !options.pattern.test(value)) {
-            throw invalidInput(name, value, options.expected ?? `a value matching ${options.pattern}`, options);
-        }
-        return value;
-    }
-    /** `true` or `false` (YAML 1.2 core schema spellings). */
-    boolean(name, defaultValue) {
-        const value = this.raw(name);
-        if (value === '')
-            return defaultValue;
-        if (['true', 'True', 'TRUE'].includes(value))
-            return true;
-        if (['false', 'False', 'FALSE'].includes(value))
-            return false;
-        throw invalidInput(name, value, '"true" or "false"');
-    }
-    /** An integer within bounds. */
-    integer(name, options) {
-        const value = this.raw(name);
-        if (value === '')
-            return options.default;
-        const range = `an integer${options.min !== undefined ? ` >= ${options.min}` : ''}${options.max !== undefined
-            ? `${options.min !== undefined ? ' and' : ''} <= ${options.max}`
-            : ''}`;
-        if (!/^-?\d+$/.test(value))
-            throw invalidInput(name, value, range);
-        const n = Number(value);
-        if (!Number.isSafeInteger(n) ||
-            (options.min !== undefined && n < options.min) ||
-            (options.max !== undefined && n > options.max)) {
-            throw invalidInput(name, value, range);
-        }
-        return n;
-    }
-    /** One of a fixed set of values. */
-    choice(name, values, defaultValue) {
-        const value = this.raw(name);
-        if (value === '')
-            return defaultValue;
-        if (values.includes(value))
-            return value;
-        throw invalidInput(name, value, `one of ${values.map(v => `"${v}"`).join(', ')}`);
-    }
-    /** A duration in milliseconds: plain seconds or Go-style units. */
-    duration(name, defaultValue, options = {}) {
-        const value = this.raw(name) || defaultValue;
-        const ms = parseDuration(value);
-        const expected = 'a duration such as "300", "90s", "5m" or "1h30m"';
-        if (ms === undefined)
-            throw invalidInput(name, value, expected);
-        if (options.min !== undefined && ms < options.min) {
-            throw invalidInput(name, value, `${expected}, at least ${options.min / 1000}s`);
-        }
-        if (options.max !== undefined && ms > options.max) {
-            throw invalidInput(name, value, `${expected}, at most ${options.max / 1000}s`);
-        }
-        return ms;
-    }
-    /**
-     * A list: one item per line (and, with `commas`, comma-separated on a line).
-     * Blank lines and lines starting with `#` are ignored.
-     */
-    list(name, options = {}) {
-        const value = this.raw(name, options);
-        const items = [];
-        for (const line of value.split(/\r?\n/)) {
-            const trimmed = line.trim();
-            if (trimmed === '' || trimmed.startsWith('#'))
-                continue;
-            const parts = options.commas ? trimmed.split(',') : [trimmed];
-            for (const part of parts)
-                if (part.trim() !== '')
-                    items.push(part.trim());
-        }
-        // Each item may be printed alone later (e.g. one token of several): register it.
-        if (options.secret)
-            for (const item of items)
-                secrets_secrets.add(item);
-        return items;
-    }
-    /** `key=value` lines (or `key: value` with `colon`). Keys must be unique. */
-    keyValues(name, options = {}) {
-        const out = new Map();
-        const sep = options.colon ? /[=:]/ : /=/;
-        for (const item of this.list(name, { secret: options.secret })) {
-            const at = item.search(sep);
-            const key = at > 0 ? item.slice(0, at).trim() : '';
-            if (key === '') {
-                throw invalidInput(name, item, `lines of the form key=value`, {
-                    secret: options.secret
-                });
-            }
-            const hide = { secret: options.secret };
-            if (options.keyPattern && !options.keyPattern.test(key)) {
-                throw invalidInput(name, key, `keys matching ${options.keyPattern}`, hide);
-            }
-            if (out.has(key))
-                throw invalidInput(name, key, 'each key at most once', hide);
-            const value = item.slice(at + 1).trim();
-            if (options.secret)
-                secrets_secrets.add(value);
-            out.set(key, value);
-        }
-        return out;
-    }
-    /**
-     * An http(s) URL with a host name DNS can hold, without credentials. A value the
-     * URL parser would silently change (inner whitespace or control characters, which
-     * it drops) is refused. Values in errors are shortened.
-     */
-    url(name, options = {}) {
-        const value = this.string(name, options);
-        if (value === '')
-            return undefined;
-        // Never echo credentials of a URL that gets refused: hide `user:pass@`.
-        const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
-        if (userinfo !== undefined)
-            for (const part of userinfo.split(':'))
-                secrets_secrets.add(part);
-        const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
-        let url;
-        try {
-            url = new URL(value);
-        }
-        catch {
-            throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
-        }
-        if (/[\s\p{Cc}]/u.test(value)) {
-            throw invalidInput(name, shown, 'one URL without spaces or control characters', options);
-        }
-        if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-            throw invalidInput(name, shown, 'an http:// or https:// URL', options);
-        }
-        const host = url.hostname.replace(/\.$/, '');
-        if (!host.startsWith('[')) {
-            const long = host.split('.').find(label => label.length > MAX_LABEL);
-            if (host.length > MAX_HOST || long !== undefined) {
-                throw invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
-            }
-        }
-        if (url.username || url.password) {
-            // Either part may be the credential (`https://<token>@host` puts it in the user).
-            for (const part of [url.username, url.password]) {
-                secrets_secrets.add(part);
-                try {
-                    secrets_secrets.add(decodeURIComponent(part));
-                }
-                catch {
-                    // a malformed %-sequence: the raw form is registered
-                }
-            }
-            throw new errors_ConfigurationError(`input "${name}": credentials in the URL are not accepted; pass them through the token or password input`);
-        }
-        return url;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/lib/outputs.ts
-/**
- * Outputs, state and environment through the runner's file commands, kept far below
- * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
- */
-
-
-
-
-/** Largest single output value we write (bytes). */
-const MAX_OUTPUT_BYTES = 256 * 1024;
-/** Largest total of all outputs of one step (bytes). */
-const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
-let totalBytes = 0;
-function fileCommand(file, name, value) {
-    if (!file)
-        return false;
-    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    while (value.includes(delimiter) || name.includes(delimiter))
-        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
-    return true;
-}
-/** Thrown when an output would be too large; the caller should write a file instead. */
-class OutputTooLargeError extends Error {
-    name = 'OutputTooLargeError';
-}
-/**
- * Set a step output. Redacts secrets. Refuses values that would bring the step
- * near the runner's output limit.
- */
-function setOutput(name, value) {
-    const text = typeof value === 'string'
-        ? value
-        : typeof value === 'object'
-            ? JSON.stringify(value)
-            : String(value);
-    const safe = secrets_secrets.redact(text);
-    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
-    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
-        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
-    }
-    totalBytes += bytes;
-    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
-        process.stdout.write(`output ${name}=${safe}\n`);
-    }
-}
-/** Reset the running output total; for tests. */
-function resetOutputTotals() {
-    totalBytes = 0;
-}
-/**
- * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
- * on the runner, so a value holding a secret is refused (save a path to a 0600 file
- * under RUNNER_TEMP instead).
- */
-function saveState(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to save state ${name}: it holds a secret`);
-    fileCommand(process.env.GITHUB_STATE, name, value);
-}
-/** State saved by the main step. */
-function getState(name) {
-    return process.env[`STATE_${name}`] ?? '';
-}
-/** Export an environment variable to later steps. Refuses secrets. */
-function exportVariable(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to export ${name}: it holds a secret`);
-    process.env[name] = value;
-    fileCommand(process.env.GITHUB_ENV, name, value);
-}
-/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
-function runnerTemp() {
-    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
-    const dir = (0,external_node_path_.join)(base, 'conveyor');
-    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
-    return dir;
-}
-/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
-function writeDataFile(fileName, content) {
-    const file = openDataFile(fileName);
-    try {
-        file.write(content);
-    }
-    finally {
-        file.close();
-    }
-    return file.path;
-}
-/**
- * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. Each string piece is redacted on its own: write whole records.
- */
-function openDataFile(fileName) {
-    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
-        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
-    }
-    const path = join(runnerTemp(), fileName);
-    // `mode` applies only when the file is created: tighten one that already exists
-    // before writing into it.
-    if (existsSync(path))
-        chmodSync(path, 0o600);
-    let fd = openSync(path, 'w', 0o600);
-    return {
-        path,
-        write(content) {
-            if (fd === undefined)
-                throw new Error(`data file ${fileName} is closed`);
-            let bytes;
-            let done = 0;
-            if (typeof content === 'string') {
-                // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes.
-                const text = secrets.redact(content);
-                done = writeSync(fd, text);
-                if (done === Buffer.byteLength(text))
-                    return;
-                bytes = Buffer.from(text, 'utf8');
-            }
-            else
-                bytes = content;
-            while (done < bytes.length)
-                done += writeSync(fd, bytes, done);
-        },
-        close() {
-            if (fd !== undefined)
-                closeSync(fd);
-            fd = undefined;
-        }
-    };
-}
-
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -105351,7 +102655,7 @@ class DecodedURL extends URL {
 // EXTERNAL MODULE: ./node_modules/tunnel/index.js
 var node_modules_tunnel = __nccwpck_require__(770);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/node_modules/undici/index.js
-var node_modules_undici = __nccwpck_require__(3368);
+var undici = __nccwpck_require__(3368);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
@@ -107586,7 +104890,7 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  * @param     options            optional exec options.  See ExecOptions
  * @returns   Promise<number>    exit code
  */
-function lib_exec_exec(commandLine, args, options) {
+function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
         const commandArgs = tr.argStringToArray(commandLine);
         if (commandArgs.length === 0) {
@@ -107632,7 +104936,7 @@ function getExecOutput(commandLine, args, options) {
             }
         };
         const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield lib_exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
         //flush any remaining characters
         stdout += stdoutDecoder.end();
         stderr += stderrDecoder.end();
@@ -107748,7 +105052,7 @@ var ExitCode;
  * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function core_exportVariable(name, val) {
+function exportVariable(name, val) {
     const convertedVal = toCommandValue(val);
     process.env[name] = convertedVal;
     const filePath = process.env['GITHUB_ENV'] || '';
@@ -107867,7 +105171,7 @@ function getBooleanInput(name, options) {
  * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function core_setOutput(name, value) {
+function setOutput(name, value) {
     const filePath = process.env['GITHUB_OUTPUT'] || '';
     if (filePath) {
         return issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
@@ -107989,7 +105293,7 @@ function group(name, fn) {
  * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function core_saveState(name, value) {
+function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
         return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
@@ -108002,7 +105306,7 @@ function core_saveState(name, value) {
  * @param     name     name of the state to get
  * @returns   string
  */
-function core_getState(name) {
+function getState(name) {
     return process.env[`STATE_${name}`] || '';
 }
 function getIDToken(aud) {
@@ -108027,6 +105331,168 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/lib/errors.ts
+/**
+ * Errors a user can fix: a bad input, a bad services file, a server that says
+ * the credentials are wrong. The top-level wrapper prints their message alone,
+ * without a stack trace, since the stack would not help the user.
+ */
+class errors_ConfigurationError extends Error {
+    name = 'ConfigurationError';
+}
+/** Quote a value for an error message, shortened so a huge input cannot flood the log. */
+function quote(value, max = 120) {
+    const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
+    return JSON.stringify(shown);
+}
+/**
+ * A ConfigurationError for an input: names the input, what it got and what was expected.
+ * With `secret: true` the value is never shown, only its length.
+ */
+function invalidInput(input, got, expected, options = {}) {
+    const shown = options.secret ? `a value of ${got.length} characters` : quote(got);
+    return new errors_ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
+}
+/** The message of anything thrown. */
+function errors_errorMessage(error) {
+    if (error instanceof Error)
+        return error.message;
+    return String(error);
+}
+
+;// CONCATENATED MODULE: ./src/lib/secrets.ts
+/**
+ * The one registry of every secret the action knows: inputs declared secret, tokens
+ * received at run time and values derived from them. Each secret is masked together
+ * with the encodings the runner does not mask by itself (CVE-2025-30066 leaked double
+ * base64), and `redact()` scrubs anything the action writes itself.
+ */
+/** Values shorter than this are not masked: masking "a" would garble every log line. */
+const MIN_SECRET_LENGTH = 4;
+const b64 = (s) => Buffer.from(s).toString('base64');
+/**
+ * The base64 forms of `value` as it can appear inside a longer encoded string: at
+ * each of the three byte alignments, the part of the encoding that depends only on
+ * the secret's own bytes.
+ */
+function base64Alignments(value) {
+    const bytes = Buffer.from(value, 'utf8');
+    const out = [];
+    for (let offset = 0; offset < 3; offset++) {
+        const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
+        const encoded = b64(padded);
+        // Characters fully determined by the secret: skip those touching the padding
+        // prefix and the last (possibly partial) group.
+        const start = offset === 0 ? 0 : Math.ceil((offset * 8) / 6);
+        const end = Math.floor(((offset + bytes.length) * 8) / 6);
+        const core = encoded.slice(start, end);
+        if (core.length >= MIN_SECRET_LENGTH)
+            out.push(core);
+    }
+    return out;
+}
+/** Every encoding of one secret value that we mask and scan for. */
+function deriveEncodings(value, options = {}) {
+    const forms = new Set();
+    const add = (s) => {
+        if (s.length >= MIN_SECRET_LENGTH)
+            forms.add(s);
+    };
+    const parts = [value, ...value.split(/\r?\n/).map(line => line.trim())];
+    for (const part of parts) {
+        if (part.length < MIN_SECRET_LENGTH)
+            continue;
+        add(part);
+        add(b64(part));
+        for (const aligned of base64Alignments(part))
+            add(aligned);
+        add(b64(b64(part)));
+        for (const aligned of base64Alignments(b64(part)))
+            add(aligned);
+        add(Buffer.from(part).toString('base64url'));
+        add(encodeURIComponent(part));
+        add(encodeURIComponent(part).replace(/%20/g, '+'));
+        // application/x-www-form-urlencoded (URLSearchParams) also escapes !'()~
+        add(new URLSearchParams({ s: part }).toString().slice(2));
+        add(JSON.stringify(part).slice(1, -1));
+        add(Buffer.from(part).toString('hex'));
+        add(Buffer.from(part).toString('hex').toUpperCase());
+        if (options.user !== undefined) {
+            const pair = `${options.user}:${part}`;
+            add(b64(pair));
+            for (const aligned of base64Alignments(pair))
+                add(aligned);
+            // A base64 docker config (Kubernetes .dockerconfigjson) holds base64(base64(pair)).
+            add(b64(b64(pair)));
+            for (const aligned of base64Alignments(b64(pair)))
+                add(aligned);
+        }
+    }
+    return [...forms];
+}
+/** A registry of secrets and their derived forms. */
+class SecretRegistry {
+    mask;
+    forms = new Set();
+    originals = new Set();
+    sorted = [];
+    constructor(mask = () => undefined) {
+        this.mask = mask;
+    }
+    /** Route future and already registered masks to `mask`. */
+    setMask(mask) {
+        this.mask = mask;
+        for (const form of this.forms)
+            mask(form);
+    }
+    /**
+     * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
+     * docker auth files). Empty and very short values are ignored.
+     */
+    add(value, options = {}) {
+        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
+            return;
+        this.originals.add(value);
+        let added = false;
+        for (const form of deriveEncodings(value, options)) {
+            if (this.forms.has(form))
+                continue;
+            this.forms.add(form);
+            this.mask(form);
+            added = true;
+        }
+        if (added)
+            this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
+    }
+    /** The secrets as registered (not the derived forms). */
+    values() {
+        return [...this.originals];
+    }
+    /** Every form that is masked and scanned for. */
+    allForms() {
+        return [...this.sorted];
+    }
+    /** Replace every registered form in `text` with `***`. */
+    redact(text) {
+        let out = text;
+        for (const form of this.sorted) {
+            if (out.includes(form))
+                out = out.split(form).join('***');
+        }
+        return out;
+    }
+    /** The first registered form found in `text`, or undefined. Never log the result. */
+    find(text) {
+        return this.sorted.find(form => text.includes(form));
+    }
+    /** Whether any registered form occurs in `text`. */
+    leaks(text) {
+        return this.find(text) !== undefined;
+    }
+}
+/** The process-wide registry every module of an action uses. */
+const secrets_secrets = new SecretRegistry();
+
 ;// CONCATENATED MODULE: ./src/lib/logger.ts
 /**
  * The logger every library function takes as an argument, so tests need no module
@@ -108125,6 +105591,2556 @@ async function runPost(action, post) {
     catch (error) {
         log.warning(`${action} cleanup: ${errorMessage(error)}`);
     }
+}
+/**
+ * End the process once stdout and stderr have taken everything written to them. An
+ * action's entry point calls this when its step is done: nothing still pending (a
+ * keep-alive socket, a child's pipe, a garbage collection the heap began) can then
+ * hold the step open, or add its teardown to the step's time (about 15 ms after a
+ * large plan). The exit code is the one the step set.
+ */
+function endProcess() {
+    let pending = 2;
+    const flushed = () => {
+        if (--pending === 0)
+            process.exit();
+    };
+    process.stdout.write('', flushed);
+    process.stderr.write('', flushed);
+}
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/lib/confine.ts
+/**
+ * Paths a user (or a pull request) controls, confined to a root directory (the
+ * workspace, or plan's working directory). Symlinks are resolved with `realpath`
+ * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
+ * cannot make an action read, and print, a file outside the checkout.
+ */
+
+
+
+/** Whether `path` is `root` or below it (both absolute and already resolved). */
+function isWithin(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
+}
+/**
+ * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
+ * For a path that does not exist, its deepest existing ancestor is resolved and the
+ * rest appended, so a link in a parent directory still counts.
+ */
+function realPath(root, path) {
+    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
+    const rest = [];
+    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
+        const parent = (0,external_node_path_.dirname)(head);
+        if (parent === head)
+            break;
+        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
+        head = parent;
+    }
+    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
+    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
+}
+/**
+ * `path` resolved through its symlinks, when it stays inside `root`; else a
+ * ConfigurationError naming the input. `rootName` says what the root is in the message
+ * (`the workspace`, `the working directory`); `hint` is appended.
+ */
+function confinedPath(root, path, options) {
+    const realRoot = realPath(root, root);
+    const real = realPath(root, path);
+    if (!isWithin(realRoot, real)) {
+        // Lexically inside: only a symlink leads out.
+        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
+        throw new errors_ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+    }
+    return real;
+}
+/**
+ * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
+ * a symbolic link, as a path relative to `root` with `/` separators; undefined when
+ * there is none (an entry that does not exist ends the walk). For code that writes
+ * files and must never follow a link, even one that leads back inside `root`.
+ */
+function symlinkOnPath(root, rel) {
+    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+        current = (0,external_node_path_.join)(current, parts[i]);
+        const st = (0,external_node_fs_namespaceObject.lstatSync)(current, { throwIfNoEntry: false });
+        if (!st)
+            return undefined;
+        if (st.isSymbolicLink())
+            return parts.slice(0, i + 1).join('/');
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/lib/image-ref.ts
+/**
+ * Container image references as the distribution spec and kustomize read them:
+ * `[registry[:port]/]repository[:tag][@digest]`. A first path component is a registry
+ * only when it has a dot or a port or is `localhost`, so `host:5000/team/app:1.2` and
+ * `team/app:1.2` both parse right.
+ */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
+/** Whether `tag` is a valid tag. */
+function isValidTag(tag) {
+    return TAG.test(tag);
+}
+/** Whether `digest` is a valid digest (`sha256:<64 hex>` and other algorithms). */
+function isValidDigest(digest) {
+    return (DIGEST.test(digest) && (!digest.startsWith('sha256:') || /^sha256:[a-f0-9]{64}$/.test(digest)));
+}
+/** Whether the first path component names a registry. */
+function isRegistry(component) {
+    return (component === 'localhost' ||
+        component.includes('.') ||
+        component.includes(':') ||
+        component.startsWith('['));
+}
+/** Parse a reference; throws an Error saying what is wrong. */
+function parseImageRef(reference) {
+    const ref = reference.trim();
+    if (ref === '')
+        throw new Error('empty image reference');
+    if (/\s/.test(ref))
+        throw new Error(`image reference ${JSON.stringify(ref)} contains whitespace`);
+    let rest = ref;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!isValidDigest(digest))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid digest ${JSON.stringify(digest)}`);
+    }
+    let tag;
+    const lastSlash = rest.lastIndexOf('/');
+    const colon = rest.lastIndexOf(':');
+    if (colon > lastSlash) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!isValidTag(tag))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid tag ${JSON.stringify(tag)}`);
+    }
+    const parts = rest.split('/');
+    let registry;
+    if (parts.length > 1 && isRegistry(parts[0])) {
+        registry = parts.shift();
+        if (!HOST.test(registry))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid registry ${JSON.stringify(registry)}`);
+    }
+    if (parts.length === 0 || parts.some(p => !COMPONENT.test(p))) {
+        throw new Error(`image reference ${JSON.stringify(ref)}: invalid repository ${JSON.stringify(parts.join('/'))} (lower-case letters, digits and separators . _ - only)`);
+    }
+    const repository = parts.join('/');
+    if (rest.length > 255)
+        throw new Error(`image reference ${JSON.stringify(ref)}: name longer than 255 characters`);
+    return {
+        registry,
+        repository,
+        name: registry ? `${registry}/${repository}` : repository,
+        tag,
+        digest
+    };
+}
+/** Format a reference from its parts. */
+function formatImageRef(ref) {
+    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+/**
+ * Whether two names denote the same image, the way kustomize matches `images[].name`:
+ * exact name equality, with Docker Hub's implicit `docker.io/` and `library/` folded.
+ */
+function sameImageName(a, b) {
+    const norm = (n) => {
+        let s = n.replace(/^(?:index\.)?docker\.io\//, '');
+        if (!s.includes('/'))
+            s = `library/${s}`;
+        return s;
+    };
+    return norm(a) === norm(b);
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/lib/yaml-edit.ts
+/**
+ * In-place YAML edits on top of `yaml`'s source ranges: a change replaces only the
+ * bytes of the scalar it touches (or inserts / removes whole lines for a new or
+ * dropped key), so comments, key order, quoting style, anchors, blank lines, document
+ * markers and the other documents of a multi-document file survive byte for byte.
+ * Values YAML 1.1 would read as something other than a string (`1.10`, `yes`, `on`,
+ * `0o7`, ...) are written quoted.
+ */
+
+const BOOL_NULL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~)$/;
+const NUMBERISH = /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?$/;
+const SEXAGESIMAL = /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/;
+const PLAIN_SAFE = /^[A-Za-z0-9_/][A-Za-z0-9_./@:+=-]*$/;
+/**
+ * Whether `value` must be quoted to stay a string under both YAML 1.1 and 1.2 readers
+ * (Helm's and kustomize's YAML libraries differ on `1.10`, `yes`, `on`, `0o7`, ...).
+ */
+function needsQuoting(value) {
+    if (value === '' || !PLAIN_SAFE.test(value) || value.endsWith(':'))
+        return true;
+    if (BOOL_NULL.test(value) || NUMBERISH.test(value) || SEXAGESIMAL.test(value))
+        return true;
+    if (/^0[xXoObB]/.test(value) || /^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$/.test(value))
+        return true;
+    if (/^\d{4}-\d\d?-\d\d?/.test(value))
+        return true;
+    for (const version of ['1.1', '1.2']) {
+        try {
+            if ((0,dist/* parse */.qg)(value, { version }) !== value)
+                return true;
+        }
+        catch {
+            return true;
+        }
+    }
+    return false;
+}
+/** The source text of a string scalar in a given style. */
+function formatScalar(value, style) {
+    if (style === 'QUOTE_SINGLE' && !/[\n\\]/.test(value))
+        return `'${value.replace(/'/g, "''")}'`;
+    if (style === 'QUOTE_DOUBLE' || style === 'QUOTE_SINGLE')
+        return JSON.stringify(value);
+    return needsQuoting(value) ? JSON.stringify(value) : value;
+}
+/** A YAML file being edited: read through the parsed documents, write by splices. */
+class YamlEditor {
+    source;
+    file;
+    docs;
+    lines = new dist/* LineCounter */.HN();
+    splices = [];
+    /** The file's line ending, used for inserted lines (CRLF files stay CRLF). */
+    eol;
+    constructor(source, file = '<yaml>') {
+        this.source = source;
+        this.file = file;
+        this.eol = /\r\n/.test(source) ? '\r\n' : '\n';
+        this.docs = (0,dist/* parseAllDocuments */.hR)(source, { lineCounter: this.lines, keepSourceTokens: false });
+        for (const doc of this.docs) {
+            if (doc.errors.length > 0) {
+                const e = doc.errors[0];
+                const at = e.linePos?.[0];
+                throw new Error(`${file}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML: ${e.message.split('\n')[0]}`);
+            }
+        }
+    }
+    /** 1-based line of a source offset. */
+    lineOf(offset) {
+        return this.lines.linePos(offset).line;
+    }
+    /** The node an alias points to, or the node itself. */
+    resolve(node, doc) {
+        return (0,dist/* isAlias */.Vj)(node) ? node.resolve(doc) : node;
+    }
+    /** The node at `path` in document `docIndex`, or undefined. */
+    get(docIndex, path) {
+        const doc = this.docs[docIndex];
+        if (!doc)
+            return undefined;
+        let node = doc.contents;
+        for (const seg of path) {
+            node = this.resolve(node, doc);
+            if (typeof seg === 'number' && (0,dist/* isSeq */.oP)(node))
+                node = node.items[seg];
+            else if (typeof seg === 'string' && (0,dist/* isMap */.jh)(node))
+                node = this.pairOf(node, seg)?.value;
+            else
+                return undefined;
+        }
+        return this.resolve(node, doc);
+    }
+    /** The pair of `map` with the string key `key`. */
+    pairOf(map, key) {
+        return map.items.find(p => (0,dist/* isScalar */.jn)(p.key) && String(p.key.value) === key);
+    }
+    /** Replace the text of a scalar node, keeping its quoting style when possible. */
+    setScalar(node, value) {
+        if (!node.range)
+            throw new Error(`${this.file}: scalar without a source range`);
+        if (node.value === value && typeof node.value === 'string')
+            return false;
+        let style = node.type;
+        if (style === 'BLOCK_FOLDED' || style === 'BLOCK_LITERAL')
+            style = 'QUOTE_DOUBLE';
+        this.splices.push({
+            start: node.range[0],
+            end: node.range[1],
+            text: formatScalar(value, style)
+        });
+        return true;
+    }
+    lineStart(offset) {
+        return this.source.lastIndexOf('\n', offset - 1) + 1;
+    }
+    nextLineStart(offset) {
+        const nl = this.source.indexOf('\n', offset);
+        return nl < 0 ? this.source.length : nl + 1;
+    }
+    column(offset) {
+        return offset - this.lineStart(offset);
+    }
+    /** Set `key` of a map to a string: update the scalar or insert a new line. */
+    setKey(map, key, value) {
+        const pair = this.pairOf(map, key);
+        if (pair) {
+            if (!(0,dist/* isScalar */.jn)(pair.value)) {
+                throw new Error(`${this.file}: key "${key}" does not hold a scalar`);
+            }
+            return this.setScalar(pair.value, value);
+        }
+        this.insertKey(map, key, value);
+        return true;
+    }
+    /** Insert `key: value` at the end of a map (block or flow). */
+    insertKey(map, key, value) {
+        const text = `${formatScalar(key, 'PLAIN')}: ${formatScalar(value, 'PLAIN')}`;
+        if (!map.range)
+            throw new Error(`${this.file}: map without a source range`);
+        if (map.flow) {
+            const close = this.source.lastIndexOf('}', map.range[1]);
+            const sep = map.items.length > 0 ? ', ' : '';
+            this.splices.push({ start: close, end: close, text: `${sep}${text}` });
+            return;
+        }
+        const first = map.items[0];
+        const last = map.items[map.items.length - 1];
+        const keyNode = first?.key;
+        if (!first || !last || !keyNode?.range)
+            throw new Error(`${this.file}: cannot add to an empty map`);
+        const col = this.column(keyNode.range[0]);
+        const lastValue = (last.value ?? last.key);
+        const at = this.nextLineStart(lastValue.range[1] - 1);
+        const nl = at === this.source.length && !this.source.endsWith('\n') ? this.eol : '';
+        this.splices.push({ start: at, end: at, text: `${nl}${' '.repeat(col)}${text}${this.eol}` });
+    }
+    /** Remove the line(s) of `key` from a block map. */
+    deleteKey(map, key) {
+        const pair = this.pairOf(map, key);
+        if (!pair)
+            return false;
+        const k = pair.key;
+        const v = (pair.value ?? pair.key);
+        if (map.flow || map.items.length === 1) {
+            throw new Error(`${this.file}: cannot remove "${key}" from this map in place`);
+        }
+        const start = this.lineStart(k.range[0]);
+        if (this.source.slice(start, k.range[0]).trim() !== '') {
+            // `- key: value` opens a sequence item: blank the pair by moving the next key up.
+            const next = map.items[map.items.indexOf(pair) + 1];
+            if (!next)
+                throw new Error(`${this.file}: cannot remove "${key}" in place`);
+            const nk = next.key;
+            this.splices.push({ start: k.range[0], end: nk.range[0], text: '' });
+            return true;
+        }
+        this.splices.push({ start, end: this.nextLineStart(v.range[1] - 1), text: '' });
+        return true;
+    }
+    /** Append a map item (`- k: v` lines) to a block or flow sequence. */
+    appendMapItem(seq, entries) {
+        if (!seq.range)
+            throw new Error(`${this.file}: sequence without a source range`);
+        const pairs = entries.map(([k, v]) => `${formatScalar(k, 'PLAIN')}: ${formatScalar(v, 'PLAIN')}`);
+        if (seq.flow) {
+            const close = this.source.lastIndexOf(']', seq.range[1]);
+            const sep = seq.items.length > 0 ? ', ' : '';
+            this.splices.push({ start: close, end: close, text: `${sep}{${pairs.join(', ')}}` });
+            return;
+        }
+        const dash = this.source.lastIndexOf('-', seq.items[0].range[0]);
+        const col = this.column(dash);
+        const last = seq.items[seq.items.length - 1];
+        const at = this.nextLineStart(last.range[1] - 1);
+        const nl = at === this.source.length && !this.source.endsWith('\n') ? this.eol : '';
+        const pad = ' '.repeat(col);
+        const text = pairs.map((p, i) => `${pad}${i === 0 ? '- ' : '  '}${p}${this.eol}`).join('');
+        this.splices.push({ start: at, end: at, text: `${nl}${text}` });
+    }
+    /** Append raw lines at the end of a document (before the next document marker). */
+    appendToDocument(docIndex, text) {
+        const doc = this.docs[docIndex];
+        const contents = doc.contents;
+        const end = contents?.range ? contents.range[2] : doc.range[1];
+        const at = end >= this.source.length
+            ? this.source.length
+            : this.lineStart(end) === end
+                ? end
+                : this.nextLineStart(end);
+        const nl = at > 0 && this.source[at - 1] !== '\n' ? this.eol : '';
+        this.splices.push({ start: at, end: at, text: `${nl}${text.replace(/\r?\n/g, this.eol)}` });
+    }
+    /** Whether any edit is pending. */
+    get changed() {
+        return this.splices.length > 0;
+    }
+    /** The edited source. */
+    toString() {
+        // Last position first; at one position the later edit first, so edits made in
+        // order end up in that order.
+        const sorted = this.splices
+            .map((s, i) => ({ ...s, i }))
+            .sort((a, b) => b.start - a.start || b.end - a.end || b.i - a.i);
+        let out = this.source;
+        let limit = Infinity;
+        for (const s of sorted) {
+            if (s.end > limit)
+                throw new Error(`${this.file}: overlapping edits`);
+            out = out.slice(0, s.start) + s.text + out.slice(s.end);
+            limit = s.start;
+        }
+        return out;
+    }
+}
+/** Whether a node is a scalar holding a string (or a plain number-like value). */
+function scalarText(node) {
+    if (!(0,dist/* isScalar */.jn)(node))
+        return undefined;
+    const v = node.value;
+    if (typeof v === 'string')
+        return v;
+    if (typeof v === 'number' || typeof v === 'boolean')
+        return node.source ?? String(v);
+    return undefined;
+}
+
+
+;// CONCATENATED MODULE: ./src/lib/deploy-edit.ts
+/**
+ * The GitOps edits: kustomize `images:` entries, Helm values keys and the container
+ * images of raw manifests, patched in place with YamlEditor. `planEdits` reads the
+ * files and returns their new contents and the old → new of every update; it writes
+ * nothing, so the push loop can re-apply it on a fresh tip.
+ */
+
+
+
+
+
+
+
+const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+const CONTAINER_KEYS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+/** Whether an image name written in a target denotes the update's image. */
+function matchesUpdate(name, update) {
+    return update.names.some(n => n === name || sameImageName(n, name));
+}
+/**
+ * Refuse `full` (a path under the clone `within`) when it is, or goes through, a
+ * symbolic link, or lies outside the clone: editing through a link would rewrite a
+ * file elsewhere (anything the runner's user can write) and commit nothing.
+ */
+function assertNoSymlink(within, full, what) {
+    const rel = (0,external_node_path_.relative)(within, full);
+    if (!isWithin(within, full)) {
+        throw new errors_ConfigurationError(`${what}: ${rel} is outside the config repository`);
+    }
+    const link = symlinkOnPath(within, rel);
+    if (link !== undefined) {
+        throw new errors_ConfigurationError(`${what}: ${link} in the config repository is a symbolic link; deploy edits only regular files inside the clone (a link may lead outside it), so nothing was changed. Replace the link with the file or point the target at the real path.`);
+    }
+}
+/** Whether a path exists, without following a final symlink. */
+function present(path) {
+    return (0,external_node_fs_namespaceObject.lstatSync)(path, { throwIfNoEntry: false }) !== undefined;
+}
+class Workspace {
+    root;
+    within;
+    editors = new Map();
+    constructor(root, 
+    /** The clone that every edited file must be a regular file of. */
+    within) {
+        this.root = root;
+        this.within = within;
+    }
+    editor(rel, what) {
+        let e = this.editors.get(rel);
+        if (!e) {
+            const full = (0,external_node_path_.join)(this.root, rel);
+            assertNoSymlink(this.within, full, what);
+            if (!present(full) || !(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
+                throw new errors_ConfigurationError(`${what}: file ${rel} does not exist in the config repository`);
+            }
+            try {
+                e = new YamlEditor((0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8'), rel);
+            }
+            catch (error) {
+                throw new errors_ConfigurationError(error.message);
+            }
+            this.editors.set(rel, e);
+        }
+        return e;
+    }
+    result() {
+        const out = new Map();
+        for (const [rel, e] of this.editors) {
+            const text = e.toString();
+            if (text !== e.source)
+                out.set(rel, text);
+        }
+        return out;
+    }
+}
+function kustomizationFile(ws, dir) {
+    for (const name of KUSTOMIZATION_FILES) {
+        const rel = dir === '.' ? name : `${dir}/${name}`;
+        assertNoSymlink(ws.within, (0,external_node_path_.join)(ws.root, dir), `target kustomize:${dir}`);
+        if (present((0,external_node_path_.join)(ws.root, rel)))
+            return rel;
+    }
+    throw new errors_ConfigurationError(`target kustomize:${dir}: no kustomization.yaml in ${dir} of the config repository`);
+}
+function refOfEntry(entry) {
+    const get = (k) => scalarText(entry.get(k, true));
+    const name = get('newName') ?? get('name') ?? '';
+    return formatImageRef({ name, tag: get('newTag'), digest: get('digest') });
+}
+function editKustomize(ws, dir, update, out) {
+    const rel = kustomizationFile(ws, dir);
+    const ed = ws.editor(rel, `target kustomize:${dir}`);
+    const doc = ed.docs[0];
+    const root = doc?.contents;
+    if (!doc || !(0,dist/* isMap */.jh)(root))
+        throw new errors_ConfigurationError(`${rel}: expected a kustomization map`);
+    const images = ed.get(0, ['images']);
+    const p = update.parsed;
+    const entries = (0,dist/* isSeq */.oP)(images) ? images.items.filter(dist/* isMap */.jh) : [];
+    const entry = entries.find(e => {
+        const name = scalarText(e.get('name', true));
+        const newName = scalarText(e.get('newName', true));
+        return (name && matchesUpdate(name, update)) || (newName && matchesUpdate(newName, update));
+    });
+    if (!entry) {
+        const fields = [['name', p.name]];
+        if (p.tag)
+            fields.push(['newTag', p.tag]);
+        if (p.digest)
+            fields.push(['digest', p.digest]);
+        if ((0,dist/* isSeq */.oP)(images) && (images.items.length > 0 || images.flow)) {
+            ed.appendMapItem(images, fields);
+        }
+        else if (images === undefined ||
+            images === null ||
+            ((0,dist/* isScalar */.jn)(images) && images.value === null)) {
+            if (ed.pairOf(root, 'images')) {
+                throw new errors_ConfigurationError(`${rel}: "images:" is empty; write "images: []" or list one entry`);
+            }
+            const lines = fields.map(([k, v], i) => `${i === 0 ? '- ' : '  '}${k}: ${JSON.stringify(v)}`);
+            ed.appendToDocument(0, `images:\n${lines.join('\n')}\n`);
+        }
+        else {
+            throw new errors_ConfigurationError(`${rel}: "images" must be a list`);
+        }
+        out.push({
+            service: update.service,
+            file: rel,
+            line: ed.lineOf(root.range[1]),
+            new: update.ref
+        });
+        return;
+    }
+    const old = refOfEntry(entry);
+    const name = scalarText(entry.get('name', true)) ?? '';
+    const line = ed.lineOf(entry.range[0]);
+    let changed = false;
+    if (entry.has('newName'))
+        changed = ed.setKey(entry, 'newName', p.name) || changed;
+    else if (!sameImageName(name, p.name))
+        changed = ed.setKey(entry, 'newName', p.name) || changed;
+    if (p.tag)
+        changed = ed.setKey(entry, 'newTag', p.tag) || changed;
+    else if (entry.has('newTag'))
+        changed = ed.deleteKey(entry, 'newTag') || changed;
+    if (p.digest)
+        changed = ed.setKey(entry, 'digest', p.digest) || changed;
+    else if (entry.has('digest'))
+        changed = ed.deleteKey(entry, 'digest') || changed;
+    if (changed)
+        out.push({ service: update.service, file: rel, line, old, new: update.ref });
+}
+function helmPart(key, p, ref, where) {
+    const last = key.split('.').pop().toLowerCase();
+    if (last.endsWith('tag')) {
+        if (!p.tag)
+            throw new errors_ConfigurationError(`${where}: the key takes a tag but ${ref} has none`);
+        return p.tag;
+    }
+    if (last.endsWith('repository'))
+        return p.name;
+    if (last.endsWith('digest')) {
+        if (!p.digest)
+            throw new errors_ConfigurationError(`${where}: the key takes a digest but ${ref} has none`);
+        return p.digest;
+    }
+    return ref;
+}
+function editHelm(ws, target, update, out) {
+    const where = `target helm:${target.file}:${target.key}`;
+    const ed = ws.editor(target.file, where);
+    const path = target.key.split('.');
+    const node = ed.get(0, path);
+    if (node === undefined) {
+        throw new errors_ConfigurationError(`${target.file}: key ${target.key} does not exist (${where})`);
+    }
+    const p = update.parsed;
+    if ((0,dist/* isMap */.jh)(node)) {
+        // `image: {repository, tag}`: set the parts present.
+        const old = formatImageRef({
+            name: scalarText(node.get('repository', true)) ?? '',
+            tag: scalarText(node.get('tag', true)),
+            digest: scalarText(node.get('digest', true))
+        });
+        let changed = false;
+        if (!node.has('repository') && !node.has('tag')) {
+            throw new errors_ConfigurationError(`${target.file}: key ${target.key} is a map without repository or tag`);
+        }
+        if (node.has('repository'))
+            changed = ed.setKey(node, 'repository', p.name) || changed;
+        if (node.has('tag') || p.tag)
+            changed = ed.setKey(node, 'tag', p.tag ?? '') || changed;
+        if (node.has('digest'))
+            changed = ed.setKey(node, 'digest', p.digest ?? '') || changed;
+        if (changed) {
+            out.push({
+                service: update.service,
+                file: target.file,
+                line: ed.lineOf(node.range[0]),
+                old,
+                new: update.ref
+            });
+        }
+        return;
+    }
+    if (!(0,dist/* isScalar */.jn)(node)) {
+        throw new errors_ConfigurationError(`${target.file}: key ${target.key} holds a list, expected a string`);
+    }
+    const value = helmPart(target.key, p, update.ref, where);
+    const old = scalarText(node);
+    if (ed.setScalar(node, value)) {
+        out.push({
+            service: update.service,
+            file: target.file,
+            line: ed.lineOf(node.range[0]),
+            old,
+            new: value
+        });
+    }
+}
+/** Regular files under `root` (relative, `/`-separated); symlinks are not followed. */
+function listFiles(root, dir = '', out = { files: [], links: [] }) {
+    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
+        if (entry.name === '.git')
+            continue;
+        const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
+        if (entry.isDirectory())
+            listFiles(root, rel, out);
+        else if (entry.isFile())
+            out.files.push(rel);
+        else if (entry.isSymbolicLink())
+            out.links.push(rel);
+    }
+    return out;
+}
+function editManifests(ws, glob, update, out, imagePaths) {
+    const match = picomatch_default()(glob, { dot: true });
+    const listed = listFiles(ws.root);
+    const link = listed.links.find(f => match(f) && /\.ya?ml$/.test(f));
+    if (link !== undefined)
+        assertNoSymlink(ws.within, (0,external_node_path_.join)(ws.root, link), `target manifests:${glob}`);
+    const files = listed.files.filter(f => match(f) && /\.ya?ml$/.test(f)).sort();
+    if (files.length === 0) {
+        throw new errors_ConfigurationError(`target manifests:${glob}: no YAML file matches in the config repository`);
+    }
+    let found = 0;
+    for (const rel of files) {
+        const ed = ws.editor(rel, `target manifests:${glob}`);
+        const consider = (img) => {
+            const text = scalarText(img);
+            if (!text)
+                return;
+            let name;
+            try {
+                name = parseImageRef(text).name;
+            }
+            catch {
+                return;
+            }
+            if (!matchesUpdate(name, update))
+                return;
+            found++;
+            if (ed.setScalar(img, update.ref)) {
+                const line = ed.lineOf(img.range[0]);
+                out.push({ service: update.service, file: rel, line, old: text, new: update.ref });
+            }
+        };
+        const visit = (node) => {
+            if ((0,dist/* isMap */.jh)(node)) {
+                for (const pair of node.items) {
+                    const key = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : '';
+                    if (CONTAINER_KEYS.has(key) && (0,dist/* isSeq */.oP)(pair.value)) {
+                        for (const c of pair.value.items)
+                            if ((0,dist/* isMap */.jh)(c))
+                                consider(c.get('image', true));
+                    }
+                    else
+                        visit(pair.value);
+                }
+            }
+            else if ((0,dist/* isSeq */.oP)(node))
+                for (const item of node.items)
+                    visit(item);
+        };
+        ed.docs.forEach((doc, i) => {
+            visit(doc.contents);
+            // Extra dotted paths for custom resources that hold an image elsewhere.
+            for (const path of imagePaths) {
+                const node = ed.get(i, path);
+                if ((0,dist/* isScalar */.jn)(node))
+                    consider(node);
+            }
+        });
+    }
+    if (found === 0) {
+        throw new errors_ConfigurationError(`target manifests:${glob}: no container uses the image of ${update.service} (${update.names.join(', ')}) in ${files.length} file(s)`);
+    }
+}
+/**
+ * Plan every update against the files under `root`. Updates with their own targets
+ * use those, the others use `targets`. Every file read for editing must be a regular
+ * file of the clone `within` (default `root`) reached without a symlink.
+ */
+function planEdits(root, updates, targets, options = {}) {
+    const imagePaths = (options.imagePaths ?? []).map(p => p.split('.'));
+    const within = options.within ?? root;
+    if (root !== within)
+        assertNoSymlink(within, root, 'input "path"');
+    const ws = new Workspace(root, within);
+    const changes = [];
+    for (const update of updates) {
+        const list = update.targets.length > 0 ? update.targets : targets;
+        if (list.length === 0) {
+            throw new errors_ConfigurationError(`no target for ${update.service}: set the "targets" input or deploy: in the services file`);
+        }
+        for (const t of list) {
+            if (t.kind === 'kustomize')
+                editKustomize(ws, t.dir, update, changes);
+            else if (t.kind === 'manifests')
+                editManifests(ws, t.glob, update, changes, imagePaths);
+            else {
+                if (t.name !== undefined && !matchesUpdate(t.name, update))
+                    continue;
+                if (t.name === undefined && update.targets.length === 0 && updates.length > 1) {
+                    throw new errors_ConfigurationError(`target helm:${t.file}:${t.key} takes one image but ${updates.length} are deployed: add =<name> to say which`);
+                }
+                editHelm(ws, t, update, changes);
+            }
+        }
+    }
+    return { files: ws.result(), changes };
+}
+/**
+ * Sparse-checkout patterns (no-cone, rooted) covering every file the targets can
+ * touch under `path`, or undefined when the whole tree is needed.
+ */
+function sparsePatterns(path, targets) {
+    if (targets.length === 0)
+        return undefined;
+    const prefix = path === '.' ? '' : `${path}/`;
+    const out = new Set();
+    for (const t of targets) {
+        if (t.kind === 'kustomize')
+            out.add(`/${prefix}${t.dir === '.' ? '' : `${t.dir}/`}*`);
+        else if (t.kind === 'helm')
+            out.add(`/${prefix}${t.file}`);
+        else
+            out.add(`/${prefix}${t.glob}`);
+    }
+    return [...out];
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/lib/exec.ts
+/**
+ * Child processes over argv arrays only (no shell), with stdin, a timeout, and
+ * captured output bounded in size. The command line is logged with every registered
+ * secret redacted; arguments marked secret are never logged at all.
+ */
+
+
+/** A process that failed: its message carries the last lines of stderr, redacted. */
+class ExecError extends Error {
+    result;
+    name = 'ExecError';
+    constructor(message, result) {
+        super(message);
+        this.result = result;
+    }
+}
+/** The command line as it may be shown: secret args hidden, secrets redacted. */
+function displayCommand(command, args, secretArgs = []) {
+    const shown = args.map((a, i) => secretArgs.includes(i) ? '***' : /[\s"'$`\\]/.test(a) || a === '' ? JSON.stringify(a) : a);
+    return secrets_secrets.redact([command, ...shown].join(' '));
+}
+class Tail {
+    max;
+    chunks = [];
+    size = 0;
+    truncated = false;
+    constructor(max) {
+        this.max = max;
+    }
+    push(chunk) {
+        this.chunks.push(chunk);
+        this.size += chunk.length;
+        while (this.size > this.max && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+            this.truncated = true;
+        }
+        if (this.size > this.max) {
+            const only = this.chunks[0];
+            this.chunks = [only.subarray(only.length - this.max)];
+            this.size = this.max;
+            this.truncated = true;
+        }
+    }
+    text() {
+        return Buffer.concat(this.chunks).toString('utf8');
+    }
+}
+/** The last `n` non-empty lines of a text. */
+function lastLines(text, n) {
+    return text
+        .split(/\r?\n/)
+        .filter(l => l.trim() !== '')
+        .slice(-n)
+        .join('\n');
+}
+/**
+ * The environment a child gets: `env` without the action's `INPUT_*` variables, which
+ * hold the raw inputs (secrets among them) and which no child needs.
+ */
+function childEnv(env = process.env) {
+    const out = {};
+    for (const [k, v] of Object.entries(env))
+        if (!/^INPUT_/i.test(k))
+            out[k] = v;
+    return out;
+}
+/** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
+function lib_exec_exec(command, args, options = {}) {
+    const max = options.maxOutputBytes ?? 4 * 1024 * 1024;
+    const shown = displayCommand(command, args, options.secretArgs);
+    options.logger?.info(`$ ${shown}`);
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
+            cwd: options.cwd,
+            env: childEnv(options.env ?? process.env),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(options.signal ? { signal: options.signal } : {})
+        });
+        const out = new Tail(max);
+        const err = new Tail(max);
+        let timedOut = false;
+        let killTimer;
+        const timer = options.timeoutMs !== undefined
+            ? setTimeout(() => {
+                timedOut = true;
+                child.kill('SIGTERM');
+                killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
+            }, options.timeoutMs)
+            : undefined;
+        child.stdout.on('data', (c) => {
+            out.push(c);
+            options.onStdout?.(c);
+        });
+        child.stderr.on('data', (c) => {
+            err.push(c);
+            options.onStderr?.(c);
+        });
+        child.stdin.on('error', () => undefined);
+        // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
+        // can hold the output pipes open long after the child exited: stop waiting for it.
+        let drainTimer;
+        child.on('exit', () => {
+            drainTimer = setTimeout(() => {
+                child.stdout.destroy();
+                child.stderr.destroy();
+            }, timedOut ? 500 : 2000);
+            drainTimer.unref();
+        });
+        child.on('error', error => {
+            clearTimeout(timer);
+            clearTimeout(killTimer);
+            const code = error.code;
+            const why = code === 'ENOENT'
+                ? `${command}: command not found`
+                : code === 'ABORT_ERR'
+                    ? `${command}: aborted`
+                    : `${command}: ${error.message}`;
+            reject(new ExecError(why, {
+                code: -1,
+                signal: null,
+                stdout: '',
+                stderr: '',
+                truncated: false,
+                timedOut: false,
+                durationMs: Date.now() - started
+            }));
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            clearTimeout(killTimer);
+            clearTimeout(drainTimer);
+            const result = {
+                code: code ?? -1,
+                signal,
+                stdout: out.text(),
+                stderr: err.text(),
+                truncated: out.truncated || err.truncated,
+                timedOut,
+                durationMs: Date.now() - started
+            };
+            if ((result.code !== 0 || timedOut) && !options.allowFailure) {
+                const why = timedOut
+                    ? `timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`
+                    : signal
+                        ? `killed by ${signal}`
+                        : `exited with code ${result.code}`;
+                const tail = lastLines(result.stderr || result.stdout, 20);
+                reject(new ExecError(secrets_secrets.redact(`${shown} ${why}${tail ? `:\n${tail}` : ''}`), result));
+                return;
+            }
+            resolve(result);
+        });
+        if (options.input !== undefined)
+            child.stdin.end(options.input);
+        else
+            child.stdin.end();
+    });
+}
+
+;// CONCATENATED MODULE: ./src/lib/git.ts
+/**
+ * Running git: argv arrays only, never a prompt, a stable locale, and no user or
+ * system configuration leaking in unless asked. Tokens reach git through the
+ * environment (`--config-env`), never argv.
+ */
+
+/** The environment git runs with. */
+function gitEnv(extra = {}, isolated = false) {
+    const env = {
+        ...process.env,
+        GIT_TERMINAL_PROMPT: '0',
+        GIT_ASKPASS: '',
+        SSH_ASKPASS: '',
+        GCM_INTERACTIVE: 'never',
+        LC_ALL: 'C',
+        LANG: 'C'
+    };
+    if (isolated) {
+        env.GIT_CONFIG_NOSYSTEM = '1';
+        env.GIT_CONFIG_GLOBAL = '/dev/null';
+    }
+    return { ...env, ...extra };
+}
+/** Run `git <args>` in `cwd`. Throws ExecError (with stderr's tail) on failure. */
+function git(args, options) {
+    const { env, isolated, ...rest } = options;
+    return lib_exec_exec('git', args, { ...rest, env: gitEnv(env, isolated) });
+}
+/** Trimmed stdout of `git <args>`. */
+async function gitText(args, options) {
+    return (await git(args, options)).stdout.trim();
+}
+
+;// CONCATENATED MODULE: ./src/lib/deploy-git.ts
+/**
+ * The config repository clone: shallow fetches, commits, pushes. The token reaches
+ * git only as an `http.extraheader` through `--config-env` (an environment variable
+ * name on the command line, the value in the child's environment): never in a URL,
+ * argv, `.git/config` or a log.
+ */
+
+
+
+
+
+
+
+const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** Default time limit of one git command (the `timeout` input's default). */
+const DEFAULT_GIT_TIMEOUT_MS = 10 * 60_000;
+/** A transfer below this many bytes per second... */
+const LOW_SPEED_LIMIT = 1000;
+/** ...for this many seconds (at most; never more than the command's time limit) fails. */
+const LOW_SPEED_TIME_S = 30;
+/**
+ * The `-c` options that make git's HTTP transport give up on a remote that accepts
+ * the connection and then stops answering (or never starts): below
+ * `LOW_SPEED_LIMIT` bytes/s for `LOW_SPEED_TIME_S` seconds, or the time limit if
+ * shorter.
+ */
+function lowSpeedArgs(timeoutMs) {
+    const seconds = lowSpeedSeconds(timeoutMs);
+    return ['-c', `http.lowSpeedLimit=${LOW_SPEED_LIMIT}`, '-c', `http.lowSpeedTime=${seconds}`];
+}
+/** The `http.lowSpeedTime` for a command time limit. */
+function lowSpeedSeconds(timeoutMs) {
+    return Math.max(1, Math.min(LOW_SPEED_TIME_S, Math.floor(timeoutMs / 1000)));
+}
+/**
+ * The remote of a clone URL as shown in messages: `host[:port]` for network URLs
+ * (no user name, path or query), the path for `file://`. Never holds a credential.
+ */
+function remoteLabel(url) {
+    try {
+        const u = new URL(url);
+        if (u.protocol === 'file:')
+            return decodeURIComponent(u.pathname);
+        return u.host || url;
+    }
+    catch {
+        return 'the remote';
+    }
+}
+/** Whether git's stderr says the HTTP transport gave up on a silent or stalled remote. */
+function isStalled(stderr) {
+    return /operation too slow|timed out|timeout was reached/i.test(stderr);
+}
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+function authHeader(token, scheme = 'basic') {
+    secrets_secrets.add(token, { user: 'x-access-token' });
+    if (scheme === 'bearer')
+        return `AUTHORIZATION: bearer ${token}`;
+    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
+    secrets_secrets.add(encoded);
+    return `AUTHORIZATION: basic ${encoded}`;
+}
+/** Classify a failed `git push` from its stderr. */
+function classifyPush(stderr) {
+    const message = stderr.trim().split('\n').slice(-6).join('\n');
+    if (/\b403\b|permission to .* denied|write access|not allowed to push|protected branch/i.test(stderr)) {
+        return { ok: false, kind: 'permission', message };
+    }
+    if (/\b401\b|authentication failed|could not read username|invalid credentials/i.test(stderr)) {
+        return { ok: false, kind: 'auth', message };
+    }
+    if (/hook declined/i.test(stderr))
+        return { ok: false, kind: 'other', message };
+    if (/non-fast-forward|fetch first|\[rejected\]|failed to lock|cannot lock ref|failed to update ref|incorrect old value|remote rejected|stale info/i.test(stderr)) {
+        return { ok: false, kind: 'rejected', message };
+    }
+    return { ok: false, kind: 'other', message };
+}
+/** A working clone of the config repository. */
+class ConfigRepo {
+    dir;
+    url;
+    header;
+    identity;
+    logger;
+    timeoutMs;
+    constructor(dir, url, header, identity, logger, 
+    /**
+     * Time limit of each git command; the HTTP transport also gives up earlier on a
+     * remote that stops answering (see `lowSpeedArgs`).
+     */
+    timeoutMs = DEFAULT_GIT_TIMEOUT_MS) {
+        this.dir = dir;
+        this.url = url;
+        this.header = header;
+        this.identity = identity;
+        this.logger = logger;
+        this.timeoutMs = timeoutMs;
+    }
+    /** `host[:port]` (or the path) of the remote, for messages. */
+    get remote() {
+        return remoteLabel(this.url);
+    }
+    /**
+     * Run git with the auth header (when any) passed through the environment. Every
+     * command is bounded, not only fetch, push and ls-remote: in a partial clone,
+     * checkout and diff fetch missing blobs from the remote too.
+     */
+    run(args, options = {}) {
+        const argv = [
+            ...(this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`] : []),
+            ...lowSpeedArgs(this.timeoutMs),
+            ...args
+        ];
+        return git(argv, {
+            cwd: this.dir,
+            isolated: true,
+            timeoutMs: this.timeoutMs,
+            ...options,
+            env: {
+                GIT_AUTHOR_NAME: this.identity.name,
+                GIT_AUTHOR_EMAIL: this.identity.email,
+                GIT_COMMITTER_NAME: this.identity.name,
+                GIT_COMMITTER_EMAIL: this.identity.email,
+                GIT_LFS_SKIP_SMUDGE: '1',
+                ...(this.header ? { [HEADER_ENV]: this.header } : {}),
+                ...options.env
+            }
+        });
+    }
+    async text(args) {
+        return (await this.run(args)).stdout.trim();
+    }
+    partial = false;
+    /**
+     * An empty repository with `origin`. With `sparse` patterns (gitignore style, rooted)
+     * only those paths are checked out and blobs are fetched lazily (`blob:none`).
+     */
+    async init(sparse) {
+        (0,external_node_fs_namespaceObject.mkdirSync)(this.dir, { recursive: true });
+        await this.run(['init', '-q', '-b', 'conveyor-work', '.']);
+        await this.run(['remote', 'add', 'origin', this.url]);
+        if (sparse && sparse.length > 0) {
+            await this.run(['sparse-checkout', 'set', '--no-cone', '--', ...sparse]);
+            this.partial = true;
+        }
+    }
+    /** The remote's default branch (from `ls-remote --symref`). */
+    async defaultBranch() {
+        const r = await this.run(['ls-remote', '--symref', 'origin', 'HEAD'], { allowFailure: true });
+        if (r.code !== 0 || r.timedOut)
+            throw this.remoteError(r, 'read');
+        const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout);
+        if (!m)
+            throw new errors_ConfigurationError(`the config repository has no default branch (is it empty?); set "ref"`);
+        return m[1];
+    }
+    /** The sha of a branch on the remote, or undefined when it does not exist. */
+    async remoteTip(branch) {
+        const r = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
+            allowFailure: true
+        });
+        if (r.code !== 0 || r.timedOut)
+            throw this.remoteError(r, 'read');
+        return r.stdout.trim().split(/\s+/)[0] || undefined;
+    }
+    /** Fetch `branch` shallowly into refs/remotes/origin/<branch> without checking it out. */
+    async fetchOnly(branch, depth) {
+        const r = await this.run([
+            'fetch',
+            '-q',
+            '--no-tags',
+            `--depth=${depth}`,
+            ...(this.partial ? ['--filter=blob:none'] : []),
+            'origin',
+            `+refs/heads/${branch}:refs/remotes/origin/${branch}`
+        ], { allowFailure: true });
+        if (r.code !== 0 || r.timedOut)
+            throw this.remoteError(r, 'read');
+    }
+    /** `git log` of HEAD's commits not in `base` (at most `max`), for deploy records. */
+    async logRange(base, max) {
+        return (await this.run(['log', `-n${max}`, '--format=%H%x1f%B%x1e', `${base}..HEAD`])).stdout;
+    }
+    /** Fetch `branch` shallowly and check it out as the work branch; returns the tip sha. */
+    async fetchAndReset(branch, depth) {
+        const r = await this.run([
+            'fetch',
+            '-q',
+            '--no-tags',
+            `--depth=${depth}`,
+            ...(this.partial ? ['--filter=blob:none'] : []),
+            'origin',
+            `+refs/heads/${branch}:refs/remotes/origin/${branch}`
+        ], { allowFailure: true });
+        if (r.code !== 0 || r.timedOut) {
+            if (!r.timedOut && /couldn't find remote ref|not our ref/i.test(r.stderr)) {
+                throw new errors_ConfigurationError(`input "ref": branch ${JSON.stringify(branch)} does not exist in the config repository`);
+            }
+            throw this.remoteError(r, 'read');
+        }
+        await this.run(['checkout', '-q', '-f', '-B', 'conveyor-work', `refs/remotes/origin/${branch}`]);
+        await this.run(['clean', '-q', '-fdx']);
+        return this.text(['rev-parse', 'HEAD']);
+    }
+    /** `git log` of the fetched history, for the deploy records. */
+    async log(depth) {
+        return (await this.run(['log', `-n${depth}`, '--format=%H%x1f%B%x1e', 'HEAD'])).stdout;
+    }
+    /** Write planned files, stage them; returns the staged diff. */
+    async stage(files) {
+        for (const [rel, content] of files) {
+            const full = (0,external_node_path_.join)(this.dir, rel);
+            // planEdits refused these already; never write through a link all the same.
+            const link = symlinkOnPath(this.dir, rel);
+            if (link !== undefined) {
+                throw new errors_ConfigurationError(`${link} in the config repository is a symbolic link; deploy does not write through it`);
+            }
+            (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_.dirname)(full), { recursive: true });
+            (0,external_node_fs_namespaceObject.writeFileSync)(full, content);
+        }
+        await this.run(['add', '--', ...files.keys()]);
+        return (await this.run(['diff', '--cached', '--no-color', '--no-ext-diff'])).stdout;
+    }
+    /** Commit the staged change with `message` (over stdin); returns the sha. */
+    async commit(message) {
+        await this.run(['commit', '-q', '--no-verify', '--cleanup=verbatim', '-F', '-'], {
+            input: message
+        });
+        return this.text(['rev-parse', 'HEAD']);
+    }
+    /**
+     * Push HEAD to `branch`. With `lease` (the sha the branch must still have), the push
+     * replaces the branch even when it is not a fast-forward, and only then.
+     */
+    async push(branch, lease) {
+        const force = lease ? [`--force-with-lease=refs/heads/${branch}:${lease}`] : [];
+        const r = await this.run(['push', '--porcelain', ...force, 'origin', `HEAD:refs/heads/${branch}`], {
+            allowFailure: true
+        });
+        if (r.code === 0 && !r.timedOut)
+            return { ok: true };
+        if (r.timedOut || isStalled(r.stderr)) {
+            return { ok: false, kind: 'other', message: this.remoteError(r, 'write').message };
+        }
+        const res = classifyPush(`${r.stdout}\n${r.stderr}`);
+        this.logger.debug(`push refused: ${res.message}`);
+        return res;
+    }
+    /** An error for a remote that failed to answer; names the remote, never the token. */
+    remoteError(r, what) {
+        const stderr = r.stderr;
+        const tail = secrets_secrets.redact(lastLines(stderr, 3).split('\n').join(' '));
+        if (r.timedOut) {
+            return new Error(`git could not ${what} the config repository at ${this.remote}: no complete answer within ${Math.round(this.timeoutMs / 1000)}s (input "timeout"), so git was stopped. ${tail}`.trim());
+        }
+        if (isStalled(stderr)) {
+            return new Error(`git could not ${what} the config repository at ${this.remote}: the server stopped answering (less than ${LOW_SPEED_LIMIT} bytes/s for ${lowSpeedSeconds(this.timeoutMs)}s). ${tail}`);
+        }
+        if (/\b403\b/.test(stderr)) {
+            return new errors_ConfigurationError(`the config repository refused the token (HTTP 403): it has no ${what} permission. ${tail}`);
+        }
+        if (/\b401\b|authentication failed|could not read username/i.test(stderr)) {
+            return new errors_ConfigurationError(`the config repository asked for credentials and the token was not accepted (input "token"). ${tail}`);
+        }
+        if (/not found|does not appear to be a git repository|repository .* not found|\b404\b/i.test(stderr)) {
+            return new errors_ConfigurationError(`input "repository": the config repository was not found. ${tail}`);
+        }
+        return new Error(`git could not ${what} the config repository at ${this.remote}: ${tail}`);
+    }
+}
+/**
+ * How `ours` relates to `theirs` in the source repository at `dir`: 'older' when ours
+ * is an ancestor of theirs, 'newer' when the reverse, 'unknown' when git cannot tell.
+ */
+async function sourceAncestry(dir, ours, theirs) {
+    if (ours === theirs)
+        return 'same';
+    if (!dir)
+        return 'unknown';
+    const probe = async (a, b) => (await git(['merge-base', '--is-ancestor', a, b], {
+        cwd: dir,
+        allowFailure: true,
+        // Local only, bounded: a partial checkout must not fetch from its remote here.
+        timeoutMs: 60_000,
+        env: { GIT_NO_LAZY_FETCH: '1' }
+    })).code;
+    const a = await probe(ours, theirs);
+    if (a === 0)
+        return 'older';
+    if (a !== 1)
+        return 'unknown';
+    const b = await probe(theirs, ours);
+    if (b === 0)
+        return 'newer';
+    return b === 1 ? 'diverged' : 'unknown';
+}
+
+;// CONCATENATED MODULE: ./src/lib/deploy-message.ts
+/** Trailer keys. */
+const TRAILER = {
+    repository: 'Conveyor-Source-Repository',
+    commit: 'Conveyor-Source-Commit',
+    time: 'Conveyor-Source-Time',
+    services: 'Conveyor-Services',
+    run: 'Conveyor-Run',
+    update: 'Conveyor-Update'
+};
+/** The default commit message template. */
+const DEFAULT_TEMPLATE = `deploy{environment_suffix}: {title}
+
+{changes}
+
+Source: {source_repository}@{source_commit}
+Run: {run_url}`;
+/** Collapse edit changes into one row per service. */
+function updateRows(updates, changes) {
+    const rows = [];
+    for (const u of updates) {
+        const mine = changes.filter(c => c.service === u.service);
+        if (mine.length === 0)
+            continue;
+        rows.push({
+            service: u.service,
+            old: mine.find(c => c.old !== undefined)?.old,
+            new: u.ref,
+            files: [...new Set(mine.map(c => c.file))]
+        });
+    }
+    return rows;
+}
+const deploy_message_short = (ref) => {
+    if (!ref)
+        return '(none)';
+    const at = ref.indexOf('@');
+    const base = at >= 0 ? ref.slice(0, at) : ref;
+    const digest = at >= 0
+        ? ref
+            .slice(at + 1)
+            .replace(/^sha256:/, '')
+            .slice(0, 12)
+        : '';
+    const slash = base.lastIndexOf('/');
+    const tail = base.slice(slash + 1);
+    return digest ? `${tail}@${digest}` : tail;
+};
+/** Fill a `{placeholder}` template. Unknown placeholders are left as written. */
+function renderTemplate(template, values) {
+    return template.replace(/\{([a-z_]+)\}/g, (m, k) => values[k] ?? m);
+}
+/** The commit message: the rendered template plus the trailers. */
+function commitMessage(options) {
+    const { rows, source } = options;
+    const title = rows.length === 1
+        ? `${rows[0].service} ${deploy_message_short(rows[0].old)} → ${deploy_message_short(rows[0].new)}`
+        : `${rows.length} services (${rows.map(r => r.service).join(', ')})`;
+    const values = {
+        title,
+        services: rows.map(r => r.service).join(', '),
+        changes: rows.map(r => `- ${r.service}: ${r.old ?? '(none)'} → ${r.new}`).join('\n'),
+        source_repository: source?.repository ?? 'unknown',
+        source_commit: source?.sha ?? 'unknown',
+        short_sha: source?.sha.slice(0, 7) ?? 'unknown',
+        run_url: options.runUrl ?? source?.runUrl ?? 'unknown',
+        environment: options.environment ?? '',
+        environment_suffix: options.environment ? `(${options.environment})` : ''
+    };
+    const body = renderTemplate(options.template || DEFAULT_TEMPLATE, values)
+        .replace(/\r\n/g, '\n')
+        .trimEnd();
+    const trailers = [
+        `${TRAILER.services}: ${rows.map(r => r.service).join(', ')}`,
+        ...rows.map(r => `${TRAILER.update}: ${r.service} ${r.old ?? '-'} -> ${r.new}`),
+        ...(source
+            ? [
+                `${TRAILER.repository}: ${source.repository}`,
+                `${TRAILER.commit}: ${source.sha}`,
+                ...(source.time ? [`${TRAILER.time}: ${source.time}`] : [])
+            ]
+            : []),
+        ...(options.runUrl ? [`${TRAILER.run}: ${options.runUrl}`] : [])
+    ];
+    return `${body}\n\n${trailers.join('\n')}\n`;
+}
+/** Parse the trailers of a commit message (the last paragraph's `Key: value` lines). */
+function parseTrailers(message) {
+    const out = new Map();
+    for (const line of message.split('\n')) {
+        const m = /^(Conveyor-[A-Za-z-]+):\s*(.*)$/.exec(line.trim());
+        if (m)
+            out.set(m[1], m[2].trim());
+    }
+    return out;
+}
+/** Deploy records from `git log --format=%H%x1f%B%x1e` output, newest first. */
+function parseDeployLog(log) {
+    const out = [];
+    for (const chunk of log.split('\x1e')) {
+        const [commit, body] = chunk.replace(/^\n+/, '').split('\x1f');
+        if (!commit || body === undefined)
+            continue;
+        const t = parseTrailers(body);
+        const services = t.get(TRAILER.services);
+        if (!services)
+            continue;
+        const updates = [];
+        for (const line of body.split('\n')) {
+            const m = /^Conveyor-Update:\s*(\S+) (\S+) -> (\S+)\s*$/.exec(line.trim());
+            if (m)
+                updates.push({ service: m[1], ...(m[2] !== '-' ? { old: m[2] } : {}), new: m[3] });
+        }
+        out.push({
+            ...(updates.length > 0 ? { updates } : {}),
+            commit: commit.trim(),
+            services: services
+                .split(',')
+                .map(s => s.trim())
+                .filter(Boolean),
+            repository: t.get(TRAILER.repository),
+            sha: t.get(TRAILER.commit),
+            time: t.get(TRAILER.time)
+        });
+    }
+    return out;
+}
+/**
+ * Whether deploying `source` for `service` may proceed, given the newest record of that
+ * service. `ancestry` says how our commit relates to the recorded one; without it the
+ * recorded commit times decide.
+ */
+function guardVerdict(service, source, record, ancestry) {
+    if (!source || !record?.sha)
+        return { allow: true, reason: 'no earlier deploy recorded', record };
+    if (record.repository && source.repository && record.repository !== source.repository) {
+        return { allow: true, reason: `last deploy came from ${record.repository}`, record };
+    }
+    if (ancestry === 'same' || record.sha === source.sha) {
+        return { allow: true, reason: 'same source commit', record };
+    }
+    if (ancestry === 'older') {
+        return {
+            allow: false,
+            reason: `${service} already runs an image built from ${record.sha.slice(0, 12)}, a descendant of ${source.sha.slice(0, 12)}; refusing to roll back`,
+            record
+        };
+    }
+    if (ancestry === 'newer')
+        return { allow: true, reason: 'newer source commit', record };
+    const ours = source.time ? Date.parse(source.time) : NaN;
+    const theirs = record.time ? Date.parse(record.time) : NaN;
+    if (!Number.isNaN(ours) && !Number.isNaN(theirs) && theirs > ours) {
+        return {
+            allow: false,
+            reason: `${service} already runs an image from ${record.sha.slice(0, 12)} (${record.time}), newer than ${source.sha.slice(0, 12)} (${source.time}); refusing to roll back`,
+            record
+        };
+    }
+    return { allow: true, reason: 'not older by commit time', record };
+}
+/**
+ * The rows of a whole pull request branch: the updates recorded by its earlier commits
+ * (newest first) merged with this run's rows; per service, the first old and the
+ * latest new.
+ */
+function branchRows(earlier, current) {
+    const out = new Map();
+    for (const rec of [...earlier].reverse()) {
+        for (const u of rec.updates ?? []) {
+            const prev = out.get(u.service);
+            out.set(u.service, {
+                service: u.service,
+                old: prev ? prev.old : u.old,
+                new: u.new,
+                files: prev?.files ?? []
+            });
+        }
+    }
+    for (const r of current) {
+        const prev = out.get(r.service);
+        out.set(r.service, {
+            ...r,
+            old: prev ? prev.old : r.old,
+            files: [...new Set([...(prev?.files ?? []), ...r.files])]
+        });
+    }
+    return [...out.values()];
+}
+
+;// CONCATENATED MODULE: ./src/lib/deploy-scan.ts
+/**
+ * The pre-push leak scan: everything that would leave the runner with a push or a pull
+ * request (the diff, the full content of every changed file, the file paths, the commit
+ * message, the branch name, the pull request's title and body) is searched for every
+ * registered secret in every derived encoding. A hit names where, never what.
+ */
+
+function linesWith(text, registry) {
+    const out = [];
+    text.split('\n').forEach((line, i) => {
+        if (registry.leaks(line))
+            out.push(i + 1);
+    });
+    // A form spanning a line break still leaks: report the text as a whole.
+    if (out.length === 0 && registry.leaks(text))
+        out.push(0);
+    return out;
+}
+/** Every hit in the outgoing change. Pure. */
+function scanOutgoing(out, registry) {
+    const hits = [];
+    const add = (where, text) => {
+        if (text === undefined)
+            return;
+        for (const line of linesWith(text, registry))
+            hits.push({ where, ...(line > 0 ? { line } : {}) });
+    };
+    for (const [file, content] of out.files) {
+        if (registry.leaks(file))
+            hits.push({ where: 'a changed file path' });
+        add(`file ${registry.leaks(file) ? '(a path holding a secret)' : file}`, content);
+    }
+    add('diff', out.diff);
+    add('commit message', out.message);
+    add('branch name', out.branch);
+    add('pull request title', out.prTitle);
+    add('pull request body', out.prBody);
+    return hits;
+}
+/** Throw when the outgoing change holds a secret, naming each place. */
+function assertNoLeak(out, registry) {
+    const hits = scanOutgoing(out, registry);
+    if (hits.length === 0)
+        return;
+    const shown = hits
+        .slice(0, 10)
+        .map(h => `${h.where}${h.line !== undefined ? ` line ${h.line}` : ''}`)
+        .join('; ');
+    throw new errors_ConfigurationError(`refusing to push: the outgoing change holds a registered secret (in any encoding) at ${shown}${hits.length > 10 ? ` and ${hits.length - 10} more` : ''}. Nothing was pushed.`);
+}
+
+;// CONCATENATED MODULE: ./src/lib/deploy-push.ts
+/**
+ * The GitOps write loop: fetch the tip, let the monotonic guard drop rollbacks, plan and
+ * write the edits, commit, scan, push. A rejected push fetches the new tip, resets to
+ * it and RE-APPLIES the edit (never a textual rebase), with bounded attempts and
+ * jittered exponential back-off.
+ */
+
+
+
+
+
+
+
+/** Jittered exponential back-off for attempt n (0-based). */
+function backoffDelay(attempt, base = 200, cap = 3000) {
+    const exp = Math.min(cap, base * 2 ** attempt);
+    return Math.round(exp / 2 + Math.random() * (exp / 2));
+}
+async function guard(opts, depth) {
+    const records = parseDeployLog(await opts.repo.log(depth));
+    const allowed = [];
+    const skipped = [];
+    for (const u of opts.updates) {
+        const record = records.find(r => r.services.includes(u.service));
+        const ancestry = u.source && record?.sha
+            ? await sourceAncestry(opts.sourceDir, u.source.sha, record.sha)
+            : 'unknown';
+        const verdict = guardVerdict(u.service, u.source, record, ancestry);
+        if (verdict.allow)
+            allowed.push(u);
+        else if (opts.allowRollback) {
+            opts.log.warning(`allow-rollback: deploying anyway: ${verdict.reason}`);
+            allowed.push(u);
+        }
+        else
+            skipped.push(verdict);
+    }
+    return { allowed, skipped };
+}
+/** Run the loop. Throws ConfigurationError for user mistakes and for an outlasted storm. */
+async function deployGitOps(opts) {
+    const depth = opts.depth ?? 50;
+    const sleep = opts.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
+    const root = (0,external_node_path_.join)(opts.repo.dir, opts.path);
+    let pushes = 0;
+    let lastDiff = '';
+    let lastReason = '';
+    for (let attempt = 1; attempt <= opts.maxAttempts; attempt++) {
+        // Pull request mode: keep building on the branch while its pull request is open;
+        // once it was merged or closed, start again from the base and replace the branch
+        // (with a lease on the sha we saw, so a concurrent run is not overwritten).
+        let from = opts.base;
+        let lease;
+        let earlierOnBranch = false;
+        if (opts.startFromPushBranch && opts.pushBranch !== opts.base) {
+            const prTip = await opts.repo.remoteTip(opts.pushBranch);
+            if (prTip) {
+                const open = opts.pullRequestOpen ? await opts.pullRequestOpen() : true;
+                if (open) {
+                    from = opts.pushBranch;
+                    await opts.repo.fetchOnly(opts.base, depth);
+                    earlierOnBranch = true;
+                }
+                else {
+                    lease = prTip;
+                    if (attempt === 1) {
+                        opts.log.info(`${opts.pushBranch} has no open pull request: starting it again from ${opts.base}`);
+                    }
+                }
+            }
+        }
+        const tip = await opts.repo.fetchAndReset(from, depth);
+        opts.log.info(`attempt ${attempt}: ${from} at ${tip.slice(0, 12)}`);
+        const { allowed, skipped } = await guard(opts, depth);
+        for (const s of skipped)
+            if (attempt === 1)
+                opts.log.notice(s.reason);
+        const plan = planEdits(root, allowed, opts.targets, {
+            imagePaths: opts.imagePaths,
+            within: opts.repo.dir
+        });
+        const rel = (f) => (opts.path === '.' ? f : `${opts.path}/${f}`);
+        const files = new Map([...plan.files].map(([f, c]) => [rel(f), c]));
+        const rows = updateRows(allowed, plan.changes).map(r => ({ ...r, files: r.files.map(rel) }));
+        if (files.size === 0) {
+            opts.log.info('the config repository already holds these images: nothing to commit');
+            return {
+                status: 'no-op',
+                rows: [],
+                changedFiles: [],
+                diff: '',
+                skipped,
+                attempts: attempt,
+                pushes
+            };
+        }
+        const diff = await opts.repo.stage(files);
+        lastDiff = diff;
+        const source = allowed.find(u => u.source)?.source;
+        const message = commitMessage({
+            template: opts.template,
+            rows,
+            source,
+            runUrl: opts.runUrl,
+            environment: opts.environment
+        });
+        // The pull request text covers the whole branch, not only this run.
+        const earlier = earlierOnBranch
+            ? parseDeployLog(await opts.repo.logRange(`refs/remotes/origin/${opts.base}`, depth))
+            : [];
+        const allRows = branchRows(earlier, rows);
+        const pr = opts.prText?.(allRows);
+        assertNoLeak({ files, diff, message, branch: opts.pushBranch, prTitle: pr?.title, prBody: pr?.body }, secrets_secrets);
+        const commit = await opts.repo.commit(message);
+        const changedFiles = [...files.keys()];
+        if (opts.dryRun) {
+            return {
+                status: 'dry-run',
+                branchRows: allRows,
+                commit,
+                rows,
+                changedFiles,
+                diff,
+                message,
+                skipped,
+                attempts: attempt,
+                pushes
+            };
+        }
+        pushes++;
+        const pushed = await opts.repo.push(opts.pushBranch, lease);
+        if (pushed.ok) {
+            opts.log.info(`pushed ${commit.slice(0, 12)} to ${opts.pushBranch}`);
+            return {
+                status: 'pushed',
+                branchRows: allRows,
+                commit,
+                rows,
+                changedFiles,
+                diff,
+                message,
+                skipped,
+                attempts: attempt,
+                pushes
+            };
+        }
+        if (pushed.kind === 'permission') {
+            throw new errors_ConfigurationError(`the token may read the config repository but not push to ${opts.pushBranch} (permission denied): grant it contents: write. Git said: ${pushed.message}\nThe change that was not pushed:\n${diff}`);
+        }
+        if (pushed.kind === 'auth') {
+            throw new errors_ConfigurationError(`the config repository did not accept the token for a push: ${pushed.message}`);
+        }
+        if (pushed.kind === 'other') {
+            throw new Error(`git push failed: ${pushed.message}\nThe change that was not pushed:\n${diff}`);
+        }
+        lastReason = pushed.message;
+        if (attempt < opts.maxAttempts) {
+            const wait = backoffDelay(attempt - 1, opts.backoffMs ?? 200);
+            opts.log.info(`push rejected (the branch moved); re-applying on the new tip in ${wait} ms`);
+            await sleep(wait);
+        }
+    }
+    throw new errors_ConfigurationError(`the push to ${opts.pushBranch} was rejected ${opts.maxAttempts} times (other pushes kept moving the branch; raise max-attempts). Last refusal: ${lastReason}\nThe change that was not pushed:\n${lastDiff}`);
+}
+
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(1692);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var node_modules_undici = __nccwpck_require__(4371);
+;// CONCATENATED MODULE: ./src/lib/http.ts
+/**
+ * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
+ * retries cannot outlast it), retries with jittered exponential back-off that
+ * honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
+ * or `insecure`), never process-wide.
+ */
+
+
+
+/** A request that could not get an answer (network error or timeout), after retries. */
+class HttpError extends Error {
+    url;
+    status;
+    timeout;
+    name = 'HttpError';
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
+        super(message);
+        this.url = url;
+        this.status = status;
+        this.timeout = timeout;
+    }
+}
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
+}
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
+function bypassesProxy(url, noProxy) {
+    if (!noProxy)
+        return false;
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    for (const raw of noProxy.split(/[,\s]+/)) {
+        const entry = raw.trim().toLowerCase();
+        if (entry === '')
+            continue;
+        if (entry === '*')
+            return true;
+        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
+        const [name, entryPort] = entry.startsWith('[')
+            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
+            : (entry.match(/:/g) ?? []).length > 1
+                ? [entry, undefined]
+                : entry.split(':');
+        if (entryPort && entryPort !== port)
+            continue;
+        const bare = (name ?? '').replace(/^\*?\./, '');
+        if (host === bare || host.endsWith(`.${bare}`))
+            return true;
+    }
+    return false;
+}
+/** The proxy URL for a request URL, from the standard variables, or undefined. */
+function proxyFor(url, env = process.env) {
+    const noProxy = env.NO_PROXY ?? env.no_proxy;
+    if (bypassesProxy(url, noProxy))
+        return undefined;
+    const value = url.protocol === 'https:'
+        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
+        : (env.HTTP_PROXY ?? env.http_proxy);
+    return value && value.trim() !== '' ? value.trim() : undefined;
+}
+/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
+function parseRetryAfter(value, now = Date.now()) {
+    if (!value)
+        return undefined;
+    if (/^\d+$/.test(value.trim()))
+        return Number(value.trim()) * 1000;
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+function flatHeaders(headers) {
+    const out = {};
+    for (const [k, v] of Object.entries(headers)) {
+        if (v !== undefined)
+            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    return out;
+}
+/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
+const UNVERIFIED = new Set([
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'CERT_UNTRUSTED'
+]);
+/** An HTTP client with its own TLS and proxy settings. */
+class http_HttpClient {
+    options;
+    dispatchers = new Map();
+    /** Dispatchers given up by `widenTrust`, closed with the client. */
+    retired = [];
+    secureContext;
+    /** Whether the system roots are trusted next to `ca`. */
+    withRoots = false;
+    sleep;
+    constructor(options = {}) {
+        this.options = options;
+        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
+    }
+    dispatcher(url) {
+        const proxy = proxyFor(url, this.options.env);
+        const key = proxy ?? '';
+        let d = this.dispatchers.get(key);
+        if (!d) {
+            // A private CA is trusted alone until a server's chain turns out to end at a
+            // public root (see `widenTrust`). The TLS context is built once per client: given
+            // as \`ca\`, every new connection would parse the certificates again.
+            this.secureContext ??= this.options.ca
+                ? (0,external_node_tls_.createSecureContext)({
+                    ca: this.withRoots
+                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
+                        : this.options.ca
+                })
+                : undefined;
+            const tls = {
+                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
+                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
+            };
+            d = proxy
+                ? new node_modules_undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
+                : new node_modules_undici/* Agent */.g6({
+                    connect: tls,
+                    keepAliveTimeout: 4000,
+                    // One connection per origin: HTTP/2 multiplexes every request over it (a
+                    // pool would open more while the first is still connecting).
+                    ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
+                });
+            this.dispatchers.set(key, d);
+        }
+        return d;
+    }
+    backoff(attempt, retryAfter) {
+        const base = this.options.backoffMs ?? 500;
+        const cap = this.options.maxBackoffMs ?? 30_000;
+        if (retryAfter !== undefined)
+            return Math.min(cap, retryAfter);
+        const exp = Math.min(cap, base * 2 ** attempt);
+        return Math.round(exp / 2 + Math.random() * (exp / 2));
+    }
+    prepare(req) {
+        const headers = {
+            ...(this.options.headers ?? {}),
+            ...(req.headers ?? {})
+        };
+        let body = req.body;
+        if (req.json !== undefined) {
+            body = JSON.stringify(req.json);
+            headers['content-type'] = 'application/json';
+        }
+        headers['user-agent'] ??= 'conveyor';
+        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
+    }
+    /**
+     * Send a request and buffer the answer. Retries 429/5xx and network errors when
+     * allowed, never past `req.deadline`.
+     */
+    async request(target, req = {}) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const retries = req.retry === false
+            ? 0
+            : (req.retry ?? IDEMPOTENT.has(method))
+                ? (this.options.retries ?? 3)
+                : 0;
+        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
+        let widened = false;
+        for (let attempt = 0;; attempt++) {
+            const limit = attemptTimeout(timeout, req.deadline);
+            if (limit.ms <= 0) {
+                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
+            }
+            let retryAfter;
+            let failure;
+            let lastResponse;
+            let timedOut;
+            try {
+                const res = await (0,node_modules_undici/* request */.Em)(url, {
+                    method: method,
+                    headers,
+                    body,
+                    dispatcher: this.dispatcher(url),
+                    headersTimeout: limit.ms,
+                    bodyTimeout: limit.ms,
+                    signal: AbortSignal.timeout(limit.ms)
+                });
+                const buf = Buffer.from(await res.body.arrayBuffer());
+                const response = {
+                    url: url.href,
+                    status: res.statusCode,
+                    headers: flatHeaders(res.headers),
+                    body: buf,
+                    text: () => buf.toString('utf8'),
+                    json: () => JSON.parse(buf.toString('utf8'))
+                };
+                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
+                    retryAfter = parseRetryAfter(response.headers['retry-after']);
+                    failure = `HTTP ${res.statusCode}`;
+                    lastResponse = response;
+                }
+                else {
+                    return response;
+                }
+            }
+            catch (error) {
+                const e = error;
+                if (!widened && this.widenTrust(e)) {
+                    // The same attempt again, now with the system roots trusted too.
+                    widened = true;
+                    attempt--;
+                    continue;
+                }
+                if (isTimeout(e))
+                    timedOut = limit.byDeadline ? 'deadline' : 'request';
+                const detail = timedOut
+                    ? timedOutText(limit)
+                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
+                failure = detail;
+                if (attempt >= retries || timedOut === 'deadline') {
+                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
+                }
+            }
+            const wait = this.backoff(attempt, retryAfter);
+            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
+                // No time for another attempt: the last answer, or the last failure.
+                if (lastResponse)
+                    return lastResponse;
+                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
+            }
+            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
+            await this.sleep(wait);
+        }
+    }
+    /**
+     * Open a streaming request (no retries; the caller reconnects). The wait for the
+     * response headers, the connection included, is bounded by `timeoutMs` and
+     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
+     */
+    stream(target, req = {}) {
+        return this.openStream(target, req, false);
+    }
+    async openStream(target, req, widened) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const controller = new AbortController();
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
+        if (limit.ms <= 0) {
+            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
+        }
+        let timedOut = false;
+        const openTimer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+        }, limit.ms);
+        try {
+            const res = await (0,node_modules_undici/* request */.Em)(url, {
+                method: method,
+                headers,
+                body,
+                dispatcher: this.dispatcher(url),
+                headersTimeout: limit.ms,
+                bodyTimeout: req.idleTimeoutMs ?? 0,
+                signal: controller.signal
+            });
+            return {
+                url: url.href,
+                status: res.statusCode,
+                headers: flatHeaders(res.headers),
+                body: res.body,
+                close: () => controller.abort()
+            };
+        }
+        catch (error) {
+            const e = error;
+            if (!widened && !timedOut && this.widenTrust(e)) {
+                clearTimeout(openTimer);
+                return this.openStream(target, req, true);
+            }
+            const late = timedOut || isTimeout(e);
+            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
+        }
+        finally {
+            clearTimeout(openTimer);
+        }
+    }
+    /**
+     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
+     * try once more: the system roots are then trusted next to it. A private CA alone is
+     * what almost every server given one needs, and parsing the ~150 roots besides it
+     * costs about 10 ms per client.
+     */
+    widenTrust(error) {
+        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
+            return false;
+        if (!this.withRoots) {
+            this.withRoots = true;
+            this.secureContext = undefined;
+            this.retired.push(...this.dispatchers.values());
+            this.dispatchers.clear();
+        }
+        return true;
+    }
+    /** Close every connection. */
+    async close() {
+        const all = [...this.dispatchers.values(), ...this.retired];
+        this.dispatchers.clear();
+        this.retired.length = 0;
+        await Promise.all(all.map(d => d.close()));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lib/github-api.ts
+/**
+ * A small GitHub REST client over HttpClient for what deploy needs: find, open or update
+ * the pull request of a branch and label it. Errors name the route and status, never
+ * the token.
+ */
+
+
+
+/** A GitHub REST API client for one repository. */
+class GitHubApi {
+    apiUrl;
+    owner;
+    repo;
+    http;
+    constructor(apiUrl, owner, repo, token, log) {
+        this.apiUrl = apiUrl;
+        this.owner = owner;
+        this.repo = repo;
+        secrets_secrets.add(token);
+        this.http = new http_HttpClient({
+            timeoutMs: 30_000,
+            retries: 3,
+            logger: log,
+            headers: {
+                authorization: `Bearer ${token}`,
+                accept: 'application/vnd.github+json',
+                'x-github-api-version': '2022-11-28'
+            }
+        });
+    }
+    url(path, query = {}) {
+        const u = new URL(`${this.apiUrl.replace(/\/+$/, '')}/repos/${this.owner}/${this.repo}${path}`);
+        for (const [k, v] of Object.entries(query))
+            u.searchParams.set(k, v);
+        return u;
+    }
+    check(res, what) {
+        if (res.status >= 200 && res.status < 300)
+            return res;
+        let detail = '';
+        try {
+            detail = (res.json().message ?? '').slice(0, 300);
+        }
+        catch {
+            detail = res.text().slice(0, 200);
+        }
+        const msg = secrets_secrets.redact(`${what}: HTTP ${res.status}${detail ? ` (${detail})` : ''}`);
+        if (res.status === 401 || res.status === 403 || res.status === 404 || res.status === 422) {
+            const hint = res.status === 403 || res.status === 404
+                ? '; the token needs pull-requests: write on the config repository'
+                : '';
+            throw new errors_ConfigurationError(`${msg}${hint}`);
+        }
+        throw new Error(msg);
+    }
+    /** The open pull request from `head` into `base`, if any. */
+    async findOpen(head, base) {
+        const res = this.check(await this.http.request(this.url('/pulls', { head: `${this.owner}:${head}`, base, state: 'open' })), 'list pull requests');
+        return res.json()[0];
+    }
+    /** Open a pull request. */
+    async create(head, base, title, body) {
+        const res = await this.http.request(this.url('/pulls'), {
+            method: 'POST',
+            json: { title, head, base, body },
+            retry: false
+        });
+        return this.check(res, 'open pull request').json();
+    }
+    /** Update title and body. */
+    async update(number, title, body) {
+        const res = await this.http.request(this.url(`/pulls/${number}`), {
+            method: 'PATCH',
+            json: { title, body },
+            retry: false
+        });
+        return this.check(res, `update pull request #${number}`).json();
+    }
+    /** Add labels (creating them on the fly, as GitHub does). */
+    async addLabels(number, labels) {
+        if (labels.length === 0)
+            return;
+        const res = await this.http.request(this.url(`/issues/${number}/labels`), {
+            method: 'POST',
+            json: { labels },
+            retry: false
+        });
+        this.check(res, `label pull request #${number}`);
+    }
+    /** Open or update the pull request of `head`; returns it and whether it was new. */
+    async upsert(head, base, title, body, labels) {
+        const existing = await this.findOpen(head, base);
+        const pr = existing
+            ? await this.update(existing.number, title, body)
+            : await this.create(head, base, title, body);
+        await this.addLabels(pr.number, labels);
+        return { pr, created: !existing };
+    }
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/lib/duration.ts
+/**
+ * Durations as every duration input of the toolkit accepts them: plain seconds
+ * (`300`, `1.5`) or Go-style units (`90s`, `5m`, `1h30m`, `250ms`).
+ */
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Parse a duration to milliseconds, or undefined when it is not one. */
+function parseDuration(text) {
+    const s = text.trim();
+    if (s === '')
+        return undefined;
+    if (/^\d+(\.\d+)?$/.test(s))
+        return Math.round(Number(s) * 1000);
+    const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
+    let total = 0;
+    let matched = 0;
+    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+        total += Number(m[1]) * (UNITS[m[2] ?? 's'] ?? 0);
+        matched = re.lastIndex;
+    }
+    if (matched !== s.length || matched === 0)
+        return undefined;
+    return Math.round(total);
+}
+/** Format milliseconds for people: `850ms`, `12.3s`, `4m05s`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)}s`;
+    const minutes = Math.floor(ms / 60_000);
+    const seconds = Math.round((ms % 60_000) / 1000);
+    if (minutes < 60)
+        return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+    return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+;// CONCATENATED MODULE: ./src/lib/inputs.ts
+/**
+ * Typed, validated reading of action inputs. Every reader throws a
+ * ConfigurationError that names the input, what it got (never a secret) and what
+ * was expected. Secret inputs are registered with the secrets registry the moment
+ * they are read, before anything could print them.
+ */
+
+
+
+
+/** The runner's way: `INPUT_<NAME>` with spaces as underscores, upper-cased, hyphens kept. */
+function envInputs(env = process.env) {
+    return { get: name => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] };
+}
+/** Inputs from a plain object; for tests. */
+function mapInputs(values) {
+    return { get: name => values[name] };
+}
+/**
+ * Parse every PEM block of `pem` as an X.509 certificate, so a CA input that holds no
+ * (valid) certificate fails before the first connection, not at it. Throws a
+ * ConfigurationError naming `input`; `got` says what was given (a quoted path, or
+ * the length of an inline text), since the text itself is never echoed: a mistaken
+ * paste could be a private key.
+ */
+function parseCertificates(input, pem, got) {
+    const wrong = (why = '') => new ConfigurationError(`input "${input}": got ${got}${why}, expected PEM certificate(s) ("-----BEGIN CERTIFICATE-----" blocks)`);
+    const blocks = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+    const begins = pem.match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0;
+    if (blocks.length === 0)
+        throw wrong(begins > 0 ? ' (a PEM block without its END line)' : '');
+    if (begins !== blocks.length)
+        throw wrong(' (a PEM block without its END line)');
+    const certificates = [];
+    for (const [i, block] of blocks.entries()) {
+        const type = block[1];
+        if (type !== 'CERTIFICATE')
+            throw wrong(` (holding a "${type}" block)`);
+        try {
+            certificates.push(new X509Certificate(block[0]));
+        }
+        catch (error) {
+            throw wrong(` (certificate ${i + 1} of ${blocks.length} does not parse: ${errorMessage(error)})`);
+        }
+    }
+    return certificates;
+}
+/** The longest host name DNS allows (RFC 1035), and one label of it. */
+const MAX_HOST = 253;
+const MAX_LABEL = 63;
+/** Reads and validates inputs from one source. */
+class InputReader {
+    source;
+    constructor(source = envInputs()) {
+        this.source = source;
+    }
+    /** The raw value, trimmed; '' when unset. Registers secrets. */
+    raw(name, options = {}) {
+        const value = this.source.get(name) ?? '';
+        if (options.secret)
+            secrets_secrets.add(value);
+        return options.trim === false ? value : value.trim();
+    }
+    /** A string; `default` when empty; an error when required and empty. */
+    string(name, options = {}) {
+        const value = this.raw(name, options);
+        if (value === '') {
+            if (options.required)
+                throw new errors_ConfigurationError(`input "${name}" is required but was empty`);
+            return options.default ?? '';
+        }
+        if (!options.secret && /[\0]/.test(value))
+            throw invalidInput(name, value, 'no NUL characters');
+        return value;
+    }
+    /** A string or undefined when empty. */
+    optional(name, options = {}) {
+        const value = this.raw(name, options);
+        return value === '' ? undefined : value;
+    }
+    /** A single-line string (no newline). */
+    line(name, options = {}) {
+        const value = this.string(name, options);
+        if (/[\r\n]/.test(value)) {
+            throw invalidInput(name, value, options.expected ?? 'a single line', options);
+        }
+        if (value !== '' && options.pattern && !options.pattern.test(value)) {
+            throw invalidInput(name, value, options.expected ?? `a value matching ${options.pattern}`, options);
+        }
+        return value;
+    }
+    /** `true` or `false` (YAML 1.2 core schema spellings). */
+    boolean(name, defaultValue) {
+        const value = this.raw(name);
+        if (value === '')
+            return defaultValue;
+        if (['true', 'True', 'TRUE'].includes(value))
+            return true;
+        if (['false', 'False', 'FALSE'].includes(value))
+            return false;
+        throw invalidInput(name, value, '"true" or "false"');
+    }
+    /** An integer within bounds. */
+    integer(name, options) {
+        const value = this.raw(name);
+        if (value === '')
+            return options.default;
+        const range = `an integer${options.min !== undefined ? ` >= ${options.min}` : ''}${options.max !== undefined
+            ? `${options.min !== undefined ? ' and' : ''} <= ${options.max}`
+            : ''}`;
+        if (!/^-?\d+$/.test(value))
+            throw invalidInput(name, value, range);
+        const n = Number(value);
+        if (!Number.isSafeInteger(n) ||
+            (options.min !== undefined && n < options.min) ||
+            (options.max !== undefined && n > options.max)) {
+            throw invalidInput(name, value, range);
+        }
+        return n;
+    }
+    /** One of a fixed set of values. */
+    choice(name, values, defaultValue) {
+        const value = this.raw(name);
+        if (value === '')
+            return defaultValue;
+        if (values.includes(value))
+            return value;
+        throw invalidInput(name, value, `one of ${values.map(v => `"${v}"`).join(', ')}`);
+    }
+    /** A duration in milliseconds: plain seconds or Go-style units. */
+    duration(name, defaultValue, options = {}) {
+        const value = this.raw(name) || defaultValue;
+        const ms = parseDuration(value);
+        const expected = 'a duration such as "300", "90s", "5m" or "1h30m"';
+        if (ms === undefined)
+            throw invalidInput(name, value, expected);
+        if (options.min !== undefined && ms < options.min) {
+            throw invalidInput(name, value, `${expected}, at least ${options.min / 1000}s`);
+        }
+        if (options.max !== undefined && ms > options.max) {
+            throw invalidInput(name, value, `${expected}, at most ${options.max / 1000}s`);
+        }
+        return ms;
+    }
+    /**
+     * A list: one item per line (and, with `commas`, comma-separated on a line).
+     * Blank lines and lines starting with `#` are ignored.
+     */
+    list(name, options = {}) {
+        const value = this.raw(name, options);
+        const items = [];
+        for (const line of value.split(/\r?\n/)) {
+            const trimmed = line.trim();
+            if (trimmed === '' || trimmed.startsWith('#'))
+                continue;
+            const parts = options.commas ? trimmed.split(',') : [trimmed];
+            for (const part of parts)
+                if (part.trim() !== '')
+                    items.push(part.trim());
+        }
+        // Each item may be printed alone later (e.g. one token of several): register it.
+        if (options.secret)
+            for (const item of items)
+                secrets_secrets.add(item);
+        return items;
+    }
+    /** `key=value` lines (or `key: value` with `colon`). Keys must be unique. */
+    keyValues(name, options = {}) {
+        const out = new Map();
+        const sep = options.colon ? /[=:]/ : /=/;
+        for (const item of this.list(name, { secret: options.secret })) {
+            const at = item.search(sep);
+            const key = at > 0 ? item.slice(0, at).trim() : '';
+            if (key === '') {
+                throw invalidInput(name, item, `lines of the form key=value`, {
+                    secret: options.secret
+                });
+            }
+            const hide = { secret: options.secret };
+            if (options.keyPattern && !options.keyPattern.test(key)) {
+                throw invalidInput(name, key, `keys matching ${options.keyPattern}`, hide);
+            }
+            if (out.has(key))
+                throw invalidInput(name, key, 'each key at most once', hide);
+            const value = item.slice(at + 1).trim();
+            if (options.secret)
+                secrets_secrets.add(value);
+            out.set(key, value);
+        }
+        return out;
+    }
+    /**
+     * An http(s) URL with a host name DNS can hold, without credentials. A value the
+     * URL parser would silently change (inner whitespace or control characters, which
+     * it drops) is refused. Values in errors are shortened.
+     */
+    url(name, options = {}) {
+        const value = this.string(name, options);
+        if (value === '')
+            return undefined;
+        // Never echo credentials of a URL that gets refused: hide `user:pass@`.
+        const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
+        if (userinfo !== undefined)
+            for (const part of userinfo.split(':'))
+                secrets_secrets.add(part);
+        const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
+        let url;
+        try {
+            url = new URL(value);
+        }
+        catch {
+            throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
+        }
+        if (/[\s\p{Cc}]/u.test(value)) {
+            throw invalidInput(name, shown, 'one URL without spaces or control characters', options);
+        }
+        if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+            throw invalidInput(name, shown, 'an http:// or https:// URL', options);
+        }
+        const host = url.hostname.replace(/\.$/, '');
+        if (!host.startsWith('[')) {
+            const long = host.split('.').find(label => label.length > MAX_LABEL);
+            if (host.length > MAX_HOST || long !== undefined) {
+                throw invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
+            }
+        }
+        if (url.username || url.password) {
+            // Either part may be the credential (`https://<token>@host` puts it in the user).
+            for (const part of [url.username, url.password]) {
+                secrets_secrets.add(part);
+                try {
+                    secrets_secrets.add(decodeURIComponent(part));
+                }
+                catch {
+                    // a malformed %-sequence: the raw form is registered
+                }
+            }
+            throw new errors_ConfigurationError(`input "${name}": credentials in the URL are not accepted; pass them through the token or password input`);
+        }
+        return url;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lib/outputs.ts
+/**
+ * Outputs, state and environment through the runner's file commands, kept far below
+ * the runner's 1 MB per-job output limit: large data goes to a file under
+ * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
+ */
+
+
+
+
+/** Largest single output value we write (bytes). */
+const MAX_OUTPUT_BYTES = 256 * 1024;
+/** Largest total of all outputs of one step (bytes). */
+const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
+let totalBytes = 0;
+function fileCommand(file, name, value) {
+    if (!file)
+        return false;
+    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    while (value.includes(delimiter) || name.includes(delimiter))
+        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
+    return true;
+}
+/** Thrown when an output would be too large; the caller should write a file instead. */
+class OutputTooLargeError extends Error {
+    name = 'OutputTooLargeError';
+}
+/**
+ * Set a step output. Redacts secrets. Refuses values that would bring the step
+ * near the runner's output limit.
+ */
+function outputs_setOutput(name, value) {
+    const text = typeof value === 'string'
+        ? value
+        : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value);
+    const safe = secrets_secrets.redact(text);
+    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
+    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
+        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
+    }
+    totalBytes += bytes;
+    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
+        process.stdout.write(`output ${name}=${safe}\n`);
+    }
+}
+/** Reset the running output total; for tests. */
+function resetOutputTotals() {
+    totalBytes = 0;
+}
+/**
+ * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
+ * on the runner, so a value holding a secret is refused (save a path to a 0600 file
+ * under RUNNER_TEMP instead).
+ */
+function outputs_saveState(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to save state ${name}: it holds a secret`);
+    fileCommand(process.env.GITHUB_STATE, name, value);
+}
+/** State saved by the main step. */
+function outputs_getState(name) {
+    return process.env[`STATE_${name}`] ?? '';
+}
+/** Export an environment variable to later steps. Refuses secrets. */
+function outputs_exportVariable(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to export ${name}: it holds a secret`);
+    process.env[name] = value;
+    fileCommand(process.env.GITHUB_ENV, name, value);
+}
+/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
+function runnerTemp() {
+    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
+    const dir = (0,external_node_path_.join)(base, 'conveyor');
+    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
+    return dir;
+}
+/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
+function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. Each string piece is redacted on its own: write whole records.
+ */
+function openDataFile(fileName) {
+    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
+        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
+    }
+    const path = join(runnerTemp(), fileName);
+    // `mode` applies only when the file is created: tighten one that already exists
+    // before writing into it.
+    if (existsSync(path))
+        chmodSync(path, 0o600);
+    let fd = openSync(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            let bytes;
+            let done = 0;
+            if (typeof content === 'string') {
+                // A string goes to the file as it is encoded (no Buffer of it first); what a
+                // short write leaves is written from its bytes.
+                const text = secrets.redact(content);
+                done = writeSync(fd, text);
+                if (done === Buffer.byteLength(text))
+                    return;
+                bytes = Buffer.from(text, 'utf8');
+            }
+            else
+                bytes = content;
+            while (done < bytes.length)
+                done += writeSync(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                closeSync(fd);
+            fd = undefined;
+        }
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/lib/summary.ts
@@ -110467,8 +110483,8 @@ async function runSshMode(reader, log) {
         }
         return out;
     });
-    setOutput('release', release);
-    setOutput('hosts', results.map(r => ({
+    outputs_setOutput('release', release);
+    outputs_setOutput('hosts', results.map(r => ({
         host: r.host,
         port: r.port,
         status: r.status,
@@ -110640,11 +110656,11 @@ async function runGitOps(reader, log) {
             log.notice('no change: the config repository already holds these images');
         if (outcome.status === 'dry-run')
             log.info(`dry run: the change that would be pushed:\n${outcome.diff}`);
-        setOutput('result', outcome.status);
-        setOutput('commit', outcome.status === 'pushed' ? (outcome.commit ?? '') : '');
-        setOutput('pull-request-url', prUrl);
-        setOutput('changed-files', outcome.changedFiles.join('\n'));
-        setOutput('updates', JSON.stringify(Object.fromEntries(outcome.rows.map(r => [r.service, { old: r.old ?? null, new: r.new, files: r.files }]))));
+        outputs_setOutput('result', outcome.status);
+        outputs_setOutput('commit', outcome.status === 'pushed' ? (outcome.commit ?? '') : '');
+        outputs_setOutput('pull-request-url', prUrl);
+        outputs_setOutput('changed-files', outcome.changedFiles.join('\n'));
+        outputs_setOutput('updates', JSON.stringify(Object.fromEntries(outcome.rows.map(r => [r.service, { old: r.old ?? null, new: r.new, files: r.files }]))));
         writeSummary(inputs, outcome, prUrl || undefined);
     }
     finally {
@@ -110665,5 +110681,7 @@ async function run() {
 
 ;// CONCATENATED MODULE: ./src/actions/deploy/index.ts
 
-void run();
+
+// Once the step is done, the process ends (nothing pending may hold it open).
+void run().then(endProcess);
 

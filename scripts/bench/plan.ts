@@ -4,7 +4,7 @@
  * For each: the committed plan bundle's wall time and peak memory (Node 24 under
  * /usr/bin/time) next to the raw `git diff --name-status -z -M` it needs, and, when
  * the mirror is here, dorny/paths-filter's committed bundle run the same way.
- * Times are the best of 5 runs (noise on a shared machine only adds), with CPU time
+ * Times are the best of 9 runs (noise on a shared machine only adds), with CPU time
  * (user + system) next to them; each size's runs alternate with runs on the empty
  * change, so its ratio compares with the start-up of the same moments. Workspaces are depth-2 clones (the base is present, so
  * both tools only diff);
@@ -19,7 +19,7 @@ import { checkoutLike, cleanup, fastCommit, makeRepo } from '../../test/support/
 import { ROOT, node24 } from '../../test/support/harness.js'
 
 const SIZES = [1_000, 10_000, 40_000]
-const RUNS = 5
+const RUNS = 9
 /**
  * A git directory of dorny/paths-filter (its committed bundle is read from HEAD):
  * CONVEYOR_PATHS_FILTER_GIT_DIR, else a mirror beside this repository.
@@ -250,6 +250,7 @@ export const bench: Bench = async log => {
       const gitCpu = best(m.gitCpu)
       const nice = n.toLocaleString('en-US')
       log(`${nice} files: plan ${s(planMs)} (${peakMb} MB), git diff ${s(gitMs)}, paths-filter ${dornyMs ? s(dornyMs) : 'n/a'}`)
+      log(`  samples: plan ${m.plan.map(p => Math.round(p.ms)).join(" ")} | start-up ${m.startup.map(p => Math.round(p.ms)).join(" ")} | git ${m.git.map(g => Math.round(g)).join(" ")}`)
       points.push({ files: n, planMs, gitMs, planPeakMb: peakMb, ...(dornyMs ? { dornyMs } : {}) })
       const isTarget = n === 40_000
       rows.push({

@@ -6,7 +6,7 @@
  */
 import { removeAuthDir } from '../../lib/build-auth.js'
 import { getState } from '../../lib/outputs.js'
-import { runPost } from '../../lib/run.js'
+import { endProcess, runPost } from '../../lib/run.js'
 
 void runPost('build', async log => {
   const dir = getState('auth-dir')
@@ -17,4 +17,4 @@ void runPost('build', async log => {
   }
   if (removeAuthDir(dir)) log.info(`logged out of ${registry || 'the registry'}: removed ${dir}`)
   else log.info(`registry login for ${registry || 'the registry'} already removed by the main step`)
-})
+}).then(endProcess)

@@ -1,2 +1,5 @@
+import { endProcess } from '../../lib/run.js'
 import { run } from './main.js'
-void run()
+
+// Once the step is done, the process ends (nothing pending may hold it open).
+void run().then(endProcess)
