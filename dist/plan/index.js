@@ -45841,7 +45841,7 @@ function startDiff(cwd, base, head, relative, configPath, listName) {
  * and the head are found here (no fetch is made for it); undefined for other events,
  * or when either commit is missing.
  */
-async function speculativeDiff(repo, decision, top, configPath, listName) {
+async function speculativeDiff(repo, decision, top, diffFrom) {
     const b = decision.base;
     const guess = b.kind === 'before' ? b.before : b.kind === 'commit' ? b.sha : undefined;
     if (!guess || !FULL_SHA.test(guess) || !FULL_SHA.test(decision.head))
@@ -45853,7 +45853,7 @@ async function speculativeDiff(repo, decision, top, configPath, listName) {
     ]);
     if (prefix.code !== 0 || !base || !head)
         return undefined;
-    return startDiff(repo.cwd, base, head, prefix.stdout.trim() !== '', configPath, listName);
+    return diffFrom(base, head);
 }
 /** Run the plan action. */
 async function run() {
@@ -45877,7 +45877,9 @@ async function run() {
         // commit and the head are already here, git starts on the diff at once, while the
         // base is confirmed; a different base discards it. The services file is read
         // meanwhile too (its errors wait their turn).
-        const early = speculativeDiff(repo, decision, topRun, inputs.config, listName);
+        /** The diff between two commits found here, listed into the changed-files file. */
+        const diffFrom = async (base, head) => startDiff(wd, base, head, (await topRun).stdout.trim() !== '', inputs.config, listName);
+        const early = speculativeDiff(repo, decision, topRun, diffFrom);
         early.catch(() => undefined);
         const services = loadServices({
             workspace: wd,
@@ -45930,7 +45932,7 @@ async function run() {
                 // Started before the services are loaded: git works out the change (for a large
                 // one, tens of milliseconds before its first line) while they are.
                 if (resolved.kind === 'commit')
-                    diff = startDiff(wd, resolved.sha, head, top.stdout.trim() !== '', inputs.config, listName);
+                    diff = await diffFrom(resolved.sha, head);
             }
             config = await log.group('Load the services', async () => {
                 const c = await services;
@@ -45959,8 +45961,7 @@ async function run() {
                     // The diff begun early failed (the base may have needed objects fetched since):
                     // once more, now that the base is confirmed.
                     log.info(`the early diff failed (${errors_errorMessage(error)}); diffing again`);
-                    const top = await topRun;
-                    diff = startDiff(wd, resolved.sha, head, top.stdout.trim() !== '', inputs.config, listName);
+                    diff = await diffFrom(resolved.sha, head);
                     d = await diff.finish(config);
                 }
                 log.info(`${d.count} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff, parsed and selected in ${d.durationMs} ms${diff === guessed ? ', begun while the base was confirmed' : ''})`);

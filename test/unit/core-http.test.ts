@@ -418,21 +418,24 @@ describe('TLS and proxies', () => {
     const run = (...args: string[]): void => {
       execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' })
     }
-    run(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=Conveyor Test CA',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt'
-    )
+    /** A self-signed CA: `<name>.key` and `<name>.crt`. */
+    const ca = (name: string, cn: string): void =>
+      run(
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${cn}`,
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.crt`
+      )
+    ca('ca', 'Conveyor Test CA')
     run(
       'req',
       '-newkey',
@@ -465,21 +468,7 @@ describe('TLS and proxies', () => {
       'server.crt'
     )
     caPem = readFileSync(join(dir, 'ca.crt'), 'utf8')
-    run(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=Conveyor Other CA',
-      '-keyout',
-      'other.key',
-      '-out',
-      'other.crt'
-    )
+    ca('other', 'Conveyor Other CA')
     otherCaPem = readFileSync(join(dir, 'other.crt'), 'utf8')
     httpsServer = https.createServer(
       { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) },

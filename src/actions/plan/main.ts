@@ -223,9 +223,8 @@ function startDiff(
 async function speculativeDiff(
   repo: PlanRepo,
   decision: BaseDecision,
-  top: Promise<{ code: number; stdout: string }>,
-  configPath: string,
-  listName: string
+  top: Promise<{ code: number }>,
+  diffFrom: (base: string, head: string) => Promise<RunningDiff>
 ): Promise<RunningDiff | undefined> {
   const b = decision.base
   const guess = b.kind === 'before' ? b.before : b.kind === 'commit' ? b.sha : undefined
@@ -236,7 +235,7 @@ async function speculativeDiff(
     repo.commit(decision.head)
   ])
   if (prefix.code !== 0 || !base || !head) return undefined
-  return startDiff(repo.cwd, base, head, prefix.stdout.trim() !== '', configPath, listName)
+  return diffFrom(base, head)
 }
 
 /** Run the plan action. */
@@ -261,7 +260,10 @@ export async function run(): Promise<void> {
     // commit and the head are already here, git starts on the diff at once, while the
     // base is confirmed; a different base discards it. The services file is read
     // meanwhile too (its errors wait their turn).
-    const early = speculativeDiff(repo, decision, topRun, inputs.config, listName)
+    /** The diff between two commits found here, listed into the changed-files file. */
+    const diffFrom = async (base: string, head: string): Promise<RunningDiff> =>
+      startDiff(wd, base, head, (await topRun).stdout.trim() !== '', inputs.config, listName)
+    const early = speculativeDiff(repo, decision, topRun, diffFrom)
     early.catch(() => undefined)
     const services = loadServices({
       workspace: wd,
@@ -322,15 +324,7 @@ export async function run(): Promise<void> {
         guessed?.abort()
         // Started before the services are loaded: git works out the change (for a large
         // one, tens of milliseconds before its first line) while they are.
-        if (resolved.kind === 'commit')
-          diff = startDiff(
-            wd,
-            resolved.sha,
-            head,
-            top.stdout.trim() !== '',
-            inputs.config,
-            listName
-          )
+        if (resolved.kind === 'commit') diff = await diffFrom(resolved.sha, head)
       }
       config = await log.group('Load the services', async () => {
         const c = await services
@@ -358,15 +352,7 @@ export async function run(): Promise<void> {
           // The diff begun early failed (the base may have needed objects fetched since):
           // once more, now that the base is confirmed.
           log.info(`the early diff failed (${errorMessage(error)}); diffing again`)
-          const top = await topRun
-          diff = startDiff(
-            wd,
-            resolved.sha,
-            head,
-            top.stdout.trim() !== '',
-            inputs.config,
-            listName
-          )
+          diff = await diffFrom(resolved.sha, head)
           d = await diff.finish(config)
         }
         log.info(
