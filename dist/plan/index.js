@@ -43409,19 +43409,24 @@ const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRe
  * through byte for byte.
  */
 
+/** The statuses of a simple run (`SIMPLE_RUN`). */
+const RUN_STATUSES = ['A', 'D', 'M', 'T'];
+/**
+ * Runs of records with one of `statuses` and one path of at least two characters
+ * (none of which JSON escapes), as a sticky pattern.
+ */
+function runPattern(statuses) {
+    return new RegExp(String.raw `(?:[${statuses.join('')}]\0[^\0"\\\u0001-\u001f\u2028\u2029]{2,}\0)+`, 'y');
+}
 /**
  * A run of the records git writes most: status A, D, M or T and one path of at least
  * two characters, none of which JSON escapes. In such a run a field of one character
  * is a status, never a path, so the run can be handled by native string operations
  * (`split`, `join`, `includes`) instead of record by record.
  */
-// eslint-disable-next-line no-control-regex -- NUL separates fields; JSON escapes the rest
-const SIMPLE_RUN = /(?:[ADMT]\0[^\0"\\\u0001-\u001f\u2028\u2029]{2,}\0)+/y;
+const SIMPLE_RUN = runPattern(RUN_STATUSES);
 /** The same, of one status (git lists a directory's files together, mostly alike). */
-const ONE_STATUS_RUN = Object.fromEntries([...'ADMT'].map(s => [
-    s,
-    new RegExp(`(?:${s}\\0[^\\0"\\\\\\u0001-\\u001f\\u2028\\u2029]{2,}\\0)+`, 'y')
-]));
+const ONE_STATUS_RUN = Object.fromEntries(RUN_STATUSES.map(s => [s, runPattern([s])]));
 /** A run of one status shorter than this is taken with the mixed ones that follow. */
 const ONE_STATUS_MIN = 4096;
 /** Records parsed one by one, after a chunk position where no simple run starts. */
@@ -43596,8 +43601,6 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
 /** The same, but NUL (our separator while batching). */
 // eslint-disable-next-line no-control-regex -- exactly the characters JSON escapes
 const NEEDS_ESCAPE_BUT_NUL = /["\\\u0001-\u001f\u2028\u2029]/;
-/** The statuses of a simple run (`SIMPLE_RUN`). */
-const RUN_STATUSES = ['A', 'D', 'M', 'T'];
 /** A path as a JSON string. */
 function plan_diff_quote(p) {
     return NEEDS_ESCAPE.test(p) ? JSON.stringify(p) : `"${p}"`;
@@ -45873,12 +45876,12 @@ async function run() {
         });
         const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_');
         const listName = `plan-changed-files-${suffix}.json`;
+        /** The diff between two commits found here, listed into the changed-files file. */
+        const diffFrom = async (base, head) => startDiff(wd, base, head, (await topRun).stdout.trim() !== '', inputs.config, listName);
         // A push names its likely base (`before`), a merge group its base_sha: when that
         // commit and the head are already here, git starts on the diff at once, while the
         // base is confirmed; a different base discards it. The services file is read
         // meanwhile too (its errors wait their turn).
-        /** The diff between two commits found here, listed into the changed-files file. */
-        const diffFrom = async (base, head) => startDiff(wd, base, head, (await topRun).stdout.trim() !== '', inputs.config, listName);
         const early = speculativeDiff(repo, decision, topRun, diffFrom);
         early.catch(() => undefined);
         const services = loadServices({
@@ -45951,19 +45954,7 @@ async function run() {
         let list;
         if (diff && resolved.kind === 'commit') {
             const d = await log.group('Diff', async () => {
-                let d;
-                try {
-                    d = await diff.finish(config);
-                }
-                catch (error) {
-                    if (diff !== guessed)
-                        throw error;
-                    // The diff begun early failed (the base may have needed objects fetched since):
-                    // once more, now that the base is confirmed.
-                    log.info(`the early diff failed (${errors_errorMessage(error)}); diffing again`);
-                    diff = await diffFrom(resolved.sha, head);
-                    d = await diff.finish(config);
-                }
+                const d = await diff.finish(config);
                 log.info(`${d.count} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff, parsed and selected in ${d.durationMs} ms${diff === guessed ? ', begun while the base was confirmed' : ''})`);
                 return d;
             });

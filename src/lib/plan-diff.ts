@@ -27,21 +27,31 @@ export type ChangeSink = (status: string, path: string, from?: string, score?: n
  */
 export type RunSink = (run: string, status?: string) => number
 
+/** The statuses of a simple run (`SIMPLE_RUN`). */
+const RUN_STATUSES = ['A', 'D', 'M', 'T']
+
+/**
+ * Runs of records with one of `statuses` and one path of at least two characters
+ * (none of which JSON escapes), as a sticky pattern.
+ */
+function runPattern(statuses: readonly string[]): RegExp {
+  return new RegExp(
+    String.raw`(?:[${statuses.join('')}]\0[^\0"\\\u0001-\u001f\u2028\u2029]{2,}\0)+`,
+    'y'
+  )
+}
+
 /**
  * A run of the records git writes most: status A, D, M or T and one path of at least
  * two characters, none of which JSON escapes. In such a run a field of one character
  * is a status, never a path, so the run can be handled by native string operations
  * (`split`, `join`, `includes`) instead of record by record.
  */
-// eslint-disable-next-line no-control-regex -- NUL separates fields; JSON escapes the rest
-const SIMPLE_RUN = /(?:[ADMT]\0[^\0"\\\u0001-\u001f\u2028\u2029]{2,}\0)+/y
+const SIMPLE_RUN = runPattern(RUN_STATUSES)
 
 /** The same, of one status (git lists a directory's files together, mostly alike). */
 const ONE_STATUS_RUN: Record<string, RegExp> = Object.fromEntries(
-  [...'ADMT'].map(s => [
-    s,
-    new RegExp(`(?:${s}\\0[^\\0"\\\\\\u0001-\\u001f\\u2028\\u2029]{2,}\\0)+`, 'y')
-  ])
+  RUN_STATUSES.map(s => [s, runPattern([s])])
 )
 
 /** A run of one status shorter than this is taken with the mixed ones that follow. */
@@ -218,9 +228,6 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/
 /** The same, but NUL (our separator while batching). */
 // eslint-disable-next-line no-control-regex -- exactly the characters JSON escapes
 const NEEDS_ESCAPE_BUT_NUL = /["\\\u0001-\u001f\u2028\u2029]/
-
-/** The statuses of a simple run (`SIMPLE_RUN`). */
-const RUN_STATUSES = ['A', 'D', 'M', 'T']
 
 /** A path as a JSON string. */
 function quote(p: string): string {

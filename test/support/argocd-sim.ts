@@ -10,14 +10,14 @@
  * Plain start/stop functions, no test framework import: tests, the demo and the
  * benchmarks share it.
  */
-import { execFileSync } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { makeTestCa } from './registry.js'
 
 /** The reference data directory (captured examples). */
 export const REFERENCE_DIR = join(import.meta.dirname, '..', 'fixtures', 'argocd', 'reference')
@@ -265,58 +265,11 @@ function makeApp(spec: SimAppSpec, now: number): AppObj {
 async function makeCert(): Promise<{ ca: string; cert: string; key: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'argocd-sim-tls-'))
   try {
-    const run = (args: string[]): void => {
-      execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' })
-    }
-    run([
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=Sim Test CA',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt'
-    ])
-    run([
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      'srv.key',
-      '-out',
-      'srv.csr'
-    ])
-    writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
-    run([
-      'x509',
-      '-req',
-      '-in',
-      'srv.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      'ext.cnf',
-      '-out',
-      'srv.crt'
-    ])
+    const made = makeTestCa(dir)
     return {
-      ca: readFileSync(join(dir, 'ca.crt'), 'utf8'),
-      cert: readFileSync(join(dir, 'srv.crt'), 'utf8'),
-      key: readFileSync(join(dir, 'srv.key'), 'utf8')
+      ca: made.caPem,
+      cert: readFileSync(made.cert, 'utf8'),
+      key: readFileSync(made.key, 'utf8')
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import http2 from 'node:http2'
@@ -7,6 +6,7 @@ import net, { type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { makeTestCa } from '../support/registry.js'
 import {
   HttpClient,
   HttpError,
@@ -415,61 +415,8 @@ describe('TLS and proxies', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'conveyor-http-tls-'))
-    const run = (...args: string[]): void => {
-      execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' })
-    }
-    /** A self-signed CA: `<name>.key` and `<name>.crt`. */
-    const ca = (name: string, cn: string): void =>
-      run(
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        `/CN=${cn}`,
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.crt`
-      )
-    ca('ca', 'Conveyor Test CA')
-    run(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      'server.key',
-      '-out',
-      'server.csr'
-    )
-    const ext = join(dir, 'ext.cnf')
-    execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ${ext}`])
-    run(
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      ext,
-      '-out',
-      'server.crt'
-    )
-    caPem = readFileSync(join(dir, 'ca.crt'), 'utf8')
-    ca('other', 'Conveyor Other CA')
-    otherCaPem = readFileSync(join(dir, 'other.crt'), 'utf8')
+    caPem = makeTestCa(dir).caPem
+    otherCaPem = makeTestCa(join(dir, 'other')).caPem
     httpsServer = https.createServer(
       { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) },
       (req, res) => res.writeHead(200).end(`tls ${req.url}`)

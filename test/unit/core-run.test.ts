@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ConfigurationError } from '../../src/lib/errors.js'
 import { runMain, runPost, wireMasking } from '../../src/lib/run.js'
@@ -123,5 +124,36 @@ describe('runPost', () => {
     await runPost('demo', async log => log.info('removed 2 files'))
     expect(out()).toContain('removed 2 files\n')
     expect(process.exitCode).toBeUndefined()
+  })
+})
+
+describe('endProcess', () => {
+  it('ends the process with the exit code set, though a handle is still open, once a large output is flushed', () => {
+    const run = new URL('../../src/lib/run.ts', import.meta.url).pathname
+    // 4 MiB written just before into a pipe: all of it must arrive, none cut off.
+    const script = [
+      `import { endProcess } from ${JSON.stringify(run)}`,
+      'setInterval(() => undefined, 1000)',
+      "process.stdout.write('x'.repeat(4 * 1024 * 1024))",
+      "process.stderr.write('done\\n')",
+      'process.exitCode = 3',
+      'endProcess()'
+    ].join('\n')
+    const started = Date.now()
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 20_000
+      }
+    )
+    expect(r.error).toBeUndefined()
+    expect(r.status).toBe(3)
+    expect(r.stdout.length).toBe(4 * 1024 * 1024)
+    expect(r.stderr).toContain('done')
+    // Not held open by the interval (spawnSync's timeout would end it at 20 s).
+    expect(Date.now() - started).toBeLessThan(15_000)
   })
 })

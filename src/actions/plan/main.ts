@@ -256,13 +256,13 @@ export async function run(): Promise<void> {
     })
     const suffix = (process.env.GITHUB_ACTION ?? 'plan').replace(/[^A-Za-z0-9_-]/g, '_')
     const listName = `plan-changed-files-${suffix}.json`
+    /** The diff between two commits found here, listed into the changed-files file. */
+    const diffFrom = async (base: string, head: string): Promise<RunningDiff> =>
+      startDiff(wd, base, head, (await topRun).stdout.trim() !== '', inputs.config, listName)
     // A push names its likely base (`before`), a merge group its base_sha: when that
     // commit and the head are already here, git starts on the diff at once, while the
     // base is confirmed; a different base discards it. The services file is read
     // meanwhile too (its errors wait their turn).
-    /** The diff between two commits found here, listed into the changed-files file. */
-    const diffFrom = async (base: string, head: string): Promise<RunningDiff> =>
-      startDiff(wd, base, head, (await topRun).stdout.trim() !== '', inputs.config, listName)
     const early = speculativeDiff(repo, decision, topRun, diffFrom)
     early.catch(() => undefined)
     const services = loadServices({
@@ -344,17 +344,7 @@ export async function run(): Promise<void> {
     let list: DataFile
     if (diff && resolved.kind === 'commit') {
       const d = await log.group('Diff', async () => {
-        let d
-        try {
-          d = await diff!.finish(config)
-        } catch (error) {
-          if (diff !== guessed) throw error
-          // The diff begun early failed (the base may have needed objects fetched since):
-          // once more, now that the base is confirmed.
-          log.info(`the early diff failed (${errorMessage(error)}); diffing again`)
-          diff = await diffFrom(resolved.sha, head)
-          d = await diff.finish(config)
-        }
+        const d = await diff.finish(config)
         log.info(
           `${d.count} changed file(s) between ${resolved.sha.slice(0, 12)} and ${head.slice(0, 12)} (git diff, parsed and selected in ${d.durationMs} ms${diff === guessed ? ', begun while the base was confirmed' : ''})`
         )
