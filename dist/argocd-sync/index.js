@@ -30910,7 +30910,7 @@ const RedirectHandler = __nccwpck_require__(8754)
 Object.assign(Dispatcher.prototype, api)
 
 __webpack_unused_export__ = Dispatcher
-__webpack_unused_export__ = Client
+module.exports.Kj = Client
 __webpack_unused_export__ = Pool
 __webpack_unused_export__ = BalancedPool
 __webpack_unused_export__ = RoundRobinPool
@@ -30942,7 +30942,7 @@ __webpack_unused_export__ = {
 const SqliteCacheStore = __nccwpck_require__(1522)
 __webpack_unused_export__ = SqliteCacheStore
 
-__webpack_unused_export__ = buildConnector
+module.exports.gU = buildConnector
 __webpack_unused_export__ = errors
 __webpack_unused_export__ = {
   parseHeaders: util.parseHeaders,
@@ -73535,6 +73535,31 @@ const UNVERIFIED = new Set([
     'SELF_SIGNED_CERT_IN_CHAIN',
     'CERT_UNTRUSTED'
 ]);
+/** Requests sent at once over one HTTP/2 connection (a server may allow fewer). */
+const H2_STREAMS = 100;
+/**
+ * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
+ * would open more while the first is still connecting). undici sends one request at a
+ * time over a connection unless told its \`pipelining\`, whatever the protocol, so the
+ * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
+ * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
+ */
+function multiplexed(tls) {
+    return (origin, options) => {
+        const connector = (0,node_modules_undici/* buildConnector */.gU)({ ...tls, allowH2: true, timeout: 10_000 });
+        const client = new node_modules_undici/* Client */.Kj(origin, {
+            ...options,
+            allowH2: true,
+            connect: (opts, callback) => connector(opts, (error, socket) => {
+                if (socket) {
+                    client.pipelining = socket.alpnProtocol === 'h2' ? H2_STREAMS : 1;
+                }
+                callback(error, socket);
+            })
+        });
+        return client;
+    };
+}
 /** An HTTP client with its own TLS and proxy settings. */
 class http_HttpClient {
     options;
@@ -73570,13 +73595,9 @@ class http_HttpClient {
             };
             d = proxy
                 ? new node_modules_undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
-                : new node_modules_undici/* Agent */.g6({
-                    connect: tls,
-                    keepAliveTimeout: 4000,
-                    // One connection per origin: HTTP/2 multiplexes every request over it (a
-                    // pool would open more while the first is still connecting).
-                    ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
-                });
+                : this.options.http2
+                    ? new node_modules_undici/* Agent */.g6({ keepAliveTimeout: 4000, connections: 1, factory: multiplexed(tls) })
+                    : new node_modules_undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
             this.dispatchers.set(key, d);
         }
         return d;
@@ -73633,6 +73654,9 @@ class http_HttpClient {
                     headers,
                     body,
                     dispatcher: this.dispatcher(url),
+                    // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+                    // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+                    idempotent: IDEMPOTENT.has(method),
                     headersTimeout: limit.ms,
                     bodyTimeout: limit.ms,
                     signal: AbortSignal.timeout(limit.ms)
@@ -73712,6 +73736,7 @@ class http_HttpClient {
                 headers,
                 body,
                 dispatcher: this.dispatcher(url),
+                idempotent: IDEMPOTENT.has(method),
                 headersTimeout: limit.ms,
                 bodyTimeout: req.idleTimeoutMs ?? 0,
                 signal: controller.signal

@@ -34149,7 +34149,7 @@ const RedirectHandler = __nccwpck_require__(8754)
 Object.assign(Dispatcher.prototype, api)
 
 __webpack_unused_export__ = Dispatcher
-__webpack_unused_export__ = Client
+module.exports.Kj = Client
 __webpack_unused_export__ = Pool
 __webpack_unused_export__ = BalancedPool
 __webpack_unused_export__ = RoundRobinPool
@@ -34181,7 +34181,7 @@ __webpack_unused_export__ = {
 const SqliteCacheStore = __nccwpck_require__(1522)
 __webpack_unused_export__ = SqliteCacheStore
 
-__webpack_unused_export__ = buildConnector
+module.exports.gU = buildConnector
 __webpack_unused_export__ = errors
 __webpack_unused_export__ = {
   parseHeaders: util.parseHeaders,
@@ -86355,6 +86355,31 @@ const UNVERIFIED = new Set([
     'SELF_SIGNED_CERT_IN_CHAIN',
     'CERT_UNTRUSTED'
 ]);
+/** Requests sent at once over one HTTP/2 connection (a server may allow fewer). */
+const H2_STREAMS = 100;
+/**
+ * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
+ * would open more while the first is still connecting). undici sends one request at a
+ * time over a connection unless told its \`pipelining\`, whatever the protocol, so the
+ * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
+ * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
+ */
+function multiplexed(tls) {
+    return (origin, options) => {
+        const connector = (0,node_modules_undici/* buildConnector */.gU)({ ...tls, allowH2: true, timeout: 10_000 });
+        const client = new node_modules_undici/* Client */.Kj(origin, {
+            ...options,
+            allowH2: true,
+            connect: (opts, callback) => connector(opts, (error, socket) => {
+                if (socket) {
+                    client.pipelining = socket.alpnProtocol === 'h2' ? H2_STREAMS : 1;
+                }
+                callback(error, socket);
+            })
+        });
+        return client;
+    };
+}
 /** An HTTP client with its own TLS and proxy settings. */
 class http_HttpClient {
     options;
@@ -86390,13 +86415,9 @@ class http_HttpClient {
             };
             d = proxy
                 ? new node_modules_undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
-                : new node_modules_undici/* Agent */.g6({
-                    connect: tls,
-                    keepAliveTimeout: 4000,
-                    // One connection per origin: HTTP/2 multiplexes every request over it (a
-                    // pool would open more while the first is still connecting).
-                    ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
-                });
+                : this.options.http2
+                    ? new node_modules_undici/* Agent */.g6({ keepAliveTimeout: 4000, connections: 1, factory: multiplexed(tls) })
+                    : new node_modules_undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
             this.dispatchers.set(key, d);
         }
         return d;
@@ -86453,6 +86474,9 @@ class http_HttpClient {
                     headers,
                     body,
                     dispatcher: this.dispatcher(url),
+                    // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+                    // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+                    idempotent: IDEMPOTENT.has(method),
                     headersTimeout: limit.ms,
                     bodyTimeout: limit.ms,
                     signal: AbortSignal.timeout(limit.ms)
@@ -86532,6 +86556,7 @@ class http_HttpClient {
                 headers,
                 body,
                 dispatcher: this.dispatcher(url),
+                idempotent: IDEMPOTENT.has(method),
                 headersTimeout: limit.ms,
                 bodyTimeout: req.idleTimeoutMs ?? 0,
                 signal: controller.signal
@@ -89063,27 +89088,39 @@ function finish(inputs, gh, log, r) {
         .paragraph(resultFile ? `Result file: ${code(resultFile)}` : '')
         .write();
 }
+/**
+ * Start hashing the build inputs: the base images are looked up (in our registry with
+ * `client`, so that the connection opened here serves the calls that follow) while the
+ * context's files are listed and hashed.
+ */
+async function hashInputs(inputs, target, dockerfileText, host, client, local, log) {
+    const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), {
+        host,
+        username: inputs.username,
+        password: inputs.password,
+        ca: inputs.caCert,
+        insecure: inputs.insecure
+    }, { logger: log, local, clients: new Map([[host, client]]) });
+    const baseDigests = resolving.then(b => b.resolved);
+    // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
+    resolving.catch(() => undefined);
+    baseDigests.catch(() => undefined);
+    const h = await hashBuildInputs(target.context, {
+        dockerfileContent: dockerfileText,
+        buildArgs: target.buildArgs,
+        target: target.target,
+        platforms: target.platforms,
+        labels: inputs.labels,
+        baseDigests
+    });
+    return { h, bases: await resolving };
+}
 async function build(inputs, gh, log) {
     const started = Date.now();
     const target = await log.group('Resolve the service', () => resolveTarget(inputs, gh, log));
     const image = parseImageRef(target.image);
-    const computed = computeTags(inputs.tags, gh.tags);
-    const tags = computed.map(t => t.tag);
-    if (tags.length === 0) {
-        throw new errors_ConfigurationError(`input "tags": no tag rule applies to this event (${gh.tags.eventName} ${gh.tags.ref}); add e.g. type=sha or type=raw,value=...`);
-    }
-    log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`);
     const host = image.registry ?? 'docker.io';
     const env = build_backends_childEnv();
-    const base = runnerTemp();
-    const auth = writeAuthDir(base, {
-        registry: host,
-        username: inputs.username,
-        password: inputs.password,
-        caPem: inputs.caCert
-    });
-    outputs_saveState(State.AuthDir, auth.dir);
-    outputs_saveState(State.Registry, host);
     // The builder is only needed to build (or to read a local base image): detect it lazily,
     // so that a promotion of an unchanged image starts no builder process at all.
     let detection;
@@ -89095,46 +89132,32 @@ async function build(inputs, gh, log) {
         return detection;
     };
     const dockerfileText = (0,external_node_fs_namespaceObject.readFileSync)(target.dockerfile, 'utf8');
-    const labels = computeLabels({
-        service: target.name,
-        sourceUrl: gh.sourceUrl,
-        revision: gh.tags.sha,
-        created: new Date().toISOString(),
-        version: tags[0]
-    }, inputs.labels);
     const client = openRegistry(inputs, host, log);
+    let auth;
     try {
+        // The registry connection (the base images' lookup) and git's list of the context's
+        // files start first: the tags and labels are worked out while they are under way.
+        const inputsHashed = hashInputs(inputs, target, dockerfileText, host, client, async (ref) => localImageDigest((await chooseBackend()).backend, ref, env), log);
+        // Awaited below, after the tags; a bad tag rule is the error to report first.
+        inputsHashed.catch(() => undefined);
+        const computed = computeTags(inputs.tags, gh.tags);
+        const tags = computed.map(t => t.tag);
+        if (tags.length === 0) {
+            throw new errors_ConfigurationError(`input "tags": no tag rule applies to this event (${gh.tags.eventName} ${gh.tags.ref}); add e.g. type=sha or type=raw,value=...`);
+        }
+        log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`);
+        const labels = computeLabels({
+            service: target.name,
+            sourceUrl: gh.sourceUrl,
+            revision: gh.tags.sha,
+            created: new Date().toISOString(),
+            version: tags[0]
+        }, inputs.labels);
         // The first registry call (a base image in our registry, or the ctx tag lookup) also
         // checks the login; without one, an explicit ping does before a long build.
         let loginChecked = false;
         const hashing = await log.group('Hash the build inputs', async () => {
-            const refs = baseImages(dockerfileText, target.buildArgs);
-            // The base images are looked up while the context's files are read and hashed.
-            const resolving = resolveBaseDigests(refs, {
-                host,
-                username: inputs.username,
-                password: inputs.password,
-                ca: inputs.caCert,
-                insecure: inputs.insecure
-            }, {
-                logger: log,
-                local: async (ref) => localImageDigest((await chooseBackend()).backend, ref, env),
-                // Base images in our own registry reuse the logged-in client.
-                clients: new Map([[host, client]])
-            });
-            const baseDigests = resolving.then(b => b.resolved);
-            // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
-            resolving.catch(() => undefined);
-            baseDigests.catch(() => undefined);
-            const h = await hashBuildInputs(target.context, {
-                dockerfileContent: dockerfileText,
-                buildArgs: target.buildArgs,
-                target: target.target,
-                platforms: target.platforms,
-                labels: inputs.labels,
-                baseDigests
-            });
-            const bases = await resolving;
+            const { h, bases } = await inputsHashed;
             for (const b of bases.resolved)
                 log.info(`base image ${b.ref}: ${b.digest}`);
             for (const b of bases.unresolved)
@@ -89188,6 +89211,16 @@ async function build(inputs, gh, log) {
             });
         }
         const { backend, buildkit } = await chooseBackend();
+        // The builders' login: only a build needs it (a promotion talks to the registry itself).
+        const base = runnerTemp();
+        auth = writeAuthDir(base, {
+            registry: host,
+            username: inputs.username,
+            password: inputs.password,
+            caPem: inputs.caCert
+        });
+        outputs_saveState(State.AuthDir, auth.dir);
+        outputs_saveState(State.Registry, host);
         if (inputs.caCert && backend !== 'buildah') {
             log.warning(`registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${host}/ca.crt, or the buildkitd config of the builder)`);
         }
@@ -89294,7 +89327,8 @@ async function build(inputs, gh, log) {
         await client.close();
         // The credentials live only as long as the build: remove them now; the post step
         // is the safety net for a main step that was killed.
-        removeAuthDir(auth.dir);
+        if (auth)
+            removeAuthDir(auth.dir);
     }
 }
 /** The action's entry point. */

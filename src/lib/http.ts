@@ -6,7 +6,15 @@
  * or `insecure`), never process-wide.
  */
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
-import { Agent, ProxyAgent, request as undiciRequest, type Dispatcher } from 'undici'
+import type { TLSSocket } from 'node:tls'
+import {
+  Agent,
+  buildConnector,
+  Client,
+  ProxyAgent,
+  request as undiciRequest,
+  type Dispatcher
+} from 'undici'
 import type { Logger } from './logger.js'
 import { secrets } from './secrets.js'
 
@@ -192,6 +200,36 @@ const UNVERIFIED = new Set([
   'CERT_UNTRUSTED'
 ])
 
+/** Requests sent at once over one HTTP/2 connection (a server may allow fewer). */
+const H2_STREAMS = 100
+
+/**
+ * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
+ * would open more while the first is still connecting). undici sends one request at a
+ * time over a connection unless told its \`pipelining\`, whatever the protocol, so the
+ * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
+ * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
+ */
+function multiplexed(
+  tls: Record<string, unknown>
+): (origin: URL | string, options: object) => Dispatcher {
+  return (origin, options) => {
+    const connector = buildConnector({ ...tls, allowH2: true, timeout: 10_000 })
+    const client: Client = new Client(origin, {
+      ...options,
+      allowH2: true,
+      connect: (opts, callback) =>
+        connector(opts, (error, socket) => {
+          if (socket) {
+            client.pipelining = (socket as TLSSocket).alpnProtocol === 'h2' ? H2_STREAMS : 1
+          }
+          callback(error, socket as never)
+        })
+    })
+    return client
+  }
+}
+
 /** An HTTP client with its own TLS and proxy settings. */
 export class HttpClient {
   private readonly dispatchers = new Map<string, Dispatcher>()
@@ -227,13 +265,9 @@ export class HttpClient {
       }
       d = proxy
         ? new ProxyAgent({ uri: proxy, requestTls: tls, proxyTls: tls })
-        : new Agent({
-            connect: tls,
-            keepAliveTimeout: 4000,
-            // One connection per origin: HTTP/2 multiplexes every request over it (a
-            // pool would open more while the first is still connecting).
-            ...(this.options.http2 ? { allowH2: true, connections: 1 } : {})
-          })
+        : this.options.http2
+          ? new Agent({ keepAliveTimeout: 4000, connections: 1, factory: multiplexed(tls) })
+          : new Agent({ connect: tls, keepAliveTimeout: 4000 })
       this.dispatchers.set(key, d)
     }
     return d
@@ -303,6 +337,9 @@ export class HttpClient {
           headers,
           body,
           dispatcher: this.dispatcher(url),
+          // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+          // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+          idempotent: IDEMPOTENT.has(method),
           headersTimeout: limit.ms,
           bodyTimeout: limit.ms,
           signal: AbortSignal.timeout(limit.ms)
@@ -404,6 +441,7 @@ export class HttpClient {
         headers,
         body,
         dispatcher: this.dispatcher(url),
+        idempotent: IDEMPOTENT.has(method),
         headersTimeout: limit.ms,
         bodyTimeout: req.idleTimeoutMs ?? 0,
         signal: controller.signal

@@ -520,6 +520,83 @@ describe('TLS and proxies', () => {
     }
   })
 
+  it('with http2, parallel requests are in flight at once over the one connection', async () => {
+    // The server answers nothing until it holds all three PUTs (or gives up after 3 s):
+    // a client that sends one request at a time would be seen with one.
+    let inFlight = 0
+    let most = 0
+    const held: (() => void)[] = []
+    const h2 = http2.createSecureServer(
+      { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) },
+      (req, res) => {
+        most = Math.max(most, ++inFlight)
+        const answer = (): void => {
+          inFlight--
+          res.writeHead(200).end(`${req.method} ${req.url}`)
+        }
+        held.push(answer)
+        if (held.length === 3) held.splice(0).forEach(a => a())
+        else setTimeout(() => held.splice(0).forEach(a => a()), 3000).unref()
+      }
+    )
+    const sessions: string[] = []
+    h2.on('session', () => sessions.push('session'))
+    const port = await listen(h2)
+    try {
+      const c = client({ ca: caPem, http2: true })
+      const started = Date.now()
+      const puts = await Promise.all(
+        ['a', 'b', 'c'].map(t =>
+          c.request(`https://127.0.0.1:${port}/${t}`, { method: 'PUT', body: t })
+        )
+      )
+      expect(puts.map(r => r.text())).toEqual(['PUT /a', 'PUT /b', 'PUT /c'])
+      expect(most).toBe(3)
+      expect(Date.now() - started).toBeLessThan(2500)
+      expect(sessions).toHaveLength(1)
+    } finally {
+      await new Promise(r => h2.close(r))
+    }
+  })
+
+  it('with http2 offered to an HTTP/1.1-only server: one request at a time, all answered', async () => {
+    let inFlight = 0
+    let most = 0
+    const h1 = https.createServer(
+      { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) },
+      (req, res) => {
+        most = Math.max(most, ++inFlight)
+        setTimeout(() => {
+          inFlight--
+          res.writeHead(200).end(`v${req.httpVersion} ${req.method} ${req.url}`)
+        }, 20)
+      }
+    )
+    const port = await listen(h1)
+    try {
+      const c = client({ ca: caPem, http2: true })
+      const got = await Promise.all(
+        ['a', 'b', 'c', 'd'].map((t, i) =>
+          c.request(`https://127.0.0.1:${port}/${t}`, {
+            method: i % 2 ? 'GET' : 'PUT',
+            body: i % 2 ? undefined : t
+          })
+        )
+      )
+      expect(got.map(r => r.text())).toEqual([
+        'v1.1 PUT /a',
+        'v1.1 GET /b',
+        'v1.1 PUT /c',
+        'v1.1 GET /d'
+      ])
+      // No HTTP/1.1 pipelining: the next request goes once the last one is answered.
+      expect(most).toBe(1)
+    } finally {
+      h1.closeAllConnections()
+      await new Promise(r => h1.close(r))
+    }
+  })
+
   it('trusts a private CA given to one client only (never process-wide)', async () => {
     const res = await client({ ca: caPem }).request(`${httpsBase}/b`)
     expect(res.status).toBe(200)

@@ -19,7 +19,7 @@ import {
 } from '../../lib/build-backends.js'
 import { hashBuildInputs } from '../../lib/build-context.js'
 import { confinedPath } from '../../lib/confine.js'
-import { baseImages, resolveBaseDigests } from '../../lib/build-dockerfile.js'
+import { baseImages, resolveBaseDigests, type BaseResolution } from '../../lib/build-dockerfile.js'
 import { writeBuildResult, type BuildResult, RESULT_VERSION } from '../../lib/build-result.js'
 import { ConfigurationError } from '../../lib/errors.js'
 import { parseImageRef } from '../../lib/image-ref.js'
@@ -412,30 +412,52 @@ function finish(
     .write()
 }
 
+/**
+ * Start hashing the build inputs: the base images are looked up (in our registry with
+ * `client`, so that the connection opened here serves the calls that follow) while the
+ * context's files are listed and hashed.
+ */
+async function hashInputs(
+  inputs: Inputs,
+  target: Target,
+  dockerfileText: string,
+  host: string,
+  client: RegistryClient,
+  local: (ref: string) => Promise<string | undefined>,
+  log: Logger
+): Promise<{ h: Awaited<ReturnType<typeof hashBuildInputs>>; bases: BaseResolution }> {
+  const resolving = resolveBaseDigests(
+    baseImages(dockerfileText, target.buildArgs),
+    {
+      host,
+      username: inputs.username,
+      password: inputs.password,
+      ca: inputs.caCert,
+      insecure: inputs.insecure
+    },
+    { logger: log, local, clients: new Map([[host, client]]) }
+  )
+  const baseDigests = resolving.then(b => b.resolved)
+  // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
+  resolving.catch(() => undefined)
+  baseDigests.catch(() => undefined)
+  const h = await hashBuildInputs(target.context, {
+    dockerfileContent: dockerfileText,
+    buildArgs: target.buildArgs,
+    target: target.target,
+    platforms: target.platforms,
+    labels: inputs.labels,
+    baseDigests
+  })
+  return { h, bases: await resolving }
+}
+
 async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<void> {
   const started = Date.now()
   const target = await log.group('Resolve the service', () => resolveTarget(inputs, gh, log))
   const image = parseImageRef(target.image)
-  const computed = computeTags(inputs.tags, gh.tags)
-  const tags = computed.map(t => t.tag)
-  if (tags.length === 0) {
-    throw new ConfigurationError(
-      `input "tags": no tag rule applies to this event (${gh.tags.eventName} ${gh.tags.ref}); add e.g. type=sha or type=raw,value=...`
-    )
-  }
-  log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`)
   const host = image.registry ?? 'docker.io'
   const env = childEnv()
-
-  const base = runnerTemp()
-  const auth: AuthDir = writeAuthDir(base, {
-    registry: host,
-    username: inputs.username,
-    password: inputs.password,
-    caPem: inputs.caCert
-  })
-  saveState(State.AuthDir, auth.dir)
-  saveState(State.Registry, host)
 
   // The builder is only needed to build (or to read a local base image): detect it lazily,
   // so that a promotion of an unchanged image starts no builder process at all.
@@ -449,54 +471,45 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
   }
 
   const dockerfileText = readFileSync(target.dockerfile, 'utf8')
-  const labels = computeLabels(
-    {
-      service: target.name,
-      sourceUrl: gh.sourceUrl,
-      revision: gh.tags.sha,
-      created: new Date().toISOString(),
-      version: tags[0]
-    },
-    inputs.labels
-  )
-
   const client = openRegistry(inputs, host, log)
+  let auth: AuthDir | undefined
   try {
+    // The registry connection (the base images' lookup) and git's list of the context's
+    // files start first: the tags and labels are worked out while they are under way.
+    const inputsHashed = hashInputs(
+      inputs,
+      target,
+      dockerfileText,
+      host,
+      client,
+      async ref => localImageDigest((await chooseBackend()).backend, ref, env),
+      log
+    )
+    // Awaited below, after the tags; a bad tag rule is the error to report first.
+    inputsHashed.catch(() => undefined)
+    const computed = computeTags(inputs.tags, gh.tags)
+    const tags = computed.map(t => t.tag)
+    if (tags.length === 0) {
+      throw new ConfigurationError(
+        `input "tags": no tag rule applies to this event (${gh.tags.eventName} ${gh.tags.ref}); add e.g. type=sha or type=raw,value=...`
+      )
+    }
+    log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`)
+    const labels = computeLabels(
+      {
+        service: target.name,
+        sourceUrl: gh.sourceUrl,
+        revision: gh.tags.sha,
+        created: new Date().toISOString(),
+        version: tags[0]
+      },
+      inputs.labels
+    )
     // The first registry call (a base image in our registry, or the ctx tag lookup) also
     // checks the login; without one, an explicit ping does before a long build.
     let loginChecked = false
     const hashing = await log.group('Hash the build inputs', async () => {
-      const refs = baseImages(dockerfileText, target.buildArgs)
-      // The base images are looked up while the context's files are read and hashed.
-      const resolving = resolveBaseDigests(
-        refs,
-        {
-          host,
-          username: inputs.username,
-          password: inputs.password,
-          ca: inputs.caCert,
-          insecure: inputs.insecure
-        },
-        {
-          logger: log,
-          local: async ref => localImageDigest((await chooseBackend()).backend, ref, env),
-          // Base images in our own registry reuse the logged-in client.
-          clients: new Map([[host, client]])
-        }
-      )
-      const baseDigests = resolving.then(b => b.resolved)
-      // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
-      resolving.catch(() => undefined)
-      baseDigests.catch(() => undefined)
-      const h = await hashBuildInputs(target.context, {
-        dockerfileContent: dockerfileText,
-        buildArgs: target.buildArgs,
-        target: target.target,
-        platforms: target.platforms,
-        labels: inputs.labels,
-        baseDigests
-      })
-      const bases = await resolving
+      const { h, bases } = await inputsHashed
       for (const b of bases.resolved) log.info(`base image ${b.ref}: ${b.digest}`)
       for (const b of bases.unresolved)
         log.warning(
@@ -558,6 +571,16 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
       })
     }
     const { backend, buildkit } = await chooseBackend()
+    // The builders' login: only a build needs it (a promotion talks to the registry itself).
+    const base = runnerTemp()
+    auth = writeAuthDir(base, {
+      registry: host,
+      username: inputs.username,
+      password: inputs.password,
+      caPem: inputs.caCert
+    })
+    saveState(State.AuthDir, auth.dir)
+    saveState(State.Registry, host)
     if (inputs.caCert && backend !== 'buildah') {
       log.warning(
         `registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${host}/ca.crt, or the buildkitd config of the builder)`
@@ -676,7 +699,7 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
     await client.close()
     // The credentials live only as long as the build: remove them now; the post step
     // is the safety net for a main step that was killed.
-    removeAuthDir(auth.dir)
+    if (auth) removeAuthDir(auth.dir)
   }
 }
 
