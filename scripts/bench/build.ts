@@ -7,9 +7,9 @@
  * the runner harness.
  *
  * Two cached rebuilds are measured, service by service next to the promotion:
- * - as a matrix leg on a hosted runner does it: new builder
- *   storage for every leg, and the action's default cache, the service's own registry
- *   cache that the first build wrote;
+ * - as a matrix leg on a hosted runner does it: new builder storage for every leg, and
+ *   the action's default cache, the service's own registry cache that the first build
+ *   wrote;
  * - on a runner that kept its storage: the first build's layers are still in local
  *   storage, no registry cache. The fastest rebuild there is.
  */
