@@ -86360,7 +86360,7 @@ const H2_STREAMS = 100;
 /**
  * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
  * would open more while the first is still connecting). undici sends one request at a
- * time over a connection unless told its \`pipelining\`, whatever the protocol, so the
+ * time over a connection unless told its `pipelining`, whatever the protocol, so the
  * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
  * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
  */
@@ -86401,7 +86401,7 @@ class http_HttpClient {
         if (!d) {
             // A private CA is trusted alone until a server's chain turns out to end at a
             // public root (see `widenTrust`). The TLS context is built once per client: given
-            // as \`ca\`, every new connection would parse the certificates again.
+            // as `ca`, every new connection would parse the certificates again.
             this.secureContext ??= this.options.ca
                 ? (0,external_node_tls_.createSecureContext)({
                     ca: this.withRoots
