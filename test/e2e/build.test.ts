@@ -255,6 +255,9 @@ describe('build with buildah', () => {
     }
     expect(run.main.summary).toContain('reused (no build)')
     expect(run.main.summary).toMatch(/already in the registry/)
+    // A promotion talks to the registry itself: no builder login was ever written.
+    expect(run.main.state['auth-dir']).toBeUndefined()
+    expect(run.post?.stdout).toContain('no registry login to clean up')
     expectNoLeaks(run)
     expectCleanPost(run)
   }, 240_000)
@@ -339,6 +342,24 @@ describe('faults', () => {
     expect(outside.main.code).toBe(1)
     expect(outside.main.errors.join('\n')).toMatch(/context "..\/.." is outside the workspace/)
   })
+
+  it('a tag rule that matches nothing fails before any build, and names the input', async () => {
+    const ws = makeWorkspace(`FROM ${baseRef}\nCOPY app.txt /app.txt\n`)
+    // The base image's lookup is already under way when the tags are worked out.
+    const run = await build(
+      ws,
+      { image: `${registry.host}/acme/untagged`, tags: 'type=ref,event=tag' },
+      { ref: 'refs/heads/main' }
+    )
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors.join('\n')).toContain(
+      'input "tags": no tag rule applies to this event (push refs/heads/main); add e.g. type=sha'
+    )
+    expect(run.main.errors).toHaveLength(1)
+    expect(run.main.stderr).not.toMatch(/Unhandled|UnhandledPromiseRejection/)
+    expect(tagsOf('acme/untagged')).toEqual([])
+    expectCleanPost(run)
+  }, 120_000)
 
   it('an unreachable registry is named', async () => {
     const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
