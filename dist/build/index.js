@@ -86245,13 +86245,6 @@ var external_node_tls_ = __nccwpck_require__(1692);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var node_modules_undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./src/lib/http.ts
-/**
- * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
- * retries cannot outlast it), retries with jittered exponential back-off that
- * honour `Retry-After` on 429 and 5xx, the standard proxy variables
- * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
- * or `insecure`), never process-wide.
- */
 
 
 
@@ -86363,21 +86356,69 @@ const H2_STREAMS = 100;
  * time over a connection unless told its `pipelining`, whatever the protocol, so the
  * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
  * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
+ *
+ * A connection opened ahead (`open`) is the origin's first: its handshake runs while the
+ * caller works out its first request, which then finds it ready, or its error.
  */
 function multiplexed(tls) {
-    return (origin, options) => {
-        const connector = (0,node_modules_undici/* buildConnector */.gU)({ ...tls, allowH2: true, timeout: 10_000 });
-        const client = new node_modules_undici/* Client */.Kj(origin, {
-            ...options,
-            allowH2: true,
-            connect: (opts, callback) => connector(opts, (error, socket) => {
-                if (socket) {
-                    client.pipelining = socket.alpnProtocol === 'h2' ? H2_STREAMS : 1;
+    const connector = (0,node_modules_undici/* buildConnector */.gU)({ ...tls, allowH2: true, timeout: 10_000 });
+    const ahead = new Map();
+    const sockets = new Set();
+    const key = (u) => `${u.protocol}//${u.host ?? ''}`;
+    return {
+        factory: (origin, options) => {
+            const client = new node_modules_undici/* Client */.Kj(origin, {
+                ...options,
+                allowH2: true,
+                connect: (opts, callback) => {
+                    const done = (error, socket) => {
+                        if (socket) {
+                            client.pipelining = socket.alpnProtocol === 'h2' ? H2_STREAMS : 1;
+                        }
+                        callback(error, socket);
+                    };
+                    const opened = ahead.get(key(opts));
+                    if (!opened)
+                        return connector(opts, done);
+                    ahead.delete(key(opts));
+                    void opened.then(({ error, socket }) => {
+                        if (socket)
+                            sockets.delete(socket);
+                        // Closed by the server meanwhile (an idle timeout): a new one.
+                        if (socket && (socket.destroyed || !socket.writable))
+                            connector(opts, done);
+                        else
+                            done(error, socket?.ref() ?? null);
+                    });
                 }
-                callback(error, socket);
-            })
-        });
-        return client;
+            });
+            return client;
+        },
+        open: url => {
+            if (ahead.has(key(url)))
+                return;
+            const opening = new Promise(resolve => connector({
+                hostname: url.hostname,
+                host: url.host,
+                protocol: url.protocol,
+                port: url.port,
+                servername: undefined,
+                localAddress: null
+            }, (error, socket) => {
+                // Until a request takes it, the connection keeps no process alive.
+                socket?.unref();
+                if (socket)
+                    sockets.add(socket);
+                resolve({ error, socket });
+            }));
+            ahead.set(key(url), opening);
+        },
+        dispose: () => {
+            for (const socket of sockets)
+                socket.destroy();
+            sockets.clear();
+            ahead.clear();
+        }
     };
 }
 /** An HTTP client with its own TLS and proxy settings. */
@@ -86386,6 +86427,8 @@ class http_HttpClient {
     dispatchers = new Map();
     /** Dispatchers given up by `widenTrust`, closed with the client. */
     retired = [];
+    /** The connections of the direct HTTP/2 agents, which can be opened ahead. */
+    ahead = new Map();
     secureContext;
     /** Whether the system roots are trusted next to `ca`. */
     withRoots = false;
@@ -86413,11 +86456,17 @@ class http_HttpClient {
                 ...(this.secureContext ? { secureContext: this.secureContext } : {}),
                 ...(this.options.insecure ? { rejectUnauthorized: false } : {})
             };
-            d = proxy
-                ? new node_modules_undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls })
-                : this.options.http2
-                    ? new node_modules_undici/* Agent */.g6({ keepAliveTimeout: 4000, connections: 1, factory: multiplexed(tls) })
-                    : new node_modules_undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
+            if (proxy) {
+                d = new node_modules_undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls });
+            }
+            else if (this.options.http2) {
+                const connections = multiplexed(tls);
+                d = new node_modules_undici/* Agent */.g6({ keepAliveTimeout: 4000, connections: 1, factory: connections.factory });
+                this.ahead.set(d, connections);
+            }
+            else {
+                d = new node_modules_undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
+            }
             this.dispatchers.set(key, d);
         }
         return d;
@@ -86599,9 +86648,24 @@ class http_HttpClient {
         }
         return true;
     }
+    /**
+     * Start connecting to `target`'s origin now (TLS handshake included), so that the
+     * first request to it finds the connection ready: the handshake runs while the caller
+     * works out what to ask. Only for direct HTTP/2 clients (`http2`, no proxy); a failure
+     * is the first request's to report.
+     */
+    preconnect(target) {
+        const url = new URL(target);
+        if (!this.options.http2 || proxyFor(url, this.options.env))
+            return;
+        this.ahead.get(this.dispatcher(url))?.open(url);
+    }
     /** Close every connection. */
     async close() {
         const all = [...this.dispatchers.values(), ...this.retired];
+        for (const connections of this.ahead.values())
+            connections.dispose();
+        this.ahead.clear();
         this.dispatchers.clear();
         this.retired.length = 0;
         await Promise.all(all.map(d => d.close()));
@@ -86722,6 +86786,14 @@ class RegistryClient {
     /** Base URL of the API (`https://host/v2/`), once the scheme is known. */
     get baseUrl() {
         return `${this.scheme}://${this.host}/v2/`;
+    }
+    /**
+     * Start connecting now, so that the first call finds the connection (TLS included)
+     * ready. Not for an insecure registry, which may not speak TLS at all.
+     */
+    preconnect() {
+        if (!this.options.insecure)
+            this.http.preconnect(this.baseUrl);
     }
     basicHeader() {
         const { username, password } = this.options;
@@ -89131,8 +89203,15 @@ async function build(inputs, gh, log) {
         }
         return detection;
     };
-    const dockerfileText = (0,external_node_fs_namespaceObject.readFileSync)(target.dockerfile, 'utf8');
     const client = openRegistry(inputs, host, log);
+    // The TLS handshake runs while the Dockerfile is read, git lists the context and the
+    // tags are worked out: the first registry call finds the connection ready. One turn of
+    // the event loop sends the TLS hello before that synchronous work begins.
+    if (inputs.push) {
+        client.preconnect();
+        await new Promise(resolve => setImmediate(resolve));
+    }
+    const dockerfileText = (0,external_node_fs_namespaceObject.readFileSync)(target.dockerfile, 'utf8');
     let auth;
     try {
         // The registry connection (the base images' lookup) and git's list of the context's

@@ -5,6 +5,7 @@
  * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
  * or `insecure`), never process-wide.
  */
+import type { Socket } from 'node:net'
 import { createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls'
 import {
   Agent,
@@ -202,30 +203,84 @@ const UNVERIFIED = new Set([
 /** Requests sent at once over one HTTP/2 connection (a server may allow fewer). */
 const H2_STREAMS = 100
 
+/** Connections of an HTTP/2-capable agent, which can open one ahead of its first request. */
+interface Multiplexed {
+  factory: (origin: URL | string, options: object) => Dispatcher
+  /** Start connecting to `url`'s origin now; its first request takes the connection. */
+  open(url: URL): void
+  /** Close a connection opened ahead and never taken. */
+  dispose(): void
+}
+
+type Opened = { error: Error | null; socket: Socket | null }
+
 /**
  * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
  * would open more while the first is still connecting). undici sends one request at a
  * time over a connection unless told its `pipelining`, whatever the protocol, so the
  * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
  * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
+ *
+ * A connection opened ahead (`open`) is the origin's first: its handshake runs while the
+ * caller works out its first request, which then finds it ready, or its error.
  */
-function multiplexed(
-  tls: Record<string, unknown>
-): (origin: URL | string, options: object) => Dispatcher {
-  return (origin, options) => {
-    const connector = buildConnector({ ...tls, allowH2: true, timeout: 10_000 })
-    const client: Client = new Client(origin, {
-      ...options,
-      allowH2: true,
-      connect: (opts, callback) =>
-        connector(opts, (error, socket) => {
-          if (socket) {
-            client.pipelining = (socket as TLSSocket).alpnProtocol === 'h2' ? H2_STREAMS : 1
+function multiplexed(tls: Record<string, unknown>): Multiplexed {
+  const connector = buildConnector({ ...tls, allowH2: true, timeout: 10_000 })
+  const ahead = new Map<string, Promise<Opened>>()
+  const sockets = new Set<Socket>()
+  const key = (u: { protocol: string; host?: string }): string => `${u.protocol}//${u.host ?? ''}`
+  return {
+    factory: (origin, options) => {
+      const client: Client = new Client(origin, {
+        ...options,
+        allowH2: true,
+        connect: (opts, callback) => {
+          const done = (error: Error | null, socket: Socket | null): void => {
+            if (socket) {
+              client.pipelining = (socket as TLSSocket).alpnProtocol === 'h2' ? H2_STREAMS : 1
+            }
+            callback(error, socket as never)
           }
-          callback(error, socket as never)
-        })
-    })
-    return client
+          const opened = ahead.get(key(opts))
+          if (!opened) return connector(opts, done)
+          ahead.delete(key(opts))
+          void opened.then(({ error, socket }) => {
+            if (socket) sockets.delete(socket)
+            // Closed by the server meanwhile (an idle timeout): a new one.
+            if (socket && (socket.destroyed || !socket.writable)) connector(opts, done)
+            else done(error, socket?.ref() ?? null)
+          })
+        }
+      })
+      return client
+    },
+    open: url => {
+      if (ahead.has(key(url))) return
+      const opening = new Promise<Opened>(resolve =>
+        connector(
+          {
+            hostname: url.hostname,
+            host: url.host,
+            protocol: url.protocol,
+            port: url.port,
+            servername: undefined,
+            localAddress: null
+          },
+          (error, socket) => {
+            // Until a request takes it, the connection keeps no process alive.
+            socket?.unref()
+            if (socket) sockets.add(socket)
+            resolve({ error, socket })
+          }
+        )
+      )
+      ahead.set(key(url), opening)
+    },
+    dispose: () => {
+      for (const socket of sockets) socket.destroy()
+      sockets.clear()
+      ahead.clear()
+    }
   }
 }
 
@@ -234,6 +289,8 @@ export class HttpClient {
   private readonly dispatchers = new Map<string, Dispatcher>()
   /** Dispatchers given up by `widenTrust`, closed with the client. */
   private readonly retired: Dispatcher[] = []
+  /** The connections of the direct HTTP/2 agents, which can be opened ahead. */
+  private readonly ahead = new Map<Dispatcher, Multiplexed>()
   private secureContext: SecureContext | undefined
   /** Whether the system roots are trusted next to `ca`. */
   private withRoots = false
@@ -262,11 +319,15 @@ export class HttpClient {
         ...(this.secureContext ? { secureContext: this.secureContext } : {}),
         ...(this.options.insecure ? { rejectUnauthorized: false } : {})
       }
-      d = proxy
-        ? new ProxyAgent({ uri: proxy, requestTls: tls, proxyTls: tls })
-        : this.options.http2
-          ? new Agent({ keepAliveTimeout: 4000, connections: 1, factory: multiplexed(tls) })
-          : new Agent({ connect: tls, keepAliveTimeout: 4000 })
+      if (proxy) {
+        d = new ProxyAgent({ uri: proxy, requestTls: tls, proxyTls: tls })
+      } else if (this.options.http2) {
+        const connections = multiplexed(tls)
+        d = new Agent({ keepAliveTimeout: 4000, connections: 1, factory: connections.factory })
+        this.ahead.set(d, connections)
+      } else {
+        d = new Agent({ connect: tls, keepAliveTimeout: 4000 })
+      }
       this.dispatchers.set(key, d)
     }
     return d
@@ -487,9 +548,23 @@ export class HttpClient {
     return true
   }
 
+  /**
+   * Start connecting to `target`'s origin now (TLS handshake included), so that the
+   * first request to it finds the connection ready: the handshake runs while the caller
+   * works out what to ask. Only for direct HTTP/2 clients (`http2`, no proxy); a failure
+   * is the first request's to report.
+   */
+  preconnect(target: string | URL): void {
+    const url = new URL(target)
+    if (!this.options.http2 || proxyFor(url, this.options.env)) return
+    this.ahead.get(this.dispatcher(url))?.open(url)
+  }
+
   /** Close every connection. */
   async close(): Promise<void> {
     const all = [...this.dispatchers.values(), ...this.retired]
+    for (const connections of this.ahead.values()) connections.dispose()
+    this.ahead.clear()
     this.dispatchers.clear()
     this.retired.length = 0
     await Promise.all(all.map(d => d.close()))

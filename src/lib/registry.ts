@@ -166,6 +166,14 @@ export class RegistryClient {
     return `${this.scheme}://${this.host}/v2/`
   }
 
+  /**
+   * Start connecting now, so that the first call finds the connection (TLS included)
+   * ready. Not for an insecure registry, which may not speak TLS at all.
+   */
+  preconnect(): void {
+    if (!this.options.insecure) this.http.preconnect(this.baseUrl)
+  }
+
   private basicHeader(): string | undefined {
     const { username, password } = this.options
     if (!username && !password) return undefined

@@ -64,6 +64,8 @@ async function listen(server: net.Server): Promise<number> {
   return (server.address() as AddressInfo).port
 }
 
+const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, ms))
+
 async function rejection(p: Promise<unknown>): Promise<HttpError> {
   try {
     await p
@@ -597,6 +599,102 @@ describe('TLS and proxies', () => {
     }
   })
 
+  it('preconnect: the handshake is done before the first request, which then uses that connection', async () => {
+    const handshakes: net.Socket[] = []
+    const h2 = http2.createSecureServer(
+      { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) },
+      (req, res) => res.writeHead(200).end(`v${req.httpVersion} ${req.method} ${req.url}`)
+    )
+    h2.on('secureConnection', (socket: net.Socket) => handshakes.push(socket))
+    const port = await listen(h2)
+    try {
+      const c = client({ ca: caPem, http2: true })
+      c.preconnect(`https://127.0.0.1:${port}/v2/`)
+      c.preconnect(`https://127.0.0.1:${port}/again`)
+      for (let i = 0; i < 100 && handshakes.length === 0; i++) await sleep(10)
+      expect(handshakes).toHaveLength(1)
+      // The server's first HTTP/2 frames arrive while nobody reads the connection.
+      await sleep(50)
+      const got = await Promise.all(
+        ['a', 'b'].map(t => c.request(`https://127.0.0.1:${port}/${t}`))
+      )
+      expect(got.map(r => r.text())).toEqual(['v2.0 GET /a', 'v2.0 GET /b'])
+      expect(handshakes).toHaveLength(1)
+      // A connection opened ahead with the private CA alone, to a chain that ends at a
+      // system root: its refusal is the first request's, which then trusts the roots.
+      const wide = client({ ca: otherCaPem, roots: [caPem], http2: true })
+      wide.preconnect(`https://127.0.0.1:${port}/`)
+      expect((await wide.request(`https://127.0.0.1:${port}/w`)).text()).toBe('v2.0 GET /w')
+    } finally {
+      h2.close()
+      for (const s of handshakes) s.destroy()
+    }
+  })
+
+  it('preconnect to an HTTP/1.1-only server: the connection serves HTTP/1.1', async () => {
+    const handshakes: net.Socket[] = []
+    const h1 = https.createServer(
+      { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) },
+      (req, res) => res.writeHead(200).end(`v${req.httpVersion} ${req.method} ${req.url}`)
+    )
+    h1.on('secureConnection', (socket: net.Socket) => handshakes.push(socket))
+    const port = await listen(h1)
+    try {
+      const c = client({ ca: caPem, http2: true })
+      c.preconnect(`https://127.0.0.1:${port}/`)
+      for (let i = 0; i < 100 && handshakes.length === 0; i++) await sleep(10)
+      const a = await c.request(`https://127.0.0.1:${port}/a`)
+      const b = await c.request(`https://127.0.0.1:${port}/b`, { method: 'PUT', body: 'b' })
+      expect([a.text(), b.text()]).toEqual(['v1.1 GET /a', 'v1.1 PUT /b'])
+      expect(handshakes).toHaveLength(1)
+    } finally {
+      h1.closeAllConnections()
+      await new Promise(r => h1.close(r))
+    }
+  })
+
+  it("preconnect: a connection the server closed meanwhile is replaced; a failed one is the first request's error; close() ends an unused one", async () => {
+    const handshakes: net.Socket[] = []
+    const h2 = http2.createSecureServer(
+      { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')) },
+      (req, res) => res.writeHead(200).end(`${req.method} ${req.url}`)
+    )
+    h2.on('secureConnection', (socket: net.Socket) => {
+      handshakes.push(socket)
+      // The first connection is dropped at once, as an idle timeout would.
+      if (handshakes.length === 1) socket.destroy()
+    })
+    const port = await listen(h2)
+    try {
+      const c = client({ ca: caPem, http2: true })
+      c.preconnect(`https://127.0.0.1:${port}/`)
+      for (let i = 0; i < 100 && handshakes.length === 0; i++) await sleep(10)
+      await sleep(100)
+      expect((await c.request(`https://127.0.0.1:${port}/x`)).text()).toBe('GET /x')
+      expect(handshakes).toHaveLength(2)
+
+      // An unused one: closed with the client.
+      const unused = client({ ca: caPem, http2: true })
+      unused.preconnect(`https://127.0.0.1:${port}/`)
+      for (let i = 0; i < 100 && handshakes.length === 2; i++) await sleep(10)
+      const closed = new Promise(r => handshakes[2]!.once('close', r))
+      await unused.close()
+      await closed
+
+      // Nothing listens: the first request reports the refusal.
+      const spare = net.createServer()
+      const free = await listen(spare)
+      await new Promise(r => spare.close(r))
+      const gone = client({ ca: caPem, http2: true })
+      gone.preconnect(`https://127.0.0.1:${free}/`)
+      const e = await rejection(gone.request(`https://127.0.0.1:${free}/y`))
+      expect(e.message).toMatch(/ECONNREFUSED/)
+    } finally {
+      h2.close()
+      for (const s of handshakes) s.destroy()
+    }
+  })
+
   it('trusts a private CA given to one client only (never process-wide)', async () => {
     const res = await client({ ca: caPem }).request(`${httpsBase}/b`)
     expect(res.status).toBe(200)
@@ -616,6 +714,12 @@ describe('TLS and proxies', () => {
       `${httpsBase}/via-proxy`
     )
     expect(res.text()).toBe('tls /via-proxy')
+    expect(tunnels).toEqual([new URL(httpsBase).host])
+    // An HTTP/2 client behind a proxy opens nothing ahead: its requests go through the proxy.
+    tunnels.length = 0
+    const h2 = client({ ca: caPem, http2: true, env: { HTTPS_PROXY: proxyUrl } })
+    h2.preconnect(`${httpsBase}/`)
+    expect((await h2.request(`${httpsBase}/h2-via-proxy`)).text()).toBe('tls /h2-via-proxy')
     expect(tunnels).toEqual([new URL(httpsBase).host])
   })
 

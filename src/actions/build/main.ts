@@ -470,8 +470,15 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
     return detection
   }
 
-  const dockerfileText = readFileSync(target.dockerfile, 'utf8')
   const client = openRegistry(inputs, host, log)
+  // The TLS handshake runs while the Dockerfile is read, git lists the context and the
+  // tags are worked out: the first registry call finds the connection ready. One turn of
+  // the event loop sends the TLS hello before that synchronous work begins.
+  if (inputs.push) {
+    client.preconnect()
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  const dockerfileText = readFileSync(target.dockerfile, 'utf8')
   let auth: AuthDir | undefined
   try {
     // The registry connection (the base images' lookup) and git's list of the context's
