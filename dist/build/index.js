@@ -89219,6 +89219,9 @@ async function build(inputs, gh, log) {
         const inputsHashed = hashInputs(inputs, target, dockerfileText, host, client, async (ref) => localImageDigest((await chooseBackend()).backend, ref, env), log);
         // Awaited below, after the tags; a bad tag rule is the error to report first.
         inputsHashed.catch(() => undefined);
+        // A turn of the event loop: the TLS handshake completes and the first request goes
+        // out, so that the registry answers it while the tags and labels are worked out.
+        await new Promise(resolve => setImmediate(resolve));
         const computed = computeTags(inputs.tags, gh.tags);
         const tags = computed.map(t => t.tag);
         if (tags.length === 0) {

@@ -494,6 +494,9 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
     )
     // Awaited below, after the tags; a bad tag rule is the error to report first.
     inputsHashed.catch(() => undefined)
+    // A turn of the event loop: the TLS handshake completes and the first request goes
+    // out, so that the registry answers it while the tags and labels are worked out.
+    await new Promise(resolve => setImmediate(resolve))
     const computed = computeTags(inputs.tags, gh.tags)
     const tags = computed.map(t => t.tag)
     if (tags.length === 0) {
