@@ -1,0 +1,60 @@
+/**
+ * The floor under any promotion on this machine: the registry exchange a promotion needs
+ * and nothing else, with a bare `node:http2` client in a fresh process. A new TLS
+ * connection, GET the base image's manifest, GET `<repo>:ctx-<hash>`, then PUT that
+ * manifest under three new tags at once. No inputs, git, hashing, logging or outputs.
+ *
+ * Run by the build benchmark (not a bench module: the runner loads only `.ts` files).
+ * Arguments: a JSON object {host, ca, username, password, base: {repository, tag},
+ * repository, ctxTag, tags}. Prints {ms}: from before the connection to the last answer.
+ */
+import { connect } from 'node:http2'
+import { performance } from 'node:perf_hooks'
+
+const job = JSON.parse(process.argv[2] ?? '{}')
+const authorization = `Basic ${Buffer.from(`${job.username}:${job.password}`).toString('base64')}`
+const accept = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json'
+].join(', ')
+
+/** One request on the session; resolves with status, content type and body. */
+function send(session, method, path, body, contentType) {
+  return new Promise((resolve, reject) => {
+    const headers = { ':method': method, ':path': path, authorization, accept }
+    if (contentType) headers['content-type'] = contentType
+    const stream = session.request(headers)
+    const chunks = []
+    let status = 0
+    let type = ''
+    stream.on('response', h => {
+      status = Number(h[':status'])
+      type = String(h['content-type'] ?? '')
+    })
+    stream.on('data', c => chunks.push(c))
+    stream.on('end', () => resolve({ status, type, body: Buffer.concat(chunks) }))
+    stream.on('error', reject)
+    stream.end(body)
+  })
+}
+
+const started = performance.now()
+const session = connect(`https://${job.host}`, { ca: job.ca })
+try {
+  const base = await send(session, 'GET', `/v2/${job.base.repository}/manifests/${job.base.tag}`)
+  if (base.status !== 200) throw new Error(`base image: HTTP ${base.status}`)
+  const ctx = await send(session, 'GET', `/v2/${job.repository}/manifests/${job.ctxTag}`)
+  if (ctx.status !== 200) throw new Error(`${job.ctxTag}: HTTP ${ctx.status}`)
+  const puts = await Promise.all(
+    job.tags.map(tag =>
+      send(session, 'PUT', `/v2/${job.repository}/manifests/${tag}`, ctx.body, ctx.type)
+    )
+  )
+  const refused = puts.find(p => p.status !== 201)
+  if (refused) throw new Error(`PUT: HTTP ${refused.status}`)
+  process.stdout.write(JSON.stringify({ ms: performance.now() - started }) + '\n')
+} finally {
+  session.destroy()
+}
