@@ -237,12 +237,17 @@ export function resultsMarkdown(
     ...rows.map(
       r =>
         `| ${cell(r.scenario)} | ${cell(r.figure)} | ${cell(r.baseline || '—')} | ${
-          r.ratio === null || !Number.isFinite(r.ratio) ? '—' : `${r.ratio.toFixed(2)}×`
+          r.ratio === null || !Number.isFinite(r.ratio) ? '—' : ratioText(r.ratio)
         } | ${cell(r.target || '—')} | ${r.met ? 'yes' : '**no**'} |`
     )
   ]
   if (chart) lines.push('', '![plan time against changed files](plan-time.svg)')
   return lines.join('\n') + '\n'
+}
+
+/** A ratio with enough digits to compare it with a target of a few percent. */
+function ratioText(ratio: number): string {
+  return `${ratio.toFixed(ratio !== 0 && Math.abs(ratio) < 0.1 ? 3 : 2)}×`
 }
 
 function machine(): Record<string, string> {

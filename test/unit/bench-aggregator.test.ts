@@ -108,6 +108,27 @@ describe('bench aggregator pieces', () => {
     expect(md).toContain('| x | error: y | — | — | <= 1.5x | **no** |')
     expect(md).toContain('![plan time against changed files](plan-time.svg)')
   })
+
+  it('shows a ratio of a few percent with three decimals, so that it can be read against a 5% target', () => {
+    const md = resultsMarkdown(
+      [
+        {
+          ...row('promote', '0.97 s', 'rebuild 14.56 s'),
+          ratio: 0.0667,
+          target: '< 5%',
+          met: false
+        },
+        { ...row('floor', '0.68 s', 'rebuild 14.56 s'), ratio: 0.0467, target: 'reported' },
+        { ...row('bytes', '0 MB', 'rebuild 34 MB'), ratio: 0, target: 'none' }
+      ],
+      { nproc: '2' },
+      new Date('2026-01-02T03:04:05Z'),
+      false
+    )
+    expect(md).toContain('| promote | 0.97 s | rebuild 14.56 s | 0.067× | < 5% | **no** |')
+    expect(md).toContain('| floor | 0.68 s | rebuild 14.56 s | 0.047× | reported | yes |')
+    expect(md).toContain('| bytes | 0 MB | rebuild 34 MB | 0.00× | none | yes |')
+  })
 })
 
 describe('npm run bench (the aggregator end to end)', () => {
