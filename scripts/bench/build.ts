@@ -223,9 +223,10 @@ export const bench: Bench = async log => {
         ctxTag: `ctx-${hash}`,
         tags: ['floor', 'floor-latest', 'floor-sha']
       }
-      const { stdout } = await execFileAsync(node, [FLOOR_CLIENT, JSON.stringify(job)], {
-        encoding: 'utf8'
-      })
+      // The job (with the password) goes on stdin, never in argv.
+      const running = execFileAsync(node, [FLOOR_CLIENT], { encoding: 'utf8' })
+      running.child.stdin!.end(JSON.stringify(job))
+      const { stdout } = await running
       return (JSON.parse(stdout) as { ms: number }).ms
     }
     let measured = 0

@@ -5,13 +5,15 @@
  * manifest under three new tags at once. No inputs, git, hashing, logging or outputs.
  *
  * Run by the build benchmark (not a bench module: the runner loads only `.ts` files).
- * Arguments: a JSON object {host, ca, username, password, base: {repository, tag},
- * repository, ctxTag, tags}. Prints {ms}: from before the connection to the last answer.
+ * Standard input: a JSON object {host, ca, username, password, base: {repository, tag},
+ * repository, ctxTag, tags} (on stdin: the password is never in argv). Prints {ms}: from before the connection to the last answer.
  */
 import { connect } from 'node:http2'
 import { performance } from 'node:perf_hooks'
 
-const job = JSON.parse(process.argv[2] ?? '{}')
+let input = ''
+for await (const chunk of process.stdin) input += chunk
+const job = JSON.parse(input)
 const authorization = `Basic ${Buffer.from(`${job.username}:${job.password}`).toString('base64')}`
 const accept = [
   'application/vnd.oci.image.manifest.v1+json',
