@@ -5,8 +5,9 @@
  * manifest under three new tags at once. No inputs, git, hashing, logging or outputs.
  *
  * Run by the build benchmark (not a bench module: the runner loads only `.ts` files).
- * Standard input: a JSON object {host, ca, username, password, base: {repository, tag},
- * repository, ctxTag, tags} (on stdin: the password is never in argv). Prints {ms}: from before the connection to the last answer.
+ * Standard input (so that the password is never in argv): a JSON object {host, ca,
+ * username, password, base: {repository, tag}, repository, ctxTag, tags}. Prints {ms}:
+ * from before the connection to the last answer.
  */
 import { connect } from 'node:http2'
 import { performance } from 'node:perf_hooks'
