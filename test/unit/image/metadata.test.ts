@@ -147,3 +147,74 @@ describe.each(fixture.cases.map(c => [c.id, c] as const))('%s', (_id, c) => {
     }
   })
 })
+
+/** Why Conveyor's defaults (DEFAULT_TAG_RULES) give other tags than metadata-action's on a row. */
+const SHA_TAG = "Conveyor's defaults add type=sha (sha-<short commit>) to every run"
+const LATEST_DEFAULT_BRANCH =
+  'latest comes from type=raw,value=latest,enable={{is_default_branch}}: this push is to the default branch'
+const NO_LATEST_FROM_TAG =
+  "no latest from a git tag: Conveyor's defaults run with flavor latest=false (latest only on the default branch), where metadata-action's latest=auto tags latest from type=ref,event=tag"
+const SEMVER =
+  "Conveyor's defaults add type=semver,pattern={{version}} and {{major}}.{{minor}}: 1.1.1 (the version, priority 900 over the git tag's 600) and 1.1"
+const SCHEDULE_DEFAULT_BRANCH =
+  'a scheduled run is the default branch ({{is_default_branch}} is true for schedule), so latest'
+
+const CONVEYOR_DEFAULTS: Record<string, { tags: string[]; reasons: string[] }> = {
+  'null/null01': { tags: [], reasons: [] },
+  'push/push01': { tags: ['dev', 'sha-860c190'], reasons: [SHA_TAG] },
+  'push/push03': {
+    tags: ['master', 'latest', 'sha-2665741'],
+    reasons: [LATEST_DEFAULT_BRANCH, SHA_TAG]
+  },
+  'push/push05': { tags: ['dev', 'sha-860c190'], reasons: [SHA_TAG] },
+  'tag/tag01': { tags: ['release1', 'sha-860c190'], reasons: [NO_LATEST_FROM_TAG, SHA_TAG] },
+  'tag/tag02': { tags: ['20200110-RC2', 'sha-860c190'], reasons: [NO_LATEST_FROM_TAG, SHA_TAG] },
+  'latest/latest05': {
+    tags: ['1.1.1', '1.1', 'v1.1.1', 'sha-860c190'],
+    reasons: [SEMVER, NO_LATEST_FROM_TAG, SHA_TAG]
+  },
+  'pr/pr01': { tags: ['pr-15', 'sha-a9c8c58'], reasons: [SHA_TAG] },
+  'pr/pr02': { tags: ['pr-15', 'sha-a9c8c58'], reasons: [SHA_TAG] },
+  'pr-head-sha/pr01': { tags: ['pr-15', 'sha-3370e22'], reasons: [SHA_TAG] },
+  'pr-head-sha/pr02': { tags: ['pr-15', 'sha-3370e22'], reasons: [SHA_TAG] },
+  'schedule/schedule01': {
+    tags: ['nightly', 'master', 'latest', 'sha-860c190'],
+    reasons: [SCHEDULE_DEFAULT_BRANCH, SHA_TAG]
+  },
+  'schedule/schedule04': {
+    tags: ['nightly', 'master', 'latest', 'sha-860c190'],
+    reasons: [SCHEDULE_DEFAULT_BRANCH, SHA_TAG]
+  },
+  'release/release01': {
+    tags: ['1.1.1', '1.1', 'v1.1.1', 'sha-860c190'],
+    reasons: [SEMVER, NO_LATEST_FROM_TAG, SHA_TAG]
+  },
+  'json/json07': {
+    tags: ['1.1.1', '1.1', 'v1.1.1', 'sha-860c190'],
+    reasons: [SEMVER, NO_LATEST_FROM_TAG, SHA_TAG]
+  },
+  'bakeFile/bakeFile07': {
+    tags: ['1.1.1', '1.1', 'v1.1.1', 'sha-860c190'],
+    reasons: [SEMVER, NO_LATEST_FROM_TAG, SHA_TAG]
+  }
+}
+
+describe("Conveyor's defaults (empty tags) on the table's rows without a tags input", () => {
+  const rows = fixture.cases.filter(c => (c.inputs.tags ?? []).length === 0)
+
+  it('covers every such row, and gives a reason wherever the tags differ', () => {
+    expect(Object.keys(CONVEYOR_DEFAULTS).sort()).toEqual(rows.map(c => c.id).sort())
+    for (const c of rows) {
+      const names = c.expected.tagNames ?? c.expected.tags.map(t => t.slice(t.lastIndexOf(':') + 1))
+      const differs = JSON.stringify(names) !== JSON.stringify(CONVEYOR_DEFAULTS[c.id]!.tags)
+      expect(CONVEYOR_DEFAULTS[c.id]!.reasons.length > 0, c.id).toBe(differs)
+    }
+    const differing = rows.filter(c => CONVEYOR_DEFAULTS[c.id]!.reasons.length > 0)
+    expect(differing).toHaveLength(15)
+  })
+
+  it.each(rows.map(c => [c.id, c] as const))('%s', (id, c) => {
+    const r = computeMetadata({ tags: [], flavor: c.inputs.flavor }, contextOf(c))
+    expect(r.tags).toEqual(CONVEYOR_DEFAULTS[id]!.tags)
+  })
+})
