@@ -44,17 +44,14 @@ export interface MetadataContext {
   shortShaLength: number
 }
 
-/** What a workflow run gives (the shell reads it from `GITHUB_*` and the event file). */
-export interface RunInfo {
-  eventName: string
-  /** `GITHUB_REF` */
-  ref: string
-  /** `GITHUB_SHA` */
-  sha: string
-  payload: EventPayload
-  repo: RepoInfo
-  /** The clock, used unless `SOURCE_DATE_EPOCH` is set. */
-  now: Date
+/**
+ * What a workflow run gives (the shell reads it from `GITHUB_*` and the event file): `ref` is
+ * `GITHUB_REF`, `sha` is `GITHUB_SHA`, `now` the clock (unless `SOURCE_DATE_EPOCH` is set).
+ */
+export interface RunInfo extends Pick<
+  MetadataContext,
+  'eventName' | 'ref' | 'sha' | 'payload' | 'repo' | 'now'
+> {
   /** The commit's date when the shell knows it (git, API); the payload's wins, as in metadata-action. */
   commitDate?: Date
   /** `DOCKER_METADATA_PR_HEAD_SHA`, `DOCKER_METADATA_SHORT_SHA_LENGTH`, `SOURCE_DATE_EPOCH`. */

@@ -23,6 +23,7 @@ export const TAG_TYPES = [
   'raw',
   'sha'
 ] as const
+/** One of `TAG_TYPES`. */
 export type TagType = (typeof TAG_TYPES)[number]
 
 /** metadata-action's default priority of each type (higher first). */

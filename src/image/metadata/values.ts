@@ -77,11 +77,7 @@ function narrowed(source: string, rule: TagRule, warnings: string[]): string {
 }
 
 /** Render a semver/pep440 pattern with the version's parts. */
-function renderVersion(
-  pattern: string,
-  where: Where,
-  parts: Readonly<Record<(typeof VERSION_EXPRESSIONS)[number], string | number>>
-): string {
+function renderVersion(pattern: string, where: Where, parts: ParsedVersion['parts']): string {
   return renderWith(pattern, where, expr => {
     if (!(VERSION_EXPRESSIONS as readonly string[]).includes(expr.name)) {
       throw unknownExpression(
@@ -98,37 +94,25 @@ function renderVersion(
   })
 }
 
-function semverValue(
-  rule: TagRule,
-  ctx: MetadataContext,
-  warnings: string[]
-): RuleValue | undefined {
-  const source = versionSource(rule, ctx, warnings)
-  if (source === undefined) return undefined
-  const where = ruleWhere(rule)
-  const raw = narrowed(source, rule, warnings)
+/** A version's parts for its pattern, and whether it is a pre-release (dev, post for PEP 440). */
+interface ParsedVersion {
+  parts: Readonly<Record<(typeof VERSION_EXPRESSIONS)[number], string | number>>
+  prerelease: boolean
+}
+
+function parseSemver(raw: string, where: Where, warnings: string[]): ParsedVersion | undefined {
   if (!semver.valid(raw)) {
     warnings.push(`${where}: ${raw} is not a valid semver (https://semver.org/); no tag`)
     return undefined
   }
   const v = semver.parse(raw, { loose: true })!
-  const parts = { raw: v.raw, version: v.version, major: v.major, minor: v.minor, patch: v.patch }
-  if (semver.prerelease(raw)) {
-    const pattern = isRawStatement(rule.attrs.pattern!) ? rule.attrs.pattern! : '{{version}}'
-    return { value: renderVersion(pattern, where, parts), autoLatest: false }
+  return {
+    parts: { raw: v.raw, version: v.version, major: v.major, minor: v.minor, patch: v.patch },
+    prerelease: semver.prerelease(raw) !== null
   }
-  return { value: renderVersion(rule.attrs.pattern!, where, parts), autoLatest: true }
 }
 
-function pep440Value(
-  rule: TagRule,
-  ctx: MetadataContext,
-  warnings: string[]
-): RuleValue | undefined {
-  const source = versionSource(rule, ctx, warnings)
-  if (source === undefined) return undefined
-  const where = ruleWhere(rule)
-  const raw = narrowed(source, rule, warnings)
+function parsePep440(raw: string, where: Where, warnings: string[]): ParsedVersion | undefined {
   const v = pep440.valid(raw) ? pep440.explain(raw) : null
   if (!v) {
     warnings.push(
@@ -136,18 +120,40 @@ function pep440Value(
     )
     return undefined
   }
-  const clean = pep440.clean(raw) ?? raw
-  if (v.is_prerelease || v.is_postrelease || v.is_devrelease) {
-    return { value: isRawStatement(rule.attrs.pattern!) ? raw : clean, autoLatest: false }
+  const version = pep440.clean(raw) ?? raw
+  return {
+    parts: {
+      raw,
+      version,
+      major: pep440.major(raw),
+      minor: pep440.minor(raw),
+      patch: pep440.patch(raw)
+    },
+    prerelease: v.is_prerelease || v.is_postrelease || v.is_devrelease
   }
-  const parts = {
-    raw,
-    version: clean,
-    major: pep440.major(raw),
-    minor: pep440.minor(raw),
-    patch: pep440.patch(raw)
+}
+
+/**
+ * semver/pep440: the pattern rendered with the version; a pre-release gives `{{version}}`
+ * whatever the pattern (`{{raw}}` when the pattern is exactly that), and no automatic latest.
+ */
+function versionValue(
+  rule: TagRule,
+  ctx: MetadataContext,
+  warnings: string[],
+  parse: (raw: string, where: Where, warnings: string[]) => ParsedVersion | undefined
+): RuleValue | undefined {
+  const source = versionSource(rule, ctx, warnings)
+  if (source === undefined) return undefined
+  const where = ruleWhere(rule)
+  const v = parse(narrowed(source, rule, warnings), where, warnings)
+  if (!v) return undefined
+  const pattern = rule.attrs.pattern!
+  if (v.prerelease) {
+    const fallback = isRawStatement(pattern) ? pattern : '{{version}}'
+    return { value: renderVersion(fallback, where, v.parts), autoLatest: false }
   }
-  return { value: renderVersion(rule.attrs.pattern!, where, parts), autoLatest: true }
+  return { value: renderVersion(pattern, where, v.parts), autoLatest: true }
 }
 
 function matchValue(
@@ -208,9 +214,9 @@ export function ruleValue(
     case 'schedule':
       return scheduleValue(rule, ctx, warnings)
     case 'semver':
-      return semverValue(rule, ctx, warnings)
+      return versionValue(rule, ctx, warnings, parseSemver)
     case 'pep440':
-      return pep440Value(rule, ctx, warnings)
+      return versionValue(rule, ctx, warnings, parsePep440)
     case 'match':
       return matchValue(rule, ctx, warnings)
     case 'ref':
