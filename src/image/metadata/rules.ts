@@ -201,7 +201,7 @@ export function parseTagRule(text: string, line: number): TagRule {
   attrs.enable ??= 'true'
   let priority = DEFAULT_PRIORITIES[type]
   if (attrs.priority !== undefined) {
-    if (!/^[+-]?\d+(\.\d+)?$/.test(attrs.priority)) {
+    if (attrs.priority.trim() === '' || !Number.isFinite(Number(attrs.priority))) {
       throw ruleError('tags', line, text, 'priority= as a number (higher comes first)')
     }
     priority = Number(attrs.priority)

@@ -66,6 +66,12 @@ describe('parseTagRules', () => {
     expect(rules[4]!.attrs).toMatchObject({ prefix: 'sha-', format: 'short', enable: 'true' })
   })
 
+  it('takes a priority as metadata-action does (any number)', () => {
+    expect(
+      parseTagRules(['type=raw,a,priority=1e3', 'type=raw,b,priority=-5']).map(r => r.priority)
+    ).toEqual([1000, -5])
+  })
+
   it('reads quoted fields, skips blank and comment lines, keeps line numbers', () => {
     const rules = parseTagRules(['', '# comment', 'type=match,"pattern=\\d{1,3}",group=0'])
     expect(rules).toHaveLength(1)

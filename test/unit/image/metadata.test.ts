@@ -59,7 +59,7 @@ const repo = JSON.parse(readFileSync(join(DIR, fixture.harness.repo), 'utf8')) a
 }
 
 /** The context metadata-action's harness gives a row (its env file, payload and mocks). */
-export function contextOf(c: Case): MetadataContext {
+function contextOf(c: Case): MetadataContext {
   const spec = fixture.environments[c.environment]!
   const env = { ...spec.env, ...c.extraEnv }
   const payload = spec.payload
