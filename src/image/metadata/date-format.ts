@@ -46,16 +46,6 @@ const LOCAL_TOKENS = /(\[[^[]*\])|(\\)?(LTS|LT|LL?L?L?|l{1,4})/g
 const TOKENS =
   /(\[[^[]*\])|(\\)?([Hh]mm(ss)?|Mo|MM?M?M?|Do|DDDo|DD?D?D?|ddd?d?|do?|w[o|w]?|W[o|W]?|Qo?|N{1,5}|YYYYYY|YYYYY|YYYY|YY|y{2,4}|yo?|gg(ggg?)?|GG(GGG?)?|e|E|a|A|hh?|HH?|kk?|mm?|ss?|S{1,9}|x|X|zz?|ZZ?|.)/g
 
-/** Whether `zone` is a time zone Intl knows (names are case-insensitive, as in moment-timezone). */
-export function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone })
-    return true
-  } catch {
-    return false
-  }
-}
-
 function wallClock(date: Date, zone: string): Wall {
   if (Number.isNaN(date.getTime())) throw new DateFormatError('the date is not a valid date')
   let parts: Intl.DateTimeFormatPart[]

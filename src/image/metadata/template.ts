@@ -221,11 +221,6 @@ export function renderTemplate(
   return out
 }
 
-/** The names of the expressions a template uses (for validating rules before a run). */
-export function templateExpressions(template: string): Expression[] {
-  return parseTemplate(template).flatMap(n => (n.kind === 'expr' ? [n.expr] : []))
-}
-
 /**
  * Whether a pattern is exactly `{{raw}}` (spaces inside the braces allowed): metadata-action
  * then keeps a pre-release's raw tag instead of falling back to `{{version}}`.
