@@ -13,6 +13,7 @@ declare -A need=(
   [busybox]=busybox-static
   [openssl]=openssl
   [git]=git
+  [rpmbuild]=rpm
 )
 missing=()
 for bin in "${!need[@]}"; do
