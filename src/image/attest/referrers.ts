@@ -75,18 +75,19 @@ export async function pushAttestations(
   logger?: Logger
 ): Promise<PushedAttestations> {
   const built = attestations.map(a => attestationManifest(subject, a))
-  await pushBlob(client, repository, Buffer.from('{}'), EMPTY_CONFIG.digest)
-  await Promise.all(
-    // Each layer is new (a signature is never the same twice): no HEAD first.
-    built.map((m, i) =>
+  // Independent requests go out together (HTTP/2 shares one connection): the config
+  // blob, and each layer, new every time (a signature is never the same twice) so
+  // uploaded without asking first.
+  await Promise.all([
+    pushBlob(client, repository, Buffer.from('{}'), EMPTY_CONFIG.digest),
+    ...built.map((m, i) =>
       pushBlob(client, repository, attestations[i]!.bytes, m.layer.digest, { skipCheck: true })
     )
+  ])
+  const answers = await Promise.all(
+    built.map(m => client.pushManifest(repository, m.digest, m.body, MediaTypes.ociManifest))
   )
-  let handled = true
-  for (const m of built) {
-    const res = await client.pushManifest(repository, m.digest, m.body, MediaTypes.ociManifest)
-    if (res.headers['oci-subject'] !== subject.digest) handled = false
-  }
+  const handled = answers.every(a => a.headers['oci-subject'] === subject.digest)
   const manifests = built.map(m => m.descriptor)
   if (handled) return { manifests, via: 'api' }
   logger?.debug(
