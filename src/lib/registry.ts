@@ -422,7 +422,14 @@ export class RegistryClient {
     body: Buffer,
     mediaType: string
   ): Promise<string> {
-    return (await this.pushManifest(repository, reference, body, mediaType)).digest
+    const pushed = await this.pushManifest(repository, reference, body, mediaType)
+    if (pushed.conflict) {
+      throw new RegistryError(
+        `registry ${this.host}: PUT ${repository}:${reference} answered HTTP 412 (precondition failed)`,
+        412
+      )
+    }
+    return pushed.digest
   }
 
   /**
