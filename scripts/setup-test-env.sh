@@ -13,6 +13,7 @@ declare -A need=(
   [busybox]=busybox-static
   [openssl]=openssl
   [git]=git
+  [rpmbuild]=rpm
 )
 missing=()
 for bin in "${!need[@]}"; do
@@ -20,6 +21,10 @@ for bin in "${!need[@]}"; do
     missing+=("${need[$bin]}")
   fi
 done
+# PyNaCl has no command: the cosign key test writes keys with it (libsodium).
+if ! /usr/bin/python3 -c 'import nacl.secret' >/dev/null 2>&1; then
+  missing+=(python3-nacl)
+fi
 # busybox must be the static build: base images are made from it.
 if command -v busybox >/dev/null 2>&1 && ldd "$(command -v busybox)" >/dev/null 2>&1; then
   missing+=(busybox-static)

@@ -86934,6 +86934,16 @@ class RegistryClient {
         this.authScheme ??= 'none';
         return { authScheme: this.authScheme };
     }
+    /**
+     * An authenticated request on one repository, for operations built on this client in
+     * other modules (blob upload, the referrers API): `path` is `/v2/<repository>/...` or an
+     * absolute URL the registry gave (an upload location). 401/403 throw RegistryAuthError.
+     */
+    async request(repository, path, init, access, what) {
+        const scope = this.scope(repository, access === 'push' ? 'pull,push' : 'pull');
+        return this.call(path, init, scope, what);
+    }
+    /** Throw the RegistryError for an answer the caller cannot go on with. */
     fail(res, what) {
         let code;
         let detail = '';
@@ -86992,7 +87002,21 @@ class RegistryClient {
      * reports, checked against the bytes sent.
      */
     async putManifest(repository, reference, body, mediaType) {
-        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { method: 'PUT', headers: { 'content-type': mediaType }, body }, this.scope(repository, 'pull,push'), `push to ${repository}`);
+        const pushed = await this.pushManifest(repository, reference, body, mediaType);
+        if (pushed.conflict) {
+            throw new RegistryError(`registry ${this.host}: PUT ${repository}:${reference} answered HTTP 412 (precondition failed)`, 412);
+        }
+        return pushed.digest;
+    }
+    /**
+     * `putManifest` with the registry's response headers (`OCI-Subject` tells whether it
+     * handled a manifest's `subject`) and extra request headers (`If-Match`); a 412 (the
+     * condition failed) comes back as `conflict` instead of an error.
+     */
+    async pushManifest(repository, reference, body, mediaType, headers = {}) {
+        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { method: 'PUT', headers: { ...headers, 'content-type': mediaType }, body }, this.scope(repository, 'pull,push'), `push to ${repository}`);
+        if (res.status === 412)
+            return { digest: sha256Digest(body), headers: res.headers, conflict: true };
         if (res.status !== 201 && res.status !== 200) {
             this.fail(res, `PUT ${repository}:${reference} (tag rejected?)`);
         }
@@ -87001,7 +87025,7 @@ class RegistryClient {
         if (reported && reported !== digest) {
             throw new RegistryError(`registry ${this.host}: stored ${repository}:${reference} as ${reported}, expected ${digest}`);
         }
-        return digest;
+        return { digest, headers: res.headers };
     }
     /** Every tag of a repository (follows `Link` pagination); [] when the repository is unknown. */
     async listTags(repository) {

@@ -1,6 +1,6 @@
 /**
- * A GitHub REST API simulator for the pull request routes deploy uses: list, open and
- * update pull requests and add labels. Every request body and every response is
+ * A GitHub REST API simulator for the pull request routes deploy uses (list, open and
+ * update pull requests, add labels) and the attestations route keyless signing writes to. Every request body and every response is
  * validated against the official OpenAPI description (@octokit/openapi) with Ajv;
  * responses start from the description's own examples. Violations are recorded in
  * `violations` (and a bad request gets a 400), so tests assert the client speaks the
@@ -77,6 +77,8 @@ export interface GitHubSim {
   /** Schema violations of requests or responses; should stay empty. */
   violations: string[]
   pulls: SimPull[]
+  /** Sigstore bundles stored through `POST /repos/{owner}/{repo}/attestations`. */
+  attestations: unknown[]
   stop(): Promise<void>
 }
 
@@ -95,6 +97,7 @@ export async function startGitHubSim(options: {
   const requests: SimRequest[] = []
   const violations: string[] = []
   const pulls: SimPull[] = []
+  const attestations: unknown[] = []
   const prefix = `/repos/${options.owner}/${options.repo}`
   const html = (n: number): string =>
     `https://github.com/${options.owner}/${options.repo}/pull/${n}`
@@ -279,6 +282,16 @@ export async function startGitHubSim(options: {
         reply(res, rec, 200, labels, resSchema(P_LABELS, 'post', '200'))
         return
       }
+      const P_ATTESTATIONS = '/repos/{owner}/{repo}/attestations'
+      if (path === `${prefix}/attestations` && req.method === 'POST') {
+        if (!check(reqSchema(P_ATTESTATIONS, 'post'), body, 'request POST attestations')) {
+          reply(res, rec, 400, { message: 'Invalid request' })
+          return
+        }
+        attestations.push(body.bundle)
+        reply(res, rec, 201, { id: attestations.length }, resSchema(P_ATTESTATIONS, 'post', '201'))
+        return
+      }
       reply(res, rec, 404, {
         message: 'Not Found',
         documentation_url: 'https://docs.github.com/rest'
@@ -292,6 +305,7 @@ export async function startGitHubSim(options: {
     requests,
     violations,
     pulls,
+    attestations,
     stop: () =>
       new Promise<void>(resolve => {
         server.closeAllConnections()
