@@ -28,8 +28,7 @@ export function firstEventWaitMs(pollIntervalMs: number): number {
 }
 
 /** Wait `ms` (none when negative). */
-export const sleep = (ms: number): Promise<void> =>
-  new Promise(r => setTimeout(r, Math.max(0, ms)))
+export const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, Math.max(0, ms)))
 
 /** Returns true when the observed app is in the state waited for. */
 export type Stop = (app: Application) => boolean

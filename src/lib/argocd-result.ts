@@ -61,7 +61,10 @@ function requestedAt(facts: RevisionFacts, i: number): string {
 }
 
 /** The per-source revisions of the result. */
-export function sourceRevisions(app: Application | undefined, facts: RevisionFacts): SourceRevision[] {
+export function sourceRevisions(
+  app: Application | undefined,
+  facts: RevisionFacts
+): SourceRevision[] {
   if (!app) return []
   const live = revisionList(app, app.status?.sync)
   return appSources(app).map((s, i) => ({
@@ -88,7 +91,7 @@ export function resultOf(
   const revisions = sourceRevisions(app, facts)
   const join = (pick: (r: SourceRevision) => string): string =>
     facts.index !== undefined
-      ? pick(revisions[facts.index] ?? ({} as SourceRevision)) ?? ''
+      ? (pick(revisions[facts.index] ?? ({} as SourceRevision)) ?? '')
       : revisions.map(pick).filter(Boolean).join(',')
   return {
     name,

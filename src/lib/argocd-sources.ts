@@ -37,7 +37,10 @@ export interface Revisions {
 }
 
 /** The revisions of `holder` aligned with the app's sources (a single-source app: one). */
-export function revisionList(app: Application, holder: Revisions | undefined): (string | undefined)[] {
+export function revisionList(
+  app: Application,
+  holder: Revisions | undefined
+): (string | undefined)[] {
   if (!holder) return []
   if (isMultiSource(app)) return holder.revisions ?? []
   return [holder.revision || holder.revisions?.[0] || undefined]
@@ -194,8 +197,7 @@ export function liveRevisionsLine(app: Application, ours?: number): string {
   const live = revisionList(app, app.status?.sync)
   if (!isMultiSource(app)) return `live revision ${live[0] ?? 'unknown'}`
   const parts = appSources(app).map(
-    (_, i) =>
-      `${sourceLabel(app, i)} ${live[i] || 'unknown'}${i === ours ? ' (ours)' : ''}`
+    (_, i) => `${sourceLabel(app, i)} ${live[i] || 'unknown'}${i === ours ? ' (ours)' : ''}`
   )
   return `live revisions: ${parts.join('; ')}`
 }

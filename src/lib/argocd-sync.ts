@@ -15,11 +15,7 @@ import {
   type ResourceRef
 } from './argocd.js'
 import { Observer, sleep, type ObserveSettings } from './argocd-observe.js'
-import {
-  isNothingToTerminate,
-  isOperationInProgress,
-  syncRefusal
-} from './argocd-refusals.js'
+import { isNothingToTerminate, isOperationInProgress, syncRefusal } from './argocd-refusals.js'
 import { resultOf, type AppResult, type RevisionFacts } from './argocd-result.js'
 import {
   chooseSource,
@@ -223,7 +219,8 @@ export async function syncApplication(
         `input "resources": none of ${unknown.join(', ')} is a resource of the application (as the argocd CLI, a partial sync needs at least one); its resources: ${(last.status?.resources ?? []).map(r => `${r.group ?? ''}:${r.kind}:${r.namespace ? `${r.namespace}/` : ''}${r.name}`).join(', ') || 'none'}`
       )
     }
-    for (const u of unknown) log.warning(`${tag} input "resources": ${u} is not a resource of the application`)
+    for (const u of unknown)
+      log.warning(`${tag} input "resources": ${u} is not a resource of the application`)
 
     // 3. Request the sync, retrying while another operation holds the app.
     const request = { ...base, ...revisionFields(last, choice.index, revision) }
@@ -249,7 +246,10 @@ export async function syncApplication(
         if (!isOperationInProgress(error)) throw error
         const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5))
         if (Date.now() + wait >= deadline) {
-          return finish('timed-out', `another operation kept the application busy until the timeout`)
+          return finish(
+            'timed-out',
+            `another operation kept the application busy until the timeout`
+          )
         }
         log.info(`${tag} another operation is already in progress; retrying the sync in ${wait}ms`)
         await sleep(wait)

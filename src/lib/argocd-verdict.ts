@@ -227,7 +227,9 @@ function afterReconcile(
 ): Verdict {
   const status = app.status ?? {}
   const selected = exp.resources?.length ? exp.resources : undefined
-  const mine = (status.resources ?? []).filter(r => !selected || selected.some(s => matchesResource(r, s)))
+  const mine = (status.resources ?? []).filter(
+    r => !selected || selected.some(s => matchesResource(r, s))
+  )
   if (selected && mine.length === 0) {
     return waiting('none of the selected resources is in the application status yet')
   }
@@ -245,7 +247,9 @@ function afterReconcile(
       e => `${e.label ? `${e.label}: ` : ''}${live[e.index] ?? '(none)'}, not ${e.revision}`
     )
     if (!laterReconcile) {
-      return waiting(`reconciled in the same second at revision ${pairs.join('; ')}; waiting for the next reconcile`)
+      return waiting(
+        `reconciled in the same second at revision ${pairs.join('; ')}; waiting for the next reconcile`
+      )
     }
     if (!inSync) {
       return waiting(
