@@ -235,8 +235,10 @@ export async function syncApplication(
         requestedAt = Math.min(before, serverDate ?? before)
         const resolved = revisionList(app, app.operation?.sync)
         if (resolved.length > 0) facts.requested = resolved
-        const asked = expectedRevisions(app, choice.index, revision).map(e => e.revision)
-        log.info(`${tag} sync requested${asked.length ? ` at revision ${asked.join(', ')}` : ''}`)
+        const asked = expectedRevisions(app, choice.index, revision).map(
+          e => `${e.label ? `${e.label} ` : ''}at revision ${e.revision}`
+        )
+        log.info(`${tag} sync requested${asked.length ? `: ${asked.join('; ')}` : ''}`)
         break
       } catch (error) {
         if (!(error instanceof ArgoApiError)) throw error

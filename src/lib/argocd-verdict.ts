@@ -248,16 +248,16 @@ function afterReconcile(
     )
     if (!laterReconcile) {
       return waiting(
-        `reconciled in the same second at revision ${pairs.join('; ')}; waiting for the next reconcile`
+        `reconciled in the same second at another revision than ours (${pairs.join('; ')}); waiting for the next reconcile`
       )
     }
     if (!inSync) {
       return waiting(
-        `Argo CD compares ${what} against revision ${pairs.join('; ')}, and it is ${syncWord}: waiting until it is Synced at our revision (a later commit that changes the app landed, or targetRevision does not point at our revision yet)`,
+        `Argo CD compares ${what} against another revision than ours (${pairs.join('; ')}) and finds it ${syncWord}: waiting until it is Synced at our revision (a later commit that changes the app landed, or targetRevision does not point at our revision yet)`,
         { resources: unhealthyResources(app, selected) }
       )
     }
-    notice = `Argo CD now compares against a revision other than ours (${pairs.join('; ')}) and finds ${what} Synced: the live state equals the manifests of that revision, which are those of ours (a later commit that does not change the app)`
+    notice = `Argo CD now compares against another revision than ours (${pairs.join('; ')}) and finds ${what} Synced: the live state equals the manifests of that revision, which are those of ours (a later commit that does not change the app)`
   }
   if (!inSync) {
     return waiting(

@@ -263,21 +263,21 @@ describe('decide (the sync verdict)', () => {
       { ...done, liveRev: OTHER },
       {},
       'succeeded',
-      /^Synced and Healthy; Argo CD now compares against a revision other than ours \(b+, not a+\)/
+      /^Synced and Healthy; Argo CD now compares against another revision than ours \(b+, not a+\)/
     ],
     [
       'reconciled later at another revision, OutOfSync: waits, naming both',
       { ...done, liveRev: OTHER, sync: 'OutOfSync' },
       {},
       'waiting',
-      /compares the application against revision b+, not a+, and it is OutOfSync/
+      /compares the application against another revision than ours \(b+, not a+\) and finds it OutOfSync/
     ],
     [
       'reconciled in the same second at another revision',
       { started: 1, finished: 2, reconciled: 2, liveRev: OTHER },
       {},
       'waiting',
-      /same second at revision b+, not a+/
+      /same second at another revision than ours \(b+, not a+\)/
     ],
     ['OutOfSync', { ...done, sync: 'OutOfSync' }, {}, 'waiting', /sync status OutOfSync/],
     ['Progressing', { ...done, health: 'Progressing' }, {}, 'waiting', /health Progressing/],
@@ -610,7 +610,7 @@ describe('decide on the captured Application objects', () => {
         requestedAt: Date.parse('2024-03-05T07:33:03Z')
       },
       'waiting',
-      /reconciled in the same second at revision rev1/
+      /reconciled in the same second at another revision than ours \(rev1, not/
     ],
     [
       'diff-cache: wait-for operation',
