@@ -127,36 +127,15 @@ function listSources(app: Application, indexes?: number[]): string {
   return (indexes ? indexes.map(i => all[i]!) : all).join('; ')
 }
 
-/** Our source: an index, or undefined for "every source" (no revision to place). */
-export type SourceChoice = { index: number | undefined } | { error: string }
+/** Our source: an index, or undefined for "every source"; a warning when input `source` was set aside. */
+export type SourceChoice = { index: number | undefined; warning?: string } | { error: string }
 
-/**
- * Which source `revision` belongs to. Input `source` names it (its repoURL or
- * name); without it, the only git source (no `chart`). When that is ambiguous and a
- * revision must be placed, a configuration error lists the candidates; without a
- * revision the verdict then compares every source.
- */
-export function chooseSource(
-  app: Application,
-  input: string | undefined,
-  revision: string | undefined
-): SourceChoice {
-  const name = app.metadata.name
-  const sources = appSources(app)
-  if (input !== undefined) {
-    const hits = sources.flatMap((s, i) => (sourceMatches(s, input) ? [i] : []))
-    if (hits.length === 1) return { index: hits[0]! }
-    if (hits.length === 0) {
-      return {
-        error: `input "source": got "${input}", which matches no source of application "${name}" (${listSources(app)}); set it to the repoURL or name of one of them`
-      }
-    }
-    return {
-      error: `input "source": got "${input}", which matches ${hits.length} sources of application "${name}" (${listSources(app, hits)}); give those sources a name in the Application and set "source" to one of the names`
-    }
-  }
+/** The default: the only git source without a chart, else every source (no revision to place). */
+function defaultSource(app: Application, revision: string | undefined): SourceChoice {
   if (!isMultiSource(app)) return { index: 0 }
-  const git = sources.flatMap((s, i) => (s.chart || /^oci:\/\//i.test(s.repoURL ?? '') ? [] : [i]))
+  const git = appSources(app).flatMap((s, i) =>
+    s.chart || /^oci:\/\//i.test(s.repoURL ?? '') ? [] : [i]
+  )
   if (git.length === 1) return { index: git[0]! }
   if (revision === undefined) return { index: undefined }
   const why =
@@ -164,7 +143,44 @@ export function chooseSource(
       ? `has no git source without a chart (${listSources(app)})`
       : `has ${git.length} git sources without a chart (${listSources(app, git)})`
   return {
-    error: `application "${name}" ${why}: set input "source" to the repoURL or name of the source that "revision" (${revision}) belongs to`
+    error: `application "${app.metadata.name}" ${why}: set input "source" to the repoURL or name of the source that "revision" (${revision}) belongs to`
+  }
+}
+
+/**
+ * Which source `revision` belongs to. Input `source` names it (its repoURL or
+ * name); without it, the only git source (no `chart`). When that is ambiguous and a
+ * revision must be placed, a configuration error lists the candidates; without a
+ * revision the verdict then compares every source. Without a revision, a `source`
+ * that names no single source of the app (the reusable workflow passes its config
+ * repository for every app) is set aside with a warning: nothing is placed by it.
+ */
+export function chooseSource(
+  app: Application,
+  input: string | undefined,
+  revision: string | undefined
+): SourceChoice {
+  if (input === undefined) return defaultSource(app, revision)
+  const name = app.metadata.name
+  const hits = appSources(app).flatMap((s, i) => (sourceMatches(s, input) ? [i] : []))
+  if (hits.length === 1) return { index: hits[0]! }
+  const problem =
+    hits.length === 0
+      ? `input "source": got "${input}", which matches no source of application "${name}" (${listSources(app)})`
+      : `input "source": got "${input}", which matches ${hits.length} sources of application "${name}" (${listSources(app, hits)})`
+  if (revision === undefined) {
+    const fallback = defaultSource(app, revision)
+    if ('error' in fallback) return fallback
+    return {
+      ...fallback,
+      warning: `${problem}; without "revision" it places nothing, so the app's own targetRevisions are synced and checked`
+    }
+  }
+  return {
+    error:
+      hits.length === 0
+        ? `${problem}; set it to the repoURL or name of one of them`
+        : `${problem}; give those sources a name in the Application and set "source" to one of the names`
   }
 }
 

@@ -191,6 +191,7 @@ export async function syncApplication(
     last = initial ?? (await api.get(name, s.scope, s.refresh))
     const choice = chooseSource(last, s.source, revision)
     if ('error' in choice) return finish('failed', choice.error)
+    if (choice.warning) log.warning(`${tag} ${choice.warning}`)
     facts.index = choice.index
     if (choice.index !== undefined && revision) facts.requested[choice.index] = revision
     log.info(`${tag} ${stateLine(last)}; ${liveRevisionsLine(last, choice.index)}`)

@@ -8,10 +8,16 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { argocdE2E, appsOf } from '../support/argocd-e2e.js'
+import { simAppsFromExamples } from '../support/argocd-examples.js'
 import type { SimAppSpec } from '../support/argocd-sim.js'
+import { followGitRepo } from '../support/argocd-sim-git.js'
+import { cleanup as cleanupRepos, makeRepo } from '../support/gitrepo.js'
 
 const { sim, sync, cleanup } = argocdE2E()
-afterEach(cleanup)
+afterEach(async () => {
+  await cleanup()
+  cleanupRepos()
+})
 
 const CONFIG = 'https://github.com/acme/shop-config.git'
 const WEB: SimAppSpec = {
@@ -171,5 +177,42 @@ describe('argocd-sync: multi-source applications', () => {
     expect(s.syncs).toHaveLength(1)
     expect(out.durationMs).toBeLessThan(5000)
     expect(run.main.stdout).not.toMatch(/retrying the sync/)
+  })
+
+  it('follows a real config repository (the dogfooding path): every example app, single- and multi-source, at the pushed commit', async () => {
+    const config = makeRepo({ 'helm/values-prod.yaml': 'frontend:\n  image: { tag: "1.0" }\n' })
+    config.push('main')
+    const s = await sim({ apps: simAppsFromExamples() })
+    const follower = followGitRepo(s, CONFIG, config.origin, { intervalMs: 100 })
+    try {
+      // What deploy does: a commit on main of the config repository.
+      const commit = config.commit({
+        'helm/values-prod.yaml': 'frontend:\n  image: { tag: "1.1" }\n'
+      })
+      config.push('main')
+      const run = await sync(s, {
+        selector: 'app.kubernetes.io/part-of=shop',
+        revision: commit,
+        source: 'acme/shop-config'
+      })
+      expect(run.main.code, run.main.stdout).toBe(0)
+      const out = appsOf(run)
+      expect(Object.keys(out).sort()).toEqual([
+        'shop-cart',
+        'shop-checkout',
+        'shop-frontend',
+        'shop-payments',
+        'shop-web'
+      ])
+      for (const app of Object.values(out))
+        expect(app).toMatchObject({ revision: commit, requested: commit })
+      expect(s.syncs.find(x => x.app === 'shop-web')!.body).toMatchObject({
+        revisions: [commit],
+        sourcePositions: [2]
+      })
+      expect(s.syncs.find(x => x.app === 'shop-cart')!.body).toMatchObject({ revision: commit })
+    } finally {
+      follower.stop()
+    }
   })
 })

@@ -120,6 +120,20 @@ describe('chooseSource', () => {
     expect(chooseSource(app, input, revision)).toEqual(want)
   })
 
+  it('sets aside, with a warning, a source that names nothing when no revision is given', () => {
+    // The reusable workflow passes its config repository as "source" for every app.
+    expect(chooseSource(single(VALUES), 'acme/elsewhere', undefined)).toEqual({
+      index: 0,
+      warning: expect.stringMatching(
+        /^input "source": got "acme\/elsewhere", which matches no source of application "cart" .*; without "revision" it places nothing/
+      )
+    })
+    expect(chooseSource(multi(CHART, VALUES, OVERLAYS), 'acme/shop-config', undefined)).toEqual({
+      index: undefined,
+      warning: expect.stringMatching(/matches 2 sources/)
+    })
+  })
+
   it.each([
     [
       'an input matching no source lists them',
@@ -150,10 +164,10 @@ describe('chooseSource', () => {
       /has no git source without a chart/
     ],
     [
-      'a single-source app whose source is not the input',
+      'a single-source app whose source is not the input, with a revision',
       single(VALUES),
       'acme/elsewhere',
-      undefined,
+      'abc1234',
       /matches no source of application "cart"/
     ]
   ] as const)('%s', (_label, app, input, revision, message) => {
