@@ -1,165 +1,25 @@
 /**
- * The sync verdict, table-driven: every state of an Application object (ours or
- * someone else's operation, running, retrying, failed, succeeded, reconciled or not,
- * per source of a multi-source app, pruning left over, a partial sync, a newer
- * revision, an operation that superseded ours) and what it concludes; then the
- * verdict on the captured Application objects of reference/argocd.
+ * The sync verdict, table-driven: every common state of an Application object (ours
+ * or someone else's operation, running, retrying, failed, succeeded, reconciled or
+ * not, sync and health) and what it concludes; then the verdict on the captured
+ * Application objects of reference/argocd. The edge states are in
+ * argocd-verdict-edges.test.ts.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { Application, ResourceStatus } from '../../src/lib/argocd.js'
+import type { Application } from '../../src/lib/argocd.js'
+import { decide, isOurOperation, remember, type Expectation } from '../../src/lib/argocd-verdict.js'
 import {
-  decide,
-  isOurOperation,
-  remember,
-  type Expectation,
-  type Memory
-} from '../../src/lib/argocd-verdict.js'
-
-const OURS = 'a'.repeat(40)
-const OTHER = 'b'.repeat(40)
-const T0 = Date.parse('2026-01-01T10:00:00Z')
-const at = (s: number): string => new Date(T0 + s * 1000).toISOString().replace('.000Z', 'Z')
-const VALUES = 'source 2 "values" (https://github.com/acme/shop-config.git)'
-
-const exp = (over: Partial<Expectation> & { revision?: string } = {}): Expectation => {
-  const { revision, ...rest } = over
-  const rev = 'revision' in over ? revision : OURS
-  return {
-    expected: rev ? [{ index: 0, revision: rev, label: '' }] : [],
-    requestedAt: T0 + 400,
-    waitFor: 'health',
-    healthyStates: ['Healthy'],
-    degradedGraceMs: 10_000,
-    ...rest
-  }
-}
-/** Our revision at the values source (index 1) of a chart + values app. */
-const multiExp = (over: Partial<Expectation> = {}): Expectation =>
-  exp({ expected: [{ index: 1, revision: OURS, label: VALUES }], ...over })
-
-interface AppOpts {
-  phase?: string
-  started?: number
-  finished?: number
-  reconciled?: number
-  opRev?: string
-  syncedRev?: string
-  liveRev?: string
-  sync?: string
-  health?: string
-  operation?: boolean | { automated?: boolean; rev?: string; username?: string }
-  retryCount?: number
-  noState?: boolean
-  failedHook?: boolean
-  multi?: boolean
-  pruneSkipped?: string
-  extra?: ResourceStatus[]
-  history?: { rev: string; started: number }[]
-}
-
-function app(o: AppOpts): Application {
-  const revs = (r: string): { revision?: string; revisions?: string[] } =>
-    o.multi ? { revisions: ['1.2.3', r] } : { revision: r }
-  const op =
-    o.operation === undefined || o.operation === false
-      ? undefined
-      : o.operation === true
-        ? { sync: revs(OURS) }
-        : {
-            sync: revs(o.operation.rev ?? OTHER),
-            initiatedBy: o.operation.automated
-              ? { automated: true }
-              : { username: o.operation.username ?? 'ci' }
-          }
-  return {
-    metadata: { name: 'web' },
-    spec: o.multi
-      ? {
-          sources: [
-            { repoURL: 'https://charts.example.com', chart: 'shop', targetRevision: '1.2.3' },
-            { repoURL: 'https://github.com/acme/shop-config.git', ref: 'values', name: 'values' }
-          ]
-        }
-      : { source: { repoURL: 'https://github.com/acme/web.git' } },
-    ...(op ? { operation: op } : {}),
-    status: {
-      sync: { status: o.sync ?? 'Synced', ...revs(o.liveRev ?? OURS) },
-      health: { status: o.health ?? 'Healthy' },
-      reconciledAt: o.reconciled === undefined ? undefined : at(o.reconciled),
-      history: (o.history ?? []).map(h => ({ ...revs(h.rev), deployStartedAt: at(h.started) })),
-      resources: [
-        {
-          group: 'apps',
-          kind: 'Deployment',
-          namespace: 'shop',
-          name: 'web',
-          status: 'Synced',
-          health: { status: o.health ?? 'Healthy' }
-        },
-        ...(o.extra ?? [])
-      ],
-      operationState: o.noState
-        ? undefined
-        : {
-            operation: { sync: revs(o.opRev ?? OURS) },
-            phase: o.phase ?? 'Succeeded',
-            message: 'msg',
-            retryCount: o.retryCount,
-            startedAt: at(o.started ?? 1),
-            finishedAt: o.finished === undefined ? undefined : at(o.finished),
-            syncResult: {
-              ...revs(o.syncedRev ?? o.opRev ?? OURS),
-              resources: [
-                ...(o.failedHook
-                  ? [
-                      {
-                        group: 'batch',
-                        kind: 'Job',
-                        namespace: 'shop',
-                        name: 'migrate',
-                        hookType: 'PreSync',
-                        hookPhase: 'Failed',
-                        message: 'Job has reached the specified backoff limit'
-                      }
-                    ]
-                  : []),
-                ...(o.pruneSkipped
-                  ? [
-                      {
-                        kind: 'ConfigMap',
-                        namespace: 'shop',
-                        name: 'legacy',
-                        status: 'PruneSkipped',
-                        message: o.pruneSkipped
-                      }
-                    ]
-                  : [])
-              ]
-            }
-          }
-    }
-  }
-}
-
-const done = { started: 1, finished: 2, reconciled: 3 }
-const CONFIGMAP: ResourceStatus = {
-  kind: 'ConfigMap',
-  namespace: 'shop',
-  name: 'settings',
-  status: 'OutOfSync'
-}
-const DEPLOYMENT = [{ group: 'apps', kind: 'Deployment', name: 'web' }]
-
-type Case = [
-  string,
-  AppOpts,
-  Partial<Expectation> & { revision?: string },
-  'waiting' | 'succeeded' | 'failed',
-  RegExp,
-  Memory?
-]
+  OTHER,
+  OURS,
+  T0,
+  app,
+  at,
+  done,
+  exp,
+  type Case
+} from '../support/argocd-verdict-fixtures.js'
 
 describe('decide (the sync verdict)', () => {
   const cases: Case[] = [
@@ -231,48 +91,6 @@ describe('decide (the sync verdict)', () => {
       /synced revision b+, not a+/
     ],
     [
-      'a short SHA asked: the full SHA synced and live is ours',
-      done,
-      { revision: 'aaaaaaa' },
-      'succeeded',
-      /Synced and Healthy$/
-    ],
-    [
-      'an uppercase short SHA asked, the operation kept it as given',
-      { ...done, opRev: 'AAAAAAA', syncedRev: OURS },
-      { revision: 'AAAAAAA' },
-      'succeeded',
-      /Synced and Healthy$/
-    ],
-    [
-      'an uppercase full SHA asked',
-      done,
-      { revision: 'A'.repeat(40) },
-      'succeeded',
-      /Synced and Healthy$/
-    ],
-    [
-      'a short SHA that is not a prefix of what was synced',
-      { ...done, opRev: 'aaaaaaa', syncedRev: OTHER },
-      { revision: 'aaaaaaa' },
-      'failed',
-      /synced revision b+, not aaaaaaa/
-    ],
-    [
-      'reconciled later at another revision, Synced: a newer commit that does not change the app',
-      { ...done, liveRev: OTHER },
-      {},
-      'succeeded',
-      /^Synced and Healthy; Argo CD now compares against another revision than ours \(b+, not a+\)/
-    ],
-    [
-      'reconciled later at another revision, OutOfSync: waits, naming both',
-      { ...done, liveRev: OTHER, sync: 'OutOfSync' },
-      {},
-      'waiting',
-      /compares the application against another revision than ours \(b+, not a+\) and finds it OutOfSync/
-    ],
-    [
       'reconciled in the same second at another revision',
       { started: 1, finished: 2, reconciled: 2, liveRev: OTHER },
       {},
@@ -339,142 +157,12 @@ describe('decide (the sync verdict)', () => {
       { revision: undefined },
       'succeeded',
       /Healthy/
-    ],
-    [
-      'pruning left over with prune off: fails once reconciled, naming the resources',
-      { ...done, pruneSkipped: 'ignored (requires pruning)', sync: 'OutOfSync' },
-      {},
-      'failed',
-      /1 resource\(s\) require pruning and the sync ran with prune off.*set input "prune" to true/i
-    ],
-    [
-      'pruning left over, wait-for operation: waits for the reconcile',
-      { started: 1, finished: 3, pruneSkipped: 'ignored (requires pruning)', sync: 'OutOfSync' },
-      { waitFor: 'operation' },
-      'waiting',
-      /next reconcile/
-    ],
-    [
-      'pruning left over, wait-for operation: fails once reconciled',
-      { ...done, pruneSkipped: 'ignored (requires pruning)', sync: 'OutOfSync' },
-      { waitFor: 'operation' },
-      'failed',
-      /require pruning/
-    ],
-    [
-      'PruneSkipped of a Prune=false resource ("no prune") is not a problem',
-      { ...done, pruneSkipped: 'ignored (no prune)' },
-      {},
-      'succeeded',
-      /Synced and Healthy/
-    ],
-    [
-      'a dry run does not check pruning',
-      { started: 1, finished: 2, pruneSkipped: 'ignored (requires pruning)' },
-      { waitFor: 'operation', dryRun: true },
-      'succeeded',
-      /operation Succeeded/
-    ],
-    [
-      'partial sync: the selected resources are Synced and Healthy, another is OutOfSync',
-      { ...done, sync: 'OutOfSync', extra: [CONFIGMAP] },
-      { resources: DEPLOYMENT },
-      'succeeded',
-      /^selected resources Synced and Healthy; other resources OutOfSync \(not selected\): ConfigMap shop\/settings$/
-    ],
-    [
-      'partial sync: a selected resource is OutOfSync',
-      { ...done, sync: 'OutOfSync', extra: [CONFIGMAP] },
-      { resources: [{ kind: 'ConfigMap', name: 'settings' }] },
-      'waiting',
-      /selected resources not Synced: ConfigMap settings/
-    ],
-    [
-      'partial sync: pruning is not checked (Argo CD records no history either)',
-      { ...done, pruneSkipped: 'ignored (requires pruning)', sync: 'OutOfSync' },
-      { resources: DEPLOYMENT },
-      'succeeded',
-      /selected resources Synced and Healthy/
-    ],
-    [
-      'superseded by an automated sync once ours was seen Succeeded',
-      { noState: true, operation: { automated: true } },
-      {},
-      'failed',
-      /^superseded by an automated sync to b+: our operation Succeeded at a+/,
-      { ours: 'succeeded' }
-    ],
-    [
-      'superseded: the automated sync already runs',
-      { phase: 'Running', started: 2, opRev: OTHER, operation: { automated: true } },
-      {},
-      'failed',
-      /superseded by an automated sync to b+/,
-      { ours: 'started' }
-    ],
-    [
-      'superseded by a sync of another user, ours recorded in the history',
-      { noState: true, operation: { username: 'alice' }, history: [{ rev: OURS, started: 1 }] },
-      {},
-      'failed',
-      /superseded by a sync by alice to b+/
-    ],
-    [
-      'an automated sync, ours never seen: waits',
-      { noState: true, operation: { automated: true } },
-      {},
-      'waiting',
-      /waiting for the controller/
-    ],
-    [
-      'an automated sync to our own revision is not a supersession',
-      { noState: true, operation: { automated: true, rev: OURS } },
-      {},
-      'waiting',
-      /waiting for the controller/,
-      { ours: 'succeeded' }
     ]
   ]
   it.each(cases)('%s', (_label, opts, over, state, reason, memory) => {
     const v = decide(app(opts), exp(over), T0 + 5000, memory)
     expect(v.state).toBe(state)
     expect(v.reason).toMatch(reason)
-  })
-
-  const multi: Case[] = [
-    ['our source synced and live at ours', { ...done, multi: true }, {}, 'succeeded', /Healthy/],
-    [
-      'the values source reconciled at the old commit, OutOfSync: waits naming both',
-      { ...done, multi: true, liveRev: OTHER, sync: 'OutOfSync' },
-      {},
-      'waiting',
-      new RegExp(`${VALUES.replace(/[()]/g, '\\$&')}: b+, not a+`)
-    ],
-    [
-      'the operation synced the values source at another commit',
-      { ...done, multi: true, syncedRev: OTHER },
-      {},
-      'failed',
-      /synced source 2 "values" .* at revision b+, not a+/
-    ],
-    [
-      'an operation of another values revision is not ours',
-      { ...done, multi: true, opRev: OTHER },
-      {},
-      'waiting',
-      /our operation/
-    ]
-  ]
-  it.each(multi)('multi-source: %s', (_label, opts, over, state, reason, memory) => {
-    const v = decide(app(opts), multiExp(over), T0 + 5000, memory)
-    expect(v.state).toBe(state)
-    expect(v.reason).toMatch(reason)
-  })
-
-  it('a newer revision that does not change the app succeeds with a notice naming both', () => {
-    const v = decide(app({ ...done, liveRev: OTHER }), exp(), T0 + 5000)
-    expect(v.notice).toMatch(/b{40}, not a{40}/)
-    expect(decide(app(done), exp(), T0 + 5000).notice).toBeUndefined()
   })
 
   it('Degraded fails only after the grace period', () => {
@@ -513,15 +201,6 @@ describe('decide (the sync verdict)', () => {
     expect(v.resources).toEqual([
       'batch/Job shop/migrate (PreSync hook): Job has reached the specified backoff limit'
     ])
-  })
-
-  it('names the resources that require pruning', () => {
-    const v = decide(
-      app({ ...done, pruneSkipped: 'ignored (requires pruning)', sync: 'OutOfSync' }),
-      exp(),
-      T0 + 5000
-    )
-    expect(v.resources).toEqual(['ConfigMap shop/legacy'])
   })
 
   it('marks our running operation as terminable', () => {
