@@ -157,7 +157,9 @@ export async function syncApplication(
     const what =
       app.status?.operationState?.message ?? app.status?.operationState?.phase ?? 'requested'
     let terminated = false
+    let attempts = 0
     const terminate = async (): Promise<void> => {
+      attempts++
       log.info(`${tag} terminating the running operation (${what})`)
       try {
         await api.terminate(name, s.scope)
@@ -178,7 +180,9 @@ export async function syncApplication(
       const seen = await observer.until(a => {
         last = a
         if (!operationInProgress(a)) return true
-        return s.onRunningOperation === 'terminate' && !terminated && startedRunning(a)
+        return (
+          s.onRunningOperation === 'terminate' && !terminated && attempts < 3 && startedRunning(a)
+        )
       }, deadline)
       if (!seen) return false
       if (!operationInProgress(seen)) return true
