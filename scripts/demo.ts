@@ -50,7 +50,8 @@ function fail(message: string, run?: ActionRun): never {
   if (run) {
     const errors = [...run.main.errors, ...(run.post?.errors ?? [])]
     for (const e of errors) say(`  ::error:: ${e}`)
-    if (errors.length === 0) say(run.main.stdout.split('\n').slice(-30).join('\n'))
+    // The step's own log, for what led there.
+    say(run.main.stdout.split('\n').slice(-30).join('\n'))
   }
   throw new Error(message)
 }

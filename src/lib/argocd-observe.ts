@@ -150,7 +150,7 @@ export class Observer {
     )
     let safety: NodeJS.Timeout | undefined
     let frozen = false
-    const armSafety = (): void => {
+    const armSafety = (ms = this.s.safetyPollMs ?? 30_000): void => {
       if (safety) clearTimeout(safety)
       safety = setTimeout(() => {
         this.client.get(this.name, this.s.scope).then(
@@ -168,9 +168,10 @@ export class Observer {
               stream.close()
             } else armSafety()
           },
-          () => armSafety()
+          // A failed look is tried again soon, not after another quiet period.
+          () => armSafety(this.s.pollIntervalMs)
         )
-      }, this.s.safetyPollMs ?? 30_000)
+      }, ms)
     }
     armSafety()
     try {
