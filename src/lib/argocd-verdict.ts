@@ -1,9 +1,15 @@
 /**
  * The sync verdict: from one Application object (and what the caller remembers of
  * the earlier ones), whether our sync is done, failed or still to wait for. Each
- * state is answered the way Argo CD's own code answers it (the CLI's `app sync` and
- * `app wait`, the controller's sync and auto-sync); the table of states and
- * conclusions is in actions/argocd-sync/README.md. Pure.
+ * state is answered the way Argo CD's own code answers it (argoproj/argo-cd):
+ * cmd/argocd/commands/app.go `waitOnApplicationStatus` / `checkAppWaitConditions`
+ * (done only once the reconcile after the operation landed; a partial sync judged by
+ * the selected resources, `getResourceStates` and `checkResourceStatus`), the `app
+ * sync` command's "N resources require pruning" (`ResourceResults.PruningRequired`),
+ * controller/state.go `CompareAppState` (Synced against what targetRevision resolves
+ * to now) and controller/appcontroller.go `autoSync` (a new operation replaces a
+ * finished one). The table of states and conclusions is in
+ * actions/argocd-sync/README.md. Pure.
  */
 import {
   failedResources,
