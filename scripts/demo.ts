@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { isolatedBuildahEnv, type BuildahEnv } from '../test/support/base-image.js'
 import { simAppsFromExamples } from '../test/support/argocd-examples.js'
 import { startArgoSim, type ArgoSim } from '../test/support/argocd-sim.js'
+import { followGitRepo, type GitFollower } from '../test/support/argocd-sim-git.js'
 import { ROOT, runAction, type ActionRun } from '../test/support/harness.js'
 import { startRegistry, type TestRegistry } from '../test/support/registry.js'
 
@@ -19,6 +20,8 @@ const REGISTRY_USER = 'demo'
 const REGISTRY_PASSWORD = `demo-registry-${Math.random().toString(36).slice(2, 12)}`
 const ARGOCD_TOKEN = `demo-argocd-${Math.random().toString(36).slice(2, 12)}`
 const ZERO = '0000000000000000000000000000000000000000'
+/** The config repository's URL in examples/argocd (the demo's bare repository stands in for it). */
+const CONFIG_REPO_URL = 'https://github.com/acme/shop-config.git'
 
 const started = Date.now()
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s)
@@ -47,7 +50,8 @@ function fail(message: string, run?: ActionRun): never {
   if (run) {
     const errors = [...run.main.errors, ...(run.post?.errors ?? [])]
     for (const e of errors) say(`  ::error:: ${e}`)
-    if (errors.length === 0) say(run.main.stdout.split('\n').slice(-30).join('\n'))
+    // The step's own log, for what led there.
+    say(run.main.stdout.split('\n').slice(-30).join('\n'))
   }
   throw new Error(message)
 }
@@ -67,6 +71,8 @@ interface Env {
   registry: TestRegistry
   buildah: BuildahEnv
   sim: ArgoSim
+  /** The simulator polling the config repository, as Argo CD polls its repositories. */
+  follower: GitFollower
   origin: string
   dev: string
   config: string
@@ -109,7 +115,8 @@ async function setUp(): Promise<Env> {
   const config = join(tmp, 'config.git')
   git(tmp, 'init', '-q', '--bare', '-b', 'main', config)
   git(configSrc, 'push', '-q', `file://${config}`, 'main')
-  return { tmp, registry, buildah, sim, origin, dev, config }
+  const follower = followGitRepo(sim, CONFIG_REPO_URL, config, { intervalMs: 500 })
+  return { tmp, registry, buildah, sim, follower, origin, dev, config }
 }
 
 /** Push the developer's commit, then run the pipeline as a push workflow would. */
@@ -217,7 +224,11 @@ async function pipeline(env: Env, title: string, change: () => void): Promise<Ro
     `deploy: config repository ${commit ? `commit ${commit.slice(0, 7)}: ${changed}` : 'unchanged (nothing new to write)'}`
   )
 
+  // The push reaches Argo CD (a webhook makes it look at the repository now).
+  env.follower.poll()
   const apps = matrix.include.map(leg => `shop-${leg.service}`)
+  // shop-web is multi-source: the frontend's chart with its values in the config repository.
+  if (apps.includes('shop-frontend')) apps.push('shop-web')
   const sync = await runAction('argocd-sync', {
     ...common,
     inputs: {
@@ -225,12 +236,16 @@ async function pipeline(env: Env, title: string, change: () => void): Promise<Ro
       token: ARGOCD_TOKEN,
       applications: apps.join('\n'),
       ...(commit ? { revision: commit } : {}),
+      // The source "revision" belongs to in shop-web (the values), as the reusable workflow passes it.
+      source: 'acme/shop-config',
       timeout: '60s'
     }
   })
   const verdict = sync.main.outputs.result ?? (sync.main.code === 0 ? 'succeeded' : 'failed')
   if (sync.main.code !== 0) fail('argocd-sync failed', sync)
-  step(`argocd-sync: ${apps.join(', ')} → ${verdict} (our revision synced and Healthy)`)
+  step(
+    `argocd-sync: ${apps.join(', ')} → ${verdict} (our revision synced and Healthy${apps.includes('shop-web') ? '; shop-web judged by its values source' : ''})`
+  )
   return {
     commit: title,
     planned: matrix.include.map(l => l.service).join(', '),
@@ -293,6 +308,7 @@ async function main(): Promise<void> {
     )
   } finally {
     step('tearing down the registry, the simulator and the temp dirs')
+    env.follower.stop()
     await env.sim.stop()
     await env.registry.stop()
     env.buildah.cleanup()

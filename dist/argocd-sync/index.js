@@ -10424,7 +10424,7 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(530)
+} = __nccwpck_require__(8149)
 const MockClient = __nccwpck_require__(8957)
 const MockPool = __nccwpck_require__(8780)
 const { matchValue, buildMockOptions } = __nccwpck_require__(1725)
@@ -10590,7 +10590,7 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(530)
+} = __nccwpck_require__(8149)
 const { MockInterceptor } = __nccwpck_require__(1599)
 const Symbols = __nccwpck_require__(9411)
 const { InvalidArgumentError } = __nccwpck_require__(8091)
@@ -10688,7 +10688,7 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(530)
+} = __nccwpck_require__(8149)
 const { InvalidArgumentError } = __nccwpck_require__(8091)
 const { buildURL } = __nccwpck_require__(1544)
 
@@ -10905,7 +10905,7 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(530)
+} = __nccwpck_require__(8149)
 const { MockInterceptor } = __nccwpck_require__(1599)
 const Symbols = __nccwpck_require__(9411)
 const { InvalidArgumentError } = __nccwpck_require__(8091)
@@ -10955,7 +10955,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 530:
+/***/ 8149:
 /***/ ((module) => {
 
 
@@ -10997,7 +10997,7 @@ const {
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(530)
+} = __nccwpck_require__(8149)
 const { buildURL } = __nccwpck_require__(1544)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
@@ -74209,14 +74209,193 @@ function selectApplications(apps, patterns) {
     return { names: [...chosen].sort(), unmatched };
 }
 
+;// CONCATENATED MODULE: ./src/lib/argocd-sources.ts
+/** Argo CD's `HasMultipleSources`: `spec.sources` is not empty. */
+function isMultiSource(app) {
+    return (app.spec?.sources?.length ?? 0) > 0;
+}
+/** The app's sources in order (a single-source app: its one `spec.source`). */
+function appSources(app) {
+    if (isMultiSource(app))
+        return app.spec.sources;
+    return [app.spec?.source ?? {}];
+}
+/** How people read source `index`: `source 2 "values" (https://...)`, or the repoURL alone. */
+function sourceLabel(app, index) {
+    const s = appSources(app)[index] ?? {};
+    const repo = `${s.repoURL ?? '?'}${s.chart ? `, chart ${s.chart}` : ''}`;
+    if (!isMultiSource(app))
+        return repo;
+    const name = s.name ?? s.ref;
+    return `source ${index + 1}${name ? ` "${name}"` : ''} (${repo})`;
+}
+/** The revisions of `holder` aligned with the app's sources (a single-source app: one). */
+function revisionList(app, holder) {
+    if (!holder)
+        return [];
+    if (isMultiSource(app))
+        return holder.revisions ?? [];
+    return [holder.revision || holder.revisions?.[0] || undefined];
+}
+const HEX = /^[0-9a-f]{7,40}$/;
+/**
+ * Whether two revisions name the same thing: equal, or both commit SHAs (any case)
+ * where one is a prefix of at least 7 characters of the other. Argo CD keeps a short
+ * or uppercase SHA as given in `operation.sync.revision` and records the full,
+ * lowercase SHA in `syncResult.revision` and `status.sync.revision`.
+ */
+function sameRevision(a, b) {
+    if (a === undefined || b === undefined || a === '' || b === '')
+        return false;
+    if (a === b)
+        return true;
+    const x = a.toLowerCase();
+    const y = b.toLowerCase();
+    if (!HEX.test(x) || !HEX.test(y))
+        return false;
+    return x.length <= y.length ? y.startsWith(x) : x.startsWith(y);
+}
+/**
+ * What the verdict compares: our source's revision from the operation the sync
+ * request set (`index`), or every source's when no single source is ours.
+ */
+function expectedRevisions(app, index, fallback) {
+    const list = revisionList(app, app.operation?.sync);
+    const at = (i, r) => r ? [{ index: i, revision: r, label: isMultiSource(app) ? sourceLabel(app, i) : '' }] : [];
+    if (index !== undefined)
+        return at(index, list[index] ?? fallback);
+    return list.flatMap((r, i) => at(i, r));
+}
+/** A repository URL reduced to `host/path`: no scheme, user, `.git` or trailing slash. */
+function normalizeRepo(url) {
+    let u = url.trim();
+    const scp = /^(?:[^@/:]+@)?([^/:]+):(?!\/\/)(.+)$/.exec(u);
+    if (scp && !/^[a-z][a-z0-9+.-]*:\/\//i.test(u))
+        u = `${scp[1]}/${scp[2]}`;
+    u = u.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/^[^@/]+@/, '');
+    u = u.replace(/\/+$/, '').replace(/\.git$/i, '');
+    const slash = u.indexOf('/');
+    return slash < 0 ? u.toLowerCase() : `${u.slice(0, slash).toLowerCase()}${u.slice(slash)}`;
+}
+/**
+ * Whether input `source` names a source: its `name`, its repoURL in any usual
+ * spelling, or `owner/name` matching the end of its repoURL's path.
+ */
+function sourceMatches(source, input) {
+    if (source.name !== undefined && source.name === input)
+        return true;
+    if (!source.repoURL)
+        return false;
+    const repo = normalizeRepo(source.repoURL);
+    const want = normalizeRepo(input);
+    if (repo === want)
+        return true;
+    const isPath = !/[:@]/.test(input) && !input.includes('//') && input.split('/').length === 2;
+    return isPath && repo.toLowerCase().endsWith(`/${want.toLowerCase()}`);
+}
+/** The app's sources as a list for an error message. */
+function listSources(app, indexes) {
+    const all = appSources(app).map((s, i) => {
+        const extra = [
+            s.name ? `name "${s.name}"` : undefined,
+            s.chart ? `chart ${s.chart}` : undefined,
+            s.ref ? `ref ${s.ref}` : undefined,
+            s.targetRevision ? `targetRevision ${s.targetRevision}` : undefined
+        ].filter(Boolean);
+        return `${i + 1}. ${s.repoURL ?? '?'}${extra.length ? ` (${extra.join(', ')})` : ''}`;
+    });
+    return (indexes ? indexes.map(i => all[i]) : all).join('; ');
+}
+/** The default: the only git source without a chart, else every source (no revision to place). */
+function defaultSource(app, revision) {
+    if (!isMultiSource(app))
+        return { index: 0 };
+    const git = appSources(app).flatMap((s, i) => s.chart || /^oci:\/\//i.test(s.repoURL ?? '') ? [] : [i]);
+    if (git.length === 1)
+        return { index: git[0] };
+    if (revision === undefined)
+        return { index: undefined };
+    const why = git.length === 0
+        ? `has no git source without a chart (${listSources(app)})`
+        : `has ${git.length} git sources without a chart (${listSources(app, git)})`;
+    return {
+        error: `application "${app.metadata.name}" ${why}: set input "source" to the repoURL or name of the source that "revision" (${revision}) belongs to`
+    };
+}
+/**
+ * Which source `revision` belongs to. Input `source` names it (its repoURL or
+ * name); without it, the only git source (no `chart`). When that is ambiguous and a
+ * revision must be placed, a configuration error lists the candidates; without a
+ * revision the verdict then compares every source. Without a revision, a `source`
+ * that names no single source of the app (the reusable workflow passes its config
+ * repository for every app) is set aside with a warning: nothing is placed by it.
+ */
+function chooseSource(app, input, revision) {
+    if (input === undefined)
+        return defaultSource(app, revision);
+    const name = app.metadata.name;
+    const hits = appSources(app).flatMap((s, i) => (sourceMatches(s, input) ? [i] : []));
+    if (hits.length === 1)
+        return { index: hits[0] };
+    const problem = hits.length === 0
+        ? `input "source": got "${input}", which matches no source of application "${name}" (${listSources(app)})`
+        : `input "source": got "${input}", which matches ${hits.length} sources of application "${name}" (${listSources(app, hits)})`;
+    if (revision === undefined) {
+        const fallback = defaultSource(app, revision);
+        if ('error' in fallback)
+            return fallback;
+        return {
+            ...fallback,
+            warning: `${problem}; without "revision" it places nothing, so the app's own targetRevisions are synced and checked`
+        };
+    }
+    return {
+        error: hits.length === 0
+            ? `${problem}; set it to the repoURL or name of one of them`
+            : `${problem}; give those sources a name in the Application and set "source" to one of the names`
+    };
+}
+/**
+ * The sync request's revision fields: the singular `revision` for a single-source
+ * app; for a multi-source app `revisions` and `sourcePositions` (counted from 1,
+ * JSON numbers: the server decodes them into int64 with Go's encoding/json), never
+ * `revision`, which Argo CD ignores there.
+ */
+function revisionFields(app, index, revision) {
+    if (revision === undefined)
+        return {};
+    if (!isMultiSource(app))
+        return { revision };
+    if (index === undefined)
+        return {};
+    return { revisions: [revision], sourcePositions: [index + 1] };
+}
+/** The live revision of each source, for the log: `live revision X` or one per source. */
+function liveRevisionsLine(app, ours) {
+    const live = revisionList(app, app.status?.sync);
+    if (!isMultiSource(app))
+        return `live revision ${live[0] ?? 'unknown'}`;
+    const parts = appSources(app).map((_, i) => `${sourceLabel(app, i)} ${live[i] || 'unknown'}${i === ours ? ' (ours)' : ''}`);
+    return `live revisions: ${parts.join('; ')}`;
+}
+
 ;// CONCATENATED MODULE: ./src/lib/argocd.ts
 /**
  * Argo CD Application objects as the REST API returns them (only the fields we
- * read), and the pure verdict that decides, from one Application object, whether
- * our sync is done, failed or still to wait for. No I/O here.
+ * read), and pure helpers that read them: resource labels, failed and unhealthy
+ * resources, whether an operation is in progress, the one-line state for logs.
+ * The verdict is in argocd-verdict.ts, the sources in argocd-sources.ts. No I/O.
  */
 const RUNNING = new Set(['Running', 'Terminating']);
 const FAILED = new Set(['Failed', 'Error']);
+/** Whether an operation phase is still running (`Running`, `Terminating`). */
+function isRunningPhase(phase) {
+    return RUNNING.has(phase ?? '');
+}
+/** Whether an operation phase is a failure (`Failed`, `Error`). */
+function isFailedPhase(phase) {
+    return FAILED.has(phase ?? '');
+}
 /** Parse an Argo CD timestamp (RFC 3339) to ms, or undefined. */
 function parseTime(value) {
     if (!value)
@@ -74228,6 +74407,16 @@ function parseTime(value) {
 function resourceLabel(r) {
     const kind = r.group ? `${r.group}/${r.kind ?? '?'}` : (r.kind ?? '?');
     return `${kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name ?? '?'}`;
+}
+/**
+ * Whether a resource is one a sync request named: Argo CD's `HasIdentity` (group,
+ * kind and name equal; the namespace too when the request gives one).
+ */
+function matchesResource(r, selected) {
+    return ((r.group ?? '') === (selected.group ?? '') &&
+        r.kind === selected.kind &&
+        r.name === selected.name &&
+        (!selected.namespace || selected.namespace === (r.namespace ?? '')));
 }
 /** Resources of a finished operation that failed (sync or hook). */
 function failedResources(app) {
@@ -74241,147 +74430,41 @@ function failedResources(app) {
     }
     return out;
 }
-/** Resources whose health is not Healthy (and not absent), or that are OutOfSync. */
-function unhealthyResources(app) {
-    const out = [];
-    for (const r of app.status?.resources ?? []) {
-        const health = r.health?.status;
-        const bad = health !== undefined && health !== 'Healthy';
-        const outOfSync = r.status === 'OutOfSync';
-        if (bad || outOfSync) {
-            const parts = [bad ? health : undefined, outOfSync ? 'OutOfSync' : undefined];
-            const message = r.health?.message ? `: ${r.health.message}` : '';
-            out.push(`${resourceLabel(r)} ${parts.filter(Boolean).join(', ')}${message}`);
-        }
-    }
-    return out;
+/**
+ * Resources the operation left in place because they require pruning and prune was
+ * off: Argo CD's `ResourceResults.PruningRequired` (a `PruneSkipped` result, except
+ * those marked `Prune=false`, whose message reads "no prune").
+ */
+function pruneSkipped(app) {
+    return (app.status?.operationState?.syncResult?.resources ?? [])
+        .filter(r => r.status === 'PruneSkipped' && !(r.message ?? '').includes('no prune'))
+        .map(r => resourceLabel(r));
 }
-/** The revision an operation ran or asked for (first source of a multi-source app). */
-function opRevision(op) {
-    return op?.sync?.revision || op?.sync?.revisions?.[0];
-}
-/** Whether `operationState` belongs to the sync we requested. */
-function isOurOperation(state, exp) {
-    if (!state)
-        return false;
-    const started = parseTime(state.startedAt);
-    if (started === undefined)
-        return false;
-    // Second resolution on the server, ms on our side: compare on whole seconds.
-    const skew = exp.skewMs ?? 1000;
-    if (started < Math.floor(exp.requestedAt / 1000) * 1000 - skew)
-        return false;
-    const rev = opRevision(state.operation);
-    if (exp.revision && rev && rev !== exp.revision)
-        return false;
-    return true;
-}
-function waiting(reason, extra = {}) {
-    return { state: 'waiting', reason, degraded: false, running: false, resources: [], ...extra };
+/** A resource line for people: label, health and sync problems, health message. */
+function describe(r) {
+    const health = r.health?.status;
+    const bad = health !== undefined && health !== 'Healthy';
+    const outOfSync = r.status === 'OutOfSync';
+    if (!bad && !outOfSync)
+        return undefined;
+    const parts = [bad ? health : undefined, outOfSync ? 'OutOfSync' : undefined];
+    const message = r.health?.message ? `: ${r.health.message}` : '';
+    return `${resourceLabel(r)} ${parts.filter(Boolean).join(', ')}${message}`;
 }
 /**
- * Decide from one Application object whether our sync is done.
- *
- * `degradedSince` is when the caller first saw Degraded in an unbroken run (or
- * undefined); `now` is the caller's clock.
+ * Resources whose health is not Healthy (and not absent), or that are OutOfSync;
+ * only those of `only` when given.
  */
-function decide(app, exp, now, degradedSince) {
-    const status = app.status ?? {};
-    const state = status.operationState;
-    if (!isOurOperation(state, exp) || !state) {
-        if (app.operation)
-            return waiting('sync requested, waiting for the controller to start it');
-        if (state && RUNNING.has(state.phase ?? '')) {
-            return waiting(`another operation is running: ${state.message ?? state.phase}`);
-        }
-        return waiting('waiting for our operation to start');
+function unhealthyResources(app, only) {
+    const out = [];
+    for (const r of app.status?.resources ?? []) {
+        if (only && !only.some(s => matchesResource(r, s)))
+            continue;
+        const line = describe(r);
+        if (line)
+            out.push(line);
     }
-    const phase = state.phase ?? 'Unknown';
-    const message = state.message ?? '';
-    if (RUNNING.has(phase)) {
-        if (phase === 'Running' && state.finishedAt) {
-            return waiting(`attempt failed, retrying (retry ${state.retryCount ?? '?'}): ${message || 'no message'}`, { running: true });
-        }
-        return waiting(`operation ${phase}${message ? `: ${message}` : ''}`, { running: true });
-    }
-    if (FAILED.has(phase)) {
-        return {
-            state: 'failed',
-            reason: `operation ${phase}: ${message || 'no message'}`,
-            degraded: false,
-            running: false,
-            resources: failedResources(app)
-        };
-    }
-    if (phase !== 'Succeeded')
-        return waiting(`operation phase ${phase}`);
-    if (app.operation)
-        return waiting('operation finished, another one is queued');
-    const synced = state.syncResult?.revision || state.syncResult?.revisions?.[0];
-    if (exp.revision && synced && synced !== exp.revision) {
-        return {
-            state: 'failed',
-            reason: `the operation synced revision ${synced}, not ${exp.revision}`,
-            degraded: false,
-            running: false,
-            resources: []
-        };
-    }
-    if (exp.waitFor === 'operation')
-        return done(app, `operation Succeeded: ${message}`);
-    const finished = parseTime(state.finishedAt) ?? 0;
-    const reconciled = parseTime(status.reconciledAt);
-    if (reconciled === undefined || reconciled < finished) {
-        return waiting('operation Succeeded, waiting for the next reconcile');
-    }
-    const liveRev = status.sync?.revision || status.sync?.revisions?.[0];
-    if (exp.revision && liveRev !== exp.revision) {
-        if (reconciled > finished) {
-            return {
-                state: 'failed',
-                reason: `Argo CD now compares against revision ${liveRev ?? '(none)'}, not ${exp.revision}: a newer commit landed, or targetRevision does not point at our revision`,
-                degraded: false,
-                running: false,
-                resources: unhealthyResources(app)
-            };
-        }
-        return waiting(`reconciled at revision ${liveRev ?? '(none)'}, waiting for ${exp.revision}`);
-    }
-    const sync = status.sync?.status ?? 'Unknown';
-    if (sync !== 'Synced') {
-        return waiting(`sync status ${sync}`, { resources: unhealthyResources(app) });
-    }
-    if (exp.waitFor === 'sync')
-        return done(app, 'Synced');
-    const health = status.health?.status ?? 'Unknown';
-    if (exp.healthyStates.includes(health))
-        return done(app, `Synced and ${health}`);
-    if (health === 'Degraded') {
-        const since = degradedSince ?? now;
-        if (now - since >= exp.degradedGraceMs) {
-            return {
-                state: 'failed',
-                reason: `Degraded for ${Math.round((now - since) / 1000)}s (grace ${Math.round(exp.degradedGraceMs / 1000)}s)${status.health?.message ? `: ${status.health.message}` : ''}`,
-                degraded: true,
-                running: false,
-                resources: unhealthyResources(app)
-            };
-        }
-        return waiting('Degraded, within the grace period', {
-            degraded: true,
-            resources: unhealthyResources(app)
-        });
-    }
-    return waiting(`health ${health}`, { resources: unhealthyResources(app) });
-}
-function done(app, reason) {
-    return {
-        state: 'succeeded',
-        reason,
-        degraded: false,
-        running: false,
-        resources: unhealthyResources(app)
-    };
+    return out;
 }
 /** Whether an operation (anyone's) is running or requested on the app. */
 function operationInProgress(app) {
@@ -74389,7 +74472,7 @@ function operationInProgress(app) {
         return true;
     return RUNNING.has(app.status?.operationState?.phase ?? '');
 }
-/** The one-line state of an app, for logs: `Running/OutOfSync/Progressing`. */
+/** The one-line state of an app, for logs: `operation Running, OutOfSync, Progressing`. */
 function stateLine(app) {
     const s = app.status ?? {};
     return `operation ${s.operationState?.phase ?? 'none'}, ${s.sync?.status ?? 'Unknown'}, ${s.health?.status ?? 'Unknown'}`;
@@ -74471,16 +74554,7 @@ class StreamDecoder {
     }
 }
 
-;// CONCATENATED MODULE: ./src/lib/argocd-sync.ts
-/**
- * Syncing one Argo CD application to the end: handle an operation already running,
- * request the sync (retrying "another operation is already in progress"), then
- * observe the app through the watch stream (reconnecting after drops, falling back
- * to polling when a proxy buffers the stream) until the pure verdict says done,
- * failed, or the deadline passes.
- */
-
-
+;// CONCATENATED MODULE: ./src/lib/argocd-observe.ts
 
 
 
@@ -74488,10 +74562,9 @@ class StreamDecoder {
 function firstEventWaitMs(pollIntervalMs) {
     return Math.max(1000, Math.min(10_000, Math.round(pollIntervalMs * 2.5)));
 }
+/** Wait `ms` (none when negative). */
 const sleep = (ms) => new Promise(r => setTimeout(r, Math.max(0, ms)));
-/** The time the report (resource tree) and the terminate after a timeout may take. */
-const CLEANUP_MS = 10_000;
-/** Watches one app and calls `onApp` with each new state until it returns true. */
+/** Watches one app and calls `stop` with each new state until it returns true. */
 class Observer {
     client;
     name;
@@ -74599,7 +74672,7 @@ class Observer {
         }, Math.min(1000, this.s.pollIntervalMs));
         let safety;
         let frozen = false;
-        const armSafety = () => {
+        const armSafety = (ms = this.s.safetyPollMs ?? 30_000) => {
             if (safety)
                 clearTimeout(safety);
             safety = setTimeout(() => {
@@ -74619,8 +74692,10 @@ class Observer {
                     }
                     else
                         armSafety();
-                }, () => armSafety());
-            }, this.s.safetyPollMs ?? 30_000);
+                }, 
+                // A failed look is tried again soon, not after another quiet period.
+                () => armSafety(this.s.pollIntervalMs));
+            }, ms);
         };
         armSafety();
         try {
@@ -74667,21 +74742,88 @@ class Observer {
         }
     }
 }
-function isFailedPrecondition(error) {
+
+;// CONCATENATED MODULE: ./src/lib/argocd-refusals.ts
+/**
+ * What Argo CD's refusals of a sync or a terminate mean, by the server's own code
+ * (server/application/application.go): `SetAppOperation` answers FailedPrecondition
+ * "another operation is already in progress" (worth retrying); `Sync` answers
+ * FailedPrecondition for a request it will never accept as it is (auto-sync set to
+ * another revision, a revision that does not resolve, an app being deleted); and
+ * `TerminateOperation` answers InvalidArgument "No operation is in progress" when
+ * no operation is set or none has started. Pure.
+ */
+
+/** Whether a sync was refused only because another operation holds the app (retry it). */
+function isOperationInProgress(error) {
     return (error instanceof ArgoApiError &&
-        (error.code === GrpcCode.FailedPrecondition ||
-            /another operation is already in progress/i.test(error.message)));
+        /another operation is already in progress/i.test(error.serverMessage || error.message));
 }
-function resultOf(name, app, result, message, started, revision, observedBy, resources) {
+/**
+ * The message for a sync Argo CD refused for good (FailedPrecondition other than a
+ * running operation), with how to fix it; undefined for other errors.
+ */
+function syncRefusal(error) {
+    if (!(error instanceof ArgoApiError) || error.code !== GrpcCode.FailedPrecondition)
+        return;
+    if (isOperationInProgress(error))
+        return;
+    const said = error.serverMessage || error.message;
+    let fix = '';
+    if (/auto-sync currently set to/i.test(said)) {
+        fix =
+            '. With automated sync on, Argo CD syncs only to the targetRevision of the application: leave input "revision" empty (or set it to that targetRevision), or turn off automated sync for the application';
+    }
+    else if (/unable to resolve|error resolving repo revision/i.test(said)) {
+        fix =
+            '. Check input "revision" (a commit, branch or tag of the source it belongs to, see input "source") and that Argo CD can reach the repository';
+    }
+    return `Argo CD refused the sync: ${said}${fix}`;
+}
+/** Whether a terminate was refused because no operation is in progress (nothing to terminate). */
+function isNothingToTerminate(error) {
+    return (error instanceof ArgoApiError &&
+        (error.code === GrpcCode.InvalidArgument || error.code === GrpcCode.FailedPrecondition) &&
+        /no operation is in progress/i.test(error.serverMessage || error.message));
+}
+
+;// CONCATENATED MODULE: ./src/lib/argocd-result.ts
+
+/** The requested revision at `i`, made full when our operation's result names the same commit. */
+function requestedAt(facts, i) {
+    const asked = facts.requested[i] ?? '';
+    const got = facts.synced?.[i];
+    return got && sameRevision(asked, got) ? got : asked;
+}
+/** The per-source revisions of the result. */
+function sourceRevisions(app, facts) {
+    if (!app)
+        return [];
+    const live = revisionList(app, app.status?.sync);
+    return appSources(app).map((s, i) => ({
+        source: `${s.repoURL ?? ''}${s.chart ? ` (chart ${s.chart})` : ''}`,
+        ...(s.name || s.ref ? { name: s.name ?? s.ref } : {}),
+        revision: live[i] ?? '',
+        requested: requestedAt(facts, i),
+        ours: facts.index === i
+    }));
+}
+/** A result from the last state seen. */
+function resultOf(name, app, result, message, started, facts, observedBy, resources) {
     const s = app?.status ?? {};
+    const revisions = sourceRevisions(app, facts);
+    const join = (pick) => facts.index !== undefined
+        ? (pick(revisions[facts.index] ?? {}) ?? '')
+        : revisions.map(pick).filter(Boolean).join(',');
     return {
         name,
         result,
         phase: s.operationState?.phase ?? 'None',
         sync: s.sync?.status ?? 'Unknown',
         health: s.health?.status ?? 'Unknown',
-        revision: s.sync?.revision ?? '',
-        requested: revision ?? '',
+        revision: join(r => r.revision),
+        requested: join(r => r.requested),
+        revisions,
         durationMs: Date.now() - started,
         message,
         resources,
@@ -74689,11 +74831,263 @@ function resultOf(name, app, result, message, started, revision, observedBy, res
         terminated: false
     };
 }
+
+;// CONCATENATED MODULE: ./src/lib/argocd-verdict.ts
+/**
+ * The sync verdict: from one Application object (and what the caller remembers of
+ * the earlier ones), whether our sync is done, failed or still to wait for. Each
+ * state is answered the way Argo CD's own code answers it (argoproj/argo-cd):
+ * cmd/argocd/commands/app.go `waitOnApplicationStatus` / `checkAppWaitConditions`
+ * (done only once the reconcile after the operation landed; a partial sync judged by
+ * the selected resources, `getResourceStates` and `checkResourceStatus`), the `app
+ * sync` command's "N resources require pruning" (`ResourceResults.PruningRequired`),
+ * controller/state.go `CompareAppState` (Synced against what targetRevision resolves
+ * to now) and controller/appcontroller.go `autoSync` (a new operation replaces a
+ * finished one). The table of states and conclusions is in
+ * actions/argocd-sync/README.md. Pure.
+ */
+
+
+/** Argo CD's health order, best first (gitops-engine `health.healthOrder`). */
+const HEALTH_ORDER = ['Healthy', 'Suspended', 'Progressing', 'Missing', 'Degraded', 'Unknown'];
+function startedAfterRequest(state, exp) {
+    const started = parseTime(state?.startedAt);
+    if (started === undefined)
+        return false;
+    // Second resolution on the server, ms on our side: compare on whole seconds.
+    return started >= Math.floor(exp.requestedAt / 1000) * 1000 - (exp.skewMs ?? 1000);
+}
+/** The expected revisions an operation does not match (those it names at all). */
+function mismatches(app, op, exp) {
+    const list = revisionList(app, op?.sync);
+    return exp.expected.filter(e => list[e.index] && !sameRevision(e.revision, list[e.index]));
+}
+/** Whether `operationState` belongs to the sync we requested. */
+function isOurOperation(state, exp, app = { metadata: { name: '' } }) {
+    if (!state || !startedAfterRequest(state, exp))
+        return false;
+    return mismatches(app, state.operation, exp).length === 0;
+}
+/** Whether the history records our sync as done (Argo CD records successful full syncs). */
+function inHistory(app, exp) {
+    if (exp.expected.length === 0)
+        return false;
+    return (app.status?.history ?? []).some(h => {
+        if (!startedAfterRequest({ startedAt: h.deployStartedAt }, exp))
+            return false;
+        const list = revisionList(app, h);
+        return exp.expected.every(e => sameRevision(e.revision, list[e.index]));
+    });
+}
+/**
+ * Another operation that took our operation's place: set or started after our
+ * request, to other revisions, once ours was seen (or recorded in the history).
+ * Argo CD sets a new operation only when none is set, so ours had ended.
+ */
+function supersededBy(app, exp, memory) {
+    const state = app.status?.operationState;
+    const op = app.operation ?? state?.operation;
+    if (!op || (!app.operation && !startedAfterRequest(state, exp)))
+        return undefined;
+    const differ = mismatches(app, op, exp);
+    if (differ.length === 0)
+        return undefined;
+    const seen = memory.ours ?? (inHistory(app, exp) ? 'succeeded' : undefined);
+    if (!seen)
+        return undefined;
+    const who = op.initiatedBy?.automated
+        ? 'an automated sync'
+        : `a sync by ${op.initiatedBy?.username ?? 'another user'}`;
+    const theirs = revisionList(app, op.sync);
+    const to = differ.map(e => theirs[e.index]).join(', ');
+    const ours = differ.map(e => e.revision).join(', ');
+    const before = seen === 'succeeded'
+        ? `our operation Succeeded at ${ours}, then Argo CD started that one`
+        : `our operation at ${ours} ended unseen, and Argo CD started that one in its place`;
+    return `superseded by ${who} to ${to}: ${before}; Argo CD's API cannot tell whether ${to} contains our commit, so the cluster running it is not verified`;
+}
+function waiting(reason, extra = {}) {
+    return { state: 'waiting', reason, degraded: false, running: false, resources: [], ...extra };
+}
+function failed(reason, resources = [], degraded = false) {
+    return { state: 'failed', reason, degraded, running: false, resources };
+}
+/** The worst health of some resources (those without health do not count). */
+function worstHealth(resources) {
+    let worst = 'Healthy';
+    for (const r of resources) {
+        const h = r.health?.status;
+        if (h !== undefined && HEALTH_ORDER.indexOf(h) > HEALTH_ORDER.indexOf(worst))
+            worst = h;
+    }
+    return worst;
+}
+/**
+ * Decide from one Application object whether our sync is done. `memory` holds what
+ * earlier states showed (see {@link remember}); `now` is the caller's clock.
+ */
+function decide(app, exp, now, memory = {}) {
+    const status = app.status ?? {};
+    const state = status.operationState;
+    if (!state || !isOurOperation(state, exp, app)) {
+        const superseded = supersededBy(app, exp, memory);
+        if (superseded)
+            return failed(superseded);
+        if (app.operation)
+            return waiting('sync requested, waiting for the controller to start it');
+        if (state && isRunningPhase(state.phase)) {
+            return waiting(`another operation is running: ${state.message ?? state.phase}`);
+        }
+        return waiting('waiting for our operation to start');
+    }
+    const phase = state.phase ?? 'Unknown';
+    const message = state.message ?? '';
+    if (isRunningPhase(phase)) {
+        if (phase === 'Running' && state.finishedAt) {
+            return waiting(`attempt failed, retrying (retry ${state.retryCount ?? '?'}): ${message || 'no message'}`, { running: true });
+        }
+        return waiting(`operation ${phase}${message ? `: ${message}` : ''}`, { running: true });
+    }
+    if (isFailedPhase(phase)) {
+        return failed(`operation ${phase}: ${message || 'no message'}`, failedResources(app));
+    }
+    if (phase !== 'Succeeded')
+        return waiting(`operation phase ${phase}`);
+    if (app.operation)
+        return waiting('operation finished, another one is queued');
+    const synced = revisionList(app, state.syncResult);
+    for (const e of exp.expected) {
+        const got = synced[e.index];
+        if (got && !sameRevision(e.revision, got)) {
+            const what = e.label ? `${e.label} at ` : '';
+            return failed(`the operation synced ${what}revision ${got}, not ${e.revision}`);
+        }
+    }
+    const partial = (exp.resources?.length ?? 0) > 0;
+    const prune = exp.dryRun || partial ? [] : pruneSkipped(app);
+    if (exp.waitFor === 'operation' && prune.length === 0) {
+        return done(app, `operation Succeeded: ${message}`);
+    }
+    const finished = parseTime(state.finishedAt) ?? 0;
+    const reconciled = parseTime(status.reconciledAt);
+    if (reconciled === undefined || reconciled < finished) {
+        return waiting('operation Succeeded, waiting for the next reconcile');
+    }
+    if (prune.length > 0 && status.sync?.status !== 'Synced') {
+        return failed(`${prune.length} resource(s) require pruning and the sync ran with prune off: Argo CD left them in place (PruneSkipped) and the application stays ${status.sync?.status ?? 'OutOfSync'}. Set input "prune" to true, or delete them`, prune);
+    }
+    if (exp.waitFor === 'operation')
+        return done(app, `operation Succeeded: ${message}`);
+    return afterReconcile(app, exp, now, memory, reconciled > finished);
+}
+/** The checks once the reconcile after our operation landed: revision, sync, health. */
+function afterReconcile(app, exp, now, memory, laterReconcile) {
+    const status = app.status ?? {};
+    const selected = exp.resources?.length ? exp.resources : undefined;
+    const mine = (status.resources ?? []).filter(r => !selected || selected.some(s => matchesResource(r, s)));
+    if (selected && mine.length === 0) {
+        return waiting('none of the selected resources is in the application status yet');
+    }
+    const appSync = status.sync?.status ?? 'Unknown';
+    const outOfSync = mine.filter(r => r.status !== 'Synced');
+    const inSync = selected ? outOfSync.length === 0 : appSync === 'Synced';
+    const what = selected ? 'the selected resources' : 'the application';
+    const syncWord = selected ? (inSync ? 'Synced' : 'OutOfSync') : appSync;
+    let notice;
+    const live = revisionList(app, status.sync);
+    const differ = exp.expected.filter(e => !sameRevision(e.revision, live[e.index]));
+    if (differ.length > 0) {
+        const pairs = differ.map(e => `${e.label ? `${e.label}: ` : ''}${live[e.index] ?? '(none)'}, not ${e.revision}`);
+        if (!laterReconcile) {
+            return waiting(`reconciled in the same second at another revision than ours (${pairs.join('; ')}); waiting for the next reconcile`);
+        }
+        if (!inSync) {
+            return waiting(`Argo CD compares ${what} against another revision than ours (${pairs.join('; ')}) and finds it ${syncWord}: waiting until it is Synced at our revision (a later commit that changes the app landed, or targetRevision does not point at our revision yet)`, { resources: unhealthyResources(app, selected) });
+        }
+        notice = `Argo CD now compares against another revision than ours (${pairs.join('; ')}) and finds ${what} Synced: the live state equals the manifests of that revision, which are those of ours (a later commit that does not change the app)`;
+    }
+    if (!inSync) {
+        return waiting(selected
+            ? `selected resources not Synced: ${outOfSync.map(r => `${r.kind} ${r.name}`).join(', ')}`
+            : `sync status ${appSync}`, { resources: unhealthyResources(app, selected) });
+    }
+    const others = selected
+        ? (status.resources ?? [])
+            .filter(r => r.status === 'OutOfSync' && !selected.some(s => matchesResource(r, s)))
+            .map(r => resourceLabel(r))
+        : [];
+    const suffix = `${others.length ? `; other resources OutOfSync (not selected): ${others.join(', ')}` : ''}${notice ? `; ${notice}` : ''}`;
+    const subject = selected ? 'selected resources Synced' : 'Synced';
+    if (exp.waitFor === 'sync')
+        return done(app, `${subject}${suffix}`, notice, selected);
+    const health = selected ? worstHealth(mine) : (status.health?.status ?? 'Unknown');
+    const healthMessage = selected ? undefined : status.health?.message;
+    if (exp.healthyStates.includes(health)) {
+        return done(app, `${subject} and ${health}${suffix}`, notice, selected);
+    }
+    if (health === 'Degraded') {
+        const since = memory.degradedSince ?? now;
+        if (now - since >= exp.degradedGraceMs) {
+            return failed(`Degraded for ${Math.round((now - since) / 1000)}s (grace ${Math.round(exp.degradedGraceMs / 1000)}s)${healthMessage ? `: ${healthMessage}` : ''}`, unhealthyResources(app, selected), true);
+        }
+        return waiting('Degraded, within the grace period', {
+            degraded: true,
+            resources: unhealthyResources(app, selected)
+        });
+    }
+    return waiting(`health ${health}`, { resources: unhealthyResources(app, selected) });
+}
+function done(app, reason, notice, only) {
+    return {
+        state: 'succeeded',
+        reason,
+        degraded: false,
+        running: false,
+        resources: unhealthyResources(app, only),
+        ...(notice ? { notice } : {})
+    };
+}
+/** What to remember of this state for the next one: Degraded since when, our operation seen. */
+function remember(memory, app, exp, verdict, now) {
+    const next = { ...memory };
+    if (verdict.degraded)
+        next.degradedSince ??= now;
+    else
+        delete next.degradedSince;
+    const state = app.status?.operationState;
+    if (state && isOurOperation(state, exp, app)) {
+        if (state.phase === 'Succeeded')
+            next.ours = 'succeeded';
+        else
+            next.ours ??= 'started';
+    }
+    return next;
+}
+
+;// CONCATENATED MODULE: ./src/lib/argocd-sync.ts
+/**
+ * Syncing one Argo CD application to the end: handle an operation already running,
+ * request the sync for our source (retrying only "another operation is already in
+ * progress"; any other refusal fails at once with Argo CD's message), then observe
+ * the app (argocd-observe.ts) until the pure verdict (argocd-verdict.ts) says done,
+ * failed, or the deadline passes.
+ */
+
+
+
+
+
+
+
+
+
+/** The time the report (resource tree) and the terminate after a timeout may take. */
+const CLEANUP_MS = 10_000;
 /**
  * Sync one application and wait for its verdict. Failures of the app (Failed,
- * Degraded, timeout) are results; API errors throw. Every request ends by the
- * app's deadline (`timeoutMs` from the start): one that runs into it makes the
- * result "timed-out". The report and the terminate after a timeout get
+ * Degraded, refused, timeout) are results; other API errors throw. Every request
+ * ends by the app's deadline (`timeoutMs` from the start): one that runs into it
+ * makes the result "timed-out". The report and the terminate after a timeout get
  * `cleanupMs` of their own.
  */
 async function syncApplication(client, name, s, log, 
@@ -74706,14 +75100,17 @@ initial) {
     const cleanup = () => (afterwards ??= client.withDeadline(Math.max(deadline, Date.now() + (s.cleanupMs ?? CLEANUP_MS))));
     const observer = new Observer(api, name, s, log);
     const tag = `[${name}]`;
+    const base = { ...s.request };
+    delete base.revision;
+    const revision = s.revision ?? s.request.revision;
     let last;
-    let revision = s.request.revision;
+    const facts = { requested: [] };
     let verdict;
     let lastReason = '';
     /** Sent the sync request without knowing whether the server acted on it. */
     let syncUnanswered = false;
     const finish = async (result, message, resources = []) => {
-        const r = resultOf(name, last, result, message, started, revision, observer.mode, resources);
+        const r = resultOf(name, last, result, message, started, facts, observer.mode, resources);
         if (result !== 'succeeded') {
             try {
                 const tree = await cleanup().resourceTree(name, s.scope);
@@ -74766,58 +75163,99 @@ initial) {
             return timedOut(errors_errorMessage(error));
         throw error;
     }
+    /** Wait out (or terminate) an operation already running; false on the deadline. */
+    async function settleRunning(app) {
+        const what = app.status?.operationState?.message ?? app.status?.operationState?.phase ?? 'requested';
+        let terminated = false;
+        let attempts = 0;
+        const terminate = async () => {
+            attempts++;
+            log.info(`${tag} terminating the running operation (${what})`);
+            try {
+                await api.terminate(name, s.scope);
+                terminated = true;
+            }
+            catch (error) {
+                // Argo CD: InvalidArgument "No operation is in progress" when none is set or
+                // none has started yet. The first: nothing to do; the second: terminate it
+                // once it runs.
+                if (!isNothingToTerminate(error))
+                    throw error;
+                log.info(`${tag} nothing to terminate (${error.serverMessage}): the operation ended before it could be terminated, or has not started yet`);
+            }
+        };
+        if (s.onRunningOperation === 'terminate')
+            await terminate();
+        else
+            log.info(`${tag} waiting for the running operation to finish (${what})`);
+        for (;;) {
+            const seen = await observer.until(a => {
+                last = a;
+                if (!operationInProgress(a))
+                    return true;
+                return (s.onRunningOperation === 'terminate' && !terminated && attempts < 3 && startedRunning(a));
+            }, deadline);
+            if (!seen)
+                return false;
+            if (!operationInProgress(seen))
+                return true;
+            await terminate();
+        }
+    }
     async function observe() {
-        // 1. Current state (refreshing first when asked).
+        // 1. Current state (refreshing first when asked), and which source is ours.
         last = initial ?? (await api.get(name, s.scope, s.refresh));
-        log.info(`${tag} ${stateLine(last)}; live revision ${last.status?.sync?.revision ?? 'unknown'}`);
+        const choice = chooseSource(last, s.source, revision);
+        if ('error' in choice)
+            return finish('failed', choice.error);
+        if (choice.warning)
+            log.warning(`${tag} ${choice.warning}`);
+        facts.index = choice.index;
+        if (choice.index !== undefined && revision)
+            facts.requested[choice.index] = revision;
+        log.info(`${tag} ${stateLine(last)}; ${liveRevisionsLine(last, choice.index)}`);
         // 2. An operation already running.
         if (operationInProgress(last)) {
-            const what = last.status?.operationState?.message ?? last.status?.operationState?.phase ?? 'requested';
             if (s.onRunningOperation === 'fail') {
+                const what = last.status?.operationState?.message ?? last.status?.operationState?.phase ?? 'requested';
                 return finish('failed', `an operation is already running (${what}); on-running-operation is "fail"`);
             }
-            if (s.onRunningOperation === 'terminate') {
-                log.info(`${tag} terminating the running operation (${what})`);
-                try {
-                    await api.terminate(name, s.scope);
-                }
-                catch (error) {
-                    // It may have finished in the meantime: "No operation is in progress".
-                    if (!isFailedPrecondition(error))
-                        throw error;
-                    log.info(`${tag} the operation ended before it could be terminated`);
-                }
-            }
-            else {
-                log.info(`${tag} waiting for the running operation to finish (${what})`);
-            }
-            const idle = await observer.until(app => {
-                last = app;
-                return !operationInProgress(app);
-            }, deadline);
-            if (!idle)
+            if (!(await settleRunning(last))) {
                 return finish('timed-out', `timed out waiting for the running operation to finish (${stateLine(last)})`);
+            }
         }
+        const unknown = unmatchedResources(last, base.resources ?? []);
+        if (unknown.length > 0 && unknown.length === base.resources?.length) {
+            return finish('failed', `input "resources": none of ${unknown.join(', ')} is a resource of the application (as the argocd CLI, a partial sync needs at least one); its resources: ${(last.status?.resources ?? []).map(r => `${r.group ?? ''}:${r.kind}:${r.namespace ? `${r.namespace}/` : ''}${r.name}`).join(', ') || 'none'}`);
+        }
+        for (const u of unknown)
+            log.warning(`${tag} input "resources": ${u} is not a resource of the application`);
         // 3. Request the sync, retrying while another operation holds the app.
+        const request = { ...base, ...revisionFields(last, choice.index, revision) };
         let requestedAt = 0;
         for (let attempt = 0;; attempt++) {
             const before = Date.now();
             try {
                 syncUnanswered = true;
-                const { app, serverDate } = await api.sync(name, s.scope, s.request);
+                const { app, serverDate } = await api.sync(name, s.scope, request);
                 syncUnanswered = false;
                 last = app;
                 requestedAt = Math.min(before, serverDate ?? before);
-                revision =
-                    app.operation?.sync?.revision || app.operation?.sync?.revisions?.[0] || s.request.revision;
-                log.info(`${tag} sync requested${revision ? ` at revision ${revision}` : ''}`);
+                const resolved = revisionList(app, app.operation?.sync);
+                if (resolved.length > 0)
+                    facts.requested = resolved;
+                const asked = expectedRevisions(app, choice.index, revision).map(e => `${e.label ? `${e.label} ` : ''}at revision ${e.revision}`);
+                log.info(`${tag} sync requested${asked.length ? `: ${asked.join('; ')}` : ''}`);
                 break;
             }
             catch (error) {
                 if (!(error instanceof ArgoApiError))
                     throw error;
                 syncUnanswered = false;
-                if (!isFailedPrecondition(error))
+                const refused = syncRefusal(error);
+                if (refused)
+                    return finish('failed', refused);
+                if (!isOperationInProgress(error))
                     throw error;
                 const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5));
                 if (Date.now() + wait >= deadline) {
@@ -74829,21 +75267,24 @@ initial) {
         }
         // 4. Observe until the verdict.
         const exp = {
-            revision,
+            expected: expectedRevisions(last, choice.index, revision),
             requestedAt,
             waitFor: s.request.dryRun ? 'operation' : s.waitFor,
             healthyStates: s.healthyStates,
-            degradedGraceMs: s.degradedGraceMs
+            degradedGraceMs: s.degradedGraceMs,
+            resources: base.resources,
+            dryRun: s.request.dryRun
         };
-        let degradedSince;
+        let memory = {};
         const final = await observer.until(app => {
             last = app;
             const now = Date.now();
-            verdict = decide(app, exp, now, degradedSince);
-            if (verdict.degraded)
-                degradedSince ??= now;
-            else
-                degradedSince = undefined;
+            verdict = decide(app, exp, now, memory);
+            memory = remember(memory, app, exp, verdict, now);
+            const state = app.status?.operationState;
+            if (state?.phase === 'Succeeded' && isOurOperation(state, exp, app)) {
+                facts.synced = revisionList(app, state.syncResult);
+            }
             if (verdict.reason !== lastReason) {
                 lastReason = verdict.reason;
                 log.info(`${tag} ${verdict.reason}`);
@@ -74851,13 +75292,27 @@ initial) {
             return verdict.state !== 'waiting';
         }, deadline);
         if (final && verdict && verdict.state === 'succeeded') {
-            return finish('succeeded', verdict.reason, unhealthyResources(final));
+            if (verdict.notice)
+                log.notice(`${name}: ${verdict.notice}`);
+            return finish('succeeded', verdict.reason, unhealthyResources(final, exp.resources));
         }
         if (final && verdict && verdict.state === 'failed') {
             return finish('failed', verdict.reason, verdict.resources);
         }
         return timedOut();
     }
+}
+/** An operation the controller has started (it can be terminated). */
+function startedRunning(app) {
+    const state = app.status?.operationState;
+    return Boolean(app.operation && state?.startedAt && state.phase === 'Running');
+}
+/** The resources of a partial sync that name no resource of the app (`GROUP:KIND:NS/NAME`). */
+function unmatchedResources(app, selected) {
+    const have = app.status?.resources ?? [];
+    return selected
+        .filter(s => !have.some(r => matchesResource(r, s)))
+        .map(s => `${s.group ?? ''}:${s.kind}:${s.namespace ? `${s.namespace}/` : ''}${s.name}`);
 }
 
 ;// CONCATENATED MODULE: ./src/lib/duration.ts
@@ -75035,87 +75490,6 @@ function openDataFile(fileName) {
             fd = undefined;
         }
     };
-}
-
-;// CONCATENATED MODULE: ./src/lib/summary.ts
-/**
- * A small Markdown builder for step summaries. Cells are escaped, everything is
- * redacted before it is written to GITHUB_STEP_SUMMARY.
- */
-
-
-/** Escape text for a Markdown table cell. */
-function cell(text) {
-    if (text === undefined || text === '')
-        return ' ';
-    return String(text)
-        .replace(/\\/g, '\\\\')
-        .replace(/\|/g, '\\|')
-        .replace(/\r?\n/g, '<br>')
-        .replace(/</g, '&lt;')
-        .replace(/&lt;br>/g, '<br>');
-}
-/** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
-function inline(text) {
-    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r?\n/g, ' ');
-}
-/** Wrap text in an inline code span that survives backticks inside. */
-function code(text) {
-    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
-    const fence = '`'.repeat(longest + 1);
-    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-    return `${fence}${pad}${text.replace(/\r?\n/g, ' ')}${pad}${fence}`;
-}
-/** Builds one step summary. */
-class summary_Summary {
-    parts = [];
-    heading(text, level = 3) {
-        this.parts.push(`${'#'.repeat(level)} ${text}\n`);
-        return this;
-    }
-    paragraph(text) {
-        this.parts.push(`${text}\n`);
-        return this;
-    }
-    list(items) {
-        if (items.length > 0)
-            this.parts.push(items.map(i => `- ${i}`).join('\n') + '\n');
-        return this;
-    }
-    table(header, rows) {
-        const lines = [
-            `| ${header.map(cell).join(' | ')} |`,
-            `| ${header.map(() => '---').join(' | ')} |`,
-            ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
-        ];
-        this.parts.push(lines.join('\n') + '\n');
-        return this;
-    }
-    codeBlock(text, language = '') {
-        const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
-        const fence = '`'.repeat(longest + 1);
-        this.parts.push(`${fence}${language}\n${text.replace(/\n$/, '')}\n${fence}\n`);
-        return this;
-    }
-    details(summaryText, body) {
-        this.parts.push(`<details><summary>${cell(summaryText)}</summary>\n\n${body}\n</details>\n`);
-        return this;
-    }
-    raw(markdown) {
-        this.parts.push(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
-        return this;
-    }
-    /** The Markdown, redacted. */
-    toString() {
-        return secrets_secrets.redact(this.parts.join('\n'));
-    }
-    /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */
-    write(path = process.env.GITHUB_STEP_SUMMARY) {
-        const text = this.toString();
-        if (path)
-            (0,external_node_fs_namespaceObject.appendFileSync)(path, text + '\n', 'utf8');
-        return text;
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/lib/inputs.ts
@@ -75427,6 +75801,9 @@ function getInputs(reader = new InputReader()) {
     const project = reader.line('project', { pattern: name, expected: 'an Argo CD project name' }) || undefined;
     const revision = reader.line('revision', { pattern: /^[^\s]+$/, expected: 'a commit SHA, tag or branch' }) ||
         undefined;
+    const source = reader.line('source', {
+        expected: 'the repoURL (or name) of the application source that "revision" belongs to'
+    }) || undefined;
     const syncOptions = reader.list('sync-options', { commas: true });
     for (const o of syncOptions) {
         if (!/^[A-Za-z]+=[A-Za-z0-9._-]+$/.test(o)) {
@@ -75487,6 +75864,7 @@ function getInputs(reader = new InputReader()) {
         appNamespace,
         project,
         revision,
+        source,
         prune: reader.boolean('prune', false),
         dryRun: reader.boolean('dry-run', false),
         force: reader.boolean('force', false),
@@ -75508,11 +75886,147 @@ function getInputs(reader = new InputReader()) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/lib/summary.ts
+/**
+ * A small Markdown builder for step summaries. Cells are escaped, everything is
+ * redacted before it is written to GITHUB_STEP_SUMMARY.
+ */
+
+
+/** Escape text for a Markdown table cell. */
+function cell(text) {
+    if (text === undefined || text === '')
+        return ' ';
+    return String(text)
+        .replace(/\\/g, '\\\\')
+        .replace(/\|/g, '\\|')
+        .replace(/\r?\n/g, '<br>')
+        .replace(/</g, '&lt;')
+        .replace(/&lt;br>/g, '<br>');
+}
+/** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
+function inline(text) {
+    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r?\n/g, ' ');
+}
+/** Wrap text in an inline code span that survives backticks inside. */
+function code(text) {
+    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${text.replace(/\r?\n/g, ' ')}${pad}${fence}`;
+}
+/** Builds one step summary. */
+class summary_Summary {
+    parts = [];
+    heading(text, level = 3) {
+        this.parts.push(`${'#'.repeat(level)} ${text}\n`);
+        return this;
+    }
+    paragraph(text) {
+        this.parts.push(`${text}\n`);
+        return this;
+    }
+    list(items) {
+        if (items.length > 0)
+            this.parts.push(items.map(i => `- ${i}`).join('\n') + '\n');
+        return this;
+    }
+    table(header, rows) {
+        const lines = [
+            `| ${header.map(cell).join(' | ')} |`,
+            `| ${header.map(() => '---').join(' | ')} |`,
+            ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
+        ];
+        this.parts.push(lines.join('\n') + '\n');
+        return this;
+    }
+    codeBlock(text, language = '') {
+        const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
+        const fence = '`'.repeat(longest + 1);
+        this.parts.push(`${fence}${language}\n${text.replace(/\n$/, '')}\n${fence}\n`);
+        return this;
+    }
+    details(summaryText, body) {
+        this.parts.push(`<details><summary>${cell(summaryText)}</summary>\n\n${body}\n</details>\n`);
+        return this;
+    }
+    raw(markdown) {
+        this.parts.push(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
+        return this;
+    }
+    /** The Markdown, redacted. */
+    toString() {
+        return secrets_secrets.redact(this.parts.join('\n'));
+    }
+    /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */
+    write(path = process.env.GITHUB_STEP_SUMMARY) {
+        const text = this.toString();
+        if (path)
+            (0,external_node_fs_namespaceObject.appendFileSync)(path, text + '\n', 'utf8');
+        return text;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/actions/argocd-sync/report.ts
+
+
+/** The `applications` output: an object keyed by application name. */
+function applicationsOutput(results) {
+    const out = {};
+    for (const r of results) {
+        out[r.name] = {
+            result: r.result,
+            phase: r.phase,
+            sync: r.sync,
+            health: r.health,
+            revision: r.revision,
+            requested: r.requested,
+            revisions: r.revisions,
+            duration: formatDuration(r.durationMs),
+            durationMs: r.durationMs,
+            message: r.message
+        };
+    }
+    return out;
+}
+/** The step summary: a heading and a table per app. */
+function writeSummary(results, result, server) {
+    const s = new summary_Summary().heading(`Argo CD sync: ${result}`, 3);
+    s.paragraph(`Server ${code(server)}, ${results.length} application(s).`);
+    for (const r of results) {
+        const icon = r.result === 'succeeded' ? '✅' : r.result === 'failed' ? '❌' : '⏱️';
+        s.heading(`${icon} ${r.name}`, 4);
+        s.table(['result', 'phase', 'sync', 'health', 'revision', 'duration'], [
+            [
+                r.result,
+                r.phase,
+                r.sync,
+                r.health,
+                r.revision ? r.revision.slice(0, 12) : '',
+                formatDuration(r.durationMs)
+            ]
+        ]);
+        if (r.revisions.length > 1) {
+            s.table(['source', 'live revision', 'requested'], r.revisions.map(x => [
+                `${x.name ? `${x.name}: ` : ''}${x.source}${x.ours ? ' (ours)' : ''}`,
+                x.revision,
+                x.requested
+            ]));
+        }
+        s.paragraph(inline(r.message));
+        if (r.resources.length > 0) {
+            s.table(['unhealthy or failed resource'], r.resources.map(x => [x]));
+        }
+    }
+    s.write();
+}
+
 ;// CONCATENATED MODULE: ./src/actions/argocd-sync/main.ts
 /**
  * `argocd-sync`: sync Argo CD applications and succeed only when the cluster runs
  * the requested revision, synced and healthy.
  */
+
 
 
 
@@ -75571,7 +76085,15 @@ async function resolveApps(client, inputs, log) {
             throw new ConfigurationError(text);
         throw new Error(text);
     }
-    return new Map(fetched.map(f => [f.name, f.app]));
+    const apps = new Map(fetched.map(f => [f.name, f.app]));
+    // Which source "revision" belongs to, for every app before any sync starts.
+    const wrong = [...apps.values()].flatMap(app => {
+        const choice = chooseSource(app, inputs.source, inputs.revision);
+        return 'error' in choice ? [choice.error] : [];
+    });
+    if (wrong.length > 0)
+        throw new ConfigurationError(wrong.join('\n'));
+    return apps;
 }
 async function pool(items, limit, fn) {
     const out = new Array(items.length);
@@ -75584,29 +76106,6 @@ async function pool(items, limit, fn) {
     };
     await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
     return out;
-}
-function writeSummary(results, result, server) {
-    const s = new summary_Summary().heading(`Argo CD sync: ${result}`, 3);
-    s.paragraph(`Server ${code(server)}, ${results.length} application(s).`);
-    for (const r of results) {
-        const icon = r.result === 'succeeded' ? '✅' : r.result === 'failed' ? '❌' : '⏱️';
-        s.heading(`${icon} ${r.name}`, 4);
-        s.table(['result', 'phase', 'sync', 'health', 'revision', 'duration'], [
-            [
-                r.result,
-                r.phase,
-                r.sync,
-                r.health,
-                r.revision ? r.revision.slice(0, 12) : '',
-                formatDuration(r.durationMs)
-            ]
-        ]);
-        s.paragraph(inline(r.message));
-        if (r.resources.length > 0) {
-            s.table(['unhealthy or failed resource'], r.resources.map(x => [x]));
-        }
-    }
-    s.write();
 }
 /** The action's entry point. */
 async function run() {
@@ -75651,8 +76150,9 @@ async function run() {
             const names = [...initial.keys()];
             const settings = {
                 scope: { appNamespace: inputs.appNamespace, project: inputs.project },
+                revision: inputs.revision,
+                source: inputs.source,
                 request: {
-                    ...(inputs.revision ? { revision: inputs.revision } : {}),
                     ...(inputs.prune ? { prune: true } : {}),
                     ...(inputs.dryRun ? { dryRun: true } : {}),
                     ...(inputs.force ? { strategy: { hook: { force: true } } } : {}),
@@ -75695,6 +76195,7 @@ async function run() {
                         health: 'Unknown',
                         revision: '',
                         requested: '',
+                        revisions: [],
                         durationMs: 0,
                         message: errors_errorMessage(error),
                         resources: [],
@@ -75706,21 +76207,7 @@ async function run() {
                 }
             }));
             const result = overall(results);
-            const perApp = {};
-            for (const r of results) {
-                perApp[r.name] = {
-                    result: r.result,
-                    phase: r.phase,
-                    sync: r.sync,
-                    health: r.health,
-                    revision: r.revision,
-                    requested: r.requested,
-                    duration: formatDuration(r.durationMs),
-                    durationMs: r.durationMs,
-                    message: r.message
-                };
-            }
-            outputs_setOutput('applications', perApp);
+            outputs_setOutput('applications', applicationsOutput(results));
             outputs_setOutput('result', result);
             resultSet = true;
             writeSummary(results, result, inputs.server);

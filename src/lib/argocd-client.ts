@@ -44,9 +44,14 @@ export interface AppScope {
   project?: string
 }
 
-/** A sync request body (ApplicationSyncRequest). */
+/**
+ * A sync request body (ApplicationSyncRequest). A multi-source app takes `revisions`
+ * with `sourcePositions` (1-based, sent as JSON numbers) and ignores `revision`.
+ */
 export interface SyncRequest {
   revision?: string
+  revisions?: string[]
+  sourcePositions?: number[]
   prune?: boolean
   dryRun?: boolean
   strategy?: { hook?: { force?: boolean }; apply?: { force?: boolean } }

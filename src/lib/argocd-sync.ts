@@ -1,36 +1,53 @@
 /**
  * Syncing one Argo CD application to the end: handle an operation already running,
- * request the sync (retrying "another operation is already in progress"), then
- * observe the app through the watch stream (reconnecting after drops, falling back
- * to polling when a proxy buffers the stream) until the pure verdict says done,
+ * request the sync for our source (retrying only "another operation is already in
+ * progress"; any other refusal fails at once with Argo CD's message), then observe
+ * the app (argocd-observe.ts) until the pure verdict (argocd-verdict.ts) says done,
  * failed, or the deadline passes.
  */
+import { ArgoApiError, type AppScope, type ArgoClient, type SyncRequest } from './argocd-client.js'
 import {
-  ArgoApiError,
-  GrpcCode,
-  type AppScope,
-  type ArgoClient,
-  type SyncRequest
-} from './argocd-client.js'
-import {
-  decide,
+  matchesResource,
   operationInProgress,
   stateLine,
   unhealthyResources,
   type Application,
+  type ResourceRef
+} from './argocd.js'
+import { Observer, sleep, type ObserveSettings } from './argocd-observe.js'
+import { isNothingToTerminate, isOperationInProgress, syncRefusal } from './argocd-refusals.js'
+import { resultOf, type AppResult, type RevisionFacts } from './argocd-result.js'
+import {
+  chooseSource,
+  expectedRevisions,
+  liveRevisionsLine,
+  revisionFields,
+  revisionList
+} from './argocd-sources.js'
+import {
+  decide,
+  isOurOperation,
+  remember,
   type Expectation,
+  type Memory,
   type Verdict,
   type WaitFor
-} from './argocd.js'
-import { StreamDecoder } from './argocd-stream.js'
-import { ConfigurationError, errorMessage } from './errors.js'
+} from './argocd-verdict.js'
+import { errorMessage } from './errors.js'
 import { isDeadlineError } from './http.js'
 import type { Logger } from './logger.js'
 
+export type { AppResult } from './argocd-result.js'
+
 /** How to sync and when to call it done. */
-export interface SyncSettings {
+export interface SyncSettings extends ObserveSettings {
   scope: AppScope
+  /** The request body without its revision fields (those depend on each app's sources). */
   request: SyncRequest
+  /** Input `revision`: what our source syncs to (default `request.revision`). */
+  revision?: string
+  /** Input `source`: the repoURL or name of the source `revision` belongs to. */
+  source?: string
   refresh?: 'normal' | 'hard'
   waitFor: WaitFor
   healthyStates: readonly string[]
@@ -38,265 +55,18 @@ export interface SyncSettings {
   degradedGraceMs: number
   onTimeout: 'fail' | 'terminate'
   onRunningOperation: 'wait' | 'fail' | 'terminate'
-  watch: 'stream' | 'poll'
-  pollIntervalMs: number
-  /** Ask for SSE framing instead of NDJSON. */
-  sse?: boolean
-  /** A GET while streaming after this long without events (default 30 s). */
-  safetyPollMs?: number
   /** The time the report and the terminate after a timeout may take (default {@link CLEANUP_MS}). */
   cleanupMs?: number
 }
 
-/** The outcome for one application. */
-export interface AppResult {
-  name: string
-  result: 'succeeded' | 'failed' | 'timed-out'
-  /** The operation phase last seen. */
-  phase: string
-  sync: string
-  health: string
-  /** The revision Argo CD reports the app synced to (what the cluster runs). */
-  revision: string
-  /** The revision our sync asked for (resolved by the server), when known. */
-  requested: string
-  durationMs: number
-  message: string
-  /** Failed or unhealthy resources. */
-  resources: string[]
-  /** How the app was observed in the end. */
-  observedBy: 'stream' | 'poll'
-  terminated: boolean
-}
-
-/** How long the stream may stay silent at first before we call it buffered. */
-export function firstEventWaitMs(pollIntervalMs: number): number {
-  return Math.max(1000, Math.min(10_000, Math.round(pollIntervalMs * 2.5)))
-}
-
-const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, Math.max(0, ms)))
-
 /** The time the report (resource tree) and the terminate after a timeout may take. */
 export const CLEANUP_MS = 10_000
 
-type Stop = (app: Application) => boolean
-
-/** Watches one app and calls `onApp` with each new state until it returns true. */
-class Observer {
-  mode: 'stream' | 'poll'
-  private warned = false
-
-  constructor(
-    private readonly client: ArgoClient,
-    private readonly name: string,
-    private readonly s: SyncSettings,
-    private readonly log: Logger
-  ) {
-    this.mode = s.watch
-  }
-
-  /** Observe until `stop` returns true (returns the last app) or the deadline (undefined). */
-  async until(stop: Stop, deadline: number): Promise<Application | undefined> {
-    let failures = 0
-    while (Date.now() < deadline) {
-      if (this.mode === 'poll') return this.poll(stop, deadline)
-      const outcome = await this.streamOnce(stop, deadline)
-      if (outcome.kind === 'done') return outcome.app
-      if (outcome.kind === 'deadline') return undefined
-      if (outcome.kind === 'silent') {
-        this.fallback(
-          `the watch stream sent nothing within ${firstEventWaitMs(this.s.pollIntervalMs)}ms (a proxy buffering it?)`
-        )
-        continue
-      }
-      failures = outcome.gotEvents ? 1 : failures + 1
-      if (failures >= 4) {
-        this.fallback(`the watch stream failed ${failures} times in a row (${outcome.why})`)
-        continue
-      }
-      this.log.info(`[${this.name}] watch stream ${outcome.why}; reconnecting`)
-      await sleep(Math.min(2000, 100 * 2 ** failures))
-    }
-    return undefined
-  }
-
-  private fallback(why: string): void {
-    this.mode = 'poll'
-    if (!this.warned) {
-      this.warned = true
-      this.log.warning(
-        `[${this.name}] ${why}; falling back to polling every ${this.s.pollIntervalMs}ms`
-      )
-    }
-  }
-
-  private async poll(stop: Stop, deadline: number): Promise<Application | undefined> {
-    for (;;) {
-      let app: Application
-      try {
-        app = await this.client.get(this.name, this.s.scope)
-      } catch (error) {
-        if (isDeadlineError(error)) return undefined
-        throw error
-      }
-      if (stop(app)) return app
-      const wait = Math.min(this.s.pollIntervalMs, deadline - Date.now())
-      if (wait <= 0) return undefined
-      await sleep(wait)
-    }
-  }
-
-  private async streamOnce(
-    stop: Stop,
-    deadline: number
-  ): Promise<
-    | { kind: 'done'; app: Application }
-    | { kind: 'deadline' }
-    | { kind: 'silent' }
-    | { kind: 'broken'; why: string; gotEvents: boolean }
-  > {
-    const firstWait = firstEventWaitMs(this.s.pollIntervalMs)
-    const opened = Date.now()
-    let stream
-    try {
-      stream = await this.client.watch(this.name, this.s.scope, {
-        sse: this.s.sse,
-        openTimeoutMs: Math.min(firstWait, Math.max(1, deadline - Date.now()))
-      })
-    } catch (error) {
-      if (error instanceof ConfigurationError) throw error
-      if (Date.now() >= deadline || isDeadlineError(error)) return { kind: 'deadline' }
-      if (Date.now() - opened >= firstWait * 0.9) return { kind: 'silent' }
-      return { kind: 'broken', why: errorMessage(error), gotEvents: false }
-    }
-    let gotEvent = false
-    let ended: 'deadline' | 'silent' | undefined
-    const decoder = new StreamDecoder()
-    const silentTimer = setTimeout(
-      () => {
-        ended = 'silent'
-        stream.close()
-      },
-      Math.max(0, firstWait - (Date.now() - opened))
-    )
-    const deadlineTimer = setTimeout(() => {
-      ended = 'deadline'
-      stream.close()
-    }, deadline - Date.now())
-    // Re-decide on a timer too: Degraded turns into a failure after the grace
-    // period without any new event, and a quiet stream gets a safety GET.
-    let found: Application | undefined
-    let lastApp: Application | undefined
-    const tick = setInterval(
-      () => {
-        if (lastApp && !found && stop(lastApp)) {
-          found = lastApp
-          stream.close()
-        }
-      },
-      Math.min(1000, this.s.pollIntervalMs)
-    )
-    let safety: NodeJS.Timeout | undefined
-    let frozen = false
-    const armSafety = (): void => {
-      if (safety) clearTimeout(safety)
-      safety = setTimeout(() => {
-        this.client.get(this.name, this.s.scope).then(
-          app => {
-            const streamed = lastApp?.metadata.resourceVersion
-            const stale = streamed !== undefined && app.metadata.resourceVersion !== streamed
-            lastApp = app
-            if (!found && stop(app)) {
-              found = app
-              stream.close()
-            } else if (stale) {
-              // The app changed but the stream did not say so: it is dead without
-              // having closed (a NAT or proxy dropped it). Reconnect.
-              frozen = true
-              stream.close()
-            } else armSafety()
-          },
-          () => armSafety()
-        )
-      }, this.s.safetyPollMs ?? 30_000)
-    }
-    armSafety()
-    try {
-      for await (const chunk of stream.body) {
-        for (const frame of decoder.push(chunk.toString('utf8'))) {
-          if (frame.kind === 'event') {
-            if (!gotEvent) {
-              gotEvent = true
-              clearTimeout(silentTimer)
-            }
-            armSafety()
-            lastApp = frame.application
-            if (stop(frame.application)) return { kind: 'done', app: frame.application }
-          } else if (frame.kind === 'error') {
-            return { kind: 'broken', why: `sent an error: ${frame.message}`, gotEvents: gotEvent }
-          }
-        }
-      }
-      if (found) return { kind: 'done', app: found }
-      return { kind: 'broken', why: 'ended', gotEvents: gotEvent }
-    } catch (error) {
-      if (found) return { kind: 'done', app: found }
-      if (ended === 'deadline') return { kind: 'deadline' }
-      if (ended === 'silent') return { kind: 'silent' }
-      if (frozen) {
-        return { kind: 'broken', why: 'fell silent while the app changed', gotEvents: gotEvent }
-      }
-      return { kind: 'broken', why: `dropped (${errorMessage(error)})`, gotEvents: gotEvent }
-    } finally {
-      clearInterval(tick)
-      clearTimeout(silentTimer)
-      clearTimeout(deadlineTimer)
-      if (safety) clearTimeout(safety)
-      stream.close()
-    }
-  }
-}
-
-function isFailedPrecondition(error: unknown): boolean {
-  return (
-    error instanceof ArgoApiError &&
-    (error.code === GrpcCode.FailedPrecondition ||
-      /another operation is already in progress/i.test(error.message))
-  )
-}
-
-function resultOf(
-  name: string,
-  app: Application | undefined,
-  result: AppResult['result'],
-  message: string,
-  started: number,
-  revision: string | undefined,
-  observedBy: AppResult['observedBy'],
-  resources: string[]
-): AppResult {
-  const s = app?.status ?? {}
-  return {
-    name,
-    result,
-    phase: s.operationState?.phase ?? 'None',
-    sync: s.sync?.status ?? 'Unknown',
-    health: s.health?.status ?? 'Unknown',
-    revision: s.sync?.revision ?? '',
-    requested: revision ?? '',
-    durationMs: Date.now() - started,
-    message,
-    resources,
-    observedBy,
-    terminated: false
-  }
-}
-
 /**
  * Sync one application and wait for its verdict. Failures of the app (Failed,
- * Degraded, timeout) are results; API errors throw. Every request ends by the
- * app's deadline (`timeoutMs` from the start): one that runs into it makes the
- * result "timed-out". The report and the terminate after a timeout get
+ * Degraded, refused, timeout) are results; other API errors throw. Every request
+ * ends by the app's deadline (`timeoutMs` from the start): one that runs into it
+ * makes the result "timed-out". The report and the terminate after a timeout get
  * `cleanupMs` of their own.
  */
 export async function syncApplication(
@@ -317,8 +87,11 @@ export async function syncApplication(
     ))
   const observer = new Observer(api, name, s, log)
   const tag = `[${name}]`
+  const base: SyncRequest = { ...s.request }
+  delete base.revision
+  const revision = s.revision ?? s.request.revision
   let last: Application | undefined
-  let revision: string | undefined = s.request.revision
+  const facts: RevisionFacts = { requested: [] }
   let verdict: Verdict | undefined
   let lastReason = ''
   /** Sent the sync request without knowing whether the server acted on it. */
@@ -329,7 +102,7 @@ export async function syncApplication(
     message: string,
     resources: string[] = []
   ): Promise<AppResult> => {
-    const r = resultOf(name, last, result, message, started, revision, observer.mode, resources)
+    const r = resultOf(name, last, result, message, started, facts, observer.mode, resources)
     if (result !== 'succeeded') {
       try {
         const tree = await cleanup().resourceTree(name, s.scope)
@@ -379,62 +152,105 @@ export async function syncApplication(
     throw error
   }
 
+  /** Wait out (or terminate) an operation already running; false on the deadline. */
+  async function settleRunning(app: Application): Promise<boolean> {
+    const what =
+      app.status?.operationState?.message ?? app.status?.operationState?.phase ?? 'requested'
+    let terminated = false
+    let attempts = 0
+    const terminate = async (): Promise<void> => {
+      attempts++
+      log.info(`${tag} terminating the running operation (${what})`)
+      try {
+        await api.terminate(name, s.scope)
+        terminated = true
+      } catch (error) {
+        // Argo CD: InvalidArgument "No operation is in progress" when none is set or
+        // none has started yet. The first: nothing to do; the second: terminate it
+        // once it runs.
+        if (!isNothingToTerminate(error)) throw error
+        log.info(
+          `${tag} nothing to terminate (${(error as ArgoApiError).serverMessage}): the operation ended before it could be terminated, or has not started yet`
+        )
+      }
+    }
+    if (s.onRunningOperation === 'terminate') await terminate()
+    else log.info(`${tag} waiting for the running operation to finish (${what})`)
+    for (;;) {
+      const seen = await observer.until(a => {
+        last = a
+        if (!operationInProgress(a)) return true
+        return (
+          s.onRunningOperation === 'terminate' && !terminated && attempts < 3 && startedRunning(a)
+        )
+      }, deadline)
+      if (!seen) return false
+      if (!operationInProgress(seen)) return true
+      await terminate()
+    }
+  }
+
   async function observe(): Promise<AppResult> {
-    // 1. Current state (refreshing first when asked).
+    // 1. Current state (refreshing first when asked), and which source is ours.
     last = initial ?? (await api.get(name, s.scope, s.refresh))
-    log.info(`${tag} ${stateLine(last)}; live revision ${last.status?.sync?.revision ?? 'unknown'}`)
+    const choice = chooseSource(last, s.source, revision)
+    if ('error' in choice) return finish('failed', choice.error)
+    if (choice.warning) log.warning(`${tag} ${choice.warning}`)
+    facts.index = choice.index
+    if (choice.index !== undefined && revision) facts.requested[choice.index] = revision
+    log.info(`${tag} ${stateLine(last)}; ${liveRevisionsLine(last, choice.index)}`)
 
     // 2. An operation already running.
     if (operationInProgress(last)) {
-      const what =
-        last.status?.operationState?.message ?? last.status?.operationState?.phase ?? 'requested'
       if (s.onRunningOperation === 'fail') {
+        const what =
+          last.status?.operationState?.message ?? last.status?.operationState?.phase ?? 'requested'
         return finish(
           'failed',
           `an operation is already running (${what}); on-running-operation is "fail"`
         )
       }
-      if (s.onRunningOperation === 'terminate') {
-        log.info(`${tag} terminating the running operation (${what})`)
-        try {
-          await api.terminate(name, s.scope)
-        } catch (error) {
-          // It may have finished in the meantime: "No operation is in progress".
-          if (!isFailedPrecondition(error)) throw error
-          log.info(`${tag} the operation ended before it could be terminated`)
-        }
-      } else {
-        log.info(`${tag} waiting for the running operation to finish (${what})`)
-      }
-      const idle = await observer.until(app => {
-        last = app
-        return !operationInProgress(app)
-      }, deadline)
-      if (!idle)
+      if (!(await settleRunning(last))) {
         return finish(
           'timed-out',
           `timed out waiting for the running operation to finish (${stateLine(last)})`
         )
+      }
     }
+    const unknown = unmatchedResources(last, base.resources ?? [])
+    if (unknown.length > 0 && unknown.length === base.resources?.length) {
+      return finish(
+        'failed',
+        `input "resources": none of ${unknown.join(', ')} is a resource of the application (as the argocd CLI, a partial sync needs at least one); its resources: ${(last.status?.resources ?? []).map(r => `${r.group ?? ''}:${r.kind}:${r.namespace ? `${r.namespace}/` : ''}${r.name}`).join(', ') || 'none'}`
+      )
+    }
+    for (const u of unknown)
+      log.warning(`${tag} input "resources": ${u} is not a resource of the application`)
 
     // 3. Request the sync, retrying while another operation holds the app.
+    const request = { ...base, ...revisionFields(last, choice.index, revision) }
     let requestedAt = 0
     for (let attempt = 0; ; attempt++) {
       const before = Date.now()
       try {
         syncUnanswered = true
-        const { app, serverDate } = await api.sync(name, s.scope, s.request)
+        const { app, serverDate } = await api.sync(name, s.scope, request)
         syncUnanswered = false
         last = app
         requestedAt = Math.min(before, serverDate ?? before)
-        revision =
-          app.operation?.sync?.revision || app.operation?.sync?.revisions?.[0] || s.request.revision
-        log.info(`${tag} sync requested${revision ? ` at revision ${revision}` : ''}`)
+        const resolved = revisionList(app, app.operation?.sync)
+        if (resolved.length > 0) facts.requested = resolved
+        const asked = expectedRevisions(app, choice.index, revision).map(
+          e => `${e.label ? `${e.label} ` : ''}at revision ${e.revision}`
+        )
+        log.info(`${tag} sync requested${asked.length ? `: ${asked.join('; ')}` : ''}`)
         break
       } catch (error) {
         if (!(error instanceof ArgoApiError)) throw error
         syncUnanswered = false
-        if (!isFailedPrecondition(error)) throw error
+        const refused = syncRefusal(error)
+        if (refused) return finish('failed', refused)
+        if (!isOperationInProgress(error)) throw error
         const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5))
         if (Date.now() + wait >= deadline) {
           return finish(
@@ -449,19 +265,24 @@ export async function syncApplication(
 
     // 4. Observe until the verdict.
     const exp: Expectation = {
-      revision,
+      expected: expectedRevisions(last, choice.index, revision),
       requestedAt,
       waitFor: s.request.dryRun ? 'operation' : s.waitFor,
       healthyStates: s.healthyStates,
-      degradedGraceMs: s.degradedGraceMs
+      degradedGraceMs: s.degradedGraceMs,
+      resources: base.resources,
+      dryRun: s.request.dryRun
     }
-    let degradedSince: number | undefined
+    let memory: Memory = {}
     const final = await observer.until(app => {
       last = app
       const now = Date.now()
-      verdict = decide(app, exp, now, degradedSince)
-      if (verdict.degraded) degradedSince ??= now
-      else degradedSince = undefined
+      verdict = decide(app, exp, now, memory)
+      memory = remember(memory, app, exp, verdict, now)
+      const state = app.status?.operationState
+      if (state?.phase === 'Succeeded' && isOurOperation(state, exp, app)) {
+        facts.synced = revisionList(app, state.syncResult)
+      }
       if (verdict.reason !== lastReason) {
         lastReason = verdict.reason
         log.info(`${tag} ${verdict.reason}`)
@@ -470,11 +291,26 @@ export async function syncApplication(
     }, deadline)
 
     if (final && verdict && verdict.state === 'succeeded') {
-      return finish('succeeded', verdict.reason, unhealthyResources(final))
+      if (verdict.notice) log.notice(`${name}: ${verdict.notice}`)
+      return finish('succeeded', verdict.reason, unhealthyResources(final, exp.resources))
     }
     if (final && verdict && verdict.state === 'failed') {
       return finish('failed', verdict.reason, verdict.resources)
     }
     return timedOut()
   }
+}
+
+/** An operation the controller has started (it can be terminated). */
+function startedRunning(app: Application): boolean {
+  const state = app.status?.operationState
+  return Boolean(app.operation && state?.startedAt && state.phase === 'Running')
+}
+
+/** The resources of a partial sync that name no resource of the app (`GROUP:KIND:NS/NAME`). */
+function unmatchedResources(app: Application, selected: readonly ResourceRef[]): string[] {
+  const have = app.status?.resources ?? []
+  return selected
+    .filter(s => !have.some(r => matchesResource(r, s)))
+    .map(s => `${s.group ?? ''}:${s.kind}:${s.namespace ? `${s.namespace}/` : ''}${s.name}`)
 }

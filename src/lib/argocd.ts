@@ -1,7 +1,8 @@
 /**
  * Argo CD Application objects as the REST API returns them (only the fields we
- * read), and the pure verdict that decides, from one Application object, whether
- * our sync is done, failed or still to wait for. No I/O here.
+ * read), and pure helpers that read them: resource labels, failed and unhealthy
+ * resources, whether an operation is in progress, the one-line state for logs.
+ * The verdict is in argocd-verdict.ts, the sources in argocd-sources.ts. No I/O.
  */
 
 /** A resource as it appears in `status.resources`. */
@@ -31,6 +32,24 @@ export interface ResourceResult {
   syncPhase?: string
 }
 
+/** A resource named in a sync request (`SyncOperationResource`). */
+export interface ResourceRef {
+  group?: string
+  kind?: string
+  name?: string
+  namespace?: string
+}
+
+/** One source of an application (`ApplicationSource`, the fields we read). */
+export interface AppSource {
+  repoURL?: string
+  path?: string
+  targetRevision?: string
+  chart?: string
+  ref?: string
+  name?: string
+}
+
 /** The sync part of an operation. */
 export interface SyncOperation {
   revision?: string
@@ -39,7 +58,7 @@ export interface SyncOperation {
   dryRun?: boolean
   syncStrategy?: { hook?: { force?: boolean }; apply?: { force?: boolean } }
   syncOptions?: string[]
-  resources?: { group?: string; kind?: string; name?: string; namespace?: string }[]
+  resources?: ResourceRef[]
 }
 
 /** `operation` (requested) and `operationState.operation` (running or finished). */
@@ -60,6 +79,15 @@ export interface OperationState {
   syncResult?: { revision?: string; revisions?: string[]; resources?: ResourceResult[] }
 }
 
+/** One entry of `status.history` (a successful full sync). */
+export interface RevisionHistory {
+  revision?: string
+  revisions?: string[]
+  deployStartedAt?: string
+  deployedAt?: string
+  initiatedBy?: { username?: string; automated?: boolean }
+}
+
 /** An Argo CD Application (the fields this toolkit reads). */
 export interface Application {
   metadata: {
@@ -70,8 +98,9 @@ export interface Application {
   }
   spec?: {
     project?: string
-    source?: { repoURL?: string; path?: string; targetRevision?: string }
-    sources?: { repoURL?: string; targetRevision?: string }[]
+    source?: AppSource
+    sources?: AppSource[]
+    syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean } }
   }
   status?: {
     resources?: ResourceStatus[]
@@ -79,46 +108,23 @@ export interface Application {
     health?: { status?: string; message?: string }
     reconciledAt?: string
     operationState?: OperationState
+    history?: RevisionHistory[]
   }
   operation?: Operation
 }
 
-/** How far to wait: cumulative levels. */
-export type WaitFor = 'operation' | 'sync' | 'health'
-
-/** What we asked for and what counts as done. */
-export interface Expectation {
-  /** The resolved revision our sync asked for (from the sync response). */
-  revision?: string
-  /**
-   * When our sync request was accepted, in ms since the epoch, preferably by the
-   * server's clock (its `Date` header). Argo CD times have second resolution.
-   */
-  requestedAt: number
-  /** Allowed clock difference when comparing `startedAt` with `requestedAt` (ms). */
-  skewMs?: number
-  waitFor: WaitFor
-  /** Health states accepted as done (default `Healthy`). */
-  healthyStates: readonly string[]
-  /** How long `Degraded` may last before it fails (ms). */
-  degradedGraceMs: number
-}
-
-/** The decision for one Application object. */
-export interface Verdict {
-  state: 'waiting' | 'succeeded' | 'failed'
-  /** One line for people. */
-  reason: string
-  /** Health is Degraded now (the caller tracks since when). */
-  degraded: boolean
-  /** Our operation is running (can be terminated). */
-  running: boolean
-  /** Failed or unhealthy resources worth listing. */
-  resources: string[]
-}
-
 const RUNNING = new Set(['Running', 'Terminating'])
 const FAILED = new Set(['Failed', 'Error'])
+
+/** Whether an operation phase is still running (`Running`, `Terminating`). */
+export function isRunningPhase(phase: string | undefined): boolean {
+  return RUNNING.has(phase ?? '')
+}
+
+/** Whether an operation phase is a failure (`Failed`, `Error`). */
+export function isFailedPhase(phase: string | undefined): boolean {
+  return FAILED.has(phase ?? '')
+}
 
 /** Parse an Argo CD timestamp (RFC 3339) to ms, or undefined. */
 export function parseTime(value: string | undefined): number | undefined {
@@ -128,14 +134,22 @@ export function parseTime(value: string | undefined): number | undefined {
 }
 
 /** `group/kind namespace/name` for a resource, as people read it. */
-export function resourceLabel(r: {
-  group?: string
-  kind?: string
-  namespace?: string
-  name?: string
-}): string {
+export function resourceLabel(r: ResourceRef): string {
   const kind = r.group ? `${r.group}/${r.kind ?? '?'}` : (r.kind ?? '?')
   return `${kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name ?? '?'}`
+}
+
+/**
+ * Whether a resource is one a sync request named: Argo CD's `HasIdentity` (group,
+ * kind and name equal; the namespace too when the request gives one).
+ */
+export function matchesResource(r: ResourceRef, selected: ResourceRef): boolean {
+  return (
+    (r.group ?? '') === (selected.group ?? '') &&
+    r.kind === selected.kind &&
+    r.name === selected.name &&
+    (!selected.namespace || selected.namespace === (r.namespace ?? ''))
+  )
 }
 
 /** Resources of a finished operation that failed (sync or hook). */
@@ -151,153 +165,40 @@ export function failedResources(app: Application): string[] {
   return out
 }
 
-/** Resources whose health is not Healthy (and not absent), or that are OutOfSync. */
-export function unhealthyResources(app: Application): string[] {
-  const out: string[] = []
-  for (const r of app.status?.resources ?? []) {
-    const health = r.health?.status
-    const bad = health !== undefined && health !== 'Healthy'
-    const outOfSync = r.status === 'OutOfSync'
-    if (bad || outOfSync) {
-      const parts = [bad ? health : undefined, outOfSync ? 'OutOfSync' : undefined]
-      const message = r.health?.message ? `: ${r.health.message}` : ''
-      out.push(`${resourceLabel(r)} ${parts.filter(Boolean).join(', ')}${message}`)
-    }
-  }
-  return out
+/**
+ * Resources the operation left in place because they require pruning and prune was
+ * off: Argo CD's `ResourceResults.PruningRequired` (a `PruneSkipped` result, except
+ * those marked `Prune=false`, whose message reads "no prune").
+ */
+export function pruneSkipped(app: Application): string[] {
+  return (app.status?.operationState?.syncResult?.resources ?? [])
+    .filter(r => r.status === 'PruneSkipped' && !(r.message ?? '').includes('no prune'))
+    .map(r => resourceLabel(r))
 }
 
-/** The revision an operation ran or asked for (first source of a multi-source app). */
-function opRevision(op: Operation | undefined): string | undefined {
-  return op?.sync?.revision || op?.sync?.revisions?.[0]
-}
-
-/** Whether `operationState` belongs to the sync we requested. */
-export function isOurOperation(state: OperationState | undefined, exp: Expectation): boolean {
-  if (!state) return false
-  const started = parseTime(state.startedAt)
-  if (started === undefined) return false
-  // Second resolution on the server, ms on our side: compare on whole seconds.
-  const skew = exp.skewMs ?? 1000
-  if (started < Math.floor(exp.requestedAt / 1000) * 1000 - skew) return false
-  const rev = opRevision(state.operation)
-  if (exp.revision && rev && rev !== exp.revision) return false
-  return true
-}
-
-function waiting(reason: string, extra: Partial<Verdict> = {}): Verdict {
-  return { state: 'waiting', reason, degraded: false, running: false, resources: [], ...extra }
+/** A resource line for people: label, health and sync problems, health message. */
+function describe(r: ResourceStatus): string | undefined {
+  const health = r.health?.status
+  const bad = health !== undefined && health !== 'Healthy'
+  const outOfSync = r.status === 'OutOfSync'
+  if (!bad && !outOfSync) return undefined
+  const parts = [bad ? health : undefined, outOfSync ? 'OutOfSync' : undefined]
+  const message = r.health?.message ? `: ${r.health.message}` : ''
+  return `${resourceLabel(r)} ${parts.filter(Boolean).join(', ')}${message}`
 }
 
 /**
- * Decide from one Application object whether our sync is done.
- *
- * `degradedSince` is when the caller first saw Degraded in an unbroken run (or
- * undefined); `now` is the caller's clock.
+ * Resources whose health is not Healthy (and not absent), or that are OutOfSync;
+ * only those of `only` when given.
  */
-export function decide(
-  app: Application,
-  exp: Expectation,
-  now: number,
-  degradedSince?: number
-): Verdict {
-  const status = app.status ?? {}
-  const state = status.operationState
-  if (!isOurOperation(state, exp) || !state) {
-    if (app.operation) return waiting('sync requested, waiting for the controller to start it')
-    if (state && RUNNING.has(state.phase ?? '')) {
-      return waiting(`another operation is running: ${state.message ?? state.phase}`)
-    }
-    return waiting('waiting for our operation to start')
+export function unhealthyResources(app: Application, only?: readonly ResourceRef[]): string[] {
+  const out: string[] = []
+  for (const r of app.status?.resources ?? []) {
+    if (only && !only.some(s => matchesResource(r, s))) continue
+    const line = describe(r)
+    if (line) out.push(line)
   }
-  const phase = state.phase ?? 'Unknown'
-  const message = state.message ?? ''
-  if (RUNNING.has(phase)) {
-    if (phase === 'Running' && state.finishedAt) {
-      return waiting(
-        `attempt failed, retrying (retry ${state.retryCount ?? '?'}): ${message || 'no message'}`,
-        { running: true }
-      )
-    }
-    return waiting(`operation ${phase}${message ? `: ${message}` : ''}`, { running: true })
-  }
-  if (FAILED.has(phase)) {
-    return {
-      state: 'failed',
-      reason: `operation ${phase}: ${message || 'no message'}`,
-      degraded: false,
-      running: false,
-      resources: failedResources(app)
-    }
-  }
-  if (phase !== 'Succeeded') return waiting(`operation phase ${phase}`)
-  if (app.operation) return waiting('operation finished, another one is queued')
-
-  const synced = state.syncResult?.revision || state.syncResult?.revisions?.[0]
-  if (exp.revision && synced && synced !== exp.revision) {
-    return {
-      state: 'failed',
-      reason: `the operation synced revision ${synced}, not ${exp.revision}`,
-      degraded: false,
-      running: false,
-      resources: []
-    }
-  }
-  if (exp.waitFor === 'operation') return done(app, `operation Succeeded: ${message}`)
-
-  const finished = parseTime(state.finishedAt) ?? 0
-  const reconciled = parseTime(status.reconciledAt)
-  if (reconciled === undefined || reconciled < finished) {
-    return waiting('operation Succeeded, waiting for the next reconcile')
-  }
-  const liveRev = status.sync?.revision || status.sync?.revisions?.[0]
-  if (exp.revision && liveRev !== exp.revision) {
-    if (reconciled > finished) {
-      return {
-        state: 'failed',
-        reason: `Argo CD now compares against revision ${liveRev ?? '(none)'}, not ${exp.revision}: a newer commit landed, or targetRevision does not point at our revision`,
-        degraded: false,
-        running: false,
-        resources: unhealthyResources(app)
-      }
-    }
-    return waiting(`reconciled at revision ${liveRev ?? '(none)'}, waiting for ${exp.revision}`)
-  }
-  const sync = status.sync?.status ?? 'Unknown'
-  if (sync !== 'Synced') {
-    return waiting(`sync status ${sync}`, { resources: unhealthyResources(app) })
-  }
-  if (exp.waitFor === 'sync') return done(app, 'Synced')
-
-  const health = status.health?.status ?? 'Unknown'
-  if (exp.healthyStates.includes(health)) return done(app, `Synced and ${health}`)
-  if (health === 'Degraded') {
-    const since = degradedSince ?? now
-    if (now - since >= exp.degradedGraceMs) {
-      return {
-        state: 'failed',
-        reason: `Degraded for ${Math.round((now - since) / 1000)}s (grace ${Math.round(exp.degradedGraceMs / 1000)}s)${status.health?.message ? `: ${status.health.message}` : ''}`,
-        degraded: true,
-        running: false,
-        resources: unhealthyResources(app)
-      }
-    }
-    return waiting('Degraded, within the grace period', {
-      degraded: true,
-      resources: unhealthyResources(app)
-    })
-  }
-  return waiting(`health ${health}`, { resources: unhealthyResources(app) })
-}
-
-function done(app: Application, reason: string): Verdict {
-  return {
-    state: 'succeeded',
-    reason,
-    degraded: false,
-    running: false,
-    resources: unhealthyResources(app)
-  }
+  return out
 }
 
 /** Whether an operation (anyone's) is running or requested on the app. */
@@ -306,7 +207,7 @@ export function operationInProgress(app: Application): boolean {
   return RUNNING.has(app.status?.operationState?.phase ?? '')
 }
 
-/** The one-line state of an app, for logs: `Running/OutOfSync/Progressing`. */
+/** The one-line state of an app, for logs: `operation Running, OutOfSync, Progressing`. */
 export function stateLine(app: Application): string {
   const s = app.status ?? {}
   return `operation ${s.operationState?.phase ?? 'none'}, ${s.sync?.status ?? 'Unknown'}, ${s.health?.status ?? 'Unknown'}`

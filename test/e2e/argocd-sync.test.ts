@@ -2,63 +2,20 @@
  * argocd-sync end to end: the committed bundle, run by the runner harness, against
  * the Argo CD simulator, through every scenario.
  */
-import { rmSync } from 'node:fs'
-import { dirname } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runAction, type ActionRun } from '../support/harness.js'
+import { argocdE2E, appsOf } from '../support/argocd-e2e.js'
 import { simAppsFromExamples } from '../support/argocd-examples.js'
-import { fakeSha, startArgoSim, type ArgoSim, type SimOptions } from '../support/argocd-sim.js'
+import { fakeSha } from '../support/argocd-sim.js'
 
-const TOKEN = 'argocd-e2e-token-0123456789'
-const sims: ArgoSim[] = []
-
-async function sim(options: SimOptions): Promise<ArgoSim> {
-  const s = await startArgoSim({ tokens: [TOKEN], stepMs: 30, ...options })
-  sims.push(s)
-  return s
-}
-
-const runs: ActionRun[] = []
-
-afterEach(async () => {
-  await Promise.all(sims.splice(0).map(s => s.stop()))
-  // The harness makes one temp dir per run (runner temp, workspace, file commands).
-  for (const run of runs.splice(0))
-    rmSync(dirname(run.runnerTemp), { recursive: true, force: true })
-})
-
-async function sync(s: ArgoSim, inputs: Record<string, string>): Promise<ActionRun> {
-  const run = await runAction('argocd-sync', {
-    inputs: {
-      server: s.url,
-      token: TOKEN,
-      'poll-interval': '200ms',
-      timeout: '20s',
-      'degraded-grace': '2s',
-      ...inputs
-    },
-    timeoutMs: 60_000
-  })
-  runs.push(run)
-  return run
-}
-
-interface AppOut {
-  result: string
-  requested: string
-  phase: string
-  sync: string
-  health: string
-  revision: string
-  durationMs: number
-  message: string
-}
-const apps = (run: ActionRun): Record<string, AppOut> =>
-  JSON.parse(run.main.outputs.applications ?? '{}') as Record<string, AppOut>
+const { sim, sync, cleanup } = argocdE2E()
+afterEach(cleanup)
+const apps = appsOf
 
 describe('argocd-sync scenarios', () => {
   it('syncs a healthy app, observes it through the stream, with few API calls', async () => {
     const s = await sim({ apps: [{ name: 'frontend' }] })
+    // What main resolves to: the commit waiting to be synced.
+    const head = s.head('frontend')
     const run = await sync(s, {
       applications: 'frontend',
       revision: 'main',
@@ -68,7 +25,6 @@ describe('argocd-sync scenarios', () => {
     expect(run.main.code, run.main.stdout).toBe(0)
     expect(run.main.outputs.result).toBe('succeeded')
     const out = apps(run).frontend!
-    const head = fakeSha('frontend-main')
     expect(out).toMatchObject({
       result: 'succeeded',
       phase: 'Succeeded',
@@ -153,7 +109,7 @@ describe('argocd-sync scenarios', () => {
     expect(Object.keys(apps(run)).sort()).toEqual(['cart', 'checkout'])
   })
 
-  it('syncs the example shop (examples/argocd) by label selector and project', async () => {
+  it('syncs the example shop (examples/argocd, one app multi-source) by label selector and project', async () => {
     const s = await sim({
       apps: simAppsFromExamples({ 'shop-payments': 'degraded-then-recovers' })
     })
@@ -167,8 +123,11 @@ describe('argocd-sync scenarios', () => {
       'shop-cart',
       'shop-checkout',
       'shop-frontend',
-      'shop-payments'
+      'shop-payments',
+      'shop-web'
     ])
+    // The multi-source app: no revision asked, its values source is the one reported.
+    expect(apps(run)['shop-web']!.revision).toBe(s.head('shop-web'))
     const list = s.requests.find(r => r.path === '/api/v1/applications')!
     expect(list.query).toEqual({ projects: ['shop'], selector: ['app.kubernetes.io/part-of=shop'] })
     expect(s.syncs.every(x => x.body.project === 'shop')).toBe(true)
@@ -323,7 +282,7 @@ describe('argocd-sync scenarios', () => {
     expect(run.main.code).toBe(1)
     const out = apps(run)
     expect(out.cart!.message).toMatch(
-      /Cannot sync: Blocked by sync window \(403\). A deny sync window/
+      /cannot sync: blocked by sync window \(403\). A deny sync window/
     )
     expect(out.cart!.message).not.toMatch(/RBAC/)
     expect(out.checkout!.result).toBe('succeeded')
@@ -382,7 +341,10 @@ describe('argocd-sync scenarios', () => {
     const run = await sync(s, { applications: 'cart', 'dry-run': 'true', force: 'true' })
     expect(run.main.code, run.main.stdout).toBe(0)
     expect(s.syncs[0]!.body).toMatchObject({ dryRun: true, strategy: { hook: { force: true } } })
-    // Nothing was applied: the live revision is still the old one.
-    expect(s.app('cart').status.sync.revision).toBe(fakeSha('cart-old'))
+    // Nothing was applied: the commit waiting to be synced still is.
+    expect(s.app('cart').status.sync.status).toBe('OutOfSync')
+    expect(s.app('cart').status.resources.find(r => r.kind === 'Deployment')?.status).toBe(
+      'OutOfSync'
+    )
   })
 })

@@ -1,14 +1,26 @@
 /**
  * The example shop's Argo CD Applications (examples/argocd/*.yaml) as simulator apps,
- * so tests and the demo sync the same applications the README documents.
+ * so tests and the demo sync the same applications the README documents: their
+ * names, labels, projects and sources (one, or several for a multi-source app).
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import type { Scenario, SimAppSpec } from './argocd-sim.js'
+import type { Scenario, SimAppSpec, SimSourceSpec } from './argocd-sim.js'
 
 /** Where the example Application manifests live. */
 export const EXAMPLES_DIR = join(import.meta.dirname, '..', '..', 'examples', 'argocd')
+
+/** One source of an example manifest. */
+export interface ExampleSource {
+  repoURL: string
+  targetRevision: string
+  path?: string
+  chart?: string
+  ref?: string
+  name?: string
+  helm?: { releaseName?: string; valueFiles?: string[] }
+}
 
 /** One parsed example manifest. */
 export interface ExampleApplication {
@@ -17,7 +29,8 @@ export interface ExampleApplication {
   metadata: { name: string; namespace?: string; labels?: Record<string, string> }
   spec: {
     project: string
-    source: { repoURL: string; targetRevision: string; path: string }
+    source?: ExampleSource
+    sources?: ExampleSource[]
     destination: { server: string; namespace: string }
   }
 }
@@ -30,6 +43,18 @@ export function exampleApplications(): ExampleApplication[] {
     .map(f => parse(readFileSync(join(EXAMPLES_DIR, f), 'utf8')) as ExampleApplication)
 }
 
+function simSource(s: ExampleSource): SimSourceSpec {
+  return {
+    repoURL: s.repoURL,
+    targetRevision: s.targetRevision,
+    ...(s.path ? { path: s.path } : {}),
+    ...(s.chart ? { chart: s.chart } : {}),
+    ...(s.ref ? { ref: s.ref } : {}),
+    ...(s.name ? { name: s.name } : {}),
+    ...(s.helm?.valueFiles ? { helm: { valueFiles: s.helm.valueFiles } } : {})
+  }
+}
+
 /** The examples as simulator apps, with an optional scenario per app name. */
 export function simAppsFromExamples(scenarios: Record<string, Scenario> = {}): SimAppSpec[] {
   return exampleApplications().map(a => ({
@@ -37,6 +62,9 @@ export function simAppsFromExamples(scenarios: Record<string, Scenario> = {}): S
     namespace: a.metadata.namespace,
     project: a.spec.project,
     labels: a.metadata.labels,
+    ...(a.spec.sources
+      ? { sources: a.spec.sources.map(simSource) }
+      : { source: simSource(a.spec.source!) }),
     ...(scenarios[a.metadata.name] ? { scenario: scenarios[a.metadata.name] } : {})
   }))
 }

@@ -1,295 +1,65 @@
 /**
- * An Argo CD API simulator, faithful to shared/reference/argocd: the routes the
- * argocd-sync action uses, bearer and session auth, gRPC-gateway error bodies, the
- * 403 masking of missing apps, 415 without a JSON content type, the web UI's HTML
- * outside /api/, the operation life cycle (with retries, termination, auto-sync
- * races), and the watch stream in NDJSON or SSE framing with keep-alives, error
- * chunks and drops. Scenarios are scripted per app; step timings are configurable
- * so tests run in tens of milliseconds per step.
+ * An Argo CD API simulator, faithful to shared/reference/argocd and to Argo CD's own
+ * code (argoproj/argo-cd at 37ee0097cf85, the commit of reference/argocd/swagger.json):
+ * the routes the argocd-sync action uses, bearer and session auth, gRPC-gateway error
+ * bodies, the 403 masking of missing apps, 415 without a JSON content type, the web
+ * UI's HTML outside /api/, single- and multi-source applications, and the watch stream.
+ * Which behaviour comes from where:
  *
- * Plain start/stop functions, no test framework import: tests, the demo and the
- * benchmarks share it.
+ * | module | behaviour | Argo CD source |
+ * |---|---|---|
+ * | argocd-sim-server.ts | sync body decoding (`sourcePositions` must be JSON numbers) | util/grpc/json.go `JSONMarshaler` (Go encoding/json), application.pb.gw.go `request_ApplicationService_Sync_0` |
+ * | argocd-sim-server.ts | sync refusals: sync window, auto-sync set to another revision, unresolvable revision, operation in progress | server/application/application.go `Sync`, `resolveSourceRevisions`, `resolveRevision`; util/argo/argo.go `SetAppOperation` |
+ * | argocd-sim-server.ts | terminate with nothing started: InvalidArgument | server/application/application.go `TerminateOperation` |
+ * | argocd-sim-repos.ts | revision resolution (full SHA, ref, truncated SHA, error) | util/git/client.go `lsRemote`, reposerver/repository/repository.go `ResolveRevision` |
+ * | argocd-sim-controller.ts | life cycle, full SHAs in the result, partial syncs, PruneSkipped, history | controller/sync.go `SyncAppState`, gitops-engine/pkg/sync/sync_context.go `pruneObject` |
+ * | argocd-sim-controller.ts | Synced against what targetRevision resolves to now | controller/state.go `CompareAppState` |
+ * | argocd-sim-controller.ts | automated sync replacing the finished operation | controller/appcontroller.go `autoSync`, `alreadyAttemptedSync` |
+ * | argocd-sim-stream.ts | NDJSON / SSE watch stream | server/application/application.go `Watch` (reference/argocd README) |
+ *
+ * Scenarios are scripted per app; step timings are configurable so tests run in tens
+ * of milliseconds per step. Plain start/stop functions, no test framework import:
+ * tests, the demo and the benchmarks share it.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { makeTestCa } from './registry.js'
+import {
+  REFERENCE_DIR,
+  makeApp,
+  simNow,
+  sourcesOf,
+  type AppObj,
+  type AppState
+} from './argocd-sim-app.js'
+import { SimController } from './argocd-sim-controller.js'
+import { SimRepos, fakeSha } from './argocd-sim-repos.js'
+import { decodeSyncRequest, sync, terminate, type GrpcError } from './argocd-sim-server.js'
+import { serveStream } from './argocd-sim-stream.js'
+import {
+  HTML,
+  VERSION,
+  grpcError,
+  makeCert,
+  safeJson,
+  selectorMatch,
+  sendJson,
+  visible
+} from './argocd-sim-http.js'
+import type { ArgoSim, SimOptions, SimRequest } from './argocd-sim-types.js'
 
-/** The reference data directory (captured examples). */
-export const REFERENCE_DIR = join(import.meta.dirname, '..', 'fixtures', 'argocd', 'reference')
-
-/** What happens when an app is synced. */
-export type Scenario =
-  | 'healthy'
-  | 'degraded-then-recovers'
-  | 'degraded'
-  | 'failed-hook'
-  | 'slow'
-  | 'stuck'
-  | 'wrong-revision'
-  | 'retry-then-succeeds'
-  | 'missing-health'
-  | 'suspended'
-
-/** One app of the simulator. */
-export interface SimAppSpec {
-  name: string
-  namespace?: string
-  project?: string
-  labels?: Record<string, string>
-  scenario?: Scenario
-  /** The commit HEAD resolves to (default: a fixed SHA per app). */
-  head?: string
-  /** An operation already running when the sim starts (finishes after `steps`, or never). */
-  runningOperation?: { steps?: number; automated?: boolean }
-  /** The first sync POST races an auto-sync that starts just before it. */
-  autoSyncRace?: boolean
-  /** A deny sync window blocks manual syncs (403 on POST .../sync). */
-  syncWindow?: boolean
-}
-
-/** An injected fault: the next `times` API requests (matching) answer `status`. */
-export interface SimFault {
-  status: 429 | 502 | 503
-  times: number
-  retryAfter?: string
-  match?: (method: string, path: string) => boolean
-}
-
-/** Simulator options. */
-export interface SimOptions {
-  apps?: SimAppSpec[]
-  /** Accepted bearer tokens (API tokens). */
-  tokens?: string[]
-  /** Accepted username → password for POST /api/v1/session. */
-  users?: Record<string, string>
-  /** Headers every request must carry (like an access proxy in front of Argo CD). */
-  requiredHeaders?: Record<string, string>
-  /** Serve HTTPS with a throwaway CA (see `ca`). */
-  tls?: boolean
-  /** Milliseconds per life-cycle step (default 30). */
-  stepMs?: number
-  /** SSE keep-alive interval (default 1000 ms). */
-  keepAliveMs?: number
-  /**
-   * Faults of the first watch streams, in order: stream i gets `kinds[i]` after
-   * `afterEvents` events: `drop` closes the connection, `error` sends an error chunk
-   * and ends the response, `freeze` keeps the connection open but sends nothing more
-   * (a connection silently lost in a NAT or a proxy).
-   */
-  streamFaults?: { afterEvents: number; kinds: ('drop' | 'error' | 'freeze')[] }
-  /** Steps Degraded lasts in `degraded-then-recovers` (default 4). */
-  degradedSteps?: number
-  /** Factor for `slow` (default 10). */
-  slowFactor?: number
-  faults?: SimFault[]
-}
-
-/** A request the simulator answered. */
-export interface SimRequest {
-  method: string
-  path: string
-  query: Record<string, string[]>
-  app?: string
-  status: number
-  body: string
-  headers: http.IncomingHttpHeaders
-  at: number
-}
-
-/** A running simulator. */
-export interface ArgoSim {
-  url: string
-  /** PEM of the CA that signed the TLS certificate (with `tls`). */
-  ca?: string
-  /** Every request, in order. */
-  requests: SimRequest[]
-  /** API calls per app name. */
-  callsFor(app: string): number
-  /** The current Application object. */
-  app(name: string): Record<string, unknown> & AppObj
-  /** Time (Date.now()) of each app's final state change of its last sync. */
-  finalAt: Map<string, number>
-  /** Called at each final state change. */
-  onFinal?: (app: string, at: number) => void
-  /** Tokens issued by POST /api/v1/session. */
-  sessions: string[]
-  /** Refresh requests seen (`app:normal`, `app:hard`). */
-  refreshes: string[]
-  /** Sync bodies received, per app. */
-  syncs: { app: string; body: Record<string, unknown> }[]
-  /** Add faults at run time. */
-  addFault(fault: SimFault): void
-  /** Start an operation (e.g. an auto-sync) on an app right now. */
-  startOperation(name: string, options?: { steps?: number; automated?: boolean }): void
-  stop(): Promise<void>
-}
-
-interface AppObj {
-  metadata: { name: string; namespace: string; labels?: Record<string, string> }
-  spec: { project: string; source: { repoURL: string; path: string; targetRevision: string } }
-  status: Record<string, unknown> & {
-    operationState?: Record<string, unknown>
-    sync: Record<string, unknown>
-    health: Record<string, unknown>
-    resources: Record<string, unknown>[]
-    reconciledAt?: string
-  }
-  operation?: Record<string, unknown>
-}
-
-interface AppState {
-  spec: SimAppSpec
-  obj: AppObj
-  timers: Set<NodeJS.Timeout>
-  /** Increments on each new operation; stale timers check it. */
-  generation: number
-  raced: boolean
-  watchers: Set<(type: string) => void>
-}
-
-const VERSION = {
-  Version: 'v3.1.8+sim',
-  BuildDate: '2025-09-01T00:00:00Z',
-  GitCommit: '0000000000000000000000000000000000000000',
-  GitTreeState: 'clean',
-  GoVersion: 'go1.24.6',
-  Compiler: 'gc',
-  Platform: 'linux/amd64',
-  KustomizeVersion: 'v5.7.0',
-  HelmVersion: 'v3.18.4',
-  KubectlVersion: 'v0.33.1',
-  JsonnetVersion: 'v0.21.0'
-}
-
-const HTML =
-  '<!doctype html><html lang="en"><head><meta charset="UTF-8"><title>Argo CD</title><base href="/"></head><body><noscript><p>Your browser does not support JavaScript.</p></noscript><div id="app"></div></body></html>'
-
-/** The simulator's clock: real time plus an offset that only grows (see `bumpPast`). */
-let clockOffset = 0
-function simNow(): number {
-  return Date.now() + clockOffset
-}
-/** Make the clock read at least `ms` (reconciledAt must land past finishedAt). */
-function bumpPast(ms: number): void {
-  if (simNow() < ms) clockOffset += ms - simNow()
-}
-
-function iso(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z')
-}
-
-function sha(seed: string): string {
-  let out = ''
-  let i = 0
-  while (out.length < 40) out += Buffer.from(`${seed}:${i++}`).toString('hex')
-  return out.slice(0, 40)
-}
-
-function clone<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T
-}
-
-/** The captured GET body, used as the template of every app object. */
-export function templateApp(): Record<string, unknown> {
-  return JSON.parse(
-    readFileSync(join(REFERENCE_DIR, 'captured_get-application-myapp.json'), 'utf8')
-  ) as Record<string, unknown>
-}
-
-function makeApp(spec: SimAppSpec, now: number): AppObj {
-  const t = templateApp() as unknown as AppObj & { metadata: Record<string, unknown> }
-  const head = spec.head ?? sha(`${spec.name}-old`)
-  t.metadata.name = spec.name
-  t.metadata.namespace = spec.namespace ?? 'argocd'
-  t.metadata.uid = randomUUID()
-  if (spec.labels) t.metadata.labels = { ...spec.labels }
-  t.spec.project = spec.project ?? 'default'
-  t.spec.source = {
-    repoURL: 'https://git.example.com/acme/shop-config.git',
-    path: `apps/${spec.name}`,
-    targetRevision: 'HEAD'
-  }
-  const status = t.status
-  status.resources = [
-    {
-      version: 'v1',
-      kind: 'Service',
-      namespace: 'shop',
-      name: spec.name,
-      status: 'Synced',
-      health: { status: 'Healthy' }
-    },
-    {
-      group: 'apps',
-      version: 'v1',
-      kind: 'Deployment',
-      namespace: 'shop',
-      name: spec.name,
-      status: 'Synced',
-      health: { status: 'Healthy' }
-    }
-  ]
-  status.sync = {
-    status: 'Synced',
-    comparedTo: {
-      source: t.spec.source,
-      destination: { server: 'https://kubernetes.default.svc', namespace: 'shop' }
-    },
-    revision: head
-  }
-  status.health = { status: 'Healthy', lastTransitionTime: iso(now - 3600_000) }
-  const os = status.operationState as Record<string, unknown> & {
-    operation: { sync: { revision: string } }
-    syncResult: { revision: string; resources: Record<string, unknown>[]; source: unknown }
-  }
-  os.operation.sync.revision = head
-  os.syncResult.revision = head
-  os.syncResult.source = t.spec.source
-  for (const r of os.syncResult.resources) {
-    r.namespace = 'shop'
-    r.name = spec.name
-  }
-  os.startedAt = iso(now - 3600_000)
-  os.finishedAt = iso(now - 3599_000)
-  status.reconciledAt = iso(now - 60_000)
-  ;(status.history as Record<string, unknown>[])[0]!.revision = head
-  ;(status.summary as { images: string[] }).images = [`registry.example.com/acme/${spec.name}:old`]
-  return t
-}
-
-async function makeCert(): Promise<{ ca: string; cert: string; key: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'argocd-sim-tls-'))
-  try {
-    const made = makeTestCa(dir)
-    return {
-      ca: made.caPem,
-      cert: readFileSync(made.cert, 'utf8'),
-      key: readFileSync(made.key, 'utf8')
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-const GRPC_HTTP: Record<number, number> = {
-  3: 400,
-  5: 404,
-  7: 403,
-  9: 400,
-  16: 401,
-  2: 500,
-  14: 503
-}
+export { REFERENCE_DIR, templateApp } from './argocd-sim-app.js'
+export type { Scenario, SimAppSpec, SimResourceSpec, SimSourceSpec } from './argocd-sim-app.js'
+export type { SimCommit } from './argocd-sim-repos.js'
+export type { ArgoSim, SimFault, SimOptions, SimRequest } from './argocd-sim-types.js'
 
 /** Start the simulator on 127.0.0.1 (a free port). */
 export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
-  const stepMs = options.stepMs ?? 30
   const apps = new Map<string, AppState>()
+  const repos = new SimRepos()
   const faults = [...(options.faults ?? [])]
   const requests: SimRequest[] = []
   const sessions: string[] = []
@@ -299,273 +69,25 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
   const tokens = new Set(options.tokens ?? [])
   const sockets = new Set<Socket>()
   let streamsOpened = 0
+  const ctrl = new SimController(
+    {
+      stepMs: options.stepMs ?? 30,
+      degradedSteps: options.degradedSteps,
+      slowFactor: options.slowFactor
+    },
+    repos,
+    apps,
+    name => {
+      const at = Date.now()
+      finalAt.set(name, at)
+      sim.onFinal?.(name, at)
+    }
+  )
   const now = simNow()
-  for (const spec of options.apps ?? []) {
-    apps.set(spec.name, {
-      spec,
-      obj: makeApp(spec, now),
-      timers: new Set(),
-      generation: 0,
-      raced: false,
-      watchers: new Set()
-    })
-  }
-
-  const emit = (st: AppState, type = 'MODIFIED'): void => {
-    const md = st.obj.metadata as Record<string, unknown>
-    md.resourceVersion = String(Number(md.resourceVersion ?? 0) + 1)
-    md.generation = Number(md.generation ?? 0) + 1
-    for (const w of st.watchers) w(type)
-  }
-  const later = (st: AppState, steps: number, fn: () => void): void => {
-    const gen = st.generation
-    const t = setTimeout(() => {
-      st.timers.delete(t)
-      if (st.generation === gen) fn()
-    }, steps * stepMs)
-    st.timers.add(t)
-  }
-
-  const resourceResults = (st: AppState, hookFailed: boolean): Record<string, unknown>[] => {
-    const out: Record<string, unknown>[] = [
-      {
-        group: '',
-        version: 'v1',
-        kind: 'Service',
-        namespace: 'shop',
-        name: st.spec.name,
-        status: 'Synced',
-        message: `service/${st.spec.name} unchanged`,
-        hookPhase: 'Running',
-        syncPhase: 'Sync'
-      },
-      {
-        group: 'apps',
-        version: 'v1',
-        kind: 'Deployment',
-        namespace: 'shop',
-        name: st.spec.name,
-        status: 'Synced',
-        message: `deployment.apps/${st.spec.name} configured`,
-        hookPhase: 'Running',
-        syncPhase: 'Sync'
-      }
-    ]
-    if (hookFailed) {
-      out.unshift({
-        group: 'batch',
-        version: 'v1',
-        kind: 'Job',
-        namespace: 'shop',
-        name: `${st.spec.name}-migrate`,
-        message: 'Job has reached the specified backoff limit',
-        hookType: 'PreSync',
-        hookPhase: 'Failed',
-        syncPhase: 'PreSync'
-      })
-    }
-    return out
-  }
-
-  const setHealth = (st: AppState, health: string, message?: string): void => {
-    const s = st.obj.status
-    s.health = {
-      status: health,
-      lastTransitionTime: iso(simNow()),
-      ...(message ? { message } : {})
-    }
-    const dep = s.resources.find(r => r.kind === 'Deployment')
-    if (dep) dep.health = { status: health, ...(message ? { message } : {}) }
-  }
-
-  const final = (st: AppState): void => {
-    const at = Date.now()
-    finalAt.set(st.spec.name, at)
-    sim.onFinal?.(st.spec.name, at)
-  }
-
-  /** Run one operation's life cycle. */
-  const runOperation = (
-    st: AppState,
-    op: Record<string, unknown>,
-    scenario: Scenario,
-    opts: { steps?: number; forever?: boolean } = {}
-  ): void => {
-    st.generation++
-    const s = st.obj.status
-    const revision = (op.sync as { revision: string }).revision
-    const f = scenario === 'slow' ? (options.slowFactor ?? 10) : 1
-    // 1. operation set, operationState cleared
-    st.obj.operation = op
-    delete s.operationState
-    emit(st)
-    // 2. the controller starts
-    later(st, 1 * f, () => {
-      s.operationState = {
-        operation: clone(op),
-        phase: 'Running',
-        message: 'one or more tasks are running',
-        startedAt: iso(simNow())
-      }
-      emit(st)
-    })
-    if (scenario === 'stuck' || opts.forever) {
-      later(st, 2 * f, () => {
-        s.operationState!.message = `waiting for completion of hook batch/Job/${st.spec.name}-migrate`
-        emit(st)
-      })
-      return
-    }
-    let step = 2 * f
-    later(st, step, () => {
-      s.operationState!.message = `waiting for healthy state of apps/Deployment/${st.spec.name}`
-      emit(st)
-    })
-    if (scenario === 'retry-then-succeeds') {
-      step += f
-      later(st, step, () => {
-        Object.assign(s.operationState!, {
-          phase: 'Running',
-          finishedAt: iso(simNow()),
-          retryCount: 1,
-          message: `one or more objects failed to apply, reason: Internal error occurred (retried 1 times). Retrying attempt #1 at ${new Date(simNow() + stepMs).toISOString().slice(11, 19)}.`
-        })
-        emit(st)
-      })
-      step += 2 * f
-      later(st, step, () => {
-        delete s.operationState!.finishedAt
-        s.operationState!.message = 'one or more tasks are running'
-        emit(st)
-      })
-    }
-    step += (opts.steps ?? 1) * f
-    const failed = scenario === 'failed-hook'
-    const synced = scenario === 'wrong-revision' ? sha(`${st.spec.name}-someone-else`) : revision
-    later(st, step, () => {
-      Object.assign(s.operationState!, {
-        phase: failed ? 'Failed' : 'Succeeded',
-        message: failed
-          ? 'one or more synchronization tasks completed unsuccessfully, reason: Job has reached the specified backoff limit'
-          : 'successfully synced (all tasks run)',
-        finishedAt: iso(simNow()),
-        syncResult: {
-          resources: resourceResults(st, failed),
-          revision: synced,
-          source: clone(st.obj.spec.source)
-        }
-      })
-      delete st.obj.operation
-      emit(st)
-    })
-    // 4. the next reconcile: reconciledAt past finishedAt, then sync and health.
-    step += 1
-    if ((op.sync as { dryRun?: boolean }).dryRun && !failed) {
-      // A dry run applies nothing: the reconcile finds the live state unchanged.
-      later(st, step, () => {
-        bumpPast(Date.parse(String(s.operationState!.finishedAt)) + 1000)
-        s.reconciledAt = iso(simNow())
-        emit(st)
-        final(st)
-      })
-      return
-    }
-    later(st, step, () => {
-      // Second resolution: the reconcile after the operation reads a later second.
-      bumpPast(Date.parse(String(s.operationState!.finishedAt)) + 1000)
-      s.reconciledAt = iso(simNow())
-      s.sync = {
-        ...s.sync,
-        status: failed ? 'OutOfSync' : 'Synced',
-        revision: failed ? s.sync.revision : synced
-      }
-      if (failed) {
-        for (const r of s.resources) r.status = 'OutOfSync'
-      } else {
-        for (const r of s.resources) r.status = 'Synced'
-        ;(s.summary as { images: string[] }).images = [
-          `registry.example.com/acme/${st.spec.name}:${synced.slice(0, 7)}`
-        ]
-        ;(s.history as Record<string, unknown>[]).push({
-          revision: synced,
-          deployedAt: s.operationState!.finishedAt,
-          id: (s.history as unknown[]).length,
-          source: clone(st.obj.spec.source),
-          deployStartedAt: s.operationState!.startedAt,
-          initiatedBy: clone((op as { initiatedBy: unknown }).initiatedBy)
-        })
-        setHealth(st, 'Progressing')
-      }
-      emit(st)
-      if (failed) final(st)
-    })
-    if (failed) return
-    step += 1
-    if (scenario === 'degraded' || scenario === 'degraded-then-recovers') {
-      later(st, step, () => {
-        setHealth(
-          st,
-          'Degraded',
-          'Deployment "' + st.spec.name + '" exceeded its progress deadline'
-        )
-        emit(st)
-        if (scenario === 'degraded') final(st)
-      })
-      if (scenario === 'degraded') return
-      step += options.degradedSteps ?? 4
-    }
-    later(st, step, () => {
-      if (scenario === 'missing-health') setHealth(st, 'Missing')
-      else if (scenario === 'suspended') setHealth(st, 'Suspended')
-      else setHealth(st, 'Healthy')
-      emit(st)
-      final(st)
-    })
-  }
-
-  const terminate = (st: AppState): boolean => {
-    const os = st.obj.status.operationState
-    if (!os || (os.phase !== 'Running' && os.phase !== 'Terminating')) return false
-    st.generation++
-    os.phase = 'Terminating'
-    emit(st)
-    later(st, 1, () => {
-      Object.assign(os, {
-        phase: 'Failed',
-        message: 'Operation terminated',
-        finishedAt: iso(simNow())
-      })
-      delete st.obj.operation
-      emit(st)
-    })
-    return true
-  }
-
-  const startOperation = (name: string, o: { steps?: number; automated?: boolean } = {}): void => {
-    const st = apps.get(name)
-    if (!st) throw new Error(`no app ${name}`)
-    const revision = st.spec.head ?? (st.obj.status.sync.revision as string)
-    const op = {
-      sync: { revision, syncStrategy: { hook: {} } },
-      initiatedBy: o.automated ? { automated: true } : { username: 'someone-else' },
-      retry: {}
-    }
-    runOperation(st, op, 'healthy', o.steps === undefined ? { forever: true } : { steps: o.steps })
-  }
-
-  // ---- HTTP ----
-  const send = (res: http.ServerResponse, status: number, body: unknown): void => {
-    const text = JSON.stringify(body)
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text)
-    })
-    res.end(text)
-  }
-  const grpcError = (res: http.ServerResponse, code: number, message: string): number => {
-    const status = GRPC_HTTP[code] ?? 500
-    send(res, status, { error: message, code, message })
-    return status
+  for (const spec of options.apps ?? []) apps.set(spec.name, makeApp(spec, now, repos))
+  // The state the controller last compared: each app against what its sources resolve to.
+  for (const st of apps.values()) {
+    ctrl.compare(st, now - 60_000)
   }
 
   const authUser = (req: http.IncomingMessage): string | undefined => {
@@ -578,114 +100,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     return undefined
   }
 
-  /**
-   * Whether a request's scope shows the app. Routes naming one app (GET, sync, the
-   * watch by name) default `appNamespace` to the control plane namespace `argocd`;
-   * the list spans every namespace unless one is given.
-   */
-  const visible = (st: AppState | undefined, q: URLSearchParams, named = true): boolean => {
-    if (!st) return false
-    const ns = q.get('appNamespace') || (named ? 'argocd' : undefined)
-    if (ns && ns !== st.obj.metadata.namespace) return false
-    const projects = [...q.getAll('project'), ...q.getAll('projects')]
-    if (projects.length > 0 && !projects.includes(st.obj.spec.project)) return false
-    return true
-  }
-
-  const selectorMatch = (labels: Record<string, string> | undefined, selector: string): boolean => {
-    for (const part of selector
-      .split(',')
-      .map(p => p.trim())
-      .filter(Boolean)) {
-      const m = /^([^!=]+?)\s*(!=|==|=)\s*(.*)$/.exec(part)
-      if (m) {
-        const v = labels?.[m[1]!]
-        if (m[2] === '!=' ? v === m[3] : v !== m[3]) return false
-      } else if (part.startsWith('!')) {
-        if (labels?.[part.slice(1)] !== undefined) return false
-      } else if (labels?.[part] === undefined) return false
-    }
-    return true
-  }
-
-  const handleStream = (
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    q: URLSearchParams
-  ): void => {
-    const sse = (req.headers.accept ?? '').includes('text/event-stream')
-    const index = streamsOpened++
-    res.writeHead(200, {
-      'content-type': sse ? 'text/event-stream' : 'application/json',
-      'cache-control': 'no-cache',
-      'x-content-type-options': 'nosniff'
-    })
-    res.flushHeaders()
-    const name = q.get('name')
-    const selector = q.get('selector')
-    const targets = [...apps.values()].filter(
-      st =>
-        visible(st, q, Boolean(name)) &&
-        (name ? st.spec.name === name : true) &&
-        (selector ? selectorMatch(st.obj.metadata.labels, selector) : true)
-    )
-    let sent = 0
-    const faultKind = options.streamFaults?.kinds[index]
-    const drop = faultKind === 'drop' ? options.streamFaults!.afterEvents : undefined
-    const errorAfter = faultKind === 'error' ? options.streamFaults!.afterEvents : undefined
-    const freezeAfter = faultKind === 'freeze' ? options.streamFaults!.afterEvents : undefined
-    const cleanup: (() => void)[] = []
-    const write = (text: string, then?: () => void): void => {
-      if (res.writableEnded || res.destroyed) return
-      res.write(sse ? `data: ${text}\n\n` : `${text}\n`, then)
-    }
-    const onEvent =
-      (st: AppState) =>
-      (type: string): void => {
-        if (freezeAfter !== undefined && sent >= freezeAfter) return
-        sent++
-        const dropNow = drop !== undefined && sent >= drop && errorAfter === undefined
-        // A server-side drop: the event goes out, then the connection is cut.
-        write(
-          JSON.stringify({ result: { type, application: st.obj } }),
-          dropNow ? () => res.socket?.destroy() : undefined
-        )
-        if (errorAfter !== undefined && sent >= errorAfter) {
-          write(
-            JSON.stringify({
-              error: {
-                grpc_code: 14,
-                http_code: 503,
-                message: 'transport is closing',
-                http_status: 'Service Unavailable'
-              }
-            })
-          )
-          res.end()
-          done()
-        } else if (dropNow) {
-          done()
-        }
-      }
-    const done = (): void => {
-      for (const c of cleanup.splice(0)) c()
-    }
-    for (const st of targets) {
-      const w = onEvent(st)
-      st.watchers.add(w)
-      cleanup.push(() => st.watchers.delete(w))
-    }
-    if (sse) {
-      const t = setInterval(() => {
-        if (!res.writableEnded) res.write(': keep-alive\n\n')
-      }, options.keepAliveMs ?? 1000)
-      cleanup.push(() => clearInterval(t))
-    }
-    res.on('close', done)
-    // The initial state of every matching app.
-    for (const st of targets) onEvent(st)('ADDED')
-  }
-
+  // ---- HTTP ----
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
@@ -707,11 +122,12 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     requests.push(record)
     const reply = (status: number, value: unknown): void => {
       record.status = status
-      send(res, status, value)
+      sendJson(res, status, value)
     }
     const err = (code: number, message: string): void => {
       record.status = grpcError(res, code, message)
     }
+    const grpc = (e: GrpcError): void => err(e.code, e.message)
 
     for (const [k, v] of Object.entries(options.requiredHeaders ?? {})) {
       if (req.headers[k.toLowerCase()] !== v) {
@@ -775,7 +191,19 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     }
     if (path === '/api/v1/stream/applications' && req.method === 'GET') {
       record.status = 200
-      return handleStream(req, res, q)
+      const name = q.get('name')
+      const selector = q.get('selector')
+      const targets = [...apps.values()].filter(
+        st =>
+          visible(st, q, Boolean(name)) &&
+          (name ? st.spec.name === name : true) &&
+          (selector ? selectorMatch(st.obj.metadata.labels, selector) : true)
+      )
+      return serveStream(req, res, targets, {
+        index: streamsOpened++,
+        faults: options.streamFaults,
+        keepAliveMs: options.keepAliveMs
+      })
     }
     if (path === '/api/v1/applications' && req.method === 'GET') {
       const selector = q.get('selector')
@@ -795,9 +223,16 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     const name = decodeURIComponent(appMatch[1]!)
     const sub = appMatch[2] ?? ''
     const st = apps.get(name)
-    const project = q.get('project') ?? (sub === '/sync' ? safeJson(body).project : undefined)
-    const appNamespace =
-      q.get('appNamespace') ?? (sub === '/sync' ? safeJson(body).appNamespace : undefined)
+    let body_: ReturnType<typeof decodeSyncRequest> = { value: {} }
+    if (sub === '/sync' && req.method === 'POST') {
+      // grpc-gateway decodes the body (Go encoding/json) before the handler runs.
+      body_ = decodeSyncRequest(body)
+      syncs.push({ app: name, body: safeJson(body) })
+      if ('error' in body_) return grpc(body_.error)
+    }
+    const decoded = 'value' in body_ ? body_.value : {}
+    const project = q.get('project') ?? decoded.project
+    const appNamespace = q.get('appNamespace') ?? decoded.appNamespace
     const scope = new URLSearchParams()
     if (appNamespace) scope.set('appNamespace', String(appNamespace))
     if (project) scope.set('project', String(project))
@@ -810,8 +245,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
       const refresh = q.get('refresh')
       if (refresh === 'normal' || refresh === 'hard') {
         refreshes.push(`${name}:${refresh}`)
-        st.obj.status.reconciledAt = iso(simNow())
-        emit(st)
+        ctrl.reconcile(st)
       }
       return reply(200, st.obj)
     }
@@ -828,42 +262,19 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
       return reply(200, tree)
     }
     if (sub === '/operation' && req.method === 'DELETE') {
-      if (!terminate(st))
-        return err(9, 'Unable to terminate operation. No operation is in progress')
+      const refused = terminate(ctrl, st)
+      if (refused) return grpc(refused)
       return reply(200, {})
     }
     if (sub === '/sync' && req.method === 'POST') {
-      const b = safeJson(body)
-      syncs.push({ app: name, body: b })
-      if (st.spec.syncWindow) return err(7, 'Cannot sync: Blocked by sync window')
+      if (st.spec.syncWindow) return err(7, 'cannot sync: blocked by sync window')
       if (st.spec.autoSyncRace && !st.raced) {
         st.raced = true
-        startOperation(name, { steps: 2, automated: true })
+        ctrl.startOperation(name, { steps: 2, automated: true })
       }
-      const os = st.obj.status.operationState
-      if (st.obj.operation || (os && (os.phase === 'Running' || os.phase === 'Terminating'))) {
-        return err(9, 'another operation is already in progress')
-      }
-      const requested = typeof b.revision === 'string' && b.revision !== '' ? b.revision : 'HEAD'
-      const revision = /^[0-9a-f]{40}$/.test(requested)
-        ? requested
-        : (st.spec.head ?? sha(`${name}-${requested}`))
-      const op: Record<string, unknown> = {
-        sync: {
-          revision,
-          ...(b.prune ? { prune: true } : {}),
-          ...(b.dryRun ? { dryRun: true } : {}),
-          syncStrategy: (b.strategy as object | undefined) ?? { hook: {} },
-          ...((b.syncOptions as { items?: string[] } | undefined)?.items
-            ? { syncOptions: (b.syncOptions as { items: string[] }).items }
-            : {}),
-          ...(b.resources ? { resources: b.resources } : {})
-        },
-        initiatedBy: { username: user },
-        retry: {}
-      }
-      runOperation(st, op, st.spec.scenario ?? 'healthy')
-      return reply(200, st.obj)
+      const done = sync(ctrl, st, decoded, user)
+      if ('error' in done) return grpc(done.error)
+      return reply(200, done.app)
     }
     return err(5, 'Not Found')
   }
@@ -890,7 +301,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
   const port = (server.address() as AddressInfo).port
 
   for (const st of apps.values()) {
-    if (st.spec.runningOperation) startOperation(st.spec.name, st.spec.runningOperation)
+    if (st.spec.runningOperation) ctrl.startOperation(st.spec.name, st.spec.runningOperation)
   }
 
   const sim: ArgoSim = {
@@ -908,7 +319,16 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     refreshes,
     syncs,
     addFault: f => faults.push(f),
-    startOperation,
+    startOperation: (name, o) => ctrl.startOperation(name, o),
+    push: (url, commit, branch) => ctrl.push(url, commit, branch),
+    head: (name, source) => {
+      const st = apps.get(name)
+      if (!st) throw new Error(`no app ${name}`)
+      const i = source ?? sourcesOf(st).findIndex(s => !s.chart)
+      const targets = ctrl.targets(st)
+      if (!targets) throw new Error(`app ${name}: a source does not resolve`)
+      return targets[i]!
+    },
     stop: () =>
       new Promise<void>(resolve => {
         for (const st of apps.values()) for (const t of st.timers) clearTimeout(t)
@@ -919,14 +339,5 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
   return sim
 }
 
-function safeJson(text: string): Record<string, unknown> {
-  try {
-    const v = JSON.parse(text) as unknown
-    return v && typeof v === 'object' ? (v as Record<string, unknown>) : {}
-  } catch {
-    return {}
-  }
-}
-
 /** A sim app name → a deterministic fake commit SHA (what HEAD resolves to). */
-export { sha as fakeSha }
+export { fakeSha }

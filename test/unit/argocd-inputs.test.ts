@@ -39,6 +39,14 @@ describe('argocd-sync inputs', () => {
     expect(secrets.values()).toContain('input-token-123456')
   })
 
+  it('reads "source", the source "revision" belongs to (none by default)', () => {
+    expect(read({}).source).toBeUndefined()
+    expect(read({ source: ' https://github.com/acme/shop-config.git ' }).source).toBe(
+      'https://github.com/acme/shop-config.git'
+    )
+    expect(read({ source: 'values' }).source).toBe('values')
+  })
+
   it.each([
     ['timeout', '300', 300_000],
     ['timeout', '90s', 90_000],
@@ -93,6 +101,10 @@ describe('argocd-sync inputs', () => {
     [{ server: `https://${'a'.repeat(300)}.example` }, /input "server": .*at most 253 characters/],
     [{ server: 'https://a.example\nhttps://b.example' }, /input "server": .*without spaces/],
     [{ concurrency: '0' }, /input "concurrency"/],
+    [
+      { source: 'acme/config\nother' },
+      /input "source": got "acme\/config\\nother", expected the repoURL \(or name\) of the application source/
+    ],
     [{ refresh: 'soft' }, /input "refresh"/]
   ])('rejects %j', (values, message) => {
     expect(() => read(values as Record<string, string>)).toThrow(message)

@@ -3,7 +3,6 @@
  * of its answers compared with the captured examples, the error contract, the
  * stream framing and the operation life cycle of reference/argocd/README.md.
  */
-import http from 'node:http'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -13,12 +12,18 @@ import {
   type ArgoSim,
   type SimOptions
 } from '../support/argocd-sim.js'
+import {
+  TOKEN,
+  call,
+  events,
+  notIn,
+  post,
+  ref,
+  shape,
+  watch,
+  type Loose
+} from '../support/argocd-sim-calls.js'
 
-/** Captured JSON is read loosely: the tests assert its shape themselves. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = any
-
-const TOKEN = 'sim-test-token-123456'
 const sims: ArgoSim[] = []
 afterEach(async () => {
   await Promise.all(sims.splice(0).map(s => s.stop()))
@@ -33,110 +38,6 @@ async function sim(options: SimOptions = {}): Promise<ArgoSim> {
   sims.push(s)
   return s
 }
-
-const ref = (file: string): unknown => JSON.parse(readFileSync(join(REFERENCE_DIR, file), 'utf8'))
-
-/** Path → JSON type, arrays merged as `[]`, map-like objects (labels, fieldsV1) as `*`. */
-function shape(value: unknown, path = '', out = new Map<string, string>()): Map<string, string> {
-  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value
-  if (path !== '') out.set(path, type)
-  if (Array.isArray(value)) for (const v of value) shape(v, `${path}[]`, out)
-  else if (type === 'object') {
-    const mapLike =
-      /(labels|annotations|fieldsV1|f:[^.]*|\.)$/.test(path) || path.endsWith('fieldsV1')
-    for (const [k, v] of Object.entries(value as object)) {
-      shape(v, `${path}${path ? '.' : ''}${mapLike || /^[fv]:|^\.$/.test(k) ? '*' : k}`, out)
-    }
-  }
-  return out
-}
-
-/** Paths of `a` missing in `b` or of another type. */
-function notIn(a: Map<string, string>, b: Map<string, string>): string[] {
-  return [...a]
-    .filter(([p, t]) => b.get(p) !== t)
-    .map(([p, t]) => `${p}:${t} (other: ${b.get(p) ?? 'absent'})`)
-}
-
-async function call(
-  s: ArgoSim,
-  path: string,
-  init: { method?: string; body?: string; headers?: Record<string, string>; auth?: boolean } = {}
-): Promise<{ status: number; type: string; text: string; json: () => Record<string, unknown> }> {
-  const headers: Record<string, string> = { ...(init.headers ?? {}) }
-  if (init.auth !== false) headers.authorization = `Bearer ${TOKEN}`
-  const res = await fetch(`${s.url}${path}`, {
-    method: init.method ?? 'GET',
-    body: init.body,
-    headers
-  })
-  const text = await res.text()
-  return {
-    status: res.status,
-    type: res.headers.get('content-type') ?? '',
-    text,
-    json: () => JSON.parse(text) as Record<string, unknown>
-  }
-}
-
-const post = (s: ArgoSim, path: string, body: unknown): ReturnType<typeof call> =>
-  call(s, path, {
-    method: 'POST',
-    body: JSON.stringify(body),
-    headers: { 'content-type': 'application/json' }
-  })
-
-/** Open a watch stream and collect raw text until `until` says stop (or the time limit). */
-function watch(
-  s: ArgoSim,
-  query: string,
-  options: { sse?: boolean; ms: number; until?: (text: string) => boolean }
-): Promise<{ text: string; closedByServer: boolean }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      `${s.url}/api/v1/stream/applications?${query}`,
-      {
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          accept: options.sse ? 'text/event-stream' : 'application/json'
-        }
-      },
-      res => {
-        let text = ''
-        let closedByServer = true
-        const timer = setTimeout(() => {
-          closedByServer = false
-          req.destroy()
-        }, options.ms)
-        res.on('data', (c: Buffer) => {
-          text += c.toString('utf8')
-          if (options.until?.(text)) {
-            clearTimeout(timer)
-            closedByServer = false
-            req.destroy()
-          }
-        })
-        const done = (): void => {
-          clearTimeout(timer)
-          resolve({ text, closedByServer })
-        }
-        res.on('end', done)
-        res.on('close', done)
-        res.on('error', done)
-      }
-    )
-    req.on('error', e => (String(e).includes('socket hang up') ? undefined : reject(e)))
-  })
-}
-
-const events = (ndjson: string): { type: string; application: Record<string, Loose> }[] =>
-  ndjson
-    .split('\n')
-    .filter(Boolean)
-    .map(
-      l =>
-        (JSON.parse(l) as { result: { type: string; application: Record<string, Loose> } }).result
-    )
 
 describe('argocd simulator: replay against the captured responses', () => {
   it('GET application has the captured field set and types', async () => {
@@ -409,8 +310,16 @@ describe('argocd simulator: the operation life cycle', () => {
 
   it('terminates via DELETE: Terminating, then Failed "Operation terminated"', async () => {
     const s = await sim({ apps: [{ name: 'cart', scenario: 'stuck' }] })
+    // server/application/application.go TerminateOperation: InvalidArgument.
     const idle = await call(s, '/api/v1/applications/cart/operation', { method: 'DELETE' })
-    expect([idle.status, idle.json().code]).toEqual([400, 9])
+    expect([idle.status, idle.json()]).toEqual([
+      400,
+      {
+        error: 'Unable to terminate operation. No operation is in progress',
+        code: 3,
+        message: 'Unable to terminate operation. No operation is in progress'
+      }
+    ])
     await post(s, '/api/v1/applications/cart/sync', { name: 'cart' })
     await new Promise(r => setTimeout(r, 100))
     const busy = await post(s, '/api/v1/applications/cart/sync', { name: 'cart' })

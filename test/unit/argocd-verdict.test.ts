@@ -1,97 +1,28 @@
+/**
+ * The sync verdict, table-driven: every common state of an Application object (ours
+ * or someone else's operation, running, retrying, failed, succeeded, reconciled or
+ * not, sync and health) and what it concludes; then the verdict on the captured
+ * Application objects of reference/argocd. The edge states are in
+ * argocd-verdict-edges.test.ts.
+ */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { decide, isOurOperation, type Application, type Expectation } from '../../src/lib/argocd.js'
-
-const OURS = 'a'.repeat(40)
-const OTHER = 'b'.repeat(40)
-const T0 = Date.parse('2026-01-01T10:00:00Z')
-const at = (s: number): string => new Date(T0 + s * 1000).toISOString().replace('.000Z', 'Z')
-
-const exp = (over: Partial<Expectation> = {}): Expectation => ({
-  revision: OURS,
-  requestedAt: T0 + 400,
-  waitFor: 'health',
-  healthyStates: ['Healthy'],
-  degradedGraceMs: 10_000,
-  ...over
-})
-
-interface AppOpts {
-  phase?: string
-  started?: number
-  finished?: number
-  reconciled?: number
-  opRev?: string
-  syncedRev?: string
-  liveRev?: string
-  sync?: string
-  health?: string
-  operation?: boolean
-  retryCount?: number
-  noState?: boolean
-  failedHook?: boolean
-}
-
-function app(o: AppOpts): Application {
-  return {
-    metadata: { name: 'web' },
-    ...(o.operation ? { operation: { sync: { revision: OURS } } } : {}),
-    status: {
-      sync: { status: o.sync ?? 'Synced', revision: o.liveRev ?? OURS },
-      health: { status: o.health ?? 'Healthy' },
-      reconciledAt: o.reconciled === undefined ? undefined : at(o.reconciled),
-      resources: [
-        {
-          group: 'apps',
-          kind: 'Deployment',
-          namespace: 'shop',
-          name: 'web',
-          status: 'Synced',
-          health: { status: o.health ?? 'Healthy' }
-        }
-      ],
-      operationState: o.noState
-        ? undefined
-        : {
-            operation: { sync: { revision: o.opRev ?? OURS } },
-            phase: o.phase ?? 'Succeeded',
-            message: 'msg',
-            retryCount: o.retryCount,
-            startedAt: at(o.started ?? 1),
-            finishedAt: o.finished === undefined ? undefined : at(o.finished),
-            syncResult: {
-              revision: o.syncedRev ?? o.opRev ?? OURS,
-              resources: o.failedHook
-                ? [
-                    {
-                      group: 'batch',
-                      kind: 'Job',
-                      namespace: 'shop',
-                      name: 'migrate',
-                      hookType: 'PreSync',
-                      hookPhase: 'Failed',
-                      message: 'Job has reached the specified backoff limit'
-                    }
-                  ]
-                : []
-            }
-          }
-    }
-  }
-}
-
-const done = { started: 1, finished: 2, reconciled: 3 }
+import type { Application } from '../../src/lib/argocd.js'
+import { decide, isOurOperation, remember, type Expectation } from '../../src/lib/argocd-verdict.js'
+import {
+  OTHER,
+  OURS,
+  T0,
+  app,
+  at,
+  done,
+  exp,
+  type Case
+} from '../support/argocd-verdict-fixtures.js'
 
 describe('decide (the sync verdict)', () => {
-  const cases: [
-    string,
-    AppOpts,
-    Partial<Expectation>,
-    'waiting' | 'succeeded' | 'failed',
-    RegExp,
-    number?
-  ][] = [
+  const cases: Case[] = [
     [
       'sync requested, operationState cleared',
       { noState: true, operation: true },
@@ -160,18 +91,11 @@ describe('decide (the sync verdict)', () => {
       /synced revision b+, not a+/
     ],
     [
-      'reconciled at another revision later',
-      { ...done, liveRev: OTHER },
-      {},
-      'failed',
-      /compares against revision b+/
-    ],
-    [
       'reconciled in the same second at another revision',
       { started: 1, finished: 2, reconciled: 2, liveRev: OTHER },
       {},
       'waiting',
-      /waiting for a+/
+      /same second at another revision than ours \(b+, not a+\)/
     ],
     ['OutOfSync', { ...done, sync: 'OutOfSync' }, {}, 'waiting', /sync status OutOfSync/],
     ['Progressing', { ...done, health: 'Progressing' }, {}, 'waiting', /health Progressing/],
@@ -235,8 +159,8 @@ describe('decide (the sync verdict)', () => {
       /Healthy/
     ]
   ]
-  it.each(cases)('%s', (_label, opts, over, state, reason) => {
-    const v = decide(app(opts), exp(over), T0 + 5000)
+  it.each(cases)('%s', (_label, opts, over, state, reason, memory) => {
+    const v = decide(app(opts), exp(over), T0 + 5000, memory)
     expect(v.state).toBe(state)
     expect(v.reason).toMatch(reason)
   })
@@ -245,11 +169,27 @@ describe('decide (the sync verdict)', () => {
     const a = app({ ...done, health: 'Degraded' })
     const first = decide(a, exp(), T0 + 5000)
     expect(first).toMatchObject({ state: 'waiting', degraded: true })
-    expect(decide(a, exp(), T0 + 14_999, T0 + 5000).state).toBe('waiting')
-    const late = decide(a, exp(), T0 + 15_000, T0 + 5000)
+    const memory = remember({}, a, exp(), first, T0 + 5000)
+    expect(memory.degradedSince).toBe(T0 + 5000)
+    expect(decide(a, exp(), T0 + 14_999, memory).state).toBe('waiting')
+    const late = decide(a, exp(), T0 + 15_000, memory)
     expect(late.state).toBe('failed')
     expect(late.reason).toMatch(/Degraded for 10s/)
     expect(late.resources[0]).toMatch(/apps\/Deployment shop\/web Degraded/)
+  })
+
+  it('remembers our operation seen, and forgets Degraded when it ends', () => {
+    const running = app({ phase: 'Running', started: 1 })
+    let m = remember({}, running, exp(), decide(running, exp(), T0), T0)
+    expect(m.ours).toBe('started')
+    const succeeded = app({ started: 1, finished: 3 })
+    m = remember(m, succeeded, exp(), decide(succeeded, exp(), T0), T0)
+    expect(m.ours).toBe('succeeded')
+    const other = app({ ...done, opRev: OTHER, started: 4 })
+    expect(remember(m, other, exp(), decide(other, exp(), T0), T0).ours).toBe('succeeded')
+    expect(
+      remember({ degradedSince: 1 }, succeeded, exp(), decide(succeeded, exp(), T0), T0)
+    ).not.toHaveProperty('degradedSince')
   })
 
   it('lists the failed hook of a Failed operation', () => {
@@ -286,11 +226,27 @@ describe('decide on the captured Application objects', () => {
       result: { application: Application }
     }[]
   ).map(e => e.result.application)
-  const cases: [string, Application, Partial<Expectation>, string, RegExp][] = [
+  const cases: [
+    string,
+    Application,
+    Partial<Expectation> & { revision?: string },
+    string,
+    RegExp
+  ][] = [
     [
       'captured GET, our sync',
       load('captured_get-application-myapp.json'),
       { revision: MYAPP, requestedAt: Date.parse('2025-08-13T07:52:13Z') },
+      'succeeded',
+      /Synced and Healthy/
+    ],
+    [
+      'captured GET, our sync asked by short SHA',
+      load('captured_get-application-myapp.json'),
+      {
+        revision: MYAPP.slice(0, 7).toUpperCase(),
+        requestedAt: Date.parse('2025-08-13T07:52:13Z')
+      },
       'succeeded',
       /Synced and Healthy/
     ],
@@ -333,7 +289,7 @@ describe('decide on the captured Application objects', () => {
         requestedAt: Date.parse('2024-03-05T07:33:03Z')
       },
       'waiting',
-      /reconciled at revision rev1/
+      /reconciled in the same second at another revision than ours \(rev1, not/
     ],
     [
       'diff-cache: wait-for operation',

@@ -8,7 +8,7 @@ import { InputReader, parseCertificates } from '../../lib/inputs.js'
 import { secrets } from '../../lib/secrets.js'
 import { parseSelector } from '../../lib/argocd-select.js'
 import type { SyncRequest } from '../../lib/argocd-client.js'
-import type { WaitFor } from '../../lib/argocd.js'
+import type { WaitFor } from '../../lib/argocd-verdict.js'
 
 /** Validated inputs. */
 export interface Inputs {
@@ -22,6 +22,8 @@ export interface Inputs {
   appNamespace?: string
   project?: string
   revision?: string
+  /** The repoURL or name of the source `revision` belongs to (multi-source apps). */
+  source?: string
   prune: boolean
   dryRun: boolean
   force: boolean
@@ -116,6 +118,10 @@ export function getInputs(reader = new InputReader()): Inputs {
   const revision =
     reader.line('revision', { pattern: /^[^\s]+$/, expected: 'a commit SHA, tag or branch' }) ||
     undefined
+  const source =
+    reader.line('source', {
+      expected: 'the repoURL (or name) of the application source that "revision" belongs to'
+    }) || undefined
   const syncOptions = reader.list('sync-options', { commas: true })
   for (const o of syncOptions) {
     if (!/^[A-Za-z]+=[A-Za-z0-9._-]+$/.test(o)) {
@@ -188,6 +194,7 @@ export function getInputs(reader = new InputReader()): Inputs {
     appNamespace,
     project,
     revision,
+    source,
     prune: reader.boolean('prune', false),
     dryRun: reader.boolean('dry-run', false),
     force: reader.boolean('force', false),

@@ -9,6 +9,7 @@ import {
   matchesSelector,
   selectApplications
 } from '../../lib/argocd-select.js'
+import { chooseSource } from '../../lib/argocd-sources.js'
 import { syncApplication, type AppResult, type SyncSettings } from '../../lib/argocd-sync.js'
 import type { Application } from '../../lib/argocd.js'
 import { formatDuration } from '../../lib/duration.js'
@@ -18,8 +19,8 @@ import type { Logger } from '../../lib/logger.js'
 import { setOutput } from '../../lib/outputs.js'
 import { runMain } from '../../lib/run.js'
 import { secrets } from '../../lib/secrets.js'
-import { Summary, code, inline } from '../../lib/summary.js'
 import { getInputs, type Inputs } from './inputs.js'
+import { applicationsOutput, writeSummary } from './report.js'
 
 /** The overall result from the per-app ones. */
 export function overall(results: readonly AppResult[]): 'succeeded' | 'failed' | 'timed-out' {
@@ -71,7 +72,14 @@ async function resolveApps(
     if (errors.every(e => e instanceof ConfigurationError)) throw new ConfigurationError(text)
     throw new Error(text)
   }
-  return new Map(fetched.map(f => [f.name, f.app!]))
+  const apps = new Map(fetched.map(f => [f.name, f.app!]))
+  // Which source "revision" belongs to, for every app before any sync starts.
+  const wrong = [...apps.values()].flatMap(app => {
+    const choice = chooseSource(app, inputs.source, inputs.revision)
+    return 'error' in choice ? [choice.error] : []
+  })
+  if (wrong.length > 0) throw new ConfigurationError(wrong.join('\n'))
+  return apps
 }
 
 async function pool<T, R>(
@@ -89,36 +97,6 @@ async function pool<T, R>(
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
   return out
-}
-
-function writeSummary(results: readonly AppResult[], result: string, server: string): void {
-  const s = new Summary().heading(`Argo CD sync: ${result}`, 3)
-  s.paragraph(`Server ${code(server)}, ${results.length} application(s).`)
-  for (const r of results) {
-    const icon = r.result === 'succeeded' ? '✅' : r.result === 'failed' ? '❌' : '⏱️'
-    s.heading(`${icon} ${r.name}`, 4)
-    s.table(
-      ['result', 'phase', 'sync', 'health', 'revision', 'duration'],
-      [
-        [
-          r.result,
-          r.phase,
-          r.sync,
-          r.health,
-          r.revision ? r.revision.slice(0, 12) : '',
-          formatDuration(r.durationMs)
-        ]
-      ]
-    )
-    s.paragraph(inline(r.message))
-    if (r.resources.length > 0) {
-      s.table(
-        ['unhealthy or failed resource'],
-        r.resources.map(x => [x])
-      )
-    }
-  }
-  s.write()
 }
 
 /** The action's entry point. */
@@ -165,8 +143,9 @@ export async function run(): Promise<void> {
       const names = [...initial.keys()]
       const settings: SyncSettings = {
         scope: { appNamespace: inputs.appNamespace, project: inputs.project },
+        revision: inputs.revision,
+        source: inputs.source,
         request: {
-          ...(inputs.revision ? { revision: inputs.revision } : {}),
           ...(inputs.prune ? { prune: true } : {}),
           ...(inputs.dryRun ? { dryRun: true } : {}),
           ...(inputs.force ? { strategy: { hook: { force: true } } } : {}),
@@ -208,6 +187,7 @@ export async function run(): Promise<void> {
               health: 'Unknown',
               revision: '',
               requested: '',
+              revisions: [],
               durationMs: 0,
               message: errorMessage(error),
               resources: [],
@@ -220,21 +200,7 @@ export async function run(): Promise<void> {
         })
       )
       const result = overall(results)
-      const perApp: Record<string, object> = {}
-      for (const r of results) {
-        perApp[r.name] = {
-          result: r.result,
-          phase: r.phase,
-          sync: r.sync,
-          health: r.health,
-          revision: r.revision,
-          requested: r.requested,
-          duration: formatDuration(r.durationMs),
-          durationMs: r.durationMs,
-          message: r.message
-        }
-      }
-      setOutput('applications', perApp)
+      setOutput('applications', applicationsOutput(results))
       setOutput('result', result)
       resultSet = true
       writeSummary(results, result, inputs.server)

@@ -1,0 +1,69 @@
+/**
+ * What `argocd-sync` reports: the `applications` output (per app, with every
+ * source's revisions) and the step summary (a table per app, and one row per source
+ * of a multi-source app).
+ */
+import type { AppResult } from '../../lib/argocd-result.js'
+import { formatDuration } from '../../lib/duration.js'
+import { Summary, code, inline } from '../../lib/summary.js'
+
+/** The `applications` output: an object keyed by application name. */
+export function applicationsOutput(results: readonly AppResult[]): Record<string, object> {
+  const out: Record<string, object> = {}
+  for (const r of results) {
+    out[r.name] = {
+      result: r.result,
+      phase: r.phase,
+      sync: r.sync,
+      health: r.health,
+      revision: r.revision,
+      requested: r.requested,
+      revisions: r.revisions,
+      duration: formatDuration(r.durationMs),
+      durationMs: r.durationMs,
+      message: r.message
+    }
+  }
+  return out
+}
+
+/** The step summary: a heading and a table per app. */
+export function writeSummary(results: readonly AppResult[], result: string, server: string): void {
+  const s = new Summary().heading(`Argo CD sync: ${result}`, 3)
+  s.paragraph(`Server ${code(server)}, ${results.length} application(s).`)
+  for (const r of results) {
+    const icon = r.result === 'succeeded' ? '✅' : r.result === 'failed' ? '❌' : '⏱️'
+    s.heading(`${icon} ${r.name}`, 4)
+    s.table(
+      ['result', 'phase', 'sync', 'health', 'revision', 'duration'],
+      [
+        [
+          r.result,
+          r.phase,
+          r.sync,
+          r.health,
+          r.revision ? r.revision.slice(0, 12) : '',
+          formatDuration(r.durationMs)
+        ]
+      ]
+    )
+    if (r.revisions.length > 1) {
+      s.table(
+        ['source', 'live revision', 'requested'],
+        r.revisions.map(x => [
+          `${x.name ? `${x.name}: ` : ''}${x.source}${x.ours ? ' (ours)' : ''}`,
+          x.revision,
+          x.requested
+        ])
+      )
+    }
+    s.paragraph(inline(r.message))
+    if (r.resources.length > 0) {
+      s.table(
+        ['unhealthy or failed resource'],
+        r.resources.map(x => [x])
+      )
+    }
+  }
+  s.write()
+}
