@@ -17,7 +17,7 @@ import {
   type YAMLMap
 } from 'yaml'
 import { confinedPath } from './confine.js'
-import { ConfigurationError, quote } from './errors.js'
+import { ConfigurationError, FileConfigurationError, quote, type FileLocation } from './errors.js'
 import { git } from './git.js'
 
 /** Where a service's new image reference goes in the config repository. */
@@ -171,14 +171,21 @@ class Located {
 
   at(node: YamlNode | null | undefined, key: string, message: string): ConfigurationError {
     const where = node?.range ? this.pos(node.range[0]) : ''
-    return new ConfigurationError(
-      `${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, '')
+    return new FileConfigurationError(
+      `${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''),
+      node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 }
     )
   }
 
   pos(offset: number): string {
     const p = this.lines.linePos(offset)
     return `:${p.line}:${p.col}`
+  }
+
+  /** The annotation location of a source offset. */
+  location(offset: number): FileLocation {
+    const p = this.lines.linePos(offset)
+    return { file: this.file, line: p.line, col: p.col }
   }
 }
 
@@ -297,8 +304,9 @@ function parseFile(text: string, file: string): Parsed {
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!
     const where = loc.pos(e.pos[0])
-    throw new ConfigurationError(
-      `${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`
+    throw new FileConfigurationError(
+      `${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`,
+      loc.location(e.pos[0])
     )
   }
   const p = new Parser(loc)
@@ -555,11 +563,19 @@ export function parseServices(
     if (services.length === 0)
       throw parsed.loc.at(node, 'services', 'expected at least one service')
   } else services = discover(parsed.defaults)
-  checkDependencies(services, (name, dep) => {
-    const w = where.get(name)
-    const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name
-    return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `
-  })
+  // The prefix is worked out as the error is thrown: the last one asked for is its place.
+  let place: FileLocation = { file, line: 1, col: 1 }
+  try {
+    checkDependencies(services, (name, dep) => {
+      const w = where.get(name)
+      const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name
+      place = node?.range ? parsed.loc.location(node.range[0]) : { file, line: 1, col: 1 }
+      return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `
+    })
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw new FileConfigurationError(error.message, place)
+    throw error
+  }
   return { file, global: parsed.global, defaults: parsed.defaults, services }
 }
 

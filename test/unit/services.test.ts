@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ConfigurationError } from '../../src/lib/errors.js'
+import { ConfigurationError, FileConfigurationError } from '../../src/lib/errors.js'
 import {
   checkDependencies,
   didYouMean,
@@ -233,6 +233,24 @@ describe('parseServices: errors name file, line, column and key', () => {
   ]
   it.each(cases)('%s', (_name, text, re) => {
     expect(errorOf(() => parse(text))).toMatch(re)
+  })
+
+  it.each(cases)('%s: an annotation at the line and column the message names', (_name, text) => {
+    let error: unknown
+    try {
+      parse(text)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(FileConfigurationError)
+    const { location, message } = error as FileConfigurationError
+    const at = /^\.github\/conveyor\.yml(?::(\d+):(\d+))?:/.exec(message)
+    expect(at, message).not.toBeNull()
+    expect(location).toEqual({
+      file: F,
+      line: Number(at![1] ?? 1),
+      col: Number(at![2] ?? 1)
+    })
   })
 })
 
