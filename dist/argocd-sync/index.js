@@ -10424,7 +10424,7 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(530)
+} = __nccwpck_require__(8149)
 const MockClient = __nccwpck_require__(8957)
 const MockPool = __nccwpck_require__(8780)
 const { matchValue, buildMockOptions } = __nccwpck_require__(1725)
@@ -10590,7 +10590,7 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(530)
+} = __nccwpck_require__(8149)
 const { MockInterceptor } = __nccwpck_require__(1599)
 const Symbols = __nccwpck_require__(9411)
 const { InvalidArgumentError } = __nccwpck_require__(8091)
@@ -10688,7 +10688,7 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(530)
+} = __nccwpck_require__(8149)
 const { InvalidArgumentError } = __nccwpck_require__(8091)
 const { buildURL } = __nccwpck_require__(1544)
 
@@ -10905,7 +10905,7 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(530)
+} = __nccwpck_require__(8149)
 const { MockInterceptor } = __nccwpck_require__(1599)
 const Symbols = __nccwpck_require__(9411)
 const { InvalidArgumentError } = __nccwpck_require__(8091)
@@ -10955,7 +10955,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 530:
+/***/ 8149:
 /***/ ((module) => {
 
 
@@ -10997,7 +10997,7 @@ const {
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(530)
+} = __nccwpck_require__(8149)
 const { buildURL } = __nccwpck_require__(1544)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
@@ -73008,7 +73008,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    error(message);
+    core_error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -73031,7 +73031,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function error(message, properties = {}) {
+function core_error(message, properties = {}) {
     command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -73148,11 +73148,24 @@ function getIDToken(aud) {
  * the credentials are wrong. The top-level wrapper prints their message alone,
  * without a stack trace, since the stack would not help the user.
  */
-class ConfigurationError extends Error {
+class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
+/**
+ * A mistake in a file of the repository (the services file): the top-level wrapper
+ * prints it as an annotation on that file, line and column, so it shows on the file
+ * in a pull request.
+ */
+class FileConfigurationError extends errors_ConfigurationError {
+    location;
+    name = 'FileConfigurationError';
+    constructor(message, location) {
+        super(message);
+        this.location = location;
+    }
+}
 /** Quote a value for an error message, shortened so a huge input cannot flood the log. */
-function quote(value, max = 120) {
+function errors_quote(value, max = 120) {
     const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
     return JSON.stringify(shown);
 }
@@ -73160,9 +73173,9 @@ function quote(value, max = 120) {
  * A ConfigurationError for an input: names the input, what it got and what was expected.
  * With `secret: true` the value is never shown, only its length.
  */
-function invalidInput(input, got, expected, options = {}) {
-    const shown = options.secret ? `a value of ${got.length} characters` : quote(got);
-    return new ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
+function errors_invalidInput(input, got, expected, options = {}) {
+    const shown = options.secret ? `a value of ${got.length} characters` : errors_quote(got);
+    return new errors_ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
 }
 /** The message of anything thrown. */
 function errors_errorMessage(error) {
@@ -73180,6 +73193,11 @@ function errors_errorMessage(error) {
  */
 /** Values shorter than this are not masked: masking "a" would garble every log line. */
 const MIN_SECRET_LENGTH = 4;
+/**
+ * Secrets shorter than this get a warning: a value such as `sha256` or `latest` occurs
+ * in ordinary text, and masking it rewrites logs, outputs and file names that hold it.
+ */
+const SHORT_SECRET_LENGTH = 8;
 const b64 = (s) => Buffer.from(s).toString('base64');
 /**
  * The base64 forms of `value` as it can appear inside a longer encoded string: at
@@ -73241,11 +73259,28 @@ function deriveEncodings(value, options = {}) {
     }
     return [...forms];
 }
+/** How a secret is named in a message: its source and length, never its value. */
+function describeSecret(info) {
+    return `a secret of ${info.length} characters${info.label ? ` (${info.label})` : ''}`;
+}
+/**
+ * A value the runner's masking would rewrite: it holds a registered secret or one of
+ * its encodings. Machine-readable values (outputs, result files) are refused rather
+ * than silently turned into `***`.
+ */
+class MaskedValueError extends Error {
+    name = 'MaskedValueError';
+}
 /** A registry of secrets and their derived forms. */
 class SecretRegistry {
     mask;
     forms = new Set();
     originals = new Set();
+    /** The secret each form was derived from (the first one, when two share a form). */
+    origin = new Map();
+    warned = new Set();
+    pendingWarnings = [];
+    warn;
     sorted = [];
     constructor(mask = () => undefined) {
         this.mask = mask;
@@ -73256,19 +73291,48 @@ class SecretRegistry {
         for (const form of this.forms)
             mask(form);
     }
+    /** Route warnings about short secrets to `warn` (those given before are replayed). */
+    setWarn(warn) {
+        this.warn = warn;
+        const pending = this.pendingWarnings;
+        this.pendingWarnings = [];
+        for (const message of pending)
+            warn(message);
+    }
+    warnShort(value, label) {
+        const length = value.trim().length;
+        if (length === 0 || length >= SHORT_SECRET_LENGTH || this.warned.has(value))
+            return;
+        this.warned.add(value);
+        const what = describeSecret({ label, length });
+        const message = length < MIN_SECRET_LENGTH
+            ? `${what} is too short to be masked at all (under ${MIN_SECRET_LENGTH} characters): it can show in logs; use a longer, random secret`
+            : `${what} is shorter than ${SHORT_SECRET_LENGTH} characters: text such as a digest or a tag that contains it is rewritten to "***" by masking, and an output or result file that would be rewritten fails the step; use a longer, random secret`;
+        if (this.warn)
+            this.warn(message);
+        else
+            this.pendingWarnings.push(message);
+    }
     /**
      * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
-     * docker auth files). Empty and very short values are ignored.
+     * docker auth files); `label` says where it came from in messages (never the value).
+     * Empty values are ignored; values under MIN_SECRET_LENGTH characters are not masked,
+     * and values under SHORT_SECRET_LENGTH get a warning.
      */
     add(value, options = {}) {
-        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
+        if (value === undefined)
+            return;
+        this.warnShort(value, options.label);
+        if (value.trim().length < MIN_SECRET_LENGTH)
             return;
         this.originals.add(value);
+        const info = { label: options.label, length: value.length };
         let added = false;
         for (const form of deriveEncodings(value, options)) {
             if (this.forms.has(form))
                 continue;
             this.forms.add(form);
+            this.origin.set(form, info);
             this.mask(form);
             added = true;
         }
@@ -73300,6 +73364,24 @@ class SecretRegistry {
     leaks(text) {
         return this.find(text) !== undefined;
     }
+    /** Which secret (label and length, never the value) a form found in `text` belongs to. */
+    whose(text) {
+        const form = this.find(text);
+        return form === undefined ? undefined : this.origin.get(form);
+    }
+    /**
+     * Throw a MaskedValueError naming `what` (e.g. `output "digest"`) when masking would
+     * rewrite `value`. The message names the secret by its source and length only.
+     */
+    assertUnmasked(what, value) {
+        const info = this.whose(value);
+        if (info === undefined)
+            return;
+        const short = info.length < SHORT_SECRET_LENGTH
+            ? `; a secret that short occurs in ordinary text: use a longer, random one`
+            : '';
+        throw new MaskedValueError(`${what} holds ${describeSecret(info)} or one of its encodings: masking would rewrite it to "***", so it is refused rather than written changed${short}`);
+    }
 }
 /** The process-wide registry every module of an action uses. */
 const secrets_secrets = new SecretRegistry();
@@ -73328,7 +73410,7 @@ function logger_actionsLogger() {
         info: m => info(neutralizeCommands(r(m))),
         notice: (m, p) => notice(r(m), p),
         warning: (m, p) => warning(r(m), p),
-        error: (m, p) => error(r(m), p),
+        error: (m, p) => core_error(r(m), p),
         group: (name, fn) => group(r(name), fn)
     };
 }
@@ -73371,13 +73453,19 @@ const silentLogger = {
 
 
 
-/** Connect the secrets registry to `::add-mask::`. Idempotent. */
+/**
+ * Connect the secrets registry to `::add-mask::`, and its warnings about short secrets
+ * to `::warning::`. Idempotent.
+ */
 function wireMasking() {
     secrets_secrets.setMask(value => core_setSecret(value));
+    secrets_secrets.setWarn(message => warning(secrets_secrets.redact(message)));
 }
 /**
  * Run an action's main step: every error becomes `setFailed('<action> failed: ...')`,
- * redacted. A ConfigurationError is the user's to fix and is printed without a stack.
+ * redacted. A ConfigurationError is the user's to fix and is printed without a stack;
+ * one that points into a file of the repository becomes an annotation on that file,
+ * line and column (`::error file=...,line=...,col=...::`).
  */
 async function runMain(action, main) {
     wireMasking();
@@ -73386,10 +73474,21 @@ async function runMain(action, main) {
         await main(log);
     }
     catch (error) {
-        if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) {
+        if (!(error instanceof errors_ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
-        setFailed(secrets_secrets.redact(`${action} failed: ${errors_errorMessage(error)}`));
+        const message = secrets_secrets.redact(`${action} failed: ${errors_errorMessage(error)}`);
+        if (error instanceof FileConfigurationError) {
+            process.exitCode = ExitCode.Failure;
+            core_error(message, {
+                title: `${action}: ${secrets_secrets.redact(error.location.file)}`,
+                file: secrets_secrets.redact(error.location.file),
+                startLine: error.location.line,
+                startColumn: error.location.col
+            });
+        }
+        else
+            setFailed(message);
     }
 }
 /** Run an action's post step: errors only warn, the job never fails here. */
@@ -73949,7 +74048,7 @@ class ArgoClient {
     /** Map a non-2xx or HTML answer to an error; return the parsed JSON otherwise. */
     check(res, what, scope = {}) {
         if (isHtml(res)) {
-            throw new ConfigurationError(`${what}: ${this.base} answered with an HTML page (status ${res.status}), not the Argo CD API. ` +
+            throw new errors_ConfigurationError(`${what}: ${this.base} answered with an HTML page (status ${res.status}), not the Argo CD API. ` +
                 `Set input "server" to the Argo CD base URL (e.g. https://argocd.example.com, plus the root path if the server runs with --rootpath), ` +
                 `and if an access proxy (Cloudflare Access, an SSO gateway) sits in front of it, pass its credentials through input "headers"`);
         }
@@ -73966,23 +74065,23 @@ class ArgoClient {
         const app = scope.app ? `application "${scope.app}"` : 'the request';
         switch (res.status) {
             case 401:
-                throw new ConfigurationError(`${what}: Argo CD rejected the credentials (401 ${detail || 'Unauthenticated'}). ` +
+                throw new errors_ConfigurationError(`${what}: Argo CD rejected the credentials (401 ${detail || 'Unauthenticated'}). ` +
                     `Check input "token" (expired or revoked? it must be an account token with the apiKey capability) or "username"/"password"`);
             case 403:
                 if (/sync window/i.test(detail)) {
-                    throw new ConfigurationError(`${what}: ${detail} (403). A deny sync window of the project blocks manual syncs now: wait for the window to close, or allow manual syncs in it (manualSync: true)`);
+                    throw new errors_ConfigurationError(`${what}: ${detail} (403). A deny sync window of the project blocks manual syncs now: wait for the window to close, or allow manual syncs in it (manualSync: true)`);
                 }
-                throw new ConfigurationError(`${what}: permission denied for ${app} (403${detail ? `: ${detail}` : ''}). ` +
+                throw new errors_ConfigurationError(`${what}: permission denied for ${app} (403${detail ? `: ${detail}` : ''}). ` +
                     (scope.app && !scope.project
                         ? `Argo CD answers 403 both when the application does not exist and when the account may not see it: check the name${scope.appNamespace ? ` and app-namespace "${scope.appNamespace}"` : ' (and set input "app-namespace" if it lives outside the control plane namespace)'}, set input "project" to get a clear "not found", and check the account's RBAC (applications, get and sync)`
                         : `Check the account's RBAC policy (applications, get and sync${scope.project ? ` in project "${scope.project}"` : ''})`));
             case 404:
                 if (scope.app) {
-                    throw new ConfigurationError(`${what}: ${app} not found${scope.project ? ` in project "${scope.project}"` : ''}${scope.appNamespace ? ` in namespace "${scope.appNamespace}"` : ''} (${detail || 'NotFound'}). Check input "applications", "project" and "app-namespace"`);
+                    throw new errors_ConfigurationError(`${what}: ${app} not found${scope.project ? ` in project "${scope.project}"` : ''}${scope.appNamespace ? ` in namespace "${scope.appNamespace}"` : ''} (${detail || 'NotFound'}). Check input "applications", "project" and "app-namespace"`);
                 }
-                throw new ConfigurationError(`${what}: ${res.url.replace(/\?.*$/, '')} answered 404: input "server" does not point at an Argo CD API (it should be the base URL, without /api or /applications)`);
+                throw new errors_ConfigurationError(`${what}: ${res.url.replace(/\?.*$/, '')} answered 404: input "server" does not point at an Argo CD API (it should be the base URL, without /api or /applications)`);
             case 415:
-                throw new ConfigurationError(`${what}: 415 Unsupported Media Type: the server did not accept "Content-Type: application/json"; a proxy in front of Argo CD may rewrite request headers`);
+                throw new errors_ConfigurationError(`${what}: 415 Unsupported Media Type: the server did not accept "Content-Type: application/json"; a proxy in front of Argo CD may rewrite request headers`);
         }
         throw new ArgoApiError(`${what}: HTTP ${res.status}${body.code !== undefined ? ` (code ${body.code})` : ''}: ${detail || 'no message'}`, res.status, body.code, detail);
     }
@@ -73995,10 +74094,10 @@ class ArgoClient {
         catch (error) {
             const text = error instanceof Error ? error.message : String(error);
             if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|altnames/i.test(text)) {
-                throw new ConfigurationError(`preflight: TLS verification of ${this.base} failed (${text}). Set input "ca-cert" to the PEM of the CA that signed the server certificate (or "insecure: true" for a throwaway test server)`);
+                throw new errors_ConfigurationError(`preflight: TLS verification of ${this.base} failed (${text}). Set input "ca-cert" to the PEM of the CA that signed the server certificate (or "insecure: true" for a throwaway test server)`);
             }
             if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(text)) {
-                throw new ConfigurationError(`preflight: cannot reach ${this.base} (${text}). Check input "server" and that the runner can reach it (proxy variables HTTPS_PROXY/NO_PROXY are honoured)`);
+                throw new errors_ConfigurationError(`preflight: cannot reach ${this.base} (${text}). Check input "server" and that the runner can reach it (proxy variables HTTPS_PROXY/NO_PROXY are honoured)`);
             }
             if (error instanceof HttpError && error.timeout !== undefined) {
                 throw new Error(`preflight: no answer from ${this.base} (${text}). Check input "server" and that the Argo CD API (or a proxy in front of it) answers the runner`);
@@ -74016,7 +74115,7 @@ class ArgoClient {
             retry: true
         });
         if (res.status === 401 || res.status === 403) {
-            throw new ConfigurationError(`login: Argo CD rejected username "${username}" and the password (${res.status}). Check inputs "username" and "password", or use "token"`);
+            throw new errors_ConfigurationError(`login: Argo CD rejected username "${username}" and the password (${res.status}). Check inputs "username" and "password", or use "token"`);
         }
         const body = this.check(res, 'login POST /api/v1/session');
         if (!body.token)
@@ -74568,7 +74667,7 @@ class Observer {
             });
         }
         catch (error) {
-            if (error instanceof ConfigurationError)
+            if (error instanceof errors_ConfigurationError)
                 throw error;
             if (Date.now() >= deadline || isDeadlineError(error))
                 return { kind: 'deadline' };
@@ -74907,7 +75006,8 @@ var external_node_path_ = __nccwpck_require__(6760);
 /**
  * Outputs, state and environment through the runner's file commands, kept far below
  * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
  */
 
 
@@ -74932,8 +75032,11 @@ class OutputTooLargeError extends Error {
     name = 'OutputTooLargeError';
 }
 /**
- * Set a step output. Redacts secrets. Refuses values that would bring the step
- * near the runner's output limit.
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
  */
 function outputs_setOutput(name, value) {
     const text = typeof value === 'string'
@@ -74941,7 +75044,8 @@ function outputs_setOutput(name, value) {
         : typeof value === 'object'
             ? JSON.stringify(value)
             : String(value);
-    const safe = secrets_secrets.redact(text);
+    secrets_secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
     const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
     if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
         throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
@@ -74983,7 +75087,10 @@ function runnerTemp() {
     mkdirSync(dir, { recursive: true });
     return dir;
 }
-/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
 function writeDataFile(fileName, content) {
     const file = openDataFile(fileName);
     try {
@@ -74996,7 +75103,8 @@ function writeDataFile(fileName, content) {
 }
 /**
  * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. Each string piece is redacted on its own: write whole records.
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
  */
 function openDataFile(fileName) {
     if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
@@ -75017,8 +75125,10 @@ function openDataFile(fileName) {
             let done = 0;
             if (typeof content === 'string') {
                 // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes.
-                const text = secrets.redact(content);
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
                 done = writeSync(fd, text);
                 if (done === Buffer.byteLength(text))
                     return;
@@ -75039,8 +75149,11 @@ function openDataFile(fileName) {
 
 ;// CONCATENATED MODULE: ./src/lib/summary.ts
 /**
- * A small Markdown builder for step summaries. Cells are escaped, everything is
- * redacted before it is written to GITHUB_STEP_SUMMARY.
+ * A small Markdown builder for step summaries. Cells are escaped (a line break of any
+ * kind, `\r` too, cannot end a table row), everything is redacted before it is written
+ * to GITHUB_STEP_SUMMARY: a summary is for people and quotes free text (a server's
+ * message), so a secret there becomes `***`. Machine-readable values shown in a summary
+ * are outputs too, and an output that masking would rewrite fails the step first.
  */
 
 
@@ -75051,20 +75164,20 @@ function cell(text) {
     return String(text)
         .replace(/\\/g, '\\\\')
         .replace(/\|/g, '\\|')
-        .replace(/\r?\n/g, '<br>')
+        .replace(/\r\n|\r|\n/g, '<br>')
         .replace(/</g, '&lt;')
         .replace(/&lt;br>/g, '<br>');
 }
 /** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
 function inline(text) {
-    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r?\n/g, ' ');
+    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r\n|\r|\n/g, ' ');
 }
 /** Wrap text in an inline code span that survives backticks inside. */
 function code(text) {
     const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
     const fence = '`'.repeat(longest + 1);
     const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-    return `${fence}${pad}${text.replace(/\r?\n/g, ' ')}${pad}${fence}`;
+    return `${fence}${pad}${text.replace(/\r\n|\r|\n/g, ' ')}${pad}${fence}`;
 }
 /** Builds one step summary. */
 class summary_Summary {
@@ -75105,9 +75218,12 @@ class summary_Summary {
         this.parts.push(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
         return this;
     }
-    /** The Markdown, redacted. */
+    /**
+     * The Markdown, redacted. A lone `\r` left in free text (a heading, a paragraph, a
+     * code block) ends a line for a Markdown reader: it becomes a plain line break.
+     */
     toString() {
-        return secrets_secrets.redact(this.parts.join('\n'));
+        return secrets_secrets.redact(this.parts.join('\n').replace(/\r\n?/g, '\n'));
     }
     /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */
     write(path = process.env.GITHUB_STEP_SUMMARY) {
@@ -75118,6 +75234,141 @@ class summary_Summary {
     }
 }
 
+;// CONCATENATED MODULE: ./src/lib/confine.ts
+/**
+ * Paths a user (or a pull request) controls, confined to a root directory (the
+ * workspace, or plan's working directory). Symlinks are resolved with `realpath`
+ * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
+ * cannot make an action read, and print, a file outside the checkout.
+ */
+
+
+
+/** Whether `path` is `root` or below it (both absolute and already resolved). */
+function isWithin(root, path) {
+    const rel = relative(root, path);
+    return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`));
+}
+/**
+ * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
+ * For a path that does not exist, its deepest existing ancestor is resolved and the
+ * rest appended, so a link in a parent directory still counts.
+ */
+function realPath(root, path) {
+    let head = isAbsolute(path) ? path : resolve(root, path);
+    const rest = [];
+    while (!existsSync(head)) {
+        const parent = dirname(head);
+        if (parent === head)
+            break;
+        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
+        head = parent;
+    }
+    const real = existsSync(head) ? realpathSync(head) : head;
+    return rest.length > 0 ? join(real, ...rest) : real;
+}
+/**
+ * `path` resolved through its symlinks, when it stays inside `root`; else a
+ * ConfigurationError naming the input. `rootName` says what the root is in the message
+ * (`the workspace`, `the working directory`); `hint` is appended.
+ */
+function confine_confinedPath(root, path, options) {
+    const realRoot = realPath(root, root);
+    const real = realPath(root, path);
+    if (!isWithin(realRoot, real)) {
+        // Lexically inside: only a symlink leads out.
+        const link = isWithin(resolve(root), resolve(root, path)) ? ' (through a symlink)' : '';
+        throw new ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+    }
+    return real;
+}
+/**
+ * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
+ * a symbolic link, as a path relative to `root` with `/` separators; undefined when
+ * there is none (an entry that does not exist ends the walk). For code that writes
+ * files and must never follow a link, even one that leads back inside `root`.
+ */
+function symlinkOnPath(root, rel) {
+    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+        current = join(current, parts[i]);
+        const st = lstatSync(current, { throwIfNoEntry: false });
+        if (!st)
+            return undefined;
+        if (st.isSymbolicLink())
+            return parts.slice(0, i + 1).join('/');
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/lib/urls.ts
+/**
+ * URLs a user gives an action, as they may be shown and as they may be used: an error
+ * about a URL shows its scheme, host and path only (credentials hide outside userinfo
+ * too, in `?access_token=`, in an scp-like `x:TOKEN@host:path`), and plain HTTP that
+ * would carry credentials is refused unless the host is this machine or the user said
+ * so (`insecure-http: true`, which warns). Pure.
+ */
+
+/**
+ * `value` cut to what an error may show: `scheme://host[:port]/path` for a URL (no
+ * userinfo, query or fragment, even when it does not parse), `host:path` for an
+ * scp-like address (`user@host:path`), and anything else without `?`/`#` parts or a
+ * `...@` prefix.
+ */
+function shownUrl(value) {
+    const text = value.trim();
+    const cutQuery = (s) => {
+        const at = s.search(/[?#]/);
+        return at < 0 ? s : s.slice(0, at);
+    };
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+    if (scheme) {
+        const rest = text.slice(scheme[0].length);
+        const end = rest.search(/[/?#]/);
+        let authority = end < 0 ? rest : rest.slice(0, end);
+        const at = authority.lastIndexOf('@');
+        if (at >= 0)
+            authority = authority.slice(at + 1);
+        return `${scheme[1].toLowerCase()}://${authority}${cutQuery(end < 0 ? '' : rest.slice(end))}`;
+    }
+    // scp-like `[user@]host:path`, or a bare word: drop whatever precedes an `@` in the
+    // part before the first `/` (the user, or `user:token`).
+    const slash = text.indexOf('/');
+    const head = slash < 0 ? text : text.slice(0, slash);
+    const at = head.lastIndexOf('@');
+    return cutQuery(at < 0 ? text : text.slice(at + 1));
+}
+/** Whether a URL host names this machine: `localhost`, 127.0.0.0/8 or ::1. */
+function isLoopbackHost(hostname) {
+    const host = hostname
+        .replace(/^\[|\]$/g, '')
+        .replace(/\.$/, '')
+        .toLowerCase();
+    if (host === 'localhost' || host.endsWith('.localhost'))
+        return true;
+    if (host === '::1' || host === '0:0:0:0:0:0:0:1')
+        return true;
+    const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+    return v4 !== null && v4.slice(1).every(n => Number(n) <= 255);
+}
+/**
+ * Refuse (ConfigurationError naming `input`) an `http://` URL whose host is not this
+ * machine: the credentials sent with it, and what comes back, cross the network in the
+ * clear. With `insecureHttp` it is accepted: the warning to log is returned. `what`
+ * says what would travel in the clear (e.g. "the token"). Undefined: nothing to say.
+ */
+function checkCleartext(input, url, insecureHttp, what) {
+    if (url.protocol !== 'http:' || isLoopbackHost(url.hostname))
+        return undefined;
+    const shown = shownUrl(url.href);
+    if (!insecureHttp) {
+        throw new ConfigurationError(`input "${input}": got ${JSON.stringify(shown)}, plain HTTP to another machine: ${what} would cross the network in clear text; use https://, or set input "insecure-http" to true for a network you trust (http:// to localhost or 127.0.0.1 is always allowed)`);
+    }
+    return `input "insecure-http" is true: ${input} ${shown} is plain HTTP, so ${what} and everything exchanged can be read and changed on the way; use https:// outside a trusted network`;
+}
+
 ;// CONCATENATED MODULE: ./src/lib/inputs.ts
 /**
  * Typed, validated reading of action inputs. Every reader throws a
@@ -75125,6 +75376,9 @@ class summary_Summary {
  * was expected. Secret inputs are registered with the secrets registry the moment
  * they are read, before anything could print them.
  */
+
+
+
 
 
 
@@ -75145,7 +75399,7 @@ function mapInputs(values) {
  * paste could be a private key.
  */
 function parseCertificates(input, pem, got) {
-    const wrong = (why = '') => new ConfigurationError(`input "${input}": got ${got}${why}, expected PEM certificate(s) ("-----BEGIN CERTIFICATE-----" blocks)`);
+    const wrong = (why = '') => new errors_ConfigurationError(`input "${input}": got ${got}${why}, expected PEM certificate(s) ("-----BEGIN CERTIFICATE-----" blocks)`);
     const blocks = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
     const begins = pem.match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0;
     if (blocks.length === 0)
@@ -75179,7 +75433,7 @@ class InputReader {
     raw(name, options = {}) {
         const value = this.source.get(name) ?? '';
         if (options.secret)
-            secrets_secrets.add(value);
+            secrets_secrets.add(value, { label: `input "${name}"` });
         return options.trim === false ? value : value.trim();
     }
     /** A string; `default` when empty; an error when required and empty. */
@@ -75187,11 +75441,11 @@ class InputReader {
         const value = this.raw(name, options);
         if (value === '') {
             if (options.required)
-                throw new ConfigurationError(`input "${name}" is required but was empty`);
+                throw new errors_ConfigurationError(`input "${name}" is required but was empty`);
             return options.default ?? '';
         }
         if (!options.secret && /[\0]/.test(value))
-            throw invalidInput(name, value, 'no NUL characters');
+            throw errors_invalidInput(name, value, 'no NUL characters');
         return value;
     }
     /** A string or undefined when empty. */
@@ -75203,10 +75457,10 @@ class InputReader {
     line(name, options = {}) {
         const value = this.string(name, options);
         if (/[\r\n]/.test(value)) {
-            throw invalidInput(name, value, options.expected ?? 'a single line', options);
+            throw errors_invalidInput(name, value, options.expected ?? 'a single line', options);
         }
         if (value !== '' && options.pattern && !options.pattern.test(value)) {
-            throw invalidInput(name, value, options.expected ?? `a value matching ${options.pattern}`, options);
+            throw errors_invalidInput(name, value, options.expected ?? `a value matching ${options.pattern}`, options);
         }
         return value;
     }
@@ -75219,7 +75473,7 @@ class InputReader {
             return true;
         if (['false', 'False', 'FALSE'].includes(value))
             return false;
-        throw invalidInput(name, value, '"true" or "false"');
+        throw errors_invalidInput(name, value, '"true" or "false"');
     }
     /** An integer within bounds. */
     integer(name, options) {
@@ -75230,12 +75484,12 @@ class InputReader {
             ? `${options.min !== undefined ? ' and' : ''} <= ${options.max}`
             : ''}`;
         if (!/^-?\d+$/.test(value))
-            throw invalidInput(name, value, range);
+            throw errors_invalidInput(name, value, range);
         const n = Number(value);
         if (!Number.isSafeInteger(n) ||
             (options.min !== undefined && n < options.min) ||
             (options.max !== undefined && n > options.max)) {
-            throw invalidInput(name, value, range);
+            throw errors_invalidInput(name, value, range);
         }
         return n;
     }
@@ -75246,7 +75500,7 @@ class InputReader {
             return defaultValue;
         if (values.includes(value))
             return value;
-        throw invalidInput(name, value, `one of ${values.map(v => `"${v}"`).join(', ')}`);
+        throw errors_invalidInput(name, value, `one of ${values.map(v => `"${v}"`).join(', ')}`);
     }
     /** A duration in milliseconds: plain seconds or Go-style units. */
     duration(name, defaultValue, options = {}) {
@@ -75254,12 +75508,12 @@ class InputReader {
         const ms = parseDuration(value);
         const expected = 'a duration such as "300", "90s", "5m" or "1h30m"';
         if (ms === undefined)
-            throw invalidInput(name, value, expected);
+            throw errors_invalidInput(name, value, expected);
         if (options.min !== undefined && ms < options.min) {
-            throw invalidInput(name, value, `${expected}, at least ${options.min / 1000}s`);
+            throw errors_invalidInput(name, value, `${expected}, at least ${options.min / 1000}s`);
         }
         if (options.max !== undefined && ms > options.max) {
-            throw invalidInput(name, value, `${expected}, at most ${options.max / 1000}s`);
+            throw errors_invalidInput(name, value, `${expected}, at most ${options.max / 1000}s`);
         }
         return ms;
     }
@@ -75282,7 +75536,7 @@ class InputReader {
         // Each item may be printed alone later (e.g. one token of several): register it.
         if (options.secret)
             for (const item of items)
-                secrets_secrets.add(item);
+                secrets_secrets.add(item, { label: `a line of input "${name}"` });
         return items;
     }
     /** `key=value` lines (or `key: value` with `colon`). Keys must be unique. */
@@ -75293,19 +75547,17 @@ class InputReader {
             const at = item.search(sep);
             const key = at > 0 ? item.slice(0, at).trim() : '';
             if (key === '') {
-                throw invalidInput(name, item, `lines of the form key=value`, {
-                    secret: options.secret
-                });
+                throw errors_invalidInput(name, item, options.colon ? 'lines of the form "Name: value"' : 'lines of the form key=value', { secret: options.secret });
             }
             const hide = { secret: options.secret };
             if (options.keyPattern && !options.keyPattern.test(key)) {
-                throw invalidInput(name, key, `keys matching ${options.keyPattern}`, hide);
+                throw errors_invalidInput(name, key, `keys matching ${options.keyPattern}`, hide);
             }
             if (out.has(key))
-                throw invalidInput(name, key, 'each key at most once', hide);
+                throw errors_invalidInput(name, key, 'each key at most once', hide);
             const value = item.slice(at + 1).trim();
             if (options.secret)
-                secrets_secrets.add(value);
+                secrets_secrets.add(value, { label: `the value of ${key} in input "${name}"` });
             out.set(key, value);
         }
         return out;
@@ -75313,36 +75565,37 @@ class InputReader {
     /**
      * An http(s) URL with a host name DNS can hold, without credentials. A value the
      * URL parser would silently change (inner whitespace or control characters, which
-     * it drops) is refused. Values in errors are shortened.
+     * it drops) is refused. Errors show the scheme, host and path only, shortened.
      */
     url(name, options = {}) {
         const value = this.string(name, options);
         if (value === '')
             return undefined;
-        // Never echo credentials of a URL that gets refused: hide `user:pass@`.
+        // Never echo credentials of a URL that gets refused: an error shows the scheme, host
+        // and path only (no `user:pass@`, no `?access_token=`, no `#fragment`).
         const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
         if (userinfo !== undefined)
             for (const part of userinfo.split(':'))
                 secrets_secrets.add(part);
-        const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
+        const shown = shownUrl(value);
         let url;
         try {
             url = new URL(value);
         }
         catch {
-            throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
+            throw errors_invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
         }
         if (/[\s\p{Cc}]/u.test(value)) {
-            throw invalidInput(name, shown, 'one URL without spaces or control characters', options);
+            throw errors_invalidInput(name, shown, 'one URL without spaces or control characters', options);
         }
         if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-            throw invalidInput(name, shown, 'an http:// or https:// URL', options);
+            throw errors_invalidInput(name, shown, 'an http:// or https:// URL', options);
         }
         const host = url.hostname.replace(/\.$/, '');
         if (!host.startsWith('[')) {
             const long = host.split('.').find(label => label.length > MAX_LABEL);
             if (host.length > MAX_HOST || long !== undefined) {
-                throw invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
+                throw errors_invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
             }
         }
         if (url.username || url.password) {
@@ -75356,10 +75609,40 @@ class InputReader {
                     // a malformed %-sequence: the raw form is registered
                 }
             }
-            throw new ConfigurationError(`input "${name}": credentials in the URL are not accepted; pass them through the token or password input`);
+            throw new errors_ConfigurationError(`input "${name}": credentials in the URL are not accepted; pass them through the token or password input`);
         }
         return url;
     }
+}
+/**
+ * A CA certificate input: PEM text, or the path of a PEM file inside the workspace
+ * (symlinks resolved, like every other path input: `/proc/self/environ` or `../..` is
+ * refused before it is read). Returns the PEM text, checked to hold certificates, or
+ * undefined when the input is empty. Errors never echo the text or the file's content.
+ */
+function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE || process.cwd()) {
+    const raw = reader.optional(name, { trim: false });
+    if (raw === undefined || raw.trim() === '')
+        return undefined;
+    if (raw.includes('-----BEGIN ')) {
+        parseCertificates(name, raw, `a PEM text of ${raw.length} characters`);
+        return raw;
+    }
+    const path = raw.trim();
+    if (/[\r\n\0]/.test(path)) {
+        throw new ConfigurationError(`input "${name}": got ${raw.length} characters that are neither PEM text nor one path, expected PEM certificate(s) or the path of a PEM file in the workspace`);
+    }
+    const full = confinedPath(workspace, path, {
+        input: `input "${name}":`,
+        hint: 'give the PEM text, or the path of a PEM file of the checkout'
+    });
+    const st = statSync(full, { throwIfNoEntry: false });
+    if (!st?.isFile()) {
+        throw invalidInput(name, path, 'PEM text or the path of a PEM file in the workspace');
+    }
+    const pem = readFileSync(full, 'utf8');
+    parseCertificates(name, pem, `the file ${quote(path)}`);
+    return pem;
 }
 
 ;// CONCATENATED MODULE: ./src/actions/argocd-sync/inputs.ts
@@ -75391,17 +75674,17 @@ function parseResource(text) {
 function getInputs(reader = new InputReader()) {
     const serverUrl = reader.url('server', { required: true });
     if (serverUrl.search !== '' || serverUrl.hash !== '' || /[?#]/.test(serverUrl.href)) {
-        throw invalidInput('server', serverUrl.href, 'the Argo CD base URL without a ?query or #fragment (e.g. https://argocd.example.com)');
+        throw errors_invalidInput('server', serverUrl.href, 'the Argo CD base URL without a ?query or #fragment (e.g. https://argocd.example.com)');
     }
     const server = serverUrl.href.replace(/\/+$/, '');
     const token = reader.optional('token', { secret: true });
     const username = reader.optional('username');
     const password = reader.optional('password', { secret: true });
     if (token && (username || password)) {
-        throw new ConfigurationError('inputs "token" and "username"/"password" exclude each other: set one way to log in');
+        throw new errors_ConfigurationError('inputs "token" and "username"/"password" exclude each other: set one way to log in');
     }
     if (!token && !(username && password)) {
-        throw new ConfigurationError(username || password
+        throw new errors_ConfigurationError(username || password
             ? 'input "username" needs "password" and the other way round'
             : 'no credentials: set input "token" (an Argo CD account token), or "username" and "password"');
     }
@@ -75411,14 +75694,14 @@ function getInputs(reader = new InputReader()) {
     const applications = reader.list('applications', { commas: true });
     const selector = reader.optional('selector');
     if (selector !== undefined && !parseSelector(selector)) {
-        throw invalidInput('selector', selector, 'a label selector such as "team=shop,tier in (web,api)"');
+        throw errors_invalidInput('selector', selector, 'a label selector such as "team=shop,tier in (web,api)"');
     }
     if (applications.length === 0 && !selector) {
-        throw new ConfigurationError('set input "applications" (names or globs) or "selector" (a label selector)');
+        throw new errors_ConfigurationError('set input "applications" (names or globs) or "selector" (a label selector)');
     }
     for (const a of applications) {
         if (!/^[A-Za-z0-9*?[\]{}!@+()._,-]+$/.test(a)) {
-            throw invalidInput('applications', a, 'application names or glob patterns such as "shop-*"');
+            throw errors_invalidInput('applications', a, 'application names or glob patterns such as "shop-*"');
         }
     }
     const name = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -75430,20 +75713,20 @@ function getInputs(reader = new InputReader()) {
     const syncOptions = reader.list('sync-options', { commas: true });
     for (const o of syncOptions) {
         if (!/^[A-Za-z]+=[A-Za-z0-9._-]+$/.test(o)) {
-            throw invalidInput('sync-options', o, 'options such as "ServerSideApply=true" or "PruneLast=true"');
+            throw errors_invalidInput('sync-options', o, 'options such as "ServerSideApply=true" or "PruneLast=true"');
         }
     }
     const resources = reader.list('resources').map(r => {
         const parsed = parseResource(r);
         if (!parsed)
-            throw invalidInput('resources', r, 'lines of GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME (empty group for core kinds: ":Service:web")');
+            throw errors_invalidInput('resources', r, 'lines of GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME (empty group for core kinds: ":Service:web")');
         return parsed;
     });
     const refreshRaw = reader.choice('refresh', ['none', 'normal', 'hard'], 'none');
     const healthyStates = reader.list('healthy-states', { commas: true });
     for (const h of healthyStates) {
         if (!HEALTH.includes(h))
-            throw invalidInput('healthy-states', h, `health states among ${HEALTH.join(', ')}`);
+            throw errors_invalidInput('healthy-states', h, `health states among ${HEALTH.join(', ')}`);
     }
     const timeoutMs = reader.duration('timeout', '10m', { min: 1000 });
     const degradedGraceMs = reader.duration('degraded-grace', '60s', { min: 0 });
@@ -75460,9 +75743,9 @@ function getInputs(reader = new InputReader()) {
                 ? caRaw
                 : (0,external_node_path_.join)(process.env.GITHUB_WORKSPACE ?? process.cwd(), caRaw);
             if (!(0,external_node_fs_namespaceObject.existsSync)(path))
-                throw invalidInput('ca-cert', caRaw, 'PEM text or the path of a PEM file');
+                throw errors_invalidInput('ca-cert', caRaw, 'PEM text or the path of a PEM file');
             ca = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-            parseCertificates('ca-cert', ca, `the file ${quote(caRaw)}`);
+            parseCertificates('ca-cert', ca, `the file ${errors_quote(caRaw)}`);
         }
     }
     const headerMap = reader.keyValues('headers', {
@@ -75473,7 +75756,7 @@ function getInputs(reader = new InputReader()) {
     const headers = {};
     for (const [k, v] of headerMap) {
         if (FORBIDDEN_HEADERS.has(k.toLowerCase())) {
-            throw invalidInput('headers', k, 'extra headers other than Authorization, Cookie, Host and Content-*', { secret: true });
+            throw errors_invalidInput('headers', k, 'extra headers other than Authorization, Cookie, Host and Content-*', { secret: true });
         }
         headers[k.toLowerCase()] = v;
     }
@@ -75548,7 +75831,7 @@ async function resolveApps(client, inputs, log) {
         const chosen = selectApplications(apps, inputs.applications);
         const where = `${inputs.selector ? ` with selector "${inputs.selector}"` : ''}${inputs.project ? ` in project "${inputs.project}"` : ''}${inputs.appNamespace ? ` in namespace "${inputs.appNamespace}"` : ''}`;
         if (chosen.names.length === 0) {
-            throw new ConfigurationError(`no application matched input "applications" (${inputs.applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`);
+            throw new errors_ConfigurationError(`no application matched input "applications" (${inputs.applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`);
         }
         for (const u of chosen.unmatched) {
             log.warning(`input "applications": "${u}" matched no application${where}`);
@@ -75567,8 +75850,8 @@ async function resolveApps(client, inputs, log) {
     if (errors.length > 0) {
         const text = errors.map(e => e.message).join('\n');
         // A user mistake (wrong name, RBAC) or a server/network failure: keep the kind.
-        if (errors.every(e => e instanceof ConfigurationError))
-            throw new ConfigurationError(text);
+        if (errors.every(e => e instanceof errors_ConfigurationError))
+            throw new errors_ConfigurationError(text);
         throw new Error(text);
     }
     return new Map(fetched.map(f => [f.name, f.app]));

@@ -13,6 +13,7 @@ import {
   loadServices,
   normalizeRelPath,
   parseServices,
+  serviceImage,
   type Service
 } from '../../src/lib/services.js'
 
@@ -65,6 +66,7 @@ describe('parseServices: a good file', () => {
       context: 'src/cart',
       dockerfile: 'src/cart/Dockerfile',
       image: 'ghcr.io/acme/cart',
+      imageSource: 'defaults.registry',
       paths: ['libs/money/**'],
       ignore: ['**/*.md'],
       dependsOn: ['money-lib'],
@@ -452,5 +454,52 @@ describe('loadServices', () => {
     await expect(loadServices({ workspace: d, config: 'ci/s.yml' })).rejects.toThrow(
       /^ci\/s\.yml:2:8: services\.a\.pth: unknown key "pth" \(did you mean "path"\?\)/
     )
+  })
+})
+
+describe('serviceImage: inputs win over the services file defaults, never over image:', () => {
+  const file = '.github/conveyor.yml'
+  const cfg = parseServices(
+    'defaults: { registry: ghcr.io/acme }\nservices:\n  cart: { path: cart }\n  pay: { path: pay, image: pay-img }\n  web: { path: web, image: quay.io/x/web }\n',
+    file
+  )
+  const svc = (n: string) => findService(cfg, n)
+  it.each([
+    ['cart', {}, 'ghcr.io/acme/cart', 'defaults.registry of .github/conveyor.yml'],
+    [
+      'cart',
+      { registry: 'localhost:5000/dev' },
+      'localhost:5000/dev/cart',
+      'input "registry" (over defaults.registry ghcr.io/acme of .github/conveyor.yml)'
+    ],
+    ['cart', { registry: 'ghcr.io/acme' }, 'ghcr.io/acme/cart', 'input "registry"'],
+    ['cart', { image: 'x.io/y/z' }, 'x.io/y/z', 'input "image"'],
+    [
+      'cart',
+      { image: 'z', registry: 'r.io/n' },
+      'r.io/n/z',
+      'input "image", prefixed with input "registry"'
+    ],
+    [
+      'pay',
+      { registry: 'localhost:5000/dev' },
+      'localhost:5000/dev/pay-img',
+      'image: of service pay in .github/conveyor.yml, prefixed with input "registry"'
+    ],
+    [
+      'web',
+      { registry: 'localhost:5000/dev' },
+      'quay.io/x/web',
+      'image: of service web in .github/conveyor.yml'
+    ]
+  ])('%s with %j → %s (%s)', (name, inputs, image, from) => {
+    expect(serviceImage(svc(name), cfg, inputs)).toEqual({ image, from })
+  })
+
+  it('discovered services: the registry input, else the bare name', () => {
+    const [d] = discoverServices(['api/Dockerfile'])
+    const none = { defaults: { platforms: ['linux/amd64'] } }
+    expect(serviceImage(d!, none, { registry: 'r.io/a' }).image).toBe('r.io/a/api')
+    expect(serviceImage(d!, none, {}).from).toMatch(/^the service name alone/)
   })
 })
