@@ -85598,13 +85598,27 @@ function lib_exec_exec(command, args, options = {}) {
                 killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
             }, options.timeoutMs)
             : undefined;
+        // A callback that throws (a consumer refusing what it was given) ends the process
+        // and rejects with that error, rather than escaping as an uncaught exception.
+        let callbackError;
+        const call = (fn, c) => {
+            if (!fn || callbackError)
+                return;
+            try {
+                fn(c);
+            }
+            catch (error) {
+                callbackError = { error };
+                child.kill('SIGTERM');
+            }
+        };
         child.stdout.on('data', (c) => {
             out.push(c);
-            options.onStdout?.(c);
+            call(options.onStdout, c);
         });
         child.stderr.on('data', (c) => {
             err.push(c);
-            options.onStderr?.(c);
+            call(options.onStderr, c);
         });
         child.stdin.on('error', () => undefined);
         // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
@@ -85640,6 +85654,10 @@ function lib_exec_exec(command, args, options = {}) {
             clearTimeout(timer);
             clearTimeout(killTimer);
             clearTimeout(drainTimer);
+            if (callbackError) {
+                reject(callbackError.error);
+                return;
+            }
             const result = {
                 code: code ?? -1,
                 signal,
@@ -88007,6 +88025,18 @@ var dist = __nccwpck_require__(8815);
  * environment (`--config-env`), never argv.
  */
 
+
+/** The environment variable that carries a token header to git (`--config-env=<key>=<this>`). */
+const GIT_HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+function authHeader(token, scheme = 'basic') {
+    secrets.add(token, { user: 'x-access-token' });
+    if (scheme === 'bearer')
+        return `AUTHORIZATION: bearer ${token}`;
+    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
+    secrets.add(encoded);
+    return `AUTHORIZATION: basic ${encoded}`;
+}
 /** The environment git runs with. */
 function gitEnv(extra = {}, isolated = false) {
     const env = {

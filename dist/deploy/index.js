@@ -106570,13 +106570,27 @@ function lib_exec_exec(command, args, options = {}) {
                 killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
             }, options.timeoutMs)
             : undefined;
+        // A callback that throws (a consumer refusing what it was given) ends the process
+        // and rejects with that error, rather than escaping as an uncaught exception.
+        let callbackError;
+        const call = (fn, c) => {
+            if (!fn || callbackError)
+                return;
+            try {
+                fn(c);
+            }
+            catch (error) {
+                callbackError = { error };
+                child.kill('SIGTERM');
+            }
+        };
         child.stdout.on('data', (c) => {
             out.push(c);
-            options.onStdout?.(c);
+            call(options.onStdout, c);
         });
         child.stderr.on('data', (c) => {
             err.push(c);
-            options.onStderr?.(c);
+            call(options.onStderr, c);
         });
         child.stdin.on('error', () => undefined);
         // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
@@ -106612,6 +106626,10 @@ function lib_exec_exec(command, args, options = {}) {
             clearTimeout(timer);
             clearTimeout(killTimer);
             clearTimeout(drainTimer);
+            if (callbackError) {
+                reject(callbackError.error);
+                return;
+            }
             const result = {
                 code: code ?? -1,
                 signal,
@@ -106647,6 +106665,18 @@ function lib_exec_exec(command, args, options = {}) {
  * environment (`--config-env`), never argv.
  */
 
+
+/** The environment variable that carries a token header to git (`--config-env=<key>=<this>`). */
+const GIT_HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+function authHeader(token, scheme = 'basic') {
+    secrets_secrets.add(token, { user: 'x-access-token' });
+    if (scheme === 'bearer')
+        return `AUTHORIZATION: bearer ${token}`;
+    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
+    secrets_secrets.add(encoded);
+    return `AUTHORIZATION: basic ${encoded}`;
+}
 /** The environment git runs with. */
 function gitEnv(extra = {}, isolated = false) {
     const env = {
@@ -106688,7 +106718,6 @@ async function gitText(args, options) {
 
 
 
-const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
 /** Default time limit of one git command (the `timeout` input's default). */
 const DEFAULT_GIT_TIMEOUT_MS = 10 * 60_000;
 /** A transfer below this many bytes per second... */
@@ -106728,15 +106757,7 @@ function remoteLabel(url) {
 function isStalled(stderr) {
     return /operation too slow|timed out|timeout was reached/i.test(stderr);
 }
-/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
-function authHeader(token, scheme = 'basic') {
-    secrets_secrets.add(token, { user: 'x-access-token' });
-    if (scheme === 'bearer')
-        return `AUTHORIZATION: bearer ${token}`;
-    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
-    secrets_secrets.add(encoded);
-    return `AUTHORIZATION: basic ${encoded}`;
-}
+
 /** Classify a failed `git push` from its stderr. */
 function classifyPush(stderr) {
     const message = stderr.trim().split('\n').slice(-6).join('\n');
@@ -106785,7 +106806,7 @@ class ConfigRepo {
      */
     run(args, options = {}) {
         const argv = [
-            ...(this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`] : []),
+            ...(this.header ? [`--config-env=http.extraheader=${GIT_HEADER_ENV}`] : []),
             ...lowSpeedArgs(this.timeoutMs),
             ...args
         ];
@@ -106800,7 +106821,7 @@ class ConfigRepo {
                 GIT_COMMITTER_NAME: this.identity.name,
                 GIT_COMMITTER_EMAIL: this.identity.email,
                 GIT_LFS_SKIP_SMUDGE: '1',
-                ...(this.header ? { [HEADER_ENV]: this.header } : {}),
+                ...(this.header ? { [GIT_HEADER_ENV]: this.header } : {}),
                 ...options.env
             }
         });

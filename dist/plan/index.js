@@ -43138,13 +43138,27 @@ function lib_exec_exec(command, args, options = {}) {
                 killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
             }, options.timeoutMs)
             : undefined;
+        // A callback that throws (a consumer refusing what it was given) ends the process
+        // and rejects with that error, rather than escaping as an uncaught exception.
+        let callbackError;
+        const call = (fn, c) => {
+            if (!fn || callbackError)
+                return;
+            try {
+                fn(c);
+            }
+            catch (error) {
+                callbackError = { error };
+                child.kill('SIGTERM');
+            }
+        };
         child.stdout.on('data', (c) => {
             out.push(c);
-            options.onStdout?.(c);
+            call(options.onStdout, c);
         });
         child.stderr.on('data', (c) => {
             err.push(c);
-            options.onStderr?.(c);
+            call(options.onStderr, c);
         });
         child.stdin.on('error', () => undefined);
         // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
@@ -43180,6 +43194,10 @@ function lib_exec_exec(command, args, options = {}) {
             clearTimeout(timer);
             clearTimeout(killTimer);
             clearTimeout(drainTimer);
+            if (callbackError) {
+                reject(callbackError.error);
+                return;
+            }
             const result = {
                 code: code ?? -1,
                 signal,
@@ -43215,6 +43233,18 @@ function lib_exec_exec(command, args, options = {}) {
  * environment (`--config-env`), never argv.
  */
 
+
+/** The environment variable that carries a token header to git (`--config-env=<key>=<this>`). */
+const GIT_HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+function authHeader(token, scheme = 'basic') {
+    secrets_secrets.add(token, { user: 'x-access-token' });
+    if (scheme === 'bearer')
+        return `AUTHORIZATION: bearer ${token}`;
+    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
+    secrets_secrets.add(encoded);
+    return `AUTHORIZATION: basic ${encoded}`;
+}
 /** The environment git runs with. */
 function gitEnv(extra = {}, isolated = false) {
     const env = {
@@ -43786,12 +43816,185 @@ class ChangedFilesJson {
     }
 }
 
+;// CONCATENATED MODULE: ./src/lib/urls.ts
+/**
+ * URLs a user gives an action, as they may be shown and as they may be used: an error
+ * about a URL shows its scheme, host and path only (credentials hide outside userinfo
+ * too, in `?access_token=`, in an scp-like `x:TOKEN@host:path`), and plain HTTP that
+ * would carry credentials is refused unless the host is this machine or the user said
+ * so (`insecure-http: true`, which warns). Pure.
+ */
+
+/**
+ * `value` cut to what an error may show: `scheme://host[:port]/path` for a URL (no
+ * userinfo, query or fragment, even when it does not parse), `host:path` for an
+ * scp-like address (`user@host:path`), and anything else without `?`/`#` parts or a
+ * `...@` prefix.
+ */
+function shownUrl(value) {
+    const text = value.trim();
+    const cutQuery = (s) => {
+        const at = s.search(/[?#]/);
+        return at < 0 ? s : s.slice(0, at);
+    };
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+    if (scheme) {
+        const rest = text.slice(scheme[0].length);
+        const end = rest.search(/[/?#]/);
+        let authority = end < 0 ? rest : rest.slice(0, end);
+        const at = authority.lastIndexOf('@');
+        if (at >= 0)
+            authority = authority.slice(at + 1);
+        return `${scheme[1].toLowerCase()}://${authority}${cutQuery(end < 0 ? '' : rest.slice(end))}`;
+    }
+    // scp-like `[user@]host:path`, or a bare word: drop whatever precedes an `@` in the
+    // part before the first `/` (the user, or `user:token`).
+    const slash = text.indexOf('/');
+    const head = slash < 0 ? text : text.slice(0, slash);
+    const at = head.lastIndexOf('@');
+    return cutQuery(at < 0 ? text : text.slice(at + 1));
+}
+/** Whether a URL host names this machine: `localhost`, 127.0.0.0/8 or ::1. */
+function isLoopbackHost(hostname) {
+    const host = hostname
+        .replace(/^\[|\]$/g, '')
+        .replace(/\.$/, '')
+        .toLowerCase();
+    if (host === 'localhost' || host.endsWith('.localhost'))
+        return true;
+    if (host === '::1' || host === '0:0:0:0:0:0:0:1')
+        return true;
+    const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+    return v4 !== null && v4.slice(1).every(n => Number(n) <= 255);
+}
+/**
+ * Refuse (ConfigurationError naming `input`) an `http://` URL whose host is not this
+ * machine: the credentials sent with it, and what comes back, cross the network in the
+ * clear. With `insecureHttp` it is accepted: the warning to log is returned. `what`
+ * says what would travel in the clear (e.g. "the token"). Undefined: nothing to say.
+ */
+function checkCleartext(input, url, insecureHttp, what) {
+    if (url.protocol !== 'http:' || isLoopbackHost(url.hostname))
+        return undefined;
+    const shown = shownUrl(url.href);
+    if (!insecureHttp) {
+        throw new ConfigurationError(`input "${input}": got ${JSON.stringify(shown)}, plain HTTP to another machine: ${what} would cross the network in clear text; use https://, or set input "insecure-http" to true for a network you trust (http:// to localhost or 127.0.0.1 is always allowed)`);
+    }
+    return `input "insecure-http" is true: ${input} ${shown} is plain HTTP, so ${what} and everything exchanged can be read and changed on the way; use https:// outside a trusted network`;
+}
+
+;// CONCATENATED MODULE: ./src/lib/plan-fetch.ts
+/**
+ * How plan talks to origin, decided purely: whether a fetch sends the `token` input
+ * (and to which server), what a failed fetch's stderr means (a ref origin does not
+ * have, or a failure to authenticate or to reach it), the error that says so, and
+ * which names may go into a refspec.
+ */
+
+
+
+/**
+ * What git's stderr says about a failed fetch: a ref or commit origin does not have
+ * (`missing`, the one failure a plan may answer by choosing another base), or a failure
+ * to authenticate, to reach origin, or anything else. Pure.
+ */
+function fetchFailure(stderr, timedOut = false) {
+    if (timedOut)
+        return 'network';
+    if (/not our ref|couldn't find remote ref|unadvertised object|no such remote ref/i.test(stderr))
+        return 'missing';
+    if (/could not read (?:Username|Password)|terminal prompts disabled|Authentication failed|Access denied|returned error: 40[13]|Permission denied|correct access rights|Repository not found|Invalid username or password/i.test(stderr))
+        return 'auth';
+    if (/unable to access|Failed to connect|Could not resolve|Connection (?:refused|reset|timed out)|timed out|Operation too slow|early EOF|RPC failed|hung up|SSL|TLS|gnutls|Network is unreachable/i.test(stderr))
+        return 'network';
+    return 'other';
+}
+/** The last line of git's stderr as it may be shown: URLs cut to scheme, host and path. */
+function gitSaid(stderr) {
+    const line = stderr
+        .split(/\r?\n/)
+        .map(l => l.trim())
+        .filter(Boolean)
+        .pop() ?? '';
+    return errors_quote(secrets_secrets.redact(line.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, u => shownUrl(u))), 300);
+}
+/**
+ * The error for a fetch from origin that failed for another reason than a missing ref.
+ * An authentication failure is the user's to fix (ConfigurationError); so is the rest,
+ * as far as they can: the message says what to try.
+ */
+function fetchError(what, failure, stderr, origin) {
+    const why = failure === 'auth'
+        ? 'origin refused the credentials, or asked for some and got none'
+        : failure === 'network'
+            ? 'origin could not be reached, or the transfer broke off'
+            : 'git failed';
+    const fix = failure === 'auth'
+        ? 'give plan input "token" (its default is ${{ github.token }}: a checkout with persist-credentials: false leaves no credentials, and plan then sends the token as an HTTP header), or check out with fetch-depth: 0 so that nothing needs fetching'
+        : failure === 'network'
+            ? 'retry the job; if it persists, check the network path to origin'
+            : "see git's message; check out with fetch-depth: 0 so that nothing needs fetching";
+    const message = `${what} from origin ${shownUrl(origin)} failed: ${why} (git said ${gitSaid(stderr)}). plan needs that history to tell what changed, and does not answer "every service" for a fetch that failed: ${fix}`;
+    return failure === 'auth' ? new errors_ConfigurationError(message) : new Error(message);
+}
+/**
+ * Whether plan's fetches send the token, with the config key that scopes the header
+ * to the GitHub server, and why (for the log). The token goes only to an http(s) origin
+ * on the server the workflow runs on, and not when the checkout already configured its
+ * own credentials (two Authorization headers would be refused). Pure.
+ */
+function fetchAuth(origin, serverUrl, hasToken, configured) {
+    if (!hasToken)
+        return { why: 'fetches from origin send no credentials (no input "token")' };
+    if (configured)
+        return {
+            why: 'fetches from origin use the credentials the checkout configured (persist-credentials)'
+        };
+    let originUrl;
+    let server;
+    try {
+        originUrl = new URL(origin ?? '');
+        server = new URL(serverUrl);
+    }
+    catch {
+        return {
+            why: `input "token" is not sent: origin ${shownUrl(origin ?? '')} is not an http(s) URL`
+        };
+    }
+    if (!/^https?:$/.test(originUrl.protocol))
+        return {
+            why: `input "token" is not sent: origin ${shownUrl(origin ?? '')} is not an http(s) URL`
+        };
+    if (originUrl.origin !== server.origin)
+        return {
+            why: `input "token" is not sent: origin ${originUrl.host} is not the GitHub server ${server.host}`
+        };
+    return {
+        key: `http.${server.origin}/.extraheader`,
+        why: `fetches from origin ${server.host} authenticate with input "token" (an HTTP header passed to git through its environment)`
+    };
+}
+/**
+ * Whether `name` can be a branch or tag name (what may go into a refspec): git's
+ * check-ref-format rules, roughly; an expression such as `HEAD~3` cannot.
+ */
+function isRefName(name) {
+    return (name !== '' &&
+        name !== '@' &&
+        // eslint-disable-next-line no-control-regex -- control characters are what is refused
+        !/[\s\x00-\x1f\x7f~^:?*[\\]|\.\.|@\{|\/\/|^[/.-]|[/.]$|\.lock(?:\/|$)/.test(name));
+}
+
 ;// CONCATENATED MODULE: ./src/lib/plan-git.ts
 /**
  * Carrying out a base decision in the workspace actions/checkout leaves (depth 1,
  * detached, no other branch): fetch from origin what is missing, blob-less, deepening
- * by doubling depth up to a cap, then find the merge base.
+ * by doubling depth up to a cap, then find the merge base. Fetches authenticate with
+ * the `token` input through an HTTP header in git's environment (never argv or
+ * .git/config), and a fetch that fails for any reason but a missing ref is an error
+ * that says why: "every service" is never a guess made because origin could not be read.
  */
+
 
 
 /** A full commit sha (SHA-1 or SHA-256). */
@@ -43803,17 +44006,39 @@ const MAX_DEPTH = 8192;
 class PlanRepo {
     cwd;
     log;
-    maxDepth;
+    options;
     shallow;
     hasOrigin;
+    originUrl;
+    auth;
     /** Fetches made (for the summary and tests). */
     fetches = [];
     /** Lookups of full shas: under way, or found to name a commit here. */
     found = new Map();
-    constructor(cwd, log, maxDepth = MAX_DEPTH) {
+    maxDepth;
+    constructor(cwd, log, options = {}) {
         this.cwd = cwd;
         this.log = log;
-        this.maxDepth = maxDepth;
+        this.options = options;
+        this.maxDepth = options.maxDepth ?? MAX_DEPTH;
+    }
+    /** The arguments and environment that authenticate a command talking to origin. */
+    remoteAuth() {
+        this.auth ??= (async () => {
+            const configured = await git(['config', '--get-regexp', '^http\\..*extraheader$'], {
+                cwd: this.cwd,
+                allowFailure: true
+            });
+            const decided = fetchAuth(this.originUrl, this.options.serverUrl ?? 'https://github.com', Boolean(this.options.token), configured.code === 0 && configured.stdout.trim() !== '');
+            this.log.info(decided.why);
+            if (!decided.key || !this.options.token)
+                return { args: [], env: {} };
+            return {
+                args: [`--config-env=${decided.key}=${GIT_HEADER_ENV}`],
+                env: { [GIT_HEADER_ENV]: authHeader(this.options.token) }
+            };
+        })();
+        return this.auth;
     }
     async text(args) {
         return gitText(args, { cwd: this.cwd });
@@ -43826,7 +44051,11 @@ class PlanRepo {
         return this.shallow;
     }
     async origin() {
-        this.hasOrigin ??= await this.ok(['remote', 'get-url', 'origin']);
+        if (this.hasOrigin === undefined) {
+            const r = await git(['remote', 'get-url', 'origin'], { cwd: this.cwd, allowFailure: true });
+            this.hasOrigin = r.code === 0;
+            this.originUrl = r.code === 0 ? r.stdout.trim() : undefined;
+        }
         return this.hasOrigin;
     }
     /**
@@ -43877,9 +44106,19 @@ class PlanRepo {
         args.push('origin', ...specs);
         this.fetches.push(args.slice(2).join(' '));
         this.log.info(`git ${args.slice(2).join(' ')}`);
-        const r = await git(args, { cwd: this.cwd, allowFailure: true, timeoutMs: 10 * 60_000 });
-        if (r.code !== 0)
-            this.log.info(`fetch failed: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+        const auth = await this.remoteAuth();
+        const r = await git([...auth.args, ...args], {
+            cwd: this.cwd,
+            allowFailure: true,
+            timeoutMs: 10 * 60_000,
+            env: auth.env
+        });
+        if (r.code !== 0) {
+            const failure = fetchFailure(r.stderr, r.timedOut);
+            if (failure !== 'missing')
+                throw fetchError('fetching', failure, r.stderr, this.originUrl ?? 'origin');
+            this.log.info(`not on origin: ${gitSaid(r.stderr)}`);
+        }
         await this.isShallow();
         return r.code === 0;
     }
@@ -43912,10 +44151,18 @@ class PlanRepo {
             return local.stdout.trim().replace(/^origin\//, '');
         if (!(await this.origin()))
             return undefined;
-        const r = await git(['ls-remote', '--symref', 'origin', 'HEAD'], {
+        const auth = await this.remoteAuth();
+        const r = await git([...auth.args, 'ls-remote', '--symref', 'origin', 'HEAD'], {
             cwd: this.cwd,
-            allowFailure: true
+            allowFailure: true,
+            timeoutMs: 5 * 60_000,
+            env: auth.env
         });
+        if (r.code !== 0) {
+            const failure = fetchFailure(r.stderr, r.timedOut);
+            if (failure !== 'missing')
+                throw fetchError('asking for the default branch', failure, r.stderr, this.originUrl ?? 'origin');
+        }
         const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout);
         return m?.[1];
     }
@@ -43930,21 +44177,49 @@ class PlanRepo {
             const r = await git(['merge-base', a, b], { cwd: this.cwd, allowFailure: true });
             if (r.code === 0)
                 return r.stdout.trim();
-            if (!(await this.isShallow()))
+            if (!(await this.isShallow())) {
+                this.noMergeBase = 'no common history (the whole history is here)';
                 return undefined;
+            }
             if (depth > this.maxDepth) {
+                this.noMergeBase = `no merge base within ${this.maxDepth} commits of history`;
                 this.log.warning(`no merge base of ${a.slice(0, 12)} and ${b.slice(0, 12)} within ${this.maxDepth} commits of history`);
                 return undefined;
             }
-            for (const spec of refetch)
-                if (!(await this.fetch([spec], depth)))
+            for (const spec of refetch) {
+                if (!(await this.fetch([spec], depth))) {
+                    this.noMergeBase = `${spec.startsWith('+') ? spec.slice(1).split(':')[0] : spec.slice(0, 12)} is no longer on origin, so its history cannot be deepened`;
                     return undefined;
+                }
+            }
         }
     }
+    /** Why the last `mergeBase` found none (for the reason a plan gives). */
+    noMergeBase = 'no merge base';
     /** Whether `a` is an ancestor of `b` (both here). */
     async isAncestor(a, b) {
         return this.ok(['merge-base', '--is-ancestor', a, b]);
     }
+}
+/**
+ * The commit a name (a full sha, a branch or a tag) names on origin, fetched; undefined
+ * when origin has no such thing, or when `name` cannot be a ref name.
+ */
+async function fetchName(repo, name) {
+    if (FULL_SHA.test(name))
+        return repo.ensureCommit(name);
+    if (!isRefName(name))
+        return undefined;
+    if (name.startsWith('refs/tags/')) {
+        await repo.fetch([`+${name}:${name}`], 1);
+        return repo.commit(name);
+    }
+    const branch = name.replace(/^refs\/heads\//, '').replace(/^origin\//, '');
+    const sha = await repo.ensureBranch(branch);
+    if (sha)
+        return sha;
+    await repo.fetch([`+refs/tags/${branch}:refs/tags/${branch}`], 1);
+    return repo.commit(`refs/tags/${branch}`);
 }
 /** Fetchable spec of a commit: the sha itself, or a branch refspec. */
 function specFor(sha, branch) {
@@ -43964,26 +44239,26 @@ async function resolveBase(repo, decision, head, lastSuccess) {
         case 'ref': {
             const ref = choice.ref;
             let sha = await repo.commit(ref);
+            if (!sha)
+                sha = await fetchName(repo, ref);
             if (!sha) {
-                if (FULL_SHA.test(ref))
-                    sha = await repo.ensureCommit(ref);
-                else {
-                    const name = ref.replace(/^refs\/heads\//, '').replace(/^origin\//, '');
-                    if (ref.startsWith('refs/tags/')) {
-                        await repo.fetch([`+${ref}:${ref}`], 1);
-                        sha = await repo.commit(ref);
-                    }
-                    else {
-                        sha = (await repo.ensureBranch(name)) ?? undefined;
-                        if (!sha) {
-                            await repo.fetch([`+refs/tags/${name}:refs/tags/${name}`], 1);
-                            sha = await repo.commit(`refs/tags/${name}`);
-                        }
-                    }
+                // An expression such as HEAD~3 or main^2: its starting point here (fetched when
+                // it is a branch or tag), then history deepened until the expression resolves.
+                const m = /^(.*?)([~^].*)$/.exec(ref);
+                const start = m ? m[1] || 'HEAD' : undefined;
+                const tip = start
+                    ? ((await repo.commit(start)) ?? (await fetchName(repo, start)))
+                    : undefined;
+                for (let depth = FIRST_DEPTH; tip && !sha; depth *= 2) {
+                    if (depth > repo.maxDepth || !(await repo.isShallow()))
+                        break;
+                    if (!(await repo.fetch([tip], depth)))
+                        break;
+                    sha = await repo.commit(ref);
                 }
             }
             if (!sha) {
-                throw new errors_ConfigurationError(`input "base": got ${JSON.stringify(ref)}, which names no commit here or on origin; expected a commit sha, branch or tag`);
+                throw new errors_ConfigurationError(`input "base": got ${errors_quote(ref)}, which names no commit here or on origin; expected a revision git can resolve: a commit sha, a branch or tag, or an expression such as HEAD~3 or main^`);
             }
             return { kind: 'commit', sha, why: choice.why };
         }
@@ -43993,7 +44268,10 @@ async function resolveBase(repo, decision, head, lastSuccess) {
                 return { kind: 'all', why: `${choice.why} ${choice.sha} is not on origin: every service` };
             const mb = await repo.mergeBase(sha, head, [sha, headSpec]);
             if (!mb)
-                return { kind: 'all', why: `${choice.why}: no merge base with the head: every service` };
+                return {
+                    kind: 'all',
+                    why: `${choice.why}: ${repo.noMergeBase} with the head: every service`
+                };
             return { kind: 'commit', sha: mb, why: choice.why };
         }
         case 'last-success': {
@@ -44007,7 +44285,7 @@ async function resolveBase(repo, decision, head, lastSuccess) {
             if (!mb)
                 return {
                     kind: 'all',
-                    why: `${choice.why} (${sha}) shares no history with the head: every service`
+                    why: `${choice.why} (${sha}): ${repo.noMergeBase} with the head: every service`
                 };
             return { kind: 'commit', sha: mb, why: `${choice.why} (${sha.slice(0, 12)})` };
         }
@@ -44020,7 +44298,10 @@ async function resolveBase(repo, decision, head, lastSuccess) {
                 return { kind: 'all', why: `${choice.why}: origin has no branch ${branch}: every service` };
             const mb = await repo.mergeBase(head, tip, [headSpec, specFor(tip, branch)]);
             if (!mb)
-                return { kind: 'all', why: `${choice.why}: no merge base with ${branch}: every service` };
+                return {
+                    kind: 'all',
+                    why: `${choice.why}: ${repo.noMergeBase} with ${branch}: every service`
+                };
             return { kind: 'commit', sha: mb, why: choice.why.replace(/the default branch/, branch) };
         }
         case 'before': {
@@ -44031,6 +44312,9 @@ async function resolveBase(repo, decision, head, lastSuccess) {
                     return { kind: 'commit', sha: before, why: choice.why };
             }
             // A force push: `before` is gone or not an ancestor.
+            let why = before
+                ? `${before.slice(0, 12)} is not an ancestor of the head`
+                : `${choice.before.slice(0, 12)} is no longer on origin`;
             const def = choice.defaultBranch ?? (await repo.defaultBranch());
             if (def && def !== choice.branch) {
                 const tip = await repo.ensureBranch(def);
@@ -44041,6 +44325,7 @@ async function resolveBase(repo, decision, head, lastSuccess) {
                         sha: mb,
                         why: `force push to ${choice.branch}: the merge base with ${def}`
                     };
+                why += tip ? `, and ${repo.noMergeBase} with ${def}` : `, and origin has no branch ${def}`;
             }
             else if (before) {
                 const mb = await repo.mergeBase(before, head, [before, headSpec]);
@@ -44050,11 +44335,11 @@ async function resolveBase(repo, decision, head, lastSuccess) {
                         sha: mb,
                         why: `force push to ${choice.branch}: the merge base of the old and new history`
                     };
+                why += `, and ${repo.noMergeBase} between the old and new history`;
             }
-            return {
-                kind: 'all',
-                why: `force push to ${choice.branch}: no common history found: every service`
-            };
+            else
+                why += def ? '' : ', and the default branch is unknown';
+            return { kind: 'all', why: `force push to ${choice.branch}: ${why}: every service` };
         }
         case 'previous-tag': {
             const tags = `+refs/tags/*:refs/tags/*`;
@@ -45536,73 +45821,6 @@ function formatDuration(ms) {
     return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
-;// CONCATENATED MODULE: ./src/lib/urls.ts
-/**
- * URLs a user gives an action, as they may be shown and as they may be used: an error
- * about a URL shows its scheme, host and path only (credentials hide outside userinfo
- * too, in `?access_token=`, in an scp-like `x:TOKEN@host:path`), and plain HTTP that
- * would carry credentials is refused unless the host is this machine or the user said
- * so (`insecure-http: true`, which warns). Pure.
- */
-
-/**
- * `value` cut to what an error may show: `scheme://host[:port]/path` for a URL (no
- * userinfo, query or fragment, even when it does not parse), `host:path` for an
- * scp-like address (`user@host:path`), and anything else without `?`/`#` parts or a
- * `...@` prefix.
- */
-function shownUrl(value) {
-    const text = value.trim();
-    const cutQuery = (s) => {
-        const at = s.search(/[?#]/);
-        return at < 0 ? s : s.slice(0, at);
-    };
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
-    if (scheme) {
-        const rest = text.slice(scheme[0].length);
-        const end = rest.search(/[/?#]/);
-        let authority = end < 0 ? rest : rest.slice(0, end);
-        const at = authority.lastIndexOf('@');
-        if (at >= 0)
-            authority = authority.slice(at + 1);
-        return `${scheme[1].toLowerCase()}://${authority}${cutQuery(end < 0 ? '' : rest.slice(end))}`;
-    }
-    // scp-like `[user@]host:path`, or a bare word: drop whatever precedes an `@` in the
-    // part before the first `/` (the user, or `user:token`).
-    const slash = text.indexOf('/');
-    const head = slash < 0 ? text : text.slice(0, slash);
-    const at = head.lastIndexOf('@');
-    return cutQuery(at < 0 ? text : text.slice(at + 1));
-}
-/** Whether a URL host names this machine: `localhost`, 127.0.0.0/8 or ::1. */
-function isLoopbackHost(hostname) {
-    const host = hostname
-        .replace(/^\[|\]$/g, '')
-        .replace(/\.$/, '')
-        .toLowerCase();
-    if (host === 'localhost' || host.endsWith('.localhost'))
-        return true;
-    if (host === '::1' || host === '0:0:0:0:0:0:0:1')
-        return true;
-    const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-    return v4 !== null && v4.slice(1).every(n => Number(n) <= 255);
-}
-/**
- * Refuse (ConfigurationError naming `input`) an `http://` URL whose host is not this
- * machine: the credentials sent with it, and what comes back, cross the network in the
- * clear. With `insecureHttp` it is accepted: the warning to log is returned. `what`
- * says what would travel in the clear (e.g. "the token"). Undefined: nothing to say.
- */
-function checkCleartext(input, url, insecureHttp, what) {
-    if (url.protocol !== 'http:' || isLoopbackHost(url.hostname))
-        return undefined;
-    const shown = shownUrl(url.href);
-    if (!insecureHttp) {
-        throw new ConfigurationError(`input "${input}": got ${JSON.stringify(shown)}, plain HTTP to another machine: ${what} would cross the network in clear text; use https://, or set input "insecure-http" to true for a network you trust (http:// to localhost or 127.0.0.1 is always allowed)`);
-    }
-    return `input "insecure-http" is true: ${input} ${shown} is plain HTTP, so ${what} and everything exchanged can be read and changed on the way; use https:// outside a trusted network`;
-}
-
 ;// CONCATENATED MODULE: ./src/lib/inputs.ts
 /**
  * Typed, validated reading of action inputs. Every reader throws a
@@ -45889,26 +46107,39 @@ function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE ||
 
 
 
+
+
 /** Longest accepted `config` path and `base` ref (git's own limits are far above any real one). */
 const MAX_PATH = 1024;
 const MAX_REF = 256;
-/** What git refuses in a ref name (and `-`-led values, options to git, are refused apart). */
+/**
+ * What no revision holds: control characters. A `-`-led value (an option to git) is
+ * refused apart; whether git resolves the rest (`HEAD~3`, `main^2`, a tag) is asked of
+ * git itself (`rev-parse --verify --end-of-options <rev>^{commit}`) when the plan runs.
+ */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const BAD_REF = /[\s\x00-\x1f\x7f~^:?*[\\]|\.\./;
+const BAD_REV = /[\x00-\x1f\x7f]/;
 /** Read and validate every input. `workspace` is GITHUB_WORKSPACE. */
 function getInputs(reader = new InputReader(), workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()) {
     const token = reader.optional('token', { secret: true });
+    if (token)
+        secrets_secrets.add(token, { user: 'x-access-token', label: 'input "token"' });
     const configRaw = reader.line('config', { default: DEFAULT_CONFIG });
     const config = normalizeRelPath(configRaw);
     if (config === undefined || config === '.' || configRaw.length > MAX_PATH) {
         throw errors_invalidInput('config', configRaw, 'a path of the services file relative to the working directory, inside it');
     }
     const base = reader.line('base') || undefined;
-    if (base !== undefined && (base.length > MAX_REF || base.startsWith('-') || BAD_REF.test(base))) {
-        throw errors_invalidInput('base', base, 'a commit sha, branch or tag name');
+    if (base !== undefined && (base.length > MAX_REF || base.startsWith('-') || BAD_REV.test(base))) {
+        throw errors_invalidInput('base', base, `a revision git can resolve (a commit sha, a branch or tag, or an expression such as HEAD~3), of at most ${MAX_REF} characters and not starting with "-"`);
     }
     const wd = reader.line('working-directory', { default: '.' });
-    const workingDirectory = (0,external_node_path_namespaceObject.isAbsolute)(wd) ? wd : (0,external_node_path_namespaceObject.resolve)(workspace, wd);
+    // Confined like every other path input: plan reads the services file there and
+    // runs git in it, so `../../etc` must never get that far.
+    const workingDirectory = confine_confinedPath(workspace, wd, {
+        input: 'input "working-directory":',
+        hint: 'it is the repository checkout, a directory of the workspace'
+    });
     if (!(0,external_node_fs_namespaceObject.existsSync)(workingDirectory) || !(0,external_node_fs_namespaceObject.statSync)(workingDirectory).isDirectory()) {
         throw errors_invalidInput('working-directory', wd, 'an existing directory (the repository checkout)');
     }
@@ -45930,6 +46161,7 @@ function getInputs(reader = new InputReader(), workspace = process.env.GITHUB_WO
         requireConfig: config !== DEFAULT_CONFIG,
         base,
         workingDirectory,
+        workspace: realPath(workspace, workspace),
         tags,
         maxJobs,
         baseFromLastSuccess,
@@ -46146,7 +46378,10 @@ async function run() {
     await runMain('plan', async (log) => {
         const inputs = getInputs();
         const wd = inputs.workingDirectory;
-        const repo = new PlanRepo(wd, log);
+        const repo = new PlanRepo(wd, log, {
+            token: inputs.token,
+            serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com'
+        });
         const topRun = git(['rev-parse', '--show-prefix'], { cwd: wd, allowFailure: true });
         const decision = chooseBase({
             eventName: process.env.GITHUB_EVENT_NAME ?? '',
@@ -46172,6 +46407,14 @@ async function run() {
             config: inputs.config,
             requireFile: inputs.requireConfig,
             rootName: 'the working directory'
+        }).catch((error) => {
+            // An annotation points into the repository: the file relative to its root.
+            if (error instanceof FileConfigurationError) {
+                const prefix = (0,external_node_path_namespaceObject.relative)(inputs.workspace, wd).split(external_node_path_namespaceObject.sep).join('/');
+                if (prefix !== '')
+                    error.location.file = external_node_path_namespaceObject.posix.join(prefix, error.location.file);
+            }
+            throw error;
         });
         services.catch(() => undefined);
         let diff;
