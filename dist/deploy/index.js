@@ -106467,8 +106467,13 @@ function sparsePatterns(path, targets) {
     const prefix = path === '.' ? '' : `${path}/`;
     const out = new Set();
     for (const t of targets) {
-        if (t.kind === 'kustomize')
+        if (t.kind === 'kustomize') {
             out.add(`/${prefix}${t.dir === '.' ? '' : `${t.dir}/`}*`);
+            // The directory's own entry too: when it is a symlink (a file to git), it is checked
+            // out and refused as a link, rather than missing and reported as no kustomization.
+            if (t.dir !== '.')
+                out.add(`/${prefix}${t.dir}`);
+        }
         else if (t.kind === 'helm')
             out.add(`/${prefix}${t.file}`);
         else
@@ -108036,7 +108041,7 @@ function checkCleartext(input, url, insecureHttp, what) {
         return undefined;
     const shown = shownUrl(url.href);
     if (!insecureHttp) {
-        throw new ConfigurationError(`input "${input}": got ${JSON.stringify(shown)}, plain HTTP to another machine: ${what} would cross the network in clear text; use https://, or set input "insecure-http" to true for a network you trust (http:// to localhost or 127.0.0.1 is always allowed)`);
+        throw new errors_ConfigurationError(`input "${input}": got ${JSON.stringify(shown)}, plain HTTP to another machine: ${what} would cross the network in clear text; use https://, or set input "insecure-http" to true for a network you trust (http:// to localhost or 127.0.0.1 is always allowed)`);
     }
     return `input "insecure-http" is true: ${input} ${shown} is plain HTTP, so ${what} and everything exchanged can be read and changed on the way; use https:// outside a trusted network`;
 }
@@ -109414,6 +109419,7 @@ function findService(config, name) {
 
 
 
+
 const SLUG = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/+-]+(?<![./])$/;
 /** The clone URL and owner/name of the `repository` input. */
@@ -109424,15 +109430,18 @@ function parseRepository(value, serverUrl = 'https://github.com') {
             slug: value.replace(/\.git$/, '')
         };
     }
+    // Errors show the scheme, host and path only: a token hides in `?access_token=`, in
+    // `x:TOKEN@host:path` and in `file://x:TOKEN@/path` as well as in userinfo.
+    const shown = shownUrl(value);
     let url;
     try {
         url = new URL(value);
     }
     catch {
-        throw errors_invalidInput('repository', value, 'owner/name or an https://, ssh:// or file:// URL');
+        throw errors_invalidInput('repository', shown, 'owner/name or an https://, ssh:// or file:// URL');
     }
     if (!['https:', 'http:', 'ssh:', 'file:'].includes(url.protocol)) {
-        throw errors_invalidInput('repository', value, 'owner/name or an https://, ssh:// or file:// URL');
+        throw errors_invalidInput('repository', shown, 'owner/name or an https://, ssh:// or file:// URL');
     }
     if (url.password || (url.username && url.protocol !== 'ssh:')) {
         for (const part of [url.username, url.password])
@@ -109440,7 +109449,7 @@ function parseRepository(value, serverUrl = 'https://github.com') {
         throw new errors_ConfigurationError('input "repository": credentials in the URL are not accepted; pass the token through the "token" input');
     }
     if (url.search || url.hash)
-        throw errors_invalidInput('repository', value, 'a URL without ? or #');
+        throw errors_invalidInput('repository', shown, 'a URL without ?query or #fragment');
     const m = /^\/([^/]+)\/([^/]+?)(?:\.git)?\/?$/.exec(url.pathname);
     const slug = url.protocol.startsWith('http') && m ? `${m[1]}/${m[2]}` : undefined;
     return { url: url.toString(), slug };
@@ -109472,6 +109481,14 @@ function resultFiles(spec, workspace) {
     };
     walk(scan.base);
     return out.sort();
+}
+/** A target as its line reads (`kustomize:overlays/prod`). */
+function targetLabel(t) {
+    if (t.kind === 'kustomize')
+        return `kustomize:${t.dir}`;
+    if (t.kind === 'manifests')
+        return `manifests:${t.glob}`;
+    return `helm:${t.file}:${t.key}${t.name ? `=${t.name}` : ''}`;
 }
 /** The `expected-services` input: a JSON array (plan's `services` output) or a list. */
 function expectedServices(raw) {
@@ -109505,6 +109522,10 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
     const serverUrl = env.GITHUB_SERVER_URL || 'https://github.com';
     const repository = reader.line('repository', { required: true });
     const { url, slug } = parseRepository(repository, serverUrl);
+    const insecureHttp = reader.boolean('insecure-http', false);
+    const cleartext = checkCleartext('repository', new URL(url), insecureHttp, 'the token, and the config repository that decides what runs,');
+    if (cleartext)
+        log?.warning(cleartext);
     let ref = reader.line('ref') || undefined;
     if (ref) {
         ref = ref.replace(/^refs\/heads\//, '');
@@ -109577,6 +109598,8 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         }
         catch (error) {
             // Never more than a short prefix of what the file holds.
+            if (error instanceof FileConfigurationError)
+                throw new FileConfigurationError(shortenQuotes(error.message), error.location);
             if (error instanceof errors_ConfigurationError)
                 throw new errors_ConfigurationError(shortenQuotes(error.message));
             throw error;
@@ -109627,6 +109650,20 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
             }
             : undefined;
         updates = updatesFromImages(imagesLines, services, source);
+    }
+    // Precedence: input "targets" wins over the services file's deploy: keys (an input is
+    // the more specific choice, made for this run); the log says which applies and why.
+    for (const u of updates) {
+        if (targets.length > 0 && u.targets.length > 0) {
+            log?.info(`${u.service}: targets from input "targets" (over deploy: of the services file: ${u.targets.map(targetLabel).join(', ')})`);
+            u.targets = [];
+        }
+        else if (u.targets.length > 0) {
+            log?.info(`${u.service}: targets from deploy: of the services file: ${u.targets.map(targetLabel).join(', ')}`);
+        }
+        else if (targets.length > 0) {
+            log?.info(`${u.service}: targets from input "targets"`);
+        }
     }
     if (targets.length === 0 && updates.some(u => u.targets.length === 0)) {
         const missing = updates.filter(u => u.targets.length === 0).map(u => u.service);
@@ -110737,6 +110774,11 @@ function getSshInputs(reader, environment = process.env, workspace = process.env
     const envNames = reader.list('env', { commas: true });
     const env = {};
     for (const name of envNames) {
+        const eq = name.indexOf('=');
+        if (eq >= 0) {
+            // `NAME=VALUE`: the value may be the secret itself; show the name only.
+            throw new errors_ConfigurationError(`input "env": got ${JSON.stringify(name.slice(0, Math.min(eq, 64)))}=… (a name with a value), expected names only: each value comes from the step's environment (env: ${ENV_NAME_RE.test(name.slice(0, eq)) ? name.slice(0, eq) : 'NAME'}: \${{ secrets.NAME }}), never from this input`);
+        }
         if (!ENV_NAME_RE.test(name)) {
             throw errors_invalidInput('env', name, 'environment variable names ([A-Za-z_][A-Za-z0-9_]*)');
         }
@@ -110747,7 +110789,7 @@ function getSshInputs(reader, environment = process.env, workspace = process.env
         if (value === undefined) {
             throw new errors_ConfigurationError(`input "env": ${name} is not set in the step's environment; pass it with "env: ${name}: \${{ secrets.${name} }}" on the step`);
         }
-        secrets_secrets.add(value);
+        secrets_secrets.add(value, { label: `the value of ${name} (input "env")` });
         env[name] = value;
     }
     if (/[\0]/.test(Object.values(env).join(''))) {
@@ -110900,7 +110942,8 @@ async function runSshMode(reader, log) {
         exitCode: r.exitCode ?? null,
         pruned: r.pruned,
         durationMs: r.durationMs,
-        error: r.error ?? null
+        // Free text (a host's or the script's words): redacted visibly, as in the log.
+        error: r.error !== undefined ? secrets_secrets.redact(r.error) : null
     })));
     summaryOf(release, inputs.target, results).write();
     const failed = results.filter(r => r.status !== 'deployed');
@@ -111063,7 +111106,8 @@ async function runGitOps(reader, log) {
         outputs_setOutput('result', outcome.status);
         outputs_setOutput('commit', outcome.status === 'pushed' ? (outcome.commit ?? '') : '');
         outputs_setOutput('pull-request-url', prUrl);
-        outputs_setOutput('changed-files', outcome.changedFiles.join('\n'));
+        // A JSON array: a file name may hold a newline, so lines could not be told apart.
+        outputs_setOutput('changed-files', outcome.changedFiles);
         outputs_setOutput('updates', JSON.stringify(Object.fromEntries(outcome.rows.map(r => [r.service, { old: r.old ?? null, new: r.new, files: r.files }]))));
         writeSummary(inputs, outcome, prUrl || undefined);
     }
