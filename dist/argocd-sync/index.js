@@ -73148,7 +73148,7 @@ function getIDToken(aud) {
  * the credentials are wrong. The top-level wrapper prints their message alone,
  * without a stack trace, since the stack would not help the user.
  */
-class errors_ConfigurationError extends Error {
+class ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
 /**
@@ -73156,7 +73156,7 @@ class errors_ConfigurationError extends Error {
  * prints it as an annotation on that file, line and column, so it shows on the file
  * in a pull request.
  */
-class FileConfigurationError extends errors_ConfigurationError {
+class FileConfigurationError extends ConfigurationError {
     location;
     name = 'FileConfigurationError';
     constructor(message, location) {
@@ -73165,7 +73165,7 @@ class FileConfigurationError extends errors_ConfigurationError {
     }
 }
 /** Quote a value for an error message, shortened so a huge input cannot flood the log. */
-function errors_quote(value, max = 120) {
+function quote(value, max = 120) {
     const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
     return JSON.stringify(shown);
 }
@@ -73173,9 +73173,9 @@ function errors_quote(value, max = 120) {
  * A ConfigurationError for an input: names the input, what it got and what was expected.
  * With `secret: true` the value is never shown, only its length.
  */
-function errors_invalidInput(input, got, expected, options = {}) {
-    const shown = options.secret ? `a value of ${got.length} characters` : errors_quote(got);
-    return new errors_ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
+function invalidInput(input, got, expected, options = {}) {
+    const shown = options.secret ? `a value of ${got.length} characters` : quote(got);
+    return new ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
 }
 /** The message of anything thrown. */
 function errors_errorMessage(error) {
@@ -73474,7 +73474,7 @@ async function runMain(action, main) {
         await main(log);
     }
     catch (error) {
-        if (!(error instanceof errors_ConfigurationError) && error instanceof Error && error.stack) {
+        if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
         const message = secrets_secrets.redact(`${action} failed: ${errors_errorMessage(error)}`);
@@ -74048,7 +74048,7 @@ class ArgoClient {
     /** Map a non-2xx or HTML answer to an error; return the parsed JSON otherwise. */
     check(res, what, scope = {}) {
         if (isHtml(res)) {
-            throw new errors_ConfigurationError(`${what}: ${this.base} answered with an HTML page (status ${res.status}), not the Argo CD API. ` +
+            throw new ConfigurationError(`${what}: ${this.base} answered with an HTML page (status ${res.status}), not the Argo CD API. ` +
                 `Set input "server" to the Argo CD base URL (e.g. https://argocd.example.com, plus the root path if the server runs with --rootpath), ` +
                 `and if an access proxy (Cloudflare Access, an SSO gateway) sits in front of it, pass its credentials through input "headers"`);
         }
@@ -74065,23 +74065,23 @@ class ArgoClient {
         const app = scope.app ? `application "${scope.app}"` : 'the request';
         switch (res.status) {
             case 401:
-                throw new errors_ConfigurationError(`${what}: Argo CD rejected the credentials (401 ${detail || 'Unauthenticated'}). ` +
+                throw new ConfigurationError(`${what}: Argo CD rejected the credentials (401 ${detail || 'Unauthenticated'}). ` +
                     `Check input "token" (expired or revoked? it must be an account token with the apiKey capability) or "username"/"password"`);
             case 403:
                 if (/sync window/i.test(detail)) {
-                    throw new errors_ConfigurationError(`${what}: ${detail} (403). A deny sync window of the project blocks manual syncs now: wait for the window to close, or allow manual syncs in it (manualSync: true)`);
+                    throw new ConfigurationError(`${what}: ${detail} (403). A deny sync window of the project blocks manual syncs now: wait for the window to close, or allow manual syncs in it (manualSync: true)`);
                 }
-                throw new errors_ConfigurationError(`${what}: permission denied for ${app} (403${detail ? `: ${detail}` : ''}). ` +
+                throw new ConfigurationError(`${what}: permission denied for ${app} (403${detail ? `: ${detail}` : ''}). ` +
                     (scope.app && !scope.project
                         ? `Argo CD answers 403 both when the application does not exist and when the account may not see it: check the name${scope.appNamespace ? ` and app-namespace "${scope.appNamespace}"` : ' (and set input "app-namespace" if it lives outside the control plane namespace)'}, set input "project" to get a clear "not found", and check the account's RBAC (applications, get and sync)`
                         : `Check the account's RBAC policy (applications, get and sync${scope.project ? ` in project "${scope.project}"` : ''})`));
             case 404:
                 if (scope.app) {
-                    throw new errors_ConfigurationError(`${what}: ${app} not found${scope.project ? ` in project "${scope.project}"` : ''}${scope.appNamespace ? ` in namespace "${scope.appNamespace}"` : ''} (${detail || 'NotFound'}). Check input "applications", "project" and "app-namespace"`);
+                    throw new ConfigurationError(`${what}: ${app} not found${scope.project ? ` in project "${scope.project}"` : ''}${scope.appNamespace ? ` in namespace "${scope.appNamespace}"` : ''} (${detail || 'NotFound'}). Check input "applications", "project" and "app-namespace"`);
                 }
-                throw new errors_ConfigurationError(`${what}: ${res.url.replace(/\?.*$/, '')} answered 404: input "server" does not point at an Argo CD API (it should be the base URL, without /api or /applications)`);
+                throw new ConfigurationError(`${what}: ${res.url.replace(/\?.*$/, '')} answered 404: input "server" does not point at an Argo CD API (it should be the base URL, without /api or /applications)`);
             case 415:
-                throw new errors_ConfigurationError(`${what}: 415 Unsupported Media Type: the server did not accept "Content-Type: application/json"; a proxy in front of Argo CD may rewrite request headers`);
+                throw new ConfigurationError(`${what}: 415 Unsupported Media Type: the server did not accept "Content-Type: application/json"; a proxy in front of Argo CD may rewrite request headers`);
         }
         throw new ArgoApiError(`${what}: HTTP ${res.status}${body.code !== undefined ? ` (code ${body.code})` : ''}: ${detail || 'no message'}`, res.status, body.code, detail);
     }
@@ -74094,10 +74094,10 @@ class ArgoClient {
         catch (error) {
             const text = error instanceof Error ? error.message : String(error);
             if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|altnames/i.test(text)) {
-                throw new errors_ConfigurationError(`preflight: TLS verification of ${this.base} failed (${text}). Set input "ca-cert" to the PEM of the CA that signed the server certificate (or "insecure: true" for a throwaway test server)`);
+                throw new ConfigurationError(`preflight: TLS verification of ${this.base} failed (${text}). Set input "ca-cert" to the PEM of the CA that signed the server certificate (or "insecure: true" for a throwaway test server)`);
             }
             if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(text)) {
-                throw new errors_ConfigurationError(`preflight: cannot reach ${this.base} (${text}). Check input "server" and that the runner can reach it (proxy variables HTTPS_PROXY/NO_PROXY are honoured)`);
+                throw new ConfigurationError(`preflight: cannot reach ${this.base} (${text}). Check input "server" and that the runner can reach it (proxy variables HTTPS_PROXY/NO_PROXY are honoured)`);
             }
             if (error instanceof HttpError && error.timeout !== undefined) {
                 throw new Error(`preflight: no answer from ${this.base} (${text}). Check input "server" and that the Argo CD API (or a proxy in front of it) answers the runner`);
@@ -74115,7 +74115,7 @@ class ArgoClient {
             retry: true
         });
         if (res.status === 401 || res.status === 403) {
-            throw new errors_ConfigurationError(`login: Argo CD rejected username "${username}" and the password (${res.status}). Check inputs "username" and "password", or use "token"`);
+            throw new ConfigurationError(`login: Argo CD rejected username "${username}" and the password (${res.status}). Check inputs "username" and "password", or use "token"`);
         }
         const body = this.check(res, 'login POST /api/v1/session');
         if (!body.token)
@@ -74667,7 +74667,7 @@ class Observer {
             });
         }
         catch (error) {
-            if (error instanceof errors_ConfigurationError)
+            if (error instanceof ConfigurationError)
                 throw error;
             if (Date.now() >= deadline || isDeadlineError(error))
                 return { kind: 'deadline' };
@@ -75246,8 +75246,8 @@ class summary_Summary {
 
 /** Whether `path` is `root` or below it (both absolute and already resolved). */
 function isWithin(root, path) {
-    const rel = relative(root, path);
-    return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`));
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
 }
 /**
  * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
@@ -75255,29 +75255,29 @@ function isWithin(root, path) {
  * rest appended, so a link in a parent directory still counts.
  */
 function realPath(root, path) {
-    let head = isAbsolute(path) ? path : resolve(root, path);
+    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
     const rest = [];
-    while (!existsSync(head)) {
-        const parent = dirname(head);
+    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
+        const parent = (0,external_node_path_.dirname)(head);
         if (parent === head)
             break;
         rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
         head = parent;
     }
-    const real = existsSync(head) ? realpathSync(head) : head;
-    return rest.length > 0 ? join(real, ...rest) : real;
+    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
+    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
 }
 /**
  * `path` resolved through its symlinks, when it stays inside `root`; else a
  * ConfigurationError naming the input. `rootName` says what the root is in the message
  * (`the workspace`, `the working directory`); `hint` is appended.
  */
-function confine_confinedPath(root, path, options) {
+function confinedPath(root, path, options) {
     const realRoot = realPath(root, root);
     const real = realPath(root, path);
     if (!isWithin(realRoot, real)) {
         // Lexically inside: only a symlink leads out.
-        const link = isWithin(resolve(root), resolve(root, path)) ? ' (through a symlink)' : '';
+        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
         throw new ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
     }
     return real;
@@ -75399,7 +75399,7 @@ function mapInputs(values) {
  * paste could be a private key.
  */
 function parseCertificates(input, pem, got) {
-    const wrong = (why = '') => new errors_ConfigurationError(`input "${input}": got ${got}${why}, expected PEM certificate(s) ("-----BEGIN CERTIFICATE-----" blocks)`);
+    const wrong = (why = '') => new ConfigurationError(`input "${input}": got ${got}${why}, expected PEM certificate(s) ("-----BEGIN CERTIFICATE-----" blocks)`);
     const blocks = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
     const begins = pem.match(/-----BEGIN [A-Z0-9 ]+-----/g)?.length ?? 0;
     if (blocks.length === 0)
@@ -75441,11 +75441,11 @@ class InputReader {
         const value = this.raw(name, options);
         if (value === '') {
             if (options.required)
-                throw new errors_ConfigurationError(`input "${name}" is required but was empty`);
+                throw new ConfigurationError(`input "${name}" is required but was empty`);
             return options.default ?? '';
         }
         if (!options.secret && /[\0]/.test(value))
-            throw errors_invalidInput(name, value, 'no NUL characters');
+            throw invalidInput(name, value, 'no NUL characters');
         return value;
     }
     /** A string or undefined when empty. */
@@ -75457,10 +75457,10 @@ class InputReader {
     line(name, options = {}) {
         const value = this.string(name, options);
         if (/[\r\n]/.test(value)) {
-            throw errors_invalidInput(name, value, options.expected ?? 'a single line', options);
+            throw invalidInput(name, value, options.expected ?? 'a single line', options);
         }
         if (value !== '' && options.pattern && !options.pattern.test(value)) {
-            throw errors_invalidInput(name, value, options.expected ?? `a value matching ${options.pattern}`, options);
+            throw invalidInput(name, value, options.expected ?? `a value matching ${options.pattern}`, options);
         }
         return value;
     }
@@ -75473,7 +75473,7 @@ class InputReader {
             return true;
         if (['false', 'False', 'FALSE'].includes(value))
             return false;
-        throw errors_invalidInput(name, value, '"true" or "false"');
+        throw invalidInput(name, value, '"true" or "false"');
     }
     /** An integer within bounds. */
     integer(name, options) {
@@ -75484,12 +75484,12 @@ class InputReader {
             ? `${options.min !== undefined ? ' and' : ''} <= ${options.max}`
             : ''}`;
         if (!/^-?\d+$/.test(value))
-            throw errors_invalidInput(name, value, range);
+            throw invalidInput(name, value, range);
         const n = Number(value);
         if (!Number.isSafeInteger(n) ||
             (options.min !== undefined && n < options.min) ||
             (options.max !== undefined && n > options.max)) {
-            throw errors_invalidInput(name, value, range);
+            throw invalidInput(name, value, range);
         }
         return n;
     }
@@ -75500,7 +75500,7 @@ class InputReader {
             return defaultValue;
         if (values.includes(value))
             return value;
-        throw errors_invalidInput(name, value, `one of ${values.map(v => `"${v}"`).join(', ')}`);
+        throw invalidInput(name, value, `one of ${values.map(v => `"${v}"`).join(', ')}`);
     }
     /** A duration in milliseconds: plain seconds or Go-style units. */
     duration(name, defaultValue, options = {}) {
@@ -75508,12 +75508,12 @@ class InputReader {
         const ms = parseDuration(value);
         const expected = 'a duration such as "300", "90s", "5m" or "1h30m"';
         if (ms === undefined)
-            throw errors_invalidInput(name, value, expected);
+            throw invalidInput(name, value, expected);
         if (options.min !== undefined && ms < options.min) {
-            throw errors_invalidInput(name, value, `${expected}, at least ${options.min / 1000}s`);
+            throw invalidInput(name, value, `${expected}, at least ${options.min / 1000}s`);
         }
         if (options.max !== undefined && ms > options.max) {
-            throw errors_invalidInput(name, value, `${expected}, at most ${options.max / 1000}s`);
+            throw invalidInput(name, value, `${expected}, at most ${options.max / 1000}s`);
         }
         return ms;
     }
@@ -75547,14 +75547,14 @@ class InputReader {
             const at = item.search(sep);
             const key = at > 0 ? item.slice(0, at).trim() : '';
             if (key === '') {
-                throw errors_invalidInput(name, item, options.colon ? 'lines of the form "Name: value"' : 'lines of the form key=value', { secret: options.secret });
+                throw invalidInput(name, item, options.colon ? 'lines of the form "Name: value"' : 'lines of the form key=value', { secret: options.secret });
             }
             const hide = { secret: options.secret };
             if (options.keyPattern && !options.keyPattern.test(key)) {
-                throw errors_invalidInput(name, key, `keys matching ${options.keyPattern}`, hide);
+                throw invalidInput(name, key, `keys matching ${options.keyPattern}`, hide);
             }
             if (out.has(key))
-                throw errors_invalidInput(name, key, 'each key at most once', hide);
+                throw invalidInput(name, key, 'each key at most once', hide);
             const value = item.slice(at + 1).trim();
             if (options.secret)
                 secrets_secrets.add(value, { label: `the value of ${key} in input "${name}"` });
@@ -75583,19 +75583,19 @@ class InputReader {
             url = new URL(value);
         }
         catch {
-            throw errors_invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
+            throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
         }
         if (/[\s\p{Cc}]/u.test(value)) {
-            throw errors_invalidInput(name, shown, 'one URL without spaces or control characters', options);
+            throw invalidInput(name, shown, 'one URL without spaces or control characters', options);
         }
         if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-            throw errors_invalidInput(name, shown, 'an http:// or https:// URL', options);
+            throw invalidInput(name, shown, 'an http:// or https:// URL', options);
         }
         const host = url.hostname.replace(/\.$/, '');
         if (!host.startsWith('[')) {
             const long = host.split('.').find(label => label.length > MAX_LABEL);
             if (host.length > MAX_HOST || long !== undefined) {
-                throw errors_invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
+                throw invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
             }
         }
         if (url.username || url.password) {
@@ -75609,7 +75609,7 @@ class InputReader {
                     // a malformed %-sequence: the raw form is registered
                 }
             }
-            throw new errors_ConfigurationError(`input "${name}": credentials in the URL are not accepted; pass them through the token or password input`);
+            throw new ConfigurationError(`input "${name}": credentials in the URL are not accepted; pass them through the token or password input`);
         }
         return url;
     }
@@ -75636,11 +75636,11 @@ function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE ||
         input: `input "${name}":`,
         hint: 'give the PEM text, or the path of a PEM file of the checkout'
     });
-    const st = statSync(full, { throwIfNoEntry: false });
+    const st = (0,external_node_fs_namespaceObject.statSync)(full, { throwIfNoEntry: false });
     if (!st?.isFile()) {
         throw invalidInput(name, path, 'PEM text or the path of a PEM file in the workspace');
     }
-    const pem = readFileSync(full, 'utf8');
+    const pem = (0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8');
     parseCertificates(name, pem, `the file ${quote(path)}`);
     return pem;
 }
@@ -75649,7 +75649,6 @@ function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE ||
 /**
  * Inputs of `argocd-sync`, read and validated in one place before any request.
  */
-
 
 
 
@@ -75674,34 +75673,37 @@ function parseResource(text) {
 function getInputs(reader = new InputReader()) {
     const serverUrl = reader.url('server', { required: true });
     if (serverUrl.search !== '' || serverUrl.hash !== '' || /[?#]/.test(serverUrl.href)) {
-        throw errors_invalidInput('server', serverUrl.href, 'the Argo CD base URL without a ?query or #fragment (e.g. https://argocd.example.com)');
+        // The query is where a token hides (`?token=`): shown without it.
+        throw invalidInput('server', shownUrl(serverUrl.href), 'the Argo CD base URL without a ?query or #fragment (e.g. https://argocd.example.com)');
     }
     const server = serverUrl.href.replace(/\/+$/, '');
+    const insecureHttp = reader.boolean('insecure-http', false);
+    const cleartextWarning = checkCleartext('server', serverUrl, insecureHttp, 'the token or password, the session and the headers');
     const token = reader.optional('token', { secret: true });
     const username = reader.optional('username');
     const password = reader.optional('password', { secret: true });
     if (token && (username || password)) {
-        throw new errors_ConfigurationError('inputs "token" and "username"/"password" exclude each other: set one way to log in');
+        throw new ConfigurationError('inputs "token" and "username"/"password" exclude each other: set one way to log in');
     }
     if (!token && !(username && password)) {
-        throw new errors_ConfigurationError(username || password
+        throw new ConfigurationError(username || password
             ? 'input "username" needs "password" and the other way round'
             : 'no credentials: set input "token" (an Argo CD account token), or "username" and "password"');
     }
     // The session exchange sends user and password together: mask the pair too.
     if (password)
-        secrets_secrets.add(password, { user: username });
+        secrets_secrets.add(password, { user: username, label: 'input "password"' });
     const applications = reader.list('applications', { commas: true });
     const selector = reader.optional('selector');
     if (selector !== undefined && !parseSelector(selector)) {
-        throw errors_invalidInput('selector', selector, 'a label selector such as "team=shop,tier in (web,api)"');
+        throw invalidInput('selector', selector, 'a label selector such as "team=shop,tier in (web,api)"');
     }
     if (applications.length === 0 && !selector) {
-        throw new errors_ConfigurationError('set input "applications" (names or globs) or "selector" (a label selector)');
+        throw new ConfigurationError('set input "applications" (names or globs) or "selector" (a label selector)');
     }
     for (const a of applications) {
         if (!/^[A-Za-z0-9*?[\]{}!@+()._,-]+$/.test(a)) {
-            throw errors_invalidInput('applications', a, 'application names or glob patterns such as "shop-*"');
+            throw invalidInput('applications', a, 'application names or glob patterns such as "shop-*"');
         }
     }
     const name = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -75713,41 +75715,26 @@ function getInputs(reader = new InputReader()) {
     const syncOptions = reader.list('sync-options', { commas: true });
     for (const o of syncOptions) {
         if (!/^[A-Za-z]+=[A-Za-z0-9._-]+$/.test(o)) {
-            throw errors_invalidInput('sync-options', o, 'options such as "ServerSideApply=true" or "PruneLast=true"');
+            throw invalidInput('sync-options', o, 'options such as "ServerSideApply=true" or "PruneLast=true"');
         }
     }
     const resources = reader.list('resources').map(r => {
         const parsed = parseResource(r);
         if (!parsed)
-            throw errors_invalidInput('resources', r, 'lines of GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME (empty group for core kinds: ":Service:web")');
+            throw invalidInput('resources', r, 'lines of GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME (empty group for core kinds: ":Service:web")');
         return parsed;
     });
     const refreshRaw = reader.choice('refresh', ['none', 'normal', 'hard'], 'none');
     const healthyStates = reader.list('healthy-states', { commas: true });
     for (const h of healthyStates) {
         if (!HEALTH.includes(h))
-            throw errors_invalidInput('healthy-states', h, `health states among ${HEALTH.join(', ')}`);
+            throw invalidInput('healthy-states', h, `health states among ${HEALTH.join(', ')}`);
     }
     const timeoutMs = reader.duration('timeout', '10m', { min: 1000 });
     const degradedGraceMs = reader.duration('degraded-grace', '60s', { min: 0 });
     const pollIntervalMs = reader.duration('poll-interval', '2s', { min: 50, max: 300_000 });
-    const caRaw = reader.optional('ca-cert');
-    let ca;
-    if (caRaw !== undefined) {
-        if (caRaw.includes('-----BEGIN ')) {
-            ca = caRaw;
-            parseCertificates('ca-cert', ca, `a PEM text of ${ca.length} characters`);
-        }
-        else {
-            const path = (0,external_node_path_.isAbsolute)(caRaw)
-                ? caRaw
-                : (0,external_node_path_.join)(process.env.GITHUB_WORKSPACE ?? process.cwd(), caRaw);
-            if (!(0,external_node_fs_namespaceObject.existsSync)(path))
-                throw errors_invalidInput('ca-cert', caRaw, 'PEM text or the path of a PEM file');
-            ca = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-            parseCertificates('ca-cert', ca, `the file ${errors_quote(caRaw)}`);
-        }
-    }
+    // PEM text, or a PEM file inside the workspace (confined like every path input).
+    const ca = caCertificate(reader, 'ca-cert');
     const headerMap = reader.keyValues('headers', {
         secret: true,
         colon: true,
@@ -75756,7 +75743,7 @@ function getInputs(reader = new InputReader()) {
     const headers = {};
     for (const [k, v] of headerMap) {
         if (FORBIDDEN_HEADERS.has(k.toLowerCase())) {
-            throw errors_invalidInput('headers', k, 'extra headers other than Authorization, Cookie, Host and Content-*', { secret: true });
+            throw invalidInput('headers', k, 'extra headers other than Authorization, Cookie, Host and Content-*', { secret: true });
         }
         headers[k.toLowerCase()] = v;
     }
@@ -75785,6 +75772,7 @@ function getInputs(reader = new InputReader()) {
         concurrency: reader.integer('concurrency', { default: 4, min: 1, max: 32 }),
         ca,
         insecure: reader.boolean('insecure', false),
+        cleartextWarning,
         headers,
         watch: reader.choice('watch', ['stream', 'poll'], 'stream'),
         pollIntervalMs
@@ -75831,7 +75819,7 @@ async function resolveApps(client, inputs, log) {
         const chosen = selectApplications(apps, inputs.applications);
         const where = `${inputs.selector ? ` with selector "${inputs.selector}"` : ''}${inputs.project ? ` in project "${inputs.project}"` : ''}${inputs.appNamespace ? ` in namespace "${inputs.appNamespace}"` : ''}`;
         if (chosen.names.length === 0) {
-            throw new errors_ConfigurationError(`no application matched input "applications" (${inputs.applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`);
+            throw new ConfigurationError(`no application matched input "applications" (${inputs.applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`);
         }
         for (const u of chosen.unmatched) {
             log.warning(`input "applications": "${u}" matched no application${where}`);
@@ -75850,8 +75838,8 @@ async function resolveApps(client, inputs, log) {
     if (errors.length > 0) {
         const text = errors.map(e => e.message).join('\n');
         // A user mistake (wrong name, RBAC) or a server/network failure: keep the kind.
-        if (errors.every(e => e instanceof errors_ConfigurationError))
-            throw new errors_ConfigurationError(text);
+        if (errors.every(e => e instanceof ConfigurationError))
+            throw new ConfigurationError(text);
         throw new Error(text);
     }
     return new Map(fetched.map(f => [f.name, f.app]));
@@ -75894,7 +75882,17 @@ function writeSummary(results, result, server) {
 /** The action's entry point. */
 async function run() {
     await runMain('argocd-sync', async (log) => {
-        const inputs = getInputs();
+        let inputs;
+        try {
+            inputs = getInputs();
+        }
+        catch (error) {
+            // Later steps can branch on `result` even when the inputs were wrong.
+            outputs_setOutput('result', 'failed');
+            throw error;
+        }
+        if (inputs.cleartextWarning)
+            log.warning(inputs.cleartextWarning);
         if (inputs.insecure) {
             log.warning('input "insecure" is true: TLS certificates of the Argo CD server are not verified; use "ca-cert" instead');
         }
@@ -76000,7 +75998,8 @@ async function run() {
                     requested: r.requested,
                     duration: formatDuration(r.durationMs),
                     durationMs: r.durationMs,
-                    message: r.message
+                    // Free text from the server: redacted visibly, as in the log.
+                    message: secrets_secrets.redact(r.message)
                 };
             }
             outputs_setOutput('applications', perApp);

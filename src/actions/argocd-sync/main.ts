@@ -124,7 +124,15 @@ function writeSummary(results: readonly AppResult[], result: string, server: str
 /** The action's entry point. */
 export async function run(): Promise<void> {
   await runMain('argocd-sync', async log => {
-    const inputs = getInputs()
+    let inputs: Inputs
+    try {
+      inputs = getInputs()
+    } catch (error) {
+      // Later steps can branch on `result` even when the inputs were wrong.
+      setOutput('result', 'failed')
+      throw error
+    }
+    if (inputs.cleartextWarning) log.warning(inputs.cleartextWarning)
     if (inputs.insecure) {
       log.warning(
         'input "insecure" is true: TLS certificates of the Argo CD server are not verified; use "ca-cert" instead'
@@ -231,7 +239,8 @@ export async function run(): Promise<void> {
           requested: r.requested,
           duration: formatDuration(r.durationMs),
           durationMs: r.durationMs,
-          message: r.message
+          // Free text from the server: redacted visibly, as in the log.
+          message: secrets.redact(r.message)
         }
       }
       setOutput('applications', perApp)
