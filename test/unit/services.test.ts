@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execFileSync } from 'node:child_process'
@@ -501,5 +501,34 @@ describe('serviceImage: inputs win over the services file defaults, never over i
     const none = { defaults: { platforms: ['linux/amd64'] } }
     expect(serviceImage(d!, none, { registry: 'r.io/a' }).image).toBe('r.io/a/api')
     expect(serviceImage(d!, none, {}).from).toMatch(/^the service name alone/)
+  })
+})
+
+describe('docs/services-file.md: the reference covers every key, and its example parses', () => {
+  const doc = readFileSync(
+    join(import.meta.dirname, '..', '..', 'docs', 'services-file.md'),
+    'utf8'
+  )
+  /** The keys a mapping accepts, as the parser's "unknown key" error lists them. */
+  const keysOf = (text: string): string[] =>
+    /expected one of (.*)$/.exec(errorOf(() => parseServices(text, F)))![1]!.split(', ')
+
+  it.each([
+    ['top level', 'zzz: 1\n', ''],
+    ['defaults', 'defaults: { zzz: 1 }\n', 'defaults.'],
+    ['a service', 'services:\n  a: { path: a, zzz: 1 }\n', ''],
+    ['deploy', 'services:\n  a: { path: a, deploy: { zzz: 1 } }\n', 'deploy.']
+  ])('%s: every key has a row', (_label, text, prefix) => {
+    const keys = keysOf(text)
+    expect(keys.length).toBeGreaterThan(1)
+    for (const key of keys)
+      expect(doc, key).toMatch(new RegExp(`^\\| \`${prefix}${key}\` +\\|`, 'm'))
+  })
+
+  it('the example is a valid services file', () => {
+    const example = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!
+    const c = parseServices(example, F)
+    expect(c.services.map(s => s.name)).toEqual(['cart', 'money-lib'])
+    expect(c.services[1]!.path).toBe('libs/money')
   })
 })
