@@ -46,7 +46,7 @@ export function validateBuildResult(value: unknown, where: string): BuildResult 
   const v = value as Record<string, unknown>
   if (v.version !== RESULT_VERSION)
     fail(
-      `expected "version": ${RESULT_VERSION}, got ${quote(String(JSON.stringify(v.version)), 40)}`
+      `expected "version": ${RESULT_VERSION}, got ${String(JSON.stringify(v.version)).slice(0, 40)}`
     )
   for (const key of ['service', 'image', 'digest', 'createdAt'] as const) {
     if (typeof v[key] !== 'string' || v[key] === '') fail(`"${key}" must be a non-empty string`)
