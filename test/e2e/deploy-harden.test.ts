@@ -166,6 +166,32 @@ describe('repository: credentials outside userinfo are never echoed, http:// is 
   })
 })
 
+describe('results: a file that is not a result file is named, never echoed', () => {
+  it('results pointing at a text file: the error gives its size, not its lines', async () => {
+    const ws = tempDir()
+    const secretish = canary('NOTJSON')
+    writeFileSync(join(ws, 'notes.json'), `root:x:0:0:root:/root:/bin/bash\n${secretish}\n`)
+    const run = await deploy(
+      {
+        repository: 'https://github.com/acme/config',
+        results: 'notes.json',
+        targets: 'kustomize:x'
+      },
+      { workspace: ws }
+    )
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors.join('\n')).toMatch(
+      /input "results": .*notes\.json: not valid JSON \(\d+ bytes/
+    )
+    expect(run.main.errors.join('\n')).not.toMatch(/root:x/)
+    // Every channel but the workspace, where the file itself is.
+    const channels = Object.fromEntries(
+      Object.entries(run.channels()).filter(([k]) => !k.startsWith('workspace:'))
+    )
+    expect(findLeaks(channels, [{ value: secretish }])).toEqual([])
+  })
+})
+
 describe('ssh env: names only, never a value', () => {
   it('env: NAME=VALUE is refused showing the name, not the value', async () => {
     const value = canary('ENVVALUE')
