@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// conveyor run <action> [options]: run one of Conveyor's committed bundles locally,
-// exactly as the GitHub runner would (Node 24, INPUT_*, file commands, an event
-// payload, then the post step), against your own repository.
+// conveyor run <action> [options]: run one of Conveyor's committed bundles locally, as
+// the GitHub runner would (INPUT_*, file commands, an event payload, then the post step),
+// against your own repository. Plain Node ESM, no dependencies: it works from a clone
+// without `npm install` (`node path/to/conveyor/bin/conveyor.mjs run plan`) or with npx.
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { register } from 'tsx/esm/api'
+import { readFileSync, realpathSync } from 'node:fs'
+import { basename, resolve } from 'node:path'
+import { ACTIONS, runAction } from './run-action.mjs'
 
-const usage = `usage: conveyor run <plan|build|deploy|argocd-sync> [options]
+const usage = `usage: conveyor run <${ACTIONS.join('|')}> [options]
 
 options:
   --workspace <dir>     the repository to run in (default: the current directory)
@@ -17,24 +18,39 @@ options:
   --event-path <file>   a JSON event payload (default: a minimal one for the event)
   --sha <sha>           GITHUB_SHA (default: HEAD of the workspace)
   --ref <ref>           GITHUB_REF (default: the workspace's current branch)
-  --repository <o/n>    GITHUB_REPOSITORY (default: local/<dir name>)
-  --no-post             skip the post step`
+  --repository <o/n>    GITHUB_REPOSITORY (default: local/<directory name>)
+  --runner-temp <dir>   the run's directory (RUNNER_TEMP and the file commands); reuse one
+                        to pass files between runs (build's results to deploy). Default: a
+                        new directory, kept and printed, since outputs point into it
+  --no-post             skip the post step
+
+Inputs win over the services file's defaults (e.g. --input registry=... over
+defaults.registry); each action logs which value it used and where it came from.`
 
 function fail(message) {
-  console.error(`conveyor: ${message}\n\n${usage}`)
+  process.stderr.write(`conveyor: ${message}\n\n${usage}\n`)
   process.exit(2)
 }
 
 const argv = process.argv.slice(2)
 if (argv[0] === '--help' || argv[0] === '-h' || argv.length === 0) {
-  console.log(usage)
+  process.stdout.write(`${usage}\n`)
   process.exit(argv.length === 0 ? 2 : 0)
 }
 if (argv[0] !== 'run') fail(`unknown command "${argv[0]}"`)
 const action = argv[1]
-if (!['plan', 'build', 'deploy', 'argocd-sync'].includes(action ?? ''))
-  fail(`unknown action "${action ?? ''}"`)
-const opts = { inputs: {}, env: {}, eventName: 'push', post: undefined }
+if (!ACTIONS.includes(action ?? '')) fail(`unknown action "${action ?? ''}"`)
+const major = Number(process.versions.node.split('.')[0])
+if (major < 20)
+  fail(
+    `Node ${process.versions.node} is too old: use Node 24 (GitHub runs these actions on node24)`
+  )
+if (major < 24)
+  process.stderr.write(
+    `conveyor: warning: Node ${process.versions.node}; GitHub runs these actions on Node 24\n`
+  )
+
+const o = { action, inputs: {}, env: {}, eventName: 'push' }
 let eventPath
 let workspace = process.cwd()
 for (let i = 2; i < argv.length; i++) {
@@ -55,36 +71,40 @@ for (let i = 2; i < argv.length; i++) {
       break
     case '--input': {
       const [k, v] = pair(value(), 'name')
-      opts.inputs[k] = v
+      o.inputs[k] = v
       break
     }
     case '--env': {
       const [k, v] = pair(value(), 'NAME')
-      opts.env[k] = v
+      o.env[k] = v
       break
     }
     case '--event':
-      opts.eventName = value()
+      o.eventName = value()
       break
     case '--event-path':
       eventPath = resolve(value())
       break
     case '--sha':
-      opts.sha = value()
+      o.sha = value()
       break
     case '--ref':
-      opts.ref = value()
+      o.ref = value()
       break
     case '--repository':
-      opts.repository = value()
+      o.repository = value()
+      break
+    case '--runner-temp':
+      o.dir = resolve(value())
       break
     case '--no-post':
-      opts.post = false
+      o.post = false
       break
     default:
       fail(`unknown option "${flag}"`)
   }
 }
+
 const git = args => {
   try {
     return execFileSync('git', args, {
@@ -96,45 +116,44 @@ const git = args => {
     return ''
   }
 }
-opts.workspace = workspace
-opts.sha ??= git(['rev-parse', 'HEAD']) || undefined
-if (!opts.ref) {
-  const branch = git(['symbolic-ref', '--short', '-q', 'HEAD'])
-  opts.ref = branch ? `refs/heads/${branch}` : undefined
+try {
+  workspace = realpathSync(workspace)
+} catch {
+  fail(`--workspace ${workspace} does not exist`)
 }
-opts.repository ??= `local/${workspace.split('/').pop()}`
-opts.event = eventPath
+o.workspace = workspace
+o.sha ??= git(['rev-parse', 'HEAD']) || undefined
+if (!o.ref) {
+  const branch = git(['symbolic-ref', '--short', '-q', 'HEAD'])
+  o.ref = branch ? `refs/heads/${branch}` : undefined
+}
+o.repository ??= `local/${basename(workspace)}`
+const defaultBranch =
+  git(['symbolic-ref', '--short', '-q', 'refs/remotes/origin/HEAD']).replace(/^origin\//, '') ||
+  (o.ref ?? '').replace(/^refs\/heads\//, '') ||
+  'main'
+o.event = eventPath
   ? JSON.parse(readFileSync(eventPath, 'utf8'))
   : {
-      ref: opts.ref,
-      after: opts.sha,
-      repository: { full_name: opts.repository, default_branch: 'main' }
+      ref: o.ref,
+      after: o.sha,
+      repository: { full_name: o.repository, default_branch: defaultBranch }
     }
-for (const [k, v] of Object.entries(process.env)) {
-  // Pass the caller's own INPUT_* and secrets-by-env through unchanged.
-  if (!(k in opts.env) && (k.startsWith('INPUT_') || k === 'HTTPS_PROXY' || k === 'NO_PROXY'))
-    opts.env[k] = v
-}
-opts.onStdout = chunk => process.stdout.write(chunk)
-opts.timeoutMs = 60 * 60 * 1000
 
-register()
-const { runAction } = await import('../test/support/harness.ts')
-const run = await runAction(action, opts)
-for (const [label, step] of [
-  ['main', run.main],
-  ['post', run.post]
-]) {
-  if (!step) continue
-  if (step.stderr.trim()) process.stderr.write(step.stderr)
-  if (label === 'post') {
-    process.stdout.write(step.stdout)
-  }
+const run = await runAction(o, {
+  stdout: chunk => process.stdout.write(chunk),
+  stderr: chunk => process.stderr.write(chunk)
+})
+const lines = ['', '── outputs ──']
+for (const [k, v] of Object.entries(run.outputs)) {
+  // Whole, as a later step would read it; a multi-line value starts on its own line.
+  lines.push(v.includes('\n') ? `${k}:\n${v.replace(/^/gm, '  ')}` : `${k}: ${v}`)
 }
-console.log('\n── outputs ──')
-for (const [k, v] of Object.entries(run.main.outputs))
-  console.log(`${k}: ${v.length > 400 ? v.slice(0, 400) + '…' : v}`)
-if (run.main.summary.trim()) console.log(`\n── step summary ──\n${run.main.summary}`)
-const code = run.main.code || run.post?.code || 0
-console.log(`\n${action}: ${code === 0 ? 'succeeded' : `failed (exit ${code})`}`)
-process.exit(code)
+if (run.summary.trim()) lines.push('', '── step summary ──', run.summary.trimEnd())
+lines.push(
+  '',
+  `files of this run (RUNNER_TEMP, file commands): ${run.dir} (kept: outputs point into it; remove it when done)`,
+  `${action}: ${run.code === 0 ? 'succeeded' : `failed (exit ${run.code})`}`
+)
+process.stdout.write(`${lines.join('\n')}\n`)
+process.exit(run.code)

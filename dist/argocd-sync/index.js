@@ -73008,7 +73008,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    error(message);
+    core_error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -73031,7 +73031,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function error(message, properties = {}) {
+function core_error(message, properties = {}) {
     command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -73151,6 +73151,19 @@ function getIDToken(aud) {
 class ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
+/**
+ * A mistake in a file of the repository (the services file): the top-level wrapper
+ * prints it as an annotation on that file, line and column, so it shows on the file
+ * in a pull request.
+ */
+class FileConfigurationError extends ConfigurationError {
+    location;
+    name = 'FileConfigurationError';
+    constructor(message, location) {
+        super(message);
+        this.location = location;
+    }
+}
 /** Quote a value for an error message, shortened so a huge input cannot flood the log. */
 function quote(value, max = 120) {
     const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
@@ -73180,6 +73193,11 @@ function errors_errorMessage(error) {
  */
 /** Values shorter than this are not masked: masking "a" would garble every log line. */
 const MIN_SECRET_LENGTH = 4;
+/**
+ * Secrets shorter than this get a warning: a value such as `sha256` or `latest` occurs
+ * in ordinary text, and masking it rewrites logs, outputs and file names that hold it.
+ */
+const SHORT_SECRET_LENGTH = 8;
 const b64 = (s) => Buffer.from(s).toString('base64');
 /**
  * The base64 forms of `value` as it can appear inside a longer encoded string: at
@@ -73241,11 +73259,28 @@ function deriveEncodings(value, options = {}) {
     }
     return [...forms];
 }
+/** How a secret is named in a message: its source and length, never its value. */
+function describeSecret(info) {
+    return `a secret of ${info.length} characters${info.label ? ` (${info.label})` : ''}`;
+}
+/**
+ * A value the runner's masking would rewrite: it holds a registered secret or one of
+ * its encodings. Machine-readable values (outputs, result files) are refused rather
+ * than silently turned into `***`.
+ */
+class MaskedValueError extends Error {
+    name = 'MaskedValueError';
+}
 /** A registry of secrets and their derived forms. */
 class SecretRegistry {
     mask;
     forms = new Set();
     originals = new Set();
+    /** The secret each form was derived from (the first one, when two share a form). */
+    origin = new Map();
+    warned = new Set();
+    pendingWarnings = [];
+    warn;
     sorted = [];
     constructor(mask = () => undefined) {
         this.mask = mask;
@@ -73256,19 +73291,48 @@ class SecretRegistry {
         for (const form of this.forms)
             mask(form);
     }
+    /** Route warnings about short secrets to `warn` (those given before are replayed). */
+    setWarn(warn) {
+        this.warn = warn;
+        const pending = this.pendingWarnings;
+        this.pendingWarnings = [];
+        for (const message of pending)
+            warn(message);
+    }
+    warnShort(value, label) {
+        const length = value.trim().length;
+        if (length === 0 || length >= SHORT_SECRET_LENGTH || this.warned.has(value))
+            return;
+        this.warned.add(value);
+        const what = describeSecret({ label, length });
+        const message = length < MIN_SECRET_LENGTH
+            ? `${what} is too short to be masked at all (under ${MIN_SECRET_LENGTH} characters): it can show in logs; use a longer, random secret`
+            : `${what} is shorter than ${SHORT_SECRET_LENGTH} characters: text such as a digest or a tag that contains it is rewritten to "***" by masking, and an output or result file that would be rewritten fails the step; use a longer, random secret`;
+        if (this.warn)
+            this.warn(message);
+        else
+            this.pendingWarnings.push(message);
+    }
     /**
      * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
-     * docker auth files). Empty and very short values are ignored.
+     * docker auth files); `label` says where it came from in messages (never the value).
+     * Empty values are ignored; values under MIN_SECRET_LENGTH characters are not masked,
+     * and values under SHORT_SECRET_LENGTH get a warning.
      */
     add(value, options = {}) {
-        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
+        if (value === undefined)
+            return;
+        this.warnShort(value, options.label);
+        if (value.trim().length < MIN_SECRET_LENGTH)
             return;
         this.originals.add(value);
+        const info = { label: options.label, length: value.length };
         let added = false;
         for (const form of deriveEncodings(value, options)) {
             if (this.forms.has(form))
                 continue;
             this.forms.add(form);
+            this.origin.set(form, info);
             this.mask(form);
             added = true;
         }
@@ -73300,6 +73364,24 @@ class SecretRegistry {
     leaks(text) {
         return this.find(text) !== undefined;
     }
+    /** Which secret (label and length, never the value) a form found in `text` belongs to. */
+    whose(text) {
+        const form = this.find(text);
+        return form === undefined ? undefined : this.origin.get(form);
+    }
+    /**
+     * Throw a MaskedValueError naming `what` (e.g. `output "digest"`) when masking would
+     * rewrite `value`. The message names the secret by its source and length only.
+     */
+    assertUnmasked(what, value) {
+        const info = this.whose(value);
+        if (info === undefined)
+            return;
+        const short = info.length < SHORT_SECRET_LENGTH
+            ? `; a secret that short occurs in ordinary text: use a longer, random one`
+            : '';
+        throw new MaskedValueError(`${what} holds ${describeSecret(info)} or one of its encodings: masking would rewrite it to "***", so it is refused rather than written changed${short}`);
+    }
 }
 /** The process-wide registry every module of an action uses. */
 const secrets_secrets = new SecretRegistry();
@@ -73328,7 +73410,7 @@ function logger_actionsLogger() {
         info: m => info(neutralizeCommands(r(m))),
         notice: (m, p) => notice(r(m), p),
         warning: (m, p) => warning(r(m), p),
-        error: (m, p) => error(r(m), p),
+        error: (m, p) => core_error(r(m), p),
         group: (name, fn) => group(r(name), fn)
     };
 }
@@ -73371,13 +73453,19 @@ const silentLogger = {
 
 
 
-/** Connect the secrets registry to `::add-mask::`. Idempotent. */
+/**
+ * Connect the secrets registry to `::add-mask::`, and its warnings about short secrets
+ * to `::warning::`. Idempotent.
+ */
 function wireMasking() {
     secrets_secrets.setMask(value => core_setSecret(value));
+    secrets_secrets.setWarn(message => warning(secrets_secrets.redact(message)));
 }
 /**
  * Run an action's main step: every error becomes `setFailed('<action> failed: ...')`,
- * redacted. A ConfigurationError is the user's to fix and is printed without a stack.
+ * redacted. A ConfigurationError is the user's to fix and is printed without a stack;
+ * one that points into a file of the repository becomes an annotation on that file,
+ * line and column (`::error file=...,line=...,col=...::`).
  */
 async function runMain(action, main) {
     wireMasking();
@@ -73389,7 +73477,18 @@ async function runMain(action, main) {
         if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
-        setFailed(secrets_secrets.redact(`${action} failed: ${errors_errorMessage(error)}`));
+        const message = secrets_secrets.redact(`${action} failed: ${errors_errorMessage(error)}`);
+        if (error instanceof FileConfigurationError) {
+            process.exitCode = ExitCode.Failure;
+            core_error(message, {
+                title: `${action}: ${secrets_secrets.redact(error.location.file)}`,
+                file: secrets_secrets.redact(error.location.file),
+                startLine: error.location.line,
+                startColumn: error.location.col
+            });
+        }
+        else
+            setFailed(message);
     }
 }
 /** Run an action's post step: errors only warn, the job never fails here. */
@@ -75362,7 +75461,8 @@ var external_node_path_ = __nccwpck_require__(6760);
 /**
  * Outputs, state and environment through the runner's file commands, kept far below
  * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
  */
 
 
@@ -75387,8 +75487,11 @@ class OutputTooLargeError extends Error {
     name = 'OutputTooLargeError';
 }
 /**
- * Set a step output. Redacts secrets. Refuses values that would bring the step
- * near the runner's output limit.
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
  */
 function outputs_setOutput(name, value) {
     const text = typeof value === 'string'
@@ -75396,7 +75499,8 @@ function outputs_setOutput(name, value) {
         : typeof value === 'object'
             ? JSON.stringify(value)
             : String(value);
-    const safe = secrets_secrets.redact(text);
+    secrets_secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
     const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
     if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
         throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
@@ -75438,7 +75542,10 @@ function runnerTemp() {
     mkdirSync(dir, { recursive: true });
     return dir;
 }
-/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
 function writeDataFile(fileName, content) {
     const file = openDataFile(fileName);
     try {
@@ -75451,7 +75558,8 @@ function writeDataFile(fileName, content) {
 }
 /**
  * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. Each string piece is redacted on its own: write whole records.
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
  */
 function openDataFile(fileName) {
     if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
@@ -75472,8 +75580,10 @@ function openDataFile(fileName) {
             let done = 0;
             if (typeof content === 'string') {
                 // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes.
-                const text = secrets.redact(content);
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
                 done = writeSync(fd, text);
                 if (done === Buffer.byteLength(text))
                     return;
@@ -75492,6 +75602,141 @@ function openDataFile(fileName) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/lib/confine.ts
+/**
+ * Paths a user (or a pull request) controls, confined to a root directory (the
+ * workspace, or plan's working directory). Symlinks are resolved with `realpath`
+ * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
+ * cannot make an action read, and print, a file outside the checkout.
+ */
+
+
+
+/** Whether `path` is `root` or below it (both absolute and already resolved). */
+function isWithin(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
+}
+/**
+ * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
+ * For a path that does not exist, its deepest existing ancestor is resolved and the
+ * rest appended, so a link in a parent directory still counts.
+ */
+function realPath(root, path) {
+    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
+    const rest = [];
+    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
+        const parent = (0,external_node_path_.dirname)(head);
+        if (parent === head)
+            break;
+        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
+        head = parent;
+    }
+    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
+    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
+}
+/**
+ * `path` resolved through its symlinks, when it stays inside `root`; else a
+ * ConfigurationError naming the input. `rootName` says what the root is in the message
+ * (`the workspace`, `the working directory`); `hint` is appended.
+ */
+function confinedPath(root, path, options) {
+    const realRoot = realPath(root, root);
+    const real = realPath(root, path);
+    if (!isWithin(realRoot, real)) {
+        // Lexically inside: only a symlink leads out.
+        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
+        throw new ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+    }
+    return real;
+}
+/**
+ * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
+ * a symbolic link, as a path relative to `root` with `/` separators; undefined when
+ * there is none (an entry that does not exist ends the walk). For code that writes
+ * files and must never follow a link, even one that leads back inside `root`.
+ */
+function symlinkOnPath(root, rel) {
+    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+        current = join(current, parts[i]);
+        const st = lstatSync(current, { throwIfNoEntry: false });
+        if (!st)
+            return undefined;
+        if (st.isSymbolicLink())
+            return parts.slice(0, i + 1).join('/');
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/lib/urls.ts
+/**
+ * URLs a user gives an action, as they may be shown and as they may be used: an error
+ * about a URL shows its scheme, host and path only (credentials hide outside userinfo
+ * too, in `?access_token=`, in an scp-like `x:TOKEN@host:path`), and plain HTTP that
+ * would carry credentials is refused unless the host is this machine or the user said
+ * so (`insecure-http: true`, which warns). Pure.
+ */
+
+/**
+ * `value` cut to what an error may show: `scheme://host[:port]/path` for a URL (no
+ * userinfo, query or fragment, even when it does not parse), `host:path` for an
+ * scp-like address (`user@host:path`), and anything else without `?`/`#` parts or a
+ * `...@` prefix.
+ */
+function shownUrl(value) {
+    const text = value.trim();
+    const cutQuery = (s) => {
+        const at = s.search(/[?#]/);
+        return at < 0 ? s : s.slice(0, at);
+    };
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+    if (scheme) {
+        const rest = text.slice(scheme[0].length);
+        const end = rest.search(/[/?#]/);
+        let authority = end < 0 ? rest : rest.slice(0, end);
+        const at = authority.lastIndexOf('@');
+        if (at >= 0)
+            authority = authority.slice(at + 1);
+        return `${scheme[1].toLowerCase()}://${authority}${cutQuery(end < 0 ? '' : rest.slice(end))}`;
+    }
+    // scp-like `[user@]host:path`, or a bare word: drop whatever precedes an `@` in the
+    // part before the first `/` (the user, or `user:token`).
+    const slash = text.indexOf('/');
+    const head = slash < 0 ? text : text.slice(0, slash);
+    const at = head.lastIndexOf('@');
+    return cutQuery(at < 0 ? text : text.slice(at + 1));
+}
+/** Whether a URL host names this machine: `localhost`, 127.0.0.0/8 or ::1. */
+function isLoopbackHost(hostname) {
+    const host = hostname
+        .replace(/^\[|\]$/g, '')
+        .replace(/\.$/, '')
+        .toLowerCase();
+    if (host === 'localhost' || host.endsWith('.localhost'))
+        return true;
+    if (host === '::1' || host === '0:0:0:0:0:0:0:1')
+        return true;
+    const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+    return v4 !== null && v4.slice(1).every(n => Number(n) <= 255);
+}
+/**
+ * Refuse (ConfigurationError naming `input`) an `http://` URL whose host is not this
+ * machine: the credentials sent with it, and what comes back, cross the network in the
+ * clear. With `insecureHttp` it is accepted: the warning to log is returned. `what`
+ * says what would travel in the clear (e.g. "the token"). Undefined: nothing to say.
+ */
+function checkCleartext(input, url, insecureHttp, what) {
+    if (url.protocol !== 'http:' || isLoopbackHost(url.hostname))
+        return undefined;
+    const shown = shownUrl(url.href);
+    if (!insecureHttp) {
+        throw new ConfigurationError(`input "${input}": got ${JSON.stringify(shown)}, plain HTTP to another machine: ${what} would cross the network in clear text; use https://, or set input "insecure-http" to true for a network you trust (http:// to localhost or 127.0.0.1 is always allowed)`);
+    }
+    return `input "insecure-http" is true: ${input} ${shown} is plain HTTP, so ${what} and everything exchanged can be read and changed on the way; use https:// outside a trusted network`;
+}
+
 ;// CONCATENATED MODULE: ./src/lib/inputs.ts
 /**
  * Typed, validated reading of action inputs. Every reader throws a
@@ -75499,6 +75744,9 @@ function openDataFile(fileName) {
  * was expected. Secret inputs are registered with the secrets registry the moment
  * they are read, before anything could print them.
  */
+
+
+
 
 
 
@@ -75553,7 +75801,7 @@ class InputReader {
     raw(name, options = {}) {
         const value = this.source.get(name) ?? '';
         if (options.secret)
-            secrets_secrets.add(value);
+            secrets_secrets.add(value, { label: `input "${name}"` });
         return options.trim === false ? value : value.trim();
     }
     /** A string; `default` when empty; an error when required and empty. */
@@ -75656,7 +75904,7 @@ class InputReader {
         // Each item may be printed alone later (e.g. one token of several): register it.
         if (options.secret)
             for (const item of items)
-                secrets_secrets.add(item);
+                secrets_secrets.add(item, { label: `a line of input "${name}"` });
         return items;
     }
     /** `key=value` lines (or `key: value` with `colon`). Keys must be unique. */
@@ -75667,9 +75915,7 @@ class InputReader {
             const at = item.search(sep);
             const key = at > 0 ? item.slice(0, at).trim() : '';
             if (key === '') {
-                throw invalidInput(name, item, `lines of the form key=value`, {
-                    secret: options.secret
-                });
+                throw invalidInput(name, item, options.colon ? 'lines of the form "Name: value"' : 'lines of the form key=value', { secret: options.secret });
             }
             const hide = { secret: options.secret };
             if (options.keyPattern && !options.keyPattern.test(key)) {
@@ -75679,7 +75925,7 @@ class InputReader {
                 throw invalidInput(name, key, 'each key at most once', hide);
             const value = item.slice(at + 1).trim();
             if (options.secret)
-                secrets_secrets.add(value);
+                secrets_secrets.add(value, { label: `the value of ${key} in input "${name}"` });
             out.set(key, value);
         }
         return out;
@@ -75687,18 +75933,19 @@ class InputReader {
     /**
      * An http(s) URL with a host name DNS can hold, without credentials. A value the
      * URL parser would silently change (inner whitespace or control characters, which
-     * it drops) is refused. Values in errors are shortened.
+     * it drops) is refused. Errors show the scheme, host and path only, shortened.
      */
     url(name, options = {}) {
         const value = this.string(name, options);
         if (value === '')
             return undefined;
-        // Never echo credentials of a URL that gets refused: hide `user:pass@`.
+        // Never echo credentials of a URL that gets refused: an error shows the scheme, host
+        // and path only (no `user:pass@`, no `?access_token=`, no `#fragment`).
         const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
         if (userinfo !== undefined)
             for (const part of userinfo.split(':'))
                 secrets_secrets.add(part);
-        const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
+        const shown = shownUrl(value);
         let url;
         try {
             url = new URL(value);
@@ -75735,12 +75982,41 @@ class InputReader {
         return url;
     }
 }
+/**
+ * A CA certificate input: PEM text, or the path of a PEM file inside the workspace
+ * (symlinks resolved, like every other path input: `/proc/self/environ` or `../..` is
+ * refused before it is read). Returns the PEM text, checked to hold certificates, or
+ * undefined when the input is empty. Errors never echo the text or the file's content.
+ */
+function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE || process.cwd()) {
+    const raw = reader.optional(name, { trim: false });
+    if (raw === undefined || raw.trim() === '')
+        return undefined;
+    if (raw.includes('-----BEGIN ')) {
+        parseCertificates(name, raw, `a PEM text of ${raw.length} characters`);
+        return raw;
+    }
+    const path = raw.trim();
+    if (/[\r\n\0]/.test(path)) {
+        throw new ConfigurationError(`input "${name}": got ${raw.length} characters that are neither PEM text nor one path, expected PEM certificate(s) or the path of a PEM file in the workspace`);
+    }
+    const full = confinedPath(workspace, path, {
+        input: `input "${name}":`,
+        hint: 'give the PEM text, or the path of a PEM file of the checkout'
+    });
+    const st = (0,external_node_fs_namespaceObject.statSync)(full, { throwIfNoEntry: false });
+    if (!st?.isFile()) {
+        throw invalidInput(name, path, 'PEM text or the path of a PEM file in the workspace');
+    }
+    const pem = (0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8');
+    parseCertificates(name, pem, `the file ${quote(path)}`);
+    return pem;
+}
 
 ;// CONCATENATED MODULE: ./src/actions/argocd-sync/inputs.ts
 /**
  * Inputs of `argocd-sync`, read and validated in one place before any request.
  */
-
 
 
 
@@ -75765,9 +76041,12 @@ function parseResource(text) {
 function getInputs(reader = new InputReader()) {
     const serverUrl = reader.url('server', { required: true });
     if (serverUrl.search !== '' || serverUrl.hash !== '' || /[?#]/.test(serverUrl.href)) {
-        throw invalidInput('server', serverUrl.href, 'the Argo CD base URL without a ?query or #fragment (e.g. https://argocd.example.com)');
+        // The query is where a token hides (`?token=`): shown without it.
+        throw invalidInput('server', shownUrl(serverUrl.href), 'the Argo CD base URL without a ?query or #fragment (e.g. https://argocd.example.com)');
     }
     const server = serverUrl.href.replace(/\/+$/, '');
+    const insecureHttp = reader.boolean('insecure-http', false);
+    const cleartextWarning = checkCleartext('server', serverUrl, insecureHttp, 'the token or password, the session and the headers');
     const token = reader.optional('token', { secret: true });
     const username = reader.optional('username');
     const password = reader.optional('password', { secret: true });
@@ -75781,7 +76060,7 @@ function getInputs(reader = new InputReader()) {
     }
     // The session exchange sends user and password together: mask the pair too.
     if (password)
-        secrets_secrets.add(password, { user: username });
+        secrets_secrets.add(password, { user: username, label: 'input "password"' });
     const applications = reader.list('applications', { commas: true });
     const selector = reader.optional('selector');
     if (selector !== undefined && !parseSelector(selector)) {
@@ -75825,23 +76104,8 @@ function getInputs(reader = new InputReader()) {
     const timeoutMs = reader.duration('timeout', '10m', { min: 1000 });
     const degradedGraceMs = reader.duration('degraded-grace', '60s', { min: 0 });
     const pollIntervalMs = reader.duration('poll-interval', '2s', { min: 50, max: 300_000 });
-    const caRaw = reader.optional('ca-cert');
-    let ca;
-    if (caRaw !== undefined) {
-        if (caRaw.includes('-----BEGIN ')) {
-            ca = caRaw;
-            parseCertificates('ca-cert', ca, `a PEM text of ${ca.length} characters`);
-        }
-        else {
-            const path = (0,external_node_path_.isAbsolute)(caRaw)
-                ? caRaw
-                : (0,external_node_path_.join)(process.env.GITHUB_WORKSPACE ?? process.cwd(), caRaw);
-            if (!(0,external_node_fs_namespaceObject.existsSync)(path))
-                throw invalidInput('ca-cert', caRaw, 'PEM text or the path of a PEM file');
-            ca = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-            parseCertificates('ca-cert', ca, `the file ${quote(caRaw)}`);
-        }
-    }
+    // PEM text, or a PEM file inside the workspace (confined like every path input).
+    const ca = caCertificate(reader, 'ca-cert');
     const headerMap = reader.keyValues('headers', {
         secret: true,
         colon: true,
@@ -75880,6 +76144,7 @@ function getInputs(reader = new InputReader()) {
         concurrency: reader.integer('concurrency', { default: 4, min: 1, max: 32 }),
         ca,
         insecure: reader.boolean('insecure', false),
+        cleartextWarning,
         headers,
         watch: reader.choice('watch', ['stream', 'poll'], 'stream'),
         pollIntervalMs
@@ -75888,8 +76153,11 @@ function getInputs(reader = new InputReader()) {
 
 ;// CONCATENATED MODULE: ./src/lib/summary.ts
 /**
- * A small Markdown builder for step summaries. Cells are escaped, everything is
- * redacted before it is written to GITHUB_STEP_SUMMARY.
+ * A small Markdown builder for step summaries. Cells are escaped (a line break of any
+ * kind, `\r` too, cannot end a table row), everything is redacted before it is written
+ * to GITHUB_STEP_SUMMARY: a summary is for people and quotes free text (a server's
+ * message), so a secret there becomes `***`. Machine-readable values shown in a summary
+ * are outputs too, and an output that masking would rewrite fails the step first.
  */
 
 
@@ -75900,20 +76168,20 @@ function cell(text) {
     return String(text)
         .replace(/\\/g, '\\\\')
         .replace(/\|/g, '\\|')
-        .replace(/\r?\n/g, '<br>')
+        .replace(/\r\n|\r|\n/g, '<br>')
         .replace(/</g, '&lt;')
         .replace(/&lt;br>/g, '<br>');
 }
 /** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
 function inline(text) {
-    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r?\n/g, ' ');
+    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r\n|\r|\n/g, ' ');
 }
 /** Wrap text in an inline code span that survives backticks inside. */
 function code(text) {
     const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
     const fence = '`'.repeat(longest + 1);
     const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-    return `${fence}${pad}${text.replace(/\r?\n/g, ' ')}${pad}${fence}`;
+    return `${fence}${pad}${text.replace(/\r\n|\r|\n/g, ' ')}${pad}${fence}`;
 }
 /** Builds one step summary. */
 class summary_Summary {
@@ -75954,9 +76222,12 @@ class summary_Summary {
         this.parts.push(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
         return this;
     }
-    /** The Markdown, redacted. */
+    /**
+     * The Markdown, redacted. A lone `\r` left in free text (a heading, a paragraph, a
+     * code block) ends a line for a Markdown reader: it becomes a plain line break.
+     */
     toString() {
-        return secrets_secrets.redact(this.parts.join('\n'));
+        return secrets_secrets.redact(this.parts.join('\n').replace(/\r\n?/g, '\n'));
     }
     /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */
     write(path = process.env.GITHUB_STEP_SUMMARY) {
@@ -75971,7 +76242,7 @@ class summary_Summary {
 
 
 /** The `applications` output: an object keyed by application name. */
-function applicationsOutput(results) {
+function applicationsOutput(results, secrets) {
     const out = {};
     for (const r of results) {
         out[r.name] = {
@@ -75984,7 +76255,8 @@ function applicationsOutput(results) {
             revisions: r.revisions,
             duration: formatDuration(r.durationMs),
             durationMs: r.durationMs,
-            message: r.message
+            // Free text from the server: redacted visibly, as in the log.
+            message: secrets.redact(r.message)
         };
     }
     return out;
@@ -76110,7 +76382,17 @@ async function pool(items, limit, fn) {
 /** The action's entry point. */
 async function run() {
     await runMain('argocd-sync', async (log) => {
-        const inputs = getInputs();
+        let inputs;
+        try {
+            inputs = getInputs();
+        }
+        catch (error) {
+            // Later steps can branch on `result` even when the inputs were wrong.
+            outputs_setOutput('result', 'failed');
+            throw error;
+        }
+        if (inputs.cleartextWarning)
+            log.warning(inputs.cleartextWarning);
         if (inputs.insecure) {
             log.warning('input "insecure" is true: TLS certificates of the Argo CD server are not verified; use "ca-cert" instead');
         }
@@ -76207,7 +76489,7 @@ async function run() {
                 }
             }));
             const result = overall(results);
-            outputs_setOutput('applications', applicationsOutput(results));
+            outputs_setOutput('applications', applicationsOutput(results, secrets_secrets));
             outputs_setOutput('result', result);
             resultSet = true;
             writeSummary(results, result, inputs.server);

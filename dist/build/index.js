@@ -84828,7 +84828,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    error(message);
+    core_error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -84851,7 +84851,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function error(message, properties = {}) {
+function core_error(message, properties = {}) {
     command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -84971,8 +84971,21 @@ function getIDToken(aud) {
 class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
+/**
+ * A mistake in a file of the repository (the services file): the top-level wrapper
+ * prints it as an annotation on that file, line and column, so it shows on the file
+ * in a pull request.
+ */
+class FileConfigurationError extends errors_ConfigurationError {
+    location;
+    name = 'FileConfigurationError';
+    constructor(message, location) {
+        super(message);
+        this.location = location;
+    }
+}
 /** Quote a value for an error message, shortened so a huge input cannot flood the log. */
-function quote(value, max = 120) {
+function errors_quote(value, max = 120) {
     const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
     return JSON.stringify(shown);
 }
@@ -84981,7 +84994,7 @@ function quote(value, max = 120) {
  * With `secret: true` the value is never shown, only its length.
  */
 function invalidInput(input, got, expected, options = {}) {
-    const shown = options.secret ? `a value of ${got.length} characters` : quote(got);
+    const shown = options.secret ? `a value of ${got.length} characters` : errors_quote(got);
     return new errors_ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
 }
 /** The message of anything thrown. */
@@ -85000,6 +85013,11 @@ function errors_errorMessage(error) {
  */
 /** Values shorter than this are not masked: masking "a" would garble every log line. */
 const MIN_SECRET_LENGTH = 4;
+/**
+ * Secrets shorter than this get a warning: a value such as `sha256` or `latest` occurs
+ * in ordinary text, and masking it rewrites logs, outputs and file names that hold it.
+ */
+const SHORT_SECRET_LENGTH = 8;
 const b64 = (s) => Buffer.from(s).toString('base64');
 /**
  * The base64 forms of `value` as it can appear inside a longer encoded string: at
@@ -85061,11 +85079,28 @@ function deriveEncodings(value, options = {}) {
     }
     return [...forms];
 }
+/** How a secret is named in a message: its source and length, never its value. */
+function describeSecret(info) {
+    return `a secret of ${info.length} characters${info.label ? ` (${info.label})` : ''}`;
+}
+/**
+ * A value the runner's masking would rewrite: it holds a registered secret or one of
+ * its encodings. Machine-readable values (outputs, result files) are refused rather
+ * than silently turned into `***`.
+ */
+class MaskedValueError extends Error {
+    name = 'MaskedValueError';
+}
 /** A registry of secrets and their derived forms. */
 class SecretRegistry {
     mask;
     forms = new Set();
     originals = new Set();
+    /** The secret each form was derived from (the first one, when two share a form). */
+    origin = new Map();
+    warned = new Set();
+    pendingWarnings = [];
+    warn;
     sorted = [];
     constructor(mask = () => undefined) {
         this.mask = mask;
@@ -85076,19 +85111,48 @@ class SecretRegistry {
         for (const form of this.forms)
             mask(form);
     }
+    /** Route warnings about short secrets to `warn` (those given before are replayed). */
+    setWarn(warn) {
+        this.warn = warn;
+        const pending = this.pendingWarnings;
+        this.pendingWarnings = [];
+        for (const message of pending)
+            warn(message);
+    }
+    warnShort(value, label) {
+        const length = value.trim().length;
+        if (length === 0 || length >= SHORT_SECRET_LENGTH || this.warned.has(value))
+            return;
+        this.warned.add(value);
+        const what = describeSecret({ label, length });
+        const message = length < MIN_SECRET_LENGTH
+            ? `${what} is too short to be masked at all (under ${MIN_SECRET_LENGTH} characters): it can show in logs; use a longer, random secret`
+            : `${what} is shorter than ${SHORT_SECRET_LENGTH} characters: text such as a digest or a tag that contains it is rewritten to "***" by masking, and an output or result file that would be rewritten fails the step; use a longer, random secret`;
+        if (this.warn)
+            this.warn(message);
+        else
+            this.pendingWarnings.push(message);
+    }
     /**
      * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
-     * docker auth files). Empty and very short values are ignored.
+     * docker auth files); `label` says where it came from in messages (never the value).
+     * Empty values are ignored; values under MIN_SECRET_LENGTH characters are not masked,
+     * and values under SHORT_SECRET_LENGTH get a warning.
      */
     add(value, options = {}) {
-        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
+        if (value === undefined)
+            return;
+        this.warnShort(value, options.label);
+        if (value.trim().length < MIN_SECRET_LENGTH)
             return;
         this.originals.add(value);
+        const info = { label: options.label, length: value.length };
         let added = false;
         for (const form of deriveEncodings(value, options)) {
             if (this.forms.has(form))
                 continue;
             this.forms.add(form);
+            this.origin.set(form, info);
             this.mask(form);
             added = true;
         }
@@ -85120,6 +85184,24 @@ class SecretRegistry {
     leaks(text) {
         return this.find(text) !== undefined;
     }
+    /** Which secret (label and length, never the value) a form found in `text` belongs to. */
+    whose(text) {
+        const form = this.find(text);
+        return form === undefined ? undefined : this.origin.get(form);
+    }
+    /**
+     * Throw a MaskedValueError naming `what` (e.g. `output "digest"`) when masking would
+     * rewrite `value`. The message names the secret by its source and length only.
+     */
+    assertUnmasked(what, value) {
+        const info = this.whose(value);
+        if (info === undefined)
+            return;
+        const short = info.length < SHORT_SECRET_LENGTH
+            ? `; a secret that short occurs in ordinary text: use a longer, random one`
+            : '';
+        throw new MaskedValueError(`${what} holds ${describeSecret(info)} or one of its encodings: masking would rewrite it to "***", so it is refused rather than written changed${short}`);
+    }
 }
 /** The process-wide registry every module of an action uses. */
 const secrets_secrets = new SecretRegistry();
@@ -85148,7 +85230,7 @@ function logger_actionsLogger() {
         info: m => info(neutralizeCommands(r(m))),
         notice: (m, p) => notice(r(m), p),
         warning: (m, p) => warning(r(m), p),
-        error: (m, p) => error(r(m), p),
+        error: (m, p) => core_error(r(m), p),
         group: (name, fn) => group(r(name), fn)
     };
 }
@@ -85191,13 +85273,19 @@ const silentLogger = {
 
 
 
-/** Connect the secrets registry to `::add-mask::`. Idempotent. */
+/**
+ * Connect the secrets registry to `::add-mask::`, and its warnings about short secrets
+ * to `::warning::`. Idempotent.
+ */
 function wireMasking() {
     secrets_secrets.setMask(value => core_setSecret(value));
+    secrets_secrets.setWarn(message => warning(secrets_secrets.redact(message)));
 }
 /**
  * Run an action's main step: every error becomes `setFailed('<action> failed: ...')`,
- * redacted. A ConfigurationError is the user's to fix and is printed without a stack.
+ * redacted. A ConfigurationError is the user's to fix and is printed without a stack;
+ * one that points into a file of the repository becomes an annotation on that file,
+ * line and column (`::error file=...,line=...,col=...::`).
  */
 async function runMain(action, main) {
     wireMasking();
@@ -85209,7 +85297,18 @@ async function runMain(action, main) {
         if (!(error instanceof errors_ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
-        setFailed(secrets_secrets.redact(`${action} failed: ${errors_errorMessage(error)}`));
+        const message = secrets_secrets.redact(`${action} failed: ${errors_errorMessage(error)}`);
+        if (error instanceof FileConfigurationError) {
+            process.exitCode = ExitCode.Failure;
+            core_error(message, {
+                title: `${action}: ${secrets_secrets.redact(error.location.file)}`,
+                file: secrets_secrets.redact(error.location.file),
+                startLine: error.location.line,
+                startColumn: error.location.col
+            });
+        }
+        else
+            setFailed(message);
     }
 }
 /** Run an action's post step: errors only warn, the job never fails here. */
@@ -85499,13 +85598,27 @@ function lib_exec_exec(command, args, options = {}) {
                 killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
             }, options.timeoutMs)
             : undefined;
+        // A callback that throws (a consumer refusing what it was given) ends the process
+        // and rejects with that error, rather than escaping as an uncaught exception.
+        let callbackError;
+        const call = (fn, c) => {
+            if (!fn || callbackError)
+                return;
+            try {
+                fn(c);
+            }
+            catch (error) {
+                callbackError = { error };
+                child.kill('SIGTERM');
+            }
+        };
         child.stdout.on('data', (c) => {
             out.push(c);
-            options.onStdout?.(c);
+            call(options.onStdout, c);
         });
         child.stderr.on('data', (c) => {
             err.push(c);
-            options.onStderr?.(c);
+            call(options.onStderr, c);
         });
         child.stdin.on('error', () => undefined);
         // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
@@ -85541,6 +85654,10 @@ function lib_exec_exec(command, args, options = {}) {
             clearTimeout(timer);
             clearTimeout(killTimer);
             clearTimeout(drainTimer);
+            if (callbackError) {
+                reject(callbackError.error);
+                return;
+            }
             const result = {
                 code: code ?? -1,
                 signal,
@@ -85731,7 +85848,9 @@ function cacheRefFor(backend, image) {
 /**
  * The failing step of a build log and the lines after it (at most `max`), for an
  * `::error::` annotation. Understands buildah (`STEP 2/3: RUN`), classic docker
- * (`Step 2/3 : RUN`) and BuildKit plain progress (`#7 [2/3] RUN`).
+ * (`Step 2/3 : RUN`) and BuildKit plain progress (`#7 [2/3] RUN`). A failure to push
+ * the build cache (buildah's `--> Pushing cache <ref>` after a step, BuildKit's
+ * `exporting cache`) is named as that, not as the step that had already succeeded.
  */
 function failingStep(log, max = 15) {
     const lines = log.split(/\r?\n/).filter(l => l.trim() !== '');
@@ -85742,10 +85861,47 @@ function failingStep(log, max = 15) {
             break;
         }
     }
+    const after = lines.slice(at + 1);
+    const cache = cachePushFailure(after);
+    if (cache !== undefined) {
+        const last = at >= 0 ? `, after ${lines[at]} had succeeded` : '';
+        return {
+            step: `the push of the build cache${cache}${last}`,
+            tail: after.slice(-max).join('\n')
+        };
+    }
     if (at < 0)
         return { tail: lastLines(log, max) };
-    const after = lines.slice(at + 1);
     return { step: lines[at], tail: after.slice(-max).join('\n') };
+}
+/**
+ * Whether the lines after the last build step tell of a failed cache push: `' to <ref>'`
+ * (or '' when the reference is not printed), else undefined.
+ */
+function cachePushFailure(lines) {
+    // BuildKit: a `#N ERROR:` of a vertex whose name is about the cache export.
+    const names = new Map();
+    let failed = false;
+    let ref;
+    for (const l of lines) {
+        if (/^Error: failed pushing cache\b/.test(l))
+            failed = true;
+        const pushing = /^--> Pushing cache (\S+?)(?::[0-9a-f]{64})?$/.exec(l);
+        if (pushing)
+            ref = pushing[1];
+        const vertex = /^#(\d+) (.*)$/.exec(l);
+        if (!vertex)
+            continue;
+        const [, id, text] = vertex;
+        if (!names.has(id))
+            names.set(id, text);
+        const name = names.get(id);
+        if (text.startsWith('ERROR:') && /^(?:exporting|preparing build) cache\b/.test(name))
+            failed = true;
+    }
+    if (!failed)
+        return undefined;
+    return ref ? ` to ${ref}` : '';
 }
 /** A build that failed: names the failing step and carries its last lines. */
 class BuildFailedError extends Error {
@@ -86126,7 +86282,7 @@ function confinedPath(root, path, options) {
     if (!isWithin(realRoot, real)) {
         // Lexically inside: only a symlink leads out.
         const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
-        throw new errors_ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+        throw new errors_ConfigurationError(`${options.input} ${errors_quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
     }
     return real;
 }
@@ -87257,6 +87413,7 @@ async function resolveBaseDigests(refs, own, options = {}) {
 
 
 
+
 /** The schema version written into every result. */
 const RESULT_VERSION = 1;
 const build_result_DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -87269,13 +87426,13 @@ function validateBuildResult(value, where) {
         fail('expected a JSON object');
     const v = value;
     if (v.version !== RESULT_VERSION)
-        fail(`expected "version": ${RESULT_VERSION}, got ${JSON.stringify(v.version)}`);
+        fail(`expected "version": ${RESULT_VERSION}, got ${String(JSON.stringify(v.version)).slice(0, 40)}`);
     for (const key of ['service', 'image', 'digest', 'createdAt']) {
         if (typeof v[key] !== 'string' || v[key] === '')
             fail(`"${key}" must be a non-empty string`);
     }
     if (!build_result_DIGEST.test(v.digest))
-        fail(`"digest" must look like sha256:<64 hex>, got ${JSON.stringify(v.digest)}`);
+        fail(`"digest" must look like sha256:<64 hex>, got ${quote(v.digest, 80)}`);
     if (!Array.isArray(v.tags) || v.tags.some(t => typeof t !== 'string'))
         fail('"tags" must be an array of strings');
     if (!Array.isArray(v.platforms) || v.platforms.some(t => typeof t !== 'string')) {
@@ -87299,17 +87456,27 @@ function writeBuildResult(dir, result) {
     }
     (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
     const path = (0,external_node_path_.join)(dir, `${result.service}.json`);
-    (0,external_node_fs_namespaceObject.writeFileSync)(path, JSON.stringify(result, null, 2) + '\n');
+    const text = JSON.stringify(result, null, 2) + '\n';
+    // The file becomes an artifact that deploy reads: never with a secret in it, and
+    // never with a value masking would have to rewrite (a digest turned into `***:...`).
+    secrets_secrets.assertUnmasked(`the result file ${result.service}.json`, text);
+    (0,external_node_fs_namespaceObject.writeFileSync)(path, text);
     return path;
 }
-/** Read and validate one result file. */
+/**
+ * Read and validate one result file. A file that is not JSON is named with its size and
+ * the place the parser stopped, never with what it holds: `results` may point at any
+ * file, and the parser's own message quotes the text.
+ */
 function readBuildResult(path) {
+    const text = readFileSync(path, 'utf8');
     let parsed;
     try {
-        parsed = JSON.parse(readFileSync(path, 'utf8'));
+        parsed = JSON.parse(text);
     }
     catch (error) {
-        throw new ConfigurationError(`build result ${path}: not valid JSON (${error.message})`);
+        const at = /position (\d+)/.exec(error.message)?.[1];
+        throw new ConfigurationError(`build result ${path}: not valid JSON (${Buffer.byteLength(text)} bytes${at !== undefined ? `, the parser stopped at character ${at}` : ''}); expected the file the build action writes`);
     }
     return validateBuildResult(parsed, path);
 }
@@ -87342,7 +87509,8 @@ function computeLabels(ctx, user = new Map()) {
 /**
  * Outputs, state and environment through the runner's file commands, kept far below
  * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
  */
 
 
@@ -87367,8 +87535,11 @@ class OutputTooLargeError extends Error {
     name = 'OutputTooLargeError';
 }
 /**
- * Set a step output. Redacts secrets. Refuses values that would bring the step
- * near the runner's output limit.
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
  */
 function outputs_setOutput(name, value) {
     const text = typeof value === 'string'
@@ -87376,7 +87547,8 @@ function outputs_setOutput(name, value) {
         : typeof value === 'object'
             ? JSON.stringify(value)
             : String(value);
-    const safe = secrets_secrets.redact(text);
+    secrets_secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
     const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
     if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
         throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
@@ -87418,7 +87590,10 @@ function runnerTemp() {
     (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
     return dir;
 }
-/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
 function writeDataFile(fileName, content) {
     const file = openDataFile(fileName);
     try {
@@ -87431,7 +87606,8 @@ function writeDataFile(fileName, content) {
 }
 /**
  * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. Each string piece is redacted on its own: write whole records.
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
  */
 function openDataFile(fileName) {
     if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
@@ -87452,8 +87628,10 @@ function openDataFile(fileName) {
             let done = 0;
             if (typeof content === 'string') {
                 // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes.
-                const text = secrets.redact(content);
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
                 done = writeSync(fd, text);
                 if (done === Buffer.byteLength(text))
                     return;
@@ -87474,8 +87652,11 @@ function openDataFile(fileName) {
 
 ;// CONCATENATED MODULE: ./src/lib/summary.ts
 /**
- * A small Markdown builder for step summaries. Cells are escaped, everything is
- * redacted before it is written to GITHUB_STEP_SUMMARY.
+ * A small Markdown builder for step summaries. Cells are escaped (a line break of any
+ * kind, `\r` too, cannot end a table row), everything is redacted before it is written
+ * to GITHUB_STEP_SUMMARY: a summary is for people and quotes free text (a server's
+ * message), so a secret there becomes `***`. Machine-readable values shown in a summary
+ * are outputs too, and an output that masking would rewrite fails the step first.
  */
 
 
@@ -87486,20 +87667,20 @@ function cell(text) {
     return String(text)
         .replace(/\\/g, '\\\\')
         .replace(/\|/g, '\\|')
-        .replace(/\r?\n/g, '<br>')
+        .replace(/\r\n|\r|\n/g, '<br>')
         .replace(/</g, '&lt;')
         .replace(/&lt;br>/g, '<br>');
 }
 /** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
 function inline(text) {
-    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r?\n/g, ' ');
+    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r\n|\r|\n/g, ' ');
 }
 /** Wrap text in an inline code span that survives backticks inside. */
 function code(text) {
     const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
     const fence = '`'.repeat(longest + 1);
     const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-    return `${fence}${pad}${text.replace(/\r?\n/g, ' ')}${pad}${fence}`;
+    return `${fence}${pad}${text.replace(/\r\n|\r|\n/g, ' ')}${pad}${fence}`;
 }
 /** Builds one step summary. */
 class summary_Summary {
@@ -87540,9 +87721,12 @@ class summary_Summary {
         this.parts.push(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
         return this;
     }
-    /** The Markdown, redacted. */
+    /**
+     * The Markdown, redacted. A lone `\r` left in free text (a heading, a paragraph, a
+     * code block) ends a line for a Markdown reader: it becomes a plain line break.
+     */
     toString() {
-        return secrets_secrets.redact(this.parts.join('\n'));
+        return secrets_secrets.redact(this.parts.join('\n').replace(/\r\n?/g, '\n'));
     }
     /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */
     write(path = process.env.GITHUB_STEP_SUMMARY) {
@@ -87865,6 +88049,18 @@ var dist = __nccwpck_require__(8815);
  * environment (`--config-env`), never argv.
  */
 
+
+/** The environment variable that carries a token header to git (`--config-env=<key>=<this>`). */
+const GIT_HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+function authHeader(token, scheme = 'basic') {
+    secrets.add(token, { user: 'x-access-token' });
+    if (scheme === 'bearer')
+        return `AUTHORIZATION: bearer ${token}`;
+    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
+    secrets.add(encoded);
+    return `AUTHORIZATION: basic ${encoded}`;
+}
 /** The environment git runs with. */
 function gitEnv(extra = {}, isolated = false) {
     const env = {
@@ -87905,6 +88101,7 @@ async function gitText(args, options) {
 
 
 
+
 /** The default services file path. */
 const DEFAULT_CONFIG = '.github/conveyor.yml';
 /** Platforms when neither the service nor the defaults name any. */
@@ -87939,7 +88136,7 @@ const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SHOWN = 60;
 /** A value from the file, quoted and cut to a short prefix. */
 function show(value) {
-    return quote(value, SHOWN);
+    return errors_quote(value, SHOWN);
 }
 /** `text` cut to `max` characters. */
 function shorten(text, max) {
@@ -88010,11 +88207,16 @@ class Located {
     }
     at(node, key, message) {
         const where = node?.range ? this.pos(node.range[0]) : '';
-        return new errors_ConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''));
+        return new FileConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''), node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 });
     }
     pos(offset) {
         const p = this.lines.linePos(offset);
         return `:${p.line}:${p.col}`;
+    }
+    /** The annotation location of a source offset. */
+    location(offset) {
+        const p = this.lines.linePos(offset);
+        return { file: this.file, line: p.line, col: p.col };
     }
 }
 function keyOf(pair) {
@@ -88102,7 +88304,7 @@ function parseFile(text, file) {
     if (doc.errors.length > 0) {
         const e = doc.errors[0];
         const where = loc.pos(e.pos[0]);
-        throw new errors_ConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`);
+        throw new FileConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`, loc.location(e.pos[0]));
     }
     const p = new Parser(loc);
     const root = doc.contents;
@@ -88172,6 +88374,7 @@ function parseService(p, pair, defaults) {
     const context = has('context') ? p.relPath(get('context'), `${key}.context`) : path;
     dockerfile ??= under(path, 'Dockerfile');
     let image;
+    const imageSource = has('image') ? 'image' : defaults.registry ? 'defaults.registry' : 'name';
     if (has('image')) {
         image = p.string(get('image'), `${key}.image`, IMAGE_RE, 'a full image name without tag or digest, lower case, such as "ghcr.io/acme/cart"');
     }
@@ -88211,6 +88414,7 @@ function parseService(p, pair, defaults) {
         context,
         dockerfile,
         image,
+        imageSource,
         paths: has('paths') ? p.list(get('paths'), `${key}.paths`, p.glob) : [],
         ignore: has('ignore') ? p.list(get('ignore'), `${key}.ignore`, p.glob) : [],
         dependsOn,
@@ -88304,11 +88508,21 @@ function parseServices(text, file, discover = () => []) {
     }
     else
         services = discover(parsed.defaults);
-    checkDependencies(services, (name, dep) => {
-        const w = where.get(name);
-        const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name;
-        return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `;
-    });
+    // The prefix is worked out as the error is thrown: the last one asked for is its place.
+    let place = { file, line: 1, col: 1 };
+    try {
+        checkDependencies(services, (name, dep) => {
+            const w = where.get(name);
+            const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name;
+            place = node?.range ? parsed.loc.location(node.range[0]) : { file, line: 1, col: 1 };
+            return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `;
+        });
+    }
+    catch (error) {
+        if (error instanceof errors_ConfigurationError)
+            throw new FileConfigurationError(error.message, place);
+        throw error;
+    }
     return { file, global: parsed.global, defaults: parsed.defaults, services };
 }
 /**
@@ -88341,6 +88555,7 @@ function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] 
             context,
             dockerfile,
             image: defaultImage(name, defaults.registry),
+            imageSource: defaults.registry ? 'defaults.registry' : 'name',
             paths: [],
             ignore: [],
             dependsOn: [],
@@ -88394,7 +88609,7 @@ async function loadServices(options) {
     const discover = async () => (dockerfiles ??= await listDockerfiles(options.workspace));
     if ((0,external_node_fs_namespaceObject.existsSync)(full)) {
         if (!(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
-            throw new errors_ConfigurationError(`services file ${quote(rel)} is not a regular file`);
+            throw new errors_ConfigurationError(`services file ${errors_quote(rel)} is not a regular file`);
         }
         const text = (0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8');
         // Discovery only runs when the file has no `services` key.
@@ -88409,11 +88624,60 @@ async function loadServices(options) {
         return parseServices(text, rel, defaults => discoverServices(files, defaults, rootName));
     }
     if (options.requireFile) {
-        throw new errors_ConfigurationError(`services file ${quote(rel)} does not exist in ${options.workspace}`);
+        throw new errors_ConfigurationError(`services file ${errors_quote(rel)} does not exist in ${options.workspace}`);
     }
     const defaults = { platforms: [...DEFAULT_PLATFORMS] };
     const services = discoverServices(await discover(), defaults, rootName);
     return { global: [], defaults, services };
+}
+/**
+ * The image a build of `service` pushes, and where the name came from (for the log):
+ * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
+ * the registry from input `registry` over the file's `defaults.registry`. Input
+ * `registry` also prefixes an image name that has no registry. Pure.
+ */
+function serviceImage(service, config, inputs) {
+    const file = config.file ?? 'the services file';
+    const prefixed = (image) => inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image;
+    const withInput = (image) => inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : '';
+    if (inputs.image) {
+        return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` };
+    }
+    if (service.imageSource === 'image') {
+        return {
+            image: prefixed(service.image),
+            from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
+        };
+    }
+    const fileRegistry = config.defaults.registry;
+    if (inputs.registry) {
+        const over = fileRegistry && fileRegistry !== inputs.registry
+            ? ` (over defaults.registry ${fileRegistry} of ${file})`
+            : '';
+        return {
+            image: defaultImage(service.name, inputs.registry),
+            from: `input "registry"${over}`
+        };
+    }
+    if (fileRegistry) {
+        return {
+            image: defaultImage(service.name, fileRegistry),
+            from: `defaults.registry of ${file}`
+        };
+    }
+    return {
+        image: service.image,
+        from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
+    };
+}
+/** Whether an image name starts with a registry host (as the image reference parser reads it). */
+function hasRegistry(image) {
+    try {
+        return parseImageRef(image).registry !== undefined;
+    }
+    catch {
+        return false;
+    }
 }
 /** The named service, or a ConfigurationError listing the known names. */
 function findService(config, name) {
@@ -88465,6 +88729,73 @@ function formatDuration(ms) {
     return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
+;// CONCATENATED MODULE: ./src/lib/urls.ts
+/**
+ * URLs a user gives an action, as they may be shown and as they may be used: an error
+ * about a URL shows its scheme, host and path only (credentials hide outside userinfo
+ * too, in `?access_token=`, in an scp-like `x:TOKEN@host:path`), and plain HTTP that
+ * would carry credentials is refused unless the host is this machine or the user said
+ * so (`insecure-http: true`, which warns). Pure.
+ */
+
+/**
+ * `value` cut to what an error may show: `scheme://host[:port]/path` for a URL (no
+ * userinfo, query or fragment, even when it does not parse), `host:path` for an
+ * scp-like address (`user@host:path`), and anything else without `?`/`#` parts or a
+ * `...@` prefix.
+ */
+function shownUrl(value) {
+    const text = value.trim();
+    const cutQuery = (s) => {
+        const at = s.search(/[?#]/);
+        return at < 0 ? s : s.slice(0, at);
+    };
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+    if (scheme) {
+        const rest = text.slice(scheme[0].length);
+        const end = rest.search(/[/?#]/);
+        let authority = end < 0 ? rest : rest.slice(0, end);
+        const at = authority.lastIndexOf('@');
+        if (at >= 0)
+            authority = authority.slice(at + 1);
+        return `${scheme[1].toLowerCase()}://${authority}${cutQuery(end < 0 ? '' : rest.slice(end))}`;
+    }
+    // scp-like `[user@]host:path`, or a bare word: drop whatever precedes an `@` in the
+    // part before the first `/` (the user, or `user:token`).
+    const slash = text.indexOf('/');
+    const head = slash < 0 ? text : text.slice(0, slash);
+    const at = head.lastIndexOf('@');
+    return cutQuery(at < 0 ? text : text.slice(at + 1));
+}
+/** Whether a URL host names this machine: `localhost`, 127.0.0.0/8 or ::1. */
+function isLoopbackHost(hostname) {
+    const host = hostname
+        .replace(/^\[|\]$/g, '')
+        .replace(/\.$/, '')
+        .toLowerCase();
+    if (host === 'localhost' || host.endsWith('.localhost'))
+        return true;
+    if (host === '::1' || host === '0:0:0:0:0:0:0:1')
+        return true;
+    const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+    return v4 !== null && v4.slice(1).every(n => Number(n) <= 255);
+}
+/**
+ * Refuse (ConfigurationError naming `input`) an `http://` URL whose host is not this
+ * machine: the credentials sent with it, and what comes back, cross the network in the
+ * clear. With `insecureHttp` it is accepted: the warning to log is returned. `what`
+ * says what would travel in the clear (e.g. "the token"). Undefined: nothing to say.
+ */
+function checkCleartext(input, url, insecureHttp, what) {
+    if (url.protocol !== 'http:' || isLoopbackHost(url.hostname))
+        return undefined;
+    const shown = shownUrl(url.href);
+    if (!insecureHttp) {
+        throw new ConfigurationError(`input "${input}": got ${JSON.stringify(shown)}, plain HTTP to another machine: ${what} would cross the network in clear text; use https://, or set input "insecure-http" to true for a network you trust (http:// to localhost or 127.0.0.1 is always allowed)`);
+    }
+    return `input "insecure-http" is true: ${input} ${shown} is plain HTTP, so ${what} and everything exchanged can be read and changed on the way; use https:// outside a trusted network`;
+}
+
 ;// CONCATENATED MODULE: ./src/lib/inputs.ts
 /**
  * Typed, validated reading of action inputs. Every reader throws a
@@ -88472,6 +88803,9 @@ function formatDuration(ms) {
  * was expected. Secret inputs are registered with the secrets registry the moment
  * they are read, before anything could print them.
  */
+
+
+
 
 
 
@@ -88526,7 +88860,7 @@ class InputReader {
     raw(name, options = {}) {
         const value = this.source.get(name) ?? '';
         if (options.secret)
-            secrets_secrets.add(value);
+            secrets_secrets.add(value, { label: `input "${name}"` });
         return options.trim === false ? value : value.trim();
     }
     /** A string; `default` when empty; an error when required and empty. */
@@ -88629,7 +88963,7 @@ class InputReader {
         // Each item may be printed alone later (e.g. one token of several): register it.
         if (options.secret)
             for (const item of items)
-                secrets_secrets.add(item);
+                secrets_secrets.add(item, { label: `a line of input "${name}"` });
         return items;
     }
     /** `key=value` lines (or `key: value` with `colon`). Keys must be unique. */
@@ -88640,9 +88974,7 @@ class InputReader {
             const at = item.search(sep);
             const key = at > 0 ? item.slice(0, at).trim() : '';
             if (key === '') {
-                throw invalidInput(name, item, `lines of the form key=value`, {
-                    secret: options.secret
-                });
+                throw invalidInput(name, item, options.colon ? 'lines of the form "Name: value"' : 'lines of the form key=value', { secret: options.secret });
             }
             const hide = { secret: options.secret };
             if (options.keyPattern && !options.keyPattern.test(key)) {
@@ -88652,7 +88984,7 @@ class InputReader {
                 throw invalidInput(name, key, 'each key at most once', hide);
             const value = item.slice(at + 1).trim();
             if (options.secret)
-                secrets_secrets.add(value);
+                secrets_secrets.add(value, { label: `the value of ${key} in input "${name}"` });
             out.set(key, value);
         }
         return out;
@@ -88660,18 +88992,19 @@ class InputReader {
     /**
      * An http(s) URL with a host name DNS can hold, without credentials. A value the
      * URL parser would silently change (inner whitespace or control characters, which
-     * it drops) is refused. Values in errors are shortened.
+     * it drops) is refused. Errors show the scheme, host and path only, shortened.
      */
     url(name, options = {}) {
         const value = this.string(name, options);
         if (value === '')
             return undefined;
-        // Never echo credentials of a URL that gets refused: hide `user:pass@`.
+        // Never echo credentials of a URL that gets refused: an error shows the scheme, host
+        // and path only (no `user:pass@`, no `?access_token=`, no `#fragment`).
         const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
         if (userinfo !== undefined)
             for (const part of userinfo.split(':'))
                 secrets_secrets.add(part);
-        const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
+        const shown = shownUrl(value);
         let url;
         try {
             url = new URL(value);
@@ -88708,6 +89041,36 @@ class InputReader {
         return url;
     }
 }
+/**
+ * A CA certificate input: PEM text, or the path of a PEM file inside the workspace
+ * (symlinks resolved, like every other path input: `/proc/self/environ` or `../..` is
+ * refused before it is read). Returns the PEM text, checked to hold certificates, or
+ * undefined when the input is empty. Errors never echo the text or the file's content.
+ */
+function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE || process.cwd()) {
+    const raw = reader.optional(name, { trim: false });
+    if (raw === undefined || raw.trim() === '')
+        return undefined;
+    if (raw.includes('-----BEGIN ')) {
+        parseCertificates(name, raw, `a PEM text of ${raw.length} characters`);
+        return raw;
+    }
+    const path = raw.trim();
+    if (/[\r\n\0]/.test(path)) {
+        throw new errors_ConfigurationError(`input "${name}": got ${raw.length} characters that are neither PEM text nor one path, expected PEM certificate(s) or the path of a PEM file in the workspace`);
+    }
+    const full = confinedPath(workspace, path, {
+        input: `input "${name}":`,
+        hint: 'give the PEM text, or the path of a PEM file of the checkout'
+    });
+    const st = (0,external_node_fs_namespaceObject.statSync)(full, { throwIfNoEntry: false });
+    if (!st?.isFile()) {
+        throw invalidInput(name, path, 'PEM text or the path of a PEM file in the workspace');
+    }
+    const pem = (0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8');
+    parseCertificates(name, pem, `the file ${errors_quote(path)}`);
+    return pem;
+}
 
 ;// CONCATENATED MODULE: ./src/actions/build/inputs.ts
 /**
@@ -88737,6 +89100,27 @@ function workspacePath(config, env) {
     }
     return rel.split(external_node_path_.sep).join('/');
 }
+/** Where a value holding a secret would end up, for the error. */
+const WHERE = {
+    'build-args': "build arguments reach the builder's command line and are stored in the image's configuration and history",
+    labels: "labels reach the builder's command line and are stored in the image's configuration",
+    tags: "tags reach the builder's command line and name the image in the registry"
+};
+/**
+ * Refuse a build argument, label or tag that holds a registered secret (in any
+ * encoding) before anything runs: the pushed image would carry it for anyone who can
+ * pull it (`skopeo inspect --config` shows labels and history). The error names the
+ * input, the key (never the value) and says to use `secrets` (BuildKit secret mounts).
+ * `source` says where the values came from when not from the input itself.
+ */
+function refuseSecrets(input, entries, source = `input "${input}"`) {
+    for (const [key, value] of entries) {
+        const info = secrets_secrets.whose(`${key}=${value}`) ?? secrets_secrets.whose(value);
+        if (info === undefined)
+            continue;
+        throw new errors_ConfigurationError(`${source}: ${key ? `${key} holds` : 'a line holds'} ${describeSecret(info)} (or an encoding of it); ${WHERE[input]}, where anyone who can pull it can read it. Pass secrets with input "secrets" instead (BuildKit secret mounts: id=<name>,env=<VARIABLE>, read in the Dockerfile with RUN --mount=type=secret,id=<name>)`);
+    }
+}
 /** Read and validate every input. */
 function getInputs(reader = new InputReader(), env = process.env) {
     const password = reader.optional('registry-password', { secret: true });
@@ -88747,7 +89131,7 @@ function getInputs(reader = new InputReader(), env = process.env) {
     if (password && !username)
         username = env.GITHUB_ACTOR || undefined;
     if (password)
-        secrets_secrets.add(password, { user: username });
+        secrets_secrets.add(password, { user: username, label: 'input "registry-password"' });
     const mode = reader.choice('mode', ['build', 'merge'], 'build');
     const service = reader.optional('service');
     if (service !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(service)) {
@@ -88776,10 +89160,7 @@ function getInputs(reader = new InputReader(), env = process.env) {
     if (registry !== undefined && !inputs_HOST.test(registry.split('/')[0])) {
         throw invalidInput('registry', registry, 'a registry host such as ghcr.io or 127.0.0.1:5000, optionally with a namespace (ghcr.io/acme)');
     }
-    const caCert = reader.optional('registry-ca-cert', { trim: false });
-    if (caCert !== undefined) {
-        parseCertificates('registry-ca-cert', caCert, `a text of ${caCert.length} characters`);
-    }
+    const caCert = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd());
     const tags = reader.list('tags');
     parseTagRules(tags); // validate syntax now; values depend on the git context
     const platforms = reader.list('platforms', { commas: true });
@@ -88793,7 +89174,7 @@ function getInputs(reader = new InputReader(), env = process.env) {
             if (env[s.env] === undefined) {
                 throw new errors_ConfigurationError(`input "secrets": id=${s.id} reads the environment variable ${s.env}, which is not set`);
             }
-            secrets_secrets.add(env[s.env]);
+            secrets_secrets.add(env[s.env], { label: `input "secrets" id=${s.id}` });
         }
         if (s.src !== undefined) {
             const path = (0,external_node_path_.isAbsolute)(s.src) ? s.src : (0,external_node_path_.resolve)(env.GITHUB_WORKSPACE ?? process.cwd(), s.src);
@@ -88854,6 +89235,10 @@ function getInputs(reader = new InputReader(), env = process.env) {
         network,
         timeoutMs: reader.duration('timeout', '60m', { min: 10_000 })
     };
+    // Every secret is registered by now (the password, the env values of `secrets`).
+    refuseSecrets('build-args', inputs.buildArgs);
+    refuseSecrets('labels', inputs.labels);
+    refuseSecrets('tags', tags.map(line => ['', line]));
     if (mode === 'build' &&
         service === undefined &&
         (inputs.context === undefined || image === undefined)) {
@@ -88947,11 +89332,15 @@ async function resolveTarget(inputs, gh, log) {
         const config = await services(inputs, gh);
         const svc = findService(config, inputs.service);
         log.info(`service ${svc.name}: context ${svc.context}, dockerfile ${svc.dockerfile}`);
+        refuseSecrets('build-args', Object.entries(svc.buildArgs ?? {}), `services file ${config.file ?? ''}, service "${svc.name}", build-args`);
+        // Inputs win over the services file's defaults: say which value is used and why.
+        const chosen = serviceImage(svc, config, inputs);
+        log.info(`image ${chosen.image} (from ${chosen.from})`);
         target = {
             name: svc.name,
             context: inputs.context ?? svc.context,
             dockerfile: inputs.dockerfile ?? svc.dockerfile,
-            image: inputs.image ?? svc.image,
+            image: chosen.image,
             buildArgs: new Map([
                 ...Object.entries(svc.buildArgs ?? {}),
                 ...inputs.buildArgs
@@ -88973,7 +89362,8 @@ async function resolveTarget(inputs, gh, log) {
             target: inputs.target
         };
     }
-    target.image = withRegistry(target.image, inputs.registry);
+    if (inputs.service === undefined)
+        target.image = withRegistry(target.image, inputs.registry);
     target.context = insideWorkspace(gh.workspace, target.context, 'context');
     if (!(0,external_node_fs_namespaceObject.existsSync)(target.context) || !(0,external_node_fs_namespaceObject.statSync)(target.context).isDirectory()) {
         throw new errors_ConfigurationError(`context ${JSON.stringify(target.context)} is not a directory`);
@@ -89044,11 +89434,15 @@ async function merge(inputs, gh, log) {
     const started = Date.now();
     let imageName = inputs.image;
     let service = inputs.service;
-    if (inputs.service !== undefined && inputs.image === undefined) {
+    if (inputs.service !== undefined) {
         const config = await services(inputs, gh);
-        imageName = findService(config, inputs.service).image;
+        const chosen = serviceImage(findService(config, inputs.service), config, inputs);
+        log.info(`image ${chosen.image} (from ${chosen.from})`);
+        imageName = chosen.image;
     }
-    const image = parseImageRef(withRegistry(imageName, inputs.registry));
+    else
+        imageName = withRegistry(imageName, inputs.registry);
+    const image = parseImageRef(imageName);
     service ??= image.repository.split('/').pop();
     const tags = computeTags(inputs.tags, gh.tags).map(t => t.tag);
     if (tags.length === 0)
@@ -89150,7 +89544,7 @@ function finish(inputs, gh, log, r) {
     }
     outputs_setOutput('image', r.image);
     outputs_setOutput('digest', o.digest);
-    outputs_setOutput('tags', r.tags.join('\n'));
+    outputs_setOutput('tags', r.tags);
     outputs_setOutput('reused', o.reused);
     outputs_setOutput('backend', o.backend ?? (o.reused ? 'none' : ''));
     outputs_setOutput('context-hash', o.contextHash ?? '');
@@ -89251,6 +89645,7 @@ async function build(inputs, gh, log) {
         if (tags.length === 0) {
             throw new errors_ConfigurationError(`input "tags": no tag rule applies to this event (${gh.tags.eventName} ${gh.tags.ref}); add e.g. type=sha or type=raw,value=...`);
         }
+        refuseSecrets('tags', computed.map(t => [t.rule, t.tag]), 'the tags worked out for this event');
         log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`);
         const labels = computeLabels({
             service: target.name,
@@ -89259,6 +89654,7 @@ async function build(inputs, gh, log) {
             created: new Date().toISOString(),
             version: tags[0]
         }, inputs.labels);
+        refuseSecrets('labels', labels, 'the labels of the image');
         // The first registry call (a base image in our registry, or the ctx tag lookup) also
         // checks the login; without one, an explicit ping does before a long build.
         let loginChecked = false;

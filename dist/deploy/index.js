@@ -105197,7 +105197,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    error(message);
+    core_error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -105220,7 +105220,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function error(message, properties = {}) {
+function core_error(message, properties = {}) {
     command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -105340,8 +105340,21 @@ function getIDToken(aud) {
 class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
+/**
+ * A mistake in a file of the repository (the services file): the top-level wrapper
+ * prints it as an annotation on that file, line and column, so it shows on the file
+ * in a pull request.
+ */
+class FileConfigurationError extends errors_ConfigurationError {
+    location;
+    name = 'FileConfigurationError';
+    constructor(message, location) {
+        super(message);
+        this.location = location;
+    }
+}
 /** Quote a value for an error message, shortened so a huge input cannot flood the log. */
-function quote(value, max = 120) {
+function errors_quote(value, max = 120) {
     const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
     return JSON.stringify(shown);
 }
@@ -105349,8 +105362,8 @@ function quote(value, max = 120) {
  * A ConfigurationError for an input: names the input, what it got and what was expected.
  * With `secret: true` the value is never shown, only its length.
  */
-function invalidInput(input, got, expected, options = {}) {
-    const shown = options.secret ? `a value of ${got.length} characters` : quote(got);
+function errors_invalidInput(input, got, expected, options = {}) {
+    const shown = options.secret ? `a value of ${got.length} characters` : errors_quote(got);
     return new errors_ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
 }
 /** The message of anything thrown. */
@@ -105369,6 +105382,11 @@ function errors_errorMessage(error) {
  */
 /** Values shorter than this are not masked: masking "a" would garble every log line. */
 const MIN_SECRET_LENGTH = 4;
+/**
+ * Secrets shorter than this get a warning: a value such as `sha256` or `latest` occurs
+ * in ordinary text, and masking it rewrites logs, outputs and file names that hold it.
+ */
+const SHORT_SECRET_LENGTH = 8;
 const b64 = (s) => Buffer.from(s).toString('base64');
 /**
  * The base64 forms of `value` as it can appear inside a longer encoded string: at
@@ -105430,11 +105448,28 @@ function deriveEncodings(value, options = {}) {
     }
     return [...forms];
 }
+/** How a secret is named in a message: its source and length, never its value. */
+function describeSecret(info) {
+    return `a secret of ${info.length} characters${info.label ? ` (${info.label})` : ''}`;
+}
+/**
+ * A value the runner's masking would rewrite: it holds a registered secret or one of
+ * its encodings. Machine-readable values (outputs, result files) are refused rather
+ * than silently turned into `***`.
+ */
+class MaskedValueError extends Error {
+    name = 'MaskedValueError';
+}
 /** A registry of secrets and their derived forms. */
 class SecretRegistry {
     mask;
     forms = new Set();
     originals = new Set();
+    /** The secret each form was derived from (the first one, when two share a form). */
+    origin = new Map();
+    warned = new Set();
+    pendingWarnings = [];
+    warn;
     sorted = [];
     constructor(mask = () => undefined) {
         this.mask = mask;
@@ -105445,19 +105480,48 @@ class SecretRegistry {
         for (const form of this.forms)
             mask(form);
     }
+    /** Route warnings about short secrets to `warn` (those given before are replayed). */
+    setWarn(warn) {
+        this.warn = warn;
+        const pending = this.pendingWarnings;
+        this.pendingWarnings = [];
+        for (const message of pending)
+            warn(message);
+    }
+    warnShort(value, label) {
+        const length = value.trim().length;
+        if (length === 0 || length >= SHORT_SECRET_LENGTH || this.warned.has(value))
+            return;
+        this.warned.add(value);
+        const what = describeSecret({ label, length });
+        const message = length < MIN_SECRET_LENGTH
+            ? `${what} is too short to be masked at all (under ${MIN_SECRET_LENGTH} characters): it can show in logs; use a longer, random secret`
+            : `${what} is shorter than ${SHORT_SECRET_LENGTH} characters: text such as a digest or a tag that contains it is rewritten to "***" by masking, and an output or result file that would be rewritten fails the step; use a longer, random secret`;
+        if (this.warn)
+            this.warn(message);
+        else
+            this.pendingWarnings.push(message);
+    }
     /**
      * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
-     * docker auth files). Empty and very short values are ignored.
+     * docker auth files); `label` says where it came from in messages (never the value).
+     * Empty values are ignored; values under MIN_SECRET_LENGTH characters are not masked,
+     * and values under SHORT_SECRET_LENGTH get a warning.
      */
     add(value, options = {}) {
-        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
+        if (value === undefined)
+            return;
+        this.warnShort(value, options.label);
+        if (value.trim().length < MIN_SECRET_LENGTH)
             return;
         this.originals.add(value);
+        const info = { label: options.label, length: value.length };
         let added = false;
         for (const form of deriveEncodings(value, options)) {
             if (this.forms.has(form))
                 continue;
             this.forms.add(form);
+            this.origin.set(form, info);
             this.mask(form);
             added = true;
         }
@@ -105489,6 +105553,24 @@ class SecretRegistry {
     leaks(text) {
         return this.find(text) !== undefined;
     }
+    /** Which secret (label and length, never the value) a form found in `text` belongs to. */
+    whose(text) {
+        const form = this.find(text);
+        return form === undefined ? undefined : this.origin.get(form);
+    }
+    /**
+     * Throw a MaskedValueError naming `what` (e.g. `output "digest"`) when masking would
+     * rewrite `value`. The message names the secret by its source and length only.
+     */
+    assertUnmasked(what, value) {
+        const info = this.whose(value);
+        if (info === undefined)
+            return;
+        const short = info.length < SHORT_SECRET_LENGTH
+            ? `; a secret that short occurs in ordinary text: use a longer, random one`
+            : '';
+        throw new MaskedValueError(`${what} holds ${describeSecret(info)} or one of its encodings: masking would rewrite it to "***", so it is refused rather than written changed${short}`);
+    }
 }
 /** The process-wide registry every module of an action uses. */
 const secrets_secrets = new SecretRegistry();
@@ -105517,7 +105599,7 @@ function logger_actionsLogger() {
         info: m => info(neutralizeCommands(r(m))),
         notice: (m, p) => notice(r(m), p),
         warning: (m, p) => warning(r(m), p),
-        error: (m, p) => error(r(m), p),
+        error: (m, p) => core_error(r(m), p),
         group: (name, fn) => group(r(name), fn)
     };
 }
@@ -105560,13 +105642,19 @@ const silentLogger = {
 
 
 
-/** Connect the secrets registry to `::add-mask::`. Idempotent. */
+/**
+ * Connect the secrets registry to `::add-mask::`, and its warnings about short secrets
+ * to `::warning::`. Idempotent.
+ */
 function wireMasking() {
     secrets_secrets.setMask(value => core_setSecret(value));
+    secrets_secrets.setWarn(message => warning(secrets_secrets.redact(message)));
 }
 /**
  * Run an action's main step: every error becomes `setFailed('<action> failed: ...')`,
- * redacted. A ConfigurationError is the user's to fix and is printed without a stack.
+ * redacted. A ConfigurationError is the user's to fix and is printed without a stack;
+ * one that points into a file of the repository becomes an annotation on that file,
+ * line and column (`::error file=...,line=...,col=...::`).
  */
 async function runMain(action, main) {
     wireMasking();
@@ -105578,7 +105666,18 @@ async function runMain(action, main) {
         if (!(error instanceof errors_ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
-        setFailed(secrets_secrets.redact(`${action} failed: ${errors_errorMessage(error)}`));
+        const message = secrets_secrets.redact(`${action} failed: ${errors_errorMessage(error)}`);
+        if (error instanceof FileConfigurationError) {
+            process.exitCode = ExitCode.Failure;
+            core_error(message, {
+                title: `${action}: ${secrets_secrets.redact(error.location.file)}`,
+                file: secrets_secrets.redact(error.location.file),
+                startLine: error.location.line,
+                startColumn: error.location.col
+            });
+        }
+        else
+            setFailed(message);
     }
 }
 /** Run an action's post step: errors only warn, the job never fails here. */
@@ -105654,13 +105753,13 @@ function realPath(root, path) {
  * ConfigurationError naming the input. `rootName` says what the root is in the message
  * (`the workspace`, `the working directory`); `hint` is appended.
  */
-function confinedPath(root, path, options) {
+function confine_confinedPath(root, path, options) {
     const realRoot = realPath(root, root);
     const real = realPath(root, path);
     if (!isWithin(realRoot, real)) {
         // Lexically inside: only a symlink leads out.
         const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
-        throw new errors_ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+        throw new errors_ConfigurationError(`${options.input} ${errors_quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
     }
     return real;
 }
@@ -105711,7 +105810,7 @@ function isRegistry(component) {
         component.startsWith('['));
 }
 /** Parse a reference; throws an Error saying what is wrong. */
-function parseImageRef(reference) {
+function image_ref_parseImageRef(reference) {
     const ref = reference.trim();
     if (ref === '')
         throw new Error('empty image reference');
@@ -106280,7 +106379,7 @@ function editManifests(ws, glob, update, out, imagePaths) {
                 return;
             let name;
             try {
-                name = parseImageRef(text).name;
+                name = image_ref_parseImageRef(text).name;
             }
             catch {
                 return;
@@ -106368,8 +106467,13 @@ function sparsePatterns(path, targets) {
     const prefix = path === '.' ? '' : `${path}/`;
     const out = new Set();
     for (const t of targets) {
-        if (t.kind === 'kustomize')
+        if (t.kind === 'kustomize') {
             out.add(`/${prefix}${t.dir === '.' ? '' : `${t.dir}/`}*`);
+            // The directory's own entry too: when it is a symlink (a file to git), it is checked
+            // out and refused as a link, rather than missing and reported as no kustomization.
+            if (t.dir !== '.')
+                out.add(`/${prefix}${t.dir}`);
+        }
         else if (t.kind === 'helm')
             out.add(`/${prefix}${t.file}`);
         else
@@ -106471,13 +106575,27 @@ function lib_exec_exec(command, args, options = {}) {
                 killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
             }, options.timeoutMs)
             : undefined;
+        // A callback that throws (a consumer refusing what it was given) ends the process
+        // and rejects with that error, rather than escaping as an uncaught exception.
+        let callbackError;
+        const call = (fn, c) => {
+            if (!fn || callbackError)
+                return;
+            try {
+                fn(c);
+            }
+            catch (error) {
+                callbackError = { error };
+                child.kill('SIGTERM');
+            }
+        };
         child.stdout.on('data', (c) => {
             out.push(c);
-            options.onStdout?.(c);
+            call(options.onStdout, c);
         });
         child.stderr.on('data', (c) => {
             err.push(c);
-            options.onStderr?.(c);
+            call(options.onStderr, c);
         });
         child.stdin.on('error', () => undefined);
         // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
@@ -106513,6 +106631,10 @@ function lib_exec_exec(command, args, options = {}) {
             clearTimeout(timer);
             clearTimeout(killTimer);
             clearTimeout(drainTimer);
+            if (callbackError) {
+                reject(callbackError.error);
+                return;
+            }
             const result = {
                 code: code ?? -1,
                 signal,
@@ -106548,6 +106670,18 @@ function lib_exec_exec(command, args, options = {}) {
  * environment (`--config-env`), never argv.
  */
 
+
+/** The environment variable that carries a token header to git (`--config-env=<key>=<this>`). */
+const GIT_HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+function authHeader(token, scheme = 'basic') {
+    secrets_secrets.add(token, { user: 'x-access-token' });
+    if (scheme === 'bearer')
+        return `AUTHORIZATION: bearer ${token}`;
+    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
+    secrets_secrets.add(encoded);
+    return `AUTHORIZATION: basic ${encoded}`;
+}
 /** The environment git runs with. */
 function gitEnv(extra = {}, isolated = false) {
     const env = {
@@ -106589,7 +106723,6 @@ async function gitText(args, options) {
 
 
 
-const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
 /** Default time limit of one git command (the `timeout` input's default). */
 const DEFAULT_GIT_TIMEOUT_MS = 10 * 60_000;
 /** A transfer below this many bytes per second... */
@@ -106629,15 +106762,7 @@ function remoteLabel(url) {
 function isStalled(stderr) {
     return /operation too slow|timed out|timeout was reached/i.test(stderr);
 }
-/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
-function authHeader(token, scheme = 'basic') {
-    secrets_secrets.add(token, { user: 'x-access-token' });
-    if (scheme === 'bearer')
-        return `AUTHORIZATION: bearer ${token}`;
-    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
-    secrets_secrets.add(encoded);
-    return `AUTHORIZATION: basic ${encoded}`;
-}
+
 /** Classify a failed `git push` from its stderr. */
 function classifyPush(stderr) {
     const message = stderr.trim().split('\n').slice(-6).join('\n');
@@ -106686,7 +106811,7 @@ class ConfigRepo {
      */
     run(args, options = {}) {
         const argv = [
-            ...(this.header ? [`--config-env=http.extraheader=${HEADER_ENV}`] : []),
+            ...(this.header ? [`--config-env=http.extraheader=${GIT_HEADER_ENV}`] : []),
             ...lowSpeedArgs(this.timeoutMs),
             ...args
         ];
@@ -106701,7 +106826,7 @@ class ConfigRepo {
                 GIT_COMMITTER_NAME: this.identity.name,
                 GIT_COMMITTER_EMAIL: this.identity.email,
                 GIT_LFS_SKIP_SMUDGE: '1',
-                ...(this.header ? { [HEADER_ENV]: this.header } : {}),
+                ...(this.header ? { [GIT_HEADER_ENV]: this.header } : {}),
                 ...options.env
             }
         });
@@ -107854,6 +107979,73 @@ function formatDuration(ms) {
     return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
+;// CONCATENATED MODULE: ./src/lib/urls.ts
+/**
+ * URLs a user gives an action, as they may be shown and as they may be used: an error
+ * about a URL shows its scheme, host and path only (credentials hide outside userinfo
+ * too, in `?access_token=`, in an scp-like `x:TOKEN@host:path`), and plain HTTP that
+ * would carry credentials is refused unless the host is this machine or the user said
+ * so (`insecure-http: true`, which warns). Pure.
+ */
+
+/**
+ * `value` cut to what an error may show: `scheme://host[:port]/path` for a URL (no
+ * userinfo, query or fragment, even when it does not parse), `host:path` for an
+ * scp-like address (`user@host:path`), and anything else without `?`/`#` parts or a
+ * `...@` prefix.
+ */
+function shownUrl(value) {
+    const text = value.trim();
+    const cutQuery = (s) => {
+        const at = s.search(/[?#]/);
+        return at < 0 ? s : s.slice(0, at);
+    };
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+    if (scheme) {
+        const rest = text.slice(scheme[0].length);
+        const end = rest.search(/[/?#]/);
+        let authority = end < 0 ? rest : rest.slice(0, end);
+        const at = authority.lastIndexOf('@');
+        if (at >= 0)
+            authority = authority.slice(at + 1);
+        return `${scheme[1].toLowerCase()}://${authority}${cutQuery(end < 0 ? '' : rest.slice(end))}`;
+    }
+    // scp-like `[user@]host:path`, or a bare word: drop whatever precedes an `@` in the
+    // part before the first `/` (the user, or `user:token`).
+    const slash = text.indexOf('/');
+    const head = slash < 0 ? text : text.slice(0, slash);
+    const at = head.lastIndexOf('@');
+    return cutQuery(at < 0 ? text : text.slice(at + 1));
+}
+/** Whether a URL host names this machine: `localhost`, 127.0.0.0/8 or ::1. */
+function isLoopbackHost(hostname) {
+    const host = hostname
+        .replace(/^\[|\]$/g, '')
+        .replace(/\.$/, '')
+        .toLowerCase();
+    if (host === 'localhost' || host.endsWith('.localhost'))
+        return true;
+    if (host === '::1' || host === '0:0:0:0:0:0:0:1')
+        return true;
+    const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+    return v4 !== null && v4.slice(1).every(n => Number(n) <= 255);
+}
+/**
+ * Refuse (ConfigurationError naming `input`) an `http://` URL whose host is not this
+ * machine: the credentials sent with it, and what comes back, cross the network in the
+ * clear. With `insecureHttp` it is accepted: the warning to log is returned. `what`
+ * says what would travel in the clear (e.g. "the token"). Undefined: nothing to say.
+ */
+function checkCleartext(input, url, insecureHttp, what) {
+    if (url.protocol !== 'http:' || isLoopbackHost(url.hostname))
+        return undefined;
+    const shown = shownUrl(url.href);
+    if (!insecureHttp) {
+        throw new errors_ConfigurationError(`input "${input}": got ${JSON.stringify(shown)}, plain HTTP to another machine: ${what} would cross the network in clear text; use https://, or set input "insecure-http" to true for a network you trust (http:// to localhost or 127.0.0.1 is always allowed)`);
+    }
+    return `input "insecure-http" is true: ${input} ${shown} is plain HTTP, so ${what} and everything exchanged can be read and changed on the way; use https:// outside a trusted network`;
+}
+
 ;// CONCATENATED MODULE: ./src/lib/inputs.ts
 /**
  * Typed, validated reading of action inputs. Every reader throws a
@@ -107861,6 +108053,9 @@ function formatDuration(ms) {
  * was expected. Secret inputs are registered with the secrets registry the moment
  * they are read, before anything could print them.
  */
+
+
+
 
 
 
@@ -107915,7 +108110,7 @@ class InputReader {
     raw(name, options = {}) {
         const value = this.source.get(name) ?? '';
         if (options.secret)
-            secrets_secrets.add(value);
+            secrets_secrets.add(value, { label: `input "${name}"` });
         return options.trim === false ? value : value.trim();
     }
     /** A string; `default` when empty; an error when required and empty. */
@@ -107927,7 +108122,7 @@ class InputReader {
             return options.default ?? '';
         }
         if (!options.secret && /[\0]/.test(value))
-            throw invalidInput(name, value, 'no NUL characters');
+            throw errors_invalidInput(name, value, 'no NUL characters');
         return value;
     }
     /** A string or undefined when empty. */
@@ -107939,10 +108134,10 @@ class InputReader {
     line(name, options = {}) {
         const value = this.string(name, options);
         if (/[\r\n]/.test(value)) {
-            throw invalidInput(name, value, options.expected ?? 'a single line', options);
+            throw errors_invalidInput(name, value, options.expected ?? 'a single line', options);
         }
         if (value !== '' && options.pattern && !options.pattern.test(value)) {
-            throw invalidInput(name, value, options.expected ?? `a value matching ${options.pattern}`, options);
+            throw errors_invalidInput(name, value, options.expected ?? `a value matching ${options.pattern}`, options);
         }
         return value;
     }
@@ -107955,7 +108150,7 @@ class InputReader {
             return true;
         if (['false', 'False', 'FALSE'].includes(value))
             return false;
-        throw invalidInput(name, value, '"true" or "false"');
+        throw errors_invalidInput(name, value, '"true" or "false"');
     }
     /** An integer within bounds. */
     integer(name, options) {
@@ -107966,12 +108161,12 @@ class InputReader {
             ? `${options.min !== undefined ? ' and' : ''} <= ${options.max}`
             : ''}`;
         if (!/^-?\d+$/.test(value))
-            throw invalidInput(name, value, range);
+            throw errors_invalidInput(name, value, range);
         const n = Number(value);
         if (!Number.isSafeInteger(n) ||
             (options.min !== undefined && n < options.min) ||
             (options.max !== undefined && n > options.max)) {
-            throw invalidInput(name, value, range);
+            throw errors_invalidInput(name, value, range);
         }
         return n;
     }
@@ -107982,7 +108177,7 @@ class InputReader {
             return defaultValue;
         if (values.includes(value))
             return value;
-        throw invalidInput(name, value, `one of ${values.map(v => `"${v}"`).join(', ')}`);
+        throw errors_invalidInput(name, value, `one of ${values.map(v => `"${v}"`).join(', ')}`);
     }
     /** A duration in milliseconds: plain seconds or Go-style units. */
     duration(name, defaultValue, options = {}) {
@@ -107990,12 +108185,12 @@ class InputReader {
         const ms = parseDuration(value);
         const expected = 'a duration such as "300", "90s", "5m" or "1h30m"';
         if (ms === undefined)
-            throw invalidInput(name, value, expected);
+            throw errors_invalidInput(name, value, expected);
         if (options.min !== undefined && ms < options.min) {
-            throw invalidInput(name, value, `${expected}, at least ${options.min / 1000}s`);
+            throw errors_invalidInput(name, value, `${expected}, at least ${options.min / 1000}s`);
         }
         if (options.max !== undefined && ms > options.max) {
-            throw invalidInput(name, value, `${expected}, at most ${options.max / 1000}s`);
+            throw errors_invalidInput(name, value, `${expected}, at most ${options.max / 1000}s`);
         }
         return ms;
     }
@@ -108018,7 +108213,7 @@ class InputReader {
         // Each item may be printed alone later (e.g. one token of several): register it.
         if (options.secret)
             for (const item of items)
-                secrets_secrets.add(item);
+                secrets_secrets.add(item, { label: `a line of input "${name}"` });
         return items;
     }
     /** `key=value` lines (or `key: value` with `colon`). Keys must be unique. */
@@ -108029,19 +108224,17 @@ class InputReader {
             const at = item.search(sep);
             const key = at > 0 ? item.slice(0, at).trim() : '';
             if (key === '') {
-                throw invalidInput(name, item, `lines of the form key=value`, {
-                    secret: options.secret
-                });
+                throw errors_invalidInput(name, item, options.colon ? 'lines of the form "Name: value"' : 'lines of the form key=value', { secret: options.secret });
             }
             const hide = { secret: options.secret };
             if (options.keyPattern && !options.keyPattern.test(key)) {
-                throw invalidInput(name, key, `keys matching ${options.keyPattern}`, hide);
+                throw errors_invalidInput(name, key, `keys matching ${options.keyPattern}`, hide);
             }
             if (out.has(key))
-                throw invalidInput(name, key, 'each key at most once', hide);
+                throw errors_invalidInput(name, key, 'each key at most once', hide);
             const value = item.slice(at + 1).trim();
             if (options.secret)
-                secrets_secrets.add(value);
+                secrets_secrets.add(value, { label: `the value of ${key} in input "${name}"` });
             out.set(key, value);
         }
         return out;
@@ -108049,36 +108242,37 @@ class InputReader {
     /**
      * An http(s) URL with a host name DNS can hold, without credentials. A value the
      * URL parser would silently change (inner whitespace or control characters, which
-     * it drops) is refused. Values in errors are shortened.
+     * it drops) is refused. Errors show the scheme, host and path only, shortened.
      */
     url(name, options = {}) {
         const value = this.string(name, options);
         if (value === '')
             return undefined;
-        // Never echo credentials of a URL that gets refused: hide `user:pass@`.
+        // Never echo credentials of a URL that gets refused: an error shows the scheme, host
+        // and path only (no `user:pass@`, no `?access_token=`, no `#fragment`).
         const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
         if (userinfo !== undefined)
             for (const part of userinfo.split(':'))
                 secrets_secrets.add(part);
-        const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
+        const shown = shownUrl(value);
         let url;
         try {
             url = new URL(value);
         }
         catch {
-            throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
+            throw errors_invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
         }
         if (/[\s\p{Cc}]/u.test(value)) {
-            throw invalidInput(name, shown, 'one URL without spaces or control characters', options);
+            throw errors_invalidInput(name, shown, 'one URL without spaces or control characters', options);
         }
         if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-            throw invalidInput(name, shown, 'an http:// or https:// URL', options);
+            throw errors_invalidInput(name, shown, 'an http:// or https:// URL', options);
         }
         const host = url.hostname.replace(/\.$/, '');
         if (!host.startsWith('[')) {
             const long = host.split('.').find(label => label.length > MAX_LABEL);
             if (host.length > MAX_HOST || long !== undefined) {
-                throw invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
+                throw errors_invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
             }
         }
         if (url.username || url.password) {
@@ -108097,12 +108291,43 @@ class InputReader {
         return url;
     }
 }
+/**
+ * A CA certificate input: PEM text, or the path of a PEM file inside the workspace
+ * (symlinks resolved, like every other path input: `/proc/self/environ` or `../..` is
+ * refused before it is read). Returns the PEM text, checked to hold certificates, or
+ * undefined when the input is empty. Errors never echo the text or the file's content.
+ */
+function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE || process.cwd()) {
+    const raw = reader.optional(name, { trim: false });
+    if (raw === undefined || raw.trim() === '')
+        return undefined;
+    if (raw.includes('-----BEGIN ')) {
+        parseCertificates(name, raw, `a PEM text of ${raw.length} characters`);
+        return raw;
+    }
+    const path = raw.trim();
+    if (/[\r\n\0]/.test(path)) {
+        throw new ConfigurationError(`input "${name}": got ${raw.length} characters that are neither PEM text nor one path, expected PEM certificate(s) or the path of a PEM file in the workspace`);
+    }
+    const full = confinedPath(workspace, path, {
+        input: `input "${name}":`,
+        hint: 'give the PEM text, or the path of a PEM file of the checkout'
+    });
+    const st = statSync(full, { throwIfNoEntry: false });
+    if (!st?.isFile()) {
+        throw invalidInput(name, path, 'PEM text or the path of a PEM file in the workspace');
+    }
+    const pem = readFileSync(full, 'utf8');
+    parseCertificates(name, pem, `the file ${quote(path)}`);
+    return pem;
+}
 
 ;// CONCATENATED MODULE: ./src/lib/outputs.ts
 /**
  * Outputs, state and environment through the runner's file commands, kept far below
  * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
  */
 
 
@@ -108127,8 +108352,11 @@ class OutputTooLargeError extends Error {
     name = 'OutputTooLargeError';
 }
 /**
- * Set a step output. Redacts secrets. Refuses values that would bring the step
- * near the runner's output limit.
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
  */
 function outputs_setOutput(name, value) {
     const text = typeof value === 'string'
@@ -108136,7 +108364,8 @@ function outputs_setOutput(name, value) {
         : typeof value === 'object'
             ? JSON.stringify(value)
             : String(value);
-    const safe = secrets_secrets.redact(text);
+    secrets_secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
     const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
     if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
         throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
@@ -108178,7 +108407,10 @@ function runnerTemp() {
     (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
     return dir;
 }
-/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
 function writeDataFile(fileName, content) {
     const file = openDataFile(fileName);
     try {
@@ -108191,7 +108423,8 @@ function writeDataFile(fileName, content) {
 }
 /**
  * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. Each string piece is redacted on its own: write whole records.
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
  */
 function openDataFile(fileName) {
     if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
@@ -108212,8 +108445,10 @@ function openDataFile(fileName) {
             let done = 0;
             if (typeof content === 'string') {
                 // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes.
-                const text = secrets.redact(content);
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
                 done = writeSync(fd, text);
                 if (done === Buffer.byteLength(text))
                     return;
@@ -108234,8 +108469,11 @@ function openDataFile(fileName) {
 
 ;// CONCATENATED MODULE: ./src/lib/summary.ts
 /**
- * A small Markdown builder for step summaries. Cells are escaped, everything is
- * redacted before it is written to GITHUB_STEP_SUMMARY.
+ * A small Markdown builder for step summaries. Cells are escaped (a line break of any
+ * kind, `\r` too, cannot end a table row), everything is redacted before it is written
+ * to GITHUB_STEP_SUMMARY: a summary is for people and quotes free text (a server's
+ * message), so a secret there becomes `***`. Machine-readable values shown in a summary
+ * are outputs too, and an output that masking would rewrite fails the step first.
  */
 
 
@@ -108246,20 +108484,20 @@ function cell(text) {
     return String(text)
         .replace(/\\/g, '\\\\')
         .replace(/\|/g, '\\|')
-        .replace(/\r?\n/g, '<br>')
+        .replace(/\r\n|\r|\n/g, '<br>')
         .replace(/</g, '&lt;')
         .replace(/&lt;br>/g, '<br>');
 }
 /** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
 function inline(text) {
-    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r?\n/g, ' ');
+    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r\n|\r|\n/g, ' ');
 }
 /** Wrap text in an inline code span that survives backticks inside. */
 function code(text) {
     const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
     const fence = '`'.repeat(longest + 1);
     const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-    return `${fence}${pad}${text.replace(/\r?\n/g, ' ')}${pad}${fence}`;
+    return `${fence}${pad}${text.replace(/\r\n|\r|\n/g, ' ')}${pad}${fence}`;
 }
 /** Builds one step summary. */
 class summary_Summary {
@@ -108300,9 +108538,12 @@ class summary_Summary {
         this.parts.push(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
         return this;
     }
-    /** The Markdown, redacted. */
+    /**
+     * The Markdown, redacted. A lone `\r` left in free text (a heading, a paragraph, a
+     * code block) ends a line for a Markdown reader: it becomes a plain line break.
+     */
     toString() {
-        return secrets_secrets.redact(this.parts.join('\n'));
+        return secrets_secrets.redact(this.parts.join('\n').replace(/\r\n?/g, '\n'));
     }
     /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */
     write(path = process.env.GITHUB_STEP_SUMMARY) {
@@ -108326,6 +108567,7 @@ class summary_Summary {
 
 
 
+
 /** The schema version written into every result. */
 const RESULT_VERSION = 1;
 const build_result_DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -108338,13 +108580,13 @@ function validateBuildResult(value, where) {
         fail('expected a JSON object');
     const v = value;
     if (v.version !== RESULT_VERSION)
-        fail(`expected "version": ${RESULT_VERSION}, got ${JSON.stringify(v.version)}`);
+        fail(`expected "version": ${RESULT_VERSION}, got ${String(JSON.stringify(v.version)).slice(0, 40)}`);
     for (const key of ['service', 'image', 'digest', 'createdAt']) {
         if (typeof v[key] !== 'string' || v[key] === '')
             fail(`"${key}" must be a non-empty string`);
     }
     if (!build_result_DIGEST.test(v.digest))
-        fail(`"digest" must look like sha256:<64 hex>, got ${JSON.stringify(v.digest)}`);
+        fail(`"digest" must look like sha256:<64 hex>, got ${errors_quote(v.digest, 80)}`);
     if (!Array.isArray(v.tags) || v.tags.some(t => typeof t !== 'string'))
         fail('"tags" must be an array of strings');
     if (!Array.isArray(v.platforms) || v.platforms.some(t => typeof t !== 'string')) {
@@ -108368,17 +108610,27 @@ function writeBuildResult(dir, result) {
     }
     mkdirSync(dir, { recursive: true });
     const path = join(dir, `${result.service}.json`);
-    writeFileSync(path, JSON.stringify(result, null, 2) + '\n');
+    const text = JSON.stringify(result, null, 2) + '\n';
+    // The file becomes an artifact that deploy reads: never with a secret in it, and
+    // never with a value masking would have to rewrite (a digest turned into `***:...`).
+    secrets.assertUnmasked(`the result file ${result.service}.json`, text);
+    writeFileSync(path, text);
     return path;
 }
-/** Read and validate one result file. */
+/**
+ * Read and validate one result file. A file that is not JSON is named with its size and
+ * the place the parser stopped, never with what it holds: `results` may point at any
+ * file, and the parser's own message quotes the text.
+ */
 function readBuildResult(path) {
+    const text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
     let parsed;
     try {
-        parsed = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+        parsed = JSON.parse(text);
     }
     catch (error) {
-        throw new errors_ConfigurationError(`build result ${path}: not valid JSON (${error.message})`);
+        const at = /position (\d+)/.exec(error.message)?.[1];
+        throw new errors_ConfigurationError(`build result ${path}: not valid JSON (${Buffer.byteLength(text)} bytes${at !== undefined ? `, the parser stopped at character ${at}` : ''}); expected the file the build action writes`);
     }
     return validateBuildResult(parsed, path);
 }
@@ -108408,14 +108660,14 @@ function parseTarget(line, input = 'targets') {
     const path = (p) => {
         const s = safeRelPath(p);
         if (!s || p === '')
-            throw invalidInput(input, line, 'a relative path inside the repository');
+            throw errors_invalidInput(input, line, 'a relative path inside the repository');
         return s;
     };
     if (kind === 'kustomize' && rest !== '')
         return { kind, dir: path(rest) };
     if (kind === 'manifests' && rest !== '') {
         if (safeRelPath(rest) === undefined) {
-            throw invalidInput(input, line, 'a glob relative to the repository');
+            throw errors_invalidInput(input, line, 'a glob relative to the repository');
         }
         return { kind, glob: rest.replace(/^\.\/+/, '') };
     }
@@ -108424,12 +108676,12 @@ function parseTarget(line, input = 'targets') {
         if (m) {
             const key = m[2];
             if (key.split('.').some(k => k === '')) {
-                throw invalidInput(input, line, 'a dotted key such as image.tag');
+                throw errors_invalidInput(input, line, 'a dotted key such as image.tag');
             }
             return { kind, file: path(m[1]), key, ...(m[3] ? { name: m[3] } : {}) };
         }
     }
-    throw invalidInput(input, line, 'kustomize:<dir>, manifests:<glob> or helm:<values file>:<dotted key>[=<image name>]');
+    throw errors_invalidInput(input, line, 'kustomize:<dir>, manifests:<glob> or helm:<values file>:<dotted key>[=<image name>]');
 }
 /** Targets of a service from its `deploy:` key in the services file. */
 function serviceTargets(service) {
@@ -108469,20 +108721,20 @@ function reasonOf(message) {
 }
 function parseRef(input, line, ref) {
     try {
-        const parsed = parseImageRef(ref);
+        const parsed = image_ref_parseImageRef(ref);
         if (!parsed.tag && !parsed.digest)
             throw new Error('it has neither a tag nor a digest');
         return parsed;
     }
     catch (error) {
         const reason = reasonOf(error.message);
-        throw invalidInput(input, line, `name=reference with a reference such as app:1.2, app@sha256:... or both${reason ? ` (${reason})` : ''}`);
+        throw errors_invalidInput(input, line, `name=reference with a reference such as app:1.2, app@sha256:... or both${reason ? ` (${reason})` : ''}`);
     }
 }
 /** Refuse an `images` line longer than MAX_IMAGES_LINE (the error shows a prefix). */
 function checkImagesLine(line) {
     if (line.length > MAX_IMAGES_LINE) {
-        throw invalidInput('images', line, `name=reference lines of at most ${MAX_IMAGES_LINE} characters (image names have at most 255, tags 128)`);
+        throw errors_invalidInput('images', line, `name=reference lines of at most ${MAX_IMAGES_LINE} characters (image names have at most 255, tags 128)`);
     }
 }
 /** Parse the `images` lines into updates; services give names and targets. */
@@ -108495,11 +108747,11 @@ function updatesFromImages(lines, services, source) {
         const name = eq > 0 ? line.slice(0, eq).trim() : '';
         const ref = eq > 0 ? line.slice(eq + 1).trim() : '';
         if (name === '' || ref === '') {
-            throw invalidInput('images', line, 'lines of the form name=reference (cart=ghcr.io/acme/cart:1.2)');
+            throw errors_invalidInput('images', line, 'lines of the form name=reference (cart=ghcr.io/acme/cart:1.2)');
         }
         const parsed = parseRef('images', line, ref);
         if (out.some(u => u.service === name))
-            throw invalidInput('images', name, 'each name once');
+            throw errors_invalidInput('images', name, 'each name once');
         const service = services.find(s => s.name === name);
         out.push({
             service: name,
@@ -108541,7 +108793,7 @@ function updatesFromResults(results, services) {
 }
 function safeParse(ref) {
     try {
-        return parseImageRef(ref);
+        return image_ref_parseImageRef(ref);
     }
     catch {
         return undefined;
@@ -108555,6 +108807,7 @@ function safeParse(ref) {
  * directory holding a Dockerfile. Parsing and discovery are pure; reading the file
  * and listing the workspace sit at the edges.
  */
+
 
 
 
@@ -108595,7 +108848,7 @@ const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SHOWN = 60;
 /** A value from the file, quoted and cut to a short prefix. */
 function show(value) {
-    return quote(value, SHOWN);
+    return errors_quote(value, SHOWN);
 }
 /** `text` cut to `max` characters. */
 function shorten(text, max) {
@@ -108666,11 +108919,16 @@ class Located {
     }
     at(node, key, message) {
         const where = node?.range ? this.pos(node.range[0]) : '';
-        return new errors_ConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''));
+        return new FileConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''), node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 });
     }
     pos(offset) {
         const p = this.lines.linePos(offset);
         return `:${p.line}:${p.col}`;
+    }
+    /** The annotation location of a source offset. */
+    location(offset) {
+        const p = this.lines.linePos(offset);
+        return { file: this.file, line: p.line, col: p.col };
     }
 }
 function keyOf(pair) {
@@ -108758,7 +109016,7 @@ function parseFile(text, file) {
     if (doc.errors.length > 0) {
         const e = doc.errors[0];
         const where = loc.pos(e.pos[0]);
-        throw new errors_ConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`);
+        throw new FileConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`, loc.location(e.pos[0]));
     }
     const p = new Parser(loc);
     const root = doc.contents;
@@ -108828,6 +109086,7 @@ function parseService(p, pair, defaults) {
     const context = has('context') ? p.relPath(get('context'), `${key}.context`) : path;
     dockerfile ??= under(path, 'Dockerfile');
     let image;
+    const imageSource = has('image') ? 'image' : defaults.registry ? 'defaults.registry' : 'name';
     if (has('image')) {
         image = p.string(get('image'), `${key}.image`, IMAGE_RE, 'a full image name without tag or digest, lower case, such as "ghcr.io/acme/cart"');
     }
@@ -108867,6 +109126,7 @@ function parseService(p, pair, defaults) {
         context,
         dockerfile,
         image,
+        imageSource,
         paths: has('paths') ? p.list(get('paths'), `${key}.paths`, p.glob) : [],
         ignore: has('ignore') ? p.list(get('ignore'), `${key}.ignore`, p.glob) : [],
         dependsOn,
@@ -108960,11 +109220,21 @@ function parseServices(text, file, discover = () => []) {
     }
     else
         services = discover(parsed.defaults);
-    checkDependencies(services, (name, dep) => {
-        const w = where.get(name);
-        const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name;
-        return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `;
-    });
+    // The prefix is worked out as the error is thrown: the last one asked for is its place.
+    let place = { file, line: 1, col: 1 };
+    try {
+        checkDependencies(services, (name, dep) => {
+            const w = where.get(name);
+            const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name;
+            place = node?.range ? parsed.loc.location(node.range[0]) : { file, line: 1, col: 1 };
+            return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `;
+        });
+    }
+    catch (error) {
+        if (error instanceof errors_ConfigurationError)
+            throw new FileConfigurationError(error.message, place);
+        throw error;
+    }
     return { file, global: parsed.global, defaults: parsed.defaults, services };
 }
 /**
@@ -108997,6 +109267,7 @@ function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] 
             context,
             dockerfile,
             image: defaultImage(name, defaults.registry),
+            imageSource: defaults.registry ? 'defaults.registry' : 'name',
             paths: [],
             ignore: [],
             dependsOn: [],
@@ -109040,7 +109311,7 @@ async function loadServices(options) {
     const rel = (0,external_node_path_.isAbsolute)(config)
         ? external_node_path_.posix.relative(options.workspace, config) || config
         : (normalizeRelPath(config) ?? config);
-    const full = confinedPath(options.workspace, config, {
+    const full = confine_confinedPath(options.workspace, config, {
         input: 'config',
         rootName: options.rootName,
         hint: 'the services file must be a file of the checkout'
@@ -109050,7 +109321,7 @@ async function loadServices(options) {
     const discover = async () => (dockerfiles ??= await listDockerfiles(options.workspace));
     if ((0,external_node_fs_namespaceObject.existsSync)(full)) {
         if (!(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
-            throw new errors_ConfigurationError(`services file ${quote(rel)} is not a regular file`);
+            throw new errors_ConfigurationError(`services file ${errors_quote(rel)} is not a regular file`);
         }
         const text = (0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8');
         // Discovery only runs when the file has no `services` key.
@@ -109065,11 +109336,60 @@ async function loadServices(options) {
         return parseServices(text, rel, defaults => discoverServices(files, defaults, rootName));
     }
     if (options.requireFile) {
-        throw new errors_ConfigurationError(`services file ${quote(rel)} does not exist in ${options.workspace}`);
+        throw new errors_ConfigurationError(`services file ${errors_quote(rel)} does not exist in ${options.workspace}`);
     }
     const defaults = { platforms: [...DEFAULT_PLATFORMS] };
     const services = discoverServices(await discover(), defaults, rootName);
     return { global: [], defaults, services };
+}
+/**
+ * The image a build of `service` pushes, and where the name came from (for the log):
+ * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
+ * the registry from input `registry` over the file's `defaults.registry`. Input
+ * `registry` also prefixes an image name that has no registry. Pure.
+ */
+function serviceImage(service, config, inputs) {
+    const file = config.file ?? 'the services file';
+    const prefixed = (image) => inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image;
+    const withInput = (image) => inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : '';
+    if (inputs.image) {
+        return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` };
+    }
+    if (service.imageSource === 'image') {
+        return {
+            image: prefixed(service.image),
+            from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
+        };
+    }
+    const fileRegistry = config.defaults.registry;
+    if (inputs.registry) {
+        const over = fileRegistry && fileRegistry !== inputs.registry
+            ? ` (over defaults.registry ${fileRegistry} of ${file})`
+            : '';
+        return {
+            image: defaultImage(service.name, inputs.registry),
+            from: `input "registry"${over}`
+        };
+    }
+    if (fileRegistry) {
+        return {
+            image: defaultImage(service.name, fileRegistry),
+            from: `defaults.registry of ${file}`
+        };
+    }
+    return {
+        image: service.image,
+        from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
+    };
+}
+/** Whether an image name starts with a registry host (as the image reference parser reads it). */
+function hasRegistry(image) {
+    try {
+        return parseImageRef(image).registry !== undefined;
+    }
+    catch {
+        return false;
+    }
 }
 /** The named service, or a ConfigurationError listing the known names. */
 function findService(config, name) {
@@ -109099,6 +109419,7 @@ function findService(config, name) {
 
 
 
+
 const SLUG = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/+-]+(?<![./])$/;
 /** The clone URL and owner/name of the `repository` input. */
@@ -109109,15 +109430,18 @@ function parseRepository(value, serverUrl = 'https://github.com') {
             slug: value.replace(/\.git$/, '')
         };
     }
+    // Errors show the scheme, host and path only: a token hides in `?access_token=`, in
+    // `x:TOKEN@host:path` and in `file://x:TOKEN@/path` as well as in userinfo.
+    const shown = shownUrl(value);
     let url;
     try {
         url = new URL(value);
     }
     catch {
-        throw invalidInput('repository', value, 'owner/name or an https://, ssh:// or file:// URL');
+        throw errors_invalidInput('repository', shown, 'owner/name or an https://, ssh:// or file:// URL');
     }
     if (!['https:', 'http:', 'ssh:', 'file:'].includes(url.protocol)) {
-        throw invalidInput('repository', value, 'owner/name or an https://, ssh:// or file:// URL');
+        throw errors_invalidInput('repository', shown, 'owner/name or an https://, ssh:// or file:// URL');
     }
     if (url.password || (url.username && url.protocol !== 'ssh:')) {
         for (const part of [url.username, url.password])
@@ -109125,7 +109449,7 @@ function parseRepository(value, serverUrl = 'https://github.com') {
         throw new errors_ConfigurationError('input "repository": credentials in the URL are not accepted; pass the token through the "token" input');
     }
     if (url.search || url.hash)
-        throw invalidInput('repository', value, 'a URL without ? or #');
+        throw errors_invalidInput('repository', shown, 'a URL without ?query or #fragment');
     const m = /^\/([^/]+)\/([^/]+?)(?:\.git)?\/?$/.exec(url.pathname);
     const slug = url.protocol.startsWith('http') && m ? `${m[1]}/${m[2]}` : undefined;
     return { url: url.toString(), slug };
@@ -109142,7 +109466,7 @@ function resultFiles(spec, workspace) {
         return [full];
     const scan = picomatch_default().scan(full);
     if (!scan.isGlob || !(0,external_node_fs_namespaceObject.existsSync)(scan.base)) {
-        throw invalidInput('results', spec, 'a directory of build result files or a glob matching them');
+        throw errors_invalidInput('results', spec, 'a directory of build result files or a glob matching them');
     }
     const match = picomatch_default()(full, { dot: true });
     const out = [];
@@ -109158,6 +109482,14 @@ function resultFiles(spec, workspace) {
     walk(scan.base);
     return out.sort();
 }
+/** A target as its line reads (`kustomize:overlays/prod`). */
+function targetLabel(t) {
+    if (t.kind === 'kustomize')
+        return `kustomize:${t.dir}`;
+    if (t.kind === 'manifests')
+        return `manifests:${t.glob}`;
+    return `helm:${t.file}:${t.key}${t.name ? `=${t.name}` : ''}`;
+}
 /** The `expected-services` input: a JSON array (plan's `services` output) or a list. */
 function expectedServices(raw) {
     const text = raw.trim();
@@ -109169,10 +109501,10 @@ function expectedServices(raw) {
             parsed = JSON.parse(text);
         }
         catch {
-            throw invalidInput('expected-services', text, 'a JSON array of service names or one name per line');
+            throw errors_invalidInput('expected-services', text, 'a JSON array of service names or one name per line');
         }
         if (!Array.isArray(parsed) || parsed.some(x => typeof x !== 'string')) {
-            throw invalidInput('expected-services', text, 'a JSON array of service names');
+            throw errors_invalidInput('expected-services', text, 'a JSON array of service names');
         }
         return parsed;
     }
@@ -109190,33 +109522,37 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
     const serverUrl = env.GITHUB_SERVER_URL || 'https://github.com';
     const repository = reader.line('repository', { required: true });
     const { url, slug } = parseRepository(repository, serverUrl);
+    const insecureHttp = reader.boolean('insecure-http', false);
+    const cleartext = checkCleartext('repository', new URL(url), insecureHttp, 'the token, and the config repository that decides what runs,');
+    if (cleartext)
+        log?.warning(cleartext);
     let ref = reader.line('ref') || undefined;
     if (ref) {
         ref = ref.replace(/^refs\/heads\//, '');
         if (!BRANCH.test(ref))
-            throw invalidInput('ref', ref, 'a branch name of the config repository');
+            throw errors_invalidInput('ref', ref, 'a branch name of the config repository');
     }
     const pathInput = reader.line('path', { default: '.' });
     const path = safeRelPath(pathInput);
     if (!path)
-        throw invalidInput('path', pathInput, 'a directory inside the config repository');
+        throw errors_invalidInput('path', pathInput, 'a directory inside the config repository');
     const tokenAuth = reader.choice('token-auth', ['basic', 'bearer'], 'basic');
     const targets = reader.list('targets').map(l => parseTarget(l));
     const imagePaths = reader.list('manifest-image-paths');
     for (const p of imagePaths) {
         if (!/^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/.test(p)) {
-            throw invalidInput('manifest-image-paths', p, 'dotted keys such as spec.image');
+            throw errors_invalidInput('manifest-image-paths', p, 'dotted keys such as spec.image');
         }
     }
     const commitMessage = reader.optional('commit-message', { trim: false });
     const pullRequest = reader.boolean('pull-request', false);
     const environment = reader.line('environment') || undefined;
     if (environment && !/^[A-Za-z0-9._-]+$/.test(environment)) {
-        throw invalidInput('environment', environment, 'letters, digits, ".", "_" and "-"');
+        throw errors_invalidInput('environment', environment, 'letters, digits, ".", "_" and "-"');
     }
     const prBranch = reader.line('pull-request-branch') || undefined;
     if (prBranch && !BRANCH.test(prBranch)) {
-        throw invalidInput('pull-request-branch', prBranch, 'a valid branch name');
+        throw errors_invalidInput('pull-request-branch', prBranch, 'a valid branch name');
     }
     const labels = reader.list('labels', { commas: true });
     const dryRun = reader.boolean('dry-run', false);
@@ -109229,7 +109565,7 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         email: reader.line('author-email', { default: 'conveyor[bot]@users.noreply.github.com' })
     };
     if (!/^[^<>\s@]+@[^<>\s@]+$/.test(author.email)) {
-        throw invalidInput('author-email', author.email, 'an e-mail address');
+        throw errors_invalidInput('author-email', author.email, 'an e-mail address');
     }
     if (pullRequest && !slug) {
         throw new errors_ConfigurationError('input "pull-request": needs "repository" as owner/name or an https:// URL of a GitHub repository');
@@ -109250,11 +109586,11 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
     const configInput = reader.line('config', { default: DEFAULT_CONFIG });
     // Confined before it is read: a path (or a checked-in symlink) out of the workspace
     // would make a parse error print whatever file it names.
-    const configPath = confinedPath(workspace, configInput, { input: 'input "config":' });
+    const configPath = confine_confinedPath(workspace, configInput, { input: 'input "config":' });
     let services = [];
     if ((0,external_node_fs_namespaceObject.existsSync)(configPath)) {
         if (!(0,external_node_fs_namespaceObject.statSync)(configPath).isFile()) {
-            throw invalidInput('config', configInput, 'a services file (a regular file)');
+            throw errors_invalidInput('config', configInput, 'a services file (a regular file)');
         }
         try {
             const rel = (0,external_node_path_.relative)((0,external_node_fs_namespaceObject.realpathSync)(workspace), configPath);
@@ -109262,6 +109598,8 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         }
         catch (error) {
             // Never more than a short prefix of what the file holds.
+            if (error instanceof FileConfigurationError)
+                throw new FileConfigurationError(shortenQuotes(error.message), error.location);
             if (error instanceof errors_ConfigurationError)
                 throw new errors_ConfigurationError(shortenQuotes(error.message));
             throw error;
@@ -109274,7 +109612,7 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
     if (resultsSpec) {
         const files = resultFiles(resultsSpec, workspace);
         if (files.length === 0) {
-            throw invalidInput('results', resultsSpec, 'at least one build result file (*.json)');
+            throw errors_invalidInput('results', resultsSpec, 'at least one build result file (*.json)');
         }
         const results = [];
         const bad = [];
@@ -109312,6 +109650,20 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
             }
             : undefined;
         updates = updatesFromImages(imagesLines, services, source);
+    }
+    // Precedence: input "targets" wins over the services file's deploy: keys (an input is
+    // the more specific choice, made for this run); the log says which applies and why.
+    for (const u of updates) {
+        if (targets.length > 0 && u.targets.length > 0) {
+            log?.info(`${u.service}: targets from input "targets" (over deploy: of the services file: ${u.targets.map(targetLabel).join(', ')})`);
+            u.targets = [];
+        }
+        else if (u.targets.length > 0) {
+            log?.info(`${u.service}: targets from deploy: of the services file: ${u.targets.map(targetLabel).join(', ')}`);
+        }
+        else if (targets.length > 0) {
+            log?.info(`${u.service}: targets from input "targets"`);
+        }
     }
     if (targets.length === 0 && updates.some(u => u.targets.length === 0)) {
         const missing = updates.filter(u => u.targets.length === 0).map(u => u.service);
@@ -109403,18 +109755,18 @@ function parseHostLines(lines, defaultPort, input = 'hosts') {
         else {
             const m = /^([A-Za-z0-9._-]+)(?::(\d+))?$/.exec(line);
             if (!m || m[1].startsWith('-') || m[1].startsWith('.')) {
-                throw new errors_ConfigurationError(`input "${input}": got ${quote(line)}, expected one host[:port] per line (a host name or IP address, [v6]:port for IPv6)`);
+                throw new errors_ConfigurationError(`input "${input}": got ${errors_quote(line)}, expected one host[:port] per line (a host name or IP address, [v6]:port for IPv6)`);
             }
             host = m[1];
             portText = m[2];
         }
         const port = portText === undefined ? defaultPort : Number(portText);
         if (!Number.isInteger(port) || port < 1 || port > 65535) {
-            throw new errors_ConfigurationError(`input "${input}": port in ${quote(line)} must be between 1 and 65535`);
+            throw new errors_ConfigurationError(`input "${input}": port in ${errors_quote(line)} must be between 1 and 65535`);
         }
         const key = `${host}:${port}`;
         if (seen.has(key)) {
-            throw new errors_ConfigurationError(`input "${input}": ${quote(key)} is listed twice`);
+            throw new errors_ConfigurationError(`input "${input}": ${errors_quote(key)} is listed twice`);
         }
         seen.add(key);
         out.push({ host, port });
@@ -109426,7 +109778,7 @@ function parseFingerprints(lines, input = 'fingerprints') {
     return lines.map((line, i) => {
         const value = line.trim();
         if (!FINGERPRINT_RE.test(value)) {
-            throw new errors_ConfigurationError(`input "${input}": item ${i + 1} ${quote(value)} is not a SHA256 fingerprint; expected "SHA256:" and 43 base64 characters, as "ssh-keygen -lf <key>" prints`);
+            throw new errors_ConfigurationError(`input "${input}": item ${i + 1} ${errors_quote(value)} is not a SHA256 fingerprint; expected "SHA256:" and 43 base64 characters, as "ssh-keygen -lf <key>" prints`);
         }
         return value.replace(/=$/, '');
     });
@@ -109455,26 +109807,26 @@ function parseKnownHosts(text, input = 'known-hosts') {
             else if (m === '@cert-authority')
                 marker = 'cert-authority';
             else
-                fail(`unknown marker ${quote(m)}`);
+                fail(`unknown marker ${errors_quote(m)}`);
         }
         if (fields.length < 3)
             fail('too few fields');
         const [hostField, keyType, keyText] = fields;
         if (!/^[A-Za-z0-9@._-]+$/.test(keyType))
-            fail(`invalid key type ${quote(keyType)}`);
+            fail(`invalid key type ${errors_quote(keyType)}`);
         if (!/^[A-Za-z0-9+/]+={0,2}$/.test(keyText))
             fail('the key is not base64');
         const key = Buffer.from(keyText, 'base64');
         const embedded = keyTypeOf(key);
         if (embedded !== keyType) {
-            fail(`the key data is of type ${quote(embedded)} but the line says ${quote(keyType)}`);
+            fail(`the key data is of type ${errors_quote(embedded)} but the line says ${errors_quote(keyType)}`);
         }
         const patterns = hostField.split(',').filter(p => p !== '');
         if (patterns.length === 0)
             fail('no host pattern');
         for (const p of patterns) {
             if (p.startsWith('|') && !/^\|1\|[A-Za-z0-9+/=]+\|[A-Za-z0-9+/=]+$/.test(p)) {
-                fail(`malformed hashed host ${quote(p)}`);
+                fail(`malformed hashed host ${errors_quote(p)}`);
             }
         }
         out.push({ line: lineNo, marker, patterns, keyType, key });
@@ -110131,7 +110483,7 @@ function checksumManifest(files) {
 function resolveSources(workspace, sources, input = 'source') {
     const root = (0,external_node_path_.resolve)(workspace);
     return sources.map(s => {
-        confinedPath(root, s, { input: `input "${input}":` });
+        confine_confinedPath(root, s, { input: `input "${input}":` });
         const abs = (0,external_node_path_.resolve)(root, s);
         const st = (0,external_node_fs_namespaceObject.statSync)(abs, { throwIfNoEntry: false });
         if (!st) {
@@ -110422,17 +110774,22 @@ function getSshInputs(reader, environment = process.env, workspace = process.env
     const envNames = reader.list('env', { commas: true });
     const env = {};
     for (const name of envNames) {
+        const eq = name.indexOf('=');
+        if (eq >= 0) {
+            // `NAME=VALUE`: the value may be the secret itself; show the name only.
+            throw new errors_ConfigurationError(`input "env": got ${JSON.stringify(name.slice(0, Math.min(eq, 64)))}=… (a name with a value), expected names only: each value comes from the step's environment (env: ${ENV_NAME_RE.test(name.slice(0, eq)) ? name.slice(0, eq) : 'NAME'}: \${{ secrets.NAME }}), never from this input`);
+        }
         if (!ENV_NAME_RE.test(name)) {
-            throw invalidInput('env', name, 'environment variable names ([A-Za-z_][A-Za-z0-9_]*)');
+            throw errors_invalidInput('env', name, 'environment variable names ([A-Za-z_][A-Za-z0-9_]*)');
         }
         if (RESERVED_ENV.test(name)) {
-            throw invalidInput('env', name, 'a name not reserved by bash or Conveyor (CONVEYOR_*)');
+            throw errors_invalidInput('env', name, 'a name not reserved by bash or Conveyor (CONVEYOR_*)');
         }
         const value = environment[name];
         if (value === undefined) {
             throw new errors_ConfigurationError(`input "env": ${name} is not set in the step's environment; pass it with "env: ${name}: \${{ secrets.${name} }}" on the step`);
         }
-        secrets_secrets.add(value);
+        secrets_secrets.add(value, { label: `the value of ${name} (input "env")` });
         env[name] = value;
     }
     if (/[\0]/.test(Object.values(env).join(''))) {
@@ -110463,10 +110820,10 @@ function getSshInputs(reader, environment = process.env, workspace = process.env
     const sources = resolveSources(workspace, sourceLines);
     const target = reader.line('target', { required: true });
     if (!target.startsWith('/') || target.split('/').includes('..') || /[\0]/.test(target)) {
-        throw invalidInput('target', target, 'an absolute remote directory without ".." segments');
+        throw errors_invalidInput('target', target, 'an absolute remote directory without ".." segments');
     }
     if (target.replace(/\/+$/, '') === '') {
-        throw invalidInput('target', target, 'a directory other than "/"');
+        throw errors_invalidInput('target', target, 'a directory other than "/"');
     }
     const keep = reader.integer('keep', { default: 5, min: 1, max: 100 });
     const script = reader.optional('script', { trim: false });
@@ -110585,7 +110942,8 @@ async function runSshMode(reader, log) {
         exitCode: r.exitCode ?? null,
         pruned: r.pruned,
         durationMs: r.durationMs,
-        error: r.error ?? null
+        // Free text (a host's or the script's words): redacted visibly, as in the log.
+        error: r.error !== undefined ? secrets_secrets.redact(r.error) : null
     })));
     summaryOf(release, inputs.target, results).write();
     const failed = results.filter(r => r.status !== 'deployed');
@@ -110748,7 +111106,8 @@ async function runGitOps(reader, log) {
         outputs_setOutput('result', outcome.status);
         outputs_setOutput('commit', outcome.status === 'pushed' ? (outcome.commit ?? '') : '');
         outputs_setOutput('pull-request-url', prUrl);
-        outputs_setOutput('changed-files', outcome.changedFiles.join('\n'));
+        // A JSON array: a file name may hold a newline, so lines could not be told apart.
+        outputs_setOutput('changed-files', outcome.changedFiles);
         outputs_setOutput('updates', JSON.stringify(Object.fromEntries(outcome.rows.map(r => [r.service, { old: r.old ?? null, new: r.new, files: r.files }]))));
         writeSummary(inputs, outcome, prUrl || undefined);
     }

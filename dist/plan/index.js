@@ -42530,7 +42530,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    error(message);
+    core_error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -42553,7 +42553,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function error(message, properties = {}) {
+function core_error(message, properties = {}) {
     command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -42673,8 +42673,21 @@ function getIDToken(aud) {
 class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
+/**
+ * A mistake in a file of the repository (the services file): the top-level wrapper
+ * prints it as an annotation on that file, line and column, so it shows on the file
+ * in a pull request.
+ */
+class FileConfigurationError extends errors_ConfigurationError {
+    location;
+    name = 'FileConfigurationError';
+    constructor(message, location) {
+        super(message);
+        this.location = location;
+    }
+}
 /** Quote a value for an error message, shortened so a huge input cannot flood the log. */
-function quote(value, max = 120) {
+function errors_quote(value, max = 120) {
     const shown = value.length > max ? `${value.slice(0, max)}… (${value.length} characters)` : value;
     return JSON.stringify(shown);
 }
@@ -42682,8 +42695,8 @@ function quote(value, max = 120) {
  * A ConfigurationError for an input: names the input, what it got and what was expected.
  * With `secret: true` the value is never shown, only its length.
  */
-function invalidInput(input, got, expected, options = {}) {
-    const shown = options.secret ? `a value of ${got.length} characters` : quote(got);
+function errors_invalidInput(input, got, expected, options = {}) {
+    const shown = options.secret ? `a value of ${got.length} characters` : errors_quote(got);
     return new errors_ConfigurationError(`input "${input}": got ${shown}, expected ${expected}`);
 }
 /** The message of anything thrown. */
@@ -42702,6 +42715,11 @@ function errors_errorMessage(error) {
  */
 /** Values shorter than this are not masked: masking "a" would garble every log line. */
 const MIN_SECRET_LENGTH = 4;
+/**
+ * Secrets shorter than this get a warning: a value such as `sha256` or `latest` occurs
+ * in ordinary text, and masking it rewrites logs, outputs and file names that hold it.
+ */
+const SHORT_SECRET_LENGTH = 8;
 const b64 = (s) => Buffer.from(s).toString('base64');
 /**
  * The base64 forms of `value` as it can appear inside a longer encoded string: at
@@ -42763,11 +42781,28 @@ function deriveEncodings(value, options = {}) {
     }
     return [...forms];
 }
+/** How a secret is named in a message: its source and length, never its value. */
+function describeSecret(info) {
+    return `a secret of ${info.length} characters${info.label ? ` (${info.label})` : ''}`;
+}
+/**
+ * A value the runner's masking would rewrite: it holds a registered secret or one of
+ * its encodings. Machine-readable values (outputs, result files) are refused rather
+ * than silently turned into `***`.
+ */
+class MaskedValueError extends Error {
+    name = 'MaskedValueError';
+}
 /** A registry of secrets and their derived forms. */
 class SecretRegistry {
     mask;
     forms = new Set();
     originals = new Set();
+    /** The secret each form was derived from (the first one, when two share a form). */
+    origin = new Map();
+    warned = new Set();
+    pendingWarnings = [];
+    warn;
     sorted = [];
     constructor(mask = () => undefined) {
         this.mask = mask;
@@ -42778,19 +42813,48 @@ class SecretRegistry {
         for (const form of this.forms)
             mask(form);
     }
+    /** Route warnings about short secrets to `warn` (those given before are replayed). */
+    setWarn(warn) {
+        this.warn = warn;
+        const pending = this.pendingWarnings;
+        this.pendingWarnings = [];
+        for (const message of pending)
+            warn(message);
+    }
+    warnShort(value, label) {
+        const length = value.trim().length;
+        if (length === 0 || length >= SHORT_SECRET_LENGTH || this.warned.has(value))
+            return;
+        this.warned.add(value);
+        const what = describeSecret({ label, length });
+        const message = length < MIN_SECRET_LENGTH
+            ? `${what} is too short to be masked at all (under ${MIN_SECRET_LENGTH} characters): it can show in logs; use a longer, random secret`
+            : `${what} is shorter than ${SHORT_SECRET_LENGTH} characters: text such as a digest or a tag that contains it is rewritten to "***" by masking, and an output or result file that would be rewritten fails the step; use a longer, random secret`;
+        if (this.warn)
+            this.warn(message);
+        else
+            this.pendingWarnings.push(message);
+    }
     /**
      * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
-     * docker auth files). Empty and very short values are ignored.
+     * docker auth files); `label` says where it came from in messages (never the value).
+     * Empty values are ignored; values under MIN_SECRET_LENGTH characters are not masked,
+     * and values under SHORT_SECRET_LENGTH get a warning.
      */
     add(value, options = {}) {
-        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
+        if (value === undefined)
+            return;
+        this.warnShort(value, options.label);
+        if (value.trim().length < MIN_SECRET_LENGTH)
             return;
         this.originals.add(value);
+        const info = { label: options.label, length: value.length };
         let added = false;
         for (const form of deriveEncodings(value, options)) {
             if (this.forms.has(form))
                 continue;
             this.forms.add(form);
+            this.origin.set(form, info);
             this.mask(form);
             added = true;
         }
@@ -42822,6 +42886,24 @@ class SecretRegistry {
     leaks(text) {
         return this.find(text) !== undefined;
     }
+    /** Which secret (label and length, never the value) a form found in `text` belongs to. */
+    whose(text) {
+        const form = this.find(text);
+        return form === undefined ? undefined : this.origin.get(form);
+    }
+    /**
+     * Throw a MaskedValueError naming `what` (e.g. `output "digest"`) when masking would
+     * rewrite `value`. The message names the secret by its source and length only.
+     */
+    assertUnmasked(what, value) {
+        const info = this.whose(value);
+        if (info === undefined)
+            return;
+        const short = info.length < SHORT_SECRET_LENGTH
+            ? `; a secret that short occurs in ordinary text: use a longer, random one`
+            : '';
+        throw new MaskedValueError(`${what} holds ${describeSecret(info)} or one of its encodings: masking would rewrite it to "***", so it is refused rather than written changed${short}`);
+    }
 }
 /** The process-wide registry every module of an action uses. */
 const secrets_secrets = new SecretRegistry();
@@ -42850,7 +42932,7 @@ function logger_actionsLogger() {
         info: m => info(neutralizeCommands(r(m))),
         notice: (m, p) => notice(r(m), p),
         warning: (m, p) => warning(r(m), p),
-        error: (m, p) => error(r(m), p),
+        error: (m, p) => core_error(r(m), p),
         group: (name, fn) => group(r(name), fn)
     };
 }
@@ -42893,13 +42975,19 @@ const silentLogger = {
 
 
 
-/** Connect the secrets registry to `::add-mask::`. Idempotent. */
+/**
+ * Connect the secrets registry to `::add-mask::`, and its warnings about short secrets
+ * to `::warning::`. Idempotent.
+ */
 function wireMasking() {
     secrets_secrets.setMask(value => core_setSecret(value));
+    secrets_secrets.setWarn(message => warning(secrets_secrets.redact(message)));
 }
 /**
  * Run an action's main step: every error becomes `setFailed('<action> failed: ...')`,
- * redacted. A ConfigurationError is the user's to fix and is printed without a stack.
+ * redacted. A ConfigurationError is the user's to fix and is printed without a stack;
+ * one that points into a file of the repository becomes an annotation on that file,
+ * line and column (`::error file=...,line=...,col=...::`).
  */
 async function runMain(action, main) {
     wireMasking();
@@ -42911,7 +42999,18 @@ async function runMain(action, main) {
         if (!(error instanceof errors_ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
-        setFailed(secrets_secrets.redact(`${action} failed: ${errors_errorMessage(error)}`));
+        const message = secrets_secrets.redact(`${action} failed: ${errors_errorMessage(error)}`);
+        if (error instanceof FileConfigurationError) {
+            process.exitCode = ExitCode.Failure;
+            core_error(message, {
+                title: `${action}: ${secrets_secrets.redact(error.location.file)}`,
+                file: secrets_secrets.redact(error.location.file),
+                startLine: error.location.line,
+                startColumn: error.location.col
+            });
+        }
+        else
+            setFailed(message);
     }
 }
 /** Run an action's post step: errors only warn, the job never fails here. */
@@ -43039,13 +43138,27 @@ function lib_exec_exec(command, args, options = {}) {
                 killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
             }, options.timeoutMs)
             : undefined;
+        // A callback that throws (a consumer refusing what it was given) ends the process
+        // and rejects with that error, rather than escaping as an uncaught exception.
+        let callbackError;
+        const call = (fn, c) => {
+            if (!fn || callbackError)
+                return;
+            try {
+                fn(c);
+            }
+            catch (error) {
+                callbackError = { error };
+                child.kill('SIGTERM');
+            }
+        };
         child.stdout.on('data', (c) => {
             out.push(c);
-            options.onStdout?.(c);
+            call(options.onStdout, c);
         });
         child.stderr.on('data', (c) => {
             err.push(c);
-            options.onStderr?.(c);
+            call(options.onStderr, c);
         });
         child.stdin.on('error', () => undefined);
         // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
@@ -43081,6 +43194,10 @@ function lib_exec_exec(command, args, options = {}) {
             clearTimeout(timer);
             clearTimeout(killTimer);
             clearTimeout(drainTimer);
+            if (callbackError) {
+                reject(callbackError.error);
+                return;
+            }
             const result = {
                 code: code ?? -1,
                 signal,
@@ -43116,6 +43233,18 @@ function lib_exec_exec(command, args, options = {}) {
  * environment (`--config-env`), never argv.
  */
 
+
+/** The environment variable that carries a token header to git (`--config-env=<key>=<this>`). */
+const GIT_HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+function authHeader(token, scheme = 'basic') {
+    secrets_secrets.add(token, { user: 'x-access-token' });
+    if (scheme === 'bearer')
+        return `AUTHORIZATION: bearer ${token}`;
+    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
+    secrets_secrets.add(encoded);
+    return `AUTHORIZATION: basic ${encoded}`;
+}
 /** The environment git runs with. */
 function gitEnv(extra = {}, isolated = false) {
     const env = {
@@ -43149,7 +43278,8 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 /**
  * Outputs, state and environment through the runner's file commands, kept far below
  * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
  */
 
 
@@ -43174,8 +43304,11 @@ class OutputTooLargeError extends Error {
     name = 'OutputTooLargeError';
 }
 /**
- * Set a step output. Redacts secrets. Refuses values that would bring the step
- * near the runner's output limit.
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
  */
 function outputs_setOutput(name, value) {
     const text = typeof value === 'string'
@@ -43183,7 +43316,8 @@ function outputs_setOutput(name, value) {
         : typeof value === 'object'
             ? JSON.stringify(value)
             : String(value);
-    const safe = secrets_secrets.redact(text);
+    secrets_secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
     const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
     if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
         throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
@@ -43225,7 +43359,10 @@ function runnerTemp() {
     (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
     return dir;
 }
-/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
 function writeDataFile(fileName, content) {
     const file = openDataFile(fileName);
     try {
@@ -43238,7 +43375,8 @@ function writeDataFile(fileName, content) {
 }
 /**
  * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. Each string piece is redacted on its own: write whole records.
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
  */
 function openDataFile(fileName) {
     if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
@@ -43259,8 +43397,10 @@ function openDataFile(fileName) {
             let done = 0;
             if (typeof content === 'string') {
                 // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes.
-                const text = secrets_secrets.redact(content);
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets_secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
                 done = (0,external_node_fs_namespaceObject.writeSync)(fd, text);
                 if (done === Buffer.byteLength(text))
                     return;
@@ -43676,12 +43816,185 @@ class ChangedFilesJson {
     }
 }
 
+;// CONCATENATED MODULE: ./src/lib/urls.ts
+/**
+ * URLs a user gives an action, as they may be shown and as they may be used: an error
+ * about a URL shows its scheme, host and path only (credentials hide outside userinfo
+ * too, in `?access_token=`, in an scp-like `x:TOKEN@host:path`), and plain HTTP that
+ * would carry credentials is refused unless the host is this machine or the user said
+ * so (`insecure-http: true`, which warns). Pure.
+ */
+
+/**
+ * `value` cut to what an error may show: `scheme://host[:port]/path` for a URL (no
+ * userinfo, query or fragment, even when it does not parse), `host:path` for an
+ * scp-like address (`user@host:path`), and anything else without `?`/`#` parts or a
+ * `...@` prefix.
+ */
+function shownUrl(value) {
+    const text = value.trim();
+    const cutQuery = (s) => {
+        const at = s.search(/[?#]/);
+        return at < 0 ? s : s.slice(0, at);
+    };
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+    if (scheme) {
+        const rest = text.slice(scheme[0].length);
+        const end = rest.search(/[/?#]/);
+        let authority = end < 0 ? rest : rest.slice(0, end);
+        const at = authority.lastIndexOf('@');
+        if (at >= 0)
+            authority = authority.slice(at + 1);
+        return `${scheme[1].toLowerCase()}://${authority}${cutQuery(end < 0 ? '' : rest.slice(end))}`;
+    }
+    // scp-like `[user@]host:path`, or a bare word: drop whatever precedes an `@` in the
+    // part before the first `/` (the user, or `user:token`).
+    const slash = text.indexOf('/');
+    const head = slash < 0 ? text : text.slice(0, slash);
+    const at = head.lastIndexOf('@');
+    return cutQuery(at < 0 ? text : text.slice(at + 1));
+}
+/** Whether a URL host names this machine: `localhost`, 127.0.0.0/8 or ::1. */
+function isLoopbackHost(hostname) {
+    const host = hostname
+        .replace(/^\[|\]$/g, '')
+        .replace(/\.$/, '')
+        .toLowerCase();
+    if (host === 'localhost' || host.endsWith('.localhost'))
+        return true;
+    if (host === '::1' || host === '0:0:0:0:0:0:0:1')
+        return true;
+    const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+    return v4 !== null && v4.slice(1).every(n => Number(n) <= 255);
+}
+/**
+ * Refuse (ConfigurationError naming `input`) an `http://` URL whose host is not this
+ * machine: the credentials sent with it, and what comes back, cross the network in the
+ * clear. With `insecureHttp` it is accepted: the warning to log is returned. `what`
+ * says what would travel in the clear (e.g. "the token"). Undefined: nothing to say.
+ */
+function checkCleartext(input, url, insecureHttp, what) {
+    if (url.protocol !== 'http:' || isLoopbackHost(url.hostname))
+        return undefined;
+    const shown = shownUrl(url.href);
+    if (!insecureHttp) {
+        throw new ConfigurationError(`input "${input}": got ${JSON.stringify(shown)}, plain HTTP to another machine: ${what} would cross the network in clear text; use https://, or set input "insecure-http" to true for a network you trust (http:// to localhost or 127.0.0.1 is always allowed)`);
+    }
+    return `input "insecure-http" is true: ${input} ${shown} is plain HTTP, so ${what} and everything exchanged can be read and changed on the way; use https:// outside a trusted network`;
+}
+
+;// CONCATENATED MODULE: ./src/lib/plan-fetch.ts
+/**
+ * How plan talks to origin, decided purely: whether a fetch sends the `token` input
+ * (and to which server), what a failed fetch's stderr means (a ref origin does not
+ * have, or a failure to authenticate or to reach it), the error that says so, and
+ * which names may go into a refspec.
+ */
+
+
+
+/**
+ * What git's stderr says about a failed fetch: a ref or commit origin does not have
+ * (`missing`, the one failure a plan may answer by choosing another base), or a failure
+ * to authenticate, to reach origin, or anything else. Pure.
+ */
+function fetchFailure(stderr, timedOut = false) {
+    if (timedOut)
+        return 'network';
+    if (/not our ref|couldn't find remote ref|unadvertised object|no such remote ref/i.test(stderr))
+        return 'missing';
+    if (/could not read (?:Username|Password)|terminal prompts disabled|Authentication failed|Access denied|returned error: 40[13]|Permission denied|correct access rights|Repository not found|Invalid username or password/i.test(stderr))
+        return 'auth';
+    if (/unable to access|Failed to connect|Could not resolve|Connection (?:refused|reset|timed out)|timed out|Operation too slow|early EOF|RPC failed|hung up|SSL|TLS|gnutls|Network is unreachable/i.test(stderr))
+        return 'network';
+    return 'other';
+}
+/** The last line of git's stderr as it may be shown: URLs cut to scheme, host and path. */
+function gitSaid(stderr) {
+    const line = stderr
+        .split(/\r?\n/)
+        .map(l => l.trim())
+        .filter(Boolean)
+        .pop() ?? '';
+    return errors_quote(secrets_secrets.redact(line.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, u => shownUrl(u))), 300);
+}
+/**
+ * The error for a fetch from origin that failed for another reason than a missing ref.
+ * An authentication failure is the user's to fix (ConfigurationError); so is the rest,
+ * as far as they can: the message says what to try.
+ */
+function fetchError(what, failure, stderr, origin) {
+    const why = failure === 'auth'
+        ? 'origin refused the credentials, or asked for some and got none'
+        : failure === 'network'
+            ? 'origin could not be reached, or the transfer broke off'
+            : 'git failed';
+    const fix = failure === 'auth'
+        ? 'give plan input "token" (its default is ${{ github.token }}: a checkout with persist-credentials: false leaves no credentials, and plan then sends the token as an HTTP header), or check out with fetch-depth: 0 so that nothing needs fetching'
+        : failure === 'network'
+            ? 'retry the job; if it persists, check the network path to origin'
+            : "see git's message; check out with fetch-depth: 0 so that nothing needs fetching";
+    const message = `${what} from origin ${shownUrl(origin)} failed: ${why} (git said ${gitSaid(stderr)}). plan needs that history to tell what changed, and does not answer "every service" for a fetch that failed: ${fix}`;
+    return failure === 'auth' ? new errors_ConfigurationError(message) : new Error(message);
+}
+/**
+ * Whether plan's fetches send the token, with the config key that scopes the header
+ * to the GitHub server, and why (for the log). The token goes only to an http(s) origin
+ * on the server the workflow runs on, and not when the checkout already configured its
+ * own credentials (two Authorization headers would be refused). Pure.
+ */
+function fetchAuth(origin, serverUrl, hasToken, configured) {
+    if (!hasToken)
+        return { why: 'fetches from origin send no credentials (no input "token")' };
+    if (configured)
+        return {
+            why: 'fetches from origin use the credentials the checkout configured (persist-credentials)'
+        };
+    let originUrl;
+    let server;
+    try {
+        originUrl = new URL(origin ?? '');
+        server = new URL(serverUrl);
+    }
+    catch {
+        return {
+            why: `input "token" is not sent: origin ${shownUrl(origin ?? '')} is not an http(s) URL`
+        };
+    }
+    if (!/^https?:$/.test(originUrl.protocol))
+        return {
+            why: `input "token" is not sent: origin ${shownUrl(origin ?? '')} is not an http(s) URL`
+        };
+    if (originUrl.origin !== server.origin)
+        return {
+            why: `input "token" is not sent: origin ${originUrl.host} is not the GitHub server ${server.host}`
+        };
+    return {
+        key: `http.${server.origin}/.extraheader`,
+        why: `fetches from origin ${server.host} authenticate with input "token" (an HTTP header passed to git through its environment)`
+    };
+}
+/**
+ * Whether `name` can be a branch or tag name (what may go into a refspec): git's
+ * check-ref-format rules, roughly; an expression such as `HEAD~3` cannot.
+ */
+function isRefName(name) {
+    return (name !== '' &&
+        name !== '@' &&
+        // eslint-disable-next-line no-control-regex -- control characters are what is refused
+        !/[\s\x00-\x1f\x7f~^:?*[\\]|\.\.|@\{|\/\/|^[/.-]|[/.]$|\.lock(?:\/|$)/.test(name));
+}
+
 ;// CONCATENATED MODULE: ./src/lib/plan-git.ts
 /**
  * Carrying out a base decision in the workspace actions/checkout leaves (depth 1,
  * detached, no other branch): fetch from origin what is missing, blob-less, deepening
- * by doubling depth up to a cap, then find the merge base.
+ * by doubling depth up to a cap, then find the merge base. Fetches authenticate with
+ * the `token` input through an HTTP header in git's environment (never argv or
+ * .git/config), and a fetch that fails for any reason but a missing ref is an error
+ * that says why: "every service" is never a guess made because origin could not be read.
  */
+
 
 
 /** A full commit sha (SHA-1 or SHA-256). */
@@ -43693,17 +44006,39 @@ const MAX_DEPTH = 8192;
 class PlanRepo {
     cwd;
     log;
-    maxDepth;
+    options;
     shallow;
     hasOrigin;
+    originUrl;
+    auth;
     /** Fetches made (for the summary and tests). */
     fetches = [];
     /** Lookups of full shas: under way, or found to name a commit here. */
     found = new Map();
-    constructor(cwd, log, maxDepth = MAX_DEPTH) {
+    maxDepth;
+    constructor(cwd, log, options = {}) {
         this.cwd = cwd;
         this.log = log;
-        this.maxDepth = maxDepth;
+        this.options = options;
+        this.maxDepth = options.maxDepth ?? MAX_DEPTH;
+    }
+    /** The arguments and environment that authenticate a command talking to origin. */
+    remoteAuth() {
+        this.auth ??= (async () => {
+            const configured = await git(['config', '--get-regexp', '^http\\..*extraheader$'], {
+                cwd: this.cwd,
+                allowFailure: true
+            });
+            const decided = fetchAuth(this.originUrl, this.options.serverUrl ?? 'https://github.com', Boolean(this.options.token), configured.code === 0 && configured.stdout.trim() !== '');
+            this.log.info(decided.why);
+            if (!decided.key || !this.options.token)
+                return { args: [], env: {} };
+            return {
+                args: [`--config-env=${decided.key}=${GIT_HEADER_ENV}`],
+                env: { [GIT_HEADER_ENV]: authHeader(this.options.token) }
+            };
+        })();
+        return this.auth;
     }
     async text(args) {
         return gitText(args, { cwd: this.cwd });
@@ -43716,7 +44051,11 @@ class PlanRepo {
         return this.shallow;
     }
     async origin() {
-        this.hasOrigin ??= await this.ok(['remote', 'get-url', 'origin']);
+        if (this.hasOrigin === undefined) {
+            const r = await git(['remote', 'get-url', 'origin'], { cwd: this.cwd, allowFailure: true });
+            this.hasOrigin = r.code === 0;
+            this.originUrl = r.code === 0 ? r.stdout.trim() : undefined;
+        }
         return this.hasOrigin;
     }
     /**
@@ -43767,9 +44106,19 @@ class PlanRepo {
         args.push('origin', ...specs);
         this.fetches.push(args.slice(2).join(' '));
         this.log.info(`git ${args.slice(2).join(' ')}`);
-        const r = await git(args, { cwd: this.cwd, allowFailure: true, timeoutMs: 10 * 60_000 });
-        if (r.code !== 0)
-            this.log.info(`fetch failed: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+        const auth = await this.remoteAuth();
+        const r = await git([...auth.args, ...args], {
+            cwd: this.cwd,
+            allowFailure: true,
+            timeoutMs: 10 * 60_000,
+            env: auth.env
+        });
+        if (r.code !== 0) {
+            const failure = fetchFailure(r.stderr, r.timedOut);
+            if (failure !== 'missing')
+                throw fetchError('fetching', failure, r.stderr, this.originUrl ?? 'origin');
+            this.log.info(`not on origin: ${gitSaid(r.stderr)}`);
+        }
         await this.isShallow();
         return r.code === 0;
     }
@@ -43802,10 +44151,18 @@ class PlanRepo {
             return local.stdout.trim().replace(/^origin\//, '');
         if (!(await this.origin()))
             return undefined;
-        const r = await git(['ls-remote', '--symref', 'origin', 'HEAD'], {
+        const auth = await this.remoteAuth();
+        const r = await git([...auth.args, 'ls-remote', '--symref', 'origin', 'HEAD'], {
             cwd: this.cwd,
-            allowFailure: true
+            allowFailure: true,
+            timeoutMs: 5 * 60_000,
+            env: auth.env
         });
+        if (r.code !== 0) {
+            const failure = fetchFailure(r.stderr, r.timedOut);
+            if (failure !== 'missing')
+                throw fetchError('asking for the default branch', failure, r.stderr, this.originUrl ?? 'origin');
+        }
         const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout);
         return m?.[1];
     }
@@ -43820,21 +44177,49 @@ class PlanRepo {
             const r = await git(['merge-base', a, b], { cwd: this.cwd, allowFailure: true });
             if (r.code === 0)
                 return r.stdout.trim();
-            if (!(await this.isShallow()))
+            if (!(await this.isShallow())) {
+                this.noMergeBase = 'no common history (the whole history is here)';
                 return undefined;
+            }
             if (depth > this.maxDepth) {
+                this.noMergeBase = `no merge base within ${this.maxDepth} commits of history`;
                 this.log.warning(`no merge base of ${a.slice(0, 12)} and ${b.slice(0, 12)} within ${this.maxDepth} commits of history`);
                 return undefined;
             }
-            for (const spec of refetch)
-                if (!(await this.fetch([spec], depth)))
+            for (const spec of refetch) {
+                if (!(await this.fetch([spec], depth))) {
+                    this.noMergeBase = `${spec.startsWith('+') ? spec.slice(1).split(':')[0] : spec.slice(0, 12)} is no longer on origin, so its history cannot be deepened`;
                     return undefined;
+                }
+            }
         }
     }
+    /** Why the last `mergeBase` found none (for the reason a plan gives). */
+    noMergeBase = 'no merge base';
     /** Whether `a` is an ancestor of `b` (both here). */
     async isAncestor(a, b) {
         return this.ok(['merge-base', '--is-ancestor', a, b]);
     }
+}
+/**
+ * The commit a name (a full sha, a branch or a tag) names on origin, fetched; undefined
+ * when origin has no such thing, or when `name` cannot be a ref name.
+ */
+async function fetchName(repo, name) {
+    if (FULL_SHA.test(name))
+        return repo.ensureCommit(name);
+    if (!isRefName(name))
+        return undefined;
+    if (name.startsWith('refs/tags/')) {
+        await repo.fetch([`+${name}:${name}`], 1);
+        return repo.commit(name);
+    }
+    const branch = name.replace(/^refs\/heads\//, '').replace(/^origin\//, '');
+    const sha = await repo.ensureBranch(branch);
+    if (sha)
+        return sha;
+    await repo.fetch([`+refs/tags/${branch}:refs/tags/${branch}`], 1);
+    return repo.commit(`refs/tags/${branch}`);
 }
 /** Fetchable spec of a commit: the sha itself, or a branch refspec. */
 function specFor(sha, branch) {
@@ -43854,26 +44239,26 @@ async function resolveBase(repo, decision, head, lastSuccess) {
         case 'ref': {
             const ref = choice.ref;
             let sha = await repo.commit(ref);
+            if (!sha)
+                sha = await fetchName(repo, ref);
             if (!sha) {
-                if (FULL_SHA.test(ref))
-                    sha = await repo.ensureCommit(ref);
-                else {
-                    const name = ref.replace(/^refs\/heads\//, '').replace(/^origin\//, '');
-                    if (ref.startsWith('refs/tags/')) {
-                        await repo.fetch([`+${ref}:${ref}`], 1);
-                        sha = await repo.commit(ref);
-                    }
-                    else {
-                        sha = (await repo.ensureBranch(name)) ?? undefined;
-                        if (!sha) {
-                            await repo.fetch([`+refs/tags/${name}:refs/tags/${name}`], 1);
-                            sha = await repo.commit(`refs/tags/${name}`);
-                        }
-                    }
+                // An expression such as HEAD~3 or main^2: its starting point here (fetched when
+                // it is a branch or tag), then history deepened until the expression resolves.
+                const m = /^(.*?)([~^].*)$/.exec(ref);
+                const start = m ? m[1] || 'HEAD' : undefined;
+                const tip = start
+                    ? ((await repo.commit(start)) ?? (await fetchName(repo, start)))
+                    : undefined;
+                for (let depth = FIRST_DEPTH; tip && !sha; depth *= 2) {
+                    if (depth > repo.maxDepth || !(await repo.isShallow()))
+                        break;
+                    if (!(await repo.fetch([tip], depth)))
+                        break;
+                    sha = await repo.commit(ref);
                 }
             }
             if (!sha) {
-                throw new errors_ConfigurationError(`input "base": got ${JSON.stringify(ref)}, which names no commit here or on origin; expected a commit sha, branch or tag`);
+                throw new errors_ConfigurationError(`input "base": got ${errors_quote(ref)}, which names no commit here or on origin; expected a revision git can resolve: a commit sha, a branch or tag, or an expression such as HEAD~3 or main^`);
             }
             return { kind: 'commit', sha, why: choice.why };
         }
@@ -43883,7 +44268,10 @@ async function resolveBase(repo, decision, head, lastSuccess) {
                 return { kind: 'all', why: `${choice.why} ${choice.sha} is not on origin: every service` };
             const mb = await repo.mergeBase(sha, head, [sha, headSpec]);
             if (!mb)
-                return { kind: 'all', why: `${choice.why}: no merge base with the head: every service` };
+                return {
+                    kind: 'all',
+                    why: `${choice.why}: ${repo.noMergeBase} with the head: every service`
+                };
             return { kind: 'commit', sha: mb, why: choice.why };
         }
         case 'last-success': {
@@ -43897,7 +44285,7 @@ async function resolveBase(repo, decision, head, lastSuccess) {
             if (!mb)
                 return {
                     kind: 'all',
-                    why: `${choice.why} (${sha}) shares no history with the head: every service`
+                    why: `${choice.why} (${sha}): ${repo.noMergeBase} with the head: every service`
                 };
             return { kind: 'commit', sha: mb, why: `${choice.why} (${sha.slice(0, 12)})` };
         }
@@ -43910,7 +44298,10 @@ async function resolveBase(repo, decision, head, lastSuccess) {
                 return { kind: 'all', why: `${choice.why}: origin has no branch ${branch}: every service` };
             const mb = await repo.mergeBase(head, tip, [headSpec, specFor(tip, branch)]);
             if (!mb)
-                return { kind: 'all', why: `${choice.why}: no merge base with ${branch}: every service` };
+                return {
+                    kind: 'all',
+                    why: `${choice.why}: ${repo.noMergeBase} with ${branch}: every service`
+                };
             return { kind: 'commit', sha: mb, why: choice.why.replace(/the default branch/, branch) };
         }
         case 'before': {
@@ -43921,6 +44312,9 @@ async function resolveBase(repo, decision, head, lastSuccess) {
                     return { kind: 'commit', sha: before, why: choice.why };
             }
             // A force push: `before` is gone or not an ancestor.
+            let why = before
+                ? `${before.slice(0, 12)} is not an ancestor of the head`
+                : `${choice.before.slice(0, 12)} is no longer on origin`;
             const def = choice.defaultBranch ?? (await repo.defaultBranch());
             if (def && def !== choice.branch) {
                 const tip = await repo.ensureBranch(def);
@@ -43931,6 +44325,7 @@ async function resolveBase(repo, decision, head, lastSuccess) {
                         sha: mb,
                         why: `force push to ${choice.branch}: the merge base with ${def}`
                     };
+                why += tip ? `, and ${repo.noMergeBase} with ${def}` : `, and origin has no branch ${def}`;
             }
             else if (before) {
                 const mb = await repo.mergeBase(before, head, [before, headSpec]);
@@ -43940,11 +44335,11 @@ async function resolveBase(repo, decision, head, lastSuccess) {
                         sha: mb,
                         why: `force push to ${choice.branch}: the merge base of the old and new history`
                     };
+                why += `, and ${repo.noMergeBase} between the old and new history`;
             }
-            return {
-                kind: 'all',
-                why: `force push to ${choice.branch}: no common history found: every service`
-            };
+            else
+                why += def ? '' : ', and the default branch is unknown';
+            return { kind: 'all', why: `force push to ${choice.branch}: ${why}: every service` };
         }
         case 'previous-tag': {
             const tags = `+refs/tags/*:refs/tags/*`;
@@ -44512,8 +44907,11 @@ function reasonText(r, max = 120) {
 
 ;// CONCATENATED MODULE: ./src/lib/summary.ts
 /**
- * A small Markdown builder for step summaries. Cells are escaped, everything is
- * redacted before it is written to GITHUB_STEP_SUMMARY.
+ * A small Markdown builder for step summaries. Cells are escaped (a line break of any
+ * kind, `\r` too, cannot end a table row), everything is redacted before it is written
+ * to GITHUB_STEP_SUMMARY: a summary is for people and quotes free text (a server's
+ * message), so a secret there becomes `***`. Machine-readable values shown in a summary
+ * are outputs too, and an output that masking would rewrite fails the step first.
  */
 
 
@@ -44524,20 +44922,20 @@ function cell(text) {
     return String(text)
         .replace(/\\/g, '\\\\')
         .replace(/\|/g, '\\|')
-        .replace(/\r?\n/g, '<br>')
+        .replace(/\r\n|\r|\n/g, '<br>')
         .replace(/</g, '&lt;')
         .replace(/&lt;br>/g, '<br>');
 }
 /** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
 function inline(text) {
-    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r?\n/g, ' ');
+    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r\n|\r|\n/g, ' ');
 }
 /** Wrap text in an inline code span that survives backticks inside. */
 function code(text) {
     const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
     const fence = '`'.repeat(longest + 1);
     const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-    return `${fence}${pad}${text.replace(/\r?\n/g, ' ')}${pad}${fence}`;
+    return `${fence}${pad}${text.replace(/\r\n|\r|\n/g, ' ')}${pad}${fence}`;
 }
 /** Builds one step summary. */
 class summary_Summary {
@@ -44578,9 +44976,12 @@ class summary_Summary {
         this.parts.push(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
         return this;
     }
-    /** The Markdown, redacted. */
+    /**
+     * The Markdown, redacted. A lone `\r` left in free text (a heading, a paragraph, a
+     * code block) ends a line for a Markdown reader: it becomes a plain line break.
+     */
     toString() {
-        return secrets_secrets.redact(this.parts.join('\n'));
+        return secrets_secrets.redact(this.parts.join('\n').replace(/\r\n?/g, '\n'));
     }
     /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */
     write(path = process.env.GITHUB_STEP_SUMMARY) {
@@ -44749,13 +45150,13 @@ function realPath(root, path) {
  * ConfigurationError naming the input. `rootName` says what the root is in the message
  * (`the workspace`, `the working directory`); `hint` is appended.
  */
-function confinedPath(root, path, options) {
+function confine_confinedPath(root, path, options) {
     const realRoot = realPath(root, root);
     const real = realPath(root, path);
     if (!isWithin(realRoot, real)) {
         // Lexically inside: only a symlink leads out.
         const link = isWithin((0,external_node_path_namespaceObject.resolve)(root), (0,external_node_path_namespaceObject.resolve)(root, path)) ? ' (through a symlink)' : '';
-        throw new errors_ConfigurationError(`${options.input} ${quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+        throw new errors_ConfigurationError(`${options.input} ${errors_quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
     }
     return real;
 }
@@ -44786,6 +45187,7 @@ function symlinkOnPath(root, rel) {
  * directory holding a Dockerfile. Parsing and discovery are pure; reading the file
  * and listing the workspace sit at the edges.
  */
+
 
 
 
@@ -44826,7 +45228,7 @@ const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SHOWN = 60;
 /** A value from the file, quoted and cut to a short prefix. */
 function show(value) {
-    return quote(value, SHOWN);
+    return errors_quote(value, SHOWN);
 }
 /** `text` cut to `max` characters. */
 function shorten(text, max) {
@@ -44897,11 +45299,16 @@ class Located {
     }
     at(node, key, message) {
         const where = node?.range ? this.pos(node.range[0]) : '';
-        return new errors_ConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''));
+        return new FileConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''), node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 });
     }
     pos(offset) {
         const p = this.lines.linePos(offset);
         return `:${p.line}:${p.col}`;
+    }
+    /** The annotation location of a source offset. */
+    location(offset) {
+        const p = this.lines.linePos(offset);
+        return { file: this.file, line: p.line, col: p.col };
     }
 }
 function keyOf(pair) {
@@ -44989,7 +45396,7 @@ function parseFile(text, file) {
     if (doc.errors.length > 0) {
         const e = doc.errors[0];
         const where = loc.pos(e.pos[0]);
-        throw new errors_ConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`);
+        throw new FileConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`, loc.location(e.pos[0]));
     }
     const p = new Parser(loc);
     const root = doc.contents;
@@ -45059,6 +45466,7 @@ function parseService(p, pair, defaults) {
     const context = has('context') ? p.relPath(get('context'), `${key}.context`) : path;
     dockerfile ??= under(path, 'Dockerfile');
     let image;
+    const imageSource = has('image') ? 'image' : defaults.registry ? 'defaults.registry' : 'name';
     if (has('image')) {
         image = p.string(get('image'), `${key}.image`, IMAGE_RE, 'a full image name without tag or digest, lower case, such as "ghcr.io/acme/cart"');
     }
@@ -45098,6 +45506,7 @@ function parseService(p, pair, defaults) {
         context,
         dockerfile,
         image,
+        imageSource,
         paths: has('paths') ? p.list(get('paths'), `${key}.paths`, p.glob) : [],
         ignore: has('ignore') ? p.list(get('ignore'), `${key}.ignore`, p.glob) : [],
         dependsOn,
@@ -45191,11 +45600,21 @@ function parseServices(text, file, discover = () => []) {
     }
     else
         services = discover(parsed.defaults);
-    checkDependencies(services, (name, dep) => {
-        const w = where.get(name);
-        const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name;
-        return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `;
-    });
+    // The prefix is worked out as the error is thrown: the last one asked for is its place.
+    let place = { file, line: 1, col: 1 };
+    try {
+        checkDependencies(services, (name, dep) => {
+            const w = where.get(name);
+            const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name;
+            place = node?.range ? parsed.loc.location(node.range[0]) : { file, line: 1, col: 1 };
+            return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `;
+        });
+    }
+    catch (error) {
+        if (error instanceof errors_ConfigurationError)
+            throw new FileConfigurationError(error.message, place);
+        throw error;
+    }
     return { file, global: parsed.global, defaults: parsed.defaults, services };
 }
 /**
@@ -45228,6 +45647,7 @@ function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] 
             context,
             dockerfile,
             image: defaultImage(name, defaults.registry),
+            imageSource: defaults.registry ? 'defaults.registry' : 'name',
             paths: [],
             ignore: [],
             dependsOn: [],
@@ -45271,7 +45691,7 @@ async function loadServices(options) {
     const rel = (0,external_node_path_namespaceObject.isAbsolute)(config)
         ? external_node_path_namespaceObject.posix.relative(options.workspace, config) || config
         : (normalizeRelPath(config) ?? config);
-    const full = confinedPath(options.workspace, config, {
+    const full = confine_confinedPath(options.workspace, config, {
         input: 'config',
         rootName: options.rootName,
         hint: 'the services file must be a file of the checkout'
@@ -45281,7 +45701,7 @@ async function loadServices(options) {
     const discover = async () => (dockerfiles ??= await listDockerfiles(options.workspace));
     if ((0,external_node_fs_namespaceObject.existsSync)(full)) {
         if (!(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
-            throw new errors_ConfigurationError(`services file ${quote(rel)} is not a regular file`);
+            throw new errors_ConfigurationError(`services file ${errors_quote(rel)} is not a regular file`);
         }
         const text = (0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8');
         // Discovery only runs when the file has no `services` key.
@@ -45296,11 +45716,60 @@ async function loadServices(options) {
         return parseServices(text, rel, defaults => discoverServices(files, defaults, rootName));
     }
     if (options.requireFile) {
-        throw new errors_ConfigurationError(`services file ${quote(rel)} does not exist in ${options.workspace}`);
+        throw new errors_ConfigurationError(`services file ${errors_quote(rel)} does not exist in ${options.workspace}`);
     }
     const defaults = { platforms: [...DEFAULT_PLATFORMS] };
     const services = discoverServices(await discover(), defaults, rootName);
     return { global: [], defaults, services };
+}
+/**
+ * The image a build of `service` pushes, and where the name came from (for the log):
+ * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
+ * the registry from input `registry` over the file's `defaults.registry`. Input
+ * `registry` also prefixes an image name that has no registry. Pure.
+ */
+function serviceImage(service, config, inputs) {
+    const file = config.file ?? 'the services file';
+    const prefixed = (image) => inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image;
+    const withInput = (image) => inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : '';
+    if (inputs.image) {
+        return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` };
+    }
+    if (service.imageSource === 'image') {
+        return {
+            image: prefixed(service.image),
+            from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
+        };
+    }
+    const fileRegistry = config.defaults.registry;
+    if (inputs.registry) {
+        const over = fileRegistry && fileRegistry !== inputs.registry
+            ? ` (over defaults.registry ${fileRegistry} of ${file})`
+            : '';
+        return {
+            image: defaultImage(service.name, inputs.registry),
+            from: `input "registry"${over}`
+        };
+    }
+    if (fileRegistry) {
+        return {
+            image: defaultImage(service.name, fileRegistry),
+            from: `defaults.registry of ${file}`
+        };
+    }
+    return {
+        image: service.image,
+        from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
+    };
+}
+/** Whether an image name starts with a registry host (as the image reference parser reads it). */
+function hasRegistry(image) {
+    try {
+        return parseImageRef(image).registry !== undefined;
+    }
+    catch {
+        return false;
+    }
 }
 /** The named service, or a ConfigurationError listing the known names. */
 function findService(config, name) {
@@ -45363,6 +45832,9 @@ function formatDuration(ms) {
 
 
 
+
+
+
 /** The runner's way: `INPUT_<NAME>` with spaces as underscores, upper-cased, hyphens kept. */
 function envInputs(env = process.env) {
     return { get: name => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] };
@@ -45413,7 +45885,7 @@ class InputReader {
     raw(name, options = {}) {
         const value = this.source.get(name) ?? '';
         if (options.secret)
-            secrets_secrets.add(value);
+            secrets_secrets.add(value, { label: `input "${name}"` });
         return options.trim === false ? value : value.trim();
     }
     /** A string; `default` when empty; an error when required and empty. */
@@ -45425,7 +45897,7 @@ class InputReader {
             return options.default ?? '';
         }
         if (!options.secret && /[\0]/.test(value))
-            throw invalidInput(name, value, 'no NUL characters');
+            throw errors_invalidInput(name, value, 'no NUL characters');
         return value;
     }
     /** A string or undefined when empty. */
@@ -45437,10 +45909,10 @@ class InputReader {
     line(name, options = {}) {
         const value = this.string(name, options);
         if (/[\r\n]/.test(value)) {
-            throw invalidInput(name, value, options.expected ?? 'a single line', options);
+            throw errors_invalidInput(name, value, options.expected ?? 'a single line', options);
         }
         if (value !== '' && options.pattern && !options.pattern.test(value)) {
-            throw invalidInput(name, value, options.expected ?? `a value matching ${options.pattern}`, options);
+            throw errors_invalidInput(name, value, options.expected ?? `a value matching ${options.pattern}`, options);
         }
         return value;
     }
@@ -45453,7 +45925,7 @@ class InputReader {
             return true;
         if (['false', 'False', 'FALSE'].includes(value))
             return false;
-        throw invalidInput(name, value, '"true" or "false"');
+        throw errors_invalidInput(name, value, '"true" or "false"');
     }
     /** An integer within bounds. */
     integer(name, options) {
@@ -45464,12 +45936,12 @@ class InputReader {
             ? `${options.min !== undefined ? ' and' : ''} <= ${options.max}`
             : ''}`;
         if (!/^-?\d+$/.test(value))
-            throw invalidInput(name, value, range);
+            throw errors_invalidInput(name, value, range);
         const n = Number(value);
         if (!Number.isSafeInteger(n) ||
             (options.min !== undefined && n < options.min) ||
             (options.max !== undefined && n > options.max)) {
-            throw invalidInput(name, value, range);
+            throw errors_invalidInput(name, value, range);
         }
         return n;
     }
@@ -45480,7 +45952,7 @@ class InputReader {
             return defaultValue;
         if (values.includes(value))
             return value;
-        throw invalidInput(name, value, `one of ${values.map(v => `"${v}"`).join(', ')}`);
+        throw errors_invalidInput(name, value, `one of ${values.map(v => `"${v}"`).join(', ')}`);
     }
     /** A duration in milliseconds: plain seconds or Go-style units. */
     duration(name, defaultValue, options = {}) {
@@ -45488,12 +45960,12 @@ class InputReader {
         const ms = parseDuration(value);
         const expected = 'a duration such as "300", "90s", "5m" or "1h30m"';
         if (ms === undefined)
-            throw invalidInput(name, value, expected);
+            throw errors_invalidInput(name, value, expected);
         if (options.min !== undefined && ms < options.min) {
-            throw invalidInput(name, value, `${expected}, at least ${options.min / 1000}s`);
+            throw errors_invalidInput(name, value, `${expected}, at least ${options.min / 1000}s`);
         }
         if (options.max !== undefined && ms > options.max) {
-            throw invalidInput(name, value, `${expected}, at most ${options.max / 1000}s`);
+            throw errors_invalidInput(name, value, `${expected}, at most ${options.max / 1000}s`);
         }
         return ms;
     }
@@ -45516,7 +45988,7 @@ class InputReader {
         // Each item may be printed alone later (e.g. one token of several): register it.
         if (options.secret)
             for (const item of items)
-                secrets_secrets.add(item);
+                secrets_secrets.add(item, { label: `a line of input "${name}"` });
         return items;
     }
     /** `key=value` lines (or `key: value` with `colon`). Keys must be unique. */
@@ -45527,19 +45999,17 @@ class InputReader {
             const at = item.search(sep);
             const key = at > 0 ? item.slice(0, at).trim() : '';
             if (key === '') {
-                throw invalidInput(name, item, `lines of the form key=value`, {
-                    secret: options.secret
-                });
+                throw errors_invalidInput(name, item, options.colon ? 'lines of the form "Name: value"' : 'lines of the form key=value', { secret: options.secret });
             }
             const hide = { secret: options.secret };
             if (options.keyPattern && !options.keyPattern.test(key)) {
-                throw invalidInput(name, key, `keys matching ${options.keyPattern}`, hide);
+                throw errors_invalidInput(name, key, `keys matching ${options.keyPattern}`, hide);
             }
             if (out.has(key))
-                throw invalidInput(name, key, 'each key at most once', hide);
+                throw errors_invalidInput(name, key, 'each key at most once', hide);
             const value = item.slice(at + 1).trim();
             if (options.secret)
-                secrets_secrets.add(value);
+                secrets_secrets.add(value, { label: `the value of ${key} in input "${name}"` });
             out.set(key, value);
         }
         return out;
@@ -45547,36 +46017,37 @@ class InputReader {
     /**
      * An http(s) URL with a host name DNS can hold, without credentials. A value the
      * URL parser would silently change (inner whitespace or control characters, which
-     * it drops) is refused. Values in errors are shortened.
+     * it drops) is refused. Errors show the scheme, host and path only, shortened.
      */
     url(name, options = {}) {
         const value = this.string(name, options);
         if (value === '')
             return undefined;
-        // Never echo credentials of a URL that gets refused: hide `user:pass@`.
+        // Never echo credentials of a URL that gets refused: an error shows the scheme, host
+        // and path only (no `user:pass@`, no `?access_token=`, no `#fragment`).
         const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
         if (userinfo !== undefined)
             for (const part of userinfo.split(':'))
                 secrets_secrets.add(part);
-        const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@');
+        const shown = shownUrl(value);
         let url;
         try {
             url = new URL(value);
         }
         catch {
-            throw invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
+            throw errors_invalidInput(name, shown, 'an absolute http:// or https:// URL', options);
         }
         if (/[\s\p{Cc}]/u.test(value)) {
-            throw invalidInput(name, shown, 'one URL without spaces or control characters', options);
+            throw errors_invalidInput(name, shown, 'one URL without spaces or control characters', options);
         }
         if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-            throw invalidInput(name, shown, 'an http:// or https:// URL', options);
+            throw errors_invalidInput(name, shown, 'an http:// or https:// URL', options);
         }
         const host = url.hostname.replace(/\.$/, '');
         if (!host.startsWith('[')) {
             const long = host.split('.').find(label => label.length > MAX_LABEL);
             if (host.length > MAX_HOST || long !== undefined) {
-                throw invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
+                throw errors_invalidInput(name, shown, `a URL whose host name has at most ${MAX_HOST} characters, and at most ${MAX_LABEL} between dots (got a host of ${host.length} characters)`, options);
             }
         }
         if (url.username || url.password) {
@@ -45595,6 +46066,36 @@ class InputReader {
         return url;
     }
 }
+/**
+ * A CA certificate input: PEM text, or the path of a PEM file inside the workspace
+ * (symlinks resolved, like every other path input: `/proc/self/environ` or `../..` is
+ * refused before it is read). Returns the PEM text, checked to hold certificates, or
+ * undefined when the input is empty. Errors never echo the text or the file's content.
+ */
+function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE || process.cwd()) {
+    const raw = reader.optional(name, { trim: false });
+    if (raw === undefined || raw.trim() === '')
+        return undefined;
+    if (raw.includes('-----BEGIN ')) {
+        parseCertificates(name, raw, `a PEM text of ${raw.length} characters`);
+        return raw;
+    }
+    const path = raw.trim();
+    if (/[\r\n\0]/.test(path)) {
+        throw new ConfigurationError(`input "${name}": got ${raw.length} characters that are neither PEM text nor one path, expected PEM certificate(s) or the path of a PEM file in the workspace`);
+    }
+    const full = confinedPath(workspace, path, {
+        input: `input "${name}":`,
+        hint: 'give the PEM text, or the path of a PEM file of the checkout'
+    });
+    const st = statSync(full, { throwIfNoEntry: false });
+    if (!st?.isFile()) {
+        throw invalidInput(name, path, 'PEM text or the path of a PEM file in the workspace');
+    }
+    const pem = readFileSync(full, 'utf8');
+    parseCertificates(name, pem, `the file ${quote(path)}`);
+    return pem;
+}
 
 ;// CONCATENATED MODULE: ./src/actions/plan/inputs.ts
 /**
@@ -45606,31 +46107,44 @@ class InputReader {
 
 
 
+
+
 /** Longest accepted `config` path and `base` ref (git's own limits are far above any real one). */
 const MAX_PATH = 1024;
 const MAX_REF = 256;
-/** What git refuses in a ref name (and `-`-led values, options to git, are refused apart). */
+/**
+ * What no revision holds: control characters. A `-`-led value (an option to git) is
+ * refused apart; whether git resolves the rest (`HEAD~3`, `main^2`, a tag) is asked of
+ * git itself (`rev-parse --verify --end-of-options <rev>^{commit}`) when the plan runs.
+ */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const BAD_REF = /[\s\x00-\x1f\x7f~^:?*[\\]|\.\./;
+const BAD_REV = /[\x00-\x1f\x7f]/;
 /** Read and validate every input. `workspace` is GITHUB_WORKSPACE. */
 function getInputs(reader = new InputReader(), workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()) {
     const token = reader.optional('token', { secret: true });
+    if (token)
+        secrets_secrets.add(token, { user: 'x-access-token', label: 'input "token"' });
     const configRaw = reader.line('config', { default: DEFAULT_CONFIG });
     const config = normalizeRelPath(configRaw);
     if (config === undefined || config === '.' || configRaw.length > MAX_PATH) {
-        throw invalidInput('config', configRaw, 'a path of the services file relative to the working directory, inside it');
+        throw errors_invalidInput('config', configRaw, 'a path of the services file relative to the working directory, inside it');
     }
     const base = reader.line('base') || undefined;
-    if (base !== undefined && (base.length > MAX_REF || base.startsWith('-') || BAD_REF.test(base))) {
-        throw invalidInput('base', base, 'a commit sha, branch or tag name');
+    if (base !== undefined && (base.length > MAX_REF || base.startsWith('-') || BAD_REV.test(base))) {
+        throw errors_invalidInput('base', base, `a revision git can resolve (a commit sha, a branch or tag, or an expression such as HEAD~3), of at most ${MAX_REF} characters and not starting with "-"`);
     }
     const wd = reader.line('working-directory', { default: '.' });
-    const workingDirectory = (0,external_node_path_namespaceObject.isAbsolute)(wd) ? wd : (0,external_node_path_namespaceObject.resolve)(workspace, wd);
+    // Confined like every other path input: plan reads the services file there and
+    // runs git in it, so `../../etc` must never get that far.
+    const workingDirectory = confine_confinedPath(workspace, wd, {
+        input: 'input "working-directory":',
+        hint: 'it is the repository checkout, a directory of the workspace'
+    });
     if (!(0,external_node_fs_namespaceObject.existsSync)(workingDirectory) || !(0,external_node_fs_namespaceObject.statSync)(workingDirectory).isDirectory()) {
-        throw invalidInput('working-directory', wd, 'an existing directory (the repository checkout)');
+        throw errors_invalidInput('working-directory', wd, 'an existing directory (the repository checkout)');
     }
     if (config !== DEFAULT_CONFIG && !(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(workingDirectory, config))) {
-        throw invalidInput('config', configRaw, `the path of an existing services file, relative to the working directory ${workingDirectory}`);
+        throw errors_invalidInput('config', configRaw, `the path of an existing services file, relative to the working directory ${workingDirectory}`);
     }
     const tags = reader.choice('tags', ['all', 'changed'], 'all');
     const maxJobs = reader.integer('max-jobs', {
@@ -45647,6 +46161,7 @@ function getInputs(reader = new InputReader(), workspace = process.env.GITHUB_WO
         requireConfig: config !== DEFAULT_CONFIG,
         base,
         workingDirectory,
+        workspace: realPath(workspace, workspace),
         tags,
         maxJobs,
         baseFromLastSuccess,
@@ -45863,7 +46378,10 @@ async function run() {
     await runMain('plan', async (log) => {
         const inputs = getInputs();
         const wd = inputs.workingDirectory;
-        const repo = new PlanRepo(wd, log);
+        const repo = new PlanRepo(wd, log, {
+            token: inputs.token,
+            serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com'
+        });
         const topRun = git(['rev-parse', '--show-prefix'], { cwd: wd, allowFailure: true });
         const decision = chooseBase({
             eventName: process.env.GITHUB_EVENT_NAME ?? '',
@@ -45889,6 +46407,14 @@ async function run() {
             config: inputs.config,
             requireFile: inputs.requireConfig,
             rootName: 'the working directory'
+        }).catch((error) => {
+            // An annotation points into the repository: the file relative to its root.
+            if (error instanceof FileConfigurationError) {
+                const prefix = (0,external_node_path_namespaceObject.relative)(inputs.workspace, wd).split(external_node_path_namespaceObject.sep).join('/');
+                if (prefix !== '')
+                    error.location.file = external_node_path_namespaceObject.posix.join(prefix, error.location.file);
+            }
+            throw error;
         });
         services.catch(() => undefined);
         let diff;

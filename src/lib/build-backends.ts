@@ -195,7 +195,9 @@ export function cacheRefFor(backend: BackendName, image: string): string {
 /**
  * The failing step of a build log and the lines after it (at most `max`), for an
  * `::error::` annotation. Understands buildah (`STEP 2/3: RUN`), classic docker
- * (`Step 2/3 : RUN`) and BuildKit plain progress (`#7 [2/3] RUN`).
+ * (`Step 2/3 : RUN`) and BuildKit plain progress (`#7 [2/3] RUN`). A failure to push
+ * the build cache (buildah's `--> Pushing cache <ref>` after a step, BuildKit's
+ * `exporting cache`) is named as that, not as the step that had already succeeded.
  */
 export function failingStep(log: string, max = 15): { step?: string; tail: string } {
   const lines = log.split(/\r?\n/).filter(l => l.trim() !== '')
@@ -206,9 +208,42 @@ export function failingStep(log: string, max = 15): { step?: string; tail: strin
       break
     }
   }
-  if (at < 0) return { tail: lastLines(log, max) }
   const after = lines.slice(at + 1)
+  const cache = cachePushFailure(after)
+  if (cache !== undefined) {
+    const last = at >= 0 ? `, after ${lines[at]} had succeeded` : ''
+    return {
+      step: `the push of the build cache${cache}${last}`,
+      tail: after.slice(-max).join('\n')
+    }
+  }
+  if (at < 0) return { tail: lastLines(log, max) }
   return { step: lines[at], tail: after.slice(-max).join('\n') }
+}
+
+/**
+ * Whether the lines after the last build step tell of a failed cache push: `' to <ref>'`
+ * (or '' when the reference is not printed), else undefined.
+ */
+function cachePushFailure(lines: readonly string[]): string | undefined {
+  // BuildKit: a `#N ERROR:` of a vertex whose name is about the cache export.
+  const names = new Map<string, string>()
+  let failed = false
+  let ref: string | undefined
+  for (const l of lines) {
+    if (/^Error: failed pushing cache\b/.test(l)) failed = true
+    const pushing = /^--> Pushing cache (\S+?)(?::[0-9a-f]{64})?$/.exec(l)
+    if (pushing) ref = pushing[1]
+    const vertex = /^#(\d+) (.*)$/.exec(l)
+    if (!vertex) continue
+    const [, id, text] = vertex
+    if (!names.has(id!)) names.set(id!, text!)
+    const name = names.get(id!)!
+    if (text!.startsWith('ERROR:') && /^(?:exporting|preparing build) cache\b/.test(name))
+      failed = true
+  }
+  if (!failed) return undefined
+  return ref ? ` to ${ref}` : ''
 }
 
 /** Runs commands for a backend (the I/O edge). */

@@ -9,7 +9,8 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigurationError } from './errors.js'
+import { ConfigurationError, quote } from './errors.js'
+import { secrets } from './secrets.js'
 
 /** The schema version written into every result. */
 export const RESULT_VERSION = 1
@@ -44,12 +45,14 @@ export function validateBuildResult(value: unknown, where: string): BuildResult 
     fail('expected a JSON object')
   const v = value as Record<string, unknown>
   if (v.version !== RESULT_VERSION)
-    fail(`expected "version": ${RESULT_VERSION}, got ${JSON.stringify(v.version)}`)
+    fail(
+      `expected "version": ${RESULT_VERSION}, got ${String(JSON.stringify(v.version)).slice(0, 40)}`
+    )
   for (const key of ['service', 'image', 'digest', 'createdAt'] as const) {
     if (typeof v[key] !== 'string' || v[key] === '') fail(`"${key}" must be a non-empty string`)
   }
   if (!DIGEST.test(v.digest as string))
-    fail(`"digest" must look like sha256:<64 hex>, got ${JSON.stringify(v.digest)}`)
+    fail(`"digest" must look like sha256:<64 hex>, got ${quote(v.digest as string, 80)}`)
   if (!Array.isArray(v.tags) || v.tags.some(t => typeof t !== 'string'))
     fail('"tags" must be an array of strings')
   if (!Array.isArray(v.platforms) || v.platforms.some(t => typeof t !== 'string')) {
@@ -75,18 +78,28 @@ export function writeBuildResult(dir: string, result: BuildResult): string {
   }
   mkdirSync(dir, { recursive: true })
   const path = join(dir, `${result.service}.json`)
-  writeFileSync(path, JSON.stringify(result, null, 2) + '\n')
+  const text = JSON.stringify(result, null, 2) + '\n'
+  // The file becomes an artifact that deploy reads: never with a secret in it, and
+  // never with a value masking would have to rewrite (a digest turned into `***:...`).
+  secrets.assertUnmasked(`the result file ${result.service}.json`, text)
+  writeFileSync(path, text)
   return path
 }
 
-/** Read and validate one result file. */
+/**
+ * Read and validate one result file. A file that is not JSON is named with its size and
+ * the place the parser stopped, never with what it holds: `results` may point at any
+ * file, and the parser's own message quotes the text.
+ */
 export function readBuildResult(path: string): BuildResult {
+  const text = readFileSync(path, 'utf8')
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'))
+    parsed = JSON.parse(text)
   } catch (error) {
+    const at = /position (\d+)/.exec((error as Error).message)?.[1]
     throw new ConfigurationError(
-      `build result ${path}: not valid JSON (${(error as Error).message})`
+      `build result ${path}: not valid JSON (${Buffer.byteLength(text)} bytes${at !== undefined ? `, the parser stopped at character ${at}` : ''}); expected the file the build action writes`
     )
   }
   return validateBuildResult(parsed, path)

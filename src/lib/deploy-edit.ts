@@ -374,8 +374,12 @@ export function sparsePatterns(path: string, targets: readonly Target[]): string
   const prefix = path === '.' ? '' : `${path}/`
   const out = new Set<string>()
   for (const t of targets) {
-    if (t.kind === 'kustomize') out.add(`/${prefix}${t.dir === '.' ? '' : `${t.dir}/`}*`)
-    else if (t.kind === 'helm') out.add(`/${prefix}${t.file}`)
+    if (t.kind === 'kustomize') {
+      out.add(`/${prefix}${t.dir === '.' ? '' : `${t.dir}/`}*`)
+      // The directory's own entry too: when it is a symlink (a file to git), it is checked
+      // out and refused as a link, rather than missing and reported as no kustomization.
+      if (t.dir !== '.') out.add(`/${prefix}${t.dir}`)
+    } else if (t.kind === 'helm') out.add(`/${prefix}${t.file}`)
     else out.add(`/${prefix}${t.glob}`)
   }
   return [...out]

@@ -8,12 +8,10 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { symlinkOnPath } from './confine.js'
 import { ConfigurationError } from './errors.js'
-import { git, type GitOptions } from './git.js'
+import { git, GIT_HEADER_ENV as HEADER_ENV, type GitOptions } from './git.js'
 import { lastLines, type ExecResult } from './exec.js'
 import type { Logger } from './logger.js'
 import { secrets } from './secrets.js'
-
-const HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER'
 
 /** Default time limit of one git command (the `timeout` input's default). */
 export const DEFAULT_GIT_TIMEOUT_MS = 10 * 60_000
@@ -58,17 +56,7 @@ export function isStalled(stderr: string): boolean {
   return /operation too slow|timed out|timeout was reached/i.test(stderr)
 }
 
-/** How the token goes over HTTP. */
-export type AuthScheme = 'basic' | 'bearer'
-
-/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
-export function authHeader(token: string, scheme: AuthScheme = 'basic'): string {
-  secrets.add(token, { user: 'x-access-token' })
-  if (scheme === 'bearer') return `AUTHORIZATION: bearer ${token}`
-  const encoded = Buffer.from(`x-access-token:${token}`).toString('base64')
-  secrets.add(encoded)
-  return `AUTHORIZATION: basic ${encoded}`
-}
+export { authHeader, type AuthScheme } from './git.js'
 
 /** Who commits. */
 export interface Identity {

@@ -141,13 +141,25 @@ export function exec(
             killTimer = setTimeout(() => child.kill('SIGKILL'), 5000)
           }, options.timeoutMs)
         : undefined
+    // A callback that throws (a consumer refusing what it was given) ends the process
+    // and rejects with that error, rather than escaping as an uncaught exception.
+    let callbackError: { error: unknown } | undefined
+    const call = (fn: ((chunk: Buffer) => void) | undefined, c: Buffer): void => {
+      if (!fn || callbackError) return
+      try {
+        fn(c)
+      } catch (error) {
+        callbackError = { error }
+        child.kill('SIGTERM')
+      }
+    }
     child.stdout.on('data', (c: Buffer) => {
       out.push(c)
-      options.onStdout?.(c)
+      call(options.onStdout, c)
     })
     child.stderr.on('data', (c: Buffer) => {
       err.push(c)
-      options.onStderr?.(c)
+      call(options.onStderr, c)
     })
     child.stdin.on('error', () => undefined)
     // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
@@ -189,6 +201,10 @@ export function exec(
       clearTimeout(timer)
       clearTimeout(killTimer)
       clearTimeout(drainTimer)
+      if (callbackError) {
+        reject(callbackError.error)
+        return
+      }
       const result: ExecResult = {
         code: code ?? -1,
         signal,

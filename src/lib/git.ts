@@ -4,6 +4,22 @@
  * environment (`--config-env`), never argv.
  */
 import { exec, type ExecOptions, type ExecResult } from './exec.js'
+import { secrets } from './secrets.js'
+
+/** The environment variable that carries a token header to git (`--config-env=<key>=<this>`). */
+export const GIT_HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER'
+
+/** How a token goes over HTTP. */
+export type AuthScheme = 'basic' | 'bearer'
+
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+export function authHeader(token: string, scheme: AuthScheme = 'basic'): string {
+  secrets.add(token, { user: 'x-access-token' })
+  if (scheme === 'bearer') return `AUTHORIZATION: bearer ${token}`
+  const encoded = Buffer.from(`x-access-token:${token}`).toString('base64')
+  secrets.add(encoded)
+  return `AUTHORIZATION: basic ${encoded}`
+}
 
 /** Options of one git invocation. */
 export interface GitOptions extends Omit<ExecOptions, 'env'> {

@@ -5,9 +5,12 @@
  * they are read, before anything could print them.
  */
 import { X509Certificate } from 'node:crypto'
-import { ConfigurationError, errorMessage, invalidInput } from './errors.js'
+import { readFileSync, statSync } from 'node:fs'
+import { confinedPath } from './confine.js'
+import { ConfigurationError, errorMessage, invalidInput, quote } from './errors.js'
 import { parseDuration } from './duration.js'
 import { secrets } from './secrets.js'
+import { shownUrl } from './urls.js'
 
 /** Where raw input strings come from. */
 export interface InputSource {
@@ -71,7 +74,7 @@ export class InputReader {
   /** The raw value, trimmed; '' when unset. Registers secrets. */
   raw(name: string, options: { secret?: boolean; trim?: boolean } = {}): string {
     const value = this.source.get(name) ?? ''
-    if (options.secret) secrets.add(value)
+    if (options.secret) secrets.add(value, { label: `input "${name}"` })
     return options.trim === false ? value : value.trim()
   }
 
@@ -184,7 +187,8 @@ export class InputReader {
       for (const part of parts) if (part.trim() !== '') items.push(part.trim())
     }
     // Each item may be printed alone later (e.g. one token of several): register it.
-    if (options.secret) for (const item of items) secrets.add(item)
+    if (options.secret)
+      for (const item of items) secrets.add(item, { label: `a line of input "${name}"` })
     return items
   }
 
@@ -199,9 +203,12 @@ export class InputReader {
       const at = item.search(sep)
       const key = at > 0 ? item.slice(0, at).trim() : ''
       if (key === '') {
-        throw invalidInput(name, item, `lines of the form key=value`, {
-          secret: options.secret
-        })
+        throw invalidInput(
+          name,
+          item,
+          options.colon ? 'lines of the form "Name: value"' : 'lines of the form key=value',
+          { secret: options.secret }
+        )
       }
       const hide = { secret: options.secret }
       if (options.keyPattern && !options.keyPattern.test(key)) {
@@ -209,7 +216,7 @@ export class InputReader {
       }
       if (out.has(key)) throw invalidInput(name, key, 'each key at most once', hide)
       const value = item.slice(at + 1).trim()
-      if (options.secret) secrets.add(value)
+      if (options.secret) secrets.add(value, { label: `the value of ${key} in input "${name}"` })
       out.set(key, value)
     }
     return out
@@ -218,15 +225,16 @@ export class InputReader {
   /**
    * An http(s) URL with a host name DNS can hold, without credentials. A value the
    * URL parser would silently change (inner whitespace or control characters, which
-   * it drops) is refused. Values in errors are shortened.
+   * it drops) is refused. Errors show the scheme, host and path only, shortened.
    */
   url(name: string, options: Common & { default?: string } = {}): URL | undefined {
     const value = this.string(name, options)
     if (value === '') return undefined
-    // Never echo credentials of a URL that gets refused: hide `user:pass@`.
+    // Never echo credentials of a URL that gets refused: an error shows the scheme, host
+    // and path only (no `user:pass@`, no `?access_token=`, no `#fragment`).
     const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1]
     if (userinfo !== undefined) for (const part of userinfo.split(':')) secrets.add(part)
-    const shown = userinfo === undefined ? value : value.replace(`${userinfo}@`, '***@')
+    const shown = shownUrl(value)
     let url: URL
     try {
       url = new URL(value)
@@ -267,4 +275,40 @@ export class InputReader {
     }
     return url
   }
+}
+
+/**
+ * A CA certificate input: PEM text, or the path of a PEM file inside the workspace
+ * (symlinks resolved, like every other path input: `/proc/self/environ` or `../..` is
+ * refused before it is read). Returns the PEM text, checked to hold certificates, or
+ * undefined when the input is empty. Errors never echo the text or the file's content.
+ */
+export function caCertificate(
+  reader: InputReader,
+  name: string,
+  workspace = process.env.GITHUB_WORKSPACE || process.cwd()
+): string | undefined {
+  const raw = reader.optional(name, { trim: false })
+  if (raw === undefined || raw.trim() === '') return undefined
+  if (raw.includes('-----BEGIN ')) {
+    parseCertificates(name, raw, `a PEM text of ${raw.length} characters`)
+    return raw
+  }
+  const path = raw.trim()
+  if (/[\r\n\0]/.test(path)) {
+    throw new ConfigurationError(
+      `input "${name}": got ${raw.length} characters that are neither PEM text nor one path, expected PEM certificate(s) or the path of a PEM file in the workspace`
+    )
+  }
+  const full = confinedPath(workspace, path, {
+    input: `input "${name}":`,
+    hint: 'give the PEM text, or the path of a PEM file of the checkout'
+  })
+  const st = statSync(full, { throwIfNoEntry: false })
+  if (!st?.isFile()) {
+    throw invalidInput(name, path, 'PEM text or the path of a PEM file in the workspace')
+  }
+  const pem = readFileSync(full, 'utf8')
+  parseCertificates(name, pem, `the file ${quote(path)}`)
+  return pem
 }

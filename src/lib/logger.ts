@@ -12,6 +12,7 @@ export interface AnnotationProps {
   file?: string
   startLine?: number
   endLine?: number
+  startColumn?: number
 }
 
 /** The logging surface of the toolkit. */

@@ -1,7 +1,8 @@
 /**
  * Outputs, state and environment through the runner's file commands, kept far below
  * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
  */
 import { randomUUID } from 'node:crypto'
 import {
@@ -38,8 +39,11 @@ export class OutputTooLargeError extends Error {
 }
 
 /**
- * Set a step output. Redacts secrets. Refuses values that would bring the step
- * near the runner's output limit.
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
  */
 export function setOutput(name: string, value: string | number | boolean | object): void {
   const text =
@@ -48,7 +52,8 @@ export function setOutput(name: string, value: string | number | boolean | objec
       : typeof value === 'object'
         ? JSON.stringify(value)
         : String(value)
-  const safe = secrets.redact(text)
+  secrets.assertUnmasked(`output "${name}"`, text)
+  const safe = text
   const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name)
   if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
     throw new OutputTooLargeError(
@@ -96,7 +101,10 @@ export function runnerTemp(): string {
   return dir
 }
 
-/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
 export function writeDataFile(fileName: string, content: string | Buffer): string {
   const file = openDataFile(fileName)
   try {
@@ -116,7 +124,8 @@ export interface DataFile {
 
 /**
  * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. Each string piece is redacted on its own: write whole records.
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
  */
 export function openDataFile(fileName: string): DataFile {
   if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
@@ -135,8 +144,10 @@ export function openDataFile(fileName: string): DataFile {
       let done = 0
       if (typeof content === 'string') {
         // A string goes to the file as it is encoded (no Buffer of it first); what a
-        // short write leaves is written from its bytes.
-        const text = secrets.redact(content)
+        // short write leaves is written from its bytes. A piece holding a secret is
+        // refused, never written changed: the file is data another step reads.
+        secrets.assertUnmasked(`data file ${fileName}`, content)
+        const text = content
         done = writeSync(fd, text)
         if (done === Buffer.byteLength(text)) return
         bytes = Buffer.from(text, 'utf8')

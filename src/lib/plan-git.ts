@@ -1,12 +1,16 @@
 /**
  * Carrying out a base decision in the workspace actions/checkout leaves (depth 1,
  * detached, no other branch): fetch from origin what is missing, blob-less, deepening
- * by doubling depth up to a cap, then find the merge base.
+ * by doubling depth up to a cap, then find the merge base. Fetches authenticate with
+ * the `token` input through an HTTP header in git's environment (never argv or
+ * .git/config), and a fetch that fails for any reason but a missing ref is an error
+ * that says why: "every service" is never a guess made because origin could not be read.
  */
-import { ConfigurationError } from './errors.js'
-import { git, gitText } from './git.js'
+import { ConfigurationError, quote } from './errors.js'
+import { authHeader, git, GIT_HEADER_ENV, gitText } from './git.js'
 import type { Logger } from './logger.js'
 import type { BaseChoice, BaseDecision } from './plan-base.js'
+import { fetchAuth, fetchError, fetchFailure, gitSaid, isRefName } from './plan-fetch.js'
 
 /** A full commit sha (SHA-1 or SHA-256). */
 export const FULL_SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/i
@@ -21,20 +25,57 @@ export type ResolvedBase =
   | { kind: 'all'; why: string }
   | { kind: 'none'; why: string }
 
+/** Options of a PlanRepo. */
+export interface PlanRepoOptions {
+  maxDepth?: number
+  /** Token for fetches from origin (sent only to `serverUrl`). */
+  token?: string
+  /** GITHUB_SERVER_URL. */
+  serverUrl?: string
+}
+
 /** A workspace repository and its origin. */
 export class PlanRepo {
   private shallow?: boolean
   private hasOrigin?: boolean
+  private originUrl?: string
+  private auth?: Promise<{ args: string[]; env: NodeJS.ProcessEnv }>
   /** Fetches made (for the summary and tests). */
   readonly fetches: string[] = []
   /** Lookups of full shas: under way, or found to name a commit here. */
   private readonly found = new Map<string, Promise<string | undefined>>()
+  readonly maxDepth: number
 
   constructor(
     readonly cwd: string,
     readonly log: Logger,
-    readonly maxDepth = MAX_DEPTH
-  ) {}
+    private readonly options: PlanRepoOptions = {}
+  ) {
+    this.maxDepth = options.maxDepth ?? MAX_DEPTH
+  }
+
+  /** The arguments and environment that authenticate a command talking to origin. */
+  private remoteAuth(): Promise<{ args: string[]; env: NodeJS.ProcessEnv }> {
+    this.auth ??= (async () => {
+      const configured = await git(['config', '--get-regexp', '^http\\..*extraheader$'], {
+        cwd: this.cwd,
+        allowFailure: true
+      })
+      const decided = fetchAuth(
+        this.originUrl,
+        this.options.serverUrl ?? 'https://github.com',
+        Boolean(this.options.token),
+        configured.code === 0 && configured.stdout.trim() !== ''
+      )
+      this.log.info(decided.why)
+      if (!decided.key || !this.options.token) return { args: [], env: {} }
+      return {
+        args: [`--config-env=${decided.key}=${GIT_HEADER_ENV}`],
+        env: { [GIT_HEADER_ENV]: authHeader(this.options.token) }
+      }
+    })()
+    return this.auth
+  }
 
   async text(args: string[]): Promise<string> {
     return gitText(args, { cwd: this.cwd })
@@ -50,7 +91,11 @@ export class PlanRepo {
   }
 
   async origin(): Promise<boolean> {
-    this.hasOrigin ??= await this.ok(['remote', 'get-url', 'origin'])
+    if (this.hasOrigin === undefined) {
+      const r = await git(['remote', 'get-url', 'origin'], { cwd: this.cwd, allowFailure: true })
+      this.hasOrigin = r.code === 0
+      this.originUrl = r.code === 0 ? r.stdout.trim() : undefined
+    }
     return this.hasOrigin
   }
 
@@ -104,8 +149,19 @@ export class PlanRepo {
     args.push('origin', ...specs)
     this.fetches.push(args.slice(2).join(' '))
     this.log.info(`git ${args.slice(2).join(' ')}`)
-    const r = await git(args, { cwd: this.cwd, allowFailure: true, timeoutMs: 10 * 60_000 })
-    if (r.code !== 0) this.log.info(`fetch failed: ${r.stderr.trim().split('\n').pop() ?? ''}`)
+    const auth = await this.remoteAuth()
+    const r = await git([...auth.args, ...args], {
+      cwd: this.cwd,
+      allowFailure: true,
+      timeoutMs: 10 * 60_000,
+      env: auth.env
+    })
+    if (r.code !== 0) {
+      const failure = fetchFailure(r.stderr, r.timedOut)
+      if (failure !== 'missing')
+        throw fetchError('fetching', failure, r.stderr, this.originUrl ?? 'origin')
+      this.log.info(`not on origin: ${gitSaid(r.stderr)}`)
+    }
     await this.isShallow()
     return r.code === 0
   }
@@ -136,10 +192,23 @@ export class PlanRepo {
     })
     if (local.code === 0 && local.stdout.trim()) return local.stdout.trim().replace(/^origin\//, '')
     if (!(await this.origin())) return undefined
-    const r = await git(['ls-remote', '--symref', 'origin', 'HEAD'], {
+    const auth = await this.remoteAuth()
+    const r = await git([...auth.args, 'ls-remote', '--symref', 'origin', 'HEAD'], {
       cwd: this.cwd,
-      allowFailure: true
+      allowFailure: true,
+      timeoutMs: 5 * 60_000,
+      env: auth.env
     })
+    if (r.code !== 0) {
+      const failure = fetchFailure(r.stderr, r.timedOut)
+      if (failure !== 'missing')
+        throw fetchError(
+          'asking for the default branch',
+          failure,
+          r.stderr,
+          this.originUrl ?? 'origin'
+        )
+    }
     const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout)
     return m?.[1]
   }
@@ -154,21 +223,51 @@ export class PlanRepo {
     for (let depth = FIRST_DEPTH; ; depth *= 2) {
       const r = await git(['merge-base', a, b], { cwd: this.cwd, allowFailure: true })
       if (r.code === 0) return r.stdout.trim()
-      if (!(await this.isShallow())) return undefined
+      if (!(await this.isShallow())) {
+        this.noMergeBase = 'no common history (the whole history is here)'
+        return undefined
+      }
       if (depth > this.maxDepth) {
+        this.noMergeBase = `no merge base within ${this.maxDepth} commits of history`
         this.log.warning(
           `no merge base of ${a.slice(0, 12)} and ${b.slice(0, 12)} within ${this.maxDepth} commits of history`
         )
         return undefined
       }
-      for (const spec of refetch) if (!(await this.fetch([spec], depth))) return undefined
+      for (const spec of refetch) {
+        if (!(await this.fetch([spec], depth))) {
+          this.noMergeBase = `${spec.startsWith('+') ? spec.slice(1).split(':')[0] : spec.slice(0, 12)} is no longer on origin, so its history cannot be deepened`
+          return undefined
+        }
+      }
     }
   }
+
+  /** Why the last `mergeBase` found none (for the reason a plan gives). */
+  noMergeBase = 'no merge base'
 
   /** Whether `a` is an ancestor of `b` (both here). */
   async isAncestor(a: string, b: string): Promise<boolean> {
     return this.ok(['merge-base', '--is-ancestor', a, b])
   }
+}
+
+/**
+ * The commit a name (a full sha, a branch or a tag) names on origin, fetched; undefined
+ * when origin has no such thing, or when `name` cannot be a ref name.
+ */
+async function fetchName(repo: PlanRepo, name: string): Promise<string | undefined> {
+  if (FULL_SHA.test(name)) return repo.ensureCommit(name)
+  if (!isRefName(name)) return undefined
+  if (name.startsWith('refs/tags/')) {
+    await repo.fetch([`+${name}:${name}`], 1)
+    return repo.commit(name)
+  }
+  const branch = name.replace(/^refs\/heads\//, '').replace(/^origin\//, '')
+  const sha = await repo.ensureBranch(branch)
+  if (sha) return sha
+  await repo.fetch([`+refs/tags/${branch}:refs/tags/${branch}`], 1)
+  return repo.commit(`refs/tags/${branch}`)
 }
 
 /** Fetchable spec of a commit: the sha itself, or a branch refspec. */
@@ -195,25 +294,24 @@ export async function resolveBase(
     case 'ref': {
       const ref = choice.ref
       let sha = await repo.commit(ref)
+      if (!sha) sha = await fetchName(repo, ref)
       if (!sha) {
-        if (FULL_SHA.test(ref)) sha = await repo.ensureCommit(ref)
-        else {
-          const name = ref.replace(/^refs\/heads\//, '').replace(/^origin\//, '')
-          if (ref.startsWith('refs/tags/')) {
-            await repo.fetch([`+${ref}:${ref}`], 1)
-            sha = await repo.commit(ref)
-          } else {
-            sha = (await repo.ensureBranch(name)) ?? undefined
-            if (!sha) {
-              await repo.fetch([`+refs/tags/${name}:refs/tags/${name}`], 1)
-              sha = await repo.commit(`refs/tags/${name}`)
-            }
-          }
+        // An expression such as HEAD~3 or main^2: its starting point here (fetched when
+        // it is a branch or tag), then history deepened until the expression resolves.
+        const m = /^(.*?)([~^].*)$/.exec(ref)
+        const start = m ? m[1] || 'HEAD' : undefined
+        const tip = start
+          ? ((await repo.commit(start)) ?? (await fetchName(repo, start)))
+          : undefined
+        for (let depth = FIRST_DEPTH; tip && !sha; depth *= 2) {
+          if (depth > repo.maxDepth || !(await repo.isShallow())) break
+          if (!(await repo.fetch([tip], depth))) break
+          sha = await repo.commit(ref)
         }
       }
       if (!sha) {
         throw new ConfigurationError(
-          `input "base": got ${JSON.stringify(ref)}, which names no commit here or on origin; expected a commit sha, branch or tag`
+          `input "base": got ${quote(ref)}, which names no commit here or on origin; expected a revision git can resolve: a commit sha, a branch or tag, or an expression such as HEAD~3 or main^`
         )
       }
       return { kind: 'commit', sha, why: choice.why }
@@ -224,7 +322,10 @@ export async function resolveBase(
         return { kind: 'all', why: `${choice.why} ${choice.sha} is not on origin: every service` }
       const mb = await repo.mergeBase(sha, head, [sha, headSpec])
       if (!mb)
-        return { kind: 'all', why: `${choice.why}: no merge base with the head: every service` }
+        return {
+          kind: 'all',
+          why: `${choice.why}: ${repo.noMergeBase} with the head: every service`
+        }
       return { kind: 'commit', sha: mb, why: choice.why }
     }
     case 'last-success': {
@@ -237,7 +338,7 @@ export async function resolveBase(
       if (!mb)
         return {
           kind: 'all',
-          why: `${choice.why} (${sha}) shares no history with the head: every service`
+          why: `${choice.why} (${sha}): ${repo.noMergeBase} with the head: every service`
         }
       return { kind: 'commit', sha: mb, why: `${choice.why} (${sha.slice(0, 12)})` }
     }
@@ -250,7 +351,10 @@ export async function resolveBase(
         return { kind: 'all', why: `${choice.why}: origin has no branch ${branch}: every service` }
       const mb = await repo.mergeBase(head, tip, [headSpec, specFor(tip, branch)])
       if (!mb)
-        return { kind: 'all', why: `${choice.why}: no merge base with ${branch}: every service` }
+        return {
+          kind: 'all',
+          why: `${choice.why}: ${repo.noMergeBase} with ${branch}: every service`
+        }
       return { kind: 'commit', sha: mb, why: choice.why.replace(/the default branch/, branch) }
     }
     case 'before': {
@@ -260,6 +364,9 @@ export async function resolveBase(
         if (mb === before) return { kind: 'commit', sha: before, why: choice.why }
       }
       // A force push: `before` is gone or not an ancestor.
+      let why = before
+        ? `${before.slice(0, 12)} is not an ancestor of the head`
+        : `${choice.before.slice(0, 12)} is no longer on origin`
       const def = choice.defaultBranch ?? (await repo.defaultBranch())
       if (def && def !== choice.branch) {
         const tip = await repo.ensureBranch(def)
@@ -270,6 +377,7 @@ export async function resolveBase(
             sha: mb,
             why: `force push to ${choice.branch}: the merge base with ${def}`
           }
+        why += tip ? `, and ${repo.noMergeBase} with ${def}` : `, and origin has no branch ${def}`
       } else if (before) {
         const mb = await repo.mergeBase(before, head, [before, headSpec])
         if (mb)
@@ -278,11 +386,9 @@ export async function resolveBase(
             sha: mb,
             why: `force push to ${choice.branch}: the merge base of the old and new history`
           }
-      }
-      return {
-        kind: 'all',
-        why: `force push to ${choice.branch}: no common history found: every service`
-      }
+        why += `, and ${repo.noMergeBase} between the old and new history`
+      } else why += def ? '' : ', and the default branch is unknown'
+      return { kind: 'all', why: `force push to ${choice.branch}: ${why}: every service` }
     }
     case 'previous-tag': {
       const tags = `+refs/tags/*:refs/tags/*`

@@ -3,18 +3,24 @@
  * errors into warnings. Also wires the secrets registry to the runner's masking.
  */
 import * as core from '@actions/core'
-import { ConfigurationError, errorMessage } from './errors.js'
+import { ConfigurationError, errorMessage, FileConfigurationError } from './errors.js'
 import { actionsLogger, type Logger } from './logger.js'
 import { secrets } from './secrets.js'
 
-/** Connect the secrets registry to `::add-mask::`. Idempotent. */
+/**
+ * Connect the secrets registry to `::add-mask::`, and its warnings about short secrets
+ * to `::warning::`. Idempotent.
+ */
 export function wireMasking(): void {
   secrets.setMask(value => core.setSecret(value))
+  secrets.setWarn(message => core.warning(secrets.redact(message)))
 }
 
 /**
  * Run an action's main step: every error becomes `setFailed('<action> failed: ...')`,
- * redacted. A ConfigurationError is the user's to fix and is printed without a stack.
+ * redacted. A ConfigurationError is the user's to fix and is printed without a stack;
+ * one that points into a file of the repository becomes an annotation on that file,
+ * line and column (`::error file=...,line=...,col=...::`).
  */
 export async function runMain(action: string, main: (log: Logger) => Promise<void>): Promise<void> {
   wireMasking()
@@ -25,7 +31,16 @@ export async function runMain(action: string, main: (log: Logger) => Promise<voi
     if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) {
       log.debug(error.stack)
     }
-    core.setFailed(secrets.redact(`${action} failed: ${errorMessage(error)}`))
+    const message = secrets.redact(`${action} failed: ${errorMessage(error)}`)
+    if (error instanceof FileConfigurationError) {
+      process.exitCode = core.ExitCode.Failure
+      core.error(message, {
+        title: `${action}: ${secrets.redact(error.location.file)}`,
+        file: secrets.redact(error.location.file),
+        startLine: error.location.line,
+        startColumn: error.location.col
+      })
+    } else core.setFailed(message)
   }
 }
 

@@ -8,6 +8,12 @@
 /** Values shorter than this are not masked: masking "a" would garble every log line. */
 export const MIN_SECRET_LENGTH = 4
 
+/**
+ * Secrets shorter than this get a warning: a value such as `sha256` or `latest` occurs
+ * in ordinary text, and masking it rewrites logs, outputs and file names that hold it.
+ */
+export const SHORT_SECRET_LENGTH = 8
+
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64')
 
 /**
@@ -68,10 +74,37 @@ export function deriveEncodings(value: string, options: { user?: string } = {}):
 /** The masking sink: `core.setSecret` in an action, a recorder in tests. */
 export type MaskFn = (value: string) => void
 
+/** What is known of a registered secret, never its value: for messages. */
+export interface SecretInfo {
+  /** Where it came from, e.g. `input "registry-password"`; undefined when unknown. */
+  label?: string
+  /** Its length in characters. */
+  length: number
+}
+
+/** How a secret is named in a message: its source and length, never its value. */
+export function describeSecret(info: SecretInfo): string {
+  return `a secret of ${info.length} characters${info.label ? ` (${info.label})` : ''}`
+}
+
+/**
+ * A value the runner's masking would rewrite: it holds a registered secret or one of
+ * its encodings. Machine-readable values (outputs, result files) are refused rather
+ * than silently turned into `***`.
+ */
+export class MaskedValueError extends Error {
+  override name = 'MaskedValueError'
+}
+
 /** A registry of secrets and their derived forms. */
 export class SecretRegistry {
   private readonly forms = new Set<string>()
   private readonly originals = new Set<string>()
+  /** The secret each form was derived from (the first one, when two share a form). */
+  private readonly origin = new Map<string, SecretInfo>()
+  private readonly warned = new Set<string>()
+  private pendingWarnings: string[] = []
+  private warn?: (message: string) => void
   private sorted: string[] = []
 
   constructor(private mask: MaskFn = () => undefined) {}
@@ -82,17 +115,44 @@ export class SecretRegistry {
     for (const form of this.forms) mask(form)
   }
 
+  /** Route warnings about short secrets to `warn` (those given before are replayed). */
+  setWarn(warn: (message: string) => void): void {
+    this.warn = warn
+    const pending = this.pendingWarnings
+    this.pendingWarnings = []
+    for (const message of pending) warn(message)
+  }
+
+  private warnShort(value: string, label: string | undefined): void {
+    const length = value.trim().length
+    if (length === 0 || length >= SHORT_SECRET_LENGTH || this.warned.has(value)) return
+    this.warned.add(value)
+    const what = describeSecret({ label, length })
+    const message =
+      length < MIN_SECRET_LENGTH
+        ? `${what} is too short to be masked at all (under ${MIN_SECRET_LENGTH} characters): it can show in logs; use a longer, random secret`
+        : `${what} is shorter than ${SHORT_SECRET_LENGTH} characters: text such as a digest or a tag that contains it is rewritten to "***" by masking, and an output or result file that would be rewritten fails the step; use a longer, random secret`
+    if (this.warn) this.warn(message)
+    else this.pendingWarnings.push(message)
+  }
+
   /**
    * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
-   * docker auth files). Empty and very short values are ignored.
+   * docker auth files); `label` says where it came from in messages (never the value).
+   * Empty values are ignored; values under MIN_SECRET_LENGTH characters are not masked,
+   * and values under SHORT_SECRET_LENGTH get a warning.
    */
-  add(value: string | undefined, options: { user?: string } = {}): void {
-    if (value === undefined || value.trim().length < MIN_SECRET_LENGTH) return
+  add(value: string | undefined, options: { user?: string; label?: string } = {}): void {
+    if (value === undefined) return
+    this.warnShort(value, options.label)
+    if (value.trim().length < MIN_SECRET_LENGTH) return
     this.originals.add(value)
+    const info: SecretInfo = { label: options.label, length: value.length }
     let added = false
     for (const form of deriveEncodings(value, options)) {
       if (this.forms.has(form)) continue
       this.forms.add(form)
+      this.origin.set(form, info)
       this.mask(form)
       added = true
     }
@@ -126,6 +186,28 @@ export class SecretRegistry {
   /** Whether any registered form occurs in `text`. */
   leaks(text: string): boolean {
     return this.find(text) !== undefined
+  }
+
+  /** Which secret (label and length, never the value) a form found in `text` belongs to. */
+  whose(text: string): SecretInfo | undefined {
+    const form = this.find(text)
+    return form === undefined ? undefined : this.origin.get(form)
+  }
+
+  /**
+   * Throw a MaskedValueError naming `what` (e.g. `output "digest"`) when masking would
+   * rewrite `value`. The message names the secret by its source and length only.
+   */
+  assertUnmasked(what: string, value: string): void {
+    const info = this.whose(value)
+    if (info === undefined) return
+    const short =
+      info.length < SHORT_SECRET_LENGTH
+        ? `; a secret that short occurs in ordinary text: use a longer, random one`
+        : ''
+    throw new MaskedValueError(
+      `${what} holds ${describeSecret(info)} or one of its encodings: masking would rewrite it to "***", so it is refused rather than written changed${short}`
+    )
   }
 }
 

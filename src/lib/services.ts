@@ -17,8 +17,9 @@ import {
   type YAMLMap
 } from 'yaml'
 import { confinedPath } from './confine.js'
-import { ConfigurationError, quote } from './errors.js'
+import { ConfigurationError, FileConfigurationError, quote, type FileLocation } from './errors.js'
 import { git } from './git.js'
+import { parseImageRef } from './image-ref.js'
 
 /** Where a service's new image reference goes in the config repository. */
 export interface ServiceDeploy {
@@ -38,6 +39,11 @@ export interface Service {
   dockerfile: string
   /** Full image name without tag. */
   image: string
+  /**
+   * Where `image` came from: the service's own `image:` key, `<defaults.registry>/<name>`,
+   * or the bare name. An input (build's `registry`) overrides the defaults, not `image:`.
+   */
+  imageSource?: 'image' | 'defaults.registry' | 'name'
   paths: string[]
   ignore: string[]
   dependsOn: string[]
@@ -171,14 +177,21 @@ class Located {
 
   at(node: YamlNode | null | undefined, key: string, message: string): ConfigurationError {
     const where = node?.range ? this.pos(node.range[0]) : ''
-    return new ConfigurationError(
-      `${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, '')
+    return new FileConfigurationError(
+      `${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''),
+      node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 }
     )
   }
 
   pos(offset: number): string {
     const p = this.lines.linePos(offset)
     return `:${p.line}:${p.col}`
+  }
+
+  /** The annotation location of a source offset. */
+  location(offset: number): FileLocation {
+    const p = this.lines.linePos(offset)
+    return { file: this.file, line: p.line, col: p.col }
   }
 }
 
@@ -297,8 +310,9 @@ function parseFile(text: string, file: string): Parsed {
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!
     const where = loc.pos(e.pos[0])
-    throw new ConfigurationError(
-      `${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`
+    throw new FileConfigurationError(
+      `${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`,
+      loc.location(e.pos[0])
     )
   }
   const p = new Parser(loc)
@@ -393,6 +407,7 @@ function parseService(
   const context = has('context') ? p.relPath(get('context'), `${key}.context`) : path
   dockerfile ??= under(path, 'Dockerfile')
   let image: string
+  const imageSource = has('image') ? 'image' : defaults.registry ? 'defaults.registry' : 'name'
   if (has('image')) {
     image = p.string(
       get('image'),
@@ -447,6 +462,7 @@ function parseService(
     context,
     dockerfile,
     image,
+    imageSource,
     paths: has('paths') ? p.list(get('paths'), `${key}.paths`, p.glob) : [],
     ignore: has('ignore') ? p.list(get('ignore'), `${key}.ignore`, p.glob) : [],
     dependsOn,
@@ -555,11 +571,19 @@ export function parseServices(
     if (services.length === 0)
       throw parsed.loc.at(node, 'services', 'expected at least one service')
   } else services = discover(parsed.defaults)
-  checkDependencies(services, (name, dep) => {
-    const w = where.get(name)
-    const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name
-    return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `
-  })
+  // The prefix is worked out as the error is thrown: the last one asked for is its place.
+  let place: FileLocation = { file, line: 1, col: 1 }
+  try {
+    checkDependencies(services, (name, dep) => {
+      const w = where.get(name)
+      const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name
+      place = node?.range ? parsed.loc.location(node.range[0]) : { file, line: 1, col: 1 }
+      return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `
+    })
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw new FileConfigurationError(error.message, place)
+    throw error
+  }
   return { file, global: parsed.global, defaults: parsed.defaults, services }
 }
 
@@ -600,6 +624,7 @@ export function discoverServices(
       context,
       dockerfile,
       image: defaultImage(name, defaults.registry),
+      imageSource: defaults.registry ? 'defaults.registry' : 'name',
       paths: [],
       ignore: [],
       dependsOn: [],
@@ -683,6 +708,63 @@ export async function loadServices(options: {
   const defaults = { platforms: [...DEFAULT_PLATFORMS] }
   const services = discoverServices(await discover(), defaults, rootName)
   return { global: [], defaults, services }
+}
+
+/**
+ * The image a build of `service` pushes, and where the name came from (for the log):
+ * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
+ * the registry from input `registry` over the file's `defaults.registry`. Input
+ * `registry` also prefixes an image name that has no registry. Pure.
+ */
+export function serviceImage(
+  service: Service,
+  config: Pick<ServicesConfig, 'file' | 'defaults'>,
+  inputs: { image?: string; registry?: string }
+): { image: string; from: string } {
+  const file = config.file ?? 'the services file'
+  const prefixed = (image: string): string =>
+    inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image
+  const withInput = (image: string): string =>
+    inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : ''
+  if (inputs.image) {
+    return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` }
+  }
+  if (service.imageSource === 'image') {
+    return {
+      image: prefixed(service.image),
+      from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
+    }
+  }
+  const fileRegistry = config.defaults.registry
+  if (inputs.registry) {
+    const over =
+      fileRegistry && fileRegistry !== inputs.registry
+        ? ` (over defaults.registry ${fileRegistry} of ${file})`
+        : ''
+    return {
+      image: defaultImage(service.name, inputs.registry),
+      from: `input "registry"${over}`
+    }
+  }
+  if (fileRegistry) {
+    return {
+      image: defaultImage(service.name, fileRegistry),
+      from: `defaults.registry of ${file}`
+    }
+  }
+  return {
+    image: service.image,
+    from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
+  }
+}
+
+/** Whether an image name starts with a registry host (as the image reference parser reads it). */
+function hasRegistry(image: string): boolean {
+  try {
+    return parseImageRef(image).registry !== undefined
+  } catch {
+    return false
+  }
 }
 
 /** The named service, or a ConfigurationError listing the known names. */

@@ -1,6 +1,9 @@
 /**
- * A small Markdown builder for step summaries. Cells are escaped, everything is
- * redacted before it is written to GITHUB_STEP_SUMMARY.
+ * A small Markdown builder for step summaries. Cells are escaped (a line break of any
+ * kind, `\r` too, cannot end a table row), everything is redacted before it is written
+ * to GITHUB_STEP_SUMMARY: a summary is for people and quotes free text (a server's
+ * message), so a secret there becomes `***`. Machine-readable values shown in a summary
+ * are outputs too, and an output that masking would rewrite fails the step first.
  */
 import { appendFileSync } from 'node:fs'
 import { secrets } from './secrets.js'
@@ -11,14 +14,14 @@ export function cell(text: string | number | boolean | undefined): string {
   return String(text)
     .replace(/\\/g, '\\\\')
     .replace(/\|/g, '\\|')
-    .replace(/\r?\n/g, '<br>')
+    .replace(/\r\n|\r|\n/g, '<br>')
     .replace(/</g, '&lt;')
     .replace(/&lt;br>/g, '<br>')
 }
 
 /** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
 export function inline(text: string): string {
-  return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r?\n/g, ' ')
+  return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r\n|\r|\n/g, ' ')
 }
 
 /** Wrap text in an inline code span that survives backticks inside. */
@@ -26,7 +29,7 @@ export function code(text: string): string {
   const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length))
   const fence = '`'.repeat(longest + 1)
   const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : ''
-  return `${fence}${pad}${text.replace(/\r?\n/g, ' ')}${pad}${fence}`
+  return `${fence}${pad}${text.replace(/\r\n|\r|\n/g, ' ')}${pad}${fence}`
 }
 
 /** Builds one step summary. */
@@ -75,9 +78,12 @@ export class Summary {
     return this
   }
 
-  /** The Markdown, redacted. */
+  /**
+   * The Markdown, redacted. A lone `\r` left in free text (a heading, a paragraph, a
+   * code block) ends a line for a Markdown reader: it becomes a plain line break.
+   */
   toString(): string {
-    return secrets.redact(this.parts.join('\n'))
+    return secrets.redact(this.parts.join('\n').replace(/\r\n?/g, '\n'))
   }
 
   /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */

@@ -26,6 +26,9 @@ import {
 
 const PASSWORD = canary('REGPASS')
 const USER = 'ci-bot'
+/** A password that occurs in every digest: what masking would silently corrupt. */
+const SHORT_USER = 'short-bot'
+const SHORT_PASSWORD = 'sha256'
 const bundle = process.env.CONVEYOR_BUILD_BUNDLE
   ? {
       main: join(process.env.CONVEYOR_BUILD_BUNDLE, 'index.js'),
@@ -161,7 +164,7 @@ function expectCleanPost(run: ActionRun): void {
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'conveyor-build-e2e-'))
-  registry = await startRegistry({ users: { [USER]: PASSWORD } })
+  registry = await startRegistry({ users: { [USER]: PASSWORD, [SHORT_USER]: SHORT_PASSWORD } })
   buildah = isolatedBuildahEnv()
   authFile = writeTestAuthFile(registry.host, USER, PASSWORD)
   baseRef = `${registry.host}/base/busybox:1`
@@ -204,7 +207,7 @@ describe('build with buildah', () => {
     expect(out.backend).toBe('buildah')
     expect(out.digest).toMatch(/^sha256:[a-f0-9]{64}$/)
     const sha7 = git(ws, 'rev-parse', '--short=7', 'HEAD')
-    expect(out.tags.split('\n')).toEqual([
+    expect(JSON.parse(out.tags!)).toEqual([
       `${registry.host}/acme/hello:main`,
       `${registry.host}/acme/hello:latest`,
       `${registry.host}/acme/hello:sha-${sha7}`
@@ -361,6 +364,21 @@ describe('faults', () => {
     expectCleanPost(run)
   }, 120_000)
 
+  it('a failed cache push is named as such, not as the step that succeeded before it', async () => {
+    const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
+    const run = await build(ws, {
+      image: `${registry.host}/acme/nocache`,
+      cache: '127.0.0.1:9/acme/nocache-buildcache',
+      tags: 'type=raw,value=one'
+    })
+    expect(run.main.code).toBe(1)
+    const error = run.main.errors.join('\n')
+    expect(error).toMatch(
+      /buildah bud failed at the push of the build cache to 127\.0\.0\.1:9\/acme\/nocache-buildcache, after STEP 2\/\d+: COPY app\.txt \/app\.txt had succeeded/
+    )
+    expect(tagsOf('acme/nocache')).toEqual([])
+  }, 240_000)
+
   it('an unreachable registry is named', async () => {
     const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
     const run = await build(ws, { image: '127.0.0.1:9/acme/x' })
@@ -369,6 +387,100 @@ describe('faults', () => {
       /registry 127\.0\.0\.1:9 unreachable: .*ECONNREFUSED/
     )
   }, 120_000)
+})
+
+describe('secrets never reach the image: build-args, labels and tags that hold one are refused', () => {
+  const b64 = (x: string): string => Buffer.from(x).toString('base64')
+  it.each([
+    ['build-args', { 'build-args': `PW=${PASSWORD}` }, /input "build-args": PW holds/],
+    ['labels (double base64)', { labels: `x=${b64(b64(PASSWORD))}` }, /input "labels": x holds/],
+    [
+      'tags (hex)',
+      { tags: `type=raw,value=${Buffer.from(PASSWORD).toString('hex')}` },
+      /input "tags": a line holds/
+    ]
+  ])('%s: refused before anything runs, nothing pushed, no argv', async (_label, inputs, named) => {
+    const ws = makeWorkspace(
+      `FROM ${baseRef}\nARG PW\nRUN echo "$PW" > /pw\nCOPY app.txt /app.txt\n`
+    )
+    const run = await build(
+      ws,
+      { image: `${registry.host}/acme/leaky`, ...inputs },
+      { sampleProcesses: true }
+    )
+    expect(run.main.code).toBe(1)
+    const error = run.main.errors.join('\n')
+    expect(run.main.errors).toHaveLength(1)
+    expect(error).toMatch(named)
+    expect(error).toMatch(/holds a secret of \d+ characters \(input "registry-password"\)/)
+    expect(error).toMatch(/Pass secrets with input "secrets" instead \(BuildKit secret mounts/)
+    // Nothing ran: no builder, and the registry holds no such image (so no config or
+    // history of a pushed image can show the value).
+    expect(run.main.processes.filter(p => /buildah|skopeo|docker/.test(p.argv[0] ?? ''))).toEqual(
+      []
+    )
+    expect(tagsOf('acme/leaky')).toEqual([])
+    expectNoLeaks(run)
+  })
+
+  it('the same value through a BuildKit secret builds, and is in neither the config nor the history', async () => {
+    const ws = makeWorkspace(
+      `FROM ${baseRef}\nRUN --mount=type=secret,id=pw test -s /run/secrets/pw && echo used > /used\nCOPY app.txt /app.txt\n`
+    )
+    const run = await build(
+      ws,
+      {
+        image: `${registry.host}/acme/leaky`,
+        secrets: 'id=pw,env=BUILD_PW',
+        tags: 'type=raw,value=mounted',
+        labels: 'team=shop'
+      },
+      { sampleProcesses: true, env: { BUILD_PW: PASSWORD } }
+    )
+    expect(run.main.errors).toEqual([])
+    expect(run.main.code).toBe(0)
+    const config = skopeo('inspect', '--config', `docker://${registry.host}/acme/leaky:mounted`)
+    expect(config).toContain('"team": "shop"')
+    // The builder gets the value through its environment (BuildKit's env= source, by
+    // design): the image config and history, the logs and the outputs never hold it.
+    expect(
+      findLeaks(
+        {
+          'image config and history': config,
+          stdout: run.main.stdout
+            .split('\n')
+            .filter(l => !l.startsWith('::add-mask::'))
+            .join('\n'),
+          outputs: JSON.stringify(run.main.outputs),
+          summary: run.main.summary,
+          argv: run.main.processes.map(p => p.argv.join(' ')).join('\n')
+        },
+        [{ value: PASSWORD, user: USER }]
+      )
+    ).toEqual([])
+  }, 240_000)
+})
+
+describe('a short secret never silently corrupts a machine-readable value', () => {
+  it('registry-password "sha256": warned, and the step fails naming what would be rewritten', async () => {
+    const ws = makeWorkspace('FROM scratch\nCOPY app.txt /app.txt\n')
+    const run = await build(ws, {
+      image: `${registry.host}/acme/shortpw`,
+      'registry-username': SHORT_USER,
+      'registry-password': SHORT_PASSWORD,
+      tags: 'type=raw,value=one'
+    })
+    expect(run.main.warnings.join('\n')).toMatch(
+      /a secret of 6 characters \(input "registry-password"\) is shorter than 8 characters/
+    )
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors.join('\n')).toMatch(
+      /the result file shortpw\.json holds a secret of 6 characters \(input "registry-password"\) or one of its encodings: masking would rewrite it/
+    )
+    // No output was written changed: no `***:...` digest, no result-file path.
+    expect(run.main.outputs.digest).toBeUndefined()
+    expect(JSON.stringify(run.main.outputs)).not.toContain('***')
+  }, 240_000)
 })
 
 describe('merge mode', () => {
@@ -600,6 +712,20 @@ describe('services from the services file', () => {
     expect(run.main.outputs.image).toBe(`${registry.host}/acme/hello`)
     expect(run.main.stdout).toContain('FLAVOR=slim')
     expect(inspect(`${registry.host}/acme/hello:svc`).Digest).toBe(run.main.outputs.digest)
+
+    // Input "registry" wins over defaults.registry, and the log says so.
+    const other = await build(ws, {
+      service: 'hello',
+      context: '',
+      registry: `${registry.host}/other`,
+      tags: 'type=raw,value=svc'
+    })
+    expect(other.main.errors).toEqual([])
+    expect(other.main.outputs.image).toBe(`${registry.host}/other/hello`)
+    expect(other.main.stdout).toContain(
+      `image ${registry.host}/other/hello (from input "registry" (over defaults.registry ${registry.host}/acme of .github/conveyor.yml))`
+    )
+    expect(inspect(`${registry.host}/other/hello:svc`).Digest).toBe(other.main.outputs.digest)
 
     const unknown = await build(ws, { service: 'nope', context: '' })
     expect(unknown.main.code).toBe(1)

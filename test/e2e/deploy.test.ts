@@ -56,7 +56,9 @@ describe('deploy gitops over file://', () => {
     const after = remoteFile(repo, 'overlays/prod/kustomization.yaml')
     expect(after).toBe(before.replace("newTag: '1.10'", "newTag: '1.11'"))
     expect(run.main.outputs.commit).toBe(sh(repo.origin, ['rev-parse', 'main']))
-    expect(run.main.outputs['changed-files']).toBe('overlays/prod/kustomization.yaml')
+    expect(JSON.parse(run.main.outputs['changed-files']!)).toEqual([
+      'overlays/prod/kustomization.yaml'
+    ])
     expect(JSON.parse(run.main.outputs.updates!)).toEqual({
       checkout: {
         old: 'ghcr.io/acme/shop-checkout:1.10',
@@ -126,7 +128,7 @@ describe('deploy gitops over file://', () => {
     expect(remoteFile(repo, 'base/frontend.yaml')).toContain(
       `image: ghcr.io/acme/shop-frontend:1.5.0@${DIGEST} # replaced by`
     )
-    expect(run.main.outputs['changed-files']!.split('\n').sort()).toEqual([
+    expect((JSON.parse(run.main.outputs['changed-files']!) as string[]).sort()).toEqual([
       'base/cart.yaml',
       'base/frontend.yaml',
       'helm/values-prod.yaml'

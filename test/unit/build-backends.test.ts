@@ -237,6 +237,32 @@ describe('failingStep', () => {
     const r = failingStep(log, 5)
     expect(r.tail.split('\n')).toEqual(['line 45', 'line 46', 'line 47', 'line 48', 'line 49'])
   })
+  it('buildah: a failed cache push after a step is named as that, not as the step', () => {
+    const log = [
+      'STEP 1/3: FROM scratch',
+      'STEP 2/3: COPY a.txt /a.txt',
+      '--> Pushing cache 127.0.0.1:1/x-buildcache:75701680b4e5de2818887f004405ea863af518bd58e78883e0451d8bbd161312',
+      'time="..." level=warning msg="Failed, retrying in 2s ... (1/3)."',
+      'Error: failed pushing cache to {{{"127.0.0.1:1" "x-buildcache"} "7570"}}: connection refused'
+    ].join('\n')
+    const r = failingStep(log)
+    expect(r.step).toBe(
+      'the push of the build cache to 127.0.0.1:1/x-buildcache, after STEP 2/3: COPY a.txt /a.txt had succeeded'
+    )
+    expect(r.tail).toContain('failed pushing cache')
+  })
+  it('BuildKit: an error of the cache export vertex is a cache push failure', () => {
+    const r = failingStep(
+      '#5 [1/2] FROM x\n#6 [2/2] RUN true\n#6 DONE 0.1s\n#9 exporting cache to registry\n#9 ERROR: failed to push\nERROR: failed to solve: failed to push\n'
+    )
+    expect(r.step).toBe('the push of the build cache, after #6 [2/2] RUN true had succeeded')
+  })
+  it('a RUN step whose output mentions the cache is still that step', () => {
+    const r = failingStep(
+      '#6 [2/2] RUN npm ci\n#6 1.2 npm ERR! cache mode is only-if-cached\n#6 ERROR: process did not complete successfully\n'
+    )
+    expect(r.step).toBe('#6 [2/2] RUN npm ci')
+  })
   it('no step header: the last lines', () => {
     expect(failingStep('a\nb\nc', 2)).toEqual({ tail: 'b\nc' })
   })

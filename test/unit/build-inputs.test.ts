@@ -97,7 +97,7 @@ describe('build inputs', () => {
         service: 'a',
         'registry-ca-cert': '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----'
       },
-      /input "registry-ca-cert": got a text of 61 characters \(certificate 1 of 1 does not parse/
+      /input "registry-ca-cert": got a PEM text of 61 characters \(certificate 1 of 1 does not parse/
     ],
     [
       'merge without digests',
@@ -152,6 +152,62 @@ describe('build inputs', () => {
       expect.unreachable()
     } catch (error) {
       expect((error as Error).message).not.toContain(secret)
+    }
+  })
+})
+
+describe('a build-arg, label or tag holding a registered secret is refused, naming the key', () => {
+  const password = 'registry-pw-0123456789'
+  const base = { context: 'svc/a', image: 'ghcr.io/acme/a', 'registry-password': password }
+  const b64 = (s: string): string => Buffer.from(s).toString('base64')
+  it.each([
+    ['build-args plain', { 'build-args': `PW=${password}` }, /^input "build-args": PW holds/],
+    [
+      'build-args url-encoded',
+      { 'build-args': `X=a%2B${encodeURIComponent(password)}` },
+      /PW|X holds/
+    ],
+    ['labels double base64', { labels: `x=${b64(b64(password))}` }, /^input "labels": x holds/],
+    ['labels user:password', { labels: `auth=${b64(`octocat:${password}`)}` }, /"labels"/],
+    ['tags hex', { tags: `type=raw,value=${Buffer.from(password).toString('hex')}` }, /"tags"/],
+    [
+      'an env secret of input "secrets" in a build-arg',
+      { 'build-args': 'TOKEN=npm-token-value-456', secrets: 'id=npm,env=NPM_TOKEN' },
+      /TOKEN holds a secret of 19 characters \(input "secrets" id=npm\)/
+    ]
+  ])('%s', (_label, inputs, message) => {
+    let error: Error | undefined
+    try {
+      read({ ...base, ...inputs }, { GITHUB_ACTOR: 'octocat', NPM_TOKEN: 'npm-token-value-456' })
+    } catch (e) {
+      error = e as Error
+    }
+    expect(error).toBeInstanceOf(ConfigurationError)
+    expect(error!.message).toMatch(message)
+    expect(error!.message).toMatch(
+      /Pass secrets with input "secrets" instead \(BuildKit secret mounts/
+    )
+    expect(secrets.leaks(error!.message)).toBe(false)
+  })
+
+  it('values that hold no secret pass', () => {
+    const i = read({ ...base, 'build-args': 'A=1', labels: 'team=shop', tags: 'type=raw,value=v1' })
+    expect([...i.buildArgs]).toEqual([['A', '1']])
+  })
+})
+
+describe('registry-ca-cert: PEM text or a PEM file in the workspace, never a file outside', () => {
+  it('reads a workspace file, refuses /proc/self/environ and ../ paths without echoing', () => {
+    const ca = readFileSync(
+      join(import.meta.dirname, '..', 'fixtures', 'tls', 'test-ca.pem'),
+      'utf8'
+    )
+    writeFileSync(join(dir, 'ca.pem'), ca)
+    expect(read({ service: 'cart', 'registry-ca-cert': 'ca.pem' }).caCert).toBe(ca)
+    for (const path of ['/proc/self/environ', '../../../../etc/passwd']) {
+      expect(() => read({ service: 'cart', 'registry-ca-cert': path })).toThrow(
+        /input "registry-ca-cert": ".*" is outside the workspace/
+      )
     }
   })
 })

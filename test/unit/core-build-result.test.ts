@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -10,6 +10,7 @@ import {
   type BuildResult
 } from '../../src/lib/build-result.js'
 import { ConfigurationError } from '../../src/lib/errors.js'
+import { secrets } from '../../src/lib/secrets.js'
 
 const good: BuildResult = {
   version: RESULT_VERSION,
@@ -87,5 +88,27 @@ describe('result files', () => {
     const wrong = join(dir, 'wrong.json')
     writeFileSync(wrong, JSON.stringify({ ...good, reused: 1 }))
     expect(() => readBuildResult(wrong)).toThrow(`build result ${wrong}: "reused"`)
+  })
+
+  it('a file that is not JSON is named with its size, never its content', () => {
+    const passwd = join(dir, 'passwd.json')
+    writeFileSync(passwd, 'root:x:0:0:root:/root:/bin/bash\nci:s3cr3t-hash:1000\n')
+    let message = ''
+    try {
+      readBuildResult(passwd)
+    } catch (e) {
+      message = (e as Error).message
+    }
+    expect(message).toMatch(/^build result .*passwd\.json: not valid JSON \(52 bytes/)
+    expect(message).not.toMatch(/root|s3cr3t|bash/)
+  })
+
+  it('a result that masking would rewrite is refused, not written', () => {
+    secrets.add('sha256', { label: 'input "registry-password"' })
+    const out = join(dir, 'masked')
+    expect(() => writeBuildResult(out, good)).toThrow(
+      /^the result file cart\.json holds a secret of 6 characters \(input "registry-password"\)/
+    )
+    expect(existsSync(join(out, 'cart.json'))).toBe(false)
   })
 })

@@ -129,6 +129,20 @@ describe('exec', () => {
     expect(err.join('')).toBe('e\n')
   })
 
+  it('a callback that throws stops the process and rejects with its error (no uncaught exception)', async () => {
+    const started = Date.now()
+    const refused = new Error('refusing this chunk')
+    await expect(
+      exec(NODE, ['-e', 'console.log("first"); setInterval(() => console.log("more"), 50)'], {
+        onStdout: () => {
+          throw refused
+        },
+        allowFailure: true
+      })
+    ).rejects.toBe(refused)
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
+
   it('a non-zero exit throws with the tail of stderr, redacted', async () => {
     const secret = 'exec-secret-value-77'
     secrets.add(secret)

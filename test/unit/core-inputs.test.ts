@@ -1,8 +1,15 @@
-import { readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigurationError } from '../../src/lib/errors.js'
-import { InputReader, envInputs, mapInputs, parseCertificates } from '../../src/lib/inputs.js'
+import {
+  InputReader,
+  caCertificate,
+  envInputs,
+  mapInputs,
+  parseCertificates
+} from '../../src/lib/inputs.js'
 import { secrets } from '../../src/lib/secrets.js'
 
 /** A throwaway self-signed CA certificate (public; its key was never kept). */
@@ -189,7 +196,7 @@ describe('InputReader readers', () => {
     const bad = reader({ u: 'https://admin:hunter2-pw@exa mple.com/x' })
     const e3 = errorOf(() => bad.url('u'))
     expect(e3.message).toBe(
-      'input "u": got "https://***@exa mple.com/x", expected an absolute http:// or https:// URL'
+      'input "u": got "https://exa mple.com/x", expected an absolute http:// or https:// URL'
     )
     expect(secrets.leaks('hunter2-pw')).toBe(true)
   })
@@ -253,6 +260,46 @@ describe('parseCertificates', () => {
     expect(e.message).toMatch(/^input "ca-input": /)
     expect(e.message).toMatch(message)
     expect(e.message).not.toMatch(/garbage|secret-key-body|MIIB/)
+  })
+})
+
+describe('caCertificate: PEM text or a PEM file confined to the workspace', () => {
+  const ws = mkdtempSync(join(tmpdir(), 'conveyor-ca-'))
+  mkdirSync(join(ws, 'certs'))
+  writeFileSync(join(ws, 'certs', 'ca.pem'), CA)
+  writeFileSync(join(ws, 'certs', 'notes.txt'), 'root:x:0:0:secret-looking-line\n')
+  symlinkSync('/etc/passwd', join(ws, 'certs', 'link.pem'))
+  const read = (value: string): string | undefined => caCertificate(reader({ ca: value }), 'ca', ws)
+
+  it('PEM text, a relative path and an absolute path inside the workspace', () => {
+    expect(read(CA)).toBe(CA)
+    expect(read('certs/ca.pem')).toBe(CA)
+    expect(read(join(ws, 'certs', 'ca.pem'))).toBe(CA)
+    expect(read('')).toBeUndefined()
+  })
+
+  it.each([
+    ['/proc/self/environ', /input "ca": "\/proc\/self\/environ" is outside the workspace/],
+    ['../../etc/passwd', /input "ca": "\.\.\/\.\.\/etc\/passwd" is outside the workspace/],
+    ['certs/link.pem', /is outside the workspace .* \(through a symlink\)/],
+    ['certs/missing.pem', /input "ca": got "certs\/missing\.pem", expected PEM text or the path/],
+    ['certs', /expected PEM text or the path of a PEM file in the workspace/],
+    ['certs/notes.txt', /input "ca": got the file "certs\/notes\.txt", expected PEM certificate/]
+  ])('refuses %s without echoing any content', (value, message) => {
+    const e = errorOf(() => read(value))
+    expect(e.message).toMatch(message)
+    expect(e.message).not.toMatch(/root:x|secret-looking|PATH=/)
+  })
+})
+
+describe('keyValues: the error says the syntax the input documents', () => {
+  it('colon inputs (headers) say "Name: value", the others key=value', () => {
+    expect(
+      errorOf(() => reader({ h: 'NoColonHere' }).keyValues('h', { colon: true })).message
+    ).toBe('input "h": got "NoColonHere", expected lines of the form "Name: value"')
+    expect(errorOf(() => reader({ l: 'novalue' }).keyValues('l')).message).toBe(
+      'input "l": got "novalue", expected lines of the form key=value'
+    )
   })
 })
 

@@ -15,7 +15,7 @@ import {
   openDataFile,
   writeDataFile
 } from '../../src/lib/outputs.js'
-import { secrets } from '../../src/lib/secrets.js'
+import { MaskedValueError, secrets } from '../../src/lib/secrets.js'
 import { parseFileCommands } from '../support/harness.js'
 
 let dir = ''
@@ -67,11 +67,38 @@ describe('setOutput', () => {
     expect(parseFileCommands(read('output'))).toEqual({ v: tricky })
   })
 
-  it('redacts registered secrets', () => {
-    secrets.add('output-secret-123')
-    setOutput('msg', 'token output-secret-123 end')
-    expect(read('output')).not.toContain('output-secret-123')
-    expect(parseFileCommands(read('output')).msg).toBe('token *** end')
+  it('refuses a value masking would rewrite, naming the output, in any encoding; writes nothing', () => {
+    secrets.add('output-secret-123', { label: 'input "token"' })
+    for (const text of [
+      'token output-secret-123 end',
+      Buffer.from(Buffer.from('output-secret-123').toString('base64')).toString('base64'),
+      Buffer.from('output-secret-123').toString('hex')
+    ]) {
+      expect(() => setOutput('msg', text)).toThrow(MaskedValueError)
+      expect(() => setOutput('msg', text)).toThrow(
+        /^output "msg" holds a secret of 17 characters \(input "token"\) or one of its encodings/
+      )
+    }
+    expect(read('output')).toBe('')
+    // the message never holds the value
+    const error = (() => {
+      try {
+        setOutput('msg', 'output-secret-123')
+      } catch (e) {
+        return (e as Error).message
+      }
+      return ''
+    })()
+    expect(error).not.toContain('output-secret-123')
+  })
+
+  it('a short secret (the digest case: "sha256") fails the digest output instead of rewriting it', () => {
+    secrets.add('sha256', { label: 'input "registry-password"' })
+    const digest = `sha256:${'ab'.repeat(32)}`
+    expect(() => setOutput('digest', digest)).toThrow(
+      /^output "digest" holds a secret of 6 characters \(input "registry-password"\).*use a longer, random one$/
+    )
+    expect(read('output')).toBe('')
   })
 
   it('refuses a value over the per-output cap and writes nothing', () => {
@@ -133,26 +160,31 @@ describe('data files under RUNNER_TEMP', () => {
     expect(statSync(d).isDirectory()).toBe(true)
   })
 
-  it('writeDataFile writes mode 0600, redacted text, raw buffers', () => {
+  it('writeDataFile writes mode 0600 text and raw buffers; text holding a secret is refused', () => {
     secrets.add('file-secret-abc')
-    const p = writeDataFile('plan.json', '{"token":"file-secret-abc"}')
+    const p = writeDataFile('plan.json', '{"token":"none"}')
     expect(p).toBe(join(dir, 'temp', 'conveyor', 'plan.json'))
     expect(statSync(p).mode & 0o777).toBe(0o600)
-    expect(readFileSync(p, 'utf8')).toBe('{"token":"***"}')
+    expect(readFileSync(p, 'utf8')).toBe('{"token":"none"}')
+    expect(() => writeDataFile('plan.json', '{"token":"file-secret-abc"}')).toThrow(
+      /^data file plan\.json holds a secret of 15 characters/
+    )
+    expect(readFileSync(p, 'utf8')).not.toContain('file-secret-abc')
     const b = writeDataFile('blob.bin', Buffer.from([0, 1, 2]))
     expect([...readFileSync(b)]).toEqual([0, 1, 2])
   })
 
-  it('openDataFile writes piece by piece, each redacted, mode 0600, and refuses after close', () => {
+  it('openDataFile writes piece by piece, each checked, mode 0600, and refuses after close', () => {
     secrets.add('piece-secret-xyz')
     const f = openDataFile('pieces.json')
-    f.write('[\n"piece-secret-xyz"')
+    f.write('[\n"first"')
+    expect(() => f.write(',\n"piece-secret-xyz"')).toThrow(MaskedValueError)
     f.write(Buffer.from(',\n"ok"'))
     f.write('\n]\n')
     f.close()
     expect(f.path).toBe(join(dir, 'temp', 'conveyor', 'pieces.json'))
     expect(statSync(f.path).mode & 0o777).toBe(0o600)
-    expect(readFileSync(f.path, 'utf8')).toBe('[\n"***",\n"ok"\n]\n')
+    expect(readFileSync(f.path, 'utf8')).toBe('[\n"first",\n"ok"\n]\n')
     expect(() => f.write('more')).toThrow(/closed/)
     expect(() => openDataFile('../escape')).toThrow(/invalid data file name/)
   })

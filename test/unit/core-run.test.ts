@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { ConfigurationError } from '../../src/lib/errors.js'
+import { ConfigurationError, FileConfigurationError } from '../../src/lib/errors.js'
 import { runMain, runPost, wireMasking } from '../../src/lib/run.js'
 import { secrets } from '../../src/lib/secrets.js'
 
@@ -45,6 +45,40 @@ describe('runMain', () => {
     expect(process.exitCode).toBe(1)
     expect(out()).toContain('::error::demo failed: input "x": got "y", expected z\n')
     expect(out()).not.toContain('::debug::')
+  })
+
+  it('a mistake in a file of the repository becomes an annotation on its file, line and column', async () => {
+    await runMain('demo', async () => {
+      throw new FileConfigurationError('.github/conveyor.yml:3:5: services.cart: unknown key', {
+        file: '.github/conveyor.yml',
+        line: 3,
+        col: 5
+      })
+    })
+    expect(process.exitCode).toBe(1)
+    expect(out()).toContain(
+      '::error title=demo%3A .github/conveyor.yml,file=.github/conveyor.yml,line=3,col=5::demo failed: .github/conveyor.yml:3:5: services.cart: unknown key\n'
+    )
+  })
+
+  it('a secret shorter than 8 characters gets one warning naming its source, never its value', async () => {
+    await runMain('demo', async () => {
+      secrets.add('sha256', { label: 'input "registry-password"' })
+      secrets.add('sha256', { label: 'input "registry-password"' })
+      secrets.add('ab', { label: 'input "token"' })
+      secrets.add('a-long-enough-secret', { label: 'input "other"' })
+    })
+    const warnings = out()
+      .split('\n')
+      .filter(l => l.startsWith('::warning::'))
+    expect(warnings).toHaveLength(2)
+    expect(warnings[0]).toMatch(
+      /^::warning::a secret of 6 characters \(input "registry-password"\) is shorter than 8 characters/
+    )
+    expect(warnings[1]).toMatch(
+      /^::warning::a secret of 2 characters \(input "token"\) is too short to be masked at all/
+    )
+    expect(warnings.join('\n')).not.toContain('sha256')
   })
 
   it('another error fails the step and puts the stack in debug', async () => {

@@ -11,6 +11,8 @@ describe('summary escaping', () => {
     ['a|b', 'a\\|b'],
     ['line1\nline2', 'line1<br>line2'],
     ['crlf\r\nend', 'crlf<br>end'],
+    ['lone\rcarriage', 'lone<br>carriage'],
+    ['a\r::warning::x', 'a<br>::warning::x'],
     ['<script>alert(1)</script>', '&lt;script>alert(1)&lt;/script>'],
     ['back\\slash', 'back\\\\slash'],
     ['', ' '],
@@ -26,6 +28,7 @@ describe('summary escaping', () => {
     ['[link](x)', '\\[link\\](x)'],
     ['# heading', '\\# heading'],
     ['a\nb', 'a b'],
+    ['a\rb', 'a b'],
     ['<img>', '\\<img\\>'],
     ['`tick`', '\\`tick\\`']
   ])('inline(%j) → %j', (input, out) => {
@@ -36,13 +39,25 @@ describe('summary escaping', () => {
     ['abc', '`abc`'],
     ['a`b', '``a`b``'],
     ['`start', '`` `start ``'],
-    ['x\ny', '`x y`']
+    ['x\ny', '`x y`'],
+    ['x\ry', '`x y`']
   ])('code(%j) → %j', (input, out) => {
     expect(code(input)).toBe(out)
   })
 })
 
 describe('Summary builder', () => {
+  it('a file name with a carriage return cannot end a table row or start a line', () => {
+    const text = new Summary()
+      .table(['file'], [['evil\r| injected | row |\r# heading']])
+      .paragraph('tail\rline')
+      .toString()
+    expect(text).not.toContain('\r')
+    const rows = text.split('\n').filter(l => l.startsWith('|'))
+    expect(rows).toHaveLength(3)
+    expect(rows[2]).toBe('| evil<br>\\| injected \\| row \\|<br># heading |')
+  })
+
   it('builds headings, paragraphs, lists, tables, code blocks and details', () => {
     const md = new Summary()
       .heading('Plan')

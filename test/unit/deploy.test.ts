@@ -92,7 +92,13 @@ describe('sparsePatterns', () => {
         { kind: 'helm', file: 'values.yaml', key: 'image' },
         { kind: 'manifests', glob: 'apps/**/*.yaml' }
       ])
-    ).toEqual(['/envs/overlays/prod/*', '/envs/values.yaml', '/envs/apps/**/*.yaml'])
+    ).toEqual([
+      '/envs/overlays/prod/*',
+      // the directory's own entry: a symlink there is checked out (and then refused)
+      '/envs/overlays/prod',
+      '/envs/values.yaml',
+      '/envs/apps/**/*.yaml'
+    ])
     expect(sparsePatterns('.', [{ kind: 'kustomize', dir: '.' }])).toEqual(['/*'])
     expect(sparsePatterns('.', [])).toBeUndefined()
   })

@@ -691,6 +691,7 @@ describe('plan inputs', () => {
       requireConfig: false,
       base: undefined,
       workingDirectory: '/tmp',
+      workspace: '/tmp',
       tags: 'all',
       maxJobs: 256,
       baseFromLastSuccess: false,
@@ -703,9 +704,17 @@ describe('plan inputs', () => {
     [{ 'max-jobs': '257' }, /input "max-jobs": got "257"/],
     [
       { base: '--upload-pack=x' },
-      /input "base": got "--upload-pack=x", expected a commit sha, branch or tag name/
+      /input "base": got "--upload-pack=x", expected a revision git can resolve \(a commit sha, a branch or tag, or an expression such as HEAD~3\).* not starting with "-"/
     ],
-    [{ base: 'a b' }, /input "base"/],
+    [{ base: 'main\nHEAD' }, /input "base"/],
+    [
+      { 'working-directory': '../../etc' },
+      /input "working-directory": "..\/..\/etc" is outside the workspace \/tmp/
+    ],
+    [
+      { 'working-directory': '/etc' },
+      /input "working-directory": "\/etc" is outside the workspace/
+    ],
     [{ config: '../x.yml' }, /input "config": got "..\/x.yml"/],
     [
       { 'working-directory': 'does/not/exist' },
@@ -716,6 +725,12 @@ describe('plan inputs', () => {
   ])('%j', (values, re) => {
     expect(() => read(values)).toThrow(re)
   })
+  it.each(['HEAD~3', 'main^', 'v1.2.3', 'HEAD^{commit}', 'origin/main~2', 'a'.repeat(40)])(
+    'base %j is any revision git may resolve',
+    base => {
+      expect(read({ base }).base).toBe(base)
+    }
+  )
   it('a non-default config must exist; huge values are cut in the message', () => {
     expect(() => read({ config: 'ci/services.yml' })).toThrow(
       /^input "config": got "ci\/services.yml", expected the path of an existing services file, relative to the working directory \/tmp$/

@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ConfigurationError } from '../../src/lib/errors.js'
+import { ConfigurationError, FileConfigurationError } from '../../src/lib/errors.js'
 import {
   checkDependencies,
   didYouMean,
@@ -13,6 +13,7 @@ import {
   loadServices,
   normalizeRelPath,
   parseServices,
+  serviceImage,
   type Service
 } from '../../src/lib/services.js'
 
@@ -65,6 +66,7 @@ describe('parseServices: a good file', () => {
       context: 'src/cart',
       dockerfile: 'src/cart/Dockerfile',
       image: 'ghcr.io/acme/cart',
+      imageSource: 'defaults.registry',
       paths: ['libs/money/**'],
       ignore: ['**/*.md'],
       dependsOn: ['money-lib'],
@@ -233,6 +235,24 @@ describe('parseServices: errors name file, line, column and key', () => {
   ]
   it.each(cases)('%s', (_name, text, re) => {
     expect(errorOf(() => parse(text))).toMatch(re)
+  })
+
+  it.each(cases)('%s: an annotation at the line and column the message names', (_name, text) => {
+    let error: unknown
+    try {
+      parse(text)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(FileConfigurationError)
+    const { location, message } = error as FileConfigurationError
+    const at = /^\.github\/conveyor\.yml(?::(\d+):(\d+))?:/.exec(message)
+    expect(at, message).not.toBeNull()
+    expect(location).toEqual({
+      file: F,
+      line: Number(at![1] ?? 1),
+      col: Number(at![2] ?? 1)
+    })
   })
 })
 
@@ -434,5 +454,81 @@ describe('loadServices', () => {
     await expect(loadServices({ workspace: d, config: 'ci/s.yml' })).rejects.toThrow(
       /^ci\/s\.yml:2:8: services\.a\.pth: unknown key "pth" \(did you mean "path"\?\)/
     )
+  })
+})
+
+describe('serviceImage: inputs win over the services file defaults, never over image:', () => {
+  const file = '.github/conveyor.yml'
+  const cfg = parseServices(
+    'defaults: { registry: ghcr.io/acme }\nservices:\n  cart: { path: cart }\n  pay: { path: pay, image: pay-img }\n  web: { path: web, image: quay.io/x/web }\n',
+    file
+  )
+  const svc = (n: string) => findService(cfg, n)
+  it.each([
+    ['cart', {}, 'ghcr.io/acme/cart', 'defaults.registry of .github/conveyor.yml'],
+    [
+      'cart',
+      { registry: 'localhost:5000/dev' },
+      'localhost:5000/dev/cart',
+      'input "registry" (over defaults.registry ghcr.io/acme of .github/conveyor.yml)'
+    ],
+    ['cart', { registry: 'ghcr.io/acme' }, 'ghcr.io/acme/cart', 'input "registry"'],
+    ['cart', { image: 'x.io/y/z' }, 'x.io/y/z', 'input "image"'],
+    [
+      'cart',
+      { image: 'z', registry: 'r.io/n' },
+      'r.io/n/z',
+      'input "image", prefixed with input "registry"'
+    ],
+    [
+      'pay',
+      { registry: 'localhost:5000/dev' },
+      'localhost:5000/dev/pay-img',
+      'image: of service pay in .github/conveyor.yml, prefixed with input "registry"'
+    ],
+    [
+      'web',
+      { registry: 'localhost:5000/dev' },
+      'quay.io/x/web',
+      'image: of service web in .github/conveyor.yml'
+    ]
+  ])('%s with %j → %s (%s)', (name, inputs, image, from) => {
+    expect(serviceImage(svc(name), cfg, inputs)).toEqual({ image, from })
+  })
+
+  it('discovered services: the registry input, else the bare name', () => {
+    const [d] = discoverServices(['api/Dockerfile'])
+    const none = { defaults: { platforms: ['linux/amd64'] } }
+    expect(serviceImage(d!, none, { registry: 'r.io/a' }).image).toBe('r.io/a/api')
+    expect(serviceImage(d!, none, {}).from).toMatch(/^the service name alone/)
+  })
+})
+
+describe('docs/services-file.md: the reference covers every key, and its example parses', () => {
+  const doc = readFileSync(
+    join(import.meta.dirname, '..', '..', 'docs', 'services-file.md'),
+    'utf8'
+  )
+  /** The keys a mapping accepts, as the parser's "unknown key" error lists them. */
+  const keysOf = (text: string): string[] =>
+    /expected one of (.*)$/.exec(errorOf(() => parseServices(text, F)))![1]!.split(', ')
+
+  it.each([
+    ['top level', 'zzz: 1\n', ''],
+    ['defaults', 'defaults: { zzz: 1 }\n', 'defaults.'],
+    ['a service', 'services:\n  a: { path: a, zzz: 1 }\n', ''],
+    ['deploy', 'services:\n  a: { path: a, deploy: { zzz: 1 } }\n', 'deploy.']
+  ])('%s: every key has a row', (_label, text, prefix) => {
+    const keys = keysOf(text)
+    expect(keys.length).toBeGreaterThan(1)
+    for (const key of keys)
+      expect(doc, key).toMatch(new RegExp(`^\\| \`${prefix}${key}\` +\\|`, 'm'))
+  })
+
+  it('the example is a valid services file', () => {
+    const example = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!
+    const c = parseServices(example, F)
+    expect(c.services.map(s => s.name)).toEqual(['cart', 'money-lib'])
+    expect(c.services[1]!.path).toBe('libs/money')
   })
 })

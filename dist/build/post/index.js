@@ -28620,6 +28620,11 @@ const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impo
  */
 /** Values shorter than this are not masked: masking "a" would garble every log line. */
 const MIN_SECRET_LENGTH = 4;
+/**
+ * Secrets shorter than this get a warning: a value such as `sha256` or `latest` occurs
+ * in ordinary text, and masking it rewrites logs, outputs and file names that hold it.
+ */
+const SHORT_SECRET_LENGTH = 8;
 const b64 = (s) => Buffer.from(s).toString('base64');
 /**
  * The base64 forms of `value` as it can appear inside a longer encoded string: at
@@ -28681,11 +28686,28 @@ function deriveEncodings(value, options = {}) {
     }
     return [...forms];
 }
+/** How a secret is named in a message: its source and length, never its value. */
+function describeSecret(info) {
+    return `a secret of ${info.length} characters${info.label ? ` (${info.label})` : ''}`;
+}
+/**
+ * A value the runner's masking would rewrite: it holds a registered secret or one of
+ * its encodings. Machine-readable values (outputs, result files) are refused rather
+ * than silently turned into `***`.
+ */
+class MaskedValueError extends Error {
+    name = 'MaskedValueError';
+}
 /** A registry of secrets and their derived forms. */
 class SecretRegistry {
     mask;
     forms = new Set();
     originals = new Set();
+    /** The secret each form was derived from (the first one, when two share a form). */
+    origin = new Map();
+    warned = new Set();
+    pendingWarnings = [];
+    warn;
     sorted = [];
     constructor(mask = () => undefined) {
         this.mask = mask;
@@ -28696,19 +28718,48 @@ class SecretRegistry {
         for (const form of this.forms)
             mask(form);
     }
+    /** Route warnings about short secrets to `warn` (those given before are replayed). */
+    setWarn(warn) {
+        this.warn = warn;
+        const pending = this.pendingWarnings;
+        this.pendingWarnings = [];
+        for (const message of pending)
+            warn(message);
+    }
+    warnShort(value, label) {
+        const length = value.trim().length;
+        if (length === 0 || length >= SHORT_SECRET_LENGTH || this.warned.has(value))
+            return;
+        this.warned.add(value);
+        const what = describeSecret({ label, length });
+        const message = length < MIN_SECRET_LENGTH
+            ? `${what} is too short to be masked at all (under ${MIN_SECRET_LENGTH} characters): it can show in logs; use a longer, random secret`
+            : `${what} is shorter than ${SHORT_SECRET_LENGTH} characters: text such as a digest or a tag that contains it is rewritten to "***" by masking, and an output or result file that would be rewritten fails the step; use a longer, random secret`;
+        if (this.warn)
+            this.warn(message);
+        else
+            this.pendingWarnings.push(message);
+    }
     /**
      * Register a secret. `user` adds the `user:secret` base64 pair (HTTP Basic,
-     * docker auth files). Empty and very short values are ignored.
+     * docker auth files); `label` says where it came from in messages (never the value).
+     * Empty values are ignored; values under MIN_SECRET_LENGTH characters are not masked,
+     * and values under SHORT_SECRET_LENGTH get a warning.
      */
     add(value, options = {}) {
-        if (value === undefined || value.trim().length < MIN_SECRET_LENGTH)
+        if (value === undefined)
+            return;
+        this.warnShort(value, options.label);
+        if (value.trim().length < MIN_SECRET_LENGTH)
             return;
         this.originals.add(value);
+        const info = { label: options.label, length: value.length };
         let added = false;
         for (const form of deriveEncodings(value, options)) {
             if (this.forms.has(form))
                 continue;
             this.forms.add(form);
+            this.origin.set(form, info);
             this.mask(form);
             added = true;
         }
@@ -28739,6 +28790,24 @@ class SecretRegistry {
     /** Whether any registered form occurs in `text`. */
     leaks(text) {
         return this.find(text) !== undefined;
+    }
+    /** Which secret (label and length, never the value) a form found in `text` belongs to. */
+    whose(text) {
+        const form = this.find(text);
+        return form === undefined ? undefined : this.origin.get(form);
+    }
+    /**
+     * Throw a MaskedValueError naming `what` (e.g. `output "digest"`) when masking would
+     * rewrite `value`. The message names the secret by its source and length only.
+     */
+    assertUnmasked(what, value) {
+        const info = this.whose(value);
+        if (info === undefined)
+            return;
+        const short = info.length < SHORT_SECRET_LENGTH
+            ? `; a secret that short occurs in ordinary text: use a longer, random one`
+            : '';
+        throw new MaskedValueError(`${what} holds ${describeSecret(info)} or one of its encodings: masking would rewrite it to "***", so it is refused rather than written changed${short}`);
     }
 }
 /** The process-wide registry every module of an action uses. */
@@ -28808,7 +28877,8 @@ function removeAuthDir(dir) {
 /**
  * Outputs, state and environment through the runner's file commands, kept far below
  * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. Everything is redacted first.
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
  */
 
 
@@ -28833,8 +28903,11 @@ class OutputTooLargeError extends (/* unused pure expression or super */ null &&
     name = 'OutputTooLargeError';
 }
 /**
- * Set a step output. Redacts secrets. Refuses values that would bring the step
- * near the runner's output limit.
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
  */
 function setOutput(name, value) {
     const text = typeof value === 'string'
@@ -28842,7 +28915,8 @@ function setOutput(name, value) {
         : typeof value === 'object'
             ? JSON.stringify(value)
             : String(value);
-    const safe = secrets.redact(text);
+    secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
     const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
     if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
         throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
@@ -28884,7 +28958,10 @@ function runnerTemp() {
     mkdirSync(dir, { recursive: true });
     return dir;
 }
-/** Write data too large for an output to a file under RUNNER_TEMP; returns its path. */
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
 function writeDataFile(fileName, content) {
     const file = openDataFile(fileName);
     try {
@@ -28897,7 +28974,8 @@ function writeDataFile(fileName, content) {
 }
 /**
  * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. Each string piece is redacted on its own: write whole records.
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
  */
 function openDataFile(fileName) {
     if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
@@ -28918,8 +28996,10 @@ function openDataFile(fileName) {
             let done = 0;
             if (typeof content === 'string') {
                 // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes.
-                const text = secrets.redact(content);
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
                 done = writeSync(fd, text);
                 if (done === Buffer.byteLength(text))
                     return;
@@ -31889,8 +31969,21 @@ function getIDToken(aud) {
  * the credentials are wrong. The top-level wrapper prints their message alone,
  * without a stack trace, since the stack would not help the user.
  */
-class errors_ConfigurationError extends (/* unused pure expression or super */ null && (Error)) {
+class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
+}
+/**
+ * A mistake in a file of the repository (the services file): the top-level wrapper
+ * prints it as an annotation on that file, line and column, so it shows on the file
+ * in a pull request.
+ */
+class errors_FileConfigurationError extends errors_ConfigurationError {
+    location;
+    name = 'FileConfigurationError';
+    constructor(message, location) {
+        super(message);
+        this.location = location;
+    }
 }
 /** Quote a value for an error message, shortened so a huge input cannot flood the log. */
 function quote(value, max = 120) {
@@ -31979,13 +32072,19 @@ const silentLogger = {
 
 
 
-/** Connect the secrets registry to `::add-mask::`. Idempotent. */
+/**
+ * Connect the secrets registry to `::add-mask::`, and its warnings about short secrets
+ * to `::warning::`. Idempotent.
+ */
 function wireMasking() {
     secrets_secrets.setMask(value => core_setSecret(value));
+    secrets_secrets.setWarn(message => warning(secrets_secrets.redact(message)));
 }
 /**
  * Run an action's main step: every error becomes `setFailed('<action> failed: ...')`,
- * redacted. A ConfigurationError is the user's to fix and is printed without a stack.
+ * redacted. A ConfigurationError is the user's to fix and is printed without a stack;
+ * one that points into a file of the repository becomes an annotation on that file,
+ * line and column (`::error file=...,line=...,col=...::`).
  */
 async function runMain(action, main) {
     wireMasking();
@@ -31997,7 +32096,18 @@ async function runMain(action, main) {
         if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
-        core.setFailed(secrets.redact(`${action} failed: ${errorMessage(error)}`));
+        const message = secrets.redact(`${action} failed: ${errorMessage(error)}`);
+        if (error instanceof FileConfigurationError) {
+            process.exitCode = core.ExitCode.Failure;
+            core.error(message, {
+                title: `${action}: ${secrets.redact(error.location.file)}`,
+                file: secrets.redact(error.location.file),
+                startLine: error.location.line,
+                startColumn: error.location.col
+            });
+        }
+        else
+            core.setFailed(message);
     }
 }
 /** Run an action's post step: errors only warn, the job never fails here. */

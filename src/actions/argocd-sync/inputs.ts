@@ -1,10 +1,9 @@
 /**
  * Inputs of `argocd-sync`, read and validated in one place before any request.
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { isAbsolute, join } from 'node:path'
-import { ConfigurationError, invalidInput, quote } from '../../lib/errors.js'
-import { InputReader, parseCertificates } from '../../lib/inputs.js'
+import { ConfigurationError, invalidInput } from '../../lib/errors.js'
+import { caCertificate, InputReader } from '../../lib/inputs.js'
+import { checkCleartext, shownUrl } from '../../lib/urls.js'
 import { secrets } from '../../lib/secrets.js'
 import { parseSelector } from '../../lib/argocd-select.js'
 import type { SyncRequest } from '../../lib/argocd-client.js'
@@ -39,6 +38,8 @@ export interface Inputs {
   concurrency: number
   ca?: string
   insecure: boolean
+  /** Set when plain HTTP to another machine was allowed (insecure-http): log it. */
+  cleartextWarning?: string
   headers: Record<string, string>
   watch: 'stream' | 'poll'
   pollIntervalMs: number
@@ -66,13 +67,21 @@ export function parseResource(
 export function getInputs(reader = new InputReader()): Inputs {
   const serverUrl = reader.url('server', { required: true })!
   if (serverUrl.search !== '' || serverUrl.hash !== '' || /[?#]/.test(serverUrl.href)) {
+    // The query is where a token hides (`?token=`): shown without it.
     throw invalidInput(
       'server',
-      serverUrl.href,
+      shownUrl(serverUrl.href),
       'the Argo CD base URL without a ?query or #fragment (e.g. https://argocd.example.com)'
     )
   }
   const server = serverUrl.href.replace(/\/+$/, '')
+  const insecureHttp = reader.boolean('insecure-http', false)
+  const cleartextWarning = checkCleartext(
+    'server',
+    serverUrl,
+    insecureHttp,
+    'the token or password, the session and the headers'
+  )
   const token = reader.optional('token', { secret: true })
   const username = reader.optional('username')
   const password = reader.optional('password', { secret: true })
@@ -89,7 +98,7 @@ export function getInputs(reader = new InputReader()): Inputs {
     )
   }
   // The session exchange sends user and password together: mask the pair too.
-  if (password) secrets.add(password, { user: username })
+  if (password) secrets.add(password, { user: username, label: 'input "password"' })
   const applications = reader.list('applications', { commas: true })
   const selector = reader.optional('selector')
   if (selector !== undefined && !parseSelector(selector)) {
@@ -151,22 +160,8 @@ export function getInputs(reader = new InputReader()): Inputs {
   const timeoutMs = reader.duration('timeout', '10m', { min: 1000 })
   const degradedGraceMs = reader.duration('degraded-grace', '60s', { min: 0 })
   const pollIntervalMs = reader.duration('poll-interval', '2s', { min: 50, max: 300_000 })
-  const caRaw = reader.optional('ca-cert')
-  let ca: string | undefined
-  if (caRaw !== undefined) {
-    if (caRaw.includes('-----BEGIN ')) {
-      ca = caRaw
-      parseCertificates('ca-cert', ca, `a PEM text of ${ca.length} characters`)
-    } else {
-      const path = isAbsolute(caRaw)
-        ? caRaw
-        : join(process.env.GITHUB_WORKSPACE ?? process.cwd(), caRaw)
-      if (!existsSync(path))
-        throw invalidInput('ca-cert', caRaw, 'PEM text or the path of a PEM file')
-      ca = readFileSync(path, 'utf8')
-      parseCertificates('ca-cert', ca, `the file ${quote(caRaw)}`)
-    }
-  }
+  // PEM text, or a PEM file inside the workspace (confined like every path input).
+  const ca = caCertificate(reader, 'ca-cert')
   const headerMap = reader.keyValues('headers', {
     secret: true,
     colon: true,
@@ -214,6 +209,7 @@ export function getInputs(reader = new InputReader()): Inputs {
     concurrency: reader.integer('concurrency', { default: 4, min: 1, max: 32 }),
     ca,
     insecure: reader.boolean('insecure', false),
+    cleartextWarning,
     headers,
     watch: reader.choice('watch', ['stream', 'poll'] as const, 'stream'),
     pollIntervalMs

@@ -102,7 +102,15 @@ async function pool<T, R>(
 /** The action's entry point. */
 export async function run(): Promise<void> {
   await runMain('argocd-sync', async log => {
-    const inputs = getInputs()
+    let inputs: Inputs
+    try {
+      inputs = getInputs()
+    } catch (error) {
+      // Later steps can branch on `result` even when the inputs were wrong.
+      setOutput('result', 'failed')
+      throw error
+    }
+    if (inputs.cleartextWarning) log.warning(inputs.cleartextWarning)
     if (inputs.insecure) {
       log.warning(
         'input "insecure" is true: TLS certificates of the Argo CD server are not verified; use "ca-cert" instead'
@@ -200,7 +208,7 @@ export async function run(): Promise<void> {
         })
       )
       const result = overall(results)
-      setOutput('applications', applicationsOutput(results))
+      setOutput('applications', applicationsOutput(results, secrets))
       setOutput('result', result)
       resultSet = true
       writeSummary(results, result, inputs.server)

@@ -8,7 +8,10 @@ import { formatDuration } from '../../lib/duration.js'
 import { Summary, code, inline } from '../../lib/summary.js'
 
 /** The `applications` output: an object keyed by application name. */
-export function applicationsOutput(results: readonly AppResult[]): Record<string, object> {
+export function applicationsOutput(
+  results: readonly AppResult[],
+  secrets: { redact(text: string): string }
+): Record<string, object> {
   const out: Record<string, object> = {}
   for (const r of results) {
     out[r.name] = {
@@ -21,7 +24,8 @@ export function applicationsOutput(results: readonly AppResult[]): Record<string
       revisions: r.revisions,
       duration: formatDuration(r.durationMs),
       durationMs: r.durationMs,
-      message: r.message
+      // Free text from the server: redacted visibly, as in the log.
+      message: secrets.redact(r.message)
     }
   }
   return out

@@ -7,8 +7,8 @@ import { parseBuildSecret, type BackendName, type BuildSecret } from '../../lib/
 import { isWithin } from '../../lib/confine.js'
 import { ConfigurationError, invalidInput } from '../../lib/errors.js'
 import { isValidDigest, parseImageRef } from '../../lib/image-ref.js'
-import { InputReader, parseCertificates } from '../../lib/inputs.js'
-import { secrets } from '../../lib/secrets.js'
+import { caCertificate, InputReader } from '../../lib/inputs.js'
+import { describeSecret, secrets } from '../../lib/secrets.js'
 import { parseTagRules } from '../../lib/tags.js'
 
 /** Everything the action was asked to do. */
@@ -59,6 +59,35 @@ function workspacePath(config: string, env: NodeJS.ProcessEnv): string {
   return rel.split(sep).join('/')
 }
 
+/** Where a value holding a secret would end up, for the error. */
+const WHERE = {
+  'build-args':
+    "build arguments reach the builder's command line and are stored in the image's configuration and history",
+  labels: "labels reach the builder's command line and are stored in the image's configuration",
+  tags: "tags reach the builder's command line and name the image in the registry"
+} as const
+
+/**
+ * Refuse a build argument, label or tag that holds a registered secret (in any
+ * encoding) before anything runs: the pushed image would carry it for anyone who can
+ * pull it (`skopeo inspect --config` shows labels and history). The error names the
+ * input, the key (never the value) and says to use `secrets` (BuildKit secret mounts).
+ * `source` says where the values came from when not from the input itself.
+ */
+export function refuseSecrets(
+  input: keyof typeof WHERE,
+  entries: Iterable<readonly [string, string]>,
+  source = `input "${input}"`
+): void {
+  for (const [key, value] of entries) {
+    const info = secrets.whose(`${key}=${value}`) ?? secrets.whose(value)
+    if (info === undefined) continue
+    throw new ConfigurationError(
+      `${source}: ${key ? `${key} holds` : 'a line holds'} ${describeSecret(info)} (or an encoding of it); ${WHERE[input]}, where anyone who can pull it can read it. Pass secrets with input "secrets" instead (BuildKit secret mounts: id=<name>,env=<VARIABLE>, read in the Dockerfile with RUN --mount=type=secret,id=<name>)`
+    )
+  }
+}
+
 /** Read and validate every input. */
 export function getInputs(reader = new InputReader(), env = process.env): Inputs {
   const password = reader.optional('registry-password', { secret: true })
@@ -68,7 +97,7 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
       expected: 'a user name without spaces or colons'
     }) || undefined
   if (password && !username) username = env.GITHUB_ACTOR || undefined
-  if (password) secrets.add(password, { user: username })
+  if (password) secrets.add(password, { user: username, label: 'input "registry-password"' })
   const mode = reader.choice('mode', ['build', 'merge'] as const, 'build')
   const service = reader.optional('service')
   if (service !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(service)) {
@@ -102,10 +131,7 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
       'a registry host such as ghcr.io or 127.0.0.1:5000, optionally with a namespace (ghcr.io/acme)'
     )
   }
-  const caCert = reader.optional('registry-ca-cert', { trim: false })
-  if (caCert !== undefined) {
-    parseCertificates('registry-ca-cert', caCert, `a text of ${caCert.length} characters`)
-  }
+  const caCert = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd())
   const tags = reader.list('tags')
   parseTagRules(tags) // validate syntax now; values depend on the git context
   const platforms = reader.list('platforms', { commas: true })
@@ -121,7 +147,7 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
           `input "secrets": id=${s.id} reads the environment variable ${s.env}, which is not set`
         )
       }
-      secrets.add(env[s.env])
+      secrets.add(env[s.env], { label: `input "secrets" id=${s.id}` })
     }
     if (s.src !== undefined) {
       const path = isAbsolute(s.src) ? s.src : resolve(env.GITHUB_WORKSPACE ?? process.cwd(), s.src)
@@ -188,6 +214,13 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
     network,
     timeoutMs: reader.duration('timeout', '60m', { min: 10_000 })
   }
+  // Every secret is registered by now (the password, the env values of `secrets`).
+  refuseSecrets('build-args', inputs.buildArgs)
+  refuseSecrets('labels', inputs.labels)
+  refuseSecrets(
+    'tags',
+    tags.map(line => ['', line] as const)
+  )
   if (
     mode === 'build' &&
     service === undefined &&

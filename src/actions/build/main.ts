@@ -36,8 +36,8 @@ import {
 import { runMain } from '../../lib/run.js'
 import { code, Summary } from '../../lib/summary.js'
 import { computeTags, contextTag, type TagContext } from '../../lib/tags.js'
-import { findService, loadServices, type ServicesConfig } from '../../lib/services.js'
-import { getInputs, type Inputs } from './inputs.js'
+import { findService, loadServices, serviceImage, type ServicesConfig } from '../../lib/services.js'
+import { getInputs, refuseSecrets, type Inputs } from './inputs.js'
 
 /** State keys shared with the post step. */
 export enum State {
@@ -121,11 +121,19 @@ async function resolveTarget(inputs: Inputs, gh: GitHubContext, log: Logger): Pr
     const config = await services(inputs, gh)
     const svc = findService(config, inputs.service)
     log.info(`service ${svc.name}: context ${svc.context}, dockerfile ${svc.dockerfile}`)
+    refuseSecrets(
+      'build-args',
+      Object.entries(svc.buildArgs ?? {}),
+      `services file ${config.file ?? ''}, service "${svc.name}", build-args`
+    )
+    // Inputs win over the services file's defaults: say which value is used and why.
+    const chosen = serviceImage(svc, config, inputs)
+    log.info(`image ${chosen.image} (from ${chosen.from})`)
     target = {
       name: svc.name,
       context: inputs.context ?? svc.context,
       dockerfile: inputs.dockerfile ?? svc.dockerfile,
-      image: inputs.image ?? svc.image,
+      image: chosen.image,
       buildArgs: new Map<string, string>([
         ...Object.entries(svc.buildArgs ?? {}),
         ...inputs.buildArgs
@@ -146,7 +154,7 @@ async function resolveTarget(inputs: Inputs, gh: GitHubContext, log: Logger): Pr
       target: inputs.target
     }
   }
-  target.image = withRegistry(target.image, inputs.registry)
+  if (inputs.service === undefined) target.image = withRegistry(target.image, inputs.registry)
   target.context = insideWorkspace(gh.workspace, target.context, 'context')
   if (!existsSync(target.context) || !statSync(target.context).isDirectory()) {
     throw new ConfigurationError(`context ${JSON.stringify(target.context)} is not a directory`)
@@ -245,11 +253,13 @@ async function merge(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
   const started = Date.now()
   let imageName = inputs.image
   let service = inputs.service
-  if (inputs.service !== undefined && inputs.image === undefined) {
+  if (inputs.service !== undefined) {
     const config = await services(inputs, gh)
-    imageName = findService(config, inputs.service).image
-  }
-  const image = parseImageRef(withRegistry(imageName!, inputs.registry))
+    const chosen = serviceImage(findService(config, inputs.service), config, inputs)
+    log.info(`image ${chosen.image} (from ${chosen.from})`)
+    imageName = chosen.image
+  } else imageName = withRegistry(imageName!, inputs.registry)
+  const image = parseImageRef(imageName)
   service ??= image.repository.split('/').pop()!
   const tags = computeTags(inputs.tags, gh.tags).map(t => t.tag)
   if (tags.length === 0) throw new ConfigurationError('input "tags": no tag applies to this event')
@@ -374,7 +384,7 @@ function finish(
   }
   setOutput('image', r.image)
   setOutput('digest', o.digest)
-  setOutput('tags', r.tags.join('\n'))
+  setOutput('tags', r.tags)
   setOutput('reused', o.reused)
   setOutput('backend', o.backend ?? (o.reused ? 'none' : ''))
   setOutput('context-hash', o.contextHash ?? '')
@@ -504,6 +514,11 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
         `input "tags": no tag rule applies to this event (${gh.tags.eventName} ${gh.tags.ref}); add e.g. type=sha or type=raw,value=...`
       )
     }
+    refuseSecrets(
+      'tags',
+      computed.map(t => [t.rule, t.tag] as const),
+      'the tags worked out for this event'
+    )
     log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`)
     const labels = computeLabels(
       {
@@ -515,6 +530,7 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
       },
       inputs.labels
     )
+    refuseSecrets('labels', labels, 'the labels of the image')
     // The first registry call (a base image in our registry, or the ctx tag lookup) also
     // checks the login; without one, an explicit ping does before a long build.
     let loginChecked = false

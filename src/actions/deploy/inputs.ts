@@ -19,11 +19,17 @@ import {
   type Target
 } from '../../lib/deploy-targets.js'
 import type { AuthScheme } from '../../lib/deploy-git.js'
-import { ConfigurationError, errorMessage, invalidInput } from '../../lib/errors.js'
+import {
+  ConfigurationError,
+  errorMessage,
+  FileConfigurationError,
+  invalidInput
+} from '../../lib/errors.js'
 import { InputReader } from '../../lib/inputs.js'
 import type { Logger } from '../../lib/logger.js'
 import { secrets } from '../../lib/secrets.js'
 import { DEFAULT_CONFIG, loadServices, type Service } from '../../lib/services.js'
+import { checkCleartext, shownUrl } from '../../lib/urls.js'
 
 /** Everything GitOps mode was asked to do. */
 export interface Inputs {
@@ -67,14 +73,17 @@ export function parseRepository(
       slug: value.replace(/\.git$/, '')
     }
   }
+  // Errors show the scheme, host and path only: a token hides in `?access_token=`, in
+  // `x:TOKEN@host:path` and in `file://x:TOKEN@/path` as well as in userinfo.
+  const shown = shownUrl(value)
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    throw invalidInput('repository', value, 'owner/name or an https://, ssh:// or file:// URL')
+    throw invalidInput('repository', shown, 'owner/name or an https://, ssh:// or file:// URL')
   }
   if (!['https:', 'http:', 'ssh:', 'file:'].includes(url.protocol)) {
-    throw invalidInput('repository', value, 'owner/name or an https://, ssh:// or file:// URL')
+    throw invalidInput('repository', shown, 'owner/name or an https://, ssh:// or file:// URL')
   }
   if (url.password || (url.username && url.protocol !== 'ssh:')) {
     for (const part of [url.username, url.password]) secrets.add(decodeURIComponent(part))
@@ -82,7 +91,8 @@ export function parseRepository(
       'input "repository": credentials in the URL are not accepted; pass the token through the "token" input'
     )
   }
-  if (url.search || url.hash) throw invalidInput('repository', value, 'a URL without ? or #')
+  if (url.search || url.hash)
+    throw invalidInput('repository', shown, 'a URL without ?query or #fragment')
   const m = /^\/([^/]+)\/([^/]+?)(?:\.git)?\/?$/.exec(url.pathname)
   const slug = url.protocol.startsWith('http') && m ? `${m[1]}/${m[2]}` : undefined
   return { url: url.toString(), slug }
@@ -112,6 +122,13 @@ function resultFiles(spec: string, workspace: string): string[] {
   }
   walk(scan.base)
   return out.sort()
+}
+
+/** A target as its line reads (`kustomize:overlays/prod`). */
+function targetLabel(t: Target): string {
+  if (t.kind === 'kustomize') return `kustomize:${t.dir}`
+  if (t.kind === 'manifests') return `manifests:${t.glob}`
+  return `helm:${t.file}:${t.key}${t.name ? `=${t.name}` : ''}`
 }
 
 /** The `expected-services` input: a JSON array (plan's `services` output) or a list. */
@@ -152,6 +169,14 @@ export async function getInputs(
   const serverUrl = env.GITHUB_SERVER_URL || 'https://github.com'
   const repository = reader.line('repository', { required: true })
   const { url, slug } = parseRepository(repository, serverUrl)
+  const insecureHttp = reader.boolean('insecure-http', false)
+  const cleartext = checkCleartext(
+    'repository',
+    new URL(url),
+    insecureHttp,
+    'the token, and the config repository that decides what runs,'
+  )
+  if (cleartext) log?.warning(cleartext)
   let ref = reader.line('ref') || undefined
   if (ref) {
     ref = ref.replace(/^refs\/heads\//, '')
@@ -224,6 +249,8 @@ export async function getInputs(
       services = (await loadServices({ workspace, config: rel })).services
     } catch (error) {
       // Never more than a short prefix of what the file holds.
+      if (error instanceof FileConfigurationError)
+        throw new FileConfigurationError(shortenQuotes(error.message), error.location)
       if (error instanceof ConfigurationError)
         throw new ConfigurationError(shortenQuotes(error.message))
       throw error
@@ -275,6 +302,22 @@ export async function getInputs(
         }
       : undefined
     updates = updatesFromImages(imagesLines, services, source)
+  }
+  // Precedence: input "targets" wins over the services file's deploy: keys (an input is
+  // the more specific choice, made for this run); the log says which applies and why.
+  for (const u of updates) {
+    if (targets.length > 0 && u.targets.length > 0) {
+      log?.info(
+        `${u.service}: targets from input "targets" (over deploy: of the services file: ${u.targets.map(targetLabel).join(', ')})`
+      )
+      u.targets = []
+    } else if (u.targets.length > 0) {
+      log?.info(
+        `${u.service}: targets from deploy: of the services file: ${u.targets.map(targetLabel).join(', ')}`
+      )
+    } else if (targets.length > 0) {
+      log?.info(`${u.service}: targets from input "targets"`)
+    }
   }
   if (targets.length === 0 && updates.some(u => u.targets.length === 0)) {
     const missing = updates.filter(u => u.targets.length === 0).map(u => u.service)

@@ -181,7 +181,8 @@ async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
     setOutput('result', outcome.status)
     setOutput('commit', outcome.status === 'pushed' ? (outcome.commit ?? '') : '')
     setOutput('pull-request-url', prUrl)
-    setOutput('changed-files', outcome.changedFiles.join('\n'))
+    // A JSON array: a file name may hold a newline, so lines could not be told apart.
+    setOutput('changed-files', outcome.changedFiles)
     setOutput(
       'updates',
       JSON.stringify(

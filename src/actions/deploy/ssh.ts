@@ -67,6 +67,13 @@ export function getSshInputs(
   const envNames = reader.list('env', { commas: true })
   const env: Record<string, string> = {}
   for (const name of envNames) {
+    const eq = name.indexOf('=')
+    if (eq >= 0) {
+      // `NAME=VALUE`: the value may be the secret itself; show the name only.
+      throw new ConfigurationError(
+        `input "env": got ${JSON.stringify(name.slice(0, Math.min(eq, 64)))}=… (a name with a value), expected names only: each value comes from the step's environment (env: ${ENV_NAME_RE.test(name.slice(0, eq)) ? name.slice(0, eq) : 'NAME'}: \${{ secrets.NAME }}), never from this input`
+      )
+    }
     if (!ENV_NAME_RE.test(name)) {
       throw invalidInput('env', name, 'environment variable names ([A-Za-z_][A-Za-z0-9_]*)')
     }
@@ -79,7 +86,7 @@ export function getSshInputs(
         `input "env": ${name} is not set in the step's environment; pass it with "env: ${name}: \${{ secrets.${name} }}" on the step`
       )
     }
-    secrets.add(value)
+    secrets.add(value, { label: `the value of ${name} (input "env")` })
     env[name] = value
   }
   if (/[\0]/.test(Object.values(env).join(''))) {
@@ -249,7 +256,8 @@ export async function runSshMode(reader: InputReader, log: Logger): Promise<void
       exitCode: r.exitCode ?? null,
       pruned: r.pruned,
       durationMs: r.durationMs,
-      error: r.error ?? null
+      // Free text (a host's or the script's words): redacted visibly, as in the log.
+      error: r.error !== undefined ? secrets.redact(r.error) : null
     }))
   )
   summaryOf(release, inputs.target, results).write()

@@ -2,18 +2,24 @@
  * Inputs of `plan`, read and validated in one place before any git command.
  */
 import { existsSync, statSync } from 'node:fs'
-import { isAbsolute, join, resolve } from 'node:path'
+import { join } from 'node:path'
+import { confinedPath, realPath } from '../../lib/confine.js'
 import { ConfigurationError, invalidInput } from '../../lib/errors.js'
 import { InputReader } from '../../lib/inputs.js'
+import { secrets } from '../../lib/secrets.js'
 import { GITHUB_MATRIX_LIMIT } from '../../lib/plan-summary.js'
 import { DEFAULT_CONFIG, normalizeRelPath } from '../../lib/services.js'
 
 /** Longest accepted `config` path and `base` ref (git's own limits are far above any real one). */
 const MAX_PATH = 1024
 const MAX_REF = 256
-/** What git refuses in a ref name (and `-`-led values, options to git, are refused apart). */
+/**
+ * What no revision holds: control characters. A `-`-led value (an option to git) is
+ * refused apart; whether git resolves the rest (`HEAD~3`, `main^2`, a tag) is asked of
+ * git itself (`rev-parse --verify --end-of-options <rev>^{commit}`) when the plan runs.
+ */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const BAD_REF = /[\s\x00-\x1f\x7f~^:?*[\\]|\.\./
+const BAD_REV = /[\x00-\x1f\x7f]/
 
 /** Validated inputs. */
 export interface Inputs {
@@ -22,8 +28,10 @@ export interface Inputs {
   /** Whether the file must exist (a path other than the default was given). */
   requireConfig: boolean
   base?: string
-  /** Absolute directory of the repository checkout. */
+  /** Absolute directory of the repository checkout (inside the workspace). */
   workingDirectory: string
+  /** The workspace (GITHUB_WORKSPACE). */
+  workspace: string
   tags: 'all' | 'changed'
   maxJobs: number
   baseFromLastSuccess: boolean
@@ -36,6 +44,7 @@ export function getInputs(
   workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()
 ): Inputs {
   const token = reader.optional('token', { secret: true })
+  if (token) secrets.add(token, { user: 'x-access-token', label: 'input "token"' })
   const configRaw = reader.line('config', { default: DEFAULT_CONFIG })
   const config = normalizeRelPath(configRaw)
   if (config === undefined || config === '.' || configRaw.length > MAX_PATH) {
@@ -46,11 +55,20 @@ export function getInputs(
     )
   }
   const base = reader.line('base') || undefined
-  if (base !== undefined && (base.length > MAX_REF || base.startsWith('-') || BAD_REF.test(base))) {
-    throw invalidInput('base', base, 'a commit sha, branch or tag name')
+  if (base !== undefined && (base.length > MAX_REF || base.startsWith('-') || BAD_REV.test(base))) {
+    throw invalidInput(
+      'base',
+      base,
+      `a revision git can resolve (a commit sha, a branch or tag, or an expression such as HEAD~3), of at most ${MAX_REF} characters and not starting with "-"`
+    )
   }
   const wd = reader.line('working-directory', { default: '.' })
-  const workingDirectory = isAbsolute(wd) ? wd : resolve(workspace, wd)
+  // Confined like every other path input: plan reads the services file there and
+  // runs git in it, so `../../etc` must never get that far.
+  const workingDirectory = confinedPath(workspace, wd, {
+    input: 'input "working-directory":',
+    hint: 'it is the repository checkout, a directory of the workspace'
+  })
   if (!existsSync(workingDirectory) || !statSync(workingDirectory).isDirectory()) {
     throw invalidInput('working-directory', wd, 'an existing directory (the repository checkout)')
   }
@@ -78,6 +96,7 @@ export function getInputs(
     requireConfig: config !== DEFAULT_CONFIG,
     base,
     workingDirectory,
+    workspace: realPath(workspace, workspace),
     tags,
     maxJobs,
     baseFromLastSuccess,

@@ -4,8 +4,8 @@
  * base-from-last-success.
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { join, posix } from 'node:path'
-import { ConfigurationError, errorMessage } from '../../lib/errors.js'
+import { join, posix, relative, sep } from 'node:path'
+import { ConfigurationError, errorMessage, FileConfigurationError } from '../../lib/errors.js'
 import { git } from '../../lib/git.js'
 import type { Logger } from '../../lib/logger.js'
 import { openDataFile, setOutput, type DataFile } from '../../lib/outputs.js'
@@ -243,7 +243,10 @@ export async function run(): Promise<void> {
   await runMain('plan', async log => {
     const inputs = getInputs()
     const wd = inputs.workingDirectory
-    const repo = new PlanRepo(wd, log)
+    const repo = new PlanRepo(wd, log, {
+      token: inputs.token,
+      serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com'
+    })
     const topRun = git(['rev-parse', '--show-prefix'], { cwd: wd, allowFailure: true })
     const decision: BaseDecision = chooseBase({
       eventName: process.env.GITHUB_EVENT_NAME ?? '',
@@ -270,6 +273,13 @@ export async function run(): Promise<void> {
       config: inputs.config,
       requireFile: inputs.requireConfig,
       rootName: 'the working directory'
+    }).catch((error: unknown) => {
+      // An annotation points into the repository: the file relative to its root.
+      if (error instanceof FileConfigurationError) {
+        const prefix = relative(inputs.workspace, wd).split(sep).join('/')
+        if (prefix !== '') error.location.file = posix.join(prefix, error.location.file)
+      }
+      throw error
     })
     services.catch(() => undefined)
     let diff: RunningDiff | undefined
