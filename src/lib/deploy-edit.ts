@@ -31,6 +31,8 @@ export interface EditChange {
 export interface EditPlan {
   /** Repo-relative path → new content, only files whose bytes change. */
   files: Map<string, string>
+  /** Repo-relative path → the content before, for the files in `files`. */
+  originals: Map<string, string>
   changes: EditChange[]
   /** Service → the targets that hold (or now get) its image. */
   placed: Map<string, Target[]>
@@ -101,30 +103,33 @@ class Workspace {
     return e
   }
 
-  result(): Map<string, string> {
-    const out = new Map<string, string>()
+  /** New contents of the files whose bytes change, and what they held before. */
+  result(): { files: Map<string, string>; originals: Map<string, string> } {
+    const files = new Map<string, string>()
+    const originals = new Map<string, string>()
     for (const [rel, e] of this.editors) {
       const text = e.toString()
-      if (text !== e.source) out.set(rel, text)
+      if (text !== e.source) {
+        files.set(rel, text)
+        originals.set(rel, e.source)
+      }
     }
-    return out
+    return { files, originals }
   }
 }
 
-/** The kustomization file of `dir` (repo-relative), or undefined. */
-export function findKustomization(root: string, dir: string): string | undefined {
+/**
+ * The kustomization file of target `dir` (relative to `root`), refused when it is
+ * missing or reached through a symbolic link.
+ */
+export function kustomizationFile(root: string, within: string, dir: string): string {
+  assertNoSymlink(within, join(root, dir), `target kustomize:${dir}`)
   for (const name of KUSTOMIZATION_FILES) {
     const rel = dir === '.' ? name : `${dir}/${name}`
-    if (present(join(root, rel))) return rel
-  }
-  return undefined
-}
-
-function kustomizationFile(ws: Workspace, dir: string): string {
-  for (const name of KUSTOMIZATION_FILES) {
-    const rel = dir === '.' ? name : `${dir}/${name}`
-    assertNoSymlink(ws.within, join(ws.root, dir), `target kustomize:${dir}`)
-    if (present(join(ws.root, rel))) return rel
+    if (present(join(root, rel))) {
+      assertNoSymlink(within, join(root, rel), `target kustomize:${dir}`)
+      return rel
+    }
   }
   throw new ConfigurationError(
     `target kustomize:${dir}: no kustomization.yaml in ${dir} of the config repository`
@@ -138,7 +143,7 @@ function editKustomize(
   rendered: readonly string[] | undefined,
   out: EditChange[]
 ): boolean {
-  const rel = kustomizationFile(ws, dir)
+  const rel = kustomizationFile(ws.root, ws.within, dir)
   let k = ws.kustomizations.get(rel)
   if (!k) {
     k = new KustomizationEdit(ws.editor(rel, `target kustomize:${dir}`), rel)
@@ -375,7 +380,7 @@ export function planEdits(
     placed.set(update.service, here)
   }
   for (const k of ws.kustomizations.values()) k.flush(changes)
-  return { files: ws.result(), changes, placed, helmKeys: ws.helmKeys }
+  return { ...ws.result(), changes, placed, helmKeys: ws.helmKeys }
 }
 
 /**
