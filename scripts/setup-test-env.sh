@@ -13,6 +13,8 @@ declare -A need=(
   [busybox]=busybox-static
   [openssl]=openssl
   [git]=git
+  # kubectl kustomize judges the deploy action's kustomize edits (the conformance suite).
+  [kubectl]=kubernetes-client
 )
 missing=()
 for bin in "${!need[@]}"; do
