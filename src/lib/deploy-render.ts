@@ -157,7 +157,9 @@ export class RenderCheck {
     const fresh = paths.filter(p => !this.widened.has(p))
     if (fresh.length === 0 || !this.o.widen) return false
     for (const p of fresh) this.widened.add(p)
-    await this.o.widen(fresh.map(sparsePattern))
+    const patterns = fresh.map(sparsePattern)
+    this.o.log.info(`sparse checkout: adding ${patterns.join(' ')} for the render`)
+    await this.o.widen(patterns)
     return true
   }
 

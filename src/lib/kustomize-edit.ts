@@ -13,11 +13,6 @@ import { formatImageRef } from './image-ref.js'
 import { entryFor, imageMatches } from './kustomize-image.js'
 import { formatScalar, isMap, isScalar, isSeq, scalarText, type YamlEditor } from './yaml-edit.js'
 
-/** The names an update is known by, in the order they are tried. */
-function namesOf(update: ImageUpdate): string[] {
-  return update.names
-}
-
 function text(entry: YAMLMap, key: string): string | undefined {
   return scalarText(entry.get(key, true))
 }
@@ -33,11 +28,11 @@ export function findEntry(
   entries: readonly YAMLMap[],
   update: ImageUpdate
 ): { entry: YAMLMap; by: 'name' | 'newName' } | undefined {
-  for (const n of namesOf(update)) {
+  for (const n of update.names) {
     const entry = entries.find(e => text(e, 'name') === n)
     if (entry) return { entry, by: 'name' }
   }
-  for (const n of namesOf(update)) {
+  for (const n of update.names) {
     const entry = entries.find(e => text(e, 'newName') === n)
     if (entry) return { entry, by: 'newName' }
   }
@@ -53,8 +48,8 @@ export function entryName(
   update: ImageUpdate,
   rendered: readonly string[] | undefined
 ): string | undefined {
-  if (rendered === undefined) return namesOf(update)[0]
-  return namesOf(update).find(n => rendered.some(r => imageMatches(r, n)))
+  if (rendered === undefined) return update.names[0]
+  return update.names.find(n => rendered.some(r => imageMatches(r, n)))
 }
 
 /** Edits of one kustomization file. */
@@ -96,6 +91,16 @@ export class KustomizationEdit {
     }
     const name = entryName(update, rendered)
     if (name === undefined) return false
+    const twin = this.pending.findIndex(fields => fields[0]![1] === name)
+    if (twin >= 0) {
+      // The same target listed twice adds nothing; two images under one name would
+      // leave one of them not deployed.
+      const other = this.pendingChanges[twin]!
+      if (other.service === update.service) return true
+      throw new ConfigurationError(
+        `${this.rel}: ${other.service} and ${update.service} would both become the images entry "${name}"; deploy one image per name`
+      )
+    }
     const e = entryFor(name, update.parsed)
     const fields: [string, string][] = [['name', e.name]]
     if (e.newName) fields.push(['newName', e.newName])

@@ -39,14 +39,28 @@ const REG = 'registry.local:5000/shop'
 /** The bundle finds the test kubectl first on PATH. */
 const PATH = `${KUBECTL.includes('/') ? `${dirname(KUBECTL)}:` : ''}${process.env.PATH}`
 
-/** A bare config repository holding every conformance fixture. */
-function configRepo(): TestRepo {
-  const repo = makeRepo(readTree(FIXTURES))
-  repo.push('main')
-  return repo
+/** A bare config repository like GitHub's, and its file:// URL. */
+interface Remote {
+  origin: string
+  url: string
 }
 
-function deploy(repo: TestRepo, inputs: Record<string, string>, env = {}): Promise<ActionRun> {
+let seed: TestRepo | undefined
+
+/**
+ * A fresh bare config repository holding every conformance fixture (a local clone of
+ * one seed repository, made once).
+ */
+function configRepo(): Remote {
+  seed ??= makeRepo(readTree(FIXTURES))
+  const origin = join(tempDir('conveyor-conf-'), 'origin.git')
+  sh(dirname(origin), ['clone', '-q', '--bare', seed.dir, origin])
+  sh(origin, ['config', 'uploadpack.allowFilter', 'true'])
+  sh(origin, ['config', 'uploadpack.allowAnySHA1InWant', 'true'])
+  return { origin, url: `file://${origin}` }
+}
+
+function deploy(repo: Remote, inputs: Record<string, string>, env = {}): Promise<ActionRun> {
   return runAction('deploy', {
     inputs: { repository: repo.url, ...inputs },
     env: { PATH, ...env },
@@ -55,7 +69,7 @@ function deploy(repo: TestRepo, inputs: Record<string, string>, env = {}): Promi
 }
 
 /** A full clone of the remote's main. */
-function clone(repo: TestRepo): string {
+function clone(repo: Remote): string {
   const d = tempDir('conveyor-conf-')
   sh(d, ['clone', '-q', repo.url, 'c'])
   return join(d, 'c')
@@ -88,10 +102,10 @@ function onlyImagesChanged(before: string, after: string, refs: readonly string[
 }
 
 /** Deploy `lines` to kustomize `dirs`, pushed, each render changed only in images. */
-async function kustomizeCase(lines: string[], dirs: string[]): Promise<TestRepo> {
+async function kustomizeCase(lines: string[], dirs: string[]): Promise<Remote> {
   const repo = configRepo()
-  const before = clone(repo)
-  const rendersBefore = dirs.map(d => render(before, d))
+  // The remote holds the fixtures as they are: render them where they are.
+  const rendersBefore = dirs.map(d => render(FIXTURES, d))
   const run = await deploy(repo, {
     images: lines.join('\n'),
     targets: dirs.map(d => `kustomize:${d}`).join('\n')
@@ -218,9 +232,9 @@ function renderManifests(root: string, glob: string): string {
   }
 }
 
-async function manifestsCase(lines: string[], glob: string): Promise<TestRepo> {
+async function manifestsCase(lines: string[], glob: string): Promise<Remote> {
   const repo = configRepo()
-  const before = renderManifests(clone(repo), glob)
+  const before = renderManifests(FIXTURES, glob)
   const run = await deploy(repo, { images: lines.join('\n'), targets: `manifests:${glob}` })
   expect(run.main.errors).toEqual([])
   expect(run.main.code).toBe(0)
@@ -270,7 +284,7 @@ describe('conformance: manifests:argocd-example-apps/guestbook/*.yaml', () => {
 })
 
 /** The lines of a file that changed between two commits of the remote. */
-function fileChanges(repo: TestRepo, file: string, from: string): [string, string][] {
+function fileChanges(repo: Remote, file: string, from: string): [string, string][] {
   const diff = changedLines(
     sh(repo.origin, ['show', `${from}:${file}`]),
     sh(repo.origin, ['show', `main:${file}`])
@@ -306,7 +320,7 @@ describe('conformance: Helm values of charts in the repository', () => {
       'tag only (microservices-demo)',
       `cartservice=cartservice:v0.11.0`,
       `helm:${MDV}:images.tag`,
-      [['  tag: ""', '  tag: v0.11.0']]
+      [['  tag: ""', '  tag: "v0.11.0"']]
     ]
   ])('%s', async (_name, line, target, expected) => {
     const repo = configRepo()
@@ -339,7 +353,7 @@ describe('conformance: Helm values of charts in the repository', () => {
       targets: `helm:${MDV}:images.tag=cartservice\nhelm:${GB}:image=${a}`
     })
     expect(run.main.errors).toEqual([])
-    expect(fileChanges(repo, MDV, from)).toEqual([['  tag: ""', '  tag: v0.11.0']])
+    expect(fileChanges(repo, MDV, from)).toEqual([['  tag: ""', '  tag: "v0.11.0"']])
     expect(fileChanges(repo, GB, from)).toHaveLength(2)
   })
   it('an idempotent re-run pushes nothing', async () => {
@@ -377,7 +391,7 @@ describe('verify-render: which renderer, and how to turn it off', () => {
 
   it("the issue's example without kubectl: the in-process resolution, and kubectl agrees", async () => {
     const repo = configRepo()
-    const before = render(clone(repo), 'microservices-demo/kustomize/base')
+    const before = render(FIXTURES, 'microservices-demo/kustomize/base')
     const run = await deploy(repo, { images: line, targets: target }, { PATH: gitOnlyPath() })
     expect(run.main.errors).toEqual([])
     expect(run.main.outputs.result).toBe('pushed')
@@ -386,6 +400,22 @@ describe('verify-render: which renderer, and how to turn it off', () => {
     )
     const after = render(clone(repo), 'microservices-demo/kustomize/base')
     onlyImagesChanged(before.text, after.text, [`${REG}/cartservice:v2`])
+  })
+
+  it('widens the sparse checkout of an overlay to its bases for the render', async () => {
+    const repo = configRepo()
+    const run = await deploy(repo, {
+      images: 'ghcr.io/stefanprodan/podinfo=ghcr.io/stefanprodan/podinfo:6.15.0',
+      targets: 'kustomize:podinfo/deploy/overlays/production'
+    })
+    expect(run.main.errors).toEqual([])
+    expect(run.main.stdout).toContain('sparse checkout: /podinfo/deploy/overlays/production/*')
+    expect(run.main.stdout).toContain(
+      'sparse checkout: adding /podinfo/deploy/bases/backend /podinfo/deploy/bases/cache for the render'
+    )
+    expect(
+      sh(repo.origin, ['show', 'main:podinfo/deploy/overlays/production/kustomization.yaml'])
+    ).toContain('  - name: ghcr.io/stefanprodan/podinfo\n    newTag: 6.15.0')
   })
 
   it('required fails without a renderer, before touching the repository', async () => {
@@ -413,7 +443,7 @@ describe('verify-render: which renderer, and how to turn it off', () => {
     expect(run.main.outputs.result).toBe('pushed')
     expect(run.main.stdout).not.toContain('verify-render:')
     expect(sh(repo.origin, ['show', 'main:podinfo/kustomize/kustomization.yaml'])).toContain(
-      'images:\n  - name: ghcr.io/stefanprodan/podinfo-ui\n    newTag: 1.0.0\n'
+      'images:\n  - name: ghcr.io/stefanprodan/podinfo-ui\n    newTag: 1.0.0'
     )
   })
 })

@@ -146,6 +146,33 @@ describe('kustomize edits render the deployed image in kubectl kustomize', () =>
     )
   })
 
+  it('one entry for one image named twice; two images under one name are refused', () => {
+    const root = workspace('podinfo')
+    const twice = [parseTarget('kustomize:kustomize'), parseTarget('kustomize:kustomize')]
+    const rendered = new Map([['kustomize', ['ghcr.io/stefanprodan/podinfo:6.14.1']]])
+    const plan = planEdits(
+      root,
+      updatesFromImages(['ghcr.io/stefanprodan/podinfo=r.io/podinfo:7'], [], undefined),
+      twice,
+      { rendered }
+    )
+    expect(plan.files.get('kustomize/kustomization.yaml')!.match(/- name:/g)).toHaveLength(1)
+    expect(() =>
+      planEdits(
+        root,
+        updatesFromImages(
+          ['podinfo=ghcr.io/stefanprodan/podinfo:7', 'ghcr.io/stefanprodan/podinfo=r.io/podinfo:8'],
+          [],
+          undefined
+        ),
+        [parseTarget('kustomize:kustomize')],
+        { rendered }
+      )
+    ).toThrow(
+      /podinfo and ghcr\.io\/stefanprodan\/podinfo would both become the images entry "ghcr\.io\/stefanprodan\/podinfo"/
+    )
+  })
+
   it.each([
     [
       'podinfo',
