@@ -141,6 +141,8 @@ export class RenderCheck {
   private states: KustomizeState[] = []
   private readonly files: FileSource
   private readonly widened = new Set<string>()
+  /** Targets the renderer could not render as they were on the branch. */
+  private readonly fellBack = new Set<string>()
   private announced = false
   /** What the last `after` verified, one line per target (for the step summary). */
   readonly report: string[] = []
@@ -212,7 +214,10 @@ export class RenderCheck {
     // The checks the edit makes, before anything reads the target: it is there, and no
     // symbolic link leads to it.
     kustomizationFile(join(this.o.within, this.o.path), this.o.within, target.dir)
-    const useRenderer = how === undefined ? this.o.renderer !== undefined : how === 'renderer'
+    const useRenderer =
+      how === undefined
+        ? this.o.renderer !== undefined && !this.fellBack.has(dir)
+        : how === 'renderer'
     if (useRenderer) {
       const out = await this.render(dir)
       if (out.ok) {
@@ -229,6 +234,8 @@ export class RenderCheck {
           `${label}: ${this.o.renderer!.label} cannot render the kustomization as it is on the branch (verify-render: required): ${out.why}`
         )
       }
+      // Once per target: later attempts go straight to the in-process resolution.
+      this.fellBack.add(dir)
       this.o.log.warning(
         `${label}: ${this.o.renderer!.label} cannot render the kustomization as it is on the branch (${out.why}); verifying with the in-process resolution instead`
       )
