@@ -105762,19 +105762,6 @@ function parseImageRef(reference) {
 function formatImageRef(ref) {
     return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
 }
-/**
- * Whether two names denote the same image, the way kustomize matches `images[].name`:
- * exact name equality, with Docker Hub's implicit `docker.io/` and `library/` folded.
- */
-function sameImageName(a, b) {
-    const norm = (n) => {
-        let s = n.replace(/^(?:index\.)?docker\.io\//, '');
-        if (!s.includes('/'))
-            s = `library/${s}`;
-        return s;
-    };
-    return norm(a) === norm(b);
-}
 
 ;// CONCATENATED MODULE: ./src/lib/deploy-targets.ts
 /**
@@ -107278,10 +107265,6 @@ function scalarText(node) {
 
 
 
-/** The names an update is known by, in the order they are tried. */
-function namesOf(update) {
-    return update.names;
-}
 function kustomize_edit_text(entry, key) {
     return scalarText(entry.get(key, true));
 }
@@ -107292,12 +107275,12 @@ function refOfEntry(entry) {
 }
 /** The entry of `entries` an update edits: by `name` first, then by `newName`. */
 function findEntry(entries, update) {
-    for (const n of namesOf(update)) {
+    for (const n of update.names) {
         const entry = entries.find(e => kustomize_edit_text(e, 'name') === n);
         if (entry)
             return { entry, by: 'name' };
     }
-    for (const n of namesOf(update)) {
+    for (const n of update.names) {
         const entry = entries.find(e => kustomize_edit_text(e, 'newName') === n);
         if (entry)
             return { entry, by: 'newName' };
@@ -107311,8 +107294,8 @@ function findEntry(entries, update) {
  */
 function entryName(update, rendered) {
     if (rendered === undefined)
-        return namesOf(update)[0];
-    return namesOf(update).find(n => rendered.some(r => imageMatches(r, n)));
+        return update.names[0];
+    return update.names.find(n => rendered.some(r => imageMatches(r, n)));
 }
 /** Edits of one kustomization file. */
 class KustomizationEdit {
@@ -107352,6 +107335,15 @@ class KustomizationEdit {
         const name = entryName(update, rendered);
         if (name === undefined)
             return false;
+        const twin = this.pending.findIndex(fields => fields[0][1] === name);
+        if (twin >= 0) {
+            // The same target listed twice adds nothing; two images under one name would
+            // leave one of them not deployed.
+            const other = this.pendingChanges[twin];
+            if (other.service === update.service)
+                return true;
+            throw new errors_ConfigurationError(`${this.rel}: ${other.service} and ${update.service} would both become the images entry "${name}"; deploy one image per name`);
+        }
         const e = entryFor(name, update.parsed);
         const fields = [['name', e.name]];
         if (e.newName)
@@ -107533,17 +107525,23 @@ class Workspace {
         return { files, originals };
     }
 }
-function kustomizationFile(ws, dir) {
+/**
+ * The kustomization file of target `dir` (relative to `root`), refused when it is
+ * missing or reached through a symbolic link.
+ */
+function kustomizationFile(root, within, dir) {
+    assertNoSymlink(within, (0,external_node_path_.join)(root, dir), `target kustomize:${dir}`);
     for (const name of KUSTOMIZATION_FILES) {
         const rel = dir === '.' ? name : `${dir}/${name}`;
-        assertNoSymlink(ws.within, (0,external_node_path_.join)(ws.root, dir), `target kustomize:${dir}`);
-        if (present((0,external_node_path_.join)(ws.root, rel)))
+        if (present((0,external_node_path_.join)(root, rel))) {
+            assertNoSymlink(within, (0,external_node_path_.join)(root, rel), `target kustomize:${dir}`);
             return rel;
+        }
     }
     throw new errors_ConfigurationError(`target kustomize:${dir}: no kustomization.yaml in ${dir} of the config repository`);
 }
 function editKustomize(ws, dir, update, rendered, out) {
-    const rel = kustomizationFile(ws, dir);
+    const rel = kustomizationFile(ws.root, ws.within, dir);
     let k = ws.kustomizations.get(rel);
     if (!k) {
         k = new KustomizationEdit(ws.editor(rel, `target kustomize:${dir}`), rel);
@@ -108808,6 +108806,7 @@ function resolveKustomization(files, dir) {
 
 
 
+
 /** The first of `names` that is an executable file on PATH. */
 function findOnPath(name, env = process.env) {
     for (const dir of (env.PATH ?? '').split(external_node_path_.delimiter)) {
@@ -108889,6 +108888,8 @@ class RenderCheck {
     states = [];
     files;
     widened = new Set();
+    /** Targets the renderer could not render as they were on the branch. */
+    fellBack = new Set();
     announced = false;
     /** What the last `after` verified, one line per target (for the step summary). */
     report = [];
@@ -108905,7 +108906,9 @@ class RenderCheck {
             return false;
         for (const p of fresh)
             this.widened.add(p);
-        await this.o.widen(fresh.map(sparsePattern));
+        const patterns = fresh.map(sparsePattern);
+        this.o.log.info(`sparse checkout: adding ${patterns.join(' ')} for the render`);
+        await this.o.widen(patterns);
         return true;
     }
     /** Resolve in-process, widening a sparse checkout until nothing more is missing. */
@@ -108951,7 +108954,12 @@ class RenderCheck {
         catch (error) {
             resolveError = error;
         }
-        const useRenderer = how === undefined ? this.o.renderer !== undefined : how === 'renderer';
+        // The checks the edit makes, before anything reads the target: it is there, and no
+        // symbolic link leads to it.
+        kustomizationFile((0,external_node_path_.join)(this.o.within, this.o.path), this.o.within, target.dir);
+        const useRenderer = how === undefined
+            ? this.o.renderer !== undefined && !this.fellBack.has(dir)
+            : how === 'renderer';
         if (useRenderer) {
             const out = await this.render(dir);
             if (out.ok) {
@@ -108964,6 +108972,8 @@ class RenderCheck {
             if (this.o.mode === 'required') {
                 throw new errors_ConfigurationError(`${label}: ${this.o.renderer.label} cannot render the kustomization as it is on the branch (verify-render: required): ${out.why}`);
             }
+            // Once per target: later attempts go straight to the in-process resolution.
+            this.fellBack.add(dir);
             this.o.log.warning(`${label}: ${this.o.renderer.label} cannot render the kustomization as it is on the branch (${out.why}); verifying with the in-process resolution instead`);
         }
         if (resolveError || !resolved) {
