@@ -8,7 +8,7 @@
  */
 import { readdirSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { findOnPath } from '../../src/lib/deploy-render.js'
 import {
   clone,
@@ -27,6 +27,8 @@ import { changedLines } from '../support/kustomize.js'
 import { cleanup, sh, tempDir } from '../support/gitrepo.js'
 
 afterAll(() => cleanup())
+// Each case runs the bundle once or twice and renders twice: room for a loaded machine.
+vi.setConfig({ testTimeout: 180_000 })
 
 async function manifestsCase(lines: string[], glob: string): Promise<Remote> {
   const repo = configRepo()

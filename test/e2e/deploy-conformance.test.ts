@@ -9,7 +9,7 @@
  * mean" and leaves the config repository untouched. Manifests and Helm targets, and the
  * verify-render modes: deploy-conformance-targets.test.ts.
  */
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import {
   clone,
   configRepo,
@@ -25,6 +25,8 @@ import {
 import { cleanup, sh } from '../support/gitrepo.js'
 
 afterAll(() => cleanup())
+// Each case runs the bundle once or twice and renders twice: room for a loaded machine.
+vi.setConfig({ testTimeout: 180_000 })
 
 /** Deploy `lines` to kustomize `dirs`, pushed, each render changed only in images. */
 async function kustomizeCase(lines: string[], dirs: string[]): Promise<Remote> {
