@@ -20,6 +20,7 @@ import {
   judge,
   parseRender,
   renderedList,
+  rendersRef,
   type RenderDifference,
   type RenderedImage
 } from './deploy-verify.js'
@@ -307,7 +308,7 @@ export class RenderCheck {
           ? diffResources(s.resources, now.resources)
           : diffImages(s.images, now.images)
       const placed = placedOn(s.target)
-      const verdict = judge(diffs, now.images, placed, (u, v) => v === u.ref)
+      const verdict = judge(diffs, now.images, placed, (u, v) => rendersRef(u.ref, v))
       const label = targetLabel(s.target)
       const values = now.images.map(i => i.value)
       for (const u of verdict.missing) {

@@ -6,7 +6,7 @@
  */
 import { parseAllDocuments } from 'yaml'
 import { targetLabel, type ImageUpdate, type Target } from './deploy-targets.js'
-import { imageFields, imageName } from './kustomize-image.js'
+import { imageFields, imageName, splitImage } from './kustomize-image.js'
 import { didYouMean, editDistance } from './services.js'
 
 /** One image a target renders. */
@@ -187,6 +187,19 @@ export function nowhereMessage(
     `${didYouMeanImage(update, rendered)} The target renders: ${renderedList(update.names, rendered)}.` +
     ' Nothing was pushed; the config repository is unchanged.'
   )
+}
+
+/**
+ * Whether a rendered image `value` is the deployed reference `ref`: the same text, or,
+ * for a reference with a digest, the same name and digest (kustomize v2 drops the tag
+ * when an entry has both; with a digest, runtimes pull by digest and the tag says
+ * nothing more).
+ */
+export function rendersRef(ref: string, value: string): boolean {
+  if (value === ref) return true
+  const r = splitImage(ref)
+  const v = splitImage(value)
+  return r.digest !== '' && v.digest === r.digest && v.name === r.name && v.tag === ''
 }
 
 /** What a verified target reports. */

@@ -20,6 +20,7 @@ import {
   MD,
   REG,
   render,
+  shows,
   type Remote
 } from '../support/conformance.js'
 import { cleanup, sh } from '../support/gitrepo.js'
@@ -51,11 +52,10 @@ async function kustomizeCase(lines: string[], dirs: string[]): Promise<Remote> {
     const was = rendersBefore[i]!
     const now = rendersAfter[i]!
     expect(now.how).toBe(was.how)
-    const here = refs.filter(r => now.text.includes(`image: ${r}`))
+    const here = refs.filter(r => shows(now.text, r))
     expect(imageChanges(was.text, now.text, here)).toEqual([])
   })
-  for (const ref of refs)
-    expect(rendersAfter.some(r => r.text.includes(`image: ${ref}`))).toBe(true)
+  for (const ref of refs) expect(rendersAfter.some(r => shows(r.text, ref))).toBe(true)
   return repo
 }
 

@@ -8,12 +8,19 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import picomatch from 'picomatch'
-import { imagesOf } from '../../src/lib/deploy-verify.js'
+import { imagesOf, rendersRef } from '../../src/lib/deploy-verify.js'
 import { resolveKustomization } from '../../src/lib/kustomize-resolve.js'
 import { readTree } from './git-http.js'
 import { makeRepo, sh, tempDir, type TestRepo } from './gitrepo.js'
 import { runAction, type ActionRun } from './harness.js'
-import { changedLines, dirSource, imageLine, KUBECTL, kustomize } from './kustomize.js'
+import {
+  changedLines,
+  dirSource,
+  imageLine,
+  KUBECTL,
+  kustomize,
+  legacyKubectl
+} from './kustomize.js'
 
 /** The conformance fixtures (test/fixtures/deploy/conformance). */
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'deploy', 'conformance')
@@ -82,6 +89,20 @@ export function render(root: string, dir: string): { how: 'kubectl' | 'in-proces
 }
 
 /**
+ * Whether a rendered image is the deployed `ref`: the same text; with a kustomize v2
+ * kubectl (1.20), which drops the tag of an entry that has a digest too, also the name
+ * and digest alone.
+ */
+export function isRef(ref: string, value: string | undefined): boolean {
+  return value === ref || (legacyKubectl && value !== undefined && rendersRef(ref, value))
+}
+
+/** Whether a render shows `ref` on an image line. */
+export function shows(text: string, ref: string): boolean {
+  return text.split('\n').some(l => isRef(ref, imageLine(l)))
+}
+
+/**
  * What is wrong with two renders that should differ only in image lines, each now one
  * of `refs`, every one of `refs` rendered; [] when nothing is.
  */
@@ -92,10 +113,11 @@ export function imageChanges(before: string, after: string, refs: readonly strin
   if (diff.changed.length === 0) out.push('nothing changed')
   for (const [a, b] of diff.changed) {
     if (imageLine(a) === undefined) out.push(`a line that is not an image changed: ${a}`)
-    else if (!refs.includes(imageLine(b)!))
+    else if (!refs.some(r => isRef(r, imageLine(b)))) {
       out.push(`an image became ${b.trim()}, not a deployed one`)
+    }
   }
-  for (const ref of refs) if (!after.includes(`image: ${ref}`)) out.push(`${ref} is not rendered`)
+  for (const ref of refs) if (!shows(after, ref)) out.push(`${ref} is not rendered`)
   return out
 }
 

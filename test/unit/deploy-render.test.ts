@@ -18,7 +18,8 @@ import {
   diffResources,
   imagesOf,
   judge,
-  parseRender
+  parseRender,
+  rendersRef
 } from '../../src/lib/deploy-verify.js'
 import { memoryLogger } from '../../src/lib/logger.js'
 import { KUBECTL, kustomizeOk } from '../support/kustomize.js'
@@ -368,6 +369,18 @@ describe('RenderCheck: Helm charts in the repository', () => {
 })
 
 describe('the verdict, pure', () => {
+  it.each([
+    ['r.io/a:2', 'r.io/a:2', true],
+    [`r.io/a:2@${D}`, `r.io/a:2@${D}`, true],
+    // kustomize v2 renders an entry with newTag and digest as name@digest.
+    [`r.io/a:2@${D}`, `r.io/a@${D}`, true],
+    [`r.io/a:2@${D}`, `r.io/b@${D}`, false],
+    [`r.io/a:2@${D}`, 'r.io/a:2', false],
+    ['r.io/a:2', 'r.io/a:3', false]
+  ])('%s rendered as %s: %s', (ref, value, expected) => {
+    expect(rendersRef(ref, value)).toBe(expected)
+  })
+
   it('orders what a target renders by closeness to the name asked for', () => {
     expect(
       closestImages(
