@@ -106983,6 +106983,19 @@ function nowhereMessage(update, targets, rendered) {
         ' Nothing was pushed; the config repository is unchanged.');
 }
 /**
+ * Whether a rendered image `value` is the deployed reference `ref`: the same text, or,
+ * for a reference with a digest, the same name and digest (kustomize v2 drops the tag
+ * when an entry has both; with a digest, runtimes pull by digest and the tag says
+ * nothing more).
+ */
+function rendersRef(ref, value) {
+    if (value === ref)
+        return true;
+    const r = splitImage(ref);
+    const v = splitImage(value);
+    return r.digest !== '' && v.digest === r.digest && v.name === r.name && v.tag === '';
+}
+/**
  * Judge one target: `diffs` between the render before and after, `after` the images
  * rendered after the edit, `placed` the updates edited into this target, and
  * `shows(update, value)` whether a rendered value is the update's image.
@@ -109030,7 +109043,7 @@ class RenderCheck {
                 ? diffResources(s.resources, now.resources)
                 : diffImages(s.images, now.images);
             const placed = placedOn(s.target);
-            const verdict = judge(diffs, now.images, placed, (u, v) => v === u.ref);
+            const verdict = judge(diffs, now.images, placed, (u, v) => rendersRef(u.ref, v));
             const label = targetLabel(s.target);
             const values = now.images.map(i => i.value);
             for (const u of verdict.missing) {
