@@ -322,11 +322,7 @@ export interface PlanOptions {
   imagePaths?: readonly string[]
   /** The clone every edited file must belong to (default: root). */
   within?: string
-  /**
-   * Kustomize target dir → the image references it renders before the edit. A new
-   * `images:` entry then takes the name the target renders, and only goes where the
-   * image renders; without it, an entry takes the update's first name.
-   */
+  /** Kustomize target dir → the images it renders before the edit (names new entries). */
   rendered?: ReadonlyMap<string, readonly string[]>
 }
 

@@ -4,9 +4,13 @@
  * line diff of two renders that says which lines changed. No vitest imports.
  */
 import { spawnSync } from 'node:child_process'
-import { readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import type { FileSource } from '../../src/lib/kustomize-resolve.js'
+import { tempDir } from './gitrepo.js'
+
+/** The deploy conformance fixtures: real public configs. */
+export const CONFORMANCE = join(import.meta.dirname, '..', 'fixtures', 'deploy', 'conformance')
 
 /** The kubectl the tests render with. */
 export const KUBECTL = process.env.CONVEYOR_TEST_KUBECTL || 'kubectl'
@@ -110,4 +114,18 @@ export function loadOverlay(
     ].join('\n'),
     [`${dir}/deployments.yaml`]: `${deployments.join('\n---\n')}\n`
   }
+}
+
+/**
+ * A scratch directory holding a copy of a conformance fixture (test/fixtures/deploy/
+ * conformance/<fixture>) and/or the given files; removed by gitrepo's cleanup().
+ */
+export function scratch(fixture?: string, files: Record<string, string> = {}): string {
+  const d = tempDir('conveyor-render-')
+  if (fixture) cpSync(join(CONFORMANCE, fixture), d, { recursive: true })
+  for (const [p, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(d, p)), { recursive: true })
+    writeFileSync(join(d, p), text)
+  }
+  return d
 }
