@@ -251,7 +251,7 @@ describe('in-process resolution: what it skips and what it reports', () => {
   it('skips remote resources and Helm charts with a notice', () => {
     const root = layout({
       'k/kustomization.yaml':
-        'resources:\n- https://github.com/acme/x//base?ref=v1\n- github.com/acme/y/base\n- d.yaml\nhelmCharts:\n- {name: x}\n',
+        'resources:\n- https://github.com/acme/x//base?ref=v1\n- github.com/acme/y/base\n- d.yaml\nhelmCharts:\n- {name: x}\nconfigurations: [c.yaml]\n',
       'k/d.yaml': deployment('d', 'd:1')
     })
     const res = resolveKustomization(dirSource(root), 'k')
@@ -261,6 +261,7 @@ describe('in-process resolution: what it skips and what it reports', () => {
     )
     expect(res.notices.join('\n')).toMatch(/remote resource github\.com\/acme\/y\/base/)
     expect(res.notices.join('\n')).toMatch(/helmCharts are not rendered in-process/)
+    expect(res.notices.join('\n')).toMatch(/configurations \(custom field specs\) are not applied/)
   })
 
   it('reports referenced paths that are absent (for a sparse checkout to widen)', () => {
