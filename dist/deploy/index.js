@@ -108755,6 +108755,9 @@ class Resolver {
         if (k.replacements !== undefined) {
             this.notices.push(`${dir}: replacements are not applied in-process`);
         }
+        if (k.configurations !== undefined) {
+            this.notices.push(`${dir}: configurations (custom field specs) are not applied in-process; images in fields they add are not seen`);
+        }
         for (const entry of strings(k.transformers))
             this.transformer(dir, entry, acc);
     }
