@@ -109,6 +109,22 @@ async function setUp(): Promise<Env> {
   step('making the GitOps config repository (a copy of examples/config-repo)')
   const configSrc = join(tmp, 'config-src')
   cpSync(join(ROOT, 'examples', 'config-repo'), configSrc, { recursive: true })
+  // The manifests name ghcr.io/acme/shop-*; the overlay points them at the registry the
+  // demo builds to (newName), as a config repository does for its own registry. deploy
+  // finds each entry by that newName and verifies that the new image renders.
+  const overlay = join(configSrc, 'overlays', 'prod', 'kustomization.yaml')
+  writeFileSync(
+    overlay,
+    readFileSync(overlay, 'utf8')
+      .replace(
+        /( {4}newName: )registry\.acme\.internal:5000\/payments\/(shop-payments)\n/,
+        `$1${registry.host}/acme/$2\n`
+      )
+      .replace(
+        /( {2}- name: ghcr\.io\/acme\/(shop-(?:frontend|cart|checkout))\n)/g,
+        `$1    newName: ${registry.host}/acme/$2\n`
+      )
+  )
   git(configSrc, 'init', '-q', '-b', 'main')
   git(configSrc, 'add', '-A')
   git(configSrc, 'commit', '-q', '-m', 'Initial config')

@@ -14,6 +14,8 @@ declare -A need=(
   [openssl]=openssl
   [git]=git
   [rpmbuild]=rpm
+  # kubectl kustomize judges the deploy action's kustomize edits (the conformance suite).
+  [kubectl]=kubernetes-client
 )
 missing=()
 for bin in "${!need[@]}"; do

@@ -86382,19 +86382,6 @@ function parseImageRef(reference) {
 function formatImageRef(ref) {
     return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
 }
-/**
- * Whether two names denote the same image, the way kustomize matches `images[].name`:
- * exact name equality, with Docker Hub's implicit `docker.io/` and `library/` folded.
- */
-function sameImageName(a, b) {
-    const norm = (n) => {
-        let s = n.replace(/^(?:index\.)?docker\.io\//, '');
-        if (!s.includes('/'))
-            s = `library/${s}`;
-        return s;
-    };
-    return norm(a) === norm(b);
-}
 
 // EXTERNAL MODULE: external "node:tls"
 var external_node_tls_ = __nccwpck_require__(1692);

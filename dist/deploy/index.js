@@ -105783,6 +105783,8 @@ function symlinkOnPath(root, rel) {
     return undefined;
 }
 
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/lib/image-ref.ts
 /**
  * Container image references as the distribution spec and kustomize read them:
@@ -105859,22 +105861,1367 @@ function image_ref_parseImageRef(reference) {
 function formatImageRef(ref) {
     return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
 }
+
+;// CONCATENATED MODULE: ./src/lib/deploy-targets.ts
 /**
- * Whether two names denote the same image, the way kustomize matches `images[].name`:
- * exact name equality, with Docker Hub's implicit `docker.io/` and `library/` folded.
+ * What `deploy` writes and where: the `targets` lines (`kustomize:<dir>`,
+ * `manifests:<glob>`, `helm:<file>:<key>[=<name>]`), the `images` lines
+ * (`name=reference`) and the build result files, turned into image updates. Pure.
  */
-function sameImageName(a, b) {
-    const norm = (n) => {
-        let s = n.replace(/^(?:index\.)?docker\.io\//, '');
-        if (!s.includes('/'))
-            s = `library/${s}`;
+
+
+
+/** A repo-relative path that stays inside the repository, or undefined. */
+function safeRelPath(value) {
+    const norm = external_node_path_.posix.normalize(value.replace(/^\.\/+/, '').replace(/\/+$/, '') || '.');
+    if (norm.startsWith('/') || norm === '..' || norm.startsWith('../') || norm.includes('\0')) {
+        return undefined;
+    }
+    return norm;
+}
+/** A target as its `targets` line writes it. */
+function targetLabel(t) {
+    if (t.kind === 'kustomize')
+        return `kustomize:${t.dir}`;
+    if (t.kind === 'manifests')
+        return `manifests:${t.glob}`;
+    return `helm:${t.file}:${t.key}${t.name ? `=${t.name}` : ''}`;
+}
+/** Parse one `targets` line; `input` names the input in errors. */
+function parseTarget(line, input = 'targets') {
+    const colon = line.indexOf(':');
+    const kind = colon > 0 ? line.slice(0, colon).trim() : '';
+    const rest = colon > 0 ? line.slice(colon + 1).trim() : '';
+    const path = (p) => {
+        const s = safeRelPath(p);
+        if (!s || p === '')
+            throw errors_invalidInput(input, line, 'a relative path inside the repository');
         return s;
     };
-    return norm(a) === norm(b);
+    if (kind === 'kustomize' && rest !== '')
+        return { kind, dir: path(rest) };
+    if (kind === 'manifests' && rest !== '') {
+        if (safeRelPath(rest) === undefined) {
+            throw errors_invalidInput(input, line, 'a glob relative to the repository');
+        }
+        return { kind, glob: rest.replace(/^\.\/+/, '') };
+    }
+    if (kind === 'helm') {
+        const m = /^([^:]+):([A-Za-z0-9_.\-[\]]+)(?:=(\S+))?$/.exec(rest);
+        if (m) {
+            const key = m[2];
+            if (key.split('.').some(k => k === '')) {
+                throw errors_invalidInput(input, line, 'a dotted key such as image.tag');
+            }
+            return { kind, file: path(m[1]), key, ...(m[3] ? { name: m[3] } : {}) };
+        }
+    }
+    throw errors_invalidInput(input, line, 'kustomize:<dir>, manifests:<glob> or helm:<values file>:<dotted key>[=<image name>]');
+}
+/** Targets of a service from its `deploy:` key in the services file. */
+function serviceTargets(service) {
+    const d = service.deploy;
+    if (!d)
+        return [];
+    const where = `services file, service "${service.name}", deploy`;
+    const out = [];
+    if (d.kustomize)
+        out.push(parseTarget(`kustomize:${d.kustomize}`, `${where}.kustomize`));
+    if (d.manifests)
+        out.push(parseTarget(`manifests:${d.manifests}`, `${where}.manifests`));
+    if (d.helmValues) {
+        out.push(parseTarget(`helm:${d.helmValues}:${d.key ?? 'image.tag'}`, `${where}.helmValues`));
+    }
+    return out;
+}
+/**
+ * The longest `images` line: a name, `=`, and a reference (at most 255 characters of
+ * name, 128 of tag and a sha512 digest), with room to spare.
+ */
+const MAX_IMAGES_LINE = 1024;
+/**
+ * `message` with every double-quoted string longer than `max` characters cut to a
+ * prefix: for messages that quote what a user or a file supplied, in full.
+ */
+function shortenQuotes(message, max = 60) {
+    return message.replace(/"(?:[^"\\]|\\.)*"/gs, q => q.length > max + 2 ? `${q.slice(0, max + 1)}… (${q.length - 2} characters)"` : q);
+}
+/**
+ * A parser message fit to append to an error that already quotes the value: without
+ * the leading `image reference "<value>": `, every quoted string shortened, and the
+ * whole bounded (the parser quotes the value and its parts in full).
+ */
+function reasonOf(message) {
+    return shortenQuotes(message.replace(/^image reference "(?:[^"\\]|\\.)*":? ?/s, '')).slice(0, 300);
+}
+function parseRef(input, line, ref) {
+    try {
+        const parsed = image_ref_parseImageRef(ref);
+        if (!parsed.tag && !parsed.digest)
+            throw new Error('it has neither a tag nor a digest');
+        return parsed;
+    }
+    catch (error) {
+        const reason = reasonOf(error.message);
+        throw errors_invalidInput(input, line, `name=reference with a reference such as app:1.2, app@sha256:... or both${reason ? ` (${reason})` : ''}`);
+    }
+}
+/** Refuse an `images` line longer than MAX_IMAGES_LINE (the error shows a prefix). */
+function checkImagesLine(line) {
+    if (line.length > MAX_IMAGES_LINE) {
+        throw errors_invalidInput('images', line, `name=reference lines of at most ${MAX_IMAGES_LINE} characters (image names have at most 255, tags 128)`);
+    }
+}
+/** Parse the `images` lines into updates; services give names and targets. */
+function updatesFromImages(lines, services, source) {
+    const out = [];
+    for (const line of lines)
+        checkImagesLine(line);
+    for (const line of lines) {
+        const eq = line.indexOf('=');
+        const name = eq > 0 ? line.slice(0, eq).trim() : '';
+        const ref = eq > 0 ? line.slice(eq + 1).trim() : '';
+        if (name === '' || ref === '') {
+            throw errors_invalidInput('images', line, 'lines of the form name=reference (cart=ghcr.io/acme/cart:1.2)');
+        }
+        const parsed = parseRef('images', line, ref);
+        if (out.some(u => u.service === name))
+            throw errors_invalidInput('images', name, 'each name once');
+        const service = services.find(s => s.name === name);
+        out.push({
+            service: name,
+            // The name as the targets write it first: the line's name, or the service's image.
+            names: [...new Set([...(service ? [service.image] : []), name, parsed.name])],
+            ref,
+            parsed,
+            source,
+            targets: service ? serviceTargets(service) : []
+        });
+    }
+    return out;
+}
+/** Updates from validated build results (one per leg). */
+function updatesFromResults(results, services) {
+    const out = [];
+    for (const r of results) {
+        if (out.some(u => u.service === r.service)) {
+            throw new errors_ConfigurationError(`build results: service "${r.service}" appears more than once`);
+        }
+        const tagRef = r.tags.map(t => safeParse(t)).find(t => t?.tag && t.name === r.image);
+        const ref = formatImageRef({ name: r.image, tag: tagRef?.tag, digest: r.digest });
+        const parsed = parseRef(`results (${r.service})`, ref, ref);
+        const service = services.find(s => s.name === r.service);
+        out.push({
+            service: r.service,
+            names: [...new Set([r.image, ...(service ? [service.image] : []), r.service])],
+            ref,
+            parsed,
+            source: {
+                repository: r.source.repository,
+                sha: r.source.sha,
+                time: r.createdAt,
+                runUrl: r.source.runUrl
+            },
+            targets: service ? serviceTargets(service) : []
+        });
+    }
+    return out;
+}
+function safeParse(ref) {
+    try {
+        return image_ref_parseImageRef(ref);
+    }
+    catch {
+        return undefined;
+    }
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/lib/kustomize-image.ts
+/** kustomize's `image.Split`: name, tag and digest of a reference as written. */
+function splitImage(value) {
+    // A first path component may hold a registry port (`host:5000/app`): search after it.
+    const slash = value.indexOf('/');
+    const offset = slash > 0 ? slash : 0;
+    const search = value.slice(offset);
+    const at = search.indexOf('@');
+    const colon = search.indexOf(':');
+    if (colon < 0 && at < 0)
+        return { name: value, tag: '', digest: '' };
+    if (at >= 0 && (at < colon || colon < 0)) {
+        return { name: value.slice(0, offset + at), tag: '', digest: value.slice(offset + at + 1) };
+    }
+    if (at >= 0 && colon >= 0) {
+        return {
+            name: value.slice(0, offset + colon),
+            tag: value.slice(offset + colon + 1, offset + at),
+            digest: value.slice(offset + at + 1)
+        };
+    }
+    return { name: value.slice(0, offset + colon), tag: value.slice(offset + colon + 1), digest: '' };
+}
+const TAG_PART = /^(?::[a-zA-Z0-9_.{}-]*)?(?:@[a-zA-Z0-9]+(?:[.+_-][a-zA-Z0-9]+)*:[a-zA-Z0-9_.{}-]*)?$/;
+/**
+ * Whether the image reference `value` has the name `name` (kustomize's IsImageMatched).
+ * kustomize compiles `name` into a regular expression, so a `.` there matches any
+ * character; here the name is taken literally, which differs only for names that no
+ * registry accepts.
+ */
+function imageMatches(value, name) {
+    return value.startsWith(name) && TAG_PART.test(value.slice(name.length));
+}
+/**
+ * The reference `value` becomes under `entry`, or undefined when the entry does not
+ * match it (kustomize's imageTagUpdater).
+ */
+function applyImage(value, entry) {
+    if (!entry.name || !imageMatches(value, entry.name))
+        return undefined;
+    let { name, tag, digest } = splitImage(value);
+    if (entry.newName)
+        name = entry.newName;
+    if (entry.newTag && entry.digest) {
+        tag = entry.newTag;
+        digest = entry.digest;
+    }
+    else if (entry.newTag) {
+        tag = entry.newTag;
+        digest = '';
+    }
+    else if (entry.digest) {
+        tag = '';
+        digest = entry.digest;
+    }
+    else if (entry.tagSuffix) {
+        tag += entry.tagSuffix;
+        digest = '';
+    }
+    return `${name}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
+}
+/**
+ * The entry `kustomize edit set image <name>=<ref>` writes: `newName` only when the
+ * new repository differs from `name`, `newTag` and `digest` as the reference has them.
+ */
+function entryFor(name, ref) {
+    return {
+        name,
+        ...(ref.name !== name ? { newName: ref.name } : {}),
+        ...(ref.tag ? { newTag: ref.tag } : {}),
+        ...(ref.digest ? { digest: ref.digest } : {})
+    };
+}
+/** The name part of an image reference as kustomize splits it. */
+function imageName(value) {
+    return splitImage(value).name;
+}
+function isObj(v) {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+/**
+ * kustomize's legacy image filter: the `image` of every item of a `containers` or
+ * `initContainers` list anywhere in the resource.
+ */
+function legacyFields(node, path, out) {
+    if (Array.isArray(node)) {
+        node.forEach((item, i) => legacyFields(item, `${path}[${i}]`, out));
+        return;
+    }
+    if (!isObj(node))
+        return;
+    for (const [key, value] of Object.entries(node)) {
+        const here = path ? `${path}.${key}` : key;
+        legacyFields(value, here, out);
+        if ((key === 'containers' || key === 'initContainers') && Array.isArray(value)) {
+            value.forEach((c, i) => {
+                if (isObj(c) && typeof c.image === 'string') {
+                    out.push({ path: `${here}[${i}].image`, value: c.image, set: v => (c.image = v) });
+                }
+            });
+        }
+    }
+}
+/** kustomize's default `images` field specs (api/internal/konfig/builtinpluginconsts). */
+const FIELD_SPECS = [
+    [['spec'], 'containers', ['image']],
+    [['spec'], 'initContainers', ['image']],
+    [['spec'], 'volumes', ['image', 'reference']],
+    [['spec', 'template', 'spec'], 'containers', ['image']],
+    [['spec', 'template', 'spec'], 'initContainers', ['image']],
+    [['spec', 'template', 'spec'], 'volumes', ['image', 'reference']]
+];
+function specFields(resource) {
+    const out = [];
+    for (const [prefix, list, leaf] of FIELD_SPECS) {
+        let node = resource;
+        for (const k of prefix)
+            node = isObj(node) ? node[k] : undefined;
+        const items = isObj(node) ? node[list] : undefined;
+        if (!Array.isArray(items))
+            continue;
+        items.forEach((item, i) => {
+            let holder = item;
+            for (const k of leaf.slice(0, -1))
+                holder = isObj(holder) ? holder[k] : undefined;
+            const last = leaf[leaf.length - 1];
+            if (isObj(holder) && typeof holder[last] === 'string') {
+                const h = holder;
+                out.push({
+                    path: `${[...prefix, list].join('.')}[${i}].${leaf.join('.')}`,
+                    value: h[last],
+                    set: v => (h[last] = v)
+                });
+            }
+        });
+    }
+    return out;
+}
+function isCrd(resource) {
+    return resource.kind === 'CustomResourceDefinition';
+}
+/** Every image field the images transformer looks at, each once, in document order. */
+function imageFields(resource) {
+    if (!isObj(resource) || isCrd(resource))
+        return [];
+    const out = [];
+    legacyFields(resource, '', out);
+    const seen = new Set(out.map(f => f.path));
+    for (const f of specFields(resource))
+        if (!seen.has(f.path))
+            out.push(f);
+    return out;
+}
+/**
+ * Apply one `images:` entry to a resource in place, as kustomize's
+ * ImageTagTransformer does: the legacy filter, then the field specs.
+ */
+function transformImages(resource, entry) {
+    if (!isObj(resource) || isCrd(resource))
+        return;
+    const legacy = [];
+    legacyFields(resource, '', legacy);
+    // The field specs read the values the legacy pass left (read after it runs).
+    for (const pass of [() => legacy, () => specFields(resource)]) {
+        for (const f of pass()) {
+            const next = applyImage(f.value, entry);
+            if (next !== undefined)
+                f.set(next);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/lib/exec.ts
+/**
+ * Child processes over argv arrays only (no shell), with stdin, a timeout, and
+ * captured output bounded in size. The command line is logged with every registered
+ * secret redacted; arguments marked secret are never logged at all.
+ */
+
+
+/** A process that failed: its message carries the last lines of stderr, redacted. */
+class ExecError extends Error {
+    result;
+    name = 'ExecError';
+    constructor(message, result) {
+        super(message);
+        this.result = result;
+    }
+}
+/** The command line as it may be shown: secret args hidden, secrets redacted. */
+function displayCommand(command, args, secretArgs = []) {
+    const shown = args.map((a, i) => secretArgs.includes(i) ? '***' : /[\s"'$`\\]/.test(a) || a === '' ? JSON.stringify(a) : a);
+    return secrets_secrets.redact([command, ...shown].join(' '));
+}
+class Tail {
+    max;
+    chunks = [];
+    size = 0;
+    truncated = false;
+    constructor(max) {
+        this.max = max;
+    }
+    push(chunk) {
+        this.chunks.push(chunk);
+        this.size += chunk.length;
+        while (this.size > this.max && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+            this.truncated = true;
+        }
+        if (this.size > this.max) {
+            const only = this.chunks[0];
+            this.chunks = [only.subarray(only.length - this.max)];
+            this.size = this.max;
+            this.truncated = true;
+        }
+    }
+    text() {
+        return Buffer.concat(this.chunks).toString('utf8');
+    }
+}
+/** The last `n` non-empty lines of a text. */
+function lastLines(text, n) {
+    return text
+        .split(/\r?\n/)
+        .filter(l => l.trim() !== '')
+        .slice(-n)
+        .join('\n');
+}
+/**
+ * The environment a child gets: `env` without the action's `INPUT_*` variables, which
+ * hold the raw inputs (secrets among them) and which no child needs.
+ */
+function childEnv(env = process.env) {
+    const out = {};
+    for (const [k, v] of Object.entries(env))
+        if (!/^INPUT_/i.test(k))
+            out[k] = v;
+    return out;
+}
+/** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
+function lib_exec_exec(command, args, options = {}) {
+    const max = options.maxOutputBytes ?? 4 * 1024 * 1024;
+    const shown = displayCommand(command, args, options.secretArgs);
+    options.logger?.info(`$ ${shown}`);
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
+            cwd: options.cwd,
+            env: childEnv(options.env ?? process.env),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(options.signal ? { signal: options.signal } : {})
+        });
+        const out = new Tail(max);
+        const err = new Tail(max);
+        let timedOut = false;
+        let killTimer;
+        const timer = options.timeoutMs !== undefined
+            ? setTimeout(() => {
+                timedOut = true;
+                child.kill('SIGTERM');
+                killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
+            }, options.timeoutMs)
+            : undefined;
+        // A callback that throws (a consumer refusing what it was given) ends the process
+        // and rejects with that error, rather than escaping as an uncaught exception.
+        let callbackError;
+        const call = (fn, c) => {
+            if (!fn || callbackError)
+                return;
+            try {
+                fn(c);
+            }
+            catch (error) {
+                callbackError = { error };
+                child.kill('SIGTERM');
+            }
+        };
+        child.stdout.on('data', (c) => {
+            out.push(c);
+            call(options.onStdout, c);
+        });
+        child.stderr.on('data', (c) => {
+            err.push(c);
+            call(options.onStderr, c);
+        });
+        child.stdin.on('error', () => undefined);
+        // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
+        // can hold the output pipes open long after the child exited: stop waiting for it.
+        let drainTimer;
+        child.on('exit', () => {
+            drainTimer = setTimeout(() => {
+                child.stdout.destroy();
+                child.stderr.destroy();
+            }, timedOut ? 500 : 2000);
+            drainTimer.unref();
+        });
+        child.on('error', error => {
+            clearTimeout(timer);
+            clearTimeout(killTimer);
+            const code = error.code;
+            const why = code === 'ENOENT'
+                ? `${command}: command not found`
+                : code === 'ABORT_ERR'
+                    ? `${command}: aborted`
+                    : `${command}: ${error.message}`;
+            reject(new ExecError(why, {
+                code: -1,
+                signal: null,
+                stdout: '',
+                stderr: '',
+                truncated: false,
+                timedOut: false,
+                durationMs: Date.now() - started
+            }));
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            clearTimeout(killTimer);
+            clearTimeout(drainTimer);
+            if (callbackError) {
+                reject(callbackError.error);
+                return;
+            }
+            const result = {
+                code: code ?? -1,
+                signal,
+                stdout: out.text(),
+                stderr: err.text(),
+                truncated: out.truncated || err.truncated,
+                timedOut,
+                durationMs: Date.now() - started
+            };
+            if ((result.code !== 0 || timedOut) && !options.allowFailure) {
+                const why = timedOut
+                    ? `timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`
+                    : signal
+                        ? `killed by ${signal}`
+                        : `exited with code ${result.code}`;
+                const tail = lastLines(result.stderr || result.stdout, 20);
+                reject(new ExecError(secrets_secrets.redact(`${shown} ${why}${tail ? `:\n${tail}` : ''}`), result));
+                return;
+            }
+            resolve(result);
+        });
+        if (options.input !== undefined)
+            child.stdin.end(options.input);
+        else
+            child.stdin.end();
+    });
+}
+
+;// CONCATENATED MODULE: ./src/lib/git.ts
+/**
+ * Running git: argv arrays only, never a prompt, a stable locale, and no user or
+ * system configuration leaking in unless asked. Tokens reach git through the
+ * environment (`--config-env`), never argv.
+ */
+
+
+/** The environment variable that carries a token header to git (`--config-env=<key>=<this>`). */
+const GIT_HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+function authHeader(token, scheme = 'basic') {
+    secrets_secrets.add(token, { user: 'x-access-token' });
+    if (scheme === 'bearer')
+        return `AUTHORIZATION: bearer ${token}`;
+    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
+    secrets_secrets.add(encoded);
+    return `AUTHORIZATION: basic ${encoded}`;
+}
+/** The environment git runs with. */
+function gitEnv(extra = {}, isolated = false) {
+    const env = {
+        ...process.env,
+        GIT_TERMINAL_PROMPT: '0',
+        GIT_ASKPASS: '',
+        SSH_ASKPASS: '',
+        GCM_INTERACTIVE: 'never',
+        LC_ALL: 'C',
+        LANG: 'C'
+    };
+    if (isolated) {
+        env.GIT_CONFIG_NOSYSTEM = '1';
+        env.GIT_CONFIG_GLOBAL = '/dev/null';
+    }
+    return { ...env, ...extra };
+}
+/** Run `git <args>` in `cwd`. Throws ExecError (with stderr's tail) on failure. */
+function git(args, options) {
+    const { env, isolated, ...rest } = options;
+    return lib_exec_exec('git', args, { ...rest, env: gitEnv(env, isolated) });
+}
+/** Trimmed stdout of `git <args>`. */
+async function gitText(args, options) {
+    return (await git(args, options)).stdout.trim();
+}
+
+;// CONCATENATED MODULE: ./src/lib/services.ts
+/**
+ * The services file (DESIGN §2): `.github/conveyor.yml`, parsed with `yaml`'s document
+ * API so every error names the file, line, column and key; or, without a file, every
+ * directory holding a Dockerfile. Parsing and discovery are pure; reading the file
+ * and listing the workspace sit at the edges.
+ */
+
+
+
+
+
+
+
+/** The default services file path. */
+const DEFAULT_CONFIG = '.github/conveyor.yml';
+/** Platforms when neither the service nor the defaults name any. */
+const DEFAULT_PLATFORMS = ['linux/amd64'];
+/** Directory names that name no service: the parent names it instead. */
+const GENERIC_DIRS = new Set(['src', 'app', 'docker', 'build']);
+const SKIP_DIRS = new Set(['node_modules', '.git', 'vendor']);
+const TOP_KEYS = ['global', 'defaults', 'services'];
+const DEFAULT_KEYS = ['registry', 'platforms'];
+const SERVICE_KEYS = [
+    'path',
+    'context',
+    'dockerfile',
+    'image',
+    'paths',
+    'ignore',
+    'depends-on',
+    'build-args',
+    'platforms',
+    'target',
+    'deploy'
+];
+const DEPLOY_KEYS = ['kustomize', 'helm-values', 'key', 'manifests'];
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
+const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The most of a value from the file an error shows. Errors quote what they found, and
+ * what they found is whatever the file holds: never more than a short prefix of it.
+ */
+const SHOWN = 60;
+/** A value from the file, quoted and cut to a short prefix. */
+function show(value) {
+    return errors_quote(value, SHOWN);
+}
+/** `text` cut to `max` characters. */
+function shorten(text, max) {
+    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}
+/** A key path for an error: as written when short and printable, else quoted and cut. */
+function showKey(key) {
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key);
+}
+/** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
+function editDistance(a, b) {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+    for (let i = 1; i <= a.length; i++) {
+        for (let j = 1; j <= b.length; j++) {
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            let v = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+                v = Math.min(v, d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    return d[a.length][b.length];
+}
+/** The closest candidate to `word`, when it is close enough to be a likely typo. */
+function didYouMean(word, candidates) {
+    // A typo of a short name is short: no quadratic work on a huge word.
+    if (word.length > 2 * SHOWN)
+        return undefined;
+    const norm = (s) => s.toLowerCase().replace(/[-_]/g, '');
+    let best;
+    let bestD = Infinity;
+    for (const c of candidates) {
+        const d = norm(word) === norm(c) ? 0 : editDistance(word.toLowerCase(), c.toLowerCase());
+        if (d < bestD) {
+            bestD = d;
+            best = c;
+        }
+    }
+    const limit = Math.max(1, Math.floor(word.length / 3));
+    return best !== undefined && bestD <= limit && bestD < word.length ? best : undefined;
+}
+/** Normalise a repo-relative path: posix, no `./`, no trailing slash, `.` for the root. */
+function normalizeRelPath(value) {
+    if (value.includes('\\') || (0,external_node_path_.isAbsolute)(value) || value.includes('\0'))
+        return undefined;
+    const n = external_node_path_.posix.normalize(value).replace(/\/+$/, '');
+    if (n === '..' || n.startsWith('../'))
+        return undefined;
+    return n === '' ? '.' : n;
+}
+/** A file path inside a directory (`.` is the root). */
+function under(dir, file) {
+    return dir === '.' ? file : `${dir}/${file}`;
+}
+/** The default image: `<registry>/<name>`, or the name alone. */
+function defaultImage(name, registry) {
+    const n = name.toLowerCase();
+    return registry ? `${registry}/${n}` : n;
+}
+class Located {
+    file;
+    lines;
+    constructor(file, lines) {
+        this.file = file;
+        this.lines = lines;
+    }
+    at(node, key, message) {
+        const where = node?.range ? this.pos(node.range[0]) : '';
+        return new FileConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''), node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 });
+    }
+    pos(offset) {
+        const p = this.lines.linePos(offset);
+        return `:${p.line}:${p.col}`;
+    }
+    /** The annotation location of a source offset. */
+    location(offset) {
+        const p = this.lines.linePos(offset);
+        return { file: this.file, line: p.line, col: p.col };
+    }
+}
+function keyOf(pair) {
+    return (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : String(pair.key);
+}
+function keyNode(pair) {
+    return pair.key ?? undefined;
+}
+function describe(node) {
+    if (node === null || node === undefined)
+        return 'nothing';
+    if ((0,dist/* isMap */.jh)(node))
+        return 'a mapping';
+    if ((0,dist/* isSeq */.oP)(node))
+        return 'a list';
+    if ((0,dist/* isScalar */.jn)(node)) {
+        const v = node.value;
+        if (v === null)
+            return 'nothing (null)';
+        return `${typeof v} ${typeof v === 'string' ? show(v) : shorten(String(v), SHOWN)}`;
+    }
+    return 'an unexpected value';
+}
+/** Parser state for one file. */
+class Parser {
+    loc;
+    constructor(loc) {
+        this.loc = loc;
+    }
+    map(node, key, allowed) {
+        if (!(0,dist/* isMap */.jh)(node)) {
+            throw this.loc.at(node, key, `expected a mapping, got ${describe(node)}`);
+        }
+        const pairs = node.items;
+        for (const pair of pairs) {
+            const k = keyOf(pair);
+            if (!allowed.includes(k)) {
+                const hint = didYouMean(k, allowed);
+                const path = key ? `${key}.${k}` : k;
+                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${show(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`);
+            }
+        }
+        return pairs;
+    }
+    string(node, key, pattern, expected) {
+        if (!(0,dist/* isScalar */.jn)(node) || node.value === null || typeof node.value === 'object') {
+            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got ${describe(node)}`);
+        }
+        const value = String(node.value);
+        if (value.trim() === '')
+            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got an empty string`);
+        if (pattern && !pattern.test(value)) {
+            throw this.loc.at(node, key, `got ${show(value)}, expected ${expected ?? pattern.source}`);
+        }
+        return value;
+    }
+    relPath(node, key) {
+        const value = this.string(node, key, undefined, 'a repository-relative path');
+        const n = normalizeRelPath(value);
+        if (n === undefined) {
+            throw this.loc.at(node, key, `got ${show(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
+        }
+        return n;
+    }
+    list(node, key, item) {
+        if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
+            return [item(node, key)];
+        if (!(0,dist/* isSeq */.oP)(node))
+            throw this.loc.at(node, key, `expected a list, got ${describe(node)}`);
+        return node.items.map((n, i) => item(n, `${key}[${i}]`));
+    }
+    glob = (n, k) => {
+        const value = this.string(n, k, undefined, 'a glob pattern');
+        if (value.startsWith('/') || value.includes('\\')) {
+            throw this.loc.at(n, k, `got ${show(value)}, expected a glob relative to the repository root with "/" separators`);
+        }
+        return value;
+    };
+    platform = (n, k) => this.string(n, k, PLATFORM_RE, 'a platform such as "linux/amd64" or "linux/arm/v7"');
+}
+function parseFile(text, file) {
+    const lines = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const loc = new Located(file, lines);
+    if (doc.errors.length > 0) {
+        const e = doc.errors[0];
+        const where = loc.pos(e.pos[0]);
+        throw new FileConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`, loc.location(e.pos[0]));
+    }
+    const p = new Parser(loc);
+    const root = doc.contents;
+    const out = { global: [], defaults: { platforms: [...DEFAULT_PLATFORMS] }, loc };
+    if (root === null || ((0,dist/* isScalar */.jn)(root) && root.value === null))
+        return out;
+    for (const pair of p.map(root, '', TOP_KEYS)) {
+        const k = keyOf(pair);
+        const v = pair.value;
+        if (k === 'global')
+            out.global = p.list(v, 'global', p.glob);
+        else if (k === 'defaults') {
+            for (const dp of p.map(v, 'defaults', DEFAULT_KEYS)) {
+                const dk = keyOf(dp);
+                const dv = dp.value;
+                if (dk === 'registry') {
+                    const r = p.string(dv, 'defaults.registry', undefined, 'a registry and optional namespace such as "ghcr.io/acme"');
+                    const clean = r.replace(/\/+$/, '');
+                    if (!IMAGE_RE.test(clean)) {
+                        throw loc.at(dv, 'defaults.registry', `got ${show(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`);
+                    }
+                    out.defaults.registry = clean;
+                }
+                else {
+                    const list = p.list(dv, 'defaults.platforms', p.platform);
+                    if (list.length === 0)
+                        throw loc.at(dv, 'defaults.platforms', 'expected at least one platform');
+                    out.defaults.platforms = list;
+                }
+            }
+        }
+        else {
+            if (v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null)) {
+                throw loc.at(v ?? keyNode(pair), 'services', 'expected a mapping of service names to settings, got nothing (leave the key out to discover services by their Dockerfiles)');
+            }
+            if (!(0,dist/* isMap */.jh)(v))
+                throw loc.at(v, 'services', `expected a mapping of service names to settings, got ${describe(v)}`);
+            out.servicesNode = v;
+        }
+    }
+    return out;
+}
+function parseService(p, pair, defaults) {
+    const name = keyOf(pair);
+    const key = `services.${name}`;
+    if (!NAME_RE.test(name)) {
+        throw p.loc.at(keyNode(pair), key, `service name ${show(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`);
+    }
+    const v = pair.value;
+    const pairs = v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null) ? undefined : p.map(v, key, SERVICE_KEYS);
+    const get = (k) => {
+        const found = pairs?.find(x => keyOf(x) === k);
+        return found ? (found.value ?? null) : undefined;
+    };
+    const has = (k) => pairs?.some(x => keyOf(x) === k) ?? false;
+    let path;
+    let dockerfile;
+    if (has('dockerfile'))
+        dockerfile = p.relPath(get('dockerfile'), `${key}.dockerfile`);
+    if (has('path'))
+        path = p.relPath(get('path'), `${key}.path`);
+    else if (dockerfile !== undefined)
+        path = external_node_path_.posix.dirname(dockerfile);
+    else {
+        throw p.loc.at(keyNode(pair), key, `missing "path" (the service's directory, e.g. "services/${name}")`);
+    }
+    const context = has('context') ? p.relPath(get('context'), `${key}.context`) : path;
+    dockerfile ??= under(path, 'Dockerfile');
+    let image;
+    const imageSource = has('image') ? 'image' : defaults.registry ? 'defaults.registry' : 'name';
+    if (has('image')) {
+        image = p.string(get('image'), `${key}.image`, IMAGE_RE, 'a full image name without tag or digest, lower case, such as "ghcr.io/acme/cart"');
+    }
+    else
+        image = defaultImage(name, defaults.registry);
+    const deps = [];
+    const dependsOn = has('depends-on')
+        ? p.list(get('depends-on'), `${key}.depends-on`, (n, k) => {
+            deps.push(n ?? undefined);
+            return p.string(n, k, NAME_RE, 'a service name');
+        })
+        : [];
+    const buildArgs = {};
+    if (has('build-args')) {
+        const node = get('build-args');
+        if (!(0,dist/* isMap */.jh)(node))
+            throw p.loc.at(node, `${key}.build-args`, `expected a mapping of NAME: value, got ${describe(node)}`);
+        for (const bp of node.items) {
+            const bk = keyOf(bp);
+            if (!BUILD_ARG_RE.test(bk))
+                throw p.loc.at(keyNode(bp), `${key}.build-args.${bk}`, `expected a build argument name (letters, digits, "_")`);
+            const bv = bp.value;
+            if (!(0,dist/* isScalar */.jn)(bv) || bv.value === null || typeof bv.value === 'object') {
+                throw p.loc.at(bv ?? keyNode(bp), `${key}.build-args.${bk}`, `expected a string, number or boolean, got ${describe(bv)}`);
+            }
+            buildArgs[bk] = String(bv.value);
+        }
+    }
+    const platforms = has('platforms')
+        ? p.list(get('platforms'), `${key}.platforms`, p.platform)
+        : [...defaults.platforms];
+    if (platforms.length === 0)
+        throw p.loc.at(get('platforms'), `${key}.platforms`, 'expected at least one platform');
+    const service = {
+        name,
+        path,
+        context,
+        dockerfile,
+        image,
+        imageSource,
+        paths: has('paths') ? p.list(get('paths'), `${key}.paths`, p.glob) : [],
+        ignore: has('ignore') ? p.list(get('ignore'), `${key}.ignore`, p.glob) : [],
+        dependsOn,
+        buildArgs,
+        platforms
+    };
+    if (has('target'))
+        service.target = p.string(get('target'), `${key}.target`, /^[A-Za-z0-9._-]+$/, 'a build stage name');
+    if (has('deploy')) {
+        const deploy = {};
+        for (const dp of p.map(get('deploy'), `${key}.deploy`, DEPLOY_KEYS)) {
+            const dk = keyOf(dp);
+            const dv = dp.value;
+            const k = `${key}.deploy.${dk}`;
+            if (dk === 'kustomize')
+                deploy.kustomize = p.relPath(dv, k);
+            else if (dk === 'helm-values')
+                deploy.helmValues = p.relPath(dv, k);
+            else if (dk === 'manifests')
+                deploy.manifests = p.relPath(dv, k);
+            else
+                deploy.key = p.string(dv, k, undefined, 'a dotted key such as "cart.image"');
+        }
+        if (deploy.key !== undefined && deploy.helmValues === undefined) {
+            throw p.loc.at(get('deploy'), `${key}.deploy.key`, 'is only used with "helm-values" (the key in the values file to set)');
+        }
+        service.deploy = deploy;
+    }
+    return { service, deps };
+}
+/**
+ * Check `depends-on`: every name is a service and there is no cycle. Pure; `where`
+ * turns a service name (and the index of its dependency) into an error prefix.
+ */
+function checkDependencies(services, where = () => '') {
+    const byName = new Map(services.map(s => [s.name, s]));
+    for (const s of services) {
+        s.dependsOn.forEach((d, i) => {
+            if (!byName.has(d)) {
+                const hint = didYouMean(d, [...byName.keys()]);
+                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`);
+            }
+            if (d === s.name) {
+                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: a service cannot depend on itself (cycle ${s.name} -> ${s.name})`);
+            }
+        });
+    }
+    const state = new Map();
+    const stack = [];
+    const visit = (name) => {
+        state.set(name, 1);
+        stack.push(name);
+        const s = byName.get(name);
+        for (let i = 0; i < s.dependsOn.length; i++) {
+            const d = s.dependsOn[i];
+            const st = state.get(d);
+            if (st === 1) {
+                const cycle = [...stack.slice(stack.indexOf(d)), d];
+                throw new errors_ConfigurationError(`${where(name, i)}services.${name}.depends-on: dependency cycle ${cycle.join(' -> ')}`);
+            }
+            if (st === undefined)
+                visit(d);
+        }
+        stack.pop();
+        state.set(name, 2);
+    };
+    for (const s of services)
+        if (!state.has(s.name))
+            visit(s.name);
+}
+/**
+ * Parse a services file's text. `file` is the repo-relative path used in errors.
+ * Without a `services` key, `discovered` (from the Dockerfiles) is used with the
+ * file's defaults.
+ */
+function parseServices(text, file, discover = () => []) {
+    const parsed = parseFile(text, file);
+    const p = new Parser(parsed.loc);
+    let services;
+    const where = new Map();
+    const node = parsed.servicesNode;
+    if (node) {
+        services = [];
+        for (const pair of node.items) {
+            const { service, deps } = parseService(p, pair, parsed.defaults);
+            services.push(service);
+            where.set(service.name, { name: keyNode(pair), deps });
+        }
+        if (services.length === 0)
+            throw parsed.loc.at(node, 'services', 'expected at least one service');
+    }
+    else
+        services = discover(parsed.defaults);
+    // The prefix is worked out as the error is thrown: the last one asked for is its place.
+    let place = { file, line: 1, col: 1 };
+    try {
+        checkDependencies(services, (name, dep) => {
+            const w = where.get(name);
+            const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name;
+            place = node?.range ? parsed.loc.location(node.range[0]) : { file, line: 1, col: 1 };
+            return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `;
+        });
+    }
+    catch (error) {
+        if (error instanceof errors_ConfigurationError)
+            throw new FileConfigurationError(error.message, place);
+        throw error;
+    }
+    return { file, global: parsed.global, defaults: parsed.defaults, services };
+}
+/**
+ * Services from a list of repo-relative files: every `Dockerfile` makes one, named
+ * after its directory, or after the parent when the directory's name is generic.
+ * Pure. `rootName` names a Dockerfile at the repository root.
+ */
+function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] }, rootName = 'app') {
+    const found = new Map();
+    const dockerfiles = files
+        .filter(f => external_node_path_.posix.basename(f) === 'Dockerfile')
+        .filter(f => !f.split('/').some(seg => SKIP_DIRS.has(seg)))
+        .sort();
+    for (const dockerfile of dockerfiles) {
+        const context = external_node_path_.posix.dirname(dockerfile);
+        let path = context;
+        if (context !== '.' && GENERIC_DIRS.has(external_node_path_.posix.basename(context)))
+            path = external_node_path_.posix.dirname(context);
+        const name = path === '.' ? rootName : external_node_path_.posix.basename(path);
+        const clash = found.get(name);
+        if (clash) {
+            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
+        }
+        if (!NAME_RE.test(name)) {
+            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
+        }
+        found.set(name, {
+            name,
+            path,
+            context,
+            dockerfile,
+            image: defaultImage(name, defaults.registry),
+            imageSource: defaults.registry ? 'defaults.registry' : 'name',
+            paths: [],
+            ignore: [],
+            dependsOn: [],
+            buildArgs: {},
+            platforms: [...defaults.platforms]
+        });
+    }
+    return [...found.values()];
+}
+function walkFiles(root, dir, out) {
+    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
+        if (SKIP_DIRS.has(entry.name))
+            continue;
+        const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
+        if (entry.isDirectory())
+            walkFiles(root, rel, out);
+        else if (entry.isFile())
+            out.push(rel);
+    }
+}
+/** The Dockerfiles of a workspace: git's tracked and unignored files in a repository, else a walk. */
+async function listDockerfiles(workspace) {
+    const r = await git(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ':(glob)**/Dockerfile'], { cwd: workspace, allowFailure: true });
+    if (r.code === 0) {
+        return [
+            ...new Set(r.stdout.split('\0').filter(f => f !== '' && (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(workspace, f))))
+        ];
+    }
+    const out = [];
+    walkFiles(workspace, '', out);
+    return out.filter(f => external_node_path_.posix.basename(f) === 'Dockerfile');
+}
+/**
+ * Load the services: the file when it exists (or `requireFile`), else every
+ * Dockerfile in the workspace. The file must be a regular file inside the workspace
+ * once symlinks are resolved (`rootName` names that directory in the error), so a
+ * checked-in link to `/proc/self/environ` or `/etc/passwd` is refused, not read.
+ */
+async function loadServices(options) {
+    const config = options.config?.trim() || DEFAULT_CONFIG;
+    const rel = (0,external_node_path_.isAbsolute)(config)
+        ? external_node_path_.posix.relative(options.workspace, config) || config
+        : (normalizeRelPath(config) ?? config);
+    const full = confine_confinedPath(options.workspace, config, {
+        input: 'config',
+        rootName: options.rootName,
+        hint: 'the services file must be a file of the checkout'
+    });
+    const rootName = (0,external_node_path_.basename)(options.workspace).toLowerCase() || 'app';
+    let dockerfiles;
+    const discover = async () => (dockerfiles ??= await listDockerfiles(options.workspace));
+    if ((0,external_node_fs_namespaceObject.existsSync)(full)) {
+        if (!(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
+            throw new errors_ConfigurationError(`services file ${errors_quote(rel)} is not a regular file`);
+        }
+        const text = (0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8');
+        // Discovery only runs when the file has no `services` key.
+        let needed = false;
+        const first = parseServices(text, rel, () => {
+            needed = true;
+            return [];
+        });
+        if (!needed)
+            return first;
+        const files = await discover();
+        return parseServices(text, rel, defaults => discoverServices(files, defaults, rootName));
+    }
+    if (options.requireFile) {
+        throw new errors_ConfigurationError(`services file ${errors_quote(rel)} does not exist in ${options.workspace}`);
+    }
+    const defaults = { platforms: [...DEFAULT_PLATFORMS] };
+    const services = discoverServices(await discover(), defaults, rootName);
+    return { global: [], defaults, services };
+}
+/**
+ * The image a build of `service` pushes, and where the name came from (for the log):
+ * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
+ * the registry from input `registry` over the file's `defaults.registry`. Input
+ * `registry` also prefixes an image name that has no registry. Pure.
+ */
+function serviceImage(service, config, inputs) {
+    const file = config.file ?? 'the services file';
+    const prefixed = (image) => inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image;
+    const withInput = (image) => inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : '';
+    if (inputs.image) {
+        return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` };
+    }
+    if (service.imageSource === 'image') {
+        return {
+            image: prefixed(service.image),
+            from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
+        };
+    }
+    const fileRegistry = config.defaults.registry;
+    if (inputs.registry) {
+        const over = fileRegistry && fileRegistry !== inputs.registry
+            ? ` (over defaults.registry ${fileRegistry} of ${file})`
+            : '';
+        return {
+            image: defaultImage(service.name, inputs.registry),
+            from: `input "registry"${over}`
+        };
+    }
+    if (fileRegistry) {
+        return {
+            image: defaultImage(service.name, fileRegistry),
+            from: `defaults.registry of ${file}`
+        };
+    }
+    return {
+        image: service.image,
+        from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
+    };
+}
+/** Whether an image name starts with a registry host (as the image reference parser reads it). */
+function hasRegistry(image) {
+    try {
+        return parseImageRef(image).registry !== undefined;
+    }
+    catch {
+        return false;
+    }
+}
+/** The named service, or a ConfigurationError listing the known names. */
+function findService(config, name) {
+    const s = config.services.find(x => x.name === name);
+    if (s)
+        return s;
+    const names = config.services.map(x => x.name);
+    const hint = didYouMean(name, names);
+    const from = config.file
+        ? `services file ${config.file}`
+        : 'the Dockerfiles found (no services file)';
+    throw new ConfigurationError(`unknown service ${show(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
+}
+
+;// CONCATENATED MODULE: ./src/lib/deploy-verify.ts
+/**
+ * Judging a deploy by what the target renders: the images a render holds, the
+ * structural differences between the render before and after the edit, and the
+ * verdict (every deployed image renders where an old one was, nothing else moved),
+ * with messages that list what the target does render, the closest first. Pure.
+ */
+
+
+
+
+/** `Kind/[namespace/]name` of a parsed resource. */
+function resourceId(doc) {
+    const o = (typeof doc === 'object' && doc !== null ? doc : {});
+    const meta = (typeof o.metadata === 'object' && o.metadata !== null ? o.metadata : {});
+    const ns = typeof meta.namespace === 'string' ? `${meta.namespace}/` : '';
+    return `${String(o.kind ?? '?')}/${ns}${String(meta.name ?? '?')}`;
+}
+/** The resources of a renderer's multi-document output. */
+function parseRender(text) {
+    const out = [];
+    for (const doc of (0,dist/* parseAllDocuments */.hR)(text)) {
+        if (doc.errors.length > 0)
+            throw new Error(`the render is not valid YAML: ${doc.errors[0].message}`);
+        const value = doc.toJS();
+        if (value !== null && value !== undefined)
+            out.push(value);
+    }
+    return out;
+}
+/** The images of parsed resources, in order. */
+function imagesOf(resources) {
+    return resources.flatMap(r => imageFields(r).map(f => ({ resource: resourceId(r), path: f.path, value: f.value })));
+}
+function diffValue(a, b, resource, path, out) {
+    if (out.length > 50)
+        return;
+    if (Array.isArray(a) && Array.isArray(b)) {
+        if (a.length !== b.length)
+            out.push({ resource, path, before: `${a.length} items`, after: `${b.length} items` });
+        else
+            a.forEach((x, i) => diffValue(x, b[i], resource, `${path}[${i}]`, out));
+        return;
+    }
+    const isObj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (isObj(a) && isObj(b)) {
+        for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+            const here = path ? `${path}.${k}` : k;
+            if (!(k in a) || !(k in b))
+                out.push({ resource, path: here, before: a[k], after: b[k] });
+            else
+                diffValue(a[k], b[k], resource, here, out);
+        }
+        return;
+    }
+    if (a !== b)
+        out.push({ resource, path, before: a, after: b });
+}
+/** Every structural difference between two lists of resources (at most about 50). */
+function diffResources(before, after) {
+    const out = [];
+    if (before.length !== after.length) {
+        return [
+            {
+                resource: '(render)',
+                path: '',
+                before: `${before.length} resources`,
+                after: `${after.length} resources`
+            }
+        ];
+    }
+    before.forEach((b, i) => diffValue(b, after[i], resourceId(after[i]), '', out));
+    return out;
+}
+/** Differences between two image lists (the in-process resolution compares only these). */
+function diffImages(before, after) {
+    if (before.length !== after.length) {
+        return [
+            {
+                resource: '(render)',
+                path: '',
+                before: `${before.length} images`,
+                after: `${after.length} images`
+            }
+        ];
+    }
+    const out = [];
+    before.forEach((b, i) => {
+        const a = after[i];
+        if (a.resource !== b.resource || a.path !== b.path) {
+            out.push({
+                resource: a.resource,
+                path: a.path,
+                before: `${b.resource} ${b.path}`,
+                after: `${a.resource} ${a.path}`
+            });
+        }
+        else if (a.value !== b.value)
+            out.push({ resource: a.resource, path: a.path, before: b.value, after: a.value });
+    });
+    return out;
+}
+const basename = (name) => name.slice(name.lastIndexOf('/') + 1);
+/** Rendered image references, one per name, the closest to `names` first. */
+function closestImages(names, rendered) {
+    const byName = new Map();
+    for (const r of rendered)
+        if (!byName.has(imageName(r)))
+            byName.set(imageName(r), r);
+    const score = (candidate) => Math.min(...names.map(n => (basename(n) === basename(candidate) ? 0 : 1000) +
+        editDistance(n.toLowerCase(), candidate.toLowerCase())));
+    return [...byName.entries()].sort((a, b) => score(a[0]) - score(b[0])).map(([, ref]) => ref);
+}
+/** A "did you mean" hint for an update among what a target renders, or ''. */
+function didYouMeanImage(update, rendered) {
+    const first = closestImages(update.names, rendered)[0];
+    if (first === undefined)
+        return '';
+    const name = imageName(first);
+    const close = update.names.some(n => basename(n) === basename(name) || didYouMean(n, [name]) !== undefined);
+    return close ? ` Did you mean "${name}"?` : '';
+}
+/** The images a target renders, closest first, cut to `max` for a message. */
+function renderedList(names, rendered, max = 12) {
+    const all = closestImages(names, rendered);
+    if (all.length === 0)
+        return 'no container image at all';
+    const shown = all.slice(0, max).join(', ');
+    return all.length > max ? `${shown} and ${all.length - max} more` : shown;
+}
+/**
+ * The message for an update that renders in none of its targets: what it was looked
+ * up as, the closest rendered name, and what the targets render.
+ */
+function nowhereMessage(update, targets, rendered) {
+    return (`${update.service}: ${update.ref} would render nowhere: no image named ${update.names.map(n => `"${n}"`).join(' or ')} appears in what ${targets.join(', ')} render${targets.length === 1 ? 's' : ''}` +
+        ` (a name must be the image name as the resources write it, without tag or digest).` +
+        `${didYouMeanImage(update, rendered)} The target renders: ${renderedList(update.names, rendered)}.` +
+        ' Nothing was pushed; the config repository is unchanged.');
+}
+/**
+ * Whether a rendered image `value` is the deployed reference `ref`: the same text, or,
+ * for a reference with a digest, the same name and digest (kustomize v2 drops the tag
+ * when an entry has both; with a digest, runtimes pull by digest and the tag says
+ * nothing more).
+ */
+function rendersRef(ref, value) {
+    if (value === ref)
+        return true;
+    const r = splitImage(ref);
+    const v = splitImage(value);
+    return r.digest !== '' && v.digest === r.digest && v.name === r.name && v.tag === '';
+}
+/**
+ * Judge one target: `diffs` between the render before and after, `after` the images
+ * rendered after the edit, `placed` the updates edited into this target, and
+ * `shows(update, value)` whether a rendered value is the update's image.
+ */
+function judge(diffs, after, placed, shows) {
+    const fields = new Set(after.map(i => `${i.resource} ${i.path}`));
+    const unexpected = diffs.filter(d => !(fields.has(`${d.resource} ${d.path}`) &&
+        typeof d.after === 'string' &&
+        typeof d.before === 'string' &&
+        placed.some(u => shows(u, d.after))));
+    const missing = placed.filter(u => !after.some(i => shows(u, i.value)));
+    return { unexpected, missing };
+}
+/** A difference as a message line. */
+function describeDifference(d) {
+    const show = (v) => v === undefined ? '(absent)' : (JSON.stringify(v)?.slice(0, 80) ?? String(v));
+    return `${d.resource} ${d.path || '(whole render)'}: ${show(d.before)} → ${show(d.after)}`;
+}
+/** The message for an update that no target takes (none of its targets renders it). */
+function noTargetMessage(update, list, rendered) {
+    const images = list.flatMap(t => (t.kind === 'kustomize' ? (rendered?.get(t.dir) ?? []) : []));
+    const helmNames = list.flatMap(t => (t.kind === 'helm' && t.name ? [t.name] : []));
+    if (images.length > 0 || helmNames.length === 0) {
+        return nowhereMessage(update, list.map(targetLabel), images);
+    }
+    const hint = didYouMean(update.service, helmNames) ?? didYouMean(update.parsed.name, helmNames);
+    return `${update.service}: no target takes ${update.ref}: ${list.map(targetLabel).join(', ')} name${list.length === 1 ? 's' : ''} ${helmNames.map(n => `"${n}"`).join(', ')}.${hint ? ` Did you mean "${hint}"?` : ''} Nothing was pushed; the config repository is unchanged.`;
+}
+
 ;// CONCATENATED MODULE: ./src/lib/yaml-edit.ts
 /**
  * In-place YAML edits on top of `yaml`'s source ranges: a change replaces only the
@@ -106123,6 +107470,182 @@ function scalarText(node) {
 }
 
 
+;// CONCATENATED MODULE: ./src/lib/kustomize-edit.ts
+
+
+
+
+function kustomize_edit_text(entry, key) {
+    return scalarText(entry.get(key, true));
+}
+/** The reference an entry makes its images render as (for the old → new report). */
+function refOfEntry(entry) {
+    const name = kustomize_edit_text(entry, 'newName') ?? kustomize_edit_text(entry, 'name') ?? '';
+    return formatImageRef({ name, tag: kustomize_edit_text(entry, 'newTag'), digest: kustomize_edit_text(entry, 'digest') });
+}
+/** The entry of `entries` an update edits: by `name` first, then by `newName`. */
+function findEntry(entries, update) {
+    for (const n of update.names) {
+        const entry = entries.find(e => kustomize_edit_text(e, 'name') === n);
+        if (entry)
+            return { entry, by: 'name' };
+    }
+    for (const n of update.names) {
+        const entry = entries.find(e => kustomize_edit_text(e, 'newName') === n);
+        if (entry)
+            return { entry, by: 'newName' };
+    }
+    return undefined;
+}
+/**
+ * The name a new entry for `update` takes: with `rendered` (the image references the
+ * target renders before the edit), the first of the update's names that one of them
+ * has, or undefined when none has it; without, the update's first name.
+ */
+function entryName(update, rendered) {
+    if (rendered === undefined)
+        return update.names[0];
+    return update.names.find(n => rendered.some(r => imageMatches(r, n)));
+}
+/** Edits of one kustomization file. */
+class KustomizationEdit {
+    ed;
+    rel;
+    pending = [];
+    pendingChanges = [];
+    constructor(ed, rel) {
+        this.ed = ed;
+        this.rel = rel;
+        if (!(0,dist/* isMap */.jh)(ed.docs[0]?.contents)) {
+            throw new errors_ConfigurationError(`${rel}: expected a kustomization map`);
+        }
+    }
+    get root() {
+        return this.ed.docs[0].contents;
+    }
+    entries() {
+        const images = this.ed.get(0, ['images']);
+        if ((0,dist/* isSeq */.oP)(images))
+            return images.items.filter(dist/* isMap */.jh);
+        if (images === undefined || images === null || ((0,dist/* isScalar */.jn)(images) && images.value === null)) {
+            return [];
+        }
+        throw new errors_ConfigurationError(`${this.rel}: "images" must be a list`);
+    }
+    /**
+     * Apply one update. `rendered` is what the target renders before the edit, when
+     * known. Returns whether the kustomization has (or now gets) an entry for it.
+     */
+    apply(update, rendered, out) {
+        const found = findEntry(this.entries(), update);
+        if (found) {
+            this.update(found.entry, found.by, update, out);
+            return true;
+        }
+        const name = entryName(update, rendered);
+        if (name === undefined)
+            return false;
+        const twin = this.pending.findIndex(fields => fields[0][1] === name);
+        if (twin >= 0) {
+            // The same target listed twice adds nothing; two images under one name would
+            // leave one of them not deployed.
+            const other = this.pendingChanges[twin];
+            if (other.service === update.service)
+                return true;
+            throw new errors_ConfigurationError(`${this.rel}: ${other.service} and ${update.service} would both become the images entry "${name}"; deploy one image per name`);
+        }
+        const e = entryFor(name, update.parsed);
+        const fields = [['name', e.name]];
+        if (e.newName)
+            fields.push(['newName', e.newName]);
+        if (e.newTag)
+            fields.push(['newTag', e.newTag]);
+        if (e.digest)
+            fields.push(['digest', e.digest]);
+        this.pending.push(fields);
+        this.pendingChanges.push({
+            service: update.service,
+            file: this.rel,
+            line: this.ed.lineOf(this.root.range[1]),
+            new: update.ref
+        });
+        return true;
+    }
+    update(entry, by, update, out) {
+        const ed = this.ed;
+        const p = update.parsed;
+        const old = refOfEntry(entry);
+        const name = kustomize_edit_text(entry, 'name') ?? '';
+        const line = ed.lineOf(entry.range[0]);
+        let changed = false;
+        const drop = (key) => {
+            if (!entry.has(key))
+                return;
+            // A flow map cannot lose a key in place: blank values mean "unset" to kustomize.
+            if (entry.flow)
+                changed = ed.setKey(entry, key, '') || changed;
+            else
+                changed = ed.deleteKey(entry, key) || changed;
+        };
+        try {
+            if (p.name !== name)
+                changed = ed.setKey(entry, 'newName', p.name) || changed;
+            else
+                drop('newName');
+            if (p.tag)
+                changed = ed.setKey(entry, 'newTag', p.tag) || changed;
+            else
+                drop('newTag');
+            if (p.digest)
+                changed = ed.setKey(entry, 'digest', p.digest) || changed;
+            else
+                drop('digest');
+        }
+        catch (error) {
+            throw new errors_ConfigurationError(`${this.rel}: cannot edit the images entry of ${by === 'name' ? name : kustomize_edit_text(entry, 'newName')} in place: ${error.message}`);
+        }
+        if (changed)
+            out.push({ service: update.service, file: this.rel, line, old, new: update.ref });
+    }
+    /** Write the new entries (one `images:` list) and report them. */
+    flush(out) {
+        if (this.pending.length === 0)
+            return;
+        const ed = this.ed;
+        const images = ed.get(0, ['images']);
+        if ((0,dist/* isSeq */.oP)(images) && (images.items.length > 0 || images.flow)) {
+            for (const fields of this.pending)
+                ed.appendMapItem(images, fields);
+        }
+        else if (ed.pairOf(this.root, 'images')) {
+            throw new errors_ConfigurationError(`${this.rel}: "images:" is empty; write "images: []" or list one entry`);
+        }
+        else {
+            const pad = ' '.repeat(this.listIndent());
+            const lines = this.pending.flatMap(fields => fields.map(([k, v], i) => `${pad}${i === 0 ? '- ' : '  '}${k}: ${formatScalar(v, 'PLAIN')}`));
+            ed.appendToDocument(0, `images:\n${lines.join('\n')}\n`);
+        }
+        out.push(...this.pendingChanges);
+        this.pending.length = 0;
+        this.pendingChanges.length = 0;
+    }
+    /** The indentation of the file's top-level block lists (`resources:` and the like). */
+    listIndent() {
+        for (const pair of this.root.items) {
+            const value = pair.value;
+            if ((0,dist/* isSeq */.oP)(value) && !value.flow && value.items.length > 0 && value.range) {
+                const first = value.items[0];
+                if (!first.range)
+                    continue;
+                const src = this.ed.source;
+                const dash = src.lastIndexOf('-', first.range[0]);
+                return dash - (src.lastIndexOf('\n', dash) + 1);
+            }
+        }
+        return 0;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/lib/deploy-edit.ts
 /**
  * The GitOps edits: kustomize `images:` entries, Helm values keys and the container
@@ -106137,11 +107660,16 @@ function scalarText(node) {
 
 
 
+
+
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 const CONTAINER_KEYS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
-/** Whether an image name written in a target denotes the update's image. */
+/**
+ * Whether an image name written in a target denotes the update's image: one of its
+ * names exactly, as kustomize matches `images[].name` (no `docker.io/` folding).
+ */
 function matchesUpdate(name, update) {
-    return update.names.some(n => n === name || sameImageName(n, name));
+    return update.names.includes(name);
 }
 /**
  * Refuse `full` (a path under the clone `within`) when it is, or goes through, a
@@ -106166,6 +107694,9 @@ class Workspace {
     root;
     within;
     editors = new Map();
+    kustomizations = new Map();
+    /** `file:key` of each Helm target edited → the dotted keys written. */
+    helmKeys = new Map();
     constructor(root, 
     /** The clone that every edited file must be a regular file of. */
     within) {
@@ -106190,92 +107721,43 @@ class Workspace {
         }
         return e;
     }
+    /** New contents of the files whose bytes change, and what they held before. */
     result() {
-        const out = new Map();
+        const files = new Map();
+        const originals = new Map();
         for (const [rel, e] of this.editors) {
             const text = e.toString();
-            if (text !== e.source)
-                out.set(rel, text);
+            if (text !== e.source) {
+                files.set(rel, text);
+                originals.set(rel, e.source);
+            }
         }
-        return out;
+        return { files, originals };
     }
 }
-function kustomizationFile(ws, dir) {
+/**
+ * The kustomization file of target `dir` (relative to `root`), refused when it is
+ * missing or reached through a symbolic link.
+ */
+function kustomizationFile(root, within, dir) {
+    assertNoSymlink(within, (0,external_node_path_.join)(root, dir), `target kustomize:${dir}`);
     for (const name of KUSTOMIZATION_FILES) {
         const rel = dir === '.' ? name : `${dir}/${name}`;
-        assertNoSymlink(ws.within, (0,external_node_path_.join)(ws.root, dir), `target kustomize:${dir}`);
-        if (present((0,external_node_path_.join)(ws.root, rel)))
+        if (present((0,external_node_path_.join)(root, rel))) {
+            assertNoSymlink(within, (0,external_node_path_.join)(root, rel), `target kustomize:${dir}`);
             return rel;
+        }
     }
     throw new errors_ConfigurationError(`target kustomize:${dir}: no kustomization.yaml in ${dir} of the config repository`);
 }
-function refOfEntry(entry) {
-    const get = (k) => scalarText(entry.get(k, true));
-    const name = get('newName') ?? get('name') ?? '';
-    return formatImageRef({ name, tag: get('newTag'), digest: get('digest') });
-}
-function editKustomize(ws, dir, update, out) {
-    const rel = kustomizationFile(ws, dir);
-    const ed = ws.editor(rel, `target kustomize:${dir}`);
-    const doc = ed.docs[0];
-    const root = doc?.contents;
-    if (!doc || !(0,dist/* isMap */.jh)(root))
-        throw new errors_ConfigurationError(`${rel}: expected a kustomization map`);
-    const images = ed.get(0, ['images']);
-    const p = update.parsed;
-    const entries = (0,dist/* isSeq */.oP)(images) ? images.items.filter(dist/* isMap */.jh) : [];
-    const entry = entries.find(e => {
-        const name = scalarText(e.get('name', true));
-        const newName = scalarText(e.get('newName', true));
-        return (name && matchesUpdate(name, update)) || (newName && matchesUpdate(newName, update));
-    });
-    if (!entry) {
-        const fields = [['name', p.name]];
-        if (p.tag)
-            fields.push(['newTag', p.tag]);
-        if (p.digest)
-            fields.push(['digest', p.digest]);
-        if ((0,dist/* isSeq */.oP)(images) && (images.items.length > 0 || images.flow)) {
-            ed.appendMapItem(images, fields);
-        }
-        else if (images === undefined ||
-            images === null ||
-            ((0,dist/* isScalar */.jn)(images) && images.value === null)) {
-            if (ed.pairOf(root, 'images')) {
-                throw new errors_ConfigurationError(`${rel}: "images:" is empty; write "images: []" or list one entry`);
-            }
-            const lines = fields.map(([k, v], i) => `${i === 0 ? '- ' : '  '}${k}: ${JSON.stringify(v)}`);
-            ed.appendToDocument(0, `images:\n${lines.join('\n')}\n`);
-        }
-        else {
-            throw new errors_ConfigurationError(`${rel}: "images" must be a list`);
-        }
-        out.push({
-            service: update.service,
-            file: rel,
-            line: ed.lineOf(root.range[1]),
-            new: update.ref
-        });
-        return;
+function editKustomize(ws, dir, update, rendered, out) {
+    const rel = kustomizationFile(ws.root, ws.within, dir);
+    let k = ws.kustomizations.get(rel);
+    if (!k) {
+        k = new KustomizationEdit(ws.editor(rel, `target kustomize:${dir}`), rel);
+        ws.kustomizations.set(rel, k);
     }
-    const old = refOfEntry(entry);
-    const name = scalarText(entry.get('name', true)) ?? '';
-    const line = ed.lineOf(entry.range[0]);
-    let changed = false;
-    if (entry.has('newName'))
-        changed = ed.setKey(entry, 'newName', p.name) || changed;
-    else if (!sameImageName(name, p.name))
-        changed = ed.setKey(entry, 'newName', p.name) || changed;
-    if (p.tag)
-        changed = ed.setKey(entry, 'newTag', p.tag) || changed;
-    else if (entry.has('newTag'))
-        changed = ed.deleteKey(entry, 'newTag') || changed;
-    if (p.digest)
-        changed = ed.setKey(entry, 'digest', p.digest) || changed;
-    else if (entry.has('digest'))
-        changed = ed.deleteKey(entry, 'digest') || changed;
-    if (changed)
-        out.push({ service: update.service, file: rel, line, old, new: update.ref });
+    return k.apply(update, rendered, out);
 }
 function helmPart(key, p, ref, where) {
     const last = key.split('.').pop().toLowerCase();
@@ -106313,12 +107795,20 @@ function editHelm(ws, target, update, out) {
         if (!node.has('repository') && !node.has('tag')) {
             throw new errors_ConfigurationError(`${target.file}: key ${target.key} is a map without repository or tag`);
         }
+        const written = [];
+        const set = (key, value) => {
+            written.push(`${target.key}.${key}`);
+            changed = ed.setKey(node, key, value) || changed;
+        };
         if (node.has('repository'))
-            changed = ed.setKey(node, 'repository', p.name) || changed;
+            set('repository', p.name);
         if (node.has('tag') || p.tag)
-            changed = ed.setKey(node, 'tag', p.tag ?? '') || changed;
-        if (node.has('digest'))
-            changed = ed.setKey(node, 'digest', p.digest ?? '') || changed;
+            set('tag', p.tag ?? '');
+        // A digest goes into its own key, added when missing (the render check then asks
+        // the chart's templates to use it).
+        if (node.has('digest') || p.digest)
+            set('digest', p.digest ?? '');
+        ws.helmKeys.set(`${target.file}:${target.key}`, written);
         if (changed) {
             out.push({
                 service: update.service,
@@ -106334,6 +107824,7 @@ function editHelm(ws, target, update, out) {
         throw new errors_ConfigurationError(`${target.file}: key ${target.key} holds a list, expected a string`);
     }
     const value = helmPart(target.key, p, update.ref, where);
+    ws.helmKeys.set(`${target.file}:${target.key}`, [target.key]);
     const old = scalarText(node);
     if (ed.setScalar(node, value)) {
         out.push({
@@ -106371,12 +107862,14 @@ function editManifests(ws, glob, update, out, imagePaths) {
         throw new errors_ConfigurationError(`target manifests:${glob}: no YAML file matches in the config repository`);
     }
     let found = 0;
+    const seen = [];
     for (const rel of files) {
         const ed = ws.editor(rel, `target manifests:${glob}`);
         const consider = (img) => {
             const text = scalarText(img);
             if (!text)
                 return;
+            seen.push(text);
             let name;
             try {
                 name = image_ref_parseImageRef(text).name;
@@ -106420,13 +107913,15 @@ function editManifests(ws, glob, update, out, imagePaths) {
         });
     }
     if (found === 0) {
-        throw new errors_ConfigurationError(`target manifests:${glob}: no container uses the image of ${update.service} (${update.names.join(', ')}) in ${files.length} file(s)`);
+        throw new errors_ConfigurationError(`target manifests:${glob}: no container uses the image of ${update.service} (${update.names.join(', ')}) in ${files.length} file(s).${didYouMeanImage(update, seen)} The files use: ${renderedList(update.names, seen)}. Nothing was pushed; the config repository is unchanged.`);
     }
 }
 /**
  * Plan every update against the files under `root`. Updates with their own targets
  * use those, the others use `targets`. Every file read for editing must be a regular
- * file of the clone `within` (default `root`) reached without a symlink.
+ * file of the clone `within` (default `root`) reached without a symlink. An update
+ * that no target takes (no image of that name renders in any of its kustomize
+ * targets, a Helm target names another image) is an error.
  */
 function planEdits(root, updates, targets, options = {}) {
     const imagePaths = (options.imagePaths ?? []).map(p => p.split('.'));
@@ -106435,16 +107930,22 @@ function planEdits(root, updates, targets, options = {}) {
         assertNoSymlink(within, root, 'input "path"');
     const ws = new Workspace(root, within);
     const changes = [];
+    const placed = new Map();
     for (const update of updates) {
         const list = update.targets.length > 0 ? update.targets : targets;
         if (list.length === 0) {
             throw new errors_ConfigurationError(`no target for ${update.service}: set the "targets" input or deploy: in the services file`);
         }
+        const here = [];
         for (const t of list) {
-            if (t.kind === 'kustomize')
-                editKustomize(ws, t.dir, update, changes);
-            else if (t.kind === 'manifests')
+            if (t.kind === 'kustomize') {
+                if (editKustomize(ws, t.dir, update, options.rendered?.get(t.dir), changes))
+                    here.push(t);
+            }
+            else if (t.kind === 'manifests') {
                 editManifests(ws, t.glob, update, changes, imagePaths);
+                here.push(t);
+            }
             else {
                 if (t.name !== undefined && !matchesUpdate(t.name, update))
                     continue;
@@ -106452,10 +107953,17 @@ function planEdits(root, updates, targets, options = {}) {
                     throw new errors_ConfigurationError(`target helm:${t.file}:${t.key} takes one image but ${updates.length} are deployed: add =<name> to say which`);
                 }
                 editHelm(ws, t, update, changes);
+                here.push(t);
             }
         }
+        if (here.length === 0) {
+            throw new errors_ConfigurationError(noTargetMessage(update, list, options.rendered));
+        }
+        placed.set(update.service, here);
     }
-    return { files: ws.result(), changes };
+    for (const k of ws.kustomizations.values())
+        k.flush(changes);
+    return { ...ws.result(), changes, placed, helmKeys: ws.helmKeys };
 }
 /**
  * Sparse-checkout patterns (no-cone, rooted) covering every file the targets can
@@ -106480,233 +107988,6 @@ function sparsePatterns(path, targets) {
             out.add(`/${prefix}${t.glob}`);
     }
     return [...out];
-}
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/lib/exec.ts
-/**
- * Child processes over argv arrays only (no shell), with stdin, a timeout, and
- * captured output bounded in size. The command line is logged with every registered
- * secret redacted; arguments marked secret are never logged at all.
- */
-
-
-/** A process that failed: its message carries the last lines of stderr, redacted. */
-class ExecError extends Error {
-    result;
-    name = 'ExecError';
-    constructor(message, result) {
-        super(message);
-        this.result = result;
-    }
-}
-/** The command line as it may be shown: secret args hidden, secrets redacted. */
-function displayCommand(command, args, secretArgs = []) {
-    const shown = args.map((a, i) => secretArgs.includes(i) ? '***' : /[\s"'$`\\]/.test(a) || a === '' ? JSON.stringify(a) : a);
-    return secrets_secrets.redact([command, ...shown].join(' '));
-}
-class Tail {
-    max;
-    chunks = [];
-    size = 0;
-    truncated = false;
-    constructor(max) {
-        this.max = max;
-    }
-    push(chunk) {
-        this.chunks.push(chunk);
-        this.size += chunk.length;
-        while (this.size > this.max && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-            this.truncated = true;
-        }
-        if (this.size > this.max) {
-            const only = this.chunks[0];
-            this.chunks = [only.subarray(only.length - this.max)];
-            this.size = this.max;
-            this.truncated = true;
-        }
-    }
-    text() {
-        return Buffer.concat(this.chunks).toString('utf8');
-    }
-}
-/** The last `n` non-empty lines of a text. */
-function lastLines(text, n) {
-    return text
-        .split(/\r?\n/)
-        .filter(l => l.trim() !== '')
-        .slice(-n)
-        .join('\n');
-}
-/**
- * The environment a child gets: `env` without the action's `INPUT_*` variables, which
- * hold the raw inputs (secrets among them) and which no child needs.
- */
-function childEnv(env = process.env) {
-    const out = {};
-    for (const [k, v] of Object.entries(env))
-        if (!/^INPUT_/i.test(k))
-            out[k] = v;
-    return out;
-}
-/** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
-function lib_exec_exec(command, args, options = {}) {
-    const max = options.maxOutputBytes ?? 4 * 1024 * 1024;
-    const shown = displayCommand(command, args, options.secretArgs);
-    options.logger?.info(`$ ${shown}`);
-    const started = Date.now();
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
-            cwd: options.cwd,
-            env: childEnv(options.env ?? process.env),
-            stdio: ['pipe', 'pipe', 'pipe'],
-            ...(options.signal ? { signal: options.signal } : {})
-        });
-        const out = new Tail(max);
-        const err = new Tail(max);
-        let timedOut = false;
-        let killTimer;
-        const timer = options.timeoutMs !== undefined
-            ? setTimeout(() => {
-                timedOut = true;
-                child.kill('SIGTERM');
-                killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
-            }, options.timeoutMs)
-            : undefined;
-        // A callback that throws (a consumer refusing what it was given) ends the process
-        // and rejects with that error, rather than escaping as an uncaught exception.
-        let callbackError;
-        const call = (fn, c) => {
-            if (!fn || callbackError)
-                return;
-            try {
-                fn(c);
-            }
-            catch (error) {
-                callbackError = { error };
-                child.kill('SIGTERM');
-            }
-        };
-        child.stdout.on('data', (c) => {
-            out.push(c);
-            call(options.onStdout, c);
-        });
-        child.stderr.on('data', (c) => {
-            err.push(c);
-            call(options.onStderr, c);
-        });
-        child.stdin.on('error', () => undefined);
-        // A grandchild (a backgrounded process, a `sh -c` child the timeout did not reach)
-        // can hold the output pipes open long after the child exited: stop waiting for it.
-        let drainTimer;
-        child.on('exit', () => {
-            drainTimer = setTimeout(() => {
-                child.stdout.destroy();
-                child.stderr.destroy();
-            }, timedOut ? 500 : 2000);
-            drainTimer.unref();
-        });
-        child.on('error', error => {
-            clearTimeout(timer);
-            clearTimeout(killTimer);
-            const code = error.code;
-            const why = code === 'ENOENT'
-                ? `${command}: command not found`
-                : code === 'ABORT_ERR'
-                    ? `${command}: aborted`
-                    : `${command}: ${error.message}`;
-            reject(new ExecError(why, {
-                code: -1,
-                signal: null,
-                stdout: '',
-                stderr: '',
-                truncated: false,
-                timedOut: false,
-                durationMs: Date.now() - started
-            }));
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            clearTimeout(killTimer);
-            clearTimeout(drainTimer);
-            if (callbackError) {
-                reject(callbackError.error);
-                return;
-            }
-            const result = {
-                code: code ?? -1,
-                signal,
-                stdout: out.text(),
-                stderr: err.text(),
-                truncated: out.truncated || err.truncated,
-                timedOut,
-                durationMs: Date.now() - started
-            };
-            if ((result.code !== 0 || timedOut) && !options.allowFailure) {
-                const why = timedOut
-                    ? `timed out after ${Math.round((options.timeoutMs ?? 0) / 1000)}s`
-                    : signal
-                        ? `killed by ${signal}`
-                        : `exited with code ${result.code}`;
-                const tail = lastLines(result.stderr || result.stdout, 20);
-                reject(new ExecError(secrets_secrets.redact(`${shown} ${why}${tail ? `:\n${tail}` : ''}`), result));
-                return;
-            }
-            resolve(result);
-        });
-        if (options.input !== undefined)
-            child.stdin.end(options.input);
-        else
-            child.stdin.end();
-    });
-}
-
-;// CONCATENATED MODULE: ./src/lib/git.ts
-/**
- * Running git: argv arrays only, never a prompt, a stable locale, and no user or
- * system configuration leaking in unless asked. Tokens reach git through the
- * environment (`--config-env`), never argv.
- */
-
-
-/** The environment variable that carries a token header to git (`--config-env=<key>=<this>`). */
-const GIT_HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
-/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
-function authHeader(token, scheme = 'basic') {
-    secrets_secrets.add(token, { user: 'x-access-token' });
-    if (scheme === 'bearer')
-        return `AUTHORIZATION: bearer ${token}`;
-    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
-    secrets_secrets.add(encoded);
-    return `AUTHORIZATION: basic ${encoded}`;
-}
-/** The environment git runs with. */
-function gitEnv(extra = {}, isolated = false) {
-    const env = {
-        ...process.env,
-        GIT_TERMINAL_PROMPT: '0',
-        GIT_ASKPASS: '',
-        SSH_ASKPASS: '',
-        GCM_INTERACTIVE: 'never',
-        LC_ALL: 'C',
-        LANG: 'C'
-    };
-    if (isolated) {
-        env.GIT_CONFIG_NOSYSTEM = '1';
-        env.GIT_CONFIG_GLOBAL = '/dev/null';
-    }
-    return { ...env, ...extra };
-}
-/** Run `git <args>` in `cwd`. Throws ExecError (with stderr's tail) on failure. */
-function git(args, options) {
-    const { env, isolated, ...rest } = options;
-    return lib_exec_exec('git', args, { ...rest, env: gitEnv(env, isolated) });
-}
-/** Trimmed stdout of `git <args>`. */
-async function gitText(args, options) {
-    return (await git(args, options)).stdout.trim();
 }
 
 ;// CONCATENATED MODULE: ./src/lib/deploy-git.ts
@@ -106847,6 +108128,21 @@ class ConfigRepo {
             await this.run(['sparse-checkout', 'set', '--no-cone', '--', ...sparse]);
             this.partial = true;
         }
+    }
+    /** Whether the checkout is sparse (only the target paths). */
+    get sparse() {
+        return this.partial;
+    }
+    /**
+     * Widen a sparse checkout by `patterns` (gitignore style, rooted): the files appear
+     * in the work tree, their blobs fetched on demand. Nothing for a full checkout.
+     */
+    async sparseAdd(patterns) {
+        if (!this.partial || patterns.length === 0)
+            return;
+        const r = await this.run(['sparse-checkout', 'add', '--', ...patterns], { allowFailure: true });
+        if (r.code !== 0 || r.timedOut)
+            throw this.remoteError(r, 'read');
     }
     /** The remote's default branch (from `ls-remote --symref`). */
     async defaultBranch() {
@@ -106997,6 +108293,996 @@ async function sourceAncestry(dir, ours, theirs) {
     if (b === 0)
         return 'newer';
     return b === 1 ? 'diverged' : 'unknown';
+}
+
+;// CONCATENATED MODULE: ./src/lib/deploy-render-helm.ts
+/**
+ * What a Helm values edit can be checked against: the chart beside (or above) the
+ * values file, when the config repository holds one. Its templates must use every key
+ * the deploy wrote (`.Values.<key>`, `index .Values "a" "b"`, a parent key passed
+ * whole, or the key of a vendored subchart), else the new value renders nowhere. With
+ * `helm` on PATH, `helm template` renders the chart before and after. Pure but for
+ * the FileSource reads.
+ */
+
+
+
+
+
+/** The chart directory (repository-relative) nearest above `valuesFile`, or undefined. */
+function findChart(files, valuesFile) {
+    let dir = external_node_path_.posix.dirname(valuesFile);
+    for (;;) {
+        if (files.read(dir === '.' ? 'Chart.yaml' : `${dir}/Chart.yaml`) !== undefined)
+            return dir;
+        if (dir === '.')
+            return undefined;
+        dir = external_node_path_.posix.dirname(dir);
+    }
+}
+/** Sparse-checkout paths that may hold the chart of `valuesFile` (every ancestor). */
+function chartCandidates(valuesFile) {
+    const out = [];
+    let dir = external_node_path_.posix.dirname(valuesFile);
+    for (;;) {
+        const at = (f) => (dir === '.' ? f : `${dir}/${f}`);
+        out.push(at('Chart.yaml'), at('templates'), at('charts'));
+        if (dir === '.')
+            return out;
+        dir = external_node_path_.posix.dirname(dir);
+    }
+}
+const VALUES_REF = /\.Values((?:\.[A-Za-z_][A-Za-z0-9_-]*)+)/g;
+const INDEX_REF = /index\s+\$?\.Values((?:\s+"[^"]+")+)/g;
+/** The `.Values` paths template text refers to (dotted, without `.Values.`). */
+function valuesPaths(text) {
+    const out = new Set();
+    for (const m of text.matchAll(VALUES_REF))
+        out.add(m[1].slice(1));
+    for (const m of text.matchAll(INDEX_REF)) {
+        out.add([...m[1].matchAll(/"([^"]+)"/g)].map(x => x[1]).join('.'));
+    }
+    return [...out];
+}
+/** Whether templates that refer to `used` paths use the dotted `key`. */
+function keyUsed(key, used) {
+    // The key itself or a field of it, or a parent passed whole (with, toYaml, include).
+    return used.some(u => u === key || u.startsWith(`${key}.`) || key.startsWith(`${u}.`));
+}
+/** The `.Values` paths a chart's templates use, with a vendored subchart's under its name. */
+function chartValuesPaths(files, list, chart) {
+    const at = (p) => (chart === '.' ? p : `${chart}/${p}`);
+    const used = new Set();
+    for (const f of list(at('templates'))) {
+        for (const p of valuesPaths(files.read(f) ?? ''))
+            used.add(p);
+    }
+    for (const sub of list(at('charts'))) {
+        const m = new RegExp(`^${at('charts').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/([^/]+)/templates/`).exec(sub);
+        if (!m)
+            continue;
+        for (const p of valuesPaths(files.read(sub) ?? '')) {
+            used.add(`${m[1]}.${p}`);
+            if (p.startsWith('global.'))
+                used.add(p);
+        }
+    }
+    return [...used].sort();
+}
+/** The message for keys a chart's templates never use; '' when all are used. */
+function unusedKeysMessage(label, chart, keys, used) {
+    const unused = keys.filter(k => !keyUsed(k, used));
+    if (unused.length === 0)
+        return '';
+    const key = unused[0];
+    const close = [...used].sort((a, b) => editDistance(key, a) - editDistance(key, b));
+    const hint = close[0] !== undefined && editDistance(key, close[0]) <= Math.max(2, key.length / 3);
+    const shown = close.slice(0, 12).map(u => `.Values.${u}`);
+    return `target ${label}: the chart in ${chart} never uses ${unused.map(k => `.Values.${k}`).join(', ')} in its templates, so the deployed value would render nowhere.${hint ? ` Did you mean "${close[0]}"?` : ''} Its templates use: ${shown.length > 0 ? shown.join(', ') : 'no .Values at all'}${close.length > 12 ? ` and ${close.length - 12} more` : ''}.`;
+}
+/**
+ * Whether a rendered image `value` shows what a Helm target `key` was given from
+ * `update`: the tag, the repository, the digest, or the whole reference.
+ */
+function helmShows(key, update, value) {
+    const last = key.split('.').pop().toLowerCase();
+    const p = update.parsed;
+    if (last.endsWith('tag'))
+        return p.tag !== undefined && value.includes(`:${p.tag}`);
+    if (last.endsWith('repository'))
+        return value.startsWith(p.name);
+    if (last.endsWith('digest'))
+        return p.digest !== undefined && value.includes(`@${p.digest}`);
+    return (value.startsWith(p.name) &&
+        (p.tag === undefined || value.includes(`:${p.tag}`)) &&
+        (p.digest === undefined || value.includes(`@${p.digest}`)));
+}
+async function helmTemplate(o, chart, values) {
+    const r = await lib_exec_exec(o.helm, ['template', 'conveyor-verify', (0,external_node_path_.join)(o.within, chart), '--values', values], {
+        cwd: o.within,
+        env: o.env,
+        allowFailure: true,
+        timeoutMs: 120_000,
+        maxOutputBytes: 64 * 1024 * 1024
+    }).catch((error) => ({
+        code: -1,
+        stderr: error.message,
+        stdout: '',
+        timedOut: false,
+        truncated: false
+    }));
+    if (r.code !== 0 || r.timedOut || r.truncated) {
+        return { ok: false, why: lastLines(r.stderr, 2).replace(/\s+/g, ' ') || 'it failed' };
+    }
+    return { ok: true, resources: parseRender(r.stdout) };
+}
+/**
+ * Check every Helm target the plan edited: the chart's templates use the keys
+ * written, and with helm on PATH, `helm template` before and after differ only in
+ * images that show the deployed value. Returns the problems found.
+ */
+async function checkHelm(plan, updates, o) {
+    const out = [];
+    for (const [where, keys] of plan.helmKeys) {
+        const file = where.slice(0, where.lastIndexOf(':'));
+        const key = where.slice(where.lastIndexOf(':') + 1);
+        const label = `helm:${file}:${key}`;
+        const chart = findChart(o.files, o.rel(file));
+        if (chart === undefined) {
+            o.log.info(`verify-render: ${label}: no Chart.yaml beside or above ${file}; only the key was checked`);
+            continue;
+        }
+        const message = unusedKeysMessage(label, chart, keys, chartValuesPaths(o.files, o.list, chart));
+        if (message) {
+            out.push(message);
+            continue;
+        }
+        o.log.info(`verify-render: ${label}: the chart in ${chart} uses ${keys.map(k => `.Values.${k}`).join(', ')}`);
+        const before = plan.originals.get(file);
+        if (!o.helm) {
+            if (o.mode === 'required')
+                out.push(`${label}: helm is not on PATH (verify-render: required)`);
+            continue;
+        }
+        if (before === undefined)
+            continue;
+        const saved = (0,external_node_path_.join)(o.within, '.git', 'conveyor-verify-values.yaml');
+        (0,external_node_fs_namespaceObject.writeFileSync)(saved, before);
+        const a = await helmTemplate(o, chart, saved);
+        if (!a.ok) {
+            if (o.mode === 'required')
+                out.push(`${label}: helm template fails on the chart as it is on the branch: ${a.why}`);
+            else
+                o.log.warning(`${label}: helm template fails on the chart as it is on the branch (${a.why}); only the templates' use of the key was checked`);
+            continue;
+        }
+        const b = await helmTemplate(o, chart, (0,external_node_path_.join)(o.within, o.rel(file)));
+        if (!b.ok) {
+            out.push(`${label}: after the edit, helm template fails: ${b.why}`);
+            continue;
+        }
+        const placed = updates.filter(u => (plan.placed.get(u.service) ?? []).some(t => t.kind === 'helm' && t.file === file && t.key === key));
+        const verdict = judge(diffResources(a.resources, b.resources), imagesOf(b.resources), placed, (u, v) => helmShows(key, u, v));
+        for (const u of verdict.missing)
+            out.push(`${u.service}: after the edit, helm template of ${chart} renders no image with ${u.ref}'s ${key.split('.').pop()}`);
+        if (verdict.unexpected.length > 0) {
+            out.push(`${label}: the edit changes more than images in what helm template renders: ${verdict.unexpected.slice(0, 5).map(describeDifference).join('; ')}`);
+        }
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/lib/kustomize-patch.ts
+/**
+ * kustomize's patches on resources parsed into plain objects, as far as the in-process
+ * resolution needs them to tell which images a kustomization renders: strategic merge
+ * patches (maps merge, lists of named items merge by their key, `$patch: delete` and
+ * `$patch: replace`, null deletes), JSON 6902 operations, and patch target selectors
+ * (kind, name and namespace as anchored regular expressions, group, version, label
+ * and annotation selectors). Pure.
+ */
+/** Whether a value is a plain object. */
+function kustomize_patch_isObj(v) {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function meta(o) {
+    return kustomize_patch_isObj(o.metadata) ? o.metadata : {};
+}
+/** The name of a resource. */
+function nameOf(o) {
+    return String(meta(o).name ?? '');
+}
+function anchored(pattern, value) {
+    try {
+        return new RegExp(`^(?:${pattern})$`).test(value);
+    }
+    catch {
+        return pattern === value;
+    }
+}
+function selectorMatches(selector, values) {
+    const map = kustomize_patch_isObj(values) ? values : {};
+    const has = (k) => typeof map[k] === 'string';
+    for (const raw of selector.split(',')) {
+        const term = raw.trim();
+        if (term === '')
+            continue;
+        const m = /^([^!=\s]+)\s*(==|=|!=)\s*(.*)$/.exec(term);
+        if (m) {
+            const equal = map[m[1]] === m[3].trim();
+            if ((m[2] === '!=') === equal)
+                return false;
+        }
+        else if (term.startsWith('!')) {
+            if (has(term.slice(1).trim()))
+                return false;
+        }
+        else if (!has(term))
+            return false;
+    }
+    return true;
+}
+/** Whether a patch `target` selects a resource. */
+function selects(target, r) {
+    const o = r.obj;
+    const [group, version] = String(o.apiVersion ?? '').includes('/')
+        ? String(o.apiVersion).split('/')
+        : ['', String(o.apiVersion ?? '')];
+    if (target.group !== undefined && target.group !== group)
+        return false;
+    if (target.version !== undefined && target.version !== version)
+        return false;
+    if (target.kind !== undefined && !anchored(target.kind, String(o.kind ?? '')))
+        return false;
+    if (target.name !== undefined &&
+        !anchored(target.name, nameOf(o)) &&
+        !anchored(target.name, r.origName)) {
+        return false;
+    }
+    if (target.namespace !== undefined &&
+        !anchored(target.namespace, String(meta(o).namespace ?? ''))) {
+        return false;
+    }
+    if (target.labelSelector && !selectorMatches(target.labelSelector, meta(o).labels))
+        return false;
+    if (target.annotationSelector &&
+        !selectorMatches(target.annotationSelector, meta(o).annotations)) {
+        return false;
+    }
+    return true;
+}
+/** Whether a strategic merge patch without a target names this resource. */
+function patchNames(patch, r) {
+    if (patch.kind !== undefined && patch.kind !== r.obj.kind)
+        return false;
+    const name = nameOf(patch);
+    if (name !== nameOf(r.obj) && name !== r.origName)
+        return false;
+    const ns = meta(patch).namespace;
+    return ns === undefined || ns === meta(r.obj).namespace;
+}
+/** Keys by which kyaml merges lists of maps (the associative keys it knows). */
+const MERGE_KEYS = ['name', 'mountPath', 'devicePath', 'ip', 'type', 'topologyKey', 'containerPort'];
+function mergeKey(a, b) {
+    const items = [...a, ...b].filter(i => !(kustomize_patch_isObj(i) && i.$patch !== undefined && !hasKey(i)));
+    if (items.length === 0 || !items.every(kustomize_patch_isObj))
+        return undefined;
+    return MERGE_KEYS.find(k => items.every(i => i[k] !== undefined));
+}
+function hasKey(o) {
+    return MERGE_KEYS.some(k => o[k] !== undefined);
+}
+function clean(o) {
+    const out = {};
+    for (const [k, v] of Object.entries(o))
+        if (!k.startsWith('$'))
+            out[k] = v;
+    return out;
+}
+function mergeList(base, patch) {
+    if (patch.some(i => kustomize_patch_isObj(i) && i.$patch === 'replace')) {
+        return patch
+            .filter(i => !(kustomize_patch_isObj(i) && i.$patch === 'replace'))
+            .map(i => (kustomize_patch_isObj(i) ? clean(i) : i));
+    }
+    const key = mergeKey(base, patch);
+    if (key === undefined)
+        return patch.map(i => (kustomize_patch_isObj(i) ? clean(i) : i));
+    const out = [...base];
+    for (const item of patch) {
+        const at = out.findIndex(o => o[key] === item[key]);
+        if (item.$patch === 'delete') {
+            if (at >= 0)
+                out.splice(at, 1);
+        }
+        else if (at >= 0)
+            out[at] = mergeObj(out[at], item);
+        else
+            out.push(clean(item));
+    }
+    return out;
+}
+/**
+ * `patch` merged into `base` (a new object), the strategic merge way; undefined when
+ * the patch deletes it (`$patch: delete`).
+ */
+function mergeObj(base, patch) {
+    if (patch.$patch === 'delete')
+        return undefined;
+    if (patch.$patch === 'replace')
+        return clean(patch);
+    const out = { ...base };
+    for (const [k, v] of Object.entries(patch)) {
+        if (k.startsWith('$'))
+            continue;
+        const cur = out[k];
+        if (v === null)
+            delete out[k];
+        else if (kustomize_patch_isObj(v) && kustomize_patch_isObj(cur)) {
+            const merged = mergeObj(cur, v);
+            if (merged === undefined)
+                delete out[k];
+            else
+                out[k] = merged;
+        }
+        else if (Array.isArray(v) && Array.isArray(cur))
+            out[k] = mergeList(cur, v);
+        else
+            out[k] = kustomize_patch_isObj(v) ? clean(v) : v;
+    }
+    return out;
+}
+function pointer(path) {
+    if (path === '')
+        return [];
+    if (!path.startsWith('/'))
+        throw new Error(`path ${JSON.stringify(path)} must start with /`);
+    return path
+        .slice(1)
+        .split('/')
+        .map(s => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+function parentOf(doc, parts) {
+    let node = doc;
+    for (const p of parts.slice(0, -1)) {
+        node = Array.isArray(node) ? node[Number(p)] : kustomize_patch_isObj(node) ? node[p] : undefined;
+        if (node === undefined)
+            throw new Error(`no such path /${parts.join('/')}`);
+    }
+    return { parent: node, last: parts[parts.length - 1] };
+}
+function getAt(doc, path) {
+    let node = doc;
+    for (const p of pointer(path)) {
+        node = Array.isArray(node) ? node[Number(p)] : kustomize_patch_isObj(node) ? node[p] : undefined;
+    }
+    if (node === undefined)
+        throw new Error(`no such path ${path}`);
+    return structuredClone(node);
+}
+function removeAt(doc, path) {
+    const { parent, last } = parentOf(doc, pointer(path));
+    if (Array.isArray(parent))
+        parent.splice(Number(last), 1);
+    else if (kustomize_patch_isObj(parent) && last in parent)
+        delete parent[last];
+    else
+        throw new Error(`no such path ${path}`);
+}
+function addAt(doc, path, value, replace) {
+    const { parent, last } = parentOf(doc, pointer(path));
+    if (Array.isArray(parent)) {
+        const i = last === '-' ? parent.length : Number(last);
+        if (!Number.isInteger(i) || i < 0 || i > parent.length)
+            throw new Error(`bad index ${path}`);
+        if (replace)
+            parent[i] = value;
+        else
+            parent.splice(i, 0, value);
+    }
+    else if (kustomize_patch_isObj(parent)) {
+        if (replace && !(last in parent))
+            throw new Error(`no such path ${path}`);
+        parent[last] = value;
+    }
+    else
+        throw new Error(`no such path ${path}`);
+}
+/** Apply JSON 6902 operations to a resource in place; throws on an operation that fails. */
+function applyJson6902(doc, ops) {
+    for (const op of ops) {
+        if (!kustomize_patch_isObj(op) || typeof op.op !== 'string' || typeof op.path !== 'string') {
+            throw new Error('each operation needs op and path');
+        }
+        if (op.op === 'add')
+            addAt(doc, op.path, structuredClone(op.value), false);
+        else if (op.op === 'replace')
+            addAt(doc, op.path, structuredClone(op.value), true);
+        else if (op.op === 'remove')
+            removeAt(doc, op.path);
+        else if (op.op === 'copy')
+            addAt(doc, op.path, getAt(doc, String(op.from)), false);
+        else if (op.op === 'move') {
+            const v = getAt(doc, String(op.from));
+            removeAt(doc, String(op.from));
+            addAt(doc, op.path, v, false);
+        }
+        else if (op.op !== 'test')
+            throw new Error(`unknown op ${op.op}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lib/kustomize-resolve.ts
+/**
+ * An in-process resolution of a kustomization, for when neither `kustomize` nor
+ * `kubectl` is on the runner: resources and bases (files and directories), components,
+ * patches (strategic merge and JSON 6902, inline or from files, with targets), name
+ * prefixes and suffixes, namespaces, `images:` entries and ImageTagTransformer /
+ * PatchTransformer configs in `transformers:`, in kustomize's order. It is good enough
+ * to tell which container images a kustomization renders, not to render it: generators
+ * make no images and are not run; remote resources, Helm charts and replacements get a
+ * notice and are skipped. Reads go through a FileSource; paths are relative to the
+ * repository and never leave it. Paths referenced but absent are reported, so that a
+ * sparse checkout can be widened and the resolution run again.
+ */
+
+
+
+
+/** The file names kustomize looks for in a directory. */
+const KUSTOMIZATION_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+const REMOTE = /^(?:[a-z][a-z0-9+.-]*:\/\/|git@|git::|(?:github|gitlab)\.com\/|bitbucket\.org\/)/i;
+const CLUSTER_SCOPED = new Set([
+    'Namespace',
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'CustomResourceDefinition',
+    'PersistentVolume',
+    'StorageClass',
+    'PriorityClass',
+    'MutatingWebhookConfiguration',
+    'ValidatingWebhookConfiguration',
+    'APIService'
+]);
+const strings = (v) => Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
+const objects = (v) => (Array.isArray(v) ? v.filter(kustomize_patch_isObj) : []);
+class Resolver {
+    files;
+    notices = [];
+    missing = [];
+    stack = [];
+    constructor(files) {
+        this.files = files;
+    }
+    /** `entry` of the kustomization in `dir` as a repository path, or undefined (noticed). */
+    path(dir, entry, what) {
+        if (REMOTE.test(entry)) {
+            this.notices.push(`${dir}: remote ${what} ${entry} is not resolved in-process; skipped`);
+            return undefined;
+        }
+        const p = external_node_path_.posix.normalize(external_node_path_.posix.join(dir, entry));
+        if (external_node_path_.posix.isAbsolute(entry) || p === '..' || p.startsWith('../')) {
+            this.notices.push(`${dir}: ${what} ${entry} is outside the repository; skipped`);
+            return undefined;
+        }
+        return p;
+    }
+    miss(path, kind) {
+        if (!this.missing.some(m => m.path === path))
+            this.missing.push({ path, kind });
+    }
+    readYaml(rel, kind) {
+        const text = this.files.read(rel);
+        if (text === undefined) {
+            this.miss(rel, kind);
+            return undefined;
+        }
+        const out = [];
+        for (const doc of (0,dist/* parseAllDocuments */.hR)(text)) {
+            if (doc.errors.length > 0) {
+                throw new Error(`${rel}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+            }
+            const v = doc.toJS();
+            if (kustomize_patch_isObj(v) && /List$/.test(String(v.kind ?? '')) && Array.isArray(v.items)) {
+                out.push(...objects(v.items));
+            }
+            else if (kustomize_patch_isObj(v))
+                out.push(v);
+        }
+        return out;
+    }
+    /** The kustomization of `dir`, or undefined (missing). */
+    kustomization(dir) {
+        for (const name of KUSTOMIZATION_NAMES) {
+            const rel = dir === '.' ? name : `${dir}/${name}`;
+            const text = this.files.read(rel);
+            if (text === undefined)
+                continue;
+            const v = (0,dist/* parse */.qg)(text);
+            if (!kustomize_patch_isObj(v))
+                throw new Error(`${rel}: expected a kustomization map`);
+            return v;
+        }
+        this.miss(dir, 'dir');
+        return undefined;
+    }
+    /** Build the kustomization in `dir` (kind Kustomization). */
+    build(dir) {
+        if (this.stack.includes(dir)) {
+            throw new Error(`kustomizations refer to each other in a cycle: ${[...this.stack, dir].join(' → ')}`);
+        }
+        this.stack.push(dir);
+        try {
+            const k = this.kustomization(dir);
+            if (!k)
+                return [];
+            const acc = [];
+            this.expand(dir, k, acc);
+            return acc;
+        }
+        finally {
+            this.stack.pop();
+        }
+    }
+    /** Resources, components and transformations of `k` (in `dir`) onto `acc`. */
+    expand(dir, k, acc) {
+        for (const entry of [...strings(k.bases), ...strings(k.resources)]) {
+            const p = this.path(dir, entry, 'resource');
+            if (p === undefined)
+                continue;
+            if (this.files.isDir(p))
+                acc.push(...this.build(p));
+            else {
+                for (const obj of this.readYaml(p, 'any') ?? [])
+                    acc.push({ obj, origName: nameOf(obj) });
+            }
+        }
+        for (const entry of strings(k.components)) {
+            const p = this.path(dir, entry, 'component');
+            if (p === undefined)
+                continue;
+            if (this.stack.includes(p))
+                throw new Error(`component cycle at ${p}`);
+            this.stack.push(p);
+            try {
+                const c = this.kustomization(p);
+                if (c)
+                    this.expand(p, c, acc);
+            }
+            finally {
+                this.stack.pop();
+            }
+        }
+        this.generatorFiles(dir, k);
+        if (k.helmCharts !== undefined || k.helmChartInflationGenerator !== undefined) {
+            this.notices.push(`${dir}: helmCharts are not rendered in-process; their images are not seen`);
+        }
+        this.transform(dir, k, acc);
+    }
+    /** Generators make no images, but their files must be there for a renderer. */
+    generatorFiles(dir, k) {
+        for (const g of [...objects(k.configMapGenerator), ...objects(k.secretGenerator)]) {
+            const files = strings(g.files).map(f => f.slice(f.indexOf('=') + 1));
+            for (const f of [...files, ...strings(g.envs), ...strings(g.env ? [g.env] : [])]) {
+                const p = this.path(dir, f, 'generator file');
+                if (p !== undefined && this.files.read(p) === undefined)
+                    this.miss(p, 'file');
+            }
+        }
+    }
+    /** Patch documents of an entry: inline text or a file. */
+    patchDocs(dir, entry) {
+        if (typeof entry.patch === 'string') {
+            return (0,dist/* parseAllDocuments */.hR)(entry.patch).map(d => d.toJS());
+        }
+        if (typeof entry.path === 'string') {
+            const p = this.path(dir, entry.path, 'patch');
+            if (p === undefined)
+                return [];
+            const text = this.files.read(p);
+            if (text === undefined) {
+                this.miss(p, 'file');
+                return [];
+            }
+            return (0,dist/* parseAllDocuments */.hR)(text).map(d => d.toJS());
+        }
+        return [];
+    }
+    patch(dir, acc, doc, target) {
+        if (Array.isArray(doc)) {
+            for (const r of acc.filter(r => target !== undefined && selects(target, r))) {
+                try {
+                    applyJson6902(r.obj, doc);
+                }
+                catch (error) {
+                    this.notices.push(`${dir}: a JSON 6902 patch of ${nameOf(r.obj)} failed: ${error.message}`);
+                }
+            }
+            return;
+        }
+        if (!kustomize_patch_isObj(doc))
+            return;
+        for (let i = acc.length - 1; i >= 0; i--) {
+            const r = acc[i];
+            if (target !== undefined ? !selects(target, r) : !patchNames(doc, r))
+                continue;
+            const merged = mergeObj(r.obj, doc);
+            if (merged === undefined)
+                acc.splice(i, 1);
+            else {
+                // With a target, the patch's own name says nothing: the resource keeps its own.
+                if (target !== undefined)
+                    merged.metadata = { ...merged.metadata, name: nameOf(r.obj) };
+                r.obj = merged;
+            }
+        }
+    }
+    transform(dir, k, acc) {
+        for (const entry of k.patchesStrategicMerge === undefined
+            ? []
+            : k.patchesStrategicMerge) {
+            if (typeof entry !== 'string')
+                continue;
+            const docs = /\n|^\s*(?:apiVersion|kind|metadata)\s*:/.test(entry)
+                ? (0,dist/* parseAllDocuments */.hR)(entry).map(d => d.toJS())
+                : this.patchDocs(dir, { path: entry });
+            for (const d of docs)
+                this.patch(dir, acc, d, undefined);
+        }
+        for (const p of objects(k.patches)) {
+            const target = kustomize_patch_isObj(p.target) ? p.target : undefined;
+            for (const d of this.patchDocs(dir, p))
+                this.patch(dir, acc, d, target);
+        }
+        this.names(k, acc);
+        for (const p of objects(k.patchesJson6902)) {
+            const target = kustomize_patch_isObj(p.target) ? p.target : undefined;
+            for (const d of this.patchDocs(dir, p))
+                if (target)
+                    this.patch(dir, acc, Array.isArray(d) ? d : [], target);
+        }
+        for (const image of objects(k.images)) {
+            for (const r of acc)
+                transformImages(r.obj, image);
+        }
+        if (k.replacements !== undefined) {
+            this.notices.push(`${dir}: replacements are not applied in-process`);
+        }
+        if (k.configurations !== undefined) {
+            this.notices.push(`${dir}: configurations (custom field specs) are not applied in-process; images in fields they add are not seen`);
+        }
+        for (const entry of strings(k.transformers))
+            this.transformer(dir, entry, acc);
+    }
+    /** namespace, namePrefix and nameSuffix. */
+    names(k, acc) {
+        for (const r of acc) {
+            const m = kustomize_patch_isObj(r.obj.metadata) ? { ...r.obj.metadata } : {};
+            if (typeof k.namespace === 'string' && !CLUSTER_SCOPED.has(String(r.obj.kind))) {
+                m.namespace = k.namespace;
+            }
+            if ((typeof k.namePrefix === 'string' || typeof k.nameSuffix === 'string') &&
+                r.obj.kind !== 'Namespace') {
+                m.name = `${typeof k.namePrefix === 'string' ? k.namePrefix : ''}${String(m.name ?? '')}${typeof k.nameSuffix === 'string' ? k.nameSuffix : ''}`;
+            }
+            r.obj = { ...r.obj, metadata: m };
+        }
+    }
+    /** A `transformers:` entry: image tag and patch transformer configs are applied. */
+    transformer(dir, entry, acc) {
+        const p = this.path(dir, entry, 'transformer');
+        if (p === undefined)
+            return;
+        const configs = this.files.isDir(p)
+            ? this.build(p).map(r => r.obj)
+            : (this.readYaml(p, 'any') ?? []);
+        for (const c of configs) {
+            if (c.kind === 'ImageTagTransformer' && kustomize_patch_isObj(c.imageTag)) {
+                for (const r of acc)
+                    transformImages(r.obj, c.imageTag);
+            }
+            else if (c.kind === 'PatchTransformer') {
+                const target = kustomize_patch_isObj(c.target) ? c.target : undefined;
+                for (const d of this.patchDocs(dir, c))
+                    this.patch(dir, acc, d, target);
+            }
+        }
+    }
+}
+/** Resolve the kustomization in `dir` (repository-relative). Throws on invalid YAML or a cycle. */
+function resolveKustomization(files, dir) {
+    const r = new Resolver(files);
+    const resources = r.build(dir).map(x => x.obj);
+    return { resources, notices: r.notices, missing: r.missing };
+}
+
+;// CONCATENATED MODULE: ./src/lib/deploy-render.ts
+/**
+ * Verify a deploy by what its targets render, before anything leaves the runner. Before
+ * the edit, every kustomize target is rendered (`kustomize build` or `kubectl
+ * kustomize` when on PATH, else the in-process resolution) and Helm charts are found;
+ * after the edit is written, each target is rendered again and judged: every deployed
+ * image renders where an old one was and nothing else in the render moved. A sparse
+ * checkout is widened to the bases, components and charts a target needs.
+ */
+
+
+
+
+
+
+
+
+
+
+
+/** The first of `names` that is an executable file on PATH. */
+function findOnPath(name, env = process.env) {
+    for (const dir of (env.PATH ?? '').split(external_node_path_.delimiter)) {
+        if (dir === '')
+            continue;
+        const full = (0,external_node_path_.join)(dir, name);
+        try {
+            const st = (0,external_node_fs_namespaceObject.statSync)(full);
+            if (st.isFile() && (st.mode & 0o111) !== 0)
+                return full;
+        }
+        catch {
+            // not there
+        }
+    }
+    return undefined;
+}
+/** `kustomize build`, else `kubectl kustomize`, when on PATH. */
+function findRenderer(env = process.env) {
+    const kustomize = findOnPath('kustomize', env);
+    if (kustomize)
+        return { command: kustomize, args: d => ['build', d], label: 'kustomize build' };
+    const kubectl = findOnPath('kubectl', env);
+    if (kubectl)
+        return { command: kubectl, args: d => ['kustomize', d], label: 'kubectl kustomize' };
+    return undefined;
+}
+/** Files of the clone, confined to it (a link out of it reads as absent). */
+function diskSource(within) {
+    const real = (0,external_node_fs_namespaceObject.realpathSync)(within);
+    const inside = (rel) => {
+        try {
+            const p = (0,external_node_fs_namespaceObject.realpathSync)((0,external_node_path_.join)(within, rel));
+            return isWithin(real, p) ? p : undefined;
+        }
+        catch {
+            return undefined;
+        }
+    };
+    return {
+        read: rel => {
+            const p = inside(rel);
+            return p !== undefined && (0,external_node_fs_namespaceObject.statSync)(p).isFile() ? (0,external_node_fs_namespaceObject.readFileSync)(p, 'utf8') : undefined;
+        },
+        isDir: rel => {
+            const p = inside(rel);
+            return p !== undefined && (0,external_node_fs_namespaceObject.statSync)(p).isDirectory();
+        }
+    };
+}
+/** Every regular file under `dir` of the clone (repository-relative). */
+function lister(within) {
+    const walk = (dir, out) => {
+        let entries;
+        try {
+            entries = (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_.join)(within, dir), { withFileTypes: true });
+        }
+        catch {
+            return out;
+        }
+        for (const e of entries) {
+            const rel = `${dir}/${e.name}`;
+            if (e.isDirectory())
+                walk(rel, out);
+            else if (e.isFile())
+                out.push(rel);
+        }
+        return out;
+    };
+    return dir => walk(dir, []).sort();
+}
+/** A gitignore-style pattern matching exactly one repository path. */
+function sparsePattern(path) {
+    return `/${path.replace(/[\\*?[\]!#]/g, c => `\\${c}`)}`;
+}
+/** One deploy's render check; `before` and `after` run on each attempt. */
+class RenderCheck {
+    o;
+    states = [];
+    files;
+    widened = new Set();
+    /** Targets the renderer could not render as they were on the branch. */
+    fellBack = new Set();
+    announced = false;
+    /** What the last `after` verified, one line per target (for the step summary). */
+    report = [];
+    constructor(o) {
+        this.o = o;
+        this.files = diskSource(o.within);
+    }
+    rel(p) {
+        return external_node_path_.posix.normalize(this.o.path === '.' ? p : `${this.o.path}/${p}`);
+    }
+    async widen(paths) {
+        const fresh = paths.filter(p => !this.widened.has(p));
+        if (fresh.length === 0 || !this.o.widen)
+            return false;
+        for (const p of fresh)
+            this.widened.add(p);
+        const patterns = fresh.map(sparsePattern);
+        this.o.log.info(`sparse checkout: adding ${patterns.join(' ')} for the render`);
+        await this.o.widen(patterns);
+        return true;
+    }
+    /** Resolve in-process, widening a sparse checkout until nothing more is missing. */
+    async resolve(dir) {
+        for (let round = 0;; round++) {
+            const res = resolveKustomization(this.files, dir);
+            if (round >= 20 || !(await this.widen(res.missing.map(m => m.path))))
+                return res;
+        }
+    }
+    async render(dir) {
+        const r = this.o.renderer;
+        try {
+            const res = await lib_exec_exec(r.command, r.args((0,external_node_path_.join)(this.o.within, dir)), {
+                cwd: this.o.within,
+                env: this.o.env,
+                allowFailure: true,
+                timeoutMs: this.o.timeoutMs ?? 120_000,
+                maxOutputBytes: 64 * 1024 * 1024
+            });
+            if (res.code === 0 && !res.timedOut && !res.truncated)
+                return { ok: true, text: res.stdout };
+            const why = res.timedOut
+                ? 'it timed out'
+                : res.truncated
+                    ? 'its output is too large'
+                    : lastLines(res.stderr, 2).replace(/\s+/g, ' ');
+            return { ok: false, why };
+        }
+        catch (error) {
+            return { ok: false, why: error.message };
+        }
+    }
+    /** Render one kustomize target as it is now: resources and images. */
+    async state(target, how) {
+        const dir = this.rel(target.dir);
+        const label = targetLabel(target);
+        let resolved;
+        let resolveError;
+        try {
+            resolved = await this.resolve(dir);
+        }
+        catch (error) {
+            resolveError = error;
+        }
+        // The checks the edit makes, before anything reads the target: it is there, and no
+        // symbolic link leads to it.
+        kustomizationFile((0,external_node_path_.join)(this.o.within, this.o.path), this.o.within, target.dir);
+        const useRenderer = how === undefined
+            ? this.o.renderer !== undefined && !this.fellBack.has(dir)
+            : how === 'renderer';
+        if (useRenderer) {
+            const out = await this.render(dir);
+            if (out.ok) {
+                const resources = parseRender(out.text);
+                return { target, dir, how: 'renderer', resources, images: imagesOf(resources) };
+            }
+            if (how === 'renderer') {
+                throw new errors_ConfigurationError(`${label}: after the edit, ${this.o.renderer.label} fails: ${out.why}. Nothing was pushed; the config repository is unchanged.`);
+            }
+            if (this.o.mode === 'required') {
+                throw new errors_ConfigurationError(`${label}: ${this.o.renderer.label} cannot render the kustomization as it is on the branch (verify-render: required): ${out.why}`);
+            }
+            // Once per target: later attempts go straight to the in-process resolution.
+            this.fellBack.add(dir);
+            this.o.log.warning(`${label}: ${this.o.renderer.label} cannot render the kustomization as it is on the branch (${out.why}); verifying with the in-process resolution instead`);
+        }
+        if (resolveError || !resolved) {
+            throw new errors_ConfigurationError(`${label}: the kustomization cannot be resolved to check the deploy: ${resolveError?.message}`);
+        }
+        if (resolved.missing.length > 0) {
+            throw new errors_ConfigurationError(`${label}: the kustomization refers to ${resolved.missing.map(m => m.path).join(', ')}, which ${resolved.missing.length === 1 ? 'is' : 'are'} not in the config repository`);
+        }
+        if (!this.announced)
+            for (const n of resolved.notices)
+                this.o.log.notice(n);
+        return {
+            target,
+            dir,
+            how: 'in-process',
+            resources: resolved.resources,
+            images: imagesOf(resolved.resources)
+        };
+    }
+    /**
+     * Before the edit: render every kustomize target and widen a sparse checkout to the
+     * Helm charts. Returns each kustomize target's rendered images (by target dir).
+     */
+    async before(updates, targets) {
+        const all = [...targets, ...updates.flatMap(u => u.targets)];
+        const kustomize = [
+            ...new Map(all.flatMap(t => (t.kind === 'kustomize' ? [[t.dir, t]] : []))).values()
+        ];
+        if (!this.announced) {
+            const how = this.o.renderer
+                ? `${this.o.renderer.label} (${this.o.renderer.command})`
+                : 'the in-process resolution (neither kustomize nor kubectl is on PATH)';
+            if (kustomize.length > 0)
+                this.o.log.info(`verify-render: kustomize targets are rendered with ${how}`);
+        }
+        const helm = all.filter(t => t.kind === 'helm');
+        if (helm.length > 0)
+            await this.widen(helm.flatMap(t => chartCandidates(this.rel(t.file))));
+        this.states = [];
+        for (const t of kustomize)
+            this.states.push(await this.state(t));
+        this.announced = true;
+        return new Map(this.states.map(s => [s.target.dir, s.images.map(i => i.value)]));
+    }
+    /** After the edit is written: judge every target; throws ConfigurationError when one fails. */
+    async after(plan, updates, targets) {
+        const problems = [];
+        this.report.length = 0;
+        const placedOn = (t) => updates.filter(u => (plan.placed.get(u.service) ?? []).some(p => targetLabel(p) === targetLabel(t)));
+        for (const s of this.states) {
+            // Nothing written (a no-op): the render before is the render after.
+            const now = plan.files.size === 0 ? s : await this.state(s.target, s.how);
+            const diffs = s.how === 'renderer'
+                ? diffResources(s.resources, now.resources)
+                : diffImages(s.images, now.images);
+            const placed = placedOn(s.target);
+            const verdict = judge(diffs, now.images, placed, (u, v) => rendersRef(u.ref, v));
+            const label = targetLabel(s.target);
+            const values = now.images.map(i => i.value);
+            for (const u of verdict.missing) {
+                problems.push(`${u.service}: after the edit, ${label} does not render ${u.ref}.${didYouMeanImage(u, values)} It renders: ${renderedList(u.names, values)}.`);
+            }
+            if (verdict.unexpected.length > 0) {
+                problems.push(`${label}: the edit changes more than the deployed images in what it renders: ${verdict.unexpected.slice(0, 5).map(describeDifference).join('; ')}`);
+            }
+            if (verdict.missing.length === 0 && verdict.unexpected.length === 0) {
+                const line = `${label} renders ${placed.map(u => u.ref).join(', ') || 'the same images'} (${s.how === 'renderer' ? this.o.renderer.label : 'in-process resolution'}); nothing else changed`;
+                this.report.push(line);
+                this.o.log.info(`verify-render: ${line}`);
+            }
+        }
+        problems.push(...(await checkHelm(plan, updates, {
+            files: this.files,
+            list: lister(this.o.within),
+            rel: p => this.rel(p),
+            within: this.o.within,
+            mode: this.o.mode,
+            log: this.o.log,
+            helm: findOnPath('helm', this.o.env ?? process.env),
+            env: this.o.env
+        })));
+        problems.push(...this.manifests(plan, [...targets, ...updates.flatMap(u => u.targets)], updates));
+        if (problems.length > 0) {
+            throw new errors_ConfigurationError(`verify-render: ${problems.join('\n')}\nNothing was pushed; the config repository is unchanged.`);
+        }
+    }
+    manifests(plan, targets, updates) {
+        const globs = targets.flatMap(t => t.kind === 'manifests' ? [picomatch_default()(t.glob, { dot: true })] : []);
+        const out = [];
+        for (const [file, before] of plan.originals) {
+            if (!globs.some(m => m(file)))
+                continue;
+            // The manifests edit writes only deployed references: any other change is wrong.
+            const unexpected = diffResources(parseRender(before), parseRender(plan.files.get(file))).filter(d => !(typeof d.after === 'string' && updates.some(u => u.ref === d.after)));
+            if (unexpected.length > 0) {
+                out.push(`manifests ${file}: the edit changes more than container images: ${unexpected.slice(0, 5).map(describeDifference).join('; ')}`);
+            }
+        }
+        return out;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/lib/deploy-message.ts
@@ -107255,6 +109541,7 @@ function assertNoLeak(out, registry) {
 
 
 
+
 /** Jittered exponential back-off for attempt n (0-based). */
 function backoffDelay(attempt, base = 200, cap = 3000) {
     const exp = Math.min(cap, base * 2 ** attempt);
@@ -107286,6 +109573,17 @@ async function deployGitOps(opts) {
     const depth = opts.depth ?? 50;
     const sleep = opts.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
     const root = (0,external_node_path_.join)(opts.repo.dir, opts.path);
+    const mode = opts.verifyRender ?? 'off';
+    const check = mode === 'off'
+        ? undefined
+        : new RenderCheck({
+            mode,
+            within: opts.repo.dir,
+            path: opts.path,
+            log: opts.log,
+            renderer: opts.renderer,
+            widen: opts.repo.sparse ? p => opts.repo.sparseAdd(p) : undefined
+        });
     let pushes = 0;
     let lastDiff = '';
     let lastReason = '';
@@ -107319,14 +109617,19 @@ async function deployGitOps(opts) {
         for (const s of skipped)
             if (attempt === 1)
                 opts.log.notice(s.reason);
+        // What each target renders now, so that new entries take the names it renders.
+        const rendered = check ? await check.before(allowed, opts.targets) : undefined;
         const plan = planEdits(root, allowed, opts.targets, {
             imagePaths: opts.imagePaths,
-            within: opts.repo.dir
+            within: opts.repo.dir,
+            rendered
         });
         const rel = (f) => (opts.path === '.' ? f : `${opts.path}/${f}`);
         const files = new Map([...plan.files].map(([f, c]) => [rel(f), c]));
         const rows = updateRows(allowed, plan.changes).map(r => ({ ...r, files: r.files.map(rel) }));
         if (files.size === 0) {
+            // Already there is only good when it renders: an entry nothing uses is not.
+            await check?.after(plan, allowed, opts.targets);
             opts.log.info('the config repository already holds these images: nothing to commit');
             return {
                 status: 'no-op',
@@ -107335,10 +109638,13 @@ async function deployGitOps(opts) {
                 diff: '',
                 skipped,
                 attempts: attempt,
-                pushes
+                pushes,
+                verified: check?.report
             };
         }
         const diff = await opts.repo.stage(files);
+        // Verified on every attempt: a re-applied edit on a fresh tip is rendered again.
+        await check?.after(plan, allowed, opts.targets);
         lastDiff = diff;
         const source = allowed.find(u => u.source)?.source;
         const message = commitMessage({
@@ -107368,7 +109674,8 @@ async function deployGitOps(opts) {
                 message,
                 skipped,
                 attempts: attempt,
-                pushes
+                pushes,
+                verified: check?.report
             };
         }
         pushes++;
@@ -107385,7 +109692,8 @@ async function deployGitOps(opts) {
                 message,
                 skipped,
                 attempts: attempt,
-                pushes
+                pushes,
+                verified: check?.report
             };
         }
         if (pushed.kind === 'permission') {
@@ -108635,775 +110943,6 @@ function readBuildResult(path) {
     return validateBuildResult(parsed, path);
 }
 
-;// CONCATENATED MODULE: ./src/lib/deploy-targets.ts
-/**
- * What `deploy` writes and where: the `targets` lines (`kustomize:<dir>`,
- * `manifests:<glob>`, `helm:<file>:<key>[=<name>]`), the `images` lines
- * (`name=reference`) and the build result files, turned into image updates. Pure.
- */
-
-
-
-/** A repo-relative path that stays inside the repository, or undefined. */
-function safeRelPath(value) {
-    const norm = external_node_path_.posix.normalize(value.replace(/^\.\/+/, '').replace(/\/+$/, '') || '.');
-    if (norm.startsWith('/') || norm === '..' || norm.startsWith('../') || norm.includes('\0')) {
-        return undefined;
-    }
-    return norm;
-}
-/** Parse one `targets` line; `input` names the input in errors. */
-function parseTarget(line, input = 'targets') {
-    const colon = line.indexOf(':');
-    const kind = colon > 0 ? line.slice(0, colon).trim() : '';
-    const rest = colon > 0 ? line.slice(colon + 1).trim() : '';
-    const path = (p) => {
-        const s = safeRelPath(p);
-        if (!s || p === '')
-            throw errors_invalidInput(input, line, 'a relative path inside the repository');
-        return s;
-    };
-    if (kind === 'kustomize' && rest !== '')
-        return { kind, dir: path(rest) };
-    if (kind === 'manifests' && rest !== '') {
-        if (safeRelPath(rest) === undefined) {
-            throw errors_invalidInput(input, line, 'a glob relative to the repository');
-        }
-        return { kind, glob: rest.replace(/^\.\/+/, '') };
-    }
-    if (kind === 'helm') {
-        const m = /^([^:]+):([A-Za-z0-9_.\-[\]]+)(?:=(\S+))?$/.exec(rest);
-        if (m) {
-            const key = m[2];
-            if (key.split('.').some(k => k === '')) {
-                throw errors_invalidInput(input, line, 'a dotted key such as image.tag');
-            }
-            return { kind, file: path(m[1]), key, ...(m[3] ? { name: m[3] } : {}) };
-        }
-    }
-    throw errors_invalidInput(input, line, 'kustomize:<dir>, manifests:<glob> or helm:<values file>:<dotted key>[=<image name>]');
-}
-/** Targets of a service from its `deploy:` key in the services file. */
-function serviceTargets(service) {
-    const d = service.deploy;
-    if (!d)
-        return [];
-    const where = `services file, service "${service.name}", deploy`;
-    const out = [];
-    if (d.kustomize)
-        out.push(parseTarget(`kustomize:${d.kustomize}`, `${where}.kustomize`));
-    if (d.manifests)
-        out.push(parseTarget(`manifests:${d.manifests}`, `${where}.manifests`));
-    if (d.helmValues) {
-        out.push(parseTarget(`helm:${d.helmValues}:${d.key ?? 'image.tag'}`, `${where}.helmValues`));
-    }
-    return out;
-}
-/**
- * The longest `images` line: a name, `=`, and a reference (at most 255 characters of
- * name, 128 of tag and a sha512 digest), with room to spare.
- */
-const MAX_IMAGES_LINE = 1024;
-/**
- * `message` with every double-quoted string longer than `max` characters cut to a
- * prefix: for messages that quote what a user or a file supplied, in full.
- */
-function shortenQuotes(message, max = 60) {
-    return message.replace(/"(?:[^"\\]|\\.)*"/gs, q => q.length > max + 2 ? `${q.slice(0, max + 1)}… (${q.length - 2} characters)"` : q);
-}
-/**
- * A parser message fit to append to an error that already quotes the value: without
- * the leading `image reference "<value>": `, every quoted string shortened, and the
- * whole bounded (the parser quotes the value and its parts in full).
- */
-function reasonOf(message) {
-    return shortenQuotes(message.replace(/^image reference "(?:[^"\\]|\\.)*":? ?/s, '')).slice(0, 300);
-}
-function parseRef(input, line, ref) {
-    try {
-        const parsed = image_ref_parseImageRef(ref);
-        if (!parsed.tag && !parsed.digest)
-            throw new Error('it has neither a tag nor a digest');
-        return parsed;
-    }
-    catch (error) {
-        const reason = reasonOf(error.message);
-        throw errors_invalidInput(input, line, `name=reference with a reference such as app:1.2, app@sha256:... or both${reason ? ` (${reason})` : ''}`);
-    }
-}
-/** Refuse an `images` line longer than MAX_IMAGES_LINE (the error shows a prefix). */
-function checkImagesLine(line) {
-    if (line.length > MAX_IMAGES_LINE) {
-        throw errors_invalidInput('images', line, `name=reference lines of at most ${MAX_IMAGES_LINE} characters (image names have at most 255, tags 128)`);
-    }
-}
-/** Parse the `images` lines into updates; services give names and targets. */
-function updatesFromImages(lines, services, source) {
-    const out = [];
-    for (const line of lines)
-        checkImagesLine(line);
-    for (const line of lines) {
-        const eq = line.indexOf('=');
-        const name = eq > 0 ? line.slice(0, eq).trim() : '';
-        const ref = eq > 0 ? line.slice(eq + 1).trim() : '';
-        if (name === '' || ref === '') {
-            throw errors_invalidInput('images', line, 'lines of the form name=reference (cart=ghcr.io/acme/cart:1.2)');
-        }
-        const parsed = parseRef('images', line, ref);
-        if (out.some(u => u.service === name))
-            throw errors_invalidInput('images', name, 'each name once');
-        const service = services.find(s => s.name === name);
-        out.push({
-            service: name,
-            names: [...new Set([name, parsed.name, ...(service ? [service.image] : [])])],
-            ref,
-            parsed,
-            source,
-            targets: service ? serviceTargets(service) : []
-        });
-    }
-    return out;
-}
-/** Updates from validated build results (one per leg). */
-function updatesFromResults(results, services) {
-    const out = [];
-    for (const r of results) {
-        if (out.some(u => u.service === r.service)) {
-            throw new errors_ConfigurationError(`build results: service "${r.service}" appears more than once`);
-        }
-        const tagRef = r.tags.map(t => safeParse(t)).find(t => t?.tag && t.name === r.image);
-        const ref = formatImageRef({ name: r.image, tag: tagRef?.tag, digest: r.digest });
-        const parsed = parseRef(`results (${r.service})`, ref, ref);
-        const service = services.find(s => s.name === r.service);
-        out.push({
-            service: r.service,
-            names: [...new Set([r.service, r.image, ...(service ? [service.image] : [])])],
-            ref,
-            parsed,
-            source: {
-                repository: r.source.repository,
-                sha: r.source.sha,
-                time: r.createdAt,
-                runUrl: r.source.runUrl
-            },
-            targets: service ? serviceTargets(service) : []
-        });
-    }
-    return out;
-}
-function safeParse(ref) {
-    try {
-        return image_ref_parseImageRef(ref);
-    }
-    catch {
-        return undefined;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/lib/services.ts
-/**
- * The services file (DESIGN §2): `.github/conveyor.yml`, parsed with `yaml`'s document
- * API so every error names the file, line, column and key; or, without a file, every
- * directory holding a Dockerfile. Parsing and discovery are pure; reading the file
- * and listing the workspace sit at the edges.
- */
-
-
-
-
-
-
-
-/** The default services file path. */
-const DEFAULT_CONFIG = '.github/conveyor.yml';
-/** Platforms when neither the service nor the defaults name any. */
-const DEFAULT_PLATFORMS = ['linux/amd64'];
-/** Directory names that name no service: the parent names it instead. */
-const GENERIC_DIRS = new Set(['src', 'app', 'docker', 'build']);
-const SKIP_DIRS = new Set(['node_modules', '.git', 'vendor']);
-const TOP_KEYS = ['global', 'defaults', 'services'];
-const DEFAULT_KEYS = ['registry', 'platforms'];
-const SERVICE_KEYS = [
-    'path',
-    'context',
-    'dockerfile',
-    'image',
-    'paths',
-    'ignore',
-    'depends-on',
-    'build-args',
-    'platforms',
-    'target',
-    'deploy'
-];
-const DEPLOY_KEYS = ['kustomize', 'helm-values', 'key', 'manifests'];
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
-const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
-const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/**
- * The most of a value from the file an error shows. Errors quote what they found, and
- * what they found is whatever the file holds: never more than a short prefix of it.
- */
-const SHOWN = 60;
-/** A value from the file, quoted and cut to a short prefix. */
-function show(value) {
-    return errors_quote(value, SHOWN);
-}
-/** `text` cut to `max` characters. */
-function shorten(text, max) {
-    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
-}
-/** A key path for an error: as written when short and printable, else quoted and cut. */
-function showKey(key) {
-    // eslint-disable-next-line no-control-regex -- control characters are what is refused
-    return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key);
-}
-/** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
-function editDistance(a, b) {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-    for (let i = 1; i <= a.length; i++) {
-        for (let j = 1; j <= b.length; j++) {
-            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-            let v = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-                v = Math.min(v, d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    return d[a.length][b.length];
-}
-/** The closest candidate to `word`, when it is close enough to be a likely typo. */
-function didYouMean(word, candidates) {
-    // A typo of a short name is short: no quadratic work on a huge word.
-    if (word.length > 2 * SHOWN)
-        return undefined;
-    const norm = (s) => s.toLowerCase().replace(/[-_]/g, '');
-    let best;
-    let bestD = Infinity;
-    for (const c of candidates) {
-        const d = norm(word) === norm(c) ? 0 : editDistance(word.toLowerCase(), c.toLowerCase());
-        if (d < bestD) {
-            bestD = d;
-            best = c;
-        }
-    }
-    const limit = Math.max(1, Math.floor(word.length / 3));
-    return best !== undefined && bestD <= limit && bestD < word.length ? best : undefined;
-}
-/** Normalise a repo-relative path: posix, no `./`, no trailing slash, `.` for the root. */
-function normalizeRelPath(value) {
-    if (value.includes('\\') || (0,external_node_path_.isAbsolute)(value) || value.includes('\0'))
-        return undefined;
-    const n = external_node_path_.posix.normalize(value).replace(/\/+$/, '');
-    if (n === '..' || n.startsWith('../'))
-        return undefined;
-    return n === '' ? '.' : n;
-}
-/** A file path inside a directory (`.` is the root). */
-function under(dir, file) {
-    return dir === '.' ? file : `${dir}/${file}`;
-}
-/** The default image: `<registry>/<name>`, or the name alone. */
-function defaultImage(name, registry) {
-    const n = name.toLowerCase();
-    return registry ? `${registry}/${n}` : n;
-}
-class Located {
-    file;
-    lines;
-    constructor(file, lines) {
-        this.file = file;
-        this.lines = lines;
-    }
-    at(node, key, message) {
-        const where = node?.range ? this.pos(node.range[0]) : '';
-        return new FileConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''), node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 });
-    }
-    pos(offset) {
-        const p = this.lines.linePos(offset);
-        return `:${p.line}:${p.col}`;
-    }
-    /** The annotation location of a source offset. */
-    location(offset) {
-        const p = this.lines.linePos(offset);
-        return { file: this.file, line: p.line, col: p.col };
-    }
-}
-function keyOf(pair) {
-    return (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : String(pair.key);
-}
-function keyNode(pair) {
-    return pair.key ?? undefined;
-}
-function describe(node) {
-    if (node === null || node === undefined)
-        return 'nothing';
-    if ((0,dist/* isMap */.jh)(node))
-        return 'a mapping';
-    if ((0,dist/* isSeq */.oP)(node))
-        return 'a list';
-    if ((0,dist/* isScalar */.jn)(node)) {
-        const v = node.value;
-        if (v === null)
-            return 'nothing (null)';
-        return `${typeof v} ${typeof v === 'string' ? show(v) : shorten(String(v), SHOWN)}`;
-    }
-    return 'an unexpected value';
-}
-/** Parser state for one file. */
-class Parser {
-    loc;
-    constructor(loc) {
-        this.loc = loc;
-    }
-    map(node, key, allowed) {
-        if (!(0,dist/* isMap */.jh)(node)) {
-            throw this.loc.at(node, key, `expected a mapping, got ${describe(node)}`);
-        }
-        const pairs = node.items;
-        for (const pair of pairs) {
-            const k = keyOf(pair);
-            if (!allowed.includes(k)) {
-                const hint = didYouMean(k, allowed);
-                const path = key ? `${key}.${k}` : k;
-                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${show(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`);
-            }
-        }
-        return pairs;
-    }
-    string(node, key, pattern, expected) {
-        if (!(0,dist/* isScalar */.jn)(node) || node.value === null || typeof node.value === 'object') {
-            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got ${describe(node)}`);
-        }
-        const value = String(node.value);
-        if (value.trim() === '')
-            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got an empty string`);
-        if (pattern && !pattern.test(value)) {
-            throw this.loc.at(node, key, `got ${show(value)}, expected ${expected ?? pattern.source}`);
-        }
-        return value;
-    }
-    relPath(node, key) {
-        const value = this.string(node, key, undefined, 'a repository-relative path');
-        const n = normalizeRelPath(value);
-        if (n === undefined) {
-            throw this.loc.at(node, key, `got ${show(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
-        }
-        return n;
-    }
-    list(node, key, item) {
-        if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
-            return [item(node, key)];
-        if (!(0,dist/* isSeq */.oP)(node))
-            throw this.loc.at(node, key, `expected a list, got ${describe(node)}`);
-        return node.items.map((n, i) => item(n, `${key}[${i}]`));
-    }
-    glob = (n, k) => {
-        const value = this.string(n, k, undefined, 'a glob pattern');
-        if (value.startsWith('/') || value.includes('\\')) {
-            throw this.loc.at(n, k, `got ${show(value)}, expected a glob relative to the repository root with "/" separators`);
-        }
-        return value;
-    };
-    platform = (n, k) => this.string(n, k, PLATFORM_RE, 'a platform such as "linux/amd64" or "linux/arm/v7"');
-}
-function parseFile(text, file) {
-    const lines = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-    const loc = new Located(file, lines);
-    if (doc.errors.length > 0) {
-        const e = doc.errors[0];
-        const where = loc.pos(e.pos[0]);
-        throw new FileConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`, loc.location(e.pos[0]));
-    }
-    const p = new Parser(loc);
-    const root = doc.contents;
-    const out = { global: [], defaults: { platforms: [...DEFAULT_PLATFORMS] }, loc };
-    if (root === null || ((0,dist/* isScalar */.jn)(root) && root.value === null))
-        return out;
-    for (const pair of p.map(root, '', TOP_KEYS)) {
-        const k = keyOf(pair);
-        const v = pair.value;
-        if (k === 'global')
-            out.global = p.list(v, 'global', p.glob);
-        else if (k === 'defaults') {
-            for (const dp of p.map(v, 'defaults', DEFAULT_KEYS)) {
-                const dk = keyOf(dp);
-                const dv = dp.value;
-                if (dk === 'registry') {
-                    const r = p.string(dv, 'defaults.registry', undefined, 'a registry and optional namespace such as "ghcr.io/acme"');
-                    const clean = r.replace(/\/+$/, '');
-                    if (!IMAGE_RE.test(clean)) {
-                        throw loc.at(dv, 'defaults.registry', `got ${show(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`);
-                    }
-                    out.defaults.registry = clean;
-                }
-                else {
-                    const list = p.list(dv, 'defaults.platforms', p.platform);
-                    if (list.length === 0)
-                        throw loc.at(dv, 'defaults.platforms', 'expected at least one platform');
-                    out.defaults.platforms = list;
-                }
-            }
-        }
-        else {
-            if (v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null)) {
-                throw loc.at(v ?? keyNode(pair), 'services', 'expected a mapping of service names to settings, got nothing (leave the key out to discover services by their Dockerfiles)');
-            }
-            if (!(0,dist/* isMap */.jh)(v))
-                throw loc.at(v, 'services', `expected a mapping of service names to settings, got ${describe(v)}`);
-            out.servicesNode = v;
-        }
-    }
-    return out;
-}
-function parseService(p, pair, defaults) {
-    const name = keyOf(pair);
-    const key = `services.${name}`;
-    if (!NAME_RE.test(name)) {
-        throw p.loc.at(keyNode(pair), key, `service name ${show(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`);
-    }
-    const v = pair.value;
-    const pairs = v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null) ? undefined : p.map(v, key, SERVICE_KEYS);
-    const get = (k) => {
-        const found = pairs?.find(x => keyOf(x) === k);
-        return found ? (found.value ?? null) : undefined;
-    };
-    const has = (k) => pairs?.some(x => keyOf(x) === k) ?? false;
-    let path;
-    let dockerfile;
-    if (has('dockerfile'))
-        dockerfile = p.relPath(get('dockerfile'), `${key}.dockerfile`);
-    if (has('path'))
-        path = p.relPath(get('path'), `${key}.path`);
-    else if (dockerfile !== undefined)
-        path = external_node_path_.posix.dirname(dockerfile);
-    else {
-        throw p.loc.at(keyNode(pair), key, `missing "path" (the service's directory, e.g. "services/${name}")`);
-    }
-    const context = has('context') ? p.relPath(get('context'), `${key}.context`) : path;
-    dockerfile ??= under(path, 'Dockerfile');
-    let image;
-    const imageSource = has('image') ? 'image' : defaults.registry ? 'defaults.registry' : 'name';
-    if (has('image')) {
-        image = p.string(get('image'), `${key}.image`, IMAGE_RE, 'a full image name without tag or digest, lower case, such as "ghcr.io/acme/cart"');
-    }
-    else
-        image = defaultImage(name, defaults.registry);
-    const deps = [];
-    const dependsOn = has('depends-on')
-        ? p.list(get('depends-on'), `${key}.depends-on`, (n, k) => {
-            deps.push(n ?? undefined);
-            return p.string(n, k, NAME_RE, 'a service name');
-        })
-        : [];
-    const buildArgs = {};
-    if (has('build-args')) {
-        const node = get('build-args');
-        if (!(0,dist/* isMap */.jh)(node))
-            throw p.loc.at(node, `${key}.build-args`, `expected a mapping of NAME: value, got ${describe(node)}`);
-        for (const bp of node.items) {
-            const bk = keyOf(bp);
-            if (!BUILD_ARG_RE.test(bk))
-                throw p.loc.at(keyNode(bp), `${key}.build-args.${bk}`, `expected a build argument name (letters, digits, "_")`);
-            const bv = bp.value;
-            if (!(0,dist/* isScalar */.jn)(bv) || bv.value === null || typeof bv.value === 'object') {
-                throw p.loc.at(bv ?? keyNode(bp), `${key}.build-args.${bk}`, `expected a string, number or boolean, got ${describe(bv)}`);
-            }
-            buildArgs[bk] = String(bv.value);
-        }
-    }
-    const platforms = has('platforms')
-        ? p.list(get('platforms'), `${key}.platforms`, p.platform)
-        : [...defaults.platforms];
-    if (platforms.length === 0)
-        throw p.loc.at(get('platforms'), `${key}.platforms`, 'expected at least one platform');
-    const service = {
-        name,
-        path,
-        context,
-        dockerfile,
-        image,
-        imageSource,
-        paths: has('paths') ? p.list(get('paths'), `${key}.paths`, p.glob) : [],
-        ignore: has('ignore') ? p.list(get('ignore'), `${key}.ignore`, p.glob) : [],
-        dependsOn,
-        buildArgs,
-        platforms
-    };
-    if (has('target'))
-        service.target = p.string(get('target'), `${key}.target`, /^[A-Za-z0-9._-]+$/, 'a build stage name');
-    if (has('deploy')) {
-        const deploy = {};
-        for (const dp of p.map(get('deploy'), `${key}.deploy`, DEPLOY_KEYS)) {
-            const dk = keyOf(dp);
-            const dv = dp.value;
-            const k = `${key}.deploy.${dk}`;
-            if (dk === 'kustomize')
-                deploy.kustomize = p.relPath(dv, k);
-            else if (dk === 'helm-values')
-                deploy.helmValues = p.relPath(dv, k);
-            else if (dk === 'manifests')
-                deploy.manifests = p.relPath(dv, k);
-            else
-                deploy.key = p.string(dv, k, undefined, 'a dotted key such as "cart.image"');
-        }
-        if (deploy.key !== undefined && deploy.helmValues === undefined) {
-            throw p.loc.at(get('deploy'), `${key}.deploy.key`, 'is only used with "helm-values" (the key in the values file to set)');
-        }
-        service.deploy = deploy;
-    }
-    return { service, deps };
-}
-/**
- * Check `depends-on`: every name is a service and there is no cycle. Pure; `where`
- * turns a service name (and the index of its dependency) into an error prefix.
- */
-function checkDependencies(services, where = () => '') {
-    const byName = new Map(services.map(s => [s.name, s]));
-    for (const s of services) {
-        s.dependsOn.forEach((d, i) => {
-            if (!byName.has(d)) {
-                const hint = didYouMean(d, [...byName.keys()]);
-                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`);
-            }
-            if (d === s.name) {
-                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: a service cannot depend on itself (cycle ${s.name} -> ${s.name})`);
-            }
-        });
-    }
-    const state = new Map();
-    const stack = [];
-    const visit = (name) => {
-        state.set(name, 1);
-        stack.push(name);
-        const s = byName.get(name);
-        for (let i = 0; i < s.dependsOn.length; i++) {
-            const d = s.dependsOn[i];
-            const st = state.get(d);
-            if (st === 1) {
-                const cycle = [...stack.slice(stack.indexOf(d)), d];
-                throw new errors_ConfigurationError(`${where(name, i)}services.${name}.depends-on: dependency cycle ${cycle.join(' -> ')}`);
-            }
-            if (st === undefined)
-                visit(d);
-        }
-        stack.pop();
-        state.set(name, 2);
-    };
-    for (const s of services)
-        if (!state.has(s.name))
-            visit(s.name);
-}
-/**
- * Parse a services file's text. `file` is the repo-relative path used in errors.
- * Without a `services` key, `discovered` (from the Dockerfiles) is used with the
- * file's defaults.
- */
-function parseServices(text, file, discover = () => []) {
-    const parsed = parseFile(text, file);
-    const p = new Parser(parsed.loc);
-    let services;
-    const where = new Map();
-    const node = parsed.servicesNode;
-    if (node) {
-        services = [];
-        for (const pair of node.items) {
-            const { service, deps } = parseService(p, pair, parsed.defaults);
-            services.push(service);
-            where.set(service.name, { name: keyNode(pair), deps });
-        }
-        if (services.length === 0)
-            throw parsed.loc.at(node, 'services', 'expected at least one service');
-    }
-    else
-        services = discover(parsed.defaults);
-    // The prefix is worked out as the error is thrown: the last one asked for is its place.
-    let place = { file, line: 1, col: 1 };
-    try {
-        checkDependencies(services, (name, dep) => {
-            const w = where.get(name);
-            const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name;
-            place = node?.range ? parsed.loc.location(node.range[0]) : { file, line: 1, col: 1 };
-            return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `;
-        });
-    }
-    catch (error) {
-        if (error instanceof errors_ConfigurationError)
-            throw new FileConfigurationError(error.message, place);
-        throw error;
-    }
-    return { file, global: parsed.global, defaults: parsed.defaults, services };
-}
-/**
- * Services from a list of repo-relative files: every `Dockerfile` makes one, named
- * after its directory, or after the parent when the directory's name is generic.
- * Pure. `rootName` names a Dockerfile at the repository root.
- */
-function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] }, rootName = 'app') {
-    const found = new Map();
-    const dockerfiles = files
-        .filter(f => external_node_path_.posix.basename(f) === 'Dockerfile')
-        .filter(f => !f.split('/').some(seg => SKIP_DIRS.has(seg)))
-        .sort();
-    for (const dockerfile of dockerfiles) {
-        const context = external_node_path_.posix.dirname(dockerfile);
-        let path = context;
-        if (context !== '.' && GENERIC_DIRS.has(external_node_path_.posix.basename(context)))
-            path = external_node_path_.posix.dirname(context);
-        const name = path === '.' ? rootName : external_node_path_.posix.basename(path);
-        const clash = found.get(name);
-        if (clash) {
-            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
-        }
-        if (!NAME_RE.test(name)) {
-            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
-        }
-        found.set(name, {
-            name,
-            path,
-            context,
-            dockerfile,
-            image: defaultImage(name, defaults.registry),
-            imageSource: defaults.registry ? 'defaults.registry' : 'name',
-            paths: [],
-            ignore: [],
-            dependsOn: [],
-            buildArgs: {},
-            platforms: [...defaults.platforms]
-        });
-    }
-    return [...found.values()];
-}
-function walkFiles(root, dir, out) {
-    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
-        if (SKIP_DIRS.has(entry.name))
-            continue;
-        const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
-        if (entry.isDirectory())
-            walkFiles(root, rel, out);
-        else if (entry.isFile())
-            out.push(rel);
-    }
-}
-/** The Dockerfiles of a workspace: git's tracked and unignored files in a repository, else a walk. */
-async function listDockerfiles(workspace) {
-    const r = await git(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ':(glob)**/Dockerfile'], { cwd: workspace, allowFailure: true });
-    if (r.code === 0) {
-        return [
-            ...new Set(r.stdout.split('\0').filter(f => f !== '' && (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(workspace, f))))
-        ];
-    }
-    const out = [];
-    walkFiles(workspace, '', out);
-    return out.filter(f => external_node_path_.posix.basename(f) === 'Dockerfile');
-}
-/**
- * Load the services: the file when it exists (or `requireFile`), else every
- * Dockerfile in the workspace. The file must be a regular file inside the workspace
- * once symlinks are resolved (`rootName` names that directory in the error), so a
- * checked-in link to `/proc/self/environ` or `/etc/passwd` is refused, not read.
- */
-async function loadServices(options) {
-    const config = options.config?.trim() || DEFAULT_CONFIG;
-    const rel = (0,external_node_path_.isAbsolute)(config)
-        ? external_node_path_.posix.relative(options.workspace, config) || config
-        : (normalizeRelPath(config) ?? config);
-    const full = confine_confinedPath(options.workspace, config, {
-        input: 'config',
-        rootName: options.rootName,
-        hint: 'the services file must be a file of the checkout'
-    });
-    const rootName = (0,external_node_path_.basename)(options.workspace).toLowerCase() || 'app';
-    let dockerfiles;
-    const discover = async () => (dockerfiles ??= await listDockerfiles(options.workspace));
-    if ((0,external_node_fs_namespaceObject.existsSync)(full)) {
-        if (!(0,external_node_fs_namespaceObject.statSync)(full).isFile()) {
-            throw new errors_ConfigurationError(`services file ${errors_quote(rel)} is not a regular file`);
-        }
-        const text = (0,external_node_fs_namespaceObject.readFileSync)(full, 'utf8');
-        // Discovery only runs when the file has no `services` key.
-        let needed = false;
-        const first = parseServices(text, rel, () => {
-            needed = true;
-            return [];
-        });
-        if (!needed)
-            return first;
-        const files = await discover();
-        return parseServices(text, rel, defaults => discoverServices(files, defaults, rootName));
-    }
-    if (options.requireFile) {
-        throw new errors_ConfigurationError(`services file ${errors_quote(rel)} does not exist in ${options.workspace}`);
-    }
-    const defaults = { platforms: [...DEFAULT_PLATFORMS] };
-    const services = discoverServices(await discover(), defaults, rootName);
-    return { global: [], defaults, services };
-}
-/**
- * The image a build of `service` pushes, and where the name came from (for the log):
- * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
- * the registry from input `registry` over the file's `defaults.registry`. Input
- * `registry` also prefixes an image name that has no registry. Pure.
- */
-function serviceImage(service, config, inputs) {
-    const file = config.file ?? 'the services file';
-    const prefixed = (image) => inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image;
-    const withInput = (image) => inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : '';
-    if (inputs.image) {
-        return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` };
-    }
-    if (service.imageSource === 'image') {
-        return {
-            image: prefixed(service.image),
-            from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
-        };
-    }
-    const fileRegistry = config.defaults.registry;
-    if (inputs.registry) {
-        const over = fileRegistry && fileRegistry !== inputs.registry
-            ? ` (over defaults.registry ${fileRegistry} of ${file})`
-            : '';
-        return {
-            image: defaultImage(service.name, inputs.registry),
-            from: `input "registry"${over}`
-        };
-    }
-    if (fileRegistry) {
-        return {
-            image: defaultImage(service.name, fileRegistry),
-            from: `defaults.registry of ${file}`
-        };
-    }
-    return {
-        image: service.image,
-        from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
-    };
-}
-/** Whether an image name starts with a registry host (as the image reference parser reads it). */
-function hasRegistry(image) {
-    try {
-        return parseImageRef(image).registry !== undefined;
-    }
-    catch {
-        return false;
-    }
-}
-/** The named service, or a ConfigurationError listing the known names. */
-function findService(config, name) {
-    const s = config.services.find(x => x.name === name);
-    if (s)
-        return s;
-    const names = config.services.map(x => x.name);
-    const hint = didYouMean(name, names);
-    const from = config.file
-        ? `services file ${config.file}`
-        : 'the Dockerfiles found (no services file)';
-    throw new ConfigurationError(`unknown service ${show(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
-}
-
 ;// CONCATENATED MODULE: ./src/actions/deploy/inputs.ts
 /**
  * The deploy action's GitOps inputs, read and validated in one place before any side
@@ -109483,7 +111022,7 @@ function resultFiles(spec, workspace) {
     return out.sort();
 }
 /** A target as its line reads (`kustomize:overlays/prod`). */
-function targetLabel(t) {
+function inputs_targetLabel(t) {
     if (t.kind === 'kustomize')
         return `kustomize:${t.dir}`;
     if (t.kind === 'manifests')
@@ -109559,6 +111098,7 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
     const maxAttempts = reader.integer('max-attempts', { default: 20, min: 1, max: 100 });
     const timeoutMs = reader.duration('timeout', '10m', { min: 5_000 });
     const allowPartial = reader.boolean('allow-partial', false);
+    const verifyRender = reader.choice('verify-render', ['auto', 'required', 'off'], 'auto');
     const allowRollback = reader.boolean('allow-rollback', false);
     const author = {
         name: reader.line('author-name', { default: 'conveyor[bot]' }),
@@ -109655,11 +111195,11 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
     // the more specific choice, made for this run); the log says which applies and why.
     for (const u of updates) {
         if (targets.length > 0 && u.targets.length > 0) {
-            log?.info(`${u.service}: targets from input "targets" (over deploy: of the services file: ${u.targets.map(targetLabel).join(', ')})`);
+            log?.info(`${u.service}: targets from input "targets" (over deploy: of the services file: ${u.targets.map(inputs_targetLabel).join(', ')})`);
             u.targets = [];
         }
         else if (u.targets.length > 0) {
-            log?.info(`${u.service}: targets from deploy: of the services file: ${u.targets.map(targetLabel).join(', ')}`);
+            log?.info(`${u.service}: targets from deploy: of the services file: ${u.targets.map(inputs_targetLabel).join(', ')}`);
         }
         else if (targets.length > 0) {
             log?.info(`${u.service}: targets from input "targets"`);
@@ -109689,6 +111229,7 @@ async function getInputs(reader = new InputReader(), log, env = process.env) {
         author,
         environment,
         timeoutMs,
+        verifyRender,
         apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
         runUrl
     };
@@ -110973,6 +112514,8 @@ async function runSshMode(reader, log) {
 
 
 
+
+
 /** The source checkout (GITHUB_WORKSPACE) when it is a git repository. */
 function sourceCheckout() {
     const ws = process.env.GITHUB_WORKSPACE;
@@ -111033,6 +112576,9 @@ function writeSummary(inputs, outcome, prUrl) {
     if (outcome.rows.length > 0) {
         s.table(['Service', 'Old', 'New', 'Files'], outcome.rows.map(r => [r.service, r.old ?? '(none)', r.new, r.files.join(', ')]));
     }
+    if (outcome.verified && outcome.verified.length > 0) {
+        s.paragraph('Verified before the push (verify-render):').list(outcome.verified);
+    }
     if (outcome.skipped.length > 0) {
         s.paragraph('Skipped by the monotonic guard:').list(outcome.skipped.map(v => v.reason));
     }
@@ -111045,8 +112591,20 @@ function writeSummary(inputs, outcome, prUrl) {
         s.codeBlock(outcome.diff, 'diff');
     s.write();
 }
+/** The kustomize renderer `verify-render` uses; fails early when `required` finds none. */
+function renderer(inputs) {
+    if (inputs.verifyRender === 'off')
+        return undefined;
+    const found = findRenderer();
+    const kustomize = [...inputs.targets, ...inputs.updates.flatMap(u => u.targets)].some(t => t.kind === 'kustomize');
+    if (!found && kustomize && inputs.verifyRender === 'required') {
+        throw new errors_ConfigurationError('input "verify-render": got "required", but neither kustomize nor kubectl is on PATH to render the kustomize targets; install one, or use auto (the in-process resolution) or off');
+    }
+    return found;
+}
 async function runGitOps(reader, log) {
     const inputs = await getInputs(reader, log);
+    const render = renderer(inputs);
     const source = sourceCheckout();
     await fillSourceTimes(inputs, source);
     const header = inputs.token ? authHeader(inputs.token, inputs.tokenAuth) : undefined;
@@ -111085,6 +112643,8 @@ async function runGitOps(reader, log) {
             environment: inputs.environment,
             maxAttempts: inputs.maxAttempts,
             dryRun: inputs.dryRun,
+            verifyRender: inputs.verifyRender,
+            renderer: render,
             sourceDir: source,
             prText: text,
             pullRequestOpen: api

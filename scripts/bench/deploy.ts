@@ -10,25 +10,16 @@ import { dirname } from 'node:path'
 import { cleanup, sh } from '../../test/support/gitrepo.js'
 import { makeConfigRemote, startGitHttp } from '../../test/support/git-http.js'
 import { runAction, type ActionRun } from '../../test/support/harness.js'
+import { loadOverlay } from '../../test/support/kustomize.js'
 import type { Bench } from './types.js'
 
 const N = 20
 const TOKEN = 'bench-deploy-token-0123456789'
 const names = Array.from({ length: N }, (_, i) => `svc-${String(i + 1).padStart(2, '0')}`)
 
-function overlay(): string {
-  return [
-    'apiVersion: kustomize.config.k8s.io/v1beta1',
-    'kind: Kustomization',
-    'images:',
-    ...names.flatMap(n => [`  - name: ghcr.io/acme/${n}`, '    newTag: 1.0.0']),
-    ''
-  ].join('\n')
-}
-
 /** Run the benchmark. */
 export const bench: Bench = async log => {
-  const repo = makeConfigRemote({ 'overlays/load/kustomization.yaml': overlay() })
+  const repo = makeConfigRemote(loadOverlay(names))
   sh(repo.origin, ['config', 'http.receivepack', 'true'])
   const server = await startGitHttp({ root: dirname(repo.origin), tokens: { [TOKEN]: 'write' } })
   const runs: ActionRun[] = []

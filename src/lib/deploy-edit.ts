@@ -7,11 +7,13 @@
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import picomatch from 'picomatch'
-import type { Scalar, YAMLMap, YAMLSeq } from 'yaml'
+import type { Scalar } from 'yaml'
 import { isWithin, symlinkOnPath } from './confine.js'
-import { ConfigurationError } from './errors.js'
-import { formatImageRef, parseImageRef, sameImageName, type ImageRef } from './image-ref.js'
 import type { ImageUpdate, Target } from './deploy-targets.js'
+import { didYouMeanImage, noTargetMessage, renderedList } from './deploy-verify.js'
+import { ConfigurationError } from './errors.js'
+import { formatImageRef, parseImageRef, type ImageRef } from './image-ref.js'
+import { KustomizationEdit } from './kustomize-edit.js'
 import { isMap, isScalar, isSeq, scalarText, YamlEditor } from './yaml-edit.js'
 
 /** One update applied to one place. */
@@ -29,15 +31,24 @@ export interface EditChange {
 export interface EditPlan {
   /** Repo-relative path → new content, only files whose bytes change. */
   files: Map<string, string>
+  /** Repo-relative path → the content before, for the files in `files`. */
+  originals: Map<string, string>
   changes: EditChange[]
+  /** Service → the targets that hold (or now get) its image. */
+  placed: Map<string, Target[]>
+  /** `file:key` of each Helm target edited → the dotted keys written. */
+  helmKeys: Map<string, string[]>
 }
 
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization']
 const CONTAINER_KEYS = new Set(['containers', 'initContainers', 'ephemeralContainers'])
 
-/** Whether an image name written in a target denotes the update's image. */
+/**
+ * Whether an image name written in a target denotes the update's image: one of its
+ * names exactly, as kustomize matches `images[].name` (no `docker.io/` folding).
+ */
 export function matchesUpdate(name: string, update: ImageUpdate): boolean {
-  return update.names.some(n => n === name || sameImageName(n, name))
+  return update.names.includes(name)
 }
 
 /**
@@ -65,6 +76,9 @@ function present(path: string): boolean {
 
 class Workspace {
   private readonly editors = new Map<string, YamlEditor>()
+  readonly kustomizations = new Map<string, KustomizationEdit>()
+  /** `file:key` of each Helm target edited → the dotted keys written. */
+  readonly helmKeys = new Map<string, string[]>()
   constructor(
     readonly root: string,
     /** The clone that every edited file must be a regular file of. */
@@ -89,87 +103,53 @@ class Workspace {
     return e
   }
 
-  result(): Map<string, string> {
-    const out = new Map<string, string>()
+  /** New contents of the files whose bytes change, and what they held before. */
+  result(): { files: Map<string, string>; originals: Map<string, string> } {
+    const files = new Map<string, string>()
+    const originals = new Map<string, string>()
     for (const [rel, e] of this.editors) {
       const text = e.toString()
-      if (text !== e.source) out.set(rel, text)
+      if (text !== e.source) {
+        files.set(rel, text)
+        originals.set(rel, e.source)
+      }
     }
-    return out
+    return { files, originals }
   }
 }
 
-function kustomizationFile(ws: Workspace, dir: string): string {
+/**
+ * The kustomization file of target `dir` (relative to `root`), refused when it is
+ * missing or reached through a symbolic link.
+ */
+export function kustomizationFile(root: string, within: string, dir: string): string {
+  assertNoSymlink(within, join(root, dir), `target kustomize:${dir}`)
   for (const name of KUSTOMIZATION_FILES) {
     const rel = dir === '.' ? name : `${dir}/${name}`
-    assertNoSymlink(ws.within, join(ws.root, dir), `target kustomize:${dir}`)
-    if (present(join(ws.root, rel))) return rel
+    if (present(join(root, rel))) {
+      assertNoSymlink(within, join(root, rel), `target kustomize:${dir}`)
+      return rel
+    }
   }
   throw new ConfigurationError(
     `target kustomize:${dir}: no kustomization.yaml in ${dir} of the config repository`
   )
 }
 
-function refOfEntry(entry: YAMLMap): string {
-  const get = (k: string): string | undefined => scalarText(entry.get(k, true))
-  const name = get('newName') ?? get('name') ?? ''
-  return formatImageRef({ name, tag: get('newTag'), digest: get('digest') })
-}
-
-function editKustomize(ws: Workspace, dir: string, update: ImageUpdate, out: EditChange[]): void {
-  const rel = kustomizationFile(ws, dir)
-  const ed = ws.editor(rel, `target kustomize:${dir}`)
-  const doc = ed.docs[0]
-  const root = doc?.contents
-  if (!doc || !isMap(root)) throw new ConfigurationError(`${rel}: expected a kustomization map`)
-  const images = ed.get(0, ['images'])
-  const p = update.parsed
-  const entries = isSeq(images) ? images.items.filter(isMap) : []
-  const entry = entries.find(e => {
-    const name = scalarText(e.get('name', true))
-    const newName = scalarText(e.get('newName', true))
-    return (name && matchesUpdate(name, update)) || (newName && matchesUpdate(newName, update))
-  })
-  if (!entry) {
-    const fields: [string, string][] = [['name', p.name]]
-    if (p.tag) fields.push(['newTag', p.tag])
-    if (p.digest) fields.push(['digest', p.digest])
-    if (isSeq(images) && (images.items.length > 0 || images.flow)) {
-      ed.appendMapItem(images as YAMLSeq, fields)
-    } else if (
-      images === undefined ||
-      images === null ||
-      (isScalar(images) && images.value === null)
-    ) {
-      if (ed.pairOf(root, 'images')) {
-        throw new ConfigurationError(
-          `${rel}: "images:" is empty; write "images: []" or list one entry`
-        )
-      }
-      const lines = fields.map(([k, v], i) => `${i === 0 ? '- ' : '  '}${k}: ${JSON.stringify(v)}`)
-      ed.appendToDocument(0, `images:\n${lines.join('\n')}\n`)
-    } else {
-      throw new ConfigurationError(`${rel}: "images" must be a list`)
-    }
-    out.push({
-      service: update.service,
-      file: rel,
-      line: ed.lineOf(root.range![1]),
-      new: update.ref
-    })
-    return
+function editKustomize(
+  ws: Workspace,
+  dir: string,
+  update: ImageUpdate,
+  rendered: readonly string[] | undefined,
+  out: EditChange[]
+): boolean {
+  const rel = kustomizationFile(ws.root, ws.within, dir)
+  let k = ws.kustomizations.get(rel)
+  if (!k) {
+    k = new KustomizationEdit(ws.editor(rel, `target kustomize:${dir}`), rel)
+    ws.kustomizations.set(rel, k)
   }
-  const old = refOfEntry(entry)
-  const name = scalarText(entry.get('name', true)) ?? ''
-  const line = ed.lineOf(entry.range![0])
-  let changed = false
-  if (entry.has('newName')) changed = ed.setKey(entry, 'newName', p.name) || changed
-  else if (!sameImageName(name, p.name)) changed = ed.setKey(entry, 'newName', p.name) || changed
-  if (p.tag) changed = ed.setKey(entry, 'newTag', p.tag) || changed
-  else if (entry.has('newTag')) changed = ed.deleteKey(entry, 'newTag') || changed
-  if (p.digest) changed = ed.setKey(entry, 'digest', p.digest) || changed
-  else if (entry.has('digest')) changed = ed.deleteKey(entry, 'digest') || changed
-  if (changed) out.push({ service: update.service, file: rel, line, old, new: update.ref })
+  return k.apply(update, rendered, out)
 }
 
 function helmPart(key: string, p: ImageRef, ref: string, where: string): string {
@@ -214,9 +194,17 @@ function editHelm(
         `${target.file}: key ${target.key} is a map without repository or tag`
       )
     }
-    if (node.has('repository')) changed = ed.setKey(node, 'repository', p.name) || changed
-    if (node.has('tag') || p.tag) changed = ed.setKey(node, 'tag', p.tag ?? '') || changed
-    if (node.has('digest')) changed = ed.setKey(node, 'digest', p.digest ?? '') || changed
+    const written: string[] = []
+    const set = (key: string, value: string): void => {
+      written.push(`${target.key}.${key}`)
+      changed = ed.setKey(node, key, value) || changed
+    }
+    if (node.has('repository')) set('repository', p.name)
+    if (node.has('tag') || p.tag) set('tag', p.tag ?? '')
+    // A digest goes into its own key, added when missing (the render check then asks
+    // the chart's templates to use it).
+    if (node.has('digest') || p.digest) set('digest', p.digest ?? '')
+    ws.helmKeys.set(`${target.file}:${target.key}`, written)
     if (changed) {
       out.push({
         service: update.service,
@@ -234,6 +222,7 @@ function editHelm(
     )
   }
   const value = helmPart(target.key, p, update.ref, where)
+  ws.helmKeys.set(`${target.file}:${target.key}`, [target.key])
   const old = scalarText(node)
   if (ed.setScalar(node as Scalar, value)) {
     out.push({
@@ -281,11 +270,13 @@ function editManifests(
     )
   }
   let found = 0
+  const seen: string[] = []
   for (const rel of files) {
     const ed = ws.editor(rel, `target manifests:${glob}`)
     const consider = (img: unknown): void => {
       const text = scalarText(img)
       if (!text) return
+      seen.push(text)
       let name: string
       try {
         name = parseImageRef(text).name
@@ -320,27 +311,40 @@ function editManifests(
   }
   if (found === 0) {
     throw new ConfigurationError(
-      `target manifests:${glob}: no container uses the image of ${update.service} (${update.names.join(', ')}) in ${files.length} file(s)`
+      `target manifests:${glob}: no container uses the image of ${update.service} (${update.names.join(', ')}) in ${files.length} file(s).${didYouMeanImage(update, seen)} The files use: ${renderedList(update.names, seen)}. Nothing was pushed; the config repository is unchanged.`
     )
   }
+}
+
+/** Options of planEdits. */
+export interface PlanOptions {
+  /** Extra dotted paths of images in manifests (custom resources). */
+  imagePaths?: readonly string[]
+  /** The clone every edited file must belong to (default: root). */
+  within?: string
+  /** Kustomize target dir → the images it renders before the edit (names new entries). */
+  rendered?: ReadonlyMap<string, readonly string[]>
 }
 
 /**
  * Plan every update against the files under `root`. Updates with their own targets
  * use those, the others use `targets`. Every file read for editing must be a regular
- * file of the clone `within` (default `root`) reached without a symlink.
+ * file of the clone `within` (default `root`) reached without a symlink. An update
+ * that no target takes (no image of that name renders in any of its kustomize
+ * targets, a Helm target names another image) is an error.
  */
 export function planEdits(
   root: string,
   updates: readonly ImageUpdate[],
   targets: readonly Target[],
-  options: { imagePaths?: readonly string[]; within?: string } = {}
+  options: PlanOptions = {}
 ): EditPlan {
   const imagePaths = (options.imagePaths ?? []).map(p => p.split('.'))
   const within = options.within ?? root
   if (root !== within) assertNoSymlink(within, root, 'input "path"')
   const ws = new Workspace(root, within)
   const changes: EditChange[] = []
+  const placed = new Map<string, Target[]>()
   for (const update of updates) {
     const list = update.targets.length > 0 ? update.targets : targets
     if (list.length === 0) {
@@ -348,10 +352,14 @@ export function planEdits(
         `no target for ${update.service}: set the "targets" input or deploy: in the services file`
       )
     }
+    const here: Target[] = []
     for (const t of list) {
-      if (t.kind === 'kustomize') editKustomize(ws, t.dir, update, changes)
-      else if (t.kind === 'manifests') editManifests(ws, t.glob, update, changes, imagePaths)
-      else {
+      if (t.kind === 'kustomize') {
+        if (editKustomize(ws, t.dir, update, options.rendered?.get(t.dir), changes)) here.push(t)
+      } else if (t.kind === 'manifests') {
+        editManifests(ws, t.glob, update, changes, imagePaths)
+        here.push(t)
+      } else {
         if (t.name !== undefined && !matchesUpdate(t.name, update)) continue
         if (t.name === undefined && update.targets.length === 0 && updates.length > 1) {
           throw new ConfigurationError(
@@ -359,10 +367,16 @@ export function planEdits(
           )
         }
         editHelm(ws, t, update, changes)
+        here.push(t)
       }
     }
+    if (here.length === 0) {
+      throw new ConfigurationError(noTargetMessage(update, list, options.rendered))
+    }
+    placed.set(update.service, here)
   }
-  return { files: ws.result(), changes }
+  for (const k of ws.kustomizations.values()) k.flush(changes)
+  return { ...ws.result(), changes, placed, helmKeys: ws.helmKeys }
 }
 
 /**

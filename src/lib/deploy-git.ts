@@ -160,6 +160,21 @@ export class ConfigRepo {
     }
   }
 
+  /** Whether the checkout is sparse (only the target paths). */
+  get sparse(): boolean {
+    return this.partial
+  }
+
+  /**
+   * Widen a sparse checkout by `patterns` (gitignore style, rooted): the files appear
+   * in the work tree, their blobs fetched on demand. Nothing for a full checkout.
+   */
+  async sparseAdd(patterns: readonly string[]): Promise<void> {
+    if (!this.partial || patterns.length === 0) return
+    const r = await this.run(['sparse-checkout', 'add', '--', ...patterns], { allowFailure: true })
+    if (r.code !== 0 || r.timedOut) throw this.remoteError(r, 'read')
+  }
+
   /** The remote's default branch (from `ls-remote --symref`). */
   async defaultBranch(): Promise<string> {
     const r = await this.run(['ls-remote', '--symref', 'origin', 'HEAD'], { allowFailure: true })

@@ -7,6 +7,7 @@
 import { join } from 'node:path'
 import { ConfigurationError } from './errors.js'
 import { planEdits } from './deploy-edit.js'
+import { RenderCheck, type Renderer, type VerifyMode } from './deploy-render.js'
 import {
   branchRows,
   commitMessage,
@@ -52,6 +53,10 @@ export interface DeployOptions {
   pullRequestOpen?: () => Promise<boolean>
   /** Extra text that leaves with the change (pull request title and body). */
   prText?: (rows: UpdateRow[]) => { title: string; body: string }
+  /** Check each target's render before anything is pushed (default off). */
+  verifyRender?: VerifyMode
+  /** The kustomize renderer on PATH (found by the caller), if any. */
+  renderer?: Renderer
   log: Logger
   sleep?: (ms: number) => Promise<void>
   /** First back-off in ms (default 200), doubling to at most 3 s, jittered. */
@@ -71,6 +76,8 @@ export interface DeployOutcome {
   skipped: GuardVerdict[]
   attempts: number
   pushes: number
+  /** What verify-render checked, one line per target. */
+  verified?: string[]
 }
 
 /** Jittered exponential back-off for attempt n (0-based). */
@@ -107,6 +114,18 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
   const depth = opts.depth ?? 50
   const sleep = opts.sleep ?? (ms => new Promise(r => setTimeout(r, ms)))
   const root = join(opts.repo.dir, opts.path)
+  const mode = opts.verifyRender ?? 'off'
+  const check =
+    mode === 'off'
+      ? undefined
+      : new RenderCheck({
+          mode,
+          within: opts.repo.dir,
+          path: opts.path,
+          log: opts.log,
+          renderer: opts.renderer,
+          widen: opts.repo.sparse ? p => opts.repo.sparseAdd(p) : undefined
+        })
   let pushes = 0
   let lastDiff = ''
   let lastReason = ''
@@ -139,14 +158,19 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
     opts.log.info(`attempt ${attempt}: ${from} at ${tip.slice(0, 12)}`)
     const { allowed, skipped } = await guard(opts, depth)
     for (const s of skipped) if (attempt === 1) opts.log.notice(s.reason)
+    // What each target renders now, so that new entries take the names it renders.
+    const rendered = check ? await check.before(allowed, opts.targets) : undefined
     const plan = planEdits(root, allowed, opts.targets, {
       imagePaths: opts.imagePaths,
-      within: opts.repo.dir
+      within: opts.repo.dir,
+      rendered
     })
     const rel = (f: string): string => (opts.path === '.' ? f : `${opts.path}/${f}`)
     const files = new Map([...plan.files].map(([f, c]) => [rel(f), c]))
     const rows = updateRows(allowed, plan.changes).map(r => ({ ...r, files: r.files.map(rel) }))
     if (files.size === 0) {
+      // Already there is only good when it renders: an entry nothing uses is not.
+      await check?.after(plan, allowed, opts.targets)
       opts.log.info('the config repository already holds these images: nothing to commit')
       return {
         status: 'no-op',
@@ -155,10 +179,13 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
         diff: '',
         skipped,
         attempts: attempt,
-        pushes
+        pushes,
+        verified: check?.report
       }
     }
     const diff = await opts.repo.stage(files)
+    // Verified on every attempt: a re-applied edit on a fresh tip is rendered again.
+    await check?.after(plan, allowed, opts.targets)
     lastDiff = diff
     const source = allowed.find(u => u.source)?.source
     const message = commitMessage({
@@ -191,7 +218,8 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
         message,
         skipped,
         attempts: attempt,
-        pushes
+        pushes,
+        verified: check?.report
       }
     }
     pushes++
@@ -208,7 +236,8 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
         message,
         skipped,
         attempts: attempt,
-        pushes
+        pushes,
+        verified: check?.report
       }
     }
     if (pushed.kind === 'permission') {

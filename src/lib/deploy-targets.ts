@@ -28,7 +28,11 @@ export interface SourceInfo {
 export interface ImageUpdate {
   /** The service name, or the image name when no service is known. */
   service: string
-  /** Names that identify the image in targets (service name, image name). */
+  /**
+   * Names that identify the image in targets, the name a new kustomize `images:` entry
+   * takes first (the image name as the resources write it, as in `kustomize edit set
+   * image <name>=<ref>`), then the service name and the new reference's name.
+   */
   names: string[]
   /** The new reference, as written. */
   ref: string
@@ -45,6 +49,13 @@ export function safeRelPath(value: string): string | undefined {
     return undefined
   }
   return norm
+}
+
+/** A target as its `targets` line writes it. */
+export function targetLabel(t: Target): string {
+  if (t.kind === 'kustomize') return `kustomize:${t.dir}`
+  if (t.kind === 'manifests') return `manifests:${t.glob}`
+  return `helm:${t.file}:${t.key}${t.name ? `=${t.name}` : ''}`
 }
 
 /** Parse one `targets` line; `input` names the input in errors. */
@@ -170,7 +181,8 @@ export function updatesFromImages(
     const service = services.find(s => s.name === name)
     out.push({
       service: name,
-      names: [...new Set([name, parsed.name, ...(service ? [service.image] : [])])],
+      // The name as the targets write it first: the line's name, or the service's image.
+      names: [...new Set([...(service ? [service.image] : []), name, parsed.name])],
       ref,
       parsed,
       source,
@@ -196,7 +208,7 @@ export function updatesFromResults(
     const service = services.find(s => s.name === r.service)
     out.push({
       service: r.service,
-      names: [...new Set([r.service, r.image, ...(service ? [service.image] : [])])],
+      names: [...new Set([r.image, ...(service ? [service.image] : []), r.service])],
       ref,
       parsed,
       source: {

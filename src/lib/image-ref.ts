@@ -100,16 +100,3 @@ export function parseImageRef(reference: string): ImageRef {
 export function formatImageRef(ref: { name: string; tag?: string; digest?: string }): string {
   return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`
 }
-
-/**
- * Whether two names denote the same image, the way kustomize matches `images[].name`:
- * exact name equality, with Docker Hub's implicit `docker.io/` and `library/` folded.
- */
-export function sameImageName(a: string, b: string): boolean {
-  const norm = (n: string): string => {
-    let s = n.replace(/^(?:index\.)?docker\.io\//, '')
-    if (!s.includes('/')) s = `library/${s}`
-    return s
-  }
-  return norm(a) === norm(b)
-}

@@ -7,27 +7,16 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { cleanup, makeRepo, sh } from '../support/gitrepo.js'
 import { makeConfigRemote } from '../support/git-http.js'
 import { runAction } from '../support/harness.js'
+import { loadOverlay } from '../support/kustomize.js'
 
 afterAll(() => cleanup())
 
 const N = 20
 const names = Array.from({ length: N }, (_, i) => `svc-${String(i + 1).padStart(2, '0')}`)
 
-/** A kustomization with one images: entry per service. */
-function loadOverlay(): string {
-  return [
-    '# load test overlay',
-    'apiVersion: kustomize.config.k8s.io/v1beta1',
-    'kind: Kustomization',
-    'images:',
-    ...names.flatMap(n => [`  - name: ghcr.io/acme/${n}`, '    newTag: 1.0.0']),
-    ''
-  ].join('\n')
-}
-
 describe('deploy gitops: concurrency', () => {
   it(`${N} concurrent deploys of different services all land, history linear`, async () => {
-    const repo = makeConfigRemote({ 'overlays/load/kustomization.yaml': loadOverlay() })
+    const repo = makeConfigRemote(loadOverlay(names))
     const start = Number(sh(repo.origin, ['rev-list', '--count', 'main']))
     const runs = await Promise.all(
       names.map((n, i) =>

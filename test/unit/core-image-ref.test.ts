@@ -3,8 +3,7 @@ import {
   formatImageRef,
   isValidDigest,
   isValidTag,
-  parseImageRef,
-  sameImageName
+  parseImageRef
 } from '../../src/lib/image-ref.js'
 
 const D = `sha256:${'a'.repeat(64)}`
@@ -86,17 +85,5 @@ describe('tags, digests, formatting, name matching', () => {
     for (const ref of ['app', 'r.io:5000/a/b:1', `r.io/a@${D}`, `r.io/a:t@${D}`]) {
       expect(formatImageRef(parseImageRef(ref))).toBe(ref)
     }
-  })
-
-  it.each([
-    ['nginx', 'docker.io/library/nginx', true],
-    ['nginx', 'index.docker.io/library/nginx', true],
-    ['acme/app', 'docker.io/acme/app', true],
-    ['ghcr.io/acme/app', 'ghcr.io/acme/app', true],
-    ['ghcr.io/acme/app', 'acme/app', false],
-    ['localhost:5000/app', 'localhost:5001/app', false]
-  ])('sameImageName(%j, %j) = %s', (a, b, same) => {
-    expect(sameImageName(a, b)).toBe(same)
-    expect(sameImageName(b, a)).toBe(same)
   })
 })

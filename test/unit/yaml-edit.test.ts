@@ -272,12 +272,12 @@ describe('kustomize images: created when missing', () => {
     [
       'no images key',
       'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - a.yaml\n',
-      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - a.yaml\nimages:\n- name: "ghcr.io/acme/cart"\n  newTag: "1.10"\n'
+      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - a.yaml\nimages:\n  - name: cart\n    newName: ghcr.io/acme/cart\n    newTag: "1.10"\n'
     ],
     [
       'an empty flow list',
       'kind: Kustomization\nimages: [] # none yet\n',
-      'kind: Kustomization\nimages: [{name: ghcr.io/acme/cart, newTag: "1.10"}] # none yet\n'
+      'kind: Kustomization\nimages: [{name: cart, newName: ghcr.io/acme/cart, newTag: "1.10"}] # none yet\n'
     ]
   ])('%s', (_name, src, expected) => {
     const d = workdir()

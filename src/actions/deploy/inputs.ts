@@ -25,6 +25,7 @@ import {
   FileConfigurationError,
   invalidInput
 } from '../../lib/errors.js'
+import type { VerifyMode } from '../../lib/deploy-render.js'
 import { InputReader } from '../../lib/inputs.js'
 import type { Logger } from '../../lib/logger.js'
 import { secrets } from '../../lib/secrets.js'
@@ -55,6 +56,8 @@ export interface Inputs {
   environment?: string
   /** Time limit of each git command on the config repository (input `timeout`). */
   timeoutMs: number
+  /** Check each target's render before pushing (input `verify-render`). */
+  verifyRender: VerifyMode
   apiUrl: string
   runUrl?: string
 }
@@ -208,6 +211,7 @@ export async function getInputs(
   const maxAttempts = reader.integer('max-attempts', { default: 20, min: 1, max: 100 })
   const timeoutMs = reader.duration('timeout', '10m', { min: 5_000 })
   const allowPartial = reader.boolean('allow-partial', false)
+  const verifyRender = reader.choice('verify-render', ['auto', 'required', 'off'] as const, 'auto')
   const allowRollback = reader.boolean('allow-rollback', false)
   const author = {
     name: reader.line('author-name', { default: 'conveyor[bot]' }),
@@ -345,6 +349,7 @@ export async function getInputs(
     author,
     environment,
     timeoutMs,
+    verifyRender,
     apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
     runUrl
   }

@@ -9,6 +9,8 @@ import { sparsePatterns } from '../../lib/deploy-edit.js'
 import { authHeader, ConfigRepo } from '../../lib/deploy-git.js'
 import type { UpdateRow } from '../../lib/deploy-message.js'
 import { deployGitOps, type DeployOutcome } from '../../lib/deploy-push.js'
+import { findRenderer, type Renderer } from '../../lib/deploy-render.js'
+import { ConfigurationError } from '../../lib/errors.js'
 import { git } from '../../lib/git.js'
 import { GitHubApi } from '../../lib/github-api.js'
 import { InputReader } from '../../lib/inputs.js'
@@ -91,6 +93,9 @@ function writeSummary(inputs: Inputs, outcome: DeployOutcome, prUrl?: string): v
       outcome.rows.map(r => [r.service, r.old ?? '(none)', r.new, r.files.join(', ')])
     )
   }
+  if (outcome.verified && outcome.verified.length > 0) {
+    s.paragraph('Verified before the push (verify-render):').list(outcome.verified)
+  }
   if (outcome.skipped.length > 0) {
     s.paragraph('Skipped by the monotonic guard:').list(outcome.skipped.map(v => v.reason))
   }
@@ -104,8 +109,24 @@ function writeSummary(inputs: Inputs, outcome: DeployOutcome, prUrl?: string): v
   s.write()
 }
 
+/** The kustomize renderer `verify-render` uses; fails early when `required` finds none. */
+function renderer(inputs: Inputs): Renderer | undefined {
+  if (inputs.verifyRender === 'off') return undefined
+  const found = findRenderer()
+  const kustomize = [...inputs.targets, ...inputs.updates.flatMap(u => u.targets)].some(
+    t => t.kind === 'kustomize'
+  )
+  if (!found && kustomize && inputs.verifyRender === 'required') {
+    throw new ConfigurationError(
+      'input "verify-render": got "required", but neither kustomize nor kubectl is on PATH to render the kustomize targets; install one, or use auto (the in-process resolution) or off'
+    )
+  }
+  return found
+}
+
 async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
   const inputs = await getInputs(reader, log)
+  const render = renderer(inputs)
   const source = sourceCheckout()
   await fillSourceTimes(inputs, source)
   const header = inputs.token ? authHeader(inputs.token, inputs.tokenAuth) : undefined
@@ -157,6 +178,8 @@ async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
         environment: inputs.environment,
         maxAttempts: inputs.maxAttempts,
         dryRun: inputs.dryRun,
+        verifyRender: inputs.verifyRender,
+        renderer: render,
         sourceDir: source,
         prText: text,
         pullRequestOpen: api
