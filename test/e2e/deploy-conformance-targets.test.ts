@@ -9,7 +9,7 @@
 import { readdirSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it, vi } from 'vitest'
-import { findOnPath } from '../../src/lib/deploy-render.js'
+import { findOnPath } from '../../src/deploy/gitops/render.js'
 import {
   clone,
   configRepo,

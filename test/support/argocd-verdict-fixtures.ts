@@ -4,8 +4,8 @@
  * live revision, sync and health, resources, history), single- or multi-source, and
  * the expectation our sync sets.
  */
-import type { Application, ResourceStatus } from '../../src/lib/argocd.js'
-import type { Expectation, Memory } from '../../src/lib/argocd-verdict.js'
+import type { Application, ResourceStatus } from '../../src/argocd/application.js'
+import type { Expectation, Memory } from '../../src/argocd/verdict.js'
 
 export const OURS = 'a'.repeat(40)
 export const OTHER = 'b'.repeat(40)

@@ -1,6 +1,6 @@
 /**
  * Canary secrets and the encodings we search for them in. Written independently of
- * src/lib/secrets.ts so that a bug there cannot hide a leak here.
+ * src/core/secrets.ts so that a bug there cannot hide a leak here.
  */
 import { randomBytes } from 'node:crypto'
 

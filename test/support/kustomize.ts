@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import type { FileSource } from '../../src/lib/kustomize-resolve.js'
+import type { FileSource } from '../../src/deploy/gitops/kustomize/resolve.js'
 import { tempDir } from './gitrepo.js'
 
 /** The deploy conformance fixtures: real public configs. */

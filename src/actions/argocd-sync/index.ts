@@ -1,4 +1,4 @@
-import { endProcess } from '../../lib/run.js'
+import { endProcess } from '../../core/run.js'
 import { run } from './main.js'
 
 // Once the step is done, the process ends (nothing pending may hold it open).

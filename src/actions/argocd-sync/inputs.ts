@@ -1,13 +1,13 @@
 /**
  * Inputs of `argocd-sync`, read and validated in one place before any request.
  */
-import { ConfigurationError, invalidInput } from '../../lib/errors.js'
-import { caCertificate, InputReader } from '../../lib/inputs.js'
-import { checkCleartext, shownUrl } from '../../lib/urls.js'
-import { secrets } from '../../lib/secrets.js'
-import { parseSelector } from '../../lib/argocd-select.js'
-import type { SyncRequest } from '../../lib/argocd-client.js'
-import type { WaitFor } from '../../lib/argocd-verdict.js'
+import { ConfigurationError, invalidInput } from '../../core/errors.js'
+import { caCertificate, InputReader } from '../../core/inputs.js'
+import { checkCleartext, shownUrl } from '../../core/urls.js'
+import { secrets } from '../../core/secrets.js'
+import { parseSelector } from '../../argocd/select.js'
+import type { SyncRequest } from '../../argocd/client.js'
+import type { WaitFor } from '../../argocd/verdict.js'
 
 /** Validated inputs. */
 export interface Inputs {

@@ -2,23 +2,18 @@
  * `argocd-sync`: sync Argo CD applications and succeed only when the cluster runs
  * the requested revision, synced and healthy.
  */
-import { ArgoClient } from '../../lib/argocd-client.js'
-import {
-  isGlob,
-  parseSelector,
-  matchesSelector,
-  selectApplications
-} from '../../lib/argocd-select.js'
-import { chooseSource } from '../../lib/argocd-sources.js'
-import { syncApplication, type AppResult, type SyncSettings } from '../../lib/argocd-sync.js'
-import type { Application } from '../../lib/argocd.js'
-import { formatDuration } from '../../lib/duration.js'
-import { ConfigurationError, errorMessage } from '../../lib/errors.js'
-import { HttpClient } from '../../lib/http.js'
-import type { Logger } from '../../lib/logger.js'
-import { setOutput } from '../../lib/outputs.js'
-import { runMain } from '../../lib/run.js'
-import { secrets } from '../../lib/secrets.js'
+import { ArgoClient } from '../../argocd/client.js'
+import { isGlob, parseSelector, matchesSelector, selectApplications } from '../../argocd/select.js'
+import { chooseSource } from '../../argocd/sources.js'
+import { syncApplication, type AppResult, type SyncSettings } from '../../argocd/sync.js'
+import type { Application } from '../../argocd/application.js'
+import { formatDuration } from '../../core/duration.js'
+import { ConfigurationError, errorMessage } from '../../core/errors.js'
+import { HttpClient } from '../../core/http/client.js'
+import type { Logger } from '../../core/logger.js'
+import { setOutput } from '../../core/outputs.js'
+import { runMain } from '../../core/run.js'
+import { secrets } from '../../core/secrets.js'
 import { getInputs, type Inputs } from './inputs.js'
 import { applicationsOutput, writeSummary } from './report.js'
 

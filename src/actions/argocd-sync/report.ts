@@ -3,9 +3,9 @@
  * source's revisions) and the step summary (a table per app, and one row per source
  * of a multi-source app).
  */
-import type { AppResult } from '../../lib/argocd-result.js'
-import { formatDuration } from '../../lib/duration.js'
-import { Summary, code, inline } from '../../lib/summary.js'
+import type { AppResult } from '../../argocd/result.js'
+import { formatDuration } from '../../core/duration.js'
+import { Summary, code, inline } from '../../core/summary.js'
 
 /** The `applications` output: an object keyed by application name. */
 export function applicationsOutput(

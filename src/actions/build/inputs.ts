@@ -3,13 +3,13 @@
  */
 import { existsSync, statSync } from 'node:fs'
 import { isAbsolute, relative, resolve, sep } from 'node:path'
-import { parseBuildSecret, type BackendName, type BuildSecret } from '../../lib/build-backends.js'
-import { isWithin } from '../../lib/confine.js'
-import { ConfigurationError, invalidInput } from '../../lib/errors.js'
-import { isValidDigest, parseImageRef } from '../../lib/image-ref.js'
-import { caCertificate, InputReader } from '../../lib/inputs.js'
-import { describeSecret, secrets } from '../../lib/secrets.js'
-import { parseTagRules } from '../../lib/tags.js'
+import { parseBuildSecret, type BackendName, type BuildSecret } from '../../image/backends.js'
+import { isWithin } from '../../core/confine.js'
+import { ConfigurationError, invalidInput } from '../../core/errors.js'
+import { isValidDigest, parseImageRef } from '../../model/image-ref.js'
+import { caCertificate, InputReader } from '../../core/inputs.js'
+import { describeSecret, secrets } from '../../core/secrets.js'
+import { parseTagRules } from '../../image/tags.js'
 
 /** Everything the action was asked to do. */
 export interface Inputs {

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
-import { removeAuthDir, writeAuthDir, type AuthDir } from '../../lib/build-auth.js'
+import { removeAuthDir, writeAuthDir, type AuthDir } from '../../image/auth-dir.js'
 import {
   BuildFailedError,
   cacheRefFor,
@@ -16,27 +16,32 @@ import {
   runBuild,
   type BackendName,
   type Detection
-} from '../../lib/build-backends.js'
-import { hashBuildInputs } from '../../lib/build-context.js'
-import { confinedPath } from '../../lib/confine.js'
-import { baseImages, resolveBaseDigests, type BaseResolution } from '../../lib/build-dockerfile.js'
-import { writeBuildResult, type BuildResult, RESULT_VERSION } from '../../lib/build-result.js'
-import { ConfigurationError } from '../../lib/errors.js'
-import { parseImageRef } from '../../lib/image-ref.js'
-import { computeLabels } from '../../lib/labels.js'
-import type { Logger } from '../../lib/logger.js'
-import { runnerTemp, saveState, setOutput } from '../../lib/outputs.js'
+} from '../../image/backends.js'
+import { hashBuildInputs } from '../../image/context-hash.js'
+import { confinedPath } from '../../core/confine.js'
+import { baseImages, resolveBaseDigests, type BaseResolution } from '../../image/base-images.js'
+import { writeBuildResult, type BuildResult, RESULT_VERSION } from '../../model/build-result.js'
+import { ConfigurationError } from '../../core/errors.js'
+import { parseImageRef } from '../../model/image-ref.js'
+import { computeLabels } from '../../image/labels.js'
+import type { Logger } from '../../core/logger.js'
+import { runnerTemp, saveState, setOutput } from '../../core/outputs.js'
 import {
   isIndexType,
   MediaTypes,
   RegistryClient,
   sha256Digest,
   type Manifest
-} from '../../lib/registry.js'
-import { runMain } from '../../lib/run.js'
-import { code, Summary } from '../../lib/summary.js'
-import { computeTags, contextTag, type TagContext } from '../../lib/tags.js'
-import { findService, loadServices, serviceImage, type ServicesConfig } from '../../lib/services.js'
+} from '../../image/registry.js'
+import { runMain } from '../../core/run.js'
+import { code, Summary } from '../../core/summary.js'
+import { computeTags, contextTag, type TagContext } from '../../image/tags.js'
+import {
+  findService,
+  loadServices,
+  serviceImage,
+  type ServicesConfig
+} from '../../model/services.js'
 import { getInputs, refuseSecrets, type Inputs } from './inputs.js'
 
 /** State keys shared with the post step. */

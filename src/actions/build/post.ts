@@ -4,9 +4,9 @@
  * under RUNNER_TEMP, when the main step could not (it removes it itself when it ends).
  * That file is the only login state, so removing it logs out. Warns, never fails the job.
  */
-import { removeAuthDir } from '../../lib/build-auth.js'
-import { getState } from '../../lib/outputs.js'
-import { endProcess, runPost } from '../../lib/run.js'
+import { removeAuthDir } from '../../image/auth-dir.js'
+import { getState } from '../../core/outputs.js'
+import { endProcess, runPost } from '../../core/run.js'
 
 void runPost('build', async log => {
   const dir = getState('auth-dir')

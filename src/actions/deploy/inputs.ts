@@ -5,8 +5,8 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { isAbsolute, join, posix, relative, resolve } from 'node:path'
 import picomatch from 'picomatch'
-import { readBuildResult, type BuildResult } from '../../lib/build-result.js'
-import { confinedPath } from '../../lib/confine.js'
+import { readBuildResult, type BuildResult } from '../../model/build-result.js'
+import { confinedPath } from '../../core/confine.js'
 import {
   checkImagesLine,
   parseTarget,
@@ -17,20 +17,20 @@ import {
   type ImageUpdate,
   type SourceInfo,
   type Target
-} from '../../lib/deploy-targets.js'
-import type { AuthScheme } from '../../lib/deploy-git.js'
+} from '../../deploy/gitops/updates.js'
+import type { AuthScheme } from '../../deploy/gitops/config-repo.js'
 import {
   ConfigurationError,
   errorMessage,
   FileConfigurationError,
   invalidInput
-} from '../../lib/errors.js'
-import type { VerifyMode } from '../../lib/deploy-render.js'
-import { InputReader } from '../../lib/inputs.js'
-import type { Logger } from '../../lib/logger.js'
-import { secrets } from '../../lib/secrets.js'
-import { DEFAULT_CONFIG, loadServices, type Service } from '../../lib/services.js'
-import { checkCleartext, shownUrl } from '../../lib/urls.js'
+} from '../../core/errors.js'
+import type { VerifyMode } from '../../deploy/gitops/render.js'
+import { InputReader } from '../../core/inputs.js'
+import type { Logger } from '../../core/logger.js'
+import { secrets } from '../../core/secrets.js'
+import { DEFAULT_CONFIG, loadServices, type Service } from '../../model/services.js'
+import { checkCleartext, shownUrl } from '../../core/urls.js'
 
 /** Everything GitOps mode was asked to do. */
 export interface Inputs {

@@ -3,29 +3,29 @@
  * release to each host (in parallel or in sequence, fail-fast configurable), set the
  * `hosts` and `release` outputs and write a per-host summary table.
  */
-import { ConfigurationError, invalidInput } from '../../lib/errors.js'
-import { formatDuration } from '../../lib/duration.js'
-import type { InputReader } from '../../lib/inputs.js'
-import type { Logger } from '../../lib/logger.js'
-import { setOutput } from '../../lib/outputs.js'
-import { secrets } from '../../lib/secrets.js'
-import { Summary, code } from '../../lib/summary.js'
-import { mapLimit, parsePrivateKey } from '../../lib/ssh-client.js'
+import { ConfigurationError, invalidInput } from '../../core/errors.js'
+import { formatDuration } from '../../core/duration.js'
+import type { InputReader } from '../../core/inputs.js'
+import type { Logger } from '../../core/logger.js'
+import { setOutput } from '../../core/outputs.js'
+import { secrets } from '../../core/secrets.js'
+import { Summary, code } from '../../core/summary.js'
+import { mapLimit, parsePrivateKey } from '../../deploy/ssh/session.js'
 import {
   collectSources,
   deployHost,
   resolveSources,
   type HostResult,
   type LocalTree
-} from '../../lib/ssh-deploy.js'
+} from '../../deploy/ssh/deploy-host.js'
 import {
   parseFingerprints,
   parseHostLines,
   parseKnownHosts,
   type HostKeyPolicy,
   type HostTarget
-} from '../../lib/ssh-hostkeys.js'
-import { releaseName } from '../../lib/ssh-release.js'
+} from '../../deploy/ssh/host-keys.js'
+import { releaseName } from '../../deploy/ssh/release.js'
 
 /** The validated inputs of SSH mode. */
 export interface SshInputs {

@@ -3,12 +3,12 @@
  */
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { confinedPath, realPath } from '../../lib/confine.js'
-import { ConfigurationError, invalidInput } from '../../lib/errors.js'
-import { InputReader } from '../../lib/inputs.js'
-import { secrets } from '../../lib/secrets.js'
-import { GITHUB_MATRIX_LIMIT } from '../../lib/plan-summary.js'
-import { DEFAULT_CONFIG, normalizeRelPath } from '../../lib/services.js'
+import { confinedPath, realPath } from '../../core/confine.js'
+import { ConfigurationError, invalidInput } from '../../core/errors.js'
+import { InputReader } from '../../core/inputs.js'
+import { secrets } from '../../core/secrets.js'
+import { GITHUB_MATRIX_LIMIT } from '../../plan/summary.js'
+import { DEFAULT_CONFIG, normalizeRelPath } from '../../model/services.js'
 
 /** Longest accepted `config` path and `base` ref (git's own limits are far above any real one). */
 const MAX_PATH = 1024

@@ -5,24 +5,24 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join, posix, relative, sep } from 'node:path'
-import { ConfigurationError, errorMessage, FileConfigurationError } from '../../lib/errors.js'
-import { git } from '../../lib/git.js'
-import type { Logger } from '../../lib/logger.js'
-import { openDataFile, setOutput, type DataFile } from '../../lib/outputs.js'
-import { chooseBase, type BaseDecision } from '../../lib/plan-base.js'
-import { ChangedFilesJson, NameStatusParser, diffArgs } from '../../lib/plan-diff.js'
-import { FULL_SHA, PlanRepo, resolveBase, type ResolvedBase } from '../../lib/plan-git.js'
-import { lastSuccessfulSha } from '../../lib/plan-last-success.js'
-import { ServiceSelector, selectAll, type Selection } from '../../lib/plan-select.js'
-import { buildMatrix, planSummary } from '../../lib/plan-summary.js'
-import { runMain } from '../../lib/run.js'
+import { ConfigurationError, errorMessage, FileConfigurationError } from '../../core/errors.js'
+import { git } from '../../core/git.js'
+import type { Logger } from '../../core/logger.js'
+import { openDataFile, setOutput, type DataFile } from '../../core/outputs.js'
+import { chooseBase, type BaseDecision } from '../../plan/base.js'
+import { ChangedFilesJson, NameStatusParser, diffArgs } from '../../plan/diff.js'
+import { FULL_SHA, PlanRepo, resolveBase, type ResolvedBase } from '../../plan/repo.js'
+import { lastSuccessfulSha } from '../../plan/last-success.js'
+import { ServiceSelector, selectAll, type Selection } from '../../plan/select.js'
+import { buildMatrix, planSummary } from '../../plan/summary.js'
+import { runMain } from '../../core/run.js'
 import {
   discoverServices,
   loadServices,
   parseServices,
   type Service,
   type ServicesConfig
-} from '../../lib/services.js'
+} from '../../model/services.js'
 import { getInputs, type Inputs } from './inputs.js'
 
 /** The most diff output a plan reads. */

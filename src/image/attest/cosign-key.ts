@@ -9,7 +9,7 @@
  */
 import { scryptSync } from 'node:crypto'
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js'
-import { ConfigurationError } from '../../lib/errors.js'
+import { ConfigurationError } from '../../core/errors.js'
 
 /** PEM block types of cosign keys. */
 const COSIGN_TYPES = new Set(['ENCRYPTED SIGSTORE PRIVATE KEY', 'ENCRYPTED COSIGN PRIVATE KEY'])

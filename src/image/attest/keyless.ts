@@ -10,8 +10,8 @@
  * (fulcio.sigstore.dev + rekor.sigstore.dev) for public repositories, GitHub's
  * (fulcio./timestamp.<GitHub host>) for the others.
  */
-import { errorMessage } from '../../lib/errors.js'
-import { secrets } from '../../lib/secrets.js'
+import { errorMessage } from '../../core/errors.js'
+import { secrets } from '../../core/secrets.js'
 import type { AttestationBlob } from './oci.js'
 import type { Statement } from './statement.js'
 

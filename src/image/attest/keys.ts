@@ -8,8 +8,8 @@
  * before anything is parsed, and never part of an error message.
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
-import { ConfigurationError } from '../../lib/errors.js'
-import { secrets } from '../../lib/secrets.js'
+import { ConfigurationError } from '../../core/errors.js'
+import { secrets } from '../../core/secrets.js'
 import { decryptCosignKey, isCosignKey } from './cosign-key.js'
 
 /** A private key ready to sign with, and what identifies it. */

@@ -6,7 +6,7 @@
  * an image index; and the fallback tag `sha256-<hex>` for registries without the
  * referrers API. Pure.
  */
-import { MediaTypes, sha256Digest } from '../../lib/registry.js'
+import { MediaTypes, sha256Digest } from '../registry.js'
 import { DSSE_MEDIA_TYPE, signEnvelope } from './dsse.js'
 import type { SigningKey } from './keys.js'
 import { IN_TOTO_MEDIA_TYPE, type Statement } from './statement.js'

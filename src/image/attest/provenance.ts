@@ -9,7 +9,7 @@
  * own (BUILD_TYPE, documented in docs/buildtypes/image-v1.md): the service built
  * (`externalParameters.image`) and the base images as resolved dependencies.
  */
-import { parseImageRef } from '../../lib/image-ref.js'
+import { parseImageRef } from '../../model/image-ref.js'
 import { imageSubject, makeStatement, type Statement } from './statement.js'
 
 /** `predicateType` of SLSA provenance v1. */

@@ -8,8 +8,8 @@
  * again to check that our entries are there, and retry on a conflict. Discovery asks
  * `GET /v2/<name>/referrers/<digest>` and, on a 404, reads that tag.
  */
-import type { Logger } from '../../lib/logger.js'
-import { MANIFEST_ACCEPT, MediaTypes, RegistryClient, RegistryError } from '../../lib/registry.js'
+import type { Logger } from '../../core/logger.js'
+import { MANIFEST_ACCEPT, MediaTypes, RegistryClient, RegistryError } from '../registry.js'
 import {
   attestationManifest,
   EMPTY_CONFIG,

@@ -4,7 +4,7 @@
  * (SLSA provenance, SPDX SBOM) is one, with one subject: the image repository without
  * tag, and the digest of the image manifest (or of the platform index).
  */
-import { isValidDigest, parseImageRef } from '../../lib/image-ref.js'
+import { isValidDigest, parseImageRef } from '../../model/image-ref.js'
 
 /** `_type` of an in-toto Statement v1. */
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1'

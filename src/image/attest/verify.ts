@@ -8,8 +8,8 @@
  * are pure (`checkProvenance`); `verifyImageProvenance` does the registry reads.
  */
 import type { KeyObject } from 'node:crypto'
-import { errorMessage } from '../../lib/errors.js'
-import type { RegistryClient } from '../../lib/registry.js'
+import { errorMessage } from '../../core/errors.js'
+import type { RegistryClient } from '../registry.js'
 import { DSSE_MEDIA_TYPE, parseEnvelope, verifyEnvelope } from './dsse.js'
 import type { Descriptor } from './oci.js'
 import { BUILD_TYPE, SLSA_PROVENANCE_V1, type ProvenancePredicate } from './provenance.js'

@@ -10,9 +10,9 @@
  * naming the rule rather than a push that fails or a value silently dropped; an exact
  * duplicate tag is listed once. Pure.
  */
-import { ConfigurationError } from '../../lib/errors.js'
-import { isValidTag } from '../../lib/image-ref.js'
-import { DEFAULT_TAG_RULES } from '../../lib/tags.js'
+import { ConfigurationError } from '../../core/errors.js'
+import { isValidTag } from '../../model/image-ref.js'
+import { DEFAULT_TAG_RULES } from '../tags.js'
 import type { MetadataContext } from './context.js'
 import { expandGlobal } from './expressions.js'
 import { ociLabels } from './labels.js'

@@ -8,7 +8,7 @@
  * `SOURCE_DATE_EPOCH` (the reproducible-builds convention), which fixes "now" for `{{date}}`
  * and the `created` label. Pure: the caller reads the environment and the payload.
  */
-import { ConfigurationError } from '../../lib/errors.js'
+import { ConfigurationError } from '../../core/errors.js'
 
 /** A webhook event payload (`GITHUB_EVENT_PATH`), as parsed JSON. */
 export type EventPayload = Readonly<Record<string, unknown>>

@@ -7,8 +7,8 @@
  * default branch per event, `base_ref` from a tag push's payload, ...). An unknown
  * expression is an error (metadata-action renders it as nothing, which hides a typo). Pure.
  */
-import { ConfigurationError } from '../../lib/errors.js'
-import { didYouMean } from '../../lib/services.js'
+import { ConfigurationError } from '../../core/errors.js'
+import { didYouMean } from '../../model/services.js'
 import type { MetadataContext } from './context.js'
 import { payloadField } from './context.js'
 import { DateFormatError, formatDate } from './date-format.js'

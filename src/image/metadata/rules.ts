@@ -8,8 +8,8 @@
  * attribute the type does not use, an empty attribute name, a priority or group that is not
  * a number, a flavor value holding `=` are errors naming the line. Pure.
  */
-import { ConfigurationError } from '../../lib/errors.js'
-import { didYouMean } from '../../lib/services.js'
+import { ConfigurationError } from '../../core/errors.js'
+import { didYouMean } from '../../model/services.js'
 import { FieldSyntaxError, splitFields } from './csv.js'
 
 /** The rule types, as metadata-action names them. */

@@ -9,7 +9,7 @@
  */
 import * as pep440 from '@renovatebot/pep440'
 import semver from 'semver'
-import { ConfigurationError } from '../../lib/errors.js'
+import { ConfigurationError } from '../../core/errors.js'
 import type { MetadataContext } from './context.js'
 import type { Where } from './expressions.js'
 import {
