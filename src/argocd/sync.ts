@@ -14,7 +14,7 @@ import {
   type Application,
   type ResourceRef
 } from './application.js'
-import { Observer, sleep, type ObserveSettings } from './observer.js'
+import { Observer, type ObserveSettings } from './observer.js'
 import { isNothingToTerminate, isOperationInProgress, syncRefusal } from './refusals.js'
 import { resultOf, type AppResult, type RevisionFacts } from './result.js'
 import {
@@ -36,6 +36,7 @@ import {
 import { errorMessage } from '../core/errors.js'
 import { isDeadlineError } from '../core/http/client.js'
 import type { Logger } from '../core/logger.js'
+import { backoffDelay, sleep } from '../core/retry.js'
 
 export type { AppResult } from './result.js'
 
@@ -251,7 +252,11 @@ export async function syncApplication(
         const refused = syncRefusal(error)
         if (refused) return finish('failed', refused)
         if (!isOperationInProgress(error)) throw error
-        const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5))
+        const wait = backoffDelay(attempt, {
+          baseMs: s.pollIntervalMs,
+          capMs: Math.min(10_000, 32 * s.pollIntervalMs),
+          jitter: [1, 1]
+        })
         if (Date.now() + wait >= deadline) {
           return finish(
             'timed-out',

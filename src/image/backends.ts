@@ -11,21 +11,6 @@ import { exec, ExecError, lastLines } from '../core/exec.js'
 import { ConfigurationError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 
-/**
- * The environment for builder processes: the action's own minus every `INPUT_*`
- * variable (the runner puts secret inputs there) and the runner's request tokens.
- */
-export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(env)) {
-    if (/^INPUT_/i.test(k)) continue
-    if (['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN'].includes(k))
-      continue
-    out[k] = v
-  }
-  return out
-}
-
 /** The backends. */
 export type BackendName = 'buildx' | 'docker' | 'buildah'
 

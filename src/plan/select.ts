@@ -4,7 +4,7 @@
  */
 import { compileGlob, type Glob } from '../core/glob.js'
 import type { Change } from './diff.js'
-import type { Service, ServicesConfig } from '../model/services.js'
+import type { Service, ServicesConfig } from '../model/services/config.js'
 
 /** Why a service was selected. */
 export type Reason =

@@ -3,15 +3,17 @@
  * the requested revision, synced and healthy.
  */
 import { ArgoClient } from '../../argocd/client.js'
-import { isGlob, parseSelector, matchesSelector, selectApplications } from '../../argocd/select.js'
+import { parseSelector, matchesSelector, selectApplications } from '../../argocd/select.js'
 import { chooseSource } from '../../argocd/sources.js'
 import { syncApplication, type AppResult, type SyncSettings } from '../../argocd/sync.js'
 import type { Application } from '../../argocd/application.js'
 import { formatDuration } from '../../core/duration.js'
 import { ConfigurationError, errorMessage } from '../../core/errors.js'
+import { isGlob } from '../../core/glob.js'
 import { HttpClient } from '../../core/http/client.js'
 import type { Logger } from '../../core/logger.js'
 import { setOutput } from '../../core/outputs.js'
+import { mapLimit } from '../../core/pool.js'
 import { runMain } from '../../core/run.js'
 import { secrets } from '../../core/secrets.js'
 import { getInputs, type Inputs } from './inputs.js'
@@ -53,7 +55,7 @@ async function resolveApps(
     }
     names = chosen.names
   }
-  const fetched = await pool(names, inputs.concurrency, async name => {
+  const fetched = await mapLimit(names, inputs.concurrency, async name => {
     try {
       return { name, app: await client.get(name, scope, inputs.refresh) }
     } catch (error) {
@@ -75,23 +77,6 @@ async function resolveApps(
   })
   if (wrong.length > 0) throw new ConfigurationError(wrong.join('\n'))
   return apps
-}
-
-async function pool<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>
-): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return out
 }
 
 /** The action's entry point. */
@@ -171,7 +156,7 @@ export async function run(): Promise<void> {
         )
       }
       const results = await log.group('Sync', () =>
-        pool(names, inputs.concurrency, async name => {
+        mapLimit(names, inputs.concurrency, async name => {
           try {
             const r = await syncApplication(client, name, settings, log, initial.get(name))
             const line = `${name}: ${r.result} (${r.phase}, ${r.sync}, ${r.health}) in ${formatDuration(r.durationMs)}: ${r.message}`

@@ -10,7 +10,6 @@ import { removeAuthDir, writeAuthDir, type AuthDir } from '../../image/auth-dir.
 import {
   BuildFailedError,
   cacheRefFor,
-  childEnv,
   detectBackend,
   localImageDigest,
   runBuild,
@@ -19,6 +18,8 @@ import {
 } from '../../image/backends.js'
 import { hashBuildInputs } from '../../image/context-hash.js'
 import { confinedPath } from '../../core/confine.js'
+import { readEventPayload, runUrl, serverUrl } from '../../core/context.js'
+import { childEnv } from '../../core/exec.js'
 import { baseImages, resolveBaseDigests, type BaseResolution } from '../../image/base-images.js'
 import { writeBuildResult, type BuildResult, RESULT_VERSION } from '../../model/build-result.js'
 import { ConfigurationError } from '../../core/errors.js'
@@ -36,12 +37,8 @@ import {
 import { runMain } from '../../core/run.js'
 import { code, Summary } from '../../core/summary.js'
 import { computeTags, contextTag, type TagContext } from '../../image/tags.js'
-import {
-  findService,
-  loadServices,
-  serviceImage,
-  type ServicesConfig
-} from '../../model/services.js'
+import { findService, serviceImage, type ServicesConfig } from '../../model/services/config.js'
+import { loadServices } from '../../model/services/load.js'
 import { getInputs, refuseSecrets, type Inputs } from './inputs.js'
 
 /** State keys shared with the post step. */
@@ -70,17 +67,9 @@ interface GitHubContext {
 }
 
 function githubContext(env = process.env): GitHubContext {
-  let event: Record<string, unknown> = {}
-  try {
-    if (env.GITHUB_EVENT_PATH && existsSync(env.GITHUB_EVENT_PATH)) {
-      event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as Record<string, unknown>
-    }
-  } catch {
-    event = {}
-  }
+  const event = readEventPayload(env)
   const repo = event.repository as { default_branch?: string } | undefined
   const pr = event.pull_request as { number?: number; base?: { ref?: string } } | undefined
-  const server = env.GITHUB_SERVER_URL ?? 'https://github.com'
   const repository = env.GITHUB_REPOSITORY ?? ''
   return {
     tags: {
@@ -92,11 +81,8 @@ function githubContext(env = process.env): GitHubContext {
       baseRef: pr?.base?.ref ?? env.GITHUB_BASE_REF
     },
     repository,
-    sourceUrl: repository ? `${server}/${repository}` : undefined,
-    runUrl:
-      repository && env.GITHUB_RUN_ID
-        ? `${server}/${repository}/actions/runs/${env.GITHUB_RUN_ID}`
-        : undefined,
+    sourceUrl: repository ? `${serverUrl(env)}/${repository}` : undefined,
+    runUrl: runUrl(env),
     workspace: resolve(env.GITHUB_WORKSPACE ?? process.cwd())
   }
 }

@@ -3,13 +3,14 @@
  * in-place YAML edits, race-safe pushes, monotonic guard, leak scan, optional pull
  * request) or upload and run a release over SSH (mode ssh, in ./ssh.ts).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { sparsePatterns } from '../../deploy/gitops/edit.js'
 import { authHeader, ConfigRepo } from '../../deploy/gitops/config-repo.js'
 import type { UpdateRow } from '../../deploy/gitops/message.js'
 import { deployGitOps, type DeployOutcome } from '../../deploy/gitops/write-loop.js'
 import { findRenderer, type Renderer } from '../../deploy/gitops/render.js'
+import { payloadField, readEventPayload } from '../../core/context.js'
 import { ConfigurationError } from '../../core/errors.js'
 import { git } from '../../core/git.js'
 import { GitHubApi } from '../../core/github.js'
@@ -29,18 +30,12 @@ function sourceCheckout(): string | undefined {
 
 /** Fill in source commit times the source checkout or the event knows. */
 async function fillSourceTimes(inputs: Inputs, dir: string | undefined): Promise<void> {
-  let eventTime: string | undefined
-  try {
-    const path = process.env.GITHUB_EVENT_PATH
-    if (path && existsSync(path)) {
-      const ev = JSON.parse(readFileSync(path, 'utf8')) as {
-        head_commit?: { id?: string; timestamp?: string }
-      }
-      if (ev.head_commit?.id === process.env.GITHUB_SHA) eventTime = ev.head_commit?.timestamp
-    }
-  } catch {
-    // no usable event
-  }
+  const head = payloadField(readEventPayload(), 'head_commit')
+  const timestamp = payloadField(head, 'timestamp')
+  const eventTime =
+    payloadField(head, 'id') === process.env.GITHUB_SHA && typeof timestamp === 'string'
+      ? timestamp
+      : undefined
   for (const u of inputs.updates) {
     if (!u.source) continue
     if (dir) {

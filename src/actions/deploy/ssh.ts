@@ -10,7 +10,8 @@ import type { Logger } from '../../core/logger.js'
 import { setOutput } from '../../core/outputs.js'
 import { secrets } from '../../core/secrets.js'
 import { Summary, code } from '../../core/summary.js'
-import { mapLimit, parsePrivateKey } from '../../deploy/ssh/session.js'
+import { mapLimit } from '../../core/pool.js'
+import { parsePrivateKey } from '../../deploy/ssh/session.js'
 import {
   collectSources,
   deployHost,

@@ -3,8 +3,9 @@
  * with the reason for every selection. Pure git; a token only for the opt-in
  * base-from-last-success.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join, posix, relative, sep } from 'node:path'
+import { apiUrl, readEventPayload, serverUrl } from '../../core/context.js'
 import { ConfigurationError, errorMessage, FileConfigurationError } from '../../core/errors.js'
 import { git } from '../../core/git.js'
 import type { Logger } from '../../core/logger.js'
@@ -16,28 +17,14 @@ import { lastSuccessfulSha } from '../../plan/last-success.js'
 import { ServiceSelector, selectAll, type Selection } from '../../plan/select.js'
 import { buildMatrix, planSummary } from '../../plan/summary.js'
 import { runMain } from '../../core/run.js'
-import {
-  discoverServices,
-  loadServices,
-  parseServices,
-  type Service,
-  type ServicesConfig
-} from '../../model/services.js'
+import { discoverServices } from '../../model/services/discover.js'
+import { loadServices } from '../../model/services/load.js'
+import { parseServices } from '../../model/services/parse.js'
+import { type Service, type ServicesConfig } from '../../model/services/config.js'
 import { getInputs, type Inputs } from './inputs.js'
 
 /** The most diff output a plan reads. */
 const MAX_DIFF_BYTES = 1 << 30
-
-function readEvent(): Record<string, unknown> {
-  const path = process.env.GITHUB_EVENT_PATH
-  if (!path || !existsSync(path)) return {}
-  try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown
-    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {}
-  } catch {
-    return {}
-  }
-}
 
 /** The services as they were at `sha` (to tell which were deleted); undefined when unreadable. */
 async function servicesAt(
@@ -245,12 +232,12 @@ export async function run(): Promise<void> {
     const wd = inputs.workingDirectory
     const repo = new PlanRepo(wd, log, {
       token: inputs.token,
-      serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com'
+      serverUrl: serverUrl()
     })
     const topRun = git(['rev-parse', '--show-prefix'], { cwd: wd, allowFailure: true })
     const decision: BaseDecision = chooseBase({
       eventName: process.env.GITHUB_EVENT_NAME ?? '',
-      event: readEvent(),
+      event: readEventPayload(),
       ref: process.env.GITHUB_REF ?? '',
       sha: process.env.GITHUB_SHA ?? '',
       inputBase: inputs.base,
@@ -308,7 +295,7 @@ export async function run(): Promise<void> {
         head = sha
         const resolved: ResolvedBase = await resolveBase(repo, decision, head, () =>
           lastSuccessfulSha({
-            apiUrl: process.env.GITHUB_API_URL ?? 'https://api.github.com',
+            apiUrl: apiUrl(),
             repository: process.env.GITHUB_REPOSITORY ?? '',
             workflowRef: process.env.GITHUB_WORKFLOW_REF,
             runId: process.env.GITHUB_RUN_ID,

@@ -7,7 +7,7 @@
 import { parseAllDocuments } from 'yaml'
 import { targetLabel, type ImageUpdate, type Target } from './updates.js'
 import { imageFields, imageName, splitImage } from './kustomize/image.js'
-import { didYouMean, editDistance } from '../../model/services.js'
+import { didYouMean, editDistance } from '../../core/did-you-mean.js'
 
 /** One image a target renders. */
 export interface RenderedImage {

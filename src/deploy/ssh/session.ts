@@ -541,21 +541,3 @@ export function sha256File(path: string): Promise<string> {
       .on('end', () => resolve(hash.digest('hex')))
   })
 }
-
-/** Run `fn` over `items` with at most `limit` at a time; the first error rejects. */
-export async function mapLimit<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<R>
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      results[i] = await fn(items[i]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()))
-  return results
-}
