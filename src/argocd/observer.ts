@@ -8,7 +8,7 @@ import type { AppScope, ArgoClient } from './client.js'
 import type { Application } from './application.js'
 import { StreamDecoder } from './stream.js'
 import { ConfigurationError, errorMessage } from '../core/errors.js'
-import { isDeadlineError } from '../core/http/client.js'
+import { isDeadlineError } from '../core/http/request.js'
 import type { Logger } from '../core/logger.js'
 import { backoffDelay, sleep } from '../core/retry.js'
 

@@ -34,7 +34,7 @@ import {
   type WaitFor
 } from './verdict.js'
 import { errorMessage } from '../core/errors.js'
-import { isDeadlineError } from '../core/http/client.js'
+import { isDeadlineError } from '../core/http/request.js'
 import type { Logger } from '../core/logger.js'
 import { backoffDelay, sleep } from '../core/retry.js'
 

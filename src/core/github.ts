@@ -4,7 +4,8 @@
  * the token.
  */
 import { ConfigurationError } from './errors.js'
-import { HttpClient, type HttpResponse } from './http/client.js'
+import { HttpClient } from './http/client.js'
+import type { HttpResponse } from './http/request.js'
 import type { Logger } from './logger.js'
 import { secrets } from './secrets.js'
 

@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto'
 import { ConfigurationError } from '../core/errors.js'
-import { HttpClient, HttpError, type HttpResponse } from '../core/http/client.js'
+import { HttpClient } from '../core/http/client.js'
+import { HttpError, type HttpResponse } from '../core/http/request.js'
 import type { Logger } from '../core/logger.js'
 import { secrets } from '../core/secrets.js'
 
