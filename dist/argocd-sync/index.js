@@ -73519,14 +73519,7 @@ function endProcess() {
     process.stderr.write('', flushed);
 }
 
-// EXTERNAL MODULE: external "node:tls"
-var external_node_tls_ = __nccwpck_require__(1692);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var node_modules_undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./src/core/http/client.ts
-
-
-
+;// CONCATENATED MODULE: ./src/core/http/request.ts
 /** A request that could not get an answer (network error or timeout), after retries. */
 class HttpError extends Error {
     url;
@@ -73556,52 +73549,19 @@ function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
     }
     return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
 }
+/** The text of a timed-out attempt: how long, and whether the caller's time limit cut it. */
 function timedOutText(limit) {
     return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
 }
+/** Whether undici's error is a timeout (of the headers, the body, the connection or the signal). */
 function isTimeout(e) {
     return (e.name === 'TimeoutError' ||
         e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
         e.code === 'UND_ERR_BODY_TIMEOUT' ||
         e.code === 'UND_ERR_CONNECT_TIMEOUT');
 }
+/** The methods HTTP defines as idempotent, retried by default. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
-function bypassesProxy(url, noProxy) {
-    if (!noProxy)
-        return false;
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    for (const raw of noProxy.split(/[,\s]+/)) {
-        const entry = raw.trim().toLowerCase();
-        if (entry === '')
-            continue;
-        if (entry === '*')
-            return true;
-        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
-        const [name, entryPort] = entry.startsWith('[')
-            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
-            : (entry.match(/:/g) ?? []).length > 1
-                ? [entry, undefined]
-                : entry.split(':');
-        if (entryPort && entryPort !== port)
-            continue;
-        const bare = (name ?? '').replace(/^\*?\./, '');
-        if (host === bare || host.endsWith(`.${bare}`))
-            return true;
-    }
-    return false;
-}
-/** The proxy URL for a request URL, from the standard variables, or undefined. */
-function proxyFor(url, env = process.env) {
-    const noProxy = env.NO_PROXY ?? env.no_proxy;
-    if (bypassesProxy(url, noProxy))
-        return undefined;
-    const value = url.protocol === 'https:'
-        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
-        : (env.HTTP_PROXY ?? env.http_proxy);
-    return value && value.trim() !== '' ? value.trim() : undefined;
-}
 /** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
 function parseRetryAfter(value, now = Date.now()) {
     if (!value)
@@ -73611,6 +73571,7 @@ function parseRetryAfter(value, now = Date.now()) {
     const at = Date.parse(value);
     return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+/** Response headers as one lower-case string each (repeated ones joined with `, `). */
 function flatHeaders(headers) {
     const out = {};
     for (const [k, v] of Object.entries(headers)) {
@@ -73618,337 +73579,6 @@ function flatHeaders(headers) {
             out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
     }
     return out;
-}
-/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
-const UNVERIFIED = new Set([
-    'UNABLE_TO_GET_ISSUER_CERT',
-    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'SELF_SIGNED_CERT_IN_CHAIN',
-    'CERT_UNTRUSTED'
-]);
-/** Requests sent at once over one HTTP/2 connection (a server may allow fewer). */
-const H2_STREAMS = 100;
-/**
- * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
- * would open more while the first is still connecting). undici sends one request at a
- * time over a connection unless told its `pipelining`, whatever the protocol, so the
- * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
- * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
- *
- * A connection opened ahead (`open`) is the origin's first: its handshake runs while the
- * caller works out its first request, which then finds it ready, or its error.
- */
-function multiplexed(tls) {
-    const connector = (0,node_modules_undici/* buildConnector */.gU)({ ...tls, allowH2: true, timeout: 10_000 });
-    const ahead = new Map();
-    const sockets = new Set();
-    const key = (u) => `${u.protocol}//${u.host ?? ''}`;
-    return {
-        factory: (origin, options) => {
-            const client = new node_modules_undici/* Client */.Kj(origin, {
-                ...options,
-                allowH2: true,
-                connect: (opts, callback) => {
-                    const done = (error, socket) => {
-                        if (socket) {
-                            client.pipelining = socket.alpnProtocol === 'h2' ? H2_STREAMS : 1;
-                        }
-                        callback(error, socket);
-                    };
-                    const opened = ahead.get(key(opts));
-                    if (!opened)
-                        return connector(opts, done);
-                    ahead.delete(key(opts));
-                    void opened.then(({ error, socket }) => {
-                        if (socket)
-                            sockets.delete(socket);
-                        // Closed by the server meanwhile (an idle timeout): a new one.
-                        if (socket && (socket.destroyed || !socket.writable))
-                            connector(opts, done);
-                        else
-                            done(error, socket?.ref() ?? null);
-                    });
-                }
-            });
-            return client;
-        },
-        open: url => {
-            if (ahead.has(key(url)))
-                return;
-            const opening = new Promise(resolve => connector({
-                hostname: url.hostname,
-                host: url.host,
-                protocol: url.protocol,
-                port: url.port,
-                servername: undefined,
-                localAddress: null
-            }, (error, socket) => {
-                // Until a request takes it, the connection keeps no process alive.
-                socket?.unref();
-                if (socket)
-                    sockets.add(socket);
-                resolve({ error, socket });
-            }));
-            ahead.set(key(url), opening);
-        },
-        dispose: () => {
-            for (const socket of sockets)
-                socket.destroy();
-            sockets.clear();
-            ahead.clear();
-        }
-    };
-}
-/** An HTTP client with its own TLS and proxy settings. */
-class client_HttpClient {
-    options;
-    dispatchers = new Map();
-    /** Dispatchers given up by `widenTrust`, closed with the client. */
-    retired = [];
-    /** The connections of the direct HTTP/2 agents, which can be opened ahead. */
-    ahead = new Map();
-    secureContext;
-    /** Whether the system roots are trusted next to `ca`. */
-    withRoots = false;
-    sleep;
-    constructor(options = {}) {
-        this.options = options;
-        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
-    }
-    dispatcher(url) {
-        const proxy = proxyFor(url, this.options.env);
-        const key = proxy ?? '';
-        let d = this.dispatchers.get(key);
-        if (!d) {
-            // A private CA is trusted alone until a server's chain turns out to end at a
-            // public root (see `widenTrust`). The TLS context is built once per client: given
-            // as `ca`, every new connection would parse the certificates again.
-            this.secureContext ??= this.options.ca
-                ? (0,external_node_tls_.createSecureContext)({
-                    ca: this.withRoots
-                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
-                        : this.options.ca
-                })
-                : undefined;
-            const tls = {
-                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
-                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
-            };
-            if (proxy) {
-                d = new node_modules_undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls });
-            }
-            else if (this.options.http2) {
-                const connections = multiplexed(tls);
-                d = new node_modules_undici/* Agent */.g6({ keepAliveTimeout: 4000, connections: 1, factory: connections.factory });
-                this.ahead.set(d, connections);
-            }
-            else {
-                d = new node_modules_undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
-            }
-            this.dispatchers.set(key, d);
-        }
-        return d;
-    }
-    backoff(attempt, retryAfter) {
-        const base = this.options.backoffMs ?? 500;
-        const cap = this.options.maxBackoffMs ?? 30_000;
-        if (retryAfter !== undefined)
-            return Math.min(cap, retryAfter);
-        const exp = Math.min(cap, base * 2 ** attempt);
-        return Math.round(exp / 2 + Math.random() * (exp / 2));
-    }
-    prepare(req) {
-        const headers = {
-            ...(this.options.headers ?? {}),
-            ...(req.headers ?? {})
-        };
-        let body = req.body;
-        if (req.json !== undefined) {
-            body = JSON.stringify(req.json);
-            headers['content-type'] = 'application/json';
-        }
-        headers['user-agent'] ??= 'conveyor';
-        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
-    }
-    /**
-     * Send a request and buffer the answer. Retries 429/5xx and network errors when
-     * allowed, never past `req.deadline`.
-     */
-    async request(target, req = {}) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const retries = req.retry === false
-            ? 0
-            : (req.retry ?? IDEMPOTENT.has(method))
-                ? (this.options.retries ?? 3)
-                : 0;
-        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
-        let widened = false;
-        for (let attempt = 0;; attempt++) {
-            const limit = attemptTimeout(timeout, req.deadline);
-            if (limit.ms <= 0) {
-                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
-            }
-            let retryAfter;
-            let failure;
-            let lastResponse;
-            let timedOut;
-            try {
-                const res = await (0,node_modules_undici/* request */.Em)(url, {
-                    method: method,
-                    headers,
-                    body,
-                    dispatcher: this.dispatcher(url),
-                    // PUT and DELETE too (as HTTP defines them): undici holds back any other request
-                    // on an HTTP/2 connection while one it takes as not idempotent is in flight.
-                    idempotent: IDEMPOTENT.has(method),
-                    headersTimeout: limit.ms,
-                    bodyTimeout: limit.ms,
-                    signal: AbortSignal.timeout(limit.ms)
-                });
-                const buf = Buffer.from(await res.body.arrayBuffer());
-                const response = {
-                    url: url.href,
-                    status: res.statusCode,
-                    headers: flatHeaders(res.headers),
-                    body: buf,
-                    text: () => buf.toString('utf8'),
-                    json: () => JSON.parse(buf.toString('utf8'))
-                };
-                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
-                    retryAfter = parseRetryAfter(response.headers['retry-after']);
-                    failure = `HTTP ${res.statusCode}`;
-                    lastResponse = response;
-                }
-                else {
-                    return response;
-                }
-            }
-            catch (error) {
-                const e = error;
-                if (!widened && this.widenTrust(e)) {
-                    // The same attempt again, now with the system roots trusted too.
-                    widened = true;
-                    attempt--;
-                    continue;
-                }
-                if (isTimeout(e))
-                    timedOut = limit.byDeadline ? 'deadline' : 'request';
-                const detail = timedOut
-                    ? timedOutText(limit)
-                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
-                failure = detail;
-                if (attempt >= retries || timedOut === 'deadline') {
-                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
-                }
-            }
-            const wait = this.backoff(attempt, retryAfter);
-            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
-                // No time for another attempt: the last answer, or the last failure.
-                if (lastResponse)
-                    return lastResponse;
-                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
-            }
-            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
-            await this.sleep(wait);
-        }
-    }
-    /**
-     * Open a streaming request (no retries; the caller reconnects). The wait for the
-     * response headers, the connection included, is bounded by `timeoutMs` and
-     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
-     */
-    stream(target, req = {}) {
-        return this.openStream(target, req, false);
-    }
-    async openStream(target, req, widened) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const controller = new AbortController();
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
-        if (limit.ms <= 0) {
-            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
-        }
-        let timedOut = false;
-        const openTimer = setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-        }, limit.ms);
-        try {
-            const res = await (0,node_modules_undici/* request */.Em)(url, {
-                method: method,
-                headers,
-                body,
-                dispatcher: this.dispatcher(url),
-                idempotent: IDEMPOTENT.has(method),
-                headersTimeout: limit.ms,
-                bodyTimeout: req.idleTimeoutMs ?? 0,
-                signal: controller.signal
-            });
-            return {
-                url: url.href,
-                status: res.statusCode,
-                headers: flatHeaders(res.headers),
-                body: res.body,
-                close: () => controller.abort()
-            };
-        }
-        catch (error) {
-            const e = error;
-            if (!widened && !timedOut && this.widenTrust(e)) {
-                clearTimeout(openTimer);
-                return this.openStream(target, req, true);
-            }
-            const late = timedOut || isTimeout(e);
-            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
-        }
-        finally {
-            clearTimeout(openTimer);
-        }
-    }
-    /**
-     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
-     * try once more: the system roots are then trusted next to it. A private CA alone is
-     * what almost every server given one needs, and parsing the ~150 roots besides it
-     * costs about 10 ms per client.
-     */
-    widenTrust(error) {
-        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
-            return false;
-        if (!this.withRoots) {
-            this.withRoots = true;
-            this.secureContext = undefined;
-            this.retired.push(...this.dispatchers.values());
-            this.dispatchers.clear();
-        }
-        return true;
-    }
-    /**
-     * Start connecting to `target`'s origin now (TLS handshake included), so that the
-     * first request to it finds the connection ready: the handshake runs while the caller
-     * works out what to ask. Only for direct HTTP/2 clients (`http2`, no proxy); a failure
-     * is the first request's to report.
-     */
-    preconnect(target) {
-        const url = new URL(target);
-        if (!this.options.http2 || proxyFor(url, this.options.env))
-            return;
-        this.ahead.get(this.dispatcher(url))?.open(url);
-    }
-    /** Close every connection. */
-    async close() {
-        const all = [...this.dispatchers.values(), ...this.retired];
-        for (const connections of this.ahead.values())
-            connections.dispose();
-        this.ahead.clear();
-        this.dispatchers.clear();
-        this.retired.length = 0;
-        await Promise.all(all.map(d => d.close()));
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/client.ts
@@ -74206,18 +73836,73 @@ class ArgoClient {
 }
 
 // EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+var node_modules_picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_picomatch);
+;// CONCATENATED MODULE: ./src/core/glob.ts
+/**
+ * Glob matching with GitHub's `paths` semantics (picomatch, `dot: true`: `**` crosses
+ * dot directories such as `.github`), plus the directory-prefix test services use.
+ */
+
+/** Whether a pattern holds glob syntax (otherwise it names one file or directory). */
+function isGlob(pattern) {
+    return picomatch_default().scan(pattern).isGlob;
+}
+/**
+ * Compile one pattern. A pattern without glob syntax matches that file and, like a
+ * directory, everything below it; a trailing `/` means the same. A glob's literal
+ * directory prefix is checked with `startsWith` before its regular expression runs,
+ * so most files cost one string comparison.
+ */
+function compileGlob(pattern) {
+    const clean = pattern.replace(/^\.\//, '');
+    if (!isGlob(clean)) {
+        const dir = clean.replace(/\/+$/, '');
+        const prefix = `${dir}/`;
+        return { pattern, match: f => f === dir || f.startsWith(prefix) };
+    }
+    const scan = picomatch.scan(clean);
+    const base = scan.base;
+    const prefix = `${base}/`;
+    if (!scan.negated && base !== '' && base !== '.' && clean === `${base}/**`) {
+        return { pattern, match: f => f.startsWith(prefix) || f === base, dirPrefix: prefix };
+    }
+    const m = picomatch(clean, { dot: true });
+    if (scan.negated || base === '' || base === '.')
+        return { pattern, match: f => m(f) };
+    return { pattern, match: f => f.startsWith(prefix) && m(f) };
+}
+/** Compile patterns: `test(file)` is true when any matches. */
+function globSet(patterns) {
+    const globs = patterns.map(compileGlob);
+    return {
+        patterns,
+        test: file => {
+            for (const g of globs)
+                if (g.match(file))
+                    return true;
+            return false;
+        },
+        which: file => {
+            for (const g of globs)
+                if (g.match(file))
+                    return g.pattern;
+            return undefined;
+        }
+    };
+}
+/** Whether `file` lies in directory `dir` (repo-relative posix; `.` is the root). */
+function inDir(file, dir) {
+    return dir === '.' || dir === '' || file === dir || file.startsWith(`${dir}/`);
+}
+
 ;// CONCATENATED MODULE: ./src/argocd/select.ts
 /**
  * Which Argo CD applications an `argocd-sync` run means: exact names, glob
  * patterns (picomatch, `*` within a name), and a label selector. Pure.
  */
 
-/** Whether a pattern has glob syntax (anything but a plain name). */
-function isGlob(pattern) {
-    return picomatch_default().scan(pattern).isGlob;
-}
+
 /**
  * Parse a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`). Returns undefined
  * when it does not parse.
@@ -74653,7 +74338,34 @@ class StreamDecoder {
     }
 }
 
+;// CONCATENATED MODULE: ./src/core/retry.ts
+/**
+ * The one back-off every retry waits by (HTTP requests, a rejected GitOps push, an image
+ * push, the Argo CD sync and watch loops, the referrers tag): exponential from a first
+ * wait, capped, jittered so that runs retrying together spread out, and never shorter
+ * than what the server asked for (`Retry-After`). Pure given `random`; `sleep` is the
+ * wait itself.
+ */
+/** Half to all of the exponential wait. */
+const EQUAL_JITTER = [0.5, 1];
+/**
+ * The wait before retry number `retry` (0 for the first): `baseMs * 2^retry` capped at
+ * `capMs`, times the jitter factor, at least `retryAfterMs` when the server asked for a
+ * wait, and never above `capMs`. Pure given `random`.
+ */
+function backoffDelay(retry, backoff, retryAfterMs, random = Math.random) {
+    const exp = Math.min(backoff.capMs, backoff.baseMs * 2 ** retry);
+    const [low, high] = backoff.jitter ?? EQUAL_JITTER;
+    const jittered = Math.round(exp * (low + random() * (high - low)));
+    return Math.min(backoff.capMs, Math.max(jittered, retryAfterMs ?? 0));
+}
+/** Wait `ms` milliseconds (a negative wait is none). */
+function sleep(ms) {
+    return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
+}
+
 ;// CONCATENATED MODULE: ./src/argocd/observer.ts
+
 
 
 
@@ -74661,8 +74373,6 @@ class StreamDecoder {
 function firstEventWaitMs(pollIntervalMs) {
     return Math.max(1000, Math.min(10_000, Math.round(pollIntervalMs * 2.5)));
 }
-/** Wait `ms` (none when negative). */
-const sleep = (ms) => new Promise(r => setTimeout(r, Math.max(0, ms)));
 /** Watches one app and calls `stop` with each new state until it returns true. */
 class Observer {
     client;
@@ -74699,7 +74409,7 @@ class Observer {
                 continue;
             }
             this.log.info(`[${this.name}] watch stream ${outcome.why}; reconnecting`);
-            await sleep(Math.min(2000, 100 * 2 ** failures));
+            await sleep(backoffDelay(failures, { baseMs: 100, capMs: 2000, jitter: [1, 1] }));
         }
         return undefined;
     }
@@ -75180,6 +74890,7 @@ function remember(memory, app, exp, verdict, now) {
 
 
 
+
 /** The time the report (resource tree) and the terminate after a timeout may take. */
 const CLEANUP_MS = 10_000;
 /**
@@ -75356,7 +75067,11 @@ initial) {
                     return finish('failed', refused);
                 if (!isOperationInProgress(error))
                     throw error;
-                const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5));
+                const wait = backoffDelay(attempt, {
+                    baseMs: s.pollIntervalMs,
+                    capMs: Math.min(10_000, 32 * s.pollIntervalMs),
+                    jitter: [1, 1]
+                });
                 if (Date.now() + wait >= deadline) {
                     return finish('timed-out', `another operation kept the application busy until the timeout`);
                 }
@@ -75449,6 +75164,401 @@ function formatDuration(ms) {
     if (minutes < 60)
         return `${minutes}m${String(seconds).padStart(2, '0')}s`;
     return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(1692);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var node_modules_undici = __nccwpck_require__(6752);
+;// CONCATENATED MODULE: ./src/core/http/proxy.ts
+/**
+ * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
+ * forms), read the way curl and the runner read them. Pure given the environment.
+ */
+/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
+function bypassesProxy(url, noProxy) {
+    if (!noProxy)
+        return false;
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    for (const raw of noProxy.split(/[,\s]+/)) {
+        const entry = raw.trim().toLowerCase();
+        if (entry === '')
+            continue;
+        if (entry === '*')
+            return true;
+        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
+        const [name, entryPort] = entry.startsWith('[')
+            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
+            : (entry.match(/:/g) ?? []).length > 1
+                ? [entry, undefined]
+                : entry.split(':');
+        if (entryPort && entryPort !== port)
+            continue;
+        const bare = (name ?? '').replace(/^\*?\./, '');
+        if (host === bare || host.endsWith(`.${bare}`))
+            return true;
+    }
+    return false;
+}
+/** The proxy URL for a request URL, from the standard variables, or undefined. */
+function proxyFor(url, env = process.env) {
+    const noProxy = env.NO_PROXY ?? env.no_proxy;
+    if (bypassesProxy(url, noProxy))
+        return undefined;
+    const value = url.protocol === 'https:'
+        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
+        : (env.HTTP_PROXY ?? env.http_proxy);
+    return value && value.trim() !== '' ? value.trim() : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/core/http/tls.ts
+
+/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
+const UNVERIFIED = new Set([
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'CERT_UNTRUSTED'
+]);
+/** Requests sent at once over one HTTP/2 connection (a server may allow fewer). */
+const H2_STREAMS = 100;
+/**
+ * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
+ * would open more while the first is still connecting). undici sends one request at a
+ * time over a connection unless told its `pipelining`, whatever the protocol, so the
+ * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
+ * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
+ *
+ * A connection opened ahead (`open`) is the origin's first: its handshake runs while the
+ * caller works out its first request, which then finds it ready, or its error.
+ */
+function multiplexed(tls) {
+    const connector = (0,node_modules_undici/* buildConnector */.gU)({ ...tls, allowH2: true, timeout: 10_000 });
+    const ahead = new Map();
+    const sockets = new Set();
+    const key = (u) => `${u.protocol}//${u.host ?? ''}`;
+    return {
+        factory: (origin, options) => {
+            const client = new node_modules_undici/* Client */.Kj(origin, {
+                ...options,
+                allowH2: true,
+                connect: (opts, callback) => {
+                    const done = (error, socket) => {
+                        if (socket) {
+                            client.pipelining = socket.alpnProtocol === 'h2' ? H2_STREAMS : 1;
+                        }
+                        callback(error, socket);
+                    };
+                    const opened = ahead.get(key(opts));
+                    if (!opened)
+                        return connector(opts, done);
+                    ahead.delete(key(opts));
+                    void opened.then(({ error, socket }) => {
+                        if (socket)
+                            sockets.delete(socket);
+                        // Closed by the server meanwhile (an idle timeout): a new one.
+                        if (socket && (socket.destroyed || !socket.writable))
+                            connector(opts, done);
+                        else
+                            done(error, socket?.ref() ?? null);
+                    });
+                }
+            });
+            return client;
+        },
+        open: url => {
+            if (ahead.has(key(url)))
+                return;
+            const opening = new Promise(resolve => connector({
+                hostname: url.hostname,
+                host: url.host,
+                protocol: url.protocol,
+                port: url.port,
+                servername: undefined,
+                localAddress: null
+            }, (error, socket) => {
+                // Until a request takes it, the connection keeps no process alive.
+                socket?.unref();
+                if (socket)
+                    sockets.add(socket);
+                resolve({ error, socket });
+            }));
+            ahead.set(key(url), opening);
+        },
+        dispose: () => {
+            for (const socket of sockets)
+                socket.destroy();
+            sockets.clear();
+            ahead.clear();
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/core/http/client.ts
+/**
+ * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
+ * retries cannot outlast it), retries with jittered exponential back-off that
+ * honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
+ * or `insecure`), never process-wide.
+ */
+
+
+
+
+
+
+
+/** An HTTP client with its own TLS and proxy settings. */
+class client_HttpClient {
+    options;
+    dispatchers = new Map();
+    /** Dispatchers given up by `widenTrust`, closed with the client. */
+    retired = [];
+    /** The connections of the direct HTTP/2 agents, which can be opened ahead. */
+    ahead = new Map();
+    secureContext;
+    /** Whether the system roots are trusted next to `ca`. */
+    withRoots = false;
+    sleep;
+    constructor(options = {}) {
+        this.options = options;
+        this.sleep = options.sleep ?? sleep;
+    }
+    dispatcher(url) {
+        const proxy = proxyFor(url, this.options.env);
+        const key = proxy ?? '';
+        let d = this.dispatchers.get(key);
+        if (!d) {
+            // A private CA is trusted alone until a server's chain turns out to end at a
+            // public root (see `widenTrust`). The TLS context is built once per client: given
+            // as `ca`, every new connection would parse the certificates again.
+            this.secureContext ??= this.options.ca
+                ? (0,external_node_tls_.createSecureContext)({
+                    ca: this.withRoots
+                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
+                        : this.options.ca
+                })
+                : undefined;
+            const tls = {
+                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
+                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
+            };
+            if (proxy) {
+                d = new node_modules_undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls });
+            }
+            else if (this.options.http2) {
+                const connections = multiplexed(tls);
+                d = new node_modules_undici/* Agent */.g6({ keepAliveTimeout: 4000, connections: 1, factory: connections.factory });
+                this.ahead.set(d, connections);
+            }
+            else {
+                d = new node_modules_undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
+            }
+            this.dispatchers.set(key, d);
+        }
+        return d;
+    }
+    /** The wait before a retry: the server's `Retry-After` as given, else the one back-off. */
+    backoff(attempt, retryAfter) {
+        const capMs = this.options.maxBackoffMs ?? 30_000;
+        if (retryAfter !== undefined)
+            return Math.min(capMs, retryAfter);
+        return backoffDelay(attempt, { baseMs: this.options.backoffMs ?? 500, capMs });
+    }
+    prepare(req) {
+        const headers = {
+            ...(this.options.headers ?? {}),
+            ...(req.headers ?? {})
+        };
+        let body = req.body;
+        if (req.json !== undefined) {
+            body = JSON.stringify(req.json);
+            headers['content-type'] = 'application/json';
+        }
+        headers['user-agent'] ??= 'conveyor';
+        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
+    }
+    /**
+     * Send a request and buffer the answer. Retries 429/5xx and network errors when
+     * allowed, never past `req.deadline`.
+     */
+    async request(target, req = {}) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const retries = req.retry === false
+            ? 0
+            : (req.retry ?? IDEMPOTENT.has(method))
+                ? (this.options.retries ?? 3)
+                : 0;
+        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
+        let widened = false;
+        for (let attempt = 0;; attempt++) {
+            const limit = attemptTimeout(timeout, req.deadline);
+            if (limit.ms <= 0) {
+                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
+            }
+            let retryAfter;
+            let failure;
+            let lastResponse;
+            let timedOut;
+            try {
+                const res = await (0,node_modules_undici/* request */.Em)(url, {
+                    method: method,
+                    headers,
+                    body,
+                    dispatcher: this.dispatcher(url),
+                    // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+                    // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+                    idempotent: IDEMPOTENT.has(method),
+                    headersTimeout: limit.ms,
+                    bodyTimeout: limit.ms,
+                    signal: AbortSignal.timeout(limit.ms)
+                });
+                const buf = Buffer.from(await res.body.arrayBuffer());
+                const response = {
+                    url: url.href,
+                    status: res.statusCode,
+                    headers: flatHeaders(res.headers),
+                    body: buf,
+                    text: () => buf.toString('utf8'),
+                    json: () => JSON.parse(buf.toString('utf8'))
+                };
+                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
+                    retryAfter = parseRetryAfter(response.headers['retry-after']);
+                    failure = `HTTP ${res.statusCode}`;
+                    lastResponse = response;
+                }
+                else {
+                    return response;
+                }
+            }
+            catch (error) {
+                const e = error;
+                if (!widened && this.widenTrust(e)) {
+                    // The same attempt again, now with the system roots trusted too.
+                    widened = true;
+                    attempt--;
+                    continue;
+                }
+                if (isTimeout(e))
+                    timedOut = limit.byDeadline ? 'deadline' : 'request';
+                const detail = timedOut
+                    ? timedOutText(limit)
+                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
+                failure = detail;
+                if (attempt >= retries || timedOut === 'deadline') {
+                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
+                }
+            }
+            const wait = this.backoff(attempt, retryAfter);
+            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
+                // No time for another attempt: the last answer, or the last failure.
+                if (lastResponse)
+                    return lastResponse;
+                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
+            }
+            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
+            await this.sleep(wait);
+        }
+    }
+    /**
+     * Open a streaming request (no retries; the caller reconnects). The wait for the
+     * response headers, the connection included, is bounded by `timeoutMs` and
+     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
+     */
+    stream(target, req = {}) {
+        return this.openStream(target, req, false);
+    }
+    async openStream(target, req, widened) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const controller = new AbortController();
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
+        if (limit.ms <= 0) {
+            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
+        }
+        let timedOut = false;
+        const openTimer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+        }, limit.ms);
+        try {
+            const res = await (0,node_modules_undici/* request */.Em)(url, {
+                method: method,
+                headers,
+                body,
+                dispatcher: this.dispatcher(url),
+                idempotent: IDEMPOTENT.has(method),
+                headersTimeout: limit.ms,
+                bodyTimeout: req.idleTimeoutMs ?? 0,
+                signal: controller.signal
+            });
+            return {
+                url: url.href,
+                status: res.statusCode,
+                headers: flatHeaders(res.headers),
+                body: res.body,
+                close: () => controller.abort()
+            };
+        }
+        catch (error) {
+            const e = error;
+            if (!widened && !timedOut && this.widenTrust(e)) {
+                clearTimeout(openTimer);
+                return this.openStream(target, req, true);
+            }
+            const late = timedOut || isTimeout(e);
+            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
+        }
+        finally {
+            clearTimeout(openTimer);
+        }
+    }
+    /**
+     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
+     * try once more: the system roots are then trusted next to it. A private CA alone is
+     * what almost every server given one needs, and parsing the ~150 roots besides it
+     * costs about 10 ms per client.
+     */
+    widenTrust(error) {
+        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
+            return false;
+        if (!this.withRoots) {
+            this.withRoots = true;
+            this.secureContext = undefined;
+            this.retired.push(...this.dispatchers.values());
+            this.dispatchers.clear();
+        }
+        return true;
+    }
+    /**
+     * Start connecting to `target`'s origin now (TLS handshake included), so that the
+     * first request to it finds the connection ready: the handshake runs while the caller
+     * works out what to ask. Only for direct HTTP/2 clients (`http2`, no proxy); a failure
+     * is the first request's to report.
+     */
+    preconnect(target) {
+        const url = new URL(target);
+        if (!this.options.http2 || proxyFor(url, this.options.env))
+            return;
+        this.ahead.get(this.dispatcher(url))?.open(url);
+    }
+    /** Close every connection. */
+    async close() {
+        const all = [...this.dispatchers.values(), ...this.retired];
+        for (const connections of this.ahead.values())
+            connections.dispose();
+        this.ahead.clear();
+        this.dispatchers.clear();
+        this.retired.length = 0;
+        await Promise.all(all.map(d => d.close()));
+    }
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -75600,6 +75710,28 @@ function openDataFile(fileName) {
             fd = undefined;
         }
     };
+}
+
+;// CONCATENATED MODULE: ./src/core/pool.ts
+/**
+ * Bounded concurrency: run an async function over a list with at most `limit` calls in
+ * flight, keeping the results in the list's order.
+ */
+/**
+ * Run `fn` over `items` with at most `limit` at a time; the results keep the items'
+ * order. The first error rejects (the calls already started run to their end).
+ */
+async function mapLimit(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            results[i] = await fn(items[i]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()));
+    return results;
 }
 
 ;// CONCATENATED MODULE: ./src/core/confine.ts
@@ -76310,6 +76442,8 @@ function writeSummary(results, result, server) {
 
 
 
+
+
 /** The overall result from the per-app ones. */
 function overall(results) {
     if (results.some(r => r.result === 'failed'))
@@ -76341,7 +76475,7 @@ async function resolveApps(client, inputs, log) {
         }
         names = chosen.names;
     }
-    const fetched = await pool(names, inputs.concurrency, async (name) => {
+    const fetched = await mapLimit(names, inputs.concurrency, async (name) => {
         try {
             return { name, app: await client.get(name, scope, inputs.refresh) };
         }
@@ -76366,18 +76500,6 @@ async function resolveApps(client, inputs, log) {
     if (wrong.length > 0)
         throw new ConfigurationError(wrong.join('\n'));
     return apps;
-}
-async function pool(items, limit, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i]);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-    return out;
 }
 /** The action's entry point. */
 async function run() {
@@ -76454,7 +76576,7 @@ async function run() {
             if (inputs.dryRun && inputs.waitFor !== 'operation') {
                 log.info('dry-run: waiting for the operation only (a dry run changes neither sync status nor health)');
             }
-            const results = await log.group('Sync', () => pool(names, inputs.concurrency, async (name) => {
+            const results = await log.group('Sync', () => mapLimit(names, inputs.concurrency, async (name) => {
                 try {
                     const r = await syncApplication(client, name, settings, log, initial.get(name));
                     const line = `${name}: ${r.result} (${r.phase}, ${r.sync}, ${r.health}) in ${formatDuration(r.durationMs)}: ${r.message}`;
