@@ -214,7 +214,7 @@ describe('plan', () => {
         sampleProcesses: true,
         timeoutMs: 60_000
       })
-      expect(run.main.warnings.join('\n')).toMatch(/timeout/)
+      expect(run.main.warnings.join('\n')).toMatch(/timed out/)
       expect(scan('plan', 'timeout', run, [{ value: TOKEN }])).toEqual([])
     } finally {
       await silent.close()
