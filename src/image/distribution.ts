@@ -1,7 +1,7 @@
 /**
  * The vocabulary of the OCI distribution spec (the registry HTTP API): the manifest media
- * types, digests, the errors a registry answer becomes, `WWW-Authenticate` challenges and
- * Docker Hub's API host. Pure.
+ * types, digests, the errors a registry answer becomes, `WWW-Authenticate` challenges,
+ * Docker Hub's API host, and a registry's login (`RegistryLogin`). Pure.
  */
 import { createHash } from 'node:crypto'
 import { ConfigurationError } from '../core/errors.js'
@@ -67,6 +67,22 @@ export function parseChallenge(header: string | undefined): Challenge | undefine
     params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!
   }
   return { scheme: m[1]!.toLowerCase(), params }
+}
+
+/**
+ * How to reach and log in to one registry: the one shape of its credentials and TLS
+ * settings, for the action's own registry calls, the builders' auth file and the base
+ * image lookups alike.
+ */
+export interface RegistryLogin {
+  /** `host[:port]`, e.g. `ghcr.io` or `127.0.0.1:5000`. */
+  registry: string
+  username?: string
+  password?: string
+  /** PEM of a private CA to trust (with the system roots when a chain needs them). */
+  ca?: string
+  /** Plain HTTP, or HTTPS without verification (tried first). Local registries only. */
+  insecure?: boolean
 }
 
 /** The API host of a registry name: Docker Hub's names map to registry-1.docker.io. */

@@ -12,19 +12,12 @@ import {
   parseChallenge,
   RegistryAuthError,
   RegistryError,
-  type Challenge
+  type Challenge,
+  type RegistryLogin
 } from './distribution.js'
 
 /** Options of a registry client. */
-export interface RegistryOptions {
-  /** `host[:port]`, e.g. `ghcr.io` or `127.0.0.1:5000`. */
-  registry: string
-  username?: string
-  password?: string
-  /** PEM of a private CA. */
-  ca?: string
-  /** Plain HTTP, or HTTPS without verification (tried first). Local registries only. */
-  insecure?: boolean
+export interface RegistryOptions extends RegistryLogin {
   logger?: Logger
   timeoutMs?: number
   retries?: number

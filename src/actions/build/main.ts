@@ -32,7 +32,8 @@ import {
   MediaTypes,
   RegistryClient,
   sha256Digest,
-  type Manifest
+  type Manifest,
+  type RegistryLogin
 } from '../../image/registry.js'
 import { runMain } from '../../core/run.js'
 import { code, Summary } from '../../core/summary.js'
@@ -224,20 +225,24 @@ interface Outcome {
   pushed: boolean
 }
 
+/** The login to `host` the inputs give (the same for our calls, the builders and base images). */
+function registryLogin(inputs: Inputs, host: string): RegistryLogin {
+  return {
+    registry: host,
+    username: inputs.username,
+    password: inputs.password,
+    ca: inputs.caCert,
+    insecure: inputs.insecure
+  }
+}
+
 function openRegistry(inputs: Inputs, host: string, log: Logger): RegistryClient {
   if (inputs.insecure) {
     log.warning(
       `registry-insecure: talking to ${host} over plain HTTP or unverified TLS; use this for local registries only`
     )
   }
-  return new RegistryClient({
-    registry: host,
-    username: inputs.username,
-    password: inputs.password,
-    ca: inputs.caCert,
-    insecure: inputs.insecure,
-    logger: log
-  })
+  return new RegistryClient({ ...registryLogin(inputs, host), logger: log })
 }
 
 async function merge(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<void> {
@@ -429,13 +434,7 @@ async function hashInputs(
 ): Promise<{ h: Awaited<ReturnType<typeof hashBuildInputs>>; bases: BaseResolution }> {
   const resolving = resolveBaseDigests(
     baseImages(dockerfileText, target.buildArgs),
-    {
-      host,
-      username: inputs.username,
-      password: inputs.password,
-      ca: inputs.caCert,
-      insecure: inputs.insecure
-    },
+    registryLogin(inputs, host),
     { logger: log, local, clients: new Map([[host, client]]) }
   )
   const baseDigests = resolving.then(b => b.resolved)
@@ -590,12 +589,7 @@ async function build(inputs: Inputs, gh: GitHubContext, log: Logger): Promise<vo
     const { backend, buildkit } = await chooseBackend()
     // The builders' login: only a build needs it (a promotion talks to the registry itself).
     const base = runnerTemp()
-    auth = writeAuthDir(base, {
-      registry: host,
-      username: inputs.username,
-      password: inputs.password,
-      caPem: inputs.caCert
-    })
+    auth = writeAuthDir(base, registryLogin(inputs, host))
     saveState(State.AuthDir, auth.dir)
     saveState(State.Registry, host)
     if (inputs.caCert && backend !== 'buildah') {
