@@ -7,6 +7,7 @@
  * that says why: "every service" is never a guess made because origin could not be read.
  */
 import { authHeader, git, GIT_HEADER_ENV, gitText } from '../core/git.js'
+import type { ExecResult } from '../core/exec.js'
 import type { Logger } from '../core/logger.js'
 import { fetchAuth, fetchError, fetchFailure, gitSaid } from './fetch.js'
 
@@ -141,21 +142,30 @@ export class PlanRepo {
     args.push('origin', ...specs)
     this.fetches.push(args.slice(2).join(' '))
     this.log.info(`git ${args.slice(2).join(' ')}`)
+    const r = await this.askOrigin(args, 'fetching', 10 * 60_000)
+    if (r.code !== 0) this.log.info(`not on origin: ${gitSaid(r.stderr)}`)
+    await this.isShallow()
+    return r.code === 0
+  }
+
+  /**
+   * Run a git command that talks to origin, authenticated; a failure for any reason but
+   * a missing ref is an error saying what `doing` failed and why. The result as is.
+   */
+  private async askOrigin(args: string[], doing: string, timeoutMs: number): Promise<ExecResult> {
     const auth = await this.remoteAuth()
     const r = await git([...auth.args, ...args], {
       cwd: this.cwd,
       allowFailure: true,
-      timeoutMs: 10 * 60_000,
+      timeoutMs,
       env: auth.env
     })
     if (r.code !== 0) {
       const failure = fetchFailure(r.stderr, r.timedOut)
       if (failure !== 'missing')
-        throw fetchError('fetching', failure, r.stderr, this.originUrl ?? 'origin')
-      this.log.info(`not on origin: ${gitSaid(r.stderr)}`)
+        throw fetchError(doing, failure, r.stderr, this.originUrl ?? 'origin')
     }
-    await this.isShallow()
-    return r.code === 0
+    return r
   }
 
   /** Make sure a commit is here: a sha is fetched by name (GitHub serves any sha). */
@@ -184,23 +194,11 @@ export class PlanRepo {
     })
     if (local.code === 0 && local.stdout.trim()) return local.stdout.trim().replace(/^origin\//, '')
     if (!(await this.origin())) return undefined
-    const auth = await this.remoteAuth()
-    const r = await git([...auth.args, 'ls-remote', '--symref', 'origin', 'HEAD'], {
-      cwd: this.cwd,
-      allowFailure: true,
-      timeoutMs: 5 * 60_000,
-      env: auth.env
-    })
-    if (r.code !== 0) {
-      const failure = fetchFailure(r.stderr, r.timedOut)
-      if (failure !== 'missing')
-        throw fetchError(
-          'asking for the default branch',
-          failure,
-          r.stderr,
-          this.originUrl ?? 'origin'
-        )
-    }
+    const r = await this.askOrigin(
+      ['ls-remote', '--symref', 'origin', 'HEAD'],
+      'asking for the default branch',
+      5 * 60_000
+    )
     const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(r.stdout)
     return m?.[1]
   }

@@ -117,6 +117,26 @@ export class HttpClient {
     return backoffDelay(attempt, { baseMs: this.options.backoffMs ?? 500, capMs })
   }
 
+  /** One request over this client's dispatcher for `url`, bounded as `limits` says. */
+  private send(
+    url: URL,
+    prepared: ReturnType<HttpClient['prepare']>,
+    limits: { headersMs: number; bodyMs: number; signal: AbortSignal }
+  ): Promise<Dispatcher.ResponseData> {
+    return undiciRequest(url, {
+      method: prepared.method as Dispatcher.HttpMethod,
+      headers: prepared.headers,
+      body: prepared.body,
+      dispatcher: this.dispatcher(url),
+      // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+      // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+      idempotent: IDEMPOTENT.has(prepared.method),
+      headersTimeout: limits.headersMs,
+      bodyTimeout: limits.bodyMs,
+      signal: limits.signal
+    })
+  }
+
   private prepare(req: HttpRequest): {
     method: string
     headers: Record<string, string>
@@ -168,18 +188,15 @@ export class HttpClient {
       let lastResponse: HttpResponse | undefined
       let timedOut: HttpError['timeout']
       try {
-        const res = await undiciRequest(url, {
-          method: method as Dispatcher.HttpMethod,
-          headers,
-          body,
-          dispatcher: this.dispatcher(url),
-          // PUT and DELETE too (as HTTP defines them): undici holds back any other request
-          // on an HTTP/2 connection while one it takes as not idempotent is in flight.
-          idempotent: IDEMPOTENT.has(method),
-          headersTimeout: limit.ms,
-          bodyTimeout: limit.ms,
-          signal: AbortSignal.timeout(limit.ms)
-        })
+        const res = await this.send(
+          url,
+          { method, headers, body },
+          {
+            headersMs: limit.ms,
+            bodyMs: limit.ms,
+            signal: AbortSignal.timeout(limit.ms)
+          }
+        )
         const buf = Buffer.from(await res.body.arrayBuffer())
         const response: HttpResponse = {
           url: url.href,
@@ -272,16 +289,15 @@ export class HttpClient {
       controller.abort()
     }, limit.ms)
     try {
-      const res = await undiciRequest(url, {
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        dispatcher: this.dispatcher(url),
-        idempotent: IDEMPOTENT.has(method),
-        headersTimeout: limit.ms,
-        bodyTimeout: req.idleTimeoutMs ?? 0,
-        signal: controller.signal
-      })
+      const res = await this.send(
+        url,
+        { method, headers, body },
+        {
+          headersMs: limit.ms,
+          bodyMs: req.idleTimeoutMs ?? 0,
+          signal: controller.signal
+        }
+      )
       return {
         url: url.href,
         status: res.statusCode,

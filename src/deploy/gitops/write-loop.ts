@@ -202,38 +202,25 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
     )
     const commit = await opts.repo.commit(message)
     const changedFiles = [...files.keys()]
-    if (opts.dryRun) {
-      return {
-        status: 'dry-run',
-        branchRows: allRows,
-        commit,
-        rows,
-        changedFiles,
-        diff,
-        message,
-        skipped,
-        attempts: attempt,
-        pushes,
-        verified: check?.report
-      }
-    }
+    const outcome = (status: 'dry-run' | 'pushed'): DeployOutcome => ({
+      status,
+      branchRows: allRows,
+      commit,
+      rows,
+      changedFiles,
+      diff,
+      message,
+      skipped,
+      attempts: attempt,
+      pushes,
+      verified: check?.report
+    })
+    if (opts.dryRun) return outcome('dry-run')
     pushes++
     const pushed = await opts.repo.push(opts.pushBranch, lease)
     if (pushed.ok) {
       opts.log.info(`pushed ${commit.slice(0, 12)} to ${opts.pushBranch}`)
-      return {
-        status: 'pushed',
-        branchRows: allRows,
-        commit,
-        rows,
-        changedFiles,
-        diff,
-        message,
-        skipped,
-        attempts: attempt,
-        pushes,
-        verified: check?.report
-      }
+      return outcome('pushed')
     }
     if (pushed.kind === 'permission') {
       throw new ConfigurationError(
