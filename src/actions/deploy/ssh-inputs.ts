@@ -1,53 +1,18 @@
 /**
- * The `deploy` action's SSH mode: read and validate every input, then deploy one
- * release to each host (in parallel or in sequence, fail-fast configurable), set the
- * `hosts` and `release` outputs and write a per-host summary table.
+ * The `deploy` action's SSH-mode inputs, read and validated in one place before any
+ * side effect (registering the secrets is the only one). The deploy itself is
+ * src/deploy/ssh/run.ts.
  */
 import { ConfigurationError, invalidInput } from '../../core/errors.js'
-import { formatDuration } from '../../core/duration.js'
 import type { InputReader } from '../../core/inputs.js'
-import type { Logger } from '../../core/logger.js'
-import { setOutput } from '../../core/outputs.js'
 import { secrets } from '../../core/secrets.js'
-import { Summary, code } from '../../core/summary.js'
-import { mapLimit, parsePrivateKey } from '../../deploy/ssh/session.js'
-import {
-  collectSources,
-  deployHost,
-  resolveSources,
-  type HostResult,
-  type LocalTree
-} from '../../deploy/ssh/deploy-host.js'
-import {
-  parseFingerprints,
-  parseHostLines,
-  parseKnownHosts,
-  type HostKeyPolicy,
-  type HostTarget
-} from '../../deploy/ssh/host-keys.js'
-import { releaseName } from '../../deploy/ssh/release.js'
+import { resolveSources } from '../../deploy/ssh/deploy-host.js'
+import { parseFingerprints, parseHostLines, parseKnownHosts } from '../../deploy/ssh/host-keys.js'
+import type { SshJob } from '../../deploy/ssh/run.js'
+import { parsePrivateKey } from '../../deploy/ssh/session.js'
 
-/** The validated inputs of SSH mode. */
-export interface SshInputs {
-  hosts: HostTarget[]
-  username: string
-  key: string
-  passphrase?: string
-  policy: HostKeyPolicy
-  /** Absolute local paths to upload. */
-  sources: string[]
-  target: string
-  keep: number
-  script?: string
-  /** Name → value, read from the process environment; every value registered as a secret. */
-  env: Record<string, string>
-  parallel: boolean
-  failFast: boolean
-  timeoutMs: number
-}
-
-/** Hosts deployed at the same time in parallel mode. */
-export const MAX_PARALLEL_HOSTS = 16
+/** The validated inputs of SSH mode: they describe the job whole. */
+export type SshInputs = SshJob
 
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
 const RESERVED_ENV = /^(CONVEYOR_|BASH|SHELLOPTS$|PATH$|HOME$|IFS$|PS4$|SHELL$|USER$)/
@@ -147,126 +112,4 @@ export function getSshInputs(
     failFast,
     timeoutMs
   }
-}
-
-/** `host:port`, `[v6]:port` for IPv6 addresses. */
-export function hostLabel(target: HostTarget): string {
-  return target.host.includes(':')
-    ? `[${target.host}]:${target.port}`
-    : `${target.host}:${target.port}`
-}
-
-/** The summary table of per-host results. */
-export function summaryOf(release: string, target: string, results: HostResult[]): Summary {
-  const summary = new Summary().heading(`SSH deploy of release ${code(release)} to ${code(target)}`)
-  summary.table(
-    ['Host', 'Status', 'Previous', 'Files', 'Script exit', 'Pruned', 'Duration', 'Detail'],
-    results.map(r => [
-      hostLabel(r),
-      r.status,
-      r.previous ?? '',
-      `${r.files} (${r.bytes} B)`,
-      r.exitCode ?? '',
-      r.pruned.length,
-      formatDuration(r.durationMs),
-      r.error ?? ''
-    ])
-  )
-  return summary
-}
-
-/** Run SSH mode: validate, deploy to each host, outputs and summary. */
-export async function runSshMode(reader: InputReader, log: Logger): Promise<void> {
-  const inputs = getSshInputs(reader)
-  const release = releaseName(new Date(), process.env.GITHUB_SHA)
-  if (inputs.policy.insecure) {
-    log.warning(
-      'insecure-skip-host-key is true: host keys are NOT verified. A machine in the network path can impersonate the hosts and receive the uploaded files and every secret passed in "env". Pin keys with "known-hosts" or "fingerprints" instead.'
-    )
-  }
-  const tree: LocalTree = await log.group('Collecting files', async () => {
-    const t = await collectSources(inputs.sources)
-    log.info(`${t.files.length} file(s), ${t.dirs.length} dir(s), ${t.bytes} bytes`)
-    if (t.skipped.length > 0) {
-      log.warning(`not uploaded (not regular files or directories): ${t.skipped.join(', ')}`)
-    }
-    return t
-  })
-  const controller = new AbortController()
-  const deployOne = (target: HostTarget): Promise<HostResult> =>
-    deployHost({
-      target,
-      username: inputs.username,
-      privateKey: inputs.key,
-      passphrase: inputs.passphrase,
-      policy: inputs.policy,
-      base: inputs.target,
-      release,
-      tree,
-      script: inputs.script,
-      env: inputs.env,
-      keep: inputs.keep,
-      timeoutMs: inputs.timeoutMs,
-      log,
-      signal: controller.signal
-    }).then(r => {
-      if (r.status !== 'deployed' && r.status !== 'cancelled') {
-        log.error(`${hostLabel(r)}: ${r.status}: ${r.error ?? ''}`)
-        if (inputs.failFast) controller.abort()
-      }
-      return r
-    })
-  const results = await log.group(
-    `Deploying release ${release} to ${inputs.hosts.length} host(s)${inputs.parallel ? ' in parallel' : ''}`,
-    async () => {
-      if (inputs.parallel) return mapLimit(inputs.hosts, MAX_PARALLEL_HOSTS, deployOne)
-      const out: HostResult[] = []
-      for (const target of inputs.hosts) {
-        if (controller.signal.aborted) {
-          out.push({
-            host: target.host,
-            port: target.port,
-            status: 'skipped',
-            release,
-            files: tree.files.length,
-            bytes: tree.bytes,
-            pruned: [],
-            durationMs: 0,
-            error: 'skipped: an earlier host failed (fail-fast)'
-          })
-          continue
-        }
-        out.push(await deployOne(target))
-      }
-      return out
-    }
-  )
-  setOutput('release', release)
-  setOutput(
-    'hosts',
-    results.map(r => ({
-      host: r.host,
-      port: r.port,
-      status: r.status,
-      release: r.release,
-      previous: r.previous ?? null,
-      hostKey: r.hostKey ?? null,
-      files: r.files,
-      bytes: r.bytes,
-      exitCode: r.exitCode ?? null,
-      pruned: r.pruned,
-      durationMs: r.durationMs,
-      // Free text (a host's or the script's words): redacted visibly, as in the log.
-      error: r.error !== undefined ? secrets.redact(r.error) : null
-    }))
-  )
-  summaryOf(release, inputs.target, results).write()
-  const failed = results.filter(r => r.status !== 'deployed')
-  if (failed.length > 0) {
-    const first = failed.find(r => r.status !== 'cancelled' && r.status !== 'skipped') ?? failed[0]!
-    throw new Error(
-      `${failed.length} of ${results.length} host(s) not deployed; ${hostLabel(first)} ${first.status}: ${first.error ?? ''}`
-    )
-  }
-  log.info(`release ${release} deployed to ${results.length} host(s)`)
 }
