@@ -73519,6 +73519,43 @@ function endProcess() {
     process.stderr.write('', flushed);
 }
 
+;// CONCATENATED MODULE: ./src/core/duration.ts
+/**
+ * Durations as every duration input of the toolkit accepts them: plain seconds
+ * (`300`, `1.5`) or Go-style units (`90s`, `5m`, `1h30m`, `250ms`).
+ */
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Parse a duration to milliseconds, or undefined when it is not one. */
+function parseDuration(text) {
+    const s = text.trim();
+    if (s === '')
+        return undefined;
+    if (/^\d+(\.\d+)?$/.test(s))
+        return Math.round(Number(s) * 1000);
+    const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
+    let total = 0;
+    let matched = 0;
+    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+        total += Number(m[1]) * (UNITS[m[2] ?? 's'] ?? 0);
+        matched = re.lastIndex;
+    }
+    if (matched !== s.length || matched === 0)
+        return undefined;
+    return Math.round(total);
+}
+/** Format milliseconds for people: `850ms`, `12.3s`, `4m05s`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)}s`;
+    const minutes = Math.floor(ms / 60_000);
+    const seconds = Math.round((ms % 60_000) / 1000);
+    if (minutes < 60)
+        return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+    return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
 // EXTERNAL MODULE: external "node:tls"
 var external_node_tls_ = __nccwpck_require__(1692);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
@@ -74205,109 +74242,6 @@ class ArgoClient {
     }
 }
 
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ./src/argocd/select.ts
-/**
- * Which Argo CD applications an `argocd-sync` run means: exact names, glob
- * patterns (picomatch, `*` within a name), and a label selector. Pure.
- */
-
-/** Whether a pattern has glob syntax (anything but a plain name). */
-function isGlob(pattern) {
-    return picomatch_default().scan(pattern).isGlob;
-}
-/**
- * Parse a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`). Returns undefined
- * when it does not parse.
- */
-function parseSelector(selector) {
-    const out = [];
-    const parts = [];
-    let depth = 0;
-    let current = '';
-    for (const ch of selector) {
-        if (ch === '(')
-            depth++;
-        if (ch === ')')
-            depth--;
-        if (ch === ',' && depth === 0) {
-            parts.push(current);
-            current = '';
-        }
-        else
-            current += ch;
-    }
-    parts.push(current);
-    const key = '[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?';
-    for (const raw of parts) {
-        const p = raw.trim();
-        if (p === '')
-            return undefined;
-        let m;
-        if ((m = new RegExp(`^(${key})\\s*(==|=|!=)\\s*([A-Za-z0-9._-]*)$`).exec(p))) {
-            out.push({ key: m[1], op: m[3] === '!=' ? '!=' : '=', values: [m[4]] });
-        }
-        else if ((m = new RegExp(`^(${key})\\s+(in|notin)\\s*\\(([^)]*)\\)$`).exec(p))) {
-            const values = m[4].split(',').map(v => v.trim());
-            out.push({ key: m[1], op: m[3], values });
-        }
-        else if ((m = new RegExp(`^!\\s*(${key})$`).exec(p))) {
-            out.push({ key: m[1], op: '!exists', values: [] });
-        }
-        else if ((m = new RegExp(`^(${key})$`).exec(p))) {
-            out.push({ key: m[1], op: 'exists', values: [] });
-        }
-        else
-            return undefined;
-    }
-    return out;
-}
-/** Whether labels satisfy every requirement. */
-function matchesSelector(labels, requirements) {
-    const l = labels ?? {};
-    return requirements.every(r => {
-        const has = Object.prototype.hasOwnProperty.call(l, r.key);
-        const v = l[r.key];
-        switch (r.op) {
-            case '=':
-                return has && v === r.values[0];
-            case '!=':
-                return !has || v !== r.values[0];
-            case 'in':
-                return has && r.values.includes(v);
-            case 'notin':
-                return !has || !r.values.includes(v);
-            case 'exists':
-                return has;
-            case '!exists':
-                return !has;
-        }
-    });
-}
-/**
- * The names to sync from a listed set of applications: those matching any pattern
- * (all when no pattern is given). Sorted, unique. Also returns the patterns that
- * matched nothing, so the caller can say so.
- */
-function selectApplications(apps, patterns) {
-    const names = apps.map(a => a.metadata.name);
-    if (patterns.length === 0)
-        return { names: [...new Set(names)].sort(), unmatched: [] };
-    const chosen = new Set();
-    const unmatched = [];
-    for (const pattern of patterns) {
-        const test = isGlob(pattern) ? picomatch_default()(pattern, { dot: true }) : (n) => n === pattern;
-        const hits = names.filter(n => test(n));
-        if (hits.length === 0)
-            unmatched.push(pattern);
-        for (const h of hits)
-            chosen.add(h);
-    }
-    return { names: [...chosen].sort(), unmatched };
-}
-
 ;// CONCATENATED MODULE: ./src/argocd/sources.ts
 /** Argo CD's `HasMultipleSources`: `spec.sources` is not empty. */
 function isMultiSource(app) {
@@ -74476,6 +74410,162 @@ function liveRevisionsLine(app, ours) {
         return `live revision ${live[0] ?? 'unknown'}`;
     const parts = appSources(app).map((_, i) => `${sourceLabel(app, i)} ${live[i] || 'unknown'}${i === ours ? ' (ours)' : ''}`);
     return `live revisions: ${parts.join('; ')}`;
+}
+
+;// CONCATENATED MODULE: ./src/argocd/result.ts
+
+/** The requested revision at `i`, made full when our operation's result names the same commit. */
+function requestedAt(facts, i) {
+    const asked = facts.requested[i] ?? '';
+    const got = facts.synced?.[i];
+    return got && sameRevision(asked, got) ? got : asked;
+}
+/** The per-source revisions of the result. */
+function sourceRevisions(app, facts) {
+    if (!app)
+        return [];
+    const live = revisionList(app, app.status?.sync);
+    return appSources(app).map((s, i) => ({
+        source: `${s.repoURL ?? ''}${s.chart ? ` (chart ${s.chart})` : ''}`,
+        ...(s.name || s.ref ? { name: s.name ?? s.ref } : {}),
+        revision: live[i] ?? '',
+        requested: requestedAt(facts, i),
+        ours: facts.index === i
+    }));
+}
+/** A result from the last state seen. */
+function resultOf(name, app, result, message, started, facts, observedBy, resources) {
+    const s = app?.status ?? {};
+    const revisions = sourceRevisions(app, facts);
+    const join = (pick) => facts.index !== undefined
+        ? (pick(revisions[facts.index] ?? {}) ?? '')
+        : revisions.map(pick).filter(Boolean).join(',');
+    return {
+        name,
+        result,
+        phase: s.operationState?.phase ?? 'None',
+        sync: s.sync?.status ?? 'Unknown',
+        health: s.health?.status ?? 'Unknown',
+        revision: join(r => r.revision),
+        requested: join(r => r.requested),
+        revisions,
+        durationMs: Date.now() - started,
+        message,
+        resources,
+        observedBy,
+        terminated: false
+    };
+}
+/** The overall result from the per-app ones: any failure fails, else any timeout. */
+function overall(results) {
+    if (results.some(r => r.result === 'failed'))
+        return 'failed';
+    if (results.some(r => r.result === 'timed-out'))
+        return 'timed-out';
+    return 'succeeded';
+}
+
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/argocd/select.ts
+/**
+ * Which Argo CD applications an `argocd-sync` run means: exact names, glob
+ * patterns (picomatch, `*` within a name), and a label selector. Pure.
+ */
+
+/** Whether a pattern has glob syntax (anything but a plain name). */
+function isGlob(pattern) {
+    return picomatch_default().scan(pattern).isGlob;
+}
+/**
+ * Parse a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`). Returns undefined
+ * when it does not parse.
+ */
+function parseSelector(selector) {
+    const out = [];
+    const parts = [];
+    let depth = 0;
+    let current = '';
+    for (const ch of selector) {
+        if (ch === '(')
+            depth++;
+        if (ch === ')')
+            depth--;
+        if (ch === ',' && depth === 0) {
+            parts.push(current);
+            current = '';
+        }
+        else
+            current += ch;
+    }
+    parts.push(current);
+    const key = '[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?';
+    for (const raw of parts) {
+        const p = raw.trim();
+        if (p === '')
+            return undefined;
+        let m;
+        if ((m = new RegExp(`^(${key})\\s*(==|=|!=)\\s*([A-Za-z0-9._-]*)$`).exec(p))) {
+            out.push({ key: m[1], op: m[3] === '!=' ? '!=' : '=', values: [m[4]] });
+        }
+        else if ((m = new RegExp(`^(${key})\\s+(in|notin)\\s*\\(([^)]*)\\)$`).exec(p))) {
+            const values = m[4].split(',').map(v => v.trim());
+            out.push({ key: m[1], op: m[3], values });
+        }
+        else if ((m = new RegExp(`^!\\s*(${key})$`).exec(p))) {
+            out.push({ key: m[1], op: '!exists', values: [] });
+        }
+        else if ((m = new RegExp(`^(${key})$`).exec(p))) {
+            out.push({ key: m[1], op: 'exists', values: [] });
+        }
+        else
+            return undefined;
+    }
+    return out;
+}
+/** Whether labels satisfy every requirement. */
+function matchesSelector(labels, requirements) {
+    const l = labels ?? {};
+    return requirements.every(r => {
+        const has = Object.prototype.hasOwnProperty.call(l, r.key);
+        const v = l[r.key];
+        switch (r.op) {
+            case '=':
+                return has && v === r.values[0];
+            case '!=':
+                return !has || v !== r.values[0];
+            case 'in':
+                return has && r.values.includes(v);
+            case 'notin':
+                return !has || !r.values.includes(v);
+            case 'exists':
+                return has;
+            case '!exists':
+                return !has;
+        }
+    });
+}
+/**
+ * The names to sync from a listed set of applications: those matching any pattern
+ * (all when no pattern is given). Sorted, unique. Also returns the patterns that
+ * matched nothing, so the caller can say so.
+ */
+function selectApplications(apps, patterns) {
+    const names = apps.map(a => a.metadata.name);
+    if (patterns.length === 0)
+        return { names: [...new Set(names)].sort(), unmatched: [] };
+    const chosen = new Set();
+    const unmatched = [];
+    for (const pattern of patterns) {
+        const test = isGlob(pattern) ? picomatch_default()(pattern, { dot: true }) : (n) => n === pattern;
+        const hits = names.filter(n => test(n));
+        if (hits.length === 0)
+            unmatched.push(pattern);
+        for (const h of hits)
+            chosen.add(h);
+    }
+    return { names: [...chosen].sort(), unmatched };
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/application.ts
@@ -74884,51 +74974,6 @@ function isNothingToTerminate(error) {
     return (error instanceof ArgoApiError &&
         (error.code === GrpcCode.InvalidArgument || error.code === GrpcCode.FailedPrecondition) &&
         /no operation is in progress/i.test(error.serverMessage || error.message));
-}
-
-;// CONCATENATED MODULE: ./src/argocd/result.ts
-
-/** The requested revision at `i`, made full when our operation's result names the same commit. */
-function requestedAt(facts, i) {
-    const asked = facts.requested[i] ?? '';
-    const got = facts.synced?.[i];
-    return got && sameRevision(asked, got) ? got : asked;
-}
-/** The per-source revisions of the result. */
-function sourceRevisions(app, facts) {
-    if (!app)
-        return [];
-    const live = revisionList(app, app.status?.sync);
-    return appSources(app).map((s, i) => ({
-        source: `${s.repoURL ?? ''}${s.chart ? ` (chart ${s.chart})` : ''}`,
-        ...(s.name || s.ref ? { name: s.name ?? s.ref } : {}),
-        revision: live[i] ?? '',
-        requested: requestedAt(facts, i),
-        ours: facts.index === i
-    }));
-}
-/** A result from the last state seen. */
-function resultOf(name, app, result, message, started, facts, observedBy, resources) {
-    const s = app?.status ?? {};
-    const revisions = sourceRevisions(app, facts);
-    const join = (pick) => facts.index !== undefined
-        ? (pick(revisions[facts.index] ?? {}) ?? '')
-        : revisions.map(pick).filter(Boolean).join(',');
-    return {
-        name,
-        result,
-        phase: s.operationState?.phase ?? 'None',
-        sync: s.sync?.status ?? 'Unknown',
-        health: s.health?.status ?? 'Unknown',
-        revision: join(r => r.revision),
-        requested: join(r => r.requested),
-        revisions,
-        durationMs: Date.now() - started,
-        message,
-        resources,
-        observedBy,
-        terminated: false
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/verdict.ts
@@ -75414,41 +75459,168 @@ function unmatchedResources(app, selected) {
         .map(s => `${s.group ?? ''}:${s.kind}:${s.namespace ? `${s.namespace}/` : ''}${s.name}`);
 }
 
-;// CONCATENATED MODULE: ./src/core/duration.ts
+;// CONCATENATED MODULE: ./src/argocd/run.ts
 /**
- * Durations as every duration input of the toolkit accepts them: plain seconds
- * (`300`, `1.5`) or Go-style units (`90s`, `5m`, `1h30m`, `250ms`).
+ * A whole `argocd-sync` run against one Argo CD server: the preflight (version, then
+ * the token or a login), the applications looked up (by name, glob or label
+ * selector, each fetched once before any sync starts), then every app synced to its
+ * verdict, `concurrency` at a time. Returns the per-app results; the outputs and the
+ * summary are the action's.
  */
-const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-/** Parse a duration to milliseconds, or undefined when it is not one. */
-function parseDuration(text) {
-    const s = text.trim();
-    if (s === '')
-        return undefined;
-    if (/^\d+(\.\d+)?$/.test(s))
-        return Math.round(Number(s) * 1000);
-    const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
-    let total = 0;
-    let matched = 0;
-    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-        total += Number(m[1]) * (UNITS[m[2] ?? 's'] ?? 0);
-        matched = re.lastIndex;
+
+
+
+
+
+
+
+
+
+/**
+ * The applications to sync, each fetched once (with the refresh when asked) before
+ * any sync starts, so a wrong name fails the step before anything changed.
+ */
+async function resolveApps(client, job, log) {
+    const { scope, refresh, source, revision } = job.settings;
+    const { applications, selector } = job;
+    const needList = selector !== undefined || applications.some(isGlob);
+    let names = [...new Set(applications)];
+    if (needList) {
+        const listed = await client.list({ ...scope, selector });
+        // Filter again locally: a server that ignores the selector must not widen the set.
+        const requirements = selector ? parseSelector(selector) : [];
+        const apps = listed.filter(a => matchesSelector(a.metadata.labels, requirements));
+        const chosen = selectApplications(apps, applications);
+        const where = `${selector ? ` with selector "${selector}"` : ''}${scope.project ? ` in project "${scope.project}"` : ''}${scope.appNamespace ? ` in namespace "${scope.appNamespace}"` : ''}`;
+        if (chosen.names.length === 0) {
+            throw new ConfigurationError(`no application matched input "applications" (${applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`);
+        }
+        for (const u of chosen.unmatched) {
+            log.warning(`input "applications": "${u}" matched no application${where}`);
+        }
+        names = chosen.names;
     }
-    if (matched !== s.length || matched === 0)
-        return undefined;
-    return Math.round(total);
+    const fetched = await pool(names, job.concurrency, async (name) => {
+        try {
+            return { name, app: await client.get(name, scope, refresh) };
+        }
+        catch (error) {
+            return { name, error: error instanceof Error ? error : new Error(String(error)) };
+        }
+    });
+    const errors = fetched.filter(f => f.error !== undefined).map(f => f.error);
+    if (errors.length > 0) {
+        const text = errors.map(e => e.message).join('\n');
+        // A user mistake (wrong name, RBAC) or a server/network failure: keep the kind.
+        if (errors.every(e => e instanceof ConfigurationError))
+            throw new ConfigurationError(text);
+        throw new Error(text);
+    }
+    const apps = new Map(fetched.map(f => [f.name, f.app]));
+    // Which source "revision" belongs to, for every app before any sync starts.
+    const wrong = [...apps.values()].flatMap(app => {
+        const choice = chooseSource(app, source, revision);
+        return 'error' in choice ? [choice.error] : [];
+    });
+    if (wrong.length > 0)
+        throw new ConfigurationError(wrong.join('\n'));
+    return apps;
 }
-/** Format milliseconds for people: `850ms`, `12.3s`, `4m05s`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)}s`;
-    const minutes = Math.floor(ms / 60_000);
-    const seconds = Math.round((ms % 60_000) / 1000);
-    if (minutes < 60)
-        return `${minutes}m${String(seconds).padStart(2, '0')}s`;
-    return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+async function pool(items, limit, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            out[i] = await fn(items[i]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return out;
+}
+/** Sync one app to its verdict; an API error is that app's failure, not the run's. */
+async function syncOne(client, name, settings, initial, log) {
+    try {
+        const r = await syncApplication(client, name, settings, log, initial);
+        const line = `${name}: ${r.result} (${r.phase}, ${r.sync}, ${r.health}) in ${formatDuration(r.durationMs)}: ${r.message}`;
+        if (r.result === 'succeeded')
+            log.info(line);
+        else
+            log.error(line);
+        for (const res of r.resources)
+            log.info(`  ${name}: ${res}`);
+        return r;
+    }
+    catch (error) {
+        // One app's API error (even a permission problem) is that app's failure;
+        // the others run to their own verdicts.
+        const r = {
+            name,
+            result: 'failed',
+            phase: 'Unknown',
+            sync: 'Unknown',
+            health: 'Unknown',
+            revision: '',
+            requested: '',
+            revisions: [],
+            durationMs: 0,
+            message: errors_errorMessage(error),
+            resources: [],
+            observedBy: settings.watch,
+            terminated: false
+        };
+        log.error(`${name}: failed: ${r.message}`);
+        return r;
+    }
+}
+/**
+ * Log in, find the applications and sync each to its verdict. Throws when the
+ * server, the login or the lookup fails (nothing was synced); an app's failure is
+ * its result.
+ */
+async function syncApplications(job, log) {
+    const { connection, settings } = job;
+    const http = new client_HttpClient({
+        ca: connection.ca,
+        insecure: connection.insecure,
+        headers: connection.headers,
+        timeoutMs: 30_000,
+        retries: 4,
+        backoffMs: Math.min(1000, settings.pollIntervalMs),
+        maxBackoffMs: 15_000,
+        logger: log
+    });
+    // The preflight and the lookup of the applications end within `timeout` too
+    // (a server that accepts connections and never answers); each app's sync then
+    // gets its own `timeout`.
+    const client = new ArgoClient(http, connection.server, Date.now() + settings.timeoutMs);
+    try {
+        const version = await log.group('Preflight', async () => {
+            const v = await client.version();
+            if (connection.token)
+                client.setToken(connection.token);
+            else {
+                const token = await client.login(connection.username, connection.password);
+                secrets_secrets.add(token);
+                log.info(`logged in as "${connection.username}" (session token masked)`);
+            }
+            return v;
+        });
+        log.info(`Argo CD ${version.Version ?? '(version unknown)'} at ${connection.server}`);
+        const initial = await log.group('Applications', async () => {
+            const found = await resolveApps(client, job, log);
+            log.info(`syncing ${found.size}: ${[...found.keys()].join(', ')}`);
+            return found;
+        });
+        if (settings.request.dryRun && settings.waitFor !== 'operation') {
+            log.info('dry-run: waiting for the operation only (a dry run changes neither sync status nor health)');
+        }
+        const results = await log.group('Sync', () => pool([...initial.keys()], job.concurrency, name => syncOne(client, name, settings, initial.get(name), log)));
+        return { results, result: overall(results) };
+    }
+    finally {
+        await http.close();
+    }
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -75457,151 +75629,6 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: ./src/core/outputs.ts
-/**
- * Outputs, state and environment through the runner's file commands, kept far below
- * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
- * secret is refused, never written: the runner would mask it, silently changing it.
- */
-
-
-
-
-/** Largest single output value we write (bytes). */
-const MAX_OUTPUT_BYTES = 256 * 1024;
-/** Largest total of all outputs of one step (bytes). */
-const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
-let totalBytes = 0;
-function fileCommand(file, name, value) {
-    if (!file)
-        return false;
-    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    while (value.includes(delimiter) || name.includes(delimiter))
-        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
-    return true;
-}
-/** Thrown when an output would be too large; the caller should write a file instead. */
-class OutputTooLargeError extends Error {
-    name = 'OutputTooLargeError';
-}
-/**
- * Set a step output. A value that holds a registered secret (in any encoding) is
- * refused with a MaskedValueError naming the output: the runner would mask it, and a
- * digest or a path silently turned into `***` breaks whatever reads it. Free text that
- * may quote a secret (a server's message) is redacted by the caller first, visibly.
- * Refuses values that would bring the step near the runner's output limit.
- */
-function outputs_setOutput(name, value) {
-    const text = typeof value === 'string'
-        ? value
-        : typeof value === 'object'
-            ? JSON.stringify(value)
-            : String(value);
-    secrets_secrets.assertUnmasked(`output "${name}"`, text);
-    const safe = text;
-    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
-    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
-        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
-    }
-    totalBytes += bytes;
-    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
-        process.stdout.write(`output ${name}=${safe}\n`);
-    }
-}
-/** Reset the running output total; for tests. */
-function resetOutputTotals() {
-    totalBytes = 0;
-}
-/**
- * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
- * on the runner, so a value holding a secret is refused (save a path to a 0600 file
- * under RUNNER_TEMP instead).
- */
-function outputs_saveState(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to save state ${name}: it holds a secret`);
-    fileCommand(process.env.GITHUB_STATE, name, value);
-}
-/** State saved by the main step. */
-function outputs_getState(name) {
-    return process.env[`STATE_${name}`] ?? '';
-}
-/** Export an environment variable to later steps. Refuses secrets. */
-function outputs_exportVariable(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to export ${name}: it holds a secret`);
-    process.env[name] = value;
-    fileCommand(process.env.GITHUB_ENV, name, value);
-}
-/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
-function runnerTemp() {
-    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
-    const dir = join(base, 'conveyor');
-    mkdirSync(dir, { recursive: true });
-    return dir;
-}
-/**
- * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
- * Text holding a registered secret is refused (MaskedValueError), never rewritten.
- */
-function writeDataFile(fileName, content) {
-    const file = openDataFile(fileName);
-    try {
-        file.write(content);
-    }
-    finally {
-        file.close();
-    }
-    return file.path;
-}
-/**
- * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. A string piece that holds a registered secret (any encoding) is refused
- * with a MaskedValueError: write whole records, each is checked on its own.
- */
-function openDataFile(fileName) {
-    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
-        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
-    }
-    const path = join(runnerTemp(), fileName);
-    // `mode` applies only when the file is created: tighten one that already exists
-    // before writing into it.
-    if (existsSync(path))
-        chmodSync(path, 0o600);
-    let fd = openSync(path, 'w', 0o600);
-    return {
-        path,
-        write(content) {
-            if (fd === undefined)
-                throw new Error(`data file ${fileName} is closed`);
-            let bytes;
-            let done = 0;
-            if (typeof content === 'string') {
-                // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes. A piece holding a secret is
-                // refused, never written changed: the file is data another step reads.
-                secrets.assertUnmasked(`data file ${fileName}`, content);
-                const text = content;
-                done = writeSync(fd, text);
-                if (done === Buffer.byteLength(text))
-                    return;
-                bytes = Buffer.from(text, 'utf8');
-            }
-            else
-                bytes = content;
-            while (done < bytes.length)
-                done += writeSync(fd, bytes, done);
-        },
-        close() {
-            if (fd !== undefined)
-                closeSync(fd);
-            fd = undefined;
-        }
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/core/confine.ts
 /**
  * Paths a user (or a pull request) controls, confined to a root directory (the
@@ -76151,6 +76178,151 @@ function getInputs(reader = new InputReader()) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/core/outputs.ts
+/**
+ * Outputs, state and environment through the runner's file commands, kept far below
+ * the runner's 1 MB per-job output limit: large data goes to a file under
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
+ */
+
+
+
+
+/** Largest single output value we write (bytes). */
+const MAX_OUTPUT_BYTES = 256 * 1024;
+/** Largest total of all outputs of one step (bytes). */
+const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
+let totalBytes = 0;
+function fileCommand(file, name, value) {
+    if (!file)
+        return false;
+    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    while (value.includes(delimiter) || name.includes(delimiter))
+        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
+    return true;
+}
+/** Thrown when an output would be too large; the caller should write a file instead. */
+class OutputTooLargeError extends Error {
+    name = 'OutputTooLargeError';
+}
+/**
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
+ */
+function outputs_setOutput(name, value) {
+    const text = typeof value === 'string'
+        ? value
+        : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value);
+    secrets_secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
+    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
+    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
+        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
+    }
+    totalBytes += bytes;
+    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
+        process.stdout.write(`output ${name}=${safe}\n`);
+    }
+}
+/** Reset the running output total; for tests. */
+function resetOutputTotals() {
+    totalBytes = 0;
+}
+/**
+ * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
+ * on the runner, so a value holding a secret is refused (save a path to a 0600 file
+ * under RUNNER_TEMP instead).
+ */
+function outputs_saveState(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to save state ${name}: it holds a secret`);
+    fileCommand(process.env.GITHUB_STATE, name, value);
+}
+/** State saved by the main step. */
+function outputs_getState(name) {
+    return process.env[`STATE_${name}`] ?? '';
+}
+/** Export an environment variable to later steps. Refuses secrets. */
+function outputs_exportVariable(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to export ${name}: it holds a secret`);
+    process.env[name] = value;
+    fileCommand(process.env.GITHUB_ENV, name, value);
+}
+/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
+function runnerTemp() {
+    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
+    const dir = join(base, 'conveyor');
+    mkdirSync(dir, { recursive: true });
+    return dir;
+}
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
+function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
+ */
+function openDataFile(fileName) {
+    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
+        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
+    }
+    const path = join(runnerTemp(), fileName);
+    // `mode` applies only when the file is created: tighten one that already exists
+    // before writing into it.
+    if (existsSync(path))
+        chmodSync(path, 0o600);
+    let fd = openSync(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            let bytes;
+            let done = 0;
+            if (typeof content === 'string') {
+                // A string goes to the file as it is encoded (no Buffer of it first); what a
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
+                done = writeSync(fd, text);
+                if (done === Buffer.byteLength(text))
+                    return;
+                bytes = Buffer.from(text, 'utf8');
+            }
+            else
+                bytes = content;
+            while (done < bytes.length)
+                done += writeSync(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                closeSync(fd);
+            fd = undefined;
+        }
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/core/summary.ts
 /**
  * A small Markdown builder for step summaries. Cells are escaped (a line break of any
@@ -76241,6 +76413,18 @@ class summary_Summary {
 ;// CONCATENATED MODULE: ./src/actions/argocd-sync/report.ts
 
 
+
+
+/** Every output and the summary of a run that reached a verdict for each app. */
+function report(run, server) {
+    outputs_setOutput('applications', applicationsOutput(run.results, secrets_secrets));
+    outputs_setOutput('result', run.result);
+    writeSummary(run.results, run.result, server);
+}
+/** `result: failed` when no app got as far as a verdict, so later steps can branch on it. */
+function reportFailed() {
+    outputs_setOutput('result', 'failed');
+}
 /** The `applications` output: an object keyed by application name. */
 function applicationsOutput(results, secrets) {
     const out = {};
@@ -76296,88 +76480,50 @@ function writeSummary(results, result, server) {
 ;// CONCATENATED MODULE: ./src/actions/argocd-sync/main.ts
 /**
  * `argocd-sync`: sync Argo CD applications and succeed only when the cluster runs
- * the requested revision, synced and healthy.
+ * the requested revision, synced and healthy. This entry reads the inputs, runs the
+ * sync (src/argocd/run.ts) and reports it.
  */
 
 
 
 
-
-
-
-
-
-
-
-
-/** The overall result from the per-app ones. */
-function overall(results) {
-    if (results.some(r => r.result === 'failed'))
-        return 'failed';
-    if (results.some(r => r.result === 'timed-out'))
-        return 'timed-out';
-    return 'succeeded';
-}
-/**
- * The applications to sync, each fetched once (with the refresh when asked) before
- * any sync starts, so a wrong name fails the step before anything changed.
- */
-async function resolveApps(client, inputs, log) {
-    const scope = { appNamespace: inputs.appNamespace, project: inputs.project };
-    const needList = inputs.selector !== undefined || inputs.applications.some(isGlob);
-    let names = [...new Set(inputs.applications)];
-    if (needList) {
-        const listed = await client.list({ ...scope, selector: inputs.selector });
-        // Filter again locally: a server that ignores the selector must not widen the set.
-        const requirements = inputs.selector ? parseSelector(inputs.selector) : [];
-        const apps = listed.filter(a => matchesSelector(a.metadata.labels, requirements));
-        const chosen = selectApplications(apps, inputs.applications);
-        const where = `${inputs.selector ? ` with selector "${inputs.selector}"` : ''}${inputs.project ? ` in project "${inputs.project}"` : ''}${inputs.appNamespace ? ` in namespace "${inputs.appNamespace}"` : ''}`;
-        if (chosen.names.length === 0) {
-            throw new ConfigurationError(`no application matched input "applications" (${inputs.applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`);
-        }
-        for (const u of chosen.unmatched) {
-            log.warning(`input "applications": "${u}" matched no application${where}`);
-        }
-        names = chosen.names;
-    }
-    const fetched = await pool(names, inputs.concurrency, async (name) => {
-        try {
-            return { name, app: await client.get(name, scope, inputs.refresh) };
-        }
-        catch (error) {
-            return { name, error: error instanceof Error ? error : new Error(String(error)) };
-        }
-    });
-    const errors = fetched.filter(f => f.error !== undefined).map(f => f.error);
-    if (errors.length > 0) {
-        const text = errors.map(e => e.message).join('\n');
-        // A user mistake (wrong name, RBAC) or a server/network failure: keep the kind.
-        if (errors.every(e => e instanceof ConfigurationError))
-            throw new ConfigurationError(text);
-        throw new Error(text);
-    }
-    const apps = new Map(fetched.map(f => [f.name, f.app]));
-    // Which source "revision" belongs to, for every app before any sync starts.
-    const wrong = [...apps.values()].flatMap(app => {
-        const choice = chooseSource(app, inputs.source, inputs.revision);
-        return 'error' in choice ? [choice.error] : [];
-    });
-    if (wrong.length > 0)
-        throw new ConfigurationError(wrong.join('\n'));
-    return apps;
-}
-async function pool(items, limit, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i]);
+/** The sync job the inputs describe. */
+function jobOf(inputs) {
+    return {
+        connection: {
+            server: inputs.server,
+            token: inputs.token,
+            username: inputs.username,
+            password: inputs.password,
+            ca: inputs.ca,
+            insecure: inputs.insecure,
+            headers: inputs.headers
+        },
+        applications: inputs.applications,
+        selector: inputs.selector,
+        concurrency: inputs.concurrency,
+        settings: {
+            scope: { appNamespace: inputs.appNamespace, project: inputs.project },
+            revision: inputs.revision,
+            source: inputs.source,
+            request: {
+                ...(inputs.prune ? { prune: true } : {}),
+                ...(inputs.dryRun ? { dryRun: true } : {}),
+                ...(inputs.force ? { strategy: { hook: { force: true } } } : {}),
+                ...(inputs.syncOptions.length ? { syncOptions: { items: inputs.syncOptions } } : {}),
+                ...(inputs.resources.length ? { resources: inputs.resources } : {})
+            },
+            refresh: inputs.refresh,
+            waitFor: inputs.waitFor,
+            healthyStates: inputs.healthyStates,
+            timeoutMs: inputs.timeoutMs,
+            degradedGraceMs: inputs.degradedGraceMs,
+            onTimeout: inputs.onTimeout,
+            onRunningOperation: inputs.onRunningOperation,
+            watch: inputs.watch,
+            pollIntervalMs: inputs.pollIntervalMs
         }
     };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-    return out;
 }
 /** The action's entry point. */
 async function run() {
@@ -76388,7 +76534,7 @@ async function run() {
         }
         catch (error) {
             // Later steps can branch on `result` even when the inputs were wrong.
-            outputs_setOutput('result', 'failed');
+            reportFailed();
             throw error;
         }
         if (inputs.cleartextWarning)
@@ -76396,118 +76542,21 @@ async function run() {
         if (inputs.insecure) {
             log.warning('input "insecure" is true: TLS certificates of the Argo CD server are not verified; use "ca-cert" instead');
         }
-        const http = new client_HttpClient({
-            ca: inputs.ca,
-            insecure: inputs.insecure,
-            headers: inputs.headers,
-            timeoutMs: 30_000,
-            retries: 4,
-            backoffMs: Math.min(1000, inputs.pollIntervalMs),
-            maxBackoffMs: 15_000,
-            logger: log
-        });
-        // The preflight and the lookup of the applications end within `timeout` too
-        // (a server that accepts connections and never answers); each app's sync then
-        // gets its own `timeout`.
-        const client = new ArgoClient(http, inputs.server, Date.now() + inputs.timeoutMs);
-        let resultSet = false;
+        let run;
         try {
-            const version = await log.group('Preflight', async () => {
-                const v = await client.version();
-                if (inputs.token)
-                    client.setToken(inputs.token);
-                else {
-                    const token = await client.login(inputs.username, inputs.password);
-                    secrets_secrets.add(token);
-                    log.info(`logged in as "${inputs.username}" (session token masked)`);
-                }
-                return v;
-            });
-            log.info(`Argo CD ${version.Version ?? '(version unknown)'} at ${inputs.server}`);
-            const initial = await log.group('Applications', async () => {
-                const found = await resolveApps(client, inputs, log);
-                log.info(`syncing ${found.size}: ${[...found.keys()].join(', ')}`);
-                return found;
-            });
-            const names = [...initial.keys()];
-            const settings = {
-                scope: { appNamespace: inputs.appNamespace, project: inputs.project },
-                revision: inputs.revision,
-                source: inputs.source,
-                request: {
-                    ...(inputs.prune ? { prune: true } : {}),
-                    ...(inputs.dryRun ? { dryRun: true } : {}),
-                    ...(inputs.force ? { strategy: { hook: { force: true } } } : {}),
-                    ...(inputs.syncOptions.length ? { syncOptions: { items: inputs.syncOptions } } : {}),
-                    ...(inputs.resources.length ? { resources: inputs.resources } : {})
-                },
-                refresh: inputs.refresh,
-                waitFor: inputs.waitFor,
-                healthyStates: inputs.healthyStates,
-                timeoutMs: inputs.timeoutMs,
-                degradedGraceMs: inputs.degradedGraceMs,
-                onTimeout: inputs.onTimeout,
-                onRunningOperation: inputs.onRunningOperation,
-                watch: inputs.watch,
-                pollIntervalMs: inputs.pollIntervalMs
-            };
-            if (inputs.dryRun && inputs.waitFor !== 'operation') {
-                log.info('dry-run: waiting for the operation only (a dry run changes neither sync status nor health)');
-            }
-            const results = await log.group('Sync', () => pool(names, inputs.concurrency, async (name) => {
-                try {
-                    const r = await syncApplication(client, name, settings, log, initial.get(name));
-                    const line = `${name}: ${r.result} (${r.phase}, ${r.sync}, ${r.health}) in ${formatDuration(r.durationMs)}: ${r.message}`;
-                    if (r.result === 'succeeded')
-                        log.info(line);
-                    else
-                        log.error(line);
-                    for (const res of r.resources)
-                        log.info(`  ${name}: ${res}`);
-                    return r;
-                }
-                catch (error) {
-                    // One app's API error (even a permission problem) is that app's failure;
-                    // the others run to their own verdicts.
-                    const r = {
-                        name,
-                        result: 'failed',
-                        phase: 'Unknown',
-                        sync: 'Unknown',
-                        health: 'Unknown',
-                        revision: '',
-                        requested: '',
-                        revisions: [],
-                        durationMs: 0,
-                        message: errors_errorMessage(error),
-                        resources: [],
-                        observedBy: inputs.watch,
-                        terminated: false
-                    };
-                    log.error(`${name}: failed: ${r.message}`);
-                    return r;
-                }
-            }));
-            const result = overall(results);
-            outputs_setOutput('applications', applicationsOutput(results, secrets_secrets));
-            outputs_setOutput('result', result);
-            resultSet = true;
-            writeSummary(results, result, inputs.server);
-            if (result !== 'succeeded') {
-                const bad = results
-                    .filter(r => r.result !== 'succeeded')
-                    .map(r => `${r.name} ${r.result}: ${r.message}`);
-                throw new Error(bad.join('; '));
-            }
+            run = await syncApplications(jobOf(inputs), log);
         }
         catch (error) {
             // Later steps can branch on `result` even when no app got as far as a verdict.
-            if (!resultSet)
-                outputs_setOutput('result', 'failed');
+            reportFailed();
             throw error;
         }
-        finally {
-            await http.close();
+        report(run, inputs.server);
+        if (run.result !== 'succeeded') {
+            const bad = run.results
+                .filter(r => r.result !== 'succeeded')
+                .map(r => `${r.name} ${r.result}: ${r.message}`);
+            throw new Error(bad.join('; '));
         }
     });
 }
