@@ -73519,7 +73519,51 @@ function endProcess() {
     process.stderr.write('', flushed);
 }
 
-;// CONCATENATED MODULE: ./src/core/http/request.ts
+;// CONCATENATED MODULE: ./src/core/duration.ts
+/**
+ * Durations as every duration input of the toolkit accepts them: plain seconds
+ * (`300`, `1.5`) or Go-style units (`90s`, `5m`, `1h30m`, `250ms`).
+ */
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Parse a duration to milliseconds, or undefined when it is not one. */
+function parseDuration(text) {
+    const s = text.trim();
+    if (s === '')
+        return undefined;
+    if (/^\d+(\.\d+)?$/.test(s))
+        return Math.round(Number(s) * 1000);
+    const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
+    let total = 0;
+    let matched = 0;
+    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+        total += Number(m[1]) * (UNITS[m[2] ?? 's'] ?? 0);
+        matched = re.lastIndex;
+    }
+    if (matched !== s.length || matched === 0)
+        return undefined;
+    return Math.round(total);
+}
+/** Format milliseconds for people: `850ms`, `12.3s`, `4m05s`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)}s`;
+    const minutes = Math.floor(ms / 60_000);
+    const seconds = Math.round((ms % 60_000) / 1000);
+    if (minutes < 60)
+        return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+    return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(1692);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var node_modules_undici = __nccwpck_require__(6752);
+;// CONCATENATED MODULE: ./src/core/http/client.ts
+
+
+
 /** A request that could not get an answer (network error or timeout), after retries. */
 class HttpError extends Error {
     url;
@@ -73549,19 +73593,52 @@ function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
     }
     return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
 }
-/** The text of a timed-out attempt: how long, and whether the caller's time limit cut it. */
 function timedOutText(limit) {
     return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
 }
-/** Whether undici's error is a timeout (of the headers, the body, the connection or the signal). */
 function isTimeout(e) {
     return (e.name === 'TimeoutError' ||
         e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
         e.code === 'UND_ERR_BODY_TIMEOUT' ||
         e.code === 'UND_ERR_CONNECT_TIMEOUT');
 }
-/** The methods HTTP defines as idempotent, retried by default. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
+function bypassesProxy(url, noProxy) {
+    if (!noProxy)
+        return false;
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    for (const raw of noProxy.split(/[,\s]+/)) {
+        const entry = raw.trim().toLowerCase();
+        if (entry === '')
+            continue;
+        if (entry === '*')
+            return true;
+        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
+        const [name, entryPort] = entry.startsWith('[')
+            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
+            : (entry.match(/:/g) ?? []).length > 1
+                ? [entry, undefined]
+                : entry.split(':');
+        if (entryPort && entryPort !== port)
+            continue;
+        const bare = (name ?? '').replace(/^\*?\./, '');
+        if (host === bare || host.endsWith(`.${bare}`))
+            return true;
+    }
+    return false;
+}
+/** The proxy URL for a request URL, from the standard variables, or undefined. */
+function proxyFor(url, env = process.env) {
+    const noProxy = env.NO_PROXY ?? env.no_proxy;
+    if (bypassesProxy(url, noProxy))
+        return undefined;
+    const value = url.protocol === 'https:'
+        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
+        : (env.HTTP_PROXY ?? env.http_proxy);
+    return value && value.trim() !== '' ? value.trim() : undefined;
+}
 /** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
 function parseRetryAfter(value, now = Date.now()) {
     if (!value)
@@ -73571,7 +73648,6 @@ function parseRetryAfter(value, now = Date.now()) {
     const at = Date.parse(value);
     return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
-/** Response headers as one lower-case string each (repeated ones joined with `, `). */
 function flatHeaders(headers) {
     const out = {};
     for (const [k, v] of Object.entries(headers)) {
@@ -73579,6 +73655,337 @@ function flatHeaders(headers) {
             out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
     }
     return out;
+}
+/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
+const UNVERIFIED = new Set([
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'CERT_UNTRUSTED'
+]);
+/** Requests sent at once over one HTTP/2 connection (a server may allow fewer). */
+const H2_STREAMS = 100;
+/**
+ * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
+ * would open more while the first is still connecting). undici sends one request at a
+ * time over a connection unless told its `pipelining`, whatever the protocol, so the
+ * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
+ * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
+ *
+ * A connection opened ahead (`open`) is the origin's first: its handshake runs while the
+ * caller works out its first request, which then finds it ready, or its error.
+ */
+function multiplexed(tls) {
+    const connector = (0,node_modules_undici/* buildConnector */.gU)({ ...tls, allowH2: true, timeout: 10_000 });
+    const ahead = new Map();
+    const sockets = new Set();
+    const key = (u) => `${u.protocol}//${u.host ?? ''}`;
+    return {
+        factory: (origin, options) => {
+            const client = new node_modules_undici/* Client */.Kj(origin, {
+                ...options,
+                allowH2: true,
+                connect: (opts, callback) => {
+                    const done = (error, socket) => {
+                        if (socket) {
+                            client.pipelining = socket.alpnProtocol === 'h2' ? H2_STREAMS : 1;
+                        }
+                        callback(error, socket);
+                    };
+                    const opened = ahead.get(key(opts));
+                    if (!opened)
+                        return connector(opts, done);
+                    ahead.delete(key(opts));
+                    void opened.then(({ error, socket }) => {
+                        if (socket)
+                            sockets.delete(socket);
+                        // Closed by the server meanwhile (an idle timeout): a new one.
+                        if (socket && (socket.destroyed || !socket.writable))
+                            connector(opts, done);
+                        else
+                            done(error, socket?.ref() ?? null);
+                    });
+                }
+            });
+            return client;
+        },
+        open: url => {
+            if (ahead.has(key(url)))
+                return;
+            const opening = new Promise(resolve => connector({
+                hostname: url.hostname,
+                host: url.host,
+                protocol: url.protocol,
+                port: url.port,
+                servername: undefined,
+                localAddress: null
+            }, (error, socket) => {
+                // Until a request takes it, the connection keeps no process alive.
+                socket?.unref();
+                if (socket)
+                    sockets.add(socket);
+                resolve({ error, socket });
+            }));
+            ahead.set(key(url), opening);
+        },
+        dispose: () => {
+            for (const socket of sockets)
+                socket.destroy();
+            sockets.clear();
+            ahead.clear();
+        }
+    };
+}
+/** An HTTP client with its own TLS and proxy settings. */
+class client_HttpClient {
+    options;
+    dispatchers = new Map();
+    /** Dispatchers given up by `widenTrust`, closed with the client. */
+    retired = [];
+    /** The connections of the direct HTTP/2 agents, which can be opened ahead. */
+    ahead = new Map();
+    secureContext;
+    /** Whether the system roots are trusted next to `ca`. */
+    withRoots = false;
+    sleep;
+    constructor(options = {}) {
+        this.options = options;
+        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
+    }
+    dispatcher(url) {
+        const proxy = proxyFor(url, this.options.env);
+        const key = proxy ?? '';
+        let d = this.dispatchers.get(key);
+        if (!d) {
+            // A private CA is trusted alone until a server's chain turns out to end at a
+            // public root (see `widenTrust`). The TLS context is built once per client: given
+            // as `ca`, every new connection would parse the certificates again.
+            this.secureContext ??= this.options.ca
+                ? (0,external_node_tls_.createSecureContext)({
+                    ca: this.withRoots
+                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
+                        : this.options.ca
+                })
+                : undefined;
+            const tls = {
+                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
+                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
+            };
+            if (proxy) {
+                d = new node_modules_undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls });
+            }
+            else if (this.options.http2) {
+                const connections = multiplexed(tls);
+                d = new node_modules_undici/* Agent */.g6({ keepAliveTimeout: 4000, connections: 1, factory: connections.factory });
+                this.ahead.set(d, connections);
+            }
+            else {
+                d = new node_modules_undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
+            }
+            this.dispatchers.set(key, d);
+        }
+        return d;
+    }
+    backoff(attempt, retryAfter) {
+        const base = this.options.backoffMs ?? 500;
+        const cap = this.options.maxBackoffMs ?? 30_000;
+        if (retryAfter !== undefined)
+            return Math.min(cap, retryAfter);
+        const exp = Math.min(cap, base * 2 ** attempt);
+        return Math.round(exp / 2 + Math.random() * (exp / 2));
+    }
+    prepare(req) {
+        const headers = {
+            ...(this.options.headers ?? {}),
+            ...(req.headers ?? {})
+        };
+        let body = req.body;
+        if (req.json !== undefined) {
+            body = JSON.stringify(req.json);
+            headers['content-type'] = 'application/json';
+        }
+        headers['user-agent'] ??= 'conveyor';
+        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
+    }
+    /**
+     * Send a request and buffer the answer. Retries 429/5xx and network errors when
+     * allowed, never past `req.deadline`.
+     */
+    async request(target, req = {}) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const retries = req.retry === false
+            ? 0
+            : (req.retry ?? IDEMPOTENT.has(method))
+                ? (this.options.retries ?? 3)
+                : 0;
+        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
+        let widened = false;
+        for (let attempt = 0;; attempt++) {
+            const limit = attemptTimeout(timeout, req.deadline);
+            if (limit.ms <= 0) {
+                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
+            }
+            let retryAfter;
+            let failure;
+            let lastResponse;
+            let timedOut;
+            try {
+                const res = await (0,node_modules_undici/* request */.Em)(url, {
+                    method: method,
+                    headers,
+                    body,
+                    dispatcher: this.dispatcher(url),
+                    // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+                    // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+                    idempotent: IDEMPOTENT.has(method),
+                    headersTimeout: limit.ms,
+                    bodyTimeout: limit.ms,
+                    signal: AbortSignal.timeout(limit.ms)
+                });
+                const buf = Buffer.from(await res.body.arrayBuffer());
+                const response = {
+                    url: url.href,
+                    status: res.statusCode,
+                    headers: flatHeaders(res.headers),
+                    body: buf,
+                    text: () => buf.toString('utf8'),
+                    json: () => JSON.parse(buf.toString('utf8'))
+                };
+                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
+                    retryAfter = parseRetryAfter(response.headers['retry-after']);
+                    failure = `HTTP ${res.statusCode}`;
+                    lastResponse = response;
+                }
+                else {
+                    return response;
+                }
+            }
+            catch (error) {
+                const e = error;
+                if (!widened && this.widenTrust(e)) {
+                    // The same attempt again, now with the system roots trusted too.
+                    widened = true;
+                    attempt--;
+                    continue;
+                }
+                if (isTimeout(e))
+                    timedOut = limit.byDeadline ? 'deadline' : 'request';
+                const detail = timedOut
+                    ? timedOutText(limit)
+                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
+                failure = detail;
+                if (attempt >= retries || timedOut === 'deadline') {
+                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
+                }
+            }
+            const wait = this.backoff(attempt, retryAfter);
+            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
+                // No time for another attempt: the last answer, or the last failure.
+                if (lastResponse)
+                    return lastResponse;
+                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
+            }
+            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
+            await this.sleep(wait);
+        }
+    }
+    /**
+     * Open a streaming request (no retries; the caller reconnects). The wait for the
+     * response headers, the connection included, is bounded by `timeoutMs` and
+     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
+     */
+    stream(target, req = {}) {
+        return this.openStream(target, req, false);
+    }
+    async openStream(target, req, widened) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const controller = new AbortController();
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
+        if (limit.ms <= 0) {
+            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
+        }
+        let timedOut = false;
+        const openTimer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+        }, limit.ms);
+        try {
+            const res = await (0,node_modules_undici/* request */.Em)(url, {
+                method: method,
+                headers,
+                body,
+                dispatcher: this.dispatcher(url),
+                idempotent: IDEMPOTENT.has(method),
+                headersTimeout: limit.ms,
+                bodyTimeout: req.idleTimeoutMs ?? 0,
+                signal: controller.signal
+            });
+            return {
+                url: url.href,
+                status: res.statusCode,
+                headers: flatHeaders(res.headers),
+                body: res.body,
+                close: () => controller.abort()
+            };
+        }
+        catch (error) {
+            const e = error;
+            if (!widened && !timedOut && this.widenTrust(e)) {
+                clearTimeout(openTimer);
+                return this.openStream(target, req, true);
+            }
+            const late = timedOut || isTimeout(e);
+            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
+        }
+        finally {
+            clearTimeout(openTimer);
+        }
+    }
+    /**
+     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
+     * try once more: the system roots are then trusted next to it. A private CA alone is
+     * what almost every server given one needs, and parsing the ~150 roots besides it
+     * costs about 10 ms per client.
+     */
+    widenTrust(error) {
+        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
+            return false;
+        if (!this.withRoots) {
+            this.withRoots = true;
+            this.secureContext = undefined;
+            this.retired.push(...this.dispatchers.values());
+            this.dispatchers.clear();
+        }
+        return true;
+    }
+    /**
+     * Start connecting to `target`'s origin now (TLS handshake included), so that the
+     * first request to it finds the connection ready: the handshake runs while the caller
+     * works out what to ask. Only for direct HTTP/2 clients (`http2`, no proxy); a failure
+     * is the first request's to report.
+     */
+    preconnect(target) {
+        const url = new URL(target);
+        if (!this.options.http2 || proxyFor(url, this.options.env))
+            return;
+        this.ahead.get(this.dispatcher(url))?.open(url);
+    }
+    /** Close every connection. */
+    async close() {
+        const all = [...this.dispatchers.values(), ...this.retired];
+        for (const connections of this.ahead.values())
+            connections.dispose();
+        this.ahead.clear();
+        this.dispatchers.clear();
+        this.retired.length = 0;
+        await Promise.all(all.map(d => d.close()));
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/client.ts
@@ -73835,164 +74242,6 @@ class ArgoClient {
     }
 }
 
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var node_modules_picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_picomatch);
-;// CONCATENATED MODULE: ./src/core/glob.ts
-/**
- * Glob matching with GitHub's `paths` semantics (picomatch, `dot: true`: `**` crosses
- * dot directories such as `.github`), plus the directory-prefix test services use.
- */
-
-/** Whether a pattern holds glob syntax (otherwise it names one file or directory). */
-function isGlob(pattern) {
-    return picomatch_default().scan(pattern).isGlob;
-}
-/**
- * Compile one pattern. A pattern without glob syntax matches that file and, like a
- * directory, everything below it; a trailing `/` means the same. A glob's literal
- * directory prefix is checked with `startsWith` before its regular expression runs,
- * so most files cost one string comparison.
- */
-function compileGlob(pattern) {
-    const clean = pattern.replace(/^\.\//, '');
-    if (!isGlob(clean)) {
-        const dir = clean.replace(/\/+$/, '');
-        const prefix = `${dir}/`;
-        return { pattern, match: f => f === dir || f.startsWith(prefix) };
-    }
-    const scan = picomatch.scan(clean);
-    const base = scan.base;
-    const prefix = `${base}/`;
-    if (!scan.negated && base !== '' && base !== '.' && clean === `${base}/**`) {
-        return { pattern, match: f => f.startsWith(prefix) || f === base, dirPrefix: prefix };
-    }
-    const m = picomatch(clean, { dot: true });
-    if (scan.negated || base === '' || base === '.')
-        return { pattern, match: f => m(f) };
-    return { pattern, match: f => f.startsWith(prefix) && m(f) };
-}
-/** Compile patterns: `test(file)` is true when any matches. */
-function globSet(patterns) {
-    const globs = patterns.map(compileGlob);
-    return {
-        patterns,
-        test: file => {
-            for (const g of globs)
-                if (g.match(file))
-                    return true;
-            return false;
-        },
-        which: file => {
-            for (const g of globs)
-                if (g.match(file))
-                    return g.pattern;
-            return undefined;
-        }
-    };
-}
-/** Whether `file` lies in directory `dir` (repo-relative posix; `.` is the root). */
-function inDir(file, dir) {
-    return dir === '.' || dir === '' || file === dir || file.startsWith(`${dir}/`);
-}
-
-;// CONCATENATED MODULE: ./src/argocd/select.ts
-/**
- * Which Argo CD applications an `argocd-sync` run means: exact names, glob
- * patterns (picomatch, `*` within a name), and a label selector. Pure.
- */
-
-
-/**
- * Parse a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`). Returns undefined
- * when it does not parse.
- */
-function parseSelector(selector) {
-    const out = [];
-    const parts = [];
-    let depth = 0;
-    let current = '';
-    for (const ch of selector) {
-        if (ch === '(')
-            depth++;
-        if (ch === ')')
-            depth--;
-        if (ch === ',' && depth === 0) {
-            parts.push(current);
-            current = '';
-        }
-        else
-            current += ch;
-    }
-    parts.push(current);
-    const key = '[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?';
-    for (const raw of parts) {
-        const p = raw.trim();
-        if (p === '')
-            return undefined;
-        let m;
-        if ((m = new RegExp(`^(${key})\\s*(==|=|!=)\\s*([A-Za-z0-9._-]*)$`).exec(p))) {
-            out.push({ key: m[1], op: m[3] === '!=' ? '!=' : '=', values: [m[4]] });
-        }
-        else if ((m = new RegExp(`^(${key})\\s+(in|notin)\\s*\\(([^)]*)\\)$`).exec(p))) {
-            const values = m[4].split(',').map(v => v.trim());
-            out.push({ key: m[1], op: m[3], values });
-        }
-        else if ((m = new RegExp(`^!\\s*(${key})$`).exec(p))) {
-            out.push({ key: m[1], op: '!exists', values: [] });
-        }
-        else if ((m = new RegExp(`^(${key})$`).exec(p))) {
-            out.push({ key: m[1], op: 'exists', values: [] });
-        }
-        else
-            return undefined;
-    }
-    return out;
-}
-/** Whether labels satisfy every requirement. */
-function matchesSelector(labels, requirements) {
-    const l = labels ?? {};
-    return requirements.every(r => {
-        const has = Object.prototype.hasOwnProperty.call(l, r.key);
-        const v = l[r.key];
-        switch (r.op) {
-            case '=':
-                return has && v === r.values[0];
-            case '!=':
-                return !has || v !== r.values[0];
-            case 'in':
-                return has && r.values.includes(v);
-            case 'notin':
-                return !has || !r.values.includes(v);
-            case 'exists':
-                return has;
-            case '!exists':
-                return !has;
-        }
-    });
-}
-/**
- * The names to sync from a listed set of applications: those matching any pattern
- * (all when no pattern is given). Sorted, unique. Also returns the patterns that
- * matched nothing, so the caller can say so.
- */
-function selectApplications(apps, patterns) {
-    const names = apps.map(a => a.metadata.name);
-    if (patterns.length === 0)
-        return { names: [...new Set(names)].sort(), unmatched: [] };
-    const chosen = new Set();
-    const unmatched = [];
-    for (const pattern of patterns) {
-        const test = isGlob(pattern) ? picomatch_default()(pattern, { dot: true }) : (n) => n === pattern;
-        const hits = names.filter(n => test(n));
-        if (hits.length === 0)
-            unmatched.push(pattern);
-        for (const h of hits)
-            chosen.add(h);
-    }
-    return { names: [...chosen].sort(), unmatched };
-}
-
 ;// CONCATENATED MODULE: ./src/argocd/sources.ts
 /** Argo CD's `HasMultipleSources`: `spec.sources` is not empty. */
 function isMultiSource(app) {
@@ -74161,6 +74410,162 @@ function liveRevisionsLine(app, ours) {
         return `live revision ${live[0] ?? 'unknown'}`;
     const parts = appSources(app).map((_, i) => `${sourceLabel(app, i)} ${live[i] || 'unknown'}${i === ours ? ' (ours)' : ''}`);
     return `live revisions: ${parts.join('; ')}`;
+}
+
+;// CONCATENATED MODULE: ./src/argocd/result.ts
+
+/** The requested revision at `i`, made full when our operation's result names the same commit. */
+function requestedAt(facts, i) {
+    const asked = facts.requested[i] ?? '';
+    const got = facts.synced?.[i];
+    return got && sameRevision(asked, got) ? got : asked;
+}
+/** The per-source revisions of the result. */
+function sourceRevisions(app, facts) {
+    if (!app)
+        return [];
+    const live = revisionList(app, app.status?.sync);
+    return appSources(app).map((s, i) => ({
+        source: `${s.repoURL ?? ''}${s.chart ? ` (chart ${s.chart})` : ''}`,
+        ...(s.name || s.ref ? { name: s.name ?? s.ref } : {}),
+        revision: live[i] ?? '',
+        requested: requestedAt(facts, i),
+        ours: facts.index === i
+    }));
+}
+/** A result from the last state seen. */
+function resultOf(name, app, result, message, started, facts, observedBy, resources) {
+    const s = app?.status ?? {};
+    const revisions = sourceRevisions(app, facts);
+    const join = (pick) => facts.index !== undefined
+        ? (pick(revisions[facts.index] ?? {}) ?? '')
+        : revisions.map(pick).filter(Boolean).join(',');
+    return {
+        name,
+        result,
+        phase: s.operationState?.phase ?? 'None',
+        sync: s.sync?.status ?? 'Unknown',
+        health: s.health?.status ?? 'Unknown',
+        revision: join(r => r.revision),
+        requested: join(r => r.requested),
+        revisions,
+        durationMs: Date.now() - started,
+        message,
+        resources,
+        observedBy,
+        terminated: false
+    };
+}
+/** The overall result from the per-app ones: any failure fails, else any timeout. */
+function overall(results) {
+    if (results.some(r => r.result === 'failed'))
+        return 'failed';
+    if (results.some(r => r.result === 'timed-out'))
+        return 'timed-out';
+    return 'succeeded';
+}
+
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/argocd/select.ts
+/**
+ * Which Argo CD applications an `argocd-sync` run means: exact names, glob
+ * patterns (picomatch, `*` within a name), and a label selector. Pure.
+ */
+
+/** Whether a pattern has glob syntax (anything but a plain name). */
+function isGlob(pattern) {
+    return picomatch_default().scan(pattern).isGlob;
+}
+/**
+ * Parse a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`). Returns undefined
+ * when it does not parse.
+ */
+function parseSelector(selector) {
+    const out = [];
+    const parts = [];
+    let depth = 0;
+    let current = '';
+    for (const ch of selector) {
+        if (ch === '(')
+            depth++;
+        if (ch === ')')
+            depth--;
+        if (ch === ',' && depth === 0) {
+            parts.push(current);
+            current = '';
+        }
+        else
+            current += ch;
+    }
+    parts.push(current);
+    const key = '[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?';
+    for (const raw of parts) {
+        const p = raw.trim();
+        if (p === '')
+            return undefined;
+        let m;
+        if ((m = new RegExp(`^(${key})\\s*(==|=|!=)\\s*([A-Za-z0-9._-]*)$`).exec(p))) {
+            out.push({ key: m[1], op: m[3] === '!=' ? '!=' : '=', values: [m[4]] });
+        }
+        else if ((m = new RegExp(`^(${key})\\s+(in|notin)\\s*\\(([^)]*)\\)$`).exec(p))) {
+            const values = m[4].split(',').map(v => v.trim());
+            out.push({ key: m[1], op: m[3], values });
+        }
+        else if ((m = new RegExp(`^!\\s*(${key})$`).exec(p))) {
+            out.push({ key: m[1], op: '!exists', values: [] });
+        }
+        else if ((m = new RegExp(`^(${key})$`).exec(p))) {
+            out.push({ key: m[1], op: 'exists', values: [] });
+        }
+        else
+            return undefined;
+    }
+    return out;
+}
+/** Whether labels satisfy every requirement. */
+function matchesSelector(labels, requirements) {
+    const l = labels ?? {};
+    return requirements.every(r => {
+        const has = Object.prototype.hasOwnProperty.call(l, r.key);
+        const v = l[r.key];
+        switch (r.op) {
+            case '=':
+                return has && v === r.values[0];
+            case '!=':
+                return !has || v !== r.values[0];
+            case 'in':
+                return has && r.values.includes(v);
+            case 'notin':
+                return !has || !r.values.includes(v);
+            case 'exists':
+                return has;
+            case '!exists':
+                return !has;
+        }
+    });
+}
+/**
+ * The names to sync from a listed set of applications: those matching any pattern
+ * (all when no pattern is given). Sorted, unique. Also returns the patterns that
+ * matched nothing, so the caller can say so.
+ */
+function selectApplications(apps, patterns) {
+    const names = apps.map(a => a.metadata.name);
+    if (patterns.length === 0)
+        return { names: [...new Set(names)].sort(), unmatched: [] };
+    const chosen = new Set();
+    const unmatched = [];
+    for (const pattern of patterns) {
+        const test = isGlob(pattern) ? picomatch_default()(pattern, { dot: true }) : (n) => n === pattern;
+        const hits = names.filter(n => test(n));
+        if (hits.length === 0)
+            unmatched.push(pattern);
+        for (const h of hits)
+            chosen.add(h);
+    }
+    return { names: [...chosen].sort(), unmatched };
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/application.ts
@@ -74338,34 +74743,7 @@ class StreamDecoder {
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/retry.ts
-/**
- * The one back-off every retry waits by (HTTP requests, a rejected GitOps push, an image
- * push, the Argo CD sync and watch loops, the referrers tag): exponential from a first
- * wait, capped, jittered so that runs retrying together spread out, and never shorter
- * than what the server asked for (`Retry-After`). Pure given `random`; `sleep` is the
- * wait itself.
- */
-/** Half to all of the exponential wait. */
-const EQUAL_JITTER = [0.5, 1];
-/**
- * The wait before retry number `retry` (0 for the first): `baseMs * 2^retry` capped at
- * `capMs`, times the jitter factor, at least `retryAfterMs` when the server asked for a
- * wait, and never above `capMs`. Pure given `random`.
- */
-function backoffDelay(retry, backoff, retryAfterMs, random = Math.random) {
-    const exp = Math.min(backoff.capMs, backoff.baseMs * 2 ** retry);
-    const [low, high] = backoff.jitter ?? EQUAL_JITTER;
-    const jittered = Math.round(exp * (low + random() * (high - low)));
-    return Math.min(backoff.capMs, Math.max(jittered, retryAfterMs ?? 0));
-}
-/** Wait `ms` milliseconds (a negative wait is none). */
-function sleep(ms) {
-    return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
-}
-
 ;// CONCATENATED MODULE: ./src/argocd/observer.ts
-
 
 
 
@@ -74373,6 +74751,8 @@ function sleep(ms) {
 function firstEventWaitMs(pollIntervalMs) {
     return Math.max(1000, Math.min(10_000, Math.round(pollIntervalMs * 2.5)));
 }
+/** Wait `ms` (none when negative). */
+const sleep = (ms) => new Promise(r => setTimeout(r, Math.max(0, ms)));
 /** Watches one app and calls `stop` with each new state until it returns true. */
 class Observer {
     client;
@@ -74409,7 +74789,7 @@ class Observer {
                 continue;
             }
             this.log.info(`[${this.name}] watch stream ${outcome.why}; reconnecting`);
-            await sleep(backoffDelay(failures, { baseMs: 100, capMs: 2000, jitter: [1, 1] }));
+            await sleep(Math.min(2000, 100 * 2 ** failures));
         }
         return undefined;
     }
@@ -74594,51 +74974,6 @@ function isNothingToTerminate(error) {
     return (error instanceof ArgoApiError &&
         (error.code === GrpcCode.InvalidArgument || error.code === GrpcCode.FailedPrecondition) &&
         /no operation is in progress/i.test(error.serverMessage || error.message));
-}
-
-;// CONCATENATED MODULE: ./src/argocd/result.ts
-
-/** The requested revision at `i`, made full when our operation's result names the same commit. */
-function requestedAt(facts, i) {
-    const asked = facts.requested[i] ?? '';
-    const got = facts.synced?.[i];
-    return got && sameRevision(asked, got) ? got : asked;
-}
-/** The per-source revisions of the result. */
-function sourceRevisions(app, facts) {
-    if (!app)
-        return [];
-    const live = revisionList(app, app.status?.sync);
-    return appSources(app).map((s, i) => ({
-        source: `${s.repoURL ?? ''}${s.chart ? ` (chart ${s.chart})` : ''}`,
-        ...(s.name || s.ref ? { name: s.name ?? s.ref } : {}),
-        revision: live[i] ?? '',
-        requested: requestedAt(facts, i),
-        ours: facts.index === i
-    }));
-}
-/** A result from the last state seen. */
-function resultOf(name, app, result, message, started, facts, observedBy, resources) {
-    const s = app?.status ?? {};
-    const revisions = sourceRevisions(app, facts);
-    const join = (pick) => facts.index !== undefined
-        ? (pick(revisions[facts.index] ?? {}) ?? '')
-        : revisions.map(pick).filter(Boolean).join(',');
-    return {
-        name,
-        result,
-        phase: s.operationState?.phase ?? 'None',
-        sync: s.sync?.status ?? 'Unknown',
-        health: s.health?.status ?? 'Unknown',
-        revision: join(r => r.revision),
-        requested: join(r => r.requested),
-        revisions,
-        durationMs: Date.now() - started,
-        message,
-        resources,
-        observedBy,
-        terminated: false
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/verdict.ts
@@ -74890,7 +75225,6 @@ function remember(memory, app, exp, verdict, now) {
 
 
 
-
 /** The time the report (resource tree) and the terminate after a timeout may take. */
 const CLEANUP_MS = 10_000;
 /**
@@ -75067,11 +75401,7 @@ initial) {
                     return finish('failed', refused);
                 if (!isOperationInProgress(error))
                     throw error;
-                const wait = backoffDelay(attempt, {
-                    baseMs: s.pollIntervalMs,
-                    capMs: Math.min(10_000, 32 * s.pollIntervalMs),
-                    jitter: [1, 1]
-                });
+                const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5));
                 if (Date.now() + wait >= deadline) {
                     return finish('timed-out', `another operation kept the application busy until the timeout`);
                 }
@@ -75129,180 +75459,13 @@ function unmatchedResources(app, selected) {
         .map(s => `${s.group ?? ''}:${s.kind}:${s.namespace ? `${s.namespace}/` : ''}${s.name}`);
 }
 
-;// CONCATENATED MODULE: ./src/core/duration.ts
+;// CONCATENATED MODULE: ./src/argocd/run.ts
 /**
- * Durations as every duration input of the toolkit accepts them: plain seconds
- * (`300`, `1.5`) or Go-style units (`90s`, `5m`, `1h30m`, `250ms`).
- */
-const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-/** Parse a duration to milliseconds, or undefined when it is not one. */
-function parseDuration(text) {
-    const s = text.trim();
-    if (s === '')
-        return undefined;
-    if (/^\d+(\.\d+)?$/.test(s))
-        return Math.round(Number(s) * 1000);
-    const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
-    let total = 0;
-    let matched = 0;
-    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-        total += Number(m[1]) * (UNITS[m[2] ?? 's'] ?? 0);
-        matched = re.lastIndex;
-    }
-    if (matched !== s.length || matched === 0)
-        return undefined;
-    return Math.round(total);
-}
-/** Format milliseconds for people: `850ms`, `12.3s`, `4m05s`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)}s`;
-    const minutes = Math.floor(ms / 60_000);
-    const seconds = Math.round((ms % 60_000) / 1000);
-    if (minutes < 60)
-        return `${minutes}m${String(seconds).padStart(2, '0')}s`;
-    return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
-}
-
-// EXTERNAL MODULE: external "node:tls"
-var external_node_tls_ = __nccwpck_require__(1692);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var node_modules_undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./src/core/http/proxy.ts
-/**
- * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
- * forms), read the way curl and the runner read them. Pure given the environment.
- */
-/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
-function bypassesProxy(url, noProxy) {
-    if (!noProxy)
-        return false;
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    for (const raw of noProxy.split(/[,\s]+/)) {
-        const entry = raw.trim().toLowerCase();
-        if (entry === '')
-            continue;
-        if (entry === '*')
-            return true;
-        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
-        const [name, entryPort] = entry.startsWith('[')
-            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
-            : (entry.match(/:/g) ?? []).length > 1
-                ? [entry, undefined]
-                : entry.split(':');
-        if (entryPort && entryPort !== port)
-            continue;
-        const bare = (name ?? '').replace(/^\*?\./, '');
-        if (host === bare || host.endsWith(`.${bare}`))
-            return true;
-    }
-    return false;
-}
-/** The proxy URL for a request URL, from the standard variables, or undefined. */
-function proxyFor(url, env = process.env) {
-    const noProxy = env.NO_PROXY ?? env.no_proxy;
-    if (bypassesProxy(url, noProxy))
-        return undefined;
-    const value = url.protocol === 'https:'
-        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
-        : (env.HTTP_PROXY ?? env.http_proxy);
-    return value && value.trim() !== '' ? value.trim() : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/core/http/tls.ts
-
-/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
-const UNVERIFIED = new Set([
-    'UNABLE_TO_GET_ISSUER_CERT',
-    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'SELF_SIGNED_CERT_IN_CHAIN',
-    'CERT_UNTRUSTED'
-]);
-/** Requests sent at once over one HTTP/2 connection (a server may allow fewer). */
-const H2_STREAMS = 100;
-/**
- * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
- * would open more while the first is still connecting). undici sends one request at a
- * time over a connection unless told its `pipelining`, whatever the protocol, so the
- * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
- * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
- *
- * A connection opened ahead (`open`) is the origin's first: its handshake runs while the
- * caller works out its first request, which then finds it ready, or its error.
- */
-function multiplexed(tls) {
-    const connector = (0,node_modules_undici/* buildConnector */.gU)({ ...tls, allowH2: true, timeout: 10_000 });
-    const ahead = new Map();
-    const sockets = new Set();
-    const key = (u) => `${u.protocol}//${u.host ?? ''}`;
-    return {
-        factory: (origin, options) => {
-            const client = new node_modules_undici/* Client */.Kj(origin, {
-                ...options,
-                allowH2: true,
-                connect: (opts, callback) => {
-                    const done = (error, socket) => {
-                        if (socket) {
-                            client.pipelining = socket.alpnProtocol === 'h2' ? H2_STREAMS : 1;
-                        }
-                        callback(error, socket);
-                    };
-                    const opened = ahead.get(key(opts));
-                    if (!opened)
-                        return connector(opts, done);
-                    ahead.delete(key(opts));
-                    void opened.then(({ error, socket }) => {
-                        if (socket)
-                            sockets.delete(socket);
-                        // Closed by the server meanwhile (an idle timeout): a new one.
-                        if (socket && (socket.destroyed || !socket.writable))
-                            connector(opts, done);
-                        else
-                            done(error, socket?.ref() ?? null);
-                    });
-                }
-            });
-            return client;
-        },
-        open: url => {
-            if (ahead.has(key(url)))
-                return;
-            const opening = new Promise(resolve => connector({
-                hostname: url.hostname,
-                host: url.host,
-                protocol: url.protocol,
-                port: url.port,
-                servername: undefined,
-                localAddress: null
-            }, (error, socket) => {
-                // Until a request takes it, the connection keeps no process alive.
-                socket?.unref();
-                if (socket)
-                    sockets.add(socket);
-                resolve({ error, socket });
-            }));
-            ahead.set(key(url), opening);
-        },
-        dispose: () => {
-            for (const socket of sockets)
-                socket.destroy();
-            sockets.clear();
-            ahead.clear();
-        }
-    };
-}
-
-;// CONCATENATED MODULE: ./src/core/http/client.ts
-/**
- * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
- * retries cannot outlast it), retries with jittered exponential back-off that
- * honour `Retry-After` on 429 and 5xx, the standard proxy variables
- * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
- * or `insecure`), never process-wide.
+ * A whole `argocd-sync` run against one Argo CD server: the preflight (version, then
+ * the token or a login), the applications looked up (by name, glob or label
+ * selector, each fetched once before any sync starts), then every app synced to its
+ * verdict, `concurrency` at a time. Returns the per-app results; the outputs and the
+ * summary are the action's.
  */
 
 
@@ -75311,253 +75474,152 @@ function multiplexed(tls) {
 
 
 
-/** An HTTP client with its own TLS and proxy settings. */
-class client_HttpClient {
-    options;
-    dispatchers = new Map();
-    /** Dispatchers given up by `widenTrust`, closed with the client. */
-    retired = [];
-    /** The connections of the direct HTTP/2 agents, which can be opened ahead. */
-    ahead = new Map();
-    secureContext;
-    /** Whether the system roots are trusted next to `ca`. */
-    withRoots = false;
-    sleep;
-    constructor(options = {}) {
-        this.options = options;
-        this.sleep = options.sleep ?? sleep;
-    }
-    dispatcher(url) {
-        const proxy = proxyFor(url, this.options.env);
-        const key = proxy ?? '';
-        let d = this.dispatchers.get(key);
-        if (!d) {
-            // A private CA is trusted alone until a server's chain turns out to end at a
-            // public root (see `widenTrust`). The TLS context is built once per client: given
-            // as `ca`, every new connection would parse the certificates again.
-            this.secureContext ??= this.options.ca
-                ? (0,external_node_tls_.createSecureContext)({
-                    ca: this.withRoots
-                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
-                        : this.options.ca
-                })
-                : undefined;
-            const tls = {
-                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
-                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
-            };
-            if (proxy) {
-                d = new node_modules_undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls });
-            }
-            else if (this.options.http2) {
-                const connections = multiplexed(tls);
-                d = new node_modules_undici/* Agent */.g6({ keepAliveTimeout: 4000, connections: 1, factory: connections.factory });
-                this.ahead.set(d, connections);
-            }
-            else {
-                d = new node_modules_undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
-            }
-            this.dispatchers.set(key, d);
+
+
+/**
+ * The applications to sync, each fetched once (with the refresh when asked) before
+ * any sync starts, so a wrong name fails the step before anything changed.
+ */
+async function resolveApps(client, job, log) {
+    const { scope, refresh, source, revision } = job.settings;
+    const { applications, selector } = job;
+    const needList = selector !== undefined || applications.some(isGlob);
+    let names = [...new Set(applications)];
+    if (needList) {
+        const listed = await client.list({ ...scope, selector });
+        // Filter again locally: a server that ignores the selector must not widen the set.
+        const requirements = selector ? parseSelector(selector) : [];
+        const apps = listed.filter(a => matchesSelector(a.metadata.labels, requirements));
+        const chosen = selectApplications(apps, applications);
+        const where = `${selector ? ` with selector "${selector}"` : ''}${scope.project ? ` in project "${scope.project}"` : ''}${scope.appNamespace ? ` in namespace "${scope.appNamespace}"` : ''}`;
+        if (chosen.names.length === 0) {
+            throw new ConfigurationError(`no application matched input "applications" (${applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`);
         }
-        return d;
-    }
-    /** The wait before a retry: the server's `Retry-After` as given, else the one back-off. */
-    backoff(attempt, retryAfter) {
-        const capMs = this.options.maxBackoffMs ?? 30_000;
-        if (retryAfter !== undefined)
-            return Math.min(capMs, retryAfter);
-        return backoffDelay(attempt, { baseMs: this.options.backoffMs ?? 500, capMs });
-    }
-    prepare(req) {
-        const headers = {
-            ...(this.options.headers ?? {}),
-            ...(req.headers ?? {})
-        };
-        let body = req.body;
-        if (req.json !== undefined) {
-            body = JSON.stringify(req.json);
-            headers['content-type'] = 'application/json';
+        for (const u of chosen.unmatched) {
+            log.warning(`input "applications": "${u}" matched no application${where}`);
         }
-        headers['user-agent'] ??= 'conveyor';
-        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
+        names = chosen.names;
     }
-    /**
-     * Send a request and buffer the answer. Retries 429/5xx and network errors when
-     * allowed, never past `req.deadline`.
-     */
-    async request(target, req = {}) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const retries = req.retry === false
-            ? 0
-            : (req.retry ?? IDEMPOTENT.has(method))
-                ? (this.options.retries ?? 3)
-                : 0;
-        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
-        let widened = false;
-        for (let attempt = 0;; attempt++) {
-            const limit = attemptTimeout(timeout, req.deadline);
-            if (limit.ms <= 0) {
-                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
-            }
-            let retryAfter;
-            let failure;
-            let lastResponse;
-            let timedOut;
-            try {
-                const res = await (0,node_modules_undici/* request */.Em)(url, {
-                    method: method,
-                    headers,
-                    body,
-                    dispatcher: this.dispatcher(url),
-                    // PUT and DELETE too (as HTTP defines them): undici holds back any other request
-                    // on an HTTP/2 connection while one it takes as not idempotent is in flight.
-                    idempotent: IDEMPOTENT.has(method),
-                    headersTimeout: limit.ms,
-                    bodyTimeout: limit.ms,
-                    signal: AbortSignal.timeout(limit.ms)
-                });
-                const buf = Buffer.from(await res.body.arrayBuffer());
-                const response = {
-                    url: url.href,
-                    status: res.statusCode,
-                    headers: flatHeaders(res.headers),
-                    body: buf,
-                    text: () => buf.toString('utf8'),
-                    json: () => JSON.parse(buf.toString('utf8'))
-                };
-                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
-                    retryAfter = parseRetryAfter(response.headers['retry-after']);
-                    failure = `HTTP ${res.statusCode}`;
-                    lastResponse = response;
-                }
-                else {
-                    return response;
-                }
-            }
-            catch (error) {
-                const e = error;
-                if (!widened && this.widenTrust(e)) {
-                    // The same attempt again, now with the system roots trusted too.
-                    widened = true;
-                    attempt--;
-                    continue;
-                }
-                if (isTimeout(e))
-                    timedOut = limit.byDeadline ? 'deadline' : 'request';
-                const detail = timedOut
-                    ? timedOutText(limit)
-                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
-                failure = detail;
-                if (attempt >= retries || timedOut === 'deadline') {
-                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
-                }
-            }
-            const wait = this.backoff(attempt, retryAfter);
-            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
-                // No time for another attempt: the last answer, or the last failure.
-                if (lastResponse)
-                    return lastResponse;
-                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
-            }
-            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
-            await this.sleep(wait);
-        }
-    }
-    /**
-     * Open a streaming request (no retries; the caller reconnects). The wait for the
-     * response headers, the connection included, is bounded by `timeoutMs` and
-     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
-     */
-    stream(target, req = {}) {
-        return this.openStream(target, req, false);
-    }
-    async openStream(target, req, widened) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const controller = new AbortController();
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
-        if (limit.ms <= 0) {
-            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
-        }
-        let timedOut = false;
-        const openTimer = setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-        }, limit.ms);
+    const fetched = await pool(names, job.concurrency, async (name) => {
         try {
-            const res = await (0,node_modules_undici/* request */.Em)(url, {
-                method: method,
-                headers,
-                body,
-                dispatcher: this.dispatcher(url),
-                idempotent: IDEMPOTENT.has(method),
-                headersTimeout: limit.ms,
-                bodyTimeout: req.idleTimeoutMs ?? 0,
-                signal: controller.signal
-            });
-            return {
-                url: url.href,
-                status: res.statusCode,
-                headers: flatHeaders(res.headers),
-                body: res.body,
-                close: () => controller.abort()
-            };
+            return { name, app: await client.get(name, scope, refresh) };
         }
         catch (error) {
-            const e = error;
-            if (!widened && !timedOut && this.widenTrust(e)) {
-                clearTimeout(openTimer);
-                return this.openStream(target, req, true);
+            return { name, error: error instanceof Error ? error : new Error(String(error)) };
+        }
+    });
+    const errors = fetched.filter(f => f.error !== undefined).map(f => f.error);
+    if (errors.length > 0) {
+        const text = errors.map(e => e.message).join('\n');
+        // A user mistake (wrong name, RBAC) or a server/network failure: keep the kind.
+        if (errors.every(e => e instanceof ConfigurationError))
+            throw new ConfigurationError(text);
+        throw new Error(text);
+    }
+    const apps = new Map(fetched.map(f => [f.name, f.app]));
+    // Which source "revision" belongs to, for every app before any sync starts.
+    const wrong = [...apps.values()].flatMap(app => {
+        const choice = chooseSource(app, source, revision);
+        return 'error' in choice ? [choice.error] : [];
+    });
+    if (wrong.length > 0)
+        throw new ConfigurationError(wrong.join('\n'));
+    return apps;
+}
+async function pool(items, limit, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            out[i] = await fn(items[i]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return out;
+}
+/** Sync one app to its verdict; an API error is that app's failure, not the run's. */
+async function syncOne(client, name, settings, initial, log) {
+    try {
+        const r = await syncApplication(client, name, settings, log, initial);
+        const line = `${name}: ${r.result} (${r.phase}, ${r.sync}, ${r.health}) in ${formatDuration(r.durationMs)}: ${r.message}`;
+        if (r.result === 'succeeded')
+            log.info(line);
+        else
+            log.error(line);
+        for (const res of r.resources)
+            log.info(`  ${name}: ${res}`);
+        return r;
+    }
+    catch (error) {
+        // One app's API error (even a permission problem) is that app's failure;
+        // the others run to their own verdicts.
+        const r = {
+            name,
+            result: 'failed',
+            phase: 'Unknown',
+            sync: 'Unknown',
+            health: 'Unknown',
+            revision: '',
+            requested: '',
+            revisions: [],
+            durationMs: 0,
+            message: errors_errorMessage(error),
+            resources: [],
+            observedBy: settings.watch,
+            terminated: false
+        };
+        log.error(`${name}: failed: ${r.message}`);
+        return r;
+    }
+}
+/**
+ * Log in, find the applications and sync each to its verdict. Throws when the
+ * server, the login or the lookup fails (nothing was synced); an app's failure is
+ * its result.
+ */
+async function syncApplications(job, log) {
+    const { connection, settings } = job;
+    const http = new client_HttpClient({
+        ca: connection.ca,
+        insecure: connection.insecure,
+        headers: connection.headers,
+        timeoutMs: 30_000,
+        retries: 4,
+        backoffMs: Math.min(1000, settings.pollIntervalMs),
+        maxBackoffMs: 15_000,
+        logger: log
+    });
+    // The preflight and the lookup of the applications end within `timeout` too
+    // (a server that accepts connections and never answers); each app's sync then
+    // gets its own `timeout`.
+    const client = new ArgoClient(http, connection.server, Date.now() + settings.timeoutMs);
+    try {
+        const version = await log.group('Preflight', async () => {
+            const v = await client.version();
+            if (connection.token)
+                client.setToken(connection.token);
+            else {
+                const token = await client.login(connection.username, connection.password);
+                secrets_secrets.add(token);
+                log.info(`logged in as "${connection.username}" (session token masked)`);
             }
-            const late = timedOut || isTimeout(e);
-            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
+            return v;
+        });
+        log.info(`Argo CD ${version.Version ?? '(version unknown)'} at ${connection.server}`);
+        const initial = await log.group('Applications', async () => {
+            const found = await resolveApps(client, job, log);
+            log.info(`syncing ${found.size}: ${[...found.keys()].join(', ')}`);
+            return found;
+        });
+        if (settings.request.dryRun && settings.waitFor !== 'operation') {
+            log.info('dry-run: waiting for the operation only (a dry run changes neither sync status nor health)');
         }
-        finally {
-            clearTimeout(openTimer);
-        }
+        const results = await log.group('Sync', () => pool([...initial.keys()], job.concurrency, name => syncOne(client, name, settings, initial.get(name), log)));
+        return { results, result: overall(results) };
     }
-    /**
-     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
-     * try once more: the system roots are then trusted next to it. A private CA alone is
-     * what almost every server given one needs, and parsing the ~150 roots besides it
-     * costs about 10 ms per client.
-     */
-    widenTrust(error) {
-        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
-            return false;
-        if (!this.withRoots) {
-            this.withRoots = true;
-            this.secureContext = undefined;
-            this.retired.push(...this.dispatchers.values());
-            this.dispatchers.clear();
-        }
-        return true;
-    }
-    /**
-     * Start connecting to `target`'s origin now (TLS handshake included), so that the
-     * first request to it finds the connection ready: the handshake runs while the caller
-     * works out what to ask. Only for direct HTTP/2 clients (`http2`, no proxy); a failure
-     * is the first request's to report.
-     */
-    preconnect(target) {
-        const url = new URL(target);
-        if (!this.options.http2 || proxyFor(url, this.options.env))
-            return;
-        this.ahead.get(this.dispatcher(url))?.open(url);
-    }
-    /** Close every connection. */
-    async close() {
-        const all = [...this.dispatchers.values(), ...this.retired];
-        for (const connections of this.ahead.values())
-            connections.dispose();
-        this.ahead.clear();
-        this.dispatchers.clear();
-        this.retired.length = 0;
-        await Promise.all(all.map(d => d.close()));
+    finally {
+        await http.close();
     }
 }
 
@@ -75567,173 +75629,6 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: ./src/core/outputs.ts
-/**
- * Outputs, state and environment through the runner's file commands, kept far below
- * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
- * secret is refused, never written: the runner would mask it, silently changing it.
- */
-
-
-
-
-/** Largest single output value we write (bytes). */
-const MAX_OUTPUT_BYTES = 256 * 1024;
-/** Largest total of all outputs of one step (bytes). */
-const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
-let totalBytes = 0;
-function fileCommand(file, name, value) {
-    if (!file)
-        return false;
-    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    while (value.includes(delimiter) || name.includes(delimiter))
-        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
-    return true;
-}
-/** Thrown when an output would be too large; the caller should write a file instead. */
-class OutputTooLargeError extends Error {
-    name = 'OutputTooLargeError';
-}
-/**
- * Set a step output. A value that holds a registered secret (in any encoding) is
- * refused with a MaskedValueError naming the output: the runner would mask it, and a
- * digest or a path silently turned into `***` breaks whatever reads it. Free text that
- * may quote a secret (a server's message) is redacted by the caller first, visibly.
- * Refuses values that would bring the step near the runner's output limit.
- */
-function outputs_setOutput(name, value) {
-    const text = typeof value === 'string'
-        ? value
-        : typeof value === 'object'
-            ? JSON.stringify(value)
-            : String(value);
-    secrets_secrets.assertUnmasked(`output "${name}"`, text);
-    const safe = text;
-    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
-    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
-        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
-    }
-    totalBytes += bytes;
-    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
-        process.stdout.write(`output ${name}=${safe}\n`);
-    }
-}
-/** Reset the running output total; for tests. */
-function resetOutputTotals() {
-    totalBytes = 0;
-}
-/**
- * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
- * on the runner, so a value holding a secret is refused (save a path to a 0600 file
- * under RUNNER_TEMP instead).
- */
-function outputs_saveState(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to save state ${name}: it holds a secret`);
-    fileCommand(process.env.GITHUB_STATE, name, value);
-}
-/** State saved by the main step. */
-function outputs_getState(name) {
-    return process.env[`STATE_${name}`] ?? '';
-}
-/** Export an environment variable to later steps. Refuses secrets. */
-function outputs_exportVariable(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to export ${name}: it holds a secret`);
-    process.env[name] = value;
-    fileCommand(process.env.GITHUB_ENV, name, value);
-}
-/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
-function runnerTemp() {
-    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
-    const dir = join(base, 'conveyor');
-    mkdirSync(dir, { recursive: true });
-    return dir;
-}
-/**
- * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
- * Text holding a registered secret is refused (MaskedValueError), never rewritten.
- */
-function writeDataFile(fileName, content) {
-    const file = openDataFile(fileName);
-    try {
-        file.write(content);
-    }
-    finally {
-        file.close();
-    }
-    return file.path;
-}
-/**
- * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. A string piece that holds a registered secret (any encoding) is refused
- * with a MaskedValueError: write whole records, each is checked on its own.
- */
-function openDataFile(fileName) {
-    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
-        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
-    }
-    const path = join(runnerTemp(), fileName);
-    // `mode` applies only when the file is created: tighten one that already exists
-    // before writing into it.
-    if (existsSync(path))
-        chmodSync(path, 0o600);
-    let fd = openSync(path, 'w', 0o600);
-    return {
-        path,
-        write(content) {
-            if (fd === undefined)
-                throw new Error(`data file ${fileName} is closed`);
-            let bytes;
-            let done = 0;
-            if (typeof content === 'string') {
-                // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes. A piece holding a secret is
-                // refused, never written changed: the file is data another step reads.
-                secrets.assertUnmasked(`data file ${fileName}`, content);
-                const text = content;
-                done = writeSync(fd, text);
-                if (done === Buffer.byteLength(text))
-                    return;
-                bytes = Buffer.from(text, 'utf8');
-            }
-            else
-                bytes = content;
-            while (done < bytes.length)
-                done += writeSync(fd, bytes, done);
-        },
-        close() {
-            if (fd !== undefined)
-                closeSync(fd);
-            fd = undefined;
-        }
-    };
-}
-
-;// CONCATENATED MODULE: ./src/core/pool.ts
-/**
- * Bounded concurrency: run an async function over a list with at most `limit` calls in
- * flight, keeping the results in the list's order.
- */
-/**
- * Run `fn` over `items` with at most `limit` at a time; the results keep the items'
- * order. The first error rejects (the calls already started run to their end).
- */
-async function mapLimit(items, limit, fn) {
-    const results = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            results[i] = await fn(items[i]);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()));
-    return results;
-}
-
 ;// CONCATENATED MODULE: ./src/core/confine.ts
 /**
  * Paths a user (or a pull request) controls, confined to a root directory (the
@@ -76283,6 +76178,151 @@ function getInputs(reader = new InputReader()) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/core/outputs.ts
+/**
+ * Outputs, state and environment through the runner's file commands, kept far below
+ * the runner's 1 MB per-job output limit: large data goes to a file under
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
+ */
+
+
+
+
+/** Largest single output value we write (bytes). */
+const MAX_OUTPUT_BYTES = 256 * 1024;
+/** Largest total of all outputs of one step (bytes). */
+const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
+let totalBytes = 0;
+function fileCommand(file, name, value) {
+    if (!file)
+        return false;
+    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    while (value.includes(delimiter) || name.includes(delimiter))
+        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
+    return true;
+}
+/** Thrown when an output would be too large; the caller should write a file instead. */
+class OutputTooLargeError extends Error {
+    name = 'OutputTooLargeError';
+}
+/**
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
+ */
+function outputs_setOutput(name, value) {
+    const text = typeof value === 'string'
+        ? value
+        : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value);
+    secrets_secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
+    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
+    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
+        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
+    }
+    totalBytes += bytes;
+    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
+        process.stdout.write(`output ${name}=${safe}\n`);
+    }
+}
+/** Reset the running output total; for tests. */
+function resetOutputTotals() {
+    totalBytes = 0;
+}
+/**
+ * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
+ * on the runner, so a value holding a secret is refused (save a path to a 0600 file
+ * under RUNNER_TEMP instead).
+ */
+function outputs_saveState(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to save state ${name}: it holds a secret`);
+    fileCommand(process.env.GITHUB_STATE, name, value);
+}
+/** State saved by the main step. */
+function outputs_getState(name) {
+    return process.env[`STATE_${name}`] ?? '';
+}
+/** Export an environment variable to later steps. Refuses secrets. */
+function outputs_exportVariable(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to export ${name}: it holds a secret`);
+    process.env[name] = value;
+    fileCommand(process.env.GITHUB_ENV, name, value);
+}
+/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
+function runnerTemp() {
+    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
+    const dir = join(base, 'conveyor');
+    mkdirSync(dir, { recursive: true });
+    return dir;
+}
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
+function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
+ */
+function openDataFile(fileName) {
+    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
+        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
+    }
+    const path = join(runnerTemp(), fileName);
+    // `mode` applies only when the file is created: tighten one that already exists
+    // before writing into it.
+    if (existsSync(path))
+        chmodSync(path, 0o600);
+    let fd = openSync(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            let bytes;
+            let done = 0;
+            if (typeof content === 'string') {
+                // A string goes to the file as it is encoded (no Buffer of it first); what a
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
+                done = writeSync(fd, text);
+                if (done === Buffer.byteLength(text))
+                    return;
+                bytes = Buffer.from(text, 'utf8');
+            }
+            else
+                bytes = content;
+            while (done < bytes.length)
+                done += writeSync(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                closeSync(fd);
+            fd = undefined;
+        }
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/core/summary.ts
 /**
  * A small Markdown builder for step summaries. Cells are escaped (a line break of any
@@ -76373,6 +76413,18 @@ class summary_Summary {
 ;// CONCATENATED MODULE: ./src/actions/argocd-sync/report.ts
 
 
+
+
+/** Every output and the summary of a run that reached a verdict for each app. */
+function report(run, server) {
+    outputs_setOutput('applications', applicationsOutput(run.results, secrets_secrets));
+    outputs_setOutput('result', run.result);
+    writeSummary(run.results, run.result, server);
+}
+/** `result: failed` when no app got as far as a verdict, so later steps can branch on it. */
+function reportFailed() {
+    outputs_setOutput('result', 'failed');
+}
 /** The `applications` output: an object keyed by application name. */
 function applicationsOutput(results, secrets) {
     const out = {};
@@ -76428,78 +76480,50 @@ function writeSummary(results, result, server) {
 ;// CONCATENATED MODULE: ./src/actions/argocd-sync/main.ts
 /**
  * `argocd-sync`: sync Argo CD applications and succeed only when the cluster runs
- * the requested revision, synced and healthy.
+ * the requested revision, synced and healthy. This entry reads the inputs, runs the
+ * sync (src/argocd/run.ts) and reports it.
  */
 
 
 
 
-
-
-
-
-
-
-
-
-
-
-/** The overall result from the per-app ones. */
-function overall(results) {
-    if (results.some(r => r.result === 'failed'))
-        return 'failed';
-    if (results.some(r => r.result === 'timed-out'))
-        return 'timed-out';
-    return 'succeeded';
-}
-/**
- * The applications to sync, each fetched once (with the refresh when asked) before
- * any sync starts, so a wrong name fails the step before anything changed.
- */
-async function resolveApps(client, inputs, log) {
-    const scope = { appNamespace: inputs.appNamespace, project: inputs.project };
-    const needList = inputs.selector !== undefined || inputs.applications.some(isGlob);
-    let names = [...new Set(inputs.applications)];
-    if (needList) {
-        const listed = await client.list({ ...scope, selector: inputs.selector });
-        // Filter again locally: a server that ignores the selector must not widen the set.
-        const requirements = inputs.selector ? parseSelector(inputs.selector) : [];
-        const apps = listed.filter(a => matchesSelector(a.metadata.labels, requirements));
-        const chosen = selectApplications(apps, inputs.applications);
-        const where = `${inputs.selector ? ` with selector "${inputs.selector}"` : ''}${inputs.project ? ` in project "${inputs.project}"` : ''}${inputs.appNamespace ? ` in namespace "${inputs.appNamespace}"` : ''}`;
-        if (chosen.names.length === 0) {
-            throw new ConfigurationError(`no application matched input "applications" (${inputs.applications.join(', ') || 'any'})${where}; the account sees ${listed.length} application(s)`);
+/** The sync job the inputs describe. */
+function jobOf(inputs) {
+    return {
+        connection: {
+            server: inputs.server,
+            token: inputs.token,
+            username: inputs.username,
+            password: inputs.password,
+            ca: inputs.ca,
+            insecure: inputs.insecure,
+            headers: inputs.headers
+        },
+        applications: inputs.applications,
+        selector: inputs.selector,
+        concurrency: inputs.concurrency,
+        settings: {
+            scope: { appNamespace: inputs.appNamespace, project: inputs.project },
+            revision: inputs.revision,
+            source: inputs.source,
+            request: {
+                ...(inputs.prune ? { prune: true } : {}),
+                ...(inputs.dryRun ? { dryRun: true } : {}),
+                ...(inputs.force ? { strategy: { hook: { force: true } } } : {}),
+                ...(inputs.syncOptions.length ? { syncOptions: { items: inputs.syncOptions } } : {}),
+                ...(inputs.resources.length ? { resources: inputs.resources } : {})
+            },
+            refresh: inputs.refresh,
+            waitFor: inputs.waitFor,
+            healthyStates: inputs.healthyStates,
+            timeoutMs: inputs.timeoutMs,
+            degradedGraceMs: inputs.degradedGraceMs,
+            onTimeout: inputs.onTimeout,
+            onRunningOperation: inputs.onRunningOperation,
+            watch: inputs.watch,
+            pollIntervalMs: inputs.pollIntervalMs
         }
-        for (const u of chosen.unmatched) {
-            log.warning(`input "applications": "${u}" matched no application${where}`);
-        }
-        names = chosen.names;
-    }
-    const fetched = await mapLimit(names, inputs.concurrency, async (name) => {
-        try {
-            return { name, app: await client.get(name, scope, inputs.refresh) };
-        }
-        catch (error) {
-            return { name, error: error instanceof Error ? error : new Error(String(error)) };
-        }
-    });
-    const errors = fetched.filter(f => f.error !== undefined).map(f => f.error);
-    if (errors.length > 0) {
-        const text = errors.map(e => e.message).join('\n');
-        // A user mistake (wrong name, RBAC) or a server/network failure: keep the kind.
-        if (errors.every(e => e instanceof ConfigurationError))
-            throw new ConfigurationError(text);
-        throw new Error(text);
-    }
-    const apps = new Map(fetched.map(f => [f.name, f.app]));
-    // Which source "revision" belongs to, for every app before any sync starts.
-    const wrong = [...apps.values()].flatMap(app => {
-        const choice = chooseSource(app, inputs.source, inputs.revision);
-        return 'error' in choice ? [choice.error] : [];
-    });
-    if (wrong.length > 0)
-        throw new ConfigurationError(wrong.join('\n'));
-    return apps;
+    };
 }
 /** The action's entry point. */
 async function run() {
@@ -76510,7 +76534,7 @@ async function run() {
         }
         catch (error) {
             // Later steps can branch on `result` even when the inputs were wrong.
-            outputs_setOutput('result', 'failed');
+            reportFailed();
             throw error;
         }
         if (inputs.cleartextWarning)
@@ -76518,118 +76542,21 @@ async function run() {
         if (inputs.insecure) {
             log.warning('input "insecure" is true: TLS certificates of the Argo CD server are not verified; use "ca-cert" instead');
         }
-        const http = new client_HttpClient({
-            ca: inputs.ca,
-            insecure: inputs.insecure,
-            headers: inputs.headers,
-            timeoutMs: 30_000,
-            retries: 4,
-            backoffMs: Math.min(1000, inputs.pollIntervalMs),
-            maxBackoffMs: 15_000,
-            logger: log
-        });
-        // The preflight and the lookup of the applications end within `timeout` too
-        // (a server that accepts connections and never answers); each app's sync then
-        // gets its own `timeout`.
-        const client = new ArgoClient(http, inputs.server, Date.now() + inputs.timeoutMs);
-        let resultSet = false;
+        let run;
         try {
-            const version = await log.group('Preflight', async () => {
-                const v = await client.version();
-                if (inputs.token)
-                    client.setToken(inputs.token);
-                else {
-                    const token = await client.login(inputs.username, inputs.password);
-                    secrets_secrets.add(token);
-                    log.info(`logged in as "${inputs.username}" (session token masked)`);
-                }
-                return v;
-            });
-            log.info(`Argo CD ${version.Version ?? '(version unknown)'} at ${inputs.server}`);
-            const initial = await log.group('Applications', async () => {
-                const found = await resolveApps(client, inputs, log);
-                log.info(`syncing ${found.size}: ${[...found.keys()].join(', ')}`);
-                return found;
-            });
-            const names = [...initial.keys()];
-            const settings = {
-                scope: { appNamespace: inputs.appNamespace, project: inputs.project },
-                revision: inputs.revision,
-                source: inputs.source,
-                request: {
-                    ...(inputs.prune ? { prune: true } : {}),
-                    ...(inputs.dryRun ? { dryRun: true } : {}),
-                    ...(inputs.force ? { strategy: { hook: { force: true } } } : {}),
-                    ...(inputs.syncOptions.length ? { syncOptions: { items: inputs.syncOptions } } : {}),
-                    ...(inputs.resources.length ? { resources: inputs.resources } : {})
-                },
-                refresh: inputs.refresh,
-                waitFor: inputs.waitFor,
-                healthyStates: inputs.healthyStates,
-                timeoutMs: inputs.timeoutMs,
-                degradedGraceMs: inputs.degradedGraceMs,
-                onTimeout: inputs.onTimeout,
-                onRunningOperation: inputs.onRunningOperation,
-                watch: inputs.watch,
-                pollIntervalMs: inputs.pollIntervalMs
-            };
-            if (inputs.dryRun && inputs.waitFor !== 'operation') {
-                log.info('dry-run: waiting for the operation only (a dry run changes neither sync status nor health)');
-            }
-            const results = await log.group('Sync', () => mapLimit(names, inputs.concurrency, async (name) => {
-                try {
-                    const r = await syncApplication(client, name, settings, log, initial.get(name));
-                    const line = `${name}: ${r.result} (${r.phase}, ${r.sync}, ${r.health}) in ${formatDuration(r.durationMs)}: ${r.message}`;
-                    if (r.result === 'succeeded')
-                        log.info(line);
-                    else
-                        log.error(line);
-                    for (const res of r.resources)
-                        log.info(`  ${name}: ${res}`);
-                    return r;
-                }
-                catch (error) {
-                    // One app's API error (even a permission problem) is that app's failure;
-                    // the others run to their own verdicts.
-                    const r = {
-                        name,
-                        result: 'failed',
-                        phase: 'Unknown',
-                        sync: 'Unknown',
-                        health: 'Unknown',
-                        revision: '',
-                        requested: '',
-                        revisions: [],
-                        durationMs: 0,
-                        message: errors_errorMessage(error),
-                        resources: [],
-                        observedBy: inputs.watch,
-                        terminated: false
-                    };
-                    log.error(`${name}: failed: ${r.message}`);
-                    return r;
-                }
-            }));
-            const result = overall(results);
-            outputs_setOutput('applications', applicationsOutput(results, secrets_secrets));
-            outputs_setOutput('result', result);
-            resultSet = true;
-            writeSummary(results, result, inputs.server);
-            if (result !== 'succeeded') {
-                const bad = results
-                    .filter(r => r.result !== 'succeeded')
-                    .map(r => `${r.name} ${r.result}: ${r.message}`);
-                throw new Error(bad.join('; '));
-            }
+            run = await syncApplications(jobOf(inputs), log);
         }
         catch (error) {
             // Later steps can branch on `result` even when no app got as far as a verdict.
-            if (!resultSet)
-                outputs_setOutput('result', 'failed');
+            reportFailed();
             throw error;
         }
-        finally {
-            await http.close();
+        report(run, inputs.server);
+        if (run.result !== 'succeeded') {
+            const bad = run.results
+                .filter(r => r.result !== 'succeeded')
+                .map(r => `${r.name} ${r.result}: ${r.message}`);
+            throw new Error(bad.join('; '));
         }
     });
 }

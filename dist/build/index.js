@@ -84937,7 +84937,7 @@ function saveState(name, value) {
  * @param     name     name of the state to get
  * @returns   string
  */
-function getState(name) {
+function core_getState(name) {
     return process.env[`STATE_${name}`] || '';
 }
 function getIDToken(aud) {
@@ -85345,6 +85345,228 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/core/outputs.ts
+/**
+ * Outputs, state and environment through the runner's file commands, kept far below
+ * the runner's 1 MB per-job output limit: large data goes to a file under
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
+ */
+
+
+
+
+/** Largest single output value we write (bytes). */
+const MAX_OUTPUT_BYTES = 256 * 1024;
+/** Largest total of all outputs of one step (bytes). */
+const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
+let totalBytes = 0;
+function fileCommand(file, name, value) {
+    if (!file)
+        return false;
+    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    while (value.includes(delimiter) || name.includes(delimiter))
+        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
+    return true;
+}
+/** Thrown when an output would be too large; the caller should write a file instead. */
+class OutputTooLargeError extends Error {
+    name = 'OutputTooLargeError';
+}
+/**
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
+ */
+function outputs_setOutput(name, value) {
+    const text = typeof value === 'string'
+        ? value
+        : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value);
+    secrets_secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
+    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
+    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
+        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
+    }
+    totalBytes += bytes;
+    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
+        process.stdout.write(`output ${name}=${safe}\n`);
+    }
+}
+/** Reset the running output total; for tests. */
+function resetOutputTotals() {
+    totalBytes = 0;
+}
+/**
+ * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
+ * on the runner, so a value holding a secret is refused (save a path to a 0600 file
+ * under RUNNER_TEMP instead).
+ */
+function outputs_saveState(name, value) {
+    if (secrets_secrets.leaks(value))
+        throw new Error(`refusing to save state ${name}: it holds a secret`);
+    fileCommand(process.env.GITHUB_STATE, name, value);
+}
+/** State saved by the main step. */
+function outputs_getState(name) {
+    return process.env[`STATE_${name}`] ?? '';
+}
+/** Export an environment variable to later steps. Refuses secrets. */
+function outputs_exportVariable(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to export ${name}: it holds a secret`);
+    process.env[name] = value;
+    fileCommand(process.env.GITHUB_ENV, name, value);
+}
+/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
+function runnerTemp() {
+    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
+    const dir = (0,external_node_path_.join)(base, 'conveyor');
+    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
+    return dir;
+}
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
+function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
+ */
+function openDataFile(fileName) {
+    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
+        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
+    }
+    const path = join(runnerTemp(), fileName);
+    // `mode` applies only when the file is created: tighten one that already exists
+    // before writing into it.
+    if (existsSync(path))
+        chmodSync(path, 0o600);
+    let fd = openSync(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            let bytes;
+            let done = 0;
+            if (typeof content === 'string') {
+                // A string goes to the file as it is encoded (no Buffer of it first); what a
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
+                done = writeSync(fd, text);
+                if (done === Buffer.byteLength(text))
+                    return;
+                bytes = Buffer.from(text, 'utf8');
+            }
+            else
+                bytes = content;
+            while (done < bytes.length)
+                done += writeSync(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                closeSync(fd);
+            fd = undefined;
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/model/image-ref.ts
+/**
+ * Container image references as the distribution spec and kustomize read them:
+ * `[registry[:port]/]repository[:tag][@digest]`. A first path component is a registry
+ * only when it has a dot or a port or is `localhost`, so `host:5000/team/app:1.2` and
+ * `team/app:1.2` both parse right.
+ */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
+/** Whether `tag` is a valid tag. */
+function isValidTag(tag) {
+    return TAG.test(tag);
+}
+/** Whether `digest` is a valid digest (`sha256:<64 hex>` and other algorithms). */
+function isValidDigest(digest) {
+    return (DIGEST.test(digest) && (!digest.startsWith('sha256:') || /^sha256:[a-f0-9]{64}$/.test(digest)));
+}
+/** Whether the first path component names a registry. */
+function isRegistry(component) {
+    return (component === 'localhost' ||
+        component.includes('.') ||
+        component.includes(':') ||
+        component.startsWith('['));
+}
+/** Parse a reference; throws an Error saying what is wrong. */
+function parseImageRef(reference) {
+    const ref = reference.trim();
+    if (ref === '')
+        throw new Error('empty image reference');
+    if (/\s/.test(ref))
+        throw new Error(`image reference ${JSON.stringify(ref)} contains whitespace`);
+    let rest = ref;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!isValidDigest(digest))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid digest ${JSON.stringify(digest)}`);
+    }
+    let tag;
+    const lastSlash = rest.lastIndexOf('/');
+    const colon = rest.lastIndexOf(':');
+    if (colon > lastSlash) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!isValidTag(tag))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid tag ${JSON.stringify(tag)}`);
+    }
+    const parts = rest.split('/');
+    let registry;
+    if (parts.length > 1 && isRegistry(parts[0])) {
+        registry = parts.shift();
+        if (!HOST.test(registry))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid registry ${JSON.stringify(registry)}`);
+    }
+    if (parts.length === 0 || parts.some(p => !COMPONENT.test(p))) {
+        throw new Error(`image reference ${JSON.stringify(ref)}: invalid repository ${JSON.stringify(parts.join('/'))} (lower-case letters, digits and separators . _ - only)`);
+    }
+    const repository = parts.join('/');
+    if (rest.length > 255)
+        throw new Error(`image reference ${JSON.stringify(ref)}: name longer than 255 characters`);
+    return {
+        registry,
+        repository,
+        name: registry ? `${registry}/${repository}` : repository,
+        tag,
+        digest
+    };
+}
+/** Format a reference from its parts. */
+function formatImageRef(ref) {
+    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+
 ;// CONCATENATED MODULE: ./src/image/auth-dir.ts
 /**
  * Registry credentials for the builders without argv: a docker-style `config.json`
@@ -85405,34 +85627,7 @@ function removeAuthDir(dir) {
     return true;
 }
 
-;// CONCATENATED MODULE: ./src/core/retry.ts
-/**
- * The one back-off every retry waits by (HTTP requests, a rejected GitOps push, an image
- * push, the Argo CD sync and watch loops, the referrers tag): exponential from a first
- * wait, capped, jittered so that runs retrying together spread out, and never shorter
- * than what the server asked for (`Retry-After`). Pure given `random`; `sleep` is the
- * wait itself.
- */
-/** Half to all of the exponential wait. */
-const EQUAL_JITTER = [0.5, 1];
-/**
- * The wait before retry number `retry` (0 for the first): `baseMs * 2^retry` capped at
- * `capMs`, times the jitter factor, at least `retryAfterMs` when the server asked for a
- * wait, and never above `capMs`. Pure given `random`.
- */
-function backoffDelay(retry, backoff, retryAfterMs, random = Math.random) {
-    const exp = Math.min(backoff.capMs, backoff.baseMs * 2 ** retry);
-    const [low, high] = backoff.jitter ?? EQUAL_JITTER;
-    const jittered = Math.round(exp * (low + random() * (high - low)));
-    return Math.min(backoff.capMs, Math.max(jittered, retryAfterMs ?? 0));
-}
-/** Wait `ms` milliseconds (a negative wait is none). */
-function sleep(ms) {
-    return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
-}
-
 ;// CONCATENATED MODULE: ./src/image/push-retry.ts
-
 /** Failures a retry cannot fix: credentials, permissions, a rejected name or manifest. */
 const PERMANENT = [
     /\b(?:StatusCode|status code|status):? 40[13]\b|\b40[13] (?:Unauthorized|Forbidden)\b/i,
@@ -85487,12 +85682,14 @@ function classifyPushFailure(output) {
 /** The default policy: 3 attempts, waiting about 2 s, then 4 s. */
 const PUSH_RETRY = { attempts: 3, delayMs: 2000, maxDelayMs: 30_000 };
 /**
- * The wait before attempt `attempt + 1` (attempt counts from 1): the one back-off
- * (core/retry.ts) with ±25 % jitter, at least what the registry asked for, never above
- * the cap. Pure given `random`.
+ * The wait before attempt `attempt + 1` (attempt counts from 1): exponential with
+ * ±25 % jitter, at least what the registry asked for, never above the cap. Pure
+ * given `random`.
  */
 function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
-    return backoffDelay(attempt - 1, { baseMs: policy.delayMs, capMs: policy.maxDelayMs, jitter: [0.75, 1.25] }, retryAfterMs, random);
+    const exp = policy.delayMs * 2 ** (attempt - 1);
+    const jittered = Math.round(exp * (0.75 + random() * 0.5));
+    return Math.min(policy.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0));
 }
 /**
  * Run `attempt` until it succeeds, fails for a reason that is not transient, or the
@@ -85504,7 +85701,7 @@ function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
 async function withPushRetry(what, attempt, options) {
     const policy = options.policy ?? PUSH_RETRY;
     const now = options.now ?? Date.now;
-    const pause = options.sleep ?? sleep;
+    const sleep = options.sleep ?? ((ms) => new Promise(r => setTimeout(r, ms)));
     const deadline = options.timeoutMs !== undefined ? now() + options.timeoutMs : undefined;
     for (let n = 1;; n++) {
         try {
@@ -85525,7 +85722,7 @@ async function withPushRetry(what, attempt, options) {
                 throw options.exhausted(error, n, `${c.reason}, and the time limit is near`);
             }
             options.logger.warning(`${what} failed with a transient registry error (${c.reason}); retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${policy.attempts})`);
-            await pause(wait);
+            await sleep(wait);
         }
     }
 }
@@ -85589,25 +85786,14 @@ function lastLines(text, n) {
         .join('\n');
 }
 /**
- * The runner's request tokens: no child process needs them (the action's own code
- * makes every call they are for), and a child that logs its environment would show them.
- */
-const RUNNER_TOKENS = new Set([
-    'ACTIONS_RUNTIME_TOKEN',
-    'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
-    'GITHUB_TOKEN'
-]);
-/**
  * The environment a child gets: `env` without the action's `INPUT_*` variables, which
- * hold the raw inputs (secrets among them), and without the runner's request tokens.
- * Every process `exec` starts gets this; pass it on where a child is started otherwise.
+ * hold the raw inputs (secrets among them) and which no child needs.
  */
 function childEnv(env = process.env) {
     const out = {};
-    for (const [k, v] of Object.entries(env)) {
-        if (!/^INPUT_/i.test(k) && !RUNNER_TOKENS.has(k))
+    for (const [k, v] of Object.entries(env))
+        if (!/^INPUT_/i.test(k))
             out[k] = v;
-    }
     return out;
 }
 /** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
@@ -85722,14 +85908,33 @@ function core_exec_exec(command, args, options = {}) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/image/backend-argv.ts
+;// CONCATENATED MODULE: ./src/image/backends.ts
 /**
- * The command lines of the image builders, one pure function per command: `docker buildx
- * build`, `docker build`, `docker push`, `buildah bud` and `buildah push`, the `secrets`
- * input's items, and the per-service cache reference. Credentials are never argv: every
- * builder reads them from the 0600 auth file (auth-dir.ts).
+ * The image builders behind one interface: `docker buildx build`, plain `docker build`
+ * (BuildKit when the buildx plugin is there, the classic builder otherwise) and
+ * `buildah bud`. Each command line is built by a pure function (unit-tested); the
+ * I/O (running it, detecting what is installed) sits at the end of this file.
+ * Credentials reach every builder through a 0600 auth file (see auth-dir.ts),
+ * never argv.
  */
 
+
+
+/**
+ * The environment for builder processes: the action's own minus every `INPUT_*`
+ * variable (the runner puts secret inputs there) and the runner's request tokens.
+ */
+function backends_childEnv(env = process.env) {
+    const out = {};
+    for (const [k, v] of Object.entries(env)) {
+        if (/^INPUT_/i.test(k))
+            continue;
+        if (['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN'].includes(k))
+            continue;
+        out[k] = v;
+    }
+    return out;
+}
 /** Parse the `secrets` input's items (`id=x,env=Y` / `id=x,src=path`). */
 function parseBuildSecret(item) {
     const fields = new Map();
@@ -85862,21 +86067,6 @@ function buildahPushArgv(spec, digestFile) {
 function cacheRefFor(backend, image) {
     return backend === 'buildah' ? `${image}-buildcache` : `${image}:buildcache`;
 }
-
-;// CONCATENATED MODULE: ./src/image/backends.ts
-/**
- * The image builders behind one interface: `docker buildx build`, plain `docker build`
- * (BuildKit when the buildx plugin is there, the classic builder otherwise) and
- * `buildah bud`. Each command line is built by a pure function in backend-argv.ts
- * (unit-tested); this file runs them, reads their logs and detects what is installed.
- * Credentials reach every builder through a 0600 auth file (see auth-dir.ts),
- * never argv.
- */
-
-
-
-
-
 /**
  * The failing step of a build log and the lines after it (at most `max`), for an
  * `::error::` annotation. Understands buildah (`STEP 2/3: RUN`), classic docker
@@ -86131,415 +86321,53 @@ async function localImageDigest(backend, ref, env) {
     return id.startsWith('sha256:') ? id : `sha256:${id}`;
 }
 
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ./src/image/context-hash.ts
-/**
- * The content hash of a service's build inputs, the key of build avoidance: the
- * context's files (git-tracked and untracked-but-not-ignored when the context is in a
- * git work tree, every file otherwise) minus what `.dockerignore` excludes, the
- * Dockerfile, build args, target, platforms, user labels and the digests of the base
- * images. Per-run labels (created, revision) are left out on purpose: they would
- * make every hash unique.
- */
-
-
-
-
-
-/** Parse `.dockerignore` text the way moby's patternmatcher reads it. */
-function parseDockerignore(text) {
-    const rules = [];
-    for (const raw of text.split(/\r?\n/)) {
-        let line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            continue;
-        let negate = false;
-        if (line.startsWith('!')) {
-            negate = true;
-            line = line.slice(1).trim();
-        }
-        // filepath.Clean, and a leading slash means the context root.
-        line = line
-            .replace(/\\/g, '/')
-            .replace(/\/+/g, '/')
-            .replace(/^(\.\/)+/, '')
-            .replace(/^\/+/, '')
-            .replace(/\/$/, '');
-        if (line === '' || line === '.')
-            continue;
-        const isMatch = picomatch_default()(line, { dot: true, nobrace: true, noextglob: true });
-        rules.push({ pattern: line, negate, match: isMatch });
-    }
-    return rules;
-}
-/**
- * Whether a context-relative path is excluded: the last rule matching the path or
- * one of its parent directories decides (a `!` rule re-includes).
- */
-function isIgnored(path, rules) {
-    const parts = path.split('/');
-    const candidates = [];
-    for (let i = 1; i <= parts.length; i++)
-        candidates.push(parts.slice(0, i).join('/'));
-    let ignored = false;
-    for (const rule of rules) {
-        if (candidates.some(c => rule.match(c)))
-            ignored = !rule.negate;
-    }
-    return ignored;
-}
-function walk(root, dir, out) {
-    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true })) {
-        if (entry.name === '.git' && dir === root)
-            continue;
-        const full = (0,external_node_path_.join)(dir, entry.name);
-        if (entry.isDirectory())
-            walk(root, full, out);
-        else
-            out.push((0,external_node_path_.relative)(root, full).split(external_node_path_.sep).join('/'));
-    }
-}
-/** The context's candidate files: from git when it is a work tree, else a directory walk. */
-async function listContextFiles(context) {
-    const res = await core_exec_exec('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '.'], {
-        cwd: context,
-        allowFailure: true,
-        env: { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
-    }).catch(() => undefined);
-    if (res && res.code === 0) {
-        const files = [...new Set(res.stdout.split('\0').filter(f => f !== ''))];
-        // Tracked files deleted in the work tree are not part of the context.
-        return { files: files.filter(f => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(context, f))), git: true };
-    }
-    const files = [];
-    walk(context, context, files);
-    return { files, git: false };
-}
-/** The files of a context that the builder sees, sorted, honouring `.dockerignore`. */
-async function contextFiles(context) {
-    const listed = await listContextFiles(context);
-    const ignoreFile = (0,external_node_path_.join)(context, '.dockerignore');
-    const rules = (0,external_node_fs_namespaceObject.existsSync)(ignoreFile) ? parseDockerignore((0,external_node_fs_namespaceObject.readFileSync)(ignoreFile, 'utf8')) : [];
-    const files = listed.files
-        .filter(f => !isIgnored(f, rules))
-        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return { files, git: listed.git };
-}
-/** The hash of a context directory's files plus the other inputs. Returns hex and the file count. */
-async function hashBuildInputs(context, inputs) {
-    const { files, git } = await contextFiles(context);
-    // The files first (the slow part), then every line in its fixed order.
-    const fileLines = [];
-    let bytes = 0;
-    for (const file of files) {
-        const full = (0,external_node_path_.join)(context, file);
-        const st = (0,external_node_fs_namespaceObject.lstatSync)(full);
-        if (st.isSymbolicLink()) {
-            fileLines.push(['link', file, (0,external_node_fs_namespaceObject.readlinkSync)(full)]);
-        }
-        else if (st.isFile()) {
-            const content = (0,external_node_fs_namespaceObject.readFileSync)(full);
-            bytes += content.length;
-            const mode = st.mode & 0o111 ? 'x' : '-';
-            fileLines.push(['file', file, mode, (0,external_node_crypto_.createHash)('sha256').update(content).digest('hex')]);
-        }
-    }
-    const baseDigests = await inputs.baseDigests;
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    const line = (...parts) => {
-        h.update(parts.join('\0'));
-        h.update('\n');
-    };
-    line('conveyor-build-inputs', 'v1');
-    line('dockerfile', (0,external_node_crypto_.createHash)('sha256').update(inputs.dockerfileContent).digest('hex'));
-    line('target', inputs.target ?? '');
-    line('platforms', [...inputs.platforms].sort().join(','));
-    const args = inputs.buildArgs instanceof Map ? [...inputs.buildArgs] : Object.entries(inputs.buildArgs);
-    for (const [k, v] of args.sort(([a], [b]) => (a < b ? -1 : 1)))
-        line('arg', k, v);
-    for (const [k, v] of [...(inputs.labels ?? new Map())].sort(([a], [b]) => a < b ? -1 : 1)) {
-        line('label', k, v);
-    }
-    for (const b of baseDigests)
-        line('base', b.ref, b.digest);
-    for (const l of fileLines)
-        line(...l);
-    return { hash: h.digest('hex'), files: files.length, bytes, git };
-}
-
-;// CONCATENATED MODULE: ./src/core/confine.ts
-/**
- * Paths a user (or a pull request) controls, confined to a root directory (the
- * workspace, or plan's working directory). Symlinks are resolved with `realpath`
- * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
- * cannot make an action read, and print, a file outside the checkout.
- */
-
-
-
-/** Whether `path` is `root` or below it (both absolute and already resolved). */
-function isWithin(root, path) {
-    const rel = (0,external_node_path_.relative)(root, path);
-    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
-}
-/**
- * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
- * For a path that does not exist, its deepest existing ancestor is resolved and the
- * rest appended, so a link in a parent directory still counts.
- */
-function realPath(root, path) {
-    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
-    const rest = [];
-    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
-        const parent = (0,external_node_path_.dirname)(head);
-        if (parent === head)
-            break;
-        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
-        head = parent;
-    }
-    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
-    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
-}
-/**
- * `path` resolved through its symlinks, when it stays inside `root`; else a
- * ConfigurationError naming the input. `rootName` says what the root is in the message
- * (`the workspace`, `the working directory`); `hint` is appended.
- */
-function confinedPath(root, path, options) {
-    const realRoot = realPath(root, root);
-    const real = realPath(root, path);
-    if (!isWithin(realRoot, real)) {
-        // Lexically inside: only a symlink leads out.
-        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
-        throw new errors_ConfigurationError(`${options.input} ${errors_quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
-    }
-    return real;
-}
-/**
- * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
- * a symbolic link, as a path relative to `root` with `/` separators; undefined when
- * there is none (an entry that does not exist ends the walk). For code that writes
- * files and must never follow a link, even one that leads back inside `root`.
- */
-function symlinkOnPath(root, rel) {
-    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
-    let current = root;
-    for (let i = 0; i < parts.length; i++) {
-        current = join(current, parts[i]);
-        const st = lstatSync(current, { throwIfNoEntry: false });
-        if (!st)
-            return undefined;
-        if (st.isSymbolicLink())
-            return parts.slice(0, i + 1).join('/');
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/core/context.ts
-/**
- * The workflow run an action runs in, read from the runner's environment in one place:
- * the event payload (`GITHUB_EVENT_PATH`), the server and API URLs (GitHub Enterprise
- * Server sets its own) and the run's URL. An unset or empty variable means the default;
- * an unreadable payload is an empty one.
- */
-
-/**
- * The run's event payload: `{}` when `GITHUB_EVENT_PATH` is unset, names no file, or
- * holds anything but a JSON object.
- */
-function readEventPayload(env = process.env) {
-    const path = env.GITHUB_EVENT_PATH;
-    if (!path)
-        return {};
-    try {
-        const value = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
-        return value !== null && typeof value === 'object' && !Array.isArray(value)
-            ? value
-            : {};
-    }
-    catch {
-        return {};
-    }
-}
-/** A nested field of a payload (`path` of keys), or undefined where any step is missing. */
-function payloadField(payload, ...path) {
-    let value = payload;
-    for (const key of path) {
-        if (value === null || typeof value !== 'object')
-            return undefined;
-        value = value[key];
-    }
-    return value;
-}
-/** The GitHub server's URL without a trailing slash (`GITHUB_SERVER_URL`). */
-function serverUrl(env = process.env) {
-    return (env.GITHUB_SERVER_URL?.trim() || 'https://github.com').replace(/\/+$/, '');
-}
-/** The REST API's URL without a trailing slash (`GITHUB_API_URL`; GHES serves `<server>/api/v3`). */
-function apiUrl(env = process.env) {
-    return (env.GITHUB_API_URL?.trim() || 'https://api.github.com').replace(/\/+$/, '');
-}
-/** This workflow run's page, or undefined outside a run (no repository or run id). */
-function runUrl(env = process.env) {
-    const repository = env.GITHUB_REPOSITORY;
-    const runId = env.GITHUB_RUN_ID;
-    return repository && runId ? `${serverUrl(env)}/${repository}/actions/runs/${runId}` : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/model/image-ref.ts
-/**
- * Container image references as the distribution spec and kustomize read them:
- * `[registry[:port]/]repository[:tag][@digest]`. A first path component is a registry
- * only when it has a dot or a port or is `localhost`, so `host:5000/team/app:1.2` and
- * `team/app:1.2` both parse right.
- */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
-/** Whether `tag` is a valid tag. */
-function isValidTag(tag) {
-    return TAG.test(tag);
-}
-/** Whether `digest` is a valid digest (`sha256:<64 hex>` and other algorithms). */
-function isValidDigest(digest) {
-    return (DIGEST.test(digest) && (!digest.startsWith('sha256:') || /^sha256:[a-f0-9]{64}$/.test(digest)));
-}
-/** Whether the first path component names a registry. */
-function isRegistry(component) {
-    return (component === 'localhost' ||
-        component.includes('.') ||
-        component.includes(':') ||
-        component.startsWith('['));
-}
-/** Parse a reference; throws an Error saying what is wrong. */
-function parseImageRef(reference) {
-    const ref = reference.trim();
-    if (ref === '')
-        throw new Error('empty image reference');
-    if (/\s/.test(ref))
-        throw new Error(`image reference ${JSON.stringify(ref)} contains whitespace`);
-    let rest = ref;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!isValidDigest(digest))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid digest ${JSON.stringify(digest)}`);
-    }
-    let tag;
-    const lastSlash = rest.lastIndexOf('/');
-    const colon = rest.lastIndexOf(':');
-    if (colon > lastSlash) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-        if (!isValidTag(tag))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid tag ${JSON.stringify(tag)}`);
-    }
-    const parts = rest.split('/');
-    let registry;
-    if (parts.length > 1 && isRegistry(parts[0])) {
-        registry = parts.shift();
-        if (!HOST.test(registry))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid registry ${JSON.stringify(registry)}`);
-    }
-    if (parts.length === 0 || parts.some(p => !COMPONENT.test(p))) {
-        throw new Error(`image reference ${JSON.stringify(ref)}: invalid repository ${JSON.stringify(parts.join('/'))} (lower-case letters, digits and separators . _ - only)`);
-    }
-    const repository = parts.join('/');
-    if (rest.length > 255)
-        throw new Error(`image reference ${JSON.stringify(ref)}: name longer than 255 characters`);
-    return {
-        registry,
-        repository,
-        name: registry ? `${registry}/${repository}` : repository,
-        tag,
-        digest
-    };
-}
-/** Format a reference from its parts. */
-function formatImageRef(ref) {
-    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}
-
-;// CONCATENATED MODULE: ./src/image/distribution.ts
-/**
- * The vocabulary of the OCI distribution spec (the registry HTTP API): the manifest media
- * types, digests, the errors a registry answer becomes, `WWW-Authenticate` challenges and
- * Docker Hub's API host. Pure.
- */
-
-
-/** The manifest media types we read and write. */
-const distribution_MediaTypes = {
-    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-    ociIndex: 'application/vnd.oci.image.index.v1+json',
-    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json'
-};
-/** `Accept` for manifest requests: every type we understand. */
-const MANIFEST_ACCEPT = Object.values(distribution_MediaTypes).join(', ');
-/** Whether a media type is an index (multi-platform list). */
-function isIndexType(mediaType) {
-    return mediaType === distribution_MediaTypes.ociIndex || mediaType === distribution_MediaTypes.dockerList;
-}
-/** `sha256:<hex>` of some bytes. */
-function sha256Digest(data) {
-    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(data).digest('hex')}`;
-}
-/** A registry answer we cannot go on with (not an authentication problem). */
-class RegistryError extends Error {
-    status;
-    code;
-    name = 'RegistryError';
-    constructor(message, status, code) {
-        super(message);
-        this.status = status;
-        this.code = code;
-    }
-}
-/** 401 (the login failed) or 403 (logged in, but not allowed): the user's to fix. */
-class RegistryAuthError extends errors_ConfigurationError {
-    status;
-    name = 'RegistryAuthError';
-    constructor(message, status) {
-        super(message);
-        this.status = status;
-    }
-}
-/** Parse a `WWW-Authenticate` header (first challenge; quoted and bare params). */
-function parseChallenge(header) {
-    if (!header)
-        return undefined;
-    const m = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s*(.*)$/s.exec(header);
-    if (!m)
-        return undefined;
-    const params = {};
-    const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?/g;
-    for (const p of m[2].matchAll(re)) {
-        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
-    }
-    return { scheme: m[1].toLowerCase(), params };
-}
-/** The API host of a registry name: Docker Hub's names map to registry-1.docker.io. */
-function apiHost(registry) {
-    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
-        ? 'registry-1.docker.io'
-        : registry;
-}
-
 // EXTERNAL MODULE: external "node:tls"
 var external_node_tls_ = __nccwpck_require__(1692);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var node_modules_undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./src/core/http/proxy.ts
-/**
- * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
- * forms), read the way curl and the runner read them. Pure given the environment.
- */
+;// CONCATENATED MODULE: ./src/core/http/client.ts
+
+
+
+/** A request that could not get an answer (network error or timeout), after retries. */
+class HttpError extends Error {
+    url;
+    status;
+    timeout;
+    name = 'HttpError';
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
+        super(message);
+        this.url = url;
+        this.status = status;
+        this.timeout = timeout;
+    }
+}
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
+}
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
 function bypassesProxy(url, noProxy) {
     if (!noProxy)
@@ -86576,50 +86404,6 @@ function proxyFor(url, env = process.env) {
         : (env.HTTP_PROXY ?? env.http_proxy);
     return value && value.trim() !== '' ? value.trim() : undefined;
 }
-
-;// CONCATENATED MODULE: ./src/core/http/request.ts
-/** A request that could not get an answer (network error or timeout), after retries. */
-class HttpError extends Error {
-    url;
-    status;
-    timeout;
-    name = 'HttpError';
-    constructor(message, url, status, 
-    /**
-     * Set when no (complete) answer came in time: within the request's own timeout,
-     * or before the caller's deadline.
-     */
-    timeout) {
-        super(message);
-        this.url = url;
-        this.status = status;
-        this.timeout = timeout;
-    }
-}
-/** Whether an error is a request that ran out of the caller's deadline. */
-function isDeadlineError(error) {
-    return error instanceof HttpError && error.timeout === 'deadline';
-}
-/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
-function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
-    if (deadline === undefined || deadline - now >= timeoutMs) {
-        return { ms: timeoutMs, byDeadline: false };
-    }
-    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
-}
-/** The text of a timed-out attempt: how long, and whether the caller's time limit cut it. */
-function timedOutText(limit) {
-    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
-}
-/** Whether undici's error is a timeout (of the headers, the body, the connection or the signal). */
-function isTimeout(e) {
-    return (e.name === 'TimeoutError' ||
-        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-        e.code === 'UND_ERR_BODY_TIMEOUT' ||
-        e.code === 'UND_ERR_CONNECT_TIMEOUT');
-}
-/** The methods HTTP defines as idempotent, retried by default. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
 function parseRetryAfter(value, now = Date.now()) {
     if (!value)
@@ -86629,7 +86413,6 @@ function parseRetryAfter(value, now = Date.now()) {
     const at = Date.parse(value);
     return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
-/** Response headers as one lower-case string each (repeated ones joined with `, `). */
 function flatHeaders(headers) {
     const out = {};
     for (const [k, v] of Object.entries(headers)) {
@@ -86638,9 +86421,6 @@ function flatHeaders(headers) {
     }
     return out;
 }
-
-;// CONCATENATED MODULE: ./src/core/http/tls.ts
-
 /** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
 const UNVERIFIED = new Set([
     'UNABLE_TO_GET_ISSUER_CERT',
@@ -86722,22 +86502,6 @@ function multiplexed(tls) {
         }
     };
 }
-
-;// CONCATENATED MODULE: ./src/core/http/client.ts
-/**
- * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
- * retries cannot outlast it), retries with jittered exponential back-off that
- * honour `Retry-After` on 429 and 5xx, the standard proxy variables
- * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
- * or `insecure`), never process-wide.
- */
-
-
-
-
-
-
-
 /** An HTTP client with its own TLS and proxy settings. */
 class client_HttpClient {
     options;
@@ -86752,7 +86516,7 @@ class client_HttpClient {
     sleep;
     constructor(options = {}) {
         this.options = options;
-        this.sleep = options.sleep ?? sleep;
+        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
     }
     dispatcher(url) {
         const proxy = proxyFor(url, this.options.env);
@@ -86788,12 +86552,13 @@ class client_HttpClient {
         }
         return d;
     }
-    /** The wait before a retry: the server's `Retry-After` as given, else the one back-off. */
     backoff(attempt, retryAfter) {
-        const capMs = this.options.maxBackoffMs ?? 30_000;
+        const base = this.options.backoffMs ?? 500;
+        const cap = this.options.maxBackoffMs ?? 30_000;
         if (retryAfter !== undefined)
-            return Math.min(capMs, retryAfter);
-        return backoffDelay(attempt, { baseMs: this.options.backoffMs ?? 500, capMs });
+            return Math.min(cap, retryAfter);
+        const exp = Math.min(cap, base * 2 ** attempt);
+        return Math.round(exp / 2 + Math.random() * (exp / 2));
     }
     prepare(req) {
         const headers = {
@@ -86988,16 +86753,75 @@ class client_HttpClient {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/registry-session.ts
+;// CONCATENATED MODULE: ./src/image/registry.ts
 /**
- * One registry's connection and login over src/core/http/client.ts: whether it speaks
- * TLS, the `WWW-Authenticate` Bearer and Basic token flows, and authenticated requests.
- * Every token a registry returns is registered as a secret at once.
+ * A client of the OCI distribution spec (the registry HTTP API) over src/core/http/client.ts:
+ * ping, the `WWW-Authenticate` Bearer and Basic token flows, manifests (HEAD, GET, PUT)
+ * with the OCI and Docker media types, tag listing and blob existence. Enough to
+ * re-tag an image without moving a layer and to stitch an index from per-platform
+ * manifests. Every token a registry returns is registered as a secret at once.
  */
 
 
 
 
+/** The manifest media types we read and write. */
+const registry_MediaTypes = {
+    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+    ociIndex: 'application/vnd.oci.image.index.v1+json',
+    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json'
+};
+/** `Accept` for manifest requests: every type we understand. */
+const MANIFEST_ACCEPT = Object.values(registry_MediaTypes).join(', ');
+/** Whether a media type is an index (multi-platform list). */
+function isIndexType(mediaType) {
+    return mediaType === registry_MediaTypes.ociIndex || mediaType === registry_MediaTypes.dockerList;
+}
+/** `sha256:<hex>` of some bytes. */
+function sha256Digest(data) {
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(data).digest('hex')}`;
+}
+/** A registry answer we cannot go on with (not an authentication problem). */
+class RegistryError extends Error {
+    status;
+    code;
+    name = 'RegistryError';
+    constructor(message, status, code) {
+        super(message);
+        this.status = status;
+        this.code = code;
+    }
+}
+/** 401 (the login failed) or 403 (logged in, but not allowed): the user's to fix. */
+class RegistryAuthError extends errors_ConfigurationError {
+    status;
+    name = 'RegistryAuthError';
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+    }
+}
+/** Parse a `WWW-Authenticate` header (first challenge; quoted and bare params). */
+function parseChallenge(header) {
+    if (!header)
+        return undefined;
+    const m = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s*(.*)$/s.exec(header);
+    if (!m)
+        return undefined;
+    const params = {};
+    const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?/g;
+    for (const p of m[2].matchAll(re)) {
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+    }
+    return { scheme: m[1].toLowerCase(), params };
+}
+/** The API host of a registry name: Docker Hub's names map to registry-1.docker.io. */
+function apiHost(registry) {
+    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
+        ? 'registry-1.docker.io'
+        : registry;
+}
 const TLS_MISMATCH = new Set([
     'EPROTO',
     'ERR_SSL_WRONG_VERSION_NUMBER',
@@ -87005,12 +86829,8 @@ const TLS_MISMATCH = new Set([
     'UND_ERR_SOCKET',
     'ERR_SSL_PACKET_LENGTH_TOO_LONG'
 ]);
-/**
- * The connection to one registry and its login: the scheme (an insecure registry may
- * speak plain HTTP), the Basic and Bearer token flows, authenticated requests and the
- * errors their answers become. The API operations are `RegistryClient`'s.
- */
-class RegistrySession {
+/** A distribution-spec client for one registry. */
+class RegistryClient {
     options;
     host;
     stats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
@@ -87218,25 +87038,6 @@ class RegistrySession {
         }
         throw new RegistryError(secrets_secrets.redact(`registry ${this.host}: ${what} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`), res.status, code);
     }
-    /** Close connections. */
-    async close() {
-        await Promise.all([this.http.close(), this.probe?.close()]);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/image/registry.ts
-/**
- * A client of the OCI distribution spec (the registry HTTP API): manifests (HEAD, GET,
- * PUT) with the OCI and Docker media types, tag listing and blobs, over one registry's
- * session (registry-session.ts: TLS or not, the token flows). Enough to re-tag an image
- * without moving a layer and to stitch an index from per-platform manifests.
- */
-
-
-// The vocabulary and the options, for callers that know the client only.
-
-/** A distribution-spec client for one registry. */
-class RegistryClient extends RegistrySession {
     /** Describe a manifest by tag or digest; undefined when it does not exist. */
     async headManifest(repository, reference) {
         const what = `read ${repository}:${reference}`;
@@ -87347,6 +87148,10 @@ class RegistryClient extends RegistrySession {
             throw new RegistryError(`registry ${this.host}: blob ${digest} does not match its digest`);
         }
         return res.body;
+    }
+    /** Close connections. */
+    async close() {
+        await Promise.all([this.http.close(), this.probe?.close()]);
     }
 }
 
@@ -87520,6 +87325,145 @@ async function resolveBaseDigests(refs, own, options = {}) {
     return result;
 }
 
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/image/context-hash.ts
+/**
+ * The content hash of a service's build inputs, the key of build avoidance: the
+ * context's files (git-tracked and untracked-but-not-ignored when the context is in a
+ * git work tree, every file otherwise) minus what `.dockerignore` excludes, the
+ * Dockerfile, build args, target, platforms, user labels and the digests of the base
+ * images. Per-run labels (created, revision) are left out on purpose: they would
+ * make every hash unique.
+ */
+
+
+
+
+
+
+/** Parse `.dockerignore` text the way moby's patternmatcher reads it. */
+function parseDockerignore(text) {
+    const rules = [];
+    for (const raw of text.split(/\r?\n/)) {
+        let line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        let negate = false;
+        if (line.startsWith('!')) {
+            negate = true;
+            line = line.slice(1).trim();
+        }
+        // filepath.Clean, and a leading slash means the context root.
+        line = line
+            .replace(/\\/g, '/')
+            .replace(/\/+/g, '/')
+            .replace(/^(\.\/)+/, '')
+            .replace(/^\/+/, '')
+            .replace(/\/$/, '');
+        if (line === '' || line === '.')
+            continue;
+        const isMatch = picomatch_default()(line, { dot: true, nobrace: true, noextglob: true });
+        rules.push({ pattern: line, negate, match: isMatch });
+    }
+    return rules;
+}
+/**
+ * Whether a context-relative path is excluded: the last rule matching the path or
+ * one of its parent directories decides (a `!` rule re-includes).
+ */
+function isIgnored(path, rules) {
+    const parts = path.split('/');
+    const candidates = [];
+    for (let i = 1; i <= parts.length; i++)
+        candidates.push(parts.slice(0, i).join('/'));
+    let ignored = false;
+    for (const rule of rules) {
+        if (candidates.some(c => rule.match(c)))
+            ignored = !rule.negate;
+    }
+    return ignored;
+}
+function walk(root, dir, out) {
+    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true })) {
+        if (entry.name === '.git' && dir === root)
+            continue;
+        const full = (0,external_node_path_.join)(dir, entry.name);
+        if (entry.isDirectory())
+            walk(root, full, out);
+        else
+            out.push((0,external_node_path_.relative)(root, full).split(external_node_path_.sep).join('/'));
+    }
+}
+/** The context's candidate files: from git when it is a work tree, else a directory walk. */
+async function listContextFiles(context) {
+    const res = await core_exec_exec('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '.'], {
+        cwd: context,
+        allowFailure: true,
+        env: { ...backends_childEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
+    }).catch(() => undefined);
+    if (res && res.code === 0) {
+        const files = [...new Set(res.stdout.split('\0').filter(f => f !== ''))];
+        // Tracked files deleted in the work tree are not part of the context.
+        return { files: files.filter(f => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(context, f))), git: true };
+    }
+    const files = [];
+    walk(context, context, files);
+    return { files, git: false };
+}
+/** The files of a context that the builder sees, sorted, honouring `.dockerignore`. */
+async function contextFiles(context) {
+    const listed = await listContextFiles(context);
+    const ignoreFile = (0,external_node_path_.join)(context, '.dockerignore');
+    const rules = (0,external_node_fs_namespaceObject.existsSync)(ignoreFile) ? parseDockerignore((0,external_node_fs_namespaceObject.readFileSync)(ignoreFile, 'utf8')) : [];
+    const files = listed.files
+        .filter(f => !isIgnored(f, rules))
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return { files, git: listed.git };
+}
+/** The hash of a context directory's files plus the other inputs. Returns hex and the file count. */
+async function hashBuildInputs(context, inputs) {
+    const { files, git } = await contextFiles(context);
+    // The files first (the slow part), then every line in its fixed order.
+    const fileLines = [];
+    let bytes = 0;
+    for (const file of files) {
+        const full = (0,external_node_path_.join)(context, file);
+        const st = (0,external_node_fs_namespaceObject.lstatSync)(full);
+        if (st.isSymbolicLink()) {
+            fileLines.push(['link', file, (0,external_node_fs_namespaceObject.readlinkSync)(full)]);
+        }
+        else if (st.isFile()) {
+            const content = (0,external_node_fs_namespaceObject.readFileSync)(full);
+            bytes += content.length;
+            const mode = st.mode & 0o111 ? 'x' : '-';
+            fileLines.push(['file', file, mode, (0,external_node_crypto_.createHash)('sha256').update(content).digest('hex')]);
+        }
+    }
+    const baseDigests = await inputs.baseDigests;
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    const line = (...parts) => {
+        h.update(parts.join('\0'));
+        h.update('\n');
+    };
+    line('conveyor-build-inputs', 'v1');
+    line('dockerfile', (0,external_node_crypto_.createHash)('sha256').update(inputs.dockerfileContent).digest('hex'));
+    line('target', inputs.target ?? '');
+    line('platforms', [...inputs.platforms].sort().join(','));
+    const args = inputs.buildArgs instanceof Map ? [...inputs.buildArgs] : Object.entries(inputs.buildArgs);
+    for (const [k, v] of args.sort(([a], [b]) => (a < b ? -1 : 1)))
+        line('arg', k, v);
+    for (const [k, v] of [...(inputs.labels ?? new Map())].sort(([a], [b]) => a < b ? -1 : 1)) {
+        line('label', k, v);
+    }
+    for (const b of baseDigests)
+        line('base', b.ref, b.digest);
+    for (const l of fileLines)
+        line(...l);
+    return { hash: h.digest('hex'), files: files.length, bytes, git };
+}
+
 ;// CONCATENATED MODULE: ./src/model/build-result.ts
 /**
  * The build result file: one JSON per matrix leg, written by `build` and collected by
@@ -87601,6 +87545,38 @@ function readBuildResult(path) {
     return validateBuildResult(parsed, path);
 }
 
+;// CONCATENATED MODULE: ./src/image/job.ts
+/**
+ * What the build action hands the image domain and what it gets back: an `ImageJob`
+ * (what to build, where it goes, how) or a `MergeJob` (which per-platform images to
+ * stitch into one index), and an `Outcome` (built, reused or merged; the digest, the
+ * tags, the result file's content and what the step summary shows).
+ */
+
+/** The result file of a pushed image (for deploy), from its outcome and source. Pure. */
+function resultOf(o, source, createdAt) {
+    return {
+        version: RESULT_VERSION,
+        service: o.service,
+        image: o.image,
+        digest: o.digest,
+        tags: o.tags,
+        reused: o.kind === 'reused',
+        platforms: o.platforms,
+        source: {
+            repository: source.repository,
+            sha: source.tags.sha,
+            ref: source.tags.ref,
+            runUrl: source.runUrl
+        },
+        createdAt: createdAt.toISOString()
+    };
+}
+/** A pushed image's outcome, with the content of its result file (created now). */
+function withResult(o, source) {
+    return { ...o, result: resultOf(o, source, new Date()) };
+}
+
 ;// CONCATENATED MODULE: ./src/image/labels.ts
 /**
  * The OCI labels of a service's image (`org.opencontainers.image.*`): title, source,
@@ -87625,235 +87601,97 @@ function computeLabels(ctx, user = new Map()) {
     return labels;
 }
 
-;// CONCATENATED MODULE: ./src/core/outputs.ts
-/**
- * Outputs, state and environment through the runner's file commands, kept far below
- * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
- * secret is refused, never written: the runner would mask it, silently changing it.
- */
+;// CONCATENATED MODULE: ./src/image/promote.ts
 
-
-
-
-/** Largest single output value we write (bytes). */
-const MAX_OUTPUT_BYTES = 256 * 1024;
-/** Largest total of all outputs of one step (bytes). */
-const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
-let totalBytes = 0;
-function fileCommand(file, name, value) {
-    if (!file)
-        return false;
-    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    while (value.includes(delimiter) || name.includes(delimiter))
-        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
-    return true;
-}
-/** Thrown when an output would be too large; the caller should write a file instead. */
-class OutputTooLargeError extends Error {
-    name = 'OutputTooLargeError';
-}
-/**
- * Set a step output. A value that holds a registered secret (in any encoding) is
- * refused with a MaskedValueError naming the output: the runner would mask it, and a
- * digest or a path silently turned into `***` breaks whatever reads it. Free text that
- * may quote a secret (a server's message) is redacted by the caller first, visibly.
- * Refuses values that would bring the step near the runner's output limit.
- */
-function outputs_setOutput(name, value) {
-    const text = typeof value === 'string'
-        ? value
-        : typeof value === 'object'
-            ? JSON.stringify(value)
-            : String(value);
-    secrets_secrets.assertUnmasked(`output "${name}"`, text);
-    const safe = text;
-    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
-    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
-        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
+/** A client for the image's registry with its login; warns when TLS is not verified. */
+function openRegistry(registry, log) {
+    if (registry.insecure) {
+        log.warning(`registry-insecure: talking to ${registry.host} over plain HTTP or unverified TLS; use this for local registries only`);
     }
-    totalBytes += bytes;
-    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
-        process.stdout.write(`output ${name}=${safe}\n`);
-    }
+    return new RegistryClient({
+        registry: registry.host,
+        username: registry.username,
+        password: registry.password,
+        ca: registry.ca,
+        insecure: registry.insecure,
+        logger: log
+    });
 }
-/** Reset the running output total; for tests. */
-function resetOutputTotals() {
-    totalBytes = 0;
-}
-/**
- * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
- * on the runner, so a value holding a secret is refused (save a path to a 0600 file
- * under RUNNER_TEMP instead).
- */
-function outputs_saveState(name, value) {
-    if (secrets_secrets.leaks(value))
-        throw new Error(`refusing to save state ${name}: it holds a secret`);
-    fileCommand(process.env.GITHUB_STATE, name, value);
-}
-/** State saved by the main step. */
-function outputs_getState(name) {
-    return process.env[`STATE_${name}`] ?? '';
-}
-/** Export an environment variable to later steps. Refuses secrets. */
-function outputs_exportVariable(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to export ${name}: it holds a secret`);
-    process.env[name] = value;
-    fileCommand(process.env.GITHUB_ENV, name, value);
-}
-/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
-function runnerTemp() {
-    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
-    const dir = (0,external_node_path_.join)(base, 'conveyor');
-    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
-    return dir;
-}
-/**
- * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
- * Text holding a registered secret is refused (MaskedValueError), never rewritten.
- */
-function writeDataFile(fileName, content) {
-    const file = openDataFile(fileName);
+/** Size of an image: config + layers, or for an index the sum over its manifests. */
+async function imageSize(client, repository, manifest) {
     try {
-        file.write(content);
-    }
-    finally {
-        file.close();
-    }
-    return file.path;
-}
-/**
- * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. A string piece that holds a registered secret (any encoding) is refused
- * with a MaskedValueError: write whole records, each is checked on its own.
- */
-function openDataFile(fileName) {
-    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
-        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
-    }
-    const path = join(runnerTemp(), fileName);
-    // `mode` applies only when the file is created: tighten one that already exists
-    // before writing into it.
-    if (existsSync(path))
-        chmodSync(path, 0o600);
-    let fd = openSync(path, 'w', 0o600);
-    return {
-        path,
-        write(content) {
-            if (fd === undefined)
-                throw new Error(`data file ${fileName} is closed`);
-            let bytes;
-            let done = 0;
-            if (typeof content === 'string') {
-                // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes. A piece holding a secret is
-                // refused, never written changed: the file is data another step reads.
-                secrets.assertUnmasked(`data file ${fileName}`, content);
-                const text = content;
-                done = writeSync(fd, text);
-                if (done === Buffer.byteLength(text))
-                    return;
-                bytes = Buffer.from(text, 'utf8');
+        const doc = JSON.parse(manifest.body.toString('utf8'));
+        if (doc.manifests) {
+            let total = 0;
+            for (const m of doc.manifests) {
+                const child = await client.getManifest(repository, m.digest);
+                if (child)
+                    total += (await imageSize(client, repository, child)) ?? 0;
             }
-            else
-                bytes = content;
-            while (done < bytes.length)
-                done += writeSync(fd, bytes, done);
-        },
-        close() {
-            if (fd !== undefined)
-                closeSync(fd);
-            fd = undefined;
+            return total;
         }
-    };
+        return (doc.config?.size ?? 0) + (doc.layers ?? []).reduce((s, l) => s + (l.size ?? 0), 0);
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * PUT one manifest under every tag, all at once (each tag costs the registry a round
+ * trip; the TLS context is shared, so extra connections are cheap). putManifest
+ * checks the digest. Logged in tag order; the first failure is thrown once all ended.
+ */
+async function putTags(client, repository, manifest, tags, log) {
+    const results = await Promise.allSettled(tags.map(tag => client.putManifest(repository, tag, manifest.body, manifest.mediaType)));
+    results.forEach((r, i) => {
+        if (r.status === 'fulfilled')
+            log.info(`tagged ${repository}:${tags[i]} -> ${r.value}`);
+    });
+    const failed = results.find(r => r.status === 'rejected');
+    if (failed)
+        throw failed.reason;
+}
+/**
+ * Promote the image built before from identical inputs: one GET of `<image>:<ctxTag>`
+ * (the manifest's exact bytes, or nothing), then that manifest PUT under every tag.
+ * Returns the manifest promoted, or undefined when there is none to promote.
+ */
+async function promoteBuilt(client, image, ctxTag, tags, service, log) {
+    const manifest = await log.group(`Look for ${image.name}:${ctxTag}`, () => client.getManifest(image.repository, ctxTag));
+    if (!manifest)
+        return undefined;
+    await log.group('Promote the existing image (no build)', () => putTags(client, image.repository, manifest, tags, log));
+    log.notice(`${service}: inputs unchanged (${ctxTag}); reused ${manifest.digest} without building`);
+    return manifest;
 }
 
-;// CONCATENATED MODULE: ./src/core/summary.ts
+;// CONCATENATED MODULE: ./src/image/refuse-secrets.ts
 /**
- * A small Markdown builder for step summaries. Cells are escaped (a line break of any
- * kind, `\r` too, cannot end a table row), everything is redacted before it is written
- * to GITHUB_STEP_SUMMARY: a summary is for people and quotes free text (a server's
- * message), so a secret there becomes `***`. Machine-readable values shown in a summary
- * are outputs too, and an output that masking would rewrite fails the step first.
+ * Build arguments, labels and tags end up in the pushed image (its configuration,
+ * history and name): a value that holds a registered secret is refused before anything
+ * runs, whether it came from an input or from the services file.
  */
 
 
-/** Escape text for a Markdown table cell. */
-function cell(text) {
-    if (text === undefined || text === '')
-        return ' ';
-    return String(text)
-        .replace(/\\/g, '\\\\')
-        .replace(/\|/g, '\\|')
-        .replace(/\r\n|\r|\n/g, '<br>')
-        .replace(/</g, '&lt;')
-        .replace(/&lt;br>/g, '<br>');
-}
-/** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
-function inline(text) {
-    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r\n|\r|\n/g, ' ');
-}
-/** Wrap text in an inline code span that survives backticks inside. */
-function code(text) {
-    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
-    const fence = '`'.repeat(longest + 1);
-    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-    return `${fence}${pad}${text.replace(/\r\n|\r|\n/g, ' ')}${pad}${fence}`;
-}
-/** Builds one step summary. */
-class summary_Summary {
-    parts = [];
-    heading(text, level = 3) {
-        this.parts.push(`${'#'.repeat(level)} ${text}\n`);
-        return this;
-    }
-    paragraph(text) {
-        this.parts.push(`${text}\n`);
-        return this;
-    }
-    list(items) {
-        if (items.length > 0)
-            this.parts.push(items.map(i => `- ${i}`).join('\n') + '\n');
-        return this;
-    }
-    table(header, rows) {
-        const lines = [
-            `| ${header.map(cell).join(' | ')} |`,
-            `| ${header.map(() => '---').join(' | ')} |`,
-            ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
-        ];
-        this.parts.push(lines.join('\n') + '\n');
-        return this;
-    }
-    codeBlock(text, language = '') {
-        const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
-        const fence = '`'.repeat(longest + 1);
-        this.parts.push(`${fence}${language}\n${text.replace(/\n$/, '')}\n${fence}\n`);
-        return this;
-    }
-    details(summaryText, body) {
-        this.parts.push(`<details><summary>${cell(summaryText)}</summary>\n\n${body}\n</details>\n`);
-        return this;
-    }
-    raw(markdown) {
-        this.parts.push(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
-        return this;
-    }
-    /**
-     * The Markdown, redacted. A lone `\r` left in free text (a heading, a paragraph, a
-     * code block) ends a line for a Markdown reader: it becomes a plain line break.
-     */
-    toString() {
-        return secrets_secrets.redact(this.parts.join('\n').replace(/\r\n?/g, '\n'));
-    }
-    /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */
-    write(path = process.env.GITHUB_STEP_SUMMARY) {
-        const text = this.toString();
-        if (path)
-            (0,external_node_fs_namespaceObject.appendFileSync)(path, text + '\n', 'utf8');
-        return text;
+/** Where a value holding a secret would end up, for the error. */
+const WHERE = {
+    'build-args': "build arguments reach the builder's command line and are stored in the image's configuration and history",
+    labels: "labels reach the builder's command line and are stored in the image's configuration",
+    tags: "tags reach the builder's command line and name the image in the registry"
+};
+/**
+ * Refuse a build argument, label or tag that holds a registered secret (in any
+ * encoding) before anything runs: the pushed image would carry it for anyone who can
+ * pull it (`skopeo inspect --config` shows labels and history). The error names the
+ * input, the key (never the value) and says to use `secrets` (BuildKit secret mounts).
+ * `source` says where the values came from when not from the input itself.
+ */
+function refuseSecrets(input, entries, source = `input "${input}"`) {
+    for (const [key, value] of entries) {
+        const info = secrets_secrets.whose(`${key}=${value}`) ?? secrets_secrets.whose(value);
+        if (info === undefined)
+            continue;
+        throw new errors_ConfigurationError(`${source}: ${key ? `${key} holds` : 'a line holds'} ${describeSecret(info)} (or an encoding of it); ${WHERE[input]}, where anyone who can pull it can read it. Pass secrets with input "secrets" instead (BuildKit secret mounts: id=<name>,env=<VARIABLE>, read in the Dockerfile with RUN --mount=type=secret,id=<name>)`);
     }
 }
 
@@ -88160,199 +87998,454 @@ function contextTag(hash) {
     return `ctx-${hash.replace(/^sha256:/, '')}`;
 }
 
-;// CONCATENATED MODULE: ./src/core/did-you-mean.ts
+;// CONCATENATED MODULE: ./src/image/build.ts
 /**
- * "Did you mean ...?" for a mistyped name: the edit distance of two short strings and
- * the closest candidate when it is close enough to be a likely typo. Pure.
+ * One image job: its inputs hashed (the context's files, the Dockerfile, the base
+ * images' digests), then either promoted (the registry already holds an image built
+ * from identical inputs, `<image>:ctx-<hash>`: the new tags are PUT onto that manifest
+ * through the registry API, no builder runs) or built and pushed by a backend, tagged,
+ * and marked with its context tag last.
  */
-/** Past this length a word is no typo of a short name: no quadratic work on a huge word. */
-const LONGEST = 120;
-/** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
-function editDistance(a, b) {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-    for (let i = 1; i <= a.length; i++) {
-        for (let j = 1; j <= b.length; j++) {
-            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-            let v = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-                v = Math.min(v, d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Start hashing the build inputs: the base images are looked up (in our registry with
+ * `client`, so that the connection opened here serves the calls that follow) while the
+ * context's files are listed and hashed.
+ */
+async function hashInputs(job, dockerfileText, client, local, log) {
+    const { target, registry } = job;
+    const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), registry, {
+        logger: log,
+        local,
+        clients: new Map([[registry.host, client]])
+    });
+    const baseDigests = resolving.then(b => b.resolved);
+    // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
+    resolving.catch(() => undefined);
+    baseDigests.catch(() => undefined);
+    const h = await hashBuildInputs(target.context, {
+        dockerfileContent: dockerfileText,
+        buildArgs: target.buildArgs,
+        target: target.target,
+        platforms: target.platforms,
+        labels: job.labels,
+        baseDigests
+    });
+    return { h, bases: await resolving };
+}
+/** The tags this event gets, refused when none applies or one holds a secret. */
+function tagsFor(job, log) {
+    const { source } = job;
+    const computed = computeTags(job.tagRules, source.tags);
+    const tags = computed.map(t => t.tag);
+    if (tags.length === 0) {
+        throw new errors_ConfigurationError(`input "tags": no tag rule applies to this event (${source.tags.eventName} ${source.tags.ref}); add e.g. type=sha or type=raw,value=...`);
     }
-    return d[a.length][b.length];
+    refuseSecrets('tags', computed.map(t => [t.rule, t.tag]), 'the tags worked out for this event');
+    log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`);
+    return tags;
 }
-/** The closest candidate to `word`, when it is close enough to be a likely typo. */
-function didYouMean(word, candidates) {
-    if (word.length > LONGEST)
-        return undefined;
-    const norm = (s) => s.toLowerCase().replace(/[-_]/g, '');
-    let best;
-    let bestD = Infinity;
-    for (const c of candidates) {
-        const d = norm(word) === norm(c) ? 0 : editDistance(word.toLowerCase(), c.toLowerCase());
-        if (d < bestD) {
-            bestD = d;
-            best = c;
-        }
+/** Log what the hash covered; it is trustworthy when every base image's digest is known. */
+async function hashed(inputsHashed, log) {
+    const { h, bases } = await inputsHashed;
+    for (const b of bases.resolved)
+        log.info(`base image ${b.ref}: ${b.digest}`);
+    for (const b of bases.unresolved)
+        log.warning(`base image ${b.ref}: digest unknown (${b.reason}); build avoidance is off for this build`);
+    log.info(`content hash ${h.hash} over ${h.files} files (${h.bytes} bytes, ${h.git ? 'git-tracked and untracked-not-ignored' : 'all files'}, honouring .dockerignore)`);
+    return { ...h, trustworthy: bases.unresolved.length === 0 };
+}
+/**
+ * The builders' login (only a build needs it: a promotion talks to the registry
+ * itself), written under RUNNER_TEMP; `hooks.loginWritten` hears of it at once.
+ */
+function writeLogin(job, backend, hooks, log) {
+    const { registry } = job;
+    const auth = writeAuthDir(runnerTemp(), {
+        registry: registry.host,
+        username: registry.username,
+        password: registry.password,
+        caPem: registry.ca
+    });
+    try {
+        hooks.loginWritten?.(auth.dir, registry.host);
     }
-    const limit = Math.max(1, Math.floor(word.length / 3));
-    return best !== undefined && bestD <= limit && bestD < word.length ? best : undefined;
+    catch (error) {
+        removeAuthDir(auth.dir);
+        throw error;
+    }
+    if (registry.ca && backend !== 'buildah') {
+        log.warning(`registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${registry.host}/ca.crt, or the buildkitd config of the builder)`);
+    }
+    return auth;
 }
-/** ` (did you mean "<name>"?)` for the closest candidate, or '' when none is close. */
-function didYouMeanHint(word, candidates) {
-    const hint = didYouMean(word, candidates);
-    return hint ? ` (did you mean "${hint}"?)` : '';
-}
-
-;// CONCATENATED MODULE: ./src/model/services/config.ts
-/**
- * The services file's data (docs/architecture.md, "The services file"): what a service
- * is, the defaults, and the pure rules that read a parsed file: `depends-on` checked,
- * the image a build pushes, a service found by name. Parsing is in parse.ts, discovery
- * by Dockerfiles in discover.ts, reading the workspace in load.ts.
- */
-
-
-
-
-/** The default services file path. */
-const DEFAULT_CONFIG = '.github/conveyor.yml';
-/** Platforms when neither the service nor the defaults name any. */
-const DEFAULT_PLATFORMS = ['linux/amd64'];
-/** Directory names that name no service: the parent names it instead. */
-const GENERIC_DIRS = new Set(['src', 'app', 'docker', 'build']);
-/** Directories never searched for Dockerfiles. */
-const SKIP_DIRS = new Set(['node_modules', '.git', 'vendor']);
-/** A valid service name. */
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-/**
- * The most of a value from the file an error shows. Errors quote what they found, and
- * what they found is whatever the file holds: never more than a short prefix of it.
- */
-const SHOWN = 60;
-/** A value from the file, quoted and cut to a short prefix. */
-function show(value) {
-    return errors_quote(value, SHOWN);
-}
-/** Normalise a repo-relative path: posix, no `./`, no trailing slash, `.` for the root. */
-function normalizeRelPath(value) {
-    if (value.includes('\\') || (0,external_node_path_.isAbsolute)(value) || value.includes('\0'))
-        return undefined;
-    const n = external_node_path_.posix.normalize(value).replace(/\/+$/, '');
-    if (n === '..' || n.startsWith('../'))
-        return undefined;
-    return n === '' ? '.' : n;
-}
-/** A file path inside a directory (`.` is the root). */
-function under(dir, file) {
-    return dir === '.' ? file : `${dir}/${file}`;
-}
-/** The default image: `<registry>/<name>`, or the name alone. */
-function defaultImage(name, registry) {
-    const n = name.toLowerCase();
-    return registry ? `${registry}/${n}` : n;
+/** Run the backend: the cache chosen, the image built (and pushed, when asked). */
+async function buildWithBackend(r) {
+    const { job, image, auth, log } = r;
+    const { backend, buildkit } = r.detection;
+    // The classic docker builder has no registry cache: say so rather than pretend.
+    const classic = backend === 'docker' && !buildkit;
+    if (classic && job.cache !== 'none') {
+        log.info('cache: the classic docker builder (no buildx) has no registry cache; building without');
+    }
+    const cacheRef = job.cache === 'none' || classic
+        ? undefined
+        : job.cache === 'registry'
+            ? cacheRefFor(backend, image.name)
+            : job.cache;
+    const work = (0,external_node_path_.join)(runnerTemp(), `build-${process.pid}-${Date.now()}`);
+    const spec = {
+        context: job.target.context,
+        dockerfile: job.target.dockerfile,
+        ref: `${image.name}:${r.tags[0]}`,
+        buildArgs: [...job.target.buildArgs],
+        labels: [...r.labels],
+        secrets: job.secrets,
+        platforms: job.target.platforms,
+        target: job.target.target,
+        cacheRef,
+        push: job.push,
+        network: job.network,
+        authDir: auth.dir,
+        certDir: auth.certDir,
+        insecure: job.registry.insecure,
+        idFile: `${work}-id`
+    };
+    try {
+        const built = await log.group(`Build with ${backend}`, () => runBuild(backend, spec, { logger: log, env: r.env, timeoutMs: job.timeoutMs }, {
+            digestFile: `${work}-digest`,
+            readFile: p => ((0,external_node_fs_namespaceObject.existsSync)(p) ? (0,external_node_fs_namespaceObject.readFileSync)(p, 'utf8') : undefined)
+        }, buildkit));
+        return { cacheRef, built };
+    }
+    catch (error) {
+        if (error instanceof BuildFailedError) {
+            log.error(`${error.message}\n${error.tail}`, { title: `build of ${job.target.name} failed` });
+        }
+        throw error;
+    }
 }
 /**
- * Check `depends-on`: every name is a service and there is no cycle. Pure; `where`
- * turns a service name (and the index of its dependency) into an error prefix.
+ * Build one image job, or promote the image identical inputs built before. The
+ * builders' login lives only as long as the build; `hooks.loginWritten` hears of it.
  */
-function checkDependencies(services, where = () => '') {
-    const byName = new Map(services.map(s => [s.name, s]));
-    for (const s of services) {
-        s.dependsOn.forEach((d, i) => {
-            if (!byName.has(d)) {
-                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${didYouMeanHint(d, [...byName.keys()])}; known services: ${[...byName.keys()].join(', ')}`);
+async function buildImage(job, log, hooks = {}) {
+    const { target, source } = job;
+    const image = parseImageRef(target.image);
+    const env = backends_childEnv();
+    // The builder is only needed to build (or to read a local base image): detect it lazily,
+    // so that a promotion of an unchanged image starts no builder process at all.
+    let detection;
+    const chooseBackend = async () => {
+        if (!detection) {
+            detection = await detectBackend(job.backend, env);
+            log.info(`backend: ${detection.backend} (${detection.why})`);
+        }
+        return detection;
+    };
+    const client = openRegistry(job.registry, log);
+    // The TLS handshake runs while the Dockerfile is read, git lists the context and the
+    // tags are worked out: the first registry call finds the connection ready. One turn of
+    // the event loop sends the TLS hello before that synchronous work begins.
+    if (job.push) {
+        client.preconnect();
+        await new Promise(resolve => setImmediate(resolve));
+    }
+    const dockerfileText = (0,external_node_fs_namespaceObject.readFileSync)(target.dockerfile, 'utf8');
+    let auth;
+    try {
+        // The registry connection (the base images' lookup) and git's list of the context's
+        // files start first: the tags and labels are worked out while they are under way.
+        const inputsHashed = hashInputs(job, dockerfileText, client, async (ref) => localImageDigest((await chooseBackend()).backend, ref, env), log);
+        // Awaited below, after the tags; a bad tag rule is the error to report first.
+        inputsHashed.catch(() => undefined);
+        // A turn of the event loop: the TLS handshake completes and the first request goes
+        // out, so that the registry answers it while the tags and labels are worked out.
+        await new Promise(resolve => setImmediate(resolve));
+        const tags = tagsFor(job, log);
+        const labels = computeLabels({
+            service: target.name,
+            sourceUrl: source.sourceUrl,
+            revision: source.tags.sha,
+            created: new Date().toISOString(),
+            version: tags[0]
+        }, job.labels);
+        refuseSecrets('labels', labels, 'the labels of the image');
+        // The first registry call (a base image in our registry, or the ctx tag lookup) also
+        // checks the login; without one, an explicit ping does before a long build.
+        let loginChecked = false;
+        const hashing = await log.group('Hash the build inputs', () => hashed(inputsHashed, log));
+        const ctxTag = contextTag(hashing.hash);
+        const outcome = {
+            service: target.name,
+            image: image.name,
+            platforms: target.platforms,
+            contextHash: hashing.hash,
+            files: hashing.files
+        };
+        // Build avoidance: the registry already has an image built from these inputs.
+        let why;
+        if (!job.reuse)
+            why = 'reuse: false forces a build';
+        else if (!hashing.trustworthy)
+            why = 'a base image digest is unknown, so unchanged inputs cannot be proven';
+        else if (!job.push)
+            why = 'push: false (build only)';
+        else {
+            const manifest = await promoteBuilt(client, image, ctxTag, tags, target.name, log);
+            loginChecked = true;
+            if (manifest) {
+                return withResult({
+                    ...outcome,
+                    kind: 'reused',
+                    tags: tags.map(t => `${image.name}:${t}`),
+                    digest: manifest.digest,
+                    why: `${ctxTag} already in the registry: identical build inputs were built before`,
+                    size: await imageSize(client, image.repository, manifest),
+                    pushed: true,
+                    cache: 'not needed'
+                }, source);
             }
-            if (d === s.name) {
-                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: a service cannot depend on itself (cycle ${s.name} -> ${s.name})`);
+            why = `no image for these inputs yet (${ctxTag} not in the registry)`;
+        }
+        log.info(`building: ${why}`);
+        if (job.push && !loginChecked) {
+            // Fail fast on a bad login or an unreachable registry, before a long build.
+            await log.group(`Log in to ${job.registry.host}`, async () => {
+                const { authScheme } = await client.ping();
+                log.info(`registry ${client.host} answers (${authScheme} authentication)`);
+            });
+        }
+        const detected = await chooseBackend();
+        const { backend } = detected;
+        auth = writeLogin(job, backend, hooks, log);
+        const { cacheRef, built } = await buildWithBackend({
+            job,
+            image,
+            tags,
+            labels,
+            detection: detected,
+            auth,
+            env,
+            log
+        });
+        const cache = cacheRef ?? 'none';
+        if (!job.push) {
+            const id = built.imageId
+                ? built.imageId.startsWith('sha256:')
+                    ? built.imageId
+                    : `sha256:${built.imageId}`
+                : '';
+            return { ...outcome, kind: 'built', tags: [], digest: id, why, backend, pushed: false, cache };
+        }
+        // The backend pushed the first tag; read back exactly what the registry stored.
+        const pushed = await client.getManifest(image.repository, tags[0]);
+        if (!pushed)
+            throw new Error(`${image.name}:${tags[0]} is not in the registry after the push`);
+        if (built.digest && built.digest !== pushed.digest) {
+            log.warning(`${backend} reported ${built.digest}, the registry holds ${pushed.digest} under ${tags[0]}; using the registry's`);
+        }
+        await log.group('Tag', async () => {
+            await putTags(client, image.repository, pushed, tags.slice(1), log);
+            // The context tag goes last: it promises a complete, fully tagged image.
+            if (hashing.trustworthy)
+                await putTags(client, image.repository, pushed, [ctxTag], log);
+        });
+        return withResult({
+            ...outcome,
+            kind: 'built',
+            tags: tags.map(t => `${image.name}:${t}`),
+            digest: pushed.digest,
+            why,
+            size: await imageSize(client, image.repository, pushed),
+            backend,
+            pushed: true,
+            cache
+        }, source);
+    }
+    finally {
+        // The credentials live only as long as the build: remove them now; the post step
+        // is the safety net for a main step that was killed.
+        if (auth)
+            removeAuthDir(auth.dir);
+        // The registry connection is left to the end of the process (endProcess follows the
+        // step): every answer is in, and closing an HTTP/2 session costs ~5 ms of this
+        // thread's time, a tenth of a promotion.
+    }
+}
+
+;// CONCATENATED MODULE: ./src/image/merge.ts
+/**
+ * Merge mode: per-platform images, pushed by earlier jobs, stitched into one OCI image
+ * index through the registry API, and the index PUT under every tag. Two images for one
+ * platform are refused; an index given as a digest contributes its manifests.
+ */
+
+
+
+
+
+
+/** The manifests a digest contributes: an index's entries, or the image with its platform. */
+async function entriesOf(client, image, digest) {
+    const m = await client.getManifest(image.repository, digest);
+    if (!m) {
+        throw new errors_ConfigurationError(`input "digests": ${digest} is not in ${image.name}; push each platform's image first`);
+    }
+    if (isIndexType(m.mediaType)) {
+        return JSON.parse(m.body.toString('utf8')).manifests;
+    }
+    const doc = JSON.parse(m.body.toString('utf8'));
+    const config = JSON.parse((await client.getBlob(image.repository, doc.config.digest)).toString('utf8'));
+    const platform = {
+        architecture: config.architecture ?? 'unknown',
+        os: config.os ?? 'unknown'
+    };
+    if (config.variant)
+        platform.variant = config.variant;
+    return [{ digest: m.digest, mediaType: m.mediaType, size: m.size, platform }];
+}
+/** Stitch the job's per-platform digests into one index and tag it. */
+async function mergeImages(job, log) {
+    const image = parseImageRef(job.image);
+    const tags = computeTags(job.tagRules, job.source.tags).map(t => t.tag);
+    if (tags.length === 0)
+        throw new errors_ConfigurationError('input "tags": no tag applies to this event');
+    const client = openRegistry(job.registry, log);
+    try {
+        const entries = [];
+        const seen = new Map();
+        await log.group('Read the per-platform manifests', async () => {
+            await client.ping();
+            for (const digest of job.digests) {
+                for (const c of await entriesOf(client, image, digest)) {
+                    const p = c.platform
+                        ? [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join('/')
+                        : c.digest;
+                    const other = seen.get(p);
+                    if (other && other !== c.digest) {
+                        throw new errors_ConfigurationError(`input "digests": two images for platform ${p} (${other} and ${c.digest})`);
+                    }
+                    if (other)
+                        continue;
+                    seen.set(p, c.digest);
+                    entries.push({
+                        mediaType: c.mediaType,
+                        digest: c.digest,
+                        size: c.size,
+                        platform: c.platform
+                    });
+                    log.info(`${p}: ${c.digest}`);
+                }
             }
         });
-    }
-    const state = new Map();
-    const stack = [];
-    const visit = (name) => {
-        state.set(name, 1);
-        stack.push(name);
-        const s = byName.get(name);
-        for (let i = 0; i < s.dependsOn.length; i++) {
-            const d = s.dependsOn[i];
-            const st = state.get(d);
-            if (st === 1) {
-                const cycle = [...stack.slice(stack.indexOf(d)), d];
-                throw new errors_ConfigurationError(`${where(name, i)}services.${name}.depends-on: dependency cycle ${cycle.join(' -> ')}`);
-            }
-            if (st === undefined)
-                visit(d);
-        }
-        stack.pop();
-        state.set(name, 2);
-    };
-    for (const s of services)
-        if (!state.has(s.name))
-            visit(s.name);
-}
-/**
- * The image a build of `service` pushes, and where the name came from (for the log):
- * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
- * the registry from input `registry` over the file's `defaults.registry`. Input
- * `registry` also prefixes an image name that has no registry. Pure.
- */
-function serviceImage(service, config, inputs) {
-    const file = config.file ?? 'the services file';
-    const prefixed = (image) => inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image;
-    const withInput = (image) => inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : '';
-    if (inputs.image) {
-        return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` };
-    }
-    if (service.imageSource === 'image') {
-        return {
-            image: prefixed(service.image),
-            from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
+        const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: registry_MediaTypes.ociIndex, manifests: entries }));
+        const index = {
+            body,
+            digest: sha256Digest(body),
+            mediaType: registry_MediaTypes.ociIndex,
+            size: body.length
         };
+        await log.group('Push the index', () => putTags(client, image.repository, index, tags, log));
+        return withResult({
+            kind: 'merged',
+            service: job.service,
+            image: image.name,
+            tags: tags.map(t => `${image.name}:${t}`),
+            platforms: [...seen.keys()],
+            digest: index.digest,
+            why: `merged ${entries.length} platform images`,
+            pushed: true
+        }, job.source);
     }
-    const fileRegistry = config.defaults.registry;
-    if (inputs.registry) {
-        const over = fileRegistry && fileRegistry !== inputs.registry
-            ? ` (over defaults.registry ${fileRegistry} of ${file})`
-            : '';
-        return {
-            image: defaultImage(service.name, inputs.registry),
-            from: `input "registry"${over}`
-        };
+    finally {
+        await client.close();
     }
-    if (fileRegistry) {
-        return {
-            image: defaultImage(service.name, fileRegistry),
-            from: `defaults.registry of ${file}`
-        };
-    }
-    return {
-        image: service.image,
-        from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
-    };
-}
-/** Whether an image name starts with a registry host (as the image reference parser reads it). */
-function hasRegistry(image) {
-    try {
-        return parseImageRef(image).registry !== undefined;
-    }
-    catch {
-        return false;
-    }
-}
-/** The named service, or a ConfigurationError listing the known names. */
-function findService(config, name) {
-    const s = config.services.find(x => x.name === name);
-    if (s)
-        return s;
-    const names = config.services.map(x => x.name);
-    const from = config.file
-        ? `services file ${config.file}`
-        : 'the Dockerfiles found (no services file)';
-    throw new errors_ConfigurationError(`unknown service ${show(name)}${didYouMeanHint(name, names)}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
 }
 
+;// CONCATENATED MODULE: ./src/core/confine.ts
+/**
+ * Paths a user (or a pull request) controls, confined to a root directory (the
+ * workspace, or plan's working directory). Symlinks are resolved with `realpath`
+ * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
+ * cannot make an action read, and print, a file outside the checkout.
+ */
+
+
+
+/** Whether `path` is `root` or below it (both absolute and already resolved). */
+function isWithin(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
+}
+/**
+ * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
+ * For a path that does not exist, its deepest existing ancestor is resolved and the
+ * rest appended, so a link in a parent directory still counts.
+ */
+function realPath(root, path) {
+    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
+    const rest = [];
+    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
+        const parent = (0,external_node_path_.dirname)(head);
+        if (parent === head)
+            break;
+        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
+        head = parent;
+    }
+    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
+    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
+}
+/**
+ * `path` resolved through its symlinks, when it stays inside `root`; else a
+ * ConfigurationError naming the input. `rootName` says what the root is in the message
+ * (`the workspace`, `the working directory`); `hint` is appended.
+ */
+function confinedPath(root, path, options) {
+    const realRoot = realPath(root, root);
+    const real = realPath(root, path);
+    if (!isWithin(realRoot, real)) {
+        // Lexically inside: only a symlink leads out.
+        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
+        throw new errors_ConfigurationError(`${options.input} ${errors_quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+    }
+    return real;
+}
+/**
+ * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
+ * a symbolic link, as a path relative to `root` with `/` separators; undefined when
+ * there is none (an entry that does not exist ends the walk). For code that writes
+ * files and must never follow a link, even one that leads back inside `root`.
+ */
+function symlinkOnPath(root, rel) {
+    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+        current = join(current, parts[i]);
+        const st = lstatSync(current, { throwIfNoEntry: false });
+        if (!st)
+            return undefined;
+        if (st.isSymbolicLink())
+            return parts.slice(0, i + 1).join('/');
+    }
+    return undefined;
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/core/git.ts
 /**
  * Running git: argv arrays only, never a prompt, a stable locale, and no user or
@@ -88399,226 +88492,27 @@ async function gitText(args, options) {
     return (await git(args, options)).stdout.trim();
 }
 
-;// CONCATENATED MODULE: ./src/model/services/discover.ts
+;// CONCATENATED MODULE: ./src/model/services.ts
 /**
- * Services without a services file: every directory holding a Dockerfile is one,
- * named after the directory (or its parent, when the name is generic). Choosing the
- * names is pure; listing the workspace's Dockerfiles (git, else a walk) is the edge.
+ * The services file (DESIGN §2): `.github/conveyor.yml`, parsed with `yaml`'s document
+ * API so every error names the file, line, column and key; or, without a file, every
+ * directory holding a Dockerfile. Parsing and discovery are pure; reading the file
+ * and listing the workspace sit at the edges.
  */
 
 
 
 
 
-/**
- * Services from a list of repo-relative files: every `Dockerfile` makes one, named
- * after its directory, or after the parent when the directory's name is generic.
- * Pure. `rootName` names a Dockerfile at the repository root.
- */
-function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] }, rootName = 'app') {
-    const found = new Map();
-    const dockerfiles = files
-        .filter(f => external_node_path_.posix.basename(f) === 'Dockerfile')
-        .filter(f => !f.split('/').some(seg => SKIP_DIRS.has(seg)))
-        .sort();
-    for (const dockerfile of dockerfiles) {
-        const context = external_node_path_.posix.dirname(dockerfile);
-        let path = context;
-        if (context !== '.' && GENERIC_DIRS.has(external_node_path_.posix.basename(context)))
-            path = external_node_path_.posix.dirname(context);
-        const name = path === '.' ? rootName : external_node_path_.posix.basename(path);
-        const clash = found.get(name);
-        if (clash) {
-            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
-        }
-        if (!NAME_RE.test(name)) {
-            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
-        }
-        found.set(name, {
-            name,
-            path,
-            context,
-            dockerfile,
-            image: defaultImage(name, defaults.registry),
-            imageSource: defaults.registry ? 'defaults.registry' : 'name',
-            paths: [],
-            ignore: [],
-            dependsOn: [],
-            buildArgs: {},
-            platforms: [...defaults.platforms]
-        });
-    }
-    return [...found.values()];
-}
-function walkFiles(root, dir, out) {
-    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
-        if (SKIP_DIRS.has(entry.name))
-            continue;
-        const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
-        if (entry.isDirectory())
-            walkFiles(root, rel, out);
-        else if (entry.isFile())
-            out.push(rel);
-    }
-}
-/** The Dockerfiles of a workspace: git's tracked and unignored files in a repository, else a walk. */
-async function listDockerfiles(workspace) {
-    const r = await git(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ':(glob)**/Dockerfile'], { cwd: workspace, allowFailure: true });
-    if (r.code === 0) {
-        return [
-            ...new Set(r.stdout.split('\0').filter(f => f !== '' && (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(workspace, f))))
-        ];
-    }
-    const out = [];
-    walkFiles(workspace, '', out);
-    return out.filter(f => external_node_path_.posix.basename(f) === 'Dockerfile');
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/model/services/reader.ts
-/**
- * Reading the services file's YAML nodes with errors that name the file, line, column
- * and key: a mapping with only known keys, a string (optionally matching a pattern), a
- * repository-relative path, a list, a glob, a platform. Values the file holds are
- * quoted only as a short prefix.
- */
 
 
-
-
-const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
-/** `text` cut to `max` characters. */
-function shorten(text, max) {
-    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
-}
-/** A key path for an error: as written when short and printable, else quoted and cut. */
-function showKey(key) {
-    // eslint-disable-next-line no-control-regex -- control characters are what is refused
-    return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key);
-}
-/** Errors located in one file: `file:line:col: key: message`. */
-class Located {
-    file;
-    lines;
-    constructor(file, lines) {
-        this.file = file;
-        this.lines = lines;
-    }
-    /** The error for `node` (or the file's start), under the key path `key`. */
-    at(node, key, message) {
-        const where = node?.range ? this.pos(node.range[0]) : '';
-        return new FileConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''), node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 });
-    }
-    /** `:line:col` of a source offset. */
-    pos(offset) {
-        const p = this.lines.linePos(offset);
-        return `:${p.line}:${p.col}`;
-    }
-    /** The annotation location of a source offset. */
-    location(offset) {
-        const p = this.lines.linePos(offset);
-        return { file: this.file, line: p.line, col: p.col };
-    }
-}
-/** A mapping pair's key as text. */
-function keyOf(pair) {
-    return (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : String(pair.key);
-}
-/** A mapping pair's key node, for the place of an error. */
-function keyNode(pair) {
-    return pair.key ?? undefined;
-}
-/** What a node holds, for an error: `a mapping`, `string "x"`, `nothing`. */
-function describe(node) {
-    if (node === null || node === undefined)
-        return 'nothing';
-    if ((0,dist/* isMap */.jh)(node))
-        return 'a mapping';
-    if ((0,dist/* isSeq */.oP)(node))
-        return 'a list';
-    if ((0,dist/* isScalar */.jn)(node)) {
-        const v = node.value;
-        if (v === null)
-            return 'nothing (null)';
-        return `${typeof v} ${typeof v === 'string' ? show(v) : shorten(String(v), SHOWN)}`;
-    }
-    return 'an unexpected value';
-}
-/** The typed readers of one file's nodes. */
-class Parser {
-    loc;
-    constructor(loc) {
-        this.loc = loc;
-    }
-    /** A mapping's pairs; a key outside `allowed` is an error with a hint. */
-    map(node, key, allowed) {
-        if (!(0,dist/* isMap */.jh)(node)) {
-            throw this.loc.at(node, key, `expected a mapping, got ${describe(node)}`);
-        }
-        const pairs = node.items;
-        for (const pair of pairs) {
-            const k = keyOf(pair);
-            if (!allowed.includes(k)) {
-                const path = key ? `${key}.${k}` : k;
-                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${show(k)}${didYouMeanHint(k, allowed)}; expected one of ${allowed.join(', ')}`);
-            }
-        }
-        return pairs;
-    }
-    /** A non-empty scalar as text, matching `pattern` when given. */
-    string(node, key, pattern, expected) {
-        if (!(0,dist/* isScalar */.jn)(node) || node.value === null || typeof node.value === 'object') {
-            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got ${describe(node)}`);
-        }
-        const value = String(node.value);
-        if (value.trim() === '')
-            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got an empty string`);
-        if (pattern && !pattern.test(value)) {
-            throw this.loc.at(node, key, `got ${show(value)}, expected ${expected ?? pattern.source}`);
-        }
-        return value;
-    }
-    /** A path inside the repository, normalised (see `normalizeRelPath`). */
-    relPath(node, key) {
-        const value = this.string(node, key, undefined, 'a repository-relative path');
-        const n = normalizeRelPath(value);
-        if (n === undefined) {
-            throw this.loc.at(node, key, `got ${show(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
-        }
-        return n;
-    }
-    /** A list of items (a lone string is a list of one). */
-    list(node, key, item) {
-        if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
-            return [item(node, key)];
-        if (!(0,dist/* isSeq */.oP)(node))
-            throw this.loc.at(node, key, `expected a list, got ${describe(node)}`);
-        return node.items.map((n, i) => item(n, `${key}[${i}]`));
-    }
-    /** A glob relative to the repository root. */
-    glob = (n, k) => {
-        const value = this.string(n, k, undefined, 'a glob pattern');
-        if (value.startsWith('/') || value.includes('\\')) {
-            throw this.loc.at(n, k, `got ${show(value)}, expected a glob relative to the repository root with "/" separators`);
-        }
-        return value;
-    };
-    /** A platform such as `linux/amd64`. */
-    platform = (n, k) => this.string(n, k, PLATFORM_RE, 'a platform such as "linux/amd64" or "linux/arm/v7"');
-}
-
-;// CONCATENATED MODULE: ./src/model/services/parse.ts
-/**
- * Parsing the services file (docs/architecture.md, "The services file"):
- * `.github/conveyor.yml` read with `yaml`'s document API, so every error names the
- * file, line, column and key. Pure: text in, a `ServicesConfig` out.
- */
-
-
-
-
-
+/** The default services file path. */
+const DEFAULT_CONFIG = '.github/conveyor.yml';
+/** Platforms when neither the service nor the defaults name any. */
+const DEFAULT_PLATFORMS = ['linux/amd64'];
+/** Directory names that name no service: the parent names it instead. */
+const GENERIC_DIRS = new Set(['src', 'app', 'docker', 'build']);
+const SKIP_DIRS = new Set(['node_modules', '.git', 'vendor']);
 const TOP_KEYS = ['global', 'defaults', 'services'];
 const DEFAULT_KEYS = ['registry', 'platforms'];
 const SERVICE_KEYS = [
@@ -88635,8 +88529,178 @@ const SERVICE_KEYS = [
     'deploy'
 ];
 const DEPLOY_KEYS = ['kustomize', 'helm-values', 'key', 'manifests'];
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
 const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The most of a value from the file an error shows. Errors quote what they found, and
+ * what they found is whatever the file holds: never more than a short prefix of it.
+ */
+const SHOWN = 60;
+/** A value from the file, quoted and cut to a short prefix. */
+function show(value) {
+    return errors_quote(value, SHOWN);
+}
+/** `text` cut to `max` characters. */
+function shorten(text, max) {
+    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}
+/** A key path for an error: as written when short and printable, else quoted and cut. */
+function showKey(key) {
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key);
+}
+/** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
+function editDistance(a, b) {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+    for (let i = 1; i <= a.length; i++) {
+        for (let j = 1; j <= b.length; j++) {
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            let v = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+                v = Math.min(v, d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    return d[a.length][b.length];
+}
+/** The closest candidate to `word`, when it is close enough to be a likely typo. */
+function didYouMean(word, candidates) {
+    // A typo of a short name is short: no quadratic work on a huge word.
+    if (word.length > 2 * SHOWN)
+        return undefined;
+    const norm = (s) => s.toLowerCase().replace(/[-_]/g, '');
+    let best;
+    let bestD = Infinity;
+    for (const c of candidates) {
+        const d = norm(word) === norm(c) ? 0 : editDistance(word.toLowerCase(), c.toLowerCase());
+        if (d < bestD) {
+            bestD = d;
+            best = c;
+        }
+    }
+    const limit = Math.max(1, Math.floor(word.length / 3));
+    return best !== undefined && bestD <= limit && bestD < word.length ? best : undefined;
+}
+/** Normalise a repo-relative path: posix, no `./`, no trailing slash, `.` for the root. */
+function normalizeRelPath(value) {
+    if (value.includes('\\') || (0,external_node_path_.isAbsolute)(value) || value.includes('\0'))
+        return undefined;
+    const n = external_node_path_.posix.normalize(value).replace(/\/+$/, '');
+    if (n === '..' || n.startsWith('../'))
+        return undefined;
+    return n === '' ? '.' : n;
+}
+/** A file path inside a directory (`.` is the root). */
+function under(dir, file) {
+    return dir === '.' ? file : `${dir}/${file}`;
+}
+/** The default image: `<registry>/<name>`, or the name alone. */
+function defaultImage(name, registry) {
+    const n = name.toLowerCase();
+    return registry ? `${registry}/${n}` : n;
+}
+class Located {
+    file;
+    lines;
+    constructor(file, lines) {
+        this.file = file;
+        this.lines = lines;
+    }
+    at(node, key, message) {
+        const where = node?.range ? this.pos(node.range[0]) : '';
+        return new FileConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''), node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 });
+    }
+    pos(offset) {
+        const p = this.lines.linePos(offset);
+        return `:${p.line}:${p.col}`;
+    }
+    /** The annotation location of a source offset. */
+    location(offset) {
+        const p = this.lines.linePos(offset);
+        return { file: this.file, line: p.line, col: p.col };
+    }
+}
+function keyOf(pair) {
+    return (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : String(pair.key);
+}
+function keyNode(pair) {
+    return pair.key ?? undefined;
+}
+function describe(node) {
+    if (node === null || node === undefined)
+        return 'nothing';
+    if ((0,dist/* isMap */.jh)(node))
+        return 'a mapping';
+    if ((0,dist/* isSeq */.oP)(node))
+        return 'a list';
+    if ((0,dist/* isScalar */.jn)(node)) {
+        const v = node.value;
+        if (v === null)
+            return 'nothing (null)';
+        return `${typeof v} ${typeof v === 'string' ? show(v) : shorten(String(v), SHOWN)}`;
+    }
+    return 'an unexpected value';
+}
+/** Parser state for one file. */
+class Parser {
+    loc;
+    constructor(loc) {
+        this.loc = loc;
+    }
+    map(node, key, allowed) {
+        if (!(0,dist/* isMap */.jh)(node)) {
+            throw this.loc.at(node, key, `expected a mapping, got ${describe(node)}`);
+        }
+        const pairs = node.items;
+        for (const pair of pairs) {
+            const k = keyOf(pair);
+            if (!allowed.includes(k)) {
+                const hint = didYouMean(k, allowed);
+                const path = key ? `${key}.${k}` : k;
+                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${show(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`);
+            }
+        }
+        return pairs;
+    }
+    string(node, key, pattern, expected) {
+        if (!(0,dist/* isScalar */.jn)(node) || node.value === null || typeof node.value === 'object') {
+            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got ${describe(node)}`);
+        }
+        const value = String(node.value);
+        if (value.trim() === '')
+            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got an empty string`);
+        if (pattern && !pattern.test(value)) {
+            throw this.loc.at(node, key, `got ${show(value)}, expected ${expected ?? pattern.source}`);
+        }
+        return value;
+    }
+    relPath(node, key) {
+        const value = this.string(node, key, undefined, 'a repository-relative path');
+        const n = normalizeRelPath(value);
+        if (n === undefined) {
+            throw this.loc.at(node, key, `got ${show(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
+        }
+        return n;
+    }
+    list(node, key, item) {
+        if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
+            return [item(node, key)];
+        if (!(0,dist/* isSeq */.oP)(node))
+            throw this.loc.at(node, key, `expected a list, got ${describe(node)}`);
+        return node.items.map((n, i) => item(n, `${key}[${i}]`));
+    }
+    glob = (n, k) => {
+        const value = this.string(n, k, undefined, 'a glob pattern');
+        if (value.startsWith('/') || value.includes('\\')) {
+            throw this.loc.at(n, k, `got ${show(value)}, expected a glob relative to the repository root with "/" separators`);
+        }
+        return value;
+    };
+    platform = (n, k) => this.string(n, k, PLATFORM_RE, 'a platform such as "linux/amd64" or "linux/arm/v7"');
+}
 function parseFile(text, file) {
     const lines = new dist/* LineCounter */.HN();
     const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -88786,6 +88850,46 @@ function parseService(p, pair, defaults) {
     return { service, deps };
 }
 /**
+ * Check `depends-on`: every name is a service and there is no cycle. Pure; `where`
+ * turns a service name (and the index of its dependency) into an error prefix.
+ */
+function checkDependencies(services, where = () => '') {
+    const byName = new Map(services.map(s => [s.name, s]));
+    for (const s of services) {
+        s.dependsOn.forEach((d, i) => {
+            if (!byName.has(d)) {
+                const hint = didYouMean(d, [...byName.keys()]);
+                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`);
+            }
+            if (d === s.name) {
+                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: a service cannot depend on itself (cycle ${s.name} -> ${s.name})`);
+            }
+        });
+    }
+    const state = new Map();
+    const stack = [];
+    const visit = (name) => {
+        state.set(name, 1);
+        stack.push(name);
+        const s = byName.get(name);
+        for (let i = 0; i < s.dependsOn.length; i++) {
+            const d = s.dependsOn[i];
+            const st = state.get(d);
+            if (st === 1) {
+                const cycle = [...stack.slice(stack.indexOf(d)), d];
+                throw new errors_ConfigurationError(`${where(name, i)}services.${name}.depends-on: dependency cycle ${cycle.join(' -> ')}`);
+            }
+            if (st === undefined)
+                visit(d);
+        }
+        stack.pop();
+        state.set(name, 2);
+    };
+    for (const s of services)
+        if (!state.has(s.name))
+            visit(s.name);
+}
+/**
  * Parse a services file's text. `file` is the repo-relative path used in errors.
  * Without a `services` key, `discovered` (from the Dockerfiles) is used with the
  * file's defaults.
@@ -88825,20 +88929,69 @@ function parseServices(text, file, discover = () => []) {
     }
     return { file, global: parsed.global, defaults: parsed.defaults, services };
 }
-
-;// CONCATENATED MODULE: ./src/model/services/load.ts
 /**
- * Loading the services of a workspace: the services file when there is one (confined
- * to the checkout), else the Dockerfiles found. The reading is here; parsing and
- * discovery are pure (parse.ts, discover.ts).
+ * Services from a list of repo-relative files: every `Dockerfile` makes one, named
+ * after its directory, or after the parent when the directory's name is generic.
+ * Pure. `rootName` names a Dockerfile at the repository root.
  */
-
-
-
-
-
-
-
+function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] }, rootName = 'app') {
+    const found = new Map();
+    const dockerfiles = files
+        .filter(f => external_node_path_.posix.basename(f) === 'Dockerfile')
+        .filter(f => !f.split('/').some(seg => SKIP_DIRS.has(seg)))
+        .sort();
+    for (const dockerfile of dockerfiles) {
+        const context = external_node_path_.posix.dirname(dockerfile);
+        let path = context;
+        if (context !== '.' && GENERIC_DIRS.has(external_node_path_.posix.basename(context)))
+            path = external_node_path_.posix.dirname(context);
+        const name = path === '.' ? rootName : external_node_path_.posix.basename(path);
+        const clash = found.get(name);
+        if (clash) {
+            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
+        }
+        if (!NAME_RE.test(name)) {
+            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
+        }
+        found.set(name, {
+            name,
+            path,
+            context,
+            dockerfile,
+            image: defaultImage(name, defaults.registry),
+            imageSource: defaults.registry ? 'defaults.registry' : 'name',
+            paths: [],
+            ignore: [],
+            dependsOn: [],
+            buildArgs: {},
+            platforms: [...defaults.platforms]
+        });
+    }
+    return [...found.values()];
+}
+function walkFiles(root, dir, out) {
+    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
+        if (SKIP_DIRS.has(entry.name))
+            continue;
+        const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
+        if (entry.isDirectory())
+            walkFiles(root, rel, out);
+        else if (entry.isFile())
+            out.push(rel);
+    }
+}
+/** The Dockerfiles of a workspace: git's tracked and unignored files in a repository, else a walk. */
+async function listDockerfiles(workspace) {
+    const r = await git(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ':(glob)**/Dockerfile'], { cwd: workspace, allowFailure: true });
+    if (r.code === 0) {
+        return [
+            ...new Set(r.stdout.split('\0').filter(f => f !== '' && (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(workspace, f))))
+        ];
+    }
+    const out = [];
+    walkFiles(workspace, '', out);
+    return out.filter(f => external_node_path_.posix.basename(f) === 'Dockerfile');
+}
 /**
  * Load the services: the file when it exists (or `requireFile`), else every
  * Dockerfile in the workspace. The file must be a regular file inside the workspace
@@ -88880,6 +89033,160 @@ async function loadServices(options) {
     const defaults = { platforms: [...DEFAULT_PLATFORMS] };
     const services = discoverServices(await discover(), defaults, rootName);
     return { global: [], defaults, services };
+}
+/**
+ * The image a build of `service` pushes, and where the name came from (for the log):
+ * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
+ * the registry from input `registry` over the file's `defaults.registry`. Input
+ * `registry` also prefixes an image name that has no registry. Pure.
+ */
+function serviceImage(service, config, inputs) {
+    const file = config.file ?? 'the services file';
+    const prefixed = (image) => inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image;
+    const withInput = (image) => inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : '';
+    if (inputs.image) {
+        return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` };
+    }
+    if (service.imageSource === 'image') {
+        return {
+            image: prefixed(service.image),
+            from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
+        };
+    }
+    const fileRegistry = config.defaults.registry;
+    if (inputs.registry) {
+        const over = fileRegistry && fileRegistry !== inputs.registry
+            ? ` (over defaults.registry ${fileRegistry} of ${file})`
+            : '';
+        return {
+            image: defaultImage(service.name, inputs.registry),
+            from: `input "registry"${over}`
+        };
+    }
+    if (fileRegistry) {
+        return {
+            image: defaultImage(service.name, fileRegistry),
+            from: `defaults.registry of ${file}`
+        };
+    }
+    return {
+        image: service.image,
+        from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
+    };
+}
+/** Whether an image name starts with a registry host (as the image reference parser reads it). */
+function hasRegistry(image) {
+    try {
+        return parseImageRef(image).registry !== undefined;
+    }
+    catch {
+        return false;
+    }
+}
+/** The named service, or a ConfigurationError listing the known names. */
+function findService(config, name) {
+    const s = config.services.find(x => x.name === name);
+    if (s)
+        return s;
+    const names = config.services.map(x => x.name);
+    const hint = didYouMean(name, names);
+    const from = config.file
+        ? `services file ${config.file}`
+        : 'the Dockerfiles found (no services file)';
+    throw new errors_ConfigurationError(`unknown service ${show(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
+}
+
+;// CONCATENATED MODULE: ./src/image/target.ts
+/**
+ * What a build targets: a service of the services file (the inputs override its
+ * defaults, and the log says which value is used and why), or an explicit context and
+ * image. The context and the Dockerfile must lie inside the workspace.
+ */
+
+
+
+
+
+
+
+/** A path inside the workspace (symlinks resolved), or a ConfigurationError naming the input. */
+function insideWorkspace(workspace, path, input) {
+    return confinedPath(workspace, path, {
+        input,
+        hint: 'builds may only read the checked-out repository'
+    });
+}
+function withRegistry(image, registry) {
+    const parsed = parseImageRef(image);
+    if (parsed.registry || !registry)
+        return image;
+    return `${registry}/${image}`;
+}
+/**
+ * The image a request names and the service it belongs to (for a merge: no context is
+ * read). A service's image comes from the services file unless an input overrides it.
+ */
+async function resolveImageName(req, log) {
+    if (req.service !== undefined) {
+        // loadServices refuses a services file that leads out of the workspace.
+        const config = await loadServices({ workspace: req.workspace, config: req.servicesFile });
+        const chosen = serviceImage(findService(config, req.service), config, req);
+        log.info(`image ${chosen.image} (from ${chosen.from})`);
+        return { service: req.service, image: chosen.image };
+    }
+    const image = withRegistry(req.image, req.registry);
+    return { service: parseImageRef(image).repository.split('/').pop(), image };
+}
+/**
+ * The target of a build: the service's settings under the inputs' overrides, or the
+ * explicit context and image; the context must be a directory and the Dockerfile a
+ * file, both inside the workspace. A build argument of the services file that holds a
+ * secret is refused here, as the input's own are when they are read.
+ */
+async function resolveTarget(req, log) {
+    let target;
+    if (req.service !== undefined) {
+        const config = await loadServices({ workspace: req.workspace, config: req.servicesFile });
+        const svc = findService(config, req.service);
+        log.info(`service ${svc.name}: context ${svc.context}, dockerfile ${svc.dockerfile}`);
+        refuseSecrets('build-args', Object.entries(svc.buildArgs ?? {}), `services file ${config.file ?? ''}, service "${svc.name}", build-args`);
+        // Inputs win over the services file's defaults: say which value is used and why.
+        const chosen = serviceImage(svc, config, req);
+        log.info(`image ${chosen.image} (from ${chosen.from})`);
+        target = {
+            name: svc.name,
+            context: req.context ?? svc.context,
+            dockerfile: req.dockerfile ?? svc.dockerfile,
+            image: chosen.image,
+            buildArgs: new Map([
+                ...Object.entries(svc.buildArgs ?? {}),
+                ...req.buildArgs
+            ]),
+            platforms: req.platforms.length > 0 ? req.platforms : (svc.platforms ?? []),
+            target: req.target ?? svc.target
+        };
+    }
+    else {
+        const context = req.context;
+        target = {
+            name: parseImageRef(req.image).repository.split('/').pop(),
+            context,
+            dockerfile: req.dockerfile ?? (0,external_node_path_.join)(context, 'Dockerfile'),
+            image: withRegistry(req.image, req.registry),
+            buildArgs: req.buildArgs,
+            platforms: req.platforms,
+            target: req.target
+        };
+    }
+    target.context = insideWorkspace(req.workspace, target.context, 'context');
+    if (!(0,external_node_fs_namespaceObject.existsSync)(target.context) || !(0,external_node_fs_namespaceObject.statSync)(target.context).isDirectory()) {
+        throw new errors_ConfigurationError(`context ${JSON.stringify(target.context)} is not a directory`);
+    }
+    target.dockerfile = insideWorkspace(req.workspace, target.dockerfile, 'dockerfile');
+    if (!(0,external_node_fs_namespaceObject.existsSync)(target.dockerfile) || !(0,external_node_fs_namespaceObject.statSync)(target.dockerfile).isFile()) {
+        throw new errors_ConfigurationError(`Dockerfile ${JSON.stringify((0,external_node_path_.relative)(req.workspace, target.dockerfile))} does not exist (service ${target.name}); set "dockerfile" in the services file or the input`);
+    }
+    return target;
 }
 
 ;// CONCATENATED MODULE: ./src/core/duration.ts
@@ -89275,6 +89582,7 @@ function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE ||
 
 
 
+
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
 const inputs_HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
 /**
@@ -89289,27 +89597,6 @@ function workspacePath(config, env) {
         throw invalidInput('config', config, 'a file path inside the workspace');
     }
     return rel.split(external_node_path_.sep).join('/');
-}
-/** Where a value holding a secret would end up, for the error. */
-const WHERE = {
-    'build-args': "build arguments reach the builder's command line and are stored in the image's configuration and history",
-    labels: "labels reach the builder's command line and are stored in the image's configuration",
-    tags: "tags reach the builder's command line and name the image in the registry"
-};
-/**
- * Refuse a build argument, label or tag that holds a registered secret (in any
- * encoding) before anything runs: the pushed image would carry it for anyone who can
- * pull it (`skopeo inspect --config` shows labels and history). The error names the
- * input, the key (never the value) and says to use `secrets` (BuildKit secret mounts).
- * `source` says where the values came from when not from the input itself.
- */
-function refuseSecrets(input, entries, source = `input "${input}"`) {
-    for (const [key, value] of entries) {
-        const info = secrets_secrets.whose(`${key}=${value}`) ?? secrets_secrets.whose(value);
-        if (info === undefined)
-            continue;
-        throw new errors_ConfigurationError(`${source}: ${key ? `${key} holds` : 'a line holds'} ${describeSecret(info)} (or an encoding of it); ${WHERE[input]}, where anyone who can pull it can read it. Pass secrets with input "secrets" instead (BuildKit secret mounts: id=<name>,env=<VARIABLE>, read in the Dockerfile with RUN --mount=type=secret,id=<name>)`);
-    }
 }
 /** Read and validate every input. */
 function getInputs(reader = new InputReader(), env = process.env) {
@@ -89437,12 +89724,193 @@ function getInputs(reader = new InputReader(), env = process.env) {
     return inputs;
 }
 
+;// CONCATENATED MODULE: ./src/core/summary.ts
+/**
+ * A small Markdown builder for step summaries. Cells are escaped (a line break of any
+ * kind, `\r` too, cannot end a table row), everything is redacted before it is written
+ * to GITHUB_STEP_SUMMARY: a summary is for people and quotes free text (a server's
+ * message), so a secret there becomes `***`. Machine-readable values shown in a summary
+ * are outputs too, and an output that masking would rewrite fails the step first.
+ */
+
+
+/** Escape text for a Markdown table cell. */
+function cell(text) {
+    if (text === undefined || text === '')
+        return ' ';
+    return String(text)
+        .replace(/\\/g, '\\\\')
+        .replace(/\|/g, '\\|')
+        .replace(/\r\n|\r|\n/g, '<br>')
+        .replace(/</g, '&lt;')
+        .replace(/&lt;br>/g, '<br>');
+}
+/** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
+function inline(text) {
+    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r\n|\r|\n/g, ' ');
+}
+/** Wrap text in an inline code span that survives backticks inside. */
+function code(text) {
+    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${text.replace(/\r\n|\r|\n/g, ' ')}${pad}${fence}`;
+}
+/** Builds one step summary. */
+class summary_Summary {
+    parts = [];
+    heading(text, level = 3) {
+        this.parts.push(`${'#'.repeat(level)} ${text}\n`);
+        return this;
+    }
+    paragraph(text) {
+        this.parts.push(`${text}\n`);
+        return this;
+    }
+    list(items) {
+        if (items.length > 0)
+            this.parts.push(items.map(i => `- ${i}`).join('\n') + '\n');
+        return this;
+    }
+    table(header, rows) {
+        const lines = [
+            `| ${header.map(cell).join(' | ')} |`,
+            `| ${header.map(() => '---').join(' | ')} |`,
+            ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
+        ];
+        this.parts.push(lines.join('\n') + '\n');
+        return this;
+    }
+    codeBlock(text, language = '') {
+        const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
+        const fence = '`'.repeat(longest + 1);
+        this.parts.push(`${fence}${language}\n${text.replace(/\n$/, '')}\n${fence}\n`);
+        return this;
+    }
+    details(summaryText, body) {
+        this.parts.push(`<details><summary>${cell(summaryText)}</summary>\n\n${body}\n</details>\n`);
+        return this;
+    }
+    raw(markdown) {
+        this.parts.push(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
+        return this;
+    }
+    /**
+     * The Markdown, redacted. A lone `\r` left in free text (a heading, a paragraph, a
+     * code block) ends a line for a Markdown reader: it becomes a plain line break.
+     */
+    toString() {
+        return secrets_secrets.redact(this.parts.join('\n').replace(/\r\n?/g, '\n'));
+    }
+    /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */
+    write(path = process.env.GITHUB_STEP_SUMMARY) {
+        const text = this.toString();
+        if (path)
+            (0,external_node_fs_namespaceObject.appendFileSync)(path, text + '\n', 'utf8');
+        return text;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/actions/build/report.ts
+/**
+ * What the build action reports of an outcome: the result file (for deploy) when the
+ * image was pushed, the step outputs, and the step summary.
+ */
+
+
+
+
+/** A size for people: bytes, KiB or MiB. */
+function humanBytes(n) {
+    if (n === undefined)
+        return 'unknown';
+    if (n < 1024)
+        return `${n} B`;
+    if (n < 1024 * 1024)
+        return `${(n / 1024).toFixed(1)} KiB`;
+    return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+/** The summary's word for how the image came to be. */
+function verdict(o) {
+    if (o.kind === 'reused')
+        return 'reused (no build)';
+    if (o.kind === 'merged')
+        return 'merged';
+    return o.pushed ? 'built and pushed' : 'built (not pushed)';
+}
+/**
+ * Write the result file (into `resultsDir`, by default `<RUNNER_TEMP>/conveyor/results`)
+ * when the outcome has one, set every output and write the step summary. `started` is
+ * when the job began (Date.now()), for the duration shown.
+ */
+function report(o, options, log) {
+    let resultFile = '';
+    if (o.result) {
+        resultFile = writeBuildResult(options.resultsDir ?? (0,external_node_path_.join)(runnerTemp(), 'results'), o.result);
+        log.info(`result file: ${resultFile}`);
+    }
+    outputs_setOutput('image', o.image);
+    outputs_setOutput('digest', o.digest);
+    outputs_setOutput('tags', o.tags);
+    outputs_setOutput('reused', o.kind === 'reused');
+    outputs_setOutput('backend', o.backend ?? (o.kind === 'reused' ? 'none' : ''));
+    outputs_setOutput('context-hash', o.contextHash ?? '');
+    outputs_setOutput('result-file', resultFile);
+    const seconds = ((Date.now() - options.started) / 1000).toFixed(1);
+    new summary_Summary()
+        .heading(`build: ${o.service}`)
+        .table(['', ''], [
+        ['Image', o.image],
+        ['Result', verdict(o)],
+        ['Why', o.why],
+        ['Digest', o.digest],
+        ['Tags', o.tags.join('\n')],
+        ['Size', humanBytes(o.size)],
+        ['Duration', `${seconds} s`],
+        ['Backend', o.backend ?? (o.kind === 'reused' ? 'none (registry API only)' : '')],
+        ['Cache', o.cache ?? ''],
+        ['Platforms', o.platforms.join(', ')],
+        [
+            'Context hash',
+            o.contextHash ? `${o.contextHash.slice(0, 16)}… (${o.files ?? 0} files)` : ''
+        ]
+    ])
+        .paragraph(resultFile ? `Result file: ${code(resultFile)}` : '')
+        .write();
+}
+
+;// CONCATENATED MODULE: ./src/actions/build/state.ts
+/**
+ * The build action's state, shared by the main step (which saves it) and the post step
+ * (which reads it): one set of keys, so the two cannot drift apart.
+ */
+
+/** State keys shared by the main and the post step. */
+var State;
+(function (State) {
+    /** The directory holding the builders' registry login (config.json, certs/). */
+    State["AuthDir"] = "auth-dir";
+    /** The registry host that login is for (for the post step's log). */
+    State["Registry"] = "registry";
+})(State || (State = {}));
+/** Save where the builders' login was written, for the post step. */
+function saveLogin(dir, registry) {
+    outputs_saveState(State.AuthDir, dir);
+    outputs_saveState(State.Registry, registry);
+}
+/** Where the main step wrote the builders' login; `dir` is '' when it wrote none. */
+function savedLogin() {
+    return { dir: getState(State.AuthDir), registry: getState(State.Registry) };
+}
+
 ;// CONCATENATED MODULE: ./src/actions/build/main.ts
 /**
  * The build action: one service's image, built and pushed, or, when the registry
  * already holds an image built from identical inputs (`<image>:ctx-<hash>`), not built
  * at all: the new tags are PUT onto that manifest through the registry API. In
- * `merge` mode it stitches per-platform digests into one OCI index.
+ * `merge` mode it stitches per-platform digests into one OCI index. This entry reads
+ * the inputs and the run's context, hands the image domain a job and reports the
+ * outcome.
  */
 
 
@@ -89454,27 +89922,20 @@ function getInputs(reader = new InputReader(), env = process.env) {
 
 
 
-
-
-
-
-
-
-
-
-
-
-
-/** State keys shared with the post step. */
-var State;
-(function (State) {
-    State["AuthDir"] = "auth-dir";
-    State["Registry"] = "registry";
-})(State || (State = {}));
+/** The run's context: the event the tags follow, the repository, the workspace. */
 function githubContext(env = process.env) {
-    const event = readEventPayload(env);
+    let event = {};
+    try {
+        if (env.GITHUB_EVENT_PATH && (0,external_node_fs_namespaceObject.existsSync)(env.GITHUB_EVENT_PATH)) {
+            event = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
+        }
+    }
+    catch {
+        event = {};
+    }
     const repo = event.repository;
     const pr = event.pull_request;
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
     const repository = env.GITHUB_REPOSITORY ?? '';
     return {
         tags: {
@@ -89486,546 +89947,78 @@ function githubContext(env = process.env) {
             baseRef: pr?.base?.ref ?? env.GITHUB_BASE_REF
         },
         repository,
-        sourceUrl: repository ? `${serverUrl(env)}/${repository}` : undefined,
-        runUrl: runUrl(env),
+        sourceUrl: repository ? `${server}/${repository}` : undefined,
+        runUrl: repository && env.GITHUB_RUN_ID
+            ? `${server}/${repository}/actions/runs/${env.GITHUB_RUN_ID}`
+            : undefined,
         workspace: (0,external_node_path_.resolve)(env.GITHUB_WORKSPACE ?? process.cwd())
     };
 }
-/** A path inside the workspace (symlinks resolved), or a ConfigurationError naming the input. */
-function insideWorkspace(workspace, path, input) {
-    return confinedPath(workspace, path, {
-        input,
-        hint: 'builds may only read the checked-out repository'
-    });
+/** What the inputs ask to build, for the domain to resolve against the services file. */
+function targetRequest(inputs, workspace) {
+    return {
+        workspace,
+        servicesFile: inputs.config,
+        service: inputs.service,
+        context: inputs.context,
+        dockerfile: inputs.dockerfile,
+        image: inputs.image,
+        registry: inputs.registry,
+        target: inputs.target,
+        buildArgs: inputs.buildArgs,
+        platforms: inputs.platforms
+    };
 }
-function withRegistry(image, registry) {
-    const parsed = parseImageRef(image);
-    if (parsed.registry || !registry)
-        return image;
-    return `${registry}/${image}`;
-}
-/** Load the services file; loadServices refuses one that leads out of the workspace. */
-async function services(inputs, gh) {
-    return loadServices({ workspace: gh.workspace, config: inputs.config });
-}
-async function resolveTarget(inputs, gh, log) {
-    let target;
-    if (inputs.service !== undefined) {
-        const config = await services(inputs, gh);
-        const svc = findService(config, inputs.service);
-        log.info(`service ${svc.name}: context ${svc.context}, dockerfile ${svc.dockerfile}`);
-        refuseSecrets('build-args', Object.entries(svc.buildArgs ?? {}), `services file ${config.file ?? ''}, service "${svc.name}", build-args`);
-        // Inputs win over the services file's defaults: say which value is used and why.
-        const chosen = serviceImage(svc, config, inputs);
-        log.info(`image ${chosen.image} (from ${chosen.from})`);
-        target = {
-            name: svc.name,
-            context: inputs.context ?? svc.context,
-            dockerfile: inputs.dockerfile ?? svc.dockerfile,
-            image: chosen.image,
-            buildArgs: new Map([
-                ...Object.entries(svc.buildArgs ?? {}),
-                ...inputs.buildArgs
-            ]),
-            platforms: inputs.platforms.length > 0 ? inputs.platforms : (svc.platforms ?? []),
-            target: inputs.target ?? svc.target
-        };
-    }
-    else {
-        const context = inputs.context;
-        const name = parseImageRef(inputs.image).repository.split('/').pop();
-        target = {
-            name,
-            context,
-            dockerfile: inputs.dockerfile ?? (0,external_node_path_.join)(context, 'Dockerfile'),
-            image: inputs.image,
-            buildArgs: inputs.buildArgs,
-            platforms: inputs.platforms,
-            target: inputs.target
-        };
-    }
-    if (inputs.service === undefined)
-        target.image = withRegistry(target.image, inputs.registry);
-    target.context = insideWorkspace(gh.workspace, target.context, 'context');
-    if (!(0,external_node_fs_namespaceObject.existsSync)(target.context) || !(0,external_node_fs_namespaceObject.statSync)(target.context).isDirectory()) {
-        throw new errors_ConfigurationError(`context ${JSON.stringify(target.context)} is not a directory`);
-    }
-    target.dockerfile = insideWorkspace(gh.workspace, target.dockerfile, 'dockerfile');
-    if (!(0,external_node_fs_namespaceObject.existsSync)(target.dockerfile) || !(0,external_node_fs_namespaceObject.statSync)(target.dockerfile).isFile()) {
-        throw new errors_ConfigurationError(`Dockerfile ${JSON.stringify((0,external_node_path_.relative)(gh.workspace, target.dockerfile))} does not exist (service ${target.name}); set "dockerfile" in the services file or the input`);
-    }
-    return target;
-}
-/** Size of an image: config + layers, or for an index the sum over its manifests. */
-async function imageSize(client, repository, manifest) {
-    try {
-        const doc = JSON.parse(manifest.body.toString('utf8'));
-        if (doc.manifests) {
-            let total = 0;
-            for (const m of doc.manifests) {
-                const child = await client.getManifest(repository, m.digest);
-                if (child)
-                    total += (await imageSize(client, repository, child)) ?? 0;
-            }
-            return total;
-        }
-        return (doc.config?.size ?? 0) + (doc.layers ?? []).reduce((s, l) => s + (l.size ?? 0), 0);
-    }
-    catch {
-        return undefined;
-    }
-}
-function humanBytes(n) {
-    if (n === undefined)
-        return 'unknown';
-    if (n < 1024)
-        return `${n} B`;
-    if (n < 1024 * 1024)
-        return `${(n / 1024).toFixed(1)} KiB`;
-    return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-/**
- * PUT one manifest under every tag, all at once (each tag costs the registry a round
- * trip; the TLS context is shared, so extra connections are cheap). putManifest
- * checks the digest. Logged in tag order; the first failure is thrown once all ended.
- */
-async function putTags(client, repository, manifest, tags, log) {
-    const results = await Promise.allSettled(tags.map(tag => client.putManifest(repository, tag, manifest.body, manifest.mediaType)));
-    results.forEach((r, i) => {
-        if (r.status === 'fulfilled')
-            log.info(`tagged ${repository}:${tags[i]} -> ${r.value}`);
-    });
-    const failed = results.find(r => r.status === 'rejected');
-    if (failed)
-        throw failed.reason;
-}
-function openRegistry(inputs, host, log) {
-    if (inputs.insecure) {
-        log.warning(`registry-insecure: talking to ${host} over plain HTTP or unverified TLS; use this for local registries only`);
-    }
-    return new RegistryClient({
-        registry: host,
-        username: inputs.username,
-        password: inputs.password,
-        ca: inputs.caCert,
-        insecure: inputs.insecure,
-        logger: log
-    });
-}
-async function merge(inputs, gh, log) {
-    const started = Date.now();
-    let imageName = inputs.image;
-    let service = inputs.service;
-    if (inputs.service !== undefined) {
-        const config = await services(inputs, gh);
-        const chosen = serviceImage(findService(config, inputs.service), config, inputs);
-        log.info(`image ${chosen.image} (from ${chosen.from})`);
-        imageName = chosen.image;
-    }
-    else
-        imageName = withRegistry(imageName, inputs.registry);
-    const image = parseImageRef(imageName);
-    service ??= image.repository.split('/').pop();
-    const tags = computeTags(inputs.tags, gh.tags).map(t => t.tag);
-    if (tags.length === 0)
-        throw new errors_ConfigurationError('input "tags": no tag applies to this event');
-    const host = image.registry ?? 'docker.io';
-    const client = openRegistry(inputs, host, log);
-    try {
-        const entries = [];
-        const seen = new Map();
-        await log.group('Read the per-platform manifests', async () => {
-            await client.ping();
-            for (const digest of inputs.digests) {
-                const m = await client.getManifest(image.repository, digest);
-                if (!m) {
-                    throw new errors_ConfigurationError(`input "digests": ${digest} is not in ${image.name}; push each platform's image first`);
-                }
-                const children = [];
-                if (isIndexType(m.mediaType)) {
-                    const doc = JSON.parse(m.body.toString('utf8'));
-                    children.push(...doc.manifests);
-                }
-                else {
-                    const doc = JSON.parse(m.body.toString('utf8'));
-                    const config = JSON.parse((await client.getBlob(image.repository, doc.config.digest)).toString('utf8'));
-                    const platform = {
-                        architecture: config.architecture ?? 'unknown',
-                        os: config.os ?? 'unknown'
-                    };
-                    if (config.variant)
-                        platform.variant = config.variant;
-                    children.push({ digest: m.digest, mediaType: m.mediaType, size: m.size, platform });
-                }
-                for (const c of children) {
-                    const p = c.platform
-                        ? [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join('/')
-                        : c.digest;
-                    const other = seen.get(p);
-                    if (other && other !== c.digest) {
-                        throw new errors_ConfigurationError(`input "digests": two images for platform ${p} (${other} and ${c.digest})`);
-                    }
-                    if (other)
-                        continue;
-                    seen.set(p, c.digest);
-                    entries.push({
-                        mediaType: c.mediaType,
-                        digest: c.digest,
-                        size: c.size,
-                        platform: c.platform
-                    });
-                    log.info(`${p}: ${c.digest}`);
-                }
-            }
-        });
-        const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: distribution_MediaTypes.ociIndex, manifests: entries }));
-        const index = {
-            body,
-            digest: sha256Digest(body),
-            mediaType: distribution_MediaTypes.ociIndex,
-            size: body.length
-        };
-        await log.group('Push the index', () => putTags(client, image.repository, index, tags, log));
-        const fullTags = tags.map(t => `${image.name}:${t}`);
-        finish(inputs, gh, log, {
-            service,
-            image: image.name,
-            tags: fullTags,
-            platforms: [...seen.keys()],
-            outcome: {
-                digest: index.digest,
-                reused: false,
-                why: `merged ${entries.length} platform images`,
-                pushed: true
-            },
-            started
-        });
-    }
-    finally {
-        await client.close();
-    }
-}
-function finish(inputs, gh, log, r) {
-    const o = r.outcome;
-    let resultFile = '';
-    if (o.pushed) {
-        const result = {
-            version: RESULT_VERSION,
-            service: r.service,
-            image: r.image,
-            digest: o.digest,
-            tags: r.tags,
-            reused: o.reused,
-            platforms: r.platforms,
-            source: { repository: gh.repository, sha: gh.tags.sha, ref: gh.tags.ref, runUrl: gh.runUrl },
-            createdAt: new Date().toISOString()
-        };
-        const dir = inputs.resultsDir ?? (0,external_node_path_.join)(runnerTemp(), 'results');
-        resultFile = writeBuildResult(dir, result);
-        log.info(`result file: ${resultFile}`);
-    }
-    outputs_setOutput('image', r.image);
-    outputs_setOutput('digest', o.digest);
-    outputs_setOutput('tags', r.tags);
-    outputs_setOutput('reused', o.reused);
-    outputs_setOutput('backend', o.backend ?? (o.reused ? 'none' : ''));
-    outputs_setOutput('context-hash', o.contextHash ?? '');
-    outputs_setOutput('result-file', resultFile);
-    const seconds = ((Date.now() - r.started) / 1000).toFixed(1);
-    const verdict = o.reused
-        ? 'reused (no build)'
-        : inputs.mode === 'merge'
-            ? 'merged'
-            : o.pushed
-                ? 'built and pushed'
-                : 'built (not pushed)';
-    new summary_Summary()
-        .heading(`build: ${r.service}`)
-        .table(['', ''], [
-        ['Image', r.image],
-        ['Result', verdict],
-        ['Why', o.why],
-        ['Digest', o.digest],
-        ['Tags', r.tags.join('\n')],
-        ['Size', humanBytes(o.size)],
-        ['Duration', `${seconds} s`],
-        ['Backend', o.backend ?? (o.reused ? 'none (registry API only)' : '')],
-        ['Cache', r.cache ?? ''],
-        ['Platforms', r.platforms.join(', ')],
-        [
-            'Context hash',
-            o.contextHash ? `${o.contextHash.slice(0, 16)}… (${r.files ?? 0} files)` : ''
-        ]
-    ])
-        .paragraph(resultFile ? `Result file: ${code(resultFile)}` : '')
-        .write();
-}
-/**
- * Start hashing the build inputs: the base images are looked up (in our registry with
- * `client`, so that the connection opened here serves the calls that follow) while the
- * context's files are listed and hashed.
- */
-async function hashInputs(inputs, target, dockerfileText, host, client, local, log) {
-    const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), {
-        host,
+/** The login for the registry that holds `image` (Docker Hub for a short name). */
+function registryOf(inputs, image) {
+    return {
+        host: parseImageRef(image).registry ?? 'docker.io',
         username: inputs.username,
         password: inputs.password,
         ca: inputs.caCert,
         insecure: inputs.insecure
-    }, { logger: log, local, clients: new Map([[host, client]]) });
-    const baseDigests = resolving.then(b => b.resolved);
-    // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
-    resolving.catch(() => undefined);
-    baseDigests.catch(() => undefined);
-    const h = await hashBuildInputs(target.context, {
-        dockerfileContent: dockerfileText,
-        buildArgs: target.buildArgs,
-        target: target.target,
-        platforms: target.platforms,
-        labels: inputs.labels,
-        baseDigests
-    });
-    return { h, bases: await resolving };
-}
-async function build(inputs, gh, log) {
-    const started = Date.now();
-    const target = await log.group('Resolve the service', () => resolveTarget(inputs, gh, log));
-    const image = parseImageRef(target.image);
-    const host = image.registry ?? 'docker.io';
-    const env = childEnv();
-    // The builder is only needed to build (or to read a local base image): detect it lazily,
-    // so that a promotion of an unchanged image starts no builder process at all.
-    let detection;
-    const chooseBackend = async () => {
-        if (!detection) {
-            detection = await detectBackend(inputs.backend, env);
-            log.info(`backend: ${detection.backend} (${detection.why})`);
-        }
-        return detection;
     };
-    const client = openRegistry(inputs, host, log);
-    // The TLS handshake runs while the Dockerfile is read, git lists the context and the
-    // tags are worked out: the first registry call finds the connection ready. One turn of
-    // the event loop sends the TLS hello before that synchronous work begins.
-    if (inputs.push) {
-        client.preconnect();
-        await new Promise(resolve => setImmediate(resolve));
-    }
-    const dockerfileText = (0,external_node_fs_namespaceObject.readFileSync)(target.dockerfile, 'utf8');
-    let auth;
-    try {
-        // The registry connection (the base images' lookup) and git's list of the context's
-        // files start first: the tags and labels are worked out while they are under way.
-        const inputsHashed = hashInputs(inputs, target, dockerfileText, host, client, async (ref) => localImageDigest((await chooseBackend()).backend, ref, env), log);
-        // Awaited below, after the tags; a bad tag rule is the error to report first.
-        inputsHashed.catch(() => undefined);
-        // A turn of the event loop: the TLS handshake completes and the first request goes
-        // out, so that the registry answers it while the tags and labels are worked out.
-        await new Promise(resolve => setImmediate(resolve));
-        const computed = computeTags(inputs.tags, gh.tags);
-        const tags = computed.map(t => t.tag);
-        if (tags.length === 0) {
-            throw new errors_ConfigurationError(`input "tags": no tag rule applies to this event (${gh.tags.eventName} ${gh.tags.ref}); add e.g. type=sha or type=raw,value=...`);
-        }
-        refuseSecrets('tags', computed.map(t => [t.rule, t.tag]), 'the tags worked out for this event');
-        log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`);
-        const labels = computeLabels({
-            service: target.name,
-            sourceUrl: gh.sourceUrl,
-            revision: gh.tags.sha,
-            created: new Date().toISOString(),
-            version: tags[0]
-        }, inputs.labels);
-        refuseSecrets('labels', labels, 'the labels of the image');
-        // The first registry call (a base image in our registry, or the ctx tag lookup) also
-        // checks the login; without one, an explicit ping does before a long build.
-        let loginChecked = false;
-        const hashing = await log.group('Hash the build inputs', async () => {
-            const { h, bases } = await inputsHashed;
-            for (const b of bases.resolved)
-                log.info(`base image ${b.ref}: ${b.digest}`);
-            for (const b of bases.unresolved)
-                log.warning(`base image ${b.ref}: digest unknown (${b.reason}); build avoidance is off for this build`);
-            log.info(`content hash ${h.hash} over ${h.files} files (${h.bytes} bytes, ${h.git ? 'git-tracked and untracked-not-ignored' : 'all files'}, honouring .dockerignore)`);
-            return { ...h, trustworthy: bases.unresolved.length === 0 };
-        });
-        const ctxTag = contextTag(hashing.hash);
-        // Build avoidance: the registry already has an image built from these inputs.
-        let why;
-        if (!inputs.reuse)
-            why = 'reuse: false forces a build';
-        else if (!hashing.trustworthy)
-            why = 'a base image digest is unknown, so unchanged inputs cannot be proven';
-        else if (!inputs.push)
-            why = 'push: false (build only)';
-        else {
-            // One GET by tag: the manifest's exact bytes, or nothing.
-            const manifest = await log.group(`Look for ${image.name}:${ctxTag}`, () => client.getManifest(image.repository, ctxTag));
-            loginChecked = true;
-            if (manifest) {
-                await log.group('Promote the existing image (no build)', () => putTags(client, image.repository, manifest, tags, log));
-                log.notice(`${target.name}: inputs unchanged (${ctxTag}); reused ${manifest.digest} without building`);
-                finish(inputs, gh, log, {
-                    service: target.name,
-                    image: image.name,
-                    tags: tags.map(t => `${image.name}:${t}`),
-                    platforms: target.platforms,
-                    outcome: {
-                        digest: manifest.digest,
-                        reused: true,
-                        why: `${ctxTag} already in the registry: identical build inputs were built before`,
-                        size: await imageSize(client, image.repository, manifest),
-                        contextHash: hashing.hash,
-                        pushed: true
-                    },
-                    started,
-                    files: hashing.files,
-                    cache: 'not needed'
-                });
-                return;
-            }
-            why = `no image for these inputs yet (${ctxTag} not in the registry)`;
-        }
-        log.info(`building: ${why}`);
-        if (inputs.push && !loginChecked) {
-            // Fail fast on a bad login or an unreachable registry, before a long build.
-            await log.group(`Log in to ${host}`, async () => {
-                const { authScheme } = await client.ping();
-                log.info(`registry ${client.host} answers (${authScheme} authentication)`);
-            });
-        }
-        const { backend, buildkit } = await chooseBackend();
-        // The builders' login: only a build needs it (a promotion talks to the registry itself).
-        const base = runnerTemp();
-        auth = writeAuthDir(base, {
-            registry: host,
-            username: inputs.username,
-            password: inputs.password,
-            caPem: inputs.caCert
-        });
-        outputs_saveState(State.AuthDir, auth.dir);
-        outputs_saveState(State.Registry, host);
-        if (inputs.caCert && backend !== 'buildah') {
-            log.warning(`registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${host}/ca.crt, or the buildkitd config of the builder)`);
-        }
-        // The classic docker builder has no registry cache: say so rather than pretend.
-        const classic = backend === 'docker' && !buildkit;
-        if (classic && inputs.cache !== 'none') {
-            log.info('cache: the classic docker builder (no buildx) has no registry cache; building without');
-        }
-        const cacheRef = inputs.cache === 'none' || classic
-            ? undefined
-            : inputs.cache === 'registry'
-                ? cacheRefFor(backend, image.name)
-                : inputs.cache;
-        const ref = `${image.name}:${tags[0]}`;
-        const work = (0,external_node_path_.join)(base, `build-${process.pid}-${Date.now()}`);
-        const spec = {
-            context: target.context,
-            dockerfile: target.dockerfile,
-            ref,
-            buildArgs: [...target.buildArgs],
-            labels: [...labels],
-            secrets: inputs.secrets,
-            platforms: target.platforms,
-            target: target.target,
-            cacheRef,
-            push: inputs.push,
-            network: inputs.network,
-            authDir: auth.dir,
-            certDir: auth.certDir,
-            insecure: inputs.insecure,
-            idFile: `${work}-id`
-        };
-        let built;
-        try {
-            built = await log.group(`Build with ${backend}`, () => runBuild(backend, spec, { logger: log, env, timeoutMs: inputs.timeoutMs }, {
-                digestFile: `${work}-digest`,
-                readFile: p => ((0,external_node_fs_namespaceObject.existsSync)(p) ? (0,external_node_fs_namespaceObject.readFileSync)(p, 'utf8') : undefined)
-            }, buildkit));
-        }
-        catch (error) {
-            if (error instanceof BuildFailedError) {
-                log.error(`${error.message}\n${error.tail}`, { title: `build of ${target.name} failed` });
-            }
-            throw error;
-        }
-        if (!inputs.push) {
-            const id = built.imageId
-                ? built.imageId.startsWith('sha256:')
-                    ? built.imageId
-                    : `sha256:${built.imageId}`
-                : '';
-            finish(inputs, gh, log, {
-                service: target.name,
-                image: image.name,
-                tags: [],
-                platforms: target.platforms,
-                outcome: {
-                    digest: id,
-                    reused: false,
-                    why,
-                    backend,
-                    contextHash: hashing.hash,
-                    pushed: false
-                },
-                started,
-                files: hashing.files,
-                cache: cacheRef ?? 'none'
-            });
-            return;
-        }
-        // The backend pushed the first tag; read back exactly what the registry stored.
-        const pushed = await client.getManifest(image.repository, tags[0]);
-        if (!pushed)
-            throw new Error(`${ref} is not in the registry after the push`);
-        if (built.digest && built.digest !== pushed.digest) {
-            log.warning(`${backend} reported ${built.digest}, the registry holds ${pushed.digest} under ${tags[0]}; using the registry's`);
-        }
-        await log.group('Tag', async () => {
-            await putTags(client, image.repository, pushed, tags.slice(1), log);
-            // The context tag goes last: it promises a complete, fully tagged image.
-            if (hashing.trustworthy)
-                await putTags(client, image.repository, pushed, [ctxTag], log);
-        });
-        finish(inputs, gh, log, {
-            service: target.name,
-            image: image.name,
-            tags: tags.map(t => `${image.name}:${t}`),
-            platforms: target.platforms,
-            outcome: {
-                digest: pushed.digest,
-                reused: false,
-                why,
-                size: await imageSize(client, image.repository, pushed),
-                backend,
-                contextHash: hashing.hash,
-                pushed: true
-            },
-            started,
-            files: hashing.files,
-            cache: cacheRef ?? 'none'
-        });
-    }
-    finally {
-        // The credentials live only as long as the build: remove them now; the post step
-        // is the safety net for a main step that was killed.
-        if (auth)
-            removeAuthDir(auth.dir);
-        // The registry connection is left to the end of the process (endProcess follows the
-        // step): every answer is in, and closing an HTTP/2 session costs ~5 ms of this
-        // thread's time, a tenth of a promotion.
-    }
+}
+/** Merge mode: the per-platform digests into one index. */
+async function merge(inputs, source, ws, log) {
+    const { service, image } = await resolveImageName(targetRequest(inputs, ws), log);
+    return mergeImages({
+        service,
+        image,
+        digests: inputs.digests,
+        tagRules: inputs.tags,
+        registry: registryOf(inputs, image),
+        source
+    }, log);
+}
+/** Build mode: the target resolved, then built or promoted. */
+async function build(inputs, source, ws, log) {
+    const target = await log.group('Resolve the service', () => resolveTarget(targetRequest(inputs, ws), log));
+    return buildImage({
+        target,
+        registry: registryOf(inputs, target.image),
+        tagRules: inputs.tags,
+        labels: inputs.labels,
+        secrets: inputs.secrets,
+        cache: inputs.cache,
+        push: inputs.push,
+        reuse: inputs.reuse,
+        backend: inputs.backend,
+        network: inputs.network,
+        timeoutMs: inputs.timeoutMs,
+        source
+    }, log, { loginWritten: saveLogin });
 }
 /** The action's entry point. */
 async function main_run() {
     await runMain('build', async (log) => {
         const inputs = getInputs();
-        const gh = githubContext();
-        if (inputs.mode === 'merge')
-            await merge(inputs, gh, log);
-        else
-            await build(inputs, gh, log);
+        const { workspace, ...source } = githubContext();
+        const started = Date.now();
+        const outcome = inputs.mode === 'merge'
+            ? await merge(inputs, source, workspace, log)
+            : await build(inputs, source, workspace, log);
+        report(outcome, { resultsDir: inputs.resultsDir, started }, log);
     });
 }
 

@@ -28873,151 +28873,6 @@ function removeAuthDir(dir) {
     return true;
 }
 
-;// CONCATENATED MODULE: ./src/core/outputs.ts
-/**
- * Outputs, state and environment through the runner's file commands, kept far below
- * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
- * secret is refused, never written: the runner would mask it, silently changing it.
- */
-
-
-
-
-/** Largest single output value we write (bytes). */
-const MAX_OUTPUT_BYTES = (/* unused pure expression or super */ null && (256 * 1024));
-/** Largest total of all outputs of one step (bytes). */
-const MAX_TOTAL_OUTPUT_BYTES = (/* unused pure expression or super */ null && (512 * 1024));
-let totalBytes = 0;
-function fileCommand(file, name, value) {
-    if (!file)
-        return false;
-    let delimiter = `ghadelimiter_${randomUUID()}`;
-    while (value.includes(delimiter) || name.includes(delimiter))
-        delimiter = `ghadelimiter_${randomUUID()}`;
-    appendFileSync(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
-    return true;
-}
-/** Thrown when an output would be too large; the caller should write a file instead. */
-class OutputTooLargeError extends (/* unused pure expression or super */ null && (Error)) {
-    name = 'OutputTooLargeError';
-}
-/**
- * Set a step output. A value that holds a registered secret (in any encoding) is
- * refused with a MaskedValueError naming the output: the runner would mask it, and a
- * digest or a path silently turned into `***` breaks whatever reads it. Free text that
- * may quote a secret (a server's message) is redacted by the caller first, visibly.
- * Refuses values that would bring the step near the runner's output limit.
- */
-function setOutput(name, value) {
-    const text = typeof value === 'string'
-        ? value
-        : typeof value === 'object'
-            ? JSON.stringify(value)
-            : String(value);
-    secrets.assertUnmasked(`output "${name}"`, text);
-    const safe = text;
-    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
-    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
-        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
-    }
-    totalBytes += bytes;
-    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
-        process.stdout.write(`output ${name}=${safe}\n`);
-    }
-}
-/** Reset the running output total; for tests. */
-function resetOutputTotals() {
-    totalBytes = 0;
-}
-/**
- * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
- * on the runner, so a value holding a secret is refused (save a path to a 0600 file
- * under RUNNER_TEMP instead).
- */
-function saveState(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to save state ${name}: it holds a secret`);
-    fileCommand(process.env.GITHUB_STATE, name, value);
-}
-/** State saved by the main step. */
-function getState(name) {
-    return process.env[`STATE_${name}`] ?? '';
-}
-/** Export an environment variable to later steps. Refuses secrets. */
-function exportVariable(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to export ${name}: it holds a secret`);
-    process.env[name] = value;
-    fileCommand(process.env.GITHUB_ENV, name, value);
-}
-/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
-function runnerTemp() {
-    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
-    const dir = join(base, 'conveyor');
-    mkdirSync(dir, { recursive: true });
-    return dir;
-}
-/**
- * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
- * Text holding a registered secret is refused (MaskedValueError), never rewritten.
- */
-function writeDataFile(fileName, content) {
-    const file = openDataFile(fileName);
-    try {
-        file.write(content);
-    }
-    finally {
-        file.close();
-    }
-    return file.path;
-}
-/**
- * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. A string piece that holds a registered secret (any encoding) is refused
- * with a MaskedValueError: write whole records, each is checked on its own.
- */
-function openDataFile(fileName) {
-    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
-        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
-    }
-    const path = join(runnerTemp(), fileName);
-    // `mode` applies only when the file is created: tighten one that already exists
-    // before writing into it.
-    if (existsSync(path))
-        chmodSync(path, 0o600);
-    let fd = openSync(path, 'w', 0o600);
-    return {
-        path,
-        write(content) {
-            if (fd === undefined)
-                throw new Error(`data file ${fileName} is closed`);
-            let bytes;
-            let done = 0;
-            if (typeof content === 'string') {
-                // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes. A piece holding a secret is
-                // refused, never written changed: the file is data another step reads.
-                secrets.assertUnmasked(`data file ${fileName}`, content);
-                const text = content;
-                done = writeSync(fd, text);
-                if (done === Buffer.byteLength(text))
-                    return;
-                bytes = Buffer.from(text, 'utf8');
-            }
-            else
-                bytes = content;
-            while (done < bytes.length)
-                done += writeSync(fd, bytes, done);
-        },
-        close() {
-            if (fd !== undefined)
-                closeSync(fd);
-            fd = undefined;
-        }
-    };
-}
-
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -31684,7 +31539,7 @@ var ExitCode;
  * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function core_exportVariable(name, val) {
+function exportVariable(name, val) {
     const convertedVal = toCommandValue(val);
     process.env[name] = convertedVal;
     const filePath = process.env['GITHUB_ENV'] || '';
@@ -31803,7 +31658,7 @@ function getBooleanInput(name, options) {
  * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function core_setOutput(name, value) {
+function setOutput(name, value) {
     const filePath = process.env['GITHUB_OUTPUT'] || '';
     if (filePath) {
         return issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
@@ -31938,7 +31793,7 @@ function core_saveState(name, value) {
  * @param     name     name of the state to get
  * @returns   string
  */
-function core_getState(name) {
+function getState(name) {
     return process.env[`STATE_${name}`] || '';
 }
 function getIDToken(aud) {
@@ -32138,6 +31993,175 @@ function endProcess() {
     process.stderr.write('', flushed);
 }
 
+;// CONCATENATED MODULE: ./src/core/outputs.ts
+/**
+ * Outputs, state and environment through the runner's file commands, kept far below
+ * the runner's 1 MB per-job output limit: large data goes to a file under
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
+ */
+
+
+
+
+/** Largest single output value we write (bytes). */
+const MAX_OUTPUT_BYTES = (/* unused pure expression or super */ null && (256 * 1024));
+/** Largest total of all outputs of one step (bytes). */
+const MAX_TOTAL_OUTPUT_BYTES = (/* unused pure expression or super */ null && (512 * 1024));
+let totalBytes = 0;
+function fileCommand(file, name, value) {
+    if (!file)
+        return false;
+    let delimiter = `ghadelimiter_${randomUUID()}`;
+    while (value.includes(delimiter) || name.includes(delimiter))
+        delimiter = `ghadelimiter_${randomUUID()}`;
+    appendFileSync(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
+    return true;
+}
+/** Thrown when an output would be too large; the caller should write a file instead. */
+class OutputTooLargeError extends (/* unused pure expression or super */ null && (Error)) {
+    name = 'OutputTooLargeError';
+}
+/**
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
+ */
+function outputs_setOutput(name, value) {
+    const text = typeof value === 'string'
+        ? value
+        : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value);
+    secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
+    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
+    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
+        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
+    }
+    totalBytes += bytes;
+    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
+        process.stdout.write(`output ${name}=${safe}\n`);
+    }
+}
+/** Reset the running output total; for tests. */
+function resetOutputTotals() {
+    totalBytes = 0;
+}
+/**
+ * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
+ * on the runner, so a value holding a secret is refused (save a path to a 0600 file
+ * under RUNNER_TEMP instead).
+ */
+function outputs_saveState(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to save state ${name}: it holds a secret`);
+    fileCommand(process.env.GITHUB_STATE, name, value);
+}
+/** State saved by the main step. */
+function outputs_getState(name) {
+    return process.env[`STATE_${name}`] ?? '';
+}
+/** Export an environment variable to later steps. Refuses secrets. */
+function outputs_exportVariable(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to export ${name}: it holds a secret`);
+    process.env[name] = value;
+    fileCommand(process.env.GITHUB_ENV, name, value);
+}
+/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
+function runnerTemp() {
+    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
+    const dir = join(base, 'conveyor');
+    mkdirSync(dir, { recursive: true });
+    return dir;
+}
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
+function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
+ */
+function openDataFile(fileName) {
+    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
+        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
+    }
+    const path = join(runnerTemp(), fileName);
+    // `mode` applies only when the file is created: tighten one that already exists
+    // before writing into it.
+    if (existsSync(path))
+        chmodSync(path, 0o600);
+    let fd = openSync(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            let bytes;
+            let done = 0;
+            if (typeof content === 'string') {
+                // A string goes to the file as it is encoded (no Buffer of it first); what a
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
+                done = writeSync(fd, text);
+                if (done === Buffer.byteLength(text))
+                    return;
+                bytes = Buffer.from(text, 'utf8');
+            }
+            else
+                bytes = content;
+            while (done < bytes.length)
+                done += writeSync(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                closeSync(fd);
+            fd = undefined;
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/actions/build/state.ts
+/**
+ * The build action's state, shared by the main step (which saves it) and the post step
+ * (which reads it): one set of keys, so the two cannot drift apart.
+ */
+
+/** State keys shared by the main and the post step. */
+var State;
+(function (State) {
+    /** The directory holding the builders' registry login (config.json, certs/). */
+    State["AuthDir"] = "auth-dir";
+    /** The registry host that login is for (for the post step's log). */
+    State["Registry"] = "registry";
+})(State || (State = {}));
+/** Save where the builders' login was written, for the post step. */
+function saveLogin(dir, registry) {
+    saveState(State.AuthDir, dir);
+    saveState(State.Registry, registry);
+}
+/** Where the main step wrote the builders' login; `dir` is '' when it wrote none. */
+function savedLogin() {
+    return { dir: outputs_getState(State.AuthDir), registry: outputs_getState(State.Registry) };
+}
+
 ;// CONCATENATED MODULE: ./src/actions/build/post.ts
 /**
  * The build action's post step: removes the registry auth directory (the 0600
@@ -32149,8 +32173,7 @@ function endProcess() {
 
 
 void runPost('build', async (log) => {
-    const dir = getState('auth-dir');
-    const registry = getState('registry');
+    const { dir, registry } = savedLogin();
     if (!dir) {
         log.info('no registry login to clean up');
         return;
