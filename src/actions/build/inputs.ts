@@ -21,9 +21,11 @@ export interface Inputs {
   image?: string
   target?: string
   registry?: string
+  /** The registry login's parts (a `RegistryLogin` once the image's registry is known). */
   username?: string
   password?: string
-  caCert?: string
+  /** PEM of the registry's private CA (input `registry-ca-cert`). */
+  ca?: string
   insecure: boolean
   /** Tag rule lines (metadata-action syntax); [] means the defaults. */
   tags: string[]
@@ -103,7 +105,7 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
       'a registry host such as ghcr.io or 127.0.0.1:5000, optionally with a namespace (ghcr.io/acme)'
     )
   }
-  const caCert = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd())
+  const ca = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd())
   const tags = reader.list('tags')
   parseTagRules(tags) // validate syntax now; values depend on the git context
   const platforms = reader.list('platforms', { commas: true })
@@ -169,7 +171,7 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
     registry,
     username,
     password,
-    caCert,
+    ca,
     insecure: reader.boolean('registry-insecure', false),
     tags,
     labels: reader.keyValues('labels'),

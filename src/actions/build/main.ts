@@ -64,7 +64,7 @@ function loginFor(inputs: Inputs, image: string): RegistryLogin {
     registry: parseImageRef(image).registry ?? 'docker.io',
     username: inputs.username,
     password: inputs.password,
-    ca: inputs.caCert,
+    ca: inputs.ca,
     insecure: inputs.insecure
   }
 }
