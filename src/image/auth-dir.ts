@@ -44,13 +44,9 @@ export function writeAuthDir(base: string, login: RegistryLogin): AuthDir {
   const out: AuthDir = { dir }
   const file = join(dir, 'config.json')
   if (login.password) {
-    writeFileSync(
-      file,
-      authConfigJson(login.registry, login.username ?? '', login.password),
-      {
-        mode: 0o600
-      }
-    )
+    writeFileSync(file, authConfigJson(login.registry, login.username ?? '', login.password), {
+      mode: 0o600
+    })
     chmodSync(file, 0o600)
     out.configFile = file
   } else {
