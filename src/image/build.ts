@@ -7,7 +7,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigurationError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import { runnerTemp } from '../core/outputs.js'
 import { parseImageRef, type ImageRef } from '../model/image-ref.js'
@@ -22,13 +21,11 @@ import {
   type Detection
 } from './backends.js'
 import { baseImages, resolveBaseDigests, type BaseResolution } from './base-images.js'
-import { hashBuildInputs } from './context-hash.js'
+import { contextTag, hashBuildInputs } from './context-hash.js'
 import { withResult, type ImageJob, type Outcome } from './job.js'
-import { computeLabels } from './labels.js'
 import { imageSize, openRegistry, promoteBuilt, putTags } from './promote.js'
-import { refuseSecrets } from './refuse-secrets.js'
 import type { RegistryClient } from './registry.js'
-import { computeTags, contextTag } from './tags.js'
+import { imageMetadata } from './tagging.js'
 
 /** What the caller is told while a build runs. */
 export interface BuildHooks {
@@ -68,29 +65,11 @@ async function hashInputs(
     buildArgs: target.buildArgs,
     target: target.target,
     platforms: target.platforms,
-    labels: job.labels,
+    // The user's labels as written: the computed ones (created, revision) change every run.
+    labels: job.tagging.labels,
     baseDigests
   })
   return { h, bases: await resolving }
-}
-
-/** The tags this event gets, refused when none applies or one holds a secret. */
-function tagsFor(job: ImageJob, log: Logger): string[] {
-  const { source } = job
-  const computed = computeTags(job.tagRules, source.tags)
-  const tags = computed.map(t => t.tag)
-  if (tags.length === 0) {
-    throw new ConfigurationError(
-      `input "tags": no tag rule applies to this event (${source.tags.eventName} ${source.tags.ref}); add e.g. type=sha or type=raw,value=...`
-    )
-  }
-  refuseSecrets(
-    'tags',
-    computed.map(t => [t.rule, t.tag] as const),
-    'the tags worked out for this event'
-  )
-  log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`)
-  return tags
 }
 
 /** Log what the hash covered; it is trustworthy when every base image's digest is known. */
@@ -253,18 +232,13 @@ export async function buildImage(
     // A turn of the event loop: the TLS handshake completes and the first request goes
     // out, so that the registry answers it while the tags and labels are worked out.
     await new Promise(resolve => setImmediate(resolve))
-    const tags = tagsFor(job, log)
-    const labels = computeLabels(
-      {
-        service: target.name,
-        sourceUrl: source.sourceUrl,
-        revision: source.tags.sha,
-        created: new Date().toISOString(),
-        version: tags[0]
-      },
-      job.labels
+    const meta = imageMetadata(
+      job.tagging,
+      { name: image.name, service: target.name },
+      source.metadata,
+      log
     )
-    refuseSecrets('labels', labels, 'the labels of the image')
+    const { tags, labels } = meta
     // The first registry call (a base image in our registry, or the ctx tag lookup) also
     // checks the login; without one, an explicit ping does before a long build.
     let loginChecked = false
@@ -274,6 +248,8 @@ export async function buildImage(
       service: target.name,
       image: image.name,
       platforms: target.platforms,
+      version: meta.version,
+      labels,
       contextHash: hashing.hash,
       files: hashing.files
     }
