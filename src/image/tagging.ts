@@ -82,9 +82,10 @@ export function imageMetadata(
       `input "tags": no tag rule applies to this event (${ctx.eventName} ${ctx.ref}); add e.g. type=sha or type=raw,value=...`
     )
   }
+  // Named by position: the rule's text may itself hold the secret (in an encoding).
   refuseSecrets(
     'tags',
-    m.sources.map(s => [s.rule, s.tag] as const),
+    m.tags.map((tag, i) => [`tag ${i + 1} of ${m.tags.length}`, tag] as const),
     'the tags worked out for this event'
   )
   const labels = labelMap(m.labels, request.labels)

@@ -118,11 +118,8 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
     )
   }
   const caCert = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd())
-  // Syntax is checked now, before anything runs; values depend on the run's context.
   const tags = ruleLines(reader, 'tags')
-  parseTagRules(tags)
   const flavor = ruleLines(reader, 'flavor')
-  parseFlavor(flavor)
   const dryRun = reader.boolean('dry-run', false)
   const platforms = reader.list('platforms', { commas: true })
   for (const p of platforms) {
@@ -217,6 +214,10 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
     'flavor',
     flavor.map(line => ['', line] as const)
   )
+  // Syntax is checked before anything runs (after the secret check: errors quote the line);
+  // values depend on the run's context.
+  parseTagRules(tags)
+  parseFlavor(flavor)
   if (dryRun && service === undefined && image === undefined) {
     throw new ConfigurationError(
       'dry-run: true needs input "service" or "image" (the image the tags are for; no context is read)'
