@@ -60,13 +60,15 @@ export function labelMap(
  * Work out an image's tags, version and labels. The image's title label is the service
  * name (Conveyor builds several services from one repository; metadata-action uses the
  * repository name). Throws ConfigurationError for a bad rule or flavor, when no rule gives
- * a tag for this event, or when a tag or label holds a registered secret.
+ * a tag for this event (unless `options.preview`: a dry run shows that no tag applies, with a
+ * warning), or when a tag or label holds a registered secret.
  */
 export function imageMetadata(
   request: TagRequest,
   image: { name: string; service: string },
   ctx: MetadataContext,
-  log: Logger
+  log: Logger,
+  options: { preview?: boolean } = {}
 ): ImageMetadata {
   const m = computeMetadata(
     {
@@ -78,9 +80,9 @@ export function imageMetadata(
   )
   for (const w of m.warnings) log.warning(w)
   if (m.tags.length === 0) {
-    throw new ConfigurationError(
-      `input "tags": no tag rule applies to this event (${ctx.eventName} ${ctx.ref}); add e.g. type=sha or type=raw,value=...`
-    )
+    const why = `input "tags": no tag rule applies to this event (${ctx.eventName} ${ctx.ref}); add e.g. type=sha or type=raw,value=...`
+    if (!options.preview) throw new ConfigurationError(why)
+    log.warning(`${why} (a build would fail here)`)
   }
   // Named by position: the rule's text may itself hold the secret (in an encoding).
   refuseSecrets(
@@ -117,7 +119,8 @@ export async function previewImage(job: PreviewJob, log: Logger): Promise<Outcom
       job.tagging,
       { name: job.image, service: job.service },
       job.source.metadata,
-      log
+      log,
+      { preview: true }
     )
     for (const ref of computed.refs) log.info(`tag ${ref}`)
     for (const [k, v] of computed.labels) log.info(`label ${k}=${v}`)

@@ -189,4 +189,20 @@ describe('a dry run', () => {
     expect(log.text()).toContain('tag ghcr.io/acme/cart:2.0.0')
     expect(log.text()).toContain(`label org.opencontainers.image.revision=${SHA}`)
   })
+
+  it('shows that no rule tags this event (a warning; a build would fail)', async () => {
+    const source: SourceContext = {
+      metadata: push('refs/heads/main'),
+      ref: 'refs/heads/main',
+      sha: SHA,
+      repository: 'acme/shop'
+    }
+    const log = memoryLogger()
+    const tagging = { ...none, rules: ['type=ref,event=tag'] }
+    const o = await previewImage({ service: 'cart', image: IMAGE.name, tagging, source }, log)
+    expect(o).toMatchObject({ kind: 'dry-run', tags: [], version: '' })
+    expect(log.lines.filter(l => l.level === 'warning').map(l => l.message)).toEqual([
+      expect.stringMatching(/no tag rule applies to this event .*a build would fail here/)
+    ])
+  })
 })
