@@ -36,24 +36,11 @@ export interface ImageMetadata {
   sources: TagSource[]
 }
 
-/**
- * The labels as a map, from the engine's sorted `key=value` lines. An OCI label the run has
- * no value for (no description, no license in the payload) is left out rather than set
- * empty; a label the user gave is kept as given, even empty.
- */
-export function labelMap(
-  lines: readonly string[],
-  user: ReadonlyMap<string, string>
-): Map<string, string> {
-  const out = new Map<string, string>()
-  for (const line of lines) {
-    const at = line.indexOf('=')
-    const key = line.slice(0, at)
-    const value = line.slice(at + 1)
-    if (value === '' && !user.has(key)) continue
-    out.set(key, value)
-  }
-  return out
+/** The labels as a map, from the engine's sorted `key=value` lines (empty values kept, as metadata-action keeps them). */
+function labelMap(lines: readonly string[]): Map<string, string> {
+  return new Map(
+    lines.map(line => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)])
+  )
 }
 
 /**
@@ -90,7 +77,7 @@ export function imageMetadata(
     m.tags.map((tag, i) => [`tag ${i + 1} of ${m.tags.length}`, tag] as const),
     'the tags worked out for this event'
   )
-  const labels = labelMap(m.labels, request.labels)
+  const labels = labelMap(m.labels)
   refuseSecrets('labels', labels, 'the labels of the image')
   log.info(`tags: ${m.sources.map(s => `${s.tag} (${s.rule})`).join(', ')}`)
   log.info(`version: ${m.version.main ?? ''}`)

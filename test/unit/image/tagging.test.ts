@@ -11,12 +11,7 @@ import { memoryLogger } from '../../../src/core/logger.js'
 import { secrets } from '../../../src/core/secrets.js'
 import type { SourceContext } from '../../../src/image/job.js'
 import type { MetadataContext } from '../../../src/image/metadata/context.js'
-import {
-  imageMetadata,
-  labelMap,
-  previewImage,
-  type TagRequest
-} from '../../../src/image/tagging.js'
+import { imageMetadata, previewImage, type TagRequest } from '../../../src/image/tagging.js'
 import { ctx, HEAD, pr, push, SHA, withRepo } from '../../support/metadata.js'
 
 const IMAGE = { name: 'ghcr.io/acme/cart', service: 'cart' }
@@ -69,7 +64,7 @@ describe('no automatic latest from a pull request run', () => {
 })
 
 describe('labels', () => {
-  it('title is the service; source and url the repository; the user wins; empty ones left out', () => {
+  it('title is the service; source and url the repository; the user wins; empty ones kept as metadata-action keeps them', () => {
     const m = imageMetadata(
       {
         ...none,
@@ -89,6 +84,8 @@ describe('labels', () => {
       built: '2020',
       empty: '',
       'org.opencontainers.image.created': '2020-01-10T00:30:00.000Z',
+      'org.opencontainers.image.description': '',
+      'org.opencontainers.image.licenses': '',
       'org.opencontainers.image.revision': SHA,
       'org.opencontainers.image.source': 'https://github.com/acme/shop',
       'org.opencontainers.image.title': 'Cart',
@@ -99,14 +96,6 @@ describe('labels', () => {
     expect(m.version).toBe('1.2.3')
     // latest=auto: a release version gets latest.
     expect(m.refs).toEqual(['ghcr.io/acme/cart:1.2.3', 'ghcr.io/acme/cart:latest'])
-  })
-
-  it('labelMap keeps a user label that is empty, drops an OCI label without a value', () => {
-    const lines = ['a=', 'org.opencontainers.image.licenses=', 'x=1=2']
-    expect([...labelMap(lines, new Map([['a', '']]))]).toEqual([
-      ['a', ''],
-      ['x', '1=2']
-    ])
   })
 
   it('SOURCE_DATE_EPOCH fixes created and {{date}}', () => {
