@@ -5,7 +5,7 @@
  * first value is the version, the others follow; `latest` is added when the first rule
  * that yields a value says so (`latest=auto`: a git tag, a non-pre-release version, a
  * match) or the flavor forces it. Where Conveyor differs, it is on purpose and listed in
- * docs/tags.md: its own defaults when `tags` is empty; no automatic `latest` from a pull
+ * actions/build/README.md: its own defaults when `tags` is empty; no automatic `latest` from a pull
  * request run; a tag Docker would refuse, an unknown expression or attribute is an error
  * naming the rule rather than a push that fails or a value silently dropped; an exact
  * duplicate tag is listed once. Pure.
