@@ -207,10 +207,19 @@ export async function buildImage(
     return detection
   }
 
+  // The tags and labels first: a bad rule, an expression that names nothing, a tag a registry
+  // refuses or one that holds a secret fails before any connection is opened.
+  const meta = imageMetadata(
+    job.tagging,
+    { name: image.name, service: target.name },
+    source.metadata,
+    log
+  )
+  const { tags, labels } = meta
   const client = openRegistry(job.registry, log)
-  // The TLS handshake runs while the Dockerfile is read, git lists the context and the
-  // tags are worked out: the first registry call finds the connection ready. One turn of
-  // the event loop sends the TLS hello before that synchronous work begins.
+  // The TLS handshake runs while the Dockerfile is read and git lists the context: the
+  // first registry call finds the connection ready. One turn of the event loop sends the
+  // TLS hello before that synchronous work begins.
   if (job.push) {
     client.preconnect()
     await new Promise(resolve => setImmediate(resolve))
@@ -219,7 +228,7 @@ export async function buildImage(
   let auth: AuthDir | undefined
   try {
     // The registry connection (the base images' lookup) and git's list of the context's
-    // files start first: the tags and labels are worked out while they are under way.
+    // files start first.
     const inputsHashed = hashInputs(
       job,
       dockerfileText,
@@ -227,18 +236,8 @@ export async function buildImage(
       async ref => localImageDigest((await chooseBackend()).backend, ref, env),
       log
     )
-    // Awaited below, after the tags; a bad tag rule is the error to report first.
+    // Awaited below (marked handled so that an early failure leaves no stray rejection).
     inputsHashed.catch(() => undefined)
-    // A turn of the event loop: the TLS handshake completes and the first request goes
-    // out, so that the registry answers it while the tags and labels are worked out.
-    await new Promise(resolve => setImmediate(resolve))
-    const meta = imageMetadata(
-      job.tagging,
-      { name: image.name, service: target.name },
-      source.metadata,
-      log
-    )
-    const { tags, labels } = meta
     // The first registry call (a base image in our registry, or the ctx tag lookup) also
     // checks the login; without one, an explicit ping does before a long build.
     let loginChecked = false

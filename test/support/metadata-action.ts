@@ -93,7 +93,7 @@ export function payloadOf(c: Case): EventPayload {
     : {}
 }
 
-/** Why Conveyor's defaults (DEFAULT_TAG_RULES) give other tags than metadata-action's on a row. */
+/** Why Conveyor's defaults (CONVEYOR_DEFAULT_TAGS) give other tags than metadata-action's on a row. */
 const SHA_TAG = "Conveyor's defaults add type=sha (sha-<short commit>) to every run"
 const LATEST_DEFAULT_BRANCH =
   'latest comes from type=raw,value=latest,enable={{is_default_branch}}: this push is to the default branch'
