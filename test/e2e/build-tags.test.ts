@@ -14,8 +14,10 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { canary, findLeaks } from '../support/canary.js'
 import { ROOT, runAction, type ActionRun } from '../support/harness.js'
 import { CONVEYOR_DEFAULTS, fixture, payloadOf, type Case } from '../support/metadata-action.js'
+import { startSink } from '../support/reliability-env.js'
 
 /** The harness's "now", as SOURCE_DATE_EPOCH. */
 const EPOCH = String(Date.parse(fixture.harness.now) / 1000)
@@ -149,6 +151,53 @@ describe("metadata-action's table through the build bundle (dry-run)", () => {
       expect(run.main.summary).toContain('dry run (nothing built or pushed)')
     }
   )
+})
+
+describe('a dry run needs no registry', () => {
+  it('with a registry and a login: no connection, no login written, no leak', async () => {
+    const sink = await startSink()
+    const password = canary('DRYRUN-PASS')
+    try {
+      const run = await runAction('build', {
+        ref: 'refs/tags/v3.1.0',
+        sha: '860c1904a1ce19322e91ac35af1ab07466440c37',
+        event: { repository: { default_branch: 'main', html_url: 'https://github.com/acme/shop' } },
+        env: { SOURCE_DATE_EPOCH: EPOCH },
+        inputs: {
+          image: `${sink.host}/acme/cart`,
+          'registry-username': 'ci-bot',
+          'registry-password': password,
+          'dry-run': 'true',
+          flavor: 'suffix=-slim,onlatest=true',
+          labels: 'team=shop'
+        }
+      })
+      expect(run.main.code, run.main.stdout).toBe(0)
+      const image = `${sink.host}/acme/cart`
+      expect(JSON.parse(run.main.outputs.tags!)).toEqual(
+        ['3.1.0-slim', '3.1-slim', 'v3.1.0-slim', 'sha-860c190-slim'].map(t => `${image}:${t}`)
+      )
+      expect(run.main.outputs.version).toBe('3.1.0-slim')
+      expect(run.main.outputs.labels!.split('\n')).toEqual([
+        'org.opencontainers.image.created=2020-01-10T00:30:00.000Z',
+        'org.opencontainers.image.description=',
+        'org.opencontainers.image.licenses=',
+        'org.opencontainers.image.revision=860c1904a1ce19322e91ac35af1ab07466440c37',
+        'org.opencontainers.image.source=https://github.com/acme/shop',
+        'org.opencontainers.image.title=cart',
+        'org.opencontainers.image.url=https://github.com/acme/shop',
+        'org.opencontainers.image.version=3.1.0-slim',
+        'team=shop'
+      ])
+      expect(run.main.outputs['result-file']).toBe('')
+      expect(run.main.outputs.digest).toBe('')
+      expect(sink.connections()).toBe(0)
+      expect(Object.keys(run.leftoverFiles()).filter(p => p.includes('registry-auth'))).toEqual([])
+      expect(findLeaks(run.channels(), [{ value: password, user: 'ci-bot' }])).toEqual([])
+    } finally {
+      await sink.close()
+    }
+  })
 })
 
 describe('where the build action is stricter than metadata-action', () => {
