@@ -11,7 +11,9 @@
  * 2020-01-10T00:30:00Z) through SOURCE_DATE_EPOCH; the commit date (mocked to the same instant
  * in every row) through the payload's commit timestamps, where a push run reads it.
  */
-import { readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { canary, findLeaks } from '../support/canary.js'
@@ -196,6 +198,46 @@ describe('a dry run needs no registry', () => {
       expect(findLeaks(run.channels(), [{ value: password, user: 'ci-bot' }])).toEqual([])
     } finally {
       await sink.close()
+    }
+  })
+})
+
+describe('{{commit_date}} outside a push', () => {
+  it("comes from the checked-out commit's committer date (the payload has none)", async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'conveyor-tags-ws-'))
+    try {
+      const env = {
+        ...process.env,
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@e',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@e',
+        GIT_COMMITTER_DATE: '2021-03-04T05:06:07Z'
+      }
+      execFileSync('git', ['init', '-q', ws], { env })
+      execFileSync('git', ['-C', ws, 'commit', '-q', '--allow-empty', '-m', 'x'], { env })
+      const sha = execFileSync('git', ['-C', ws, 'rev-parse', 'HEAD'], { env }).toString().trim()
+      const run = await runAction('build', {
+        workspace: ws,
+        eventName: 'pull_request',
+        ref: 'refs/pull/7/merge',
+        sha,
+        event: { number: 7, pull_request: { base: { ref: 'main' } } },
+        env: { SOURCE_DATE_EPOCH: EPOCH },
+        inputs: {
+          image: 'acme/cart',
+          'dry-run': 'true',
+          tags: "type=raw,value=src-{{commit_date 'YYYYMMDD-HHmmss'}}\ntype=raw,value={{date 'YYYYMMDD'}}"
+        }
+      })
+      expect(run.main.code, run.main.stdout).toBe(0)
+      expect(JSON.parse(run.main.outputs.tags!)).toEqual([
+        'acme/cart:src-20210304-050607',
+        'acme/cart:20200110'
+      ])
+    } finally {
+      rmSync(ws, { recursive: true, force: true })
     }
   })
 })

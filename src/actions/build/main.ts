@@ -55,7 +55,7 @@ async function commitDate(
   log: Logger
 ): Promise<Date | undefined> {
   const text = [...inputs.tags, ...inputs.flavor, ...inputs.labels.values()].join('\n')
-  if (!sha || !text.includes('commit_date')) return undefined
+  if (!/^[0-9a-f]{7,64}$/i.test(sha) || !text.includes('commit_date')) return undefined
   try {
     const iso = await gitText(['log', '-1', '--format=%cI', sha, '--'], { cwd: workspace })
     return iso ? new Date(iso) : undefined
