@@ -73370,6 +73370,785 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
+/***/ 8898:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const { valid, clean, explain, parse } = __nccwpck_require__(4818);
+
+const { lt, le, eq, ne, ge, gt, compare, rcompare } = __nccwpck_require__(2124);
+
+const {
+  filter,
+  maxSatisfying,
+  minSatisfying,
+  RANGE_PATTERN,
+  satisfies,
+  validRange,
+} = __nccwpck_require__(790);
+
+const { major, minor, patch, inc } = __nccwpck_require__(8940);
+
+module.exports = {
+  // version
+  valid,
+  clean,
+  explain,
+  parse,
+
+  // operator
+  lt,
+  le,
+  lte: le,
+  eq,
+  ne,
+  neq: ne,
+  ge,
+  gte: ge,
+  gt,
+  compare,
+  rcompare,
+
+  // range
+  filter,
+  maxSatisfying,
+  minSatisfying,
+  RANGE_PATTERN,
+  satisfies,
+  validRange,
+
+  // semantic
+  major,
+  minor,
+  patch,
+  inc,
+};
+
+
+/***/ }),
+
+/***/ 2124:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const { parse } = __nccwpck_require__(4818);
+
+module.exports = {
+  compare,
+  rcompare,
+  lt,
+  le,
+  eq,
+  ne,
+  ge,
+  gt,
+  '<': lt,
+  '<=': le,
+  '==': eq,
+  '!=': ne,
+  '>=': ge,
+  '>': gt,
+  '===': arbitrary,
+};
+
+function lt(version, other) {
+  return compare(version, other) < 0;
+}
+
+function le(version, other) {
+  return compare(version, other) <= 0;
+}
+
+function eq(version, other) {
+  return compare(version, other) === 0;
+}
+
+function ne(version, other) {
+  return compare(version, other) !== 0;
+}
+
+function ge(version, other) {
+  return compare(version, other) >= 0;
+}
+
+function gt(version, other) {
+  return compare(version, other) > 0;
+}
+
+function arbitrary(version, other) {
+  return version.toLowerCase() === other.toLowerCase();
+}
+
+function compare(version, other) {
+  const parsedVersion = parse(version);
+  const parsedOther = parse(other);
+
+  const keyVersion = calculateKey(parsedVersion);
+  const keyOther = calculateKey(parsedOther);
+
+  return pyCompare(keyVersion, keyOther);
+}
+
+function rcompare(version, other) {
+  return -compare(version, other);
+}
+
+// this logic is buitin in python, but we need to port it to js
+// see https://stackoverflow.com/a/5292332/1438522
+function pyCompare(elemIn, otherIn) {
+  let elem = elemIn;
+  let other = otherIn;
+  if (elem === other) {
+    return 0;
+  }
+  if (Array.isArray(elem) !== Array.isArray(other)) {
+    elem = Array.isArray(elem) ? elem : [elem];
+    other = Array.isArray(other) ? other : [other];
+  }
+  if (Array.isArray(elem)) {
+    const len = Math.min(elem.length, other.length);
+    for (let i = 0; i < len; i += 1) {
+      const res = pyCompare(elem[i], other[i]);
+      if (res !== 0) {
+        return res;
+      }
+    }
+    return elem.length - other.length;
+  }
+  if (elem === -Infinity || other === Infinity) {
+    return -1;
+  }
+  if (elem === Infinity || other === -Infinity) {
+    return 1;
+  }
+  return elem < other ? -1 : 1;
+}
+
+function calculateKey(input) {
+  const { epoch } = input;
+  let { release, pre, post, local, dev } = input;
+  // When we compare a release version, we want to compare it with all of the
+  // trailing zeros removed. So we'll use a reverse the list, drop all the now
+  // leading zeros until we come to something non zero, then take the rest
+  // re-reverse it back into the correct order and make it a tuple and use
+  // that for our sorting key.
+  release = release.concat();
+  release.reverse();
+  while (release.length && release[0] === 0) {
+    release.shift();
+  }
+  release.reverse();
+
+  // We need to "trick" the sorting algorithm to put 1.0.dev0 before 1.0a0.
+  // We'll do this by abusing the pre segment, but we _only_ want to do this
+  // if there is !a pre or a post segment. If we have one of those then
+  // the normal sorting rules will handle this case correctly.
+  if (!pre && !post && dev) pre = -Infinity;
+  // Versions without a pre-release (except as noted above) should sort after
+  // those with one.
+  else if (!pre) pre = Infinity;
+
+  // Versions without a post segment should sort before those with one.
+  if (!post) post = -Infinity;
+
+  // Versions without a development segment should sort after those with one.
+  if (!dev) dev = Infinity;
+
+  if (!local) {
+    // Versions without a local segment should sort before those with one.
+    local = -Infinity;
+  } else {
+    // Versions with a local segment need that segment parsed to implement
+    // the sorting rules in PEP440.
+    // - Alpha numeric segments sort before numeric segments
+    // - Alpha numeric segments sort lexicographically
+    // - Numeric segments sort numerically
+    // - Shorter versions sort before longer versions when the prefixes
+    //   match exactly
+    local = local.map((i) =>
+      Number.isNaN(Number(i)) ? [-Infinity, i] : [Number(i), ''],
+    );
+  }
+
+  return [epoch, release, pre, post, dev, local];
+}
+
+
+/***/ }),
+
+/***/ 8940:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const { explain, parse, stringify } = __nccwpck_require__(4818);
+
+// those notation are borrowed from semver
+module.exports = {
+  major,
+  minor,
+  patch,
+  inc,
+};
+
+function major(input) {
+  const version = explain(input);
+  if (!version) {
+    throw new TypeError('Invalid Version: ' + input);
+  }
+  return version.release[0];
+}
+
+function minor(input) {
+  const version = explain(input);
+  if (!version) {
+    throw new TypeError('Invalid Version: ' + input);
+  }
+  if (version.release.length < 2) {
+    return 0;
+  }
+  return version.release[1];
+}
+
+function patch(input) {
+  const version = explain(input);
+  if (!version) {
+    throw new TypeError('Invalid Version: ' + input);
+  }
+  if (version.release.length < 3) {
+    return 0;
+  }
+  return version.release[2];
+}
+
+function inc(input, release, preReleaseIdentifier) {
+  let identifier = preReleaseIdentifier || `a`;
+  const version = parse(input);
+
+  if (!version) {
+    return null;
+  }
+
+  if (
+    !['a', 'b', 'c', 'rc', 'alpha', 'beta', 'pre', 'preview'].includes(
+      identifier,
+    )
+  ) {
+    return null;
+  }
+
+  switch (release) {
+    case 'premajor':
+      {
+        const [majorVersion] = version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion + 1;
+      }
+      version.pre = [identifier, 0];
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'preminor':
+      {
+        const [majorVersion, minorVersion = 0] = version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion;
+        version.release[1] = minorVersion + 1;
+      }
+      version.pre = [identifier, 0];
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'prepatch':
+      {
+        const [majorVersion, minorVersion = 0, patchVersion = 0] =
+          version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion;
+        version.release[1] = minorVersion;
+        version.release[2] = patchVersion + 1;
+      }
+      version.pre = [identifier, 0];
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'prerelease':
+      if (version.pre === null) {
+        const [majorVersion, minorVersion = 0, patchVersion = 0] =
+          version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion;
+        version.release[1] = minorVersion;
+        version.release[2] = patchVersion + 1;
+        version.pre = [identifier, 0];
+      } else {
+        if (preReleaseIdentifier === undefined && version.pre !== null) {
+          [identifier] = version.pre;
+        }
+
+        const [letter, number] = version.pre;
+        if (letter === identifier) {
+          version.pre = [letter, number + 1];
+        } else {
+          version.pre = [identifier, 0];
+        }
+      }
+
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'major':
+      if (
+        version.release.slice(1).some((value) => value !== 0) ||
+        version.pre === null
+      ) {
+        const [majorVersion] = version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion + 1;
+      }
+      delete version.pre;
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'minor':
+      if (
+        version.release.slice(2).some((value) => value !== 0) ||
+        version.pre === null
+      ) {
+        const [majorVersion, minorVersion = 0] = version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion;
+        version.release[1] = minorVersion + 1;
+      }
+      delete version.pre;
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    case 'patch':
+      if (
+        version.release.slice(3).some((value) => value !== 0) ||
+        version.pre === null
+      ) {
+        const [majorVersion, minorVersion = 0, patchVersion = 0] =
+          version.release;
+        version.release.fill(0);
+        version.release[0] = majorVersion;
+        version.release[1] = minorVersion;
+        version.release[2] = patchVersion + 1;
+      }
+      delete version.pre;
+      delete version.post;
+      delete version.dev;
+      delete version.local;
+      break;
+    default:
+      return null;
+  }
+
+  return stringify(version);
+}
+
+
+/***/ }),
+
+/***/ 790:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+// This file is dual licensed under the terms of the Apache License, Version
+// 2.0, and the BSD License. See the LICENSE file in the root of this repository
+// for complete details.
+
+const { VERSION_PATTERN, explain: explainVersion } = __nccwpck_require__(4818);
+
+const Operator = __nccwpck_require__(2124);
+
+const RANGE_PATTERN = [
+  '(?<operator>(===|~=|==|!=|<=|>=|<|>))',
+  '\\s*',
+  '(',
+  /*  */ '(?<version>(?:' + VERSION_PATTERN.replace(/\?<\w+>/g, '?:') + '))',
+  /*  */ '(?<prefix>\\.\\*)?',
+  /*  */ '|',
+  /*  */ '(?<legacy>[^,;\\s)]+)',
+  ')',
+].join('');
+
+module.exports = {
+  RANGE_PATTERN,
+  parse,
+  satisfies,
+  filter,
+  validRange,
+  maxSatisfying,
+  minSatisfying,
+};
+
+const isEqualityOperator = (op) => ['==', '!=', '==='].includes(op);
+
+const rangeRegex = new RegExp('^' + RANGE_PATTERN + '$', 'i');
+
+function parse(ranges) {
+  if (!ranges.trim()) {
+    return [];
+  }
+
+  const specifiers = ranges
+    .split(',')
+    .map((range) => rangeRegex.exec(range.trim()) || {})
+    .map(({ groups }) => {
+      if (!groups) {
+        return null;
+      }
+
+      let { ...spec } = groups;
+      const { operator, version, prefix, legacy } = groups;
+
+      if (version) {
+        spec = { ...spec, ...explainVersion(version) };
+        if (operator === '~=') {
+          if (spec.release.length < 2) {
+            return null;
+          }
+        }
+        if (!isEqualityOperator(operator) && spec.local) {
+          return null;
+        }
+
+        if (prefix) {
+          if (!isEqualityOperator(operator) || spec.dev || spec.local) {
+            return null;
+          }
+        }
+      }
+      if (legacy && operator !== '===') {
+        return null;
+      }
+
+      return spec;
+    });
+
+  if (specifiers.filter(Boolean).length !== specifiers.length) {
+    return null;
+  }
+
+  return specifiers;
+}
+
+function filter(versions, specifier, options = {}) {
+  const filtered = pick(versions, specifier, options);
+  if (filtered.length === 0 && options.prereleases === undefined) {
+    return pick(versions, specifier, { prereleases: true });
+  }
+  return filtered;
+}
+
+function maxSatisfying(versions, range, options) {
+  const found = filter(versions, range, options).sort(Operator.compare);
+  return found.length === 0 ? null : found[found.length - 1];
+}
+
+function minSatisfying(versions, range, options) {
+  const found = filter(versions, range, options).sort(Operator.compare);
+  return found.length === 0 ? null : found[0];
+}
+
+function pick(versions, specifier, options) {
+  const parsed = parse(specifier);
+
+  if (!parsed) {
+    return [];
+  }
+
+  return versions.filter((version) => {
+    const explained = explainVersion(version);
+
+    if (!parsed.length) {
+      return explained && !(explained.is_prerelease && !options.prereleases);
+    }
+
+    return parsed.reduce((pass, spec) => {
+      if (!pass) {
+        return false;
+      }
+      return contains({ ...spec, ...options }, { version, explained });
+    }, true);
+  });
+}
+
+function satisfies(version, specifier, options = {}) {
+  const filtered = pick([version], specifier, options);
+
+  return filtered.length === 1;
+}
+
+function arrayStartsWith(array, prefix) {
+  if (prefix.length > array.length) {
+    return false;
+  }
+
+  for (let i = 0; i < prefix.length; i += 1) {
+    if (prefix[i] !== array[i]) {
+      return false;
+    }
+  }
+
+  return true;
+}
+
+function contains(specifier, input) {
+  const { explained } = input;
+  let { version } = input;
+  const { ...spec } = specifier;
+
+  if (spec.prereleases === undefined) {
+    spec.prereleases = spec.is_prerelease;
+  }
+
+  if (explained && explained.is_prerelease && !spec.prereleases) {
+    return false;
+  }
+
+  if (spec.operator === '~=') {
+    let compatiblePrefix = spec.release.slice(0, -1).concat('*').join('.');
+    if (spec.epoch) {
+      compatiblePrefix = spec.epoch + '!' + compatiblePrefix;
+    }
+    return satisfies(version, `>=${spec.version}, ==${compatiblePrefix}`, {
+      prereleases: spec.prereleases,
+    });
+  }
+
+  if (spec.prefix) {
+    const isMatching =
+      explained.epoch === spec.epoch &&
+      arrayStartsWith(explained.release, spec.release);
+    const isEquality = spec.operator !== '!=';
+    return isEquality ? isMatching : !isMatching;
+  }
+
+  if (explained)
+    if (explained.local && spec.version) {
+      version = explained.public;
+      spec.version = explainVersion(spec.version).public;
+    }
+
+  if (spec.operator === '<' || spec.operator === '>') {
+    // simplified version of https://www.python.org/dev/peps/pep-0440/#exclusive-ordered-comparison
+    if (Operator.eq(spec.release.join('.'), explained.release.join('.'))) {
+      return false;
+    }
+  }
+
+  const op = Operator[spec.operator];
+  return op(version, spec.version || spec.legacy);
+}
+
+function validRange(specifier) {
+  return Boolean(parse(specifier));
+}
+
+
+/***/ }),
+
+/***/ 4818:
+/***/ ((module) => {
+
+const VERSION_PATTERN = [
+  'v?',
+  '(?:',
+  /* */ '(?:(?<epoch>[0-9]+)!)?', // epoch
+  /* */ '(?<release>[0-9]+(?:\\.[0-9]+)*)', // release segment
+  /* */ '(?<pre>', // pre-release
+  /*    */ '[-_\\.]?',
+  /*    */ '(?<pre_l>(a|b|c|rc|alpha|beta|pre|preview))',
+  /*    */ '[-_\\.]?',
+  /*    */ '(?<pre_n>[0-9]+)?',
+  /* */ ')?',
+  /* */ '(?<post>', // post release
+  /*    */ '(?:-(?<post_n1>[0-9]+))',
+  /*    */ '|',
+  /*    */ '(?:',
+  /*        */ '[-_\\.]?',
+  /*        */ '(?<post_l>post|rev|r)',
+  /*        */ '[-_\\.]?',
+  /*        */ '(?<post_n2>[0-9]+)?',
+  /*    */ ')',
+  /* */ ')?',
+  /* */ '(?<dev>', // dev release
+  /*    */ '[-_\\.]?',
+  /*    */ '(?<dev_l>dev)',
+  /*    */ '[-_\\.]?',
+  /*    */ '(?<dev_n>[0-9]+)?',
+  /* */ ')?',
+  ')',
+  '(?:\\+(?<local>[a-z0-9]+(?:[-_\\.][a-z0-9]+)*))?', // local version
+].join('');
+
+module.exports = {
+  VERSION_PATTERN,
+  valid,
+  clean,
+  explain,
+  parse,
+  stringify,
+};
+
+const validRegex = new RegExp('^' + VERSION_PATTERN + '$', 'i');
+
+function valid(version) {
+  return validRegex.test(version) ? version : null;
+}
+
+const cleanRegex = new RegExp('^\\s*' + VERSION_PATTERN + '\\s*$', 'i');
+function clean(version) {
+  return stringify(parse(version, cleanRegex));
+}
+
+function parse(version, regex) {
+  // Validate the version and parse it into pieces
+  const { groups } = (regex || validRegex).exec(version) || {};
+  if (!groups) {
+    return null;
+  }
+
+  // Store the parsed out pieces of the version
+  const parsed = {
+    epoch: Number(groups.epoch ? groups.epoch : 0),
+    release: groups.release.split('.').map(Number),
+    pre: normalize_letter_version(groups.pre_l, groups.pre_n),
+    post: normalize_letter_version(
+      groups.post_l,
+      groups.post_n1 || groups.post_n2,
+    ),
+    dev: normalize_letter_version(groups.dev_l, groups.dev_n),
+    local: parse_local_version(groups.local),
+  };
+
+  return parsed;
+}
+
+function stringify(parsed) {
+  if (!parsed) {
+    return null;
+  }
+  const { epoch, release, pre, post, dev, local } = parsed;
+  const parts = [];
+
+  // Epoch
+  if (epoch !== 0) {
+    parts.push(`${epoch}!`);
+  }
+  // Release segment
+  parts.push(release.join('.'));
+
+  // Pre-release
+  if (pre) {
+    parts.push(pre.join(''));
+  }
+  // Post-release
+  if (post) {
+    parts.push('.' + post.join(''));
+  }
+  // Development release
+  if (dev) {
+    parts.push('.' + dev.join(''));
+  }
+  // Local version segment
+  if (local) {
+    parts.push(`+${local}`);
+  }
+  return parts.join('');
+}
+
+function normalize_letter_version(letterIn, numberIn) {
+  let letter = letterIn;
+  let number = numberIn;
+  if (letter) {
+    // We consider there to be an implicit 0 in a pre-release if there is
+    // not a numeral associated with it.
+    if (!number) {
+      number = 0;
+    }
+    // We normalize any letters to their lower case form
+    letter = letter.toLowerCase();
+
+    // We consider some words to be alternate spellings of other words and
+    // in those cases we want to normalize the spellings to our preferred
+    // spelling.
+    if (letter === 'alpha') {
+      letter = 'a';
+    } else if (letter === 'beta') {
+      letter = 'b';
+    } else if (['c', 'pre', 'preview'].includes(letter)) {
+      letter = 'rc';
+    } else if (['rev', 'r'].includes(letter)) {
+      letter = 'post';
+    }
+    return [letter, Number(number)];
+  }
+  if (!letter && number) {
+    // We assume if we are given a number, but we are not given a letter
+    // then this is using the implicit post release syntax (e.g. 1.0-1)
+    letter = 'post';
+
+    return [letter, Number(number)];
+  }
+  return null;
+}
+
+function parse_local_version(local) {
+  /*
+    Takes a string like abc.1.twelve and turns it into("abc", 1, "twelve").
+    */
+  if (local) {
+    return local
+      .split(/[._-]/)
+      .map((part) =>
+        Number.isNaN(Number(part)) ? part.toLowerCase() : Number(part),
+      );
+  }
+  return null;
+}
+
+function explain(version) {
+  const parsed = parse(version);
+  if (!parsed) {
+    return parsed;
+  }
+  const { epoch, release, pre, post, dev, local } = parsed;
+
+  let base_version = '';
+  if (epoch !== 0) {
+    base_version += epoch + '!';
+  }
+  base_version += release.join('.');
+
+  const is_prerelease = Boolean(dev || pre);
+  const is_devrelease = Boolean(dev);
+  const is_postrelease = Boolean(post);
+
+  // return
+
+  return {
+    epoch,
+    release,
+    pre,
+    post: post ? post[1] : post,
+    dev: dev ? dev[1] : dev,
+    local: local ? local.join('.') : local,
+    public: stringify(parsed).split('+', 1)[0],
+    base_version,
+    is_prerelease,
+    is_devrelease,
+    is_postrelease,
+  };
+}
+
+
+/***/ }),
+
 /***/ 7349:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -85223,7 +86002,7 @@ function neutralizeCommands(text) {
     return text.replace(/^(\s*)::/gm, '$1:\u200b:');
 }
 /** A logger that writes workflow commands through @actions/core. */
-function actionsLogger() {
+function logger_actionsLogger() {
     const r = (s) => secrets_secrets.redact(s);
     return {
         debug: m => core_debug(r(m)),
@@ -85287,8 +86066,13 @@ function wireMasking() {
  * one that points into a file of the repository becomes an annotation on that file,
  * line and column (`::error file=...,line=...,col=...::`).
  */
-function runMain(action, main) {
-    return runStep(main, (error, log) => {
+async function runMain(action, main) {
+    wireMasking();
+    const log = logger_actionsLogger();
+    try {
+        await main(log);
+    }
+    catch (error) {
         if (!(error instanceof errors_ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
@@ -85304,21 +86088,17 @@ function runMain(action, main) {
         }
         else
             setFailed(message);
-    });
+    }
 }
 /** Run an action's post step: errors only warn, the job never fails here. */
-function runPost(action, post) {
-    return runStep(post, (error, log) => log.warning(`${action} cleanup: ${errorMessage(error)}`));
-}
-/** Run one step with masking wired and the runner's logger; `failed` takes what it throws. */
-async function runStep(step, failed) {
+async function runPost(action, post) {
     wireMasking();
     const log = actionsLogger();
     try {
-        await step(log);
+        await post(log);
     }
     catch (error) {
-        failed(error, log);
+        log.warning(`${action} cleanup: ${errorMessage(error)}`);
     }
 }
 /**
@@ -85338,61 +86118,10 @@ function endProcess() {
     process.stderr.write('', flushed);
 }
 
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: ./src/core/context.ts
-/**
- * The workflow run an action runs in, read from the runner's environment in one place:
- * the event payload (`GITHUB_EVENT_PATH`), the server and API URLs (GitHub Enterprise
- * Server sets its own) and the run's URL. An unset or empty variable means the default;
- * an unreadable payload is an empty one.
- */
-
-/**
- * The run's event payload: `{}` when `GITHUB_EVENT_PATH` is unset, names no file, or
- * holds anything but a JSON object.
- */
-function readEventPayload(env = process.env) {
-    const path = env.GITHUB_EVENT_PATH;
-    if (!path)
-        return {};
-    try {
-        const value = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
-        return value !== null && typeof value === 'object' && !Array.isArray(value)
-            ? value
-            : {};
-    }
-    catch {
-        return {};
-    }
-}
-/** A nested field of a payload (`path` of keys), or undefined where any step is missing. */
-function payloadField(payload, ...path) {
-    let value = payload;
-    for (const key of path) {
-        if (value === null || typeof value !== 'object')
-            return undefined;
-        value = value[key];
-    }
-    return value;
-}
-/** The GitHub server's URL without a trailing slash (`GITHUB_SERVER_URL`). */
-function serverUrl(env = process.env) {
-    return (env.GITHUB_SERVER_URL?.trim() || 'https://github.com').replace(/\/+$/, '');
-}
-/** The REST API's URL without a trailing slash (`GITHUB_API_URL`; GHES serves `<server>/api/v3`). */
-function apiUrl(env = process.env) {
-    return (env.GITHUB_API_URL?.trim() || 'https://api.github.com').replace(/\/+$/, '');
-}
-/** This workflow run's page, or undefined outside a run (no repository or run id). */
-function runUrl(env = process.env) {
-    const repository = env.GITHUB_REPOSITORY;
-    const runId = env.GITHUB_RUN_ID;
-    return repository && runId ? `${serverUrl(env)}/${repository}/actions/runs/${runId}` : undefined;
-}
-
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/core/exec.ts
@@ -85452,25 +86181,14 @@ function lastLines(text, n) {
         .join('\n');
 }
 /**
- * The runner's request tokens: no child process needs them (the action's own code
- * makes every call they are for), and a child that logs its environment would show them.
- */
-const RUNNER_TOKENS = new Set([
-    'ACTIONS_RUNTIME_TOKEN',
-    'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
-    'GITHUB_TOKEN'
-]);
-/**
  * The environment a child gets: `env` without the action's `INPUT_*` variables, which
- * hold the raw inputs (secrets among them), and without the runner's request tokens.
- * Every process `exec` starts gets this; pass it on where a child is started otherwise.
+ * hold the raw inputs (secrets among them) and which no child needs.
  */
 function childEnv(env = process.env) {
     const out = {};
-    for (const [k, v] of Object.entries(env)) {
-        if (!/^INPUT_/i.test(k) && !RUNNER_TOKENS.has(k))
+    for (const [k, v] of Object.entries(env))
+        if (!/^INPUT_/i.test(k))
             out[k] = v;
-    }
     return out;
 }
 /** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
@@ -85583,6 +86301,52 @@ function core_exec_exec(command, args, options = {}) {
         else
             child.stdin.end();
     });
+}
+
+;// CONCATENATED MODULE: ./src/core/git.ts
+/**
+ * Running git: argv arrays only, never a prompt, a stable locale, and no user or
+ * system configuration leaking in unless asked. Tokens reach git through the
+ * environment (`--config-env`), never argv.
+ */
+
+
+/** The environment variable that carries a token header to git (`--config-env=<key>=<this>`). */
+const GIT_HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
+/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
+function authHeader(token, scheme = 'basic') {
+    secrets.add(token, { user: 'x-access-token' });
+    if (scheme === 'bearer')
+        return `AUTHORIZATION: bearer ${token}`;
+    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
+    secrets.add(encoded);
+    return `AUTHORIZATION: basic ${encoded}`;
+}
+/** The environment git runs with. */
+function gitEnv(extra = {}, isolated = false) {
+    const env = {
+        ...process.env,
+        GIT_TERMINAL_PROMPT: '0',
+        GIT_ASKPASS: '',
+        SSH_ASKPASS: '',
+        GCM_INTERACTIVE: 'never',
+        LC_ALL: 'C',
+        LANG: 'C'
+    };
+    if (isolated) {
+        env.GIT_CONFIG_NOSYSTEM = '1';
+        env.GIT_CONFIG_GLOBAL = '/dev/null';
+    }
+    return { ...env, ...extra };
+}
+/** Run `git <args>` in `cwd`. Throws ExecError (with stderr's tail) on failure. */
+function git(args, options) {
+    const { env, isolated, ...rest } = options;
+    return core_exec_exec('git', args, { ...rest, env: gitEnv(env, isolated) });
+}
+/** Trimmed stdout of `git <args>`. */
+async function gitText(args, options) {
+    return (await git(args, options)).stdout.trim();
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -85835,15 +86599,15 @@ function authConfigJson(registry, username, password) {
     secrets_secrets.add(auth);
     return JSON.stringify({ auths: { [authKey(registry)]: { auth } } }, null, 2) + '\n';
 }
-/** Create the 0700 directory with the 0600 auth file (and the CA) for `login` under `base`. */
-function writeAuthDir(base, login) {
+/** Create the 0700 directory with the 0600 auth file (and the CA) under `base`. */
+function writeAuthDir(base, options) {
     const dir = (0,external_node_path_.join)(base, `registry-auth-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
     (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true, mode: 0o700 });
     (0,external_node_fs_namespaceObject.chmodSync)(dir, 0o700);
     const out = { dir };
     const file = (0,external_node_path_.join)(dir, 'config.json');
-    if (login.password) {
-        (0,external_node_fs_namespaceObject.writeFileSync)(file, authConfigJson(login.registry, login.username ?? '', login.password), {
+    if (options.password) {
+        (0,external_node_fs_namespaceObject.writeFileSync)(file, authConfigJson(options.registry, options.username ?? '', options.password), {
             mode: 0o600
         });
         (0,external_node_fs_namespaceObject.chmodSync)(file, 0o600);
@@ -85853,10 +86617,10 @@ function writeAuthDir(base, login) {
         // An empty config keeps the builders away from the user's ~/.docker credentials helpers.
         (0,external_node_fs_namespaceObject.writeFileSync)(file, '{"auths":{}}\n', { mode: 0o600 });
     }
-    if (login.ca) {
+    if (options.caPem) {
         const certDir = (0,external_node_path_.join)(dir, 'certs');
         (0,external_node_fs_namespaceObject.mkdirSync)(certDir, { mode: 0o700 });
-        (0,external_node_fs_namespaceObject.writeFileSync)((0,external_node_path_.join)(certDir, 'ca.crt'), login.ca);
+        (0,external_node_fs_namespaceObject.writeFileSync)((0,external_node_path_.join)(certDir, 'ca.crt'), options.caPem);
         out.certDir = certDir;
     }
     return out;
@@ -85869,34 +86633,7 @@ function removeAuthDir(dir) {
     return true;
 }
 
-;// CONCATENATED MODULE: ./src/core/retry.ts
-/**
- * The one back-off every retry waits by (HTTP requests, a rejected GitOps push, an image
- * push, the Argo CD sync and watch loops, the referrers tag): exponential from a first
- * wait, capped, jittered so that runs retrying together spread out, and never shorter
- * than what the server asked for (`Retry-After`). Pure given `random`; `sleep` is the
- * wait itself.
- */
-/** Half to all of the exponential wait. */
-const EQUAL_JITTER = [0.5, 1];
-/**
- * The wait before retry number `retry` (0 for the first): `baseMs * 2^retry` capped at
- * `capMs`, times the jitter factor, at least `retryAfterMs` when the server asked for a
- * wait, and never above `capMs`. Pure given `random`.
- */
-function backoffDelay(retry, backoff, retryAfterMs, random = Math.random) {
-    const exp = Math.min(backoff.capMs, backoff.baseMs * 2 ** retry);
-    const [low, high] = backoff.jitter ?? EQUAL_JITTER;
-    const jittered = Math.round(exp * (low + random() * (high - low)));
-    return Math.min(backoff.capMs, Math.max(jittered, retryAfterMs ?? 0));
-}
-/** Wait `ms` milliseconds (a negative wait is none). */
-function sleep(ms) {
-    return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
-}
-
 ;// CONCATENATED MODULE: ./src/image/push-retry.ts
-
 /** Failures a retry cannot fix: credentials, permissions, a rejected name or manifest. */
 const PERMANENT = [
     /\b(?:StatusCode|status code|status):? 40[13]\b|\b40[13] (?:Unauthorized|Forbidden)\b/i,
@@ -85951,12 +86688,14 @@ function classifyPushFailure(output) {
 /** The default policy: 3 attempts, waiting about 2 s, then 4 s. */
 const PUSH_RETRY = { attempts: 3, delayMs: 2000, maxDelayMs: 30_000 };
 /**
- * The wait before attempt `attempt + 1` (attempt counts from 1): the one back-off
- * (core/retry.ts) with ±25 % jitter, at least what the registry asked for, never above
- * the cap. Pure given `random`.
+ * The wait before attempt `attempt + 1` (attempt counts from 1): exponential with
+ * ±25 % jitter, at least what the registry asked for, never above the cap. Pure
+ * given `random`.
  */
 function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
-    return backoffDelay(attempt - 1, { baseMs: policy.delayMs, capMs: policy.maxDelayMs, jitter: [0.75, 1.25] }, retryAfterMs, random);
+    const exp = policy.delayMs * 2 ** (attempt - 1);
+    const jittered = Math.round(exp * (0.75 + random() * 0.5));
+    return Math.min(policy.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0));
 }
 /**
  * Run `attempt` until it succeeds, fails for a reason that is not transient, or the
@@ -85968,7 +86707,7 @@ function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
 async function withPushRetry(what, attempt, options) {
     const policy = options.policy ?? PUSH_RETRY;
     const now = options.now ?? Date.now;
-    const pause = options.sleep ?? sleep;
+    const sleep = options.sleep ?? ((ms) => new Promise(r => setTimeout(r, ms)));
     const deadline = options.timeoutMs !== undefined ? now() + options.timeoutMs : undefined;
     for (let n = 1;; n++) {
         try {
@@ -85989,19 +86728,38 @@ async function withPushRetry(what, attempt, options) {
                 throw options.exhausted(error, n, `${c.reason}, and the time limit is near`);
             }
             options.logger.warning(`${what} failed with a transient registry error (${c.reason}); retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${policy.attempts})`);
-            await pause(wait);
+            await sleep(wait);
         }
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/backend-argv.ts
+;// CONCATENATED MODULE: ./src/image/backends.ts
 /**
- * The command lines of the image builders, one pure function per command: `docker buildx
- * build`, `docker build`, `docker push`, `buildah bud` and `buildah push`, the `secrets`
- * input's items, and the per-service cache reference. Credentials are never argv: every
- * builder reads them from the 0600 auth file (auth-dir.ts).
+ * The image builders behind one interface: `docker buildx build`, plain `docker build`
+ * (BuildKit when the buildx plugin is there, the classic builder otherwise) and
+ * `buildah bud`. Each command line is built by a pure function (unit-tested); the
+ * I/O (running it, detecting what is installed) sits at the end of this file.
+ * Credentials reach every builder through a 0600 auth file (see auth-dir.ts),
+ * never argv.
  */
 
+
+
+/**
+ * The environment for builder processes: the action's own minus every `INPUT_*`
+ * variable (the runner puts secret inputs there) and the runner's request tokens.
+ */
+function backends_childEnv(env = process.env) {
+    const out = {};
+    for (const [k, v] of Object.entries(env)) {
+        if (/^INPUT_/i.test(k))
+            continue;
+        if (['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN'].includes(k))
+            continue;
+        out[k] = v;
+    }
+    return out;
+}
 /** Parse the `secrets` input's items (`id=x,env=Y` / `id=x,src=path`). */
 function parseBuildSecret(item) {
     const fields = new Map();
@@ -86134,21 +86892,6 @@ function buildahPushArgv(spec, digestFile) {
 function cacheRefFor(backend, image) {
     return backend === 'buildah' ? `${image}-buildcache` : `${image}:buildcache`;
 }
-
-;// CONCATENATED MODULE: ./src/image/backends.ts
-/**
- * The image builders behind one interface: `docker buildx build`, plain `docker build`
- * (BuildKit when the buildx plugin is there, the classic builder otherwise) and
- * `buildah bud`. Each command line is built by a pure function in backend-argv.ts
- * (unit-tested); this file runs them, reads their logs and detects what is installed.
- * Credentials reach every builder through a 0600 auth file (see auth-dir.ts),
- * never argv.
- */
-
-
-
-
-
 /**
  * The failing step of a build log and the lines after it (at most `max`), for an
  * `::error::` annotation. Understands buildah (`STEP 2/3: RUN`), classic docker
@@ -86403,81 +87146,53 @@ async function localImageDigest(backend, ref, env) {
     return id.startsWith('sha256:') ? id : `sha256:${id}`;
 }
 
-;// CONCATENATED MODULE: ./src/image/distribution.ts
-/**
- * The vocabulary of the OCI distribution spec (the registry HTTP API): the manifest media
- * types, digests, the errors a registry answer becomes, `WWW-Authenticate` challenges,
- * Docker Hub's API host, and a registry's login (`RegistryLogin`). Pure.
- */
-
-
-/** The manifest media types we read and write. */
-const distribution_MediaTypes = {
-    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-    ociIndex: 'application/vnd.oci.image.index.v1+json',
-    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json'
-};
-/** `Accept` for manifest requests: every type we understand. */
-const MANIFEST_ACCEPT = Object.values(distribution_MediaTypes).join(', ');
-/** Whether a media type is an index (multi-platform list). */
-function isIndexType(mediaType) {
-    return mediaType === distribution_MediaTypes.ociIndex || mediaType === distribution_MediaTypes.dockerList;
-}
-/** `sha256:<hex>` of some bytes. */
-function sha256Digest(data) {
-    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(data).digest('hex')}`;
-}
-/** A registry answer we cannot go on with (not an authentication problem). */
-class RegistryError extends Error {
-    status;
-    code;
-    name = 'RegistryError';
-    constructor(message, status, code) {
-        super(message);
-        this.status = status;
-        this.code = code;
-    }
-}
-/** 401 (the login failed) or 403 (logged in, but not allowed): the user's to fix. */
-class RegistryAuthError extends errors_ConfigurationError {
-    status;
-    name = 'RegistryAuthError';
-    constructor(message, status) {
-        super(message);
-        this.status = status;
-    }
-}
-/** Parse a `WWW-Authenticate` header (first challenge; quoted and bare params). */
-function parseChallenge(header) {
-    if (!header)
-        return undefined;
-    const m = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s*(.*)$/s.exec(header);
-    if (!m)
-        return undefined;
-    const params = {};
-    const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?/g;
-    for (const p of m[2].matchAll(re)) {
-        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
-    }
-    return { scheme: m[1].toLowerCase(), params };
-}
-/** The API host of a registry name: Docker Hub's names map to registry-1.docker.io. */
-function apiHost(registry) {
-    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
-        ? 'registry-1.docker.io'
-        : registry;
-}
-
 // EXTERNAL MODULE: external "node:tls"
 var external_node_tls_ = __nccwpck_require__(1692);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var node_modules_undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./src/core/http/proxy.ts
-/**
- * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
- * forms), read the way curl and the runner read them. Pure given the environment.
- */
+;// CONCATENATED MODULE: ./src/core/http/client.ts
+
+
+
+/** A request that could not get an answer (network error or timeout), after retries. */
+class HttpError extends Error {
+    url;
+    status;
+    timeout;
+    name = 'HttpError';
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
+        super(message);
+        this.url = url;
+        this.status = status;
+        this.timeout = timeout;
+    }
+}
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
+}
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
 function bypassesProxy(url, noProxy) {
     if (!noProxy)
@@ -86514,50 +87229,6 @@ function proxyFor(url, env = process.env) {
         : (env.HTTP_PROXY ?? env.http_proxy);
     return value && value.trim() !== '' ? value.trim() : undefined;
 }
-
-;// CONCATENATED MODULE: ./src/core/http/request.ts
-/** A request that could not get an answer (network error or timeout), after retries. */
-class HttpError extends Error {
-    url;
-    status;
-    timeout;
-    name = 'HttpError';
-    constructor(message, url, status, 
-    /**
-     * Set when no (complete) answer came in time: within the request's own timeout,
-     * or before the caller's deadline.
-     */
-    timeout) {
-        super(message);
-        this.url = url;
-        this.status = status;
-        this.timeout = timeout;
-    }
-}
-/** Whether an error is a request that ran out of the caller's deadline. */
-function isDeadlineError(error) {
-    return error instanceof HttpError && error.timeout === 'deadline';
-}
-/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
-function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
-    if (deadline === undefined || deadline - now >= timeoutMs) {
-        return { ms: timeoutMs, byDeadline: false };
-    }
-    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
-}
-/** The text of a timed-out attempt: how long, and whether the caller's time limit cut it. */
-function timedOutText(limit) {
-    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
-}
-/** Whether undici's error is a timeout (of the headers, the body, the connection or the signal). */
-function isTimeout(e) {
-    return (e.name === 'TimeoutError' ||
-        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-        e.code === 'UND_ERR_BODY_TIMEOUT' ||
-        e.code === 'UND_ERR_CONNECT_TIMEOUT');
-}
-/** The methods HTTP defines as idempotent, retried by default. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
 function parseRetryAfter(value, now = Date.now()) {
     if (!value)
@@ -86567,7 +87238,6 @@ function parseRetryAfter(value, now = Date.now()) {
     const at = Date.parse(value);
     return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
-/** Response headers as one lower-case string each (repeated ones joined with `, `). */
 function flatHeaders(headers) {
     const out = {};
     for (const [k, v] of Object.entries(headers)) {
@@ -86576,9 +87246,6 @@ function flatHeaders(headers) {
     }
     return out;
 }
-
-;// CONCATENATED MODULE: ./src/core/http/tls.ts
-
 /** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
 const UNVERIFIED = new Set([
     'UNABLE_TO_GET_ISSUER_CERT',
@@ -86660,22 +87327,6 @@ function multiplexed(tls) {
         }
     };
 }
-
-;// CONCATENATED MODULE: ./src/core/http/client.ts
-/**
- * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
- * retries cannot outlast it), retries with jittered exponential back-off that
- * honour `Retry-After` on 429 and 5xx, the standard proxy variables
- * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
- * or `insecure`), never process-wide.
- */
-
-
-
-
-
-
-
 /** An HTTP client with its own TLS and proxy settings. */
 class client_HttpClient {
     options;
@@ -86690,7 +87341,7 @@ class client_HttpClient {
     sleep;
     constructor(options = {}) {
         this.options = options;
-        this.sleep = options.sleep ?? sleep;
+        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
     }
     dispatcher(url) {
         const proxy = proxyFor(url, this.options.env);
@@ -86726,27 +87377,13 @@ class client_HttpClient {
         }
         return d;
     }
-    /** The wait before a retry: the server's `Retry-After` as given, else the one back-off. */
     backoff(attempt, retryAfter) {
-        const capMs = this.options.maxBackoffMs ?? 30_000;
+        const base = this.options.backoffMs ?? 500;
+        const cap = this.options.maxBackoffMs ?? 30_000;
         if (retryAfter !== undefined)
-            return Math.min(capMs, retryAfter);
-        return backoffDelay(attempt, { baseMs: this.options.backoffMs ?? 500, capMs });
-    }
-    /** One request over this client's dispatcher for `url`, bounded as `limits` says. */
-    send(url, prepared, limits) {
-        return (0,node_modules_undici/* request */.Em)(url, {
-            method: prepared.method,
-            headers: prepared.headers,
-            body: prepared.body,
-            dispatcher: this.dispatcher(url),
-            // PUT and DELETE too (as HTTP defines them): undici holds back any other request
-            // on an HTTP/2 connection while one it takes as not idempotent is in flight.
-            idempotent: IDEMPOTENT.has(prepared.method),
-            headersTimeout: limits.headersMs,
-            bodyTimeout: limits.bodyMs,
-            signal: limits.signal
-        });
+            return Math.min(cap, retryAfter);
+        const exp = Math.min(cap, base * 2 ** attempt);
+        return Math.round(exp / 2 + Math.random() * (exp / 2));
     }
     prepare(req) {
         const headers = {
@@ -86787,9 +87424,16 @@ class client_HttpClient {
             let lastResponse;
             let timedOut;
             try {
-                const res = await this.send(url, { method, headers, body }, {
-                    headersMs: limit.ms,
-                    bodyMs: limit.ms,
+                const res = await (0,node_modules_undici/* request */.Em)(url, {
+                    method: method,
+                    headers,
+                    body,
+                    dispatcher: this.dispatcher(url),
+                    // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+                    // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+                    idempotent: IDEMPOTENT.has(method),
+                    headersTimeout: limit.ms,
+                    bodyTimeout: limit.ms,
                     signal: AbortSignal.timeout(limit.ms)
                 });
                 const buf = Buffer.from(await res.body.arrayBuffer());
@@ -86862,9 +87506,14 @@ class client_HttpClient {
             controller.abort();
         }, limit.ms);
         try {
-            const res = await this.send(url, { method, headers, body }, {
-                headersMs: limit.ms,
-                bodyMs: req.idleTimeoutMs ?? 0,
+            const res = await (0,node_modules_undici/* request */.Em)(url, {
+                method: method,
+                headers,
+                body,
+                dispatcher: this.dispatcher(url),
+                idempotent: IDEMPOTENT.has(method),
+                headersTimeout: limit.ms,
+                bodyTimeout: req.idleTimeoutMs ?? 0,
                 signal: controller.signal
             });
             return {
@@ -86929,16 +87578,75 @@ class client_HttpClient {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/registry-session.ts
+;// CONCATENATED MODULE: ./src/image/registry.ts
 /**
- * One registry's connection and login over src/core/http/client.ts: whether it speaks
- * TLS, the `WWW-Authenticate` Bearer and Basic token flows, and authenticated requests.
- * Every token a registry returns is registered as a secret at once.
+ * A client of the OCI distribution spec (the registry HTTP API) over src/core/http/client.ts:
+ * ping, the `WWW-Authenticate` Bearer and Basic token flows, manifests (HEAD, GET, PUT)
+ * with the OCI and Docker media types, tag listing and blob existence. Enough to
+ * re-tag an image without moving a layer and to stitch an index from per-platform
+ * manifests. Every token a registry returns is registered as a secret at once.
  */
 
 
 
 
+/** The manifest media types we read and write. */
+const registry_MediaTypes = {
+    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+    ociIndex: 'application/vnd.oci.image.index.v1+json',
+    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json'
+};
+/** `Accept` for manifest requests: every type we understand. */
+const MANIFEST_ACCEPT = Object.values(registry_MediaTypes).join(', ');
+/** Whether a media type is an index (multi-platform list). */
+function isIndexType(mediaType) {
+    return mediaType === registry_MediaTypes.ociIndex || mediaType === registry_MediaTypes.dockerList;
+}
+/** `sha256:<hex>` of some bytes. */
+function sha256Digest(data) {
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(data).digest('hex')}`;
+}
+/** A registry answer we cannot go on with (not an authentication problem). */
+class RegistryError extends Error {
+    status;
+    code;
+    name = 'RegistryError';
+    constructor(message, status, code) {
+        super(message);
+        this.status = status;
+        this.code = code;
+    }
+}
+/** 401 (the login failed) or 403 (logged in, but not allowed): the user's to fix. */
+class RegistryAuthError extends errors_ConfigurationError {
+    status;
+    name = 'RegistryAuthError';
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+    }
+}
+/** Parse a `WWW-Authenticate` header (first challenge; quoted and bare params). */
+function parseChallenge(header) {
+    if (!header)
+        return undefined;
+    const m = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s*(.*)$/s.exec(header);
+    if (!m)
+        return undefined;
+    const params = {};
+    const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?/g;
+    for (const p of m[2].matchAll(re)) {
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+    }
+    return { scheme: m[1].toLowerCase(), params };
+}
+/** The API host of a registry name: Docker Hub's names map to registry-1.docker.io. */
+function apiHost(registry) {
+    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
+        ? 'registry-1.docker.io'
+        : registry;
+}
 const TLS_MISMATCH = new Set([
     'EPROTO',
     'ERR_SSL_WRONG_VERSION_NUMBER',
@@ -86946,12 +87654,8 @@ const TLS_MISMATCH = new Set([
     'UND_ERR_SOCKET',
     'ERR_SSL_PACKET_LENGTH_TOO_LONG'
 ]);
-/**
- * The connection to one registry and its login: the scheme (an insecure registry may
- * speak plain HTTP), the Basic and Bearer token flows, authenticated requests and the
- * errors their answers become. The API operations are `RegistryClient`'s.
- */
-class RegistrySession {
+/** A distribution-spec client for one registry. */
+class RegistryClient {
     options;
     host;
     stats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
@@ -87159,25 +87863,6 @@ class RegistrySession {
         }
         throw new RegistryError(secrets_secrets.redact(`registry ${this.host}: ${what} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`), res.status, code);
     }
-    /** Close connections. */
-    async close() {
-        await Promise.all([this.http.close(), this.probe?.close()]);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/image/registry.ts
-/**
- * A client of the OCI distribution spec (the registry HTTP API): manifests (HEAD, GET,
- * PUT) with the OCI and Docker media types, tag listing and blobs, over one registry's
- * session (registry-session.ts: TLS or not, the token flows). Enough to re-tag an image
- * without moving a layer and to stitch an index from per-platform manifests.
- */
-
-
-// The vocabulary and the options, for callers that know the client only.
-
-/** A distribution-spec client for one registry. */
-class RegistryClient extends RegistrySession {
     /** Describe a manifest by tag or digest; undefined when it does not exist. */
     async headManifest(repository, reference) {
         const what = `read ${repository}:${reference}`;
@@ -87288,6 +87973,10 @@ class RegistryClient extends RegistrySession {
             throw new RegistryError(`registry ${this.host}: blob ${digest} does not match its digest`);
         }
         return res.body;
+    }
+    /** Close connections. */
+    async close() {
+        await Promise.all([this.http.close(), this.probe?.close()]);
     }
 }
 
@@ -87411,8 +88100,13 @@ async function resolveBaseDigests(refs, own, options = {}) {
             if (registry !== 'localhost') {
                 let client = options.clients?.get(registry) ?? clients.get(registry);
                 if (!client) {
+                    const mine = registry === own.host;
                     client = new RegistryClient({
-                        ...(registry === own.registry ? own : { registry }),
+                        registry,
+                        username: mine ? own.username : undefined,
+                        password: mine ? own.password : undefined,
+                        ca: mine ? own.ca : undefined,
+                        insecure: mine ? own.insecure : undefined,
                         retries: 1,
                         timeoutMs: options.timeoutMs ?? 10_000,
                         logger: options.logger
@@ -87424,7 +88118,7 @@ async function resolveBaseDigests(refs, own, options = {}) {
                     // connection the calls that follow reuse, a GET (a manifest is a few KB) is
                     // cheaper. Elsewhere a HEAD, which Docker Hub does not count as a pull.
                     const reference = parsed.tag ?? 'latest';
-                    const info = registry === own.registry
+                    const info = registry === own.host
                         ? await client.getManifest(repository, reference)
                         : await client.headManifest(repository, reference);
                     if (info) {
@@ -87435,7 +88129,7 @@ async function resolveBaseDigests(refs, own, options = {}) {
                 }
                 catch (error) {
                     // Our own registry refusing the login is fatal, not a base image to skip.
-                    if (error instanceof RegistryAuthError && registry === own.registry)
+                    if (error instanceof RegistryAuthError && registry === own.host)
                         throw error;
                     reason = error.message;
                 }
@@ -87468,6 +88162,7 @@ var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
  * images. Per-run labels (created, revision) are left out on purpose: they would
  * make every hash unique.
  */
+
 
 
 
@@ -87531,7 +88226,7 @@ async function listContextFiles(context) {
     const res = await core_exec_exec('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '.'], {
         cwd: context,
         allowFailure: true,
-        env: { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
+        env: { ...backends_childEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
     }).catch(() => undefined);
     if (res && res.code === 0) {
         const files = [...new Set(res.stdout.split('\0').filter(f => f !== ''))];
@@ -87592,6 +88287,10 @@ async function hashBuildInputs(context, inputs) {
     for (const l of fileLines)
         line(...l);
     return { hash: h.digest('hex'), files: files.length, bytes, git };
+}
+/** The tag that stands for a content hash: `ctx-<64 hex>` (build avoidance looks it up). */
+function contextTag(hash) {
+    return `ctx-${hash.replace(/^sha256:/, '')}`;
 }
 
 ;// CONCATENATED MODULE: ./src/model/build-result.ts
@@ -87680,7 +88379,8 @@ function readBuildResult(path) {
  * What the build action hands the image domain and what it gets back: an `ImageJob`
  * (what to build, where it goes, how) or a `MergeJob` (which per-platform images to
  * stitch into one index), and an `Outcome` (built, reused or merged; the digest, the
- * tags, the result file's content and what the step summary shows).
+ * tags, version and labels, the result file's content and what the step summary shows).
+ * A dry run's outcome says what a build would be tagged and labelled with.
  */
 
 /** The result file of a pushed image (for deploy), from its outcome and source. Pure. */
@@ -87695,8 +88395,8 @@ function resultOf(o, source, createdAt) {
         platforms: o.platforms,
         source: {
             repository: source.repository,
-            sha: source.tags.sha,
-            ref: source.tags.ref,
+            sha: source.sha,
+            ref: source.ref,
             runUrl: source.runUrl
         },
         createdAt: createdAt.toISOString()
@@ -87707,38 +88407,21 @@ function withResult(o, source) {
     return { ...o, result: resultOf(o, source, new Date()) };
 }
 
-;// CONCATENATED MODULE: ./src/image/labels.ts
-/**
- * The OCI labels of a service's image (`org.opencontainers.image.*`): title, source,
- * revision, created, version, url, plus the user's labels, which win. Pure.
- */
-/** The label set: standard labels first, user labels (`key=value`) override them. */
-function computeLabels(ctx, user = new Map()) {
-    const labels = new Map();
-    const set = (k, v) => {
-        if (v !== undefined && v !== '')
-            labels.set(`org.opencontainers.image.${k}`, v);
-    };
-    set('title', ctx.service);
-    set('description', ctx.description);
-    set('url', ctx.sourceUrl);
-    set('source', ctx.sourceUrl);
-    set('revision', ctx.revision);
-    set('created', ctx.created);
-    set('version', ctx.version);
-    for (const [k, v] of user)
-        labels.set(k, v);
-    return labels;
-}
-
 ;// CONCATENATED MODULE: ./src/image/promote.ts
 
 /** A client for the image's registry with its login; warns when TLS is not verified. */
-function openRegistry(login, log) {
-    if (login.insecure) {
-        log.warning(`registry-insecure: talking to ${login.registry} over plain HTTP or unverified TLS; use this for local registries only`);
+function openRegistry(registry, log) {
+    if (registry.insecure) {
+        log.warning(`registry-insecure: talking to ${registry.host} over plain HTTP or unverified TLS; use this for local registries only`);
     }
-    return new RegistryClient({ ...login, logger: log });
+    return new RegistryClient({
+        registry: registry.host,
+        username: registry.username,
+        password: registry.password,
+        ca: registry.ca,
+        insecure: registry.insecure,
+        logger: log
+    });
 }
 /** Size of an image: config + layers, or for an index the sum over its manifests. */
 async function imageSize(client, repository, manifest) {
@@ -87788,713 +88471,8 @@ async function promoteBuilt(client, image, ctxTag, tags, service, log) {
     return manifest;
 }
 
-;// CONCATENATED MODULE: ./src/image/refuse-secrets.ts
-/**
- * Build arguments, labels and tags end up in the pushed image (its configuration,
- * history and name): a value that holds a registered secret is refused before anything
- * runs, whether it came from an input or from the services file.
- */
-
-
-/** Where a value holding a secret would end up, for the error. */
-const WHERE = {
-    'build-args': "build arguments reach the builder's command line and are stored in the image's configuration and history",
-    labels: "labels reach the builder's command line and are stored in the image's configuration",
-    tags: "tags reach the builder's command line and name the image in the registry"
-};
-/**
- * Refuse a build argument, label or tag that holds a registered secret (in any
- * encoding) before anything runs: the pushed image would carry it for anyone who can
- * pull it (`skopeo inspect --config` shows labels and history). The error names the
- * input, the key (never the value) and says to use `secrets` (BuildKit secret mounts).
- * `source` says where the values came from when not from the input itself.
- */
-function refuseSecrets(input, entries, source = `input "${input}"`) {
-    for (const [key, value] of entries) {
-        const info = secrets_secrets.whose(`${key}=${value}`) ?? secrets_secrets.whose(value);
-        if (info === undefined)
-            continue;
-        throw new errors_ConfigurationError(`${source}: ${key ? `${key} holds` : 'a line holds'} ${describeSecret(info)} (or an encoding of it); ${WHERE[input]}, where anyone who can pull it can read it. Pass secrets with input "secrets" instead (BuildKit secret mounts: id=<name>,env=<VARIABLE>, read in the Dockerfile with RUN --mount=type=secret,id=<name>)`);
-    }
-}
-
-// EXTERNAL MODULE: ./node_modules/semver/index.js
-var semver = __nccwpck_require__(2088);
-var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
-;// CONCATENATED MODULE: ./src/image/tags.ts
-/**
- * Image tags computed the way docker/metadata-action does, from one rule per line:
- * `type=ref,event=branch`, `type=ref,event=tag`, `type=ref,event=pr`,
- * `type=semver,pattern={{version}}`, `type=sha[,format=long]`, `type=raw,value=v1`,
- * `type=edge`, `type=schedule`, with `enable=`, `prefix=`, `suffix=` and `priority=`.
- * Pure: the git context comes in as an argument. Invalid characters are sanitised as
- * metadata-action does; a tag that cannot be made valid is a ConfigurationError.
- */
-
-
-
-/** The rules used when the `tags` input is empty. */
-const DEFAULT_TAG_RULES = [
-    'type=schedule',
-    'type=ref,event=branch',
-    'type=ref,event=tag',
-    'type=ref,event=pr',
-    'type=semver,pattern={{version}}',
-    'type=semver,pattern={{major}}.{{minor}}',
-    'type=sha',
-    'type=raw,value=latest,enable={{is_default_branch}}'
-];
-const TYPES = ['schedule', 'semver', 'ref', 'edge', 'raw', 'sha'];
-const PRIORITY = {
-    schedule: 1000,
-    semver: 900,
-    edge: 700,
-    ref: 600,
-    raw: 200,
-    sha: 100
-};
-const KNOWN_ATTRS = {
-    schedule: ['pattern'],
-    semver: ['pattern', 'value'],
-    ref: ['event'],
-    edge: ['branch'],
-    raw: ['value'],
-    sha: ['format']
-};
-function lineError(line, text, expected) {
-    return new errors_ConfigurationError(`input "tags" line ${line}: got ${JSON.stringify(text)}, expected ${expected}`);
-}
-/** Split `a=1,b={{date 'x,y'}}` at commas outside quotes and braces. */
-function splitAttrs(text) {
-    const out = [];
-    let depth = 0;
-    let quote = '';
-    let cur = '';
-    for (const ch of text) {
-        if (quote) {
-            if (ch === quote)
-                quote = '';
-        }
-        else if (ch === "'" || ch === '"')
-            quote = ch;
-        else if (ch === '{')
-            depth++;
-        else if (ch === '}')
-            depth = Math.max(0, depth - 1);
-        else if (ch === ',' && depth === 0) {
-            out.push(cur);
-            cur = '';
-            continue;
-        }
-        cur += ch;
-    }
-    out.push(cur);
-    return out.map(s => s.trim()).filter(s => s !== '');
-}
-/** Parse rule lines (blank lines and `#` comments skipped); a line without `type=` is raw. */
-function parseTagRules(lines) {
-    const rules = [];
-    lines.forEach((raw, index) => {
-        const text = raw.trim();
-        const line = index + 1;
-        if (text === '' || text.startsWith('#'))
-            return;
-        const attrs = {};
-        if (!/^type\s*=/.test(text)) {
-            // A bare line is a raw tag as written: it must already be a valid tag (a YAML list
-            // item such as "- type: raw" is a mistake, not something to sanitise).
-            if (!isValidTag(text)) {
-                throw lineError(line, text, 'type=<kind>,... or a valid tag ([A-Za-z0-9_.-], up to 128)');
-            }
-            attrs.type = 'raw';
-            attrs.value = text;
-        }
-        else {
-            for (const part of splitAttrs(text)) {
-                const at = part.indexOf('=');
-                if (at <= 0)
-                    throw lineError(line, text, 'comma-separated key=value attributes');
-                attrs[part.slice(0, at).trim().toLowerCase()] = part.slice(at + 1).trim();
-            }
-        }
-        const type = attrs.type;
-        if (!TYPES.includes(type)) {
-            throw lineError(line, text, `a type among ${TYPES.map(t => `type=${t}`).join(', ')}`);
-        }
-        const allowed = new Set([
-            'type',
-            'enable',
-            'prefix',
-            'suffix',
-            'priority',
-            ...KNOWN_ATTRS[type]
-        ]);
-        for (const key of Object.keys(attrs)) {
-            if (!allowed.has(key)) {
-                throw lineError(line, text, `attributes of type=${type}: ${[...allowed].join(', ')}`);
-            }
-        }
-        if (type === 'ref' && !['branch', 'tag', 'pr'].includes(attrs.event ?? '')) {
-            throw lineError(line, text, 'type=ref with event=branch, event=tag or event=pr');
-        }
-        if (type === 'raw' && !attrs.value)
-            throw lineError(line, text, 'type=raw with a value=');
-        if (type === 'semver' && !attrs.pattern) {
-            throw lineError(line, text, 'type=semver with a pattern= such as {{version}}');
-        }
-        if (type === 'sha' && attrs.format && !['short', 'long'].includes(attrs.format)) {
-            throw lineError(line, text, 'type=sha with format=short or format=long');
-        }
-        for (const [key, value] of Object.entries(attrs)) {
-            for (const m of value.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
-                const name = m[1].split(/\s+/)[0];
-                const known = ['branch', 'tag', 'sha', 'base_ref', 'is_default_branch', 'date'];
-                const pattern = type === 'semver' && key === 'pattern'
-                    ? ['version', 'major', 'minor', 'patch', 'raw']
-                    : [];
-                if (![...known, ...pattern].includes(name)) {
-                    throw lineError(line, text, `known expressions only ({{${[...known, ...pattern].join('}}, {{')}}})`);
-                }
-            }
-        }
-        if (attrs.priority !== undefined && !/^\d+$/.test(attrs.priority)) {
-            throw lineError(line, text, 'priority= as a whole number');
-        }
-        rules.push({
-            type,
-            attrs,
-            enable: attrs.enable ?? 'true',
-            prefix: attrs.prefix ??
-                (type === 'sha' ? 'sha-' : type === 'ref' && attrs.event === 'pr' ? 'pr-' : ''),
-            suffix: attrs.suffix ?? '',
-            priority: attrs.priority !== undefined ? Number(attrs.priority) : PRIORITY[type],
-            line
-        });
-    });
-    return rules;
-}
-/** The branch of the context: the pushed branch, or a pull request's head... none for tags. */
-function branchOf(ctx) {
-    return ctx.ref.startsWith('refs/heads/') ? ctx.ref.slice('refs/heads/'.length) : undefined;
-}
-function gitTagOf(ctx) {
-    return ctx.ref.startsWith('refs/tags/') ? ctx.ref.slice('refs/tags/'.length) : undefined;
-}
-function prNumberOf(ctx) {
-    if (ctx.prNumber !== undefined)
-        return ctx.prNumber;
-    const m = /^refs\/pull\/(\d+)\//.exec(ctx.ref);
-    return m ? Number(m[1]) : undefined;
-}
-function formatDate(now, format) {
-    const p = (n, w = 2) => String(n).padStart(w, '0');
-    return format
-        .replace(/YYYY/g, String(now.getUTCFullYear()))
-        .replace(/MM/g, p(now.getUTCMonth() + 1))
-        .replace(/DD/g, p(now.getUTCDate()))
-        .replace(/HH/g, p(now.getUTCHours()))
-        .replace(/mm/g, p(now.getUTCMinutes()))
-        .replace(/ss/g, p(now.getUTCSeconds()));
-}
-/** Whether the context is the default branch (`{{is_default_branch}}`). */
-function isDefaultBranch(ctx) {
-    const branch = branchOf(ctx);
-    return branch !== undefined && ctx.defaultBranch !== undefined && branch === ctx.defaultBranch;
-}
-/** Expand the global expressions `{{branch}}`, `{{tag}}`, `{{sha}}`, `{{date 'F'}}`... */
-function expandExpressions(text, ctx) {
-    return text.replace(/\{\{\s*([a-z_]+)(?:\s+'([^']*)')?\s*\}\}/g, (whole, name, arg) => {
-        switch (name) {
-            case 'branch':
-                return branchOf(ctx) ?? '';
-            case 'tag':
-                return gitTagOf(ctx) ?? '';
-            case 'sha':
-                return ctx.sha.slice(0, 7);
-            case 'base_ref':
-                return ctx.baseRef ?? '';
-            case 'is_default_branch':
-                return String(isDefaultBranch(ctx));
-            case 'date':
-                return formatDate(ctx.now ?? new Date(), arg ?? 'YYYYMMDD');
-            default:
-                return whole;
-        }
-    });
-}
-/** Make a string a valid tag the way metadata-action does: invalid runs become `-`. */
-function sanitizeTag(value) {
-    return value
-        .replace(/[^a-zA-Z0-9._-]+/g, '-')
-        .replace(/^[.-]+/, '')
-        .slice(0, 128);
-}
-/** The value(s) one rule yields in a context (before prefix/suffix); [] when it does not apply. */
-function ruleValues(rule, ctx) {
-    const a = rule.attrs;
-    switch (rule.type) {
-        case 'schedule':
-            return ctx.eventName === 'schedule' ? [expandExpressions(a.pattern ?? 'nightly', ctx)] : [];
-        case 'ref':
-            if (a.event === 'branch') {
-                const branch = branchOf(ctx);
-                return branch !== undefined && !ctx.eventName.startsWith('pull_request') ? [branch] : [];
-            }
-            if (a.event === 'tag') {
-                const tag = gitTagOf(ctx);
-                return tag !== undefined ? [tag] : [];
-            }
-            {
-                const pr = ctx.eventName.startsWith('pull_request') ? prNumberOf(ctx) : undefined;
-                return pr !== undefined ? [String(pr)] : [];
-            }
-        case 'edge': {
-            const branch = branchOf(ctx);
-            const want = a.branch ?? ctx.defaultBranch;
-            return branch !== undefined && branch === want ? ['edge'] : [];
-        }
-        case 'raw':
-            return [expandExpressions(a.value ?? '', ctx)];
-        case 'sha':
-            return ctx.sha ? [a.format === 'long' ? ctx.sha : ctx.sha.slice(0, 7)] : [];
-        case 'semver': {
-            const source = a.value ? expandExpressions(a.value, ctx) : gitTagOf(ctx);
-            if (!source)
-                return [];
-            const v = semver_default().parse(source.replace(/^v(?=\d)/i, ''), { loose: true });
-            if (!v)
-                return [];
-            const pattern = a.pattern ?? '{{version}}';
-            const pre = v.prerelease.length > 0;
-            // As metadata-action: pre-releases only get the full version; 0.x gets no bare major.
-            if (pre && !/^\s*\{\{\s*(version|raw)\s*\}\}\s*$/.test(pattern))
-                return [];
-            if (v.major === 0 && /^\s*\{\{\s*major\s*\}\}\s*$/.test(pattern))
-                return [];
-            return [
-                expandExpressions(pattern
-                    .replace(/\{\{\s*version\s*\}\}/g, v.version)
-                    .replace(/\{\{\s*raw\s*\}\}/g, source)
-                    .replace(/\{\{\s*major\s*\}\}/g, String(v.major))
-                    .replace(/\{\{\s*minor\s*\}\}/g, String(v.minor))
-                    .replace(/\{\{\s*patch\s*\}\}/g, String(v.patch)), ctx)
-            ];
-        }
-    }
-}
-/**
- * Compute the tags of a context from rule lines (defaults when none), sorted by
- * priority, without duplicates. Throws ConfigurationError on a bad rule or a value
- * that cannot become a tag.
- */
-function computeTags(lines, ctx) {
-    const rules = parseTagRules(lines.length > 0 ? lines : DEFAULT_TAG_RULES);
-    const out = [];
-    const seen = new Set();
-    for (const rule of rules) {
-        const enable = expandExpressions(rule.enable, ctx).trim();
-        if (enable !== 'true' && enable !== 'false') {
-            throw lineError(rule.line, `enable=${rule.enable}`, 'enable=true, false or {{is_default_branch}}');
-        }
-        if (enable === 'false')
-            continue;
-        for (const value of ruleValues(rule, ctx)) {
-            const full = `${expandExpressions(rule.prefix, ctx)}${value}${expandExpressions(rule.suffix, ctx)}`;
-            const tag = sanitizeTag(full);
-            if (tag === '' || !isValidTag(tag)) {
-                throw new errors_ConfigurationError(`input "tags" line ${rule.line} (type=${rule.type}) makes ${JSON.stringify(full)}, which cannot be a tag: expected up to 128 of [A-Za-z0-9_.-], not starting with . or -`);
-            }
-            if (seen.has(tag))
-                continue;
-            seen.add(tag);
-            out.push({
-                tag,
-                rule: `type=${rule.type}${rule.attrs.event ? `,event=${rule.attrs.event}` : ''}`,
-                priority: rule.priority
-            });
-        }
-    }
-    return out.sort((a, b) => b.priority - a.priority);
-}
-/** The tag that stands for a content hash: `ctx-<64 hex>`. */
-function contextTag(hash) {
-    return `ctx-${hash.replace(/^sha256:/, '')}`;
-}
-
-;// CONCATENATED MODULE: ./src/image/build.ts
-/**
- * One image job: its inputs hashed (the context's files, the Dockerfile, the base
- * images' digests), then either promoted (the registry already holds an image built
- * from identical inputs, `<image>:ctx-<hash>`: the new tags are PUT onto that manifest
- * through the registry API, no builder runs) or built and pushed by a backend, tagged,
- * and marked with its context tag last.
- */
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/**
- * Start hashing the build inputs: the base images are looked up (in our registry with
- * `client`, so that the connection opened here serves the calls that follow) while the
- * context's files are listed and hashed.
- */
-async function hashInputs(job, dockerfileText, client, local, log) {
-    const { target, login } = job;
-    const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), login, {
-        logger: log,
-        local,
-        clients: new Map([[login.registry, client]])
-    });
-    const baseDigests = resolving.then(b => b.resolved);
-    // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
-    resolving.catch(() => undefined);
-    baseDigests.catch(() => undefined);
-    const h = await hashBuildInputs(target.context, {
-        dockerfileContent: dockerfileText,
-        buildArgs: target.buildArgs,
-        target: target.target,
-        platforms: target.platforms,
-        labels: job.labels,
-        baseDigests
-    });
-    return { h, bases: await resolving };
-}
-/** The tags this event gets, refused when none applies or one holds a secret. */
-function tagsFor(job, log) {
-    const { source } = job;
-    const computed = computeTags(job.tagRules, source.tags);
-    const tags = computed.map(t => t.tag);
-    if (tags.length === 0) {
-        throw new errors_ConfigurationError(`input "tags": no tag rule applies to this event (${source.tags.eventName} ${source.tags.ref}); add e.g. type=sha or type=raw,value=...`);
-    }
-    refuseSecrets('tags', computed.map(t => [t.rule, t.tag]), 'the tags worked out for this event');
-    log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`);
-    return tags;
-}
-/** Log what the hash covered; it is trustworthy when every base image's digest is known. */
-async function hashed(inputsHashed, log) {
-    const { h, bases } = await inputsHashed;
-    for (const b of bases.resolved)
-        log.info(`base image ${b.ref}: ${b.digest}`);
-    for (const b of bases.unresolved)
-        log.warning(`base image ${b.ref}: digest unknown (${b.reason}); build avoidance is off for this build`);
-    log.info(`content hash ${h.hash} over ${h.files} files (${h.bytes} bytes, ${h.git ? 'git-tracked and untracked-not-ignored' : 'all files'}, honouring .dockerignore)`);
-    return { ...h, trustworthy: bases.unresolved.length === 0 };
-}
-/**
- * The builders' login (only a build needs it: a promotion talks to the registry
- * itself), written under RUNNER_TEMP; `hooks.loginWritten` hears of it at once.
- */
-function writeLogin(job, backend, hooks, log) {
-    const { login } = job;
-    const auth = writeAuthDir(runnerTemp(), login);
-    try {
-        hooks.loginWritten?.(auth.dir, login.registry);
-    }
-    catch (error) {
-        removeAuthDir(auth.dir);
-        throw error;
-    }
-    if (login.ca && backend !== 'buildah') {
-        log.warning(`registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${login.registry}/ca.crt, or the buildkitd config of the builder)`);
-    }
-    return auth;
-}
-/** Run the backend: the cache chosen, the image built (and pushed, when asked). */
-async function buildWithBackend(r) {
-    const { job, image, auth, log } = r;
-    const { backend, buildkit } = r.detection;
-    // The classic docker builder has no registry cache: say so rather than pretend.
-    const classic = backend === 'docker' && !buildkit;
-    if (classic && job.cache !== 'none') {
-        log.info('cache: the classic docker builder (no buildx) has no registry cache; building without');
-    }
-    const cacheRef = job.cache === 'none' || classic
-        ? undefined
-        : job.cache === 'registry'
-            ? cacheRefFor(backend, image.name)
-            : job.cache;
-    const work = (0,external_node_path_.join)(runnerTemp(), `build-${process.pid}-${Date.now()}`);
-    const spec = {
-        context: job.target.context,
-        dockerfile: job.target.dockerfile,
-        ref: `${image.name}:${r.tags[0]}`,
-        buildArgs: [...job.target.buildArgs],
-        labels: [...r.labels],
-        secrets: job.secrets,
-        platforms: job.target.platforms,
-        target: job.target.target,
-        cacheRef,
-        push: job.push,
-        network: job.network,
-        authDir: auth.dir,
-        certDir: auth.certDir,
-        insecure: job.login.insecure,
-        idFile: `${work}-id`
-    };
-    try {
-        const built = await log.group(`Build with ${backend}`, () => runBuild(backend, spec, { logger: log, env: r.env, timeoutMs: job.timeoutMs }, {
-            digestFile: `${work}-digest`,
-            readFile: p => ((0,external_node_fs_namespaceObject.existsSync)(p) ? (0,external_node_fs_namespaceObject.readFileSync)(p, 'utf8') : undefined)
-        }, buildkit));
-        return { cacheRef, built };
-    }
-    catch (error) {
-        if (error instanceof BuildFailedError) {
-            log.error(`${error.message}\n${error.tail}`, { title: `build of ${job.target.name} failed` });
-        }
-        throw error;
-    }
-}
-/**
- * Build one image job, or promote the image identical inputs built before. The
- * builders' login lives only as long as the build; `hooks.loginWritten` hears of it.
- */
-async function buildImage(job, log, hooks = {}) {
-    const { target, source } = job;
-    const image = parseImageRef(target.image);
-    const env = childEnv();
-    // The builder is only needed to build (or to read a local base image): detect it lazily,
-    // so that a promotion of an unchanged image starts no builder process at all.
-    let detection;
-    const chooseBackend = async () => {
-        if (!detection) {
-            detection = await detectBackend(job.backend, env);
-            log.info(`backend: ${detection.backend} (${detection.why})`);
-        }
-        return detection;
-    };
-    const client = openRegistry(job.login, log);
-    // The TLS handshake runs while the Dockerfile is read, git lists the context and the
-    // tags are worked out: the first registry call finds the connection ready. One turn of
-    // the event loop sends the TLS hello before that synchronous work begins.
-    if (job.push) {
-        client.preconnect();
-        await new Promise(resolve => setImmediate(resolve));
-    }
-    const dockerfileText = (0,external_node_fs_namespaceObject.readFileSync)(target.dockerfile, 'utf8');
-    let auth;
-    try {
-        // The registry connection (the base images' lookup) and git's list of the context's
-        // files start first: the tags and labels are worked out while they are under way.
-        const inputsHashed = hashInputs(job, dockerfileText, client, async (ref) => localImageDigest((await chooseBackend()).backend, ref, env), log);
-        // Awaited below, after the tags; a bad tag rule is the error to report first.
-        inputsHashed.catch(() => undefined);
-        // A turn of the event loop: the TLS handshake completes and the first request goes
-        // out, so that the registry answers it while the tags and labels are worked out.
-        await new Promise(resolve => setImmediate(resolve));
-        const tags = tagsFor(job, log);
-        const labels = computeLabels({
-            service: target.name,
-            sourceUrl: source.sourceUrl,
-            revision: source.tags.sha,
-            created: new Date().toISOString(),
-            version: tags[0]
-        }, job.labels);
-        refuseSecrets('labels', labels, 'the labels of the image');
-        // The first registry call (a base image in our registry, or the ctx tag lookup) also
-        // checks the login; without one, an explicit ping does before a long build.
-        let loginChecked = false;
-        const hashing = await log.group('Hash the build inputs', () => hashed(inputsHashed, log));
-        const ctxTag = contextTag(hashing.hash);
-        const outcome = {
-            service: target.name,
-            image: image.name,
-            platforms: target.platforms,
-            contextHash: hashing.hash,
-            files: hashing.files
-        };
-        // Build avoidance: the registry already has an image built from these inputs.
-        let why;
-        if (!job.reuse)
-            why = 'reuse: false forces a build';
-        else if (!hashing.trustworthy)
-            why = 'a base image digest is unknown, so unchanged inputs cannot be proven';
-        else if (!job.push)
-            why = 'push: false (build only)';
-        else {
-            const manifest = await promoteBuilt(client, image, ctxTag, tags, target.name, log);
-            loginChecked = true;
-            if (manifest) {
-                return withResult({
-                    ...outcome,
-                    kind: 'reused',
-                    tags: tags.map(t => `${image.name}:${t}`),
-                    digest: manifest.digest,
-                    why: `${ctxTag} already in the registry: identical build inputs were built before`,
-                    size: await imageSize(client, image.repository, manifest),
-                    pushed: true,
-                    cache: 'not needed'
-                }, source);
-            }
-            why = `no image for these inputs yet (${ctxTag} not in the registry)`;
-        }
-        log.info(`building: ${why}`);
-        if (job.push && !loginChecked) {
-            // Fail fast on a bad login or an unreachable registry, before a long build.
-            await log.group(`Log in to ${job.login.registry}`, async () => {
-                const { authScheme } = await client.ping();
-                log.info(`registry ${client.host} answers (${authScheme} authentication)`);
-            });
-        }
-        const detected = await chooseBackend();
-        const { backend } = detected;
-        auth = writeLogin(job, backend, hooks, log);
-        const { cacheRef, built } = await buildWithBackend({
-            job,
-            image,
-            tags,
-            labels,
-            detection: detected,
-            auth,
-            env,
-            log
-        });
-        const cache = cacheRef ?? 'none';
-        if (!job.push) {
-            const id = built.imageId
-                ? built.imageId.startsWith('sha256:')
-                    ? built.imageId
-                    : `sha256:${built.imageId}`
-                : '';
-            return { ...outcome, kind: 'built', tags: [], digest: id, why, backend, pushed: false, cache };
-        }
-        // The backend pushed the first tag; read back exactly what the registry stored.
-        const pushed = await client.getManifest(image.repository, tags[0]);
-        if (!pushed)
-            throw new Error(`${image.name}:${tags[0]} is not in the registry after the push`);
-        if (built.digest && built.digest !== pushed.digest) {
-            log.warning(`${backend} reported ${built.digest}, the registry holds ${pushed.digest} under ${tags[0]}; using the registry's`);
-        }
-        await log.group('Tag', async () => {
-            await putTags(client, image.repository, pushed, tags.slice(1), log);
-            // The context tag goes last: it promises a complete, fully tagged image.
-            if (hashing.trustworthy)
-                await putTags(client, image.repository, pushed, [ctxTag], log);
-        });
-        return withResult({
-            ...outcome,
-            kind: 'built',
-            tags: tags.map(t => `${image.name}:${t}`),
-            digest: pushed.digest,
-            why,
-            size: await imageSize(client, image.repository, pushed),
-            backend,
-            pushed: true,
-            cache
-        }, source);
-    }
-    finally {
-        // The credentials live only as long as the build: remove them now; the post step
-        // is the safety net for a main step that was killed.
-        if (auth)
-            removeAuthDir(auth.dir);
-        // The registry connection is left to the end of the process (endProcess follows the
-        // step): every answer is in, and closing an HTTP/2 session costs ~5 ms of this
-        // thread's time, a tenth of a promotion.
-    }
-}
-
-;// CONCATENATED MODULE: ./src/image/merge.ts
-/**
- * Merge mode: per-platform images, pushed by earlier jobs, stitched into one OCI image
- * index through the registry API, and the index PUT under every tag. Two images for one
- * platform are refused; an index given as a digest contributes its manifests.
- */
-
-
-
-
-
-
-/** The manifests a digest contributes: an index's entries, or the image with its platform. */
-async function entriesOf(client, image, digest) {
-    const m = await client.getManifest(image.repository, digest);
-    if (!m) {
-        throw new errors_ConfigurationError(`input "digests": ${digest} is not in ${image.name}; push each platform's image first`);
-    }
-    if (isIndexType(m.mediaType)) {
-        return JSON.parse(m.body.toString('utf8')).manifests;
-    }
-    const doc = JSON.parse(m.body.toString('utf8'));
-    const config = JSON.parse((await client.getBlob(image.repository, doc.config.digest)).toString('utf8'));
-    const platform = {
-        architecture: config.architecture ?? 'unknown',
-        os: config.os ?? 'unknown'
-    };
-    if (config.variant)
-        platform.variant = config.variant;
-    return [{ digest: m.digest, mediaType: m.mediaType, size: m.size, platform }];
-}
-/** Stitch the job's per-platform digests into one index and tag it. */
-async function mergeImages(job, log) {
-    const image = parseImageRef(job.image);
-    const tags = computeTags(job.tagRules, job.source.tags).map(t => t.tag);
-    if (tags.length === 0)
-        throw new errors_ConfigurationError('input "tags": no tag applies to this event');
-    const client = openRegistry(job.login, log);
-    try {
-        const entries = [];
-        const seen = new Map();
-        await log.group('Read the per-platform manifests', async () => {
-            await client.ping();
-            for (const digest of job.digests) {
-                for (const c of await entriesOf(client, image, digest)) {
-                    const p = c.platform
-                        ? [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join('/')
-                        : c.digest;
-                    const other = seen.get(p);
-                    if (other && other !== c.digest) {
-                        throw new errors_ConfigurationError(`input "digests": two images for platform ${p} (${other} and ${c.digest})`);
-                    }
-                    if (other)
-                        continue;
-                    seen.set(p, c.digest);
-                    entries.push({
-                        mediaType: c.mediaType,
-                        digest: c.digest,
-                        size: c.size,
-                        platform: c.platform
-                    });
-                    log.info(`${p}: ${c.digest}`);
-                }
-            }
-        });
-        const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: distribution_MediaTypes.ociIndex, manifests: entries }));
-        const index = {
-            body,
-            digest: sha256Digest(body),
-            mediaType: distribution_MediaTypes.ociIndex,
-            size: body.length
-        };
-        await log.group('Push the index', () => putTags(client, image.repository, index, tags, log));
-        return withResult({
-            kind: 'merged',
-            service: job.service,
-            image: image.name,
-            tags: tags.map(t => `${image.name}:${t}`),
-            platforms: [...seen.keys()],
-            digest: index.digest,
-            why: `merged ${entries.length} platform images`,
-            pushed: true
-        }, job.source);
-    }
-    finally {
-        await client.close();
-    }
-}
-
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/core/confine.ts
 /**
  * Paths a user (or a pull request) controls, confined to a root directory (the
@@ -88563,13 +88541,65 @@ function symlinkOnPath(root, rel) {
     return undefined;
 }
 
-;// CONCATENATED MODULE: ./src/core/did-you-mean.ts
+;// CONCATENATED MODULE: ./src/model/services.ts
 /**
- * "Did you mean ...?" for a mistyped name: the edit distance of two short strings and
- * the closest candidate when it is close enough to be a likely typo. Pure.
+ * The services file (DESIGN §2): `.github/conveyor.yml`, parsed with `yaml`'s document
+ * API so every error names the file, line, column and key; or, without a file, every
+ * directory holding a Dockerfile. Parsing and discovery are pure; reading the file
+ * and listing the workspace sit at the edges.
  */
-/** Past this length a word is no typo of a short name: no quadratic work on a huge word. */
-const LONGEST = 120;
+
+
+
+
+
+
+
+/** The default services file path. */
+const DEFAULT_CONFIG = '.github/conveyor.yml';
+/** Platforms when neither the service nor the defaults name any. */
+const DEFAULT_PLATFORMS = ['linux/amd64'];
+/** Directory names that name no service: the parent names it instead. */
+const GENERIC_DIRS = new Set(['src', 'app', 'docker', 'build']);
+const SKIP_DIRS = new Set(['node_modules', '.git', 'vendor']);
+const TOP_KEYS = ['global', 'defaults', 'services'];
+const DEFAULT_KEYS = ['registry', 'platforms'];
+const SERVICE_KEYS = [
+    'path',
+    'context',
+    'dockerfile',
+    'image',
+    'paths',
+    'ignore',
+    'depends-on',
+    'build-args',
+    'platforms',
+    'target',
+    'deploy'
+];
+const DEPLOY_KEYS = ['kustomize', 'helm-values', 'key', 'manifests'];
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
+const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The most of a value from the file an error shows. Errors quote what they found, and
+ * what they found is whatever the file holds: never more than a short prefix of it.
+ */
+const SHOWN = 60;
+/** A value from the file, quoted and cut to a short prefix. */
+function show(value) {
+    return errors_quote(value, SHOWN);
+}
+/** `text` cut to `max` characters. */
+function shorten(text, max) {
+    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}
+/** A key path for an error: as written when short and printable, else quoted and cut. */
+function showKey(key) {
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key);
+}
 /** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
 function editDistance(a, b) {
     const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
@@ -88587,7 +88617,8 @@ function editDistance(a, b) {
 }
 /** The closest candidate to `word`, when it is close enough to be a likely typo. */
 function didYouMean(word, candidates) {
-    if (word.length > LONGEST)
+    // A typo of a short name is short: no quadratic work on a huge word.
+    if (word.length > 2 * SHOWN)
         return undefined;
     const norm = (s) => s.toLowerCase().replace(/[-_]/g, '');
     let best;
@@ -88601,42 +88632,6 @@ function didYouMean(word, candidates) {
     }
     const limit = Math.max(1, Math.floor(word.length / 3));
     return best !== undefined && bestD <= limit && bestD < word.length ? best : undefined;
-}
-/** ` (did you mean "<name>"?)` for the closest candidate, or '' when none is close. */
-function didYouMeanHint(word, candidates) {
-    const hint = didYouMean(word, candidates);
-    return hint ? ` (did you mean "${hint}"?)` : '';
-}
-
-;// CONCATENATED MODULE: ./src/model/services/config.ts
-/**
- * The services file's data (docs/architecture.md, "The services file"): what a service
- * is, the defaults, and the pure rules that read a parsed file: `depends-on` checked,
- * the image a build pushes, a service found by name. Parsing is in parse.ts, discovery
- * by Dockerfiles in discover.ts, reading the workspace in load.ts.
- */
-
-
-
-
-/** The default services file path. */
-const DEFAULT_CONFIG = '.github/conveyor.yml';
-/** Platforms when neither the service nor the defaults name any. */
-const DEFAULT_PLATFORMS = ['linux/amd64'];
-/** Directory names that name no service: the parent names it instead. */
-const GENERIC_DIRS = new Set(['src', 'app', 'docker', 'build']);
-/** Directories never searched for Dockerfiles. */
-const SKIP_DIRS = new Set(['node_modules', '.git', 'vendor']);
-/** A valid service name. */
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-/**
- * The most of a value from the file an error shows. Errors quote what they found, and
- * what they found is whatever the file holds: never more than a short prefix of it.
- */
-const SHOWN = 60;
-/** A value from the file, quoted and cut to a short prefix. */
-function show(value) {
-    return errors_quote(value, SHOWN);
 }
 /** Normalise a repo-relative path: posix, no `./`, no trailing slash, `.` for the root. */
 function normalizeRelPath(value) {
@@ -88656,251 +88651,6 @@ function defaultImage(name, registry) {
     const n = name.toLowerCase();
     return registry ? `${registry}/${n}` : n;
 }
-/**
- * Check `depends-on`: every name is a service and there is no cycle. Pure; `where`
- * turns a service name (and the index of its dependency) into an error prefix.
- */
-function checkDependencies(services, where = () => '') {
-    const byName = new Map(services.map(s => [s.name, s]));
-    for (const s of services) {
-        s.dependsOn.forEach((d, i) => {
-            if (!byName.has(d)) {
-                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${didYouMeanHint(d, [...byName.keys()])}; known services: ${[...byName.keys()].join(', ')}`);
-            }
-            if (d === s.name) {
-                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: a service cannot depend on itself (cycle ${s.name} -> ${s.name})`);
-            }
-        });
-    }
-    const state = new Map();
-    const stack = [];
-    const visit = (name) => {
-        state.set(name, 1);
-        stack.push(name);
-        const s = byName.get(name);
-        for (let i = 0; i < s.dependsOn.length; i++) {
-            const d = s.dependsOn[i];
-            const st = state.get(d);
-            if (st === 1) {
-                const cycle = [...stack.slice(stack.indexOf(d)), d];
-                throw new errors_ConfigurationError(`${where(name, i)}services.${name}.depends-on: dependency cycle ${cycle.join(' -> ')}`);
-            }
-            if (st === undefined)
-                visit(d);
-        }
-        stack.pop();
-        state.set(name, 2);
-    };
-    for (const s of services)
-        if (!state.has(s.name))
-            visit(s.name);
-}
-/**
- * The image a build of `service` pushes, and where the name came from (for the log):
- * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
- * the registry from input `registry` over the file's `defaults.registry`. Input
- * `registry` also prefixes an image name that has no registry. Pure.
- */
-function serviceImage(service, config, inputs) {
-    const file = config.file ?? 'the services file';
-    const prefixed = (image) => inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image;
-    const withInput = (image) => inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : '';
-    if (inputs.image) {
-        return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` };
-    }
-    if (service.imageSource === 'image') {
-        return {
-            image: prefixed(service.image),
-            from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
-        };
-    }
-    const fileRegistry = config.defaults.registry;
-    if (inputs.registry) {
-        const over = fileRegistry && fileRegistry !== inputs.registry
-            ? ` (over defaults.registry ${fileRegistry} of ${file})`
-            : '';
-        return {
-            image: defaultImage(service.name, inputs.registry),
-            from: `input "registry"${over}`
-        };
-    }
-    if (fileRegistry) {
-        return {
-            image: defaultImage(service.name, fileRegistry),
-            from: `defaults.registry of ${file}`
-        };
-    }
-    return {
-        image: service.image,
-        from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
-    };
-}
-/** Whether an image name starts with a registry host (as the image reference parser reads it). */
-function hasRegistry(image) {
-    try {
-        return parseImageRef(image).registry !== undefined;
-    }
-    catch {
-        return false;
-    }
-}
-/** The named service, or a ConfigurationError listing the known names. */
-function findService(config, name) {
-    const s = config.services.find(x => x.name === name);
-    if (s)
-        return s;
-    const names = config.services.map(x => x.name);
-    const from = config.file
-        ? `services file ${config.file}`
-        : 'the Dockerfiles found (no services file)';
-    throw new errors_ConfigurationError(`unknown service ${show(name)}${didYouMeanHint(name, names)}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
-}
-
-;// CONCATENATED MODULE: ./src/core/git.ts
-/**
- * Running git: argv arrays only, never a prompt, a stable locale, and no user or
- * system configuration leaking in unless asked. Tokens reach git through the
- * environment (`--config-env`), never argv.
- */
-
-
-/** The environment variable that carries a token header to git (`--config-env=<key>=<this>`). */
-const GIT_HEADER_ENV = 'CONVEYOR_GIT_EXTRAHEADER';
-/** The `http.extraheader` value for a token; registers the derived forms as secrets. */
-function authHeader(token, scheme = 'basic') {
-    secrets.add(token, { user: 'x-access-token' });
-    if (scheme === 'bearer')
-        return `AUTHORIZATION: bearer ${token}`;
-    const encoded = Buffer.from(`x-access-token:${token}`).toString('base64');
-    secrets.add(encoded);
-    return `AUTHORIZATION: basic ${encoded}`;
-}
-/** The environment git runs with. */
-function gitEnv(extra = {}, isolated = false) {
-    const env = {
-        ...process.env,
-        GIT_TERMINAL_PROMPT: '0',
-        GIT_ASKPASS: '',
-        SSH_ASKPASS: '',
-        GCM_INTERACTIVE: 'never',
-        LC_ALL: 'C',
-        LANG: 'C'
-    };
-    if (isolated) {
-        env.GIT_CONFIG_NOSYSTEM = '1';
-        env.GIT_CONFIG_GLOBAL = '/dev/null';
-    }
-    return { ...env, ...extra };
-}
-/** Run `git <args>` in `cwd`. Throws ExecError (with stderr's tail) on failure. */
-function git(args, options) {
-    const { env, isolated, ...rest } = options;
-    return core_exec_exec('git', args, { ...rest, env: gitEnv(env, isolated) });
-}
-/** Trimmed stdout of `git <args>`. */
-async function gitText(args, options) {
-    return (await git(args, options)).stdout.trim();
-}
-
-;// CONCATENATED MODULE: ./src/model/services/discover.ts
-/**
- * Services without a services file: every directory holding a Dockerfile is one,
- * named after the directory (or its parent, when the name is generic). Choosing the
- * names is pure; listing the workspace's Dockerfiles (git, else a walk) is the edge.
- */
-
-
-
-
-
-/**
- * Services from a list of repo-relative files: every `Dockerfile` makes one, named
- * after its directory, or after the parent when the directory's name is generic.
- * Pure. `rootName` names a Dockerfile at the repository root.
- */
-function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] }, rootName = 'app') {
-    const found = new Map();
-    const dockerfiles = files
-        .filter(f => external_node_path_.posix.basename(f) === 'Dockerfile')
-        .filter(f => !f.split('/').some(seg => SKIP_DIRS.has(seg)))
-        .sort();
-    for (const dockerfile of dockerfiles) {
-        const context = external_node_path_.posix.dirname(dockerfile);
-        let path = context;
-        if (context !== '.' && GENERIC_DIRS.has(external_node_path_.posix.basename(context)))
-            path = external_node_path_.posix.dirname(context);
-        const name = path === '.' ? rootName : external_node_path_.posix.basename(path);
-        const clash = found.get(name);
-        if (clash) {
-            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
-        }
-        if (!NAME_RE.test(name)) {
-            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
-        }
-        found.set(name, {
-            name,
-            path,
-            context,
-            dockerfile,
-            image: defaultImage(name, defaults.registry),
-            imageSource: defaults.registry ? 'defaults.registry' : 'name',
-            paths: [],
-            ignore: [],
-            dependsOn: [],
-            buildArgs: {},
-            platforms: [...defaults.platforms]
-        });
-    }
-    return [...found.values()];
-}
-function walkFiles(root, dir, out) {
-    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
-        if (SKIP_DIRS.has(entry.name))
-            continue;
-        const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
-        if (entry.isDirectory())
-            walkFiles(root, rel, out);
-        else if (entry.isFile())
-            out.push(rel);
-    }
-}
-/** The Dockerfiles of a workspace: git's tracked and unignored files in a repository, else a walk. */
-async function listDockerfiles(workspace) {
-    const r = await git(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ':(glob)**/Dockerfile'], { cwd: workspace, allowFailure: true });
-    if (r.code === 0) {
-        return [
-            ...new Set(r.stdout.split('\0').filter(f => f !== '' && (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(workspace, f))))
-        ];
-    }
-    const out = [];
-    walkFiles(workspace, '', out);
-    return out.filter(f => external_node_path_.posix.basename(f) === 'Dockerfile');
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/model/services/reader.ts
-/**
- * Reading the services file's YAML nodes with errors that name the file, line, column
- * and key: a mapping with only known keys, a string (optionally matching a pattern), a
- * repository-relative path, a list, a glob, a platform. Values the file holds are
- * quoted only as a short prefix.
- */
-
-
-
-
-const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
-/** `text` cut to `max` characters. */
-function shorten(text, max) {
-    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
-}
-/** A key path for an error: as written when short and printable, else quoted and cut. */
-function showKey(key) {
-    // eslint-disable-next-line no-control-regex -- control characters are what is refused
-    return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key);
-}
-/** Errors located in one file: `file:line:col: key: message`. */
 class Located {
     file;
     lines;
@@ -88908,12 +88658,10 @@ class Located {
         this.file = file;
         this.lines = lines;
     }
-    /** The error for `node` (or the file's start), under the key path `key`. */
     at(node, key, message) {
         const where = node?.range ? this.pos(node.range[0]) : '';
         return new FileConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''), node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 });
     }
-    /** `:line:col` of a source offset. */
     pos(offset) {
         const p = this.lines.linePos(offset);
         return `:${p.line}:${p.col}`;
@@ -88924,15 +88672,12 @@ class Located {
         return { file: this.file, line: p.line, col: p.col };
     }
 }
-/** A mapping pair's key as text. */
 function keyOf(pair) {
     return (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : String(pair.key);
 }
-/** A mapping pair's key node, for the place of an error. */
 function keyNode(pair) {
     return pair.key ?? undefined;
 }
-/** What a node holds, for an error: `a mapping`, `string "x"`, `nothing`. */
 function describe(node) {
     if (node === null || node === undefined)
         return 'nothing';
@@ -88948,13 +88693,12 @@ function describe(node) {
     }
     return 'an unexpected value';
 }
-/** The typed readers of one file's nodes. */
+/** Parser state for one file. */
 class Parser {
     loc;
     constructor(loc) {
         this.loc = loc;
     }
-    /** A mapping's pairs; a key outside `allowed` is an error with a hint. */
     map(node, key, allowed) {
         if (!(0,dist/* isMap */.jh)(node)) {
             throw this.loc.at(node, key, `expected a mapping, got ${describe(node)}`);
@@ -88963,13 +88707,13 @@ class Parser {
         for (const pair of pairs) {
             const k = keyOf(pair);
             if (!allowed.includes(k)) {
+                const hint = didYouMean(k, allowed);
                 const path = key ? `${key}.${k}` : k;
-                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${show(k)}${didYouMeanHint(k, allowed)}; expected one of ${allowed.join(', ')}`);
+                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${show(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`);
             }
         }
         return pairs;
     }
-    /** A non-empty scalar as text, matching `pattern` when given. */
     string(node, key, pattern, expected) {
         if (!(0,dist/* isScalar */.jn)(node) || node.value === null || typeof node.value === 'object') {
             throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got ${describe(node)}`);
@@ -88982,7 +88726,6 @@ class Parser {
         }
         return value;
     }
-    /** A path inside the repository, normalised (see `normalizeRelPath`). */
     relPath(node, key) {
         const value = this.string(node, key, undefined, 'a repository-relative path');
         const n = normalizeRelPath(value);
@@ -88991,7 +88734,6 @@ class Parser {
         }
         return n;
     }
-    /** A list of items (a lone string is a list of one). */
     list(node, key, item) {
         if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
             return [item(node, key)];
@@ -88999,7 +88741,6 @@ class Parser {
             throw this.loc.at(node, key, `expected a list, got ${describe(node)}`);
         return node.items.map((n, i) => item(n, `${key}[${i}]`));
     }
-    /** A glob relative to the repository root. */
     glob = (n, k) => {
         const value = this.string(n, k, undefined, 'a glob pattern');
         if (value.startsWith('/') || value.includes('\\')) {
@@ -89007,39 +88748,8 @@ class Parser {
         }
         return value;
     };
-    /** A platform such as `linux/amd64`. */
     platform = (n, k) => this.string(n, k, PLATFORM_RE, 'a platform such as "linux/amd64" or "linux/arm/v7"');
 }
-
-;// CONCATENATED MODULE: ./src/model/services/parse.ts
-/**
- * Parsing the services file (docs/architecture.md, "The services file"):
- * `.github/conveyor.yml` read with `yaml`'s document API, so every error names the
- * file, line, column and key. Pure: text in, a `ServicesConfig` out.
- */
-
-
-
-
-
-const TOP_KEYS = ['global', 'defaults', 'services'];
-const DEFAULT_KEYS = ['registry', 'platforms'];
-const SERVICE_KEYS = [
-    'path',
-    'context',
-    'dockerfile',
-    'image',
-    'paths',
-    'ignore',
-    'depends-on',
-    'build-args',
-    'platforms',
-    'target',
-    'deploy'
-];
-const DEPLOY_KEYS = ['kustomize', 'helm-values', 'key', 'manifests'];
-const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
-const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function parseFile(text, file) {
     const lines = new dist/* LineCounter */.HN();
     const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -89189,6 +88899,46 @@ function parseService(p, pair, defaults) {
     return { service, deps };
 }
 /**
+ * Check `depends-on`: every name is a service and there is no cycle. Pure; `where`
+ * turns a service name (and the index of its dependency) into an error prefix.
+ */
+function checkDependencies(services, where = () => '') {
+    const byName = new Map(services.map(s => [s.name, s]));
+    for (const s of services) {
+        s.dependsOn.forEach((d, i) => {
+            if (!byName.has(d)) {
+                const hint = didYouMean(d, [...byName.keys()]);
+                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`);
+            }
+            if (d === s.name) {
+                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: a service cannot depend on itself (cycle ${s.name} -> ${s.name})`);
+            }
+        });
+    }
+    const state = new Map();
+    const stack = [];
+    const visit = (name) => {
+        state.set(name, 1);
+        stack.push(name);
+        const s = byName.get(name);
+        for (let i = 0; i < s.dependsOn.length; i++) {
+            const d = s.dependsOn[i];
+            const st = state.get(d);
+            if (st === 1) {
+                const cycle = [...stack.slice(stack.indexOf(d)), d];
+                throw new errors_ConfigurationError(`${where(name, i)}services.${name}.depends-on: dependency cycle ${cycle.join(' -> ')}`);
+            }
+            if (st === undefined)
+                visit(d);
+        }
+        stack.pop();
+        state.set(name, 2);
+    };
+    for (const s of services)
+        if (!state.has(s.name))
+            visit(s.name);
+}
+/**
  * Parse a services file's text. `file` is the repo-relative path used in errors.
  * Without a `services` key, `discovered` (from the Dockerfiles) is used with the
  * file's defaults.
@@ -89228,20 +88978,69 @@ function parseServices(text, file, discover = () => []) {
     }
     return { file, global: parsed.global, defaults: parsed.defaults, services };
 }
-
-;// CONCATENATED MODULE: ./src/model/services/load.ts
 /**
- * Loading the services of a workspace: the services file when there is one (confined
- * to the checkout), else the Dockerfiles found. The reading is here; parsing and
- * discovery are pure (parse.ts, discover.ts).
+ * Services from a list of repo-relative files: every `Dockerfile` makes one, named
+ * after its directory, or after the parent when the directory's name is generic.
+ * Pure. `rootName` names a Dockerfile at the repository root.
  */
-
-
-
-
-
-
-
+function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] }, rootName = 'app') {
+    const found = new Map();
+    const dockerfiles = files
+        .filter(f => external_node_path_.posix.basename(f) === 'Dockerfile')
+        .filter(f => !f.split('/').some(seg => SKIP_DIRS.has(seg)))
+        .sort();
+    for (const dockerfile of dockerfiles) {
+        const context = external_node_path_.posix.dirname(dockerfile);
+        let path = context;
+        if (context !== '.' && GENERIC_DIRS.has(external_node_path_.posix.basename(context)))
+            path = external_node_path_.posix.dirname(context);
+        const name = path === '.' ? rootName : external_node_path_.posix.basename(path);
+        const clash = found.get(name);
+        if (clash) {
+            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
+        }
+        if (!NAME_RE.test(name)) {
+            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
+        }
+        found.set(name, {
+            name,
+            path,
+            context,
+            dockerfile,
+            image: defaultImage(name, defaults.registry),
+            imageSource: defaults.registry ? 'defaults.registry' : 'name',
+            paths: [],
+            ignore: [],
+            dependsOn: [],
+            buildArgs: {},
+            platforms: [...defaults.platforms]
+        });
+    }
+    return [...found.values()];
+}
+function walkFiles(root, dir, out) {
+    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
+        if (SKIP_DIRS.has(entry.name))
+            continue;
+        const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
+        if (entry.isDirectory())
+            walkFiles(root, rel, out);
+        else if (entry.isFile())
+            out.push(rel);
+    }
+}
+/** The Dockerfiles of a workspace: git's tracked and unignored files in a repository, else a walk. */
+async function listDockerfiles(workspace) {
+    const r = await git(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ':(glob)**/Dockerfile'], { cwd: workspace, allowFailure: true });
+    if (r.code === 0) {
+        return [
+            ...new Set(r.stdout.split('\0').filter(f => f !== '' && (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(workspace, f))))
+        ];
+    }
+    const out = [];
+    walkFiles(workspace, '', out);
+    return out.filter(f => external_node_path_.posix.basename(f) === 'Dockerfile');
+}
 /**
  * Load the services: the file when it exists (or `requireFile`), else every
  * Dockerfile in the workspace. The file must be a regular file inside the workspace
@@ -89284,6 +89083,1920 @@ async function loadServices(options) {
     const services = discoverServices(await discover(), defaults, rootName);
     return { global: [], defaults, services };
 }
+/**
+ * The image a build of `service` pushes, and where the name came from (for the log):
+ * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
+ * the registry from input `registry` over the file's `defaults.registry`. Input
+ * `registry` also prefixes an image name that has no registry. Pure.
+ */
+function serviceImage(service, config, inputs) {
+    const file = config.file ?? 'the services file';
+    const prefixed = (image) => inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image;
+    const withInput = (image) => inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : '';
+    if (inputs.image) {
+        return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` };
+    }
+    if (service.imageSource === 'image') {
+        return {
+            image: prefixed(service.image),
+            from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
+        };
+    }
+    const fileRegistry = config.defaults.registry;
+    if (inputs.registry) {
+        const over = fileRegistry && fileRegistry !== inputs.registry
+            ? ` (over defaults.registry ${fileRegistry} of ${file})`
+            : '';
+        return {
+            image: defaultImage(service.name, inputs.registry),
+            from: `input "registry"${over}`
+        };
+    }
+    if (fileRegistry) {
+        return {
+            image: defaultImage(service.name, fileRegistry),
+            from: `defaults.registry of ${file}`
+        };
+    }
+    return {
+        image: service.image,
+        from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
+    };
+}
+/** Whether an image name starts with a registry host (as the image reference parser reads it). */
+function hasRegistry(image) {
+    try {
+        return parseImageRef(image).registry !== undefined;
+    }
+    catch {
+        return false;
+    }
+}
+/** The named service, or a ConfigurationError listing the known names. */
+function findService(config, name) {
+    const s = config.services.find(x => x.name === name);
+    if (s)
+        return s;
+    const names = config.services.map(x => x.name);
+    const hint = didYouMean(name, names);
+    const from = config.file
+        ? `services file ${config.file}`
+        : 'the Dockerfiles found (no services file)';
+    throw new errors_ConfigurationError(`unknown service ${show(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
+}
+
+;// CONCATENATED MODULE: ./src/image/metadata/context.ts
+/**
+ * The context tags and labels are computed from, made the way docker/metadata-action makes
+ * it from a workflow run: a `pull_request_target` run is tagged from its pull request
+ * (`refs/pull/<number>/merge`, not the base branch it runs on);
+ * `DOCKER_METADATA_PR_HEAD_SHA=true` tags a pull request run with its head commit instead of
+ * the merge commit; `DOCKER_METADATA_SHORT_SHA_LENGTH` sets the short SHA's length; the commit
+ * date comes from the event payload when it holds the commit. Conveyor adds
+ * `SOURCE_DATE_EPOCH` (the reproducible-builds convention), which fixes "now" for `{{date}}`
+ * and the `created` label. Pure: the caller reads the environment and the payload.
+ */
+
+function field(value, key) {
+    return typeof value === 'object' && value !== null
+        ? value[key]
+        : undefined;
+}
+/** A nested field of the payload (`path` of keys), or undefined. */
+function payloadField(payload, ...path) {
+    return path.reduce((v, k) => field(v, k), payload);
+}
+/**
+ * The commit date the payload holds for `sha`: a push's `commits[].timestamp` or its
+ * `head_commit.timestamp`, as metadata-action reads them. Undefined otherwise.
+ */
+function commitDateFromPayload(payload, sha) {
+    const commits = payload.commits;
+    if (Array.isArray(commits)) {
+        const hit = commits.find(c => field(c, 'id') === sha);
+        const ts = field(hit, 'timestamp');
+        if (typeof ts === 'string' && ts !== '')
+            return new Date(ts);
+    }
+    const head = payload.head_commit;
+    if (field(head, 'id') === sha && typeof field(head, 'timestamp') === 'string') {
+        return new Date(field(head, 'timestamp'));
+    }
+    return undefined;
+}
+/** `SOURCE_DATE_EPOCH` (whole seconds since 1970) as a date; undefined when unset or empty. */
+function sourceDateEpoch(value) {
+    if (value === undefined || value.trim() === '')
+        return undefined;
+    const text = value.trim();
+    const seconds = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(seconds * 1000)) {
+        throw new errors_ConfigurationError(`environment variable SOURCE_DATE_EPOCH: got ${JSON.stringify(value)}, expected whole seconds since 1970-01-01 UTC (for example 1700000000)`);
+    }
+    return new Date(seconds * 1000);
+}
+/** `DOCKER_METADATA_SHORT_SHA_LENGTH` (default 7). */
+function shortShaLength(value) {
+    if (value === undefined || value.trim() === '')
+        return 7;
+    if (!/^\d+$/.test(value.trim()) || Number(value) < 1) {
+        throw new errors_ConfigurationError(`environment variable DOCKER_METADATA_SHORT_SHA_LENGTH: got ${JSON.stringify(value)}, expected a whole number of characters such as 7 or 12`);
+    }
+    return Number(value);
+}
+/** Build the engine's context from a workflow run, as metadata-action does. */
+function metadataContext(run) {
+    let { ref, sha } = run;
+    if (/pull_request_target/.test(run.eventName)) {
+        // The run's GITHUB_REF is the base branch; the tags are the pull request's.
+        ref = `refs/pull/${String(run.payload.number)}/merge`;
+    }
+    const headSha = payloadField(run.payload, 'pull_request', 'head', 'sha');
+    if ((run.env.DOCKER_METADATA_PR_HEAD_SHA ?? '').trim().toLowerCase() === 'true' &&
+        /pull_request/.test(run.eventName) &&
+        typeof headSha === 'string') {
+        sha = headSha;
+    }
+    const now = sourceDateEpoch(run.env.SOURCE_DATE_EPOCH) ?? run.now;
+    return {
+        eventName: run.eventName,
+        ref,
+        sha,
+        payload: run.payload,
+        repo: run.repo,
+        now,
+        commitDate: commitDateFromPayload(run.payload, sha) ?? run.commitDate ?? now,
+        shortShaLength: shortShaLength(run.env.DOCKER_METADATA_SHORT_SHA_LENGTH)
+    };
+}
+/**
+ * The repository data the payload holds (`repository.name`, `.description`, `.html_url`,
+ * `.license.spdx_id`, `.default_branch`), for a shell that does not ask the API.
+ */
+function repoFromPayload(payload) {
+    const text = (...path) => {
+        const v = payloadField(payload, 'repository', ...path);
+        return typeof v === 'string' ? v : undefined;
+    };
+    return {
+        name: text('name'),
+        description: text('description'),
+        htmlUrl: text('html_url'),
+        license: text('license', 'spdx_id'),
+        defaultBranch: text('default_branch')
+    };
+}
+
+;// CONCATENATED MODULE: ./src/image/metadata/date-format.ts
+/**
+ * Dates formatted the way moment.js (English locale) formats them, in an IANA time zone,
+ * for `{{date '<format>' tz='<zone>'}}` and `{{commit_date ...}}`. docker/metadata-action
+ * renders these with moment-timezone; here the wall clock of the zone comes from Intl, and
+ * the tokens follow moment's documented table (https://momentjs.com/docs/#/displaying/format/):
+ * `YYYY MM DD HH mm ss SSS`, names (`MMMM dddd`), ordinals (`Do`), weeks (`w W gggg GGGG`),
+ * offsets (`Z ZZ`), `X x`, the `L LL LLL LLLL LT LTS` shorthands, `[escaped text]`.
+ * Time-zone abbreviations (`z`, `zz`) are given only when Intl spells them as tzdata does
+ * (`UTC`, `EST`, ...), and refused otherwise, since a different spelling would silently
+ * change a tag. Pure.
+ */
+/** Why a date could not be formatted; the caller names the input and the rule. */
+class DateFormatError extends Error {
+    name = 'DateFormatError';
+}
+const MONTHS = 'January February March April May June July August September October November December'.split(' ');
+const DAYS = 'Sunday Monday Tuesday Wednesday Thursday Friday Saturday'.split(' ');
+const LONG = {
+    LTS: 'h:mm:ss A',
+    LT: 'h:mm A',
+    L: 'MM/DD/YYYY',
+    LL: 'MMMM D, YYYY',
+    LLL: 'MMMM D, YYYY h:mm A',
+    LLLL: 'dddd, MMMM D, YYYY h:mm A'
+};
+const LOCAL_TOKENS = /(\[[^[]*\])|(\\)?(LTS|LT|LL?L?L?|l{1,4})/g;
+const TOKENS = /(\[[^[]*\])|(\\)?([Hh]mm(ss)?|Mo|MM?M?M?|Do|DDDo|DD?D?D?|ddd?d?|do?|w[o|w]?|W[o|W]?|Qo?|N{1,5}|YYYYYY|YYYYY|YYYY|YY|y{2,4}|yo?|gg(ggg?)?|GG(GGG?)?|e|E|a|A|hh?|HH?|kk?|mm?|ss?|S{1,9}|x|X|zz?|ZZ?|.)/g;
+function wallClock(date, zone) {
+    if (Number.isNaN(date.getTime()))
+        throw new DateFormatError('the date is not a valid date');
+    let parts;
+    try {
+        parts = new Intl.DateTimeFormat('en-US', {
+            timeZone: zone,
+            hourCycle: 'h23',
+            year: 'numeric',
+            month: 'numeric',
+            day: 'numeric',
+            hour: 'numeric',
+            minute: 'numeric',
+            second: 'numeric',
+            era: 'short'
+        }).formatToParts(date);
+    }
+    catch {
+        throw new DateFormatError(`unknown time zone ${JSON.stringify(zone)}: expected an IANA name such as UTC, Europe/Paris or Asia/Tokyo`);
+    }
+    const get = (type) => Number(parts.find(p => p.type === type)?.value ?? 0);
+    const era = parts.find(p => p.type === 'era')?.value ?? 'AD';
+    const year = era.startsWith('B') ? 1 - get('year') : get('year');
+    const ms = ((date.getTime() % 1000) + 1000) % 1000;
+    const asUtc = Date.UTC(year, get('month') - 1, get('day'), get('hour') % 24, get('minute'), get('second'));
+    const utcDate = new Date(asUtc);
+    utcDate.setUTCFullYear(year); // Date.UTC maps years 0-99 to 1900-1999
+    const wall = utcDate.getTime();
+    const offset = Math.round((wall - (date.getTime() - ms)) / 60_000);
+    const startOfYear = new Date(0);
+    startOfYear.setUTCFullYear(year, 0, 1);
+    const startOfDay = new Date(0);
+    startOfDay.setUTCFullYear(year, get('month') - 1, get('day'));
+    return {
+        year,
+        month: get('month') - 1,
+        day: get('day'),
+        hour: get('hour') % 24,
+        minute: get('minute'),
+        second: get('second'),
+        ms,
+        weekday: utcDate.getUTCDay(),
+        dayOfYear: Math.round((startOfDay.getTime() - startOfYear.getTime()) / 86_400_000) + 1,
+        offset,
+        epoch: date.getTime(),
+        zone
+    };
+}
+function pad(n, width, forceSign = false) {
+    const sign = n < 0 ? '-' : forceSign ? '+' : '';
+    return sign + String(Math.abs(n)).padStart(width, '0');
+}
+function ordinal(n) {
+    const b = n % 10;
+    const suffix = Math.floor((n % 100) / 10) === 1
+        ? 'th'
+        : b === 1
+            ? 'st'
+            : b === 2
+                ? 'nd'
+                : b === 3
+                    ? 'rd'
+                    : 'th';
+    return `${n}${suffix}`;
+}
+function daysInYear(year) {
+    return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 366 : 365;
+}
+/** moment's `firstWeekOffset`: `dow` first day of week, `doy` the January day always in week 1. */
+function firstWeekOffset(year, dow, doy) {
+    const fwd = 7 + dow - doy;
+    const d = new Date(0);
+    d.setUTCFullYear(year, 0, fwd);
+    return -((7 + d.getUTCDay() - dow) % 7) + fwd - 1;
+}
+function weeksInYear(year, dow, doy) {
+    return ((daysInYear(year) - firstWeekOffset(year, dow, doy) + firstWeekOffset(year + 1, dow, doy)) / 7);
+}
+/** Week of year and week-year: ISO (dow 1, doy 4) or moment's English locale (dow 0, doy 6). */
+function weekOfYear(w, dow, doy) {
+    const week = Math.floor((w.dayOfYear - firstWeekOffset(w.year, dow, doy) - 1) / 7) + 1;
+    if (week < 1)
+        return { year: w.year - 1, week: week + weeksInYear(w.year - 1, dow, doy) };
+    const inYear = weeksInYear(w.year, dow, doy);
+    if (week > inYear)
+        return { year: w.year + 1, week: week - inYear };
+    return { year: w.year, week };
+}
+function offsetText(offset, sep) {
+    const sign = offset < 0 ? '-' : '+';
+    const abs = Math.abs(offset);
+    return `${sign}${pad(Math.floor(abs / 60), 2)}${sep}${pad(abs % 60, 2)}`;
+}
+function zoneAbbreviation(w) {
+    const name = new Intl.DateTimeFormat('en-US', { timeZone: w.zone, timeZoneName: 'short' })
+        .formatToParts(new Date(w.epoch))
+        .find(p => p.type === 'timeZoneName')?.value;
+    if (name && /^[A-Z]{2,5}$/.test(name))
+        return name;
+    throw new DateFormatError(`the time zone abbreviation (z) of ${w.zone} cannot be given as moment-timezone spells it; use Z (${offsetText(w.offset, ':')}) or ZZ instead`);
+}
+const h12 = (w) => w.hour % 12 || 12;
+const iso = (w) => weekOfYear(w, 1, 4);
+const loc = (w) => weekOfYear(w, 0, 6);
+const eraYear = (w) => (w.year > 0 ? w.year : 1 - w.year);
+/** moment's format tokens (English locale), by token. */
+const FORMATS = {
+    M: w => String(w.month + 1),
+    Mo: w => ordinal(w.month + 1),
+    MM: w => pad(w.month + 1, 2),
+    MMM: w => MONTHS[w.month].slice(0, 3),
+    MMMM: w => MONTHS[w.month],
+    Q: w => String(Math.floor(w.month / 3) + 1),
+    Qo: w => ordinal(Math.floor(w.month / 3) + 1),
+    D: w => String(w.day),
+    Do: w => ordinal(w.day),
+    DD: w => pad(w.day, 2),
+    DDD: w => String(w.dayOfYear),
+    DDDo: w => ordinal(w.dayOfYear),
+    DDDD: w => pad(w.dayOfYear, 3),
+    d: w => String(w.weekday),
+    e: w => String(w.weekday),
+    do: w => ordinal(w.weekday),
+    dd: w => DAYS[w.weekday].slice(0, 2),
+    ddd: w => DAYS[w.weekday].slice(0, 3),
+    dddd: w => DAYS[w.weekday],
+    E: w => String(w.weekday || 7),
+    w: w => String(loc(w).week),
+    wo: w => ordinal(loc(w).week),
+    ww: w => pad(loc(w).week, 2),
+    W: w => String(iso(w).week),
+    Wo: w => ordinal(iso(w).week),
+    WW: w => pad(iso(w).week, 2),
+    Y: w => (w.year <= 9999 ? pad(w.year, 4) : `+${w.year}`),
+    YY: w => pad(w.year % 100, 2),
+    YYYY: w => pad(w.year, 4),
+    YYYYY: w => pad(w.year, 5),
+    YYYYYY: w => pad(w.year, 6, true),
+    y: w => String(eraYear(w)),
+    yo: w => ordinal(eraYear(w)),
+    yy: w => pad(eraYear(w), 2),
+    yyy: w => pad(eraYear(w), 3),
+    yyyy: w => pad(eraYear(w), 4),
+    N: w => (w.year > 0 ? 'AD' : 'BC'),
+    NN: w => (w.year > 0 ? 'AD' : 'BC'),
+    NNN: w => (w.year > 0 ? 'AD' : 'BC'),
+    NNNN: w => (w.year > 0 ? 'Anno Domini' : 'Before Christ'),
+    NNNNN: w => (w.year > 0 ? 'AD' : 'BC'),
+    gg: w => pad(loc(w).year % 100, 2),
+    gggg: w => pad(loc(w).year, 4),
+    ggggg: w => pad(loc(w).year, 5),
+    GG: w => pad(iso(w).year % 100, 2),
+    GGGG: w => pad(iso(w).year, 4),
+    GGGGG: w => pad(iso(w).year, 5),
+    a: w => (w.hour > 11 ? 'pm' : 'am'),
+    A: w => (w.hour > 11 ? 'PM' : 'AM'),
+    H: w => String(w.hour),
+    HH: w => pad(w.hour, 2),
+    h: w => String(h12(w)),
+    hh: w => pad(h12(w), 2),
+    k: w => String(w.hour || 24),
+    kk: w => pad(w.hour || 24, 2),
+    hmm: w => `${h12(w)}${pad(w.minute, 2)}`,
+    hmmss: w => `${h12(w)}${pad(w.minute, 2)}${pad(w.second, 2)}`,
+    Hmm: w => `${w.hour}${pad(w.minute, 2)}`,
+    Hmmss: w => `${w.hour}${pad(w.minute, 2)}${pad(w.second, 2)}`,
+    m: w => String(w.minute),
+    mm: w => pad(w.minute, 2),
+    s: w => String(w.second),
+    ss: w => pad(w.second, 2),
+    Z: w => offsetText(w.offset, ':'),
+    ZZ: w => offsetText(w.offset, ''),
+    z: zoneAbbreviation,
+    zz: zoneAbbreviation,
+    X: w => String(Math.floor(w.epoch / 1000)),
+    x: w => String(w.epoch)
+};
+/** One token's text; fractional seconds (`S` to `SSSSSSSSS`) are digits of the milliseconds. */
+function token(t, w) {
+    if (/^S{1,9}$/.test(t))
+        return `${pad(w.ms, 3)}000000`.slice(0, t.length);
+    return Object.hasOwn(FORMATS, t) ? FORMATS[t](w) : undefined;
+}
+/** moment's long-format shorthands (`LL`, `l`, ...) expanded, as moment does before formatting. */
+function expandLocalTokens(format) {
+    return format.replace(LOCAL_TOKENS, (match) => {
+        const upper = LONG[match.toUpperCase()];
+        if (match.startsWith('[') || match.startsWith('\\') || !upper)
+            return match;
+        if (match === match.toUpperCase())
+            return upper;
+        return upper.replace(/MMMM|MM|DD|dddd/g, m => m.slice(1));
+    });
+}
+/**
+ * Format `date` in `zone` with a moment.js format string. With no format (or an empty one),
+ * moment's default applies: `YYYY-MM-DDTHH:mm:ss[Z]` at offset zero, `YYYY-MM-DDTHH:mm:ssZ`
+ * elsewhere. Throws DateFormatError for an unknown zone.
+ */
+function formatDate(date, format, zone = 'UTC') {
+    const w = wallClock(date, zone);
+    const fmt = format
+        ? expandLocalTokens(format)
+        : w.offset === 0
+            ? 'YYYY-MM-DDTHH:mm:ss[Z]'
+            : 'YYYY-MM-DDTHH:mm:ssZ';
+    return fmt.replace(TOKENS, (match, bracket, escaped) => {
+        if (bracket)
+            return bracket.slice(1, -1);
+        if (escaped)
+            return match.slice(1);
+        return token(match, w) ?? match;
+    });
+}
+
+;// CONCATENATED MODULE: ./src/image/metadata/template.ts
+/**
+ * The part of Handlebars that docker/metadata-action's tag rules use: `{{name}}`,
+ * `{{name 'arg' key='value'}}`, `{{{name}}}` and `{{&name}}` (not HTML-escaped),
+ * comments `{{! }}` / `{{!-- --}}`, whitespace control `{{~ ~}}` and `\{{` for a literal
+ * `{{`. Output of `{{ }}` is HTML-escaped exactly as Handlebars does (metadata-action
+ * renders through Handlebars, so `=` in a value becomes `&#x3D;` before tag sanitising).
+ * Block helpers, partials and sub-expressions are refused: no rule of metadata-action's
+ * documentation uses them. Pure: the caller resolves each expression.
+ */
+/** Why a template could not be read; the caller names the input and the rule. */
+class TemplateError extends Error {
+    name = 'TemplateError';
+}
+const ESCAPES = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    "'": '&#x27;',
+    '`': '&#x60;',
+    '=': '&#x3D;'
+};
+/** Handlebars' `escapeExpression`. */
+function escapeHtml(value) {
+    return value.replace(/[&<>"'`=]/g, ch => ESCAPES[ch]);
+}
+function readParam(token) {
+    if (/^-?\d+(?:\.\d+)?$/.test(token))
+        return { kind: 'number', value: Number(token) };
+    if (token === 'true' || token === 'false')
+        return { kind: 'boolean', value: token === 'true' };
+    if (token === 'null')
+        return { kind: 'null' };
+    if (token === 'undefined')
+        return { kind: 'undefined' };
+    return { kind: 'path', path: token };
+}
+/** Read the inside of one `{{ }}`: a name, then arguments and `key=value` pairs. */
+function readExpression(inner, escape, source) {
+    const tokens = [];
+    let i = 0;
+    const skipSpace = () => {
+        while (i < inner.length && /\s/.test(inner[i]))
+            i++;
+    };
+    const readValue = () => {
+        const quote = inner[i];
+        if (quote === "'" || quote === '"') {
+            let value = '';
+            i++;
+            while (i < inner.length && inner[i] !== quote) {
+                if (inner[i] === '\\' && inner[i + 1] === quote)
+                    i++;
+                value += inner[i];
+                i++;
+            }
+            if (i >= inner.length)
+                throw new TemplateError(`${source}: a quote is never closed`);
+            i++;
+            return { kind: 'string', value };
+        }
+        const m = /^[^\s=(){}'"|~]+/.exec(inner.slice(i));
+        if (!m) {
+            const what = inner[i] === '(' ? 'sub-expressions are not supported' : 'unexpected';
+            throw new TemplateError(`${source}: ${JSON.stringify(inner[i])} ${what}`);
+        }
+        i += m[0].length;
+        return readParam(m[0]);
+    };
+    for (skipSpace(); i < inner.length; skipSpace()) {
+        const start = i;
+        const value = readValue();
+        skipSpace();
+        if (inner[i] === '=') {
+            if (value.kind !== 'path' || tokens.length === 0) {
+                throw new TemplateError(`${source}: "=" must follow a name (key='value')`);
+            }
+            i++;
+            skipSpace();
+            if (i >= inner.length)
+                throw new TemplateError(`${source}: ${value.path}= has no value`);
+            tokens.push({ key: value.path, param: readValue() });
+        }
+        else {
+            if (tokens.some(t => t.key !== undefined)) {
+                throw new TemplateError(`${source}: ${inner.slice(start, i).trim()} comes after a key=value pair`);
+            }
+            tokens.push({ param: value });
+        }
+    }
+    const head = tokens[0];
+    if (!head || head.param.kind !== 'path') {
+        throw new TemplateError(`${source}: expected a name such as {{branch}} inside the braces`);
+    }
+    const hash = new Map();
+    for (const t of tokens.slice(1))
+        if (t.key !== undefined)
+            hash.set(t.key, t.param);
+    return {
+        name: head.param.path,
+        params: tokens.slice(1).flatMap(t => (t.key === undefined ? [t.param] : [])),
+        hash,
+        escape,
+        source
+    };
+}
+/** Parse a template into text and expressions. */
+function parseTemplate(template) {
+    const nodes = [];
+    let text = '';
+    let stripNext = false;
+    let i = 0;
+    const pushText = (stripEnd) => {
+        let t = text;
+        if (stripEnd)
+            t = t.replace(/\s+$/, '');
+        if (t !== '')
+            nodes.push({ kind: 'text', text: t });
+        text = '';
+    };
+    while (i < template.length) {
+        const open = template.indexOf('{{', i);
+        if (open < 0) {
+            text += template.slice(i);
+            break;
+        }
+        if (open > 0 && template[open - 1] === '\\') {
+            // `\{{` is a literal `{{` (and the text up to the next `{{` stays text).
+            text += template.slice(i, open - 1);
+            const next = template.indexOf('{{', open + 2);
+            const end = next < 0 ? template.length : next;
+            text += template.slice(open, end);
+            i = end;
+            continue;
+        }
+        text += template.slice(i, open);
+        if (stripNext) {
+            text = text.replace(/^\s+/, '');
+            stripNext = false;
+        }
+        const comment = /^\{\{(~?)!--/.exec(template.slice(open));
+        if (comment) {
+            // `{{!-- ... --}}` may hold `}}`: it ends at the first `--}}` (or `--~}}`).
+            const m = /--(~?)\}\}/.exec(template.slice(open + comment[0].length));
+            if (!m)
+                throw new TemplateError(`${JSON.stringify(template.slice(open))}: "{{!--" is never closed`);
+            pushText(comment[1] === '~');
+            stripNext = m[1] === '~';
+            i = open + comment[0].length + m.index + m[0].length;
+            continue;
+        }
+        const triple = template.startsWith('{{{', open);
+        const close = template.indexOf(triple ? '}}}' : '}}', open);
+        if (close < 0) {
+            throw new TemplateError(`${JSON.stringify(template.slice(open))}: "{{" is never closed`);
+        }
+        const source = template.slice(open, close + (triple ? 3 : 2));
+        let inner = template.slice(open + (triple ? 3 : 2), close);
+        const stripBefore = inner.startsWith('~');
+        if (stripBefore)
+            inner = inner.slice(1);
+        if (inner.endsWith('~')) {
+            inner = inner.slice(0, -1);
+            stripNext = true;
+        }
+        pushText(stripBefore);
+        i = close + (triple ? 3 : 2);
+        if (inner.startsWith('!'))
+            continue;
+        const sigil = inner.trimStart()[0];
+        if (sigil !== undefined && '#/^>*'.includes(sigil)) {
+            throw new TemplateError(`${source}: block helpers, partials and decorators are not supported; use a plain expression such as {{branch}}`);
+        }
+        const unescaped = triple || inner.trimStart().startsWith('&');
+        if (!triple && unescaped)
+            inner = inner.trimStart().slice(1);
+        const expr = readExpression(inner, !unescaped, source);
+        if (expr.name === 'else')
+            throw new TemplateError(`${source}: {{else}} outside a block`);
+        nodes.push({ kind: 'expr', expr });
+    }
+    if (stripNext)
+        text = text.replace(/^\s+/, '');
+    pushText(false);
+    return nodes;
+}
+/**
+ * Render a template: text as is, each expression through `resolve` (its value
+ * HTML-escaped unless written `{{{ }}}`; `undefined` renders as nothing).
+ */
+function renderTemplate(template, resolve) {
+    let out = '';
+    for (const node of parseTemplate(template)) {
+        if (node.kind === 'text') {
+            out += node.text;
+            continue;
+        }
+        const value = resolve(node.expr);
+        const text = value === undefined ? '' : String(value);
+        out += node.expr.escape ? escapeHtml(text) : text;
+    }
+    return out;
+}
+/**
+ * Whether a pattern is exactly `{{raw}}` (spaces inside the braces allowed): metadata-action
+ * then keeps a pre-release's raw tag instead of falling back to `{{version}}`.
+ */
+function isRawStatement(pattern) {
+    try {
+        const nodes = parseTemplate(pattern);
+        return nodes.length === 1 && nodes[0].kind === 'expr' && nodes[0].expr.name === 'raw';
+    }
+    catch {
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/image/metadata/expressions.ts
+/**
+ * The global expressions of docker/metadata-action, usable in `value`, `prefix`, `suffix`
+ * and `enable` of a tag rule, in the flavor's prefix and suffix, and in labels:
+ * `{{branch}}`, `{{tag}}`, `{{sha}}`, `{{base_ref}}`, `{{is_default_branch}}`,
+ * `{{is_not_default_branch}}`, `{{date '<format>' tz='<zone>'}}` and
+ * `{{commit_date '<format>' tz='<zone>'}}`, with metadata-action's rules for each (the
+ * default branch per event, `base_ref` from a tag push's payload, ...). An unknown
+ * expression is an error (metadata-action renders it as nothing, which hides a typo). Pure.
+ */
+
+
+
+
+
+/** The global expression names. */
+const GLOBAL_EXPRESSIONS = [
+    'branch',
+    'tag',
+    'sha',
+    'base_ref',
+    'is_default_branch',
+    'is_not_default_branch',
+    'date',
+    'commit_date'
+];
+/** The branch of `refs/heads/<branch>`, or '' for any other ref. */
+function branchOf(ref) {
+    return /^refs\/heads\//.test(ref) ? ref.replace(/^refs\/heads\//g, '') : '';
+}
+/** The tag of `refs/tags/<tag>`, or '' for any other ref. */
+function tagOf(ref) {
+    return /^refs\/tags\//.test(ref) ? ref.replace(/^refs\/tags\//g, '') : '';
+}
+/** The short SHA (`DOCKER_METADATA_SHORT_SHA_LENGTH`, default 7). */
+function shortSha(ctx) {
+    return ctx.sha.slice(0, ctx.shortShaLength);
+}
+/**
+ * `{{base_ref}}`: a tag push's `base_ref` from the payload (without `refs/heads/`), a pull
+ * request's base branch, '' otherwise.
+ */
+function baseRefOf(ctx) {
+    const pushBase = ctx.payload.base_ref;
+    if (/^refs\/tags\//.test(ctx.ref) && typeof pushBase === 'string') {
+        return pushBase.replace(/^refs\/heads\//g, '');
+    }
+    const prBase = payloadField(ctx.payload, 'pull_request', 'base', 'ref');
+    if (/^refs\/pull\//.test(ctx.ref) && typeof prBase === 'string')
+        return prBase;
+    return '';
+}
+/**
+ * `{{is_default_branch}}` as metadata-action decides it: the ref (less `refs/heads/`) is the
+ * payload's `repository.default_branch`; or the event always runs on the default branch's
+ * last commit (`create`, `discussion*`, `issues`, `schedule`: a scheduled run's payload has
+ * no `repository`).
+ */
+function isDefaultBranch(ctx) {
+    const branch = ctx.ref.replace(/^refs\/heads\//g, '');
+    if (branch === '')
+        return false;
+    if (payloadField(ctx.payload, 'repository', 'default_branch') === branch)
+        return true;
+    return /create|discussion|issues|schedule/.test(ctx.eventName);
+}
+function fail(where, message) {
+    return new errors_ConfigurationError(`${where}: ${message}`);
+}
+/**
+ * The date of `{{date ...}}` / `{{commit_date ...}}`: the first argument is a moment.js
+ * format; `tz=` an IANA zone (default UTC). An unquoted format is what Handlebars makes of
+ * it, an undefined variable, so moment's default format applies (with a warning).
+ */
+function renderDate(date, expr, where, warnings) {
+    const usage = `{{${expr.name} 'YYYYMMDD'}} or {{${expr.name} 'YYYYMMDD-HHmmss' tz='Asia/Tokyo'}}`;
+    const [format, ...rest] = expr.params;
+    if (format === undefined)
+        throw fail(where, `${expr.source} needs a format, as in ${usage}`);
+    if (rest.length > 0)
+        throw fail(where, `${expr.source} takes one format, as in ${usage}`);
+    let text;
+    if (format.kind === 'string')
+        text = format.value;
+    else if (format.kind === 'path' &&
+        !GLOBAL_EXPRESSIONS.includes(format.path)) {
+        warnings.push(`${where}: ${expr.source} has an unquoted format, which Handlebars reads as an undefined variable, so the default format YYYY-MM-DDTHH:mm:ssZ applies (as in docker/metadata-action); quote it: {{${expr.name} '${format.path}'}}`);
+    }
+    else
+        throw fail(where, `${expr.source}: the format must be quoted, as in ${usage}`);
+    let zone = 'UTC';
+    for (const [key, value] of expr.hash) {
+        if (key !== 'tz')
+            throw fail(where, `${expr.source}: unknown attribute ${key}=; only tz= is known`);
+        if (value.kind !== 'string') {
+            throw fail(where, `${expr.source}: the time zone must be quoted, as in tz='Asia/Tokyo'`);
+        }
+        zone = value.value;
+    }
+    try {
+        return formatDate(date, text, zone);
+    }
+    catch (error) {
+        if (error instanceof DateFormatError)
+            throw fail(where, `${expr.source}: ${error.message}`);
+        throw error;
+    }
+}
+/** Render a template with the given expressions; template syntax errors name `where`. */
+function renderWith(template, where, resolve) {
+    try {
+        return renderTemplate(template, resolve);
+    }
+    catch (error) {
+        if (error instanceof TemplateError)
+            throw fail(where, error.message);
+        throw error;
+    }
+}
+/** The error for an expression that is not among `known` in this place. */
+function unknownExpression(expr, where, known, note = '') {
+    const hint = didYouMean(expr.name, known);
+    return fail(where, `unknown expression ${expr.source}${hint ? ` (did you mean {{${hint}}}?)` : ''}; known here: ${known.map(k => `{{${k}}}`).join(', ')}${note}`);
+}
+/** Expand the global expressions in `template` (a rule's value, prefix, suffix, enable, or a label). */
+function expandGlobal(template, ctx, where, warnings) {
+    return renderWith(template, where, expr => {
+        if (expr.name !== 'date' &&
+            expr.name !== 'commit_date' &&
+            expr.params.length + expr.hash.size > 0) {
+            throw fail(where, `${expr.source}: {{${expr.name}}} takes no arguments`);
+        }
+        switch (expr.name) {
+            case 'branch':
+                return branchOf(ctx.ref);
+            case 'tag':
+                return tagOf(ctx.ref);
+            case 'sha':
+                return shortSha(ctx);
+            case 'base_ref':
+                return baseRefOf(ctx);
+            case 'is_default_branch':
+                return String(isDefaultBranch(ctx));
+            case 'is_not_default_branch':
+                return String(!isDefaultBranch(ctx));
+            case 'date':
+                return renderDate(ctx.now, expr, where, warnings);
+            case 'commit_date':
+                return renderDate(ctx.commitDate, expr, where, warnings);
+            default:
+                throw unknownExpression(expr, where, GLOBAL_EXPRESSIONS);
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./src/image/metadata/labels.ts
+
+/**
+ * The labels: the standard ones (empty values kept, as metadata-action does), the user's
+ * lines over them, sorted by key. `input` names the input in messages (`labels`, `annotations`).
+ */
+function ociLabels(version, ctx, extra, input, warnings) {
+    const lines = [
+        `org.opencontainers.image.title=${ctx.repo.name ?? ''}`,
+        `org.opencontainers.image.description=${ctx.repo.description ?? ''}`,
+        `org.opencontainers.image.url=${ctx.repo.htmlUrl ?? ''}`,
+        `org.opencontainers.image.source=${ctx.repo.htmlUrl ?? ''}`,
+        `org.opencontainers.image.version=${version ?? ''}`,
+        `org.opencontainers.image.created=${ctx.now.toISOString()}`,
+        `org.opencontainers.image.revision=${ctx.sha}`,
+        `org.opencontainers.image.licenses=${ctx.repo.license ?? ''}`
+    ];
+    extra.forEach((line, index) => {
+        if (line.trim() === '' || line.trim().startsWith('#'))
+            return;
+        lines.push(expandGlobal(line, ctx, `input "${input}" line ${index + 1}`, warnings));
+    });
+    const map = new Map();
+    for (const line of lines) {
+        const at = line.indexOf('=');
+        if (at < 0) {
+            warnings.push(`input "${input}": ${JSON.stringify(line)} has no "=", so it is not a label and is ignored (as in docker/metadata-action)`);
+            continue;
+        }
+        map.set(line.slice(0, at), line.slice(at + 1));
+    }
+    return [...map].sort((a, b) => a[0].localeCompare(b[0])).map(([key, value]) => `${key}=${value}`);
+}
+
+;// CONCATENATED MODULE: ./src/image/metadata/csv.ts
+/**
+ * The field splitting of one rule line (`type=match,"pattern=\d{1,3}",group=1`), as
+ * docker/metadata-action reads its `tags` and `flavor` entries with csv-parse's defaults:
+ * fields are separated by commas; a field that starts with `"` is quoted up to the next
+ * lone `"`, and `""` inside it is one `"`. A quote anywhere else, or a quote left open,
+ * is an error (csv-parse refuses them too). Pure.
+ */
+/** Why a line could not be split; the caller names the input and the line. */
+class FieldSyntaxError extends Error {
+    name = 'FieldSyntaxError';
+}
+/** Split one line into its comma-separated fields, unquoting quoted fields. */
+function splitFields(line) {
+    const fields = [];
+    let i = 0;
+    for (;;) {
+        if (line[i] === '"') {
+            let value = '';
+            i++;
+            for (;;) {
+                if (i >= line.length) {
+                    throw new FieldSyntaxError(`field ${fields.length + 1}: the quote is never closed`);
+                }
+                if (line[i] === '"') {
+                    if (line[i + 1] === '"') {
+                        value += '"';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                value += line[i];
+                i++;
+            }
+            if (i < line.length && line[i] !== ',') {
+                throw new FieldSyntaxError(`field ${fields.length + 1}: a closing quote must be followed by a comma or the end of the line`);
+            }
+            fields.push(value);
+        }
+        else {
+            const end = line.indexOf(',', i);
+            const value = end < 0 ? line.slice(i) : line.slice(i, end);
+            if (value.includes('"')) {
+                throw new FieldSyntaxError(`field ${fields.length + 1} (${JSON.stringify(value)}): a quote may only open a field; write "key=value" in quotes, right after the comma`);
+            }
+            fields.push(value);
+            i = end < 0 ? line.length : end;
+        }
+        if (i >= line.length)
+            return fields;
+        i++; // the comma
+    }
+}
+
+;// CONCATENATED MODULE: ./src/image/metadata/rules.ts
+/**
+ * The `tags` and `flavor` inputs read as docker/metadata-action reads them: one rule per
+ * line, comma-separated `key=value` attributes (a field may be quoted: `"pattern=\d{1,3}"`),
+ * a bare field is the `value` (`type=raw,foo`, or just `foo`), defaults per type
+ * (`schedule` pattern `nightly`, `ref,event=pr` prefix `pr-`, `sha` prefix `sha-` and
+ * format `short`, `match` group `0`) and default priorities, rules sorted by priority
+ * (stable). Stricter than metadata-action where it would silently ignore a mistake: an
+ * attribute the type does not use, an empty attribute name, a priority or group that is not
+ * a number, a flavor value holding `=` are errors naming the line. Pure.
+ */
+
+
+
+/** The rule types, as metadata-action names them. */
+const TAG_TYPES = [
+    'schedule',
+    'semver',
+    'pep440',
+    'match',
+    'edge',
+    'ref',
+    'raw',
+    'sha'
+];
+/** metadata-action's default priority of each type (higher first). */
+const DEFAULT_PRIORITIES = {
+    schedule: 1000,
+    semver: 900,
+    pep440: 900,
+    match: 800,
+    edge: 700,
+    ref: 600,
+    raw: 200,
+    sha: 100
+};
+const COMMON = ['type', 'enable', 'priority', 'prefix', 'suffix'];
+const ATTRIBUTES = {
+    schedule: ['pattern'],
+    semver: ['pattern', 'value', 'match'],
+    pep440: ['pattern', 'value', 'match'],
+    match: ['pattern', 'group', 'value'],
+    edge: ['branch'],
+    ref: ['event'],
+    raw: ['value'],
+    sha: ['format']
+};
+/** A rule line error: names the input, the line, what it got and what was expected. */
+function ruleError(input, line, text, expected) {
+    return new errors_ConfigurationError(`input "${input}" line ${line}: got ${JSON.stringify(text)}, expected ${expected}`);
+}
+function fieldsOf(input, line, text) {
+    try {
+        return splitFields(text);
+    }
+    catch (error) {
+        if (error instanceof FieldSyntaxError)
+            throw ruleError(input, line, text, error.message);
+        throw error;
+    }
+}
+/** Parse one rule line (1-based `line` for messages). */
+function parseTagRule(text, line) {
+    const attrs = {};
+    let type;
+    for (const field of fieldsOf('tags', line, text)) {
+        // metadata-action splits at the first `=`; a field without one is the value.
+        const at = field.indexOf('=');
+        if (field.trim() === '')
+            continue;
+        if (at < 0) {
+            if (Object.hasOwn(attrs, 'value')) {
+                throw ruleError('tags', line, text, 'one value (a bare field is the value, given twice here)');
+            }
+            attrs.value = field.trim();
+            continue;
+        }
+        const key = field.slice(0, at).trim().toLowerCase();
+        const value = field.slice(at + 1).trim();
+        if (key === '')
+            throw ruleError('tags', line, text, 'key=value attributes (a field starts with "=")');
+        if (key === 'type' ? type !== undefined : Object.hasOwn(attrs, key)) {
+            throw ruleError('tags', line, text, `each attribute at most once (${key}= is repeated)`);
+        }
+        if (key === 'type') {
+            if (!TAG_TYPES.includes(value)) {
+                const hint = didYouMean(value, TAG_TYPES);
+                throw ruleError('tags', line, text, `a type among ${TAG_TYPES.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+            }
+            type = value;
+        }
+        else
+            attrs[key] = value;
+    }
+    type ??= 'raw';
+    const allowed = [...COMMON, ...ATTRIBUTES[type]];
+    for (const key of Object.keys(attrs)) {
+        if (allowed.includes(key))
+            continue;
+        const hint = didYouMean(key, allowed);
+        const what = key === 'value' ? 'a bare field (taken as value=)' : `attribute ${JSON.stringify(key)}`;
+        throw ruleError('tags', line, text, `attributes of type=${type} only (${allowed.join(', ')}); ${what} is not one${hint && key !== 'value' ? ` (did you mean "${hint}"?)` : ''}`);
+    }
+    const need = (key, example) => {
+        if (!Object.hasOwn(attrs, key))
+            throw ruleError('tags', line, text, `type=${type} with ${example}`);
+    };
+    switch (type) {
+        case 'schedule':
+            attrs.pattern ??= 'nightly';
+            break;
+        case 'semver':
+        case 'pep440':
+            need('pattern', 'a pattern= such as {{version}}');
+            attrs.value ??= '';
+            attrs.match ??= '';
+            break;
+        case 'match':
+            need('pattern', 'a pattern= regular expression');
+            attrs.group ??= '0';
+            attrs.value ??= '';
+            if (!/^\d+$/.test(attrs.group)) {
+                throw ruleError('tags', line, text, 'group= as the number of a capturing group (0 for the whole match)');
+            }
+            break;
+        case 'edge':
+            attrs.branch ??= '';
+            break;
+        case 'ref':
+            if (!['branch', 'tag', 'pr'].includes(attrs.event ?? '')) {
+                throw ruleError('tags', line, text, 'type=ref with event=branch, event=tag or event=pr');
+            }
+            if (attrs.event === 'pr')
+                attrs.prefix ??= 'pr-';
+            break;
+        case 'raw':
+            need('value', 'a value (type=raw,value=foo, type=raw,foo or just foo)');
+            break;
+        case 'sha':
+            attrs.prefix ??= 'sha-';
+            attrs.format ??= 'short';
+            if (attrs.format !== 'short' && attrs.format !== 'long') {
+                throw ruleError('tags', line, text, 'type=sha with format=short or format=long');
+            }
+            break;
+    }
+    attrs.enable ??= 'true';
+    let priority = DEFAULT_PRIORITIES[type];
+    if (attrs.priority !== undefined) {
+        if (attrs.priority.trim() === '' || !Number.isFinite(Number(attrs.priority))) {
+            throw ruleError('tags', line, text, 'priority= as a number (higher comes first)');
+        }
+        priority = Number(attrs.priority);
+    }
+    return { type, attrs, priority, line, text };
+}
+/**
+ * Parse the rule lines of the `tags` input (blank lines and `#` comment lines skipped),
+ * highest priority first; rules of equal priority keep their order.
+ */
+function parseTagRules(lines) {
+    const rules = [];
+    lines.forEach((raw, index) => {
+        const text = raw.trim();
+        if (text === '' || text.startsWith('#'))
+            return;
+        rules.push(parseTagRule(text, index + 1));
+    });
+    return rules.sort((a, b) => b.priority - a.priority);
+}
+/** Parse the `flavor` input lines (blank lines and `#` comment lines skipped). */
+function parseFlavor(lines) {
+    const flavor = {
+        latest: 'auto',
+        latestSet: false,
+        prefix: '',
+        prefixLatest: false,
+        suffix: '',
+        suffixLatest: false
+    };
+    const keys = ['latest', 'prefix', 'suffix', 'onlatest'];
+    lines.forEach((raw, index) => {
+        const text = raw.trim();
+        const line = index + 1;
+        if (text === '' || text.startsWith('#'))
+            return;
+        let onlatestFor;
+        for (const field of fieldsOf('flavor', line, text)) {
+            if (field.trim() === '')
+                continue;
+            const parts = field.split('=').map(p => p.trim());
+            if (parts.length === 1) {
+                throw ruleError('flavor', line, text, 'key=value entries (latest=, prefix=, suffix=, onlatest=)');
+            }
+            if (parts.length > 2) {
+                throw ruleError('flavor', line, text, `one "=" per entry (${JSON.stringify(field)} has more)`);
+            }
+            const [key, value] = [parts[0].toLowerCase(), parts[1]];
+            switch (key) {
+                case 'latest':
+                    if (value !== 'auto' && value !== 'true' && value !== 'false') {
+                        throw ruleError('flavor', line, text, 'latest=auto, latest=true or latest=false');
+                    }
+                    flavor.latest = value;
+                    flavor.latestSet = true;
+                    break;
+                case 'prefix':
+                case 'suffix':
+                    flavor[key] = value;
+                    onlatestFor = key;
+                    break;
+                case 'onlatest':
+                    if (value !== 'true' && value !== 'false') {
+                        throw ruleError('flavor', line, text, 'onlatest=true or onlatest=false');
+                    }
+                    // As metadata-action: onlatest= applies to the prefix= or suffix= before it on the line.
+                    if (onlatestFor === undefined) {
+                        throw ruleError('flavor', line, text, 'onlatest= after a prefix= or suffix= on the same line');
+                    }
+                    flavor[onlatestFor === 'prefix' ? 'prefixLatest' : 'suffixLatest'] = value === 'true';
+                    break;
+                default: {
+                    const hint = didYouMean(key, keys);
+                    throw ruleError('flavor', line, text, `entries ${keys.map(k => `${k}=`).join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+                }
+            }
+        }
+    });
+    return flavor;
+}
+
+// EXTERNAL MODULE: ./node_modules/@renovatebot/pep440/index.js
+var pep440 = __nccwpck_require__(8898);
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var semver = __nccwpck_require__(2088);
+var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
+;// CONCATENATED MODULE: ./src/image/metadata/values.ts
+/**
+ * What one tag rule yields in a context, before prefix, suffix and sanitising, as
+ * docker/metadata-action computes it per type: `schedule` (scheduled runs only, its pattern
+ * with `{{date}}`/`{{commit_date}}`), `semver` and `pep440` (a git tag or `value=`, narrowed
+ * by `match=`; a pre-release gives `{{version}}` whatever the pattern, or `{{raw}}` when the
+ * pattern is exactly that), `match` (a regular expression's group), `edge`, `ref`, `raw`,
+ * `sha`. Each also says whether it makes `latest` under `latest=auto`: a git tag, a
+ * non-pre-release version and a match do. Pure.
+ */
+
+
+
+
+
+/** The names a semver or pep440 pattern knows. */
+const VERSION_EXPRESSIONS = ['raw', 'version', 'major', 'minor', 'patch'];
+/** Where a rule sits, for messages. */
+function ruleWhere(rule) {
+    return `input "tags" line ${rule.line} (${rule.text})`;
+}
+function regex(source, flags, where, attr) {
+    try {
+        return new RegExp(source, flags);
+    }
+    catch (error) {
+        throw new errors_ConfigurationError(`${where}: ${attr}= is not a valid regular expression: ${error.message}`);
+    }
+}
+/** The version source of semver/pep440/match: `value=` (expanded) or the pushed git tag. */
+function versionSource(rule, ctx, warnings) {
+    const value = rule.attrs.value ?? '';
+    if (!/^refs\/tags\//.test(ctx.ref) && value.length === 0)
+        return undefined;
+    return value.length > 0 ? expandGlobal(value, ctx, ruleWhere(rule), warnings) : tagOf(ctx.ref);
+}
+/** semver/pep440: `match=` narrows the source to its first group; `/` becomes `-`. */
+function narrowed(source, rule, warnings) {
+    const where = ruleWhere(rule);
+    let out = source;
+    const match = rule.attrs.match ?? '';
+    if (match.length > 0) {
+        const m = source.match(regex(match, '', where, 'match'));
+        if (!m)
+            warnings.push(`${where}: ${match} does not match ${source}`);
+        else if (m[1] === undefined) {
+            throw new errors_ConfigurationError(`${where}: match=${match} has no capturing group; the version is group 1, as in match=v(\\d.\\d.\\d)$`);
+        }
+        else
+            out = m[1];
+    }
+    return out.replace(/\//g, '-');
+}
+/** Render a semver/pep440 pattern with the version's parts. */
+function renderVersion(pattern, where, parts) {
+    return renderWith(pattern, where, expr => {
+        if (!VERSION_EXPRESSIONS.includes(expr.name)) {
+            throw unknownExpression(expr, `${where} pattern`, VERSION_EXPRESSIONS, ' (a pattern is rendered with the version only; use prefix= or suffix= for {{branch}}, {{sha}}, {{date}})');
+        }
+        if (expr.params.length + expr.hash.size > 0) {
+            throw new errors_ConfigurationError(`${where}: ${expr.source}: {{${expr.name}}} takes no arguments`);
+        }
+        return parts[expr.name];
+    });
+}
+function parseSemver(raw, where, warnings) {
+    if (!semver_default().valid(raw)) {
+        warnings.push(`${where}: ${raw} is not a valid semver (https://semver.org/); no tag`);
+        return undefined;
+    }
+    const v = semver_default().parse(raw, { loose: true });
+    return {
+        parts: { raw: v.raw, version: v.version, major: v.major, minor: v.minor, patch: v.patch },
+        prerelease: semver_default().prerelease(raw) !== null
+    };
+}
+function parsePep440(raw, where, warnings) {
+    const v = pep440.valid(raw) ? pep440.explain(raw) : null;
+    if (!v) {
+        warnings.push(`${where}: ${raw} does not conform to PEP 440 (https://peps.python.org/pep-0440/); no tag`);
+        return undefined;
+    }
+    const version = pep440.clean(raw) ?? raw;
+    return {
+        parts: {
+            raw,
+            version,
+            major: pep440.major(raw),
+            minor: pep440.minor(raw),
+            patch: pep440.patch(raw)
+        },
+        prerelease: v.is_prerelease || v.is_postrelease || v.is_devrelease
+    };
+}
+/**
+ * semver/pep440: the pattern rendered with the version; a pre-release gives `{{version}}`
+ * whatever the pattern (`{{raw}}` when the pattern is exactly that), and no automatic latest.
+ */
+function versionValue(rule, ctx, warnings, parse) {
+    const source = versionSource(rule, ctx, warnings);
+    if (source === undefined)
+        return undefined;
+    const where = ruleWhere(rule);
+    const v = parse(narrowed(source, rule, warnings), where, warnings);
+    if (!v)
+        return undefined;
+    const pattern = rule.attrs.pattern;
+    if (v.prerelease) {
+        const fallback = isRawStatement(pattern) ? pattern : '{{version}}';
+        return { value: renderVersion(fallback, where, v.parts), autoLatest: false };
+    }
+    return { value: renderVersion(pattern, where, v.parts), autoLatest: true };
+}
+function matchValue(rule, ctx, warnings) {
+    const source = versionSource(rule, ctx, warnings);
+    if (source === undefined)
+        return undefined;
+    const where = ruleWhere(rule);
+    const pattern = rule.attrs.pattern;
+    // `/re/flags` is a regular expression with flags; anything else is the expression itself.
+    const literal = /^\/(.+)\/(.*)$/.exec(pattern);
+    const re = literal
+        ? regex(literal[1], literal[2], where, 'pattern')
+        : regex(pattern, '', where, 'pattern');
+    const m = source.match(re);
+    if (!m) {
+        warnings.push(`${where}: ${pattern} does not match ${source}; no tag`);
+        return undefined;
+    }
+    const group = m[Number(rule.attrs.group)];
+    if (group === undefined) {
+        warnings.push(`${where}: group ${rule.attrs.group} does not exist for ${pattern}; no tag`);
+        return undefined;
+    }
+    return { value: group, autoLatest: true };
+}
+function scheduleValue(rule, ctx, warnings) {
+    if (!/schedule/.test(ctx.eventName))
+        return undefined;
+    const where = ruleWhere(rule);
+    const value = renderWith(rule.attrs.pattern, where, expr => {
+        if (expr.name === 'date')
+            return renderDate(ctx.now, expr, where, warnings);
+        if (expr.name === 'commit_date')
+            return renderDate(ctx.commitDate, expr, where, warnings);
+        throw unknownExpression(expr, `${where} pattern`, ['date', 'commit_date'], ' (metadata-action renders other names as nothing in a schedule pattern; use prefix= or suffix= for them)');
+    });
+    return { value, autoLatest: false };
+}
+/** The value one (enabled) rule yields in the context; undefined when it does not apply. */
+function ruleValue(rule, ctx, warnings) {
+    const a = rule.attrs;
+    switch (rule.type) {
+        case 'schedule':
+            return scheduleValue(rule, ctx, warnings);
+        case 'semver':
+            return versionValue(rule, ctx, warnings, parseSemver);
+        case 'pep440':
+            return versionValue(rule, ctx, warnings, parsePep440);
+        case 'match':
+            return matchValue(rule, ctx, warnings);
+        case 'ref':
+            if (a.event === 'branch') {
+                return /^refs\/heads\//.test(ctx.ref)
+                    ? { value: branchOf(ctx.ref), autoLatest: false }
+                    : undefined;
+            }
+            if (a.event === 'tag') {
+                return /^refs\/tags\//.test(ctx.ref)
+                    ? { value: tagOf(ctx.ref), autoLatest: true }
+                    : undefined;
+            }
+            if (!/^refs\/pull\//.test(ctx.ref))
+                return undefined;
+            return {
+                value: ctx.ref.replace(/^refs\/pull\//g, '').replace(/\/merge$/g, ''),
+                autoLatest: false
+            };
+        case 'edge': {
+            if (!/^refs\/heads\//.test(ctx.ref))
+                return undefined;
+            const branch = a.branch !== '' ? a.branch : ctx.repo.defaultBranch;
+            return branch === branchOf(ctx.ref) ? { value: 'edge', autoLatest: false } : undefined;
+        }
+        case 'raw':
+            return { value: expandGlobal(a.value, ctx, ruleWhere(rule), warnings), autoLatest: false };
+        case 'sha':
+            if (!ctx.sha)
+                return undefined;
+            return { value: a.format === 'long' ? ctx.sha : shortSha(ctx), autoLatest: false };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/image/metadata/compute.ts
+/**
+ * Tags, version and labels from the `tags`, `flavor` and `labels` inputs, computed as
+ * docker/metadata-action computes them: rules in priority order, each enabled rule's value
+ * with its prefix and suffix (or the flavor's), invalid characters replaced by `-`; the
+ * first value is the version, the others follow; `latest` is added when the first rule
+ * that yields a value says so (`latest=auto`: a git tag, a non-pre-release version, a
+ * match) or the flavor forces it. Where Conveyor differs, it is on purpose and listed in
+ * actions/build/README.md: its own defaults when `tags` is empty; no automatic `latest` from a pull
+ * request run; a tag Docker would refuse, an unknown expression or attribute is an error
+ * naming the rule rather than a push that fails or a value silently dropped; an exact
+ * duplicate tag is listed once. Pure.
+ */
+
+
+
+
+
+
+/** metadata-action's rules when `tags` is empty. */
+const METADATA_ACTION_DEFAULT_TAGS = [
+    'type=schedule',
+    'type=ref,event=branch',
+    'type=ref,event=tag',
+    'type=ref,event=pr'
+];
+/**
+ * Conveyor's documented rules when `tags` is empty (with `latest=false` unless the flavor
+ * says): branch, git tag, `pr-<n>`, the version and `major.minor` of a semver tag, `sha-<short>`
+ * and `latest` on the default branch only.
+ */
+const CONVEYOR_DEFAULT_TAGS = [
+    'type=schedule',
+    'type=ref,event=branch',
+    'type=ref,event=tag',
+    'type=ref,event=pr',
+    'type=semver,pattern={{version}}',
+    'type=semver,pattern={{major}}.{{minor}}',
+    'type=sha',
+    'type=raw,value=latest,enable={{is_default_branch}}'
+];
+/** metadata-action's tag sanitising: each run of characters outside `[A-Za-z0-9._-]` becomes `-`. */
+function sanitizeTag(tag) {
+    return tag.replace(/[^a-zA-Z0-9._-]+/g, '-');
+}
+/** Whether the run is a pull request's (`pull_request`, `pull_request_target`, reviews). */
+function isPullRequestEvent(eventName) {
+    return /pull_request/.test(eventName);
+}
+function withAffixes(value, rule, flavor, ctx, warnings) {
+    const where = ruleWhere(rule);
+    const expand = (text, what) => expandGlobal(text, ctx, `${where} ${what}`, warnings);
+    const a = rule.attrs;
+    let out = value;
+    if (a.prefix !== undefined)
+        out = `${expand(a.prefix, 'prefix')}${out}`;
+    else if (flavor.prefix.length > 0)
+        out = `${expand(flavor.prefix, 'flavor prefix')}${out}`;
+    if (a.suffix !== undefined)
+        out = `${out}${expand(a.suffix, 'suffix')}`;
+    else if (flavor.suffix.length > 0)
+        out = `${out}${expand(flavor.suffix, 'flavor suffix')}`;
+    return out;
+}
+function checkTag(tag, made, from) {
+    if (isValidTag(tag))
+        return;
+    throw new errors_ConfigurationError(`${from} makes the tag ${JSON.stringify(tag)}${made !== tag ? ` (from ${JSON.stringify(made)})` : ''}, which a registry refuses: expected 1 to 128 of [A-Za-z0-9_.-], not starting with "." or "-"`);
+}
+/** The version and the tag sources from the parsed rules. */
+function computeVersion(rules, flavor, ctx, warnings) {
+    const version = { main: undefined, partial: [], latest: false };
+    let latest;
+    const sources = [];
+    for (const rule of rules) {
+        const where = ruleWhere(rule);
+        const enabled = expandGlobal(rule.attrs.enable, ctx, `${where} enable`, warnings);
+        if (enabled !== 'true' && enabled !== 'false') {
+            throw new errors_ConfigurationError(`${where}: enable= gives ${JSON.stringify(enabled)}, expected true or false (or an expression that gives one, such as {{is_default_branch}})`);
+        }
+        if (enabled === 'false')
+            continue;
+        const v = ruleValue(rule, ctx, warnings);
+        if (v === undefined)
+            continue;
+        const made = withAffixes(v.value, rule, flavor, ctx, warnings);
+        if (made.length === 0)
+            continue;
+        const tag = sanitizeTag(made);
+        checkTag(tag, made, where);
+        if (version.main === undefined)
+            version.main = tag;
+        else if (tag !== version.main && !version.partial.includes(tag))
+            version.partial.push(tag);
+        if (!sources.some(s => s.tag === tag))
+            sources.push({ tag, rule: rule.text });
+        // The first rule that yields a value decides `latest`. Conveyor: never automatically
+        // from a pull request run (only flavor latest=true or a rule's own value=latest).
+        latest ??=
+            flavor.latest === 'auto'
+                ? v.autoLatest && !isPullRequestEvent(ctx.eventName)
+                : flavor.latest === 'true';
+    }
+    version.latest = latest ?? false;
+    return { version, sources };
+}
+/**
+ * Compute tags, version and labels. `inputs.tags` empty means the defaults (Conveyor's
+ * unless `options.defaults` says metadata-action's). Throws ConfigurationError naming the
+ * input and line for a bad rule, flavor, expression or a tag a registry would refuse.
+ */
+function computeMetadata(inputs, ctx, options = {}) {
+    const warnings = [];
+    const flavor = parseFlavor(inputs.flavor ?? []);
+    const userRules = inputs.tags.filter(l => l.trim() !== '' && !l.trim().startsWith('#'));
+    let rules;
+    if (userRules.length > 0)
+        rules = parseTagRules(inputs.tags);
+    else if (options.defaults === 'metadata-action')
+        rules = parseTagRules(METADATA_ACTION_DEFAULT_TAGS);
+    else {
+        rules = parseTagRules(CONVEYOR_DEFAULT_TAGS);
+        if (!flavor.latestSet)
+            flavor.latest = 'false'; // latest comes from the default branch rule only
+    }
+    const { version, sources } = computeVersion(rules, flavor, ctx, warnings);
+    const tags = [];
+    if (version.main !== undefined) {
+        tags.push(version.main, ...version.partial);
+        if (version.latest) {
+            // As metadata-action: the flavor's prefix/suffix are put on `latest` as written.
+            const made = `${flavor.prefixLatest ? flavor.prefix : ''}latest${flavor.suffixLatest ? flavor.suffix : ''}`;
+            const tag = sanitizeTag(made);
+            checkTag(tag, made, 'input "flavor"');
+            if (!tags.includes(tag))
+                tags.push(tag);
+            if (!sources.some(s => s.tag === tag))
+                sources.push({ tag, rule: `flavor latest=${flavor.latest}` });
+        }
+    }
+    return {
+        version,
+        tags,
+        sources,
+        labels: ociLabels(version.main, ctx, inputs.labels ?? [], 'labels', warnings),
+        annotations: ociLabels(version.main, ctx, inputs.annotations ?? [], 'annotations', warnings),
+        warnings
+    };
+}
+/** Full references: each image (lower-cased, as metadata-action does) with each tag. */
+function imageTags(images, tags) {
+    return images.flatMap(image => tags.map(tag => `${image.toLowerCase()}:${tag}`));
+}
+
+;// CONCATENATED MODULE: ./src/image/refuse-secrets.ts
+/**
+ * Build arguments, labels and tags end up in the pushed image (its configuration,
+ * history and name): a value that holds a registered secret is refused before anything
+ * runs, whether it came from an input or from the services file.
+ */
+
+
+/** Where a value holding a secret would end up, for the error. */
+const WHERE = {
+    'build-args': "build arguments reach the builder's command line and are stored in the image's configuration and history",
+    labels: "labels reach the builder's command line and are stored in the image's configuration",
+    tags: "tags reach the builder's command line and name the image in the registry",
+    flavor: "the flavor's prefix and suffix go into every tag, which names the image in the registry"
+};
+/**
+ * Refuse a build argument, label or tag that holds a registered secret (in any
+ * encoding) before anything runs: the pushed image would carry it for anyone who can
+ * pull it (`skopeo inspect --config` shows labels and history). The error names the
+ * input, the key (never the value) and says to use `secrets` (BuildKit secret mounts).
+ * `source` says where the values came from when not from the input itself.
+ */
+function refuseSecrets(input, entries, source = `input "${input}"`) {
+    for (const [key, value] of entries) {
+        const info = secrets_secrets.whose(`${key}=${value}`) ?? secrets_secrets.whose(value);
+        if (info === undefined)
+            continue;
+        throw new errors_ConfigurationError(`${source}: ${key ? `${key} holds` : 'a line holds'} ${describeSecret(info)} (or an encoding of it); ${WHERE[input]}, where anyone who can pull it can read it. Pass secrets with input "secrets" instead (BuildKit secret mounts: id=<name>,env=<VARIABLE>, read in the Dockerfile with RUN --mount=type=secret,id=<name>)`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/image/tagging.ts
+/**
+ * The tags, version and labels of one image, worked out by the metadata engine
+ * (`./metadata/`, docker/metadata-action's grammar and semantics) from the `tags`, `flavor`
+ * and `labels` inputs and the run's context: refused when no rule gives a tag for this event
+ * or a tag or label holds a registered secret (tags and labels end up in the image), logged
+ * with the rule that made each tag. A dry run stops here: it previews what a build would push.
+ */
+
+
+
+/** The labels as a map, from the engine's sorted `key=value` lines (empty values kept, as metadata-action keeps them). */
+function labelMap(lines) {
+    return new Map(lines.map(line => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+}
+/**
+ * Work out an image's tags, version and labels. The image's title label is the service
+ * name (Conveyor builds several services from one repository; metadata-action uses the
+ * repository name). Throws ConfigurationError for a bad rule or flavor, when no rule gives
+ * a tag for this event (unless `options.preview`: a dry run shows that no tag applies, with a
+ * warning), or when a tag or label holds a registered secret.
+ */
+function imageMetadata(request, image, ctx, log, options = {}) {
+    const m = computeMetadata({
+        tags: request.rules,
+        flavor: request.flavor,
+        labels: [...request.labels].map(([k, v]) => `${k}=${v}`)
+    }, { ...ctx, repo: { ...ctx.repo, name: image.service } });
+    for (const w of m.warnings)
+        log.warning(w);
+    if (m.tags.length === 0) {
+        const why = `input "tags": no tag rule applies to this event (${ctx.eventName} ${ctx.ref}); add e.g. type=sha or type=raw,value=...`;
+        if (!options.preview)
+            throw new errors_ConfigurationError(why);
+        log.warning(`${why} (a build would fail here)`);
+    }
+    // Named by position: the rule's text may itself hold the secret (in an encoding).
+    refuseSecrets('tags', m.tags.map((tag, i) => [`tag ${i + 1} of ${m.tags.length}`, tag]), 'the tags worked out for this event');
+    const labels = labelMap(m.labels);
+    refuseSecrets('labels', labels, 'the labels of the image');
+    log.info(`tags: ${m.sources.map(s => `${s.tag} (${s.rule})`).join(', ')}`);
+    log.info(`version: ${m.version.main ?? ''}`);
+    return {
+        version: m.version.main ?? '',
+        tags: m.tags,
+        refs: m.tags.map(t => `${image.name}:${t}`),
+        labels,
+        sources: m.sources
+    };
+}
+/** Work out and log the tags, version and labels a build would give; touch no registry. */
+async function previewImage(job, log) {
+    const m = await log.group('Tags and labels (dry run)', async () => {
+        const computed = imageMetadata(job.tagging, { name: job.image, service: job.service }, job.source.metadata, log, { preview: true });
+        for (const ref of computed.refs)
+            log.info(`tag ${ref}`);
+        for (const [k, v] of computed.labels)
+            log.info(`label ${k}=${v}`);
+        return computed;
+    });
+    return {
+        kind: 'dry-run',
+        service: job.service,
+        image: job.image,
+        tags: m.refs,
+        version: m.version,
+        labels: m.labels,
+        platforms: [],
+        digest: '',
+        why: 'dry-run: true (tags and labels worked out; nothing built or pushed)',
+        pushed: false
+    };
+}
+
+;// CONCATENATED MODULE: ./src/image/build.ts
+/**
+ * One image job: its inputs hashed (the context's files, the Dockerfile, the base
+ * images' digests), then either promoted (the registry already holds an image built
+ * from identical inputs, `<image>:ctx-<hash>`: the new tags are PUT onto that manifest
+ * through the registry API, no builder runs) or built and pushed by a backend, tagged,
+ * and marked with its context tag last.
+ */
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Start hashing the build inputs: the base images are looked up (in our registry with
+ * `client`, so that the connection opened here serves the calls that follow) while the
+ * context's files are listed and hashed.
+ */
+async function hashInputs(job, dockerfileText, client, local, log) {
+    const { target, registry } = job;
+    const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), registry, {
+        logger: log,
+        local,
+        clients: new Map([[registry.host, client]])
+    });
+    const baseDigests = resolving.then(b => b.resolved);
+    // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
+    resolving.catch(() => undefined);
+    baseDigests.catch(() => undefined);
+    const h = await hashBuildInputs(target.context, {
+        dockerfileContent: dockerfileText,
+        buildArgs: target.buildArgs,
+        target: target.target,
+        platforms: target.platforms,
+        // The user's labels as written: the computed ones (created, revision) change every run.
+        labels: job.tagging.labels,
+        baseDigests
+    });
+    return { h, bases: await resolving };
+}
+/** Log what the hash covered; it is trustworthy when every base image's digest is known. */
+async function hashed(inputsHashed, log) {
+    const { h, bases } = await inputsHashed;
+    for (const b of bases.resolved)
+        log.info(`base image ${b.ref}: ${b.digest}`);
+    for (const b of bases.unresolved)
+        log.warning(`base image ${b.ref}: digest unknown (${b.reason}); build avoidance is off for this build`);
+    log.info(`content hash ${h.hash} over ${h.files} files (${h.bytes} bytes, ${h.git ? 'git-tracked and untracked-not-ignored' : 'all files'}, honouring .dockerignore)`);
+    return { ...h, trustworthy: bases.unresolved.length === 0 };
+}
+/**
+ * The builders' login (only a build needs it: a promotion talks to the registry
+ * itself), written under RUNNER_TEMP; `hooks.loginWritten` hears of it at once.
+ */
+function writeLogin(job, backend, hooks, log) {
+    const { registry } = job;
+    const auth = writeAuthDir(runnerTemp(), {
+        registry: registry.host,
+        username: registry.username,
+        password: registry.password,
+        caPem: registry.ca
+    });
+    try {
+        hooks.loginWritten?.(auth.dir, registry.host);
+    }
+    catch (error) {
+        removeAuthDir(auth.dir);
+        throw error;
+    }
+    if (registry.ca && backend !== 'buildah') {
+        log.warning(`registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${registry.host}/ca.crt, or the buildkitd config of the builder)`);
+    }
+    return auth;
+}
+/** Run the backend: the cache chosen, the image built (and pushed, when asked). */
+async function buildWithBackend(r) {
+    const { job, image, auth, log } = r;
+    const { backend, buildkit } = r.detection;
+    // The classic docker builder has no registry cache: say so rather than pretend.
+    const classic = backend === 'docker' && !buildkit;
+    if (classic && job.cache !== 'none') {
+        log.info('cache: the classic docker builder (no buildx) has no registry cache; building without');
+    }
+    const cacheRef = job.cache === 'none' || classic
+        ? undefined
+        : job.cache === 'registry'
+            ? cacheRefFor(backend, image.name)
+            : job.cache;
+    const work = (0,external_node_path_.join)(runnerTemp(), `build-${process.pid}-${Date.now()}`);
+    const spec = {
+        context: job.target.context,
+        dockerfile: job.target.dockerfile,
+        ref: `${image.name}:${r.tags[0]}`,
+        buildArgs: [...job.target.buildArgs],
+        labels: [...r.labels],
+        secrets: job.secrets,
+        platforms: job.target.platforms,
+        target: job.target.target,
+        cacheRef,
+        push: job.push,
+        network: job.network,
+        authDir: auth.dir,
+        certDir: auth.certDir,
+        insecure: job.registry.insecure,
+        idFile: `${work}-id`
+    };
+    try {
+        const built = await log.group(`Build with ${backend}`, () => runBuild(backend, spec, { logger: log, env: r.env, timeoutMs: job.timeoutMs }, {
+            digestFile: `${work}-digest`,
+            readFile: p => ((0,external_node_fs_namespaceObject.existsSync)(p) ? (0,external_node_fs_namespaceObject.readFileSync)(p, 'utf8') : undefined)
+        }, buildkit));
+        return { cacheRef, built };
+    }
+    catch (error) {
+        if (error instanceof BuildFailedError) {
+            log.error(`${error.message}\n${error.tail}`, { title: `build of ${job.target.name} failed` });
+        }
+        throw error;
+    }
+}
+/**
+ * Build one image job, or promote the image identical inputs built before. The
+ * builders' login lives only as long as the build; `hooks.loginWritten` hears of it.
+ */
+async function buildImage(job, log, hooks = {}) {
+    const { target, source } = job;
+    const image = parseImageRef(target.image);
+    const env = backends_childEnv();
+    // The builder is only needed to build (or to read a local base image): detect it lazily,
+    // so that a promotion of an unchanged image starts no builder process at all.
+    let detection;
+    const chooseBackend = async () => {
+        if (!detection) {
+            detection = await detectBackend(job.backend, env);
+            log.info(`backend: ${detection.backend} (${detection.why})`);
+        }
+        return detection;
+    };
+    // The tags and labels first: a bad rule, an expression that names nothing, a tag a registry
+    // refuses or one that holds a secret fails before any connection is opened.
+    const meta = imageMetadata(job.tagging, { name: image.name, service: target.name }, source.metadata, log);
+    const { tags, labels } = meta;
+    const client = openRegistry(job.registry, log);
+    // The TLS handshake runs while the Dockerfile is read and git lists the context: the
+    // first registry call finds the connection ready. One turn of the event loop sends the
+    // TLS hello before that synchronous work begins.
+    if (job.push) {
+        client.preconnect();
+        await new Promise(resolve => setImmediate(resolve));
+    }
+    const dockerfileText = (0,external_node_fs_namespaceObject.readFileSync)(target.dockerfile, 'utf8');
+    let auth;
+    try {
+        // The registry connection (the base images' lookup) and git's list of the context's
+        // files start first.
+        const inputsHashed = hashInputs(job, dockerfileText, client, async (ref) => localImageDigest((await chooseBackend()).backend, ref, env), log);
+        // Awaited below (marked handled so that an early failure leaves no stray rejection).
+        inputsHashed.catch(() => undefined);
+        // The first registry call (a base image in our registry, or the ctx tag lookup) also
+        // checks the login; without one, an explicit ping does before a long build.
+        let loginChecked = false;
+        const hashing = await log.group('Hash the build inputs', () => hashed(inputsHashed, log));
+        const ctxTag = contextTag(hashing.hash);
+        const outcome = {
+            service: target.name,
+            image: image.name,
+            platforms: target.platforms,
+            version: meta.version,
+            labels,
+            contextHash: hashing.hash,
+            files: hashing.files
+        };
+        // Build avoidance: the registry already has an image built from these inputs.
+        let why;
+        if (!job.reuse)
+            why = 'reuse: false forces a build';
+        else if (!hashing.trustworthy)
+            why = 'a base image digest is unknown, so unchanged inputs cannot be proven';
+        else if (!job.push)
+            why = 'push: false (build only)';
+        else {
+            const manifest = await promoteBuilt(client, image, ctxTag, tags, target.name, log);
+            loginChecked = true;
+            if (manifest) {
+                return withResult({
+                    ...outcome,
+                    kind: 'reused',
+                    tags: tags.map(t => `${image.name}:${t}`),
+                    digest: manifest.digest,
+                    why: `${ctxTag} already in the registry: identical build inputs were built before`,
+                    size: await imageSize(client, image.repository, manifest),
+                    pushed: true,
+                    cache: 'not needed'
+                }, source);
+            }
+            why = `no image for these inputs yet (${ctxTag} not in the registry)`;
+        }
+        log.info(`building: ${why}`);
+        if (job.push && !loginChecked) {
+            // Fail fast on a bad login or an unreachable registry, before a long build.
+            await log.group(`Log in to ${job.registry.host}`, async () => {
+                const { authScheme } = await client.ping();
+                log.info(`registry ${client.host} answers (${authScheme} authentication)`);
+            });
+        }
+        const detected = await chooseBackend();
+        const { backend } = detected;
+        auth = writeLogin(job, backend, hooks, log);
+        const { cacheRef, built } = await buildWithBackend({
+            job,
+            image,
+            tags,
+            labels,
+            detection: detected,
+            auth,
+            env,
+            log
+        });
+        const cache = cacheRef ?? 'none';
+        if (!job.push) {
+            const id = built.imageId
+                ? built.imageId.startsWith('sha256:')
+                    ? built.imageId
+                    : `sha256:${built.imageId}`
+                : '';
+            return { ...outcome, kind: 'built', tags: [], digest: id, why, backend, pushed: false, cache };
+        }
+        // The backend pushed the first tag; read back exactly what the registry stored.
+        const pushed = await client.getManifest(image.repository, tags[0]);
+        if (!pushed)
+            throw new Error(`${image.name}:${tags[0]} is not in the registry after the push`);
+        if (built.digest && built.digest !== pushed.digest) {
+            log.warning(`${backend} reported ${built.digest}, the registry holds ${pushed.digest} under ${tags[0]}; using the registry's`);
+        }
+        await log.group('Tag', async () => {
+            await putTags(client, image.repository, pushed, tags.slice(1), log);
+            // The context tag goes last: it promises a complete, fully tagged image.
+            if (hashing.trustworthy)
+                await putTags(client, image.repository, pushed, [ctxTag], log);
+        });
+        return withResult({
+            ...outcome,
+            kind: 'built',
+            tags: tags.map(t => `${image.name}:${t}`),
+            digest: pushed.digest,
+            why,
+            size: await imageSize(client, image.repository, pushed),
+            backend,
+            pushed: true,
+            cache
+        }, source);
+    }
+    finally {
+        // The credentials live only as long as the build: remove them now; the post step
+        // is the safety net for a main step that was killed.
+        if (auth)
+            removeAuthDir(auth.dir);
+        // The registry connection is left to the end of the process (endProcess follows the
+        // step): every answer is in, and closing an HTTP/2 session costs ~5 ms of this
+        // thread's time, a tenth of a promotion.
+    }
+}
+
+;// CONCATENATED MODULE: ./src/image/merge.ts
+/**
+ * Merge mode: per-platform images, pushed by earlier jobs, stitched into one OCI image
+ * index through the registry API, and the index PUT under every tag. Two images for one
+ * platform are refused; an index given as a digest contributes its manifests.
+ */
+
+
+
+
+
+
+/** The manifests a digest contributes: an index's entries, or the image with its platform. */
+async function entriesOf(client, image, digest) {
+    const m = await client.getManifest(image.repository, digest);
+    if (!m) {
+        throw new errors_ConfigurationError(`input "digests": ${digest} is not in ${image.name}; push each platform's image first`);
+    }
+    if (isIndexType(m.mediaType)) {
+        return JSON.parse(m.body.toString('utf8')).manifests;
+    }
+    const doc = JSON.parse(m.body.toString('utf8'));
+    const config = JSON.parse((await client.getBlob(image.repository, doc.config.digest)).toString('utf8'));
+    const platform = {
+        architecture: config.architecture ?? 'unknown',
+        os: config.os ?? 'unknown'
+    };
+    if (config.variant)
+        platform.variant = config.variant;
+    return [{ digest: m.digest, mediaType: m.mediaType, size: m.size, platform }];
+}
+/** Stitch the job's per-platform digests into one index and tag it. */
+async function mergeImages(job, log) {
+    const image = parseImageRef(job.image);
+    const { tags, version } = imageMetadata(job.tagging, { name: image.name, service: job.service }, job.source.metadata, log);
+    const client = openRegistry(job.registry, log);
+    try {
+        const entries = [];
+        const seen = new Map();
+        await log.group('Read the per-platform manifests', async () => {
+            await client.ping();
+            for (const digest of job.digests) {
+                for (const c of await entriesOf(client, image, digest)) {
+                    const p = c.platform
+                        ? [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join('/')
+                        : c.digest;
+                    const other = seen.get(p);
+                    if (other && other !== c.digest) {
+                        throw new errors_ConfigurationError(`input "digests": two images for platform ${p} (${other} and ${c.digest})`);
+                    }
+                    if (other)
+                        continue;
+                    seen.set(p, c.digest);
+                    entries.push({
+                        mediaType: c.mediaType,
+                        digest: c.digest,
+                        size: c.size,
+                        platform: c.platform
+                    });
+                    log.info(`${p}: ${c.digest}`);
+                }
+            }
+        });
+        const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: registry_MediaTypes.ociIndex, manifests: entries }));
+        const index = {
+            body,
+            digest: sha256Digest(body),
+            mediaType: registry_MediaTypes.ociIndex,
+            size: body.length
+        };
+        await log.group('Push the index', () => putTags(client, image.repository, index, tags, log));
+        return withResult({
+            kind: 'merged',
+            service: job.service,
+            image: image.name,
+            tags: tags.map(t => `${image.name}:${t}`),
+            version,
+            platforms: [...seen.keys()],
+            digest: index.digest,
+            why: `merged ${entries.length} platform images`,
+            pushed: true
+        }, job.source);
+    }
+    finally {
+        await client.close();
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/image/target.ts
 /**
@@ -89291,7 +91004,6 @@ async function loadServices(options) {
  * defaults, and the log says which value is used and why), or an explicit context and
  * image. The context and the Dockerfile must lie inside the workspace.
  */
-
 
 
 
@@ -89788,6 +91500,16 @@ function workspacePath(config, env) {
     }
     return rel.split(external_node_path_.sep).join('/');
 }
+/**
+ * A rule input's lines as written, so that an error's line number is the user's; [] when
+ * it holds no rule (only blank lines and `#` comments).
+ */
+function ruleLines(reader, name) {
+    const lines = reader.raw(name, { trim: false }).split(/\r?\n/);
+    while (lines.length > 0 && lines[lines.length - 1].trim() === '')
+        lines.pop();
+    return lines.some(l => l.trim() !== '' && !l.trim().startsWith('#')) ? lines : [];
+}
 /** Read and validate every input. */
 function getInputs(reader = new InputReader(), env = process.env) {
     const password = reader.optional('registry-password', { secret: true });
@@ -89827,9 +91549,10 @@ function getInputs(reader = new InputReader(), env = process.env) {
     if (registry !== undefined && !inputs_HOST.test(registry.split('/')[0])) {
         throw invalidInput('registry', registry, 'a registry host such as ghcr.io or 127.0.0.1:5000, optionally with a namespace (ghcr.io/acme)');
     }
-    const ca = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd());
-    const tags = reader.list('tags');
-    parseTagRules(tags); // validate syntax now; values depend on the git context
+    const caCert = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd());
+    const tags = ruleLines(reader, 'tags');
+    const flavor = ruleLines(reader, 'flavor');
+    const dryRun = reader.boolean('dry-run', false);
     const platforms = reader.list('platforms', { commas: true });
     for (const p of platforms) {
         if (!PLATFORM.test(p))
@@ -89885,9 +91608,11 @@ function getInputs(reader = new InputReader(), env = process.env) {
         registry,
         username,
         password,
-        ca,
+        caCert,
         insecure: reader.boolean('registry-insecure', false),
         tags,
+        flavor,
+        dryRun,
         labels: reader.keyValues('labels'),
         buildArgs: reader.keyValues('build-args', { keyPattern: /^[A-Za-z_][A-Za-z0-9_]*$/ }),
         secrets: buildSecrets,
@@ -89906,7 +91631,16 @@ function getInputs(reader = new InputReader(), env = process.env) {
     refuseSecrets('build-args', inputs.buildArgs);
     refuseSecrets('labels', inputs.labels);
     refuseSecrets('tags', tags.map(line => ['', line]));
-    if (mode === 'build' &&
+    refuseSecrets('flavor', flavor.map(line => ['', line]));
+    // Syntax is checked before anything runs (after the secret check: errors quote the line);
+    // values depend on the run's context.
+    parseTagRules(tags);
+    parseFlavor(flavor);
+    if (dryRun && service === undefined && image === undefined) {
+        throw new errors_ConfigurationError('dry-run: true needs input "service" or "image" (the image the tags are for; no context is read)');
+    }
+    if (!dryRun &&
+        mode === 'build' &&
         service === undefined &&
         (inputs.context === undefined || image === undefined)) {
         throw new errors_ConfigurationError('input "service" is required, or else both "context" and "image" (with "dockerfile" defaulting to <context>/Dockerfile)');
@@ -90004,7 +91738,8 @@ class summary_Summary {
 ;// CONCATENATED MODULE: ./src/actions/build/report.ts
 /**
  * What the build action reports of an outcome: the result file (for deploy) when the
- * image was pushed, the step outputs, and the step summary.
+ * image was pushed, the step outputs (the tags, version and labels, also of a dry run),
+ * and the step summary.
  */
 
 
@@ -90026,7 +91761,17 @@ function verdict(o) {
         return 'reused (no build)';
     if (o.kind === 'merged')
         return 'merged';
+    if (o.kind === 'dry-run')
+        return 'dry run (nothing built or pushed)';
     return o.pushed ? 'built and pushed' : 'built (not pushed)';
+}
+/** The labels, folded under a details element (a blank line when there are none). */
+function labelsBlock(o) {
+    const lines = [...(o.labels ?? [])].map(([k, v]) => `${k}=${v}`);
+    if (lines.length === 0)
+        return '\n';
+    const body = new summary_Summary().codeBlock(lines.join('\n')).toString();
+    return new summary_Summary().details(`Labels (${lines.length})`, body).toString();
 }
 /**
  * Write the result file (into `resultsDir`, by default `<RUNNER_TEMP>/conveyor/results`)
@@ -90042,6 +91787,8 @@ function report(o, options, log) {
     outputs_setOutput('image', o.image);
     outputs_setOutput('digest', o.digest);
     outputs_setOutput('tags', o.tags);
+    outputs_setOutput('version', o.version);
+    outputs_setOutput('labels', [...(o.labels ?? [])].map(([k, v]) => `${k}=${v}`).join('\n'));
     outputs_setOutput('reused', o.kind === 'reused');
     outputs_setOutput('backend', o.backend ?? (o.kind === 'reused' ? 'none' : ''));
     outputs_setOutput('context-hash', o.contextHash ?? '');
@@ -90055,6 +91802,7 @@ function report(o, options, log) {
         ['Why', o.why],
         ['Digest', o.digest],
         ['Tags', o.tags.join('\n')],
+        ['Version', o.version],
         ['Size', humanBytes(o.size)],
         ['Duration', `${seconds} s`],
         ['Backend', o.backend ?? (o.kind === 'reused' ? 'none (registry API only)' : '')],
@@ -90066,6 +91814,7 @@ function report(o, options, log) {
         ]
     ])
         .paragraph(resultFile ? `Result file: ${code(resultFile)}` : '')
+        .raw(labelsBlock(o))
         .write();
 }
 
@@ -90098,7 +91847,8 @@ function savedLogin() {
  * The build action: one service's image, built and pushed, or, when the registry
  * already holds an image built from identical inputs (`<image>:ctx-<hash>`), not built
  * at all: the new tags are PUT onto that manifest through the registry API. In
- * `merge` mode it stitches per-platform digests into one OCI index. This entry reads
+ * `merge` mode it stitches per-platform digests into one OCI index. With `dry-run` it
+ * only works out the tags, version and labels (no registry, no build). This entry reads
  * the inputs and the run's context, hands the image domain a job and reports the
  * outcome.
  */
@@ -90112,26 +91862,80 @@ function savedLogin() {
 
 
 
-/** The run's context: the event the tags follow, the repository, the workspace. */
-function githubContext(env = process.env) {
-    const event = readEventPayload(env);
-    const repo = event.repository;
-    const pr = event.pull_request;
+
+
+
+/** The event payload (`GITHUB_EVENT_PATH`), or {} when there is none or it is not JSON. */
+function eventPayload(env) {
+    try {
+        if (env.GITHUB_EVENT_PATH && (0,external_node_fs_namespaceObject.existsSync)(env.GITHUB_EVENT_PATH)) {
+            const parsed = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
+            if (typeof parsed === 'object' && parsed !== null)
+                return parsed;
+        }
+    }
+    catch {
+        // No usable payload: the rules see an empty one, as metadata-action's do.
+    }
+    return {};
+}
+/**
+ * The commit's date for `{{commit_date}}` when the payload does not hold it (only a push's
+ * does): the checkout's committer date, if the workspace has the commit. Only asked when a
+ * rule or label uses it; otherwise (or when git cannot tell) "now" stands in.
+ */
+async function commitDate(inputs, sha, workspace, log) {
+    const text = [...inputs.tags, ...inputs.flavor, ...inputs.labels.values()].join('\n');
+    if (!/^[0-9a-f]{7,64}$/i.test(sha) || !text.includes('commit_date'))
+        return undefined;
+    try {
+        const iso = await gitText(['log', '-1', '--format=%cI', sha, '--'], { cwd: workspace });
+        return iso ? new Date(iso) : undefined;
+    }
+    catch {
+        log.info(`commit_date: ${sha} is not in the workspace's git history; using now`);
+        return undefined;
+    }
+}
+/**
+ * The run's context: the event the tags follow (as metadata-action reads it from the
+ * `GITHUB_*` variables and the payload), what was checked out, the workspace.
+ */
+async function githubContext(inputs, log, env = process.env) {
+    const payload = eventPayload(env);
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
     const repository = env.GITHUB_REPOSITORY ?? '';
-    return {
-        tags: {
-            eventName: env.GITHUB_EVENT_NAME ?? 'push',
-            ref: env.GITHUB_REF ?? '',
-            sha: env.GITHUB_SHA ?? '',
-            defaultBranch: repo?.default_branch,
-            prNumber: pr?.number,
-            baseRef: pr?.base?.ref ?? env.GITHUB_BASE_REF
-        },
-        repository,
-        sourceUrl: repository ? `${serverUrl(env)}/${repository}` : undefined,
-        runUrl: runUrl(env),
-        workspace: (0,external_node_path_.resolve)(env.GITHUB_WORKSPACE ?? process.cwd())
+    const workspace = (0,external_node_path_.resolve)(env.GITHUB_WORKSPACE ?? process.cwd());
+    const sha = env.GITHUB_SHA ?? '';
+    const ref = env.GITHUB_REF ?? '';
+    const repo = repoFromPayload(payload);
+    repo.htmlUrl ??= repository ? `${server}/${repository}` : undefined;
+    const run = {
+        eventName: env.GITHUB_EVENT_NAME ?? '',
+        ref,
+        sha,
+        payload,
+        repo,
+        now: new Date(),
+        env,
+        commitDate: commitDateFromPayload(payload, sha)
+            ? undefined
+            : await commitDate(inputs, sha, workspace, log)
     };
+    return {
+        metadata: metadataContext(run),
+        ref,
+        sha,
+        repository,
+        runUrl: repository && env.GITHUB_RUN_ID
+            ? `${server}/${repository}/actions/runs/${env.GITHUB_RUN_ID}`
+            : undefined,
+        workspace
+    };
+}
+/** The inputs the tags and labels are worked out from. */
+function tagging(inputs) {
+    return { rules: inputs.tags, flavor: inputs.flavor, labels: inputs.labels };
 }
 /** What the inputs ask to build, for the domain to resolve against the services file. */
 function targetRequest(inputs, workspace) {
@@ -90149,12 +91953,12 @@ function targetRequest(inputs, workspace) {
     };
 }
 /** The login for the registry that holds `image` (Docker Hub for a short name). */
-function loginFor(inputs, image) {
+function registryOf(inputs, image) {
     return {
-        registry: parseImageRef(image).registry ?? 'docker.io',
+        host: parseImageRef(image).registry ?? 'docker.io',
         username: inputs.username,
         password: inputs.password,
-        ca: inputs.ca,
+        ca: inputs.caCert,
         insecure: inputs.insecure
     };
 }
@@ -90165,19 +91969,23 @@ async function merge(inputs, source, ws, log) {
         service,
         image,
         digests: inputs.digests,
-        tagRules: inputs.tags,
-        login: loginFor(inputs, image),
+        tagging: tagging(inputs),
+        registry: registryOf(inputs, image),
         source
     }, log);
+}
+/** Dry run: the image named, its tags and labels worked out; no context read, no registry. */
+async function preview(inputs, source, ws, log) {
+    const { service, image } = await resolveImageName(targetRequest(inputs, ws), log);
+    return previewImage({ service, image, tagging: tagging(inputs), source }, log);
 }
 /** Build mode: the target resolved, then built or promoted. */
 async function build(inputs, source, ws, log) {
     const target = await log.group('Resolve the service', () => resolveTarget(targetRequest(inputs, ws), log));
     return buildImage({
         target,
-        login: loginFor(inputs, target.image),
-        tagRules: inputs.tags,
-        labels: inputs.labels,
+        registry: registryOf(inputs, target.image),
+        tagging: tagging(inputs),
         secrets: inputs.secrets,
         cache: inputs.cache,
         push: inputs.push,
@@ -90192,11 +92000,13 @@ async function build(inputs, source, ws, log) {
 async function main_run() {
     await runMain('build', async (log) => {
         const inputs = getInputs();
-        const { workspace, ...source } = githubContext();
         const started = Date.now();
-        const outcome = inputs.mode === 'merge'
-            ? await merge(inputs, source, workspace, log)
-            : await build(inputs, source, workspace, log);
+        const { workspace, ...source } = await githubContext(inputs, log);
+        const outcome = inputs.dryRun
+            ? await preview(inputs, source, workspace, log)
+            : inputs.mode === 'merge'
+                ? await merge(inputs, source, workspace, log)
+                : await build(inputs, source, workspace, log);
         report(outcome, { resultsDir: inputs.resultsDir, started }, log);
     });
 }

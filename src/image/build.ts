@@ -7,7 +7,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigurationError } from '../core/errors.js'
 import { childEnv } from '../core/exec.js'
 import type { Logger } from '../core/logger.js'
 import { runnerTemp } from '../core/outputs.js'
@@ -22,13 +21,11 @@ import {
   type Detection
 } from './backends.js'
 import { baseImages, resolveBaseDigests, type BaseResolution } from './base-images.js'
-import { hashBuildInputs } from './context-hash.js'
+import { contextTag, hashBuildInputs } from './context-hash.js'
 import { withResult, type ImageJob, type Outcome } from './job.js'
-import { computeLabels } from './labels.js'
 import { imageSize, openRegistry, promoteBuilt, putTags } from './promote.js'
-import { refuseSecrets } from './refuse-secrets.js'
 import type { RegistryClient } from './registry.js'
-import { computeTags, contextTag } from './tags.js'
+import { imageMetadata } from './tagging.js'
 
 /** What the caller is told while a build runs. */
 export interface BuildHooks {
@@ -68,29 +65,11 @@ async function hashInputs(
     buildArgs: target.buildArgs,
     target: target.target,
     platforms: target.platforms,
-    labels: job.labels,
+    // The user's labels as written: the computed ones (created, revision) change every run.
+    labels: job.tagging.labels,
     baseDigests
   })
   return { h, bases: await resolving }
-}
-
-/** The tags this event gets, refused when none applies or one holds a secret. */
-function tagsFor(job: ImageJob, log: Logger): string[] {
-  const { source } = job
-  const computed = computeTags(job.tagRules, source.tags)
-  const tags = computed.map(t => t.tag)
-  if (tags.length === 0) {
-    throw new ConfigurationError(
-      `input "tags": no tag rule applies to this event (${source.tags.eventName} ${source.tags.ref}); add e.g. type=sha or type=raw,value=...`
-    )
-  }
-  refuseSecrets(
-    'tags',
-    computed.map(t => [t.rule, t.tag] as const),
-    'the tags worked out for this event'
-  )
-  log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`)
-  return tags
 }
 
 /** Log what the hash covered; it is trustworthy when every base image's digest is known. */
@@ -223,10 +202,19 @@ export async function buildImage(
     return detection
   }
 
+  // The tags and labels first: a bad rule, an expression that names nothing, a tag a registry
+  // refuses or one that holds a secret fails before any connection is opened.
+  const meta = imageMetadata(
+    job.tagging,
+    { name: image.name, service: target.name },
+    source.metadata,
+    log
+  )
+  const { tags, labels } = meta
   const client = openRegistry(job.login, log)
-  // The TLS handshake runs while the Dockerfile is read, git lists the context and the
-  // tags are worked out: the first registry call finds the connection ready. One turn of
-  // the event loop sends the TLS hello before that synchronous work begins.
+  // The TLS handshake runs while the Dockerfile is read and git lists the context: the
+  // first registry call finds the connection ready. One turn of the event loop sends the
+  // TLS hello before that synchronous work begins.
   if (job.push) {
     client.preconnect()
     await new Promise(resolve => setImmediate(resolve))
@@ -235,7 +223,7 @@ export async function buildImage(
   let auth: AuthDir | undefined
   try {
     // The registry connection (the base images' lookup) and git's list of the context's
-    // files start first: the tags and labels are worked out while they are under way.
+    // files start first.
     const inputsHashed = hashInputs(
       job,
       dockerfileText,
@@ -243,23 +231,8 @@ export async function buildImage(
       async ref => localImageDigest((await chooseBackend()).backend, ref, env),
       log
     )
-    // Awaited below, after the tags; a bad tag rule is the error to report first.
+    // Awaited below (marked handled so that an early failure leaves no stray rejection).
     inputsHashed.catch(() => undefined)
-    // A turn of the event loop: the TLS handshake completes and the first request goes
-    // out, so that the registry answers it while the tags and labels are worked out.
-    await new Promise(resolve => setImmediate(resolve))
-    const tags = tagsFor(job, log)
-    const labels = computeLabels(
-      {
-        service: target.name,
-        sourceUrl: source.sourceUrl,
-        revision: source.tags.sha,
-        created: new Date().toISOString(),
-        version: tags[0]
-      },
-      job.labels
-    )
-    refuseSecrets('labels', labels, 'the labels of the image')
     // The first registry call (a base image in our registry, or the ctx tag lookup) also
     // checks the login; without one, an explicit ping does before a long build.
     let loginChecked = false
@@ -269,6 +242,8 @@ export async function buildImage(
       service: target.name,
       image: image.name,
       platforms: target.platforms,
+      version: meta.version,
+      labels,
       contextHash: hashing.hash,
       files: hashing.files
     }

@@ -161,3 +161,8 @@ export async function hashBuildInputs(
   for (const l of fileLines) line(...l)
   return { hash: h.digest('hex'), files: files.length, bytes, git }
 }
+
+/** The tag that stands for a content hash: `ctx-<64 hex>` (build avoidance looks it up). */
+export function contextTag(hash: string): string {
+  return `ctx-${hash.replace(/^sha256:/, '')}`
+}

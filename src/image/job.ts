@@ -2,21 +2,28 @@
  * What the build action hands the image domain and what it gets back: an `ImageJob`
  * (what to build, where it goes, how) or a `MergeJob` (which per-platform images to
  * stitch into one index), and an `Outcome` (built, reused or merged; the digest, the
- * tags, the result file's content and what the step summary shows).
+ * tags, version and labels, the result file's content and what the step summary shows).
+ * A dry run's outcome says what a build would be tagged and labelled with.
  */
 import { RESULT_VERSION, type BuildResult } from '../model/build-result.js'
 import type { BackendName, BuildSecret } from './backends.js'
 import type { RegistryLogin } from './distribution.js'
-import type { TagContext } from './tags.js'
+import type { MetadataContext } from './metadata/context.js'
+import type { TagRequest } from './tagging.js'
 
 /** The commit and run an image comes from: its tags, labels and result file say so. */
 export interface SourceContext {
-  /** The event, ref and commit the tag rules are evaluated against. */
-  tags: TagContext
+  /**
+   * The run as the tag rules and labels see it (event, ref, commit, payload, "now"): for a
+   * `pull_request_target` run its pull request's ref, not the base branch it runs on.
+   */
+  metadata: MetadataContext
+  /** `GITHUB_REF`: what the run checked out (the result file). */
+  ref: string
+  /** `GITHUB_SHA`: the commit the run checked out (the result file). */
+  sha: string
   /** `owner/name`, or '' outside a runner. */
   repository: string
-  /** The repository's web address (the `org.opencontainers.image.source` label). */
-  sourceUrl?: string
   /** The run's web address, for the result file. */
   runUrl?: string
 }
@@ -41,10 +48,8 @@ export interface ImageJob {
   target: ImageTarget
   /** The registry of the image (its host) and the login for it. */
   login: RegistryLogin
-  /** Tag rule lines (metadata-action syntax); [] means the defaults. */
-  tagRules: string[]
-  /** Labels asked for, over the computed OCI labels. */
-  labels: Map<string, string>
+  /** The `tags`, `flavor` and `labels` inputs the tags and labels are worked out from. */
+  tagging: TagRequest
   secrets: BuildSecret[]
   /** `registry` (per-image cache ref), `none`, or an explicit cache reference. */
   cache: string
@@ -64,7 +69,8 @@ export interface MergeJob {
   image: string
   /** The per-platform manifest (or index) digests, in the order given. */
   digests: string[]
-  tagRules: string[]
+  /** The index gets the tags; labels are the per-platform images' own. */
+  tagging: TagRequest
   /** The registry of the image and the login for it. */
   login: RegistryLogin
   source: SourceContext
@@ -72,13 +78,23 @@ export interface MergeJob {
 
 /** What a build, a promotion or a merge produced. */
 export interface Outcome {
-  /** `built` (by a backend), `reused` (promoted without a build) or `merged`. */
-  kind: 'built' | 'reused' | 'merged'
+  /**
+   * `built` (by a backend), `reused` (promoted without a build), `merged`, or `dry-run`
+   * (tags and labels worked out, nothing built or pushed).
+   */
+  kind: 'built' | 'reused' | 'merged' | 'dry-run'
   service: string
   /** The image name, without tag. */
   image: string
-  /** Full references `<image>:<tag>`; none when nothing was pushed. */
+  /** Full references `<image>:<tag>`; none when nothing was pushed (a dry run: would be). */
   tags: string[]
+  /** The first tag (metadata-action's `version`); '' when none was worked out. */
+  version: string
+  /**
+   * The labels worked out for the image (a build applies them; a reused image keeps those of
+   * the build that made it; none for a merged index).
+   */
+  labels?: ReadonlyMap<string, string>
   platforms: string[]
   /** The manifest digest in the registry, or the local image id when not pushed. */
   digest: string
@@ -113,8 +129,8 @@ export function resultOf(
     platforms: o.platforms,
     source: {
       repository: source.repository,
-      sha: source.tags.sha,
-      ref: source.tags.ref,
+      sha: source.sha,
+      ref: source.ref,
       runUrl: source.runUrl
     },
     createdAt: createdAt.toISOString()

@@ -15,7 +15,7 @@ import {
   type Manifest,
   type RegistryClient
 } from './registry.js'
-import { computeTags } from './tags.js'
+import { imageMetadata } from './tagging.js'
 
 /** One entry of an OCI index. */
 interface IndexEntry {
@@ -55,8 +55,12 @@ async function entriesOf(
 /** Stitch the job's per-platform digests into one index and tag it. */
 export async function mergeImages(job: MergeJob, log: Logger): Promise<Outcome> {
   const image = parseImageRef(job.image)
-  const tags = computeTags(job.tagRules, job.source.tags).map(t => t.tag)
-  if (tags.length === 0) throw new ConfigurationError('input "tags": no tag applies to this event')
+  const { tags, version } = imageMetadata(
+    job.tagging,
+    { name: image.name, service: job.service },
+    job.source.metadata,
+    log
+  )
   const client = openRegistry(job.login, log)
   try {
     const entries: Record<string, unknown>[] = []
@@ -102,6 +106,7 @@ export async function mergeImages(job: MergeJob, log: Logger): Promise<Outcome> 
         service: job.service,
         image: image.name,
         tags: tags.map(t => `${image.name}:${t}`),
+        version,
         platforms: [...seen.keys()],
         digest: index.digest,
         why: `merged ${entries.length} platform images`,

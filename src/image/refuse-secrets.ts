@@ -11,7 +11,8 @@ const WHERE = {
   'build-args':
     "build arguments reach the builder's command line and are stored in the image's configuration and history",
   labels: "labels reach the builder's command line and are stored in the image's configuration",
-  tags: "tags reach the builder's command line and name the image in the registry"
+  tags: "tags reach the builder's command line and name the image in the registry",
+  flavor: "the flavor's prefix and suffix go into every tag, which names the image in the registry"
 } as const
 
 /**

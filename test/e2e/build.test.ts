@@ -198,7 +198,7 @@ describe('build with buildah', () => {
     const run = await build(
       ws,
       { image: `${registry.host}/acme/hello`, labels: 'team=shop' },
-      { sampleProcesses: true }
+      { sampleProcesses: true, env: { SOURCE_DATE_EPOCH: '1700000000' } }
     )
     expect(run.main.stderr + run.main.errors.join('\n')).not.toMatch(/failed/)
     expect(run.main.code).toBe(0)
@@ -220,6 +220,17 @@ describe('build with buildah', () => {
     expect(img.Labels['org.opencontainers.image.revision']).toBe(git(ws, 'rev-parse', 'HEAD'))
     expect(img.Labels['org.opencontainers.image.source']).toBe('https://github.com/acme/shop')
     expect(img.Labels.team).toBe('shop')
+    expect(img.Labels['org.opencontainers.image.version']).toBe('main')
+    // SOURCE_DATE_EPOCH fixes the created label.
+    expect(img.Labels['org.opencontainers.image.created']).toBe('2023-11-14T22:13:20.000Z')
+    expect(out.version).toBe('main')
+    // The labels output is exactly what the image carries.
+    const labelLines = out.labels!.split('\n')
+    expect(labelLines).toContain('org.opencontainers.image.version=main')
+    for (const line of labelLines) {
+      const at = line.indexOf('=')
+      expect(img.Labels[line.slice(0, at)], line).toBe(line.slice(at + 1))
+    }
     const tags = tagsOf('acme/hello')
     expect(tags).toContain(`ctx-${out['context-hash']}`)
     expect(inspect(`${registry.host}/acme/hello:ctx-${out['context-hash']}`).Digest).toBe(

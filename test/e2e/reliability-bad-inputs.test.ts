@@ -212,6 +212,13 @@ const cases: Record<Action, Case[]> = {
     // (never a valid tag) is not rejected before the registry is contacted.
     c('tags YAML injection', 'tags', { tags: 'type=raw,value={{ evil }}\n- type: raw' }),
     c('labels without =', 'labels', { labels: 'novalue' }),
+    c('tags expression that names nothing', 'tags', {
+      tags: 'type=sha\ntype=raw,value={{brnach}}'
+    }),
+    c('flavor latest not a choice', 'flavor', { flavor: 'latest=always' }),
+    c('flavor unknown key', 'flavor', { flavor: 'latest=auto\nprefx=v-' }),
+    c('flavor onlatest alone', 'flavor', { flavor: 'onlatest=true' }),
+    c('dry-run not a boolean', 'dry-run', { 'dry-run': 'perhaps' }),
     c('build-args without a name', 'build-args', { 'build-args': '=x' }),
     c('secrets missing env/src', 'secrets', { secrets: 'id=npm' }),
     c('secrets src traversal', 'secrets', { secrets: 'id=x,src=../../etc/shadow' }),

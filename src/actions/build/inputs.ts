@@ -10,7 +10,7 @@ import { isValidDigest, parseImageRef } from '../../model/image-ref.js'
 import { caCertificate, InputReader } from '../../core/inputs.js'
 import { secrets } from '../../core/secrets.js'
 import { refuseSecrets } from '../../image/refuse-secrets.js'
-import { parseTagRules } from '../../image/tags.js'
+import { parseFlavor, parseTagRules } from '../../image/metadata/rules.js'
 
 /** Everything the action was asked to do. */
 export interface Inputs {
@@ -21,14 +21,17 @@ export interface Inputs {
   image?: string
   target?: string
   registry?: string
-  /** The registry login's parts (a `RegistryLogin` once the image's registry is known). */
   username?: string
   password?: string
   /** PEM of the registry's private CA (input `registry-ca-cert`). */
   ca?: string
   insecure: boolean
-  /** Tag rule lines (metadata-action syntax); [] means the defaults. */
+  /** Tag rule lines (metadata-action syntax) as written; [] means the defaults. */
   tags: string[]
+  /** Flavor lines (`latest=`, `prefix=`, `suffix=`, `onlatest=`) as written. */
+  flavor: string[]
+  /** Work out and report the tags, labels and version; build and push nothing. */
+  dryRun: boolean
   labels: Map<string, string>
   buildArgs: Map<string, string>
   secrets: BuildSecret[]
@@ -60,6 +63,16 @@ function workspacePath(config: string, env: NodeJS.ProcessEnv): string {
     throw invalidInput('config', config, 'a file path inside the workspace')
   }
   return rel.split(sep).join('/')
+}
+
+/**
+ * A rule input's lines as written, so that an error's line number is the user's; [] when
+ * it holds no rule (only blank lines and `#` comments).
+ */
+function ruleLines(reader: InputReader, name: string): string[] {
+  const lines = reader.raw(name, { trim: false }).split(/\r?\n/)
+  while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop()
+  return lines.some(l => l.trim() !== '' && !l.trim().startsWith('#')) ? lines : []
 }
 
 /** Read and validate every input. */
@@ -106,8 +119,9 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
     )
   }
   const ca = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd())
-  const tags = reader.list('tags')
-  parseTagRules(tags) // validate syntax now; values depend on the git context
+  const tags = ruleLines(reader, 'tags')
+  const flavor = ruleLines(reader, 'flavor')
+  const dryRun = reader.boolean('dry-run', false)
   const platforms = reader.list('platforms', { commas: true })
   for (const p of platforms) {
     if (!PLATFORM.test(p))
@@ -174,6 +188,8 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
     ca,
     insecure: reader.boolean('registry-insecure', false),
     tags,
+    flavor,
+    dryRun,
     labels: reader.keyValues('labels'),
     buildArgs: reader.keyValues('build-args', { keyPattern: /^[A-Za-z_][A-Za-z0-9_]*$/ }),
     secrets: buildSecrets,
@@ -195,7 +211,21 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
     'tags',
     tags.map(line => ['', line] as const)
   )
+  refuseSecrets(
+    'flavor',
+    flavor.map(line => ['', line] as const)
+  )
+  // Syntax is checked before anything runs (after the secret check: errors quote the line);
+  // values depend on the run's context.
+  parseTagRules(tags)
+  parseFlavor(flavor)
+  if (dryRun && service === undefined && image === undefined) {
+    throw new ConfigurationError(
+      'dry-run: true needs input "service" or "image" (the image the tags are for; no context is read)'
+    )
+  }
   if (
+    !dryRun &&
     mode === 'build' &&
     service === undefined &&
     (inputs.context === undefined || image === undefined)

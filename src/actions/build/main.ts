@@ -2,44 +2,96 @@
  * The build action: one service's image, built and pushed, or, when the registry
  * already holds an image built from identical inputs (`<image>:ctx-<hash>`), not built
  * at all: the new tags are PUT onto that manifest through the registry API. In
- * `merge` mode it stitches per-platform digests into one OCI index. This entry reads
+ * `merge` mode it stitches per-platform digests into one OCI index. With `dry-run` it
+ * only works out the tags, version and labels (no registry, no build). This entry reads
  * the inputs and the run's context, hands the image domain a job and reports the
  * outcome.
  */
 import { resolve } from 'node:path'
 import { readEventPayload, runUrl, serverUrl } from '../../core/context.js'
+import { gitText } from '../../core/git.js'
 import { runMain } from '../../core/run.js'
 import type { Logger } from '../../core/logger.js'
 import type { RegistryLogin } from '../../image/distribution.js'
 import { buildImage } from '../../image/build.js'
 import type { Outcome, SourceContext } from '../../image/job.js'
 import { mergeImages } from '../../image/merge.js'
+import {
+  commitDateFromPayload,
+  metadataContext,
+  repoFromPayload,
+  type RunInfo
+} from '../../image/metadata/context.js'
+import { previewImage, type TagRequest } from '../../image/tagging.js'
 import { resolveImageName, resolveTarget, type TargetRequest } from '../../image/target.js'
 import { parseImageRef } from '../../model/image-ref.js'
 import { getInputs, type Inputs } from './inputs.js'
 import { report } from './report.js'
 import { saveLogin } from './state.js'
 
-/** The run's context: the event the tags follow, the repository, the workspace. */
-function githubContext(env = process.env): SourceContext & { workspace: string } {
-  const event = readEventPayload(env)
-  const repo = event.repository as { default_branch?: string } | undefined
-  const pr = event.pull_request as { number?: number; base?: { ref?: string } } | undefined
-  const repository = env.GITHUB_REPOSITORY ?? ''
-  return {
-    tags: {
-      eventName: env.GITHUB_EVENT_NAME ?? 'push',
-      ref: env.GITHUB_REF ?? '',
-      sha: env.GITHUB_SHA ?? '',
-      defaultBranch: repo?.default_branch,
-      prNumber: pr?.number,
-      baseRef: pr?.base?.ref ?? env.GITHUB_BASE_REF
-    },
-    repository,
-    sourceUrl: repository ? `${serverUrl(env)}/${repository}` : undefined,
-    runUrl: runUrl(env),
-    workspace: resolve(env.GITHUB_WORKSPACE ?? process.cwd())
+/**
+ * The commit's date for `{{commit_date}}` when the payload does not hold it (only a push's
+ * does): the checkout's committer date, if the workspace has the commit. Only asked when a
+ * rule or label uses it; otherwise (or when git cannot tell) "now" stands in.
+ */
+async function commitDate(
+  inputs: Inputs,
+  sha: string,
+  workspace: string,
+  log: Logger
+): Promise<Date | undefined> {
+  const text = [...inputs.tags, ...inputs.flavor, ...inputs.labels.values()].join('\n')
+  if (!/^[0-9a-f]{7,64}$/i.test(sha) || !text.includes('commit_date')) return undefined
+  try {
+    const iso = await gitText(['log', '-1', '--format=%cI', sha, '--'], { cwd: workspace })
+    return iso ? new Date(iso) : undefined
+  } catch {
+    log.info(`commit_date: ${sha} is not in the workspace's git history; using now`)
+    return undefined
   }
+}
+
+/**
+ * The run's context: the event the tags follow (as metadata-action reads it from the
+ * `GITHUB_*` variables and the payload), what was checked out, the workspace.
+ */
+async function githubContext(
+  inputs: Inputs,
+  log: Logger,
+  env = process.env
+): Promise<SourceContext & { workspace: string }> {
+  const payload = readEventPayload(env)
+  const repository = env.GITHUB_REPOSITORY ?? ''
+  const workspace = resolve(env.GITHUB_WORKSPACE ?? process.cwd())
+  const sha = env.GITHUB_SHA ?? ''
+  const ref = env.GITHUB_REF ?? ''
+  const repo = repoFromPayload(payload)
+  repo.htmlUrl ??= repository ? `${serverUrl(env)}/${repository}` : undefined
+  const run: RunInfo = {
+    eventName: env.GITHUB_EVENT_NAME ?? '',
+    ref,
+    sha,
+    payload,
+    repo,
+    now: new Date(),
+    env,
+    commitDate: commitDateFromPayload(payload, sha)
+      ? undefined
+      : await commitDate(inputs, sha, workspace, log)
+  }
+  return {
+    metadata: metadataContext(run),
+    ref,
+    sha,
+    repository,
+    runUrl: runUrl(env),
+    workspace
+  }
+}
+
+/** The inputs the tags and labels are worked out from. */
+function tagging(inputs: Inputs): TagRequest {
+  return { rules: inputs.tags, flavor: inputs.flavor, labels: inputs.labels }
 }
 
 /** What the inputs ask to build, for the domain to resolve against the services file. */
@@ -82,12 +134,23 @@ async function merge(
       service,
       image,
       digests: inputs.digests,
-      tagRules: inputs.tags,
+      tagging: tagging(inputs),
       login: loginFor(inputs, image),
       source
     },
     log
   )
+}
+
+/** Dry run: the image named, its tags and labels worked out; no context read, no registry. */
+async function preview(
+  inputs: Inputs,
+  source: SourceContext,
+  ws: string,
+  log: Logger
+): Promise<Outcome> {
+  const { service, image } = await resolveImageName(targetRequest(inputs, ws), log)
+  return previewImage({ service, image, tagging: tagging(inputs), source }, log)
 }
 
 /** Build mode: the target resolved, then built or promoted. */
@@ -104,8 +167,7 @@ async function build(
     {
       target,
       login: loginFor(inputs, target.image),
-      tagRules: inputs.tags,
-      labels: inputs.labels,
+      tagging: tagging(inputs),
       secrets: inputs.secrets,
       cache: inputs.cache,
       push: inputs.push,
@@ -124,10 +186,11 @@ async function build(
 export async function run(): Promise<void> {
   await runMain('build', async log => {
     const inputs = getInputs()
-    const { workspace, ...source } = githubContext()
     const started = Date.now()
-    const outcome =
-      inputs.mode === 'merge'
+    const { workspace, ...source } = await githubContext(inputs, log)
+    const outcome = inputs.dryRun
+      ? await preview(inputs, source, workspace, log)
+      : inputs.mode === 'merge'
         ? await merge(inputs, source, workspace, log)
         : await build(inputs, source, workspace, log)
     report(outcome, { resultsDir: inputs.resultsDir, started }, log)

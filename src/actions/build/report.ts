@@ -1,6 +1,7 @@
 /**
  * What the build action reports of an outcome: the result file (for deploy) when the
- * image was pushed, the step outputs, and the step summary.
+ * image was pushed, the step outputs (the tags, version and labels, also of a dry run),
+ * and the step summary.
  */
 import { join } from 'node:path'
 import type { Logger } from '../../core/logger.js'
@@ -21,7 +22,16 @@ function humanBytes(n: number | undefined): string {
 function verdict(o: Outcome): string {
   if (o.kind === 'reused') return 'reused (no build)'
   if (o.kind === 'merged') return 'merged'
+  if (o.kind === 'dry-run') return 'dry run (nothing built or pushed)'
   return o.pushed ? 'built and pushed' : 'built (not pushed)'
+}
+
+/** The labels, folded under a details element (a blank line when there are none). */
+function labelsBlock(o: Outcome): string {
+  const lines = [...(o.labels ?? [])].map(([k, v]) => `${k}=${v}`)
+  if (lines.length === 0) return '\n'
+  const body = new Summary().codeBlock(lines.join('\n')).toString()
+  return new Summary().details(`Labels (${lines.length})`, body).toString()
 }
 
 /**
@@ -42,6 +52,8 @@ export function report(
   setOutput('image', o.image)
   setOutput('digest', o.digest)
   setOutput('tags', o.tags)
+  setOutput('version', o.version)
+  setOutput('labels', [...(o.labels ?? [])].map(([k, v]) => `${k}=${v}`).join('\n'))
   setOutput('reused', o.kind === 'reused')
   setOutput('backend', o.backend ?? (o.kind === 'reused' ? 'none' : ''))
   setOutput('context-hash', o.contextHash ?? '')
@@ -57,6 +69,7 @@ export function report(
         ['Why', o.why],
         ['Digest', o.digest],
         ['Tags', o.tags.join('\n')],
+        ['Version', o.version],
         ['Size', humanBytes(o.size)],
         ['Duration', `${seconds} s`],
         ['Backend', o.backend ?? (o.kind === 'reused' ? 'none (registry API only)' : '')],
@@ -69,5 +82,6 @@ export function report(
       ]
     )
     .paragraph(resultFile ? `Result file: ${code(resultFile)}` : '')
+    .raw(labelsBlock(o))
     .write()
 }

@@ -5,14 +5,13 @@
  * first value is the version, the others follow; `latest` is added when the first rule
  * that yields a value says so (`latest=auto`: a git tag, a non-pre-release version, a
  * match) or the flavor forces it. Where Conveyor differs, it is on purpose and listed in
- * docs/tags.md: its own defaults when `tags` is empty; no automatic `latest` from a pull
+ * actions/build/README.md: its own defaults when `tags` is empty; no automatic `latest` from a pull
  * request run; a tag Docker would refuse, an unknown expression or attribute is an error
  * naming the rule rather than a push that fails or a value silently dropped; an exact
  * duplicate tag is listed once. Pure.
  */
 import { ConfigurationError } from '../../core/errors.js'
 import { isValidTag } from '../../model/image-ref.js'
-import { DEFAULT_TAG_RULES } from '../tags.js'
 import type { MetadataContext } from './context.js'
 import { expandGlobal } from './expressions.js'
 import { ociLabels } from './labels.js'
@@ -28,8 +27,21 @@ export const METADATA_ACTION_DEFAULT_TAGS: readonly string[] = [
   'type=ref,event=pr'
 ]
 
-/** Conveyor's documented rules when `tags` is empty (with `latest=false` unless the flavor says). */
-export const CONVEYOR_DEFAULT_TAGS: readonly string[] = DEFAULT_TAG_RULES
+/**
+ * Conveyor's documented rules when `tags` is empty (with `latest=false` unless the flavor
+ * says): branch, git tag, `pr-<n>`, the version and `major.minor` of a semver tag, `sha-<short>`
+ * and `latest` on the default branch only.
+ */
+export const CONVEYOR_DEFAULT_TAGS: readonly string[] = [
+  'type=schedule',
+  'type=ref,event=branch',
+  'type=ref,event=tag',
+  'type=ref,event=pr',
+  'type=semver,pattern={{version}}',
+  'type=semver,pattern={{major}}.{{minor}}',
+  'type=sha',
+  'type=raw,value=latest,enable={{is_default_branch}}'
+]
 
 /** The inputs, one entry per line as the user wrote them. */
 export interface MetadataInputs {

@@ -14,13 +14,13 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { authConfigJson, removeAuthDir, writeAuthDir } from '../../../src/image/auth-dir.js'
 import {
   contextFiles,
+  contextTag,
   hashBuildInputs,
   isIgnored,
   parseDockerignore,
   type HashInputs
 } from '../../../src/image/context-hash.js'
 import { baseImages, resolveBaseDigests } from '../../../src/image/base-images.js'
-import { computeLabels } from '../../../src/image/labels.js'
 import { secrets } from '../../../src/core/secrets.js'
 
 const dirs: string[] = []
@@ -192,30 +192,10 @@ describe('auth file', () => {
   })
 })
 
-describe('labels', () => {
-  it('standard OCI labels, user labels win', () => {
-    const labels = computeLabels(
-      {
-        service: 'cart',
-        sourceUrl: 'https://github.com/a/b',
-        revision: 'abc',
-        created: '2026-01-01T00:00:00Z',
-        version: '1.2.3'
-      },
-      new Map([
-        ['org.opencontainers.image.title', 'Cart'],
-        ['team', 'shop']
-      ])
-    )
-    expect(Object.fromEntries(labels)).toEqual({
-      'org.opencontainers.image.title': 'Cart',
-      'org.opencontainers.image.url': 'https://github.com/a/b',
-      'org.opencontainers.image.source': 'https://github.com/a/b',
-      'org.opencontainers.image.revision': 'abc',
-      'org.opencontainers.image.created': '2026-01-01T00:00:00Z',
-      'org.opencontainers.image.version': '1.2.3',
-      team: 'shop'
-    })
+describe('contextTag', () => {
+  it('makes the context tag from a hash, with or without its algorithm', () => {
+    expect(contextTag(`sha256:${'ab'.repeat(32)}`)).toBe(`ctx-${'ab'.repeat(32)}`)
+    expect(contextTag('cd'.repeat(32))).toBe(`ctx-${'cd'.repeat(32)}`)
   })
 })
 

@@ -79,6 +79,32 @@ describe('build inputs', () => {
     ['bad platform', { service: 'a', platforms: 'amd64' }, /input "platforms": got "amd64"/],
     ['bad backend', { service: 'a', backend: 'kaniko' }, /input "backend": got "kaniko"/],
     ['bad tag rule', { service: 'a', tags: 'type=nope' }, /input "tags" line 1/],
+    [
+      'bad tag rule, numbered as written (blank and comment lines count)',
+      { service: 'a', tags: 'type=sha\n\n# the version\ntype=semver' },
+      /input "tags" line 4/
+    ],
+    [
+      'bad flavor latest',
+      { service: 'a', flavor: 'latest=sometimes' },
+      /input "flavor" line 1: got "latest=sometimes", expected latest=auto, latest=true or latest=false/
+    ],
+    [
+      'unknown flavor key',
+      { service: 'a', flavor: 'latest=auto\nprefx=v' },
+      /input "flavor" line 2: .*did you mean "prefix"/
+    ],
+    [
+      'onlatest without a prefix or suffix',
+      { service: 'a', flavor: 'onlatest=true' },
+      /input "flavor" line 1: .*onlatest= after a prefix= or suffix=/
+    ],
+    ['bad dry-run', { service: 'a', 'dry-run': 'yes' }, /input "dry-run": got "yes"/],
+    [
+      'dry-run with neither service nor image',
+      { 'dry-run': 'true' },
+      /dry-run: true needs input "service" or "image"/
+    ],
     ['secret value inline', { service: 'a', secrets: 'id=x,value=abc' }, /input "secrets"/],
     [
       'missing env secret',
@@ -129,6 +155,28 @@ describe('build inputs', () => {
   it.each(bad)('%s', (_name, values, message) => {
     expect(() => read(values)).toThrow(ConfigurationError)
     expect(() => read(values)).toThrow(message)
+  })
+
+  it('reads flavor and dry-run; a dry run needs the image only, not a context', () => {
+    const i = read({
+      image: 'ghcr.io/acme/a',
+      'dry-run': 'true',
+      tags: '\ntype=ref,event=branch\n',
+      flavor: 'latest=false\nprefix=app-,onlatest=true'
+    })
+    expect(i.dryRun).toBe(true)
+    expect(i.tags).toEqual(['', 'type=ref,event=branch'])
+    expect(i.flavor).toEqual(['latest=false', 'prefix=app-,onlatest=true'])
+    expect(read({ service: 'a' })).toMatchObject({ dryRun: false, tags: [], flavor: [] })
+    // Only comments: the defaults.
+    expect(read({ service: 'a', tags: '# none yet\n' }).tags).toEqual([])
+  })
+
+  it('a flavor prefix holding a registered secret is refused, naming the input', () => {
+    secrets.add('flavor-secret-value-42', { label: 'test' })
+    expect(() => read({ service: 'a', flavor: 'prefix=flavor-secret-value-42' })).toThrow(
+      /input "flavor": a line holds/
+    )
   })
 
   it('a huge image name gives a short error', () => {
