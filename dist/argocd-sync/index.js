@@ -73649,7 +73649,7 @@ function sleep(ms) {
 ;// CONCATENATED MODULE: ./src/core/http/proxy.ts
 /**
  * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
- * forms), read the way curl and the runner read them. Pure given the environment.
+ * forms), read the way the runner and common HTTP clients read them. Pure given the environment.
  */
 /** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
 function bypassesProxy(url, noProxy) {

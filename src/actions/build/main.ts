@@ -121,13 +121,11 @@ function loginFor(inputs: Inputs, image: string): RegistryLogin {
   }
 }
 
+/** One way of running the action: merge, dry run or build. */
+type Mode = (inputs: Inputs, source: SourceContext, ws: string, log: Logger) => Promise<Outcome>
+
 /** Merge mode: the per-platform digests into one index. */
-async function merge(
-  inputs: Inputs,
-  source: SourceContext,
-  ws: string,
-  log: Logger
-): Promise<Outcome> {
+const merge: Mode = async (inputs, source, ws, log) => {
   const { service, image } = await resolveImageName(targetRequest(inputs, ws), log)
   return mergeImages(
     {
@@ -143,14 +141,9 @@ async function merge(
 }
 
 /** Dry run: the image named, its tags and labels worked out; no context read, no registry. */
-async function preview(
-  inputs: Inputs,
-  source: SourceContext,
-  ws: string,
-  log: Logger
-): Promise<Outcome> {
-  const { service, image } = await resolveImageName(targetRequest(inputs, ws), log)
-  return previewImage({ service, image, tagging: tagging(inputs), source }, log)
+const preview: Mode = async (inputs, source, ws, log) => {
+  const named = await resolveImageName(targetRequest(inputs, ws), log)
+  return previewImage({ ...named, tagging: tagging(inputs), source }, log)
 }
 
 /** Build mode: the target resolved, then built or promoted. */
