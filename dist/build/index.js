@@ -92126,7 +92126,7 @@ function loginFor(inputs, image) {
     };
 }
 /** Merge mode: the per-platform digests into one index. */
-async function merge(inputs, source, ws, log) {
+const merge = async (inputs, source, ws, log) => {
     const { service, image } = await resolveImageName(targetRequest(inputs, ws), log);
     return mergeImages({
         service,
@@ -92136,12 +92136,12 @@ async function merge(inputs, source, ws, log) {
         login: loginFor(inputs, image),
         source
     }, log);
-}
+};
 /** Dry run: the image named, its tags and labels worked out; no context read, no registry. */
-async function preview(inputs, source, ws, log) {
-    const { service, image } = await resolveImageName(targetRequest(inputs, ws), log);
-    return previewImage({ service, image, tagging: tagging(inputs), source }, log);
-}
+const preview = async (inputs, source, ws, log) => {
+    const named = await resolveImageName(targetRequest(inputs, ws), log);
+    return previewImage({ ...named, tagging: tagging(inputs), source }, log);
+};
 /** Build mode: the target resolved, then built or promoted. */
 async function build(inputs, source, ws, log) {
     const target = await log.group('Resolve the service', () => resolveTarget(targetRequest(inputs, ws), log));
