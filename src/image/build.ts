@@ -21,6 +21,7 @@ import {
   runBuild,
   type Detection
 } from './backends.js'
+import { attestBuilt, findAttestations } from './attest/attach.js'
 import { baseImages, resolveBaseDigests, type BaseResolution } from './base-images.js'
 import { hashBuildInputs } from './context-hash.js'
 import { withResult, type ImageJob, type Outcome } from './job.js'
@@ -39,7 +40,10 @@ export interface BuildHooks {
   loginWritten?(dir: string, registry: string): void
 }
 
-type Hashed = Awaited<ReturnType<typeof hashBuildInputs>> & { trustworthy: boolean }
+type Hashed = Awaited<ReturnType<typeof hashBuildInputs>> & {
+  trustworthy: boolean
+  bases: BaseResolution['resolved']
+}
 
 /**
  * Start hashing the build inputs: the base images are looked up (in our registry with
@@ -104,7 +108,7 @@ async function hashed(inputsHashed: ReturnType<typeof hashInputs>, log: Logger):
   log.info(
     `content hash ${h.hash} over ${h.files} files (${h.bytes} bytes, ${h.git ? 'git-tracked and untracked-not-ignored' : 'all files'}, honouring .dockerignore)`
   )
-  return { ...h, trustworthy: bases.unresolved.length === 0 }
+  return { ...h, trustworthy: bases.unresolved.length === 0, bases: bases.resolved }
 }
 
 /**
@@ -214,6 +218,7 @@ export async function buildImage(
   hooks: BuildHooks = {}
 ): Promise<Outcome> {
   const { target, source } = job
+  const startedOn = new Date()
   const image = parseImageRef(target.image)
   const env = childEnv()
 
@@ -288,6 +293,7 @@ export async function buildImage(
       const manifest = await promoteBuilt(client, image, ctxTag, tags, target.name, log)
       loginChecked = true
       if (manifest) {
+        const attestations = await findAttestations(client, image, manifest, job.attest, log)
         return withResult(
           {
             ...outcome,
@@ -297,7 +303,8 @@ export async function buildImage(
             why: `${ctxTag} already in the registry: identical build inputs were built before`,
             size: await imageSize(client, image.repository, manifest),
             pushed: true,
-            cache: 'not needed'
+            cache: 'not needed',
+            attestations
           },
           source
         )
@@ -342,11 +349,14 @@ export async function buildImage(
         `${backend} reported ${built.digest}, the registry holds ${pushed.digest} under ${tags[0]}; using the registry's`
       )
     }
-    await log.group('Tag', async () => {
-      await putTags(client, image.repository, pushed, tags.slice(1), log)
-      // The context tag goes last: it promises a complete, fully tagged image.
-      if (hashing.trustworthy) await putTags(client, image.repository, pushed, [ctxTag], log)
+    await log.group('Tag', () => putTags(client, image.repository, pushed, tags.slice(1), log))
+    const attestations = await attestBuilt(client, image, pushed, job.attest, log, {
+      ...{ target, backend, contextTag: ctxTag, baseImages: hashing.bases, startedOn, env },
+      localRef: `${image.name}:${tags[0]}`,
+      temp: runnerTemp()
     })
+    // The context tag goes last: it promises a complete, tagged and attested image.
+    if (hashing.trustworthy) await putTags(client, image.repository, pushed, [ctxTag], log)
     return withResult(
       {
         ...outcome,
@@ -357,7 +367,8 @@ export async function buildImage(
         size: await imageSize(client, image.repository, pushed),
         backend,
         pushed: true,
-        cache
+        cache,
+        attestations
       },
       source
     )

@@ -5,6 +5,7 @@
  * tags, the result file's content and what the step summary shows).
  */
 import { RESULT_VERSION, type BuildResult } from '../model/build-result.js'
+import type { AttestJob, Attestations } from './attest/attach.js'
 import type { BackendName, BuildSecret } from './backends.js'
 import type { OwnRegistry } from './base-images.js'
 import type { TagContext } from './tags.js'
@@ -55,6 +56,8 @@ export interface ImageJob {
   network?: string
   timeoutMs: number
   source: SourceContext
+  /** Provenance and SBOM of the pushed image, and how they are signed; none when unset. */
+  attest?: AttestJob
 }
 
 /** Per-platform images, pushed by earlier jobs, to stitch into one OCI index. */
@@ -94,6 +97,8 @@ export interface Outcome {
   cache?: string
   /** The result file's content: set when the image was pushed. */
   result?: BuildResult
+  /** The attestations pushed now, or found on a promoted digest. */
+  attestations?: Attestations
 }
 
 /** The result file of a pushed image (for deploy), from its outcome and source. Pure. */
