@@ -20,6 +20,7 @@ import { runMain } from '../../core/run.js'
 import { Summary, code } from '../../core/summary.js'
 import { getInputs, type Inputs } from './inputs.js'
 import { runSshMode } from './ssh.js'
+import { getVerifyInputs, verifyImages } from './verify.js'
 
 /** The source checkout (GITHUB_WORKSPACE) when it is a git repository. */
 function sourceCheckout(): string | undefined {
@@ -125,8 +126,15 @@ function renderer(inputs: Inputs): Renderer | undefined {
 }
 
 async function runGitOps(reader: InputReader, log: Logger): Promise<void> {
+  const verify = getVerifyInputs(reader)
   const inputs = await getInputs(reader, log)
   const render = renderer(inputs)
+  // Before anything is written: every image must verify, or nothing is deployed.
+  await verifyImages(
+    inputs.updates.map(u => ({ label: u.service, ref: u.ref })),
+    verify,
+    log
+  )
   const source = sourceCheckout()
   await fillSourceTimes(inputs, source)
   const header = inputs.token ? authHeader(inputs.token, inputs.tokenAuth) : undefined

@@ -26,6 +26,7 @@ import {
   type HostTarget
 } from '../../deploy/ssh/host-keys.js'
 import { releaseName } from '../../deploy/ssh/release.js'
+import { getVerifyInputs, sshImages, verifyImages } from './verify.js'
 
 /** The validated inputs of SSH mode. */
 export interface SshInputs {
@@ -178,6 +179,15 @@ export function summaryOf(release: string, target: string, results: HostResult[]
 /** Run SSH mode: validate, deploy to each host, outputs and summary. */
 export async function runSshMode(reader: InputReader, log: Logger): Promise<void> {
   const inputs = getSshInputs(reader)
+  const verify = getVerifyInputs(reader)
+  const images = sshImages(reader)
+  if (verify.mode !== 'none' && images.length === 0) {
+    throw new ConfigurationError(
+      'input "images" is required with verify: provenance in ssh mode: name=reference lines of the images the release runs'
+    )
+  }
+  // Before any host is contacted: every image must verify, or nothing is deployed.
+  await verifyImages(images, verify, log)
   const release = releaseName(new Date(), process.env.GITHUB_SHA)
   if (inputs.policy.insecure) {
     log.warning(
