@@ -147,9 +147,9 @@ export class TarSelector {
     }
   }
 
-  /** Called once the stream is complete; throws when it stopped inside an entry. */
+  /** Called once the stream is complete; throws when it stopped before the archive's end. */
   end(): void {
-    if (this.skip > 0 || this.file || this.meta) throw new Error('the tar stream ended early')
+    if (!this.ended) throw new Error('the tar stream ended early (no end-of-archive block)')
   }
 
   private take(bytes: Buffer): void {
