@@ -290,10 +290,12 @@ export async function buildImage(
       why = 'a base image digest is unknown, so unchanged inputs cannot be proven'
     else if (!job.push) why = 'push: false (build only)'
     else {
-      const manifest = await promoteBuilt(client, image, ctxTag, tags, target.name, log)
+      const promoted = await promoteBuilt(client, image, ctxTag, tags, target.name, log, m =>
+        findAttestations(client, image, m, job.attest, log)
+      )
       loginChecked = true
-      if (manifest) {
-        const attestations = await findAttestations(client, image, manifest, job.attest, log)
+      if (promoted) {
+        const { manifest, found: attestations } = promoted
         return withResult(
           {
             ...outcome,
