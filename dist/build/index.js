@@ -90987,10 +90987,10 @@ class TarSelector {
             this.header(header);
         }
     }
-    /** Called once the stream is complete; throws when it stopped inside an entry. */
+    /** Called once the stream is complete; throws when it stopped before the archive's end. */
     end() {
-        if (this.skip > 0 || this.file || this.meta)
-            throw new Error('the tar stream ended early');
+        if (!this.ended)
+            throw new Error('the tar stream ended early (no end-of-archive block)');
     }
     take(bytes) {
         const sink = this.file ?? this.meta;
@@ -92048,16 +92048,18 @@ async function putTags(client, repository, manifest, tags, log) {
 }
 /**
  * Promote the image built before from identical inputs: one GET of `<image>:<ctxTag>`
- * (the manifest's exact bytes, or nothing), then that manifest PUT under every tag.
- * Returns the manifest promoted, or undefined when there is none to promote.
+ * (the manifest's exact bytes, or nothing), then that manifest PUT under every tag,
+ * while `alongside` (the lookup of its attestations) runs on the same connection.
+ * Returns the manifest promoted and what `alongside` found, or undefined when there is
+ * none to promote.
  */
-async function promoteBuilt(client, image, ctxTag, tags, service, log) {
+async function promoteBuilt(client, image, ctxTag, tags, service, log, alongside) {
     const manifest = await log.group(`Look for ${image.name}:${ctxTag}`, () => client.getManifest(image.repository, ctxTag));
     if (!manifest)
         return undefined;
-    await log.group('Promote the existing image (no build)', () => putTags(client, image.repository, manifest, tags, log));
+    const [, found] = await log.group('Promote the existing image (no build)', () => Promise.all([putTags(client, image.repository, manifest, tags, log), alongside?.(manifest)]));
     log.notice(`${service}: inputs unchanged (${ctxTag}); reused ${manifest.digest} without building`);
-    return manifest;
+    return { manifest, found };
 }
 
 ;// CONCATENATED MODULE: ./src/image/refuse-secrets.ts
@@ -92602,10 +92604,10 @@ async function buildImage(job, log, hooks = {}) {
         else if (!job.push)
             why = 'push: false (build only)';
         else {
-            const manifest = await promoteBuilt(client, image, ctxTag, tags, target.name, log);
+            const promoted = await promoteBuilt(client, image, ctxTag, tags, target.name, log, m => findAttestations(client, image, m, job.attest, log));
             loginChecked = true;
-            if (manifest) {
-                const attestations = await findAttestations(client, image, manifest, job.attest, log);
+            if (promoted) {
+                const { manifest, found: attestations } = promoted;
                 return withResult({
                     ...outcome,
                     kind: 'reused',

@@ -70,6 +70,8 @@ export interface MergeJob {
   tagRules: string[]
   registry: OwnRegistry
   source: SourceContext
+  /** Provenance of the index, and how it is signed; none when unset. */
+  attest?: AttestJob
 }
 
 /** What a build, a promotion or a merge produced. */

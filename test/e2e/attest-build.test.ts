@@ -5,7 +5,8 @@
  * referrer whose DSSE signatures `openssl dgst -verify` accepts with the public key, that
  * name the repository and the commit and list the image's dpkg packages (read from the
  * buildah-built root filesystem); a promotion finds the same two referrers and adds none;
- * the key and its password never leak; provenance and sbom off attach nothing; the docker
+ * the key and its password never leak; merge mode signs the index's provenance;
+ * provenance and sbom off attach nothing; the docker
  * backend reads an apk database through `docker export`, and a database it cannot read
  * is a warning.
  */
@@ -221,13 +222,35 @@ describe('build: signed provenance and SBOM (buildah)', () => {
     expect(again.main.warnings).toEqual([])
   }, 300_000)
 
+  it('merge mode attests the index: signed provenance about the index digest', async () => {
+    const run = await build(ws, 'acme/signed', {
+      mode: 'merge',
+      digests: first.main.outputs.digest!,
+      tags: 'type=raw,value=multi',
+      'signing-key': key.privatePem,
+      'signing-key-password': KEY_PASSWORD
+    })
+    expect(run.main.errors).toEqual([])
+    const index = run.main.outputs.digest!
+    expect(index).not.toBe(first.main.outputs.digest)
+    expect(run.main.outputs.sbom).toBe('')
+    const prov = await readReferrer(client, 'acme/signed', run.main.outputs.provenance!)
+    expect(prov.manifest.subject.digest).toBe(index)
+    const statement = opensslVerifyEnvelope(prov.layer, key.publicFile, tmp) as {
+      subject: { digest: { sha256: string } }[]
+    }
+    expect(statement.subject[0]!.digest.sha256).toBe(index.slice(7))
+  }, 120_000)
+
   it('provenance and sbom off: no referrer, empty outputs', async () => {
     const plain = workspace(baseRef, join(FIXTURES, 'attest', 'debian12'), { 'app.txt': 'plain\n' })
     const run = await build(plain, 'acme/plain', { provenance: 'false', sbom: 'false' })
     expect(run.main.errors).toEqual([])
     expect(run.main.outputs.provenance).toBe('')
     expect(run.main.outputs.sbom).toBe('')
-    expect((await referrersIndex(client, 'acme/plain', run.main.outputs.digest!)).manifests).toEqual([])
+    expect(
+      (await referrersIndex(client, 'acme/plain', run.main.outputs.digest!)).manifests
+    ).toEqual([])
   }, 300_000)
 
   it('a wrong key password fails before anything is built, naming the inputs', async () => {

@@ -98,7 +98,8 @@ async function merge(
       digests: inputs.digests,
       tagRules: inputs.tags,
       registry: registryOf(inputs, image),
-      source
+      source,
+      attest: attestJob(inputs, ws, log)
     },
     log
   )

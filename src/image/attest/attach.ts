@@ -157,7 +157,7 @@ export async function attestImage(
   subject: ManifestInfo,
   build: ImageBuild,
   job: AttestJob,
-  local: LocalImage,
+  local: LocalImage | undefined,
   log: Logger
 ): Promise<Attestations> {
   const statements: Statement[] = []
@@ -165,7 +165,7 @@ export async function attestImage(
     if (!job.run) throw new Error('provenance: the workflow run is unknown')
     statements.push(provenanceStatement(job.run, build))
   }
-  if (job.sbom) {
+  if (job.sbom && local) {
     const scan = await scanImage(local, log)
     for (const w of scan.warnings) log.warning(`sbom of ${image.name}: ${w}`)
     const dbs = scan.databases.join(', ') || 'no package database'
@@ -191,6 +191,35 @@ export async function attestImage(
     )
   if (out.sbom) log.info(`sbom ${out.sbom} (listed by ${listed})`)
   return out
+}
+
+/**
+ * Attest a merged multi-platform index: its provenance (about the index digest, naming
+ * the platforms); the SBOMs stay with the per-platform images, read from what was built.
+ */
+export async function attestMerged(
+  client: RegistryClient,
+  image: ImageRef,
+  index: ManifestInfo,
+  service: string,
+  platforms: string[],
+  job: AttestJob | undefined,
+  log: Logger
+): Promise<Attestations | undefined> {
+  if (!job?.provenance) return undefined
+  const build: ImageBuild = {
+    image: image.name,
+    digest: index.digest,
+    service,
+    platforms,
+    finishedOn: new Date(),
+    conveyorVersion: job.toolVersion
+  }
+  if (job.sbom)
+    log.info('sbom: a merged index has none of its own; each platform image has its SBOM')
+  return log.group('Attest', () =>
+    attestImage(client, image, index, build, { ...job, sbom: false }, undefined, log)
+  )
 }
 
 /**
