@@ -91487,7 +91487,7 @@ async function attestImage(client, image, subject, build, job, local, log) {
             throw new Error('provenance: the workflow run is unknown');
         statements.push(provenanceStatement(job.run, build));
     }
-    if (job.sbom) {
+    if (job.sbom && local) {
         const scan = await scanImage(local, log);
         for (const w of scan.warnings)
             log.warning(`sbom of ${image.name}: ${w}`);
@@ -91513,6 +91513,25 @@ async function attestImage(client, image, subject, build, job, local, log) {
     if (out.sbom)
         log.info(`sbom ${out.sbom} (listed by ${listed})`);
     return out;
+}
+/**
+ * Attest a merged multi-platform index: its provenance (about the index digest, naming
+ * the platforms); the SBOMs stay with the per-platform images, read from what was built.
+ */
+async function attestMerged(client, image, index, service, platforms, job, log) {
+    if (!job?.provenance)
+        return undefined;
+    const build = {
+        image: image.name,
+        digest: index.digest,
+        service,
+        platforms,
+        finishedOn: new Date(),
+        conveyorVersion: job.toolVersion
+    };
+    if (job.sbom)
+        log.info('sbom: a merged index has none of its own; each platform image has its SBOM');
+    return log.group('Attest', () => attestImage(client, image, index, build, { ...job, sbom: false }, undefined, log));
 }
 /**
  * The attestations a promoted digest already has (the first of each predicate type).
@@ -92704,6 +92723,7 @@ async function buildImage(job, log, hooks = {}) {
 
 
 
+
 /** The manifests a digest contributes: an index's entries, or the image with its platform. */
 async function entriesOf(client, image, digest) {
     const m = await client.getManifest(image.repository, digest);
@@ -92765,15 +92785,18 @@ async function mergeImages(job, log) {
             size: body.length
         };
         await log.group('Push the index', () => putTags(client, image.repository, index, tags, log));
+        const platforms = [...seen.keys()];
+        const attestations = await attestMerged(client, image, index, job.service, platforms, job.attest, log);
         return withResult({
             kind: 'merged',
             service: job.service,
             image: image.name,
             tags: tags.map(t => `${image.name}:${t}`),
-            platforms: [...seen.keys()],
+            platforms,
             digest: index.digest,
             why: `merged ${entries.length} platform images`,
-            pushed: true
+            pushed: true,
+            attestations
         }, job.source);
     }
     finally {
@@ -94430,7 +94453,8 @@ async function merge(inputs, source, ws, log) {
         digests: inputs.digests,
         tagRules: inputs.tags,
         registry: registryOf(inputs, image),
-        source
+        source,
+        attest: attestJob(inputs, ws, log)
     }, log);
 }
 /**

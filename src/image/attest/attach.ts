@@ -101,15 +101,8 @@ export async function attestBuilt(
     env: b.env,
     temp: b.temp
   }
-  return attestImage(
-    client,
-    image,
-    pushed,
-    imageBuildOf(image, pushed.digest, b, job),
-    job,
-    local,
-    log
-  )
+  const build = imageBuildOf(image, pushed.digest, b, job)
+  return log.group('Attest', () => attestImage(client, image, pushed, build, job, local, log))
 }
 
 /** The referrer manifests of an image's attestations ('' when there is none). */
