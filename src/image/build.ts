@@ -21,7 +21,7 @@ import {
   runBuild,
   type Detection
 } from './backends.js'
-import { attestBuilt, findAttestations } from './attest/attach.js'
+import { attestBuilt, findAttestations, startScan } from './attest/attach.js'
 import { baseImages, resolveBaseDigests, type BaseResolution } from './base-images.js'
 import { hashBuildInputs } from './context-hash.js'
 import { withResult, type ImageJob, type Outcome } from './job.js'
@@ -343,6 +343,9 @@ export async function buildImage(
         : ''
       return { ...outcome, kind: 'built', tags: [], digest: id, why, backend, pushed: false, cache }
     }
+    // The SBOM's scan of the image runs while the pushed manifest is read back and tagged.
+    const local = { backend, ref: `${image.name}:${tags[0]}`, platforms: target.platforms }
+    const scan = startScan(job.attest, { ...local, env, temp: runnerTemp() }, log)
     // The backend pushed the first tag; read back exactly what the registry stored.
     const pushed = await client.getManifest(image.repository, tags[0]!)
     if (!pushed) throw new Error(`${image.name}:${tags[0]} is not in the registry after the push`)
@@ -352,10 +355,10 @@ export async function buildImage(
       )
     }
     await log.group('Tag', () => putTags(client, image.repository, pushed, tags.slice(1), log))
+    const facts = { target, backend, contextTag: ctxTag, baseImages: hashing.bases, startedOn }
     const attestations = await attestBuilt(client, image, pushed, job.attest, log, {
-      ...{ target, backend, contextTag: ctxTag, baseImages: hashing.bases, startedOn, env },
-      localRef: `${image.name}:${tags[0]}`,
-      temp: runnerTemp()
+      ...facts,
+      scan
     })
     // The context tag goes last: it promises a complete, tagged and attested image.
     if (hashing.trustworthy) await putTags(client, image.repository, pushed, [ctxTag], log)

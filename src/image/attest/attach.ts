@@ -47,13 +47,11 @@ export interface AttestJob {
 export interface BuiltImage {
   target: ImageTarget
   backend: BackendName
-  /** The reference the backend tagged locally (`<image>:<first tag>`). */
-  localRef: string
+  /** The package scan of its root filesystem, started as soon as the backend was done. */
+  scan?: Promise<PackageScan>
   contextTag?: string
   baseImages: { ref: string; digest: string }[]
   startedOn: Date
-  env: NodeJS.ProcessEnv
-  temp: string
 }
 
 /** The provenance facts of a built image. Pure. */
@@ -94,15 +92,8 @@ export async function attestBuilt(
   b: BuiltImage
 ): Promise<Attestations | undefined> {
   if (!attesting(job)) return undefined
-  const local: LocalImage = {
-    backend: b.backend,
-    ref: b.localRef,
-    platforms: b.target.platforms,
-    env: b.env,
-    temp: b.temp
-  }
   const build = imageBuildOf(image, pushed.digest, b, job)
-  return log.group('Attest', () => attestImage(client, image, pushed, build, job, local, log))
+  return log.group('Attest', () => attestImage(client, image, pushed, build, job, b.scan, log))
 }
 
 /** The referrer manifests of an image's attestations ('' when there is none). */
@@ -118,6 +109,23 @@ export interface Attestations {
 /** Whether the job asks for any attestation. */
 export function attesting(job: AttestJob | undefined): job is AttestJob {
   return Boolean(job && (job.provenance || job.sbom))
+}
+
+/**
+ * Start reading the SBOM's packages from the image the backend just built (the scan
+ * runs while the pushed manifest is read back and tagged); undefined when no SBOM is
+ * asked for.
+ */
+export function startScan(
+  job: AttestJob | undefined,
+  local: LocalImage,
+  log: Logger
+): Promise<PackageScan> | undefined {
+  if (!attesting(job) || !job.sbom) return undefined
+  const scan = scanImage(local, log)
+  // Awaited by the Attest step; marked handled so that a failure before it leaves no stray rejection.
+  scan.catch(() => undefined)
+  return scan
 }
 
 /** The package scan of the image as built, or an empty one that says why. */
@@ -150,7 +158,7 @@ export async function attestImage(
   subject: ManifestInfo,
   build: ImageBuild,
   job: AttestJob,
-  local: LocalImage | undefined,
+  scanning: Promise<PackageScan> | undefined,
   log: Logger
 ): Promise<Attestations> {
   const statements: Statement[] = []
@@ -158,8 +166,8 @@ export async function attestImage(
     if (!job.run) throw new Error('provenance: the workflow run is unknown')
     statements.push(provenanceStatement(job.run, build))
   }
-  if (job.sbom && local) {
-    const scan = await scanImage(local, log)
+  if (job.sbom && scanning) {
+    const scan = await scanning
     for (const w of scan.warnings) log.warning(`sbom of ${image.name}: ${w}`)
     const dbs = scan.databases.join(', ') || 'no package database'
     log.info(`sbom: ${scan.packages.length} packages from ${dbs}`)
