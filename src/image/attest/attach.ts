@@ -23,7 +23,7 @@ import {
   type WorkflowRun
 } from './provenance.js'
 import { listReferrers, pushAttestations } from './referrers.js'
-import { withRootfs, type LocalImage } from './rootfs-backend.js'
+import { rootfsCleanups, withRootfs, type LocalImage } from './rootfs-backend.js'
 import { sbomStatement } from './sbom.js'
 import { SPDX_PREDICATE_TYPE } from './spdx.js'
 import type { Statement } from './statement.js'
@@ -93,7 +93,14 @@ export async function attestBuilt(
 ): Promise<Attestations | undefined> {
   if (!attesting(job)) return undefined
   const build = imageBuildOf(image, pushed.digest, b, job)
-  return log.group('Attest', () => attestImage(client, image, pushed, build, job, b.scan, log))
+  return log.group('Attest', async () => {
+    try {
+      return await attestImage(client, image, pushed, build, job, b.scan, log)
+    } finally {
+      // The scan's working container is removed in the background; it is gone before the step ends.
+      await rootfsCleanups()
+    }
+  })
 }
 
 /** The referrer manifests of an image's attestations ('' when there is none). */

@@ -32,6 +32,29 @@ export type RootfsUnavailable = string
 
 const TIMEOUT = 120_000
 
+/**
+ * Removals of the working container still under way: they run after the scan, off the
+ * attestation's critical path, and `rootfsCleanups` waits for them before the step ends.
+ */
+const pending: Promise<void>[] = []
+
+/** Wait for every container removal started by `withRootfs`. */
+export async function rootfsCleanups(): Promise<void> {
+  while (pending.length > 0) await pending.shift()
+}
+
+/** Remove a container in the background; a failure is a warning. */
+function removeLater(command: string, id: string, env: NodeJS.ProcessEnv, log: Logger): void {
+  pending.push(
+    exec(command, ['rm', id], { env, timeoutMs: TIMEOUT, allowFailure: true }).then(
+      rm => {
+        if (rm.code !== 0) log.warning(`sbom: ${command} rm ${id} failed: ${rm.stderr.trim()}`)
+      },
+      (error: unknown) => log.warning(`sbom: ${command} rm ${id} failed: ${errorMessage(error)}`)
+    )
+  )
+}
+
 async function buildahRootfs<T>(img: LocalImage, fn: (root: string) => T, log: Logger): Promise<T> {
   const name = `conveyor-sbom-${randomBytes(6).toString('hex')}`
   const opts = { env: img.env, timeoutMs: TIMEOUT }
@@ -41,8 +64,7 @@ async function buildahRootfs<T>(img: LocalImage, fn: (root: string) => T, log: L
     log.debug(`sbom: ${img.ref} mounted at ${root}`)
     return fn(root)
   } finally {
-    const rm = await exec('buildah', ['rm', name], { ...opts, allowFailure: true })
-    if (rm.code !== 0) log.warning(`sbom: buildah rm ${name} failed: ${rm.stderr.trim()}`)
+    removeLater('buildah', name, img.env, log)
   }
 }
 
@@ -63,8 +85,7 @@ async function dockerRootfs<T>(img: LocalImage, fn: (root: string) => T, log: Lo
     return fn(dir)
   } finally {
     rmSync(dir, { recursive: true, force: true })
-    const rm = await exec('docker', ['rm', id], { ...opts, allowFailure: true })
-    if (rm.code !== 0) log.warning(`sbom: docker rm ${id} failed: ${rm.stderr.trim()}`)
+    removeLater('docker', id, img.env, log)
   }
 }
 
