@@ -91096,6 +91096,23 @@ class TarSelector {
 
 
 const TIMEOUT = 120_000;
+/**
+ * Removals of the working container still under way: they run after the scan, off the
+ * attestation's critical path, and `rootfsCleanups` waits for them before the step ends.
+ */
+const pending = [];
+/** Wait for every container removal started by `withRootfs`. */
+async function rootfsCleanups() {
+    while (pending.length > 0)
+        await pending.shift();
+}
+/** Remove a container in the background; a failure is a warning. */
+function removeLater(command, id, env, log) {
+    pending.push(build_exec(command, ['rm', id], { env, timeoutMs: TIMEOUT, allowFailure: true }).then(rm => {
+        if (rm.code !== 0)
+            log.warning(`sbom: ${command} rm ${id} failed: ${rm.stderr.trim()}`);
+    }, (error) => log.warning(`sbom: ${command} rm ${id} failed: ${errors_errorMessage(error)}`)));
+}
 async function buildahRootfs(img, fn, log) {
     const name = `conveyor-sbom-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
     const opts = { env: img.env, timeoutMs: TIMEOUT };
@@ -91106,9 +91123,7 @@ async function buildahRootfs(img, fn, log) {
         return fn(root);
     }
     finally {
-        const rm = await build_exec('buildah', ['rm', name], { ...opts, allowFailure: true });
-        if (rm.code !== 0)
-            log.warning(`sbom: buildah rm ${name} failed: ${rm.stderr.trim()}`);
+        removeLater('buildah', name, img.env, log);
     }
 }
 async function dockerRootfs(img, fn, log) {
@@ -91129,9 +91144,7 @@ async function dockerRootfs(img, fn, log) {
     }
     finally {
         (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
-        const rm = await build_exec('docker', ['rm', id], { ...opts, allowFailure: true });
-        if (rm.code !== 0)
-            log.warning(`sbom: docker rm ${id} failed: ${rm.stderr.trim()}`);
+        removeLater('docker', id, img.env, log);
     }
 }
 /**
@@ -91442,18 +91455,33 @@ function imageBuildOf(image, digest, b, job) {
 async function attestBuilt(client, image, pushed, job, log, b) {
     if (!attesting(job))
         return undefined;
-    const local = {
-        backend: b.backend,
-        ref: b.localRef,
-        platforms: b.target.platforms,
-        env: b.env,
-        temp: b.temp
-    };
-    return attestImage(client, image, pushed, imageBuildOf(image, pushed.digest, b, job), job, local, log);
+    const build = imageBuildOf(image, pushed.digest, b, job);
+    return log.group('Attest', async () => {
+        try {
+            return await attestImage(client, image, pushed, build, job, b.scan, log);
+        }
+        finally {
+            // The scan's working container is removed in the background; it is gone before the step ends.
+            await rootfsCleanups();
+        }
+    });
 }
 /** Whether the job asks for any attestation. */
 function attesting(job) {
     return Boolean(job && (job.provenance || job.sbom));
+}
+/**
+ * Start reading the SBOM's packages from the image the backend just built (the scan
+ * runs while the pushed manifest is read back and tagged); undefined when no SBOM is
+ * asked for.
+ */
+function startScan(job, local, log) {
+    if (!attesting(job) || !job.sbom)
+        return undefined;
+    const scan = scanImage(local, log);
+    // Awaited by the Attest step; marked handled so that a failure before it leaves no stray rejection.
+    scan.catch(() => undefined);
+    return scan;
 }
 /** The package scan of the image as built, or an empty one that says why. */
 async function scanImage(local, log) {
@@ -91480,15 +91508,15 @@ async function sign(statement, job) {
  * Make, sign and push the attestations of `build` (an image just pushed, `subject` its
  * manifest or index). Warnings of the package scan are logged as warnings.
  */
-async function attestImage(client, image, subject, build, job, local, log) {
+async function attestImage(client, image, subject, build, job, scanning, log) {
     const statements = [];
     if (job.provenance) {
         if (!job.run)
             throw new Error('provenance: the workflow run is unknown');
         statements.push(provenanceStatement(job.run, build));
     }
-    if (job.sbom && local) {
-        const scan = await scanImage(local, log);
+    if (job.sbom && scanning) {
+        const scan = await scanning;
         for (const w of scan.warnings)
             log.warning(`sbom of ${image.name}: ${w}`);
         const dbs = scan.databases.join(', ') || 'no package database';
@@ -92671,6 +92699,9 @@ async function buildImage(job, log, hooks = {}) {
                 : '';
             return { ...outcome, kind: 'built', tags: [], digest: id, why, backend, pushed: false, cache };
         }
+        // The SBOM's scan of the image runs while the pushed manifest is read back and tagged.
+        const local = { backend, ref: `${image.name}:${tags[0]}`, platforms: target.platforms };
+        const scan = startScan(job.attest, { ...local, env, temp: runnerTemp() }, log);
         // The backend pushed the first tag; read back exactly what the registry stored.
         const pushed = await client.getManifest(image.repository, tags[0]);
         if (!pushed)
@@ -92679,10 +92710,10 @@ async function buildImage(job, log, hooks = {}) {
             log.warning(`${backend} reported ${built.digest}, the registry holds ${pushed.digest} under ${tags[0]}; using the registry's`);
         }
         await log.group('Tag', () => putTags(client, image.repository, pushed, tags.slice(1), log));
+        const facts = { target, backend, contextTag: ctxTag, baseImages: hashing.bases, startedOn };
         const attestations = await attestBuilt(client, image, pushed, job.attest, log, {
-            ...{ target, backend, contextTag: ctxTag, baseImages: hashing.bases, startedOn, env },
-            localRef: `${image.name}:${tags[0]}`,
-            temp: runnerTemp()
+            ...facts,
+            scan
         });
         // The context tag goes last: it promises a complete, tagged and attested image.
         if (hashing.trustworthy)
