@@ -5,17 +5,12 @@
  * and the app's health, the worst of its resources' as controller/health.go
  * `setApplicationHealth` computes it).
  */
+import { createHash } from 'node:crypto'
 import type { AppState } from './argocd-sim-app.js'
 import { fakeSha } from './argocd-sim-repos.js'
 import type { RolloutObj } from './argocd-sim-rollout-lua.js'
-import {
-  DEFAULT_STEPS,
-  SimRollout,
-  condition,
-  podHash,
-  weights,
-  type SimRolloutSpec
-} from './argocd-sim-rollout.js'
+import { DEFAULT_STEPS, SimRollout, type SimRolloutSpec } from './argocd-sim-rollout.js'
+import { condition, podHash, weights } from './argocd-sim-rollout-fields.js'
 
 /** A fully promoted Rollout running `image`. */
 export function newRolloutObject(
@@ -145,7 +140,12 @@ export function attachRollout(
   return rollout
 }
 
-/** The image a Rollout runs at a manifests identity (the commit that last changed it). */
+/**
+ * The image a Rollout runs at a manifests identity (the commit that last changed it):
+ * tagged with a digest of the whole identity (the simulator's fake SHAs of one app
+ * share their first characters).
+ */
 export function rolloutImage(app: string, identity: string): string {
-  return `registry.example.com/acme/${app}:${identity.slice(0, 7)}`
+  const tag = createHash('sha256').update(identity).digest('hex').slice(0, 7)
+  return `registry.example.com/acme/${app}:${tag}`
 }

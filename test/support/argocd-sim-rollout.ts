@@ -28,7 +28,7 @@
  *
  * The health Argo CD shows and the actions it lists come from argocd-sim-rollout-lua.ts.
  */
-import { fakeSha } from './argocd-sim-repos.js'
+import { condition, pauseSeconds, podHash, weights } from './argocd-sim-rollout-fields.js'
 import { rolloutActions, rolloutHealth, runRolloutAction } from './argocd-sim-rollout-lua.js'
 import type { LuaAction, LuaHealth, RolloutObj } from './argocd-sim-rollout-lua.js'
 
@@ -57,18 +57,10 @@ export interface SimRolloutSpec {
   customActions?: LuaAction[]
 }
 
-export const DEFAULT_STEPS: SimCanaryStep[] = [{ setWeight: 25 }, { pause: {} }, { setWeight: 75 }]
+export { pauseSeconds }
 
-/** Seconds of a pause duration: a number, or a Go duration string (`DurationSeconds`). */
-export function pauseSeconds(d: number | string | undefined): number {
-  if (typeof d === 'number') return d
-  if (d === undefined) return 0
-  if (/^\d+$/.test(d)) return Number(d)
-  const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001 }
-  let total = 0
-  for (const m of d.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)) total += Number(m[1]) * units[m[2]!]!
-  return Math.floor(total)
-}
+/** The canary steps when a spec gives none: 25 %, an indefinite pause, 75 %. */
+export const DEFAULT_STEPS: SimCanaryStep[] = [{ setWeight: 25 }, { pause: {} }, { setWeight: 75 }]
 
 const isoSec = (ms: number): string =>
   new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z')
@@ -371,31 +363,5 @@ export class SimRollout {
       )
     ]
     this.history.push('healthy')
-  }
-}
-
-/** The pod template hash of an image (what the ReplicaSet is named after). */
-export function podHash(image: string): string {
-  return fakeSha(image).slice(0, 10)
-}
-
-export function condition(
-  type: string,
-  status: string,
-  reason: string,
-  message: string
-): RolloutObj {
-  return { type, status, reason, message }
-}
-
-export function weights(
-  name: string,
-  canary: number,
-  canaryHash: string,
-  stableHash: string
-): RolloutObj {
-  return {
-    canary: { weight: canary, serviceName: `${name}-canary`, podTemplateHash: canaryHash },
-    stable: { weight: 100 - canary, serviceName: `${name}-stable`, podTemplateHash: stableHash }
   }
 }
