@@ -163,7 +163,12 @@ export async function run(): Promise<void> {
         onTimeout: inputs.onTimeout,
         onRunningOperation: inputs.onRunningOperation,
         watch: inputs.watch,
-        pollIntervalMs: inputs.pollIntervalMs
+        pollIntervalMs: inputs.pollIntervalMs,
+        rollout: {
+          mode: inputs.rollout,
+          pauseMinMs: inputs.rolloutPauseMinMs,
+          abortOnDegraded: inputs.abortOnDegraded
+        }
       }
       if (inputs.dryRun && inputs.waitFor !== 'operation') {
         log.info(
@@ -195,7 +200,8 @@ export async function run(): Promise<void> {
               message: errorMessage(error),
               resources: [],
               observedBy: inputs.watch,
-              terminated: false
+              terminated: false,
+              rollouts: []
             }
             log.error(`${name}: failed: ${r.message}`)
             return r
