@@ -1,8 +1,9 @@
 /**
  * Following the Argo Rollouts of one application while argocd-sync waits for it:
  * the Rollouts come from the app's `status.resources` (group argoproj.io, kind
- * Rollout, with the health Argo CD gives each); whenever one's health changes (and
- * when a wait it asked for has passed) its live object is read, the steps it passed
+ * Rollout, with the health Argo CD gives each); whenever one's health changes, when a
+ * wait it asked for has passed, and every poll interval while one is mid-way (a step
+ * passes without the Application changing) its live object is read, the steps it passed
  * are logged and recorded with their times, and with `rollout: promote` an indefinite
  * pause is resumed through the resource action `resume` (rollout.ts decides when).
  * Before the step fails, `abortMidway` runs `abort` on every Rollout still mid-way.
@@ -95,7 +96,9 @@ export class RolloutDriver {
     private readonly app: string,
     private readonly scope: AppScope,
     private readonly policy: RolloutPolicy,
-    private readonly log: Logger
+    private readonly log: Logger,
+    /** How often to read a Rollout that is mid-way (a step passes without the app changing). */
+    private readonly pollMs = 2000
   ) {}
 
   /**
@@ -133,6 +136,10 @@ export class RolloutDriver {
       })
   }
 
+  private lookAgainAt(at: number): void {
+    this.nextLook = this.nextLook ? Math.min(this.nextLook, at) : at
+  }
+
   /** Wait for a reading under way. */
   async settle(): Promise<void> {
     while (this.busy) await this.busy
@@ -162,15 +169,14 @@ export class RolloutDriver {
   private async look(app: Application, acting: boolean): Promise<void> {
     for (const { ref, health } of rolloutsOf(app)) {
       const f = await this.read(this.calls, ref, health)
+      if (!f.fullyPromoted && f.health !== 'Degraded') this.lookAgainAt(Date.now() + this.pollMs)
       if (!acting) continue
       const d = decidePromote(f, this.policy, {
         now: Date.now(),
         othersHealthy: othersHealthy(app),
         sent: this.sent
       })
-      if (d.kind === 'wait' && d.untilMs !== undefined) {
-        this.nextLook = this.nextLook ? Math.min(this.nextLook, d.untilMs) : d.untilMs
-      }
+      if (d.kind === 'wait' && d.untilMs !== undefined) this.lookAgainAt(d.untilMs)
       if (d.kind === 'resume') await this.send(ref, 'resume', d.key, health)
     }
   }

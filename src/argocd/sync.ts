@@ -92,7 +92,7 @@ export async function syncApplication(
     ))
   const observer = new Observer(api, name, s, log)
   const rollouts = s.rollout
-    ? new RolloutDriver(new ResourceCalls(api), name, s.scope, s.rollout, log)
+    ? new RolloutDriver(new ResourceCalls(api), name, s.scope, s.rollout, log, s.pollIntervalMs)
     : undefined
   const tag = `[${name}]`
   const base: SyncRequest = { ...s.request }

@@ -69,6 +69,8 @@ const isoSec = (ms: number): string =>
 export class SimRollout {
   /** Transitions since the last revision (what tests may assert). */
   readonly history: string[] = []
+  /** The `startTime` of every pause since the last revision. */
+  readonly pauses: string[] = []
   private revision = 1
 
   constructor(
@@ -119,6 +121,7 @@ export class SimRollout {
     md.annotations['rollout.argoproj.io/revision'] = String(this.revision)
     this.obj.spec.template.spec.containers[0].image = image
     this.history.length = 0
+    this.pauses.length = 0
     this.history.push(`revision ${this.revision}`)
     this.touch()
   }
@@ -306,6 +309,7 @@ export class SimRollout {
     }
     if (!cond) {
       st.pauseConditions = [{ reason, startTime: isoSec(now) }]
+      this.pauses.push(isoSec(now))
       st.controllerPause = true
       st.phase = 'Paused'
       st.message = reason

@@ -15,6 +15,8 @@ export interface SimFault {
   times: number
   retryAfter?: string
   match?: (method: string, path: string) => boolean
+  /** Handle the request, then answer `status` instead (the answer lost after the work). */
+  afterHandling?: boolean
 }
 
 /** Simulator options. */

@@ -134,6 +134,17 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     record.app = appMatch ? decodeURIComponent(appMatch[1]!) : (q.get('name') ?? undefined)
     requests.push(record)
     const reply = (status: number, value: unknown): void => {
+      // A fault after the work: the server acted, the answer is lost on the way back.
+      const lost = faults.find(
+        f => f.times > 0 && f.afterHandling && (!f.match || f.match(record.method, path))
+      )
+      if (lost) {
+        lost.times--
+        record.status = lost.status
+        res.writeHead(lost.status, { 'content-type': 'text/plain' })
+        res.end(lost.status === 502 ? 'Bad Gateway' : 'Service Unavailable')
+        return
+      }
       record.status = status
       sendJson(res, status, value)
     }
@@ -158,7 +169,9 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
       res.end(HTML)
       return
     }
-    const fault = faults.find(f => f.times > 0 && (!f.match || f.match(record.method, path)))
+    const fault = faults.find(
+      f => f.times > 0 && !f.afterHandling && (!f.match || f.match(record.method, path))
+    )
     if (fault) {
       fault.times--
       record.status = fault.status
