@@ -113,7 +113,9 @@ export function readRollout(
   const revision = str(obj(obj(live.metadata).annotations)['rollout.argoproj.io/revision']) ?? ''
   const aborted = status.abort === true
   const current = str(status.currentPodHash)
-  const fullyPromoted = current !== undefined && current === str(status.stableRS) && !aborted
+  // Before Argo Rollouts v0.8 the stable ReplicaSet was `status.canary.stableRS`.
+  const stable = str(status.stableRS) ?? str(obj(status.canary).stableRS)
+  const fullyPromoted = current !== undefined && current === stable && !aborted
   const facts: RolloutFacts = {
     ref,
     health: health.status ?? 'Unknown',
