@@ -129,6 +129,16 @@ describe('argocd-sync: Argo Rollouts', () => {
     expect(run.main.summary).toMatch(/abort sent \(resource action, v2\)/)
   })
 
+  it('abort-on-degraded: a timeout with the Rollout mid-way (paused) aborts it before failing', async () => {
+    const s = await sim({ apps: [{ name: 'web', rollout: {} }] })
+    const run = await sync(s, { applications: 'web', timeout: '3s', 'abort-on-degraded': 'true' })
+    expect(run.main.code).toBe(1)
+    expect(appsOf(run).web!.result).toBe('timed-out')
+    expect(actionsRun(s)).toEqual(['abort argoproj.io/Rollout shop/web'])
+    expect(appsOf(run).web!.message).toMatch(/; aborted Rollout shop\/web \(traffic back/)
+    expect(rolloutsOf(run)[0]).toMatchObject({ result: 'aborted', step: 2, steps: 3 })
+  })
+
   it('without abort-on-degraded nothing is aborted', async () => {
     const s = await sim({
       apps: [{ name: 'web', rollout: { degradeAtStep: { step: 1, how: 'progress-deadline' } } }]
