@@ -75,7 +75,9 @@ describe('ResourceCalls', () => {
 
   it('a 403 names the RBAC permission; a resource not in the app is Argo CD’s message', async () => {
     const { calls } = await setup({ deniedActions: ['abort'] })
-    const denied = await calls.run('web', { project: 'shop' }, REF, 'abort').catch(e => e as Error)
+    const denied = (await calls
+      .run('web', { project: 'shop' }, REF, 'abort')
+      .catch(e => e as Error)) as Error
     expect(denied).toBeInstanceOf(ConfigurationError)
     expect(denied.message).toBe(
       'action "abort" on argoproj.io/Rollout shop/web in "web": permission denied (403). The account needs the RBAC permission "applications, action/argoproj.io/Rollout/abort" on shop/web'
@@ -91,7 +93,7 @@ describe('ResourceCalls', () => {
     const { s, calls } = await setup({
       faults: [{ status: 503, times: 1, match: (m, p) => m === 'POST' && p.includes('/actions') }]
     })
-    const failed = await calls.run('web', {}, REF, 'restart').catch(e => e as Error)
+    const failed = (await calls.run('web', {}, REF, 'restart').catch(e => e as Error)) as Error
     expect(failed).toBeInstanceOf(ArgoApiError)
     expect(posts(s)).toEqual(['/api/v1/applications/web/resource/actions/v2 503'])
     expect(s.actions).toEqual([])

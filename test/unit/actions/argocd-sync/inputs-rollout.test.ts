@@ -55,7 +55,10 @@ describe('argocd-sync: rollout inputs', () => {
   })
 
   it.each([
-    [{ rollout: 'yes' }, /^input "rollout": got "yes", expected one of "wait", "promote", "succeed"$/],
+    [
+      { rollout: 'yes' },
+      /^input "rollout": got "yes", expected one of "wait", "promote", "succeed"$/
+    ],
     [{ rollout: 'promote', 'rollout-pause-min': 'soon' }, /^input "rollout-pause-min": got "soon"/],
     [{ 'abort-on-degraded': 'maybe' }, /^input "abort-on-degraded": got "maybe"/],
     [
