@@ -104,6 +104,8 @@ export async function syncApplication(
   let lastReason = ''
   /** Sent the sync request without knowing whether the server acted on it. */
   let syncUnanswered = false
+  /** Our operation was seen started: what a Rollout runs mid-way may be ours to abort. */
+  let oursSeen = false
 
   const finish = async (
     result: AppResult['result'],
@@ -113,7 +115,8 @@ export async function syncApplication(
     const r = resultOf(name, last, result, message, started, facts, observer.mode, resources)
     if (rollouts) {
       // Abort what is mid-way before failing (abort-on-degraded), then where each stopped.
-      if (result !== 'succeeded' && s.rollout?.abortOnDegraded) {
+      // Only after our operation ran (never a Rollout a failed request left alone).
+      if (result !== 'succeeded' && s.rollout?.abortOnDegraded && oursSeen && !s.request.dryRun) {
         const done = await rollouts.abortMidway(new ResourceCalls(cleanup()), last)
         if (done.length > 0) r.message += `; ${done.join('; ')}`
       }
@@ -296,6 +299,7 @@ export async function syncApplication(
       const now = Date.now()
       verdict = decide(app, exp, now, memory)
       memory = remember(memory, app, exp, verdict, now)
+      if (memory.ours) oursSeen = true
       const state = app.status?.operationState
       if (state?.phase === 'Succeeded' && isOurOperation(state, exp, app)) {
         facts.synced = revisionList(app, state.syncResult)
