@@ -127,7 +127,16 @@ export function readRollout(
   }
   const steps = Array.isArray(canary?.steps) ? (canary.steps as unknown[]).map(obj) : undefined
   const index = typeof status.currentStepIndex === 'number' ? status.currentStepIndex : undefined
-  if (steps && steps.length > 0) {
+  // Until the controller observed the new spec, the step fields are the old update's
+  // (health.lua `isGenerationObserved`: a non-numeric, pre-v0.10 value counts as observed).
+  const observedGen = Number(status.observedGeneration)
+  const generation = Number(obj(live.metadata).generation)
+  const observed =
+    status.observedGeneration === undefined ||
+    String(status.observedGeneration).trim() === '' ||
+    Number.isNaN(observedGen) ||
+    observedGen >= generation
+  if (steps && steps.length > 0 && observed) {
     facts.steps = steps.length
     const i = Math.min(index ?? 0, steps.length)
     facts.step = Math.min(i + 1, steps.length)

@@ -188,17 +188,20 @@ describe('argocd-sync: Argo Rollouts', () => {
     }
   )
 
-  it('a watch stream dropped mid-rollout: reconnects and promotes once', async () => {
-    const s = await sim({
-      apps: [{ name: 'web', rollout: {} }],
-      streamFaults: { afterEvents: 6, kinds: ['drop'] }
-    })
-    const run = await sync(s, { applications: 'web', rollout: 'promote' })
+  it('a watch stream dropped mid-rollout (at the pause): reconnects and promotes once', async () => {
+    const s = await sim({ apps: [{ name: 'web', rollout: {} }] })
+    const running = sync(s, { applications: 'web', rollout: 'promote', 'rollout-pause-min': '2s' })
+    // Wait for the pause, then cut the watch stream the action holds.
+    const end = Date.now() + 15_000
+    while (!s.rollout('web').history.includes('CanaryPauseStep') && Date.now() < end)
+      await new Promise(r => setTimeout(r, 20))
+    expect(s.dropStreams()).toBe(1)
+    const run = await running
     expect(run.main.code, run.main.stdout).toBe(0)
-    expect(run.main.stdout).toMatch(
-      /watch stream dropped .*; reconnecting|watch stream ended; reconnecting/
-    )
+    expect(run.main.stdout).toMatch(/\[web\] watch stream dropped \([^)]*\); reconnecting/)
     expect(actionsRun(s)).toEqual(['resume argoproj.io/Rollout shop/web'])
+    const out = run.main.stdout
+    expect(out.search(/watch stream dropped/)).toBeLessThan(out.indexOf('resume sent'))
     expect(rolloutsOf(run)[0]).toMatchObject({ result: 'promoted', step: 3, steps: 3 })
   })
 

@@ -205,7 +205,9 @@ export class SimController {
     }
     let step = start + f
     this.later(st, step, () => {
-      s.operationState!.message = `waiting for healthy state of apps/Deployment/${st.spec.name}`
+      s.operationState!.message = st.rollout
+        ? `waiting for healthy state of argoproj.io/Rollout/${st.rollout.obj.metadata.name}`
+        : `waiting for healthy state of apps/Deployment/${st.spec.name}`
       this.emit(st)
     })
     if (scenario === 'retry-then-succeeds') {

@@ -91,6 +91,8 @@ export interface ArgoSim {
   rollout(app: string): SimRollout
   /** Add faults at run time. */
   addFault(fault: SimFault): void
+  /** Cut every open watch stream now (a proxy or NAT dropping them); returns how many. */
+  dropStreams(): number
   /** Start an operation (e.g. an auto-sync) on an app right now. */
   startOperation(
     name: string,

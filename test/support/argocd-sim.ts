@@ -68,6 +68,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
   const tokens = new Set(options.tokens ?? [])
   const sockets = new Set<Socket>()
   let streamsOpened = 0
+  const openStreams = new Set<http.ServerResponse>()
   const ctrl = new SimController(
     {
       stepMs: options.stepMs ?? 30,
@@ -225,6 +226,8 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
           (name ? st.spec.name === name : true) &&
           (selector ? selectorMatch(st.obj.metadata.labels, selector) : true)
       )
+      openStreams.add(res)
+      res.on('close', () => openStreams.delete(res))
       return serveStream(req, res, targets, {
         index: streamsOpened++,
         faults: options.streamFaults,
@@ -354,6 +357,11 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
       return r
     },
     addFault: f => faults.push(f),
+    dropStreams: () => {
+      const n = openStreams.size
+      for (const r of openStreams) r.socket?.destroy()
+      return n
+    },
     startOperation: (name, o) => ctrl.startOperation(name, o),
     push: (url, commit, branch) => ctrl.push(url, commit, branch),
     head: (name, source) => {

@@ -137,6 +137,20 @@ describe('readRollout: the facts of real Rollout objects', () => {
     else expect(f.pause).toBeUndefined()
   })
 
+  it('gives no step until the controller observed the new spec (the fields are the old update’s)', () => {
+    const live = variant('testdata/suspended_v1.0_pausedRollout.yaml', o => {
+      o.metadata.generation = 9
+      o.status.observedGeneration = '8'
+    })
+    const f = readRollout(REF, live, { status: 'Progressing' })
+    expect([f.step, f.steps, f.weight]).toEqual([undefined, undefined, undefined])
+    const seen = variant('testdata/suspended_v1.0_pausedRollout.yaml', o => {
+      o.metadata.generation = 9
+      o.status.observedGeneration = '9'
+    })
+    expect(readRollout(REF, seen).step).toBe(2)
+  })
+
   it('reads the traffic-routed weight from status.canary.weights', () => {
     const live = variant('actions/testdata/has_pause_condition_rollout.yaml', o => {
       o.status.canary = { weights: { canary: { weight: 35 }, stable: { weight: 65 } } }
