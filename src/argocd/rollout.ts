@@ -269,8 +269,12 @@ export function rolloutResult(
 export function transitions(before: RolloutFacts | undefined, now: RolloutFacts): string[] {
   const out: string[] = []
   if (!before || before.revision !== now.revision) {
-    out.push(`revision ${now.revision || '?'}: ${positionLine(now)}`)
-    return out
+    // A new update: its revision and health, then its position as steps from nothing.
+    out.push(
+      `revision ${now.revision || '?'}: ${now.health}${now.healthMessage ? ` (${now.healthMessage})` : ''}`
+    )
+    const { step: _s, weight: _w, pause: _p, ...rest } = now
+    before = { ...rest, aborted: false }
   }
   if (now.step !== before.step && now.step !== undefined) {
     out.push(

@@ -331,8 +331,11 @@ describe('mid-way, result, lines', () => {
     expect(positionLine(paused)).toBe(
       'Suspended: step 2 of 3 (pause), canary weight 25%, paused (CanaryPauseStep, indefinite)'
     )
+    // A new update: its revision, then where it is, as steps (however late the first look).
     expect(transitions(undefined, paused)).toEqual([
-      'revision 2: Suspended: step 2 of 3 (pause), canary weight 25%, paused (CanaryPauseStep, indefinite)'
+      'revision 2: Suspended',
+      'step 2 of 3 (pause), canary weight 25%',
+      'paused (CanaryPauseStep, indefinite)'
     ])
     const moved = facts({
       step: 3,
