@@ -1,34 +1,34 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 7112:
+/***/ 3368:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-const Client = __nccwpck_require__(4205)
-const Dispatcher = __nccwpck_require__(8459)
-const Pool = __nccwpck_require__(5644)
-const BalancedPool = __nccwpck_require__(7309)
-const Agent = __nccwpck_require__(3045)
-const ProxyAgent = __nccwpck_require__(1256)
-const EnvHttpProxyAgent = __nccwpck_require__(9689)
-const RetryAgent = __nccwpck_require__(5418)
-const errors = __nccwpck_require__(8811)
-const util = __nccwpck_require__(744)
+const Client = __nccwpck_require__(3069)
+const Dispatcher = __nccwpck_require__(2091)
+const Pool = __nccwpck_require__(7404)
+const BalancedPool = __nccwpck_require__(8973)
+const Agent = __nccwpck_require__(6261)
+const ProxyAgent = __nccwpck_require__(9848)
+const EnvHttpProxyAgent = __nccwpck_require__(7897)
+const RetryAgent = __nccwpck_require__(1882)
+const errors = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(1695)
-const buildConnector = __nccwpck_require__(1384)
-const MockClient = __nccwpck_require__(7293)
-const MockAgent = __nccwpck_require__(7621)
-const MockPool = __nccwpck_require__(4396)
-const mockErrors = __nccwpck_require__(7029)
-const RetryHandler = __nccwpck_require__(8576)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(2349)
-const DecoratorHandler = __nccwpck_require__(3827)
-const RedirectHandler = __nccwpck_require__(6506)
-const createRedirectInterceptor = __nccwpck_require__(76)
+const api = __nccwpck_require__(5407)
+const buildConnector = __nccwpck_require__(2296)
+const MockClient = __nccwpck_require__(8957)
+const MockAgent = __nccwpck_require__(5973)
+const MockPool = __nccwpck_require__(8780)
+const mockErrors = __nccwpck_require__(5445)
+const RetryHandler = __nccwpck_require__(112)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(5837)
+const DecoratorHandler = __nccwpck_require__(7011)
+const RedirectHandler = __nccwpck_require__(5050)
+const createRedirectInterceptor = __nccwpck_require__(1676)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -46,10 +46,10 @@ __webpack_unused_export__ = DecoratorHandler
 __webpack_unused_export__ = RedirectHandler
 __webpack_unused_export__ = createRedirectInterceptor
 __webpack_unused_export__ = {
-  redirect: __nccwpck_require__(7410),
-  retry: __nccwpck_require__(2530),
-  dump: __nccwpck_require__(7556),
-  dns: __nccwpck_require__(2704)
+  redirect: __nccwpck_require__(3650),
+  retry: __nccwpck_require__(3874),
+  dump: __nccwpck_require__(2375),
+  dns: __nccwpck_require__(7251)
 }
 
 __webpack_unused_export__ = buildConnector
@@ -111,7 +111,7 @@ function makeDispatcher (fn) {
 __webpack_unused_export__ = setGlobalDispatcher
 __webpack_unused_export__ = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(742).fetch)
+const fetchImpl = (__nccwpck_require__(7302).fetch)
 __webpack_unused_export__ = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -123,39 +123,39 @@ __webpack_unused_export__ = async function fetch (init, options = undefined) {
     throw err
   }
 }
-/* unused reexport */ __nccwpck_require__(2812).Headers
-/* unused reexport */ __nccwpck_require__(2371).Response
-/* unused reexport */ __nccwpck_require__(6855).Request
-/* unused reexport */ __nccwpck_require__(4990).FormData
+/* unused reexport */ __nccwpck_require__(3676).Headers
+/* unused reexport */ __nccwpck_require__(9107).Response
+/* unused reexport */ __nccwpck_require__(6055).Request
+/* unused reexport */ __nccwpck_require__(9662).FormData
 __webpack_unused_export__ = globalThis.File ?? (__nccwpck_require__(4573).File)
-/* unused reexport */ __nccwpck_require__(2027).FileReader
+/* unused reexport */ __nccwpck_require__(6299).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1307)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(2443)
 
 __webpack_unused_export__ = setGlobalOrigin
 __webpack_unused_export__ = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(1221)
-const { kConstruct } = __nccwpck_require__(7477)
+const { CacheStorage } = __nccwpck_require__(6949)
+const { kConstruct } = __nccwpck_require__(7589)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 __webpack_unused_export__ = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(285)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(5437)
 
 __webpack_unused_export__ = deleteCookie
 __webpack_unused_export__ = getCookies
 __webpack_unused_export__ = getSetCookies
 __webpack_unused_export__ = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(7044)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(980)
 
 __webpack_unused_export__ = parseMIMEType
 __webpack_unused_export__ = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(6972)
-/* unused reexport */ __nccwpck_require__(310).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(44)
+/* unused reexport */ __nccwpck_require__(5366).WebSocket
 __webpack_unused_export__ = CloseEvent
 __webpack_unused_export__ = ErrorEvent
 __webpack_unused_export__ = MessageEvent
@@ -171,18 +171,18 @@ __webpack_unused_export__ = MockPool
 __webpack_unused_export__ = MockAgent
 __webpack_unused_export__ = mockErrors
 
-const { EventSource } = __nccwpck_require__(7694)
+const { EventSource } = __nccwpck_require__(6942)
 
 __webpack_unused_export__ = EventSource
 
 
 /***/ }),
 
-/***/ 4982:
+/***/ 9318:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(744)
-const { RequestAbortedError } = __nccwpck_require__(8811)
+const { addAbortListener } = __nccwpck_require__(1544)
+const { RequestAbortedError } = __nccwpck_require__(8091)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -242,16 +242,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1132:
+/***/ 9724:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8811)
-const util = __nccwpck_require__(744)
-const { addSignal, removeSignal } = __nccwpck_require__(4982)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
+const { addSignal, removeSignal } = __nccwpck_require__(9318)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -357,7 +357,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 4166:
+/***/ 6998:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -371,10 +371,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(8811)
-const util = __nccwpck_require__(744)
+} = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(4982)
+const { addSignal, removeSignal } = __nccwpck_require__(9318)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -615,16 +615,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 563:
+/***/ 8675:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(6943)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8811)
-const util = __nccwpck_require__(744)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(8559)
+const { Readable } = __nccwpck_require__(3135)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(8447)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -836,18 +836,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 992:
+/***/ 576:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8811)
-const util = __nccwpck_require__(744)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(8559)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(8447)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(4982)
+const { addSignal, removeSignal } = __nccwpck_require__(9318)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -1063,15 +1063,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 3282:
+/***/ 2274:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8811)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(8091)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(744)
-const { addSignal, removeSignal } = __nccwpck_require__(4982)
+const util = __nccwpck_require__(1544)
+const { addSignal, removeSignal } = __nccwpck_require__(9318)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -1178,21 +1178,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 1695:
+/***/ 5407:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(563)
-module.exports.stream = __nccwpck_require__(992)
-module.exports.pipeline = __nccwpck_require__(4166)
-module.exports.upgrade = __nccwpck_require__(3282)
-module.exports.connect = __nccwpck_require__(1132)
+module.exports.request = __nccwpck_require__(8675)
+module.exports.stream = __nccwpck_require__(576)
+module.exports.pipeline = __nccwpck_require__(6998)
+module.exports.upgrade = __nccwpck_require__(2274)
+module.exports.connect = __nccwpck_require__(9724)
 
 
 /***/ }),
 
-/***/ 6943:
+/***/ 3135:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -1201,9 +1201,9 @@ module.exports.connect = __nccwpck_require__(1132)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8811)
-const util = __nccwpck_require__(744)
-const { ReadableStreamFrom } = __nccwpck_require__(744)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
+const { ReadableStreamFrom } = __nccwpck_require__(1544)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -1584,15 +1584,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 8559:
+/***/ 8447:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(8811)
+} = __nccwpck_require__(8091)
 
-const { chunksDecode } = __nccwpck_require__(6943)
+const { chunksDecode } = __nccwpck_require__(3135)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -1684,16 +1684,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1384:
+/***/ 2296:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(744)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8811)
-const timers = __nccwpck_require__(147)
+const util = __nccwpck_require__(1544)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8091)
+const timers = __nccwpck_require__(2563)
 
 function noop () {}
 
@@ -1931,7 +1931,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 3111:
+/***/ 1303:
 /***/ ((module) => {
 
 
@@ -2056,7 +2056,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 278:
+/***/ 8150:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -2265,7 +2265,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8811:
+/***/ 8091:
 /***/ ((module) => {
 
 
@@ -2697,7 +2697,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9767:
+/***/ 8823:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -2705,7 +2705,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(8811)
+} = __nccwpck_require__(8091)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -2720,9 +2720,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(744)
-const { channels } = __nccwpck_require__(278)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(3111)
+} = __nccwpck_require__(1544)
+const { channels } = __nccwpck_require__(8150)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1303)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -3186,7 +3186,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 2323:
+/***/ 9411:
 /***/ ((module) => {
 
 module.exports = {
@@ -3260,7 +3260,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2496:
+/***/ 3568:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -3268,7 +3268,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(3111)
+} = __nccwpck_require__(1303)
 
 class TstNode {
   /** @type {any} */
@@ -3419,13 +3419,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 744:
+/***/ 1544:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(2323)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(9411)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -3433,9 +3433,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(8811)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(3111)
-const { tree } = __nccwpck_require__(2496)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1303)
+const { tree } = __nccwpck_require__(3568)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -4145,18 +4145,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3045:
+/***/ 6261:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(8811)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(2323)
-const DispatcherBase = __nccwpck_require__(9241)
-const Pool = __nccwpck_require__(5644)
-const Client = __nccwpck_require__(4205)
-const util = __nccwpck_require__(744)
-const createRedirectInterceptor = __nccwpck_require__(76)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(9411)
+const DispatcherBase = __nccwpck_require__(4745)
+const Pool = __nccwpck_require__(7404)
+const Client = __nccwpck_require__(3069)
+const util = __nccwpck_require__(1544)
+const createRedirectInterceptor = __nccwpck_require__(1676)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -4285,7 +4285,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 7309:
+/***/ 8973:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -4293,7 +4293,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(8811)
+} = __nccwpck_require__(8091)
 const {
   PoolBase,
   kClients,
@@ -4301,10 +4301,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(824)
-const Pool = __nccwpck_require__(5644)
-const { kUrl, kInterceptors } = __nccwpck_require__(2323)
-const { parseOrigin } = __nccwpck_require__(744)
+} = __nccwpck_require__(3272)
+const Pool = __nccwpck_require__(7404)
+const { kUrl, kInterceptors } = __nccwpck_require__(9411)
+const { parseOrigin } = __nccwpck_require__(1544)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -4501,7 +4501,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 7317:
+/***/ 1557:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -4509,9 +4509,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(744)
-const { channels } = __nccwpck_require__(278)
-const timers = __nccwpck_require__(147)
+const util = __nccwpck_require__(1544)
+const { channels } = __nccwpck_require__(8150)
+const timers = __nccwpck_require__(2563)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -4524,7 +4524,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(8811)
+} = __nccwpck_require__(8091)
 const {
   kUrl,
   kReset,
@@ -4557,9 +4557,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(2323)
+} = __nccwpck_require__(9411)
 
-const constants = __nccwpck_require__(8592)
+const constants = __nccwpck_require__(7424)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -4571,11 +4571,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(7590) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(7846) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(6962))
+    mod = await WebAssembly.compile(__nccwpck_require__(9474))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -4583,7 +4583,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(7590))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(7846))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -5498,7 +5498,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(3428).extractBody)
+      extractBody = (__nccwpck_require__(8900).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -6021,7 +6021,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 7580:
+/***/ 4092:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6029,13 +6029,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(744)
+const util = __nccwpck_require__(1544)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(8811)
+} = __nccwpck_require__(8091)
 const {
   kUrl,
   kReset,
@@ -6054,7 +6054,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(2323)
+} = __nccwpck_require__(9411)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -6460,7 +6460,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(3428).extractBody)
+    extractBody ??= (__nccwpck_require__(8900).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -6820,7 +6820,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 4205:
+/***/ 3069:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -6830,16 +6830,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(744)
-const { channels } = __nccwpck_require__(278)
-const Request = __nccwpck_require__(9767)
-const DispatcherBase = __nccwpck_require__(9241)
+const util = __nccwpck_require__(1544)
+const { channels } = __nccwpck_require__(8150)
+const Request = __nccwpck_require__(8823)
+const DispatcherBase = __nccwpck_require__(4745)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(8811)
-const buildConnector = __nccwpck_require__(1384)
+} = __nccwpck_require__(8091)
+const buildConnector = __nccwpck_require__(2296)
 const {
   kUrl,
   kServerName,
@@ -6881,9 +6881,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(2323)
-const connectH1 = __nccwpck_require__(7317)
-const connectH2 = __nccwpck_require__(7580)
+} = __nccwpck_require__(9411)
+const connectH1 = __nccwpck_require__(1557)
+const connectH2 = __nccwpck_require__(4092)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -7191,7 +7191,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(76)
+const createRedirectInterceptor = __nccwpck_require__(1676)
 
 function onError (client, err) {
   if (
@@ -7451,19 +7451,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 9241:
+/***/ 4745:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(8459)
+const Dispatcher = __nccwpck_require__(2091)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(8811)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(2323)
+} = __nccwpck_require__(8091)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(9411)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -7666,7 +7666,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 8459:
+/***/ 2091:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -7738,15 +7738,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 9689:
+/***/ 7897:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(9241)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(2323)
-const ProxyAgent = __nccwpck_require__(1256)
-const Agent = __nccwpck_require__(3045)
+const DispatcherBase = __nccwpck_require__(4745)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(9411)
+const ProxyAgent = __nccwpck_require__(9848)
+const Agent = __nccwpck_require__(6261)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -7905,7 +7905,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 9804:
+/***/ 6524:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -8029,15 +8029,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 824:
+/***/ 3272:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(9241)
-const FixedQueue = __nccwpck_require__(9804)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(2323)
-const PoolStats = __nccwpck_require__(9350)
+const DispatcherBase = __nccwpck_require__(4745)
+const FixedQueue = __nccwpck_require__(6524)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(9411)
+const PoolStats = __nccwpck_require__(9686)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -8230,10 +8230,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9350:
+/***/ 9686:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(2323)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(9411)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -8271,7 +8271,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 5644:
+/***/ 7404:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8282,14 +8282,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(824)
-const Client = __nccwpck_require__(4205)
+} = __nccwpck_require__(3272)
+const Client = __nccwpck_require__(3069)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(8811)
-const util = __nccwpck_require__(744)
-const { kUrl, kInterceptors } = __nccwpck_require__(2323)
-const buildConnector = __nccwpck_require__(1384)
+} = __nccwpck_require__(8091)
+const util = __nccwpck_require__(1544)
+const { kUrl, kInterceptors } = __nccwpck_require__(9411)
+const buildConnector = __nccwpck_require__(2296)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -8385,19 +8385,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 1256:
+/***/ 9848:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(2323)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(9411)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(3045)
-const Pool = __nccwpck_require__(5644)
-const DispatcherBase = __nccwpck_require__(9241)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8811)
-const buildConnector = __nccwpck_require__(1384)
-const Client = __nccwpck_require__(4205)
+const Agent = __nccwpck_require__(6261)
+const Pool = __nccwpck_require__(7404)
+const DispatcherBase = __nccwpck_require__(4745)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8091)
+const buildConnector = __nccwpck_require__(2296)
+const Client = __nccwpck_require__(3069)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -8666,13 +8666,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 5418:
+/***/ 1882:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(8459)
-const RetryHandler = __nccwpck_require__(8576)
+const Dispatcher = __nccwpck_require__(2091)
+const RetryHandler = __nccwpck_require__(112)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -8708,7 +8708,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 2349:
+/***/ 5837:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8716,8 +8716,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(8811)
-const Agent = __nccwpck_require__(3045)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
+const Agent = __nccwpck_require__(6261)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -8747,7 +8747,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3827:
+/***/ 7011:
 /***/ ((module) => {
 
 
@@ -8798,15 +8798,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 6506:
+/***/ 5050:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(744)
-const { kBodyUsed } = __nccwpck_require__(2323)
+const util = __nccwpck_require__(1544)
+const { kBodyUsed } = __nccwpck_require__(9411)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(8811)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -9037,20 +9037,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 8576:
+/***/ 112:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(2323)
-const { RequestRetryError } = __nccwpck_require__(8811)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(9411)
+const { RequestRetryError } = __nccwpck_require__(8091)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(744)
+} = __nccwpck_require__(1544)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -9481,14 +9481,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 2704:
+/***/ 7251:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(3827)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8811)
+const DecoratorHandler = __nccwpck_require__(7011)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8091)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -9863,14 +9863,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 7556:
+/***/ 2375:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(744)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8811)
-const DecoratorHandler = __nccwpck_require__(3827)
+const util = __nccwpck_require__(1544)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8091)
+const DecoratorHandler = __nccwpck_require__(7011)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -9993,12 +9993,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 76:
+/***/ 1676:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(6506)
+const RedirectHandler = __nccwpck_require__(5050)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -10021,11 +10021,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 7410:
+/***/ 3650:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(6506)
+const RedirectHandler = __nccwpck_require__(5050)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -10052,11 +10052,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 2530:
+/***/ 3874:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(8576)
+const RetryHandler = __nccwpck_require__(112)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -10078,13 +10078,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 8592:
+/***/ 7424:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(3652);
+const utils_1 = __nccwpck_require__(8916);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -10362,7 +10362,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 7590:
+/***/ 7846:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10374,7 +10374,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 6962:
+/***/ 9474:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10386,7 +10386,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 3652:
+/***/ 8916:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -10407,13 +10407,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 7621:
+/***/ 5973:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(2323)
-const Agent = __nccwpck_require__(3045)
+const { kClients } = __nccwpck_require__(9411)
+const Agent = __nccwpck_require__(6261)
 const {
   kAgent,
   kMockAgentSet,
@@ -10424,14 +10424,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(9381)
-const MockClient = __nccwpck_require__(7293)
-const MockPool = __nccwpck_require__(4396)
-const { matchValue, buildMockOptions } = __nccwpck_require__(9645)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8811)
-const Dispatcher = __nccwpck_require__(8459)
-const Pluralizer = __nccwpck_require__(9233)
-const PendingInterceptorsFormatter = __nccwpck_require__(4214)
+} = __nccwpck_require__(8149)
+const MockClient = __nccwpck_require__(8957)
+const MockPool = __nccwpck_require__(8780)
+const { matchValue, buildMockOptions } = __nccwpck_require__(1725)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8091)
+const Dispatcher = __nccwpck_require__(2091)
+const Pluralizer = __nccwpck_require__(8353)
+const PendingInterceptorsFormatter = __nccwpck_require__(1030)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -10574,14 +10574,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 7293:
+/***/ 8957:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(4205)
-const { buildMockDispatch } = __nccwpck_require__(9645)
+const Client = __nccwpck_require__(3069)
+const { buildMockDispatch } = __nccwpck_require__(1725)
 const {
   kDispatches,
   kMockAgent,
@@ -10590,10 +10590,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(9381)
-const { MockInterceptor } = __nccwpck_require__(7679)
-const Symbols = __nccwpck_require__(2323)
-const { InvalidArgumentError } = __nccwpck_require__(8811)
+} = __nccwpck_require__(8149)
+const { MockInterceptor } = __nccwpck_require__(1599)
+const Symbols = __nccwpck_require__(9411)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -10640,12 +10640,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 7029:
+/***/ 5445:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(8811)
+const { UndiciError } = __nccwpck_require__(8091)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -10675,12 +10675,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7679:
+/***/ 1599:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(9645)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(1725)
 const {
   kDispatches,
   kDispatchKey,
@@ -10688,9 +10688,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(9381)
-const { InvalidArgumentError } = __nccwpck_require__(8811)
-const { buildURL } = __nccwpck_require__(744)
+} = __nccwpck_require__(8149)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
+const { buildURL } = __nccwpck_require__(1544)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -10889,14 +10889,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 4396:
+/***/ 8780:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(5644)
-const { buildMockDispatch } = __nccwpck_require__(9645)
+const Pool = __nccwpck_require__(7404)
+const { buildMockDispatch } = __nccwpck_require__(1725)
 const {
   kDispatches,
   kMockAgent,
@@ -10905,10 +10905,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(9381)
-const { MockInterceptor } = __nccwpck_require__(7679)
-const Symbols = __nccwpck_require__(2323)
-const { InvalidArgumentError } = __nccwpck_require__(8811)
+} = __nccwpck_require__(8149)
+const { MockInterceptor } = __nccwpck_require__(1599)
+const Symbols = __nccwpck_require__(9411)
+const { InvalidArgumentError } = __nccwpck_require__(8091)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -10955,7 +10955,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 9381:
+/***/ 8149:
 /***/ ((module) => {
 
 
@@ -10985,20 +10985,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9645:
+/***/ 1725:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(7029)
+const { MockNotMatchedError } = __nccwpck_require__(5445)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(9381)
-const { buildURL } = __nccwpck_require__(744)
+} = __nccwpck_require__(8149)
+const { buildURL } = __nccwpck_require__(1544)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -11359,7 +11359,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4214:
+/***/ 1030:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -11409,7 +11409,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 9233:
+/***/ 8353:
 /***/ ((module) => {
 
 
@@ -11445,7 +11445,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 147:
+/***/ 2563:
 /***/ ((module) => {
 
 
@@ -11875,20 +11875,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1722:
+/***/ 4330:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(7477)
-const { urlEquals, getFieldValues } = __nccwpck_require__(4870)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(744)
-const { webidl } = __nccwpck_require__(3997)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(2371)
-const { Request, fromInnerRequest } = __nccwpck_require__(6855)
-const { kState } = __nccwpck_require__(323)
-const { fetching } = __nccwpck_require__(742)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(8360)
+const { kConstruct } = __nccwpck_require__(7589)
+const { urlEquals, getFieldValues } = __nccwpck_require__(102)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(1544)
+const { webidl } = __nccwpck_require__(253)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9107)
+const { Request, fromInnerRequest } = __nccwpck_require__(6055)
+const { kState } = __nccwpck_require__(4883)
+const { fetching } = __nccwpck_require__(7302)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(4296)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -12741,15 +12741,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1221:
+/***/ 6949:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(7477)
-const { Cache } = __nccwpck_require__(1722)
-const { webidl } = __nccwpck_require__(3997)
-const { kEnumerableProperty } = __nccwpck_require__(744)
+const { kConstruct } = __nccwpck_require__(7589)
+const { Cache } = __nccwpck_require__(4330)
+const { webidl } = __nccwpck_require__(253)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
 
 class CacheStorage {
   /**
@@ -12900,26 +12900,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7477:
+/***/ 7589:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(2323).kConstruct)
+  kConstruct: (__nccwpck_require__(9411).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 4870:
+/***/ 102:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(7044)
-const { isValidHeaderName } = __nccwpck_require__(8360)
+const { URLSerializer } = __nccwpck_require__(980)
+const { isValidHeaderName } = __nccwpck_require__(4296)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -12964,7 +12964,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6612:
+/***/ 6820:
 /***/ ((module) => {
 
 
@@ -12983,15 +12983,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 285:
+/***/ 5437:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(130)
-const { stringify } = __nccwpck_require__(141)
-const { webidl } = __nccwpck_require__(3997)
-const { Headers } = __nccwpck_require__(2812)
+const { parseSetCookie } = __nccwpck_require__(2802)
+const { stringify } = __nccwpck_require__(5613)
+const { webidl } = __nccwpck_require__(253)
+const { Headers } = __nccwpck_require__(3676)
 
 /**
  * @typedef {Object} Cookie
@@ -13174,14 +13174,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 130:
+/***/ 2802:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(6612)
-const { isCTLExcludingHtab } = __nccwpck_require__(141)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(7044)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(6820)
+const { isCTLExcludingHtab } = __nccwpck_require__(5613)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(980)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -13491,7 +13491,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 141:
+/***/ 5613:
 /***/ ((module) => {
 
 
@@ -13850,13 +13850,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1895:
+/***/ 2455:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(6995)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(6627)
 
 /**
  * @type {number[]} BOM
@@ -14431,23 +14431,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7694:
+/***/ 6942:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(742)
-const { makeRequest } = __nccwpck_require__(6855)
-const { webidl } = __nccwpck_require__(3997)
-const { EventSourceStream } = __nccwpck_require__(1895)
-const { parseMIMEType } = __nccwpck_require__(7044)
-const { createFastMessageEvent } = __nccwpck_require__(6972)
-const { isNetworkError } = __nccwpck_require__(2371)
-const { delay } = __nccwpck_require__(6995)
-const { kEnumerableProperty } = __nccwpck_require__(744)
-const { environmentSettingsObject } = __nccwpck_require__(8360)
-const { getGlobalDispatcher } = __nccwpck_require__(2349)
+const { fetching } = __nccwpck_require__(7302)
+const { makeRequest } = __nccwpck_require__(6055)
+const { webidl } = __nccwpck_require__(253)
+const { EventSourceStream } = __nccwpck_require__(2455)
+const { parseMIMEType } = __nccwpck_require__(980)
+const { createFastMessageEvent } = __nccwpck_require__(44)
+const { isNetworkError } = __nccwpck_require__(9107)
+const { delay } = __nccwpck_require__(6627)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
+const { environmentSettingsObject } = __nccwpck_require__(4296)
+const { getGlobalDispatcher } = __nccwpck_require__(5837)
 
 let experimentalWarned = false
 
@@ -14921,7 +14921,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6995:
+/***/ 6627:
 /***/ ((module) => {
 
 
@@ -14965,12 +14965,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3428:
+/***/ 8900:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(744)
+const util = __nccwpck_require__(1544)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -14980,16 +14980,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(8360)
-const { FormData } = __nccwpck_require__(4990)
-const { kState } = __nccwpck_require__(323)
-const { webidl } = __nccwpck_require__(3997)
+} = __nccwpck_require__(4296)
+const { FormData } = __nccwpck_require__(9662)
+const { kState } = __nccwpck_require__(4883)
+const { webidl } = __nccwpck_require__(253)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(7044)
-const { multipartFormDataParser } = __nccwpck_require__(9660)
+const { serializeAMimeType } = __nccwpck_require__(980)
+const { multipartFormDataParser } = __nccwpck_require__(3100)
 let random
 
 try {
@@ -15501,7 +15501,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1415:
+/***/ 1207:
 /***/ ((module) => {
 
 
@@ -15632,7 +15632,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7044:
+/***/ 980:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -16383,12 +16383,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4645:
+/***/ 933:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(2323)
+const { kConnected, kSize } = __nccwpck_require__(9411)
 
 class CompatWeakRef {
   constructor (value) {
@@ -16436,14 +16436,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 8818:
+/***/ 1506:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(323)
-const { webidl } = __nccwpck_require__(3997)
+const { kState } = __nccwpck_require__(4883)
+const { webidl } = __nccwpck_require__(253)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -16569,16 +16569,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 9660:
+/***/ 3100:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(744)
-const { utf8DecodeBytes } = __nccwpck_require__(8360)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(7044)
-const { isFileLike } = __nccwpck_require__(8818)
-const { makeEntry } = __nccwpck_require__(4990)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(1544)
+const { utf8DecodeBytes } = __nccwpck_require__(4296)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(980)
+const { isFileLike } = __nccwpck_require__(1506)
+const { makeEntry } = __nccwpck_require__(9662)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -17050,16 +17050,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4990:
+/***/ 9662:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(8360)
-const { kState } = __nccwpck_require__(323)
-const { kEnumerableProperty } = __nccwpck_require__(744)
-const { FileLike, isFileLike } = __nccwpck_require__(8818)
-const { webidl } = __nccwpck_require__(3997)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(4296)
+const { kState } = __nccwpck_require__(4883)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
+const { FileLike, isFileLike } = __nccwpck_require__(1506)
+const { webidl } = __nccwpck_require__(253)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -17309,7 +17309,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 1307:
+/***/ 2443:
 /***/ ((module) => {
 
 
@@ -17356,21 +17356,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2812:
+/***/ 3676:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(2323)
-const { kEnumerableProperty } = __nccwpck_require__(744)
+const { kConstruct } = __nccwpck_require__(9411)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(8360)
-const { webidl } = __nccwpck_require__(3997)
+} = __nccwpck_require__(4296)
+const { webidl } = __nccwpck_require__(253)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -18050,7 +18050,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 742:
+/***/ 7302:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -18063,9 +18063,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(2371)
-const { HeadersList } = __nccwpck_require__(2812)
-const { Request, cloneRequest } = __nccwpck_require__(6855)
+} = __nccwpck_require__(9107)
+const { HeadersList } = __nccwpck_require__(3676)
+const { Request, cloneRequest } = __nccwpck_require__(6055)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -18101,23 +18101,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(8360)
-const { kState, kDispatcher } = __nccwpck_require__(323)
+} = __nccwpck_require__(4296)
+const { kState, kDispatcher } = __nccwpck_require__(4883)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(3428)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(8900)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(1415)
+} = __nccwpck_require__(1207)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(744)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(7044)
-const { getGlobalDispatcher } = __nccwpck_require__(2349)
-const { webidl } = __nccwpck_require__(3997)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(1544)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(980)
+const { getGlobalDispatcher } = __nccwpck_require__(5837)
+const { webidl } = __nccwpck_require__(253)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -20327,23 +20327,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6855:
+/***/ 6055:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(3428)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(2812)
-const { FinalizationRegistry } = __nccwpck_require__(4645)()
-const util = __nccwpck_require__(744)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(8900)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(3676)
+const { FinalizationRegistry } = __nccwpck_require__(933)()
+const util = __nccwpck_require__(1544)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(8360)
+} = __nccwpck_require__(4296)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -20353,12 +20353,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(1415)
+} = __nccwpck_require__(1207)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(323)
-const { webidl } = __nccwpck_require__(3997)
-const { URLSerializer } = __nccwpck_require__(7044)
-const { kConstruct } = __nccwpck_require__(2323)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(4883)
+const { webidl } = __nccwpck_require__(253)
+const { URLSerializer } = __nccwpck_require__(980)
+const { kConstruct } = __nccwpck_require__(9411)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -21371,14 +21371,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 2371:
+/***/ 9107:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(2812)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(3428)
-const util = __nccwpck_require__(744)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(3676)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(8900)
+const util = __nccwpck_require__(1544)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -21390,16 +21390,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(8360)
+} = __nccwpck_require__(4296)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(1415)
-const { kState, kHeaders } = __nccwpck_require__(323)
-const { webidl } = __nccwpck_require__(3997)
-const { FormData } = __nccwpck_require__(4990)
-const { URLSerializer } = __nccwpck_require__(7044)
-const { kConstruct } = __nccwpck_require__(2323)
+} = __nccwpck_require__(1207)
+const { kState, kHeaders } = __nccwpck_require__(4883)
+const { webidl } = __nccwpck_require__(253)
+const { FormData } = __nccwpck_require__(9662)
+const { URLSerializer } = __nccwpck_require__(980)
+const { kConstruct } = __nccwpck_require__(9411)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -21988,7 +21988,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 323:
+/***/ 4883:
 /***/ ((module) => {
 
 
@@ -22004,21 +22004,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8360:
+/***/ 4296:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(1415)
-const { getGlobalOrigin } = __nccwpck_require__(1307)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(7044)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(1207)
+const { getGlobalOrigin } = __nccwpck_require__(2443)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(980)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(744)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(1544)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(3997)
+const { webidl } = __nccwpck_require__(253)
 
 let supportedHashes = []
 
@@ -23643,14 +23643,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3997:
+/***/ 253:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(744)
+const { toUSVString } = __nccwpck_require__(1544)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -24345,7 +24345,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4359:
+/***/ 5207:
 /***/ ((module) => {
 
 
@@ -24642,7 +24642,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2027:
+/***/ 6299:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -24651,16 +24651,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(3986)
+} = __nccwpck_require__(7522)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(4025)
-const { webidl } = __nccwpck_require__(3997)
-const { kEnumerableProperty } = __nccwpck_require__(744)
+} = __nccwpck_require__(9657)
+const { webidl } = __nccwpck_require__(253)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -24993,12 +24993,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7026:
+/***/ 2981:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(3997)
+const { webidl } = __nccwpck_require__(253)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -25078,7 +25078,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4025:
+/***/ 9657:
 /***/ ((module) => {
 
 
@@ -25095,7 +25095,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3986:
+/***/ 7522:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -25106,10 +25106,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(4025)
-const { ProgressEvent } = __nccwpck_require__(7026)
-const { getEncoding } = __nccwpck_require__(4359)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(7044)
+} = __nccwpck_require__(9657)
+const { ProgressEvent } = __nccwpck_require__(2981)
+const { getEncoding } = __nccwpck_require__(5207)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(980)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -25493,27 +25493,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5641:
+/***/ 2569:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(600)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(1816)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(3448)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(5657)
-const { channels } = __nccwpck_require__(278)
-const { CloseEvent } = __nccwpck_require__(6972)
-const { makeRequest } = __nccwpck_require__(6855)
-const { fetching } = __nccwpck_require__(742)
-const { Headers, getHeadersList } = __nccwpck_require__(2812)
-const { getDecodeSplit } = __nccwpck_require__(8360)
-const { WebsocketFrameSend } = __nccwpck_require__(1976)
+} = __nccwpck_require__(2456)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(5673)
+const { channels } = __nccwpck_require__(8150)
+const { CloseEvent } = __nccwpck_require__(44)
+const { makeRequest } = __nccwpck_require__(6055)
+const { fetching } = __nccwpck_require__(7302)
+const { Headers, getHeadersList } = __nccwpck_require__(3676)
+const { getDecodeSplit } = __nccwpck_require__(4296)
+const { WebsocketFrameSend } = __nccwpck_require__(9272)
 
 /** @type {import('crypto')} */
 let crypto
@@ -25871,7 +25871,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 600:
+/***/ 1816:
 /***/ ((module) => {
 
 
@@ -25944,14 +25944,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6972:
+/***/ 44:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(3997)
-const { kEnumerableProperty } = __nccwpck_require__(744)
-const { kConstruct } = __nccwpck_require__(2323)
+const { webidl } = __nccwpck_require__(253)
+const { kEnumerableProperty } = __nccwpck_require__(1544)
+const { kConstruct } = __nccwpck_require__(9411)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -26280,12 +26280,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1976:
+/***/ 9272:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(600)
+const { maxUnsigned16Bit } = __nccwpck_require__(1816)
 
 const BUFFER_SIZE = 16386
 
@@ -26383,14 +26383,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9733:
+/***/ 2869:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(5657)
-const { MessageSizeExceededError } = __nccwpck_require__(8811)
+const { isValidClientWindowBits } = __nccwpck_require__(5673)
+const { MessageSizeExceededError } = __nccwpck_require__(8091)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -26495,16 +26495,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 9116:
+/***/ 4588:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(600)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(3448)
-const { channels } = __nccwpck_require__(278)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(1816)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(2456)
+const { channels } = __nccwpck_require__(8150)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -26514,11 +26514,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(5657)
-const { WebsocketFrameSend } = __nccwpck_require__(1976)
-const { closeWebSocketConnection } = __nccwpck_require__(5641)
-const { PerMessageDeflate } = __nccwpck_require__(9733)
-const { MessageSizeExceededError } = __nccwpck_require__(8811)
+} = __nccwpck_require__(5673)
+const { WebsocketFrameSend } = __nccwpck_require__(9272)
+const { closeWebSocketConnection } = __nccwpck_require__(2569)
+const { PerMessageDeflate } = __nccwpck_require__(2869)
+const { MessageSizeExceededError } = __nccwpck_require__(8091)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -27029,14 +27029,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4260:
+/***/ 228:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(1976)
-const { opcodes, sendHints } = __nccwpck_require__(600)
-const FixedQueue = __nccwpck_require__(9804)
+const { WebsocketFrameSend } = __nccwpck_require__(9272)
+const { opcodes, sendHints } = __nccwpck_require__(1816)
+const FixedQueue = __nccwpck_require__(6524)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -27140,7 +27140,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 3448:
+/***/ 2456:
 /***/ ((module) => {
 
 
@@ -27159,16 +27159,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5657:
+/***/ 5673:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(3448)
-const { states, opcodes } = __nccwpck_require__(600)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(6972)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(2456)
+const { states, opcodes } = __nccwpck_require__(1816)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(44)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(7044)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(980)
 
 /* globals Blob */
 
@@ -27488,15 +27488,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 310:
+/***/ 5366:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(3997)
-const { URLSerializer } = __nccwpck_require__(7044)
-const { environmentSettingsObject } = __nccwpck_require__(8360)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(600)
+const { webidl } = __nccwpck_require__(253)
+const { URLSerializer } = __nccwpck_require__(980)
+const { environmentSettingsObject } = __nccwpck_require__(4296)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(1816)
 const {
   kWebSocketURL,
   kReadyState,
@@ -27505,21 +27505,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(3448)
+} = __nccwpck_require__(2456)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(5657)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(5641)
-const { ByteParser } = __nccwpck_require__(9116)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(744)
-const { getGlobalDispatcher } = __nccwpck_require__(2349)
+} = __nccwpck_require__(5673)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(2569)
+const { ByteParser } = __nccwpck_require__(4588)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(1544)
+const { getGlobalDispatcher } = __nccwpck_require__(5837)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(6972)
-const { SendQueue } = __nccwpck_require__(4260)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(44)
+const { SendQueue } = __nccwpck_require__(228)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -28090,13 +28090,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6310:
+/***/ 4006:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const pico = __nccwpck_require__(3936);
-const utils = __nccwpck_require__(3211);
+const pico = __nccwpck_require__(8016);
+const utils = __nccwpck_require__(4059);
 
 function picomatch(glob, options, returnState = false) {
   // default to os.platform()
@@ -28114,7 +28114,7 @@ module.exports = picomatch;
 
 /***/ }),
 
-/***/ 667:
+/***/ 5595:
 /***/ ((module) => {
 
 
@@ -28305,13 +28305,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3721:
+/***/ 8265:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const constants = __nccwpck_require__(667);
-const utils = __nccwpck_require__(3211);
+const constants = __nccwpck_require__(5595);
+const utils = __nccwpck_require__(4059);
 
 /**
  * Constants
@@ -29737,15 +29737,15 @@ module.exports = parse;
 
 /***/ }),
 
-/***/ 3936:
+/***/ 8016:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const scan = __nccwpck_require__(117);
-const parse = __nccwpck_require__(3721);
-const utils = __nccwpck_require__(3211);
-const constants = __nccwpck_require__(667);
+const scan = __nccwpck_require__(1781);
+const parse = __nccwpck_require__(8265);
+const utils = __nccwpck_require__(4059);
+const constants = __nccwpck_require__(5595);
 const isObject = val => val && typeof val === 'object' && !Array.isArray(val);
 
 /**
@@ -30105,12 +30105,12 @@ module.exports = picomatch;
 
 /***/ }),
 
-/***/ 117:
+/***/ 1781:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const utils = __nccwpck_require__(3211);
+const utils = __nccwpck_require__(4059);
 const {
   CHAR_ASTERISK,             /* * */
   CHAR_AT,                   /* @ */
@@ -30127,7 +30127,7 @@ const {
   CHAR_RIGHT_CURLY_BRACE,    /* } */
   CHAR_RIGHT_PARENTHESES,    /* ) */
   CHAR_RIGHT_SQUARE_BRACKET  /* ] */
-} = __nccwpck_require__(667);
+} = __nccwpck_require__(5595);
 
 const isPathSeparator = code => {
   return code === CHAR_FORWARD_SLASH || code === CHAR_BACKWARD_SLASH;
@@ -30515,7 +30515,7 @@ module.exports = scan;
 
 /***/ }),
 
-/***/ 3211:
+/***/ 4059:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 /*global navigator*/
@@ -30526,7 +30526,7 @@ const {
   REGEX_REMOVE_BACKSLASH,
   REGEX_SPECIAL_CHARS,
   REGEX_SPECIAL_CHARS_GLOBAL
-} = __nccwpck_require__(667);
+} = __nccwpck_require__(5595);
 
 exports.isObject = val => val !== null && typeof val === 'object' && !Array.isArray(val);
 exports.hasRegexChars = str => REGEX_SPECIAL_CHARS.test(str);
@@ -30594,7 +30594,7 @@ exports.basename = (path, { windows } = {}) => {
 
 /***/ }),
 
-/***/ 1091:
+/***/ 9379:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -30734,17 +30734,17 @@ class Comparator {
 
 module.exports = Comparator
 
-const parseOptions = __nccwpck_require__(5684)
-const { safeRe: re, t } = __nccwpck_require__(1295)
-const cmp = __nccwpck_require__(8470)
-const debug = __nccwpck_require__(4039)
-const SemVer = __nccwpck_require__(203)
-const Range = __nccwpck_require__(7646)
+const parseOptions = __nccwpck_require__(356)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+const cmp = __nccwpck_require__(8646)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
 
 
 /***/ }),
 
-/***/ 7646:
+/***/ 6782:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -30966,22 +30966,22 @@ class Range {
 
 module.exports = Range
 
-const LRU = __nccwpck_require__(6071)
+const LRU = __nccwpck_require__(1383)
 const cache = new LRU()
 
-const parseOptions = __nccwpck_require__(5684)
-const Comparator = __nccwpck_require__(1091)
-const debug = __nccwpck_require__(4039)
-const SemVer = __nccwpck_require__(203)
-const trimComparatorWhitespace = __nccwpck_require__(5465)
+const parseOptions = __nccwpck_require__(356)
+const Comparator = __nccwpck_require__(9379)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const trimComparatorWhitespace = __nccwpck_require__(9737)
 const {
   safeRe: re,
   src,
   t,
   tildeTrimReplace,
   caretTrimReplace,
-} = __nccwpck_require__(1295)
-const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(6045)
+} = __nccwpck_require__(5471)
+const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(5101)
 
 // unbounded global build-metadata stripper used by parseRange
 const BUILDSTRIPRE = new RegExp(src[t.BUILD], 'g')
@@ -31328,17 +31328,17 @@ const testSet = (set, version, options) => {
 
 /***/ }),
 
-/***/ 203:
+/***/ 7163:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const debug = __nccwpck_require__(4039)
-const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(6045)
-const { safeRe: re, t } = __nccwpck_require__(1295)
+const debug = __nccwpck_require__(1159)
+const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(5101)
+const { safeRe: re, t } = __nccwpck_require__(5471)
 
-const parseOptions = __nccwpck_require__(5684)
-const { compareIdentifiers } = __nccwpck_require__(4180)
+const parseOptions = __nccwpck_require__(356)
+const { compareIdentifiers } = __nccwpck_require__(3348)
 
 const isPrereleaseIdentifier = (prerelease, identifier) => {
   const identifiers = identifier.split('.')
@@ -31685,12 +31685,12 @@ module.exports = SemVer
 
 /***/ }),
 
-/***/ 8439:
+/***/ 1799:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(1105)
+const parse = __nccwpck_require__(6353)
 const clean = (version, options) => {
   const s = parse(version.trim().replace(/^[=v]+/, ''), options)
   return s ? s.version : null
@@ -31700,17 +31700,17 @@ module.exports = clean
 
 /***/ }),
 
-/***/ 8470:
+/***/ 8646:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const eq = __nccwpck_require__(3578)
-const neq = __nccwpck_require__(7486)
-const gt = __nccwpck_require__(6247)
-const gte = __nccwpck_require__(9908)
-const lt = __nccwpck_require__(9088)
-const lte = __nccwpck_require__(3405)
+const eq = __nccwpck_require__(2701)
+const neq = __nccwpck_require__(4974)
+const gt = __nccwpck_require__(6599)
+const gte = __nccwpck_require__(1236)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
 
 const cmp = (a, op, b, loose) => {
   switch (op) {
@@ -31761,14 +31761,14 @@ module.exports = cmp
 
 /***/ }),
 
-/***/ 8377:
+/***/ 5385:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
-const parse = __nccwpck_require__(1105)
-const { safeRe: re, t } = __nccwpck_require__(1295)
+const SemVer = __nccwpck_require__(7163)
+const parse = __nccwpck_require__(6353)
+const { safeRe: re, t } = __nccwpck_require__(5471)
 
 const coerce = (version, options) => {
   if (version instanceof SemVer) {
@@ -31830,12 +31830,12 @@ module.exports = coerce
 
 /***/ }),
 
-/***/ 8336:
+/***/ 7648:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
+const SemVer = __nccwpck_require__(7163)
 const compareBuild = (a, b, loose) => {
   const versionA = new SemVer(a, loose)
   const versionB = new SemVer(b, loose)
@@ -31846,24 +31846,24 @@ module.exports = compareBuild
 
 /***/ }),
 
-/***/ 1962:
+/***/ 6874:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(837)
+const compare = __nccwpck_require__(8469)
 const compareLoose = (a, b) => compare(a, b, true)
 module.exports = compareLoose
 
 
 /***/ }),
 
-/***/ 837:
+/***/ 8469:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
+const SemVer = __nccwpck_require__(7163)
 const compare = (a, b, loose) =>
   new SemVer(a, loose).compare(new SemVer(b, loose))
 
@@ -31872,12 +31872,12 @@ module.exports = compare
 
 /***/ }),
 
-/***/ 7447:
+/***/ 711:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(1105)
+const parse = __nccwpck_require__(6353)
 
 const diff = (version1, version2) => {
   const v1 = parse(version1, null, true)
@@ -31939,48 +31939,48 @@ module.exports = diff
 
 /***/ }),
 
-/***/ 3578:
+/***/ 2701:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(837)
+const compare = __nccwpck_require__(8469)
 const eq = (a, b, loose) => compare(a, b, loose) === 0
 module.exports = eq
 
 
 /***/ }),
 
-/***/ 6247:
+/***/ 6599:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(837)
+const compare = __nccwpck_require__(8469)
 const gt = (a, b, loose) => compare(a, b, loose) > 0
 module.exports = gt
 
 
 /***/ }),
 
-/***/ 9908:
+/***/ 1236:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(837)
+const compare = __nccwpck_require__(8469)
 const gte = (a, b, loose) => compare(a, b, loose) >= 0
 module.exports = gte
 
 
 /***/ }),
 
-/***/ 6754:
+/***/ 2338:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
+const SemVer = __nccwpck_require__(7163)
 
 const inc = (version, release, options, identifier, identifierBase) => {
   if (typeof (options) === 'string') {
@@ -32003,72 +32003,72 @@ module.exports = inc
 
 /***/ }),
 
-/***/ 9088:
+/***/ 3872:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(837)
+const compare = __nccwpck_require__(8469)
 const lt = (a, b, loose) => compare(a, b, loose) < 0
 module.exports = lt
 
 
 /***/ }),
 
-/***/ 3405:
+/***/ 6717:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(837)
+const compare = __nccwpck_require__(8469)
 const lte = (a, b, loose) => compare(a, b, loose) <= 0
 module.exports = lte
 
 
 /***/ }),
 
-/***/ 2031:
+/***/ 8511:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
+const SemVer = __nccwpck_require__(7163)
 const major = (a, loose) => new SemVer(a, loose).major
 module.exports = major
 
 
 /***/ }),
 
-/***/ 3387:
+/***/ 2603:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
+const SemVer = __nccwpck_require__(7163)
 const minor = (a, loose) => new SemVer(a, loose).minor
 module.exports = minor
 
 
 /***/ }),
 
-/***/ 7486:
+/***/ 4974:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(837)
+const compare = __nccwpck_require__(8469)
 const neq = (a, b, loose) => compare(a, b, loose) !== 0
 module.exports = neq
 
 
 /***/ }),
 
-/***/ 1105:
+/***/ 6353:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
+const SemVer = __nccwpck_require__(7163)
 const parse = (version, options, throwErrors = false) => {
   if (version instanceof SemVer) {
     return version
@@ -32088,24 +32088,24 @@ module.exports = parse
 
 /***/ }),
 
-/***/ 7236:
+/***/ 8756:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
+const SemVer = __nccwpck_require__(7163)
 const patch = (a, loose) => new SemVer(a, loose).patch
 module.exports = patch
 
 
 /***/ }),
 
-/***/ 3602:
+/***/ 5714:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(1105)
+const parse = __nccwpck_require__(6353)
 const prerelease = (version, options) => {
   const parsed = parse(version, options)
   return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
@@ -32115,36 +32115,36 @@ module.exports = prerelease
 
 /***/ }),
 
-/***/ 6877:
+/***/ 2173:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(837)
+const compare = __nccwpck_require__(8469)
 const rcompare = (a, b, loose) => compare(b, a, loose)
 module.exports = rcompare
 
 
 /***/ }),
 
-/***/ 2600:
+/***/ 7192:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(8336)
+const compareBuild = __nccwpck_require__(7648)
 const rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose))
 module.exports = rsort
 
 
 /***/ }),
 
-/***/ 9451:
+/***/ 8011:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7646)
+const Range = __nccwpck_require__(6782)
 const satisfies = (version, range, options) => {
   try {
     range = new Range(range, options)
@@ -32158,26 +32158,26 @@ module.exports = satisfies
 
 /***/ }),
 
-/***/ 2928:
+/***/ 9872:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(8336)
+const compareBuild = __nccwpck_require__(7648)
 const sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose))
 module.exports = sort
 
 
 /***/ }),
 
-/***/ 6562:
+/***/ 6114:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(1105)
-const constants = __nccwpck_require__(6045)
-const SemVer = __nccwpck_require__(203)
+const parse = __nccwpck_require__(6353)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
 
 const truncate = (version, truncation, options) => {
   if (!constants.RELEASE_TYPES.includes(truncation)) {
@@ -32225,12 +32225,12 @@ module.exports = truncate
 
 /***/ }),
 
-/***/ 6716:
+/***/ 6399:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(1105)
+const parse = __nccwpck_require__(6353)
 const valid = (version, options) => {
   const v = parse(version, options)
   return v ? v.version : null
@@ -32240,54 +32240,54 @@ module.exports = valid
 
 /***/ }),
 
-/***/ 3880:
+/***/ 2088:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // just pre-load all the stuff that index.js lazily exports
-const internalRe = __nccwpck_require__(1295)
-const constants = __nccwpck_require__(6045)
-const SemVer = __nccwpck_require__(203)
-const identifiers = __nccwpck_require__(4180)
-const parse = __nccwpck_require__(1105)
-const valid = __nccwpck_require__(6716)
-const clean = __nccwpck_require__(8439)
-const inc = __nccwpck_require__(6754)
-const diff = __nccwpck_require__(7447)
-const major = __nccwpck_require__(2031)
-const minor = __nccwpck_require__(3387)
-const patch = __nccwpck_require__(7236)
-const prerelease = __nccwpck_require__(3602)
-const compare = __nccwpck_require__(837)
-const rcompare = __nccwpck_require__(6877)
-const compareLoose = __nccwpck_require__(1962)
-const compareBuild = __nccwpck_require__(8336)
-const sort = __nccwpck_require__(2928)
-const rsort = __nccwpck_require__(2600)
-const gt = __nccwpck_require__(6247)
-const lt = __nccwpck_require__(9088)
-const eq = __nccwpck_require__(3578)
-const neq = __nccwpck_require__(7486)
-const gte = __nccwpck_require__(9908)
-const lte = __nccwpck_require__(3405)
-const cmp = __nccwpck_require__(8470)
-const coerce = __nccwpck_require__(8377)
-const truncate = __nccwpck_require__(6562)
-const Comparator = __nccwpck_require__(1091)
-const Range = __nccwpck_require__(7646)
-const satisfies = __nccwpck_require__(9451)
-const toComparators = __nccwpck_require__(2126)
-const maxSatisfying = __nccwpck_require__(825)
-const minSatisfying = __nccwpck_require__(4867)
-const minVersion = __nccwpck_require__(4122)
-const validRange = __nccwpck_require__(1745)
-const outside = __nccwpck_require__(5720)
-const gtr = __nccwpck_require__(6372)
-const ltr = __nccwpck_require__(9309)
-const intersects = __nccwpck_require__(1673)
-const simplifyRange = __nccwpck_require__(7660)
-const subset = __nccwpck_require__(129)
+const internalRe = __nccwpck_require__(5471)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
+const identifiers = __nccwpck_require__(3348)
+const parse = __nccwpck_require__(6353)
+const valid = __nccwpck_require__(6399)
+const clean = __nccwpck_require__(1799)
+const inc = __nccwpck_require__(2338)
+const diff = __nccwpck_require__(711)
+const major = __nccwpck_require__(8511)
+const minor = __nccwpck_require__(2603)
+const patch = __nccwpck_require__(8756)
+const prerelease = __nccwpck_require__(5714)
+const compare = __nccwpck_require__(8469)
+const rcompare = __nccwpck_require__(2173)
+const compareLoose = __nccwpck_require__(6874)
+const compareBuild = __nccwpck_require__(7648)
+const sort = __nccwpck_require__(9872)
+const rsort = __nccwpck_require__(7192)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const eq = __nccwpck_require__(2701)
+const neq = __nccwpck_require__(4974)
+const gte = __nccwpck_require__(1236)
+const lte = __nccwpck_require__(6717)
+const cmp = __nccwpck_require__(8646)
+const coerce = __nccwpck_require__(5385)
+const truncate = __nccwpck_require__(6114)
+const Comparator = __nccwpck_require__(9379)
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const toComparators = __nccwpck_require__(4750)
+const maxSatisfying = __nccwpck_require__(5574)
+const minSatisfying = __nccwpck_require__(8595)
+const minVersion = __nccwpck_require__(1866)
+const validRange = __nccwpck_require__(4737)
+const outside = __nccwpck_require__(280)
+const gtr = __nccwpck_require__(2276)
+const ltr = __nccwpck_require__(5213)
+const intersects = __nccwpck_require__(3465)
+const simplifyRange = __nccwpck_require__(2028)
+const subset = __nccwpck_require__(1489)
 module.exports = {
   parse,
   valid,
@@ -32340,7 +32340,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6045:
+/***/ 5101:
 /***/ ((module) => {
 
 
@@ -32414,7 +32414,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4039:
+/***/ 1159:
 /***/ ((module) => {
 
 
@@ -32432,7 +32432,7 @@ module.exports = debug
 
 /***/ }),
 
-/***/ 4180:
+/***/ 3348:
 /***/ ((module) => {
 
 
@@ -32468,7 +32468,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6071:
+/***/ 1383:
 /***/ ((module) => {
 
 
@@ -32517,7 +32517,7 @@ module.exports = LRUCache
 
 /***/ }),
 
-/***/ 5684:
+/***/ 356:
 /***/ ((module) => {
 
 
@@ -32541,7 +32541,7 @@ module.exports = parseOptions
 
 /***/ }),
 
-/***/ 1295:
+/***/ 5471:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 
@@ -32550,8 +32550,8 @@ const {
   MAX_SAFE_COMPONENT_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   MAX_LENGTH,
-} = __nccwpck_require__(6045)
-const debug = __nccwpck_require__(4039)
+} = __nccwpck_require__(5101)
+const debug = __nccwpck_require__(1159)
 exports = module.exports = {}
 
 // The actual regexps go on exports.re
@@ -32771,7 +32771,7 @@ createToken('GTE0PRE', '^\\s*>=\\s*0\\.0\\.0-0\\s*$')
 
 /***/ }),
 
-/***/ 5465:
+/***/ 9737:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -32786,7 +32786,7 @@ const {
   MAX_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   WHITESPACE_CHARACTERS,
-} = __nccwpck_require__(6045)
+} = __nccwpck_require__(5101)
 
 /**
  * Remembers the last two rows of digits so their characters need not be reread.
@@ -33216,25 +33216,25 @@ module.exports = trimComparatorWhitespace
 
 /***/ }),
 
-/***/ 6372:
+/***/ 2276:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // Determine if version is greater than all the versions possible in the range.
-const outside = __nccwpck_require__(5720)
+const outside = __nccwpck_require__(280)
 const gtr = (version, range, options) => outside(version, range, '>', options)
 module.exports = gtr
 
 
 /***/ }),
 
-/***/ 1673:
+/***/ 3465:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7646)
+const Range = __nccwpck_require__(6782)
 const intersects = (r1, r2, options) => {
   r1 = new Range(r1, options)
   r2 = new Range(r2, options)
@@ -33245,12 +33245,12 @@ module.exports = intersects
 
 /***/ }),
 
-/***/ 9309:
+/***/ 5213:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const outside = __nccwpck_require__(5720)
+const outside = __nccwpck_require__(280)
 // Determine if version is less than all the versions possible in the range
 const ltr = (version, range, options) => outside(version, range, '<', options)
 module.exports = ltr
@@ -33258,13 +33258,13 @@ module.exports = ltr
 
 /***/ }),
 
-/***/ 825:
+/***/ 5574:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
-const Range = __nccwpck_require__(7646)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
 
 const maxSatisfying = (versions, range, options) => {
   let max = null
@@ -33292,13 +33292,13 @@ module.exports = maxSatisfying
 
 /***/ }),
 
-/***/ 4867:
+/***/ 8595:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
-const Range = __nccwpck_require__(7646)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
 const minSatisfying = (versions, range, options) => {
   let min = null
   let minSV = null
@@ -33325,14 +33325,14 @@ module.exports = minSatisfying
 
 /***/ }),
 
-/***/ 4122:
+/***/ 1866:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
-const Range = __nccwpck_require__(7646)
-const gt = __nccwpck_require__(6247)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+const gt = __nccwpck_require__(6599)
 
 const minVersion = (range, loose) => {
   range = new Range(range, loose)
@@ -33395,20 +33395,20 @@ module.exports = minVersion
 
 /***/ }),
 
-/***/ 5720:
+/***/ 280:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(203)
-const Comparator = __nccwpck_require__(1091)
+const SemVer = __nccwpck_require__(7163)
+const Comparator = __nccwpck_require__(9379)
 const { ANY } = Comparator
-const Range = __nccwpck_require__(7646)
-const satisfies = __nccwpck_require__(9451)
-const gt = __nccwpck_require__(6247)
-const lt = __nccwpck_require__(9088)
-const lte = __nccwpck_require__(3405)
-const gte = __nccwpck_require__(9908)
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
+const gte = __nccwpck_require__(1236)
 
 const outside = (version, range, hilo, options) => {
   version = new SemVer(version, options)
@@ -33484,7 +33484,7 @@ module.exports = outside
 
 /***/ }),
 
-/***/ 7660:
+/***/ 2028:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -33492,8 +33492,8 @@ module.exports = outside
 // given a set of versions and a range, create a "simplified" range
 // that includes the same versions that the original range does
 // If the original range is shorter than the simplified one, return that.
-const satisfies = __nccwpck_require__(9451)
-const compare = __nccwpck_require__(837)
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
 module.exports = (versions, range, options) => {
   const set = []
   let first = null
@@ -33540,16 +33540,16 @@ module.exports = (versions, range, options) => {
 
 /***/ }),
 
-/***/ 129:
+/***/ 1489:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7646)
-const Comparator = __nccwpck_require__(1091)
+const Range = __nccwpck_require__(6782)
+const Comparator = __nccwpck_require__(9379)
 const { ANY } = Comparator
-const satisfies = __nccwpck_require__(9451)
-const compare = __nccwpck_require__(837)
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
 
 // Complex range `r1 || r2 || ...` is a subset of `R1 || R2 || ...` iff:
 // - Every simple range `r1, r2, ...` is a null set, OR
@@ -33796,12 +33796,12 @@ module.exports = subset
 
 /***/ }),
 
-/***/ 2126:
+/***/ 4750:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7646)
+const Range = __nccwpck_require__(6782)
 
 // Mostly just for testing and legacy API reasons
 const toComparators = (range, options) =>
@@ -33813,12 +33813,12 @@ module.exports = toComparators
 
 /***/ }),
 
-/***/ 1745:
+/***/ 4737:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7646)
+const Range = __nccwpck_require__(6782)
 const validRange = (range, options) => {
   try {
     // Return '*' instead of '' so that truthiness works.
@@ -33833,15 +33833,15 @@ module.exports = validRange
 
 /***/ }),
 
-/***/ 8482:
+/***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-/* unused reexport */ __nccwpck_require__(9290);
+/* unused reexport */ __nccwpck_require__(218);
 
 
 /***/ }),
 
-/***/ 9290:
+/***/ 218:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
@@ -34113,38 +34113,38 @@ __webpack_unused_export__ = debug; // for test
 
 /***/ }),
 
-/***/ 2480:
+/***/ 6752:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-const Client = __nccwpck_require__(1285)
-const Dispatcher = __nccwpck_require__(7939)
-const Pool = __nccwpck_require__(2244)
-const BalancedPool = __nccwpck_require__(2549)
-const RoundRobinPool = __nccwpck_require__(8512)
-const Agent = __nccwpck_require__(8285)
-const ProxyAgent = __nccwpck_require__(9920)
-const Socks5ProxyAgent = __nccwpck_require__(8151)
-const EnvHttpProxyAgent = __nccwpck_require__(929)
-const RetryAgent = __nccwpck_require__(1346)
-const H2CClient = __nccwpck_require__(6591)
-const errors = __nccwpck_require__(4627)
-const util = __nccwpck_require__(4640)
+const Client = __nccwpck_require__(3701)
+const Dispatcher = __nccwpck_require__(883)
+const Pool = __nccwpck_require__(628)
+const BalancedPool = __nccwpck_require__(837)
+const RoundRobinPool = __nccwpck_require__(5520)
+const Agent = __nccwpck_require__(7405)
+const ProxyAgent = __nccwpck_require__(6672)
+const Socks5ProxyAgent = __nccwpck_require__(7223)
+const EnvHttpProxyAgent = __nccwpck_require__(3137)
+const RetryAgent = __nccwpck_require__(50)
+const H2CClient = __nccwpck_require__(6815)
+const errors = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(8567)
-const buildConnector = __nccwpck_require__(2784)
-const MockClient = __nccwpck_require__(9493)
-const { MockCallHistory, MockCallHistoryLog } = __nccwpck_require__(5663)
-const MockAgent = __nccwpck_require__(1437)
-const MockPool = __nccwpck_require__(5220)
-const SnapshotAgent = __nccwpck_require__(9447)
-const mockErrors = __nccwpck_require__(9917)
-const RetryHandler = __nccwpck_require__(5640)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(8421)
-const DecoratorHandler = __nccwpck_require__(91)
-const RedirectHandler = __nccwpck_require__(7970)
+const api = __nccwpck_require__(6615)
+const buildConnector = __nccwpck_require__(9136)
+const MockClient = __nccwpck_require__(7365)
+const { MockCallHistory, MockCallHistoryLog } = __nccwpck_require__(431)
+const MockAgent = __nccwpck_require__(7501)
+const MockPool = __nccwpck_require__(4004)
+const SnapshotAgent = __nccwpck_require__(5095)
+const mockErrors = __nccwpck_require__(2429)
+const RetryHandler = __nccwpck_require__(7816)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(2581)
+const DecoratorHandler = __nccwpck_require__(8155)
+const RedirectHandler = __nccwpck_require__(8754)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -34164,21 +34164,21 @@ __webpack_unused_export__ = RetryHandler
 __webpack_unused_export__ = DecoratorHandler
 __webpack_unused_export__ = RedirectHandler
 __webpack_unused_export__ = {
-  redirect: __nccwpck_require__(730),
-  responseError: __nccwpck_require__(6790),
-  retry: __nccwpck_require__(4346),
-  dump: __nccwpck_require__(8412),
-  dns: __nccwpck_require__(8731),
-  cache: __nccwpck_require__(7382),
-  decompress: __nccwpck_require__(2397),
-  deduplicate: __nccwpck_require__(9464)
+  redirect: __nccwpck_require__(1514),
+  responseError: __nccwpck_require__(8918),
+  retry: __nccwpck_require__(2026),
+  dump: __nccwpck_require__(8060),
+  dns: __nccwpck_require__(379),
+  cache: __nccwpck_require__(5542),
+  decompress: __nccwpck_require__(557),
+  deduplicate: __nccwpck_require__(7240)
 }
 
 __webpack_unused_export__ = {
-  MemoryCacheStore: __nccwpck_require__(2009)
+  MemoryCacheStore: __nccwpck_require__(4889)
 }
 
-const SqliteCacheStore = __nccwpck_require__(274)
+const SqliteCacheStore = __nccwpck_require__(1522)
 __webpack_unused_export__ = SqliteCacheStore
 
 module.exports.gU = buildConnector
@@ -34240,7 +34240,7 @@ function makeDispatcher (fn) {
 __webpack_unused_export__ = setGlobalDispatcher
 __webpack_unused_export__ = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(8702).fetch)
+const fetchImpl = (__nccwpck_require__(4398).fetch)
 
 // Capture __filename at module load time for stack trace augmentation.
 // This may be undefined when bundled in environments like Node.js internals.
@@ -34280,22 +34280,22 @@ module.exports.hd = function fetch (init, options = undefined) {
     throw err
   })
 }
-module.exports.Headers = __nccwpck_require__(5524).Headers
-module.exports.Response = __nccwpck_require__(715).Response
-module.exports.Request = __nccwpck_require__(175).Request
-module.exports.FormData = __nccwpck_require__(1142).FormData
+module.exports.Headers = __nccwpck_require__(660).Headers
+module.exports.Response = __nccwpck_require__(9051).Response
+module.exports.Request = __nccwpck_require__(9967).Request
+module.exports.FormData = __nccwpck_require__(5910).FormData
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(179)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1059)
 
 __webpack_unused_export__ = setGlobalOrigin
 __webpack_unused_export__ = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(5965)
-const { kConstruct } = __nccwpck_require__(4043)
+const { CacheStorage } = __nccwpck_require__(3245)
+const { kConstruct } = __nccwpck_require__(6443)
 
 __webpack_unused_export__ = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie, parseCookie } = __nccwpck_require__(6933)
+const { deleteCookie, getCookies, getSetCookies, setCookie, parseCookie } = __nccwpck_require__(9061)
 
 __webpack_unused_export__ = deleteCookie
 __webpack_unused_export__ = getCookies
@@ -34303,21 +34303,21 @@ __webpack_unused_export__ = getSetCookies
 __webpack_unused_export__ = setCookie
 __webpack_unused_export__ = parseCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(7708)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(1900)
 
 __webpack_unused_export__ = parseMIMEType
 __webpack_unused_export__ = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(7316)
-const { WebSocket, ping } = __nccwpck_require__(1886)
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5188)
+const { WebSocket, ping } = __nccwpck_require__(3726)
 module.exports.kb = WebSocket
 module.exports.rd = CloseEvent
 module.exports.NN = ErrorEvent
 module.exports.aM = MessageEvent
 __webpack_unused_export__ = ping
 
-/* unused reexport */ __nccwpck_require__(4841).WebSocketStream
-/* unused reexport */ __nccwpck_require__(2039).WebSocketError
+/* unused reexport */ __nccwpck_require__(2873).WebSocketStream
+/* unused reexport */ __nccwpck_require__(6919).WebSocketError
 
 module.exports.Em = makeDispatcher(api.request)
 __webpack_unused_export__ = makeDispatcher(api.stream)
@@ -34333,7 +34333,7 @@ __webpack_unused_export__ = MockAgent
 __webpack_unused_export__ = SnapshotAgent
 __webpack_unused_export__ = mockErrors
 
-const { EventSource } = __nccwpck_require__(1670)
+const { EventSource } = __nccwpck_require__(1238)
 
 module.exports.GD = EventSource
 
@@ -34355,13 +34355,13 @@ __webpack_unused_export__ = install
 
 /***/ }),
 
-/***/ 670:
+/***/ 158:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { addAbortListener } = __nccwpck_require__(4640)
-const { RequestAbortedError } = __nccwpck_require__(4627)
+const { addAbortListener } = __nccwpck_require__(3440)
+const { RequestAbortedError } = __nccwpck_require__(8707)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -34421,16 +34421,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2004:
+/***/ 2279:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(4627)
-const util = __nccwpck_require__(4640)
-const { addSignal, removeSignal } = __nccwpck_require__(670)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
+const { addSignal, removeSignal } = __nccwpck_require__(158)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -34538,7 +34538,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 5646:
+/***/ 6862:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -34554,9 +34554,9 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(4627)
-const util = __nccwpck_require__(4640)
-const { addSignal, removeSignal } = __nccwpck_require__(670)
+} = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
+const { addSignal, removeSignal } = __nccwpck_require__(158)
 
 function noop () {}
 
@@ -34797,16 +34797,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 4203:
+/***/ 4043:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { Readable } = __nccwpck_require__(471)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(4627)
-const util = __nccwpck_require__(4640)
+const { Readable } = __nccwpck_require__(9927)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
 
 function noop () {}
 
@@ -35018,7 +35018,7 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 9656:
+/***/ 3560:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -35026,9 +35026,9 @@ module.exports.RequestHandler = RequestHandler
 const assert = __nccwpck_require__(4589)
 const { finished } = __nccwpck_require__(7075)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(4627)
-const util = __nccwpck_require__(4640)
-const { addSignal, removeSignal } = __nccwpck_require__(670)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
+const { addSignal, removeSignal } = __nccwpck_require__(158)
 
 function noop () {}
 
@@ -35234,17 +35234,17 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 6730:
+/***/ 9501:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(4627)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
 const { AsyncResource } = __nccwpck_require__(6698)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(4640)
-const { kHTTP2Stream } = __nccwpck_require__(4043)
-const { addSignal, removeSignal } = __nccwpck_require__(670)
+const util = __nccwpck_require__(3440)
+const { kHTTP2Stream } = __nccwpck_require__(6443)
+const { addSignal, removeSignal } = __nccwpck_require__(158)
 
 class UpgradeHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -35352,30 +35352,30 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 8567:
+/***/ 6615:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(4203)
-module.exports.stream = __nccwpck_require__(9656)
-module.exports.pipeline = __nccwpck_require__(5646)
-module.exports.upgrade = __nccwpck_require__(6730)
-module.exports.connect = __nccwpck_require__(2004)
+module.exports.request = __nccwpck_require__(4043)
+module.exports.stream = __nccwpck_require__(3560)
+module.exports.pipeline = __nccwpck_require__(6862)
+module.exports.upgrade = __nccwpck_require__(9501)
+module.exports.connect = __nccwpck_require__(2279)
 
 
 /***/ }),
 
-/***/ 471:
+/***/ 9927:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(4627)
-const util = __nccwpck_require__(4640)
-const { ReadableStreamFrom } = __nccwpck_require__(4640)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
+const { ReadableStreamFrom } = __nccwpck_require__(3440)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -35953,14 +35953,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2009:
+/***/ 4889:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const { EventEmitter } = __nccwpck_require__(8474)
-const { assertCacheKey, assertCacheValue } = __nccwpck_require__(5355)
+const { assertCacheKey, assertCacheValue } = __nccwpck_require__(7659)
 
 /**
  * @typedef {import('../../types/cache-interceptor.d.ts').default.CacheKey} CacheKey
@@ -36239,13 +36239,13 @@ module.exports = MemoryCacheStore
 
 /***/ }),
 
-/***/ 274:
+/***/ 1522:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
-const { assertCacheKey, assertCacheValue } = __nccwpck_require__(5355)
+const { assertCacheKey, assertCacheValue } = __nccwpck_require__(7659)
 
 let DatabaseSync
 
@@ -36715,15 +36715,15 @@ function headerValueEquals (lhs, rhs) {
 
 /***/ }),
 
-/***/ 2784:
+/***/ 9136:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(4640)
-const { InvalidArgumentError } = __nccwpck_require__(4627)
+const util = __nccwpck_require__(3440)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 let tls // include tls conditionally since it is not always available
 
@@ -36881,7 +36881,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 2303:
+/***/ 735:
 /***/ ((module) => {
 
 
@@ -37031,7 +37031,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3374:
+/***/ 2414:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -37265,7 +37265,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4627:
+/***/ 8707:
 /***/ ((module) => {
 
 
@@ -37749,7 +37749,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7311:
+/***/ 4655:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -37757,7 +37757,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(4627)
+} = __nccwpck_require__(8707)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -37774,9 +37774,9 @@ const {
   getServerName,
   normalizedMethodRecords,
   getProtocolFromUrlString
-} = __nccwpck_require__(4640)
-const { channels } = __nccwpck_require__(3374)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(2303)
+} = __nccwpck_require__(3440)
+const { channels } = __nccwpck_require__(2414)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -38241,16 +38241,16 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 8290:
+/***/ 8082:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { EventEmitter } = __nccwpck_require__(8474)
 const { Buffer } = __nccwpck_require__(4573)
-const { InvalidArgumentError, Socks5ProxyError } = __nccwpck_require__(4627)
+const { InvalidArgumentError, Socks5ProxyError } = __nccwpck_require__(8707)
 const { debuglog } = __nccwpck_require__(7975)
-const { parseAddress } = __nccwpck_require__(1796)
+const { parseAddress } = __nccwpck_require__(1732)
 
 const debug = debuglog('undici:socks5')
 const EMPTY_BUFFER = Buffer.alloc(0)
@@ -38670,14 +38670,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1796:
+/***/ 1732:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Buffer } = __nccwpck_require__(4573)
 const net = __nccwpck_require__(7030)
-const { InvalidArgumentError } = __nccwpck_require__(4627)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 /**
  * Parse an address and determine its type
@@ -38889,7 +38889,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4043:
+/***/ 6443:
 /***/ ((module) => {
 
 
@@ -38972,7 +38972,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4152:
+/***/ 7752:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -38980,7 +38980,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(2303)
+} = __nccwpck_require__(735)
 
 class TstNode {
   /** @type {any} */
@@ -39139,22 +39139,22 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4640:
+/***/ 3440:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(4043)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(6443)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const timers = __nccwpck_require__(1275)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(4627)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(2303)
-const { tree } = __nccwpck_require__(4152)
+const timers = __nccwpck_require__(6603)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8707)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
+const { tree } = __nccwpck_require__(7752)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.', 2).map(v => Number(v))
 
@@ -40159,17 +40159,17 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8285:
+/***/ 7405:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, MaxOriginsReachedError } = __nccwpck_require__(4627)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kUrl } = __nccwpck_require__(4043)
-const DispatcherBase = __nccwpck_require__(9265)
-const Pool = __nccwpck_require__(2244)
-const Client = __nccwpck_require__(1285)
-const util = __nccwpck_require__(4640)
+const { InvalidArgumentError, MaxOriginsReachedError } = __nccwpck_require__(8707)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kUrl } = __nccwpck_require__(6443)
+const DispatcherBase = __nccwpck_require__(1841)
+const Pool = __nccwpck_require__(628)
+const Client = __nccwpck_require__(3701)
+const util = __nccwpck_require__(3440)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -40328,7 +40328,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 2549:
+/***/ 837:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -40336,7 +40336,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(4627)
+} = __nccwpck_require__(8707)
 const {
   PoolBase,
   kClients,
@@ -40344,10 +40344,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(3856)
-const Pool = __nccwpck_require__(2244)
-const { kUrl } = __nccwpck_require__(4043)
-const util = __nccwpck_require__(4640)
+} = __nccwpck_require__(2128)
+const Pool = __nccwpck_require__(628)
+const { kUrl } = __nccwpck_require__(6443)
+const util = __nccwpck_require__(3440)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -40556,7 +40556,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 9133:
+/***/ 637:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -40564,9 +40564,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(4640)
-const { channels } = __nccwpck_require__(3374)
-const timers = __nccwpck_require__(1275)
+const util = __nccwpck_require__(3440)
+const { channels } = __nccwpck_require__(2414)
+const timers = __nccwpck_require__(6603)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -40579,7 +40579,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(4627)
+} = __nccwpck_require__(8707)
 const {
   kUrl,
   kReset,
@@ -40613,9 +40613,9 @@ const {
   kResume,
   kHTTPContext,
   kClosed
-} = __nccwpck_require__(4043)
+} = __nccwpck_require__(6443)
 
-const constants = __nccwpck_require__(776)
+const constants = __nccwpck_require__(2824)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const removeAllListeners = util.removeAllListeners
@@ -40627,7 +40627,7 @@ const kTypeOfService = Symbol('kTypeOfService')
 let extractBody
 
 function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(7630) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(3870) : undefined
 
   let mod
 
@@ -40648,7 +40648,7 @@ function lazyllhttp () {
 
   if (useWasmSIMD) {
     try {
-      mod = new WebAssembly.Module(__nccwpck_require__(8586))
+      mod = new WebAssembly.Module(__nccwpck_require__(3434))
     } catch {
     }
   }
@@ -40658,7 +40658,7 @@ function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = new WebAssembly.Module(llhttpWasmData || __nccwpck_require__(7630))
+    mod = new WebAssembly.Module(llhttpWasmData || __nccwpck_require__(3870))
   }
 
   return new WebAssembly.Instance(mod, {
@@ -41727,7 +41727,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(6396).extractBody)
+      extractBody = (__nccwpck_require__(4492).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -42332,14 +42332,14 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 4548:
+/***/ 8788:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(4640)
+const util = __nccwpck_require__(3440)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
@@ -42348,7 +42348,7 @@ const {
   InvalidArgumentError,
   HeadersTimeoutError,
   BodyTimeoutError
-} = __nccwpck_require__(4627)
+} = __nccwpck_require__(8707)
 const {
   kUrl,
   kReset,
@@ -42377,8 +42377,8 @@ const {
   kRemoteSettings,
   kHTTP2Stream,
   kHTTP2SessionState
-} = __nccwpck_require__(4043)
-const { channels } = __nccwpck_require__(3374)
+} = __nccwpck_require__(6443)
+const { channels } = __nccwpck_require__(2414)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -42997,7 +42997,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(6396).extractBody)
+    extractBody ??= (__nccwpck_require__(4492).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -43395,7 +43395,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 1285:
+/***/ 3701:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -43403,17 +43403,17 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(4640)
-const { ClientStats } = __nccwpck_require__(7782)
-const { channels } = __nccwpck_require__(3374)
-const Request = __nccwpck_require__(7311)
-const DispatcherBase = __nccwpck_require__(9265)
+const util = __nccwpck_require__(3440)
+const { ClientStats } = __nccwpck_require__(6854)
+const { channels } = __nccwpck_require__(2414)
+const Request = __nccwpck_require__(4655)
+const DispatcherBase = __nccwpck_require__(1841)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(4627)
-const buildConnector = __nccwpck_require__(2784)
+} = __nccwpck_require__(8707)
+const buildConnector = __nccwpck_require__(9136)
 const {
   kUrl,
   kServerName,
@@ -43456,9 +43456,9 @@ const {
   kHTTP2ConnectionWindowSize,
   kResume,
   kPingInterval
-} = __nccwpck_require__(4043)
-const connectH1 = __nccwpck_require__(9133)
-const connectH2 = __nccwpck_require__(4548)
+} = __nccwpck_require__(6443)
+const connectH1 = __nccwpck_require__(637)
+const connectH2 = __nccwpck_require__(8788)
 
 const kClosedResolve = Symbol('kClosedResolve')
 
@@ -44071,20 +44071,20 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 9265:
+/***/ 1841:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(7939)
-const UnwrapHandler = __nccwpck_require__(6970)
+const Dispatcher = __nccwpck_require__(883)
+const UnwrapHandler = __nccwpck_require__(2365)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(4627)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch } = __nccwpck_require__(4043)
+} = __nccwpck_require__(8707)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch } = __nccwpck_require__(6443)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -44274,12 +44274,12 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 7939:
+/***/ 883:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const EventEmitter = __nccwpck_require__(8474)
-const WrapHandler = __nccwpck_require__(7158)
+const WrapHandler = __nccwpck_require__(9510)
 
 const wrapInterceptor = (dispatch) => (opts, handler) => dispatch(opts, WrapHandler.wrap(handler))
 
@@ -44329,15 +44329,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 929:
+/***/ 3137:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(9265)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(4043)
-const ProxyAgent = __nccwpck_require__(9920)
-const Agent = __nccwpck_require__(8285)
+const DispatcherBase = __nccwpck_require__(1841)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(6443)
+const ProxyAgent = __nccwpck_require__(6672)
+const Agent = __nccwpck_require__(7405)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -44482,7 +44482,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 5844:
+/***/ 4660:
 /***/ ((module) => {
 
 
@@ -44624,13 +44624,13 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 6591:
+/***/ 6815:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(4627)
-const Client = __nccwpck_require__(1285)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
+const Client = __nccwpck_require__(3701)
 
 class H2CClient extends Client {
   constructor (origin, clientOpts) {
@@ -44682,15 +44682,15 @@ module.exports = H2CClient
 
 /***/ }),
 
-/***/ 3856:
+/***/ 2128:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { PoolStats } = __nccwpck_require__(7782)
-const DispatcherBase = __nccwpck_require__(9265)
-const FixedQueue = __nccwpck_require__(5844)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(4043)
+const { PoolStats } = __nccwpck_require__(6854)
+const DispatcherBase = __nccwpck_require__(1841)
+const FixedQueue = __nccwpck_require__(4660)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(6443)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -44903,7 +44903,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2244:
+/***/ 628:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -44915,14 +44915,14 @@ const {
   kAddClient,
   kGetDispatcher,
   kRemoveClient
-} = __nccwpck_require__(3856)
-const Client = __nccwpck_require__(1285)
+} = __nccwpck_require__(2128)
+const Client = __nccwpck_require__(3701)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(4627)
-const util = __nccwpck_require__(4640)
-const { kUrl } = __nccwpck_require__(4043)
-const buildConnector = __nccwpck_require__(2784)
+} = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
+const { kUrl } = __nccwpck_require__(6443)
+const buildConnector = __nccwpck_require__(9136)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -45028,20 +45028,20 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 9920:
+/***/ 6672:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch } = __nccwpck_require__(4043)
-const Agent = __nccwpck_require__(8285)
-const Pool = __nccwpck_require__(2244)
-const DispatcherBase = __nccwpck_require__(9265)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(4627)
-const buildConnector = __nccwpck_require__(2784)
-const Client = __nccwpck_require__(1285)
-const { channels } = __nccwpck_require__(3374)
-const Socks5ProxyAgent = __nccwpck_require__(8151)
+const { kProxy, kClose, kDestroy, kDispatch } = __nccwpck_require__(6443)
+const Agent = __nccwpck_require__(7405)
+const Pool = __nccwpck_require__(628)
+const DispatcherBase = __nccwpck_require__(1841)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8707)
+const buildConnector = __nccwpck_require__(9136)
+const Client = __nccwpck_require__(3701)
+const { channels } = __nccwpck_require__(2414)
+const Socks5ProxyAgent = __nccwpck_require__(7223)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -45354,13 +45354,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 1346:
+/***/ 50:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(7939)
-const RetryHandler = __nccwpck_require__(5640)
+const Dispatcher = __nccwpck_require__(883)
+const RetryHandler = __nccwpck_require__(7816)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -45396,7 +45396,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 8512:
+/***/ 5520:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -45408,14 +45408,14 @@ const {
   kAddClient,
   kGetDispatcher,
   kRemoveClient
-} = __nccwpck_require__(3856)
-const Client = __nccwpck_require__(1285)
+} = __nccwpck_require__(2128)
+const Client = __nccwpck_require__(3701)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(4627)
-const util = __nccwpck_require__(4640)
-const { kUrl } = __nccwpck_require__(4043)
-const buildConnector = __nccwpck_require__(2784)
+} = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
+const { kUrl } = __nccwpck_require__(6443)
+const buildConnector = __nccwpck_require__(9136)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -45540,7 +45540,7 @@ module.exports = RoundRobinPool
 
 /***/ }),
 
-/***/ 8151:
+/***/ 7223:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -45548,12 +45548,12 @@ module.exports = RoundRobinPool
 const { URL } = __nccwpck_require__(3136)
 
 let tls // include tls conditionally since it is not always available
-const DispatcherBase = __nccwpck_require__(9265)
-const { InvalidArgumentError } = __nccwpck_require__(4627)
-const { Socks5Client, STATES } = __nccwpck_require__(8290)
-const { kDispatch, kClose, kDestroy } = __nccwpck_require__(4043)
-const Pool = __nccwpck_require__(2244)
-const buildConnector = __nccwpck_require__(2784)
+const DispatcherBase = __nccwpck_require__(1841)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { Socks5Client, STATES } = __nccwpck_require__(8082)
+const { kDispatch, kClose, kDestroy } = __nccwpck_require__(6443)
+const Pool = __nccwpck_require__(628)
+const buildConnector = __nccwpck_require__(9136)
 const { debuglog } = __nccwpck_require__(7975)
 
 const debug = debuglog('undici:socks5-proxy')
@@ -45807,7 +45807,7 @@ module.exports = Socks5ProxyAgent
 
 /***/ }),
 
-/***/ 3332:
+/***/ 276:
 /***/ ((module) => {
 
 
@@ -45847,7 +45847,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8421:
+/***/ 2581:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -45856,8 +45856,8 @@ module.exports = {
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.2')
 const legacyGlobalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(4627)
-const Agent = __nccwpck_require__(8285)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
+const Agent = __nccwpck_require__(7405)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -45913,13 +45913,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1067:
+/***/ 9976:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(4640)
-const { kRedirectCacheControl } = __nccwpck_require__(4043)
+const util = __nccwpck_require__(3440)
+const { kRedirectCacheControl } = __nccwpck_require__(6443)
 const {
   parseCacheControlHeader,
   hasInvalidCacheControlDirective,
@@ -45927,7 +45927,7 @@ const {
   hasVaryStar,
   isInvalidOrWildcardVaryHeader,
   isEtagUsable
-} = __nccwpck_require__(5355)
+} = __nccwpck_require__(7659)
 
 /**
  * A suppressed redirect hop recorded by the redirect handler. Carried on
@@ -45939,7 +45939,7 @@ const {
  * @property {import('../../types/header.d.ts').IncomingHttpHeaders} headers The hop's response headers.
  * @property {number} receivedAt The time the hop's response headers were received.
  */
-const { parseHttpDate } = __nccwpck_require__(7149)
+const { parseHttpDate } = __nccwpck_require__(5453)
 
 function noop () {}
 
@@ -47101,7 +47101,7 @@ module.exports = CacheHandler
 
 /***/ }),
 
-/***/ 237:
+/***/ 7133:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -47232,13 +47232,13 @@ module.exports = CacheRevalidationHandler
 
 /***/ }),
 
-/***/ 91:
+/***/ 8155:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const WrapHandler = __nccwpck_require__(7158)
+const WrapHandler = __nccwpck_require__(9510)
 
 /**
  * @deprecated
@@ -47306,12 +47306,12 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 303:
+/***/ 3599:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { RequestAbortedError } = __nccwpck_require__(4627)
+const { RequestAbortedError } = __nccwpck_require__(8707)
 
 /**
  * @typedef {import('../../types/dispatcher.d.ts').default.DispatchHandler} DispatchHandler
@@ -47817,15 +47817,15 @@ module.exports = DeduplicationHandler
 
 /***/ }),
 
-/***/ 7970:
+/***/ 8754:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(4640)
-const { kBodyUsed, kRedirectCacheControl } = __nccwpck_require__(4043)
+const util = __nccwpck_require__(3440)
+const { kBodyUsed, kRedirectCacheControl } = __nccwpck_require__(6443)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(4627)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -48097,20 +48097,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 5640:
+/***/ 7816:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(4043)
-const { RequestRetryError } = __nccwpck_require__(4627)
-const WrapHandler = __nccwpck_require__(7158)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(6443)
+const { RequestRetryError } = __nccwpck_require__(8707)
+const WrapHandler = __nccwpck_require__(9510)
 const {
   isDisturbed,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(4640)
+} = __nccwpck_require__(3440)
 
 function calculateRetryAfterHeader (retryAfter) {
   const retryTime = new Date(retryAfter).getTime()
@@ -48608,13 +48608,13 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 6970:
+/***/ 2365:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseHeaders } = __nccwpck_require__(4640)
-const { InvalidArgumentError } = __nccwpck_require__(4627)
+const { parseHeaders } = __nccwpck_require__(3440)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 const kResume = Symbol('resume')
 
@@ -48721,12 +48721,12 @@ module.exports = class UnwrapHandler {
 
 /***/ }),
 
-/***/ 7158:
+/***/ 9510:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(4627)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 module.exports = class WrapHandler {
   #handler
@@ -48833,17 +48833,17 @@ function toRawHeaderValue (value) {
 
 /***/ }),
 
-/***/ 7382:
+/***/ 5542:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(4640)
-const CacheHandler = __nccwpck_require__(1067)
-const MemoryCacheStore = __nccwpck_require__(2009)
-const CacheRevalidationHandler = __nccwpck_require__(237)
+const util = __nccwpck_require__(3440)
+const CacheHandler = __nccwpck_require__(9976)
+const MemoryCacheStore = __nccwpck_require__(4889)
+const CacheRevalidationHandler = __nccwpck_require__(7133)
 const {
   assertCacheStore,
   assertCacheMethods,
@@ -48853,9 +48853,9 @@ const {
   isInvalidOrWildcardVaryHeader,
   parseVaryHeader,
   isEtagUsable
-} = __nccwpck_require__(5355)
-const { AbortError } = __nccwpck_require__(4627)
-const { parseHttpDate } = __nccwpck_require__(7149)
+} = __nccwpck_require__(7659)
+const { AbortError } = __nccwpck_require__(8707)
+const { parseHttpDate } = __nccwpck_require__(5453)
 
 /**
  * @param {(string | RegExp)[] | undefined} origins
@@ -49586,16 +49586,16 @@ module.exports = (opts = {}) => {
 
 /***/ }),
 
-/***/ 2397:
+/***/ 557:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflate, createGunzip, createBrotliDecompress, createZstdDecompress } = __nccwpck_require__(8522)
 const { pipeline, Transform: TransformStream } = __nccwpck_require__(7075)
-const { InvalidArgumentError, ResponseExceededMaxSizeError } = __nccwpck_require__(4627)
-const DecoratorHandler = __nccwpck_require__(91)
-const { runtimeFeatures } = __nccwpck_require__(4521)
+const { InvalidArgumentError, ResponseExceededMaxSizeError } = __nccwpck_require__(8707)
+const DecoratorHandler = __nccwpck_require__(8155)
+const { runtimeFeatures } = __nccwpck_require__(313)
 
 /** @typedef {import('node:stream').Transform} Transform */
 /** @typedef {import('node:stream').Transform} Controller */
@@ -50160,15 +50160,15 @@ module.exports = createDecompressInterceptor
 
 /***/ }),
 
-/***/ 9464:
+/***/ 7240:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const diagnosticsChannel = __nccwpck_require__(3053)
-const util = __nccwpck_require__(4640)
-const DeduplicationHandler = __nccwpck_require__(303)
-const { normalizeHeaders, makeCacheKey, makeDeduplicationKey } = __nccwpck_require__(5355)
+const util = __nccwpck_require__(3440)
+const DeduplicationHandler = __nccwpck_require__(3599)
+const { normalizeHeaders, makeCacheKey, makeDeduplicationKey } = __nccwpck_require__(7659)
 
 const pendingRequestsChannel = diagnosticsChannel.channel('undici:request:pending-requests')
 
@@ -50284,14 +50284,14 @@ module.exports = (opts = {}) => {
 
 /***/ }),
 
-/***/ 8731:
+/***/ 379:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(91)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(4627)
+const DecoratorHandler = __nccwpck_require__(8155)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8707)
 const maxInt = Math.pow(2, 31) - 1
 
 function hasSafeIterator (headers) {
@@ -50862,13 +50862,13 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 8412:
+/***/ 8060:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(4627)
-const DecoratorHandler = __nccwpck_require__(91)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
+const DecoratorHandler = __nccwpck_require__(8155)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -50968,12 +50968,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 730:
+/***/ 1514:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(7970)
+const RedirectHandler = __nccwpck_require__(8754)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections } = {}) {
   return (dispatch) => {
@@ -50996,14 +50996,14 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 6790:
+/***/ 8918:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // const { parseHeaders } = require('../core/util')
-const DecoratorHandler = __nccwpck_require__(91)
-const { ResponseError } = __nccwpck_require__(4627)
+const DecoratorHandler = __nccwpck_require__(8155)
+const { ResponseError } = __nccwpck_require__(8707)
 
 class ResponseErrorHandler extends DecoratorHandler {
   #statusCode
@@ -51098,11 +51098,11 @@ module.exports = () => {
 
 /***/ }),
 
-/***/ 4346:
+/***/ 2026:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(5640)
+const RetryHandler = __nccwpck_require__(7816)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -51124,13 +51124,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 776:
+/***/ 2824:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.MINOR = exports.MAJOR = exports.HTAB_SP_VCHAR_OBS_TEXT = exports.QUOTED_STRING = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.HEX = exports.URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.STATUSES_HTTP = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.HEADER_STATE = exports.FINISH = exports.STATUSES = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(1308);
+const utils_1 = __nccwpck_require__(172);
 // Emums
 exports.ERROR = {
     OK: 0,
@@ -51662,7 +51662,7 @@ exports["default"] = {
 
 /***/ }),
 
-/***/ 7630:
+/***/ 3870:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* module decorator */ module = __nccwpck_require__.nmd(module);
@@ -51685,7 +51685,7 @@ Object.defineProperty(module, 'exports', {
 
 /***/ }),
 
-/***/ 8586:
+/***/ 3434:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* module decorator */ module = __nccwpck_require__.nmd(module);
@@ -51708,7 +51708,7 @@ Object.defineProperty(module, 'exports', {
 
 /***/ }),
 
-/***/ 1308:
+/***/ 172:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -51727,13 +51727,13 @@ function enumToMap(obj, filter = [], exceptions = []) {
 
 /***/ }),
 
-/***/ 1437:
+/***/ 7501:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(4043)
-const Agent = __nccwpck_require__(8285)
+const { kClients } = __nccwpck_require__(6443)
+const Agent = __nccwpck_require__(7405)
 const {
   kAgent,
   kMockAgentSet,
@@ -51751,14 +51751,14 @@ const {
   kMockAgentAcceptsNonStandardSearchParameters,
   kMockCallHistoryAddLog,
   kIgnoreTrailingSlash
-} = __nccwpck_require__(941)
-const MockClient = __nccwpck_require__(9493)
-const MockPool = __nccwpck_require__(5220)
-const { matchValue, normalizeSearchParams, buildAndValidateMockOptions, normalizeOrigin } = __nccwpck_require__(8981)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(4627)
-const Dispatcher = __nccwpck_require__(7939)
-const PendingInterceptorsFormatter = __nccwpck_require__(1726)
-const { MockCallHistory } = __nccwpck_require__(5663)
+} = __nccwpck_require__(1117)
+const MockClient = __nccwpck_require__(7365)
+const MockPool = __nccwpck_require__(4004)
+const { matchValue, normalizeSearchParams, buildAndValidateMockOptions, normalizeOrigin } = __nccwpck_require__(3397)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8707)
+const Dispatcher = __nccwpck_require__(883)
+const PendingInterceptorsFormatter = __nccwpck_require__(6142)
+const { MockCallHistory } = __nccwpck_require__(431)
 
 class MockAgent extends Dispatcher {
   constructor (opts = {}) {
@@ -51966,13 +51966,13 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 5663:
+/***/ 431:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kMockCallHistoryAddLog } = __nccwpck_require__(941)
-const { InvalidArgumentError } = __nccwpck_require__(4627)
+const { kMockCallHistoryAddLog } = __nccwpck_require__(1117)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 function handleFilterCallsWithOptions (criteria, options, handler, store, allLogs) {
   switch (options.operator) {
@@ -52221,14 +52221,14 @@ module.exports.MockCallHistoryLog = MockCallHistoryLog
 
 /***/ }),
 
-/***/ 9493:
+/***/ 7365:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(1285)
-const { buildMockDispatch } = __nccwpck_require__(8981)
+const Client = __nccwpck_require__(3701)
+const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
   kDispatches,
   kMockAgent,
@@ -52238,10 +52238,10 @@ const {
   kOriginalDispatch,
   kConnected,
   kIgnoreTrailingSlash
-} = __nccwpck_require__(941)
-const { MockInterceptor } = __nccwpck_require__(5015)
-const Symbols = __nccwpck_require__(4043)
-const { InvalidArgumentError } = __nccwpck_require__(4627)
+} = __nccwpck_require__(1117)
+const { MockInterceptor } = __nccwpck_require__(1511)
+const Symbols = __nccwpck_require__(6443)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -52296,12 +52296,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 9917:
+/***/ 2429:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(4627)
+const { UndiciError } = __nccwpck_require__(8707)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -52332,12 +52332,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5015:
+/***/ 1511:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(8981)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(3397)
 const {
   kDispatches,
   kDispatchKey,
@@ -52346,9 +52346,9 @@ const {
   kContentLength,
   kMockDispatch,
   kIgnoreTrailingSlash
-} = __nccwpck_require__(941)
-const { InvalidArgumentError } = __nccwpck_require__(4627)
-const { serializePathWithQuery } = __nccwpck_require__(4640)
+} = __nccwpck_require__(1117)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { serializePathWithQuery } = __nccwpck_require__(3440)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -52548,14 +52548,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 5220:
+/***/ 4004:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(2244)
-const { buildMockDispatch } = __nccwpck_require__(8981)
+const Pool = __nccwpck_require__(628)
+const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
   kDispatches,
   kMockAgent,
@@ -52565,10 +52565,10 @@ const {
   kOriginalDispatch,
   kConnected,
   kIgnoreTrailingSlash
-} = __nccwpck_require__(941)
-const { MockInterceptor } = __nccwpck_require__(5015)
-const Symbols = __nccwpck_require__(4043)
-const { InvalidArgumentError } = __nccwpck_require__(4627)
+} = __nccwpck_require__(1117)
+const { MockInterceptor } = __nccwpck_require__(1511)
+const Symbols = __nccwpck_require__(6443)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -52623,7 +52623,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 941:
+/***/ 1117:
 /***/ ((module) => {
 
 
@@ -52662,12 +52662,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8981:
+/***/ 3397:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(9917)
+const { MockNotMatchedError } = __nccwpck_require__(2429)
 const {
   kDispatches,
   kMockAgent,
@@ -52675,15 +52675,15 @@ const {
   kOrigin,
   kGetNetConnect,
   kTotalDispatchCount
-} = __nccwpck_require__(941)
-const { serializePathWithQuery } = __nccwpck_require__(4640)
+} = __nccwpck_require__(1117)
+const { serializePathWithQuery } = __nccwpck_require__(3440)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
     isPromise
   }
 } = __nccwpck_require__(7975)
-const { InvalidArgumentError } = __nccwpck_require__(4627)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 function matchValue (match, value) {
   if (typeof match === 'string') {
@@ -53155,7 +53155,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1726:
+/***/ 6142:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -53205,17 +53205,17 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 9447:
+/***/ 5095:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Agent = __nccwpck_require__(8285)
-const MockAgent = __nccwpck_require__(1437)
-const { SnapshotRecorder } = __nccwpck_require__(5798)
-const WrapHandler = __nccwpck_require__(7158)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(4627)
-const { validateSnapshotMode } = __nccwpck_require__(1699)
+const Agent = __nccwpck_require__(7405)
+const MockAgent = __nccwpck_require__(7501)
+const { SnapshotRecorder } = __nccwpck_require__(3766)
+const WrapHandler = __nccwpck_require__(9510)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8707)
+const { validateSnapshotMode } = __nccwpck_require__(9683)
 
 const kSnapshotRecorder = Symbol('kSnapshotRecorder')
 const kSnapshotMode = Symbol('kSnapshotMode')
@@ -53565,7 +53565,7 @@ module.exports = SnapshotAgent
 
 /***/ }),
 
-/***/ 5798:
+/***/ 3766:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -53573,8 +53573,8 @@ module.exports = SnapshotAgent
 const { writeFile, readFile, mkdir } = __nccwpck_require__(1455)
 const { dirname, resolve } = __nccwpck_require__(6760)
 const { setTimeout, clearTimeout } = __nccwpck_require__(7997)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(4627)
-const { hashId, isUrlExcludedFactory, normalizeHeaders, createHeaderFilters } = __nccwpck_require__(1699)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8707)
+const { hashId, isUrlExcludedFactory, normalizeHeaders, createHeaderFilters } = __nccwpck_require__(9683)
 
 /**
  * @typedef {Object} SnapshotRequestOptions
@@ -54160,13 +54160,13 @@ module.exports = { SnapshotRecorder, formatRequestKey, createRequestHash, filter
 
 /***/ }),
 
-/***/ 1699:
+/***/ 9683:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(4627)
-const { runtimeFeatures } = __nccwpck_require__(4521)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { runtimeFeatures } = __nccwpck_require__(313)
 
 /**
  * @typedef {Object} HeaderFilters
@@ -54325,7 +54325,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5355:
+/***/ 7659:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -54335,9 +54335,9 @@ const {
   pathHasQueryOrFragment,
   hasSafeIterator,
   isValidHTTPToken
-} = __nccwpck_require__(4640)
+} = __nccwpck_require__(3440)
 
-const { serializePathWithQuery } = __nccwpck_require__(4640)
+const { serializePathWithQuery } = __nccwpck_require__(3440)
 
 const MAX_DELTA_SECONDS = 2147483647
 const RESTRICTIVE_DIRECTIVE_NAMES = ['no-store', 'private', 'no-cache']
@@ -55041,7 +55041,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7149:
+/***/ 5453:
 /***/ ((module) => {
 
 
@@ -55718,7 +55718,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6132:
+/***/ 6436:
 /***/ ((module) => {
 
 
@@ -55753,7 +55753,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4521:
+/***/ 313:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -55884,7 +55884,7 @@ module.exports["default"] = instance
 
 /***/ }),
 
-/***/ 7782:
+/***/ 6854:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -55896,7 +55896,7 @@ const {
   kSize,
   kFree,
   kQueued
-} = __nccwpck_require__(4043)
+} = __nccwpck_require__(6443)
 
 class ClientStats {
   constructor (client) {
@@ -55923,7 +55923,7 @@ module.exports = { ClientStats, PoolStats }
 
 /***/ }),
 
-/***/ 1275:
+/***/ 6603:
 /***/ ((module) => {
 
 
@@ -56355,22 +56355,22 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8514:
+/***/ 9634:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kConstruct } = __nccwpck_require__(4043)
-const { urlEquals, getFieldValues } = __nccwpck_require__(6814)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(4640)
-const { webidl } = __nccwpck_require__(5159)
-const { cloneResponse, fromInnerResponse, getResponseState } = __nccwpck_require__(715)
-const { Request, fromInnerRequest, getRequestState } = __nccwpck_require__(175)
-const { fetching } = __nccwpck_require__(8702)
-const { urlIsHttpHttpsScheme, readAllBytes } = __nccwpck_require__(9520)
-const { createDeferredPromise } = __nccwpck_require__(6132)
+const { kConstruct } = __nccwpck_require__(6443)
+const { urlEquals, getFieldValues } = __nccwpck_require__(6798)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(3440)
+const { webidl } = __nccwpck_require__(7879)
+const { cloneResponse, fromInnerResponse, getResponseState } = __nccwpck_require__(9051)
+const { Request, fromInnerRequest, getRequestState } = __nccwpck_require__(9967)
+const { fetching } = __nccwpck_require__(4398)
+const { urlIsHttpHttpsScheme, readAllBytes } = __nccwpck_require__(3168)
+const { createDeferredPromise } = __nccwpck_require__(6436)
 
 /**
  * @see https://w3c.github.io/ServiceWorker/#dfn-cache-batch-operation
@@ -57226,15 +57226,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5965:
+/***/ 3245:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Cache } = __nccwpck_require__(8514)
-const { webidl } = __nccwpck_require__(5159)
-const { kEnumerableProperty } = __nccwpck_require__(4640)
-const { kConstruct } = __nccwpck_require__(4043)
+const { Cache } = __nccwpck_require__(9634)
+const { webidl } = __nccwpck_require__(7879)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(6443)
 
 class CacheStorage {
   /**
@@ -57385,14 +57385,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6814:
+/***/ 6798:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(7708)
-const { isValidHeaderName } = __nccwpck_require__(9520)
+const { URLSerializer } = __nccwpck_require__(1900)
+const { isValidHeaderName } = __nccwpck_require__(3168)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -57437,7 +57437,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3404:
+/***/ 1276:
 /***/ ((module) => {
 
 
@@ -57456,15 +57456,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6933:
+/***/ 9061:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(8906)
-const { stringify } = __nccwpck_require__(1077)
-const { webidl } = __nccwpck_require__(5159)
-const { Headers } = __nccwpck_require__(5524)
+const { parseSetCookie } = __nccwpck_require__(1978)
+const { stringify } = __nccwpck_require__(7797)
+const { webidl } = __nccwpck_require__(7879)
+const { Headers } = __nccwpck_require__(660)
 
 const brandChecks = webidl.brandCheckMultiple([Headers, globalThis.Headers].filter(Boolean))
 
@@ -57664,14 +57664,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8906:
+/***/ 1978:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(484)
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(3404)
-const { isCTLExcludingHtab } = __nccwpck_require__(1077)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(8116)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(1276)
+const { isCTLExcludingHtab } = __nccwpck_require__(7797)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -57986,7 +57986,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1077:
+/***/ 7797:
 /***/ ((module) => {
 
 
@@ -58364,13 +58364,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 335:
+/***/ 4031:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(3691)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(4811)
 
 /**
  * @type {number[]} BOM
@@ -58946,22 +58946,22 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1670:
+/***/ 1238:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(8702)
-const { makeRequest } = __nccwpck_require__(175)
-const { webidl } = __nccwpck_require__(5159)
-const { EventSourceStream } = __nccwpck_require__(335)
-const { parseMIMEType } = __nccwpck_require__(7708)
-const { createFastMessageEvent } = __nccwpck_require__(7316)
-const { isNetworkError } = __nccwpck_require__(715)
-const { kEnumerableProperty } = __nccwpck_require__(4640)
-const { environmentSettingsObject } = __nccwpck_require__(9520)
-const { getGlobalDispatcher } = __nccwpck_require__(8421)
+const { fetching } = __nccwpck_require__(4398)
+const { makeRequest } = __nccwpck_require__(9967)
+const { webidl } = __nccwpck_require__(7879)
+const { EventSourceStream } = __nccwpck_require__(4031)
+const { parseMIMEType } = __nccwpck_require__(1900)
+const { createFastMessageEvent } = __nccwpck_require__(5188)
+const { isNetworkError } = __nccwpck_require__(9051)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { environmentSettingsObject } = __nccwpck_require__(3168)
+const { getGlobalDispatcher } = __nccwpck_require__(2581)
 
 let experimentalWarned = false
 
@@ -59457,7 +59457,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3691:
+/***/ 4811:
 /***/ ((module) => {
 
 
@@ -59493,29 +59493,29 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6396:
+/***/ 4492:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(4640)
+const util = __nccwpck_require__(3440)
 const {
   ReadableStreamFrom,
   readableStreamClose,
   fullyReadBody,
   extractMimeType
-} = __nccwpck_require__(9520)
-const { FormData, setFormDataState } = __nccwpck_require__(1142)
-const { webidl } = __nccwpck_require__(5159)
+} = __nccwpck_require__(3168)
+const { FormData, setFormDataState } = __nccwpck_require__(5910)
+const { webidl } = __nccwpck_require__(7879)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(7708)
-const { multipartFormDataParser } = __nccwpck_require__(3028)
-const { createDeferredPromise } = __nccwpck_require__(6132)
-const { parseJSONFromBytes } = __nccwpck_require__(484)
-const { utf8DecodeBytes } = __nccwpck_require__(3332)
-const { runtimeFeatures } = __nccwpck_require__(4521)
+const { serializeAMimeType } = __nccwpck_require__(1900)
+const { multipartFormDataParser } = __nccwpck_require__(116)
+const { createDeferredPromise } = __nccwpck_require__(6436)
+const { parseJSONFromBytes } = __nccwpck_require__(8116)
+const { utf8DecodeBytes } = __nccwpck_require__(276)
+const { runtimeFeatures } = __nccwpck_require__(313)
 
 const random = runtimeFeatures.has('crypto')
   ? (__nccwpck_require__(7598).randomInt)
@@ -60018,7 +60018,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7775:
+/***/ 4495:
 /***/ ((module) => {
 
 
@@ -60156,13 +60156,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7708:
+/***/ 1900:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { forgivingBase64, collectASequenceOfCodePoints, collectASequenceOfCodePointsFast, isomorphicDecode, removeASCIIWhitespace, removeChars } = __nccwpck_require__(484)
+const { forgivingBase64, collectASequenceOfCodePoints, collectASequenceOfCodePointsFast, isomorphicDecode, removeASCIIWhitespace, removeChars } = __nccwpck_require__(8116)
 
 const encoder = new TextEncoder()
 
@@ -60759,17 +60759,17 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3028:
+/***/ 116:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { bufferToLowerCasedHeaderName } = __nccwpck_require__(4640)
-const { HTTP_TOKEN_CODEPOINTS } = __nccwpck_require__(7708)
-const { makeEntry } = __nccwpck_require__(1142)
-const { webidl } = __nccwpck_require__(5159)
+const { bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
+const { HTTP_TOKEN_CODEPOINTS } = __nccwpck_require__(1900)
+const { makeEntry } = __nccwpck_require__(5910)
+const { webidl } = __nccwpck_require__(7879)
 const assert = __nccwpck_require__(4589)
-const { isomorphicDecode } = __nccwpck_require__(484)
+const { isomorphicDecode } = __nccwpck_require__(8116)
 
 const dd = Buffer.from('--')
 const decoder = new TextDecoder()
@@ -61352,14 +61352,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1142:
+/***/ 5910:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { iteratorMixin } = __nccwpck_require__(9520)
-const { kEnumerableProperty } = __nccwpck_require__(4640)
-const { webidl } = __nccwpck_require__(5159)
+const { iteratorMixin } = __nccwpck_require__(3168)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { webidl } = __nccwpck_require__(7879)
 const nodeUtil = __nccwpck_require__(7975)
 
 // https://xhr.spec.whatwg.org/#formdata
@@ -61618,7 +61618,7 @@ module.exports = { FormData, makeEntry, setFormDataState }
 
 /***/ }),
 
-/***/ 179:
+/***/ 1059:
 /***/ ((module) => {
 
 
@@ -61665,21 +61665,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5524:
+/***/ 660:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(4043)
-const { kEnumerableProperty } = __nccwpck_require__(4640)
+const { kConstruct } = __nccwpck_require__(6443)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(9520)
-const { webidl } = __nccwpck_require__(5159)
+} = __nccwpck_require__(3168)
+const { webidl } = __nccwpck_require__(7879)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -62391,7 +62391,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8702:
+/***/ 4398:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -62405,9 +62405,9 @@ const {
   makeResponse,
   fromInnerResponse,
   getResponseState
-} = __nccwpck_require__(715)
-const { HeadersList } = __nccwpck_require__(5524)
-const { Request, cloneRequest, getRequestDispatcher, getRequestState } = __nccwpck_require__(175)
+} = __nccwpck_require__(9051)
+const { HeadersList } = __nccwpck_require__(660)
+const { Request, cloneRequest, getRequestDispatcher, getRequestState } = __nccwpck_require__(9967)
 const zlib = __nccwpck_require__(8522)
 const {
   makePolicyContainer,
@@ -62442,27 +62442,27 @@ const {
   hasAuthenticationEntry,
   includesCredentials,
   isTraversableNavigable
-} = __nccwpck_require__(9520)
+} = __nccwpck_require__(3168)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(6396)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(4492)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(7775)
+} = __nccwpck_require__(4495)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished, isErrored, isReadable } = __nccwpck_require__(7075)
-const { addAbortListener, bufferToLowerCasedHeaderName } = __nccwpck_require__(4640)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(7708)
-const { getGlobalDispatcher } = __nccwpck_require__(8421)
-const { webidl } = __nccwpck_require__(5159)
+const { addAbortListener, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(1900)
+const { getGlobalDispatcher } = __nccwpck_require__(2581)
+const { webidl } = __nccwpck_require__(7879)
 const { STATUS_CODES } = __nccwpck_require__(7067)
-const { bytesMatch } = __nccwpck_require__(4458)
-const { createDeferredPromise } = __nccwpck_require__(6132)
-const { isomorphicEncode } = __nccwpck_require__(484)
-const { runtimeFeatures } = __nccwpck_require__(4521)
+const { bytesMatch } = __nccwpck_require__(5082)
+const { createDeferredPromise } = __nccwpck_require__(6436)
+const { isomorphicEncode } = __nccwpck_require__(8116)
+const { runtimeFeatures } = __nccwpck_require__(313)
 
 // Node.js v23.8.0+ and v22.15.0+ supports Zstandard
 const hasZstd = runtimeFeatures.has('zstd')
@@ -64811,22 +64811,22 @@ module.exports = {
 
 /***/ }),
 
-/***/ 175:
+/***/ 9967:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(6396)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(5524)
-const util = __nccwpck_require__(4640)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(4492)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
+const util = __nccwpck_require__(3440)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(9520)
+} = __nccwpck_require__(3168)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -64836,11 +64836,11 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(7775)
+} = __nccwpck_require__(4495)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { webidl } = __nccwpck_require__(5159)
-const { URLSerializer } = __nccwpck_require__(7708)
-const { kConstruct } = __nccwpck_require__(4043)
+const { webidl } = __nccwpck_require__(7879)
+const { URLSerializer } = __nccwpck_require__(1900)
+const { kConstruct } = __nccwpck_require__(6443)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -65933,14 +65933,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 715:
+/***/ 9051:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(5524)
-const { extractBody, cloneBody, mixinBody, streamRegistry, bodyUnusable } = __nccwpck_require__(6396)
-const util = __nccwpck_require__(4640)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
+const { extractBody, cloneBody, mixinBody, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
+const util = __nccwpck_require__(3440)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -65949,16 +65949,16 @@ const {
   isAborted,
   isErrorLike,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(9520)
+} = __nccwpck_require__(3168)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(7775)
-const { webidl } = __nccwpck_require__(5159)
-const { URLSerializer } = __nccwpck_require__(7708)
-const { kConstruct } = __nccwpck_require__(4043)
+} = __nccwpck_require__(4495)
+const { webidl } = __nccwpck_require__(7879)
+const { URLSerializer } = __nccwpck_require__(1900)
+const { kConstruct } = __nccwpck_require__(6443)
 const assert = __nccwpck_require__(4589)
-const { isomorphicEncode, serializeJavascriptValueToJSONString } = __nccwpck_require__(484)
+const { isomorphicEncode, serializeJavascriptValueToJSONString } = __nccwpck_require__(8116)
 
 const textEncoder = new TextEncoder('utf-8')
 
@@ -66581,22 +66581,22 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9520:
+/***/ 3168:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicyTokens, badPortsSet } = __nccwpck_require__(7775)
-const { getGlobalOrigin } = __nccwpck_require__(179)
-const { collectAnHTTPQuotedString, parseMIMEType } = __nccwpck_require__(7708)
+const { redirectStatusSet, referrerPolicyTokens, badPortsSet } = __nccwpck_require__(4495)
+const { getGlobalOrigin } = __nccwpck_require__(1059)
+const { collectAnHTTPQuotedString, parseMIMEType } = __nccwpck_require__(1900)
 const { performance } = __nccwpck_require__(643)
-const { ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(4640)
+const { ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(3440)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(5159)
-const { isomorphicEncode, collectASequenceOfCodePoints, removeChars } = __nccwpck_require__(484)
+const { webidl } = __nccwpck_require__(7879)
+const { isomorphicEncode, collectASequenceOfCodePoints, removeChars } = __nccwpck_require__(8116)
 
 function responseURL (response) {
   // https://fetch.spec.whatwg.org/#responses
@@ -68110,13 +68110,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 484:
+/***/ 8116:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { utf8DecodeBytes } = __nccwpck_require__(3332)
+const { utf8DecodeBytes } = __nccwpck_require__(276)
 
 /**
  * @param {(char: string) => boolean} condition
@@ -68360,14 +68360,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4458:
+/***/ 5082:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { runtimeFeatures } = __nccwpck_require__(4521)
-const { asciiLowercase } = __nccwpck_require__(484)
+const { runtimeFeatures } = __nccwpck_require__(313)
+const { asciiLowercase } = __nccwpck_require__(8116)
 
 /**
  * @typedef {object} Metadata
@@ -68674,14 +68674,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5159:
+/***/ 7879:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { types, inspect } = __nccwpck_require__(7975)
-const { runtimeFeatures } = __nccwpck_require__(4521)
+const { runtimeFeatures } = __nccwpck_require__(313)
 
 const UNDEFINED = 1
 const BOOLEAN = 2
@@ -69687,20 +69687,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7905:
+/***/ 6897:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(6096)
-const { parseExtensions, isClosed, isClosing, isEstablished, isConnecting, validateCloseCodeAndReason } = __nccwpck_require__(1025)
-const { makeRequest } = __nccwpck_require__(175)
-const { fetching } = __nccwpck_require__(8702)
-const { Headers, getHeadersList } = __nccwpck_require__(5524)
-const { getDecodeSplit } = __nccwpck_require__(9520)
-const { WebsocketFrameSend } = __nccwpck_require__(9104)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(736)
+const { parseExtensions, isClosed, isClosing, isEstablished, isConnecting, validateCloseCodeAndReason } = __nccwpck_require__(8625)
+const { makeRequest } = __nccwpck_require__(9967)
+const { fetching } = __nccwpck_require__(4398)
+const { Headers, getHeadersList } = __nccwpck_require__(660)
+const { getDecodeSplit } = __nccwpck_require__(3168)
+const { WebsocketFrameSend } = __nccwpck_require__(3264)
 const assert = __nccwpck_require__(4589)
-const { runtimeFeatures } = __nccwpck_require__(4521)
+const { runtimeFeatures } = __nccwpck_require__(313)
 
 const crypto = runtimeFeatures.has('crypto')
   ? __nccwpck_require__(7598)
@@ -70033,7 +70033,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6096:
+/***/ 736:
 /***/ ((module) => {
 
 
@@ -70166,14 +70166,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7316:
+/***/ 5188:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5159)
-const { kEnumerableProperty } = __nccwpck_require__(4640)
-const { kConstruct } = __nccwpck_require__(4043)
+const { webidl } = __nccwpck_require__(7879)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(6443)
 
 /**
  * @see https://html.spec.whatwg.org/multipage/comms.html#messageevent
@@ -70504,13 +70504,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9104:
+/***/ 3264:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { runtimeFeatures } = __nccwpck_require__(4521)
-const { maxUnsigned16Bit, opcodes } = __nccwpck_require__(6096)
+const { runtimeFeatures } = __nccwpck_require__(313)
+const { maxUnsigned16Bit, opcodes } = __nccwpck_require__(736)
 
 const BUFFER_SIZE = 8 * 1024
 
@@ -70644,14 +70644,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1869:
+/***/ 9469:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(1025)
-const { MessageSizeExceededError } = __nccwpck_require__(4627)
+const { isValidClientWindowBits } = __nccwpck_require__(8625)
+const { MessageSizeExceededError } = __nccwpck_require__(8707)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -70756,14 +70756,14 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 9332:
+/***/ 1652:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(6096)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(736)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -70772,11 +70772,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(1025)
-const { failWebsocketConnection } = __nccwpck_require__(7905)
-const { WebsocketFrameSend } = __nccwpck_require__(9104)
-const { PerMessageDeflate } = __nccwpck_require__(1869)
-const { MessageSizeExceededError } = __nccwpck_require__(4627)
+} = __nccwpck_require__(8625)
+const { failWebsocketConnection } = __nccwpck_require__(6897)
+const { WebsocketFrameSend } = __nccwpck_require__(3264)
+const { PerMessageDeflate } = __nccwpck_require__(9469)
+const { MessageSizeExceededError } = __nccwpck_require__(8707)
 
 // This code was influenced by ws released under the MIT license.
 // Copyright (c) 2011 Einar Otto Stangvik <einaros@gmail.com>
@@ -71283,14 +71283,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9388:
+/***/ 3900:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(9104)
-const { opcodes, sendHints } = __nccwpck_require__(6096)
-const FixedQueue = __nccwpck_require__(5844)
+const { WebsocketFrameSend } = __nccwpck_require__(3264)
+const { opcodes, sendHints } = __nccwpck_require__(736)
+const FixedQueue = __nccwpck_require__(4660)
 
 /**
  * @typedef {object} SendQueueNode
@@ -71399,15 +71399,15 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 2039:
+/***/ 6919:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5159)
-const { validateCloseCodeAndReason } = __nccwpck_require__(1025)
-const { kConstruct } = __nccwpck_require__(4043)
-const { kEnumerableProperty } = __nccwpck_require__(4640)
+const { webidl } = __nccwpck_require__(7879)
+const { validateCloseCodeAndReason } = __nccwpck_require__(8625)
+const { kConstruct } = __nccwpck_require__(6443)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
 
 function createInheritableDOMException () {
   // https://github.com/nodejs/node/issues/59677
@@ -71510,23 +71510,23 @@ module.exports = { WebSocketError, createUnvalidatedWebSocketError }
 
 /***/ }),
 
-/***/ 4841:
+/***/ 2873:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { createDeferredPromise } = __nccwpck_require__(6132)
-const { environmentSettingsObject } = __nccwpck_require__(9520)
-const { states, opcodes, sentCloseFrameState } = __nccwpck_require__(6096)
-const { webidl } = __nccwpck_require__(5159)
-const { getURLRecord, isValidSubprotocol, isEstablished, utf8Decode } = __nccwpck_require__(1025)
-const { establishWebSocketConnection, failWebsocketConnection, closeWebSocketConnection } = __nccwpck_require__(7905)
-const { channels } = __nccwpck_require__(3374)
-const { WebsocketFrameSend } = __nccwpck_require__(9104)
-const { ByteParser } = __nccwpck_require__(9332)
-const { WebSocketError, createUnvalidatedWebSocketError } = __nccwpck_require__(2039)
-const { kEnumerableProperty } = __nccwpck_require__(4640)
-const { utf8DecodeBytes } = __nccwpck_require__(3332)
+const { createDeferredPromise } = __nccwpck_require__(6436)
+const { environmentSettingsObject } = __nccwpck_require__(3168)
+const { states, opcodes, sentCloseFrameState } = __nccwpck_require__(736)
+const { webidl } = __nccwpck_require__(7879)
+const { getURLRecord, isValidSubprotocol, isEstablished, utf8Decode } = __nccwpck_require__(8625)
+const { establishWebSocketConnection, failWebsocketConnection, closeWebSocketConnection } = __nccwpck_require__(6897)
+const { channels } = __nccwpck_require__(2414)
+const { WebsocketFrameSend } = __nccwpck_require__(3264)
+const { ByteParser } = __nccwpck_require__(1652)
+const { WebSocketError, createUnvalidatedWebSocketError } = __nccwpck_require__(6919)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { utf8DecodeBytes } = __nccwpck_require__(276)
 
 let emittedExperimentalWarning = false
 
@@ -72013,15 +72013,15 @@ module.exports = { WebSocketStream }
 
 /***/ }),
 
-/***/ 1025:
+/***/ 8625:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { states, opcodes } = __nccwpck_require__(6096)
+const { states, opcodes } = __nccwpck_require__(736)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { removeHTTPWhitespace } = __nccwpck_require__(7708)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(484)
+const { removeHTTPWhitespace } = __nccwpck_require__(1900)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(8116)
 
 /**
  * @param {number} readyState
@@ -72367,16 +72367,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1886:
+/***/ 3726:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(5159)
-const { URLSerializer } = __nccwpck_require__(7708)
-const { environmentSettingsObject } = __nccwpck_require__(9520)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints, opcodes } = __nccwpck_require__(6096)
+const { webidl } = __nccwpck_require__(7879)
+const { URLSerializer } = __nccwpck_require__(1900)
+const { environmentSettingsObject } = __nccwpck_require__(3168)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints, opcodes } = __nccwpck_require__(736)
 const {
   isConnecting,
   isEstablished,
@@ -72387,15 +72387,15 @@ const {
   utf8Decode,
   toArrayBuffer,
   getURLRecord
-} = __nccwpck_require__(1025)
-const { establishWebSocketConnection, closeWebSocketConnection, failWebsocketConnection } = __nccwpck_require__(7905)
-const { ByteParser } = __nccwpck_require__(9332)
-const { kEnumerableProperty } = __nccwpck_require__(4640)
-const { getGlobalDispatcher } = __nccwpck_require__(8421)
-const { ErrorEvent, CloseEvent, createFastMessageEvent } = __nccwpck_require__(7316)
-const { SendQueue } = __nccwpck_require__(9388)
-const { WebsocketFrameSend } = __nccwpck_require__(9104)
-const { channels } = __nccwpck_require__(3374)
+} = __nccwpck_require__(8625)
+const { establishWebSocketConnection, closeWebSocketConnection, failWebsocketConnection } = __nccwpck_require__(6897)
+const { ByteParser } = __nccwpck_require__(1652)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { getGlobalDispatcher } = __nccwpck_require__(2581)
+const { ErrorEvent, CloseEvent, createFastMessageEvent } = __nccwpck_require__(5188)
+const { SendQueue } = __nccwpck_require__(3900)
+const { WebsocketFrameSend } = __nccwpck_require__(3264)
+const { channels } = __nccwpck_require__(2414)
 
 function getSocketAddress (socket) {
   if (typeof socket?.address === 'function') {
@@ -73370,18 +73370,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 2197:
+/***/ 7349:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var resolveBlockMap = __nccwpck_require__(143);
-var resolveBlockSeq = __nccwpck_require__(1854);
-var resolveFlowCollection = __nccwpck_require__(9030);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveBlockMap = __nccwpck_require__(7103);
+var resolveBlockSeq = __nccwpck_require__(334);
+var resolveFlowCollection = __nccwpck_require__(3142);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -73467,15 +73467,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 83:
+/***/ 3683:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(573);
-var composeNode = __nccwpck_require__(4961);
-var resolveEnd = __nccwpck_require__(1020);
-var resolveProps = __nccwpck_require__(775);
+var Document = __nccwpck_require__(3021);
+var composeNode = __nccwpck_require__(5937);
+var resolveEnd = __nccwpck_require__(7788);
+var resolveProps = __nccwpck_require__(4631);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -73519,17 +73519,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 4961:
+/***/ 5937:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7105);
-var identity = __nccwpck_require__(4919);
-var composeCollection = __nccwpck_require__(2197);
-var composeScalar = __nccwpck_require__(3573);
-var resolveEnd = __nccwpck_require__(1020);
-var utilEmptyScalarPosition = __nccwpck_require__(8407);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var composeCollection = __nccwpck_require__(7349);
+var composeScalar = __nccwpck_require__(5413);
+var resolveEnd = __nccwpck_require__(7788);
+var utilEmptyScalarPosition = __nccwpck_require__(2599);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -73638,15 +73638,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 3573:
+/***/ 5413:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var resolveBlockScalar = __nccwpck_require__(5089);
-var resolveFlowScalar = __nccwpck_require__(5882);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var resolveBlockScalar = __nccwpck_require__(8913);
+var resolveFlowScalar = __nccwpck_require__(6842);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -73733,18 +73733,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 3104:
+/***/ 9984:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(2606);
-var Document = __nccwpck_require__(573);
-var errors = __nccwpck_require__(152);
-var identity = __nccwpck_require__(4919);
-var composeDoc = __nccwpck_require__(83);
-var resolveEnd = __nccwpck_require__(1020);
+var directives = __nccwpck_require__(1342);
+var Document = __nccwpck_require__(3021);
+var errors = __nccwpck_require__(1464);
+var identity = __nccwpck_require__(1127);
+var composeDoc = __nccwpck_require__(3683);
+var resolveEnd = __nccwpck_require__(7788);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -73964,17 +73964,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 143:
+/***/ 7103:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(5773);
-var YAMLMap = __nccwpck_require__(5462);
-var resolveProps = __nccwpck_require__(775);
-var utilContainsNewline = __nccwpck_require__(4283);
-var utilFlowIndentCheck = __nccwpck_require__(1795);
-var utilMapIncludes = __nccwpck_require__(3472);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
+var resolveProps = __nccwpck_require__(4631);
+var utilContainsNewline = __nccwpck_require__(9499);
+var utilFlowIndentCheck = __nccwpck_require__(4051);
+var utilMapIncludes = __nccwpck_require__(1187);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -74088,12 +74088,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 5089:
+/***/ 8913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -74295,14 +74295,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 1854:
+/***/ 334:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(6831);
-var resolveProps = __nccwpck_require__(775);
-var utilFlowIndentCheck = __nccwpck_require__(1795);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveProps = __nccwpck_require__(4631);
+var utilFlowIndentCheck = __nccwpck_require__(4051);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -74353,7 +74353,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 1020:
+/***/ 7788:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -74399,19 +74399,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 9030:
+/***/ 3142:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var resolveEnd = __nccwpck_require__(1020);
-var resolveProps = __nccwpck_require__(775);
-var utilContainsNewline = __nccwpck_require__(4283);
-var utilMapIncludes = __nccwpck_require__(3472);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveEnd = __nccwpck_require__(7788);
+var resolveProps = __nccwpck_require__(4631);
+var utilContainsNewline = __nccwpck_require__(9499);
+var utilMapIncludes = __nccwpck_require__(1187);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -74615,13 +74615,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 5882:
+/***/ 6842:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var resolveEnd = __nccwpck_require__(1020);
+var Scalar = __nccwpck_require__(3301);
+var resolveEnd = __nccwpck_require__(7788);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -74850,7 +74850,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 775:
+/***/ 4631:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -75005,7 +75005,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 4283:
+/***/ 9499:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -75048,7 +75048,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 8407:
+/***/ 2599:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -75083,12 +75083,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 1795:
+/***/ 4051:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(4283);
+var utilContainsNewline = __nccwpck_require__(9499);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -75107,12 +75107,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 3472:
+/***/ 1187:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
+var identity = __nccwpck_require__(1127);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -75129,22 +75129,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 573:
+/***/ 3021:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7105);
-var Collection = __nccwpck_require__(4661);
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var toJS = __nccwpck_require__(3899);
-var Schema = __nccwpck_require__(8224);
-var stringifyDocument = __nccwpck_require__(2285);
-var anchors = __nccwpck_require__(9196);
-var applyReviver = __nccwpck_require__(909);
-var createNode = __nccwpck_require__(1732);
-var directives = __nccwpck_require__(2606);
+var Alias = __nccwpck_require__(4065);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var toJS = __nccwpck_require__(6424);
+var Schema = __nccwpck_require__(5840);
+var stringifyDocument = __nccwpck_require__(6829);
+var anchors = __nccwpck_require__(1596);
+var applyReviver = __nccwpck_require__(3661);
+var createNode = __nccwpck_require__(2404);
+var directives = __nccwpck_require__(1342);
 
 class Document {
     constructor(value, replacer, options) {
@@ -75473,13 +75473,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 9196:
+/***/ 1596:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var visit = __nccwpck_require__(2588);
+var identity = __nccwpck_require__(1127);
+var visit = __nccwpck_require__(204);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -75556,7 +75556,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 909:
+/***/ 3661:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -75620,14 +75620,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 1732:
+/***/ 2404:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7105);
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -75717,13 +75717,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 2606:
+/***/ 1342:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var visit = __nccwpck_require__(2588);
+var identity = __nccwpck_require__(1127);
+var visit = __nccwpck_require__(204);
 
 const escapeChars = {
     '!': '%21',
@@ -75902,7 +75902,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 152:
+/***/ 1464:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -75971,28 +75971,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 3439:
+/***/ 8815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(3104);
-var Document = __nccwpck_require__(573);
-var Schema = __nccwpck_require__(8224);
-var errors = __nccwpck_require__(152);
-var Alias = __nccwpck_require__(7105);
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var Scalar = __nccwpck_require__(389);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var cst = __nccwpck_require__(9877);
-var lexer = __nccwpck_require__(5145);
-var lineCounter = __nccwpck_require__(1460);
-var parser = __nccwpck_require__(2064);
-var publicApi = __nccwpck_require__(4543);
-var visit = __nccwpck_require__(2588);
+var composer = __nccwpck_require__(9984);
+var Document = __nccwpck_require__(3021);
+var Schema = __nccwpck_require__(5840);
+var errors = __nccwpck_require__(1464);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var cst = __nccwpck_require__(3461);
+var lexer = __nccwpck_require__(361);
+var lineCounter = __nccwpck_require__(6628);
+var parser = __nccwpck_require__(3456);
+var publicApi = __nccwpck_require__(4047);
+var visit = __nccwpck_require__(204);
 
 
 
@@ -76029,7 +76029,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7297:
+/***/ 7249:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -76055,16 +76055,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 7105:
+/***/ 4065:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(9196);
-var visit = __nccwpck_require__(2588);
-var identity = __nccwpck_require__(4919);
-var Node = __nccwpck_require__(4833);
-var toJS = __nccwpck_require__(3899);
+var anchors = __nccwpck_require__(1596);
+var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
+var toJS = __nccwpck_require__(6424);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -76182,14 +76182,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 4661:
+/***/ 101:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1732);
-var identity = __nccwpck_require__(4919);
-var Node = __nccwpck_require__(4833);
+var createNode = __nccwpck_require__(2404);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -76340,14 +76340,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 4833:
+/***/ 6673:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(909);
-var identity = __nccwpck_require__(4919);
-var toJS = __nccwpck_require__(3899);
+var applyReviver = __nccwpck_require__(3661);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(6424);
 
 class NodeBase {
     constructor(type) {
@@ -76387,15 +76387,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 5773:
+/***/ 7165:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1732);
-var stringifyPair = __nccwpck_require__(7764);
-var addPairToJSMap = __nccwpck_require__(8768);
-var identity = __nccwpck_require__(4919);
+var createNode = __nccwpck_require__(2404);
+var stringifyPair = __nccwpck_require__(9748);
+var addPairToJSMap = __nccwpck_require__(7104);
+var identity = __nccwpck_require__(1127);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -76433,14 +76433,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 389:
+/***/ 3301:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Node = __nccwpck_require__(4833);
-var toJS = __nccwpck_require__(3899);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
+var toJS = __nccwpck_require__(6424);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -76467,17 +76467,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 5462:
+/***/ 4454:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(4156);
-var addPairToJSMap = __nccwpck_require__(8768);
-var Collection = __nccwpck_require__(4661);
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var Scalar = __nccwpck_require__(389);
+var stringifyCollection = __nccwpck_require__(1212);
+var addPairToJSMap = __nccwpck_require__(7104);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -76621,17 +76621,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 6831:
+/***/ 2223:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1732);
-var stringifyCollection = __nccwpck_require__(4156);
-var Collection = __nccwpck_require__(4661);
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var toJS = __nccwpck_require__(3899);
+var createNode = __nccwpck_require__(2404);
+var stringifyCollection = __nccwpck_require__(1212);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var toJS = __nccwpck_require__(6424);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -76743,16 +76743,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 8768:
+/***/ 7104:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7297);
-var merge = __nccwpck_require__(9380);
-var stringify = __nccwpck_require__(9300);
-var identity = __nccwpck_require__(4919);
-var toJS = __nccwpck_require__(3899);
+var log = __nccwpck_require__(7249);
+var merge = __nccwpck_require__(452);
+var stringify = __nccwpck_require__(2148);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(6424);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -76815,7 +76815,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 4919:
+/***/ 1127:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -76875,12 +76875,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 3899:
+/***/ 6424:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
+var identity = __nccwpck_require__(1127);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -76921,15 +76921,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 334:
+/***/ 110:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(5089);
-var resolveFlowScalar = __nccwpck_require__(5882);
-var errors = __nccwpck_require__(152);
-var stringifyString = __nccwpck_require__(1773);
+var resolveBlockScalar = __nccwpck_require__(8913);
+var resolveFlowScalar = __nccwpck_require__(6842);
+var errors = __nccwpck_require__(1464);
+var stringifyString = __nccwpck_require__(5450);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -77146,7 +77146,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 3701:
+/***/ 1733:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -77216,7 +77216,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5235:
+/***/ 7715:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -77322,14 +77322,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 9877:
+/***/ 3461:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(334);
-var cstStringify = __nccwpck_require__(3701);
-var cstVisit = __nccwpck_require__(5235);
+var cstScalar = __nccwpck_require__(110);
+var cstStringify = __nccwpck_require__(1733);
+var cstVisit = __nccwpck_require__(7715);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -77441,12 +77441,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 5145:
+/***/ 361:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(9877);
+var cst = __nccwpck_require__(3461);
 
 /*
 START -> stream
@@ -78171,7 +78171,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 1460:
+/***/ 6628:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -78219,14 +78219,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 2064:
+/***/ 3456:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(9877);
-var lexer = __nccwpck_require__(5145);
+var cst = __nccwpck_require__(3461);
+var lexer = __nccwpck_require__(361);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -79206,18 +79206,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4543:
+/***/ 4047:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(3104);
-var Document = __nccwpck_require__(573);
-var errors = __nccwpck_require__(152);
-var log = __nccwpck_require__(7297);
-var identity = __nccwpck_require__(4919);
-var lineCounter = __nccwpck_require__(1460);
-var parser = __nccwpck_require__(2064);
+var composer = __nccwpck_require__(9984);
+var Document = __nccwpck_require__(3021);
+var errors = __nccwpck_require__(1464);
+var log = __nccwpck_require__(7249);
+var identity = __nccwpck_require__(1127);
+var lineCounter = __nccwpck_require__(6628);
+var parser = __nccwpck_require__(3456);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -79320,16 +79320,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 8224:
+/***/ 5840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var map = __nccwpck_require__(6424);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var tags = __nccwpck_require__(6178);
+var identity = __nccwpck_require__(1127);
+var map = __nccwpck_require__(7451);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var tags = __nccwpck_require__(18);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -79366,13 +79366,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 6424:
+/***/ 7451:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var YAMLMap = __nccwpck_require__(5462);
+var identity = __nccwpck_require__(1127);
+var YAMLMap = __nccwpck_require__(4454);
 
 const map = {
     collection: 'map',
@@ -79392,12 +79392,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 5632:
+/***/ 3632:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 const nullTag = {
     identify: value => value == null,
@@ -79416,13 +79416,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 7562:
+/***/ 1706:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var YAMLSeq = __nccwpck_require__(6831);
+var identity = __nccwpck_require__(1127);
+var YAMLSeq = __nccwpck_require__(2223);
 
 const seq = {
     collection: 'seq',
@@ -79442,12 +79442,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 4704:
+/***/ 6464:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(1773);
+var stringifyString = __nccwpck_require__(5450);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -79465,12 +79465,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 6740:
+/***/ 3959:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -79493,13 +79493,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 6229:
+/***/ 8405:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var stringifyNumber = __nccwpck_require__(3569);
+var Scalar = __nccwpck_require__(3301);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -79547,12 +79547,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 7602:
+/***/ 9874:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3569);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -79596,18 +79596,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 7904:
+/***/ 896:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(6424);
-var _null = __nccwpck_require__(5632);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var bool = __nccwpck_require__(6740);
-var float = __nccwpck_require__(6229);
-var int = __nccwpck_require__(7602);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var bool = __nccwpck_require__(3959);
+var float = __nccwpck_require__(8405);
+var int = __nccwpck_require__(9874);
 
 const schema = [
     map.map,
@@ -79628,14 +79628,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 8647:
+/***/ 3559:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var map = __nccwpck_require__(6424);
-var seq = __nccwpck_require__(7562);
+var Scalar = __nccwpck_require__(3301);
+var map = __nccwpck_require__(7451);
+var seq = __nccwpck_require__(1706);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -79699,27 +79699,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 6178:
+/***/ 18:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(6424);
-var _null = __nccwpck_require__(5632);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var bool = __nccwpck_require__(6740);
-var float = __nccwpck_require__(6229);
-var int = __nccwpck_require__(7602);
-var schema = __nccwpck_require__(7904);
-var schema$1 = __nccwpck_require__(8647);
-var binary = __nccwpck_require__(4355);
-var merge = __nccwpck_require__(9380);
-var omap = __nccwpck_require__(6431);
-var pairs = __nccwpck_require__(9281);
-var schema$2 = __nccwpck_require__(3081);
-var set = __nccwpck_require__(2504);
-var timestamp = __nccwpck_require__(4960);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var bool = __nccwpck_require__(3959);
+var float = __nccwpck_require__(8405);
+var int = __nccwpck_require__(9874);
+var schema = __nccwpck_require__(896);
+var schema$1 = __nccwpck_require__(3559);
+var binary = __nccwpck_require__(6083);
+var merge = __nccwpck_require__(452);
+var omap = __nccwpck_require__(303);
+var pairs = __nccwpck_require__(8385);
+var schema$2 = __nccwpck_require__(5913);
+var set = __nccwpck_require__(1528);
+var timestamp = __nccwpck_require__(4371);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -79805,14 +79805,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 4355:
+/***/ 6083:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(389);
-var stringifyString = __nccwpck_require__(1773);
+var Scalar = __nccwpck_require__(3301);
+var stringifyString = __nccwpck_require__(5450);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -79882,12 +79882,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 6158:
+/***/ 8398:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -79918,13 +79918,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 838:
+/***/ 5782:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var stringifyNumber = __nccwpck_require__(3569);
+var Scalar = __nccwpck_require__(3301);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -79975,12 +79975,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 5609:
+/***/ 873:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3569);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -80058,13 +80058,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 9380:
+/***/ 452:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -80136,16 +80136,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 6431:
+/***/ 303:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var toJS = __nccwpck_require__(3899);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var pairs = __nccwpck_require__(9281);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(6424);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var pairs = __nccwpck_require__(8385);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -80220,15 +80220,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 9281:
+/***/ 8385:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var Scalar = __nccwpck_require__(389);
-var YAMLSeq = __nccwpck_require__(6831);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
+var YAMLSeq = __nccwpck_require__(2223);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -80309,24 +80309,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 3081:
+/***/ 5913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(6424);
-var _null = __nccwpck_require__(5632);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var binary = __nccwpck_require__(4355);
-var bool = __nccwpck_require__(6158);
-var float = __nccwpck_require__(838);
-var int = __nccwpck_require__(5609);
-var merge = __nccwpck_require__(9380);
-var omap = __nccwpck_require__(6431);
-var pairs = __nccwpck_require__(9281);
-var set = __nccwpck_require__(2504);
-var timestamp = __nccwpck_require__(4960);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var binary = __nccwpck_require__(6083);
+var bool = __nccwpck_require__(8398);
+var float = __nccwpck_require__(5782);
+var int = __nccwpck_require__(873);
+var merge = __nccwpck_require__(452);
+var omap = __nccwpck_require__(303);
+var pairs = __nccwpck_require__(8385);
+var set = __nccwpck_require__(1528);
+var timestamp = __nccwpck_require__(4371);
 
 const schema = [
     map.map,
@@ -80357,14 +80357,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 2504:
+/***/ 1528:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var YAMLMap = __nccwpck_require__(5462);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -80460,12 +80460,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 4960:
+/***/ 4371:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3569);
+var stringifyNumber = __nccwpck_require__(8689);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -80572,7 +80572,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 9915:
+/***/ 4475:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -80730,15 +80730,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 9300:
+/***/ 2148:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(9196);
-var identity = __nccwpck_require__(4919);
-var stringifyComment = __nccwpck_require__(6599);
-var stringifyString = __nccwpck_require__(1773);
+var anchors = __nccwpck_require__(1596);
+var identity = __nccwpck_require__(1127);
+var stringifyComment = __nccwpck_require__(9799);
+var stringifyString = __nccwpck_require__(5450);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -80869,14 +80869,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 4156:
+/***/ 1212:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var stringify = __nccwpck_require__(9300);
-var stringifyComment = __nccwpck_require__(6599);
+var identity = __nccwpck_require__(1127);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -81031,7 +81031,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 6599:
+/***/ 9799:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -81062,14 +81062,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 2285:
+/***/ 6829:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var stringify = __nccwpck_require__(9300);
-var stringifyComment = __nccwpck_require__(6599);
+var identity = __nccwpck_require__(1127);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -81156,7 +81156,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 3569:
+/***/ 8689:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -81190,15 +81190,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 7764:
+/***/ 9748:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var stringify = __nccwpck_require__(9300);
-var stringifyComment = __nccwpck_require__(6599);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -81349,13 +81349,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 1773:
+/***/ 5450:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var foldFlowLines = __nccwpck_require__(9915);
+var Scalar = __nccwpck_require__(3301);
+var foldFlowLines = __nccwpck_require__(4475);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -81694,12 +81694,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 2588:
+/***/ 204:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
+var identity = __nccwpck_require__(1127);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -82019,7 +82019,7 @@ var __webpack_exports__ = {};
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ../main/node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -82055,7 +82055,7 @@ function toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -82151,7 +82151,7 @@ function escapeProperty(s) {
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
 ;// CONCATENATED MODULE: external "fs"
 const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
-;// CONCATENATED MODULE: ../main/node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -82192,7 +82192,7 @@ const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.me
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ../main/node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -82283,11 +82283,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ../main/node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(8482);
-// EXTERNAL MODULE: ../main/node_modules/@actions/http-client/node_modules/undici/index.js
-var undici = __nccwpck_require__(7112);
-;// CONCATENATED MODULE: ../main/node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ./node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(770);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/node_modules/undici/index.js
+var undici = __nccwpck_require__(3368);
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -82984,7 +82984,7 @@ class lib_HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -83060,7 +83060,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -83134,7 +83134,7 @@ class oidc_utils_OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -83415,7 +83415,7 @@ const _summary = new Summary();
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
 const summary = (/* unused pure expression or super */ null && (_summary));
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -83457,7 +83457,7 @@ var external_events_ = __nccwpck_require__(4434);
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ../main/node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -83637,7 +83637,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -83911,7 +83911,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ../main/node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -84499,7 +84499,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -84579,7 +84579,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -84644,7 +84644,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -84937,7 +84937,7 @@ function saveState(name, value) {
  * @param     name     name of the state to get
  * @returns   string
  */
-function getState(name) {
+function core_getState(name) {
     return process.env[`STATE_${name}`] || '';
 }
 function getIDToken(aud) {
@@ -85345,6 +85345,228 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/core/outputs.ts
+/**
+ * Outputs, state and environment through the runner's file commands, kept far below
+ * the runner's 1 MB per-job output limit: large data goes to a file under
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
+ */
+
+
+
+
+/** Largest single output value we write (bytes). */
+const MAX_OUTPUT_BYTES = 256 * 1024;
+/** Largest total of all outputs of one step (bytes). */
+const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
+let totalBytes = 0;
+function fileCommand(file, name, value) {
+    if (!file)
+        return false;
+    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    while (value.includes(delimiter) || name.includes(delimiter))
+        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
+    return true;
+}
+/** Thrown when an output would be too large; the caller should write a file instead. */
+class OutputTooLargeError extends Error {
+    name = 'OutputTooLargeError';
+}
+/**
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
+ */
+function outputs_setOutput(name, value) {
+    const text = typeof value === 'string'
+        ? value
+        : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value);
+    secrets_secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
+    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
+    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
+        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
+    }
+    totalBytes += bytes;
+    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
+        process.stdout.write(`output ${name}=${safe}\n`);
+    }
+}
+/** Reset the running output total; for tests. */
+function resetOutputTotals() {
+    totalBytes = 0;
+}
+/**
+ * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
+ * on the runner, so a value holding a secret is refused (save a path to a 0600 file
+ * under RUNNER_TEMP instead).
+ */
+function outputs_saveState(name, value) {
+    if (secrets_secrets.leaks(value))
+        throw new Error(`refusing to save state ${name}: it holds a secret`);
+    fileCommand(process.env.GITHUB_STATE, name, value);
+}
+/** State saved by the main step. */
+function outputs_getState(name) {
+    return process.env[`STATE_${name}`] ?? '';
+}
+/** Export an environment variable to later steps. Refuses secrets. */
+function outputs_exportVariable(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to export ${name}: it holds a secret`);
+    process.env[name] = value;
+    fileCommand(process.env.GITHUB_ENV, name, value);
+}
+/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
+function runnerTemp() {
+    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
+    const dir = (0,external_node_path_.join)(base, 'conveyor');
+    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
+    return dir;
+}
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
+function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
+ */
+function openDataFile(fileName) {
+    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
+        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
+    }
+    const path = join(runnerTemp(), fileName);
+    // `mode` applies only when the file is created: tighten one that already exists
+    // before writing into it.
+    if (existsSync(path))
+        chmodSync(path, 0o600);
+    let fd = openSync(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            let bytes;
+            let done = 0;
+            if (typeof content === 'string') {
+                // A string goes to the file as it is encoded (no Buffer of it first); what a
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
+                done = writeSync(fd, text);
+                if (done === Buffer.byteLength(text))
+                    return;
+                bytes = Buffer.from(text, 'utf8');
+            }
+            else
+                bytes = content;
+            while (done < bytes.length)
+                done += writeSync(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                closeSync(fd);
+            fd = undefined;
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/model/image-ref.ts
+/**
+ * Container image references as the distribution spec and kustomize read them:
+ * `[registry[:port]/]repository[:tag][@digest]`. A first path component is a registry
+ * only when it has a dot or a port or is `localhost`, so `host:5000/team/app:1.2` and
+ * `team/app:1.2` both parse right.
+ */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
+/** Whether `tag` is a valid tag. */
+function isValidTag(tag) {
+    return TAG.test(tag);
+}
+/** Whether `digest` is a valid digest (`sha256:<64 hex>` and other algorithms). */
+function isValidDigest(digest) {
+    return (DIGEST.test(digest) && (!digest.startsWith('sha256:') || /^sha256:[a-f0-9]{64}$/.test(digest)));
+}
+/** Whether the first path component names a registry. */
+function isRegistry(component) {
+    return (component === 'localhost' ||
+        component.includes('.') ||
+        component.includes(':') ||
+        component.startsWith('['));
+}
+/** Parse a reference; throws an Error saying what is wrong. */
+function parseImageRef(reference) {
+    const ref = reference.trim();
+    if (ref === '')
+        throw new Error('empty image reference');
+    if (/\s/.test(ref))
+        throw new Error(`image reference ${JSON.stringify(ref)} contains whitespace`);
+    let rest = ref;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!isValidDigest(digest))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid digest ${JSON.stringify(digest)}`);
+    }
+    let tag;
+    const lastSlash = rest.lastIndexOf('/');
+    const colon = rest.lastIndexOf(':');
+    if (colon > lastSlash) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!isValidTag(tag))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid tag ${JSON.stringify(tag)}`);
+    }
+    const parts = rest.split('/');
+    let registry;
+    if (parts.length > 1 && isRegistry(parts[0])) {
+        registry = parts.shift();
+        if (!HOST.test(registry))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid registry ${JSON.stringify(registry)}`);
+    }
+    if (parts.length === 0 || parts.some(p => !COMPONENT.test(p))) {
+        throw new Error(`image reference ${JSON.stringify(ref)}: invalid repository ${JSON.stringify(parts.join('/'))} (lower-case letters, digits and separators . _ - only)`);
+    }
+    const repository = parts.join('/');
+    if (rest.length > 255)
+        throw new Error(`image reference ${JSON.stringify(ref)}: name longer than 255 characters`);
+    return {
+        registry,
+        repository,
+        name: registry ? `${registry}/${repository}` : repository,
+        tag,
+        digest
+    };
+}
+/** Format a reference from its parts. */
+function formatImageRef(ref) {
+    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+
 ;// CONCATENATED MODULE: ./src/image/auth-dir.ts
 /**
  * Registry credentials for the builders without argv: a docker-style `config.json`
@@ -86099,294 +86321,10 @@ async function localImageDigest(backend, ref, env) {
     return id.startsWith('sha256:') ? id : `sha256:${id}`;
 }
 
-// EXTERNAL MODULE: ../main/node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(6310);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ./src/image/context-hash.ts
-/**
- * The content hash of a service's build inputs, the key of build avoidance: the
- * context's files (git-tracked and untracked-but-not-ignored when the context is in a
- * git work tree, every file otherwise) minus what `.dockerignore` excludes, the
- * Dockerfile, build args, target, platforms, user labels and the digests of the base
- * images. Per-run labels (created, revision) are left out on purpose: they would
- * make every hash unique.
- */
-
-
-
-
-
-
-/** Parse `.dockerignore` text the way moby's patternmatcher reads it. */
-function parseDockerignore(text) {
-    const rules = [];
-    for (const raw of text.split(/\r?\n/)) {
-        let line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            continue;
-        let negate = false;
-        if (line.startsWith('!')) {
-            negate = true;
-            line = line.slice(1).trim();
-        }
-        // filepath.Clean, and a leading slash means the context root.
-        line = line
-            .replace(/\\/g, '/')
-            .replace(/\/+/g, '/')
-            .replace(/^(\.\/)+/, '')
-            .replace(/^\/+/, '')
-            .replace(/\/$/, '');
-        if (line === '' || line === '.')
-            continue;
-        const isMatch = picomatch_default()(line, { dot: true, nobrace: true, noextglob: true });
-        rules.push({ pattern: line, negate, match: isMatch });
-    }
-    return rules;
-}
-/**
- * Whether a context-relative path is excluded: the last rule matching the path or
- * one of its parent directories decides (a `!` rule re-includes).
- */
-function isIgnored(path, rules) {
-    const parts = path.split('/');
-    const candidates = [];
-    for (let i = 1; i <= parts.length; i++)
-        candidates.push(parts.slice(0, i).join('/'));
-    let ignored = false;
-    for (const rule of rules) {
-        if (candidates.some(c => rule.match(c)))
-            ignored = !rule.negate;
-    }
-    return ignored;
-}
-function walk(root, dir, out) {
-    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true })) {
-        if (entry.name === '.git' && dir === root)
-            continue;
-        const full = (0,external_node_path_.join)(dir, entry.name);
-        if (entry.isDirectory())
-            walk(root, full, out);
-        else
-            out.push((0,external_node_path_.relative)(root, full).split(external_node_path_.sep).join('/'));
-    }
-}
-/** The context's candidate files: from git when it is a work tree, else a directory walk. */
-async function listContextFiles(context) {
-    const res = await core_exec_exec('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '.'], {
-        cwd: context,
-        allowFailure: true,
-        env: { ...backends_childEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
-    }).catch(() => undefined);
-    if (res && res.code === 0) {
-        const files = [...new Set(res.stdout.split('\0').filter(f => f !== ''))];
-        // Tracked files deleted in the work tree are not part of the context.
-        return { files: files.filter(f => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(context, f))), git: true };
-    }
-    const files = [];
-    walk(context, context, files);
-    return { files, git: false };
-}
-/** The files of a context that the builder sees, sorted, honouring `.dockerignore`. */
-async function contextFiles(context) {
-    const listed = await listContextFiles(context);
-    const ignoreFile = (0,external_node_path_.join)(context, '.dockerignore');
-    const rules = (0,external_node_fs_namespaceObject.existsSync)(ignoreFile) ? parseDockerignore((0,external_node_fs_namespaceObject.readFileSync)(ignoreFile, 'utf8')) : [];
-    const files = listed.files
-        .filter(f => !isIgnored(f, rules))
-        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return { files, git: listed.git };
-}
-/** The hash of a context directory's files plus the other inputs. Returns hex and the file count. */
-async function hashBuildInputs(context, inputs) {
-    const { files, git } = await contextFiles(context);
-    // The files first (the slow part), then every line in its fixed order.
-    const fileLines = [];
-    let bytes = 0;
-    for (const file of files) {
-        const full = (0,external_node_path_.join)(context, file);
-        const st = (0,external_node_fs_namespaceObject.lstatSync)(full);
-        if (st.isSymbolicLink()) {
-            fileLines.push(['link', file, (0,external_node_fs_namespaceObject.readlinkSync)(full)]);
-        }
-        else if (st.isFile()) {
-            const content = (0,external_node_fs_namespaceObject.readFileSync)(full);
-            bytes += content.length;
-            const mode = st.mode & 0o111 ? 'x' : '-';
-            fileLines.push(['file', file, mode, (0,external_node_crypto_.createHash)('sha256').update(content).digest('hex')]);
-        }
-    }
-    const baseDigests = await inputs.baseDigests;
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    const line = (...parts) => {
-        h.update(parts.join('\0'));
-        h.update('\n');
-    };
-    line('conveyor-build-inputs', 'v1');
-    line('dockerfile', (0,external_node_crypto_.createHash)('sha256').update(inputs.dockerfileContent).digest('hex'));
-    line('target', inputs.target ?? '');
-    line('platforms', [...inputs.platforms].sort().join(','));
-    const args = inputs.buildArgs instanceof Map ? [...inputs.buildArgs] : Object.entries(inputs.buildArgs);
-    for (const [k, v] of args.sort(([a], [b]) => (a < b ? -1 : 1)))
-        line('arg', k, v);
-    for (const [k, v] of [...(inputs.labels ?? new Map())].sort(([a], [b]) => a < b ? -1 : 1)) {
-        line('label', k, v);
-    }
-    for (const b of baseDigests)
-        line('base', b.ref, b.digest);
-    for (const l of fileLines)
-        line(...l);
-    return { hash: h.digest('hex'), files: files.length, bytes, git };
-}
-
-;// CONCATENATED MODULE: ./src/core/confine.ts
-/**
- * Paths a user (or a pull request) controls, confined to a root directory (the
- * workspace, or plan's working directory). Symlinks are resolved with `realpath`
- * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
- * cannot make an action read, and print, a file outside the checkout.
- */
-
-
-
-/** Whether `path` is `root` or below it (both absolute and already resolved). */
-function isWithin(root, path) {
-    const rel = (0,external_node_path_.relative)(root, path);
-    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
-}
-/**
- * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
- * For a path that does not exist, its deepest existing ancestor is resolved and the
- * rest appended, so a link in a parent directory still counts.
- */
-function realPath(root, path) {
-    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
-    const rest = [];
-    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
-        const parent = (0,external_node_path_.dirname)(head);
-        if (parent === head)
-            break;
-        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
-        head = parent;
-    }
-    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
-    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
-}
-/**
- * `path` resolved through its symlinks, when it stays inside `root`; else a
- * ConfigurationError naming the input. `rootName` says what the root is in the message
- * (`the workspace`, `the working directory`); `hint` is appended.
- */
-function confinedPath(root, path, options) {
-    const realRoot = realPath(root, root);
-    const real = realPath(root, path);
-    if (!isWithin(realRoot, real)) {
-        // Lexically inside: only a symlink leads out.
-        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
-        throw new errors_ConfigurationError(`${options.input} ${errors_quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
-    }
-    return real;
-}
-/**
- * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
- * a symbolic link, as a path relative to `root` with `/` separators; undefined when
- * there is none (an entry that does not exist ends the walk). For code that writes
- * files and must never follow a link, even one that leads back inside `root`.
- */
-function symlinkOnPath(root, rel) {
-    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
-    let current = root;
-    for (let i = 0; i < parts.length; i++) {
-        current = join(current, parts[i]);
-        const st = lstatSync(current, { throwIfNoEntry: false });
-        if (!st)
-            return undefined;
-        if (st.isSymbolicLink())
-            return parts.slice(0, i + 1).join('/');
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/model/image-ref.ts
-/**
- * Container image references as the distribution spec and kustomize read them:
- * `[registry[:port]/]repository[:tag][@digest]`. A first path component is a registry
- * only when it has a dot or a port or is `localhost`, so `host:5000/team/app:1.2` and
- * `team/app:1.2` both parse right.
- */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
-/** Whether `tag` is a valid tag. */
-function isValidTag(tag) {
-    return TAG.test(tag);
-}
-/** Whether `digest` is a valid digest (`sha256:<64 hex>` and other algorithms). */
-function isValidDigest(digest) {
-    return (DIGEST.test(digest) && (!digest.startsWith('sha256:') || /^sha256:[a-f0-9]{64}$/.test(digest)));
-}
-/** Whether the first path component names a registry. */
-function isRegistry(component) {
-    return (component === 'localhost' ||
-        component.includes('.') ||
-        component.includes(':') ||
-        component.startsWith('['));
-}
-/** Parse a reference; throws an Error saying what is wrong. */
-function parseImageRef(reference) {
-    const ref = reference.trim();
-    if (ref === '')
-        throw new Error('empty image reference');
-    if (/\s/.test(ref))
-        throw new Error(`image reference ${JSON.stringify(ref)} contains whitespace`);
-    let rest = ref;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!isValidDigest(digest))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid digest ${JSON.stringify(digest)}`);
-    }
-    let tag;
-    const lastSlash = rest.lastIndexOf('/');
-    const colon = rest.lastIndexOf(':');
-    if (colon > lastSlash) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-        if (!isValidTag(tag))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid tag ${JSON.stringify(tag)}`);
-    }
-    const parts = rest.split('/');
-    let registry;
-    if (parts.length > 1 && isRegistry(parts[0])) {
-        registry = parts.shift();
-        if (!HOST.test(registry))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid registry ${JSON.stringify(registry)}`);
-    }
-    if (parts.length === 0 || parts.some(p => !COMPONENT.test(p))) {
-        throw new Error(`image reference ${JSON.stringify(ref)}: invalid repository ${JSON.stringify(parts.join('/'))} (lower-case letters, digits and separators . _ - only)`);
-    }
-    const repository = parts.join('/');
-    if (rest.length > 255)
-        throw new Error(`image reference ${JSON.stringify(ref)}: name longer than 255 characters`);
-    return {
-        registry,
-        repository,
-        name: registry ? `${registry}/${repository}` : repository,
-        tag,
-        digest
-    };
-}
-/** Format a reference from its parts. */
-function formatImageRef(ref) {
-    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}
-
 // EXTERNAL MODULE: external "node:tls"
 var external_node_tls_ = __nccwpck_require__(1692);
-// EXTERNAL MODULE: ../main/node_modules/undici/index.js
-var node_modules_undici = __nccwpck_require__(2480);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var node_modules_undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./src/core/http/client.ts
 
 
@@ -87387,6 +87325,145 @@ async function resolveBaseDigests(refs, own, options = {}) {
     return result;
 }
 
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/image/context-hash.ts
+/**
+ * The content hash of a service's build inputs, the key of build avoidance: the
+ * context's files (git-tracked and untracked-but-not-ignored when the context is in a
+ * git work tree, every file otherwise) minus what `.dockerignore` excludes, the
+ * Dockerfile, build args, target, platforms, user labels and the digests of the base
+ * images. Per-run labels (created, revision) are left out on purpose: they would
+ * make every hash unique.
+ */
+
+
+
+
+
+
+/** Parse `.dockerignore` text the way moby's patternmatcher reads it. */
+function parseDockerignore(text) {
+    const rules = [];
+    for (const raw of text.split(/\r?\n/)) {
+        let line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        let negate = false;
+        if (line.startsWith('!')) {
+            negate = true;
+            line = line.slice(1).trim();
+        }
+        // filepath.Clean, and a leading slash means the context root.
+        line = line
+            .replace(/\\/g, '/')
+            .replace(/\/+/g, '/')
+            .replace(/^(\.\/)+/, '')
+            .replace(/^\/+/, '')
+            .replace(/\/$/, '');
+        if (line === '' || line === '.')
+            continue;
+        const isMatch = picomatch_default()(line, { dot: true, nobrace: true, noextglob: true });
+        rules.push({ pattern: line, negate, match: isMatch });
+    }
+    return rules;
+}
+/**
+ * Whether a context-relative path is excluded: the last rule matching the path or
+ * one of its parent directories decides (a `!` rule re-includes).
+ */
+function isIgnored(path, rules) {
+    const parts = path.split('/');
+    const candidates = [];
+    for (let i = 1; i <= parts.length; i++)
+        candidates.push(parts.slice(0, i).join('/'));
+    let ignored = false;
+    for (const rule of rules) {
+        if (candidates.some(c => rule.match(c)))
+            ignored = !rule.negate;
+    }
+    return ignored;
+}
+function walk(root, dir, out) {
+    for (const entry of (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true })) {
+        if (entry.name === '.git' && dir === root)
+            continue;
+        const full = (0,external_node_path_.join)(dir, entry.name);
+        if (entry.isDirectory())
+            walk(root, full, out);
+        else
+            out.push((0,external_node_path_.relative)(root, full).split(external_node_path_.sep).join('/'));
+    }
+}
+/** The context's candidate files: from git when it is a work tree, else a directory walk. */
+async function listContextFiles(context) {
+    const res = await core_exec_exec('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '.'], {
+        cwd: context,
+        allowFailure: true,
+        env: { ...backends_childEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
+    }).catch(() => undefined);
+    if (res && res.code === 0) {
+        const files = [...new Set(res.stdout.split('\0').filter(f => f !== ''))];
+        // Tracked files deleted in the work tree are not part of the context.
+        return { files: files.filter(f => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(context, f))), git: true };
+    }
+    const files = [];
+    walk(context, context, files);
+    return { files, git: false };
+}
+/** The files of a context that the builder sees, sorted, honouring `.dockerignore`. */
+async function contextFiles(context) {
+    const listed = await listContextFiles(context);
+    const ignoreFile = (0,external_node_path_.join)(context, '.dockerignore');
+    const rules = (0,external_node_fs_namespaceObject.existsSync)(ignoreFile) ? parseDockerignore((0,external_node_fs_namespaceObject.readFileSync)(ignoreFile, 'utf8')) : [];
+    const files = listed.files
+        .filter(f => !isIgnored(f, rules))
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return { files, git: listed.git };
+}
+/** The hash of a context directory's files plus the other inputs. Returns hex and the file count. */
+async function hashBuildInputs(context, inputs) {
+    const { files, git } = await contextFiles(context);
+    // The files first (the slow part), then every line in its fixed order.
+    const fileLines = [];
+    let bytes = 0;
+    for (const file of files) {
+        const full = (0,external_node_path_.join)(context, file);
+        const st = (0,external_node_fs_namespaceObject.lstatSync)(full);
+        if (st.isSymbolicLink()) {
+            fileLines.push(['link', file, (0,external_node_fs_namespaceObject.readlinkSync)(full)]);
+        }
+        else if (st.isFile()) {
+            const content = (0,external_node_fs_namespaceObject.readFileSync)(full);
+            bytes += content.length;
+            const mode = st.mode & 0o111 ? 'x' : '-';
+            fileLines.push(['file', file, mode, (0,external_node_crypto_.createHash)('sha256').update(content).digest('hex')]);
+        }
+    }
+    const baseDigests = await inputs.baseDigests;
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    const line = (...parts) => {
+        h.update(parts.join('\0'));
+        h.update('\n');
+    };
+    line('conveyor-build-inputs', 'v1');
+    line('dockerfile', (0,external_node_crypto_.createHash)('sha256').update(inputs.dockerfileContent).digest('hex'));
+    line('target', inputs.target ?? '');
+    line('platforms', [...inputs.platforms].sort().join(','));
+    const args = inputs.buildArgs instanceof Map ? [...inputs.buildArgs] : Object.entries(inputs.buildArgs);
+    for (const [k, v] of args.sort(([a], [b]) => (a < b ? -1 : 1)))
+        line('arg', k, v);
+    for (const [k, v] of [...(inputs.labels ?? new Map())].sort(([a], [b]) => a < b ? -1 : 1)) {
+        line('label', k, v);
+    }
+    for (const b of baseDigests)
+        line('base', b.ref, b.digest);
+    for (const l of fileLines)
+        line(...l);
+    return { hash: h.digest('hex'), files: files.length, bytes, git };
+}
+
 ;// CONCATENATED MODULE: ./src/model/build-result.ts
 /**
  * The build result file: one JSON per matrix leg, written by `build` and collected by
@@ -87468,6 +87545,38 @@ function readBuildResult(path) {
     return validateBuildResult(parsed, path);
 }
 
+;// CONCATENATED MODULE: ./src/image/job.ts
+/**
+ * What the build action hands the image domain and what it gets back: an `ImageJob`
+ * (what to build, where it goes, how) or a `MergeJob` (which per-platform images to
+ * stitch into one index), and an `Outcome` (built, reused or merged; the digest, the
+ * tags, the result file's content and what the step summary shows).
+ */
+
+/** The result file of a pushed image (for deploy), from its outcome and source. Pure. */
+function resultOf(o, source, createdAt) {
+    return {
+        version: RESULT_VERSION,
+        service: o.service,
+        image: o.image,
+        digest: o.digest,
+        tags: o.tags,
+        reused: o.kind === 'reused',
+        platforms: o.platforms,
+        source: {
+            repository: source.repository,
+            sha: source.tags.sha,
+            ref: source.tags.ref,
+            runUrl: source.runUrl
+        },
+        createdAt: createdAt.toISOString()
+    };
+}
+/** A pushed image's outcome, with the content of its result file (created now). */
+function withResult(o, source) {
+    return { ...o, result: resultOf(o, source, new Date()) };
+}
+
 ;// CONCATENATED MODULE: ./src/image/labels.ts
 /**
  * The OCI labels of a service's image (`org.opencontainers.image.*`): title, source,
@@ -87492,240 +87601,102 @@ function computeLabels(ctx, user = new Map()) {
     return labels;
 }
 
-;// CONCATENATED MODULE: ./src/core/outputs.ts
-/**
- * Outputs, state and environment through the runner's file commands, kept far below
- * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
- * secret is refused, never written: the runner would mask it, silently changing it.
- */
+;// CONCATENATED MODULE: ./src/image/promote.ts
 
-
-
-
-/** Largest single output value we write (bytes). */
-const MAX_OUTPUT_BYTES = 256 * 1024;
-/** Largest total of all outputs of one step (bytes). */
-const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
-let totalBytes = 0;
-function fileCommand(file, name, value) {
-    if (!file)
-        return false;
-    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    while (value.includes(delimiter) || name.includes(delimiter))
-        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    (0,external_node_fs_namespaceObject.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
-    return true;
-}
-/** Thrown when an output would be too large; the caller should write a file instead. */
-class OutputTooLargeError extends Error {
-    name = 'OutputTooLargeError';
-}
-/**
- * Set a step output. A value that holds a registered secret (in any encoding) is
- * refused with a MaskedValueError naming the output: the runner would mask it, and a
- * digest or a path silently turned into `***` breaks whatever reads it. Free text that
- * may quote a secret (a server's message) is redacted by the caller first, visibly.
- * Refuses values that would bring the step near the runner's output limit.
- */
-function outputs_setOutput(name, value) {
-    const text = typeof value === 'string'
-        ? value
-        : typeof value === 'object'
-            ? JSON.stringify(value)
-            : String(value);
-    secrets_secrets.assertUnmasked(`output "${name}"`, text);
-    const safe = text;
-    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
-    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
-        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
+/** A client for the image's registry with its login; warns when TLS is not verified. */
+function openRegistry(registry, log) {
+    if (registry.insecure) {
+        log.warning(`registry-insecure: talking to ${registry.host} over plain HTTP or unverified TLS; use this for local registries only`);
     }
-    totalBytes += bytes;
-    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
-        process.stdout.write(`output ${name}=${safe}\n`);
-    }
+    return new RegistryClient({
+        registry: registry.host,
+        username: registry.username,
+        password: registry.password,
+        ca: registry.ca,
+        insecure: registry.insecure,
+        logger: log
+    });
 }
-/** Reset the running output total; for tests. */
-function resetOutputTotals() {
-    totalBytes = 0;
-}
-/**
- * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
- * on the runner, so a value holding a secret is refused (save a path to a 0600 file
- * under RUNNER_TEMP instead).
- */
-function outputs_saveState(name, value) {
-    if (secrets_secrets.leaks(value))
-        throw new Error(`refusing to save state ${name}: it holds a secret`);
-    fileCommand(process.env.GITHUB_STATE, name, value);
-}
-/** State saved by the main step. */
-function outputs_getState(name) {
-    return process.env[`STATE_${name}`] ?? '';
-}
-/** Export an environment variable to later steps. Refuses secrets. */
-function outputs_exportVariable(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to export ${name}: it holds a secret`);
-    process.env[name] = value;
-    fileCommand(process.env.GITHUB_ENV, name, value);
-}
-/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
-function runnerTemp() {
-    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
-    const dir = (0,external_node_path_.join)(base, 'conveyor');
-    (0,external_node_fs_namespaceObject.mkdirSync)(dir, { recursive: true });
-    return dir;
-}
-/**
- * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
- * Text holding a registered secret is refused (MaskedValueError), never rewritten.
- */
-function writeDataFile(fileName, content) {
-    const file = openDataFile(fileName);
+/** Size of an image: config + layers, or for an index the sum over its manifests. */
+async function imageSize(client, repository, manifest) {
     try {
-        file.write(content);
-    }
-    finally {
-        file.close();
-    }
-    return file.path;
-}
-/**
- * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. A string piece that holds a registered secret (any encoding) is refused
- * with a MaskedValueError: write whole records, each is checked on its own.
- */
-function openDataFile(fileName) {
-    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
-        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
-    }
-    const path = join(runnerTemp(), fileName);
-    // `mode` applies only when the file is created: tighten one that already exists
-    // before writing into it.
-    if (existsSync(path))
-        chmodSync(path, 0o600);
-    let fd = openSync(path, 'w', 0o600);
-    return {
-        path,
-        write(content) {
-            if (fd === undefined)
-                throw new Error(`data file ${fileName} is closed`);
-            let bytes;
-            let done = 0;
-            if (typeof content === 'string') {
-                // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes. A piece holding a secret is
-                // refused, never written changed: the file is data another step reads.
-                secrets.assertUnmasked(`data file ${fileName}`, content);
-                const text = content;
-                done = writeSync(fd, text);
-                if (done === Buffer.byteLength(text))
-                    return;
-                bytes = Buffer.from(text, 'utf8');
+        const doc = JSON.parse(manifest.body.toString('utf8'));
+        if (doc.manifests) {
+            let total = 0;
+            for (const m of doc.manifests) {
+                const child = await client.getManifest(repository, m.digest);
+                if (child)
+                    total += (await imageSize(client, repository, child)) ?? 0;
             }
-            else
-                bytes = content;
-            while (done < bytes.length)
-                done += writeSync(fd, bytes, done);
-        },
-        close() {
-            if (fd !== undefined)
-                closeSync(fd);
-            fd = undefined;
+            return total;
         }
-    };
+        return (doc.config?.size ?? 0) + (doc.layers ?? []).reduce((s, l) => s + (l.size ?? 0), 0);
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * PUT one manifest under every tag, all at once (each tag costs the registry a round
+ * trip; the TLS context is shared, so extra connections are cheap). putManifest
+ * checks the digest. Logged in tag order; the first failure is thrown once all ended.
+ */
+async function putTags(client, repository, manifest, tags, log) {
+    const results = await Promise.allSettled(tags.map(tag => client.putManifest(repository, tag, manifest.body, manifest.mediaType)));
+    results.forEach((r, i) => {
+        if (r.status === 'fulfilled')
+            log.info(`tagged ${repository}:${tags[i]} -> ${r.value}`);
+    });
+    const failed = results.find(r => r.status === 'rejected');
+    if (failed)
+        throw failed.reason;
+}
+/**
+ * Promote the image built before from identical inputs: one GET of `<image>:<ctxTag>`
+ * (the manifest's exact bytes, or nothing), then that manifest PUT under every tag.
+ * Returns the manifest promoted, or undefined when there is none to promote.
+ */
+async function promoteBuilt(client, image, ctxTag, tags, service, log) {
+    const manifest = await log.group(`Look for ${image.name}:${ctxTag}`, () => client.getManifest(image.repository, ctxTag));
+    if (!manifest)
+        return undefined;
+    await log.group('Promote the existing image (no build)', () => putTags(client, image.repository, manifest, tags, log));
+    log.notice(`${service}: inputs unchanged (${ctxTag}); reused ${manifest.digest} without building`);
+    return manifest;
 }
 
-;// CONCATENATED MODULE: ./src/core/summary.ts
+;// CONCATENATED MODULE: ./src/image/refuse-secrets.ts
 /**
- * A small Markdown builder for step summaries. Cells are escaped (a line break of any
- * kind, `\r` too, cannot end a table row), everything is redacted before it is written
- * to GITHUB_STEP_SUMMARY: a summary is for people and quotes free text (a server's
- * message), so a secret there becomes `***`. Machine-readable values shown in a summary
- * are outputs too, and an output that masking would rewrite fails the step first.
+ * Build arguments, labels and tags end up in the pushed image (its configuration,
+ * history and name): a value that holds a registered secret is refused before anything
+ * runs, whether it came from an input or from the services file.
  */
 
 
-/** Escape text for a Markdown table cell. */
-function cell(text) {
-    if (text === undefined || text === '')
-        return ' ';
-    return String(text)
-        .replace(/\\/g, '\\\\')
-        .replace(/\|/g, '\\|')
-        .replace(/\r\n|\r|\n/g, '<br>')
-        .replace(/</g, '&lt;')
-        .replace(/&lt;br>/g, '<br>');
-}
-/** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
-function inline(text) {
-    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r\n|\r|\n/g, ' ');
-}
-/** Wrap text in an inline code span that survives backticks inside. */
-function code(text) {
-    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
-    const fence = '`'.repeat(longest + 1);
-    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-    return `${fence}${pad}${text.replace(/\r\n|\r|\n/g, ' ')}${pad}${fence}`;
-}
-/** Builds one step summary. */
-class summary_Summary {
-    parts = [];
-    heading(text, level = 3) {
-        this.parts.push(`${'#'.repeat(level)} ${text}\n`);
-        return this;
-    }
-    paragraph(text) {
-        this.parts.push(`${text}\n`);
-        return this;
-    }
-    list(items) {
-        if (items.length > 0)
-            this.parts.push(items.map(i => `- ${i}`).join('\n') + '\n');
-        return this;
-    }
-    table(header, rows) {
-        const lines = [
-            `| ${header.map(cell).join(' | ')} |`,
-            `| ${header.map(() => '---').join(' | ')} |`,
-            ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
-        ];
-        this.parts.push(lines.join('\n') + '\n');
-        return this;
-    }
-    codeBlock(text, language = '') {
-        const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
-        const fence = '`'.repeat(longest + 1);
-        this.parts.push(`${fence}${language}\n${text.replace(/\n$/, '')}\n${fence}\n`);
-        return this;
-    }
-    details(summaryText, body) {
-        this.parts.push(`<details><summary>${cell(summaryText)}</summary>\n\n${body}\n</details>\n`);
-        return this;
-    }
-    raw(markdown) {
-        this.parts.push(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
-        return this;
-    }
-    /**
-     * The Markdown, redacted. A lone `\r` left in free text (a heading, a paragraph, a
-     * code block) ends a line for a Markdown reader: it becomes a plain line break.
-     */
-    toString() {
-        return secrets_secrets.redact(this.parts.join('\n').replace(/\r\n?/g, '\n'));
-    }
-    /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */
-    write(path = process.env.GITHUB_STEP_SUMMARY) {
-        const text = this.toString();
-        if (path)
-            (0,external_node_fs_namespaceObject.appendFileSync)(path, text + '\n', 'utf8');
-        return text;
+/** Where a value holding a secret would end up, for the error. */
+const WHERE = {
+    'build-args': "build arguments reach the builder's command line and are stored in the image's configuration and history",
+    labels: "labels reach the builder's command line and are stored in the image's configuration",
+    tags: "tags reach the builder's command line and name the image in the registry"
+};
+/**
+ * Refuse a build argument, label or tag that holds a registered secret (in any
+ * encoding) before anything runs: the pushed image would carry it for anyone who can
+ * pull it (`skopeo inspect --config` shows labels and history). The error names the
+ * input, the key (never the value) and says to use `secrets` (BuildKit secret mounts).
+ * `source` says where the values came from when not from the input itself.
+ */
+function refuseSecrets(input, entries, source = `input "${input}"`) {
+    for (const [key, value] of entries) {
+        const info = secrets_secrets.whose(`${key}=${value}`) ?? secrets_secrets.whose(value);
+        if (info === undefined)
+            continue;
+        throw new errors_ConfigurationError(`${source}: ${key ? `${key} holds` : 'a line holds'} ${describeSecret(info)} (or an encoding of it); ${WHERE[input]}, where anyone who can pull it can read it. Pass secrets with input "secrets" instead (BuildKit secret mounts: id=<name>,env=<VARIABLE>, read in the Dockerfile with RUN --mount=type=secret,id=<name>)`);
     }
 }
 
-// EXTERNAL MODULE: ../main/node_modules/semver/index.js
-var semver = __nccwpck_require__(3880);
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var semver = __nccwpck_require__(2088);
 var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
 ;// CONCATENATED MODULE: ./src/image/tags.ts
 /**
@@ -88027,8 +87998,454 @@ function contextTag(hash) {
     return `ctx-${hash.replace(/^sha256:/, '')}`;
 }
 
-// EXTERNAL MODULE: ../main/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(3439);
+;// CONCATENATED MODULE: ./src/image/build.ts
+/**
+ * One image job: its inputs hashed (the context's files, the Dockerfile, the base
+ * images' digests), then either promoted (the registry already holds an image built
+ * from identical inputs, `<image>:ctx-<hash>`: the new tags are PUT onto that manifest
+ * through the registry API, no builder runs) or built and pushed by a backend, tagged,
+ * and marked with its context tag last.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Start hashing the build inputs: the base images are looked up (in our registry with
+ * `client`, so that the connection opened here serves the calls that follow) while the
+ * context's files are listed and hashed.
+ */
+async function hashInputs(job, dockerfileText, client, local, log) {
+    const { target, registry } = job;
+    const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), registry, {
+        logger: log,
+        local,
+        clients: new Map([[registry.host, client]])
+    });
+    const baseDigests = resolving.then(b => b.resolved);
+    // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
+    resolving.catch(() => undefined);
+    baseDigests.catch(() => undefined);
+    const h = await hashBuildInputs(target.context, {
+        dockerfileContent: dockerfileText,
+        buildArgs: target.buildArgs,
+        target: target.target,
+        platforms: target.platforms,
+        labels: job.labels,
+        baseDigests
+    });
+    return { h, bases: await resolving };
+}
+/** The tags this event gets, refused when none applies or one holds a secret. */
+function tagsFor(job, log) {
+    const { source } = job;
+    const computed = computeTags(job.tagRules, source.tags);
+    const tags = computed.map(t => t.tag);
+    if (tags.length === 0) {
+        throw new errors_ConfigurationError(`input "tags": no tag rule applies to this event (${source.tags.eventName} ${source.tags.ref}); add e.g. type=sha or type=raw,value=...`);
+    }
+    refuseSecrets('tags', computed.map(t => [t.rule, t.tag]), 'the tags worked out for this event');
+    log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`);
+    return tags;
+}
+/** Log what the hash covered; it is trustworthy when every base image's digest is known. */
+async function hashed(inputsHashed, log) {
+    const { h, bases } = await inputsHashed;
+    for (const b of bases.resolved)
+        log.info(`base image ${b.ref}: ${b.digest}`);
+    for (const b of bases.unresolved)
+        log.warning(`base image ${b.ref}: digest unknown (${b.reason}); build avoidance is off for this build`);
+    log.info(`content hash ${h.hash} over ${h.files} files (${h.bytes} bytes, ${h.git ? 'git-tracked and untracked-not-ignored' : 'all files'}, honouring .dockerignore)`);
+    return { ...h, trustworthy: bases.unresolved.length === 0 };
+}
+/**
+ * The builders' login (only a build needs it: a promotion talks to the registry
+ * itself), written under RUNNER_TEMP; `hooks.loginWritten` hears of it at once.
+ */
+function writeLogin(job, backend, hooks, log) {
+    const { registry } = job;
+    const auth = writeAuthDir(runnerTemp(), {
+        registry: registry.host,
+        username: registry.username,
+        password: registry.password,
+        caPem: registry.ca
+    });
+    try {
+        hooks.loginWritten?.(auth.dir, registry.host);
+    }
+    catch (error) {
+        removeAuthDir(auth.dir);
+        throw error;
+    }
+    if (registry.ca && backend !== 'buildah') {
+        log.warning(`registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${registry.host}/ca.crt, or the buildkitd config of the builder)`);
+    }
+    return auth;
+}
+/** Run the backend: the cache chosen, the image built (and pushed, when asked). */
+async function buildWithBackend(r) {
+    const { job, image, auth, log } = r;
+    const { backend, buildkit } = r.detection;
+    // The classic docker builder has no registry cache: say so rather than pretend.
+    const classic = backend === 'docker' && !buildkit;
+    if (classic && job.cache !== 'none') {
+        log.info('cache: the classic docker builder (no buildx) has no registry cache; building without');
+    }
+    const cacheRef = job.cache === 'none' || classic
+        ? undefined
+        : job.cache === 'registry'
+            ? cacheRefFor(backend, image.name)
+            : job.cache;
+    const work = (0,external_node_path_.join)(runnerTemp(), `build-${process.pid}-${Date.now()}`);
+    const spec = {
+        context: job.target.context,
+        dockerfile: job.target.dockerfile,
+        ref: `${image.name}:${r.tags[0]}`,
+        buildArgs: [...job.target.buildArgs],
+        labels: [...r.labels],
+        secrets: job.secrets,
+        platforms: job.target.platforms,
+        target: job.target.target,
+        cacheRef,
+        push: job.push,
+        network: job.network,
+        authDir: auth.dir,
+        certDir: auth.certDir,
+        insecure: job.registry.insecure,
+        idFile: `${work}-id`
+    };
+    try {
+        const built = await log.group(`Build with ${backend}`, () => runBuild(backend, spec, { logger: log, env: r.env, timeoutMs: job.timeoutMs }, {
+            digestFile: `${work}-digest`,
+            readFile: p => ((0,external_node_fs_namespaceObject.existsSync)(p) ? (0,external_node_fs_namespaceObject.readFileSync)(p, 'utf8') : undefined)
+        }, buildkit));
+        return { cacheRef, built };
+    }
+    catch (error) {
+        if (error instanceof BuildFailedError) {
+            log.error(`${error.message}\n${error.tail}`, { title: `build of ${job.target.name} failed` });
+        }
+        throw error;
+    }
+}
+/**
+ * Build one image job, or promote the image identical inputs built before. The
+ * builders' login lives only as long as the build; `hooks.loginWritten` hears of it.
+ */
+async function buildImage(job, log, hooks = {}) {
+    const { target, source } = job;
+    const image = parseImageRef(target.image);
+    const env = backends_childEnv();
+    // The builder is only needed to build (or to read a local base image): detect it lazily,
+    // so that a promotion of an unchanged image starts no builder process at all.
+    let detection;
+    const chooseBackend = async () => {
+        if (!detection) {
+            detection = await detectBackend(job.backend, env);
+            log.info(`backend: ${detection.backend} (${detection.why})`);
+        }
+        return detection;
+    };
+    const client = openRegistry(job.registry, log);
+    // The TLS handshake runs while the Dockerfile is read, git lists the context and the
+    // tags are worked out: the first registry call finds the connection ready. One turn of
+    // the event loop sends the TLS hello before that synchronous work begins.
+    if (job.push) {
+        client.preconnect();
+        await new Promise(resolve => setImmediate(resolve));
+    }
+    const dockerfileText = (0,external_node_fs_namespaceObject.readFileSync)(target.dockerfile, 'utf8');
+    let auth;
+    try {
+        // The registry connection (the base images' lookup) and git's list of the context's
+        // files start first: the tags and labels are worked out while they are under way.
+        const inputsHashed = hashInputs(job, dockerfileText, client, async (ref) => localImageDigest((await chooseBackend()).backend, ref, env), log);
+        // Awaited below, after the tags; a bad tag rule is the error to report first.
+        inputsHashed.catch(() => undefined);
+        // A turn of the event loop: the TLS handshake completes and the first request goes
+        // out, so that the registry answers it while the tags and labels are worked out.
+        await new Promise(resolve => setImmediate(resolve));
+        const tags = tagsFor(job, log);
+        const labels = computeLabels({
+            service: target.name,
+            sourceUrl: source.sourceUrl,
+            revision: source.tags.sha,
+            created: new Date().toISOString(),
+            version: tags[0]
+        }, job.labels);
+        refuseSecrets('labels', labels, 'the labels of the image');
+        // The first registry call (a base image in our registry, or the ctx tag lookup) also
+        // checks the login; without one, an explicit ping does before a long build.
+        let loginChecked = false;
+        const hashing = await log.group('Hash the build inputs', () => hashed(inputsHashed, log));
+        const ctxTag = contextTag(hashing.hash);
+        const outcome = {
+            service: target.name,
+            image: image.name,
+            platforms: target.platforms,
+            contextHash: hashing.hash,
+            files: hashing.files
+        };
+        // Build avoidance: the registry already has an image built from these inputs.
+        let why;
+        if (!job.reuse)
+            why = 'reuse: false forces a build';
+        else if (!hashing.trustworthy)
+            why = 'a base image digest is unknown, so unchanged inputs cannot be proven';
+        else if (!job.push)
+            why = 'push: false (build only)';
+        else {
+            const manifest = await promoteBuilt(client, image, ctxTag, tags, target.name, log);
+            loginChecked = true;
+            if (manifest) {
+                return withResult({
+                    ...outcome,
+                    kind: 'reused',
+                    tags: tags.map(t => `${image.name}:${t}`),
+                    digest: manifest.digest,
+                    why: `${ctxTag} already in the registry: identical build inputs were built before`,
+                    size: await imageSize(client, image.repository, manifest),
+                    pushed: true,
+                    cache: 'not needed'
+                }, source);
+            }
+            why = `no image for these inputs yet (${ctxTag} not in the registry)`;
+        }
+        log.info(`building: ${why}`);
+        if (job.push && !loginChecked) {
+            // Fail fast on a bad login or an unreachable registry, before a long build.
+            await log.group(`Log in to ${job.registry.host}`, async () => {
+                const { authScheme } = await client.ping();
+                log.info(`registry ${client.host} answers (${authScheme} authentication)`);
+            });
+        }
+        const detected = await chooseBackend();
+        const { backend } = detected;
+        auth = writeLogin(job, backend, hooks, log);
+        const { cacheRef, built } = await buildWithBackend({
+            job,
+            image,
+            tags,
+            labels,
+            detection: detected,
+            auth,
+            env,
+            log
+        });
+        const cache = cacheRef ?? 'none';
+        if (!job.push) {
+            const id = built.imageId
+                ? built.imageId.startsWith('sha256:')
+                    ? built.imageId
+                    : `sha256:${built.imageId}`
+                : '';
+            return { ...outcome, kind: 'built', tags: [], digest: id, why, backend, pushed: false, cache };
+        }
+        // The backend pushed the first tag; read back exactly what the registry stored.
+        const pushed = await client.getManifest(image.repository, tags[0]);
+        if (!pushed)
+            throw new Error(`${image.name}:${tags[0]} is not in the registry after the push`);
+        if (built.digest && built.digest !== pushed.digest) {
+            log.warning(`${backend} reported ${built.digest}, the registry holds ${pushed.digest} under ${tags[0]}; using the registry's`);
+        }
+        await log.group('Tag', async () => {
+            await putTags(client, image.repository, pushed, tags.slice(1), log);
+            // The context tag goes last: it promises a complete, fully tagged image.
+            if (hashing.trustworthy)
+                await putTags(client, image.repository, pushed, [ctxTag], log);
+        });
+        return withResult({
+            ...outcome,
+            kind: 'built',
+            tags: tags.map(t => `${image.name}:${t}`),
+            digest: pushed.digest,
+            why,
+            size: await imageSize(client, image.repository, pushed),
+            backend,
+            pushed: true,
+            cache
+        }, source);
+    }
+    finally {
+        // The credentials live only as long as the build: remove them now; the post step
+        // is the safety net for a main step that was killed.
+        if (auth)
+            removeAuthDir(auth.dir);
+        // The registry connection is left to the end of the process (endProcess follows the
+        // step): every answer is in, and closing an HTTP/2 session costs ~5 ms of this
+        // thread's time, a tenth of a promotion.
+    }
+}
+
+;// CONCATENATED MODULE: ./src/image/merge.ts
+/**
+ * Merge mode: per-platform images, pushed by earlier jobs, stitched into one OCI image
+ * index through the registry API, and the index PUT under every tag. Two images for one
+ * platform are refused; an index given as a digest contributes its manifests.
+ */
+
+
+
+
+
+
+/** The manifests a digest contributes: an index's entries, or the image with its platform. */
+async function entriesOf(client, image, digest) {
+    const m = await client.getManifest(image.repository, digest);
+    if (!m) {
+        throw new errors_ConfigurationError(`input "digests": ${digest} is not in ${image.name}; push each platform's image first`);
+    }
+    if (isIndexType(m.mediaType)) {
+        return JSON.parse(m.body.toString('utf8')).manifests;
+    }
+    const doc = JSON.parse(m.body.toString('utf8'));
+    const config = JSON.parse((await client.getBlob(image.repository, doc.config.digest)).toString('utf8'));
+    const platform = {
+        architecture: config.architecture ?? 'unknown',
+        os: config.os ?? 'unknown'
+    };
+    if (config.variant)
+        platform.variant = config.variant;
+    return [{ digest: m.digest, mediaType: m.mediaType, size: m.size, platform }];
+}
+/** Stitch the job's per-platform digests into one index and tag it. */
+async function mergeImages(job, log) {
+    const image = parseImageRef(job.image);
+    const tags = computeTags(job.tagRules, job.source.tags).map(t => t.tag);
+    if (tags.length === 0)
+        throw new errors_ConfigurationError('input "tags": no tag applies to this event');
+    const client = openRegistry(job.registry, log);
+    try {
+        const entries = [];
+        const seen = new Map();
+        await log.group('Read the per-platform manifests', async () => {
+            await client.ping();
+            for (const digest of job.digests) {
+                for (const c of await entriesOf(client, image, digest)) {
+                    const p = c.platform
+                        ? [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join('/')
+                        : c.digest;
+                    const other = seen.get(p);
+                    if (other && other !== c.digest) {
+                        throw new errors_ConfigurationError(`input "digests": two images for platform ${p} (${other} and ${c.digest})`);
+                    }
+                    if (other)
+                        continue;
+                    seen.set(p, c.digest);
+                    entries.push({
+                        mediaType: c.mediaType,
+                        digest: c.digest,
+                        size: c.size,
+                        platform: c.platform
+                    });
+                    log.info(`${p}: ${c.digest}`);
+                }
+            }
+        });
+        const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: registry_MediaTypes.ociIndex, manifests: entries }));
+        const index = {
+            body,
+            digest: sha256Digest(body),
+            mediaType: registry_MediaTypes.ociIndex,
+            size: body.length
+        };
+        await log.group('Push the index', () => putTags(client, image.repository, index, tags, log));
+        return withResult({
+            kind: 'merged',
+            service: job.service,
+            image: image.name,
+            tags: tags.map(t => `${image.name}:${t}`),
+            platforms: [...seen.keys()],
+            digest: index.digest,
+            why: `merged ${entries.length} platform images`,
+            pushed: true
+        }, job.source);
+    }
+    finally {
+        await client.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/confine.ts
+/**
+ * Paths a user (or a pull request) controls, confined to a root directory (the
+ * workspace, or plan's working directory). Symlinks are resolved with `realpath`
+ * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
+ * cannot make an action read, and print, a file outside the checkout.
+ */
+
+
+
+/** Whether `path` is `root` or below it (both absolute and already resolved). */
+function isWithin(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
+}
+/**
+ * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
+ * For a path that does not exist, its deepest existing ancestor is resolved and the
+ * rest appended, so a link in a parent directory still counts.
+ */
+function realPath(root, path) {
+    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
+    const rest = [];
+    while (!(0,external_node_fs_namespaceObject.existsSync)(head)) {
+        const parent = (0,external_node_path_.dirname)(head);
+        if (parent === head)
+            break;
+        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
+        head = parent;
+    }
+    const real = (0,external_node_fs_namespaceObject.existsSync)(head) ? (0,external_node_fs_namespaceObject.realpathSync)(head) : head;
+    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
+}
+/**
+ * `path` resolved through its symlinks, when it stays inside `root`; else a
+ * ConfigurationError naming the input. `rootName` says what the root is in the message
+ * (`the workspace`, `the working directory`); `hint` is appended.
+ */
+function confinedPath(root, path, options) {
+    const realRoot = realPath(root, root);
+    const real = realPath(root, path);
+    if (!isWithin(realRoot, real)) {
+        // Lexically inside: only a symlink leads out.
+        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
+        throw new errors_ConfigurationError(`${options.input} ${errors_quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+    }
+    return real;
+}
+/**
+ * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
+ * a symbolic link, as a path relative to `root` with `/` separators; undefined when
+ * there is none (an entry that does not exist ends the walk). For code that writes
+ * files and must never follow a link, even one that leads back inside `root`.
+ */
+function symlinkOnPath(root, rel) {
+    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+        current = join(current, parts[i]);
+        const st = lstatSync(current, { throwIfNoEntry: false });
+        if (!st)
+            return undefined;
+        if (st.isSymbolicLink())
+            return parts.slice(0, i + 1).join('/');
+    }
+    return undefined;
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/core/git.ts
 /**
  * Running git: argv arrays only, never a prompt, a stable locale, and no user or
@@ -88679,6 +89096,99 @@ function findService(config, name) {
     throw new errors_ConfigurationError(`unknown service ${show(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
 }
 
+;// CONCATENATED MODULE: ./src/image/target.ts
+/**
+ * What a build targets: a service of the services file (the inputs override its
+ * defaults, and the log says which value is used and why), or an explicit context and
+ * image. The context and the Dockerfile must lie inside the workspace.
+ */
+
+
+
+
+
+
+
+/** A path inside the workspace (symlinks resolved), or a ConfigurationError naming the input. */
+function insideWorkspace(workspace, path, input) {
+    return confinedPath(workspace, path, {
+        input,
+        hint: 'builds may only read the checked-out repository'
+    });
+}
+function withRegistry(image, registry) {
+    const parsed = parseImageRef(image);
+    if (parsed.registry || !registry)
+        return image;
+    return `${registry}/${image}`;
+}
+/**
+ * The image a request names and the service it belongs to (for a merge: no context is
+ * read). A service's image comes from the services file unless an input overrides it.
+ */
+async function resolveImageName(req, log) {
+    if (req.service !== undefined) {
+        // loadServices refuses a services file that leads out of the workspace.
+        const config = await loadServices({ workspace: req.workspace, config: req.servicesFile });
+        const chosen = serviceImage(findService(config, req.service), config, req);
+        log.info(`image ${chosen.image} (from ${chosen.from})`);
+        return { service: req.service, image: chosen.image };
+    }
+    const image = withRegistry(req.image, req.registry);
+    return { service: parseImageRef(image).repository.split('/').pop(), image };
+}
+/**
+ * The target of a build: the service's settings under the inputs' overrides, or the
+ * explicit context and image; the context must be a directory and the Dockerfile a
+ * file, both inside the workspace. A build argument of the services file that holds a
+ * secret is refused here, as the input's own are when they are read.
+ */
+async function resolveTarget(req, log) {
+    let target;
+    if (req.service !== undefined) {
+        const config = await loadServices({ workspace: req.workspace, config: req.servicesFile });
+        const svc = findService(config, req.service);
+        log.info(`service ${svc.name}: context ${svc.context}, dockerfile ${svc.dockerfile}`);
+        refuseSecrets('build-args', Object.entries(svc.buildArgs ?? {}), `services file ${config.file ?? ''}, service "${svc.name}", build-args`);
+        // Inputs win over the services file's defaults: say which value is used and why.
+        const chosen = serviceImage(svc, config, req);
+        log.info(`image ${chosen.image} (from ${chosen.from})`);
+        target = {
+            name: svc.name,
+            context: req.context ?? svc.context,
+            dockerfile: req.dockerfile ?? svc.dockerfile,
+            image: chosen.image,
+            buildArgs: new Map([
+                ...Object.entries(svc.buildArgs ?? {}),
+                ...req.buildArgs
+            ]),
+            platforms: req.platforms.length > 0 ? req.platforms : (svc.platforms ?? []),
+            target: req.target ?? svc.target
+        };
+    }
+    else {
+        const context = req.context;
+        target = {
+            name: parseImageRef(req.image).repository.split('/').pop(),
+            context,
+            dockerfile: req.dockerfile ?? (0,external_node_path_.join)(context, 'Dockerfile'),
+            image: withRegistry(req.image, req.registry),
+            buildArgs: req.buildArgs,
+            platforms: req.platforms,
+            target: req.target
+        };
+    }
+    target.context = insideWorkspace(req.workspace, target.context, 'context');
+    if (!(0,external_node_fs_namespaceObject.existsSync)(target.context) || !(0,external_node_fs_namespaceObject.statSync)(target.context).isDirectory()) {
+        throw new errors_ConfigurationError(`context ${JSON.stringify(target.context)} is not a directory`);
+    }
+    target.dockerfile = insideWorkspace(req.workspace, target.dockerfile, 'dockerfile');
+    if (!(0,external_node_fs_namespaceObject.existsSync)(target.dockerfile) || !(0,external_node_fs_namespaceObject.statSync)(target.dockerfile).isFile()) {
+        throw new errors_ConfigurationError(`Dockerfile ${JSON.stringify((0,external_node_path_.relative)(req.workspace, target.dockerfile))} does not exist (service ${target.name}); set "dockerfile" in the services file or the input`);
+    }
+    return target;
+}
+
 ;// CONCATENATED MODULE: ./src/core/duration.ts
 /**
  * Durations as every duration input of the toolkit accepts them: plain seconds
@@ -89072,6 +89582,7 @@ function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE ||
 
 
 
+
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
 const inputs_HOST = /^[A-Za-z0-9.-]+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
 /**
@@ -89086,27 +89597,6 @@ function workspacePath(config, env) {
         throw invalidInput('config', config, 'a file path inside the workspace');
     }
     return rel.split(external_node_path_.sep).join('/');
-}
-/** Where a value holding a secret would end up, for the error. */
-const WHERE = {
-    'build-args': "build arguments reach the builder's command line and are stored in the image's configuration and history",
-    labels: "labels reach the builder's command line and are stored in the image's configuration",
-    tags: "tags reach the builder's command line and name the image in the registry"
-};
-/**
- * Refuse a build argument, label or tag that holds a registered secret (in any
- * encoding) before anything runs: the pushed image would carry it for anyone who can
- * pull it (`skopeo inspect --config` shows labels and history). The error names the
- * input, the key (never the value) and says to use `secrets` (BuildKit secret mounts).
- * `source` says where the values came from when not from the input itself.
- */
-function refuseSecrets(input, entries, source = `input "${input}"`) {
-    for (const [key, value] of entries) {
-        const info = secrets_secrets.whose(`${key}=${value}`) ?? secrets_secrets.whose(value);
-        if (info === undefined)
-            continue;
-        throw new errors_ConfigurationError(`${source}: ${key ? `${key} holds` : 'a line holds'} ${describeSecret(info)} (or an encoding of it); ${WHERE[input]}, where anyone who can pull it can read it. Pass secrets with input "secrets" instead (BuildKit secret mounts: id=<name>,env=<VARIABLE>, read in the Dockerfile with RUN --mount=type=secret,id=<name>)`);
-    }
 }
 /** Read and validate every input. */
 function getInputs(reader = new InputReader(), env = process.env) {
@@ -89234,12 +89724,193 @@ function getInputs(reader = new InputReader(), env = process.env) {
     return inputs;
 }
 
+;// CONCATENATED MODULE: ./src/core/summary.ts
+/**
+ * A small Markdown builder for step summaries. Cells are escaped (a line break of any
+ * kind, `\r` too, cannot end a table row), everything is redacted before it is written
+ * to GITHUB_STEP_SUMMARY: a summary is for people and quotes free text (a server's
+ * message), so a secret there becomes `***`. Machine-readable values shown in a summary
+ * are outputs too, and an output that masking would rewrite fails the step first.
+ */
+
+
+/** Escape text for a Markdown table cell. */
+function cell(text) {
+    if (text === undefined || text === '')
+        return ' ';
+    return String(text)
+        .replace(/\\/g, '\\\\')
+        .replace(/\|/g, '\\|')
+        .replace(/\r\n|\r|\n/g, '<br>')
+        .replace(/</g, '&lt;')
+        .replace(/&lt;br>/g, '<br>');
+}
+/** Escape inline text (no Markdown interpretation of `*_[]` etc.). */
+function inline(text) {
+    return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1').replace(/\r\n|\r|\n/g, ' ');
+}
+/** Wrap text in an inline code span that survives backticks inside. */
+function code(text) {
+    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${text.replace(/\r\n|\r|\n/g, ' ')}${pad}${fence}`;
+}
+/** Builds one step summary. */
+class summary_Summary {
+    parts = [];
+    heading(text, level = 3) {
+        this.parts.push(`${'#'.repeat(level)} ${text}\n`);
+        return this;
+    }
+    paragraph(text) {
+        this.parts.push(`${text}\n`);
+        return this;
+    }
+    list(items) {
+        if (items.length > 0)
+            this.parts.push(items.map(i => `- ${i}`).join('\n') + '\n');
+        return this;
+    }
+    table(header, rows) {
+        const lines = [
+            `| ${header.map(cell).join(' | ')} |`,
+            `| ${header.map(() => '---').join(' | ')} |`,
+            ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
+        ];
+        this.parts.push(lines.join('\n') + '\n');
+        return this;
+    }
+    codeBlock(text, language = '') {
+        const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map(m => m[0].length));
+        const fence = '`'.repeat(longest + 1);
+        this.parts.push(`${fence}${language}\n${text.replace(/\n$/, '')}\n${fence}\n`);
+        return this;
+    }
+    details(summaryText, body) {
+        this.parts.push(`<details><summary>${cell(summaryText)}</summary>\n\n${body}\n</details>\n`);
+        return this;
+    }
+    raw(markdown) {
+        this.parts.push(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
+        return this;
+    }
+    /**
+     * The Markdown, redacted. A lone `\r` left in free text (a heading, a paragraph, a
+     * code block) ends a line for a Markdown reader: it becomes a plain line break.
+     */
+    toString() {
+        return secrets_secrets.redact(this.parts.join('\n').replace(/\r\n?/g, '\n'));
+    }
+    /** Append to the step summary file (no-op outside a runner). Returns the Markdown. */
+    write(path = process.env.GITHUB_STEP_SUMMARY) {
+        const text = this.toString();
+        if (path)
+            (0,external_node_fs_namespaceObject.appendFileSync)(path, text + '\n', 'utf8');
+        return text;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/actions/build/report.ts
+/**
+ * What the build action reports of an outcome: the result file (for deploy) when the
+ * image was pushed, the step outputs, and the step summary.
+ */
+
+
+
+
+/** A size for people: bytes, KiB or MiB. */
+function humanBytes(n) {
+    if (n === undefined)
+        return 'unknown';
+    if (n < 1024)
+        return `${n} B`;
+    if (n < 1024 * 1024)
+        return `${(n / 1024).toFixed(1)} KiB`;
+    return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+/** The summary's word for how the image came to be. */
+function verdict(o) {
+    if (o.kind === 'reused')
+        return 'reused (no build)';
+    if (o.kind === 'merged')
+        return 'merged';
+    return o.pushed ? 'built and pushed' : 'built (not pushed)';
+}
+/**
+ * Write the result file (into `resultsDir`, by default `<RUNNER_TEMP>/conveyor/results`)
+ * when the outcome has one, set every output and write the step summary. `started` is
+ * when the job began (Date.now()), for the duration shown.
+ */
+function report(o, options, log) {
+    let resultFile = '';
+    if (o.result) {
+        resultFile = writeBuildResult(options.resultsDir ?? (0,external_node_path_.join)(runnerTemp(), 'results'), o.result);
+        log.info(`result file: ${resultFile}`);
+    }
+    outputs_setOutput('image', o.image);
+    outputs_setOutput('digest', o.digest);
+    outputs_setOutput('tags', o.tags);
+    outputs_setOutput('reused', o.kind === 'reused');
+    outputs_setOutput('backend', o.backend ?? (o.kind === 'reused' ? 'none' : ''));
+    outputs_setOutput('context-hash', o.contextHash ?? '');
+    outputs_setOutput('result-file', resultFile);
+    const seconds = ((Date.now() - options.started) / 1000).toFixed(1);
+    new summary_Summary()
+        .heading(`build: ${o.service}`)
+        .table(['', ''], [
+        ['Image', o.image],
+        ['Result', verdict(o)],
+        ['Why', o.why],
+        ['Digest', o.digest],
+        ['Tags', o.tags.join('\n')],
+        ['Size', humanBytes(o.size)],
+        ['Duration', `${seconds} s`],
+        ['Backend', o.backend ?? (o.kind === 'reused' ? 'none (registry API only)' : '')],
+        ['Cache', o.cache ?? ''],
+        ['Platforms', o.platforms.join(', ')],
+        [
+            'Context hash',
+            o.contextHash ? `${o.contextHash.slice(0, 16)}… (${o.files ?? 0} files)` : ''
+        ]
+    ])
+        .paragraph(resultFile ? `Result file: ${code(resultFile)}` : '')
+        .write();
+}
+
+;// CONCATENATED MODULE: ./src/actions/build/state.ts
+/**
+ * The build action's state, shared by the main step (which saves it) and the post step
+ * (which reads it): one set of keys, so the two cannot drift apart.
+ */
+
+/** State keys shared by the main and the post step. */
+var State;
+(function (State) {
+    /** The directory holding the builders' registry login (config.json, certs/). */
+    State["AuthDir"] = "auth-dir";
+    /** The registry host that login is for (for the post step's log). */
+    State["Registry"] = "registry";
+})(State || (State = {}));
+/** Save where the builders' login was written, for the post step. */
+function saveLogin(dir, registry) {
+    outputs_saveState(State.AuthDir, dir);
+    outputs_saveState(State.Registry, registry);
+}
+/** Where the main step wrote the builders' login; `dir` is '' when it wrote none. */
+function savedLogin() {
+    return { dir: getState(State.AuthDir), registry: getState(State.Registry) };
+}
+
 ;// CONCATENATED MODULE: ./src/actions/build/main.ts
 /**
  * The build action: one service's image, built and pushed, or, when the registry
  * already holds an image built from identical inputs (`<image>:ctx-<hash>`), not built
  * at all: the new tags are PUT onto that manifest through the registry API. In
- * `merge` mode it stitches per-platform digests into one OCI index.
+ * `merge` mode it stitches per-platform digests into one OCI index. This entry reads
+ * the inputs and the run's context, hands the image domain a job and reports the
+ * outcome.
  */
 
 
@@ -89251,20 +89922,7 @@ function getInputs(reader = new InputReader(), env = process.env) {
 
 
 
-
-
-
-
-
-
-
-
-/** State keys shared with the post step. */
-var State;
-(function (State) {
-    State["AuthDir"] = "auth-dir";
-    State["Registry"] = "registry";
-})(State || (State = {}));
+/** The run's context: the event the tags follow, the repository, the workspace. */
 function githubContext(env = process.env) {
     let event = {};
     try {
@@ -89296,541 +89954,71 @@ function githubContext(env = process.env) {
         workspace: (0,external_node_path_.resolve)(env.GITHUB_WORKSPACE ?? process.cwd())
     };
 }
-/** A path inside the workspace (symlinks resolved), or a ConfigurationError naming the input. */
-function insideWorkspace(workspace, path, input) {
-    return confinedPath(workspace, path, {
-        input,
-        hint: 'builds may only read the checked-out repository'
-    });
+/** What the inputs ask to build, for the domain to resolve against the services file. */
+function targetRequest(inputs, workspace) {
+    return {
+        workspace,
+        servicesFile: inputs.config,
+        service: inputs.service,
+        context: inputs.context,
+        dockerfile: inputs.dockerfile,
+        image: inputs.image,
+        registry: inputs.registry,
+        target: inputs.target,
+        buildArgs: inputs.buildArgs,
+        platforms: inputs.platforms
+    };
 }
-function withRegistry(image, registry) {
-    const parsed = parseImageRef(image);
-    if (parsed.registry || !registry)
-        return image;
-    return `${registry}/${image}`;
-}
-/** Load the services file; loadServices refuses one that leads out of the workspace. */
-async function services(inputs, gh) {
-    return loadServices({ workspace: gh.workspace, config: inputs.config });
-}
-async function resolveTarget(inputs, gh, log) {
-    let target;
-    if (inputs.service !== undefined) {
-        const config = await services(inputs, gh);
-        const svc = findService(config, inputs.service);
-        log.info(`service ${svc.name}: context ${svc.context}, dockerfile ${svc.dockerfile}`);
-        refuseSecrets('build-args', Object.entries(svc.buildArgs ?? {}), `services file ${config.file ?? ''}, service "${svc.name}", build-args`);
-        // Inputs win over the services file's defaults: say which value is used and why.
-        const chosen = serviceImage(svc, config, inputs);
-        log.info(`image ${chosen.image} (from ${chosen.from})`);
-        target = {
-            name: svc.name,
-            context: inputs.context ?? svc.context,
-            dockerfile: inputs.dockerfile ?? svc.dockerfile,
-            image: chosen.image,
-            buildArgs: new Map([
-                ...Object.entries(svc.buildArgs ?? {}),
-                ...inputs.buildArgs
-            ]),
-            platforms: inputs.platforms.length > 0 ? inputs.platforms : (svc.platforms ?? []),
-            target: inputs.target ?? svc.target
-        };
-    }
-    else {
-        const context = inputs.context;
-        const name = parseImageRef(inputs.image).repository.split('/').pop();
-        target = {
-            name,
-            context,
-            dockerfile: inputs.dockerfile ?? (0,external_node_path_.join)(context, 'Dockerfile'),
-            image: inputs.image,
-            buildArgs: inputs.buildArgs,
-            platforms: inputs.platforms,
-            target: inputs.target
-        };
-    }
-    if (inputs.service === undefined)
-        target.image = withRegistry(target.image, inputs.registry);
-    target.context = insideWorkspace(gh.workspace, target.context, 'context');
-    if (!(0,external_node_fs_namespaceObject.existsSync)(target.context) || !(0,external_node_fs_namespaceObject.statSync)(target.context).isDirectory()) {
-        throw new errors_ConfigurationError(`context ${JSON.stringify(target.context)} is not a directory`);
-    }
-    target.dockerfile = insideWorkspace(gh.workspace, target.dockerfile, 'dockerfile');
-    if (!(0,external_node_fs_namespaceObject.existsSync)(target.dockerfile) || !(0,external_node_fs_namespaceObject.statSync)(target.dockerfile).isFile()) {
-        throw new errors_ConfigurationError(`Dockerfile ${JSON.stringify((0,external_node_path_.relative)(gh.workspace, target.dockerfile))} does not exist (service ${target.name}); set "dockerfile" in the services file or the input`);
-    }
-    return target;
-}
-/** Size of an image: config + layers, or for an index the sum over its manifests. */
-async function imageSize(client, repository, manifest) {
-    try {
-        const doc = JSON.parse(manifest.body.toString('utf8'));
-        if (doc.manifests) {
-            let total = 0;
-            for (const m of doc.manifests) {
-                const child = await client.getManifest(repository, m.digest);
-                if (child)
-                    total += (await imageSize(client, repository, child)) ?? 0;
-            }
-            return total;
-        }
-        return (doc.config?.size ?? 0) + (doc.layers ?? []).reduce((s, l) => s + (l.size ?? 0), 0);
-    }
-    catch {
-        return undefined;
-    }
-}
-function humanBytes(n) {
-    if (n === undefined)
-        return 'unknown';
-    if (n < 1024)
-        return `${n} B`;
-    if (n < 1024 * 1024)
-        return `${(n / 1024).toFixed(1)} KiB`;
-    return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-/**
- * PUT one manifest under every tag, all at once (each tag costs the registry a round
- * trip; the TLS context is shared, so extra connections are cheap). putManifest
- * checks the digest. Logged in tag order; the first failure is thrown once all ended.
- */
-async function putTags(client, repository, manifest, tags, log) {
-    const results = await Promise.allSettled(tags.map(tag => client.putManifest(repository, tag, manifest.body, manifest.mediaType)));
-    results.forEach((r, i) => {
-        if (r.status === 'fulfilled')
-            log.info(`tagged ${repository}:${tags[i]} -> ${r.value}`);
-    });
-    const failed = results.find(r => r.status === 'rejected');
-    if (failed)
-        throw failed.reason;
-}
-function openRegistry(inputs, host, log) {
-    if (inputs.insecure) {
-        log.warning(`registry-insecure: talking to ${host} over plain HTTP or unverified TLS; use this for local registries only`);
-    }
-    return new RegistryClient({
-        registry: host,
-        username: inputs.username,
-        password: inputs.password,
-        ca: inputs.caCert,
-        insecure: inputs.insecure,
-        logger: log
-    });
-}
-async function merge(inputs, gh, log) {
-    const started = Date.now();
-    let imageName = inputs.image;
-    let service = inputs.service;
-    if (inputs.service !== undefined) {
-        const config = await services(inputs, gh);
-        const chosen = serviceImage(findService(config, inputs.service), config, inputs);
-        log.info(`image ${chosen.image} (from ${chosen.from})`);
-        imageName = chosen.image;
-    }
-    else
-        imageName = withRegistry(imageName, inputs.registry);
-    const image = parseImageRef(imageName);
-    service ??= image.repository.split('/').pop();
-    const tags = computeTags(inputs.tags, gh.tags).map(t => t.tag);
-    if (tags.length === 0)
-        throw new errors_ConfigurationError('input "tags": no tag applies to this event');
-    const host = image.registry ?? 'docker.io';
-    const client = openRegistry(inputs, host, log);
-    try {
-        const entries = [];
-        const seen = new Map();
-        await log.group('Read the per-platform manifests', async () => {
-            await client.ping();
-            for (const digest of inputs.digests) {
-                const m = await client.getManifest(image.repository, digest);
-                if (!m) {
-                    throw new errors_ConfigurationError(`input "digests": ${digest} is not in ${image.name}; push each platform's image first`);
-                }
-                const children = [];
-                if (isIndexType(m.mediaType)) {
-                    const doc = JSON.parse(m.body.toString('utf8'));
-                    children.push(...doc.manifests);
-                }
-                else {
-                    const doc = JSON.parse(m.body.toString('utf8'));
-                    const config = JSON.parse((await client.getBlob(image.repository, doc.config.digest)).toString('utf8'));
-                    const platform = {
-                        architecture: config.architecture ?? 'unknown',
-                        os: config.os ?? 'unknown'
-                    };
-                    if (config.variant)
-                        platform.variant = config.variant;
-                    children.push({ digest: m.digest, mediaType: m.mediaType, size: m.size, platform });
-                }
-                for (const c of children) {
-                    const p = c.platform
-                        ? [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join('/')
-                        : c.digest;
-                    const other = seen.get(p);
-                    if (other && other !== c.digest) {
-                        throw new errors_ConfigurationError(`input "digests": two images for platform ${p} (${other} and ${c.digest})`);
-                    }
-                    if (other)
-                        continue;
-                    seen.set(p, c.digest);
-                    entries.push({
-                        mediaType: c.mediaType,
-                        digest: c.digest,
-                        size: c.size,
-                        platform: c.platform
-                    });
-                    log.info(`${p}: ${c.digest}`);
-                }
-            }
-        });
-        const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: registry_MediaTypes.ociIndex, manifests: entries }));
-        const index = {
-            body,
-            digest: sha256Digest(body),
-            mediaType: registry_MediaTypes.ociIndex,
-            size: body.length
-        };
-        await log.group('Push the index', () => putTags(client, image.repository, index, tags, log));
-        const fullTags = tags.map(t => `${image.name}:${t}`);
-        finish(inputs, gh, log, {
-            service,
-            image: image.name,
-            tags: fullTags,
-            platforms: [...seen.keys()],
-            outcome: {
-                digest: index.digest,
-                reused: false,
-                why: `merged ${entries.length} platform images`,
-                pushed: true
-            },
-            started
-        });
-    }
-    finally {
-        await client.close();
-    }
-}
-function finish(inputs, gh, log, r) {
-    const o = r.outcome;
-    let resultFile = '';
-    if (o.pushed) {
-        const result = {
-            version: RESULT_VERSION,
-            service: r.service,
-            image: r.image,
-            digest: o.digest,
-            tags: r.tags,
-            reused: o.reused,
-            platforms: r.platforms,
-            source: { repository: gh.repository, sha: gh.tags.sha, ref: gh.tags.ref, runUrl: gh.runUrl },
-            createdAt: new Date().toISOString()
-        };
-        const dir = inputs.resultsDir ?? (0,external_node_path_.join)(runnerTemp(), 'results');
-        resultFile = writeBuildResult(dir, result);
-        log.info(`result file: ${resultFile}`);
-    }
-    outputs_setOutput('image', r.image);
-    outputs_setOutput('digest', o.digest);
-    outputs_setOutput('tags', r.tags);
-    outputs_setOutput('reused', o.reused);
-    outputs_setOutput('backend', o.backend ?? (o.reused ? 'none' : ''));
-    outputs_setOutput('context-hash', o.contextHash ?? '');
-    outputs_setOutput('result-file', resultFile);
-    const seconds = ((Date.now() - r.started) / 1000).toFixed(1);
-    const verdict = o.reused
-        ? 'reused (no build)'
-        : inputs.mode === 'merge'
-            ? 'merged'
-            : o.pushed
-                ? 'built and pushed'
-                : 'built (not pushed)';
-    new summary_Summary()
-        .heading(`build: ${r.service}`)
-        .table(['', ''], [
-        ['Image', r.image],
-        ['Result', verdict],
-        ['Why', o.why],
-        ['Digest', o.digest],
-        ['Tags', r.tags.join('\n')],
-        ['Size', humanBytes(o.size)],
-        ['Duration', `${seconds} s`],
-        ['Backend', o.backend ?? (o.reused ? 'none (registry API only)' : '')],
-        ['Cache', r.cache ?? ''],
-        ['Platforms', r.platforms.join(', ')],
-        [
-            'Context hash',
-            o.contextHash ? `${o.contextHash.slice(0, 16)}… (${r.files ?? 0} files)` : ''
-        ]
-    ])
-        .paragraph(resultFile ? `Result file: ${code(resultFile)}` : '')
-        .write();
-}
-/**
- * Start hashing the build inputs: the base images are looked up (in our registry with
- * `client`, so that the connection opened here serves the calls that follow) while the
- * context's files are listed and hashed.
- */
-async function hashInputs(inputs, target, dockerfileText, host, client, local, log) {
-    const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), {
-        host,
+/** The login for the registry that holds `image` (Docker Hub for a short name). */
+function registryOf(inputs, image) {
+    return {
+        host: parseImageRef(image).registry ?? 'docker.io',
         username: inputs.username,
         password: inputs.password,
         ca: inputs.caCert,
         insecure: inputs.insecure
-    }, { logger: log, local, clients: new Map([[host, client]]) });
-    const baseDigests = resolving.then(b => b.resolved);
-    // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
-    resolving.catch(() => undefined);
-    baseDigests.catch(() => undefined);
-    const h = await hashBuildInputs(target.context, {
-        dockerfileContent: dockerfileText,
-        buildArgs: target.buildArgs,
-        target: target.target,
-        platforms: target.platforms,
-        labels: inputs.labels,
-        baseDigests
-    });
-    return { h, bases: await resolving };
-}
-async function build(inputs, gh, log) {
-    const started = Date.now();
-    const target = await log.group('Resolve the service', () => resolveTarget(inputs, gh, log));
-    const image = parseImageRef(target.image);
-    const host = image.registry ?? 'docker.io';
-    const env = backends_childEnv();
-    // The builder is only needed to build (or to read a local base image): detect it lazily,
-    // so that a promotion of an unchanged image starts no builder process at all.
-    let detection;
-    const chooseBackend = async () => {
-        if (!detection) {
-            detection = await detectBackend(inputs.backend, env);
-            log.info(`backend: ${detection.backend} (${detection.why})`);
-        }
-        return detection;
     };
-    const client = openRegistry(inputs, host, log);
-    // The TLS handshake runs while the Dockerfile is read, git lists the context and the
-    // tags are worked out: the first registry call finds the connection ready. One turn of
-    // the event loop sends the TLS hello before that synchronous work begins.
-    if (inputs.push) {
-        client.preconnect();
-        await new Promise(resolve => setImmediate(resolve));
-    }
-    const dockerfileText = (0,external_node_fs_namespaceObject.readFileSync)(target.dockerfile, 'utf8');
-    let auth;
-    try {
-        // The registry connection (the base images' lookup) and git's list of the context's
-        // files start first: the tags and labels are worked out while they are under way.
-        const inputsHashed = hashInputs(inputs, target, dockerfileText, host, client, async (ref) => localImageDigest((await chooseBackend()).backend, ref, env), log);
-        // Awaited below, after the tags; a bad tag rule is the error to report first.
-        inputsHashed.catch(() => undefined);
-        // A turn of the event loop: the TLS handshake completes and the first request goes
-        // out, so that the registry answers it while the tags and labels are worked out.
-        await new Promise(resolve => setImmediate(resolve));
-        const computed = computeTags(inputs.tags, gh.tags);
-        const tags = computed.map(t => t.tag);
-        if (tags.length === 0) {
-            throw new errors_ConfigurationError(`input "tags": no tag rule applies to this event (${gh.tags.eventName} ${gh.tags.ref}); add e.g. type=sha or type=raw,value=...`);
-        }
-        refuseSecrets('tags', computed.map(t => [t.rule, t.tag]), 'the tags worked out for this event');
-        log.info(`tags: ${computed.map(t => `${t.tag} (${t.rule})`).join(', ')}`);
-        const labels = computeLabels({
-            service: target.name,
-            sourceUrl: gh.sourceUrl,
-            revision: gh.tags.sha,
-            created: new Date().toISOString(),
-            version: tags[0]
-        }, inputs.labels);
-        refuseSecrets('labels', labels, 'the labels of the image');
-        // The first registry call (a base image in our registry, or the ctx tag lookup) also
-        // checks the login; without one, an explicit ping does before a long build.
-        let loginChecked = false;
-        const hashing = await log.group('Hash the build inputs', async () => {
-            const { h, bases } = await inputsHashed;
-            for (const b of bases.resolved)
-                log.info(`base image ${b.ref}: ${b.digest}`);
-            for (const b of bases.unresolved)
-                log.warning(`base image ${b.ref}: digest unknown (${b.reason}); build avoidance is off for this build`);
-            log.info(`content hash ${h.hash} over ${h.files} files (${h.bytes} bytes, ${h.git ? 'git-tracked and untracked-not-ignored' : 'all files'}, honouring .dockerignore)`);
-            return { ...h, trustworthy: bases.unresolved.length === 0 };
-        });
-        const ctxTag = contextTag(hashing.hash);
-        // Build avoidance: the registry already has an image built from these inputs.
-        let why;
-        if (!inputs.reuse)
-            why = 'reuse: false forces a build';
-        else if (!hashing.trustworthy)
-            why = 'a base image digest is unknown, so unchanged inputs cannot be proven';
-        else if (!inputs.push)
-            why = 'push: false (build only)';
-        else {
-            // One GET by tag: the manifest's exact bytes, or nothing.
-            const manifest = await log.group(`Look for ${image.name}:${ctxTag}`, () => client.getManifest(image.repository, ctxTag));
-            loginChecked = true;
-            if (manifest) {
-                await log.group('Promote the existing image (no build)', () => putTags(client, image.repository, manifest, tags, log));
-                log.notice(`${target.name}: inputs unchanged (${ctxTag}); reused ${manifest.digest} without building`);
-                finish(inputs, gh, log, {
-                    service: target.name,
-                    image: image.name,
-                    tags: tags.map(t => `${image.name}:${t}`),
-                    platforms: target.platforms,
-                    outcome: {
-                        digest: manifest.digest,
-                        reused: true,
-                        why: `${ctxTag} already in the registry: identical build inputs were built before`,
-                        size: await imageSize(client, image.repository, manifest),
-                        contextHash: hashing.hash,
-                        pushed: true
-                    },
-                    started,
-                    files: hashing.files,
-                    cache: 'not needed'
-                });
-                return;
-            }
-            why = `no image for these inputs yet (${ctxTag} not in the registry)`;
-        }
-        log.info(`building: ${why}`);
-        if (inputs.push && !loginChecked) {
-            // Fail fast on a bad login or an unreachable registry, before a long build.
-            await log.group(`Log in to ${host}`, async () => {
-                const { authScheme } = await client.ping();
-                log.info(`registry ${client.host} answers (${authScheme} authentication)`);
-            });
-        }
-        const { backend, buildkit } = await chooseBackend();
-        // The builders' login: only a build needs it (a promotion talks to the registry itself).
-        const base = runnerTemp();
-        auth = writeAuthDir(base, {
-            registry: host,
-            username: inputs.username,
-            password: inputs.password,
-            caPem: inputs.caCert
-        });
-        outputs_saveState(State.AuthDir, auth.dir);
-        outputs_saveState(State.Registry, host);
-        if (inputs.caCert && backend !== 'buildah') {
-            log.warning(`registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${host}/ca.crt, or the buildkitd config of the builder)`);
-        }
-        // The classic docker builder has no registry cache: say so rather than pretend.
-        const classic = backend === 'docker' && !buildkit;
-        if (classic && inputs.cache !== 'none') {
-            log.info('cache: the classic docker builder (no buildx) has no registry cache; building without');
-        }
-        const cacheRef = inputs.cache === 'none' || classic
-            ? undefined
-            : inputs.cache === 'registry'
-                ? cacheRefFor(backend, image.name)
-                : inputs.cache;
-        const ref = `${image.name}:${tags[0]}`;
-        const work = (0,external_node_path_.join)(base, `build-${process.pid}-${Date.now()}`);
-        const spec = {
-            context: target.context,
-            dockerfile: target.dockerfile,
-            ref,
-            buildArgs: [...target.buildArgs],
-            labels: [...labels],
-            secrets: inputs.secrets,
-            platforms: target.platforms,
-            target: target.target,
-            cacheRef,
-            push: inputs.push,
-            network: inputs.network,
-            authDir: auth.dir,
-            certDir: auth.certDir,
-            insecure: inputs.insecure,
-            idFile: `${work}-id`
-        };
-        let built;
-        try {
-            built = await log.group(`Build with ${backend}`, () => runBuild(backend, spec, { logger: log, env, timeoutMs: inputs.timeoutMs }, {
-                digestFile: `${work}-digest`,
-                readFile: p => ((0,external_node_fs_namespaceObject.existsSync)(p) ? (0,external_node_fs_namespaceObject.readFileSync)(p, 'utf8') : undefined)
-            }, buildkit));
-        }
-        catch (error) {
-            if (error instanceof BuildFailedError) {
-                log.error(`${error.message}\n${error.tail}`, { title: `build of ${target.name} failed` });
-            }
-            throw error;
-        }
-        if (!inputs.push) {
-            const id = built.imageId
-                ? built.imageId.startsWith('sha256:')
-                    ? built.imageId
-                    : `sha256:${built.imageId}`
-                : '';
-            finish(inputs, gh, log, {
-                service: target.name,
-                image: image.name,
-                tags: [],
-                platforms: target.platforms,
-                outcome: {
-                    digest: id,
-                    reused: false,
-                    why,
-                    backend,
-                    contextHash: hashing.hash,
-                    pushed: false
-                },
-                started,
-                files: hashing.files,
-                cache: cacheRef ?? 'none'
-            });
-            return;
-        }
-        // The backend pushed the first tag; read back exactly what the registry stored.
-        const pushed = await client.getManifest(image.repository, tags[0]);
-        if (!pushed)
-            throw new Error(`${ref} is not in the registry after the push`);
-        if (built.digest && built.digest !== pushed.digest) {
-            log.warning(`${backend} reported ${built.digest}, the registry holds ${pushed.digest} under ${tags[0]}; using the registry's`);
-        }
-        await log.group('Tag', async () => {
-            await putTags(client, image.repository, pushed, tags.slice(1), log);
-            // The context tag goes last: it promises a complete, fully tagged image.
-            if (hashing.trustworthy)
-                await putTags(client, image.repository, pushed, [ctxTag], log);
-        });
-        finish(inputs, gh, log, {
-            service: target.name,
-            image: image.name,
-            tags: tags.map(t => `${image.name}:${t}`),
-            platforms: target.platforms,
-            outcome: {
-                digest: pushed.digest,
-                reused: false,
-                why,
-                size: await imageSize(client, image.repository, pushed),
-                backend,
-                contextHash: hashing.hash,
-                pushed: true
-            },
-            started,
-            files: hashing.files,
-            cache: cacheRef ?? 'none'
-        });
-    }
-    finally {
-        // The credentials live only as long as the build: remove them now; the post step
-        // is the safety net for a main step that was killed.
-        if (auth)
-            removeAuthDir(auth.dir);
-        // The registry connection is left to the end of the process (endProcess follows the
-        // step): every answer is in, and closing an HTTP/2 session costs ~5 ms of this
-        // thread's time, a tenth of a promotion.
-    }
+}
+/** Merge mode: the per-platform digests into one index. */
+async function merge(inputs, source, ws, log) {
+    const { service, image } = await resolveImageName(targetRequest(inputs, ws), log);
+    return mergeImages({
+        service,
+        image,
+        digests: inputs.digests,
+        tagRules: inputs.tags,
+        registry: registryOf(inputs, image),
+        source
+    }, log);
+}
+/** Build mode: the target resolved, then built or promoted. */
+async function build(inputs, source, ws, log) {
+    const target = await log.group('Resolve the service', () => resolveTarget(targetRequest(inputs, ws), log));
+    return buildImage({
+        target,
+        registry: registryOf(inputs, target.image),
+        tagRules: inputs.tags,
+        labels: inputs.labels,
+        secrets: inputs.secrets,
+        cache: inputs.cache,
+        push: inputs.push,
+        reuse: inputs.reuse,
+        backend: inputs.backend,
+        network: inputs.network,
+        timeoutMs: inputs.timeoutMs,
+        source
+    }, log, { loginWritten: saveLogin });
 }
 /** The action's entry point. */
 async function main_run() {
     await runMain('build', async (log) => {
         const inputs = getInputs();
-        const gh = githubContext();
-        if (inputs.mode === 'merge')
-            await merge(inputs, gh, log);
-        else
-            await build(inputs, gh, log);
+        const { workspace, ...source } = githubContext();
+        const started = Date.now();
+        const outcome = inputs.mode === 'merge'
+            ? await merge(inputs, source, workspace, log)
+            : await build(inputs, source, workspace, log);
+        report(outcome, { resultsDir: inputs.resultsDir, started }, log);
     });
 }
 

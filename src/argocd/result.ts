@@ -113,3 +113,10 @@ export function resultOf(
     rollouts: []
   }
 }
+
+/** The overall result from the per-app ones: any failure fails, else any timeout. */
+export function overall(results: readonly AppResult[]): AppResult['result'] {
+  if (results.some(r => r.result === 'failed')) return 'failed'
+  if (results.some(r => r.result === 'timed-out')) return 'timed-out'
+  return 'succeeded'
+}

@@ -1,11 +1,27 @@
 /**
- * What `argocd-sync` reports: the `applications` output (per app, with every
- * source's revisions and its Argo Rollouts) and the step summary (a table per app,
- * one row per source of a multi-source app, and each Rollout's steps with times).
+ * What `argocd-sync` reports, and the only place that writes it: the `result` and
+ * `applications` outputs (per app, with every source's revisions and its Argo
+ * Rollouts) and the step summary (a table per app, one row per source of a
+ * multi-source app, and each Rollout's steps with times).
  */
 import type { AppResult } from '../../argocd/result.js'
+import type { SyncRun } from '../../argocd/run.js'
 import { formatDuration } from '../../core/duration.js'
+import { setOutput } from '../../core/outputs.js'
+import { secrets } from '../../core/secrets.js'
 import { Summary, code, inline } from '../../core/summary.js'
+
+/** Every output and the summary of a run that reached a verdict for each app. */
+export function report(run: SyncRun, server: string): void {
+  setOutput('applications', applicationsOutput(run.results, secrets))
+  setOutput('result', run.result)
+  writeSummary(run.results, run.result, server)
+}
+
+/** `result: failed` when no app got as far as a verdict, so later steps can branch on it. */
+export function reportFailed(): void {
+  setOutput('result', 'failed')
+}
 
 /** The `applications` output: an object keyed by application name. */
 export function applicationsOutput(

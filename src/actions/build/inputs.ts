@@ -8,7 +8,8 @@ import { isWithin } from '../../core/confine.js'
 import { ConfigurationError, invalidInput } from '../../core/errors.js'
 import { isValidDigest, parseImageRef } from '../../model/image-ref.js'
 import { caCertificate, InputReader } from '../../core/inputs.js'
-import { describeSecret, secrets } from '../../core/secrets.js'
+import { secrets } from '../../core/secrets.js'
+import { refuseSecrets } from '../../image/refuse-secrets.js'
 import { parseTagRules } from '../../image/tags.js'
 
 /** Everything the action was asked to do. */
@@ -57,35 +58,6 @@ function workspacePath(config: string, env: NodeJS.ProcessEnv): string {
     throw invalidInput('config', config, 'a file path inside the workspace')
   }
   return rel.split(sep).join('/')
-}
-
-/** Where a value holding a secret would end up, for the error. */
-const WHERE = {
-  'build-args':
-    "build arguments reach the builder's command line and are stored in the image's configuration and history",
-  labels: "labels reach the builder's command line and are stored in the image's configuration",
-  tags: "tags reach the builder's command line and name the image in the registry"
-} as const
-
-/**
- * Refuse a build argument, label or tag that holds a registered secret (in any
- * encoding) before anything runs: the pushed image would carry it for anyone who can
- * pull it (`skopeo inspect --config` shows labels and history). The error names the
- * input, the key (never the value) and says to use `secrets` (BuildKit secret mounts).
- * `source` says where the values came from when not from the input itself.
- */
-export function refuseSecrets(
-  input: keyof typeof WHERE,
-  entries: Iterable<readonly [string, string]>,
-  source = `input "${input}"`
-): void {
-  for (const [key, value] of entries) {
-    const info = secrets.whose(`${key}=${value}`) ?? secrets.whose(value)
-    if (info === undefined) continue
-    throw new ConfigurationError(
-      `${source}: ${key ? `${key} holds` : 'a line holds'} ${describeSecret(info)} (or an encoding of it); ${WHERE[input]}, where anyone who can pull it can read it. Pass secrets with input "secrets" instead (BuildKit secret mounts: id=<name>,env=<VARIABLE>, read in the Dockerfile with RUN --mount=type=secret,id=<name>)`
-    )
-  }
 }
 
 /** Read and validate every input. */

@@ -5,12 +5,11 @@
  * That file is the only login state, so removing it logs out. Warns, never fails the job.
  */
 import { removeAuthDir } from '../../image/auth-dir.js'
-import { getState } from '../../core/outputs.js'
 import { endProcess, runPost } from '../../core/run.js'
+import { savedLogin } from './state.js'
 
 void runPost('build', async log => {
-  const dir = getState('auth-dir')
-  const registry = getState('registry')
+  const { dir, registry } = savedLogin()
   if (!dir) {
     log.info('no registry login to clean up')
     return

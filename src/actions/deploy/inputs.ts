@@ -18,49 +18,21 @@ import {
   type SourceInfo,
   type Target
 } from '../../deploy/gitops/updates.js'
-import type { AuthScheme } from '../../deploy/gitops/config-repo.js'
 import {
   ConfigurationError,
   errorMessage,
   FileConfigurationError,
   invalidInput
 } from '../../core/errors.js'
-import type { VerifyMode } from '../../deploy/gitops/render.js'
+import type { GitOpsJob } from '../../deploy/gitops/run.js'
 import { InputReader } from '../../core/inputs.js'
 import type { Logger } from '../../core/logger.js'
 import { secrets } from '../../core/secrets.js'
 import { DEFAULT_CONFIG, loadServices, type Service } from '../../model/services.js'
 import { checkCleartext, shownUrl } from '../../core/urls.js'
 
-/** Everything GitOps mode was asked to do. */
-export interface Inputs {
-  /** The clone URL (no credentials). */
-  url: string
-  /** `owner/name` when known (for the REST API). */
-  slug?: string
-  ref?: string
-  path: string
-  token?: string
-  tokenAuth: AuthScheme
-  updates: ImageUpdate[]
-  targets: Target[]
-  imagePaths: string[]
-  allowRollback: boolean
-  commitMessage?: string
-  pullRequest: boolean
-  pullRequestBranch?: string
-  labels: string[]
-  dryRun: boolean
-  maxAttempts: number
-  author: { name: string; email: string }
-  environment?: string
-  /** Time limit of each git command on the config repository (input `timeout`). */
-  timeoutMs: number
-  /** Check each target's render before pushing (input `verify-render`). */
-  verifyRender: VerifyMode
-  apiUrl: string
-  runUrl?: string
-}
+/** Everything GitOps mode was asked to do: the inputs describe the job whole. */
+export type Inputs = GitOpsJob
 
 const SLUG = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/
 const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._/+-]+(?<![./])$/
