@@ -254,6 +254,9 @@ async function pipeline(env: Env, title: string, change: () => void): Promise<Ro
       ...(commit ? { revision: commit } : {}),
       // The source "revision" belongs to in shop-web (the values), as the reusable workflow passes it.
       source: 'acme/shop-config',
+      // shop-checkout is an Argo Rollouts canary (examples/config-repo/base/checkout.yaml):
+      // the action promotes it through its pause.
+      rollout: 'promote',
       timeout: '60s'
     }
   })
@@ -262,6 +265,18 @@ async function pipeline(env: Env, title: string, change: () => void): Promise<Ro
   step(
     `argocd-sync: ${apps.join(', ')} → ${verdict} (our revision synced and Healthy${apps.includes('shop-web') ? '; shop-web judged by its values source' : ''})`
   )
+  // The canary: each Rollout and the steps it passed (the applications output's rollouts).
+  const out = JSON.parse(sync.main.outputs.applications ?? '{}') as Record<
+    string,
+    { rollouts?: { name: string; result: string; step: number | null; steps: number | null }[] }
+  >
+  for (const [app, o] of Object.entries(out)) {
+    for (const r of o.rollouts ?? []) {
+      step(
+        `argocd-sync: ${app}: Rollout ${r.name} ${r.result}${r.step !== null ? ` at step ${r.step} of ${r.steps}` : ''}`
+      )
+    }
+  }
   return {
     commit: title,
     planned: matrix.include.map(l => l.service).join(', '),

@@ -73403,7 +73403,7 @@ function neutralizeCommands(text) {
     return text.replace(/^(\s*)::/gm, '$1:\u200b:');
 }
 /** A logger that writes workflow commands through @actions/core. */
-function actionsLogger() {
+function logger_actionsLogger() {
     const r = (s) => secrets_secrets.redact(s);
     return {
         debug: m => core_debug(r(m)),
@@ -73467,8 +73467,13 @@ function wireMasking() {
  * one that points into a file of the repository becomes an annotation on that file,
  * line and column (`::error file=...,line=...,col=...::`).
  */
-function runMain(action, main) {
-    return runStep(main, (error, log) => {
+async function runMain(action, main) {
+    wireMasking();
+    const log = logger_actionsLogger();
+    try {
+        await main(log);
+    }
+    catch (error) {
         if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
@@ -73484,21 +73489,17 @@ function runMain(action, main) {
         }
         else
             setFailed(message);
-    });
+    }
 }
 /** Run an action's post step: errors only warn, the job never fails here. */
-function runPost(action, post) {
-    return runStep(post, (error, log) => log.warning(`${action} cleanup: ${errorMessage(error)}`));
-}
-/** Run one step with masking wired and the runner's logger; `failed` takes what it throws. */
-async function runStep(step, failed) {
+async function runPost(action, post) {
     wireMasking();
     const log = actionsLogger();
     try {
-        await step(log);
+        await post(log);
     }
     catch (error) {
-        failed(error, log);
+        log.warning(`${action} cleanup: ${errorMessage(error)}`);
     }
 }
 /**
@@ -73555,102 +73556,53 @@ function formatDuration(ms) {
     return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var node_modules_picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_picomatch);
-;// CONCATENATED MODULE: ./src/core/glob.ts
-/**
- * Glob matching with GitHub's `paths` semantics (picomatch, `dot: true`: `**` crosses
- * dot directories such as `.github`), plus the directory-prefix test services use.
- */
-
-/** Whether a pattern holds glob syntax (otherwise it names one file or directory). */
-function isGlob(pattern) {
-    return picomatch_default().scan(pattern).isGlob;
-}
-/**
- * Compile one pattern. A pattern without glob syntax matches that file and, like a
- * directory, everything below it; a trailing `/` means the same. A glob's literal
- * directory prefix is checked with `startsWith` before its regular expression runs,
- * so most files cost one string comparison.
- */
-function compileGlob(pattern) {
-    const clean = pattern.replace(/^\.\//, '');
-    if (!isGlob(clean)) {
-        const dir = clean.replace(/\/+$/, '');
-        const prefix = `${dir}/`;
-        return { pattern, match: f => f === dir || f.startsWith(prefix) };
-    }
-    const scan = picomatch.scan(clean);
-    const base = scan.base;
-    const prefix = `${base}/`;
-    if (!scan.negated && base !== '' && base !== '.' && clean === `${base}/**`) {
-        return { pattern, match: f => f.startsWith(prefix) || f === base, dirPrefix: prefix };
-    }
-    const m = picomatch(clean, { dot: true });
-    if (scan.negated || base === '' || base === '.')
-        return { pattern, match: f => m(f) };
-    return { pattern, match: f => f.startsWith(prefix) && m(f) };
-}
-/** Compile patterns: `test(file)` is true when any matches. */
-function globSet(patterns) {
-    const globs = patterns.map(compileGlob);
-    return {
-        patterns,
-        test: file => {
-            for (const g of globs)
-                if (g.match(file))
-                    return true;
-            return false;
-        },
-        which: file => {
-            for (const g of globs)
-                if (g.match(file))
-                    return g.pattern;
-            return undefined;
-        }
-    };
-}
-/** Whether `file` lies in directory `dir` (repo-relative posix; `.` is the root). */
-function inDir(file, dir) {
-    return dir === '.' || dir === '' || file === dir || file.startsWith(`${dir}/`);
-}
-
 // EXTERNAL MODULE: external "node:tls"
 var external_node_tls_ = __nccwpck_require__(1692);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var node_modules_undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./src/core/retry.ts
-/**
- * The one back-off every retry waits by (HTTP requests, a rejected GitOps push, an image
- * push, the Argo CD sync and watch loops, the referrers tag): exponential from a first
- * wait, capped, jittered so that runs retrying together spread out, and never shorter
- * than what the server asked for (`Retry-After`). Pure given `random`; `sleep` is the
- * wait itself.
- */
-/** Half to all of the exponential wait. */
-const EQUAL_JITTER = [0.5, 1];
-/**
- * The wait before retry number `retry` (0 for the first): `baseMs * 2^retry` capped at
- * `capMs`, times the jitter factor, at least `retryAfterMs` when the server asked for a
- * wait, and never above `capMs`. Pure given `random`.
- */
-function backoffDelay(retry, backoff, retryAfterMs, random = Math.random) {
-    const exp = Math.min(backoff.capMs, backoff.baseMs * 2 ** retry);
-    const [low, high] = backoff.jitter ?? EQUAL_JITTER;
-    const jittered = Math.round(exp * (low + random() * (high - low)));
-    return Math.min(backoff.capMs, Math.max(jittered, retryAfterMs ?? 0));
-}
-/** Wait `ms` milliseconds (a negative wait is none). */
-function sleep(ms) {
-    return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
-}
+;// CONCATENATED MODULE: ./src/core/http/client.ts
 
-;// CONCATENATED MODULE: ./src/core/http/proxy.ts
-/**
- * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
- * forms), read the way the runner and common HTTP clients read them. Pure given the environment.
- */
+
+
+/** A request that could not get an answer (network error or timeout), after retries. */
+class HttpError extends Error {
+    url;
+    status;
+    timeout;
+    name = 'HttpError';
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
+        super(message);
+        this.url = url;
+        this.status = status;
+        this.timeout = timeout;
+    }
+}
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
+}
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
 function bypassesProxy(url, noProxy) {
     if (!noProxy)
@@ -73687,50 +73639,6 @@ function proxyFor(url, env = process.env) {
         : (env.HTTP_PROXY ?? env.http_proxy);
     return value && value.trim() !== '' ? value.trim() : undefined;
 }
-
-;// CONCATENATED MODULE: ./src/core/http/request.ts
-/** A request that could not get an answer (network error or timeout), after retries. */
-class HttpError extends Error {
-    url;
-    status;
-    timeout;
-    name = 'HttpError';
-    constructor(message, url, status, 
-    /**
-     * Set when no (complete) answer came in time: within the request's own timeout,
-     * or before the caller's deadline.
-     */
-    timeout) {
-        super(message);
-        this.url = url;
-        this.status = status;
-        this.timeout = timeout;
-    }
-}
-/** Whether an error is a request that ran out of the caller's deadline. */
-function isDeadlineError(error) {
-    return error instanceof HttpError && error.timeout === 'deadline';
-}
-/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
-function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
-    if (deadline === undefined || deadline - now >= timeoutMs) {
-        return { ms: timeoutMs, byDeadline: false };
-    }
-    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
-}
-/** The text of a timed-out attempt: how long, and whether the caller's time limit cut it. */
-function timedOutText(limit) {
-    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
-}
-/** Whether undici's error is a timeout (of the headers, the body, the connection or the signal). */
-function isTimeout(e) {
-    return (e.name === 'TimeoutError' ||
-        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-        e.code === 'UND_ERR_BODY_TIMEOUT' ||
-        e.code === 'UND_ERR_CONNECT_TIMEOUT');
-}
-/** The methods HTTP defines as idempotent, retried by default. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
 function parseRetryAfter(value, now = Date.now()) {
     if (!value)
@@ -73740,7 +73648,6 @@ function parseRetryAfter(value, now = Date.now()) {
     const at = Date.parse(value);
     return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
-/** Response headers as one lower-case string each (repeated ones joined with `, `). */
 function flatHeaders(headers) {
     const out = {};
     for (const [k, v] of Object.entries(headers)) {
@@ -73749,9 +73656,6 @@ function flatHeaders(headers) {
     }
     return out;
 }
-
-;// CONCATENATED MODULE: ./src/core/http/tls.ts
-
 /** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
 const UNVERIFIED = new Set([
     'UNABLE_TO_GET_ISSUER_CERT',
@@ -73833,22 +73737,6 @@ function multiplexed(tls) {
         }
     };
 }
-
-;// CONCATENATED MODULE: ./src/core/http/client.ts
-/**
- * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
- * retries cannot outlast it), retries with jittered exponential back-off that
- * honour `Retry-After` on 429 and 5xx, the standard proxy variables
- * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
- * or `insecure`), never process-wide.
- */
-
-
-
-
-
-
-
 /** An HTTP client with its own TLS and proxy settings. */
 class client_HttpClient {
     options;
@@ -73863,7 +73751,7 @@ class client_HttpClient {
     sleep;
     constructor(options = {}) {
         this.options = options;
-        this.sleep = options.sleep ?? sleep;
+        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
     }
     dispatcher(url) {
         const proxy = proxyFor(url, this.options.env);
@@ -73899,27 +73787,13 @@ class client_HttpClient {
         }
         return d;
     }
-    /** The wait before a retry: the server's `Retry-After` as given, else the one back-off. */
     backoff(attempt, retryAfter) {
-        const capMs = this.options.maxBackoffMs ?? 30_000;
+        const base = this.options.backoffMs ?? 500;
+        const cap = this.options.maxBackoffMs ?? 30_000;
         if (retryAfter !== undefined)
-            return Math.min(capMs, retryAfter);
-        return backoffDelay(attempt, { baseMs: this.options.backoffMs ?? 500, capMs });
-    }
-    /** One request over this client's dispatcher for `url`, bounded as `limits` says. */
-    send(url, prepared, limits) {
-        return (0,node_modules_undici/* request */.Em)(url, {
-            method: prepared.method,
-            headers: prepared.headers,
-            body: prepared.body,
-            dispatcher: this.dispatcher(url),
-            // PUT and DELETE too (as HTTP defines them): undici holds back any other request
-            // on an HTTP/2 connection while one it takes as not idempotent is in flight.
-            idempotent: IDEMPOTENT.has(prepared.method),
-            headersTimeout: limits.headersMs,
-            bodyTimeout: limits.bodyMs,
-            signal: limits.signal
-        });
+            return Math.min(cap, retryAfter);
+        const exp = Math.min(cap, base * 2 ** attempt);
+        return Math.round(exp / 2 + Math.random() * (exp / 2));
     }
     prepare(req) {
         const headers = {
@@ -73960,9 +73834,16 @@ class client_HttpClient {
             let lastResponse;
             let timedOut;
             try {
-                const res = await this.send(url, { method, headers, body }, {
-                    headersMs: limit.ms,
-                    bodyMs: limit.ms,
+                const res = await (0,node_modules_undici/* request */.Em)(url, {
+                    method: method,
+                    headers,
+                    body,
+                    dispatcher: this.dispatcher(url),
+                    // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+                    // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+                    idempotent: IDEMPOTENT.has(method),
+                    headersTimeout: limit.ms,
+                    bodyTimeout: limit.ms,
                     signal: AbortSignal.timeout(limit.ms)
                 });
                 const buf = Buffer.from(await res.body.arrayBuffer());
@@ -74035,9 +73916,14 @@ class client_HttpClient {
             controller.abort();
         }, limit.ms);
         try {
-            const res = await this.send(url, { method, headers, body }, {
-                headersMs: limit.ms,
-                bodyMs: req.idleTimeoutMs ?? 0,
+            const res = await (0,node_modules_undici/* request */.Em)(url, {
+                method: method,
+                headers,
+                body,
+                dispatcher: this.dispatcher(url),
+                idempotent: IDEMPOTENT.has(method),
+                headersTimeout: limit.ms,
+                bodyTimeout: req.idleTimeoutMs ?? 0,
                 signal: controller.signal
             });
             return {
@@ -74102,32 +73988,11 @@ class client_HttpClient {
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/pool.ts
-/**
- * Bounded concurrency: run an async function over a list with at most `limit` calls in
- * flight, keeping the results in the list's order.
- */
-/**
- * Run `fn` over `items` with at most `limit` at a time; the results keep the items'
- * order. The first error rejects (the calls already started run to their end).
- */
-async function mapLimit(items, limit, fn) {
-    const results = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            results[i] = await fn(items[i]);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()));
-    return results;
-}
-
 ;// CONCATENATED MODULE: ./src/argocd/client.ts
 /**
  * A small Argo CD REST client over HttpClient: version preflight, session login,
- * applications (get, list, sync, terminate, resource tree) and the watch stream.
+ * applications (get, list, sync, terminate, resource tree) and the watch stream
+ * (a resource's live object and actions: client-resources.ts).
  * Answers are checked for the mistakes users make: an HTML page instead of the API
  * (wrong base URL, an access proxy's login page), and 401/403/404/415 become
  * messages that say what to fix.
@@ -74199,9 +74064,11 @@ class ArgoClient {
     withDeadline(deadline) {
         return Object.create(this, { deadline: { value: deadline } });
     }
+    /** Send one request by this client's deadline (the resource calls use it too). */
     send(url, req = {}) {
         return this.http.request(url, { deadline: this.deadline, ...req });
     }
+    /** An API URL with its query (empty values left out). */
     url(path, query = {}) {
         const url = new URL(`${this.base}${path}`);
         for (const [k, v] of Object.entries(query)) {
@@ -74212,6 +74079,7 @@ class ArgoClient {
         }
         return url.href;
     }
+    /** `Accept` and the bearer token. */
     headers() {
         const h = { accept: 'application/json' };
         if (this.token)
@@ -74589,7 +74457,8 @@ function resultOf(name, app, result, message, started, facts, observedBy, resour
         message,
         resources,
         observedBy,
-        terminated: false
+        terminated: false,
+        rollouts: []
     };
 }
 /** The overall result from the per-app ones: any failure fails, else any timeout. */
@@ -74601,13 +74470,19 @@ function overall(results) {
     return 'succeeded';
 }
 
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
 ;// CONCATENATED MODULE: ./src/argocd/select.ts
 /**
  * Which Argo CD applications an `argocd-sync` run means: exact names, glob
  * patterns (picomatch, `*` within a name), and a label selector. Pure.
  */
 
-
+/** Whether a pattern has glob syntax (anything but a plain name). */
+function isGlob(pattern) {
+    return picomatch_default().scan(pattern).isGlob;
+}
 /**
  * Parse a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`). Returns undefined
  * when it does not parse.
@@ -74696,6 +74571,122 @@ function selectApplications(apps, patterns) {
             chosen.add(h);
     }
     return { names: [...chosen].sort(), unmatched };
+}
+
+;// CONCATENATED MODULE: ./src/argocd/client-resources.ts
+/**
+ * Argo CD's resource calls (swagger: ApplicationService `GetResource`,
+ * `ListResourceActions`, `RunResourceAction`, `RunResourceActionV2`): the live object
+ * of one resource of an application, the actions Argo CD lists for it, and running
+ * one. Argo CD 3.1 added `POST .../resource/actions/v2` (every field in a JSON body)
+ * and deprecated the v1 form (the resource in the query, the body the action name as
+ * a JSON string); a server without v2 answers its path with a plain-text 404, and the
+ * v1 form is used from then on. A run is never retried here: the caller reads the
+ * live resource again before sending it once more (an action must not run twice).
+ */
+
+
+/** `group/Kind namespace/name`, as messages name a resource. */
+function resourceName(ref) {
+    return `${ref.group ? `${ref.group}/` : ''}${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+}
+function query(ref, scope) {
+    return {
+        namespace: ref.namespace,
+        resourceName: ref.name,
+        version: ref.version,
+        group: ref.group,
+        kind: ref.kind,
+        appNamespace: scope.appNamespace,
+        project: scope.project
+    };
+}
+/** The resource calls of one Argo CD client. */
+class ResourceCalls {
+    client;
+    /** Whether the server has the v2 action route (unknown until tried). */
+    v2;
+    constructor(client) {
+        this.client = client;
+    }
+    /** `GET .../resource`: the live object (Argo CD sends it as a JSON string in `manifest`). */
+    async live(app, scope, ref) {
+        const c = this.client;
+        const path = `/api/v1/applications/${encodeURIComponent(app)}/resource`;
+        const res = await c.send(c.url(path, query(ref, scope)), { headers: c.headers() });
+        const body = c.check(res, `live ${resourceName(ref)} of "${app}"`, {
+            ...scope,
+            app
+        });
+        try {
+            return JSON.parse(body.manifest ?? '');
+        }
+        catch {
+            throw new Error(`live ${resourceName(ref)} of "${app}": the manifest is not JSON`);
+        }
+    }
+    /** `GET .../resource/actions`: the actions Argo CD offers for the resource now. */
+    async actions(app, scope, ref) {
+        const c = this.client;
+        const path = `/api/v1/applications/${encodeURIComponent(app)}/resource/actions`;
+        const res = await c.send(c.url(path, query(ref, scope)), { headers: c.headers() });
+        const body = c.check(res, `actions of ${resourceName(ref)} in "${app}"`, { ...scope, app });
+        return body.actions ?? [];
+    }
+    /**
+     * Run `action` on the resource: v2 first, v1 when the server has no v2 route.
+     * Not retried (see the header). Returns the route that ran it.
+     */
+    async run(app, scope, ref, action) {
+        const c = this.client;
+        const what = `action "${action}" on ${resourceName(ref)} in "${app}"`;
+        const base = `/api/v1/applications/${encodeURIComponent(app)}/resource/actions`;
+        if (this.v2 !== false) {
+            const res = await c.send(c.url(`${base}/v2`), {
+                method: 'POST',
+                headers: c.headers(),
+                json: {
+                    name: app,
+                    namespace: ref.namespace,
+                    resourceName: ref.name,
+                    version: ref.version,
+                    group: ref.group,
+                    kind: ref.kind,
+                    action,
+                    ...(scope.appNamespace ? { appNamespace: scope.appNamespace } : {}),
+                    ...(scope.project ? { project: scope.project } : {})
+                },
+                retry: false
+            });
+            if (!noSuchRoute(res)) {
+                this.v2 = true;
+                this.answer(res, what, scope, app, ref, action);
+                return 'v2';
+            }
+            this.v2 = false;
+        }
+        const res = await c.send(c.url(base, query(ref, scope)), {
+            method: 'POST',
+            headers: c.headers(),
+            json: action,
+            retry: false
+        });
+        this.answer(res, what, scope, app, ref, action);
+        return 'v1';
+    }
+    answer(res, what, scope, app, ref, action) {
+        if (res.status === 403 && !isHtml(res)) {
+            throw new ConfigurationError(`${what}: permission denied (403). The account needs the RBAC permission "applications, action/${ref.group}/${ref.kind}/${action}" on ${scope.project ?? '<project>'}/${app}`);
+        }
+        this.client.check(res, what, { ...scope, app });
+    }
+}
+/** grpc-gateway's answer for a path it has no route for: 404 in plain text, not JSON. */
+function noSuchRoute(res) {
+    if (res.status !== 404 && res.status !== 405)
+        return false;
+    const type = res.headers['content-type'] ?? '';
+    return !type.includes('json') && !isHtml(res);
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/application.ts
@@ -74877,11 +74868,12 @@ class StreamDecoder {
 
 
 
-
 /** How long the stream may stay silent at first before we call it buffered. */
 function firstEventWaitMs(pollIntervalMs) {
     return Math.max(1000, Math.min(10_000, Math.round(pollIntervalMs * 2.5)));
 }
+/** Wait `ms` (none when negative). */
+const sleep = (ms) => new Promise(r => setTimeout(r, Math.max(0, ms)));
 /** Watches one app and calls `stop` with each new state until it returns true. */
 class Observer {
     client;
@@ -74918,7 +74910,7 @@ class Observer {
                 continue;
             }
             this.log.info(`[${this.name}] watch stream ${outcome.why}; reconnecting`);
-            await sleep(backoffDelay(failures, { baseMs: 100, capMs: 2000, jitter: [1, 1] }));
+            await sleep(Math.min(2000, 100 * 2 ** failures));
         }
         return undefined;
     }
@@ -75103,6 +75095,453 @@ function isNothingToTerminate(error) {
     return (error instanceof ArgoApiError &&
         (error.code === GrpcCode.InvalidArgument || error.code === GrpcCode.FailedPrecondition) &&
         /no operation is in progress/i.test(error.serverMessage || error.message));
+}
+
+;// CONCATENATED MODULE: ./src/argocd/rollout.ts
+/**
+ * Argo Rollouts as argocd-sync sees them through Argo CD: the facts of one Rollout
+ * read from its live object and the health Argo CD gives it, and the pure decisions
+ * of the `rollout` / `rollout-pause-min` / `abort-on-degraded` inputs: which pause is
+ * indefinite (`pause: {}` or blue-green's pre-promotion pause) and which is timed,
+ * when to resume, never twice for one pause, when to abort. The fields read are
+ * those Argo Rollouts writes (argoproj/argo-rollouts pkg/apis/rollouts/v1alpha1
+ * types.go: `status.currentStepIndex`, `status.pauseConditions[].reason/startTime`,
+ * `status.abort`, `status.stableRS`/`currentPodHash`, `status.canary.weights`),
+ * the step weight as utils/replicaset `GetCurrentSetWeight` derives it. No I/O.
+ */
+
+const obj = (v) => (v && typeof v === 'object' ? v : {});
+const str = (v) => (typeof v === 'string' ? v : undefined);
+/** A pause duration of a canary step (int seconds or a Go duration string), ms. */
+function pauseDurationMs(d) {
+    if (typeof d === 'number')
+        return d * 1000;
+    if (typeof d !== 'string')
+        return undefined;
+    return /^\d+$/.test(d) ? Number(d) * 1000 : parseDuration(d);
+}
+function describeStep(step) {
+    if ('setWeight' in step)
+        return `setWeight ${String(step.setWeight)}`;
+    if ('pause' in step) {
+        const ms = pauseDurationMs(obj(step.pause).duration);
+        return ms === undefined ? 'pause' : `pause ${Math.round(ms / 1000)}s`;
+    }
+    return Object.keys(step)[0] ?? 'step';
+}
+/** The weight of the steps up to `index` (Argo Rollouts' `GetCurrentSetWeight`). */
+function stepWeight(steps, index) {
+    if (index >= steps.length)
+        return 100;
+    for (let i = index; i >= 0; i--) {
+        const w = steps[i]?.setWeight;
+        if (typeof w === 'number')
+            return w;
+    }
+    return 0;
+}
+/** The facts of one Rollout from its live object and Argo CD's health of it. */
+function readRollout(ref, live, health = {}) {
+    const spec = obj(live.spec);
+    const status = obj(live.status);
+    const strategy = obj(spec.strategy);
+    const canary = strategy.canary ? obj(strategy.canary) : undefined;
+    const blueGreen = strategy.blueGreen ? obj(strategy.blueGreen) : undefined;
+    const revision = str(obj(obj(live.metadata).annotations)['rollout.argoproj.io/revision']) ?? '';
+    const aborted = status.abort === true;
+    const current = str(status.currentPodHash);
+    // Before Argo Rollouts v0.8 the stable ReplicaSet was `status.canary.stableRS`.
+    const stable = str(status.stableRS) ?? str(obj(status.canary).stableRS);
+    const fullyPromoted = current !== undefined && current === stable && !aborted;
+    const facts = {
+        ref,
+        health: health.status ?? 'Unknown',
+        ...(health.message ? { healthMessage: health.message } : {}),
+        strategy: canary ? 'canary' : blueGreen ? 'blueGreen' : 'unknown',
+        revision,
+        aborted,
+        fullyPromoted
+    };
+    const steps = Array.isArray(canary?.steps) ? canary.steps.map(obj) : undefined;
+    const index = typeof status.currentStepIndex === 'number' ? status.currentStepIndex : undefined;
+    // Until the controller observed the new spec, the step fields are the old update's
+    // (health.lua `isGenerationObserved`: a non-numeric, pre-v0.10 value counts as observed).
+    const observedGen = Number(status.observedGeneration);
+    const generation = Number(obj(live.metadata).generation);
+    const observed = status.observedGeneration === undefined ||
+        String(status.observedGeneration).trim() === '' ||
+        Number.isNaN(observedGen) ||
+        observedGen >= generation;
+    if (steps && steps.length > 0 && observed) {
+        facts.steps = steps.length;
+        const i = Math.min(index ?? 0, steps.length);
+        facts.step = Math.min(i + 1, steps.length);
+        if (i < steps.length)
+            facts.stepText = describeStep(steps[i]);
+        const routed = obj(obj(obj(status.canary).weights).canary).weight;
+        facts.weight = typeof routed === 'number' ? routed : fullyPromoted ? 100 : stepWeight(steps, i);
+    }
+    const conditions = Array.isArray(status.pauseConditions)
+        ? status.pauseConditions.map(obj)
+        : [];
+    const cond = conditions[0];
+    if (cond) {
+        const reason = str(cond.reason) ?? 'Paused';
+        const startedAt = Date.parse(str(cond.startTime) ?? '');
+        let indefinite = true;
+        let durationMs;
+        let promotable = false;
+        if (reason === 'CanaryPauseStep' && steps && index !== undefined && steps[index]) {
+            durationMs = pauseDurationMs(obj(steps[index].pause).duration);
+            indefinite = durationMs === undefined;
+            promotable = indefinite;
+        }
+        else if (reason === 'BlueGreenPause' && blueGreen) {
+            const seconds = blueGreen.autoPromotionSeconds;
+            if (typeof seconds === 'number' && seconds > 0)
+                durationMs = seconds * 1000;
+            indefinite = durationMs === undefined;
+            promotable = indefinite;
+        }
+        facts.pause = {
+            reason,
+            ...(Number.isNaN(startedAt) ? {} : { startedAt }),
+            indefinite,
+            ...(durationMs !== undefined ? { durationMs } : {}),
+            key: `${revision}/${index ?? '-'}/${reason}/${str(cond.startTime) ?? ''}`,
+            promotable
+        };
+    }
+    else if (spec.paused === true) {
+        facts.pause = {
+            reason: 'manual',
+            indefinite: true,
+            key: `${revision}/${index ?? '-'}/manual`,
+            promotable: false
+        };
+    }
+    return facts;
+}
+/** One line for the log: where the Rollout is. */
+function positionLine(f) {
+    const parts = [];
+    if (f.step !== undefined && f.steps !== undefined) {
+        parts.push(`step ${f.step} of ${f.steps}${f.stepText ? ` (${f.stepText})` : ''}`);
+    }
+    if (f.weight !== undefined)
+        parts.push(`canary weight ${f.weight}%`);
+    if (f.pause) {
+        const kind = f.pause.indefinite
+            ? 'indefinite'
+            : `timed ${Math.round((f.pause.durationMs ?? 0) / 1000)}s`;
+        parts.push(`paused (${f.pause.reason}, ${kind})`);
+    }
+    if (f.aborted)
+        parts.push('aborted');
+    const where = parts.length ? `: ${parts.join(', ')}` : '';
+    return `${f.health}${where}${f.healthMessage ? ` (${f.healthMessage})` : ''}`;
+}
+/**
+ * Whether to resume a Rollout now. Only `promote` resumes, only an indefinite
+ * pause of a canary step or blue-green's pre-promotion (a timed one is waited out,
+ * an inconclusive analysis or a manual pause is left to people), only once every
+ * other resource is healthy, once the pause has lasted `pauseMinMs` from its
+ * `startTime`, and never twice for one pause (`sent` holds the keys acted on).
+ */
+function decidePromote(f, policy, ctx) {
+    if (policy.mode !== 'promote' || !f.pause || f.health !== 'Suspended')
+        return { kind: 'none' };
+    const p = f.pause;
+    if (ctx.sent.has(p.key))
+        return { kind: 'wait', reason: 'resumed; waiting for the controller' };
+    if (!p.indefinite) {
+        const end = p.startedAt !== undefined ? p.startedAt + (p.durationMs ?? 0) : undefined;
+        return {
+            kind: 'wait',
+            reason: 'a timed pause: waiting it out',
+            ...(end ? { untilMs: end } : {})
+        };
+    }
+    if (!p.promotable) {
+        return { kind: 'wait', reason: `paused (${p.reason}): left to a person` };
+    }
+    if (!ctx.othersHealthy)
+        return { kind: 'wait', reason: 'other resources are not healthy yet' };
+    const since = p.startedAt ?? ctx.now;
+    if (ctx.now - since < policy.pauseMinMs) {
+        return {
+            kind: 'wait',
+            reason: `paused for ${Math.round((ctx.now - since) / 1000)}s of rollout-pause-min ${Math.round(policy.pauseMinMs / 1000)}s`,
+            untilMs: since + policy.pauseMinMs
+        };
+    }
+    return { kind: 'resume', key: p.key };
+}
+/** Whether a Rollout is mid-way (an abort sends traffic back to stable). */
+function isMidway(f) {
+    return !f.fullyPromoted && !f.aborted && f.health !== 'Healthy';
+}
+/** The result of a Rollout as the `rollouts` output gives it. */
+function rolloutResult(f, abortedByUs) {
+    if (abortedByUs || f.aborted)
+        return 'aborted';
+    if (f.health === 'Healthy')
+        return 'promoted';
+    if (f.health === 'Degraded')
+        return 'degraded';
+    if (f.health === 'Suspended')
+        return 'paused';
+    return 'progressing';
+}
+/**
+ * What changed between two readings of a Rollout, as lines for the log and the step
+ * summary (empty when nothing people care about did).
+ */
+function transitions(before, now) {
+    const out = [];
+    if (!before || before.revision !== now.revision) {
+        // A new update: its revision and health, then its position as steps from nothing.
+        out.push(`revision ${now.revision || '?'}: ${now.health}${now.healthMessage ? ` (${now.healthMessage})` : ''}`);
+        const { step: _s, weight: _w, pause: _p, ...rest } = now;
+        before = { ...rest, aborted: false };
+    }
+    if (now.step !== before.step && now.step !== undefined) {
+        out.push(`step ${now.step} of ${now.steps}${now.stepText ? ` (${now.stepText})` : ''}${now.weight !== undefined ? `, canary weight ${now.weight}%` : ''}`);
+    }
+    else if (now.weight !== before.weight && now.weight !== undefined) {
+        out.push(`canary weight ${now.weight}%`);
+    }
+    if (now.pause && now.pause.key !== before.pause?.key) {
+        out.push(`paused (${now.pause.reason}, ${now.pause.indefinite ? 'indefinite' : `timed ${Math.round((now.pause.durationMs ?? 0) / 1000)}s`})`);
+    }
+    else if (!now.pause && before.pause)
+        out.push(`pause ended (${before.pause.reason})`);
+    if (now.aborted && !before.aborted)
+        out.push('aborted');
+    if (now.health !== before.health) {
+        out.push(`${now.health}${now.healthMessage ? `: ${now.healthMessage}` : ''}`);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/argocd/rollouts.ts
+
+
+
+
+/** The Rollouts among an app's resources, with the health Argo CD gives each. */
+function rolloutsOf(app) {
+    return (app.status?.resources ?? [])
+        .filter(r => r.group === 'argoproj.io' && r.kind === 'Rollout' && r.name)
+        .map(r => ({
+        ref: {
+            group: 'argoproj.io',
+            version: r.version ?? 'v1alpha1',
+            kind: 'Rollout',
+            namespace: r.namespace ?? '',
+            name: r.name
+        },
+        health: r.health ?? {}
+    }));
+}
+/** Whether every resource other than the Rollouts is healthy (or has no health). */
+function othersHealthy(app) {
+    return (app.status?.resources ?? []).every(r => (r.group === 'argoproj.io' && r.kind === 'Rollout') ||
+        r.health?.status === undefined ||
+        r.health.status === 'Healthy');
+}
+const keyOf = (ref) => `${ref.namespace}/${ref.name}`;
+/** The Rollouts of one app, followed (and promoted or aborted) while the sync waits. */
+class RolloutDriver {
+    calls;
+    app;
+    scope;
+    policy;
+    log;
+    pollMs;
+    /** A mistake that fails the app (an action not available, RBAC). */
+    failure;
+    facts = new Map();
+    events = new Map();
+    sent = new Set();
+    abortedByUs = new Set();
+    busy;
+    pending;
+    fingerprint = '';
+    nextLook = 0;
+    constructor(calls, app, scope, policy, log, 
+    /** How often to read a Rollout that is mid-way (a step passes without the app changing). */
+    pollMs = 2000) {
+        this.calls = calls;
+        this.app = app;
+        this.scope = scope;
+        this.policy = policy;
+        this.log = log;
+        this.pollMs = pollMs;
+    }
+    /**
+     * Each app state the sync sees. `acting`: our sync landed and the health is what is
+     * waited for (only then is a pause ours to resume). Starts the reading in the
+     * background; returns at once.
+     */
+    observe(app, acting, now = Date.now()) {
+        const found = rolloutsOf(app);
+        if (found.length === 0)
+            return;
+        const fp = `${acting}|${othersHealthy(app)}|${found.map(f => `${keyOf(f.ref)}=${f.health.status}:${f.health.message ?? ''}`).join(',')}`;
+        if (fp === this.fingerprint && (this.nextLook === 0 || now < this.nextLook))
+            return;
+        this.fingerprint = fp;
+        this.nextLook = 0;
+        if (this.busy) {
+            this.pending = { app, acting };
+            return;
+        }
+        this.busy = this.look(app, acting)
+            .catch(error => {
+            if (error instanceof ConfigurationError)
+                this.failure = error;
+            else if (!isDeadlineError(error)) {
+                this.log.warning(`[${this.app}] reading the Rollouts failed: ${errors_errorMessage(error)}`);
+                this.fingerprint = ''; // look again with the next state
+            }
+        })
+            .finally(() => {
+            this.busy = undefined;
+            const next = this.pending;
+            this.pending = undefined;
+            if (next && !this.failure) {
+                this.fingerprint = '';
+                this.observe(next.app, next.acting);
+            }
+        });
+    }
+    lookAgainAt(at) {
+        this.nextLook = this.nextLook ? Math.min(this.nextLook, at) : at;
+    }
+    /** Wait for a reading under way. */
+    async settle() {
+        while (this.busy)
+            await this.busy;
+    }
+    record(ref, text, at = Date.now()) {
+        const key = keyOf(ref);
+        const list = this.events.get(key) ?? [];
+        list.push({ at, text });
+        this.events.set(key, list);
+        this.log.info(`[${this.app}] Rollout ${key}: ${text}`);
+    }
+    /** Read one Rollout's live object and record what changed. */
+    async read(calls, ref, health) {
+        const live = await calls.live(this.app, this.scope, ref);
+        const now = readRollout(ref, live, health);
+        for (const line of transitions(this.facts.get(keyOf(ref)), now))
+            this.record(ref, line);
+        this.facts.set(keyOf(ref), now);
+        return now;
+    }
+    async look(app, acting) {
+        for (const { ref, health } of rolloutsOf(app)) {
+            const f = await this.read(this.calls, ref, health);
+            if (!f.fullyPromoted && f.health !== 'Degraded')
+                this.lookAgainAt(Date.now() + this.pollMs);
+            if (!acting)
+                continue;
+            const d = decidePromote(f, this.policy, {
+                now: Date.now(),
+                othersHealthy: othersHealthy(app),
+                sent: this.sent
+            });
+            if (d.kind === 'wait' && d.untilMs !== undefined)
+                this.lookAgainAt(d.untilMs);
+            if (d.kind === 'resume')
+                await this.send(ref, 'resume', d.key, health);
+        }
+    }
+    /**
+     * Run `action` once for the pause `key`: only when Argo CD lists it enabled; after a
+     * failure, again only while the live Rollout still shows that pause.
+     */
+    async send(ref, action, key, health, calls = this.calls) {
+        const listed = await calls.actions(this.app, this.scope, ref);
+        const entry = listed.find(a => a.name === action);
+        if (!entry || entry.disabled) {
+            const enabled = listed.filter(a => !a.disabled).map(a => a.name);
+            throw new ConfigurationError(`${resourceName(ref)} in application "${this.app}": the action "${action}" is ${entry ? 'disabled' : 'not among its actions'}; Argo CD offers ${enabled.length ? enabled.join(', ') : 'no enabled action'} for it now${action === 'resume' ? ' (set input "rollout" to "wait" to leave the pause to a person)' : ''}`);
+        }
+        for (let attempt = 1;; attempt++) {
+            try {
+                const via = await calls.run(this.app, this.scope, ref, action);
+                this.sent.add(key);
+                this.record(ref, `${action} sent (resource action, ${via})`);
+                return;
+            }
+            catch (error) {
+                if (error instanceof ConfigurationError || isDeadlineError(error) || attempt >= 4) {
+                    throw error;
+                }
+                this.log.warning(`[${this.app}] ${action} on ${resourceName(ref)} failed (${errors_errorMessage(error)}); reading it again before another attempt`);
+                await new Promise(r => setTimeout(r, 500 * attempt));
+                const f = await this.read(calls, ref, health);
+                const still = action === 'abort' ? isMidway(f) : f.pause?.key === key;
+                if (!still) {
+                    // The first attempt landed after all (or the Rollout moved on): nothing to send.
+                    this.sent.add(key);
+                    return;
+                }
+            }
+        }
+    }
+    /**
+     * Before the step fails (`abort-on-degraded`): read each Rollout again and run
+     * `abort` on those still mid-way. `calls` has time of its own (after a timeout).
+     */
+    async abortMidway(calls, app) {
+        await this.settle();
+        const out = [];
+        const found = app ? rolloutsOf(app) : [];
+        for (const { ref, health } of found) {
+            try {
+                const f = await this.read(calls, ref, health);
+                if (!isMidway(f))
+                    continue;
+                await this.send(ref, 'abort', `abort/${f.revision}`, health, calls);
+                this.abortedByUs.add(keyOf(ref));
+                out.push(`aborted Rollout ${keyOf(ref)} (traffic back to the stable version)`);
+            }
+            catch (error) {
+                out.push(`aborting Rollout ${keyOf(ref)} failed: ${errors_errorMessage(error)}`);
+            }
+        }
+        return out;
+    }
+    /** Read every Rollout once more at the end (the report shows where each stopped). */
+    async finalRead(calls, app) {
+        await this.settle();
+        for (const { ref, health } of app ? rolloutsOf(app) : []) {
+            try {
+                await this.read(calls, ref, health);
+            }
+            catch (error) {
+                this.log.debug(`[${this.app}] final read of ${keyOf(ref)}: ${errors_errorMessage(error)}`);
+            }
+        }
+    }
+    /** What to report of each Rollout seen. */
+    report() {
+        return [...this.facts.entries()].map(([key, f]) => ({
+            name: f.ref.name,
+            namespace: f.ref.namespace,
+            result: rolloutResult(f, this.abortedByUs.has(key)),
+            ...(f.step !== undefined ? { step: f.step, steps: f.steps } : {}),
+            ...(f.weight !== undefined ? { weight: f.weight } : {}),
+            events: this.events.get(key) ?? []
+        }));
+    }
+    /** One line per Rollout for the log. */
+    lines() {
+        return [...this.facts.values()].map(f => `Rollout ${keyOf(f.ref)}: ${positionLine(f)}`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/verdict.ts
@@ -75305,10 +75744,14 @@ function afterReconcile(app, exp, now, memory, laterReconcile) {
         }
         return waiting('Degraded, within the grace period', {
             degraded: true,
+            awaitingHealth: true,
             resources: unhealthyResources(app, selected)
         });
     }
-    return waiting(`health ${health}`, { resources: unhealthyResources(app, selected) });
+    return waiting(`health ${health}`, {
+        resources: unhealthyResources(app, selected),
+        awaitingHealth: true
+    });
 }
 function done(app, reason, notice, only) {
     return {
@@ -75355,6 +75798,7 @@ function remember(memory, app, exp, verdict, now) {
 
 
 
+
 /** The time the report (resource tree) and the terminate after a timeout may take. */
 const CLEANUP_MS = 10_000;
 /**
@@ -75373,6 +75817,9 @@ initial) {
     let afterwards;
     const cleanup = () => (afterwards ??= client.withDeadline(Math.max(deadline, Date.now() + (s.cleanupMs ?? CLEANUP_MS))));
     const observer = new Observer(api, name, s, log);
+    const rollouts = s.rollout
+        ? new RolloutDriver(new ResourceCalls(api), name, s.scope, s.rollout, log, s.pollIntervalMs)
+        : undefined;
     const tag = `[${name}]`;
     const base = { ...s.request };
     delete base.revision;
@@ -75383,8 +75830,21 @@ initial) {
     let lastReason = '';
     /** Sent the sync request without knowing whether the server acted on it. */
     let syncUnanswered = false;
+    /** Our operation was seen started: what a Rollout runs mid-way may be ours to abort. */
+    let oursSeen = false;
     const finish = async (result, message, resources = []) => {
         const r = resultOf(name, last, result, message, started, facts, observer.mode, resources);
+        if (rollouts) {
+            // Abort what is mid-way before failing (abort-on-degraded), then where each stopped.
+            // Only after our operation ran (never a Rollout a failed request left alone).
+            if (result !== 'succeeded' && s.rollout?.abortOnDegraded && oursSeen && !s.request.dryRun) {
+                const done = await rollouts.abortMidway(new ResourceCalls(cleanup()), last);
+                if (done.length > 0)
+                    r.message += `; ${done.join('; ')}`;
+            }
+            await rollouts.finalRead(new ResourceCalls(cleanup()), last);
+            r.rollouts = rollouts.report();
+        }
         if (result !== 'succeeded') {
             try {
                 const tree = await cleanup().resourceTree(name, s.scope);
@@ -75531,11 +75991,7 @@ initial) {
                     return finish('failed', refused);
                 if (!isOperationInProgress(error))
                     throw error;
-                const wait = backoffDelay(attempt, {
-                    baseMs: s.pollIntervalMs,
-                    capMs: Math.min(10_000, 32 * s.pollIntervalMs),
-                    jitter: [1, 1]
-                });
+                const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5));
                 if (Date.now() + wait >= deadline) {
                     return finish('timed-out', `another operation kept the application busy until the timeout`);
                 }
@@ -75559,6 +76015,8 @@ initial) {
             const now = Date.now();
             verdict = decide(app, exp, now, memory);
             memory = remember(memory, app, exp, verdict, now);
+            if (memory.ours)
+                oursSeen = true;
             const state = app.status?.operationState;
             if (state?.phase === 'Succeeded' && isOurOperation(state, exp, app)) {
                 facts.synced = revisionList(app, state.syncResult);
@@ -75567,8 +76025,11 @@ initial) {
                 lastReason = verdict.reason;
                 log.info(`${tag} ${verdict.reason}`);
             }
-            return verdict.state !== 'waiting';
+            rollouts?.observe(app, verdict.state === 'waiting' && verdict.awaitingHealth === true, now);
+            return verdict.state !== 'waiting' || rollouts?.failure !== undefined;
         }, deadline);
+        if (rollouts?.failure)
+            return finish('failed', rollouts.failure.message);
         if (final && verdict && verdict.state === 'succeeded') {
             if (verdict.notice)
                 log.notice(`${name}: ${verdict.notice}`);
@@ -75610,8 +76071,6 @@ function unmatchedResources(app, selected) {
 
 
 
-
-
 /**
  * The applications to sync, each fetched once (with the refresh when asked) before
  * any sync starts, so a wrong name fails the step before anything changed.
@@ -75636,7 +76095,7 @@ async function resolveApps(client, job, log) {
         }
         names = chosen.names;
     }
-    const fetched = await mapLimit(names, job.concurrency, async (name) => {
+    const fetched = await pool(names, job.concurrency, async (name) => {
         try {
             return { name, app: await client.get(name, scope, refresh) };
         }
@@ -75661,6 +76120,18 @@ async function resolveApps(client, job, log) {
     if (wrong.length > 0)
         throw new ConfigurationError(wrong.join('\n'));
     return apps;
+}
+async function pool(items, limit, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            out[i] = await fn(items[i]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return out;
 }
 /** Sync one app to its verdict; an API error is that app's failure, not the run's. */
 async function syncOne(client, name, settings, initial, log) {
@@ -75691,7 +76162,8 @@ async function syncOne(client, name, settings, initial, log) {
             message: errors_errorMessage(error),
             resources: [],
             observedBy: settings.watch,
-            terminated: false
+            terminated: false,
+            rollouts: []
         };
         log.error(`${name}: failed: ${r.message}`);
         return r;
@@ -75739,7 +76211,7 @@ async function syncApplications(job, log) {
         if (settings.request.dryRun && settings.waitFor !== 'operation') {
             log.info('dry-run: waiting for the operation only (a dry run changes neither sync status nor health)');
         }
-        const results = await log.group('Sync', () => mapLimit([...initial.keys()], job.concurrency, name => syncOne(client, name, settings, initial.get(name), log)));
+        const results = await log.group('Sync', () => pool([...initial.keys()], job.concurrency, name => syncOne(client, name, settings, initial.get(name), log)));
         return { results, result: overall(results) };
     }
     finally {
@@ -76255,6 +76727,14 @@ function getInputs(reader = new InputReader()) {
     const timeoutMs = reader.duration('timeout', '10m', { min: 1000 });
     const degradedGraceMs = reader.duration('degraded-grace', '60s', { min: 0 });
     const pollIntervalMs = reader.duration('poll-interval', '2s', { min: 50, max: 300_000 });
+    const rollout = reader.choice('rollout', ['wait', 'promote', 'succeed'], 'wait');
+    const rolloutPauseMinMs = reader.duration('rollout-pause-min', '0s', { min: 0 });
+    if (rollout === 'promote' && healthyStates.includes('Suspended')) {
+        throw invalidInput('healthy-states', healthyStates.join(','), 'health states without "Suspended" when input "rollout" is "promote" (a Suspended app would count as done at the first pause, before any promotion); use "rollout: succeed" to accept a paused Rollout');
+    }
+    if (rolloutPauseMinMs > 0 && rollout !== 'promote') {
+        throw invalidInput('rollout-pause-min', reader.optional('rollout-pause-min') ?? '', `"0s" unless input "rollout" is "promote" (it is "${rollout}": nothing is resumed, so there is no pause to hold)`);
+    }
     // PEM text, or a PEM file inside the workspace (confined like every path input).
     const ca = caCertificate(reader, 'ca-cert');
     const headerMap = reader.keyValues('headers', {
@@ -76287,7 +76767,11 @@ function getInputs(reader = new InputReader()) {
         resources,
         refresh: refreshRaw === 'none' ? undefined : refreshRaw,
         waitFor: reader.choice('wait-for', ['operation', 'sync', 'health'], 'health'),
-        healthyStates: healthyStates.length > 0 ? healthyStates : ['Healthy'],
+        healthyStates: [
+            ...(healthyStates.length > 0 ? healthyStates : ['Healthy']),
+            // `succeed`: a paused Rollout (the app Suspended) counts as done.
+            ...(rollout === 'succeed' && !healthyStates.includes('Suspended') ? ['Suspended'] : [])
+        ],
         timeoutMs,
         degradedGraceMs,
         onTimeout: reader.choice('on-timeout', ['fail', 'terminate'], 'fail'),
@@ -76298,7 +76782,10 @@ function getInputs(reader = new InputReader()) {
         cleartextWarning,
         headers,
         watch: reader.choice('watch', ['stream', 'poll'], 'stream'),
-        pollIntervalMs
+        pollIntervalMs,
+        rollout,
+        rolloutPauseMinMs,
+        abortOnDegraded: reader.boolean('abort-on-degraded', false)
     };
 }
 
@@ -76564,7 +77051,14 @@ function applicationsOutput(results, secrets) {
             duration: formatDuration(r.durationMs),
             durationMs: r.durationMs,
             // Free text from the server: redacted visibly, as in the log.
-            message: secrets.redact(r.message)
+            message: secrets.redact(r.message),
+            rollouts: r.rollouts.map(x => ({
+                name: x.name,
+                namespace: x.namespace,
+                result: x.result,
+                step: x.step ?? null,
+                steps: x.steps ?? null
+            }))
         };
     }
     return out;
@@ -76594,11 +77088,21 @@ function writeSummary(results, result, server) {
             ]));
         }
         s.paragraph(inline(r.message));
+        for (const x of r.rollouts) {
+            const where = x.step !== undefined ? `, step ${x.step} of ${x.steps}` : '';
+            const weight = x.weight !== undefined ? `, canary weight ${x.weight}%` : '';
+            s.paragraph(`Rollout ${code(`${x.namespace}/${x.name}`)}: ${x.result}${where}${weight}`);
+            s.table(['time (UTC)', 'step'], x.events.map(e => [clock(e.at), e.text]));
+        }
         if (r.resources.length > 0) {
             s.table(['unhealthy or failed resource'], r.resources.map(x => [x]));
         }
     }
     s.write();
+}
+/** `HH:MM:SS` (UTC) of a time. */
+function clock(ms) {
+    return new Date(ms).toISOString().slice(11, 19);
 }
 
 ;// CONCATENATED MODULE: ./src/actions/argocd-sync/main.ts
@@ -76645,7 +77149,12 @@ function jobOf(inputs) {
             onTimeout: inputs.onTimeout,
             onRunningOperation: inputs.onRunningOperation,
             watch: inputs.watch,
-            pollIntervalMs: inputs.pollIntervalMs
+            pollIntervalMs: inputs.pollIntervalMs,
+            rollout: {
+                mode: inputs.rollout,
+                pauseMinMs: inputs.rolloutPauseMinMs,
+                abortOnDegraded: inputs.abortOnDegraded
+            }
         }
     };
 }

@@ -2,13 +2,16 @@
  * The floor under any promotion on this machine: the registry exchange a promotion needs
  * and nothing else, with a bare `node:http2` client in a fresh process. A new TLS
  * connection, GET the base image's manifest, GET `<repo>:ctx-<hash>`, then PUT that
- * manifest under three new tags at once. No inputs, git, hashing, logging or outputs.
+ * manifest under three new tags at once while it asks for that manifest's referrers (the
+ * referrers API, then on a 404 the `sha256-<hex>` fallback tag): a promotion proves its
+ * attestations are there. No inputs, git, hashing, logging or outputs.
  *
  * Run by the build benchmark (not a bench module: the runner loads only `.ts` files).
  * Standard input (so that the password is never in argv): a JSON object {host, ca,
  * username, password, base: {repository, tag}, repository, ctxTag, tags}. Prints {ms}:
  * from before the connection to the last answer.
  */
+import { createHash } from 'node:crypto'
 import { connect } from 'node:http2'
 import { performance } from 'node:perf_hooks'
 
@@ -50,11 +53,22 @@ try {
   if (base.status !== 200) throw new Error(`base image: HTTP ${base.status}`)
   const ctx = await send(session, 'GET', `/v2/${job.repository}/manifests/${job.ctxTag}`)
   if (ctx.status !== 200) throw new Error(`${job.ctxTag}: HTTP ${ctx.status}`)
-  const puts = await Promise.all(
-    job.tags.map(tag =>
-      send(session, 'PUT', `/v2/${job.repository}/manifests/${tag}`, ctx.body, ctx.type)
-    )
-  )
+  const hex = createHash('sha256').update(ctx.body).digest('hex')
+  const referrers = async () => {
+    const api = await send(session, 'GET', `/v2/${job.repository}/referrers/sha256:${hex}`)
+    if (api.status === 200) return api
+    const tag = await send(session, 'GET', `/v2/${job.repository}/manifests/sha256-${hex}`)
+    if (tag.status !== 200) throw new Error(`referrers of sha256:${hex}: HTTP ${tag.status}`)
+    return tag
+  }
+  const [puts] = await Promise.all([
+    Promise.all(
+      job.tags.map(tag =>
+        send(session, 'PUT', `/v2/${job.repository}/manifests/${tag}`, ctx.body, ctx.type)
+      )
+    ),
+    referrers()
+  ])
   const refused = puts.find(p => p.status !== 201)
   if (refused) throw new Error(`PUT: HTTP ${refused.status}`)
   process.stdout.write(JSON.stringify({ ms: performance.now() - started }) + '\n')

@@ -1,6 +1,7 @@
 /**
  * A small Argo CD REST client over HttpClient: version preflight, session login,
- * applications (get, list, sync, terminate, resource tree) and the watch stream.
+ * applications (get, list, sync, terminate, resource tree) and the watch stream
+ * (a resource's live object and actions: client-resources.ts).
  * Answers are checked for the mistakes users make: an HTML page instead of the API
  * (wrong base URL, an access proxy's login page), and 401/403/404/415 become
  * messages that say what to fix.
@@ -101,11 +102,13 @@ export class ArgoClient {
     return Object.create(this, { deadline: { value: deadline } }) as ArgoClient
   }
 
-  private send(url: string, req: HttpRequest = {}): Promise<HttpResponse> {
+  /** Send one request by this client's deadline (the resource calls use it too). */
+  send(url: string, req: HttpRequest = {}): Promise<HttpResponse> {
     return this.http.request(url, { deadline: this.deadline, ...req })
   }
 
-  private url(path: string, query: Record<string, string | string[] | undefined> = {}): string {
+  /** An API URL with its query (empty values left out). */
+  url(path: string, query: Record<string, string | string[] | undefined> = {}): string {
     const url = new URL(`${this.base}${path}`)
     for (const [k, v] of Object.entries(query)) {
       if (v === undefined || v === '') continue
@@ -114,14 +117,15 @@ export class ArgoClient {
     return url.href
   }
 
-  private headers(): Record<string, string> {
+  /** `Accept` and the bearer token. */
+  headers(): Record<string, string> {
     const h: Record<string, string> = { accept: 'application/json' }
     if (this.token) h.authorization = `Bearer ${this.token}`
     return h
   }
 
   /** Map a non-2xx or HTML answer to an error; return the parsed JSON otherwise. */
-  private check<T>(res: HttpResponse, what: string, scope: AppScope & { app?: string } = {}): T {
+  check<T>(res: HttpResponse, what: string, scope: AppScope & { app?: string } = {}): T {
     if (isHtml(res)) {
       throw new ConfigurationError(
         `${what}: ${this.base} answered with an HTML page (status ${res.status}), not the Argo CD API. ` +

@@ -4,6 +4,7 @@
  * the message and the resources worth listing. Pure.
  */
 import type { Application } from './application.js'
+import type { RolloutReport } from './rollouts.js'
 import { appSources, revisionList, sameRevision } from './sources.js'
 
 /** One source's revisions in the result. */
@@ -41,6 +42,8 @@ export interface AppResult {
   /** How the app was observed in the end. */
   observedBy: 'stream' | 'poll'
   terminated: boolean
+  /** The app's Argo Rollouts, with the steps they passed (empty without any). */
+  rollouts: RolloutReport[]
 }
 
 /** What the sync learnt about revisions: the resolved request, and what our operation synced. */
@@ -106,7 +109,8 @@ export function resultOf(
     message,
     resources,
     observedBy,
-    terminated: false
+    terminated: false,
+    rollouts: []
   }
 }
 

@@ -139,7 +139,8 @@ async function syncOne(
       message: errorMessage(error),
       resources: [],
       observedBy: settings.watch,
-      terminated: false
+      terminated: false,
+      rollouts: []
     }
     log.error(`${name}: failed: ${r.message}`)
     return r

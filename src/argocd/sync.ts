@@ -6,6 +6,7 @@
  * failed, or the deadline passes.
  */
 import { ArgoApiError, type AppScope, type ArgoClient, type SyncRequest } from './client.js'
+import { ResourceCalls } from './client-resources.js'
 import {
   matchesResource,
   operationInProgress,
@@ -17,6 +18,8 @@ import {
 import { Observer, type ObserveSettings } from './observer.js'
 import { isNothingToTerminate, isOperationInProgress, syncRefusal } from './refusals.js'
 import { resultOf, type AppResult, type RevisionFacts } from './result.js'
+import type { RolloutPolicy } from './rollout.js'
+import { RolloutDriver } from './rollouts.js'
 import {
   chooseSource,
   expectedRevisions,
@@ -58,6 +61,8 @@ export interface SyncSettings extends ObserveSettings {
   onRunningOperation: 'wait' | 'fail' | 'terminate'
   /** The time the report and the terminate after a timeout may take (default {@link CLEANUP_MS}). */
   cleanupMs?: number
+  /** How to treat Argo Rollouts (inputs `rollout`, `rollout-pause-min`, `abort-on-degraded`). */
+  rollout?: RolloutPolicy
 }
 
 /** The time the report (resource tree) and the terminate after a timeout may take. */
@@ -87,6 +92,9 @@ export async function syncApplication(
       Math.max(deadline, Date.now() + (s.cleanupMs ?? CLEANUP_MS))
     ))
   const observer = new Observer(api, name, s, log)
+  const rollouts = s.rollout
+    ? new RolloutDriver(new ResourceCalls(api), name, s.scope, s.rollout, log, s.pollIntervalMs)
+    : undefined
   const tag = `[${name}]`
   const base: SyncRequest = { ...s.request }
   delete base.revision
@@ -97,6 +105,8 @@ export async function syncApplication(
   let lastReason = ''
   /** Sent the sync request without knowing whether the server acted on it. */
   let syncUnanswered = false
+  /** Our operation was seen started: what a Rollout runs mid-way may be ours to abort. */
+  let oursSeen = false
 
   const finish = async (
     result: AppResult['result'],
@@ -104,6 +114,16 @@ export async function syncApplication(
     resources: string[] = []
   ): Promise<AppResult> => {
     const r = resultOf(name, last, result, message, started, facts, observer.mode, resources)
+    if (rollouts) {
+      // Abort what is mid-way before failing (abort-on-degraded), then where each stopped.
+      // Only after our operation ran (never a Rollout a failed request left alone).
+      if (result !== 'succeeded' && s.rollout?.abortOnDegraded && oursSeen && !s.request.dryRun) {
+        const done = await rollouts.abortMidway(new ResourceCalls(cleanup()), last)
+        if (done.length > 0) r.message += `; ${done.join('; ')}`
+      }
+      await rollouts.finalRead(new ResourceCalls(cleanup()), last)
+      r.rollouts = rollouts.report()
+    }
     if (result !== 'succeeded') {
       try {
         const tree = await cleanup().resourceTree(name, s.scope)
@@ -284,6 +304,7 @@ export async function syncApplication(
       const now = Date.now()
       verdict = decide(app, exp, now, memory)
       memory = remember(memory, app, exp, verdict, now)
+      if (memory.ours) oursSeen = true
       const state = app.status?.operationState
       if (state?.phase === 'Succeeded' && isOurOperation(state, exp, app)) {
         facts.synced = revisionList(app, state.syncResult)
@@ -292,8 +313,11 @@ export async function syncApplication(
         lastReason = verdict.reason
         log.info(`${tag} ${verdict.reason}`)
       }
-      return verdict.state !== 'waiting'
+      rollouts?.observe(app, verdict.state === 'waiting' && verdict.awaitingHealth === true, now)
+      return verdict.state !== 'waiting' || rollouts?.failure !== undefined
     }, deadline)
+
+    if (rollouts?.failure) return finish('failed', rollouts.failure.message)
 
     if (final && verdict && verdict.state === 'succeeded') {
       if (verdict.notice) log.notice(`${name}: ${verdict.notice}`)

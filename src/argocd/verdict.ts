@@ -74,6 +74,8 @@ export interface Verdict {
   resources: string[]
   /** Something people should notice about a success (shown as a notice). */
   notice?: string
+  /** Our sync landed and in sync: only the health is still waited for. */
+  awaitingHealth?: boolean
 }
 
 /** Argo CD's health order, best first (gitops-engine `health.healthOrder`). */
@@ -298,10 +300,14 @@ function afterReconcile(
     }
     return waiting('Degraded, within the grace period', {
       degraded: true,
+      awaitingHealth: true,
       resources: unhealthyResources(app, selected)
     })
   }
-  return waiting(`health ${health}`, { resources: unhealthyResources(app, selected) })
+  return waiting(`health ${health}`, {
+    resources: unhealthyResources(app, selected),
+    awaitingHealth: true
+  })
 }
 
 function done(

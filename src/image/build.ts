@@ -20,6 +20,7 @@ import {
   runBuild,
   type Detection
 } from './backends.js'
+import { attestBuilt, findAttestations, startScan } from './attest/attach.js'
 import { baseImages, resolveBaseDigests, type BaseResolution } from './base-images.js'
 import { contextTag, hashBuildInputs } from './context-hash.js'
 import { withResult, type ImageJob, type Outcome } from './job.js'
@@ -36,7 +37,10 @@ export interface BuildHooks {
   loginWritten?(dir: string, registry: string): void
 }
 
-type Hashed = Awaited<ReturnType<typeof hashBuildInputs>> & { trustworthy: boolean }
+type Hashed = Awaited<ReturnType<typeof hashBuildInputs>> & {
+  trustworthy: boolean
+  bases: BaseResolution['resolved']
+}
 
 /**
  * Start hashing the build inputs: the base images are looked up (in our registry with
@@ -83,7 +87,7 @@ async function hashed(inputsHashed: ReturnType<typeof hashInputs>, log: Logger):
   log.info(
     `content hash ${h.hash} over ${h.files} files (${h.bytes} bytes, ${h.git ? 'git-tracked and untracked-not-ignored' : 'all files'}, honouring .dockerignore)`
   )
-  return { ...h, trustworthy: bases.unresolved.length === 0 }
+  return { ...h, trustworthy: bases.unresolved.length === 0, bases: bases.resolved }
 }
 
 /**
@@ -188,6 +192,7 @@ export async function buildImage(
   hooks: BuildHooks = {}
 ): Promise<Outcome> {
   const { target, source } = job
+  const startedOn = new Date()
   const image = parseImageRef(target.image)
   const env = childEnv()
 
@@ -255,9 +260,12 @@ export async function buildImage(
       why = 'a base image digest is unknown, so unchanged inputs cannot be proven'
     else if (!job.push) why = 'push: false (build only)'
     else {
-      const manifest = await promoteBuilt(client, image, ctxTag, tags, target.name, log)
+      const promoted = await promoteBuilt(client, image, ctxTag, tags, target.name, log, m =>
+        findAttestations(client, image, m, job.attest, log)
+      )
       loginChecked = true
-      if (manifest) {
+      if (promoted) {
+        const { manifest, found: attestations } = promoted
         return withResult(
           {
             ...outcome,
@@ -267,7 +275,8 @@ export async function buildImage(
             why: `${ctxTag} already in the registry: identical build inputs were built before`,
             size: await imageSize(client, image.repository, manifest),
             pushed: true,
-            cache: 'not needed'
+            cache: 'not needed',
+            attestations
           },
           source
         )
@@ -304,6 +313,9 @@ export async function buildImage(
         : ''
       return { ...outcome, kind: 'built', tags: [], digest: id, why, backend, pushed: false, cache }
     }
+    // The SBOM's scan of the image runs while the pushed manifest is read back and tagged.
+    const local = { backend, ref: `${image.name}:${tags[0]}`, platforms: target.platforms }
+    const scan = startScan(job.attest, { ...local, env, temp: runnerTemp() }, log)
     // The backend pushed the first tag; read back exactly what the registry stored.
     const pushed = await client.getManifest(image.repository, tags[0]!)
     if (!pushed) throw new Error(`${image.name}:${tags[0]} is not in the registry after the push`)
@@ -312,11 +324,14 @@ export async function buildImage(
         `${backend} reported ${built.digest}, the registry holds ${pushed.digest} under ${tags[0]}; using the registry's`
       )
     }
-    await log.group('Tag', async () => {
-      await putTags(client, image.repository, pushed, tags.slice(1), log)
-      // The context tag goes last: it promises a complete, fully tagged image.
-      if (hashing.trustworthy) await putTags(client, image.repository, pushed, [ctxTag], log)
+    await log.group('Tag', () => putTags(client, image.repository, pushed, tags.slice(1), log))
+    const facts = { target, backend, contextTag: ctxTag, baseImages: hashing.bases, startedOn }
+    const attestations = await attestBuilt(client, image, pushed, job.attest, log, {
+      ...facts,
+      scan
     })
+    // The context tag goes last: it promises a complete, tagged and attested image.
+    if (hashing.trustworthy) await putTags(client, image.repository, pushed, [ctxTag], log)
     return withResult(
       {
         ...outcome,
@@ -327,7 +342,8 @@ export async function buildImage(
         size: await imageSize(client, image.repository, pushed),
         backend,
         pushed: true,
-        cache
+        cache,
+        attestations
       },
       source
     )

@@ -6,6 +6,7 @@
  * A dry run's outcome says what a build would be tagged and labelled with.
  */
 import { RESULT_VERSION, type BuildResult } from '../model/build-result.js'
+import type { AttestJob, Attestations } from './attest/attach.js'
 import type { BackendName, BuildSecret } from './backends.js'
 import type { RegistryLogin } from './distribution.js'
 import type { MetadataContext } from './metadata/context.js'
@@ -60,6 +61,8 @@ export interface ImageJob {
   network?: string
   timeoutMs: number
   source: SourceContext
+  /** Provenance and SBOM of the pushed image, and how they are signed; none when unset. */
+  attest?: AttestJob
 }
 
 /** Per-platform images, pushed by earlier jobs, to stitch into one OCI index. */
@@ -74,6 +77,8 @@ export interface MergeJob {
   /** The registry of the image and the login for it. */
   login: RegistryLogin
   source: SourceContext
+  /** Provenance of the index, and how it is signed; none when unset. */
+  attest?: AttestJob
 }
 
 /** What a build, a promotion or a merge produced. */
@@ -111,6 +116,8 @@ export interface Outcome {
   cache?: string
   /** The result file's content: set when the image was pushed. */
   result?: BuildResult
+  /** The attestations pushed now, or found on a promoted digest. */
+  attestations?: Attestations
 }
 
 /** The result file of a pushed image (for deploy), from its outcome and source. Pure. */

@@ -6,6 +6,7 @@
 import { ConfigurationError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import { parseImageRef, type ImageRef } from '../model/image-ref.js'
+import { attestMerged } from './attest/attach.js'
 import { withResult, type MergeJob, type Outcome } from './job.js'
 import { openRegistry, putTags } from './promote.js'
 import {
@@ -100,6 +101,16 @@ export async function mergeImages(job: MergeJob, log: Logger): Promise<Outcome> 
       size: body.length
     }
     await log.group('Push the index', () => putTags(client, image.repository, index, tags, log))
+    const platforms = [...seen.keys()]
+    const attestations = await attestMerged(
+      client,
+      image,
+      index,
+      job.service,
+      platforms,
+      job.attest,
+      log
+    )
     return withResult(
       {
         kind: 'merged',
@@ -107,10 +118,11 @@ export async function mergeImages(job: MergeJob, log: Logger): Promise<Outcome> 
         image: image.name,
         tags: tags.map(t => `${image.name}:${t}`),
         version,
-        platforms: [...seen.keys()],
+        platforms,
         digest: index.digest,
         why: `merged ${entries.length} platform images`,
-        pushed: true
+        pushed: true,
+        attestations
       },
       job.source
     )

@@ -68,24 +68,27 @@ export async function putTags(
 
 /**
  * Promote the image built before from identical inputs: one GET of `<image>:<ctxTag>`
- * (the manifest's exact bytes, or nothing), then that manifest PUT under every tag.
- * Returns the manifest promoted, or undefined when there is none to promote.
+ * (the manifest's exact bytes, or nothing), then that manifest PUT under every tag,
+ * while `alongside` (the lookup of its attestations) runs on the same connection.
+ * Returns the manifest promoted and what `alongside` found, or undefined when there is
+ * none to promote.
  */
-export async function promoteBuilt(
+export async function promoteBuilt<T = undefined>(
   client: RegistryClient,
   image: ImageRef,
   ctxTag: string,
   tags: readonly string[],
   service: string,
-  log: Logger
-): Promise<Manifest | undefined> {
+  log: Logger,
+  alongside?: (manifest: Manifest) => Promise<T>
+): Promise<{ manifest: Manifest; found?: T } | undefined> {
   const manifest = await log.group(`Look for ${image.name}:${ctxTag}`, () =>
     client.getManifest(image.repository, ctxTag)
   )
   if (!manifest) return undefined
-  await log.group('Promote the existing image (no build)', () =>
-    putTags(client, image.repository, manifest, tags, log)
+  const [, found] = await log.group('Promote the existing image (no build)', () =>
+    Promise.all([putTags(client, image.repository, manifest, tags, log), alongside?.(manifest)])
   )
   log.notice(`${service}: inputs unchanged (${ctxTag}); reused ${manifest.digest} without building`)
-  return manifest
+  return { manifest, found }
 }

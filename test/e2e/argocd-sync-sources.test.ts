@@ -193,7 +193,9 @@ describe('argocd-sync: multi-source applications', () => {
       const run = await sync(s, {
         selector: 'app.kubernetes.io/part-of=shop',
         revision: commit,
-        source: 'acme/shop-config'
+        source: 'acme/shop-config',
+        // shop-checkout is an Argo Rollouts canary that pauses once.
+        rollout: 'promote'
       })
       expect(run.main.code, run.main.stdout).toBe(0)
       const out = appsOf(run)

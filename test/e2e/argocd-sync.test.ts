@@ -116,7 +116,9 @@ describe('argocd-sync scenarios', () => {
     const run = await sync(s, {
       selector: 'app.kubernetes.io/part-of=shop',
       project: 'shop',
-      'degraded-grace': '5s'
+      'degraded-grace': '5s',
+      // shop-checkout is an Argo Rollouts canary that pauses once.
+      rollout: 'promote'
     })
     expect(run.main.code, run.main.stdout).toBe(0)
     expect(Object.keys(apps(run)).sort()).toEqual([

@@ -39,6 +39,8 @@ describe('npm run demo', () => {
       expect(revert[4]).toBe('succeeded')
       expect(row('move a file across services')[0]).toBe('cart, checkout')
       expect(row('change nothing that builds (docs)').slice(0, 3)).toEqual(['—', '—', '—'])
+      // checkout is an Argo Rollouts canary: it paused once and the action promoted it.
+      expect(out).toMatch(/argocd-sync: shop-checkout: Rollout checkout promoted at step 2 of 2/)
       expect(out).toMatch(/tearing down/)
     }
   )

@@ -445,6 +445,10 @@ describe('bundle scan: no sudo, no /proc of others, no runtime download of code'
         {
           line: 'CVE fix similar to urllib3 (GHSA-gm62-xv2j-4w53) and curl (CVE-2022-32206)',
           why: "a comment in undici's decompression limit (mentions curl's CVE; runs nothing)"
+        },
+        {
+          line: '"copyleft-next-0.3.1","curl","cve-tou"',
+          why: 'the SPDX license list (spdx-license-ids, which the SBOM validates license expressions against) names the "curl" license; JSON data, runs nothing'
         }
       ]
     },

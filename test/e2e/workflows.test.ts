@@ -517,6 +517,36 @@ jobs:
         expect.arrayContaining(['environment-url', 'conveyor-repository', 'conveyor-ref'])
       )
     })
+
+    it('passes the signing inputs to build as secrets and the verification inputs to deploy', () => {
+      const call = wf.on.workflow_call as unknown as { secrets: Record<string, unknown> }
+      expect(Object.keys(call.secrets)).toEqual(
+        expect.arrayContaining(['signing-key', 'signing-key-password'])
+      )
+      const build = wf.jobs.build!.steps!.find(s => s.uses === './.conveyor/actions/build')!
+      expect(build.with).toMatchObject({
+        'signing-key': '${{ secrets.signing-key }}',
+        'signing-key-password': '${{ secrets.signing-key-password }}',
+        provenance: '${{ inputs.provenance }}',
+        sbom: '${{ inputs.sbom }}'
+      })
+      const deploy = wf.jobs.deploy!.steps!.find(s => s.uses === './.conveyor/actions/deploy')!
+      expect(deploy.with).toMatchObject({
+        verify: '${{ inputs.verify }}',
+        'verify-key': '${{ inputs.verify-key }}',
+        'allowed-sources': '${{ inputs.allowed-sources }}'
+      })
+      // Each with: key is an input of the action it is given to.
+      for (const [name, step] of [
+        ['build', build],
+        ['deploy', deploy]
+      ] as const) {
+        const meta = parse(readFileSync(join(ROOT, 'actions', name, 'action.yml'), 'utf8')) as {
+          inputs: Record<string, unknown>
+        }
+        expect(Object.keys(step.with!).filter(k => !(k in meta.inputs))).toEqual([])
+      }
+    })
   })
 
   it('actionlint reports a broken expression; unparsable YAML is a finding, not a crash', async () => {

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fakeSha, type SimRepos } from './argocd-sim-repos.js'
+import type { SimRollout, SimRolloutSpec } from './argocd-sim-rollout.js'
 
 /** The reference data directory (captured examples). */
 export const REFERENCE_DIR = join(import.meta.dirname, '..', 'fixtures', 'argocd', 'reference')
@@ -82,6 +83,8 @@ export interface SimAppSpec {
   autoSyncRace?: boolean
   /** A deny sync window blocks manual syncs (403 on POST .../sync). */
   syncWindow?: boolean
+  /** An Argo Rollouts Rollout instead of the Deployment (argocd-sim-rollout.ts). */
+  rollout?: SimRolloutSpec
 }
 
 /** The fields of the Application object the simulator writes. */
@@ -115,6 +118,8 @@ export interface AppState {
   watchers: Set<(type: string) => void>
   /** What the cluster runs: the manifests identity applied, per resource key. */
   applied: Map<string, string>
+  /** The app's Rollout, when its workload is one. */
+  rollout?: SimRollout
 }
 
 /** The simulator's clock: real time plus an offset that only grows (see `bumpPast`). */
@@ -184,6 +189,7 @@ export function identityOf(
  */
 function seedRepos(repos: SimRepos, spec: SimAppSpec, sources: SimSourceSpec[]): string[] {
   let pending = 0
+  const workload = spec.rollout ? 'Rollout' : 'Deployment'
   return sources.map(s => {
     if (s.chart) {
       repos.addVersions(s.repoURL, [s.targetRevision ?? ''])
@@ -195,7 +201,7 @@ function seedRepos(repos: SimRepos, spec: SimAppSpec, sources: SimSourceSpec[]):
       const n = pending++
       const sha =
         n === 0 ? (spec.head ?? fakeSha(`${spec.name}-HEAD`)) : fakeSha(`${spec.name}-HEAD-${n}`)
-      repos.push(s.repoURL, { sha, touches: [`${spec.name}/Deployment`] })
+      repos.push(s.repoURL, { sha, touches: [`${spec.name}/${workload}`] })
     }
     return deployed
   })
@@ -234,7 +240,7 @@ export function makeApp(spec: SimAppSpec, now: number, repos: SimRepos): AppStat
   const status = t.status
   const resource = (group: string | undefined, kind: string, name: string, health = true) => ({
     ...(group ? { group } : {}),
-    version: 'v1',
+    version: kind === 'Rollout' ? 'v1alpha1' : 'v1',
     kind,
     namespace: 'shop',
     name,
@@ -243,7 +249,9 @@ export function makeApp(spec: SimAppSpec, now: number, repos: SimRepos): AppStat
   })
   status.resources = [
     resource(undefined, 'Service', spec.name),
-    resource('apps', 'Deployment', spec.name),
+    spec.rollout
+      ? resource('argoproj.io', 'Rollout', spec.rollout.name ?? spec.name)
+      : resource('apps', 'Deployment', spec.name),
     ...(spec.extraResources ?? []).map(r => ({
       ...resource(r.group, r.kind, r.name, false),
       ...(r.extraneous ? { requiresPruning: true } : {})
@@ -286,6 +294,16 @@ export function makeApp(spec: SimAppSpec, now: number, repos: SimRepos): AppStat
   for (const r of os.syncResult.resources) {
     r.namespace = 'shop'
     r.name = spec.name
+  }
+  if (spec.rollout) {
+    const name = spec.rollout.name ?? spec.name
+    Object.assign(os.syncResult.resources[1]!, {
+      group: 'argoproj.io',
+      version: 'v1alpha1',
+      kind: 'Rollout',
+      name,
+      message: `rollout.argoproj.io/${name} created`
+    })
   }
   os.startedAt = iso(now - 3600_000)
   os.finishedAt = iso(now - 3599_000)

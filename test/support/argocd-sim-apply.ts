@@ -46,7 +46,7 @@ export function applyOperation(
     if (only?.length && !only.some(w => named(r, w))) continue
     const base = {
       group: r.group ?? '',
-      version: 'v1',
+      version: r.version ?? 'v1',
       kind: r.kind,
       namespace: r.namespace,
       name: r.name

@@ -16,7 +16,9 @@
  *   with no operation set, unless only pruning is left with prune off or the last
  *   sync already went to those revisions; `argo.SetAppOperation` sets `operation`
  *   and clears `operationState`;
- * - termination: an operation set Terminating ends Failed "Operation terminated".
+ * - termination: an operation set Terminating ends Failed "Operation terminated";
+ * - an app whose workload is an Argo Rollouts Rollout: the sync hands a changed pod
+ *   template to the Rollout, whose health then is the app's (argocd-sim-rollout.ts).
  */
 import { applyOperation, type Op } from './argocd-sim-apply.js'
 import {
@@ -32,6 +34,7 @@ import {
   type Scenario
 } from './argocd-sim-app.js'
 import { fakeSha, type SimCommit, type SimRepos } from './argocd-sim-repos.js'
+import { rolloutHealthToApp, rolloutImage } from './argocd-sim-rollout-app.js'
 
 /** Timings and scenario knobs of the controller. */
 export interface ControllerOptions {
@@ -151,6 +154,8 @@ export class SimController {
   }
 
   private setHealth(st: AppState, health: string, message?: string): void {
+    // An app with a Rollout: its health follows the Rollout's (argocd-sim-rollout.ts).
+    if (st.rollout) return rolloutHealthToApp(st, iso(simNow()))
     const s = st.obj.status
     s.health = {
       status: health,
@@ -200,7 +205,9 @@ export class SimController {
     }
     let step = start + f
     this.later(st, step, () => {
-      s.operationState!.message = `waiting for healthy state of apps/Deployment/${st.spec.name}`
+      s.operationState!.message = st.rollout
+        ? `waiting for healthy state of argoproj.io/Rollout/${st.rollout.obj.metadata.name}`
+        : `waiting for healthy state of apps/Deployment/${st.spec.name}`
       this.emit(st)
     })
     if (scenario === 'retry-then-succeeds') {
@@ -250,7 +257,12 @@ export class SimController {
         ? [fakeSha(`${st.spec.name}-someone-else`)]
         : (checked as string[])
     const dryRun = Boolean(op.sync.dryRun)
+    const workload = st.rollout && s.resources.find(r => r.kind === 'Rollout')
+    const before = workload && st.applied.get(resourceKey(workload))
     const resources = applyOperation(this.repos, st, op, synced, failed)
+    const after = workload && st.applied.get(resourceKey(workload))
+    if (st.rollout && after && after !== before)
+      st.rollout.update(rolloutImage(st.spec.name, after))
     const result: Record<string, unknown> = { resources }
     if (isMulti(st))
       Object.assign(result, { revisions: synced, sources: clone(st.obj.spec.sources) })
@@ -302,6 +314,7 @@ export class SimController {
   }
 
   private healthSteps(st: AppState, scenario: Scenario): void {
+    if (st.rollout) return
     let step = 2
     if (scenario === 'degraded' || scenario === 'degraded-then-recovers') {
       this.later(st, step, () => {

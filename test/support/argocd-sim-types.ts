@@ -5,6 +5,8 @@
 import type http from 'node:http'
 import type { AppObj, SimAppSpec } from './argocd-sim-app.js'
 import type { SimCommit } from './argocd-sim-repos.js'
+import type { SimAction } from './argocd-sim-resources.js'
+import type { SimRollout } from './argocd-sim-rollout.js'
 import type { StreamFaults } from './argocd-sim-stream.js'
 
 /** An injected fault: the next `times` API requests (matching) answer `status`. */
@@ -13,6 +15,8 @@ export interface SimFault {
   times: number
   retryAfter?: string
   match?: (method: string, path: string) => boolean
+  /** Handle the request, then answer `status` instead (the answer lost after the work). */
+  afterHandling?: boolean
 }
 
 /** Simulator options. */
@@ -42,6 +46,10 @@ export interface SimOptions {
   /** Factor for `slow` (default 10). */
   slowFactor?: number
   faults?: SimFault[]
+  /** Be an Argo CD before 3.1: no `POST .../resource/actions/v2` route. */
+  noActionsV2?: boolean
+  /** Resource actions the account may not run (RBAC denies `action/.../<name>`). */
+  deniedActions?: string[]
 }
 
 /** A request the simulator answered. */
@@ -77,8 +85,14 @@ export interface ArgoSim {
   refreshes: string[]
   /** Sync bodies received, per app. */
   syncs: { app: string; body: Record<string, unknown> }[]
+  /** Resource actions run, in order. */
+  actions: SimAction[]
+  /** The Rollout of an app (its live object, its controller's history). */
+  rollout(app: string): SimRollout
   /** Add faults at run time. */
   addFault(fault: SimFault): void
+  /** Cut every open watch stream now (a proxy or NAT dropping them); returns how many. */
+  dropStreams(): number
   /** Start an operation (e.g. an auto-sync) on an app right now. */
   startOperation(
     name: string,

@@ -16,27 +16,23 @@
  * | argocd-sim-controller.ts | Synced against what targetRevision resolves to now | controller/state.go `CompareAppState` |
  * | argocd-sim-controller.ts | automated sync replacing the finished operation | controller/appcontroller.go `autoSync`, `alreadyAttemptedSync` |
  * | argocd-sim-stream.ts | NDJSON / SSE watch stream | server/application/application.go `Watch` (reference/argocd README) |
+ * | argocd-sim-resources.ts | resource tree, live resource, actions list, run action (v1 query form, v2 JSON body, no v2 before 3.1), their errors | server/application/application.go `ResourceTree`, `GetResource`, `ListResourceActions`, `RunResourceAction(V2)`, `getAppLiveResource`; application.pb.gw.go; grpc-gateway v1 runtime/mux.go |
+ * | argocd-sim-rollout-lua.ts | a Rollout's health, its actions and their `disabled` flags, what each action does | resource_customizations/argoproj.io/Rollout `health.lua`, `actions/discovery.lua`, `actions/<name>/action.lua` (tested against its health_test.yaml and action_test.yaml) |
+ * | argocd-sim-rollout.ts | the Argo Rollouts controller: canary steps (setWeight, pause {}, pause {duration}), blue-green pre-promotion pause, abort, retry, promote-full, phase and message | argoproj/argo-rollouts rollout/canary.go, bluegreen.go, pause.go, utils/rollout/rolloututil.go `CalculateRolloutPhase`, utils/conditions/conditions.go |
  *
  * Scenarios are scripted per app; step timings are configurable so tests run in tens
  * of milliseconds per step. Plain start/stop functions, no test framework import:
  * tests, the demo and the benchmarks share it.
  */
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
-import { join } from 'node:path'
-import {
-  REFERENCE_DIR,
-  makeApp,
-  simNow,
-  sourcesOf,
-  type AppObj,
-  type AppState
-} from './argocd-sim-app.js'
+import { iso, makeApp, simNow, sourcesOf, type AppObj, type AppState } from './argocd-sim-app.js'
 import { SimController } from './argocd-sim-controller.js'
 import { SimRepos, fakeSha } from './argocd-sim-repos.js'
+import { resourceRoute, type SimAction } from './argocd-sim-resources.js'
+import { attachRollout, rolloutImage } from './argocd-sim-rollout-app.js'
 import { decodeSyncRequest, sync, terminate, type GrpcError } from './argocd-sim-server.js'
 import { serveStream } from './argocd-sim-stream.js'
 import {
@@ -52,9 +48,12 @@ import {
 import type { ArgoSim, SimOptions, SimRequest } from './argocd-sim-types.js'
 
 export { REFERENCE_DIR, templateApp } from './argocd-sim-app.js'
+export { pauseSeconds } from './argocd-sim-rollout.js'
 export type { Scenario, SimAppSpec, SimResourceSpec, SimSourceSpec } from './argocd-sim-app.js'
 export type { SimCommit } from './argocd-sim-repos.js'
 export type { ArgoSim, SimFault, SimOptions, SimRequest } from './argocd-sim-types.js'
+export type { SimAction } from './argocd-sim-resources.js'
+export type { SimCanaryStep, SimRolloutSpec } from './argocd-sim-rollout.js'
 
 /** Start the simulator on 127.0.0.1 (a free port). */
 export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
@@ -69,6 +68,7 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
   const tokens = new Set(options.tokens ?? [])
   const sockets = new Set<Socket>()
   let streamsOpened = 0
+  const openStreams = new Set<http.ServerResponse>()
   const ctrl = new SimController(
     {
       stepMs: options.stepMs ?? 30,
@@ -85,6 +85,20 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
   )
   const now = simNow()
   for (const spec of options.apps ?? []) apps.set(spec.name, makeApp(spec, now, repos))
+  const actions: SimAction[] = []
+  for (const st of apps.values()) {
+    if (!st.spec.rollout) continue
+    const key = [...st.applied.keys()].find(k => k.startsWith('argoproj.io/Rollout/'))!
+    attachRollout(st, rolloutImage(st.spec.name, st.applied.get(key)!), options.stepMs ?? 30, {
+      emit: () => ctrl.emit(st),
+      settled: () => {
+        finalAt.set(st.spec.name, Date.now())
+        sim.onFinal?.(st.spec.name, Date.now())
+      },
+      now: simNow,
+      iso
+    })
+  }
   // The state the controller last compared: each app against what its sources resolve to.
   for (const st of apps.values()) {
     ctrl.compare(st, now - 60_000)
@@ -121,6 +135,17 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     record.app = appMatch ? decodeURIComponent(appMatch[1]!) : (q.get('name') ?? undefined)
     requests.push(record)
     const reply = (status: number, value: unknown): void => {
+      // A fault after the work: the server acted, the answer is lost on the way back.
+      const lost = faults.find(
+        f => f.times > 0 && f.afterHandling && (!f.match || f.match(record.method, path))
+      )
+      if (lost) {
+        lost.times--
+        record.status = lost.status
+        res.writeHead(lost.status, { 'content-type': 'text/plain' })
+        res.end(lost.status === 502 ? 'Bad Gateway' : 'Service Unavailable')
+        return
+      }
       record.status = status
       sendJson(res, status, value)
     }
@@ -145,7 +170,9 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
       res.end(HTML)
       return
     }
-    const fault = faults.find(f => f.times > 0 && (!f.match || f.match(record.method, path)))
+    const fault = faults.find(
+      f => f.times > 0 && !f.afterHandling && (!f.match || f.match(record.method, path))
+    )
     if (fault) {
       fault.times--
       record.status = fault.status
@@ -199,6 +226,8 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
           (name ? st.spec.name === name : true) &&
           (selector ? selectorMatch(st.obj.metadata.labels, selector) : true)
       )
+      openStreams.add(res)
+      res.on('close', () => openStreams.delete(res))
       return serveStream(req, res, targets, {
         index: streamsOpened++,
         faults: options.streamFaults,
@@ -249,17 +278,20 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
       }
       return reply(200, st.obj)
     }
-    if (sub === '/resource-tree' && req.method === 'GET') {
-      const tree = JSON.parse(
-        readFileSync(join(REFERENCE_DIR, 'captured_resource-tree-myapp.json'), 'utf8')
-      ) as { nodes: Record<string, unknown>[] }
-      const health = (st.obj.status.health as { status?: string }).status ?? 'Healthy'
-      for (const n of tree.nodes) {
-        n.namespace = 'shop'
-        if (n.kind === 'Pod' && health !== 'Healthy')
-          n.health = { status: health, message: 'Back-off restarting failed container app' }
-      }
-      return reply(200, tree)
+    const resource = resourceRoute(st, sub, req.method ?? 'GET', q, body, {
+      noActionsV2: options.noActionsV2,
+      deniedActions: options.deniedActions,
+      record: actions,
+      changed: () => undefined
+    })
+    if (resource && 'json' in resource) return reply(200, resource.json)
+    if (resource && 'error' in resource) return grpc(resource.error)
+    if (resource) {
+      // grpc-gateway v1's ServeMux for a path no route matches: `http.Error`, plain text.
+      record.status = 404
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+      res.end('Not Found\n')
+      return
     }
     if (sub === '/operation' && req.method === 'DELETE') {
       const refused = terminate(ctrl, st)
@@ -318,7 +350,18 @@ export async function startArgoSim(options: SimOptions = {}): Promise<ArgoSim> {
     sessions,
     refreshes,
     syncs,
+    actions,
+    rollout: name => {
+      const r = apps.get(name)?.rollout
+      if (!r) throw new Error(`app ${name} has no Rollout`)
+      return r
+    },
     addFault: f => faults.push(f),
+    dropStreams: () => {
+      const n = openStreams.size
+      for (const r of openStreams) r.socket?.destroy()
+      return n
+    },
     startOperation: (name, o) => ctrl.startOperation(name, o),
     push: (url, commit, branch) => ctrl.push(url, commit, branch),
     head: (name, source) => {

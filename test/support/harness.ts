@@ -321,6 +321,7 @@ export async function runAction(name: string, options: RunOptions = {}): Promise
     GITHUB_JOB: 'test',
     GITHUB_ACTION: name,
     GITHUB_WORKFLOW: 'CI',
+    GITHUB_WORKFLOW_REF: `${options.repository ?? 'acme/shop'}/.github/workflows/ci.yml@${options.ref ?? 'refs/heads/main'}`,
     GITHUB_ACTOR: 'octocat',
     RUNNER_TEMP: runnerTemp,
     RUNNER_OS: 'Linux',

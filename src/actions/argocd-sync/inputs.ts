@@ -7,6 +7,7 @@ import { checkCleartext, shownUrl } from '../../core/urls.js'
 import { secrets } from '../../core/secrets.js'
 import { parseSelector } from '../../argocd/select.js'
 import type { SyncRequest } from '../../argocd/client.js'
+import type { RolloutMode } from '../../argocd/rollout.js'
 import type { WaitFor } from '../../argocd/verdict.js'
 
 /** Validated inputs. */
@@ -43,6 +44,10 @@ export interface Inputs {
   headers: Record<string, string>
   watch: 'stream' | 'poll'
   pollIntervalMs: number
+  /** What to do at a Rollout's pause without a duration. */
+  rollout: RolloutMode
+  rolloutPauseMinMs: number
+  abortOnDegraded: boolean
 }
 
 const HEALTH = ['Healthy', 'Progressing', 'Degraded', 'Suspended', 'Missing', 'Unknown']
@@ -160,6 +165,22 @@ export function getInputs(reader = new InputReader()): Inputs {
   const timeoutMs = reader.duration('timeout', '10m', { min: 1000 })
   const degradedGraceMs = reader.duration('degraded-grace', '60s', { min: 0 })
   const pollIntervalMs = reader.duration('poll-interval', '2s', { min: 50, max: 300_000 })
+  const rollout = reader.choice('rollout', ['wait', 'promote', 'succeed'] as const, 'wait')
+  const rolloutPauseMinMs = reader.duration('rollout-pause-min', '0s', { min: 0 })
+  if (rollout === 'promote' && healthyStates.includes('Suspended')) {
+    throw invalidInput(
+      'healthy-states',
+      healthyStates.join(','),
+      'health states without "Suspended" when input "rollout" is "promote" (a Suspended app would count as done at the first pause, before any promotion); use "rollout: succeed" to accept a paused Rollout'
+    )
+  }
+  if (rolloutPauseMinMs > 0 && rollout !== 'promote') {
+    throw invalidInput(
+      'rollout-pause-min',
+      reader.optional('rollout-pause-min') ?? '',
+      `"0s" unless input "rollout" is "promote" (it is "${rollout}": nothing is resumed, so there is no pause to hold)`
+    )
+  }
   // PEM text, or a PEM file inside the workspace (confined like every path input).
   const ca = caCertificate(reader, 'ca-cert')
   const headerMap = reader.keyValues('headers', {
@@ -197,7 +218,11 @@ export function getInputs(reader = new InputReader()): Inputs {
     resources,
     refresh: refreshRaw === 'none' ? undefined : refreshRaw,
     waitFor: reader.choice('wait-for', ['operation', 'sync', 'health'] as const, 'health'),
-    healthyStates: healthyStates.length > 0 ? healthyStates : ['Healthy'],
+    healthyStates: [
+      ...(healthyStates.length > 0 ? healthyStates : ['Healthy']),
+      // `succeed`: a paused Rollout (the app Suspended) counts as done.
+      ...(rollout === 'succeed' && !healthyStates.includes('Suspended') ? ['Suspended'] : [])
+    ],
     timeoutMs,
     degradedGraceMs,
     onTimeout: reader.choice('on-timeout', ['fail', 'terminate'] as const, 'fail'),
@@ -212,6 +237,9 @@ export function getInputs(reader = new InputReader()): Inputs {
     cleartextWarning,
     headers,
     watch: reader.choice('watch', ['stream', 'poll'] as const, 'stream'),
-    pollIntervalMs
+    pollIntervalMs,
+    rollout,
+    rolloutPauseMinMs,
+    abortOnDegraded: reader.boolean('abort-on-degraded', false)
   }
 }

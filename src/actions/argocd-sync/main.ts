@@ -42,7 +42,12 @@ function jobOf(inputs: Inputs): SyncJob {
       onTimeout: inputs.onTimeout,
       onRunningOperation: inputs.onRunningOperation,
       watch: inputs.watch,
-      pollIntervalMs: inputs.pollIntervalMs
+      pollIntervalMs: inputs.pollIntervalMs,
+      rollout: {
+        mode: inputs.rollout,
+        pauseMinMs: inputs.rolloutPauseMinMs,
+        abortOnDegraded: inputs.abortOnDegraded
+      }
     }
   }
 }

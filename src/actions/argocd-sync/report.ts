@@ -1,7 +1,8 @@
 /**
  * What `argocd-sync` reports, and the only place that writes it: the `result` and
- * `applications` outputs (per app, with every source's revisions) and the step
- * summary (a table per app, and one row per source of a multi-source app).
+ * `applications` outputs (per app, with every source's revisions and its Argo
+ * Rollouts) and the step summary (a table per app, one row per source of a
+ * multi-source app, and each Rollout's steps with times).
  */
 import type { AppResult } from '../../argocd/result.js'
 import type { SyncRun } from '../../argocd/run.js'
@@ -40,7 +41,14 @@ export function applicationsOutput(
       duration: formatDuration(r.durationMs),
       durationMs: r.durationMs,
       // Free text from the server: redacted visibly, as in the log.
-      message: secrets.redact(r.message)
+      message: secrets.redact(r.message),
+      rollouts: r.rollouts.map(x => ({
+        name: x.name,
+        namespace: x.namespace,
+        result: x.result,
+        step: x.step ?? null,
+        steps: x.steps ?? null
+      }))
     }
   }
   return out
@@ -77,6 +85,15 @@ export function writeSummary(results: readonly AppResult[], result: string, serv
       )
     }
     s.paragraph(inline(r.message))
+    for (const x of r.rollouts) {
+      const where = x.step !== undefined ? `, step ${x.step} of ${x.steps}` : ''
+      const weight = x.weight !== undefined ? `, canary weight ${x.weight}%` : ''
+      s.paragraph(`Rollout ${code(`${x.namespace}/${x.name}`)}: ${x.result}${where}${weight}`)
+      s.table(
+        ['time (UTC)', 'step'],
+        x.events.map(e => [clock(e.at), e.text])
+      )
+    }
     if (r.resources.length > 0) {
       s.table(
         ['unhealthy or failed resource'],
@@ -85,4 +102,9 @@ export function writeSummary(results: readonly AppResult[], result: string, serv
     }
   }
   s.write()
+}
+
+/** `HH:MM:SS` (UTC) of a time. */
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19)
 }

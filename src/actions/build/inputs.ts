@@ -11,6 +11,7 @@ import { caCertificate, InputReader } from '../../core/inputs.js'
 import { secrets } from '../../core/secrets.js'
 import { refuseSecrets } from '../../image/refuse-secrets.js'
 import { parseFlavor, parseTagRules } from '../../image/metadata/rules.js'
+import { getAttestInputs, type AttestInputs } from './attest-inputs.js'
 
 /** Everything the action was asked to do. */
 export interface Inputs {
@@ -46,6 +47,8 @@ export interface Inputs {
   resultsDir?: string
   network?: string
   timeoutMs: number
+  /** Provenance, SBOM and how they are signed. */
+  attest: AttestInputs
 }
 
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/
@@ -85,6 +88,7 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
     }) || undefined
   if (password && !username) username = env.GITHUB_ACTOR || undefined
   if (password) secrets.add(password, { user: username, label: 'input "registry-password"' })
+  const attest = getAttestInputs(reader)
   const mode = reader.choice('mode', ['build', 'merge'] as const, 'build')
   const service = reader.optional('service')
   if (service !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(service)) {
@@ -202,7 +206,8 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
     digests,
     resultsDir: reader.optional('results-dir'),
     network,
-    timeoutMs: reader.duration('timeout', '60m', { min: 10_000 })
+    timeoutMs: reader.duration('timeout', '60m', { min: 10_000 }),
+    attest
   }
   // Every secret is registered by now (the password, the env values of `secrets`).
   refuseSecrets('build-args', inputs.buildArgs)

@@ -13,6 +13,9 @@ import { gitText } from '../../core/git.js'
 import { runMain } from '../../core/run.js'
 import type { Logger } from '../../core/logger.js'
 import type { RegistryLogin } from '../../image/distribution.js'
+import type { AttestJob } from '../../image/attest/attach.js'
+import { keylessAvailable } from '../../image/attest/keyless.js'
+import { workflowRunFromEnv } from '../../image/attest/provenance.js'
 import { buildImage } from '../../image/build.js'
 import type { Outcome, SourceContext } from '../../image/job.js'
 import { mergeImages } from '../../image/merge.js'
@@ -134,7 +137,8 @@ const merge: Mode = async (inputs, source, ws, log) => {
       digests: inputs.digests,
       tagging: tagging(inputs),
       login: loginFor(inputs, image),
-      source
+      source,
+      attest: attestJob(inputs, ws, log)
     },
     log
   )
@@ -144,6 +148,29 @@ const merge: Mode = async (inputs, source, ws, log) => {
 const preview: Mode = async (inputs, source, ws, log) => {
   const named = await resolveImageName(targetRequest(inputs, ws), log)
   return previewImage({ ...named, tagging: tagging(inputs), source }, log)
+}
+
+/**
+ * What to attest and how to sign: with the signing key; without one, keylessly when the
+ * job may request an OIDC token (id-token: write); else unsigned. Provenance needs the
+ * runner's GITHUB_* variables (an error names the first one missing).
+ */
+function attestJob(inputs: Inputs, workspace: string, log: Logger): AttestJob | undefined {
+  const { provenance, sbom, signingKey, githubToken } = inputs.attest
+  if (!inputs.push || (!provenance && !sbom)) return undefined
+  const keyless =
+    !signingKey && keylessAvailable() && githubToken ? { token: githubToken } : undefined
+  if (signingKey) log.info(`attestations: signed with signing-key (keyid ${signingKey.keyid})`)
+  else if (keyless) log.info('attestations: signed keylessly through Sigstore (id-token: write)')
+  else log.info('attestations: unsigned (no signing-key, and no OIDC token for keyless signing)')
+  return {
+    provenance,
+    sbom,
+    key: signingKey,
+    keyless,
+    run: provenance ? workflowRunFromEnv() : undefined,
+    workspace
+  }
 }
 
 /** Build mode: the target resolved, then built or promoted. */
@@ -168,7 +195,8 @@ async function build(
       backend: inputs.backend,
       network: inputs.network,
       timeoutMs: inputs.timeoutMs,
-      source
+      source,
+      attest: attestJob(inputs, ws, log)
     },
     log,
     { loginWritten: saveLogin }

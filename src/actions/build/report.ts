@@ -34,6 +34,17 @@ function labelsBlock(o: Outcome): string {
   return new Summary().details(`Labels (${lines.length})`, body).toString()
 }
 
+/** The summary rows of the attestations (none when there are none). */
+function attestationRows(o: Outcome): string[][] {
+  const a = o.attestations
+  if (!a) return []
+  const how = `${a.how === 'found' ? 'kept from the promoted digest' : 'pushed'}, ${a.signed === 'none' ? 'unsigned' : `signed (${a.signed})`}`
+  return [
+    ['Provenance', a.provenance ? `${code(a.provenance)} (${how})` : 'none'],
+    ['SBOM', a.sbom ? `${code(a.sbom)} (${how})` : 'none']
+  ]
+}
+
 /**
  * Write the result file (into `resultsDir`, by default `<RUNNER_TEMP>/conveyor/results`)
  * when the outcome has one, set every output and write the step summary. `started` is
@@ -58,6 +69,8 @@ export function report(
   setOutput('backend', o.backend ?? (o.kind === 'reused' ? 'none' : ''))
   setOutput('context-hash', o.contextHash ?? '')
   setOutput('result-file', resultFile)
+  setOutput('provenance', o.attestations?.provenance ?? '')
+  setOutput('sbom', o.attestations?.sbom ?? '')
   const seconds = ((Date.now() - options.started) / 1000).toFixed(1)
   new Summary()
     .heading(`build: ${o.service}`)
@@ -78,7 +91,8 @@ export function report(
         [
           'Context hash',
           o.contextHash ? `${o.contextHash.slice(0, 16)}… (${o.files ?? 0} files)` : ''
-        ]
+        ],
+        ...attestationRows(o)
       ]
     )
     .paragraph(resultFile ? `Result file: ${code(resultFile)}` : '')

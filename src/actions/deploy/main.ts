@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { payloadField, readEventPayload } from '../../core/context.js'
+import { ConfigurationError } from '../../core/errors.js'
 import { InputReader } from '../../core/inputs.js'
 import type { Logger } from '../../core/logger.js'
 import { runMain } from '../../core/run.js'
@@ -17,6 +18,7 @@ import { deployRelease, failureOf } from '../../deploy/ssh/run.js'
 import { getInputs } from './inputs.js'
 import { reportGitOps, reportSsh } from './report.js'
 import { getSshInputs } from './ssh-inputs.js'
+import { getVerifyInputs, sshImages, verifyImages } from './verify.js'
 
 /** The source checkout and commit of the run, and that commit's time from the event. */
 function sourceContext(env: NodeJS.ProcessEnv = process.env): SourceContext {
@@ -35,13 +37,29 @@ function sourceContext(env: NodeJS.ProcessEnv = process.env): SourceContext {
 }
 
 async function gitOpsMode(reader: InputReader, log: Logger): Promise<void> {
+  const verify = getVerifyInputs(reader)
   const inputs = await getInputs(reader, log)
+  // Before anything is written: every image must verify, or nothing is deployed.
+  await verifyImages(
+    inputs.updates.map(u => ({ label: u.service, ref: u.ref })),
+    verify,
+    log
+  )
   const result = await runGitOps(inputs, sourceContext(), log)
   reportGitOps(result, inputs.slug ?? inputs.url)
 }
 
 async function sshMode(reader: InputReader, log: Logger): Promise<void> {
   const inputs = getSshInputs(reader)
+  const verify = getVerifyInputs(reader)
+  const images = sshImages(reader)
+  if (verify.mode !== 'none' && images.length === 0) {
+    throw new ConfigurationError(
+      'input "images" is required with verify: provenance in ssh mode: name=reference lines of the images the release runs'
+    )
+  }
+  // Before any host is contacted: every image must verify, or nothing is deployed.
+  await verifyImages(images, verify, log)
   const release = releaseName(new Date(), process.env.GITHUB_SHA)
   const results = await deployRelease(inputs, release, log)
   reportSsh(release, inputs.target, results)

@@ -18,7 +18,8 @@ const app = (result: AppResult['result']): AppResult => ({
   message: '',
   resources: [],
   observedBy: 'stream',
-  terminated: false
+  terminated: false,
+  rollouts: []
 })
 
 describe('overall', () => {

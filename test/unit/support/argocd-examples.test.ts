@@ -51,5 +51,12 @@ describe('examples/argocd', () => {
     })
     expect(sims.find(s => s.name === 'shop-web')!.sources).toHaveLength(2)
     expect(sims.filter(s => s.scenario === undefined)).toHaveLength(4)
+    // checkout's manifest in examples/config-repo/base is an Argo Rollouts canary.
+    expect(sims.find(s => s.name === 'shop-checkout')!.rollout).toEqual({
+      name: 'checkout',
+      replicas: 4,
+      canary: { steps: [{ setWeight: 25 }, { pause: {} }] }
+    })
+    expect(sims.filter(s => s.rollout)).toHaveLength(1)
   })
 })
