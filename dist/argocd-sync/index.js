@@ -73403,7 +73403,7 @@ function neutralizeCommands(text) {
     return text.replace(/^(\s*)::/gm, '$1:\u200b:');
 }
 /** A logger that writes workflow commands through @actions/core. */
-function logger_actionsLogger() {
+function actionsLogger() {
     const r = (s) => secrets_secrets.redact(s);
     return {
         debug: m => core_debug(r(m)),
@@ -73467,13 +73467,8 @@ function wireMasking() {
  * one that points into a file of the repository becomes an annotation on that file,
  * line and column (`::error file=...,line=...,col=...::`).
  */
-async function runMain(action, main) {
-    wireMasking();
-    const log = logger_actionsLogger();
-    try {
-        await main(log);
-    }
-    catch (error) {
+function runMain(action, main) {
+    return runStep(main, (error, log) => {
         if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
@@ -73489,17 +73484,21 @@ async function runMain(action, main) {
         }
         else
             setFailed(message);
-    }
+    });
 }
 /** Run an action's post step: errors only warn, the job never fails here. */
-async function runPost(action, post) {
+function runPost(action, post) {
+    return runStep(post, (error, log) => log.warning(`${action} cleanup: ${errorMessage(error)}`));
+}
+/** Run one step with masking wired and the runner's logger; `failed` takes what it throws. */
+async function runStep(step, failed) {
     wireMasking();
     const log = actionsLogger();
     try {
-        await post(log);
+        await step(log);
     }
     catch (error) {
-        log.warning(`${action} cleanup: ${errorMessage(error)}`);
+        failed(error, log);
     }
 }
 /**
@@ -73556,53 +73555,102 @@ function formatDuration(ms) {
     return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var node_modules_picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_picomatch);
+;// CONCATENATED MODULE: ./src/core/glob.ts
+/**
+ * Glob matching with GitHub's `paths` semantics (picomatch, `dot: true`: `**` crosses
+ * dot directories such as `.github`), plus the directory-prefix test services use.
+ */
+
+/** Whether a pattern holds glob syntax (otherwise it names one file or directory). */
+function isGlob(pattern) {
+    return picomatch_default().scan(pattern).isGlob;
+}
+/**
+ * Compile one pattern. A pattern without glob syntax matches that file and, like a
+ * directory, everything below it; a trailing `/` means the same. A glob's literal
+ * directory prefix is checked with `startsWith` before its regular expression runs,
+ * so most files cost one string comparison.
+ */
+function compileGlob(pattern) {
+    const clean = pattern.replace(/^\.\//, '');
+    if (!isGlob(clean)) {
+        const dir = clean.replace(/\/+$/, '');
+        const prefix = `${dir}/`;
+        return { pattern, match: f => f === dir || f.startsWith(prefix) };
+    }
+    const scan = picomatch.scan(clean);
+    const base = scan.base;
+    const prefix = `${base}/`;
+    if (!scan.negated && base !== '' && base !== '.' && clean === `${base}/**`) {
+        return { pattern, match: f => f.startsWith(prefix) || f === base, dirPrefix: prefix };
+    }
+    const m = picomatch(clean, { dot: true });
+    if (scan.negated || base === '' || base === '.')
+        return { pattern, match: f => m(f) };
+    return { pattern, match: f => f.startsWith(prefix) && m(f) };
+}
+/** Compile patterns: `test(file)` is true when any matches. */
+function globSet(patterns) {
+    const globs = patterns.map(compileGlob);
+    return {
+        patterns,
+        test: file => {
+            for (const g of globs)
+                if (g.match(file))
+                    return true;
+            return false;
+        },
+        which: file => {
+            for (const g of globs)
+                if (g.match(file))
+                    return g.pattern;
+            return undefined;
+        }
+    };
+}
+/** Whether `file` lies in directory `dir` (repo-relative posix; `.` is the root). */
+function inDir(file, dir) {
+    return dir === '.' || dir === '' || file === dir || file.startsWith(`${dir}/`);
+}
+
 // EXTERNAL MODULE: external "node:tls"
 var external_node_tls_ = __nccwpck_require__(1692);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var node_modules_undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./src/core/http/client.ts
+;// CONCATENATED MODULE: ./src/core/retry.ts
+/**
+ * The one back-off every retry waits by (HTTP requests, a rejected GitOps push, an image
+ * push, the Argo CD sync and watch loops, the referrers tag): exponential from a first
+ * wait, capped, jittered so that runs retrying together spread out, and never shorter
+ * than what the server asked for (`Retry-After`). Pure given `random`; `sleep` is the
+ * wait itself.
+ */
+/** Half to all of the exponential wait. */
+const EQUAL_JITTER = [0.5, 1];
+/**
+ * The wait before retry number `retry` (0 for the first): `baseMs * 2^retry` capped at
+ * `capMs`, times the jitter factor, at least `retryAfterMs` when the server asked for a
+ * wait, and never above `capMs`. Pure given `random`.
+ */
+function backoffDelay(retry, backoff, retryAfterMs, random = Math.random) {
+    const exp = Math.min(backoff.capMs, backoff.baseMs * 2 ** retry);
+    const [low, high] = backoff.jitter ?? EQUAL_JITTER;
+    const jittered = Math.round(exp * (low + random() * (high - low)));
+    return Math.min(backoff.capMs, Math.max(jittered, retryAfterMs ?? 0));
+}
+/** Wait `ms` milliseconds (a negative wait is none). */
+function sleep(ms) {
+    return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
+}
 
-
-
-/** A request that could not get an answer (network error or timeout), after retries. */
-class HttpError extends Error {
-    url;
-    status;
-    timeout;
-    name = 'HttpError';
-    constructor(message, url, status, 
-    /**
-     * Set when no (complete) answer came in time: within the request's own timeout,
-     * or before the caller's deadline.
-     */
-    timeout) {
-        super(message);
-        this.url = url;
-        this.status = status;
-        this.timeout = timeout;
-    }
-}
-/** Whether an error is a request that ran out of the caller's deadline. */
-function isDeadlineError(error) {
-    return error instanceof HttpError && error.timeout === 'deadline';
-}
-/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
-function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
-    if (deadline === undefined || deadline - now >= timeoutMs) {
-        return { ms: timeoutMs, byDeadline: false };
-    }
-    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
-}
-function timedOutText(limit) {
-    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
-}
-function isTimeout(e) {
-    return (e.name === 'TimeoutError' ||
-        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-        e.code === 'UND_ERR_BODY_TIMEOUT' ||
-        e.code === 'UND_ERR_CONNECT_TIMEOUT');
-}
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+;// CONCATENATED MODULE: ./src/core/http/proxy.ts
+/**
+ * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
+ * forms), read the way the runner and common HTTP clients read them. Pure given the environment.
+ */
 /** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
 function bypassesProxy(url, noProxy) {
     if (!noProxy)
@@ -73639,6 +73687,50 @@ function proxyFor(url, env = process.env) {
         : (env.HTTP_PROXY ?? env.http_proxy);
     return value && value.trim() !== '' ? value.trim() : undefined;
 }
+
+;// CONCATENATED MODULE: ./src/core/http/request.ts
+/** A request that could not get an answer (network error or timeout), after retries. */
+class HttpError extends Error {
+    url;
+    status;
+    timeout;
+    name = 'HttpError';
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
+        super(message);
+        this.url = url;
+        this.status = status;
+        this.timeout = timeout;
+    }
+}
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+/** The text of a timed-out attempt: how long, and whether the caller's time limit cut it. */
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+/** Whether undici's error is a timeout (of the headers, the body, the connection or the signal). */
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
+}
+/** The methods HTTP defines as idempotent, retried by default. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
 function parseRetryAfter(value, now = Date.now()) {
     if (!value)
@@ -73648,6 +73740,7 @@ function parseRetryAfter(value, now = Date.now()) {
     const at = Date.parse(value);
     return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+/** Response headers as one lower-case string each (repeated ones joined with `, `). */
 function flatHeaders(headers) {
     const out = {};
     for (const [k, v] of Object.entries(headers)) {
@@ -73656,6 +73749,9 @@ function flatHeaders(headers) {
     }
     return out;
 }
+
+;// CONCATENATED MODULE: ./src/core/http/tls.ts
+
 /** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
 const UNVERIFIED = new Set([
     'UNABLE_TO_GET_ISSUER_CERT',
@@ -73737,6 +73833,22 @@ function multiplexed(tls) {
         }
     };
 }
+
+;// CONCATENATED MODULE: ./src/core/http/client.ts
+/**
+ * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
+ * retries cannot outlast it), retries with jittered exponential back-off that
+ * honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
+ * or `insecure`), never process-wide.
+ */
+
+
+
+
+
+
+
 /** An HTTP client with its own TLS and proxy settings. */
 class client_HttpClient {
     options;
@@ -73751,7 +73863,7 @@ class client_HttpClient {
     sleep;
     constructor(options = {}) {
         this.options = options;
-        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
+        this.sleep = options.sleep ?? sleep;
     }
     dispatcher(url) {
         const proxy = proxyFor(url, this.options.env);
@@ -73787,13 +73899,27 @@ class client_HttpClient {
         }
         return d;
     }
+    /** The wait before a retry: the server's `Retry-After` as given, else the one back-off. */
     backoff(attempt, retryAfter) {
-        const base = this.options.backoffMs ?? 500;
-        const cap = this.options.maxBackoffMs ?? 30_000;
+        const capMs = this.options.maxBackoffMs ?? 30_000;
         if (retryAfter !== undefined)
-            return Math.min(cap, retryAfter);
-        const exp = Math.min(cap, base * 2 ** attempt);
-        return Math.round(exp / 2 + Math.random() * (exp / 2));
+            return Math.min(capMs, retryAfter);
+        return backoffDelay(attempt, { baseMs: this.options.backoffMs ?? 500, capMs });
+    }
+    /** One request over this client's dispatcher for `url`, bounded as `limits` says. */
+    send(url, prepared, limits) {
+        return (0,node_modules_undici/* request */.Em)(url, {
+            method: prepared.method,
+            headers: prepared.headers,
+            body: prepared.body,
+            dispatcher: this.dispatcher(url),
+            // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+            // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+            idempotent: IDEMPOTENT.has(prepared.method),
+            headersTimeout: limits.headersMs,
+            bodyTimeout: limits.bodyMs,
+            signal: limits.signal
+        });
     }
     prepare(req) {
         const headers = {
@@ -73834,16 +73960,9 @@ class client_HttpClient {
             let lastResponse;
             let timedOut;
             try {
-                const res = await (0,node_modules_undici/* request */.Em)(url, {
-                    method: method,
-                    headers,
-                    body,
-                    dispatcher: this.dispatcher(url),
-                    // PUT and DELETE too (as HTTP defines them): undici holds back any other request
-                    // on an HTTP/2 connection while one it takes as not idempotent is in flight.
-                    idempotent: IDEMPOTENT.has(method),
-                    headersTimeout: limit.ms,
-                    bodyTimeout: limit.ms,
+                const res = await this.send(url, { method, headers, body }, {
+                    headersMs: limit.ms,
+                    bodyMs: limit.ms,
                     signal: AbortSignal.timeout(limit.ms)
                 });
                 const buf = Buffer.from(await res.body.arrayBuffer());
@@ -73916,14 +74035,9 @@ class client_HttpClient {
             controller.abort();
         }, limit.ms);
         try {
-            const res = await (0,node_modules_undici/* request */.Em)(url, {
-                method: method,
-                headers,
-                body,
-                dispatcher: this.dispatcher(url),
-                idempotent: IDEMPOTENT.has(method),
-                headersTimeout: limit.ms,
-                bodyTimeout: req.idleTimeoutMs ?? 0,
+            const res = await this.send(url, { method, headers, body }, {
+                headersMs: limit.ms,
+                bodyMs: req.idleTimeoutMs ?? 0,
                 signal: controller.signal
             });
             return {
@@ -73986,6 +74100,28 @@ class client_HttpClient {
         this.retired.length = 0;
         await Promise.all(all.map(d => d.close()));
     }
+}
+
+;// CONCATENATED MODULE: ./src/core/pool.ts
+/**
+ * Bounded concurrency: run an async function over a list with at most `limit` calls in
+ * flight, keeping the results in the list's order.
+ */
+/**
+ * Run `fn` over `items` with at most `limit` at a time; the results keep the items'
+ * order. The first error rejects (the calls already started run to their end).
+ */
+async function mapLimit(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            results[i] = await fn(items[i]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()));
+    return results;
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/client.ts
@@ -74470,19 +74606,13 @@ function overall(results) {
     return 'succeeded';
 }
 
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
 ;// CONCATENATED MODULE: ./src/argocd/select.ts
 /**
  * Which Argo CD applications an `argocd-sync` run means: exact names, glob
  * patterns (picomatch, `*` within a name), and a label selector. Pure.
  */
 
-/** Whether a pattern has glob syntax (anything but a plain name). */
-function isGlob(pattern) {
-    return picomatch_default().scan(pattern).isGlob;
-}
+
 /**
  * Parse a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`). Returns undefined
  * when it does not parse.
@@ -74868,12 +74998,11 @@ class StreamDecoder {
 
 
 
+
 /** How long the stream may stay silent at first before we call it buffered. */
 function firstEventWaitMs(pollIntervalMs) {
     return Math.max(1000, Math.min(10_000, Math.round(pollIntervalMs * 2.5)));
 }
-/** Wait `ms` (none when negative). */
-const sleep = (ms) => new Promise(r => setTimeout(r, Math.max(0, ms)));
 /** Watches one app and calls `stop` with each new state until it returns true. */
 class Observer {
     client;
@@ -74910,7 +75039,7 @@ class Observer {
                 continue;
             }
             this.log.info(`[${this.name}] watch stream ${outcome.why}; reconnecting`);
-            await sleep(Math.min(2000, 100 * 2 ** failures));
+            await sleep(backoffDelay(failures, { baseMs: 100, capMs: 2000, jitter: [1, 1] }));
         }
         return undefined;
     }
@@ -75799,6 +75928,7 @@ function remember(memory, app, exp, verdict, now) {
 
 
 
+
 /** The time the report (resource tree) and the terminate after a timeout may take. */
 const CLEANUP_MS = 10_000;
 /**
@@ -75991,7 +76121,11 @@ initial) {
                     return finish('failed', refused);
                 if (!isOperationInProgress(error))
                     throw error;
-                const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5));
+                const wait = backoffDelay(attempt, {
+                    baseMs: s.pollIntervalMs,
+                    capMs: Math.min(10_000, 32 * s.pollIntervalMs),
+                    jitter: [1, 1]
+                });
                 if (Date.now() + wait >= deadline) {
                     return finish('timed-out', `another operation kept the application busy until the timeout`);
                 }
@@ -76071,6 +76205,8 @@ function unmatchedResources(app, selected) {
 
 
 
+
+
 /**
  * The applications to sync, each fetched once (with the refresh when asked) before
  * any sync starts, so a wrong name fails the step before anything changed.
@@ -76095,7 +76231,7 @@ async function resolveApps(client, job, log) {
         }
         names = chosen.names;
     }
-    const fetched = await pool(names, job.concurrency, async (name) => {
+    const fetched = await mapLimit(names, job.concurrency, async (name) => {
         try {
             return { name, app: await client.get(name, scope, refresh) };
         }
@@ -76120,18 +76256,6 @@ async function resolveApps(client, job, log) {
     if (wrong.length > 0)
         throw new ConfigurationError(wrong.join('\n'));
     return apps;
-}
-async function pool(items, limit, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i]);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-    return out;
 }
 /** Sync one app to its verdict; an API error is that app's failure, not the run's. */
 async function syncOne(client, name, settings, initial, log) {
@@ -76211,7 +76335,7 @@ async function syncApplications(job, log) {
         if (settings.request.dryRun && settings.waitFor !== 'operation') {
             log.info('dry-run: waiting for the operation only (a dry run changes neither sync status nor health)');
         }
-        const results = await log.group('Sync', () => pool([...initial.keys()], job.concurrency, name => syncOne(client, name, settings, initial.get(name), log)));
+        const results = await log.group('Sync', () => mapLimit([...initial.keys()], job.concurrency, name => syncOne(client, name, settings, initial.get(name), log)));
         return { results, result: overall(results) };
     }
     finally {

@@ -86541,7 +86541,7 @@ function neutralizeCommands(text) {
     return text.replace(/^(\s*)::/gm, '$1:\u200b:');
 }
 /** A logger that writes workflow commands through @actions/core. */
-function logger_actionsLogger() {
+function actionsLogger() {
     const r = (s) => secrets_secrets.redact(s);
     return {
         debug: m => core/* debug */.Yz(r(m)),
@@ -86605,13 +86605,8 @@ function wireMasking() {
  * one that points into a file of the repository becomes an annotation on that file,
  * line and column (`::error file=...,line=...,col=...::`).
  */
-async function runMain(action, main) {
-    wireMasking();
-    const log = logger_actionsLogger();
-    try {
-        await main(log);
-    }
-    catch (error) {
+function runMain(action, main) {
+    return runStep(main, (error, log) => {
         if (!(error instanceof errors_ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
@@ -86627,17 +86622,21 @@ async function runMain(action, main) {
         }
         else
             core/* setFailed */.C1(message);
-    }
+    });
 }
 /** Run an action's post step: errors only warn, the job never fails here. */
-async function runPost(action, post) {
+function runPost(action, post) {
+    return runStep(post, (error, log) => log.warning(`${action} cleanup: ${errorMessage(error)}`));
+}
+/** Run one step with masking wired and the runner's logger; `failed` takes what it throws. */
+async function runStep(step, failed) {
     wireMasking();
     const log = actionsLogger();
     try {
-        await post(log);
+        await step(log);
     }
     catch (error) {
-        log.warning(`${action} cleanup: ${errorMessage(error)}`);
+        failed(error, log);
     }
 }
 /**
@@ -86657,10 +86656,61 @@ function endProcess() {
     process.stderr.write('', flushed);
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(73024);
+;// CONCATENATED MODULE: ./src/core/context.ts
+/**
+ * The workflow run an action runs in, read from the runner's environment in one place:
+ * the event payload (`GITHUB_EVENT_PATH`), the server and API URLs (GitHub Enterprise
+ * Server sets its own) and the run's URL. An unset or empty variable means the default;
+ * an unreadable payload is an empty one.
+ */
+
+/**
+ * The run's event payload: `{}` when `GITHUB_EVENT_PATH` is unset, names no file, or
+ * holds anything but a JSON object.
+ */
+function readEventPayload(env = process.env) {
+    const path = env.GITHUB_EVENT_PATH;
+    if (!path)
+        return {};
+    try {
+        const value = JSON.parse((0,external_node_fs_.readFileSync)(path, 'utf8'));
+        return value !== null && typeof value === 'object' && !Array.isArray(value)
+            ? value
+            : {};
+    }
+    catch {
+        return {};
+    }
+}
+/** A nested field of a payload (`path` of keys), or undefined where any step is missing. */
+function payloadField(payload, ...path) {
+    let value = payload;
+    for (const key of path) {
+        if (value === null || typeof value !== 'object')
+            return undefined;
+        value = value[key];
+    }
+    return value;
+}
+/** The GitHub server's URL without a trailing slash (`GITHUB_SERVER_URL`). */
+function serverUrl(env = process.env) {
+    return (env.GITHUB_SERVER_URL?.trim() || 'https://github.com').replace(/\/+$/, '');
+}
+/** The REST API's URL without a trailing slash (`GITHUB_API_URL`; GHES serves `<server>/api/v3`). */
+function apiUrl(env = process.env) {
+    return (env.GITHUB_API_URL?.trim() || 'https://api.github.com').replace(/\/+$/, '');
+}
+/** This workflow run's page, or undefined outside a run (no repository or run id). */
+function runUrl(env = process.env) {
+    const repository = env.GITHUB_REPOSITORY;
+    const runId = env.GITHUB_RUN_ID;
+    return repository && runId ? `${serverUrl(env)}/${repository}/actions/runs/${runId}` : undefined;
+}
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/core/exec.ts
@@ -86720,14 +86770,25 @@ function lastLines(text, n) {
         .join('\n');
 }
 /**
+ * The runner's request tokens: no child process needs them (the action's own code
+ * makes every call they are for), and a child that logs its environment would show them.
+ */
+const RUNNER_TOKENS = new Set([
+    'ACTIONS_RUNTIME_TOKEN',
+    'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
+    'GITHUB_TOKEN'
+]);
+/**
  * The environment a child gets: `env` without the action's `INPUT_*` variables, which
- * hold the raw inputs (secrets among them) and which no child needs.
+ * hold the raw inputs (secrets among them), and without the runner's request tokens.
+ * Every process `exec` starts gets this; pass it on where a child is started otherwise.
  */
 function childEnv(env = process.env) {
     const out = {};
-    for (const [k, v] of Object.entries(env))
-        if (!/^INPUT_/i.test(k))
+    for (const [k, v] of Object.entries(env)) {
+        if (!/^INPUT_/i.test(k) && !RUNNER_TOKENS.has(k))
             out[k] = v;
+    }
     return out;
 }
 /** Run a command with an argv array. Throws ExecError on a non-zero exit unless allowFailure. */
@@ -87104,6 +87165,7 @@ function parseStatement(bytes) {
  */
 
 
+
 /** `predicateType` of SLSA provenance v1. */
 const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 /**
@@ -87122,7 +87184,7 @@ function workflowRunFromEnv(env = process.env) {
     };
     const opt = (name) => env[name]?.trim() || undefined;
     return {
-        serverUrl: (opt('GITHUB_SERVER_URL') ?? 'https://github.com').replace(/\/+$/, ''),
+        serverUrl: serverUrl(env),
         repository: need('GITHUB_REPOSITORY'),
         repositoryId: opt('GITHUB_REPOSITORY_ID'),
         repositoryOwnerId: opt('GITHUB_REPOSITORY_OWNER_ID'),
@@ -87412,15 +87474,15 @@ function authConfigJson(registry, username, password) {
     secrets_secrets.add(auth);
     return JSON.stringify({ auths: { [authKey(registry)]: { auth } } }, null, 2) + '\n';
 }
-/** Create the 0700 directory with the 0600 auth file (and the CA) under `base`. */
-function writeAuthDir(base, options) {
+/** Create the 0700 directory with the 0600 auth file (and the CA) for `login` under `base`. */
+function writeAuthDir(base, login) {
     const dir = (0,external_node_path_.join)(base, `registry-auth-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
     (0,external_node_fs_.mkdirSync)(dir, { recursive: true, mode: 0o700 });
     (0,external_node_fs_.chmodSync)(dir, 0o700);
     const out = { dir };
     const file = (0,external_node_path_.join)(dir, 'config.json');
-    if (options.password) {
-        (0,external_node_fs_.writeFileSync)(file, authConfigJson(options.registry, options.username ?? '', options.password), {
+    if (login.password) {
+        (0,external_node_fs_.writeFileSync)(file, authConfigJson(login.registry, login.username ?? '', login.password), {
             mode: 0o600
         });
         (0,external_node_fs_.chmodSync)(file, 0o600);
@@ -87430,10 +87492,10 @@ function writeAuthDir(base, options) {
         // An empty config keeps the builders away from the user's ~/.docker credentials helpers.
         (0,external_node_fs_.writeFileSync)(file, '{"auths":{}}\n', { mode: 0o600 });
     }
-    if (options.caPem) {
+    if (login.ca) {
         const certDir = (0,external_node_path_.join)(dir, 'certs');
         (0,external_node_fs_.mkdirSync)(certDir, { mode: 0o700 });
-        (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(certDir, 'ca.crt'), options.caPem);
+        (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(certDir, 'ca.crt'), login.ca);
         out.certDir = certDir;
     }
     return out;
@@ -87446,7 +87508,34 @@ function removeAuthDir(dir) {
     return true;
 }
 
+;// CONCATENATED MODULE: ./src/core/retry.ts
+/**
+ * The one back-off every retry waits by (HTTP requests, a rejected GitOps push, an image
+ * push, the Argo CD sync and watch loops, the referrers tag): exponential from a first
+ * wait, capped, jittered so that runs retrying together spread out, and never shorter
+ * than what the server asked for (`Retry-After`). Pure given `random`; `sleep` is the
+ * wait itself.
+ */
+/** Half to all of the exponential wait. */
+const EQUAL_JITTER = [0.5, 1];
+/**
+ * The wait before retry number `retry` (0 for the first): `baseMs * 2^retry` capped at
+ * `capMs`, times the jitter factor, at least `retryAfterMs` when the server asked for a
+ * wait, and never above `capMs`. Pure given `random`.
+ */
+function backoffDelay(retry, backoff, retryAfterMs, random = Math.random) {
+    const exp = Math.min(backoff.capMs, backoff.baseMs * 2 ** retry);
+    const [low, high] = backoff.jitter ?? EQUAL_JITTER;
+    const jittered = Math.round(exp * (low + random() * (high - low)));
+    return Math.min(backoff.capMs, Math.max(jittered, retryAfterMs ?? 0));
+}
+/** Wait `ms` milliseconds (a negative wait is none). */
+function sleep(ms) {
+    return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
+}
+
 ;// CONCATENATED MODULE: ./src/image/push-retry.ts
+
 /** Failures a retry cannot fix: credentials, permissions, a rejected name or manifest. */
 const PERMANENT = [
     /\b(?:StatusCode|status code|status):? 40[13]\b|\b40[13] (?:Unauthorized|Forbidden)\b/i,
@@ -87501,14 +87590,12 @@ function classifyPushFailure(output) {
 /** The default policy: 3 attempts, waiting about 2 s, then 4 s. */
 const PUSH_RETRY = { attempts: 3, delayMs: 2000, maxDelayMs: 30_000 };
 /**
- * The wait before attempt `attempt + 1` (attempt counts from 1): exponential with
- * ±25 % jitter, at least what the registry asked for, never above the cap. Pure
- * given `random`.
+ * The wait before attempt `attempt + 1` (attempt counts from 1): the one back-off
+ * (core/retry.ts) with ±25 % jitter, at least what the registry asked for, never above
+ * the cap. Pure given `random`.
  */
 function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
-    const exp = policy.delayMs * 2 ** (attempt - 1);
-    const jittered = Math.round(exp * (0.75 + random() * 0.5));
-    return Math.min(policy.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0));
+    return backoffDelay(attempt - 1, { baseMs: policy.delayMs, capMs: policy.maxDelayMs, jitter: [0.75, 1.25] }, retryAfterMs, random);
 }
 /**
  * Run `attempt` until it succeeds, fails for a reason that is not transient, or the
@@ -87520,7 +87607,7 @@ function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
 async function withPushRetry(what, attempt, options) {
     const policy = options.policy ?? PUSH_RETRY;
     const now = options.now ?? Date.now;
-    const sleep = options.sleep ?? ((ms) => new Promise(r => setTimeout(r, ms)));
+    const pause = options.sleep ?? sleep;
     const deadline = options.timeoutMs !== undefined ? now() + options.timeoutMs : undefined;
     for (let n = 1;; n++) {
         try {
@@ -87541,38 +87628,19 @@ async function withPushRetry(what, attempt, options) {
                 throw options.exhausted(error, n, `${c.reason}, and the time limit is near`);
             }
             options.logger.warning(`${what} failed with a transient registry error (${c.reason}); retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${policy.attempts})`);
-            await sleep(wait);
+            await pause(wait);
         }
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/backends.ts
+;// CONCATENATED MODULE: ./src/image/backend-argv.ts
 /**
- * The image builders behind one interface: `docker buildx build`, plain `docker build`
- * (BuildKit when the buildx plugin is there, the classic builder otherwise) and
- * `buildah bud`. Each command line is built by a pure function (unit-tested); the
- * I/O (running it, detecting what is installed) sits at the end of this file.
- * Credentials reach every builder through a 0600 auth file (see auth-dir.ts),
- * never argv.
+ * The command lines of the image builders, one pure function per command: `docker buildx
+ * build`, `docker build`, `docker push`, `buildah bud` and `buildah push`, the `secrets`
+ * input's items, and the per-service cache reference. Credentials are never argv: every
+ * builder reads them from the 0600 auth file (auth-dir.ts).
  */
 
-
-
-/**
- * The environment for builder processes: the action's own minus every `INPUT_*`
- * variable (the runner puts secret inputs there) and the runner's request tokens.
- */
-function backends_childEnv(env = process.env) {
-    const out = {};
-    for (const [k, v] of Object.entries(env)) {
-        if (/^INPUT_/i.test(k))
-            continue;
-        if (['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN'].includes(k))
-            continue;
-        out[k] = v;
-    }
-    return out;
-}
 /** Parse the `secrets` input's items (`id=x,env=Y` / `id=x,src=path`). */
 function parseBuildSecret(item) {
     const fields = new Map();
@@ -87705,6 +87773,21 @@ function buildahPushArgv(spec, digestFile) {
 function cacheRefFor(backend, image) {
     return backend === 'buildah' ? `${image}-buildcache` : `${image}:buildcache`;
 }
+
+;// CONCATENATED MODULE: ./src/image/backends.ts
+/**
+ * The image builders behind one interface: `docker buildx build`, plain `docker build`
+ * (BuildKit when the buildx plugin is there, the classic builder otherwise) and
+ * `buildah bud`. Each command line is built by a pure function in backend-argv.ts
+ * (unit-tested); this file runs them, reads their logs and detects what is installed.
+ * Credentials reach every builder through a 0600 auth file (see auth-dir.ts),
+ * never argv.
+ */
+
+
+
+
+
 /**
  * The failing step of a build log and the lines after it (at most `max`), for an
  * `::error::` annotation. Understands buildah (`STEP 2/3: RUN`), classic docker
@@ -90126,53 +90209,81 @@ function verifyEnvelope(envelope, publicKey) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/image/distribution.ts
+/**
+ * The vocabulary of the OCI distribution spec (the registry HTTP API): the manifest media
+ * types, digests, the errors a registry answer becomes, `WWW-Authenticate` challenges,
+ * Docker Hub's API host, and a registry's login (`RegistryLogin`). Pure.
+ */
+
+
+/** The manifest media types we read and write. */
+const MediaTypes = {
+    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+    ociIndex: 'application/vnd.oci.image.index.v1+json',
+    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json'
+};
+/** `Accept` for manifest requests: every type we understand. */
+const MANIFEST_ACCEPT = Object.values(MediaTypes).join(', ');
+/** Whether a media type is an index (multi-platform list). */
+function isIndexType(mediaType) {
+    return mediaType === MediaTypes.ociIndex || mediaType === MediaTypes.dockerList;
+}
+/** `sha256:<hex>` of some bytes. */
+function sha256Digest(data) {
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(data).digest('hex')}`;
+}
+/** A registry answer we cannot go on with (not an authentication problem). */
+class distribution_RegistryError extends Error {
+    status;
+    code;
+    name = 'RegistryError';
+    constructor(message, status, code) {
+        super(message);
+        this.status = status;
+        this.code = code;
+    }
+}
+/** 401 (the login failed) or 403 (logged in, but not allowed): the user's to fix. */
+class RegistryAuthError extends errors_ConfigurationError {
+    status;
+    name = 'RegistryAuthError';
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+    }
+}
+/** Parse a `WWW-Authenticate` header (first challenge; quoted and bare params). */
+function parseChallenge(header) {
+    if (!header)
+        return undefined;
+    const m = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s*(.*)$/s.exec(header);
+    if (!m)
+        return undefined;
+    const params = {};
+    const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?/g;
+    for (const p of m[2].matchAll(re)) {
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+    }
+    return { scheme: m[1].toLowerCase(), params };
+}
+/** The API host of a registry name: Docker Hub's names map to registry-1.docker.io. */
+function apiHost(registry) {
+    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
+        ? 'registry-1.docker.io'
+        : registry;
+}
+
 // EXTERNAL MODULE: external "node:tls"
 var external_node_tls_ = __nccwpck_require__(41692);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __nccwpck_require__(46752);
-;// CONCATENATED MODULE: ./src/core/http/client.ts
-
-
-
-/** A request that could not get an answer (network error or timeout), after retries. */
-class HttpError extends Error {
-    url;
-    status;
-    timeout;
-    name = 'HttpError';
-    constructor(message, url, status, 
-    /**
-     * Set when no (complete) answer came in time: within the request's own timeout,
-     * or before the caller's deadline.
-     */
-    timeout) {
-        super(message);
-        this.url = url;
-        this.status = status;
-        this.timeout = timeout;
-    }
-}
-/** Whether an error is a request that ran out of the caller's deadline. */
-function isDeadlineError(error) {
-    return error instanceof HttpError && error.timeout === 'deadline';
-}
-/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
-function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
-    if (deadline === undefined || deadline - now >= timeoutMs) {
-        return { ms: timeoutMs, byDeadline: false };
-    }
-    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
-}
-function timedOutText(limit) {
-    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
-}
-function isTimeout(e) {
-    return (e.name === 'TimeoutError' ||
-        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-        e.code === 'UND_ERR_BODY_TIMEOUT' ||
-        e.code === 'UND_ERR_CONNECT_TIMEOUT');
-}
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+;// CONCATENATED MODULE: ./src/core/http/proxy.ts
+/**
+ * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
+ * forms), read the way the runner and common HTTP clients read them. Pure given the environment.
+ */
 /** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
 function bypassesProxy(url, noProxy) {
     if (!noProxy)
@@ -90209,6 +90320,50 @@ function proxyFor(url, env = process.env) {
         : (env.HTTP_PROXY ?? env.http_proxy);
     return value && value.trim() !== '' ? value.trim() : undefined;
 }
+
+;// CONCATENATED MODULE: ./src/core/http/request.ts
+/** A request that could not get an answer (network error or timeout), after retries. */
+class HttpError extends Error {
+    url;
+    status;
+    timeout;
+    name = 'HttpError';
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
+        super(message);
+        this.url = url;
+        this.status = status;
+        this.timeout = timeout;
+    }
+}
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+/** The text of a timed-out attempt: how long, and whether the caller's time limit cut it. */
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+/** Whether undici's error is a timeout (of the headers, the body, the connection or the signal). */
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
+}
+/** The methods HTTP defines as idempotent, retried by default. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 /** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
 function parseRetryAfter(value, now = Date.now()) {
     if (!value)
@@ -90218,6 +90373,7 @@ function parseRetryAfter(value, now = Date.now()) {
     const at = Date.parse(value);
     return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+/** Response headers as one lower-case string each (repeated ones joined with `, `). */
 function flatHeaders(headers) {
     const out = {};
     for (const [k, v] of Object.entries(headers)) {
@@ -90226,6 +90382,9 @@ function flatHeaders(headers) {
     }
     return out;
 }
+
+;// CONCATENATED MODULE: ./src/core/http/tls.ts
+
 /** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
 const UNVERIFIED = new Set([
     'UNABLE_TO_GET_ISSUER_CERT',
@@ -90307,6 +90466,22 @@ function multiplexed(tls) {
         }
     };
 }
+
+;// CONCATENATED MODULE: ./src/core/http/client.ts
+/**
+ * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
+ * retries cannot outlast it), retries with jittered exponential back-off that
+ * honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
+ * or `insecure`), never process-wide.
+ */
+
+
+
+
+
+
+
 /** An HTTP client with its own TLS and proxy settings. */
 class build_HttpClient {
     options;
@@ -90321,7 +90496,7 @@ class build_HttpClient {
     sleep;
     constructor(options = {}) {
         this.options = options;
-        this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)));
+        this.sleep = options.sleep ?? sleep;
     }
     dispatcher(url) {
         const proxy = proxyFor(url, this.options.env);
@@ -90357,13 +90532,27 @@ class build_HttpClient {
         }
         return d;
     }
+    /** The wait before a retry: the server's `Retry-After` as given, else the one back-off. */
     backoff(attempt, retryAfter) {
-        const base = this.options.backoffMs ?? 500;
-        const cap = this.options.maxBackoffMs ?? 30_000;
+        const capMs = this.options.maxBackoffMs ?? 30_000;
         if (retryAfter !== undefined)
-            return Math.min(cap, retryAfter);
-        const exp = Math.min(cap, base * 2 ** attempt);
-        return Math.round(exp / 2 + Math.random() * (exp / 2));
+            return Math.min(capMs, retryAfter);
+        return backoffDelay(attempt, { baseMs: this.options.backoffMs ?? 500, capMs });
+    }
+    /** One request over this client's dispatcher for `url`, bounded as `limits` says. */
+    send(url, prepared, limits) {
+        return (0,undici/* request */.Em)(url, {
+            method: prepared.method,
+            headers: prepared.headers,
+            body: prepared.body,
+            dispatcher: this.dispatcher(url),
+            // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+            // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+            idempotent: IDEMPOTENT.has(prepared.method),
+            headersTimeout: limits.headersMs,
+            bodyTimeout: limits.bodyMs,
+            signal: limits.signal
+        });
     }
     prepare(req) {
         const headers = {
@@ -90404,16 +90593,9 @@ class build_HttpClient {
             let lastResponse;
             let timedOut;
             try {
-                const res = await (0,undici/* request */.Em)(url, {
-                    method: method,
-                    headers,
-                    body,
-                    dispatcher: this.dispatcher(url),
-                    // PUT and DELETE too (as HTTP defines them): undici holds back any other request
-                    // on an HTTP/2 connection while one it takes as not idempotent is in flight.
-                    idempotent: IDEMPOTENT.has(method),
-                    headersTimeout: limit.ms,
-                    bodyTimeout: limit.ms,
+                const res = await this.send(url, { method, headers, body }, {
+                    headersMs: limit.ms,
+                    bodyMs: limit.ms,
                     signal: AbortSignal.timeout(limit.ms)
                 });
                 const buf = Buffer.from(await res.body.arrayBuffer());
@@ -90486,14 +90668,9 @@ class build_HttpClient {
             controller.abort();
         }, limit.ms);
         try {
-            const res = await (0,undici/* request */.Em)(url, {
-                method: method,
-                headers,
-                body,
-                dispatcher: this.dispatcher(url),
-                idempotent: IDEMPOTENT.has(method),
-                headersTimeout: limit.ms,
-                bodyTimeout: req.idleTimeoutMs ?? 0,
+            const res = await this.send(url, { method, headers, body }, {
+                headersMs: limit.ms,
+                bodyMs: req.idleTimeoutMs ?? 0,
                 signal: controller.signal
             });
             return {
@@ -90558,75 +90735,16 @@ class build_HttpClient {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/registry.ts
+;// CONCATENATED MODULE: ./src/image/registry-session.ts
 /**
- * A client of the OCI distribution spec (the registry HTTP API) over src/core/http/client.ts:
- * ping, the `WWW-Authenticate` Bearer and Basic token flows, manifests (HEAD, GET, PUT)
- * with the OCI and Docker media types, tag listing and blob existence. Enough to
- * re-tag an image without moving a layer and to stitch an index from per-platform
- * manifests. Every token a registry returns is registered as a secret at once.
+ * One registry's connection and login over src/core/http/client.ts: whether it speaks
+ * TLS, the `WWW-Authenticate` Bearer and Basic token flows, and authenticated requests.
+ * Every token a registry returns is registered as a secret at once.
  */
 
 
 
 
-/** The manifest media types we read and write. */
-const MediaTypes = {
-    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-    ociIndex: 'application/vnd.oci.image.index.v1+json',
-    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json'
-};
-/** `Accept` for manifest requests: every type we understand. */
-const MANIFEST_ACCEPT = Object.values(MediaTypes).join(', ');
-/** Whether a media type is an index (multi-platform list). */
-function isIndexType(mediaType) {
-    return mediaType === MediaTypes.ociIndex || mediaType === MediaTypes.dockerList;
-}
-/** `sha256:<hex>` of some bytes. */
-function sha256Digest(data) {
-    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(data).digest('hex')}`;
-}
-/** A registry answer we cannot go on with (not an authentication problem). */
-class registry_RegistryError extends Error {
-    status;
-    code;
-    name = 'RegistryError';
-    constructor(message, status, code) {
-        super(message);
-        this.status = status;
-        this.code = code;
-    }
-}
-/** 401 (the login failed) or 403 (logged in, but not allowed): the user's to fix. */
-class RegistryAuthError extends errors_ConfigurationError {
-    status;
-    name = 'RegistryAuthError';
-    constructor(message, status) {
-        super(message);
-        this.status = status;
-    }
-}
-/** Parse a `WWW-Authenticate` header (first challenge; quoted and bare params). */
-function parseChallenge(header) {
-    if (!header)
-        return undefined;
-    const m = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s*(.*)$/s.exec(header);
-    if (!m)
-        return undefined;
-    const params = {};
-    const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?/g;
-    for (const p of m[2].matchAll(re)) {
-        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
-    }
-    return { scheme: m[1].toLowerCase(), params };
-}
-/** The API host of a registry name: Docker Hub's names map to registry-1.docker.io. */
-function apiHost(registry) {
-    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
-        ? 'registry-1.docker.io'
-        : registry;
-}
 const TLS_MISMATCH = new Set([
     'EPROTO',
     'ERR_SSL_WRONG_VERSION_NUMBER',
@@ -90634,8 +90752,12 @@ const TLS_MISMATCH = new Set([
     'UND_ERR_SOCKET',
     'ERR_SSL_PACKET_LENGTH_TOO_LONG'
 ]);
-/** A distribution-spec client for one registry. */
-class RegistryClient {
+/**
+ * The connection to one registry and its login: the scheme (an insecure registry may
+ * speak plain HTTP), the Basic and Bearer token flows, authenticated requests and the
+ * errors their answers become. The API operations are `RegistryClient`'s.
+ */
+class RegistrySession {
     options;
     host;
     stats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
@@ -90719,7 +90841,7 @@ class RegistryClient {
                 return this.send(path, init);
             }
             if (error instanceof HttpError) {
-                throw new registry_RegistryError(`registry ${this.host} unreachable: ${error.message}`);
+                throw new distribution_RegistryError(`registry ${this.host} unreachable: ${error.message}`);
             }
             throw error;
         }
@@ -90738,7 +90860,7 @@ class RegistryClient {
         const challenge = this.bearer;
         const realm = challenge.params.realm;
         if (!realm)
-            throw new registry_RegistryError(`registry ${this.host}: Bearer challenge without a realm`);
+            throw new distribution_RegistryError(`registry ${this.host}: Bearer challenge without a realm`);
         const url = new URL(realm);
         if (challenge.params.service)
             url.searchParams.set('service', challenge.params.service);
@@ -90750,7 +90872,7 @@ class RegistryClient {
             throw this.authError(res.status, 'token request');
         }
         if (res.status !== 200) {
-            throw new registry_RegistryError(`registry ${this.host}: token service ${url.origin} answered HTTP ${res.status}`, res.status);
+            throw new distribution_RegistryError(`registry ${this.host}: token service ${url.origin} answered HTTP ${res.status}`, res.status);
         }
         let token;
         try {
@@ -90761,7 +90883,7 @@ class RegistryClient {
             token = undefined;
         }
         if (!token)
-            throw new registry_RegistryError(`registry ${this.host}: token service returned no token`);
+            throw new distribution_RegistryError(`registry ${this.host}: token service returned no token`);
         secrets_secrets.add(token);
         this.tokens.set(key, token);
         return token;
@@ -90815,7 +90937,7 @@ class RegistryClient {
     async ping() {
         const res = await this.call('/v2/', {}, undefined, 'login');
         if (res.status !== 200) {
-            throw new registry_RegistryError(`registry ${this.host}: GET /v2/ answered HTTP ${res.status}; is this a container registry?`, res.status);
+            throw new distribution_RegistryError(`registry ${this.host}: GET /v2/ answered HTTP ${res.status}; is this a container registry?`, res.status);
         }
         this.authScheme ??= 'none';
         return { authScheme: this.authScheme };
@@ -90841,8 +90963,27 @@ class RegistryClient {
         catch {
             detail = res.text().slice(0, 200);
         }
-        throw new registry_RegistryError(secrets_secrets.redact(`registry ${this.host}: ${what} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`), res.status, code);
+        throw new distribution_RegistryError(secrets_secrets.redact(`registry ${this.host}: ${what} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`), res.status, code);
     }
+    /** Close connections. */
+    async close() {
+        await Promise.all([this.http.close(), this.probe?.close()]);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/image/registry.ts
+/**
+ * A client of the OCI distribution spec (the registry HTTP API): manifests (HEAD, GET,
+ * PUT) with the OCI and Docker media types, tag listing and blobs, over one registry's
+ * session (registry-session.ts: TLS or not, the token flows). Enough to re-tag an image
+ * without moving a layer and to stitch an index from per-platform manifests.
+ */
+
+
+// The vocabulary and the options, for callers that know the client only.
+
+/** A distribution-spec client for one registry. */
+class RegistryClient extends RegistrySession {
     /** Describe a manifest by tag or digest; undefined when it does not exist. */
     async headManifest(repository, reference) {
         const what = `read ${repository}:${reference}`;
@@ -90872,7 +91013,7 @@ class RegistryClient {
             this.fail(res, `GET manifest ${repository}:${reference}`);
         const digest = sha256Digest(res.body);
         if (reference.startsWith('sha256:') && reference !== digest) {
-            throw new registry_RegistryError(`registry ${this.host}: manifest ${repository}@${reference} has digest ${digest}`);
+            throw new distribution_RegistryError(`registry ${this.host}: manifest ${repository}@${reference} has digest ${digest}`);
         }
         let mediaType = (res.headers['content-type'] ?? '').split(';')[0].trim();
         try {
@@ -90890,7 +91031,7 @@ class RegistryClient {
     async putManifest(repository, reference, body, mediaType) {
         const pushed = await this.pushManifest(repository, reference, body, mediaType);
         if (pushed.conflict) {
-            throw new registry_RegistryError(`registry ${this.host}: PUT ${repository}:${reference} answered HTTP 412 (precondition failed)`, 412);
+            throw new distribution_RegistryError(`registry ${this.host}: PUT ${repository}:${reference} answered HTTP 412 (precondition failed)`, 412);
         }
         return pushed.digest;
     }
@@ -90909,7 +91050,7 @@ class RegistryClient {
         const digest = sha256Digest(body);
         const reported = res.headers['docker-content-digest'];
         if (reported && reported !== digest) {
-            throw new registry_RegistryError(`registry ${this.host}: stored ${repository}:${reference} as ${reported}, expected ${digest}`);
+            throw new distribution_RegistryError(`registry ${this.host}: stored ${repository}:${reference} as ${reported}, expected ${digest}`);
         }
         return { digest, headers: res.headers };
     }
@@ -90950,13 +91091,9 @@ class RegistryClient {
         if (res.status !== 200)
             this.fail(res, `GET blob ${repository}@${digest}`);
         if (sha256Digest(res.body) !== digest) {
-            throw new registry_RegistryError(`registry ${this.host}: blob ${digest} does not match its digest`);
+            throw new distribution_RegistryError(`registry ${this.host}: blob ${digest} does not match its digest`);
         }
         return res.body;
-    }
-    /** Close connections. */
-    async close() {
-        await Promise.all([this.http.close(), this.probe?.close()]);
     }
 }
 
@@ -91526,6 +91663,7 @@ function packages_scanRootfs(root) {
 ;// CONCATENATED MODULE: ./src/image/attest/referrers.ts
 
 
+
 /** Upload a blob unless the repository has it (POST for a session, then PUT with the digest). */
 async function pushBlob(client, repository, bytes, digest, options = {}) {
     if (!options.skipCheck && (await client.blobExists(repository, digest)))
@@ -91582,7 +91720,7 @@ async function readReferrersTag(client, repository, tag) {
     }
     catch (error) {
         // The spec: a tag holding something else is a failure, and nothing is overwritten.
-        throw new registry_RegistryError(`registry ${client.host}: the referrers tag ${repository}:${tag} holds something else (${error.message}); not overwriting it`);
+        throw new distribution_RegistryError(`registry ${client.host}: the referrers tag ${repository}:${tag} holds something else (${error.message}); not overwriting it`);
     }
 }
 /** How often the fallback index is re-read and re-written before giving up. */
@@ -91596,7 +91734,7 @@ const TAG_ATTEMPTS = 10;
  * conditional writes, two writers racing on one subject can still drop each other's
  * entry between those reads: the spec leaves that to the referrers API.
  */
-async function addToReferrersTag(client, repository, subjectDigest, add, logger, sleep = ms => new Promise(r => setTimeout(r, ms))) {
+async function addToReferrersTag(client, repository, subjectDigest, add, logger, pause = sleep) {
     const tag = referrersTag(subjectDigest);
     for (let attempt = 1; attempt <= TAG_ATTEMPTS; attempt++) {
         const current = await readReferrersTag(client, repository, tag);
@@ -91617,9 +91755,9 @@ async function addToReferrersTag(client, repository, subjectDigest, add, logger,
                 return;
         }
         logger?.debug(`${repository}:${tag} changed while we wrote it (attempt ${attempt}); reading it again`);
-        await sleep(Math.round(50 * attempt * (0.5 + Math.random())));
+        await pause(backoffDelay(attempt - 1, { baseMs: 50, capMs: 400, jitter: [0.5, 1.5] }));
     }
-    throw new registry_RegistryError(`registry ${client.host}: could not add to the referrers tag ${repository}:${tag} after ${TAG_ATTEMPTS} attempts (other writers kept changing it)`);
+    throw new distribution_RegistryError(`registry ${client.host}: could not add to the referrers tag ${repository}:${tag} after ${TAG_ATTEMPTS} attempts (other writers kept changing it)`);
 }
 /**
  * The referrers of `subjectDigest`, filtered by artifact type (by the registry when it
@@ -92542,13 +92680,8 @@ async function resolveBaseDigests(refs, own, options = {}) {
             if (registry !== 'localhost') {
                 let client = options.clients?.get(registry) ?? clients.get(registry);
                 if (!client) {
-                    const mine = registry === own.host;
                     client = new RegistryClient({
-                        registry,
-                        username: mine ? own.username : undefined,
-                        password: mine ? own.password : undefined,
-                        ca: mine ? own.ca : undefined,
-                        insecure: mine ? own.insecure : undefined,
+                        ...(registry === own.registry ? own : { registry }),
                         retries: 1,
                         timeoutMs: options.timeoutMs ?? 10_000,
                         logger: options.logger
@@ -92560,7 +92693,7 @@ async function resolveBaseDigests(refs, own, options = {}) {
                     // connection the calls that follow reuse, a GET (a manifest is a few KB) is
                     // cheaper. Elsewhere a HEAD, which Docker Hub does not count as a pull.
                     const reference = parsed.tag ?? 'latest';
-                    const info = registry === own.host
+                    const info = registry === own.registry
                         ? await client.getManifest(repository, reference)
                         : await client.headManifest(repository, reference);
                     if (info) {
@@ -92571,7 +92704,7 @@ async function resolveBaseDigests(refs, own, options = {}) {
                 }
                 catch (error) {
                     // Our own registry refusing the login is fatal, not a base image to skip.
-                    if (error instanceof RegistryAuthError && registry === own.host)
+                    if (error instanceof RegistryAuthError && registry === own.registry)
                         throw error;
                     reason = error.message;
                 }
@@ -92604,7 +92737,6 @@ var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
  * images. Per-run labels (created, revision) are left out on purpose: they would
  * make every hash unique.
  */
-
 
 
 
@@ -92668,7 +92800,7 @@ async function listContextFiles(context) {
     const res = await build_exec('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '.'], {
         cwd: context,
         allowFailure: true,
-        env: { ...backends_childEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
+        env: { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
     }).catch(() => undefined);
     if (res && res.code === 0) {
         const files = [...new Set(res.stdout.split('\0').filter(f => f !== ''))];
@@ -92852,18 +92984,11 @@ function withResult(o, source) {
 ;// CONCATENATED MODULE: ./src/image/promote.ts
 
 /** A client for the image's registry with its login; warns when TLS is not verified. */
-function openRegistry(registry, log) {
-    if (registry.insecure) {
-        log.warning(`registry-insecure: talking to ${registry.host} over plain HTTP or unverified TLS; use this for local registries only`);
+function openRegistry(login, log) {
+    if (login.insecure) {
+        log.warning(`registry-insecure: talking to ${login.registry} over plain HTTP or unverified TLS; use this for local registries only`);
     }
-    return new RegistryClient({
-        registry: registry.host,
-        username: registry.username,
-        password: registry.password,
-        ca: registry.ca,
-        insecure: registry.insecure,
-        logger: log
-    });
+    return new RegistryClient({ ...login, logger: log });
 }
 /** Size of an image: config + layers, or for an index the sum over its manifests. */
 async function imageSize(client, repository, manifest) {
@@ -92915,135 +93040,13 @@ async function promoteBuilt(client, image, ctxTag, tags, service, log, alongside
     return { manifest, found };
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(38815);
-;// CONCATENATED MODULE: ./src/core/confine.ts
+;// CONCATENATED MODULE: ./src/core/did-you-mean.ts
 /**
- * Paths a user (or a pull request) controls, confined to a root directory (the
- * workspace, or plan's working directory). Symlinks are resolved with `realpath`
- * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
- * cannot make an action read, and print, a file outside the checkout.
+ * "Did you mean ...?" for a mistyped name: the edit distance of two short strings and
+ * the closest candidate when it is close enough to be a likely typo. Pure.
  */
-
-
-
-/** Whether `path` is `root` or below it (both absolute and already resolved). */
-function isWithin(root, path) {
-    const rel = (0,external_node_path_.relative)(root, path);
-    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
-}
-/**
- * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
- * For a path that does not exist, its deepest existing ancestor is resolved and the
- * rest appended, so a link in a parent directory still counts.
- */
-function realPath(root, path) {
-    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
-    const rest = [];
-    while (!(0,external_node_fs_.existsSync)(head)) {
-        const parent = (0,external_node_path_.dirname)(head);
-        if (parent === head)
-            break;
-        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
-        head = parent;
-    }
-    const real = (0,external_node_fs_.existsSync)(head) ? (0,external_node_fs_.realpathSync)(head) : head;
-    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
-}
-/**
- * `path` resolved through its symlinks, when it stays inside `root`; else a
- * ConfigurationError naming the input. `rootName` says what the root is in the message
- * (`the workspace`, `the working directory`); `hint` is appended.
- */
-function confinedPath(root, path, options) {
-    const realRoot = realPath(root, root);
-    const real = realPath(root, path);
-    if (!isWithin(realRoot, real)) {
-        // Lexically inside: only a symlink leads out.
-        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
-        throw new errors_ConfigurationError(`${options.input} ${errors_quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
-    }
-    return real;
-}
-/**
- * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
- * a symbolic link, as a path relative to `root` with `/` separators; undefined when
- * there is none (an entry that does not exist ends the walk). For code that writes
- * files and must never follow a link, even one that leads back inside `root`.
- */
-function symlinkOnPath(root, rel) {
-    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
-    let current = root;
-    for (let i = 0; i < parts.length; i++) {
-        current = join(current, parts[i]);
-        const st = lstatSync(current, { throwIfNoEntry: false });
-        if (!st)
-            return undefined;
-        if (st.isSymbolicLink())
-            return parts.slice(0, i + 1).join('/');
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/model/services.ts
-/**
- * The services file (DESIGN §2): `.github/conveyor.yml`, parsed with `yaml`'s document
- * API so every error names the file, line, column and key; or, without a file, every
- * directory holding a Dockerfile. Parsing and discovery are pure; reading the file
- * and listing the workspace sit at the edges.
- */
-
-
-
-
-
-
-
-/** The default services file path. */
-const DEFAULT_CONFIG = '.github/conveyor.yml';
-/** Platforms when neither the service nor the defaults name any. */
-const DEFAULT_PLATFORMS = ['linux/amd64'];
-/** Directory names that name no service: the parent names it instead. */
-const GENERIC_DIRS = new Set(['src', 'app', 'docker', 'build']);
-const SKIP_DIRS = new Set(['node_modules', '.git', 'vendor']);
-const TOP_KEYS = ['global', 'defaults', 'services'];
-const DEFAULT_KEYS = ['registry', 'platforms'];
-const SERVICE_KEYS = [
-    'path',
-    'context',
-    'dockerfile',
-    'image',
-    'paths',
-    'ignore',
-    'depends-on',
-    'build-args',
-    'platforms',
-    'target',
-    'deploy'
-];
-const DEPLOY_KEYS = ['kustomize', 'helm-values', 'key', 'manifests'];
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
-const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
-const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/**
- * The most of a value from the file an error shows. Errors quote what they found, and
- * what they found is whatever the file holds: never more than a short prefix of it.
- */
-const SHOWN = 60;
-/** A value from the file, quoted and cut to a short prefix. */
-function show(value) {
-    return errors_quote(value, SHOWN);
-}
-/** `text` cut to `max` characters. */
-function shorten(text, max) {
-    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
-}
-/** A key path for an error: as written when short and printable, else quoted and cut. */
-function showKey(key) {
-    // eslint-disable-next-line no-control-regex -- control characters are what is refused
-    return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key);
-}
+/** Past this length a word is no typo of a short name: no quadratic work on a huge word. */
+const LONGEST = 120;
 /** Edit distance with adjacent transpositions (optimal string alignment); small strings. */
 function editDistance(a, b) {
     const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
@@ -93061,8 +93064,7 @@ function editDistance(a, b) {
 }
 /** The closest candidate to `word`, when it is close enough to be a likely typo. */
 function didYouMean(word, candidates) {
-    // A typo of a short name is short: no quadratic work on a huge word.
-    if (word.length > 2 * SHOWN)
+    if (word.length > LONGEST)
         return undefined;
     const norm = (s) => s.toLowerCase().replace(/[-_]/g, '');
     let best;
@@ -93077,618 +93079,10 @@ function didYouMean(word, candidates) {
     const limit = Math.max(1, Math.floor(word.length / 3));
     return best !== undefined && bestD <= limit && bestD < word.length ? best : undefined;
 }
-/** Normalise a repo-relative path: posix, no `./`, no trailing slash, `.` for the root. */
-function normalizeRelPath(value) {
-    if (value.includes('\\') || (0,external_node_path_.isAbsolute)(value) || value.includes('\0'))
-        return undefined;
-    const n = external_node_path_.posix.normalize(value).replace(/\/+$/, '');
-    if (n === '..' || n.startsWith('../'))
-        return undefined;
-    return n === '' ? '.' : n;
-}
-/** A file path inside a directory (`.` is the root). */
-function under(dir, file) {
-    return dir === '.' ? file : `${dir}/${file}`;
-}
-/** The default image: `<registry>/<name>`, or the name alone. */
-function defaultImage(name, registry) {
-    const n = name.toLowerCase();
-    return registry ? `${registry}/${n}` : n;
-}
-class Located {
-    file;
-    lines;
-    constructor(file, lines) {
-        this.file = file;
-        this.lines = lines;
-    }
-    at(node, key, message) {
-        const where = node?.range ? this.pos(node.range[0]) : '';
-        return new FileConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''), node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 });
-    }
-    pos(offset) {
-        const p = this.lines.linePos(offset);
-        return `:${p.line}:${p.col}`;
-    }
-    /** The annotation location of a source offset. */
-    location(offset) {
-        const p = this.lines.linePos(offset);
-        return { file: this.file, line: p.line, col: p.col };
-    }
-}
-function keyOf(pair) {
-    return (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : String(pair.key);
-}
-function keyNode(pair) {
-    return pair.key ?? undefined;
-}
-function describe(node) {
-    if (node === null || node === undefined)
-        return 'nothing';
-    if ((0,dist/* isMap */.jh)(node))
-        return 'a mapping';
-    if ((0,dist/* isSeq */.oP)(node))
-        return 'a list';
-    if ((0,dist/* isScalar */.jn)(node)) {
-        const v = node.value;
-        if (v === null)
-            return 'nothing (null)';
-        return `${typeof v} ${typeof v === 'string' ? show(v) : shorten(String(v), SHOWN)}`;
-    }
-    return 'an unexpected value';
-}
-/** Parser state for one file. */
-class Parser {
-    loc;
-    constructor(loc) {
-        this.loc = loc;
-    }
-    map(node, key, allowed) {
-        if (!(0,dist/* isMap */.jh)(node)) {
-            throw this.loc.at(node, key, `expected a mapping, got ${describe(node)}`);
-        }
-        const pairs = node.items;
-        for (const pair of pairs) {
-            const k = keyOf(pair);
-            if (!allowed.includes(k)) {
-                const hint = didYouMean(k, allowed);
-                const path = key ? `${key}.${k}` : k;
-                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${show(k)}${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${allowed.join(', ')}`);
-            }
-        }
-        return pairs;
-    }
-    string(node, key, pattern, expected) {
-        if (!(0,dist/* isScalar */.jn)(node) || node.value === null || typeof node.value === 'object') {
-            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got ${describe(node)}`);
-        }
-        const value = String(node.value);
-        if (value.trim() === '')
-            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got an empty string`);
-        if (pattern && !pattern.test(value)) {
-            throw this.loc.at(node, key, `got ${show(value)}, expected ${expected ?? pattern.source}`);
-        }
-        return value;
-    }
-    relPath(node, key) {
-        const value = this.string(node, key, undefined, 'a repository-relative path');
-        const n = normalizeRelPath(value);
-        if (n === undefined) {
-            throw this.loc.at(node, key, `got ${show(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
-        }
-        return n;
-    }
-    list(node, key, item) {
-        if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
-            return [item(node, key)];
-        if (!(0,dist/* isSeq */.oP)(node))
-            throw this.loc.at(node, key, `expected a list, got ${describe(node)}`);
-        return node.items.map((n, i) => item(n, `${key}[${i}]`));
-    }
-    glob = (n, k) => {
-        const value = this.string(n, k, undefined, 'a glob pattern');
-        if (value.startsWith('/') || value.includes('\\')) {
-            throw this.loc.at(n, k, `got ${show(value)}, expected a glob relative to the repository root with "/" separators`);
-        }
-        return value;
-    };
-    platform = (n, k) => this.string(n, k, PLATFORM_RE, 'a platform such as "linux/amd64" or "linux/arm/v7"');
-}
-function parseFile(text, file) {
-    const lines = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-    const loc = new Located(file, lines);
-    if (doc.errors.length > 0) {
-        const e = doc.errors[0];
-        const where = loc.pos(e.pos[0]);
-        throw new FileConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`, loc.location(e.pos[0]));
-    }
-    const p = new Parser(loc);
-    const root = doc.contents;
-    const out = { global: [], defaults: { platforms: [...DEFAULT_PLATFORMS] }, loc };
-    if (root === null || ((0,dist/* isScalar */.jn)(root) && root.value === null))
-        return out;
-    for (const pair of p.map(root, '', TOP_KEYS)) {
-        const k = keyOf(pair);
-        const v = pair.value;
-        if (k === 'global')
-            out.global = p.list(v, 'global', p.glob);
-        else if (k === 'defaults') {
-            for (const dp of p.map(v, 'defaults', DEFAULT_KEYS)) {
-                const dk = keyOf(dp);
-                const dv = dp.value;
-                if (dk === 'registry') {
-                    const r = p.string(dv, 'defaults.registry', undefined, 'a registry and optional namespace such as "ghcr.io/acme"');
-                    const clean = r.replace(/\/+$/, '');
-                    if (!IMAGE_RE.test(clean)) {
-                        throw loc.at(dv, 'defaults.registry', `got ${show(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`);
-                    }
-                    out.defaults.registry = clean;
-                }
-                else {
-                    const list = p.list(dv, 'defaults.platforms', p.platform);
-                    if (list.length === 0)
-                        throw loc.at(dv, 'defaults.platforms', 'expected at least one platform');
-                    out.defaults.platforms = list;
-                }
-            }
-        }
-        else {
-            if (v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null)) {
-                throw loc.at(v ?? keyNode(pair), 'services', 'expected a mapping of service names to settings, got nothing (leave the key out to discover services by their Dockerfiles)');
-            }
-            if (!(0,dist/* isMap */.jh)(v))
-                throw loc.at(v, 'services', `expected a mapping of service names to settings, got ${describe(v)}`);
-            out.servicesNode = v;
-        }
-    }
-    return out;
-}
-function parseService(p, pair, defaults) {
-    const name = keyOf(pair);
-    const key = `services.${name}`;
-    if (!NAME_RE.test(name)) {
-        throw p.loc.at(keyNode(pair), key, `service name ${show(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`);
-    }
-    const v = pair.value;
-    const pairs = v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null) ? undefined : p.map(v, key, SERVICE_KEYS);
-    const get = (k) => {
-        const found = pairs?.find(x => keyOf(x) === k);
-        return found ? (found.value ?? null) : undefined;
-    };
-    const has = (k) => pairs?.some(x => keyOf(x) === k) ?? false;
-    let path;
-    let dockerfile;
-    if (has('dockerfile'))
-        dockerfile = p.relPath(get('dockerfile'), `${key}.dockerfile`);
-    if (has('path'))
-        path = p.relPath(get('path'), `${key}.path`);
-    else if (dockerfile !== undefined)
-        path = external_node_path_.posix.dirname(dockerfile);
-    else {
-        throw p.loc.at(keyNode(pair), key, `missing "path" (the service's directory, e.g. "services/${name}")`);
-    }
-    const context = has('context') ? p.relPath(get('context'), `${key}.context`) : path;
-    dockerfile ??= under(path, 'Dockerfile');
-    let image;
-    const imageSource = has('image') ? 'image' : defaults.registry ? 'defaults.registry' : 'name';
-    if (has('image')) {
-        image = p.string(get('image'), `${key}.image`, IMAGE_RE, 'a full image name without tag or digest, lower case, such as "ghcr.io/acme/cart"');
-    }
-    else
-        image = defaultImage(name, defaults.registry);
-    const deps = [];
-    const dependsOn = has('depends-on')
-        ? p.list(get('depends-on'), `${key}.depends-on`, (n, k) => {
-            deps.push(n ?? undefined);
-            return p.string(n, k, NAME_RE, 'a service name');
-        })
-        : [];
-    const buildArgs = {};
-    if (has('build-args')) {
-        const node = get('build-args');
-        if (!(0,dist/* isMap */.jh)(node))
-            throw p.loc.at(node, `${key}.build-args`, `expected a mapping of NAME: value, got ${describe(node)}`);
-        for (const bp of node.items) {
-            const bk = keyOf(bp);
-            if (!BUILD_ARG_RE.test(bk))
-                throw p.loc.at(keyNode(bp), `${key}.build-args.${bk}`, `expected a build argument name (letters, digits, "_")`);
-            const bv = bp.value;
-            if (!(0,dist/* isScalar */.jn)(bv) || bv.value === null || typeof bv.value === 'object') {
-                throw p.loc.at(bv ?? keyNode(bp), `${key}.build-args.${bk}`, `expected a string, number or boolean, got ${describe(bv)}`);
-            }
-            buildArgs[bk] = String(bv.value);
-        }
-    }
-    const platforms = has('platforms')
-        ? p.list(get('platforms'), `${key}.platforms`, p.platform)
-        : [...defaults.platforms];
-    if (platforms.length === 0)
-        throw p.loc.at(get('platforms'), `${key}.platforms`, 'expected at least one platform');
-    const service = {
-        name,
-        path,
-        context,
-        dockerfile,
-        image,
-        imageSource,
-        paths: has('paths') ? p.list(get('paths'), `${key}.paths`, p.glob) : [],
-        ignore: has('ignore') ? p.list(get('ignore'), `${key}.ignore`, p.glob) : [],
-        dependsOn,
-        buildArgs,
-        platforms
-    };
-    if (has('target'))
-        service.target = p.string(get('target'), `${key}.target`, /^[A-Za-z0-9._-]+$/, 'a build stage name');
-    if (has('deploy')) {
-        const deploy = {};
-        for (const dp of p.map(get('deploy'), `${key}.deploy`, DEPLOY_KEYS)) {
-            const dk = keyOf(dp);
-            const dv = dp.value;
-            const k = `${key}.deploy.${dk}`;
-            if (dk === 'kustomize')
-                deploy.kustomize = p.relPath(dv, k);
-            else if (dk === 'helm-values')
-                deploy.helmValues = p.relPath(dv, k);
-            else if (dk === 'manifests')
-                deploy.manifests = p.relPath(dv, k);
-            else
-                deploy.key = p.string(dv, k, undefined, 'a dotted key such as "cart.image"');
-        }
-        if (deploy.key !== undefined && deploy.helmValues === undefined) {
-            throw p.loc.at(get('deploy'), `${key}.deploy.key`, 'is only used with "helm-values" (the key in the values file to set)');
-        }
-        service.deploy = deploy;
-    }
-    return { service, deps };
-}
-/**
- * Check `depends-on`: every name is a service and there is no cycle. Pure; `where`
- * turns a service name (and the index of its dependency) into an error prefix.
- */
-function checkDependencies(services, where = () => '') {
-    const byName = new Map(services.map(s => [s.name, s]));
-    for (const s of services) {
-        s.dependsOn.forEach((d, i) => {
-            if (!byName.has(d)) {
-                const hint = didYouMean(d, [...byName.keys()]);
-                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${hint ? ` (did you mean "${hint}"?)` : ''}; known services: ${[...byName.keys()].join(', ')}`);
-            }
-            if (d === s.name) {
-                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: a service cannot depend on itself (cycle ${s.name} -> ${s.name})`);
-            }
-        });
-    }
-    const state = new Map();
-    const stack = [];
-    const visit = (name) => {
-        state.set(name, 1);
-        stack.push(name);
-        const s = byName.get(name);
-        for (let i = 0; i < s.dependsOn.length; i++) {
-            const d = s.dependsOn[i];
-            const st = state.get(d);
-            if (st === 1) {
-                const cycle = [...stack.slice(stack.indexOf(d)), d];
-                throw new errors_ConfigurationError(`${where(name, i)}services.${name}.depends-on: dependency cycle ${cycle.join(' -> ')}`);
-            }
-            if (st === undefined)
-                visit(d);
-        }
-        stack.pop();
-        state.set(name, 2);
-    };
-    for (const s of services)
-        if (!state.has(s.name))
-            visit(s.name);
-}
-/**
- * Parse a services file's text. `file` is the repo-relative path used in errors.
- * Without a `services` key, `discovered` (from the Dockerfiles) is used with the
- * file's defaults.
- */
-function parseServices(text, file, discover = () => []) {
-    const parsed = parseFile(text, file);
-    const p = new Parser(parsed.loc);
-    let services;
-    const where = new Map();
-    const node = parsed.servicesNode;
-    if (node) {
-        services = [];
-        for (const pair of node.items) {
-            const { service, deps } = parseService(p, pair, parsed.defaults);
-            services.push(service);
-            where.set(service.name, { name: keyNode(pair), deps });
-        }
-        if (services.length === 0)
-            throw parsed.loc.at(node, 'services', 'expected at least one service');
-    }
-    else
-        services = discover(parsed.defaults);
-    // The prefix is worked out as the error is thrown: the last one asked for is its place.
-    let place = { file, line: 1, col: 1 };
-    try {
-        checkDependencies(services, (name, dep) => {
-            const w = where.get(name);
-            const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name;
-            place = node?.range ? parsed.loc.location(node.range[0]) : { file, line: 1, col: 1 };
-            return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `;
-        });
-    }
-    catch (error) {
-        if (error instanceof errors_ConfigurationError)
-            throw new FileConfigurationError(error.message, place);
-        throw error;
-    }
-    return { file, global: parsed.global, defaults: parsed.defaults, services };
-}
-/**
- * Services from a list of repo-relative files: every `Dockerfile` makes one, named
- * after its directory, or after the parent when the directory's name is generic.
- * Pure. `rootName` names a Dockerfile at the repository root.
- */
-function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] }, rootName = 'app') {
-    const found = new Map();
-    const dockerfiles = files
-        .filter(f => external_node_path_.posix.basename(f) === 'Dockerfile')
-        .filter(f => !f.split('/').some(seg => SKIP_DIRS.has(seg)))
-        .sort();
-    for (const dockerfile of dockerfiles) {
-        const context = external_node_path_.posix.dirname(dockerfile);
-        let path = context;
-        if (context !== '.' && GENERIC_DIRS.has(external_node_path_.posix.basename(context)))
-            path = external_node_path_.posix.dirname(context);
-        const name = path === '.' ? rootName : external_node_path_.posix.basename(path);
-        const clash = found.get(name);
-        if (clash) {
-            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
-        }
-        if (!NAME_RE.test(name)) {
-            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
-        }
-        found.set(name, {
-            name,
-            path,
-            context,
-            dockerfile,
-            image: defaultImage(name, defaults.registry),
-            imageSource: defaults.registry ? 'defaults.registry' : 'name',
-            paths: [],
-            ignore: [],
-            dependsOn: [],
-            buildArgs: {},
-            platforms: [...defaults.platforms]
-        });
-    }
-    return [...found.values()];
-}
-function walkFiles(root, dir, out) {
-    for (const entry of (0,external_node_fs_.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
-        if (SKIP_DIRS.has(entry.name))
-            continue;
-        const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
-        if (entry.isDirectory())
-            walkFiles(root, rel, out);
-        else if (entry.isFile())
-            out.push(rel);
-    }
-}
-/** The Dockerfiles of a workspace: git's tracked and unignored files in a repository, else a walk. */
-async function listDockerfiles(workspace) {
-    const r = await git(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ':(glob)**/Dockerfile'], { cwd: workspace, allowFailure: true });
-    if (r.code === 0) {
-        return [
-            ...new Set(r.stdout.split('\0').filter(f => f !== '' && (0,external_node_fs_.existsSync)((0,external_node_path_.join)(workspace, f))))
-        ];
-    }
-    const out = [];
-    walkFiles(workspace, '', out);
-    return out.filter(f => external_node_path_.posix.basename(f) === 'Dockerfile');
-}
-/**
- * Load the services: the file when it exists (or `requireFile`), else every
- * Dockerfile in the workspace. The file must be a regular file inside the workspace
- * once symlinks are resolved (`rootName` names that directory in the error), so a
- * checked-in link to `/proc/self/environ` or `/etc/passwd` is refused, not read.
- */
-async function loadServices(options) {
-    const config = options.config?.trim() || DEFAULT_CONFIG;
-    const rel = (0,external_node_path_.isAbsolute)(config)
-        ? external_node_path_.posix.relative(options.workspace, config) || config
-        : (normalizeRelPath(config) ?? config);
-    const full = confinedPath(options.workspace, config, {
-        input: 'config',
-        rootName: options.rootName,
-        hint: 'the services file must be a file of the checkout'
-    });
-    const rootName = (0,external_node_path_.basename)(options.workspace).toLowerCase() || 'app';
-    let dockerfiles;
-    const discover = async () => (dockerfiles ??= await listDockerfiles(options.workspace));
-    if ((0,external_node_fs_.existsSync)(full)) {
-        if (!(0,external_node_fs_.statSync)(full).isFile()) {
-            throw new errors_ConfigurationError(`services file ${errors_quote(rel)} is not a regular file`);
-        }
-        const text = (0,external_node_fs_.readFileSync)(full, 'utf8');
-        // Discovery only runs when the file has no `services` key.
-        let needed = false;
-        const first = parseServices(text, rel, () => {
-            needed = true;
-            return [];
-        });
-        if (!needed)
-            return first;
-        const files = await discover();
-        return parseServices(text, rel, defaults => discoverServices(files, defaults, rootName));
-    }
-    if (options.requireFile) {
-        throw new errors_ConfigurationError(`services file ${errors_quote(rel)} does not exist in ${options.workspace}`);
-    }
-    const defaults = { platforms: [...DEFAULT_PLATFORMS] };
-    const services = discoverServices(await discover(), defaults, rootName);
-    return { global: [], defaults, services };
-}
-/**
- * The image a build of `service` pushes, and where the name came from (for the log):
- * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
- * the registry from input `registry` over the file's `defaults.registry`. Input
- * `registry` also prefixes an image name that has no registry. Pure.
- */
-function serviceImage(service, config, inputs) {
-    const file = config.file ?? 'the services file';
-    const prefixed = (image) => inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image;
-    const withInput = (image) => inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : '';
-    if (inputs.image) {
-        return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` };
-    }
-    if (service.imageSource === 'image') {
-        return {
-            image: prefixed(service.image),
-            from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
-        };
-    }
-    const fileRegistry = config.defaults.registry;
-    if (inputs.registry) {
-        const over = fileRegistry && fileRegistry !== inputs.registry
-            ? ` (over defaults.registry ${fileRegistry} of ${file})`
-            : '';
-        return {
-            image: defaultImage(service.name, inputs.registry),
-            from: `input "registry"${over}`
-        };
-    }
-    if (fileRegistry) {
-        return {
-            image: defaultImage(service.name, fileRegistry),
-            from: `defaults.registry of ${file}`
-        };
-    }
-    return {
-        image: service.image,
-        from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
-    };
-}
-/** Whether an image name starts with a registry host (as the image reference parser reads it). */
-function hasRegistry(image) {
-    try {
-        return parseImageRef(image).registry !== undefined;
-    }
-    catch {
-        return false;
-    }
-}
-/** The named service, or a ConfigurationError listing the known names. */
-function findService(config, name) {
-    const s = config.services.find(x => x.name === name);
-    if (s)
-        return s;
-    const names = config.services.map(x => x.name);
-    const hint = didYouMean(name, names);
-    const from = config.file
-        ? `services file ${config.file}`
-        : 'the Dockerfiles found (no services file)';
-    throw new errors_ConfigurationError(`unknown service ${show(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
-}
-
-;// CONCATENATED MODULE: ./src/image/metadata/context.ts
-/**
- * The context tags and labels are computed from, made the way docker/metadata-action makes
- * it from a workflow run: a `pull_request_target` run is tagged from its pull request
- * (`refs/pull/<number>/merge`, not the base branch it runs on);
- * `DOCKER_METADATA_PR_HEAD_SHA=true` tags a pull request run with its head commit instead of
- * the merge commit; `DOCKER_METADATA_SHORT_SHA_LENGTH` sets the short SHA's length; the commit
- * date comes from the event payload when it holds the commit. Conveyor adds
- * `SOURCE_DATE_EPOCH` (the reproducible-builds convention), which fixes "now" for `{{date}}`
- * and the `created` label. Pure: the caller reads the environment and the payload.
- */
-
-function field(value, key) {
-    return typeof value === 'object' && value !== null
-        ? value[key]
-        : undefined;
-}
-/** A nested field of the payload (`path` of keys), or undefined. */
-function payloadField(payload, ...path) {
-    return path.reduce((v, k) => field(v, k), payload);
-}
-/**
- * The commit date the payload holds for `sha`: a push's `commits[].timestamp` or its
- * `head_commit.timestamp`, as metadata-action reads them. Undefined otherwise.
- */
-function commitDateFromPayload(payload, sha) {
-    const commits = payload.commits;
-    if (Array.isArray(commits)) {
-        const hit = commits.find(c => field(c, 'id') === sha);
-        const ts = field(hit, 'timestamp');
-        if (typeof ts === 'string' && ts !== '')
-            return new Date(ts);
-    }
-    const head = payload.head_commit;
-    if (field(head, 'id') === sha && typeof field(head, 'timestamp') === 'string') {
-        return new Date(field(head, 'timestamp'));
-    }
-    return undefined;
-}
-/** `SOURCE_DATE_EPOCH` (whole seconds since 1970) as a date; undefined when unset or empty. */
-function sourceDateEpoch(value) {
-    if (value === undefined || value.trim() === '')
-        return undefined;
-    const text = value.trim();
-    const seconds = Number(text);
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(seconds * 1000)) {
-        throw new errors_ConfigurationError(`environment variable SOURCE_DATE_EPOCH: got ${JSON.stringify(value)}, expected whole seconds since 1970-01-01 UTC (for example 1700000000)`);
-    }
-    return new Date(seconds * 1000);
-}
-/** `DOCKER_METADATA_SHORT_SHA_LENGTH` (default 7). */
-function shortShaLength(value) {
-    if (value === undefined || value.trim() === '')
-        return 7;
-    if (!/^\d+$/.test(value.trim()) || Number(value) < 1) {
-        throw new errors_ConfigurationError(`environment variable DOCKER_METADATA_SHORT_SHA_LENGTH: got ${JSON.stringify(value)}, expected a whole number of characters such as 7 or 12`);
-    }
-    return Number(value);
-}
-/** Build the engine's context from a workflow run, as metadata-action does. */
-function metadataContext(run) {
-    let { ref, sha } = run;
-    if (/pull_request_target/.test(run.eventName)) {
-        // The run's GITHUB_REF is the base branch; the tags are the pull request's.
-        ref = `refs/pull/${String(run.payload.number)}/merge`;
-    }
-    const headSha = payloadField(run.payload, 'pull_request', 'head', 'sha');
-    if ((run.env.DOCKER_METADATA_PR_HEAD_SHA ?? '').trim().toLowerCase() === 'true' &&
-        /pull_request/.test(run.eventName) &&
-        typeof headSha === 'string') {
-        sha = headSha;
-    }
-    const now = sourceDateEpoch(run.env.SOURCE_DATE_EPOCH) ?? run.now;
-    return {
-        eventName: run.eventName,
-        ref,
-        sha,
-        payload: run.payload,
-        repo: run.repo,
-        now,
-        commitDate: commitDateFromPayload(run.payload, sha) ?? run.commitDate ?? now,
-        shortShaLength: shortShaLength(run.env.DOCKER_METADATA_SHORT_SHA_LENGTH)
-    };
-}
-/**
- * The repository data the payload holds (`repository.name`, `.description`, `.html_url`,
- * `.license.spdx_id`, `.default_branch`), for a shell that does not ask the API.
- */
-function repoFromPayload(payload) {
-    const text = (...path) => {
-        const v = payloadField(payload, 'repository', ...path);
-        return typeof v === 'string' ? v : undefined;
-    };
-    return {
-        name: text('name'),
-        description: text('description'),
-        htmlUrl: text('html_url'),
-        license: text('license', 'spdx_id'),
-        defaultBranch: text('default_branch')
-    };
+/** ` (did you mean "<name>"?)` for the closest candidate, or '' when none is close. */
+function didYouMeanHint(word, candidates) {
+    const hint = didYouMean(word, candidates);
+    return hint ? ` (did you mean "${hint}"?)` : '';
 }
 
 ;// CONCATENATED MODULE: ./src/image/metadata/date-format.ts
@@ -94483,8 +93877,7 @@ function parseTagRule(text, line) {
         }
         if (key === 'type') {
             if (!TAG_TYPES.includes(value)) {
-                const hint = didYouMean(value, TAG_TYPES);
-                throw ruleError('tags', line, text, `a type among ${TAG_TYPES.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+                throw ruleError('tags', line, text, `a type among ${TAG_TYPES.join(', ')}${didYouMeanHint(value, TAG_TYPES)}`);
             }
             type = value;
         }
@@ -94496,9 +93889,8 @@ function parseTagRule(text, line) {
     for (const key of Object.keys(attrs)) {
         if (allowed.includes(key))
             continue;
-        const hint = didYouMean(key, allowed);
         const what = key === 'value' ? 'a bare field (taken as value=)' : `attribute ${JSON.stringify(key)}`;
-        throw ruleError('tags', line, text, `attributes of type=${type} only (${allowed.join(', ')}); ${what} is not one${hint && key !== 'value' ? ` (did you mean "${hint}"?)` : ''}`);
+        throw ruleError('tags', line, text, `attributes of type=${type} only (${allowed.join(', ')}); ${what} is not one${key !== 'value' ? didYouMeanHint(key, allowed) : ''}`);
     }
     const need = (key, example) => {
         if (!Object.hasOwn(attrs, key))
@@ -94619,8 +94011,7 @@ function parseFlavor(lines) {
                     flavor[onlatestFor === 'prefix' ? 'prefixLatest' : 'suffixLatest'] = value === 'true';
                     break;
                 default: {
-                    const hint = didYouMean(key, keys);
-                    throw ruleError('flavor', line, text, `entries ${keys.map(k => `${k}=`).join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+                    throw ruleError('flavor', line, text, `entries ${keys.map(k => `${k}=`).join(', ')}${didYouMeanHint(key, keys)}`);
                 }
             }
         }
@@ -95105,17 +94496,18 @@ async function previewImage(job, log) {
 
 
 
+
 /**
  * Start hashing the build inputs: the base images are looked up (in our registry with
  * `client`, so that the connection opened here serves the calls that follow) while the
  * context's files are listed and hashed.
  */
 async function hashInputs(job, dockerfileText, client, local, log) {
-    const { target, registry } = job;
-    const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), registry, {
+    const { target, login } = job;
+    const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), login, {
         logger: log,
         local,
-        clients: new Map([[registry.host, client]])
+        clients: new Map([[login.registry, client]])
     });
     const baseDigests = resolving.then(b => b.resolved);
     // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
@@ -95147,22 +94539,17 @@ async function hashed(inputsHashed, log) {
  * itself), written under RUNNER_TEMP; `hooks.loginWritten` hears of it at once.
  */
 function writeLogin(job, backend, hooks, log) {
-    const { registry } = job;
-    const auth = writeAuthDir(runnerTemp(), {
-        registry: registry.host,
-        username: registry.username,
-        password: registry.password,
-        caPem: registry.ca
-    });
+    const { login } = job;
+    const auth = writeAuthDir(runnerTemp(), login);
     try {
-        hooks.loginWritten?.(auth.dir, registry.host);
+        hooks.loginWritten?.(auth.dir, login.registry);
     }
     catch (error) {
         removeAuthDir(auth.dir);
         throw error;
     }
-    if (registry.ca && backend !== 'buildah') {
-        log.warning(`registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${registry.host}/ca.crt, or the buildkitd config of the builder)`);
+    if (login.ca && backend !== 'buildah') {
+        log.warning(`registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${login.registry}/ca.crt, or the buildkitd config of the builder)`);
     }
     return auth;
 }
@@ -95195,7 +94582,7 @@ async function buildWithBackend(r) {
         network: job.network,
         authDir: auth.dir,
         certDir: auth.certDir,
-        insecure: job.registry.insecure,
+        insecure: job.login.insecure,
         idFile: `${work}-id`
     };
     try {
@@ -95220,7 +94607,7 @@ async function buildImage(job, log, hooks = {}) {
     const { target, source } = job;
     const startedOn = new Date();
     const image = parseImageRef(target.image);
-    const env = backends_childEnv();
+    const env = childEnv();
     // The builder is only needed to build (or to read a local base image): detect it lazily,
     // so that a promotion of an unchanged image starts no builder process at all.
     let detection;
@@ -95235,7 +94622,7 @@ async function buildImage(job, log, hooks = {}) {
     // refuses or one that holds a secret fails before any connection is opened.
     const meta = imageMetadata(job.tagging, { name: image.name, service: target.name }, source.metadata, log);
     const { tags, labels } = meta;
-    const client = openRegistry(job.registry, log);
+    const client = openRegistry(job.login, log);
     // The TLS handshake runs while the Dockerfile is read and git lists the context: the
     // first registry call finds the connection ready. One turn of the event loop sends the
     // TLS hello before that synchronous work begins.
@@ -95295,7 +94682,7 @@ async function buildImage(job, log, hooks = {}) {
         log.info(`building: ${why}`);
         if (job.push && !loginChecked) {
             // Fail fast on a bad login or an unreachable registry, before a long build.
-            await log.group(`Log in to ${job.registry.host}`, async () => {
+            await log.group(`Log in to ${job.login.registry}`, async () => {
                 const { authScheme } = await client.ping();
                 log.info(`registry ${client.host} answers (${authScheme} authentication)`);
             });
@@ -95401,7 +94788,7 @@ async function entriesOf(client, image, digest) {
 async function mergeImages(job, log) {
     const image = parseImageRef(job.image);
     const { tags, version } = imageMetadata(job.tagging, { name: image.name, service: job.service }, job.source.metadata, log);
-    const client = openRegistry(job.registry, log);
+    const client = openRegistry(job.login, log);
     try {
         const entries = [];
         const seen = new Map();
@@ -95457,12 +94844,807 @@ async function mergeImages(job, log) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/image/metadata/context.ts
+/**
+ * The context tags and labels are computed from, made the way docker/metadata-action makes
+ * it from a workflow run: a `pull_request_target` run is tagged from its pull request
+ * (`refs/pull/<number>/merge`, not the base branch it runs on);
+ * `DOCKER_METADATA_PR_HEAD_SHA=true` tags a pull request run with its head commit instead of
+ * the merge commit; `DOCKER_METADATA_SHORT_SHA_LENGTH` sets the short SHA's length; the commit
+ * date comes from the event payload when it holds the commit. Conveyor adds
+ * `SOURCE_DATE_EPOCH` (the reproducible-builds convention), which fixes "now" for `{{date}}`
+ * and the `created` label. Pure: the caller reads the environment and the payload.
+ */
+
+
+/**
+ * The commit date the payload holds for `sha`: a push's `commits[].timestamp` or its
+ * `head_commit.timestamp`, as metadata-action reads them. Undefined otherwise.
+ */
+function commitDateFromPayload(payload, sha) {
+    const commits = payload.commits;
+    if (Array.isArray(commits)) {
+        const hit = commits.find(c => payloadField(c, 'id') === sha);
+        const ts = payloadField(hit, 'timestamp');
+        if (typeof ts === 'string' && ts !== '')
+            return new Date(ts);
+    }
+    const head = payload.head_commit;
+    const ts = payloadField(head, 'timestamp');
+    if (payloadField(head, 'id') === sha && typeof ts === 'string') {
+        return new Date(ts);
+    }
+    return undefined;
+}
+/** `SOURCE_DATE_EPOCH` (whole seconds since 1970) as a date; undefined when unset or empty. */
+function sourceDateEpoch(value) {
+    if (value === undefined || value.trim() === '')
+        return undefined;
+    const text = value.trim();
+    const seconds = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(seconds * 1000)) {
+        throw new errors_ConfigurationError(`environment variable SOURCE_DATE_EPOCH: got ${JSON.stringify(value)}, expected whole seconds since 1970-01-01 UTC (for example 1700000000)`);
+    }
+    return new Date(seconds * 1000);
+}
+/** `DOCKER_METADATA_SHORT_SHA_LENGTH` (default 7). */
+function shortShaLength(value) {
+    if (value === undefined || value.trim() === '')
+        return 7;
+    if (!/^\d+$/.test(value.trim()) || Number(value) < 1) {
+        throw new errors_ConfigurationError(`environment variable DOCKER_METADATA_SHORT_SHA_LENGTH: got ${JSON.stringify(value)}, expected a whole number of characters such as 7 or 12`);
+    }
+    return Number(value);
+}
+/** Build the engine's context from a workflow run, as metadata-action does. */
+function metadataContext(run) {
+    let { ref, sha } = run;
+    if (/pull_request_target/.test(run.eventName)) {
+        // The run's GITHUB_REF is the base branch; the tags are the pull request's.
+        ref = `refs/pull/${String(run.payload.number)}/merge`;
+    }
+    const headSha = payloadField(run.payload, 'pull_request', 'head', 'sha');
+    if ((run.env.DOCKER_METADATA_PR_HEAD_SHA ?? '').trim().toLowerCase() === 'true' &&
+        /pull_request/.test(run.eventName) &&
+        typeof headSha === 'string') {
+        sha = headSha;
+    }
+    const now = sourceDateEpoch(run.env.SOURCE_DATE_EPOCH) ?? run.now;
+    return {
+        eventName: run.eventName,
+        ref,
+        sha,
+        payload: run.payload,
+        repo: run.repo,
+        now,
+        commitDate: commitDateFromPayload(run.payload, sha) ?? run.commitDate ?? now,
+        shortShaLength: shortShaLength(run.env.DOCKER_METADATA_SHORT_SHA_LENGTH)
+    };
+}
+/**
+ * The repository data the payload holds (`repository.name`, `.description`, `.html_url`,
+ * `.license.spdx_id`, `.default_branch`), for a shell that does not ask the API.
+ */
+function repoFromPayload(payload) {
+    const text = (...path) => {
+        const v = payloadField(payload, 'repository', ...path);
+        return typeof v === 'string' ? v : undefined;
+    };
+    return {
+        name: text('name'),
+        description: text('description'),
+        htmlUrl: text('html_url'),
+        license: text('license', 'spdx_id'),
+        defaultBranch: text('default_branch')
+    };
+}
+
+;// CONCATENATED MODULE: ./src/core/confine.ts
+/**
+ * Paths a user (or a pull request) controls, confined to a root directory (the
+ * workspace, or plan's working directory). Symlinks are resolved with `realpath`
+ * first, so a checked-in link such as `.github/conveyor.yml -> /proc/self/environ`
+ * cannot make an action read, and print, a file outside the checkout.
+ */
+
+
+
+/** Whether `path` is `root` or below it (both absolute and already resolved). */
+function isWithin(root, path) {
+    const rel = (0,external_node_path_.relative)(root, path);
+    return rel === '' || (!(0,external_node_path_.isAbsolute)(rel) && rel !== '..' && !rel.startsWith(`..${external_node_path_.sep}`));
+}
+/**
+ * The real path of `path` (absolute, or relative to `root`): every symlink resolved.
+ * For a path that does not exist, its deepest existing ancestor is resolved and the
+ * rest appended, so a link in a parent directory still counts.
+ */
+function realPath(root, path) {
+    let head = (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(root, path);
+    const rest = [];
+    while (!(0,external_node_fs_.existsSync)(head)) {
+        const parent = (0,external_node_path_.dirname)(head);
+        if (parent === head)
+            break;
+        rest.unshift(head.slice(parent.length).replace(/^[/\\]+/, ''));
+        head = parent;
+    }
+    const real = (0,external_node_fs_.existsSync)(head) ? (0,external_node_fs_.realpathSync)(head) : head;
+    return rest.length > 0 ? (0,external_node_path_.join)(real, ...rest) : real;
+}
+/**
+ * `path` resolved through its symlinks, when it stays inside `root`; else a
+ * ConfigurationError naming the input. `rootName` says what the root is in the message
+ * (`the workspace`, `the working directory`); `hint` is appended.
+ */
+function confinedPath(root, path, options) {
+    const realRoot = realPath(root, root);
+    const real = realPath(root, path);
+    if (!isWithin(realRoot, real)) {
+        // Lexically inside: only a symlink leads out.
+        const link = isWithin((0,external_node_path_.resolve)(root), (0,external_node_path_.resolve)(root, path)) ? ' (through a symlink)' : '';
+        throw new errors_ConfigurationError(`${options.input} ${errors_quote(path)} is outside ${options.rootName ?? 'the workspace'} ${realRoot}${link}${options.hint ? `; ${options.hint}` : ''}`);
+    }
+    return real;
+}
+/**
+ * The first entry on the way from `root` to `root/rel` (`rel` itself included) that is
+ * a symbolic link, as a path relative to `root` with `/` separators; undefined when
+ * there is none (an entry that does not exist ends the walk). For code that writes
+ * files and must never follow a link, even one that leads back inside `root`.
+ */
+function symlinkOnPath(root, rel) {
+    const parts = rel.split(/[/\\]+/).filter(p => p !== '' && p !== '.');
+    let current = root;
+    for (let i = 0; i < parts.length; i++) {
+        current = join(current, parts[i]);
+        const st = lstatSync(current, { throwIfNoEntry: false });
+        if (!st)
+            return undefined;
+        if (st.isSymbolicLink())
+            return parts.slice(0, i + 1).join('/');
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/model/services/config.ts
+/**
+ * The services file's data (docs/architecture.md, "The services file"): what a service
+ * is, the defaults, and the pure rules that read a parsed file: `depends-on` checked,
+ * the image a build pushes, a service found by name. Parsing is in parse.ts, discovery
+ * by Dockerfiles in discover.ts, reading the workspace in load.ts.
+ */
+
+
+
+
+/** The default services file path. */
+const DEFAULT_CONFIG = '.github/conveyor.yml';
+/** Platforms when neither the service nor the defaults name any. */
+const DEFAULT_PLATFORMS = ['linux/amd64'];
+/** Directory names that name no service: the parent names it instead. */
+const GENERIC_DIRS = new Set(['src', 'app', 'docker', 'build']);
+/** Directories never searched for Dockerfiles. */
+const SKIP_DIRS = new Set(['node_modules', '.git', 'vendor']);
+/** A valid service name. */
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * The most of a value from the file an error shows. Errors quote what they found, and
+ * what they found is whatever the file holds: never more than a short prefix of it.
+ */
+const SHOWN = 60;
+/** A value from the file, quoted and cut to a short prefix. */
+function show(value) {
+    return errors_quote(value, SHOWN);
+}
+/** Normalise a repo-relative path: posix, no `./`, no trailing slash, `.` for the root. */
+function normalizeRelPath(value) {
+    if (value.includes('\\') || (0,external_node_path_.isAbsolute)(value) || value.includes('\0'))
+        return undefined;
+    const n = external_node_path_.posix.normalize(value).replace(/\/+$/, '');
+    if (n === '..' || n.startsWith('../'))
+        return undefined;
+    return n === '' ? '.' : n;
+}
+/** A file path inside a directory (`.` is the root). */
+function under(dir, file) {
+    return dir === '.' ? file : `${dir}/${file}`;
+}
+/** The default image: `<registry>/<name>`, or the name alone. */
+function defaultImage(name, registry) {
+    const n = name.toLowerCase();
+    return registry ? `${registry}/${n}` : n;
+}
+/**
+ * Check `depends-on`: every name is a service and there is no cycle. Pure; `where`
+ * turns a service name (and the index of its dependency) into an error prefix.
+ */
+function checkDependencies(services, where = () => '') {
+    const byName = new Map(services.map(s => [s.name, s]));
+    for (const s of services) {
+        s.dependsOn.forEach((d, i) => {
+            if (!byName.has(d)) {
+                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: unknown service ${show(d)}${didYouMeanHint(d, [...byName.keys()])}; known services: ${[...byName.keys()].join(', ')}`);
+            }
+            if (d === s.name) {
+                throw new errors_ConfigurationError(`${where(s.name, i)}services.${s.name}.depends-on: a service cannot depend on itself (cycle ${s.name} -> ${s.name})`);
+            }
+        });
+    }
+    const state = new Map();
+    const stack = [];
+    const visit = (name) => {
+        state.set(name, 1);
+        stack.push(name);
+        const s = byName.get(name);
+        for (let i = 0; i < s.dependsOn.length; i++) {
+            const d = s.dependsOn[i];
+            const st = state.get(d);
+            if (st === 1) {
+                const cycle = [...stack.slice(stack.indexOf(d)), d];
+                throw new errors_ConfigurationError(`${where(name, i)}services.${name}.depends-on: dependency cycle ${cycle.join(' -> ')}`);
+            }
+            if (st === undefined)
+                visit(d);
+        }
+        stack.pop();
+        state.set(name, 2);
+    };
+    for (const s of services)
+        if (!state.has(s.name))
+            visit(s.name);
+}
+/**
+ * The image a build of `service` pushes, and where the name came from (for the log):
+ * input `image` first, then the service's own `image:`, then `<registry>/<name>` with
+ * the registry from input `registry` over the file's `defaults.registry`. Input
+ * `registry` also prefixes an image name that has no registry. Pure.
+ */
+function serviceImage(service, config, inputs) {
+    const file = config.file ?? 'the services file';
+    const prefixed = (image) => inputs.registry && !hasRegistry(image) ? `${inputs.registry}/${image}` : image;
+    const withInput = (image) => inputs.registry && !hasRegistry(image) ? ', prefixed with input "registry"' : '';
+    if (inputs.image) {
+        return { image: prefixed(inputs.image), from: `input "image"${withInput(inputs.image)}` };
+    }
+    if (service.imageSource === 'image') {
+        return {
+            image: prefixed(service.image),
+            from: `image: of service ${service.name} in ${file}${withInput(service.image)}`
+        };
+    }
+    const fileRegistry = config.defaults.registry;
+    if (inputs.registry) {
+        const over = fileRegistry && fileRegistry !== inputs.registry
+            ? ` (over defaults.registry ${fileRegistry} of ${file})`
+            : '';
+        return {
+            image: defaultImage(service.name, inputs.registry),
+            from: `input "registry"${over}`
+        };
+    }
+    if (fileRegistry) {
+        return {
+            image: defaultImage(service.name, fileRegistry),
+            from: `defaults.registry of ${file}`
+        };
+    }
+    return {
+        image: service.image,
+        from: 'the service name alone (no input "registry", no defaults.registry: Docker Hub)'
+    };
+}
+/** Whether an image name starts with a registry host (as the image reference parser reads it). */
+function hasRegistry(image) {
+    try {
+        return parseImageRef(image).registry !== undefined;
+    }
+    catch {
+        return false;
+    }
+}
+/** The named service, or a ConfigurationError listing the known names. */
+function findService(config, name) {
+    const s = config.services.find(x => x.name === name);
+    if (s)
+        return s;
+    const names = config.services.map(x => x.name);
+    const from = config.file
+        ? `services file ${config.file}`
+        : 'the Dockerfiles found (no services file)';
+    throw new errors_ConfigurationError(`unknown service ${show(name)}${didYouMeanHint(name, names)}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
+}
+
+;// CONCATENATED MODULE: ./src/model/services/discover.ts
+/**
+ * Services without a services file: every directory holding a Dockerfile is one,
+ * named after the directory (or its parent, when the name is generic). Choosing the
+ * names is pure; listing the workspace's Dockerfiles (git, else a walk) is the edge.
+ */
+
+
+
+
+
+/**
+ * Services from a list of repo-relative files: every `Dockerfile` makes one, named
+ * after its directory, or after the parent when the directory's name is generic.
+ * Pure. `rootName` names a Dockerfile at the repository root.
+ */
+function discoverServices(files, defaults = { platforms: [...DEFAULT_PLATFORMS] }, rootName = 'app') {
+    const found = new Map();
+    const dockerfiles = files
+        .filter(f => external_node_path_.posix.basename(f) === 'Dockerfile')
+        .filter(f => !f.split('/').some(seg => SKIP_DIRS.has(seg)))
+        .sort();
+    for (const dockerfile of dockerfiles) {
+        const context = external_node_path_.posix.dirname(dockerfile);
+        let path = context;
+        if (context !== '.' && GENERIC_DIRS.has(external_node_path_.posix.basename(context)))
+            path = external_node_path_.posix.dirname(context);
+        const name = path === '.' ? rootName : external_node_path_.posix.basename(path);
+        const clash = found.get(name);
+        if (clash) {
+            throw new errors_ConfigurationError(`two Dockerfiles would make a service named ${show(name)}: ${clash.dockerfile} and ${dockerfile}; add a services file (${DEFAULT_CONFIG}) that names them`);
+        }
+        if (!NAME_RE.test(name)) {
+            throw new errors_ConfigurationError(`${dockerfile}: the directory name ${show(name)} is not a valid service name; add a services file (${DEFAULT_CONFIG}) that names it`);
+        }
+        found.set(name, {
+            name,
+            path,
+            context,
+            dockerfile,
+            image: defaultImage(name, defaults.registry),
+            imageSource: defaults.registry ? 'defaults.registry' : 'name',
+            paths: [],
+            ignore: [],
+            dependsOn: [],
+            buildArgs: {},
+            platforms: [...defaults.platforms]
+        });
+    }
+    return [...found.values()];
+}
+function walkFiles(root, dir, out) {
+    for (const entry of (0,external_node_fs_.readdirSync)((0,external_node_path_.join)(root, dir), { withFileTypes: true })) {
+        if (SKIP_DIRS.has(entry.name))
+            continue;
+        const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
+        if (entry.isDirectory())
+            walkFiles(root, rel, out);
+        else if (entry.isFile())
+            out.push(rel);
+    }
+}
+/** The Dockerfiles of a workspace: git's tracked and unignored files in a repository, else a walk. */
+async function listDockerfiles(workspace) {
+    const r = await git(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ':(glob)**/Dockerfile'], { cwd: workspace, allowFailure: true });
+    if (r.code === 0) {
+        return [
+            ...new Set(r.stdout.split('\0').filter(f => f !== '' && (0,external_node_fs_.existsSync)((0,external_node_path_.join)(workspace, f))))
+        ];
+    }
+    const out = [];
+    walkFiles(workspace, '', out);
+    return out.filter(f => external_node_path_.posix.basename(f) === 'Dockerfile');
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(38815);
+;// CONCATENATED MODULE: ./src/model/services/reader.ts
+/**
+ * Reading the services file's YAML nodes with errors that name the file, line, column
+ * and key: a mapping with only known keys, a string (optionally matching a pattern), a
+ * repository-relative path, a list, a glob, a platform. Values the file holds are
+ * quoted only as a short prefix.
+ */
+
+
+
+
+const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+/** `text` cut to `max` characters. */
+function shorten(text, max) {
+    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}
+/** A key path for an error: as written when short and printable, else quoted and cut. */
+function showKey(key) {
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    return key.length <= 2 * SHOWN && !/[\u0000-\u001f\u007f]/.test(key) ? key : show(key);
+}
+/** Errors located in one file: `file:line:col: key: message`. */
+class Located {
+    file;
+    lines;
+    constructor(file, lines) {
+        this.file = file;
+        this.lines = lines;
+    }
+    /** The error for `node` (or the file's start), under the key path `key`. */
+    at(node, key, message) {
+        const where = node?.range ? this.pos(node.range[0]) : '';
+        return new FileConfigurationError(`${this.file}${where}: ${key ? `${showKey(key)}: ` : ''}${message}`.replace(/: $/, ''), node?.range ? this.location(node.range[0]) : { file: this.file, line: 1, col: 1 });
+    }
+    /** `:line:col` of a source offset. */
+    pos(offset) {
+        const p = this.lines.linePos(offset);
+        return `:${p.line}:${p.col}`;
+    }
+    /** The annotation location of a source offset. */
+    location(offset) {
+        const p = this.lines.linePos(offset);
+        return { file: this.file, line: p.line, col: p.col };
+    }
+}
+/** A mapping pair's key as text. */
+function keyOf(pair) {
+    return (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : String(pair.key);
+}
+/** A mapping pair's key node, for the place of an error. */
+function keyNode(pair) {
+    return pair.key ?? undefined;
+}
+/** What a node holds, for an error: `a mapping`, `string "x"`, `nothing`. */
+function describe(node) {
+    if (node === null || node === undefined)
+        return 'nothing';
+    if ((0,dist/* isMap */.jh)(node))
+        return 'a mapping';
+    if ((0,dist/* isSeq */.oP)(node))
+        return 'a list';
+    if ((0,dist/* isScalar */.jn)(node)) {
+        const v = node.value;
+        if (v === null)
+            return 'nothing (null)';
+        return `${typeof v} ${typeof v === 'string' ? show(v) : shorten(String(v), SHOWN)}`;
+    }
+    return 'an unexpected value';
+}
+/** The typed readers of one file's nodes. */
+class Parser {
+    loc;
+    constructor(loc) {
+        this.loc = loc;
+    }
+    /** A mapping's pairs; a key outside `allowed` is an error with a hint. */
+    map(node, key, allowed) {
+        if (!(0,dist/* isMap */.jh)(node)) {
+            throw this.loc.at(node, key, `expected a mapping, got ${describe(node)}`);
+        }
+        const pairs = node.items;
+        for (const pair of pairs) {
+            const k = keyOf(pair);
+            if (!allowed.includes(k)) {
+                const path = key ? `${key}.${k}` : k;
+                throw this.loc.at(keyNode(pair) ?? node, path, `unknown key ${show(k)}${didYouMeanHint(k, allowed)}; expected one of ${allowed.join(', ')}`);
+            }
+        }
+        return pairs;
+    }
+    /** A non-empty scalar as text, matching `pattern` when given. */
+    string(node, key, pattern, expected) {
+        if (!(0,dist/* isScalar */.jn)(node) || node.value === null || typeof node.value === 'object') {
+            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got ${describe(node)}`);
+        }
+        const value = String(node.value);
+        if (value.trim() === '')
+            throw this.loc.at(node, key, `expected ${expected ?? 'a string'}, got an empty string`);
+        if (pattern && !pattern.test(value)) {
+            throw this.loc.at(node, key, `got ${show(value)}, expected ${expected ?? pattern.source}`);
+        }
+        return value;
+    }
+    /** A path inside the repository, normalised (see `normalizeRelPath`). */
+    relPath(node, key) {
+        const value = this.string(node, key, undefined, 'a repository-relative path');
+        const n = normalizeRelPath(value);
+        if (n === undefined) {
+            throw this.loc.at(node, key, `got ${show(value)}, expected a path relative to the repository root, inside it, with "/" separators`);
+        }
+        return n;
+    }
+    /** A list of items (a lone string is a list of one). */
+    list(node, key, item) {
+        if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
+            return [item(node, key)];
+        if (!(0,dist/* isSeq */.oP)(node))
+            throw this.loc.at(node, key, `expected a list, got ${describe(node)}`);
+        return node.items.map((n, i) => item(n, `${key}[${i}]`));
+    }
+    /** A glob relative to the repository root. */
+    glob = (n, k) => {
+        const value = this.string(n, k, undefined, 'a glob pattern');
+        if (value.startsWith('/') || value.includes('\\')) {
+            throw this.loc.at(n, k, `got ${show(value)}, expected a glob relative to the repository root with "/" separators`);
+        }
+        return value;
+    };
+    /** A platform such as `linux/amd64`. */
+    platform = (n, k) => this.string(n, k, PLATFORM_RE, 'a platform such as "linux/amd64" or "linux/arm/v7"');
+}
+
+;// CONCATENATED MODULE: ./src/model/services/parse.ts
+/**
+ * Parsing the services file (docs/architecture.md, "The services file"):
+ * `.github/conveyor.yml` read with `yaml`'s document API, so every error names the
+ * file, line, column and key. Pure: text in, a `ServicesConfig` out.
+ */
+
+
+
+
+
+const TOP_KEYS = ['global', 'defaults', 'services'];
+const DEFAULT_KEYS = ['registry', 'platforms'];
+const SERVICE_KEYS = [
+    'path',
+    'context',
+    'dockerfile',
+    'image',
+    'paths',
+    'ignore',
+    'depends-on',
+    'build-args',
+    'platforms',
+    'target',
+    'deploy'
+];
+const DEPLOY_KEYS = ['kustomize', 'helm-values', 'key', 'manifests'];
+const IMAGE_RE = /^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/;
+const BUILD_ARG_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+function parseFile(text, file) {
+    const lines = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const loc = new Located(file, lines);
+    if (doc.errors.length > 0) {
+        const e = doc.errors[0];
+        const where = loc.pos(e.pos[0]);
+        throw new FileConfigurationError(`${file}${where}: not valid YAML: ${shorten(e.message.split('\n')[0] ?? '', 160)}`, loc.location(e.pos[0]));
+    }
+    const p = new Parser(loc);
+    const root = doc.contents;
+    const out = { global: [], defaults: { platforms: [...DEFAULT_PLATFORMS] }, loc };
+    if (root === null || ((0,dist/* isScalar */.jn)(root) && root.value === null))
+        return out;
+    for (const pair of p.map(root, '', TOP_KEYS)) {
+        const k = keyOf(pair);
+        const v = pair.value;
+        if (k === 'global')
+            out.global = p.list(v, 'global', p.glob);
+        else if (k === 'defaults') {
+            for (const dp of p.map(v, 'defaults', DEFAULT_KEYS)) {
+                const dk = keyOf(dp);
+                const dv = dp.value;
+                if (dk === 'registry') {
+                    const r = p.string(dv, 'defaults.registry', undefined, 'a registry and optional namespace such as "ghcr.io/acme"');
+                    const clean = r.replace(/\/+$/, '');
+                    if (!IMAGE_RE.test(clean)) {
+                        throw loc.at(dv, 'defaults.registry', `got ${show(r)}, expected a registry and optional namespace such as "ghcr.io/acme" (lower case, no tag)`);
+                    }
+                    out.defaults.registry = clean;
+                }
+                else {
+                    const list = p.list(dv, 'defaults.platforms', p.platform);
+                    if (list.length === 0)
+                        throw loc.at(dv, 'defaults.platforms', 'expected at least one platform');
+                    out.defaults.platforms = list;
+                }
+            }
+        }
+        else {
+            if (v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null)) {
+                throw loc.at(v ?? keyNode(pair), 'services', 'expected a mapping of service names to settings, got nothing (leave the key out to discover services by their Dockerfiles)');
+            }
+            if (!(0,dist/* isMap */.jh)(v))
+                throw loc.at(v, 'services', `expected a mapping of service names to settings, got ${describe(v)}`);
+            out.servicesNode = v;
+        }
+    }
+    return out;
+}
+function parseService(p, pair, defaults) {
+    const name = keyOf(pair);
+    const key = `services.${name}`;
+    if (!NAME_RE.test(name)) {
+        throw p.loc.at(keyNode(pair), key, `service name ${show(name)} is not valid: expected letters, digits, ".", "_" or "-", starting with a letter or digit`);
+    }
+    const v = pair.value;
+    const pairs = v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null) ? undefined : p.map(v, key, SERVICE_KEYS);
+    const get = (k) => {
+        const found = pairs?.find(x => keyOf(x) === k);
+        return found ? (found.value ?? null) : undefined;
+    };
+    const has = (k) => pairs?.some(x => keyOf(x) === k) ?? false;
+    let path;
+    let dockerfile;
+    if (has('dockerfile'))
+        dockerfile = p.relPath(get('dockerfile'), `${key}.dockerfile`);
+    if (has('path'))
+        path = p.relPath(get('path'), `${key}.path`);
+    else if (dockerfile !== undefined)
+        path = external_node_path_.posix.dirname(dockerfile);
+    else {
+        throw p.loc.at(keyNode(pair), key, `missing "path" (the service's directory, e.g. "services/${name}")`);
+    }
+    const context = has('context') ? p.relPath(get('context'), `${key}.context`) : path;
+    dockerfile ??= under(path, 'Dockerfile');
+    let image;
+    const imageSource = has('image') ? 'image' : defaults.registry ? 'defaults.registry' : 'name';
+    if (has('image')) {
+        image = p.string(get('image'), `${key}.image`, IMAGE_RE, 'a full image name without tag or digest, lower case, such as "ghcr.io/acme/cart"');
+    }
+    else
+        image = defaultImage(name, defaults.registry);
+    const deps = [];
+    const dependsOn = has('depends-on')
+        ? p.list(get('depends-on'), `${key}.depends-on`, (n, k) => {
+            deps.push(n ?? undefined);
+            return p.string(n, k, NAME_RE, 'a service name');
+        })
+        : [];
+    const buildArgs = {};
+    if (has('build-args')) {
+        const node = get('build-args');
+        if (!(0,dist/* isMap */.jh)(node))
+            throw p.loc.at(node, `${key}.build-args`, `expected a mapping of NAME: value, got ${describe(node)}`);
+        for (const bp of node.items) {
+            const bk = keyOf(bp);
+            if (!BUILD_ARG_RE.test(bk))
+                throw p.loc.at(keyNode(bp), `${key}.build-args.${bk}`, `expected a build argument name (letters, digits, "_")`);
+            const bv = bp.value;
+            if (!(0,dist/* isScalar */.jn)(bv) || bv.value === null || typeof bv.value === 'object') {
+                throw p.loc.at(bv ?? keyNode(bp), `${key}.build-args.${bk}`, `expected a string, number or boolean, got ${describe(bv)}`);
+            }
+            buildArgs[bk] = String(bv.value);
+        }
+    }
+    const platforms = has('platforms')
+        ? p.list(get('platforms'), `${key}.platforms`, p.platform)
+        : [...defaults.platforms];
+    if (platforms.length === 0)
+        throw p.loc.at(get('platforms'), `${key}.platforms`, 'expected at least one platform');
+    const service = {
+        name,
+        path,
+        context,
+        dockerfile,
+        image,
+        imageSource,
+        paths: has('paths') ? p.list(get('paths'), `${key}.paths`, p.glob) : [],
+        ignore: has('ignore') ? p.list(get('ignore'), `${key}.ignore`, p.glob) : [],
+        dependsOn,
+        buildArgs,
+        platforms
+    };
+    if (has('target'))
+        service.target = p.string(get('target'), `${key}.target`, /^[A-Za-z0-9._-]+$/, 'a build stage name');
+    if (has('deploy')) {
+        const deploy = {};
+        for (const dp of p.map(get('deploy'), `${key}.deploy`, DEPLOY_KEYS)) {
+            const dk = keyOf(dp);
+            const dv = dp.value;
+            const k = `${key}.deploy.${dk}`;
+            if (dk === 'kustomize')
+                deploy.kustomize = p.relPath(dv, k);
+            else if (dk === 'helm-values')
+                deploy.helmValues = p.relPath(dv, k);
+            else if (dk === 'manifests')
+                deploy.manifests = p.relPath(dv, k);
+            else
+                deploy.key = p.string(dv, k, undefined, 'a dotted key such as "cart.image"');
+        }
+        if (deploy.key !== undefined && deploy.helmValues === undefined) {
+            throw p.loc.at(get('deploy'), `${key}.deploy.key`, 'is only used with "helm-values" (the key in the values file to set)');
+        }
+        service.deploy = deploy;
+    }
+    return { service, deps };
+}
+/**
+ * Parse a services file's text. `file` is the repo-relative path used in errors.
+ * Without a `services` key, `discovered` (from the Dockerfiles) is used with the
+ * file's defaults.
+ */
+function parseServices(text, file, discover = () => []) {
+    const parsed = parseFile(text, file);
+    const p = new Parser(parsed.loc);
+    let services;
+    const where = new Map();
+    const node = parsed.servicesNode;
+    if (node) {
+        services = [];
+        for (const pair of node.items) {
+            const { service, deps } = parseService(p, pair, parsed.defaults);
+            services.push(service);
+            where.set(service.name, { name: keyNode(pair), deps });
+        }
+        if (services.length === 0)
+            throw parsed.loc.at(node, 'services', 'expected at least one service');
+    }
+    else
+        services = discover(parsed.defaults);
+    // The prefix is worked out as the error is thrown: the last one asked for is its place.
+    let place = { file, line: 1, col: 1 };
+    try {
+        checkDependencies(services, (name, dep) => {
+            const w = where.get(name);
+            const node = dep !== undefined ? (w?.deps[dep] ?? w?.name) : w?.name;
+            place = node?.range ? parsed.loc.location(node.range[0]) : { file, line: 1, col: 1 };
+            return node?.range ? `${file}${parsed.loc.pos(node.range[0])}: ` : `${file}: `;
+        });
+    }
+    catch (error) {
+        if (error instanceof errors_ConfigurationError)
+            throw new FileConfigurationError(error.message, place);
+        throw error;
+    }
+    return { file, global: parsed.global, defaults: parsed.defaults, services };
+}
+
+;// CONCATENATED MODULE: ./src/model/services/load.ts
+/**
+ * Loading the services of a workspace: the services file when there is one (confined
+ * to the checkout), else the Dockerfiles found. The reading is here; parsing and
+ * discovery are pure (parse.ts, discover.ts).
+ */
+
+
+
+
+
+
+
+/**
+ * Load the services: the file when it exists (or `requireFile`), else every
+ * Dockerfile in the workspace. The file must be a regular file inside the workspace
+ * once symlinks are resolved (`rootName` names that directory in the error), so a
+ * checked-in link to `/proc/self/environ` or `/etc/passwd` is refused, not read.
+ */
+async function loadServices(options) {
+    const config = options.config?.trim() || DEFAULT_CONFIG;
+    const rel = (0,external_node_path_.isAbsolute)(config)
+        ? external_node_path_.posix.relative(options.workspace, config) || config
+        : (normalizeRelPath(config) ?? config);
+    const full = confinedPath(options.workspace, config, {
+        input: 'config',
+        rootName: options.rootName,
+        hint: 'the services file must be a file of the checkout'
+    });
+    const rootName = (0,external_node_path_.basename)(options.workspace).toLowerCase() || 'app';
+    let dockerfiles;
+    const discover = async () => (dockerfiles ??= await listDockerfiles(options.workspace));
+    if ((0,external_node_fs_.existsSync)(full)) {
+        if (!(0,external_node_fs_.statSync)(full).isFile()) {
+            throw new errors_ConfigurationError(`services file ${errors_quote(rel)} is not a regular file`);
+        }
+        const text = (0,external_node_fs_.readFileSync)(full, 'utf8');
+        // Discovery only runs when the file has no `services` key.
+        let needed = false;
+        const first = parseServices(text, rel, () => {
+            needed = true;
+            return [];
+        });
+        if (!needed)
+            return first;
+        const files = await discover();
+        return parseServices(text, rel, defaults => discoverServices(files, defaults, rootName));
+    }
+    if (options.requireFile) {
+        throw new errors_ConfigurationError(`services file ${errors_quote(rel)} does not exist in ${options.workspace}`);
+    }
+    const defaults = { platforms: [...DEFAULT_PLATFORMS] };
+    const services = discoverServices(await discover(), defaults, rootName);
+    return { global: [], defaults, services };
+}
+
 ;// CONCATENATED MODULE: ./src/image/target.ts
 /**
  * What a build targets: a service of the services file (the inputs override its
  * defaults, and the log says which value is used and why), or an explicit context and
  * image. The context and the Dockerfile must lie inside the workspace.
  */
+
 
 
 
@@ -96028,7 +96210,7 @@ function getInputs(reader = new InputReader(), env = process.env) {
     if (registry !== undefined && !inputs_HOST.test(registry.split('/')[0])) {
         throw invalidInput('registry', registry, 'a registry host such as ghcr.io or 127.0.0.1:5000, optionally with a namespace (ghcr.io/acme)');
     }
-    const caCert = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd());
+    const ca = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd());
     const tags = ruleLines(reader, 'tags');
     const flavor = ruleLines(reader, 'flavor');
     const dryRun = reader.boolean('dry-run', false);
@@ -96087,7 +96269,7 @@ function getInputs(reader = new InputReader(), env = process.env) {
         registry,
         username,
         password,
-        caCert,
+        ca,
         insecure: reader.boolean('registry-insecure', false),
         tags,
         flavor,
@@ -96361,20 +96543,6 @@ function savedLogin() {
 
 
 
-/** The event payload (`GITHUB_EVENT_PATH`), or {} when there is none or it is not JSON. */
-function eventPayload(env) {
-    try {
-        if (env.GITHUB_EVENT_PATH && (0,external_node_fs_.existsSync)(env.GITHUB_EVENT_PATH)) {
-            const parsed = JSON.parse((0,external_node_fs_.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
-            if (typeof parsed === 'object' && parsed !== null)
-                return parsed;
-        }
-    }
-    catch {
-        // No usable payload: the rules see an empty one, as metadata-action's do.
-    }
-    return {};
-}
 /**
  * The commit's date for `{{commit_date}}` when the payload does not hold it (only a push's
  * does): the checkout's committer date, if the workspace has the commit. Only asked when a
@@ -96398,14 +96566,13 @@ async function commitDate(inputs, sha, workspace, log) {
  * `GITHUB_*` variables and the payload), what was checked out, the workspace.
  */
 async function githubContext(inputs, log, env = process.env) {
-    const payload = eventPayload(env);
-    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    const payload = readEventPayload(env);
     const repository = env.GITHUB_REPOSITORY ?? '';
     const workspace = (0,external_node_path_.resolve)(env.GITHUB_WORKSPACE ?? process.cwd());
     const sha = env.GITHUB_SHA ?? '';
     const ref = env.GITHUB_REF ?? '';
     const repo = repoFromPayload(payload);
-    repo.htmlUrl ??= repository ? `${server}/${repository}` : undefined;
+    repo.htmlUrl ??= repository ? `${serverUrl(env)}/${repository}` : undefined;
     const run = {
         eventName: env.GITHUB_EVENT_NAME ?? '',
         ref,
@@ -96423,9 +96590,7 @@ async function githubContext(inputs, log, env = process.env) {
         ref,
         sha,
         repository,
-        runUrl: repository && env.GITHUB_RUN_ID
-            ? `${server}/${repository}/actions/runs/${env.GITHUB_RUN_ID}`
-            : undefined,
+        runUrl: runUrl(env),
         workspace
     };
 }
@@ -96449,33 +96614,33 @@ function targetRequest(inputs, workspace) {
     };
 }
 /** The login for the registry that holds `image` (Docker Hub for a short name). */
-function registryOf(inputs, image) {
+function loginFor(inputs, image) {
     return {
-        host: parseImageRef(image).registry ?? 'docker.io',
+        registry: parseImageRef(image).registry ?? 'docker.io',
         username: inputs.username,
         password: inputs.password,
-        ca: inputs.caCert,
+        ca: inputs.ca,
         insecure: inputs.insecure
     };
 }
 /** Merge mode: the per-platform digests into one index. */
-async function merge(inputs, source, ws, log) {
+const merge = async (inputs, source, ws, log) => {
     const { service, image } = await resolveImageName(targetRequest(inputs, ws), log);
     return mergeImages({
         service,
         image,
         digests: inputs.digests,
         tagging: tagging(inputs),
-        registry: registryOf(inputs, image),
+        login: loginFor(inputs, image),
         source,
         attest: attestJob(inputs, ws, log)
     }, log);
-}
+};
 /** Dry run: the image named, its tags and labels worked out; no context read, no registry. */
-async function preview(inputs, source, ws, log) {
-    const { service, image } = await resolveImageName(targetRequest(inputs, ws), log);
-    return previewImage({ service, image, tagging: tagging(inputs), source }, log);
-}
+const preview = async (inputs, source, ws, log) => {
+    const named = await resolveImageName(targetRequest(inputs, ws), log);
+    return previewImage({ ...named, tagging: tagging(inputs), source }, log);
+};
 /**
  * What to attest and how to sign: with the signing key; without one, keylessly when the
  * job may request an OIDC token (id-token: write); else unsigned. Provenance needs the
@@ -96506,7 +96671,7 @@ async function build(inputs, source, ws, log) {
     const target = await log.group('Resolve the service', () => resolveTarget(targetRequest(inputs, ws), log));
     return buildImage({
         target,
-        registry: registryOf(inputs, target.image),
+        login: loginFor(inputs, target.image),
         tagging: tagging(inputs),
         secrets: inputs.secrets,
         cache: inputs.cache,

@@ -5,13 +5,17 @@
  * The verdict is in verdict.ts, the sources in sources.ts. No I/O.
  */
 
-/** A resource as it appears in `status.resources`. */
-export interface ResourceStatus {
+/** What names a resource (group, version, kind, namespace, name), as the API writes it. */
+export interface ResourceKey {
   group?: string
   version?: string
   kind?: string
   namespace?: string
   name?: string
+}
+
+/** A resource as it appears in `status.resources`. */
+export interface ResourceStatus extends ResourceKey {
   status?: string
   health?: { status?: string; message?: string }
   hook?: boolean
@@ -19,12 +23,7 @@ export interface ResourceStatus {
 }
 
 /** One entry of `operationState.syncResult.resources`. */
-export interface ResourceResult {
-  group?: string
-  version?: string
-  kind?: string
-  namespace?: string
-  name?: string
+export interface ResourceResult extends ResourceKey {
   status?: string
   message?: string
   hookType?: string

@@ -9,7 +9,7 @@
  * live resource again before sending it once more (an action must not run twice).
  */
 import { ConfigurationError } from '../core/errors.js'
-import type { HttpResponse } from '../core/http/client.js'
+import type { HttpResponse } from '../core/http/request.js'
 import { isHtml, type AppScope, type ArgoClient } from './client.js'
 import type { RolloutRef } from './rollout.js'
 

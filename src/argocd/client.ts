@@ -7,13 +7,13 @@
  * messages that say what to fix.
  */
 import { ConfigurationError } from '../core/errors.js'
+import type { HttpClient } from '../core/http/client.js'
 import {
   HttpError,
-  type HttpClient,
   type HttpRequest,
   type HttpResponse,
   type HttpStream
-} from '../core/http/client.js'
+} from '../core/http/request.js'
 import type { Application } from './application.js'
 import { secrets } from '../core/secrets.js'
 

@@ -8,8 +8,9 @@ import type { AppScope, ArgoClient } from './client.js'
 import type { Application } from './application.js'
 import { StreamDecoder } from './stream.js'
 import { ConfigurationError, errorMessage } from '../core/errors.js'
-import { isDeadlineError } from '../core/http/client.js'
+import { isDeadlineError } from '../core/http/request.js'
 import type { Logger } from '../core/logger.js'
+import { backoffDelay, sleep } from '../core/retry.js'
 
 /** How to observe. */
 export interface ObserveSettings {
@@ -26,9 +27,6 @@ export interface ObserveSettings {
 export function firstEventWaitMs(pollIntervalMs: number): number {
   return Math.max(1000, Math.min(10_000, Math.round(pollIntervalMs * 2.5)))
 }
-
-/** Wait `ms` (none when negative). */
-export const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, Math.max(0, ms)))
 
 /** Returns true when the observed app is in the state waited for. */
 export type Stop = (app: Application) => boolean
@@ -67,7 +65,7 @@ export class Observer {
         continue
       }
       this.log.info(`[${this.name}] watch stream ${outcome.why}; reconnecting`)
-      await sleep(Math.min(2000, 100 * 2 ** failures))
+      await sleep(backoffDelay(failures, { baseMs: 100, capMs: 2000, jitter: [1, 1] }))
     }
     return undefined
   }

@@ -26,7 +26,7 @@ import {
   type RolloutRef
 } from './rollout.js'
 import { ConfigurationError, errorMessage } from '../core/errors.js'
-import { isDeadlineError } from '../core/http/client.js'
+import { isDeadlineError } from '../core/http/request.js'
 import type { Logger } from '../core/logger.js'
 
 /** One thing that happened to a Rollout. */

@@ -7,13 +7,15 @@
  */
 import { formatDuration } from '../core/duration.js'
 import { ConfigurationError, errorMessage } from '../core/errors.js'
+import { isGlob } from '../core/glob.js'
 import { HttpClient } from '../core/http/client.js'
 import type { Logger } from '../core/logger.js'
+import { mapLimit } from '../core/pool.js'
 import { secrets } from '../core/secrets.js'
 import type { Application } from './application.js'
 import { ArgoClient } from './client.js'
 import { overall, type AppResult } from './result.js'
-import { isGlob, matchesSelector, parseSelector, selectApplications } from './select.js'
+import { matchesSelector, parseSelector, selectApplications } from './select.js'
 import { chooseSource } from './sources.js'
 import { syncApplication, type SyncSettings } from './sync.js'
 
@@ -82,7 +84,7 @@ async function resolveApps(
     }
     names = chosen.names
   }
-  const fetched = await pool(names, job.concurrency, async name => {
+  const fetched = await mapLimit(names, job.concurrency, async name => {
     try {
       return { name, app: await client.get(name, scope, refresh) }
     } catch (error) {
@@ -104,23 +106,6 @@ async function resolveApps(
   })
   if (wrong.length > 0) throw new ConfigurationError(wrong.join('\n'))
   return apps
-}
-
-async function pool<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>
-): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return out
 }
 
 /** Sync one app to its verdict; an API error is that app's failure, not the run's. */
@@ -206,7 +191,7 @@ export async function syncApplications(job: SyncJob, log: Logger): Promise<SyncR
       )
     }
     const results = await log.group('Sync', () =>
-      pool([...initial.keys()], job.concurrency, name =>
+      mapLimit([...initial.keys()], job.concurrency, name =>
         syncOne(client, name, settings, initial.get(name), log)
       )
     )

@@ -3,12 +3,8 @@
  * patterns (picomatch, `*` within a name), and a label selector. Pure.
  */
 import picomatch from 'picomatch'
+import { isGlob } from '../core/glob.js'
 import type { Application } from './application.js'
-
-/** Whether a pattern has glob syntax (anything but a plain name). */
-export function isGlob(pattern: string): boolean {
-  return picomatch.scan(pattern).isGlob
-}
 
 /** A parsed label selector requirement. */
 export interface Requirement {

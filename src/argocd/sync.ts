@@ -15,7 +15,7 @@ import {
   type Application,
   type ResourceRef
 } from './application.js'
-import { Observer, sleep, type ObserveSettings } from './observer.js'
+import { Observer, type ObserveSettings } from './observer.js'
 import { isNothingToTerminate, isOperationInProgress, syncRefusal } from './refusals.js'
 import { resultOf, type AppResult, type RevisionFacts } from './result.js'
 import type { RolloutPolicy } from './rollout.js'
@@ -37,8 +37,9 @@ import {
   type WaitFor
 } from './verdict.js'
 import { errorMessage } from '../core/errors.js'
-import { isDeadlineError } from '../core/http/client.js'
+import { isDeadlineError } from '../core/http/request.js'
 import type { Logger } from '../core/logger.js'
+import { backoffDelay, sleep } from '../core/retry.js'
 
 export type { AppResult } from './result.js'
 
@@ -271,7 +272,11 @@ export async function syncApplication(
         const refused = syncRefusal(error)
         if (refused) return finish('failed', refused)
         if (!isOperationInProgress(error)) throw error
-        const wait = Math.min(10_000, s.pollIntervalMs * 2 ** Math.min(attempt, 5))
+        const wait = backoffDelay(attempt, {
+          baseMs: s.pollIntervalMs,
+          capMs: Math.min(10_000, 32 * s.pollIntervalMs),
+          jitter: [1, 1]
+        })
         if (Date.now() + wait >= deadline) {
           return finish(
             'timed-out',

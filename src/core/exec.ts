@@ -103,12 +103,25 @@ export function lastLines(text: string, n: number): string {
 }
 
 /**
+ * The runner's request tokens: no child process needs them (the action's own code
+ * makes every call they are for), and a child that logs its environment would show them.
+ */
+const RUNNER_TOKENS = new Set([
+  'ACTIONS_RUNTIME_TOKEN',
+  'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
+  'GITHUB_TOKEN'
+])
+
+/**
  * The environment a child gets: `env` without the action's `INPUT_*` variables, which
- * hold the raw inputs (secrets among them) and which no child needs.
+ * hold the raw inputs (secrets among them), and without the runner's request tokens.
+ * Every process `exec` starts gets this; pass it on where a child is started otherwise.
  */
 export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(env)) if (!/^INPUT_/i.test(k)) out[k] = v
+  for (const [k, v] of Object.entries(env)) {
+    if (!/^INPUT_/i.test(k) && !RUNNER_TOKENS.has(k)) out[k] = v
+  }
   return out
 }
 

@@ -22,12 +22,8 @@ export function wireMasking(): void {
  * one that points into a file of the repository becomes an annotation on that file,
  * line and column (`::error file=...,line=...,col=...::`).
  */
-export async function runMain(action: string, main: (log: Logger) => Promise<void>): Promise<void> {
-  wireMasking()
-  const log = actionsLogger()
-  try {
-    await main(log)
-  } catch (error) {
+export function runMain(action: string, main: (log: Logger) => Promise<void>): Promise<void> {
+  return runStep(main, (error, log) => {
     if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) {
       log.debug(error.stack)
     }
@@ -41,17 +37,25 @@ export async function runMain(action: string, main: (log: Logger) => Promise<voi
         startColumn: error.location.col
       })
     } else core.setFailed(message)
-  }
+  })
 }
 
 /** Run an action's post step: errors only warn, the job never fails here. */
-export async function runPost(action: string, post: (log: Logger) => Promise<void>): Promise<void> {
+export function runPost(action: string, post: (log: Logger) => Promise<void>): Promise<void> {
+  return runStep(post, (error, log) => log.warning(`${action} cleanup: ${errorMessage(error)}`))
+}
+
+/** Run one step with masking wired and the runner's logger; `failed` takes what it throws. */
+async function runStep(
+  step: (log: Logger) => Promise<void>,
+  failed: (error: unknown, log: Logger) => void
+): Promise<void> {
   wireMasking()
   const log = actionsLogger()
   try {
-    await post(log)
+    await step(log)
   } catch (error) {
-    log.warning(`${action} cleanup: ${errorMessage(error)}`)
+    failed(error, log)
   }
 }
 

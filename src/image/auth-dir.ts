@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { secrets } from '../core/secrets.js'
+import type { RegistryLogin } from './distribution.js'
 
 /** The registry key docker uses in `auths` for a host (Docker Hub's is a URL). */
 export function authKey(registry: string): string {
@@ -35,34 +36,27 @@ export interface AuthDir {
   certDir?: string
 }
 
-/** Create the 0700 directory with the 0600 auth file (and the CA) under `base`. */
-export function writeAuthDir(
-  base: string,
-  options: { registry: string; username?: string; password?: string; caPem?: string }
-): AuthDir {
+/** Create the 0700 directory with the 0600 auth file (and the CA) for `login` under `base`. */
+export function writeAuthDir(base: string, login: RegistryLogin): AuthDir {
   const dir = join(base, `registry-auth-${randomBytes(6).toString('hex')}`)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   chmodSync(dir, 0o700)
   const out: AuthDir = { dir }
   const file = join(dir, 'config.json')
-  if (options.password) {
-    writeFileSync(
-      file,
-      authConfigJson(options.registry, options.username ?? '', options.password),
-      {
-        mode: 0o600
-      }
-    )
+  if (login.password) {
+    writeFileSync(file, authConfigJson(login.registry, login.username ?? '', login.password), {
+      mode: 0o600
+    })
     chmodSync(file, 0o600)
     out.configFile = file
   } else {
     // An empty config keeps the builders away from the user's ~/.docker credentials helpers.
     writeFileSync(file, '{"auths":{}}\n', { mode: 0o600 })
   }
-  if (options.caPem) {
+  if (login.ca) {
     const certDir = join(dir, 'certs')
     mkdirSync(certDir, { mode: 0o700 })
-    writeFileSync(join(certDir, 'ca.crt'), options.caPem)
+    writeFileSync(join(certDir, 'ca.crt'), login.ca)
     out.certDir = certDir
   }
   return out

@@ -6,6 +6,7 @@
  */
 import { parseImageRef } from '../model/image-ref.js'
 import type { Logger } from '../core/logger.js'
+import type { RegistryLogin } from './distribution.js'
 import { RegistryAuthError, RegistryClient } from './registry.js'
 
 /** Join continuation lines and drop comments. */
@@ -91,15 +92,6 @@ export interface BaseResolution {
   unresolved: { ref: string; reason: string }[]
 }
 
-/** Credentials and TLS settings for the registry that holds our own images. */
-export interface OwnRegistry {
-  host: string
-  username?: string
-  password?: string
-  ca?: string
-  insecure?: boolean
-}
-
 /**
  * Resolve each base image to a digest: the digest written in the reference, else the
  * registry's answer (our own registry with its credentials, others anonymously),
@@ -107,7 +99,7 @@ export interface OwnRegistry {
  */
 export async function resolveBaseDigests(
   refs: readonly string[],
-  own: OwnRegistry,
+  own: RegistryLogin,
   options: {
     logger?: Logger
     local?: (ref: string) => Promise<string | undefined>
@@ -140,13 +132,8 @@ export async function resolveBaseDigests(
       if (registry !== 'localhost') {
         let client = options.clients?.get(registry) ?? clients.get(registry)
         if (!client) {
-          const mine = registry === own.host
           client = new RegistryClient({
-            registry,
-            username: mine ? own.username : undefined,
-            password: mine ? own.password : undefined,
-            ca: mine ? own.ca : undefined,
-            insecure: mine ? own.insecure : undefined,
+            ...(registry === own.registry ? own : { registry }),
             retries: 1,
             timeoutMs: options.timeoutMs ?? 10_000,
             logger: options.logger
@@ -159,7 +146,7 @@ export async function resolveBaseDigests(
           // cheaper. Elsewhere a HEAD, which Docker Hub does not count as a pull.
           const reference = parsed.tag ?? 'latest'
           const info =
-            registry === own.host
+            registry === own.registry
               ? await client.getManifest(repository, reference)
               : await client.headManifest(repository, reference)
           if (info) {
@@ -169,7 +156,7 @@ export async function resolveBaseDigests(
           reason = 'not found in the registry'
         } catch (error) {
           // Our own registry refusing the login is fatal, not a base image to skip.
-          if (error instanceof RegistryAuthError && registry === own.host) throw error
+          if (error instanceof RegistryAuthError && registry === own.registry) throw error
           reason = (error as Error).message
         }
       } else {

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { childEnv } from '../core/exec.js'
 import type { Logger } from '../core/logger.js'
 import { runnerTemp } from '../core/outputs.js'
 import { parseImageRef, type ImageRef } from '../model/image-ref.js'
@@ -14,7 +15,6 @@ import { removeAuthDir, writeAuthDir, type AuthDir } from './auth-dir.js'
 import {
   BuildFailedError,
   cacheRefFor,
-  childEnv,
   detectBackend,
   localImageDigest,
   runBuild,
@@ -54,11 +54,11 @@ async function hashInputs(
   local: (ref: string) => Promise<string | undefined>,
   log: Logger
 ): Promise<{ h: Awaited<ReturnType<typeof hashBuildInputs>>; bases: BaseResolution }> {
-  const { target, registry } = job
-  const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), registry, {
+  const { target, login } = job
+  const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), login, {
     logger: log,
     local,
-    clients: new Map([[registry.host, client]])
+    clients: new Map([[login.registry, client]])
   })
   const baseDigests = resolving.then(b => b.resolved)
   // Awaited below; marked handled so that a hashing error first leaves no stray rejection.
@@ -95,22 +95,17 @@ async function hashed(inputsHashed: ReturnType<typeof hashInputs>, log: Logger):
  * itself), written under RUNNER_TEMP; `hooks.loginWritten` hears of it at once.
  */
 function writeLogin(job: ImageJob, backend: string, hooks: BuildHooks, log: Logger): AuthDir {
-  const { registry } = job
-  const auth = writeAuthDir(runnerTemp(), {
-    registry: registry.host,
-    username: registry.username,
-    password: registry.password,
-    caPem: registry.ca
-  })
+  const { login } = job
+  const auth = writeAuthDir(runnerTemp(), login)
   try {
-    hooks.loginWritten?.(auth.dir, registry.host)
+    hooks.loginWritten?.(auth.dir, login.registry)
   } catch (error) {
     removeAuthDir(auth.dir)
     throw error
   }
-  if (registry.ca && backend !== 'buildah') {
+  if (login.ca && backend !== 'buildah') {
     log.warning(
-      `registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${registry.host}/ca.crt, or the buildkitd config of the builder)`
+      `registry-ca-cert: the action's own registry calls trust this CA, but the ${backend} daemon must trust it too (/etc/docker/certs.d/${login.registry}/ca.crt, or the buildkitd config of the builder)`
     )
   }
   return auth
@@ -162,7 +157,7 @@ async function buildWithBackend(
     network: job.network,
     authDir: auth.dir,
     certDir: auth.certDir,
-    insecure: job.registry.insecure,
+    insecure: job.login.insecure,
     idFile: `${work}-id`
   }
   try {
@@ -221,7 +216,7 @@ export async function buildImage(
     log
   )
   const { tags, labels } = meta
-  const client = openRegistry(job.registry, log)
+  const client = openRegistry(job.login, log)
   // The TLS handshake runs while the Dockerfile is read and git lists the context: the
   // first registry call finds the connection ready. One turn of the event loop sends the
   // TLS hello before that synchronous work begins.
@@ -291,7 +286,7 @@ export async function buildImage(
     log.info(`building: ${why}`)
     if (job.push && !loginChecked) {
       // Fail fast on a bad login or an unreachable registry, before a long build.
-      await log.group(`Log in to ${job.registry.host}`, async () => {
+      await log.group(`Log in to ${job.login.registry}`, async () => {
         const { authScheme } = await client.ping()
         log.info(`registry ${client.host} answers (${authScheme} authentication)`)
       })

@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto'
 import { lstatSync, readFileSync, readdirSync, readlinkSync, existsSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 import picomatch from 'picomatch'
-import { childEnv } from './backends.js'
 import { exec } from '../core/exec.js'
 
 /** One `.dockerignore` rule. */
@@ -79,7 +78,7 @@ export async function listContextFiles(
     {
       cwd: context,
       allowFailure: true,
-      env: { ...childEnv(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
+      env: { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }
     }
   ).catch(() => undefined)
   if (res && res.code === 0) {

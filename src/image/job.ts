@@ -8,7 +8,7 @@
 import { RESULT_VERSION, type BuildResult } from '../model/build-result.js'
 import type { AttestJob, Attestations } from './attest/attach.js'
 import type { BackendName, BuildSecret } from './backends.js'
-import type { OwnRegistry } from './base-images.js'
+import type { RegistryLogin } from './distribution.js'
 import type { MetadataContext } from './metadata/context.js'
 import type { TagRequest } from './tagging.js'
 
@@ -48,7 +48,7 @@ export interface ImageTarget {
 export interface ImageJob {
   target: ImageTarget
   /** The registry of the image (its host) and the login for it. */
-  registry: OwnRegistry
+  login: RegistryLogin
   /** The `tags`, `flavor` and `labels` inputs the tags and labels are worked out from. */
   tagging: TagRequest
   secrets: BuildSecret[]
@@ -74,7 +74,8 @@ export interface MergeJob {
   digests: string[]
   /** The index gets the tags; labels are the per-platform images' own. */
   tagging: TagRequest
-  registry: OwnRegistry
+  /** The registry of the image and the login for it. */
+  login: RegistryLogin
   source: SourceContext
   /** Provenance of the index, and how it is signed; none when unset. */
   attest?: AttestJob

@@ -62,7 +62,7 @@ export async function mergeImages(job: MergeJob, log: Logger): Promise<Outcome> 
     job.source.metadata,
     log
   )
-  const client = openRegistry(job.registry, log)
+  const client = openRegistry(job.login, log)
   try {
     const entries: Record<string, unknown>[] = []
     const seen = new Map<string, string>()

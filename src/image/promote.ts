@@ -5,24 +5,17 @@
  */
 import type { Logger } from '../core/logger.js'
 import type { ImageRef } from '../model/image-ref.js'
-import type { OwnRegistry } from './base-images.js'
+import type { RegistryLogin } from './distribution.js'
 import { RegistryClient, type Manifest } from './registry.js'
 
 /** A client for the image's registry with its login; warns when TLS is not verified. */
-export function openRegistry(registry: OwnRegistry, log: Logger): RegistryClient {
-  if (registry.insecure) {
+export function openRegistry(login: RegistryLogin, log: Logger): RegistryClient {
+  if (login.insecure) {
     log.warning(
-      `registry-insecure: talking to ${registry.host} over plain HTTP or unverified TLS; use this for local registries only`
+      `registry-insecure: talking to ${login.registry} over plain HTTP or unverified TLS; use this for local registries only`
     )
   }
-  return new RegistryClient({
-    registry: registry.host,
-    username: registry.username,
-    password: registry.password,
-    ca: registry.ca,
-    insecure: registry.insecure,
-    logger: log
-  })
+  return new RegistryClient({ ...login, logger: log })
 }
 
 /** Size of an image: config + layers, or for an index the sum over its manifests. */

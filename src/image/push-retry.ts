@@ -8,6 +8,7 @@
  * pure; the loop takes its clock and sleep as arguments.
  */
 import type { Logger } from '../core/logger.js'
+import { backoffDelay, sleep } from '../core/retry.js'
 
 /** How a failed push's output reads. */
 export interface PushFailure {
@@ -85,9 +86,9 @@ export interface PushRetryPolicy {
 export const PUSH_RETRY: PushRetryPolicy = { attempts: 3, delayMs: 2000, maxDelayMs: 30_000 }
 
 /**
- * The wait before attempt `attempt + 1` (attempt counts from 1): exponential with
- * ±25 % jitter, at least what the registry asked for, never above the cap. Pure
- * given `random`.
+ * The wait before attempt `attempt + 1` (attempt counts from 1): the one back-off
+ * (core/retry.ts) with ±25 % jitter, at least what the registry asked for, never above
+ * the cap. Pure given `random`.
  */
 export function pushRetryDelay(
   policy: PushRetryPolicy,
@@ -95,9 +96,12 @@ export function pushRetryDelay(
   retryAfterMs: number | undefined,
   random: () => number = Math.random
 ): number {
-  const exp = policy.delayMs * 2 ** (attempt - 1)
-  const jittered = Math.round(exp * (0.75 + random() * 0.5))
-  return Math.min(policy.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0))
+  return backoffDelay(
+    attempt - 1,
+    { baseMs: policy.delayMs, capMs: policy.maxDelayMs, jitter: [0.75, 1.25] },
+    retryAfterMs,
+    random
+  )
 }
 
 /** A failed attempt, as the loop needs to see it. */
@@ -132,7 +136,7 @@ export async function withPushRetry<T>(
 ): Promise<T> {
   const policy = options.policy ?? PUSH_RETRY
   const now = options.now ?? Date.now
-  const sleep = options.sleep ?? ((ms: number) => new Promise(r => setTimeout(r, ms)))
+  const pause = options.sleep ?? sleep
   const deadline = options.timeoutMs !== undefined ? now() + options.timeoutMs : undefined
   for (let n = 1; ; n++) {
     try {
@@ -151,7 +155,7 @@ export async function withPushRetry<T>(
       options.logger.warning(
         `${what} failed with a transient registry error (${c.reason}); retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${policy.attempts})`
       )
-      await sleep(wait)
+      await pause(wait)
     }
   }
 }

@@ -1,8 +1,9 @@
 /**
- * Which commit a plan compares against (DESIGN §3, the base table). Pure: the event
- * in, a decision out. Deciding needs no git; carrying the decision out (fetching,
- * deepening, ancestry checks) is repo.ts.
+ * Which commit a plan compares against (docs/architecture.md, "Choosing the base": the
+ * base table). Pure: the event in, a decision out. Deciding needs no git; carrying the
+ * decision out (fetching, deepening, ancestry checks) is resolve-base.ts.
  */
+import { payloadField, type EventPayload } from '../core/context.js'
 
 /** The all-zero object name GitHub sends for "no commit" (branch created or deleted). */
 export function isZeroSha(sha: string | undefined): boolean {
@@ -13,7 +14,7 @@ export function isZeroSha(sha: string | undefined): boolean {
 export interface BaseContext {
   eventName: string
   /** The event payload (GITHUB_EVENT_PATH). */
-  event: Record<string, unknown>
+  event: EventPayload
   /** GITHUB_REF. */
   ref: string
   /** GITHUB_SHA. */
@@ -56,17 +57,8 @@ export interface BaseDecision {
   defaultBranch?: string
 }
 
-function get(obj: unknown, ...keys: string[]): unknown {
-  let cur = obj
-  for (const k of keys) {
-    if (cur === null || typeof cur !== 'object') return undefined
-    cur = (cur as Record<string, unknown>)[k]
-  }
-  return cur
-}
-
 function str(obj: unknown, ...keys: string[]): string | undefined {
-  const v = get(obj, ...keys)
+  const v = payloadField(obj, ...keys)
   return typeof v === 'string' && v !== '' ? v : undefined
 }
 
@@ -75,7 +67,7 @@ export function branchOf(ref: string): string | undefined {
   return ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : undefined
 }
 
-/** Choose the base for a run. Pure; see the table in DESIGN §3. */
+/** Choose the base for a run. Pure; see the table in docs/architecture.md, "Choosing the base". */
 export function chooseBase(ctx: BaseContext): BaseDecision {
   const ev = ctx.event
   const defaultBranch = str(ev, 'repository', 'default_branch')

@@ -6,12 +6,9 @@ import { posix } from 'node:path'
 import { errorMessage } from '../core/errors.js'
 import { git } from '../core/git.js'
 import type { Logger } from '../core/logger.js'
-import {
-  discoverServices,
-  parseServices,
-  type Service,
-  type ServicesConfig
-} from '../model/services.js'
+import type { Service, ServicesConfig } from '../model/services/config.js'
+import { discoverServices } from '../model/services/discover.js'
+import { parseServices } from '../model/services/parse.js'
 import type { PlanRepo } from './repo.js'
 
 /**

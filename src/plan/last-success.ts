@@ -1,8 +1,10 @@
 /**
  * The opt-in base for scheduled and manual runs: the head commit of the last
- * successful run of this workflow on this branch, from the GitHub REST API. One or
- * two GET requests with a timeout; the token travels only in the Authorization header.
+ * successful run of this workflow on this branch, from the GitHub REST API through
+ * Octokit (core/github.ts: the proxy, CA and retries of every other call). One or two
+ * GET requests within one time limit; the token travels only in the Authorization header.
  */
+import { callFailure, createOctokit } from '../core/github.js'
 import type { Logger } from '../core/logger.js'
 
 /** Where and how to ask. */
@@ -16,8 +18,11 @@ export interface LastSuccessOptions {
   runId?: string
   branch?: string
   token: string
+  /** The limit of the whole lookup, retries included, in ms (default 15 s). */
   timeoutMs?: number
   log: Logger
+  /** The back-off's wait; tests speed it up. */
+  sleep?: (ms: number) => Promise<void>
 }
 
 /** The workflow file name of a GITHUB_WORKFLOW_REF. */
@@ -26,35 +31,37 @@ export function workflowFile(workflowRef: string | undefined): string | undefine
   return m?.[1]
 }
 
-async function getJson(url: string, o: LastSuccessOptions): Promise<unknown> {
-  const res = await fetch(url, {
-    headers: {
-      Accept: 'application/vnd.github+json',
-      Authorization: `Bearer ${o.token}`,
-      'X-GitHub-Api-Version': '2022-11-28',
-      'User-Agent': 'conveyor-plan'
-    },
-    signal: AbortSignal.timeout(o.timeoutMs ?? 15_000)
-  })
-  if (!res.ok) {
+/** One GET; a failure says which route answered what, and what the token may lack. */
+async function get<T>(route: () => Promise<{ data: T }>): Promise<T> {
+  try {
+    return (await route()).data
+  } catch (error) {
+    const { status } = callFailure(error)
+    const url = String((error as { request?: { url?: string } }).request?.url ?? '')
     throw new Error(
-      `GET ${url.replace(/\?.*/, '')} answered ${res.status}${res.status === 403 || res.status === 404 ? ' (does the token have actions: read?)' : ''}`
+      `GET ${url.replace(/\?.*/, '')} answered ${status}${status === 403 || status === 404 ? ' (does the token have actions: read?)' : ''}`
     )
   }
-  return res.json()
 }
 
 /** The head sha of the last successful run, or undefined (none, or the API failed: a warning). */
 export async function lastSuccessfulSha(o: LastSuccessOptions): Promise<string | undefined> {
-  const api = o.apiUrl.replace(/\/+$/, '')
-  const repo = o.repository.split('/').map(encodeURIComponent).join('/')
+  const [owner = '', repo = ''] = o.repository.split('/')
+  const timeoutMs = o.timeoutMs ?? 15_000
   try {
+    const octokit = createOctokit({
+      token: o.token,
+      apiUrl: o.apiUrl,
+      log: o.log,
+      timeoutMs,
+      deadline: Date.now() + timeoutMs,
+      sleep: o.sleep
+    })
     let workflow: string | number | undefined = workflowFile(o.workflowRef)
     if (workflow === undefined && o.runId) {
-      const run = (await getJson(
-        `${api}/repos/${repo}/actions/runs/${encodeURIComponent(o.runId)}`,
-        o
-      )) as { workflow_id?: number }
+      const run = await get(() =>
+        octokit.rest.actions.getWorkflowRun({ owner, repo, run_id: Number(o.runId) })
+      )
       workflow = run.workflow_id
     }
     if (workflow === undefined) {
@@ -63,17 +70,20 @@ export async function lastSuccessfulSha(o: LastSuccessOptions): Promise<string |
       )
       return undefined
     }
-    const q = new URLSearchParams({ status: 'success', per_page: '1' })
-    if (o.branch) q.set('branch', o.branch)
-    const body = (await getJson(
-      `${api}/repos/${repo}/actions/workflows/${encodeURIComponent(String(workflow))}/runs?${q}`,
-      o
-    )) as {
-      workflow_runs?: { head_sha?: string; id?: number }[]
-    }
-    const sha = body.workflow_runs?.[0]?.head_sha
+    const body = await get(() =>
+      octokit.rest.actions.listWorkflowRuns({
+        owner,
+        repo,
+        workflow_id: workflow,
+        status: 'success',
+        per_page: 1,
+        ...(o.branch ? { branch: o.branch } : {})
+      })
+    )
+    const last = body.workflow_runs[0]
+    const sha = last?.head_sha
     if (sha && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sha)) {
-      o.log.info(`last successful run ${body.workflow_runs![0]!.id ?? ''} was at ${sha}`)
+      o.log.info(`last successful run ${last.id ?? ''} was at ${sha}`)
       return sha
     }
     o.log.info('no successful run of this workflow found')

@@ -6,7 +6,7 @@
  */
 import { git } from '../core/git.js'
 import { openDataFile, type DataFile } from '../core/outputs.js'
-import type { ServicesConfig } from '../model/services.js'
+import type { ServicesConfig } from '../model/services/config.js'
 import type { BaseDecision } from './base.js'
 import { ChangedFilesJson, NameStatusParser, diffArgs } from './diff.js'
 import { FULL_SHA, type PlanRepo } from './repo.js'

@@ -5,7 +5,7 @@
  */
 import { ConfigurationError } from '../core/errors.js'
 import { reasonText, type Reason, type Selection } from './select.js'
-import type { ServicesConfig } from '../model/services.js'
+import type { ServicesConfig } from '../model/services/config.js'
 import { Summary, cell, code } from '../core/summary.js'
 
 /** GitHub's limit of jobs one matrix may generate. */

@@ -6,7 +6,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { loadServices } from '../../src/model/services.js'
+import { loadServices } from '../../src/model/services/load.js'
 import { checkoutLike, cleanup, makeRepo, pushEvent, type TestRepo } from '../support/gitrepo.js'
 import { ROOT, runAction } from '../support/harness.js'
 

@@ -52,7 +52,7 @@ interface Canary {
  * - a sampled process whose argv is the step's own `node .../index.js` is either the
  *   step itself or a child between fork and exec (still the parent's image): its
  *   environment is the runner's INPUT_* (as on GitHub), not something the action passed;
- * - git's environment carries the token header by design (DESIGN §5: `--config-env`,
+ * - git's environment carries the token header by design (docs/architecture.md, "Secrets": `--config-env`,
  *   readable only by the same user; argv is world-readable): the one variable named in
  *   `--config-env=http[.<url>].extraheader=<VAR>` (plan scopes it to the GitHub server's
  *   URL) and git's own GIT_CONFIG_PARAMETERS copy of it are removed, every other
@@ -214,7 +214,7 @@ describe('plan', () => {
         sampleProcesses: true,
         timeoutMs: 60_000
       })
-      expect(run.main.warnings.join('\n')).toMatch(/timeout/)
+      expect(run.main.warnings.join('\n')).toMatch(/timed out/)
       expect(scan('plan', 'timeout', run, [{ value: TOKEN }])).toEqual([])
     } finally {
       await silent.close()

@@ -625,7 +625,7 @@ describe.concurrent('a server that accepts and never answers: every action ends 
       }
     })
     expect(run.main.code, run.main.errors.join('\n')).toBe(0)
-    expect(run.main.warnings.join('\n')).toMatch(/base-from-last-success: .*timeout/)
+    expect(run.main.warnings.join('\n')).toMatch(/base-from-last-success: .*timed out/)
     expect(run.main.outputs.services).toBe('["cart"]')
   }, 60_000)
 

@@ -1,6 +1,9 @@
 /**
  * A GitHub REST API simulator for the pull request routes deploy uses (list, open and
- * update pull requests, add labels) and the attestations route keyless signing writes to. Every request body and every response is
+ * update pull requests, add labels), the workflow-run routes plan's last-success lookup
+ * reads, and the attestations route keyless signing writes to. `basePath` serves it under
+ * a prefix as GitHub Enterprise Server does (`/api/v3`); `faults` answers the next
+ * requests with a given status and headers first (5xx, rate limits). Every request body and every response is
  * validated against the official OpenAPI description (@octokit/openapi) with Ajv;
  * responses start from the description's own examples. Violations are recorded in
  * `violations` (and a bad request gets a 400), so tests assert the client speaks the
@@ -70,6 +73,24 @@ export interface SimPull {
   labels: string[]
 }
 
+/** A simulated workflow run (what the last-success lookup reads). */
+export interface SimRun {
+  id: number
+  workflowId: number
+  /** The workflow file, e.g. `ci.yml`. */
+  file: string
+  branch: string
+  headSha: string
+  conclusion: 'success' | 'failure'
+}
+
+/** A canned answer given before the real one. */
+export interface SimFault {
+  status: number
+  headers?: Record<string, string>
+  body?: unknown
+}
+
 /** A running simulator. */
 export interface GitHubSim {
   url: string
@@ -77,6 +98,10 @@ export interface GitHubSim {
   /** Schema violations of requests or responses; should stay empty. */
   violations: string[]
   pulls: SimPull[]
+  /** Workflow runs, newest first. */
+  runs: SimRun[]
+  /** Answers given to the next requests (after the token check), first one first. */
+  faults: SimFault[]
   /** Sigstore bundles stored through `POST /repos/{owner}/{repo}/attestations`. */
   attestations: unknown[]
   stop(): Promise<void>
@@ -92,13 +117,18 @@ export async function startGitHubSim(options: {
   repo: string
   token: string
   branchExists?: (branch: string) => boolean
+  /** Serve under this path (GHES: `/api/v3`). */
+  basePath?: string
 }): Promise<GitHubSim> {
   const { doc } = loadSpec()
   const requests: SimRequest[] = []
   const violations: string[] = []
   const pulls: SimPull[] = []
   const attestations: unknown[] = []
-  const prefix = `/repos/${options.owner}/${options.repo}`
+  const runs: SimRun[] = []
+  const faults: SimFault[] = []
+  const base = options.basePath ?? ''
+  const prefix = `${base}/repos/${options.owner}/${options.repo}`
   const html = (n: number): string =>
     `https://github.com/${options.owner}/${options.repo}/pull/${n}`
 
@@ -173,6 +203,17 @@ export async function startGitHubSim(options: {
           message: 'Bad credentials',
           documentation_url: 'https://docs.github.com/rest'
         })
+        return
+      }
+      const fault = faults.shift()
+      if (fault) {
+        rec.status = fault.status
+        res
+          .writeHead(fault.status, {
+            'content-type': 'application/json; charset=utf-8',
+            ...fault.headers
+          })
+          .end(JSON.stringify(fault.body ?? { message: `HTTP ${fault.status}` }))
         return
       }
       let body: Record<string, unknown> = {}
@@ -282,6 +323,49 @@ export async function startGitHubSim(options: {
         reply(res, rec, 200, labels, resSchema(P_LABELS, 'post', '200'))
         return
       }
+      const runJson = (r: SimRun): Record<string, unknown> => ({
+        ...example('workflow-run'),
+        id: r.id,
+        workflow_id: r.workflowId,
+        path: `.github/workflows/${r.file}`,
+        head_branch: r.branch,
+        head_sha: r.headSha,
+        status: 'completed',
+        conclusion: r.conclusion
+      })
+      const oneRun = new RegExp(`^${prefix}/actions/runs/(\\d+)$`).exec(path)
+      if (oneRun && req.method === 'GET') {
+        const r = runs.find(x => x.id === Number(oneRun[1]))
+        if (!r) {
+          reply(res, rec, 404, { message: 'Not Found' })
+          return
+        }
+        const P_RUN = '/repos/{owner}/{repo}/actions/runs/{run_id}'
+        reply(res, rec, 200, runJson(r), resSchema(P_RUN, 'get', '200'))
+        return
+      }
+      const wfRuns = new RegExp(`^${prefix}/actions/workflows/([^/]+)/runs$`).exec(path)
+      if (wfRuns && req.method === 'GET') {
+        const wf = decodeURIComponent(wfRuns[1]!)
+        const status = url.searchParams.get('status')
+        const branch = url.searchParams.get('branch')
+        const perPage = Number(url.searchParams.get('per_page') ?? 30)
+        const list = runs.filter(
+          r =>
+            (r.file === wf || String(r.workflowId) === wf) &&
+            (!branch || r.branch === branch) &&
+            (!status || r.conclusion === status)
+        )
+        const P_WF_RUNS = '/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs'
+        reply(
+          res,
+          rec,
+          200,
+          { total_count: list.length, workflow_runs: list.slice(0, perPage).map(runJson) },
+          resSchema(P_WF_RUNS, 'get', '200')
+        )
+        return
+      }
       const P_ATTESTATIONS = '/repos/{owner}/{repo}/attestations'
       if (path === `${prefix}/attestations` && req.method === 'POST') {
         if (!check(reqSchema(P_ATTESTATIONS, 'post'), body, 'request POST attestations')) {
@@ -305,6 +389,8 @@ export async function startGitHubSim(options: {
     requests,
     violations,
     pulls,
+    runs,
+    faults,
     attestations,
     stop: () =>
       new Promise<void>(resolve => {

@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { EventPayload, MetadataContext } from '../../src/image/metadata/context.js'
+import type { EventPayload } from '../../src/core/context.js'
+import type { MetadataContext } from '../../src/image/metadata/context.js'
 import { metadataContext } from '../../src/image/metadata/context.js'
 
 export const FIXTURE_DIR = join(import.meta.dirname, '..', 'fixtures', 'metadata-action')

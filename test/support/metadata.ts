@@ -3,7 +3,8 @@
  * some rules give in it.
  */
 import { computeMetadata } from '../../src/image/metadata/compute.js'
-import type { EventPayload, MetadataContext } from '../../src/image/metadata/context.js'
+import type { EventPayload } from '../../src/core/context.js'
+import type { MetadataContext } from '../../src/image/metadata/context.js'
 import { metadataContext } from '../../src/image/metadata/context.js'
 
 export const SHA = '860c1904a1ce19322e91ac35af1ab07466440c37'

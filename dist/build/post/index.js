@@ -28839,15 +28839,15 @@ function authConfigJson(registry, username, password) {
     secrets.add(auth);
     return JSON.stringify({ auths: { [authKey(registry)]: { auth } } }, null, 2) + '\n';
 }
-/** Create the 0700 directory with the 0600 auth file (and the CA) under `base`. */
-function writeAuthDir(base, options) {
+/** Create the 0700 directory with the 0600 auth file (and the CA) for `login` under `base`. */
+function writeAuthDir(base, login) {
     const dir = join(base, `registry-auth-${randomBytes(6).toString('hex')}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
     const out = { dir };
     const file = join(dir, 'config.json');
-    if (options.password) {
-        writeFileSync(file, authConfigJson(options.registry, options.username ?? '', options.password), {
+    if (login.password) {
+        writeFileSync(file, authConfigJson(login.registry, login.username ?? '', login.password), {
             mode: 0o600
         });
         chmodSync(file, 0o600);
@@ -28857,10 +28857,10 @@ function writeAuthDir(base, options) {
         // An empty config keeps the builders away from the user's ~/.docker credentials helpers.
         writeFileSync(file, '{"auths":{}}\n', { mode: 0o600 });
     }
-    if (options.caPem) {
+    if (login.ca) {
         const certDir = join(dir, 'certs');
         mkdirSync(certDir, { mode: 0o700 });
-        writeFileSync(join(certDir, 'ca.crt'), options.caPem);
+        writeFileSync(join(certDir, 'ca.crt'), login.ca);
         out.certDir = certDir;
     }
     return out;
@@ -31877,7 +31877,7 @@ function neutralizeCommands(text) {
     return text.replace(/^(\s*)::/gm, '$1:\u200b:');
 }
 /** A logger that writes workflow commands through @actions/core. */
-function logger_actionsLogger() {
+function actionsLogger() {
     const r = (s) => secrets_secrets.redact(s);
     return {
         debug: m => core_debug(r(m)),
@@ -31941,13 +31941,8 @@ function wireMasking() {
  * one that points into a file of the repository becomes an annotation on that file,
  * line and column (`::error file=...,line=...,col=...::`).
  */
-async function runMain(action, main) {
-    wireMasking();
-    const log = actionsLogger();
-    try {
-        await main(log);
-    }
-    catch (error) {
+function runMain(action, main) {
+    return runStep(main, (error, log) => {
         if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) {
             log.debug(error.stack);
         }
@@ -31963,17 +31958,21 @@ async function runMain(action, main) {
         }
         else
             core.setFailed(message);
-    }
+    });
 }
 /** Run an action's post step: errors only warn, the job never fails here. */
-async function runPost(action, post) {
+function runPost(action, post) {
+    return runStep(post, (error, log) => log.warning(`${action} cleanup: ${errors_errorMessage(error)}`));
+}
+/** Run one step with masking wired and the runner's logger; `failed` takes what it throws. */
+async function runStep(step, failed) {
     wireMasking();
-    const log = logger_actionsLogger();
+    const log = actionsLogger();
     try {
-        await post(log);
+        await step(log);
     }
     catch (error) {
-        log.warning(`${action} cleanup: ${errors_errorMessage(error)}`);
+        failed(error, log);
     }
 }
 /**

@@ -24,7 +24,8 @@ export interface Inputs {
   registry?: string
   username?: string
   password?: string
-  caCert?: string
+  /** PEM of the registry's private CA (input `registry-ca-cert`). */
+  ca?: string
   insecure: boolean
   /** Tag rule lines (metadata-action syntax) as written; [] means the defaults. */
   tags: string[]
@@ -121,7 +122,7 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
       'a registry host such as ghcr.io or 127.0.0.1:5000, optionally with a namespace (ghcr.io/acme)'
     )
   }
-  const caCert = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd())
+  const ca = caCertificate(reader, 'registry-ca-cert', env.GITHUB_WORKSPACE || process.cwd())
   const tags = ruleLines(reader, 'tags')
   const flavor = ruleLines(reader, 'flavor')
   const dryRun = reader.boolean('dry-run', false)
@@ -188,7 +189,7 @@ export function getInputs(reader = new InputReader(), env = process.env): Inputs
     registry,
     username,
     password,
-    caCert,
+    ca,
     insecure: reader.boolean('registry-insecure', false),
     tags,
     flavor,

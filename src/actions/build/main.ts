@@ -7,12 +7,12 @@
  * the inputs and the run's context, hands the image domain a job and reports the
  * outcome.
  */
-import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { readEventPayload, runUrl, serverUrl } from '../../core/context.js'
 import { gitText } from '../../core/git.js'
 import { runMain } from '../../core/run.js'
 import type { Logger } from '../../core/logger.js'
-import type { OwnRegistry } from '../../image/base-images.js'
+import type { RegistryLogin } from '../../image/distribution.js'
 import type { AttestJob } from '../../image/attest/attach.js'
 import { keylessAvailable } from '../../image/attest/keyless.js'
 import { workflowRunFromEnv } from '../../image/attest/provenance.js'
@@ -23,7 +23,6 @@ import {
   commitDateFromPayload,
   metadataContext,
   repoFromPayload,
-  type EventPayload,
   type RunInfo
 } from '../../image/metadata/context.js'
 import { previewImage, type TagRequest } from '../../image/tagging.js'
@@ -32,19 +31,6 @@ import { parseImageRef } from '../../model/image-ref.js'
 import { getInputs, type Inputs } from './inputs.js'
 import { report } from './report.js'
 import { saveLogin } from './state.js'
-
-/** The event payload (`GITHUB_EVENT_PATH`), or {} when there is none or it is not JSON. */
-function eventPayload(env: NodeJS.ProcessEnv): EventPayload {
-  try {
-    if (env.GITHUB_EVENT_PATH && existsSync(env.GITHUB_EVENT_PATH)) {
-      const parsed: unknown = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8'))
-      if (typeof parsed === 'object' && parsed !== null) return parsed as EventPayload
-    }
-  } catch {
-    // No usable payload: the rules see an empty one, as metadata-action's do.
-  }
-  return {}
-}
 
 /**
  * The commit's date for `{{commit_date}}` when the payload does not hold it (only a push's
@@ -77,14 +63,13 @@ async function githubContext(
   log: Logger,
   env = process.env
 ): Promise<SourceContext & { workspace: string }> {
-  const payload = eventPayload(env)
-  const server = env.GITHUB_SERVER_URL ?? 'https://github.com'
+  const payload = readEventPayload(env)
   const repository = env.GITHUB_REPOSITORY ?? ''
   const workspace = resolve(env.GITHUB_WORKSPACE ?? process.cwd())
   const sha = env.GITHUB_SHA ?? ''
   const ref = env.GITHUB_REF ?? ''
   const repo = repoFromPayload(payload)
-  repo.htmlUrl ??= repository ? `${server}/${repository}` : undefined
+  repo.htmlUrl ??= repository ? `${serverUrl(env)}/${repository}` : undefined
   const run: RunInfo = {
     eventName: env.GITHUB_EVENT_NAME ?? '',
     ref,
@@ -102,10 +87,7 @@ async function githubContext(
     ref,
     sha,
     repository,
-    runUrl:
-      repository && env.GITHUB_RUN_ID
-        ? `${server}/${repository}/actions/runs/${env.GITHUB_RUN_ID}`
-        : undefined,
+    runUrl: runUrl(env),
     workspace
   }
 }
@@ -132,23 +114,21 @@ function targetRequest(inputs: Inputs, workspace: string): TargetRequest {
 }
 
 /** The login for the registry that holds `image` (Docker Hub for a short name). */
-function registryOf(inputs: Inputs, image: string): OwnRegistry {
+function loginFor(inputs: Inputs, image: string): RegistryLogin {
   return {
-    host: parseImageRef(image).registry ?? 'docker.io',
+    registry: parseImageRef(image).registry ?? 'docker.io',
     username: inputs.username,
     password: inputs.password,
-    ca: inputs.caCert,
+    ca: inputs.ca,
     insecure: inputs.insecure
   }
 }
 
+/** One way of running the action: merge, dry run or build. */
+type Mode = (inputs: Inputs, source: SourceContext, ws: string, log: Logger) => Promise<Outcome>
+
 /** Merge mode: the per-platform digests into one index. */
-async function merge(
-  inputs: Inputs,
-  source: SourceContext,
-  ws: string,
-  log: Logger
-): Promise<Outcome> {
+const merge: Mode = async (inputs, source, ws, log) => {
   const { service, image } = await resolveImageName(targetRequest(inputs, ws), log)
   return mergeImages(
     {
@@ -156,7 +136,7 @@ async function merge(
       image,
       digests: inputs.digests,
       tagging: tagging(inputs),
-      registry: registryOf(inputs, image),
+      login: loginFor(inputs, image),
       source,
       attest: attestJob(inputs, ws, log)
     },
@@ -165,14 +145,9 @@ async function merge(
 }
 
 /** Dry run: the image named, its tags and labels worked out; no context read, no registry. */
-async function preview(
-  inputs: Inputs,
-  source: SourceContext,
-  ws: string,
-  log: Logger
-): Promise<Outcome> {
-  const { service, image } = await resolveImageName(targetRequest(inputs, ws), log)
-  return previewImage({ service, image, tagging: tagging(inputs), source }, log)
+const preview: Mode = async (inputs, source, ws, log) => {
+  const named = await resolveImageName(targetRequest(inputs, ws), log)
+  return previewImage({ ...named, tagging: tagging(inputs), source }, log)
 }
 
 /**
@@ -211,7 +186,7 @@ async function build(
   return buildImage(
     {
       target,
-      registry: registryOf(inputs, target.image),
+      login: loginFor(inputs, target.image),
       tagging: tagging(inputs),
       secrets: inputs.secrets,
       cache: inputs.cache,

@@ -24,11 +24,13 @@ import {
   FileConfigurationError,
   invalidInput
 } from '../../core/errors.js'
+import { apiUrl, runUrl, serverUrl } from '../../core/context.js'
 import type { GitOpsJob } from '../../deploy/gitops/run.js'
 import { InputReader } from '../../core/inputs.js'
 import type { Logger } from '../../core/logger.js'
 import { secrets } from '../../core/secrets.js'
-import { DEFAULT_CONFIG, loadServices, type Service } from '../../model/services.js'
+import { DEFAULT_CONFIG, type Service } from '../../model/services/config.js'
+import { loadServices } from '../../model/services/load.js'
 import { checkCleartext, shownUrl } from '../../core/urls.js'
 
 /** Everything GitOps mode was asked to do: the inputs describe the job whole. */
@@ -141,9 +143,8 @@ export async function getInputs(
   const token = reader.optional('token', { secret: true })
   if (token) secrets.add(token, { user: 'x-access-token' })
   const workspace = env.GITHUB_WORKSPACE || process.cwd()
-  const serverUrl = env.GITHUB_SERVER_URL || 'https://github.com'
   const repository = reader.line('repository', { required: true })
-  const { url, slug } = parseRepository(repository, serverUrl)
+  const { url, slug } = parseRepository(repository, serverUrl(env))
   const insecureHttp = reader.boolean('insecure-http', false)
   const cleartext = checkCleartext(
     'repository',
@@ -232,10 +233,7 @@ export async function getInputs(
       throw error
     }
   }
-  const runUrl =
-    env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY
-      ? `${serverUrl}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-      : undefined
+  const run = runUrl(env)
   let updates: ImageUpdate[]
   if (resultsSpec) {
     const files = resultFiles(resultsSpec, workspace)
@@ -274,7 +272,7 @@ export async function getInputs(
       ? {
           repository: env.GITHUB_REPOSITORY ?? 'unknown',
           sha: env.GITHUB_SHA,
-          runUrl
+          runUrl: run
         }
       : undefined
     updates = updatesFromImages(imagesLines, services, source)
@@ -322,7 +320,7 @@ export async function getInputs(
     environment,
     timeoutMs,
     verifyRender,
-    apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
-    runUrl
+    apiUrl: apiUrl(env),
+    runUrl: run
   }
 }

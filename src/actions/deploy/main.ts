@@ -5,8 +5,9 @@
  * src/deploy/ssh/run.ts). This entry reads the inputs and the run, runs the mode and
  * reports it.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { payloadField, readEventPayload } from '../../core/context.js'
 import { ConfigurationError } from '../../core/errors.js'
 import { InputReader } from '../../core/inputs.js'
 import type { Logger } from '../../core/logger.js'
@@ -22,18 +23,12 @@ import { getVerifyInputs, sshImages, verifyImages } from './verify.js'
 /** The source checkout and commit of the run, and that commit's time from the event. */
 function sourceContext(env: NodeJS.ProcessEnv = process.env): SourceContext {
   const ws = env.GITHUB_WORKSPACE
-  let eventTime: string | undefined
-  try {
-    const path = env.GITHUB_EVENT_PATH
-    if (path && existsSync(path)) {
-      const ev = JSON.parse(readFileSync(path, 'utf8')) as {
-        head_commit?: { id?: string; timestamp?: string }
-      }
-      if (ev.head_commit?.id === env.GITHUB_SHA) eventTime = ev.head_commit?.timestamp
-    }
-  } catch {
-    // no usable event
-  }
+  const head = payloadField(readEventPayload(env), 'head_commit')
+  const timestamp = payloadField(head, 'timestamp')
+  const eventTime =
+    payloadField(head, 'id') === env.GITHUB_SHA && typeof timestamp === 'string'
+      ? timestamp
+      : undefined
   return {
     dir: ws && existsSync(join(ws, '.git')) ? ws : undefined,
     sha: env.GITHUB_SHA,

@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import type { KeyObject } from 'node:crypto'
 import { confinedPath } from '../../core/confine.js'
 import { ConfigurationError, errorMessage, invalidInput } from '../../core/errors.js'
+import { serverUrl as githubServerUrl } from '../../core/context.js'
 import { caCertificate, type InputReader } from '../../core/inputs.js'
 import type { Logger } from '../../core/logger.js'
 import { secrets } from '../../core/secrets.js'
@@ -54,7 +55,7 @@ export function getVerifyInputs(
     if (!SOURCE.test(s)) throw invalidInput('allowed-sources', s, 'owner/name lines')
   }
   const ca = caCertificate(reader, 'registry-ca-cert', workspace)
-  const serverUrl = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '')
+  const serverUrl = githubServerUrl(env)
   const allowedSources =
     sources.length > 0 ? sources : env.GITHUB_REPOSITORY ? [env.GITHUB_REPOSITORY] : []
   if (mode === 'none') return { mode, allowedSources, serverUrl, username, password, ca }

@@ -8,7 +8,7 @@ import { ConfigurationError, invalidInput } from '../../core/errors.js'
 import { InputReader } from '../../core/inputs.js'
 import { secrets } from '../../core/secrets.js'
 import { GITHUB_MATRIX_LIMIT } from '../../plan/summary.js'
-import { DEFAULT_CONFIG, normalizeRelPath } from '../../model/services.js'
+import { DEFAULT_CONFIG, normalizeRelPath } from '../../model/services/config.js'
 
 /** Longest accepted `config` path and `base` ref (git's own limits are far above any real one). */
 const MAX_PATH = 1024

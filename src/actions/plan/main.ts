@@ -4,22 +4,11 @@
  * base-from-last-success. This entry reads the inputs and the run, runs the plan
  * (src/plan/run.ts) and reports it.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { apiUrl, readEventPayload, serverUrl } from '../../core/context.js'
 import { runMain } from '../../core/run.js'
 import { runPlan } from '../../plan/run.js'
 import { getInputs } from './inputs.js'
 import { report } from './report.js'
-
-function readEvent(): Record<string, unknown> {
-  const path = process.env.GITHUB_EVENT_PATH
-  if (!path || !existsSync(path)) return {}
-  try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown
-    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {}
-  } catch {
-    return {}
-  }
-}
 
 /** Run the plan action. */
 export async function run(): Promise<void> {
@@ -36,7 +25,7 @@ export async function run(): Promise<void> {
         maxJobs: inputs.maxJobs,
         run: {
           eventName: env.GITHUB_EVENT_NAME ?? '',
-          event: readEvent(),
+          event: readEventPayload(env),
           ref: env.GITHUB_REF ?? '',
           sha: env.GITHUB_SHA ?? '',
           inputBase: inputs.base,
@@ -44,9 +33,9 @@ export async function run(): Promise<void> {
           baseFromLastSuccess: inputs.baseFromLastSuccess
         },
         token: inputs.token,
-        serverUrl: env.GITHUB_SERVER_URL || 'https://github.com',
+        serverUrl: serverUrl(env),
         lastSuccess: {
-          apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
+          apiUrl: apiUrl(env),
           repository: env.GITHUB_REPOSITORY ?? '',
           workflowRef: env.GITHUB_WORKFLOW_REF,
           runId: env.GITHUB_RUN_ID

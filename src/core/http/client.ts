@@ -5,18 +5,25 @@
  * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
  * or `insecure`), never process-wide.
  */
-import type { Socket } from 'node:net'
-import { createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls'
-import {
-  Agent,
-  buildConnector,
-  Client,
-  ProxyAgent,
-  request as undiciRequest,
-  type Dispatcher
-} from 'undici'
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
+import { Agent, ProxyAgent, request as undiciRequest, type Dispatcher } from 'undici'
 import type { Logger } from '../logger.js'
+import { backoffDelay, sleep } from '../retry.js'
 import { secrets } from '../secrets.js'
+import { proxyFor } from './proxy.js'
+import {
+  attemptTimeout,
+  flatHeaders,
+  HttpError,
+  IDEMPOTENT,
+  isTimeout,
+  parseRetryAfter,
+  timedOutText,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpStream
+} from './request.js'
+import { multiplexed, UNVERIFIED, type Multiplexed } from './tls.js'
 
 /** Options of one client. */
 export interface HttpClientOptions {
@@ -54,236 +61,6 @@ export interface HttpClientOptions {
   http2?: boolean
 }
 
-/** One request. */
-export interface HttpRequest {
-  method?: string
-  headers?: Record<string, string>
-  body?: string | Buffer
-  /** Serialised as JSON with `Content-Type: application/json`. */
-  json?: unknown
-  timeoutMs?: number
-  /**
-   * A time (ms since the epoch) the request must not outlast: each attempt's timeout
-   * is the smaller of `timeoutMs` and the time left, and no retry starts after it.
-   */
-  deadline?: number
-  /** Retry this request; default: GET, HEAD, PUT, DELETE, OPTIONS. */
-  retry?: boolean
-}
-
-/** A buffered response. */
-export interface HttpResponse {
-  url: string
-  status: number
-  headers: Record<string, string>
-  body: Buffer
-  text(): string
-  json<T = unknown>(): T
-}
-
-/** A streaming response. */
-export interface HttpStream {
-  url: string
-  status: number
-  headers: Record<string, string>
-  body: AsyncIterable<Buffer>
-  /** Abort the stream. */
-  close(): void
-}
-
-/** A request that could not get an answer (network error or timeout), after retries. */
-export class HttpError extends Error {
-  override name = 'HttpError'
-  constructor(
-    message: string,
-    readonly url: string,
-    readonly status?: number,
-    /**
-     * Set when no (complete) answer came in time: within the request's own timeout,
-     * or before the caller's deadline.
-     */
-    readonly timeout?: 'request' | 'deadline'
-  ) {
-    super(message)
-  }
-}
-
-/** Whether an error is a request that ran out of the caller's deadline. */
-export function isDeadlineError(error: unknown): boolean {
-  return error instanceof HttpError && error.timeout === 'deadline'
-}
-
-/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
-export function attemptTimeout(
-  timeoutMs: number,
-  deadline: number | undefined,
-  now = Date.now()
-): { ms: number; byDeadline: boolean } {
-  if (deadline === undefined || deadline - now >= timeoutMs) {
-    return { ms: timeoutMs, byDeadline: false }
-  }
-  return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true }
-}
-
-function timedOutText(limit: { ms: number; byDeadline: boolean }): string {
-  return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`
-}
-
-function isTimeout(e: Error & { code?: string }): boolean {
-  return (
-    e.name === 'TimeoutError' ||
-    e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    e.code === 'UND_ERR_BODY_TIMEOUT' ||
-    e.code === 'UND_ERR_CONNECT_TIMEOUT'
-  )
-}
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'])
-
-/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
-export function bypassesProxy(url: URL, noProxy: string | undefined): boolean {
-  if (!noProxy) return false
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase()
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80')
-  for (const raw of noProxy.split(/[,\s]+/)) {
-    const entry = raw.trim().toLowerCase()
-    if (entry === '') continue
-    if (entry === '*') return true
-    // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
-    const [name, entryPort] = entry.startsWith('[')
-      ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
-      : (entry.match(/:/g) ?? []).length > 1
-        ? [entry, undefined]
-        : entry.split(':')
-    if (entryPort && entryPort !== port) continue
-    const bare = (name ?? '').replace(/^\*?\./, '')
-    if (host === bare || host.endsWith(`.${bare}`)) return true
-  }
-  return false
-}
-
-/** The proxy URL for a request URL, from the standard variables, or undefined. */
-export function proxyFor(url: URL, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const noProxy = env.NO_PROXY ?? env.no_proxy
-  if (bypassesProxy(url, noProxy)) return undefined
-  const value =
-    url.protocol === 'https:'
-      ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
-      : (env.HTTP_PROXY ?? env.http_proxy)
-  return value && value.trim() !== '' ? value.trim() : undefined
-}
-
-/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
-  const at = Date.parse(value)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
-}
-
-function flatHeaders(
-  headers: Record<string, string | string[] | undefined>
-): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(headers)) {
-    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v
-  }
-  return out
-}
-
-/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
-const UNVERIFIED = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_UNTRUSTED'
-])
-
-/** Requests sent at once over one HTTP/2 connection (a server may allow fewer). */
-const H2_STREAMS = 100
-
-/** Connections of an HTTP/2-capable agent, which can open one ahead of its first request. */
-interface Multiplexed {
-  factory: (origin: URL | string, options: object) => Dispatcher
-  /** Start connecting to `url`'s origin now; its first request takes the connection. */
-  open(url: URL): void
-  /** Close a connection opened ahead and never taken. */
-  dispose(): void
-}
-
-type Opened = { error: Error | null; socket: Socket | null }
-
-/**
- * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
- * would open more while the first is still connecting). undici sends one request at a
- * time over a connection unless told its `pipelining`, whatever the protocol, so the
- * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
- * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
- *
- * A connection opened ahead (`open`) is the origin's first: its handshake runs while the
- * caller works out its first request, which then finds it ready, or its error.
- */
-function multiplexed(tls: Record<string, unknown>): Multiplexed {
-  const connector = buildConnector({ ...tls, allowH2: true, timeout: 10_000 })
-  const ahead = new Map<string, Promise<Opened>>()
-  const sockets = new Set<Socket>()
-  const key = (u: { protocol: string; host?: string }): string => `${u.protocol}//${u.host ?? ''}`
-  return {
-    factory: (origin, options) => {
-      const client: Client = new Client(origin, {
-        ...options,
-        allowH2: true,
-        connect: (opts, callback) => {
-          const done = (error: Error | null, socket: Socket | null): void => {
-            if (socket) {
-              client.pipelining = (socket as TLSSocket).alpnProtocol === 'h2' ? H2_STREAMS : 1
-            }
-            callback(error, socket as never)
-          }
-          const opened = ahead.get(key(opts))
-          if (!opened) return connector(opts, done)
-          ahead.delete(key(opts))
-          void opened.then(({ error, socket }) => {
-            if (socket) sockets.delete(socket)
-            // Closed by the server meanwhile (an idle timeout): a new one.
-            if (socket && (socket.destroyed || !socket.writable)) connector(opts, done)
-            else done(error, socket?.ref() ?? null)
-          })
-        }
-      })
-      return client
-    },
-    open: url => {
-      if (ahead.has(key(url))) return
-      const opening = new Promise<Opened>(resolve =>
-        connector(
-          {
-            hostname: url.hostname,
-            host: url.host,
-            protocol: url.protocol,
-            port: url.port,
-            servername: undefined,
-            localAddress: null
-          },
-          (error, socket) => {
-            // Until a request takes it, the connection keeps no process alive.
-            socket?.unref()
-            if (socket) sockets.add(socket)
-            resolve({ error, socket })
-          }
-        )
-      )
-      ahead.set(key(url), opening)
-    },
-    dispose: () => {
-      for (const socket of sockets) socket.destroy()
-      sockets.clear()
-      ahead.clear()
-    }
-  }
-}
-
 /** An HTTP client with its own TLS and proxy settings. */
 export class HttpClient {
   private readonly dispatchers = new Map<string, Dispatcher>()
@@ -297,7 +74,7 @@ export class HttpClient {
   private readonly sleep: (ms: number) => Promise<void>
 
   constructor(readonly options: HttpClientOptions = {}) {
-    this.sleep = options.sleep ?? (ms => new Promise(r => setTimeout(r, ms)))
+    this.sleep = options.sleep ?? sleep
   }
 
   private dispatcher(url: URL): Dispatcher {
@@ -333,12 +110,31 @@ export class HttpClient {
     return d
   }
 
+  /** The wait before a retry: the server's `Retry-After` as given, else the one back-off. */
   private backoff(attempt: number, retryAfter?: number): number {
-    const base = this.options.backoffMs ?? 500
-    const cap = this.options.maxBackoffMs ?? 30_000
-    if (retryAfter !== undefined) return Math.min(cap, retryAfter)
-    const exp = Math.min(cap, base * 2 ** attempt)
-    return Math.round(exp / 2 + Math.random() * (exp / 2))
+    const capMs = this.options.maxBackoffMs ?? 30_000
+    if (retryAfter !== undefined) return Math.min(capMs, retryAfter)
+    return backoffDelay(attempt, { baseMs: this.options.backoffMs ?? 500, capMs })
+  }
+
+  /** One request over this client's dispatcher for `url`, bounded as `limits` says. */
+  private send(
+    url: URL,
+    prepared: ReturnType<HttpClient['prepare']>,
+    limits: { headersMs: number; bodyMs: number; signal: AbortSignal }
+  ): Promise<Dispatcher.ResponseData> {
+    return undiciRequest(url, {
+      method: prepared.method as Dispatcher.HttpMethod,
+      headers: prepared.headers,
+      body: prepared.body,
+      dispatcher: this.dispatcher(url),
+      // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+      // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+      idempotent: IDEMPOTENT.has(prepared.method),
+      headersTimeout: limits.headersMs,
+      bodyTimeout: limits.bodyMs,
+      signal: limits.signal
+    })
   }
 
   private prepare(req: HttpRequest): {
@@ -392,18 +188,15 @@ export class HttpClient {
       let lastResponse: HttpResponse | undefined
       let timedOut: HttpError['timeout']
       try {
-        const res = await undiciRequest(url, {
-          method: method as Dispatcher.HttpMethod,
-          headers,
-          body,
-          dispatcher: this.dispatcher(url),
-          // PUT and DELETE too (as HTTP defines them): undici holds back any other request
-          // on an HTTP/2 connection while one it takes as not idempotent is in flight.
-          idempotent: IDEMPOTENT.has(method),
-          headersTimeout: limit.ms,
-          bodyTimeout: limit.ms,
-          signal: AbortSignal.timeout(limit.ms)
-        })
+        const res = await this.send(
+          url,
+          { method, headers, body },
+          {
+            headersMs: limit.ms,
+            bodyMs: limit.ms,
+            signal: AbortSignal.timeout(limit.ms)
+          }
+        )
         const buf = Buffer.from(await res.body.arrayBuffer())
         const response: HttpResponse = {
           url: url.href,
@@ -496,16 +289,15 @@ export class HttpClient {
       controller.abort()
     }, limit.ms)
     try {
-      const res = await undiciRequest(url, {
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        dispatcher: this.dispatcher(url),
-        idempotent: IDEMPOTENT.has(method),
-        headersTimeout: limit.ms,
-        bodyTimeout: req.idleTimeoutMs ?? 0,
-        signal: controller.signal
-      })
+      const res = await this.send(
+        url,
+        { method, headers, body },
+        {
+          headersMs: limit.ms,
+          bodyMs: req.idleTimeoutMs ?? 0,
+          signal: controller.signal
+        }
+      )
       return {
         url: url.href,
         status: res.statusCode,

@@ -196,9 +196,9 @@ export class ConfigRepo {
     return r.stdout.trim().split(/\s+/)[0] || undefined
   }
 
-  /** Fetch `branch` shallowly into refs/remotes/origin/<branch> without checking it out. */
-  async fetchOnly(branch: string, depth: number): Promise<void> {
-    const r = await this.run(
+  /** `git fetch` of `branch`, shallow, into refs/remotes/origin/<branch>; the result as is. */
+  private fetchBranch(branch: string, depth: number): Promise<ExecResult> {
+    return this.run(
       [
         'fetch',
         '-q',
@@ -210,6 +210,11 @@ export class ConfigRepo {
       ],
       { allowFailure: true }
     )
+  }
+
+  /** Fetch `branch` shallowly into refs/remotes/origin/<branch> without checking it out. */
+  async fetchOnly(branch: string, depth: number): Promise<void> {
+    const r = await this.fetchBranch(branch, depth)
     if (r.code !== 0 || r.timedOut) throw this.remoteError(r, 'read')
   }
 
@@ -220,18 +225,7 @@ export class ConfigRepo {
 
   /** Fetch `branch` shallowly and check it out as the work branch; returns the tip sha. */
   async fetchAndReset(branch: string, depth: number): Promise<string> {
-    const r = await this.run(
-      [
-        'fetch',
-        '-q',
-        '--no-tags',
-        `--depth=${depth}`,
-        ...(this.partial ? ['--filter=blob:none'] : []),
-        'origin',
-        `+refs/heads/${branch}:refs/remotes/origin/${branch}`
-      ],
-      { allowFailure: true }
-    )
+    const r = await this.fetchBranch(branch, depth)
     if (r.code !== 0 || r.timedOut) {
       if (!r.timedOut && /couldn't find remote ref|not our ref/i.test(r.stderr)) {
         throw new ConfigurationError(

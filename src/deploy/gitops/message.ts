@@ -37,18 +37,12 @@ export function updateRows(
   updates: readonly ImageUpdate[],
   changes: readonly EditChange[]
 ): UpdateRow[] {
-  const rows: UpdateRow[] = []
-  for (const u of updates) {
+  return updates.flatMap(u => {
     const mine = changes.filter(c => c.service === u.service)
-    if (mine.length === 0) continue
-    rows.push({
-      service: u.service,
-      old: mine.find(c => c.old !== undefined)?.old,
-      new: u.ref,
-      files: [...new Set(mine.map(c => c.file))]
-    })
-  }
-  return rows
+    if (mine.length === 0) return []
+    const old = mine.find(c => c.old !== undefined)?.old
+    return [{ service: u.service, old, new: u.ref, files: [...new Set(mine.map(c => c.file))] }]
+  })
 }
 
 const short = (ref: string | undefined): string => {

@@ -7,7 +7,7 @@
 import { parseAllDocuments } from 'yaml'
 import { targetLabel, type ImageUpdate, type Target } from './updates.js'
 import { imageFields, imageName, splitImage } from './kustomize/image.js'
-import { didYouMean, editDistance } from '../../model/services.js'
+import { didYouMean, editDistance } from '../../core/did-you-mean.js'
 
 /** One image a target renders. */
 export interface RenderedImage {
@@ -81,22 +81,20 @@ function diffValue(
   if (a !== b) out.push({ resource, path, before: a, after: b })
 }
 
+/** The one difference of two renders whose lists of `what` differ in length. */
+function countDiffers(before: number, after: number, what: string): RenderDifference[] {
+  return [
+    { resource: '(render)', path: '', before: `${before} ${what}`, after: `${after} ${what}` }
+  ]
+}
+
 /** Every structural difference between two lists of resources (at most about 50). */
 export function diffResources(
   before: readonly unknown[],
   after: readonly unknown[]
 ): RenderDifference[] {
   const out: RenderDifference[] = []
-  if (before.length !== after.length) {
-    return [
-      {
-        resource: '(render)',
-        path: '',
-        before: `${before.length} resources`,
-        after: `${after.length} resources`
-      }
-    ]
-  }
+  if (before.length !== after.length) return countDiffers(before.length, after.length, 'resources')
   before.forEach((b, i) => diffValue(b, after[i], resourceId(after[i]), '', out))
   return out
 }
@@ -106,16 +104,7 @@ export function diffImages(
   before: readonly RenderedImage[],
   after: readonly RenderedImage[]
 ): RenderDifference[] {
-  if (before.length !== after.length) {
-    return [
-      {
-        resource: '(render)',
-        path: '',
-        before: `${before.length} images`,
-        after: `${after.length} images`
-      }
-    ]
-  }
+  if (before.length !== after.length) return countDiffers(before.length, after.length, 'images')
   const out: RenderDifference[] = []
   before.forEach((b, i) => {
     const a = after[i]!

@@ -20,7 +20,7 @@ import {
 import { exec, lastLines } from '../../core/exec.js'
 import type { FileSource } from './kustomize/resolve.js'
 import type { Logger } from '../../core/logger.js'
-import { editDistance } from '../../model/services.js'
+import { editDistance } from '../../core/did-you-mean.js'
 
 /** The chart directory (repository-relative) nearest above `valuesFile`, or undefined. */
 export function findChart(files: FileSource, valuesFile: string): string | undefined {

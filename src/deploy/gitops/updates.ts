@@ -7,7 +7,7 @@ import { posix } from 'node:path'
 import type { BuildResult } from '../../model/build-result.js'
 import { ConfigurationError, invalidInput } from '../../core/errors.js'
 import { formatImageRef, parseImageRef, type ImageRef } from '../../model/image-ref.js'
-import type { Service } from '../../model/services.js'
+import type { Service } from '../../model/services/config.js'
 
 /** One place to write image references. */
 export type Target =

@@ -21,6 +21,7 @@ import { assertNoLeak } from './leak-scan.js'
 import type { ImageUpdate, Target } from './updates.js'
 import { sourceAncestry, type ConfigRepo } from './config-repo.js'
 import type { Logger } from '../../core/logger.js'
+import { backoffDelay, sleep } from '../../core/retry.js'
 import { secrets } from '../../core/secrets.js'
 
 /** Options of one deploy. */
@@ -80,12 +81,6 @@ export interface DeployOutcome {
   verified?: string[]
 }
 
-/** Jittered exponential back-off for attempt n (0-based). */
-export function backoffDelay(attempt: number, base = 200, cap = 3000): number {
-  const exp = Math.min(cap, base * 2 ** attempt)
-  return Math.round(exp / 2 + Math.random() * (exp / 2))
-}
-
 async function guard(
   opts: DeployOptions,
   depth: number
@@ -112,7 +107,7 @@ async function guard(
 /** Run the loop. Throws ConfigurationError for user mistakes and for an outlasted storm. */
 export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> {
   const depth = opts.depth ?? 50
-  const sleep = opts.sleep ?? (ms => new Promise(r => setTimeout(r, ms)))
+  const pause = opts.sleep ?? sleep
   const root = join(opts.repo.dir, opts.path)
   const mode = opts.verifyRender ?? 'off'
   const check =
@@ -207,38 +202,25 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
     )
     const commit = await opts.repo.commit(message)
     const changedFiles = [...files.keys()]
-    if (opts.dryRun) {
-      return {
-        status: 'dry-run',
-        branchRows: allRows,
-        commit,
-        rows,
-        changedFiles,
-        diff,
-        message,
-        skipped,
-        attempts: attempt,
-        pushes,
-        verified: check?.report
-      }
-    }
+    const outcome = (status: 'dry-run' | 'pushed'): DeployOutcome => ({
+      status,
+      branchRows: allRows,
+      commit,
+      rows,
+      changedFiles,
+      diff,
+      message,
+      skipped,
+      attempts: attempt,
+      pushes,
+      verified: check?.report
+    })
+    if (opts.dryRun) return outcome('dry-run')
     pushes++
     const pushed = await opts.repo.push(opts.pushBranch, lease)
     if (pushed.ok) {
       opts.log.info(`pushed ${commit.slice(0, 12)} to ${opts.pushBranch}`)
-      return {
-        status: 'pushed',
-        branchRows: allRows,
-        commit,
-        rows,
-        changedFiles,
-        diff,
-        message,
-        skipped,
-        attempts: attempt,
-        pushes,
-        verified: check?.report
-      }
+      return outcome('pushed')
     }
     if (pushed.kind === 'permission') {
       throw new ConfigurationError(
@@ -257,9 +239,9 @@ export async function deployGitOps(opts: DeployOptions): Promise<DeployOutcome> 
     }
     lastReason = pushed.message
     if (attempt < opts.maxAttempts) {
-      const wait = backoffDelay(attempt - 1, opts.backoffMs ?? 200)
-      opts.log.info(`push rejected (the branch moved); re-applying on the new tip in ${wait} ms`)
-      await sleep(wait)
+      const ms = backoffDelay(attempt - 1, { baseMs: opts.backoffMs ?? 200, capMs: 3000 })
+      opts.log.info(`push rejected (the branch moved); re-applying on the new tip in ${ms} ms`)
+      await pause(ms)
     }
   }
   throw new ConfigurationError(

@@ -10,7 +10,8 @@ import { confinedPath } from '../../core/confine.js'
 import { ConfigurationError, errorMessage } from '../../core/errors.js'
 import type { Logger } from '../../core/logger.js'
 import { secrets } from '../../core/secrets.js'
-import { SshError, SshSession, mapLimit, sha256File, type ExecResult } from './session.js'
+import { mapLimit } from '../../core/pool.js'
+import { SshError, SshSession, sha256File, type ExecResult } from './session.js'
 import type { HostKeyPolicy, HostTarget } from './host-keys.js'
 import {
   checksumManifest,

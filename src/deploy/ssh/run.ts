@@ -7,7 +7,7 @@
 import type { Logger } from '../../core/logger.js'
 import { collectSources, deployHost, type HostResult, type LocalTree } from './deploy-host.js'
 import type { HostKeyPolicy, HostTarget } from './host-keys.js'
-import { mapLimit } from './session.js'
+import { mapLimit } from '../../core/pool.js'
 
 /** Everything an SSH deploy is asked to do. */
 export interface SshJob {

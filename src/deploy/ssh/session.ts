@@ -1,108 +1,17 @@
 /**
- * A small SSH client over `ssh2` (pure JavaScript, no binary): connect with host key
- * verification, exec with stdin and bounded output, SFTP uploads. Errors say what to
- * fix: an unreachable host (host:port and the cause), a refused key, a host key the
- * pins do not allow (with the key types the server offered), a timeout.
+ * A small SSH client over `ssh2` (pure JavaScript, no binary): a session connected by
+ * connect.ts (host key verification, publickey login), exec with stdin and bounded
+ * output, SFTP uploads; every operation ends when the connection is lost or its time
+ * runs out.
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import './shim.js'
-import ssh2 from 'ssh2'
-import type { ClientChannel, ConnectConfig, ParsedKey, SFTPWrapper } from 'ssh2'
-import { ConfigurationError } from '../../core/errors.js'
-import type { Logger } from '../../core/logger.js'
+import type { ClientChannel, SFTPWrapper } from 'ssh2'
 import { secrets } from '../../core/secrets.js'
-import {
-  fingerprint,
-  keyTypeOf,
-  pinnedKeyTypes,
-  verifyHostKey,
-  type HostKeyPolicy
-} from './host-keys.js'
+import { connectClient, SshError, type ConnectOptions, type SshClient } from './connect.js'
 
-const { Client, utils } = ssh2
-
-/** Why an SSH operation failed. */
-export type SshErrorKind =
-  'unreachable' | 'host-key' | 'auth' | 'timeout' | 'exec' | 'sftp' | 'protocol' | 'cancelled'
-
-/** An SSH failure with a kind and a message fit for the user (never a secret). */
-export class SshError extends Error {
-  override name = 'SshError'
-  constructor(
-    readonly kind: SshErrorKind,
-    message: string
-  ) {
-    super(message)
-  }
-}
-
-/**
- * Parse and (with a passphrase) decrypt a private key, as validation before any
- * side effect. Throws a ConfigurationError that never echoes the key or passphrase.
- */
-export function parsePrivateKey(key: string, passphrase: string | undefined): ParsedKey {
-  const attempt = (pass: string | undefined): ParsedKey | Error => {
-    const parsed = utils.parseKey(key, pass) as ParsedKey | ParsedKey[] | Error
-    return Array.isArray(parsed) ? (parsed[0] ?? new Error('no key')) : parsed
-  }
-  const parsed = attempt(passphrase)
-  if (!(parsed instanceof Error)) {
-    if (!parsed.isPrivateKey()) {
-      throw new ConfigurationError(
-        'input "key": got a public key, expected a private key (OpenSSH or PEM format)'
-      )
-    }
-    return parsed
-  }
-  const message = parsed.message
-  if (/no passphrase given/i.test(message)) {
-    throw new ConfigurationError(
-      'input "key": the private key is encrypted; set input "passphrase" to its passphrase'
-    )
-  }
-  if (passphrase !== undefined && /decrypt|passphrase|bad/i.test(message)) {
-    throw new ConfigurationError(
-      'input "passphrase": could not decrypt the private key with it (wrong passphrase?)'
-    )
-  }
-  if (passphrase !== undefined && !(attempt(undefined) instanceof Error)) {
-    // An unencrypted key with a passphrase set: ssh2 accepts it; so do we.
-    return attempt(undefined) as ParsedKey
-  }
-  throw new ConfigurationError(
-    `input "key": not a private key this client can read (expected an OpenSSH or PEM ed25519, ecdsa or rsa key; ${
-      passphrase !== undefined ? 'wrong passphrase or ' : ''
-    }unsupported format)`
-  )
-}
-
-/** Server host key algorithms for a known_hosts key type. */
-function algorithmsFor(keyType: string): string[] {
-  if (keyType === 'ssh-rsa') return ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
-  const supported = [
-    'ssh-ed25519',
-    'ecdsa-sha2-nistp256',
-    'ecdsa-sha2-nistp384',
-    'ecdsa-sha2-nistp521'
-  ]
-  return supported.includes(keyType) ? [keyType] : []
-}
-
-/** Options of `SshSession.connect`. */
-export interface ConnectOptions {
-  host: string
-  port: number
-  username: string
-  privateKey: string
-  passphrase?: string
-  policy: HostKeyPolicy
-  /** Handshake and authentication timeout (ms). */
-  readyTimeoutMs?: number
-  log: Logger
-  /** Aborting gives up connecting (fail-fast after another host failed). */
-  signal?: AbortSignal
-}
+export { parsePrivateKey, SshError } from './connect.js'
+export type { ConnectOptions, SshErrorKind } from './connect.js'
 
 /** The result of one remote command. */
 export interface ExecResult {
@@ -146,7 +55,7 @@ export class SshSession {
   private readonly pending = new Set<() => void>()
 
   private constructor(
-    private readonly client: InstanceType<typeof Client>,
+    private readonly client: SshClient,
     readonly host: string,
     readonly port: number,
     /** Fingerprint of the verified host key. */
@@ -236,123 +145,9 @@ export class SshSession {
   }
 
   /** Connect, verify the host key, authenticate with the private key. */
-  static connect(options: ConnectOptions): Promise<SshSession> {
-    const { host, port, log } = options
-    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
-    const client = new Client()
-    let offered: string | undefined
-    let verdictReason: string | undefined
-    let presented: string | undefined
-    let verified = false
-    const pinned = pinnedKeyTypes(options.policy, host, port).flatMap(algorithmsFor)
-    const config: ConnectConfig = {
-      host,
-      port,
-      username: options.username,
-      privateKey: options.privateKey,
-      passphrase: options.passphrase,
-      readyTimeout: options.readyTimeoutMs ?? 30_000,
-      keepaliveInterval: 15_000,
-      keepaliveCountMax: 4,
-      tryKeyboard: false,
-      agent: undefined,
-      authHandler: ['publickey'],
-      algorithms:
-        pinned.length > 0
-          ? { serverHostKey: { remove: pinned, prepend: [...pinned].reverse() } as never }
-          : undefined,
-      debug: (message: string) => {
-        const m = /^Handshake: \(remote\) Host key format: (.*)$/.exec(message)
-        if (m) offered = m[1]
-      },
-      hostVerifier: (key: Buffer): boolean => {
-        const verdict = verifyHostKey(options.policy, host, port, key)
-        presented = `${keyTypeOf(key)} ${fingerprint(key)}`
-        verdictReason = verdict.reason
-        verified = verdict.ok
-        return verdict.ok
-      }
-    }
-    return new Promise<SshSession>((resolve, reject) => {
-      let settled = false
-      const onAbort = (): void =>
-        fail(new SshError('cancelled', `${address}: connecting cancelled: another host failed`))
-      const fail = (error: SshError): void => {
-        if (settled) return
-        settled = true
-        options.signal?.removeEventListener('abort', onAbort)
-        client.destroy()
-        reject(error)
-      }
-      if (options.signal?.aborted) {
-        onAbort()
-        return
-      }
-      options.signal?.addEventListener('abort', onAbort, { once: true })
-      client.once('ready', () => {
-        if (settled) return
-        settled = true
-        options.signal?.removeEventListener('abort', onAbort)
-        if (options.policy.insecure) {
-          log.warning(
-            `INSECURE: the host key of ${address} (${presented ?? 'unknown'}) was not verified (insecure-skip-host-key: true); anyone on the network path could impersonate this host and receive your files and secrets. Pin it with known-hosts or fingerprints.`
-          )
-        } else {
-          log.debug(`${address}: host key ${presented ?? ''} verified: ${verdictReason ?? ''}`)
-        }
-        resolve(new SshSession(client, host, port, presented ?? ''))
-      })
-      client.on('error', (error: Error & { level?: string; code?: string }) => {
-        const cause = secrets.redact(error.message)
-        if (verdictReason !== undefined && !verified) {
-          const types = offered ? offered.split(',').join(', ') : 'unknown'
-          fail(
-            new SshError(
-              'host-key',
-              `host key verification failed for ${address}: ${verdictReason}. The server offered host key types: ${types}. Check known-hosts / fingerprints (ssh-keyscan -p ${port} ${host} shows the server's keys; verify them out of band).`
-            )
-          )
-        } else if (error.level === 'client-authentication') {
-          fail(
-            new SshError(
-              'auth',
-              `${address} refused the key for user "${options.username}" (publickey authentication failed): check input "username" and that the public key is in the user's authorized_keys`
-            )
-          )
-        } else if (error.level === 'client-timeout') {
-          fail(
-            new SshError(
-              'timeout',
-              `${address}: timed out after ${Math.round((options.readyTimeoutMs ?? 30_000) / 1000)}s waiting for the SSH handshake`
-            )
-          )
-        } else if (error.level === 'client-socket' || error.code !== undefined) {
-          fail(new SshError('unreachable', `cannot reach ${address}: ${cause}`))
-        } else if (/no matching host key format/i.test(cause)) {
-          fail(
-            new SshError(
-              'host-key',
-              `${address}: no host key type in common with the server; it offered ${offered ?? 'unknown'}`
-            )
-          )
-        } else {
-          fail(new SshError('protocol', `${address}: SSH handshake failed: ${cause}`))
-        }
-      })
-      client.once('close', () => {
-        fail(
-          new SshError(
-            'unreachable',
-            `cannot reach ${address}: the connection closed before authentication completed`
-          )
-        )
-      })
-      try {
-        client.connect(config)
-      } catch (error) {
-        fail(new SshError('protocol', `${address}: ${secrets.redact((error as Error).message)}`))
-      }
-    })
+  static async connect(options: ConnectOptions): Promise<SshSession> {
+    const { client, hostKeyFingerprint } = await connectClient(options)
+    return new SshSession(client, options.host, options.port, hostKeyFingerprint)
   }
 
   /**
@@ -540,22 +335,4 @@ export function sha256File(path: string): Promise<string> {
       .on('error', reject)
       .on('end', () => resolve(hash.digest('hex')))
   })
-}
-
-/** Run `fn` over `items` with at most `limit` at a time; the first error rejects. */
-export async function mapLimit<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<R>
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      results[i] = await fn(items[i]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()))
-  return results
 }

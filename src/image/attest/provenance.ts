@@ -9,6 +9,7 @@
  * own (BUILD_TYPE, documented in docs/buildtypes/image-v1.md): the service built
  * (`externalParameters.image`) and the base images as resolved dependencies.
  */
+import { serverUrl } from '../../core/context.js'
 import { parseImageRef } from '../../model/image-ref.js'
 import { imageSubject, makeStatement, type Statement } from './statement.js'
 
@@ -109,7 +110,7 @@ export function workflowRunFromEnv(env: NodeJS.ProcessEnv = process.env): Workfl
   }
   const opt = (name: string): string | undefined => env[name]?.trim() || undefined
   return {
-    serverUrl: (opt('GITHUB_SERVER_URL') ?? 'https://github.com').replace(/\/+$/, ''),
+    serverUrl: serverUrl(env),
     repository: need('GITHUB_REPOSITORY'),
     repositoryId: opt('GITHUB_REPOSITORY_ID'),
     repositoryOwnerId: opt('GITHUB_REPOSITORY_OWNER_ID'),

@@ -9,6 +9,7 @@
  * `GET /v2/<name>/referrers/<digest>` and, on a 404, reads that tag.
  */
 import type { Logger } from '../../core/logger.js'
+import { backoffDelay, sleep } from '../../core/retry.js'
 import { MANIFEST_ACCEPT, MediaTypes, RegistryClient, RegistryError } from '../registry.js'
 import {
   attestationManifest,
@@ -145,7 +146,7 @@ export async function addToReferrersTag(
   subjectDigest: string,
   add: Descriptor[],
   logger?: Logger,
-  sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms))
+  pause: (ms: number) => Promise<void> = sleep
 ): Promise<void> {
   const tag = referrersTag(subjectDigest)
   for (let attempt = 1; attempt <= TAG_ATTEMPTS; attempt++) {
@@ -167,7 +168,7 @@ export async function addToReferrersTag(
     logger?.debug(
       `${repository}:${tag} changed while we wrote it (attempt ${attempt}); reading it again`
     )
-    await sleep(Math.round(50 * attempt * (0.5 + Math.random())))
+    await pause(backoffDelay(attempt - 1, { baseMs: 50, capMs: 400, jitter: [0.5, 1.5] }))
   }
   throw new RegistryError(
     `registry ${client.host}: could not add to the referrers tag ${repository}:${tag} after ${TAG_ATTEMPTS} attempts (other writers kept changing it)`

@@ -8,10 +8,8 @@
  * `SOURCE_DATE_EPOCH` (the reproducible-builds convention), which fixes "now" for `{{date}}`
  * and the `created` label. Pure: the caller reads the environment and the payload.
  */
+import { payloadField, type EventPayload } from '../../core/context.js'
 import { ConfigurationError } from '../../core/errors.js'
-
-/** A webhook event payload (`GITHUB_EVENT_PATH`), as parsed JSON. */
-export type EventPayload = Readonly<Record<string, unknown>>
 
 /** The repository data labels and `type=edge` use (metadata-action reads it from the API). */
 export interface RepoInfo {
@@ -58,17 +56,6 @@ export interface RunInfo extends Pick<
   env: Readonly<Record<string, string | undefined>>
 }
 
-function field(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null
-    ? (value as Record<string, unknown>)[key]
-    : undefined
-}
-
-/** A nested field of the payload (`path` of keys), or undefined. */
-export function payloadField(payload: EventPayload, ...path: string[]): unknown {
-  return path.reduce<unknown>((v, k) => field(v, k), payload)
-}
-
 /**
  * The commit date the payload holds for `sha`: a push's `commits[].timestamp` or its
  * `head_commit.timestamp`, as metadata-action reads them. Undefined otherwise.
@@ -76,13 +63,14 @@ export function payloadField(payload: EventPayload, ...path: string[]): unknown 
 export function commitDateFromPayload(payload: EventPayload, sha: string): Date | undefined {
   const commits = payload.commits
   if (Array.isArray(commits)) {
-    const hit = commits.find(c => field(c, 'id') === sha)
-    const ts = field(hit, 'timestamp')
+    const hit = commits.find(c => payloadField(c, 'id') === sha)
+    const ts = payloadField(hit, 'timestamp')
     if (typeof ts === 'string' && ts !== '') return new Date(ts)
   }
   const head = payload.head_commit
-  if (field(head, 'id') === sha && typeof field(head, 'timestamp') === 'string') {
-    return new Date(field(head, 'timestamp') as string)
+  const ts = payloadField(head, 'timestamp')
+  if (payloadField(head, 'id') === sha && typeof ts === 'string') {
+    return new Date(ts)
   }
   return undefined
 }

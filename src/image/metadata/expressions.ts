@@ -8,9 +8,9 @@
  * expression is an error (metadata-action renders it as nothing, which hides a typo). Pure.
  */
 import { ConfigurationError } from '../../core/errors.js'
-import { didYouMean } from '../../model/services.js'
+import { didYouMean } from '../../core/did-you-mean.js'
+import { payloadField } from '../../core/context.js'
 import type { MetadataContext } from './context.js'
-import { payloadField } from './context.js'
 import { DateFormatError, formatDate } from './date-format.js'
 import type { Expression } from './template.js'
 import { TemplateError, renderTemplate } from './template.js'

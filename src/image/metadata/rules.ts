@@ -9,7 +9,7 @@
  * a number, a flavor value holding `=` are errors naming the line. Pure.
  */
 import { ConfigurationError } from '../../core/errors.js'
-import { didYouMean } from '../../model/services.js'
+import { didYouMeanHint } from '../../core/did-you-mean.js'
 import { FieldSyntaxError, splitFields } from './csv.js'
 
 /** The rule types, as metadata-action names them. */
@@ -126,12 +126,11 @@ export function parseTagRule(text: string, line: number): TagRule {
     }
     if (key === 'type') {
       if (!(TAG_TYPES as readonly string[]).includes(value)) {
-        const hint = didYouMean(value, TAG_TYPES)
         throw ruleError(
           'tags',
           line,
           text,
-          `a type among ${TAG_TYPES.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`
+          `a type among ${TAG_TYPES.join(', ')}${didYouMeanHint(value, TAG_TYPES)}`
         )
       }
       type = value as TagType
@@ -141,14 +140,13 @@ export function parseTagRule(text: string, line: number): TagRule {
   const allowed = [...COMMON, ...ATTRIBUTES[type]]
   for (const key of Object.keys(attrs)) {
     if (allowed.includes(key)) continue
-    const hint = didYouMean(key, allowed)
     const what =
       key === 'value' ? 'a bare field (taken as value=)' : `attribute ${JSON.stringify(key)}`
     throw ruleError(
       'tags',
       line,
       text,
-      `attributes of type=${type} only (${allowed.join(', ')}); ${what} is not one${hint && key !== 'value' ? ` (did you mean "${hint}"?)` : ''}`
+      `attributes of type=${type} only (${allowed.join(', ')}); ${what} is not one${key !== 'value' ? didYouMeanHint(key, allowed) : ''}`
     )
   }
   const need = (key: string, example: string): void => {
@@ -288,12 +286,11 @@ export function parseFlavor(lines: readonly string[]): Flavor {
           flavor[onlatestFor === 'prefix' ? 'prefixLatest' : 'suffixLatest'] = value === 'true'
           break
         default: {
-          const hint = didYouMean(key, keys)
           throw ruleError(
             'flavor',
             line,
             text,
-            `entries ${keys.map(k => `${k}=`).join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`
+            `entries ${keys.map(k => `${k}=`).join(', ')}${didYouMeanHint(key, keys)}`
           )
         }
       }

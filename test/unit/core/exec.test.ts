@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ExecError, displayCommand, exec, lastLines } from '../../../src/core/exec.js'
+import { ExecError, childEnv, displayCommand, exec, lastLines } from '../../../src/core/exec.js'
 import { memoryLogger } from '../../../src/core/logger.js'
 import { secrets } from '../../../src/core/secrets.js'
 
@@ -65,6 +65,21 @@ describe('exec', () => {
     } finally {
       delete process.env.INPUT_CONVEYOR_TEST_SECRET
     }
+  })
+
+  it("never passes the runner's request tokens to a child: stripping is the default", async () => {
+    const script =
+      'console.log(Object.keys(process.env).filter(k => /TOKEN|KEEP/.test(k)).sort().join(","))'
+    const r = await exec(NODE, ['-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        ACTIONS_RUNTIME_TOKEN: 'rt',
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'oidc',
+        GITHUB_TOKEN: 'gh',
+        KEEP: '1'
+      }
+    })
+    expect(r.stdout.trim()).toBe('KEEP')
   })
 
   it('kills a process when its abort signal fires, and says so', async () => {
@@ -204,5 +219,18 @@ describe('displayCommand and lastLines', () => {
   it('lastLines keeps the last n non-empty lines', () => {
     expect(lastLines('a\n\nb\r\nc\n\n', 2)).toBe('b\nc')
     expect(lastLines('', 3)).toBe('')
+  })
+})
+
+describe('childEnv: the environment every child gets', () => {
+  it('drops INPUT_* and runner tokens', () => {
+    const env = childEnv({
+      PATH: '/bin',
+      'INPUT_REGISTRY-PASSWORD': 'x',
+      INPUT_TAGS: 'y',
+      ACTIONS_RUNTIME_TOKEN: 't',
+      GITHUB_TOKEN: 'g'
+    })
+    expect(env).toEqual({ PATH: '/bin' })
   })
 })

@@ -4,7 +4,6 @@ import {
   buildahPushArgv,
   buildxArgv,
   cacheRefFor,
-  childEnv,
   dockerArgv,
   failingStep,
   parseBuildSecret,
@@ -265,18 +264,5 @@ describe('failingStep', () => {
   })
   it('no step header: the last lines', () => {
     expect(failingStep('a\nb\nc', 2)).toEqual({ tail: 'b\nc' })
-  })
-})
-
-describe('childEnv', () => {
-  it('drops INPUT_* and runner tokens', () => {
-    const env = childEnv({
-      PATH: '/bin',
-      'INPUT_REGISTRY-PASSWORD': 'x',
-      INPUT_TAGS: 'y',
-      ACTIONS_RUNTIME_TOKEN: 't',
-      GITHUB_TOKEN: 'g'
-    })
-    expect(env).toEqual({ PATH: '/bin' })
   })
 })

@@ -167,7 +167,7 @@ describe('auth file', () => {
       registry: '127.0.0.1:5000',
       username: 'u',
       password: 'pa55-word-xyz',
-      caPem: '-----BEGIN CERTIFICATE-----\n'
+      ca: '-----BEGIN CERTIFICATE-----\n'
     })
     expect(statSync(a.dir).mode & 0o777).toBe(0o700)
     expect(statSync(a.configFile!).mode & 0o777).toBe(0o600)
@@ -200,7 +200,7 @@ describe('contextTag', () => {
 })
 
 describe('base image digests', () => {
-  const own = { host: '127.0.0.1:9' }
+  const own = { registry: '127.0.0.1:9' }
   it('takes a pinned digest as is, asks the builder for local images, names what it cannot resolve', async () => {
     const pinned = `alpine@sha256:${'a'.repeat(64)}`
     const asked: string[] = []

@@ -19,7 +19,7 @@ import {
   selectServices
 } from '../../../src/plan/select.js'
 import { buildMatrix, mermaidGraph, planSummary } from '../../../src/plan/summary.js'
-import { parseServices } from '../../../src/model/services.js'
+import { parseServices } from '../../../src/model/services/parse.js'
 import { getInputs } from '../../../src/actions/plan/inputs.js'
 import { InputReader, mapInputs } from '../../../src/core/inputs.js'
 

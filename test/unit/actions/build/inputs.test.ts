@@ -20,7 +20,7 @@ describe('build inputs', () => {
       join(import.meta.dirname, '..', '..', '..', 'fixtures', 'tls', 'test-ca.pem'),
       'utf8'
     )
-    expect(read({ service: 'cart', 'registry-ca-cert': ca }).caCert).toBe(ca)
+    expect(read({ service: 'cart', 'registry-ca-cert': ca }).ca).toBe(ca)
   })
 
   it('defaults', () => {
@@ -251,7 +251,7 @@ describe('registry-ca-cert: PEM text or a PEM file in the workspace, never a fil
       'utf8'
     )
     writeFileSync(join(dir, 'ca.pem'), ca)
-    expect(read({ service: 'cart', 'registry-ca-cert': 'ca.pem' }).caCert).toBe(ca)
+    expect(read({ service: 'cart', 'registry-ca-cert': 'ca.pem' }).ca).toBe(ca)
     for (const path of ['/proc/self/environ', '../../../../etc/passwd']) {
       expect(() => read({ service: 'cart', 'registry-ca-cert': path })).toThrow(
         /input "registry-ca-cert": ".*" is outside the workspace/

@@ -7,15 +7,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makeTestCa } from '../../../support/registry.js'
+import { HttpClient } from '../../../../src/core/http/client.js'
+import { bypassesProxy, proxyFor } from '../../../../src/core/http/proxy.js'
 import {
-  HttpClient,
   HttpError,
   attemptTimeout,
-  bypassesProxy,
   isDeadlineError,
-  parseRetryAfter,
-  proxyFor
-} from '../../../../src/core/http/client.js'
+  parseRetryAfter
+} from '../../../../src/core/http/request.js'
 import { memoryLogger } from '../../../../src/core/logger.js'
 import { secrets } from '../../../../src/core/secrets.js'
 

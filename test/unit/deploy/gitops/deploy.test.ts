@@ -26,7 +26,6 @@ import {
   TRAILER
 } from '../../../../src/deploy/gitops/message.js'
 import { sparsePatterns } from '../../../../src/deploy/gitops/edit.js'
-import { backoffDelay } from '../../../../src/deploy/gitops/write-loop.js'
 import { scanOutgoing } from '../../../../src/deploy/gitops/leak-scan.js'
 import {
   parseTarget,
@@ -38,7 +37,7 @@ import { ConfigurationError } from '../../../../src/core/errors.js'
 import { InputReader, mapInputs } from '../../../../src/core/inputs.js'
 import { memoryLogger } from '../../../../src/core/logger.js'
 import { SecretRegistry, secrets } from '../../../../src/core/secrets.js'
-import type { Service } from '../../../../src/model/services.js'
+import type { Service } from '../../../../src/model/services/config.js'
 
 const DIGEST = `sha256:${'a'.repeat(64)}`
 
@@ -466,19 +465,6 @@ describe('scanOutgoing', () => {
       'pull request body'
     ])
     expect(JSON.stringify(hits)).not.toContain(token)
-  })
-})
-
-describe('backoffDelay', () => {
-  it('grows, is jittered within [exp/2, exp] and capped', () => {
-    for (let i = 0; i < 50; i++) {
-      const d0 = backoffDelay(0, 200, 3000)
-      expect(d0).toBeGreaterThanOrEqual(100)
-      expect(d0).toBeLessThanOrEqual(200)
-      const d9 = backoffDelay(9, 200, 3000)
-      expect(d9).toBeGreaterThanOrEqual(1500)
-      expect(d9).toBeLessThanOrEqual(3000)
-    }
   })
 })
 

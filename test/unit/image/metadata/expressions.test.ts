@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { computeMetadata, sanitizeTag } from '../../../../src/image/metadata/compute.js'
-import type { EventPayload, MetadataContext } from '../../../../src/image/metadata/context.js'
+import type { EventPayload } from '../../../../src/core/context.js'
+import type { MetadataContext } from '../../../../src/image/metadata/context.js'
 import {
   commitDateFromPayload,
   repoFromPayload,

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { mapLimit } from '../../../../src/deploy/ssh/session.js'
-import { sshShimInstalled } from '../../../../src/deploy/ssh/shim.js'
+import { mapLimit } from '../../../src/core/pool.js'
 
 describe('mapLimit', () => {
   it('keeps order and never runs more than the limit at once', async () => {
@@ -21,12 +20,5 @@ describe('mapLimit', () => {
     await expect(
       mapLimit([1, 2], 2, n => (n === 2 ? Promise.reject(new Error('two')) : Promise.resolve(n)))
     ).rejects.toThrow('two')
-  })
-})
-
-describe('ssh-shim', () => {
-  it('provides __dirname for ssh2 inside an ESM bundle', () => {
-    expect(sshShimInstalled).toBe(true)
-    expect(typeof (globalThis as { __dirname?: string }).__dirname).toBe('string')
   })
 })
