@@ -3,8 +3,9 @@
  * successful run of this workflow on this branch, from the GitHub REST API through
  * Octokit (core/github.ts: the proxy, CA and retries of every other call). One or two
  * GET requests within one time limit; the token travels only in the Authorization header.
+ * Octokit is loaded only when the lookup runs: most plans never ask, and loading it costs
+ * every plan's start-up about 150 ms.
  */
-import { callFailure, createOctokit } from '../core/github.js'
 import type { Logger } from '../core/logger.js'
 
 /** Where and how to ask. */
@@ -33,6 +34,7 @@ export function workflowFile(workflowRef: string | undefined): string | undefine
 
 /** One GET; a failure says which route answered what, and what the token may lack. */
 async function get<T>(route: () => Promise<{ data: T }>): Promise<T> {
+  const { callFailure } = await import('../core/github.js')
   try {
     return (await route()).data
   } catch (error) {
@@ -49,6 +51,7 @@ export async function lastSuccessfulSha(o: LastSuccessOptions): Promise<string |
   const [owner = '', repo = ''] = o.repository.split('/')
   const timeoutMs = o.timeoutMs ?? 15_000
   try {
+    const { createOctokit } = await import('../core/github.js')
     const octokit = createOctokit({
       token: o.token,
       apiUrl: o.apiUrl,

@@ -32,6 +32,7 @@ import {
 } from '../support/base-image.js'
 import { canary, findLeaks } from '../support/canary.js'
 import { haveDocker, startDockerd, type TestDockerd } from '../support/dockerd.js'
+import { sh } from '../support/gitrepo.js'
 import { ROOT, runAction, type ActionRun } from '../support/harness.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 
@@ -50,19 +51,9 @@ let tmp: string
 let key: KeyPair
 let baseRef: string
 
+/** Run git in `cwd` (the shared test environment: no global config, a fixed author). */
 function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@e',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@e',
-      GIT_CONFIG_GLOBAL: '/dev/null'
-    }
-  }).trim()
+  return sh(cwd, args)
 }
 
 /** A git workspace whose service copies `rootfs` (a fixture directory) over `from`. */

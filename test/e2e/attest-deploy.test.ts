@@ -35,19 +35,9 @@ let theirs: KeyPair
 let ws: string
 const built: Record<string, string> = {}
 
+/** Run git in `cwd` (the shared test environment: no global config, a fixed author). */
 function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@e',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@e',
-      GIT_CONFIG_GLOBAL: '/dev/null'
-    }
-  }).trim()
+  return sh(cwd, args)
 }
 
 /** Build `acme/<name>:v1` with the build action; returns its digest. */

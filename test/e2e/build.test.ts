@@ -14,6 +14,7 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { canary, findLeaks } from '../support/canary.js'
+import { sh } from '../support/gitrepo.js'
 import { ROOT, runAction, type ActionRun, type RunOptions } from '../support/harness.js'
 import { startFaultProxy } from '../support/fault-proxy.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
@@ -42,19 +43,9 @@ let authFile: string
 let tmp: string
 let baseRef: string
 
+/** Run git in `cwd` (the shared test environment: no global config, a fixed author). */
 function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@e',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@e',
-      GIT_CONFIG_GLOBAL: '/dev/null'
-    }
-  }).trim()
+  return sh(cwd, args)
 }
 
 /** A git workspace with one service under svc/hello. */
