@@ -22,9 +22,9 @@ import {
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 
-// What the build reads. ncc's TypeScript loader type-checks the whole tsconfig program
-// (src, test, scripts, *.config.ts), so a copy without test/ would fail where the real
-// build passes: test/ and the root *.config.ts files are copied too.
+// What the build reads (tsc compiles src/ by tsconfig.build.json, which extends
+// tsconfig.json; ncc bundles the result). test/ and the root *.config.ts files are
+// copied too, as tsconfig.json names them.
 const INPUTS = [
   'src',
   'actions',
@@ -32,7 +32,8 @@ const INPUTS = [
   'test',
   'package.json',
   'package-lock.json',
-  'tsconfig.json'
+  'tsconfig.json',
+  'tsconfig.build.json'
 ]
 
 /** Every file under `dir`: relative path → Buffer. */

@@ -70156,35 +70156,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /******/ /* webpack/runtime/asset-relocator-loader */
 /******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
 /******/ 
-/******/ /* webpack/runtime/compat get default export */
-/******/ (() => {
-/******/ 	// getDefaultExport function for compatibility with non-harmony modules
-/******/ 	__nccwpck_require__.n = (module) => {
-/******/ 		var getter = module && module.__esModule ?
-/******/ 			() => (module['default']) :
-/******/ 			() => (module);
-/******/ 		__nccwpck_require__.d(getter, { a: getter });
-/******/ 		return getter;
-/******/ 	};
-/******/ })();
-/******/ 
-/******/ /* webpack/runtime/define property getters */
-/******/ (() => {
-/******/ 	// define getter functions for harmony exports
-/******/ 	__nccwpck_require__.d = (exports, definition) => {
-/******/ 		for(var key in definition) {
-/******/ 			if(__nccwpck_require__.o(definition, key) && !__nccwpck_require__.o(exports, key)) {
-/******/ 				Object.defineProperty(exports, key, { enumerable: true, get: definition[key] });
-/******/ 			}
-/******/ 		}
-/******/ 	};
-/******/ })();
-/******/ 
-/******/ /* webpack/runtime/hasOwnProperty shorthand */
-/******/ (() => {
-/******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
-/******/ })();
-/******/ 
 /******/ /* webpack/runtime/node module decorator */
 /******/ (() => {
 /******/ 	__nccwpck_require__.nmd = (module) => {
@@ -73142,7 +73113,7 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./src/core/errors.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/errors.js
 /**
  * Errors a user can fix: a bad input, a bad services file, a server that says
  * the credentials are wrong. The top-level wrapper prints their message alone,
@@ -73184,7 +73155,7 @@ function errors_errorMessage(error) {
     return String(error);
 }
 
-;// CONCATENATED MODULE: ./src/core/secrets.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/secrets.js
 /**
  * The one registry of every secret the action knows: inputs declared secret, tokens
  * received at run time and values derived from them. Each secret is masked together
@@ -73386,7 +73357,7 @@ class SecretRegistry {
 /** The process-wide registry every module of an action uses. */
 const secrets_secrets = new SecretRegistry();
 
-;// CONCATENATED MODULE: ./src/core/logger.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/logger.js
 /**
  * The logger every library function takes as an argument, so tests need no module
  * mocks. `actionsLogger()` is the thin adapter over @actions/core; `memoryLogger()`
@@ -73444,7 +73415,7 @@ const silentLogger = {
     group: (_name, fn) => fn()
 };
 
-;// CONCATENATED MODULE: ./src/core/run.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/run.js
 /**
  * The one place that turns an action's errors into a failed step, and a post step's
  * errors into warnings. Also wires the secrets registry to the runner's masking.
@@ -73518,7 +73489,7 @@ function endProcess() {
     process.stderr.write('', flushed);
 }
 
-;// CONCATENATED MODULE: ./src/core/duration.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/duration.js
 /**
  * Durations as every duration input of the toolkit accepts them: plain seconds
  * (`300`, `1.5`) or Go-style units (`90s`, `5m`, `1h30m`, `250ms`).
@@ -73557,8 +73528,7 @@ function formatDuration(ms) {
 
 // EXTERNAL MODULE: ./node_modules/picomatch/index.js
 var node_modules_picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_picomatch);
-;// CONCATENATED MODULE: ./src/core/glob.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/glob.js
 /**
  * Glob matching with GitHub's `paths` semantics (picomatch, `dot: true`: `**` crosses
  * dot directories such as `.github`), plus the directory-prefix test services use.
@@ -73566,7 +73536,7 @@ var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_picomatc
 
 /** Whether a pattern holds glob syntax (otherwise it names one file or directory). */
 function isGlob(pattern) {
-    return picomatch_default().scan(pattern).isGlob;
+    return node_modules_picomatch.scan(pattern).isGlob;
 }
 /**
  * Compile one pattern. A pattern without glob syntax matches that file and, like a
@@ -73620,7 +73590,7 @@ function inDir(file, dir) {
 var external_node_tls_ = __nccwpck_require__(1692);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var node_modules_undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./src/core/retry.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/retry.js
 /**
  * The one back-off every retry waits by (HTTP requests, a rejected GitOps push, an image
  * push, the Argo CD sync and watch loops, the referrers tag): exponential from a first
@@ -73646,7 +73616,7 @@ function sleep(ms) {
     return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
 }
 
-;// CONCATENATED MODULE: ./src/core/http/proxy.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/proxy.js
 /**
  * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
  * forms), read the way the runner and common HTTP clients read them. Pure given the environment.
@@ -73688,7 +73658,7 @@ function proxyFor(url, env = process.env) {
     return value && value.trim() !== '' ? value.trim() : undefined;
 }
 
-;// CONCATENATED MODULE: ./src/core/http/request.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/request.js
 /** A request that could not get an answer (network error or timeout), after retries. */
 class HttpError extends Error {
     url;
@@ -73750,7 +73720,7 @@ function flatHeaders(headers) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/core/http/tls.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/tls.js
 
 /** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
 const UNVERIFIED = new Set([
@@ -73834,7 +73804,7 @@ function multiplexed(tls) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/core/http/client.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/client.js
 /**
  * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
  * retries cannot outlast it), retries with jittered exponential back-off that
@@ -74102,7 +74072,7 @@ class client_HttpClient {
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/pool.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/pool.js
 /**
  * Bounded concurrency: run an async function over a list with at most `limit` calls in
  * flight, keeping the results in the list's order.
@@ -74124,7 +74094,7 @@ async function mapLimit(items, limit, fn) {
     return results;
 }
 
-;// CONCATENATED MODULE: ./src/argocd/client.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/client.js
 /**
  * A small Argo CD REST client over HttpClient: version preflight, session login,
  * applications (get, list, sync, terminate, resource tree) and the watch stream
@@ -74382,7 +74352,7 @@ class ArgoClient {
     }
 }
 
-;// CONCATENATED MODULE: ./src/argocd/sources.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/sources.js
 /** Argo CD's `HasMultipleSources`: `spec.sources` is not empty. */
 function isMultiSource(app) {
     return (app.spec?.sources?.length ?? 0) > 0;
@@ -74552,7 +74522,7 @@ function liveRevisionsLine(app, ours) {
     return `live revisions: ${parts.join('; ')}`;
 }
 
-;// CONCATENATED MODULE: ./src/argocd/result.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/result.js
 
 /** The requested revision at `i`, made full when our operation's result names the same commit. */
 function requestedAt(facts, i) {
@@ -74606,7 +74576,7 @@ function overall(results) {
     return 'succeeded';
 }
 
-;// CONCATENATED MODULE: ./src/argocd/select.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/select.js
 /**
  * Which Argo CD applications an `argocd-sync` run means: exact names, glob
  * patterns (picomatch, `*` within a name), and a label selector. Pure.
@@ -74693,7 +74663,7 @@ function selectApplications(apps, patterns) {
     const chosen = new Set();
     const unmatched = [];
     for (const pattern of patterns) {
-        const test = isGlob(pattern) ? picomatch_default()(pattern, { dot: true }) : (n) => n === pattern;
+        const test = isGlob(pattern) ? node_modules_picomatch(pattern, { dot: true }) : (n) => n === pattern;
         const hits = names.filter(n => test(n));
         if (hits.length === 0)
             unmatched.push(pattern);
@@ -74703,7 +74673,7 @@ function selectApplications(apps, patterns) {
     return { names: [...chosen].sort(), unmatched };
 }
 
-;// CONCATENATED MODULE: ./src/argocd/client-resources.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/client-resources.js
 /**
  * Argo CD's resource calls (swagger: ApplicationService `GetResource`,
  * `ListResourceActions`, `RunResourceAction`, `RunResourceActionV2`): the live object
@@ -74819,7 +74789,7 @@ function noSuchRoute(res) {
     return !type.includes('json') && !isHtml(res);
 }
 
-;// CONCATENATED MODULE: ./src/argocd/application.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/application.js
 /**
  * Argo CD Application objects as the REST API returns them (only the fields we
  * read), and pure helpers that read them: resource labels, failed and unhealthy
@@ -74918,7 +74888,7 @@ function stateLine(app) {
     return `operation ${s.operationState?.phase ?? 'none'}, ${s.sync?.status ?? 'Unknown'}, ${s.health?.status ?? 'Unknown'}`;
 }
 
-;// CONCATENATED MODULE: ./src/argocd/stream.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/stream.js
 function frameOf(text) {
     let value;
     try {
@@ -74994,7 +74964,7 @@ class StreamDecoder {
     }
 }
 
-;// CONCATENATED MODULE: ./src/argocd/observer.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/observer.js
 
 
 
@@ -75182,7 +75152,7 @@ class Observer {
     }
 }
 
-;// CONCATENATED MODULE: ./src/argocd/refusals.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/refusals.js
 /**
  * What Argo CD's refusals of a sync or a terminate mean, by the server's own code
  * (server/application/application.go): `SetAppOperation` answers FailedPrecondition
@@ -75226,7 +75196,7 @@ function isNothingToTerminate(error) {
         /no operation is in progress/i.test(error.serverMessage || error.message));
 }
 
-;// CONCATENATED MODULE: ./src/argocd/rollout.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/rollout.js
 /**
  * Argo Rollouts as argocd-sync sees them through Argo CD: the facts of one Rollout
  * read from its live object and the health Argo CD gives it, and the pure decisions
@@ -75453,7 +75423,7 @@ function transitions(before, now) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/argocd/rollouts.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/rollouts.js
 
 
 
@@ -75673,7 +75643,7 @@ class RolloutDriver {
     }
 }
 
-;// CONCATENATED MODULE: ./src/argocd/verdict.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/verdict.js
 /**
  * The sync verdict: from one Application object (and what the caller remembers of
  * the earlier ones), whether our sync is done, failed or still to wait for. Each
@@ -75909,7 +75879,7 @@ function remember(memory, app, exp, verdict, now) {
     return next;
 }
 
-;// CONCATENATED MODULE: ./src/argocd/sync.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/sync.js
 /**
  * Syncing one Argo CD application to the end: handle an operation already running,
  * request the sync for our source (retrying only "another operation is already in
@@ -76188,7 +76158,7 @@ function unmatchedResources(app, selected) {
         .map(s => `${s.group ?? ''}:${s.kind}:${s.namespace ? `${s.namespace}/` : ''}${s.name}`);
 }
 
-;// CONCATENATED MODULE: ./src/argocd/run.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/argocd/run.js
 /**
  * A whole `argocd-sync` run against one Argo CD server: the preflight (version, then
  * the token or a login), the applications looked up (by name, glob or label
@@ -76349,7 +76319,7 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: ./src/core/confine.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/confine.js
 /**
  * Paths a user (or a pull request) controls, confined to a root directory (the
  * workspace, or plan's working directory). Symlinks are resolved with `realpath`
@@ -76417,7 +76387,7 @@ function symlinkOnPath(root, rel) {
     return undefined;
 }
 
-;// CONCATENATED MODULE: ./src/core/urls.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/urls.js
 /**
  * URLs a user gives an action, as they may be shown and as they may be used: an error
  * about a URL shows its scheme, host and path only (credentials hide outside userinfo
@@ -76484,7 +76454,7 @@ function checkCleartext(input, url, insecureHttp, what) {
     return `input "insecure-http" is true: ${input} ${shown} is plain HTTP, so ${what} and everything exchanged can be read and changed on the way; use https:// outside a trusted network`;
 }
 
-;// CONCATENATED MODULE: ./src/core/inputs.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/inputs.js
 /**
  * Typed, validated reading of action inputs. Every reader throws a
  * ConfigurationError that names the input, what it got (never a secret) and what
@@ -76760,7 +76730,7 @@ function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE ||
     return pem;
 }
 
-;// CONCATENATED MODULE: ./src/actions/argocd-sync/inputs.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/argocd-sync/inputs.js
 /**
  * Inputs of `argocd-sync`, read and validated in one place before any request.
  */
@@ -76913,7 +76883,7 @@ function getInputs(reader = new InputReader()) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/core/outputs.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/outputs.js
 /**
  * Outputs, state and environment through the runner's file commands, kept far below
  * the runner's 1 MB per-job output limit: large data goes to a file under
@@ -77058,7 +77028,7 @@ function openDataFile(fileName) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/core/summary.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/summary.js
 /**
  * A small Markdown builder for step summaries. Cells are escaped (a line break of any
  * kind, `\r` too, cannot end a table row), everything is redacted before it is written
@@ -77145,7 +77115,7 @@ class summary_Summary {
     }
 }
 
-;// CONCATENATED MODULE: ./src/actions/argocd-sync/report.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/argocd-sync/report.js
 
 
 
@@ -77229,7 +77199,7 @@ function clock(ms) {
     return new Date(ms).toISOString().slice(11, 19);
 }
 
-;// CONCATENATED MODULE: ./src/actions/argocd-sync/main.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/argocd-sync/main.js
 /**
  * `argocd-sync`: sync Argo CD applications and succeed only when the cluster runs
  * the requested revision, synced and healthy. This entry reads the inputs, runs the
@@ -77318,7 +77288,7 @@ async function run() {
     });
 }
 
-;// CONCATENATED MODULE: ./src/actions/argocd-sync/index.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/argocd-sync/index.js
 
 
 // Once the step is done, the process ends (nothing pending may hold it open).

@@ -86152,18 +86152,6 @@ module.exports = /*#__PURE__*/JSON.parse('["0BSD","3D-Slicer-1.0","AAL","ADSL","
 /******/ /* webpack/runtime/asset-relocator-loader */
 /******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
 /******/ 
-/******/ /* webpack/runtime/compat get default export */
-/******/ (() => {
-/******/ 	// getDefaultExport function for compatibility with non-harmony modules
-/******/ 	__nccwpck_require__.n = (module) => {
-/******/ 		var getter = module && module.__esModule ?
-/******/ 			() => (module['default']) :
-/******/ 			() => (module);
-/******/ 		__nccwpck_require__.d(getter, { a: getter });
-/******/ 		return getter;
-/******/ 	};
-/******/ })();
-/******/ 
 /******/ /* webpack/runtime/define property getters */
 /******/ (() => {
 /******/ 	// define getter functions for harmony exports
@@ -86280,7 +86268,7 @@ var __webpack_exports__ = {};
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
 var core = __nccwpck_require__(56288);
-;// CONCATENATED MODULE: ./src/core/errors.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/errors.js
 /**
  * Errors a user can fix: a bad input, a bad services file, a server that says
  * the credentials are wrong. The top-level wrapper prints their message alone,
@@ -86322,7 +86310,7 @@ function errors_errorMessage(error) {
     return String(error);
 }
 
-;// CONCATENATED MODULE: ./src/core/secrets.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/secrets.js
 /**
  * The one registry of every secret the action knows: inputs declared secret, tokens
  * received at run time and values derived from them. Each secret is masked together
@@ -86524,7 +86512,7 @@ class SecretRegistry {
 /** The process-wide registry every module of an action uses. */
 const secrets_secrets = new SecretRegistry();
 
-;// CONCATENATED MODULE: ./src/core/logger.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/logger.js
 /**
  * The logger every library function takes as an argument, so tests need no module
  * mocks. `actionsLogger()` is the thin adapter over @actions/core; `memoryLogger()`
@@ -86582,7 +86570,7 @@ const silentLogger = {
     group: (_name, fn) => fn()
 };
 
-;// CONCATENATED MODULE: ./src/core/run.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/run.js
 /**
  * The one place that turns an action's errors into a failed step, and a post step's
  * errors into warnings. Also wires the secrets registry to the runner's masking.
@@ -86660,7 +86648,7 @@ function endProcess() {
 var external_node_path_ = __nccwpck_require__(76760);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(73024);
-;// CONCATENATED MODULE: ./src/core/context.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/context.js
 /**
  * The workflow run an action runs in, read from the runner's environment in one place:
  * the event payload (`GITHUB_EVENT_PATH`), the server and API URLs (GitHub Enterprise
@@ -86713,7 +86701,7 @@ function runUrl(env = process.env) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/core/exec.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/exec.js
 /**
  * Child processes over argv arrays only (no shell), with stdin, a timeout, and
  * captured output bounded in size. The command line is logged with every registered
@@ -86903,7 +86891,7 @@ function build_exec(command, args, options = {}) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/core/git.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/git.js
 /**
  * Running git: argv arrays only, never a prompt, a stable locale, and no user or
  * system configuration leaking in unless asked. Tokens reach git through the
@@ -86949,7 +86937,7 @@ async function gitText(args, options) {
     return (await git(args, options)).stdout.trim();
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/keyless.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/keyless.js
 /**
  * Keyless signing: a statement signed through Sigstore with a short-lived certificate
  * that Fulcio issues for the workflow's OIDC identity (`id-token: write`), as
@@ -87003,7 +86991,7 @@ async function signKeyless(statement, options) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/model/image-ref.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/model/image-ref.js
 /**
  * Container image references as the distribution spec and kustomize read them:
  * `[registry[:port]/]repository[:tag][@digest]`. A first path component is a registry
@@ -87080,7 +87068,7 @@ function formatImageRef(ref) {
     return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/statement.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/statement.js
 /**
  * The in-toto Statement v1 (https://in-toto.io/Statement/v1): the envelope-neutral
  * claim "this predicate is about these subjects". Every attestation Conveyor makes
@@ -87151,7 +87139,7 @@ function parseStatement(bytes) {
     return s;
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/provenance.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/provenance.js
 /**
  * SLSA provenance v1 (https://slsa.dev/spec/v1.0/provenance) of an image built by
  * Conveyor in a GitHub Actions workflow. It follows GitHub's workflow buildType
@@ -87303,7 +87291,7 @@ function provenanceStatement(run, build) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
-;// CONCATENATED MODULE: ./src/core/outputs.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/outputs.js
 /**
  * Outputs, state and environment through the runner's file commands, kept far below
  * the runner's 1 MB per-job output limit: large data goes to a file under
@@ -87448,7 +87436,7 @@ function openDataFile(fileName) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/image/auth-dir.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/auth-dir.js
 /**
  * Registry credentials for the builders without argv: a docker-style `config.json`
  * (`{"auths":{"<host>":{"auth":"<base64 user:password>"}}}`, mode 0600, in a 0700
@@ -87508,7 +87496,7 @@ function removeAuthDir(dir) {
     return true;
 }
 
-;// CONCATENATED MODULE: ./src/core/retry.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/retry.js
 /**
  * The one back-off every retry waits by (HTTP requests, a rejected GitOps push, an image
  * push, the Argo CD sync and watch loops, the referrers tag): exponential from a first
@@ -87534,7 +87522,7 @@ function sleep(ms) {
     return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
 }
 
-;// CONCATENATED MODULE: ./src/image/push-retry.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/push-retry.js
 
 /** Failures a retry cannot fix: credentials, permissions, a rejected name or manifest. */
 const PERMANENT = [
@@ -87633,7 +87621,7 @@ async function withPushRetry(what, attempt, options) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/backend-argv.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/backend-argv.js
 /**
  * The command lines of the image builders, one pure function per command: `docker buildx
  * build`, `docker build`, `docker push`, `buildah bud` and `buildah push`, the `secrets`
@@ -87774,7 +87762,7 @@ function cacheRefFor(backend, image) {
     return backend === 'buildah' ? `${image}-buildcache` : `${image}:buildcache`;
 }
 
-;// CONCATENATED MODULE: ./src/image/backends.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/backends.js
 /**
  * The image builders behind one interface: `docker buildx build`, plain `docker build`
  * (BuildKit when the buildx plugin is there, the classic builder otherwise) and
@@ -89943,7 +89931,7 @@ function secretbox(key, nonce) {
     return { seal: xs.encrypt, open: xs.decrypt };
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/cosign-key.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/cosign-key.js
 /**
  * cosign's own encrypted private key format (`cosign generate-key-pair`): a PEM block
  * `ENCRYPTED SIGSTORE PRIVATE KEY` (cosign 1.x: `ENCRYPTED COSIGN PRIVATE KEY`) whose
@@ -90020,7 +90008,7 @@ function decryptCosignKey(pem, password, names) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/keys.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/keys.js
 /**
  * The signing key and the verification key of keyed attestations: ECDSA P-256 only.
  * A private key is read from PEM as `openssl genpkey -algorithm EC -pkeyopt
@@ -90118,7 +90106,7 @@ function parseVerifyKey(pem, input = 'verify-key') {
     return key;
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/dsse.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/dsse.js
 /**
  * DSSE (Dead Simple Signing Envelope, https://github.com/secure-systems-lab/dsse) v1:
  * the signature covers the pre-authentication encoding
@@ -90209,7 +90197,7 @@ function verifyEnvelope(envelope, publicKey) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/image/distribution.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/distribution.js
 /**
  * The vocabulary of the OCI distribution spec (the registry HTTP API): the manifest media
  * types, digests, the errors a registry answer becomes, `WWW-Authenticate` challenges,
@@ -90279,7 +90267,7 @@ function apiHost(registry) {
 var external_node_tls_ = __nccwpck_require__(41692);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __nccwpck_require__(46752);
-;// CONCATENATED MODULE: ./src/core/http/proxy.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/proxy.js
 /**
  * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
  * forms), read the way the runner and common HTTP clients read them. Pure given the environment.
@@ -90321,7 +90309,7 @@ function proxyFor(url, env = process.env) {
     return value && value.trim() !== '' ? value.trim() : undefined;
 }
 
-;// CONCATENATED MODULE: ./src/core/http/request.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/request.js
 /** A request that could not get an answer (network error or timeout), after retries. */
 class HttpError extends Error {
     url;
@@ -90383,7 +90371,7 @@ function flatHeaders(headers) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/core/http/tls.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/tls.js
 
 /** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
 const UNVERIFIED = new Set([
@@ -90467,7 +90455,7 @@ function multiplexed(tls) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/core/http/client.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/client.js
 /**
  * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
  * retries cannot outlast it), retries with jittered exponential back-off that
@@ -90735,7 +90723,7 @@ class build_HttpClient {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/registry-session.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/registry-session.js
 /**
  * One registry's connection and login over src/core/http/client.ts: whether it speaks
  * TLS, the `WWW-Authenticate` Bearer and Basic token flows, and authenticated requests.
@@ -90971,7 +90959,7 @@ class RegistrySession {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/registry.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/registry.js
 /**
  * A client of the OCI distribution spec (the registry HTTP API): manifests (HEAD, GET,
  * PUT) with the OCI and Docker media types, tag listing and blobs, over one registry's
@@ -91097,7 +91085,7 @@ class RegistryClient extends RegistrySession {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/oci.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/oci.js
 /**
  * The OCI 1.1 structures of attestations stored next to an image (image-spec 1.1
  * "artifacts" guidance, distribution-spec 1.1 "referrers"): one image manifest per
@@ -91211,7 +91199,7 @@ function selectReferrers(list, filter) {
             d.annotations?.[PREDICATE_TYPE_ANNOTATION] === filter.predicateType));
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/apk.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/apk.js
 /** The packages of an apk installed database. */
 function parseApkInstalled(text, database, warnings) {
     const out = [];
@@ -91261,7 +91249,7 @@ function parseApkInstalled(text, database, warnings) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/dpkg.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/dpkg.js
 /** Files in status.d that are not control stanzas (checksums and maintainer scripts). */
 const DPKG_NON_CONTROL = /\.(md5sums|conffiles|list|preinst|postinst|prerm|postrm|config|templates|triggers|shlibs|symbols|sha256sums)$/;
 /** Split deb822 text into stanzas of lower-cased field → value (continuations joined). */
@@ -91341,7 +91329,7 @@ function parseDpkgStatus(text, database, warnings, options = {}) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/rootfs.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/rootfs.js
 /**
  * Paths inside an image's root filesystem, resolved as the image itself would see them:
  * a symlink's absolute target (`/var/lib/rpm -> /usr/lib/sysimage/rpm`) starts again at
@@ -91389,7 +91377,7 @@ function resolveInRoot(root, rel) {
     return (0,external_node_path_.join)(root, ...done);
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/rpm.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/rpm.js
 /** rpm tag numbers (rpmtag.h) and types we read. */
 const rpm_TAG = {
     name: 1000,
@@ -91518,7 +91506,7 @@ function readRpmSqlite(path, database, warnings) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/packages.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/packages.js
 /**
  * The OS packages of an image's root filesystem, for its SBOM: which package databases
  * exist (dpkg, apk, rpm), what each lists, and the distribution from `os-release`. A
@@ -91660,7 +91648,7 @@ function packages_scanRootfs(root) {
     return { packages, distro, databases, warnings };
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/referrers.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/referrers.js
 
 
 
@@ -91800,7 +91788,7 @@ async function fetchAttestation(client, repository, descriptor) {
     return { descriptor, layer, bytes: await client.getBlob(repository, layer.digest) };
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/tar-select.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/tar-select.js
 /**
  * A streaming reader of a tar archive (ustar, with pax `x` and GNU `L`/`K` long names)
  * that extracts only the files the SBOM reads: the package databases and os-release,
@@ -92043,7 +92031,7 @@ class TarSelector {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/rootfs-backend.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/rootfs-backend.js
 /**
  * The root filesystem of an image as the backend that built it holds it, for the SBOM:
  * buildah mounts a working container of the image (`buildah from --pull=never`, `buildah
@@ -92140,8 +92128,7 @@ async function withRootfs(img, fn, log) {
 
 // EXTERNAL MODULE: ./node_modules/spdx-expression-parse/index.js
 var spdx_expression_parse = __nccwpck_require__(93326);
-var spdx_expression_parse_default = /*#__PURE__*/__nccwpck_require__.n(spdx_expression_parse);
-;// CONCATENATED MODULE: ./src/image/attest/purl.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/purl.js
 /** Percent-encode a purl component, keeping the characters tools leave readable (`+`, `:`). */
 function enc(value) {
     return encodeURIComponent(value).replace(/%2B/g, '+').replace(/%3A/g, ':');
@@ -92189,7 +92176,7 @@ function imagePurl(image, digest) {
     return `pkg:oci/${enc(name)}@${encodeURIComponent(digest)}${qualifiers({ repository_url: image })}`;
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/spdx.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/spdx.js
 /**
  * An SPDX 2.3 JSON document (https://spdx.github.io/spdx-spec/v2.3/) of an image: one
  * package for the image itself (purpose CONTAINER, `pkg:oci` purl), which the document
@@ -92218,7 +92205,7 @@ function spdxAgent(text, kind) {
 /** Whether a license string is a valid SPDX license expression. */
 function isSpdxExpression(text) {
     try {
-        spdx_expression_parse_default()(text);
+        spdx_expression_parse(text);
         return true;
     }
     catch {
@@ -92352,7 +92339,7 @@ function sortPackages(list) {
     return [...list].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/sbom.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/sbom.js
 /**
  * The SBOM attestation of an image: scan its root filesystem (a directory the backend
  * that built it provides: `buildah mount`, or `docker export` unpacked), write the SPDX
@@ -92375,7 +92362,7 @@ function sbomOfRootfs(rootfs, image, digest, options = {}) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/image/attest/attach.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/attach.js
 /**
  * The attestations of a pushed image, end to end: the SLSA provenance statement and the
  * SPDX SBOM (read from the root filesystem the backend built), each signed with the
@@ -92560,7 +92547,7 @@ async function findAttestations(client, image, promoted, job, log) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/image/base-images.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/base-images.js
 /**
  * The external images a Dockerfile builds on (`FROM`, `COPY --from=<image>`), with
  * `ARG` defaults and build args substituted, stage names and `scratch` left out; and
@@ -92727,8 +92714,7 @@ async function resolveBaseDigests(refs, own, options = {}) {
 
 // EXTERNAL MODULE: ./node_modules/picomatch/index.js
 var picomatch = __nccwpck_require__(14006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ./src/image/context-hash.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/context-hash.js
 /**
  * The content hash of a service's build inputs, the key of build avoidance: the
  * context's files (git-tracked and untracked-but-not-ignored when the context is in a
@@ -92763,7 +92749,7 @@ function parseDockerignore(text) {
             .replace(/\/$/, '');
         if (line === '' || line === '.')
             continue;
-        const isMatch = picomatch_default()(line, { dot: true, nobrace: true, noextglob: true });
+        const isMatch = picomatch(line, { dot: true, nobrace: true, noextglob: true });
         rules.push({ pattern: line, negate, match: isMatch });
     }
     return rules;
@@ -92867,7 +92853,7 @@ function contextTag(hash) {
     return `ctx-${hash.replace(/^sha256:/, '')}`;
 }
 
-;// CONCATENATED MODULE: ./src/model/build-result.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/model/build-result.js
 /**
  * The build result file: one JSON per matrix leg, written by `build` and collected by
  * `deploy`, because matrix job outputs overwrite each other (actions/runner#1835).
@@ -92948,7 +92934,7 @@ function readBuildResult(path) {
     return validateBuildResult(parsed, path);
 }
 
-;// CONCATENATED MODULE: ./src/image/job.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/job.js
 /**
  * What the build action hands the image domain and what it gets back: an `ImageJob`
  * (what to build, where it goes, how) or a `MergeJob` (which per-platform images to
@@ -92981,7 +92967,7 @@ function withResult(o, source) {
     return { ...o, result: resultOf(o, source, new Date()) };
 }
 
-;// CONCATENATED MODULE: ./src/image/promote.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/promote.js
 
 /** A client for the image's registry with its login; warns when TLS is not verified. */
 function openRegistry(login, log) {
@@ -93040,7 +93026,7 @@ async function promoteBuilt(client, image, ctxTag, tags, service, log, alongside
     return { manifest, found };
 }
 
-;// CONCATENATED MODULE: ./src/core/did-you-mean.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/did-you-mean.js
 /**
  * "Did you mean ...?" for a mistyped name: the edit distance of two short strings and
  * the closest candidate when it is close enough to be a likely typo. Pure.
@@ -93085,7 +93071,7 @@ function didYouMeanHint(word, candidates) {
     return hint ? ` (did you mean "${hint}"?)` : '';
 }
 
-;// CONCATENATED MODULE: ./src/image/metadata/date-format.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/metadata/date-format.js
 /**
  * Dates formatted the way moment.js (English locale) formats them, in an IANA time zone,
  * for `{{date '<format>' tz='<zone>'}}` and `{{commit_date ...}}`. docker/metadata-action
@@ -93328,7 +93314,7 @@ function formatDate(date, format, zone = 'UTC') {
     });
 }
 
-;// CONCATENATED MODULE: ./src/image/metadata/template.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/metadata/template.js
 /**
  * The part of Handlebars that docker/metadata-action's tag rules use: `{{name}}`,
  * `{{name 'arg' key='value'}}`, `{{{name}}}` and `{{&name}}` (not HTML-escaped),
@@ -93546,7 +93532,7 @@ function isRawStatement(pattern) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/metadata/expressions.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/metadata/expressions.js
 /**
  * The global expressions of docker/metadata-action, usable in `value`, `prefix`, `suffix`
  * and `enable` of a tag rule, in the flavor's prefix and suffix, and in labels:
@@ -93701,7 +93687,7 @@ function expandGlobal(template, ctx, where, warnings) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/image/metadata/labels.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/metadata/labels.js
 
 /**
  * The labels: the standard ones (empty values kept, as metadata-action does), the user's
@@ -93735,7 +93721,7 @@ function ociLabels(version, ctx, extra, input, warnings) {
     return [...map].sort((a, b) => a[0].localeCompare(b[0])).map(([key, value]) => `${key}=${value}`);
 }
 
-;// CONCATENATED MODULE: ./src/image/metadata/csv.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/metadata/csv.js
 /**
  * The field splitting of one rule line (`type=match,"pattern=\d{1,3}",group=1`), as
  * docker/metadata-action reads its `tags` and `flavor` entries with csv-parse's defaults:
@@ -93791,7 +93777,7 @@ function splitFields(line) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/metadata/rules.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/metadata/rules.js
 /**
  * The `tags` and `flavor` inputs read as docker/metadata-action reads them: one rule per
  * line, comma-separated `key=value` attributes (a field may be quoted: `"pattern=\d{1,3}"`),
@@ -94023,8 +94009,7 @@ function parseFlavor(lines) {
 var pep440 = __nccwpck_require__(68898);
 // EXTERNAL MODULE: ./node_modules/semver/index.js
 var semver = __nccwpck_require__(62088);
-var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
-;// CONCATENATED MODULE: ./src/image/metadata/values.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/metadata/values.js
 /**
  * What one tag rule yields in a context, before prefix, suffix and sanitising, as
  * docker/metadata-action computes it per type: `schedule` (scheduled runs only, its pattern
@@ -94090,14 +94075,14 @@ function renderVersion(pattern, where, parts) {
     });
 }
 function parseSemver(raw, where, warnings) {
-    if (!semver_default().valid(raw)) {
+    if (!semver.valid(raw)) {
         warnings.push(`${where}: ${raw} is not a valid semver (https://semver.org/); no tag`);
         return undefined;
     }
-    const v = semver_default().parse(raw, { loose: true });
+    const v = semver.parse(raw, { loose: true });
     return {
         parts: { raw: v.raw, version: v.version, major: v.major, minor: v.minor, patch: v.patch },
-        prerelease: semver_default().prerelease(raw) !== null
+        prerelease: semver.prerelease(raw) !== null
     };
 }
 function parsePep440(raw, where, warnings) {
@@ -94217,7 +94202,7 @@ function ruleValue(rule, ctx, warnings) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/metadata/compute.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/metadata/compute.js
 /**
  * Tags, version and labels from the `tags`, `flavor` and `labels` inputs, computed as
  * docker/metadata-action computes them: rules in priority order, each enabled rule's value
@@ -94371,7 +94356,7 @@ function imageTags(images, tags) {
     return images.flatMap(image => tags.map(tag => `${image.toLowerCase()}:${tag}`));
 }
 
-;// CONCATENATED MODULE: ./src/image/refuse-secrets.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/refuse-secrets.js
 /**
  * Build arguments, labels and tags end up in the pushed image (its configuration,
  * history and name): a value that holds a registered secret is refused before anything
@@ -94402,7 +94387,7 @@ function refuseSecrets(input, entries, source = `input "${input}"`) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/tagging.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/tagging.js
 /**
  * The tags, version and labels of one image, worked out by the metadata engine
  * (`./metadata/`, docker/metadata-action's grammar and semantics) from the `tags`, `flavor`
@@ -94476,7 +94461,7 @@ async function previewImage(job, log) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/image/build.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/build.js
 /**
  * One image job: its inputs hashed (the context's files, the Dockerfile, the base
  * images' digests), then either promoted (the registry already holds an image built
@@ -94752,7 +94737,7 @@ async function buildImage(job, log, hooks = {}) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/merge.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/merge.js
 /**
  * Merge mode: per-platform images, pushed by earlier jobs, stitched into one OCI image
  * index through the registry API, and the index PUT under every tag. Two images for one
@@ -94844,7 +94829,7 @@ async function mergeImages(job, log) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/image/metadata/context.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/metadata/context.js
 /**
  * The context tags and labels are computed from, made the way docker/metadata-action makes
  * it from a workflow run: a `pull_request_target` run is tagged from its pull request
@@ -94939,7 +94924,7 @@ function repoFromPayload(payload) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/core/confine.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/confine.js
 /**
  * Paths a user (or a pull request) controls, confined to a root directory (the
  * workspace, or plan's working directory). Symlinks are resolved with `realpath`
@@ -95007,7 +94992,7 @@ function symlinkOnPath(root, rel) {
     return undefined;
 }
 
-;// CONCATENATED MODULE: ./src/model/services/config.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/model/services/config.js
 /**
  * The services file's data (docs/architecture.md, "The services file"): what a service
  * is, the defaults, and the pure rules that read a parsed file: `depends-on` checked,
@@ -95155,7 +95140,7 @@ function findService(config, name) {
     throw new errors_ConfigurationError(`unknown service ${show(name)}${didYouMeanHint(name, names)}; ${from} defines: ${names.length > 0 ? names.join(', ') : 'none'}`);
 }
 
-;// CONCATENATED MODULE: ./src/model/services/discover.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/model/services/discover.js
 /**
  * Services without a services file: every directory holding a Dockerfile is one,
  * named after the directory (or its parent, when the name is generic). Choosing the
@@ -95232,7 +95217,7 @@ async function listDockerfiles(workspace) {
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(38815);
-;// CONCATENATED MODULE: ./src/model/services/reader.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/model/services/reader.js
 /**
  * Reading the services file's YAML nodes with errors that name the file, line, column
  * and key: a mapping with only known keys, a string (optionally matching a pattern), a
@@ -95364,7 +95349,7 @@ class Parser {
     platform = (n, k) => this.string(n, k, PLATFORM_RE, 'a platform such as "linux/amd64" or "linux/arm/v7"');
 }
 
-;// CONCATENATED MODULE: ./src/model/services/parse.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/model/services/parse.js
 /**
  * Parsing the services file (docs/architecture.md, "The services file"):
  * `.github/conveyor.yml` read with `yaml`'s document API, so every error names the
@@ -95582,7 +95567,7 @@ function parseServices(text, file, discover = () => []) {
     return { file, global: parsed.global, defaults: parsed.defaults, services };
 }
 
-;// CONCATENATED MODULE: ./src/model/services/load.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/model/services/load.js
 /**
  * Loading the services of a workspace: the services file when there is one (confined
  * to the checkout), else the Dockerfiles found. The reading is here; parsing and
@@ -95638,7 +95623,7 @@ async function loadServices(options) {
     return { global: [], defaults, services };
 }
 
-;// CONCATENATED MODULE: ./src/image/target.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/target.js
 /**
  * What a build targets: a service of the services file (the inputs override its
  * defaults, and the log says which value is used and why), or an explicit context and
@@ -95732,7 +95717,7 @@ async function resolveTarget(req, log) {
     return target;
 }
 
-;// CONCATENATED MODULE: ./src/core/duration.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/duration.js
 /**
  * Durations as every duration input of the toolkit accepts them: plain seconds
  * (`300`, `1.5`) or Go-style units (`90s`, `5m`, `1h30m`, `250ms`).
@@ -95769,7 +95754,7 @@ function formatDuration(ms) {
     return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
-;// CONCATENATED MODULE: ./src/core/urls.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/urls.js
 /**
  * URLs a user gives an action, as they may be shown and as they may be used: an error
  * about a URL shows its scheme, host and path only (credentials hide outside userinfo
@@ -95836,7 +95821,7 @@ function checkCleartext(input, url, insecureHttp, what) {
     return `input "insecure-http" is true: ${input} ${shown} is plain HTTP, so ${what} and everything exchanged can be read and changed on the way; use https:// outside a trusted network`;
 }
 
-;// CONCATENATED MODULE: ./src/core/inputs.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/inputs.js
 /**
  * Typed, validated reading of action inputs. Every reader throws a
  * ConfigurationError that names the input, what it got (never a secret) and what
@@ -96112,7 +96097,7 @@ function caCertificate(reader, name, workspace = process.env.GITHUB_WORKSPACE ||
     return pem;
 }
 
-;// CONCATENATED MODULE: ./src/actions/build/attest-inputs.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/build/attest-inputs.js
 
 /** Read and validate the supply-chain inputs; the key and its password are secrets. */
 function getAttestInputs(reader) {
@@ -96130,7 +96115,7 @@ function getAttestInputs(reader) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/actions/build/inputs.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/build/inputs.js
 /**
  * The build action's inputs, read and validated in one place before any side effect.
  */
@@ -96310,7 +96295,7 @@ function getInputs(reader = new InputReader(), env = process.env) {
     return inputs;
 }
 
-;// CONCATENATED MODULE: ./src/core/summary.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/summary.js
 /**
  * A small Markdown builder for step summaries. Cells are escaped (a line break of any
  * kind, `\r` too, cannot end a table row), everything is redacted before it is written
@@ -96397,7 +96382,7 @@ class Summary {
     }
 }
 
-;// CONCATENATED MODULE: ./src/actions/build/report.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/build/report.js
 /**
  * What the build action reports of an outcome: the result file (for deploy) when the
  * image was pushed, the step outputs (the tags, version and labels, also of a dry run),
@@ -96494,7 +96479,7 @@ function report(o, options, log) {
         .write();
 }
 
-;// CONCATENATED MODULE: ./src/actions/build/state.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/build/state.js
 /**
  * The build action's state, shared by the main step (which saves it) and the post step
  * (which reads it): one set of keys, so the two cannot drift apart.
@@ -96518,7 +96503,7 @@ function savedLogin() {
     return { dir: getState(State.AuthDir), registry: getState(State.Registry) };
 }
 
-;// CONCATENATED MODULE: ./src/actions/build/main.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/build/main.js
 /**
  * The build action: one service's image, built and pushed, or, when the registry
  * already holds an image built from identical inputs (`<image>:ctx-<hash>`), not built
@@ -96699,7 +96684,7 @@ async function main_run() {
     });
 }
 
-;// CONCATENATED MODULE: ./src/actions/build/index.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/build/index.js
 
 
 // Once the step is done, the process ends (nothing pending may hold it open).

@@ -49,6 +49,7 @@ beforeAll(() => {
   mkdirSync(join(repo, 'scripts'))
   cpSync(join(ROOT, 'scripts', 'build.mjs'), join(repo, 'scripts', 'build.mjs'))
   cpSync(join(ROOT, 'scripts', 'check-dist.mjs'), join(repo, 'scripts', 'check-dist.mjs'))
+  cpSync(join(ROOT, 'tsconfig.build.json'), join(repo, 'tsconfig.build.json'))
   symlinkSync(join(ROOT, 'node_modules'), join(repo, 'node_modules'), 'dir')
   writeFileSync(join(repo, 'package.json'), '{"name":"tiny","type":"module","private":true}\n')
   writeFileSync(join(repo, 'package-lock.json'), '{"lockfileVersion":3}\n')

@@ -28611,7 +28611,7 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-;// CONCATENATED MODULE: ./src/core/secrets.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/secrets.js
 /**
  * The one registry of every secret the action knows: inputs declared secret, tokens
  * received at run time and values derived from them. Each secret is masked together
@@ -28813,7 +28813,7 @@ class SecretRegistry {
 /** The process-wide registry every module of an action uses. */
 const secrets_secrets = new SecretRegistry();
 
-;// CONCATENATED MODULE: ./src/image/auth-dir.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/image/auth-dir.js
 /**
  * Registry credentials for the builders without argv: a docker-style `config.json`
  * (`{"auths":{"<host>":{"auth":"<base64 user:password>"}}}`, mode 0600, in a 0700
@@ -31818,7 +31818,7 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./src/core/errors.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/errors.js
 /**
  * Errors a user can fix: a bad input, a bad services file, a server that says
  * the credentials are wrong. The top-level wrapper prints their message alone,
@@ -31860,7 +31860,7 @@ function errors_errorMessage(error) {
     return String(error);
 }
 
-;// CONCATENATED MODULE: ./src/core/logger.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/logger.js
 /**
  * The logger every library function takes as an argument, so tests need no module
  * mocks. `actionsLogger()` is the thin adapter over @actions/core; `memoryLogger()`
@@ -31918,7 +31918,7 @@ const silentLogger = {
     group: (_name, fn) => fn()
 };
 
-;// CONCATENATED MODULE: ./src/core/run.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/run.js
 /**
  * The one place that turns an action's errors into a failed step, and a post step's
  * errors into warnings. Also wires the secrets registry to the runner's masking.
@@ -31992,7 +31992,7 @@ function endProcess() {
     process.stderr.write('', flushed);
 }
 
-;// CONCATENATED MODULE: ./src/core/outputs.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/core/outputs.js
 /**
  * Outputs, state and environment through the runner's file commands, kept far below
  * the runner's 1 MB per-job output limit: large data goes to a file under
@@ -32137,7 +32137,7 @@ function openDataFile(fileName) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/actions/build/state.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/build/state.js
 /**
  * The build action's state, shared by the main step (which saves it) and the post step
  * (which reads it): one set of keys, so the two cannot drift apart.
@@ -32161,7 +32161,7 @@ function savedLogin() {
     return { dir: outputs_getState(State.AuthDir), registry: outputs_getState(State.Registry) };
 }
 
-;// CONCATENATED MODULE: ./src/actions/build/post.ts
+;// CONCATENATED MODULE: ./.tmp/build-js/actions/build/post.js
 /**
  * The build action's post step: removes the registry auth directory (the 0600
  * config.json with the base64 `user:password`, and the CA) that the main step wrote
