@@ -18,7 +18,7 @@
 import { X509Certificate } from 'node:crypto'
 import type { TrustMaterial, VerifierOptions } from '@sigstore/verify'
 import { errorMessage } from '../../core/errors.js'
-import { extensionText, type CertificateIdentity } from './sigstore-identity.js'
+import { extensionText, FULCIO_ARC, type CertificateIdentity } from './sigstore-identity.js'
 import { IN_TOTO_MEDIA_TYPE } from './statement.js'
 
 /** The media type prefix of a Sigstore trusted root document. */
@@ -213,7 +213,8 @@ export async function verifyBundle(bytes: Buffer, trust: SigstoreTrust): Promise
       const signer = new verify.Verifier(root.material, root.options).verify(entity)
       const extensions: Record<string, string> = {}
       for (const o of signer.identity?.oids ?? []) {
-        if (o.oid) extensions[o.oid.id.join('.')] = extensionText(o.value)
+        const oid = o.oid?.id.join('.') ?? ''
+        if (oid.startsWith(FULCIO_ARC)) extensions[oid] = extensionText(o.value)
       }
       const tlog = entity.tlogEntries.length
       const tsa = entity.timestamps.filter(t => t.$case === 'timestamp-authority').length

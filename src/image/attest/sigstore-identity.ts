@@ -18,6 +18,9 @@
  * GitHub Enterprise Server, as its OIDC reference documents). Pure.
  */
 
+/** The OID arc of Fulcio's certificate extensions. */
+export const FULCIO_ARC = '1.3.6.1.4.1.57264.'
+
 /** The Fulcio certificate extensions read here. */
 export const FULCIO_OID = {
   issuerV1: '1.3.6.1.4.1.57264.1.1',
