@@ -33,6 +33,8 @@ export interface FakeInstance {
   trustedRootJson: Record<string, unknown>
   /** Replace every interceptor with this instance's hosts. */
   install(): void
+  /** Its proof of time: the TSA (GitHub's) or Rekor (public-good), shareable with another fake. */
+  time: { handler: [string, Handler]; root: Record<string, unknown> }
 }
 
 type Reply = { statusCode: number; response: string | ArrayBufferView; contentType?: string }
@@ -98,12 +100,62 @@ function canonicalizingRekor(h: Handler): Handler {
 
 const ecKeys = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
 
+/** A fake's proof of time: GitHub's TSA, or the public-good Rekor. */
+async function makeTime(kind: FakeKind, clock: Date, start: Date): Promise<FakeInstance['time']> {
+  if (kind === 'github') {
+    const tsa = await mock.initializeTSA(ecKeys(), clock)
+    return {
+      handler: ['https://timestamp.githubapp.com', mock.tsaHandler(tsa, { strict: true })],
+      root: {
+        timestampAuthorities: [
+          {
+            subject: { commonName: 'tsa', organization: 'sigstore.mock' },
+            uri: 'https://timestamp.githubapp.com',
+            certChain: {
+              certificates: [
+                { rawBytes: Buffer.from(tsa.intCertificate.buffer) },
+                { rawBytes: Buffer.from(tsa.rootCertificate.buffer) }
+              ]
+            },
+            validFor: { start }
+          }
+        ]
+      }
+    }
+  } else {
+    const tlogKeys = ecKeys()
+    const tlog = await mock.initializeTLog('https://rekor.sigstore.dev', tlogKeys, clock)
+    return {
+      handler: ['https://rekor.sigstore.dev', canonicalizingRekor(mock.rekorHandler(tlog))],
+      root: {
+        tlogs: [
+          {
+            baseUrl: 'https://rekor.sigstore.dev',
+            logId: { keyId: createHash('sha256').update(tlog.publicKey).digest() },
+            hashAlgorithm: HashAlgorithm.SHA2_256,
+            publicKey: {
+              rawBytes: tlog.publicKey,
+              keyDetails: PublicKeyDetails.PKIX_ECDSA_P256_SHA_256,
+              validFor: { start }
+            }
+          }
+        ]
+      }
+    }
+  }
+}
+
 /**
  * A fresh fake instance (new keys, so its root trusts nothing another fake signed).
  * GitHub's: Fulcio + CT log + TSA, no transparency log. Public-good: Fulcio + CT log +
- * Rekor (v1 entries with an inclusion promise and proof).
+ * Rekor (v1 entries with an inclusion promise and proof). `timeOf` shares another
+ * fake's TSA or Rekor: a stranger CA whose bundles carry a proof of time that the
+ * other fake's root trusts.
  */
-export async function makeFakeInstance(kind: FakeKind): Promise<FakeInstance> {
+export async function makeFakeInstance(
+  kind: FakeKind,
+  options: { timeOf?: FakeInstance } = {}
+): Promise<FakeInstance> {
   // Whole seconds: the mock TSA's time encoding fails on some fractions.
   const clock = new Date(Math.floor(Date.now() / 1000) * 1000)
   const start = new Date(clock.getTime() - 60_000)
@@ -138,44 +190,15 @@ export async function makeFakeInstance(kind: FakeKind): Promise<FakeInstance> {
     ],
     timestampAuthorities: []
   }
-  if (kind === 'github') {
-    const tsa = await mock.initializeTSA(ecKeys(), clock)
-    handlers.push(['https://timestamp.githubapp.com', mock.tsaHandler(tsa, { strict: true })])
-    root.timestampAuthorities = [
-      {
-        subject: { commonName: 'tsa', organization: 'sigstore.mock' },
-        uri: 'https://timestamp.githubapp.com',
-        certChain: {
-          certificates: [
-            { rawBytes: Buffer.from(tsa.intCertificate.buffer) },
-            { rawBytes: Buffer.from(tsa.rootCertificate.buffer) }
-          ]
-        },
-        validFor: { start }
-      }
-    ]
-  } else {
-    const tlogKeys = ecKeys()
-    const tlog = await mock.initializeTLog('https://rekor.sigstore.dev', tlogKeys, clock)
-    handlers.push(['https://rekor.sigstore.dev', canonicalizingRekor(mock.rekorHandler(tlog))])
-    root.tlogs = [
-      {
-        baseUrl: 'https://rekor.sigstore.dev',
-        logId: { keyId: createHash('sha256').update(tlog.publicKey).digest() },
-        hashAlgorithm: HashAlgorithm.SHA2_256,
-        publicKey: {
-          rawBytes: tlog.publicKey,
-          keyDetails: PublicKeyDetails.PKIX_ECDSA_P256_SHA_256,
-          validFor: { start }
-        }
-      }
-    ]
-  }
+  const time = options.timeOf?.time ?? (await makeTime(kind, clock, start))
+  handlers.push(time.handler)
+  Object.assign(root, time.root)
   const trustedRoot = root as unknown as TrustedRoot
   return {
     kind,
     trustedRoot,
     trustedRootJson: TrustedRoot.toJSON(trustedRoot) as Record<string, unknown>,
+    time,
     install() {
       nock.cleanAll()
       nock.disableNetConnect()

@@ -183,20 +183,17 @@ export function checkIdentity(
     }
   }
   const allowed = policy.allowedRepositories.map(r => r.toLowerCase())
-  const reusable =
-    workflow.repository.toLowerCase() === source.name.toLowerCase()
-      ? ''
-      : ` (a reusable workflow called by ${source.name})`
+  const reusable = workflow.repository.toLowerCase() !== source.name.toLowerCase()
   if (!allowed.includes(source.name.toLowerCase())) {
     return {
       ok: false,
-      detail: `the certificate was issued to a workflow run of ${source.name} (${san}${reusable}), expected ${policy.allowedRepositories.join(' or ')}`
+      detail: `the certificate was issued to a workflow run of ${source.name} (workflow ${san}${reusable ? ', a reusable workflow' : ''}), expected ${policy.allowedRepositories.join(' or ')}`
     }
   }
   const commit = ext[FULCIO_OID.sourceRepositoryDigest] ?? ext[FULCIO_OID.workflowShaV1]
   return {
     ok: true,
-    detail: `signed by workflow ${san}${reusable}, issuer ${issuer}`,
+    detail: `signed by workflow ${san}${reusable ? ` (a reusable workflow called by ${source.name})` : ''}, issuer ${issuer}`,
     signer: {
       repositoryUrl: `${server}/${source.name}`,
       ...(commit ? { commit } : {}),
