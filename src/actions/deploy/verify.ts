@@ -79,7 +79,7 @@ function readTrustedRoots(text: string, workspace: string): TrustedRootDocument[
     return parseTrustedRootText(json)
   } catch (error) {
     throw new ConfigurationError(
-      `input "${TRUSTED_ROOT}": ${got} is not a Sigstore trusted root: ${errorMessage(error)} (expected trusted_root.json as Sigstore's TUF repositories serve it, or the JSON lines gh attestation trusted-root prints)`
+      `input "${TRUSTED_ROOT}": ${got} is not a Sigstore trusted root (${errorMessage(error)}); give a trusted_root.json as Sigstore's TUF repositories serve it, or the JSON lines gh attestation trusted-root prints`
     )
   }
 }
