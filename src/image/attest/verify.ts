@@ -78,12 +78,11 @@ const FOUND: Check = { check: 'found', ok: true, detail: 'a provenance attestati
 
 /** Why a layer that is not what the policy verifies fails its signature check. */
 function wrongKind(layerMediaType: string, keyed: boolean): Check {
-  const detail =
-    layerMediaType === SIGSTORE_BUNDLE_MEDIA_TYPE
-      ? 'the attestation is a keyless Sigstore bundle, not a DSSE envelope signed with the verify key'
-      : layerMediaType === DSSE_MEDIA_TYPE && !keyed
-        ? 'the attestation is a DSSE envelope signed with a key, not a keyless Sigstore bundle (no verify key was given)'
-        : `the attestation is not signed (layer ${layerMediaType}, expected ${keyed ? DSSE_MEDIA_TYPE : SIGSTORE_BUNDLE_MEDIA_TYPE})`
+  const detail = isBundle(layerMediaType)
+    ? 'the attestation is a keyless Sigstore bundle, not a DSSE envelope signed with the verify key'
+    : layerMediaType === DSSE_MEDIA_TYPE && !keyed
+      ? 'the attestation is a DSSE envelope signed with a key, not a keyless Sigstore bundle (no verify key was given)'
+      : `the attestation is not signed (layer ${layerMediaType}, expected ${keyed ? DSSE_MEDIA_TYPE : SIGSTORE_BUNDLE_MEDIA_TYPE})`
   return { check: 'signature', ok: false, detail }
 }
 
@@ -247,13 +246,20 @@ function repositoryCheck(url: string, policy: ProvenancePolicy, signer?: Signer)
   return { check: 'repository', ok: true, detail: `built from ${url}` }
 }
 
-/** Whether a referrer is SLSA provenance, by our annotation or attest-build-provenance's. */
+/** Whether a media type is a Sigstore bundle's (v0.3, or `+json;version=0.x`). */
+function isBundle(mediaType: string | undefined): boolean {
+  return Boolean(mediaType?.startsWith('application/vnd.dev.sigstore.bundle'))
+}
+
+/**
+ * Whether a referrer may be SLSA provenance: by our annotation or
+ * attest-build-provenance's, or a Sigstore bundle without either (cosign's fallback
+ * tag drops them; the statement check tells).
+ */
 function isProvenance(d: Descriptor): boolean {
   const a = d.annotations ?? {}
-  return (
-    a[PREDICATE_TYPE_ANNOTATION] === SLSA_PROVENANCE_V1 ||
-    a[BUNDLE_PREDICATE_ANNOTATION] === SLSA_PROVENANCE_V1
-  )
+  const predicate = a[PREDICATE_TYPE_ANNOTATION] ?? a[BUNDLE_PREDICATE_ANNOTATION]
+  return predicate === SLSA_PROVENANCE_V1 || (predicate === undefined && isBundle(d.artifactType))
 }
 
 /**
@@ -281,8 +287,7 @@ async function checkReferrer(
       { referrer: ref.digest }
     )
   }
-  const keyless =
-    !policy.publicKey && policy.sigstore && att.layer.mediaType === SIGSTORE_BUNDLE_MEDIA_TYPE
+  const keyless = !policy.publicKey && policy.sigstore && isBundle(att.layer.mediaType)
   const v = keyless
     ? checkKeylessProvenance(await verifyBundle(att.bytes, policy.sigstore!), policy)
     : checkProvenance(att.layer.mediaType, att.bytes, policy)
