@@ -30,7 +30,7 @@ export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot
 /** A trusted root document as JSON (the protobuf JSON form), shape-checked. */
 export interface TrustedRootDocument {
   mediaType: string
-  certificateAuthorities: { uri?: string }[]
+  certificateAuthorities: { uri?: string; certChain?: { certificates?: { rawBytes?: string }[] } }[]
   tlogs?: unknown[]
   ctlogs?: unknown[]
   timestampAuthorities?: unknown[]
@@ -81,6 +81,8 @@ export function parseTrustedRootText(text: string): TrustedRootDocument[] {
 export interface TrustRoot {
   /** How messages name it (its certificate authorities' URIs). */
   name: string
+  /** The subjects of its CA certificates (node's form), to try first the roots that issued a certificate. */
+  caSubjects: string[]
   material: TrustMaterial
   options: VerifierOptions
 }
@@ -123,8 +125,19 @@ export async function trustRoots(docs: TrustedRootDocument[]): Promise<TrustRoot
     } catch (error) {
       throw new Error(`trusted root ${name}: ${errorMessage(error)}`)
     }
+    const caSubjects: string[] = []
+    for (const ca of doc.certificateAuthorities) {
+      for (const c of ca.certChain?.certificates ?? []) {
+        try {
+          caSubjects.push(new X509Certificate(Buffer.from(c.rawBytes ?? '', 'base64')).subject)
+        } catch {
+          // The library read the root; a certificate node cannot read only costs the shortcut.
+        }
+      }
+    }
     return {
       name,
+      caSubjects,
       material,
       options: {
         tlogThreshold: material.tlogs.length > 0 ? 1 : 0,
@@ -210,8 +223,11 @@ export async function verifyBundle(bytes: Buffer, trust: SigstoreTrust): Promise
     return { ok: false, detail: `the Sigstore bundle cannot be verified: ${roots}` }
   }
   const entity = verify.toSignedEntity(bundle)
+  // The roots whose CA issued the certificate, when any did (fewer, clearer failures).
+  const issuers = roots.filter(r => r.caSubjects.includes(leaf.issuer))
+  const tried = issuers.length > 0 ? issuers : roots
   const failures: string[] = []
-  for (const root of roots) {
+  for (const root of tried) {
     try {
       const signer = new verify.Verifier(root.material, root.options).verify(entity)
       const extensions: Record<string, string> = {}
@@ -238,6 +254,6 @@ export async function verifyBundle(bytes: Buffer, trust: SigstoreTrust): Promise
   }
   return {
     ok: false,
-    detail: `the Sigstore bundle (certificate issued by ${leaf.issuer.replace(/\n/g, ', ')}) does not verify against ${roots.length === 1 ? 'the trusted root' : `any of ${roots.length} trusted roots`}: ${failures.join('; ') || 'no trusted root'}`
+    detail: `the Sigstore bundle (certificate issued by ${leaf.issuer.replace(/\n/g, ', ')}) does not verify against ${tried.length === 1 ? 'the trusted root' : `any of ${tried.length} trusted roots`}: ${failures.join('; ') || 'no trusted root'}`
   }
 }

@@ -154,6 +154,15 @@ describe('verifyBundle', () => {
     expect(r.detail).toMatch(
       /does not verify against any of 2 trusted roots: .*signature verification failed/
     )
+    // Only the roots whose CA issued the certificate are tried, when one did.
+    const [gh, pg] = both
+    const narrowed = await verifyBundle(
+      Buffer.from(JSON.stringify(bundle)),
+      fixedTrust([gh!, { ...pg!, caSubjects: ['O=elsewhere\nCN=other'] }])
+    )
+    expect(narrowed.detail).toMatch(
+      /does not verify against the trusted root: https:\/\/fulcio\.githubapp\.com: signature verification failed$/
+    )
   })
 
   it('a certificate of a CA the root does not hold does not verify', async () => {
