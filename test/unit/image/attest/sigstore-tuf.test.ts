@@ -186,7 +186,7 @@ describe('tufTrust', () => {
       const trust = tufTrust({ cacheDir: mkdtempSync(join(tmp, 'cache-')), timeoutMs: 2000 })
       const error = await trust.rootsFor(certIssuedBy(subject)).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(TrustedRootUnavailable)
-    expect(String(error)).toMatch(asked)
+      expect(String(error)).toMatch(asked)
     }
   )
 })
