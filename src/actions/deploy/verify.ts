@@ -29,7 +29,11 @@ import {
   type SigstoreTrust,
   type TrustedRootDocument
 } from '../../image/attest/sigstore-bundle.js'
-import { TrustedRootUnavailable, tufTrust } from '../../image/attest/sigstore-tuf.js'
+import {
+  TrustedRootUnavailable,
+  tufTrust,
+  type TufTrustOptions
+} from '../../image/attest/sigstore-tuf.js'
 import { verifyImageProvenance, type Verdict } from '../../image/attest/verify.js'
 import { RegistryClient } from '../../image/registry.js'
 
@@ -190,7 +194,8 @@ export function refusalLine(image: ImageToVerify, verdict: Verdict): string {
  */
 async function keylessTrust(
   v: VerifyInputs,
-  log: Logger
+  log: Logger,
+  mirrors?: TufTrustOptions['mirrors']
 ): Promise<{ trust: SigstoreTrust; cacheDir?: string } | undefined> {
   if (v.publicKey) return undefined
   if (v.trustedRoots) {
@@ -211,20 +216,23 @@ async function keylessTrust(
   log.info(
     "keyless: Sigstore bundles are verified against the trusted root of the instance that signed them (Sigstore's public-good or GitHub's), fetched with TUF"
   )
-  return { trust: tufTrust({ cacheDir }), cacheDir }
+  return { trust: tufTrust({ cacheDir, ...(mirrors ? { mirrors } : {}) }), cacheDir }
 }
 
 /**
  * Verify every image (nothing when `verify` is none). Throws one error when any fails,
- * after logging one error per image that failed; logs the passing verdicts.
+ * after logging one error per image that failed; logs the passing verdicts. Keyless
+ * without trusted roots, a root that cannot be fetched stops it with an error naming
+ * `sigstore-trusted-root`. `tufMirrors` replaces Sigstore's TUF repositories (tests).
  */
 export async function verifyImages(
   images: ImageToVerify[],
   v: VerifyInputs,
-  log: Logger
+  log: Logger,
+  options: { tufMirrors?: TufTrustOptions['mirrors'] } = {}
 ): Promise<void> {
   if (v.mode === 'none' || images.length === 0) return
-  const keyless = await keylessTrust(v, log)
+  const keyless = await keylessTrust(v, log, options.tufMirrors)
   const clients = new Map<string, RegistryClient>()
   const clientFor = (host: string): RegistryClient => {
     let c = clients.get(host)
