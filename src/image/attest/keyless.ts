@@ -12,8 +12,7 @@
  */
 import { errorMessage } from '../../core/errors.js'
 import { secrets } from '../../core/secrets.js'
-import type { AttestationBlob } from './oci.js'
-import { SIGSTORE_BUNDLE_MEDIA_TYPE } from './sigstore-bundle.js'
+import { SIGSTORE_BUNDLE_MEDIA_TYPE, type AttestationBlob } from './oci.js'
 import type { Statement } from './statement.js'
 
 /** The media type of a Sigstore bundle v0.3 (kept here for the signing side's callers). */

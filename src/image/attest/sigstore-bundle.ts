@@ -21,9 +21,6 @@ import { errorMessage } from '../../core/errors.js'
 import { extensionText, FULCIO_ARC, type CertificateIdentity } from './sigstore-identity.js'
 import { IN_TOTO_MEDIA_TYPE } from './statement.js'
 
-/** The media type of a Sigstore bundle v0.3 (a layer and an artifact type). */
-export const SIGSTORE_BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
-
 /** The media type prefix of a Sigstore trusted root document. */
 export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot'
 

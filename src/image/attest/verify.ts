@@ -15,15 +15,10 @@ import type { KeyObject } from 'node:crypto'
 import { errorMessage } from '../../core/errors.js'
 import type { RegistryClient } from '../registry.js'
 import { DSSE_MEDIA_TYPE, parseEnvelope, verifyEnvelope } from './dsse.js'
-import { PREDICATE_TYPE_ANNOTATION, type Descriptor } from './oci.js'
+import { PREDICATE_TYPE_ANNOTATION, SIGSTORE_BUNDLE_MEDIA_TYPE, type Descriptor } from './oci.js'
 import { BUILD_TYPE, SLSA_PROVENANCE_V1, type ProvenancePredicate } from './provenance.js'
 import { fetchAttestation, listReferrers, type FetchedAttestation } from './referrers.js'
-import {
-  SIGSTORE_BUNDLE_MEDIA_TYPE,
-  verifyBundle,
-  type BundleCheck,
-  type SigstoreTrust
-} from './sigstore-bundle.js'
+import { verifyBundle, type BundleCheck, type SigstoreTrust } from './sigstore-bundle.js'
 import { checkIdentity, repositoryOf, type Signer } from './sigstore-identity.js'
 import { IN_TOTO_MEDIA_TYPE, parseStatement } from './statement.js'
 
