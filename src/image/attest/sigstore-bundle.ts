@@ -6,9 +6,10 @@
  * root, and the time of signing as the bundle proves it: a transparency log entry
  * (Rekor, the public-good instance) or a signed timestamp (a timestamp authority,
  * GitHub's instance), within the certificate's validity. What a root asks for follows
- * from what it holds, as `gh attestation verify` does for a custom root: one
- * transparency log entry when it lists logs, one certificate transparency proof (SCT)
- * when it lists CT logs, and always one verified timestamp. Who signed (the
+ * from what it holds, as `gh attestation verify` does: one transparency log entry when
+ * it lists logs, then also one certificate transparency proof (SCT) when it lists CT
+ * logs (the public-good instance), and always one verified timestamp (a root without
+ * transparency logs, as GitHub's, is held to its timestamp authorities). Who signed (the
  * certificate's identity) is judged by sigstore-identity.ts.
  *
  * The libraries (@sigstore/verify, @sigstore/bundle, @sigstore/protobuf-specs) are
@@ -138,7 +139,9 @@ export async function trustRoots(docs: TrustedRootDocument[]): Promise<TrustRoot
       material,
       options: {
         tlogThreshold: material.tlogs.length > 0 ? 1 : 0,
-        ctlogThreshold: material.ctlogs.length > 0 ? 1 : 0,
+        // As gh verifies: certificate transparency proofs where the root keeps a transparency
+        // log too (public-good); GitHub's instance (timestamps only) issues certificates without.
+        ctlogThreshold: material.tlogs.length > 0 && material.ctlogs.length > 0 ? 1 : 0,
         timestampThreshold: 1
       }
     }

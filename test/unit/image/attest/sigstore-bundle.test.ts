@@ -122,6 +122,19 @@ describe('verifyBundle', () => {
     both = await rootsOf(fakes.github, fakes['public-good'])
   })
 
+  it('asks of each root what it can prove: a Rekor entry and an SCT (public-good), a timestamp (GitHub)', () => {
+    expect(both.map(r => [r.name, r.options])).toEqual([
+      [
+        'https://fulcio.githubapp.com',
+        { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 1 }
+      ],
+      [
+        'https://fulcio.sigstore.dev',
+        { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 }
+      ]
+    ])
+  })
+
   it.each(['github', 'public-good'] as const)(
     'a bundle of the %s instance verifies; its identity and payload come out',
     async kind => {

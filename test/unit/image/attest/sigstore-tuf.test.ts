@@ -139,7 +139,7 @@ describe('tufTrust', () => {
     ])
     expect(roots[0]!.options).toEqual({
       tlogThreshold: 0,
-      ctlogThreshold: 1,
+      ctlogThreshold: 0,
       timestampThreshold: 1
     })
     expect(existsSync(join(cacheDir, 'github'))).toBe(true)
