@@ -22,7 +22,7 @@ import {
 } from './backends.js'
 import { attestBuilt, findAttestations, startScan } from './attest/attach.js'
 import { baseImages, resolveBaseDigests, type BaseResolution } from './base-images.js'
-import { contextTag, hashBuildInputs } from './context-hash.js'
+import { contextFiles, contextTag, hashBuildInputs } from './context-hash.js'
 import { withResult, type ImageJob, type Outcome } from './job.js'
 import { imageSize, openRegistry, promoteBuilt, putTags } from './promote.js'
 import type { RegistryClient } from './registry.js'
@@ -45,11 +45,12 @@ type Hashed = Awaited<ReturnType<typeof hashBuildInputs>> & {
 /**
  * Start hashing the build inputs: the base images are looked up (in our registry with
  * `client`, so that the connection opened here serves the calls that follow) while the
- * context's files are listed and hashed.
+ * context's files (`listing`, already under way) are hashed.
  */
 async function hashInputs(
   job: ImageJob,
   dockerfileText: string,
+  listing: ReturnType<typeof contextFiles>,
   client: RegistryClient,
   local: (ref: string) => Promise<string | undefined>,
   log: Logger
@@ -71,7 +72,8 @@ async function hashInputs(
     platforms: target.platforms,
     // The user's labels as written: the computed ones (created, revision) change every run.
     labels: job.tagging.labels,
-    baseDigests
+    baseDigests,
+    files: listing
   })
   return { h, bases: await resolving }
 }
@@ -207,6 +209,13 @@ export async function buildImage(
     return detection
   }
 
+  // git lists the context's files first (read-only): starting a process holds this thread
+  // for ~10 ms, which here delays nothing, and the listing then runs while the tags are
+  // worked out and the registry answers. Started later, the wait for it would hold up the
+  // TLS handshake and the first request.
+  const listing = contextFiles(target.context)
+  // Awaited by the hash (marked handled so that an early failure leaves no stray rejection).
+  listing.catch(() => undefined)
   // The tags and labels first: a bad rule, an expression that names nothing, a tag a registry
   // refuses or one that holds a secret fails before any connection is opened.
   const meta = imageMetadata(
@@ -232,6 +241,7 @@ export async function buildImage(
     const inputsHashed = hashInputs(
       job,
       dockerfileText,
+      listing,
       client,
       async ref => localImageDigest((await chooseBackend()).backend, ref, env),
       log
