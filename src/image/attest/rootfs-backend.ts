@@ -86,7 +86,7 @@ async function fromStore<T>(
 ): Promise<{ value: T; describe: string } | string> {
   const store = img.store ? await img.store : 'the store was not located'
   if (typeof store === 'string') return store
-  const rootfs = storedRootfs(store, { id: img.imageId, name: img.ref })
+  const rootfs = await storedRootfs(store, { id: img.imageId, name: img.ref })
   if (typeof rootfs === 'string') return rootfs
   let value: T
   try {

@@ -6,9 +6,9 @@
  * `<driver>-layers/layers.json` (each layer → its parent). With vfs the top layer's
  * directory `vfs/dir/<id>` is the whole root filesystem; with overlay each layer's
  * `overlay/<id>/diff` holds its own changes, stacked by layered-view.ts, and the layer's
- * tar-split (`<driver>-layers/<id>.tar-split.gz`, the record of the tar it was made
- * from) tells which directories it made opaque: the kernel's format keeps that in an
- * extended attribute, which Node cannot read.
+ * tar-split (tar-split.ts) tells which directories it made opaque. The tar-splits of all
+ * layers above the base are read at once (streamed, in zlib's thread pool) before the
+ * scan; one that cannot be read matters only if the scan needs that layer's opacity.
  *
  * Anything this does not recognise (another driver, an image store elsewhere, a layer
  * missing, unfinished or in another store, a format surprise) is a reason, returned as
@@ -18,10 +18,10 @@
  */
 import { existsSync, lstatSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { gunzipSync } from 'node:zlib'
 import { errorMessage } from '../../core/errors.js'
 import { layeredView, type LayeredView } from './layered-view.js'
 import { directoryView, type RootView } from './rootfs.js'
+import { readOpaqueDirs } from './tar-split.js'
 
 /** Where a store keeps its data, as `buildah info` reports it. */
 export interface StoreLocation {
@@ -109,55 +109,6 @@ export function layerChain(layers: unknown, top: string): string[] | string {
   return chain
 }
 
-/** The name tar-split gives an opaque directory's marker (`.wh..wh..opq`). */
-const OPAQUE = '.wh..wh..opq'
-
-/** A tar entry's name as a path relative to the layer's root (`./a/b/` → `a/b`). Pure. */
-function entryName(name: string): string {
-  return name
-    .split('/')
-    .filter(p => p !== '' && p !== '.')
-    .join('/')
-}
-
-/**
- * The directories a layer's tar made opaque (relative paths, '' for its root), from its
- * tar-split (gzip of JSON lines: `{"type":1,"name":...}` per tar entry, `type` 2 for
- * the raw bytes between). A marker whose name is not UTF-8 (`name_raw`) cannot be
- * matched against a path and is a reason. Pure.
- */
-export function opaqueDirsOf(tarSplitGz: Buffer): Set<string> | string {
-  let text: string
-  try {
-    text = gunzipSync(tarSplitGz).toString('utf8')
-  } catch (error) {
-    return `a tar-split that is not gzip (${errorMessage(error)})`
-  }
-  const dirs = new Set<string>()
-  // Raw tar bytes are base64 in the records: a name is the only place the marker can be.
-  if (!text.includes(OPAQUE) && !text.includes('"name_raw"')) return dirs
-  for (const line of text.split('\n')) {
-    if (!line.includes(OPAQUE) && !line.includes('"name_raw"')) continue
-    let entry: { type?: unknown; name?: unknown; name_raw?: unknown }
-    try {
-      entry = JSON.parse(line) as typeof entry
-    } catch {
-      return 'a tar-split line that is not JSON'
-    }
-    if (entry.type !== 1) continue
-    if (typeof entry.name_raw === 'string') {
-      const raw = Buffer.from(entry.name_raw, 'base64').toString('latin1')
-      if (raw.endsWith(OPAQUE)) return 'an opaque directory whose name is not UTF-8'
-      continue
-    }
-    if (typeof entry.name !== 'string') continue
-    const name = entryName(entry.name)
-    const slash = name.lastIndexOf('/')
-    if (name.slice(slash + 1) === OPAQUE) dirs.add(slash < 0 ? '' : name.slice(0, slash))
-  }
-  return dirs
-}
-
 function readJson(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8'))
 }
@@ -174,10 +125,10 @@ export interface StoredRootfs {
  * The root filesystem of an image in the store, read without any buildah process; a
  * string says why it cannot be (the caller falls back to a mounted container).
  */
-export function storedRootfs(
+export async function storedRootfs(
   store: StoreLocation,
   image: { id?: string; name: string }
-): StoredRootfs | string {
+): Promise<StoredRootfs | string> {
   const unsupported = unsupportedStore(store)
   if (unsupported) return unsupported
   const { graphRoot, driver } = store
@@ -205,26 +156,23 @@ export function storedRootfs(
     // A link to an additional layer store, or nothing at all: not a layer we read.
     if (!isDirectory(diff)) return `${diff} is not a directory`
   }
+  // The base layer's opacity never matters: nothing lies below it.
+  const opaque = await Promise.all(
+    chain.map((id, i) =>
+      i === chain.length - 1
+        ? 'the base layer has nothing below it'
+        : readOpaqueDirs(join(graphRoot, `${driver}-layers`, `${id}.tar-split.gz`))
+    )
+  )
   const view: LayeredView = layeredView(
-    chain.map(id => {
-      let opaque: Set<string> | undefined
-      return {
-        diff: join(home, id, 'diff'),
-        opaque: (): Set<string> => {
-          if (opaque) return opaque
-          const path = join(graphRoot, `${driver}-layers`, `${id}.tar-split.gz`)
-          let bytes: Buffer
-          try {
-            bytes = readFileSync(path)
-          } catch (error) {
-            throw new Error(`layer ${id} has no readable tar-split (${errorMessage(error)})`)
-          }
-          const dirs = opaqueDirsOf(bytes)
-          if (typeof dirs === 'string') throw new Error(`layer ${id}: ${dirs}`)
-          return (opaque = dirs)
-        }
+    chain.map((id, i) => ({
+      diff: join(home, id, 'diff'),
+      opaque: (): Set<string> => {
+        const dirs = opaque[i]!
+        if (typeof dirs === 'string') throw new Error(`layer ${id}: ${dirs}`)
+        return dirs
       }
-    })
+    }))
   )
   return { view, problem: () => view.problem, describe }
 }

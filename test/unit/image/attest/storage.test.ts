@@ -20,18 +20,22 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { gzipSync } from 'node:zlib'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
 import { layeredView, type OverlayLayer } from '../../../../src/image/attest/layered-view.js'
 import { scanRootfs } from '../../../../src/image/attest/packages.js'
 import {
   layerChain,
-  opaqueDirsOf,
   parseBuildahInfo,
   storedRootfs,
   topLayerOf,
   unsupportedStore
 } from '../../../../src/image/attest/storage.js'
+import {
+  OpaqueScanner,
+  opaqueDirsOf,
+  readOpaqueDirs
+} from '../../../../src/image/attest/tar-split.js'
 
 const tmp = mkdtempSync(join(tmpdir(), 'conveyor-storage-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
@@ -176,6 +180,27 @@ describe('tar-split: the opaque directories of a layer', () => {
   it('not gzip, or a broken line', () => {
     expect(opaqueDirsOf(Buffer.from('plain'))).toMatch(/not gzip/)
     expect(opaqueDirsOf(gzipSync('{"type":1,"name":"a/.wh..wh..opq"\n'))).toMatch(/not JSON/)
+  })
+  it('fed in chunks of any size, a marker split across chunks included', () => {
+    const names = Array.from({ length: 300 }, (_, i) => `usr/share/doc/p${i}/copyright`)
+    names.splice(150, 0, 'var/lib/dpkg/.wh..wh..opq')
+    names.push('etc/.wh..wh..opq')
+    const text = gunzipSync(tarSplit(names))
+    for (const size of [1, 7, 512, 4096, text.length]) {
+      const scanner = new OpaqueScanner()
+      for (let at = 0; at < text.length; at += size) scanner.push(text.subarray(at, at + size))
+      expect([...(scanner.end() as Set<string>)].sort()).toEqual(['etc', 'var/lib/dpkg'])
+    }
+  })
+  it('read from a file as a stream; a missing or broken file is a reason', async () => {
+    const file = join(tmp, 'layer.tar-split.gz')
+    writeFileSync(file, tarSplit(['a/', 'a/.wh..wh..opq', 'a/b']))
+    expect(await readOpaqueDirs(file)).toEqual(new Set(['a']))
+    expect(await readOpaqueDirs(join(tmp, 'none.tar-split.gz'))).toMatch(
+      /no readable tar-split \(ENOENT/
+    )
+    writeFileSync(file, 'not gzip')
+    expect(await readOpaqueDirs(file)).toMatch(/no readable tar-split \(incorrect header check/)
   })
 })
 
@@ -368,8 +393,8 @@ describe('storedRootfs: what it does not recognise is a reason', () => {
   }
   const image = { name: 'localhost/app:1' }
 
-  it('vfs: the top layer directory; overlay: the stacked diffs', () => {
-    const vfs = storedRootfs(
+  it('vfs: the top layer directory; overlay: the stacked diffs', async () => {
+    const vfs = await storedRootfs(
       { graphRoot: store('vfs', ['t', 'b']), driver: 'vfs', options: [] },
       image
     )
@@ -377,7 +402,7 @@ describe('storedRootfs: what it does not recognise is a reason', () => {
     expect(vfs.describe).toMatch(/\(vfs, 2 layers\)$/)
     expect(readFileSync(vfs.view.resolve('etc/os-release')!, 'utf8')).toBe('ID=t\n')
     const graphRoot = store('overlay', ['t', 'm', 'b'])
-    const ovl = storedRootfs({ graphRoot, driver: 'overlay', options: [] }, image)
+    const ovl = await storedRootfs({ graphRoot, driver: 'overlay', options: [] }, image)
     if (typeof ovl === 'string') throw new Error(ovl)
     expect(ovl.view.resolve('etc/os-release')).toBe(
       join(graphRoot, 'overlay/t/diff/etc/os-release')
@@ -434,16 +459,16 @@ describe('storedRootfs: what it does not recognise is a reason', () => {
       },
       /composefs/
     ]
-  ])('%s', (_, make, want) => {
-    expect(make()).toMatch(want)
+  ])('%s', async (_, make, want) => {
+    expect(await make()).toMatch(want)
   })
 
-  it('an overlay layer without its tar-split: a problem once opacity matters', () => {
+  it('an overlay layer without its tar-split: a problem once opacity matters', async () => {
     const graphRoot = store('overlay', ['t', 'b'], { tarSplit: false })
-    const ovl = storedRootfs({ graphRoot, driver: 'overlay', options: [] }, image)
+    const ovl = await storedRootfs({ graphRoot, driver: 'overlay', options: [] }, image)
     if (typeof ovl === 'string') throw new Error(ovl)
     scanRootfs(ovl.view)
-    expect(ovl.problem()).toMatch(/layer t has no readable tar-split \(ENOENT/)
+    expect(ovl.problem()).toMatch(/layer t: no readable tar-split \(ENOENT/)
   })
 })
 
