@@ -20,7 +20,7 @@ import {
   runBuild,
   type Detection
 } from './backends.js'
-import { attestBuilt, findAttestations, startScan } from './attest/attach.js'
+import { attestBuilt, findAttestations, locateBuilderStore, startScan } from './attest/attach.js'
 import { baseImages, resolveBaseDigests, type BaseResolution } from './base-images.js'
 import { contextFiles, contextTag, hashBuildInputs } from './context-hash.js'
 import { withResult, type ImageJob, type Outcome } from './job.js'
@@ -304,6 +304,10 @@ export async function buildImage(
     const detected = await chooseBackend()
     const { backend } = detected
     auth = writeLogin(job, backend, hooks, log)
+    // Beside the build: where buildah keeps the image, for the SBOM's scan after it.
+    const store = job.push
+      ? locateBuilderStore(job.attest, backend, target.platforms, env)
+      : undefined
     const { cacheRef, built } = await buildWithBackend({
       job,
       image,
@@ -325,7 +329,11 @@ export async function buildImage(
     }
     // The SBOM's scan of the image runs while the pushed manifest is read back and tagged.
     const local = { backend, ref: `${image.name}:${tags[0]}`, platforms: target.platforms }
-    const scan = startScan(job.attest, { ...local, env, temp: runnerTemp() }, log)
+    const scan = startScan(
+      job.attest,
+      { ...local, env, temp: runnerTemp(), imageId: built.imageId, store },
+      log
+    )
     // The backend pushed the first tag; read back exactly what the registry stored.
     const pushed = await client.getManifest(image.repository, tags[0]!)
     if (!pushed) throw new Error(`${image.name}:${tags[0]} is not in the registry after the push`)
