@@ -73259,8 +73259,8 @@ class SecretRegistry {
     /** Route future and already registered masks to `mask`. */
     setMask(mask) {
         this.mask = mask;
-        for (const form of this.forms)
-            mask(form);
+        if (this.forms.size > 0)
+            mask([...this.forms]);
     }
     /** Route warnings about short secrets to `warn` (those given before are replayed). */
     setWarn(warn) {
@@ -73298,17 +73298,18 @@ class SecretRegistry {
             return;
         this.originals.add(value);
         const info = { label: options.label, length: value.length };
-        let added = false;
+        const added = [];
         for (const form of deriveEncodings(value, options)) {
             if (this.forms.has(form))
                 continue;
             this.forms.add(form);
             this.origin.set(form, info);
-            this.mask(form);
-            added = true;
+            added.push(form);
         }
-        if (added)
-            this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
+        if (added.length === 0)
+            return;
+        this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
+        this.mask(added);
     }
     /** The secrets as registered (not the derived forms). */
     values() {
@@ -73426,10 +73427,21 @@ const silentLogger = {
 
 /**
  * Connect the secrets registry to `::add-mask::`, and its warnings about short secrets
- * to `::warning::`. Idempotent.
+ * to `::warning::`. Idempotent. The forms of one secret (a signing key has about a
+ * hundred) go out in one write: stdout to a pipe is written synchronously, one system
+ * call per write, and the runner reads every one.
  */
 function wireMasking() {
-    secrets_secrets.setMask(value => core_setSecret(value));
+    secrets_secrets.setMask(values => {
+        process.stdout.cork();
+        try {
+            for (const value of values)
+                core_setSecret(value);
+        }
+        finally {
+            process.stdout.uncork();
+        }
+    });
     secrets_secrets.setWarn(message => warning(secrets_secrets.redact(message)));
 }
 /**

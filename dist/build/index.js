@@ -86414,8 +86414,8 @@ class SecretRegistry {
     /** Route future and already registered masks to `mask`. */
     setMask(mask) {
         this.mask = mask;
-        for (const form of this.forms)
-            mask(form);
+        if (this.forms.size > 0)
+            mask([...this.forms]);
     }
     /** Route warnings about short secrets to `warn` (those given before are replayed). */
     setWarn(warn) {
@@ -86453,17 +86453,18 @@ class SecretRegistry {
             return;
         this.originals.add(value);
         const info = { label: options.label, length: value.length };
-        let added = false;
+        const added = [];
         for (const form of deriveEncodings(value, options)) {
             if (this.forms.has(form))
                 continue;
             this.forms.add(form);
             this.origin.set(form, info);
-            this.mask(form);
-            added = true;
+            added.push(form);
         }
-        if (added)
-            this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
+        if (added.length === 0)
+            return;
+        this.sorted = [...this.forms].sort((a, b) => b.length - a.length);
+        this.mask(added);
     }
     /** The secrets as registered (not the derived forms). */
     values() {
@@ -86581,10 +86582,21 @@ const silentLogger = {
 
 /**
  * Connect the secrets registry to `::add-mask::`, and its warnings about short secrets
- * to `::warning::`. Idempotent.
+ * to `::warning::`. Idempotent. The forms of one secret (a signing key has about a
+ * hundred) go out in one write: stdout to a pipe is written synchronously, one system
+ * call per write, and the runner reads every one.
  */
 function wireMasking() {
-    secrets_secrets.setMask(value => core/* setSecret */.Pq(value));
+    secrets_secrets.setMask(values => {
+        process.stdout.cork();
+        try {
+            for (const value of values)
+                core/* setSecret */.Pq(value);
+        }
+        finally {
+            process.stdout.uncork();
+        }
+    });
     secrets_secrets.setWarn(message => core/* warning */.$e(secrets_secrets.redact(message)));
 }
 /**
@@ -91335,17 +91347,27 @@ function parseDpkgStatus(text, database, warnings, options = {}) {
  * a symlink's absolute target (`/var/lib/rpm -> /usr/lib/sysimage/rpm`) starts again at
  * the image's root, and `..` never climbs above it. Resolving with the host's realpath
  * instead would read the build machine's own package database for such a link.
+ *
+ * The package scan reads a root filesystem through a `RootView`: one directory (a
+ * mounted container, an unpacked export, a vfs layer) here, or the stacked layers of an
+ * overlay store (layered-view.ts).
  */
 
 
 /** The most symlinks followed for one path (Linux's limit is 40). */
 const MAX_LINKS = 40;
+/** The parts of a relative path, without empty and `.` parts. Pure. */
+function pathParts(rel) {
+    return rel.split('/').filter(p => p !== '' && p !== '.');
+}
 /**
- * The host path of `rel` inside `root`, every symlink resolved within `root`; undefined
- * when it does not exist or a link loops.
+ * Resolve `rel` one part at a time: `kind(parts)` says what the image holds at a
+ * symlink-free path (`link` with its target, `other` for anything else, undefined when
+ * absent). Absolute link targets restart at the root, `..` stops at it. Returns the
+ * resolved parts, or undefined when absent or a link loops.
  */
-function resolveInRoot(root, rel) {
-    let pending = rel.split('/').filter(p => p !== '' && p !== '.');
+function resolveParts(rel, kind) {
+    let pending = pathParts(rel);
     const done = [];
     let links = 0;
     while (pending.length > 0) {
@@ -91354,30 +91376,68 @@ function resolveInRoot(root, rel) {
             done.pop();
             continue;
         }
-        const host = (0,external_node_path_.join)(root, ...done, part);
-        let isLink;
-        try {
-            isLink = (0,external_node_fs_.lstatSync)(host).isSymbolicLink();
-        }
-        catch {
+        const found = kind([...done, part]);
+        if (found === undefined)
             return undefined;
-        }
-        if (!isLink) {
+        if (found === 'other') {
             done.push(part);
             continue;
         }
         if (++links > MAX_LINKS)
             return undefined;
-        const target = (0,external_node_fs_.readlinkSync)(host);
-        const parts = target.split('/').filter(p => p !== '' && p !== '.');
-        if (target.startsWith('/'))
+        if (found.link.startsWith('/'))
             done.length = 0;
-        pending = [...parts, ...pending];
+        pending = [...pathParts(found.link), ...pending];
     }
-    return (0,external_node_path_.join)(root, ...done);
+    return done;
+}
+/**
+ * The host path of `rel` inside `root`, every symlink resolved within `root`; undefined
+ * when it does not exist or a link loops.
+ */
+function resolveInRoot(root, rel) {
+    const parts = resolveParts(rel, path => {
+        const host = (0,external_node_path_.join)(root, ...path);
+        try {
+            return (0,external_node_fs_.lstatSync)(host).isSymbolicLink() ? { link: (0,external_node_fs_.readlinkSync)(host) } : 'other';
+        }
+        catch {
+            return undefined;
+        }
+    });
+    return parts && (0,external_node_path_.join)(root, ...parts);
+}
+/** A root filesystem that is one directory on this host. */
+function directoryView(root) {
+    return {
+        resolve: rel => resolveInRoot(root, rel),
+        list: rel => {
+            const dir = resolveInRoot(root, rel);
+            return dir === undefined ? undefined : (0,external_node_fs_.readdirSync)(dir);
+        }
+    };
 }
 
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(73136);
 ;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/rpm.js
+/**
+ * rpm's sqlite package database (`rpmdb.sqlite`, rpm >= 4.16: Fedora 33+, RHEL/UBI 9,
+ * Amazon Linux 2023, openSUSE): the `Packages` table holds one header blob per package.
+ * A header blob is `il` (index entries) and `dl` (data bytes), both big-endian int32,
+ * then `il` entries of {tag, type, offset, count} and the data store. The database is
+ * opened read-only with node:sqlite (Node >= 22.5, which the actions' node24 has);
+ * where that module is missing, the database is a warning. Nothing is ever written
+ * beside the database (it may be a layer of the builder's image store): sqlite, even
+ * read-only, creates `-shm` and `-wal` files next to a WAL database, so the file is
+ * opened as immutable, or copied with its write-ahead log when rpm left one.
+ */
+
+
+
+
 /** rpm tag numbers (rpmtag.h) and types we read. */
 const rpm_TAG = {
     name: 1000,
@@ -91471,8 +91531,45 @@ function rpmPackage(h, database) {
     }
     return pkg;
 }
-/** Read every package of an rpmdb.sqlite file; problems go to `warnings`. */
-function readRpmSqlite(path, database, warnings) {
+/** Whether `path` is a file of more than 0 bytes. */
+function nonEmpty(path) {
+    try {
+        return path !== undefined && (0,external_node_fs_.statSync)(path).size > 0;
+    }
+    catch {
+        return false;
+    }
+}
+/** The rows of rpm's Packages table, read without writing beside `path`. */
+function packageRows(mod, path, wal) {
+    let copy;
+    let open = `${(0,external_node_url_.pathToFileURL)(path).href}?mode=ro&immutable=1`;
+    if (nonEmpty(wal)) {
+        // Committed transactions still in the log: read a copy of both (immutable ignores the log).
+        copy = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)((0,external_node_os_namespaceObject.tmpdir)(), 'conveyor-rpmdb-'));
+        (0,external_node_fs_.copyFileSync)(path, (0,external_node_path_.join)(copy, 'rpmdb.sqlite'));
+        (0,external_node_fs_.copyFileSync)(wal, (0,external_node_path_.join)(copy, 'rpmdb.sqlite-wal'));
+        open = (0,external_node_path_.join)(copy, 'rpmdb.sqlite');
+    }
+    try {
+        const db = new mod.DatabaseSync(open, { readOnly: true });
+        try {
+            return db.prepare('SELECT hnum, blob FROM Packages').all();
+        }
+        finally {
+            db.close();
+        }
+    }
+    finally {
+        if (copy)
+            (0,external_node_fs_.rmSync)(copy, { recursive: true, force: true });
+    }
+}
+/**
+ * Read every package of an rpmdb.sqlite file (`wal`: its `-wal` file in the image, if
+ * any); problems go to `warnings`.
+ */
+function readRpmSqlite(path, database, warnings, wal) {
     const mod = sqlite();
     if (!mod) {
         warnings.push(`${database}: an rpm sqlite database, but this Node (${process.version}) has no node:sqlite (Node >= 22.5 needed); its packages are missing from the SBOM`);
@@ -91480,13 +91577,7 @@ function readRpmSqlite(path, database, warnings) {
     }
     let rows;
     try {
-        const db = new mod.DatabaseSync(path, { readOnly: true });
-        try {
-            rows = db.prepare('SELECT hnum, blob FROM Packages').all();
-        }
-        finally {
-            db.close();
-        }
+        rows = packageRows(mod, path, wal);
     }
     catch (error) {
         warnings.push(`${database}: cannot be read as an rpm sqlite database (${error.message}); its packages are missing from the SBOM`);
@@ -91544,7 +91635,7 @@ const MISSING = 'its packages are missing from the SBOM';
  * undefined when there is none; a path that exists but is not a file is a warning.
  */
 function locate(root, rel, warnings) {
-    const host = resolveInRoot(root, rel);
+    const host = root.resolve(rel);
     if (!host)
         return undefined;
     try {
@@ -91577,11 +91668,12 @@ const RPM_DATABASES = [
     { path: 'var/lib/rpm/Packages', kind: 'bdb' }
 ];
 /**
- * Scan a root filesystem (a directory: `buildah mount`, or an exported and unpacked
- * image) for its package databases. Never throws for a database it cannot read: that
- * is a warning.
+ * Scan a root filesystem (a directory: `buildah mount`, an exported and unpacked image,
+ * a vfs layer; or the layers of an overlay store) for its package databases. Nothing is
+ * written into it. Never throws for a database it cannot read: that is a warning.
  */
-function packages_scanRootfs(root) {
+function packages_scanRootfs(rootfs) {
+    const root = typeof rootfs === 'string' ? directoryView(rootfs) : rootfs;
     const warnings = [];
     const databases = [];
     const packages = [];
@@ -91605,16 +91697,16 @@ function packages_scanRootfs(root) {
     }
     read('var/lib/dpkg/status', text => parseDpkgStatus(text, 'var/lib/dpkg/status', warnings));
     const statusD = 'var/lib/dpkg/status.d';
-    const statusDir = resolveInRoot(root, statusD);
-    if (statusDir) {
+    let names;
+    try {
+        names = root.list(statusD)?.sort();
+    }
+    catch (error) {
         databases.push(`${statusD}/`);
-        let names = [];
-        try {
-            names = (0,external_node_fs_.readdirSync)(statusDir).sort();
-        }
-        catch (error) {
-            warnings.push(`${statusD}: cannot be listed (${error.code}); ${MISSING}`);
-        }
+        warnings.push(`${statusD}: cannot be listed (${error.code}); ${MISSING}`);
+    }
+    if (names) {
+        databases.push(`${statusD}/`);
         for (const name of names) {
             const rel = `${statusD}/${name}`;
             if (DPKG_NON_CONTROL.test(name))
@@ -91636,7 +91728,9 @@ function packages_scanRootfs(root) {
         seen.add(host);
         databases.push(db.path);
         if (db.kind === 'sqlite') {
-            packages.push(...readRpmSqlite(host, db.path, warnings));
+            // rpm keeps a write-ahead log beside its database when it was not checkpointed.
+            const wal = root.resolve(`${db.path}-wal`);
+            packages.push(...readRpmSqlite(host, db.path, warnings, wal));
         }
         else {
             warnings.push(`${db.path}: an rpm ${db.kind === 'bdb' ? 'Berkeley DB' : 'NDB'} database, which Conveyor cannot read (only rpm's sqlite database, rpm >= 4.16); ${MISSING}`);
@@ -91786,6 +91880,466 @@ async function fetchAttestation(client, repository, descriptor) {
         throw new RegistryError(`registry ${client.host}: referrer ${repository}@${descriptor.digest} has a layer of ${layer.size} bytes (over 16 MiB)`);
     }
     return { descriptor, layer, bytes: await client.getBlob(repository, layer.digest) };
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/layered-view.js
+/**
+ * The root filesystem of an overlay image read from its layers' directories, as the
+ * kernel's overlayfs would merge them, without mounting anything: a path is looked up
+ * from the top layer down; a whiteout (a character device 0:0, or a `.wh.<name>` file
+ * as fuse-overlayfs stores them) deletes it for the layers below; a directory merges
+ * with the directories of the same path below it until one of them is opaque (its
+ * layer's tar recorded `.wh..wh..opq` there) or something other than a directory is
+ * found. Symlinks resolve inside the image, as in rootfs.ts.
+ *
+ * What cannot be read as expected (an error other than "absent", an opacity that cannot
+ * be told) is recorded in `problem`, and the view then answers "absent": the caller
+ * discards what it read and mounts the image instead.
+ */
+
+
+
+
+const OPAQUE = '.wh..wh..opq';
+const WHITEOUT = '.wh.';
+function lstatIfAny(path) {
+    try {
+        return (0,external_node_fs_.lstatSync)(path);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ENOENT' || code === 'ENOTDIR')
+            return undefined;
+        throw error;
+    }
+}
+/** A whiteout as the kernel's overlay format stores it: a character device 0:0. */
+function isWhiteout(st) {
+    return st.isCharacterDevice() && st.rdev === 0;
+}
+class Layered {
+    layers;
+    problem;
+    nodes = new Map();
+    constructor(layers) {
+        this.layers = layers;
+    }
+    /** Run `fn`; an error becomes the view's problem and the answer "absent". */
+    guard(fn) {
+        if (this.problem)
+            return undefined;
+        try {
+            return fn();
+        }
+        catch (error) {
+            this.problem = errors_errorMessage(error);
+            return undefined;
+        }
+    }
+    /** Whether layer `i` made the directory `parts` opaque (hiding the layers below). */
+    opaque(i, parts) {
+        const layer = this.layers[i];
+        if (lstatIfAny((0,external_node_path_.join)(layer.diff, ...parts, OPAQUE)))
+            return true;
+        return layer.opaque().has(parts.join('/'));
+    }
+    /** What shows at `parts`, looked up in the `candidates` layers (top first). */
+    lookup(candidates, parts) {
+        const parent = parts.slice(0, -1);
+        const name = parts[parts.length - 1];
+        const dirs = [];
+        for (const [at, i] of candidates.entries()) {
+            const diff = this.layers[i].diff;
+            const host = (0,external_node_path_.join)(diff, ...parts);
+            const st = lstatIfAny(host);
+            if (!st || isWhiteout(st)) {
+                // Deleted in this layer: nothing below shows.
+                if (st || lstatIfAny((0,external_node_path_.join)(diff, ...parent, WHITEOUT + name)))
+                    break;
+                continue;
+            }
+            if (!st.isDirectory()) {
+                if (dirs.length > 0)
+                    break; // below a directory, a non-directory ends the merge
+                return { dir: false, host, ...(st.isSymbolicLink() ? { link: (0,external_node_fs_.readlinkSync)(host) } : {}) };
+            }
+            dirs.push(i);
+            if (at < candidates.length - 1 && this.opaque(i, parts))
+                break;
+        }
+        return dirs.length > 0 ? { dir: true, layers: dirs } : undefined;
+    }
+    node(parts) {
+        const key = parts.join('/');
+        if (this.nodes.has(key))
+            return this.nodes.get(key);
+        let node;
+        if (parts.length === 0) {
+            const layers = [];
+            for (let i = 0; i < this.layers.length; i++) {
+                layers.push(i);
+                if (i < this.layers.length - 1 && this.opaque(i, []))
+                    break;
+            }
+            node = { dir: true, layers };
+        }
+        else {
+            const parent = this.node(parts.slice(0, -1));
+            node = parent?.dir ? this.lookup(parent.layers, parts) : undefined;
+        }
+        this.nodes.set(key, node);
+        return node;
+    }
+    /** The symlink-free parts of `rel`, and what shows there. */
+    find(rel) {
+        const parts = resolveParts(rel, path => {
+            const node = this.node(path);
+            if (!node)
+                return undefined;
+            return !node.dir && node.link !== undefined ? { link: node.link } : 'other';
+        });
+        const node = parts && this.node(parts);
+        return node ? { parts: parts, node } : undefined;
+    }
+    resolve(rel) {
+        return this.guard(() => {
+            const found = this.find(rel);
+            if (!found)
+                return undefined;
+            const { parts, node } = found;
+            return node.dir ? (0,external_node_path_.join)(this.layers[node.layers[0]].diff, ...parts) : node.host;
+        });
+    }
+    list(rel) {
+        const found = this.guard(() => this.find(rel));
+        if (!found)
+            return undefined;
+        const { parts, node } = found;
+        if (!node.dir) {
+            throw Object.assign(new Error(`ENOTDIR: not a directory, ${rel}`), { code: 'ENOTDIR' });
+        }
+        return this.guard(() => {
+            const names = new Set();
+            // Deleted in a layer: hidden in every layer below it.
+            const hidden = new Set();
+            for (const i of node.layers) {
+                const dir = (0,external_node_path_.join)(this.layers[i].diff, ...parts);
+                const deleted = [];
+                for (const entry of (0,external_node_fs_.readdirSync)(dir, { withFileTypes: true })) {
+                    const name = entry.name;
+                    if (name === OPAQUE)
+                        continue;
+                    if (name.startsWith(WHITEOUT))
+                        deleted.push(name.slice(WHITEOUT.length));
+                    else if (entry.isCharacterDevice() && isWhiteout((0,external_node_fs_.lstatSync)((0,external_node_path_.join)(dir, name))))
+                        deleted.push(name);
+                    else if (!hidden.has(name))
+                        names.add(name);
+                }
+                for (const name of deleted)
+                    hidden.add(name);
+            }
+            return [...names];
+        });
+    }
+}
+/** A view of the layers `layers` (top first). */
+function layeredView(layers) {
+    return new Layered(layers);
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(57075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(38522);
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/tar-split.js
+/**
+ * The opaque directories of an overlay layer, from the tar-split containers/storage kept
+ * when it applied the layer's tar (`<driver>-layers/<id>.tar-split.gz`, the format of
+ * vbatts/tar-split's tar/storage: gzip of JSON lines, `{"type":1,"name":...}` for each
+ * tar entry and `{"type":2,"payload":<base64>}` for the raw bytes between). A directory
+ * is opaque where the tar held `<dir>/.wh..wh..opq`; the kernel's overlay format keeps
+ * that only in an extended attribute, which Node cannot read.
+ *
+ * Only lines naming the marker are parsed: raw bytes are base64, so a name is the only
+ * place it can appear. A marker under a name that is not UTF-8 (`name_raw`) cannot be
+ * matched against a path and is a reason. The file is decompressed as a stream (in
+ * zlib's thread pool), never whole: a layer of many files has a tar-split of megabytes.
+ */
+
+
+
+
+
+/** The opaque marker's name. */
+const tar_split_OPAQUE = '.wh..wh..opq';
+const NEEDLES = [Buffer.from(tar_split_OPAQUE), Buffer.from('"name_raw"')];
+const NEWLINE = 0x0a;
+/** Bytes either side of a chunk boundary where a needle may straddle it. */
+const SEAM = Math.max(...NEEDLES.map(n => n.length)) - 1;
+/** A tar entry's name as a path relative to the layer's root (`./a/b/` → `a/b`). Pure. */
+function entryName(name) {
+    return name
+        .split('/')
+        .filter(p => p !== '' && p !== '.')
+        .join('/');
+}
+/** Finds the opaque markers in decompressed tar-split text fed in chunks of any size. */
+class OpaqueScanner {
+    carry = Buffer.alloc(0);
+    /** Whether the partial line kept holds a needle. */
+    marked = false;
+    dirs = new Set();
+    failed;
+    push(chunk) {
+        if (this.failed)
+            return;
+        // Most chunks hold no marker: keep only the partial line at their end.
+        const seam = Buffer.concat([this.carry.subarray(-SEAM), chunk.subarray(0, SEAM)]);
+        if (!this.marked && !NEEDLES.some(n => chunk.includes(n) || seam.includes(n))) {
+            const end = chunk.lastIndexOf(NEWLINE);
+            this.carry =
+                end < 0 ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk.subarray(end + 1));
+            return;
+        }
+        const data = Buffer.concat([this.carry, chunk]);
+        const end = data.lastIndexOf(NEWLINE);
+        if (end >= 0)
+            this.lines(data.subarray(0, end));
+        this.carry = Buffer.from(data.subarray(end + 1));
+        // A needle in the partial line is parsed once its line is whole.
+        this.marked = NEEDLES.some(n => this.carry.includes(n));
+    }
+    /** The opaque directories (relative, '' for the root), or why they cannot be told. */
+    end() {
+        if (this.carry.length > 0)
+            this.lines(this.carry);
+        this.carry = Buffer.alloc(0);
+        return this.failed ?? this.dirs;
+    }
+    /** Parse the lines of `block` (whole lines) that hold a needle. */
+    lines(block) {
+        for (const needle of NEEDLES) {
+            for (let at = block.indexOf(needle); at >= 0 && !this.failed;) {
+                const start = block.lastIndexOf(NEWLINE, at) + 1;
+                const found = block.indexOf(NEWLINE, at);
+                const stop = found < 0 ? block.length : found;
+                this.line(block.toString('utf8', start, stop));
+                at = block.indexOf(needle, stop);
+            }
+        }
+    }
+    line(text) {
+        let entry;
+        try {
+            entry = JSON.parse(text);
+        }
+        catch {
+            this.failed = 'a tar-split line that is not JSON';
+            return;
+        }
+        if (entry.type !== 1)
+            return;
+        if (typeof entry.name_raw === 'string') {
+            const raw = Buffer.from(entry.name_raw, 'base64').toString('latin1');
+            if (raw.endsWith(tar_split_OPAQUE))
+                this.failed = 'an opaque directory whose name is not UTF-8';
+            return;
+        }
+        if (typeof entry.name !== 'string')
+            return;
+        const name = entryName(entry.name);
+        const slash = name.lastIndexOf('/');
+        if (name.slice(slash + 1) === tar_split_OPAQUE)
+            this.dirs.add(slash < 0 ? '' : name.slice(0, slash));
+    }
+}
+/** The opaque directories of a tar-split held in memory (gzip). Pure. */
+function opaqueDirsOf(tarSplitGz) {
+    let text;
+    try {
+        text = gunzipSync(tarSplitGz);
+    }
+    catch (error) {
+        return `a tar-split that is not gzip (${errorMessage(error)})`;
+    }
+    const scanner = new OpaqueScanner();
+    scanner.push(text);
+    return scanner.end();
+}
+/** The opaque directories of the tar-split file `path`, streamed; the reason when unreadable. */
+async function readOpaqueDirs(path) {
+    const scanner = new OpaqueScanner();
+    try {
+        await (0,promises_namespaceObject.pipeline)((0,external_node_fs_.createReadStream)(path), (0,external_node_zlib_.createGunzip)({ chunkSize: 256 * 1024 }), new external_node_stream_.Writable({
+            write(chunk, _encoding, done) {
+                scanner.push(chunk);
+                done();
+            }
+        }));
+    }
+    catch (error) {
+        return `no readable tar-split (${errors_errorMessage(error)})`;
+    }
+    return scanner.end();
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/storage.js
+/**
+ * An image buildah just built, read straight from containers/storage, without starting
+ * a buildah process for it (each costs 100-300 ms): the store's graph root and driver
+ * (from `buildah info`, asked while the build runs, with the build's own environment),
+ * `<driver>-images/images.json` (the image → its top layer) and
+ * `<driver>-layers/layers.json` (each layer → its parent). With vfs the top layer's
+ * directory `vfs/dir/<id>` is the whole root filesystem; with overlay each layer's
+ * `overlay/<id>/diff` holds its own changes, stacked by layered-view.ts, and the layer's
+ * tar-split (tar-split.ts) tells which directories it made opaque. The tar-splits of all
+ * layers above the base are read at once (streamed, in zlib's thread pool) before the
+ * scan; one that cannot be read matters only if the scan needs that layer's opacity.
+ *
+ * Anything this does not recognise (another driver, an image store elsewhere, a layer
+ * missing, unfinished or in another store, a format surprise) is a reason, returned as
+ * a string: the caller then mounts a container as before. File formats as written by
+ * containers/storage (layers.go, images.go, drivers/vfs, drivers/overlay,
+ * pkg/archive) and vbatts/tar-split (tar/storage).
+ */
+
+
+
+
+
+
+/** The store of `buildah info`'s JSON output, or why it cannot be used. Pure. */
+function parseBuildahInfo(stdout) {
+    let store;
+    try {
+        store = JSON.parse(stdout).store ?? {};
+    }
+    catch (error) {
+        return `buildah info printed no JSON (${errors_errorMessage(error)})`;
+    }
+    const { GraphRoot: graphRoot, GraphDriverName: driver, GraphOptions: options } = store;
+    if (typeof graphRoot !== 'string' || !graphRoot.startsWith('/') || typeof driver !== 'string')
+        return 'buildah info names no graph root and driver';
+    const list = Array.isArray(options) ? options.filter(o => typeof o === 'string') : [];
+    return { graphRoot, driver, options: list };
+}
+/** Options under which a layer's directory is not what this reads. */
+const UNSUPPORTED_OPTION = /imagestore|composefs|metacopy/;
+/** Why this store cannot be read directly, or undefined when it can. Pure. */
+function unsupportedStore(store) {
+    if (store.driver !== 'vfs' && store.driver !== 'overlay')
+        return `storage driver ${store.driver} (only vfs and overlay are read directly)`;
+    const option = store.options.find(o => UNSUPPORTED_OPTION.test(o));
+    return option ? `storage option ${option}` : undefined;
+}
+/**
+ * The top layer of the image `id` (hex, `sha256:` allowed) or, without an id, of the
+ * image named `name`, in the records of images.json. Pure.
+ */
+function topLayerOf(images, image) {
+    if (!Array.isArray(images))
+        return 'images.json is not a list';
+    const id = image.id?.replace(/^sha256:/, '');
+    const found = images.find(r => id ? r?.id === id : Array.isArray(r?.names) && r.names.includes(image.name));
+    if (!found)
+        return `image ${id ?? image.name} is not in images.json`;
+    if (typeof found.layer !== 'string' || found.layer === '')
+        return `image ${id ?? image.name} has no top layer in images.json`;
+    return { top: found.layer };
+}
+/** The layers from `top` down to the base (top first), from layers.json's records. Pure. */
+function layerChain(layers, top) {
+    if (!Array.isArray(layers))
+        return 'layers.json is not a list';
+    const byId = new Map();
+    for (const r of layers)
+        if (typeof r?.id === 'string')
+            byId.set(r.id, r);
+    const chain = [];
+    for (let id = top; id;) {
+        const record = byId.get(id);
+        if (!record)
+            return `layer ${id} is not in layers.json (another store holds it)`;
+        const flags = record.flags;
+        if (flags?.incomplete === true)
+            return `layer ${id} is incomplete (being written or removed)`;
+        if (chain.includes(id))
+            return `layer ${id} is its own ancestor in layers.json`;
+        chain.push(id);
+        if (record.parent !== undefined && typeof record.parent !== 'string')
+            return `layer ${id} has a parent that is not a layer id`;
+        id = record.parent;
+    }
+    return chain;
+}
+function readJson(path) {
+    return JSON.parse((0,external_node_fs_.readFileSync)(path, 'utf8'));
+}
+/**
+ * The root filesystem of an image in the store, read without any buildah process; a
+ * string says why it cannot be (the caller falls back to a mounted container).
+ */
+async function storedRootfs(store, image) {
+    const unsupported = unsupportedStore(store);
+    if (unsupported)
+        return unsupported;
+    const { graphRoot, driver } = store;
+    let chain;
+    try {
+        const top = topLayerOf(readJson((0,external_node_path_.join)(graphRoot, `${driver}-images`, 'images.json')), image);
+        if (typeof top === 'string')
+            return top;
+        chain = layerChain(readJson((0,external_node_path_.join)(graphRoot, `${driver}-layers`, 'layers.json')), top.top);
+    }
+    catch (error) {
+        return `the store's metadata cannot be read (${errors_errorMessage(error)})`;
+    }
+    if (typeof chain === 'string')
+        return chain;
+    const layers = chain.length === 1 ? 'one layer' : `${chain.length} layers`;
+    const describe = `${graphRoot} (${driver}, ${layers})`;
+    if (driver === 'vfs') {
+        // vfs copies the parent into each layer: the top layer's directory is the whole image.
+        const dir = (0,external_node_path_.join)(graphRoot, 'vfs', 'dir', chain[0]);
+        if (!isDirectory(dir))
+            return `the vfs layer directory ${dir} is missing`;
+        return { view: directoryView(dir), problem: () => undefined, describe };
+    }
+    const home = (0,external_node_path_.join)(graphRoot, driver);
+    for (const id of chain) {
+        const diff = (0,external_node_path_.join)(home, id, 'diff');
+        if ((0,external_node_fs_.existsSync)((0,external_node_path_.join)(home, id, 'composefs-data')))
+            return `layer ${id} is stored as composefs`;
+        // A link to an additional layer store, or nothing at all: not a layer we read.
+        if (!isDirectory(diff))
+            return `${diff} is not a directory`;
+    }
+    // The base layer's opacity never matters: nothing lies below it.
+    const opaque = await Promise.all(chain.map((id, i) => i === chain.length - 1
+        ? 'the base layer has nothing below it'
+        : readOpaqueDirs((0,external_node_path_.join)(graphRoot, `${driver}-layers`, `${id}.tar-split.gz`))));
+    const view = layeredView(chain.map((id, i) => ({
+        diff: (0,external_node_path_.join)(home, id, 'diff'),
+        opaque: () => {
+            const dirs = opaque[i];
+            if (typeof dirs === 'string')
+                throw new Error(`layer ${id}: ${dirs}`);
+            return dirs;
+        }
+    })));
+    return { view, problem: () => view.problem, describe };
+}
+/** Whether `path` is a directory itself (not a link to one). */
+function isDirectory(path) {
+    try {
+        return (0,external_node_fs_.lstatSync)(path).isDirectory();
+    }
+    catch {
+        return false;
+    }
 }
 
 ;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/tar-select.js
@@ -92034,12 +92588,17 @@ class TarSelector {
 ;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/rootfs-backend.js
 /**
  * The root filesystem of an image as the backend that built it holds it, for the SBOM:
- * buildah mounts a working container of the image (`buildah from --pull=never`, `buildah
- * mount`; the container is removed afterwards), docker creates a container of the image
+ * buildah's is read straight from its containers/storage (storage.ts: where the store is
+ * was asked while the build ran, so no buildah process runs after it); when that store
+ * cannot be read directly, buildah mounts a working container of the image (`buildah
+ * from --pull=never`, `buildah mount`; the container is removed afterwards, in the
+ * background). Docker creates a container of the image
  * (never started) and streams `docker export` through the tar selector, which writes
  * only the package databases into a temporary directory. BuildKit (buildx) keeps no
  * local image when it pushes, so there is no root filesystem to read locally.
  */
+
+
 
 
 
@@ -92064,14 +92623,53 @@ function removeLater(command, id, env, log) {
             log.warning(`sbom: ${command} rm ${id} failed: ${rm.stderr.trim()}`);
     }, (error) => log.warning(`sbom: ${command} rm ${id} failed: ${errors_errorMessage(error)}`)));
 }
+/**
+ * Where buildah (with this environment, as the build has it) keeps its storage, from
+ * `buildah info`; started with the build, so that it is known when the build ends.
+ * Never rejects: a failure is the reason, a string.
+ */
+async function locateStore(env) {
+    try {
+        const info = await build_exec('buildah', ['info'], { env, timeoutMs: TIMEOUT, allowFailure: true });
+        if (info.code !== 0)
+            return `buildah info failed: ${info.stderr.trim().split('\n').pop()}`;
+        return parseBuildahInfo(info.stdout);
+    }
+    catch (error) {
+        return `buildah info failed: ${errors_errorMessage(error)}`;
+    }
+}
+/** `fn` on the image as its store holds it; the reason when the store cannot be read so. */
+async function fromStore(img, fn) {
+    const store = img.store ? await img.store : 'the store was not located';
+    if (typeof store === 'string')
+        return store;
+    const rootfs = await storedRootfs(store, { id: img.imageId, name: img.ref });
+    if (typeof rootfs === 'string')
+        return rootfs;
+    let value;
+    try {
+        value = fn(rootfs.view);
+    }
+    catch (error) {
+        return `reading it failed: ${errors_errorMessage(error)}`;
+    }
+    return rootfs.problem() ?? { value, describe: rootfs.describe };
+}
 async function buildahRootfs(img, fn, log) {
+    const stored = await fromStore(img, fn);
+    if (typeof stored !== 'string') {
+        log.debug(`sbom: ${img.ref} read from its storage ${stored.describe}, no container`);
+        return stored.value;
+    }
+    log.debug(`sbom: ${img.ref} not read from its storage directly (${stored}); mounting it`);
     const name = `conveyor-sbom-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
     const opts = { env: img.env, timeoutMs: TIMEOUT };
     await build_exec('buildah', ['from', '--pull=never', '--quiet', '--name', name, img.ref], opts);
     try {
         const root = (await build_exec('buildah', ['mount', name], opts)).stdout.trim();
         log.debug(`sbom: ${img.ref} mounted at ${root}`);
-        return fn(root);
+        return fn(directoryView(root));
     }
     finally {
         removeLater('buildah', name, img.env, log);
@@ -92091,7 +92689,7 @@ async function dockerRootfs(img, fn, log) {
         });
         selector.end();
         log.debug(`sbom: read from docker export: ${selector.extracted.join(', ') || 'nothing'}`);
-        return fn(dir);
+        return fn(directoryView(dir));
     }
     finally {
         (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
@@ -92419,6 +93017,17 @@ async function attestBuilt(client, image, pushed, job, log, b) {
 /** Whether the job asks for any attestation. */
 function attesting(job) {
     return Boolean(job && (job.provenance || job.sbom));
+}
+/**
+ * Called as the build starts: with buildah and an SBOM to make, where buildah keeps its
+ * storage is asked now (`buildah info`, beside the build), so that the scan can read the
+ * image from there as soon as the build ends, with no buildah process of its own.
+ * Undefined when there is nothing to prepare; the promise never rejects.
+ */
+function locateBuilderStore(job, backend, platforms, env) {
+    if (!attesting(job) || !job.sbom || backend !== 'buildah' || platforms.length > 1)
+        return undefined;
+    return locateStore(env);
 }
 /**
  * Start reading the SBOM's packages from the image the backend just built (the scan
@@ -92809,7 +93418,7 @@ async function contextFiles(context) {
 }
 /** The hash of a context directory's files plus the other inputs. Returns hex and the file count. */
 async function hashBuildInputs(context, inputs) {
-    const { files, git } = await contextFiles(context);
+    const { files, git } = await (inputs.files ?? contextFiles(context));
     // The files first (the slow part), then every line in its fixed order.
     const fileLines = [];
     let bytes = 0;
@@ -93021,7 +93630,12 @@ async function promoteBuilt(client, image, ctxTag, tags, service, log, alongside
     const manifest = await log.group(`Look for ${image.name}:${ctxTag}`, () => client.getManifest(image.repository, ctxTag));
     if (!manifest)
         return undefined;
-    const [, found] = await log.group('Promote the existing image (no build)', () => Promise.all([putTags(client, image.repository, manifest, tags, log), alongside?.(manifest)]));
+    // The lookup goes out first: on a registry without the referrers API it takes two
+    // round trips one after the other (the API's 404, then the fallback tag), the tags one.
+    const [found] = await log.group('Promote the existing image (no build)', () => {
+        const finding = alongside?.(manifest);
+        return Promise.all([finding, putTags(client, image.repository, manifest, tags, log)]);
+    });
     log.notice(`${service}: inputs unchanged (${ctxTag}); reused ${manifest.digest} without building`);
     return { manifest, found };
 }
@@ -93689,6 +94303,19 @@ function expandGlobal(template, ctx, where, warnings) {
 
 ;// CONCATENATED MODULE: ./.tmp/build-js/image/metadata/labels.js
 
+/** Keys whose order under the ICU root collation is their code-unit order. */
+const PLAIN_KEY = /^[a-z0-9.-]*$/;
+/**
+ * Order two label keys as metadata-action does (`localeCompare`). Keys of lower-case ASCII
+ * letters, digits, `.` and `-` only (every standard key, and most of the users') compare
+ * by code unit, which orders them the same without ICU's collator: its creation on first
+ * use costs ~9 ms, a tenth of a promotion. Any other key goes through `localeCompare`.
+ */
+function compareLabelKeys(a, b) {
+    if (PLAIN_KEY.test(a) && PLAIN_KEY.test(b))
+        return a < b ? -1 : a > b ? 1 : 0;
+    return a.localeCompare(b);
+}
 /**
  * The labels: the standard ones (empty values kept, as metadata-action does), the user's
  * lines over them, sorted by key. `input` names the input in messages (`labels`, `annotations`).
@@ -93718,7 +94345,9 @@ function ociLabels(version, ctx, extra, input, warnings) {
         }
         map.set(line.slice(0, at), line.slice(at + 1));
     }
-    return [...map].sort((a, b) => a[0].localeCompare(b[0])).map(([key, value]) => `${key}=${value}`);
+    return [...map]
+        .sort((a, b) => compareLabelKeys(a[0], b[0]))
+        .map(([key, value]) => `${key}=${value}`);
 }
 
 ;// CONCATENATED MODULE: ./.tmp/build-js/image/metadata/csv.js
@@ -94485,9 +95114,9 @@ async function previewImage(job, log) {
 /**
  * Start hashing the build inputs: the base images are looked up (in our registry with
  * `client`, so that the connection opened here serves the calls that follow) while the
- * context's files are listed and hashed.
+ * context's files (`listing`, already under way) are hashed.
  */
-async function hashInputs(job, dockerfileText, client, local, log) {
+async function hashInputs(job, dockerfileText, listing, client, local, log) {
     const { target, login } = job;
     const resolving = resolveBaseDigests(baseImages(dockerfileText, target.buildArgs), login, {
         logger: log,
@@ -94505,7 +95134,8 @@ async function hashInputs(job, dockerfileText, client, local, log) {
         platforms: target.platforms,
         // The user's labels as written: the computed ones (created, revision) change every run.
         labels: job.tagging.labels,
-        baseDigests
+        baseDigests,
+        files: listing
     });
     return { h, bases: await resolving };
 }
@@ -94603,6 +95233,13 @@ async function buildImage(job, log, hooks = {}) {
         }
         return detection;
     };
+    // git lists the context's files first (read-only): starting a process holds this thread
+    // for ~10 ms, which here delays nothing, and the listing then runs while the tags are
+    // worked out and the registry answers. Started later, the wait for it would hold up the
+    // TLS handshake and the first request.
+    const listing = contextFiles(target.context);
+    // Awaited by the hash (marked handled so that an early failure leaves no stray rejection).
+    listing.catch(() => undefined);
     // The tags and labels first: a bad rule, an expression that names nothing, a tag a registry
     // refuses or one that holds a secret fails before any connection is opened.
     const meta = imageMetadata(job.tagging, { name: image.name, service: target.name }, source.metadata, log);
@@ -94620,7 +95257,7 @@ async function buildImage(job, log, hooks = {}) {
     try {
         // The registry connection (the base images' lookup) and git's list of the context's
         // files start first.
-        const inputsHashed = hashInputs(job, dockerfileText, client, async (ref) => localImageDigest((await chooseBackend()).backend, ref, env), log);
+        const inputsHashed = hashInputs(job, dockerfileText, listing, client, async (ref) => localImageDigest((await chooseBackend()).backend, ref, env), log);
         // Awaited below (marked handled so that an early failure leaves no stray rejection).
         inputsHashed.catch(() => undefined);
         // The first registry call (a base image in our registry, or the ctx tag lookup) also
@@ -94675,6 +95312,10 @@ async function buildImage(job, log, hooks = {}) {
         const detected = await chooseBackend();
         const { backend } = detected;
         auth = writeLogin(job, backend, hooks, log);
+        // Beside the build: where buildah keeps the image, for the SBOM's scan after it.
+        const store = job.push
+            ? locateBuilderStore(job.attest, backend, target.platforms, env)
+            : undefined;
         const { cacheRef, built } = await buildWithBackend({
             job,
             image,
@@ -94696,7 +95337,7 @@ async function buildImage(job, log, hooks = {}) {
         }
         // The SBOM's scan of the image runs while the pushed manifest is read back and tagged.
         const local = { backend, ref: `${image.name}:${tags[0]}`, platforms: target.platforms };
-        const scan = startScan(job.attest, { ...local, env, temp: runnerTemp() }, log);
+        const scan = startScan(job.attest, { ...local, env, temp: runnerTemp(), imageId: built.imageId, store }, log);
         // The backend pushed the first tag; read back exactly what the registry stored.
         const pushed = await client.getManifest(image.repository, tags[0]);
         if (!pushed)

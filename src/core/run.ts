@@ -9,10 +9,19 @@ import { secrets } from './secrets.js'
 
 /**
  * Connect the secrets registry to `::add-mask::`, and its warnings about short secrets
- * to `::warning::`. Idempotent.
+ * to `::warning::`. Idempotent. The forms of one secret (a signing key has about a
+ * hundred) go out in one write: stdout to a pipe is written synchronously, one system
+ * call per write, and the runner reads every one.
  */
 export function wireMasking(): void {
-  secrets.setMask(value => core.setSecret(value))
+  secrets.setMask(values => {
+    process.stdout.cork()
+    try {
+      for (const value of values) core.setSecret(value)
+    } finally {
+      process.stdout.uncork()
+    }
+  })
   secrets.setWarn(message => core.warning(secrets.redact(message)))
 }
 

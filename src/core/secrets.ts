@@ -71,8 +71,11 @@ export function deriveEncodings(value: string, options: { user?: string } = {}):
   return [...forms]
 }
 
-/** The masking sink: `core.setSecret` in an action, a recorder in tests. */
-export type MaskFn = (value: string) => void
+/**
+ * The masking sink (`core.setSecret` in an action, a recorder in tests): every new form of
+ * one secret at once, so that an action can write them out in one go.
+ */
+export type MaskFn = (values: readonly string[]) => void
 
 /** What is known of a registered secret, never its value: for messages. */
 export interface SecretInfo {
@@ -112,7 +115,7 @@ export class SecretRegistry {
   /** Route future and already registered masks to `mask`. */
   setMask(mask: MaskFn): void {
     this.mask = mask
-    for (const form of this.forms) mask(form)
+    if (this.forms.size > 0) mask([...this.forms])
   }
 
   /** Route warnings about short secrets to `warn` (those given before are replayed). */
@@ -148,15 +151,16 @@ export class SecretRegistry {
     if (value.trim().length < MIN_SECRET_LENGTH) return
     this.originals.add(value)
     const info: SecretInfo = { label: options.label, length: value.length }
-    let added = false
+    const added: string[] = []
     for (const form of deriveEncodings(value, options)) {
       if (this.forms.has(form)) continue
       this.forms.add(form)
       this.origin.set(form, info)
-      this.mask(form)
-      added = true
+      added.push(form)
     }
-    if (added) this.sorted = [...this.forms].sort((a, b) => b.length - a.length)
+    if (added.length === 0) return
+    this.sorted = [...this.forms].sort((a, b) => b.length - a.length)
+    this.mask(added)
   }
 
   /** The secrets as registered (not the derived forms). */

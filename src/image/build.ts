@@ -20,9 +20,9 @@ import {
   runBuild,
   type Detection
 } from './backends.js'
-import { attestBuilt, findAttestations, startScan } from './attest/attach.js'
+import { attestBuilt, findAttestations, locateBuilderStore, startScan } from './attest/attach.js'
 import { baseImages, resolveBaseDigests, type BaseResolution } from './base-images.js'
-import { contextTag, hashBuildInputs } from './context-hash.js'
+import { contextFiles, contextTag, hashBuildInputs } from './context-hash.js'
 import { withResult, type ImageJob, type Outcome } from './job.js'
 import { imageSize, openRegistry, promoteBuilt, putTags } from './promote.js'
 import type { RegistryClient } from './registry.js'
@@ -45,11 +45,12 @@ type Hashed = Awaited<ReturnType<typeof hashBuildInputs>> & {
 /**
  * Start hashing the build inputs: the base images are looked up (in our registry with
  * `client`, so that the connection opened here serves the calls that follow) while the
- * context's files are listed and hashed.
+ * context's files (`listing`, already under way) are hashed.
  */
 async function hashInputs(
   job: ImageJob,
   dockerfileText: string,
+  listing: ReturnType<typeof contextFiles>,
   client: RegistryClient,
   local: (ref: string) => Promise<string | undefined>,
   log: Logger
@@ -71,7 +72,8 @@ async function hashInputs(
     platforms: target.platforms,
     // The user's labels as written: the computed ones (created, revision) change every run.
     labels: job.tagging.labels,
-    baseDigests
+    baseDigests,
+    files: listing
   })
   return { h, bases: await resolving }
 }
@@ -207,6 +209,13 @@ export async function buildImage(
     return detection
   }
 
+  // git lists the context's files first (read-only): starting a process holds this thread
+  // for ~10 ms, which here delays nothing, and the listing then runs while the tags are
+  // worked out and the registry answers. Started later, the wait for it would hold up the
+  // TLS handshake and the first request.
+  const listing = contextFiles(target.context)
+  // Awaited by the hash (marked handled so that an early failure leaves no stray rejection).
+  listing.catch(() => undefined)
   // The tags and labels first: a bad rule, an expression that names nothing, a tag a registry
   // refuses or one that holds a secret fails before any connection is opened.
   const meta = imageMetadata(
@@ -232,6 +241,7 @@ export async function buildImage(
     const inputsHashed = hashInputs(
       job,
       dockerfileText,
+      listing,
       client,
       async ref => localImageDigest((await chooseBackend()).backend, ref, env),
       log
@@ -294,6 +304,10 @@ export async function buildImage(
     const detected = await chooseBackend()
     const { backend } = detected
     auth = writeLogin(job, backend, hooks, log)
+    // Beside the build: where buildah keeps the image, for the SBOM's scan after it.
+    const store = job.push
+      ? locateBuilderStore(job.attest, backend, target.platforms, env)
+      : undefined
     const { cacheRef, built } = await buildWithBackend({
       job,
       image,
@@ -315,7 +329,11 @@ export async function buildImage(
     }
     // The SBOM's scan of the image runs while the pushed manifest is read back and tagged.
     const local = { backend, ref: `${image.name}:${tags[0]}`, platforms: target.platforms }
-    const scan = startScan(job.attest, { ...local, env, temp: runnerTemp() }, log)
+    const scan = startScan(
+      job.attest,
+      { ...local, env, temp: runnerTemp(), imageId: built.imageId, store },
+      log
+    )
     // The backend pushed the first tag; read back exactly what the registry stored.
     const pushed = await client.getManifest(image.repository, tags[0]!)
     if (!pushed) throw new Error(`${image.name}:${tags[0]} is not in the registry after the push`)

@@ -116,6 +116,8 @@ export interface HashInputs {
    */
   baseDigests:
     readonly { ref: string; digest: string }[] | Promise<readonly { ref: string; digest: string }[]>
+  /** The context's files (`contextFiles`), when their listing was started earlier. */
+  files?: Promise<{ files: string[]; git: boolean }>
 }
 
 /** The hash of a context directory's files plus the other inputs. Returns hex and the file count. */
@@ -123,7 +125,7 @@ export async function hashBuildInputs(
   context: string,
   inputs: HashInputs
 ): Promise<{ hash: string; files: number; bytes: number; git: boolean }> {
-  const { files, git } = await contextFiles(context)
+  const { files, git } = await (inputs.files ?? contextFiles(context))
   // The files first (the slow part), then every line in its fixed order.
   const fileLines: string[][] = []
   let bytes = 0

@@ -86,9 +86,12 @@ export async function promoteBuilt<T = undefined>(
     client.getManifest(image.repository, ctxTag)
   )
   if (!manifest) return undefined
-  const [, found] = await log.group('Promote the existing image (no build)', () =>
-    Promise.all([putTags(client, image.repository, manifest, tags, log), alongside?.(manifest)])
-  )
+  // The lookup goes out first: on a registry without the referrers API it takes two
+  // round trips one after the other (the API's 404, then the fallback tag), the tags one.
+  const [found] = await log.group('Promote the existing image (no build)', () => {
+    const finding = alongside?.(manifest)
+    return Promise.all([finding, putTags(client, image.repository, manifest, tags, log)])
+  })
   log.notice(`${service}: inputs unchanged (${ctxTag}); reused ${manifest.digest} without building`)
   return { manifest, found }
 }

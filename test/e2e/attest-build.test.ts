@@ -5,6 +5,7 @@
  * referrer whose DSSE signatures `openssl dgst -verify` accepts with the public key, that
  * name the repository and the commit and list the image's dpkg packages (read from the
  * buildah-built root filesystem); a promotion finds the same two referrers and adds none;
+ * buildah's image is read straight from its storage (apk, no container made for it);
  * the key and its password never leak; merge mode signs the index's provenance;
  * provenance and sbom off attach nothing; the docker
  * backend reads an apk database through `docker export`, and a database it cannot read
@@ -183,6 +184,37 @@ describe('build: signed provenance and SBOM (buildah)', () => {
     expect(names).toEqual(expect.arrayContaining(['libc6', 'zlib1g', 'login', 'libgcc-s1']))
     expect(names).toContain(`${registry.host}/acme/signed`)
     expect(first.main.warnings).toEqual([])
+  }, 300_000)
+
+  it('lists the apk packages, read straight from buildah’s storage: no container is made for it', async () => {
+    const apkWs = workspace(baseRef, join(FIXTURES, 'attest', 'alpine'), {
+      'lib/apk/db/installed': execFileSync(
+        'cat',
+        [join(FIXTURES, 'supply-chain', 'syft-apk', 'installed')],
+        { encoding: 'utf8' }
+      )
+    })
+    const containers = (): string =>
+      execFileSync('buildah', ['containers', '--quiet', '--all'], {
+        env: { ...process.env, ...buildah.env },
+        encoding: 'utf8'
+      })
+    const before = containers()
+    const run = await build(apkWs, 'acme/apk-buildah', {}, { RUNNER_DEBUG: '1' })
+    expect(run.main.errors).toEqual([])
+    expect(run.main.code).toBe(0)
+    expect(run.main.stdout).toMatch(
+      /::debug::sbom: \S+\/acme\/apk-buildah:v1 read from its storage \S+ \(vfs, \d+ layers\), no container/
+    )
+    expect(run.main.stdout).not.toMatch(/mounted at|not read from its storage/)
+    expect(containers()).toBe(before)
+    const bom = await readReferrer(client, 'acme/apk-buildah', run.main.outputs.sbom!)
+    const doc = JSON.parse(bom.layer.toString('utf8')) as {
+      predicate: { packages: { name: string }[] }
+    }
+    expect(doc.predicate.packages.map(p => p.name)).toEqual(
+      expect.arrayContaining(['musl', 'busybox-binsh', 'bash'])
+    )
   }, 300_000)
 
   it('never shows the signing key or its password, in any encoding, anywhere', () => {

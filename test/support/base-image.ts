@@ -1,8 +1,8 @@
 /**
  * A tiny base image for Dockerfiles with RUN steps, made locally from the static
  * busybox binary (no public registry is reachable here), and an isolated buildah
- * environment (vfs storage in a temp dir, chroot isolation) for tests and benchmarks.
- * No test framework imports.
+ * environment (vfs storage in a temp dir by default, or overlay, chroot isolation) for
+ * tests and benchmarks. No test framework imports.
  */
 import { execFileSync } from 'node:child_process'
 import {
@@ -10,6 +10,7 @@ import {
   copyFileSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync
@@ -24,17 +25,43 @@ export interface BuildahEnv {
   cleanup(): void
 }
 
-/** vfs storage under a fresh temp dir; chroot isolation; no user config. */
-export function isolatedBuildahEnv(): BuildahEnv {
+/** The storage of `isolatedBuildahEnv`: vfs (the default), or overlay (kernel or a mount program). */
+export interface StorageChoice {
+  driver?: 'vfs' | 'overlay'
+  /** overlay only: e.g. `/usr/bin/fuse-overlayfs` (the layers then keep `.wh.` whiteout files). */
+  mountProgram?: string
+}
+
+/** Mount points under `dir` (overlay's own bind mount of its home, containers' merged dirs), deepest first. */
+function mountsUnder(dir: string): string[] {
+  let text = ''
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8')
+  } catch {
+    return []
+  }
+  return text
+    .split('\n')
+    .map(line => line.split(' ')[4]?.replace(/\\040/g, ' '))
+    .filter((m): m is string => m !== undefined && m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length)
+}
+
+/** Storage under a fresh temp dir (vfs unless asked otherwise); chroot isolation; no user config. */
+export function isolatedBuildahEnv(storage: StorageChoice = {}): BuildahEnv {
+  const driver = storage.driver ?? 'vfs'
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-buildah-'))
   const conf = join(dir, 'storage.conf')
+  const program = storage.mountProgram
+    ? `[storage.options.overlay]\nmount_program = "${storage.mountProgram}"\n`
+    : ''
   writeFileSync(
     conf,
-    `[storage]\ndriver = "vfs"\ngraphroot = "${join(dir, 'graph')}"\nrunroot = "${join(dir, 'run')}"\n`
+    `[storage]\ndriver = "${driver}"\ngraphroot = "${join(dir, 'graph')}"\nrunroot = "${join(dir, 'run')}"\n${program}`
   )
   const env: NodeJS.ProcessEnv = {
     CONTAINERS_STORAGE_CONF: conf,
-    STORAGE_DRIVER: 'vfs',
+    STORAGE_DRIVER: driver,
     BUILDAH_ISOLATION: 'chroot',
     BUILDAH_LAYERS: 'true',
     XDG_RUNTIME_DIR: join(dir, 'xdg-run')
@@ -51,6 +78,14 @@ export function isolatedBuildahEnv(): BuildahEnv {
         })
       } catch {
         // nothing to remove
+      }
+      // overlay bind-mounts its home onto itself (and a container left mounted has its merged dir)
+      for (const mount of mountsUnder(dir)) {
+        try {
+          execFileSync('umount', ['-l', mount], { stdio: 'ignore' })
+        } catch {
+          // not ours to unmount after all
+        }
       }
       rmSync(dir, { recursive: true, force: true })
     }

@@ -26,6 +26,8 @@ export interface TestRegistry {
   caPem?: string
   /** A directory holding `ca.crt` (for `--cert-dir` of buildah/skopeo). */
   certDir?: string
+  /** The server's certificate and key (PEM files; for a front that serves as this host). */
+  tlsFiles?: { cert: string; key: string }
   dir: string
   /** The registry's log so far. */
   log(): string
@@ -155,9 +157,11 @@ export async function startRegistry(options: RegistryServerOptions = {}): Promis
   ]
   let caPem: string | undefined
   let certDir: string | undefined
+  let tlsFiles: TestRegistry['tlsFiles']
   if (tls) {
     const ca = makeTestCa(join(dir, 'tls'))
     caPem = ca.caPem
+    tlsFiles = { cert: ca.cert, key: ca.key }
     lines.push('  tls:', `    certificate: ${ca.cert}`, `    key: ${ca.key}`)
     certDir = join(dir, 'certs.d')
     mkdirSync(certDir)
@@ -208,6 +212,7 @@ export async function startRegistry(options: RegistryServerOptions = {}): Promis
     password: first?.[1],
     caPem,
     certDir,
+    tlsFiles,
     dir,
     log: () => log,
     stop: async () => {

@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigurationError } from '../../core/errors.js'
 import { git } from '../../core/git.js'
-import { GitHubApi } from '../../core/github.js'
 import type { Logger } from '../../core/logger.js'
 import { runnerTemp } from '../../core/outputs.js'
 import { Summary } from '../../core/summary.js'
@@ -147,9 +146,15 @@ export async function runGitOps(
       ? (job.pullRequestBranch ?? `conveyor/deploy/${job.environment ?? base}`)
       : base
     const text = job.pullRequest ? prText(job, base) : undefined
+    // Octokit is loaded only for a pull request (a chunk of its own): a direct push never parses it.
     const api =
       job.pullRequest && job.slug && job.token
-        ? new GitHubApi(job.apiUrl, ...(job.slug.split('/') as [string, string]), job.token, log)
+        ? new (await import('../../core/github.js')).GitHubApi(
+            job.apiUrl,
+            ...(job.slug.split('/') as [string, string]),
+            job.token,
+            log
+          )
         : undefined
     const outcome = await log.group('Edit, commit and push', () =>
       deployGitOps({

@@ -23,10 +23,11 @@ import {
   type WorkflowRun
 } from './provenance.js'
 import { listReferrers, pushAttestations } from './referrers.js'
-import { rootfsCleanups, withRootfs, type LocalImage } from './rootfs-backend.js'
+import { locateStore, rootfsCleanups, withRootfs, type LocalImage } from './rootfs-backend.js'
 import { sbomStatement } from './sbom.js'
 import { SPDX_PREDICATE_TYPE } from './spdx.js'
 import type { Statement } from './statement.js'
+import type { StoreLocation } from './storage.js'
 
 /** What to attest, and how to sign. */
 export interface AttestJob {
@@ -116,6 +117,23 @@ export interface Attestations {
 /** Whether the job asks for any attestation. */
 export function attesting(job: AttestJob | undefined): job is AttestJob {
   return Boolean(job && (job.provenance || job.sbom))
+}
+
+/**
+ * Called as the build starts: with buildah and an SBOM to make, where buildah keeps its
+ * storage is asked now (`buildah info`, beside the build), so that the scan can read the
+ * image from there as soon as the build ends, with no buildah process of its own.
+ * Undefined when there is nothing to prepare; the promise never rejects.
+ */
+export function locateBuilderStore(
+  job: AttestJob | undefined,
+  backend: BackendName,
+  platforms: readonly string[],
+  env: NodeJS.ProcessEnv
+): Promise<StoreLocation | string> | undefined {
+  if (!attesting(job) || !job.sbom || backend !== 'buildah' || platforms.length > 1)
+    return undefined
+  return locateStore(env)
 }
 
 /**

@@ -4,10 +4,10 @@
  * database that exists but cannot be read is a warning in the result, never a silently
  * shorter list. Reading is the only I/O here; parsing is in dpkg.ts, apk.ts and rpm.ts.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { parseApkInstalled } from './apk.js'
 import { parseDpkgStatus, DPKG_NON_CONTROL } from './dpkg.js'
-import { resolveInRoot } from './rootfs.js'
+import { directoryView, type RootView } from './rootfs.js'
 import { readRpmSqlite } from './rpm.js'
 
 /** One installed OS package. */
@@ -72,8 +72,8 @@ const MISSING = 'its packages are missing from the SBOM'
  * The host path of a database file inside the image (symlinks resolved within it), or
  * undefined when there is none; a path that exists but is not a file is a warning.
  */
-function locate(root: string, rel: string, warnings: string[]): string | undefined {
-  const host = resolveInRoot(root, rel)
+function locate(root: RootView, rel: string, warnings: string[]): string | undefined {
+  const host = root.resolve(rel)
   if (!host) return undefined
   try {
     if (statSync(host).isFile()) return host
@@ -105,11 +105,12 @@ const RPM_DATABASES: { path: string; kind: 'sqlite' | 'bdb' | 'ndb' }[] = [
 ]
 
 /**
- * Scan a root filesystem (a directory: `buildah mount`, or an exported and unpacked
- * image) for its package databases. Never throws for a database it cannot read: that
- * is a warning.
+ * Scan a root filesystem (a directory: `buildah mount`, an exported and unpacked image,
+ * a vfs layer; or the layers of an overlay store) for its package databases. Nothing is
+ * written into it. Never throws for a database it cannot read: that is a warning.
  */
-export function scanRootfs(root: string): PackageScan {
+export function scanRootfs(rootfs: string | RootView): PackageScan {
+  const root = typeof rootfs === 'string' ? directoryView(rootfs) : rootfs
   const warnings: string[] = []
   const databases: string[] = []
   const packages: OsPackage[] = []
@@ -131,17 +132,17 @@ export function scanRootfs(root: string): PackageScan {
 
   read('var/lib/dpkg/status', text => parseDpkgStatus(text, 'var/lib/dpkg/status', warnings))
   const statusD = 'var/lib/dpkg/status.d'
-  const statusDir = resolveInRoot(root, statusD)
-  if (statusDir) {
+  let names: string[] | undefined
+  try {
+    names = root.list(statusD)?.sort()
+  } catch (error) {
     databases.push(`${statusD}/`)
-    let names: string[] = []
-    try {
-      names = readdirSync(statusDir).sort()
-    } catch (error) {
-      warnings.push(
-        `${statusD}: cannot be listed (${(error as NodeJS.ErrnoException).code}); ${MISSING}`
-      )
-    }
+    warnings.push(
+      `${statusD}: cannot be listed (${(error as NodeJS.ErrnoException).code}); ${MISSING}`
+    )
+  }
+  if (names) {
+    databases.push(`${statusD}/`)
     for (const name of names) {
       const rel = `${statusD}/${name}`
       if (DPKG_NON_CONTROL.test(name)) continue
@@ -163,7 +164,9 @@ export function scanRootfs(root: string): PackageScan {
     seen.add(host)
     databases.push(db.path)
     if (db.kind === 'sqlite') {
-      packages.push(...readRpmSqlite(host, db.path, warnings))
+      // rpm keeps a write-ahead log beside its database when it was not checkpointed.
+      const wal = root.resolve(`${db.path}-wal`)
+      packages.push(...readRpmSqlite(host, db.path, warnings, wal))
     } else {
       warnings.push(
         `${db.path}: an rpm ${db.kind === 'bdb' ? 'Berkeley DB' : 'NDB'} database, which Conveyor cannot read (only rpm's sqlite database, rpm >= 4.16); ${MISSING}`

@@ -1,7 +1,10 @@
 /**
  * The root filesystem of an image as the backend that built it holds it, for the SBOM:
- * buildah mounts a working container of the image (`buildah from --pull=never`, `buildah
- * mount`; the container is removed afterwards), docker creates a container of the image
+ * buildah's is read straight from its containers/storage (storage.ts: where the store is
+ * was asked while the build ran, so no buildah process runs after it); when that store
+ * cannot be read directly, buildah mounts a working container of the image (`buildah
+ * from --pull=never`, `buildah mount`; the container is removed afterwards, in the
+ * background). Docker creates a container of the image
  * (never started) and streams `docker export` through the tar selector, which writes
  * only the package databases into a temporary directory. BuildKit (buildx) keeps no
  * local image when it pushes, so there is no root filesystem to read locally.
@@ -13,6 +16,8 @@ import { errorMessage } from '../../core/errors.js'
 import { exec } from '../../core/exec.js'
 import type { Logger } from '../../core/logger.js'
 import type { BackendName } from '../backends.js'
+import { directoryView, type RootView } from './rootfs.js'
+import { parseBuildahInfo, storedRootfs, type StoreLocation } from './storage.js'
 import { TarSelector } from './tar-select.js'
 
 /** How to reach the image the backend just built. */
@@ -25,6 +30,10 @@ export interface LocalImage {
   env: NodeJS.ProcessEnv
   /** Where a temporary directory may go (RUNNER_TEMP). */
   temp: string
+  /** The image ID the backend wrote (`sha256:<hex>`), when known. */
+  imageId?: string
+  /** buildah: where its storage is (`locateStore`), or why that is unknown. */
+  store?: Promise<StoreLocation | string>
 }
 
 /** Why no root filesystem could be read, or undefined when `fn` ran. */
@@ -55,20 +64,67 @@ function removeLater(command: string, id: string, env: NodeJS.ProcessEnv, log: L
   )
 }
 
-async function buildahRootfs<T>(img: LocalImage, fn: (root: string) => T, log: Logger): Promise<T> {
+/**
+ * Where buildah (with this environment, as the build has it) keeps its storage, from
+ * `buildah info`; started with the build, so that it is known when the build ends.
+ * Never rejects: a failure is the reason, a string.
+ */
+export async function locateStore(env: NodeJS.ProcessEnv): Promise<StoreLocation | string> {
+  try {
+    const info = await exec('buildah', ['info'], { env, timeoutMs: TIMEOUT, allowFailure: true })
+    if (info.code !== 0) return `buildah info failed: ${info.stderr.trim().split('\n').pop()}`
+    return parseBuildahInfo(info.stdout)
+  } catch (error) {
+    return `buildah info failed: ${errorMessage(error)}`
+  }
+}
+
+/** `fn` on the image as its store holds it; the reason when the store cannot be read so. */
+async function fromStore<T>(
+  img: LocalImage,
+  fn: (root: RootView) => T
+): Promise<{ value: T; describe: string } | string> {
+  const store = img.store ? await img.store : 'the store was not located'
+  if (typeof store === 'string') return store
+  const rootfs = await storedRootfs(store, { id: img.imageId, name: img.ref })
+  if (typeof rootfs === 'string') return rootfs
+  let value: T
+  try {
+    value = fn(rootfs.view)
+  } catch (error) {
+    return `reading it failed: ${errorMessage(error)}`
+  }
+  return rootfs.problem() ?? { value, describe: rootfs.describe }
+}
+
+async function buildahRootfs<T>(
+  img: LocalImage,
+  fn: (root: RootView) => T,
+  log: Logger
+): Promise<T> {
+  const stored = await fromStore(img, fn)
+  if (typeof stored !== 'string') {
+    log.debug(`sbom: ${img.ref} read from its storage ${stored.describe}, no container`)
+    return stored.value
+  }
+  log.debug(`sbom: ${img.ref} not read from its storage directly (${stored}); mounting it`)
   const name = `conveyor-sbom-${randomBytes(6).toString('hex')}`
   const opts = { env: img.env, timeoutMs: TIMEOUT }
   await exec('buildah', ['from', '--pull=never', '--quiet', '--name', name, img.ref], opts)
   try {
     const root = (await exec('buildah', ['mount', name], opts)).stdout.trim()
     log.debug(`sbom: ${img.ref} mounted at ${root}`)
-    return fn(root)
+    return fn(directoryView(root))
   } finally {
     removeLater('buildah', name, img.env, log)
   }
 }
 
-async function dockerRootfs<T>(img: LocalImage, fn: (root: string) => T, log: Logger): Promise<T> {
+async function dockerRootfs<T>(
+  img: LocalImage,
+  fn: (root: RootView) => T,
+  log: Logger
+): Promise<T> {
   const opts = { env: img.env, timeoutMs: TIMEOUT }
   // A command is given so that an image without CMD can be created; it never runs.
   const id = (await exec('docker', ['create', img.ref, '/conveyor-sbom'], opts)).stdout.trim()
@@ -82,7 +138,7 @@ async function dockerRootfs<T>(img: LocalImage, fn: (root: string) => T, log: Lo
     })
     selector.end()
     log.debug(`sbom: read from docker export: ${selector.extracted.join(', ') || 'nothing'}`)
-    return fn(dir)
+    return fn(directoryView(dir))
   } finally {
     rmSync(dir, { recursive: true, force: true })
     removeLater('docker', id, img.env, log)
@@ -96,7 +152,7 @@ async function dockerRootfs<T>(img: LocalImage, fn: (root: string) => T, log: Lo
  */
 export async function withRootfs<T>(
   img: LocalImage,
-  fn: (root: string) => T,
+  fn: (root: RootView) => T,
   log: Logger
 ): Promise<{ value: T } | { unavailable: RootfsUnavailable }> {
   if (img.backend === 'buildx') {

@@ -4,8 +4,15 @@
  * A header blob is `il` (index entries) and `dl` (data bytes), both big-endian int32,
  * then `il` entries of {tag, type, offset, count} and the data store. The database is
  * opened read-only with node:sqlite (Node >= 22.5, which the actions' node24 has);
- * where that module is missing, the database is a warning.
+ * where that module is missing, the database is a warning. Nothing is ever written
+ * beside the database (it may be a layer of the builder's image store): sqlite, even
+ * read-only, creates `-shm` and `-wal` files next to a WAL database, so the file is
+ * opened as immutable, or copied with its write-ahead log when rpm left one.
  */
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import type { OsPackage } from './packages.js'
 
 /** rpm tag numbers (rpmtag.h) and types we read. */
@@ -121,8 +128,52 @@ export function rpmPackage(h: RpmHeader, database: string): OsPackage | undefine
   return pkg
 }
 
-/** Read every package of an rpmdb.sqlite file; problems go to `warnings`. */
-export function readRpmSqlite(path: string, database: string, warnings: string[]): OsPackage[] {
+/** Whether `path` is a file of more than 0 bytes. */
+function nonEmpty(path: string | undefined): path is string {
+  try {
+    return path !== undefined && statSync(path).size > 0
+  } catch {
+    return false
+  }
+}
+
+/** The rows of rpm's Packages table, read without writing beside `path`. */
+function packageRows(
+  mod: SqliteModule,
+  path: string,
+  wal: string | undefined
+): Record<string, unknown>[] {
+  let copy: string | undefined
+  let open = `${pathToFileURL(path).href}?mode=ro&immutable=1`
+  if (nonEmpty(wal)) {
+    // Committed transactions still in the log: read a copy of both (immutable ignores the log).
+    copy = mkdtempSync(join(tmpdir(), 'conveyor-rpmdb-'))
+    copyFileSync(path, join(copy, 'rpmdb.sqlite'))
+    copyFileSync(wal, join(copy, 'rpmdb.sqlite-wal'))
+    open = join(copy, 'rpmdb.sqlite')
+  }
+  try {
+    const db = new mod.DatabaseSync(open, { readOnly: true })
+    try {
+      return db.prepare('SELECT hnum, blob FROM Packages').all()
+    } finally {
+      db.close()
+    }
+  } finally {
+    if (copy) rmSync(copy, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Read every package of an rpmdb.sqlite file (`wal`: its `-wal` file in the image, if
+ * any); problems go to `warnings`.
+ */
+export function readRpmSqlite(
+  path: string,
+  database: string,
+  warnings: string[],
+  wal?: string
+): OsPackage[] {
   const mod = sqlite()
   if (!mod) {
     warnings.push(
@@ -132,12 +183,7 @@ export function readRpmSqlite(path: string, database: string, warnings: string[]
   }
   let rows: Record<string, unknown>[]
   try {
-    const db = new mod.DatabaseSync(path, { readOnly: true })
-    try {
-      rows = db.prepare('SELECT hnum, blob FROM Packages').all()
-    } finally {
-      db.close()
-    }
+    rows = packageRows(mod, path, wal)
   } catch (error) {
     warnings.push(
       `${database}: cannot be read as an rpm sqlite database (${(error as Error).message}); its packages are missing from the SBOM`

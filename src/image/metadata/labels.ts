@@ -9,6 +9,20 @@
 import type { MetadataContext } from './context.js'
 import { expandGlobal } from './expressions.js'
 
+/** Keys whose order under the ICU root collation is their code-unit order. */
+const PLAIN_KEY = /^[a-z0-9.-]*$/
+
+/**
+ * Order two label keys as metadata-action does (`localeCompare`). Keys of lower-case ASCII
+ * letters, digits, `.` and `-` only (every standard key, and most of the users') compare
+ * by code unit, which orders them the same without ICU's collator: its creation on first
+ * use costs ~9 ms, a tenth of a promotion. Any other key goes through `localeCompare`.
+ */
+export function compareLabelKeys(a: string, b: string): number {
+  if (PLAIN_KEY.test(a) && PLAIN_KEY.test(b)) return a < b ? -1 : a > b ? 1 : 0
+  return a.localeCompare(b)
+}
+
 /**
  * The labels: the standard ones (empty values kept, as metadata-action does), the user's
  * lines over them, sorted by key. `input` names the input in messages (`labels`, `annotations`).
@@ -45,5 +59,7 @@ export function ociLabels(
     }
     map.set(line.slice(0, at), line.slice(at + 1))
   }
-  return [...map].sort((a, b) => a[0].localeCompare(b[0])).map(([key, value]) => `${key}=${value}`)
+  return [...map]
+    .sort((a, b) => compareLabelKeys(a[0], b[0]))
+    .map(([key, value]) => `${key}=${value}`)
 }

@@ -133,6 +133,23 @@ describe('runMain', () => {
     for (const form of secrets.allForms()) expect(masks.has(form)).toBe(true)
     expect(masks.has(early)).toBe(true)
   })
+
+  it('writes the forms of one secret in one go (stdout corked around them)', () => {
+    wireMasking()
+    const events: string[] = []
+    vi.spyOn(process.stdout, 'cork').mockImplementation(() => void events.push('cork'))
+    vi.spyOn(process.stdout, 'uncork').mockImplementation(() => void events.push('uncork'))
+    written = []
+    vi.mocked(process.stdout.write).mockImplementation((chunk: string | Uint8Array) => {
+      events.push(String(chunk).startsWith('::add-mask::') ? 'mask' : 'other')
+      written.push(String(chunk))
+      return true
+    })
+    secrets.add('-----BEGIN KEY-----\nline-one-of-it\nline-two-of-it\n-----END KEY-----')
+    const masks = events.filter(e => e === 'mask').length
+    expect(masks).toBeGreaterThan(20)
+    expect(events).toEqual(['cork', ...Array<string>(masks).fill('mask'), 'uncork'])
+  })
 })
 
 describe('runPost', () => {

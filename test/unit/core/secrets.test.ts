@@ -12,7 +12,7 @@ const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64')
 
 function registry(): { reg: SecretRegistry; masked: string[] } {
   const masked: string[] = []
-  return { reg: new SecretRegistry(v => masked.push(v)), masked }
+  return { reg: new SecretRegistry(v => masked.push(...v)), masked }
 }
 
 const SECRET = 'hunter2-Sup3r/Secret+Value=='
@@ -215,7 +215,7 @@ describe('secrets registry: every encoding is redacted', () => {
     expect(masked).toContain(SECRET)
     expect(masked).toContain(b64(b64(SECRET)))
     const later: string[] = []
-    reg.setMask(v => later.push(v))
+    reg.setMask(v => later.push(...v))
     expect(later.sort()).toEqual([...masked].sort())
     expect(reg.allForms().sort()).toEqual([...masked].sort())
     expect(reg.values()).toEqual([SECRET])

@@ -96,6 +96,20 @@ describe('content hash of the build inputs', () => {
     expect((await hashBuildInputs(ctx, inputs())).hash).not.toBe(base)
   })
 
+  it('hashes a listing started earlier exactly as its own, and hashes the files as they are then', async () => {
+    const ctx = tmp()
+    write(ctx, { 'a.txt': 'a', 'notes.md': 'x', '.dockerignore': '*.md\n' })
+    const own = await hashBuildInputs(ctx, inputs())
+    const listing = contextFiles(ctx)
+    expect(await hashBuildInputs(ctx, inputs({ files: listing }))).toEqual(own)
+    // The listing names the files; their content is read when the hash is made.
+    const early = contextFiles(ctx)
+    writeFileSync(join(ctx, 'a.txt'), 'changed')
+    const later = await hashBuildInputs(ctx, inputs({ files: early }))
+    expect(later.hash).toBe((await hashBuildInputs(ctx, inputs())).hash)
+    expect(later.hash).not.toBe(own.hash)
+  })
+
   it('sees the exec bit and renames', async () => {
     const ctx = tmp()
     write(ctx, { 'run.sh': 'echo' })
