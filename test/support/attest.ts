@@ -2,7 +2,8 @@
  * Helpers of the supply-chain end-to-end tests: ECDSA P-256 key pairs made by openssl,
  * the referrers of an image read straight from the registry (the fallback tag index,
  * the manifests, the layers), and a DSSE signature judged by `openssl dgst -verify`
- * over a PAE the test builds itself from the DSSE spec (not with Conveyor's code).
+ * over a PAE the test builds itself from the DSSE spec (not with Conveyor's code), and
+ * a small image pushed without a builder where only its digest matters.
  * No test framework imports.
  */
 import { execFileSync } from 'node:child_process'
