@@ -86949,565 +86949,78 @@ async function gitText(args, options) {
     return (await git(args, options)).stdout.trim();
 }
 
-;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/keyless.js
-/**
- * Keyless signing: a statement signed through Sigstore with a short-lived certificate
- * that Fulcio issues for the workflow's OIDC identity (`id-token: write`), as
- * actions/attest-build-provenance does, through its library @actions/attest. The result
- * is a Sigstore bundle, stored next to the image like a DSSE envelope (artifact type
- * `application/vnd.dev.sigstore.bundle.v0.3+json`) and, unless told not to, in the
- * repository's GitHub attestations API. The library (with ~95 packages under it, 1.6 MB
- * once bundled) is loaded on first use only, so a run that never signs keylessly does not
- * parse it. Its Sigstore endpoints are fixed: the public-good instance
- * (fulcio.sigstore.dev + rekor.sigstore.dev) for public repositories, GitHub's
- * (fulcio./timestamp.<GitHub host>) for the others.
- */
-
-
-/** The media type of a Sigstore bundle v0.3 (a layer and an artifact type). */
-const SIGSTORE_BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
-/** Whether the runner can hand out an OIDC token (the job has `id-token: write`). */
-function keylessAvailable(env = process.env) {
-    return Boolean(env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN);
-}
-/** Sign a statement keylessly; throws with what went wrong (no token, Sigstore refused, ...). */
-async function signKeyless(statement, options) {
-    secrets_secrets.add(options.token);
-    if (!keylessAvailable()) {
-        throw new Error('keyless signing needs an OIDC token: give the job "permissions: id-token: write", or set signing-key');
-    }
-    const { attest } = await __nccwpck_require__.e(/* import() */ 337).then(__nccwpck_require__.bind(__nccwpck_require__, 12337));
-    let result;
-    try {
-        result = await attest({
-            subjects: statement.subject,
-            predicateType: statement.predicateType,
-            predicate: statement.predicate,
-            token: options.token,
-            sigstore: options.sigstore,
-            skipWrite: options.store === false
-        });
-    }
-    catch (error) {
-        throw new Error(`keyless signing failed: ${secrets_secrets.redact(errors_errorMessage(error))}`);
-    }
-    return {
-        blob: {
-            mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE,
-            predicateType: statement.predicateType,
-            bytes: Buffer.from(JSON.stringify(result.bundle))
-        },
-        certificate: result.certificate,
-        ...(result.attestationID ? { attestationId: String(result.attestationID) } : {}),
-        ...(result.tlogID ? { tlogId: result.tlogID } : {})
-    };
-}
-
-;// CONCATENATED MODULE: ./.tmp/build-js/model/image-ref.js
-/**
- * Container image references as the distribution spec and kustomize read them:
- * `[registry[:port]/]repository[:tag][@digest]`. A first path component is a registry
- * only when it has a dot or a port or is `localhost`, so `host:5000/team/app:1.2` and
- * `team/app:1.2` both parse right.
- */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
-/** Whether `tag` is a valid tag. */
-function isValidTag(tag) {
-    return TAG.test(tag);
-}
-/** Whether `digest` is a valid digest (`sha256:<64 hex>` and other algorithms). */
-function isValidDigest(digest) {
-    return (DIGEST.test(digest) && (!digest.startsWith('sha256:') || /^sha256:[a-f0-9]{64}$/.test(digest)));
-}
-/** Whether the first path component names a registry. */
-function isRegistry(component) {
-    return (component === 'localhost' ||
-        component.includes('.') ||
-        component.includes(':') ||
-        component.startsWith('['));
-}
-/** Parse a reference; throws an Error saying what is wrong. */
-function parseImageRef(reference) {
-    const ref = reference.trim();
-    if (ref === '')
-        throw new Error('empty image reference');
-    if (/\s/.test(ref))
-        throw new Error(`image reference ${JSON.stringify(ref)} contains whitespace`);
-    let rest = ref;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!isValidDigest(digest))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid digest ${JSON.stringify(digest)}`);
-    }
-    let tag;
-    const lastSlash = rest.lastIndexOf('/');
-    const colon = rest.lastIndexOf(':');
-    if (colon > lastSlash) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-        if (!isValidTag(tag))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid tag ${JSON.stringify(tag)}`);
-    }
-    const parts = rest.split('/');
-    let registry;
-    if (parts.length > 1 && isRegistry(parts[0])) {
-        registry = parts.shift();
-        if (!HOST.test(registry))
-            throw new Error(`image reference ${JSON.stringify(ref)}: invalid registry ${JSON.stringify(registry)}`);
-    }
-    if (parts.length === 0 || parts.some(p => !COMPONENT.test(p))) {
-        throw new Error(`image reference ${JSON.stringify(ref)}: invalid repository ${JSON.stringify(parts.join('/'))} (lower-case letters, digits and separators . _ - only)`);
-    }
-    const repository = parts.join('/');
-    if (rest.length > 255)
-        throw new Error(`image reference ${JSON.stringify(ref)}: name longer than 255 characters`);
-    return {
-        registry,
-        repository,
-        name: registry ? `${registry}/${repository}` : repository,
-        tag,
-        digest
-    };
-}
-/** Format a reference from its parts. */
-function formatImageRef(ref) {
-    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}
-
-;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/statement.js
-/**
- * The in-toto Statement v1 (https://in-toto.io/Statement/v1): the envelope-neutral
- * claim "this predicate is about these subjects". Every attestation Conveyor makes
- * (SLSA provenance, SPDX SBOM) is one, with one subject: the image repository without
- * tag, and the digest of the image manifest (or of the platform index).
- */
-
-/** `_type` of an in-toto Statement v1. */
-const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
-/** The DSSE `payloadType` and the unsigned artifact media type of a statement. */
-const IN_TOTO_MEDIA_TYPE = 'application/vnd.in-toto+json';
-/**
- * The subject of an image: `name` is the repository without tag or digest
- * (`ghcr.io/acme/cart`), `digest` the sha256 of its manifest or index. Throws on a
- * name with a tag or digest, or a digest that is not `sha256:<64 hex>`.
- */
-function imageSubject(image, digest) {
-    const ref = parseImageRef(image);
-    if (ref.tag || ref.digest) {
-        throw new Error(`attestation subject: ${JSON.stringify(image)} has a tag or digest; expected the repository alone`);
-    }
-    if (!digest.startsWith('sha256:') || !isValidDigest(digest)) {
-        throw new Error(`attestation subject: digest ${JSON.stringify(digest)} is not sha256:<64 hex digits>`);
-    }
-    return { name: ref.name, digest: { sha256: digest.slice('sha256:'.length) } };
-}
-/** A statement about `subjects`. */
-function makeStatement(subjects, predicateType, predicate) {
-    if (subjects.length === 0)
-        throw new Error('an in-toto statement needs at least one subject');
-    return { _type: STATEMENT_TYPE, subject: subjects, predicateType, predicate };
-}
-/**
- * Read a statement from its JSON bytes (a DSSE payload or a bare layer), checking the
- * fields every consumer relies on. Throws an Error saying which field is wrong.
- */
-function parseStatement(bytes) {
-    let value;
-    try {
-        value = JSON.parse(Buffer.isBuffer(bytes) ? bytes.toString('utf8') : bytes);
-    }
-    catch (error) {
-        throw new Error(`in-toto statement: not JSON (${error.message})`);
-    }
-    const s = value;
-    if (!s || typeof s !== 'object' || Array.isArray(s)) {
-        throw new Error('in-toto statement: not a JSON object');
-    }
-    if (s._type !== STATEMENT_TYPE) {
-        throw new Error(`in-toto statement: _type is ${JSON.stringify(s._type)}, expected ${STATEMENT_TYPE}`);
-    }
-    if (typeof s.predicateType !== 'string' || s.predicateType === '') {
-        throw new Error('in-toto statement: predicateType missing');
-    }
-    if (!Array.isArray(s.subject) || s.subject.length === 0) {
-        throw new Error('in-toto statement: subject missing or empty');
-    }
-    for (const sub of s.subject) {
-        const x = sub;
-        if (!x ||
-            typeof x.name !== 'string' ||
-            !x.digest ||
-            typeof x.digest !== 'object' ||
-            Object.values(x.digest).some(v => typeof v !== 'string')) {
-            throw new Error('in-toto statement: a subject lacks a name or a digest map');
-        }
-    }
-    return s;
-}
-
-;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/provenance.js
-/**
- * SLSA provenance v1 (https://slsa.dev/spec/v1.0/provenance) of an image built by
- * Conveyor in a GitHub Actions workflow. It follows GitHub's workflow buildType
- * (https://actions.github.io/buildtypes/workflow/v1, what actions/attest-build-provenance
- * writes) where that fits: the same `externalParameters.workflow` {ref, repository, path},
- * `internalParameters.github`, the git commit as the first resolved dependency in SPDX
- * download-location form, `builder.id` = the workflow's URL and `invocationId` = the run
- * attempt's URL. It adds what GitHub's type has no room for, so it has a buildType of its
- * own (BUILD_TYPE, documented in docs/buildtypes/image-v1.md): the service built
- * (`externalParameters.image`) and the base images as resolved dependencies.
- */
-
-
-
-/** `predicateType` of SLSA provenance v1. */
-const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
-/**
- * Conveyor's buildType. A URN, not a URL: Conveyor has no domain of its own to host the
- * description under, and a URL on a domain we do not control could later describe
- * something else. docs/buildtypes/image-v1.md is the description.
- */
-const BUILD_TYPE = 'urn:conveyor:buildtype:image:v1';
-/** Read the run from the runner's environment; throws naming the first variable missing. */
-function workflowRunFromEnv(env = process.env) {
-    const need = (name) => {
-        const value = env[name]?.trim();
-        if (!value)
-            throw new Error(`provenance: the runner variable ${name} is not set`);
-        return value;
-    };
-    const opt = (name) => env[name]?.trim() || undefined;
-    return {
-        serverUrl: serverUrl(env),
-        repository: need('GITHUB_REPOSITORY'),
-        repositoryId: opt('GITHUB_REPOSITORY_ID'),
-        repositoryOwnerId: opt('GITHUB_REPOSITORY_OWNER_ID'),
-        ref: need('GITHUB_REF'),
-        sha: need('GITHUB_SHA'),
-        workflowRef: need('GITHUB_WORKFLOW_REF'),
-        runId: need('GITHUB_RUN_ID'),
-        runAttempt: opt('GITHUB_RUN_ATTEMPT') ?? '1',
-        eventName: need('GITHUB_EVENT_NAME'),
-        runnerEnvironment: opt('RUNNER_ENVIRONMENT')
-    };
-}
-/**
- * Split GITHUB_WORKFLOW_REF into the workflow's path and ref. The path and the ref may
- * both hold `@` (a tag `pkg@1.2.3`): the repository prefix is cut first, and the ref is
- * everything after the first `@` that follows a `.yml`/`.yaml` path.
- */
-function splitWorkflowRef(workflowRef, repository) {
-    const prefix = `${repository}/`;
-    if (!workflowRef.startsWith(prefix)) {
-        throw new Error(`provenance: GITHUB_WORKFLOW_REF ${JSON.stringify(workflowRef)} does not start with ${JSON.stringify(prefix)}`);
-    }
-    const rest = workflowRef.slice(prefix.length);
-    const m = /^(.*?\.ya?ml)@(.+)$/.exec(rest);
-    if (!m) {
-        throw new Error(`provenance: GITHUB_WORKFLOW_REF ${JSON.stringify(workflowRef)} is not <repository>/<path>.yml@<ref>`);
-    }
-    return { path: m[1], ref: m[2] };
-}
-/**
- * A purl for a base image (`pkg:docker/<name>@<tag or digest>`), the form BuildKit
- * writes in its provenance. The digest goes in the descriptor's `digest` map as well.
- */
-function baseImageUri(reference) {
-    const ref = parseImageRef(reference);
-    const version = ref.tag ?? ref.digest ?? 'latest';
-    return `pkg:docker/${ref.name}@${encodeURIComponent(version)}`;
-}
-/** The run attempt's URL: GitHub's `invocationId`. */
-function runAttemptUrl(run) {
-    return `${run.serverUrl}/${run.repository}/actions/runs/${run.runId}/attempts/${run.runAttempt}`;
-}
-/** The SLSA provenance predicate of one image build. Pure. */
-function buildProvenancePredicate(run, build) {
-    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(run.sha)) {
-        throw new Error(`provenance: commit ${JSON.stringify(run.sha)} is not a full git SHA`);
-    }
-    const workflow = splitWorkflowRef(run.workflowRef, run.repository);
-    const repositoryUrl = `${run.serverUrl}/${run.repository}`;
-    const image = { name: build.image };
-    if (build.service !== undefined)
-        image.service = build.service;
-    if (build.context !== undefined)
-        image.context = build.context;
-    if (build.dockerfile !== undefined)
-        image.dockerfile = build.dockerfile;
-    if (build.platforms?.length)
-        image.platforms = [...build.platforms];
-    if (build.buildArgNames?.length)
-        image.buildArgs = [...build.buildArgNames].sort();
-    const github = { event_name: run.eventName };
-    if (run.repositoryId)
-        github.repository_id = run.repositoryId;
-    if (run.repositoryOwnerId)
-        github.repository_owner_id = run.repositoryOwnerId;
-    if (run.runnerEnvironment)
-        github.runner_environment = run.runnerEnvironment;
-    const internal = { github };
-    if (build.backend)
-        internal.backend = build.backend;
-    if (build.contextTag)
-        internal.contextTag = build.contextTag;
-    const resolvedDependencies = [
-        { uri: `git+${repositoryUrl}@${run.ref}`, digest: { gitCommit: run.sha } }
-    ];
-    for (const base of build.baseImages ?? []) {
-        if (!/^sha256:[0-9a-f]{64}$/.test(base.digest)) {
-            throw new Error(`provenance: base image ${base.reference} has digest ${JSON.stringify(base.digest)}, expected sha256:<64 hex>`);
-        }
-        resolvedDependencies.push({
-            uri: baseImageUri(base.reference),
-            name: base.reference,
-            digest: { sha256: base.digest.slice('sha256:'.length) }
-        });
-    }
-    const metadata = {
-        invocationId: runAttemptUrl(run)
-    };
-    if (build.startedOn)
-        metadata.startedOn = build.startedOn.toISOString();
-    if (build.finishedOn)
-        metadata.finishedOn = build.finishedOn.toISOString();
-    return {
-        buildDefinition: {
-            buildType: BUILD_TYPE,
-            externalParameters: {
-                workflow: { ref: workflow.ref, repository: repositoryUrl, path: workflow.path },
-                image
-            },
-            internalParameters: internal,
-            resolvedDependencies
-        },
-        runDetails: {
-            builder: {
-                id: `${run.serverUrl}/${run.workflowRef}`,
-                ...(build.conveyorVersion ? { version: { conveyor: build.conveyorVersion } } : {})
-            },
-            metadata
-        }
-    };
-}
-/** The in-toto statement carrying the provenance of one image. Pure. */
-function provenanceStatement(run, build) {
-    return makeStatement([imageSubject(build.image, build.digest)], SLSA_PROVENANCE_V1, buildProvenancePredicate(run, build));
-}
-
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
-;// CONCATENATED MODULE: ./.tmp/build-js/core/outputs.js
+;// CONCATENATED MODULE: ./.tmp/build-js/image/distribution.js
 /**
- * Outputs, state and environment through the runner's file commands, kept far below
- * the runner's 1 MB per-job output limit: large data goes to a file under
- * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
- * secret is refused, never written: the runner would mask it, silently changing it.
+ * The vocabulary of the OCI distribution spec (the registry HTTP API): the manifest media
+ * types, digests, the errors a registry answer becomes, `WWW-Authenticate` challenges,
+ * Docker Hub's API host, and a registry's login (`RegistryLogin`). Pure.
  */
 
 
-
-
-/** Largest single output value we write (bytes). */
-const MAX_OUTPUT_BYTES = 256 * 1024;
-/** Largest total of all outputs of one step (bytes). */
-const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
-let totalBytes = 0;
-function fileCommand(file, name, value) {
-    if (!file)
-        return false;
-    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    while (value.includes(delimiter) || name.includes(delimiter))
-        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
-    (0,external_node_fs_.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
-    return true;
+/** The manifest media types we read and write. */
+const MediaTypes = {
+    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+    ociIndex: 'application/vnd.oci.image.index.v1+json',
+    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json'
+};
+/** `Accept` for manifest requests: every type we understand. */
+const MANIFEST_ACCEPT = Object.values(MediaTypes).join(', ');
+/** Whether a media type is an index (multi-platform list). */
+function isIndexType(mediaType) {
+    return mediaType === MediaTypes.ociIndex || mediaType === MediaTypes.dockerList;
 }
-/** Thrown when an output would be too large; the caller should write a file instead. */
-class OutputTooLargeError extends Error {
-    name = 'OutputTooLargeError';
+/** `sha256:<hex>` of some bytes. */
+function sha256Digest(data) {
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(data).digest('hex')}`;
 }
-/**
- * Set a step output. A value that holds a registered secret (in any encoding) is
- * refused with a MaskedValueError naming the output: the runner would mask it, and a
- * digest or a path silently turned into `***` breaks whatever reads it. Free text that
- * may quote a secret (a server's message) is redacted by the caller first, visibly.
- * Refuses values that would bring the step near the runner's output limit.
- */
-function setOutput(name, value) {
-    const text = typeof value === 'string'
-        ? value
-        : typeof value === 'object'
-            ? JSON.stringify(value)
-            : String(value);
-    secrets_secrets.assertUnmasked(`output "${name}"`, text);
-    const safe = text;
-    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
-    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
-        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
-    }
-    totalBytes += bytes;
-    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
-        process.stdout.write(`output ${name}=${safe}\n`);
+/** A registry answer we cannot go on with (not an authentication problem). */
+class distribution_RegistryError extends Error {
+    status;
+    code;
+    name = 'RegistryError';
+    constructor(message, status, code) {
+        super(message);
+        this.status = status;
+        this.code = code;
     }
 }
-/** Reset the running output total; for tests. */
-function resetOutputTotals() {
-    totalBytes = 0;
-}
-/**
- * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
- * on the runner, so a value holding a secret is refused (save a path to a 0600 file
- * under RUNNER_TEMP instead).
- */
-function saveState(name, value) {
-    if (secrets_secrets.leaks(value))
-        throw new Error(`refusing to save state ${name}: it holds a secret`);
-    fileCommand(process.env.GITHUB_STATE, name, value);
-}
-/** State saved by the main step. */
-function outputs_getState(name) {
-    return process.env[`STATE_${name}`] ?? '';
-}
-/** Export an environment variable to later steps. Refuses secrets. */
-function exportVariable(name, value) {
-    if (secrets.leaks(value))
-        throw new Error(`refusing to export ${name}: it holds a secret`);
-    process.env[name] = value;
-    fileCommand(process.env.GITHUB_ENV, name, value);
-}
-/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
-function runnerTemp() {
-    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
-    const dir = (0,external_node_path_.join)(base, 'conveyor');
-    (0,external_node_fs_.mkdirSync)(dir, { recursive: true });
-    return dir;
-}
-/**
- * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
- * Text holding a registered secret is refused (MaskedValueError), never rewritten.
- */
-function writeDataFile(fileName, content) {
-    const file = openDataFile(fileName);
-    try {
-        file.write(content);
+/** 401 (the login failed) or 403 (logged in, but not allowed): the user's to fix. */
+class RegistryAuthError extends errors_ConfigurationError {
+    status;
+    name = 'RegistryAuthError';
+    constructor(message, status) {
+        super(message);
+        this.status = status;
     }
-    finally {
-        file.close();
-    }
-    return file.path;
 }
-/**
- * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
- * is produced. A string piece that holds a registered secret (any encoding) is refused
- * with a MaskedValueError: write whole records, each is checked on its own.
- */
-function openDataFile(fileName) {
-    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
-        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
+/** Parse a `WWW-Authenticate` header (first challenge; quoted and bare params). */
+function parseChallenge(header) {
+    if (!header)
+        return undefined;
+    const m = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s*(.*)$/s.exec(header);
+    if (!m)
+        return undefined;
+    const params = {};
+    const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?/g;
+    for (const p of m[2].matchAll(re)) {
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
     }
-    const path = join(runnerTemp(), fileName);
-    // `mode` applies only when the file is created: tighten one that already exists
-    // before writing into it.
-    if (existsSync(path))
-        chmodSync(path, 0o600);
-    let fd = openSync(path, 'w', 0o600);
-    return {
-        path,
-        write(content) {
-            if (fd === undefined)
-                throw new Error(`data file ${fileName} is closed`);
-            let bytes;
-            let done = 0;
-            if (typeof content === 'string') {
-                // A string goes to the file as it is encoded (no Buffer of it first); what a
-                // short write leaves is written from its bytes. A piece holding a secret is
-                // refused, never written changed: the file is data another step reads.
-                secrets.assertUnmasked(`data file ${fileName}`, content);
-                const text = content;
-                done = writeSync(fd, text);
-                if (done === Buffer.byteLength(text))
-                    return;
-                bytes = Buffer.from(text, 'utf8');
-            }
-            else
-                bytes = content;
-            while (done < bytes.length)
-                done += writeSync(fd, bytes, done);
-        },
-        close() {
-            if (fd !== undefined)
-                closeSync(fd);
-            fd = undefined;
-        }
-    };
+    return { scheme: m[1].toLowerCase(), params };
 }
-
-;// CONCATENATED MODULE: ./.tmp/build-js/image/auth-dir.js
-/**
- * Registry credentials for the builders without argv: a docker-style `config.json`
- * (`{"auths":{"<host>":{"auth":"<base64 user:password>"}}}`, mode 0600, in a 0700
- * directory under RUNNER_TEMP) that docker, buildx, buildah and skopeo all read
- * (`DOCKER_CONFIG`, `--authfile`, `REGISTRY_AUTH_FILE`). The base64 pair is a derived
- * secret: it is registered before the file is written, and the post step removes the
- * directory. A private CA goes into `certs/ca.crt` of the same directory.
- */
-
-
-
-
-/** The registry key docker uses in `auths` for a host (Docker Hub's is a URL). */
-function authKey(registry) {
+/** The API host of a registry name: Docker Hub's names map to registry-1.docker.io. */
+function apiHost(registry) {
     return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
-        ? 'https://index.docker.io/v1/'
+        ? 'registry-1.docker.io'
         : registry;
 }
-/** The config.json text for one registry login. Registers the derived secret first. */
-function authConfigJson(registry, username, password) {
-    secrets_secrets.add(password, { user: username });
-    const auth = Buffer.from(`${username}:${password}`).toString('base64');
-    secrets_secrets.add(auth);
-    return JSON.stringify({ auths: { [authKey(registry)]: { auth } } }, null, 2) + '\n';
-}
-/** Create the 0700 directory with the 0600 auth file (and the CA) for `login` under `base`. */
-function writeAuthDir(base, login) {
-    const dir = (0,external_node_path_.join)(base, `registry-auth-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-    (0,external_node_fs_.mkdirSync)(dir, { recursive: true, mode: 0o700 });
-    (0,external_node_fs_.chmodSync)(dir, 0o700);
-    const out = { dir };
-    const file = (0,external_node_path_.join)(dir, 'config.json');
-    if (login.password) {
-        (0,external_node_fs_.writeFileSync)(file, authConfigJson(login.registry, login.username ?? '', login.password), {
-            mode: 0o600
-        });
-        (0,external_node_fs_.chmodSync)(file, 0o600);
-        out.configFile = file;
-    }
-    else {
-        // An empty config keeps the builders away from the user's ~/.docker credentials helpers.
-        (0,external_node_fs_.writeFileSync)(file, '{"auths":{}}\n', { mode: 0o600 });
-    }
-    if (login.ca) {
-        const certDir = (0,external_node_path_.join)(dir, 'certs');
-        (0,external_node_fs_.mkdirSync)(certDir, { mode: 0o700 });
-        (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(certDir, 'ca.crt'), login.ca);
-        out.certDir = certDir;
-    }
-    return out;
-}
-/** Remove an auth directory (the post step's logout). Returns whether something was removed. */
-function removeAuthDir(dir) {
-    if (!dir || !(0,external_node_fs_.existsSync)(dir))
-        return false;
-    (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
-    return true;
-}
 
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __nccwpck_require__(41692);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var undici = __nccwpck_require__(46752);
 ;// CONCATENATED MODULE: ./.tmp/build-js/core/retry.js
 /**
  * The one back-off every retry waits by (HTTP requests, a rejected GitOps push, an image
@@ -87534,512 +87047,822 @@ function sleep(ms) {
     return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
 }
 
-;// CONCATENATED MODULE: ./.tmp/build-js/image/push-retry.js
-
-/** Failures a retry cannot fix: credentials, permissions, a rejected name or manifest. */
-const PERMANENT = [
-    /\b(?:StatusCode|status code|status):? 40[13]\b|\b40[13] (?:Unauthorized|Forbidden)\b/i,
-    /\bunauthorized\b|authentication required|\bdenied\b|insufficient_scope|\bforbidden\b/i,
-    /\b(?:MANIFEST|TAG|NAME|DIGEST|BLOB|SIZE)_(?:INVALID|UNKNOWN)\b/,
-    /\b(?:manifest|tag|name|digest) (?:invalid|unknown)\b|\btag rejected\b|\bimmutable\b/i,
-    /x509:|certificate (?:signed by unknown|is not valid|has expired)|no such host/i
-];
-/** Failures of the registry or the network that a later attempt may not meet. */
-const TRANSIENT = [
-    [
-        /\b(?:StatusCode|status code|status):? 429\b|\b429 Too Many Requests\b|toomanyrequests/i,
-        'HTTP 429'
-    ],
-    [/\b(?:StatusCode|status code|status):? (5\d\d)\b/i, 'HTTP $1'],
-    [
-        /\b(5\d\d) (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)\b/i,
-        'HTTP $1'
-    ],
-    [/connection reset by peer/i, 'connection reset by peer'],
-    [/broken pipe/i, 'broken pipe'],
-    [/connection refused/i, 'connection refused'],
-    [/i\/o timeout|TLS handshake timeout|timeout awaiting response headers/i, 'a network timeout'],
-    [/Client\.Timeout exceeded|context deadline exceeded/i, 'a network timeout'],
-    [/unexpected EOF|:\s*EOF\s*$/im, 'the connection closed early (EOF)'],
-    [/server sent GOAWAY|use of closed network connection/i, 'the connection closed early']
-];
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/proxy.js
 /**
- * Whether a failed push is worth another attempt, from the tool's output. A permanent
- * marker anywhere (401/403, a rejected tag or manifest, a TLS or DNS error) wins over a
- * transient one. Pure.
+ * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
+ * forms), read the way the runner and common HTTP clients read them. Pure given the environment.
  */
-function classifyPushFailure(output) {
-    for (const re of PERMANENT) {
-        const m = re.exec(output);
-        if (m)
-            return { transient: false, reason: m[0] };
-    }
-    for (const [re, reason] of TRANSIENT) {
-        const m = re.exec(output);
-        if (m) {
-            const after = /retry[- ]after:?\s*(\d{1,4})\s*s?\b/i.exec(output);
-            return {
-                transient: true,
-                reason: reason.replace('$1', m[1] ?? ''),
-                retryAfterMs: after ? Number(after[1]) * 1000 : undefined
-            };
-        }
-    }
-    return { transient: false, reason: 'not a transient registry error' };
-}
-/** The default policy: 3 attempts, waiting about 2 s, then 4 s. */
-const PUSH_RETRY = { attempts: 3, delayMs: 2000, maxDelayMs: 30_000 };
-/**
- * The wait before attempt `attempt + 1` (attempt counts from 1): the one back-off
- * (core/retry.ts) with ±25 % jitter, at least what the registry asked for, never above
- * the cap. Pure given `random`.
- */
-function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
-    return backoffDelay(attempt - 1, { baseMs: policy.delayMs, capMs: policy.maxDelayMs, jitter: [0.75, 1.25] }, retryAfterMs, random);
-}
-/**
- * Run `attempt` until it succeeds, fails for a reason that is not transient, or the
- * attempts or the time run out. `failure` reads a thrown error (undefined: not a tool
- * failure, rethrown as is). Every retry is logged as a warning that says why and when.
- * The error of the last attempt is thrown, with the number of attempts noted by
- * `exhausted` when the budget ran out.
- */
-async function withPushRetry(what, attempt, options) {
-    const policy = options.policy ?? PUSH_RETRY;
-    const now = options.now ?? Date.now;
-    const pause = options.sleep ?? sleep;
-    const deadline = options.timeoutMs !== undefined ? now() + options.timeoutMs : undefined;
-    for (let n = 1;; n++) {
-        try {
-            return await attempt(deadline !== undefined ? Math.max(1, deadline - now()) : undefined);
-        }
-        catch (error) {
-            const f = options.failure(error);
-            if (!f || f.timedOut)
-                throw error;
-            const c = classifyPushFailure(f.output);
-            if (!c.transient)
-                throw error;
-            if (n >= policy.attempts)
-                throw options.exhausted(error, n, c.reason);
-            const wait = pushRetryDelay(policy, n, c.retryAfterMs, options.random);
-            // A wait that leaves no time for the push itself is no retry.
-            if (deadline !== undefined && now() + wait + 1000 > deadline) {
-                throw options.exhausted(error, n, `${c.reason}, and the time limit is near`);
-            }
-            options.logger.warning(`${what} failed with a transient registry error (${c.reason}); retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${policy.attempts})`);
-            await pause(wait);
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./.tmp/build-js/image/backend-argv.js
-/**
- * The command lines of the image builders, one pure function per command: `docker buildx
- * build`, `docker build`, `docker push`, `buildah bud` and `buildah push`, the `secrets`
- * input's items, and the per-service cache reference. Credentials are never argv: every
- * builder reads them from the 0600 auth file (auth-dir.ts).
- */
-
-/** Parse the `secrets` input's items (`id=x,env=Y` / `id=x,src=path`). */
-function parseBuildSecret(item) {
-    const fields = new Map();
-    for (const part of item.split(',')) {
-        const at = part.indexOf('=');
-        if (at <= 0)
-            break;
-        fields.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
-    }
-    const id = fields.get('id');
-    const env = fields.get('env');
-    const src = fields.get('src') ?? fields.get('source');
-    const keys = [...fields.keys()].filter(k => !['id', 'env', 'src', 'source', 'type'].includes(k));
-    if (!id || !/^[A-Za-z0-9_.-]+$/.test(id) || (!env && !src) || (env && src) || keys.length > 0) {
-        throw new errors_ConfigurationError(`input "secrets": got ${JSON.stringify(item)}, expected "id=<name>,env=<VARIABLE>" or "id=<name>,src=<file>" (the value itself never goes in this input)`);
-    }
-    if (env && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
-        throw new errors_ConfigurationError(`input "secrets": got env=${JSON.stringify(env)}, expected an environment variable name`);
-    }
-    return { id, env, src };
-}
-const pairs = (flag, items) => items.flatMap(([k, v]) => [flag, `${k}=${v}`]);
-const secretFlags = (secrets) => secrets.flatMap(s => ['--secret', s.env ? `id=${s.id},env=${s.env}` : `id=${s.id},src=${s.src}`]);
-/** `docker buildx build` argv (after `docker`). Pushes itself with `--push`. */
-function buildxArgv(spec) {
-    const argv = ['buildx', 'build', '--file', spec.dockerfile, '--progress', 'plain'];
-    if (spec.target)
-        argv.push('--target', spec.target);
-    if (spec.platforms.length > 0)
-        argv.push('--platform', spec.platforms.join(','));
-    if (spec.network)
-        argv.push('--network', spec.network);
-    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
-    argv.push(...secretFlags(spec.secrets));
-    argv.push('--tag', spec.ref);
-    if (spec.cacheRef) {
-        argv.push('--cache-from', `type=registry,ref=${spec.cacheRef}`);
-        if (spec.push)
-            argv.push('--cache-to', `type=registry,ref=${spec.cacheRef},mode=max`);
-    }
-    // No attestation manifests: the pushed digest is the image (or platform index) itself.
-    argv.push('--provenance=false', '--sbom=false', '--metadata-file', spec.idFile);
-    if (spec.push)
-        argv.push('--push');
-    else if (spec.platforms.length <= 1)
-        argv.push('--load');
-    argv.push(spec.context);
-    return argv;
-}
-/** `docker build` argv (after `docker`); `buildkit` says whether BuildKit features may be used. */
-function dockerArgv(spec, buildkit) {
-    if (spec.platforms.length > 1) {
-        throw new errors_ConfigurationError(`input "platforms": plain docker build builds one platform, got ${spec.platforms.join(', ')}; use backend buildx or buildah, or one platform per leg and mode: merge`);
-    }
-    if (!buildkit && spec.secrets.length > 0) {
-        throw new errors_ConfigurationError('input "secrets": the classic docker builder (no buildx plugin) cannot pass BuildKit secrets; use backend buildah or install docker buildx');
-    }
-    const argv = ['build', '--file', spec.dockerfile, '--iidfile', spec.idFile];
-    if (spec.target)
-        argv.push('--target', spec.target);
-    // The classic builder builds for the daemon's platform only.
-    if (buildkit && spec.platforms.length === 1)
-        argv.push('--platform', spec.platforms[0]);
-    if (spec.network)
-        argv.push('--network', spec.network);
-    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
-    if (buildkit)
-        argv.push(...secretFlags(spec.secrets));
-    if (spec.cacheRef && buildkit) {
-        argv.push('--cache-from', spec.cacheRef, '--build-arg', 'BUILDKIT_INLINE_CACHE=1');
-    }
-    argv.push('--tag', spec.ref, spec.context);
-    return argv;
-}
-/** `docker push` argv. */
-function dockerPushArgv(ref) {
-    return ['push', ref];
-}
-/** Flags buildah shares between bud and push: auth file, CA dir, TLS verification. */
-function buildahRegistryFlags(spec) {
-    const flags = [];
-    if (spec.authDir)
-        flags.push('--authfile', `${spec.authDir}/config.json`);
-    if (spec.certDir)
-        flags.push('--cert-dir', spec.certDir);
-    if (spec.insecure)
-        flags.push('--tls-verify=false');
-    return flags;
-}
-/** `buildah bud` argv. Several platforms build into a manifest list named `spec.ref`. */
-function buildahBudArgv(spec) {
-    // Several platforms build a manifest list: no single image ID to write, and buildah's
-    // layer cache (1.28) mixes up the platforms of identical steps, so no layer cache then.
-    const single = spec.platforms.length <= 1;
-    const argv = ['bud', '--file', spec.dockerfile];
-    if (single)
-        argv.push('--layers', '--iidfile', spec.idFile);
-    else
-        argv.push('--layers=false');
-    argv.push(...buildahRegistryFlags(spec));
-    if (spec.target)
-        argv.push('--target', spec.target);
-    if (spec.platforms.length > 0)
-        argv.push('--platform', spec.platforms.join(','));
-    if (spec.network)
-        argv.push('--network', spec.network);
-    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
-    argv.push(...secretFlags(spec.secrets));
-    if (spec.cacheRef && single) {
-        // buildah's cache is a repository of its own (one tag per layer key).
-        argv.push('--cache-from', spec.cacheRef);
-        if (spec.push)
-            argv.push('--cache-to', spec.cacheRef);
-    }
-    if (spec.platforms.length > 1)
-        argv.push('--manifest', spec.ref);
-    else
-        argv.push('--tag', spec.ref);
-    argv.push(spec.context);
-    return argv;
-}
-/** `buildah push` (or `manifest push --all` for several platforms) argv. */
-function buildahPushArgv(spec, digestFile) {
-    const flags = [...buildahRegistryFlags(spec), '--digestfile', digestFile];
-    return spec.platforms.length > 1
-        ? ['manifest', 'push', '--all', ...flags, spec.ref, `docker://${spec.ref}`]
-        : ['push', ...flags, spec.ref, `docker://${spec.ref}`];
-}
-/** The registry cache reference of an image for a backend (per service, never shared). */
-function cacheRefFor(backend, image) {
-    return backend === 'buildah' ? `${image}-buildcache` : `${image}:buildcache`;
-}
-
-;// CONCATENATED MODULE: ./.tmp/build-js/image/backends.js
-/**
- * The image builders behind one interface: `docker buildx build`, plain `docker build`
- * (BuildKit when the buildx plugin is there, the classic builder otherwise) and
- * `buildah bud`. Each command line is built by a pure function in backend-argv.ts
- * (unit-tested); this file runs them, reads their logs and detects what is installed.
- * Credentials reach every builder through a 0600 auth file (see auth-dir.ts),
- * never argv.
- */
-
-
-
-
-
-/**
- * The failing step of a build log and the lines after it (at most `max`), for an
- * `::error::` annotation. Understands buildah (`STEP 2/3: RUN`), classic docker
- * (`Step 2/3 : RUN`) and BuildKit plain progress (`#7 [2/3] RUN`). A failure to push
- * the build cache (buildah's `--> Pushing cache <ref>` after a step, BuildKit's
- * `exporting cache`) is named as that, not as the step that had already succeeded.
- */
-function failingStep(log, max = 15) {
-    const lines = log.split(/\r?\n/).filter(l => l.trim() !== '');
-    let at = -1;
-    for (let i = lines.length - 1; i >= 0; i--) {
-        if (/^(STEP \d+\/\d+: |Step \d+\/\d+ : |#\d+ \[[^\]]*\d+\/\d+\] )/.test(lines[i])) {
-            at = i;
-            break;
-        }
-    }
-    const after = lines.slice(at + 1);
-    const cache = cachePushFailure(after);
-    if (cache !== undefined) {
-        const last = at >= 0 ? `, after ${lines[at]} had succeeded` : '';
-        return {
-            step: `the push of the build cache${cache}${last}`,
-            tail: after.slice(-max).join('\n')
-        };
-    }
-    if (at < 0)
-        return { tail: lastLines(log, max) };
-    return { step: lines[at], tail: after.slice(-max).join('\n') };
-}
-/**
- * Whether the lines after the last build step tell of a failed cache push: `' to <ref>'`
- * (or '' when the reference is not printed), else undefined.
- */
-function cachePushFailure(lines) {
-    // BuildKit: a `#N ERROR:` of a vertex whose name is about the cache export.
-    const names = new Map();
-    let failed = false;
-    let ref;
-    for (const l of lines) {
-        if (/^Error: failed pushing cache\b/.test(l))
-            failed = true;
-        const pushing = /^--> Pushing cache (\S+?)(?::[0-9a-f]{64})?$/.exec(l);
-        if (pushing)
-            ref = pushing[1];
-        const vertex = /^#(\d+) (.*)$/.exec(l);
-        if (!vertex)
+/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
+function bypassesProxy(url, noProxy) {
+    if (!noProxy)
+        return false;
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    for (const raw of noProxy.split(/[,\s]+/)) {
+        const entry = raw.trim().toLowerCase();
+        if (entry === '')
             continue;
-        const [, id, text] = vertex;
-        if (!names.has(id))
-            names.set(id, text);
-        const name = names.get(id);
-        if (text.startsWith('ERROR:') && /^(?:exporting|preparing build) cache\b/.test(name))
-            failed = true;
+        if (entry === '*')
+            return true;
+        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
+        const [name, entryPort] = entry.startsWith('[')
+            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
+            : (entry.match(/:/g) ?? []).length > 1
+                ? [entry, undefined]
+                : entry.split(':');
+        if (entryPort && entryPort !== port)
+            continue;
+        const bare = (name ?? '').replace(/^\*?\./, '');
+        if (host === bare || host.endsWith(`.${bare}`))
+            return true;
     }
-    if (!failed)
+    return false;
+}
+/** The proxy URL for a request URL, from the standard variables, or undefined. */
+function proxyFor(url, env = process.env) {
+    const noProxy = env.NO_PROXY ?? env.no_proxy;
+    if (bypassesProxy(url, noProxy))
         return undefined;
-    return ref ? ` to ${ref}` : '';
+    const value = url.protocol === 'https:'
+        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
+        : (env.HTTP_PROXY ?? env.http_proxy);
+    return value && value.trim() !== '' ? value.trim() : undefined;
 }
-/** A build that failed: names the failing step and carries its last lines. */
-class BuildFailedError extends Error {
-    step;
-    tail;
-    attempt;
-    name = 'BuildFailedError';
-    constructor(message, step, tail, 
-    /** The tool's whole output and whether our time limit ended it (for the push retry). */
-    attempt = { output: tail, timedOut: false }) {
+
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/request.js
+/** A request that could not get an answer (network error or timeout), after retries. */
+class HttpError extends Error {
+    url;
+    status;
+    timeout;
+    name = 'HttpError';
+    constructor(message, url, status, 
+    /**
+     * Set when no (complete) answer came in time: within the request's own timeout,
+     * or before the caller's deadline.
+     */
+    timeout) {
         super(message);
-        this.step = step;
-        this.tail = tail;
-        this.attempt = attempt;
+        this.url = url;
+        this.status = status;
+        this.timeout = timeout;
     }
 }
-async function run(runner, command, argv, what, timeoutMs = runner.timeoutMs) {
-    let log = '';
-    const collect = (c) => {
-        const text = c.toString('utf8');
-        log += text;
-        for (const line of text.split(/\r?\n/))
-            if (line.trim() !== '')
-                runner.logger.info(line);
+/** Whether an error is a request that ran out of the caller's deadline. */
+function isDeadlineError(error) {
+    return error instanceof HttpError && error.timeout === 'deadline';
+}
+/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
+function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
+    if (deadline === undefined || deadline - now >= timeoutMs) {
+        return { ms: timeoutMs, byDeadline: false };
+    }
+    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
+}
+/** The text of a timed-out attempt: how long, and whether the caller's time limit cut it. */
+function timedOutText(limit) {
+    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
+}
+/** Whether undici's error is a timeout (of the headers, the body, the connection or the signal). */
+function isTimeout(e) {
+    return (e.name === 'TimeoutError' ||
+        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        e.code === 'UND_ERR_BODY_TIMEOUT' ||
+        e.code === 'UND_ERR_CONNECT_TIMEOUT');
+}
+/** The methods HTTP defines as idempotent, retried by default. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
+function parseRetryAfter(value, now = Date.now()) {
+    if (!value)
+        return undefined;
+    if (/^\d+$/.test(value.trim()))
+        return Number(value.trim()) * 1000;
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+/** Response headers as one lower-case string each (repeated ones joined with `, `). */
+function flatHeaders(headers) {
+    const out = {};
+    for (const [k, v] of Object.entries(headers)) {
+        if (v !== undefined)
+            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/tls.js
+
+/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
+const UNVERIFIED = new Set([
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'CERT_UNTRUSTED'
+]);
+/** Requests sent at once over one HTTP/2 connection (a server may allow fewer). */
+const H2_STREAMS = 100;
+/**
+ * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
+ * would open more while the first is still connecting). undici sends one request at a
+ * time over a connection unless told its `pipelining`, whatever the protocol, so the
+ * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
+ * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
+ *
+ * A connection opened ahead (`open`) is the origin's first: its handshake runs while the
+ * caller works out its first request, which then finds it ready, or its error.
+ */
+function multiplexed(tls) {
+    const connector = (0,undici/* buildConnector */.gU)({ ...tls, allowH2: true, timeout: 10_000 });
+    const ahead = new Map();
+    const sockets = new Set();
+    const key = (u) => `${u.protocol}//${u.host ?? ''}`;
+    return {
+        factory: (origin, options) => {
+            const client = new undici/* Client */.Kj(origin, {
+                ...options,
+                allowH2: true,
+                connect: (opts, callback) => {
+                    const done = (error, socket) => {
+                        if (socket) {
+                            client.pipelining = socket.alpnProtocol === 'h2' ? H2_STREAMS : 1;
+                        }
+                        callback(error, socket);
+                    };
+                    const opened = ahead.get(key(opts));
+                    if (!opened)
+                        return connector(opts, done);
+                    ahead.delete(key(opts));
+                    void opened.then(({ error, socket }) => {
+                        if (socket)
+                            sockets.delete(socket);
+                        // Closed by the server meanwhile (an idle timeout): a new one.
+                        if (socket && (socket.destroyed || !socket.writable))
+                            connector(opts, done);
+                        else
+                            done(error, socket?.ref() ?? null);
+                    });
+                }
+            });
+            return client;
+        },
+        open: url => {
+            if (ahead.has(key(url)))
+                return;
+            const opening = new Promise(resolve => connector({
+                hostname: url.hostname,
+                host: url.host,
+                protocol: url.protocol,
+                port: url.port,
+                servername: undefined,
+                localAddress: null
+            }, (error, socket) => {
+                // Until a request takes it, the connection keeps no process alive.
+                socket?.unref();
+                if (socket)
+                    sockets.add(socket);
+                resolve({ error, socket });
+            }));
+            ahead.set(key(url), opening);
+        },
+        dispose: () => {
+            for (const socket of sockets)
+                socket.destroy();
+            sockets.clear();
+            ahead.clear();
+        }
     };
-    try {
-        await build_exec(command, argv, {
-            env: runner.env,
-            logger: runner.logger,
-            timeoutMs,
-            onStdout: collect,
-            onStderr: collect
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/core/http/client.js
+/**
+ * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
+ * retries cannot outlast it), retries with jittered exponential back-off that
+ * honour `Retry-After` on 429 and 5xx, the standard proxy variables
+ * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
+ * or `insecure`), never process-wide.
+ */
+
+
+
+
+
+
+
+/** An HTTP client with its own TLS and proxy settings. */
+class build_HttpClient {
+    options;
+    dispatchers = new Map();
+    /** Dispatchers given up by `widenTrust`, closed with the client. */
+    retired = [];
+    /** The connections of the direct HTTP/2 agents, which can be opened ahead. */
+    ahead = new Map();
+    secureContext;
+    /** Whether the system roots are trusted next to `ca`. */
+    withRoots = false;
+    sleep;
+    constructor(options = {}) {
+        this.options = options;
+        this.sleep = options.sleep ?? sleep;
+    }
+    dispatcher(url) {
+        const proxy = proxyFor(url, this.options.env);
+        const key = proxy ?? '';
+        let d = this.dispatchers.get(key);
+        if (!d) {
+            // A private CA is trusted alone until a server's chain turns out to end at a
+            // public root (see `widenTrust`). The TLS context is built once per client: given
+            // as `ca`, every new connection would parse the certificates again.
+            this.secureContext ??= this.options.ca
+                ? (0,external_node_tls_.createSecureContext)({
+                    ca: this.withRoots
+                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
+                        : this.options.ca
+                })
+                : undefined;
+            const tls = {
+                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
+                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
+            };
+            if (proxy) {
+                d = new undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls });
+            }
+            else if (this.options.http2) {
+                const connections = multiplexed(tls);
+                d = new undici/* Agent */.g6({ keepAliveTimeout: 4000, connections: 1, factory: connections.factory });
+                this.ahead.set(d, connections);
+            }
+            else {
+                d = new undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
+            }
+            this.dispatchers.set(key, d);
+        }
+        return d;
+    }
+    /** The wait before a retry: the server's `Retry-After` as given, else the one back-off. */
+    backoff(attempt, retryAfter) {
+        const capMs = this.options.maxBackoffMs ?? 30_000;
+        if (retryAfter !== undefined)
+            return Math.min(capMs, retryAfter);
+        return backoffDelay(attempt, { baseMs: this.options.backoffMs ?? 500, capMs });
+    }
+    /** One request over this client's dispatcher for `url`, bounded as `limits` says. */
+    send(url, prepared, limits) {
+        return (0,undici/* request */.Em)(url, {
+            method: prepared.method,
+            headers: prepared.headers,
+            body: prepared.body,
+            dispatcher: this.dispatcher(url),
+            // PUT and DELETE too (as HTTP defines them): undici holds back any other request
+            // on an HTTP/2 connection while one it takes as not idempotent is in flight.
+            idempotent: IDEMPOTENT.has(prepared.method),
+            headersTimeout: limits.headersMs,
+            bodyTimeout: limits.bodyMs,
+            signal: limits.signal
         });
     }
-    catch (error) {
-        if (error instanceof ExecError) {
-            const { step, tail } = failingStep(log || error.result.stderr);
-            throw new BuildFailedError(`${what} failed${step ? ` at ${step}` : ''} (${command} exited with code ${error.result.code})`, step, tail, { output: log || error.result.stderr, timedOut: error.result.timedOut });
+    prepare(req) {
+        const headers = {
+            ...(this.options.headers ?? {}),
+            ...(req.headers ?? {})
+        };
+        let body = req.body;
+        if (req.json !== undefined) {
+            body = JSON.stringify(req.json);
+            headers['content-type'] = 'application/json';
         }
-        throw error;
+        headers['user-agent'] ??= 'conveyor';
+        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
     }
-    return log;
-}
-/**
- * The part of a `docker buildx build` log that tells why its push failed, or '' when
- * the build failed elsewhere. BuildKit pushes inside the build (`exporting to image`,
- * `exporting cache`), so only an error of those steps may retry the command; an error
- * of any build step never does. Pure.
- */
-function buildxPushError(log) {
-    const names = new Map();
-    const failed = [];
-    let solve = '';
-    for (const line of log.split(/\r?\n/)) {
-        const m = /^#(\d+) (.*)$/.exec(line);
-        if (m) {
-            if (!names.has(m[1]))
-                names.set(m[1], m[2]);
-            if (m[2].startsWith('ERROR:'))
-                failed.push({ name: names.get(m[1]), line: m[2] });
+    /**
+     * Send a request and buffer the answer. Retries 429/5xx and network errors when
+     * allowed, never past `req.deadline`.
+     */
+    async request(target, req = {}) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const retries = req.retry === false
+            ? 0
+            : (req.retry ?? IDEMPOTENT.has(method))
+                ? (this.options.retries ?? 3)
+                : 0;
+        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
+        let widened = false;
+        for (let attempt = 0;; attempt++) {
+            const limit = attemptTimeout(timeout, req.deadline);
+            if (limit.ms <= 0) {
+                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
+            }
+            let retryAfter;
+            let failure;
+            let lastResponse;
+            let timedOut;
+            try {
+                const res = await this.send(url, { method, headers, body }, {
+                    headersMs: limit.ms,
+                    bodyMs: limit.ms,
+                    signal: AbortSignal.timeout(limit.ms)
+                });
+                const buf = Buffer.from(await res.body.arrayBuffer());
+                const response = {
+                    url: url.href,
+                    status: res.statusCode,
+                    headers: flatHeaders(res.headers),
+                    body: buf,
+                    text: () => buf.toString('utf8'),
+                    json: () => JSON.parse(buf.toString('utf8'))
+                };
+                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
+                    retryAfter = parseRetryAfter(response.headers['retry-after']);
+                    failure = `HTTP ${res.statusCode}`;
+                    lastResponse = response;
+                }
+                else {
+                    return response;
+                }
+            }
+            catch (error) {
+                const e = error;
+                if (!widened && this.widenTrust(e)) {
+                    // The same attempt again, now with the system roots trusted too.
+                    widened = true;
+                    attempt--;
+                    continue;
+                }
+                if (isTimeout(e))
+                    timedOut = limit.byDeadline ? 'deadline' : 'request';
+                const detail = timedOut
+                    ? timedOutText(limit)
+                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
+                failure = detail;
+                if (attempt >= retries || timedOut === 'deadline') {
+                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
+                }
+            }
+            const wait = this.backoff(attempt, retryAfter);
+            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
+                // No time for another attempt: the last answer, or the last failure.
+                if (lastResponse)
+                    return lastResponse;
+                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
+            }
+            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
+            await this.sleep(wait);
         }
-        else if (line.startsWith('ERROR: failed to solve:'))
-            solve = line;
     }
-    const exporting = (name) => /^(?:exporting|pushing|writing|naming)\b/.test(name);
-    if (failed.length > 0) {
-        if (!failed.every(f => exporting(f.name)))
-            return '';
-        return [...failed.map(f => f.line), solve].filter(Boolean).join('\n');
+    /**
+     * Open a streaming request (no retries; the caller reconnects). The wait for the
+     * response headers, the connection included, is bounded by `timeoutMs` and
+     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
+     */
+    stream(target, req = {}) {
+        return this.openStream(target, req, false);
     }
-    return /failed to push|exporting (?:to image|cache)/.test(solve) ? solve : '';
-}
-/**
- * Run a command that pushes, again on a transient registry failure (push-retry.ts).
- * `pushOutput` picks the part of a failed attempt's output that is about the push.
- */
-function pushing(r, command, argv, what, pushOutput = log => log) {
-    return withPushRetry(what, remaining => run(r, command, argv, what, remaining), {
-        logger: r.logger,
-        policy: r.pushRetry,
-        timeoutMs: r.timeoutMs,
-        sleep: r.sleep,
-        failure: error => error instanceof BuildFailedError
-            ? { output: pushOutput(error.attempt.output), timedOut: error.attempt.timedOut }
-            : undefined,
-        exhausted: (error, attempts, reason) => {
-            const e = error;
-            return new BuildFailedError(`${e.message}; gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} (${reason})`, e.step, e.tail, e.attempt);
+    async openStream(target, req, widened) {
+        const url = new URL(target);
+        const { method, headers, body } = this.prepare(req);
+        const controller = new AbortController();
+        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
+        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
+        if (limit.ms <= 0) {
+            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
         }
-    });
-}
-/**
- * Build (and push when asked) with a backend. A push that fails for a transient
- * registry reason (429, 5xx, a dropped or timed-out connection) is run again, within
- * `pushRetry` and `timeoutMs`: `buildah push` and `docker push` alone, never the build.
- * `docker buildx build --push` pushes inside the build, so there the whole command runs
- * again, but only when the failing step is the export (BuildKit's cache makes the
- * second run a cache hit up to the push).
- */
-async function runBuild(backend, spec, runner, files, buildkit = false) {
-    const env = {
-        ...runner.env,
-        ...(spec.authDir
-            ? { DOCKER_CONFIG: spec.authDir, REGISTRY_AUTH_FILE: `${spec.authDir}/config.json` }
-            : {})
-    };
-    const r = { ...runner, env };
-    if (backend === 'buildx') {
-        const argv = buildxArgv(spec);
-        const what = 'docker buildx build';
-        const log = spec.push
-            ? await pushing(r, 'docker', argv, what, buildxPushError)
-            : await run(r, 'docker', argv, what);
-        const meta = files.readFile(spec.idFile);
-        let digest;
+        let timedOut = false;
+        const openTimer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+        }, limit.ms);
         try {
-            digest = meta
-                ? JSON.parse(meta)['containerimage.digest']
-                : undefined;
+            const res = await this.send(url, { method, headers, body }, {
+                headersMs: limit.ms,
+                bodyMs: req.idleTimeoutMs ?? 0,
+                signal: controller.signal
+            });
+            return {
+                url: url.href,
+                status: res.statusCode,
+                headers: flatHeaders(res.headers),
+                body: res.body,
+                close: () => controller.abort()
+            };
+        }
+        catch (error) {
+            const e = error;
+            if (!widened && !timedOut && this.widenTrust(e)) {
+                clearTimeout(openTimer);
+                return this.openStream(target, req, true);
+            }
+            const late = timedOut || isTimeout(e);
+            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
+        }
+        finally {
+            clearTimeout(openTimer);
+        }
+    }
+    /**
+     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
+     * try once more: the system roots are then trusted next to it. A private CA alone is
+     * what almost every server given one needs, and parsing the ~150 roots besides it
+     * costs about 10 ms per client.
+     */
+    widenTrust(error) {
+        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
+            return false;
+        if (!this.withRoots) {
+            this.withRoots = true;
+            this.secureContext = undefined;
+            this.retired.push(...this.dispatchers.values());
+            this.dispatchers.clear();
+        }
+        return true;
+    }
+    /**
+     * Start connecting to `target`'s origin now (TLS handshake included), so that the
+     * first request to it finds the connection ready: the handshake runs while the caller
+     * works out what to ask. Only for direct HTTP/2 clients (`http2`, no proxy); a failure
+     * is the first request's to report.
+     */
+    preconnect(target) {
+        const url = new URL(target);
+        if (!this.options.http2 || proxyFor(url, this.options.env))
+            return;
+        this.ahead.get(this.dispatcher(url))?.open(url);
+    }
+    /** Close every connection. */
+    async close() {
+        const all = [...this.dispatchers.values(), ...this.retired];
+        for (const connections of this.ahead.values())
+            connections.dispose();
+        this.ahead.clear();
+        this.dispatchers.clear();
+        this.retired.length = 0;
+        await Promise.all(all.map(d => d.close()));
+    }
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/image/registry-session.js
+/**
+ * One registry's connection and login over src/core/http/client.ts: whether it speaks
+ * TLS, the `WWW-Authenticate` Bearer and Basic token flows, and authenticated requests.
+ * Every token a registry returns is registered as a secret at once.
+ */
+
+
+
+
+const TLS_MISMATCH = new Set([
+    'EPROTO',
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+    'ECONNRESET',
+    'UND_ERR_SOCKET',
+    'ERR_SSL_PACKET_LENGTH_TOO_LONG'
+]);
+/**
+ * The connection to one registry and its login: the scheme (an insecure registry may
+ * speak plain HTTP), the Basic and Bearer token flows, authenticated requests and the
+ * errors their answers become. The API operations are `RegistryClient`'s.
+ */
+class RegistrySession {
+    options;
+    host;
+    stats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
+    http;
+    /** Without retries: finds out quickly whether an insecure registry speaks TLS. */
+    probe;
+    scheme = 'https';
+    schemeKnown = false;
+    authScheme;
+    bearer;
+    tokens = new Map();
+    constructor(options) {
+        this.options = options;
+        this.host = apiHost(options.registry);
+        if (options.password)
+            secrets_secrets.add(options.password, { user: options.username });
+        if (options.username && options.password) {
+            secrets_secrets.add(Buffer.from(`${options.username}:${options.password}`).toString('base64'));
+        }
+        this.http = new build_HttpClient({
+            ca: options.ca,
+            insecure: options.insecure,
+            timeoutMs: options.timeoutMs ?? 30_000,
+            retries: options.retries,
+            backoffMs: options.backoffMs,
+            sleep: options.sleep,
+            logger: options.logger,
+            http2: true
+        });
+        this.probe = options.insecure
+            ? new build_HttpClient({ insecure: true, timeoutMs: options.timeoutMs ?? 30_000, retries: 0 })
+            : undefined;
+    }
+    /** Base URL of the API (`https://host/v2/`), once the scheme is known. */
+    get baseUrl() {
+        return `${this.scheme}://${this.host}/v2/`;
+    }
+    /**
+     * Start connecting now, so that the first call finds the connection (TLS included)
+     * ready. Not for an insecure registry, which may not speak TLS at all.
+     */
+    preconnect() {
+        if (!this.options.insecure)
+            this.http.preconnect(this.baseUrl);
+    }
+    basicHeader() {
+        const { username, password } = this.options;
+        if (!username && !password)
+            return undefined;
+        return `Basic ${Buffer.from(`${username ?? ''}:${password ?? ''}`).toString('base64')}`;
+    }
+    async send(path, init) {
+        const headers = { ...(init.headers ?? {}) };
+        if (init.auth)
+            headers.authorization = init.auth;
+        const url = /^https?:/.test(path) ? path : `${this.scheme}://${this.host}${path}`;
+        let res;
+        try {
+            const req = { method: init.method, headers, body: init.body };
+            if (!this.schemeKnown && this.probe) {
+                // One quick try tells whether the server speaks TLS; a 429/5xx answer is retried below.
+                res = await this.probe.request(url, req);
+                this.schemeKnown = true;
+                if (res.status === 429 || res.status >= 500)
+                    res = await this.http.request(url, req);
+            }
+            else {
+                res = await this.http.request(url, req);
+            }
+        }
+        catch (error) {
+            const code = /: ([A-Z_]+)(?: \(|$)/.exec(error.message)?.[1];
+            if (!this.schemeKnown &&
+                this.options.insecure &&
+                this.scheme === 'https' &&
+                code &&
+                TLS_MISMATCH.has(code)) {
+                this.options.logger?.info(`${this.host} does not speak TLS; using plain HTTP (insecure)`);
+                this.scheme = 'http';
+                this.schemeKnown = true;
+                return this.send(path, init);
+            }
+            if (error instanceof HttpError) {
+                throw new distribution_RegistryError(`registry ${this.host} unreachable: ${error.message}`);
+            }
+            throw error;
+        }
+        this.schemeKnown = true;
+        this.stats.requests++;
+        this.stats.bytesSent += init.body?.length ?? 0;
+        this.stats.bytesReceived += res.body.length;
+        return res;
+    }
+    /** Fetch (and cache) a Bearer token for a scope, with Basic credentials when we have them. */
+    async token(scope) {
+        const key = scope ?? '';
+        const cached = this.tokens.get(key);
+        if (cached)
+            return cached;
+        const challenge = this.bearer;
+        const realm = challenge.params.realm;
+        if (!realm)
+            throw new distribution_RegistryError(`registry ${this.host}: Bearer challenge without a realm`);
+        const url = new URL(realm);
+        if (challenge.params.service)
+            url.searchParams.set('service', challenge.params.service);
+        if (scope)
+            url.searchParams.set('scope', scope);
+        const basic = this.basicHeader();
+        const res = await this.send(url.href, { auth: basic });
+        if (res.status === 401 || res.status === 403) {
+            throw this.authError(res.status, 'token request');
+        }
+        if (res.status !== 200) {
+            throw new distribution_RegistryError(`registry ${this.host}: token service ${url.origin} answered HTTP ${res.status}`, res.status);
+        }
+        let token;
+        try {
+            const body = res.json();
+            token = body.token ?? body.access_token;
         }
         catch {
-            digest = undefined;
+            token = undefined;
         }
-        return { digest: spec.push ? digest : undefined, imageId: digest, log };
+        if (!token)
+            throw new distribution_RegistryError(`registry ${this.host}: token service returned no token`);
+        secrets_secrets.add(token);
+        this.tokens.set(key, token);
+        return token;
     }
-    if (backend === 'docker') {
-        env.DOCKER_BUILDKIT = buildkit ? '1' : '0';
-        let log = await run(r, 'docker', dockerArgv(spec, buildkit), 'docker build');
-        const imageId = files.readFile(spec.idFile)?.trim();
-        if (spec.push)
-            log += await pushing(r, 'docker', dockerPushArgv(spec.ref), 'docker push');
-        const digest = /digest: (sha256:[a-f0-9]{64})/.exec(log)?.[1];
-        return { digest: spec.push ? digest : undefined, imageId, log };
-    }
-    let log = await run(r, 'buildah', buildahBudArgv(spec), 'buildah bud');
-    const imageId = files.readFile(spec.idFile)?.trim();
-    let digest;
-    if (spec.push) {
-        log += await pushing(r, 'buildah', buildahPushArgv(spec, files.digestFile), 'buildah push');
-        digest = files.readFile(files.digestFile)?.trim();
-    }
-    return { digest, imageId, log };
-}
-async function works(command, argv, env) {
-    try {
-        const res = await build_exec(command, argv, { env, allowFailure: true, timeoutMs: 20_000 });
-        return res.code === 0;
-    }
-    catch {
-        return false;
-    }
-}
-/** Pure: the backend `auto` picks from what is present: buildx > docker > buildah. */
-function pickBackend(present) {
-    if (present.buildx)
-        return { backend: 'buildx', why: 'docker buildx is available' };
-    if (present.docker)
-        return { backend: 'docker', why: 'a docker daemon answers but the buildx plugin is missing' };
-    if (present.buildah)
-        return { backend: 'buildah', why: 'no docker daemon; buildah is installed' };
-    return { why: 'none of docker buildx, docker (with a daemon) or buildah was found' };
-}
-/** Detect the backends present (the I/O side of `pickBackend`). */
-async function detectBackend(wanted, env) {
-    // buildah needs no docker at all; every other choice depends on the buildx plugin.
-    const buildx = wanted !== 'buildah' && (await works('docker', ['buildx', 'version'], env));
-    if (wanted === 'buildx' && !buildx) {
-        throw new errors_ConfigurationError('input "backend": got "buildx", but `docker buildx version` fails here; install the buildx plugin (docker/setup-buildx-action) or use backend auto');
-    }
-    if (wanted !== 'auto' && wanted !== 'buildx') {
-        const command = wanted === 'docker' ? ['docker', 'version'] : ['buildah', 'version'];
-        if (!(await works(command[0], command.slice(1), env))) {
-            throw new errors_ConfigurationError(`input "backend": got "${wanted}", but \`${command.join(' ')}\` fails here${wanted === 'docker' ? ' (is the daemon running? DOCKER_HOST?)' : ''}`);
+    authError(status, what) {
+        const who = this.options.username ? `user "${this.options.username}"` : 'anonymous access';
+        if (status === 401) {
+            return new RegistryAuthError(`registry ${this.host} rejected the login of ${who} (HTTP 401 on ${what}): check registry-username and registry-password`, 401);
         }
-        return { backend: wanted, why: 'chosen by the backend input', buildkit: buildx };
+        return new RegistryAuthError(`registry ${this.host}: ${who} is logged in but not allowed to ${what} (HTTP 403): grant push/pull permission on the repository (for GHCR: permissions: packages: write)`, 403);
     }
-    if (wanted === 'buildx')
-        return { backend: 'buildx', why: 'chosen by the backend input', buildkit: true };
-    const docker = !buildx && (await works('docker', ['version'], env));
-    const buildah = !buildx && !docker && (await works('buildah', ['version'], env));
-    const pick = pickBackend({ buildx, docker, buildah });
-    if (!pick.backend)
-        throw new errors_ConfigurationError(`backend auto: ${pick.why}`);
-    return { backend: pick.backend, why: pick.why, buildkit: buildx };
+    async authHeader(scope) {
+        if (this.authScheme === 'bearer')
+            return `Bearer ${await this.token(scope)}`;
+        if (this.authScheme === 'none')
+            return undefined;
+        // Basic, or not known yet: the credentials go along at once, which saves the 401
+        // round trip on Basic registries; a Bearer registry answers with its challenge.
+        return this.basicHeader();
+    }
+    /** Send with authentication: learn the scheme from a 401 challenge, then retry once. */
+    async call(path, init, scope, what) {
+        const auth = await this.authHeader(scope);
+        let res = await this.send(path, { ...init, auth });
+        if (res.status === 401) {
+            const challenge = parseChallenge(res.headers['www-authenticate']);
+            if (challenge?.scheme === 'bearer') {
+                this.authScheme = 'bearer';
+                this.bearer = challenge;
+                // A scope we did not ask for (the challenge names one): use the registry's.
+                this.tokens.delete(scope ?? '');
+                res = await this.send(path, {
+                    ...init,
+                    auth: `Bearer ${await this.token(challenge.params.scope ?? scope)}`
+                });
+            }
+        }
+        else if (this.authScheme === undefined && auth?.startsWith('Basic ')) {
+            this.authScheme = 'basic';
+        }
+        if (res.status === 401)
+            throw this.authError(401, what);
+        if (res.status === 403)
+            throw this.authError(403, what);
+        return res;
+    }
+    scope(repository, action) {
+        return `repository:${repository}:${action}`;
+    }
+    /** Check the API answers and the credentials work (`GET /v2/`). */
+    async ping() {
+        const res = await this.call('/v2/', {}, undefined, 'login');
+        if (res.status !== 200) {
+            throw new distribution_RegistryError(`registry ${this.host}: GET /v2/ answered HTTP ${res.status}; is this a container registry?`, res.status);
+        }
+        this.authScheme ??= 'none';
+        return { authScheme: this.authScheme };
+    }
+    /**
+     * An authenticated request on one repository, for operations built on this client in
+     * other modules (blob upload, the referrers API): `path` is `/v2/<repository>/...` or an
+     * absolute URL the registry gave (an upload location). 401/403 throw RegistryAuthError.
+     */
+    async request(repository, path, init, access, what) {
+        const scope = this.scope(repository, access === 'push' ? 'pull,push' : 'pull');
+        return this.call(path, init, scope, what);
+    }
+    /** Throw the RegistryError for an answer the caller cannot go on with. */
+    fail(res, what) {
+        let code;
+        let detail = '';
+        try {
+            const body = res.json();
+            code = body.errors?.[0]?.code;
+            detail = body.errors?.map(e => `${e.code ?? ''} ${e.message ?? ''}`.trim()).join('; ') ?? '';
+        }
+        catch {
+            detail = res.text().slice(0, 200);
+        }
+        throw new distribution_RegistryError(secrets_secrets.redact(`registry ${this.host}: ${what} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`), res.status, code);
+    }
+    /** Close connections. */
+    async close() {
+        await Promise.all([this.http.close(), this.probe?.close()]);
+    }
 }
-/** The digest (or ID) of a local image, for base images that live only in the builder. */
-async function localImageDigest(backend, ref, env) {
-    const [cmd, argv] = backend === 'buildah'
-        ? ['buildah', ['inspect', '--type', 'image', '--format', '{{.FromImageID}}', ref]]
-        : ['docker', ['image', 'inspect', '--format', '{{.Id}}', ref]];
-    const res = await build_exec(cmd, argv, { env, allowFailure: true, timeoutMs: 20_000 });
-    const id = res.stdout.trim();
-    if (res.code !== 0 || id === '')
-        return undefined;
-    return id.startsWith('sha256:') ? id : `sha256:${id}`;
+
+;// CONCATENATED MODULE: ./.tmp/build-js/image/registry.js
+/**
+ * A client of the OCI distribution spec (the registry HTTP API): manifests (HEAD, GET,
+ * PUT) with the OCI and Docker media types, tag listing and blobs, over one registry's
+ * session (registry-session.ts: TLS or not, the token flows). Enough to re-tag an image
+ * without moving a layer and to stitch an index from per-platform manifests.
+ */
+
+
+// The vocabulary and the options, for callers that know the client only.
+
+/** A distribution-spec client for one registry. */
+class RegistryClient extends RegistrySession {
+    /** Describe a manifest by tag or digest; undefined when it does not exist. */
+    async headManifest(repository, reference) {
+        const what = `read ${repository}:${reference}`;
+        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } }, this.scope(repository, 'pull'), what);
+        if (res.status === 404)
+            return undefined;
+        if (res.status !== 200)
+            this.fail(res, `HEAD ${repository}:${reference}`);
+        const digest = res.headers['docker-content-digest'];
+        if (!digest) {
+            // Some registries omit the header on HEAD; GET and hash instead.
+            const m = await this.getManifest(repository, reference);
+            return m && { digest: m.digest, mediaType: m.mediaType, size: m.size };
+        }
+        return {
+            digest,
+            mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(),
+            size: Number(res.headers['content-length'] ?? 0)
+        };
+    }
+    /** Fetch a manifest's exact bytes; undefined when it does not exist. */
+    async getManifest(repository, reference) {
+        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT } }, this.scope(repository, 'pull'), `read ${repository}:${reference}`);
+        if (res.status === 404)
+            return undefined;
+        if (res.status !== 200)
+            this.fail(res, `GET manifest ${repository}:${reference}`);
+        const digest = sha256Digest(res.body);
+        if (reference.startsWith('sha256:') && reference !== digest) {
+            throw new distribution_RegistryError(`registry ${this.host}: manifest ${repository}@${reference} has digest ${digest}`);
+        }
+        let mediaType = (res.headers['content-type'] ?? '').split(';')[0].trim();
+        try {
+            mediaType = res.json().mediaType ?? mediaType;
+        }
+        catch {
+            // keep the header's
+        }
+        return { digest, mediaType, size: res.body.length, body: res.body };
+    }
+    /**
+     * Store a manifest under a tag (or its digest). Returns the digest the registry
+     * reports, checked against the bytes sent.
+     */
+    async putManifest(repository, reference, body, mediaType) {
+        const pushed = await this.pushManifest(repository, reference, body, mediaType);
+        if (pushed.conflict) {
+            throw new distribution_RegistryError(`registry ${this.host}: PUT ${repository}:${reference} answered HTTP 412 (precondition failed)`, 412);
+        }
+        return pushed.digest;
+    }
+    /**
+     * `putManifest` with the registry's response headers (`OCI-Subject` tells whether it
+     * handled a manifest's `subject`) and extra request headers (`If-Match`); a 412 (the
+     * condition failed) comes back as `conflict` instead of an error.
+     */
+    async pushManifest(repository, reference, body, mediaType, headers = {}) {
+        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { method: 'PUT', headers: { ...headers, 'content-type': mediaType }, body }, this.scope(repository, 'pull,push'), `push to ${repository}`);
+        if (res.status === 412)
+            return { digest: sha256Digest(body), headers: res.headers, conflict: true };
+        if (res.status !== 201 && res.status !== 200) {
+            this.fail(res, `PUT ${repository}:${reference} (tag rejected?)`);
+        }
+        const digest = sha256Digest(body);
+        const reported = res.headers['docker-content-digest'];
+        if (reported && reported !== digest) {
+            throw new distribution_RegistryError(`registry ${this.host}: stored ${repository}:${reference} as ${reported}, expected ${digest}`);
+        }
+        return { digest, headers: res.headers };
+    }
+    /** Every tag of a repository (follows `Link` pagination); [] when the repository is unknown. */
+    async listTags(repository) {
+        const out = [];
+        let path = `/v2/${repository}/tags/list?n=1000`;
+        for (let page = 0; path && page < 100; page++) {
+            const res = await this.call(path, {}, this.scope(repository, 'pull'), `list tags of ${repository}`);
+            if (res.status === 404)
+                return out;
+            if (res.status !== 200)
+                this.fail(res, `list tags of ${repository}`);
+            out.push(...(res.json().tags ?? []));
+            const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.link ?? '')?.[1];
+            path = next
+                ? new URL(next, `${this.scheme}://${this.host}`).pathname +
+                    new URL(next, `${this.scheme}://${this.host}`).search
+                : undefined;
+        }
+        return out;
+    }
+    /** Whether a blob exists in a repository. */
+    async blobExists(repository, digest) {
+        const res = await this.call(`/v2/${repository}/blobs/${digest}`, { method: 'HEAD' }, this.scope(repository, 'pull'), `read ${repository}`);
+        if (res.status === 404)
+            return false;
+        if (res.status === 200 || res.status === 307 || res.status === 302)
+            return true;
+        this.fail(res, `HEAD blob ${repository}@${digest}`);
+    }
+    /** A small blob's bytes (image configs); follows one redirect without credentials. */
+    async getBlob(repository, digest) {
+        let res = await this.call(`/v2/${repository}/blobs/${digest}`, {}, this.scope(repository, 'pull'), `read ${repository}`);
+        if ([301, 302, 303, 307, 308].includes(res.status) && res.headers.location) {
+            res = await this.send(new URL(res.headers.location, this.baseUrl).href, {});
+        }
+        if (res.status !== 200)
+            this.fail(res, `GET blob ${repository}@${digest}`);
+        if (sha256Digest(res.body) !== digest) {
+            throw new distribution_RegistryError(`registry ${this.host}: blob ${digest} does not match its digest`);
+        }
+        return res.body;
+    }
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@noble/ciphers/utils.js
@@ -90209,892 +90032,152 @@ function verifyEnvelope(envelope, publicKey) {
     };
 }
 
-;// CONCATENATED MODULE: ./.tmp/build-js/image/distribution.js
+;// CONCATENATED MODULE: ./.tmp/build-js/model/image-ref.js
 /**
- * The vocabulary of the OCI distribution spec (the registry HTTP API): the manifest media
- * types, digests, the errors a registry answer becomes, `WWW-Authenticate` challenges,
- * Docker Hub's API host, and a registry's login (`RegistryLogin`). Pure.
+ * Container image references as the distribution spec and kustomize read them:
+ * `[registry[:port]/]repository[:tag][@digest]`. A first path component is a registry
+ * only when it has a dot or a port or is `localhost`, so `host:5000/team/app:1.2` and
+ * `team/app:1.2` both parse right.
  */
-
-
-/** The manifest media types we read and write. */
-const MediaTypes = {
-    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-    ociIndex: 'application/vnd.oci.image.index.v1+json',
-    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json'
-};
-/** `Accept` for manifest requests: every type we understand. */
-const MANIFEST_ACCEPT = Object.values(MediaTypes).join(', ');
-/** Whether a media type is an index (multi-platform list). */
-function isIndexType(mediaType) {
-    return mediaType === MediaTypes.ociIndex || mediaType === MediaTypes.dockerList;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
+/** Whether `tag` is a valid tag. */
+function isValidTag(tag) {
+    return TAG.test(tag);
 }
-/** `sha256:<hex>` of some bytes. */
-function sha256Digest(data) {
-    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(data).digest('hex')}`;
+/** Whether `digest` is a valid digest (`sha256:<64 hex>` and other algorithms). */
+function isValidDigest(digest) {
+    return (DIGEST.test(digest) && (!digest.startsWith('sha256:') || /^sha256:[a-f0-9]{64}$/.test(digest)));
 }
-/** A registry answer we cannot go on with (not an authentication problem). */
-class distribution_RegistryError extends Error {
-    status;
-    code;
-    name = 'RegistryError';
-    constructor(message, status, code) {
-        super(message);
-        this.status = status;
-        this.code = code;
+/** Whether the first path component names a registry. */
+function isRegistry(component) {
+    return (component === 'localhost' ||
+        component.includes('.') ||
+        component.includes(':') ||
+        component.startsWith('['));
+}
+/** Parse a reference; throws an Error saying what is wrong. */
+function parseImageRef(reference) {
+    const ref = reference.trim();
+    if (ref === '')
+        throw new Error('empty image reference');
+    if (/\s/.test(ref))
+        throw new Error(`image reference ${JSON.stringify(ref)} contains whitespace`);
+    let rest = ref;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!isValidDigest(digest))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid digest ${JSON.stringify(digest)}`);
     }
-}
-/** 401 (the login failed) or 403 (logged in, but not allowed): the user's to fix. */
-class RegistryAuthError extends errors_ConfigurationError {
-    status;
-    name = 'RegistryAuthError';
-    constructor(message, status) {
-        super(message);
-        this.status = status;
+    let tag;
+    const lastSlash = rest.lastIndexOf('/');
+    const colon = rest.lastIndexOf(':');
+    if (colon > lastSlash) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!isValidTag(tag))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid tag ${JSON.stringify(tag)}`);
     }
-}
-/** Parse a `WWW-Authenticate` header (first challenge; quoted and bare params). */
-function parseChallenge(header) {
-    if (!header)
-        return undefined;
-    const m = /^\s*([A-Za-z][A-Za-z0-9_-]*)\s*(.*)$/s.exec(header);
-    if (!m)
-        return undefined;
-    const params = {};
-    const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?/g;
-    for (const p of m[2].matchAll(re)) {
-        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+    const parts = rest.split('/');
+    let registry;
+    if (parts.length > 1 && isRegistry(parts[0])) {
+        registry = parts.shift();
+        if (!HOST.test(registry))
+            throw new Error(`image reference ${JSON.stringify(ref)}: invalid registry ${JSON.stringify(registry)}`);
     }
-    return { scheme: m[1].toLowerCase(), params };
-}
-/** The API host of a registry name: Docker Hub's names map to registry-1.docker.io. */
-function apiHost(registry) {
-    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
-        ? 'registry-1.docker.io'
-        : registry;
-}
-
-// EXTERNAL MODULE: external "node:tls"
-var external_node_tls_ = __nccwpck_require__(41692);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(46752);
-;// CONCATENATED MODULE: ./.tmp/build-js/core/http/proxy.js
-/**
- * The standard proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, and their lower-case
- * forms), read the way the runner and common HTTP clients read them. Pure given the environment.
- */
-/** Whether `url`'s host is excluded from proxying by a NO_PROXY value. */
-function bypassesProxy(url, noProxy) {
-    if (!noProxy)
-        return false;
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    for (const raw of noProxy.split(/[,\s]+/)) {
-        const entry = raw.trim().toLowerCase();
-        if (entry === '')
-            continue;
-        if (entry === '*')
-            return true;
-        // `[::1]:5000`, a bare IPv6 address (`::1`, no port possible), or `host[:port]`
-        const [name, entryPort] = entry.startsWith('[')
-            ? [entry.replace(/\]:?.*$/, '').slice(1), entry.match(/\]:(\d+)$/)?.[1]]
-            : (entry.match(/:/g) ?? []).length > 1
-                ? [entry, undefined]
-                : entry.split(':');
-        if (entryPort && entryPort !== port)
-            continue;
-        const bare = (name ?? '').replace(/^\*?\./, '');
-        if (host === bare || host.endsWith(`.${bare}`))
-            return true;
+    if (parts.length === 0 || parts.some(p => !COMPONENT.test(p))) {
+        throw new Error(`image reference ${JSON.stringify(ref)}: invalid repository ${JSON.stringify(parts.join('/'))} (lower-case letters, digits and separators . _ - only)`);
     }
-    return false;
-}
-/** The proxy URL for a request URL, from the standard variables, or undefined. */
-function proxyFor(url, env = process.env) {
-    const noProxy = env.NO_PROXY ?? env.no_proxy;
-    if (bypassesProxy(url, noProxy))
-        return undefined;
-    const value = url.protocol === 'https:'
-        ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
-        : (env.HTTP_PROXY ?? env.http_proxy);
-    return value && value.trim() !== '' ? value.trim() : undefined;
-}
-
-;// CONCATENATED MODULE: ./.tmp/build-js/core/http/request.js
-/** A request that could not get an answer (network error or timeout), after retries. */
-class HttpError extends Error {
-    url;
-    status;
-    timeout;
-    name = 'HttpError';
-    constructor(message, url, status, 
-    /**
-     * Set when no (complete) answer came in time: within the request's own timeout,
-     * or before the caller's deadline.
-     */
-    timeout) {
-        super(message);
-        this.url = url;
-        this.status = status;
-        this.timeout = timeout;
-    }
-}
-/** Whether an error is a request that ran out of the caller's deadline. */
-function isDeadlineError(error) {
-    return error instanceof HttpError && error.timeout === 'deadline';
-}
-/** The timeout of one attempt: `timeoutMs`, cut to the time left before `deadline`. */
-function attemptTimeout(timeoutMs, deadline, now = Date.now()) {
-    if (deadline === undefined || deadline - now >= timeoutMs) {
-        return { ms: timeoutMs, byDeadline: false };
-    }
-    return { ms: Math.max(0, Math.round(deadline - now)), byDeadline: true };
-}
-/** The text of a timed-out attempt: how long, and whether the caller's time limit cut it. */
-function timedOutText(limit) {
-    return `timed out after ${limit.ms}ms${limit.byDeadline ? ' (the time limit ran out)' : ''}`;
-}
-/** Whether undici's error is a timeout (of the headers, the body, the connection or the signal). */
-function isTimeout(e) {
-    return (e.name === 'TimeoutError' ||
-        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-        e.code === 'UND_ERR_BODY_TIMEOUT' ||
-        e.code === 'UND_ERR_CONNECT_TIMEOUT');
-}
-/** The methods HTTP defines as idempotent, retried by default. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-/** Parse `Retry-After` (seconds or an HTTP date) to ms, or undefined. */
-function parseRetryAfter(value, now = Date.now()) {
-    if (!value)
-        return undefined;
-    if (/^\d+$/.test(value.trim()))
-        return Number(value.trim()) * 1000;
-    const at = Date.parse(value);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-/** Response headers as one lower-case string each (repeated ones joined with `, `). */
-function flatHeaders(headers) {
-    const out = {};
-    for (const [k, v] of Object.entries(headers)) {
-        if (v !== undefined)
-            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./.tmp/build-js/core/http/tls.js
-
-/** What a TLS handshake reports when the server's chain ends at no trusted certificate. */
-const UNVERIFIED = new Set([
-    'UNABLE_TO_GET_ISSUER_CERT',
-    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'SELF_SIGNED_CERT_IN_CHAIN',
-    'CERT_UNTRUSTED'
-]);
-/** Requests sent at once over one HTTP/2 connection (a server may allow fewer). */
-const H2_STREAMS = 100;
-/**
- * The dispatcher factory of an HTTP/2-capable agent: one connection per origin (a pool
- * would open more while the first is still connecting). undici sends one request at a
- * time over a connection unless told its `pipelining`, whatever the protocol, so the
- * connection says, once its TLS handshake has chosen: many streams at once over HTTP/2,
- * one request at a time over HTTP/1.1 (no HTTP/1.1 pipelining).
- *
- * A connection opened ahead (`open`) is the origin's first: its handshake runs while the
- * caller works out its first request, which then finds it ready, or its error.
- */
-function multiplexed(tls) {
-    const connector = (0,undici/* buildConnector */.gU)({ ...tls, allowH2: true, timeout: 10_000 });
-    const ahead = new Map();
-    const sockets = new Set();
-    const key = (u) => `${u.protocol}//${u.host ?? ''}`;
+    const repository = parts.join('/');
+    if (rest.length > 255)
+        throw new Error(`image reference ${JSON.stringify(ref)}: name longer than 255 characters`);
     return {
-        factory: (origin, options) => {
-            const client = new undici/* Client */.Kj(origin, {
-                ...options,
-                allowH2: true,
-                connect: (opts, callback) => {
-                    const done = (error, socket) => {
-                        if (socket) {
-                            client.pipelining = socket.alpnProtocol === 'h2' ? H2_STREAMS : 1;
-                        }
-                        callback(error, socket);
-                    };
-                    const opened = ahead.get(key(opts));
-                    if (!opened)
-                        return connector(opts, done);
-                    ahead.delete(key(opts));
-                    void opened.then(({ error, socket }) => {
-                        if (socket)
-                            sockets.delete(socket);
-                        // Closed by the server meanwhile (an idle timeout): a new one.
-                        if (socket && (socket.destroyed || !socket.writable))
-                            connector(opts, done);
-                        else
-                            done(error, socket?.ref() ?? null);
-                    });
-                }
-            });
-            return client;
-        },
-        open: url => {
-            if (ahead.has(key(url)))
-                return;
-            const opening = new Promise(resolve => connector({
-                hostname: url.hostname,
-                host: url.host,
-                protocol: url.protocol,
-                port: url.port,
-                servername: undefined,
-                localAddress: null
-            }, (error, socket) => {
-                // Until a request takes it, the connection keeps no process alive.
-                socket?.unref();
-                if (socket)
-                    sockets.add(socket);
-                resolve({ error, socket });
-            }));
-            ahead.set(key(url), opening);
-        },
-        dispose: () => {
-            for (const socket of sockets)
-                socket.destroy();
-            sockets.clear();
-            ahead.clear();
-        }
+        registry,
+        repository,
+        name: registry ? `${registry}/${repository}` : repository,
+        tag,
+        digest
     };
 }
-
-;// CONCATENATED MODULE: ./.tmp/build-js/core/http/client.js
-/**
- * HTTP over undici: a timeout on every request (capped by the caller's deadline, so
- * retries cannot outlast it), retries with jittered exponential back-off that
- * honour `Retry-After` on 429 and 5xx, the standard proxy variables
- * (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), and TLS options per client (a private CA,
- * or `insecure`), never process-wide.
- */
-
-
-
-
-
-
-
-/** An HTTP client with its own TLS and proxy settings. */
-class build_HttpClient {
-    options;
-    dispatchers = new Map();
-    /** Dispatchers given up by `widenTrust`, closed with the client. */
-    retired = [];
-    /** The connections of the direct HTTP/2 agents, which can be opened ahead. */
-    ahead = new Map();
-    secureContext;
-    /** Whether the system roots are trusted next to `ca`. */
-    withRoots = false;
-    sleep;
-    constructor(options = {}) {
-        this.options = options;
-        this.sleep = options.sleep ?? sleep;
-    }
-    dispatcher(url) {
-        const proxy = proxyFor(url, this.options.env);
-        const key = proxy ?? '';
-        let d = this.dispatchers.get(key);
-        if (!d) {
-            // A private CA is trusted alone until a server's chain turns out to end at a
-            // public root (see `widenTrust`). The TLS context is built once per client: given
-            // as `ca`, every new connection would parse the certificates again.
-            this.secureContext ??= this.options.ca
-                ? (0,external_node_tls_.createSecureContext)({
-                    ca: this.withRoots
-                        ? [this.options.ca, ...(this.options.roots ?? external_node_tls_.rootCertificates)]
-                        : this.options.ca
-                })
-                : undefined;
-            const tls = {
-                ...(this.secureContext ? { secureContext: this.secureContext } : {}),
-                ...(this.options.insecure ? { rejectUnauthorized: false } : {})
-            };
-            if (proxy) {
-                d = new undici/* ProxyAgent */.kT({ uri: proxy, requestTls: tls, proxyTls: tls });
-            }
-            else if (this.options.http2) {
-                const connections = multiplexed(tls);
-                d = new undici/* Agent */.g6({ keepAliveTimeout: 4000, connections: 1, factory: connections.factory });
-                this.ahead.set(d, connections);
-            }
-            else {
-                d = new undici/* Agent */.g6({ connect: tls, keepAliveTimeout: 4000 });
-            }
-            this.dispatchers.set(key, d);
-        }
-        return d;
-    }
-    /** The wait before a retry: the server's `Retry-After` as given, else the one back-off. */
-    backoff(attempt, retryAfter) {
-        const capMs = this.options.maxBackoffMs ?? 30_000;
-        if (retryAfter !== undefined)
-            return Math.min(capMs, retryAfter);
-        return backoffDelay(attempt, { baseMs: this.options.backoffMs ?? 500, capMs });
-    }
-    /** One request over this client's dispatcher for `url`, bounded as `limits` says. */
-    send(url, prepared, limits) {
-        return (0,undici/* request */.Em)(url, {
-            method: prepared.method,
-            headers: prepared.headers,
-            body: prepared.body,
-            dispatcher: this.dispatcher(url),
-            // PUT and DELETE too (as HTTP defines them): undici holds back any other request
-            // on an HTTP/2 connection while one it takes as not idempotent is in flight.
-            idempotent: IDEMPOTENT.has(prepared.method),
-            headersTimeout: limits.headersMs,
-            bodyTimeout: limits.bodyMs,
-            signal: limits.signal
-        });
-    }
-    prepare(req) {
-        const headers = {
-            ...(this.options.headers ?? {}),
-            ...(req.headers ?? {})
-        };
-        let body = req.body;
-        if (req.json !== undefined) {
-            body = JSON.stringify(req.json);
-            headers['content-type'] = 'application/json';
-        }
-        headers['user-agent'] ??= 'conveyor';
-        return { method: (req.method ?? 'GET').toUpperCase(), headers, body };
-    }
-    /**
-     * Send a request and buffer the answer. Retries 429/5xx and network errors when
-     * allowed, never past `req.deadline`.
-     */
-    async request(target, req = {}) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const retries = req.retry === false
-            ? 0
-            : (req.retry ?? IDEMPOTENT.has(method))
-                ? (this.options.retries ?? 3)
-                : 0;
-        const timeout = req.timeoutMs ?? this.options.timeoutMs ?? 30_000;
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const attempts = (attempt) => attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
-        let widened = false;
-        for (let attempt = 0;; attempt++) {
-            const limit = attemptTimeout(timeout, req.deadline);
-            if (limit.ms <= 0) {
-                throw new HttpError(`${shown}: not sent, the time limit ran out${attempt > 0 ? ` (after ${attempt} attempts)` : ''}`, url.href, undefined, 'deadline');
-            }
-            let retryAfter;
-            let failure;
-            let lastResponse;
-            let timedOut;
-            try {
-                const res = await this.send(url, { method, headers, body }, {
-                    headersMs: limit.ms,
-                    bodyMs: limit.ms,
-                    signal: AbortSignal.timeout(limit.ms)
-                });
-                const buf = Buffer.from(await res.body.arrayBuffer());
-                const response = {
-                    url: url.href,
-                    status: res.statusCode,
-                    headers: flatHeaders(res.headers),
-                    body: buf,
-                    text: () => buf.toString('utf8'),
-                    json: () => JSON.parse(buf.toString('utf8'))
-                };
-                if ((res.statusCode === 429 || res.statusCode >= 500) && attempt < retries) {
-                    retryAfter = parseRetryAfter(response.headers['retry-after']);
-                    failure = `HTTP ${res.statusCode}`;
-                    lastResponse = response;
-                }
-                else {
-                    return response;
-                }
-            }
-            catch (error) {
-                const e = error;
-                if (!widened && this.widenTrust(e)) {
-                    // The same attempt again, now with the system roots trusted too.
-                    widened = true;
-                    attempt--;
-                    continue;
-                }
-                if (isTimeout(e))
-                    timedOut = limit.byDeadline ? 'deadline' : 'request';
-                const detail = timedOut
-                    ? timedOutText(limit)
-                    : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
-                failure = detail;
-                if (attempt >= retries || timedOut === 'deadline') {
-                    throw new HttpError(`${shown}: ${detail}${attempts(attempt)}`, url.href, undefined, timedOut);
-                }
-            }
-            const wait = this.backoff(attempt, retryAfter);
-            if (req.deadline !== undefined && Date.now() + wait >= req.deadline) {
-                // No time for another attempt: the last answer, or the last failure.
-                if (lastResponse)
-                    return lastResponse;
-                throw new HttpError(`${shown}: ${failure}${attempts(attempt)}; no time left for a retry before the time limit`, url.href, undefined, timedOut ?? 'deadline');
-            }
-            this.options.logger?.info(`${shown}: ${failure}; retrying in ${(wait / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
-            await this.sleep(wait);
-        }
-    }
-    /**
-     * Open a streaming request (no retries; the caller reconnects). The wait for the
-     * response headers, the connection included, is bounded by `timeoutMs` and
-     * `deadline`; `idleTimeoutMs` bounds a silence in the body.
-     */
-    stream(target, req = {}) {
-        return this.openStream(target, req, false);
-    }
-    async openStream(target, req, widened) {
-        const url = new URL(target);
-        const { method, headers, body } = this.prepare(req);
-        const controller = new AbortController();
-        const shown = secrets_secrets.redact(`${method} ${url.origin}${url.pathname}`);
-        const limit = attemptTimeout(req.timeoutMs ?? this.options.timeoutMs ?? 30_000, req.deadline);
-        if (limit.ms <= 0) {
-            throw new HttpError(`${shown}: not sent, the time limit ran out`, url.href, undefined, 'deadline');
-        }
-        let timedOut = false;
-        const openTimer = setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-        }, limit.ms);
-        try {
-            const res = await this.send(url, { method, headers, body }, {
-                headersMs: limit.ms,
-                bodyMs: req.idleTimeoutMs ?? 0,
-                signal: controller.signal
-            });
-            return {
-                url: url.href,
-                status: res.statusCode,
-                headers: flatHeaders(res.headers),
-                body: res.body,
-                close: () => controller.abort()
-            };
-        }
-        catch (error) {
-            const e = error;
-            if (!widened && !timedOut && this.widenTrust(e)) {
-                clearTimeout(openTimer);
-                return this.openStream(target, req, true);
-            }
-            const late = timedOut || isTimeout(e);
-            throw new HttpError(`${shown}: ${late ? timedOutText(limit) : (e.cause?.code ?? e.code ?? e.message)}`, url.href, undefined, late ? (limit.byDeadline ? 'deadline' : 'request') : undefined);
-        }
-        finally {
-            clearTimeout(openTimer);
-        }
-    }
-    /**
-     * Whether `error` is a handshake that `ca` alone could not verify, for a request to
-     * try once more: the system roots are then trusted next to it. A private CA alone is
-     * what almost every server given one needs, and parsing the ~150 roots besides it
-     * costs about 10 ms per client.
-     */
-    widenTrust(error) {
-        if (!this.options.ca || !UNVERIFIED.has(error.cause?.code ?? error.code ?? ''))
-            return false;
-        if (!this.withRoots) {
-            this.withRoots = true;
-            this.secureContext = undefined;
-            this.retired.push(...this.dispatchers.values());
-            this.dispatchers.clear();
-        }
-        return true;
-    }
-    /**
-     * Start connecting to `target`'s origin now (TLS handshake included), so that the
-     * first request to it finds the connection ready: the handshake runs while the caller
-     * works out what to ask. Only for direct HTTP/2 clients (`http2`, no proxy); a failure
-     * is the first request's to report.
-     */
-    preconnect(target) {
-        const url = new URL(target);
-        if (!this.options.http2 || proxyFor(url, this.options.env))
-            return;
-        this.ahead.get(this.dispatcher(url))?.open(url);
-    }
-    /** Close every connection. */
-    async close() {
-        const all = [...this.dispatchers.values(), ...this.retired];
-        for (const connections of this.ahead.values())
-            connections.dispose();
-        this.ahead.clear();
-        this.dispatchers.clear();
-        this.retired.length = 0;
-        await Promise.all(all.map(d => d.close()));
-    }
+/** Format a reference from its parts. */
+function formatImageRef(ref) {
+    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
 }
 
-;// CONCATENATED MODULE: ./.tmp/build-js/image/registry-session.js
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/statement.js
 /**
- * One registry's connection and login over src/core/http/client.ts: whether it speaks
- * TLS, the `WWW-Authenticate` Bearer and Basic token flows, and authenticated requests.
- * Every token a registry returns is registered as a secret at once.
+ * The in-toto Statement v1 (https://in-toto.io/Statement/v1): the envelope-neutral
+ * claim "this predicate is about these subjects". Every attestation Conveyor makes
+ * (SLSA provenance, SPDX SBOM) is one, with one subject: the image repository without
+ * tag, and the digest of the image manifest (or of the platform index).
  */
 
-
-
-
-const TLS_MISMATCH = new Set([
-    'EPROTO',
-    'ERR_SSL_WRONG_VERSION_NUMBER',
-    'ECONNRESET',
-    'UND_ERR_SOCKET',
-    'ERR_SSL_PACKET_LENGTH_TOO_LONG'
-]);
+/** `_type` of an in-toto Statement v1. */
+const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+/** The DSSE `payloadType` and the unsigned artifact media type of a statement. */
+const IN_TOTO_MEDIA_TYPE = 'application/vnd.in-toto+json';
 /**
- * The connection to one registry and its login: the scheme (an insecure registry may
- * speak plain HTTP), the Basic and Bearer token flows, authenticated requests and the
- * errors their answers become. The API operations are `RegistryClient`'s.
+ * The subject of an image: `name` is the repository without tag or digest
+ * (`ghcr.io/acme/cart`), `digest` the sha256 of its manifest or index. Throws on a
+ * name with a tag or digest, or a digest that is not `sha256:<64 hex>`.
  */
-class RegistrySession {
-    options;
-    host;
-    stats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
-    http;
-    /** Without retries: finds out quickly whether an insecure registry speaks TLS. */
-    probe;
-    scheme = 'https';
-    schemeKnown = false;
-    authScheme;
-    bearer;
-    tokens = new Map();
-    constructor(options) {
-        this.options = options;
-        this.host = apiHost(options.registry);
-        if (options.password)
-            secrets_secrets.add(options.password, { user: options.username });
-        if (options.username && options.password) {
-            secrets_secrets.add(Buffer.from(`${options.username}:${options.password}`).toString('base64'));
-        }
-        this.http = new build_HttpClient({
-            ca: options.ca,
-            insecure: options.insecure,
-            timeoutMs: options.timeoutMs ?? 30_000,
-            retries: options.retries,
-            backoffMs: options.backoffMs,
-            sleep: options.sleep,
-            logger: options.logger,
-            http2: true
-        });
-        this.probe = options.insecure
-            ? new build_HttpClient({ insecure: true, timeoutMs: options.timeoutMs ?? 30_000, retries: 0 })
-            : undefined;
+function imageSubject(image, digest) {
+    const ref = parseImageRef(image);
+    if (ref.tag || ref.digest) {
+        throw new Error(`attestation subject: ${JSON.stringify(image)} has a tag or digest; expected the repository alone`);
     }
-    /** Base URL of the API (`https://host/v2/`), once the scheme is known. */
-    get baseUrl() {
-        return `${this.scheme}://${this.host}/v2/`;
+    if (!digest.startsWith('sha256:') || !isValidDigest(digest)) {
+        throw new Error(`attestation subject: digest ${JSON.stringify(digest)} is not sha256:<64 hex digits>`);
     }
-    /**
-     * Start connecting now, so that the first call finds the connection (TLS included)
-     * ready. Not for an insecure registry, which may not speak TLS at all.
-     */
-    preconnect() {
-        if (!this.options.insecure)
-            this.http.preconnect(this.baseUrl);
-    }
-    basicHeader() {
-        const { username, password } = this.options;
-        if (!username && !password)
-            return undefined;
-        return `Basic ${Buffer.from(`${username ?? ''}:${password ?? ''}`).toString('base64')}`;
-    }
-    async send(path, init) {
-        const headers = { ...(init.headers ?? {}) };
-        if (init.auth)
-            headers.authorization = init.auth;
-        const url = /^https?:/.test(path) ? path : `${this.scheme}://${this.host}${path}`;
-        let res;
-        try {
-            const req = { method: init.method, headers, body: init.body };
-            if (!this.schemeKnown && this.probe) {
-                // One quick try tells whether the server speaks TLS; a 429/5xx answer is retried below.
-                res = await this.probe.request(url, req);
-                this.schemeKnown = true;
-                if (res.status === 429 || res.status >= 500)
-                    res = await this.http.request(url, req);
-            }
-            else {
-                res = await this.http.request(url, req);
-            }
-        }
-        catch (error) {
-            const code = /: ([A-Z_]+)(?: \(|$)/.exec(error.message)?.[1];
-            if (!this.schemeKnown &&
-                this.options.insecure &&
-                this.scheme === 'https' &&
-                code &&
-                TLS_MISMATCH.has(code)) {
-                this.options.logger?.info(`${this.host} does not speak TLS; using plain HTTP (insecure)`);
-                this.scheme = 'http';
-                this.schemeKnown = true;
-                return this.send(path, init);
-            }
-            if (error instanceof HttpError) {
-                throw new distribution_RegistryError(`registry ${this.host} unreachable: ${error.message}`);
-            }
-            throw error;
-        }
-        this.schemeKnown = true;
-        this.stats.requests++;
-        this.stats.bytesSent += init.body?.length ?? 0;
-        this.stats.bytesReceived += res.body.length;
-        return res;
-    }
-    /** Fetch (and cache) a Bearer token for a scope, with Basic credentials when we have them. */
-    async token(scope) {
-        const key = scope ?? '';
-        const cached = this.tokens.get(key);
-        if (cached)
-            return cached;
-        const challenge = this.bearer;
-        const realm = challenge.params.realm;
-        if (!realm)
-            throw new distribution_RegistryError(`registry ${this.host}: Bearer challenge without a realm`);
-        const url = new URL(realm);
-        if (challenge.params.service)
-            url.searchParams.set('service', challenge.params.service);
-        if (scope)
-            url.searchParams.set('scope', scope);
-        const basic = this.basicHeader();
-        const res = await this.send(url.href, { auth: basic });
-        if (res.status === 401 || res.status === 403) {
-            throw this.authError(res.status, 'token request');
-        }
-        if (res.status !== 200) {
-            throw new distribution_RegistryError(`registry ${this.host}: token service ${url.origin} answered HTTP ${res.status}`, res.status);
-        }
-        let token;
-        try {
-            const body = res.json();
-            token = body.token ?? body.access_token;
-        }
-        catch {
-            token = undefined;
-        }
-        if (!token)
-            throw new distribution_RegistryError(`registry ${this.host}: token service returned no token`);
-        secrets_secrets.add(token);
-        this.tokens.set(key, token);
-        return token;
-    }
-    authError(status, what) {
-        const who = this.options.username ? `user "${this.options.username}"` : 'anonymous access';
-        if (status === 401) {
-            return new RegistryAuthError(`registry ${this.host} rejected the login of ${who} (HTTP 401 on ${what}): check registry-username and registry-password`, 401);
-        }
-        return new RegistryAuthError(`registry ${this.host}: ${who} is logged in but not allowed to ${what} (HTTP 403): grant push/pull permission on the repository (for GHCR: permissions: packages: write)`, 403);
-    }
-    async authHeader(scope) {
-        if (this.authScheme === 'bearer')
-            return `Bearer ${await this.token(scope)}`;
-        if (this.authScheme === 'none')
-            return undefined;
-        // Basic, or not known yet: the credentials go along at once, which saves the 401
-        // round trip on Basic registries; a Bearer registry answers with its challenge.
-        return this.basicHeader();
-    }
-    /** Send with authentication: learn the scheme from a 401 challenge, then retry once. */
-    async call(path, init, scope, what) {
-        const auth = await this.authHeader(scope);
-        let res = await this.send(path, { ...init, auth });
-        if (res.status === 401) {
-            const challenge = parseChallenge(res.headers['www-authenticate']);
-            if (challenge?.scheme === 'bearer') {
-                this.authScheme = 'bearer';
-                this.bearer = challenge;
-                // A scope we did not ask for (the challenge names one): use the registry's.
-                this.tokens.delete(scope ?? '');
-                res = await this.send(path, {
-                    ...init,
-                    auth: `Bearer ${await this.token(challenge.params.scope ?? scope)}`
-                });
-            }
-        }
-        else if (this.authScheme === undefined && auth?.startsWith('Basic ')) {
-            this.authScheme = 'basic';
-        }
-        if (res.status === 401)
-            throw this.authError(401, what);
-        if (res.status === 403)
-            throw this.authError(403, what);
-        return res;
-    }
-    scope(repository, action) {
-        return `repository:${repository}:${action}`;
-    }
-    /** Check the API answers and the credentials work (`GET /v2/`). */
-    async ping() {
-        const res = await this.call('/v2/', {}, undefined, 'login');
-        if (res.status !== 200) {
-            throw new distribution_RegistryError(`registry ${this.host}: GET /v2/ answered HTTP ${res.status}; is this a container registry?`, res.status);
-        }
-        this.authScheme ??= 'none';
-        return { authScheme: this.authScheme };
-    }
-    /**
-     * An authenticated request on one repository, for operations built on this client in
-     * other modules (blob upload, the referrers API): `path` is `/v2/<repository>/...` or an
-     * absolute URL the registry gave (an upload location). 401/403 throw RegistryAuthError.
-     */
-    async request(repository, path, init, access, what) {
-        const scope = this.scope(repository, access === 'push' ? 'pull,push' : 'pull');
-        return this.call(path, init, scope, what);
-    }
-    /** Throw the RegistryError for an answer the caller cannot go on with. */
-    fail(res, what) {
-        let code;
-        let detail = '';
-        try {
-            const body = res.json();
-            code = body.errors?.[0]?.code;
-            detail = body.errors?.map(e => `${e.code ?? ''} ${e.message ?? ''}`.trim()).join('; ') ?? '';
-        }
-        catch {
-            detail = res.text().slice(0, 200);
-        }
-        throw new distribution_RegistryError(secrets_secrets.redact(`registry ${this.host}: ${what} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`), res.status, code);
-    }
-    /** Close connections. */
-    async close() {
-        await Promise.all([this.http.close(), this.probe?.close()]);
-    }
+    return { name: ref.name, digest: { sha256: digest.slice('sha256:'.length) } };
 }
-
-;// CONCATENATED MODULE: ./.tmp/build-js/image/registry.js
+/** A statement about `subjects`. */
+function makeStatement(subjects, predicateType, predicate) {
+    if (subjects.length === 0)
+        throw new Error('an in-toto statement needs at least one subject');
+    return { _type: STATEMENT_TYPE, subject: subjects, predicateType, predicate };
+}
 /**
- * A client of the OCI distribution spec (the registry HTTP API): manifests (HEAD, GET,
- * PUT) with the OCI and Docker media types, tag listing and blobs, over one registry's
- * session (registry-session.ts: TLS or not, the token flows). Enough to re-tag an image
- * without moving a layer and to stitch an index from per-platform manifests.
+ * Read a statement from its JSON bytes (a DSSE payload or a bare layer), checking the
+ * fields every consumer relies on. Throws an Error saying which field is wrong.
  */
-
-
-// The vocabulary and the options, for callers that know the client only.
-
-/** A distribution-spec client for one registry. */
-class RegistryClient extends RegistrySession {
-    /** Describe a manifest by tag or digest; undefined when it does not exist. */
-    async headManifest(repository, reference) {
-        const what = `read ${repository}:${reference}`;
-        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } }, this.scope(repository, 'pull'), what);
-        if (res.status === 404)
-            return undefined;
-        if (res.status !== 200)
-            this.fail(res, `HEAD ${repository}:${reference}`);
-        const digest = res.headers['docker-content-digest'];
-        if (!digest) {
-            // Some registries omit the header on HEAD; GET and hash instead.
-            const m = await this.getManifest(repository, reference);
-            return m && { digest: m.digest, mediaType: m.mediaType, size: m.size };
-        }
-        return {
-            digest,
-            mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(),
-            size: Number(res.headers['content-length'] ?? 0)
-        };
+function parseStatement(bytes) {
+    let value;
+    try {
+        value = JSON.parse(Buffer.isBuffer(bytes) ? bytes.toString('utf8') : bytes);
     }
-    /** Fetch a manifest's exact bytes; undefined when it does not exist. */
-    async getManifest(repository, reference) {
-        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT } }, this.scope(repository, 'pull'), `read ${repository}:${reference}`);
-        if (res.status === 404)
-            return undefined;
-        if (res.status !== 200)
-            this.fail(res, `GET manifest ${repository}:${reference}`);
-        const digest = sha256Digest(res.body);
-        if (reference.startsWith('sha256:') && reference !== digest) {
-            throw new distribution_RegistryError(`registry ${this.host}: manifest ${repository}@${reference} has digest ${digest}`);
-        }
-        let mediaType = (res.headers['content-type'] ?? '').split(';')[0].trim();
-        try {
-            mediaType = res.json().mediaType ?? mediaType;
-        }
-        catch {
-            // keep the header's
-        }
-        return { digest, mediaType, size: res.body.length, body: res.body };
+    catch (error) {
+        throw new Error(`in-toto statement: not JSON (${error.message})`);
     }
-    /**
-     * Store a manifest under a tag (or its digest). Returns the digest the registry
-     * reports, checked against the bytes sent.
-     */
-    async putManifest(repository, reference, body, mediaType) {
-        const pushed = await this.pushManifest(repository, reference, body, mediaType);
-        if (pushed.conflict) {
-            throw new distribution_RegistryError(`registry ${this.host}: PUT ${repository}:${reference} answered HTTP 412 (precondition failed)`, 412);
-        }
-        return pushed.digest;
+    const s = value;
+    if (!s || typeof s !== 'object' || Array.isArray(s)) {
+        throw new Error('in-toto statement: not a JSON object');
     }
-    /**
-     * `putManifest` with the registry's response headers (`OCI-Subject` tells whether it
-     * handled a manifest's `subject`) and extra request headers (`If-Match`); a 412 (the
-     * condition failed) comes back as `conflict` instead of an error.
-     */
-    async pushManifest(repository, reference, body, mediaType, headers = {}) {
-        const res = await this.call(`/v2/${repository}/manifests/${reference}`, { method: 'PUT', headers: { ...headers, 'content-type': mediaType }, body }, this.scope(repository, 'pull,push'), `push to ${repository}`);
-        if (res.status === 412)
-            return { digest: sha256Digest(body), headers: res.headers, conflict: true };
-        if (res.status !== 201 && res.status !== 200) {
-            this.fail(res, `PUT ${repository}:${reference} (tag rejected?)`);
-        }
-        const digest = sha256Digest(body);
-        const reported = res.headers['docker-content-digest'];
-        if (reported && reported !== digest) {
-            throw new distribution_RegistryError(`registry ${this.host}: stored ${repository}:${reference} as ${reported}, expected ${digest}`);
-        }
-        return { digest, headers: res.headers };
+    if (s._type !== STATEMENT_TYPE) {
+        throw new Error(`in-toto statement: _type is ${JSON.stringify(s._type)}, expected ${STATEMENT_TYPE}`);
     }
-    /** Every tag of a repository (follows `Link` pagination); [] when the repository is unknown. */
-    async listTags(repository) {
-        const out = [];
-        let path = `/v2/${repository}/tags/list?n=1000`;
-        for (let page = 0; path && page < 100; page++) {
-            const res = await this.call(path, {}, this.scope(repository, 'pull'), `list tags of ${repository}`);
-            if (res.status === 404)
-                return out;
-            if (res.status !== 200)
-                this.fail(res, `list tags of ${repository}`);
-            out.push(...(res.json().tags ?? []));
-            const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.link ?? '')?.[1];
-            path = next
-                ? new URL(next, `${this.scheme}://${this.host}`).pathname +
-                    new URL(next, `${this.scheme}://${this.host}`).search
-                : undefined;
-        }
-        return out;
+    if (typeof s.predicateType !== 'string' || s.predicateType === '') {
+        throw new Error('in-toto statement: predicateType missing');
     }
-    /** Whether a blob exists in a repository. */
-    async blobExists(repository, digest) {
-        const res = await this.call(`/v2/${repository}/blobs/${digest}`, { method: 'HEAD' }, this.scope(repository, 'pull'), `read ${repository}`);
-        if (res.status === 404)
-            return false;
-        if (res.status === 200 || res.status === 307 || res.status === 302)
-            return true;
-        this.fail(res, `HEAD blob ${repository}@${digest}`);
+    if (!Array.isArray(s.subject) || s.subject.length === 0) {
+        throw new Error('in-toto statement: subject missing or empty');
     }
-    /** A small blob's bytes (image configs); follows one redirect without credentials. */
-    async getBlob(repository, digest) {
-        let res = await this.call(`/v2/${repository}/blobs/${digest}`, {}, this.scope(repository, 'pull'), `read ${repository}`);
-        if ([301, 302, 303, 307, 308].includes(res.status) && res.headers.location) {
-            res = await this.send(new URL(res.headers.location, this.baseUrl).href, {});
+    for (const sub of s.subject) {
+        const x = sub;
+        if (!x ||
+            typeof x.name !== 'string' ||
+            !x.digest ||
+            typeof x.digest !== 'object' ||
+            Object.values(x.digest).some(v => typeof v !== 'string')) {
+            throw new Error('in-toto statement: a subject lacks a name or a digest map');
         }
-        if (res.status !== 200)
-            this.fail(res, `GET blob ${repository}@${digest}`);
-        if (sha256Digest(res.body) !== digest) {
-            throw new distribution_RegistryError(`registry ${this.host}: blob ${digest} does not match its digest`);
-        }
-        return res.body;
     }
+    return s;
 }
 
 ;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/oci.js
@@ -91109,6 +90192,8 @@ class RegistryClient extends RegistrySession {
 
 
 
+/** The media type of a Sigstore bundle v0.3 (a layer and an artifact type). */
+const SIGSTORE_BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 /** The annotation that names an attestation's predicate type (as BuildKit and cosign set it). */
 const PREDICATE_TYPE_ANNOTATION = 'in-toto.io/predicate-type';
 /** The OCI empty descriptor: `{}` as a config blob, its bytes inline. */
@@ -91209,6 +90294,924 @@ function selectReferrers(list, filter) {
     return list.filter(d => (filter.artifactType === undefined || d.artifactType === filter.artifactType) &&
         (filter.predicateType === undefined ||
             d.annotations?.[PREDICATE_TYPE_ANNOTATION] === filter.predicateType));
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/keyless.js
+/**
+ * Keyless signing: a statement signed through Sigstore with a short-lived certificate
+ * that Fulcio issues for the workflow's OIDC identity (`id-token: write`), as
+ * actions/attest-build-provenance does, through its library @actions/attest. The result
+ * is a Sigstore bundle, stored next to the image like a DSSE envelope (artifact type
+ * `application/vnd.dev.sigstore.bundle.v0.3+json`) and, unless told not to, in the
+ * repository's GitHub attestations API. The library (with ~95 packages under it, 1.6 MB
+ * once bundled) is loaded on first use only, so a run that never signs keylessly does not
+ * parse it. Its Sigstore endpoints are fixed: the public-good instance
+ * (fulcio.sigstore.dev + rekor.sigstore.dev) for public repositories, GitHub's
+ * (fulcio./timestamp.<GitHub host>) for the others.
+ */
+
+
+
+/** The media type of a Sigstore bundle v0.3 (kept here for the signing side's callers). */
+
+/** Whether the runner can hand out an OIDC token (the job has `id-token: write`). */
+function keylessAvailable(env = process.env) {
+    return Boolean(env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN);
+}
+/** Sign a statement keylessly; throws with what went wrong (no token, Sigstore refused, ...). */
+async function signKeyless(statement, options) {
+    secrets_secrets.add(options.token);
+    if (!keylessAvailable()) {
+        throw new Error('keyless signing needs an OIDC token: give the job "permissions: id-token: write", or set signing-key');
+    }
+    const { attest } = await __nccwpck_require__.e(/* import() */ 337).then(__nccwpck_require__.bind(__nccwpck_require__, 12337));
+    let result;
+    try {
+        result = await attest({
+            subjects: statement.subject,
+            predicateType: statement.predicateType,
+            predicate: statement.predicate,
+            token: options.token,
+            sigstore: options.sigstore,
+            skipWrite: options.store === false
+        });
+    }
+    catch (error) {
+        throw new Error(`keyless signing failed: ${secrets_secrets.redact(errors_errorMessage(error))}`);
+    }
+    return {
+        blob: {
+            mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE,
+            predicateType: statement.predicateType,
+            bytes: Buffer.from(JSON.stringify(result.bundle))
+        },
+        certificate: result.certificate,
+        ...(result.attestationID ? { attestationId: String(result.attestationID) } : {}),
+        ...(result.tlogID ? { tlogId: result.tlogID } : {})
+    };
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/provenance.js
+/**
+ * SLSA provenance v1 (https://slsa.dev/spec/v1.0/provenance) of an image built by
+ * Conveyor in a GitHub Actions workflow. It follows GitHub's workflow buildType
+ * (https://actions.github.io/buildtypes/workflow/v1, what actions/attest-build-provenance
+ * writes) where that fits: the same `externalParameters.workflow` {ref, repository, path},
+ * `internalParameters.github`, the git commit as the first resolved dependency in SPDX
+ * download-location form, `builder.id` = the workflow's URL and `invocationId` = the run
+ * attempt's URL. It adds what GitHub's type has no room for, so it has a buildType of its
+ * own (BUILD_TYPE, documented in docs/buildtypes/image-v1.md): the service built
+ * (`externalParameters.image`) and the base images as resolved dependencies.
+ */
+
+
+
+/** `predicateType` of SLSA provenance v1. */
+const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
+/**
+ * Conveyor's buildType. A URN, not a URL: Conveyor has no domain of its own to host the
+ * description under, and a URL on a domain we do not control could later describe
+ * something else. docs/buildtypes/image-v1.md is the description.
+ */
+const BUILD_TYPE = 'urn:conveyor:buildtype:image:v1';
+/** Read the run from the runner's environment; throws naming the first variable missing. */
+function workflowRunFromEnv(env = process.env) {
+    const need = (name) => {
+        const value = env[name]?.trim();
+        if (!value)
+            throw new Error(`provenance: the runner variable ${name} is not set`);
+        return value;
+    };
+    const opt = (name) => env[name]?.trim() || undefined;
+    return {
+        serverUrl: serverUrl(env),
+        repository: need('GITHUB_REPOSITORY'),
+        repositoryId: opt('GITHUB_REPOSITORY_ID'),
+        repositoryOwnerId: opt('GITHUB_REPOSITORY_OWNER_ID'),
+        ref: need('GITHUB_REF'),
+        sha: need('GITHUB_SHA'),
+        workflowRef: need('GITHUB_WORKFLOW_REF'),
+        runId: need('GITHUB_RUN_ID'),
+        runAttempt: opt('GITHUB_RUN_ATTEMPT') ?? '1',
+        eventName: need('GITHUB_EVENT_NAME'),
+        runnerEnvironment: opt('RUNNER_ENVIRONMENT')
+    };
+}
+/**
+ * Split GITHUB_WORKFLOW_REF into the workflow's path and ref. The path and the ref may
+ * both hold `@` (a tag `pkg@1.2.3`): the repository prefix is cut first, and the ref is
+ * everything after the first `@` that follows a `.yml`/`.yaml` path.
+ */
+function splitWorkflowRef(workflowRef, repository) {
+    const prefix = `${repository}/`;
+    if (!workflowRef.startsWith(prefix)) {
+        throw new Error(`provenance: GITHUB_WORKFLOW_REF ${JSON.stringify(workflowRef)} does not start with ${JSON.stringify(prefix)}`);
+    }
+    const rest = workflowRef.slice(prefix.length);
+    const m = /^(.*?\.ya?ml)@(.+)$/.exec(rest);
+    if (!m) {
+        throw new Error(`provenance: GITHUB_WORKFLOW_REF ${JSON.stringify(workflowRef)} is not <repository>/<path>.yml@<ref>`);
+    }
+    return { path: m[1], ref: m[2] };
+}
+/**
+ * A purl for a base image (`pkg:docker/<name>@<tag or digest>`), the form BuildKit
+ * writes in its provenance. The digest goes in the descriptor's `digest` map as well.
+ */
+function baseImageUri(reference) {
+    const ref = parseImageRef(reference);
+    const version = ref.tag ?? ref.digest ?? 'latest';
+    return `pkg:docker/${ref.name}@${encodeURIComponent(version)}`;
+}
+/** The run attempt's URL: GitHub's `invocationId`. */
+function runAttemptUrl(run) {
+    return `${run.serverUrl}/${run.repository}/actions/runs/${run.runId}/attempts/${run.runAttempt}`;
+}
+/** The SLSA provenance predicate of one image build. Pure. */
+function buildProvenancePredicate(run, build) {
+    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(run.sha)) {
+        throw new Error(`provenance: commit ${JSON.stringify(run.sha)} is not a full git SHA`);
+    }
+    const workflow = splitWorkflowRef(run.workflowRef, run.repository);
+    const repositoryUrl = `${run.serverUrl}/${run.repository}`;
+    const image = { name: build.image };
+    if (build.service !== undefined)
+        image.service = build.service;
+    if (build.context !== undefined)
+        image.context = build.context;
+    if (build.dockerfile !== undefined)
+        image.dockerfile = build.dockerfile;
+    if (build.platforms?.length)
+        image.platforms = [...build.platforms];
+    if (build.buildArgNames?.length)
+        image.buildArgs = [...build.buildArgNames].sort();
+    const github = { event_name: run.eventName };
+    if (run.repositoryId)
+        github.repository_id = run.repositoryId;
+    if (run.repositoryOwnerId)
+        github.repository_owner_id = run.repositoryOwnerId;
+    if (run.runnerEnvironment)
+        github.runner_environment = run.runnerEnvironment;
+    const internal = { github };
+    if (build.backend)
+        internal.backend = build.backend;
+    if (build.contextTag)
+        internal.contextTag = build.contextTag;
+    const resolvedDependencies = [
+        { uri: `git+${repositoryUrl}@${run.ref}`, digest: { gitCommit: run.sha } }
+    ];
+    for (const base of build.baseImages ?? []) {
+        if (!/^sha256:[0-9a-f]{64}$/.test(base.digest)) {
+            throw new Error(`provenance: base image ${base.reference} has digest ${JSON.stringify(base.digest)}, expected sha256:<64 hex>`);
+        }
+        resolvedDependencies.push({
+            uri: baseImageUri(base.reference),
+            name: base.reference,
+            digest: { sha256: base.digest.slice('sha256:'.length) }
+        });
+    }
+    const metadata = {
+        invocationId: runAttemptUrl(run)
+    };
+    if (build.startedOn)
+        metadata.startedOn = build.startedOn.toISOString();
+    if (build.finishedOn)
+        metadata.finishedOn = build.finishedOn.toISOString();
+    return {
+        buildDefinition: {
+            buildType: BUILD_TYPE,
+            externalParameters: {
+                workflow: { ref: workflow.ref, repository: repositoryUrl, path: workflow.path },
+                image
+            },
+            internalParameters: internal,
+            resolvedDependencies
+        },
+        runDetails: {
+            builder: {
+                id: `${run.serverUrl}/${run.workflowRef}`,
+                ...(build.conveyorVersion ? { version: { conveyor: build.conveyorVersion } } : {})
+            },
+            metadata
+        }
+    };
+}
+/** The in-toto statement carrying the provenance of one image. Pure. */
+function provenanceStatement(run, build) {
+    return makeStatement([imageSubject(build.image, build.digest)], SLSA_PROVENANCE_V1, buildProvenancePredicate(run, build));
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/core/outputs.js
+/**
+ * Outputs, state and environment through the runner's file commands, kept far below
+ * the runner's 1 MB per-job output limit: large data goes to a file under
+ * RUNNER_TEMP and only its path becomes an output. A value that holds a registered
+ * secret is refused, never written: the runner would mask it, silently changing it.
+ */
+
+
+
+
+/** Largest single output value we write (bytes). */
+const MAX_OUTPUT_BYTES = 256 * 1024;
+/** Largest total of all outputs of one step (bytes). */
+const MAX_TOTAL_OUTPUT_BYTES = 512 * 1024;
+let totalBytes = 0;
+function fileCommand(file, name, value) {
+    if (!file)
+        return false;
+    let delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    while (value.includes(delimiter) || name.includes(delimiter))
+        delimiter = `ghadelimiter_${(0,external_node_crypto_.randomUUID)()}`;
+    (0,external_node_fs_.appendFileSync)(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
+    return true;
+}
+/** Thrown when an output would be too large; the caller should write a file instead. */
+class OutputTooLargeError extends Error {
+    name = 'OutputTooLargeError';
+}
+/**
+ * Set a step output. A value that holds a registered secret (in any encoding) is
+ * refused with a MaskedValueError naming the output: the runner would mask it, and a
+ * digest or a path silently turned into `***` breaks whatever reads it. Free text that
+ * may quote a secret (a server's message) is redacted by the caller first, visibly.
+ * Refuses values that would bring the step near the runner's output limit.
+ */
+function setOutput(name, value) {
+    const text = typeof value === 'string'
+        ? value
+        : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value);
+    secrets_secrets.assertUnmasked(`output "${name}"`, text);
+    const safe = text;
+    const bytes = Buffer.byteLength(safe) + Buffer.byteLength(name);
+    if (bytes > MAX_OUTPUT_BYTES || totalBytes + bytes > MAX_TOTAL_OUTPUT_BYTES) {
+        throw new OutputTooLargeError(`output "${name}" would be ${bytes} bytes (step total ${totalBytes + bytes}); outputs are capped at ${MAX_OUTPUT_BYTES} bytes each and ${MAX_TOTAL_OUTPUT_BYTES} in all to stay under the runner's 1 MB limit`);
+    }
+    totalBytes += bytes;
+    if (!fileCommand(process.env.GITHUB_OUTPUT, name, safe)) {
+        process.stdout.write(`output ${name}=${safe}\n`);
+    }
+}
+/** Reset the running output total; for tests. */
+function resetOutputTotals() {
+    totalBytes = 0;
+}
+/**
+ * Save state for the post step (read there with `getState`). GITHUB_STATE is a file
+ * on the runner, so a value holding a secret is refused (save a path to a 0600 file
+ * under RUNNER_TEMP instead).
+ */
+function saveState(name, value) {
+    if (secrets_secrets.leaks(value))
+        throw new Error(`refusing to save state ${name}: it holds a secret`);
+    fileCommand(process.env.GITHUB_STATE, name, value);
+}
+/** State saved by the main step. */
+function outputs_getState(name) {
+    return process.env[`STATE_${name}`] ?? '';
+}
+/** Export an environment variable to later steps. Refuses secrets. */
+function exportVariable(name, value) {
+    if (secrets.leaks(value))
+        throw new Error(`refusing to export ${name}: it holds a secret`);
+    process.env[name] = value;
+    fileCommand(process.env.GITHUB_ENV, name, value);
+}
+/** RUNNER_TEMP (or the OS temp dir outside a runner) plus `conveyor/`. */
+function runnerTemp() {
+    const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
+    const dir = (0,external_node_path_.join)(base, 'conveyor');
+    (0,external_node_fs_.mkdirSync)(dir, { recursive: true });
+    return dir;
+}
+/**
+ * Write data too large for an output to a file under RUNNER_TEMP; returns its path.
+ * Text holding a registered secret is refused (MaskedValueError), never rewritten.
+ */
+function writeDataFile(fileName, content) {
+    const file = openDataFile(fileName);
+    try {
+        file.write(content);
+    }
+    finally {
+        file.close();
+    }
+    return file.path;
+}
+/**
+ * Create (or truncate) a 0600 data file under RUNNER_TEMP, for data written while it
+ * is produced. A string piece that holds a registered secret (any encoding) is refused
+ * with a MaskedValueError: write whole records, each is checked on its own.
+ */
+function openDataFile(fileName) {
+    if (fileName.includes('/') || fileName.includes('\\') || fileName.startsWith('.')) {
+        throw new Error(`invalid data file name ${JSON.stringify(fileName)}`);
+    }
+    const path = join(runnerTemp(), fileName);
+    // `mode` applies only when the file is created: tighten one that already exists
+    // before writing into it.
+    if (existsSync(path))
+        chmodSync(path, 0o600);
+    let fd = openSync(path, 'w', 0o600);
+    return {
+        path,
+        write(content) {
+            if (fd === undefined)
+                throw new Error(`data file ${fileName} is closed`);
+            let bytes;
+            let done = 0;
+            if (typeof content === 'string') {
+                // A string goes to the file as it is encoded (no Buffer of it first); what a
+                // short write leaves is written from its bytes. A piece holding a secret is
+                // refused, never written changed: the file is data another step reads.
+                secrets.assertUnmasked(`data file ${fileName}`, content);
+                const text = content;
+                done = writeSync(fd, text);
+                if (done === Buffer.byteLength(text))
+                    return;
+                bytes = Buffer.from(text, 'utf8');
+            }
+            else
+                bytes = content;
+            while (done < bytes.length)
+                done += writeSync(fd, bytes, done);
+        },
+        close() {
+            if (fd !== undefined)
+                closeSync(fd);
+            fd = undefined;
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/image/auth-dir.js
+/**
+ * Registry credentials for the builders without argv: a docker-style `config.json`
+ * (`{"auths":{"<host>":{"auth":"<base64 user:password>"}}}`, mode 0600, in a 0700
+ * directory under RUNNER_TEMP) that docker, buildx, buildah and skopeo all read
+ * (`DOCKER_CONFIG`, `--authfile`, `REGISTRY_AUTH_FILE`). The base64 pair is a derived
+ * secret: it is registered before the file is written, and the post step removes the
+ * directory. A private CA goes into `certs/ca.crt` of the same directory.
+ */
+
+
+
+
+/** The registry key docker uses in `auths` for a host (Docker Hub's is a URL). */
+function authKey(registry) {
+    return ['docker.io', 'index.docker.io', 'registry-1.docker.io'].includes(registry)
+        ? 'https://index.docker.io/v1/'
+        : registry;
+}
+/** The config.json text for one registry login. Registers the derived secret first. */
+function authConfigJson(registry, username, password) {
+    secrets_secrets.add(password, { user: username });
+    const auth = Buffer.from(`${username}:${password}`).toString('base64');
+    secrets_secrets.add(auth);
+    return JSON.stringify({ auths: { [authKey(registry)]: { auth } } }, null, 2) + '\n';
+}
+/** Create the 0700 directory with the 0600 auth file (and the CA) for `login` under `base`. */
+function writeAuthDir(base, login) {
+    const dir = (0,external_node_path_.join)(base, `registry-auth-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    (0,external_node_fs_.mkdirSync)(dir, { recursive: true, mode: 0o700 });
+    (0,external_node_fs_.chmodSync)(dir, 0o700);
+    const out = { dir };
+    const file = (0,external_node_path_.join)(dir, 'config.json');
+    if (login.password) {
+        (0,external_node_fs_.writeFileSync)(file, authConfigJson(login.registry, login.username ?? '', login.password), {
+            mode: 0o600
+        });
+        (0,external_node_fs_.chmodSync)(file, 0o600);
+        out.configFile = file;
+    }
+    else {
+        // An empty config keeps the builders away from the user's ~/.docker credentials helpers.
+        (0,external_node_fs_.writeFileSync)(file, '{"auths":{}}\n', { mode: 0o600 });
+    }
+    if (login.ca) {
+        const certDir = (0,external_node_path_.join)(dir, 'certs');
+        (0,external_node_fs_.mkdirSync)(certDir, { mode: 0o700 });
+        (0,external_node_fs_.writeFileSync)((0,external_node_path_.join)(certDir, 'ca.crt'), login.ca);
+        out.certDir = certDir;
+    }
+    return out;
+}
+/** Remove an auth directory (the post step's logout). Returns whether something was removed. */
+function removeAuthDir(dir) {
+    if (!dir || !(0,external_node_fs_.existsSync)(dir))
+        return false;
+    (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
+    return true;
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/image/push-retry.js
+
+/** Failures a retry cannot fix: credentials, permissions, a rejected name or manifest. */
+const PERMANENT = [
+    /\b(?:StatusCode|status code|status):? 40[13]\b|\b40[13] (?:Unauthorized|Forbidden)\b/i,
+    /\bunauthorized\b|authentication required|\bdenied\b|insufficient_scope|\bforbidden\b/i,
+    /\b(?:MANIFEST|TAG|NAME|DIGEST|BLOB|SIZE)_(?:INVALID|UNKNOWN)\b/,
+    /\b(?:manifest|tag|name|digest) (?:invalid|unknown)\b|\btag rejected\b|\bimmutable\b/i,
+    /x509:|certificate (?:signed by unknown|is not valid|has expired)|no such host/i
+];
+/** Failures of the registry or the network that a later attempt may not meet. */
+const TRANSIENT = [
+    [
+        /\b(?:StatusCode|status code|status):? 429\b|\b429 Too Many Requests\b|toomanyrequests/i,
+        'HTTP 429'
+    ],
+    [/\b(?:StatusCode|status code|status):? (5\d\d)\b/i, 'HTTP $1'],
+    [
+        /\b(5\d\d) (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)\b/i,
+        'HTTP $1'
+    ],
+    [/connection reset by peer/i, 'connection reset by peer'],
+    [/broken pipe/i, 'broken pipe'],
+    [/connection refused/i, 'connection refused'],
+    [/i\/o timeout|TLS handshake timeout|timeout awaiting response headers/i, 'a network timeout'],
+    [/Client\.Timeout exceeded|context deadline exceeded/i, 'a network timeout'],
+    [/unexpected EOF|:\s*EOF\s*$/im, 'the connection closed early (EOF)'],
+    [/server sent GOAWAY|use of closed network connection/i, 'the connection closed early']
+];
+/**
+ * Whether a failed push is worth another attempt, from the tool's output. A permanent
+ * marker anywhere (401/403, a rejected tag or manifest, a TLS or DNS error) wins over a
+ * transient one. Pure.
+ */
+function classifyPushFailure(output) {
+    for (const re of PERMANENT) {
+        const m = re.exec(output);
+        if (m)
+            return { transient: false, reason: m[0] };
+    }
+    for (const [re, reason] of TRANSIENT) {
+        const m = re.exec(output);
+        if (m) {
+            const after = /retry[- ]after:?\s*(\d{1,4})\s*s?\b/i.exec(output);
+            return {
+                transient: true,
+                reason: reason.replace('$1', m[1] ?? ''),
+                retryAfterMs: after ? Number(after[1]) * 1000 : undefined
+            };
+        }
+    }
+    return { transient: false, reason: 'not a transient registry error' };
+}
+/** The default policy: 3 attempts, waiting about 2 s, then 4 s. */
+const PUSH_RETRY = { attempts: 3, delayMs: 2000, maxDelayMs: 30_000 };
+/**
+ * The wait before attempt `attempt + 1` (attempt counts from 1): the one back-off
+ * (core/retry.ts) with ±25 % jitter, at least what the registry asked for, never above
+ * the cap. Pure given `random`.
+ */
+function pushRetryDelay(policy, attempt, retryAfterMs, random = Math.random) {
+    return backoffDelay(attempt - 1, { baseMs: policy.delayMs, capMs: policy.maxDelayMs, jitter: [0.75, 1.25] }, retryAfterMs, random);
+}
+/**
+ * Run `attempt` until it succeeds, fails for a reason that is not transient, or the
+ * attempts or the time run out. `failure` reads a thrown error (undefined: not a tool
+ * failure, rethrown as is). Every retry is logged as a warning that says why and when.
+ * The error of the last attempt is thrown, with the number of attempts noted by
+ * `exhausted` when the budget ran out.
+ */
+async function withPushRetry(what, attempt, options) {
+    const policy = options.policy ?? PUSH_RETRY;
+    const now = options.now ?? Date.now;
+    const pause = options.sleep ?? sleep;
+    const deadline = options.timeoutMs !== undefined ? now() + options.timeoutMs : undefined;
+    for (let n = 1;; n++) {
+        try {
+            return await attempt(deadline !== undefined ? Math.max(1, deadline - now()) : undefined);
+        }
+        catch (error) {
+            const f = options.failure(error);
+            if (!f || f.timedOut)
+                throw error;
+            const c = classifyPushFailure(f.output);
+            if (!c.transient)
+                throw error;
+            if (n >= policy.attempts)
+                throw options.exhausted(error, n, c.reason);
+            const wait = pushRetryDelay(policy, n, c.retryAfterMs, options.random);
+            // A wait that leaves no time for the push itself is no retry.
+            if (deadline !== undefined && now() + wait + 1000 > deadline) {
+                throw options.exhausted(error, n, `${c.reason}, and the time limit is near`);
+            }
+            options.logger.warning(`${what} failed with a transient registry error (${c.reason}); retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${policy.attempts})`);
+            await pause(wait);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/image/backend-argv.js
+/**
+ * The command lines of the image builders, one pure function per command: `docker buildx
+ * build`, `docker build`, `docker push`, `buildah bud` and `buildah push`, the `secrets`
+ * input's items, and the per-service cache reference. Credentials are never argv: every
+ * builder reads them from the 0600 auth file (auth-dir.ts).
+ */
+
+/** Parse the `secrets` input's items (`id=x,env=Y` / `id=x,src=path`). */
+function parseBuildSecret(item) {
+    const fields = new Map();
+    for (const part of item.split(',')) {
+        const at = part.indexOf('=');
+        if (at <= 0)
+            break;
+        fields.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
+    }
+    const id = fields.get('id');
+    const env = fields.get('env');
+    const src = fields.get('src') ?? fields.get('source');
+    const keys = [...fields.keys()].filter(k => !['id', 'env', 'src', 'source', 'type'].includes(k));
+    if (!id || !/^[A-Za-z0-9_.-]+$/.test(id) || (!env && !src) || (env && src) || keys.length > 0) {
+        throw new errors_ConfigurationError(`input "secrets": got ${JSON.stringify(item)}, expected "id=<name>,env=<VARIABLE>" or "id=<name>,src=<file>" (the value itself never goes in this input)`);
+    }
+    if (env && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
+        throw new errors_ConfigurationError(`input "secrets": got env=${JSON.stringify(env)}, expected an environment variable name`);
+    }
+    return { id, env, src };
+}
+const pairs = (flag, items) => items.flatMap(([k, v]) => [flag, `${k}=${v}`]);
+const secretFlags = (secrets) => secrets.flatMap(s => ['--secret', s.env ? `id=${s.id},env=${s.env}` : `id=${s.id},src=${s.src}`]);
+/** `docker buildx build` argv (after `docker`). Pushes itself with `--push`. */
+function buildxArgv(spec) {
+    const argv = ['buildx', 'build', '--file', spec.dockerfile, '--progress', 'plain'];
+    if (spec.target)
+        argv.push('--target', spec.target);
+    if (spec.platforms.length > 0)
+        argv.push('--platform', spec.platforms.join(','));
+    if (spec.network)
+        argv.push('--network', spec.network);
+    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
+    argv.push(...secretFlags(spec.secrets));
+    argv.push('--tag', spec.ref);
+    if (spec.cacheRef) {
+        argv.push('--cache-from', `type=registry,ref=${spec.cacheRef}`);
+        if (spec.push)
+            argv.push('--cache-to', `type=registry,ref=${spec.cacheRef},mode=max`);
+    }
+    // No attestation manifests: the pushed digest is the image (or platform index) itself.
+    argv.push('--provenance=false', '--sbom=false', '--metadata-file', spec.idFile);
+    if (spec.push)
+        argv.push('--push');
+    else if (spec.platforms.length <= 1)
+        argv.push('--load');
+    argv.push(spec.context);
+    return argv;
+}
+/** `docker build` argv (after `docker`); `buildkit` says whether BuildKit features may be used. */
+function dockerArgv(spec, buildkit) {
+    if (spec.platforms.length > 1) {
+        throw new errors_ConfigurationError(`input "platforms": plain docker build builds one platform, got ${spec.platforms.join(', ')}; use backend buildx or buildah, or one platform per leg and mode: merge`);
+    }
+    if (!buildkit && spec.secrets.length > 0) {
+        throw new errors_ConfigurationError('input "secrets": the classic docker builder (no buildx plugin) cannot pass BuildKit secrets; use backend buildah or install docker buildx');
+    }
+    const argv = ['build', '--file', spec.dockerfile, '--iidfile', spec.idFile];
+    if (spec.target)
+        argv.push('--target', spec.target);
+    // The classic builder builds for the daemon's platform only.
+    if (buildkit && spec.platforms.length === 1)
+        argv.push('--platform', spec.platforms[0]);
+    if (spec.network)
+        argv.push('--network', spec.network);
+    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
+    if (buildkit)
+        argv.push(...secretFlags(spec.secrets));
+    if (spec.cacheRef && buildkit) {
+        argv.push('--cache-from', spec.cacheRef, '--build-arg', 'BUILDKIT_INLINE_CACHE=1');
+    }
+    argv.push('--tag', spec.ref, spec.context);
+    return argv;
+}
+/** `docker push` argv. */
+function dockerPushArgv(ref) {
+    return ['push', ref];
+}
+/** Flags buildah shares between bud and push: auth file, CA dir, TLS verification. */
+function buildahRegistryFlags(spec) {
+    const flags = [];
+    if (spec.authDir)
+        flags.push('--authfile', `${spec.authDir}/config.json`);
+    if (spec.certDir)
+        flags.push('--cert-dir', spec.certDir);
+    if (spec.insecure)
+        flags.push('--tls-verify=false');
+    return flags;
+}
+/** `buildah bud` argv. Several platforms build into a manifest list named `spec.ref`. */
+function buildahBudArgv(spec) {
+    // Several platforms build a manifest list: no single image ID to write, and buildah's
+    // layer cache (1.28) mixes up the platforms of identical steps, so no layer cache then.
+    const single = spec.platforms.length <= 1;
+    const argv = ['bud', '--file', spec.dockerfile];
+    if (single)
+        argv.push('--layers', '--iidfile', spec.idFile);
+    else
+        argv.push('--layers=false');
+    argv.push(...buildahRegistryFlags(spec));
+    if (spec.target)
+        argv.push('--target', spec.target);
+    if (spec.platforms.length > 0)
+        argv.push('--platform', spec.platforms.join(','));
+    if (spec.network)
+        argv.push('--network', spec.network);
+    argv.push(...pairs('--build-arg', spec.buildArgs), ...pairs('--label', spec.labels));
+    argv.push(...secretFlags(spec.secrets));
+    if (spec.cacheRef && single) {
+        // buildah's cache is a repository of its own (one tag per layer key).
+        argv.push('--cache-from', spec.cacheRef);
+        if (spec.push)
+            argv.push('--cache-to', spec.cacheRef);
+    }
+    if (spec.platforms.length > 1)
+        argv.push('--manifest', spec.ref);
+    else
+        argv.push('--tag', spec.ref);
+    argv.push(spec.context);
+    return argv;
+}
+/** `buildah push` (or `manifest push --all` for several platforms) argv. */
+function buildahPushArgv(spec, digestFile) {
+    const flags = [...buildahRegistryFlags(spec), '--digestfile', digestFile];
+    return spec.platforms.length > 1
+        ? ['manifest', 'push', '--all', ...flags, spec.ref, `docker://${spec.ref}`]
+        : ['push', ...flags, spec.ref, `docker://${spec.ref}`];
+}
+/** The registry cache reference of an image for a backend (per service, never shared). */
+function cacheRefFor(backend, image) {
+    return backend === 'buildah' ? `${image}-buildcache` : `${image}:buildcache`;
+}
+
+;// CONCATENATED MODULE: ./.tmp/build-js/image/backends.js
+/**
+ * The image builders behind one interface: `docker buildx build`, plain `docker build`
+ * (BuildKit when the buildx plugin is there, the classic builder otherwise) and
+ * `buildah bud`. Each command line is built by a pure function in backend-argv.ts
+ * (unit-tested); this file runs them, reads their logs and detects what is installed.
+ * Credentials reach every builder through a 0600 auth file (see auth-dir.ts),
+ * never argv.
+ */
+
+
+
+
+
+/**
+ * The failing step of a build log and the lines after it (at most `max`), for an
+ * `::error::` annotation. Understands buildah (`STEP 2/3: RUN`), classic docker
+ * (`Step 2/3 : RUN`) and BuildKit plain progress (`#7 [2/3] RUN`). A failure to push
+ * the build cache (buildah's `--> Pushing cache <ref>` after a step, BuildKit's
+ * `exporting cache`) is named as that, not as the step that had already succeeded.
+ */
+function failingStep(log, max = 15) {
+    const lines = log.split(/\r?\n/).filter(l => l.trim() !== '');
+    let at = -1;
+    for (let i = lines.length - 1; i >= 0; i--) {
+        if (/^(STEP \d+\/\d+: |Step \d+\/\d+ : |#\d+ \[[^\]]*\d+\/\d+\] )/.test(lines[i])) {
+            at = i;
+            break;
+        }
+    }
+    const after = lines.slice(at + 1);
+    const cache = cachePushFailure(after);
+    if (cache !== undefined) {
+        const last = at >= 0 ? `, after ${lines[at]} had succeeded` : '';
+        return {
+            step: `the push of the build cache${cache}${last}`,
+            tail: after.slice(-max).join('\n')
+        };
+    }
+    if (at < 0)
+        return { tail: lastLines(log, max) };
+    return { step: lines[at], tail: after.slice(-max).join('\n') };
+}
+/**
+ * Whether the lines after the last build step tell of a failed cache push: `' to <ref>'`
+ * (or '' when the reference is not printed), else undefined.
+ */
+function cachePushFailure(lines) {
+    // BuildKit: a `#N ERROR:` of a vertex whose name is about the cache export.
+    const names = new Map();
+    let failed = false;
+    let ref;
+    for (const l of lines) {
+        if (/^Error: failed pushing cache\b/.test(l))
+            failed = true;
+        const pushing = /^--> Pushing cache (\S+?)(?::[0-9a-f]{64})?$/.exec(l);
+        if (pushing)
+            ref = pushing[1];
+        const vertex = /^#(\d+) (.*)$/.exec(l);
+        if (!vertex)
+            continue;
+        const [, id, text] = vertex;
+        if (!names.has(id))
+            names.set(id, text);
+        const name = names.get(id);
+        if (text.startsWith('ERROR:') && /^(?:exporting|preparing build) cache\b/.test(name))
+            failed = true;
+    }
+    if (!failed)
+        return undefined;
+    return ref ? ` to ${ref}` : '';
+}
+/** A build that failed: names the failing step and carries its last lines. */
+class BuildFailedError extends Error {
+    step;
+    tail;
+    attempt;
+    name = 'BuildFailedError';
+    constructor(message, step, tail, 
+    /** The tool's whole output and whether our time limit ended it (for the push retry). */
+    attempt = { output: tail, timedOut: false }) {
+        super(message);
+        this.step = step;
+        this.tail = tail;
+        this.attempt = attempt;
+    }
+}
+async function run(runner, command, argv, what, timeoutMs = runner.timeoutMs) {
+    let log = '';
+    const collect = (c) => {
+        const text = c.toString('utf8');
+        log += text;
+        for (const line of text.split(/\r?\n/))
+            if (line.trim() !== '')
+                runner.logger.info(line);
+    };
+    try {
+        await build_exec(command, argv, {
+            env: runner.env,
+            logger: runner.logger,
+            timeoutMs,
+            onStdout: collect,
+            onStderr: collect
+        });
+    }
+    catch (error) {
+        if (error instanceof ExecError) {
+            const { step, tail } = failingStep(log || error.result.stderr);
+            throw new BuildFailedError(`${what} failed${step ? ` at ${step}` : ''} (${command} exited with code ${error.result.code})`, step, tail, { output: log || error.result.stderr, timedOut: error.result.timedOut });
+        }
+        throw error;
+    }
+    return log;
+}
+/**
+ * The part of a `docker buildx build` log that tells why its push failed, or '' when
+ * the build failed elsewhere. BuildKit pushes inside the build (`exporting to image`,
+ * `exporting cache`), so only an error of those steps may retry the command; an error
+ * of any build step never does. Pure.
+ */
+function buildxPushError(log) {
+    const names = new Map();
+    const failed = [];
+    let solve = '';
+    for (const line of log.split(/\r?\n/)) {
+        const m = /^#(\d+) (.*)$/.exec(line);
+        if (m) {
+            if (!names.has(m[1]))
+                names.set(m[1], m[2]);
+            if (m[2].startsWith('ERROR:'))
+                failed.push({ name: names.get(m[1]), line: m[2] });
+        }
+        else if (line.startsWith('ERROR: failed to solve:'))
+            solve = line;
+    }
+    const exporting = (name) => /^(?:exporting|pushing|writing|naming)\b/.test(name);
+    if (failed.length > 0) {
+        if (!failed.every(f => exporting(f.name)))
+            return '';
+        return [...failed.map(f => f.line), solve].filter(Boolean).join('\n');
+    }
+    return /failed to push|exporting (?:to image|cache)/.test(solve) ? solve : '';
+}
+/**
+ * Run a command that pushes, again on a transient registry failure (push-retry.ts).
+ * `pushOutput` picks the part of a failed attempt's output that is about the push.
+ */
+function pushing(r, command, argv, what, pushOutput = log => log) {
+    return withPushRetry(what, remaining => run(r, command, argv, what, remaining), {
+        logger: r.logger,
+        policy: r.pushRetry,
+        timeoutMs: r.timeoutMs,
+        sleep: r.sleep,
+        failure: error => error instanceof BuildFailedError
+            ? { output: pushOutput(error.attempt.output), timedOut: error.attempt.timedOut }
+            : undefined,
+        exhausted: (error, attempts, reason) => {
+            const e = error;
+            return new BuildFailedError(`${e.message}; gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} (${reason})`, e.step, e.tail, e.attempt);
+        }
+    });
+}
+/**
+ * Build (and push when asked) with a backend. A push that fails for a transient
+ * registry reason (429, 5xx, a dropped or timed-out connection) is run again, within
+ * `pushRetry` and `timeoutMs`: `buildah push` and `docker push` alone, never the build.
+ * `docker buildx build --push` pushes inside the build, so there the whole command runs
+ * again, but only when the failing step is the export (BuildKit's cache makes the
+ * second run a cache hit up to the push).
+ */
+async function runBuild(backend, spec, runner, files, buildkit = false) {
+    const env = {
+        ...runner.env,
+        ...(spec.authDir
+            ? { DOCKER_CONFIG: spec.authDir, REGISTRY_AUTH_FILE: `${spec.authDir}/config.json` }
+            : {})
+    };
+    const r = { ...runner, env };
+    if (backend === 'buildx') {
+        const argv = buildxArgv(spec);
+        const what = 'docker buildx build';
+        const log = spec.push
+            ? await pushing(r, 'docker', argv, what, buildxPushError)
+            : await run(r, 'docker', argv, what);
+        const meta = files.readFile(spec.idFile);
+        let digest;
+        try {
+            digest = meta
+                ? JSON.parse(meta)['containerimage.digest']
+                : undefined;
+        }
+        catch {
+            digest = undefined;
+        }
+        return { digest: spec.push ? digest : undefined, imageId: digest, log };
+    }
+    if (backend === 'docker') {
+        env.DOCKER_BUILDKIT = buildkit ? '1' : '0';
+        let log = await run(r, 'docker', dockerArgv(spec, buildkit), 'docker build');
+        const imageId = files.readFile(spec.idFile)?.trim();
+        if (spec.push)
+            log += await pushing(r, 'docker', dockerPushArgv(spec.ref), 'docker push');
+        const digest = /digest: (sha256:[a-f0-9]{64})/.exec(log)?.[1];
+        return { digest: spec.push ? digest : undefined, imageId, log };
+    }
+    let log = await run(r, 'buildah', buildahBudArgv(spec), 'buildah bud');
+    const imageId = files.readFile(spec.idFile)?.trim();
+    let digest;
+    if (spec.push) {
+        log += await pushing(r, 'buildah', buildahPushArgv(spec, files.digestFile), 'buildah push');
+        digest = files.readFile(files.digestFile)?.trim();
+    }
+    return { digest, imageId, log };
+}
+async function works(command, argv, env) {
+    try {
+        const res = await build_exec(command, argv, { env, allowFailure: true, timeoutMs: 20_000 });
+        return res.code === 0;
+    }
+    catch {
+        return false;
+    }
+}
+/** Pure: the backend `auto` picks from what is present: buildx > docker > buildah. */
+function pickBackend(present) {
+    if (present.buildx)
+        return { backend: 'buildx', why: 'docker buildx is available' };
+    if (present.docker)
+        return { backend: 'docker', why: 'a docker daemon answers but the buildx plugin is missing' };
+    if (present.buildah)
+        return { backend: 'buildah', why: 'no docker daemon; buildah is installed' };
+    return { why: 'none of docker buildx, docker (with a daemon) or buildah was found' };
+}
+/** Detect the backends present (the I/O side of `pickBackend`). */
+async function detectBackend(wanted, env) {
+    // buildah needs no docker at all; every other choice depends on the buildx plugin.
+    const buildx = wanted !== 'buildah' && (await works('docker', ['buildx', 'version'], env));
+    if (wanted === 'buildx' && !buildx) {
+        throw new errors_ConfigurationError('input "backend": got "buildx", but `docker buildx version` fails here; install the buildx plugin (docker/setup-buildx-action) or use backend auto');
+    }
+    if (wanted !== 'auto' && wanted !== 'buildx') {
+        const command = wanted === 'docker' ? ['docker', 'version'] : ['buildah', 'version'];
+        if (!(await works(command[0], command.slice(1), env))) {
+            throw new errors_ConfigurationError(`input "backend": got "${wanted}", but \`${command.join(' ')}\` fails here${wanted === 'docker' ? ' (is the daemon running? DOCKER_HOST?)' : ''}`);
+        }
+        return { backend: wanted, why: 'chosen by the backend input', buildkit: buildx };
+    }
+    if (wanted === 'buildx')
+        return { backend: 'buildx', why: 'chosen by the backend input', buildkit: true };
+    const docker = !buildx && (await works('docker', ['version'], env));
+    const buildah = !buildx && !docker && (await works('buildah', ['version'], env));
+    const pick = pickBackend({ buildx, docker, buildah });
+    if (!pick.backend)
+        throw new errors_ConfigurationError(`backend auto: ${pick.why}`);
+    return { backend: pick.backend, why: pick.why, buildkit: buildx };
+}
+/** The digest (or ID) of a local image, for base images that live only in the builder. */
+async function localImageDigest(backend, ref, env) {
+    const [cmd, argv] = backend === 'buildah'
+        ? ['buildah', ['inspect', '--type', 'image', '--format', '{{.FromImageID}}', ref]]
+        : ['docker', ['image', 'inspect', '--format', '{{.Id}}', ref]];
+    const res = await build_exec(cmd, argv, { env, allowFailure: true, timeoutMs: 20_000 });
+    const id = res.stdout.trim();
+    if (res.code !== 0 || id === '')
+        return undefined;
+    return id.startsWith('sha256:') ? id : `sha256:${id}`;
 }
 
 ;// CONCATENATED MODULE: ./.tmp/build-js/image/attest/apk.js

@@ -2,14 +2,16 @@
  * Helpers of the supply-chain end-to-end tests: ECDSA P-256 key pairs made by openssl,
  * the referrers of an image read straight from the registry (the fallback tag index,
  * the manifests, the layers), and a DSSE signature judged by `openssl dgst -verify`
- * over a PAE the test builds itself from the DSSE spec (not with Conveyor's code).
+ * over a PAE the test builds itself from the DSSE spec (not with Conveyor's code), and
+ * a small image pushed without a builder where only its digest matters.
  * No test framework imports.
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { RegistryClient } from '../../src/image/registry.js'
+import { pushBlob } from '../../src/image/attest/referrers.js'
+import { MediaTypes, RegistryClient } from '../../src/image/registry.js'
 import type { TestRegistry } from './registry.js'
 
 /** A key pair written by openssl; `password` encrypts the private key (PKCS#8, AES-256). */
@@ -150,4 +152,45 @@ export function opensslVerifyEnvelope(
 /** sha256 of bytes, `sha256:<hex>`. */
 export function sha256(bytes: Buffer | string): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+}
+
+/**
+ * Push a small single-layer OCI image to `repository:tag` (no builder needed when only
+ * its digest matters); its manifest descriptor.
+ */
+export async function pushTinyImage(
+  client: RegistryClient,
+  repository: string,
+  tag: string
+): Promise<{ mediaType: string; digest: string; size: number }> {
+  const layer = Buffer.from(`${repository}:${tag} ${Math.random()}`)
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [sha256(layer)] }
+    })
+  )
+  await pushBlob(client, repository, layer, sha256(layer))
+  await pushBlob(client, repository, config, sha256(config))
+  const body = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociManifest,
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha256(config),
+        size: config.length
+      },
+      layers: [
+        {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar',
+          digest: sha256(layer),
+          size: layer.length
+        }
+      ]
+    })
+  )
+  const digest = await client.putManifest(repository, tag, body, MediaTypes.ociManifest)
+  return { mediaType: MediaTypes.ociManifest, digest, size: body.length }
 }

@@ -12,11 +12,11 @@
  */
 import { errorMessage } from '../../core/errors.js'
 import { secrets } from '../../core/secrets.js'
-import type { AttestationBlob } from './oci.js'
+import { SIGSTORE_BUNDLE_MEDIA_TYPE, type AttestationBlob } from './oci.js'
 import type { Statement } from './statement.js'
 
-/** The media type of a Sigstore bundle v0.3 (a layer and an artifact type). */
-export const SIGSTORE_BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
+/** The media type of a Sigstore bundle v0.3 (kept here for the signing side's callers). */
+export { SIGSTORE_BUNDLE_MEDIA_TYPE }
 
 /** Options of a keyless signature. */
 export interface KeylessOptions {

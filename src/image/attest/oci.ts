@@ -22,6 +22,9 @@ export interface Descriptor {
   [other: string]: unknown
 }
 
+/** The media type of a Sigstore bundle v0.3 (a layer and an artifact type). */
+export const SIGSTORE_BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
+
 /** The annotation that names an attestation's predicate type (as BuildKit and cosign set it). */
 export const PREDICATE_TYPE_ANNOTATION = 'in-toto.io/predicate-type'
 
