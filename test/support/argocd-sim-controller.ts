@@ -52,6 +52,13 @@ export class SimController {
     private readonly onFinal: (app: string) => void
   ) {}
 
+  /** Each app's steps not yet run, in the order they are due. */
+  private readonly queues = new Map<
+    AppState,
+    { due: number; seq: number; gen: number; fn: () => void }[]
+  >()
+  private seq = 0
+
   /** Tell the watchers of an app about a change (bumps resourceVersion and generation). */
   emit(st: AppState, type = 'MODIFIED'): void {
     const md = st.obj.metadata as Record<string, unknown>
@@ -60,11 +67,25 @@ export class SimController {
     for (const w of st.watchers) w(type)
   }
 
+  /**
+   * Run `fn` `steps` steps from now, after every step of the app due before it. Timers
+   * alone do not promise that: Node keeps one list per delay, and when a blocked event
+   * loop finds both expired, a longer delay's list whose head is older runs first (the
+   * demo saw "waiting for healthy state" written before the operation had started).
+   */
   private later(st: AppState, steps: number, fn: () => void): void {
     const gen = st.generation
+    const entry = { due: Date.now() + steps * this.o.stepMs, seq: ++this.seq, gen, fn }
+    const queue = (this.queues.get(st) ?? []).concat(entry)
+    queue.sort((a, b) => a.due - b.due || a.seq - b.seq)
+    this.queues.set(st, queue)
     const t = setTimeout(() => {
       st.timers.delete(t)
-      if (st.generation === gen) fn()
+      const pending = this.queues.get(st) ?? []
+      const upTo = pending.indexOf(entry)
+      if (upTo < 0) return
+      const due = pending.splice(0, upTo + 1)
+      for (const e of due) if (st.generation === e.gen) e.fn()
     }, steps * this.o.stepMs)
     st.timers.add(t)
   }
